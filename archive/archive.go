@@ -1,0 +1,216 @@
+// Package archive reads and writes the sealed log in S3: batch objects of
+// JSONL entries and signed checkpoints, laid out as shared.BatchKey and
+// shared.CheckpointKey say.
+//
+// Invariants: every object is written once, with If-None-Match: * (an
+// existing key is never overwritten), Object Lock COMPLIANCE with a
+// retain-until date, and a SHA-256 checksum the server checks on receipt.
+// Reads return exactly the stored bytes: response checksums are not
+// validated by the SDK, so a verifier can name the broken line itself.
+package archive
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/aegisai/audit/shared"
+)
+
+// S3API is the part of the S3 client the archive uses.
+type S3API interface {
+	PutObject(ctx context.Context, in *s3.PutObjectInput, opts ...func(*s3.Options)) (*s3.PutObjectOutput, error)
+	GetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.Options)) (*s3.GetObjectOutput, error)
+	HeadObject(ctx context.Context, in *s3.HeadObjectInput, opts ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
+	ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, opts ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
+}
+
+// ErrExists is returned by Put when the key already holds an object.
+var ErrExists = errors.New("object already exists")
+
+// Store is the sealed log of one bucket and prefix.
+type Store struct {
+	S3     S3API
+	Bucket string
+	// Prefix defaults to "audit".
+	Prefix string
+}
+
+func (s *Store) prefix() string {
+	if s.Prefix == "" {
+		return "audit"
+	}
+	return s.Prefix
+}
+
+// Object is one stored object.
+type Object struct {
+	Key       string
+	VersionID string
+	Body      []byte
+	// LockMode and RetainUntil are the object's Object Lock state.
+	LockMode    types.ObjectLockMode
+	RetainUntil time.Time
+	// ChecksumSHA256 is the checksum stored with the object (base64, Head).
+	ChecksumSHA256 string
+}
+
+// Put writes body at key once, locked in COMPLIANCE mode until retainUntil,
+// with a SHA-256 checksum. It returns ErrExists when key is taken.
+func (s *Store) Put(ctx context.Context, key string, body []byte, retainUntil time.Time) (versionID string, err error) {
+	sum := sha256.Sum256(body)
+	out, err := s.S3.PutObject(ctx, &s3.PutObjectInput{
+		Bucket:                    aws.String(s.Bucket),
+		Key:                       aws.String(key),
+		Body:                      bytes.NewReader(body),
+		ContentLength:             aws.Int64(int64(len(body))),
+		IfNoneMatch:               aws.String("*"),
+		ObjectLockMode:            types.ObjectLockModeCompliance,
+		ObjectLockRetainUntilDate: aws.Time(retainUntil.UTC()),
+		ChecksumAlgorithm:         types.ChecksumAlgorithmSha256,
+		ChecksumSHA256:            aws.String(base64.StdEncoding.EncodeToString(sum[:])),
+		ContentType:               aws.String(contentType(key)),
+	})
+	if err != nil {
+		if httpStatus(err) == http.StatusPreconditionFailed {
+			return "", fmt.Errorf("put s3://%s/%s: %w", s.Bucket, key, ErrExists)
+		}
+		return "", fmt.Errorf("put s3://%s/%s: %w", s.Bucket, key, err)
+	}
+	return aws.ToString(out.VersionId), nil
+}
+
+func contentType(key string) string {
+	if strings.HasSuffix(key, ".jsonl") {
+		return "application/x-ndjson"
+	}
+	return "text/plain; charset=utf-8"
+}
+
+// ErrNotFound is returned by Get for a missing key.
+var ErrNotFound = errors.New("object not found")
+
+// Get reads key's bytes (its current version when versionID is empty). Lock
+// state and checksum are not filled in: not every server returns them on
+// GET; use Head.
+func (s *Store) Get(ctx context.Context, key, versionID string) (*Object, error) {
+	in := &s3.GetObjectInput{Bucket: aws.String(s.Bucket), Key: aws.String(key)}
+	if versionID != "" {
+		in.VersionId = aws.String(versionID)
+	}
+	out, err := s.S3.GetObject(ctx, in)
+	if err != nil {
+		if httpStatus(err) == http.StatusNotFound {
+			return nil, fmt.Errorf("get s3://%s/%s: %w", s.Bucket, key, ErrNotFound)
+		}
+		return nil, fmt.Errorf("get s3://%s/%s: %w", s.Bucket, key, err)
+	}
+	defer out.Body.Close()
+	body, err := io.ReadAll(out.Body)
+	if err != nil {
+		return nil, fmt.Errorf("read s3://%s/%s: %w", s.Bucket, key, err)
+	}
+	return &Object{Key: key, VersionID: aws.ToString(out.VersionId), Body: body}, nil
+}
+
+// Head reads key's metadata, including its stored checksum.
+func (s *Store) Head(ctx context.Context, key, versionID string) (*Object, error) {
+	in := &s3.HeadObjectInput{Bucket: aws.String(s.Bucket), Key: aws.String(key), ChecksumMode: types.ChecksumModeEnabled}
+	if versionID != "" {
+		in.VersionId = aws.String(versionID)
+	}
+	out, err := s.S3.HeadObject(ctx, in)
+	if err != nil {
+		return nil, fmt.Errorf("head s3://%s/%s: %w", s.Bucket, key, err)
+	}
+	return &Object{
+		Key: key, VersionID: aws.ToString(out.VersionId),
+		LockMode: types.ObjectLockMode(out.ObjectLockMode), RetainUntil: aws.ToTime(out.ObjectLockRetainUntilDate),
+		ChecksumSHA256: aws.ToString(out.ChecksumSHA256),
+	}, nil
+}
+
+// List returns every key under prefix, in lexical order.
+func (s *Store) List(ctx context.Context, prefix string) ([]string, error) {
+	var keys []string
+	p := s3.NewListObjectsV2Paginator(s.S3, &s3.ListObjectsV2Input{Bucket: aws.String(s.Bucket), Prefix: aws.String(prefix)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list s3://%s/%s: %w", s.Bucket, prefix, err)
+		}
+		for _, o := range page.Contents {
+			keys = append(keys, aws.ToString(o.Key))
+		}
+	}
+	sort.Strings(keys)
+	return keys, nil
+}
+
+// BatchRef names one batch object of a chain.
+type BatchRef struct {
+	Key      string
+	FirstSeq uint64
+}
+
+// Batches lists the chain's batch objects (genesis included), ordered by
+// first seq. Keys under the prefix that are not batch keys are ignored here;
+// checkpoints live under their own folder.
+func (s *Store) Batches(ctx context.Context, chain string) ([]BatchRef, error) {
+	keys, err := s.List(ctx, s.prefix()+"/")
+	if err != nil {
+		return nil, err
+	}
+	var refs []BatchRef
+	for _, k := range keys {
+		if k == shared.GenesisKey(s.prefix(), chain) {
+			refs = append(refs, BatchRef{Key: k, FirstSeq: 0})
+			continue
+		}
+		info, err := shared.ParseBatchKey(s.prefix(), k)
+		if err != nil || info.Chain != chain {
+			continue
+		}
+		refs = append(refs, BatchRef{Key: k, FirstSeq: info.FirstSeq})
+	}
+	sort.Slice(refs, func(i, j int) bool { return refs[i].FirstSeq < refs[j].FirstSeq })
+	return refs, nil
+}
+
+// Checkpoints lists the chain's checkpoint keys, oldest first.
+func (s *Store) Checkpoints(ctx context.Context, chain string) ([]string, error) {
+	return s.List(ctx, shared.CheckpointPrefix(s.prefix(), chain))
+}
+
+// Lines splits a batch body into its lines. Every line, the last included,
+// must end in "\n".
+func Lines(body []byte) ([][]byte, error) {
+	if len(body) == 0 {
+		return nil, errors.New("empty batch object")
+	}
+	if body[len(body)-1] != '\n' {
+		return nil, errors.New("batch object does not end in a newline")
+	}
+	return bytes.Split(body[:len(body)-1], []byte("\n")), nil
+}
+
+func httpStatus(err error) int {
+	var re *smithyhttp.ResponseError
+	if errors.As(err, &re) {
+		return re.HTTPStatusCode()
+	}
+	return 0
+}

@@ -1,0 +1,72 @@
+package archive_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/aegisai/audit/archive"
+	"github.com/aegisai/audit/internal/localstack"
+)
+
+var stack *localstack.Stack
+
+func TestMain(m *testing.M) { os.Exit(localstack.RunTests(m, &stack)) }
+
+func newStore(t *testing.T) *archive.Store {
+	t.Helper()
+	ctx := context.Background()
+	cl, err := stack.S3(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bucket := localstack.Name("arch")
+	if err := localstack.CreateLockedBucket(ctx, cl, bucket); err != nil {
+		t.Fatal(err)
+	}
+	return &archive.Store{S3: cl, Bucket: bucket}
+}
+
+// The sealer's safety rests on these server behaviours; check them against
+// the real S3 server.
+func TestPutIsWriteOnceAndLocked(t *testing.T) {
+	ctx := context.Background()
+	st := newStore(t)
+	until := time.Now().Add(48 * time.Hour).Truncate(time.Second)
+	if _, err := st.Put(ctx, "audit/x.jsonl", []byte("one\n"), until); err != nil {
+		t.Fatalf("first put: %v", err)
+	}
+	_, err := st.Put(ctx, "audit/x.jsonl", []byte("two\n"), until)
+	if !errors.Is(err, archive.ErrExists) {
+		t.Fatalf("second put: got %v, want ErrExists", err)
+	}
+	obj, err := st.Get(ctx, "audit/x.jsonl", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(obj.Body) != "one\n" {
+		t.Fatalf("body %q: the second put overwrote the first", obj.Body)
+	}
+	head, err := st.Head(ctx, "audit/x.jsonl", obj.VersionID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if head.LockMode != types.ObjectLockModeCompliance {
+		t.Fatalf("lock mode %q, want COMPLIANCE", head.LockMode)
+	}
+	if !head.RetainUntil.Equal(until) {
+		t.Fatalf("retain until %v, want %v", head.RetainUntil, until)
+	}
+	// SHA-256 of "one\n", base64.
+	if want := "LIsI2lzmA5jh8Zrw5dzMdE3ydLgmq+WF6rpoxSVDSAY="; head.ChecksumSHA256 != want {
+		t.Fatalf("stored checksum %q, want %q", head.ChecksumSHA256, want)
+	}
+	if _, err := st.Get(ctx, "audit/missing", ""); !errors.Is(err, archive.ErrNotFound) {
+		t.Fatalf("missing key: got %v, want ErrNotFound", err)
+	}
+}
+

@@ -1,0 +1,39 @@
+// Command kafka runs franz-go's kfake broker as a standalone process: a real
+// Kafka wire-protocol server on 127.0.0.1 for local development. With -data
+// its state (topics, offsets, transactions) survives restarts.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+func main() {
+	port := flag.Int("port", 9092, "TCP port on 127.0.0.1")
+	dataDir := flag.String("data", "", "directory that persists broker state (empty: in memory)")
+	syncWrites := flag.Bool("sync", false, "fsync every produced batch")
+	flag.Parse()
+
+	opts := []kfake.Opt{kfake.Ports(*port), kfake.NumBrokers(1), kfake.DefaultNumPartitions(1)}
+	if *dataDir != "" {
+		opts = append(opts, kfake.DataDir(*dataDir))
+	}
+	if *syncWrites {
+		opts = append(opts, kfake.SyncWrites())
+	}
+	c, err := kfake.NewCluster(opts...)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "kafka:", err)
+		os.Exit(1)
+	}
+	fmt.Println("kafka listening on", c.ListenAddrs()[0])
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	<-sig
+	c.Close()
+}

@@ -1,0 +1,212 @@
+// Package indexer consumes the sealed topic in a consumer group and keeps the
+// DynamoDB single table that serves lookups: a decision by id with its
+// overrides (one Query), a user's decisions (GSI1) and a session's (GSI2).
+//
+// Invariants:
+//   - Every item carries its proof pointer: seq, hash, S3 key, version, line.
+//   - Writes are idempotent: redeliveries and replays change nothing.
+//   - An offset is committed only after its record is indexed; a record that
+//     cannot be indexed stops the indexer instead of being skipped.
+//   - Only committed (read_committed) sealed records are indexed, so entries
+//     of an aborted sealer transaction never reach the index.
+package indexer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/smithy-go"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/plugin/kzap"
+	"go.uber.org/zap"
+
+	"github.com/aegisai/audit/internal/topics"
+	"github.com/aegisai/audit/shared"
+)
+
+// Config configures an Indexer.
+type Config struct {
+	// Brokers are the Kafka seed brokers (required).
+	Brokers []string
+	// SealedTopic is consumed. Default "sealed".
+	SealedTopic string
+	// SealedPartitions is used if the indexer creates the topic. Default 6.
+	SealedPartitions int32
+	// Group is the consumer group shared by all indexers. Default "aegis-indexer".
+	Group string
+	// DynamoDB is the client (required).
+	DynamoDB DynamoAPI
+	// Table is the single table. Default "aegis-audit".
+	Table string
+	// CallTimeout bounds each DynamoDB call. Default 10s.
+	CallTimeout time.Duration
+	// Logger defaults to zap.NewNop().
+	Logger *zap.Logger
+}
+
+// Indexer is one member of the indexer group.
+type Indexer struct {
+	cfg     Config
+	index   *Index
+	log     *zap.Logger
+	indexed atomic.Int64
+}
+
+// New validates cfg. It does no I/O.
+func New(ctx context.Context, cfg Config) (*Indexer, error) {
+	if len(cfg.Brokers) == 0 || cfg.DynamoDB == nil {
+		return nil, errors.New("indexer config: Brokers and DynamoDB are required")
+	}
+	if cfg.SealedTopic == "" {
+		cfg.SealedTopic = "sealed"
+	}
+	if cfg.SealedPartitions == 0 {
+		cfg.SealedPartitions = 6
+	}
+	if cfg.Group == "" {
+		cfg.Group = "aegis-indexer"
+	}
+	if cfg.Table == "" {
+		cfg.Table = "aegis-audit"
+	}
+	if cfg.CallTimeout == 0 {
+		cfg.CallTimeout = 10 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	return &Indexer{cfg: cfg, index: &Index{DB: cfg.DynamoDB, Table: cfg.Table}, log: cfg.Logger}, nil
+}
+
+// Index returns the lookup side of the table.
+func (ix *Indexer) Index() *Index { return ix.index }
+
+// Indexed counts records this indexer has indexed.
+func (ix *Indexer) Indexed() int64 { return ix.indexed.Load() }
+
+// Run indexes until ctx is done.
+func (ix *Indexer) Run(ctx context.Context) error {
+	if err := EnsureTable(ctx, ix.cfg.DynamoDB, ix.cfg.Table); err != nil {
+		return err
+	}
+	logger := kgo.WithLogger(kzap.New(ix.log, kzap.Level(kgo.LogLevelWarn)))
+	admin, err := kgo.NewClient(kgo.SeedBrokers(ix.cfg.Brokers...), logger)
+	if err != nil {
+		return fmt.Errorf("kafka client: %w", err)
+	}
+	_, err = topics.Ensure(ctx, admin, ix.cfg.SealedTopic, ix.cfg.SealedPartitions)
+	admin.Close()
+	if err != nil {
+		return err
+	}
+	cl, err := kgo.NewClient(
+		kgo.SeedBrokers(ix.cfg.Brokers...),
+		kgo.ConsumerGroup(ix.cfg.Group),
+		kgo.ConsumeTopics(ix.cfg.SealedTopic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.DisableAutoCommit(),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.FetchMaxWait(200*time.Millisecond),
+		logger,
+	)
+	if err != nil {
+		return fmt.Errorf("kafka client: %w", err)
+	}
+	defer cl.Close()
+	for {
+		fetches := cl.PollRecords(ctx, 1000)
+		if ctx.Err() != nil {
+			cl.AllowRebalance()
+			return nil
+		}
+		fetches.EachError(func(t string, p int32, err error) {
+			ix.log.Warn("fetch failed", zap.String("topic", t), zap.Int32("partition", p), zap.Error(err))
+		})
+		var wg sync.WaitGroup
+		partitions := 0
+		fetches.EachPartition(func(kgo.FetchTopicPartition) { partitions++ })
+		errs := make(chan error, partitions)
+		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+			if len(p.Records) == 0 {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for _, r := range p.Records {
+					if err := ix.apply(ctx, r); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}()
+		})
+		wg.Wait()
+		close(errs)
+		if err := <-errs; err != nil {
+			cl.AllowRebalance()
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		if err := cl.CommitUncommittedOffsets(ctx); err != nil && ctx.Err() == nil {
+			ix.log.Warn("commit failed; records will be redelivered and re-applied idempotently", zap.Error(err))
+		}
+		cl.AllowRebalance()
+	}
+}
+
+// apply indexes one record, retrying DynamoDB failures with backoff.
+func (ix *Indexer) apply(ctx context.Context, r *kgo.Record) error {
+	var rec shared.SealedRecord
+	if err := json.Unmarshal(r.Value, &rec); err != nil {
+		return fmt.Errorf("sealed topic partition %d offset %d: not a sealed record: %w", r.Partition, r.Offset, err)
+	}
+	if _, err := shared.ParseLine(rec.Entry); err != nil {
+		return fmt.Errorf("sealed topic partition %d offset %d: %w", r.Partition, r.Offset, err)
+	}
+	backoff := 50 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		cctx, cancel := context.WithTimeout(ctx, ix.cfg.CallTimeout)
+		err := ix.index.Apply(cctx, &rec)
+		cancel()
+		if err == nil {
+			ix.indexed.Add(1)
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if permanent(err) {
+			return fmt.Errorf("index %s line %d: %w", rec.Object, rec.Line, err)
+		}
+		ix.log.Warn("index write failed; retrying", zap.String("object", rec.Object), zap.Int("line", rec.Line),
+			zap.Int("attempt", attempt), zap.Error(err))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+// permanent reports errors that retrying cannot fix (a request the table
+// rejects, a missing table): the indexer stops and says so.
+func permanent(err error) bool {
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		switch api.ErrorCode() {
+		case "ValidationException", "ResourceNotFoundException", "AccessDeniedException", "SerializationException":
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,198 @@
+// Package pipeline wires a sealer and indexers onto a local stack: the shared
+// setup of `make run`, the end-to-end tests and the benchmarks.
+package pipeline
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"go.uber.org/zap"
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/aegisai/audit/indexer"
+	"github.com/aegisai/audit/internal/localstack"
+	"github.com/aegisai/audit/producer"
+	"github.com/aegisai/audit/replayer"
+	"github.com/aegisai/audit/sealer"
+)
+
+// Config names the resources of one pipeline on a stack.
+type Config struct {
+	Chain, Bucket, Table, Topic, SealedTopic string
+	// SignerKey/VerifierKey: empty generates a new pair.
+	SignerKey, VerifierKey string
+	// Indexers is how many indexers run in the group. Default 2.
+	Indexers int
+	// Sealer is applied to the sealer config last (batch limits etc.).
+	Sealer func(*sealer.Config)
+	Logger *zap.Logger
+}
+
+// Pipeline is a running sealer and indexer group.
+type Pipeline struct {
+	Cfg      Config
+	Stack    *localstack.Stack
+	S3       *s3.Client
+	DynamoDB *dynamodb.Client
+	Sealer   *sealer.Sealer
+	Indexers []*indexer.Indexer
+	Index    *indexer.Index
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	errs   []error
+}
+
+// Defaults fills unset names with unique ones.
+func (c *Config) defaults() error {
+	uniq := func(s *string, p string) {
+		if *s == "" {
+			*s = localstack.Name(p)
+		}
+	}
+	uniq(&c.Chain, "chain")
+	uniq(&c.Bucket, "audit")
+	uniq(&c.Table, "index")
+	uniq(&c.Topic, "decisions")
+	uniq(&c.SealedTopic, "sealed")
+	if c.Indexers == 0 {
+		c.Indexers = 2
+	}
+	if c.Logger == nil {
+		c.Logger = zap.NewNop()
+	}
+	if c.SignerKey == "" {
+		skey, vkey, err := note.GenerateKey(rand.Reader, "aegis-"+c.Chain)
+		if err != nil {
+			return err
+		}
+		c.SignerKey, c.VerifierKey = skey, vkey
+	}
+	return nil
+}
+
+// Start creates the bucket and starts the sealer and indexers.
+func Start(ctx context.Context, st *localstack.Stack, cfg Config) (*Pipeline, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	p := &Pipeline{Cfg: cfg, Stack: st}
+	var err error
+	if p.S3, err = st.S3(ctx); err != nil {
+		return nil, err
+	}
+	if p.DynamoDB, err = st.DynamoDB(ctx); err != nil {
+		return nil, err
+	}
+	if err := localstack.CreateLockedBucket(ctx, p.S3, cfg.Bucket); err != nil {
+		return nil, err
+	}
+	scfg := sealer.Config{
+		Brokers: []string{st.KafkaAddr}, Topic: cfg.Topic, SealedTopic: cfg.SealedTopic,
+		Chain: cfg.Chain, S3: p.S3, Bucket: cfg.Bucket, Retention: 24 * time.Hour,
+		SignerKey: cfg.SignerKey, VerifierKey: cfg.VerifierKey, Logger: cfg.Logger.Named("sealer"),
+		BatchMaxAge: 200 * time.Millisecond,
+	}
+	if cfg.Sealer != nil {
+		cfg.Sealer(&scfg)
+	}
+	if p.Sealer, err = sealer.New(ctx, scfg); err != nil {
+		return nil, err
+	}
+	for i := range cfg.Indexers {
+		ix, err := indexer.New(ctx, indexer.Config{
+			Brokers: []string{st.KafkaAddr}, SealedTopic: cfg.SealedTopic, Group: "indexer-" + cfg.Table,
+			DynamoDB: p.DynamoDB, Table: cfg.Table, Logger: cfg.Logger.Named(fmt.Sprintf("indexer-%d", i)),
+		})
+		if err != nil {
+			return nil, err
+		}
+		p.Indexers = append(p.Indexers, ix)
+	}
+	p.Index = p.Indexers[0].Index()
+	if err := indexer.EnsureTable(ctx, p.DynamoDB, cfg.Table); err != nil {
+		return nil, err
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	p.cancel = cancel
+	p.run(func() error { return p.Sealer.Run(runCtx) })
+	for _, ix := range p.Indexers {
+		p.run(func() error { return ix.Run(runCtx) })
+	}
+	return p, nil
+}
+
+func (p *Pipeline) run(fn func() error) {
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		if err := fn(); err != nil {
+			p.mu.Lock()
+			p.errs = append(p.errs, err)
+			p.mu.Unlock()
+		}
+	}()
+}
+
+// Err returns the errors services stopped with so far.
+func (p *Pipeline) Err() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return errors.Join(p.errs...)
+}
+
+// Stop shuts the services down in order and returns their errors.
+func (p *Pipeline) Stop() error {
+	p.cancel()
+	p.wg.Wait()
+	return p.Err()
+}
+
+// Producer returns a producer for the pipeline's chain.
+func (p *Pipeline) Producer(ctx context.Context) (*producer.Producer, error) {
+	return producer.New(ctx, producer.Config{Brokers: []string{p.Stack.KafkaAddr}, Topic: p.Cfg.Topic, Environment: p.Cfg.Chain})
+}
+
+// WaitSealed waits until the sealer has committed n records since start.
+func (p *Pipeline) WaitSealed(ctx context.Context, n int64) error {
+	return p.wait(ctx, func() bool { return p.Sealer.Stats().Committed >= n })
+}
+
+// WaitIndexed waits until the indexers have indexed n records since start.
+func (p *Pipeline) WaitIndexed(ctx context.Context, n int64) error {
+	return p.wait(ctx, func() bool {
+		var sum int64
+		for _, ix := range p.Indexers {
+			sum += ix.Indexed()
+		}
+		return sum >= n
+	})
+}
+
+func (p *Pipeline) wait(ctx context.Context, done func() bool) error {
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for !done() {
+		if err := p.Err(); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+// Verify runs the replayer's verification of the pipeline's chain.
+func (p *Pipeline) Verify(ctx context.Context) (replayer.Report, error) {
+	return replayer.Verify(ctx, replayer.Config{S3: p.S3, Bucket: p.Cfg.Bucket, Chain: p.Cfg.Chain, VerifierKey: p.Cfg.VerifierKey})
+}

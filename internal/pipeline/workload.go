@@ -1,0 +1,71 @@
+package pipeline
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/aegisai/audit/shared"
+)
+
+// Workload is a realistic, reproducible sample: login-risk decisions over
+// many users and sessions, and overrides of some of them by reviewers.
+type Workload struct {
+	Events    []*shared.Envelope
+	Decisions []*shared.Envelope
+	Overrides []*shared.Envelope
+}
+
+// NewWorkload builds decisions and overrides for chain from seed. Events are
+// spread over the hour before start, in time order; each override follows
+// its decision.
+func NewWorkload(chain string, decisions, overrides, users, seed int, start time.Time) *Workload {
+	r := rand.New(rand.NewPCG(uint64(seed), 42))
+	w := &Workload{}
+	actions := []shared.Action{shared.ActionAllow, shared.ActionAllow, shared.ActionAllow, shared.ActionChallenge, shared.ActionBlock, shared.ActionReview}
+	countries := []string{"DE", "FR", "US", "BR", "JP", "IN", "ZA"}
+	sessions := map[int]int{}
+	t := start.Add(-time.Hour).UTC()
+	step := time.Hour / time.Duration(decisions+overrides+1)
+	overrideEvery := 0
+	if overrides > 0 {
+		overrideEvery = decisions / overrides
+	}
+	for i := range decisions {
+		t = t.Add(step)
+		u := r.IntN(users)
+		if r.IntN(4) == 0 {
+			sessions[u]++
+		}
+		meta, _ := json.Marshal(map[string]any{
+			"ip_country": countries[r.IntN(len(countries))], "device": fmt.Sprintf("dev-%04d", r.IntN(5000)),
+			"signals": map[string]any{"velocity": r.IntN(50), "new_device": r.IntN(2) == 1},
+			"model":   "login-risk-v7",
+		})
+		d := &shared.Envelope{
+			Type: shared.TypeDecision, EventID: fmt.Sprintf("%s-evt-%06d", chain, i), Environment: chain, OccurredAt: t,
+			Decision: &shared.Decision{
+				DecisionID: fmt.Sprintf("%s-dec-%06d", chain, i), Action: actions[r.IntN(len(actions))],
+				ConfidenceScore: float64(r.IntN(1001)) / 1000, PolicyVersion: "policy-2026.11",
+				UserID: fmt.Sprintf("user-%05d", u), SessionID: fmt.Sprintf("sess-%05d-%03d", u, sessions[u]),
+				Metadata: meta,
+			},
+		}
+		w.Events = append(w.Events, d)
+		w.Decisions = append(w.Decisions, d)
+		if overrideEvery > 0 && i%overrideEvery == overrideEvery-1 && len(w.Overrides) < overrides {
+			t = t.Add(step)
+			o := &shared.Envelope{
+				Type: shared.TypeOverride, EventID: fmt.Sprintf("%s-ovr-%06d", chain, len(w.Overrides)), Environment: chain, OccurredAt: t,
+				Override: &shared.Override{
+					DecisionID: d.Decision.DecisionID, ReviewerID: fmt.Sprintf("reviewer-%02d", r.IntN(12)),
+					NewAction: shared.ActionAllow, Reason: "customer verified identity by phone",
+				},
+			}
+			w.Events = append(w.Events, o)
+			w.Overrides = append(w.Overrides, o)
+		}
+	}
+	return w
+}

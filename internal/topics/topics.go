@@ -1,0 +1,60 @@
+// Package topics creates the pipeline's Kafka topics when they are missing
+// and checks the partition counts the invariants rely on.
+package topics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Ensure creates topic with partitions if it does not exist and returns its
+// actual partition count.
+func Ensure(ctx context.Context, cl *kgo.Client, topic string, partitions int32) (int, error) {
+	adm := kadm.NewClient(cl)
+	resp, err := adm.CreateTopic(ctx, partitions, 1, nil, topic)
+	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+		return 0, fmt.Errorf("create topic %s: %w", topic, err)
+	}
+	if resp.Err != nil && !errors.Is(resp.Err, kerr.TopicAlreadyExists) {
+		return 0, fmt.Errorf("create topic %s: %w", topic, resp.Err)
+	}
+	// A topic created a moment ago (here or by another service) can take a
+	// few metadata rounds to be described.
+	for attempt := 0; ; attempt++ {
+		details, err := adm.ListTopics(ctx, topic)
+		if err != nil {
+			return 0, fmt.Errorf("describe topic %s: %w", topic, err)
+		}
+		d, ok := details[topic]
+		if ok && d.Err == nil && len(d.Partitions) > 0 {
+			return len(d.Partitions), nil
+		}
+		if attempt == 50 {
+			return 0, fmt.Errorf("describe topic %s: %v", topic, d.Err)
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// EnsureSingle is Ensure for a topic whose total order the chain relies on:
+// it must have exactly one partition.
+func EnsureSingle(ctx context.Context, cl *kgo.Client, topic string) error {
+	n, err := Ensure(ctx, cl, topic, 1)
+	if err != nil {
+		return err
+	}
+	if n != 1 {
+		return fmt.Errorf("topic %s has %d partitions; the audit chain needs exactly one for a total order", topic, n)
+	}
+	return nil
+}

@@ -1,0 +1,128 @@
+// Package producer is the library services use to record decisions and
+// overrides. A call returns only after the event is durable in Kafka (acks
+// from all in-sync replicas, idempotent producer) or with an error wrapping
+// ErrAuditUnavailable within the configured deadline. Invalid events are
+// refused before anything is published.
+package producer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/plugin/kzap"
+	"go.uber.org/zap"
+
+	"github.com/aegisai/audit/internal/topics"
+	"github.com/aegisai/audit/shared"
+)
+
+// ErrAuditUnavailable means the event could not be made durable: the caller
+// must not treat the decision as recorded.
+var ErrAuditUnavailable = errors.New("audit log unavailable")
+
+// Config configures a Producer.
+type Config struct {
+	// Brokers are the Kafka seed brokers (required).
+	Brokers []string
+	// Topic is the decisions topic. Default "decisions".
+	Topic string
+	// Environment is the chain events are recorded in (required).
+	Environment string
+	// Timeout bounds each Log call when ctx has no earlier deadline.
+	// Default 10s.
+	Timeout time.Duration
+	// Logger defaults to zap.NewNop().
+	Logger *zap.Logger
+	// Now is the clock for OccurredAt. Default time.Now.
+	Now func() time.Time
+}
+
+// Producer publishes audit events. It is safe for concurrent use.
+type Producer struct {
+	cfg Config
+	cl  *kgo.Client
+}
+
+// New connects to Kafka and makes sure the decisions topic exists with one
+// partition.
+func New(ctx context.Context, cfg Config) (*Producer, error) {
+	if len(cfg.Brokers) == 0 || cfg.Environment == "" {
+		return nil, errors.New("producer config: Brokers and Environment are required")
+	}
+	if cfg.Topic == "" {
+		cfg.Topic = "decisions"
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	cl, err := kgo.NewClient(
+		kgo.SeedBrokers(cfg.Brokers...),
+		kgo.DefaultProduceTopic(cfg.Topic),
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.RecordDeliveryTimeout(cfg.Timeout),
+		kgo.ProducerLinger(time.Millisecond),
+		kgo.WithLogger(kzap.New(cfg.Logger, kzap.Level(kgo.LogLevelWarn))),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("kafka client: %w", err)
+	}
+	if err := topics.EnsureSingle(ctx, cl, cfg.Topic); err != nil {
+		cl.Close()
+		return nil, fmt.Errorf("%w: %v", ErrAuditUnavailable, err)
+	}
+	return &Producer{cfg: cfg, cl: cl}, nil
+}
+
+// Close flushes nothing further and releases the client.
+func (p *Producer) Close() { p.cl.Close() }
+
+// LogDecision records d with a new event id at the current time and returns
+// the event id once it is durable.
+func (p *Producer) LogDecision(ctx context.Context, d shared.Decision) (string, error) {
+	e := &shared.Envelope{Type: shared.TypeDecision, EventID: uuid.NewString(), Environment: p.cfg.Environment,
+		OccurredAt: p.cfg.Now().UTC(), Decision: &d}
+	return e.EventID, p.Publish(ctx, e)
+}
+
+// LogOverride records o with a new event id at the current time.
+func (p *Producer) LogOverride(ctx context.Context, o shared.Override) (string, error) {
+	e := &shared.Envelope{Type: shared.TypeOverride, EventID: uuid.NewString(), Environment: p.cfg.Environment,
+		OccurredAt: p.cfg.Now().UTC(), Override: &o}
+	return e.EventID, p.Publish(ctx, e)
+}
+
+// Publish validates and records events, returning when all are durable. The
+// events of one call are written in order.
+func (p *Producer) Publish(ctx context.Context, events ...*shared.Envelope) error {
+	recs := make([]*kgo.Record, len(events))
+	for i, e := range events {
+		if e.Environment != p.cfg.Environment {
+			return fmt.Errorf("%w: environment %q, this producer records %q", shared.ErrInvalidEvent, e.Environment, p.cfg.Environment)
+		}
+		if err := e.Validate(); err != nil {
+			return err
+		}
+		value, err := json.Marshal(e)
+		if err != nil {
+			return fmt.Errorf("encode event %s: %w", e.EventID, err)
+		}
+		recs[i] = &kgo.Record{Key: []byte(e.EventID), Value: value}
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
+	defer cancel()
+	if err := p.cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		return fmt.Errorf("%w: publish %d events: %v", ErrAuditUnavailable, len(recs), err)
+	}
+	return nil
+}

@@ -1,0 +1,125 @@
+package sealer
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+	"golang.org/x/mod/sumdb/note"
+)
+
+// Config configures a Sealer. Zero values take the documented defaults.
+type Config struct {
+	// Brokers are the Kafka seed brokers (required).
+	Brokers []string
+	// Topic is the single-partition decisions topic. Default "decisions".
+	Topic string
+	// SealedTopic receives every sealed entry. Default "sealed".
+	SealedTopic string
+	// SealedPartitions is used when SealedTopic is created. Default 6.
+	SealedPartitions int32
+	// Group is the consumer group. Default "aegis-sealer-<Chain>".
+	Group string
+	// TransactionalID fences zombie sealers. Default "aegis-sealer-<Chain>".
+	TransactionalID string
+
+	// Chain is the chain id, the environment this sealer seals (required).
+	Chain string
+	// S3 is the object store client (required).
+	S3 S3API
+	// Bucket is the Object Lock enabled bucket (required).
+	Bucket string
+	// Prefix is the key prefix of all objects. Default "audit".
+	Prefix string
+	// Retention is how long each object is locked in COMPLIANCE mode.
+	// Default 7 years (2557 days).
+	Retention time.Duration
+
+	// SignerKey is the checkpoint signing key (golang.org/x/mod/sumdb/note
+	// private key text, required); VerifierKey its public key (required).
+	SignerKey, VerifierKey string
+
+	// BatchMaxRecords closes a batch at this many entries. Default 1000.
+	BatchMaxRecords int
+	// BatchMaxBytes closes a batch at this many bytes of JSONL. Default 4 MiB.
+	BatchMaxBytes int
+	// BatchMaxAge closes a batch this long after its first entry. Default 1s.
+	BatchMaxAge time.Duration
+	// CallTimeout bounds each S3 call. Default 30s.
+	CallTimeout time.Duration
+
+	// Logger defaults to zap.NewNop().
+	Logger *zap.Logger
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+const defaultRetention = 2557 * 24 * time.Hour
+
+func (c *Config) validate() (note.Signer, error) {
+	var errs []error
+	if len(c.Brokers) == 0 {
+		errs = append(errs, errors.New("Brokers is required"))
+	}
+	if c.Chain == "" {
+		errs = append(errs, errors.New("Chain is required"))
+	}
+	if c.S3 == nil {
+		errs = append(errs, errors.New("S3 is required"))
+	}
+	if c.Bucket == "" {
+		errs = append(errs, errors.New("Bucket is required"))
+	}
+	signer, err := note.NewSigner(c.SignerKey)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("SignerKey: %w", err))
+	}
+	verifier, err := note.NewVerifier(c.VerifierKey)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("VerifierKey: %w", err))
+	} else if signer != nil && (verifier.Name() != signer.Name() || verifier.KeyHash() != signer.KeyHash()) {
+		errs = append(errs, errors.New("VerifierKey is not the public key of SignerKey"))
+	}
+	if c.BatchMaxRecords < 0 || c.BatchMaxBytes < 0 || c.BatchMaxAge < 0 || c.Retention < 0 {
+		errs = append(errs, errors.New("batch limits and retention must not be negative"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("sealer config: %w", err)
+	}
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	def(&c.Topic, "decisions")
+	def(&c.SealedTopic, "sealed")
+	def(&c.Group, "aegis-sealer-"+c.Chain)
+	def(&c.TransactionalID, "aegis-sealer-"+c.Chain)
+	def(&c.Prefix, "audit")
+	if c.SealedPartitions == 0 {
+		c.SealedPartitions = 6
+	}
+	if c.Retention == 0 {
+		c.Retention = defaultRetention
+	}
+	if c.BatchMaxRecords == 0 {
+		c.BatchMaxRecords = 1000
+	}
+	if c.BatchMaxBytes == 0 {
+		c.BatchMaxBytes = 4 << 20
+	}
+	if c.BatchMaxAge == 0 {
+		c.BatchMaxAge = time.Second
+	}
+	if c.CallTimeout == 0 {
+		c.CallTimeout = 30 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = zap.NewNop()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return signer, nil
+}
