@@ -69,4 +69,3 @@ func TestPutIsWriteOnceAndLocked(t *testing.T) {
 		t.Fatalf("missing key: got %v, want ErrNotFound", err)
 	}
 }
-

@@ -350,6 +350,15 @@ func (x *Index) view(ctx context.Context, index, pkAttr, pk string, limit int32,
 	return page, nil
 }
 
+// IDs returns the decision ids of the page, in order.
+func (p Page) IDs() []string {
+	ids := make([]string, len(p.Decisions))
+	for i, d := range p.Decisions {
+		ids[i] = d.DecisionID
+	}
+	return ids
+}
+
 func encodeCursor(key map[string]types.AttributeValue) (string, error) {
 	var m map[string]string
 	if err := attributevalue.UnmarshalMap(key, &m); err != nil {

@@ -166,7 +166,9 @@ func (s *Sealer) loadUncommitted(ctx context.Context, admin *kgo.Client) error {
 				done = true
 				continue
 			}
+			s.mu.Lock()
 			s.pending[e.Source.Offset] = &shared.SealedRecord{Object: cp.Object, VersionID: obj.VersionID, Line: j + 1, Entry: lines[j]}
+			s.mu.Unlock()
 		}
 		if done {
 			break

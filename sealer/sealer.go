@@ -71,7 +71,7 @@ type Sealer struct {
 	mu   sync.Mutex
 	head shared.Head
 
-	// pending holds entries sealed in S3 whose offsets are not committed yet,
+	// pending (written under mu, by the Run goroutine only) holds entries sealed in S3 whose offsets are not committed yet,
 	// by Kafka offset: records polled again after an aborted transaction or
 	// a restart are republished from here, never sealed twice.
 	pending map[int64]*shared.SealedRecord
@@ -105,6 +105,13 @@ func (s *Sealer) setHead(h shared.Head) {
 	s.mu.Lock()
 	s.head = h
 	s.mu.Unlock()
+}
+
+// Uncommitted is how many sealed entries wait for their Kafka commit.
+func (s *Sealer) Uncommitted() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.pending)
 }
 
 // Stats returns the counters.
@@ -275,11 +282,13 @@ func (s *Sealer) commit(ctx context.Context, sess *kgo.GroupTransactSession, b *
 		s.log.Warn("transaction aborted (rebalance); records will be polled again and republished from S3")
 		return nil
 	}
+	s.mu.Lock()
 	for off := range s.pending {
 		if off <= b.maxPolled {
 			delete(s.pending, off)
 		}
 	}
+	s.mu.Unlock()
 	s.committed.Add(int64(len(publish)))
 	return nil
 }
@@ -332,7 +341,9 @@ func (s *Sealer) seal(ctx context.Context, records []*kgo.Record, maxPolled int6
 		for i, e := range entries {
 			newHead = newHead.Next(e)
 			ref := &shared.SealedRecord{Object: key, VersionID: version, Line: i + 1, Entry: lines[i]}
+			s.mu.Lock()
 			s.pending[e.Source.Offset] = ref
+			s.mu.Unlock()
 			if e.Source.Offset <= maxPolled {
 				out = append(out, ref)
 			}

@@ -12,6 +12,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 	"golang.org/x/mod/sumdb/note"
 
@@ -108,7 +110,7 @@ func Start(ctx context.Context, st *localstack.Stack, cfg Config) (*Pipeline, er
 	}
 	for i := range cfg.Indexers {
 		ix, err := indexer.New(ctx, indexer.Config{
-			Brokers: []string{st.KafkaAddr}, SealedTopic: cfg.SealedTopic, Group: "indexer-" + cfg.Table,
+			Brokers: []string{st.KafkaAddr}, SealedTopic: cfg.SealedTopic, Group: p.indexerGroup(),
 			DynamoDB: p.DynamoDB, Table: cfg.Table, Logger: cfg.Logger.Named(fmt.Sprintf("indexer-%d", i)),
 		})
 		if err != nil {
@@ -165,16 +167,48 @@ func (p *Pipeline) WaitSealed(ctx context.Context, n int64) error {
 	return p.wait(ctx, func() bool { return p.Sealer.Stats().Committed >= n })
 }
 
-// WaitIndexed waits until the indexers have indexed n records since start.
-func (p *Pipeline) WaitIndexed(ctx context.Context, n int64) error {
+// WaitHead waits until the chain head in S3 reaches seq and its records are
+// committed (published to the sealed topic).
+func (p *Pipeline) WaitHead(ctx context.Context, seq uint64) error {
+	return p.wait(ctx, func() bool { return p.Sealer.Head().Seq >= seq && p.Sealer.Uncommitted() == 0 })
+}
+
+// WaitIndexed waits until the indexer group has committed every record of
+// the sealed topic (lag zero): each one is in DynamoDB.
+func (p *Pipeline) WaitIndexed(ctx context.Context) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(p.Stack.KafkaAddr))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
 	return p.wait(ctx, func() bool {
-		var sum int64
-		for _, ix := range p.Indexers {
-			sum += ix.Indexed()
+		ends, err := adm.ListEndOffsets(ctx, p.Cfg.SealedTopic)
+		if err != nil || ends.Error() != nil {
+			return false
 		}
-		return sum >= n
+		committed, err := adm.FetchOffsets(ctx, p.indexerGroup())
+		if err != nil || committed.Error() != nil {
+			return false
+		}
+		caughtUp := true
+		ends.Each(func(end kadm.ListedOffset) {
+			if end.Offset == 0 {
+				return
+			}
+			// The sealed topic is written only in transactions, so its last
+			// offset is a commit (or abort) marker, which consumers never
+			// receive or commit past: end-1 is caught up.
+			c, ok := committed.Lookup(end.Topic, end.Partition)
+			if !ok || c.At < end.Offset-1 {
+				caughtUp = false
+			}
+		})
+		return caughtUp
 	})
 }
+
+func (p *Pipeline) indexerGroup() string { return "indexer-" + p.Cfg.Table }
 
 func (p *Pipeline) wait(ctx context.Context, done func() bool) error {
 	t := time.NewTicker(20 * time.Millisecond)

@@ -17,10 +17,11 @@ type Workload struct {
 	Overrides []*shared.Envelope
 }
 
-// NewWorkload builds decisions and overrides for chain from seed. Events are
+// NewWorkload builds decisions and overrides for chain from seed, with ids
+// starting with idPrefix. Events are
 // spread over the hour before start, in time order; each override follows
 // its decision.
-func NewWorkload(chain string, decisions, overrides, users, seed int, start time.Time) *Workload {
+func NewWorkload(chain, idPrefix string, decisions, overrides, users, seed int, start time.Time) *Workload {
 	r := rand.New(rand.NewPCG(uint64(seed), 42))
 	w := &Workload{}
 	actions := []shared.Action{shared.ActionAllow, shared.ActionAllow, shared.ActionAllow, shared.ActionChallenge, shared.ActionBlock, shared.ActionReview}
@@ -44,11 +45,11 @@ func NewWorkload(chain string, decisions, overrides, users, seed int, start time
 			"model":   "login-risk-v7",
 		})
 		d := &shared.Envelope{
-			Type: shared.TypeDecision, EventID: fmt.Sprintf("%s-evt-%06d", chain, i), Environment: chain, OccurredAt: t,
+			Type: shared.TypeDecision, EventID: fmt.Sprintf("%s-evt-%06d", idPrefix, i), Environment: chain, OccurredAt: t,
 			Decision: &shared.Decision{
-				DecisionID: fmt.Sprintf("%s-dec-%06d", chain, i), Action: actions[r.IntN(len(actions))],
+				DecisionID: fmt.Sprintf("%s-dec-%06d", idPrefix, i), Action: actions[r.IntN(len(actions))],
 				ConfidenceScore: float64(r.IntN(1001)) / 1000, PolicyVersion: "policy-2026.11",
-				UserID: fmt.Sprintf("user-%05d", u), SessionID: fmt.Sprintf("sess-%05d-%03d", u, sessions[u]),
+				UserID: fmt.Sprintf("user-%05d", u), SessionID: fmt.Sprintf("%s-sess-%05d-%03d", idPrefix, u, sessions[u]),
 				Metadata: meta,
 			},
 		}
@@ -57,7 +58,7 @@ func NewWorkload(chain string, decisions, overrides, users, seed int, start time
 		if overrideEvery > 0 && i%overrideEvery == overrideEvery-1 && len(w.Overrides) < overrides {
 			t = t.Add(step)
 			o := &shared.Envelope{
-				Type: shared.TypeOverride, EventID: fmt.Sprintf("%s-ovr-%06d", chain, len(w.Overrides)), Environment: chain, OccurredAt: t,
+				Type: shared.TypeOverride, EventID: fmt.Sprintf("%s-ovr-%06d", idPrefix, len(w.Overrides)), Environment: chain, OccurredAt: t,
 				Override: &shared.Override{
 					DecisionID: d.Decision.DecisionID, ReviewerID: fmt.Sprintf("reviewer-%02d", r.IntN(12)),
 					NewAction: shared.ActionAllow, Reason: "customer verified identity by phone",

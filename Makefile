@@ -1,0 +1,56 @@
+# AegisAI audit layer. `make run` and `make test` install what they need:
+# versitygw (built from the Go module proxy into ./bin) and dynalite (npm,
+# from the committed lockfile). Go and Node.js come with the machine.
+
+GO      ?= go
+NPM     ?= npm
+export AEGIS_ROOT := $(CURDIR)
+
+VERSITYGW := bin/versitygw
+DYNALITE  := devstack/dynalite/node_modules/dynalite/cli.js
+
+.PHONY: all tools run test test-containers bench build vet fmt clean-data
+
+all: build
+
+## tools: install the local servers (versitygw, dynalite)
+tools: $(VERSITYGW) $(DYNALITE)
+
+$(VERSITYGW): devstack/go.mod devstack/go.sum
+	cd devstack && $(GO) build -o ../$(VERSITYGW) github.com/versity/versitygw/cmd/versitygw
+
+$(DYNALITE): devstack/dynalite/package.json devstack/dynalite/package-lock.json
+	cd devstack/dynalite && $(NPM) ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## build: the aegis binary and the standalone dev Kafka broker
+build:
+	$(GO) build -o bin/aegis ./cmd/aegis
+	cd devstack && $(GO) build -o ../bin/kafka ./kafka
+
+## run: the whole pipeline on the embedded local stack, state in ./.data
+run: tools
+	$(GO) run ./internal/cmd/demo -data .data
+
+## test: unit tests and end-to-end tests against the real local servers
+test: tools
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 15m ./...
+
+## test-containers: the same tests against containers (needs a Docker engine)
+test-containers:
+	AEGIS_STACK=containers $(GO) test -count=1 -tags containers -timeout 30m ./...
+
+## bench: benchmarks with a raw baseline; BENCH=<id> runs one
+bench: tools
+	$(GO) run ./internal/cmd/bench $(if $(BENCH),-bench $(BENCH))
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+vet:
+	$(GO) vet ./...
+
+## clean-data: remove the state of `make run`
+clean-data:
+	rm -rf .data
