@@ -9,7 +9,7 @@ export AEGIS_ROOT := $(CURDIR)
 VERSITYGW := bin/versitygw
 DYNALITE  := devstack/dynalite/node_modules/dynalite/cli.js
 
-.PHONY: all tools run test test-containers bench build vet fmt clean-data
+.PHONY: all tools run test test-containers bench fuzz build vet fmt clean-data
 
 all: build
 
@@ -36,6 +36,13 @@ run: tools
 test: tools
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 15m ./...
+	python3 testdata/vectors/check_vectors.py testdata/vectors/*.json
+
+## fuzz: run each parser fuzzer for FUZZTIME (default 30s)
+FUZZTIME ?= 30s
+fuzz:
+	for f in FuzzParseLine FuzzSingleByteEdit FuzzSealRecord FuzzCanonicalize; do \
+		$(GO) test ./shared -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) || exit 1; done
 
 ## test-containers: the same tests against containers (needs a Docker engine)
 test-containers:
