@@ -167,7 +167,7 @@ func (s *Sealer) loadUncommitted(ctx context.Context, admin *kgo.Client) error {
 				continue
 			}
 			s.mu.Lock()
-			s.pending[e.Source.Offset] = &shared.SealedRecord{Object: cp.Object, VersionID: obj.VersionID, Line: j + 1, Entry: lines[j]}
+			s.pending[e.Source.Offset] = newSealedRef(e, &shared.SealedRecord{Object: cp.Object, VersionID: obj.VersionID, Line: j + 1, Entry: lines[j]})
 			s.mu.Unlock()
 		}
 		if done {

@@ -74,7 +74,7 @@ type Sealer struct {
 	// pending (written under mu, by the Run goroutine only) holds entries sealed in S3 whose offsets are not committed yet,
 	// by Kafka offset: records polled again after an aborted transaction or
 	// a restart are republished from here, never sealed twice.
-	pending map[int64]*shared.SealedRecord
+	pending map[int64]*sealedRef
 
 	sealed, objects, adopted, invalid, committed atomic.Int64
 }
@@ -90,7 +90,7 @@ func New(ctx context.Context, cfg Config) (*Sealer, error) {
 		cfg: cfg, signer: signer, verifier: verifier,
 		store:   &archive.Store{S3: cfg.S3, Bucket: cfg.Bucket, Prefix: cfg.Prefix},
 		log:     cfg.Logger.With(zap.String("chain", cfg.Chain)),
-		pending: map[int64]*shared.SealedRecord{},
+		pending: map[int64]*sealedRef{},
 	}, nil
 }
 
@@ -171,7 +171,7 @@ type batch struct {
 	records   []*kgo.Record
 	bytes     int
 	started   time.Time
-	republish []*shared.SealedRecord
+	republish []*sealedRef
 	maxPolled int64
 }
 
@@ -293,26 +293,36 @@ func (s *Sealer) commit(ctx context.Context, sess *kgo.GroupTransactSession, b *
 	return nil
 }
 
-func (s *Sealer) sealedRecord(ref *shared.SealedRecord) (*kgo.Record, error) {
-	value, err := jsonMarshal(ref)
+// sealedRef is a sealed entry waiting to be published, with its record key
+// on the sealed topic (the decision id, or the chain id for entries that
+// are not about a decision).
+type sealedRef struct {
+	rec *shared.SealedRecord
+	key string
+}
+
+func newSealedRef(e *shared.Entry, rec *shared.SealedRecord) *sealedRef {
+	key := e.Chain
+	if e.Type == shared.EntryEvent {
+		if env, err := e.Envelope(); err == nil && env.DecisionID() != "" {
+			key = env.DecisionID()
+		}
+	}
+	return &sealedRef{rec: rec, key: key}
+}
+
+func (s *Sealer) sealedRecord(ref *sealedRef) (*kgo.Record, error) {
+	value, err := jsonMarshal(ref.rec)
 	if err != nil {
 		return nil, err
 	}
-	e, err := shared.ParseLine(ref.Entry)
-	if err != nil {
-		return nil, fmt.Errorf("re-read sealed entry of %s line %d: %w", ref.Object, ref.Line, err)
-	}
-	key := e.Chain
-	if env, err := e.Envelope(); err == nil {
-		key = env.DecisionID()
-	}
-	return &kgo.Record{Topic: s.cfg.SealedTopic, Key: []byte(key), Value: value}, nil
+	return &kgo.Record{Topic: s.cfg.SealedTopic, Key: []byte(ref.key), Value: value}, nil
 }
 
 // seal chains records onto the head and writes them as batch objects. It
 // returns the entries for the records polled (offset <= maxPolled).
-func (s *Sealer) seal(ctx context.Context, records []*kgo.Record, maxPolled int64) ([]*shared.SealedRecord, error) {
-	var out []*shared.SealedRecord
+func (s *Sealer) seal(ctx context.Context, records []*kgo.Record, maxPolled int64) ([]*sealedRef, error) {
+	var out []*sealedRef
 	for len(records) > 0 {
 		head := s.Head()
 		entries := make([]*shared.Entry, 0, len(records))
@@ -340,7 +350,7 @@ func (s *Sealer) seal(ctx context.Context, records []*kgo.Record, maxPolled int6
 		newHead := s.Head()
 		for i, e := range entries {
 			newHead = newHead.Next(e)
-			ref := &shared.SealedRecord{Object: key, VersionID: version, Line: i + 1, Entry: lines[i]}
+			ref := newSealedRef(e, &shared.SealedRecord{Object: key, VersionID: version, Line: i + 1, Entry: lines[i]})
 			s.mu.Lock()
 			s.pending[e.Source.Offset] = ref
 			s.mu.Unlock()

@@ -8,7 +8,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // FormatVersion is the version of the entry format in docs/FORMAT.md.
@@ -111,33 +114,111 @@ type Entry struct {
 	Invalid *Invalid        `json:"invalid,omitempty"`
 
 	Hash Hash `json:"hash"`
+
+	// eventCanonical records that Event is known to be canonical already.
+	eventCanonical bool
 }
 
-// entryBody is Entry without its hash: the bytes that are hashed.
-type entryBody struct {
-	V        int             `json:"v"`
-	Chain    string          `json:"chain"`
-	Seq      uint64          `json:"seq"`
-	Type     EntryType       `json:"type"`
-	Prev     Hash            `json:"prev"`
-	SealedAt time.Time       `json:"sealed_at"`
-	Source   *Source         `json:"source,omitempty"`
-	Genesis  *Genesis        `json:"genesis,omitempty"`
-	Event    json.RawMessage `json:"event,omitempty"`
-	Invalid  *Invalid        `json:"invalid,omitempty"`
-}
-
-func (e *Entry) body() entryBody {
-	return entryBody{e.V, e.Chain, e.Seq, e.Type, e.Prev, e.SealedAt, e.Source, e.Genesis, e.Event, e.Invalid}
-}
-
-// CanonicalBody returns the canonical bytes of the entry without "hash".
+// CanonicalBody returns the canonical bytes of the entry without "hash". The
+// members are written directly in their sorted order (chain, event|genesis,
+// invalid, prev, sealed_at, seq, source, type, v); only the event, which
+// comes from outside, goes through the general canonicaliser. ParseLine
+// checks every line with the general canonicaliser, and the fuzz tests
+// check that the two agree.
 func (e *Entry) CanonicalBody() ([]byte, error) {
-	raw, err := json.Marshal(e.body())
-	if err != nil {
-		return nil, fmt.Errorf("encode entry seq %d: %w", e.Seq, err)
+	var b bytes.Buffer
+	b.Grow(512 + len(e.Event))
+	b.WriteString(`{"chain":`)
+	writeString(&b, e.Chain)
+	switch {
+	case e.Event != nil:
+		canon := []byte(e.Event)
+		if !e.eventCanonical {
+			var err error
+			if canon, err = Canonicalize(e.Event); err != nil {
+				return nil, fmt.Errorf("entry seq %d: event: %w", e.Seq, err)
+			}
+		}
+		b.WriteString(`,"event":`)
+		b.Write(canon)
+	case e.Genesis != nil:
+		b.WriteString(`,"genesis":{"created_at":`)
+		writeString(&b, formatTime(e.Genesis.CreatedAt))
+		b.WriteString(`,"key_name":`)
+		writeString(&b, e.Genesis.KeyName)
+		b.WriteString(`,"verifier_key":`)
+		writeString(&b, e.Genesis.VerifierKey)
+		b.WriteByte('}')
 	}
-	return Canonicalize(raw)
+	if e.Invalid != nil {
+		b.WriteString(`,"invalid":{`)
+		if e.Invalid.Raw != "" {
+			b.WriteString(`"raw":`)
+			writeString(&b, e.Invalid.Raw)
+			b.WriteByte(',')
+		}
+		b.WriteString(`"reason":`)
+		writeString(&b, e.Invalid.Reason)
+		b.WriteString(`,"sha256":"` + e.Invalid.SHA256.String() + `","size":` + strconv.Itoa(e.Invalid.Size) + `}`)
+	}
+	b.WriteString(`,"prev":"` + e.Prev.String() + `","sealed_at":`)
+	writeString(&b, formatTime(e.SealedAt))
+	b.WriteString(`,"seq":` + strconv.FormatUint(e.Seq, 10))
+	if e.Source != nil {
+		b.WriteString(`,"source":{"offset":` + strconv.FormatInt(e.Source.Offset, 10) +
+			`,"partition":` + strconv.FormatInt(int64(e.Source.Partition), 10) + `,"timestamp":`)
+		writeString(&b, formatTime(e.Source.Timestamp))
+		b.WriteString(`,"topic":`)
+		writeString(&b, e.Source.Topic)
+		b.WriteByte('}')
+	}
+	b.WriteString(`,"type":`)
+	writeString(&b, string(e.Type))
+	b.WriteString(`,"v":` + strconv.Itoa(e.V) + `}`)
+	if e.Seq > MaxSafeInteger || e.Source != nil && (e.Source.Offset > MaxSafeInteger || e.Source.Offset < -MaxSafeInteger) {
+		return nil, fmt.Errorf("entry seq %d: number outside ±(2^53-1)", e.Seq)
+	}
+	return b.Bytes(), nil
+}
+
+// formatTime is how every time in an entry is written: RFC 3339 in UTC with
+// the fraction's trailing zeros removed (Go's time.RFC3339Nano).
+func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+// writeString writes s as an RFC 8785 string: only '"', '\' and control
+// characters are escaped, with the short forms where JSON has them. Invalid
+// UTF-8 (never expected in the sealer's own strings) becomes U+FFFD.
+func writeString(b *bytes.Buffer, s string) {
+	const hexDigits = "0123456789abcdef"
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	b.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case c == '\b':
+			b.WriteString(`\b`)
+		case c == '\f':
+			b.WriteString(`\f`)
+		case c == '\n':
+			b.WriteString(`\n`)
+		case c == '\r':
+			b.WriteString(`\r`)
+		case c == '\t':
+			b.WriteString(`\t`)
+		case c < 0x20:
+			b.WriteString(`\u00`)
+			b.WriteByte(hexDigits[c>>4])
+			b.WriteByte(hexDigits[c&0xf])
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('"')
 }
 
 // ComputeHash returns SHA-256(EntryHashPrefix || prev || CanonicalBody).
@@ -162,11 +243,32 @@ func hashBody(prev Hash, body []byte) Hash {
 // Line returns the sealed line: canonical JSON of the entry including its
 // hash, without a trailing newline.
 func (e *Entry) Line() ([]byte, error) {
-	raw, err := json.Marshal(e)
+	body, err := e.CanonicalBody()
 	if err != nil {
-		return nil, fmt.Errorf("encode entry seq %d: %w", e.Seq, err)
+		return nil, err
 	}
-	return Canonicalize(raw)
+	return withHash(body, e.Type, e.Hash)
+}
+
+// withHash inserts the "hash" member into a canonical body at its sorted
+// place: just before the top-level "invalid" member of an INVALID entry,
+// else just before the top-level "prev". The last occurrence is the top-level
+// one: everything after it in a canonical body is fixed-key members whose
+// string values cannot contain an unescaped quote.
+func withHash(body []byte, t EntryType, h Hash) ([]byte, error) {
+	marker := []byte(`,"prev":"`)
+	if t == EntryInvalid {
+		marker = []byte(`,"invalid":{`)
+	}
+	i := bytes.LastIndex(body, marker)
+	if i < 0 {
+		return nil, fmt.Errorf("entry body has no %s member", marker)
+	}
+	member := `,"hash":"` + h.String() + `"`
+	out := make([]byte, 0, len(body)+len(member))
+	out = append(out, body[:i]...)
+	out = append(out, member...)
+	return append(out, body[i:]...), nil
 }
 
 // Head is the end of a chain: the last sealed entry's seq and hash and the
@@ -225,12 +327,12 @@ func NewGenesis(chain string, createdAt time.Time, keyName, verifierKey string) 
 // errors are internal encoding failures.
 func SealRecord(h Head, src Source, raw []byte, sealedAt time.Time) (*Entry, error) {
 	e := &Entry{Type: EntryEvent, Source: &src, SealedAt: sealedAt}
-	env, err := ParseEnvelope(raw)
+	env, canon, err := parseEnvelope(raw)
 	if err == nil && env.Environment != h.Chain {
 		err = fmt.Errorf("%w: environment %q does not belong to chain %q", ErrInvalidEvent, env.Environment, h.Chain)
 	}
 	if err == nil {
-		e.Event, err = Canonicalize(raw)
+		e.Event, e.eventCanonical = canon, true
 	}
 	if err != nil {
 		e.Type, e.Event = EntryInvalid, nil
@@ -285,20 +387,15 @@ func ParseLine(line []byte) (*Entry, error) {
 		return nil, fmt.Errorf("%w: type %q does not match its payload", ErrBadEntry, e.Type)
 	}
 	// The hash is recomputed from the line's own bytes, not from the decoded
-	// struct, so it covers exactly what is stored.
-	var members map[string]json.RawMessage
-	if err := json.Unmarshal(line, &members); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadEntry, err)
+	// struct, so it covers exactly what is stored: the body is the line
+	// without its top-level hash member (see withHash).
+	member := []byte(`,"hash":"` + e.Hash.String() + `"`)
+	i := bytes.LastIndex(line, member)
+	if i < 0 {
+		return nil, fmt.Errorf("%w: no top-level hash member", ErrBadEntry)
 	}
-	delete(members, "hash")
-	bodyRaw, err := json.Marshal(members)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadEntry, err)
-	}
-	body, err := Canonicalize(bodyRaw)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadEntry, err)
-	}
+	body := make([]byte, 0, len(line)-len(member))
+	body = append(append(body, line[:i]...), line[i+len(member):]...)
 	if want := hashBody(e.Prev, body); want != e.Hash {
 		return nil, fmt.Errorf("%w: hash mismatch: line says %s, content hashes to %s", ErrBadEntry, e.Hash, want)
 	}

@@ -1,6 +1,7 @@
 package shared
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -132,7 +133,11 @@ func checkID(field, v string) error {
 // Validate checks the envelope against the schema: required ids, a known
 // action, a confidence score in [0,1], metadata a JSON object of at most
 // MaxMetadataBytes in I-JSON (see Canonicalize), exactly one payload.
-func (e *Envelope) Validate() error {
+func (e *Envelope) Validate() error { return e.validate(true) }
+
+// validate checks the schema; checkJSON also checks that metadata is
+// I-JSON (callers that canonicalised the whole record already skip it).
+func (e *Envelope) validate(checkJSON bool) error {
 	if err := checkID("event_id", e.EventID); err != nil {
 		return err
 	}
@@ -147,7 +152,7 @@ func (e *Envelope) Validate() error {
 		if e.Decision == nil || e.Override != nil {
 			return fieldErr("decision", "a decision event carries exactly the decision payload")
 		}
-		return e.Decision.validate()
+		return e.Decision.validate(checkJSON)
 	case TypeOverride:
 		if e.Override == nil || e.Decision != nil {
 			return fieldErr("override", "an override event carries exactly the override payload")
@@ -160,7 +165,7 @@ func (e *Envelope) Validate() error {
 	}
 }
 
-func (d *Decision) validate() error {
+func (d *Decision) validate(checkJSON bool) error {
 	for _, f := range []struct{ name, v string }{
 		{"decision.decision_id", d.DecisionID},
 		{"decision.policy_version", d.PolicyVersion},
@@ -184,11 +189,12 @@ func (d *Decision) validate() error {
 	if len(d.Metadata) > MaxMetadataBytes {
 		return fieldErr("decision.metadata", "is %d bytes, larger than %d", len(d.Metadata), MaxMetadataBytes)
 	}
-	if _, err := Canonicalize(d.Metadata); err != nil {
-		return fieldErr("decision.metadata", "%v", err)
+	if checkJSON {
+		if _, err := Canonicalize(d.Metadata); err != nil {
+			return fieldErr("decision.metadata", "%v", err)
+		}
 	}
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(d.Metadata, &obj); err != nil || obj == nil {
+	if i := bytes.IndexFunc(d.Metadata, func(r rune) bool { return !strings.ContainsRune(" \t\r\n", r) }); i < 0 || d.Metadata[i] != '{' {
 		return fieldErr("decision.metadata", "must be a JSON object")
 	}
 	return nil
@@ -217,20 +223,24 @@ func (o *Override) validate() error {
 // Unknown fields are refused, so nothing a producer sends is silently
 // dropped from the sealed record.
 func ParseEnvelope(raw []byte) (*Envelope, error) {
-	if _, err := Canonicalize(raw); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidEvent, err)
+	e, _, err := parseEnvelope(raw)
+	return e, err
+}
+
+// parseEnvelope also returns the canonical bytes of raw.
+func parseEnvelope(raw []byte) (*Envelope, []byte, error) {
+	canon, err := Canonicalize(raw)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %v", ErrInvalidEvent, err)
 	}
-	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	dec := json.NewDecoder(bytes.NewReader(canon))
 	dec.DisallowUnknownFields()
 	var e Envelope
 	if err := dec.Decode(&e); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidEvent, err)
+		return nil, nil, fmt.Errorf("%w: %v", ErrInvalidEvent, err)
 	}
-	if dec.More() {
-		return nil, fmt.Errorf("%w: trailing data after the JSON object", ErrInvalidEvent)
+	if err := e.validate(false); err != nil {
+		return nil, nil, err
 	}
-	if err := e.Validate(); err != nil {
-		return nil, err
-	}
-	return &e, nil
+	return &e, canon, nil
 }

@@ -29,7 +29,8 @@ type Config struct {
 	Chain, Bucket, Table, Topic, SealedTopic string
 	// SignerKey/VerifierKey: empty generates a new pair.
 	SignerKey, VerifierKey string
-	// Indexers is how many indexers run in the group. Default 2.
+	// Indexers is how many indexers run in the group. Default 2; negative
+	// runs none.
 	Indexers int
 	// Sealer is applied to the sealer config last (batch limits etc.).
 	Sealer func(*sealer.Config)
@@ -118,7 +119,7 @@ func Start(ctx context.Context, st *localstack.Stack, cfg Config) (*Pipeline, er
 		}
 		p.Indexers = append(p.Indexers, ix)
 	}
-	p.Index = p.Indexers[0].Index()
+	p.Index = &indexer.Index{DB: p.DynamoDB, Table: cfg.Table}
 	if err := indexer.EnsureTable(ctx, p.DynamoDB, cfg.Table); err != nil {
 		return nil, err
 	}

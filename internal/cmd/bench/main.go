@@ -1,0 +1,71 @@
+// Command bench is `make bench`: each benchmark runs against the real local
+// stack and prints one line
+//
+//	BENCH name=<id> value=<number> unit=<unit> baseline=<number> ratio=<number>
+//
+// where baseline is the raw client doing the same work in the same run and
+// ratio = value / baseline. `-bench <id>` runs one.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"sort"
+	"time"
+
+	"github.com/aegisai/audit/internal/localstack"
+)
+
+// result is one benchmark's figures.
+type result struct {
+	value, baseline float64
+	unit            string
+}
+
+type benchmark func(ctx context.Context, st *localstack.Stack) (result, error)
+
+var benchmarks = map[string]benchmark{
+	"seal_throughput": sealThroughput,
+}
+
+func main() {
+	only := flag.String("bench", "", "run only this benchmark")
+	records := flag.Int("records", 20000, "records per throughput benchmark")
+	flag.Parse()
+	benchRecords = *records
+	var names []string
+	for n := range benchmarks {
+		if *only == "" || n == *only {
+			names = append(names, n)
+		}
+	}
+	if len(names) == 0 {
+		fmt.Fprintf(os.Stderr, "no benchmark %q\n", *only)
+		os.Exit(2)
+	}
+	sort.Strings(names)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	st, err := localstack.Start(ctx, localstack.Options{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "local stack:", err)
+		os.Exit(1)
+	}
+	defer st.Close()
+	failed := false
+	for _, n := range names {
+		r, err := benchmarks[n](ctx, st)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "benchmark %s: %v\n", n, err)
+			failed = true
+			continue
+		}
+		fmt.Printf("BENCH name=%s value=%.1f unit=%s baseline=%.1f ratio=%.3f\n", n, r.value, r.unit, r.baseline, r.value/r.baseline)
+	}
+	if failed {
+		st.Close()
+		os.Exit(1)
+	}
+}
