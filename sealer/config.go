@@ -48,6 +48,11 @@ type Config struct {
 	BatchMaxAge time.Duration
 	// CallTimeout bounds each S3 call. Default 30s.
 	CallTimeout time.Duration
+	// TransactionTimeout is the Kafka transaction timeout. A transaction
+	// spans only publishing and committing (S3 writes happen before it
+	// begins), and a successor sealer waits up to this long for a crashed
+	// one's open transaction to be aborted. Default 10s.
+	TransactionTimeout time.Duration
 
 	// Logger defaults to zap.NewNop().
 	Logger *zap.Logger
@@ -111,6 +116,9 @@ func (c *Config) validate() (note.Signer, error) {
 	}
 	if c.BatchMaxAge == 0 {
 		c.BatchMaxAge = time.Second
+	}
+	if c.TransactionTimeout == 0 {
+		c.TransactionTimeout = 10 * time.Second
 	}
 	if c.CallTimeout == 0 {
 		c.CallTimeout = 30 * time.Second

@@ -150,6 +150,7 @@ func (s *Sealer) Run(ctx context.Context) error {
 		kgo.ConsumeTopics(s.cfg.Topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.TransactionalID(s.cfg.TransactionalID),
+		kgo.TransactionTimeout(s.cfg.TransactionTimeout),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.RequireStableFetchOffsets(),
 		kgo.FetchMaxWait(200*time.Millisecond),

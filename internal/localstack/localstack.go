@@ -49,6 +49,9 @@ type Options struct {
 type Stack struct {
 	// KafkaAddr is host:port of the Kafka broker.
 	KafkaAddr string
+	// Kafka is the in-process broker, for fault injection in tests
+	// (kfake.Cluster.ControlKey). Nil when the broker is a container.
+	Kafka *kfake.Cluster
 	// S3Endpoint and DynamoEndpoint are base URLs.
 	S3Endpoint     string
 	DynamoEndpoint string
@@ -139,7 +142,7 @@ func (s *Stack) startKafka(dir string) error {
 			lastErr = err
 			continue
 		}
-		s.KafkaAddr = c.ListenAddrs()[0]
+		s.KafkaAddr, s.Kafka = c.ListenAddrs()[0], c
 		s.closers = append(s.closers, c.Close)
 		return nil
 	}

@@ -165,13 +165,13 @@ func (p *Pipeline) Producer(ctx context.Context) (*producer.Producer, error) {
 
 // WaitSealed waits until the sealer has committed n records since start.
 func (p *Pipeline) WaitSealed(ctx context.Context, n int64) error {
-	return p.wait(ctx, func() bool { return p.Sealer.Stats().Committed >= n })
+	return p.WaitFor(ctx, func() bool { return p.Sealer.Stats().Committed >= n })
 }
 
 // WaitHead waits until the chain head in S3 reaches seq and its records are
 // committed (published to the sealed topic).
 func (p *Pipeline) WaitHead(ctx context.Context, seq uint64) error {
-	return p.wait(ctx, func() bool { return p.Sealer.Head().Seq >= seq && p.Sealer.Uncommitted() == 0 })
+	return p.WaitFor(ctx, func() bool { return p.Sealer.Head().Seq >= seq && p.Sealer.Uncommitted() == 0 })
 }
 
 // WaitIndexed waits until the indexer group has committed every record of
@@ -183,7 +183,7 @@ func (p *Pipeline) WaitIndexed(ctx context.Context) error {
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	return p.wait(ctx, func() bool {
+	return p.WaitFor(ctx, func() bool {
 		ends, err := adm.ListEndOffsets(ctx, p.Cfg.SealedTopic)
 		if err != nil || ends.Error() != nil {
 			return false
@@ -211,7 +211,8 @@ func (p *Pipeline) WaitIndexed(ctx context.Context) error {
 
 func (p *Pipeline) indexerGroup() string { return "indexer-" + p.Cfg.Table }
 
-func (p *Pipeline) wait(ctx context.Context, done func() bool) error {
+// WaitFor polls done until it holds, a service fails, or ctx ends.
+func (p *Pipeline) WaitFor(ctx context.Context, done func() bool) error {
 	t := time.NewTicker(20 * time.Millisecond)
 	defer t.Stop()
 	for !done() {
