@@ -3,6 +3,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -293,3 +294,5 @@ func TestFlippedByteIsFoundAndNamed(t *testing.T) {
 	}
 	t.Logf("tampering found: %v", err)
 }
+
+func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
