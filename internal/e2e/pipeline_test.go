@@ -255,6 +255,9 @@ func ids(ds []indexer.Decision) []string {
 }
 
 func TestFlippedByteIsFoundAndNamed(t *testing.T) {
+	if stack.S3DataDir == "" {
+		t.Skip("flips a byte on the S3 server's disk: needs the native stack (the containers path has no data dir)")
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	p := startPipeline(t, pipeline.Config{Indexers: 1, Sealer: func(c *sealer.Config) { c.BatchMaxRecords = 20 }})
