@@ -70,7 +70,7 @@ func New(ctx context.Context, cfg Config) (*Producer, error) {
 		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.DefaultProduceTopic(cfg.Topic),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
-		kgo.RecordDeliveryTimeout(cfg.Timeout),
+		kgo.RecordDeliveryTimeout(max(cfg.Timeout, time.Second)), // franz-go refuses less; ctx enforces Timeout
 		kgo.ProducerLinger(time.Millisecond),
 		kgo.WithLogger(kzap.New(cfg.Logger, kzap.Level(kgo.LogLevelWarn))),
 	)
@@ -121,8 +121,23 @@ func (p *Producer) Publish(ctx context.Context, events ...*shared.Envelope) erro
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
 	defer cancel()
-	if err := p.cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-		return fmt.Errorf("%w: publish %d events: %v", ErrAuditUnavailable, len(recs), err)
+	// Wait for the acks, but never past the deadline: an idempotent producer
+	// cannot fail a record that is in flight, so a hung broker would
+	// otherwise hold the caller indefinitely.
+	results := make(chan error, len(recs))
+	for _, r := range recs {
+		p.cl.Produce(ctx, r, func(_ *kgo.Record, err error) { results <- err })
+	}
+	for range recs {
+		select {
+		case err := <-results:
+			if err != nil {
+				return fmt.Errorf("%w: publish %d events: %v", ErrAuditUnavailable, len(recs), err)
+			}
+		case <-ctx.Done():
+			return fmt.Errorf("%w: %d events not confirmed durable within %s (they may still be recorded): %v",
+				ErrAuditUnavailable, len(recs), p.cfg.Timeout, ctx.Err())
+		}
 	}
 	return nil
 }
