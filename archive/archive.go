@@ -36,6 +36,32 @@ type S3API interface {
 	GetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.Options)) (*s3.GetObjectOutput, error)
 	HeadObject(ctx context.Context, in *s3.HeadObjectInput, opts ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
 	ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, opts ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
+	GetObjectLockConfiguration(ctx context.Context, in *s3.GetObjectLockConfigurationInput, opts ...func(*s3.Options)) (*s3.GetObjectLockConfigurationOutput, error)
+	CreateBucket(ctx context.Context, in *s3.CreateBucketInput, opts ...func(*s3.Options)) (*s3.CreateBucketOutput, error)
+}
+
+// ErrNotLocked means the bucket does not exist or has no Object Lock.
+var ErrNotLocked = errors.New("bucket has no Object Lock")
+
+// CheckBucket makes sure the bucket exists with Object Lock enabled. With
+// create, a missing bucket is created with Object Lock (for development;
+// production buckets are provisioned with their retention policy).
+func (s *Store) CheckBucket(ctx context.Context, create bool) error {
+	out, err := s.S3.GetObjectLockConfiguration(ctx, &s3.GetObjectLockConfigurationInput{Bucket: aws.String(s.Bucket)})
+	if err != nil && create && httpStatus(err) == http.StatusNotFound {
+		_, cerr := s.S3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(s.Bucket), ObjectLockEnabledForBucket: aws.Bool(true)})
+		if cerr != nil {
+			return fmt.Errorf("create bucket %s with Object Lock: %w", s.Bucket, cerr)
+		}
+		out, err = s.S3.GetObjectLockConfiguration(ctx, &s3.GetObjectLockConfigurationInput{Bucket: aws.String(s.Bucket)})
+	}
+	if err != nil {
+		return fmt.Errorf("%w: bucket %s: %v (create it with Object Lock enabled)", ErrNotLocked, s.Bucket, err)
+	}
+	if out.ObjectLockConfiguration == nil || out.ObjectLockConfiguration.ObjectLockEnabled != types.ObjectLockEnabledEnabled {
+		return fmt.Errorf("%w: bucket %s: Object Lock is not enabled", ErrNotLocked, s.Bucket)
+	}
+	return nil
 }
 
 // ErrExists is returned by Put when the key already holds an object.

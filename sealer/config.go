@@ -32,6 +32,9 @@ type Config struct {
 	Bucket string
 	// Prefix is the key prefix of all objects. Default "audit".
 	Prefix string
+	// CreateBucket creates a missing bucket with Object Lock (development).
+	// Default false: a missing or unlocked bucket stops the sealer.
+	CreateBucket bool
 	// Retention is how long each object is locked in COMPLIANCE mode.
 	// Default 7 years (2557 days).
 	Retention time.Duration

@@ -139,6 +139,9 @@ func (s *Sealer) Run(ctx context.Context) error {
 	if _, err := topics.Ensure(ctx, admin, s.cfg.SealedTopic, s.cfg.SealedPartitions); err != nil {
 		return err
 	}
+	if err := s.store.CheckBucket(ctx, s.cfg.CreateBucket); err != nil {
+		return err
+	}
 	if err := s.recoverHead(ctx); err != nil {
 		return err
 	}

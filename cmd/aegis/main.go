@@ -71,6 +71,7 @@ func main() {
 	var signerKF string
 	var batchRecords, batchBytes int
 	var batchAge, retention time.Duration
+	var createBucket bool
 	sealCmd := &cobra.Command{
 		Use:   "sealer",
 		Short: "Seal the decisions topic into S3 and publish the sealed entries",
@@ -94,7 +95,7 @@ func main() {
 			}
 			s, err := sealer.New(ctx, sealer.Config{
 				Brokers: c.brokers, Topic: c.topic, SealedTopic: c.sealed, Chain: c.chain,
-				S3: s3c, Bucket: c.bucket, Prefix: c.prefix, Retention: retention,
+				S3: s3c, Bucket: c.bucket, Prefix: c.prefix, Retention: retention, CreateBucket: createBucket,
 				SignerKey: skey, VerifierKey: vkey,
 				BatchMaxRecords: batchRecords, BatchMaxBytes: batchBytes, BatchMaxAge: batchAge, Logger: log,
 			})
@@ -109,6 +110,7 @@ func main() {
 	sealCmd.Flags().IntVar(&batchBytes, "batch-max-bytes", 0, "close a batch at this many bytes (default 4 MiB)")
 	sealCmd.Flags().DurationVar(&batchAge, "batch-max-age", 0, "close a batch this long after its first entry (default 1s)")
 	sealCmd.Flags().DurationVar(&retention, "retention", 0, "Object Lock COMPLIANCE retention (default 7 years)")
+	sealCmd.Flags().BoolVar(&createBucket, "create-bucket", false, "create a missing bucket with Object Lock (development)")
 
 	indexCmd := &cobra.Command{
 		Use:   "indexer",
