@@ -93,6 +93,15 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 			return nil, err
 		}
 	}
+	// Test binaries of several packages start stacks at once. Between
+	// picking a free port and a server binding it, another stack could pick
+	// the same port, and its readiness check would then reach our server.
+	// One machine-wide lock around port picking and startup prevents that.
+	unlock, err := lockStartup()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	if err := s.startKafka(filepath.Join(o.Dir, "kafka")); err != nil {
 		return nil, err
 	}
@@ -202,6 +211,7 @@ func (s *Stack) startDynamo(ctx context.Context, o Options) error {
 // holds, retrying with another port if the process exits early.
 func (s *Stack) startProcess(ctx context.Context, o Options, name string, mk func(port int) *exec.Cmd, ready func(base string) bool, endpoint *string) error {
 	var lastErr error
+attempts:
 	for range 3 {
 		port, err := freePort()
 		if err != nil {
@@ -232,6 +242,13 @@ func (s *Stack) startProcess(ctx context.Context, o Options, name string, mk fun
 		deadline := time.Now().Add(60 * time.Second)
 		for {
 			if ready(base) {
+				select {
+				case err := <-exited:
+					// Something else answered on the port; ours is gone.
+					lastErr = fmt.Errorf("%s exited (%v) while another server answered on %s", name, err, base)
+					continue attempts
+				default:
+				}
 				*endpoint = base
 				s.closers = append(s.closers, stop)
 				return nil
@@ -253,6 +270,18 @@ func (s *Stack) startProcess(ctx context.Context, o Options, name string, mk fun
 		}
 	}
 	return lastErr
+}
+
+func lockStartup() (func(), error) {
+	f, err := os.OpenFile(filepath.Join(os.TempDir(), "aegis-localstack.lock"), os.O_CREATE|os.O_RDWR, 0o666)
+	if err != nil {
+		return nil, fmt.Errorf("startup lock: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("startup lock: %w", err)
+	}
+	return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
 }
 
 func freePort() (int, error) {

@@ -15,7 +15,17 @@ import (
 func RunTests(m *testing.M, stack **Stack) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	s, err := Start(ctx, Options{})
+	opts := Options{}
+	if path := os.Getenv("AEGIS_STACK_LOG"); path != "" {
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "localstack:", err)
+			return 1
+		}
+		defer f.Close()
+		opts.Log = f
+	}
+	s, err := Start(ctx, opts)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "localstack:", err)
 		return 1
