@@ -222,7 +222,10 @@ func readBatch(ctx context.Context, store *archive.Store, ref archive.BatchRef, 
 	for i, l := range lines {
 		e, err := shared.ParseLine(l)
 		if err != nil {
-			return fail(i+1, err.Error(), err)
+			// The line cannot be trusted to say its seq; report the seq its
+			// position implies.
+			return &batchResult{failure: &Failure{Key: ref.Key, Line: i + 1, Seq: ref.FirstSeq + uint64(i), HasSeq: true,
+				Reason: err.Error() + " (seq from the line's position)", Err: err}}, nil
 		}
 		entries[i] = e
 	}

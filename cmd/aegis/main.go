@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"go.uber.org/zap"
@@ -85,11 +86,7 @@ func main() {
 			if err != nil {
 				return err
 			}
-			vkey, err := readKey(c.verifierKF)
-			if err != nil {
-				return err
-			}
-			s3c, err := awsconn.S3(ctx, c.s3)
+			vkey, s3c, err := c.archive(ctx)
 			if err != nil {
 				return err
 			}
@@ -142,11 +139,7 @@ func main() {
 				return err
 			}
 			defer done()
-			vkey, err := readKey(c.verifierKF)
-			if err != nil {
-				return err
-			}
-			s3c, err := awsconn.S3(ctx, c.s3)
+			vkey, s3c, err := c.archive(ctx)
 			if err != nil {
 				return err
 			}
@@ -208,6 +201,16 @@ func (c *common) start() (context.Context, *zap.Logger, func(), error) {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	return ctx, log, func() { stop(); _ = log.Sync() }, nil
+}
+
+// archive returns the trusted verifier key and an S3 client.
+func (c *common) archive(ctx context.Context) (string, *s3.Client, error) {
+	vkey, err := readKey(c.verifierKF)
+	if err != nil {
+		return "", nil, err
+	}
+	s3c, err := awsconn.S3(ctx, c.s3)
+	return vkey, s3c, err
 }
 
 // envFlags sets every flag not given on the command line from AEGIS_<NAME>.
