@@ -93,13 +93,29 @@ type Index struct {
 // ErrNotFound is returned for a decision that is not indexed.
 var ErrNotFound = errors.New("not found in the index")
 
-// Apply indexes one sealed record. It is idempotent: applying a record again,
-// or records of one decision in any order, leaves the same items.
+// Apply indexes one sealed record and raises the high-water seq. It is
+// idempotent: applying a record again, or records of one decision in any
+// order, leaves the same items.
 func (x *Index) Apply(ctx context.Context, rec *shared.SealedRecord) error {
+	e, err := x.ApplyItems(ctx, rec)
+	if err != nil {
+		return err
+	}
+	return x.RaiseHighWater(ctx, e.Chain, e.Seq, e.Hash)
+}
+
+// ApplyItems is Apply without the high-water update, for callers that raise
+// it once per batch. It returns the verified entry.
+func (x *Index) ApplyItems(ctx context.Context, rec *shared.SealedRecord) (*shared.Entry, error) {
 	e, err := shared.ParseLine(rec.Entry)
 	if err != nil {
-		return fmt.Errorf("sealed record %s line %d: %w", rec.Object, rec.Line, err)
+		return nil, fmt.Errorf("sealed record %s line %d: %w", rec.Object, rec.Line, err)
 	}
+	return e, x.ApplyEntry(ctx, e, rec)
+}
+
+// ApplyEntry writes the items of e, already parsed and verified from rec.
+func (x *Index) ApplyEntry(ctx context.Context, e *shared.Entry, rec *shared.SealedRecord) error {
 	proof := Proof{Seq: e.Seq, Hash: e.Hash.String(), Object: rec.Object, VersionID: rec.VersionID, Line: rec.Line}
 	switch e.Type {
 	case shared.EntryEvent:
@@ -128,7 +144,7 @@ func (x *Index) Apply(ctx context.Context, rec *shared.SealedRecord) error {
 			return err
 		}
 	}
-	return x.raiseHighWater(ctx, e)
+	return nil
 }
 
 func (x *Index) putDecision(ctx context.Context, env *shared.Envelope, proof Proof) error {
@@ -215,15 +231,16 @@ func (x *Index) reconcile(ctx context.Context, decisionID string) error {
 	return nil
 }
 
-// raiseHighWater records the highest seq indexed for the chain.
-func (x *Index) raiseHighWater(ctx context.Context, e *shared.Entry) error {
+// RaiseHighWater records seq as the highest seq indexed for chain, unless a
+// higher one is recorded.
+func (x *Index) RaiseHighWater(ctx context.Context, chain string, seq uint64, hash shared.Hash) error {
 	_, err := x.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(x.Table),
-		Key:                       map[string]types.AttributeValue{attrPK: str(pkChain + e.Chain), attrSK: str(skHead)},
+		Key:                       map[string]types.AttributeValue{attrPK: str(pkChain + chain), attrSK: str(skHead)},
 		UpdateExpression:          aws.String("SET #seq = :s, #hash = :h"),
 		ConditionExpression:       aws.String("attribute_not_exists(#seq) OR #seq < :s"),
 		ExpressionAttributeNames:  map[string]string{"#seq": "seq", "#hash": "hash"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":s": num(e.Seq), ":h": str(e.Hash.String())},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":s": num(seq), ":h": str(hash.String())},
 	})
 	var ccf *types.ConditionalCheckFailedException
 	if err != nil && !errors.As(err, &ccf) {

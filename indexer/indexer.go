@@ -139,11 +139,22 @@ func (ix *Indexer) Run(ctx context.Context) error {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				var last *shared.Entry
 				for _, r := range p.Records {
-					if err := ix.apply(ctx, r); err != nil {
+					e, err := ix.apply(ctx, r)
+					if err != nil {
 						errs <- err
 						return
 					}
+					if last == nil || e.Seq > last.Seq {
+						last = e
+					}
+				}
+				// One high-water update per partition batch, not per record.
+				if err := ix.retry(ctx, "raise high-water seq", func(ctx context.Context) error {
+					return ix.index.RaiseHighWater(ctx, last.Chain, last.Seq, last.Hash)
+				}); err != nil {
+					errs <- err
 				}
 			}()
 		})
@@ -164,31 +175,43 @@ func (ix *Indexer) Run(ctx context.Context) error {
 }
 
 // apply indexes one record, retrying DynamoDB failures with backoff.
-func (ix *Indexer) apply(ctx context.Context, r *kgo.Record) error {
+func (ix *Indexer) apply(ctx context.Context, r *kgo.Record) (*shared.Entry, error) {
 	var rec shared.SealedRecord
 	if err := json.Unmarshal(r.Value, &rec); err != nil {
-		return fmt.Errorf("sealed topic partition %d offset %d: not a sealed record: %w", r.Partition, r.Offset, err)
+		return nil, fmt.Errorf("sealed topic partition %d offset %d: not a sealed record: %w", r.Partition, r.Offset, err)
 	}
-	if _, err := shared.ParseLine(rec.Entry); err != nil {
-		return fmt.Errorf("sealed topic partition %d offset %d: %w", r.Partition, r.Offset, err)
+	e, err := shared.ParseLine(rec.Entry)
+	if err != nil {
+		return nil, fmt.Errorf("sealed topic partition %d offset %d: %w", r.Partition, r.Offset, err)
 	}
+	err = ix.retry(ctx, fmt.Sprintf("index %s line %d", rec.Object, rec.Line), func(ctx context.Context) error {
+		return ix.index.ApplyEntry(ctx, e, &rec)
+	})
+	if err != nil {
+		return nil, err
+	}
+	ix.indexed.Add(1)
+	return e, nil
+}
+
+// retry runs fn with CallTimeout until it succeeds, fails permanently, or
+// ctx ends, backing off between attempts.
+func (ix *Indexer) retry(ctx context.Context, what string, fn func(context.Context) error) error {
 	backoff := 50 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		cctx, cancel := context.WithTimeout(ctx, ix.cfg.CallTimeout)
-		err := ix.index.Apply(cctx, &rec)
+		err := fn(cctx)
 		cancel()
 		if err == nil {
-			ix.indexed.Add(1)
 			return nil
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		if permanent(err) {
-			return fmt.Errorf("index %s line %d: %w", rec.Object, rec.Line, err)
+			return fmt.Errorf("%s: %w", what, err)
 		}
-		ix.log.Warn("index write failed; retrying", zap.String("object", rec.Object), zap.Int("line", rec.Line),
-			zap.Int("attempt", attempt), zap.Error(err))
+		ix.log.Warn("index write failed; retrying", zap.String("what", what), zap.Int("attempt", attempt), zap.Error(err))
 		select {
 		case <-ctx.Done():
 			return ctx.Err()

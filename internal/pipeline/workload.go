@@ -29,7 +29,7 @@ func NewWorkload(chain, idPrefix string, decisions, overrides, users, seed int, 
 	sessions := map[int]int{}
 	t := start.Add(-time.Hour).UTC()
 	step := time.Hour / time.Duration(decisions+overrides+1)
-	overrideEvery := 0
+	overrideEvery, owed := 0, 0
 	if overrides > 0 {
 		overrideEvery = decisions / overrides
 	}
@@ -55,7 +55,13 @@ func NewWorkload(chain, idPrefix string, decisions, overrides, users, seed int, 
 		}
 		w.Events = append(w.Events, d)
 		w.Decisions = append(w.Decisions, d)
-		if overrideEvery > 0 && i%overrideEvery == overrideEvery-1 && len(w.Overrides) < overrides {
+		// Reviewers override decisions that stopped a customer: every
+		// overrideEvery decisions one is owed, given to the next such one.
+		if overrideEvery > 0 && i%overrideEvery == overrideEvery-1 {
+			owed++
+		}
+		if owed > 0 && d.Decision.Action != shared.ActionAllow && len(w.Overrides) < overrides {
+			owed--
 			t = t.Add(step)
 			o := &shared.Envelope{
 				Type: shared.TypeOverride, EventID: fmt.Sprintf("%s-ovr-%06d", idPrefix, len(w.Overrides)), Environment: chain, OccurredAt: t,
