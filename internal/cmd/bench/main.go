@@ -12,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"sort"
 	"time"
 
@@ -33,7 +34,20 @@ var benchmarks = map[string]benchmark{
 func main() {
 	only := flag.String("bench", "", "run only this benchmark")
 	records := flag.Int("records", 20000, "records per throughput benchmark")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	benchRecords = *records
 	var names []string
 	for n := range benchmarks {
@@ -66,6 +80,7 @@ func main() {
 	}
 	if failed {
 		st.Close()
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
