@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/aws/smithy-go"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kzap"
 	"go.uber.org/zap"
@@ -45,8 +46,35 @@ type Config struct {
 	Table string
 	// CallTimeout bounds each DynamoDB call. Default 10s.
 	CallTimeout time.Duration
+	// Metrics, if set, receives the indexer's Prometheus metrics
+	// (aegis_indexer_*). Default nil: not registered.
+	Metrics prometheus.Registerer
 	// Logger defaults to zap.NewNop().
 	Logger *zap.Logger
+}
+
+type metrics struct {
+	records   prometheus.Counter
+	retries   prometheus.Counter
+	highWater *prometheus.GaugeVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		records: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "aegis_indexer_records_total", Help: "Sealed records indexed (redeliveries included).",
+		}),
+		retries: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "aegis_indexer_retries_total", Help: "DynamoDB writes retried after a failure.",
+		}),
+		highWater: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "aegis_indexer_high_water_seq", Help: "Highest seq this indexer has indexed, by chain.",
+		}, []string{"chain"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.records, m.retries, m.highWater)
+	}
+	return m
 }
 
 // Indexer is one member of the indexer group.
@@ -54,7 +82,21 @@ type Indexer struct {
 	cfg     Config
 	index   *Index
 	log     *zap.Logger
+	m       *metrics
 	indexed atomic.Int64
+
+	mu        sync.Mutex
+	highWater map[string]uint64
+}
+
+// raiseHighWater keeps the metric at the highest seq seen per chain.
+func (ix *Indexer) raiseHighWater(chain string, seq uint64) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if hw, ok := ix.highWater[chain]; !ok || seq > hw {
+		ix.highWater[chain] = seq
+		ix.m.highWater.WithLabelValues(chain).Set(float64(seq))
+	}
 }
 
 // New validates cfg. It does no I/O.
@@ -80,7 +122,8 @@ func New(ctx context.Context, cfg Config) (*Indexer, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
-	return &Indexer{cfg: cfg, index: &Index{DB: cfg.DynamoDB, Table: cfg.Table}, log: cfg.Logger}, nil
+	return &Indexer{cfg: cfg, index: &Index{DB: cfg.DynamoDB, Table: cfg.Table}, log: cfg.Logger, m: newMetrics(cfg.Metrics),
+		highWater: map[string]uint64{}}, nil
 }
 
 // Index returns the lookup side of the table.
@@ -155,7 +198,9 @@ func (ix *Indexer) Run(ctx context.Context) error {
 					return ix.index.RaiseHighWater(ctx, last.Chain, last.Seq, last.Hash)
 				}); err != nil {
 					errs <- err
+					return
 				}
+				ix.raiseHighWater(last.Chain, last.Seq)
 			}()
 		})
 		wg.Wait()
@@ -191,6 +236,7 @@ func (ix *Indexer) apply(ctx context.Context, r *kgo.Record) (*shared.Entry, err
 		return nil, err
 	}
 	ix.indexed.Add(1)
+	ix.m.records.Inc()
 	return e, nil
 }
 
@@ -211,6 +257,7 @@ func (ix *Indexer) retry(ctx context.Context, what string, fn func(context.Conte
 		if permanent(err) {
 			return fmt.Errorf("%s: %w", what, err)
 		}
+		ix.m.retries.Inc()
 		ix.log.Warn("index write failed; retrying", zap.String("what", what), zap.Int("attempt", attempt), zap.Error(err))
 		select {
 		case <-ctx.Done():

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"golang.org/x/mod/sumdb/note"
 )
@@ -57,6 +58,9 @@ type Config struct {
 	// one's open transaction to be aborted. Default 10s.
 	TransactionTimeout time.Duration
 
+	// Metrics, if set, receives the sealer's Prometheus metrics
+	// (aegis_sealer_*). Default nil: not registered.
+	Metrics prometheus.Registerer
 	// Logger defaults to zap.NewNop().
 	Logger *zap.Logger
 	// Now is the clock. Default time.Now.

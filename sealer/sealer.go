@@ -67,6 +67,7 @@ type Sealer struct {
 	verifier note.Verifier
 	store    *archive.Store
 	log      *zap.Logger
+	m        *metrics
 
 	mu   sync.Mutex
 	head shared.Head
@@ -90,6 +91,7 @@ func New(ctx context.Context, cfg Config) (*Sealer, error) {
 		cfg: cfg, signer: signer, verifier: verifier,
 		store:   &archive.Store{S3: cfg.S3, Bucket: cfg.Bucket, Prefix: cfg.Prefix},
 		log:     cfg.Logger.With(zap.String("chain", cfg.Chain)),
+		m:       newMetrics(cfg.Metrics, cfg.Chain),
 		pending: map[int64]*sealedRef{},
 	}, nil
 }
@@ -105,6 +107,7 @@ func (s *Sealer) setHead(h shared.Head) {
 	s.mu.Lock()
 	s.head = h
 	s.mu.Unlock()
+	s.m.headSeq.Set(float64(h.Seq))
 }
 
 // Uncommitted is how many sealed entries wait for their Kafka commit.
@@ -272,6 +275,7 @@ func (s *Sealer) commit(ctx context.Context, sess *kgo.GroupTransactSession, b *
 		recs = append(recs, r)
 	}
 	if err := sess.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		s.m.txnAborts.Inc()
 		s.log.Warn("publish sealed entries failed; aborting transaction", zap.Error(err))
 		if _, err := sess.End(ctx, kgo.TryAbort); err != nil {
 			return fmt.Errorf("abort transaction: %w", err)
@@ -283,6 +287,7 @@ func (s *Sealer) commit(ctx context.Context, sess *kgo.GroupTransactSession, b *
 		return fmt.Errorf("commit transaction: %w", err)
 	}
 	if !ok {
+		s.m.txnAborts.Inc()
 		s.log.Warn("transaction aborted (rebalance); records will be polled again and republished from S3")
 		return nil
 	}
@@ -292,6 +297,7 @@ func (s *Sealer) commit(ctx context.Context, sess *kgo.GroupTransactSession, b *
 			delete(s.pending, off)
 		}
 	}
+	s.m.uncommitted.Set(float64(len(s.pending)))
 	s.mu.Unlock()
 	s.committed.Add(int64(len(publish)))
 	return nil
@@ -343,6 +349,7 @@ func (s *Sealer) seal(ctx context.Context, records []*kgo.Record, maxPolled int6
 			head = head.Next(e)
 			entries, lines = append(entries, e), append(lines, line)
 		}
+		start := time.Now()
 		key, version, entries, lines, err := s.writeBatch(ctx, entries, lines, records[0].Offset)
 		if err != nil {
 			return nil, err
@@ -351,6 +358,8 @@ func (s *Sealer) seal(ctx context.Context, records []*kgo.Record, maxPolled int6
 		if err := s.writeCheckpoint(ctx, last, key); err != nil {
 			return nil, err
 		}
+		s.m.sealSeconds.Observe(time.Since(start).Seconds())
+		s.m.batchEntries.Observe(float64(len(entries)))
 		newHead := s.Head()
 		for i, e := range entries {
 			newHead = newHead.Next(e)
@@ -364,6 +373,7 @@ func (s *Sealer) seal(ctx context.Context, records []*kgo.Record, maxPolled int6
 			if e.Type == shared.EntryInvalid {
 				s.invalid.Add(1)
 			}
+			s.m.entries.WithLabelValues(string(e.Type)).Inc()
 		}
 		s.setHead(newHead)
 		s.sealed.Add(int64(len(entries)))
@@ -384,6 +394,7 @@ func (s *Sealer) writeBatch(ctx context.Context, entries []*shared.Entry, lines 
 	start := s.cfg.Now()
 	version, err := s.put(ctx, key, body)
 	if err == nil {
+		s.m.batches.WithLabelValues("written").Inc()
 		s.log.Debug("batch sealed", zap.String("key", key), zap.Int("entries", len(entries)),
 			zap.Int("bytes", len(body)), zap.Duration("latency", s.cfg.Now().Sub(start)))
 		return key, version, entries, lines, nil
@@ -395,7 +406,8 @@ func (s *Sealer) writeBatch(ctx context.Context, entries []*shared.Entry, lines 
 	if err != nil {
 		return "", "", nil, nil, err
 	}
-	if bytes.Equal(obj.Body, body) {
+	if bytes.Equal(obj.Body, body) { // ours: an earlier attempt's response was lost
+		s.m.batches.WithLabelValues("written").Inc()
 		return key, obj.VersionID, entries, lines, nil
 	}
 	theirs, theirLines, err := parseBatch(obj.Body)
@@ -410,6 +422,7 @@ func (s *Sealer) writeBatch(ctx context.Context, entries []*shared.Entry, lines 
 			ErrChainForked, key, first.Seq, first.Prev, head.Seq, head.Hash, firstOffset-1)
 	}
 	s.adopted.Add(1)
+	s.m.batches.WithLabelValues("adopted").Inc()
 	s.log.Warn("batch key taken by another sealer; adopted its object", zap.String("key", key),
 		zap.Uint64("first_seq", first.Seq), zap.Int("entries", len(theirs)))
 	return key, obj.VersionID, theirs, theirLines, nil
@@ -474,6 +487,7 @@ func (s *Sealer) retry(ctx context.Context, what string, fn func(context.Context
 		if ctx.Err() != nil {
 			return fmt.Errorf("%s: %w (last error: %v)", what, ctx.Err(), err)
 		}
+		s.m.s3Retries.Inc()
 		s.log.Warn("S3 call failed; retrying", zap.String("call", what), zap.Int("attempt", attempt),
 			zap.Duration("backoff", backoff), zap.Error(err))
 		select {

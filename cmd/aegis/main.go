@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -17,6 +18,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"go.uber.org/zap"
@@ -40,6 +44,8 @@ type common struct {
 	sealed     string
 	verifierKF string
 	logLevel   string
+	metrics    string
+	registry   *prometheus.Registry
 }
 
 func (c *common) flags(fs *pflag.FlagSet) {
@@ -54,6 +60,7 @@ func (c *common) flags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.sealed, "sealed-topic", "sealed", "sealed topic")
 	fs.StringVar(&c.verifierKF, "verifier-key-file", "", "checkpoint verifier (public) key file")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&c.metrics, "metrics-addr", "", "serve Prometheus metrics on this address at /metrics (empty: off)")
 }
 
 func main() {
@@ -95,6 +102,7 @@ func main() {
 				S3: s3c, Bucket: c.bucket, Prefix: c.prefix, Retention: retention, CreateBucket: createBucket,
 				SignerKey: skey, VerifierKey: vkey,
 				BatchMaxRecords: batchRecords, BatchMaxBytes: batchBytes, BatchMaxAge: batchAge, Logger: log,
+				Metrics: c.registry,
 			})
 			if err != nil {
 				return err
@@ -122,7 +130,7 @@ func main() {
 			if err != nil {
 				return err
 			}
-			ix, err := indexer.New(ctx, indexer.Config{Brokers: c.brokers, SealedTopic: c.sealed, DynamoDB: db, Table: c.table, Logger: log})
+			ix, err := indexer.New(ctx, indexer.Config{Brokers: c.brokers, SealedTopic: c.sealed, DynamoDB: db, Table: c.table, Logger: log, Metrics: c.registry})
 			if err != nil {
 				return err
 			}
@@ -200,6 +208,17 @@ func (c *common) start() (context.Context, *zap.Logger, func(), error) {
 		a.AccessKey, a.SecretKey = os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	c.registry = prometheus.NewRegistry()
+	c.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if c.metrics != "" {
+		srv := &http.Server{Addr: c.metrics, Handler: promhttp.HandlerFor(c.registry, promhttp.HandlerOpts{}), ReadHeaderTimeout: 5 * time.Second}
+		go func() {
+			if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("metrics server stopped", zap.String("addr", c.metrics), zap.Error(err))
+			}
+		}()
+		return ctx, log, func() { stop(); _ = srv.Close(); _ = log.Sync() }, nil
+	}
 	return ctx, log, func() { stop(); _ = log.Sync() }, nil
 }
 

@@ -242,6 +242,54 @@ func TestPipelineSealsIndexesAndVerifies(t *testing.T) {
 	if err != nil || !ok || hw != rep.Head.Seq {
 		t.Fatalf("index high-water %d (%v, %v), want the S3 head %d", hw, ok, err, rep.Head.Seq)
 	}
+
+	// What an operator sees agrees with what the auditor sees.
+	for _, m := range []struct {
+		name, label string
+		want        float64
+	}{
+		{"aegis_sealer_head_seq", "", float64(rep.Head.Seq)},
+		{"aegis_sealer_entries_total", "event", float64(rep.Events)},
+		{"aegis_sealer_entries_total", "invalid", 2},
+		{"aegis_sealer_batches_total", "written", float64(rep.Objects - 1)}, // all but genesis
+		{"aegis_sealer_uncommitted_entries", "", 0},
+	} {
+		if got := metricValue(t, p, m.name, m.label); got != m.want {
+			t.Errorf("metric %s{%s} = %v, want %v", m.name, m.label, got, m.want)
+		}
+	}
+}
+
+// metricValue reads a counter or gauge from the pipeline's registry; label
+// selects the series whose non-chain label has that value.
+func metricValue(t *testing.T, p *pipeline.Pipeline, name, label string) float64 {
+	t.Helper()
+	families, err := p.Metrics.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			match := label == ""
+			for _, lp := range m.GetLabel() {
+				if lp.GetName() != "chain" && lp.GetValue() == label {
+					match = true
+				}
+			}
+			if !match {
+				continue
+			}
+			if m.GetCounter() != nil {
+				return m.GetCounter().GetValue()
+			}
+			return m.GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("metric %s{%s} not found", name, label)
+	return 0
 }
 
 func ids(ds []indexer.Decision) []string {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
@@ -46,6 +47,8 @@ type Pipeline struct {
 	Sealer   *sealer.Sealer
 	Indexers []*indexer.Indexer
 	Index    *indexer.Index
+	// Metrics holds the sealer's and indexers' metrics.
+	Metrics *prometheus.Registry
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -86,7 +89,7 @@ func Start(ctx context.Context, st *localstack.Stack, cfg Config) (*Pipeline, er
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	p := &Pipeline{Cfg: cfg, Stack: st}
+	p := &Pipeline{Cfg: cfg, Stack: st, Metrics: prometheus.NewRegistry()}
 	var err error
 	if p.S3, err = st.S3(ctx); err != nil {
 		return nil, err
@@ -101,7 +104,7 @@ func Start(ctx context.Context, st *localstack.Stack, cfg Config) (*Pipeline, er
 		Brokers: []string{st.KafkaAddr}, Topic: cfg.Topic, SealedTopic: cfg.SealedTopic,
 		Chain: cfg.Chain, S3: p.S3, Bucket: cfg.Bucket, Retention: 24 * time.Hour,
 		SignerKey: cfg.SignerKey, VerifierKey: cfg.VerifierKey, Logger: cfg.Logger.Named("sealer"),
-		BatchMaxAge: 200 * time.Millisecond,
+		BatchMaxAge: 200 * time.Millisecond, Metrics: p.Metrics,
 	}
 	if cfg.Sealer != nil {
 		cfg.Sealer(&scfg)
@@ -110,7 +113,12 @@ func Start(ctx context.Context, st *localstack.Stack, cfg Config) (*Pipeline, er
 		return nil, err
 	}
 	for i := range cfg.Indexers {
+		var reg prometheus.Registerer
+		if i == 0 {
+			reg = p.Metrics // one indexer's figures; the others run alike
+		}
 		ix, err := indexer.New(ctx, indexer.Config{
+			Metrics: reg,
 			Brokers: []string{st.KafkaAddr}, SealedTopic: cfg.SealedTopic, Group: p.indexerGroup(),
 			DynamoDB: p.DynamoDB, Table: cfg.Table, Logger: cfg.Logger.Named(fmt.Sprintf("indexer-%d", i)),
 		})

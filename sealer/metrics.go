@@ -1,0 +1,51 @@
+package sealer
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// metrics are what an operator watches on a sealer. All carry the chain.
+type metrics struct {
+	entries      *prometheus.CounterVec
+	batches      *prometheus.CounterVec
+	batchEntries prometheus.Histogram
+	sealSeconds  prometheus.Histogram
+	s3Retries    prometheus.Counter
+	txnAborts    prometheus.Counter
+	headSeq      prometheus.Gauge
+	uncommitted  prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer, chain string) *metrics {
+	labels := prometheus.Labels{"chain": chain}
+	m := &metrics{
+		entries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "aegis_sealer_entries_total", Help: "Entries sealed into S3, by entry type (event, invalid).", ConstLabels: labels,
+		}, []string{"type"}),
+		batches: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "aegis_sealer_batches_total", Help: "Batch objects stored, by outcome (written, adopted from another sealer).", ConstLabels: labels,
+		}, []string{"outcome"}),
+		batchEntries: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "aegis_sealer_batch_entries", Help: "Entries per batch object.", ConstLabels: labels,
+			Buckets: prometheus.ExponentialBuckets(1, 4, 8),
+		}),
+		sealSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "aegis_sealer_seal_seconds", Help: "Time to make one batch durable: object and checkpoint in S3.", ConstLabels: labels,
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
+		}),
+		s3Retries: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "aegis_sealer_s3_retries_total", Help: "S3 calls retried after a failure.", ConstLabels: labels,
+		}),
+		txnAborts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "aegis_sealer_transaction_aborts_total", Help: "Kafka transactions aborted (their entries are republished).", ConstLabels: labels,
+		}),
+		headSeq: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "aegis_sealer_head_seq", Help: "Seq of the chain head sealed in S3.", ConstLabels: labels,
+		}),
+		uncommitted: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "aegis_sealer_uncommitted_entries", Help: "Entries sealed in S3 whose Kafka offsets are not committed yet.", ConstLabels: labels,
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.entries, m.batches, m.batchEntries, m.sealSeconds, m.s3Retries, m.txnAborts, m.headSeq, m.uncommitted)
+	}
+	return m
+}
