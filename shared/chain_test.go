@@ -222,6 +222,14 @@ func TestBatchKeys(t *testing.T) {
 	if BatchKey("audit", entries[0]) != GenesisKey("audit", "prod") {
 		t.Fatalf("genesis key %s", BatchKey("audit", entries[0]))
 	}
+	for _, ts := range []time.Time{time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(1969, 12, 31, 0, 0, 0, 0, time.UTC)} {
+		e := *entries[1]
+		e.Source = &Source{Timestamp: ts}
+		key := BatchKey("audit", &e)
+		if info, err := ParseBatchKey("audit", key); err != nil || info.FirstSeq != 1 || info.Date.Year() != 1970 {
+			t.Fatalf("timestamp %v: key %s parses as %+v, %v", ts, key, info, err)
+		}
+	}
 	for _, bad := range []string{"audit/year=2026/month=11/day=27/env=prod/1.jsonl", "other/year=2026/month=11/day=27/env=prod/00000000000000000001.jsonl", "audit/checkpoints/env=prod/00000000000000000001.note"} {
 		if _, err := ParseBatchKey("audit", bad); err == nil {
 			t.Errorf("%s parsed as a batch key", bad)

@@ -16,7 +16,8 @@ import (
 //
 // The batch date is the UTC date of the batch's first entry (its Kafka
 // timestamp, or the genesis time), never the sealer's clock, so every sealer
-// derives the same key for the same batch.
+// derives the same key for the same batch. A timestamp outside the years
+// 1970..9999 (producers set record timestamps) files under 1970-01-01.
 
 // BatchKey returns the key of the batch whose first entry is first.
 func BatchKey(prefix string, first *Entry) string {
@@ -28,6 +29,11 @@ func BatchKey(prefix string, first *Entry) string {
 		t = first.Source.Timestamp
 	}
 	t = t.UTC()
+	// Record timestamps are set by producers; one outside 1970..9999 would
+	// not fit the key layout, so it files under 1970-01-01.
+	if t.Year() < 1970 || t.Year() > 9999 {
+		t = time.Unix(0, 0).UTC()
+	}
 	return fmt.Sprintf("%s/year=%04d/month=%02d/day=%02d/env=%s/%020d.jsonl",
 		prefix, t.Year(), int(t.Month()), t.Day(), first.Chain, first.Seq)
 }
