@@ -1,0 +1,70 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/aegisai/audit/archive"
+	"github.com/aegisai/audit/internal/pipeline"
+	"github.com/aegisai/audit/sealer"
+)
+
+// flakyS3 fails writes while down is set, as an S3 outage would.
+type flakyS3 struct {
+	archive.S3API
+	down   atomic.Bool
+	failed atomic.Int64
+}
+
+func (f *flakyS3) PutObject(ctx context.Context, in *s3.PutObjectInput, opts ...func(*s3.Options)) (*s3.PutObjectOutput, error) {
+	if f.down.Load() {
+		f.failed.Add(1)
+		return nil, errors.New("injected: S3 unavailable")
+	}
+	return f.S3API.PutObject(ctx, in, opts...)
+}
+
+// During an S3 outage the sealer retries, commits nothing, skips nothing,
+// and carries on when S3 is back.
+func TestS3OutageDelaysButLosesNothing(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	flaky := &flakyS3{}
+	p := startPipeline(t, pipeline.Config{Indexers: 1, Sealer: func(c *sealer.Config) {
+		flaky.S3API = c.S3
+		c.S3 = flaky
+		c.BatchMaxRecords = 30
+	}})
+	w := pipeline.NewWorkload(p.Cfg.Chain, p.Cfg.Chain, 100, 5, 10, 8, time.Now())
+	publish(t, p, w.Events[:40])
+	if err := p.WaitHead(ctx, 40); err != nil {
+		t.Fatal(err)
+	}
+	flaky.down.Store(true)
+	publish(t, p, w.Events[40:])
+	if err := p.WaitFor(ctx, func() bool { return flaky.failed.Load() >= 3 }); err != nil {
+		t.Fatal(err)
+	}
+	if h := p.Sealer.Head().Seq; h != 40 {
+		t.Fatalf("head moved to %d while S3 was down", h)
+	}
+	if c := p.Sealer.Stats().Committed; c != 40 {
+		t.Fatalf("%d records committed while S3 was down, want the 40 sealed before", c)
+	}
+	flaky.down.Store(false)
+	if err := p.WaitHead(ctx, uint64(len(w.Events))); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.WaitIndexed(ctx); err != nil {
+		t.Fatal(err)
+	}
+	checkOnce(t, p, w.Events)
+	if r := metricValue(t, p, "aegis_sealer_s3_retries_total", ""); r < 3 {
+		t.Fatalf("s3 retries metric %v, want at least 3", r)
+	}
+}
