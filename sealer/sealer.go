@@ -78,6 +78,22 @@ type Sealer struct {
 	pending map[int64]*sealedRef
 
 	sealed, objects, adopted, invalid, committed atomic.Int64
+
+	// reassigned is set when the group assigns the partition (again).
+	reassigned atomic.Bool
+	admin      *kgo.Client
+}
+
+// recover sets the head and the uncommitted entries from S3 and the group's
+// committed offset, as on a fresh start.
+func (s *Sealer) recover(ctx context.Context, admin *kgo.Client) error {
+	s.mu.Lock()
+	s.pending = map[int64]*sealedRef{}
+	s.mu.Unlock()
+	if err := s.recoverHead(ctx); err != nil {
+		return err
+	}
+	return s.loadUncommitted(ctx, admin)
 }
 
 // New validates cfg and returns a Sealer. It does no I/O.
@@ -145,13 +161,14 @@ func (s *Sealer) Run(ctx context.Context) error {
 	if err := s.store.CheckBucket(ctx, s.cfg.CreateBucket); err != nil {
 		return err
 	}
-	if err := s.recoverHead(ctx); err != nil {
+	if err := s.recover(ctx, admin); err != nil {
 		return err
 	}
-	if err := s.loadUncommitted(ctx, admin); err != nil {
-		return err
-	}
+	s.reassigned.Store(false)
 	sess, err := kgo.NewGroupTransactSession(append(opts,
+		// Another group member may have sealed while this one did not own
+		// the partition: recover from S3 whenever it is assigned again.
+		kgo.OnPartitionsAssigned(func(context.Context, *kgo.Client, map[string][]int32) { s.reassigned.Store(true) }),
 		kgo.ConsumerGroup(s.cfg.Group),
 		kgo.ConsumeTopics(s.cfg.Topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
@@ -166,6 +183,7 @@ func (s *Sealer) Run(ctx context.Context) error {
 		return fmt.Errorf("kafka transact session: %w", err)
 	}
 	defer sess.Close()
+	s.admin = admin
 	h := s.Head()
 	s.log.Info("sealer running", zap.Uint64("head_seq", h.Seq), zap.Stringer("head_hash", h.Hash),
 		zap.Int64("head_offset", h.Offset), zap.Int("uncommitted", len(s.pending)))
@@ -197,6 +215,21 @@ func (s *Sealer) loop(ctx context.Context, sess *kgo.GroupTransactSession) error
 		pollCtx, cancel := context.WithTimeout(ctx, wait)
 		fetches := sess.PollRecords(pollCtx, s.cfg.BatchMaxRecords)
 		cancel()
+		if s.reassigned.Swap(false) {
+			// The partition was (re)assigned: another member may have sealed
+			// meanwhile. Drop what was polled, rewind to the committed offset
+			// (aborting the open transaction), and recover from S3.
+			b = &batch{maxPolled: -1}
+			if _, err := sess.End(ctx, kgo.TryAbort); err != nil {
+				return fmt.Errorf("rewind after assignment: %w", err)
+			}
+			if err := s.recover(ctx, s.admin); err != nil {
+				return err
+			}
+			h := s.Head()
+			s.log.Info("partition assigned: head recovered from S3", zap.Uint64("head_seq", h.Seq), zap.Int64("head_offset", h.Offset))
+			continue
+		}
 		fetches.EachError(func(t string, p int32, err error) {
 			if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
 				s.log.Warn("fetch failed", zap.String("topic", t), zap.Int32("partition", p), zap.Error(err))

@@ -192,3 +192,41 @@ func TestTwoSealersCannotFork(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Two sealers in one group (a standby): when the active one leaves, the
+// standby is assigned the partition, recovers the head from S3 and goes on
+// with the same chain.
+func TestStandbySealerTakesOver(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cfg := pipeline.Config{Indexers: -1, Sealer: func(c *sealer.Config) { c.TransactionalID = "active-" + c.Chain; c.BatchMaxRecords = 30 }}
+	active, err := pipeline.Start(ctx, stack, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scfg := active.Cfg
+	scfg.Sealer = func(c *sealer.Config) { c.TransactionalID = "standby-" + c.Chain; c.BatchMaxRecords = 30 }
+	standby := startPipeline(t, scfg)
+
+	w := pipeline.NewWorkload(active.Cfg.Chain, active.Cfg.Chain, 200, 10, 10, 9, time.Now())
+	publish(t, active, w.Events[:100])
+	both := func() uint64 { return max(active.Sealer.Head().Seq, standby.Sealer.Head().Seq) }
+	if err := active.WaitFor(ctx, func() bool { return both() >= 100 }); err != nil {
+		t.Fatal(err)
+	}
+	owner, other := active, standby
+	if standby.Sealer.Stats().Sealed > 0 {
+		owner, other = standby, active
+	}
+	if err := owner.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	publish(t, other, w.Events[100:])
+	if err := other.WaitHead(ctx, uint64(len(w.Events))); err != nil {
+		t.Fatalf("after the owner left: %v (head %+v, stats %+v)", err, other.Sealer.Head(), other.Sealer.Stats())
+	}
+	checkOnce(t, other, w.Events)
+	if owner != active {
+		_ = active.Stop()
+	}
+}
