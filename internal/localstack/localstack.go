@@ -19,7 +19,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -224,12 +227,22 @@ attempts:
 		if o.Log != nil {
 			cmd.Stdout, cmd.Stderr = o.Log, o.Log
 		}
-		if err := cmd.Start(); err != nil {
+		if err := startChild(cmd); err != nil {
 			return fmt.Errorf("start %s: %w", name, err)
 		}
 		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }()
+		var stopping atomic.Bool
+		go func() {
+			err := cmd.Wait()
+			if !stopping.Load() {
+				// A server dying under a test is otherwise only seen as
+				// "connection refused" somewhere later.
+				fmt.Fprintf(os.Stderr, "localstack: %s (pid %d, %s) exited unexpectedly: %v\n", name, cmd.Process.Pid, cmd.Path, err)
+			}
+			exited <- err
+		}()
 		stop := func() {
+			stopping.Store(true)
 			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 			select {
 			case <-exited:
@@ -270,6 +283,35 @@ attempts:
 		}
 	}
 	return lastErr
+}
+
+// Pdeathsig fires when the OS thread that started the child exits, not
+// when the process does, and the Go runtime may end threads. Children are
+// therefore started from one goroutine locked to its thread for the life of
+// the process, so they die with the process and never before.
+var (
+	spawnOnce sync.Once
+	spawnReq  chan spawnCall
+)
+
+type spawnCall struct {
+	cmd  *exec.Cmd
+	done chan error
+}
+
+func startChild(cmd *exec.Cmd) error {
+	spawnOnce.Do(func() {
+		spawnReq = make(chan spawnCall)
+		go func() {
+			runtime.LockOSThread() // never unlocked: this thread lives as long as the process
+			for c := range spawnReq {
+				c.done <- c.cmd.Start()
+			}
+		}()
+	})
+	done := make(chan error, 1)
+	spawnReq <- spawnCall{cmd: cmd, done: done}
+	return <-done
 }
 
 func lockStartup() (func(), error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,24 +16,51 @@ import (
 func RunTests(m *testing.M, stack **Stack) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	opts := Options{}
-	if path := os.Getenv("AEGIS_STACK_LOG"); path != "" {
-		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	// The servers' output goes to AEGIS_STACK_LOG, or to a temporary file
+	// whose tail is printed when the package fails.
+	path := os.Getenv("AEGIS_STACK_LOG")
+	keep := path != ""
+	if !keep {
+		f, err := os.CreateTemp("", "aegis-stack-*.log")
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "localstack:", err)
 			return 1
 		}
-		defer f.Close()
-		opts.Log = f
+		path = f.Name()
+		f.Close()
+		defer os.Remove(path)
 	}
-	s, err := Start(ctx, opts)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "localstack:", err)
 		return 1
 	}
+	defer f.Close()
+	s, err := Start(ctx, Options{Log: f})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "localstack:", err)
+		printTail(path)
+		return 1
+	}
 	*stack = s
-	defer s.Close()
-	return m.Run()
+	code := m.Run()
+	s.Close()
+	if code != 0 {
+		printTail(path)
+	}
+	return code
+}
+
+func printTail(path string) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	fmt.Fprintf(os.Stderr, "localstack: last lines of the servers' output (%s):\n", path)
+	for _, l := range lines[max(0, len(lines)-40):] {
+		fmt.Fprintln(os.Stderr, "  ", l)
+	}
 }
 
 var uniq atomic.Int64
