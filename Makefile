@@ -35,6 +35,7 @@ run: tools
 ## test: unit tests and end-to-end tests against the real local servers
 test: tools
 	$(GO) vet ./...
+	$(GO) vet -tags containers ./internal/localstack
 	$(GO) test -count=1 -timeout 15m ./...
 	python3 testdata/vectors/check_vectors.py testdata/vectors/*.json
 
