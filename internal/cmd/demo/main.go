@@ -31,9 +31,12 @@ func main() {
 	overrides := flag.Int("overrides", 300, "overrides to publish")
 	users := flag.Int("users", 800, "distinct users")
 	verbose := flag.Bool("v", false, "log the services at info level")
+	timeout := flag.Duration("timeout", 10*time.Minute, "give up (exit 1) if the run has not finished by then")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
 	if err := run(ctx, *dataDir, *decisions, *overrides, *users, *verbose); err != nil {
 		fmt.Fprintln(os.Stderr, "run failed:", err)
 		os.Exit(1)
