@@ -82,7 +82,13 @@ type Sealer struct {
 	// reassigned is set when the group assigns the partition (again).
 	reassigned atomic.Bool
 	admin      *kgo.Client
+	ready      chan struct{}
+	readyOnce  sync.Once
 }
+
+// Ready is closed once Run has recovered the head from S3: from then on
+// Head is the chain's head.
+func (s *Sealer) Ready() <-chan struct{} { return s.ready }
 
 // recover sets the head and the uncommitted entries from S3 and the group's
 // committed offset, as on a fresh start.
@@ -109,6 +115,7 @@ func New(ctx context.Context, cfg Config) (*Sealer, error) {
 		log:     cfg.Logger.With(zap.String("chain", cfg.Chain)),
 		m:       newMetrics(cfg.Metrics, cfg.Chain),
 		pending: map[int64]*sealedRef{},
+		ready:   make(chan struct{}),
 	}, nil
 }
 
@@ -184,6 +191,7 @@ func (s *Sealer) Run(ctx context.Context) error {
 	}
 	defer sess.Close()
 	s.admin = admin
+	s.readyOnce.Do(func() { close(s.ready) })
 	h := s.Head()
 	s.log.Info("sealer running", zap.Uint64("head_seq", h.Seq), zap.Stringer("head_hash", h.Hash),
 		zap.Int64("head_offset", h.Offset), zap.Int("uncommitted", len(s.pending)))

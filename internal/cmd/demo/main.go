@@ -85,10 +85,17 @@ func run(ctx context.Context, dataDir string, decisions, overrides, users int, v
 	defer p.Stop()
 
 	// The head as recovered from S3 tells whether this run continues a chain.
-	if err := p.WaitHead(ctx, 0); err != nil {
-		return err
+	err = p.WaitFor(ctx, func() bool {
+		select {
+		case <-p.Sealer.Ready():
+			return true
+		default:
+			return false
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("sealer did not recover its head: %w", err)
 	}
-	time.Sleep(300 * time.Millisecond) // let the sealer finish recovery before reading the head
 	before := p.Sealer.Head()
 	runID := fmt.Sprintf("run%d", time.Now().Unix())
 	w := pipeline.NewWorkload(cfg.Chain, runID, decisions, overrides, users, int(time.Now().UnixNano()%1e6), time.Now())
