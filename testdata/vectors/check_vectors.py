@@ -78,4 +78,5 @@ for p in sys.argv[1:]:
     err = check(p)
     print(("FAIL " if err else "ok   ") + p + (": " + err if err else ""))
     bad += bool(err)
-sys.exit(1 if bad else 0)
+print(f"vectors: {len(sys.argv) - 1 - bad} passed, {bad} failed")
+sys.exit(1 if bad or len(sys.argv) < 2 else 0)
