@@ -99,7 +99,11 @@ func (s *Sealer) recover(ctx context.Context, admin *kgo.Client) error {
 	if err := s.recoverHead(ctx); err != nil {
 		return err
 	}
-	return s.loadUncommitted(ctx, admin)
+	err := s.loadUncommitted(ctx, admin)
+	s.mu.Lock()
+	s.m.uncommitted.Set(float64(len(s.pending)))
+	s.mu.Unlock()
+	return err
 }
 
 // New validates cfg and returns a Sealer. It does no I/O.
@@ -407,6 +411,7 @@ func (s *Sealer) seal(ctx context.Context, records []*kgo.Record, maxPolled int6
 			ref := newSealedRef(e, &shared.SealedRecord{Object: key, VersionID: version, Line: i + 1, Entry: lines[i]})
 			s.mu.Lock()
 			s.pending[e.Source.Offset] = ref
+			s.m.uncommitted.Set(float64(len(s.pending)))
 			s.mu.Unlock()
 			if e.Source.Offset <= maxPolled {
 				out = append(out, ref)
