@@ -357,11 +357,9 @@ type sealedRef struct {
 }
 
 func newSealedRef(e *shared.Entry, rec *shared.SealedRecord) *sealedRef {
-	key := e.Chain
-	if e.Type == shared.EntryEvent {
-		if env, err := e.Envelope(); err == nil && env.DecisionID() != "" {
-			key = env.DecisionID()
-		}
+	key := e.DecisionID()
+	if key == "" {
+		key = e.Chain
 	}
 	return &sealedRef{rec: rec, key: key}
 }
@@ -406,21 +404,24 @@ func (s *Sealer) seal(ctx context.Context, records []*kgo.Record, maxPolled int6
 		s.m.sealSeconds.Observe(time.Since(start).Seconds())
 		s.m.batchEntries.Observe(float64(len(entries)))
 		newHead := s.Head()
+		refs := make([]*sealedRef, len(entries))
 		for i, e := range entries {
 			newHead = newHead.Next(e)
-			ref := newSealedRef(e, &shared.SealedRecord{Object: key, VersionID: version, Line: i + 1, Entry: lines[i]})
-			s.mu.Lock()
-			s.pending[e.Source.Offset] = ref
-			s.m.uncommitted.Set(float64(len(s.pending)))
-			s.mu.Unlock()
+			refs[i] = newSealedRef(e, &shared.SealedRecord{Object: key, VersionID: version, Line: i + 1, Entry: lines[i]})
 			if e.Source.Offset <= maxPolled {
-				out = append(out, ref)
+				out = append(out, refs[i])
 			}
 			if e.Type == shared.EntryInvalid {
 				s.invalid.Add(1)
 			}
 			s.m.entries.WithLabelValues(string(e.Type)).Inc()
 		}
+		s.mu.Lock()
+		for i, e := range entries {
+			s.pending[e.Source.Offset] = refs[i]
+		}
+		s.m.uncommitted.Set(float64(len(s.pending)))
+		s.mu.Unlock()
 		s.setHead(newHead)
 		s.sealed.Add(int64(len(entries)))
 		s.objects.Add(1)

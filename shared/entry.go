@@ -117,6 +117,8 @@ type Entry struct {
 
 	// eventCanonical records that Event is known to be canonical already.
 	eventCanonical bool
+	// decisionID is the event's decision id when SealRecord parsed it.
+	decisionID string
 }
 
 // CanonicalBody returns the canonical bytes of the entry without "hash". The
@@ -332,7 +334,7 @@ func SealRecord(h Head, src Source, raw []byte, sealedAt time.Time) (*Entry, err
 		err = fmt.Errorf("%w: environment %q does not belong to chain %q", ErrInvalidEvent, env.Environment, h.Chain)
 	}
 	if err == nil {
-		e.Event, e.eventCanonical = canon, true
+		e.Event, e.eventCanonical, e.decisionID = canon, true, env.DecisionID()
 	}
 	if err != nil {
 		e.Type, e.Event = EntryInvalid, nil
@@ -354,6 +356,20 @@ func (e *Entry) Envelope() (*Envelope, error) {
 		return nil, fmt.Errorf("entry seq %d: decode event: %w", e.Seq, err)
 	}
 	return &env, nil
+}
+
+// DecisionID returns the id of the decision an EVENT entry is about ("" for
+// other entries or an event that does not decode). Entries made by
+// SealRecord answer without decoding the event again.
+func (e *Entry) DecisionID() string {
+	if e.decisionID != "" || e.Type != EntryEvent {
+		return e.decisionID
+	}
+	env, err := e.Envelope()
+	if err != nil {
+		return ""
+	}
+	return env.DecisionID()
 }
 
 // ErrBadEntry is wrapped when a sealed line fails its own checks.
