@@ -233,6 +233,35 @@ func Lines(body []byte) ([][]byte, error) {
 	return bytes.Split(body[:len(body)-1], []byte("\n")), nil
 }
 
+// LineError is a batch line that does not verify on its own.
+type LineError struct {
+	// Line is 1-based.
+	Line int
+	Err  error
+}
+
+func (e *LineError) Error() string { return fmt.Sprintf("line %d: %v", e.Line, e.Err) }
+
+// Unwrap returns the line's error.
+func (e *LineError) Unwrap() error { return e.Err }
+
+// ParseBatch splits a batch body into lines and parses each with
+// shared.ParseLine (canonical form, hash). A line that fails is returned as
+// a *LineError. Links between entries are the caller's to check.
+func ParseBatch(body []byte) ([]*shared.Entry, [][]byte, error) {
+	lines, err := Lines(body)
+	if err != nil {
+		return nil, nil, err
+	}
+	entries := make([]*shared.Entry, len(lines))
+	for i, l := range lines {
+		if entries[i], err = shared.ParseLine(l); err != nil {
+			return nil, nil, &LineError{Line: i + 1, Err: err}
+		}
+	}
+	return entries, lines, nil
+}
+
 func httpStatus(err error) int {
 	var re *smithyhttp.ResponseError
 	if errors.As(err, &re) {

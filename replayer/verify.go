@@ -214,20 +214,16 @@ func readBatch(ctx context.Context, store *archive.Store, ref archive.BatchRef, 
 	fail := func(line int, reason string, err error) (*batchResult, error) {
 		return &batchResult{failure: &Failure{Key: ref.Key, Line: line, Reason: reason, Err: err}}, nil
 	}
-	lines, err := archive.Lines(obj.Body)
-	if err != nil {
+	entries, _, err := archive.ParseBatch(obj.Body)
+	var le *archive.LineError
+	switch {
+	case errors.As(err, &le):
+		// The line cannot be trusted to say its seq; report the seq its
+		// position implies.
+		return &batchResult{failure: &Failure{Key: ref.Key, Line: le.Line, Seq: ref.FirstSeq + uint64(le.Line-1), HasSeq: true,
+			Reason: le.Err.Error() + " (seq from the line's position)", Err: le.Err}}, nil
+	case err != nil:
 		return fail(0, err.Error(), shared.ErrBadEntry)
-	}
-	entries := make([]*shared.Entry, len(lines))
-	for i, l := range lines {
-		e, err := shared.ParseLine(l)
-		if err != nil {
-			// The line cannot be trusted to say its seq; report the seq its
-			// position implies.
-			return &batchResult{failure: &Failure{Key: ref.Key, Line: i + 1, Seq: ref.FirstSeq + uint64(i), HasSeq: true,
-				Reason: err.Error() + " (seq from the line's position)", Err: err}}, nil
-		}
-		entries[i] = e
 	}
 	head, err := store.Head(ctx, ref.Key, obj.VersionID)
 	if err != nil {

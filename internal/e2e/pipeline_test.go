@@ -101,17 +101,11 @@ func readChain(t *testing.T, p *pipeline.Pipeline) []*shared.Entry {
 		if head.LockMode != types.ObjectLockModeCompliance || !head.RetainUntil.After(time.Now().Add(23*time.Hour)) {
 			t.Fatalf("%s: lock %q until %v, want COMPLIANCE for a day", ref.Key, head.LockMode, head.RetainUntil)
 		}
-		lines, err := archive.Lines(obj.Body)
+		entries, _, err := archive.ParseBatch(obj.Body)
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("%s: %v", ref.Key, err)
 		}
-		for _, l := range lines {
-			e, err := shared.ParseLine(l)
-			if err != nil {
-				t.Fatalf("%s: %v", ref.Key, err)
-			}
-			all = append(all, e)
-		}
+		all = append(all, entries...)
 	}
 	return all
 }
