@@ -14,31 +14,51 @@ import (
 	"github.com/aegisai/audit/shared"
 )
 
-// recoverHead sets the head from S3: the latest signed checkpoint and the
-// entry it names. A new chain gets its genesis entry first.
-func (s *Sealer) recoverHead(ctx context.Context) error {
-	cps, err := s.listCheckpoints(ctx)
+// checkpointed is a signed checkpoint and the batch it names, read from S3.
+type checkpointed struct {
+	cp      shared.Checkpoint
+	obj     *archive.Object
+	entries []*shared.Entry
+	lines   [][]byte
+}
+
+// readCheckpointed reads the checkpoint at key and the batch it names.
+func (s *Sealer) readCheckpointed(ctx context.Context, key string) (*checkpointed, error) {
+	cp, err := s.readCheckpoint(ctx, key)
 	if err != nil {
-		return err
-	}
-	if len(cps) == 0 {
-		return s.genesis(ctx)
-	}
-	cp, err := s.readCheckpoint(ctx, cps[len(cps)-1])
-	if err != nil {
-		return err
+		return nil, err
 	}
 	obj, err := s.get(ctx, cp.Object)
 	if err != nil {
-		return fmt.Errorf("recover head: batch of checkpoint seq %d: %w", cp.Seq, err)
+		return nil, fmt.Errorf("batch of checkpoint seq %d: %w", cp.Seq, err)
 	}
-	entries, _, err := parseBatch(obj.Body)
+	entries, lines, err := parseBatch(obj.Body)
 	if err != nil {
-		return fmt.Errorf("recover head: %s: %w", cp.Object, err)
+		return nil, fmt.Errorf("%s: %w", cp.Object, err)
 	}
+	return &checkpointed{cp: cp, obj: obj, entries: entries, lines: lines}, nil
+}
+
+// recoverHead sets the head from S3: the latest signed checkpoint and the
+// entry it names. A new chain gets its genesis entry first. It returns the
+// checkpoint keys and the latest checkpoint with its batch (nil for a new
+// chain), which loadUncommitted goes on from.
+func (s *Sealer) recoverHead(ctx context.Context) ([]string, *checkpointed, error) {
+	cps, err := s.listCheckpoints(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(cps) == 0 {
+		return nil, nil, s.genesis(ctx)
+	}
+	latest, err := s.readCheckpointed(ctx, cps[len(cps)-1])
+	if err != nil {
+		return nil, nil, fmt.Errorf("recover head: %w", err)
+	}
+	cp, entries := latest.cp, latest.entries
 	last := entries[len(entries)-1]
 	if last.Seq != cp.Seq || last.Hash != cp.Hash || last.Chain != s.cfg.Chain {
-		return fmt.Errorf("%w: checkpoint seq %d hash %s does not match the last entry of %s (seq %d hash %s)",
+		return nil, nil, fmt.Errorf("%w: checkpoint seq %d hash %s does not match the last entry of %s (seq %d hash %s)",
 			shared.ErrChainBroken, cp.Seq, cp.Hash, cp.Object, last.Seq, last.Hash)
 	}
 	h := shared.Head{Chain: s.cfg.Chain, Seq: last.Seq, Hash: last.Hash, Offset: -1}
@@ -48,10 +68,10 @@ func (s *Sealer) recoverHead(ctx context.Context) error {
 		}
 	}
 	if h.Offset < 0 && last.Seq > 0 {
-		return fmt.Errorf("%w: batch %s has no source offsets", ErrInconsistent, cp.Object)
+		return nil, nil, fmt.Errorf("%w: batch %s has no source offsets", ErrInconsistent, cp.Object)
 	}
 	s.setHead(h)
-	return nil
+	return cps, latest, nil
 }
 
 // genesis writes (or adopts) the genesis object and its checkpoint.
@@ -121,8 +141,9 @@ func (s *Sealer) readCheckpoint(ctx context.Context, key string) (shared.Checkpo
 
 // loadUncommitted fills pending with the sealed entries whose offsets the
 // group has not committed (a crash between the S3 write and the Kafka
-// transaction), so they are republished, not sealed again.
-func (s *Sealer) loadUncommitted(ctx context.Context, admin *kgo.Client) error {
+// transaction), so they are republished, not sealed again. It walks the
+// checkpoints cps back from latest, which recoverHead has read already.
+func (s *Sealer) loadUncommitted(ctx context.Context, admin *kgo.Client, cps []string, latest *checkpointed) error {
 	head := s.Head()
 	if head.Offset < 0 {
 		return nil
@@ -138,28 +159,19 @@ func (s *Sealer) loadUncommitted(ctx context.Context, admin *kgo.Client) error {
 	if committed > head.Offset {
 		return nil
 	}
-	cps, err := s.listCheckpoints(ctx)
-	if err != nil {
-		return err
-	}
 	seen := map[string]bool{}
 	for i := len(cps) - 1; i >= 0; i-- {
-		cp, err := s.readCheckpoint(ctx, cps[i])
-		if err != nil {
-			return err
+		c := latest
+		if i < len(cps)-1 {
+			if c, err = s.readCheckpointed(ctx, cps[i]); err != nil {
+				return err
+			}
 		}
+		cp, obj, entries, lines := c.cp, c.obj, c.entries, c.lines
 		if seen[cp.Object] {
 			continue
 		}
 		seen[cp.Object] = true
-		obj, err := s.get(ctx, cp.Object)
-		if err != nil {
-			return err
-		}
-		entries, lines, err := parseBatch(obj.Body)
-		if err != nil {
-			return fmt.Errorf("%s: %w", cp.Object, err)
-		}
 		done := entries[0].Source == nil
 		for j, e := range entries {
 			if e.Source == nil || e.Source.Offset < committed {

@@ -96,10 +96,13 @@ func (s *Sealer) recover(ctx context.Context, admin *kgo.Client) error {
 	s.mu.Lock()
 	s.pending = map[int64]*sealedRef{}
 	s.mu.Unlock()
-	if err := s.recoverHead(ctx); err != nil {
+	cps, latest, err := s.recoverHead(ctx)
+	if err != nil {
 		return err
 	}
-	err := s.loadUncommitted(ctx, admin)
+	if latest != nil {
+		err = s.loadUncommitted(ctx, admin, cps, latest)
+	}
 	s.mu.Lock()
 	s.m.uncommitted.Set(float64(len(s.pending)))
 	s.mu.Unlock()
@@ -561,20 +564,14 @@ func joinLines(lines [][]byte) []byte {
 // parseBatch reads a batch object whose lines must each verify on their own
 // and link to one another.
 func parseBatch(body []byte) ([]*shared.Entry, [][]byte, error) {
-	lines, err := archive.Lines(body)
+	entries, lines, err := archive.ParseBatch(body)
 	if err != nil {
 		return nil, nil, err
 	}
-	entries := make([]*shared.Entry, len(lines))
-	for i, l := range lines {
-		e, err := shared.ParseLine(l)
-		if err != nil {
-			return nil, nil, fmt.Errorf("line %d: %w", i+1, err)
-		}
-		if i > 0 && (e.Seq != entries[i-1].Seq+1 || e.Prev != entries[i-1].Hash) {
+	for i := 1; i < len(entries); i++ {
+		if e := entries[i]; e.Seq != entries[i-1].Seq+1 || e.Prev != entries[i-1].Hash {
 			return nil, nil, fmt.Errorf("line %d: %w: does not follow line %d", i+1, shared.ErrChainBroken, i)
 		}
-		entries[i] = e
 	}
 	return entries, lines, nil
 }
