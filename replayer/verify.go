@@ -163,35 +163,43 @@ func Verify(ctx context.Context, cfg Config) (Report, error) {
 	}
 	rep.Head = chain.Head()
 
-	for _, k := range cpKeys {
+	// Checkpoints are fetched ahead in parallel like the batches.
+	err = fetchInOrder(ctx, cpKeys, cfg.Parallelism, func(ctx context.Context, k string) (*archive.Object, error) {
 		obj, err := store.Get(ctx, k, "")
 		if err != nil {
-			return rep, err
+			return nil, err
 		}
-		head, err := store.Head(ctx, k, obj.VersionID)
+		head, err := store.Head(ctx, k, obj.VersionID) // lock state is only on HEAD
 		if err != nil {
-			return rep, err
+			return nil, err
 		}
-		if f := checkLock(head, cfg.Now()); f != "" {
-			return rep, &Failure{Key: k, Reason: f, Err: ErrVerifyFailed}
+		head.Body = obj.Body
+		return head, nil
+	}, func(k string, obj *archive.Object) error {
+		if f := checkLock(obj, cfg.Now()); f != "" {
+			return &Failure{Key: k, Reason: f, Err: ErrVerifyFailed}
 		}
 		cp, err := shared.OpenCheckpoint(obj.Body, trusted)
 		if err != nil {
-			return rep, &Failure{Key: k, Reason: err.Error(), Err: err}
+			return &Failure{Key: k, Reason: err.Error(), Err: err}
 		}
 		if cp.Chain != cfg.Chain || shared.CheckpointKey(cfg.Prefix, cp.Chain, cp.Seq) != k {
-			return rep, &Failure{Key: k, Seq: cp.Seq, HasSeq: true, Reason: "checkpoint is stored under another chain or seq than it signs", Err: shared.ErrBadCheckpoint}
+			return &Failure{Key: k, Seq: cp.Seq, HasSeq: true, Reason: "checkpoint is stored under another chain or seq than it signs", Err: shared.ErrBadCheckpoint}
 		}
 		if cp.Seq > rep.Head.Seq {
-			return rep, &Failure{Key: k, Seq: cp.Seq, HasSeq: true,
+			return &Failure{Key: k, Seq: cp.Seq, HasSeq: true,
 				Reason: fmt.Sprintf("checkpoint signs seq %d but the chain in S3 ends at seq %d: entries are missing", cp.Seq, rep.Head.Seq), Err: shared.ErrChainBroken}
 		}
 		if got := wanted[cp.Seq]; got != cp.Hash {
-			return rep, &Failure{Key: k, Seq: cp.Seq, HasSeq: true,
+			return &Failure{Key: k, Seq: cp.Seq, HasSeq: true,
 				Reason: fmt.Sprintf("checkpoint signs hash %s but the chain has %s at that seq", cp.Hash, got), Err: shared.ErrChainBroken}
 		}
 		rep.Checkpoints++
 		rep.CheckpointedSeq = max(rep.CheckpointedSeq, cp.Seq)
+		return nil
+	})
+	if err != nil {
+		return rep, err
 	}
 	if rep.Checkpoints == 0 {
 		return rep, &Failure{Key: shared.CheckpointPrefix(cfg.Prefix, cfg.Chain), Reason: "no signed checkpoint", Err: shared.ErrBadCheckpoint}
@@ -262,8 +270,8 @@ func checkpointSeq(key string) (uint64, error) {
 
 // fetchInOrder runs fetch for refs with at most n in flight and hands the
 // results to use in order. It stops at the first error.
-func fetchInOrder[R any](ctx context.Context, refs []archive.BatchRef, n int,
-	fetch func(context.Context, archive.BatchRef) (R, error), use func(archive.BatchRef, R) error) error {
+func fetchInOrder[K, R any](ctx context.Context, refs []K, n int,
+	fetch func(context.Context, K) (R, error), use func(K, R) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type result struct {
