@@ -83,12 +83,7 @@ func main() {
 	sealCmd := &cobra.Command{
 		Use:   "sealer",
 		Short: "Seal the decisions topic into S3 and publish the sealed entries",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, log, done, err := c.start()
-			if err != nil {
-				return err
-			}
-			defer done()
+		RunE: c.run(func(ctx context.Context, log *zap.Logger) error {
 			skey, err := readKey(signerKF)
 			if err != nil {
 				return err
@@ -108,7 +103,7 @@ func main() {
 				return err
 			}
 			return s.Run(ctx)
-		},
+		}),
 	}
 	sealCmd.Flags().StringVar(&signerKF, "signer-key-file", "", "checkpoint signing (private) key file")
 	sealCmd.Flags().IntVar(&batchRecords, "batch-max-records", 0, "close a batch at this many entries (default 1000)")
@@ -120,12 +115,7 @@ func main() {
 	indexCmd := &cobra.Command{
 		Use:   "indexer",
 		Short: "Index the sealed topic into DynamoDB (run as many as the sealed topic has partitions)",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, log, done, err := c.start()
-			if err != nil {
-				return err
-			}
-			defer done()
+		RunE: c.run(func(ctx context.Context, log *zap.Logger) error {
 			db, err := awsconn.DynamoDB(ctx, c.dynamo)
 			if err != nil {
 				return err
@@ -135,18 +125,13 @@ func main() {
 				return err
 			}
 			return ix.Run(ctx)
-		},
+		}),
 	}
 
 	verifyCmd := &cobra.Command{
 		Use:   "verify",
 		Short: "Verify the chain in S3: hashes, links, Object Lock, checkpoint signatures",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, log, done, err := c.start()
-			if err != nil {
-				return err
-			}
-			defer done()
+		RunE: c.run(func(ctx context.Context, log *zap.Logger) error {
 			vkey, s3c, err := c.archive(ctx)
 			if err != nil {
 				return err
@@ -158,7 +143,7 @@ func main() {
 			fmt.Printf("OK chain %s: %d entries (%d events, %d invalid) in %d objects, %d checkpoints; head seq %d hash %s\n",
 				c.chain, rep.Entries, rep.Events, rep.Invalid, rep.Objects, rep.Checkpoints, rep.Head.Seq, rep.Head.Hash)
 			return nil
-		},
+		}),
 	}
 
 	var keyName, outPrefix string
@@ -187,6 +172,18 @@ func main() {
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "aegis:", err)
 		os.Exit(1)
+	}
+}
+
+// run wraps a role's body: start (logger, signals, metrics), run, stop.
+func (c *common) run(body func(ctx context.Context, log *zap.Logger) error) func(*cobra.Command, []string) error {
+	return func(*cobra.Command, []string) error {
+		ctx, log, done, err := c.start()
+		if err != nil {
+			return err
+		}
+		defer done()
+		return body(ctx, log)
 	}
 }
 

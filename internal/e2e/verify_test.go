@@ -123,40 +123,40 @@ func TestUnlockedVersionIsFound(t *testing.T) {
 // A checkpoint signed by a key the auditor does not trust, even under the
 // trusted key's name, fails verification.
 func TestForgedCheckpointIsFound(t *testing.T) {
-	ctx := context.Background()
 	p, _ := sealedChain(t)
 	name := strings.SplitN(p.Cfg.VerifierKey, "+", 2)[0]
 	skey, _, err := note.GenerateKey(rand.Reader, name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	signer, _ := note.NewSigner(skey)
 	head := p.Sealer.Head()
-	cp := shared.Checkpoint{Chain: p.Cfg.Chain, Seq: head.Seq - 3, Hash: head.Hash, Object: "audit/forged.jsonl", Time: time.Now()}
+	key := putCheckpoint(t, p, skey, shared.Checkpoint{Chain: p.Cfg.Chain, Seq: head.Seq - 3, Hash: head.Hash, Object: "audit/forged.jsonl", Time: time.Now()})
+	wantFailure(t, p, key, 0, shared.ErrBadCheckpoint)
+}
+
+// putCheckpoint signs cp with skey and stores it, locked, where the sealer
+// would; it returns the key.
+func putCheckpoint(t *testing.T, p *pipeline.Pipeline, skey string, cp shared.Checkpoint) string {
+	t.Helper()
+	signer, err := note.NewSigner(skey)
+	if err != nil {
+		t.Fatal(err)
+	}
 	msg, err := cp.Sign(signer)
 	if err != nil {
 		t.Fatal(err)
 	}
-	key := shared.CheckpointKey("audit", p.Cfg.Chain, cp.Seq)
-	st := &archive.Store{S3: p.S3, Bucket: p.Cfg.Bucket}
-	if _, err := st.Put(ctx, key, msg, time.Now().Add(48*time.Hour)); err != nil {
+	key := shared.CheckpointKey("audit", cp.Chain, cp.Seq)
+	if _, err := (&archive.Store{S3: p.S3, Bucket: p.Cfg.Bucket}).Put(context.Background(), key, msg, time.Now().Add(48*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	wantFailure(t, p, key, 0, shared.ErrBadCheckpoint)
+	return key
 }
 
 // A checkpoint beyond the end of the chain means entries are missing.
 func TestTruncationIsFound(t *testing.T) {
-	ctx := context.Background()
 	p, _ := sealedChain(t)
-	skey := p.Cfg.SignerKey
-	signer, _ := note.NewSigner(skey)
 	head := p.Sealer.Head()
-	cp := shared.Checkpoint{Chain: p.Cfg.Chain, Seq: head.Seq + 10, Hash: head.Hash, Object: "audit/gone.jsonl", Time: time.Now()}
-	msg, _ := cp.Sign(signer)
-	key := shared.CheckpointKey("audit", p.Cfg.Chain, cp.Seq)
-	if _, err := (&archive.Store{S3: p.S3, Bucket: p.Cfg.Bucket}).Put(ctx, key, msg, time.Now().Add(48*time.Hour)); err != nil {
-		t.Fatal(err)
-	}
+	key := putCheckpoint(t, p, p.Cfg.SignerKey, shared.Checkpoint{Chain: p.Cfg.Chain, Seq: head.Seq + 10, Hash: head.Hash, Object: "audit/gone.jsonl", Time: time.Now()})
 	wantFailure(t, p, key, 0, shared.ErrChainBroken)
 }
