@@ -3,7 +3,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -316,4 +315,3 @@ func TestFlippedByteIsFoundAndNamed(t *testing.T) {
 	wantFailure(t, p, victim, 3, shared.ErrBadEntry)
 }
 
-func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -82,7 +83,7 @@ func TestReplacedObjectVersionIsFound(t *testing.T) {
 		e, _ := shared.ParseLine(l)
 		env, _ := e.Envelope()
 		env.Decision.Action = shared.ActionAllow
-		raw, _ := jsonMarshal(env)
+		raw, _ := json.Marshal(env)
 		ne, err := shared.SealRecord(head, *e.Source, raw, e.SealedAt)
 		if err != nil {
 			t.Fatal(err)
