@@ -314,4 +314,3 @@ func TestFlippedByteIsFoundAndNamed(t *testing.T) {
 	}
 	wantFailure(t, p, victim, 3, shared.ErrBadEntry)
 }
-
