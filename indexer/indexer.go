@@ -26,6 +26,7 @@ import (
 	"github.com/twmb/franz-go/plugin/kzap"
 	"go.uber.org/zap"
 
+	"github.com/aegisai/audit/internal/retry"
 	"github.com/aegisai/audit/internal/topics"
 	"github.com/aegisai/audit/shared"
 )
@@ -243,29 +244,17 @@ func (ix *Indexer) apply(ctx context.Context, r *kgo.Record) (*shared.Entry, err
 // retry runs fn with CallTimeout until it succeeds, fails permanently, or
 // ctx ends, backing off between attempts.
 func (ix *Indexer) retry(ctx context.Context, what string, fn func(context.Context) error) error {
-	backoff := 50 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		cctx, cancel := context.WithTimeout(ctx, ix.cfg.CallTimeout)
-		err := fn(cctx)
-		cancel()
-		if err == nil {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if permanent(err) {
-			return fmt.Errorf("%s: %w", what, err)
-		}
-		ix.m.retries.Inc()
-		ix.log.Warn("index write failed; retrying", zap.String("what", what), zap.Int("attempt", attempt), zap.Error(err))
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, 5*time.Second)
+	err := retry.Policy{
+		Timeout: ix.cfg.CallTimeout, Initial: 50 * time.Millisecond, Max: 5 * time.Second, Final: permanent,
+		OnRetry: func(attempt int, _ time.Duration, err error) {
+			ix.m.retries.Inc()
+			ix.log.Warn("index write failed; retrying", zap.String("what", what), zap.Int("attempt", attempt), zap.Error(err))
+		},
+	}.Do(ctx, fn)
+	if err != nil && ctx.Err() == nil {
+		return fmt.Errorf("%s: %w", what, err)
 	}
+	return err
 }
 
 // permanent reports errors that retrying cannot fix (a request the table

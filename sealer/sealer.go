@@ -31,6 +31,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/aegisai/audit/archive"
+	"github.com/aegisai/audit/internal/retry"
 	"github.com/aegisai/audit/internal/topics"
 	"github.com/aegisai/audit/shared"
 )
@@ -526,26 +527,19 @@ func (s *Sealer) get(ctx context.Context, key string) (*archive.Object, error) {
 // retry runs fn until it succeeds, fails with a final error (ErrExists,
 // ErrNotFound), or ctx is done. Each call gets CallTimeout.
 func (s *Sealer) retry(ctx context.Context, what string, fn func(context.Context) error) error {
-	backoff := 100 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		cctx, cancel := context.WithTimeout(ctx, s.cfg.CallTimeout)
-		err := fn(cctx)
-		cancel()
-		if err == nil || errors.Is(err, archive.ErrExists) || errors.Is(err, archive.ErrNotFound) {
-			return err
-		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("%s: %w (last error: %v)", what, ctx.Err(), err)
-		}
-		s.m.s3Retries.Inc()
-		s.log.Warn("S3 call failed; retrying", zap.String("call", what), zap.Int("attempt", attempt),
-			zap.Duration("backoff", backoff), zap.Error(err))
-		select {
-		case <-ctx.Done():
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, 5*time.Second)
+	err := retry.Policy{
+		Timeout: s.cfg.CallTimeout, Initial: 100 * time.Millisecond, Max: 5 * time.Second,
+		Final: func(err error) bool { return errors.Is(err, archive.ErrExists) || errors.Is(err, archive.ErrNotFound) },
+		OnRetry: func(attempt int, wait time.Duration, err error) {
+			s.m.s3Retries.Inc()
+			s.log.Warn("S3 call failed; retrying", zap.String("call", what), zap.Int("attempt", attempt),
+				zap.Duration("backoff", wait), zap.Error(err))
+		},
+	}.Do(ctx, fn)
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("%s: %w", what, err)
 	}
+	return err
 }
 
 func source(r *kgo.Record) shared.Source {
