@@ -193,27 +193,40 @@ type BatchRef struct {
 }
 
 // Batches lists the chain's batch objects (genesis included), ordered by
-// first seq. Keys under the prefix that are not batch keys are ignored here;
-// checkpoints live under their own folder.
+// first seq.
 func (s *Store) Batches(ctx context.Context, chain string) ([]BatchRef, error) {
+	refs, _, err := s.Log(ctx, chain)
+	return refs, err
+}
+
+// Log lists the chain's batch objects (genesis included, ordered by first
+// seq) and its checkpoint keys (oldest first) in one listing. In that
+// listing checkpoints/ sorts before genesis/ and year=..., and a batch is
+// written before its checkpoint, so every checkpoint listed has its batch
+// listed too, even while a sealer is writing. Keys of other chains and
+// keys that are not batch keys are ignored.
+func (s *Store) Log(ctx context.Context, chain string) ([]BatchRef, []string, error) {
 	keys, err := s.List(ctx, s.prefix()+"/")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	cpPrefix := shared.CheckpointPrefix(s.prefix(), chain)
 	var refs []BatchRef
+	var cps []string
 	for _, k := range keys {
-		if k == shared.GenesisKey(s.prefix(), chain) {
+		switch {
+		case strings.HasPrefix(k, cpPrefix):
+			cps = append(cps, k)
+		case k == shared.GenesisKey(s.prefix(), chain):
 			refs = append(refs, BatchRef{Key: k, FirstSeq: 0})
-			continue
+		default:
+			if info, err := shared.ParseBatchKey(s.prefix(), k); err == nil && info.Chain == chain {
+				refs = append(refs, BatchRef{Key: k, FirstSeq: info.FirstSeq})
+			}
 		}
-		info, err := shared.ParseBatchKey(s.prefix(), k)
-		if err != nil || info.Chain != chain {
-			continue
-		}
-		refs = append(refs, BatchRef{Key: k, FirstSeq: info.FirstSeq})
 	}
 	sort.Slice(refs, func(i, j int) bool { return refs[i].FirstSeq < refs[j].FirstSeq })
-	return refs, nil
+	return refs, cps, nil
 }
 
 // Checkpoints lists the chain's checkpoint keys, oldest first.

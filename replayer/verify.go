@@ -108,16 +108,12 @@ func Verify(ctx context.Context, cfg Config) (Report, error) {
 		return rep, fmt.Errorf("verifier key: %w", err)
 	}
 	store := &archive.Store{S3: cfg.S3, Bucket: cfg.Bucket, Prefix: cfg.Prefix}
-	refs, err := store.Batches(ctx, cfg.Chain)
+	refs, cpKeys, err := store.Log(ctx, cfg.Chain)
 	if err != nil {
 		return rep, err
 	}
 	if len(refs) == 0 {
 		return rep, &Failure{Key: shared.GenesisKey(cfg.Prefix, cfg.Chain), Reason: "no objects: the chain has no genesis", Err: shared.ErrChainBroken}
-	}
-	cpKeys, err := store.Checkpoints(ctx, cfg.Chain)
-	if err != nil {
-		return rep, err
 	}
 	// Checkpoint seqs are in their keys; remember the chain's hash at each.
 	wanted := map[uint64]shared.Hash{}
