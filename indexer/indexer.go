@@ -17,7 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/aws/smithy-go"
@@ -80,11 +79,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 
 // Indexer is one member of the indexer group.
 type Indexer struct {
-	cfg     Config
-	index   *Index
-	log     *zap.Logger
-	m       *metrics
-	indexed atomic.Int64
+	cfg   Config
+	index *Index
+	log   *zap.Logger
+	m     *metrics
 
 	mu        sync.Mutex
 	highWater map[string]uint64
@@ -126,12 +124,6 @@ func New(ctx context.Context, cfg Config) (*Indexer, error) {
 	return &Indexer{cfg: cfg, index: &Index{DB: cfg.DynamoDB, Table: cfg.Table}, log: cfg.Logger, m: newMetrics(cfg.Metrics),
 		highWater: map[string]uint64{}}, nil
 }
-
-// Index returns the lookup side of the table.
-func (ix *Indexer) Index() *Index { return ix.index }
-
-// Indexed counts records this indexer has indexed.
-func (ix *Indexer) Indexed() int64 { return ix.indexed.Load() }
 
 // Run indexes until ctx is done.
 func (ix *Indexer) Run(ctx context.Context) error {
@@ -236,7 +228,6 @@ func (ix *Indexer) apply(ctx context.Context, r *kgo.Record) (*shared.Entry, err
 	if err != nil {
 		return nil, err
 	}
-	ix.indexed.Add(1)
 	ix.m.records.Inc()
 	return e, nil
 }

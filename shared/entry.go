@@ -422,7 +422,7 @@ func ParseLine(line []byte) (*Entry, error) {
 var ErrChainBroken = errors.New("chain broken")
 
 // Verifier checks that entries, fed in order, form one gap-free chain from
-// genesis (or from a trusted head).
+// genesis.
 type Verifier struct {
 	head    Head
 	started bool
@@ -431,14 +431,8 @@ type Verifier struct {
 // NewVerifier starts at genesis of chain.
 func NewVerifier(chain string) *Verifier { return &Verifier{head: Head{Chain: chain}} }
 
-// NewVerifierAt starts after a trusted head (for verifying a suffix).
-func NewVerifierAt(h Head) *Verifier { return &Verifier{head: h, started: true} }
-
 // Head returns the last verified entry's head.
 func (v *Verifier) Head() Head { return v.head }
-
-// Started reports whether any entry (or a trusted head) was accepted.
-func (v *Verifier) Started() bool { return v.started }
 
 // Add checks that e is the next entry of the chain.
 func (v *Verifier) Add(e *Entry) error {

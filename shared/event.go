@@ -219,15 +219,9 @@ func (o *Override) validate() error {
 	return nil
 }
 
-// ParseEnvelope decodes and validates one record from the decisions topic.
-// Unknown fields are refused, so nothing a producer sends is silently
-// dropped from the sealed record.
-func ParseEnvelope(raw []byte) (*Envelope, error) {
-	e, _, err := parseEnvelope(raw)
-	return e, err
-}
-
-// parseEnvelope also returns the canonical bytes of raw.
+// parseEnvelope decodes and validates one record from the decisions topic
+// and returns its canonical bytes. Unknown fields are refused, so nothing a
+// producer sends is silently dropped from the sealed record.
 func parseEnvelope(raw []byte) (*Envelope, []byte, error) {
 	canon, err := Canonicalize(raw)
 	if err != nil {
