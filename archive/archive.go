@@ -25,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/aegisai/audit/shared"
@@ -40,28 +41,53 @@ type S3API interface {
 	CreateBucket(ctx context.Context, in *s3.CreateBucketInput, opts ...func(*s3.Options)) (*s3.CreateBucketOutput, error)
 }
 
-// ErrNotLocked means the bucket does not exist or has no Object Lock.
+// ErrNotLocked means the bucket exists but has no Object Lock.
 var ErrNotLocked = errors.New("bucket has no Object Lock")
+
+// ErrNoBucket means the bucket does not exist.
+var ErrNoBucket = errors.New("bucket does not exist")
+
+// ErrAccessDenied means the server refused the credentials for the bucket.
+var ErrAccessDenied = errors.New("access to the bucket denied")
 
 // CheckBucket makes sure the bucket exists with Object Lock enabled. With
 // create, a missing bucket is created with Object Lock (for development;
-// production buckets are provisioned with their retention policy).
+// production buckets are provisioned with their retention policy). It
+// returns ErrNoBucket, ErrNotLocked or ErrAccessDenied for what retrying
+// cannot mend; any other error (the server unreachable, a 5xx) is
+// transient and the caller retries.
 func (s *Store) CheckBucket(ctx context.Context, create bool) error {
 	out, err := s.S3.GetObjectLockConfiguration(ctx, &s3.GetObjectLockConfigurationInput{Bucket: aws.String(s.Bucket)})
-	if err != nil && create && httpStatus(err) == http.StatusNotFound {
+	if err != nil && create && apiCode(err) == "NoSuchBucket" {
 		_, cerr := s.S3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(s.Bucket), ObjectLockEnabledForBucket: aws.Bool(true)})
 		if cerr != nil {
 			return fmt.Errorf("create bucket %s with Object Lock: %w", s.Bucket, cerr)
 		}
 		out, err = s.S3.GetObjectLockConfiguration(ctx, &s3.GetObjectLockConfigurationInput{Bucket: aws.String(s.Bucket)})
 	}
-	if err != nil {
-		return fmt.Errorf("%w: bucket %s: %v (create it with Object Lock enabled)", ErrNotLocked, s.Bucket, err)
+	switch code := apiCode(err); {
+	case err == nil:
+	case code == "NoSuchBucket":
+		return fmt.Errorf("%w: %s (create it with Object Lock enabled; for development, --create-bucket creates it)", ErrNoBucket, s.Bucket)
+	case code == "ObjectLockConfigurationNotFoundError":
+		return fmt.Errorf("%w: bucket %s exists without Object Lock, which cannot be turned on here: use a bucket created with Object Lock enabled", ErrNotLocked, s.Bucket)
+	case httpStatus(err) == http.StatusForbidden:
+		return fmt.Errorf("%w: %s: %v", ErrAccessDenied, s.Bucket, err)
+	default:
+		return fmt.Errorf("read the Object Lock configuration of bucket %s: %w", s.Bucket, err)
 	}
 	if out.ObjectLockConfiguration == nil || out.ObjectLockConfiguration.ObjectLockEnabled != types.ObjectLockEnabledEnabled {
 		return fmt.Errorf("%w: bucket %s: Object Lock is not enabled", ErrNotLocked, s.Bucket)
 	}
 	return nil
+}
+
+func apiCode(err error) string {
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		return api.ErrorCode()
+	}
+	return ""
 }
 
 // ErrExists is returned by Put when the key already holds an object.
@@ -186,93 +212,87 @@ func (s *Store) List(ctx context.Context, prefix string) ([]string, error) {
 	return keys, nil
 }
 
+// GetLocked reads key's current version with its Object Lock state and
+// stored checksum (a GET, then a HEAD of the version read: not every server
+// returns lock state on GET).
+func (s *Store) GetLocked(ctx context.Context, key string) (*Object, error) {
+	obj, err := s.Get(ctx, key, "")
+	if err != nil {
+		return nil, err
+	}
+	head, err := s.Head(ctx, key, obj.VersionID)
+	if err != nil {
+		return nil, err
+	}
+	head.Body = obj.Body
+	return head, nil
+}
+
 // BatchRef names one batch object of a chain.
 type BatchRef struct {
 	Key      string
 	FirstSeq uint64
 }
 
+// Listing is a chain's objects, as one listing of the prefix found them.
+type Listing struct {
+	// Batches are the genesis and batch objects, ordered by first seq.
+	Batches []BatchRef
+	// Checkpoints are the checkpoint keys, oldest first.
+	Checkpoints []string
+	// Strays are keys in the chain's folders (an env=<chain> segment) that
+	// are none of its key forms: something put there by someone else.
+	Strays []string
+}
+
+// Log lists the chain's objects in one listing (docs/FORMAT.md section 1).
+// In that listing checkpoints/ sorts before genesis/ and year=..., and a
+// batch is written before its checkpoint, so every checkpoint listed has its
+// batch listed too, even while a sealer is writing. Keys of other chains are
+// ignored.
+func (s *Store) Log(ctx context.Context, chain string) (Listing, error) {
+	var l Listing
+	keys, err := s.List(ctx, s.prefix()+"/")
+	if err != nil {
+		return l, err
+	}
+	for _, k := range keys {
+		switch shared.ClassifyKey(s.prefix(), chain, k) {
+		case shared.KeyGenesis:
+			l.Batches = append(l.Batches, BatchRef{Key: k, FirstSeq: 0})
+		case shared.KeyBatch:
+			info, _ := shared.ParseBatchKey(s.prefix(), k)
+			l.Batches = append(l.Batches, BatchRef{Key: k, FirstSeq: info.FirstSeq})
+		case shared.KeyCheckpoint:
+			l.Checkpoints = append(l.Checkpoints, k)
+		case shared.KeyStray:
+			l.Strays = append(l.Strays, k)
+		}
+	}
+	sort.SliceStable(l.Batches, func(i, j int) bool { return l.Batches[i].FirstSeq < l.Batches[j].FirstSeq })
+	return l, nil
+}
+
 // Batches lists the chain's batch objects (genesis included), ordered by
 // first seq.
 func (s *Store) Batches(ctx context.Context, chain string) ([]BatchRef, error) {
-	refs, _, err := s.Log(ctx, chain)
-	return refs, err
-}
-
-// Log lists the chain's batch objects (genesis included, ordered by first
-// seq) and its checkpoint keys (oldest first) in one listing. In that
-// listing checkpoints/ sorts before genesis/ and year=..., and a batch is
-// written before its checkpoint, so every checkpoint listed has its batch
-// listed too, even while a sealer is writing. Keys of other chains and
-// keys that are not batch keys are ignored.
-func (s *Store) Log(ctx context.Context, chain string) ([]BatchRef, []string, error) {
-	keys, err := s.List(ctx, s.prefix()+"/")
-	if err != nil {
-		return nil, nil, err
-	}
-	cpPrefix := shared.CheckpointPrefix(s.prefix(), chain)
-	var refs []BatchRef
-	var cps []string
-	for _, k := range keys {
-		switch {
-		case strings.HasPrefix(k, cpPrefix):
-			cps = append(cps, k)
-		case k == shared.GenesisKey(s.prefix(), chain):
-			refs = append(refs, BatchRef{Key: k, FirstSeq: 0})
-		default:
-			if info, err := shared.ParseBatchKey(s.prefix(), k); err == nil && info.Chain == chain {
-				refs = append(refs, BatchRef{Key: k, FirstSeq: info.FirstSeq})
-			}
-		}
-	}
-	sort.Slice(refs, func(i, j int) bool { return refs[i].FirstSeq < refs[j].FirstSeq })
-	return refs, cps, nil
+	l, err := s.Log(ctx, chain)
+	return l.Batches, err
 }
 
 // Checkpoints lists the chain's checkpoint keys, oldest first.
 func (s *Store) Checkpoints(ctx context.Context, chain string) ([]string, error) {
-	return s.List(ctx, shared.CheckpointPrefix(s.prefix(), chain))
-}
-
-// Lines splits a batch body into its lines. Every line, the last included,
-// must end in "\n".
-func Lines(body []byte) ([][]byte, error) {
-	if len(body) == 0 {
-		return nil, errors.New("empty batch object")
-	}
-	if body[len(body)-1] != '\n' {
-		return nil, errors.New("batch object does not end in a newline")
-	}
-	return bytes.Split(body[:len(body)-1], []byte("\n")), nil
-}
-
-// LineError is a batch line that does not verify on its own.
-type LineError struct {
-	// Line is 1-based.
-	Line int
-	Err  error
-}
-
-func (e *LineError) Error() string { return fmt.Sprintf("line %d: %v", e.Line, e.Err) }
-
-// Unwrap returns the line's error.
-func (e *LineError) Unwrap() error { return e.Err }
-
-// ParseBatch splits a batch body into lines and parses each with
-// shared.ParseLine (canonical form, hash). A line that fails is returned as
-// a *LineError. Links between entries are the caller's to check.
-func ParseBatch(body []byte) ([]*shared.Entry, [][]byte, error) {
-	lines, err := Lines(body)
+	keys, err := s.List(ctx, shared.CheckpointPrefix(s.prefix(), chain))
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	entries := make([]*shared.Entry, len(lines))
-	for i, l := range lines {
-		if entries[i], err = shared.ParseLine(l); err != nil {
-			return nil, nil, &LineError{Line: i + 1, Err: err}
+	out := keys[:0]
+	for _, k := range keys {
+		if _, ok := shared.ParseCheckpointKey(s.prefix(), chain, k); ok {
+			out = append(out, k)
 		}
 	}
-	return entries, lines, nil
+	return out, nil
 }
 
 func httpStatus(err error) int {

@@ -2,10 +2,13 @@ package indexer
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -24,6 +27,9 @@ const (
 	pkChain    = "PK#CHAIN#"
 	skHead     = "SK#HEAD"
 	pkInvalid  = "PK#INVALID#"
+	pkEvent    = "PK#EVENT#"
+	skEvent    = "SK#EVENT"
+	pkAnomaly  = "PK#ANOMALY#"
 	gsi1User   = "USER#"
 	gsi2Sess   = "SESSION#"
 )
@@ -68,6 +74,10 @@ type Decision struct {
 
 	// Overrides is filled by Index.Decision, oldest first.
 	Overrides []Override `dynamodbav:"-" json:"overrides,omitempty"`
+	// Conflicting is filled by Index.Decision when the decision id was
+	// sealed more than once with different events (a producer reused it):
+	// the other decision events, by seq. Each is also listed as an anomaly.
+	Conflicting []Decision `dynamodbav:"-" json:"conflicting,omitempty"`
 }
 
 // Override is an override item, stored under its decision's PK.
@@ -88,6 +98,9 @@ type Override struct {
 type Index struct {
 	DB    DynamoAPI
 	Table string
+	// OnAnomaly, if set, is called for every anomaly recorded (the
+	// indexer logs and counts them).
+	OnAnomaly func(Anomaly)
 }
 
 // ErrNotFound is returned for a decision that is not indexed.
@@ -115,12 +128,22 @@ func (x *Index) ApplyItems(ctx context.Context, rec *shared.SealedRecord) (*shar
 }
 
 // ApplyEntry writes the items of e, already parsed and verified from rec.
+// An event whose event id was indexed before from another entry is one
+// event sealed twice (a producer retry): the second is recorded as a
+// duplicate anomaly, not indexed again. The same event id on a different
+// event, and a decision id sealed with two different events, are indexed
+// (both reachable) and recorded as conflict anomalies. Nothing the index
+// leaves out or holds twice goes unrecorded.
 func (x *Index) ApplyEntry(ctx context.Context, e *shared.Entry, rec *shared.SealedRecord) error {
 	proof := Proof{Seq: e.Seq, Hash: e.Hash.String(), Object: rec.Object, VersionID: rec.VersionID, Line: rec.Line}
 	switch e.Type {
 	case shared.EntryEvent:
 		env, err := e.Envelope()
 		if err != nil {
+			return err
+		}
+		dup, err := x.claimEvent(ctx, e, env, proof)
+		if err != nil || dup {
 			return err
 		}
 		switch env.Type {
@@ -147,11 +170,54 @@ func (x *Index) ApplyEntry(ctx context.Context, e *shared.Entry, rec *shared.Sea
 	return nil
 }
 
+// eventClaim is the item that makes one event id one event in a chain.
+type eventClaim struct {
+	PK          string `dynamodbav:"PK"`
+	SK          string `dynamodbav:"SK"`
+	Seq         uint64 `dynamodbav:"seq"`
+	EventSHA256 string `dynamodbav:"event_sha256"`
+}
+
+// claimEvent records that e carries its event id. It reports dup when the
+// id was claimed by another entry with the same event bytes: the same
+// event sealed twice, which the caller must not index again.
+func (x *Index) claimEvent(ctx context.Context, e *shared.Entry, env *shared.Envelope, proof Proof) (dup bool, err error) {
+	sum := sha256.Sum256(e.Event)
+	claim := eventClaim{PK: pkEvent + e.Chain + "#" + env.EventID, SK: skEvent, Seq: e.Seq, EventSHA256: hex.EncodeToString(sum[:])}
+	created, err := x.putIfAbsent(ctx, claim)
+	if err != nil || created {
+		return false, err
+	}
+	out, err := x.DB.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(x.Table), ConsistentRead: aws.Bool(true),
+		Key: map[string]types.AttributeValue{attrPK: str(claim.PK), attrSK: str(claim.SK)},
+	})
+	if err != nil {
+		return false, fmt.Errorf("read claim of event %s: %w", env.EventID, err)
+	}
+	var first eventClaim
+	if err := attributevalue.UnmarshalMap(out.Item, &first); err != nil {
+		return false, fmt.Errorf("decode claim of event %s: %w", env.EventID, err)
+	}
+	if first.Seq == e.Seq {
+		return false, nil // a redelivery of the claiming entry
+	}
+	lo, hi := min(first.Seq, e.Seq), max(first.Seq, e.Seq)
+	if first.EventSHA256 == claim.EventSHA256 {
+		return true, x.RecordAnomaly(ctx, Anomaly{Chain: e.Chain, Kind: AnomalyDuplicateEvent, Seq: hi, OtherSeq: lo,
+			EventID: env.EventID, DecisionID: env.DecisionID(), Object: proof.Object, Line: proof.Line,
+			Detail: fmt.Sprintf("event %s was sealed at seq %d and again, identical, at seq %d; the index holds it once (seq %d)", env.EventID, lo, hi, lo)})
+	}
+	return false, x.RecordAnomaly(ctx, Anomaly{Chain: e.Chain, Kind: AnomalyEventIDReused, Seq: hi, OtherSeq: lo,
+		EventID: env.EventID, DecisionID: env.DecisionID(), Object: proof.Object, Line: proof.Line,
+		Detail: fmt.Sprintf("event id %s is carried by two different events, seq %d and seq %d; both are indexed", env.EventID, lo, hi)})
+}
+
 func (x *Index) putDecision(ctx context.Context, env *shared.Envelope, proof Proof) error {
 	d := env.Decision
 	ts := env.OccurredAt.UTC().Format(sortTime)
 	item := Decision{
-		PK: pkDecision + d.DecisionID, SK: skDecision + ts,
+		PK: pkDecision + d.DecisionID, SK: skDecision + ts + "#" + env.EventID,
 		GSI1PK: gsi1User + d.UserID, GSI1SK: ts + "#" + d.DecisionID,
 		GSI2PK: gsi2Sess + d.SessionID, GSI2SK: ts + "#" + d.DecisionID,
 		DecisionID: d.DecisionID, EventID: env.EventID, Environment: env.Environment, OccurredAt: env.OccurredAt.UTC(),
@@ -162,7 +228,7 @@ func (x *Index) putDecision(ctx context.Context, env *shared.Envelope, proof Pro
 	if err := x.putOnce(ctx, item); err != nil {
 		return err
 	}
-	return x.reconcile(ctx, d.DecisionID)
+	return x.reconcile(ctx, env.Environment, d.DecisionID)
 }
 
 func (x *Index) putOverride(ctx context.Context, env *shared.Envelope, proof Proof) error {
@@ -175,30 +241,42 @@ func (x *Index) putOverride(ctx context.Context, env *shared.Envelope, proof Pro
 	if err := x.putOnce(ctx, item); err != nil {
 		return err
 	}
-	return x.reconcile(ctx, o.DecisionID)
+	return x.reconcile(ctx, env.Environment, o.DecisionID)
 }
 
 // putOnce writes item unless an item with its key exists (a redelivery).
 func (x *Index) putOnce(ctx context.Context, item any) error {
+	_, err := x.putIfAbsent(ctx, item)
+	return err
+}
+
+// putIfAbsent writes item unless an item with its key exists, and reports
+// whether it wrote it.
+func (x *Index) putIfAbsent(ctx context.Context, item any) (bool, error) {
 	av, err := attributevalue.MarshalMap(item)
 	if err != nil {
-		return fmt.Errorf("encode item: %w", err)
+		return false, fmt.Errorf("encode item: %w", err)
 	}
 	_, err = x.DB.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: aws.String(x.Table), Item: av,
 		ConditionExpression: aws.String("attribute_not_exists(PK)"),
 	})
 	var ccf *types.ConditionalCheckFailedException
-	if err != nil && !errors.As(err, &ccf) {
-		return fmt.Errorf("put item: %w", err)
+	if errors.As(err, &ccf) {
+		return false, nil
 	}
-	return nil
+	if err != nil {
+		return false, fmt.Errorf("put item: %w", err)
+	}
+	return true, nil
 }
 
-// reconcile sets the decision's current action from its latest override (by
-// seq). Whichever of a decision and its override is written second brings
-// the decision up to date, so the order they arrive in does not matter.
-func (x *Index) reconcile(ctx context.Context, decisionID string) error {
+// reconcile sets every decision item's current action from the decision's
+// latest override (by seq), and records a conflict when the decision id
+// holds more than one decision event. Whichever of a decision and its
+// override is written second brings the decision up to date, so the order
+// they arrive in does not matter.
+func (x *Index) reconcile(ctx context.Context, chain, decisionID string) error {
 	d, err := x.Decision(ctx, decisionID)
 	if errors.Is(err, ErrNotFound) {
 		return nil // the decision itself is not indexed yet; it reconciles when it is
@@ -206,27 +284,41 @@ func (x *Index) reconcile(ctx context.Context, decisionID string) error {
 	if err != nil {
 		return err
 	}
+	for _, c := range d.Conflicting {
+		err := x.RecordAnomaly(ctx, Anomaly{Chain: chain, Kind: AnomalyDecisionIDReused, Seq: c.Seq, OtherSeq: d.Seq,
+			EventID: c.EventID, DecisionID: decisionID, Object: c.Object, Line: c.Line,
+			Detail: fmt.Sprintf("decision %s was sealed by event %s at seq %d and by event %s at seq %d; both are indexed, the first is the decision",
+				decisionID, d.EventID, d.Seq, c.EventID, c.Seq)})
+		if err != nil {
+			return err
+		}
+	}
 	var latest *Override
 	for i := range d.Overrides {
 		if latest == nil || d.Overrides[i].Seq > latest.Seq {
 			latest = &d.Overrides[i]
 		}
 	}
-	if latest == nil || latest.Seq <= d.CurrentSeq {
+	if latest == nil {
 		return nil
 	}
-	_, err = x.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:           aws.String(x.Table),
-		Key:                 map[string]types.AttributeValue{attrPK: str(d.PK), attrSK: str(d.SK)},
-		UpdateExpression:    aws.String("SET current_action = :a, current_seq = :s"),
-		ConditionExpression: aws.String("current_seq < :s"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":a": str(latest.NewAction), ":s": num(latest.Seq),
-		},
-	})
-	var ccf *types.ConditionalCheckFailedException
-	if err != nil && !errors.As(err, &ccf) {
-		return fmt.Errorf("update current action of %s: %w", decisionID, err)
+	for _, item := range append([]Decision{*d}, d.Conflicting...) {
+		if latest.Seq <= item.CurrentSeq {
+			continue
+		}
+		_, err = x.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:           aws.String(x.Table),
+			Key:                 map[string]types.AttributeValue{attrPK: str(item.PK), attrSK: str(item.SK)},
+			UpdateExpression:    aws.String("SET current_action = :a, current_seq = :s"),
+			ConditionExpression: aws.String("current_seq < :s"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":a": str(latest.NewAction), ":s": num(latest.Seq),
+			},
+		})
+		var ccf *types.ConditionalCheckFailedException
+		if err != nil && !errors.As(err, &ccf) {
+			return fmt.Errorf("update current action of %s: %w", decisionID, err)
+		}
 	}
 	return nil
 }
@@ -289,16 +381,17 @@ func (x *Index) Decision(ctx context.Context, decisionID string) (*Decision, err
 		}
 		items = append(items, page.Items...)
 	}
-	var d *Decision
+	var decisions []Decision
 	var overrides []Override
 	for _, it := range items {
 		sk := it[attrSK].(*types.AttributeValueMemberS).Value
 		switch {
 		case len(sk) >= len(skDecision) && sk[:len(skDecision)] == skDecision:
-			d = &Decision{}
-			if err := attributevalue.UnmarshalMap(it, d); err != nil {
+			var d Decision
+			if err := attributevalue.UnmarshalMap(it, &d); err != nil {
 				return nil, fmt.Errorf("decode decision %s: %w", decisionID, err)
 			}
+			decisions = append(decisions, d)
 		case len(sk) >= len(skOverride) && sk[:len(skOverride)] == skOverride:
 			var o Override
 			if err := attributevalue.UnmarshalMap(it, &o); err != nil {
@@ -307,10 +400,13 @@ func (x *Index) Decision(ctx context.Context, decisionID string) (*Decision, err
 			overrides = append(overrides, o)
 		}
 	}
-	if d == nil {
+	if len(decisions) == 0 {
 		return nil, fmt.Errorf("decision %s: %w", decisionID, ErrNotFound)
 	}
-	d.Overrides = overrides
+	sort.Slice(decisions, func(i, j int) bool { return decisions[i].Seq < decisions[j].Seq })
+	sort.Slice(overrides, func(i, j int) bool { return overrides[i].Seq < overrides[j].Seq })
+	d := &decisions[0]
+	d.Overrides, d.Conflicting = overrides, decisions[1:]
 	return d, nil
 }
 

@@ -2,11 +2,15 @@ package indexer_test
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/aegisai/audit/indexer"
 	"github.com/aegisai/audit/internal/localstack"
@@ -34,7 +38,11 @@ func newIndex(t *testing.T) *indexer.Index {
 // sealed builds the sealed records of events chained from genesis.
 func sealed(t *testing.T, events ...string) []*shared.SealedRecord {
 	t.Helper()
-	g, err := shared.NewGenesis("prod", time.Now(), "k", "")
+	_, vkey, err := note.GenerateKey(rand.Reader, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := shared.NewGenesis("prod", time.Now(), "k", vkey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,5 +156,58 @@ func TestViewsAreNewestFirstAndPaginated(t *testing.T) {
 	}
 	if _, err := ix.Decision(ctx, "missing"); !errors.Is(err, indexer.ErrNotFound) {
 		t.Fatalf("missing decision: %v", err)
+	}
+}
+
+// The index never differs from S3 silently: an event sealed twice is held
+// once and listed; a reused event id or decision id keeps both versions
+// reachable and is listed as a conflict.
+func TestDuplicatesAndConflictsAreRecorded(t *testing.T) {
+	ctx := context.Background()
+	ix := newIndex(t)
+	var seen []indexer.Anomaly
+	ix.OnAnomaly = func(a indexer.Anomaly) { seen = append(seen, a) }
+	first := decision("d1", "u1", "s1", "BLOCK", "2026-11-27T10:00:00Z")
+	// The same decision id and time under a new event id: a second decision.
+	second := strings.Replace(first, `"event_id":"e-d1"`, `"event_id":"e-d1-again"`, 1)
+	second = strings.Replace(second, `"action":"BLOCK"`, `"action":"ALLOW"`, 1)
+	// Another event under event id e-d1: an event id reused.
+	reused := strings.Replace(decision("d2", "u1", "s1", "ALLOW", "2026-11-27T10:01:00Z"), `"event_id":"e-d2"`, `"event_id":"e-d1"`, 1)
+	recs := sealed(t, first, first, second, reused)
+	for _, order := range [][]int{{0, 1, 2, 3}, {0, 1, 2, 3, 1, 0, 3}} {
+		for _, i := range order {
+			if err := ix.Apply(ctx, recs[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	d, err := ix.Decision(ctx, "d1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Seq != 1 || d.EventID != "e-d1" || len(d.Conflicting) != 1 || d.Conflicting[0].Seq != 3 || d.Conflicting[0].Action != "ALLOW" {
+		t.Fatalf("decision d1: %+v; want seq 1 with seq 3 conflicting, and the duplicate at seq 2 not indexed", d)
+	}
+	if d2, err := ix.Decision(ctx, "d2"); err != nil || d2.Seq != 4 {
+		t.Fatalf("decision d2 (event id reused): %+v %v, want indexed", d2, err)
+	}
+	pg, err := ix.ByUser(ctx, "u1", 10, "")
+	if err != nil || len(pg.Decisions) != 3 {
+		t.Fatalf("user view %v %v: want the three decisions (d1 twice, d2)", pg.IDs(), err)
+	}
+	got, err := ix.Anomalies(ctx, "prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[indexer.AnomalyKind]uint64{}
+	for _, a := range got {
+		kinds[a.Kind] = a.Seq
+	}
+	want := map[indexer.AnomalyKind]uint64{indexer.AnomalyDuplicateEvent: 2, indexer.AnomalyDecisionIDReused: 3, indexer.AnomalyEventIDReused: 4}
+	if len(got) != 3 || fmt.Sprint(kinds) != fmt.Sprint(want) {
+		t.Fatalf("anomalies %+v, want %v", got, want)
+	}
+	if len(seen) != 3 {
+		t.Fatalf("OnAnomaly called %d times for 3 anomalies applied twice", len(seen))
 	}
 }

@@ -5,13 +5,19 @@
 // Invariants:
 //   - Every item carries its proof pointer: seq, hash, S3 key, version, line.
 //   - Writes are idempotent: redeliveries and replays change nothing.
-//   - An offset is committed only after its record is indexed; a record that
-//     cannot be indexed stops the indexer instead of being skipped.
+//   - An offset is committed only after its record is indexed. A record that
+//     cannot be read (not a sealed record, a line that does not verify) is
+//     recorded as an unindexable anomaly, counted and logged, and the
+//     indexer goes on; a write DynamoDB refuses for good stops it.
+//   - One event id is one event: an event sealed twice is indexed once; an
+//     event id or decision id carried by two different events is indexed
+//     twice and recorded as a conflict (see Anomaly).
 //   - Only committed (read_committed) sealed records are indexed, so entries
 //     of an aborted sealer transaction never reach the index.
 package indexer
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -44,6 +50,9 @@ type Config struct {
 	DynamoDB DynamoAPI
 	// Table is the single table. Default "aegis-audit".
 	Table string
+	// CreateTable creates a missing table with its indexes (development).
+	// Default false: a missing table stops the indexer with an error.
+	CreateTable bool
 	// CallTimeout bounds each DynamoDB call. Default 10s.
 	CallTimeout time.Duration
 	// Metrics, if set, receives the indexer's Prometheus metrics
@@ -57,6 +66,7 @@ type metrics struct {
 	records   prometheus.Counter
 	retries   prometheus.Counter
 	highWater *prometheus.GaugeVec
+	anomalies *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -70,9 +80,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		highWater: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "aegis_indexer_high_water_seq", Help: "Highest seq this indexer has indexed, by chain.",
 		}, []string{"chain"}),
+		anomalies: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "aegis_indexer_anomalies_total", Help: "Anomalies recorded: duplicate or conflicting events, unindexable records (aegis index anomalies lists them).",
+		}, []string{"kind"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.records, m.retries, m.highWater)
+		reg.MustRegister(m.records, m.retries, m.highWater, m.anomalies)
 	}
 	return m
 }
@@ -121,13 +134,22 @@ func New(ctx context.Context, cfg Config) (*Indexer, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
-	return &Indexer{cfg: cfg, index: &Index{DB: cfg.DynamoDB, Table: cfg.Table}, log: cfg.Logger, m: newMetrics(cfg.Metrics),
-		highWater: map[string]uint64{}}, nil
+	ix := &Indexer{cfg: cfg, log: cfg.Logger, m: newMetrics(cfg.Metrics), highWater: map[string]uint64{}}
+	ix.index = &Index{DB: cfg.DynamoDB, Table: cfg.Table, OnAnomaly: func(a Anomaly) {
+		ix.m.anomalies.WithLabelValues(string(a.Kind)).Inc()
+		ix.log.Warn("index anomaly recorded", zap.String("kind", string(a.Kind)), zap.String("chain", a.Chain),
+			zap.Uint64("seq", a.Seq), zap.Uint64("other_seq", a.OtherSeq), zap.String("detail", a.Detail))
+	}}
+	return ix, nil
 }
 
 // Run indexes until ctx is done.
 func (ix *Indexer) Run(ctx context.Context) error {
-	if err := EnsureTable(ctx, ix.cfg.DynamoDB, ix.cfg.Table); err != nil {
+	if ix.cfg.CreateTable {
+		if err := EnsureTable(ctx, ix.cfg.DynamoDB, ix.cfg.Table); err != nil {
+			return err
+		}
+	} else if err := CheckTable(ctx, ix.cfg.DynamoDB, ix.cfg.Table); err != nil {
 		return err
 	}
 	logger := kgo.WithLogger(kzap.New(ix.log, kzap.Level(kgo.LogLevelWarn)))
@@ -182,9 +204,12 @@ func (ix *Indexer) Run(ctx context.Context) error {
 						errs <- err
 						return
 					}
-					if last == nil || e.Seq > last.Seq {
+					if e != nil && (last == nil || e.Seq > last.Seq) {
 						last = e
 					}
+				}
+				if last == nil {
+					return
 				}
 				// One high-water update per partition batch, not per record.
 				if err := ix.retry(ctx, "raise high-water seq", func(ctx context.Context) error {
@@ -212,24 +237,46 @@ func (ix *Indexer) Run(ctx context.Context) error {
 	}
 }
 
-// apply indexes one record, retrying DynamoDB failures with backoff.
+// apply indexes one record, retrying DynamoDB failures with backoff. A
+// record it cannot read is recorded as an unindexable anomaly and skipped
+// (nil entry): one bad record must not stop the index for everything after
+// it, and nothing is skipped silently.
 func (ix *Indexer) apply(ctx context.Context, r *kgo.Record) (*shared.Entry, error) {
-	var rec shared.SealedRecord
-	if err := json.Unmarshal(r.Value, &rec); err != nil {
-		return nil, fmt.Errorf("sealed topic partition %d offset %d: not a sealed record: %w", r.Partition, r.Offset, err)
+	rec, e, why := readSealed(r.Value)
+	if why != nil {
+		a := Anomaly{Chain: UnknownChain, Kind: AnomalyUnindexable, Source: fmt.Sprintf("%s/%d/%d", r.Topic, r.Partition, r.Offset),
+			Detail: why.Error(), Raw: string(r.Value)}
+		if rec != nil {
+			a.Object, a.Line = rec.Object, rec.Line
+			if le, err := shared.ParseLineLenient(rec.Entry); err == nil {
+				a.Chain, a.Seq = le.Chain, le.Seq
+			}
+		}
+		return nil, ix.retry(ctx, "record unindexable "+a.Source, func(ctx context.Context) error { return ix.index.RecordAnomaly(ctx, a) })
 	}
-	e, err := shared.ParseLine(rec.Entry)
-	if err != nil {
-		return nil, fmt.Errorf("sealed topic partition %d offset %d: %w", r.Partition, r.Offset, err)
-	}
-	err = ix.retry(ctx, fmt.Sprintf("index %s line %d", rec.Object, rec.Line), func(ctx context.Context) error {
-		return ix.index.ApplyEntry(ctx, e, &rec)
+	err := ix.retry(ctx, fmt.Sprintf("index %s line %d", rec.Object, rec.Line), func(ctx context.Context) error {
+		return ix.index.ApplyEntry(ctx, e, rec)
 	})
 	if err != nil {
 		return nil, err
 	}
 	ix.m.records.Inc()
 	return e, nil
+}
+
+// readSealed decodes a sealed-topic record and verifies its line.
+func readSealed(value []byte) (*shared.SealedRecord, *shared.Entry, error) {
+	var rec shared.SealedRecord
+	dec := json.NewDecoder(bytes.NewReader(value))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&rec); err != nil {
+		return nil, nil, fmt.Errorf("not a sealed record: %w", err)
+	}
+	e, err := shared.ParseLine(rec.Entry)
+	if err != nil {
+		return &rec, nil, fmt.Errorf("sealed record %s line %d: %w", rec.Object, rec.Line, err)
+	}
+	return &rec, e, nil
 }
 
 // retry runs fn with CallTimeout until it succeeds, fails permanently, or

@@ -37,6 +37,25 @@ const (
 	GSI2 = "GSI2"
 )
 
+// ErrNoTable means the table does not exist and was not to be created.
+var ErrNoTable = errors.New("table does not exist")
+
+// CheckTable checks that the table exists and is active.
+func CheckTable(ctx context.Context, db DynamoAPI, table string) error {
+	out, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})
+	var nf *types.ResourceNotFoundException
+	if errors.As(err, &nf) {
+		return fmt.Errorf("%w: %s (create it with the two indexes GSI1 and GSI2, or pass --create-table)", ErrNoTable, table)
+	}
+	if err != nil {
+		return fmt.Errorf("describe table %s: %w", table, err)
+	}
+	if out.Table.TableStatus != types.TableStatusActive {
+		return fmt.Errorf("table %s is %s, not ACTIVE", table, out.Table.TableStatus)
+	}
+	return nil
+}
+
 // EnsureTable creates the single table with its two GSIs (on-demand
 // capacity) if it does not exist, and waits until it is active.
 func EnsureTable(ctx context.Context, db DynamoAPI, table string) error {

@@ -7,7 +7,6 @@ package producer
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -87,35 +86,53 @@ func New(ctx context.Context, cfg Config) (*Producer, error) {
 // Close flushes nothing further and releases the client.
 func (p *Producer) Close() { p.cl.Close() }
 
-// LogDecision records d with a new event id at the current time and returns
-// the event id once it is durable.
-func (p *Producer) LogDecision(ctx context.Context, d shared.Decision) (string, error) {
-	e := &shared.Envelope{Type: shared.TypeDecision, EventID: uuid.NewString(), Environment: p.cfg.Environment,
+// NewDecision returns the envelope of d with a new event id and the current
+// time. Publishing the same envelope again (after a timeout, say) is
+// idempotent: the index treats one event id with the same bytes as one
+// event, however often it is sealed.
+func (p *Producer) NewDecision(d shared.Decision) *shared.Envelope {
+	return &shared.Envelope{Type: shared.TypeDecision, EventID: uuid.NewString(), Environment: p.cfg.Environment,
 		OccurredAt: p.cfg.Now().UTC(), Decision: &d}
+}
+
+// NewOverride returns the envelope of o with a new event id and the current
+// time (see NewDecision).
+func (p *Producer) NewOverride(o shared.Override) *shared.Envelope {
+	return &shared.Envelope{Type: shared.TypeOverride, EventID: uuid.NewString(), Environment: p.cfg.Environment,
+		OccurredAt: p.cfg.Now().UTC(), Override: &o}
+}
+
+// LogDecision records d as a new event and returns its event id once it is
+// durable. On error the event id is returned too: to retry without
+// recording the decision twice, build the envelope once with NewDecision
+// and Publish it again.
+func (p *Producer) LogDecision(ctx context.Context, d shared.Decision) (string, error) {
+	e := p.NewDecision(d)
 	return e.EventID, p.Publish(ctx, e)
 }
 
-// LogOverride records o with a new event id at the current time.
+// LogOverride records o as a new event (see LogDecision).
 func (p *Producer) LogOverride(ctx context.Context, o shared.Override) (string, error) {
-	e := &shared.Envelope{Type: shared.TypeOverride, EventID: uuid.NewString(), Environment: p.cfg.Environment,
-		OccurredAt: p.cfg.Now().UTC(), Override: &o}
+	e := p.NewOverride(o)
 	return e.EventID, p.Publish(ctx, e)
 }
 
 // Publish validates and records events, returning when all are durable. The
-// events of one call are written in order.
+// events of one call are written in order, each as its canonical JSON. An
+// event is checked against every rule the sealer applies (docs/FORMAT.md
+// sections 3 and 4) and refused with a *shared.FieldError naming the field
+// before anything is published; OccurredAt is written in UTC.
 func (p *Producer) Publish(ctx context.Context, events ...*shared.Envelope) error {
 	recs := make([]*kgo.Record, len(events))
 	for i, e := range events {
 		if e.Environment != p.cfg.Environment {
 			return fmt.Errorf("%w: environment %q, this producer records %q", shared.ErrInvalidEvent, e.Environment, p.cfg.Environment)
 		}
-		if err := e.Validate(); err != nil {
-			return err
-		}
-		value, err := json.Marshal(e)
+		utc := *e
+		utc.OccurredAt = e.OccurredAt.UTC()
+		value, err := utc.Record()
 		if err != nil {
-			return fmt.Errorf("encode event %s: %w", e.EventID, err)
+			return err
 		}
 		recs[i] = &kgo.Record{Key: []byte(e.EventID), Value: value}
 	}

@@ -13,49 +13,21 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"go.uber.org/zap"
-	"golang.org/x/mod/sumdb/note"
 
 	"github.com/aegisai/audit/archive"
 	"github.com/aegisai/audit/shared"
 )
 
 // ErrVerifyFailed is wrapped by every *Failure.
-var ErrVerifyFailed = errors.New("audit log verification failed")
+var ErrVerifyFailed = shared.ErrVerifyFailed
 
-// Failure is the first broken place found by Verify.
-type Failure struct {
-	// Key is the object; Line is the 1-based line (0: the object as a whole).
-	Key  string
-	Line int
-	// Seq is the entry's seq when known (HasSeq).
-	Seq    uint64
-	HasSeq bool
-	// Reason says what is wrong.
-	Reason string
-	Err    error
-}
-
-func (f *Failure) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%v: object %s", ErrVerifyFailed, f.Key)
-	if f.Line > 0 {
-		fmt.Fprintf(&b, " line %d", f.Line)
-	}
-	if f.HasSeq {
-		fmt.Fprintf(&b, " seq %d", f.Seq)
-	}
-	fmt.Fprintf(&b, ": %s", f.Reason)
-	return b.String()
-}
-
-// Unwrap returns ErrVerifyFailed and the cause, for errors.Is.
-func (f *Failure) Unwrap() []error { return []error{ErrVerifyFailed, f.Err} }
+// Failure is the first broken place found by Verify: object, line, seq and
+// what is wrong.
+type Failure = shared.Failure
 
 // Config configures Verify.
 type Config struct {
@@ -68,6 +40,13 @@ type Config struct {
 	// VerifierKey is the trusted checkpoint key (required). The key recorded
 	// in the genesis entry is never trusted in its place.
 	VerifierKey string
+	// KnownCheckpoint is a signed checkpoint the auditor kept from an earlier
+	// run (optional). Verification fails unless the chain in S3 extends it,
+	// which catches a log cut back together with its checkpoints.
+	KnownCheckpoint []byte
+	// KnownCheckpointName names it in messages (a file name). Default
+	// "known checkpoint".
+	KnownCheckpointName string
 	// Parallelism is how many objects are fetched and parsed ahead. Default 8.
 	Parallelism int
 	// Now is the clock that retention is checked against. Default time.Now.
@@ -76,131 +55,122 @@ type Config struct {
 	Logger *zap.Logger
 }
 
-// Report summarises a successful verification.
-type Report struct {
-	Objects     int
-	Entries     uint64
-	Events      uint64
-	Invalid     uint64
-	Checkpoints int
-	// Head is the last entry of the chain.
-	Head shared.Head
-	// CheckpointedSeq is the seq of the latest checkpoint; entries after it
-	// are verified but not yet signed (a batch being sealed).
-	CheckpointedSeq uint64
+func (c *Config) validate() (shared.VerifierKey, error) {
+	var errs []error
+	if c.S3 == nil {
+		errs = append(errs, errors.New("S3 is required"))
+	}
+	if c.Bucket == "" {
+		errs = append(errs, errors.New("Bucket is required"))
+	}
+	if !shared.ValidIdentifier(c.Chain) {
+		errs = append(errs, fmt.Errorf("Chain %q is not a valid chain id", c.Chain))
+	}
+	trusted, err := shared.ParseVerifierKey(c.VerifierKey)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("VerifierKey: %w", err))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return trusted, fmt.Errorf("verify config: %w", err)
+	}
+	if c.Prefix == "" {
+		c.Prefix = "audit"
+	}
+	if c.Parallelism <= 0 {
+		c.Parallelism = 8
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = zap.NewNop()
+	}
+	if c.KnownCheckpointName == "" {
+		c.KnownCheckpointName = "known checkpoint"
+	}
+	return trusted, nil
 }
 
-// Verify reads the chain from S3 and checks it end to end. It returns a
-// *Failure for the first broken place.
+// Report summarises a successful verification.
+type Report struct {
+	shared.LogReport
+	// LatestCheckpoint is the signed note of the latest checkpoint, for the
+	// auditor to keep and hand back as KnownCheckpoint next time.
+	LatestCheckpoint []byte
+	// Known is the known checkpoint the chain was checked to extend (zero
+	// when none was given).
+	Known shared.Checkpoint
+}
+
+// Verify reads the chain from S3 and checks it end to end under every rule
+// of docs/FORMAT.md. It returns a *Failure for the first broken place.
+// Entries after the latest checkpoint verify but are counted in
+// Report.Unsigned: the caller decides whether that is acceptable.
 func Verify(ctx context.Context, cfg Config) (Report, error) {
-	if cfg.Prefix == "" {
-		cfg.Prefix = "audit"
-	}
-	if cfg.Parallelism <= 0 {
-		cfg.Parallelism = 8
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
 	var rep Report
-	trusted, err := note.NewVerifier(cfg.VerifierKey)
-	if err != nil {
-		return rep, fmt.Errorf("verifier key: %w", err)
-	}
-	store := &archive.Store{S3: cfg.S3, Bucket: cfg.Bucket, Prefix: cfg.Prefix}
-	refs, cpKeys, err := store.Log(ctx, cfg.Chain)
+	trusted, err := cfg.validate()
 	if err != nil {
 		return rep, err
 	}
-	if len(refs) == 0 {
-		return rep, &Failure{Key: shared.GenesisKey(cfg.Prefix, cfg.Chain), Reason: "no objects: the chain has no genesis", Err: shared.ErrChainBroken}
+	store := &archive.Store{S3: cfg.S3, Bucket: cfg.Bucket, Prefix: cfg.Prefix}
+	log, err := store.Log(ctx, cfg.Chain)
+	if err != nil {
+		return rep, err
 	}
-	// Checkpoint seqs are in their keys; remember the chain's hash at each.
-	wanted := map[uint64]shared.Hash{}
-	for _, k := range cpKeys {
-		seq, err := checkpointSeq(k)
+	if len(log.Strays) > 0 {
+		return rep, &Failure{Key: log.Strays[0], Reason: fmt.Sprintf("object in the chain's folders is not a genesis, batch or checkpoint key of chain %s (%d such objects)", cfg.Chain, len(log.Strays)), Err: shared.ErrChainBroken}
+	}
+	seqs := make([]uint64, 0, len(log.Checkpoints)+1)
+	for _, k := range log.Checkpoints {
+		seq, _ := shared.ParseCheckpointKey(cfg.Prefix, cfg.Chain, k)
+		seqs = append(seqs, seq)
+	}
+	if cfg.KnownCheckpoint != nil {
+		known, err := shared.OpenCheckpoint(cfg.KnownCheckpoint, trusted)
 		if err != nil {
-			return rep, &Failure{Key: k, Reason: err.Error(), Err: shared.ErrBadCheckpoint}
+			return rep, &Failure{Key: cfg.KnownCheckpointName, Reason: err.Error(), Err: err}
 		}
-		wanted[seq] = shared.Hash{}
+		seqs = append(seqs, known.Seq)
 	}
+	lv := shared.NewLogVerifier(cfg.Prefix, cfg.Chain, trusted, seqs)
 
-	chain := shared.NewVerifier(cfg.Chain)
-	err = fetchInOrder(ctx, refs, cfg.Parallelism, func(ctx context.Context, ref archive.BatchRef) (*batchResult, error) {
+	err = fetchInOrder(ctx, log.Batches, cfg.Parallelism, func(ctx context.Context, ref archive.BatchRef) (*batchResult, error) {
 		return readBatch(ctx, store, ref, cfg.Now())
 	}, func(ref archive.BatchRef, b *batchResult) error {
 		if b.failure != nil {
 			return b.failure
 		}
-		for i, e := range b.entries {
-			if err := chain.Add(e); err != nil {
-				return &Failure{Key: ref.Key, Line: i + 1, Seq: e.Seq, HasSeq: true, Reason: err.Error(), Err: err}
-			}
-			if _, ok := wanted[e.Seq]; ok {
-				wanted[e.Seq] = e.Hash
-			}
-			switch e.Type {
-			case shared.EntryEvent:
-				rep.Events++
-			case shared.EntryInvalid:
-				rep.Invalid++
-			}
-		}
-		if want := shared.BatchKey(cfg.Prefix, b.entries[0]); want != ref.Key {
-			return &Failure{Key: ref.Key, Line: 1, Seq: b.entries[0].Seq, HasSeq: true,
-				Reason: fmt.Sprintf("object is stored at the wrong key; its first entry belongs at %s", want), Err: shared.ErrChainBroken}
-		}
-		rep.Objects++
-		rep.Entries += uint64(len(b.entries))
-		return nil
+		return lv.Object(ref.Key, b.entries)
 	})
 	if err != nil {
 		return rep, err
 	}
-	rep.Head = chain.Head()
 
 	// Checkpoints are fetched ahead in parallel like the batches.
-	err = fetchInOrder(ctx, cpKeys, cfg.Parallelism, func(ctx context.Context, k string) (*archive.Object, error) {
-		obj, err := store.Get(ctx, k, "")
-		if err != nil {
-			return nil, err
-		}
-		head, err := store.Head(ctx, k, obj.VersionID) // lock state is only on HEAD
-		if err != nil {
-			return nil, err
-		}
-		head.Body = obj.Body
-		return head, nil
+	var latest []byte
+	err = fetchInOrder(ctx, log.Checkpoints, cfg.Parallelism, func(ctx context.Context, k string) (*archive.Object, error) {
+		return store.GetLocked(ctx, k)
 	}, func(k string, obj *archive.Object) error {
 		if f := checkLock(obj, cfg.Now()); f != "" {
 			return &Failure{Key: k, Reason: f, Err: ErrVerifyFailed}
 		}
-		cp, err := shared.OpenCheckpoint(obj.Body, trusted)
-		if err != nil {
-			return &Failure{Key: k, Reason: err.Error(), Err: err}
+		if _, err := lv.Checkpoint(k, obj.Body); err != nil {
+			return err
 		}
-		if cp.Chain != cfg.Chain || shared.CheckpointKey(cfg.Prefix, cp.Chain, cp.Seq) != k {
-			return &Failure{Key: k, Seq: cp.Seq, HasSeq: true, Reason: "checkpoint is stored under another chain or seq than it signs", Err: shared.ErrBadCheckpoint}
-		}
-		if cp.Seq > rep.Head.Seq {
-			return &Failure{Key: k, Seq: cp.Seq, HasSeq: true,
-				Reason: fmt.Sprintf("checkpoint signs seq %d but the chain in S3 ends at seq %d: entries are missing", cp.Seq, rep.Head.Seq), Err: shared.ErrChainBroken}
-		}
-		if got := wanted[cp.Seq]; got != cp.Hash {
-			return &Failure{Key: k, Seq: cp.Seq, HasSeq: true,
-				Reason: fmt.Sprintf("checkpoint signs hash %s but the chain has %s at that seq", cp.Hash, got), Err: shared.ErrChainBroken}
-		}
-		rep.Checkpoints++
-		rep.CheckpointedSeq = max(rep.CheckpointedSeq, cp.Seq)
+		latest = obj.Body
 		return nil
 	})
 	if err != nil {
 		return rep, err
 	}
-	if rep.Checkpoints == 0 {
-		return rep, &Failure{Key: shared.CheckpointPrefix(cfg.Prefix, cfg.Chain), Reason: "no signed checkpoint", Err: shared.ErrBadCheckpoint}
+	if cfg.KnownCheckpoint != nil {
+		if rep.Known, err = lv.Extends(cfg.KnownCheckpointName, cfg.KnownCheckpoint); err != nil {
+			return rep, err
+		}
 	}
-	return rep, nil
+	rep.LogReport, err = lv.Report()
+	rep.LatestCheckpoint = latest
+	return rep, err
 }
 
 type batchResult struct {
@@ -209,37 +179,31 @@ type batchResult struct {
 }
 
 // readBatch fetches one object and checks everything it can prove alone:
-// Object Lock, stored checksum, and each line's canonical form and hash.
+// Object Lock, stored checksum, and each line on its own.
 func readBatch(ctx context.Context, store *archive.Store, ref archive.BatchRef, now time.Time) (*batchResult, error) {
-	obj, err := store.Get(ctx, ref.Key, "")
+	obj, err := store.GetLocked(ctx, ref.Key)
 	if err != nil {
 		return nil, err
 	}
-	fail := func(line int, reason string, err error) (*batchResult, error) {
-		return &batchResult{failure: &Failure{Key: ref.Key, Line: line, Reason: reason, Err: err}}, nil
+	fail := func(reason string) (*batchResult, error) {
+		return &batchResult{failure: &Failure{Key: ref.Key, Reason: reason, Err: ErrVerifyFailed}}, nil
 	}
-	entries, _, err := archive.ParseBatch(obj.Body)
-	var le *archive.LineError
-	switch {
-	case errors.As(err, &le):
-		// The line cannot be trusted to say its seq; report the seq its
-		// position implies.
-		return &batchResult{failure: &Failure{Key: ref.Key, Line: le.Line, Seq: ref.FirstSeq + uint64(le.Line-1), HasSeq: true,
-			Reason: le.Err.Error() + " (seq from the line's position)", Err: le.Err}}, nil
-	case err != nil:
-		return fail(0, err.Error(), shared.ErrBadEntry)
+	// Lines first, so that a changed byte is named by its line.
+	entries, _, err := shared.ParseObject(ref.Key, ref.FirstSeq, obj.Body)
+	var f *Failure
+	if errors.As(err, &f) {
+		return &batchResult{failure: f}, nil
 	}
-	head, err := store.Head(ctx, ref.Key, obj.VersionID)
 	if err != nil {
 		return nil, err
 	}
-	if f := checkLock(head, now); f != "" {
-		return fail(0, f, ErrVerifyFailed)
+	if f := checkLock(obj, now); f != "" {
+		return fail(f)
 	}
-	if head.ChecksumSHA256 != "" {
+	if obj.ChecksumSHA256 != "" {
 		sum := sha256.Sum256(obj.Body)
-		if got := base64.StdEncoding.EncodeToString(sum[:]); got != head.ChecksumSHA256 {
-			return fail(0, fmt.Sprintf("object bytes hash to SHA-256 %s, the stored checksum is %s", got, head.ChecksumSHA256), ErrVerifyFailed)
+		if got := base64.StdEncoding.EncodeToString(sum[:]); got != obj.ChecksumSHA256 {
+			return fail(fmt.Sprintf("object bytes hash to SHA-256 %s, the stored checksum is %s", got, obj.ChecksumSHA256))
 		}
 	}
 	return &batchResult{entries: entries}, nil
@@ -253,15 +217,6 @@ func checkLock(obj *archive.Object, now time.Time) string {
 		return fmt.Sprintf("object lock retention ended at %s", obj.RetainUntil.UTC().Format(time.RFC3339))
 	}
 	return ""
-}
-
-func checkpointSeq(key string) (uint64, error) {
-	base := key[strings.LastIndex(key, "/")+1:]
-	digits, ok := strings.CutSuffix(base, ".note")
-	if !ok || len(digits) != 20 {
-		return 0, fmt.Errorf("not a checkpoint key")
-	}
-	return strconv.ParseUint(digits, 10, 64)
 }
 
 // fetchInOrder runs fetch for refs with at most n in flight and hands the

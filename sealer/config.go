@@ -8,6 +8,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"golang.org/x/mod/sumdb/note"
+
+	"github.com/aegisai/audit/shared"
 )
 
 // Config configures a Sealer. Zero values take the documented defaults.
@@ -69,13 +71,13 @@ type Config struct {
 
 const defaultRetention = 2557 * 24 * time.Hour
 
-func (c *Config) validate() (note.Signer, error) {
+func (c *Config) validate() (note.Signer, shared.VerifierKey, error) {
 	var errs []error
 	if len(c.Brokers) == 0 {
 		errs = append(errs, errors.New("Brokers is required"))
 	}
-	if c.Chain == "" {
-		errs = append(errs, errors.New("Chain is required"))
+	if !shared.ValidIdentifier(c.Chain) {
+		errs = append(errs, fmt.Errorf("Chain %q is not 1 to 128 characters of A-Z a-z 0-9 . _ - starting with a letter or digit", c.Chain))
 	}
 	if c.S3 == nil {
 		errs = append(errs, errors.New("S3 is required"))
@@ -83,21 +85,21 @@ func (c *Config) validate() (note.Signer, error) {
 	if c.Bucket == "" {
 		errs = append(errs, errors.New("Bucket is required"))
 	}
-	signer, err := note.NewSigner(c.SignerKey)
+	signer, err := shared.NewSigner(c.SignerKey)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("SignerKey: %w", err))
 	}
-	verifier, err := note.NewVerifier(c.VerifierKey)
+	verifier, err := shared.ParseVerifierKey(c.VerifierKey)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("VerifierKey: %w", err))
-	} else if signer != nil && (verifier.Name() != signer.Name() || verifier.KeyHash() != signer.KeyHash()) {
-		errs = append(errs, errors.New("VerifierKey is not the public key of SignerKey"))
+	} else if signer != nil && (verifier.Name != signer.Name() || verifier.Hash != signer.KeyHash()) {
+		errs = append(errs, fmt.Errorf("VerifierKey %s is not the public key of SignerKey %s+%08x", verifier.ID(), signer.Name(), signer.KeyHash()))
 	}
 	if c.BatchMaxRecords < 0 || c.BatchMaxBytes < 0 || c.BatchMaxAge < 0 || c.Retention < 0 {
 		errs = append(errs, errors.New("batch limits and retention must not be negative"))
 	}
 	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("sealer config: %w", err)
+		return nil, verifier, fmt.Errorf("sealer config: %w", err)
 	}
 	def := func(s *string, v string) {
 		if *s == "" {
@@ -136,5 +138,5 @@ func (c *Config) validate() (note.Signer, error) {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	return signer, nil
+	return signer, verifier, nil
 }

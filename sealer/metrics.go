@@ -12,6 +12,9 @@ type metrics struct {
 	txnAborts    prometheus.Counter
 	headSeq      prometheus.Gauge
 	uncommitted  prometheus.Gauge
+	forks        prometheus.Counter
+	// badCheckpoints counts objects at checkpoint keys that do not verify.
+	badCheckpoints prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, chain string) *metrics {
@@ -43,9 +46,15 @@ func newMetrics(reg prometheus.Registerer, chain string) *metrics {
 		uncommitted: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "aegis_sealer_uncommitted_entries", Help: "Entries sealed in S3 whose Kafka offsets are not committed yet.", ConstLabels: labels,
 		}),
+		forks: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "aegis_sealer_forks_total", Help: "Objects at the chain's next keys that are not what this sealer seals; the sealer stops on each.", ConstLabels: labels,
+		}),
+		badCheckpoints: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "aegis_sealer_bad_checkpoints_total", Help: "Objects at checkpoint keys that do not verify with the trusted key (ignored on recovery).", ConstLabels: labels,
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.entries, m.batches, m.batchEntries, m.sealSeconds, m.s3Retries, m.txnAborts, m.headSeq, m.uncommitted)
+		reg.MustRegister(m.entries, m.batches, m.batchEntries, m.sealSeconds, m.s3Retries, m.txnAborts, m.headSeq, m.uncommitted, m.forks, m.badCheckpoints)
 	}
 	return m
 }

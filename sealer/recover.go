@@ -1,6 +1,7 @@
 package sealer
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,72 +15,54 @@ import (
 	"github.com/aegisai/audit/shared"
 )
 
-// checkpointed is a signed checkpoint and the batch it names, read from S3.
+// checkpointed is a signed checkpoint, read from S3.
 type checkpointed struct {
-	cp      shared.Checkpoint
-	obj     *archive.Object
-	entries []*shared.Entry
-	lines   [][]byte
+	key string
+	cp  shared.Checkpoint
 }
 
-// readCheckpointed reads the checkpoint at key and the batch it names.
-func (s *Sealer) readCheckpointed(ctx context.Context, key string) (*checkpointed, error) {
-	cp, err := s.readCheckpoint(ctx, key)
+// recoverHead sets the head from S3: the latest checkpoint that carries the
+// trusted signature gives seq, hash and Kafka offset, so no batch line has
+// to be read (an unreadable line cannot keep the sealer from starting). A
+// new chain gets its genesis entry first. It returns the valid checkpoints,
+// newest first, which loadUncommitted goes on from.
+func (s *Sealer) recoverHead(ctx context.Context) ([]checkpointed, error) {
+	keys, err := s.listCheckpoints(ctx)
 	if err != nil {
 		return nil, err
 	}
-	obj, err := s.get(ctx, cp.Object)
-	if err != nil {
-		return nil, fmt.Errorf("batch of checkpoint seq %d: %w", cp.Seq, err)
-	}
-	entries, lines, err := parseBatch(obj.Body)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", cp.Object, err)
-	}
-	return &checkpointed{cp: cp, obj: obj, entries: entries, lines: lines}, nil
-}
-
-// recoverHead sets the head from S3: the latest signed checkpoint and the
-// entry it names. A new chain gets its genesis entry first. It returns the
-// checkpoint keys and the latest checkpoint with its batch (nil for a new
-// chain), which loadUncommitted goes on from.
-func (s *Sealer) recoverHead(ctx context.Context) ([]string, *checkpointed, error) {
-	cps, err := s.listCheckpoints(ctx)
-	if err != nil {
-		return nil, nil, err
+	var cps []checkpointed
+	for i := len(keys) - 1; i >= 0; i-- {
+		cp, err := s.readCheckpoint(ctx, keys[i])
+		if errors.Is(err, shared.ErrBadCheckpoint) {
+			// Someone with write access to the bucket can put a file at a
+			// checkpoint key; it cannot carry the signature. Say so and
+			// keep looking: it must not stop the chain.
+			s.m.badCheckpoints.Inc()
+			s.log.Error("object at a checkpoint key does not verify with the trusted key; ignored (verify will report it)",
+				zap.String("key", keys[i]), zap.Error(err))
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		cps = append(cps, checkpointed{key: keys[i], cp: cp})
 	}
 	if len(cps) == 0 {
-		return nil, nil, s.genesis(ctx)
+		return nil, s.genesis(ctx)
 	}
-	latest, err := s.readCheckpointed(ctx, cps[len(cps)-1])
-	if err != nil {
-		return nil, nil, fmt.Errorf("recover head: %w", err)
-	}
-	cp, entries := latest.cp, latest.entries
-	last := entries[len(entries)-1]
-	if last.Seq != cp.Seq || last.Hash != cp.Hash || last.Chain != s.cfg.Chain {
-		return nil, nil, fmt.Errorf("%w: checkpoint seq %d hash %s does not match the last entry of %s (seq %d hash %s)",
-			shared.ErrChainBroken, cp.Seq, cp.Hash, cp.Object, last.Seq, last.Hash)
-	}
-	h := shared.Head{Chain: s.cfg.Chain, Seq: last.Seq, Hash: last.Hash, Offset: -1}
-	for _, e := range entries {
-		if e.Source != nil {
-			h.Offset = e.Source.Offset
-		}
-	}
-	if h.Offset < 0 && last.Seq > 0 {
-		return nil, nil, fmt.Errorf("%w: batch %s has no source offsets", ErrInconsistent, cp.Object)
-	}
-	s.setHead(h)
-	return cps, latest, nil
+	s.setHead(cps[0].cp.Head())
+	return cps, nil
 }
 
-// genesis writes (or adopts) the genesis object and its checkpoint.
+// genesis writes (or adopts) the genesis object and its checkpoint. An
+// existing genesis object is adopted only if it is the genesis this sealer
+// would write, apart from its time: this chain, this checkpoint key.
 func (s *Sealer) genesis(ctx context.Context) error {
 	key := shared.GenesisKey(s.cfg.Prefix, s.cfg.Chain)
 	obj, err := s.get(ctx, key)
 	if errors.Is(err, archive.ErrNotFound) {
-		g, gerr := shared.NewGenesis(s.cfg.Chain, s.cfg.Now(), s.signer.Name(), s.cfg.VerifierKey)
+		g, gerr := shared.NewGenesis(s.cfg.Chain, s.cfg.Now(), s.verifier.Name, s.cfg.VerifierKey)
 		if gerr != nil {
 			return gerr
 		}
@@ -96,18 +79,23 @@ func (s *Sealer) genesis(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read genesis: %w", err)
 	}
-	entries, _, err := parseBatch(obj.Body)
+	entries, _, err := shared.ParseObject(key, 0, obj.Body)
 	if err != nil {
-		return fmt.Errorf("genesis %s: %w", key, err)
+		return s.forked(key, fmt.Errorf("%w: genesis object %s does not verify: %w", ErrChainForked, key, err))
 	}
-	v := shared.NewVerifier(s.cfg.Chain)
+	v := shared.NewChainVerifier(s.cfg.Chain)
 	if len(entries) != 1 {
-		return fmt.Errorf("%w: genesis object %s holds %d entries", shared.ErrChainBroken, key, len(entries))
+		return s.forked(key, fmt.Errorf("%w: genesis object %s holds %d entries, want 1", ErrChainForked, key, len(entries)))
 	}
-	if err := v.Add(entries[0]); err != nil {
-		return fmt.Errorf("genesis %s: %w", key, err)
+	g := entries[0]
+	if err := v.Add(g); err != nil {
+		return s.forked(key, fmt.Errorf("%w: genesis object %s: %w", ErrChainForked, key, err))
 	}
-	if err := s.writeCheckpoint(ctx, entries[0], key); err != nil {
+	if g.Genesis.VerifierKey != s.cfg.VerifierKey {
+		return s.forked(key, fmt.Errorf("%w: genesis object %s names checkpoint key %s, not this sealer's %s",
+			ErrChainForked, key, g.Genesis.VerifierKey, s.cfg.VerifierKey))
+	}
+	if err := s.writeCheckpoint(ctx, g, -1, key); err != nil {
 		return err
 	}
 	s.setHead(v.Head())
@@ -124,6 +112,9 @@ func (s *Sealer) listCheckpoints(ctx context.Context) ([]string, error) {
 	return keys, err
 }
 
+// readCheckpoint reads and verifies the checkpoint at key. Errors wrapping
+// shared.ErrBadCheckpoint mean the object is not a checkpoint of this chain
+// signed by the trusted key.
 func (s *Sealer) readCheckpoint(ctx context.Context, key string) (shared.Checkpoint, error) {
 	obj, err := s.get(ctx, key)
 	if err != nil {
@@ -133,17 +124,53 @@ func (s *Sealer) readCheckpoint(ctx context.Context, key string) (shared.Checkpo
 	if err != nil {
 		return cp, fmt.Errorf("checkpoint %s: %w", key, err)
 	}
-	if cp.Chain != s.cfg.Chain {
-		return cp, fmt.Errorf("checkpoint %s: %w: chain %q", key, shared.ErrBadCheckpoint, cp.Chain)
+	if cp.Chain != s.cfg.Chain || shared.CheckpointKey(s.cfg.Prefix, cp.Chain, cp.Seq) != key {
+		return cp, fmt.Errorf("checkpoint %s: %w: signs chain %q seq %d", key, shared.ErrBadCheckpoint, cp.Chain, cp.Seq)
 	}
 	return cp, nil
+}
+
+// readSigned reads the batch a verified checkpoint names and checks that its
+// lines link and end at the signed hash, so every line in it is authentic.
+// Lines are read leniently (shared.ParseLineLenient): a line an older
+// version wrote under looser rules is still republished, never a reason to
+// stop.
+func (s *Sealer) readSigned(ctx context.Context, c checkpointed) (*archive.Object, []*shared.Entry, [][]byte, error) {
+	obj, err := s.get(ctx, c.cp.Object)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("batch of checkpoint seq %d: %w", c.cp.Seq, err)
+	}
+	lines, err := shared.SplitLines(obj.Body)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("%w: %s: %v", shared.ErrChainBroken, c.cp.Object, err)
+	}
+	entries := make([]*shared.Entry, len(lines))
+	for i, l := range lines {
+		e, err := shared.ParseLineLenient(l)
+		if err == nil && i > 0 && (e.Seq != entries[i-1].Seq+1 || e.Prev != entries[i-1].Hash) {
+			err = fmt.Errorf("%w: does not follow line %d", shared.ErrChainBroken, i)
+		}
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("%s line %d: %w (the signed checkpoint %s covers it: the object was replaced)", c.cp.Object, i+1, err, c.key)
+		}
+		if _, serr := shared.ParseLine(l); serr != nil {
+			s.log.Warn("a signed line breaks the current format rules; it is republished as it is",
+				zap.String("object", c.cp.Object), zap.Int("line", i+1), zap.Error(serr))
+		}
+		entries[i] = e
+	}
+	if last := entries[len(entries)-1]; last.Seq != c.cp.Seq || last.Hash != c.cp.Hash {
+		return nil, nil, nil, fmt.Errorf("%w: checkpoint %s signs seq %d hash %s, but %s ends at seq %d hash %s (the object was replaced)",
+			shared.ErrChainBroken, c.key, c.cp.Seq, c.cp.Hash, c.cp.Object, last.Seq, last.Hash)
+	}
+	return obj, entries, lines, nil
 }
 
 // loadUncommitted fills pending with the sealed entries whose offsets the
 // group has not committed (a crash between the S3 write and the Kafka
 // transaction), so they are republished, not sealed again. It walks the
-// checkpoints cps back from latest, which recoverHead has read already.
-func (s *Sealer) loadUncommitted(ctx context.Context, admin *kgo.Client, cps []string, latest *checkpointed) error {
+// checkpoints back from the newest.
+func (s *Sealer) loadUncommitted(ctx context.Context, admin *kgo.Client, cps []checkpointed) error {
 	head := s.Head()
 	if head.Offset < 0 {
 		return nil
@@ -160,26 +187,23 @@ func (s *Sealer) loadUncommitted(ctx context.Context, admin *kgo.Client, cps []s
 		return nil
 	}
 	seen := map[string]bool{}
-	for i := len(cps) - 1; i >= 0; i-- {
-		c := latest
-		if i < len(cps)-1 {
-			if c, err = s.readCheckpointed(ctx, cps[i]); err != nil {
-				return err
-			}
+	for _, c := range cps {
+		if seen[c.cp.Object] || c.cp.Offset < committed {
+			break
 		}
-		cp, obj, entries, lines := c.cp, c.obj, c.entries, c.lines
-		if seen[cp.Object] {
-			continue
+		seen[c.cp.Object] = true
+		obj, entries, lines, err := s.readSigned(ctx, c)
+		if err != nil {
+			return err
 		}
-		seen[cp.Object] = true
-		done := entries[0].Source == nil
+		done := false
 		for j, e := range entries {
 			if e.Source == nil || e.Source.Offset < committed {
 				done = true
 				continue
 			}
 			s.mu.Lock()
-			s.pending[e.Source.Offset] = newSealedRef(e, &shared.SealedRecord{Object: cp.Object, VersionID: obj.VersionID, Line: j + 1, Entry: lines[j]})
+			s.pending[e.Source.Offset] = newSealedRef(e, &shared.SealedRecord{Object: c.cp.Object, VersionID: obj.VersionID, Line: j + 1, Entry: lines[j]})
 			s.mu.Unlock()
 		}
 		if done {
@@ -189,6 +213,88 @@ func (s *Sealer) loadUncommitted(ctx context.Context, admin *kgo.Client, cps []s
 	s.log.Info("uncommitted sealed entries will be republished", zap.Int64("committed_offset", committed),
 		zap.Int64("head_offset", head.Offset), zap.Int("entries", len(s.pending)))
 	return nil
+}
+
+// forked counts and logs a fork before the sealer stops with err.
+func (s *Sealer) forked(key string, err error) error {
+	s.m.forks.Inc()
+	s.log.Error("chain fork: stopping without committing; an operator must look at the object", zap.String("key", key), zap.Error(err))
+	return err
+}
+
+// adopt checks an object another writer stored at the next batch key
+// before the sealer signs over it. Each of its entries must be exactly the
+// entry this sealer seals from the record at the same Kafka offset (same
+// offsets in order, the same payload from the same record bytes, linked
+// hashes); only the sealed_at times may differ. records are the records this
+// sealer holds from the batch's first offset on; when the object covers more,
+// the rest are read from the topic by offset. Anything else is a fork.
+func (s *Sealer) adopt(ctx context.Context, key string, body []byte, records []*kgo.Record) ([]*shared.Entry, [][]byte, error) {
+	fork := func(format string, args ...any) error {
+		return s.forked(key, fmt.Errorf("%w: %s %s", ErrChainForked, key, fmt.Sprintf(format, args...)))
+	}
+	lines, err := shared.SplitLines(body)
+	if err != nil {
+		return nil, nil, fork("is not a batch: %v", err)
+	}
+	if len(lines) > len(records) {
+		more, err := s.fetchRecords(ctx, records[len(records)-1].Offset+1, len(lines)-len(records))
+		if err != nil {
+			return nil, nil, fmt.Errorf("read records to check %s: %w", key, err)
+		}
+		records = append(records[:len(records):len(records)], more...)
+	}
+	head := s.Head()
+	entries := make([]*shared.Entry, len(lines))
+	for i, line := range lines {
+		theirs, err := shared.ParseLineLenient(line)
+		if err != nil {
+			return nil, nil, fork("line %d does not parse: %v", i+1, err)
+		}
+		if i >= len(records) {
+			return nil, nil, fork("line %d (seq %d) claims a record beyond the end of the topic", i+1, theirs.Seq)
+		}
+		mine, err := shared.SealRecord(head, source(records[i]), records[i].Value, theirs.SealedAt)
+		if err != nil {
+			return nil, nil, err
+		}
+		want, err := mine.Line()
+		if err != nil {
+			return nil, nil, err
+		}
+		if !bytes.Equal(want, line) {
+			return nil, nil, fork("line %d (seq %d) is not what this sealer seals from the record at offset %d (seq %d)",
+				i+1, theirs.Seq, records[i].Offset, mine.Seq)
+		}
+		entries[i] = mine
+		head = head.Next(mine)
+	}
+	return entries, lines, nil
+}
+
+// fetchRecords reads n committed records of the decisions topic from
+// offset on, as the sealer's own consumer would see them.
+func (s *Sealer) fetchRecords(ctx context.Context, offset int64, n int) ([]*kgo.Record, error) {
+	cl, err := kgo.NewClient(
+		kgo.SeedBrokers(s.cfg.Brokers...),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{s.cfg.Topic: {0: kgo.NewOffset().At(offset)}}),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.CallTimeout)
+	defer cancel()
+	var out []*kgo.Record
+	for len(out) < n {
+		fetches := cl.PollRecords(ctx, n-len(out))
+		if err := ctx.Err(); err != nil {
+			return out, fmt.Errorf("%d of %d records from offset %d: %w", len(out), n, offset, err)
+		}
+		fetches.EachRecord(func(r *kgo.Record) { out = append(out, r) })
+	}
+	return out, nil
 }
 
 func jsonMarshal(v any) ([]byte, error) {

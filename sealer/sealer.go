@@ -65,7 +65,7 @@ type Stats struct {
 type Sealer struct {
 	cfg      Config
 	signer   note.Signer
-	verifier note.Verifier
+	verifier shared.VerifierKey
 	store    *archive.Store
 	log      *zap.Logger
 	m        *metrics
@@ -97,12 +97,12 @@ func (s *Sealer) recover(ctx context.Context, admin *kgo.Client) error {
 	s.mu.Lock()
 	s.pending = map[int64]*sealedRef{}
 	s.mu.Unlock()
-	cps, latest, err := s.recoverHead(ctx)
+	cps, err := s.recoverHead(ctx)
 	if err != nil {
 		return err
 	}
-	if latest != nil {
-		err = s.loadUncommitted(ctx, admin, cps, latest)
+	if len(cps) > 0 {
+		err = s.loadUncommitted(ctx, admin, cps)
 	}
 	s.mu.Lock()
 	s.m.uncommitted.Set(float64(len(s.pending)))
@@ -112,11 +112,10 @@ func (s *Sealer) recover(ctx context.Context, admin *kgo.Client) error {
 
 // New validates cfg and returns a Sealer. It does no I/O.
 func New(ctx context.Context, cfg Config) (*Sealer, error) {
-	signer, err := cfg.validate()
+	signer, verifier, err := cfg.validate()
 	if err != nil {
 		return nil, err
 	}
-	verifier, _ := note.NewVerifier(cfg.VerifierKey)
 	return &Sealer{
 		cfg: cfg, signer: signer, verifier: verifier,
 		store:   &archive.Store{S3: cfg.S3, Bucket: cfg.Bucket, Prefix: cfg.Prefix},
@@ -173,7 +172,7 @@ func (s *Sealer) Run(ctx context.Context) error {
 	if _, err := topics.Ensure(ctx, admin, s.cfg.SealedTopic, s.cfg.SealedPartitions); err != nil {
 		return err
 	}
-	if err := s.store.CheckBucket(ctx, s.cfg.CreateBucket); err != nil {
+	if err := s.checkBucket(ctx); err != nil {
 		return err
 	}
 	if err := s.recover(ctx, admin); err != nil {
@@ -397,12 +396,12 @@ func (s *Sealer) seal(ctx context.Context, records []*kgo.Record, maxPolled int6
 			entries, lines = append(entries, e), append(lines, line)
 		}
 		start := time.Now()
-		key, version, entries, lines, err := s.writeBatch(ctx, entries, lines, records[0].Offset)
+		key, version, entries, lines, err := s.writeBatch(ctx, entries, lines, records)
 		if err != nil {
 			return nil, err
 		}
 		last := entries[len(entries)-1]
-		if err := s.writeCheckpoint(ctx, last, key); err != nil {
+		if err := s.writeCheckpoint(ctx, last, last.Source.Offset, key); err != nil {
 			return nil, err
 		}
 		s.m.sealSeconds.Observe(time.Since(start).Seconds())
@@ -436,10 +435,12 @@ func (s *Sealer) seal(ctx context.Context, records []*kgo.Record, maxPolled int6
 	return out, nil
 }
 
-// writeBatch writes entries as one object. If the key is taken by an object
-// that extends the head from the same first offset, that object's entries
-// are adopted and returned instead.
-func (s *Sealer) writeBatch(ctx context.Context, entries []*shared.Entry, lines [][]byte, firstOffset int64) (string, string, []*shared.Entry, [][]byte, error) {
+// writeBatch writes entries, sealed from records, as one object. If the
+// key is taken by an object that holds exactly the entries this sealer
+// seals from the same records (a zombie sealer racing on them), that
+// object's entries are adopted and returned instead; anything else stops
+// the sealer with ErrChainForked.
+func (s *Sealer) writeBatch(ctx context.Context, entries []*shared.Entry, lines [][]byte, records []*kgo.Record) (string, string, []*shared.Entry, [][]byte, error) {
 	key := shared.BatchKey(s.cfg.Prefix, entries[0])
 	body := joinLines(lines)
 	start := s.cfg.Now()
@@ -461,27 +462,22 @@ func (s *Sealer) writeBatch(ctx context.Context, entries []*shared.Entry, lines 
 		s.m.batches.WithLabelValues("written").Inc()
 		return key, obj.VersionID, entries, lines, nil
 	}
-	theirs, theirLines, err := parseBatch(obj.Body)
+	theirs, theirLines, err := s.adopt(ctx, key, obj.Body, records)
 	if err != nil {
-		return "", "", nil, nil, fmt.Errorf("%w: %s holds an unreadable batch: %v", ErrChainForked, key, err)
-	}
-	head := s.Head()
-	first := theirs[0]
-	if first.Chain != head.Chain || first.Seq != head.Seq+1 || first.Prev != head.Hash ||
-		first.Source == nil || first.Source.Offset != firstOffset {
-		return "", "", nil, nil, fmt.Errorf("%w: %s starts at seq %d prev %s, but the head is seq %d hash %s at offset %d",
-			ErrChainForked, key, first.Seq, first.Prev, head.Seq, head.Hash, firstOffset-1)
+		return "", "", nil, nil, err
 	}
 	s.adopted.Add(1)
 	s.m.batches.WithLabelValues("adopted").Inc()
-	s.log.Warn("batch key taken by another sealer; adopted its object", zap.String("key", key),
-		zap.Uint64("first_seq", first.Seq), zap.Int("entries", len(theirs)))
+	s.log.Warn("batch key taken by another sealer; checked every entry against the records and adopted its object", zap.String("key", key),
+		zap.Uint64("first_seq", theirs[0].Seq), zap.Int("entries", len(theirs)))
 	return key, obj.VersionID, theirs, theirLines, nil
 }
 
-// writeCheckpoint signs and stores the checkpoint of last, stored in key.
-func (s *Sealer) writeCheckpoint(ctx context.Context, last *shared.Entry, key string) error {
-	cp := shared.Checkpoint{Chain: last.Chain, Seq: last.Seq, Hash: last.Hash, Object: key, Time: s.cfg.Now()}
+// writeCheckpoint signs and stores the checkpoint of last (read at Kafka
+// offset, -1 for genesis), stored in key. A checkpoint already at its key
+// must sign the same head and object, or the chain forked.
+func (s *Sealer) writeCheckpoint(ctx context.Context, last *shared.Entry, offset int64, key string) error {
+	cp := shared.Checkpoint{Chain: last.Chain, Seq: last.Seq, Hash: last.Hash, Offset: offset, Object: key, Time: s.cfg.Now()}
 	msg, err := cp.Sign(s.signer)
 	if err != nil {
 		return err
@@ -489,17 +485,25 @@ func (s *Sealer) writeCheckpoint(ctx context.Context, last *shared.Entry, key st
 	cpKey := shared.CheckpointKey(s.cfg.Prefix, last.Chain, last.Seq)
 	_, err = s.put(ctx, cpKey, msg)
 	if errors.Is(err, archive.ErrExists) {
-		obj, gerr := s.get(ctx, cpKey)
-		if gerr != nil {
-			return gerr
+		theirs, rerr := s.readCheckpoint(ctx, cpKey)
+		if rerr != nil && !errors.Is(rerr, shared.ErrBadCheckpoint) {
+			return rerr
 		}
-		theirs, oerr := shared.OpenCheckpoint(obj.Body, s.verifier)
-		if oerr != nil || theirs.Hash != last.Hash {
-			return fmt.Errorf("%w: checkpoint %s does not match seq %d hash %s", ErrChainForked, cpKey, last.Seq, last.Hash)
+		if rerr != nil || theirs.Hash != cp.Hash || theirs.Offset != cp.Offset || theirs.Object != cp.Object {
+			return s.forked(cpKey, fmt.Errorf("%w: checkpoint %s does not sign seq %d hash %s in %s: %v", ErrChainForked, cpKey, last.Seq, last.Hash, key, rerr))
 		}
 		return nil
 	}
 	return err
+}
+
+// checkBucket checks the bucket's Object Lock, retrying while S3 is
+// unreachable like any other S3 call; a missing or unlocked bucket stops
+// the sealer with a message saying what to do.
+func (s *Sealer) checkBucket(ctx context.Context) error {
+	return s.retry(ctx, "check bucket "+s.cfg.Bucket, func(ctx context.Context) error {
+		return s.store.CheckBucket(ctx, s.cfg.CreateBucket)
+	})
 }
 
 // put stores body at key, retrying transient failures with backoff until ctx
@@ -529,10 +533,13 @@ func (s *Sealer) get(ctx context.Context, key string) (*archive.Object, error) {
 func (s *Sealer) retry(ctx context.Context, what string, fn func(context.Context) error) error {
 	err := retry.Policy{
 		Timeout: s.cfg.CallTimeout, Initial: 100 * time.Millisecond, Max: 5 * time.Second,
-		Final: func(err error) bool { return errors.Is(err, archive.ErrExists) || errors.Is(err, archive.ErrNotFound) },
+		Final: func(err error) bool {
+			return errors.Is(err, archive.ErrExists) || errors.Is(err, archive.ErrNotFound) ||
+				errors.Is(err, archive.ErrNoBucket) || errors.Is(err, archive.ErrNotLocked) || errors.Is(err, archive.ErrAccessDenied)
+		},
 		OnRetry: func(attempt int, wait time.Duration, err error) {
 			s.m.s3Retries.Inc()
-			s.log.Warn("S3 call failed; retrying", zap.String("call", what), zap.Int("attempt", attempt),
+			s.log.Warn("S3 call failed (server unreachable or erroring); retrying", zap.String("endpoint_call", what), zap.Int("attempt", attempt),
 				zap.Duration("backoff", wait), zap.Error(err))
 		},
 	}.Do(ctx, fn)
@@ -542,10 +549,6 @@ func (s *Sealer) retry(ctx context.Context, what string, fn func(context.Context
 	return err
 }
 
-func source(r *kgo.Record) shared.Source {
-	return shared.Source{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp.UTC()}
-}
-
 func joinLines(lines [][]byte) []byte {
 	var buf bytes.Buffer
 	for _, l := range lines {
@@ -553,19 +556,4 @@ func joinLines(lines [][]byte) []byte {
 		buf.WriteByte('\n')
 	}
 	return buf.Bytes()
-}
-
-// parseBatch reads a batch object whose lines must each verify on their own
-// and link to one another.
-func parseBatch(body []byte) ([]*shared.Entry, [][]byte, error) {
-	entries, lines, err := archive.ParseBatch(body)
-	if err != nil {
-		return nil, nil, err
-	}
-	for i := 1; i < len(entries); i++ {
-		if e := entries[i]; e.Seq != entries[i-1].Seq+1 || e.Prev != entries[i-1].Hash {
-			return nil, nil, fmt.Errorf("line %d: %w: does not follow line %d", i+1, shared.ErrChainBroken, i)
-		}
-	}
-	return entries, lines, nil
 }

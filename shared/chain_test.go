@@ -2,21 +2,18 @@ package shared
 
 import (
 	"bytes"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
-
-	"golang.org/x/mod/sumdb/note"
 )
 
 // testChain seals n records after a genesis and returns entries and lines.
 func testChain(t testing.TB, n int) ([]*Entry, [][]byte) {
 	t.Helper()
-	g, err := NewGenesis("prod", vecTime, "k", "")
+	g, err := NewGenesis("prod", vecTime, "aegis-prod", vecVerifierKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +41,7 @@ func testChain(t testing.TB, n int) ([]*Entry, [][]byte) {
 }
 
 func verifyLines(lines [][]byte) error {
-	v := NewVerifier("prod")
+	v := NewChainVerifier("prod")
 	for i, l := range lines {
 		e, err := ParseLine(l)
 		if err != nil {
@@ -119,7 +116,7 @@ func TestSealRecordNeverSkips(t *testing.T) {
 	for _, raw := range []string{"", "null", "{}", "[1,2]", `{"type":"decision"}`, "\xff\xfe", `{"a":1,"a":2}`,
 		`{"type":"decision","event_id":"e","environment":"staging","occurred_at":"2026-11-27T09:00:00Z","decision":{"decision_id":"d","action":"ALLOW","confidence_score":0.5,"policy_version":"p","user_id":"u","session_id":"s"}}`,
 		strings.Repeat("x", MaxInvalidRaw+1)} {
-		e, err := SealRecord(head, Source{Offset: 3}, []byte(raw), vecTime)
+		e, err := SealRecord(head, *vecSource(3), []byte(raw), vecTime)
 		if err != nil {
 			t.Fatalf("%.20q: %v", raw, err)
 		}
@@ -161,12 +158,16 @@ func TestEnvelopeValidation(t *testing.T) {
 		{"decision.confidence_score", func(e *Envelope) { e.Decision.ConfidenceScore = 1.01 }},
 		{"decision.confidence_score", func(e *Envelope) { e.Decision.ConfidenceScore = -0.1 }},
 		{"decision.metadata", func(e *Envelope) { e.Decision.Metadata = json.RawMessage(`[1]`) }},
-		{"decision.metadata", func(e *Envelope) { e.Decision.Metadata = json.RawMessage(`{"n":12345678901234567890}`) }},
+		{"decision.metadata.n", func(e *Envelope) { e.Decision.Metadata = json.RawMessage(`{"n":12345678901234567890}`) }},
+		{"decision.metadata.n", func(e *Envelope) { e.Decision.Metadata = json.RawMessage(`{"n":1e16}`) }},
+		{"decision.metadata.list[1]", func(e *Envelope) { e.Decision.Metadata = json.RawMessage(`{"list":[1,0.10000000000000000555]}`) }},
+		{"decision.metadata", func(e *Envelope) { e.Decision.Metadata = json.RawMessage(`{"a":1,"a":2}`) }},
+		{"occurred_at", func(e *Envelope) { e.OccurredAt = vecTime.In(time.FixedZone("CET", 3600)) }},
 		{"decision.metadata", func(e *Envelope) {
 			e.Decision.Metadata = json.RawMessage(`{"k":"` + strings.Repeat("x", MaxMetadataBytes) + `"}`)
 		}},
-		{"decision", func(e *Envelope) { e.Override = &Override{} }},
-		{"override", func(e *Envelope) { e.Type = TypeOverride }},
+		{"override", func(e *Envelope) { e.Override = &Override{} }},
+		{"decision", func(e *Envelope) { e.Type = TypeOverride }},
 	}
 	for _, tc := range tests {
 		e := ok()
@@ -180,28 +181,26 @@ func TestEnvelopeValidation(t *testing.T) {
 }
 
 func TestCheckpointSignature(t *testing.T) {
-	skey, vkey, _ := note.GenerateKey(rand.Reader, "aegis-prod")
-	signer, _ := note.NewSigner(skey)
-	verifier, _ := note.NewVerifier(vkey)
-	otherS, otherV, _ := note.GenerateKey(rand.Reader, "aegis-prod")
-	other, _ := note.NewSigner(otherS)
-	otherVerifier, _ := note.NewVerifier(otherV)
+	signer, verifier := vecSigner(t), vecVerifier(t)
+	otherS, otherV := testKey("aegis-prod", "another seed")
+	other, _ := NewSigner(otherS)
+	otherVerifier, _ := ParseVerifierKey(otherV)
 
-	cp := Checkpoint{Chain: "prod", Seq: 42, Hash: Hash{1, 2, 3}, Object: "audit/x.jsonl", Time: vecTime}
+	cp := Checkpoint{Chain: "prod", Seq: 42, Hash: Hash{1, 2, 3}, Offset: 41, Object: "audit/x.jsonl", Time: vecTime}
 	msg, err := cp.Sign(signer)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got, err := OpenCheckpoint(msg, verifier)
-	if err != nil || got.Seq != 42 || got.Hash != cp.Hash || got.Object != cp.Object || !got.Time.Equal(vecTime) {
+	if err != nil || got != cp {
 		t.Fatalf("round trip: %+v, %v", got, err)
 	}
 	forged, _ := cp.Sign(other)
-	if _, err := OpenCheckpoint(forged, verifier); !errors.Is(err, ErrBadCheckpoint) {
+	if _, err := OpenCheckpoint(forged, verifier); !errors.Is(err, ErrBadCheckpoint) || !strings.Contains(err.Error(), otherVerifier.ID()) {
 		t.Fatalf("checkpoint signed by another key with the same name: got %v", err)
 	}
-	if _, err := OpenCheckpoint(msg, otherVerifier); !errors.Is(err, ErrBadCheckpoint) {
-		t.Fatalf("checkpoint checked against the wrong key: got %v", err)
+	if _, err := OpenCheckpoint(msg, otherVerifier); !errors.Is(err, ErrBadCheckpoint) || !strings.Contains(err.Error(), verifier.ID()) {
+		t.Fatalf("checkpoint checked against the wrong key: got %v, want both key ids named", err)
 	}
 	edited := bytes.Replace(msg, []byte("seq 42"), []byte("seq 43"), 1)
 	if _, err := OpenCheckpoint(edited, verifier); !errors.Is(err, ErrBadCheckpoint) {
@@ -222,11 +221,11 @@ func TestBatchKeys(t *testing.T) {
 	if BatchKey("audit", entries[0]) != GenesisKey("audit", "prod") {
 		t.Fatalf("genesis key %s", BatchKey("audit", entries[0]))
 	}
-	for _, ts := range []time.Time{time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(1969, 12, 31, 0, 0, 0, 0, time.UTC)} {
+	for _, ts := range []time.Time{LatestTime, time.Date(1969, 12, 31, 0, 0, 0, 0, time.UTC), EarliestTime} {
 		e := *entries[1]
 		e.Source = &Source{Timestamp: ts}
 		key := BatchKey("audit", &e)
-		if info, err := ParseBatchKey("audit", key); err != nil || info.FirstSeq != 1 || info.Date.Year() != 1970 {
+		if info, err := ParseBatchKey("audit", key); err != nil || info.FirstSeq != 1 || !info.Date.Equal(ts.Truncate(24*time.Hour)) {
 			t.Fatalf("timestamp %v: key %s parses as %+v, %v", ts, key, info, err)
 		}
 	}

@@ -9,9 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // FormatVersion is the version of the entry format in docs/FORMAT.md.
@@ -117,8 +115,9 @@ type Entry struct {
 
 	// eventCanonical records that Event is known to be canonical already.
 	eventCanonical bool
-	// decisionID is the event's decision id when SealRecord parsed it.
-	decisionID string
+	// decisionID and eventID are the event's ids when SealRecord or
+	// ParseLine decoded it.
+	decisionID, eventID string
 }
 
 // CanonicalBody returns the canonical bytes of the entry without "hash". The
@@ -128,10 +127,12 @@ type Entry struct {
 // checks every line with the general canonicaliser, and the fuzz tests
 // check that the two agree.
 func (e *Entry) CanonicalBody() ([]byte, error) {
-	var b bytes.Buffer
-	b.Grow(512 + len(e.Event))
-	b.WriteString(`{"chain":`)
-	writeString(&b, e.Chain)
+	if e.Seq > MaxSafeInteger || e.Source != nil && (e.Source.Offset > MaxSafeInteger || e.Source.Offset < 0) {
+		return nil, fmt.Errorf("entry seq %d: seq or offset outside [0, 2^53-1]", e.Seq)
+	}
+	b := make([]byte, 0, 512+len(e.Event))
+	b = append(b, `{"chain":`...)
+	b = appendString(b, e.Chain)
 	switch {
 	case e.Event != nil:
 		canon := []byte(e.Event)
@@ -141,86 +142,54 @@ func (e *Entry) CanonicalBody() ([]byte, error) {
 				return nil, fmt.Errorf("entry seq %d: event: %w", e.Seq, err)
 			}
 		}
-		b.WriteString(`,"event":`)
-		b.Write(canon)
+		b = append(b, `,"event":`...)
+		b = append(b, canon...)
 	case e.Genesis != nil:
-		b.WriteString(`,"genesis":{"created_at":`)
-		writeString(&b, formatTime(e.Genesis.CreatedAt))
-		b.WriteString(`,"key_name":`)
-		writeString(&b, e.Genesis.KeyName)
-		b.WriteString(`,"verifier_key":`)
-		writeString(&b, e.Genesis.VerifierKey)
-		b.WriteByte('}')
+		b = append(b, `,"genesis":{"created_at":`...)
+		b = appendString(b, FormatTime(e.Genesis.CreatedAt))
+		b = append(b, `,"key_name":`...)
+		b = appendString(b, e.Genesis.KeyName)
+		b = append(b, `,"verifier_key":`...)
+		b = appendString(b, e.Genesis.VerifierKey)
+		b = append(b, '}')
 	}
 	if e.Invalid != nil {
-		b.WriteString(`,"invalid":{`)
+		b = append(b, `,"invalid":{`...)
 		if e.Invalid.Raw != "" {
-			b.WriteString(`"raw":`)
-			writeString(&b, e.Invalid.Raw)
-			b.WriteByte(',')
+			b = append(b, `"raw":`...)
+			b = appendString(b, e.Invalid.Raw)
+			b = append(b, ',')
 		}
-		b.WriteString(`"reason":`)
-		writeString(&b, e.Invalid.Reason)
-		b.WriteString(`,"sha256":"` + e.Invalid.SHA256.String() + `","size":` + strconv.Itoa(e.Invalid.Size) + `}`)
+		b = append(b, `"reason":`...)
+		b = appendString(b, e.Invalid.Reason)
+		b = append(b, `,"sha256":"`...)
+		b = append(b, e.Invalid.SHA256.String()...)
+		b = append(b, `","size":`...)
+		b = strconv.AppendInt(b, int64(e.Invalid.Size), 10)
+		b = append(b, '}')
 	}
-	b.WriteString(`,"prev":"` + e.Prev.String() + `","sealed_at":`)
-	writeString(&b, formatTime(e.SealedAt))
-	b.WriteString(`,"seq":` + strconv.FormatUint(e.Seq, 10))
+	b = append(b, `,"prev":"`...)
+	b = append(b, e.Prev.String()...)
+	b = append(b, `","sealed_at":`...)
+	b = appendString(b, FormatTime(e.SealedAt))
+	b = append(b, `,"seq":`...)
+	b = strconv.AppendUint(b, e.Seq, 10)
 	if e.Source != nil {
-		b.WriteString(`,"source":{"offset":` + strconv.FormatInt(e.Source.Offset, 10) +
-			`,"partition":` + strconv.FormatInt(int64(e.Source.Partition), 10) + `,"timestamp":`)
-		writeString(&b, formatTime(e.Source.Timestamp))
-		b.WriteString(`,"topic":`)
-		writeString(&b, e.Source.Topic)
-		b.WriteByte('}')
+		b = append(b, `,"source":{"offset":`...)
+		b = strconv.AppendInt(b, e.Source.Offset, 10)
+		b = append(b, `,"partition":`...)
+		b = strconv.AppendInt(b, int64(e.Source.Partition), 10)
+		b = append(b, `,"timestamp":`...)
+		b = appendString(b, FormatTime(e.Source.Timestamp))
+		b = append(b, `,"topic":`...)
+		b = appendString(b, e.Source.Topic)
+		b = append(b, '}')
 	}
-	b.WriteString(`,"type":`)
-	writeString(&b, string(e.Type))
-	b.WriteString(`,"v":` + strconv.Itoa(e.V) + `}`)
-	if e.Seq > MaxSafeInteger || e.Source != nil && (e.Source.Offset > MaxSafeInteger || e.Source.Offset < -MaxSafeInteger) {
-		return nil, fmt.Errorf("entry seq %d: number outside ±(2^53-1)", e.Seq)
-	}
-	return b.Bytes(), nil
-}
-
-// formatTime is how every time in an entry is written: RFC 3339 in UTC with
-// the fraction's trailing zeros removed (Go's time.RFC3339Nano).
-func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
-
-// writeString writes s as an RFC 8785 string: only '"', '\' and control
-// characters are escaped, with the short forms where JSON has them. Invalid
-// UTF-8 (never expected in the sealer's own strings) becomes U+FFFD.
-func writeString(b *bytes.Buffer, s string) {
-	const hexDigits = "0123456789abcdef"
-	if !utf8.ValidString(s) {
-		s = strings.ToValidUTF8(s, "\uFFFD")
-	}
-	b.WriteByte('"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
-			b.WriteByte('\\')
-			b.WriteByte(c)
-		case c == '\b':
-			b.WriteString(`\b`)
-		case c == '\f':
-			b.WriteString(`\f`)
-		case c == '\n':
-			b.WriteString(`\n`)
-		case c == '\r':
-			b.WriteString(`\r`)
-		case c == '\t':
-			b.WriteString(`\t`)
-		case c < 0x20:
-			b.WriteString(`\u00`)
-			b.WriteByte(hexDigits[c>>4])
-			b.WriteByte(hexDigits[c&0xf])
-		default:
-			b.WriteByte(c)
-		}
-	}
-	b.WriteByte('"')
+	b = append(b, `,"type":`...)
+	b = appendString(b, string(e.Type))
+	b = append(b, `,"v":`...)
+	b = strconv.AppendInt(b, int64(e.V), 10)
+	return append(b, '}'), nil
 }
 
 // ComputeHash returns SHA-256(EntryHashPrefix || prev || CanonicalBody).
@@ -305,17 +274,24 @@ func (h Head) Next(e *Entry) Head {
 	return n
 }
 
-// NewGenesis builds the seq 0 entry of chain.
+// NewGenesis builds the seq 0 entry of chain, whose checkpoints verifierKey
+// (a signed-note verifier key named keyName) signs.
 func NewGenesis(chain string, createdAt time.Time, keyName, verifierKey string) (*Entry, error) {
-	if chain == "" {
-		return nil, errors.New("genesis: chain id is required")
+	if err := checkIdentifier("chain", chain); err != nil {
+		return nil, fmt.Errorf("genesis: %w", err)
+	}
+	vk, err := ParseVerifierKey(verifierKey)
+	if err != nil {
+		return nil, fmt.Errorf("genesis: %w", err)
+	}
+	if vk.Name != keyName {
+		return nil, fmt.Errorf("genesis: verifier key is named %q, not %q", vk.Name, keyName)
 	}
 	e := &Entry{
 		V: FormatVersion, Chain: chain, Seq: 0, Type: EntryGenesis, Prev: ZeroHash,
 		SealedAt: createdAt.UTC(),
 		Genesis:  &Genesis{CreatedAt: createdAt.UTC(), KeyName: keyName, VerifierKey: verifierKey},
 	}
-	var err error
 	if e.Hash, err = e.ComputeHash(); err != nil {
 		return nil, err
 	}
@@ -325,16 +301,26 @@ func NewGenesis(chain string, createdAt time.Time, keyName, verifierKey string) 
 // SealRecord seals one record read from the decisions topic as the successor
 // of h. A record that is a valid Envelope of chain h.Chain becomes an EVENT
 // entry holding the record's canonical bytes; anything else becomes an
-// INVALID entry with the reason. It never fails on bad input: the only
-// errors are internal encoding failures.
+// INVALID entry with the reason. A Kafka timestamp outside the years
+// 0000..9999 cannot be written in an entry: it is clamped to the nearest
+// bound and the record sealed as INVALID, with the timestamp in the reason.
+// SealRecord never fails on bad input: the only errors are internal
+// encoding failures.
 func SealRecord(h Head, src Source, raw []byte, sealedAt time.Time) (*Entry, error) {
+	if !validTopic(src.Topic) || src.Partition < 0 || src.Offset < 0 || src.Offset > MaxSafeInteger {
+		return nil, fmt.Errorf("seal record: source %s/%d offset %d is not a Kafka record position", src.Topic, src.Partition, src.Offset)
+	}
 	e := &Entry{Type: EntryEvent, Source: &src, SealedAt: sealedAt}
 	env, canon, err := parseEnvelope(raw)
 	if err == nil && env.Environment != h.Chain {
 		err = fmt.Errorf("%w: environment %q does not belong to chain %q", ErrInvalidEvent, env.Environment, h.Chain)
 	}
+	if ts := src.Timestamp; ts.Before(EarliestTime) || ts.After(LatestTime) {
+		err = fmt.Errorf("kafka record timestamp %d ms is outside the years 0000..9999; source.timestamp is clamped", ts.UnixMilli())
+		src.Timestamp = clampTime(ts)
+	}
 	if err == nil {
-		e.Event, e.eventCanonical, e.decisionID = canon, true, env.DecisionID()
+		e.Event, e.eventCanonical, e.decisionID, e.eventID = canon, true, env.DecisionID(), env.EventID
 	}
 	if err != nil {
 		e.Type, e.Event = EntryInvalid, nil
@@ -346,21 +332,31 @@ func SealRecord(h Head, src Source, raw []byte, sealedAt time.Time) (*Entry, err
 	return h.seal(e)
 }
 
+func clampTime(t time.Time) time.Time {
+	switch {
+	case t.Before(EarliestTime):
+		return EarliestTime
+	case t.After(LatestTime):
+		return LatestTime.Truncate(time.Millisecond)
+	}
+	return t
+}
+
 // Envelope decodes the event of an EVENT entry.
 func (e *Entry) Envelope() (*Envelope, error) {
 	if e.Type != EntryEvent {
 		return nil, fmt.Errorf("entry seq %d is %s, not an event", e.Seq, e.Type)
 	}
-	var env Envelope
-	if err := json.Unmarshal(e.Event, &env); err != nil {
-		return nil, fmt.Errorf("entry seq %d: decode event: %w", e.Seq, err)
+	env, _, err := parseEnvelope(e.Event)
+	if err != nil {
+		return nil, fmt.Errorf("entry seq %d: event: %w", e.Seq, err)
 	}
-	return &env, nil
+	return env, nil
 }
 
 // DecisionID returns the id of the decision an EVENT entry is about ("" for
-// other entries or an event that does not decode). Entries made by
-// SealRecord answer without decoding the event again.
+// other entries). Entries made by SealRecord or ParseLine answer without
+// decoding the event again.
 func (e *Entry) DecisionID() string {
 	if e.decisionID != "" || e.Type != EntryEvent {
 		return e.decisionID
@@ -372,35 +368,47 @@ func (e *Entry) DecisionID() string {
 	return env.DecisionID()
 }
 
+// EventID returns the event id of an EVENT entry ("" for other entries).
+func (e *Entry) EventID() string {
+	if e.eventID != "" || e.Type != EntryEvent {
+		return e.eventID
+	}
+	env, err := e.Envelope()
+	if err != nil {
+		return ""
+	}
+	return env.EventID
+}
+
 // ErrBadEntry is wrapped when a sealed line fails its own checks.
 var ErrBadEntry = errors.New("bad sealed entry")
 
 // ParseLine decodes a sealed line and checks everything the line alone can
-// prove: canonical form, known version and type, the payload matching the
-// type, and the hash. Links to other entries are checked by Verifier.
-func ParseLine(line []byte) (*Entry, error) {
-	canon, err := Canonicalize(line)
+// prove (docs/FORMAT.md sections 2 to 5): canonical form under the number
+// rule, exactly the members of its type with exact names, every value's type
+// and form, an event that meets the event schema of its chain, an INVALID
+// payload whose size and sha256 match its raw bytes, and the hash. Links to
+// other entries are checked by ChainVerifier.
+func ParseLine(line []byte) (*Entry, error) { return parseLine(line, false) }
+
+// ParseLineLenient is ParseLine without the number rule and the event
+// schema: the line must still be canonical JSON, well formed and carry the
+// hash of its own bytes. It reads lines that an older version wrote under
+// looser rules, so the sealer can recover from them; verification always
+// uses ParseLine.
+func ParseLineLenient(line []byte) (*Entry, error) { return parseLine(line, true) }
+
+func parseLine(line []byte, lenient bool) (*Entry, error) {
+	v, err := parseJSON(line, parseOptions{maxDepth: maxLineDepth, lenientNumbers: lenient})
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadEntry, err)
+		return nil, fmt.Errorf("%w: %w", ErrBadEntry, err)
 	}
-	if !bytes.Equal(canon, line) {
+	if canon := appendCanonical(make([]byte, 0, len(line)), &v); !bytes.Equal(canon, line) {
 		return nil, fmt.Errorf("%w: line is not in canonical form", ErrBadEntry)
 	}
-	dec := json.NewDecoder(bytes.NewReader(line))
-	dec.DisallowUnknownFields()
-	var e Entry
-	if err := dec.Decode(&e); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadEntry, err)
-	}
-	if e.V != FormatVersion {
-		return nil, fmt.Errorf("%w: unknown format version %d", ErrBadEntry, e.V)
-	}
-	switch {
-	case e.Type == EntryGenesis && e.Genesis != nil && e.Event == nil && e.Invalid == nil && e.Source == nil:
-	case e.Type == EntryEvent && e.Event != nil && e.Genesis == nil && e.Invalid == nil && e.Source != nil:
-	case e.Type == EntryInvalid && e.Invalid != nil && e.Genesis == nil && e.Event == nil && e.Source != nil:
-	default:
-		return nil, fmt.Errorf("%w: type %q does not match its payload", ErrBadEntry, e.Type)
+	e, err := decodeEntry(&v, lenient)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadEntry, err)
 	}
 	// The hash is recomputed from the line's own bytes, not from the decoded
 	// struct, so it covers exactly what is stored: the body is the line
@@ -415,27 +423,216 @@ func ParseLine(line []byte) (*Entry, error) {
 	if want := hashBody(e.Prev, body); want != e.Hash {
 		return nil, fmt.Errorf("%w: hash mismatch: line says %s, content hashes to %s", ErrBadEntry, e.Hash, want)
 	}
-	return &e, nil
+	return e, nil
+}
+
+// decodeEntry reads a parsed line under section 2 of docs/FORMAT.md.
+func decodeEntry(v *jsonValue, lenient bool) (*Entry, error) {
+	e := &Entry{}
+	if v.kind != jsonObject {
+		return nil, fieldErr("line", "is %s, want an object", v.kind)
+	}
+	typ, err := getString(v, "", "type")
+	if err != nil {
+		return nil, err
+	}
+	e.Type = EntryType(typ)
+	var payload []string
+	switch e.Type {
+	case EntryGenesis:
+		payload = []string{"genesis"}
+	case EntryEvent:
+		payload = []string{"source", "event"}
+	case EntryInvalid:
+		payload = []string{"source", "invalid"}
+	default:
+		return nil, fieldErr("type", "unknown entry type %q", clip(typ))
+	}
+	if err := objectFields(v, "", append([]string{"v", "chain", "seq", "type", "prev", "sealed_at", "hash"}, payload...), nil); err != nil {
+		return nil, err
+	}
+	if _, err := getInt(v, "", "v", FormatVersion, FormatVersion); err != nil {
+		return nil, fmt.Errorf("unknown format version: %w", err)
+	}
+	e.V = FormatVersion
+	if e.Chain, err = getString(v, "", "chain"); err != nil {
+		return nil, err
+	}
+	if err := checkIdentifier("chain", e.Chain); err != nil {
+		return nil, err
+	}
+	seq, err := getInt(v, "", "seq", 0, MaxSafeInteger)
+	if err != nil {
+		return nil, err
+	}
+	e.Seq = uint64(seq)
+	if e.Prev, err = getHash(v, "", "prev"); err != nil {
+		return nil, err
+	}
+	if e.Hash, err = getHash(v, "", "hash"); err != nil {
+		return nil, err
+	}
+	if e.SealedAt, err = getTime(v, "", "sealed_at"); err != nil {
+		return nil, err
+	}
+	if (e.Type == EntryGenesis) != (e.Seq == 0) {
+		return nil, fieldErr("seq", "the genesis entry and only it has seq 0")
+	}
+	if e.Type == EntryGenesis && e.Prev != ZeroHash {
+		return nil, fieldErr("prev", "the genesis entry's prev is 64 zeros")
+	}
+	switch e.Type {
+	case EntryGenesis:
+		e.Genesis, err = decodeGenesis(v)
+	case EntryEvent:
+		if e.Source, err = decodeSource(v); err != nil {
+			return nil, err
+		}
+		ev, _ := v.member("event")
+		e.Event, e.eventCanonical = appendCanonical(nil, ev), true
+		if !lenient {
+			env, eerr := decodeEnvelope(ev)
+			if eerr != nil {
+				return nil, fmt.Errorf("event: %w", eerr)
+			}
+			if env.Environment != e.Chain {
+				return nil, fieldErr("event.environment", "%q is not the entry's chain %q", env.Environment, e.Chain)
+			}
+			e.decisionID, e.eventID = env.DecisionID(), env.EventID
+		}
+	case EntryInvalid:
+		if e.Source, err = decodeSource(v); err != nil {
+			return nil, err
+		}
+		e.Invalid, err = decodeInvalid(v)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+func decodeSource(v *jsonValue) (*Source, error) {
+	sv, _ := v.member("source")
+	if err := objectFields(sv, "source", []string{"topic", "partition", "offset", "timestamp"}, nil); err != nil {
+		return nil, err
+	}
+	s := &Source{}
+	var err error
+	if s.Topic, err = getString(sv, "source", "topic"); err != nil {
+		return nil, err
+	}
+	if !validTopic(s.Topic) {
+		return nil, fieldErr("source.topic", "%q is not a Kafka topic name", clip(s.Topic))
+	}
+	p, err := getInt(sv, "source", "partition", 0, 1<<31-1)
+	if err != nil {
+		return nil, err
+	}
+	s.Partition = int32(p)
+	if s.Offset, err = getInt(sv, "source", "offset", 0, MaxSafeInteger); err != nil {
+		return nil, err
+	}
+	if s.Timestamp, err = getTime(sv, "source", "timestamp"); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func decodeGenesis(v *jsonValue) (*Genesis, error) {
+	gv, _ := v.member("genesis")
+	if err := objectFields(gv, "genesis", []string{"created_at", "key_name", "verifier_key"}, nil); err != nil {
+		return nil, err
+	}
+	g := &Genesis{}
+	var err error
+	if g.CreatedAt, err = getTime(gv, "genesis", "created_at"); err != nil {
+		return nil, err
+	}
+	if g.KeyName, err = getString(gv, "genesis", "key_name"); err != nil {
+		return nil, err
+	}
+	if g.VerifierKey, err = getString(gv, "genesis", "verifier_key"); err != nil {
+		return nil, err
+	}
+	vk, err := ParseVerifierKey(g.VerifierKey)
+	if err != nil {
+		return nil, fieldErr("genesis.verifier_key", "%v", err)
+	}
+	if vk.Name != g.KeyName {
+		return nil, fieldErr("genesis.key_name", "%q is not the name of the verifier key (%q)", g.KeyName, vk.Name)
+	}
+	return g, nil
+}
+
+func decodeInvalid(v *jsonValue) (*Invalid, error) {
+	iv, _ := v.member("invalid")
+	if err := objectFields(iv, "invalid", []string{"reason", "size", "sha256"}, []string{"raw"}); err != nil {
+		return nil, err
+	}
+	in := &Invalid{}
+	var err error
+	if in.Reason, err = getString(iv, "invalid", "reason"); err != nil {
+		return nil, err
+	}
+	if in.Reason == "" {
+		return nil, fieldErr("invalid.reason", "is empty")
+	}
+	size, err := getInt(iv, "invalid", "size", 0, MaxSafeInteger)
+	if err != nil {
+		return nil, err
+	}
+	in.Size = int(size)
+	if in.SHA256, err = getHash(iv, "invalid", "sha256"); err != nil {
+		return nil, err
+	}
+	if _, ok := iv.member("raw"); !ok {
+		switch {
+		case in.Size == 0 && in.SHA256 != sha256.Sum256(nil):
+			return nil, fieldErr("invalid.sha256", "is not the SHA-256 of an empty record")
+		case in.Size > 0 && in.Size <= MaxInvalidRaw:
+			return nil, fieldErr("invalid.raw", "is required for a record of %d bytes (at most %d)", in.Size, MaxInvalidRaw)
+		}
+		return in, nil
+	}
+	if in.Raw, err = getString(iv, "invalid", "raw"); err != nil {
+		return nil, err
+	}
+	raw, err := decodeBase64(in.Raw)
+	switch {
+	case err != nil:
+		return nil, fieldErr("invalid.raw", "%v", err)
+	case len(raw) == 0 || len(raw) > MaxInvalidRaw:
+		return nil, fieldErr("invalid.raw", "is present for a record of %d bytes; it is kept only for 1 to %d bytes", len(raw), MaxInvalidRaw)
+	case len(raw) != in.Size:
+		return nil, fieldErr("invalid.size", "is %d, but raw holds %d bytes", in.Size, len(raw))
+	case sha256.Sum256(raw) != in.SHA256:
+		return nil, fieldErr("invalid.sha256", "is not the SHA-256 of raw")
+	}
+	return in, nil
 }
 
 // ErrChainBroken is wrapped when entries do not link into one chain.
 var ErrChainBroken = errors.New("chain broken")
 
-// Verifier checks that entries, fed in order, form one gap-free chain from
-// genesis.
-type Verifier struct {
+// ChainVerifier checks that entries, fed in order, form one gap-free chain
+// from genesis (docs/FORMAT.md section 6).
+type ChainVerifier struct {
 	head    Head
 	started bool
+	source  *Source // topic and partition of the first record entry
 }
 
-// NewVerifier starts at genesis of chain.
-func NewVerifier(chain string) *Verifier { return &Verifier{head: Head{Chain: chain}} }
+// NewChainVerifier starts at genesis of chain.
+func NewChainVerifier(chain string) *ChainVerifier {
+	return &ChainVerifier{head: Head{Chain: chain, Offset: -1}}
+}
 
 // Head returns the last verified entry's head.
-func (v *Verifier) Head() Head { return v.head }
+func (v *ChainVerifier) Head() Head { return v.head }
 
 // Add checks that e is the next entry of the chain.
-func (v *Verifier) Add(e *Entry) error {
+func (v *ChainVerifier) Add(e *Entry) error {
 	if e.Chain != v.head.Chain {
 		return fmt.Errorf("%w: seq %d belongs to chain %q, want %q", ErrChainBroken, e.Seq, e.Chain, v.head.Chain)
 	}
@@ -458,6 +655,12 @@ func (v *Verifier) Add(e *Entry) error {
 	}
 	if e.Prev != v.head.Hash {
 		return fmt.Errorf("%w: seq %d prev %s is not the hash of seq %d (%s)", ErrChainBroken, e.Seq, e.Prev, v.head.Seq, v.head.Hash)
+	}
+	if v.source == nil {
+		v.source = e.Source
+	} else if e.Source.Topic != v.source.Topic || e.Source.Partition != v.source.Partition {
+		return fmt.Errorf("%w: seq %d was read from %s/%d, the chain's records from %s/%d", ErrChainBroken, e.Seq,
+			e.Source.Topic, e.Source.Partition, v.source.Topic, v.source.Partition)
 	}
 	if e.Source.Offset <= v.head.Offset {
 		return fmt.Errorf("%w: seq %d source offset %d does not follow offset %d", ErrChainBroken, e.Seq, e.Source.Offset, v.head.Offset)

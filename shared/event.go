@@ -1,11 +1,10 @@
 package shared
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -105,136 +104,226 @@ func (e *Envelope) DecisionID() string {
 // FieldError says which field of an event is wrong and why. It wraps
 // ErrInvalidEvent.
 type FieldError struct {
+	// Field is the member's path in the record, e.g. "decision.metadata.amount".
 	Field  string
 	Reason string
+	err    error
 }
 
 func (e *FieldError) Error() string {
 	return fmt.Sprintf("%v: %s: %s", ErrInvalidEvent, e.Field, e.Reason)
 }
 
-// Unwrap makes errors.Is(err, ErrInvalidEvent) true.
-func (e *FieldError) Unwrap() error { return ErrInvalidEvent }
+// Unwrap makes errors.Is(err, ErrInvalidEvent) true, and errors.Is(err,
+// ErrNotCanonical) for a record that is not canonicalisable JSON.
+func (e *FieldError) Unwrap() []error { return []error{ErrInvalidEvent, e.err} }
 
 func fieldErr(field, format string, args ...any) error {
 	return &FieldError{Field: field, Reason: fmt.Sprintf(format, args...)}
 }
 
+// checkID applies the id rule: 1 to MaxIDLen bytes, at least one
+// character other than a space, and no control character (below U+0020, or
+// U+007F).
 func checkID(field, v string) error {
 	switch {
-	case strings.TrimSpace(v) == "":
+	case v == "":
 		return fieldErr(field, "is required")
 	case len(v) > MaxIDLen:
 		return fieldErr(field, "is %d bytes, longer than %d", len(v), MaxIDLen)
+	case strings.Trim(v, " ") == "":
+		return fieldErr(field, "is only spaces")
+	case strings.IndexFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0:
+		return fieldErr(field, "holds a control character")
 	}
 	return nil
 }
 
-// Validate checks the envelope against the schema: required ids, a known
-// action, a confidence score in [0,1], metadata a JSON object of at most
-// MaxMetadataBytes in I-JSON (see Canonicalize), exactly one payload.
-func (e *Envelope) Validate() error { return e.validate(true) }
+// Validate checks the envelope exactly as the sealer will check the record
+// it becomes: it is encoded as JSON and held to every rule of
+// docs/FORMAT.md sections 3 and 4 (numbers that keep their value, required
+// ids, a known action, a confidence score in [0,1], metadata a JSON object
+// of at most MaxMetadataBytes canonical bytes, exactly one payload, a UTC
+// occurred_at). The error is a *FieldError naming the field.
+func (e *Envelope) Validate() error {
+	_, err := e.Record()
+	return err
+}
 
-// validate checks the schema; checkJSON also checks that metadata is
-// I-JSON (callers that canonicalised the whole record already skip it).
-func (e *Envelope) validate(checkJSON bool) error {
-	if err := checkID("event_id", e.EventID); err != nil {
-		return err
-	}
-	if err := checkID("environment", e.Environment); err != nil {
-		return err
-	}
+// Record returns the canonical bytes of the envelope as the sealer will
+// seal them, or a *FieldError for the first rule it breaks.
+func (e *Envelope) Record() ([]byte, error) {
 	if e.OccurredAt.IsZero() {
-		return fieldErr("occurred_at", "is required")
+		return nil, fieldErr("occurred_at", "is required")
 	}
-	switch e.Type {
-	case TypeDecision:
-		if e.Decision == nil || e.Override != nil {
-			return fieldErr("decision", "a decision event carries exactly the decision payload")
-		}
-		return e.Decision.validate(checkJSON)
-	case TypeOverride:
-		if e.Override == nil || e.Decision != nil {
-			return fieldErr("override", "an override event carries exactly the override payload")
-		}
-		return e.Override.validate()
-	case "":
-		return fieldErr("type", "is required")
-	default:
-		return fieldErr("type", "unknown event type %q", e.Type)
+	raw, err := json.Marshal(e)
+	if err != nil {
+		return nil, fieldErr("event", "does not encode as JSON: %v", err)
 	}
-}
-
-func (d *Decision) validate(checkJSON bool) error {
-	for _, f := range []struct{ name, v string }{
-		{"decision.decision_id", d.DecisionID},
-		{"decision.policy_version", d.PolicyVersion},
-		{"decision.user_id", d.UserID},
-		{"decision.session_id", d.SessionID},
-	} {
-		if err := checkID(f.name, f.v); err != nil {
-			return err
-		}
-	}
-	if !d.Action.Valid() {
-		return fieldErr("decision.action", "unknown action %q", d.Action)
-	}
-	s := d.ConfidenceScore
-	if math.IsNaN(s) || s < 0 || s > 1 {
-		return fieldErr("decision.confidence_score", "%v is outside [0,1]", s)
-	}
-	if len(d.Metadata) == 0 {
-		return nil
-	}
-	if len(d.Metadata) > MaxMetadataBytes {
-		return fieldErr("decision.metadata", "is %d bytes, larger than %d", len(d.Metadata), MaxMetadataBytes)
-	}
-	if checkJSON {
-		if _, err := Canonicalize(d.Metadata); err != nil {
-			return fieldErr("decision.metadata", "%v", err)
-		}
-	}
-	if i := bytes.IndexFunc(d.Metadata, func(r rune) bool { return !strings.ContainsRune(" \t\r\n", r) }); i < 0 || d.Metadata[i] != '{' {
-		return fieldErr("decision.metadata", "must be a JSON object")
-	}
-	return nil
-}
-
-func (o *Override) validate() error {
-	if err := checkID("override.decision_id", o.DecisionID); err != nil {
-		return err
-	}
-	if err := checkID("override.reviewer_id", o.ReviewerID); err != nil {
-		return err
-	}
-	if !o.NewAction.Valid() {
-		return fieldErr("override.new_action", "unknown action %q", o.NewAction)
-	}
-	if strings.TrimSpace(o.Reason) == "" {
-		return fieldErr("override.reason", "is required")
-	}
-	if len(o.Reason) > MaxReasonLen {
-		return fieldErr("override.reason", "is %d bytes, longer than %d", len(o.Reason), MaxReasonLen)
-	}
-	return nil
+	_, canon, err := parseEnvelope(raw)
+	return canon, err
 }
 
 // parseEnvelope decodes and validates one record from the decisions topic
-// and returns its canonical bytes. Unknown fields are refused, so nothing a
-// producer sends is silently dropped from the sealed record.
+// and returns it with its canonical bytes. Every member name must match
+// exactly and unknown members are refused, so nothing a producer sends is
+// silently dropped from, or misread in, the sealed record.
 func parseEnvelope(raw []byte) (*Envelope, []byte, error) {
-	canon, err := Canonicalize(raw)
+	v, err := parseJSON(raw, parseOptions{maxDepth: MaxDepth})
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %v", ErrInvalidEvent, err)
+		return nil, nil, asFieldError(err)
 	}
-	dec := json.NewDecoder(bytes.NewReader(canon))
-	dec.DisallowUnknownFields()
-	var e Envelope
-	if err := dec.Decode(&e); err != nil {
-		return nil, nil, fmt.Errorf("%w: %v", ErrInvalidEvent, err)
-	}
-	if err := e.validate(false); err != nil {
+	env, err := decodeEnvelope(&v)
+	if err != nil {
 		return nil, nil, err
 	}
-	return &e, canon, nil
+	return env, appendCanonical(make([]byte, 0, len(raw)), &v), nil
+}
+
+// asFieldError turns a *JSONError into a *FieldError naming its path, so
+// that every refusal of an event wraps ErrInvalidEvent.
+func asFieldError(err error) error {
+	var je *JSONError
+	if errors.As(err, &je) {
+		field := je.Path
+		if field == "" {
+			field = "record"
+		}
+		return &FieldError{Field: field, Reason: je.Reason, err: err}
+	}
+	return &FieldError{Field: "record", Reason: err.Error(), err: err}
+}
+
+// decodeEnvelope reads a parsed record under the event schema.
+func decodeEnvelope(v *jsonValue) (*Envelope, error) {
+	if v.kind != jsonObject {
+		return nil, fieldErr("record", "is %s, want an object", v.kind)
+	}
+	typ, err := getString(v, "", "type")
+	if err != nil {
+		return nil, err
+	}
+	e := &Envelope{Type: EventType(typ)}
+	var payload string
+	switch e.Type {
+	case TypeDecision, TypeOverride:
+		payload = typ
+	case "":
+		return nil, fieldErr("type", "is empty")
+	default:
+		return nil, fieldErr("type", "unknown event type %q", clip(typ))
+	}
+	if err := objectFields(v, "", []string{"type", "event_id", "environment", "occurred_at", payload}, nil); err != nil {
+		return nil, err
+	}
+	if e.EventID, err = getString(v, "", "event_id"); err != nil {
+		return nil, err
+	}
+	if err := checkID("event_id", e.EventID); err != nil {
+		return nil, err
+	}
+	if e.Environment, err = getString(v, "", "environment"); err != nil {
+		return nil, err
+	}
+	if err := checkIdentifier("environment", e.Environment); err != nil {
+		return nil, err
+	}
+	if e.OccurredAt, err = getTime(v, "", "occurred_at"); err != nil {
+		return nil, err
+	}
+	p, _ := v.member(payload)
+	switch e.Type {
+	case TypeDecision:
+		e.Decision, err = decodeDecision(p)
+	case TypeOverride:
+		e.Override, err = decodeOverride(p)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+func decodeDecision(v *jsonValue) (*Decision, error) {
+	const path = "decision"
+	if err := objectFields(v, path, []string{"decision_id", "action", "confidence_score", "policy_version", "user_id", "session_id"}, []string{"metadata"}); err != nil {
+		return nil, err
+	}
+	d := &Decision{}
+	for _, f := range []struct {
+		name string
+		dst  *string
+	}{{"decision_id", &d.DecisionID}, {"policy_version", &d.PolicyVersion}, {"user_id", &d.UserID}, {"session_id", &d.SessionID}} {
+		s, err := getString(v, path, f.name)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkID(join(path, f.name), s); err != nil {
+			return nil, err
+		}
+		*f.dst = s
+	}
+	action, err := getString(v, path, "action")
+	if err != nil {
+		return nil, err
+	}
+	if d.Action = Action(action); !d.Action.Valid() {
+		return nil, fieldErr("decision.action", "unknown action %q", clip(action))
+	}
+	score, _ := v.member("confidence_score")
+	if score.kind != jsonNumber {
+		return nil, fieldErr("decision.confidence_score", "is %s, want a number", score.kind)
+	}
+	if d.ConfidenceScore, err = strconv.ParseFloat(score.text, 64); err != nil || d.ConfidenceScore < 0 || d.ConfidenceScore > 1 {
+		return nil, fieldErr("decision.confidence_score", "%s is outside [0,1]", score.text)
+	}
+	if md, ok := v.member("metadata"); ok {
+		if md.kind != jsonObject {
+			return nil, fieldErr("decision.metadata", "is %s, must be a JSON object", md.kind)
+		}
+		canon := appendCanonical(nil, md)
+		if len(canon) > MaxMetadataBytes {
+			return nil, fieldErr("decision.metadata", "is %d bytes of canonical JSON, larger than %d", len(canon), MaxMetadataBytes)
+		}
+		d.Metadata = canon
+	}
+	return d, nil
+}
+
+func decodeOverride(v *jsonValue) (*Override, error) {
+	const path = "override"
+	if err := objectFields(v, path, []string{"decision_id", "reviewer_id", "new_action", "reason"}, nil); err != nil {
+		return nil, err
+	}
+	o := &Override{}
+	var err error
+	if o.DecisionID, err = getString(v, path, "decision_id"); err != nil {
+		return nil, err
+	}
+	if err := checkID("override.decision_id", o.DecisionID); err != nil {
+		return nil, err
+	}
+	if o.ReviewerID, err = getString(v, path, "reviewer_id"); err != nil {
+		return nil, err
+	}
+	if err := checkID("override.reviewer_id", o.ReviewerID); err != nil {
+		return nil, err
+	}
+	action, err := getString(v, path, "new_action")
+	if err != nil {
+		return nil, err
+	}
+	if o.NewAction = Action(action); !o.NewAction.Valid() {
+		return nil, fieldErr("override.new_action", "unknown action %q", clip(action))
+	}
+	if o.Reason, err = getString(v, path, "reason"); err != nil {
+		return nil, err
+	}
+	switch {
+	case strings.Trim(o.Reason, " \t\r\n") == "":
+		return nil, fieldErr("override.reason", "is required")
+	case len(o.Reason) > MaxReasonLen:
+		return nil, fieldErr("override.reason", "is %d bytes, longer than %d", len(o.Reason), MaxReasonLen)
+	}
+	return o, nil
 }

@@ -2,7 +2,9 @@ package shared
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"testing"
+	"time"
 )
 
 // FuzzParseLine: the parser never panics, and whatever it accepts is in
@@ -47,13 +49,24 @@ func FuzzSingleByteEdit(f *testing.F) {
 	})
 }
 
-// FuzzSealRecord: every record seals, and the sealed line verifies.
+// FuzzSealRecord is the property that must never regress: every record,
+// with any Kafka timestamp, seals; its line reads back with ParseLine with
+// the same hash and type; an EVENT holds exactly the record's canonical
+// bytes, and anything else is INVALID with the record's size and SHA-256.
 func FuzzSealRecord(f *testing.F) {
 	for _, v := range vectorInputs {
-		f.Add([]byte(v.Input))
+		f.Add([]byte(v.Input), int64(1764235799987))
 	}
-	f.Fuzz(func(t *testing.T, raw []byte) {
-		e, err := SealRecord(Head{Chain: "prod", Seq: 1, Offset: 0}, Source{Offset: 1}, raw, vecTime)
+	for _, n := range numberCases {
+		f.Add([]byte(numberRecord(n.lit)), int64(0))
+	}
+	for _, ms := range []int64{253402300799999, 253402300800000, -62167219200000, -62167219200001, -1, 1 << 62, -(1 << 62)} {
+		f.Add([]byte(numberRecord("1")), ms)
+	}
+	f.Fuzz(func(t *testing.T, raw []byte, ms int64) {
+		src := *vecSource(1)
+		src.Timestamp = time.UnixMilli(ms).UTC()
+		e, err := SealRecord(Head{Chain: "prod", Seq: 1, Offset: 0}, src, raw, vecTime)
 		if err != nil {
 			t.Fatalf("SealRecord: %v", err)
 		}
@@ -65,8 +78,21 @@ func FuzzSealRecord(f *testing.F) {
 		if err != nil {
 			t.Fatalf("sealed line does not verify: %v\n%s", err, line)
 		}
-		if back.Hash != e.Hash {
-			t.Fatalf("hash changed through the line")
+		if back.Hash != e.Hash || back.Type != e.Type {
+			t.Fatalf("the line reads back as %s %s, sealed %s %s", back.Type, back.Hash, e.Type, e.Hash)
+		}
+		switch e.Type {
+		case EntryEvent:
+			canon, err := Canonicalize(raw)
+			if err != nil || !bytes.Equal(canon, back.Event) {
+				t.Fatalf("EVENT does not hold the record's canonical bytes (%v)", err)
+			}
+		case EntryInvalid:
+			if back.Invalid.Size != len(raw) || back.Invalid.SHA256 != sha256.Sum256(raw) {
+				t.Fatalf("INVALID does not describe the record")
+			}
+		default:
+			t.Fatalf("sealed as %s", e.Type)
 		}
 	})
 }

@@ -1,6 +1,6 @@
 // Command aegis runs one role of the audit pipeline: `aegis sealer`,
-// `aegis indexer`, `aegis verify`, and `aegis keygen` for the checkpoint
-// keys. Each flag can also be set by an environment variable AEGIS_<FLAG>
+// `aegis indexer`, `aegis verify`, `aegis index anomalies`, and `aegis
+// keygen` for the checkpoint keys. Each flag can also be set by an environment variable AEGIS_<FLAG>
 // (upper case, dashes as underscores). The main only turns flags into a
 // Config and calls the role's New and Run.
 package main
@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/signal"
@@ -30,6 +31,7 @@ import (
 	"github.com/aegisai/audit/internal/awsconn"
 	"github.com/aegisai/audit/replayer"
 	"github.com/aegisai/audit/sealer"
+	"github.com/aegisai/audit/shared"
 )
 
 type common struct {
@@ -46,6 +48,7 @@ type common struct {
 	logLevel   string
 	metrics    string
 	registry   *prometheus.Registry
+	stdout     io.Writer
 }
 
 func (c *common) flags(fs *pflag.FlagSet) {
@@ -63,8 +66,25 @@ func (c *common) flags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.metrics, "metrics-addr", "", "serve Prometheus metrics on this address at /metrics (empty: off)")
 }
 
-func main() {
+// Exit statuses of aegis.
+const (
+	exitOK = 0
+	// exitFailed: the command failed (for verify: the log does not verify).
+	exitFailed = 1
+	// exitUnsigned: verify found the log sound but with entries no
+	// checkpoint signs yet (see --allow-unsigned).
+	exitUnsigned = 2
+)
+
+// errUnsigned is returned by verify for a sound log with unsigned entries.
+var errUnsigned = errors.New("entries after the latest checkpoint are not signed yet")
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+// run executes aegis with args and returns the exit status.
+func run(args []string, stdout, stderr io.Writer) int {
 	var c common
+	c.stdout = stdout
 	root := &cobra.Command{
 		Use:           "aegis",
 		Short:         "AegisAI audit layer: seal, index and verify AI decisions",
@@ -84,9 +104,12 @@ func main() {
 		Use:   "sealer",
 		Short: "Seal the decisions topic into S3 and publish the sealed entries",
 		RunE: c.run(func(ctx context.Context, log *zap.Logger) error {
-			skey, err := readKey(signerKF)
+			skey, err := readKey("--signer-key-file", signerKF)
 			if err != nil {
 				return err
+			}
+			if _, err := shared.NewSigner(skey); err != nil {
+				return fmt.Errorf("--signer-key-file %s: %w", signerKF, err)
 			}
 			vkey, s3c, err := c.archive(ctx)
 			if err != nil {
@@ -112,6 +135,7 @@ func main() {
 	sealCmd.Flags().DurationVar(&retention, "retention", 0, "Object Lock COMPLIANCE retention (default 7 years)")
 	sealCmd.Flags().BoolVar(&createBucket, "create-bucket", false, "create a missing bucket with Object Lock (development)")
 
+	var createTable bool
 	indexCmd := &cobra.Command{
 		Use:   "indexer",
 		Short: "Index the sealed topic into DynamoDB (run as many as the sealed topic has partitions)",
@@ -120,7 +144,8 @@ func main() {
 			if err != nil {
 				return err
 			}
-			ix, err := indexer.New(ctx, indexer.Config{Brokers: c.brokers, SealedTopic: c.sealed, DynamoDB: db, Table: c.table, Logger: log, Metrics: c.registry})
+			ix, err := indexer.New(ctx, indexer.Config{Brokers: c.brokers, SealedTopic: c.sealed, DynamoDB: db, Table: c.table,
+				CreateTable: createTable, Logger: log, Metrics: c.registry})
 			if err != nil {
 				return err
 			}
@@ -128,29 +153,72 @@ func main() {
 		}),
 	}
 
+	var knownFile, saveFile string
+	var allowUnsigned bool
 	verifyCmd := &cobra.Command{
 		Use:   "verify",
-		Short: "Verify the chain in S3: hashes, links, Object Lock, checkpoint signatures",
+		Short: "Verify the chain in S3 under every rule of docs/FORMAT.md: hashes, links, keys, Object Lock, checkpoint signatures",
+		Long: `Verify the chain in S3 under every rule of docs/FORMAT.md.
+
+Exit status: 0 when the log verifies and every entry is signed by a
+checkpoint; 2 when it verifies but the newest entries are not signed yet
+(unless --allow-unsigned); 1 when it does not verify (the first broken
+object, line and seq are named) or the command fails.
+
+Keep the latest checkpoint (--save-checkpoint) and give it back next time
+(--known-checkpoint): deleting the newest objects together with their
+checkpoints cannot be seen from S3 alone, but fails against a kept one.`,
 		RunE: c.run(func(ctx context.Context, log *zap.Logger) error {
 			vkey, s3c, err := c.archive(ctx)
 			if err != nil {
 				return err
 			}
-			rep, err := replayer.Verify(ctx, replayer.Config{S3: s3c, Bucket: c.bucket, Prefix: c.prefix, Chain: c.chain, VerifierKey: vkey, Logger: log})
+			cfg := replayer.Config{S3: s3c, Bucket: c.bucket, Prefix: c.prefix, Chain: c.chain, VerifierKey: vkey, Logger: log}
+			if knownFile != "" {
+				if cfg.KnownCheckpoint, err = os.ReadFile(knownFile); err != nil {
+					return fmt.Errorf("--known-checkpoint: %w", err)
+				}
+				cfg.KnownCheckpointName = knownFile
+			}
+			rep, err := replayer.Verify(ctx, cfg)
 			if err != nil {
 				return err
 			}
-			fmt.Printf("OK chain %s: %d entries (%d events, %d invalid) in %d objects, %d checkpoints; head seq %d hash %s\n",
-				c.chain, rep.Entries, rep.Events, rep.Invalid, rep.Objects, rep.Checkpoints, rep.Head.Seq, rep.Head.Hash)
+			fmt.Fprintf(c.stdout, "OK chain %s: %d entries (%d events, %d invalid) in %d objects, %d checkpoints; head seq %d hash %s; signed to seq %d\n",
+				c.chain, rep.Entries, rep.Events, rep.Invalid, rep.Objects, rep.Checkpoints, rep.Head.Seq, rep.Head.Hash, rep.CheckpointedSeq)
+			if knownFile != "" {
+				fmt.Fprintf(c.stdout, "the chain extends the known checkpoint %s (seq %d)\n", knownFile, rep.Known.Seq)
+			}
+			if saveFile != "" {
+				if err := writeFileAtomic(saveFile, rep.LatestCheckpoint); err != nil {
+					return fmt.Errorf("--save-checkpoint: %w", err)
+				}
+				fmt.Fprintf(c.stdout, "latest checkpoint (seq %d) saved to %s: pass it as --known-checkpoint next time\n", rep.CheckpointedSeq, saveFile)
+			}
+			if rep.Unsigned > 0 {
+				msg := fmt.Sprintf("%d entries after seq %d (to seq %d) verify but are not signed by a checkpoint yet", rep.Unsigned, rep.CheckpointedSeq, rep.Head.Seq)
+				if !allowUnsigned {
+					return fmt.Errorf("%w: %s", errUnsigned, msg)
+				}
+				fmt.Fprintln(c.stdout, "note:", msg)
+			}
 			return nil
 		}),
 	}
+	verifyCmd.Flags().StringVar(&knownFile, "known-checkpoint", "", "a checkpoint kept from an earlier verification: fail unless the chain extends it")
+	verifyCmd.Flags().StringVar(&saveFile, "save-checkpoint", "", "write the latest verified checkpoint to this file")
+	verifyCmd.Flags().BoolVar(&allowUnsigned, "allow-unsigned", false, "exit 0 even when the newest entries are not signed by a checkpoint yet")
+
+	indexCmd.Flags().BoolVar(&createTable, "create-table", false, "create a missing table with its indexes (development); without it a missing table stops the indexer")
 
 	var keyName, outPrefix string
 	keygenCmd := &cobra.Command{
 		Use:   "keygen",
 		Short: "Create an Ed25519 checkpoint key pair: <out>.key (private) and <out>.pub",
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !shared.ValidIdentifier(keyName) {
+				return fmt.Errorf("--name %q: a key name is 1 to 128 characters of A-Z a-z 0-9 . _ - starting with a letter or digit", keyName)
+			}
 			skey, vkey, err := note.GenerateKey(rand.Reader, keyName)
 			if err != nil {
 				return err
@@ -161,17 +229,27 @@ func main() {
 			if err := os.WriteFile(outPrefix+".pub", []byte(vkey+"\n"), 0o644); err != nil {
 				return err
 			}
-			fmt.Printf("wrote %s.key and %s.pub (verifier key %s)\n", outPrefix, outPrefix, vkey)
+			fmt.Fprintf(c.stdout, "wrote %s.key and %s.pub (verifier key %s)\n", outPrefix, outPrefix, vkey)
 			return nil
 		},
 	}
 	keygenCmd.Flags().StringVar(&keyName, "name", "aegis-audit", "key name")
 	keygenCmd.Flags().StringVar(&outPrefix, "out", "checkpoint", "output path prefix")
 
-	root.AddCommand(sealCmd, indexCmd, verifyCmd, keygenCmd)
-	if err := root.Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "aegis:", err)
-		os.Exit(1)
+	root.AddCommand(sealCmd, indexCmd, verifyCmd, keygenCmd, c.indexCommand())
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.Execute()
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, errUnsigned):
+		fmt.Fprintln(stderr, "aegis:", err)
+		return exitUnsigned
+	default:
+		fmt.Fprintln(stderr, "aegis:", err)
+		return exitFailed
 	}
 }
 
@@ -221,9 +299,12 @@ func (c *common) start() (context.Context, *zap.Logger, func(), error) {
 
 // archive returns the trusted verifier key and an S3 client.
 func (c *common) archive(ctx context.Context) (string, *s3.Client, error) {
-	vkey, err := readKey(c.verifierKF)
+	vkey, err := readKey("--verifier-key-file", c.verifierKF)
 	if err != nil {
 		return "", nil, err
+	}
+	if _, err := shared.ParseVerifierKey(vkey); err != nil {
+		return "", nil, fmt.Errorf("--verifier-key-file %s: %w", c.verifierKF, err)
 	}
 	s3c, err := awsconn.S3(ctx, c.s3)
 	return vkey, s3c, err
@@ -243,13 +324,23 @@ func envFlags(fs *pflag.FlagSet) error {
 	return err
 }
 
-func readKey(path string) (string, error) {
+// readKey reads a key file given by flag.
+func readKey(flag, path string) (string, error) {
 	if path == "" {
-		return "", errors.New("a key file is required (--signer-key-file / --verifier-key-file)")
+		return "", fmt.Errorf("%s is required", flag)
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return "", fmt.Errorf("read key: %w", err)
+		return "", fmt.Errorf("%s: %w", flag, err)
 	}
 	return strings.TrimSpace(string(b)), nil
+}
+
+// writeFileAtomic writes b to path through a temporary file and a rename.
+func writeFileAtomic(path string, b []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }

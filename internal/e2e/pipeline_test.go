@@ -100,7 +100,7 @@ func readChain(t *testing.T, p *pipeline.Pipeline) []*shared.Entry {
 		if head.LockMode != types.ObjectLockModeCompliance || !head.RetainUntil.After(time.Now().Add(23*time.Hour)) {
 			t.Fatalf("%s: lock %q until %v, want COMPLIANCE for a day", ref.Key, head.LockMode, head.RetainUntil)
 		}
-		entries, _, err := archive.ParseBatch(obj.Body)
+		entries, _, err := shared.ParseObject(ref.Key, ref.FirstSeq, obj.Body)
 		if err != nil {
 			t.Fatalf("%s: %v", ref.Key, err)
 		}

@@ -73,7 +73,7 @@ func TestReplacedObjectVersionIsFound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lines, _ := archive.Lines(obj.Body)
+	lines, _ := shared.SplitLines(obj.Body)
 	first, _ := shared.ParseLine(lines[0])
 	prev := first.Prev
 	prev[0] ^= 0xff // a different history

@@ -1,82 +1,1280 @@
 #!/usr/bin/env python3
-"""Independent check of the AegisAI entry vectors (docs/FORMAT.md), written
-from the spec without the Go code: RFC 8785 canonical JSON, the hash rule,
-and the line = canonical(entry with hash). Standard library only.
+"""Independent verifier for the sealed log format, version 1.
 
-    python3 testdata/vectors/check_vectors.py testdata/vectors/*.json
+Written from docs/FORMAT.md alone (sections 1 to 8, vectors of section 10),
+without reading the Go implementation. Python 3.11, standard library only:
+its own strict JSON parser, RFC 8785 canonical writer with the number rule,
+the entry and event rules, the hash and chain rules, signed-note checkpoints
+and a pure-Python Ed25519 verifier (RFC 8032 section 5.1.7, cofactorless).
+
+    python3 check_vectors.py FILE...        check test vectors (section 10)
+    python3 check_vectors.py -v FILE...     also print why expected rejections were rejected
+    python3 check_vectors.py --lines FILE   check every line of a JSON Lines file as an entry line
+    python3 check_vectors.py --self-test    Ed25519 against RFC 8032 test 1
+
+Exit status 1 if anything failed (or no file was given), else 0.
 """
-import hashlib, json, math, sys
+import base64
+import hashlib
+import json
+import re
+import sys
+from decimal import Decimal
 
-PREFIX = b"aegis-audit/entry/v1\x00"
+MAX_SAFE = 2**53 - 1
+MAX_PARTITION = 2**31 - 1
+ZERO_HASH = "0" * 64
+ENTRY_PREFIX = b"aegis-audit/entry/v1\x00"          # 20 ASCII bytes and one zero byte
+NOTE_HEADER = "aegis-audit/checkpoint/v1"
+EM_DASH = "\u2014"
+RECORD_DEPTH = 32                                   # section 3: a record nests at most 32 levels
+LINE_DEPTH = RECORD_DEPTH + 1                       # a sealed line is one level deeper
+RAW_MAX = 65536
+METADATA_MAX = 16384
+REASON_MAX = 4096
+ID_MAX = 256
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+CLAMP_LOW = "0000-01-01T00:00:00Z"
+CLAMP_HIGH = "9999-12-31T23:59:59.999Z"
 
-def num(x):
-    if isinstance(x, bool):
-        raise TypeError
-    if isinstance(x, int):
-        if abs(x) > 2**53 - 1:
-            raise ValueError("integer outside I-JSON range")
-        return str(x)
-    if x == 0:
+# Section 7.2 says "as Go's crypto/ed25519 does it (RFC 8032 section 5.1.7)".
+# RFC 8032 (5.1.3) refuses a public key whose y is >= p or whose x is 0 with the
+# sign bit set; Go's crypto/ed25519 accepts both. Only the decoding of A is
+# affected (R is compared as bytes). False = Go's behaviour.
+STRICT_RFC8032_POINT_DECODING = False
+
+
+class Refused(Exception):
+    """A rule of FORMAT.md is broken; the message names the section."""
+
+
+def refuse(section, msg):
+    raise Refused(f"section {section}: {msg}")
+
+
+# ---------------------------------------------------------------------------
+# Small syntactic helpers (words of the preamble, sections 2.1 and 2.2)
+
+HEX64 = re.compile(r"[0-9a-f]{64}")
+HEX8 = re.compile(r"[0-9a-f]{8}")
+IDENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+TOPIC = re.compile(r"[A-Za-z0-9._-]{1,249}")
+TIMESTAMP = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,9}))?Z")
+BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
+
+
+def is_hex64(s):
+    return isinstance(s, str) and HEX64.fullmatch(s) is not None
+
+
+def is_identifier(s):
+    """Section 2.1: 1 to 128 of A-Z a-z 0-9 . _ -, starting with a letter or digit."""
+    return isinstance(s, str) and IDENT.fullmatch(s) is not None
+
+
+def leap(y):
+    return y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)
+
+
+def real_date(y, m, d):
+    """Proleptic Gregorian calendar, years 0000 to 9999 (year 0 is a leap year)."""
+    if not (0 <= y <= 9999 and 1 <= m <= 12 and d >= 1):
+        return False
+    days = [31, 29 if leap(y) else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][m - 1]
+    return d <= days
+
+
+def check_timestamp(s, what, no_trailing_zero=False, section="2.2"):
+    """Section 2.2. Returns the date part YYYY-MM-DD."""
+    if not isinstance(s, str):
+        refuse(section, f"{what} is not a string")
+    m = TIMESTAMP.fullmatch(s)
+    if not m:
+        refuse(section, f"{what} {s!r} is not YYYY-MM-DDTHH:MM:SS[.fraction]Z")
+    y, mo, d, h, mi, se = (int(x) for x in m.groups()[:6])
+    if not real_date(y, mo, d):
+        refuse(section, f"{what} {s!r}: no such date")
+    if h > 23 or mi > 59 or se > 59:
+        refuse(section, f"{what} {s!r}: time out of range")
+    frac = m.group(7)
+    if no_trailing_zero and frac is not None and frac.endswith("0"):
+        refuse(section, f"{what} {s!r}: fraction with a trailing zero")
+    return s[:10]
+
+
+def canonical_base64(s, what, section):
+    """Preamble: standard alphabet, '=' padding, the one canonical form."""
+    if not isinstance(s, str) or len(s) % 4 != 0 or BASE64.fullmatch(s) is None:
+        refuse(section, f"{what} is not canonical base64")
+    try:
+        b = base64.b64decode(s, validate=True)
+    except Exception:
+        refuse(section, f"{what} is not base64")
+    if base64.b64encode(b).decode("ascii") != s:
+        refuse(section, f"{what} is not canonical base64")
+    return b
+
+
+# ---------------------------------------------------------------------------
+# Section 3: numbers
+
+class Num:
+    """A JSON number: the literal as written and its canonical text."""
+    __slots__ = ("text", "canon")
+
+    def __init__(self, text, canon):
+        self.text = text
+        self.canon = canon
+
+    def is_integer_literal(self):
+        # Section 2: "Integer" means written without fraction or exponent.
+        return not any(c in self.text for c in ".eE")
+
+    def int_value(self):
+        return int(self.text)
+
+    def decimal(self):
+        return Decimal(self.canon)          # canonical texts have short exponents
+
+    def __repr__(self):
+        return f"Num({self.text})"
+
+
+NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+
+
+def exact_decimal(text):
+    """Exact value of a decimal literal as (sign, digits, exponent) with value
+    sign * int(digits) * 10**exponent, digits without leading/trailing zeros;
+    zero is (0, '', 0). Returns None when the exponent is so large that the
+    value cannot be a finite non-zero double anyway (caller handles it)."""
+    m = re.fullmatch(r"(-?)([0-9]+)(?:\.([0-9]+))?(?:[eE]([+-]?)([0-9]+))?", text)
+    neg, ip, fp, esign, edigits = m.groups()
+    fp = fp or ""
+    digits = ip + fp
+    exp = -len(fp)
+    if not digits.strip("0"):
+        return (0, "", 0)
+    if edigits is not None:
+        edigits = edigits.lstrip("0") or "0"
+        if len(edigits) > 30:
+            return None
+        exp += int(edigits) * (-1 if esign == "-" else 1)
+    stripped = digits.lstrip("0")
+    t = stripped.rstrip("0")
+    exp += len(stripped) - len(t)
+    return (-1 if neg else 1, t, exp)
+
+
+def es_number_text(f):
+    """ECMAScript Number::toString of a finite double (RFC 8785 3.2.2.3)."""
+    if f == 0:
         return "0"
-    if math.isnan(x) or math.isinf(x):
-        raise ValueError("not a JSON number")
-    if x == int(x) and abs(x) < 1e21:
-        return str(int(x))
-    r = repr(x)  # shortest round-trip digits, like ECMAScript
-    mant, _, exp = r.partition("e")
-    if not exp:
-        return r
-    e = int(exp)
-    if -7 < e < 21:  # ECMAScript writes these without an exponent
-        return format(x, "f").rstrip("0").rstrip(".") if "." in format(x, "f") else format(x, "f")
-    mant = mant.rstrip("0").rstrip(".") if "." in mant else mant
-    return f"{mant}e{'+' if e > 0 else '-'}{abs(e)}"
+    sign = "-" if f < 0 else ""
+    r = repr(abs(f))                # shortest round-trip digits, nearest on ties
+    if "e" in r:
+        mant, e = r.split("e")
+        e = int(e)
+    else:
+        mant, e = r, 0
+    ip, _, fp = mant.partition(".")
+    exact = exact_decimal(ip + ("." + fp if fp else "") + "e" + str(e))
+    _, d, exp10 = exact                 # value = d * 10**exp10
+    k = len(d)
+    n = exp10 + k
+    if k <= n <= 21:
+        return sign + d + "0" * (n - k)
+    if 0 < n <= 21:
+        return sign + d[:n] + "." + d[n:]
+    if -6 < n <= 0:
+        return sign + "0." + "0" * (-n) + d
+    e = n - 1
+    return sign + d[0] + ("." + d[1:] if k > 1 else "") + "e" + ("+" if e >= 0 else "-") + str(abs(e))
 
-def string(s):
+
+def number_rule(text):
+    """Section 3, the number rule. Returns Num or raises Refused."""
+    f = float(text)                     # correctly rounded, half to even
+    if f != f or f in (float("inf"), float("-inf")):
+        refuse("3", f"number {text} is not a finite double (number rule 1)")
+    canon = es_number_text(f)
+    lit = exact_decimal(text)
+    if lit is None or lit != exact_decimal(canon):
+        refuse("3", f"number {text} would be written {canon}, another value (number rule 2)")
+    if not any(c in canon for c in ".e") and abs(int(canon)) > MAX_SAFE:
+        refuse("3", f"number {text} is the integer {canon}, beyond ±(2^53-1) (number rule 3)")
+    return Num(text, canon)
+
+
+# ---------------------------------------------------------------------------
+# Section 3: strict parser
+
+def is_noncharacter(cp):
+    return 0xFDD0 <= cp <= 0xFDEF or (cp & 0xFFFE) == 0xFFFE
+
+
+HEX4 = re.compile(r"[0-9a-fA-F]{4}")
+SIMPLE_ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+
+
+class Parser:
+    """RFC 8259 + I-JSON + the rules of section 3. Values: dict, list, str,
+    Num, True, False, None. Top-level object member spans are recorded."""
+
+    def __init__(self, text, max_depth):
+        self.s = text
+        self.i = 0
+        self.max_depth = max_depth
+        self.top_spans = None          # [(name, start of name, end of value)]
+
+    def fail(self, msg):
+        refuse("3", f"{msg} at character {self.i}")
+
+    def ws(self):
+        s, i = self.s, self.i
+        while i < len(s) and s[i] in " \t\n\r":
+            i += 1
+        self.i = i
+
+    def parse(self):
+        self.ws()
+        v = self.value(0)
+        self.ws()
+        if self.i != len(self.s):
+            self.fail("text after the value")
+        return v
+
+    def value(self, depth):
+        s = self.s
+        if self.i >= len(s):
+            self.fail("unexpected end of input")
+        c = s[self.i]
+        if c == "{":
+            return self.obj(depth + 1)
+        if c == "[":
+            return self.arr(depth + 1)
+        if c == '"':
+            return self.string()
+        for lit, val in (("true", True), ("false", False), ("null", None)):
+            if s.startswith(lit, self.i):
+                self.i += len(lit)
+                return val
+        m = NUMBER.match(s, self.i)
+        if m and m.end() > self.i:
+            self.i = m.end()
+            return number_rule(m.group(0))
+        self.fail(f"unexpected {c!r}")
+
+    def obj(self, depth):
+        if depth > self.max_depth:
+            self.fail(f"nested deeper than {self.max_depth} levels")
+        top = depth == 1
+        if top:
+            self.top_spans = []
+        self.i += 1
+        out = {}
+        self.ws()
+        if self.i < len(self.s) and self.s[self.i] == "}":
+            self.i += 1
+            return out
+        while True:
+            self.ws()
+            if self.i >= len(self.s) or self.s[self.i] != '"':
+                self.fail("expected a member name")
+            start = self.i
+            name = self.string()
+            if name in out:
+                self.fail(f"duplicate member {name!r}")
+            self.ws()
+            if self.i >= len(self.s) or self.s[self.i] != ":":
+                self.fail("expected ':'")
+            self.i += 1
+            self.ws()
+            out[name] = self.value(depth)
+            if top:
+                self.top_spans.append((name, start, self.i))
+            self.ws()
+            if self.i >= len(self.s):
+                self.fail("unexpected end of input")
+            c = self.s[self.i]
+            self.i += 1
+            if c == "}":
+                return out
+            if c != ",":
+                self.fail("expected ',' or '}'")
+
+    def arr(self, depth):
+        if depth > self.max_depth:
+            self.fail(f"nested deeper than {self.max_depth} levels")
+        self.i += 1
+        out = []
+        self.ws()
+        if self.i < len(self.s) and self.s[self.i] == "]":
+            self.i += 1
+            return out
+        while True:
+            self.ws()
+            out.append(self.value(depth))
+            self.ws()
+            if self.i >= len(self.s):
+                self.fail("unexpected end of input")
+            c = self.s[self.i]
+            self.i += 1
+            if c == "]":
+                return out
+            if c != ",":
+                self.fail("expected ',' or ']'")
+
+    def hex4(self):
+        h = self.s[self.i:self.i + 4]
+        if not HEX4.fullmatch(h):
+            self.fail("bad \\u escape")
+        self.i += 4
+        return int(h, 16)
+
+    def string(self):
+        s = self.s
+        self.i += 1
+        out = []
+        while True:
+            if self.i >= len(s):
+                self.fail("unterminated string")
+            c = s[self.i]
+            if c == '"':
+                self.i += 1
+                return "".join(out)
+            if c == "\\":
+                self.i += 1
+                if self.i >= len(s):
+                    self.fail("unterminated escape")
+                e = s[self.i]
+                self.i += 1
+                if e in SIMPLE_ESCAPES:
+                    out.append(SIMPLE_ESCAPES[e])
+                    continue
+                if e != "u":
+                    self.fail(f"bad escape \\{e}")
+                cp = self.hex4()
+                if 0xDC00 <= cp <= 0xDFFF:
+                    self.fail("lone low surrogate")
+                if 0xD800 <= cp <= 0xDBFF:
+                    if s[self.i:self.i + 2] != "\\u":
+                        self.fail("lone high surrogate")
+                    self.i += 2
+                    lo = self.hex4()
+                    if not 0xDC00 <= lo <= 0xDFFF:
+                        self.fail("high surrogate not followed by a low surrogate")
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00)
+                if is_noncharacter(cp):
+                    self.fail(f"noncharacter U+{cp:04X}")
+                out.append(chr(cp))
+                continue
+            cp = ord(c)
+            if cp < 0x20:
+                self.fail("raw control character in a string")
+            if 0xD800 <= cp <= 0xDFFF:       # cannot come from strict UTF-8, kept for safety
+                self.fail("surrogate in text")
+            if is_noncharacter(cp):
+                self.fail(f"noncharacter U+{cp:04X}")
+            out.append(c)
+            self.i += 1
+
+
+def decode_utf8(b, what="input"):
+    if b.startswith(b"\xef\xbb\xbf"):
+        refuse("3", f"{what} starts with a byte order mark")
+    try:
+        return b.decode("utf-8", errors="strict")
+    except UnicodeDecodeError as e:
+        refuse("3", f"{what} is not valid UTF-8 ({e.reason} at byte {e.start})")
+
+
+def parse_json(b, max_depth):
+    """Parse bytes; returns (value, parser)."""
+    p = Parser(decode_utf8(b), max_depth)
+    return p.parse(), p
+
+
+# ---------------------------------------------------------------------------
+# Section 3: canonical writing (RFC 8785)
+
+def write_string(s):
     out = ['"']
     for ch in s:
         c = ord(ch)
-        if ch == '"': out.append('\\"')
-        elif ch == "\\": out.append("\\\\")
-        elif ch == "\b": out.append("\\b")
-        elif ch == "\f": out.append("\\f")
-        elif ch == "\n": out.append("\\n")
-        elif ch == "\r": out.append("\\r")
-        elif ch == "\t": out.append("\\t")
-        elif c < 0x20: out.append("\\u%04x" % c)
-        else: out.append(ch)
+        if ch == '"':
+            out.append('\\"')
+        elif ch == "\\":
+            out.append("\\\\")
+        elif c == 0x08:
+            out.append("\\b")
+        elif c == 0x09:
+            out.append("\\t")
+        elif c == 0x0A:
+            out.append("\\n")
+        elif c == 0x0C:
+            out.append("\\f")
+        elif c == 0x0D:
+            out.append("\\r")
+        elif c < 0x20:
+            out.append("\\u%04x" % c)
+        else:
+            out.append(ch)
     out.append('"')
     return "".join(out)
 
-def jcs(v):
-    if v is None: return "null"
-    if v is True: return "true"
-    if v is False: return "false"
-    if isinstance(v, (int, float)): return num(v)
-    if isinstance(v, str): return string(v)
-    if isinstance(v, list): return "[" + ",".join(jcs(x) for x in v) + "]"
-    keys = sorted(v, key=lambda k: k.encode("utf-16-be"))
-    return "{" + ",".join(string(k) + ":" + jcs(v[k]) for k in keys) + "}"
 
-def check(path):
-    vec = json.load(open(path, encoding="utf-8"))
-    entry = json.loads(vec["line"])
-    if jcs(entry) != vec["line"]:
-        return "line is not canonical"
-    body = dict(entry); del body["hash"]
-    if jcs(body) != vec["canonical_body"]:
-        return "canonical body differs"
-    h = hashlib.sha256(PREFIX + bytes.fromhex(vec["prev"]) + vec["canonical_body"].encode("utf-8")).hexdigest()
-    if h != vec["hash"] or entry["hash"] != h:
-        return "hash differs"
-    if vec.get("input") and entry["type"] == "event" and jcs(json.loads(vec["input"])) != jcs(entry["event"]):
-        return "event is not the canonical input"
-    return None
+def utf16_key(name):
+    return name.encode("utf-16-be", errors="surrogatepass")
 
-bad = 0
-for p in sys.argv[1:]:
-    err = check(p)
-    print(("FAIL " if err else "ok   ") + p + (": " + err if err else ""))
-    bad += bool(err)
-print(f"vectors: {len(sys.argv) - 1 - bad} passed, {bad} failed")
-sys.exit(1 if bad or len(sys.argv) < 2 else 0)
+
+def canonical(v):
+    if v is None:
+        return "null"
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    if isinstance(v, Num):
+        return v.canon
+    if isinstance(v, str):
+        return write_string(v)
+    if isinstance(v, list):
+        return "[" + ",".join(canonical(x) for x in v) + "]"
+    if isinstance(v, dict):
+        names = sorted(v, key=utf16_key)
+        return "{" + ",".join(write_string(k) + ":" + canonical(v[k]) for k in names) + "}"
+    raise TypeError(type(v))
+
+
+def from_python(v):
+    """A value read from a vector file (Python json) into this model."""
+    if isinstance(v, bool) or v is None or isinstance(v, str):
+        return v
+    if isinstance(v, int):
+        return number_rule(str(v))
+    if isinstance(v, float):
+        return number_rule(repr(v))
+    if isinstance(v, list):
+        return [from_python(x) for x in v]
+    return {k: from_python(x) for k, x in v.items()}
+
+
+# ---------------------------------------------------------------------------
+# Sections 2 and 4: members
+
+def exact_members(obj, required, optional=(), what="object", section="2"):
+    if not isinstance(obj, dict):
+        refuse(section, f"{what} is not an object")
+    for k in obj:
+        if k not in required and k not in optional:
+            refuse(section, f"{what}: unknown member {k!r}")
+    for k in required:
+        if k not in obj:
+            refuse(section, f"{what}: missing member {k!r}")
+
+
+def check_int(v, lo, hi, what, section="2"):
+    if not isinstance(v, Num) or not v.is_integer_literal():
+        refuse(section, f"{what} is not an integer")
+    n = v.int_value()
+    if not lo <= n <= hi:
+        refuse(section, f"{what} {n} is outside [{lo}, {hi}]")
+    return n
+
+
+def check_id(v, what):
+    """Section 4: ids."""
+    if not isinstance(v, str):
+        refuse("4", f"{what} is not a string")
+    n = len(v.encode("utf-8"))
+    if not 1 <= n <= ID_MAX:
+        refuse("4", f"{what} is {n} bytes, not 1 to {ID_MAX}")
+    if all(c == " " for c in v):
+        refuse("4", f"{what} has no character other than space")
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in v):
+        refuse("4", f"{what} holds a control character")
+
+
+ACTIONS = ("ALLOW", "CHALLENGE", "BLOCK", "REVIEW")
+
+
+def check_event(ev, chain):
+    """Section 4: the event schema; environment equals chain."""
+    if not isinstance(ev, dict):
+        refuse("4", "the event is not an object")
+    t = ev.get("type")
+    if t not in ("decision", "override"):
+        refuse("4", f"event type {t!r} is not decision or override")
+    exact_members(ev, ("type", "event_id", "environment", "occurred_at", t), what="event", section="4")
+    check_id(ev["event_id"], "event_id")
+    env = ev["environment"]
+    if not is_identifier(env):
+        refuse("4/2.1", f"environment {env!r} is not an identifier")
+    if env != chain:
+        refuse("4", f"environment {env!r} is not the chain {chain!r}")
+    check_timestamp(ev["occurred_at"], "occurred_at")
+    p = ev[t]
+    if t == "decision":
+        exact_members(p, ("decision_id", "action", "confidence_score", "policy_version", "user_id",
+                          "session_id"), ("metadata",), what="decision", section="4")
+        for k in ("decision_id", "policy_version", "user_id", "session_id"):
+            check_id(p[k], f"decision.{k}")
+        if p["action"] not in ACTIONS:
+            refuse("4", f"decision.action {p['action']!r} is not one of {ACTIONS}")
+        cs = p["confidence_score"]
+        if not isinstance(cs, Num) or not Decimal(0) <= cs.decimal() <= Decimal(1):
+            refuse("4", "decision.confidence_score is not a number in [0, 1]")
+        if "metadata" in p:
+            md = p["metadata"]
+            if not isinstance(md, dict):
+                refuse("4", "decision.metadata is not an object")
+            n = len(canonical(md).encode("utf-8"))
+            if n > METADATA_MAX:
+                refuse("4", f"decision.metadata is {n} bytes of canonical JSON, over {METADATA_MAX}")
+    else:
+        exact_members(p, ("decision_id", "reviewer_id", "new_action", "reason"), what="override", section="4")
+        check_id(p["decision_id"], "override.decision_id")
+        check_id(p["reviewer_id"], "override.reviewer_id")
+        if p["new_action"] not in ACTIONS:
+            refuse("4", f"override.new_action {p['new_action']!r} is not one of {ACTIONS}")
+        r = p["reason"]
+        if not isinstance(r, str):
+            refuse("4", "override.reason is not a string")
+        n = len(r.encode("utf-8"))
+        if not 1 <= n <= REASON_MAX:
+            refuse("4", f"override.reason is {n} bytes, not 1 to {REASON_MAX}")
+        if all(c in " \t\n\r" for c in r):
+            refuse("4", "override.reason is only white space")
+
+
+def check_source(src):
+    exact_members(src, ("topic", "partition", "offset", "timestamp"), what="source")
+    t = src["topic"]
+    if not isinstance(t, str) or TOPIC.fullmatch(t) is None:
+        refuse("2", f"source.topic {t!r} is not 1 to 249 of A-Z a-z 0-9 . _ -")
+    check_int(src["partition"], 0, MAX_PARTITION, "source.partition")
+    check_int(src["offset"], 0, MAX_SAFE, "source.offset")
+    check_timestamp(src["timestamp"], "source.timestamp")
+
+
+def check_invalid(inv):
+    """Section 2.3."""
+    exact_members(inv, ("reason", "size", "sha256"), ("raw",), what="invalid", section="2.3")
+    if not isinstance(inv["reason"], str) or inv["reason"] == "":
+        refuse("2.3", "invalid.reason is not a non-empty string")
+    size = check_int(inv["size"], 0, MAX_SAFE, "invalid.size", section="2.3")
+    if not is_hex64(inv["sha256"]):
+        refuse("2.3", "invalid.sha256 is not 64 hex")
+    if 1 <= size <= RAW_MAX:
+        if "raw" not in inv:
+            refuse("2.3", f"invalid.raw is absent for a record of {size} bytes")
+        raw = canonical_base64(inv["raw"], "invalid.raw", "2.3")
+        if len(raw) != size:
+            refuse("2.3", f"invalid.raw decodes to {len(raw)} bytes, size says {size}")
+        if hashlib.sha256(raw).hexdigest() != inv["sha256"]:
+            refuse("2.3", "invalid.sha256 is not the SHA-256 of raw")
+    else:
+        if "raw" in inv:
+            refuse("2.3", f"invalid.raw is present for a record of {size} bytes")
+        if size == 0 and inv["sha256"] != EMPTY_SHA256:
+            refuse("2.3", "invalid.sha256 of an empty record is not the SHA-256 of no bytes")
+
+
+MEMBERS = {
+    "genesis": ("v", "chain", "seq", "type", "prev", "sealed_at", "genesis", "hash"),
+    "event": ("v", "chain", "seq", "type", "prev", "sealed_at", "source", "event", "hash"),
+    "invalid": ("v", "chain", "seq", "type", "prev", "sealed_at", "source", "invalid", "hash"),
+}
+
+
+def check_entry(e):
+    """Sections 2, 2.1 to 2.3, 4 and 7.1 (genesis key) for a parsed line."""
+    if not isinstance(e, dict):
+        refuse("2", "the line is not an object")
+    t = e.get("type")
+    if t not in MEMBERS:
+        refuse("2", f"type {t!r} is not genesis, event or invalid")
+    exact_members(e, MEMBERS[t], what="entry")
+    v = e["v"]
+    if not isinstance(v, Num) or v.text != "1":
+        refuse("2", f"v is {canonical(v)}, not 1")
+    if not is_identifier(e["chain"]):
+        refuse("2.1", f"chain {e['chain']!r} is not an identifier")
+    seq = check_int(e["seq"], 0, MAX_SAFE, "seq")
+    if (seq == 0) != (t == "genesis"):
+        refuse("2", f"seq {seq} with type {t}: seq 0 is for genesis and only for genesis")
+    if not is_hex64(e["prev"]):
+        refuse("2", "prev is not 64 hex")
+    if t == "genesis" and e["prev"] != ZERO_HASH:
+        refuse("2", "genesis prev is not 64 zeros")
+    check_timestamp(e["sealed_at"], "sealed_at")
+    if not is_hex64(e["hash"]):
+        refuse("2", "hash is not 64 hex")
+    if t == "genesis":
+        g = e["genesis"]
+        exact_members(g, ("created_at", "key_name", "verifier_key"), what="genesis")
+        check_timestamp(g["created_at"], "genesis.created_at")
+        if not is_identifier(g["key_name"]):
+            refuse("2.1", "genesis.key_name is not an identifier")
+        if not isinstance(g["verifier_key"], str):
+            refuse("7.1", "genesis.verifier_key is not a string")
+        name, _, _ = parse_verifier_key(g["verifier_key"])
+        if name != g["key_name"]:
+            refuse("2", f"genesis.verifier_key is named {name!r}, key_name is {g['key_name']!r}")
+    else:
+        check_source(e["source"])
+        if t == "event":
+            check_event(e["event"], e["chain"])
+        else:
+            check_invalid(e["invalid"])
+
+
+# ---------------------------------------------------------------------------
+# Sections 3 and 5: a line alone
+
+def entry_hash(prev_hex, body_bytes):
+    return hashlib.sha256(ENTRY_PREFIX + bytes.fromhex(prev_hex) + body_bytes).hexdigest()
+
+
+def check_line(line_bytes):
+    """Sections 2 to 5 for one line (without its '\\n'). Returns (entry, body bytes)."""
+    entry, p = parse_json(line_bytes, LINE_DEPTH)
+    if not isinstance(entry, dict):
+        refuse("2", "the line is not an object")
+    if canonical(entry).encode("utf-8") != line_bytes:
+        refuse("3", "the line is not canonical JSON (lines are canonical)")
+    check_entry(entry)
+    # Section 5: remove ',"hash":"<64 hex>"' from the line's own text and hash the rest.
+    text = p.s
+    spans = [sp for sp in p.top_spans if sp[0] == "hash"]
+    _, start, end = spans[0]
+    if start == 1 or text[start - 1] != ",":
+        refuse("5", "hash is the first member")
+    body = (text[:start - 1] + text[end:]).encode("utf-8")
+    h = entry_hash(entry["prev"], body)
+    if h != entry["hash"]:
+        refuse("5", f"hash {entry['hash']} is not the hash of the body ({h})")
+    return entry, body
+
+
+# ---------------------------------------------------------------------------
+# Ed25519 (RFC 8032), verification only
+
+P = 2**255 - 19
+L = 2**252 + 27742317777372353535851937790883648493
+D = (-121665 * pow(121666, P - 2, P)) % P
+SQRT_M1 = pow(2, (P - 1) // 4, P)
+
+
+def _recover_x(y, sign):
+    u = (y * y - 1) % P
+    v = (D * y * y + 1) % P
+    x = u * pow(v, 3, P) * pow(u * pow(v, 7, P), (P - 5) // 8, P) % P
+    vx2 = v * x * x % P
+    if vx2 == u:
+        pass
+    elif vx2 == (-u) % P:
+        x = x * SQRT_M1 % P
+    else:
+        return None
+    if x == 0 and sign and STRICT_RFC8032_POINT_DECODING:
+        return None
+    if (x & 1) != sign:
+        x = (-x) % P
+    return x
+
+
+def point_decode(b):
+    if len(b) != 32:
+        return None
+    n = int.from_bytes(b, "little")
+    sign = n >> 255
+    y = n & ((1 << 255) - 1)
+    if y >= P:
+        if STRICT_RFC8032_POINT_DECODING:
+            return None
+        y %= P
+    x = _recover_x(y, sign)
+    if x is None:
+        return None
+    return (x, y, 1, x * y % P)
+
+
+def point_encode(pt):
+    X, Y, Z, _ = pt
+    zi = pow(Z, P - 2, P)
+    x, y = X * zi % P, Y * zi % P
+    return (y | ((x & 1) << 255)).to_bytes(32, "little")
+
+
+def point_add(p1, p2):
+    X1, Y1, Z1, T1 = p1
+    X2, Y2, Z2, T2 = p2
+    a = (Y1 - X1) * (Y2 - X2) % P
+    b = (Y1 + X1) * (Y2 + X2) % P
+    c = T1 * 2 * D * T2 % P
+    d = Z1 * 2 * Z2 % P
+    e, f, g, h = b - a, d - c, d + c, b + a
+    return (e * f % P, g * h % P, f * g % P, e * h % P)
+
+
+def point_mul(s, pt):
+    q = (0, 1, 1, 0)
+    while s > 0:
+        if s & 1:
+            q = point_add(q, pt)
+        pt = point_add(pt, pt)
+        s >>= 1
+    return q
+
+
+_BY = 4 * pow(5, P - 2, P) % P
+BASE = (_recover_x(_BY, 0), _BY, 1, _recover_x(_BY, 0) * _BY % P)
+
+
+def ed25519_verify(pub, msg, sig):
+    """Section 7.2: A decodes, S < L, encode([S]B - [k]A) == R (bytes)."""
+    if len(pub) != 32 or len(sig) != 64:
+        return False
+    A = point_decode(pub)
+    if A is None:
+        return False
+    S = int.from_bytes(sig[32:], "little")
+    if S >= L:
+        return False
+    k = int.from_bytes(hashlib.sha512(sig[:32] + pub + msg).digest(), "little") % L
+    negA = ((-A[0]) % P, A[1], A[2], (-A[3]) % P)
+    R = point_add(point_mul(S, BASE), point_mul(k, negA))
+    return point_encode(R) == sig[:32]
+
+
+# ---------------------------------------------------------------------------
+# Section 7.1: verifier keys
+
+def key_hash(name, pub):
+    return hashlib.sha256(name.encode("utf-8") + b"\n\x01" + pub).digest()[:4]
+
+
+def parse_verifier_key(s):
+    """Returns (name, 4-byte key hash, 32-byte public key)."""
+    if not isinstance(s, str):
+        refuse("7.1", "verifier key is not a string")
+    parts = s.split("+", 2)          # the name and key hash hold no '+'; the base64 may
+    if len(parts) != 3:
+        refuse("7.1", "verifier key is not <name>+<key hash>+<key>")
+    name, kh, key = parts
+    if not is_identifier(name):
+        refuse("2.1", f"key name {name!r} is not an identifier")
+    if HEX8.fullmatch(kh) is None:
+        refuse("7.1", f"key hash {kh!r} is not 8 lowercase hex digits")
+    raw = canonical_base64(key, "verifier key", "7.1")
+    if len(raw) != 33:
+        refuse("7.1", f"key is {len(raw)} bytes, not 33")
+    if raw[0] != 0x01:
+        refuse("7.1", f"algorithm byte is 0x{raw[0]:02x}, not 0x01")
+    pub = raw[1:]
+    if key_hash(name, pub).hex() != kh:
+        refuse("7.1", f"key hash {kh} does not match (expected {key_hash(name, pub).hex()})")
+    n = int.from_bytes(pub, "little")
+    y, sign = n & ((1 << 255) - 1), n >> 255
+    x = _recover_x(y, sign) if y < P else None
+    if x is None or (x == 0 and sign):
+        refuse("7.1", "public key is not the canonical encoding of a point")
+    return name, bytes.fromhex(kh), pub
+
+
+# ---------------------------------------------------------------------------
+# Section 7.2: signed notes
+
+SEQ_DEC = re.compile(r"0|[1-9][0-9]*")
+OFFSET_DEC = re.compile(r"-1|0|[1-9][0-9]*")
+
+
+def verify_note(note_bytes, vkey):
+    """Returns the checkpoint fields as a dict, or raises Refused."""
+    name, kh, pub = vkey
+    text = decode_utf8(note_bytes, "note")
+    if not text.endswith("\n"):
+        refuse("7.2", "note does not end in a newline")
+    lines = text.split("\n")[:-1]
+    if len(lines) < 9:
+        refuse("7.2", "note is not 7 text lines, an empty line and a signature line")
+    if lines[7] != "":
+        refuse("7.2", "the text is not exactly 7 lines followed by an empty line")
+    if len(lines) != 9:
+        refuse("7.2", f"{len(lines) - 8} signature lines, not exactly one")
+    want = ["", "chain ", "seq ", "hash ", "offset ", "object ", "time "]
+    vals = []
+    for i, w in enumerate(want):
+        if i == 0:
+            if lines[0] != NOTE_HEADER:
+                refuse("7.2", f"first line is not {NOTE_HEADER}")
+            continue
+        if not lines[i].startswith(w):
+            refuse("7.2", f"line {i + 1} does not start with {w!r}")
+        vals.append(lines[i][len(w):])
+    chain, seq_s, hash_s, off_s, obj, time_s = vals
+    if not is_identifier(chain):
+        refuse("2.1", f"checkpoint chain {chain!r} is not an identifier")
+    if SEQ_DEC.fullmatch(seq_s) is None:
+        refuse("7.2", f"seq {seq_s!r} is not a decimal without leading zeros")
+    seq = int(seq_s) if len(seq_s) <= 20 else MAX_SAFE + 1
+    if seq > MAX_SAFE:
+        refuse("7.2", "seq beyond 2^53-1")
+    if not is_hex64(hash_s):
+        refuse("7.2", "hash is not 64 hex")
+    if OFFSET_DEC.fullmatch(off_s) is None:
+        refuse("7.2", f"offset {off_s!r} is not -1 or a decimal without leading zeros")
+    offset = int(off_s) if len(off_s) <= 20 else MAX_SAFE + 1
+    if (offset == -1) != (seq == 0):
+        refuse("7.2", f"offset {offset} with seq {seq}: -1 exactly when seq is 0")
+    if offset > MAX_SAFE:
+        refuse("7.2", "offset beyond 2^53-1")
+    if obj == "":
+        refuse("7.2", "object is empty")
+    check_timestamp(time_s, "checkpoint time", no_trailing_zero=True, section="7.2/2.2")
+    sig = lines[8]
+    if not sig.startswith(EM_DASH + " "):
+        refuse("7.2", "signature line does not start with an em dash and a space")
+    parts = sig[2:].split(" ")
+    if len(parts) != 2:
+        refuse("7.2", "signature line is not '\u2014 <name> <base64>'")
+    sname, sb64 = parts
+    blob = canonical_base64(sb64, "signature", "7.2")
+    if len(blob) != 68:
+        refuse("7.2", f"signature is {len(blob)} bytes, not 68")
+    if sname != name or blob[:4] != kh:
+        refuse("7.2", f"note signed by {sname}+{blob[:4].hex()}, not by the trusted key {name}+{kh.hex()}")
+    signed = "\n".join(lines[:7]).encode("utf-8") + b"\n"
+    if not ed25519_verify(pub, signed, blob[4:]):
+        refuse("7.2", "the Ed25519 signature does not verify")
+    return {"chain": chain, "seq": seq, "hash": hash_s, "offset": offset, "object": obj, "time": time_s}
+
+
+# ---------------------------------------------------------------------------
+# Section 1: keys
+
+def batch_key(prefix, chain, seq, timestamp):
+    date = check_timestamp(timestamp, "source.timestamp")
+    y, m, d = date.split("-")
+    return f"{prefix}/year={y}/month={m}/day={d}/env={chain}/{seq:020d}.jsonl"
+
+
+def genesis_key(prefix, chain):
+    return f"{prefix}/genesis/env={chain}/{0:020d}.jsonl"
+
+
+def classify(prefix, chain, key):
+    """Returns ('ignore',), ('genesis', 0), ('batch', seq) or ('checkpoint', seq); raises on a stray."""
+    if not key.startswith(prefix + "/"):
+        return ("ignore",)
+    if f"env={chain}" not in key.split("/"):
+        return ("ignore",)
+    if key == genesis_key(prefix, chain):
+        return ("genesis", 0)
+    p, c = re.escape(prefix), re.escape(chain)
+    m = re.fullmatch(p + r"/year=([0-9]{4})/month=([0-9]{2})/day=([0-9]{2})/env=" + c + r"/([0-9]{20})\.jsonl", key)
+    if m and real_date(int(m.group(1)), int(m.group(2)), int(m.group(3))):
+        return ("batch", int(m.group(4)))
+    m = re.fullmatch(p + r"/checkpoints/env=" + c + r"/([0-9]{20})\.note", key)
+    if m:
+        return ("checkpoint", int(m.group(1)))
+    refuse("1", f"stray object {key}")
+
+
+# ---------------------------------------------------------------------------
+# Sections 1, 6, 7.3 and 8: a whole log
+
+def split_lines(body, key):
+    """Section 1: UTF-8 JSON Lines, each line ending in \\n, no empty lines, no \\r, no BOM."""
+    if body.startswith(b"\xef\xbb\xbf"):
+        refuse("1", f"{key}: starts with a byte order mark")
+    decode_utf8(body, key)
+    if b"\r" in body:
+        refuse("1", f"{key}: holds a \\r")
+    if not body.endswith(b"\n"):
+        refuse("1", f"{key}: does not end in \\n" if body else f"{key}: is empty")
+    lines = body[:-1].split(b"\n")
+    for i, ln in enumerate(lines):
+        if ln == b"":
+            refuse("1", f"{key} line {i + 1}: empty line")
+    return lines
+
+
+def check_checkpoint_against_chain(cp, chain, entries, objects_by_key, what):
+    """Section 7.3 (and the same for a known checkpoint)."""
+    if cp["chain"] != chain:
+        refuse("7.3", f"{what} signs chain {cp['chain']!r}, not {chain!r}")
+    head = len(entries) - 1
+    seq = cp["seq"]
+    if seq > head:
+        refuse("7.3", f"{what} has seq {seq}, beyond the chain's last seq {head}")
+    e = entries[seq]
+    if e["hash"] != cp["hash"]:
+        refuse("7.3", f"{what}: entry {seq} has hash {e['hash']}, not {cp['hash']}")
+    obj = objects_by_key.get(cp["object"])
+    if obj is None:
+        refuse("7.3", f"{what} names object {cp['object']}, which is not an object of the chain")
+    if obj[-1]["seq"].int_value() != seq:
+        refuse("7.3", f"{what}: entry {seq} is not the last line of {cp['object']}")
+    want = -1 if seq == 0 else e["source"]["offset"].int_value()
+    if cp["offset"] != want:
+        refuse("7.3", f"{what} has offset {cp['offset']}, entry {seq} has {want}")
+
+
+def verify_log(prefix, chain, verifier_key, objects, known_checkpoint=None):
+    """Returns the report of section 8 step 5, or raises Refused naming the first failure."""
+    vkey = parse_verifier_key(verifier_key)
+    if not is_identifier(chain):
+        refuse("2.1", f"chain {chain!r} is not an identifier")
+    # 1. classify every key
+    genesis = None
+    batches, checkpoints = [], []
+    for key, body in objects:
+        c = classify(prefix, chain, key)
+        if c[0] == "genesis":
+            genesis = (key, body)
+        elif c[0] == "batch":
+            batches.append((c[1], key, body))
+        elif c[0] == "checkpoint":
+            checkpoints.append((c[1], key, body))
+    if genesis is None:
+        refuse("6", f"the genesis object {genesis_key(prefix, chain)} does not exist")
+    # 2. genesis and batch objects in order of their key's seq
+    batches.sort(key=lambda x: x[0])
+    ordered = [(0, genesis[0], genesis[1])] + batches
+    entries = []                        # entries[seq] = parsed entry
+    objects_by_key = {}
+    prev_hash = ZERO_HASH
+    topic_partition = None
+    prev_offset = None
+    for key_seq, key, body in ordered:
+        lines = split_lines(body, key)
+        parsed = []
+        for i, ln in enumerate(lines):
+            try:
+                e, _ = check_line(ln)
+            except Refused as r:
+                raise Refused(f"{key} line {i + 1}: {r}")
+            parsed.append(e)
+        first = parsed[0]
+        fseq = first["seq"].int_value()
+        if key == genesis[0]:
+            if len(parsed) != 1 or first["type"] != "genesis":
+                refuse("6", f"{key}: the genesis object must hold exactly one line, the genesis entry")
+        else:
+            if fseq < 1:
+                refuse("1", f"{key}: a batch's first seq must be at least 1")
+            want = batch_key(prefix, chain, fseq, first["source"]["timestamp"])
+            if want != key:
+                refuse("6", f"{key} line 1 (seq {fseq}): stored at the wrong key, its first entry implies {want}")
+        for i, e in enumerate(parsed):
+            seq = e["seq"].int_value()
+            where = f"{key} line {i + 1} (seq {seq})"
+            if seq != len(entries):
+                refuse("6", f"{where}: seq should be {len(entries)}")
+            if e["prev"] != prev_hash:
+                refuse("6", f"{where}: prev is not the hash of entry {seq - 1}")
+            if e["chain"] != chain:
+                refuse("6", f"{where}: chain {e['chain']!r} is not {chain!r}")
+            if seq >= 1:
+                src = e["source"]
+                tp = (src["topic"], src["partition"].int_value())
+                if topic_partition is None:
+                    topic_partition = tp
+                elif tp != topic_partition:
+                    refuse("6", f"{where}: read from {tp}, the chain reads {topic_partition}")
+                off = src["offset"].int_value()
+                if prev_offset is not None and off <= prev_offset:
+                    refuse("6", f"{where}: offset {off} is not greater than {prev_offset}")
+                prev_offset = off
+            prev_hash = e["hash"]
+            entries.append(e)
+        objects_by_key[key] = parsed
+    # 3. every checkpoint
+    if not checkpoints:
+        refuse("7.3", "no checkpoint")
+    highest = -1
+    for key_seq, key, body in sorted(checkpoints, key=lambda x: x[0]):
+        try:
+            cp = verify_note(body, vkey)
+            if cp["seq"] != key_seq:
+                refuse("7.3", f"signs seq {cp['seq']} but is stored at seq {key_seq}")
+            check_checkpoint_against_chain(cp, chain, entries, objects_by_key, "checkpoint")
+        except Refused as r:
+            raise Refused(f"{key}: {r}")
+        highest = max(highest, cp["seq"])
+    # 4. the known checkpoint
+    if known_checkpoint is not None:
+        try:
+            cp = verify_note(known_checkpoint, vkey)
+            check_checkpoint_against_chain(cp, chain, entries, objects_by_key, "known checkpoint")
+        except Refused as r:
+            raise Refused(f"known checkpoint: {r}")
+    # 5. report
+    head = entries[-1]
+    return {"entries": len(entries), "head_seq": head["seq"].int_value(), "head_hash": head["hash"],
+            "checkpointed_seq": highest, "unsigned": head["seq"].int_value() - highest}
+
+
+# ---------------------------------------------------------------------------
+# Sealing a record (what the sealer must have done), for entry vectors
+
+def seal_record(record_bytes, chain):
+    try:
+        v, _ = parse_json(record_bytes, RECORD_DEPTH)
+        check_event(v, chain)
+    except Refused as r:
+        return "invalid", str(r)
+    return "event", canonical(v)
+
+
+# ---------------------------------------------------------------------------
+# Section 10: the vectors
+
+class VectorFail(Exception):
+    pass
+
+
+def need(vec, *names):
+    for n in names:
+        if n not in vec:
+            raise VectorFail(f"vector has no member {n!r} (section 10)")
+
+
+def expect_result(vec, fn):
+    """Run fn; compare accept/reject with vec['expect']. Returns (result, note)."""
+    need(vec, "expect")
+    exp = vec["expect"]
+    if exp not in ("accept", "reject"):
+        raise VectorFail(f"expect is {exp!r}")
+    try:
+        res = fn()
+    except Refused as r:
+        if exp == "accept":
+            raise VectorFail(f"refused, expected accept: {r}")
+        return None, f"rejected: {r}"
+    if exp == "reject":
+        raise VectorFail("accepted, expected reject")
+    return res, "accepted"
+
+
+def check_entry_vector(vec):
+    need(vec, "chain", "seq", "prev", "sealed_at", "type", "canonical_body", "hash", "line")
+    line = vec["line"].encode("utf-8", errors="surrogatepass")
+    try:
+        entry, body = check_line(line)
+    except Refused as r:
+        raise VectorFail(f"line refused: {r}")
+    if entry["type"] != vec["type"]:
+        raise VectorFail(f"line has type {entry['type']}, vector says {vec['type']}")
+    if entry["hash"] != vec["hash"]:
+        raise VectorFail("line's hash is not the vector's hash")
+    cb = vec["canonical_body"].encode("utf-8", errors="surrogatepass")
+    if cb != body:
+        raise VectorFail("canonical_body is not the line without its hash member")
+    if not is_hex64(vec["prev"]) or entry_hash(vec["prev"], cb) != vec["hash"]:
+        raise VectorFail("canonical_body does not hash to hash after prev")
+    for k in ("chain", "prev", "sealed_at"):
+        if entry[k] != vec[k]:
+            raise VectorFail(f"line's {k} is {entry[k]!r}, vector says {vec[k]!r}")
+    if entry["seq"].text != str(vec["seq"]):
+        raise VectorFail("line's seq is not the vector's seq")
+    t = entry["type"]
+    if t == "genesis":
+        need(vec, "key_name", "verifier_key")
+        for k in ("key_name", "verifier_key"):
+            if entry["genesis"][k] != vec[k]:
+                raise VectorFail(f"line's genesis.{k} is not the vector's")
+        return "genesis"
+    need(vec, "source", "input")
+    if canonical(entry["source"]) != canonical(from_python(vec["source"])):
+        raise VectorFail("line's source is not the vector's source")
+    record = vec["input"].encode("utf-8", errors="surrogatepass")
+    kind, detail = seal_record(record, vec["chain"])
+    if t == "event":
+        if kind != "event":
+            raise VectorFail(f"input is not a valid event ({detail}), line is an event")
+        if canonical(entry["event"]) != detail:
+            raise VectorFail("line's event is not the canonical JSON of input")
+        return "event"
+    inv = entry["invalid"]
+    if kind == "event":
+        # The record is a valid event; only an out-of-range Kafka timestamp
+        # (section 2.2) makes it invalid, and then source.timestamp is a bound.
+        if entry["source"]["timestamp"] not in (CLAMP_LOW, CLAMP_HIGH):
+            raise VectorFail("input is a valid event, line seals it as invalid")
+        detail = "valid event, but source.timestamp is a clamp bound (2.2)"
+    if inv["size"].int_value() != len(record):
+        raise VectorFail(f"invalid.size {inv['size'].text} is not the input's {len(record)} bytes")
+    if inv["sha256"] != hashlib.sha256(record).hexdigest():
+        raise VectorFail("invalid.sha256 is not the SHA-256 of input")
+    if 1 <= len(record) <= RAW_MAX:
+        if inv.get("raw") != base64.b64encode(record).decode("ascii"):
+            raise VectorFail("invalid.raw is not the base64 of input")
+    elif "raw" in inv:
+        raise VectorFail("invalid.raw present")
+    return f"invalid ({detail})"
+
+
+def check_line_vector(vec):
+    need(vec, "line")
+    _, note = expect_result(vec, lambda: check_line(vec["line"].encode("utf-8", errors="surrogatepass")))
+    return note
+
+
+def check_key_vector(vec):
+    need(vec, "verifier_key")
+    _, note = expect_result(vec, lambda: parse_verifier_key(vec["verifier_key"]))
+    return note
+
+
+CP_FIELDS = ("chain", "seq", "hash", "offset", "object", "time")
+
+
+def check_checkpoint_vector(vec):
+    need(vec, "verifier_key", "note")
+    try:
+        vkey = parse_verifier_key(vec["verifier_key"])
+    except Refused as r:
+        raise VectorFail(f"vector's verifier key refused: {r}")
+    cp, note = expect_result(vec, lambda: verify_note(vec["note"].encode("utf-8", errors="surrogatepass"), vkey))
+    if cp is not None:
+        # Section 10 names "the fields chain, seq, ..."; the vectors nest them in "checkpoint".
+        if all(k in vec for k in CP_FIELDS):
+            fields = vec
+        elif isinstance(vec.get("checkpoint"), dict):
+            fields = vec["checkpoint"]
+        else:
+            raise VectorFail("accepted note without the expected fields")
+        for k in CP_FIELDS:
+            if fields.get(k) != cp[k]:
+                raise VectorFail(f"note's {k} is {cp[k]!r}, vector says {fields.get(k)!r}")
+    return note
+
+
+def check_batch_key_vector(vec):
+    need(vec, "prefix", "chain", "seq", "timestamp", "key")
+    # Section 10 asks every kind but entry for an "expect"; the batch-key vectors
+    # carry none and the table gives them no reject case: absent means accept.
+    if vec.get("expect", "accept") != "accept":
+        raise VectorFail(f"expect {vec['expect']!r}: batch-key vectors only state a key")
+    if not is_identifier(vec["chain"]):
+        raise VectorFail("chain is not an identifier")
+    if not isinstance(vec["seq"], int) or not 1 <= vec["seq"] <= MAX_SAFE:
+        raise VectorFail("a batch's first seq is at least 1")
+    try:
+        k = batch_key(vec["prefix"], vec["chain"], vec["seq"], vec["timestamp"])
+    except Refused as r:
+        raise VectorFail(str(r))
+    if k != vec["key"]:
+        raise VectorFail(f"key is {k}, vector says {vec['key']}")
+    try:
+        c = classify(vec["prefix"], vec["chain"], k)
+    except Refused as r:
+        raise VectorFail(str(r))
+    if c != ("batch", vec["seq"]):
+        raise VectorFail(f"the key classifies as {c}")
+    return "key matches"
+
+
+def check_log_vector(vec):
+    need(vec, "prefix", "chain", "verifier_key", "objects")
+    objs = [(o["key"], o["body"].encode("utf-8", errors="surrogatepass")) for o in vec["objects"]]
+    kc = vec.get("known_checkpoint")
+    if kc is not None:
+        kc = kc.encode("utf-8", errors="surrogatepass")
+    rep, note = expect_result(vec, lambda: verify_log(vec["prefix"], vec["chain"], vec["verifier_key"], objs, kc))
+    if rep is not None:
+        need(vec, "report")
+        for k in ("entries", "head_seq", "head_hash", "checkpointed_seq", "unsigned"):
+            if vec["report"].get(k) != rep[k]:
+                raise VectorFail(f"report {k} is {rep[k]!r}, vector says {vec['report'].get(k)!r}")
+        note += f" {rep}"
+    return note
+
+
+CHECKERS = {
+    "entry": check_entry_vector,
+    "line": check_line_vector,
+    "verifier-key": check_key_vector,
+    "checkpoint": check_checkpoint_vector,
+    "batch-key": check_batch_key_vector,
+    "log": check_log_vector,
+}
+
+
+def check_vector_file(path):
+    """Returns (error or None, note)."""
+    try:
+        with open(path, "rb") as f:
+            vec = json.loads(f.read().decode("utf-8"))
+    except Exception as e:
+        return f"cannot read vector: {e}", ""
+    if not isinstance(vec, dict) or vec.get("kind") not in CHECKERS:
+        return f"unknown kind {vec.get('kind') if isinstance(vec, dict) else None!r}", ""
+    try:
+        return None, CHECKERS[vec["kind"]](vec)
+    except VectorFail as e:
+        return str(e), ""
+    except Refused as e:                 # a vector's own data broke a rule
+        return str(e), ""
+
+
+def check_lines_file(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    bad = 0
+    for i, ln in enumerate(lines, 1):
+        try:
+            if ln == b"":
+                refuse("1", "empty line")
+            e, _ = check_line(ln)
+        except Refused as r:
+            bad += 1
+            print(f"FAIL {path} line {i}: {r}")
+    print(f"lines: {len(lines) - bad} accepted, {bad} refused")
+    return 1 if bad or not lines else 0
+
+
+def self_test():
+    # RFC 8032 section 7.1, TEST 1 (empty message).
+    pub = bytes.fromhex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")
+    sig = bytes.fromhex("e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555"
+                        "fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b")
+    ok = ed25519_verify(pub, b"", sig) and not ed25519_verify(pub, b"x", sig)
+    print("self-test:", "ok" if ok else "FAIL")
+    return 0 if ok else 1
+
+
+def main(argv):
+    if argv[:1] == ["--self-test"]:
+        return self_test()
+    if argv[:1] == ["--lines"]:
+        if len(argv) != 2:
+            print("usage: check_vectors.py --lines FILE", file=sys.stderr)
+            return 1
+        return check_lines_file(argv[1])
+    verbose = False
+    if argv[:1] == ["-v"]:
+        verbose, argv = True, argv[1:]
+    passed = failed = 0
+    for p in argv:
+        err, note = check_vector_file(p)
+        if err:
+            failed += 1
+            print(f"FAIL {p}: {err}")
+        else:
+            passed += 1
+            print(f"ok   {p}" + (f"  [{note}]" if verbose and note else ""))
+    print(f"vectors: {passed} passed, {failed} failed")
+    return 1 if failed or not argv else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

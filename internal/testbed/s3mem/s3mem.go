@@ -1,0 +1,249 @@
+// Package s3mem is an in-memory S3 for unit tests of the code above
+// archive.S3API. It behaves like the real servers where the audit log
+// relies on them: buckets with or without Object Lock, a new version per
+// PutObject, If-None-Match: * answered with 412, lock mode and retain-until
+// kept per version, SHA-256 checksums, lexical listing. It is no substitute
+// for the end-to-end tests against versitygw.
+package s3mem
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+)
+
+// Version is one stored version of an object.
+type Version struct {
+	ID          string
+	Body        []byte
+	LockMode    types.ObjectLockMode
+	RetainUntil time.Time
+	Checksum    string
+}
+
+// S3 is an in-memory object store. The zero value has no buckets.
+type S3 struct {
+	mu      sync.Mutex
+	buckets map[string]*bucket
+	seq     int
+	// Fail, if set, is called before every operation; a non-nil error is
+	// returned as the operation's error (outage injection).
+	Fail func(op, key string) error
+}
+
+type bucket struct {
+	locked  bool
+	objects map[string][]Version
+}
+
+// New returns a store with one bucket with Object Lock enabled.
+func New(bucketName string) *S3 {
+	s := &S3{}
+	s.AddBucket(bucketName, true)
+	return s
+}
+
+// AddBucket creates a bucket, with or without Object Lock.
+func (s *S3) AddBucket(name string, locked bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.buckets == nil {
+		s.buckets = map[string]*bucket{}
+	}
+	s.buckets[name] = &bucket{locked: locked, objects: map[string][]Version{}}
+}
+
+// Objects returns the current version of every object of a bucket, by key.
+func (s *S3) Objects(name string) map[string][]byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string][]byte{}
+	for k, vs := range s.buckets[name].objects {
+		out[k] = vs[len(vs)-1].Body
+	}
+	return out
+}
+
+// PutVersion stores body as a new current version of key, locked, without
+// any precondition: what an attacker with write access can do.
+func (s *S3) PutVersion(name, key string, body []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.put(s.buckets[name], key, body, types.ObjectLockModeCompliance, time.Now().Add(24*time.Hour))
+}
+
+func (s *S3) put(b *bucket, key string, body []byte, mode types.ObjectLockMode, until time.Time) Version {
+	s.seq++
+	sum := sha256.Sum256(body)
+	v := Version{ID: fmt.Sprintf("v%06d", s.seq), Body: bytes.Clone(body), LockMode: mode, RetainUntil: until,
+		Checksum: base64.StdEncoding.EncodeToString(sum[:])}
+	b.objects[key] = append(b.objects[key], v)
+	return v
+}
+
+func apiErr(status int, code string) error {
+	return &smithyhttp.ResponseError{
+		Response: &smithyhttp.Response{Response: &http.Response{StatusCode: status}},
+		Err:      &smithy.GenericAPIError{Code: code, Message: code},
+	}
+}
+
+func (s *S3) bucket(op, name, key string) (*bucket, error) {
+	if s.Fail != nil {
+		if err := s.Fail(op, key); err != nil {
+			return nil, err
+		}
+	}
+	b, ok := s.buckets[name]
+	if !ok {
+		return nil, apiErr(http.StatusNotFound, "NoSuchBucket")
+	}
+	return b, nil
+}
+
+func (s *S3) version(b *bucket, key string, id *string) (Version, error) {
+	vs := b.objects[key]
+	if len(vs) == 0 {
+		return Version{}, apiErr(http.StatusNotFound, "NoSuchKey")
+	}
+	if id == nil || *id == "" {
+		return vs[len(vs)-1], nil
+	}
+	for _, v := range vs {
+		if v.ID == *id {
+			return v, nil
+		}
+	}
+	return Version{}, apiErr(http.StatusNotFound, "NoSuchVersion")
+}
+
+// PutObject stores a new version; If-None-Match: * fails with 412 when the
+// key exists.
+func (s *S3) PutObject(_ context.Context, in *s3.PutObjectInput, _ ...func(*s3.Options)) (*s3.PutObjectOutput, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, err := s.bucket("PutObject", aws.ToString(in.Bucket), aws.ToString(in.Key))
+	if err != nil {
+		return nil, err
+	}
+	if aws.ToString(in.IfNoneMatch) == "*" && len(b.objects[aws.ToString(in.Key)]) > 0 {
+		return nil, apiErr(http.StatusPreconditionFailed, "PreconditionFailed")
+	}
+	body, err := io.ReadAll(in.Body)
+	if err != nil {
+		return nil, err
+	}
+	if in.ChecksumSHA256 != nil {
+		sum := sha256.Sum256(body)
+		if *in.ChecksumSHA256 != base64.StdEncoding.EncodeToString(sum[:]) {
+			return nil, apiErr(http.StatusBadRequest, "BadDigest")
+		}
+	}
+	v := s.put(b, aws.ToString(in.Key), body, in.ObjectLockMode, aws.ToTime(in.ObjectLockRetainUntilDate))
+	return &s3.PutObjectOutput{VersionId: aws.String(v.ID)}, nil
+}
+
+// GetObject returns a version's bytes.
+func (s *S3) GetObject(_ context.Context, in *s3.GetObjectInput, _ ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, err := s.bucket("GetObject", aws.ToString(in.Bucket), aws.ToString(in.Key))
+	if err != nil {
+		return nil, err
+	}
+	v, err := s.version(b, aws.ToString(in.Key), in.VersionId)
+	if err != nil {
+		return nil, err
+	}
+	return &s3.GetObjectOutput{Body: io.NopCloser(bytes.NewReader(v.Body)), VersionId: aws.String(v.ID)}, nil
+}
+
+// HeadObject returns a version's lock state and checksum.
+func (s *S3) HeadObject(_ context.Context, in *s3.HeadObjectInput, _ ...func(*s3.Options)) (*s3.HeadObjectOutput, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, err := s.bucket("HeadObject", aws.ToString(in.Bucket), aws.ToString(in.Key))
+	if err != nil {
+		return nil, err
+	}
+	v, err := s.version(b, aws.ToString(in.Key), in.VersionId)
+	if err != nil {
+		return nil, err
+	}
+	return &s3.HeadObjectOutput{VersionId: aws.String(v.ID), ObjectLockMode: types.ObjectLockMode(v.LockMode),
+		ObjectLockRetainUntilDate: aws.Time(v.RetainUntil), ChecksumSHA256: aws.String(v.Checksum)}, nil
+}
+
+// ListObjectsV2 lists current keys under the prefix in lexical order, up to
+// MaxKeys (default 1000) per page.
+func (s *S3) ListObjectsV2(_ context.Context, in *s3.ListObjectsV2Input, _ ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, err := s.bucket("ListObjectsV2", aws.ToString(in.Bucket), aws.ToString(in.Prefix))
+	if err != nil {
+		return nil, err
+	}
+	var keys []string
+	for k := range b.objects {
+		if strings.HasPrefix(k, aws.ToString(in.Prefix)) && k > aws.ToString(in.StartAfter) && k > aws.ToString(in.ContinuationToken) {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	limit := int(aws.ToInt32(in.MaxKeys))
+	if limit <= 0 {
+		limit = 1000
+	}
+	out := &s3.ListObjectsV2Output{}
+	if len(keys) > limit {
+		keys = keys[:limit]
+		out.IsTruncated = aws.Bool(true)
+		out.NextContinuationToken = aws.String(keys[len(keys)-1])
+	}
+	for _, k := range keys {
+		out.Contents = append(out.Contents, types.Object{Key: aws.String(k)})
+	}
+	out.KeyCount = aws.Int32(int32(len(keys)))
+	return out, nil
+}
+
+// GetObjectLockConfiguration answers like S3 for buckets with and without
+// Object Lock.
+func (s *S3) GetObjectLockConfiguration(_ context.Context, in *s3.GetObjectLockConfigurationInput, _ ...func(*s3.Options)) (*s3.GetObjectLockConfigurationOutput, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, err := s.bucket("GetObjectLockConfiguration", aws.ToString(in.Bucket), "")
+	if err != nil {
+		return nil, err
+	}
+	if !b.locked {
+		return nil, apiErr(http.StatusNotFound, "ObjectLockConfigurationNotFoundError")
+	}
+	return &s3.GetObjectLockConfigurationOutput{ObjectLockConfiguration: &types.ObjectLockConfiguration{ObjectLockEnabled: types.ObjectLockEnabledEnabled}}, nil
+}
+
+// CreateBucket creates a bucket.
+func (s *S3) CreateBucket(_ context.Context, in *s3.CreateBucketInput, _ ...func(*s3.Options)) (*s3.CreateBucketOutput, error) {
+	s.mu.Lock()
+	if _, ok := s.buckets[aws.ToString(in.Bucket)]; ok {
+		s.mu.Unlock()
+		return nil, apiErr(http.StatusConflict, "BucketAlreadyOwnedByYou")
+	}
+	s.mu.Unlock()
+	s.AddBucket(aws.ToString(in.Bucket), aws.ToBool(in.ObjectLockEnabledForBucket))
+	return &s3.CreateBucketOutput{}, nil
+}

@@ -1,0 +1,222 @@
+package shared
+
+import (
+	"encoding/base64"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// This file holds the strict readers of parsed JSON used for entries and
+// events: member names match exactly (no case folding), every object has
+// exactly the members docs/FORMAT.md lists, and every value has its type.
+
+// objectFields checks that v is an object whose members are all named in
+// required or optional and that every required one is present.
+func objectFields(v *jsonValue, path string, required, optional []string) error {
+	if v.kind != jsonObject {
+		return fieldErr(path, "is %s, want an object", v.kind)
+	}
+	for _, m := range v.members {
+		if !contains(required, m.name) && !contains(optional, m.name) {
+			return fieldErr(join(path, m.name), "is not a member of %s", orTop(path))
+		}
+	}
+	for _, name := range required {
+		if _, ok := v.member(name); !ok {
+			return fieldErr(join(path, name), "is required")
+		}
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, l := range list {
+		if l == s {
+			return true
+		}
+	}
+	return false
+}
+
+func join(path, name string) string {
+	if path == "" {
+		return name
+	}
+	return path + "." + name
+}
+
+func orTop(path string) string {
+	if path == "" {
+		return "the top-level object"
+	}
+	return path
+}
+
+// getString returns the string member name of the object v.
+func getString(v *jsonValue, path, name string) (string, error) {
+	m, ok := v.member(name)
+	if !ok {
+		return "", fieldErr(join(path, name), "is required")
+	}
+	if m.kind != jsonString {
+		return "", fieldErr(join(path, name), "is %s, want a string", m.kind)
+	}
+	return m.text, nil
+}
+
+// getInt returns the integer member name of v, which must be written as an
+// integer (no fraction or exponent) within [lo, hi].
+func getInt(v *jsonValue, path, name string, lo, hi int64) (int64, error) {
+	m, ok := v.member(name)
+	if !ok {
+		return 0, fieldErr(join(path, name), "is required")
+	}
+	if m.kind != jsonNumber {
+		return 0, fieldErr(join(path, name), "is %s, want an integer", m.kind)
+	}
+	n, err := strconv.ParseInt(m.text, 10, 64)
+	if err != nil || n < lo || n > hi {
+		return 0, fieldErr(join(path, name), "is %s, want an integer in [%d, %d]", m.text, lo, hi)
+	}
+	return n, nil
+}
+
+// getTime returns the timestamp member name of v (see ParseTime).
+func getTime(v *jsonValue, path, name string) (time.Time, error) {
+	s, err := getString(v, path, name)
+	if err != nil {
+		return time.Time{}, err
+	}
+	t, err := ParseTime(s)
+	if err != nil {
+		return time.Time{}, fieldErr(join(path, name), "%v", err)
+	}
+	return t, nil
+}
+
+// getHash returns the 64-lowercase-hex member name of v.
+func getHash(v *jsonValue, path, name string) (Hash, error) {
+	s, err := getString(v, path, name)
+	if err != nil {
+		return Hash{}, err
+	}
+	h, err := ParseHash(s)
+	if err != nil {
+		return Hash{}, fieldErr(join(path, name), "%v", err)
+	}
+	return h, nil
+}
+
+// ParseTime reads a timestamp as every time in an entry, an event and a
+// checkpoint is written: YYYY-MM-DDTHH:MM:SS, an optional fraction of 1 to
+// 9 digits, and "Z" (UTC; "+00:00" and lower-case letters are refused),
+// years 0000 to 9999, a valid calendar date and no leap second.
+func ParseTime(s string) (time.Time, error) {
+	bad := func(why string) (time.Time, error) {
+		return time.Time{}, fmt.Errorf("timestamp %q: %s", clip(s), why)
+	}
+	if len(s) < 20 || s[len(s)-1] != 'Z' {
+		return bad("want YYYY-MM-DDTHH:MM:SS[.fraction]Z in UTC")
+	}
+	digits := func(from, to int) (int, bool) {
+		n := 0
+		for _, c := range []byte(s[from:to]) {
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n, true
+	}
+	year, ok1 := digits(0, 4)
+	month, ok2 := digits(5, 7)
+	day, ok3 := digits(8, 10)
+	hour, ok4 := digits(11, 13)
+	minute, ok5 := digits(14, 16)
+	sec, ok6 := digits(17, 19)
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' {
+		return bad("want YYYY-MM-DDTHH:MM:SS[.fraction]Z in UTC")
+	}
+	nanos := 0
+	if frac := s[19 : len(s)-1]; frac != "" {
+		if frac[0] != '.' || len(frac) < 2 || len(frac) > 10 {
+			return bad("the fraction of a second must be '.' and 1 to 9 digits")
+		}
+		n, ok := digits(20, len(s)-1)
+		if !ok {
+			return bad("the fraction of a second must be '.' and 1 to 9 digits")
+		}
+		for range 10 - len(frac) {
+			n *= 10
+		}
+		nanos = n
+	}
+	if month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || sec > 59 {
+		return bad("not a valid UTC date and time")
+	}
+	t := time.Date(year, time.Month(month), day, hour, minute, sec, nanos, time.UTC)
+	if t.Day() != day {
+		return bad("not a valid UTC date and time")
+	}
+	return t, nil
+}
+
+// FormatTime is how the sealer writes every time: ParseTime's form with the
+// fraction's trailing zeros removed (Go's time.RFC3339Nano in UTC).
+func FormatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+// Earliest and Latest are the bounds of a timestamp in an entry (years 0000
+// to 9999).
+var (
+	EarliestTime = time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC)
+	LatestTime   = time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)
+)
+
+// ValidIdentifier reports whether s may be a chain id or a checkpoint key
+// name: 1 to 128 characters from A-Z a-z 0-9 '.' '_' '-', starting with a
+// letter or digit. Such names fit S3 keys and checkpoint lines unquoted.
+func ValidIdentifier(s string) bool {
+	if len(s) == 0 || len(s) > 128 {
+		return false
+	}
+	for i, c := range []byte(s) {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case i > 0 && (c == '.' || c == '_' || c == '-'):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// checkIdentifier is ValidIdentifier as a field error.
+func checkIdentifier(field, s string) error {
+	if !ValidIdentifier(s) {
+		return fieldErr(field, "%q is not 1 to 128 characters of A-Z a-z 0-9 . _ - starting with a letter or digit", clip(s))
+	}
+	return nil
+}
+
+// decodeBase64 reads standard base64 with padding in its one canonical
+// form: re-encoding the bytes gives the same text.
+func decodeBase64(s string) ([]byte, error) {
+	b, err := base64.StdEncoding.Strict().DecodeString(s)
+	if err != nil || base64.StdEncoding.EncodeToString(b) != s {
+		return nil, fmt.Errorf("not canonical standard base64 with padding")
+	}
+	return b, nil
+}
+
+// validTopic reports a Kafka topic name: 1 to 249 characters from A-Z a-z
+// 0-9 '.' '_' '-'.
+func validTopic(s string) bool {
+	if len(s) == 0 || len(s) > 249 {
+		return false
+	}
+	return strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-')
+	}) < 0
+}

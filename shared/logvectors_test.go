@@ -1,0 +1,240 @@
+package shared
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+)
+
+// logBuilder seals a small chain into objects and checkpoints, as the
+// sealer lays them out, for the log vectors.
+type logBuilder struct {
+	t       *testing.T
+	head    Head
+	objects map[string]string
+	n       int
+}
+
+const vecPrefix = "audit"
+
+func newLogBuilder(t *testing.T) *logBuilder {
+	b := &logBuilder{t: t, objects: map[string]string{}}
+	g, err := NewGenesis("prod", vecTime, "aegis-prod", vecVerifierKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line, _ := g.Line()
+	key := GenesisKey(vecPrefix, "prod")
+	b.objects[key] = string(line) + "\n"
+	b.head = Head{Chain: "prod", Seq: 0, Hash: g.Hash, Offset: -1}
+	b.checkpoint(b.head, key)
+	return b
+}
+
+// batch seals n decisions read on day (of November 2026) as one object and
+// checkpoints it; edit may change a record's source first.
+func (b *logBuilder) batch(day, n int, edit func(i int, src *Source)) string {
+	var lines []string
+	var first *Entry
+	for i := range n {
+		b.n++
+		src := Source{Topic: "decisions", Offset: b.head.Offset + 1 + int64(i%2), Timestamp: time.Date(2026, 11, day, 10, 0, b.n, 0, time.UTC)}
+		if edit != nil {
+			edit(i, &src)
+		}
+		raw := fmt.Sprintf(`{"type":"decision","event_id":"evt-%d","environment":"prod","occurred_at":"2026-11-%02dT09:59:00Z","decision":{"decision_id":"dec-%d","action":"ALLOW","confidence_score":0.5,"policy_version":"p1","user_id":"u%d","session_id":"s1"}}`, b.n, day, b.n, b.n%3)
+		e, err := SealRecord(b.head, src, []byte(raw), vecTime)
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		if first == nil {
+			first = e
+		}
+		line, _ := e.Line()
+		lines = append(lines, string(line))
+		b.head = b.head.Next(e)
+	}
+	key := BatchKey(vecPrefix, first)
+	b.objects[key] = strings.Join(lines, "\n") + "\n"
+	b.checkpoint(b.head, key)
+	return key
+}
+
+func (b *logBuilder) checkpoint(h Head, object string) string {
+	cp := Checkpoint{Chain: h.Chain, Seq: h.Seq, Hash: h.Hash, Offset: h.Offset, Object: object, Time: vecTime}
+	msg, err := cp.Sign(vecSigner(b.t))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	key := CheckpointKey(vecPrefix, h.Chain, h.Seq)
+	b.objects[key] = string(msg)
+	return key
+}
+
+func (b *logBuilder) vector(name, expect, rule, desc string) Vector {
+	v := Vector{Name: name, Kind: "log", Expect: expect, Rule: rule, Description: desc, Prefix: vecPrefix, Chain: "prod", VerifierKey: vecVerifierKey}
+	keys := make([]string, 0, len(b.objects))
+	for k := range b.objects {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v.Objects = append(v.Objects, VectorObject{Key: k, Body: b.objects[k]})
+	}
+	return v
+}
+
+// base is a chain of genesis and two objects of three entries, read on two
+// days, with a checkpoint per object, beside another chain's object and an
+// unrelated key.
+func base(t *testing.T) (*logBuilder, string, string) {
+	b := newLogBuilder(t)
+	a := b.batch(27, 3, nil)
+	bk := b.batch(28, 3, nil)
+	b.objects["audit/year=2026/month=11/day=27/env=staging/00000000000000000001.jsonl"] = "another chain's object: ignored\n"
+	b.objects["audit/README.txt"] = "no env= segment: ignored\n"
+	return b, a, bk
+}
+
+func logVectors(t *testing.T) []Vector {
+	var out []Vector
+	report := func(v Vector, b *logBuilder, cpSeq uint64) Vector {
+		v.Report = &VectorReport{Entries: b.head.Seq + 1, HeadSeq: b.head.Seq, HeadHash: b.head.Hash.String(), CheckpointedSeq: cpSeq, Unsigned: b.head.Seq - cpSeq}
+		return v
+	}
+
+	b, _, _ := base(t)
+	out = append(out, report(b.vector("accept-log", "accept", "", "genesis and two objects read on two days, a checkpoint for each; another chain's object and a key without env= are ignored"), b, 6))
+
+	b, a, _ := base(t)
+	known := b.objects[CheckpointKey(vecPrefix, "prod", 3)]
+	v := report(b.vector("accept-log-known-checkpoint", "accept", "", "the chain extends the checkpoint of seq 3 the auditor kept"), b, 6)
+	v.KnownCheckpoint = known
+	out = append(out, v)
+
+	b, _, _ = base(t)
+	delete(b.objects, CheckpointKey(vecPrefix, "prod", 6))
+	out = append(out, report(b.vector("accept-log-unsigned-tail", "accept", "",
+		"the last object has no checkpoint yet: the log verifies with 3 unsigned entries, which a verifier must report"), b, 3))
+
+	b, _, bk := base(t)
+	known = b.objects[CheckpointKey(vecPrefix, "prod", 6)]
+	delete(b.objects, bk)
+	delete(b.objects, CheckpointKey(vecPrefix, "prod", 6))
+	v = b.vector("reject-log-truncated", "reject", "section 7.3: truncation", "the last object and its checkpoint deleted together; the auditor kept the checkpoint of seq 6")
+	v.KnownCheckpoint = known
+	out = append(out, v)
+
+	b, _, _ = base(t)
+	b.objects[CheckpointPrefix(vecPrefix, "prod")+"latest.note"] = b.objects[CheckpointKey(vecPrefix, "prod", 6)]
+	out = append(out, b.vector("reject-log-stray-object", "reject", "section 1: stray objects", "a copy of a checkpoint at checkpoints/env=prod/latest.note"))
+
+	b, a, _ = base(t)
+	g := GenesisKey(vecPrefix, "prod")
+	b.objects[g] += strings.SplitAfter(b.objects[a], "\n")[0]
+	out = append(out, b.vector("reject-log-genesis-two-lines", "reject", "section 6", "the genesis object holds a second line"))
+
+	b, _, bk = base(t)
+	body := b.objects[bk]
+	delete(b.objects, bk)
+	b.objects[strings.Replace(bk, "day=28", "day=27", 1)] = body
+	out = append(out, b.vector("reject-log-wrong-date", "reject", "section 1: batch keys", "the second object stored under the date of the day before"))
+
+	b, a, bk = base(t)
+	b.checkpoint(Head{Chain: "prod", Seq: 3, Hash: lastHash(t, b.objects[a]), Offset: 3}, bk)
+	out = append(out, b.vector("reject-log-checkpoint-object", "reject", "section 7.3", "the checkpoint of seq 3 names the second object, not the one holding seq 3"))
+
+	b, a, _ = base(t)
+	second := mustParse(t, strings.SplitAfter(b.objects[a], "\n")[1])
+	b.checkpoint(Head{Chain: "prod", Seq: 2, Hash: second.Hash, Offset: second.Source.Offset}, a)
+	out = append(out, b.vector("reject-log-checkpoint-not-last", "reject", "section 7.3", "a checkpoint of seq 2, which is not the last line of its object"))
+
+	b, a, _ = base(t)
+	b.checkpoint(Head{Chain: "prod", Seq: 3, Hash: lastHash(t, b.objects[a]), Offset: 1}, a)
+	out = append(out, b.vector("reject-log-checkpoint-offset", "reject", "section 7.3", "the checkpoint of seq 3 states another Kafka offset"))
+
+	b, _, bk = base(t)
+	otherS, _ := testKey("aegis-prod", "another seed")
+	other, _ := NewSigner(otherS)
+	cp := Checkpoint{Chain: "prod", Seq: 6, Hash: b.head.Hash, Offset: b.head.Offset, Object: bk, Time: vecTime}
+	msg, _ := cp.Sign(other)
+	b.objects[CheckpointKey(vecPrefix, "prod", 6)] = string(msg)
+	out = append(out, b.vector("reject-log-checkpoint-other-key", "reject", "section 7.2", "the checkpoint of seq 6, right in every field, signed by another key under the trusted key's name"))
+
+	b, _, _ = base(t)
+	b.checkpoint(Head{Chain: "prod", Seq: 9, Hash: b.head.Hash, Offset: 9}, "audit/x.jsonl")
+	out = append(out, b.vector("reject-log-checkpoint-beyond-head", "reject", "section 7.3", "a signed checkpoint of seq 9 where the chain ends at 6: entries are missing"))
+
+	b, a, _ = base(t)
+	lines := strings.SplitAfter(b.objects[a], "\n")
+	b.objects[a] = lines[0] + lines[2]
+	out = append(out, b.vector("reject-log-dropped-line", "reject", "section 6", "the middle line of the first object deleted"))
+
+	b, a, _ = base(t)
+	lines = strings.SplitAfter(b.objects[a], "\n")
+	b.objects[a] = lines[0] + lines[2] + lines[1]
+	out = append(out, b.vector("reject-log-reordered", "reject", "section 6", "two lines of the first object swapped"))
+
+	// The second object rewritten consistently from the first one's head,
+	// as an attacker who can write a new version would: its checkpoint no
+	// longer matches.
+	b, _, bk = base(t)
+	cpKey := CheckpointKey(vecPrefix, "prod", 6)
+	keep := b.objects[cpKey]
+	lines = strings.Split(strings.TrimSuffix(b.objects[mustKeyOfSeq(t, b, 1)], "\n"), "\n")
+	last := mustParse(t, lines[len(lines)-1])
+	b.head = Head{Chain: "prod", Seq: last.Seq, Hash: last.Hash, Offset: last.Source.Offset}
+	b.n = 100
+	b.batch(28, 3, nil)
+	b.objects[cpKey] = keep
+	_ = bk
+	out = append(out, b.vector("reject-log-replaced-object", "reject", "section 7.3", "the second object replaced by other entries that link to the first: the checkpoint of seq 6 does not match"))
+
+	b = newLogBuilder(t)
+	b.batch(27, 2, nil)
+	b.batch(28, 3, func(i int, src *Source) {
+		if i == 1 {
+			src.Topic = "other"
+		}
+	})
+	out = append(out, b.vector("reject-log-mixed-topic", "reject", "section 6", "one entry read from another topic"))
+
+	b, _, _ = base(t)
+	for k := range b.objects {
+		if strings.Contains(k, "/checkpoints/") {
+			delete(b.objects, k)
+		}
+	}
+	out = append(out, b.vector("reject-log-no-checkpoint", "reject", "section 7.3", "no checkpoint at all"))
+
+	b, _, _ = base(t)
+	delete(b.objects, GenesisKey(vecPrefix, "prod"))
+	out = append(out, b.vector("reject-log-no-genesis", "reject", "section 6", "the genesis object missing"))
+	return out
+}
+
+func mustParse(t *testing.T, line string) *Entry {
+	e, err := ParseLine([]byte(strings.TrimSuffix(line, "\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func lastHash(t *testing.T, body string) Hash {
+	lines := strings.Split(strings.TrimSuffix(body, "\n"), "\n")
+	return mustParse(t, lines[len(lines)-1]).Hash
+}
+
+// mustKeyOfSeq returns the key of the batch whose first seq is seq.
+func mustKeyOfSeq(t *testing.T, b *logBuilder, seq uint64) string {
+	for k := range b.objects {
+		if info, err := ParseBatchKey(vecPrefix, k); err == nil && info.Chain == "prod" && info.FirstSeq == seq {
+			return k
+		}
+	}
+	t.Fatalf("no batch at seq %d", seq)
+	return ""
+}

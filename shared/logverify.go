@@ -1,0 +1,263 @@
+package shared
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// ErrVerifyFailed is wrapped by every *Failure.
+var ErrVerifyFailed = errors.New("audit log verification failed")
+
+// Failure is the first broken place of a log: which object, which line,
+// which seq, and what is wrong.
+type Failure struct {
+	// Key is the object; Line is the 1-based line (0: the object as a whole).
+	Key  string
+	Line int
+	// Seq is the entry's seq when known (HasSeq).
+	Seq    uint64
+	HasSeq bool
+	// Reason says what is wrong.
+	Reason string
+	// Err is the sentinel of the broken rule (ErrBadEntry, ErrChainBroken,
+	// ErrBadCheckpoint, ...).
+	Err error
+}
+
+func (f *Failure) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%v: object %s", ErrVerifyFailed, f.Key)
+	if f.Line > 0 {
+		fmt.Fprintf(&b, " line %d", f.Line)
+	}
+	if f.HasSeq {
+		fmt.Fprintf(&b, " seq %d", f.Seq)
+	}
+	fmt.Fprintf(&b, ": %s", f.Reason)
+	return b.String()
+}
+
+// Unwrap returns ErrVerifyFailed and the cause, for errors.Is.
+func (f *Failure) Unwrap() []error { return []error{ErrVerifyFailed, f.Err} }
+
+// ParseObject splits a stored object into lines and parses each with
+// ParseLine. firstSeq is the seq its key names, used to say which seq a
+// broken line should have held. It checks nothing across lines.
+func ParseObject(key string, firstSeq uint64, body []byte) ([]*Entry, [][]byte, error) {
+	lines, err := SplitLines(body)
+	if err != nil {
+		return nil, nil, &Failure{Key: key, Reason: err.Error(), Err: ErrBadEntry}
+	}
+	entries := make([]*Entry, len(lines))
+	for i, l := range lines {
+		if entries[i], err = ParseLine(l); err != nil {
+			return nil, nil, &Failure{Key: key, Line: i + 1, Seq: firstSeq + uint64(i), HasSeq: true,
+				Reason: err.Error() + " (seq from the line's position)", Err: err}
+		}
+	}
+	return entries, lines, nil
+}
+
+// SplitLines splits an object into its lines: UTF-8 JSON Lines, each line
+// ending in "\n" (the last one too), no empty line.
+func SplitLines(body []byte) ([][]byte, error) {
+	if len(body) == 0 {
+		return nil, errors.New("empty object")
+	}
+	if body[len(body)-1] != '\n' {
+		return nil, errors.New("object does not end in a newline")
+	}
+	lines := bytes.Split(body[:len(body)-1], []byte("\n"))
+	for i, l := range lines {
+		if len(l) == 0 {
+			return nil, fmt.Errorf("line %d is empty", i+1)
+		}
+	}
+	return lines, nil
+}
+
+// LogReport summarises a verified log.
+type LogReport struct {
+	Objects     int
+	Entries     uint64
+	Events      uint64
+	Invalid     uint64
+	Checkpoints int
+	// Head is the last entry of the chain.
+	Head Head
+	// CheckpointedSeq is the seq of the latest valid checkpoint.
+	CheckpointedSeq uint64
+	// Unsigned counts the entries after the latest checkpoint: verified
+	// links and hashes, but no signature covers them yet.
+	Unsigned uint64
+}
+
+// LogVerifier applies docs/FORMAT.md sections 1, 6 and 7 to a chain's
+// objects and checkpoints. It is pure: the caller reads the objects (in
+// first-seq order, genesis first) and checkpoints and hands them over.
+// Memory is bounded by the number of checkpoint seqs it is told about, not
+// by the size of the log.
+type LogVerifier struct {
+	prefix, chain string
+	trusted       VerifierKey
+	chainV        *ChainVerifier
+	// targets are the seqs checkpoints sign, filled in as objects pass.
+	targets map[uint64]*cpTarget
+	rep     LogReport
+	objects bool
+}
+
+// cpTarget is what a checkpoint at a seq must match.
+type cpTarget struct {
+	seen   bool
+	hash   Hash
+	offset int64
+	object string
+	last   bool
+}
+
+// NewLogVerifier verifies chain under prefix with the trusted checkpoint
+// key. seqs are the seqs of the checkpoints that will be handed to
+// Checkpoint or Extends (from their keys), so objects can be matched to them
+// as they pass.
+func NewLogVerifier(prefix, chain string, trusted VerifierKey, seqs []uint64) *LogVerifier {
+	v := &LogVerifier{prefix: prefix, chain: chain, trusted: trusted, chainV: NewChainVerifier(chain), targets: map[uint64]*cpTarget{}}
+	for _, s := range seqs {
+		v.targets[s] = &cpTarget{}
+	}
+	return v
+}
+
+// Object checks the next object of the chain: stored at the key its first
+// entry implies (the genesis object alone, with exactly one line), every
+// entry linking to the one before.
+func (v *LogVerifier) Object(key string, entries []*Entry) error {
+	if len(entries) == 0 {
+		return &Failure{Key: key, Reason: "empty object", Err: ErrBadEntry}
+	}
+	first := entries[0]
+	if !v.objects {
+		v.objects = true
+		if key != GenesisKey(v.prefix, v.chain) {
+			return &Failure{Key: GenesisKey(v.prefix, v.chain), Reason: "no genesis object: the chain starts at " + key, Err: ErrChainBroken}
+		}
+	}
+	if first.Type == EntryGenesis && len(entries) != 1 {
+		return &Failure{Key: key, Line: 2, Seq: entries[1].Seq, HasSeq: true,
+			Reason: fmt.Sprintf("the genesis object holds %d lines, want exactly 1", len(entries)), Err: ErrChainBroken}
+	}
+	if want := BatchKey(v.prefix, first); want != key {
+		return &Failure{Key: key, Line: 1, Seq: first.Seq, HasSeq: true,
+			Reason: fmt.Sprintf("object is stored at the wrong key; its first entry belongs at %s", want), Err: ErrChainBroken}
+	}
+	for i, e := range entries {
+		if err := v.chainV.Add(e); err != nil {
+			return &Failure{Key: key, Line: i + 1, Seq: e.Seq, HasSeq: true, Reason: err.Error(), Err: err}
+		}
+		if t, ok := v.targets[e.Seq]; ok {
+			*t = cpTarget{seen: true, hash: e.Hash, offset: v.chainV.Head().Offset, object: key, last: i == len(entries)-1}
+		}
+		switch e.Type {
+		case EntryEvent:
+			v.rep.Events++
+		case EntryInvalid:
+			v.rep.Invalid++
+		}
+	}
+	v.rep.Objects++
+	v.rep.Entries += uint64(len(entries))
+	return nil
+}
+
+// Checkpoint checks one checkpoint stored at key against the objects
+// already handed to Object: the trusted key's signature, the key it is
+// stored at, and that it signs the last entry of the object it names, with
+// that entry's hash and Kafka offset.
+func (v *LogVerifier) Checkpoint(key string, msg []byte) (Checkpoint, error) {
+	cp, err := v.open(key, msg)
+	if err != nil {
+		return cp, err
+	}
+	if want := CheckpointKey(v.prefix, v.chain, cp.Seq); want != key {
+		return cp, &Failure{Key: key, Seq: cp.Seq, HasSeq: true,
+			Reason: "checkpoint is stored under another seq than it signs (want " + want + ")", Err: ErrBadCheckpoint}
+	}
+	if err := v.matches(key, cp); err != nil {
+		return cp, err
+	}
+	v.rep.Checkpoints++
+	v.rep.CheckpointedSeq = max(v.rep.CheckpointedSeq, cp.Seq)
+	return cp, nil
+}
+
+// Extends checks that the chain handed to Object extends a checkpoint the
+// auditor kept from an earlier verification (name says where it came
+// from): it holds the signed entry at that seq with that hash. A log cut
+// back behind it (its tail and checkpoints deleted, or rewritten) fails.
+func (v *LogVerifier) Extends(name string, msg []byte) (Checkpoint, error) {
+	cp, err := v.open(name, msg)
+	if err != nil {
+		return cp, err
+	}
+	if err := v.matches(name, cp); err != nil {
+		var f *Failure
+		if errors.As(err, &f) {
+			f.Reason = "S3 does not extend the known checkpoint: " + f.Reason
+		}
+		return cp, err
+	}
+	return cp, nil
+}
+
+func (v *LogVerifier) open(key string, msg []byte) (Checkpoint, error) {
+	cp, err := OpenCheckpoint(msg, v.trusted)
+	if err != nil {
+		return cp, &Failure{Key: key, Reason: err.Error(), Err: err}
+	}
+	if cp.Chain != v.chain {
+		return cp, &Failure{Key: key, Seq: cp.Seq, HasSeq: true, Reason: fmt.Sprintf("checkpoint signs chain %q, not %q", cp.Chain, v.chain), Err: ErrBadCheckpoint}
+	}
+	return cp, nil
+}
+
+func (v *LogVerifier) matches(key string, cp Checkpoint) error {
+	fail := func(sentinel error, format string, args ...any) error {
+		return &Failure{Key: key, Seq: cp.Seq, HasSeq: true, Reason: fmt.Sprintf(format, args...), Err: sentinel}
+	}
+	head := v.chainV.Head()
+	if !v.objects || cp.Seq > head.Seq {
+		return fail(ErrChainBroken, "checkpoint signs seq %d but the chain ends at seq %d: entries are missing", cp.Seq, head.Seq)
+	}
+	t, ok := v.targets[cp.Seq]
+	if !ok || !t.seen {
+		return fail(ErrChainBroken, "no entry at seq %d was read", cp.Seq)
+	}
+	switch {
+	case t.hash != cp.Hash:
+		return fail(ErrChainBroken, "checkpoint signs hash %s but the chain has %s at that seq", cp.Hash, t.hash)
+	case t.object != cp.Object:
+		return fail(ErrBadCheckpoint, "checkpoint names object %s, but seq %d is in %s", cp.Object, cp.Seq, t.object)
+	case !t.last:
+		return fail(ErrBadCheckpoint, "seq %d is not the last entry of %s", cp.Seq, t.object)
+	case t.offset != cp.Offset:
+		return fail(ErrBadCheckpoint, "checkpoint says Kafka offset %d, the entry at seq %d was read at %d", cp.Offset, cp.Seq, t.offset)
+	}
+	return nil
+}
+
+// Report returns the summary so far. It fails if the log has no genesis
+// or no valid checkpoint.
+func (v *LogVerifier) Report() (LogReport, error) {
+	rep := v.rep
+	rep.Head = v.chainV.Head()
+	if !v.objects {
+		return rep, &Failure{Key: GenesisKey(v.prefix, v.chain), Reason: "no objects: the chain has no genesis", Err: ErrChainBroken}
+	}
+	if rep.Checkpoints == 0 {
+		return rep, &Failure{Key: CheckpointPrefix(v.prefix, v.chain), Reason: "no signed checkpoint", Err: ErrBadCheckpoint}
+	}
+	rep.Unsigned = rep.Head.Seq - rep.CheckpointedSeq
+	return rep, nil
+}
