@@ -1,0 +1,141 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/aegisai/audit/archive"
+	"github.com/aegisai/audit/internal/localstack"
+	"github.com/aegisai/audit/internal/pipeline"
+	"github.com/aegisai/audit/sealer"
+	"github.com/aegisai/audit/shared"
+)
+
+var stack *localstack.Stack
+
+func TestMain(m *testing.M) { os.Exit(localstack.RunTests(m, &stack)) }
+
+func aegis(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	var out bytes.Buffer
+	code := run(args, &out, &out)
+	return code, out.String()
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// Issue 5.5: a key in the wrong flag is named, with its flag and file.
+func TestKeyFileErrorsNameTheFlagAndFile(t *testing.T) {
+	dir := t.TempDir()
+	if code, out := aegis(t, "keygen", "--name", "aegis-test", "--out", filepath.Join(dir, "prod")); code != 0 {
+		t.Fatal(out)
+	}
+	pub, key := filepath.Join(dir, "prod.pub"), filepath.Join(dir, "prod.key")
+	code, out := aegis(t, "sealer", "--chain", "prod", "--signer-key-file", pub, "--verifier-key-file", pub)
+	if code != 1 || !strings.Contains(out, "--signer-key-file "+pub) || !strings.Contains(out, "public (verifier) key") {
+		t.Fatalf("public key as the signer key: exit %d: %s", code, out)
+	}
+	code, out = aegis(t, "verify", "--chain", "prod", "--verifier-key-file", key)
+	if code != 1 || !strings.Contains(out, "--verifier-key-file "+key) || !strings.Contains(out, "private (signer) key") {
+		t.Fatalf("private key as the verifier key: exit %d: %s", code, out)
+	}
+	if code, out := aegis(t, "keygen", "--name", "has space"); code != 1 || !strings.Contains(out, "--name") {
+		t.Fatalf("keygen with a bad name: exit %d: %s", code, out)
+	}
+}
+
+// Issue 5.3: verify's exit status tells scripts apart a fully signed log
+// (0), a sound log with unsigned entries (2, or 0 with --allow-unsigned)
+// and a broken one (1); --save-checkpoint and --known-checkpoint work
+// together.
+func TestVerifyExitStatus(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	p, err := pipeline.Start(ctx, stack, pipeline.Config{Indexers: -1, Sealer: func(c *sealer.Config) { c.BatchMaxRecords = 10 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := pipeline.NewWorkload(p.Cfg.Chain, p.Cfg.Chain, 25, 0, 3, 31, time.Now())
+	prod, err := p.Producer(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := prod.Publish(ctx, w.Events...); err != nil {
+		t.Fatal(err)
+	}
+	prod.Close()
+	if err := p.WaitHead(ctx, 25); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_ACCESS_KEY_ID", localstack.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", localstack.SecretKey)
+	pub := writeFile(t, "chain.pub", p.Cfg.VerifierKey)
+	saved := filepath.Join(t.TempDir(), "kept.note")
+	args := []string{"verify", "--chain", p.Cfg.Chain, "--bucket", p.Cfg.Bucket, "--s3-endpoint", stack.S3Endpoint, "--verifier-key-file", pub}
+
+	code, out := aegis(t, append(args, "--save-checkpoint", saved)...)
+	if code != 0 || !strings.Contains(out, "OK chain") || !strings.Contains(out, "signed to seq 25") {
+		t.Fatalf("sound log: exit %d: %s", code, out)
+	}
+	if code, out := aegis(t, append(args, "--known-checkpoint", saved)...); code != 0 || !strings.Contains(out, "extends the known checkpoint") {
+		t.Fatalf("with the kept checkpoint: exit %d: %s", code, out)
+	}
+
+	// The sealer died after writing a batch and before its checkpoint.
+	store := &archive.Store{S3: p.S3, Bucket: p.Cfg.Bucket}
+	head := p.Sealer.Head()
+	e, err := shared.SealRecord(head, shared.Source{Topic: p.Cfg.Topic, Offset: head.Offset + 1, Timestamp: time.Now()}, []byte("not json"), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	line, _ := e.Line()
+	if _, err := store.Put(ctx, shared.BatchKey("audit", e), append(line, '\n'), time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := aegis(t, args...); code != 2 || !strings.Contains(out, "1 entries after seq 25") {
+		t.Fatalf("unsigned tail: exit %d: %s", code, out)
+	}
+	if code, out := aegis(t, append(args, "--allow-unsigned")...); code != 0 || !strings.Contains(out, "not signed") {
+		t.Fatalf("unsigned tail allowed: exit %d: %s", code, out)
+	}
+
+	// A new version over a sealed object breaks the log.
+	refs, err := store.Batches(ctx, p.Cfg.Chain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	victim, err := store.Get(ctx, refs[1].Key, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.S3.PutObject(ctx, putInput(p.Cfg.Bucket, refs[1].Key, bytes.Replace(victim.Body, []byte("ALLOW"), []byte("BLOCK"), 1))); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := aegis(t, args...); code != 1 || !strings.Contains(out, refs[1].Key) {
+		t.Fatalf("tampered log: exit %d: %s", code, out)
+	}
+}
+
+func putInput(bucket, key string, body []byte) *s3.PutObjectInput {
+	return &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(body),
+		ObjectLockMode: types.ObjectLockModeCompliance, ObjectLockRetainUntilDate: aws.Time(time.Now().Add(time.Hour))}
+}
