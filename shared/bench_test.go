@@ -7,7 +7,7 @@ func BenchmarkSealRecord(b *testing.B) {
 	head := Head{Chain: "prod", Seq: 1, Offset: 0}
 	b.SetBytes(int64(len(raw)))
 	for b.Loop() {
-		e, err := SealRecord(head, Source{Offset: 1}, raw, vecTime)
+		e, err := SealRecord(head, *vecSource(1), raw, vecTime)
 		if err != nil {
 			b.Fatal(err)
 		}
