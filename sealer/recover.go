@@ -95,7 +95,7 @@ func (s *Sealer) genesis(ctx context.Context) error {
 		return s.forked(key, fmt.Errorf("%w: genesis object %s names checkpoint key %s, not this sealer's %s",
 			ErrChainForked, key, g.Genesis.VerifierKey, s.cfg.VerifierKey))
 	}
-	if err := s.writeCheckpoint(ctx, g, -1, key); err != nil {
+	if err := s.writeCheckpoint(ctx, entries, -1, key); err != nil {
 		return err
 	}
 	s.setHead(v.Head())
@@ -250,6 +250,9 @@ func (s *Sealer) adopt(ctx context.Context, key string, body []byte, records []*
 		theirs, err := shared.ParseLineLenient(line)
 		if err != nil {
 			return nil, nil, fork("line %d does not parse: %v", i+1, err)
+		}
+		if i > 0 && theirs.Source != nil && shared.FileDate(theirs.Source.Timestamp) != shared.FileDate(entries[0].Source.Timestamp) {
+			return nil, nil, fork("line %d (seq %d) is of another day than the object's first line", i+1, theirs.Seq)
 		}
 		if i >= len(records) {
 			return nil, nil, fork("line %d (seq %d) claims a record beyond the end of the topic", i+1, theirs.Seq)

@@ -383,7 +383,13 @@ func (s *Sealer) seal(ctx context.Context, records []*kgo.Record, maxPolled int6
 		head := s.Head()
 		entries := make([]*shared.Entry, 0, len(records))
 		lines := make([][]byte, 0, len(records))
+		// An object holds the records of one UTC day (its key's date), so
+		// that discovery by date reads only that day's objects.
+		day := shared.FileDate(recordTime(records[0]))
 		for _, r := range records {
+			if shared.FileDate(recordTime(r)) != day {
+				break
+			}
 			e, err := shared.SealRecord(head, source(r), r.Value, s.cfg.Now())
 			if err != nil {
 				return nil, err
@@ -396,12 +402,11 @@ func (s *Sealer) seal(ctx context.Context, records []*kgo.Record, maxPolled int6
 			entries, lines = append(entries, e), append(lines, line)
 		}
 		start := time.Now()
-		key, version, entries, lines, err := s.writeBatch(ctx, entries, lines, records)
+		key, version, entries, lines, err := s.writeBatch(ctx, entries, lines, records[:len(entries)])
 		if err != nil {
 			return nil, err
 		}
-		last := entries[len(entries)-1]
-		if err := s.writeCheckpoint(ctx, last, last.Source.Offset, key); err != nil {
+		if err := s.writeCheckpoint(ctx, entries, entries[len(entries)-1].Source.Offset, key); err != nil {
 			return nil, err
 		}
 		s.m.sealSeconds.Observe(time.Since(start).Seconds())
@@ -473,11 +478,14 @@ func (s *Sealer) writeBatch(ctx context.Context, entries []*shared.Entry, lines 
 	return key, obj.VersionID, theirs, theirLines, nil
 }
 
-// writeCheckpoint signs and stores the checkpoint of last (read at Kafka
-// offset, -1 for genesis), stored in key. A checkpoint already at its key
-// must sign the same head and object, or the chain forked.
-func (s *Sealer) writeCheckpoint(ctx context.Context, last *shared.Entry, offset int64, key string) error {
-	cp := shared.Checkpoint{Chain: last.Chain, Seq: last.Seq, Hash: last.Hash, Offset: offset, Object: key, Time: s.cfg.Now()}
+// writeCheckpoint signs and stores the checkpoint of the object at key
+// holding entries, whose last one was read at Kafka offset (-1 for
+// genesis). A checkpoint already at its key must sign the same head, object
+// and root, or the chain forked.
+func (s *Sealer) writeCheckpoint(ctx context.Context, entries []*shared.Entry, offset int64, key string) error {
+	last := entries[len(entries)-1]
+	cp := shared.Checkpoint{Chain: last.Chain, Seq: last.Seq, Hash: last.Hash, Offset: offset, Object: key,
+		Root: shared.ObjectRoot(entries), Time: s.cfg.Now()}
 	msg, err := cp.Sign(s.signer)
 	if err != nil {
 		return err
@@ -489,7 +497,7 @@ func (s *Sealer) writeCheckpoint(ctx context.Context, last *shared.Entry, offset
 		if rerr != nil && !errors.Is(rerr, shared.ErrBadCheckpoint) {
 			return rerr
 		}
-		if rerr != nil || theirs.Hash != cp.Hash || theirs.Offset != cp.Offset || theirs.Object != cp.Object {
+		if rerr != nil || theirs.Hash != cp.Hash || theirs.Offset != cp.Offset || theirs.Object != cp.Object || theirs.Root != cp.Root {
 			return s.forked(cpKey, fmt.Errorf("%w: checkpoint %s does not sign seq %d hash %s in %s: %v", ErrChainForked, cpKey, last.Seq, last.Hash, key, rerr))
 		}
 		return nil

@@ -149,6 +149,7 @@ func NewSigner(skey string) (note.Signer, error) {
 //	hash <64 hex>
 //	offset <Kafka offset of the record sealed at seq; -1 for genesis>
 //	object <S3 key of the object whose last entry is seq>
+//	root <Merkle tree hash of the object's entry hashes>
 //	time <timestamp>
 type Checkpoint struct {
 	Chain  string
@@ -156,7 +157,9 @@ type Checkpoint struct {
 	Hash   Hash
 	Offset int64
 	Object string
-	Time   time.Time
+	// Root is MerkleRoot of the hashes of the object's entries, in order.
+	Root Hash
+	Time time.Time
 }
 
 // Head is the chain head the checkpoint signs.
@@ -166,8 +169,8 @@ func (c Checkpoint) Head() Head {
 
 // Body returns the note text that is signed.
 func (c Checkpoint) Body() string {
-	return fmt.Sprintf("%s\nchain %s\nseq %d\nhash %s\noffset %d\nobject %s\ntime %s\n",
-		CheckpointOrigin, c.Chain, c.Seq, c.Hash, c.Offset, c.Object, FormatTime(c.Time))
+	return fmt.Sprintf("%s\nchain %s\nseq %d\nhash %s\noffset %d\nobject %s\nroot %s\ntime %s\n",
+		CheckpointOrigin, c.Chain, c.Seq, c.Hash, c.Offset, c.Object, c.Root, FormatTime(c.Time))
 }
 
 // Sign returns the signed note of c.
@@ -241,8 +244,8 @@ func SignedBy(msg []byte) string {
 func parseCheckpointBody(text string) (Checkpoint, error) {
 	var c Checkpoint
 	lines := strings.Split(strings.TrimSuffix(text, "\n"), "\n")
-	if len(lines) != 7 || lines[0] != CheckpointOrigin || !strings.HasSuffix(text, "\n") {
-		return c, fmt.Errorf("%w: text is not the 7 lines of a %s checkpoint", ErrBadCheckpoint, CheckpointOrigin)
+	if len(lines) != 8 || lines[0] != CheckpointOrigin || !strings.HasSuffix(text, "\n") {
+		return c, fmt.Errorf("%w: text is not the 8 lines of a %s checkpoint", ErrBadCheckpoint, CheckpointOrigin)
 	}
 	field := func(i int, name string) (string, error) {
 		v, ok := strings.CutPrefix(lines[i], name+" ")
@@ -252,7 +255,7 @@ func parseCheckpointBody(text string) (Checkpoint, error) {
 		return v, nil
 	}
 	var err error
-	var seq, hash, offset, tm string
+	var seq, hash, offset, root, tm string
 	if c.Chain, err = field(1, "chain"); err != nil {
 		return c, err
 	}
@@ -280,7 +283,13 @@ func parseCheckpointBody(text string) (Checkpoint, error) {
 	if c.Object, err = field(5, "object"); err != nil {
 		return c, err
 	}
-	if tm, err = field(6, "time"); err != nil {
+	if root, err = field(6, "root"); err != nil {
+		return c, err
+	}
+	if c.Root, err = ParseHash(root); err != nil {
+		return c, fmt.Errorf("%w: root: %v", ErrBadCheckpoint, err)
+	}
+	if tm, err = field(7, "time"); err != nil {
 		return c, err
 	}
 	if c.Time, err = ParseTime(tm); err != nil {

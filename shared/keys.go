@@ -13,10 +13,20 @@ import (
 //	<prefix>/year=YYYY/month=MM/day=DD/env=<chain>/<first seq, 20 digits>.jsonl
 //	<prefix>/checkpoints/env=<chain>/<seq, 20 digits>.note
 //
-// The batch date is the UTC date of the batch's first entry's Kafka
-// timestamp (source.timestamp), never the sealer's clock, so every sealer
-// derives the same key for the same batch. Entries only hold timestamps of
-// the years 0000..9999 (SealRecord clamps others), so every date fits.
+// The batch date is the UTC date of the Kafka timestamps
+// (source.timestamp) of the batch's entries, which all fall on that day: the
+// sealer starts a new batch at each change of date. Never the sealer's
+// clock, so every sealer derives the same key for the same batch. Entries
+// only hold timestamps of the years 0000..9999 (SealRecord clamps others),
+// so every date fits.
+
+// FileDate is the UTC date (midnight) an entry with Kafka timestamp t is
+// filed under: the date of t clamped to the years 0000..9999, as
+// SealRecord clamps it. Every entry of a batch has its batch key's date.
+func FileDate(t time.Time) time.Time {
+	t = clampTime(t.UTC())
+	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+}
 
 // BatchKey returns the key of the batch whose first entry is first.
 func BatchKey(prefix string, first *Entry) string {

@@ -36,15 +36,24 @@ func newLogBuilder(t *testing.T) *logBuilder {
 // batch seals n decisions read on day (of November 2026) as one object and
 // checkpoints it; edit may change a record's source first.
 func (b *logBuilder) batch(day, n int, edit func(i int, src *Source)) string {
+	raws := make([]string, n)
+	for i := range raws {
+		k := b.n + 1 + i
+		raws[i] = fmt.Sprintf(`{"type":"decision","event_id":"evt-%d","environment":"prod","occurred_at":"2026-11-%02dT09:59:00Z","decision":{"decision_id":"dec-%d","action":"ALLOW","confidence_score":0.5,"policy_version":"p1","user_id":"u%d","session_id":"s1"}}`, k, day, k, k%3)
+	}
+	return b.records(day, raws, edit)
+}
+
+// records seals raws read on day as one object and checkpoints it.
+func (b *logBuilder) records(day int, raws []string, edit func(i int, src *Source)) string {
 	var lines []string
 	var first *Entry
-	for i := range n {
+	for i, raw := range raws {
 		b.n++
 		src := Source{Topic: "decisions", Offset: b.head.Offset + 1 + int64(i%2), Timestamp: time.Date(2026, 11, day, 10, 0, b.n, 0, time.UTC)}
 		if edit != nil {
 			edit(i, &src)
 		}
-		raw := fmt.Sprintf(`{"type":"decision","event_id":"evt-%d","environment":"prod","occurred_at":"2026-11-%02dT09:59:00Z","decision":{"decision_id":"dec-%d","action":"ALLOW","confidence_score":0.5,"policy_version":"p1","user_id":"u%d","session_id":"s1"}}`, b.n, day, b.n, b.n%3)
 		e, err := SealRecord(b.head, src, []byte(raw), vecTime)
 		if err != nil {
 			b.t.Fatal(err)
@@ -63,7 +72,13 @@ func (b *logBuilder) batch(day, n int, edit func(i int, src *Source)) string {
 }
 
 func (b *logBuilder) checkpoint(h Head, object string) string {
-	cp := Checkpoint{Chain: h.Chain, Seq: h.Seq, Hash: h.Hash, Offset: h.Offset, Object: object, Time: vecTime}
+	var leaves []Hash
+	if body, ok := b.objects[object]; ok {
+		for _, l := range strings.Split(strings.TrimSuffix(body, "\n"), "\n") {
+			leaves = append(leaves, mustParse(b.t, l).Hash)
+		}
+	}
+	cp := Checkpoint{Chain: h.Chain, Seq: h.Seq, Hash: h.Hash, Offset: h.Offset, Object: object, Root: MerkleRoot(leaves), Time: vecTime}
 	msg, err := cp.Sign(vecSigner(b.t))
 	if err != nil {
 		b.t.Fatal(err)
@@ -212,6 +227,15 @@ func logVectors(t *testing.T) []Vector {
 	b, _, _ = base(t)
 	delete(b.objects, GenesisKey(vecPrefix, "prod"))
 	out = append(out, b.vector("reject-log-no-genesis", "reject", "section 6", "the genesis object missing"))
+
+	b = newLogBuilder(t)
+	b.batch(27, 2, nil)
+	b.batch(28, 3, func(i int, src *Source) {
+		if i == 2 {
+			src.Timestamp = time.Date(2026, 11, 29, 0, 0, 0, 1e6, time.UTC)
+		}
+	})
+	out = append(out, b.vector("reject-log-mixed-dates", "reject", "sections 1 and 6: one date per object", "the last entry of an object filed under November 28 was read on November 29"))
 	return out
 }
 

@@ -42,6 +42,15 @@ func (f *Failure) Error() string {
 // Unwrap returns ErrVerifyFailed and the cause, for errors.Is.
 func (f *Failure) Unwrap() []error { return []error{ErrVerifyFailed, f.Err} }
 
+// ObjectRoot is the Merkle root a checkpoint signs for an object's entries.
+func ObjectRoot(entries []*Entry) Hash {
+	leaves := make([]Hash, len(entries))
+	for i, e := range entries {
+		leaves[i] = e.Hash
+	}
+	return MerkleRoot(leaves)
+}
+
 // ParseObject splits a stored object into lines and parses each with
 // ParseLine. firstSeq is the seq its key names, used to say which seq a
 // broken line should have held. It checks nothing across lines.
@@ -116,6 +125,7 @@ type cpTarget struct {
 	offset int64
 	object string
 	last   bool
+	root   Hash // the object's Merkle root, when last
 }
 
 // NewLogVerifier verifies chain under prefix with the trusted checkpoint
@@ -152,12 +162,21 @@ func (v *LogVerifier) Object(key string, entries []*Entry) error {
 		return &Failure{Key: key, Line: 1, Seq: first.Seq, HasSeq: true,
 			Reason: fmt.Sprintf("object is stored at the wrong key; its first entry belongs at %s", want), Err: ErrChainBroken}
 	}
+	var root Hash
+	if _, ok := v.targets[entries[len(entries)-1].Seq]; ok {
+		root = ObjectRoot(entries)
+	}
 	for i, e := range entries {
 		if err := v.chainV.Add(e); err != nil {
 			return &Failure{Key: key, Line: i + 1, Seq: e.Seq, HasSeq: true, Reason: err.Error(), Err: err}
 		}
+		if i > 0 && FileDate(e.Source.Timestamp) != FileDate(first.Source.Timestamp) {
+			return &Failure{Key: key, Line: i + 1, Seq: e.Seq, HasSeq: true, Err: ErrChainBroken,
+				Reason: fmt.Sprintf("source.timestamp %s is not on the object's date %s: every entry of an object is of its key's day",
+					FormatTime(e.Source.Timestamp), FileDate(first.Source.Timestamp).Format("2006-01-02"))}
+		}
 		if t, ok := v.targets[e.Seq]; ok {
-			*t = cpTarget{seen: true, hash: e.Hash, offset: v.chainV.Head().Offset, object: key, last: i == len(entries)-1}
+			*t = cpTarget{seen: true, hash: e.Hash, offset: v.chainV.Head().Offset, object: key, last: i == len(entries)-1, root: root}
 		}
 		switch e.Type {
 		case EntryEvent:
@@ -243,6 +262,8 @@ func (v *LogVerifier) matches(key string, cp Checkpoint) error {
 		return fail(ErrBadCheckpoint, "seq %d is not the last entry of %s", cp.Seq, t.object)
 	case t.offset != cp.Offset:
 		return fail(ErrBadCheckpoint, "checkpoint says Kafka offset %d, the entry at seq %d was read at %d", cp.Offset, cp.Seq, t.offset)
+	case t.root != cp.Root:
+		return fail(ErrBadCheckpoint, "checkpoint signs root %s, the entries of %s have root %s", cp.Root, t.object, t.root)
 	}
 	return nil
 }

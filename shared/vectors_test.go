@@ -56,6 +56,12 @@ type Vector struct {
 	Timestamp string `json:"timestamp,omitempty"`
 	Key       string `json:"key,omitempty"`
 
+	// kind proof
+	Bundle        string `json:"bundle,omitempty"`
+	DecisionID    string `json:"decision_id,omitempty"`
+	Action        string `json:"action,omitempty"`
+	CurrentAction string `json:"current_action,omitempty"`
+
 	// kind log
 	Objects         []VectorObject `json:"objects,omitempty"`
 	KnownCheckpoint string         `json:"known_checkpoint,omitempty"`
@@ -69,6 +75,7 @@ type VectorCheckpnt struct {
 	Hash   string `json:"hash"`
 	Offset int64  `json:"offset"`
 	Object string `json:"object"`
+	Root   string `json:"root"`
 	Time   string `json:"time"`
 }
 
@@ -340,7 +347,7 @@ func plusKey() string {
 func checkpointVectors(t *testing.T) []Vector {
 	signer := vecSigner(t)
 	cp := Checkpoint{Chain: "prod", Seq: 42, Hash: mustHash(t, vecPrev), Offset: 41,
-		Object: "audit/year=2026/month=11/day=27/env=prod/00000000000000000040.jsonl", Time: vecTime}
+		Object: "audit/year=2026/month=11/day=27/env=prod/00000000000000000040.jsonl", Root: MerkleRoot([]Hash{{1}, {2}, mustHash(t, vecPrev)}), Time: vecTime}
 	note := func(c Checkpoint) string {
 		msg, err := c.Sign(signer)
 		if err != nil {
@@ -356,14 +363,15 @@ func checkpointVectors(t *testing.T) []Vector {
 		return string(msg)
 	}
 	good := note(cp)
-	gcp := Checkpoint{Chain: "prod", Seq: 0, Hash: mustHash(t, "ba59a5cdd791a8eaf6c264174ead842b636c2d0237bce6a32e2a4f915991d4e6"), Offset: -1,
-		Object: "audit/genesis/env=prod/00000000000000000000.jsonl", Time: vecTime}
+	gh := mustHash(t, buildEntryVector(t, vectorInputs[0], 0).Hash)
+	gcp := Checkpoint{Chain: "prod", Seq: 0, Hash: gh, Offset: -1,
+		Object: "audit/genesis/env=prod/00000000000000000000.jsonl", Root: MerkleRoot([]Hash{gh}), Time: vecTime}
 	otherS, _ := testKey("aegis-prod", "another seed")
 	other, _ := NewSigner(otherS)
 	forged, _ := cp.Sign(other)
 	sigLine := good[strings.Index(good, "\n\n")+2:]
 	vc := func(c Checkpoint) *VectorCheckpnt {
-		return &VectorCheckpnt{Chain: c.Chain, Seq: c.Seq, Hash: c.Hash.String(), Offset: c.Offset, Object: c.Object, Time: FormatTime(c.Time)}
+		return &VectorCheckpnt{Chain: c.Chain, Seq: c.Seq, Hash: c.Hash.String(), Offset: c.Offset, Object: c.Object, Root: c.Root.String(), Time: FormatTime(c.Time)}
 	}
 	v := func(n, expect, rule, desc, msg string) Vector {
 		return Vector{Name: n, Kind: "checkpoint", Expect: expect, Rule: rule, Description: desc, VerifierKey: vecVerifierKey, Note: msg}
@@ -383,7 +391,8 @@ func checkpointVectors(t *testing.T) []Vector {
 		v("reject-checkpoint-time-trailing-zero", "reject", "section 7.2", "a fraction with a trailing zero (signed)", sign(strings.Replace(body, ".123456Z", ".1234560Z", 1))),
 		v("reject-checkpoint-leading-zero", "reject", "section 7.2", "seq 042 (signed)", sign(strings.Replace(body, "seq 42", "seq 042", 1))),
 		v("reject-checkpoint-genesis-offset", "reject", "section 7.2", "offset -1 at seq 42 (signed)", sign(strings.Replace(body, "offset 41", "offset -1", 1))),
-		v("reject-checkpoint-no-offset", "reject", "section 7.2", "the six-line text of the foundation, without offset (signed)", sign(strings.Replace(body, "offset 41\n", "", 1))),
+		v("reject-checkpoint-no-offset", "reject", "section 7.2", "without the offset line (signed)", sign(strings.Replace(body, "offset 41\n", "", 1))),
+		v("reject-checkpoint-no-root", "reject", "section 7.2", "without the root line (signed)", sign(strings.Replace(body, "root "+cp.Root.String()+"\n", "", 1))),
 		v("reject-checkpoint-chain-id", "reject", "section 2.1", "chain id with a space (signed)", sign(strings.Replace(body, "chain prod", "chain pr od", 1))),
 		v("reject-checkpoint-signature-padding", "reject", "section 7.2: canonical base64", "the signature without padding",
 			strings.TrimSuffix(strings.TrimRight(strings.TrimSuffix(good, "\n"), "="), "")+"\n"),
@@ -458,6 +467,7 @@ func vectorFiles(t *testing.T) []Vector {
 	out = append(out, checkpointVectors(t)...)
 	out = append(out, batchKeyVectors()...)
 	out = append(out, logVectors(t)...)
+	out = append(out, proofVectors(t)...)
 	return out
 }
 
@@ -586,7 +596,7 @@ func CheckVector(v Vector) error {
 		if err := verdict(err); err != nil || v.Expect == "reject" {
 			return err
 		}
-		got := VectorCheckpnt{Chain: cp.Chain, Seq: cp.Seq, Hash: cp.Hash.String(), Offset: cp.Offset, Object: cp.Object, Time: FormatTime(cp.Time)}
+		got := VectorCheckpnt{Chain: cp.Chain, Seq: cp.Seq, Hash: cp.Hash.String(), Offset: cp.Offset, Object: cp.Object, Root: cp.Root.String(), Time: FormatTime(cp.Time)}
 		if got != *v.Checkpoint {
 			return fmt.Errorf("parsed %+v, want %+v", got, *v.Checkpoint)
 		}
@@ -599,6 +609,19 @@ func CheckVector(v Vector) error {
 		e := &Entry{Type: EntryEvent, Chain: v.Chain, Seq: *v.Seq, Source: &Source{Timestamp: ts}}
 		if got := BatchKey(v.Prefix, e); got != v.Key {
 			return fmt.Errorf("key %s, want %s", got, v.Key)
+		}
+		return nil
+	case "proof":
+		vk, err := ParseVerifierKey(v.VerifierKey)
+		if err != nil {
+			return err
+		}
+		rep, err := VerifyBundle([]byte(v.Bundle), vk)
+		if err := verdict(err); err != nil || v.Expect == "reject" {
+			return err
+		}
+		if rep.DecisionID != v.DecisionID || string(rep.Action) != v.Action || string(rep.CurrentAction) != v.CurrentAction {
+			return fmt.Errorf("proves %s %s now %s, want %s %s now %s", rep.DecisionID, rep.Action, rep.CurrentAction, v.DecisionID, v.Action, v.CurrentAction)
 		}
 		return nil
 	case "log":

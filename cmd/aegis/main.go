@@ -237,6 +237,7 @@ checkpoints cannot be seen from S3 alone, but fails against a kept one.`,
 	keygenCmd.Flags().StringVar(&outPrefix, "out", "checkpoint", "output path prefix")
 
 	root.AddCommand(sealCmd, indexCmd, verifyCmd, keygenCmd, c.indexCommand())
+	root.AddCommand(c.proveCommands()...)
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
@@ -255,13 +256,18 @@ checkpoints cannot be seen from S3 alone, but fails against a kept one.`,
 
 // run wraps a role's body: start (logger, signals, metrics), run, stop.
 func (c *common) run(body func(ctx context.Context, log *zap.Logger) error) func(*cobra.Command, []string) error {
-	return func(*cobra.Command, []string) error {
+	return c.runArgs(func(ctx context.Context, log *zap.Logger, _ []string) error { return body(ctx, log) })
+}
+
+// runArgs is run for a body that takes the command's arguments.
+func (c *common) runArgs(body func(ctx context.Context, log *zap.Logger, args []string) error) func(*cobra.Command, []string) error {
+	return func(_ *cobra.Command, args []string) error {
 		ctx, log, done, err := c.start()
 		if err != nil {
 			return err
 		}
 		defer done()
-		return body(ctx, log)
+		return body(ctx, log, args)
 	}
 }
 

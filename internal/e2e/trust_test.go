@@ -241,7 +241,8 @@ func TestOldVersionLineNeverStopsThePipeline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	msg, err := shared.Checkpoint{Chain: p.Cfg.Chain, Seq: head.Seq + 1, Hash: hash, Offset: offset, Object: key, Time: ts}.Sign(signer)
+	msg, err := shared.Checkpoint{Chain: p.Cfg.Chain, Seq: head.Seq + 1, Hash: hash, Offset: offset, Object: key,
+		Root: shared.MerkleRoot([]shared.Hash{hash}), Time: ts}.Sign(signer)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sort"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+
+	"github.com/aegisai/audit/indexer"
+	"github.com/aegisai/audit/internal/awsconn"
+	"github.com/aegisai/audit/replayer"
+	"github.com/aegisai/audit/shared"
+)
+
+// proveCommands are `aegis prove` and `aegis verify-proof`.
+func (c *common) proveCommands() []*cobra.Command {
+	var out string
+	prove := &cobra.Command{
+		Use:   "prove DECISION-ID",
+		Short: "Write the evidence bundle of one decision: its entries, Merkle paths and signed checkpoints (docs/FORMAT.md section 11)",
+		Long: `Write the evidence bundle of one decision. The index (DynamoDB) says where
+its entries are; everything in the bundle is read from S3 and checked
+(Object Lock, lines, checkpoint signature and root) before it is written.
+The bundle verifies offline with aegis verify-proof and the verifier key.`,
+		Args: cobra.ExactArgs(1),
+		RunE: c.runArgs(func(ctx context.Context, _ *zap.Logger, args []string) error {
+			vkey, s3c, err := c.archive(ctx)
+			if err != nil {
+				return err
+			}
+			db, err := awsconn.DynamoDB(ctx, c.dynamo)
+			if err != nil {
+				return err
+			}
+			d, err := (&indexer.Index{DB: db, Table: c.table}).Decision(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			refs := []replayer.EntryRef{{Seq: d.Seq, Object: d.Object, Line: d.Line}}
+			for _, o := range d.Overrides {
+				refs = append(refs, replayer.EntryRef{Seq: o.Seq, Object: o.Object, Line: o.Line})
+			}
+			for _, x := range d.Conflicting {
+				refs = append(refs, replayer.EntryRef{Seq: x.Seq, Object: x.Object, Line: x.Line})
+			}
+			sort.Slice(refs, func(i, j int) bool { return refs[i].Seq < refs[j].Seq })
+			bundle, rep, err := replayer.Prove(ctx, replayer.ProveConfig{S3: s3c, Bucket: c.bucket, Prefix: c.prefix, Chain: c.chain, VerifierKey: vkey}, args[0], refs)
+			if err != nil {
+				return err
+			}
+			if out == "" || out == "-" {
+				_, err = c.stdout.Write(bundle)
+				return err
+			}
+			if err := writeFileAtomic(out, bundle); err != nil {
+				return err
+			}
+			fmt.Fprintf(c.stdout, "wrote %s: %d entries of decision %s (%d bytes)\n", out, len(rep.Entries), args[0], len(bundle))
+			return nil
+		}),
+	}
+	prove.Flags().StringVar(&out, "out", "", "write the bundle to this file (default: standard output)")
+
+	verify := &cobra.Command{
+		Use:   "verify-proof BUNDLE",
+		Short: "Verify an evidence bundle offline with the chain's verifier key",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			vkey, err := readKey("--verifier-key-file", c.verifierKF)
+			if err != nil {
+				return err
+			}
+			trusted, err := shared.ParseVerifierKey(vkey)
+			if err != nil {
+				return fmt.Errorf("--verifier-key-file %s: %w", c.verifierKF, err)
+			}
+			raw, err := os.ReadFile(args[0])
+			if err != nil {
+				return err
+			}
+			rep, err := shared.VerifyBundle(raw, trusted)
+			if err != nil {
+				return fmt.Errorf("%s: %w", args[0], err)
+			}
+			fmt.Fprintf(c.stdout, "OK decision %s of chain %s: %s, now %s; %d entries, signed by %s\n",
+				rep.DecisionID, rep.Chain, rep.Action, rep.CurrentAction, len(rep.Entries), trusted.ID())
+			for _, pe := range rep.Entries {
+				var what string
+				switch env := pe.Envelope; {
+				case env.Decision != nil:
+					what = fmt.Sprintf("decision %s by policy %s", env.Decision.Action, env.Decision.PolicyVersion)
+				case env.Override != nil:
+					what = fmt.Sprintf("override to %s by %s", env.Override.NewAction, env.Override.ReviewerID)
+				}
+				fmt.Fprintf(c.stdout, "  seq %d %s, %s in %s, checkpoint seq %d signed %s\n", pe.Entry.Seq, what,
+					shared.FormatTime(pe.Envelope.OccurredAt), pe.Object, pe.Checkpoint.Seq, shared.FormatTime(pe.Checkpoint.Time))
+			}
+			return nil
+		},
+	}
+	return []*cobra.Command{prove, verify}
+}

@@ -1,0 +1,154 @@
+package replayer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aegisai/audit/archive"
+	"github.com/aegisai/audit/shared"
+)
+
+// EntryRef points at one sealed entry: its object and 1-based line (the
+// proof pointer every index item carries, or a discovery result).
+type EntryRef struct {
+	Seq    uint64
+	Object string
+	Line   int
+}
+
+// ProveConfig configures Prove.
+type ProveConfig struct {
+	// S3, Bucket, Prefix locate the log (Prefix default "audit").
+	S3     archive.S3API
+	Bucket string
+	Prefix string
+	// Chain is the decision's chain (required).
+	Chain string
+	// VerifierKey is the chain's checkpoint key (required): every
+	// checkpoint put in the bundle is checked with it.
+	VerifierKey string
+	// Now is the clock Object Lock retention is checked against. Default
+	// time.Now.
+	Now func() time.Time
+}
+
+// ErrUnsigned means an entry is in S3 but no checkpoint signs its object
+// yet (a sealer is writing, or stopped between the object and its
+// checkpoint): it cannot be proved now.
+var ErrUnsigned = errors.New("entry not signed by a checkpoint yet")
+
+// Prove builds the evidence bundle of decisionID from the entries refs
+// point at. Nothing is taken from the refs but where to look: each object
+// is read from S3 (its Object Lock checked), its lines verified and linked,
+// its checkpoint read and checked with the trusted key, and each entry's
+// Merkle path computed. The bundle is verified with VerifyBundle before it
+// is returned.
+func Prove(ctx context.Context, cfg ProveConfig, decisionID string, refs []EntryRef) ([]byte, shared.ProofReport, error) {
+	var rep shared.ProofReport
+	if cfg.Prefix == "" {
+		cfg.Prefix = "audit"
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	trusted, err := shared.ParseVerifierKey(cfg.VerifierKey)
+	if err != nil {
+		return nil, rep, fmt.Errorf("prove: %w", err)
+	}
+	if len(refs) == 0 {
+		return nil, rep, fmt.Errorf("prove %s: no entries", decisionID)
+	}
+	store := &archive.Store{S3: cfg.S3, Bucket: cfg.Bucket, Prefix: cfg.Prefix}
+	b := &shared.Bundle{Chain: cfg.Chain, DecisionID: decisionID, KeyID: trusted.ID()}
+	objects := map[string]*signedObject{}
+	for _, ref := range refs {
+		o, ok := objects[ref.Object]
+		if !ok {
+			if o, err = readSignedObject(ctx, store, cfg, trusted, ref.Object); err != nil {
+				return nil, rep, err
+			}
+			objects[ref.Object] = o
+		}
+		i := ref.Line - 1
+		if i < 0 || i >= len(o.entries) || o.entries[i].Seq != ref.Seq {
+			return nil, rep, fmt.Errorf("prove %s: %s has no seq %d at line %d: the index is out of date (run aegis index check)", decisionID, ref.Object, ref.Seq, ref.Line)
+		}
+		leaves := make([]shared.Hash, len(o.entries))
+		for j, e := range o.entries {
+			leaves[j] = e.Hash
+		}
+		b.Items = append(b.Items, shared.BundleItem{Object: ref.Object, Line: o.lines[i], Index: uint64(i), Size: uint64(len(o.entries)),
+			Path: shared.InclusionProof(leaves, i), Checkpoint: o.note})
+	}
+	raw := b.Encode()
+	rep, err = shared.VerifyBundle(raw, trusted)
+	if err != nil {
+		return nil, rep, fmt.Errorf("prove %s: the bundle built does not verify: %w", decisionID, err)
+	}
+	return raw, rep, nil
+}
+
+// signedObject is an object with the checkpoint that signs it.
+type signedObject struct {
+	entries []*shared.Entry
+	lines   [][]byte
+	note    []byte
+}
+
+// readSignedObject reads an object and its checkpoint and checks that the
+// checkpoint signs exactly it.
+func readSignedObject(ctx context.Context, store *archive.Store, cfg ProveConfig, trusted shared.VerifierKey, key string) (*signedObject, error) {
+	obj, err := store.GetLocked(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if f := checkLock(obj, cfg.Now()); f != "" {
+		return nil, &Failure{Key: key, Reason: f, Err: ErrVerifyFailed}
+	}
+	seq, err := firstSeq(cfg.Prefix, cfg.Chain, key)
+	if err != nil {
+		return nil, err
+	}
+	entries, lines, err := shared.ParseObject(key, seq, obj.Body)
+	if err != nil {
+		return nil, err
+	}
+	for i := 1; i < len(entries); i++ {
+		if entries[i].Seq != entries[i-1].Seq+1 || entries[i].Prev != entries[i-1].Hash {
+			return nil, &Failure{Key: key, Line: i + 1, Seq: entries[i].Seq, HasSeq: true, Reason: "does not follow the line before", Err: shared.ErrChainBroken}
+		}
+	}
+	last := entries[len(entries)-1]
+	cpKey := shared.CheckpointKey(cfg.Prefix, cfg.Chain, last.Seq)
+	note, err := store.GetLocked(ctx, cpKey)
+	if errors.Is(err, archive.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %s ends at seq %d and %s does not exist", ErrUnsigned, key, last.Seq, cpKey)
+	}
+	if err != nil {
+		return nil, err
+	}
+	cp, err := shared.OpenCheckpoint(note.Body, trusted)
+	if err != nil {
+		return nil, &Failure{Key: cpKey, Reason: err.Error(), Err: err}
+	}
+	if cp.Object != key || cp.Hash != last.Hash || cp.Root != shared.ObjectRoot(entries) {
+		return nil, &Failure{Key: cpKey, Seq: cp.Seq, HasSeq: true, Reason: "checkpoint does not sign " + key + " as stored", Err: shared.ErrChainBroken}
+	}
+	return &signedObject{entries: entries, lines: lines, note: note.Body}, nil
+}
+
+func firstSeq(prefix, chain, key string) (uint64, error) {
+	if key == shared.GenesisKey(prefix, chain) {
+		return 0, nil
+	}
+	info, err := shared.ParseBatchKey(prefix, key)
+	if err != nil {
+		return 0, err
+	}
+	if info.Chain != chain {
+		return 0, fmt.Errorf("%s is an object of chain %s, not %s", key, info.Chain, chain)
+	}
+	return info.FirstSeq, nil
+}

@@ -1,0 +1,277 @@
+package shared
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ProofFormat is the format member of every evidence bundle.
+const ProofFormat = "aegis-audit/proof/v1"
+
+// maxProofPath bounds an inclusion path: 64 levels hold any object.
+const maxProofPath = 64
+
+// ErrBadBundle is wrapped when an evidence bundle does not verify.
+var ErrBadBundle = errors.New("evidence bundle does not verify")
+
+// Bundle is the evidence for one decision (docs/FORMAT.md section 11): its
+// sealed entries, each with the Merkle path to the root its object's signed
+// checkpoint carries. A third party verifies it offline with the chain's
+// verifier key alone.
+type Bundle struct {
+	Chain      string
+	DecisionID string
+	// KeyID is "<name>+<key hash>" of the key the checkpoints are signed by.
+	KeyID string
+	Items []BundleItem
+}
+
+// BundleItem proves one entry.
+type BundleItem struct {
+	// Object is the key of the object holding the entry.
+	Object string
+	// Line is the sealed line exactly as stored.
+	Line []byte
+	// Index is the entry's 0-based line in the object; Size the object's
+	// number of lines.
+	Index, Size uint64
+	// Path is the inclusion proof of the entry's hash (RFC 6962).
+	Path []Hash
+	// Checkpoint is the signed note of the object's checkpoint.
+	Checkpoint []byte
+}
+
+// Encode writes the bundle as canonical JSON (section 3), so that every
+// byte of it is checked: any other spelling of the same bundle is refused.
+func (b *Bundle) Encode() []byte {
+	out := []byte(`{"chain":`)
+	out = appendString(out, b.Chain)
+	out = append(out, `,"decision_id":`...)
+	out = appendString(out, b.DecisionID)
+	out = append(out, `,"entries":[`...)
+	for i, it := range b.Items {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, `{"checkpoint":`...)
+		out = appendString(out, string(it.Checkpoint))
+		out = append(out, `,"index":`...)
+		out = strconv.AppendUint(out, it.Index, 10)
+		out = append(out, `,"line":`...)
+		out = appendString(out, string(it.Line))
+		out = append(out, `,"object":`...)
+		out = appendString(out, it.Object)
+		out = append(out, `,"path":[`...)
+		for j, h := range it.Path {
+			if j > 0 {
+				out = append(out, ',')
+			}
+			out = append(out, '"')
+			out = append(out, h.String()...)
+			out = append(out, '"')
+		}
+		out = append(out, `],"size":`...)
+		out = strconv.AppendUint(out, it.Size, 10)
+		out = append(out, '}')
+	}
+	out = append(out, `],"format":`...)
+	out = appendString(out, ProofFormat)
+	out = append(out, `,"key_id":`...)
+	out = appendString(out, b.KeyID)
+	return append(out, '}', '\n')
+}
+
+// ProvedEntry is one entry a bundle proves.
+type ProvedEntry struct {
+	Entry      *Entry
+	Envelope   *Envelope
+	Object     string
+	Checkpoint Checkpoint
+}
+
+// ProofReport is what a verified bundle proves.
+type ProofReport struct {
+	Chain      string
+	DecisionID string
+	// Entries are the decision's entries the bundle proves, by seq.
+	Entries []ProvedEntry
+	// Action is the decision's action (of its first decision entry) and
+	// CurrentAction the new action of its latest override, if any.
+	Action, CurrentAction Action
+}
+
+// VerifyBundle checks an evidence bundle offline against the trusted key:
+// canonical form and exact members; each line alone (sections 2 to 5), of
+// the bundle's chain and about its decision; its inclusion path to the root
+// of a checkpoint signed by the trusted key, at the index the checkpoint's
+// seq and the object key imply. It proves that each entry is in the signed
+// log; it cannot prove that no other entry about the decision exists.
+func VerifyBundle(raw []byte, trusted VerifierKey) (ProofReport, error) {
+	var rep ProofReport
+	bad := func(format string, args ...any) (ProofReport, error) {
+		return rep, fmt.Errorf("%w: %s", ErrBadBundle, fmt.Sprintf(format, args...))
+	}
+	body, ok := strings.CutSuffix(string(raw), "\n")
+	if !ok {
+		return bad("a bundle ends in one newline")
+	}
+	v, err := parseJSON([]byte(body), parseOptions{maxDepth: 4})
+	if err != nil {
+		return bad("%v", err)
+	}
+	if canon := appendCanonical(nil, &v); string(canon) != body {
+		return bad("not in canonical form")
+	}
+	if err := objectFields(&v, "", []string{"format", "chain", "decision_id", "key_id", "entries"}, nil); err != nil {
+		return bad("%v", err)
+	}
+	format, _ := getString(&v, "", "format")
+	if format != ProofFormat {
+		return bad("format %q, want %q", clip(format), ProofFormat)
+	}
+	if rep.Chain, err = getString(&v, "", "chain"); err != nil || !ValidIdentifier(rep.Chain) {
+		return bad("chain is not a chain id")
+	}
+	if rep.DecisionID, err = getString(&v, "", "decision_id"); err != nil {
+		return bad("%v", err)
+	}
+	if err := checkID("decision_id", rep.DecisionID); err != nil {
+		return bad("%v", err)
+	}
+	keyID, err := getString(&v, "", "key_id")
+	if err != nil {
+		return bad("%v", err)
+	}
+	if keyID != trusted.ID() {
+		return bad("the bundle says its checkpoints are signed by %s; the key given is %s", clip(keyID), trusted.ID())
+	}
+	items, _ := v.member("entries")
+	if items.kind != jsonArray || len(items.elems) == 0 {
+		return bad("entries is not a non-empty array")
+	}
+	for i := range items.elems {
+		pe, err := verifyItem(&items.elems[i], rep.Chain, rep.DecisionID, trusted)
+		if err != nil {
+			return bad("entries[%d]: %v", i, err)
+		}
+		if n := len(rep.Entries); n > 0 && pe.Entry.Seq <= rep.Entries[n-1].Entry.Seq {
+			return bad("entries[%d]: seq %d does not follow seq %d", i, pe.Entry.Seq, rep.Entries[n-1].Entry.Seq)
+		}
+		rep.Entries = append(rep.Entries, pe)
+	}
+	sort.Slice(rep.Entries, func(i, j int) bool { return rep.Entries[i].Entry.Seq < rep.Entries[j].Entry.Seq })
+	for _, pe := range rep.Entries {
+		switch {
+		case pe.Envelope.Decision != nil && rep.Action == "":
+			rep.Action, rep.CurrentAction = pe.Envelope.Decision.Action, pe.Envelope.Decision.Action
+		case pe.Envelope.Override != nil:
+			rep.CurrentAction = pe.Envelope.Override.NewAction
+		}
+	}
+	if rep.Action == "" {
+		return bad("no entry is the decision itself")
+	}
+	return rep, nil
+}
+
+func verifyItem(v *jsonValue, chain, decisionID string, trusted VerifierKey) (ProvedEntry, error) {
+	var pe ProvedEntry
+	if err := objectFields(v, "", []string{"object", "line", "index", "size", "path", "checkpoint"}, nil); err != nil {
+		return pe, err
+	}
+	var err error
+	if pe.Object, err = getString(v, "", "object"); err != nil {
+		return pe, err
+	}
+	line, err := getString(v, "", "line")
+	if err != nil {
+		return pe, err
+	}
+	index, err := getInt(v, "", "index", 0, MaxSafeInteger)
+	if err != nil {
+		return pe, err
+	}
+	size, err := getInt(v, "", "size", 1, MaxSafeInteger)
+	if err != nil {
+		return pe, err
+	}
+	pv, _ := v.member("path")
+	if pv.kind != jsonArray || len(pv.elems) > maxProofPath {
+		return pe, fmt.Errorf("path is not an array of at most %d hashes", maxProofPath)
+	}
+	path := make([]Hash, len(pv.elems))
+	for i, h := range pv.elems {
+		if h.kind != jsonString {
+			return pe, fmt.Errorf("path[%d] is not a hash", i)
+		}
+		if path[i], err = ParseHash(h.text); err != nil {
+			return pe, fmt.Errorf("path[%d]: %v", i, err)
+		}
+	}
+	note, err := getString(v, "", "checkpoint")
+	if err != nil {
+		return pe, err
+	}
+
+	if pe.Entry, err = ParseLine([]byte(line)); err != nil {
+		return pe, err
+	}
+	e := pe.Entry
+	if e.Chain != chain {
+		return pe, fmt.Errorf("seq %d belongs to chain %q, not %q", e.Seq, e.Chain, chain)
+	}
+	if e.Type != EntryEvent {
+		return pe, fmt.Errorf("seq %d is %s, not an event", e.Seq, e.Type)
+	}
+	if pe.Envelope, err = e.Envelope(); err != nil {
+		return pe, err
+	}
+	if id := pe.Envelope.DecisionID(); id != decisionID {
+		return pe, fmt.Errorf("seq %d is about decision %q, not %q", e.Seq, clip(id), clip(decisionID))
+	}
+	if pe.Checkpoint, err = OpenCheckpoint([]byte(note), trusted); err != nil {
+		return pe, err
+	}
+	cp := pe.Checkpoint
+	if cp.Chain != chain || cp.Object != pe.Object {
+		return pe, fmt.Errorf("the checkpoint signs chain %q object %s, not chain %q object %s", cp.Chain, cp.Object, chain, pe.Object)
+	}
+	if uint64(index) >= uint64(size) || cp.Seq+1 < uint64(size) {
+		return pe, fmt.Errorf("index %d and size %d do not fit checkpoint seq %d", index, size, cp.Seq)
+	}
+	first := cp.Seq + 1 - uint64(size)
+	if e.Seq != first+uint64(index) {
+		return pe, fmt.Errorf("seq %d is not line %d of an object of %d lines ending at seq %d", e.Seq, index+1, size, cp.Seq)
+	}
+	prefix, info, kerr := splitBatchKey(pe.Object)
+	if kerr != nil || info.FirstSeq != first || info.Chain != chain || !info.Date.Equal(dateOf(e)) ||
+		BatchKey(prefix, &Entry{Type: EntryEvent, Chain: chain, Seq: first, Source: e.Source}) != pe.Object {
+		return pe, fmt.Errorf("object %s is not the batch key of an object of chain %s starting at seq %d on %s (entries are filed under their own date)",
+			pe.Object, chain, first, dateOf(e).Format("2006-01-02"))
+	}
+	if uint64(index) == uint64(size)-1 && e.Hash != cp.Hash {
+		return pe, fmt.Errorf("seq %d is the object's last line but the checkpoint signs hash %s", e.Seq, cp.Hash)
+	}
+	if err := VerifyInclusion(e.Hash, uint64(index), uint64(size), path, cp.Root); err != nil {
+		return pe, fmt.Errorf("seq %d: %w", e.Seq, err)
+	}
+	return pe, nil
+}
+
+// dateOf is the UTC date an entry's object is filed under.
+func dateOf(e *Entry) time.Time { return FileDate(e.Source.Timestamp) }
+
+// splitBatchKey reads a batch key under any prefix: the prefix is what
+// comes before its last five segments.
+func splitBatchKey(key string) (string, BatchKeyInfo, error) {
+	i := strings.LastIndex(key, "/year=")
+	if i <= 0 {
+		return "", BatchKeyInfo{}, fmt.Errorf("key %q is not a batch key", key)
+	}
+	info, err := ParseBatchKey(key[:i], key)
+	return key[:i], info, err
+}

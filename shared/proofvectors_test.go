@@ -1,0 +1,113 @@
+package shared
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// proofChain seals a decision, unrelated decisions and two overrides of the
+// decision into three objects, and returns the builder and the bundle of
+// the decision.
+func proofChain(t *testing.T) (*logBuilder, *Bundle) {
+	b := newLogBuilder(t)
+	dec := func(id, action string) string {
+		return fmt.Sprintf(`{"type":"decision","event_id":"evt-%s","environment":"prod","occurred_at":"2026-11-27T09:59:00Z","decision":{"decision_id":%q,"action":%q,"confidence_score":0.9,"policy_version":"p1","user_id":"u1","session_id":"s1"}}`, id, id, action)
+	}
+	ovr := func(n int, id, action string) string {
+		return fmt.Sprintf(`{"type":"override","event_id":"ovr-%d","environment":"prod","occurred_at":"2026-11-27T10:30:00Z","override":{"decision_id":%q,"reviewer_id":"rev-7","new_action":%q,"reason":"checked by hand"}}`, n, id, action)
+	}
+	var raws []string
+	for i := range 6 {
+		raws = append(raws, dec(fmt.Sprint("dec-", i), "ALLOW"))
+	}
+	raws[4] = dec("dec-proved", "BLOCK")
+	a := b.records(27, raws, nil)
+	c := b.records(27, []string{dec("dec-x", "ALLOW"), ovr(1, "dec-proved", "CHALLENGE"), dec("dec-y", "ALLOW")}, nil)
+	d := b.records(28, []string{ovr(2, "dec-proved", "ALLOW")}, nil)
+	bundle := &Bundle{Chain: "prod", DecisionID: "dec-proved", KeyID: vecVerifier(t).ID()}
+	for _, at := range []struct {
+		key  string
+		line int
+	}{{a, 4}, {c, 1}, {d, 0}} {
+		lines := strings.Split(strings.TrimSuffix(b.objects[at.key], "\n"), "\n")
+		var leaves []Hash
+		var last *Entry
+		for _, l := range lines {
+			last = mustParse(t, l)
+			leaves = append(leaves, last.Hash)
+		}
+		bundle.Items = append(bundle.Items, BundleItem{Object: at.key, Line: []byte(lines[at.line]), Index: uint64(at.line), Size: uint64(len(lines)),
+			Path: InclusionProof(leaves, at.line), Checkpoint: []byte(b.objects[CheckpointKey(vecPrefix, "prod", last.Seq)])})
+	}
+	return b, bundle
+}
+
+func TestBundleVerifies(t *testing.T) {
+	_, b := proofChain(t)
+	rep, err := VerifyBundle(b.Encode(), vecVerifier(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Action != ActionBlock || rep.CurrentAction != ActionAllow || len(rep.Entries) != 3 {
+		t.Fatalf("report %+v: want BLOCK, now ALLOW, 3 entries", rep)
+	}
+}
+
+// Every single-byte change to a bundle is refused.
+func TestBundleRefusesEverySingleByteChange(t *testing.T) {
+	_, b := proofChain(t)
+	raw := b.Encode()
+	trusted := vecVerifier(t)
+	for i := range raw {
+		for _, x := range []byte{0x01, 0x20, 0x80} {
+			edited := bytes.Clone(raw)
+			edited[i] ^= x
+			if _, err := VerifyBundle(edited, trusted); !errors.Is(err, ErrBadBundle) {
+				t.Fatalf("byte %d (%q) xor %#x accepted: %v", i, raw[i], x, err)
+			}
+		}
+	}
+	t.Logf("%d bytes, each changed 3 ways, all refused", len(raw))
+}
+
+func proofVectors(t *testing.T) []Vector {
+	_, b := proofChain(t)
+	v := func(name, expect, rule, desc string, bundle []byte) Vector {
+		return Vector{Name: name, Kind: "proof", Expect: expect, Rule: rule, Description: desc, VerifierKey: vecVerifierKey, Bundle: string(bundle)}
+	}
+	good := v("proof", "accept", "", "a BLOCK decision overridden to CHALLENGE, then ALLOW: three entries in three objects", b.Encode())
+	good.DecisionID, good.Action, good.CurrentAction = "dec-proved", "BLOCK", "ALLOW"
+	edit := func(f func(*Bundle)) []byte {
+		_, c := proofChain(t)
+		f(c)
+		return c.Encode()
+	}
+	otherS, _ := testKey("aegis-prod", "another seed")
+	other, _ := NewSigner(otherS)
+	return []Vector{good,
+		v("reject-proof-line", "reject", "section 11, step 1", "one byte of the override's reason changed",
+			edit(func(c *Bundle) {
+				c.Items[1].Line = bytes.Replace(c.Items[1].Line, []byte("by hand"), []byte("by band"), 1)
+			})),
+		v("reject-proof-path", "reject", "section 11, step 5", "one hash of a path changed", edit(func(c *Bundle) { c.Items[0].Path[1][0] ^= 1 })),
+		v("reject-proof-index", "reject", "section 11, step 3", "the index of the first entry one higher", edit(func(c *Bundle) { c.Items[0].Index++ })),
+		v("reject-proof-size", "reject", "section 11, step 3", "the size of the first object one higher", edit(func(c *Bundle) { c.Items[0].Size++ })),
+		v("reject-proof-object", "reject", "section 11, step 2", "the object of the second entry named as the first's",
+			edit(func(c *Bundle) { c.Items[1].Object = c.Items[0].Object })),
+		v("reject-proof-other-key", "reject", "section 11, step 2", "the last checkpoint signed by another key under the same name", edit(func(c *Bundle) {
+			cp, err := OpenCheckpoint(c.Items[2].Checkpoint, vecVerifier(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Items[2].Checkpoint, _ = cp.Sign(other)
+		})),
+		v("reject-proof-key-id", "reject", "section 11", "key_id of another key", edit(func(c *Bundle) { c.KeyID = "aegis-prod+00000000" })),
+		v("reject-proof-no-decision", "reject", "section 11", "only the overrides", edit(func(c *Bundle) { c.Items = c.Items[1:] })),
+		v("reject-proof-other-decision", "reject", "section 11, step 1", "the bundle claims another decision id", edit(func(c *Bundle) { c.DecisionID = "dec-0" })),
+		v("reject-proof-order", "reject", "section 11", "entries out of seq order", edit(func(c *Bundle) { c.Items[0], c.Items[1] = c.Items[1], c.Items[0] })),
+		v("reject-proof-whitespace", "reject", "section 11: canonical JSON", "a space after the first comma", bytes.Replace(b.Encode(), []byte(`,"decision_id"`), []byte(`, "decision_id"`), 1)),
+	}
+}
