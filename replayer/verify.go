@@ -175,6 +175,7 @@ func Verify(ctx context.Context, cfg Config) (Report, error) {
 
 type batchResult struct {
 	entries []*shared.Entry
+	lines   [][]byte
 	failure *Failure
 }
 
@@ -189,7 +190,7 @@ func readBatch(ctx context.Context, store *archive.Store, ref archive.BatchRef, 
 		return &batchResult{failure: &Failure{Key: ref.Key, Reason: reason, Err: ErrVerifyFailed}}, nil
 	}
 	// Lines first, so that a changed byte is named by its line.
-	entries, _, err := shared.ParseObject(ref.Key, ref.FirstSeq, obj.Body)
+	entries, lines, err := shared.ParseObject(ref.Key, ref.FirstSeq, obj.Body)
 	var f *Failure
 	if errors.As(err, &f) {
 		return &batchResult{failure: f}, nil
@@ -206,7 +207,7 @@ func readBatch(ctx context.Context, store *archive.Store, ref archive.BatchRef, 
 			return fail(fmt.Sprintf("object bytes hash to SHA-256 %s, the stored checksum is %s", got, obj.ChecksumSHA256))
 		}
 	}
-	return &batchResult{entries: entries}, nil
+	return &batchResult{entries: entries, lines: lines}, nil
 }
 
 func checkLock(obj *archive.Object, now time.Time) string {

@@ -184,6 +184,21 @@ func TestProveAndVerifyProof(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "OK decision "+target) || !strings.Contains(out, "override to") {
 		t.Fatalf("verify-proof: exit %d: %s", code, out)
 	}
+	// discover finds the same user's decisions straight from S3.
+	user := w.Decisions[0].Decision.UserID
+	want := 0
+	for _, d := range w.Decisions {
+		if d.Decision.UserID == user {
+			want++
+		}
+	}
+	now := time.Now().UTC()
+	code, out = aegis(t, "discover", "--from", now.Add(-time.Hour).Format(time.RFC3339), "--to", now.Add(time.Hour).Format(time.RFC3339),
+		"--user", user, "--chain", p.Cfg.Chain, "--bucket", p.Cfg.Bucket, "--s3-endpoint", stack.S3Endpoint, "--verifier-key-file", pub)
+	if got := strings.Count(out, `"signed":true`); code != 0 || got != want {
+		t.Fatalf("discover --user %s: exit %d, %d entries, want %d: %s", user, code, got, want, out)
+	}
+
 	edited := writeFile(t, "edited.json", strings.TrimSuffix(strings.Replace(string(raw), `"size":`, `"size":1`, 1), "\n"))
 	if code, out := aegis(t, "verify-proof", edited, "--verifier-key-file", pub); code != 1 || !strings.Contains(out, "does not verify") {
 		t.Fatalf("verify-proof of an edited bundle: exit %d: %s", code, out)

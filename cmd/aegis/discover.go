@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+
+	"github.com/aegisai/audit/replayer"
+	"github.com/aegisai/audit/shared"
+)
+
+// discoverCommand is `aegis discover`: audit discovery straight from S3.
+func (c *common) discoverCommand() *cobra.Command {
+	var from, to, env, user, session, decision, typ string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "discover --from T --to T",
+		Short: "List the entries of a time range straight from S3, verified, reading only that range's days",
+		Long: `List the entries whose Kafka timestamp (source.timestamp) is in [--from, --to),
+reading only the day prefixes of the range, and verifying every object read
+(lines, Object Lock, links, the checkpoint that signs it). Times are RFC 3339
+or a date (YYYY-MM-DD, midnight UTC). Output is JSON Lines, one
+{"seq","object","line","signed","entry"} per entry, or a table on a terminal.`,
+		RunE: c.run(func(ctx context.Context, _ *zap.Logger) error {
+			vkey, s3c, err := c.archive(ctx)
+			if err != nil {
+				return err
+			}
+			cfg := replayer.DiscoverConfig{S3: s3c, Bucket: c.bucket, Prefix: c.prefix, Chain: c.chain, VerifierKey: vkey,
+				UserID: user, SessionID: session, DecisionID: decision, Type: shared.EntryType(typ)}
+			if env != "" {
+				cfg.Chain = env
+			}
+			if cfg.From, err = parseWhen("--from", from); err != nil {
+				return err
+			}
+			if cfg.To, err = parseWhen("--to", to); err != nil {
+				return err
+			}
+			table := !asJSON && isTerminal(c.stdout)
+			var tw *tabwriter.Writer
+			if table {
+				tw = tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "SEQ\tKAFKA TIME\tTYPE\tDECISION\tWHAT\tSIGNED\tOBJECT:LINE")
+			}
+			enc := json.NewEncoder(c.stdout)
+			rep, err := replayer.Discover(ctx, cfg, func(f replayer.Found) error {
+				if table {
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%v\t%s:%d\n", f.Entry.Seq, shared.FormatTime(f.Entry.Source.Timestamp), f.Entry.Type,
+						f.Entry.DecisionID(), summary(f.Entry), f.Signed, f.Object, f.LineNo)
+					return nil
+				}
+				return enc.Encode(struct {
+					Seq    uint64          `json:"seq"`
+					Object string          `json:"object"`
+					Line   int             `json:"line"`
+					Signed bool            `json:"signed"`
+					Entry  json.RawMessage `json:"entry"`
+				}{f.Entry.Seq, f.Object, f.LineNo, f.Signed, f.Line})
+			})
+			if table {
+				tw.Flush()
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(os.Stderr, "%d entries matched, %d read and verified in %d objects of %d days; %d unsigned\n",
+				rep.Matched, rep.Entries, rep.Objects, rep.Days, rep.Unsigned)
+			return nil
+		}),
+	}
+	f := cmd.Flags()
+	f.StringVar(&from, "from", "", "start of the range, inclusive (RFC 3339 or YYYY-MM-DD)")
+	f.StringVar(&to, "to", "", "end of the range, exclusive (RFC 3339 or YYYY-MM-DD)")
+	f.StringVar(&env, "env", "", "the environment (chain) to search; default --chain")
+	f.StringVar(&user, "user", "", "only decisions of this user")
+	f.StringVar(&session, "session", "", "only decisions of this session")
+	f.StringVar(&decision, "decision", "", "only this decision and its overrides")
+	f.StringVar(&typ, "type", "", "only entries of this type: event or invalid")
+	f.BoolVar(&asJSON, "json", false, "JSON Lines even on a terminal")
+	return cmd
+}
+
+// parseWhen reads an RFC 3339 time or a date.
+func parseWhen(flag, s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, fmt.Errorf("%s is required", flag)
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	t, err := time.Parse("2006-01-02", s)
+	if err != nil {
+		return t, fmt.Errorf("%s %q: want RFC 3339 (2026-11-27T09:00:00Z) or a date (2026-11-27)", flag, s)
+	}
+	return t, nil
+}
+
+// summary is one entry in a few words.
+func summary(e *shared.Entry) string {
+	if e.Type == shared.EntryInvalid {
+		return "invalid: " + clipText(e.Invalid.Reason, 60)
+	}
+	env, err := e.Envelope()
+	if err != nil {
+		return ""
+	}
+	switch {
+	case env.Decision != nil:
+		return fmt.Sprintf("%s user %s session %s", env.Decision.Action, env.Decision.UserID, env.Decision.SessionID)
+	case env.Override != nil:
+		return fmt.Sprintf("override to %s by %s", env.Override.NewAction, env.Override.ReviewerID)
+	}
+	return string(env.Type)
+}
+
+func clipText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.TrimSpace(s[:n]) + "…"
+}
+
+// isTerminal reports whether w is a terminal (a character device).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,268 @@
+package replayer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/aegisai/audit/archive"
+	"github.com/aegisai/audit/shared"
+)
+
+// DiscoverConfig selects the entries Discover finds.
+type DiscoverConfig struct {
+	// S3, Bucket, Prefix locate the log (Prefix default "audit").
+	S3     archive.S3API
+	Bucket string
+	Prefix string
+	// Chain is the environment searched (required).
+	Chain string
+	// VerifierKey is the trusted checkpoint key (required).
+	VerifierKey string
+	// From and To bound the Kafka timestamps (source.timestamp) of the
+	// entries found: From <= t < To (required, From before To).
+	From, To time.Time
+	// UserID, SessionID, DecisionID, if set, keep only events about them
+	// (a decision's overrides are about its decision id).
+	UserID, SessionID, DecisionID string
+	// Type, if set, keeps only entries of that type (event or invalid).
+	Type shared.EntryType
+	// Parallelism is how many objects are read ahead. Default 8.
+	Parallelism int
+	// Now is the clock Object Lock retention is checked against. Default
+	// time.Now.
+	Now func() time.Time
+}
+
+// Found is one entry Discover found, with where it is stored.
+type Found struct {
+	Entry  *shared.Entry
+	Line   []byte
+	Object string
+	// LineNo is the 1-based line in Object.
+	LineNo int
+	// Signed is false for an entry of an object no checkpoint signs yet.
+	Signed bool
+}
+
+// DiscoverReport counts what Discover read.
+type DiscoverReport struct {
+	// Days and Objects are the day prefixes listed and objects read.
+	Days, Objects int
+	// Entries were read and verified; Matched were passed on.
+	Entries, Matched uint64
+	// Unsigned counts entries read from objects without a checkpoint.
+	Unsigned uint64
+}
+
+func (c *DiscoverConfig) validate() (shared.VerifierKey, error) {
+	var errs []error
+	if c.S3 == nil || c.Bucket == "" {
+		errs = append(errs, errors.New("S3 and Bucket are required"))
+	}
+	if !shared.ValidIdentifier(c.Chain) {
+		errs = append(errs, fmt.Errorf("Chain %q is not a valid chain id", c.Chain))
+	}
+	trusted, err := shared.ParseVerifierKey(c.VerifierKey)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("VerifierKey: %w", err))
+	}
+	if c.From.IsZero() || c.To.IsZero() || !c.From.Before(c.To) {
+		errs = append(errs, fmt.Errorf("From (%s) must be before To (%s)", c.From, c.To))
+	}
+	if c.Type != "" && c.Type != shared.EntryEvent && c.Type != shared.EntryInvalid {
+		errs = append(errs, fmt.Errorf("Type %q is not event or invalid", c.Type))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return trusted, fmt.Errorf("discover config: %w", err)
+	}
+	if c.Prefix == "" {
+		c.Prefix = "audit"
+	}
+	if c.Parallelism <= 0 {
+		c.Parallelism = 8
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return trusted, nil
+}
+
+// Discover finds the entries of a time range straight from S3, listing only
+// the day prefixes of the range (every entry of an object is of its key's
+// date, docs/FORMAT.md section 1), and hands each match to emit in seq
+// order. Everything it reads is verified: each object's Object Lock and
+// lines, its links to the object before (through that object's signed
+// checkpoint), and the checkpoint that signs it (signature, hash, root).
+// Memory holds the objects read ahead, not the range.
+func Discover(ctx context.Context, cfg DiscoverConfig, emit func(Found) error) (DiscoverReport, error) {
+	var rep DiscoverReport
+	trusted, err := cfg.validate()
+	if err != nil {
+		return rep, err
+	}
+	store := &archive.Store{S3: cfg.S3, Bucket: cfg.Bucket, Prefix: cfg.Prefix}
+	var refs []archive.BatchRef
+	last := cfg.To.Add(-time.Nanosecond)
+	for day := shared.FileDate(cfg.From); !day.After(shared.FileDate(last)); day = day.AddDate(0, 0, 1) {
+		rep.Days++
+		dayPrefix := fmt.Sprintf("%s/year=%04d/month=%02d/day=%02d/env=%s/", cfg.Prefix, day.Year(), int(day.Month()), day.Day(), cfg.Chain)
+		keys, err := store.List(ctx, dayPrefix)
+		if err != nil {
+			return rep, err
+		}
+		for _, k := range keys {
+			if shared.ClassifyKey(cfg.Prefix, cfg.Chain, k) != shared.KeyBatch {
+				return rep, &Failure{Key: k, Reason: "object in the chain's folders is not a batch key of chain " + cfg.Chain, Err: shared.ErrChainBroken}
+			}
+			info, _ := shared.ParseBatchKey(cfg.Prefix, k)
+			refs = append(refs, archive.BatchRef{Key: k, FirstSeq: info.FirstSeq})
+		}
+	}
+	sort.Slice(refs, func(i, j int) bool { return refs[i].FirstSeq < refs[j].FirstSeq })
+	err = fetchInOrder(ctx, refs, cfg.Parallelism, func(ctx context.Context, ref archive.BatchRef) (*discovered, error) {
+		return readDiscovered(ctx, store, cfg, trusted, ref)
+	}, func(ref archive.BatchRef, d *discovered) error {
+		if d.failure != nil {
+			return d.failure
+		}
+		rep.Objects++
+		rep.Entries += uint64(len(d.entries))
+		if !d.signed {
+			rep.Unsigned += uint64(len(d.entries))
+		}
+		for i, e := range d.entries {
+			if !cfg.matches(e) {
+				continue
+			}
+			rep.Matched++
+			if err := emit(Found{Entry: e, Line: d.lines[i], Object: ref.Key, LineNo: i + 1, Signed: d.signed}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return rep, err
+}
+
+func (c *DiscoverConfig) matches(e *shared.Entry) bool {
+	if ts := e.Source.Timestamp; ts.Before(c.From) || !ts.Before(c.To) {
+		return false
+	}
+	if c.Type != "" && e.Type != c.Type {
+		return false
+	}
+	if c.UserID == "" && c.SessionID == "" && c.DecisionID == "" {
+		return true
+	}
+	if e.Type != shared.EntryEvent {
+		return false
+	}
+	env, err := e.Envelope()
+	if err != nil {
+		return false
+	}
+	if c.DecisionID != "" && env.DecisionID() != c.DecisionID {
+		return false
+	}
+	if c.UserID != "" || c.SessionID != "" {
+		d := env.Decision
+		if d == nil || c.UserID != "" && d.UserID != c.UserID || c.SessionID != "" && d.SessionID != c.SessionID {
+			return false
+		}
+	}
+	return true
+}
+
+// discovered is one object read and verified by Discover.
+type discovered struct {
+	entries []*shared.Entry
+	lines   [][]byte
+	signed  bool
+	failure *Failure
+}
+
+// readDiscovered reads one object with its checkpoint and the checkpoint of
+// the entry before it, and checks the object against both.
+func readDiscovered(ctx context.Context, store *archive.Store, cfg DiscoverConfig, trusted shared.VerifierKey, ref archive.BatchRef) (*discovered, error) {
+	b, err := readBatch(ctx, store, ref, cfg.Now())
+	if err != nil {
+		return nil, err
+	}
+	if b.failure != nil {
+		return &discovered{failure: b.failure}, nil
+	}
+	d := &discovered{entries: b.entries, lines: b.lines}
+	fail := func(key string, line int, seq uint64, err error, format string, args ...any) (*discovered, error) {
+		return &discovered{failure: &Failure{Key: key, Line: line, Seq: seq, HasSeq: true, Reason: fmt.Sprintf(format, args...), Err: err}}, nil
+	}
+	first, lastE := d.entries[0], d.entries[len(d.entries)-1]
+	if want := shared.BatchKey(cfg.Prefix, first); want != ref.Key || first.Seq != ref.FirstSeq {
+		return fail(ref.Key, 1, first.Seq, shared.ErrChainBroken, "object is stored at the wrong key; its first entry belongs at %s", want)
+	}
+	for i := 1; i < len(d.entries); i++ {
+		e, p := d.entries[i], d.entries[i-1]
+		switch {
+		case e.Seq != p.Seq+1 || e.Prev != p.Hash:
+			return fail(ref.Key, i+1, e.Seq, shared.ErrChainBroken, "does not follow the line before")
+		case e.Source.Offset <= p.Source.Offset || e.Source.Topic != p.Source.Topic || e.Source.Partition != p.Source.Partition:
+			return fail(ref.Key, i+1, e.Seq, shared.ErrChainBroken, "source %s/%d offset %d does not follow %s/%d offset %d",
+				e.Source.Topic, e.Source.Partition, e.Source.Offset, p.Source.Topic, p.Source.Partition, p.Source.Offset)
+		case shared.FileDate(e.Source.Timestamp) != shared.FileDate(first.Source.Timestamp):
+			return fail(ref.Key, i+1, e.Seq, shared.ErrChainBroken, "source.timestamp is not on the object's date")
+		}
+	}
+	// The entry before the object, through the checkpoint that signs it.
+	prevKey := shared.CheckpointKey(cfg.Prefix, cfg.Chain, first.Seq-1)
+	prev, err := readCheckpointAt(ctx, store, trusted, prevKey, cfg.Now())
+	switch {
+	case errors.Is(err, archive.ErrNotFound):
+		return fail(ref.Key, 1, first.Seq, shared.ErrChainBroken, "no checkpoint signs seq %d, the entry before this object (%s)", first.Seq-1, prevKey)
+	case err != nil:
+		return nil, err
+	case prev.failure != nil:
+		return &discovered{failure: prev.failure}, nil
+	case prev.cp.Hash != first.Prev:
+		return fail(ref.Key, 1, first.Seq, shared.ErrChainBroken, "prev %s is not the hash %s that %s signs for seq %d", first.Prev, prev.cp.Hash, prevKey, first.Seq-1)
+	}
+	cpKey := shared.CheckpointKey(cfg.Prefix, cfg.Chain, lastE.Seq)
+	own, err := readCheckpointAt(ctx, store, trusted, cpKey, cfg.Now())
+	switch {
+	case errors.Is(err, archive.ErrNotFound):
+		return d, nil // the newest object, not signed yet
+	case err != nil:
+		return nil, err
+	case own.failure != nil:
+		return &discovered{failure: own.failure}, nil
+	}
+	cp := own.cp
+	if cp.Object != ref.Key || cp.Hash != lastE.Hash || cp.Offset != lastE.Source.Offset || cp.Root != shared.ObjectRoot(d.entries) {
+		return fail(cpKey, 0, cp.Seq, shared.ErrBadCheckpoint, "checkpoint does not sign %s as stored (object, hash, offset or root differ)", ref.Key)
+	}
+	d.signed = true
+	return d, nil
+}
+
+type checkpointRead struct {
+	cp      shared.Checkpoint
+	failure *Failure
+}
+
+// readCheckpointAt reads and verifies the checkpoint at key (with its
+// Object Lock). A missing one is archive.ErrNotFound.
+func readCheckpointAt(ctx context.Context, store *archive.Store, trusted shared.VerifierKey, key string, now time.Time) (*checkpointRead, error) {
+	obj, err := store.GetLocked(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if f := checkLock(obj, now); f != "" {
+		return &checkpointRead{failure: &Failure{Key: key, Reason: f, Err: ErrVerifyFailed}}, nil
+	}
+	cp, err := shared.OpenCheckpoint(obj.Body, trusted)
+	if err != nil {
+		return &checkpointRead{failure: &Failure{Key: key, Reason: err.Error(), Err: err}}, nil
+	}
+	return &checkpointRead{cp: cp}, nil
+}
