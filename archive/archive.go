@@ -37,6 +37,7 @@ type S3API interface {
 	GetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.Options)) (*s3.GetObjectOutput, error)
 	HeadObject(ctx context.Context, in *s3.HeadObjectInput, opts ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
 	ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, opts ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
+	ListObjectVersions(ctx context.Context, in *s3.ListObjectVersionsInput, opts ...func(*s3.Options)) (*s3.ListObjectVersionsOutput, error)
 	GetObjectLockConfiguration(ctx context.Context, in *s3.GetObjectLockConfigurationInput, opts ...func(*s3.Options)) (*s3.GetObjectLockConfigurationOutput, error)
 	CreateBucket(ctx context.Context, in *s3.CreateBucketInput, opts ...func(*s3.Options)) (*s3.CreateBucketOutput, error)
 }
@@ -234,6 +235,17 @@ type BatchRef struct {
 	FirstSeq uint64
 }
 
+// Rewritten is a key of the chain with more than one version, or whose
+// newest version is a delete marker: written over or deleted after it was
+// sealed (the sealer writes every key once).
+type Rewritten struct {
+	Key string
+	// Versions are the version ids, newest first; DeleteMarker is set when
+	// the newest is a delete marker.
+	Versions     []string
+	DeleteMarker bool
+}
+
 // Listing is a chain's objects, as one listing of the prefix found them.
 type Listing struct {
 	// Batches are the genesis and batch objects, ordered by first seq.
@@ -243,33 +255,85 @@ type Listing struct {
 	// Strays are keys in the chain's folders (an env=<chain> segment) that
 	// are none of its key forms: something put there by someone else.
 	Strays []string
+	// Rewritten are the chain's keys with more than one version or a
+	// delete marker on top. Keys deleted that way are not in Batches or
+	// Checkpoints.
+	Rewritten []Rewritten
 }
 
-// Log lists the chain's objects in one listing (docs/FORMAT.md section 1).
-// In that listing checkpoints/ sorts before genesis/ and year=..., and a
-// batch is written before its checkpoint, so every checkpoint listed has its
-// batch listed too, even while a sealer is writing. Keys of other chains are
-// ignored.
+// Log lists the chain's objects, with every version of each, in one
+// listing (docs/FORMAT.md section 1). In that listing checkpoints/ sorts
+// before genesis/ and year=..., and a batch is written before its
+// checkpoint, so every checkpoint listed has its batch listed too, even
+// while a sealer is writing. Keys of other chains are ignored.
 func (s *Store) Log(ctx context.Context, chain string) (Listing, error) {
 	var l Listing
-	keys, err := s.List(ctx, s.prefix()+"/")
-	if err != nil {
-		return l, err
+	type keyVersions struct {
+		key      string
+		versions []string
+		deleted  bool
 	}
-	for _, k := range keys {
-		switch shared.ClassifyKey(s.prefix(), chain, k) {
-		case shared.KeyGenesis:
-			l.Batches = append(l.Batches, BatchRef{Key: k, FirstSeq: 0})
-		case shared.KeyBatch:
-			info, _ := shared.ParseBatchKey(s.prefix(), k)
-			l.Batches = append(l.Batches, BatchRef{Key: k, FirstSeq: info.FirstSeq})
-		case shared.KeyCheckpoint:
-			l.Checkpoints = append(l.Checkpoints, k)
-		case shared.KeyStray:
-			l.Strays = append(l.Strays, k)
+	var cur *keyVersions
+	flush := func() {
+		if cur == nil {
+			return
+		}
+		kind := shared.ClassifyKey(s.prefix(), chain, cur.key)
+		if kind != shared.KeyOther && (len(cur.versions) > 1 || cur.deleted) {
+			l.Rewritten = append(l.Rewritten, Rewritten{Key: cur.key, Versions: cur.versions, DeleteMarker: cur.deleted})
+		}
+		if !cur.deleted {
+			switch kind {
+			case shared.KeyGenesis:
+				l.Batches = append(l.Batches, BatchRef{Key: cur.key, FirstSeq: 0})
+			case shared.KeyBatch:
+				info, _ := shared.ParseBatchKey(s.prefix(), cur.key)
+				l.Batches = append(l.Batches, BatchRef{Key: cur.key, FirstSeq: info.FirstSeq})
+			case shared.KeyCheckpoint:
+				l.Checkpoints = append(l.Checkpoints, cur.key)
+			case shared.KeyStray:
+				l.Strays = append(l.Strays, cur.key)
+			}
+		}
+		cur = nil
+	}
+	add := func(key, version string, latest, marker bool) {
+		if cur == nil || cur.key != key {
+			flush()
+			cur = &keyVersions{key: key}
+		}
+		cur.versions = append(cur.versions, version)
+		if latest && marker {
+			cur.deleted = true
 		}
 	}
+	p := s3.NewListObjectVersionsPaginator(s.S3, &s3.ListObjectVersionsInput{Bucket: aws.String(s.Bucket), Prefix: aws.String(s.prefix() + "/")})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return l, fmt.Errorf("list versions of s3://%s/%s/: %w", s.Bucket, s.prefix(), err)
+		}
+		// A page lists versions and delete markers apart; merge them by key
+		// (keys ascend, and a key's versions are newest first).
+		type item struct {
+			key, version   string
+			latest, marker bool
+		}
+		var items []item
+		for _, v := range page.Versions {
+			items = append(items, item{aws.ToString(v.Key), aws.ToString(v.VersionId), aws.ToBool(v.IsLatest), false})
+		}
+		for _, d := range page.DeleteMarkers {
+			items = append(items, item{aws.ToString(d.Key), aws.ToString(d.VersionId), aws.ToBool(d.IsLatest), true})
+		}
+		sort.SliceStable(items, func(i, j int) bool { return items[i].key < items[j].key })
+		for _, it := range items {
+			add(it.key, it.version, it.latest, it.marker)
+		}
+	}
+	flush()
 	sort.SliceStable(l.Batches, func(i, j int) bool { return l.Batches[i].FirstSeq < l.Batches[j].FirstSeq })
+	sort.Strings(l.Checkpoints)
 	return l, nil
 }
 

@@ -135,39 +135,90 @@ func (x *Index) ApplyItems(ctx context.Context, rec *shared.SealedRecord) (*shar
 // (both reachable) and recorded as conflict anomalies. Nothing the index
 // leaves out or holds twice goes unrecorded.
 func (x *Index) ApplyEntry(ctx context.Context, e *shared.Entry, rec *shared.SealedRecord) error {
+	_, err := x.Apply1(ctx, e, rec)
+	return err
+}
+
+// Apply1 is ApplyEntry that also reports whether e was a duplicate of an
+// event indexed at a lower seq (and so not indexed again).
+func (x *Index) Apply1(ctx context.Context, e *shared.Entry, rec *shared.SealedRecord) (dup bool, err error) {
+	item, err := EntryItem(e, rec)
+	if err != nil || item == nil {
+		return false, err
+	}
+	var decisionID string
+	var proof Proof
+	switch it := item.(type) {
+	case Decision:
+		decisionID, proof = it.DecisionID, it.Proof
+	case Override:
+		decisionID, proof = it.DecisionID, it.Proof
+	default:
+		return false, x.putOnce(ctx, it)
+	}
+	env, err := e.Envelope()
+	if err != nil {
+		return false, err
+	}
+	if dup, err := x.claimEvent(ctx, e, env, proof); err != nil || dup {
+		return dup, err
+	}
+	if err := x.putOnce(ctx, item); err != nil {
+		return false, err
+	}
+	return false, x.reconcile(ctx, e.Chain, decisionID)
+}
+
+// Invalid is the item of an INVALID entry.
+type Invalid struct {
+	PK     string `dynamodbav:"PK" json:"-"`
+	SK     string `dynamodbav:"SK" json:"-"`
+	Reason string `dynamodbav:"reason" json:"reason"`
+	Size   int    `dynamodbav:"size" json:"size"`
+	SHA256 string `dynamodbav:"sha256" json:"sha256"`
+	Proof
+}
+
+// EntryItem returns the item the index holds for entry e sealed as rec: a
+// Decision, an Override or an Invalid (nil for genesis). Its current action
+// is the decision's own; the index keeps it up to date with the overrides.
+// The indexer, rebuild and index check all use it, so they agree on every
+// key and attribute.
+func EntryItem(e *shared.Entry, rec *shared.SealedRecord) (any, error) {
 	proof := Proof{Seq: e.Seq, Hash: e.Hash.String(), Object: rec.Object, VersionID: rec.VersionID, Line: rec.Line}
 	switch e.Type {
 	case shared.EntryEvent:
 		env, err := e.Envelope()
 		if err != nil {
-			return err
+			return nil, err
 		}
-		dup, err := x.claimEvent(ctx, e, env, proof)
-		if err != nil || dup {
-			return err
+		ts := env.OccurredAt.UTC().Format(sortTime)
+		switch {
+		case env.Decision != nil:
+			d := env.Decision
+			return Decision{
+				PK: pkDecision + d.DecisionID, SK: skDecision + ts + "#" + env.EventID,
+				GSI1PK: gsi1User + d.UserID, GSI1SK: ts + "#" + d.DecisionID,
+				GSI2PK: gsi2Sess + d.SessionID, GSI2SK: ts + "#" + d.DecisionID,
+				DecisionID: d.DecisionID, EventID: env.EventID, Environment: env.Environment, OccurredAt: env.OccurredAt.UTC(),
+				Action: string(d.Action), ConfidenceScore: d.ConfidenceScore, PolicyVersion: d.PolicyVersion,
+				UserID: d.UserID, SessionID: d.SessionID, Metadata: string(d.Metadata),
+				CurrentAction: string(d.Action), CurrentSeq: proof.Seq, Proof: proof,
+			}, nil
+		case env.Override != nil:
+			o := env.Override
+			return Override{
+				PK: pkDecision + o.DecisionID, SK: skOverride + ts + "#" + env.EventID,
+				DecisionID: o.DecisionID, EventID: env.EventID, OccurredAt: env.OccurredAt.UTC(),
+				ReviewerID: o.ReviewerID, NewAction: string(o.NewAction), Reason: o.Reason, Proof: proof,
+			}, nil
 		}
-		switch env.Type {
-		case shared.TypeDecision:
-			err = x.putDecision(ctx, env, proof)
-		case shared.TypeOverride:
-			err = x.putOverride(ctx, env, proof)
-		default:
-			err = fmt.Errorf("seq %d: event type %q has no index view", e.Seq, env.Type)
-		}
-		if err != nil {
-			return err
-		}
+		return nil, fmt.Errorf("seq %d: event type %q has no index view", e.Seq, env.Type)
 	case shared.EntryInvalid:
-		item := map[string]any{
-			"PK": pkInvalid + e.Chain, "SK": fmt.Sprintf("SK#SEQ#%020d", e.Seq),
-			"reason": e.Invalid.Reason, "size": e.Invalid.Size, "sha256": e.Invalid.SHA256.String(),
-			"seq": proof.Seq, "hash": proof.Hash, "s3_key": proof.Object, "s3_line": proof.Line,
-		}
-		if err := x.putOnce(ctx, item); err != nil {
-			return err
-		}
+		return Invalid{PK: pkInvalid + e.Chain, SK: fmt.Sprintf("SK#SEQ#%020d", e.Seq),
+			Reason: e.Invalid.Reason, Size: e.Invalid.Size, SHA256: e.Invalid.SHA256.String(), Proof: proof}, nil
 	}
-	return nil
+	return nil, nil
 }
 
 // eventClaim is the item that makes one event id one event in a chain.
@@ -211,37 +262,6 @@ func (x *Index) claimEvent(ctx context.Context, e *shared.Entry, env *shared.Env
 	return false, x.RecordAnomaly(ctx, Anomaly{Chain: e.Chain, Kind: AnomalyEventIDReused, Seq: hi, OtherSeq: lo,
 		EventID: env.EventID, DecisionID: env.DecisionID(), Object: proof.Object, Line: proof.Line,
 		Detail: fmt.Sprintf("event id %s is carried by two different events, seq %d and seq %d; both are indexed", env.EventID, lo, hi)})
-}
-
-func (x *Index) putDecision(ctx context.Context, env *shared.Envelope, proof Proof) error {
-	d := env.Decision
-	ts := env.OccurredAt.UTC().Format(sortTime)
-	item := Decision{
-		PK: pkDecision + d.DecisionID, SK: skDecision + ts + "#" + env.EventID,
-		GSI1PK: gsi1User + d.UserID, GSI1SK: ts + "#" + d.DecisionID,
-		GSI2PK: gsi2Sess + d.SessionID, GSI2SK: ts + "#" + d.DecisionID,
-		DecisionID: d.DecisionID, EventID: env.EventID, Environment: env.Environment, OccurredAt: env.OccurredAt.UTC(),
-		Action: string(d.Action), ConfidenceScore: d.ConfidenceScore, PolicyVersion: d.PolicyVersion,
-		UserID: d.UserID, SessionID: d.SessionID, Metadata: string(d.Metadata),
-		CurrentAction: string(d.Action), CurrentSeq: proof.Seq, Proof: proof,
-	}
-	if err := x.putOnce(ctx, item); err != nil {
-		return err
-	}
-	return x.reconcile(ctx, env.Environment, d.DecisionID)
-}
-
-func (x *Index) putOverride(ctx context.Context, env *shared.Envelope, proof Proof) error {
-	o := env.Override
-	item := Override{
-		PK: pkDecision + o.DecisionID, SK: skOverride + env.OccurredAt.UTC().Format(sortTime) + "#" + env.EventID,
-		DecisionID: o.DecisionID, EventID: env.EventID, OccurredAt: env.OccurredAt.UTC(),
-		ReviewerID: o.ReviewerID, NewAction: string(o.NewAction), Reason: o.Reason, Proof: proof,
-	}
-	if err := x.putOnce(ctx, item); err != nil {
-		return err
-	}
-	return x.reconcile(ctx, env.Environment, o.DecisionID)
 }
 
 // putOnce writes item unless an item with its key exists (a redelivery).

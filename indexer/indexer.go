@@ -197,28 +197,34 @@ func (ix *Indexer) Run(ctx context.Context) error {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				var last *shared.Entry
+				// The last entry of each chain in this partition batch.
+				last := map[string]*shared.Entry{}
 				for _, r := range p.Records {
 					e, err := ix.apply(ctx, r)
 					if err != nil {
 						errs <- err
 						return
 					}
-					if e != nil && (last == nil || e.Seq > last.Seq) {
-						last = e
+					if e != nil && (last[e.Chain] == nil || e.Seq > last[e.Chain].Seq) {
+						last[e.Chain] = e
 					}
 				}
-				if last == nil {
-					return
+				lastOffset := p.Records[len(p.Records)-1].Offset
+				// One high-water update per chain and partition batch, not per
+				// record: the chain's highest seq, and how far this partition
+				// is indexed (for the contiguous high-water of index status).
+				for chain, e := range last {
+					if err := ix.retry(ctx, "raise high-water seq", func(ctx context.Context) error {
+						if err := ix.index.RaiseHighWater(ctx, chain, e.Seq, e.Hash); err != nil {
+							return err
+						}
+						return ix.index.RecordPartition(ctx, chain, p.Topic, p.Partition, e.Seq, lastOffset)
+					}); err != nil {
+						errs <- err
+						return
+					}
+					ix.raiseHighWater(chain, e.Seq)
 				}
-				// One high-water update per partition batch, not per record.
-				if err := ix.retry(ctx, "raise high-water seq", func(ctx context.Context) error {
-					return ix.index.RaiseHighWater(ctx, last.Chain, last.Seq, last.Hash)
-				}); err != nil {
-					errs <- err
-					return
-				}
-				ix.raiseHighWater(last.Chain, last.Seq)
 			}()
 		})
 		wg.Wait()

@@ -57,6 +57,7 @@ type DiscoverReport struct {
 	Unsigned uint64
 }
 
+// validate checks what every reader of the log needs and fills defaults.
 func (c *DiscoverConfig) validate() (shared.VerifierKey, error) {
 	var errs []error
 	if c.S3 == nil || c.Bucket == "" {
@@ -69,14 +70,16 @@ func (c *DiscoverConfig) validate() (shared.VerifierKey, error) {
 	if err != nil {
 		errs = append(errs, fmt.Errorf("VerifierKey: %w", err))
 	}
-	if c.From.IsZero() || c.To.IsZero() || !c.From.Before(c.To) {
-		errs = append(errs, fmt.Errorf("From (%s) must be before To (%s)", c.From, c.To))
-	}
 	if c.Type != "" && c.Type != shared.EntryEvent && c.Type != shared.EntryInvalid {
 		errs = append(errs, fmt.Errorf("Type %q is not event or invalid", c.Type))
 	}
+	if !c.From.IsZero() || !c.To.IsZero() {
+		if c.From.IsZero() || c.To.IsZero() || !c.From.Before(c.To) {
+			errs = append(errs, fmt.Errorf("From (%s) must be before To (%s)", c.From, c.To))
+		}
+	}
 	if err := errors.Join(errs...); err != nil {
-		return trusted, fmt.Errorf("discover config: %w", err)
+		return trusted, fmt.Errorf("config: %w", err)
 	}
 	if c.Prefix == "" {
 		c.Prefix = "audit"
@@ -88,6 +91,31 @@ func (c *DiscoverConfig) validate() (shared.VerifierKey, error) {
 		c.Now = time.Now
 	}
 	return trusted, nil
+}
+
+// dayObjects lists the chain's batch objects filed under the days of
+// [from, to), in seq order, and how many days it listed.
+func dayObjects(ctx context.Context, store *archive.Store, prefix, chain string, from, to time.Time) ([]archive.BatchRef, int, error) {
+	var refs []archive.BatchRef
+	days := 0
+	last := to.Add(-time.Nanosecond)
+	for day := shared.FileDate(from); !day.After(shared.FileDate(last)); day = day.AddDate(0, 0, 1) {
+		days++
+		dayPrefix := fmt.Sprintf("%s/year=%04d/month=%02d/day=%02d/env=%s/", prefix, day.Year(), int(day.Month()), day.Day(), chain)
+		keys, err := store.List(ctx, dayPrefix)
+		if err != nil {
+			return nil, days, err
+		}
+		for _, k := range keys {
+			if shared.ClassifyKey(prefix, chain, k) != shared.KeyBatch {
+				return nil, days, &Failure{Key: k, Reason: "object in the chain's folders is not a batch key of chain " + chain, Err: shared.ErrChainBroken}
+			}
+			info, _ := shared.ParseBatchKey(prefix, k)
+			refs = append(refs, archive.BatchRef{Key: k, FirstSeq: info.FirstSeq})
+		}
+	}
+	sort.Slice(refs, func(i, j int) bool { return refs[i].FirstSeq < refs[j].FirstSeq })
+	return refs, days, nil
 }
 
 // Discover finds the entries of a time range straight from S3, listing only
@@ -103,25 +131,15 @@ func Discover(ctx context.Context, cfg DiscoverConfig, emit func(Found) error) (
 	if err != nil {
 		return rep, err
 	}
-	store := &archive.Store{S3: cfg.S3, Bucket: cfg.Bucket, Prefix: cfg.Prefix}
-	var refs []archive.BatchRef
-	last := cfg.To.Add(-time.Nanosecond)
-	for day := shared.FileDate(cfg.From); !day.After(shared.FileDate(last)); day = day.AddDate(0, 0, 1) {
-		rep.Days++
-		dayPrefix := fmt.Sprintf("%s/year=%04d/month=%02d/day=%02d/env=%s/", cfg.Prefix, day.Year(), int(day.Month()), day.Day(), cfg.Chain)
-		keys, err := store.List(ctx, dayPrefix)
-		if err != nil {
-			return rep, err
-		}
-		for _, k := range keys {
-			if shared.ClassifyKey(cfg.Prefix, cfg.Chain, k) != shared.KeyBatch {
-				return rep, &Failure{Key: k, Reason: "object in the chain's folders is not a batch key of chain " + cfg.Chain, Err: shared.ErrChainBroken}
-			}
-			info, _ := shared.ParseBatchKey(cfg.Prefix, k)
-			refs = append(refs, archive.BatchRef{Key: k, FirstSeq: info.FirstSeq})
-		}
+	if cfg.From.IsZero() {
+		return rep, errors.New("discover config: From and To are required")
 	}
-	sort.Slice(refs, func(i, j int) bool { return refs[i].FirstSeq < refs[j].FirstSeq })
+	store := &archive.Store{S3: cfg.S3, Bucket: cfg.Bucket, Prefix: cfg.Prefix}
+	refs, days, err := dayObjects(ctx, store, cfg.Prefix, cfg.Chain, cfg.From, cfg.To)
+	rep.Days = days
+	if err != nil {
+		return rep, err
+	}
 	err = fetchInOrder(ctx, refs, cfg.Parallelism, func(ctx context.Context, ref archive.BatchRef) (*discovered, error) {
 		return readDiscovered(ctx, store, cfg, trusted, ref)
 	}, func(ref archive.BatchRef, d *discovered) error {
@@ -180,6 +198,7 @@ func (c *DiscoverConfig) matches(e *shared.Entry) bool {
 type discovered struct {
 	entries []*shared.Entry
 	lines   [][]byte
+	version string
 	signed  bool
 	failure *Failure
 }
@@ -194,7 +213,7 @@ func readDiscovered(ctx context.Context, store *archive.Store, cfg DiscoverConfi
 	if b.failure != nil {
 		return &discovered{failure: b.failure}, nil
 	}
-	d := &discovered{entries: b.entries, lines: b.lines}
+	d := &discovered{entries: b.entries, lines: b.lines, version: b.version}
 	fail := func(key string, line int, seq uint64, err error, format string, args ...any) (*discovered, error) {
 		return &discovered{failure: &Failure{Key: key, Line: line, Seq: seq, HasSeq: true, Reason: fmt.Sprintf(format, args...), Err: err}}, nil
 	}

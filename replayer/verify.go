@@ -13,6 +13,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
@@ -24,6 +25,10 @@ import (
 
 // ErrVerifyFailed is wrapped by every *Failure.
 var ErrVerifyFailed = shared.ErrVerifyFailed
+
+// ErrRewritten is wrapped when a key of the chain was written again or
+// deleted after it was sealed (it holds more than one version).
+var ErrRewritten = errors.New("sealed object written over or deleted")
 
 // Failure is the first broken place found by Verify: object, line, seq and
 // what is wrong.
@@ -120,6 +125,27 @@ func Verify(ctx context.Context, cfg Config) (Report, error) {
 	if len(log.Strays) > 0 {
 		return rep, &Failure{Key: log.Strays[0], Reason: fmt.Sprintf("object in the chain's folders is not a genesis, batch or checkpoint key of chain %s (%d such objects)", cfg.Chain, len(log.Strays)), Err: shared.ErrChainBroken}
 	}
+	// A key deleted after sealing hides its object: say so before anything
+	// else. A key written again is read as it is now, so that a changed
+	// line is named; the extra versions are reported after, if nothing else
+	// is wrong.
+	rewritten := map[string]archive.Rewritten{}
+	for _, r := range log.Rewritten {
+		if r.DeleteMarker {
+			return rep, rewrittenFailure(r, len(log.Rewritten))
+		}
+		rewritten[r.Key] = r
+	}
+	note := func(err error) error {
+		var f *Failure
+		if errors.As(err, &f) {
+			if r, ok := rewritten[f.Key]; ok {
+				f.Reason += fmt.Sprintf(" (the key holds %d versions: %s, newest first; it was written again after it was sealed)", len(r.Versions), strings.Join(r.Versions, ", "))
+				f.Err = errors.Join(f.Err, ErrRewritten)
+			}
+		}
+		return err
+	}
 	seqs := make([]uint64, 0, len(log.Checkpoints)+1)
 	for _, k := range log.Checkpoints {
 		seq, _ := shared.ParseCheckpointKey(cfg.Prefix, cfg.Chain, k)
@@ -138,9 +164,14 @@ func Verify(ctx context.Context, cfg Config) (Report, error) {
 		return readBatch(ctx, store, ref, cfg.Now())
 	}, func(ref archive.BatchRef, b *batchResult) error {
 		if b.failure != nil {
-			return b.failure
+			return note(b.failure)
 		}
-		return lv.Object(ref.Key, b.entries)
+		err := lv.Object(ref.Key, b.entries)
+		var f *Failure
+		if errors.As(err, &f) && f.Key == ref.Key {
+			f.Version = b.version
+		}
+		return note(err)
 	})
 	if err != nil {
 		return rep, err
@@ -155,7 +186,7 @@ func Verify(ctx context.Context, cfg Config) (Report, error) {
 			return &Failure{Key: k, Reason: f, Err: ErrVerifyFailed}
 		}
 		if _, err := lv.Checkpoint(k, obj.Body); err != nil {
-			return err
+			return note(err)
 		}
 		latest = obj.Body
 		return nil
@@ -170,12 +201,24 @@ func Verify(ctx context.Context, cfg Config) (Report, error) {
 	}
 	rep.LogReport, err = lv.Report()
 	rep.LatestCheckpoint = latest
+	if err == nil && len(log.Rewritten) > 0 {
+		return rep, rewrittenFailure(log.Rewritten[0], len(log.Rewritten))
+	}
 	return rep, err
+}
+
+func rewrittenFailure(r archive.Rewritten, n int) *Failure {
+	reason := fmt.Sprintf("the key holds %d versions (%s, newest first): it was written again after it was sealed", len(r.Versions), strings.Join(r.Versions, ", "))
+	if r.DeleteMarker {
+		reason = fmt.Sprintf("a delete marker (version %s) hides the sealed object: it was deleted after it was sealed", r.Versions[0])
+	}
+	return &Failure{Key: r.Key, Version: r.Versions[0], Reason: fmt.Sprintf("%s (%d such keys)", reason, n), Err: ErrRewritten}
 }
 
 type batchResult struct {
 	entries []*shared.Entry
 	lines   [][]byte
+	version string
 	failure *Failure
 }
 
@@ -187,12 +230,13 @@ func readBatch(ctx context.Context, store *archive.Store, ref archive.BatchRef, 
 		return nil, err
 	}
 	fail := func(reason string) (*batchResult, error) {
-		return &batchResult{failure: &Failure{Key: ref.Key, Reason: reason, Err: ErrVerifyFailed}}, nil
+		return &batchResult{failure: &Failure{Key: ref.Key, Version: obj.VersionID, Reason: reason, Err: ErrVerifyFailed}}, nil
 	}
 	// Lines first, so that a changed byte is named by its line.
 	entries, lines, err := shared.ParseObject(ref.Key, ref.FirstSeq, obj.Body)
 	var f *Failure
 	if errors.As(err, &f) {
+		f.Version = obj.VersionID
 		return &batchResult{failure: f}, nil
 	}
 	if err != nil {
@@ -207,7 +251,7 @@ func readBatch(ctx context.Context, store *archive.Store, ref archive.BatchRef, 
 			return fail(fmt.Sprintf("object bytes hash to SHA-256 %s, the stored checksum is %s", got, obj.ChecksumSHA256))
 		}
 	}
-	return &batchResult{entries: entries, lines: lines}, nil
+	return &batchResult{entries: entries, lines: lines, version: obj.VersionID}, nil
 }
 
 func checkLock(obj *archive.Object, now time.Time) string {

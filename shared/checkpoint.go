@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/mod/sumdb/note"
 )
@@ -196,6 +197,9 @@ func OpenCheckpoint(msg []byte, trusted VerifierKey) (Checkpoint, error) {
 	bad := func(format string, args ...any) (Checkpoint, error) {
 		return Checkpoint{}, fmt.Errorf("%w: %s", ErrBadCheckpoint, fmt.Sprintf(format, args...))
 	}
+	if !utf8.Valid(msg) || bytes.ContainsFunc(msg, func(r rune) bool { return r < 0x20 && r != '\n' || r == 0x7f }) {
+		return bad("not a signed note: not UTF-8 text of lines (no control character but newline)")
+	}
 	split := bytes.LastIndex(msg, []byte("\n\n"))
 	if split < 0 {
 		return bad("not a signed note: no blank line before the signature")
@@ -282,6 +286,9 @@ func parseCheckpointBody(text string) (Checkpoint, error) {
 	}
 	if c.Object, err = field(5, "object"); err != nil {
 		return c, err
+	}
+	if strings.Contains(c.Object, " ") {
+		return c, fmt.Errorf("%w: object %q holds a space", ErrBadCheckpoint, clip(c.Object))
 	}
 	if root, err = field(6, "root"); err != nil {
 		return c, err

@@ -491,7 +491,29 @@ func (p *jsonParser) number() (jsonValue, error) {
 // have exactly the literal's decimal value, and a canonical text written as
 // an integer must be within ±(2^53-1).
 func canonicalNumber(lit string, lenient bool) (string, error) {
-	f, err := strconv.ParseFloat(lit, 64)
+	// The literal is reduced to its significant digits and exponent first:
+	// strconv.ParseFloat misreads literals of more than 800 digits or with
+	// exponents beyond 10000 (it drops what does not fit its buffer), and a
+	// canonical text never has more than 17 significant digits.
+	neg, digits, exp, ok := decimal(lit)
+	if !ok {
+		return "", fmt.Errorf("number %s is beyond the range of a double; send it as a string", clip(lit))
+	}
+	if digits == "" {
+		return "0", nil
+	}
+	// More than 17 digits can never be a canonical text; only the message
+	// needs the double, for which 40 digits are plenty.
+	tooLong := len(digits) > 17
+	if tooLong && len(digits) > 40 {
+		exp += int64(len(digits) - 40)
+		digits = digits[:40]
+	}
+	short := digits + "e" + strconv.FormatInt(exp, 10)
+	if neg {
+		short = "-" + short
+	}
+	f, err := strconv.ParseFloat(short, 64)
 	if err != nil {
 		return "", fmt.Errorf("number %s is beyond the range of a double; send it as a string", clip(lit))
 	}
@@ -502,7 +524,7 @@ func canonicalNumber(lit string, lenient bool) (string, error) {
 	if lenient {
 		return canon, nil
 	}
-	if !sameDecimal(lit, canon) {
+	if tooLong || !sameDecimal(lit, canon) {
 		return "", fmt.Errorf("number %s is not exactly a double: canonical JSON would write %s; send it as a string", clip(lit), canon)
 	}
 	if !strings.ContainsAny(canon, ".e") {

@@ -87,15 +87,18 @@ func ParseBatchKey(prefix, key string) (BatchKeyInfo, error) {
 	return info, nil
 }
 
-// parseSeqName reads "<20 digits><ext>".
+// parseSeqName reads "<20 digits><ext>" holding a seq in [0, 2^53-1].
 func parseSeqName(name, ext string) (uint64, bool) {
 	digits, ok := strings.CutSuffix(name, ext)
 	if !ok || len(digits) != 20 || strings.Trim(digits, "0123456789") != "" {
 		return 0, false
 	}
 	seq, err := strconv.ParseUint(digits, 10, 64)
-	return seq, err == nil
+	return seq, err == nil && seq <= MaxSafeInteger
 }
+
+// validPrefix reports a key prefix: non-empty, not ending in "/".
+func validPrefix(p string) bool { return p != "" && !strings.HasSuffix(p, "/") }
 
 // CheckpointPrefix is the folder holding the checkpoints of chain.
 func CheckpointPrefix(prefix, chain string) string {

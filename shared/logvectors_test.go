@@ -146,6 +146,10 @@ func logVectors(t *testing.T) []Vector {
 	b.objects[CheckpointPrefix(vecPrefix, "prod")+"latest.note"] = b.objects[CheckpointKey(vecPrefix, "prod", 6)]
 	out = append(out, b.vector("reject-log-stray-object", "reject", "section 1: stray objects", "a copy of a checkpoint at checkpoints/env=prod/latest.note"))
 
+	b, _, _ = base(t)
+	b.objects[CheckpointPrefix(vecPrefix, "prod")+"99999999999999999999.note"] = b.objects[CheckpointKey(vecPrefix, "prod", 6)]
+	out = append(out, b.vector("reject-log-seq-beyond-2^53", "reject", "section 1: stray objects", "a checkpoint key whose 20 digits exceed 2^53-1"))
+
 	b, a, _ = base(t)
 	g := GenesisKey(vecPrefix, "prod")
 	b.objects[g] += strings.SplitAfter(b.objects[a], "\n")[0]

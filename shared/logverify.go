@@ -13,9 +13,11 @@ var ErrVerifyFailed = errors.New("audit log verification failed")
 // Failure is the first broken place of a log: which object, which line,
 // which seq, and what is wrong.
 type Failure struct {
-	// Key is the object; Line is the 1-based line (0: the object as a whole).
-	Key  string
-	Line int
+	// Key is the object; Version the version read (when known); Line is the
+	// 1-based line (0: the object as a whole).
+	Key     string
+	Version string
+	Line    int
 	// Seq is the entry's seq when known (HasSeq).
 	Seq    uint64
 	HasSeq bool
@@ -29,6 +31,9 @@ type Failure struct {
 func (f *Failure) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%v: object %s", ErrVerifyFailed, f.Key)
+	if f.Version != "" {
+		fmt.Fprintf(&b, " version %s", f.Version)
+	}
 	if f.Line > 0 {
 		fmt.Fprintf(&b, " line %d", f.Line)
 	}
@@ -56,6 +61,11 @@ func ObjectRoot(entries []*Entry) Hash {
 // broken line should have held. It checks nothing across lines.
 func ParseObject(key string, firstSeq uint64, body []byte) ([]*Entry, [][]byte, error) {
 	lines, err := SplitLines(body)
+	var le *LineError
+	if errors.As(err, &le) {
+		return nil, nil, &Failure{Key: key, Line: le.Line, Seq: firstSeq + uint64(le.Line-1), HasSeq: le.Line > 0,
+			Reason: le.Reason + " (seq from the line's position)", Err: ErrBadEntry}
+	}
 	if err != nil {
 		return nil, nil, &Failure{Key: key, Reason: err.Error(), Err: ErrBadEntry}
 	}
@@ -69,19 +79,29 @@ func ParseObject(key string, firstSeq uint64, body []byte) ([]*Entry, [][]byte, 
 	return entries, lines, nil
 }
 
+// LineError is a line that breaks the JSON Lines rules of an object.
+type LineError struct {
+	Line   int
+	Reason string
+}
+
+func (e *LineError) Error() string { return fmt.Sprintf("line %d: %s", e.Line, e.Reason) }
+
 // SplitLines splits an object into its lines: UTF-8 JSON Lines, each line
-// ending in "\n" (the last one too), no empty line.
+// ending in "\n" (the last one too), no empty line. A line that breaks the
+// rules is a *LineError.
 func SplitLines(body []byte) ([][]byte, error) {
 	if len(body) == 0 {
 		return nil, errors.New("empty object")
 	}
-	if body[len(body)-1] != '\n' {
-		return nil, errors.New("object does not end in a newline")
+	lines := bytes.Split(body, []byte("\n"))
+	if last := lines[len(lines)-1]; len(last) > 0 {
+		return nil, &LineError{Line: len(lines), Reason: "the object's last line does not end in a newline (truncated?)"}
 	}
-	lines := bytes.Split(body[:len(body)-1], []byte("\n"))
+	lines = lines[:len(lines)-1]
 	for i, l := range lines {
 		if len(l) == 0 {
-			return nil, fmt.Errorf("line %d is empty", i+1)
+			return nil, &LineError{Line: i + 1, Reason: "empty line"}
 		}
 	}
 	return lines, nil

@@ -29,6 +29,12 @@ var numberCases = []struct{ lit, canon string }{
 	{"0.10000000000000000555", ""}, {"3.14159265358979323846264338327", ""}, {"1e-400", ""}, {"-1e-400", ""},
 	{"2e-324", ""}, {"1e309", ""}, {"-1e309", ""}, {"1e99999999999999999999", ""}, {"9007199254740993", ""},
 	{"0.1000000000000000000000000000000000000000001", ""},
+	// Long spellings of short values: strconv.ParseFloat alone misreads
+	// these (800 digits, exponents beyond 10000).
+	{"1" + strings.Repeat("0", 800) + "e-800", "1"},
+	{"0." + strings.Repeat("0", 99999) + "1e100001", "10"},
+	{"-" + strings.Repeat("0", 0) + "25" + strings.Repeat("0", 5000) + "e-5001", "-2.5"},
+	{"1e-99999999999999999", ""}, {"1" + strings.Repeat("0", 900), ""},
 }
 
 func numberRecord(lit string) string {

@@ -164,16 +164,21 @@ func VerifyBundle(raw []byte, trusted VerifierKey) (ProofReport, error) {
 		rep.Entries = append(rep.Entries, pe)
 	}
 	sort.Slice(rep.Entries, func(i, j int) bool { return rep.Entries[i].Entry.Seq < rep.Entries[j].Entry.Seq })
-	for _, pe := range rep.Entries {
-		switch {
-		case pe.Envelope.Decision != nil && rep.Action == "":
-			rep.Action, rep.CurrentAction = pe.Envelope.Decision.Action, pe.Envelope.Decision.Action
-		case pe.Envelope.Override != nil:
-			rep.CurrentAction = pe.Envelope.Override.NewAction
+	var latest Action
+	for _, pe := range rep.Entries { // by seq
+		switch env := pe.Envelope; {
+		case env.Decision != nil && rep.Action == "":
+			rep.Action = env.Decision.Action
+		case env.Override != nil:
+			latest = env.Override.NewAction
 		}
 	}
 	if rep.Action == "" {
 		return bad("no entry is the decision itself")
+	}
+	rep.CurrentAction = rep.Action
+	if latest != "" {
+		rep.CurrentAction = latest
 	}
 	return rep, nil
 }
@@ -248,7 +253,7 @@ func verifyItem(v *jsonValue, chain, decisionID string, trusted VerifierKey) (Pr
 		return pe, fmt.Errorf("seq %d is not line %d of an object of %d lines ending at seq %d", e.Seq, index+1, size, cp.Seq)
 	}
 	prefix, info, kerr := splitBatchKey(pe.Object)
-	if kerr != nil || info.FirstSeq != first || info.Chain != chain || !info.Date.Equal(dateOf(e)) ||
+	if kerr != nil || first == 0 || info.FirstSeq != first || info.Chain != chain || !info.Date.Equal(dateOf(e)) ||
 		BatchKey(prefix, &Entry{Type: EntryEvent, Chain: chain, Seq: first, Source: e.Source}) != pe.Object {
 		return pe, fmt.Errorf("object %s is not the batch key of an object of chain %s starting at seq %d on %s (entries are filed under their own date)",
 			pe.Object, chain, first, dateOf(e).Format("2006-01-02"))
@@ -269,8 +274,8 @@ func dateOf(e *Entry) time.Time { return FileDate(e.Source.Timestamp) }
 // comes before its last five segments.
 func splitBatchKey(key string) (string, BatchKeyInfo, error) {
 	i := strings.LastIndex(key, "/year=")
-	if i <= 0 {
-		return "", BatchKeyInfo{}, fmt.Errorf("key %q is not a batch key", key)
+	if i <= 0 || !validPrefix(key[:i]) {
+		return "", BatchKeyInfo{}, fmt.Errorf("key %q is not a batch key under a prefix (non-empty, not ending in /)", key)
 	}
 	info, err := ParseBatchKey(key[:i], key)
 	return key[:i], info, err

@@ -73,6 +73,24 @@ func TestBundleRefusesEverySingleByteChange(t *testing.T) {
 	t.Logf("%d bytes, each changed 3 ways, all refused", len(raw))
 }
 
+// overrideFirst seals an override before its decision, in one object, and
+// returns their bundle.
+func overrideFirst(t *testing.T) *Bundle {
+	b := newLogBuilder(t)
+	key := b.records(27, []string{
+		`{"type":"override","event_id":"o1","environment":"prod","occurred_at":"2026-11-27T10:00:00Z","override":{"decision_id":"d1","reviewer_id":"r","new_action":"BLOCK","reason":"early"}}`,
+		`{"type":"decision","event_id":"e1","environment":"prod","occurred_at":"2026-11-27T09:00:00Z","decision":{"decision_id":"d1","action":"ALLOW","confidence_score":0.5,"policy_version":"p","user_id":"u","session_id":"s"}}`,
+	}, nil)
+	lines := strings.Split(strings.TrimSuffix(b.objects[key], "\n"), "\n")
+	leaves := []Hash{mustParse(t, lines[0]).Hash, mustParse(t, lines[1]).Hash}
+	note := []byte(b.objects[CheckpointKey(vecPrefix, "prod", mustParse(t, lines[1]).Seq)])
+	bundle := &Bundle{Chain: "prod", DecisionID: "d1", KeyID: vecVerifier(t).ID()}
+	for i := range lines {
+		bundle.Items = append(bundle.Items, BundleItem{Object: key, Line: []byte(lines[i]), Index: uint64(i), Size: 2, Path: InclusionProof(leaves, i), Checkpoint: note})
+	}
+	return bundle
+}
+
 func proofVectors(t *testing.T) []Vector {
 	_, b := proofChain(t)
 	v := func(name, expect, rule, desc string, bundle []byte) Vector {
@@ -87,7 +105,9 @@ func proofVectors(t *testing.T) []Vector {
 	}
 	otherS, _ := testKey("aegis-prod", "another seed")
 	other, _ := NewSigner(otherS)
-	return []Vector{good,
+	first := v("accept-proof-override-first", "accept", "", "an override sealed before its decision still sets the current action", overrideFirst(t).Encode())
+	first.DecisionID, first.Action, first.CurrentAction = "d1", "ALLOW", "BLOCK"
+	return []Vector{good, first,
 		v("reject-proof-line", "reject", "section 11, step 1", "one byte of the override's reason changed",
 			edit(func(c *Bundle) {
 				c.Items[1].Line = bytes.Replace(c.Items[1].Line, []byte("by hand"), []byte("by band"), 1)

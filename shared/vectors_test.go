@@ -394,6 +394,8 @@ func checkpointVectors(t *testing.T) []Vector {
 		v("reject-checkpoint-no-offset", "reject", "section 7.2", "without the offset line (signed)", sign(strings.Replace(body, "offset 41\n", "", 1))),
 		v("reject-checkpoint-no-root", "reject", "section 7.2", "without the root line (signed)", sign(strings.Replace(body, "root "+cp.Root.String()+"\n", "", 1))),
 		v("reject-checkpoint-chain-id", "reject", "section 2.1", "chain id with a space (signed)", sign(strings.Replace(body, "chain prod", "chain pr od", 1))),
+		v("reject-checkpoint-object-space", "reject", "section 7.2", "an object key with a space (signed)", sign(strings.Replace(body, "object audit/", "object my audit/", 1))),
+		v("reject-checkpoint-control-char", "reject", "section 7.2", "a control character U+0001 in the object key (signed)", sign(strings.Replace(body, "object audit/", "object audit/\x01", 1))),
 		v("reject-checkpoint-signature-padding", "reject", "section 7.2: canonical base64", "the signature without padding",
 			strings.TrimSuffix(strings.TrimRight(strings.TrimSuffix(good, "\n"), "="), "")+"\n"),
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -11,6 +12,8 @@ import (
 
 	"github.com/aegisai/audit/indexer"
 	"github.com/aegisai/audit/internal/awsconn"
+	"github.com/aegisai/audit/replayer"
+	"github.com/aegisai/audit/shared"
 )
 
 // indexCommand is `aegis index`: looking at the DynamoDB index.
@@ -56,6 +59,170 @@ func (c *common) indexCommand() *cobra.Command {
 		}),
 	}
 	anomalies.Flags().BoolVar(&asJSON, "json", false, "one JSON object per line")
-	cmd.AddCommand(anomalies)
+	cmd.AddCommand(anomalies, c.indexStatusCommand(), c.indexCheckCommand())
 	return cmd
+}
+
+// indexStatusCommand is `aegis index status`.
+func (c *common) indexStatusCommand() *cobra.Command {
+	var group string
+	var maxLag uint64
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "How far the index is behind S3: its contiguous high-water seq, S3's signed head, and the gap",
+		Long: `How far the index is behind S3. The contiguous high-water seq is the seq
+below which every entry published to the sealed topic is indexed (from the
+indexer group's offsets and the per-partition marks in the table); S3's head
+is the newest signed checkpoint. Exits 3 when the gap is larger than
+--max-lag.`,
+		RunE: c.run(func(ctx context.Context, _ *zap.Logger) error {
+			vkey, s3c, err := c.archive(ctx)
+			if err != nil {
+				return err
+			}
+			db, err := awsconn.DynamoDB(ctx, c.dynamo)
+			if err != nil {
+				return err
+			}
+			st, err := (&indexer.Index{DB: db, Table: c.table}).Status(ctx, c.brokers, c.sealed, group, c.chain)
+			if err != nil {
+				return err
+			}
+			head, err := replayer.SignedHead(ctx, s3c, c.bucket, c.prefix, c.chain, vkey)
+			if err != nil {
+				return err
+			}
+			gap := uint64(0)
+			if head.Seq > st.Contiguous {
+				gap = head.Seq - st.Contiguous
+			}
+			if asJSON {
+				if err := json.NewEncoder(c.stdout).Encode(struct {
+					indexer.Status
+					S3Head uint64 `json:"s3_head"`
+					Gap    uint64 `json:"gap"`
+				}{st, head.Seq, gap}); err != nil {
+					return err
+				}
+			} else {
+				fmt.Fprintf(c.stdout, "chain %s: index contiguous to seq %d (highest seen %d); S3 signed head seq %d (%s); gap %d\n",
+					c.chain, st.Contiguous, st.HighestSeen, head.Seq, shared.FormatTime(head.Time), gap)
+				for _, p := range st.Partitions {
+					fmt.Fprintf(c.stdout, "  partition %d: last seq %d, offset %d of %d, caught up %v\n", p.Partition, p.Seq, p.Committed, p.End, p.CaughtUp)
+				}
+			}
+			if gap > maxLag {
+				return fmt.Errorf("%w: the index is %d entries behind S3 (more than --max-lag %d)", errLagging, gap, maxLag)
+			}
+			return nil
+		}),
+	}
+	cmd.Flags().StringVar(&group, "group", "aegis-indexer", "the indexer group's consumer group")
+	cmd.Flags().Uint64Var(&maxLag, "max-lag", 0, "exit 3 when the index is more than this many entries behind S3")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object")
+	return cmd
+}
+
+// indexCheckCommand is `aegis index check`.
+func (c *common) indexCheckCommand() *cobra.Command {
+	var from, to string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "check [--from T --to T]",
+		Short: "Compare the index with S3 entry by entry and list every missing, different and extra item",
+		Long: `Compare the index with S3 entry by entry (the whole chain, or the entries of
+[--from, --to)) and list every item that is missing, differs, or is in the
+index but not in S3. Exits 1 when there is any; aegis rebuild --only-missing
+mends them. Finding extra items scans the whole table.`,
+		RunE: c.run(func(ctx context.Context, _ *zap.Logger) error {
+			cfg, err := c.rebuildConfig(ctx, from, to)
+			if err != nil {
+				return err
+			}
+			rep, err := replayer.Check(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			for _, d := range rep.Differences {
+				if asJSON {
+					if err := json.NewEncoder(c.stdout).Encode(d); err != nil {
+						return err
+					}
+					continue
+				}
+				fmt.Fprintf(c.stdout, "%-9s seq %d  %s | %s  %s:%d  %s\n", d.Kind, d.Seq, d.PK, d.SK, d.Object, d.Line, d.Detail)
+			}
+			fmt.Fprintf(os.Stderr, "checked %d entries in %d objects: %d differences\n", rep.Entries, rep.Done, len(rep.Differences))
+			if len(rep.Differences) > 0 {
+				return fmt.Errorf("the index differs from S3 in %d items (aegis rebuild --only-missing mends them)", len(rep.Differences))
+			}
+			return nil
+		}),
+	}
+	cmd.Flags().StringVar(&from, "from", "", "start of the range, inclusive (RFC 3339 or YYYY-MM-DD; default: the whole chain)")
+	cmd.Flags().StringVar(&to, "to", "", "end of the range, exclusive")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object per difference")
+	return cmd
+}
+
+// rebuildCommand is `aegis rebuild`.
+func (c *common) rebuildCommand() *cobra.Command {
+	var from, to string
+	var onlyMissing bool
+	var workers int
+	cmd := &cobra.Command{
+		Use:   "rebuild [--from T --to T] [--only-missing]",
+		Short: "Rebuild the DynamoDB index from S3 alone (the recovery job): idempotent, resumable",
+		Long: `Rebuild the DynamoDB index from S3 alone, writing exactly the items the
+indexer writes. Every object is verified before its entries are applied.
+It is idempotent, and resumable: run it again after a kill and it goes on
+after the last object it finished. --only-missing writes only what
+aegis index check reports (missing, different and extra items).`,
+		RunE: c.run(func(ctx context.Context, _ *zap.Logger) error {
+			cfg, err := c.rebuildConfig(ctx, from, to)
+			if err != nil {
+				return err
+			}
+			cfg.OnlyMissing, cfg.Workers = onlyMissing, workers
+			progress := newProgress(os.Stderr, "rebuild "+c.chain)
+			cfg.Progress = func(r replayer.RebuildReport) { progress.update(r.Done, r.Objects, r.Entries) }
+			rep, err := replayer.Rebuild(ctx, cfg)
+			progress.done()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(c.stdout, "rebuilt chain %s to seq %d: %d objects (%d done before), %d entries read, %d items written: %d decisions, %d overrides, %d invalid, %d duplicates; %d unsigned entries not indexed; %d differences mended\n",
+				c.chain, rep.HeadSeq, rep.Objects, rep.Resumed, rep.Entries, rep.Applied, rep.Decisions, rep.Overrides, rep.Invalid, rep.Duplicates, rep.Unsigned, len(rep.Differences))
+			return nil
+		}),
+	}
+	cmd.Flags().StringVar(&from, "from", "", "start of the range, inclusive (RFC 3339 or YYYY-MM-DD; default: the whole chain)")
+	cmd.Flags().StringVar(&to, "to", "", "end of the range, exclusive")
+	cmd.Flags().BoolVar(&onlyMissing, "only-missing", false, "write only what aegis index check finds")
+	cmd.Flags().IntVar(&workers, "workers", 8, "entries applied in parallel")
+	return cmd
+}
+
+// rebuildConfig is the config of rebuild and index check.
+func (c *common) rebuildConfig(ctx context.Context, from, to string) (replayer.RebuildConfig, error) {
+	var cfg replayer.RebuildConfig
+	vkey, s3c, err := c.archive(ctx)
+	if err != nil {
+		return cfg, err
+	}
+	db, err := awsconn.DynamoDB(ctx, c.dynamo)
+	if err != nil {
+		return cfg, err
+	}
+	cfg = replayer.RebuildConfig{S3: s3c, Bucket: c.bucket, Prefix: c.prefix, Chain: c.chain, VerifierKey: vkey, Index: &indexer.Index{DB: db, Table: c.table}}
+	if from != "" || to != "" {
+		if cfg.From, err = parseWhen("--from", from); err != nil {
+			return cfg, err
+		}
+		if cfg.To, err = parseWhen("--to", to); err != nil {
+			return cfg, err
+		}
+	}
+	return cfg, nil
 }

@@ -74,10 +74,16 @@ const (
 	// exitUnsigned: verify found the log sound but with entries no
 	// checkpoint signs yet (see --allow-unsigned).
 	exitUnsigned = 2
+	// exitLagging: index status found the index further behind S3 than
+	// --max-lag.
+	exitLagging = 3
 )
 
 // errUnsigned is returned by verify for a sound log with unsigned entries.
 var errUnsigned = errors.New("entries after the latest checkpoint are not signed yet")
+
+// errLagging is returned by index status when the index is too far behind.
+var errLagging = errors.New("index behind S3")
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
@@ -136,6 +142,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	sealCmd.Flags().BoolVar(&createBucket, "create-bucket", false, "create a missing bucket with Object Lock (development)")
 
 	var createTable bool
+	var group string
 	indexCmd := &cobra.Command{
 		Use:   "indexer",
 		Short: "Index the sealed topic into DynamoDB (run as many as the sealed topic has partitions)",
@@ -145,7 +152,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 				return err
 			}
 			ix, err := indexer.New(ctx, indexer.Config{Brokers: c.brokers, SealedTopic: c.sealed, DynamoDB: db, Table: c.table,
-				CreateTable: createTable, Logger: log, Metrics: c.registry})
+				Group: group, CreateTable: createTable, Logger: log, Metrics: c.registry})
 			if err != nil {
 				return err
 			}
@@ -209,6 +216,7 @@ checkpoints cannot be seen from S3 alone, but fails against a kept one.`,
 	verifyCmd.Flags().StringVar(&saveFile, "save-checkpoint", "", "write the latest verified checkpoint to this file")
 	verifyCmd.Flags().BoolVar(&allowUnsigned, "allow-unsigned", false, "exit 0 even when the newest entries are not signed by a checkpoint yet")
 
+	indexCmd.Flags().StringVar(&group, "group", "aegis-indexer", "consumer group shared by the indexers of one table")
 	indexCmd.Flags().BoolVar(&createTable, "create-table", false, "create a missing table with its indexes (development); without it a missing table stops the indexer")
 
 	var keyName, outPrefix string
@@ -238,7 +246,7 @@ checkpoints cannot be seen from S3 alone, but fails against a kept one.`,
 
 	root.AddCommand(sealCmd, indexCmd, verifyCmd, keygenCmd, c.indexCommand())
 	root.AddCommand(c.proveCommands()...)
-	root.AddCommand(c.discoverCommand())
+	root.AddCommand(c.discoverCommand(), c.rebuildCommand())
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
@@ -249,6 +257,9 @@ checkpoints cannot be seen from S3 alone, but fails against a kept one.`,
 	case errors.Is(err, errUnsigned):
 		fmt.Fprintln(stderr, "aegis:", err)
 		return exitUnsigned
+	case errors.Is(err, errLagging):
+		fmt.Fprintln(stderr, "aegis:", err)
+		return exitLagging
 	default:
 		fmt.Fprintln(stderr, "aegis:", err)
 		return exitFailed

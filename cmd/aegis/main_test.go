@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -202,5 +203,71 @@ func TestProveAndVerifyProof(t *testing.T) {
 	edited := writeFile(t, "edited.json", strings.TrimSuffix(strings.Replace(string(raw), `"size":`, `"size":1`, 1), "\n"))
 	if code, out := aegis(t, "verify-proof", edited, "--verifier-key-file", pub); code != 1 || !strings.Contains(out, "does not verify") {
 		t.Fatalf("verify-proof of an edited bundle: exit %d: %s", code, out)
+	}
+}
+
+// Issue 6: index status shows the gap between the index and S3's signed
+// head and exits 3 past --max-lag; rebuild closes it.
+func TestIndexStatusAndRebuild(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	p, err := pipeline.Start(ctx, stack, pipeline.Config{Indexers: 1, Sealer: func(c *sealer.Config) { c.BatchMaxRecords = 20 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := pipeline.NewWorkload(p.Cfg.Chain, p.Cfg.Chain, 60, 10, 5, 61, time.Now())
+	prod, err := p.Producer(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	if err := prod.Publish(ctx, w.Events[:40]...); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.WaitHead(ctx, 40); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.WaitIndexed(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_ACCESS_KEY_ID", localstack.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", localstack.SecretKey)
+	pub := writeFile(t, "chain.pub", p.Cfg.VerifierKey)
+	args := []string{"--chain", p.Cfg.Chain, "--bucket", p.Cfg.Bucket, "--table", p.Cfg.Table, "--brokers", stack.KafkaAddr,
+		"--sealed-topic", p.Cfg.SealedTopic, "--s3-endpoint", stack.S3Endpoint, "--dynamodb-endpoint", stack.DynamoEndpoint, "--verifier-key-file", pub}
+	status := append([]string{"index", "status", "--group", "indexer-" + p.Cfg.Table}, args...)
+	if code, out := aegis(t, status...); code != 0 || !strings.Contains(out, "contiguous to seq 40") || !strings.Contains(out, "gap 0") {
+		t.Fatalf("index caught up: exit %d: %s", code, out)
+	}
+	if err := p.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	// The indexers are gone; the sealer goes on.
+	cfg := p.Cfg
+	cfg.Indexers = -1
+	q, err := pipeline.Start(ctx, stack, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Stop()
+	if err := prod.Publish(ctx, w.Events[40:]...); err != nil {
+		t.Fatal(err)
+	}
+	n := uint64(len(w.Events))
+	if err := q.WaitHead(ctx, n); err != nil {
+		t.Fatal(err)
+	}
+	code, out := aegis(t, status...)
+	if code != 3 || !strings.Contains(out, fmt.Sprintf("gap %d", n-40)) {
+		t.Fatalf("index behind: exit %d: %s", code, out)
+	}
+	if code, out := aegis(t, append([]string{"index", "check"}, args...)...); code != 1 || !strings.Contains(out, "missing") {
+		t.Fatalf("index check: exit %d: %s", code, out)
+	}
+	if code, out := aegis(t, append([]string{"rebuild", "--only-missing"}, args...)...); code != 0 || !strings.Contains(out, "rebuilt chain") {
+		t.Fatalf("rebuild: exit %d: %s", code, out)
+	}
+	if code, out := aegis(t, append([]string{"index", "check"}, args...)...); code != 0 {
+		t.Fatalf("index check after the rebuild: exit %d: %s", code, out)
 	}
 }

@@ -28,11 +28,14 @@ import (
 
 // Version is one stored version of an object.
 type Version struct {
-	ID          string
-	Body        []byte
-	LockMode    types.ObjectLockMode
-	RetainUntil time.Time
-	Checksum    string
+	ID string
+	// DeleteMarker marks a version that hides the object (a DELETE
+	// without a version id on a versioned bucket).
+	DeleteMarker bool
+	Body         []byte
+	LockMode     types.ObjectLockMode
+	RetainUntil  time.Time
+	Checksum     string
 }
 
 // S3 is an in-memory object store. The zero value has no buckets.
@@ -115,12 +118,25 @@ func (s *S3) bucket(op, name, key string) (*bucket, error) {
 	return b, nil
 }
 
+// Delete puts a delete marker on key, as a DELETE without a version id
+// does on a versioned bucket (Object Lock allows it: no version is removed).
+func (s *S3) Delete(name, key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.seq++
+	b := s.buckets[name]
+	b.objects[key] = append(b.objects[key], Version{ID: fmt.Sprintf("v%06d", s.seq), DeleteMarker: true})
+}
+
 func (s *S3) version(b *bucket, key string, id *string) (Version, error) {
 	vs := b.objects[key]
 	if len(vs) == 0 {
 		return Version{}, apiErr(http.StatusNotFound, "NoSuchKey")
 	}
 	if id == nil || *id == "" {
+		if vs[len(vs)-1].DeleteMarker {
+			return Version{}, apiErr(http.StatusNotFound, "NoSuchKey")
+		}
 		return vs[len(vs)-1], nil
 	}
 	for _, v := range vs {
@@ -198,8 +214,8 @@ func (s *S3) ListObjectsV2(_ context.Context, in *s3.ListObjectsV2Input, _ ...fu
 		return nil, err
 	}
 	var keys []string
-	for k := range b.objects {
-		if strings.HasPrefix(k, aws.ToString(in.Prefix)) && k > aws.ToString(in.StartAfter) && k > aws.ToString(in.ContinuationToken) {
+	for k, vs := range b.objects {
+		if strings.HasPrefix(k, aws.ToString(in.Prefix)) && k > aws.ToString(in.StartAfter) && k > aws.ToString(in.ContinuationToken) && !vs[len(vs)-1].DeleteMarker {
 			keys = append(keys, k)
 		}
 	}
@@ -218,6 +234,37 @@ func (s *S3) ListObjectsV2(_ context.Context, in *s3.ListObjectsV2Input, _ ...fu
 		out.Contents = append(out.Contents, types.Object{Key: aws.String(k)})
 	}
 	out.KeyCount = aws.Int32(int32(len(keys)))
+	return out, nil
+}
+
+// ListObjectVersions lists every version and delete marker under the
+// prefix, keys ascending, each key's newest first, in one page.
+func (s *S3) ListObjectVersions(_ context.Context, in *s3.ListObjectVersionsInput, _ ...func(*s3.Options)) (*s3.ListObjectVersionsOutput, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, err := s.bucket("ListObjectVersions", aws.ToString(in.Bucket), aws.ToString(in.Prefix))
+	if err != nil {
+		return nil, err
+	}
+	var keys []string
+	for k := range b.objects {
+		if strings.HasPrefix(k, aws.ToString(in.Prefix)) {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	out := &s3.ListObjectVersionsOutput{}
+	for _, k := range keys {
+		vs := b.objects[k]
+		for i := len(vs) - 1; i >= 0; i-- {
+			latest := aws.Bool(i == len(vs)-1)
+			if vs[i].DeleteMarker {
+				out.DeleteMarkers = append(out.DeleteMarkers, types.DeleteMarkerEntry{Key: aws.String(k), VersionId: aws.String(vs[i].ID), IsLatest: latest})
+			} else {
+				out.Versions = append(out.Versions, types.ObjectVersion{Key: aws.String(k), VersionId: aws.String(vs[i].ID), IsLatest: latest})
+			}
+		}
+	}
 	return out, nil
 }
 

@@ -1,0 +1,226 @@
+package indexer
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/aegisai/audit/shared"
+)
+
+// This file holds what rebuilding and checking the index from S3 need:
+// comparing an entry's item with the table, mending it, listing the
+// table's items of a chain, and remembering how far a rebuild got.
+
+// derived are the attributes the index keeps up to date from other entries
+// (the latest override), not from the entry itself.
+var derived = map[string]bool{"current_action": true, "current_seq": true}
+
+// ItemKey names an item of the table.
+type ItemKey struct{ PK, SK string }
+
+// Difference is one way an entry's item in the table differs from S3.
+type Difference struct {
+	// Kind is "missing", "different" or "extra".
+	Kind string `json:"kind"`
+	Seq  uint64 `json:"seq"`
+	ItemKey
+	// Detail names the attributes that differ, or what an extra item is.
+	Detail string `json:"detail,omitempty"`
+	// Object and Line are where S3 holds the entry (empty for extra items).
+	Object string `json:"s3_key,omitempty"`
+	Line   int    `json:"s3_line,omitempty"`
+}
+
+// Expected reports whether the index must hold e's item: every EVENT and
+// INVALID entry, except an event sealed again with the same event id and
+// the same bytes (indexed once, at its first seq), which it returns as dup.
+func (x *Index) Expected(ctx context.Context, e *shared.Entry) (dup bool, err error) {
+	if e.Type != shared.EntryEvent {
+		return false, nil
+	}
+	out, err := x.DB.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(x.Table), ConsistentRead: aws.Bool(true),
+		Key: map[string]types.AttributeValue{attrPK: str(pkEvent + e.Chain + "#" + e.EventID()), attrSK: str(skEvent)},
+	})
+	if err != nil || out.Item == nil {
+		return false, err
+	}
+	var claim eventClaim
+	if err := attributevalue.UnmarshalMap(out.Item, &claim); err != nil {
+		return false, fmt.Errorf("decode claim of event %s: %w", e.EventID(), err)
+	}
+	sum := sha256.Sum256(e.Event)
+	return claim.Seq < e.Seq && claim.EventSHA256 == hex.EncodeToString(sum[:]), nil
+}
+
+// Compare reads the item the index holds for e (sealed as rec) and says
+// how it differs from the item e implies (nil: the same). Attributes kept
+// up to date from overrides are not compared.
+func (x *Index) Compare(ctx context.Context, e *shared.Entry, rec *shared.SealedRecord) (*Difference, error) {
+	item, err := EntryItem(e, rec)
+	if err != nil || item == nil {
+		return nil, err
+	}
+	want, err := attributevalue.MarshalMap(item)
+	if err != nil {
+		return nil, fmt.Errorf("encode item: %w", err)
+	}
+	key := ItemKey{PK: want[attrPK].(*types.AttributeValueMemberS).Value, SK: want[attrSK].(*types.AttributeValueMemberS).Value}
+	out, err := x.DB.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(x.Table), ConsistentRead: aws.Bool(true),
+		Key: map[string]types.AttributeValue{attrPK: str(key.PK), attrSK: str(key.SK)},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("get item %s %s: %w", key.PK, key.SK, err)
+	}
+	if out.Item == nil {
+		return &Difference{Kind: "missing", Seq: e.Seq, ItemKey: key, Object: rec.Object, Line: rec.Line}, nil
+	}
+	var diffs []string
+	for name, w := range want {
+		if derived[name] {
+			continue
+		}
+		if g, ok := out.Item[name]; !ok || !sameValue(g, w) {
+			diffs = append(diffs, name)
+		}
+	}
+	for name := range out.Item {
+		if _, ok := want[name]; !ok && !derived[name] {
+			diffs = append(diffs, name)
+		}
+	}
+	if len(diffs) == 0 {
+		return nil, nil
+	}
+	sort.Strings(diffs)
+	return &Difference{Kind: "different", Seq: e.Seq, ItemKey: key, Detail: "attributes differ: " + strings.Join(diffs, ", "), Object: rec.Object, Line: rec.Line}, nil
+}
+
+func sameValue(a, b types.AttributeValue) bool {
+	var x, y any
+	if attributevalue.Unmarshal(a, &x) != nil || attributevalue.Unmarshal(b, &y) != nil {
+		return false
+	}
+	return fmt.Sprint(x) == fmt.Sprint(y)
+}
+
+// Repair writes e's item over whatever the table holds at its key, then
+// brings the decision's current action up to date.
+func (x *Index) Repair(ctx context.Context, e *shared.Entry, rec *shared.SealedRecord) error {
+	item, err := EntryItem(e, rec)
+	if err != nil || item == nil {
+		return err
+	}
+	av, err := attributevalue.MarshalMap(item)
+	if err != nil {
+		return fmt.Errorf("encode item: %w", err)
+	}
+	if _, err := x.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(x.Table), Item: av}); err != nil {
+		return fmt.Errorf("put item: %w", err)
+	}
+	switch it := item.(type) {
+	case Decision:
+		return x.reconcile(ctx, e.Chain, it.DecisionID)
+	case Override:
+		return x.reconcile(ctx, e.Chain, it.DecisionID)
+	}
+	return nil
+}
+
+// EntryItems calls fn for every decision, override and invalid item of
+// chain whose seq is in [lo, hi], by scanning the whole table (a check
+// tool's cost, not a lookup's).
+func (x *Index) EntryItems(ctx context.Context, chain string, lo, hi uint64, fn func(ItemKey, uint64) error) error {
+	p := dynamodb.NewScanPaginator(x.DB, &dynamodb.ScanInput{
+		TableName:                 aws.String(x.Table),
+		FilterExpression:          aws.String("#seq BETWEEN :lo AND :hi AND contains(s3_key, :env) AND (begins_with(PK, :d) OR begins_with(PK, :i))"),
+		ExpressionAttributeNames:  map[string]string{"#seq": "seq"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":lo": num(lo), ":hi": num(hi), ":env": str("/env=" + chain + "/"), ":d": str(pkDecision), ":i": str(pkInvalid + chain)},
+		ProjectionExpression:      aws.String("PK, SK, #seq"),
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("scan %s: %w", x.Table, err)
+		}
+		for _, it := range page.Items {
+			var k struct {
+				PK, SK string
+				Seq    uint64 `dynamodbav:"seq"`
+			}
+			if err := attributevalue.UnmarshalMap(it, &k); err != nil {
+				return err
+			}
+			if err := fn(ItemKey{PK: k.PK, SK: k.SK}, k.Seq); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Delete removes an item (one S3 does not hold), then brings its
+// decision's current action up to date.
+func (x *Index) Delete(ctx context.Context, chain string, k ItemKey) error {
+	_, err := x.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(x.Table),
+		Key: map[string]types.AttributeValue{attrPK: str(k.PK), attrSK: str(k.SK)}})
+	if err != nil {
+		return fmt.Errorf("delete item %s %s: %w", k.PK, k.SK, err)
+	}
+	if id, ok := strings.CutPrefix(k.PK, pkDecision); ok {
+		return x.reconcile(ctx, chain, id)
+	}
+	return nil
+}
+
+const pkRebuild = "PK#REBUILD#"
+
+// RebuildDone returns the seq up to which a rebuild of scope finished (ok
+// false when none did).
+func (x *Index) RebuildDone(ctx context.Context, chain, scope string) (uint64, bool, error) {
+	out, err := x.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(x.Table), ConsistentRead: aws.Bool(true),
+		Key: map[string]types.AttributeValue{attrPK: str(pkRebuild + chain), attrSK: str("SK#" + scope)}})
+	if err != nil {
+		return 0, false, fmt.Errorf("read rebuild progress: %w", err)
+	}
+	if out.Item == nil {
+		return 0, false, nil
+	}
+	var p struct {
+		Seq uint64 `dynamodbav:"seq"`
+	}
+	if err := attributevalue.UnmarshalMap(out.Item, &p); err != nil {
+		return 0, false, err
+	}
+	return p.Seq, true, nil
+}
+
+// SetRebuildDone records that a rebuild of scope finished up to seq.
+func (x *Index) SetRebuildDone(ctx context.Context, chain, scope string, seq uint64) error {
+	_, err := x.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(x.Table), Item: map[string]types.AttributeValue{
+		attrPK: str(pkRebuild + chain), attrSK: str("SK#" + scope), "seq": num(seq)}})
+	if err != nil {
+		return fmt.Errorf("record rebuild progress: %w", err)
+	}
+	return nil
+}
+
+// ClearRebuildDone forgets a rebuild's progress (it starts over).
+func (x *Index) ClearRebuildDone(ctx context.Context, chain, scope string) error {
+	_, err := x.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(x.Table),
+		Key: map[string]types.AttributeValue{attrPK: str(pkRebuild + chain), attrSK: str("SK#" + scope)}})
+	if err != nil {
+		return fmt.Errorf("clear rebuild progress: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,175 @@
+package indexer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+const skPart = "SK#PART#"
+
+// RecordPartition records that the sealed topic's partition is indexed up
+// to offset for chain, whose last entry there has seq. Offsets only rise.
+func (x *Index) RecordPartition(ctx context.Context, chain, topic string, partition int32, seq uint64, offset int64) error {
+	_, err := x.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(x.Table),
+		Key:                       map[string]types.AttributeValue{attrPK: str(pkChain + chain), attrSK: str(fmt.Sprintf("%s%s#%d", skPart, topic, partition))},
+		UpdateExpression:          aws.String("SET #seq = :s, #off = :o"),
+		ConditionExpression:       aws.String("attribute_not_exists(#off) OR #off < :o"),
+		ExpressionAttributeNames:  map[string]string{"#seq": "seq", "#off": "offset"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":s": num(seq), ":o": &types.AttributeValueMemberN{Value: strconv.FormatInt(offset, 10)}},
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if err != nil && !errors.As(err, &ccf) {
+		return fmt.Errorf("record partition %d of %s: %w", partition, topic, err)
+	}
+	return nil
+}
+
+// PartitionStatus is how far one partition of the sealed topic is indexed.
+type PartitionStatus struct {
+	Partition int32 `json:"partition"`
+	// Seq is the chain's last entry indexed from it; Indexed false when
+	// none was.
+	Seq     uint64 `json:"seq"`
+	Indexed bool   `json:"indexed"`
+	// Committed is the indexer group's committed offset; End the
+	// partition's end offset.
+	Committed int64 `json:"committed"`
+	End       int64 `json:"end"`
+	// CaughtUp: the group has consumed every record (the last offset of a
+	// transactional topic is a commit marker no consumer receives).
+	CaughtUp bool `json:"caught_up"`
+}
+
+// Status is how far the index of a chain is: HighestSeen is the highest
+// seq indexed; Contiguous the seq up to which every published entry is
+// indexed. A partition's entries are indexed in seq order, so it is one
+// below the lowest seq of the records the group has still to read (the
+// record at each lagging partition's committed offset), and HighestSeen
+// when every partition is caught up.
+type Status struct {
+	Chain       string            `json:"chain"`
+	HighestSeen uint64            `json:"highest_seen"`
+	Contiguous  uint64            `json:"contiguous"`
+	Partitions  []PartitionStatus `json:"partitions"`
+}
+
+// Status reads the chain's high-water marks from the table, the indexer
+// group's offsets on the sealed topic, and the next record to index on each
+// lagging partition.
+func (x *Index) Status(ctx context.Context, brokers []string, topic, group, chain string) (Status, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		return Status{}, err
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	st := Status{Chain: chain}
+	hw, _, err := x.HighWater(ctx, chain)
+	if err != nil {
+		return st, err
+	}
+	st.HighestSeen = hw
+	out, err := x.DB.Query(ctx, &dynamodb.QueryInput{
+		TableName:                 aws.String(x.Table),
+		KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :sk)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(pkChain + chain), ":sk": str(skPart + topic + "#")},
+		ConsistentRead:            aws.Bool(true),
+	})
+	if err != nil {
+		return st, fmt.Errorf("read partition marks of %s: %w", chain, err)
+	}
+	marks := map[int32]uint64{}
+	for _, it := range out.Items {
+		var m struct {
+			SK  string `dynamodbav:"SK"`
+			Seq uint64 `dynamodbav:"seq"`
+		}
+		if err := attributevalue.UnmarshalMap(it, &m); err != nil {
+			return st, err
+		}
+		p, err := strconv.Atoi(m.SK[strings.LastIndex(m.SK, "#")+1:])
+		if err != nil {
+			return st, fmt.Errorf("partition mark %s: %w", m.SK, err)
+		}
+		marks[int32(p)] = m.Seq
+	}
+	ends, err := adm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		return st, fmt.Errorf("end offsets of %s: %w", topic, err)
+	}
+	committed, err := adm.FetchOffsets(ctx, group)
+	if err != nil {
+		return st, fmt.Errorf("offsets of group %s: %w", group, err)
+	}
+	st.Contiguous = hw
+	lagging := map[int32]kgo.Offset{}
+	ends.Each(func(end kadm.ListedOffset) {
+		ps := PartitionStatus{Partition: end.Partition, End: end.Offset}
+		ps.Seq, ps.Indexed = marks[end.Partition]
+		if c, ok := committed.Lookup(topic, end.Partition); ok && c.Err == nil {
+			ps.Committed = max(c.At, 0)
+		}
+		ps.CaughtUp = end.Offset == 0 || ps.Committed >= end.Offset-1
+		if !ps.CaughtUp {
+			lagging[end.Partition] = kgo.NewOffset().At(ps.Committed)
+		}
+		st.Partitions = append(st.Partitions, ps)
+	})
+	if len(lagging) > 0 {
+		next, err := nextSeqs(ctx, brokers, topic, chain, lagging)
+		if err != nil {
+			return st, err
+		}
+		for _, ps := range st.Partitions {
+			if _, ok := lagging[ps.Partition]; !ok {
+				continue
+			}
+			if n, ok := next[ps.Partition]; ok && n > 0 {
+				st.Contiguous = min(st.Contiguous, n-1)
+			} else {
+				st.Contiguous = min(st.Contiguous, ps.Seq) // cannot read it: the lower bound
+			}
+		}
+	}
+	sort.Slice(st.Partitions, func(i, j int) bool { return st.Partitions[i].Partition < st.Partitions[j].Partition })
+	return st, nil
+}
+
+// nextSeqs reads, on each partition, the first record of chain at or after
+// the offset given and returns its seq.
+func nextSeqs(ctx context.Context, brokers []string, topic, chain string, from map[int32]kgo.Offset) (map[int32]uint64, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: from}),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	out := map[int32]uint64{}
+	for len(out) < len(from) && ctx.Err() == nil {
+		fetches := cl.PollFetches(ctx)
+		fetches.EachRecord(func(r *kgo.Record) {
+			if _, done := out[r.Partition]; done {
+				return
+			}
+			if _, e, err := readSealed(r.Value); err == nil && e.Chain == chain {
+				out[r.Partition] = e.Seq
+			}
+		})
+	}
+	return out, nil
+}

@@ -1,0 +1,38 @@
+package replayer
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aegisai/audit/archive"
+	"github.com/aegisai/audit/shared"
+)
+
+// SignedHead returns the newest checkpoint of chain that carries the
+// trusted signature: the head S3 vouches for. Objects at checkpoint keys
+// that do not verify are passed over, as the sealer passes them over.
+func SignedHead(ctx context.Context, s3 archive.S3API, bucket, prefix, chain, verifierKey string) (shared.Checkpoint, error) {
+	trusted, err := shared.ParseVerifierKey(verifierKey)
+	if err != nil {
+		return shared.Checkpoint{}, err
+	}
+	if prefix == "" {
+		prefix = "audit"
+	}
+	store := &archive.Store{S3: s3, Bucket: bucket, Prefix: prefix}
+	keys, err := store.Checkpoints(ctx, chain)
+	if err != nil {
+		return shared.Checkpoint{}, err
+	}
+	for i := len(keys) - 1; i >= 0; i-- {
+		obj, err := store.Get(ctx, keys[i], "")
+		if err != nil {
+			return shared.Checkpoint{}, err
+		}
+		cp, err := shared.OpenCheckpoint(obj.Body, trusted)
+		if err == nil && cp.Chain == chain && shared.CheckpointKey(prefix, chain, cp.Seq) == keys[i] {
+			return cp, nil
+		}
+	}
+	return shared.Checkpoint{}, fmt.Errorf("no checkpoint of chain %s signed by %s in s3://%s/%s", chain, trusted.ID(), bucket, shared.CheckpointPrefix(prefix, chain))
+}

@@ -1,0 +1,381 @@
+package replayer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"sync"
+	"time"
+
+	"github.com/aegisai/audit/archive"
+	"github.com/aegisai/audit/indexer"
+	"github.com/aegisai/audit/shared"
+)
+
+// RebuildConfig configures Rebuild and Check.
+type RebuildConfig struct {
+	// S3, Bucket, Prefix locate the log (Prefix default "audit").
+	S3     archive.S3API
+	Bucket string
+	Prefix string
+	// Chain is the environment rebuilt (required).
+	Chain string
+	// VerifierKey is the trusted checkpoint key (required): only entries
+	// of objects verified against a checkpoint it signs are indexed.
+	VerifierKey string
+	// Index is the table written (required).
+	Index *indexer.Index
+	// From and To, if set, limit the work to the entries whose Kafka
+	// timestamps are in [From, To), reading only those days. Zero: the
+	// whole chain.
+	From, To time.Time
+	// OnlyMissing writes only what differs from S3: missing items, items
+	// that differ (rewritten), and items S3 does not hold (deleted).
+	OnlyMissing bool
+	// Workers apply entries in parallel (a decision's entries always on one
+	// worker, in seq order). Default 8.
+	Workers int
+	// Progress, if set, is called after each object.
+	Progress func(RebuildReport)
+	// Now is the clock Object Lock retention is checked against. Default
+	// time.Now.
+	Now func() time.Time
+}
+
+// RebuildReport counts what a rebuild or check did.
+type RebuildReport struct {
+	// Objects is how many objects of the scope exist; Done how many were
+	// handled (Resumed of those were skipped as done by an earlier run).
+	Objects, Done, Resumed int
+	// Entries were read and verified; Applied were written.
+	Entries, Applied uint64
+	// Decisions, Overrides, Invalid count the entries by kind.
+	Decisions, Overrides, Invalid uint64
+	// Duplicates are events sealed twice, indexed once.
+	Duplicates uint64
+	// Unsigned entries (no checkpoint yet) were not indexed.
+	Unsigned uint64
+	// Differences are what Check found (or OnlyMissing mended).
+	Differences []indexer.Difference
+	// HeadSeq is the last seq handled.
+	HeadSeq uint64
+}
+
+func (c *RebuildConfig) discover() DiscoverConfig {
+	return DiscoverConfig{S3: c.S3, Bucket: c.Bucket, Prefix: c.Prefix, Chain: c.Chain, VerifierKey: c.VerifierKey, From: c.From, To: c.To, Now: c.Now}
+}
+
+// scope names a rebuild's range for its progress record.
+func (c *RebuildConfig) scope() string {
+	if c.From.IsZero() {
+		return "all"
+	}
+	return shared.FormatTime(c.From) + "/" + shared.FormatTime(c.To)
+}
+
+// objects lists the objects of the scope, in seq order (genesis left out:
+// it has no item).
+func (c *RebuildConfig) objects(ctx context.Context) ([]archive.BatchRef, error) {
+	store := &archive.Store{S3: c.S3, Bucket: c.Bucket, Prefix: c.Prefix}
+	if !c.From.IsZero() {
+		refs, _, err := dayObjects(ctx, store, c.Prefix, c.Chain, c.From, c.To)
+		return refs, err
+	}
+	l, err := store.Log(ctx, c.Chain)
+	if err != nil {
+		return nil, err
+	}
+	if len(l.Strays) > 0 {
+		return nil, &Failure{Key: l.Strays[0], Reason: "object in the chain's folders is not a key of chain " + c.Chain, Err: shared.ErrChainBroken}
+	}
+	var refs []archive.BatchRef
+	for _, r := range l.Batches {
+		if r.FirstSeq > 0 {
+			refs = append(refs, r)
+		}
+	}
+	return refs, nil
+}
+
+// Rebuild rebuilds the index of the chain from S3 alone: every verified
+// entry is applied with the indexer's own code, so the items are exactly
+// the indexer's (keys, attributes, proof pointers, anomalies). It is
+// idempotent, and resumable: the seq finished is recorded in the table
+// after each object, and a run after a kill skips what is done. With
+// OnlyMissing it runs Check, then deletes the extra items and writes the
+// missing and different ones.
+func Rebuild(ctx context.Context, cfg RebuildConfig) (RebuildReport, error) {
+	if !cfg.OnlyMissing {
+		return rebuild(ctx, cfg, true)
+	}
+	rep, err := Check(ctx, cfg)
+	if err != nil {
+		return rep, err
+	}
+	return rep, mend(ctx, cfg, rep.Differences)
+}
+
+// mend writes what Check found: extra items first (so that no stray item
+// takes part in bringing a decision up to date), then the entries whose
+// items are missing or different, read again from S3 and verified.
+func mend(ctx context.Context, cfg RebuildConfig, diffs []indexer.Difference) error {
+	byObject := map[string]map[int]string{}
+	for _, d := range diffs {
+		if d.Kind == "extra" {
+			if err := cfg.Index.Delete(ctx, cfg.Chain, d.ItemKey); err != nil {
+				return err
+			}
+			continue
+		}
+		if byObject[d.Object] == nil {
+			byObject[d.Object] = map[int]string{}
+		}
+		byObject[d.Object][d.Line] = d.Kind
+	}
+	dcfg := cfg.discover()
+	trusted, err := dcfg.validate()
+	if err != nil {
+		return err
+	}
+	store := &archive.Store{S3: cfg.S3, Bucket: cfg.Bucket, Prefix: dcfg.Prefix}
+	for key, lines := range byObject {
+		info, err := shared.ParseBatchKey(dcfg.Prefix, key)
+		if err != nil {
+			return err
+		}
+		d, err := readDiscovered(ctx, store, dcfg, trusted, archive.BatchRef{Key: key, FirstSeq: info.FirstSeq})
+		if err != nil {
+			return err
+		}
+		if d.failure != nil {
+			return d.failure
+		}
+		for line, kind := range lines {
+			e := d.entries[line-1]
+			rec := &shared.SealedRecord{Object: key, VersionID: d.version, Line: line, Entry: d.lines[line-1]}
+			if kind == "missing" {
+				err = cfg.Index.ApplyEntry(ctx, e, rec)
+			} else {
+				err = cfg.Index.Repair(ctx, e, rec)
+			}
+			if err != nil {
+				return fmt.Errorf("mend %s line %d: %w", key, line, err)
+			}
+		}
+	}
+	return nil
+}
+
+// Check compares the index with S3 entry by entry over the scope and
+// reports every missing, different and extra item; it writes nothing.
+func Check(ctx context.Context, cfg RebuildConfig) (RebuildReport, error) {
+	cfg.OnlyMissing = true
+	return rebuild(ctx, cfg, false)
+}
+
+func rebuild(ctx context.Context, cfg RebuildConfig, write bool) (RebuildReport, error) {
+	var rep RebuildReport
+	dcfg := cfg.discover()
+	trusted, err := dcfg.validate()
+	if err != nil {
+		return rep, err
+	}
+	if cfg.Index == nil {
+		return rep, errors.New("rebuild config: Index is required")
+	}
+	if cfg.Prefix == "" {
+		cfg.Prefix = "audit"
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 8
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	refs, err := cfg.objects(ctx)
+	if err != nil {
+		return rep, err
+	}
+	rep.Objects = len(refs)
+	var done uint64
+	resume := write && !cfg.OnlyMissing
+	if resume {
+		var ok bool
+		if done, ok, err = cfg.Index.RebuildDone(ctx, cfg.Chain, cfg.scope()); err != nil {
+			return rep, err
+		}
+		if ok {
+			for len(refs) > 1 && refs[1].FirstSeq <= done+1 {
+				refs, rep.Resumed, rep.Done = refs[1:], rep.Resumed+1, rep.Done+1
+			}
+		}
+	}
+	seen := map[indexer.ItemKey]bool{}
+	var lo, hi uint64
+	store := &archive.Store{S3: cfg.S3, Bucket: cfg.Bucket, Prefix: cfg.Prefix}
+	var last *shared.Entry
+	err = fetchInOrder(ctx, refs, 4, func(ctx context.Context, ref archive.BatchRef) (*discovered, error) {
+		return readDiscovered(ctx, store, dcfg, trusted, ref)
+	}, func(ref archive.BatchRef, d *discovered) error {
+		if d.failure != nil {
+			return d.failure
+		}
+		rep.Entries += uint64(len(d.entries))
+		if !d.signed {
+			rep.Unsigned += uint64(len(d.entries))
+			rep.Done++
+			return nil
+		}
+		var mu sync.Mutex
+		work := make([][]int, cfg.Workers)
+		for i, e := range d.entries {
+			if !cfg.From.IsZero() && (e.Source.Timestamp.Before(cfg.From) || !e.Source.Timestamp.Before(cfg.To)) {
+				continue
+			}
+			if lo == 0 || e.Seq < lo {
+				lo = e.Seq
+			}
+			hi = max(hi, e.Seq)
+			h := fnv.New32a()
+			h.Write([]byte(e.DecisionID()))
+			w := int(h.Sum32() % uint32(cfg.Workers))
+			work[w] = append(work[w], i)
+		}
+		errs := make(chan error, cfg.Workers)
+		var wg sync.WaitGroup
+		for _, idx := range work {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for _, i := range idx {
+					e := d.entries[i]
+					rec := &shared.SealedRecord{Object: ref.Key, VersionID: d.version, Line: i + 1, Entry: d.lines[i]}
+					r, err := applyOne(ctx, cfg, e, rec, write)
+					if err != nil {
+						errs <- fmt.Errorf("%s line %d seq %d: %w", ref.Key, i+1, e.Seq, err)
+						return
+					}
+					mu.Lock()
+					r.add(&rep, e, seen)
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		if err := <-errs; err != nil {
+			return err
+		}
+		last = d.entries[len(d.entries)-1]
+		rep.HeadSeq = last.Seq
+		rep.Done++
+		if resume {
+			if err := cfg.Index.SetRebuildDone(ctx, cfg.Chain, cfg.scope(), last.Seq); err != nil {
+				return err
+			}
+		}
+		if cfg.Progress != nil {
+			cfg.Progress(rep)
+		}
+		return nil
+	})
+	if err != nil {
+		return rep, err
+	}
+	if cfg.OnlyMissing && hi > 0 {
+		err := cfg.Index.EntryItems(ctx, cfg.Chain, lo, hi, func(k indexer.ItemKey, seq uint64) error {
+			if seen[k] {
+				return nil
+			}
+			rep.Differences = append(rep.Differences, indexer.Difference{Kind: "extra", Seq: seq, ItemKey: k, Detail: "S3 holds no entry with this item"})
+			return nil
+		})
+		if err != nil {
+			return rep, err
+		}
+	}
+	if write && last != nil {
+		if err := cfg.Index.RaiseHighWater(ctx, cfg.Chain, last.Seq, last.Hash); err != nil {
+			return rep, err
+		}
+	}
+	if resume {
+		err = cfg.Index.ClearRebuildDone(ctx, cfg.Chain, cfg.scope())
+	}
+	return rep, err
+}
+
+// applied is what applyOne did with one entry.
+type applied struct {
+	key     indexer.ItemKey
+	hasKey  bool
+	dup     bool
+	written bool
+	diff    *indexer.Difference
+}
+
+func (a applied) add(rep *RebuildReport, e *shared.Entry, seen map[indexer.ItemKey]bool) {
+	if a.hasKey {
+		seen[a.key] = true
+	}
+	switch {
+	case a.dup:
+		rep.Duplicates++
+		return
+	case e.Type == shared.EntryInvalid:
+		rep.Invalid++
+	case e.Type == shared.EntryEvent:
+		if env, err := e.Envelope(); err == nil && env.Override != nil {
+			rep.Overrides++
+		} else {
+			rep.Decisions++
+		}
+	}
+	if a.written {
+		rep.Applied++
+	}
+	if a.diff != nil {
+		rep.Differences = append(rep.Differences, *a.diff)
+	}
+}
+
+// applyOne applies (or, for a check, compares) one entry.
+func applyOne(ctx context.Context, cfg RebuildConfig, e *shared.Entry, rec *shared.SealedRecord, write bool) (applied, error) {
+	var a applied
+	if !cfg.OnlyMissing {
+		dup, err := cfg.Index.Apply1(ctx, e, rec)
+		a.dup, a.written = dup, !dup
+		return a, err
+	}
+	dup, err := cfg.Index.Expected(ctx, e)
+	if err != nil || dup {
+		a.dup = dup
+		return a, err
+	}
+	diff, err := cfg.Index.Compare(ctx, e, rec)
+	if err != nil {
+		return a, err
+	}
+	item, err := indexer.EntryItem(e, rec)
+	if err != nil {
+		return a, err
+	}
+	if k, ok := itemKey(item); ok {
+		a.key, a.hasKey = k, true
+	}
+	a.diff = diff
+	return a, nil
+}
+
+func itemKey(item any) (indexer.ItemKey, bool) {
+	switch it := item.(type) {
+	case indexer.Decision:
+		return indexer.ItemKey{PK: it.PK, SK: it.SK}, true
+	case indexer.Override:
+		return indexer.ItemKey{PK: it.PK, SK: it.SK}, true
+	case indexer.Invalid:
+		return indexer.ItemKey{PK: it.PK, SK: it.SK}, true
+	}
+	return indexer.ItemKey{}, false
+}
