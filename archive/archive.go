@@ -302,6 +302,13 @@ func (s *Store) Log(ctx context.Context, chain string) (Listing, error) {
 			flush()
 			cur = &keyVersions{key: key}
 		}
+		// A version listed twice (versitygw repeats the one at a page
+		// boundary) is one version.
+		for _, v := range cur.versions {
+			if v == version {
+				return
+			}
+		}
 		cur.versions = append(cur.versions, version)
 		if latest && marker {
 			cur.deleted = true

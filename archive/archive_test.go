@@ -11,6 +11,7 @@ import (
 
 	"github.com/aegisai/audit/archive"
 	"github.com/aegisai/audit/internal/localstack"
+	"github.com/aegisai/audit/shared"
 )
 
 var stack *localstack.Stack
@@ -67,5 +68,37 @@ func TestPutIsWriteOnceAndLocked(t *testing.T) {
 	}
 	if _, err := st.Get(ctx, "audit/missing", ""); !errors.Is(err, archive.ErrNotFound) {
 		t.Fatalf("missing key: got %v, want ErrNotFound", err)
+	}
+}
+
+// versitygw lists the version at a page boundary of ListObjectVersions
+// twice; a listing of more than one page must still see one version per
+// key (a chain of a million entries has thousands of keys).
+func TestLogAcrossListingPages(t *testing.T) {
+	ctx := context.Background()
+	st := newStore(t)
+	until := time.Now().Add(time.Hour)
+	const n = 1100 // over versitygw's page of 1000
+	sem := make(chan struct{}, 16)
+	errs := make(chan error, n)
+	for i := range n {
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem }()
+			_, err := st.Put(ctx, shared.CheckpointKey("audit", "prod", uint64(i)), []byte("x"), until)
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	l, err := st.Log(ctx, "prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(l.Checkpoints) != n || len(l.Rewritten) != 0 {
+		t.Fatalf("%d checkpoints and %d rewritten keys (%+v), want %d and none", len(l.Checkpoints), len(l.Rewritten), l.Rewritten[:min(2, len(l.Rewritten))], n)
 	}
 }

@@ -54,6 +54,9 @@ type Config struct {
 	KnownCheckpointName string
 	// Parallelism is how many objects are fetched and parsed ahead. Default 8.
 	Parallelism int
+	// Progress, if set, is called after each object with the objects done,
+	// the objects in all and the entries verified.
+	Progress func(done, total int, entries uint64)
 	// Now is the clock that retention is checked against. Default time.Now.
 	Now func() time.Time
 	// Logger defaults to zap.NewNop().
@@ -159,6 +162,7 @@ func Verify(ctx context.Context, cfg Config) (Report, error) {
 		seqs = append(seqs, known.Seq)
 	}
 	lv := shared.NewLogVerifier(cfg.Prefix, cfg.Chain, trusted, seqs)
+	done, entries := 0, uint64(0)
 
 	err = fetchInOrder(ctx, log.Batches, cfg.Parallelism, func(ctx context.Context, ref archive.BatchRef) (*batchResult, error) {
 		return readBatch(ctx, store, ref, cfg.Now())
@@ -170,6 +174,11 @@ func Verify(ctx context.Context, cfg Config) (Report, error) {
 		var f *Failure
 		if errors.As(err, &f) && f.Key == ref.Key {
 			f.Version = b.version
+		}
+		if err == nil && cfg.Progress != nil {
+			done++
+			entries += uint64(len(b.entries))
+			cfg.Progress(done, len(log.Batches), entries)
 		}
 		return note(err)
 	})

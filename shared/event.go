@@ -250,15 +250,16 @@ func decodeDecision(v *jsonValue) (*Decision, error) {
 		return nil, err
 	}
 	d := &Decision{}
-	for _, f := range []struct {
-		name string
-		dst  *string
-	}{{"decision_id", &d.DecisionID}, {"policy_version", &d.PolicyVersion}, {"user_id", &d.UserID}, {"session_id", &d.SessionID}} {
+	for _, f := range [...]struct {
+		name, field string
+		dst         *string
+	}{{"decision_id", "decision.decision_id", &d.DecisionID}, {"policy_version", "decision.policy_version", &d.PolicyVersion},
+		{"user_id", "decision.user_id", &d.UserID}, {"session_id", "decision.session_id", &d.SessionID}} {
 		s, err := getString(v, path, f.name)
 		if err != nil {
 			return nil, err
 		}
-		if err := checkID(join(path, f.name), s); err != nil {
+		if err := checkID(f.field, s); err != nil {
 			return nil, err
 		}
 		*f.dst = s
@@ -281,7 +282,7 @@ func decodeDecision(v *jsonValue) (*Decision, error) {
 		if md.kind != jsonObject {
 			return nil, fieldErr("decision.metadata", "is %s, must be a JSON object", md.kind)
 		}
-		canon := appendCanonical(nil, md)
+		canon := canonicalBytes(md)
 		if len(canon) > MaxMetadataBytes {
 			return nil, fieldErr("decision.metadata", "is %d bytes of canonical JSON, larger than %d", len(canon), MaxMetadataBytes)
 		}

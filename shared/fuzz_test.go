@@ -159,3 +159,33 @@ func FuzzParseVerifierKey(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCanonicalMode: parsing in canonical mode (which sealed lines use)
+// accepts exactly the texts that parse and equal their own canonical form,
+// the rule of docs/FORMAT.md section 3 written out the slow way.
+func FuzzCanonicalMode(f *testing.F) {
+	_, lines := testChain(f, 3)
+	for _, l := range lines {
+		f.Add(l)
+	}
+	for _, n := range numberCases {
+		f.Add([]byte(`{"a":` + n.lit + `}`))
+		f.Add([]byte(`[` + n.canon + `]`))
+	}
+	for _, s := range []string{`"\u001f"`, `"\u001F"`, `"\/"`, `"\u00e9"`, `"é"`, `{"b":1,"a":2}`, `{"a":1,"a":1}`, `[1, 2]`, ` 1`, `"\t"`, `"\b"`, `{"é":1,"😀":2,"ﬀ":3}`, `{"ﬀ":1,"😀":2}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		opts := parseOptions{maxDepth: maxLineDepth}
+		slow, err := parseJSON(in, opts)
+		want := err == nil && bytes.Equal(appendCanonical(nil, &slow), in)
+		opts.canonical = true
+		fast, err := parseJSON(in, opts)
+		if got := err == nil; got != want {
+			t.Fatalf("canonical mode says %v (%v), writing it anew says %v: %q", got, err, want, in)
+		}
+		if err == nil && !bytes.Equal(appendCanonical(nil, &fast), in) {
+			t.Fatalf("canonical mode parsed %q into another value", in)
+		}
+	})
+}

@@ -75,6 +75,18 @@ type jsonValue struct {
 	text    string // number: canonical text; string: decoded value
 	elems   []jsonValue
 	members []jsonMember
+	// raw is an array's or object's own canonical bytes when the text was
+	// parsed in canonical mode (a slice of the input, not a copy).
+	raw []byte
+}
+
+// canonicalBytes returns v's canonical JSON: the input's own bytes when it
+// was parsed in canonical mode, else written anew.
+func canonicalBytes(v *jsonValue) []byte {
+	if v.raw != nil {
+		return v.raw
+	}
+	return appendCanonical(nil, v)
 }
 
 type jsonMember struct {
@@ -99,7 +111,14 @@ type parseOptions struct {
 	// lenientNumbers skips the number rule (exact value, safe integers): only
 	// for reading lines an older version wrote, never for verifying.
 	lenientNumbers bool
+	// canonical requires the text to be in canonical form already (a sealed
+	// line): it is checked while parsing, which is the same as writing the
+	// parsed value canonically and comparing bytes, without doing either.
+	canonical bool
 }
+
+// errNotCanonicalForm is the reason for canonical-mode refusals.
+const errNotCanonicalForm = "not in canonical form: "
 
 // parseJSON parses one JSON text under the rules of docs/FORMAT.md section
 // 3: RFC 8259 grammar, UTF-8 without BOM, no duplicate member names (compared
@@ -107,6 +126,12 @@ type parseOptions struct {
 // levels, and every number keeping its exact value through canonicalisation.
 func parseJSON(raw []byte, o parseOptions) (jsonValue, error) {
 	p := &jsonParser{in: raw, opts: o}
+	if n := bytes.Count(raw, []byte(":")); n < 1<<16 {
+		p.arena = make([]jsonMember, 0, n) // at least one ':' per member
+	}
+	if o.canonical {
+		p.str = string(raw) // one copy; unescaped strings are slices of it
+	}
 	p.space()
 	v, err := p.value(1)
 	if err != nil {
@@ -116,16 +141,28 @@ func parseJSON(raw []byte, o parseOptions) (jsonValue, error) {
 	if p.pos != len(p.in) {
 		return jsonValue{}, p.fail("data after the top-level value")
 	}
+	if p.canonErr {
+		return jsonValue{}, &JSONError{Reason: errNotCanonicalForm + "whitespace outside strings"}
+	}
 	return v, nil
 }
 
 type jsonParser struct {
 	in   []byte
+	str  string // in canonical mode, the input as a string
 	pos  int
 	opts parseOptions
 	// path is the member names and element indexes down to the value being
 	// parsed; it is only turned into text for an error.
 	path []pathSegment
+	// canonErr records whitespace seen in canonical mode (reported once the
+	// value is read, so that a syntax error is named first).
+	canonErr bool
+	// stack holds the members of the objects being parsed; a finished
+	// object's members move to arena, which is sized once for the whole
+	// text, so an object costs no allocation of its own.
+	stack []jsonMember
+	arena []jsonMember
 }
 
 type pathSegment struct {
@@ -156,6 +193,9 @@ func (p *jsonParser) space() {
 	for p.pos < len(p.in) {
 		switch p.in[p.pos] {
 		case ' ', '\t', '\n', '\r':
+			if p.opts.canonical {
+				p.canonErr = true
+			}
 			p.pos++
 		default:
 			return
@@ -203,11 +243,17 @@ func (p *jsonParser) object(depth int) (jsonValue, error) {
 	if depth > p.opts.maxDepth {
 		return jsonValue{}, p.fail("nested deeper than %d levels", p.opts.maxDepth)
 	}
+	start := p.pos
 	p.pos++ // '{'
 	v := jsonValue{kind: jsonObject}
+	base := len(p.stack)
+	defer func() { p.stack = p.stack[:base] }()
 	p.space()
 	if p.pos < len(p.in) && p.in[p.pos] == '}' {
 		p.pos++
+		if p.opts.canonical {
+			v.raw = p.in[start:p.pos]
+		}
 		return v, nil
 	}
 	for {
@@ -219,9 +265,20 @@ func (p *jsonParser) object(depth int) (jsonValue, error) {
 		if err != nil {
 			return jsonValue{}, err
 		}
-		for _, m := range v.members {
-			if m.name == name {
-				return jsonValue{}, p.fail("duplicate member name %q", name)
+		members := p.stack[base:]
+		if p.opts.canonical && len(members) > 0 {
+			// Sorted strictly: no duplicate can pass.
+			if c := compareUTF16(members[len(members)-1].name, name); c >= 0 {
+				if c == 0 {
+					return jsonValue{}, p.fail("duplicate member name %q", name)
+				}
+				return jsonValue{}, p.fail(errNotCanonicalForm+"member %q is not sorted after %q", clip(name), clip(members[len(members)-1].name))
+			}
+		} else {
+			for _, m := range members {
+				if m.name == name {
+					return jsonValue{}, p.fail("duplicate member name %q", name)
+				}
 			}
 		}
 		p.space()
@@ -236,7 +293,7 @@ func (p *jsonParser) object(depth int) (jsonValue, error) {
 			return jsonValue{}, err
 		}
 		p.path = p.path[:len(p.path)-1]
-		v.members = append(v.members, jsonMember{name: name, value: mv})
+		p.stack = append(p.stack, jsonMember{name: name, value: mv})
 		p.space()
 		if p.pos >= len(p.in) {
 			return jsonValue{}, p.fail("unterminated object")
@@ -246,6 +303,17 @@ func (p *jsonParser) object(depth int) (jsonValue, error) {
 			p.pos++
 		case '}':
 			p.pos++
+			if p.opts.canonical {
+				v.raw = p.in[start:p.pos]
+			}
+			members := p.stack[base:]
+			if len(p.arena)+len(members) <= cap(p.arena) {
+				a := len(p.arena)
+				p.arena = append(p.arena, members...)
+				v.members = p.arena[a:len(p.arena):len(p.arena)]
+			} else {
+				v.members = append([]jsonMember(nil), members...)
+			}
 			return v, nil
 		default:
 			return jsonValue{}, p.fail("want ',' or '}' in object")
@@ -257,11 +325,15 @@ func (p *jsonParser) array(depth int) (jsonValue, error) {
 	if depth > p.opts.maxDepth {
 		return jsonValue{}, p.fail("nested deeper than %d levels", p.opts.maxDepth)
 	}
+	start := p.pos
 	p.pos++ // '['
 	v := jsonValue{kind: jsonArray}
 	p.space()
 	if p.pos < len(p.in) && p.in[p.pos] == ']' {
 		p.pos++
+		if p.opts.canonical {
+			v.raw = p.in[start:p.pos]
+		}
 		return v, nil
 	}
 	for i := 0; ; i++ {
@@ -282,6 +354,9 @@ func (p *jsonParser) array(depth int) (jsonValue, error) {
 			p.pos++
 		case ']':
 			p.pos++
+			if p.opts.canonical {
+				v.raw = p.in[start:p.pos]
+			}
 			return v, nil
 		default:
 			return jsonValue{}, p.fail("want ',' or ']' in array")
@@ -302,6 +377,9 @@ func (p *jsonParser) string() (string, error) {
 				return "", err
 			}
 			p.pos++
+			if p.opts.canonical {
+				return p.str[start : p.pos-1], nil
+			}
 			return string(s), nil
 		}
 		if c == '\\' || c < 0x20 {
@@ -323,9 +401,14 @@ func (p *jsonParser) string() (string, error) {
 		case c < 0x20:
 			return "", p.fail("control character U+%04X in a string must be escaped", c)
 		case c == '\\':
+			at := p.pos
 			r, err := p.escape()
 			if err != nil {
 				return "", err
+			}
+			if p.opts.canonical && !canonicalEscape(p.in[at:p.pos], r) {
+				p.pos = at
+				return "", p.fail(errNotCanonicalForm+"escape %q where canonical JSON writes it otherwise", p.in[at:min(at+6, len(p.in))])
 			}
 			if isNoncharacter(r) {
 				return "", p.fail("noncharacter U+%04X is not allowed (I-JSON)", r)
@@ -438,6 +521,24 @@ func (p *jsonParser) hex4() (rune, error) {
 	return r, nil
 }
 
+// canonicalEscape reports whether esc is how RFC 8785 writes r: the short
+// forms for '"', '\\' and the five control characters that have them,
+// \u00xx in lower-case hex for the other control characters, and nothing
+// else escaped.
+func canonicalEscape(esc []byte, r rune) bool {
+	switch r {
+	case '"', '\\':
+		return len(esc) == 2
+	case '\b', '\f', '\n', '\r', '\t':
+		return len(esc) == 2
+	}
+	if r >= 0x20 || len(esc) != 6 {
+		return false
+	}
+	const hexDigits = "0123456789abcdef"
+	return string(esc) == `\u00`+string(hexDigits[r>>4])+string(hexDigits[r&0xf])
+}
+
 // isNoncharacter reports the 66 Unicode noncharacters, which I-JSON refuses.
 func isNoncharacter(r rune) bool {
 	return r >= 0xfdd0 && r <= 0xfdef || r&0xfffe == 0xfffe
@@ -476,6 +577,22 @@ func (p *jsonParser) number() (jsonValue, error) {
 			return jsonValue{}, p.fail("malformed number")
 		}
 	}
+	if p.opts.canonical {
+		lit := p.str[start:p.pos]
+		if smallInteger(lit) {
+			return jsonValue{kind: jsonNumber, text: lit}, nil
+		}
+		canon, err := canonicalNumber(lit, p.opts.lenientNumbers)
+		if err != nil {
+			p.pos = start
+			return jsonValue{}, p.fail("%v", err)
+		}
+		if canon != lit {
+			p.pos = start
+			return jsonValue{}, p.fail(errNotCanonicalForm+"number %s is written %s in canonical JSON", clip(lit), canon)
+		}
+		return jsonValue{kind: jsonNumber, text: lit}, nil
+	}
 	lit := string(p.in[start:p.pos])
 	canon, err := canonicalNumber(lit, p.opts.lenientNumbers)
 	if err != nil {
@@ -483,6 +600,25 @@ func (p *jsonParser) number() (jsonValue, error) {
 		return jsonValue{}, p.fail("%v", err)
 	}
 	return jsonValue{kind: jsonNumber, text: canon}, nil
+}
+
+// smallInteger reports a literal that is its own canonical text at a
+// glance: 0, or up to 15 digits without a leading zero, optionally negative
+// (below 2^53 whatever the digits).
+func smallInteger(lit string) bool {
+	d := strings.TrimPrefix(lit, "-")
+	if d == "0" {
+		return lit == "0"
+	}
+	if len(d) == 0 || len(d) > 15 || d[0] == '0' {
+		return false
+	}
+	for i := 0; i < len(d); i++ {
+		if d[i] < '0' || d[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // canonicalNumber returns the canonical (ECMAScript) text of a well-formed

@@ -15,17 +15,17 @@ var ErrVerifyFailed = errors.New("audit log verification failed")
 type Failure struct {
 	// Key is the object; Version the version read (when known); Line is the
 	// 1-based line (0: the object as a whole).
-	Key     string
-	Version string
-	Line    int
+	Key     string `json:"key"`
+	Version string `json:"version,omitempty"`
+	Line    int    `json:"line,omitempty"`
 	// Seq is the entry's seq when known (HasSeq).
-	Seq    uint64
-	HasSeq bool
+	Seq    uint64 `json:"seq"`
+	HasSeq bool   `json:"has_seq"`
 	// Reason says what is wrong.
-	Reason string
+	Reason string `json:"reason"`
 	// Err is the sentinel of the broken rule (ErrBadEntry, ErrChainBroken,
 	// ErrBadCheckpoint, ...).
-	Err error
+	Err error `json:"-"`
 }
 
 func (f *Failure) Error() string {
@@ -109,18 +109,18 @@ func SplitLines(body []byte) ([][]byte, error) {
 
 // LogReport summarises a verified log.
 type LogReport struct {
-	Objects     int
-	Entries     uint64
-	Events      uint64
-	Invalid     uint64
-	Checkpoints int
+	Objects     int    `json:"objects"`
+	Entries     uint64 `json:"entries"`
+	Events      uint64 `json:"events"`
+	Invalid     uint64 `json:"invalid"`
+	Checkpoints int    `json:"checkpoints"`
 	// Head is the last entry of the chain.
-	Head Head
+	Head Head `json:"-"`
 	// CheckpointedSeq is the seq of the latest valid checkpoint.
-	CheckpointedSeq uint64
+	CheckpointedSeq uint64 `json:"checkpointed_seq"`
 	// Unsigned counts the entries after the latest checkpoint: verified
 	// links and hashes, but no signature covers them yet.
-	Unsigned uint64
+	Unsigned uint64 `json:"unsigned"`
 }
 
 // LogVerifier applies docs/FORMAT.md sections 1, 6 and 7 to a chain's

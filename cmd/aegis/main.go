@@ -8,6 +8,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -161,7 +162,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 
 	var knownFile, saveFile string
-	var allowUnsigned bool
+	var allowUnsigned, asJSON bool
 	verifyCmd := &cobra.Command{
 		Use:   "verify",
 		Short: "Verify the chain in S3 under every rule of docs/FORMAT.md: hashes, links, keys, Object Lock, checkpoint signatures",
@@ -187,9 +188,45 @@ checkpoints cannot be seen from S3 alone, but fails against a kept one.`,
 				}
 				cfg.KnownCheckpointName = knownFile
 			}
+			progress := newProgress(os.Stderr, "verify "+c.chain)
+			cfg.Progress = func(done, total int, entries uint64) { progress.update(done, total, entries) }
+			started := time.Now()
 			rep, err := replayer.Verify(ctx, cfg)
+			progress.done()
+			if asJSON {
+				out := struct {
+					OK bool `json:"ok"`
+					shared.LogReport
+					HeadSeq  uint64            `json:"head_seq"`
+					HeadHash string            `json:"head_hash"`
+					Seconds  float64           `json:"seconds"`
+					Failure  *replayer.Failure `json:"failure,omitempty"`
+					Error    string            `json:"error,omitempty"`
+				}{OK: err == nil && (rep.Unsigned == 0 || allowUnsigned), LogReport: rep.LogReport, HeadSeq: rep.Head.Seq, HeadHash: rep.Head.Hash.String(), Seconds: time.Since(started).Seconds()}
+				var f *replayer.Failure
+				if errors.As(err, &f) {
+					out.Failure = f
+				}
+				if err != nil {
+					out.Error = err.Error()
+				}
+				if jerr := json.NewEncoder(c.stdout).Encode(out); jerr != nil {
+					return jerr
+				}
+			}
 			if err != nil {
 				return err
+			}
+			if saveFile != "" {
+				if err := writeFileAtomic(saveFile, rep.LatestCheckpoint); err != nil {
+					return fmt.Errorf("--save-checkpoint: %w", err)
+				}
+			}
+			if asJSON {
+				if rep.Unsigned > 0 && !allowUnsigned {
+					return fmt.Errorf("%w: %d entries after seq %d", errUnsigned, rep.Unsigned, rep.CheckpointedSeq)
+				}
+				return nil
 			}
 			fmt.Fprintf(c.stdout, "OK chain %s: %d entries (%d events, %d invalid) in %d objects, %d checkpoints; head seq %d hash %s; signed to seq %d\n",
 				c.chain, rep.Entries, rep.Events, rep.Invalid, rep.Objects, rep.Checkpoints, rep.Head.Seq, rep.Head.Hash, rep.CheckpointedSeq)
@@ -197,9 +234,6 @@ checkpoints cannot be seen from S3 alone, but fails against a kept one.`,
 				fmt.Fprintf(c.stdout, "the chain extends the known checkpoint %s (seq %d)\n", knownFile, rep.Known.Seq)
 			}
 			if saveFile != "" {
-				if err := writeFileAtomic(saveFile, rep.LatestCheckpoint); err != nil {
-					return fmt.Errorf("--save-checkpoint: %w", err)
-				}
 				fmt.Fprintf(c.stdout, "latest checkpoint (seq %d) saved to %s: pass it as --known-checkpoint next time\n", rep.CheckpointedSeq, saveFile)
 			}
 			if rep.Unsigned > 0 {
@@ -214,6 +248,7 @@ checkpoints cannot be seen from S3 alone, but fails against a kept one.`,
 	}
 	verifyCmd.Flags().StringVar(&knownFile, "known-checkpoint", "", "a checkpoint kept from an earlier verification: fail unless the chain extends it")
 	verifyCmd.Flags().StringVar(&saveFile, "save-checkpoint", "", "write the latest verified checkpoint to this file")
+	verifyCmd.Flags().BoolVar(&asJSON, "json", false, "print the report (or the failure) as one JSON object")
 	verifyCmd.Flags().BoolVar(&allowUnsigned, "allow-unsigned", false, "exit 0 even when the newest entries are not signed by a checkpoint yet")
 
 	indexCmd.Flags().StringVar(&group, "group", "aegis-indexer", "consumer group shared by the indexers of one table")

@@ -100,6 +100,9 @@ func TestVerifyExitStatus(t *testing.T) {
 	if code, out := aegis(t, append(args, "--known-checkpoint", saved)...); code != 0 || !strings.Contains(out, "extends the known checkpoint") {
 		t.Fatalf("with the kept checkpoint: exit %d: %s", code, out)
 	}
+	if code, out := aegis(t, append(args, "--json")...); code != 0 || !strings.Contains(out, `"ok":true`) || !strings.Contains(out, `"entries":26`) {
+		t.Fatalf("--json: exit %d: %s", code, out)
+	}
 
 	// The sealer died after writing a batch and before its checkpoint.
 	store := &archive.Store{S3: p.S3, Bucket: p.Cfg.Bucket}
@@ -117,6 +120,9 @@ func TestVerifyExitStatus(t *testing.T) {
 	}
 	if code, out := aegis(t, append(args, "--allow-unsigned")...); code != 0 || !strings.Contains(out, "not signed") {
 		t.Fatalf("unsigned tail allowed: exit %d: %s", code, out)
+	}
+	if code, out := aegis(t, append(args, "--json")...); code != 2 || !strings.Contains(out, `"ok":false`) || !strings.Contains(out, `"unsigned":1`) {
+		t.Fatalf("--json with an unsigned tail: exit %d: %s", code, out)
 	}
 
 	// A new version over a sealed object breaks the log.

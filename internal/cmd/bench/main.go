@@ -28,14 +28,24 @@ type result struct {
 type benchmark func(ctx context.Context, st *localstack.Stack) (result, error)
 
 var benchmarks = map[string]benchmark{
-	"seal_throughput": sealThroughput,
+	"seal_throughput":    sealThroughput,
+	"verify_throughput":  verifyThroughput,
+	"verify_rss":         verifyRSS,
+	"rebuild_throughput": rebuildThroughput,
+	"discover_one_day":   discoverOneDay,
 }
 
 func main() {
 	only := flag.String("bench", "", "run only this benchmark")
 	records := flag.Int("records", 20000, "records per throughput benchmark")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	flag.IntVar(&verifyEntries, "verify-entries", verifyEntries, "entries of the chain the verify benchmarks read")
+	child := flag.String("verify-child", "", "internal: run one verification (bucket,chain,endpoint) and exit")
+	flag.StringVar(&verifyProfile, "verify-cpuprofile", "", "write a CPU profile of verify_throughput's verification alone")
 	flag.Parse()
+	if *child != "" {
+		verifyChild(*child)
+	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {

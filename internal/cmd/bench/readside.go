@@ -1,0 +1,163 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/aegisai/audit/archive"
+	"github.com/aegisai/audit/indexer"
+	"github.com/aegisai/audit/internal/localstack"
+	"github.com/aegisai/audit/replayer"
+	"github.com/aegisai/audit/shared"
+)
+
+var rebuildEntries = 20000
+
+// rebuildThroughput: index items per second rebuilt from S3 into DynamoDB
+// (dynalite). Baseline: a raw BatchWriteItem loop of the same items (25 per
+// call) with the same concurrency, into another empty table.
+func rebuildThroughput(ctx context.Context, st *localstack.Stack) (result, error) {
+	bc, err := buildChain(ctx, st, rebuildEntries, 1000, 2)
+	if err != nil {
+		return result{}, err
+	}
+	s3c, err := st.S3(ctx)
+	if err != nil {
+		return result{}, err
+	}
+	db, err := st.DynamoDB(ctx)
+	if err != nil {
+		return result{}, err
+	}
+	const workers = 8
+	// The items, as the indexer makes them.
+	store := &archive.Store{S3: s3c, Bucket: bc.bucket}
+	l, err := store.Log(ctx, bc.chain)
+	if err != nil {
+		return result{}, err
+	}
+	var items []map[string]types.AttributeValue
+	for _, ref := range l.Batches[1:] {
+		obj, err := store.Get(ctx, ref.Key, "")
+		if err != nil {
+			return result{}, err
+		}
+		entries, lines, err := shared.ParseObject(ref.Key, ref.FirstSeq, obj.Body)
+		if err != nil {
+			return result{}, err
+		}
+		for i, e := range entries {
+			it, err := indexer.EntryItem(e, &shared.SealedRecord{Object: ref.Key, VersionID: obj.VersionID, Line: i + 1, Entry: lines[i]})
+			if err != nil {
+				return result{}, err
+			}
+			av, err := attributevalue.MarshalMap(it)
+			if err != nil {
+				return result{}, err
+			}
+			items = append(items, av)
+		}
+	}
+	raw := localstack.Name("raw")
+	if err := indexer.EnsureTable(ctx, db, raw); err != nil {
+		return result{}, err
+	}
+	start := time.Now()
+	work := make(chan []map[string]types.AttributeValue)
+	var wg sync.WaitGroup
+	var werr error
+	var mu sync.Mutex
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for batch := range work {
+				reqs := make([]types.WriteRequest, len(batch))
+				for i, it := range batch {
+					reqs[i] = types.WriteRequest{PutRequest: &types.PutRequest{Item: it}}
+				}
+				for len(reqs) > 0 {
+					out, err := db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{raw: reqs}})
+					if err != nil {
+						mu.Lock()
+						werr = err
+						mu.Unlock()
+						return
+					}
+					reqs = out.UnprocessedItems[raw]
+				}
+			}
+		}()
+	}
+	for i := 0; i < len(items); i += 25 {
+		work <- items[i:min(i+25, len(items))]
+	}
+	close(work)
+	wg.Wait()
+	if werr != nil {
+		return result{}, werr
+	}
+	baseline := float64(len(items)) / time.Since(start).Seconds()
+
+	table := localstack.Name("rebuilt")
+	if err := indexer.EnsureTable(ctx, db, table); err != nil {
+		return result{}, err
+	}
+	start = time.Now()
+	rep, err := replayer.Rebuild(ctx, replayer.RebuildConfig{S3: s3c, Bucket: bc.bucket, Chain: bc.chain, VerifierKey: bc.vkey,
+		Index: &indexer.Index{DB: db, Table: table}, Workers: workers})
+	if err != nil {
+		return result{}, err
+	}
+	value := float64(rep.Applied) / time.Since(start).Seconds()
+	return result{value: value, baseline: baseline, unit: "items/s"}, nil
+}
+
+// discoverOneDay: seconds to find one user's entries in one day of a
+// 30-day chain. Baseline: listing and reading the whole chain (every
+// object's bytes), which is what a scan without the day prefixes costs.
+func discoverOneDay(ctx context.Context, st *localstack.Stack) (result, error) {
+	bc, err := buildChain(ctx, st, verifyEntries/4, 1000, 30)
+	if err != nil {
+		return result{}, err
+	}
+	s3c, err := st.S3(ctx)
+	if err != nil {
+		return result{}, err
+	}
+	store := &archive.Store{S3: s3c, Bucket: bc.bucket}
+	start := time.Now()
+	l, err := store.Log(ctx, bc.chain)
+	if err != nil {
+		return result{}, err
+	}
+	for _, ref := range l.Batches {
+		if _, err := store.Get(ctx, ref.Key, ""); err != nil {
+			return result{}, err
+		}
+	}
+	baseline := float64(time.Since(start).Milliseconds())
+	day := time.Date(2026, 10, 15, 0, 0, 0, 0, time.UTC)
+	// A user with decisions that day: the one of the day's middle entry.
+	user := fmt.Sprintf("user-%d", (bc.entries*29/60)%5000)
+	start = time.Now()
+	found := 0
+	rep, err := replayer.Discover(ctx, replayer.DiscoverConfig{S3: s3c, Bucket: bc.bucket, Chain: bc.chain, VerifierKey: bc.vkey,
+		From: day, To: day.AddDate(0, 0, 1), UserID: user}, func(replayer.Found) error { found++; return nil })
+	if err != nil {
+		return result{}, err
+	}
+	value := float64(time.Since(start).Milliseconds())
+	fmt.Printf("discover_one_day: %d entries of %s on %s, %d of %d objects read (%d days listed)\n",
+		found, user, day.Format("2006-01-02"), rep.Objects, len(l.Batches), rep.Days)
+	if found == 0 {
+		return result{}, fmt.Errorf("found nothing: the benchmark's chain has no %s that day", user)
+	}
+	return result{value: value, baseline: baseline, unit: "ms"}, nil
+}

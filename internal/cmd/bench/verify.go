@@ -1,0 +1,249 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime/pprof"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/aegisai/audit/archive"
+	"github.com/aegisai/audit/internal/localstack"
+	"github.com/aegisai/audit/replayer"
+	"github.com/aegisai/audit/shared"
+)
+
+// benchChain is a chain written straight into S3 for the read-side
+// benchmarks: objects of perObject entries, each with its checkpoint, as
+// the sealer lays them out.
+type benchChain struct {
+	bucket, chain, vkey string
+	entries             int
+	days                int
+}
+
+var verifyEntries = 1_000_000
+
+// verifyProfile, if set, receives a CPU profile of the verification alone.
+var verifyProfile string
+
+// buildChain seals n decisions spread over days days into the stack's S3.
+func buildChain(ctx context.Context, st *localstack.Stack, n, perObject, days int) (*benchChain, error) {
+	cl, err := st.S3(ctx)
+	if err != nil {
+		return nil, err
+	}
+	bc := &benchChain{bucket: localstack.Name("bench"), chain: localstack.Name("chain"), entries: n, days: days}
+	if err := localstack.CreateLockedBucket(ctx, cl, bc.bucket); err != nil {
+		return nil, err
+	}
+	skey, vkey, err := note.GenerateKey(rand.Reader, "aegis-"+bc.chain)
+	if err != nil {
+		return nil, err
+	}
+	bc.vkey = vkey
+	signer, err := shared.NewSigner(skey)
+	if err != nil {
+		return nil, err
+	}
+	store := &archive.Store{S3: cl, Bucket: bc.bucket}
+	retain := time.Now().Add(24 * time.Hour)
+	start := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
+	g, err := shared.NewGenesis(bc.chain, start, signer.Name(), vkey)
+	if err != nil {
+		return nil, err
+	}
+	gl, _ := g.Line()
+	put := func(key string, body []byte) error {
+		_, err := store.Put(ctx, key, body, retain)
+		return err
+	}
+	sign := func(entries []*shared.Entry, offset int64, key string) error {
+		last := entries[len(entries)-1]
+		cp := shared.Checkpoint{Chain: bc.chain, Seq: last.Seq, Hash: last.Hash, Offset: offset, Object: key, Root: shared.ObjectRoot(entries), Time: start}
+		msg, err := cp.Sign(signer)
+		if err != nil {
+			return err
+		}
+		return put(shared.CheckpointKey("audit", bc.chain, last.Seq), msg)
+	}
+	if err := put(shared.GenesisKey("audit", bc.chain), append(gl, '\n')); err != nil {
+		return nil, err
+	}
+	if err := sign([]*shared.Entry{g}, -1, shared.GenesisKey("audit", bc.chain)); err != nil {
+		return nil, err
+	}
+	head := shared.Head{Chain: bc.chain, Hash: g.Hash, Offset: -1}
+	// Objects are written by a few goroutines while the next is sealed.
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	var werr error
+	var mu sync.Mutex
+	step := time.Duration(days) * 24 * time.Hour / time.Duration(n)
+	for i := 0; i < n; {
+		var entries []*shared.Entry
+		var body []byte
+		day := shared.FileDate(start.Add(time.Duration(i) * step))
+		for ; i < n && len(entries) < perObject; i++ {
+			ts := start.Add(time.Duration(i) * step)
+			if shared.FileDate(ts) != day {
+				break
+			}
+			raw := fmt.Sprintf(`{"type":"decision","event_id":"evt-%d","environment":%q,"occurred_at":%q,"decision":{"decision_id":"dec-%d","action":"ALLOW","confidence_score":0.87,"policy_version":"policy-2026.11","user_id":"user-%d","session_id":"sess-%d","metadata":{"ip_country":"DE","device":"dev-%d","risk":{"velocity":3,"new_device":false}}}}`,
+				i, bc.chain, shared.FormatTime(ts), i, i%5000, i%20000, i%97)
+			e, err := shared.SealRecord(head, shared.Source{Topic: "decisions", Offset: int64(i), Timestamp: ts}, []byte(raw), ts)
+			if err != nil {
+				return nil, err
+			}
+			l, _ := e.Line()
+			body = append(append(body, l...), '\n')
+			entries = append(entries, e)
+			head = head.Next(e)
+		}
+		key := shared.BatchKey("audit", entries[0])
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			err := put(key, body)
+			if err == nil {
+				err = sign(entries, entries[len(entries)-1].Source.Offset, key)
+			}
+			if err != nil {
+				mu.Lock()
+				werr = err
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return bc, werr
+}
+
+// verifyThroughput: entries per second `aegis verify` checks over a chain
+// of -verify-entries entries in S3 (versitygw). Baseline: reading the same
+// objects (same parallelism) and SHA-256 over their raw bytes.
+func verifyThroughput(ctx context.Context, st *localstack.Stack) (result, error) {
+	bc, err := buildChain(ctx, st, verifyEntries, 1000, 30)
+	if err != nil {
+		return result{}, err
+	}
+	cl, err := st.S3(ctx)
+	if err != nil {
+		return result{}, err
+	}
+	store := &archive.Store{S3: cl, Bucket: bc.bucket}
+	start := time.Now()
+	l, err := store.Log(ctx, bc.chain)
+	if err != nil {
+		return result{}, err
+	}
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	for _, ref := range l.Batches {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if obj, err := store.Get(ctx, ref.Key, ""); err == nil {
+				sha256.Sum256(obj.Body)
+			}
+		}()
+	}
+	wg.Wait()
+	baseline := float64(bc.entries) / time.Since(start).Seconds()
+	if verifyProfile != "" {
+		f, err := os.Create(verifyProfile)
+		if err != nil {
+			return result{}, err
+		}
+		defer f.Close()
+		pprof.StopCPUProfile()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return result{}, err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	start = time.Now()
+	rep, err := replayer.Verify(ctx, replayer.Config{S3: cl, Bucket: bc.bucket, Chain: bc.chain, VerifierKey: bc.vkey})
+	if err != nil {
+		return result{}, err
+	}
+	value := float64(rep.Entries) / time.Since(start).Seconds()
+	return result{value: value, baseline: baseline, unit: "entries/s"}, nil
+}
+
+// verifyRSS: peak resident memory of a verification in its own process,
+// over chains of two lengths (the figure is the longer; both are printed).
+func verifyRSS(ctx context.Context, st *localstack.Stack) (result, error) {
+	var peaks []float64
+	for _, n := range []int{verifyEntries / 4, verifyEntries} {
+		bc, err := buildChain(ctx, st, n, 1000, 30)
+		if err != nil {
+			return result{}, err
+		}
+		self, err := os.Executable()
+		if err != nil {
+			return result{}, err
+		}
+		cmd := exec.CommandContext(ctx, self, "-verify-child", bc.bucket+","+bc.chain+","+st.S3Endpoint)
+		cmd.Env = append(os.Environ(), "AEGIS_BENCH_VKEY="+bc.vkey)
+		cmd.Stderr = os.Stderr
+		if out, err := cmd.Output(); err != nil {
+			return result{}, fmt.Errorf("verify child: %v: %s", err, out)
+		}
+		peak := float64(cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) / 1024 // KiB -> MiB
+		fmt.Printf("verify_rss: %d entries: peak %.1f MiB\n", n, peak)
+		peaks = append(peaks, peak)
+	}
+	// Baseline: the same process doing nothing but start (its floor).
+	return result{value: peaks[1], baseline: peaks[0], unit: "MiB"}, nil
+}
+
+// verifyChild runs one verification for verifyRSS and exits.
+func verifyChild(arg string) {
+	var bucket, chain, endpoint string
+	for i, part := range splitComma(arg) {
+		switch i {
+		case 0:
+			bucket = part
+		case 1:
+			chain = part
+		case 2:
+			endpoint = part
+		}
+	}
+	ctx := context.Background()
+	st := &localstack.Stack{S3Endpoint: endpoint}
+	cl, err := st.S3(ctx)
+	if err == nil {
+		var rep replayer.Report
+		rep, err = replayer.Verify(ctx, replayer.Config{S3: cl, Bucket: bucket, Chain: chain, VerifierKey: os.Getenv("AEGIS_BENCH_VKEY")})
+		fmt.Println(strconv.FormatUint(rep.Entries, 10))
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+func splitComma(s string) []string {
+	var out []string
+	start := 0
+	for i := 0; i <= len(s); i++ {
+		if i == len(s) || s[i] == ',' {
+			out = append(out, s[start:i])
+			start = i + 1
+		}
+	}
+	return out
+}
