@@ -1,22 +1,36 @@
 #!/usr/bin/env python3
 """Independent verifier for the sealed log format, version 1.
 
-Written from docs/FORMAT.md alone (sections 1 to 8, vectors of section 10),
+Written from docs/FORMAT.md alone (sections 1 to 8, 10 and 11),
 without reading the Go implementation. Python 3.11, standard library only:
 its own strict JSON parser, RFC 8785 canonical writer with the number rule,
 the entry and event rules, the hash and chain rules, signed-note checkpoints
-and a pure-Python Ed25519 verifier (RFC 8032 section 5.1.7, cofactorless).
+a pure-Python Ed25519 verifier (RFC 8032 section 5.1.7, cofactorless), the
+RFC 6962 Merkle root of an object and RFC 9162 inclusion proofs.
 
     python3 check_vectors.py FILE...        check test vectors (section 10)
     python3 check_vectors.py -v FILE...     also print why expected rejections were rejected
     python3 check_vectors.py --lines FILE   check every line of a JSON Lines file as an entry line
     python3 check_vectors.py --self-test    Ed25519 against RFC 8032 test 1
+    python3 check_vectors.py --dir DIR --chain CHAIN --verifier-key KEYFILE [--prefix PREFIX]
+                             [--known-checkpoint FILE] [--allow-unsigned]
+        verify a downloaded bucket (every object as the file DIR/<key>) as section 8 says,
+        without Object Lock. Prints one line:
+          OK chain <chain>: <n> entries, head seq <seq> hash <hex>, signed to seq <s>, <u> unsigned
+        (exit 0; exit 2 when u > 0 without --allow-unsigned) or
+          FAIL object <key> line <n> seq <s>: <reason>
+        (exit 1; ' line <n>' and ' seq <s>' only where they apply) for the first failure.
+    python3 check_vectors.py --bundle FILE --verifier-key KEYFILE
+        verify an evidence bundle (section 11): prints
+          OK decision <id> of chain <chain>: <action>, now <current action>; <n> entries
+        (exit 0) or FAIL <reason> (exit 1).
 
-Exit status 1 if anything failed (or no file was given), else 0.
+Vector modes: exit status 1 if anything failed (or no file was given), else 0.
 """
 import base64
 import hashlib
 import json
+import os
 import re
 import sys
 from decimal import Decimal
@@ -39,13 +53,16 @@ CLAMP_HIGH = "9999-12-31T23:59:59.999Z"
 
 # Section 7.2 says "as Go's crypto/ed25519 does it (RFC 8032 section 5.1.7)".
 # RFC 8032 (5.1.3) refuses a public key whose y is >= p or whose x is 0 with the
-# sign bit set; Go's crypto/ed25519 accepts both. Only the decoding of A is
-# affected (R is compared as bytes). False = Go's behaviour.
+# sign bit set; Go's crypto/ed25519 accepts both. Section 7.1 now refuses such
+# keys in parse_verifier_key (every key reaching ed25519_verify went through it),
+# so this flag changes nothing for verifier keys; it is kept for ed25519_verify
+# alone. Only the decoding of A is affected (R is compared as bytes).
 STRICT_RFC8032_POINT_DECODING = False
 
 
 class Refused(Exception):
     """A rule of FORMAT.md is broken; the message names the section."""
+    seq = None                          # set by verify_note when the note's seq was read
 
 
 def refuse(section, msg):
@@ -505,7 +522,7 @@ def check_event(ev, chain):
     if not isinstance(ev, dict):
         refuse("4", "the event is not an object")
     t = ev.get("type")
-    if t not in ("decision", "override"):
+    if not isinstance(t, str) or t not in ("decision", "override"):
         refuse("4", f"event type {t!r} is not decision or override")
     exact_members(ev, ("type", "event_id", "environment", "occurred_at", t), what="event", section="4")
     check_id(ev["event_id"], "event_id")
@@ -594,7 +611,7 @@ def check_entry(e):
     if not isinstance(e, dict):
         refuse("2", "the line is not an object")
     t = e.get("type")
-    if t not in MEMBERS:
+    if not isinstance(t, str) or t not in MEMBERS:     # a list or object is not hashable
         refuse("2", f"type {t!r} is not genesis, event or invalid")
     exact_members(e, MEMBERS[t], what="entry")
     v = e["v"]
@@ -789,25 +806,29 @@ def parse_verifier_key(s):
 # Section 7.2: signed notes
 
 SEQ_DEC = re.compile(r"0|[1-9][0-9]*")
+NOTE_LINES = [NOTE_HEADER, "chain ", "seq ", "hash ", "offset ", "object ", "root ", "time "]
 OFFSET_DEC = re.compile(r"-1|0|[1-9][0-9]*")
 
 
-def verify_note(note_bytes, vkey):
-    """Returns the checkpoint fields as a dict, or raises Refused."""
-    name, kh, pub = vkey
+def parse_note(note_bytes):
+    """Section 7.2 without the signature: returns (fields, signed text bytes, key name, 68-byte blob).
+    Raises Refused; a partially parsed seq is kept in Refused.seq when the seq line was valid."""
     text = decode_utf8(note_bytes, "note")
+    for i, ch in enumerate(text):
+        if (ord(ch) < 0x20 and ch != "\n") or ch == "\x7f":
+            refuse("7.2", f"note holds the control character U+{ord(ch):04X} at character {i}")
     if not text.endswith("\n"):
         refuse("7.2", "note does not end in a newline")
     lines = text.split("\n")[:-1]
-    if len(lines) < 9:
-        refuse("7.2", "note is not 7 text lines, an empty line and a signature line")
-    if lines[7] != "":
-        refuse("7.2", "the text is not exactly 7 lines followed by an empty line")
-    if len(lines) != 9:
-        refuse("7.2", f"{len(lines) - 8} signature lines, not exactly one")
-    want = ["", "chain ", "seq ", "hash ", "offset ", "object ", "time "]
+    n_text = len(NOTE_LINES)                     # 8 text lines
+    if len(lines) < n_text + 2:
+        refuse("7.2", f"note is not {n_text} text lines, an empty line and a signature line")
+    if lines[n_text] != "":
+        refuse("7.2", f"the text is not exactly {n_text} lines followed by an empty line")
+    if len(lines) != n_text + 2:
+        refuse("7.2", f"{len(lines) - n_text - 1} signature lines, not exactly one")
     vals = []
-    for i, w in enumerate(want):
+    for i, w in enumerate(NOTE_LINES):
         if i == 0:
             if lines[0] != NOTE_HEADER:
                 refuse("7.2", f"first line is not {NOTE_HEADER}")
@@ -815,7 +836,7 @@ def verify_note(note_bytes, vkey):
         if not lines[i].startswith(w):
             refuse("7.2", f"line {i + 1} does not start with {w!r}")
         vals.append(lines[i][len(w):])
-    chain, seq_s, hash_s, off_s, obj, time_s = vals
+    chain, seq_s, hash_s, off_s, obj, root_s, time_s = vals
     if not is_identifier(chain):
         refuse("2.1", f"checkpoint chain {chain!r} is not an identifier")
     if SEQ_DEC.fullmatch(seq_s) is None:
@@ -823,34 +844,110 @@ def verify_note(note_bytes, vkey):
     seq = int(seq_s) if len(seq_s) <= 20 else MAX_SAFE + 1
     if seq > MAX_SAFE:
         refuse("7.2", "seq beyond 2^53-1")
-    if not is_hex64(hash_s):
-        refuse("7.2", "hash is not 64 hex")
-    if OFFSET_DEC.fullmatch(off_s) is None:
-        refuse("7.2", f"offset {off_s!r} is not -1 or a decimal without leading zeros")
-    offset = int(off_s) if len(off_s) <= 20 else MAX_SAFE + 1
-    if (offset == -1) != (seq == 0):
-        refuse("7.2", f"offset {offset} with seq {seq}: -1 exactly when seq is 0")
-    if offset > MAX_SAFE:
-        refuse("7.2", "offset beyond 2^53-1")
-    if obj == "":
-        refuse("7.2", "object is empty")
-    check_timestamp(time_s, "checkpoint time", no_trailing_zero=True, section="7.2/2.2")
-    sig = lines[8]
-    if not sig.startswith(EM_DASH + " "):
-        refuse("7.2", "signature line does not start with an em dash and a space")
-    parts = sig[2:].split(" ")
-    if len(parts) != 2:
-        refuse("7.2", "signature line is not '\u2014 <name> <base64>'")
-    sname, sb64 = parts
-    blob = canonical_base64(sb64, "signature", "7.2")
-    if len(blob) != 68:
-        refuse("7.2", f"signature is {len(blob)} bytes, not 68")
-    if sname != name or blob[:4] != kh:
-        refuse("7.2", f"note signed by {sname}+{blob[:4].hex()}, not by the trusted key {name}+{kh.hex()}")
-    signed = "\n".join(lines[:7]).encode("utf-8") + b"\n"
-    if not ed25519_verify(pub, signed, blob[4:]):
-        refuse("7.2", "the Ed25519 signature does not verify")
-    return {"chain": chain, "seq": seq, "hash": hash_s, "offset": offset, "object": obj, "time": time_s}
+    try:
+        if not is_hex64(hash_s):
+            refuse("7.2", "hash is not 64 hex")
+        if OFFSET_DEC.fullmatch(off_s) is None:
+            refuse("7.2", f"offset {off_s!r} is not -1 or a decimal without leading zeros")
+        offset = int(off_s) if len(off_s) <= 20 else MAX_SAFE + 1
+        if (offset == -1) != (seq == 0):
+            refuse("7.2", f"offset {offset} with seq {seq}: -1 exactly when seq is 0")
+        if offset > MAX_SAFE:
+            refuse("7.2", "offset beyond 2^53-1")
+        if obj == "":
+            refuse("7.2", "object is empty")
+        if " " in obj:
+            refuse("7.2", "object holds a space")
+        if not is_hex64(root_s):
+            refuse("7.2", "root is not 64 hex")
+        check_timestamp(time_s, "checkpoint time", no_trailing_zero=True, section="7.2/2.2")
+        sig = lines[n_text + 1]
+        if not sig.startswith(EM_DASH + " "):
+            refuse("7.2", "signature line does not start with an em dash and a space")
+        parts = sig[2:].split(" ")
+        if len(parts) != 2:
+            refuse("7.2", "signature line is not '\u2014 <name> <base64>'")
+        sname, sb64 = parts
+        blob = canonical_base64(sb64, "signature", "7.2")
+        if len(blob) != 68:
+            refuse("7.2", f"signature is {len(blob)} bytes, not 68")
+    except Refused as r:
+        r.seq = seq
+        raise
+    signed = "\n".join(lines[:n_text]).encode("utf-8") + b"\n"
+    fields = {"chain": chain, "seq": seq, "hash": hash_s, "offset": offset, "object": obj,
+              "root": root_s, "time": time_s}
+    return fields, signed, sname, blob
+
+
+def verify_note(note_bytes, vkey):
+    """Section 7.2: returns the checkpoint fields as a dict, or raises Refused
+    (with .seq set when the note's seq line was valid)."""
+    name, kh, pub = vkey
+    fields, signed, sname, blob = parse_note(note_bytes)
+    try:
+        if sname != name or blob[:4] != kh:
+            refuse("7.2", f"note signed by {sname}+{blob[:4].hex()}, not by the trusted key {name}+{kh.hex()}")
+        if not ed25519_verify(pub, signed, blob[4:]):
+            refuse("7.2", "the Ed25519 signature does not verify")
+    except Refused as r:
+        r.seq = fields["seq"]
+        raise
+    return fields
+
+
+# ---------------------------------------------------------------------------
+# Section 7.2: the Merkle tree hash of RFC 6962 section 2.1, and the
+# inclusion proof check of RFC 9162 section 2.1.3.2 (section 11)
+
+def merkle_leaf(entry_hash_hex):
+    return hashlib.sha256(b"\x00" + bytes.fromhex(entry_hash_hex)).digest()
+
+
+def merkle_node(left, right):
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def merkle_root(leaves):
+    """leaves: list of leaf hashes (already SHA-256(0x00 || entry hash)), n >= 1."""
+    n = len(leaves)
+    if n == 1:
+        return leaves[0]
+    k = 1
+    while k * 2 < n:                 # the largest power of two below n
+        k *= 2
+    return merkle_node(merkle_root(leaves[:k]), merkle_root(leaves[k:]))
+
+
+def object_root(entries):
+    return merkle_root([merkle_leaf(e["hash"]) for e in entries]).hex()
+
+
+def inclusion_root(leaf_index, tree_size, leaf, path):
+    """RFC 9162 section 2.1.3.2: the root the path leads to, or None when the
+    path is not exactly as long as the algorithm consumes."""
+    if leaf_index >= tree_size:
+        return None
+    fn, sn = leaf_index, tree_size - 1
+    r = leaf
+    for p in path:
+        if sn == 0:
+            return None
+        if fn & 1 or fn == sn:
+            r = merkle_node(p, r)
+            if not fn & 1:
+                while True:
+                    fn >>= 1
+                    sn >>= 1
+                    if fn & 1 or fn == 0:
+                        break
+        else:
+            r = merkle_node(r, p)
+        fn >>= 1
+        sn >>= 1
+    if sn != 0:
+        return None
+    return r
 
 
 # ---------------------------------------------------------------------------
@@ -870,16 +967,18 @@ def classify(prefix, chain, key):
     """Returns ('ignore',), ('genesis', 0), ('batch', seq) or ('checkpoint', seq); raises on a stray."""
     if not key.startswith(prefix + "/"):
         return ("ignore",)
-    if f"env={chain}" not in key.split("/"):
+    # Section 1: only the part after <prefix>/ is searched; the prefix's own segments do not count.
+    if f"env={chain}" not in key[len(prefix) + 1:].split("/"):
         return ("ignore",)
     if key == genesis_key(prefix, chain):
         return ("genesis", 0)
     p, c = re.escape(prefix), re.escape(chain)
     m = re.fullmatch(p + r"/year=([0-9]{4})/month=([0-9]{2})/day=([0-9]{2})/env=" + c + r"/([0-9]{20})\.jsonl", key)
-    if m and real_date(int(m.group(1)), int(m.group(2)), int(m.group(3))):
+    # Section 1: a batch key with seq 0, or a seq beyond 2^53-1, is a stray object.
+    if m and real_date(int(m.group(1)), int(m.group(2)), int(m.group(3))) and 1 <= int(m.group(4)) <= MAX_SAFE:
         return ("batch", int(m.group(4)))
     m = re.fullmatch(p + r"/checkpoints/env=" + c + r"/([0-9]{20})\.note", key)
-    if m:
+    if m and int(m.group(1)) <= MAX_SAFE:
         return ("checkpoint", int(m.group(1)))
     refuse("1", f"stray object {key}")
 
@@ -887,20 +986,64 @@ def classify(prefix, chain, key):
 # ---------------------------------------------------------------------------
 # Sections 1, 6, 7.3 and 8: a whole log
 
+class LogFail(Exception):
+    """The first failure of section 8: the object (or stray key, checkpoint,
+    known checkpoint's file), the 1-based line and the seq where they apply."""
+
+    def __init__(self, obj, reason, line=None, seq=None):
+        super().__init__(reason)
+        self.obj, self.reason, self.line, self.seq = obj, reason, line, seq
+
+    def report(self):
+        s = f"FAIL object {self.obj}"
+        if self.line is not None:
+            s += f" line {self.line}"
+        if self.seq is not None:
+            s += f" seq {self.seq}"
+        return s + f": {self.reason}"
+
+
 def split_lines(body, key):
-    """Section 1: UTF-8 JSON Lines, each line ending in \\n, no empty lines, no \\r, no BOM."""
-    if body.startswith(b"\xef\xbb\xbf"):
-        refuse("1", f"{key}: starts with a byte order mark")
-    decode_utf8(body, key)
-    if b"\r" in body:
-        refuse("1", f"{key}: holds a \\r")
-    if not body.endswith(b"\n"):
-        refuse("1", f"{key}: does not end in \\n" if body else f"{key}: is empty")
-    lines = body[:-1].split(b"\n")
-    for i, ln in enumerate(lines):
+    """Section 1: UTF-8 JSON Lines, each line ending in \\n, no empty lines, no \\r,
+    no BOM, not empty. Returns the lines or raises LogFail naming the first bad line."""
+    if body == b"":
+        raise LogFail(key, "section 1: an empty object (0 bytes)")
+    pieces = body.split(b"\n")
+    last = pieces.pop()                  # b"" when the body ends in \n
+    if last != b"":
+        pieces.append(last)
+    for i, ln in enumerate(pieces):
+        n = i + 1
+        if i == 0 and ln.startswith(b"\xef\xbb\xbf"):
+            raise LogFail(key, "section 1: the object starts with a byte order mark", n)
         if ln == b"":
-            refuse("1", f"{key} line {i + 1}: empty line")
-    return lines
+            raise LogFail(key, "section 1: empty line", n)
+        if b"\r" in ln:
+            raise LogFail(key, "section 1: the line holds a \\r", n)
+        try:
+            ln.decode("utf-8", errors="strict")
+        except UnicodeDecodeError as e:
+            raise LogFail(key, f"section 1: not UTF-8 ({e.reason} at byte {e.start} of the line)", n)
+        if last != b"" and i == len(pieces) - 1:
+            raise LogFail(key, "section 1: the last line does not end in \\n", n)
+    return pieces
+
+
+def seq_of_unchecked_line(ln):
+    """The seq of a line that failed alone, when it can be read: the line parses
+    (section 3) as an object whose seq is an integer in [0, 2^53-1]. Else None."""
+    try:
+        v, _ = parse_json(ln, LINE_DEPTH)
+    except Refused:
+        return None
+    s = v.get("seq") if isinstance(v, dict) else None
+    if isinstance(s, Num) and s.is_integer_literal() and 0 <= s.int_value() <= MAX_SAFE:
+        return s.int_value()
+    return None
+
+
+def utc_date(entry):
+    return entry["source"]["timestamp"][:10]
 
 
 def check_checkpoint_against_chain(cp, chain, entries, objects_by_key, what):
@@ -922,28 +1065,49 @@ def check_checkpoint_against_chain(cp, chain, entries, objects_by_key, what):
     want = -1 if seq == 0 else e["source"]["offset"].int_value()
     if cp["offset"] != want:
         refuse("7.3", f"{what} has offset {cp['offset']}, entry {seq} has {want}")
+    root = object_root(obj)
+    if cp["root"] != root:
+        refuse("7.3", f"{what} has root {cp['root']}, the entries of {cp['object']} give {root}")
 
 
-def verify_log(prefix, chain, verifier_key, objects, known_checkpoint=None):
-    """Returns the report of section 8 step 5, or raises Refused naming the first failure."""
-    vkey = parse_verifier_key(verifier_key)
-    if not is_identifier(chain):
-        refuse("2.1", f"chain {chain!r} is not an identifier")
-    # 1. classify every key
+def load(key, body):
+    """A body is bytes or a function reading them (directory mode)."""
+    if not callable(body):
+        return body
+    try:
+        return body()
+    except OSError as e:
+        raise LogFail(key, f"cannot read the object: {e.strerror}")
+
+
+def utf8_order(key):
+    return key.encode("utf-8", errors="surrogateescape")
+
+
+def verify_log(prefix, chain, vkey, objects, known_checkpoint=None, known_name="known checkpoint"):
+    """Sections 1, 6, 7 and 8 without Object Lock. objects: [(key, body bytes)].
+    vkey: parse_verifier_key(...). Returns the report of step 5 or raises LogFail
+    for the first failure in the order of section 8."""
+    # 1. list and classify every key; the listing is in key order (S3 lists in
+    #    UTF-8 binary order), so the first stray in that order is reported.
     genesis = None
     batches, checkpoints = [], []
-    for key, body in objects:
-        c = classify(prefix, chain, key)
+    for key, body in sorted(objects, key=lambda kb: utf8_order(kb[0])):
+        try:
+            c = classify(prefix, chain, key)
+        except Refused:
+            raise LogFail(key, "section 1: a stray object (a key of the chain that is not a genesis, batch or checkpoint key)")
         if c[0] == "genesis":
             genesis = (key, body)
         elif c[0] == "batch":
             batches.append((c[1], key, body))
         elif c[0] == "checkpoint":
             checkpoints.append((c[1], key, body))
+    # 2. genesis and batch objects in order of their key's seq (ties: listing order)
+    gkey = genesis_key(prefix, chain)
     if genesis is None:
-        refuse("6", f"the genesis object {genesis_key(prefix, chain)} does not exist")
-    # 2. genesis and batch objects in order of their key's seq
-    batches.sort(key=lambda x: x[0])
+        raise LogFail(gkey, "section 6: the genesis object does not exist")
+    batches.sort(key=lambda x: (x[0], utf8_order(x[1])))
     ordered = [(0, genesis[0], genesis[1])] + batches
     entries = []                        # entries[seq] = parsed entry
     objects_by_key = {}
@@ -951,72 +1115,201 @@ def verify_log(prefix, chain, verifier_key, objects, known_checkpoint=None):
     topic_partition = None
     prev_offset = None
     for key_seq, key, body in ordered:
-        lines = split_lines(body, key)
+        lines = split_lines(load(key, body), key)
+        # each line alone (sections 2 to 5)
         parsed = []
         for i, ln in enumerate(lines):
             try:
                 e, _ = check_line(ln)
             except Refused as r:
-                raise Refused(f"{key} line {i + 1}: {r}")
+                raise LogFail(key, str(r), i + 1, seq_of_unchecked_line(ln))
             parsed.append(e)
-        first = parsed[0]
-        fseq = first["seq"].int_value()
-        if key == genesis[0]:
-            if len(parsed) != 1 or first["type"] != "genesis":
-                refuse("6", f"{key}: the genesis object must hold exactly one line, the genesis entry")
+        seqs = [e["seq"].int_value() for e in parsed]
+        # the object (section 6, first two bullets)
+        if key == gkey:
+            if parsed[0]["type"] != "genesis":
+                raise LogFail(key, "section 6: the genesis object does not hold the genesis entry", 1, seqs[0])
+            if len(parsed) != 1:
+                raise LogFail(key, "section 6: the genesis object holds more than one line", 2, seqs[1])
         else:
-            if fseq < 1:
-                refuse("1", f"{key}: a batch's first seq must be at least 1")
-            want = batch_key(prefix, chain, fseq, first["source"]["timestamp"])
+            first = parsed[0]
+            if first["type"] == "genesis":
+                raise LogFail(key, "section 6: a genesis entry in a batch object", 1, seqs[0])
+            want = batch_key(prefix, chain, seqs[0], first["source"]["timestamp"])
             if want != key:
-                refuse("6", f"{key} line 1 (seq {fseq}): stored at the wrong key, its first entry implies {want}")
+                raise LogFail(key, f"section 1/6: stored at the wrong key, its first entry implies {want}", 1, seqs[0])
+            day = utc_date(first)
+            for i, e in enumerate(parsed[1:], 2):
+                if e["type"] == "genesis" or utc_date(e) != day:
+                    got = "no source" if e["type"] == "genesis" else utc_date(e)
+                    raise LogFail(key, f"section 1/6: source.timestamp date {got}, the batch's date is {day}", i, seqs[i - 1])
+        # the chain (section 6, third bullet)
         for i, e in enumerate(parsed):
-            seq = e["seq"].int_value()
-            where = f"{key} line {i + 1} (seq {seq})"
+            seq = seqs[i]
+            fail = lambda msg: LogFail(key, "section 6: " + msg, i + 1, seq)
             if seq != len(entries):
-                refuse("6", f"{where}: seq should be {len(entries)}")
+                raise fail(f"seq should be {len(entries)}")
             if e["prev"] != prev_hash:
-                refuse("6", f"{where}: prev is not the hash of entry {seq - 1}")
+                raise fail(f"prev is not the hash of entry {seq - 1}")
             if e["chain"] != chain:
-                refuse("6", f"{where}: chain {e['chain']!r} is not {chain!r}")
+                raise fail(f"chain {e['chain']!r} is not {chain!r}")
             if seq >= 1:
                 src = e["source"]
                 tp = (src["topic"], src["partition"].int_value())
                 if topic_partition is None:
                     topic_partition = tp
                 elif tp != topic_partition:
-                    refuse("6", f"{where}: read from {tp}, the chain reads {topic_partition}")
+                    raise fail(f"read from topic {tp[0]} partition {tp[1]}, the chain reads "
+                               f"topic {topic_partition[0]} partition {topic_partition[1]}")
                 off = src["offset"].int_value()
                 if prev_offset is not None and off <= prev_offset:
-                    refuse("6", f"{where}: offset {off} is not greater than {prev_offset}")
+                    raise fail(f"offset {off} is not greater than {prev_offset}")
                 prev_offset = off
             prev_hash = e["hash"]
             entries.append(e)
         objects_by_key[key] = parsed
-    # 3. every checkpoint
+    # 3. every checkpoint, in key order; at least one must exist
     if not checkpoints:
-        refuse("7.3", "no checkpoint")
+        raise LogFail(f"{prefix}/checkpoints/env={chain}/", "section 7.3: no checkpoint")
     highest = -1
-    for key_seq, key, body in sorted(checkpoints, key=lambda x: x[0]):
+    for key_seq, key, body in sorted(checkpoints, key=lambda x: utf8_order(x[1])):
         try:
-            cp = verify_note(body, vkey)
+            cp = verify_note(load(key, body), vkey)
             if cp["seq"] != key_seq:
                 refuse("7.3", f"signs seq {cp['seq']} but is stored at seq {key_seq}")
-            check_checkpoint_against_chain(cp, chain, entries, objects_by_key, "checkpoint")
+            check_checkpoint_against_chain(cp, chain, entries, objects_by_key, "the checkpoint")
         except Refused as r:
-            raise Refused(f"{key}: {r}")
+            raise LogFail(key, str(r), None, key_seq)
         highest = max(highest, cp["seq"])
-    # 4. the known checkpoint
+    # 4. the known checkpoint: signature and chain id, then as a stored checkpoint
     if known_checkpoint is not None:
+        seq = None
         try:
             cp = verify_note(known_checkpoint, vkey)
-            check_checkpoint_against_chain(cp, chain, entries, objects_by_key, "known checkpoint")
+            seq = cp["seq"]
+            check_checkpoint_against_chain(cp, chain, entries, objects_by_key, "the known checkpoint")
         except Refused as r:
-            raise Refused(f"known checkpoint: {r}")
+            raise LogFail(known_name, str(r), None, seq if seq is not None else r.seq)
     # 5. report
     head = entries[-1]
     return {"entries": len(entries), "head_seq": head["seq"].int_value(), "head_hash": head["hash"],
             "checkpointed_seq": highest, "unsigned": head["seq"].int_value() - highest}
+
+
+def report_line(chain, rep):
+    return (f"OK chain {chain}: {rep['entries']} entries, head seq {rep['head_seq']} hash {rep['head_hash']}, "
+            f"signed to seq {rep['checkpointed_seq']}, {rep['unsigned']} unsigned")
+
+
+# ---------------------------------------------------------------------------
+# Section 11: evidence bundles
+
+PROOF_FORMAT = "aegis-audit/proof/v1"
+PATH_MAX = 64
+ITEM_MEMBERS = ("object", "line", "index", "size", "path", "checkpoint")
+
+
+def verify_bundle(bundle_bytes, vkey):
+    """Section 11. Returns {decision_id, chain, action, current_action, entries} or raises Refused."""
+    name, kh, pub = vkey
+    if not bundle_bytes.endswith(b"\n"):
+        refuse("11", "the bundle does not end in \\n")
+    text = bundle_bytes[:-1]
+    b, _ = parse_json(text, RECORD_DEPTH)
+    if not isinstance(b, dict):
+        refuse("11", "the bundle is not an object")
+    if canonical(b).encode("utf-8") != text:
+        refuse("11", "the bundle is not canonical JSON followed by one \\n (section 3)")
+    exact_members(b, ("format", "chain", "decision_id", "key_id", "entries"), what="bundle", section="11")
+    if b["format"] != PROOF_FORMAT:
+        refuse("11", f"format is {canonical(b['format'])}, not {PROOF_FORMAT}")
+    chain = b["chain"]
+    if not is_identifier(chain):
+        refuse("11/2.1", f"chain {canonical(chain)} is not an identifier")
+    did = b["decision_id"]
+    check_id(did, "decision_id")
+    if b["key_id"] != f"{name}+{kh.hex()}":
+        refuse("11", f"key_id {canonical(b['key_id'])} is not the trusted key {name}+{kh.hex()}")
+    items = b["entries"]
+    if not isinstance(items, list) or not items:
+        refuse("11", "entries is not a non-empty array")
+    action = None
+    current = None                                    # (seq, new_action) of the highest override
+    last_seq = None
+    for n, it in enumerate(items, 1):
+        w = f"entry {n}"
+        exact_members(it, ITEM_MEMBERS, what=w, section="11")
+        for k in ("object", "line", "checkpoint"):
+            if not isinstance(it[k], str):
+                refuse("11", f"{w}: {k} is not a string")
+        index = check_int(it["index"], 0, MAX_SAFE, f"{w}: index", section="11")
+        size = check_int(it["size"], 1, MAX_SAFE, f"{w}: size", section="11")
+        path = it["path"]
+        if not isinstance(path, list) or len(path) > PATH_MAX or not all(is_hex64(h) for h in path):
+            refuse("11", f"{w}: path is not an array of at most {PATH_MAX} hashes of 64 hex")
+        # 1. the line alone, of the chain, an event about the decision
+        try:
+            e, _ = check_line(it["line"].encode("utf-8", errors="surrogatepass"))
+        except Refused as r:
+            refuse("11 step 1", f"{w}: line refused: {r}")
+        seq = e["seq"].int_value()
+        if e["chain"] != chain:
+            refuse("11 step 1", f"{w}: line of chain {e['chain']}, not {chain}")
+        if e["type"] != "event":
+            refuse("11 step 1", f"{w}: line of type {e['type']}, not event")
+        ev = e["event"]
+        payload = ev[ev["type"]]
+        if payload["decision_id"] != did:
+            refuse("11 step 1", f"{w}: line is about decision {payload['decision_id']!r}, not {did!r}")
+        if last_seq is not None and seq <= last_seq:
+            refuse("11", f"{w}: seq {seq} does not rise (previous {last_seq})")
+        last_seq = seq
+        # 2. the checkpoint
+        try:
+            cp = verify_note(it["checkpoint"].encode("utf-8", errors="surrogatepass"), vkey)
+        except Refused as r:
+            refuse("11 step 2", f"{w}: checkpoint refused: {r}")
+        if cp["chain"] != chain:
+            refuse("11 step 2", f"{w}: checkpoint signs chain {cp['chain']}, not {chain}")
+        if cp["object"] != it["object"]:
+            refuse("11 step 2", f"{w}: checkpoint names {cp['object']}, not {it['object']}")
+        # 3. index, size, seq and object key
+        if not index < size <= cp["seq"] + 1:
+            refuse("11 step 3", f"{w}: not index {index} < size {size} <= checkpoint seq {cp['seq']} + 1")
+        first = cp["seq"] + 1 - size
+        if first < 1:
+            refuse("11 step 3/1", f"{w}: the object would start at seq {first}, a batch starts at seq 1 or later")
+        if seq != first + index:
+            refuse("11 step 3", f"{w}: line seq {seq} is not first {first} + index {index}")
+        y, m, d = utc_date(e).split("-")
+        suffix = f"/year={y}/month={m}/day={d}/env={chain}/{first:020d}.jsonl"
+        obj = it["object"]
+        prefix = obj[:-len(suffix)] if obj.endswith(suffix) else ""
+        if prefix == "" or prefix.endswith("/") or batch_key(prefix, chain, first, e["source"]["timestamp"]) != obj:
+            refuse("11 step 3", f"{w}: object {obj} is not the batch key of seq {first} on {utc_date(e)}")
+        # 4. the last line of the object is the checkpoint's entry
+        if index == size - 1 and e["hash"] != cp["hash"]:
+            refuse("11 step 4", f"{w}: last line of its object, hash {e['hash']} is not the checkpoint's {cp['hash']}")
+        # 5. the inclusion path
+        root = inclusion_root(index, size, merkle_leaf(e["hash"]), [bytes.fromhex(h) for h in path])
+        if root is None:
+            refuse("11 step 5", f"{w}: the path of {len(path)} hashes is not as long as index {index} in {size} leaves needs")
+        if root.hex() != cp["root"]:
+            refuse("11 step 5", f"{w}: the path leads to {root.hex()}, not to the checkpoint's root {cp['root']}")
+        if ev["type"] == "decision":
+            if action is None:
+                action = payload["action"]
+        elif current is None or seq > current[0]:
+            current = (seq, payload["new_action"])
+    if action is None:
+        refuse("11", "no entry is a decision")
+    return {"decision_id": did, "chain": chain, "action": action,
+            "current_action": current[1] if current else action, "entries": len(items)}
+
+
+def bundle_report(r):
+    return (f"OK decision {r['decision_id']} of chain {r['chain']}: {r['action']}, "
+            f"now {r['current_action']}; {r['entries']} entries")
 
 
 # ---------------------------------------------------------------------------
@@ -1044,6 +1337,29 @@ def need(vec, *names):
             raise VectorFail(f"vector has no member {n!r} (section 10)")
 
 
+def need_str(vec, *names):
+    need(vec, *names)
+    for n in names:
+        if not isinstance(vec[n], str):
+            raise VectorFail(f"vector member {n!r} is not a string (section 10)")
+
+
+VECTOR_DEPTH = 64
+
+
+def vector_value(v, depth=0):
+    """from_python for a member of a vector, refusing absurd nesting as a vector fault."""
+    if depth > VECTOR_DEPTH:
+        raise VectorFail(f"vector value nested deeper than {VECTOR_DEPTH} levels")
+    if isinstance(v, list):
+        for x in v:
+            vector_value(x, depth + 1)
+    elif isinstance(v, dict):
+        for x in v.values():
+            vector_value(x, depth + 1)
+    return from_python(v)
+
+
 def expect_result(vec, fn):
     """Run fn; compare accept/reject with vec['expect']. Returns (result, note)."""
     need(vec, "expect")
@@ -1063,6 +1379,7 @@ def expect_result(vec, fn):
 
 def check_entry_vector(vec):
     need(vec, "chain", "seq", "prev", "sealed_at", "type", "canonical_body", "hash", "line")
+    need_str(vec, "canonical_body", "line")
     line = vec["line"].encode("utf-8", errors="surrogatepass")
     try:
         entry, body = check_line(line)
@@ -1090,7 +1407,8 @@ def check_entry_vector(vec):
                 raise VectorFail(f"line's genesis.{k} is not the vector's")
         return "genesis"
     need(vec, "source", "input")
-    if canonical(entry["source"]) != canonical(from_python(vec["source"])):
+    need_str(vec, "input")
+    if canonical(entry["source"]) != canonical(vector_value(vec["source"])):
         raise VectorFail("line's source is not the vector's source")
     record = vec["input"].encode("utf-8", errors="surrogatepass")
     kind, detail = seal_record(record, vec["chain"])
@@ -1120,7 +1438,7 @@ def check_entry_vector(vec):
 
 
 def check_line_vector(vec):
-    need(vec, "line")
+    need_str(vec, "line")
     _, note = expect_result(vec, lambda: check_line(vec["line"].encode("utf-8", errors="surrogatepass")))
     return note
 
@@ -1131,11 +1449,12 @@ def check_key_vector(vec):
     return note
 
 
-CP_FIELDS = ("chain", "seq", "hash", "offset", "object", "time")
+CP_FIELDS = ("chain", "seq", "hash", "offset", "object", "root", "time")
 
 
 def check_checkpoint_vector(vec):
     need(vec, "verifier_key", "note")
+    need_str(vec, "note")
     try:
         vkey = parse_verifier_key(vec["verifier_key"])
     except Refused as r:
@@ -1163,7 +1482,10 @@ def check_batch_key_vector(vec):
         raise VectorFail(f"expect {vec['expect']!r}: batch-key vectors only state a key")
     if not is_identifier(vec["chain"]):
         raise VectorFail("chain is not an identifier")
-    if not isinstance(vec["seq"], int) or not 1 <= vec["seq"] <= MAX_SAFE:
+    p = vec["prefix"]
+    if not isinstance(p, str) or p == "" or p.endswith("/"):
+        raise VectorFail("prefix is not a non-empty string without a final / (section 1)")
+    if isinstance(vec["seq"], bool) or not isinstance(vec["seq"], int) or not 1 <= vec["seq"] <= MAX_SAFE:
         raise VectorFail("a batch's first seq is at least 1")
     try:
         k = batch_key(vec["prefix"], vec["chain"], vec["seq"], vec["timestamp"])
@@ -1182,17 +1504,58 @@ def check_batch_key_vector(vec):
 
 def check_log_vector(vec):
     need(vec, "prefix", "chain", "verifier_key", "objects")
+    need_str(vec, "prefix", "chain")
+    try:
+        vkey = parse_verifier_key(vec["verifier_key"])
+    except Refused as r:
+        raise VectorFail(f"vector's verifier key refused: {r}")
+    if not isinstance(vec["objects"], list) or not all(
+            isinstance(o, dict) and isinstance(o.get("key"), str) and isinstance(o.get("body"), str)
+            for o in vec["objects"]):
+        raise VectorFail("objects is not an array of {key, body} strings (section 10)")
     objs = [(o["key"], o["body"].encode("utf-8", errors="surrogatepass")) for o in vec["objects"]]
     kc = vec.get("known_checkpoint")
     if kc is not None:
+        if not isinstance(kc, str):
+            raise VectorFail("known_checkpoint is not a string")
         kc = kc.encode("utf-8", errors="surrogatepass")
-    rep, note = expect_result(vec, lambda: verify_log(vec["prefix"], vec["chain"], vec["verifier_key"], objs, kc))
+
+    def run():
+        prefix, chain = vec["prefix"], vec["chain"]
+        if prefix == "" or prefix.endswith("/"):
+            refuse("1", f"prefix {prefix!r} is empty or ends in /")
+        if not is_identifier(chain):
+            refuse("2.1", f"chain {chain!r} is not an identifier")
+        try:
+            return verify_log(vec["prefix"], vec["chain"], vkey, objs, kc)
+        except LogFail as f:
+            raise Refused(f.report())
+    rep, note = expect_result(vec, run)
     if rep is not None:
         need(vec, "report")
+        if not isinstance(vec["report"], dict):
+            raise VectorFail("report is not an object")
         for k in ("entries", "head_seq", "head_hash", "checkpointed_seq", "unsigned"):
             if vec["report"].get(k) != rep[k]:
                 raise VectorFail(f"report {k} is {rep[k]!r}, vector says {vec['report'].get(k)!r}")
-        note += f" {rep}"
+        note += " " + report_line(vec["chain"], rep)
+    return note
+
+
+def check_proof_vector(vec):
+    need(vec, "verifier_key", "bundle")
+    need_str(vec, "bundle")
+    try:
+        vkey = parse_verifier_key(vec["verifier_key"])
+    except Refused as r:
+        raise VectorFail(f"vector's verifier key refused: {r}")
+    res, note = expect_result(vec, lambda: verify_bundle(vec["bundle"].encode("utf-8", errors="surrogatepass"), vkey))
+    if res is not None:
+        need(vec, "decision_id", "action", "current_action")
+        for k in ("decision_id", "action", "current_action"):
+            if vec[k] != res[k]:
+                raise VectorFail(f"bundle proves {k} {res[k]!r}, vector says {vec[k]!r}")
+        note += " " + bundle_report(res)
     return note
 
 
@@ -1203,6 +1566,7 @@ CHECKERS = {
     "checkpoint": check_checkpoint_vector,
     "batch-key": check_batch_key_vector,
     "log": check_log_vector,
+    "proof": check_proof_vector,
 }
 
 
@@ -1213,7 +1577,7 @@ def check_vector_file(path):
             vec = json.loads(f.read().decode("utf-8"))
     except Exception as e:
         return f"cannot read vector: {e}", ""
-    if not isinstance(vec, dict) or vec.get("kind") not in CHECKERS:
+    if not isinstance(vec, dict) or not isinstance(vec.get("kind"), str) or vec["kind"] not in CHECKERS:
         return f"unknown kind {vec.get('kind') if isinstance(vec, dict) else None!r}", ""
     try:
         return None, CHECKERS[vec["kind"]](vec)
@@ -1224,8 +1588,12 @@ def check_vector_file(path):
 
 
 def check_lines_file(path):
-    with open(path, "rb") as f:
-        data = f.read()
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        print(f"FAIL {path}: cannot read: {e.strerror}")
+        return 1
     lines = data.split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
@@ -1252,7 +1620,156 @@ def self_test():
     return 0 if ok else 1
 
 
+KEYFILE_SPACE = " \t\n\r\v\f"
+
+
+def read_verifier_key_file(path):
+    """Section 7.1: a file holds the key; whitespace around it is ignored
+    (here: ASCII space, tab, LF, CR, VT, FF)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    text = decode_utf8(data, "verifier key file").strip(KEYFILE_SPACE)
+    return parse_verifier_key(text)
+
+
+def read_bucket_dir(root, prefix):
+    """Every regular file under root as (key, loader): the key is the path
+    relative to root with '/' between the segments."""
+    out = []
+
+    def unlisted(err):
+        # A directory that cannot be listed could hide objects under <prefix>/.
+        rel = os.path.relpath(err.filename or root, root)
+        key = "" if rel == "." else "/".join(rel.split(os.sep)) + "/"
+        if key.startswith(prefix + "/") or (prefix + "/").startswith(key):
+            raise LogFail(key or root, f"section 8: cannot list the directory: {err.strerror}")
+
+    for d, dirs, files in os.walk(root, onerror=unlisted):
+        dirs.sort()
+        for fn in files:
+            full = os.path.join(d, fn)
+            if not os.path.isfile(full):
+                continue
+            rel = os.path.relpath(full, root)
+            key = "/".join(rel.split(os.sep))
+            out.append((key, (lambda p=full: open(p, "rb").read())))
+    return out
+
+
+def parse_options(argv, flags, valued):
+    """Tiny option parser: exact option names only; returns dict or raises ValueError."""
+    opts = {}
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a in flags:
+            opts[a] = True
+            i += 1
+        elif a in valued:
+            if i + 1 >= len(argv):
+                raise ValueError(f"{a} needs a value")
+            if a in opts:
+                raise ValueError(f"{a} given twice")
+            opts[a] = argv[i + 1]
+            i += 2
+        else:
+            raise ValueError(f"unknown argument {a!r}")
+    return opts
+
+
+DIR_USAGE = ("usage: check_vectors.py --dir DIR --chain CHAIN --verifier-key KEYFILE "
+             "[--prefix PREFIX] [--known-checkpoint FILE] [--allow-unsigned]")
+BUNDLE_USAGE = "usage: check_vectors.py --bundle FILE --verifier-key KEYFILE"
+
+
+def dir_mode(argv):
+    """Section 8 on a downloaded bucket (no Object Lock). Exit 0, 1 (failure) or 2 (unsigned entries)."""
+    try:
+        o = parse_options(argv, {"--allow-unsigned"},
+                          {"--dir", "--chain", "--verifier-key", "--prefix", "--known-checkpoint"})
+        for k in ("--dir", "--chain", "--verifier-key"):
+            if k not in o:
+                raise ValueError(f"{k} is required")
+    except ValueError as e:
+        print(f"{e}\n{DIR_USAGE}", file=sys.stderr)
+        return 1
+    prefix = o.get("--prefix", "audit")
+    chain = o["--chain"]
+    if prefix == "" or prefix.endswith("/"):
+        print(f"FAIL prefix {prefix!r}: section 1: non-empty and not ending in /")
+        return 1
+    if not is_identifier(chain):
+        print(f"FAIL chain {chain!r}: section 2.1: not an identifier")
+        return 1
+    try:
+        vkey = read_verifier_key_file(o["--verifier-key"])
+    except (OSError, Refused) as e:
+        print(f"FAIL verifier key {o['--verifier-key']}: {e}")
+        return 1
+    if not os.path.isdir(o["--dir"]):
+        print(f"FAIL directory {o['--dir']}: not a directory")
+        return 1
+    kc_name = o.get("--known-checkpoint")
+    kc = None
+    if kc_name is not None:
+        try:
+            with open(kc_name, "rb") as f:
+                kc = f.read()
+        except OSError as e:
+            print(LogFail(kc_name, f"cannot read: {e.strerror}").report())
+            return 1
+    try:
+        rep = verify_log(prefix, chain, vkey, read_bucket_dir(o["--dir"], prefix), kc, kc_name)
+    except LogFail as f:
+        print(f.report())
+        return 1
+    print(report_line(chain, rep))
+    if rep["unsigned"] and "--allow-unsigned" not in o:
+        return 2
+    return 0
+
+
+def bundle_mode(argv):
+    try:
+        o = parse_options(argv, set(), {"--bundle", "--verifier-key"})
+        for k in ("--bundle", "--verifier-key"):
+            if k not in o:
+                raise ValueError(f"{k} is required")
+    except ValueError as e:
+        print(f"{e}\n{BUNDLE_USAGE}", file=sys.stderr)
+        return 1
+    try:
+        vkey = read_verifier_key_file(o["--verifier-key"])
+    except (OSError, Refused) as e:
+        print(f"FAIL verifier key {o['--verifier-key']}: {e}")
+        return 1
+    try:
+        with open(o["--bundle"], "rb") as f:
+            data = f.read()
+    except OSError as e:
+        print(f"FAIL cannot read {o['--bundle']}: {e.strerror}")
+        return 1
+    try:
+        r = verify_bundle(data, vkey)
+    except Refused as e:
+        print(f"FAIL {e}")
+        return 1
+    print(bundle_report(r))
+    return 0
+
+
 def main(argv):
+    # Names from a directory or the command line may hold characters the
+    # terminal cannot encode (undecodable file names): print them escaped, never crash.
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError):
+            pass
+    if "--dir" in argv:
+        return dir_mode(argv)
+    if "--bundle" in argv:
+        return bundle_mode(argv)
     if argv[:1] == ["--self-test"]:
         return self_test()
     if argv[:1] == ["--lines"]:
