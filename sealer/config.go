@@ -3,6 +3,7 @@ package sealer
 import (
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,7 +26,21 @@ type Config struct {
 	// Group is the consumer group. Default "aegis-sealer-<Chain>".
 	Group string
 	// TransactionalID fences zombie sealers. Default "aegis-sealer-<Chain>".
+	// Every sealer of a chain shares it, so the one that takes over aborts
+	// a dead one's open transaction at once.
 	TransactionalID string
+	// Identity names this sealer among the chain's sealers: it is the
+	// Kafka client id's last part, and a sealer that starts removes a group
+	// member with its own identity (the previous run, killed) so the
+	// partition is reassigned at once instead of after the session
+	// timeout. It must differ between sealers running at the same time.
+	// Default: the host name.
+	Identity string
+	// SessionTimeout is how long the group waits for a sealer that stopped
+	// heartbeating before a standby takes over. Default 3s. (Kafka brokers
+	// refuse less than group.min.session.timeout.ms, 6s by default: lower
+	// it there, or set this to 6s.)
+	SessionTimeout time.Duration
 
 	// Chain is the chain id, the environment this sealer seals (required).
 	Chain string
@@ -54,6 +69,13 @@ type Config struct {
 	BatchMaxAge time.Duration
 	// CallTimeout bounds each S3 call. Default 30s.
 	CallTimeout time.Duration
+	// MaxInFlight is how many batches may be sealed in S3 and not yet
+	// committed in Kafka at once (S3 writes of the next batches overlap the
+	// transaction of the previous ones). Default 4.
+	MaxInFlight int
+	// ShutdownTimeout bounds how long shutdown waits to seal and commit
+	// what was polled. Default 30s.
+	ShutdownTimeout time.Duration
 	// TransactionTimeout is the Kafka transaction timeout. A transaction
 	// spans only publishing and committing (S3 writes happen before it
 	// begins), and a successor sealer waits up to this long for a crashed
@@ -131,6 +153,18 @@ func (c *Config) validate() (note.Signer, shared.VerifierKey, error) {
 	}
 	if c.CallTimeout == 0 {
 		c.CallTimeout = 30 * time.Second
+	}
+	if c.Identity == "" {
+		c.Identity, _ = os.Hostname()
+	}
+	if c.SessionTimeout == 0 {
+		c.SessionTimeout = 3 * time.Second
+	}
+	if c.MaxInFlight <= 0 {
+		c.MaxInFlight = 4
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = 30 * time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()

@@ -3,7 +3,6 @@ package sealer
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -298,12 +297,4 @@ func (s *Sealer) fetchRecords(ctx context.Context, offset int64, n int) ([]*kgo.
 		fetches.EachRecord(func(r *kgo.Record) { out = append(out, r) })
 	}
 	return out, nil
-}
-
-func jsonMarshal(v any) ([]byte, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, fmt.Errorf("encode sealed record: %w", err)
-	}
-	return b, nil
 }

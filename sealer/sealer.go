@@ -5,15 +5,30 @@
 //
 // Invariants:
 //   - S3 is the source of truth: the chain head is recovered from the latest
-//     signed checkpoint and its batch on every start, never from memory.
+//     signed checkpoint (seq, hash, Kafka offset) on every start, every
+//     (re)assignment of the partition and every failed transaction, never
+//     from memory.
 //   - Every record read is sealed exactly once in the chain: valid events as
 //     EVENT entries, anything else as INVALID entries. Nothing is skipped.
 //   - An offset is committed only after the object holding its entry and the
-//     checkpoint covering it are durable in S3.
+//     checkpoint covering it are durable in S3, and exactly the offsets of
+//     the records published are committed (not every record polled).
+//   - Objects are written one after the other in seq order, and their
+//     checkpoints too; the S3 writes of the next batches overlap the
+//     transaction of the previous ones (pipeline.go), at most MaxInFlight.
 //   - A batch key is derived from its first entry and written with
 //     If-None-Match, so a second (zombie) sealer cannot fork the chain: on a
-//     collision the existing object is adopted if it extends the head, and
-//     the sealer stops with ErrChainForked if it does not.
+//     collision the existing object is adopted only if every line is what
+//     this sealer seals from the same records, and the sealer stops with
+//     ErrChainForked otherwise.
+//   - Takeover (takeover.go): every sealer of a chain shares the
+//     transactional id, so the one that takes over fences a zombie and
+//     aborts its open transaction; a restarted sealer removes its dead
+//     predecessor's group member and is assigned the partition at once; a
+//     standby takes over after SessionTimeout, or at once after a SIGTERM.
+//   - A transaction that fails is retried after recovering from S3 in
+//     process; the sealer stops only when fenced by a newer sealer
+//     (ErrFenced) or when S3 holds something it must not sign over.
 package sealer
 
 import (
@@ -21,6 +36,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -159,6 +175,7 @@ func (s *Sealer) Stats() Stats {
 func (s *Sealer) Run(ctx context.Context) error {
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(s.cfg.Brokers...),
+		kgo.ClientID(s.clientID()),
 		kgo.WithLogger(kzap.New(s.log, kzap.Level(kgo.LogLevelWarn))),
 	}
 	admin, err := kgo.NewClient(opts...)
@@ -179,7 +196,10 @@ func (s *Sealer) Run(ctx context.Context) error {
 		return err
 	}
 	s.reassigned.Store(false)
+	s.evictPredecessor(ctx, admin)
 	sess, err := kgo.NewGroupTransactSession(append(opts,
+		kgo.SessionTimeout(s.cfg.SessionTimeout),
+		kgo.HeartbeatInterval(max(s.cfg.SessionTimeout/6, 100*time.Millisecond)),
 		// Another group member may have sealed while this one did not own
 		// the partition: recover from S3 whenever it is assigned again.
 		kgo.OnPartitionsAssigned(func(context.Context, *kgo.Client, map[string][]int32) { s.reassigned.Store(true) }),
@@ -202,153 +222,7 @@ func (s *Sealer) Run(ctx context.Context) error {
 	h := s.Head()
 	s.log.Info("sealer running", zap.Uint64("head_seq", h.Seq), zap.Stringer("head_hash", h.Hash),
 		zap.Int64("head_offset", h.Offset), zap.Int("uncommitted", len(s.pending)))
-	return s.loop(ctx, sess)
-}
-
-// batch is what one transaction covers: records to seal and entries to
-// republish.
-type batch struct {
-	records   []*kgo.Record
-	bytes     int
-	started   time.Time
-	republish []*sealedRef
-	maxPolled int64
-}
-
-func (b *batch) empty() bool { return len(b.records) == 0 && len(b.republish) == 0 }
-
-func (s *Sealer) loop(ctx context.Context, sess *kgo.GroupTransactSession) error {
-	b := &batch{maxPolled: -1}
-	for {
-		if ctx.Err() != nil {
-			return s.drain(sess, b)
-		}
-		wait := 250 * time.Millisecond
-		if len(b.records) > 0 {
-			wait = max(time.Until(b.started.Add(s.cfg.BatchMaxAge)), time.Millisecond)
-		}
-		pollCtx, cancel := context.WithTimeout(ctx, wait)
-		fetches := sess.PollRecords(pollCtx, s.cfg.BatchMaxRecords)
-		cancel()
-		if s.reassigned.Swap(false) {
-			// The partition was (re)assigned: another member may have sealed
-			// meanwhile. Drop what was polled, rewind to the committed offset
-			// (aborting the open transaction), and recover from S3.
-			b = &batch{maxPolled: -1}
-			if _, err := sess.End(ctx, kgo.TryAbort); err != nil {
-				return fmt.Errorf("rewind after assignment: %w", err)
-			}
-			if err := s.recover(ctx, s.admin); err != nil {
-				return err
-			}
-			h := s.Head()
-			s.log.Info("partition assigned: head recovered from S3", zap.Uint64("head_seq", h.Seq), zap.Int64("head_offset", h.Offset))
-			continue
-		}
-		fetches.EachError(func(t string, p int32, err error) {
-			if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
-				s.log.Warn("fetch failed", zap.String("topic", t), zap.Int32("partition", p), zap.Error(err))
-			}
-		})
-		var bad error
-		head := s.Head()
-		fetches.EachRecord(func(r *kgo.Record) {
-			b.maxPolled = max(b.maxPolled, r.Offset)
-			if r.Offset <= head.Offset {
-				ref, ok := s.pending[r.Offset]
-				if !ok {
-					bad = fmt.Errorf("%w: offset %d is below the sealed head (offset %d) but its entry is not among the uncommitted ones", ErrInconsistent, r.Offset, head.Offset)
-				}
-				b.republish = append(b.republish, ref)
-				return
-			}
-			if len(b.records) == 0 {
-				b.started = s.cfg.Now()
-			}
-			b.records = append(b.records, r)
-			b.bytes += len(r.Value) + 512
-		})
-		if bad != nil {
-			return bad
-		}
-		full := len(b.records) >= s.cfg.BatchMaxRecords || b.bytes >= s.cfg.BatchMaxBytes ||
-			(len(b.records) > 0 && s.cfg.Now().Sub(b.started) >= s.cfg.BatchMaxAge)
-		if full || (len(b.records) == 0 && len(b.republish) > 0) {
-			if err := s.commit(ctx, sess, b); err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
-				return err
-			}
-			b = &batch{maxPolled: -1}
-		}
-	}
-}
-
-// drain seals and commits what was polled before shutdown, with its own
-// deadline since ctx is done. What it cannot commit is not lost: the offsets
-// stay uncommitted and the next start picks them up.
-func (s *Sealer) drain(sess *kgo.GroupTransactSession, b *batch) error {
-	if b.empty() {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := s.commit(ctx, sess, b); err != nil {
-		s.log.Warn("shutdown: batch not committed; it will be resumed on the next start", zap.Error(err))
-	}
-	return nil
-}
-
-// commit seals b's records into S3, checkpoints, and publishes and commits in
-// one transaction.
-func (s *Sealer) commit(ctx context.Context, sess *kgo.GroupTransactSession, b *batch) error {
-	publish := b.republish
-	if len(b.records) > 0 {
-		refs, err := s.seal(ctx, b.records, b.maxPolled)
-		if err != nil {
-			return err
-		}
-		publish = append(publish, refs...)
-	}
-	if err := sess.Begin(); err != nil {
-		return fmt.Errorf("begin transaction: %w", err)
-	}
-	recs := make([]*kgo.Record, 0, len(publish))
-	for _, ref := range publish {
-		r, err := s.sealedRecord(ref)
-		if err != nil {
-			return err
-		}
-		recs = append(recs, r)
-	}
-	if err := sess.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-		s.m.txnAborts.Inc()
-		s.log.Warn("publish sealed entries failed; aborting transaction", zap.Error(err))
-		if _, err := sess.End(ctx, kgo.TryAbort); err != nil {
-			return fmt.Errorf("abort transaction: %w", err)
-		}
-		return nil
-	}
-	ok, err := sess.End(ctx, kgo.TryCommit)
-	if err != nil {
-		return fmt.Errorf("commit transaction: %w", err)
-	}
-	if !ok {
-		s.m.txnAborts.Inc()
-		s.log.Warn("transaction aborted (rebalance); records will be polled again and republished from S3")
-		return nil
-	}
-	s.mu.Lock()
-	for off := range s.pending {
-		if off <= b.maxPolled {
-			delete(s.pending, off)
-		}
-	}
-	s.m.uncommitted.Set(float64(len(s.pending)))
-	s.mu.Unlock()
-	s.committed.Add(int64(len(publish)))
-	return nil
+	return s.run(ctx, sess)
 }
 
 // sealedRef is a sealed entry waiting to be published, with its record key
@@ -368,57 +242,73 @@ func newSealedRef(e *shared.Entry, rec *shared.SealedRecord) *sealedRef {
 }
 
 func (s *Sealer) sealedRecord(ref *sealedRef) (*kgo.Record, error) {
-	value, err := jsonMarshal(ref.rec)
-	if err != nil {
-		return nil, err
-	}
-	return &kgo.Record{Topic: s.cfg.SealedTopic, Key: []byte(ref.key), Value: value}, nil
+	return &kgo.Record{Topic: s.cfg.SealedTopic, Key: []byte(ref.key), Value: ref.rec.Encode()}, nil
 }
 
-// seal chains records onto the head and writes them as batch objects. It
-// returns the entries for the records polled (offset <= maxPolled).
-func (s *Sealer) seal(ctx context.Context, records []*kgo.Record, maxPolled int64) ([]*sealedRef, error) {
+// checkpointTask is an object written whose checkpoint is still to write.
+type checkpointTask struct {
+	key     string
+	entries []*shared.Entry
+	started time.Time
+}
+
+// write seals one job's records in order, prepared already (prepared[i]
+// is records[i] read by PrepareRecord). Records at or below the head were
+// sealed already (before a restart, an aborted transaction, or in an
+// adopted object): their entries come from pending. The rest are chained
+// onto the head and written as batch objects, one per UTC day. It returns
+// the entries to publish, in offset order, and the objects whose
+// checkpoints the caller must write, in order, before publishing.
+func (s *Sealer) write(ctx context.Context, records []*kgo.Record, prepared []*shared.Entry) ([]*sealedRef, []checkpointTask, error) {
 	var out []*sealedRef
+	var cps []checkpointTask
 	for len(records) > 0 {
 		head := s.Head()
-		entries := make([]*shared.Entry, 0, len(records))
-		lines := make([][]byte, 0, len(records))
+		// Records sealed already.
+		for len(records) > 0 && records[0].Offset <= head.Offset {
+			s.mu.Lock()
+			ref, ok := s.pending[records[0].Offset]
+			s.mu.Unlock()
+			if !ok {
+				return nil, nil, fmt.Errorf("%w: offset %d is below the sealed head (offset %d) but its entry is not among the uncommitted ones",
+					ErrInconsistent, records[0].Offset, head.Offset)
+			}
+			out = append(out, ref)
+			records, prepared = records[1:], prepared[1:]
+		}
+		if len(records) == 0 {
+			break
+		}
 		// An object holds the records of one UTC day (its key's date), so
 		// that discovery by date reads only that day's objects.
 		day := shared.FileDate(recordTime(records[0]))
-		for _, r := range records {
-			if shared.FileDate(recordTime(r)) != day {
-				break
+		n := 0
+		for n < len(records) && shared.FileDate(recordTime(records[n])) == day {
+			n++
+		}
+		now := s.cfg.Now()
+		entries := make([]*shared.Entry, n)
+		lines := make([][]byte, n)
+		for i, p := range prepared[:n] {
+			e := *p // prepared entries stay as read, should the object be chained again
+			var err error
+			if lines[i], err = head.SealNext(&e, now); err != nil {
+				return nil, nil, err
 			}
-			e, err := shared.SealRecord(head, source(r), r.Value, s.cfg.Now())
-			if err != nil {
-				return nil, err
-			}
-			line, err := e.Line()
-			if err != nil {
-				return nil, err
-			}
-			head = head.Next(e)
-			entries, lines = append(entries, e), append(lines, line)
+			entries[i] = &e
+			head = head.Next(&e)
 		}
 		start := time.Now()
-		key, version, entries, lines, err := s.writeBatch(ctx, entries, lines, records[:len(entries)])
+		key, version, entries, lines, err := s.writeBatch(ctx, entries, lines, records[:n])
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		if err := s.writeCheckpoint(ctx, entries, entries[len(entries)-1].Source.Offset, key); err != nil {
-			return nil, err
-		}
-		s.m.sealSeconds.Observe(time.Since(start).Seconds())
-		s.m.batchEntries.Observe(float64(len(entries)))
+		cps = append(cps, checkpointTask{key: key, entries: entries, started: start})
 		newHead := s.Head()
 		refs := make([]*sealedRef, len(entries))
 		for i, e := range entries {
 			newHead = newHead.Next(e)
 			refs[i] = newSealedRef(e, &shared.SealedRecord{Object: key, VersionID: version, Line: i + 1, Entry: lines[i]})
-			if e.Source.Offset <= maxPolled {
-				out = append(out, refs[i])
-			}
 			if e.Type == shared.EntryInvalid {
 				s.invalid.Add(1)
 			}
@@ -433,11 +323,46 @@ func (s *Sealer) seal(ctx context.Context, records []*kgo.Record, maxPolled int6
 		s.setHead(newHead)
 		s.sealed.Add(int64(len(entries)))
 		s.objects.Add(1)
-		for len(records) > 0 && records[0].Offset <= newHead.Offset {
-			records = records[1:]
-		}
+		// The object may cover more records than were polled (an adopted
+		// one): the next ones are found at or below the head above.
 	}
-	return out, nil
+	return out, cps, nil
+}
+
+// checkpoint writes the checkpoints of the objects of tasks, in order.
+func (s *Sealer) checkpoint(ctx context.Context, tasks []checkpointTask) error {
+	for _, t := range tasks {
+		last := t.entries[len(t.entries)-1]
+		if err := s.writeCheckpoint(ctx, t.entries, last.Source.Offset, t.key); err != nil {
+			return err
+		}
+		s.m.sealSeconds.Observe(time.Since(t.started).Seconds())
+		s.m.batchEntries.Observe(float64(len(t.entries)))
+	}
+	return nil
+}
+
+// prepare reads records in parallel (parse, validate, canonicalise: the
+// costly part); chaining them stays sequential.
+func (s *Sealer) prepare(records []*kgo.Record) ([]*shared.Entry, error) {
+	out := make([]*shared.Entry, len(records))
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(records)/64))
+	var wg sync.WaitGroup
+	errs := make([]error, workers)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(records); i += workers {
+				r := records[i]
+				if out[i], errs[w] = shared.PrepareRecord(s.cfg.Chain, source(r), r.Value); errs[w] != nil {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return out, errors.Join(errs...)
 }
 
 // writeBatch writes entries, sealed from records, as one object. If the

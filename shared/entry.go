@@ -322,13 +322,27 @@ func NewGenesis(chain string, createdAt time.Time, keyName, verifierKey string) 
 // SealRecord never fails on bad input: the only errors are internal
 // encoding failures.
 func SealRecord(h Head, src Source, raw []byte, sealedAt time.Time) (*Entry, error) {
+	e, err := PrepareRecord(h.Chain, src, raw)
+	if err != nil {
+		return nil, err
+	}
+	e.SealedAt = sealedAt
+	return h.seal(e)
+}
+
+// PrepareRecord does the part of SealRecord that does not depend on the
+// entry's place in the chain: it reads the record (an EVENT of chain with
+// its canonical bytes, or an INVALID entry with the reason) and sets its
+// source. Records can be prepared in parallel; SealNext then chains them in
+// order.
+func PrepareRecord(chain string, src Source, raw []byte) (*Entry, error) {
 	if !validTopic(src.Topic) || src.Partition < 0 || src.Offset < 0 || src.Offset > MaxSafeInteger {
 		return nil, fmt.Errorf("seal record: source %s/%d offset %d is not a Kafka record position", src.Topic, src.Partition, src.Offset)
 	}
-	e := &Entry{Type: EntryEvent, Source: &src, SealedAt: sealedAt}
+	e := &Entry{Type: EntryEvent, Source: &src}
 	env, canon, err := parseEnvelope(raw)
-	if err == nil && env.Environment != h.Chain {
-		err = fmt.Errorf("%w: environment %q does not belong to chain %q", ErrInvalidEvent, env.Environment, h.Chain)
+	if err == nil && env.Environment != chain {
+		err = fmt.Errorf("%w: environment %q does not belong to chain %q", ErrInvalidEvent, env.Environment, chain)
 	}
 	if ts := src.Timestamp; ts.Before(EarliestTime) || ts.After(LatestTime) {
 		err = fmt.Errorf("kafka record timestamp %d ms is outside the years 0000..9999; source.timestamp is clamped", ts.UnixMilli())
@@ -344,7 +358,20 @@ func SealRecord(h Head, src Source, raw []byte, sealedAt time.Time) (*Entry, err
 			e.Invalid.Raw = base64.StdEncoding.EncodeToString(raw)
 		}
 	}
-	return h.seal(e)
+	return e, nil
+}
+
+// SealNext places a prepared entry e as the successor of h, sealed at
+// sealedAt: it fills the chain fields, computes the hash and returns the
+// line, writing the canonical body once.
+func (h Head) SealNext(e *Entry, sealedAt time.Time) ([]byte, error) {
+	e.V, e.Chain, e.Seq, e.Prev, e.SealedAt = FormatVersion, h.Chain, h.Seq+1, h.Hash, sealedAt.UTC()
+	body, err := e.CanonicalBody()
+	if err != nil {
+		return nil, err
+	}
+	e.Hash = hashBody(e.Prev, body)
+	return withHash(body, e.Type, e.Hash)
 }
 
 func clampTime(t time.Time) time.Time {

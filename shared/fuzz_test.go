@@ -80,6 +80,16 @@ func FuzzSealRecord(f *testing.F) {
 		if err != nil {
 			t.Fatalf("sealed line does not verify: %v\n%s", err, line)
 		}
+		// The sealer's two-step path (prepare in parallel, chain in order)
+		// writes the same line.
+		prep, err := PrepareRecord("prod", src, raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := Head{Chain: "prod", Seq: 1, Offset: 0}.SealNext(prep, vecTime)
+		if err != nil || !bytes.Equal(again, line) || prep.Hash != e.Hash {
+			t.Fatalf("PrepareRecord+SealNext wrote %s, SealRecord %s (%v)", again, line, err)
+		}
 		if back.Hash != e.Hash || back.Type != e.Type {
 			t.Fatalf("the line reads back as %s %s, sealed %s %s", back.Type, back.Hash, e.Type, e.Hash)
 		}

@@ -103,9 +103,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return envFlags(cmd.Flags())
 	}
 
-	var signerKF string
-	var batchRecords, batchBytes int
-	var batchAge, retention time.Duration
+	var signerKF, sealerGroup, txnID, identity string
+	var batchRecords, batchBytes, maxInFlight int
+	var batchAge, retention, sessionTimeout time.Duration
 	var createBucket bool
 	sealCmd := &cobra.Command{
 		Use:   "sealer",
@@ -127,7 +127,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 				S3: s3c, Bucket: c.bucket, Prefix: c.prefix, Retention: retention, CreateBucket: createBucket,
 				SignerKey: skey, VerifierKey: vkey,
 				BatchMaxRecords: batchRecords, BatchMaxBytes: batchBytes, BatchMaxAge: batchAge, Logger: log,
-				Metrics: c.registry,
+				Metrics: c.registry, Group: sealerGroup, TransactionalID: txnID, Identity: identity,
+				SessionTimeout: sessionTimeout, MaxInFlight: maxInFlight,
 			})
 			if err != nil {
 				return err
@@ -141,6 +142,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	sealCmd.Flags().DurationVar(&batchAge, "batch-max-age", 0, "close a batch this long after its first entry (default 1s)")
 	sealCmd.Flags().DurationVar(&retention, "retention", 0, "Object Lock COMPLIANCE retention (default 7 years)")
 	sealCmd.Flags().BoolVar(&createBucket, "create-bucket", false, "create a missing bucket with Object Lock (development)")
+	sealCmd.Flags().StringVar(&sealerGroup, "group", "", "consumer group of the chain's sealers (default aegis-sealer-<chain>)")
+	sealCmd.Flags().StringVar(&txnID, "transactional-id", "", "Kafka transactional id shared by the chain's sealers (default aegis-sealer-<chain>)")
+	sealCmd.Flags().StringVar(&identity, "identity", "", "this sealer among the chain's sealers; a restart with the same identity takes over at once (default: the host name)")
+	sealCmd.Flags().DurationVar(&sessionTimeout, "session-timeout", 0, "how long a standby waits for a silent sealer before taking over (default 3s; brokers must allow it)")
+	sealCmd.Flags().IntVar(&maxInFlight, "max-in-flight", 0, "batches sealed in S3 but not yet committed in Kafka at once (default 4)")
 
 	var createTable bool
 	var group string

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 )
@@ -19,7 +20,8 @@ func main() {
 	syncWrites := flag.Bool("sync", false, "fsync every produced batch")
 	flag.Parse()
 
-	opts := []kfake.Opt{kfake.Ports(*port), kfake.NumBrokers(1), kfake.DefaultNumPartitions(1)}
+	opts := []kfake.Opt{kfake.Ports(*port), kfake.NumBrokers(1), kfake.DefaultNumPartitions(1),
+		kfake.GroupMinSessionTimeout(time.Second)} // group.min.session.timeout.ms, lowered for fast sealer takeover
 	if *dataDir != "" {
 		opts = append(opts, kfake.DataDir(*dataDir))
 	}

@@ -128,3 +128,20 @@ func createPlainBucket(ctx context.Context, bucket string) error {
 	_, err = cl.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)})
 	return err
 }
+
+// A session timeout the brokers refuse stops the sealer with a message
+// naming group.min.session.timeout.ms, instead of retrying the join
+// forever in silence.
+func TestRefusedSessionTimeoutIsNamed(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	p, err := pipeline.Start(ctx, stack, pipeline.Config{Indexers: -1, Sealer: func(c *sealer.Config) { c.SessionTimeout = 300 * time.Millisecond }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Stop()
+	err = p.WaitFor(ctx, func() bool { return false })
+	if err == nil || !strings.Contains(err.Error(), "group.min.session.timeout.ms") {
+		t.Fatalf("sealer: %v, want the refused session timeout named", err)
+	}
+}

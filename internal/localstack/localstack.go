@@ -149,7 +149,9 @@ func (s *Stack) startKafka(dir string) error {
 		if err != nil {
 			return err
 		}
-		c, err := kfake.NewCluster(kfake.Ports(port), kfake.NumBrokers(1), kfake.DataDir(dir), kfake.DefaultNumPartitions(1))
+		c, err := kfake.NewCluster(kfake.Ports(port), kfake.NumBrokers(1), kfake.DataDir(dir), kfake.DefaultNumPartitions(1),
+			// As an operator lowers group.min.session.timeout.ms for fast sealer takeover.
+			kfake.GroupMinSessionTimeout(time.Second))
 		if err != nil {
 			lastErr = err
 			continue

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"strconv"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -67,7 +69,15 @@ func sealThroughput(ctx context.Context, st *localstack.Stack) (result, error) {
 	start = time.Now()
 	p, err := pipeline.Start(ctx, st, pipeline.Config{
 		Chain: chain, Topic: topic, Indexers: -1,
-		Sealer: func(c *sealer.Config) { c.BatchMaxAge = time.Second },
+		Sealer: func(c *sealer.Config) {
+			c.BatchMaxAge = time.Second
+			if v, err := strconv.Atoi(os.Getenv("BENCH_INFLIGHT")); err == nil {
+				c.MaxInFlight = v
+			}
+			if v, err := strconv.Atoi(os.Getenv("BENCH_BATCH")); err == nil {
+				c.BatchMaxRecords = v
+			}
+		},
 	})
 	if err != nil {
 		return result{}, err

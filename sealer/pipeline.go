@@ -1,0 +1,372 @@
+package sealer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"go.uber.org/zap"
+
+	"github.com/aegisai/audit/shared"
+)
+
+// The seal path is a pipeline of three stages that overlap:
+//
+//  1. The run loop (one goroutine, which alone touches the Kafka session)
+//     polls records into the batcher and hands each closed batch to the
+//     sealing stage, at most Config.MaxInFlight at a time.
+//  2. The sealing stage (one goroutine) prepares a batch's records in
+//     parallel, chains them in order, writes the objects and their
+//     checkpoints to S3, and hands back the entries to publish.
+//  3. The run loop publishes what came back, and commits the offsets of
+//     exactly those records, in one Kafka transaction (several batches per
+//     transaction when they are ready together).
+//
+// So S3 writes of batch n+1 proceed while batch n is published, and an
+// offset is committed only after its object and a checkpoint covering it
+// are durable. Objects are written one after the other in seq order.
+
+// sealJob is one closed batch for the sealing stage.
+type sealJob struct {
+	records []*kgo.Record
+	// upTo is the offset of the job's last record.
+	upTo int64
+}
+
+// sealedJob is the sealing stage's answer for one job.
+type sealedJob struct {
+	refs []*sealedRef
+	upTo int64
+	err  error
+}
+
+// ErrFenced means a newer sealer with the same transactional id took over:
+// this one must stop.
+var ErrFenced = errors.New("sealer fenced by a newer sealer")
+
+func fenced(err error) bool {
+	return errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) ||
+		errors.Is(err, kerr.TransactionalIDAuthorizationFailed) || errors.Is(err, kerr.FencedInstanceID)
+}
+
+// stage is the sealing stage for one session of the run loop: three
+// goroutines in a row, so that reading the next batch, writing its object
+// and writing the previous object's checkpoint overlap:
+//
+//	prepare: PrepareRecord over the batch's records, in parallel
+//	write:   chain in order and PUT the objects, one after the other
+//	sign:    PUT the checkpoints, one after the other, then hand back
+//
+// A failure stops the stages after it for every later job (each reports
+// the error), so nothing is written past a gap.
+type stage struct {
+	jobs     chan sealJob
+	results  chan sealedJob
+	inflight int
+	done     chan struct{}
+}
+
+type preparedJob struct {
+	job      sealJob
+	prepared []*shared.Entry
+	err      error
+}
+
+type writtenJob struct {
+	refs []*sealedRef
+	cps  []checkpointTask
+	upTo int64
+	err  error
+}
+
+func (s *Sealer) startStage(ctx context.Context) *stage {
+	st := &stage{jobs: make(chan sealJob, s.cfg.MaxInFlight), results: make(chan sealedJob, s.cfg.MaxInFlight), done: make(chan struct{})}
+	toWrite := make(chan preparedJob, 1)
+	toSign := make(chan writtenJob, 1)
+	go func() {
+		defer close(toWrite)
+		for job := range st.jobs {
+			prepared, err := s.prepare(job.records)
+			toWrite <- preparedJob{job: job, prepared: prepared, err: err}
+		}
+	}()
+	go func() {
+		defer close(toSign)
+		var failed error
+		for pj := range toWrite {
+			w := writtenJob{upTo: pj.job.upTo, err: errors.Join(failed, pj.err)}
+			if w.err == nil {
+				w.refs, w.cps, w.err = s.write(ctx, pj.job.records, pj.prepared)
+			}
+			if w.err != nil && failed == nil {
+				failed = w.err
+			}
+			toSign <- w
+		}
+	}()
+	go func() {
+		defer close(st.done)
+		var failed error
+		for w := range toSign {
+			err := errors.Join(failed, w.err)
+			if err == nil {
+				err = s.checkpoint(ctx, w.cps)
+			}
+			if err != nil && failed == nil {
+				failed = err
+			}
+			st.results <- sealedJob{refs: w.refs, upTo: w.upTo, err: err}
+		}
+	}()
+	return st
+}
+
+// stop waits for the jobs in flight and discards their entries: they are
+// durable in S3 and in pending, and the records will be polled again.
+func (st *stage) stop() error {
+	close(st.jobs)
+	var errs []error
+	for ; st.inflight > 0; st.inflight-- {
+		if r := <-st.results; r.err != nil {
+			errs = append(errs, r.err)
+		}
+	}
+	<-st.done
+	return errors.Join(errs...)
+}
+
+// run is the run loop.
+func (s *Sealer) run(ctx context.Context, sess *kgo.GroupTransactSession) error {
+	// The sealing stage keeps going through shutdown, until the loop says.
+	stageCtx, cancelStage := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelStage()
+	st := s.startStage(stageCtx)
+	b := newBatcher(s.cfg.BatchMaxRecords, s.cfg.BatchMaxBytes, s.cfg.BatchMaxAge, s.cfg.Now)
+	lastPolled := int64(-1)
+	var ready []sealedJob
+	backoff := 100 * time.Millisecond
+
+	// restart drops what is in flight and recovers from S3, as on a fresh
+	// start: after a (re)assignment or a transaction that failed.
+	restart := func(why string, cause error) error {
+		if err := st.stop(); err != nil && !errors.Is(err, context.Canceled) {
+			return err
+		}
+		if _, err := sess.End(ctx, kgo.TryAbort); err != nil && !errors.Is(err, context.Canceled) {
+			if fenced(err) {
+				return fmt.Errorf("%w: %v", ErrFenced, err)
+			}
+			return fmt.Errorf("rewind after %s: %w", why, err)
+		}
+		if err := s.recover(ctx, s.admin); err != nil {
+			return err
+		}
+		b.take()
+		ready, lastPolled = nil, -1
+		st = s.startStage(stageCtx)
+		h := s.Head()
+		s.log.Info("head recovered from S3 in process", zap.String("after", why), zap.Uint64("head_seq", h.Seq),
+			zap.Int64("head_offset", h.Offset), zap.Int("uncommitted", s.Uncommitted()), zap.NamedError("cause", cause))
+		return nil
+	}
+
+	// After shutdown starts, in-flight work and the last transaction get
+	// ShutdownTimeout.
+	opCtx := ctx
+	go func() {
+		select {
+		case <-ctx.Done():
+			time.Sleep(s.cfg.ShutdownTimeout)
+			cancelStage()
+		case <-stageCtx.Done():
+		}
+	}()
+	collect := func(block bool) (sealedJob, bool) {
+		if block {
+			return <-st.results, true
+		}
+		select {
+		case r := <-st.results:
+			return r, true
+		default:
+			return sealedJob{}, false
+		}
+	}
+
+	for {
+		if ctx.Err() != nil && opCtx == ctx {
+			opCtx = stageCtx
+		}
+		// Collect what the sealing stage finished; wait for it when the
+		// window is full or when shutting down.
+		for st.inflight > 0 {
+			r, ok := collect(st.inflight >= s.cfg.MaxInFlight || ctx.Err() != nil)
+			if !ok {
+				break
+			}
+			st.inflight--
+			if r.err != nil {
+				st.stop()
+				if ctx.Err() != nil {
+					s.log.Warn("shutdown: a batch was not sealed; it is sealed on the next start", zap.Error(r.err))
+					return nil
+				}
+				return r.err
+			}
+			ready = append(ready, r)
+		}
+		if len(ready) > 0 {
+			ok, err := s.publish(opCtx, sess, ready)
+			switch {
+			case err != nil && fenced(err):
+				st.stop()
+				return fmt.Errorf("%w: %v", ErrFenced, err)
+			case err != nil && ctx.Err() != nil:
+				st.stop()
+				s.log.Warn("shutdown: sealed entries not committed; they are republished on the next start", zap.Error(err))
+				return nil
+			case err != nil:
+				s.m.txnAborts.Inc()
+				s.log.Warn("transaction failed; recovering from S3 in process", zap.Error(err), zap.Duration("backoff", backoff))
+				select {
+				case <-time.After(backoff):
+				case <-ctx.Done():
+				}
+				backoff = min(2*backoff, 5*time.Second)
+				if err := restart("a failed transaction", err); err != nil {
+					return err
+				}
+				continue
+			case !ok:
+				// Aborted (a rebalance): the session rewound to the
+				// committed offsets; the records come back and are
+				// republished from pending.
+				s.m.txnAborts.Inc()
+				s.log.Warn("transaction aborted (rebalance); records will be polled again and republished from S3")
+				if err := restart("an aborted transaction", nil); err != nil {
+					return err
+				}
+				continue
+			}
+			backoff = 100 * time.Millisecond
+			ready = nil
+		}
+		if ctx.Err() != nil {
+			if b.len() > 0 {
+				st.jobs <- sealJob{records: b.take(), upTo: lastPolled}
+				st.inflight++
+				continue
+			}
+			if st.inflight == 0 {
+				st.stop()
+				return nil
+			}
+			continue
+		}
+
+		wait := b.wait(250 * time.Millisecond)
+		if st.inflight > 0 {
+			wait = min(wait, 20*time.Millisecond)
+		}
+		pollCtx, cancel := context.WithTimeout(ctx, wait)
+		fetches := sess.PollRecords(pollCtx, s.cfg.BatchMaxRecords)
+		cancel()
+		if s.reassigned.Swap(false) {
+			// Another member may have sealed while this one did not own the
+			// partition: drop what was polled and recover from S3.
+			if err := restart("a partition assignment", nil); err != nil {
+				return err
+			}
+			continue
+		}
+		var refused error
+		fetches.EachError(func(t string, p int32, err error) {
+			if errors.Is(err, kerr.InvalidSessionTimeout) {
+				refused = fmt.Errorf("the brokers refuse the group session timeout %s (their group.min.session.timeout.ms is larger): lower it on the brokers or raise the sealer's session timeout: %w",
+					s.cfg.SessionTimeout, err)
+			}
+			if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+				s.log.Warn("fetch failed", zap.String("topic", t), zap.Int32("partition", p), zap.Error(err))
+			}
+		})
+		if refused != nil {
+			st.stop()
+			return refused
+		}
+		polled := 0
+		fetches.EachRecord(func(r *kgo.Record) {
+			b.add(r)
+			lastPolled = max(lastPolled, r.Offset)
+			polled++
+		})
+		// Light traffic (nothing new, nothing in flight) closes a batch at
+		// once; under load it fills to its limits.
+		if b.due(polled == 0 && st.inflight == 0) && st.inflight < s.cfg.MaxInFlight {
+			st.jobs <- sealJob{records: b.take(), upTo: lastPolled}
+			st.inflight++
+		}
+	}
+}
+
+// publish produces the entries of ready jobs and commits the offsets up
+// to the last of them, in one transaction. It reports whether it
+// committed.
+func (s *Sealer) publish(ctx context.Context, sess *kgo.GroupTransactSession, ready []sealedJob) (bool, error) {
+	var recs []*kgo.Record
+	upTo := int64(-1)
+	for _, r := range ready {
+		for _, ref := range r.refs {
+			rec, err := s.sealedRecord(ref)
+			if err != nil {
+				return false, err
+			}
+			recs = append(recs, rec)
+		}
+		upTo = max(upTo, r.upTo)
+	}
+	if err := sess.Begin(); err != nil {
+		return false, fmt.Errorf("begin transaction: %w", err)
+	}
+	if err := sess.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		if _, aerr := sess.End(ctx, kgo.TryAbort); aerr != nil {
+			return false, errors.Join(fmt.Errorf("publish sealed entries: %w", err), aerr)
+		}
+		return false, fmt.Errorf("publish sealed entries: %w", err)
+	}
+	// Commit exactly the records sealed and published, not every record
+	// polled: the session would commit the latter.
+	commitCtx := kgo.PreTxnCommitFnContext(ctx, func(req *kmsg.TxnOffsetCommitRequest) error {
+		for i := range req.Topics {
+			if req.Topics[i].Topic != s.cfg.Topic {
+				continue
+			}
+			for j := range req.Topics[i].Partitions {
+				if req.Topics[i].Partitions[j].Partition == 0 {
+					req.Topics[i].Partitions[j].Offset = upTo + 1
+				}
+			}
+		}
+		return nil
+	})
+	ok, err := sess.End(commitCtx, kgo.TryCommit)
+	if err != nil {
+		return false, fmt.Errorf("commit transaction: %w", err)
+	}
+	if !ok {
+		return false, nil
+	}
+	s.mu.Lock()
+	for off := range s.pending {
+		if off <= upTo {
+			delete(s.pending, off)
+		}
+	}
+	s.m.uncommitted.Set(float64(len(s.pending)))
+	s.mu.Unlock()
+	s.committed.Add(int64(len(recs)))
+	return true, nil
+}

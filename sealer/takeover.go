@@ -1,0 +1,72 @@
+package sealer
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"go.uber.org/zap"
+)
+
+// Taking over after a crash. A sealer killed with SIGKILL leaves its group
+// member behind until the session timeout; its open transaction stays open
+// too. A restarted sealer must not wait for either:
+//
+//   - Every sealer of a chain uses the same transactional id, so the first
+//     transaction of the one that takes over fences the dead one and aborts
+//     its open transaction at once.
+//   - A sealer that starts removes the group member its own identity left
+//     (same Kafka client id: the previous run on this host), so the group
+//     rebalances and assigns it the partition at once.
+//   - A standby (another identity) takes over when the dead member's
+//     session expires (Config.SessionTimeout), or at once when the active
+//     sealer stops with SIGTERM, since it then leaves the group.
+//
+// Whoever is assigned the partition recovers the head from S3 first, so
+// nothing is sealed twice and nothing is skipped.
+
+// clientID is the sealer's Kafka client id: its chain and identity.
+func (s *Sealer) clientID() string { return "aegis-sealer/" + s.cfg.Chain + "/" + s.cfg.Identity }
+
+// evictPredecessor removes the members of the sealer group that carry this
+// sealer's client id: a previous run that died without leaving. Failing to
+// is not fatal: the member then expires with its session.
+func (s *Sealer) evictPredecessor(ctx context.Context, admin *kgo.Client) {
+	described, err := kadm.NewClient(admin).DescribeGroups(ctx, s.cfg.Group)
+	if err != nil {
+		s.log.Warn("could not describe the sealer group; a dead predecessor expires with its session", zap.Error(err))
+		return
+	}
+	g, ok := described[s.cfg.Group]
+	if !ok || g.Err != nil {
+		return
+	}
+	req := kmsg.NewPtrLeaveGroupRequest()
+	req.Group = s.cfg.Group
+	for _, m := range g.Members {
+		if m.ClientID == s.clientID() {
+			lm := kmsg.NewLeaveGroupRequestMember()
+			lm.MemberID = m.MemberID
+			req.Members = append(req.Members, lm)
+		}
+	}
+	if len(req.Members) == 0 {
+		return
+	}
+	resp, err := req.RequestWith(ctx, admin)
+	if err == nil {
+		for _, m := range resp.Members {
+			if m.ErrorCode != 0 {
+				err = kerr.ErrorForCode(m.ErrorCode)
+			}
+		}
+	}
+	if err != nil {
+		s.log.Warn("could not remove the group member of this sealer's previous run; it expires with its session", zap.Error(err))
+		return
+	}
+	s.log.Info("removed the group member a previous run of this sealer left behind (killed?), so the partition is reassigned at once",
+		zap.String("client_id", s.clientID()), zap.Int("members", len(req.Members)))
+}
