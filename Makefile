@@ -9,7 +9,7 @@ export AEGIS_ROOT := $(CURDIR)
 VERSITYGW := bin/versitygw
 DYNALITE  := devstack/dynalite/node_modules/dynalite/cli.js
 
-.PHONY: all tools run test test-containers bench fuzz build vet fmt clean-data
+.PHONY: all tools run test test-containers bench chaos fuzz build vet fmt clean-data
 
 all: build
 
@@ -48,6 +48,11 @@ fuzz:
 ## test-containers: the same tests against containers (needs a Docker engine)
 test-containers:
 	AEGIS_STACK=containers $(GO) test -count=1 -tags containers -timeout 30m ./...
+
+## chaos: SIGKILL the sealer and indexers KILLS times under load, count what survived
+KILLS ?= 20
+chaos: tools
+	$(GO) run ./internal/cmd/chaos -kills $(KILLS)
 
 ## bench: benchmarks with a raw baseline; BENCH=<id> runs one
 bench: tools

@@ -336,3 +336,10 @@ func freePort() (int, error) {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
+
+// StartChild starts cmd so that it dies with this process (Pdeathsig, from
+// the locked spawning thread), in its own process group.
+func StartChild(cmd *exec.Cmd) error {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	return startChild(cmd)
+}

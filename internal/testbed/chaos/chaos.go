@@ -1,0 +1,461 @@
+// Package chaos kills the pipeline's processes under load and counts what
+// survived: the sealer and indexers run as separate `aegis` processes
+// against a local stack, a producer publishes a steady load, and the
+// sealer or an indexer is killed with SIGKILL at random moments and
+// restarted. At the end every acknowledged decision must be in S3 once, the
+// sealed topic must hold every entry once for read-committed readers, the
+// index must hold every decision, and the chain must verify. `make chaos`
+// runs it; a short run is part of `make test`.
+package chaos
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/aegisai/audit/archive"
+	"github.com/aegisai/audit/indexer"
+	"github.com/aegisai/audit/internal/localstack"
+	"github.com/aegisai/audit/internal/topics"
+	"github.com/aegisai/audit/producer"
+	"github.com/aegisai/audit/replayer"
+	"github.com/aegisai/audit/shared"
+)
+
+// Options configures a run.
+type Options struct {
+	// Kills is how many processes are killed. Default 20.
+	Kills int
+	// Rate is the decisions published per second. Default 1000.
+	Rate int
+	// TakeoverBound is the longest a restarted sealer may take to seal
+	// again; a longer takeover fails the run. Default 2s.
+	TakeoverBound time.Duration
+	// Aegis is the aegis binary (built into a temporary directory when
+	// empty, from the repository at localstack.FindRoot).
+	Aegis string
+	// Log receives progress lines (nil: none); ProcessLog the processes'
+	// output (nil: discarded).
+	Log, ProcessLog *os.File
+}
+
+// Report is what a run counted.
+type Report struct {
+	Acknowledged, Sealed, Duplicated, Missing int
+	// Published counts sealed-topic records (read committed); Republished
+	// those of an entry published before.
+	Published, Republished int
+	// Indexed counts acknowledged decisions found in the index.
+	Indexed int
+	// Verify is the verification's result ("OK ..." or the failure).
+	Verify string
+	// SealerKills, IndexerKills count the kills; Takeovers are the times
+	// from each sealer kill to the next checkpoint of its restart.
+	SealerKills, IndexerKills int
+	Takeovers                 []time.Duration
+}
+
+// Failed says what is wrong with the report, or "" when nothing is.
+func (r Report) Failed(bound time.Duration) string {
+	var bad []string
+	if r.Duplicated > 0 || r.Missing > 0 || r.Sealed != r.Acknowledged {
+		bad = append(bad, fmt.Sprintf("%d acknowledged, %d sealed, %d duplicated, %d missing", r.Acknowledged, r.Sealed, r.Duplicated, r.Missing))
+	}
+	if r.Republished > 0 {
+		bad = append(bad, fmt.Sprintf("%d entries published twice to the sealed topic", r.Republished))
+	}
+	if r.Indexed != r.Acknowledged {
+		bad = append(bad, fmt.Sprintf("%d of %d decisions indexed", r.Indexed, r.Acknowledged))
+	}
+	if !strings.HasPrefix(r.Verify, "OK") {
+		bad = append(bad, "verify: "+r.Verify)
+	}
+	for _, d := range r.Takeovers {
+		if d > bound {
+			bad = append(bad, fmt.Sprintf("a takeover took %s (bound %s)", d.Round(time.Millisecond), bound))
+			break
+		}
+	}
+	return strings.Join(bad, "; ")
+}
+
+// String is the report in a few lines.
+func (r Report) String() string {
+	ts := append([]time.Duration(nil), r.Takeovers...)
+	sort.Slice(ts, func(i, j int) bool { return ts[i] < ts[j] })
+	var parts []string
+	for _, d := range r.Takeovers {
+		parts = append(parts, d.Round(time.Millisecond).String())
+	}
+	med, worst := time.Duration(0), time.Duration(0)
+	if len(ts) > 0 {
+		med, worst = ts[len(ts)/2], ts[len(ts)-1]
+	}
+	return fmt.Sprintf("acknowledged %d, sealed %d, duplicated %d, missing %d; sealed topic %d records, %d republished; indexed %d\n"+
+		"kills: sealer %d, indexer %d; sealer takeovers: median %s, worst %s (%s)\nverify: %s",
+		r.Acknowledged, r.Sealed, r.Duplicated, r.Missing, r.Published, r.Republished, r.Indexed,
+		r.SealerKills, r.IndexerKills, med.Round(time.Millisecond), worst.Round(time.Millisecond), strings.Join(parts, " "), r.Verify)
+}
+
+// proc is one aegis process that can be killed and restarted.
+type proc struct {
+	name string
+	args []string
+	env  []string
+	log  *os.File
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+func (p *proc) start() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	cmd := exec.Command(p.args[0], p.args[1:]...)
+	cmd.Env = p.env
+	if p.log != nil {
+		cmd.Stdout, cmd.Stderr = p.log, p.log
+	}
+	if err := localstack.StartChild(cmd); err != nil {
+		return fmt.Errorf("start %s: %w", p.name, err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	p.cmd, p.done = cmd, done
+	return nil
+}
+
+// kill sends sig and waits for the process to end.
+func (p *proc) kill(sig syscall.Signal) {
+	p.mu.Lock()
+	cmd, done := p.cmd, p.done
+	p.mu.Unlock()
+	_ = cmd.Process.Signal(sig)
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+	}
+}
+
+// Run runs the chaos test against st.
+func Run(ctx context.Context, st *localstack.Stack, o Options) (Report, error) {
+	var rep Report
+	if o.Kills == 0 {
+		o.Kills = 20
+	}
+	if o.Rate == 0 {
+		o.Rate = 1000
+	}
+	if o.TakeoverBound == 0 {
+		o.TakeoverBound = 2 * time.Second
+	}
+	logf := func(format string, args ...any) {
+		if o.Log != nil {
+			fmt.Fprintf(o.Log, "chaos: "+format+"\n", args...)
+		}
+	}
+	dir, err := os.MkdirTemp("", "aegis-chaos-")
+	if err != nil {
+		return rep, err
+	}
+	defer os.RemoveAll(dir)
+	if o.Aegis == "" {
+		root, err := localstack.FindRoot()
+		if err != nil {
+			return rep, err
+		}
+		o.Aegis = filepath.Join(dir, "aegis")
+		build := exec.CommandContext(ctx, "go", "build", "-o", o.Aegis, "./cmd/aegis")
+		build.Dir = root
+		if out, err := build.CombinedOutput(); err != nil {
+			return rep, fmt.Errorf("build aegis: %v: %s", err, out)
+		}
+	}
+	chain := localstack.Name("chaos")
+	names := struct{ bucket, table, topic, sealed, group string }{
+		localstack.Name("chaos"), localstack.Name("chaos"), localstack.Name("decisions"), localstack.Name("sealed"), localstack.Name("indexers")}
+	skey, vkey, err := note.GenerateKey(rand.Reader, "aegis-"+chain)
+	if err != nil {
+		return rep, err
+	}
+	keyFile, pubFile := filepath.Join(dir, "chain.key"), filepath.Join(dir, "chain.pub")
+	if err := os.WriteFile(keyFile, []byte(skey+"\n"), 0o600); err != nil {
+		return rep, err
+	}
+	if err := os.WriteFile(pubFile, []byte(vkey+"\n"), 0o644); err != nil {
+		return rep, err
+	}
+	s3c, err := st.S3(ctx)
+	if err != nil {
+		return rep, err
+	}
+	db, err := st.DynamoDB(ctx)
+	if err != nil {
+		return rep, err
+	}
+	if err := localstack.CreateLockedBucket(ctx, s3c, names.bucket); err != nil {
+		return rep, err
+	}
+	if err := indexer.EnsureTable(ctx, db, names.table); err != nil {
+		return rep, err
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(st.KafkaAddr))
+	if err != nil {
+		return rep, err
+	}
+	err = topics.EnsureSingle(ctx, cl, names.topic)
+	if err == nil {
+		_, err = topics.Ensure(ctx, cl, names.sealed, 6)
+	}
+	cl.Close()
+	if err != nil {
+		return rep, err
+	}
+	env := append(os.Environ(), "AWS_ACCESS_KEY_ID="+localstack.AccessKey, "AWS_SECRET_ACCESS_KEY="+localstack.SecretKey,
+		"AEGIS_CHAIN="+chain, "AEGIS_BROKERS="+st.KafkaAddr, "AEGIS_BUCKET="+names.bucket, "AEGIS_TABLE="+names.table,
+		"AEGIS_TOPIC="+names.topic, "AEGIS_SEALED_TOPIC="+names.sealed, "AEGIS_S3_ENDPOINT="+st.S3Endpoint,
+		"AEGIS_DYNAMODB_ENDPOINT="+st.DynamoEndpoint, "AEGIS_VERIFIER_KEY_FILE="+pubFile, "AEGIS_LOG_LEVEL=warn")
+	sealer := &proc{name: "sealer", env: env, log: o.ProcessLog, args: []string{o.Aegis, "sealer", "--signer-key-file", keyFile,
+		"--identity", "chaos-sealer", "--batch-max-age", "200ms", "--retention", "24h"}}
+	var indexers []*proc
+	for i := range 2 {
+		indexers = append(indexers, &proc{name: fmt.Sprintf("indexer-%d", i), env: env, log: o.ProcessLog,
+			args: []string{o.Aegis, "indexer", "--group", names.group}})
+	}
+	for _, p := range append([]*proc{sealer}, indexers...) {
+		if err := p.start(); err != nil {
+			return rep, err
+		}
+		defer p.kill(syscall.SIGTERM)
+	}
+
+	// A steady load; only what the producer acknowledged must be sealed.
+	prod, err := producer.New(ctx, producer.Config{Brokers: []string{st.KafkaAddr}, Topic: names.topic, Environment: chain})
+	if err != nil {
+		return rep, err
+	}
+	defer prod.Close()
+	var ackMu sync.Mutex
+	acked := map[string]bool{}
+	loadCtx, stopLoad := context.WithCancel(ctx)
+	defer stopLoad()
+	var loadWG sync.WaitGroup
+	loadWG.Add(1)
+	go func() {
+		defer loadWG.Done()
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		n := 0
+		for loadCtx.Err() == nil {
+			<-tick.C
+			var evs []*shared.Envelope
+			for range max(1, o.Rate/100) {
+				n++
+				evs = append(evs, prod.NewDecision(shared.Decision{DecisionID: fmt.Sprintf("%s-dec-%d", chain, n), Action: shared.ActionAllow,
+					ConfidenceScore: 0.5, PolicyVersion: "p", UserID: fmt.Sprintf("u%d", n%100), SessionID: "s"}))
+			}
+			if err := prod.Publish(loadCtx, evs...); err == nil {
+				ackMu.Lock()
+				for _, e := range evs {
+					acked[e.Decision.DecisionID] = true
+				}
+				ackMu.Unlock()
+			}
+		}
+	}()
+
+	headSeq := func() uint64 {
+		cp, err := replayer.SignedHead(ctx, s3c, names.bucket, "", chain, vkey)
+		if err != nil {
+			return 0
+		}
+		return cp.Seq
+	}
+	for k := range o.Kills {
+		time.Sleep(time.Duration(500+randInt(2500)) * time.Millisecond)
+		if k%4 == 3 {
+			p := indexers[randInt(len(indexers))]
+			p.kill(syscall.SIGKILL)
+			rep.IndexerKills++
+			if err := p.start(); err != nil {
+				return rep, err
+			}
+			logf("kill %d: %s", k+1, p.name)
+			continue
+		}
+		before := headSeq()
+		killed := time.Now()
+		sealer.kill(syscall.SIGKILL)
+		rep.SealerKills++
+		if err := sealer.start(); err != nil {
+			return rep, err
+		}
+		// Takeover: the restarted sealer's first new checkpoint.
+		took := time.Duration(-1)
+		for time.Since(killed) < 2*time.Minute {
+			if headSeq() > before {
+				took = time.Since(killed)
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if took < 0 {
+			return rep, fmt.Errorf("kill %d: the restarted sealer sealed nothing in 2 minutes", k+1)
+		}
+		rep.Takeovers = append(rep.Takeovers, took)
+		logf("kill %d: sealer, sealing again after %s", k+1, took.Round(time.Millisecond))
+	}
+	stopLoad()
+	loadWG.Wait()
+	ackMu.Lock()
+	rep.Acknowledged = len(acked)
+	ackMu.Unlock()
+	logf("load stopped: %d decisions acknowledged; waiting for the pipeline to catch up", rep.Acknowledged)
+
+	// Wait until everything acknowledged is sealed and indexed, or give up.
+	deadline := time.Now().Add(3 * time.Minute)
+	for time.Now().Before(deadline) {
+		count, err := countSealed(ctx, s3c, names.bucket, chain, vkey, acked, &rep)
+		if err == nil && count >= rep.Acknowledged {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	for time.Now().Before(deadline) {
+		if n, err := countIndexed(ctx, db, names.table, acked); err == nil {
+			rep.Indexed = n
+			if n >= rep.Acknowledged {
+				break
+			}
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	// The final figures, on a log that no longer moves.
+	if _, err := countSealed(ctx, s3c, names.bucket, chain, vkey, acked, &rep); err != nil {
+		logf("final verification: %v", err)
+	}
+	if err := countPublished(ctx, st.KafkaAddr, names.sealed, &rep); err != nil {
+		return rep, err
+	}
+	return rep, nil
+}
+
+// countSealed verifies the chain and counts the acknowledged decisions in
+// it (filling Sealed, Duplicated, Missing and Verify).
+func countSealed(ctx context.Context, s3c archive.S3API, bucket, chain, vkey string, acked map[string]bool, rep *Report) (int, error) {
+	v, err := replayer.Verify(ctx, replayer.Config{S3: s3c, Bucket: bucket, Chain: chain, VerifierKey: vkey})
+	if err != nil {
+		rep.Verify = err.Error()
+		return 0, err
+	}
+	rep.Verify = fmt.Sprintf("OK: %d entries, head seq %d, %d unsigned", v.Entries, v.Head.Seq, v.Unsigned)
+	seen := map[string]int{}
+	_, err = replayer.Discover(ctx, replayer.DiscoverConfig{S3: s3c, Bucket: bucket, Chain: chain, VerifierKey: vkey,
+		From: time.Unix(0, 0), To: time.Now().Add(48 * time.Hour)}, func(f replayer.Found) error {
+		if f.Entry.Type == shared.EntryEvent {
+			seen[f.Entry.DecisionID()]++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	rep.Sealed, rep.Duplicated, rep.Missing = 0, 0, 0
+	for id, n := range seen {
+		if acked[id] {
+			rep.Sealed++
+		}
+		if n > 1 {
+			rep.Duplicated++
+		}
+	}
+	for id := range acked {
+		if seen[id] == 0 {
+			rep.Missing++
+		}
+	}
+	return rep.Sealed, nil
+}
+
+// countIndexed counts the acknowledged decisions in the index.
+func countIndexed(ctx context.Context, db *dynamodb.Client, table string, acked map[string]bool) (int, error) {
+	n := 0
+	p := dynamodb.NewScanPaginator(db, &dynamodb.ScanInput{TableName: aws.String(table), ProjectionExpression: aws.String("decision_id, SK")})
+	seen := map[string]bool{}
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return 0, err
+		}
+		for _, it := range page.Items {
+			var k struct {
+				ID string `dynamodbav:"decision_id"`
+				SK string `dynamodbav:"SK"`
+			}
+			if err := attributevalue.UnmarshalMap(it, &k); err == nil && strings.HasPrefix(k.SK, "SK#DECISION#") && acked[k.ID] && !seen[k.ID] {
+				seen[k.ID] = true
+				n++
+			}
+		}
+	}
+	return n, nil
+}
+
+// countPublished reads the sealed topic as a read-committed consumer and
+// counts its records and the entries published more than once.
+func countPublished(ctx context.Context, broker, topic string, rep *Report) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(broker), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	seen := map[string]bool{}
+	idle := time.Now()
+	for time.Since(idle) < 3*time.Second {
+		pctx, cancel := context.WithTimeout(ctx, time.Second)
+		fetches := cl.PollFetches(pctx)
+		cancel()
+		fetches.EachRecord(func(r *kgo.Record) {
+			idle = time.Now()
+			rep.Published++
+			var rec shared.SealedRecord
+			if json.Unmarshal(r.Value, &rec) != nil {
+				return
+			}
+			e, err := shared.ParseLine(rec.Entry)
+			if err != nil {
+				return
+			}
+			key := e.Hash.String()
+			if seen[key] {
+				rep.Republished++
+			}
+			seen[key] = true
+		})
+	}
+	return nil
+}
+
+func randInt(n int) int {
+	v, _ := rand.Int(rand.Reader, big.NewInt(int64(n)))
+	return int(v.Int64())
+}
