@@ -217,6 +217,16 @@ func (s *Sealer) Run(ctx context.Context) error {
 		return fmt.Errorf("kafka transact session: %w", err)
 	}
 	defer sess.Close()
+	// Initialise the transactional producer now, not at the first batch: it
+	// fences a dead predecessor and aborts its open transaction, whose
+	// pending offset commit would otherwise hold this sealer's offset fetch
+	// until the transaction times out.
+	if _, _, err := sess.Client().ProducerID(ctx); err != nil {
+		if fenced(err) {
+			return fmt.Errorf("%w: %v", ErrFenced, err)
+		}
+		return fmt.Errorf("initialise the transactional producer %s: %w", s.cfg.TransactionalID, err)
+	}
 	s.admin = admin
 	s.readyOnce.Do(func() { close(s.ready) })
 	h := s.Head()

@@ -28,16 +28,20 @@ type result struct {
 type benchmark func(ctx context.Context, st *localstack.Stack) (result, error)
 
 var benchmarks = map[string]benchmark{
-	"seal_throughput":    sealThroughput,
-	"verify_throughput":  verifyThroughput,
-	"verify_rss":         verifyRSS,
-	"rebuild_throughput": rebuildThroughput,
-	"discover_one_day":   discoverOneDay,
+	"seal_throughput":         sealThroughput,
+	"sealer_rss":              sealerRSS,
+	"seal_latency_p50":        percentile(0.50),
+	"seal_latency_p99":        percentile(0.99),
+	"sealer_takeover_sigkill": sealerTakeover,
+	"verify_throughput":       verifyThroughput,
+	"verify_rss":              verifyRSS,
+	"rebuild_throughput":      rebuildThroughput,
+	"discover_one_day":        discoverOneDay,
 }
 
 func main() {
 	only := flag.String("bench", "", "run only this benchmark")
-	records := flag.Int("records", 20000, "records per throughput benchmark")
+	records := flag.Int("records", benchRecords, "records pre-loaded for seal_throughput")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.IntVar(&verifyEntries, "verify-entries", verifyEntries, "entries of the chain the verify benchmarks read")
 	child := flag.String("verify-child", "", "internal: run one verification (bucket,chain,endpoint) and exit")

@@ -1,91 +1,455 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"os"
-	"strconv"
+	"path/filepath"
+	"sort"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/mod/sumdb/note"
 
+	"github.com/aegisai/audit/archive"
 	"github.com/aegisai/audit/internal/localstack"
 	"github.com/aegisai/audit/internal/pipeline"
+	"github.com/aegisai/audit/internal/testbed/chaos"
 	"github.com/aegisai/audit/internal/topics"
-	"github.com/aegisai/audit/sealer"
+	"github.com/aegisai/audit/producer"
+	"github.com/aegisai/audit/replayer"
+	"github.com/aegisai/audit/shared"
 )
 
-var benchRecords = 20000
+var benchRecords = 500_000
 
-// sealThroughput: decisions per second sealed end to end (chained, written
-// to S3 under Object Lock, checkpointed, published and committed in Kafka
-// transactions) from a pre-loaded topic. Baseline: franz-go consuming the
-// same records raw from the same topic.
+// sealerRun is one sealer, as a separate aegis process, on its own chain,
+// topics and bucket of the stack.
+type sealerRun struct {
+	st                           *localstack.Stack
+	chain, bucket, topic, sealed string
+	vkey                         string
+	proc                         *chaos.Proc
+}
+
+var (
+	aegisOnce sync.Once
+	aegisBin  string
+	aegisErr  error
+)
+
+func newSealerRun(ctx context.Context, st *localstack.Stack, extra ...string) (*sealerRun, error) {
+	aegisOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "aegis-bench-")
+		if err != nil {
+			aegisErr = err
+			return
+		}
+		aegisBin, aegisErr = chaos.BuildAegis(ctx, dir)
+	})
+	if aegisErr != nil {
+		return nil, aegisErr
+	}
+	r := &sealerRun{st: st, chain: localstack.Name("bench"), bucket: localstack.Name("bench"), topic: localstack.Name("decisions"), sealed: localstack.Name("sealed")}
+	skey, vkey, err := note.GenerateKey(rand.Reader, "aegis-"+r.chain)
+	if err != nil {
+		return nil, err
+	}
+	r.vkey = vkey
+	dir := filepath.Dir(aegisBin)
+	keyFile, pubFile := filepath.Join(dir, r.chain+".key"), filepath.Join(dir, r.chain+".pub")
+	if err := os.WriteFile(keyFile, []byte(skey), 0o600); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(pubFile, []byte(vkey), 0o644); err != nil {
+		return nil, err
+	}
+	s3c, err := st.S3(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := localstack.CreateLockedBucket(ctx, s3c, r.bucket); err != nil {
+		return nil, err
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(st.KafkaAddr))
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	if err := topics.EnsureSingle(ctx, cl, r.topic); err != nil {
+		return nil, err
+	}
+	if _, err := topics.Ensure(ctx, cl, r.sealed, 6); err != nil {
+		return nil, err
+	}
+	args := append([]string{aegisBin, "sealer", "--signer-key-file", keyFile, "--retention", "24h", "--identity", "bench"}, extra...)
+	r.proc = &chaos.Proc{Name: "sealer", Args: args, Env: append(os.Environ(),
+		"AWS_ACCESS_KEY_ID="+localstack.AccessKey, "AWS_SECRET_ACCESS_KEY="+localstack.SecretKey,
+		"AEGIS_CHAIN="+r.chain, "AEGIS_BROKERS="+st.KafkaAddr, "AEGIS_BUCKET="+r.bucket, "AEGIS_TOPIC="+r.topic,
+		"AEGIS_SEALED_TOPIC="+r.sealed, "AEGIS_S3_ENDPOINT="+st.S3Endpoint, "AEGIS_VERIFIER_KEY_FILE="+pubFile, "AEGIS_LOG_LEVEL=error")}
+	return r, nil
+}
+
+// head is the seq of the newest signed checkpoint (0 before any).
+func (r *sealerRun) head(ctx context.Context) uint64 {
+	s3c, err := r.st.S3(ctx)
+	if err != nil {
+		return 0
+	}
+	cp, err := replayer.SignedHead(ctx, s3c, r.bucket, "", r.chain, r.vkey)
+	if err != nil {
+		return 0
+	}
+	return cp.Seq
+}
+
+func (r *sealerRun) waitHead(ctx context.Context, seq uint64) error {
+	for r.head(ctx) < seq {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("head %d of %d: %w", r.head(context.Background()), seq, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// preload publishes n decisions to the run's topic with a raw client and
+// returns their values.
+func (r *sealerRun) preload(ctx context.Context, n int) ([][]byte, error) {
+	w := pipeline.NewWorkload(r.chain, r.chain, n, 0, 1000, 7, time.Now())
+	cl, err := kgo.NewClient(kgo.SeedBrokers(r.st.KafkaAddr), kgo.DefaultProduceTopic(r.topic), kgo.ProducerLinger(5*time.Millisecond))
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	values := make([][]byte, len(w.Events))
+	for start := 0; start < len(w.Events); start += 10000 {
+		recs := make([]*kgo.Record, 0, 10000)
+		for i := start; i < min(start+10000, len(w.Events)); i++ {
+			v, err := w.Events[i].Record()
+			if err != nil {
+				return nil, err
+			}
+			values[i] = v
+			recs = append(recs, &kgo.Record{Value: v})
+		}
+		if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+			return nil, fmt.Errorf("preload: %w", err)
+		}
+	}
+	return values, nil
+}
+
+// sealedRSS is the sealer's peak memory in the last seal_throughput run.
+var sealedRSS float64
+
+// sealThroughput: decisions/s sealed end to end (in S3 under Object Lock,
+// checkpointed, published and committed) from -records pre-loaded
+// decisions, by the sealer as its own process. Baseline, same run: the raw
+// clients doing the same I/O without the audit logic, concurrently, as the
+// sealer overlaps it: consume the records, PUT objects of the same sizes
+// and number (and one checkpoint-sized object each) one after the other,
+// and produce the same number of records, of the sealed records' size, in
+// transactions of the batch size.
 func sealThroughput(ctx context.Context, st *localstack.Stack) (result, error) {
-	chain := localstack.Name("bench")
-	topic := localstack.Name("decisions")
-	w := pipeline.NewWorkload(chain, chain, benchRecords, 0, 1000, 7, time.Now())
-
-	cl, err := kgo.NewClient(kgo.SeedBrokers(st.KafkaAddr), kgo.DefaultProduceTopic(topic), kgo.ProducerLinger(5*time.Millisecond))
+	r, err := newSealerRun(ctx, st)
 	if err != nil {
 		return result{}, err
 	}
-	defer cl.Close()
-	if err := topics.EnsureSingle(ctx, cl, topic); err != nil {
-		return result{}, err
-	}
-	recs := make([]*kgo.Record, len(w.Events))
-	for i, e := range w.Events {
-		v, err := json.Marshal(e)
-		if err != nil {
-			return result{}, err
-		}
-		recs[i] = &kgo.Record{Value: v}
-	}
-	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-		return result{}, fmt.Errorf("preload: %w", err)
-	}
-
-	// Baseline: raw consumption of the same records.
-	raw, err := kgo.NewClient(kgo.SeedBrokers(st.KafkaAddr), kgo.ConsumeTopics(topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	values, err := r.preload(ctx, benchRecords)
 	if err != nil {
 		return result{}, err
 	}
 	start := time.Now()
-	for n := 0; n < len(recs); {
-		f := raw.PollFetches(ctx)
-		if err := f.Err0(); err != nil {
-			raw.Close()
-			return result{}, err
-		}
-		n += f.NumRecords()
+	if err := r.proc.Start(); err != nil {
+		return result{}, err
 	}
-	baseline := float64(len(recs)) / time.Since(start).Seconds()
-	raw.Close()
+	if err := r.waitHead(ctx, uint64(len(values))); err != nil {
+		r.proc.Kill(syscall.SIGTERM)
+		return result{}, err
+	}
+	value := float64(len(values)) / time.Since(start).Seconds()
+	sealedRSS = r.proc.Kill(syscall.SIGTERM)
 
-	// The sealer, from start (head recovery, genesis) to the last commit.
-	start = time.Now()
-	p, err := pipeline.Start(ctx, st, pipeline.Config{
-		Chain: chain, Topic: topic, Indexers: -1,
-		Sealer: func(c *sealer.Config) {
-			c.BatchMaxAge = time.Second
-			if v, err := strconv.Atoi(os.Getenv("BENCH_INFLIGHT")); err == nil {
-				c.MaxInFlight = v
-			}
-			if v, err := strconv.Atoi(os.Getenv("BENCH_BATCH")); err == nil {
-				c.BatchMaxRecords = v
-			}
-		},
-	})
+	baseline, err := rawSealIO(ctx, st, r, values)
 	if err != nil {
 		return result{}, err
 	}
-	defer p.Stop()
-	if err := p.WaitHead(ctx, uint64(len(recs))); err != nil {
+	return result{value: value, baseline: baseline, unit: "decisions/s"}, nil
+}
+
+// rawSealIO does the sealer's I/O for values with the raw clients and
+// returns records/s.
+func rawSealIO(ctx context.Context, st *localstack.Stack, r *sealerRun, values [][]byte) (float64, error) {
+	const batch = 1000
+	lineSize := 0
+	for _, v := range values[:100] {
+		lineSize += len(v) + 420 // the entry's own members
+	}
+	lineSize /= 100
+	s3c, err := st.S3(ctx)
+	if err != nil {
+		return 0, err
+	}
+	store := &archive.Store{S3: s3c, Bucket: r.bucket}
+	rawTopic := localstack.Name("raw")
+	admin, err := kgo.NewClient(kgo.SeedBrokers(st.KafkaAddr))
+	if err != nil {
+		return 0, err
+	}
+	_, err = topics.Ensure(ctx, admin, rawTopic, 6)
+	admin.Close()
+	if err != nil {
+		return 0, err
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 3)
+	start := time.Now()
+	wg.Add(3)
+	go func() { // consume
+		defer wg.Done()
+		cl, err := kgo.NewClient(kgo.SeedBrokers(st.KafkaAddr), kgo.ConsumeTopics(r.topic),
+			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+		if err != nil {
+			errs <- err
+			return
+		}
+		defer cl.Close()
+		for n := 0; n < len(values); {
+			f := cl.PollFetches(ctx)
+			if err := f.Err0(); err != nil {
+				errs <- err
+				return
+			}
+			n += f.NumRecords()
+		}
+	}()
+	go func() { // PUT objects and checkpoints, in order
+		defer wg.Done()
+		body := bytes.Repeat([]byte("x"), lineSize*batch)
+		note := bytes.Repeat([]byte("y"), 420)
+		for i := 0; i*batch < len(values); i++ {
+			key := fmt.Sprintf("raw/%s/%020d", r.chain, i)
+			if _, err := store.Put(ctx, key+".jsonl", body, time.Now().Add(24*time.Hour)); err != nil {
+				errs <- err
+				return
+			}
+			if _, err := store.Put(ctx, key+".note", note, time.Now().Add(24*time.Hour)); err != nil {
+				errs <- err
+				return
+			}
+		}
+	}()
+	go func() { // produce in transactions
+		defer wg.Done()
+		cl, err := kgo.NewClient(kgo.SeedBrokers(st.KafkaAddr), kgo.DefaultProduceTopic(rawTopic), kgo.TransactionalID(rawTopic))
+		if err != nil {
+			errs <- err
+			return
+		}
+		defer cl.Close()
+		v := bytes.Repeat([]byte("z"), lineSize+150)
+		for i := 0; i < len(values); i += batch {
+			if err := cl.BeginTransaction(); err != nil {
+				errs <- err
+				return
+			}
+			recs := make([]*kgo.Record, 0, batch)
+			for j := i; j < min(i+batch, len(values)); j++ {
+				recs = append(recs, &kgo.Record{Key: []byte(fmt.Sprint(j)), Value: v})
+			}
+			if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+				errs <- err
+				return
+			}
+			if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+				errs <- err
+				return
+			}
+		}
+	}()
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return 0, err
+	}
+	return float64(len(values)) / time.Since(start).Seconds(), nil
+}
+
+// sealerRSS: peak resident memory of the sealer process during
+// seal_throughput (run it first), MiB; baseline: the same process sealing
+// a hundredth of the records.
+func sealerRSS(ctx context.Context, st *localstack.Stack) (result, error) {
+	if sealedRSS == 0 {
+		if _, err := sealThroughput(ctx, st); err != nil {
+			return result{}, err
+		}
+	}
+	big := sealedRSS
+	saved := benchRecords
+	benchRecords /= 100
+	_, err := sealThroughput(ctx, st)
+	benchRecords = saved
+	if err != nil {
 		return result{}, err
 	}
-	value := float64(len(recs)) / time.Since(start).Seconds()
-	return result{value: value, baseline: baseline, unit: "decisions/s"}, nil
+	return result{value: big, baseline: sealedRSS, unit: "MiB"}, nil
+}
+
+// sealLatency publishes a steady 5,000 decisions/s through the producer
+// library for 20s and measures, for each, the time from the publish call
+// to its entry on the sealed topic (read committed: after S3, checkpoint
+// and transaction).
+func sealLatency(ctx context.Context, st *localstack.Stack) ([]time.Duration, error) {
+	r, err := newSealerRun(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.proc.Start(); err != nil {
+		return nil, err
+	}
+	defer r.proc.Kill(syscall.SIGTERM)
+	prod, err := producer.New(ctx, producer.Config{Brokers: []string{st.KafkaAddr}, Topic: r.topic, Environment: r.chain})
+	if err != nil {
+		return nil, err
+	}
+	defer prod.Close()
+	if err := r.waitHead(ctx, 0); err != nil {
+		return nil, err
+	}
+	cons, err := kgo.NewClient(kgo.SeedBrokers(st.KafkaAddr), kgo.ConsumeTopics(r.sealed),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.FetchMaxWait(50*time.Millisecond))
+	if err != nil {
+		return nil, err
+	}
+	defer cons.Close()
+	var mu sync.Mutex
+	sent := map[string]time.Time{}
+	var lat []time.Duration
+	const rate, seconds = 5000, 20
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for len(lat) < rate*seconds && ctx.Err() == nil {
+			f := cons.PollFetches(ctx)
+			now := time.Now()
+			f.EachRecord(func(rec *kgo.Record) {
+				var sr shared.SealedRecord
+				if json.Unmarshal(rec.Value, &sr) != nil {
+					return
+				}
+				e, err := shared.ParseLine(sr.Entry)
+				if err != nil {
+					return
+				}
+				mu.Lock()
+				if t, ok := sent[e.EventID()]; ok {
+					lat = append(lat, now.Sub(t))
+				}
+				mu.Unlock()
+			})
+		}
+	}()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for i := 0; i < rate*seconds/50; i++ {
+		<-tick.C
+		evs := make([]*shared.Envelope, 50)
+		now := time.Now()
+		mu.Lock()
+		for j := range evs {
+			evs[j] = prod.NewDecision(shared.Decision{DecisionID: fmt.Sprintf("d-%d-%d", i, j), Action: shared.ActionAllow,
+				ConfidenceScore: 0.5, PolicyVersion: "p", UserID: "u", SessionID: "s"})
+			sent[evs[j].EventID] = now
+		}
+		mu.Unlock()
+		go prod.Publish(ctx, evs...)
+	}
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(lat) < rate*seconds*9/10 {
+		return nil, fmt.Errorf("only %d of %d decisions seen sealed", len(lat), rate*seconds)
+	}
+	out := append([]time.Duration(nil), lat...)
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out, nil
+}
+
+var latencies []time.Duration
+
+func percentile(p float64) benchmark {
+	return func(ctx context.Context, st *localstack.Stack) (result, error) {
+		if latencies == nil {
+			l, err := sealLatency(ctx, st)
+			if err != nil {
+				return result{}, err
+			}
+			latencies = l
+		}
+		v := latencies[int(p*float64(len(latencies)-1))]
+		// Baseline: the batch age limit, the longest a record waits for its
+		// batch under light load.
+		return result{value: float64(v.Microseconds()) / 1000, baseline: 1000, unit: "ms"}, nil
+	}
+}
+
+// sealerTakeover: seconds from SIGKILL of the sealer to the next checkpoint
+// of a restarted one (same identity), under a steady 1,000 decisions/s,
+// median of 10. Baseline: the group session timeout it does not wait for.
+func sealerTakeover(ctx context.Context, st *localstack.Stack) (result, error) {
+	r, err := newSealerRun(ctx, st, "--batch-max-age", "200ms")
+	if err != nil {
+		return result{}, err
+	}
+	if err := r.proc.Start(); err != nil {
+		return result{}, err
+	}
+	defer r.proc.Kill(syscall.SIGTERM)
+	prod, err := producer.New(ctx, producer.Config{Brokers: []string{st.KafkaAddr}, Topic: r.topic, Environment: r.chain})
+	if err != nil {
+		return result{}, err
+	}
+	defer prod.Close()
+	loadCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() {
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for i := 0; loadCtx.Err() == nil; i++ {
+			<-tick.C
+			evs := make([]*shared.Envelope, 10)
+			for j := range evs {
+				evs[j] = prod.NewDecision(shared.Decision{DecisionID: fmt.Sprintf("d-%d-%d", i, j), Action: shared.ActionAllow,
+					ConfidenceScore: 0.5, PolicyVersion: "p", UserID: "u", SessionID: "s"})
+			}
+			_ = prod.Publish(loadCtx, evs...)
+		}
+	}()
+	var took []time.Duration
+	for range 10 {
+		time.Sleep(time.Second)
+		before := r.head(ctx)
+		killed := time.Now()
+		r.proc.Kill(syscall.SIGKILL)
+		if err := r.proc.Start(); err != nil {
+			return result{}, err
+		}
+		if err := r.waitHead(ctx, before+1); err != nil {
+			return result{}, err
+		}
+		took = append(took, time.Since(killed))
+	}
+	sort.Slice(took, func(i, j int) bool { return took[i] < took[j] })
+	fmt.Printf("sealer_takeover_sigkill: %v\n", took)
+	return result{value: took[len(took)/2].Seconds(), baseline: 3, unit: "s"}, nil
 }

@@ -113,27 +113,28 @@ func (r Report) String() string {
 		r.SealerKills, r.IndexerKills, med.Round(time.Millisecond), worst.Round(time.Millisecond), strings.Join(parts, " "), r.Verify)
 }
 
-// proc is one aegis process that can be killed and restarted.
-type proc struct {
-	name string
-	args []string
-	env  []string
-	log  *os.File
+// Proc is one aegis process that can be killed and restarted.
+type Proc struct {
+	Name string
+	Args []string
+	Env  []string
+	Log  *os.File
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 	done chan struct{}
 }
 
-func (p *proc) start() error {
+// Start starts the process (again).
+func (p *Proc) Start() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	cmd := exec.Command(p.args[0], p.args[1:]...)
-	cmd.Env = p.env
-	if p.log != nil {
-		cmd.Stdout, cmd.Stderr = p.log, p.log
+	cmd := exec.Command(p.Args[0], p.Args[1:]...)
+	cmd.Env = p.Env
+	if p.Log != nil {
+		cmd.Stdout, cmd.Stderr = p.Log, p.Log
 	}
 	if err := localstack.StartChild(cmd); err != nil {
-		return fmt.Errorf("start %s: %w", p.name, err)
+		return fmt.Errorf("start %s: %w", p.Name, err)
 	}
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
@@ -141,8 +142,9 @@ func (p *proc) start() error {
 	return nil
 }
 
-// kill sends sig and waits for the process to end.
-func (p *proc) kill(sig syscall.Signal) {
+// Kill sends sig and waits for the process to end; it returns the
+// process's peak resident memory in MiB.
+func (p *Proc) Kill(sig syscall.Signal) float64 {
 	p.mu.Lock()
 	cmd, done := p.cmd, p.done
 	p.mu.Unlock()
@@ -153,6 +155,25 @@ func (p *proc) kill(sig syscall.Signal) {
 		_ = cmd.Process.Kill()
 		<-done
 	}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		return float64(ru.Maxrss) / 1024
+	}
+	return 0
+}
+
+// BuildAegis builds the aegis binary of this repository into dir.
+func BuildAegis(ctx context.Context, dir string) (string, error) {
+	root, err := localstack.FindRoot()
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "aegis")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/aegis")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build aegis: %v: %s", err, out)
+	}
+	return bin, nil
 }
 
 // Run runs the chaos test against st.
@@ -178,15 +199,8 @@ func Run(ctx context.Context, st *localstack.Stack, o Options) (Report, error) {
 	}
 	defer os.RemoveAll(dir)
 	if o.Aegis == "" {
-		root, err := localstack.FindRoot()
-		if err != nil {
+		if o.Aegis, err = BuildAegis(ctx, dir); err != nil {
 			return rep, err
-		}
-		o.Aegis = filepath.Join(dir, "aegis")
-		build := exec.CommandContext(ctx, "go", "build", "-o", o.Aegis, "./cmd/aegis")
-		build.Dir = root
-		if out, err := build.CombinedOutput(); err != nil {
-			return rep, fmt.Errorf("build aegis: %v: %s", err, out)
 		}
 	}
 	chain := localstack.Name("chaos")
@@ -233,18 +247,18 @@ func Run(ctx context.Context, st *localstack.Stack, o Options) (Report, error) {
 		"AEGIS_CHAIN="+chain, "AEGIS_BROKERS="+st.KafkaAddr, "AEGIS_BUCKET="+names.bucket, "AEGIS_TABLE="+names.table,
 		"AEGIS_TOPIC="+names.topic, "AEGIS_SEALED_TOPIC="+names.sealed, "AEGIS_S3_ENDPOINT="+st.S3Endpoint,
 		"AEGIS_DYNAMODB_ENDPOINT="+st.DynamoEndpoint, "AEGIS_VERIFIER_KEY_FILE="+pubFile, "AEGIS_LOG_LEVEL=warn")
-	sealer := &proc{name: "sealer", env: env, log: o.ProcessLog, args: []string{o.Aegis, "sealer", "--signer-key-file", keyFile,
+	sealer := &Proc{Name: "sealer", Env: env, Log: o.ProcessLog, Args: []string{o.Aegis, "sealer", "--signer-key-file", keyFile,
 		"--identity", "chaos-sealer", "--batch-max-age", "200ms", "--retention", "24h"}}
-	var indexers []*proc
+	var indexers []*Proc
 	for i := range 2 {
-		indexers = append(indexers, &proc{name: fmt.Sprintf("indexer-%d", i), env: env, log: o.ProcessLog,
-			args: []string{o.Aegis, "indexer", "--group", names.group}})
+		indexers = append(indexers, &Proc{Name: fmt.Sprintf("indexer-%d", i), Env: env, Log: o.ProcessLog,
+			Args: []string{o.Aegis, "indexer", "--group", names.group}})
 	}
-	for _, p := range append([]*proc{sealer}, indexers...) {
-		if err := p.start(); err != nil {
+	for _, p := range append([]*Proc{sealer}, indexers...) {
+		if err := p.Start(); err != nil {
 			return rep, err
 		}
-		defer p.kill(syscall.SIGTERM)
+		defer p.Kill(syscall.SIGTERM)
 	}
 
 	// A steady load; only what the producer acknowledged must be sealed.
@@ -293,19 +307,19 @@ func Run(ctx context.Context, st *localstack.Stack, o Options) (Report, error) {
 		time.Sleep(time.Duration(500+randInt(2500)) * time.Millisecond)
 		if k%4 == 3 {
 			p := indexers[randInt(len(indexers))]
-			p.kill(syscall.SIGKILL)
+			p.Kill(syscall.SIGKILL)
 			rep.IndexerKills++
-			if err := p.start(); err != nil {
+			if err := p.Start(); err != nil {
 				return rep, err
 			}
-			logf("kill %d: %s", k+1, p.name)
+			logf("kill %d: %s", k+1, p.Name)
 			continue
 		}
 		before := headSeq()
 		killed := time.Now()
-		sealer.kill(syscall.SIGKILL)
+		sealer.Kill(syscall.SIGKILL)
 		rep.SealerKills++
-		if err := sealer.start(); err != nil {
+		if err := sealer.Start(); err != nil {
 			return rep, err
 		}
 		// Takeover: the restarted sealer's first new checkpoint.
