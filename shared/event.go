@@ -169,15 +169,22 @@ func (e *Envelope) Record() ([]byte, error) {
 // exactly and unknown members are refused, so nothing a producer sends is
 // silently dropped from, or misread in, the sealed record.
 func parseEnvelope(raw []byte) (*Envelope, []byte, error) {
-	v, err := parseJSON(raw, parseOptions{maxDepth: MaxDepth})
+	// A record already in canonical form (what the producer library sends)
+	// is its own canonical bytes: read it in canonical mode, without
+	// writing it again. Anything else is read and written anew.
+	v, err := parseJSON(raw, parseOptions{maxDepth: MaxDepth, canonical: true})
+	canon := raw
 	if err != nil {
-		return nil, nil, asFieldError(err)
+		if v, err = parseJSON(raw, parseOptions{maxDepth: MaxDepth}); err != nil {
+			return nil, nil, asFieldError(err)
+		}
+		canon = appendCanonical(make([]byte, 0, len(raw)), &v)
 	}
 	env, err := decodeEnvelope(&v)
 	if err != nil {
 		return nil, nil, err
 	}
-	return env, appendCanonical(make([]byte, 0, len(raw)), &v), nil
+	return env, canon, nil
 }
 
 // asFieldError turns a *JSONError into a *FieldError naming its path, so

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strings"
@@ -64,7 +65,7 @@ func (c *common) flags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.sealed, "sealed-topic", "sealed", "sealed topic")
 	fs.StringVar(&c.verifierKF, "verifier-key-file", "", "checkpoint verifier (public) key file")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
-	fs.StringVar(&c.metrics, "metrics-addr", "", "serve Prometheus metrics on this address at /metrics (empty: off)")
+	fs.StringVar(&c.metrics, "metrics-addr", "", "serve Prometheus metrics on this address at /metrics, and Go's profiler at /debug/pprof/ (empty: off)")
 }
 
 // Exit statuses of aegis.
@@ -345,7 +346,14 @@ func (c *common) start() (context.Context, *zap.Logger, func(), error) {
 	c.registry = prometheus.NewRegistry()
 	c.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if c.metrics != "" {
-		srv := &http.Server{Addr: c.metrics, Handler: promhttp.HandlerFor(c.registry, promhttp.HandlerOpts{}), ReadHeaderTimeout: 5 * time.Second}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.HandlerFor(c.registry, promhttp.HandlerOpts{}))
+		// Go's profiler, for an operator chasing CPU or memory (the address
+		// should be reachable only from where operators are).
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		srv := &http.Server{Addr: c.metrics, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 		go func() {
 			if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				log.Error("metrics server stopped", zap.String("addr", c.metrics), zap.Error(err))
