@@ -275,6 +275,13 @@ func (s *Sealer) run(ctx context.Context, sess *kgo.GroupTransactSession) error 
 		pollCtx, cancel := context.WithTimeout(ctx, wait)
 		fetches := sess.PollRecords(pollCtx, s.cfg.BatchMaxRecords)
 		cancel()
+		if perr := s.initErr.Swap(nil); perr != nil {
+			st.stop()
+			if fenced(*perr) {
+				return fmt.Errorf("%w: %v", ErrFenced, *perr)
+			}
+			return fmt.Errorf("initialise the transactional producer %s: %w", s.cfg.TransactionalID, *perr)
+		}
 		if s.reassigned.Swap(false) {
 			// Another member may have sealed while this one did not own the
 			// partition: drop what was polled and recover from S3.

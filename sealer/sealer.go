@@ -98,9 +98,12 @@ type Sealer struct {
 
 	// reassigned is set when the group assigns the partition (again).
 	reassigned atomic.Bool
-	admin      *kgo.Client
-	ready      chan struct{}
-	readyOnce  sync.Once
+	// initErr is the error of initialising the transactional producer when
+	// the partition was assigned (nil when it worked).
+	initErr   atomic.Pointer[error]
+	admin     *kgo.Client
+	ready     chan struct{}
+	readyOnce sync.Once
 }
 
 // Ready is closed once Run has recovered the head from S3: from then on
@@ -202,7 +205,7 @@ func (s *Sealer) Run(ctx context.Context) error {
 		kgo.HeartbeatInterval(max(s.cfg.SessionTimeout/6, 100*time.Millisecond)),
 		// Another group member may have sealed while this one did not own
 		// the partition: recover from S3 whenever it is assigned again.
-		kgo.OnPartitionsAssigned(func(context.Context, *kgo.Client, map[string][]int32) { s.reassigned.Store(true) }),
+		kgo.OnPartitionsAssigned(s.onAssigned),
 		kgo.ConsumerGroup(s.cfg.Group),
 		kgo.ConsumeTopics(s.cfg.Topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
@@ -217,16 +220,6 @@ func (s *Sealer) Run(ctx context.Context) error {
 		return fmt.Errorf("kafka transact session: %w", err)
 	}
 	defer sess.Close()
-	// Initialise the transactional producer now, not at the first batch: it
-	// fences a dead predecessor and aborts its open transaction, whose
-	// pending offset commit would otherwise hold this sealer's offset fetch
-	// until the transaction times out.
-	if _, _, err := sess.Client().ProducerID(ctx); err != nil {
-		if fenced(err) {
-			return fmt.Errorf("%w: %v", ErrFenced, err)
-		}
-		return fmt.Errorf("initialise the transactional producer %s: %w", s.cfg.TransactionalID, err)
-	}
 	s.admin = admin
 	s.readyOnce.Do(func() { close(s.ready) })
 	h := s.Head()

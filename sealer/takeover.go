@@ -14,9 +14,13 @@ import (
 // member behind until the session timeout; its open transaction stays open
 // too. A restarted sealer must not wait for either:
 //
-//   - Every sealer of a chain uses the same transactional id, so the first
-//     transaction of the one that takes over fences the dead one and aborts
-//     its open transaction at once.
+//   - Every sealer of a chain uses the same transactional id. The one that
+//     is assigned the partition initialises its transactional producer at
+//     once (onAssigned), before the group fetches its offset: that fences
+//     the dead one and aborts its open transaction, whose pending offset
+//     commit would otherwise hold the offset fetch until the transaction
+//     times out. A standby does not initialise it before it is assigned
+//     the partition, or it would fence the active sealer by starting.
 //   - A sealer that starts removes the group member its own identity left
 //     (same Kafka client id: the previous run on this host), so the group
 //     rebalances and assigns it the partition at once.
@@ -26,6 +30,19 @@ import (
 //
 // Whoever is assigned the partition recovers the head from S3 first, so
 // nothing is sealed twice and nothing is skipped.
+
+// onAssigned runs when the group assigns partitions, before it fetches
+// their offsets: it initialises the transactional producer (fencing a dead
+// predecessor) and has the run loop recover from S3.
+func (s *Sealer) onAssigned(ctx context.Context, cl *kgo.Client, assigned map[string][]int32) {
+	if len(assigned) == 0 {
+		return
+	}
+	if _, _, err := cl.ProducerID(ctx); err != nil {
+		s.initErr.Store(&err)
+	}
+	s.reassigned.Store(true)
+}
 
 // clientID is the sealer's Kafka client id: its chain and identity.
 func (s *Sealer) clientID() string { return "aegis-sealer/" + s.cfg.Chain + "/" + s.cfg.Identity }

@@ -14,6 +14,7 @@ import (
 	"os"
 	"runtime/pprof"
 	"sort"
+	"syscall"
 	"time"
 
 	"github.com/aegisai/audit/internal/localstack"
@@ -28,15 +29,17 @@ type result struct {
 type benchmark func(ctx context.Context, st *localstack.Stack) (result, error)
 
 var benchmarks = map[string]benchmark{
-	"seal_throughput":         sealThroughput,
-	"sealer_rss":              sealerRSS,
-	"seal_latency_p50":        percentile(0.50),
-	"seal_latency_p99":        percentile(0.99),
-	"sealer_takeover_sigkill": sealerTakeover,
-	"verify_throughput":       verifyThroughput,
-	"verify_rss":              verifyRSS,
-	"rebuild_throughput":      rebuildThroughput,
-	"discover_one_day":        discoverOneDay,
+	"seal_throughput":          sealThroughput,
+	"sealer_rss":               sealerRSS,
+	"seal_latency_p50":         percentile(0.50),
+	"seal_latency_p99":         percentile(0.99),
+	"sealer_takeover_sigkill":  sealerTakeover,
+	"standby_takeover_sigkill": standbyTakeover(syscall.SIGKILL),
+	"standby_takeover_sigterm": standbyTakeover(syscall.SIGTERM),
+	"verify_throughput":        verifyThroughput,
+	"verify_rss":               verifyRSS,
+	"rebuild_throughput":       rebuildThroughput,
+	"discover_one_day":         discoverOneDay,
 }
 
 func main() {

@@ -9,10 +9,12 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/mod/sumdb/note"
 
@@ -403,26 +405,17 @@ func percentile(p float64) benchmark {
 	}
 }
 
-// sealerTakeover: seconds from SIGKILL of the sealer to the next checkpoint
-// of a restarted one (same identity), under a steady 1,000 decisions/s,
-// median of 10. Baseline: the group session timeout it does not wait for.
-func sealerTakeover(ctx context.Context, st *localstack.Stack) (result, error) {
-	r, err := newSealerRun(ctx, st, "--batch-max-age", "200ms")
+// steadyLoad publishes 1,000 decisions/s to the run's topic through the
+// producer library until the returned stop is called.
+func (r *sealerRun) steadyLoad(ctx context.Context) (stop func(), err error) {
+	prod, err := producer.New(ctx, producer.Config{Brokers: []string{r.st.KafkaAddr}, Topic: r.topic, Environment: r.chain})
 	if err != nil {
-		return result{}, err
+		return nil, err
 	}
-	if err := r.proc.Start(); err != nil {
-		return result{}, err
-	}
-	defer r.proc.Kill(syscall.SIGTERM)
-	prod, err := producer.New(ctx, producer.Config{Brokers: []string{st.KafkaAddr}, Topic: r.topic, Environment: r.chain})
-	if err != nil {
-		return result{}, err
-	}
-	defer prod.Close()
-	loadCtx, stop := context.WithCancel(ctx)
-	defer stop()
+	loadCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
 	go func() {
+		defer close(done)
 		tick := time.NewTicker(10 * time.Millisecond)
 		defer tick.Stop()
 		for i := 0; loadCtx.Err() == nil; i++ {
@@ -435,6 +428,26 @@ func sealerTakeover(ctx context.Context, st *localstack.Stack) (result, error) {
 			_ = prod.Publish(loadCtx, evs...)
 		}
 	}()
+	return func() { cancel(); <-done; prod.Close() }, nil
+}
+
+// sealerTakeover: seconds from SIGKILL of the sealer to the next checkpoint
+// of a restarted one (same identity), under a steady 1,000 decisions/s,
+// median of 10. Baseline: the group session timeout it does not wait for.
+func sealerTakeover(ctx context.Context, st *localstack.Stack) (result, error) {
+	r, err := newSealerRun(ctx, st, "--batch-max-age", "200ms")
+	if err != nil {
+		return result{}, err
+	}
+	if err := r.proc.Start(); err != nil {
+		return result{}, err
+	}
+	defer r.proc.Kill(syscall.SIGTERM)
+	stop, err := r.steadyLoad(ctx)
+	if err != nil {
+		return result{}, err
+	}
+	defer stop()
 	var took []time.Duration
 	for range 10 {
 		time.Sleep(time.Second)
@@ -452,4 +465,105 @@ func sealerTakeover(ctx context.Context, st *localstack.Stack) (result, error) {
 	sort.Slice(took, func(i, j int) bool { return took[i] < took[j] })
 	fmt.Printf("sealer_takeover_sigkill: %v\n", took)
 	return result{value: took[len(took)/2].Seconds(), baseline: 3, unit: "s"}, nil
+}
+
+// activeSealer waits until the sealer group has two stable members and
+// returns the identity of the one assigned the partition.
+func (r *sealerRun) activeSealer(ctx context.Context) (string, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(r.st.KafkaAddr))
+	if err != nil {
+		return "", err
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	group := "aegis-sealer-" + r.chain
+	for ctx.Err() == nil {
+		time.Sleep(100 * time.Millisecond)
+		d, err := adm.DescribeGroups(ctx, group)
+		if err != nil || d[group].State != "Stable" || len(d[group].Members) != 2 {
+			continue
+		}
+		for _, m := range d[group].Members {
+			if c, ok := m.Assigned.AsConsumer(); ok && len(c.Topics) > 0 && len(c.Topics[0].Partitions) > 0 {
+				return strings.TrimPrefix(m.ClientID, "aegis-sealer/"+r.chain+"/"), nil
+			}
+		}
+	}
+	return "", ctx.Err()
+}
+
+// standbyTakeover: seconds from sig to the active sealer until a standby
+// (a second sealer with another identity, already running) seals the next
+// batch, under a steady 1,000 decisions/s, median of 10. The killed sealer
+// comes back as the next standby. Which of the two is active is read from
+// the group's assignment before each kill. With SIGTERM the
+// active sealer seals what it holds and leaves the group before it exits;
+// only checkpoints after its exit count as the standby's. Baseline: the
+// group session timeout (3 s), which a SIGKILL has to wait for and a
+// SIGTERM does not.
+func standbyTakeover(sig syscall.Signal) benchmark {
+	return func(ctx context.Context, st *localstack.Stack) (result, error) {
+		r, err := newSealerRun(ctx, st, "--batch-max-age", "200ms")
+		if err != nil {
+			return result{}, err
+		}
+		standby := &chaos.Proc{Name: "standby", Env: r.proc.Env,
+			Args: append(append([]string(nil), r.proc.Args...), "--identity", "standby")}
+		if dir := os.Getenv("BENCH_LOG_DIR"); dir != "" {
+			for _, p := range []*chaos.Proc{r.proc, standby} {
+				p.Env = append(p.Env, "AEGIS_LOG_LEVEL=info")
+				if p.Log, err = os.Create(filepath.Join(dir, p.Name+".log")); err != nil {
+					return result{}, err
+				}
+			}
+		}
+		if err := r.proc.Start(); err != nil {
+			return result{}, err
+		}
+		if err := r.waitHead(ctx, 0); err != nil {
+			return result{}, err
+		}
+		stop, err := r.steadyLoad(ctx)
+		if err != nil {
+			return result{}, err
+		}
+		defer stop()
+		if err := r.waitHead(ctx, 1); err != nil {
+			return result{}, err
+		}
+		if err := standby.Start(); err != nil {
+			return result{}, err
+		}
+		procs := map[string]*chaos.Proc{"bench": r.proc, "standby": standby}
+		defer func() {
+			for _, p := range procs {
+				p.Kill(syscall.SIGTERM)
+			}
+		}()
+		var took []time.Duration
+		for range 10 {
+			// Wait until both are members and find the one assigned the
+			// partition: the group may give it to either.
+			active, err := r.activeSealer(ctx)
+			if err != nil {
+				return result{}, err
+			}
+			killed := time.Now()
+			procs[active].Kill(sig) // returns once the process has exited
+			before := r.head(ctx)
+			wctx, cancel := context.WithTimeout(ctx, time.Minute)
+			err = r.waitHead(wctx, before+1)
+			cancel()
+			if err != nil {
+				return result{}, fmt.Errorf("no takeover after %v of %s: %w", sig, active, err)
+			}
+			took = append(took, time.Since(killed))
+			if err := procs[active].Start(); err != nil {
+				return result{}, err
+			}
+		}
+		sort.Slice(took, func(i, j int) bool { return took[i] < took[j] })
+		fmt.Printf("sealer_takeover_standby (%v): %v\n", sig, took)
+		return result{value: took[len(took)/2].Seconds(), baseline: 3, unit: "s"}, nil
+	}
 }
