@@ -30,12 +30,12 @@ build:
 
 ## run: the whole pipeline on the embedded local stack, state in ./.data
 run: tools
-	$(GO) run ./internal/cmd/demo -data .data
+	$(GO) run ./internal/testbed/cmd/demo -data .data
 
 ## test: unit tests and end-to-end tests against the real local servers
 test: tools
 	$(GO) vet ./...
-	$(GO) vet -tags containers ./internal/localstack
+	$(GO) vet -tags containers ./internal/testbed/localstack
 	$(GO) test -race -count=1 -timeout 15m ./...
 	python3 testdata/vectors/check_vectors.py testdata/vectors/*.json
 
@@ -52,11 +52,11 @@ test-containers:
 ## chaos: SIGKILL the sealer and indexers KILLS times under load, count what survived
 KILLS ?= 20
 chaos: tools
-	$(GO) run ./internal/cmd/chaos -kills $(KILLS)
+	$(GO) run ./internal/testbed/cmd/chaos -kills $(KILLS)
 
 ## bench: benchmarks with a raw baseline; BENCH=<id> runs one
 bench: tools
-	$(GO) run ./internal/cmd/bench $(if $(BENCH),-bench $(BENCH))
+	$(GO) run ./internal/testbed/cmd/bench $(if $(BENCH),-bench $(BENCH))
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -10,7 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/aegisai/audit/archive"
-	"github.com/aegisai/audit/internal/localstack"
+	"github.com/aegisai/audit/internal/testbed/localstack"
 	"github.com/aegisai/audit/shared"
 )
 

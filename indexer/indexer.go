@@ -31,8 +31,8 @@ import (
 	"github.com/twmb/franz-go/plugin/kzap"
 	"go.uber.org/zap"
 
-	"github.com/aegisai/audit/internal/retry"
-	"github.com/aegisai/audit/internal/topics"
+	"github.com/aegisai/audit/internal/platform/retry"
+	"github.com/aegisai/audit/internal/platform/topics"
 	"github.com/aegisai/audit/shared"
 )
 

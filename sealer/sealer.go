@@ -47,8 +47,8 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/aegisai/audit/archive"
-	"github.com/aegisai/audit/internal/retry"
-	"github.com/aegisai/audit/internal/topics"
+	"github.com/aegisai/audit/internal/platform/retry"
+	"github.com/aegisai/audit/internal/platform/topics"
 	"github.com/aegisai/audit/shared"
 )
 

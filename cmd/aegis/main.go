@@ -12,25 +12,24 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"go.uber.org/zap"
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/aegisai/audit/indexer"
-	"github.com/aegisai/audit/internal/awsconn"
+	"github.com/aegisai/audit/internal/platform/awsconn"
+	"github.com/aegisai/audit/internal/platform/serve"
 	"github.com/aegisai/audit/replayer"
 	"github.com/aegisai/audit/sealer"
 	"github.com/aegisai/audit/shared"
@@ -50,6 +49,7 @@ type common struct {
 	logLevel   string
 	metrics    string
 	registry   *prometheus.Registry
+	ready      atomic.Pointer[<-chan struct{}] // closed when the role is ready (/readyz)
 	stdout     io.Writer
 }
 
@@ -65,7 +65,7 @@ func (c *common) flags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.sealed, "sealed-topic", "sealed", "sealed topic")
 	fs.StringVar(&c.verifierKF, "verifier-key-file", "", "checkpoint verifier (public) key file")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
-	fs.StringVar(&c.metrics, "metrics-addr", "", "serve Prometheus metrics on this address at /metrics, and Go's profiler at /debug/pprof/ (empty: off)")
+	fs.StringVar(&c.metrics, "metrics-addr", "", "serve /healthz, /readyz, Prometheus /metrics and Go's profiler /debug/pprof/ on this address (empty: off)")
 }
 
 // Exit statuses of aegis.
@@ -134,6 +134,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			if err != nil {
 				return err
 			}
+			c.readyWhen(s.Ready())
 			return s.Run(ctx)
 		}),
 	}
@@ -325,6 +326,23 @@ func (c *common) runArgs(body func(ctx context.Context, log *zap.Logger, args []
 	}
 }
 
+// readyWhen makes /readyz answer 200 once ch is closed.
+func (c *common) readyWhen(ch <-chan struct{}) { c.ready.Store(&ch) }
+
+// readiness is /readyz: ready once the role's channel is closed.
+func (c *common) readiness() error {
+	ch := c.ready.Load()
+	if ch == nil {
+		return errors.New("starting")
+	}
+	select {
+	case <-*ch:
+		return nil
+	default:
+		return errors.New("recovering and connecting")
+	}
+}
+
 // start returns a context cancelled on SIGINT/SIGTERM and a logger.
 func (c *common) start() (context.Context, *zap.Logger, func(), error) {
 	if c.chain == "" {
@@ -346,20 +364,20 @@ func (c *common) start() (context.Context, *zap.Logger, func(), error) {
 	c.registry = prometheus.NewRegistry()
 	c.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if c.metrics != "" {
-		mux := http.NewServeMux()
-		mux.Handle("/metrics", promhttp.HandlerFor(c.registry, promhttp.HandlerOpts{}))
-		// Go's profiler, for an operator chasing CPU or memory (the address
-		// should be reachable only from where operators are).
-		mux.HandleFunc("/debug/pprof/", pprof.Index)
-		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-		srv := &http.Server{Addr: c.metrics, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		// /healthz, /readyz, /metrics, and Go's profiler for an operator
+		// chasing CPU or memory (the address should be reachable only from
+		// where operators are).
+		srv, err := serve.Listen(serve.Options{Addr: c.metrics, Registry: c.registry, Ready: c.readiness, Profiling: true, Logger: log})
+		if err != nil {
+			stop()
+			return nil, nil, nil, fmt.Errorf("--metrics-addr: %w", err)
+		}
 		go func() {
-			if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			if err := srv.Serve(); err != nil {
 				log.Error("metrics server stopped", zap.String("addr", c.metrics), zap.Error(err))
 			}
 		}()
-		return ctx, log, func() { stop(); _ = srv.Close(); _ = log.Sync() }, nil
+		return ctx, log, func() { stop(); _ = srv.Shutdown(context.Background()); _ = log.Sync() }, nil
 	}
 	return ctx, log, func() { stop(); _ = log.Sync() }, nil
 }

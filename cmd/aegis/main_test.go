@@ -15,8 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/aegisai/audit/archive"
-	"github.com/aegisai/audit/internal/localstack"
-	"github.com/aegisai/audit/internal/pipeline"
+	"github.com/aegisai/audit/internal/testbed/localstack"
+	"github.com/aegisai/audit/internal/testbed/pipeline"
 	"github.com/aegisai/audit/sealer"
 	"github.com/aegisai/audit/shared"
 )

@@ -10,7 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/aegisai/audit/indexer"
-	"github.com/aegisai/audit/internal/awsconn"
+	"github.com/aegisai/audit/internal/platform/awsconn"
 	"github.com/aegisai/audit/replayer"
 	"github.com/aegisai/audit/shared"
 )

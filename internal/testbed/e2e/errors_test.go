@@ -12,8 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/aegisai/audit/internal/awsconn"
-	"github.com/aegisai/audit/internal/pipeline"
+	"github.com/aegisai/audit/internal/platform/awsconn"
+	"github.com/aegisai/audit/internal/testbed/pipeline"
 	"github.com/aegisai/audit/sealer"
 )
 

@@ -10,7 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
-	"github.com/aegisai/audit/internal/awsconn"
+	"github.com/aegisai/audit/internal/platform/awsconn"
 )
 
 // S3Config and DynamoConfig are client configs for the stack's servers.

@@ -15,7 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/aegisai/audit/indexer"
-	"github.com/aegisai/audit/internal/pipeline"
+	"github.com/aegisai/audit/internal/testbed/pipeline"
 	"github.com/aegisai/audit/replayer"
 	"github.com/aegisai/audit/sealer"
 )

@@ -25,8 +25,8 @@ import (
 
 	"github.com/aegisai/audit/archive"
 	"github.com/aegisai/audit/indexer"
-	"github.com/aegisai/audit/internal/localstack"
-	"github.com/aegisai/audit/internal/pipeline"
+	"github.com/aegisai/audit/internal/testbed/localstack"
+	"github.com/aegisai/audit/internal/testbed/pipeline"
 	"github.com/aegisai/audit/replayer"
 	"github.com/aegisai/audit/sealer"
 	"github.com/aegisai/audit/shared"

@@ -11,7 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/aegisai/audit/internal/localstack"
+	"github.com/aegisai/audit/internal/testbed/localstack"
 	"github.com/aegisai/audit/producer"
 	"github.com/aegisai/audit/shared"
 )

@@ -20,8 +20,8 @@ import (
 	"go.uber.org/zap/zapcore"
 	"golang.org/x/mod/sumdb/note"
 
-	"github.com/aegisai/audit/internal/localstack"
-	"github.com/aegisai/audit/internal/pipeline"
+	"github.com/aegisai/audit/internal/testbed/localstack"
+	"github.com/aegisai/audit/internal/testbed/pipeline"
 	"github.com/aegisai/audit/sealer"
 )
 

@@ -19,7 +19,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/aegisai/audit/indexer"
-	"github.com/aegisai/audit/internal/localstack"
+	"github.com/aegisai/audit/internal/testbed/localstack"
 	"github.com/aegisai/audit/producer"
 	"github.com/aegisai/audit/replayer"
 	"github.com/aegisai/audit/sealer"

@@ -13,7 +13,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/aegisai/audit/internal/localstack"
+	"github.com/aegisai/audit/internal/testbed/localstack"
 	"github.com/aegisai/audit/internal/testbed/chaos"
 )
 

@@ -17,7 +17,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/aegisai/audit/internal/localstack"
+	"github.com/aegisai/audit/internal/testbed/localstack"
 )
 
 // result is one benchmark's figures.

@@ -1,0 +1,66 @@
+package httpauth
+
+import (
+	"errors"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+const file = `
+# name token environments
+loginrisk 0123456789abcdef-login prod,staging
+auditor   0123456789abcdef-audit *
+`
+
+func TestAuthorize(t *testing.T) {
+	tok, err := Parse(strings.NewReader(file), "tokens")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		header, env string
+		want        error
+		name        string
+	}{
+		{"Bearer 0123456789abcdef-login", "prod", nil, "loginrisk"},
+		{"bearer 0123456789abcdef-login", "staging", nil, "loginrisk"},
+		{"Bearer 0123456789abcdef-login", "dev", ErrForbidden, ""},
+		{"Bearer 0123456789abcdef-audit", "anything", nil, "auditor"},
+		{"Bearer 0123456789abcdef-logix", "prod", ErrUnauthenticated, ""},
+		{"Basic 0123456789abcdef-login", "prod", ErrUnauthenticated, ""},
+		{"0123456789abcdef-login", "prod", ErrUnauthenticated, ""},
+		{"", "prod", ErrUnauthenticated, ""},
+		{"Bearer ", "prod", ErrUnauthenticated, ""},
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		if c.header != "" {
+			r.Header.Set("Authorization", c.header)
+		}
+		p, err := tok.Authorize(r, c.env)
+		if !errors.Is(err, c.want) {
+			t.Errorf("%q for %s: error %v, want %v", c.header, c.env, err, c.want)
+		}
+		if c.want == nil && p.Name != c.name {
+			t.Errorf("%q: principal %q, want %q", c.header, p.Name, c.name)
+		}
+	}
+}
+
+func TestParseRefusesBadFiles(t *testing.T) {
+	for _, c := range []struct{ file, want string }{
+		{"a 0123456789abcdef", "want 3 fields"},
+		{"a short prod", "shorter than 16"},
+		{"a 0123456789abcdef prod\na 0123456789abcdeg prod", `name "a" appears twice`},
+		{"a 0123456789abcdef prod\nb 0123456789abcdef dev", "also another name's token"},
+		{"a 0123456789abcdef prod,,dev", "comma-separated"},
+		{"a 0123456789abcdef prod,*", "comma-separated"},
+		{"a 0123456789abcdef\x7f prod", "printable ASCII"},
+		{"# nothing\n\n", "no tokens"},
+	} {
+		_, err := Parse(strings.NewReader(c.file), "f")
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: error %v, want %q", c.file, err, c.want)
+		}
+	}
+}

@@ -1,0 +1,117 @@
+// Package serve runs the HTTP side of a long-running role: its own API (if
+// any) next to the operational endpoints every role has:
+//
+//	/healthz        200 while the process runs
+//	/readyz         200 when Ready returns nil, else 503 with the reason
+//	/metrics        Prometheus metrics of the role's registry
+//	/debug/pprof/   Go's profiler (only when Options.Profiling)
+//
+// Shutdown stops accepting connections and drains the requests in flight.
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+)
+
+// Options configures a Server.
+type Options struct {
+	// Addr is the listen address ("127.0.0.1:0" picks a free port).
+	Addr string
+	// Handler serves every path the operational endpoints do not (nil:
+	// 404).
+	Handler http.Handler
+	// Registry is served at /metrics (nil: no /metrics).
+	Registry *prometheus.Registry
+	// Ready reports whether the role is ready to serve (nil: always).
+	Ready func() error
+	// Profiling serves /debug/pprof/.
+	Profiling bool
+	// ReadTimeout bounds reading a request, body included (default 30s);
+	// WriteTimeout bounds writing the answer (default: none, since a
+	// handler may wait for a seal); IdleTimeout bounds keep-alive
+	// connections (default 2 min).
+	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+	Logger                                 *zap.Logger
+}
+
+// Server is a started listener; Serve serves it.
+type Server struct {
+	srv *http.Server
+	ln  net.Listener
+	log *zap.Logger
+}
+
+// Listen binds the address at once, so that a bad address or a port in use
+// is an error at start and the bound address is known.
+func Listen(o Options) (*Server, error) {
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	if o.ReadTimeout == 0 {
+		o.ReadTimeout = 30 * time.Second
+	}
+	if o.IdleTimeout == 0 {
+		o.IdleTimeout = 2 * time.Minute
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if o.Ready != nil {
+			if err := o.Ready(); err != nil {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				fmt.Fprintln(w, "not ready:", err)
+				return
+			}
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	if o.Registry != nil {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{}))
+	}
+	if o.Profiling {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
+	if o.Handler != nil {
+		mux.Handle("/", o.Handler)
+	}
+	ln, err := net.Listen("tcp", o.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", o.Addr, err)
+	}
+	return &Server{ln: ln, log: o.Logger, srv: &http.Server{
+		Handler: mux, ReadHeaderTimeout: min(o.ReadTimeout, 10*time.Second), ReadTimeout: o.ReadTimeout,
+		WriteTimeout: o.WriteTimeout, IdleTimeout: o.IdleTimeout,
+		ErrorLog: zap.NewStdLog(o.Logger.Named("http")),
+	}}, nil
+}
+
+// Addr is the bound address.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Serve serves until Shutdown; it returns nil after a Shutdown.
+func (s *Server) Serve() error {
+	if err := s.srv.Serve(s.ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Shutdown stops accepting connections and waits for the requests in
+// flight to finish, until ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error { return s.srv.Shutdown(ctx) }

@@ -1,0 +1,99 @@
+package serve
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestEndpoints(t *testing.T) {
+	var notReady atomic.Bool
+	notReady.Store(true)
+	reg := prometheus.NewRegistry()
+	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "aegis_test_total"})
+	reg.MustRegister(c)
+	c.Inc()
+	release := make(chan struct{})
+	started := make(chan struct{})
+	s, err := Listen(Options{Addr: "127.0.0.1:0", Registry: reg,
+		Ready: func() error {
+			if notReady.Load() {
+				return errors.New("head not recovered yet")
+			}
+			return nil
+		},
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/slow" {
+				close(started)
+				<-release
+			}
+			io.WriteString(w, "api "+r.URL.Path)
+		})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve()
+	base := "http://" + s.Addr()
+	if code, body := get(t, base+"/healthz"); code != 200 || body != "ok\n" {
+		t.Errorf("healthz: %d %q", code, body)
+	}
+	if code, body := get(t, base+"/readyz"); code != 503 || !strings.Contains(body, "head not recovered yet") {
+		t.Errorf("readyz before ready: %d %q", code, body)
+	}
+	notReady.Store(false)
+	if code, _ := get(t, base+"/readyz"); code != 200 {
+		t.Errorf("readyz when ready: %d", code)
+	}
+	if code, body := get(t, base+"/metrics"); code != 200 || !strings.Contains(body, "aegis_test_total 1") {
+		t.Errorf("metrics: %d %q", code, body)
+	}
+	if _, body := get(t, base+"/debug/pprof/"); body != "api /debug/pprof/" {
+		t.Errorf("pprof served without Profiling: %.100q", body)
+	}
+	if code, body := get(t, base+"/v1/x"); code != 200 || body != "api /v1/x" {
+		t.Errorf("handler: %d %q", code, body)
+	}
+
+	// Shutdown drains a request in flight.
+	answered := make(chan string)
+	go func() { _, body := get(t, base+"/slow"); answered <- body }()
+	<-started
+	done := make(chan error)
+	go func() { done <- s.Shutdown(context.Background()) }()
+	time.Sleep(50 * time.Millisecond)
+	close(release)
+	if body := <-answered; body != "api /slow" {
+		t.Errorf("request in flight during shutdown answered %q", body)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := http.Get(base + "/healthz"); err == nil {
+		t.Error("still accepting after shutdown")
+	}
+}
+
+func TestListenNamesTheAddress(t *testing.T) {
+	_, err := Listen(Options{Addr: "256.0.0.1:1"})
+	if err == nil || !strings.Contains(err.Error(), "256.0.0.1:1") {
+		t.Errorf("error %v does not name the address", err)
+	}
+}
