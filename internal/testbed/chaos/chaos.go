@@ -31,8 +31,8 @@ import (
 
 	"github.com/aegisai/audit/archive"
 	"github.com/aegisai/audit/indexer"
-	"github.com/aegisai/audit/internal/testbed/localstack"
 	"github.com/aegisai/audit/internal/platform/topics"
+	"github.com/aegisai/audit/internal/testbed/localstack"
 	"github.com/aegisai/audit/producer"
 	"github.com/aegisai/audit/replayer"
 	"github.com/aegisai/audit/shared"

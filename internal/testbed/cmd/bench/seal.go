@@ -19,10 +19,10 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/aegisai/audit/archive"
+	"github.com/aegisai/audit/internal/platform/topics"
+	"github.com/aegisai/audit/internal/testbed/chaos"
 	"github.com/aegisai/audit/internal/testbed/localstack"
 	"github.com/aegisai/audit/internal/testbed/pipeline"
-	"github.com/aegisai/audit/internal/testbed/chaos"
-	"github.com/aegisai/audit/internal/platform/topics"
 	"github.com/aegisai/audit/producer"
 	"github.com/aegisai/audit/replayer"
 	"github.com/aegisai/audit/shared"

@@ -13,8 +13,8 @@ import (
 	"os"
 	"time"
 
-	"github.com/aegisai/audit/internal/testbed/localstack"
 	"github.com/aegisai/audit/internal/testbed/chaos"
+	"github.com/aegisai/audit/internal/testbed/localstack"
 )
 
 func main() {
