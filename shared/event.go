@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gowebpki/jcs"
 )
 
 // EventType names the kind of audit event an Envelope carries. New kinds
@@ -216,17 +218,67 @@ func (e *Envelope) Validate() error {
 }
 
 // Record returns the canonical bytes of the envelope as the sealer will
-// seal them, or a *FieldError for the first rule it breaks.
+// seal them, or the field errors of the rules it breaks. The envelope is
+// written as JSON with its members in canonical order (strings as they
+// are: invalid UTF-8 is refused, not replaced) and then read under the
+// sealer's own rules, which leave canonical text as it is.
 func (e *Envelope) Record() ([]byte, error) {
 	if e.OccurredAt.IsZero() {
 		return nil, fieldErr("occurred_at", "is required")
 	}
-	raw, err := json.Marshal(e)
+	raw, err := e.appendJSON(make([]byte, 0, 384+len(e.metadata())))
 	if err != nil {
-		return nil, fieldErr("event", "does not encode as JSON: %v", err)
+		return nil, err
 	}
 	_, canon, err := parseEnvelope(raw)
 	return canon, err
+}
+
+func (e *Envelope) metadata() []byte {
+	if e.Decision != nil {
+		return e.Decision.Metadata
+	}
+	return nil
+}
+
+// appendJSON writes the envelope's members in canonical (sorted) order.
+func (e *Envelope) appendJSON(b []byte) ([]byte, error) {
+	str := func(b []byte, name, v string) []byte {
+		b = appendString(b, name)
+		return appendString(append(b, ':'), v)
+	}
+	b = append(b, '{')
+	if d := e.Decision; d != nil {
+		b = append(b, `"decision":{`...)
+		b = str(b, "action", string(d.Action))
+		score, err := jcs.NumberToJSON(d.ConfidenceScore)
+		if err != nil {
+			return nil, fieldErr("decision.confidence_score", "%v is not a JSON number", d.ConfidenceScore)
+		}
+		b = append(append(b, `,"confidence_score":`...), score...)
+		b = str(append(b, ','), "decision_id", d.DecisionID)
+		if d.Metadata != nil {
+			b = append(append(b, `,"metadata":`...), d.Metadata...)
+		}
+		b = str(append(b, ','), "policy_version", d.PolicyVersion)
+		b = str(append(b, ','), "session_id", d.SessionID)
+		b = str(append(b, ','), "user_id", d.UserID)
+		b = append(b, "},"...)
+	}
+	b = str(b, "environment", e.Environment)
+	b = str(append(b, ','), "event_id", e.EventID)
+	// In its own zone: the rules refuse a time that is not written in UTC.
+	b = str(append(b, ','), "occurred_at", e.OccurredAt.Format(time.RFC3339Nano))
+	if o := e.Override; o != nil {
+		b = append(b, `,"override":{`...)
+		b = str(b, "decision_id", o.DecisionID)
+		b = str(append(b, ','), "new_action", string(o.NewAction))
+		b = str(append(b, ','), "reason", o.Reason)
+		b = str(append(b, ','), "reviewer_id", o.ReviewerID)
+		b = append(b, '}')
+	}
+	b = str(append(b, ','), "type", string(e.Type))
+	return append(b, '}'), nil
 }
 
 // parseEnvelope decodes and validates one record from the decisions topic

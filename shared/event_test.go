@@ -2,6 +2,7 @@ package shared
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -60,5 +61,38 @@ func TestCompleteRecordFillsOnlyWhatIsMissing(t *testing.T) {
 	dup := `{"type":"decision","type":"override","environment":"prod"}`
 	if _, _, err := CompleteRecord([]byte(dup), Defaults{EventID: "e", OccurredAt: at}); !errors.Is(err, ErrInvalidEvent) {
 		t.Errorf("duplicate member accepted: %v", err)
+	}
+}
+
+// Record writes the envelope itself; it must give what encoding/json's
+// encoding gives under the same rules, for valid envelopes, and refuse what
+// json.Marshal would silently change (invalid UTF-8).
+func TestRecordAgreesWithEncodingJSON(t *testing.T) {
+	at := time.Date(2026, 11, 29, 10, 0, 0, 120000000, time.UTC)
+	for i, e := range []*Envelope{
+		{Type: TypeDecision, EventID: "e1", Environment: "prod", OccurredAt: at, Decision: &Decision{DecisionID: "d\"<>&\u2028", Action: ActionBlock,
+			ConfidenceScore: 1e-7, PolicyVersion: "p\\/", UserID: "ü🦊", SessionID: "x y", Metadata: json.RawMessage(`{"b":[1,2.50,"\u00e9"],"a":{"z":null,"é":true}}`)}},
+		{Type: TypeDecision, EventID: "e2", Environment: "dev", OccurredAt: at, Decision: &Decision{DecisionID: "d", Action: ActionAllow,
+			ConfidenceScore: 1, PolicyVersion: "p", UserID: "u", SessionID: "s"}},
+		{Type: TypeOverride, EventID: "e3", Environment: "prod", OccurredAt: at, Override: &Override{DecisionID: "d", ReviewerID: "r",
+			NewAction: ActionReview, Reason: "line\nbreak \"quoted\""}},
+	} {
+		marshalled, err := json.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, want, err := parseEnvelope(marshalled)
+		if err != nil {
+			t.Fatalf("%d: %v", i, err)
+		}
+		got, err := e.Record()
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%d: Record\n%s (%v)\nwant\n%s", i, got, err, want)
+		}
+	}
+	bad := &Envelope{Type: TypeDecision, EventID: "e", Environment: "prod", OccurredAt: at, Decision: &Decision{DecisionID: "d\xff", Action: ActionAllow,
+		ConfidenceScore: 0.5, PolicyVersion: "p", UserID: "u", SessionID: "s"}}
+	if _, err := bad.Record(); !errors.Is(err, ErrInvalidEvent) {
+		t.Errorf("invalid UTF-8 in an id: %v, want it refused (json.Marshal would replace it)", err)
 	}
 }
