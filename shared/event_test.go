@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -94,5 +95,76 @@ func TestRecordAgreesWithEncodingJSON(t *testing.T) {
 		ConfidenceScore: 0.5, PolicyVersion: "p", UserID: "u", SessionID: "s"}}
 	if _, err := bad.Record(); !errors.Is(err, ErrInvalidEvent) {
 		t.Errorf("invalid UTF-8 in an id: %v, want it refused (json.Marshal would replace it)", err)
+	}
+}
+
+// fullRecord is Record's full path: write, then read under the rules.
+func fullRecord(e *Envelope) ([]byte, error) {
+	raw, err := e.appendJSON(nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	_, canon, err := parseEnvelope(raw)
+	return canon, err
+}
+
+// checkFastPath holds Record's fast path to the full path: whatever the
+// fast path accepts, the full path accepts with the same bytes.
+func checkFastPath(t testing.TB, e *Envelope) {
+	fast, ok := e.fastRecord()
+	full, err := fullRecord(e)
+	switch {
+	case ok && err != nil:
+		t.Fatalf("the fast path accepts what the rules refuse (%v): %s", err, fast)
+	case ok && !bytes.Equal(fast, full):
+		t.Fatalf("fast path %s\nfull path %s", fast, full)
+	}
+}
+
+func TestFastRecordAgreesWithTheFullPath(t *testing.T) {
+	at := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+	nest := func(n int) json.RawMessage { // metadata nesting n objects
+		return json.RawMessage(strings.Repeat(`{"a":`, n-1) + `{}` + strings.Repeat(`}`, n-1))
+	}
+	dec := func(edit func(*Decision)) *Envelope {
+		d := &Decision{DecisionID: "d", Action: ActionAllow, ConfidenceScore: 0.5, PolicyVersion: "p", UserID: "u", SessionID: "s"}
+		edit(d)
+		return &Envelope{Type: TypeDecision, EventID: "e", Environment: "prod", OccurredAt: at, Decision: d}
+	}
+	ov := func(reason string) *Envelope {
+		return &Envelope{Type: TypeOverride, EventID: "e", Environment: "prod", OccurredAt: at,
+			Override: &Override{DecisionID: "d", ReviewerID: "r", NewAction: ActionBlock, Reason: reason}}
+	}
+	accepted := 0
+	for _, e := range []*Envelope{
+		dec(func(d *Decision) {}),
+		dec(func(d *Decision) { d.Metadata = nest(MaxDepth - 2) }),
+		dec(func(d *Decision) { d.Metadata = nest(MaxDepth - 1) }),
+		dec(func(d *Decision) { d.Metadata = json.RawMessage(`{"k":"` + strings.Repeat("x", MaxMetadataBytes-8) + `"}`) }),
+		dec(func(d *Decision) { d.Metadata = json.RawMessage(`{"k":"` + strings.Repeat("x", MaxMetadataBytes-7) + `"}`) }),
+		dec(func(d *Decision) { d.Metadata = json.RawMessage(` { "b" : 1.50 , "a" : "\u00e9" } `) }),
+		dec(func(d *Decision) { d.Metadata = json.RawMessage(`{"a":1,"a":1}`) }),
+		dec(func(d *Decision) { d.Metadata = json.RawMessage(`{"n":1e400}`) }),
+		dec(func(d *Decision) { d.Metadata = json.RawMessage(`[]`) }),
+		dec(func(d *Decision) { d.Metadata = json.RawMessage(`null`) }),
+		dec(func(d *Decision) { d.UserID = "u\uFDD0" }),
+		dec(func(d *Decision) { d.UserID = "u\uFFFD" }),
+		dec(func(d *Decision) { d.UserID = "u\x7f" }),
+		dec(func(d *Decision) { d.ConfidenceScore = math.Copysign(0, -1) }),
+		dec(func(d *Decision) { d.ConfidenceScore = math.NaN() }),
+		dec(func(d *Decision) { d.ConfidenceScore = 1 }),
+		dec(func(d *Decision) { d.Action = "allow" }),
+		ov("fraud"), ov(" \t"), ov("\u00a0"), ov(strings.Repeat("x", MaxReasonLen)), ov(strings.Repeat("x", MaxReasonLen+1)),
+		{Type: TypeDecision, EventID: "e", Environment: "prod", OccurredAt: at.In(time.FixedZone("X", 3600)), Decision: &Decision{}},
+		{Type: TypeOverride, EventID: "e", Environment: "prod", OccurredAt: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), Override: &Override{}},
+		{Type: TypeDecision, EventID: "e", Environment: "prod", OccurredAt: at, Override: &Override{DecisionID: "d", ReviewerID: "r", NewAction: ActionBlock, Reason: "x"}},
+	} {
+		checkFastPath(t, e)
+		if _, ok := e.fastRecord(); ok {
+			accepted++
+		}
+	}
+	if accepted < 8 {
+		t.Errorf("the fast path took only %d of the valid cases", accepted)
 	}
 }

@@ -224,6 +224,7 @@ func FuzzEnvelopeRecord(f *testing.F) {
 				NewAction: ActionBlock, Reason: reason}}, []string{id, user, reason}},
 		} {
 			e := c.e
+			checkFastPath(t, e)
 			got, gerr := e.Record()
 			marshalled, merr := json.Marshal(e)
 			if merr != nil {
