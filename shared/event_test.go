@@ -140,8 +140,12 @@ func TestFastRecordAgreesWithTheFullPath(t *testing.T) {
 		dec(func(d *Decision) {}),
 		dec(func(d *Decision) { d.Metadata = nest(MaxDepth - 2) }),
 		dec(func(d *Decision) { d.Metadata = nest(MaxDepth - 1) }),
-		dec(func(d *Decision) { d.Metadata = json.RawMessage(`{"k":"` + strings.Repeat("x", MaxMetadataBytes-8) + `"}`) }),
-		dec(func(d *Decision) { d.Metadata = json.RawMessage(`{"k":"` + strings.Repeat("x", MaxMetadataBytes-7) + `"}`) }),
+		dec(func(d *Decision) {
+			d.Metadata = json.RawMessage(`{"k":"` + strings.Repeat("x", MaxMetadataBytes-8) + `"}`)
+		}),
+		dec(func(d *Decision) {
+			d.Metadata = json.RawMessage(`{"k":"` + strings.Repeat("x", MaxMetadataBytes-7) + `"}`)
+		}),
 		dec(func(d *Decision) { d.Metadata = json.RawMessage(` { "b" : 1.50 , "a" : "\u00e9" } `) }),
 		dec(func(d *Decision) { d.Metadata = json.RawMessage(`{"a":1,"a":1}`) }),
 		dec(func(d *Decision) { d.Metadata = json.RawMessage(`{"n":1e400}`) }),
