@@ -230,7 +230,7 @@ func (e *Envelope) Record() ([]byte, error) {
 	if b, ok := e.fastRecord(); ok {
 		return b, nil
 	}
-	raw, err := e.appendJSON(make([]byte, 0, 384+len(e.metadata())), nil)
+	raw, err := e.appendJSON(make([]byte, 0, 384+len(e.metadata())), nil, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -257,7 +257,9 @@ func (e *Envelope) fastRecord() (_ []byte, ok bool) {
 	if !id(e.EventID) || !ValidIdentifier(e.Environment) {
 		return nil, false
 	}
-	if _, err := ParseTime(e.OccurredAt.Format(time.RFC3339Nano)); err != nil {
+	var tbuf [40]byte
+	occurred := e.OccurredAt.AppendFormat(tbuf[:0], time.RFC3339Nano)
+	if _, err := ParseTime(string(occurred)); err != nil {
 		return nil, false
 	}
 	var metadata []byte
@@ -287,7 +289,7 @@ func (e *Envelope) fastRecord() (_ []byte, ok bool) {
 	default:
 		return nil, false
 	}
-	b, err := e.appendJSON(make([]byte, 0, 384+len(metadata)), metadata)
+	b, err := e.appendJSON(make([]byte, 0, 384+len(metadata)), metadata, occurred)
 	return b, err == nil
 }
 
@@ -299,8 +301,9 @@ func (e *Envelope) metadata() []byte {
 }
 
 // appendJSON writes the envelope's members in canonical (sorted) order,
-// with metadata in place of the decision's when it is given.
-func (e *Envelope) appendJSON(b []byte, metadata []byte) ([]byte, error) {
+// with metadata in place of the decision's and occurred as the time's text
+// when they are given.
+func (e *Envelope) appendJSON(b []byte, metadata, occurred []byte) ([]byte, error) {
 	str := func(b []byte, name, v string) []byte {
 		b = appendString(b, name)
 		return appendString(append(b, ':'), v)
@@ -329,7 +332,10 @@ func (e *Envelope) appendJSON(b []byte, metadata []byte) ([]byte, error) {
 	b = str(b, "environment", e.Environment)
 	b = str(append(b, ','), "event_id", e.EventID)
 	// In its own zone: the rules refuse a time that is not written in UTC.
-	b = str(append(b, ','), "occurred_at", e.OccurredAt.Format(time.RFC3339Nano))
+	if occurred == nil {
+		occurred = e.OccurredAt.AppendFormat(nil, time.RFC3339Nano)
+	}
+	b = appendString(append(b, `,"occurred_at":`...), string(occurred))
 	if o := e.Override; o != nil {
 		b = append(b, `,"override":{`...)
 		b = str(b, "decision_id", o.DecisionID)

@@ -100,7 +100,7 @@ func TestRecordAgreesWithEncodingJSON(t *testing.T) {
 
 // fullRecord is Record's full path: write, then read under the rules.
 func fullRecord(e *Envelope) ([]byte, error) {
-	raw, err := e.appendJSON(nil, nil)
+	raw, err := e.appendJSON(nil, nil, nil)
 	if err != nil {
 		return nil, err
 	}
