@@ -229,6 +229,15 @@ func TestIngestOverTheRealStack(t *testing.T) {
 		t.Fatalf("broker holding: %d %s", code, body)
 	}
 	release()
+	// Nothing refused reached the chain: every event sealed is one answered
+	// 201, or the one answered 503 (its record was held, not refused: the
+	// client may deliver it once the broker answers, and a retry with its
+	// event id would be the same event).
+	for _, env := range sealedEvents(t, p) {
+		if !ids[env.EventID] && env.EventID != prob.EventID {
+			t.Errorf("sealed event %s (decision %s) was never answered 201", env.EventID, env.DecisionID())
+		}
+	}
 
 	resp, err := http.Get(in.base + "/metrics")
 	if err != nil {
