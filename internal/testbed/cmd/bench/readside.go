@@ -12,6 +12,7 @@ import (
 
 	"github.com/aegisai/audit/archive"
 	"github.com/aegisai/audit/indexer"
+	"github.com/aegisai/audit/indexer/layout"
 	"github.com/aegisai/audit/internal/testbed/localstack"
 	"github.com/aegisai/audit/replayer"
 	"github.com/aegisai/audit/shared"
@@ -53,7 +54,7 @@ func rebuildThroughput(ctx context.Context, st *localstack.Stack) (result, error
 			return result{}, err
 		}
 		for i, e := range entries {
-			it, err := indexer.EntryItem(e, &shared.SealedRecord{Object: ref.Key, VersionID: obj.VersionID, Line: i + 1, Entry: lines[i]})
+			it, err := layout.EntryItem(e, &shared.SealedRecord{Object: ref.Key, VersionID: obj.VersionID, Line: i + 1, Entry: lines[i]})
 			if err != nil {
 				return result{}, err
 			}
@@ -65,7 +66,7 @@ func rebuildThroughput(ctx context.Context, st *localstack.Stack) (result, error
 		}
 	}
 	raw := localstack.Name("raw")
-	if err := indexer.EnsureTable(ctx, db, raw); err != nil {
+	if err := layout.EnsureTable(ctx, db, raw); err != nil {
 		return result{}, err
 	}
 	start := time.Now()
@@ -106,7 +107,7 @@ func rebuildThroughput(ctx context.Context, st *localstack.Stack) (result, error
 	baseline := float64(len(items)) / time.Since(start).Seconds()
 
 	table := localstack.Name("rebuilt")
-	if err := indexer.EnsureTable(ctx, db, table); err != nil {
+	if err := layout.EnsureTable(ctx, db, table); err != nil {
 		return result{}, err
 	}
 	start = time.Now()
