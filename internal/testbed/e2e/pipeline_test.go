@@ -15,9 +15,9 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/aegisai/audit/archive"
-	"github.com/aegisai/audit/query"
 	"github.com/aegisai/audit/internal/testbed/localstack"
 	"github.com/aegisai/audit/internal/testbed/pipeline"
+	"github.com/aegisai/audit/query"
 	"github.com/aegisai/audit/sealer"
 	"github.com/aegisai/audit/shared"
 )
