@@ -206,3 +206,16 @@ func checkID(field, id string) error {
 	}
 	return nil
 }
+
+// ParseTime reads a time parameter (field names it in the error): RFC 3339
+// (2026-11-27T10:00:00Z, any offset) or a date (2026-11-27: its midnight,
+// UTC).
+func ParseTime(field, v string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.DateOnly, v); err == nil {
+		return t, nil
+	}
+	return time.Time{}, &ParamError{Field: field, Reason: "not a time: want RFC 3339 (2026-11-27T10:00:00Z) or a date (2026-11-27)"}
+}
