@@ -337,4 +337,3 @@ func parseRange(q url.Values) (query.Range, error) {
 	}
 	return rg, nil
 }
-
