@@ -60,10 +60,10 @@
   // The entry hash of a line (section 5), from the line's own bytes.
   async function entryHash(line, prevHex) {
     const re = /,"hash":"[0-9a-f]{64}"/g;
-    let last = -1, m;
-    while ((m = re.exec(line)) !== null) last = m.index;
-    if (last < 0) throw new Error("the line has no hash member");
-    const body = line.slice(0, last) + line.slice(last + 75); // ,"hash":"<64>" is 75 characters
+    let last = null, m;
+    while ((m = re.exec(line)) !== null) last = m;
+    if (last === null) throw new Error("the line has no hash member");
+    const body = line.slice(0, last.index) + line.slice(last.index + last[0].length);
     const h = await sha256(concat(enc.encode("aegis-audit/entry/v1"), new Uint8Array([0]), unhex(prevHex), enc.encode(body)));
     return hex(h);
   }
