@@ -40,6 +40,11 @@ var benchmarks = map[string]benchmark{
 	"verify_rss":               verifyRSS,
 	"rebuild_throughput":       rebuildThroughput,
 	"discover_one_day":         discoverOneDay,
+	"lookup_by_id_p99":         lookupP99("id"),
+	"lookup_by_user_p99":       lookupP99("user"),
+	"lookup_by_session_p99":    lookupP99("session"),
+	"index_throughput":         indexThroughput(1),
+	"index_throughput_3":       indexThroughput(3),
 }
 
 func main() {
