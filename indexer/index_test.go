@@ -2,18 +2,16 @@ package indexer_test
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"golang.org/x/mod/sumdb/note"
-
 	"github.com/aegisai/audit/indexer"
 	"github.com/aegisai/audit/indexer/layout"
 	"github.com/aegisai/audit/internal/testbed/localstack"
+	"github.com/aegisai/audit/internal/testbed/pipeline"
 	"github.com/aegisai/audit/query"
 	"github.com/aegisai/audit/shared"
 )
@@ -39,29 +37,15 @@ func newIndex(t *testing.T) (*indexer.Index, *query.Reader) {
 // sealed builds the sealed records of events chained from genesis.
 func sealed(t *testing.T, events ...string) []*shared.SealedRecord {
 	t.Helper()
-	_, vkey, err := note.GenerateKey(rand.Reader, "k")
+	raws := make([][]byte, len(events))
+	for i, ev := range events {
+		raws[i] = []byte(ev)
+	}
+	_, recs, err := pipeline.SealInMemory("prod", raws, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := shared.NewGenesis("prod", time.Now(), "k", vkey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	head := shared.Head{Chain: "prod", Hash: g.Hash, Offset: -1}
-	var out []*shared.SealedRecord
-	for i, raw := range events {
-		e, err := shared.SealRecord(head, shared.Source{Topic: "decisions", Offset: int64(i), Timestamp: time.Now()}, []byte(raw), time.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if e.Type != shared.EntryEvent {
-			t.Fatalf("event %d sealed as %s: %s", i, e.Type, e.Invalid.Reason)
-		}
-		line, _ := e.Line()
-		out = append(out, &shared.SealedRecord{Object: "audit/x.jsonl", Line: i + 1, Entry: line})
-		head = head.Next(e)
-	}
-	return out
+	return recs
 }
 
 func decision(id, user, session, action, at string) string {

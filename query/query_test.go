@@ -2,7 +2,6 @@ package query_test
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -12,13 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/mod/sumdb/note"
-
 	"github.com/aegisai/audit/indexer"
 	"github.com/aegisai/audit/indexer/layout"
 	"github.com/aegisai/audit/internal/testbed/localstack"
+	"github.com/aegisai/audit/internal/testbed/pipeline"
 	"github.com/aegisai/audit/query"
-	"github.com/aegisai/audit/shared"
 )
 
 var stack *localstack.Stack
@@ -58,24 +55,17 @@ func index(t *testing.T, chain string, events []event) *query.Reader {
 
 func apply(t *testing.T, ix *indexer.Index, chain string, events []event) {
 	t.Helper()
-	_, vkey, err := note.GenerateKey(rand.Reader, "k")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := shared.NewGenesis(chain, time.Now(), "k", vkey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	head := shared.Head{Chain: chain, Hash: g.Hash, Offset: -1}
-	var batch []indexer.Sealed
+	raws := make([][]byte, len(events))
 	for i, ev := range events {
-		e, err := shared.SealRecord(head, shared.Source{Topic: "decisions", Offset: int64(i), Timestamp: time.Now()}, []byte(ev.json(chain, i)), time.Now())
-		if err != nil || e.Type != shared.EntryEvent {
-			t.Fatalf("event %d: %v %+v", i, err, e.Invalid)
-		}
-		line, _ := e.Line()
-		batch = append(batch, indexer.Sealed{Entry: e, Record: &shared.SealedRecord{Object: "audit/x.jsonl", Line: i + 1, Entry: line}})
-		head = head.Next(e)
+		raws[i] = []byte(ev.json(chain, i))
+	}
+	entries, recs, err := pipeline.SealInMemory(chain, raws, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := make([]indexer.Sealed, len(entries))
+	for i := range entries {
+		batch[i] = indexer.Sealed{Entry: entries[i], Record: recs[i]}
 	}
 	if _, err := ix.ApplyBatch(context.Background(), batch); err != nil {
 		t.Fatal(err)
@@ -250,7 +240,10 @@ func TestBadParametersAndForgedCursors(t *testing.T) {
 			_, err := rd.ByUser(ctx, "u", query.Range{Cursor: enc(forged)})
 			return err
 		}},
-		{"huge", "cursor", func() error { _, err := rd.ByUser(ctx, "u", query.Range{Cursor: strings.Repeat("A", 5000)}); return err }},
+		{"huge", "cursor", func() error {
+			_, err := rd.ByUser(ctx, "u", query.Range{Cursor: strings.Repeat("A", 5000)})
+			return err
+		}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -15,7 +15,6 @@ import (
 	"github.com/aegisai/audit/internal/testbed/localstack"
 	"github.com/aegisai/audit/internal/testbed/pipeline"
 	"github.com/aegisai/audit/query"
-	"github.com/aegisai/audit/sealer"
 )
 
 // Issue 9: aegis get and list read the index, print a table or JSON, and
@@ -24,26 +23,7 @@ import (
 func TestGetAndListVerify(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	p, err := pipeline.Start(ctx, stack, pipeline.Config{Indexers: 1, Sealer: func(c *sealer.Config) { c.BatchMaxRecords = 25 }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Stop()
-	w := pipeline.NewWorkload(p.Cfg.Chain, p.Cfg.Chain, 80, 20, 4, 91, time.Now())
-	prod, err := p.Producer(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer prod.Close()
-	if err := prod.Publish(ctx, w.Events...); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.WaitHead(ctx, uint64(len(w.Events))); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.WaitIndexed(ctx); err != nil {
-		t.Fatal(err)
-	}
+	p, w := indexedPipeline(ctx, t, 25, pipeline.NewWorkload("", "", 80, 20, 4, 91, time.Now()))
 	t.Setenv("AWS_ACCESS_KEY_ID", localstack.AccessKey)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", localstack.SecretKey)
 	pub := writeFile(t, "chain.pub", p.Cfg.VerifierKey)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	mrand "math/rand/v2"
@@ -16,12 +15,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"golang.org/x/mod/sumdb/note"
 
 	"github.com/aegisai/audit/indexer"
 	"github.com/aegisai/audit/indexer/layout"
 	"github.com/aegisai/audit/internal/platform/topics"
 	"github.com/aegisai/audit/internal/testbed/localstack"
+	"github.com/aegisai/audit/internal/testbed/pipeline"
 	"github.com/aegisai/audit/query"
 	"github.com/aegisai/audit/shared"
 )
@@ -37,54 +36,25 @@ var (
 // sealedChain seals n events of chain in memory: decisions over users and
 // sessions, one override for every tenth decision.
 func sealedChain(chain string, n, users int) ([]*shared.Entry, []*shared.SealedRecord, error) {
-	_, vkey, err := note.GenerateKey(rand.Reader, "k")
-	if err != nil {
-		return nil, nil, err
-	}
 	start := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
-	g, err := shared.NewGenesis(chain, start, "k", vkey)
-	if err != nil {
-		return nil, nil, err
+	var raws [][]byte
+	add := func(ev map[string]any) {
+		b, _ := json.Marshal(ev)
+		raws = append(raws, b)
 	}
-	head := shared.Head{Chain: chain, Hash: g.Hash, Offset: -1}
-	var entries []*shared.Entry
-	var recs []*shared.SealedRecord
-	seal := func(ev map[string]any, i int) error {
-		raw, _ := json.Marshal(ev)
-		ts := start.Add(time.Duration(i) * time.Second)
-		e, err := shared.SealRecord(head, shared.Source{Topic: "decisions", Offset: int64(i), Timestamp: ts}, raw, ts)
-		if err != nil {
-			return err
-		}
-		if e.Type != shared.EntryEvent {
-			return fmt.Errorf("event %d sealed as %s: %s", i, e.Type, e.Invalid.Reason)
-		}
-		line, _ := e.Line()
-		obj := shared.BatchKey("audit", e)
-		entries = append(entries, e)
-		recs = append(recs, &shared.SealedRecord{Object: obj, Line: 1, Entry: line})
-		head = head.Next(e)
-		return nil
-	}
-	for i := 0; len(entries) < n; i++ {
+	for i := 0; len(raws) < n; i++ {
 		id := fmt.Sprintf("%s-dec-%07d", chain, i)
-		at := shared.FormatTime(start.Add(time.Duration(i) * time.Second))
+		at := shared.FormatTime(start.Add(time.Duration(len(raws)) * time.Second))
 		u := i % users
-		err := seal(map[string]any{"type": "decision", "event_id": fmt.Sprintf("e-%d", i), "environment": chain, "occurred_at": at,
+		add(map[string]any{"type": "decision", "event_id": fmt.Sprintf("e-%d", i), "environment": chain, "occurred_at": at,
 			"decision": map[string]any{"decision_id": id, "action": "BLOCK", "confidence_score": 0.5, "policy_version": "p",
-				"user_id": fmt.Sprintf("user-%05d", u), "session_id": fmt.Sprintf("sess-%05d-%d", u, i/(users*4))}}, len(entries))
-		if err != nil {
-			return nil, nil, err
-		}
-		if i%10 == 0 && len(entries) < n {
-			err := seal(map[string]any{"type": "override", "event_id": fmt.Sprintf("o-%d", i), "environment": chain, "occurred_at": at,
-				"override": map[string]any{"decision_id": id, "reviewer_id": "r", "new_action": "ALLOW", "reason": "checked"}}, len(entries))
-			if err != nil {
-				return nil, nil, err
-			}
+				"user_id": fmt.Sprintf("user-%05d", u), "session_id": fmt.Sprintf("sess-%05d-%d", u, i/(users*4))}})
+		if i%10 == 0 && len(raws) < n {
+			add(map[string]any{"type": "override", "event_id": fmt.Sprintf("o-%d", i), "environment": chain, "occurred_at": at,
+				"override": map[string]any{"decision_id": id, "reviewer_id": "r", "new_action": "ALLOW", "reason": "checked"}})
 		}
 	}
-	return entries, recs, nil
+	return pipeline.SealInMemory(chain, raws, start)
 }
 
 // loadRaw writes the items of the entries into table with BatchWriteItem
@@ -102,6 +72,14 @@ func loadRaw(ctx context.Context, db *dynamodb.Client, table string, entries []*
 		}
 		items = append(items, av)
 	}
+	return batchWriteRaw(ctx, db, table, items, workers)
+}
+
+// batchWriteRaw writes items into table with a raw BatchWriteItem loop (25
+// items per call, unprocessed items sent again) on workers goroutines, and
+// returns the items written per second: the baseline of the write
+// benchmarks.
+func batchWriteRaw(ctx context.Context, db *dynamodb.Client, table string, items []map[string]types.AttributeValue, workers int) (float64, error) {
 	start := time.Now()
 	work := make(chan []map[string]types.AttributeValue)
 	var wg sync.WaitGroup
