@@ -294,6 +294,7 @@ checkpoints cannot be seen from S3 alone, but fails against a kept one.`,
 	root.AddCommand(c.proveCommands()...)
 	root.AddCommand(c.discoverCommand(), c.rebuildCommand())
 	root.AddCommand(c.queryCommands()...)
+	root.AddCommand(c.ingestCommand())
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)

@@ -61,7 +61,8 @@ type Stack struct {
 	// S3DataDir is versitygw's posix data root: <dir>/<bucket>/<key>.
 	S3DataDir string
 
-	closers []func()
+	closers  []func()
+	kafkaDir string
 }
 
 // Close stops every server, newest first.
@@ -149,15 +150,17 @@ func (s *Stack) startKafka(dir string) error {
 		if err != nil {
 			return err
 		}
-		c, err := kfake.NewCluster(kfake.Ports(port), kfake.NumBrokers(1), kfake.DataDir(dir), kfake.DefaultNumPartitions(1),
-			// As an operator lowers group.min.session.timeout.ms for fast sealer takeover.
-			kfake.GroupMinSessionTimeout(time.Second))
+		c, err := newKafka(port, dir)
 		if err != nil {
 			lastErr = err
 			continue
 		}
-		s.KafkaAddr, s.Kafka = c.ListenAddrs()[0], c
-		s.closers = append(s.closers, c.Close)
+		s.KafkaAddr, s.Kafka, s.kafkaDir = c.ListenAddrs()[0], c, dir
+		s.closers = append(s.closers, func() {
+			if s.Kafka != nil {
+				s.Kafka.Close()
+			}
+		})
 		return nil
 	}
 	return fmt.Errorf("start kfake: %w", lastErr)
