@@ -9,7 +9,7 @@ export AEGIS_ROOT := $(CURDIR)
 VERSITYGW := bin/versitygw
 DYNALITE  := devstack/dynalite/node_modules/dynalite/cli.js
 
-.PHONY: all tools run test test-containers bench chaos fuzz build vet fmt clean-data
+.PHONY: all tools browser run test test-containers bench chaos fuzz build vet fmt clean-data
 
 all: build
 
@@ -23,6 +23,12 @@ $(DYNALITE): devstack/dynalite/package.json devstack/dynalite/package-lock.json
 	cd devstack/dynalite && $(NPM) ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+## browser: Chromium for the auditor's page test (Debian's chromium-headless-shell),
+## installed when no Chromium is found; the test fails without one
+browser:
+	@command -v chromium-headless-shell >/dev/null || command -v chromium >/dev/null || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium-headless-shell; }
+
 ## build: the aegis binary and the standalone dev Kafka broker
 build:
 	$(GO) build -o bin/aegis ./cmd/aegis
@@ -33,7 +39,7 @@ run: tools
 	$(GO) run ./internal/testbed/cmd/demo -data .data
 
 ## test: unit tests and end-to-end tests against the real local servers
-test: tools
+test: tools browser
 	$(GO) vet ./...
 	$(GO) vet -tags containers ./internal/testbed/localstack
 	$(GO) test -race -count=1 -timeout 15m ./...

@@ -8,6 +8,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/aegisai/audit/indexer/layout"
 )
 
 // AnomalyKind names a way the index differs from a plain one-item-per-entry
@@ -60,7 +62,7 @@ type Anomaly struct {
 // RecordAnomaly stores a once per chain, kind, seq, other seq and source:
 // recording it again changes nothing and does not call OnAnomaly again.
 func (x *Index) RecordAnomaly(ctx context.Context, a Anomaly) error {
-	a.PK = pkAnomaly + a.Chain
+	a.PK = layout.PKAnomaly + a.Chain
 	a.SK = fmt.Sprintf("SK#%020d#%s#%020d#%s", a.Seq, a.Kind, a.OtherSeq, a.Source)
 	if len(a.Raw) > 4096 {
 		a.Raw = a.Raw[:4096]
@@ -77,7 +79,7 @@ func (x *Index) Anomalies(ctx context.Context, chain string) ([]Anomaly, error) 
 	p := dynamodb.NewQueryPaginator(x.DB, &dynamodb.QueryInput{
 		TableName:                 aws.String(x.Table),
 		KeyConditionExpression:    aws.String("PK = :pk"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(pkAnomaly + chain)},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(layout.PKAnomaly + chain)},
 		ConsistentRead:            aws.Bool(true),
 	})
 	var out []Anomaly

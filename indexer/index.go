@@ -3,12 +3,11 @@ package indexer
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -16,95 +15,21 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/aegisai/audit/indexer/layout"
 	"github.com/aegisai/audit/shared"
 )
 
-// Key prefixes of the single table.
-const (
-	pkDecision = "PK#DECISION#"
-	skDecision = "SK#DECISION#"
-	skOverride = "SK#OVERRIDE#"
-	pkChain    = "PK#CHAIN#"
-	skHead     = "SK#HEAD"
-	pkInvalid  = "PK#INVALID#"
-	pkEvent    = "PK#EVENT#"
-	skEvent    = "SK#EVENT"
-	pkAnomaly  = "PK#ANOMALY#"
-	gsi1User   = "USER#"
-	gsi2Sess   = "SESSION#"
-)
-
-// sortTime is a fixed-width UTC time, so string order is time order.
-const sortTime = "2006-01-02T15:04:05.000000000Z"
-
-// Proof points from an item back to its sealed entry in S3.
-type Proof struct {
-	Seq       uint64 `dynamodbav:"seq" json:"seq"`
-	Hash      string `dynamodbav:"hash" json:"hash"`
-	Object    string `dynamodbav:"s3_key" json:"s3_key"`
-	VersionID string `dynamodbav:"s3_version_id,omitempty" json:"s3_version_id,omitempty"`
-	Line      int    `dynamodbav:"s3_line" json:"s3_line"`
-}
-
-// Decision is a decision item: the decision as sealed, its current action
-// (after the latest override) and its proof pointer.
-type Decision struct {
-	PK     string `dynamodbav:"PK" json:"-"`
-	SK     string `dynamodbav:"SK" json:"-"`
-	GSI1PK string `dynamodbav:"GSI1PK" json:"-"`
-	GSI1SK string `dynamodbav:"GSI1SK" json:"-"`
-	GSI2PK string `dynamodbav:"GSI2PK" json:"-"`
-	GSI2SK string `dynamodbav:"GSI2SK" json:"-"`
-
-	DecisionID      string    `dynamodbav:"decision_id" json:"decision_id"`
-	EventID         string    `dynamodbav:"event_id" json:"event_id"`
-	Environment     string    `dynamodbav:"environment" json:"environment"`
-	OccurredAt      time.Time `dynamodbav:"occurred_at" json:"occurred_at"`
-	Action          string    `dynamodbav:"action" json:"action"`
-	ConfidenceScore float64   `dynamodbav:"confidence_score" json:"confidence_score"`
-	PolicyVersion   string    `dynamodbav:"policy_version" json:"policy_version"`
-	UserID          string    `dynamodbav:"user_id" json:"user_id"`
-	SessionID       string    `dynamodbav:"session_id" json:"session_id"`
-	Metadata        string    `dynamodbav:"metadata,omitempty" json:"metadata,omitempty"`
-	// CurrentAction is Action, or the NewAction of the latest override.
-	CurrentAction string `dynamodbav:"current_action" json:"current_action"`
-	// CurrentSeq is the seq of the entry that set CurrentAction.
-	CurrentSeq uint64 `dynamodbav:"current_seq" json:"current_seq"`
-	Proof
-
-	// Overrides is filled by Index.Decision, oldest first.
-	Overrides []Override `dynamodbav:"-" json:"overrides,omitempty"`
-	// Conflicting is filled by Index.Decision when the decision id was
-	// sealed more than once with different events (a producer reused it):
-	// the other decision events, by seq. Each is also listed as an anomaly.
-	Conflicting []Decision `dynamodbav:"-" json:"conflicting,omitempty"`
-}
-
-// Override is an override item, stored under its decision's PK.
-type Override struct {
-	PK string `dynamodbav:"PK" json:"-"`
-	SK string `dynamodbav:"SK" json:"-"`
-
-	DecisionID string    `dynamodbav:"decision_id" json:"decision_id"`
-	EventID    string    `dynamodbav:"event_id" json:"event_id"`
-	OccurredAt time.Time `dynamodbav:"occurred_at" json:"occurred_at"`
-	ReviewerID string    `dynamodbav:"reviewer_id" json:"reviewer_id"`
-	NewAction  string    `dynamodbav:"new_action" json:"new_action"`
-	Reason     string    `dynamodbav:"reason" json:"reason"`
-	Proof
-}
-
-// Index reads and writes the single table.
+// Index writes the single table (the item layout is package layout's; the
+// query package reads it).
 type Index struct {
 	DB    DynamoAPI
 	Table string
 	// OnAnomaly, if set, is called for every anomaly recorded (the
 	// indexer logs and counts them).
 	OnAnomaly func(Anomaly)
+	// Workers bounds the decisions ApplyBatch indexes at once. Default 8.
+	Workers int
 }
-
-// ErrNotFound is returned for a decision that is not indexed.
-var ErrNotFound = errors.New("not found in the index")
 
 // Apply indexes one sealed record and raises the high-water seq. It is
 // idempotent: applying a record again, or records of one decision in any
@@ -142,83 +67,202 @@ func (x *Index) ApplyEntry(ctx context.Context, e *shared.Entry, rec *shared.Sea
 // Apply1 is ApplyEntry that also reports whether e was a duplicate of an
 // event indexed at a lower seq (and so not indexed again).
 func (x *Index) Apply1(ctx context.Context, e *shared.Entry, rec *shared.SealedRecord) (dup bool, err error) {
-	item, err := EntryItem(e, rec)
-	if err != nil || item == nil {
-		return false, err
-	}
-	var decisionID string
-	var proof Proof
-	switch it := item.(type) {
-	case Decision:
-		decisionID, proof = it.DecisionID, it.Proof
-	case Override:
-		decisionID, proof = it.DecisionID, it.Proof
-	default:
-		return false, x.putOnce(ctx, it)
-	}
-	env, err := e.Envelope()
-	if err != nil {
-		return false, err
-	}
-	if dup, err := x.claimEvent(ctx, e, env, proof); err != nil || dup {
-		return dup, err
-	}
-	if err := x.putOnce(ctx, item); err != nil {
-		return false, err
-	}
-	return false, x.reconcile(ctx, e.Chain, decisionID)
+	dups, err := x.ApplyBatch(ctx, []Sealed{{Entry: e, Record: rec}})
+	return len(dups) == 1 && dups[0], err
 }
 
-// Invalid is the item of an INVALID entry.
-type Invalid struct {
-	PK     string `dynamodbav:"PK" json:"-"`
-	SK     string `dynamodbav:"SK" json:"-"`
-	Reason string `dynamodbav:"reason" json:"reason"`
-	Size   int    `dynamodbav:"size" json:"size"`
-	SHA256 string `dynamodbav:"sha256" json:"sha256"`
-	Proof
+// Sealed is one verified entry and the sealed record it was read from.
+type Sealed struct {
+	Entry  *shared.Entry
+	Record *shared.SealedRecord
 }
 
-// EntryItem returns the item the index holds for entry e sealed as rec: a
-// Decision, an Override or an Invalid (nil for genesis). Its current action
-// is the decision's own; the index keeps it up to date with the overrides.
-// The indexer, rebuild and index check all use it, so they agree on every
-// key and attribute.
-func EntryItem(e *shared.Entry, rec *shared.SealedRecord) (any, error) {
-	proof := Proof{Seq: e.Seq, Hash: e.Hash.String(), Object: rec.Object, VersionID: rec.VersionID, Line: rec.Line}
-	switch e.Type {
-	case shared.EntryEvent:
-		env, err := e.Envelope()
+// ApplyBatch indexes entries (in any order; redeliveries allowed) and
+// reports which were duplicates of an event indexed at a lower seq. It does
+// what ApplyEntry does for each, in three steps that keep every guarantee:
+//
+//  1. For each decision id, in seq order, each event's id is claimed with a
+//     conditional write (a decision's entries are handled by one worker;
+//     different decisions by up to Workers at once).
+//  2. Items whose every attribute is a function of their own entry
+//     (overrides, invalid entries) are written with BatchWriteItem,
+//     retrying unprocessed items; decision items, whose current state other
+//     entries change, are written only if absent.
+//  3. Each decision touched is reconciled once: its current state is raised
+//     to its latest override, never lowered.
+func (x *Index) ApplyBatch(ctx context.Context, batch []Sealed) ([]bool, error) {
+	dups := make([]bool, len(batch))
+	// Entries by decision id ("" for invalid entries), each group by seq.
+	groups := map[string][]int{}
+	items := make([]any, len(batch))
+	for i, s := range batch {
+		item, err := layout.EntryItem(s.Entry, s.Record)
 		if err != nil {
 			return nil, err
 		}
-		ts := env.OccurredAt.UTC().Format(sortTime)
-		switch {
-		case env.Decision != nil:
-			d := env.Decision
-			return Decision{
-				PK: pkDecision + d.DecisionID, SK: skDecision + ts + "#" + env.EventID,
-				GSI1PK: gsi1User + d.UserID, GSI1SK: ts + "#" + d.DecisionID,
-				GSI2PK: gsi2Sess + d.SessionID, GSI2SK: ts + "#" + d.DecisionID,
-				DecisionID: d.DecisionID, EventID: env.EventID, Environment: env.Environment, OccurredAt: env.OccurredAt.UTC(),
-				Action: string(d.Action), ConfidenceScore: d.ConfidenceScore, PolicyVersion: d.PolicyVersion,
-				UserID: d.UserID, SessionID: d.SessionID, Metadata: string(d.Metadata),
-				CurrentAction: string(d.Action), CurrentSeq: proof.Seq, Proof: proof,
-			}, nil
-		case env.Override != nil:
-			o := env.Override
-			return Override{
-				PK: pkDecision + o.DecisionID, SK: skOverride + ts + "#" + env.EventID,
-				DecisionID: o.DecisionID, EventID: env.EventID, OccurredAt: env.OccurredAt.UTC(),
-				ReviewerID: o.ReviewerID, NewAction: string(o.NewAction), Reason: o.Reason, Proof: proof,
-			}, nil
+		items[i] = item
+		var id string
+		switch it := item.(type) {
+		case layout.Decision:
+			id = it.DecisionID
+		case layout.Override:
+			id = it.DecisionID
 		}
-		return nil, fmt.Errorf("seq %d: event type %q has no index view", e.Seq, env.Type)
-	case shared.EntryInvalid:
-		return Invalid{PK: pkInvalid + e.Chain, SK: fmt.Sprintf("SK#SEQ#%020d", e.Seq),
-			Reason: e.Invalid.Reason, Size: e.Invalid.Size, SHA256: e.Invalid.SHA256.String(), Proof: proof}, nil
+		groups[id] = append(groups[id], i)
 	}
-	return nil, nil
+	var (
+		mu      sync.Mutex
+		blind   []any // written with BatchWriteItem
+		touched = map[string]string{}
+	)
+	err := x.each(ctx, groups, func(ctx context.Context, id string, idx []int) error {
+		sort.Slice(idx, func(a, b int) bool { return batch[idx[a]].Entry.Seq < batch[idx[b]].Entry.Seq })
+		for _, i := range idx {
+			e := batch[i].Entry
+			switch it := items[i].(type) {
+			case nil:
+			case layout.Invalid:
+				mu.Lock()
+				blind = append(blind, it)
+				mu.Unlock()
+			case layout.Decision, layout.Override:
+				env, err := e.Envelope()
+				if err != nil {
+					return err
+				}
+				c, err := x.claimEvent(ctx, e, env, proofOf(it))
+				if err != nil {
+					return err
+				}
+				if c == claimDuplicate {
+					dups[i] = true
+					continue
+				}
+				_, isOverride := it.(layout.Override)
+				if isOverride && c == claimOwned {
+					// The only entry with this event id: its item's key is
+					// its own, and every attribute comes from the entry.
+					mu.Lock()
+					blind = append(blind, it)
+					mu.Unlock()
+				} else if err := x.putOnce(ctx, it); err != nil {
+					return err
+				}
+				mu.Lock()
+				touched[id] = e.Chain
+				mu.Unlock()
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := x.batchPut(ctx, blind); err != nil {
+		return nil, err
+	}
+	reconcile := map[string][]int{}
+	for id := range touched {
+		reconcile[id] = nil
+	}
+	err = x.each(ctx, reconcile, func(ctx context.Context, id string, _ []int) error {
+		return x.reconcile(ctx, touched[id], id)
+	})
+	return dups, err
+}
+
+// proofOf is the proof pointer of a Decision or Override item.
+func proofOf(item any) layout.Proof {
+	switch it := item.(type) {
+	case layout.Decision:
+		return it.Proof
+	case layout.Override:
+		return it.Proof
+	}
+	return layout.Proof{}
+}
+
+// each runs fn for every group on up to Workers goroutines and returns the
+// first error.
+func (x *Index) each(ctx context.Context, groups map[string][]int, fn func(context.Context, string, []int) error) error {
+	workers := x.Workers
+	if workers <= 0 {
+		workers = 8
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	work := make(chan string)
+	var wg sync.WaitGroup
+	var once sync.Once
+	var first error
+	for range min(workers, len(groups)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id := range work {
+				if err := fn(ctx, id, groups[id]); err != nil {
+					once.Do(func() { first = err; cancel() })
+				}
+			}
+		}()
+	}
+	for id := range groups {
+		select {
+		case work <- id:
+		case <-ctx.Done():
+		}
+	}
+	close(work)
+	wg.Wait()
+	if first == nil && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return first
+}
+
+// maxBatchWrite is DynamoDB's limit of items per BatchWriteItem.
+const maxBatchWrite = 25
+
+// batchPut writes items with BatchWriteItem, 25 at a time, until none is
+// left unprocessed: DynamoDB may leave some (throttling), which are sent
+// again after a short backoff. Only items that may be overwritten by
+// themselves belong here; two items with one key are written once.
+func (x *Index) batchPut(ctx context.Context, items []any) error {
+	seen := map[layout.ItemKey]bool{}
+	var reqs []types.WriteRequest
+	for _, it := range items {
+		k, _ := layout.KeyOf(it)
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		av, err := attributevalue.MarshalMap(it)
+		if err != nil {
+			return fmt.Errorf("encode item: %w", err)
+		}
+		reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: av}})
+	}
+	for len(reqs) > 0 {
+		n := min(len(reqs), maxBatchWrite)
+		chunk := reqs[:n]
+		reqs = reqs[n:]
+		for wait := 10 * time.Millisecond; len(chunk) > 0; wait = min(2*wait, time.Second) {
+			out, err := x.DB.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{x.Table: chunk}})
+			if err != nil {
+				return fmt.Errorf("batch write %d items: %w", len(chunk), err)
+			}
+			chunk = out.UnprocessedItems[x.Table]
+			if len(chunk) == 0 {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(wait):
+			}
+		}
+	}
+	return nil
 }
 
 // eventClaim is the item that makes one event id one event in a chain.
@@ -229,37 +273,49 @@ type eventClaim struct {
 	EventSHA256 string `dynamodbav:"event_sha256"`
 }
 
-// claimEvent records that e carries its event id. It reports dup when the
-// id was claimed by another entry with the same event bytes: the same
-// event sealed twice, which the caller must not index again.
-func (x *Index) claimEvent(ctx context.Context, e *shared.Entry, env *shared.Envelope, proof Proof) (dup bool, err error) {
+// claim is what claimEvent found.
+type claim int
+
+const (
+	// claimOwned: the event id is this entry's (claimed now, or by an
+	// earlier delivery of the same entry).
+	claimOwned claim = iota
+	// claimDuplicate: another entry with the same event bytes holds it:
+	// the same event sealed twice, not to be indexed again.
+	claimDuplicate
+	// claimReused: another entry with other bytes holds it: both are
+	// indexed and an anomaly recorded.
+	claimReused
+)
+
+// claimEvent records that e carries its event id and says who holds it.
+func (x *Index) claimEvent(ctx context.Context, e *shared.Entry, env *shared.Envelope, proof layout.Proof) (claim, error) {
 	sum := sha256.Sum256(e.Event)
-	claim := eventClaim{PK: pkEvent + e.Chain + "#" + env.EventID, SK: skEvent, Seq: e.Seq, EventSHA256: hex.EncodeToString(sum[:])}
-	created, err := x.putIfAbsent(ctx, claim)
+	c := eventClaim{PK: layout.PKEvent + e.Chain + "#" + env.EventID, SK: layout.SKEvent, Seq: e.Seq, EventSHA256: hex.EncodeToString(sum[:])}
+	created, err := x.putIfAbsent(ctx, c)
 	if err != nil || created {
-		return false, err
+		return claimOwned, err
 	}
 	out, err := x.DB.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String(x.Table), ConsistentRead: aws.Bool(true),
-		Key: map[string]types.AttributeValue{attrPK: str(claim.PK), attrSK: str(claim.SK)},
+		TableName: aws.String(x.Table), ConsistentRead: aws.Bool(true), Key: key(c.PK, c.SK),
 	})
 	if err != nil {
-		return false, fmt.Errorf("read claim of event %s: %w", env.EventID, err)
+		return claimOwned, fmt.Errorf("read claim of event %s: %w", env.EventID, err)
 	}
 	var first eventClaim
 	if err := attributevalue.UnmarshalMap(out.Item, &first); err != nil {
-		return false, fmt.Errorf("decode claim of event %s: %w", env.EventID, err)
+		return claimOwned, fmt.Errorf("decode claim of event %s: %w", env.EventID, err)
 	}
 	if first.Seq == e.Seq {
-		return false, nil // a redelivery of the claiming entry
+		return claimOwned, nil // a redelivery of the claiming entry
 	}
 	lo, hi := min(first.Seq, e.Seq), max(first.Seq, e.Seq)
-	if first.EventSHA256 == claim.EventSHA256 {
-		return true, x.RecordAnomaly(ctx, Anomaly{Chain: e.Chain, Kind: AnomalyDuplicateEvent, Seq: hi, OtherSeq: lo,
+	if first.EventSHA256 == c.EventSHA256 {
+		return claimDuplicate, x.RecordAnomaly(ctx, Anomaly{Chain: e.Chain, Kind: AnomalyDuplicateEvent, Seq: hi, OtherSeq: lo,
 			EventID: env.EventID, DecisionID: env.DecisionID(), Object: proof.Object, Line: proof.Line,
 			Detail: fmt.Sprintf("event %s was sealed at seq %d and again, identical, at seq %d; the index holds it once (seq %d)", env.EventID, lo, hi, lo)})
 	}
-	return false, x.RecordAnomaly(ctx, Anomaly{Chain: e.Chain, Kind: AnomalyEventIDReused, Seq: hi, OtherSeq: lo,
+	return claimReused, x.RecordAnomaly(ctx, Anomaly{Chain: e.Chain, Kind: AnomalyEventIDReused, Seq: hi, OtherSeq: lo,
 		EventID: env.EventID, DecisionID: env.DecisionID(), Object: proof.Object, Line: proof.Line,
 		Detail: fmt.Sprintf("event id %s is carried by two different events, seq %d and seq %d; both are indexed", env.EventID, lo, hi)})
 }
@@ -295,16 +351,15 @@ func (x *Index) putIfAbsent(ctx context.Context, item any) (bool, error) {
 // latest override (by seq), and records a conflict when the decision id
 // holds more than one decision event. Whichever of a decision and its
 // override is written second brings the decision up to date, so the order
-// they arrive in does not matter.
+// they arrive in does not matter; the update is conditional on a lower
+// current seq, so a late or repeated reconcile never lowers it.
 func (x *Index) reconcile(ctx context.Context, chain, decisionID string) error {
-	d, err := x.Decision(ctx, decisionID)
-	if errors.Is(err, ErrNotFound) {
-		return nil // the decision itself is not indexed yet; it reconciles when it is
+	part, err := layout.LoadDecision(ctx, x.DB, x.Table, decisionID)
+	if err != nil || len(part.Decisions) == 0 {
+		return err // not indexed yet: it reconciles when it is
 	}
-	if err != nil {
-		return err
-	}
-	for _, c := range d.Conflicting {
+	d := part.Decisions[0]
+	for _, c := range part.Decisions[1:] {
 		err := x.RecordAnomaly(ctx, Anomaly{Chain: chain, Kind: AnomalyDecisionIDReused, Seq: c.Seq, OtherSeq: d.Seq,
 			EventID: c.EventID, DecisionID: decisionID, Object: c.Object, Line: c.Line,
 			Detail: fmt.Sprintf("decision %s was sealed by event %s at seq %d and by event %s at seq %d; both are indexed, the first is the decision",
@@ -313,22 +368,17 @@ func (x *Index) reconcile(ctx context.Context, chain, decisionID string) error {
 			return err
 		}
 	}
-	var latest *Override
-	for i := range d.Overrides {
-		if latest == nil || d.Overrides[i].Seq > latest.Seq {
-			latest = &d.Overrides[i]
-		}
-	}
+	latest := part.Latest()
 	if latest == nil {
 		return nil
 	}
-	for _, item := range append([]Decision{*d}, d.Conflicting...) {
+	for _, item := range part.Decisions {
 		if latest.Seq <= item.CurrentSeq {
 			continue
 		}
 		_, err = x.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 			TableName:           aws.String(x.Table),
-			Key:                 map[string]types.AttributeValue{attrPK: str(item.PK), attrSK: str(item.SK)},
+			Key:                 key(item.PK, item.SK),
 			UpdateExpression:    aws.String("SET current_action = :a, current_seq = :s"),
 			ConditionExpression: aws.String("current_seq < :s"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{
@@ -348,7 +398,7 @@ func (x *Index) reconcile(ctx context.Context, chain, decisionID string) error {
 func (x *Index) RaiseHighWater(ctx context.Context, chain string, seq uint64, hash shared.Hash) error {
 	_, err := x.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(x.Table),
-		Key:                       map[string]types.AttributeValue{attrPK: str(pkChain + chain), attrSK: str(skHead)},
+		Key:                       key(layout.PKChain+chain, layout.SKHead),
 		UpdateExpression:          aws.String("SET #seq = :s, #hash = :h"),
 		ConditionExpression:       aws.String("attribute_not_exists(#seq) OR #seq < :s"),
 		ExpressionAttributeNames:  map[string]string{"#seq": "seq", "#hash": "hash"},
@@ -367,7 +417,7 @@ func (x *Index) RaiseHighWater(ctx context.Context, chain string, seq uint64, ha
 func (x *Index) HighWater(ctx context.Context, chain string) (seq uint64, ok bool, err error) {
 	out, err := x.DB.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(x.Table),
-		Key:            map[string]types.AttributeValue{attrPK: str(pkChain + chain), attrSK: str(skHead)},
+		Key:            key(layout.PKChain+chain, layout.SKHead),
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
@@ -384,138 +434,3 @@ func (x *Index) HighWater(ctx context.Context, chain string) (seq uint64, ok boo
 	}
 	return h.Seq, true, nil
 }
-
-// Decision returns a decision with its override history in one Query.
-func (x *Index) Decision(ctx context.Context, decisionID string) (*Decision, error) {
-	var items []map[string]types.AttributeValue
-	p := dynamodb.NewQueryPaginator(x.DB, &dynamodb.QueryInput{
-		TableName:                 aws.String(x.Table),
-		KeyConditionExpression:    aws.String("PK = :pk"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(pkDecision + decisionID)},
-		ConsistentRead:            aws.Bool(true),
-	})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("query decision %s: %w", decisionID, err)
-		}
-		items = append(items, page.Items...)
-	}
-	var decisions []Decision
-	var overrides []Override
-	for _, it := range items {
-		sk := it[attrSK].(*types.AttributeValueMemberS).Value
-		switch {
-		case len(sk) >= len(skDecision) && sk[:len(skDecision)] == skDecision:
-			var d Decision
-			if err := attributevalue.UnmarshalMap(it, &d); err != nil {
-				return nil, fmt.Errorf("decode decision %s: %w", decisionID, err)
-			}
-			decisions = append(decisions, d)
-		case len(sk) >= len(skOverride) && sk[:len(skOverride)] == skOverride:
-			var o Override
-			if err := attributevalue.UnmarshalMap(it, &o); err != nil {
-				return nil, fmt.Errorf("decode override of %s: %w", decisionID, err)
-			}
-			overrides = append(overrides, o)
-		}
-	}
-	if len(decisions) == 0 {
-		return nil, fmt.Errorf("decision %s: %w", decisionID, ErrNotFound)
-	}
-	sort.Slice(decisions, func(i, j int) bool { return decisions[i].Seq < decisions[j].Seq })
-	sort.Slice(overrides, func(i, j int) bool { return overrides[i].Seq < overrides[j].Seq })
-	d := &decisions[0]
-	d.Overrides, d.Conflicting = overrides, decisions[1:]
-	return d, nil
-}
-
-// Page is one page of a user or session view.
-type Page struct {
-	Decisions []Decision
-	// Next is the cursor of the next page ("" on the last page).
-	Next string
-}
-
-// ByUser returns a user's decisions, newest first, limit per page (default
-// 50); pass the previous page's Next as cursor.
-func (x *Index) ByUser(ctx context.Context, userID string, limit int32, cursor string) (Page, error) {
-	return x.view(ctx, GSI1, attrGSI1PK, gsi1User+userID, limit, cursor)
-}
-
-// BySession returns a session's decisions, newest first.
-func (x *Index) BySession(ctx context.Context, sessionID string, limit int32, cursor string) (Page, error) {
-	return x.view(ctx, GSI2, attrGSI2PK, gsi2Sess+sessionID, limit, cursor)
-}
-
-func (x *Index) view(ctx context.Context, index, pkAttr, pk string, limit int32, cursor string) (Page, error) {
-	if limit <= 0 {
-		limit = 50
-	}
-	in := &dynamodb.QueryInput{
-		TableName:                 aws.String(x.Table),
-		IndexName:                 aws.String(index),
-		KeyConditionExpression:    aws.String(pkAttr + " = :pk"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(pk)},
-		ScanIndexForward:          aws.Bool(false),
-		Limit:                     aws.Int32(limit),
-	}
-	if cursor != "" {
-		start, err := decodeCursor(cursor)
-		if err != nil {
-			return Page{}, err
-		}
-		in.ExclusiveStartKey = start
-	}
-	out, err := x.DB.Query(ctx, in)
-	if err != nil {
-		return Page{}, fmt.Errorf("query %s %s: %w", index, pk, err)
-	}
-	var page Page
-	if err := attributevalue.UnmarshalListOfMaps(out.Items, &page.Decisions); err != nil {
-		return Page{}, fmt.Errorf("decode %s page: %w", index, err)
-	}
-	if len(out.LastEvaluatedKey) > 0 {
-		if page.Next, err = encodeCursor(out.LastEvaluatedKey); err != nil {
-			return Page{}, err
-		}
-	}
-	return page, nil
-}
-
-// IDs returns the decision ids of the page, in order.
-func (p Page) IDs() []string {
-	ids := make([]string, len(p.Decisions))
-	for i, d := range p.Decisions {
-		ids[i] = d.DecisionID
-	}
-	return ids
-}
-
-func encodeCursor(key map[string]types.AttributeValue) (string, error) {
-	var m map[string]string
-	if err := attributevalue.UnmarshalMap(key, &m); err != nil {
-		return "", fmt.Errorf("encode cursor: %w", err)
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		return "", fmt.Errorf("encode cursor: %w", err)
-	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
-}
-
-func decodeCursor(c string) (map[string]types.AttributeValue, error) {
-	b, err := base64.RawURLEncoding.DecodeString(c)
-	var m map[string]string
-	if err == nil {
-		err = json.Unmarshal(b, &m)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("bad cursor: %w", err)
-	}
-	return attributevalue.MarshalMap(m)
-}
-
-func str(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }
-
-func num(n uint64) types.AttributeValue { return &types.AttributeValueMemberN{Value: fmt.Sprint(n)} }

@@ -2,18 +2,17 @@ package indexer_test
 
 import (
 	"context"
-	"crypto/rand"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"golang.org/x/mod/sumdb/note"
-
 	"github.com/aegisai/audit/indexer"
+	"github.com/aegisai/audit/indexer/layout"
 	"github.com/aegisai/audit/internal/testbed/localstack"
+	"github.com/aegisai/audit/internal/testbed/pipeline"
+	"github.com/aegisai/audit/query"
 	"github.com/aegisai/audit/shared"
 )
 
@@ -21,7 +20,7 @@ var stack *localstack.Stack
 
 func TestMain(m *testing.M) { os.Exit(localstack.RunTests(m, &stack)) }
 
-func newIndex(t *testing.T) *indexer.Index {
+func newIndex(t *testing.T) (*indexer.Index, *query.Reader) {
 	t.Helper()
 	ctx := context.Background()
 	db, err := stack.DynamoDB(ctx)
@@ -29,38 +28,24 @@ func newIndex(t *testing.T) *indexer.Index {
 		t.Fatal(err)
 	}
 	table := localstack.Name("index")
-	if err := indexer.EnsureTable(ctx, db, table); err != nil {
+	if err := layout.EnsureTable(ctx, db, table); err != nil {
 		t.Fatal(err)
 	}
-	return &indexer.Index{DB: db, Table: table}
+	return &indexer.Index{DB: db, Table: table}, &query.Reader{DB: db, Table: table}
 }
 
 // sealed builds the sealed records of events chained from genesis.
 func sealed(t *testing.T, events ...string) []*shared.SealedRecord {
 	t.Helper()
-	_, vkey, err := note.GenerateKey(rand.Reader, "k")
+	raws := make([][]byte, len(events))
+	for i, ev := range events {
+		raws[i] = []byte(ev)
+	}
+	_, recs, err := pipeline.SealInMemory("prod", raws, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := shared.NewGenesis("prod", time.Now(), "k", vkey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	head := shared.Head{Chain: "prod", Hash: g.Hash, Offset: -1}
-	var out []*shared.SealedRecord
-	for i, raw := range events {
-		e, err := shared.SealRecord(head, shared.Source{Topic: "decisions", Offset: int64(i), Timestamp: time.Now()}, []byte(raw), time.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if e.Type != shared.EntryEvent {
-			t.Fatalf("event %d sealed as %s: %s", i, e.Type, e.Invalid.Reason)
-		}
-		line, _ := e.Line()
-		out = append(out, &shared.SealedRecord{Object: "audit/x.jsonl", Line: i + 1, Entry: line})
-		head = head.Next(e)
-	}
-	return out
+	return recs
 }
 
 func decision(id, user, session, action, at string) string {
@@ -88,20 +73,20 @@ func TestApplyIsIdempotentAndOrderFree(t *testing.T) {
 	for name, order := range orders {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
-			ix := newIndex(t)
+			ix, rd := newIndex(t)
 			for _, i := range order {
 				if err := ix.Apply(ctx, recs[i]); err != nil {
 					t.Fatal(err)
 				}
 			}
-			d, err := ix.Decision(ctx, "d1")
+			d, err := rd.Decision(ctx, "d1")
 			if err != nil {
 				t.Fatal(err)
 			}
 			if d.Action != "BLOCK" || d.CurrentAction != "ALLOW" || len(d.Overrides) != 2 || d.CurrentSeq != 3 {
 				t.Fatalf("decision %+v: want BLOCK, now ALLOW (seq 3) after 2 overrides", d)
 			}
-			if d.Seq != 1 || d.Object != "audit/x.jsonl" || d.Line != 1 || d.Hash == "" {
+			if d.Proof.Seq != 1 || d.Proof.Object != "audit/x.jsonl" || d.Proof.Line != 1 || d.Proof.Hash == "" {
 				t.Fatalf("proof pointer %+v", d.Proof)
 			}
 			hw, ok, err := ix.HighWater(ctx, "prod")
@@ -112,59 +97,12 @@ func TestApplyIsIdempotentAndOrderFree(t *testing.T) {
 	}
 }
 
-func TestViewsAreNewestFirstAndPaginated(t *testing.T) {
-	ctx := context.Background()
-	ix := newIndex(t)
-	var evs []string
-	for i := range 12 {
-		evs = append(evs, decision(fmt.Sprintf("d%02d", i), "u1", fmt.Sprintf("s%d", i%2), "ALLOW", fmt.Sprintf("2026-11-27T10:%02d:00Z", i)))
-	}
-	evs = append(evs, decision("other", "u2", "s0", "ALLOW", "2026-11-27T11:00:00Z"))
-	for _, r := range sealed(t, evs...) {
-		if err := ix.Apply(ctx, r); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var got []string
-	cursor := ""
-	for pages := 0; ; pages++ {
-		pg, err := ix.ByUser(ctx, "u1", 5, cursor)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, pg.IDs()...)
-		if pg.Next == "" {
-			break
-		}
-		if pages > 5 {
-			t.Fatal("pagination does not end")
-		}
-		cursor = pg.Next
-	}
-	if len(got) != 12 || got[0] != "d11" || got[11] != "d00" {
-		t.Fatalf("user view %v: want d11..d00", got)
-	}
-	pg, err := ix.BySession(ctx, "s0", 50, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(pg.Decisions) != 7 || pg.Decisions[0].DecisionID != "other" {
-		t.Fatalf("session view %v: want 7, newest first", pg.IDs())
-	}
-	if _, err := ix.ByUser(ctx, "u1", 5, "not-a-cursor!"); err == nil {
-		t.Fatal("a bad cursor was accepted")
-	}
-	if _, err := ix.Decision(ctx, "missing"); !errors.Is(err, indexer.ErrNotFound) {
-		t.Fatalf("missing decision: %v", err)
-	}
-}
-
 // The index never differs from S3 silently: an event sealed twice is held
 // once and listed; a reused event id or decision id keeps both versions
 // reachable and is listed as a conflict.
 func TestDuplicatesAndConflictsAreRecorded(t *testing.T) {
 	ctx := context.Background()
-	ix := newIndex(t)
+	ix, rd := newIndex(t)
 	var seen []indexer.Anomaly
 	ix.OnAnomaly = func(a indexer.Anomaly) { seen = append(seen, a) }
 	first := decision("d1", "u1", "s1", "BLOCK", "2026-11-27T10:00:00Z")
@@ -181,17 +119,17 @@ func TestDuplicatesAndConflictsAreRecorded(t *testing.T) {
 			}
 		}
 	}
-	d, err := ix.Decision(ctx, "d1")
+	d, err := rd.Decision(ctx, "d1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Seq != 1 || d.EventID != "e-d1" || len(d.Conflicting) != 1 || d.Conflicting[0].Seq != 3 || d.Conflicting[0].Action != "ALLOW" {
+	if d.Proof.Seq != 1 || d.EventID != "e-d1" || len(d.Conflicting) != 1 || d.Conflicting[0].Proof.Seq != 3 || d.Conflicting[0].Action != "ALLOW" {
 		t.Fatalf("decision d1: %+v; want seq 1 with seq 3 conflicting, and the duplicate at seq 2 not indexed", d)
 	}
-	if d2, err := ix.Decision(ctx, "d2"); err != nil || d2.Seq != 4 {
+	if d2, err := rd.Decision(ctx, "d2"); err != nil || d2.Proof.Seq != 4 {
 		t.Fatalf("decision d2 (event id reused): %+v %v, want indexed", d2, err)
 	}
-	pg, err := ix.ByUser(ctx, "u1", 10, "")
+	pg, err := rd.ByUser(ctx, "u1", query.Range{Limit: 10})
 	if err != nil || len(pg.Decisions) != 3 {
 		t.Fatalf("user view %v %v: want the three decisions (d1 twice, d2)", pg.IDs(), err)
 	}
@@ -209,5 +147,79 @@ func TestDuplicatesAndConflictsAreRecorded(t *testing.T) {
 	}
 	if len(seen) != 3 {
 		t.Fatalf("OnAnomaly called %d times for 3 anomalies applied twice", len(seen))
+	}
+}
+
+// Overrides delivered out of order, in batches of any split, and delivered
+// again never lower a decision's current state: after every batch it is
+// the latest override applied so far (by seq), or higher.
+func TestBatchesNeverRegressCurrentState(t *testing.T) {
+	recs := sealed(t,
+		decision("d1", "u1", "s1", "BLOCK", "2026-11-27T10:00:00Z"),
+		override(1, "d1", "CHALLENGE", "2026-11-27T10:05:00Z"),
+		override(2, "d1", "ALLOW", "2026-11-27T10:09:00Z"),
+		override(3, "d1", "REVIEW", "2026-11-27T10:09:00Z"), // same time as the one before: seq decides
+		decision("d2", "u1", "s1", "ALLOW", "2026-11-27T10:00:00Z"),
+	)
+	actions := []string{"BLOCK", "CHALLENGE", "ALLOW", "REVIEW"}
+	entries := make([]indexer.Sealed, len(recs))
+	for i, r := range recs {
+		e, err := shared.ParseLine(r.Entry)
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries[i] = indexer.Sealed{Entry: e, Record: r}
+	}
+	deliveries := map[string][][]int{
+		"newest override first, alone":      {{3}, {0}, {1, 2}, {0, 1, 2, 3, 4}},
+		"all at once, reversed, twice":      {{4, 3, 2, 1, 0, 3, 2, 1, 0}},
+		"decision last":                     {{2, 1}, {3}, {0, 4}},
+		"older overrides after the newest":  {{0, 3}, {1}, {2}, {1, 2, 3, 4}},
+		"one by one, redelivered each time": {{0}, {0, 1}, {1, 2}, {2, 3}, {3, 4}},
+	}
+	for name, batches := range deliveries {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			ix, rd := newIndex(t)
+			applied := map[int]bool{}
+			var lastSeq uint64
+			for _, b := range batches {
+				var batch []indexer.Sealed
+				for _, i := range b {
+					batch = append(batch, entries[i])
+					applied[i] = true
+				}
+				if _, err := ix.ApplyBatch(ctx, batch); err != nil {
+					t.Fatal(err)
+				}
+				if !applied[0] {
+					continue
+				}
+				d, err := rd.Decision(ctx, "d1")
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := uint64(1) // the decision's own seq, or its latest override's
+				for i := 1; i <= 3; i++ {
+					if applied[i] {
+						want = uint64(i + 1)
+					}
+				}
+				if d.CurrentSeq < lastSeq || d.CurrentSeq != want || d.CurrentAction != actions[want-1] {
+					t.Fatalf("after batch %v: current %s (seq %d), before seq %d; want %s (seq %d)", b, d.CurrentAction, d.CurrentSeq, lastSeq, actions[want-1], want)
+				}
+				lastSeq = d.CurrentSeq
+				if d.Action != "BLOCK" {
+					t.Fatalf("decision %+v: its own action changed", d)
+				}
+			}
+			d, err := rd.Decision(ctx, "d1")
+			if err != nil || len(d.Overrides) != 3 || d.CurrentAction != "REVIEW" {
+				t.Fatalf("final %+v %v: want 3 overrides, REVIEW", d, err)
+			}
+			if d2, err := rd.Decision(ctx, "d2"); err != nil || d2.CurrentAction != "ALLOW" || len(d2.Overrides) != 0 {
+				t.Fatalf("d2 %+v %v", d2, err)
+			}
+		})
 	}
 }

@@ -14,6 +14,12 @@
 //     twice and recorded as a conflict (see Anomaly).
 //   - Only committed (read_committed) sealed records are indexed, so entries
 //     of an aborted sealer transaction never reach the index.
+//   - A decision's current state only rises (to its latest override by
+//     seq), whatever order its entries arrive in and however often.
+//
+// Scale-out: many indexers share one consumer group (Config.Group) over the
+// multi-partition sealed topic; the sealer keys records by decision id, so
+// a decision and its overrides are on one partition, read by one indexer.
 package indexer
 
 import (
@@ -27,10 +33,12 @@ import (
 
 	"github.com/aws/smithy-go"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kzap"
 	"go.uber.org/zap"
 
+	"github.com/aegisai/audit/indexer/layout"
 	"github.com/aegisai/audit/internal/platform/retry"
 	"github.com/aegisai/audit/internal/platform/topics"
 	"github.com/aegisai/audit/shared"
@@ -44,7 +52,8 @@ type Config struct {
 	SealedTopic string
 	// SealedPartitions is used if the indexer creates the topic. Default 6.
 	SealedPartitions int32
-	// Group is the consumer group shared by all indexers. Default "aegis-indexer".
+	// Group is the consumer group shared by the indexers of one table.
+	// Default "aegis-indexer".
 	Group string
 	// DynamoDB is the client (required).
 	DynamoDB DynamoAPI
@@ -55,6 +64,16 @@ type Config struct {
 	CreateTable bool
 	// CallTimeout bounds each DynamoDB call. Default 10s.
 	CallTimeout time.Duration
+	// Workers bounds the decisions of one partition batch indexed at once.
+	// Default 8.
+	Workers int
+	// SessionTimeout is how long the group waits for a silent indexer
+	// before giving its partitions to the others. Default 0: franz-go's
+	// (45s); brokers must allow a lower one.
+	SessionTimeout time.Duration
+	// LagInterval is how often the consumer-lag metric is refreshed.
+	// Default 5s.
+	LagInterval time.Duration
 	// Metrics, if set, receives the indexer's Prometheus metrics
 	// (aegis_indexer_*). Default nil: not registered.
 	Metrics prometheus.Registerer
@@ -62,11 +81,55 @@ type Config struct {
 	Logger *zap.Logger
 }
 
+// validate fills the defaults and reports every problem at once.
+func (c *Config) validate() error {
+	var errs []error
+	if len(c.Brokers) == 0 {
+		errs = append(errs, errors.New("Brokers is required"))
+	}
+	if c.DynamoDB == nil {
+		errs = append(errs, errors.New("DynamoDB is required"))
+	}
+	if c.CallTimeout < 0 || c.SessionTimeout < 0 || c.LagInterval < 0 || c.Workers < 0 {
+		errs = append(errs, errors.New("CallTimeout, SessionTimeout, LagInterval and Workers must not be negative"))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("indexer config: %w", errors.Join(errs...))
+	}
+	if c.SealedTopic == "" {
+		c.SealedTopic = "sealed"
+	}
+	if c.SealedPartitions == 0 {
+		c.SealedPartitions = 6
+	}
+	if c.Group == "" {
+		c.Group = "aegis-indexer"
+	}
+	if c.Table == "" {
+		c.Table = "aegis-audit"
+	}
+	if c.CallTimeout == 0 {
+		c.CallTimeout = 10 * time.Second
+	}
+	if c.Workers == 0 {
+		c.Workers = 8
+	}
+	if c.LagInterval == 0 {
+		c.LagInterval = 5 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = zap.NewNop()
+	}
+	return nil
+}
+
 type metrics struct {
 	records   prometheus.Counter
 	retries   prometheus.Counter
 	highWater *prometheus.GaugeVec
 	anomalies *prometheus.CounterVec
+	lag       *prometheus.GaugeVec
+	batch     prometheus.Histogram
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -83,9 +146,17 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		anomalies: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "aegis_indexer_anomalies_total", Help: "Anomalies recorded: duplicate or conflicting events, unindexable records (aegis index anomalies lists them).",
 		}, []string{"kind"}),
+		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "aegis_indexer_consumer_lag",
+			Help: "Offsets of the sealed topic not yet indexed and committed by the group, by partition this indexer owns (transaction markers included: 0 is caught up).",
+		}, []string{"topic", "partition"}),
+		batch: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "aegis_indexer_batch_seconds", Help: "Time to index one partition batch of sealed records.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.records, m.retries, m.highWater, m.anomalies)
+		reg.MustRegister(m.records, m.retries, m.highWater, m.anomalies, m.lag, m.batch)
 	}
 	return m
 }
@@ -96,9 +167,12 @@ type Indexer struct {
 	index *Index
 	log   *zap.Logger
 	m     *metrics
+	ready chan struct{}
 
 	mu        sync.Mutex
 	highWater map[string]uint64
+	owned     map[int32]bool // partitions of the sealed topic assigned here
+	readyOnce sync.Once
 }
 
 // raiseHighWater keeps the metric at the highest seq seen per chain.
@@ -113,29 +187,12 @@ func (ix *Indexer) raiseHighWater(chain string, seq uint64) {
 
 // New validates cfg. It does no I/O.
 func New(ctx context.Context, cfg Config) (*Indexer, error) {
-	if len(cfg.Brokers) == 0 || cfg.DynamoDB == nil {
-		return nil, errors.New("indexer config: Brokers and DynamoDB are required")
+	if err := cfg.validate(); err != nil {
+		return nil, err
 	}
-	if cfg.SealedTopic == "" {
-		cfg.SealedTopic = "sealed"
-	}
-	if cfg.SealedPartitions == 0 {
-		cfg.SealedPartitions = 6
-	}
-	if cfg.Group == "" {
-		cfg.Group = "aegis-indexer"
-	}
-	if cfg.Table == "" {
-		cfg.Table = "aegis-audit"
-	}
-	if cfg.CallTimeout == 0 {
-		cfg.CallTimeout = 10 * time.Second
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = zap.NewNop()
-	}
-	ix := &Indexer{cfg: cfg, log: cfg.Logger, m: newMetrics(cfg.Metrics), highWater: map[string]uint64{}}
-	ix.index = &Index{DB: cfg.DynamoDB, Table: cfg.Table, OnAnomaly: func(a Anomaly) {
+	ix := &Indexer{cfg: cfg, log: cfg.Logger, m: newMetrics(cfg.Metrics), highWater: map[string]uint64{}, owned: map[int32]bool{},
+		ready: make(chan struct{})}
+	ix.index = &Index{DB: timeoutDB{db: cfg.DynamoDB, d: cfg.CallTimeout}, Table: cfg.Table, Workers: cfg.Workers, OnAnomaly: func(a Anomaly) {
 		ix.m.anomalies.WithLabelValues(string(a.Kind)).Inc()
 		ix.log.Warn("index anomaly recorded", zap.String("kind", string(a.Kind)), zap.String("chain", a.Chain),
 			zap.Uint64("seq", a.Seq), zap.Uint64("other_seq", a.OtherSeq), zap.String("detail", a.Detail))
@@ -143,13 +200,17 @@ func New(ctx context.Context, cfg Config) (*Indexer, error) {
 	return ix, nil
 }
 
+// Ready is closed once the indexer has checked its table and joined the
+// Kafka cluster (it may own no partition yet: a standby is ready too).
+func (ix *Indexer) Ready() <-chan struct{} { return ix.ready }
+
 // Run indexes until ctx is done.
 func (ix *Indexer) Run(ctx context.Context) error {
 	if ix.cfg.CreateTable {
-		if err := EnsureTable(ctx, ix.cfg.DynamoDB, ix.cfg.Table); err != nil {
+		if err := layout.EnsureTable(ctx, ix.cfg.DynamoDB, ix.cfg.Table); err != nil {
 			return err
 		}
-	} else if err := CheckTable(ctx, ix.cfg.DynamoDB, ix.cfg.Table); err != nil {
+	} else if err := layout.CheckTable(ctx, ix.cfg.DynamoDB, ix.cfg.Table); err != nil {
 		return err
 	}
 	logger := kgo.WithLogger(kzap.New(ix.log, kzap.Level(kgo.LogLevelWarn)))
@@ -157,12 +218,11 @@ func (ix *Indexer) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("kafka client: %w", err)
 	}
-	_, err = topics.Ensure(ctx, admin, ix.cfg.SealedTopic, ix.cfg.SealedPartitions)
-	admin.Close()
-	if err != nil {
+	defer admin.Close()
+	if _, err = topics.Ensure(ctx, admin, ix.cfg.SealedTopic, ix.cfg.SealedPartitions); err != nil {
 		return err
 	}
-	cl, err := kgo.NewClient(
+	opts := []kgo.Opt{
 		kgo.SeedBrokers(ix.cfg.Brokers...),
 		kgo.ConsumerGroup(ix.cfg.Group),
 		kgo.ConsumeTopics(ix.cfg.SealedTopic),
@@ -170,13 +230,24 @@ func (ix *Indexer) Run(ctx context.Context) error {
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
-		kgo.FetchMaxWait(200*time.Millisecond),
+		kgo.FetchMaxWait(200 * time.Millisecond),
+		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, a map[string][]int32) { ix.own(a, true) }),
+		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, r map[string][]int32) { ix.own(r, false) }),
+		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, l map[string][]int32) { ix.own(l, false) }),
 		logger,
-	)
+	}
+	if ix.cfg.SessionTimeout > 0 {
+		opts = append(opts, kgo.SessionTimeout(ix.cfg.SessionTimeout), kgo.HeartbeatInterval(ix.cfg.SessionTimeout/4))
+	}
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return fmt.Errorf("kafka client: %w", err)
 	}
 	defer cl.Close()
+	ix.readyOnce.Do(func() { close(ix.ready) })
+	lagCtx, stopLag := context.WithCancel(ctx)
+	defer stopLag()
+	go ix.watchLag(lagCtx, kadm.NewClient(admin))
 	for {
 		fetches := cl.PollRecords(ctx, 1000)
 		if ctx.Err() != nil {
@@ -197,33 +268,8 @@ func (ix *Indexer) Run(ctx context.Context) error {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				// The last entry of each chain in this partition batch.
-				last := map[string]*shared.Entry{}
-				for _, r := range p.Records {
-					e, err := ix.apply(ctx, r)
-					if err != nil {
-						errs <- err
-						return
-					}
-					if e != nil && (last[e.Chain] == nil || e.Seq > last[e.Chain].Seq) {
-						last[e.Chain] = e
-					}
-				}
-				lastOffset := p.Records[len(p.Records)-1].Offset
-				// One high-water update per chain and partition batch, not per
-				// record: the chain's highest seq, and how far this partition
-				// is indexed (for the contiguous high-water of index status).
-				for chain, e := range last {
-					if err := ix.retry(ctx, "raise high-water seq", func(ctx context.Context) error {
-						if err := ix.index.RaiseHighWater(ctx, chain, e.Seq, e.Hash); err != nil {
-							return err
-						}
-						return ix.index.RecordPartition(ctx, chain, p.Topic, p.Partition, e.Seq, lastOffset)
-					}); err != nil {
-						errs <- err
-						return
-					}
-					ix.raiseHighWater(chain, e.Seq)
+				if err := ix.indexPartition(ctx, p); err != nil {
+					errs <- err
 				}
 			}()
 		})
@@ -243,31 +289,125 @@ func (ix *Indexer) Run(ctx context.Context) error {
 	}
 }
 
-// apply indexes one record, retrying DynamoDB failures with backoff. A
-// record it cannot read is recorded as an unindexable anomaly and skipped
-// (nil entry): one bad record must not stop the index for everything after
-// it, and nothing is skipped silently.
-func (ix *Indexer) apply(ctx context.Context, r *kgo.Record) (*shared.Entry, error) {
-	rec, e, why := readSealed(r.Value)
-	if why != nil {
-		a := Anomaly{Chain: UnknownChain, Kind: AnomalyUnindexable, Source: fmt.Sprintf("%s/%d/%d", r.Topic, r.Partition, r.Offset),
-			Detail: why.Error(), Raw: string(r.Value)}
-		if rec != nil {
-			a.Object, a.Line = rec.Object, rec.Line
-			if le, err := shared.ParseLineLenient(rec.Entry); err == nil {
-				a.Chain, a.Seq = le.Chain, le.Seq
-			}
+// indexPartition indexes one partition's batch of records, then raises the
+// chain's high-water marks once.
+func (ix *Indexer) indexPartition(ctx context.Context, p kgo.FetchTopicPartition) error {
+	started := time.Now()
+	var batch []Sealed
+	for _, r := range p.Records {
+		s, err := ix.read(ctx, r)
+		if err != nil {
+			return err
 		}
-		return nil, ix.retry(ctx, "record unindexable "+a.Source, func(ctx context.Context) error { return ix.index.RecordAnomaly(ctx, a) })
+		if s != nil {
+			batch = append(batch, *s)
+		}
 	}
-	err := ix.retry(ctx, fmt.Sprintf("index %s line %d", rec.Object, rec.Line), func(ctx context.Context) error {
-		return ix.index.ApplyEntry(ctx, e, rec)
+	first, last := p.Records[0].Offset, p.Records[len(p.Records)-1].Offset
+	what := fmt.Sprintf("index %s/%d offsets %d-%d", p.Topic, p.Partition, first, last)
+	// Every step is idempotent, so a failed batch is retried whole. Each
+	// call has CallTimeout; the attempt as a whole gets one per record.
+	err := ix.retryFor(ctx, what, ix.cfg.CallTimeout*time.Duration(len(batch)+2), func(ctx context.Context) error {
+		_, err := ix.index.ApplyBatch(ctx, batch)
+		return err
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	ix.m.records.Inc()
-	return e, nil
+	ix.m.records.Add(float64(len(batch)))
+	// The last entry of each chain in this batch: the chain's highest seq,
+	// and how far this partition is indexed (for the contiguous high-water
+	// of index status).
+	lastOf := map[string]*shared.Entry{}
+	for _, s := range batch {
+		if e := s.Entry; lastOf[e.Chain] == nil || e.Seq > lastOf[e.Chain].Seq {
+			lastOf[e.Chain] = e
+		}
+	}
+	for chain, e := range lastOf {
+		if err := ix.retry(ctx, "raise high-water seq", func(ctx context.Context) error {
+			if err := ix.index.RaiseHighWater(ctx, chain, e.Seq, e.Hash); err != nil {
+				return err
+			}
+			return ix.index.RecordPartition(ctx, chain, p.Topic, p.Partition, e.Seq, last)
+		}); err != nil {
+			return err
+		}
+		ix.raiseHighWater(chain, e.Seq)
+	}
+	ix.m.batch.Observe(time.Since(started).Seconds())
+	return nil
+}
+
+// own records partitions assigned to (or taken from) this indexer, for the
+// lag metric.
+func (ix *Indexer) own(parts map[string][]int32, owned bool) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	for _, ps := range parts[ix.cfg.SealedTopic] {
+		if owned {
+			ix.owned[ps] = true
+		} else {
+			delete(ix.owned, ps)
+			ix.m.lag.DeleteLabelValues(ix.cfg.SealedTopic, fmt.Sprint(ps))
+		}
+	}
+}
+
+// watchLag refreshes aegis_indexer_consumer_lag every LagInterval: for each
+// partition this indexer owns, the partition's end offset less the group's
+// committed offset, less the commit marker that ends every sealer
+// transaction (consumers never receive or commit past it).
+func (ix *Indexer) watchLag(ctx context.Context, adm *kadm.Client) {
+	t := time.NewTicker(ix.cfg.LagInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		ends, err := adm.ListEndOffsets(ctx, ix.cfg.SealedTopic)
+		if err != nil {
+			continue
+		}
+		committed, err := adm.FetchOffsets(ctx, ix.cfg.Group)
+		if err != nil {
+			continue
+		}
+		ix.mu.Lock()
+		ends.Each(func(end kadm.ListedOffset) {
+			if !ix.owned[end.Partition] || end.Err != nil {
+				return
+			}
+			at := int64(0)
+			if c, ok := committed.Lookup(end.Topic, end.Partition); ok && c.Err == nil && c.At > 0 {
+				at = c.At
+			}
+			ix.m.lag.WithLabelValues(end.Topic, fmt.Sprint(end.Partition)).Set(float64(max(0, end.Offset-1-at)))
+		})
+		ix.mu.Unlock()
+	}
+}
+
+// read decodes and verifies one record. A record it cannot read is
+// recorded as an unindexable anomaly and skipped (nil): one bad record must
+// not stop the index for everything after it, and nothing is skipped
+// silently.
+func (ix *Indexer) read(ctx context.Context, r *kgo.Record) (*Sealed, error) {
+	rec, e, why := readSealed(r.Value)
+	if why == nil {
+		return &Sealed{Entry: e, Record: rec}, nil
+	}
+	a := Anomaly{Chain: UnknownChain, Kind: AnomalyUnindexable, Source: fmt.Sprintf("%s/%d/%d", r.Topic, r.Partition, r.Offset),
+		Detail: why.Error(), Raw: string(r.Value)}
+	if rec != nil {
+		a.Object, a.Line = rec.Object, rec.Line
+		if le, err := shared.ParseLineLenient(rec.Entry); err == nil {
+			a.Chain, a.Seq = le.Chain, le.Seq
+		}
+	}
+	return nil, ix.retry(ctx, "record unindexable "+a.Source, func(ctx context.Context) error { return ix.index.RecordAnomaly(ctx, a) })
 }
 
 // readSealed decodes a sealed-topic record and verifies its line.
@@ -288,8 +428,13 @@ func readSealed(value []byte) (*shared.SealedRecord, *shared.Entry, error) {
 // retry runs fn with CallTimeout until it succeeds, fails permanently, or
 // ctx ends, backing off between attempts.
 func (ix *Indexer) retry(ctx context.Context, what string, fn func(context.Context) error) error {
+	return ix.retryFor(ctx, what, ix.cfg.CallTimeout, fn)
+}
+
+// retryFor is retry with each attempt bounded by timeout.
+func (ix *Indexer) retryFor(ctx context.Context, what string, timeout time.Duration, fn func(context.Context) error) error {
 	err := retry.Policy{
-		Timeout: ix.cfg.CallTimeout, Initial: 50 * time.Millisecond, Max: 5 * time.Second, Final: permanent,
+		Timeout: timeout, Initial: 50 * time.Millisecond, Max: 5 * time.Second, Final: permanent,
 		OnRetry: func(attempt int, _ time.Duration, err error) {
 			ix.m.retries.Inc()
 			ix.log.Warn("index write failed; retrying", zap.String("what", what), zap.Int("attempt", attempt), zap.Error(err))

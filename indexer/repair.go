@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/aegisai/audit/indexer/layout"
 	"github.com/aegisai/audit/shared"
 )
 
@@ -20,12 +21,8 @@ import (
 // comparing an entry's item with the table, mending it, listing the
 // table's items of a chain, and remembering how far a rebuild got.
 
-// derived are the attributes the index keeps up to date from other entries
-// (the latest override), not from the entry itself.
-var derived = map[string]bool{"current_action": true, "current_seq": true}
-
 // ItemKey names an item of the table.
-type ItemKey struct{ PK, SK string }
+type ItemKey = layout.ItemKey
 
 // Difference is one way an entry's item in the table differs from S3.
 type Difference struct {
@@ -49,7 +46,7 @@ func (x *Index) Expected(ctx context.Context, e *shared.Entry) (dup bool, err er
 	}
 	out, err := x.DB.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: aws.String(x.Table), ConsistentRead: aws.Bool(true),
-		Key: map[string]types.AttributeValue{attrPK: str(pkEvent + e.Chain + "#" + e.EventID()), attrSK: str(skEvent)},
+		Key: key(layout.PKEvent+e.Chain+"#"+e.EventID(), layout.SKEvent),
 	})
 	if err != nil || out.Item == nil {
 		return false, err
@@ -66,7 +63,7 @@ func (x *Index) Expected(ctx context.Context, e *shared.Entry) (dup bool, err er
 // how it differs from the item e implies (nil: the same). Attributes kept
 // up to date from overrides are not compared.
 func (x *Index) Compare(ctx context.Context, e *shared.Entry, rec *shared.SealedRecord) (*Difference, error) {
-	item, err := EntryItem(e, rec)
+	item, err := layout.EntryItem(e, rec)
 	if err != nil || item == nil {
 		return nil, err
 	}
@@ -74,20 +71,20 @@ func (x *Index) Compare(ctx context.Context, e *shared.Entry, rec *shared.Sealed
 	if err != nil {
 		return nil, fmt.Errorf("encode item: %w", err)
 	}
-	key := ItemKey{PK: want[attrPK].(*types.AttributeValueMemberS).Value, SK: want[attrSK].(*types.AttributeValueMemberS).Value}
+	k, _ := layout.KeyOf(item)
 	out, err := x.DB.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: aws.String(x.Table), ConsistentRead: aws.Bool(true),
-		Key: map[string]types.AttributeValue{attrPK: str(key.PK), attrSK: str(key.SK)},
+		Key: key(k.PK, k.SK),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("get item %s %s: %w", key.PK, key.SK, err)
+		return nil, fmt.Errorf("get item %s %s: %w", k.PK, k.SK, err)
 	}
 	if out.Item == nil {
-		return &Difference{Kind: "missing", Seq: e.Seq, ItemKey: key, Object: rec.Object, Line: rec.Line}, nil
+		return &Difference{Kind: "missing", Seq: e.Seq, ItemKey: k, Object: rec.Object, Line: rec.Line}, nil
 	}
 	var diffs []string
 	for name, w := range want {
-		if derived[name] {
+		if layout.Derived[name] {
 			continue
 		}
 		if g, ok := out.Item[name]; !ok || !sameValue(g, w) {
@@ -95,7 +92,7 @@ func (x *Index) Compare(ctx context.Context, e *shared.Entry, rec *shared.Sealed
 		}
 	}
 	for name := range out.Item {
-		if _, ok := want[name]; !ok && !derived[name] {
+		if _, ok := want[name]; !ok && !layout.Derived[name] {
 			diffs = append(diffs, name)
 		}
 	}
@@ -103,7 +100,7 @@ func (x *Index) Compare(ctx context.Context, e *shared.Entry, rec *shared.Sealed
 		return nil, nil
 	}
 	sort.Strings(diffs)
-	return &Difference{Kind: "different", Seq: e.Seq, ItemKey: key, Detail: "attributes differ: " + strings.Join(diffs, ", "), Object: rec.Object, Line: rec.Line}, nil
+	return &Difference{Kind: "different", Seq: e.Seq, ItemKey: k, Detail: "attributes differ: " + strings.Join(diffs, ", "), Object: rec.Object, Line: rec.Line}, nil
 }
 
 func sameValue(a, b types.AttributeValue) bool {
@@ -117,7 +114,7 @@ func sameValue(a, b types.AttributeValue) bool {
 // Repair writes e's item over whatever the table holds at its key, then
 // brings the decision's current action up to date.
 func (x *Index) Repair(ctx context.Context, e *shared.Entry, rec *shared.SealedRecord) error {
-	item, err := EntryItem(e, rec)
+	item, err := layout.EntryItem(e, rec)
 	if err != nil || item == nil {
 		return err
 	}
@@ -129,9 +126,9 @@ func (x *Index) Repair(ctx context.Context, e *shared.Entry, rec *shared.SealedR
 		return fmt.Errorf("put item: %w", err)
 	}
 	switch it := item.(type) {
-	case Decision:
+	case layout.Decision:
 		return x.reconcile(ctx, e.Chain, it.DecisionID)
-	case Override:
+	case layout.Override:
 		return x.reconcile(ctx, e.Chain, it.DecisionID)
 	}
 	return nil
@@ -145,7 +142,7 @@ func (x *Index) EntryItems(ctx context.Context, chain string, lo, hi uint64, fn 
 		TableName:                 aws.String(x.Table),
 		FilterExpression:          aws.String("#seq BETWEEN :lo AND :hi AND contains(s3_key, :env) AND (begins_with(PK, :d) OR begins_with(PK, :i))"),
 		ExpressionAttributeNames:  map[string]string{"#seq": "seq"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":lo": num(lo), ":hi": num(hi), ":env": str("/env=" + chain + "/"), ":d": str(pkDecision), ":i": str(pkInvalid + chain)},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":lo": num(lo), ":hi": num(hi), ":env": str("/env=" + chain + "/"), ":d": str(layout.PKDecision), ":i": str(layout.PKInvalid + chain)},
 		ProjectionExpression:      aws.String("PK, SK, #seq"),
 	})
 	for p.HasMorePages() {
@@ -173,23 +170,21 @@ func (x *Index) EntryItems(ctx context.Context, chain string, lo, hi uint64, fn 
 // decision's current action up to date.
 func (x *Index) Delete(ctx context.Context, chain string, k ItemKey) error {
 	_, err := x.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(x.Table),
-		Key: map[string]types.AttributeValue{attrPK: str(k.PK), attrSK: str(k.SK)}})
+		Key: key(k.PK, k.SK)})
 	if err != nil {
 		return fmt.Errorf("delete item %s %s: %w", k.PK, k.SK, err)
 	}
-	if id, ok := strings.CutPrefix(k.PK, pkDecision); ok {
+	if id, ok := strings.CutPrefix(k.PK, layout.PKDecision); ok {
 		return x.reconcile(ctx, chain, id)
 	}
 	return nil
 }
 
-const pkRebuild = "PK#REBUILD#"
-
 // RebuildDone returns the seq up to which a rebuild of scope finished (ok
 // false when none did).
 func (x *Index) RebuildDone(ctx context.Context, chain, scope string) (uint64, bool, error) {
 	out, err := x.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(x.Table), ConsistentRead: aws.Bool(true),
-		Key: map[string]types.AttributeValue{attrPK: str(pkRebuild + chain), attrSK: str("SK#" + scope)}})
+		Key: key(layout.PKRebuild+chain, "SK#"+scope)})
 	if err != nil {
 		return 0, false, fmt.Errorf("read rebuild progress: %w", err)
 	}
@@ -208,7 +203,7 @@ func (x *Index) RebuildDone(ctx context.Context, chain, scope string) (uint64, b
 // SetRebuildDone records that a rebuild of scope finished up to seq.
 func (x *Index) SetRebuildDone(ctx context.Context, chain, scope string, seq uint64) error {
 	_, err := x.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(x.Table), Item: map[string]types.AttributeValue{
-		attrPK: str(pkRebuild + chain), attrSK: str("SK#" + scope), "seq": num(seq)}})
+		layout.AttrPK: str(layout.PKRebuild + chain), layout.AttrSK: str("SK#" + scope), "seq": num(seq)}})
 	if err != nil {
 		return fmt.Errorf("record rebuild progress: %w", err)
 	}
@@ -218,7 +213,7 @@ func (x *Index) SetRebuildDone(ctx context.Context, chain, scope string, seq uin
 // ClearRebuildDone forgets a rebuild's progress (it starts over).
 func (x *Index) ClearRebuildDone(ctx context.Context, chain, scope string) error {
 	_, err := x.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(x.Table),
-		Key: map[string]types.AttributeValue{attrPK: str(pkRebuild + chain), attrSK: str("SK#" + scope)}})
+		Key: key(layout.PKRebuild+chain, "SK#"+scope)})
 	if err != nil {
 		return fmt.Errorf("clear rebuild progress: %w", err)
 	}

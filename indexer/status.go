@@ -15,16 +15,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-)
 
-const skPart = "SK#PART#"
+	"github.com/aegisai/audit/indexer/layout"
+)
 
 // RecordPartition records that the sealed topic's partition is indexed up
 // to offset for chain, whose last entry there has seq. Offsets only rise.
 func (x *Index) RecordPartition(ctx context.Context, chain, topic string, partition int32, seq uint64, offset int64) error {
 	_, err := x.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(x.Table),
-		Key:                       map[string]types.AttributeValue{attrPK: str(pkChain + chain), attrSK: str(fmt.Sprintf("%s%s#%d", skPart, topic, partition))},
+		Key:                       key(layout.PKChain+chain, fmt.Sprintf("%s%s#%d", layout.SKPart, topic, partition)),
 		UpdateExpression:          aws.String("SET #seq = :s, #off = :o"),
 		ConditionExpression:       aws.String("attribute_not_exists(#off) OR #off < :o"),
 		ExpressionAttributeNames:  map[string]string{"#seq": "seq", "#off": "offset"},
@@ -85,7 +85,7 @@ func (x *Index) Status(ctx context.Context, brokers []string, topic, group, chai
 	out, err := x.DB.Query(ctx, &dynamodb.QueryInput{
 		TableName:                 aws.String(x.Table),
 		KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :sk)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(pkChain + chain), ":sk": str(skPart + topic + "#")},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(layout.PKChain + chain), ":sk": str(layout.SKPart + topic + "#")},
 		ConsistentRead:            aws.Bool(true),
 	})
 	if err != nil {

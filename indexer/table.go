@@ -2,22 +2,23 @@ package indexer
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
 // DynamoAPI is the part of the DynamoDB client the index uses. DynamoDB
-// transactions are deliberately not used (dynalite lacks them); every write is
-// an idempotent conditional PutItem or UpdateItem.
+// transactions are deliberately not used (dynalite lacks them): every write
+// that must not overwrite is a conditional PutItem or UpdateItem, and items
+// whose every attribute is a function of their entry are batched with
+// BatchWriteItem.
 type DynamoAPI interface {
 	CreateTable(ctx context.Context, in *dynamodb.CreateTableInput, opts ...func(*dynamodb.Options)) (*dynamodb.CreateTableOutput, error)
 	DescribeTable(ctx context.Context, in *dynamodb.DescribeTableInput, opts ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error)
 	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
 	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
 	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
@@ -25,78 +26,71 @@ type DynamoAPI interface {
 	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
 }
 
-// Attribute and index names of the single table.
-const (
-	attrPK     = "PK"
-	attrSK     = "SK"
-	attrGSI1PK = "GSI1PK"
-	attrGSI1SK = "GSI1SK"
-	attrGSI2PK = "GSI2PK"
-	attrGSI2SK = "GSI2SK"
-	// GSI1 is the user view: all decisions of a user, by time.
-	GSI1 = "GSI1"
-	// GSI2 is the session view: all decisions of a session, by time.
-	GSI2 = "GSI2"
-)
+func str(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }
 
-// ErrNoTable means the table does not exist and was not to be created.
-var ErrNoTable = errors.New("table does not exist")
+func num(n uint64) types.AttributeValue { return &types.AttributeValueMemberN{Value: fmt.Sprint(n)} }
 
-// CheckTable checks that the table exists and is active.
-func CheckTable(ctx context.Context, db DynamoAPI, table string) error {
-	out, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})
-	var nf *types.ResourceNotFoundException
-	if errors.As(err, &nf) {
-		return fmt.Errorf("%w: %s (create it with the two indexes GSI1 and GSI2, or pass --create-table)", ErrNoTable, table)
-	}
-	if err != nil {
-		return fmt.Errorf("describe table %s: %w", table, err)
-	}
-	if out.Table.TableStatus != types.TableStatusActive {
-		return fmt.Errorf("table %s is %s, not ACTIVE", table, out.Table.TableStatus)
-	}
-	return nil
+func key(pk, sk string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{"PK": str(pk), "SK": str(sk)}
 }
 
-// EnsureTable creates the single table with its two GSIs (on-demand
-// capacity) if it does not exist, and waits until it is active.
-func EnsureTable(ctx context.Context, db DynamoAPI, table string) error {
-	s := func(name string) types.AttributeDefinition {
-		return types.AttributeDefinition{AttributeName: aws.String(name), AttributeType: types.ScalarAttributeTypeS}
-	}
-	key := func(pk, sk string) []types.KeySchemaElement {
-		return []types.KeySchemaElement{
-			{AttributeName: aws.String(pk), KeyType: types.KeyTypeHash},
-			{AttributeName: aws.String(sk), KeyType: types.KeyTypeRange},
-		}
-	}
-	all := &types.Projection{ProjectionType: types.ProjectionTypeAll}
-	_, err := db.CreateTable(ctx, &dynamodb.CreateTableInput{
-		TableName:            aws.String(table),
-		BillingMode:          types.BillingModePayPerRequest,
-		AttributeDefinitions: []types.AttributeDefinition{s(attrPK), s(attrSK), s(attrGSI1PK), s(attrGSI1SK), s(attrGSI2PK), s(attrGSI2SK)},
-		KeySchema:            key(attrPK, attrSK),
-		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{
-			{IndexName: aws.String(GSI1), KeySchema: key(attrGSI1PK, attrGSI1SK), Projection: all},
-			{IndexName: aws.String(GSI2), KeySchema: key(attrGSI2PK, attrGSI2SK), Projection: all},
-		},
-	})
-	var inUse *types.ResourceInUseException
-	if err != nil && !errors.As(err, &inUse) {
-		return fmt.Errorf("create table %s: %w", table, err)
-	}
-	for {
-		out, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})
-		if err != nil {
-			return fmt.Errorf("describe table %s: %w", table, err)
-		}
-		if out.Table.TableStatus == types.TableStatusActive {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+// timeoutDB bounds every DynamoDB call by its own timeout, so that a batch
+// of many calls is not bounded as one.
+type timeoutDB struct {
+	db DynamoAPI
+	d  time.Duration
+}
+
+func (t timeoutDB) CreateTable(ctx context.Context, in *dynamodb.CreateTableInput, opts ...func(*dynamodb.Options)) (*dynamodb.CreateTableOutput, error) {
+	ctx, cancel := context.WithTimeout(ctx, t.d)
+	defer cancel()
+	return t.db.CreateTable(ctx, in, opts...)
+}
+
+func (t timeoutDB) DescribeTable(ctx context.Context, in *dynamodb.DescribeTableInput, opts ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error) {
+	ctx, cancel := context.WithTimeout(ctx, t.d)
+	defer cancel()
+	return t.db.DescribeTable(ctx, in, opts...)
+}
+
+func (t timeoutDB) PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	ctx, cancel := context.WithTimeout(ctx, t.d)
+	defer cancel()
+	return t.db.PutItem(ctx, in, opts...)
+}
+
+func (t timeoutDB) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
+	ctx, cancel := context.WithTimeout(ctx, t.d)
+	defer cancel()
+	return t.db.BatchWriteItem(ctx, in, opts...)
+}
+
+func (t timeoutDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	ctx, cancel := context.WithTimeout(ctx, t.d)
+	defer cancel()
+	return t.db.UpdateItem(ctx, in, opts...)
+}
+
+func (t timeoutDB) GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	ctx, cancel := context.WithTimeout(ctx, t.d)
+	defer cancel()
+	return t.db.GetItem(ctx, in, opts...)
+}
+
+func (t timeoutDB) Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	ctx, cancel := context.WithTimeout(ctx, t.d)
+	defer cancel()
+	return t.db.Query(ctx, in, opts...)
+}
+
+func (t timeoutDB) Scan(ctx context.Context, in *dynamodb.ScanInput, opts ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error) {
+	ctx, cancel := context.WithTimeout(ctx, t.d)
+	defer cancel()
+	return t.db.Scan(ctx, in, opts...)
+}
+
+func (t timeoutDB) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
+	ctx, cancel := context.WithTimeout(ctx, t.d)
+	defer cancel()
+	return t.db.DeleteItem(ctx, in, opts...)
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/aegisai/audit/archive"
 	"github.com/aegisai/audit/indexer"
+	"github.com/aegisai/audit/indexer/layout"
 	"github.com/aegisai/audit/shared"
 )
 
@@ -357,25 +358,13 @@ func applyOne(ctx context.Context, cfg RebuildConfig, e *shared.Entry, rec *shar
 	if err != nil {
 		return a, err
 	}
-	item, err := indexer.EntryItem(e, rec)
+	item, err := layout.EntryItem(e, rec)
 	if err != nil {
 		return a, err
 	}
-	if k, ok := itemKey(item); ok {
+	if k, ok := layout.KeyOf(item); ok {
 		a.key, a.hasKey = k, true
 	}
 	a.diff = diff
 	return a, nil
-}
-
-func itemKey(item any) (indexer.ItemKey, bool) {
-	switch it := item.(type) {
-	case indexer.Decision:
-		return indexer.ItemKey{PK: it.PK, SK: it.SK}, true
-	case indexer.Override:
-		return indexer.ItemKey{PK: it.PK, SK: it.SK}, true
-	case indexer.Invalid:
-		return indexer.ItemKey{PK: it.PK, SK: it.SK}, true
-	}
-	return indexer.ItemKey{}, false
 }

@@ -152,6 +152,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	var createTable bool
 	var group string
+	var indexerSession time.Duration
 	indexCmd := &cobra.Command{
 		Use:   "indexer",
 		Short: "Index the sealed topic into DynamoDB (run as many as the sealed topic has partitions)",
@@ -161,10 +162,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 				return err
 			}
 			ix, err := indexer.New(ctx, indexer.Config{Brokers: c.brokers, SealedTopic: c.sealed, DynamoDB: db, Table: c.table,
-				Group: group, CreateTable: createTable, Logger: log, Metrics: c.registry})
+				Group: group, CreateTable: createTable, Logger: log, Metrics: c.registry, SessionTimeout: indexerSession})
 			if err != nil {
 				return err
 			}
+			c.readyWhen(ix.Ready())
 			return ix.Run(ctx)
 		}),
 	}
@@ -260,6 +262,7 @@ checkpoints cannot be seen from S3 alone, but fails against a kept one.`,
 	verifyCmd.Flags().BoolVar(&allowUnsigned, "allow-unsigned", false, "exit 0 even when the newest entries are not signed by a checkpoint yet")
 
 	indexCmd.Flags().StringVar(&group, "group", "aegis-indexer", "consumer group shared by the indexers of one table")
+	indexCmd.Flags().DurationVar(&indexerSession, "session-timeout", 0, "how long the group waits for a silent indexer before giving its partitions to the others (default 45s; brokers must allow it)")
 	indexCmd.Flags().BoolVar(&createTable, "create-table", false, "create a missing table with its indexes (development); without it a missing table stops the indexer")
 
 	var keyName, outPrefix string
@@ -290,6 +293,7 @@ checkpoints cannot be seen from S3 alone, but fails against a kept one.`,
 	root.AddCommand(sealCmd, indexCmd, verifyCmd, keygenCmd, c.indexCommand())
 	root.AddCommand(c.proveCommands()...)
 	root.AddCommand(c.discoverCommand(), c.rebuildCommand())
+	root.AddCommand(c.queryCommands()...)
 	root.AddCommand(c.ingestCommand())
 	root.SetArgs(args)
 	root.SetOut(stdout)

@@ -152,26 +152,7 @@ func putInput(bucket, key string, body []byte) *s3.PutObjectInput {
 func TestProveAndVerifyProof(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	p, err := pipeline.Start(ctx, stack, pipeline.Config{Indexers: 1, Sealer: func(c *sealer.Config) { c.BatchMaxRecords = 40 }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Stop()
-	w := pipeline.NewWorkload(p.Cfg.Chain, p.Cfg.Chain, 100, 20, 5, 41, time.Now())
-	prod, err := p.Producer(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer prod.Close()
-	if err := prod.Publish(ctx, w.Events...); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.WaitHead(ctx, uint64(len(w.Events))); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.WaitIndexed(ctx); err != nil {
-		t.Fatal(err)
-	}
+	p, w := indexedPipeline(ctx, t, 40, pipeline.NewWorkload("", "", 100, 20, 5, 41, time.Now()))
 	target := w.Overrides[0].Override.DecisionID
 	t.Setenv("AWS_ACCESS_KEY_ID", localstack.AccessKey)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", localstack.SecretKey)
@@ -276,4 +257,41 @@ func TestIndexStatusAndRebuild(t *testing.T) {
 	if code, out := aegis(t, append([]string{"index", "check"}, args...)...); code != 0 {
 		t.Fatalf("index check after the rebuild: exit %d: %s", code, out)
 	}
+}
+
+// indexedPipeline starts a pipeline with one indexer and batches of batch
+// entries, publishes w's events (w's ids and chain are replaced by the
+// pipeline's own) and waits until they are sealed and indexed. The pipeline
+// stops with the test.
+func indexedPipeline(ctx context.Context, t *testing.T, batch int, w *pipeline.Workload) (*pipeline.Pipeline, *pipeline.Workload) {
+	t.Helper()
+	p, err := pipeline.Start(ctx, stack, pipeline.Config{Indexers: 1, Sealer: func(c *sealer.Config) { c.BatchMaxRecords = batch }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Stop() })
+	for _, ev := range w.Events {
+		ev.Environment = p.Cfg.Chain
+		ev.EventID = p.Cfg.Chain + ev.EventID
+		if ev.Decision != nil {
+			ev.Decision.DecisionID = p.Cfg.Chain + ev.Decision.DecisionID
+		} else {
+			ev.Override.DecisionID = p.Cfg.Chain + ev.Override.DecisionID
+		}
+	}
+	prod, err := p.Producer(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	if err := prod.Publish(ctx, w.Events...); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.WaitHead(ctx, uint64(len(w.Events))); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.WaitIndexed(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return p, w
 }

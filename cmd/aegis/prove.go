@@ -6,13 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"sort"
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
-	"github.com/aegisai/audit/indexer"
 	"github.com/aegisai/audit/internal/platform/awsconn"
+	"github.com/aegisai/audit/query"
 	"github.com/aegisai/audit/replayer"
 	"github.com/aegisai/audit/shared"
 )
@@ -37,19 +36,12 @@ The bundle verifies offline with aegis verify-proof and the verifier key.`,
 			if err != nil {
 				return err
 			}
-			d, err := (&indexer.Index{DB: db, Table: c.table}).Decision(ctx, args[0])
+			h, err := (&query.Reader{DB: db, Table: c.table, Chain: c.chain}).Decision(ctx, args[0])
 			if err != nil {
 				return err
 			}
-			refs := []replayer.EntryRef{{Seq: d.Seq, Object: d.Object, Line: d.Line}}
-			for _, o := range d.Overrides {
-				refs = append(refs, replayer.EntryRef{Seq: o.Seq, Object: o.Object, Line: o.Line})
-			}
-			for _, x := range d.Conflicting {
-				refs = append(refs, replayer.EntryRef{Seq: x.Seq, Object: x.Object, Line: x.Line})
-			}
-			sort.Slice(refs, func(i, j int) bool { return refs[i].Seq < refs[j].Seq })
-			bundle, rep, err := replayer.Prove(ctx, replayer.ProveConfig{S3: s3c, Bucket: c.bucket, Prefix: c.prefix, Chain: c.chain, VerifierKey: vkey}, args[0], refs)
+			ev := &query.Evidence{Config: replayer.ProveConfig{S3: s3c, Bucket: c.bucket, Prefix: c.prefix, Chain: c.chain, VerifierKey: vkey}}
+			bundle, rep, err := ev.Prove(ctx, h)
 			if err != nil {
 				return err
 			}

@@ -30,7 +30,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/aegisai/audit/archive"
-	"github.com/aegisai/audit/indexer"
+	"github.com/aegisai/audit/indexer/layout"
 	"github.com/aegisai/audit/internal/platform/topics"
 	"github.com/aegisai/audit/internal/testbed/localstack"
 	"github.com/aegisai/audit/producer"
@@ -228,7 +228,7 @@ func Run(ctx context.Context, st *localstack.Stack, o Options) (Report, error) {
 	if err := localstack.CreateLockedBucket(ctx, s3c, names.bucket); err != nil {
 		return rep, err
 	}
-	if err := indexer.EnsureTable(ctx, db, names.table); err != nil {
+	if err := layout.EnsureTable(ctx, db, names.table); err != nil {
 		return rep, err
 	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(st.KafkaAddr))

@@ -13,9 +13,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/aegisai/audit/archive"
-	"github.com/aegisai/audit/indexer"
 	"github.com/aegisai/audit/internal/testbed/localstack"
 	"github.com/aegisai/audit/internal/testbed/pipeline"
+	"github.com/aegisai/audit/query"
 	"github.com/aegisai/audit/sealer"
 	"github.com/aegisai/audit/shared"
 )
@@ -158,7 +158,7 @@ func TestPipelineSealsIndexesAndVerifies(t *testing.T) {
 	byUser := map[string]map[string]bool{}
 	bySession := map[string]map[string]bool{}
 	for _, d := range w.Decisions {
-		got, err := p.Index.Decision(ctx, d.Decision.DecisionID)
+		got, err := p.Reader.Decision(ctx, d.Decision.DecisionID)
 		if err != nil {
 			t.Fatalf("decision %s: %v", d.Decision.DecisionID, err)
 		}
@@ -169,7 +169,7 @@ func TestPipelineSealsIndexesAndVerifies(t *testing.T) {
 				t.Fatalf("decision %s: %d overrides, want 1", d.Decision.DecisionID, len(got.Overrides))
 			}
 		}
-		if got.CurrentAction != string(want) || got.Action != string(d.Decision.Action) || got.Object == "" || got.Hash == "" {
+		if got.CurrentAction != string(want) || got.Action != string(d.Decision.Action) || got.Proof.Object == "" || got.Proof.Hash == "" {
 			t.Fatalf("decision %s: %+v, want action %s current %s with a proof pointer", d.Decision.DecisionID, got, d.Decision.Action, want)
 		}
 		add := func(m map[string]map[string]bool, k string) {
@@ -209,12 +209,12 @@ func TestPipelineSealsIndexesAndVerifies(t *testing.T) {
 		}
 	}
 	check("user", byUser, func(k, c string) ([]string, string, error) {
-		pg, err := p.Index.ByUser(ctx, k, 7, c)
-		return ids(pg.Decisions), pg.Next, err
+		pg, err := p.Reader.ByUser(ctx, k, query.Range{Limit: 7, Cursor: c})
+		return pg.IDs(), pg.Next, err
 	})
 	check("session", bySession, func(k, c string) ([]string, string, error) {
-		pg, err := p.Index.BySession(ctx, k, 7, c)
-		return ids(pg.Decisions), pg.Next, err
+		pg, err := p.Reader.BySession(ctx, k, query.Range{Limit: 7, Cursor: c})
+		return pg.IDs(), pg.Next, err
 	})
 	hw, ok, err := p.Index.HighWater(ctx, p.Cfg.Chain)
 	if err != nil || !ok || hw != rep.Head.Seq {
@@ -268,14 +268,6 @@ func metricValue(t *testing.T, p *pipeline.Pipeline, name, label string) float64
 	}
 	t.Fatalf("metric %s{%s} not found", name, label)
 	return 0
-}
-
-func ids(ds []indexer.Decision) []string {
-	out := make([]string, len(ds))
-	for i, d := range ds {
-		out[i] = d.DecisionID
-	}
-	return out
 }
 
 func TestFlippedByteIsFoundAndNamed(t *testing.T) {

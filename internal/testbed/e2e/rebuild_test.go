@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/aegisai/audit/indexer"
+	"github.com/aegisai/audit/indexer/layout"
 	"github.com/aegisai/audit/internal/testbed/pipeline"
 	"github.com/aegisai/audit/replayer"
 	"github.com/aegisai/audit/sealer"
@@ -110,7 +111,7 @@ func TestRebuildCheckAndMend(t *testing.T) {
 
 	// The table is lost: rebuild it from S3 alone, killed once on the way.
 	fresh := p.Cfg.Table + "-rebuilt"
-	if err := indexer.EnsureTable(ctx, p.DynamoDB, fresh); err != nil {
+	if err := layout.EnsureTable(ctx, p.DynamoDB, fresh); err != nil {
 		t.Fatal(err)
 	}
 	cfg := replayer.RebuildConfig{S3: p.S3, Bucket: p.Cfg.Bucket, Chain: p.Cfg.Chain, VerifierKey: p.Cfg.VerifierKey,
@@ -137,14 +138,14 @@ func TestRebuildCheckAndMend(t *testing.T) {
 
 	// Desync: one item deleted, one altered, one added that S3 does not hold.
 	x := &indexer.Index{DB: p.DynamoDB, Table: p.Cfg.Table}
-	d0, err := x.Decision(ctx, w.Decisions[5].Decision.DecisionID)
-	if err != nil {
-		t.Fatal(err)
+	item := func(id string) layout.Decision {
+		part, err := layout.LoadDecision(ctx, p.DynamoDB, p.Cfg.Table, id)
+		if err != nil || len(part.Decisions) != 1 {
+			t.Fatalf("decision %s: %+v %v", id, part, err)
+		}
+		return part.Decisions[0]
 	}
-	d1, err := x.Decision(ctx, w.Decisions[9].Decision.DecisionID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d0, d1 := item(w.Decisions[5].Decision.DecisionID), item(w.Decisions[9].Decision.DecisionID)
 	key := func(pk, sk string) map[string]types.AttributeValue {
 		return map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: pk}, "SK": &types.AttributeValueMemberS{Value: sk}}
 	}
@@ -156,7 +157,7 @@ func TestRebuildCheckAndMend(t *testing.T) {
 		ExpressionAttributeValues: map[string]types.AttributeValue{":s": &types.AttributeValueMemberN{Value: "0.01"}}}); err != nil {
 		t.Fatal(err)
 	}
-	extra := *d1
+	extra := d1
 	extra.SK = d1.SK + "-forged"
 	av, err := attributevalue.MarshalMap(extra)
 	if err != nil {

@@ -73,7 +73,7 @@ func TestRestartContinuesTheChain(t *testing.T) {
 		t.Fatalf("the second run does not link to the first run's head")
 	}
 	for _, d := range w.Decisions {
-		if _, err := second.Index.Decision(ctx, d.Decision.DecisionID); err != nil {
+		if _, err := second.Reader.Decision(ctx, d.Decision.DecisionID); err != nil {
 			t.Fatalf("decision %s: %v", d.Decision.DecisionID, err)
 		}
 	}
@@ -144,7 +144,7 @@ func TestCrashBetweenS3AndCommit(t *testing.T) {
 	}
 	checkOnce(t, second, w.Events)
 	for _, d := range w.Decisions {
-		if _, err := second.Index.Decision(ctx, d.Decision.DecisionID); err != nil {
+		if _, err := second.Reader.Decision(ctx, d.Decision.DecisionID); err != nil {
 			t.Fatalf("decision %s not indexed after the republish: %v", d.Decision.DecisionID, err)
 		}
 	}

@@ -25,6 +25,7 @@ import (
 
 	"github.com/aegisai/audit/archive"
 	"github.com/aegisai/audit/indexer"
+	"github.com/aegisai/audit/indexer/layout"
 	"github.com/aegisai/audit/internal/testbed/localstack"
 	"github.com/aegisai/audit/internal/testbed/pipeline"
 	"github.com/aegisai/audit/replayer"
@@ -167,7 +168,7 @@ func TestBadNumbersAndTimestampsNeverPoisonTheChain(t *testing.T) {
 		}
 	}
 	for _, id := range []string{"good0", "good1", "good2", "good3", "ts9999", "after"} {
-		if _, err := p.Index.Decision(ctx, id); err != nil {
+		if _, err := p.Reader.Decision(ctx, id); err != nil {
 			t.Fatalf("decision %s not indexed: %v", id, err)
 		}
 	}
@@ -260,7 +261,7 @@ func TestOldVersionLineNeverStopsThePipeline(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, d := range more.Decisions {
-		if _, err := second.Index.Decision(ctx, d.Decision.DecisionID); err != nil {
+		if _, err := second.Reader.Decision(ctx, d.Decision.DecisionID); err != nil {
 			t.Fatalf("decision %s after the old line not indexed: %v", d.Decision.DecisionID, err)
 		}
 	}
@@ -412,11 +413,11 @@ func TestRetriesAndReusedIDsAreVisibleInTheIndex(t *testing.T) {
 	if err := p.WaitIndexed(ctx); err != nil {
 		t.Fatal(err)
 	}
-	d, err := p.Index.Decision(ctx, "dec-retry")
+	d, err := p.Reader.Decision(ctx, "dec-retry")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Seq != 1 || d.EventID != ev.EventID || len(d.Conflicting) != 1 || d.Conflicting[0].EventID != "another-event-id" {
+	if d.Proof.Seq != 1 || d.EventID != ev.EventID || len(d.Conflicting) != 1 || d.Conflicting[0].EventID != "another-event-id" {
 		t.Fatalf("decision %+v; want seq 1, the retry not indexed again, the reused id's event conflicting", d)
 	}
 	as, err := p.Index.Anomalies(ctx, p.Cfg.Chain)
@@ -444,7 +445,7 @@ func TestIndexerNeedsItsTableUnlessAsked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := ix.Run(ctx); !errors.Is(err, indexer.ErrNoTable) || !strings.Contains(err.Error(), "--create-table") {
+	if err := ix.Run(ctx); !errors.Is(err, layout.ErrNoTable) || !strings.Contains(err.Error(), "--create-table") {
 		t.Fatalf("indexer on a missing table: %v, want ErrNoTable mentioning --create-table", err)
 	}
 }

@@ -19,8 +19,10 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/aegisai/audit/indexer"
+	"github.com/aegisai/audit/indexer/layout"
 	"github.com/aegisai/audit/internal/testbed/localstack"
 	"github.com/aegisai/audit/producer"
+	"github.com/aegisai/audit/query"
 	"github.com/aegisai/audit/replayer"
 	"github.com/aegisai/audit/sealer"
 )
@@ -47,6 +49,8 @@ type Pipeline struct {
 	Sealer   *sealer.Sealer
 	Indexers []*indexer.Indexer
 	Index    *indexer.Index
+	// Reader reads the pipeline's table (the query side).
+	Reader *query.Reader
 	// Metrics holds the sealer's and indexers' metrics.
 	Metrics *prometheus.Registry
 
@@ -128,7 +132,8 @@ func Start(ctx context.Context, st *localstack.Stack, cfg Config) (*Pipeline, er
 		p.Indexers = append(p.Indexers, ix)
 	}
 	p.Index = &indexer.Index{DB: p.DynamoDB, Table: cfg.Table}
-	if err := indexer.EnsureTable(ctx, p.DynamoDB, cfg.Table); err != nil {
+	p.Reader = &query.Reader{DB: p.DynamoDB, Table: cfg.Table, Chain: cfg.Chain}
+	if err := layout.EnsureTable(ctx, p.DynamoDB, cfg.Table); err != nil {
 		return nil, err
 	}
 	runCtx, cancel := context.WithCancel(context.Background())

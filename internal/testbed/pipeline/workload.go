@@ -1,10 +1,13 @@
 package pipeline
 
 import (
+	crand "crypto/rand"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"time"
+
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/aegisai/audit/shared"
 )
@@ -75,4 +78,37 @@ func NewWorkload(chain, idPrefix string, decisions, overrides, users, seed int, 
 		}
 	}
 	return w
+}
+
+// SealInMemory seals records (each must be a valid event of chain) after a
+// new genesis, as the sealer would, without Kafka or S3: sealed records
+// name the object "audit/x.jsonl" and lines from 1. Source timestamps are
+// start plus one second per record.
+func SealInMemory(chain string, records [][]byte, start time.Time) ([]*shared.Entry, []*shared.SealedRecord, error) {
+	_, vkey, err := note.GenerateKey(crand.Reader, "k")
+	if err != nil {
+		return nil, nil, err
+	}
+	g, err := shared.NewGenesis(chain, start, "k", vkey)
+	if err != nil {
+		return nil, nil, err
+	}
+	head := shared.Head{Chain: chain, Hash: g.Hash, Offset: -1}
+	entries := make([]*shared.Entry, 0, len(records))
+	recs := make([]*shared.SealedRecord, 0, len(records))
+	for i, raw := range records {
+		ts := start.Add(time.Duration(i) * time.Second)
+		e, err := shared.SealRecord(head, shared.Source{Topic: "decisions", Offset: int64(i), Timestamp: ts}, raw, ts)
+		if err != nil {
+			return nil, nil, err
+		}
+		if e.Type != shared.EntryEvent {
+			return nil, nil, fmt.Errorf("record %d sealed as %s: %s", i, e.Type, e.Invalid.Reason)
+		}
+		line, _ := e.Line()
+		entries = append(entries, e)
+		recs = append(recs, &shared.SealedRecord{Object: "audit/x.jsonl", Line: i + 1, Entry: line})
+		head = head.Next(e)
+	}
+	return entries, recs, nil
 }

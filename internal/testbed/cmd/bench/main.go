@@ -4,7 +4,7 @@
 //	BENCH name=<id> value=<number> unit=<unit> baseline=<number> ratio=<number>
 //
 // where baseline is the raw client doing the same work in the same run and
-// ratio = value / baseline. `-bench <id>` runs one.
+// ratio = value / baseline. `-bench <id>[,<id>...]` runs those.
 package main
 
 import (
@@ -13,7 +13,9 @@ import (
 	"fmt"
 	"os"
 	"runtime/pprof"
+	"slices"
 	"sort"
+	"strings"
 	"syscall"
 	"time"
 
@@ -40,10 +42,15 @@ var benchmarks = map[string]benchmark{
 	"verify_rss":               verifyRSS,
 	"rebuild_throughput":       rebuildThroughput,
 	"discover_one_day":         discoverOneDay,
+	"lookup_by_id_p99":         lookupP99("id"),
+	"lookup_by_user_p99":       lookupP99("user"),
+	"lookup_by_session_p99":    lookupP99("session"),
+	"index_throughput":         indexThroughput(1),
+	"index_throughput_3":       indexThroughput(3),
 }
 
 func main() {
-	only := flag.String("bench", "", "run only this benchmark")
+	only := flag.String("bench", "", "run only these benchmarks (comma-separated)")
 	records := flag.Int("records", benchRecords, "records pre-loaded for seal_throughput")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.IntVar(&verifyEntries, "verify-entries", verifyEntries, "entries of the chain the verify benchmarks read")
@@ -68,7 +75,7 @@ func main() {
 	benchRecords = *records
 	var names []string
 	for n := range benchmarks {
-		if *only == "" || n == *only {
+		if *only == "" || slices.Contains(strings.Split(*only, ","), n) {
 			names = append(names, n)
 		}
 	}

@@ -3,15 +3,14 @@ package main
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/aegisai/audit/archive"
 	"github.com/aegisai/audit/indexer"
+	"github.com/aegisai/audit/indexer/layout"
 	"github.com/aegisai/audit/internal/testbed/localstack"
 	"github.com/aegisai/audit/replayer"
 	"github.com/aegisai/audit/shared"
@@ -53,7 +52,7 @@ func rebuildThroughput(ctx context.Context, st *localstack.Stack) (result, error
 			return result{}, err
 		}
 		for i, e := range entries {
-			it, err := indexer.EntryItem(e, &shared.SealedRecord{Object: ref.Key, VersionID: obj.VersionID, Line: i + 1, Entry: lines[i]})
+			it, err := layout.EntryItem(e, &shared.SealedRecord{Object: ref.Key, VersionID: obj.VersionID, Line: i + 1, Entry: lines[i]})
 			if err != nil {
 				return result{}, err
 			}
@@ -65,51 +64,19 @@ func rebuildThroughput(ctx context.Context, st *localstack.Stack) (result, error
 		}
 	}
 	raw := localstack.Name("raw")
-	if err := indexer.EnsureTable(ctx, db, raw); err != nil {
+	if err := layout.EnsureTable(ctx, db, raw); err != nil {
+		return result{}, err
+	}
+	baseline, err := batchWriteRaw(ctx, db, raw, items, workers)
+	if err != nil {
+		return result{}, err
+	}
+
+	table := localstack.Name("rebuilt")
+	if err := layout.EnsureTable(ctx, db, table); err != nil {
 		return result{}, err
 	}
 	start := time.Now()
-	work := make(chan []map[string]types.AttributeValue)
-	var wg sync.WaitGroup
-	var werr error
-	var mu sync.Mutex
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for batch := range work {
-				reqs := make([]types.WriteRequest, len(batch))
-				for i, it := range batch {
-					reqs[i] = types.WriteRequest{PutRequest: &types.PutRequest{Item: it}}
-				}
-				for len(reqs) > 0 {
-					out, err := db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{raw: reqs}})
-					if err != nil {
-						mu.Lock()
-						werr = err
-						mu.Unlock()
-						return
-					}
-					reqs = out.UnprocessedItems[raw]
-				}
-			}
-		}()
-	}
-	for i := 0; i < len(items); i += 25 {
-		work <- items[i:min(i+25, len(items))]
-	}
-	close(work)
-	wg.Wait()
-	if werr != nil {
-		return result{}, werr
-	}
-	baseline := float64(len(items)) / time.Since(start).Seconds()
-
-	table := localstack.Name("rebuilt")
-	if err := indexer.EnsureTable(ctx, db, table); err != nil {
-		return result{}, err
-	}
-	start = time.Now()
 	rep, err := replayer.Rebuild(ctx, replayer.RebuildConfig{S3: s3c, Bucket: bc.bucket, Chain: bc.chain, VerifierKey: bc.vkey,
 		Index: &indexer.Index{DB: db, Table: table}, Workers: workers})
 	if err != nil {

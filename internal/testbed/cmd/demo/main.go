@@ -22,6 +22,7 @@ import (
 
 	"github.com/aegisai/audit/internal/testbed/localstack"
 	"github.com/aegisai/audit/internal/testbed/pipeline"
+	"github.com/aegisai/audit/query"
 	"github.com/aegisai/audit/sealer"
 )
 
@@ -165,22 +166,22 @@ func printLookups(ctx context.Context, p *pipeline.Pipeline, w *pipeline.Workloa
 		}
 	}
 	t := time.Now()
-	d, err := p.Index.Decision(ctx, sample.Decision.DecisionID)
+	d, err := p.Reader.Decision(ctx, sample.Decision.DecisionID)
 	if err != nil {
 		return fmt.Errorf("lookup by decision: %w", err)
 	}
 	took := time.Since(t)
 	fmt.Printf("lookup by decision     : %s action %s, now %s after %d override(s); user %s session %s; proof seq %d in %s line %d (%s)\n",
-		d.DecisionID, d.Action, d.CurrentAction, len(d.Overrides), d.UserID, d.SessionID, d.Seq, d.Object, d.Line, took.Round(time.Microsecond))
+		d.DecisionID, d.Action, d.CurrentAction, len(d.Overrides), d.UserID, d.SessionID, d.Proof.Seq, d.Proof.Object, d.Proof.Line, took.Round(time.Microsecond))
 	t = time.Now()
-	up, err := p.Index.ByUser(ctx, d.UserID, 5, "")
+	up, err := p.Reader.ByUser(ctx, d.UserID, query.Range{Limit: 5})
 	if err != nil {
 		return fmt.Errorf("lookup by user: %w", err)
 	}
 	fmt.Printf("lookup by user         : %s: newest %d decisions: %s (more: %v) (%s)\n",
 		d.UserID, len(up.Decisions), decisionList(up), up.Next != "", time.Since(t).Round(time.Microsecond))
 	t = time.Now()
-	sp, err := p.Index.BySession(ctx, d.SessionID, 5, "")
+	sp, err := p.Reader.BySession(ctx, d.SessionID, query.Range{Limit: 5})
 	if err != nil {
 		return fmt.Errorf("lookup by session: %w", err)
 	}

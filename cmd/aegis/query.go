@@ -1,0 +1,325 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+
+	"github.com/aegisai/audit/indexer/layout"
+	"github.com/aegisai/audit/internal/platform/awsconn"
+	"github.com/aegisai/audit/internal/platform/httpauth"
+	"github.com/aegisai/audit/internal/platform/serve"
+	"github.com/aegisai/audit/query"
+	"github.com/aegisai/audit/query/httpapi"
+	"github.com/aegisai/audit/replayer"
+)
+
+// errNotVerified is returned by get and list --verify when an answer does
+// not match the signed log (exit status 1).
+var errNotVerified = errors.New("not verified against S3")
+
+// queryCommands are `aegis get`, `aegis list` and `aegis query`: the read
+// side of the index.
+func (c *common) queryCommands() []*cobra.Command {
+	var asJSON, verify bool
+	get := &cobra.Command{
+		Use:   "get DECISION-ID",
+		Short: "A decision from the index: its history, current state and proof pointers (--verify: checked against S3)",
+		Long: `A decision from the DynamoDB index: the decision, every override, its
+current state, and where each entry is in S3 (seq, object, line, hash).
+
+--verify reads each entry from S3 (Object Lock checked), checks it against
+its signed checkpoint (--verifier-key-file) and checks that the index says
+what the signed entries say; it exits 1 when anything differs.`,
+		Args: cobra.ExactArgs(1),
+		RunE: c.runArgs(func(ctx context.Context, _ *zap.Logger, args []string) error {
+			rd, ev, err := c.reader(ctx, verify)
+			if err != nil {
+				return err
+			}
+			h, err := rd.Decision(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			var v *verification
+			if verify {
+				v = verifyHistory(ctx, ev, h)
+			}
+			if asJSON {
+				return json.NewEncoder(c.stdout).Encode(struct {
+					*query.History
+					Verification *verification `json:"verification,omitempty"`
+				}{h, v})
+			}
+			if err := printHistory(c.stdout, h); err != nil {
+				return err
+			}
+			if v != nil {
+				printVerification(c.stdout, v)
+			}
+			return v.err()
+		}),
+	}
+	get.Flags().BoolVar(&asJSON, "json", false, "print the answer as one JSON object")
+	get.Flags().BoolVar(&verify, "verify", false, "check each entry against S3 and its signed checkpoint")
+
+	var user, session, since, until, cursor string
+	var limit int
+	list := &cobra.Command{
+		Use:   "list --user U | --session S",
+		Short: "A user's or a session's decisions from the index, newest first (--verify: each checked against S3)",
+		Long: `A user's (--user) or a session's (--session) decisions from the index,
+newest first; decisions of the same time by seq. --since (inclusive) and
+--until (exclusive) take RFC 3339 times or dates; --limit is the page size
+(1 to 500, default 50); the last line names the --cursor of the next page.
+
+--verify checks every decision listed, with its overrides, against S3 and
+its signed checkpoint, and exits 1 when any differs.`,
+		Args: cobra.NoArgs,
+		RunE: c.run(func(ctx context.Context, _ *zap.Logger) error {
+			if (user == "") == (session == "") {
+				return errors.New("give exactly one of --user and --session")
+			}
+			rg := query.Range{Limit: limit, Cursor: cursor}
+			var err error
+			if since != "" {
+				if rg.Since, err = query.ParseTime("--since", since); err != nil {
+					return err
+				}
+			}
+			if until != "" {
+				if rg.Until, err = query.ParseTime("--until", until); err != nil {
+					return err
+				}
+			}
+			rd, ev, err := c.reader(ctx, verify)
+			if err != nil {
+				return err
+			}
+			var page query.Page
+			if user != "" {
+				page, err = rd.ByUser(ctx, user, rg)
+			} else {
+				page, err = rd.BySession(ctx, session, rg)
+			}
+			if err != nil {
+				return err
+			}
+			var vs []*verification
+			if verify {
+				for _, d := range page.Decisions {
+					h, err := rd.Decision(ctx, d.DecisionID)
+					if err != nil {
+						vs = append(vs, &verification{DecisionID: d.DecisionID, Problems: []string{err.Error()}})
+						continue
+					}
+					vs = append(vs, verifyHistory(ctx, ev, h))
+				}
+			}
+			if asJSON {
+				if err := json.NewEncoder(c.stdout).Encode(struct {
+					query.Page
+					Verification []*verification `json:"verification,omitempty"`
+				}{page, vs}); err != nil {
+					return err
+				}
+			} else {
+				if err := printPage(c.stdout, page); err != nil {
+					return err
+				}
+				for _, v := range vs {
+					printVerification(c.stdout, v)
+				}
+			}
+			for _, v := range vs {
+				if err := v.err(); err != nil {
+					return err
+				}
+			}
+			return nil
+		}),
+	}
+	list.Flags().StringVar(&user, "user", "", "list this user's decisions")
+	list.Flags().StringVar(&session, "session", "", "list this session's decisions")
+	list.Flags().StringVar(&since, "since", "", "only decisions at or after this time (RFC 3339 or YYYY-MM-DD)")
+	list.Flags().StringVar(&until, "until", "", "only decisions before this time (RFC 3339 or YYYY-MM-DD)")
+	list.Flags().IntVar(&limit, "limit", 0, "page size, 1 to 500 (default 50)")
+	list.Flags().StringVar(&cursor, "cursor", "", "the cursor a previous page printed")
+	list.Flags().BoolVar(&asJSON, "json", false, "print the page as one JSON object")
+	list.Flags().BoolVar(&verify, "verify", false, "check each decision against S3 and its signed checkpoint")
+
+	var addr, tokenFile string
+	serveCmd := &cobra.Command{
+		Use:   "query",
+		Short: "Serve the query API (/v1/...), its OpenAPI document and the auditor's page",
+		Long: `Serve the read side over HTTP for one chain (--chain):
+
+  GET /v1/decisions/{id}            a decision, its overrides and current state
+  GET /v1/decisions/{id}/proof      its evidence bundle, read from S3 and checked
+  GET /v1/users/{id}/decisions      a user's decisions (since, until, limit, cursor)
+  GET /v1/sessions/{id}/decisions   a session's decisions
+  GET /v1/verifier-key              the chain and the checkpoint key trusted
+  GET /openapi.json                 the OpenAPI document
+  GET /                             the auditor's page (proofs checked in the browser)
+
+and /healthz, /readyz, /metrics on the same address. Data endpoints need a
+bearer token of --token-file bound to the chain (format: package httpauth).`,
+		Args: cobra.NoArgs,
+		RunE: c.run(func(ctx context.Context, log *zap.Logger) error {
+			if tokenFile == "" {
+				return errors.New("--token-file is required")
+			}
+			tokens, err := httpauth.Load(tokenFile)
+			if err != nil {
+				return fmt.Errorf("--token-file: %w", err)
+			}
+			rd, ev, err := c.reader(ctx, true)
+			if err != nil {
+				return err
+			}
+			svc, err := httpapi.New(httpapi.Config{Reader: rd, Evidence: ev, Tokens: tokens, Chain: c.chain,
+				VerifierKey: ev.Config.VerifierKey, Metrics: c.registry, Logger: log})
+			if err != nil {
+				return err
+			}
+			srv, err := serve.Listen(serve.Options{Addr: addr, Handler: svc.Handler(), Registry: c.registry, Ready: c.readiness,
+				WriteTimeout: time.Minute, Logger: log})
+			if err != nil {
+				return fmt.Errorf("--addr: %w", err)
+			}
+			errc := make(chan error, 1)
+			go func() { errc <- srv.Serve() }()
+			log.Info("query service listening", zap.String("addr", srv.Addr()), zap.String("chain", c.chain))
+			if err := layout.CheckTable(ctx, rd.DB.(layout.TableAPI), rd.Table); err != nil {
+				_ = srv.Shutdown(context.Background())
+				return err
+			}
+			ready := make(chan struct{})
+			close(ready)
+			c.readyWhen(ready)
+			select {
+			case err := <-errc:
+				return err
+			case <-ctx.Done():
+			}
+			shut, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			return srv.Shutdown(shut)
+		}),
+	}
+	serveCmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "listen address of the API and the page")
+	serveCmd.Flags().StringVar(&tokenFile, "token-file", "", "bearer tokens and the chains each may read (required)")
+	return []*cobra.Command{get, list, serveCmd}
+}
+
+// reader returns the index reader of the chain and, with evidence, what
+// proves answers from S3 (which needs --verifier-key-file).
+func (c *common) reader(ctx context.Context, evidence bool) (*query.Reader, *query.Evidence, error) {
+	db, err := awsconn.DynamoDB(ctx, c.dynamo)
+	if err != nil {
+		return nil, nil, err
+	}
+	rd := &query.Reader{DB: db, Table: c.table, Chain: c.chain}
+	if !evidence {
+		return rd, nil, nil
+	}
+	vkey, s3c, err := c.archive(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return rd, &query.Evidence{Config: replayer.ProveConfig{S3: s3c, Bucket: c.bucket, Prefix: c.prefix, Chain: c.chain, VerifierKey: vkey}}, nil
+}
+
+// verification is what --verify found for one decision.
+type verification struct {
+	DecisionID string   `json:"decision_id"`
+	OK         bool     `json:"ok"`
+	Entries    int      `json:"entries"`
+	Problems   []string `json:"problems,omitempty"`
+}
+
+func verifyHistory(ctx context.Context, ev *query.Evidence, h *query.History) *verification {
+	v := &verification{DecisionID: h.DecisionID, Entries: len(h.Refs())}
+	if err := ev.Verify(ctx, h); err != nil {
+		v.Problems = []string{err.Error()}
+		return v
+	}
+	v.OK = true
+	return v
+}
+
+func (v *verification) err() error {
+	if v == nil || v.OK {
+		return nil
+	}
+	return fmt.Errorf("decision %s: %w: %s", v.DecisionID, errNotVerified, strings.Join(v.Problems, "; "))
+}
+
+func printVerification(w io.Writer, v *verification) {
+	if v.OK {
+		fmt.Fprintf(w, "verified %s: %d entries read from S3, signed by a trusted checkpoint, and the index says what they say\n", v.DecisionID, v.Entries)
+		return
+	}
+	fmt.Fprintf(w, "NOT VERIFIED %s: %s\n", v.DecisionID, strings.Join(v.Problems, "; "))
+}
+
+func printHistory(out io.Writer, h *query.History) error {
+	now := "as decided"
+	if h.CurrentSeq != h.Proof.Seq {
+		now = fmt.Sprintf("by the override at seq %d", h.CurrentSeq)
+	}
+	fmt.Fprintf(out, "decision %s (chain %s): %s, now %s (%s)\n", h.DecisionID, h.Environment, h.Action, h.CurrentAction, now)
+	fmt.Fprintf(out, "user %s, session %s, policy %s, confidence %g, occurred %s, event %s\n",
+		h.UserID, h.SessionID, h.PolicyVersion, h.ConfidenceScore, h.OccurredAt.Format(time.RFC3339Nano), h.EventID)
+	if len(h.Metadata) > 0 {
+		fmt.Fprintf(out, "metadata %s\n", h.Metadata)
+	}
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "SEQ\tOCCURRED AT\tWHAT\tBY\tREASON\tS3 OBJECT:LINE\tENTRY HASH")
+	type row struct {
+		p                   query.Proof
+		at, what, by, cause string
+	}
+	rows := []row{{h.Proof, h.OccurredAt.Format(time.RFC3339Nano), "decision " + h.Action, "policy " + h.PolicyVersion, ""}}
+	for _, c := range h.Conflicting {
+		rows = append(rows, row{c.Proof, c.OccurredAt.Format(time.RFC3339Nano), "conflicting decision " + c.Action, "event " + c.EventID, "decision id reused"})
+	}
+	for _, o := range h.Overrides {
+		rows = append(rows, row{o.Proof, o.OccurredAt.Format(time.RFC3339Nano), "override to " + o.NewAction, o.ReviewerID, o.Reason})
+	}
+	for _, r := range rows {
+		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s:%d\t%s\n", r.p.Seq, r.at, r.what, r.by, oneLine(r.cause), r.p.Object, r.p.Line, r.p.Hash)
+	}
+	return w.Flush()
+}
+
+func printPage(out io.Writer, p query.Page) error {
+	if len(p.Decisions) == 0 {
+		fmt.Fprintln(out, "no decisions")
+		return nil
+	}
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "OCCURRED AT\tDECISION\tACTION\tNOW\tUSER\tSESSION\tSEQ\tS3 OBJECT:LINE")
+	for _, d := range p.Decisions {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s:%d\n", d.OccurredAt.Format(time.RFC3339Nano), d.DecisionID, d.Action, d.CurrentAction,
+			d.UserID, d.SessionID, d.Proof.Seq, d.Proof.Object, d.Proof.Line)
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if p.Next != "" {
+		fmt.Fprintf(out, "more: --cursor %s\n", p.Next)
+	}
+	return nil
+}
+
+// oneLine keeps a free-text field on its table row.
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -1,0 +1,343 @@
+// Package layout is the DynamoDB single table's layout: its key schema, its
+// two indexes, the items the indexer writes and how one decision's items
+// are read back. The indexer (write side), the query package (read side)
+// and the replayer's rebuild and index check all use it, so they agree on
+// every key and attribute.
+//
+//	PK                          SK                                  item
+//	PK#DECISION#<decision id>   SK#DECISION#<time>#<event id>        Decision (in GSI1 and GSI2)
+//	PK#DECISION#<decision id>   SK#OVERRIDE#<time>#<event id>        Override
+//	PK#INVALID#<chain>          SK#SEQ#<seq>                         Invalid
+//	PK#CHAIN#<chain>            SK#HEAD, SK#PART#<topic>#<n>         high-water marks (indexer)
+//	PK#EVENT#<chain>#<event id> SK#EVENT                             event-id claim (indexer)
+//	PK#ANOMALY#<chain>          SK#<seq>#...                         anomalies (indexer)
+//	PK#REBUILD#<chain>          SK#<scope>                           rebuild progress (replayer)
+//
+// GSI1 (user view) is keyed USER#<user id> / <time>#<seq>, GSI2 (session
+// view) SESSION#<session id> / <time>#<seq>: string order is time order,
+// and decisions of the same time are ordered by seq. Times are fixed-width
+// UTC with nanoseconds.
+//
+// Invariant: every Decision, Override and Invalid item carries the proof
+// pointer of its sealed entry (seq, hash, S3 key, version id, line).
+package layout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/aegisai/audit/shared"
+)
+
+// Attribute and index names of the table.
+const (
+	AttrPK     = "PK"
+	AttrSK     = "SK"
+	AttrGSI1PK = "GSI1PK"
+	AttrGSI1SK = "GSI1SK"
+	AttrGSI2PK = "GSI2PK"
+	AttrGSI2SK = "GSI2SK"
+	// GSI1 is the user view: all decisions of a user, by time.
+	GSI1 = "GSI1"
+	// GSI2 is the session view: all decisions of a session, by time.
+	GSI2 = "GSI2"
+)
+
+// Key prefixes.
+const (
+	PKDecision = "PK#DECISION#"
+	SKDecision = "SK#DECISION#"
+	SKOverride = "SK#OVERRIDE#"
+	PKChain    = "PK#CHAIN#"
+	SKHead     = "SK#HEAD"
+	SKPart     = "SK#PART#"
+	PKInvalid  = "PK#INVALID#"
+	PKEvent    = "PK#EVENT#"
+	SKEvent    = "SK#EVENT"
+	PKAnomaly  = "PK#ANOMALY#"
+	PKRebuild  = "PK#REBUILD#"
+	GSI1User   = "USER#"
+	GSI2Sess   = "SESSION#"
+)
+
+// timeFormat is a fixed-width UTC time, so string order is time order.
+const timeFormat = "2006-01-02T15:04:05.000000000Z"
+
+// SortTime is t as it appears at the start of sort keys.
+func SortTime(t time.Time) string { return t.UTC().Format(timeFormat) }
+
+// ViewSortKey is the GSI sort key of a decision at t sealed at seq: time
+// first, then the seq (20 digits), so equal times come out in seq order.
+func ViewSortKey(t time.Time, seq uint64) string {
+	return fmt.Sprintf("%s#%020d", SortTime(t), seq)
+}
+
+// DecisionPK is the partition of a decision and its overrides.
+func DecisionPK(decisionID string) string { return PKDecision + decisionID }
+
+// UserPK is a user's partition in GSI1.
+func UserPK(userID string) string { return GSI1User + userID }
+
+// SessionPK is a session's partition in GSI2.
+func SessionPK(sessionID string) string { return GSI2Sess + sessionID }
+
+// Proof points from an item back to its sealed entry in S3.
+type Proof struct {
+	Seq       uint64 `dynamodbav:"seq" json:"seq"`
+	Hash      string `dynamodbav:"hash" json:"hash"`
+	Object    string `dynamodbav:"s3_key" json:"s3_key"`
+	VersionID string `dynamodbav:"s3_version_id,omitempty" json:"s3_version_id,omitempty"`
+	Line      int    `dynamodbav:"s3_line" json:"s3_line"`
+}
+
+// Decision is a decision item: the decision as sealed, its current action
+// (after the latest override) and its proof pointer.
+type Decision struct {
+	PK     string `dynamodbav:"PK"`
+	SK     string `dynamodbav:"SK"`
+	GSI1PK string `dynamodbav:"GSI1PK"`
+	GSI1SK string `dynamodbav:"GSI1SK"`
+	GSI2PK string `dynamodbav:"GSI2PK"`
+	GSI2SK string `dynamodbav:"GSI2SK"`
+
+	DecisionID      string    `dynamodbav:"decision_id"`
+	EventID         string    `dynamodbav:"event_id"`
+	Environment     string    `dynamodbav:"environment"`
+	OccurredAt      time.Time `dynamodbav:"occurred_at"`
+	Action          string    `dynamodbav:"action"`
+	ConfidenceScore float64   `dynamodbav:"confidence_score"`
+	PolicyVersion   string    `dynamodbav:"policy_version"`
+	UserID          string    `dynamodbav:"user_id"`
+	SessionID       string    `dynamodbav:"session_id"`
+	// Metadata is the canonical JSON of the decision's metadata ("" when none).
+	Metadata string `dynamodbav:"metadata,omitempty"`
+	// CurrentAction is Action, or the NewAction of the latest override
+	// (by seq); CurrentSeq the seq of the entry that set it. The indexer
+	// keeps both up to date: they are the only attributes not copied from
+	// the entry itself (see Derived).
+	CurrentAction string `dynamodbav:"current_action"`
+	CurrentSeq    uint64 `dynamodbav:"current_seq"`
+	Proof
+}
+
+// Override is an override item, stored under its decision's PK.
+type Override struct {
+	PK string `dynamodbav:"PK"`
+	SK string `dynamodbav:"SK"`
+
+	DecisionID string    `dynamodbav:"decision_id"`
+	EventID    string    `dynamodbav:"event_id"`
+	OccurredAt time.Time `dynamodbav:"occurred_at"`
+	ReviewerID string    `dynamodbav:"reviewer_id"`
+	NewAction  string    `dynamodbav:"new_action"`
+	Reason     string    `dynamodbav:"reason"`
+	Proof
+}
+
+// Invalid is the item of an INVALID entry.
+type Invalid struct {
+	PK     string `dynamodbav:"PK"`
+	SK     string `dynamodbav:"SK"`
+	Reason string `dynamodbav:"reason"`
+	Size   int    `dynamodbav:"size"`
+	SHA256 string `dynamodbav:"sha256"`
+	Proof
+}
+
+// Derived are the attributes kept up to date from other entries (the
+// latest override), not copied from the entry itself.
+var Derived = map[string]bool{"current_action": true, "current_seq": true}
+
+// ItemKey names an item of the table.
+type ItemKey struct{ PK, SK string }
+
+// EntryItem returns the item the index holds for entry e sealed as rec: a
+// Decision, an Override or an Invalid (nil for genesis). Its current action
+// is the decision's own; the indexer keeps it up to date with the overrides.
+func EntryItem(e *shared.Entry, rec *shared.SealedRecord) (any, error) {
+	proof := Proof{Seq: e.Seq, Hash: e.Hash.String(), Object: rec.Object, VersionID: rec.VersionID, Line: rec.Line}
+	switch e.Type {
+	case shared.EntryEvent:
+		env, err := e.Envelope()
+		if err != nil {
+			return nil, err
+		}
+		ts := SortTime(env.OccurredAt)
+		switch {
+		case env.Decision != nil:
+			d := env.Decision
+			view := ViewSortKey(env.OccurredAt, e.Seq)
+			return Decision{
+				PK: DecisionPK(d.DecisionID), SK: SKDecision + ts + "#" + env.EventID,
+				GSI1PK: UserPK(d.UserID), GSI1SK: view,
+				GSI2PK: SessionPK(d.SessionID), GSI2SK: view,
+				DecisionID: d.DecisionID, EventID: env.EventID, Environment: env.Environment, OccurredAt: env.OccurredAt.UTC(),
+				Action: string(d.Action), ConfidenceScore: d.ConfidenceScore, PolicyVersion: d.PolicyVersion,
+				UserID: d.UserID, SessionID: d.SessionID, Metadata: string(d.Metadata),
+				CurrentAction: string(d.Action), CurrentSeq: proof.Seq, Proof: proof,
+			}, nil
+		case env.Override != nil:
+			o := env.Override
+			return Override{
+				PK: DecisionPK(o.DecisionID), SK: SKOverride + ts + "#" + env.EventID,
+				DecisionID: o.DecisionID, EventID: env.EventID, OccurredAt: env.OccurredAt.UTC(),
+				ReviewerID: o.ReviewerID, NewAction: string(o.NewAction), Reason: o.Reason, Proof: proof,
+			}, nil
+		}
+		return nil, fmt.Errorf("seq %d: event type %q has no index view", e.Seq, env.Type)
+	case shared.EntryInvalid:
+		return Invalid{PK: PKInvalid + e.Chain, SK: fmt.Sprintf("SK#SEQ#%020d", e.Seq),
+			Reason: e.Invalid.Reason, Size: e.Invalid.Size, SHA256: e.Invalid.SHA256.String(), Proof: proof}, nil
+	}
+	return nil, nil
+}
+
+// KeyOf returns the key of a Decision, Override or Invalid item.
+func KeyOf(item any) (ItemKey, bool) {
+	switch it := item.(type) {
+	case Decision:
+		return ItemKey{PK: it.PK, SK: it.SK}, true
+	case Override:
+		return ItemKey{PK: it.PK, SK: it.SK}, true
+	case Invalid:
+		return ItemKey{PK: it.PK, SK: it.SK}, true
+	}
+	return ItemKey{}, false
+}
+
+// Querier is the DynamoDB call LoadDecision makes.
+type Querier interface {
+	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+}
+
+// Partition is everything the table holds under one decision id, each
+// list ordered by seq. More than one decision item means the decision id
+// was sealed by more than one decision event (a producer reused it).
+type Partition struct {
+	Decisions []Decision
+	Overrides []Override
+}
+
+// LoadDecision reads a decision's partition with one strongly consistent
+// Query (paginated if large). An empty Partition means it is not indexed.
+func LoadDecision(ctx context.Context, db Querier, table, decisionID string) (Partition, error) {
+	var part Partition
+	p := dynamodb.NewQueryPaginator(db, &dynamodb.QueryInput{
+		TableName:                 aws.String(table),
+		KeyConditionExpression:    aws.String("PK = :pk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: DecisionPK(decisionID)}},
+		ConsistentRead:            aws.Bool(true),
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return part, fmt.Errorf("query decision %s: %w", decisionID, err)
+		}
+		for _, it := range page.Items {
+			sk, _ := it[AttrSK].(*types.AttributeValueMemberS)
+			switch {
+			case sk == nil:
+			case strings.HasPrefix(sk.Value, SKDecision):
+				var d Decision
+				if err := attributevalue.UnmarshalMap(it, &d); err != nil {
+					return part, fmt.Errorf("decode decision %s item %s: %w", decisionID, sk.Value, err)
+				}
+				part.Decisions = append(part.Decisions, d)
+			case strings.HasPrefix(sk.Value, SKOverride):
+				var o Override
+				if err := attributevalue.UnmarshalMap(it, &o); err != nil {
+					return part, fmt.Errorf("decode override of %s item %s: %w", decisionID, sk.Value, err)
+				}
+				part.Overrides = append(part.Overrides, o)
+			}
+		}
+	}
+	sort.Slice(part.Decisions, func(i, j int) bool { return part.Decisions[i].Seq < part.Decisions[j].Seq })
+	sort.Slice(part.Overrides, func(i, j int) bool { return part.Overrides[i].Seq < part.Overrides[j].Seq })
+	return part, nil
+}
+
+// Latest returns the override with the highest seq (nil when none).
+func (p Partition) Latest() *Override {
+	if len(p.Overrides) == 0 {
+		return nil
+	}
+	return &p.Overrides[len(p.Overrides)-1]
+}
+
+// TableAPI is the part of the DynamoDB client CheckTable and EnsureTable use.
+type TableAPI interface {
+	CreateTable(ctx context.Context, in *dynamodb.CreateTableInput, opts ...func(*dynamodb.Options)) (*dynamodb.CreateTableOutput, error)
+	DescribeTable(ctx context.Context, in *dynamodb.DescribeTableInput, opts ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error)
+}
+
+// ErrNoTable means the table does not exist and was not to be created.
+var ErrNoTable = errors.New("table does not exist")
+
+// CheckTable checks that the table exists and is active.
+func CheckTable(ctx context.Context, db TableAPI, table string) error {
+	out, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})
+	var nf *types.ResourceNotFoundException
+	if errors.As(err, &nf) {
+		return fmt.Errorf("%w: %s (create it with the two indexes GSI1 and GSI2, or pass --create-table)", ErrNoTable, table)
+	}
+	if err != nil {
+		return fmt.Errorf("describe table %s: %w", table, err)
+	}
+	if out.Table.TableStatus != types.TableStatusActive {
+		return fmt.Errorf("table %s is %s, not ACTIVE", table, out.Table.TableStatus)
+	}
+	return nil
+}
+
+// EnsureTable creates the single table with its two GSIs (on-demand
+// capacity) if it does not exist, and waits until it is active.
+func EnsureTable(ctx context.Context, db TableAPI, table string) error {
+	s := func(name string) types.AttributeDefinition {
+		return types.AttributeDefinition{AttributeName: aws.String(name), AttributeType: types.ScalarAttributeTypeS}
+	}
+	key := func(pk, sk string) []types.KeySchemaElement {
+		return []types.KeySchemaElement{
+			{AttributeName: aws.String(pk), KeyType: types.KeyTypeHash},
+			{AttributeName: aws.String(sk), KeyType: types.KeyTypeRange},
+		}
+	}
+	all := &types.Projection{ProjectionType: types.ProjectionTypeAll}
+	_, err := db.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName:            aws.String(table),
+		BillingMode:          types.BillingModePayPerRequest,
+		AttributeDefinitions: []types.AttributeDefinition{s(AttrPK), s(AttrSK), s(AttrGSI1PK), s(AttrGSI1SK), s(AttrGSI2PK), s(AttrGSI2SK)},
+		KeySchema:            key(AttrPK, AttrSK),
+		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{
+			{IndexName: aws.String(GSI1), KeySchema: key(AttrGSI1PK, AttrGSI1SK), Projection: all},
+			{IndexName: aws.String(GSI2), KeySchema: key(AttrGSI2PK, AttrGSI2SK), Projection: all},
+		},
+	})
+	var inUse *types.ResourceInUseException
+	if err != nil && !errors.As(err, &inUse) {
+		return fmt.Errorf("create table %s: %w", table, err)
+	}
+	for {
+		out, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})
+		if err != nil {
+			return fmt.Errorf("describe table %s: %w", table, err)
+		}
+		if out.Table.TableStatus == types.TableStatusActive {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,120 @@
+package query
+
+import (
+	"bytes"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/aegisai/audit/shared"
+)
+
+// Ref is where an answer's entry is in S3: what to prove.
+type Ref struct {
+	Seq    uint64
+	Object string
+	Line   int
+}
+
+// Refs are the entries of a history (decision, overrides, conflicting
+// decisions), by seq: the ones a proof of it must hold.
+func (h *History) Refs() []Ref {
+	refs := []Ref{refOf(h.Proof)}
+	for _, o := range h.Overrides {
+		refs = append(refs, refOf(o.Proof))
+	}
+	for _, c := range h.Conflicting {
+		refs = append(refs, refOf(c.Proof))
+	}
+	sort.Slice(refs, func(i, j int) bool { return refs[i].Seq < refs[j].Seq })
+	return refs
+}
+
+func refOf(p Proof) Ref { return Ref{Seq: p.Seq, Object: p.Object, Line: p.Line} }
+
+// CheckProof compares what the index answered with what a verified
+// evidence bundle proves (shared.VerifyBundle's report of the entries h
+// points at): every item's entry must be in the bundle with the same hash,
+// object and content, and the current action must be the bundle's. It
+// returns every difference (nil when none). The bundle proves the entries
+// are in the signed log; this proves the index tells what they say.
+func CheckProof(h *History, rep shared.ProofReport) []string {
+	var bad []string
+	bySeq := map[uint64]shared.ProvedEntry{}
+	for _, pe := range rep.Entries {
+		bySeq[pe.Entry.Seq] = pe
+	}
+	if rep.DecisionID != h.DecisionID {
+		bad = append(bad, fmt.Sprintf("the proof is of decision %q, not %q", rep.DecisionID, h.DecisionID))
+	}
+	check := func(what string, p Proof, fields func(*shared.Envelope) []string) {
+		pe, ok := bySeq[p.Seq]
+		if !ok {
+			bad = append(bad, fmt.Sprintf("%s (seq %d) is not in the proof", what, p.Seq))
+			return
+		}
+		if pe.Entry.Hash.String() != p.Hash {
+			bad = append(bad, fmt.Sprintf("%s (seq %d): the index says hash %s, the signed log %s", what, p.Seq, p.Hash, pe.Entry.Hash))
+		}
+		if pe.Object != p.Object {
+			bad = append(bad, fmt.Sprintf("%s (seq %d): the index says object %s, the signed log %s", what, p.Seq, p.Object, pe.Object))
+		}
+		if diff := fields(pe.Envelope); len(diff) > 0 {
+			bad = append(bad, fmt.Sprintf("%s (seq %d): the index differs from the signed entry in %s", what, p.Seq, strings.Join(diff, ", ")))
+		}
+	}
+	decision := func(d Decision) func(*shared.Envelope) []string {
+		return func(env *shared.Envelope) []string {
+			x := env.Decision
+			if x == nil {
+				return []string{"type (the entry is not a decision)"}
+			}
+			var diff []string
+			add := func(name string, same bool) {
+				if !same {
+					diff = append(diff, name)
+				}
+			}
+			add("event_id", env.EventID == d.EventID)
+			add("environment", env.Environment == d.Environment)
+			add("occurred_at", env.OccurredAt.Equal(d.OccurredAt))
+			add("decision_id", x.DecisionID == d.DecisionID)
+			add("action", string(x.Action) == d.Action)
+			add("confidence_score", x.ConfidenceScore == d.ConfidenceScore)
+			add("policy_version", x.PolicyVersion == d.PolicyVersion)
+			add("user_id", x.UserID == d.UserID)
+			add("session_id", x.SessionID == d.SessionID)
+			add("metadata", bytes.Equal(x.Metadata, d.Metadata))
+			return diff
+		}
+	}
+	check("decision "+h.DecisionID, h.Proof, decision(h.Decision))
+	for _, c := range h.Conflicting {
+		check("conflicting decision "+c.EventID, c.Proof, decision(c))
+	}
+	for _, o := range h.Overrides {
+		check("override "+o.EventID, o.Proof, func(env *shared.Envelope) []string {
+			x := env.Override
+			if x == nil {
+				return []string{"type (the entry is not an override)"}
+			}
+			var diff []string
+			add := func(name string, same bool) {
+				if !same {
+					diff = append(diff, name)
+				}
+			}
+			add("event_id", env.EventID == o.EventID)
+			add("occurred_at", env.OccurredAt.Equal(o.OccurredAt))
+			add("decision_id", x.DecisionID == o.DecisionID)
+			add("reviewer_id", x.ReviewerID == o.ReviewerID)
+			add("new_action", string(x.NewAction) == o.NewAction)
+			add("reason", x.Reason == o.Reason)
+			return diff
+		})
+	}
+	if len(bad) == 0 && string(rep.CurrentAction) != h.CurrentAction {
+		bad = append(bad, fmt.Sprintf("the index says the current action is %s; the signed entries say %s", h.CurrentAction, rep.CurrentAction))
+	}
+	return bad
+}

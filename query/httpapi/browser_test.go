@@ -1,0 +1,237 @@
+package httpapi_test
+
+import (
+	"context"
+	"crypto/rand"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/chromedp/chromedp"
+	"golang.org/x/mod/sumdb/note"
+)
+
+// browser finds a Chromium to drive: AEGIS_CHROMIUM, or the Debian
+// packages chromium-headless-shell or chromium (`make browser` installs
+// the first). Without one the test fails, unless AEGIS_BROWSER=optional
+// (a developer's machine without it): CI must run it.
+func browser(t *testing.T) string {
+	t.Helper()
+	candidates := []string{os.Getenv("AEGIS_CHROMIUM"), "chromium-headless-shell", "chromium", "/usr/lib/chromium/chromium"}
+	for _, c := range candidates {
+		if c == "" {
+			continue
+		}
+		if p, err := exec.LookPath(c); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("AEGIS_BROWSER") == "optional" {
+		t.Skip("no Chromium found and AEGIS_BROWSER=optional: the page is not tested here")
+	}
+	t.Fatal("no Chromium found (chromium-headless-shell or chromium): run `make browser`, or set AEGIS_CHROMIUM; " +
+		"AEGIS_BROWSER=optional skips this test where no browser can be installed")
+	return ""
+}
+
+// page is a headless Chromium on the query service's page.
+type page struct {
+	t   *testing.T
+	ctx context.Context
+	f   *fixture
+}
+
+func openPage(t *testing.T, f *fixture) *page {
+	t.Helper()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(browser(t)),
+		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	p := &page{t: t, ctx: ctx, f: f}
+	// Sign in: the token is kept in the tab's session storage.
+	// The first call starts the browser, which lives as long as its
+	// context: no timeout on it.
+	if err := chromedp.Do(ctx, chromedp.Navigate(f.base+"/"), chromedp.WaitVisible(chromedp.ID("search"))); err != nil {
+		t.Fatal(err)
+	}
+	p.eval(`sessionStorage.setItem("aegis-token", "` + prodToken + `")`)
+	return p
+}
+
+func (p *page) run(actions ...chromedp.Action[chromedp.Void]) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, time.Minute)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// eval runs a statement in the page.
+func (p *page) eval(js string) {
+	p.t.Helper()
+	if _, err := chromedp.Run(p.ctx, chromedp.Evaluate[bool]("("+js+", true)")); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// poll waits until the expression is truthy and returns its value.
+func poll[T any](p *page, expr string) T {
+	p.t.Helper()
+	v, err := chromedp.Run(p.ctx, chromedp.Poll[T](expr, chromedp.WithPollingTimeout(60*time.Second)))
+	if err != nil {
+		p.t.Fatalf("waiting for %s: %v", expr, err)
+	}
+	return v
+}
+
+// open loads the page at hash (a fresh load, so the token and key are
+// read again) and waits until it has started.
+func (p *page) open(hash string) {
+	p.t.Helper()
+	p.run(chromedp.Navigate(p.f.base + "/?" + time.Now().Format("150405.000000") + hash))
+	poll[bool](p, `document.body.dataset.ready === "true"`)
+}
+
+// verdict waits for the element's verdict and returns it with the page's
+// checks.
+func (p *page) verdict(id, checks string) (string, string) {
+	p.t.Helper()
+	v := poll[string](p, `(v => v === "pass" || v === "fail" ? v : null)(document.getElementById("`+id+`").dataset.verdict)`)
+	return v, p.text("#" + checks)
+}
+
+// text is the text of the element selected (CSS).
+func (p *page) text(sel string) string {
+	p.t.Helper()
+	s, err := chromedp.Run(p.ctx, chromedp.TextContent(chromedp.CSS(sel)))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return s
+}
+
+// The auditor's page in a real browser: lookups by user and decision, a
+// decision's proof checked in the browser (entry hashes, Merkle paths,
+// Ed25519 checkpoint signatures), and every kind of tampering shown as a
+// failure.
+func TestPageInBrowser(t *testing.T) {
+	f := setup(t)
+	p := openPage(t, f)
+
+	t.Run("a user's decisions, newest first, with a next page", func(t *testing.T) {
+		p.open("")
+		p.run(chromedp.SetValue(chromedp.ID("kind"), "user"), chromedp.SetValue(chromedp.ID("q"), f.user),
+			chromedp.SetValue(chromedp.ID("limit"), "2"), chromedp.Click(chromedp.CSS(`#search button`)))
+		poll[bool](p, `document.querySelectorAll("#list tbody tr").length === 2`)
+		p.run(chromedp.Click(chromedp.ID("more")))
+		poll[bool](p, `document.querySelectorAll("#list tbody tr").length === 4`)
+		rows := p.text("#list tbody")
+		last := -1
+		for _, id := range f.userDecisions[:4] {
+			at := strings.Index(rows, id)
+			if at < 0 || at < last {
+				t.Fatalf("%s not listed after the newer ones: %s", id, rows)
+			}
+			last = at
+		}
+	})
+
+	t.Run("a decision verifies", func(t *testing.T) {
+		p.open("#decision=" + f.good)
+		v, checks := p.verdict("verdict", "checks")
+		if v != "pass" {
+			t.Fatalf("verdict %s: %s", v, checks)
+		}
+		for _, want := range []string{"entry hash: SHA-256 recomputed", "checkpoint signature: Ed25519 by", "Merkle path to the signed root", "current state"} {
+			if !strings.Contains(checks, want) {
+				t.Fatalf("checks lack %q: %s", want, checks)
+			}
+		}
+		if hist := p.text("#history tbody"); !strings.Contains(hist, "override to") || strings.Count(hist, "✓") < 2 {
+			t.Fatalf("history %s", hist)
+		}
+		if key := p.text("#key-source"); !strings.Contains(key, "configured with") {
+			t.Fatalf("the page does not say which key it trusts: %q", key)
+		}
+	})
+
+	t.Run("an index item that differs from S3 fails", func(t *testing.T) {
+		f.tamper(t, f.tamperedAction, "action", &types.AttributeValueMemberS{Value: "ALLOW"})
+		f.tamper(t, f.tamperedAction, "user_id", &types.AttributeValueMemberS{Value: "someone-else"})
+		p.open("#decision=" + f.tamperedAction)
+		v, checks := p.verdict("verdict", "checks")
+		if v != "fail" || !strings.Contains(checks, "the index differs from the signed entry in action") || !strings.Contains(checks, "user_id") {
+			t.Fatalf("verdict %s: %s", v, checks)
+		}
+		if !strings.Contains(checks, "✓ seq") { // the signed entries themselves still verify
+			t.Fatalf("checks %s", checks)
+		}
+	})
+
+	t.Run("an index item pointing where S3 has no such entry fails", func(t *testing.T) {
+		f.tamper(t, f.tamperedLine, "s3_line", &types.AttributeValueMemberN{Value: "999"})
+		p.open("#decision=" + f.tamperedLine)
+		v, checks := p.verdict("verdict", "checks")
+		if checks += p.text("#verdict"); v != "fail" || !strings.Contains(checks, "proof_failed") || !strings.Contains(checks, "line 999") {
+			t.Fatalf("verdict %s: %s; verdict text %s", v, checks, p.text("#verdict"))
+		}
+	})
+
+	t.Run("a checkpoint key other than the trusted one fails", func(t *testing.T) {
+		_, other, err := note.GenerateKey(rand.Reader, "aegis-"+f.p.Cfg.Chain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.eval(`sessionStorage.setItem("aegis-key", "` + other + `")`)
+		defer p.eval(`sessionStorage.removeItem("aegis-key")`)
+		p.open("#decision=" + f.good)
+		v, checks := p.verdict("verdict", "checks")
+		if v != "fail" || !strings.Contains(checks, "checkpoint signed by another key") {
+			t.Fatalf("verdict %s: %s", v, checks)
+		}
+		if key := p.text("#key-source"); !strings.Contains(key, "your own key") {
+			t.Fatalf("key source %q", key)
+		}
+	})
+
+	t.Run("bundles pasted into the page", func(t *testing.T) {
+		r := call(t, "GET", f.base+"/v1/decisions/"+f.good+"/proof", prodToken)
+		if r.status != 200 {
+			t.Fatalf("proof: %d %s", r.status, r.body)
+		}
+		bundle := string(r.body)
+		i := strings.Index(bundle, `"path":["`) + len(`"path":["`)
+		flip := func(s string, at int) string {
+			c := byte('0')
+			if s[at] == '0' {
+				c = '1'
+			}
+			return s[:at] + string(c) + s[at+1:]
+		}
+		j := strings.Index(bundle, `\"user_id\":\"`) + len(`\"user_id\":\"`)
+		k := strings.Index(bundle, "\\n\\n\u2014 ") - 3 // inside the checkpoint's time line
+		for _, c := range []struct{ name, bundle, verdict, want string }{
+			{"as served", bundle, "pass", "VERIFIED: decision " + f.good},
+			{"one Merkle path hash changed", flip(bundle, i+5), "fail", "✗ seq"},
+			{"a user id changed in a line", flip(bundle, j), "fail", "its bytes hash to"},
+			{"a checkpoint's text changed", flip(bundle, k), "fail", "signature does not verify"},
+		} {
+			p.open("")
+			p.run(chromedp.SetValue(chromedp.ID("bundle"), c.bundle), chromedp.Click(chromedp.ID("check-bundle")))
+			v, checks := p.verdict("bundle-verdict", "bundle-checks")
+			if v != c.verdict || !strings.Contains(checks+p.text("#bundle-verdict"), c.want) {
+				t.Fatalf("%s: verdict %s, want %s with %q: %s", c.name, v, c.verdict, c.want, checks)
+			}
+		}
+	})
+}

@@ -1,0 +1,339 @@
+// Package httpapi is the HTTP face of the query side (`aegis query`): a
+// JSON API over package query, its OpenAPI document, and the auditor's web
+// page that checks proofs in the browser.
+//
+//	GET /v1/decisions/{id}                a decision, its overrides, its current state
+//	GET /v1/decisions/{id}/proof          its evidence bundle (docs/FORMAT.md section 11)
+//	GET /v1/users/{id}/decisions          a user's decisions, newest first
+//	GET /v1/sessions/{id}/decisions       a session's decisions, newest first
+//	GET /v1/verifier-key                  the chain and the checkpoint key the service trusts
+//	GET /openapi.json                     the OpenAPI 3 document of the above
+//	GET /                                 the auditor's page
+//
+// Invariants: every /v1/ answer but the verifier key needs a bearer token
+// bound to the service's chain (httpauth): 401 without a known token, 403
+// for a token of another chain. Every query parameter is checked: an
+// unknown or repeated one, or a bad value, is a 400 naming it; an unknown
+// decision id a 404; another method a 405. Errors are JSON
+// ({"error":code,"message":…,"field":…}); nothing from DynamoDB or S3
+// decides a status but a proof's outcome.
+package httpapi
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/aegisai/audit/internal/platform/httpauth"
+	"github.com/aegisai/audit/query"
+	"github.com/aegisai/audit/replayer"
+	"github.com/aegisai/audit/shared"
+)
+
+// Config configures a Service.
+type Config struct {
+	// Reader answers the lookups (required). Its Chain must be Chain.
+	Reader *query.Reader
+	// Evidence builds proofs (required for /proof).
+	Evidence *query.Evidence
+	// Tokens are the bearer tokens (required).
+	Tokens *httpauth.Tokens
+	// Chain is the chain served (required).
+	Chain string
+	// VerifierKey is the chain's checkpoint verifier key (required): the
+	// page shows it and checks proofs with it unless the auditor gives
+	// their own.
+	VerifierKey string
+	// Metrics, if set, receives aegis_query_* metrics.
+	Metrics prometheus.Registerer
+	// Logger defaults to zap.NewNop().
+	Logger *zap.Logger
+}
+
+// Service serves the API and the page.
+type Service struct {
+	cfg     Config
+	key     shared.VerifierKey
+	mux     *http.ServeMux
+	log     *zap.Logger
+	request *prometheus.CounterVec
+	seconds *prometheus.HistogramVec
+}
+
+//go:embed openapi.json
+var openAPI []byte
+
+//go:embed page
+var pageFS embed.FS
+
+// New validates cfg (every problem at once) and builds the handler.
+func New(cfg Config) (*Service, error) {
+	var errs []error
+	if cfg.Reader == nil || cfg.Evidence == nil || cfg.Tokens == nil {
+		errs = append(errs, errors.New("Reader, Evidence and Tokens are required"))
+	}
+	if !shared.ValidIdentifier(cfg.Chain) {
+		errs = append(errs, fmt.Errorf("Chain %q is not a chain id", cfg.Chain))
+	} else if cfg.Reader != nil && cfg.Reader.Chain != cfg.Chain {
+		errs = append(errs, fmt.Errorf("Reader.Chain %q is not Chain %q", cfg.Reader.Chain, cfg.Chain))
+	}
+	key, err := shared.ParseVerifierKey(cfg.VerifierKey)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("query service config: %w", errors.Join(errs...))
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	s := &Service{cfg: cfg, key: key, mux: http.NewServeMux(), log: cfg.Logger,
+		request: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "aegis_query_requests_total", Help: "Requests answered, by route and status.",
+		}, []string{"route", "code"}),
+		seconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "aegis_query_request_seconds", Help: "Time to answer a request, by route.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+		}, []string{"route"}),
+	}
+	if cfg.Metrics != nil {
+		cfg.Metrics.MustRegister(s.request, s.seconds)
+	}
+	page, _ := fs.Sub(pageFS, "page")
+	files := http.FileServerFS(page)
+	s.handle("/v1/decisions/{id}", "decision", true, s.decision)
+	s.handle("/v1/decisions/{id}/proof", "proof", true, s.proof)
+	s.handle("/v1/users/{id}/decisions", "user", true, s.view(func(ctx context.Context, id string, rg query.Range) (query.Page, error) {
+		return cfg.Reader.ByUser(ctx, id, rg)
+	}))
+	s.handle("/v1/sessions/{id}/decisions", "session", true, s.view(func(ctx context.Context, id string, rg query.Range) (query.Page, error) {
+		return cfg.Reader.BySession(ctx, id, rg)
+	}))
+	s.handle("/v1/verifier-key", "verifier_key", false, s.verifierKey)
+	s.handle("/openapi.json", "openapi", false, func(w http.ResponseWriter, r *http.Request) int {
+		if err := noParams(r.URL.Query()); err != nil {
+			return writeError(w, err)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(openAPI)
+		return http.StatusOK
+	})
+	s.handle("/v1/", "unknown", false, func(w http.ResponseWriter, _ *http.Request) int {
+		return writeJSON(w, http.StatusNotFound, apiError{Error: "not_found", Message: "no such endpoint (see /openapi.json)"})
+	})
+	s.handle("/", "page", false, func(w http.ResponseWriter, r *http.Request) int {
+		// The page's scripts only talk to this origin; nothing inline.
+		w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+		files.ServeHTTP(rec, r)
+		return rec.code
+	})
+	return s, nil
+}
+
+// Handler is the service's HTTP handler.
+func (s *Service) Handler() http.Handler { return s.mux }
+
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (r *statusRecorder) WriteHeader(code int) { r.code = code; r.ResponseWriter.WriteHeader(code) }
+
+// handle registers a GET (and HEAD) route: other methods are 405, and the
+// route's requests are counted and timed.
+func (s *Service) handle(pattern, route string, auth bool, fn func(http.ResponseWriter, *http.Request) int) {
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		started := time.Now()
+		code := s.serve(w, r, auth, fn)
+		s.request.WithLabelValues(route, strconv.Itoa(code)).Inc()
+		s.seconds.WithLabelValues(route).Observe(time.Since(started).Seconds())
+	})
+}
+
+func (s *Service) serve(w http.ResponseWriter, r *http.Request, auth bool, fn func(http.ResponseWriter, *http.Request) int) int {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		return writeJSON(w, http.StatusMethodNotAllowed, apiError{Error: "method_not_allowed", Message: r.Method + " is not allowed; use GET"})
+	}
+	if auth {
+		w.Header().Set("Cache-Control", "no-store")
+		p, err := s.cfg.Tokens.Authorize(r, s.cfg.Chain)
+		switch {
+		case errors.Is(err, httpauth.ErrUnauthenticated):
+			w.Header().Set("WWW-Authenticate", `Bearer realm="aegis-query"`)
+			return writeJSON(w, http.StatusUnauthorized, apiError{Error: "unauthenticated", Message: err.Error()})
+		case errors.Is(err, httpauth.ErrForbidden):
+			return writeJSON(w, http.StatusForbidden, apiError{Error: "forbidden", Message: err.Error()})
+		case err != nil:
+			return writeError(w, err)
+		}
+		s.log.Debug("query", zap.String("caller", p.Name), zap.String("path", r.URL.Path))
+	}
+	return fn(w, r)
+}
+
+// apiError is every error's body.
+type apiError struct {
+	Error   string `json:"error"`
+	Message string `json:"message"`
+	Field   string `json:"field,omitempty"`
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) int {
+	b, err := json.Marshal(v)
+	if err != nil {
+		code, b = http.StatusInternalServerError, []byte(`{"error":"internal","message":"encoding the answer failed"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	w.Write(append(b, '\n'))
+	return code
+}
+
+// writeError answers err with its status: a parameter error 400, an
+// unknown decision 404, anything else 500 (its detail logged, not sent).
+func writeError(w http.ResponseWriter, err error) int {
+	var pe *query.ParamError
+	switch {
+	case errors.As(err, &pe):
+		return writeJSON(w, http.StatusBadRequest, apiError{Error: "bad_request", Field: pe.Field, Message: pe.Error()})
+	case errors.Is(err, query.ErrNotFound):
+		return writeJSON(w, http.StatusNotFound, apiError{Error: "not_found", Message: err.Error()})
+	}
+	return writeJSON(w, http.StatusInternalServerError, apiError{Error: "internal", Message: "the index could not be read; see the service's log"})
+}
+
+func (s *Service) fail(w http.ResponseWriter, r *http.Request, err error) int {
+	code := writeError(w, err)
+	if code == http.StatusInternalServerError {
+		s.log.Error("query failed", zap.String("path", r.URL.Path), zap.Error(err))
+	}
+	return code
+}
+
+func (s *Service) decision(w http.ResponseWriter, r *http.Request) int {
+	if err := noParams(r.URL.Query()); err != nil {
+		return writeError(w, err)
+	}
+	h, err := s.cfg.Reader.Decision(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return s.fail(w, r, err)
+	}
+	return writeJSON(w, http.StatusOK, h)
+}
+
+// proofFailure is the body of a proof that cannot be given (409).
+type proofFailure struct {
+	apiError
+	DecisionID string `json:"decision_id"`
+}
+
+// proof answers the evidence bundle of a decision, built from S3 and
+// checked against the trusted key. A proof that cannot be built (entries
+// not signed yet, S3 holding something that does not verify, the index
+// pointing where S3 has no such entry) is a 409 that says why.
+func (s *Service) proof(w http.ResponseWriter, r *http.Request) int {
+	if err := noParams(r.URL.Query()); err != nil {
+		return writeError(w, err)
+	}
+	h, err := s.cfg.Reader.Decision(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return s.fail(w, r, err)
+	}
+	bundle, _, err := s.cfg.Evidence.Prove(r.Context(), h)
+	if err != nil {
+		code := "proof_failed"
+		if errors.Is(err, replayer.ErrUnsigned) {
+			code = "unsigned"
+		}
+		s.log.Warn("proof failed", zap.String("decision_id", h.DecisionID), zap.Error(err))
+		return writeJSON(w, http.StatusConflict, proofFailure{apiError: apiError{Error: code, Message: err.Error()}, DecisionID: h.DecisionID})
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(bundle)
+	return http.StatusOK
+}
+
+func (s *Service) view(read func(context.Context, string, query.Range) (query.Page, error)) func(http.ResponseWriter, *http.Request) int {
+	return func(w http.ResponseWriter, r *http.Request) int {
+		rg, err := parseRange(r.URL.Query())
+		if err != nil {
+			return writeError(w, err)
+		}
+		page, err := read(r.Context(), r.PathValue("id"), rg)
+		if err != nil {
+			return s.fail(w, r, err)
+		}
+		return writeJSON(w, http.StatusOK, page)
+	}
+}
+
+// KeyInfo is /v1/verifier-key's answer.
+type KeyInfo struct {
+	Chain       string `json:"chain"`
+	VerifierKey string `json:"verifier_key"`
+	KeyID       string `json:"key_id"`
+}
+
+func (s *Service) verifierKey(w http.ResponseWriter, r *http.Request) int {
+	if err := noParams(r.URL.Query()); err != nil {
+		return writeError(w, err)
+	}
+	return writeJSON(w, http.StatusOK, KeyInfo{Chain: s.cfg.Chain, VerifierKey: s.cfg.VerifierKey, KeyID: s.key.ID()})
+}
+
+func noParams(q url.Values) error {
+	for name := range q {
+		return &query.ParamError{Field: name, Reason: "unknown parameter"}
+	}
+	return nil
+}
+
+// parseRange reads since, until (RFC 3339 or a date), limit and cursor;
+// any other parameter, or one given twice, is refused.
+func parseRange(q url.Values) (query.Range, error) {
+	var rg query.Range
+	for name, vs := range q {
+		if len(vs) != 1 {
+			return rg, &query.ParamError{Field: name, Reason: "given more than once"}
+		}
+		v := vs[0]
+		var err error
+		switch name {
+		case "since":
+			rg.Since, err = query.ParseTime(name, v)
+		case "until":
+			rg.Until, err = query.ParseTime(name, v)
+		case "limit":
+			n, perr := strconv.Atoi(v)
+			if perr != nil || n < 1 || n > query.MaxLimit {
+				err = &query.ParamError{Field: name, Reason: fmt.Sprintf("must be an integer from 1 to %d", query.MaxLimit)}
+			}
+			rg.Limit = n
+		case "cursor":
+			if v == "" {
+				err = &query.ParamError{Field: name, Reason: "empty"}
+			}
+			rg.Cursor = v
+		default:
+			err = &query.ParamError{Field: name, Reason: "unknown parameter (since, until, limit, cursor)"}
+		}
+		if err != nil {
+			return rg, err
+		}
+	}
+	return rg, nil
+}

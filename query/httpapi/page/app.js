@@ -1,0 +1,225 @@
+// app.js: the auditor's page. Lookups go to this service's API with the
+// bearer token given; proofs are checked by verify.js in the browser.
+"use strict";
+
+(function () {
+  const $ = (id) => document.getElementById(id);
+  const V = window.AegisVerify;
+  let serverKey = "";
+  let nextCursor = "";
+
+  function status(msg, bad) {
+    $("status").textContent = msg;
+    $("status").className = bad ? "fail" : "note";
+  }
+
+  async function api(path) {
+    const headers = {};
+    const token = $("token").value.trim();
+    if (token) headers.Authorization = "Bearer " + token;
+    const resp = await fetch(path, { headers, cache: "no-store" });
+    const text = await resp.text();
+    let body = null;
+    try { body = JSON.parse(text); } catch (e) { /* reported below */ }
+    if (!resp.ok) {
+      const msg = body && body.message ? body.message : text.slice(0, 200);
+      const err = new Error(`${resp.status}: ${msg}`);
+      err.status = resp.status;
+      err.body = body;
+      throw err;
+    }
+    return { body, text };
+  }
+
+  function cell(tr, text, cls) {
+    const td = document.createElement("td");
+    td.textContent = text === undefined || text === null ? "" : String(text);
+    if (cls) td.className = cls;
+    tr.appendChild(td);
+    return td;
+  }
+
+  function link(tr, id) {
+    const td = document.createElement("td");
+    const a = document.createElement("a");
+    a.href = "#decision=" + encodeURIComponent(id);
+    a.textContent = id;
+    td.appendChild(a);
+    tr.appendChild(td);
+  }
+
+  async function trustedKey() {
+    return V.parseVerifierKey($("key").value);
+  }
+
+  async function showList(kind, id, cursor) {
+    $("decision").hidden = true;
+    const params = new URLSearchParams();
+    for (const f of ["since", "until", "limit"]) if ($(f).value.trim()) params.set(f, $(f).value.trim());
+    if (cursor) params.set("cursor", cursor);
+    const path = `/v1/${kind === "user" ? "users" : "sessions"}/${encodeURIComponent(id)}/decisions` + (params.toString() ? "?" + params : "");
+    status("reading…");
+    const { body } = await api(path);
+    const tbody = $("list").querySelector("tbody");
+    if (!cursor) tbody.textContent = "";
+    for (const d of body.decisions) {
+      const tr = document.createElement("tr");
+      cell(tr, d.occurred_at); link(tr, d.decision_id); cell(tr, d.action); cell(tr, d.current_action);
+      cell(tr, d.user_id); cell(tr, d.session_id); cell(tr, d.proof.seq);
+      tbody.appendChild(tr);
+    }
+    $("results-title").textContent = `Decisions of ${kind} ${id}, newest first`;
+    $("results").hidden = false;
+    nextCursor = body.next || "";
+    $("more").hidden = !nextCursor;
+    status(`${tbody.children.length} decisions${nextCursor ? " (more on the next page)" : ""}`);
+  }
+
+  function li(list, c) {
+    const el = document.createElement("li");
+    el.className = c.ok ? "pass" : "fail";
+    el.textContent = (c.ok ? "✓ " : "✗ ") + c.name + (c.detail ? ": " + c.detail : "");
+    list.appendChild(el);
+  }
+
+  function verdict(el, ok, text) {
+    el.dataset.verdict = ok ? "pass" : "fail";
+    el.className = ok ? "pass" : "fail";
+    el.textContent = text;
+  }
+
+  async function showDecision(id) {
+    $("results").hidden = true;
+    status("reading…");
+    const { body: h } = await api(`/v1/decisions/${encodeURIComponent(id)}`);
+    $("decision").hidden = false;
+    $("d-id").textContent = h.decision_id;
+    $("d-current").textContent = h.current_action;
+    $("d-current-why").textContent = h.current_seq === h.proof.seq ? "(as decided)" : `(set by the override at seq ${h.current_seq})`;
+    const fields = $("d-fields").querySelector("tbody");
+    fields.textContent = "";
+    for (const [k, v] of [["action", h.action], ["confidence", h.confidence_score], ["policy", h.policy_version], ["user", h.user_id],
+      ["session", h.session_id], ["environment", h.environment], ["occurred at", h.occurred_at], ["event id", h.event_id],
+      ["metadata", h.metadata === undefined ? "" : JSON.stringify(h.metadata)]]) {
+      const tr = document.createElement("tr");
+      cell(tr, k); cell(tr, v);
+      fields.appendChild(tr);
+    }
+    const hist = $("history").querySelector("tbody");
+    hist.textContent = "";
+    const rows = [{ p: h.proof, at: h.occurred_at, what: "decision " + h.action, by: "policy " + h.policy_version, reason: "" }];
+    for (const c of h.conflicting || []) rows.push({ p: c.proof, at: c.occurred_at, what: "conflicting decision " + c.action, by: c.event_id, reason: "" });
+    for (const o of h.overrides) rows.push({ p: o.proof, at: o.occurred_at, what: "override to " + o.new_action, by: o.reviewer_id, reason: o.reason });
+    rows.sort((a, b) => a.p.seq - b.p.seq);
+    const proofCells = new Map();
+    for (const r of rows) {
+      const tr = document.createElement("tr");
+      cell(tr, r.p.seq); cell(tr, r.at); cell(tr, r.what); cell(tr, r.by); cell(tr, r.reason);
+      cell(tr, `${r.p.s3_key} : ${r.p.s3_line}`); cell(tr, r.p.hash, "hash");
+      proofCells.set(r.p.seq, cell(tr, "…"));
+      hist.appendChild(tr);
+    }
+    status("");
+    await checkProof(h, proofCells);
+  }
+
+  // checkProof fetches the decision's bundle and checks it here: the
+  // entries, the checkpoint signatures, the Merkle paths, and that the
+  // index's answer says what the signed entries say.
+  async function checkProof(h, proofCells) {
+    const list = $("checks");
+    list.textContent = "";
+    $("verdict").dataset.verdict = "pending";
+    $("verdict").className = "note";
+    $("verdict").textContent = "checking…";
+    let key;
+    try { key = await trustedKey(); } catch (e) {
+      li(list, { ok: false, name: "trusted key", detail: e.message });
+      return verdict($("verdict"), false, "FAILED: no usable verifier key");
+    }
+    let text;
+    try {
+      ({ text } = await api(`/v1/decisions/${encodeURIComponent(h.decision_id)}/proof`));
+    } catch (e) {
+      li(list, { ok: false, name: "evidence from S3", detail: e.message });
+      for (const td of proofCells.values()) { td.textContent = "✗"; td.className = "fail"; }
+      return verdict($("verdict"), false, "FAILED: no proof (" + (e.body && e.body.error ? e.body.error : e.message) + ")");
+    }
+    const rep = await V.verifyBundle(text, key);
+    for (const err of rep.errors) li(list, { ok: false, name: "bundle", detail: err });
+    for (const r of rep.entries) {
+      const ok = r.checks.every((c) => c.ok);
+      for (const c of r.checks) li(list, { ok: c.ok, name: `seq ${r.line ? r.line.seq : "?"} ${c.name}`, detail: c.detail });
+      const td = r.line && proofCells.get(r.line.seq);
+      if (td) { td.textContent = ok ? "✓" : "✗"; td.className = ok ? "pass" : "fail"; }
+    }
+    const answer = V.compareAnswer(h, rep);
+    for (const c of answer) li(list, c);
+    const ok = rep.ok && answer.every((c) => c.ok);
+    verdict($("verdict"), ok, ok
+      ? `VERIFIED: ${rep.entries.length} entries in the signed log (key ${key.id}); the index says what they say`
+      : "FAILED: see the checks below");
+  }
+
+  async function checkBundle() {
+    const list = $("bundle-checks");
+    list.textContent = "";
+    let key;
+    try { key = await trustedKey(); } catch (e) {
+      li(list, { ok: false, name: "trusted key", detail: e.message });
+      return verdict($("bundle-verdict"), false, "FAILED: no usable verifier key");
+    }
+    let text = $("bundle").value;
+    if (!text.endsWith("\n")) text += "\n"; // a text area drops the final newline
+    const rep = await V.verifyBundle(text, key);
+    for (const err of rep.errors) li(list, { ok: false, name: "bundle", detail: err });
+    for (const r of rep.entries) for (const c of r.checks) li(list, { ok: c.ok, name: `seq ${r.line ? r.line.seq : "?"} ${c.name}`, detail: c.detail });
+    verdict($("bundle-verdict"), rep.ok, rep.ok
+      ? `VERIFIED: decision ${rep.decisionId} of chain ${rep.chain}: ${rep.action}, now ${rep.currentAction}; ${rep.entries.length} entries`
+      : "FAILED: see the checks below");
+  }
+
+  async function route() {
+    const m = /^#(decision|user|session)=(.*)$/.exec(location.hash);
+    if (!m) return;
+    const id = decodeURIComponent(m[2]);
+    $("kind").value = m[1];
+    $("q").value = id;
+    try {
+      if (m[1] === "decision") await showDecision(id);
+      else await showList(m[1], id, "");
+    } catch (e) {
+      status(e.message, true);
+    }
+  }
+
+  async function init() {
+    $("token").value = sessionStorage.getItem("aegis-token") || "";
+    $("token").addEventListener("change", () => sessionStorage.setItem("aegis-token", $("token").value));
+    try {
+      const { body } = await api("/v1/verifier-key");
+      serverKey = body.verifier_key;
+      $("chain").textContent = body.chain;
+      $("key").value = sessionStorage.getItem("aegis-key") || serverKey;
+    } catch (e) { status("cannot read the service's verifier key: " + e.message, true); }
+    const showKeySource = () => {
+      $("key-source").textContent = $("key").value.trim() === serverKey
+        ? "(the key this service is configured with; paste your own copy to check against it)"
+        : "(your own key)";
+    };
+    showKeySource();
+    $("key").addEventListener("change", () => { sessionStorage.setItem("aegis-key", $("key").value.trim()); showKeySource(); route(); });
+    $("search").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const h = `#${$("kind").value}=${encodeURIComponent($("q").value.trim())}`;
+      if (location.hash === h) route(); else location.hash = h;
+    });
+    $("more").addEventListener("click", () => showList($("kind").value, $("q").value.trim(), nextCursor).catch((e) => status(e.message, true)));
+    $("check-bundle").addEventListener("click", () => checkBundle());
+    window.addEventListener("hashchange", route);
+    document.body.dataset.ready = "true";
+    await route();
+  }
+
+  init();
+})();

@@ -1,0 +1,239 @@
+// verify.js: the checks of docs/FORMAT.md sections 5, 7 and 11, done in the
+// browser with WebCrypto (SHA-256, Ed25519), so that an auditor trusts
+// the checkpoint key, not this server. The Go reference is shared/proof.go.
+"use strict";
+
+(function () {
+  const enc = new TextEncoder();
+  const hexRe = /^[0-9a-f]{64}$/;
+
+  function hex(bytes) {
+    return Array.from(new Uint8Array(bytes), (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+  function unhex(s) {
+    if (!hexRe.test(s)) throw new Error("not 64 hex digits: " + String(s).slice(0, 80));
+    const out = new Uint8Array(32);
+    for (let i = 0; i < 32; i++) out[i] = parseInt(s.slice(2 * i, 2 * i + 2), 16);
+    return out;
+  }
+  function unbase64(s) {
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(s) || s.length % 4 !== 0) throw new Error("not base64");
+    const bin = atob(s);
+    const out = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+    return out;
+  }
+  function concat(...parts) {
+    const n = parts.reduce((a, p) => a + p.length, 0);
+    const out = new Uint8Array(n);
+    let at = 0;
+    for (const p of parts) { out.set(p, at); at += p.length; }
+    return out;
+  }
+  async function sha256(bytes) {
+    return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  }
+  function equal(a, b) {
+    if (a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+    return true;
+  }
+
+  // A verifier key: <name>+<8 hex key hash>+<base64 of 0x01 and 32 bytes>
+  // (section 7.1). The key hash is checked, and the key imported.
+  async function parseVerifierKey(text) {
+    const s = String(text).trim();
+    const a = s.indexOf("+"), b = a < 0 ? -1 : s.indexOf("+", a + 1);
+    if (a <= 0 || b < 0) throw new Error("a verifier key is name+hash+key");
+    const name = s.slice(0, a), hash = s.slice(a + 1, b);
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(name)) throw new Error("bad key name");
+    if (!/^[0-9a-f]{8}$/.test(hash)) throw new Error("the key hash is not 8 hex digits");
+    const raw = unbase64(s.slice(b + 1));
+    if (raw.length !== 33 || raw[0] !== 1) throw new Error("not an Ed25519 key (33 bytes starting 0x01)");
+    const pub = raw.slice(1);
+    const h = await sha256(concat(enc.encode(name + "\n"), new Uint8Array([1]), pub));
+    if (hex(h.slice(0, 4)) !== hash) throw new Error("the key hash does not match the key");
+    const key = await crypto.subtle.importKey("raw", pub, { name: "Ed25519" }, false, ["verify"]);
+    return { name, hash, id: name + "+" + hash, key };
+  }
+
+  // The entry hash of a line (section 5), from the line's own bytes.
+  async function entryHash(line, prevHex) {
+    const re = /,"hash":"[0-9a-f]{64}"/g;
+    let last = null, m;
+    while ((m = re.exec(line)) !== null) last = m;
+    if (last === null) throw new Error("the line has no hash member");
+    const body = line.slice(0, last.index) + line.slice(last.index + last[0].length);
+    const h = await sha256(concat(enc.encode("aegis-audit/entry/v1"), new Uint8Array([0]), unhex(prevHex), enc.encode(body)));
+    return hex(h);
+  }
+
+  // A signed checkpoint (section 7.2), its signature checked with key.
+  async function openCheckpoint(note, key) {
+    const cut = note.indexOf("\n\n");
+    if (cut < 0) throw new Error("checkpoint: no signature");
+    const text = note.slice(0, cut + 1);
+    const sigLine = note.slice(cut + 2);
+    const lines = text.split("\n");
+    const want = ["aegis-audit/checkpoint/v1", "chain", "seq", "hash", "offset", "object", "root", "time"];
+    if (lines.length !== 9 || lines[8] !== "" || lines[0] !== want[0]) throw new Error("checkpoint: not an aegis checkpoint");
+    const cp = {};
+    for (let i = 1; i < 8; i++) {
+      const sp = lines[i].indexOf(" ");
+      if (lines[i].slice(0, sp) !== want[i]) throw new Error("checkpoint: line " + (i + 1) + " is not " + want[i]);
+      cp[want[i]] = lines[i].slice(sp + 1);
+    }
+    cp.seq = Number(cp.seq);
+    const m = /^\u2014 (\S+) (\S+)\n$/.exec(sigLine);
+    if (!m) throw new Error("checkpoint: bad signature line");
+    if (m[1] !== key.name) throw new Error("checkpoint signed by key " + m[1] + ", not the trusted " + key.name);
+    const sig = unbase64(m[2]);
+    if (sig.length !== 68 || hex(sig.slice(0, 4)) !== key.hash) throw new Error("checkpoint signed by another key than " + key.id);
+    const ok = await crypto.subtle.verify({ name: "Ed25519" }, key.key, sig.slice(4), enc.encode(text));
+    if (!ok) throw new Error("the checkpoint's Ed25519 signature does not verify with " + key.id);
+    return cp;
+  }
+
+  // RFC 9162 section 2.1.3.2: the root an inclusion path leads to.
+  async function inclusionRoot(leafHex, index, size, path) {
+    if (!(index < size)) throw new Error("index " + index + " not below size " + size);
+    let fn = index, sn = size - 1;
+    let r = await sha256(concat(new Uint8Array([0]), unhex(leafHex)));
+    for (const p of path) {
+      if (sn === 0) throw new Error("the path is longer than the tree");
+      const ph = unhex(p);
+      if (fn % 2 === 1 || fn === sn) {
+        r = await sha256(concat(new Uint8Array([1]), ph, r));
+        if (fn % 2 === 0) {
+          while (fn % 2 === 0 && fn !== 0) { fn = Math.floor(fn / 2); sn = Math.floor(sn / 2); }
+        }
+      } else {
+        r = await sha256(concat(new Uint8Array([1]), r, ph));
+      }
+      fn = Math.floor(fn / 2); sn = Math.floor(sn / 2);
+    }
+    if (sn !== 0) throw new Error("the path is shorter than the tree");
+    return hex(r);
+  }
+
+  // One bundle item: every check of section 11, each reported.
+  async function verifyItem(item, bundle, key) {
+    const checks = [];
+    const check = (name, ok, detail) => { checks.push({ name, ok: !!ok, detail: detail || "" }); return ok; };
+    let line = null;
+    try {
+      line = JSON.parse(item.line);
+    } catch (e) {
+      check("entry", false, "the line is not JSON");
+      return { checks };
+    }
+    const ev = line.event || {};
+    const about = (ev.decision && ev.decision.decision_id) || (ev.override && ev.override.decision_id);
+    check("entry", line.v === 1 && line.type === "event" && line.chain === bundle.chain && about === bundle.decision_id,
+      `seq ${line.seq}: an event of chain ${line.chain} about ${about}`);
+    try {
+      const h = await entryHash(item.line, line.prev);
+      check("entry hash", h === line.hash, h === line.hash ? "SHA-256 recomputed: " + h : `the line says ${line.hash}, its bytes hash to ${h}`);
+    } catch (e) { check("entry hash", false, e.message); }
+    let cp = null;
+    try {
+      cp = await openCheckpoint(item.checkpoint, key);
+      check("checkpoint signature", true, `Ed25519 by ${key.id}: seq ${cp.seq}, object ${cp.object}`);
+    } catch (e) { check("checkpoint signature", false, e.message); }
+    if (cp) {
+      check("checkpoint names the object", cp.chain === bundle.chain && cp.object === item.object, `chain ${cp.chain}, object ${cp.object}`);
+      const first = cp.seq + 1 - item.size;
+      const placeOK = item.index < item.size && item.size <= cp.seq + 1 && line.seq === first + item.index &&
+        (item.index !== item.size - 1 || line.hash === cp.hash);
+      check("place in the object", placeOK, `line ${item.index + 1} of ${item.size}, seq ${line.seq}`);
+      const date = String(line.source && line.source.timestamp).slice(0, 10).split("-");
+      const cutAt = item.object.lastIndexOf("/year=");
+      const wantKey = cutAt > 0 && `${item.object.slice(0, cutAt)}/year=${date[0]}/month=${date[1]}/day=${date[2]}/env=${bundle.chain}/${String(first).padStart(20, "0")}.jsonl`;
+      check("object key", item.object === wantKey, item.object);
+      try {
+        const root = await inclusionRoot(line.hash, item.index, item.size, item.path);
+        check("Merkle path to the signed root", root === cp.root, root === cp.root ? `${item.path.length} hashes to root ${root}` : `leads to ${root}, the checkpoint signs ${cp.root}`);
+      } catch (e) { check("Merkle path to the signed root", false, e.message); }
+    }
+    return { line, checks };
+  }
+
+  // verifyBundle checks a bundle's text with a parsed verifier key and
+  // returns its entries (by seq) with their checks, and ok.
+  async function verifyBundle(text, key) {
+    const rep = { ok: false, entries: [], errors: [] };
+    let b;
+    try {
+      if (!text.endsWith("\n")) throw new Error("a bundle ends in one newline");
+      b = JSON.parse(text);
+    } catch (e) { rep.errors.push("not a bundle: " + e.message); return rep; }
+    if (b.format !== "aegis-audit/proof/v1") rep.errors.push("format is not aegis-audit/proof/v1");
+    if (b.key_id !== key.id) rep.errors.push(`the bundle is signed by ${b.key_id}; the trusted key is ${key.id}`);
+    if (!Array.isArray(b.entries) || b.entries.length === 0) { rep.errors.push("no entries"); return rep; }
+    rep.chain = b.chain; rep.decisionId = b.decision_id;
+    let prevSeq = -1;
+    for (const item of b.entries) {
+      const r = await verifyItem(item, b, key);
+      r.object = item.object;
+      rep.entries.push(r);
+      if (r.line && r.line.seq <= prevSeq) rep.errors.push(`seq ${r.line.seq} does not follow seq ${prevSeq}`);
+      if (r.line) prevSeq = r.line.seq;
+    }
+    let action = null, current = null;
+    for (const r of rep.entries) {
+      const ev = r.line && r.line.event;
+      if (ev && ev.decision && action === null) action = ev.decision.action;
+      if (ev && ev.override) current = ev.override.new_action;
+    }
+    if (action === null) rep.errors.push("no entry is the decision itself");
+    rep.action = action; rep.currentAction = current || action;
+    rep.ok = rep.errors.length === 0 && rep.entries.every((r) => r.checks.every((c) => c.ok));
+    return rep;
+  }
+
+  // canon writes a JSON value with sorted members, to compare two values.
+  function canon(v) {
+    if (Array.isArray(v)) return "[" + v.map(canon).join(",") + "]";
+    if (v && typeof v === "object") return "{" + Object.keys(v).sort().map((k) => JSON.stringify(k) + ":" + canon(v[k])).join(",") + "}";
+    return JSON.stringify(v === undefined ? null : v);
+  }
+
+  // compareAnswer checks that the index's answer (a History from the API)
+  // says what the verified entries say: every item's seq, hash, object and
+  // content, and the current action.
+  function compareAnswer(h, rep) {
+    const checks = [];
+    const bySeq = new Map();
+    for (const r of rep.entries) if (r.line) bySeq.set(r.line.seq, r);
+    const item = (what, p, fields) => {
+      const r = bySeq.get(p.seq);
+      if (!r) { checks.push({ name: what, ok: false, detail: `seq ${p.seq} is not in the proof` }); return; }
+      const bad = [];
+      if (r.line.hash !== p.hash) bad.push(`hash (index ${p.hash}, signed ${r.line.hash})`);
+      if (r.object !== p.s3_key) bad.push(`object (index ${p.s3_key}, signed ${r.object})`);
+      for (const [name, a, b] of fields(r.line.event)) if (canon(a) !== canon(b)) bad.push(`${name} (index ${canon(a)}, signed ${canon(b)})`);
+      checks.push({ name: what, ok: bad.length === 0, detail: bad.length ? "the index differs from the signed entry in " + bad.join("; ") : `seq ${p.seq} matches the signed entry` });
+    };
+    const decision = (d) => (ev) => {
+      const x = ev.decision || {};
+      return [["type", "decision", ev.type], ["event_id", d.event_id, ev.event_id], ["environment", d.environment, ev.environment],
+        ["occurred_at", d.occurred_at, ev.occurred_at], ["decision_id", d.decision_id, x.decision_id], ["action", d.action, x.action],
+        ["confidence_score", d.confidence_score, x.confidence_score], ["policy_version", d.policy_version, x.policy_version],
+        ["user_id", d.user_id, x.user_id], ["session_id", d.session_id, x.session_id], ["metadata", d.metadata, x.metadata]];
+    };
+    item("index answer: decision " + h.decision_id, h.proof, decision(h));
+    for (const c of h.conflicting || []) item("index answer: conflicting decision " + c.event_id, c.proof, decision(c));
+    for (const o of h.overrides || []) {
+      item("index answer: override " + o.event_id, o.proof, (ev) => {
+        const x = ev.override || {};
+        return [["type", "override", ev.type], ["event_id", o.event_id, ev.event_id], ["occurred_at", o.occurred_at, ev.occurred_at],
+          ["decision_id", o.decision_id, x.decision_id], ["reviewer_id", o.reviewer_id, x.reviewer_id], ["new_action", o.new_action, x.new_action], ["reason", o.reason, x.reason]];
+      });
+    }
+    checks.push({ name: "current state", ok: h.current_action === rep.currentAction,
+      detail: `the index says ${h.current_action}; the signed entries say ${rep.currentAction}` });
+    return checks;
+  }
+
+  window.AegisVerify = { parseVerifierKey, verifyBundle, compareAnswer, entryHash, inclusionRoot, openCheckpoint };
+})();

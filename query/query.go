@@ -1,0 +1,221 @@
+// Package query is the read side of the DynamoDB index: a decision by id
+// with its override history and current state, a user's decisions (GSI1)
+// and a session's decisions (GSI2), newest first, by time range, in pages
+// with opaque cursors. `aegis get`, `aegis list`, the `aegis query` HTTP
+// service and its auditor's page all read through it.
+//
+// Invariants:
+//   - Every answer carries the proof pointer of its sealed entry (seq,
+//     entry hash, S3 key, version id, line), so that it can be checked
+//     against S3 and a signed checkpoint (CheckProof).
+//   - Views are newest first; decisions of the same time come out by seq
+//     (highest first), never by decision id.
+//   - A cursor is bound to its view, its user or session and its time
+//     range; anything else (forged, truncated, from another query) is a
+//     *ParamError, never a DynamoDB error.
+//   - With Reader.Chain set, items of other chains are not answered.
+//
+// The table's item layout belongs to package indexer/layout, shared with
+// the indexer that writes it.
+package query
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/aegisai/audit/indexer/layout"
+)
+
+// DynamoAPI is the part of the DynamoDB client the reader uses.
+type DynamoAPI interface {
+	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+}
+
+// Reader reads the single table.
+type Reader struct {
+	DB DynamoAPI
+	// Table is the single table (required).
+	Table string
+	// Chain, if set, answers only decisions of this chain (environment):
+	// the others are as if absent. Empty: every chain.
+	Chain string
+}
+
+// Limits of a view's pages.
+const (
+	// DefaultLimit is a page's size when none is given.
+	DefaultLimit = 50
+	// MaxLimit is the largest page.
+	MaxLimit = 500
+)
+
+// ErrNotFound is returned for a decision that is not indexed (or not of
+// Reader.Chain).
+var ErrNotFound = errors.New("decision not found in the index")
+
+// ParamError is a bad request parameter: the caller's fault (HTTP 400).
+type ParamError struct {
+	// Field names the parameter (decision_id, user_id, session_id, since,
+	// until, limit, cursor).
+	Field  string
+	Reason string
+}
+
+func (e *ParamError) Error() string { return e.Field + ": " + e.Reason }
+
+// Proof points at an answer's sealed entry in S3.
+type Proof = layout.Proof
+
+// Decision is a decision as indexed, with its current state.
+type Decision struct {
+	DecisionID      string    `json:"decision_id"`
+	EventID         string    `json:"event_id"`
+	Environment     string    `json:"environment"`
+	OccurredAt      time.Time `json:"occurred_at"`
+	Action          string    `json:"action"`
+	ConfidenceScore float64   `json:"confidence_score"`
+	PolicyVersion   string    `json:"policy_version"`
+	UserID          string    `json:"user_id"`
+	SessionID       string    `json:"session_id"`
+	// Metadata is the decision's metadata object (absent when none).
+	Metadata json.RawMessage `json:"metadata,omitempty"`
+	// CurrentAction is Action, or the new action of the latest override;
+	// CurrentSeq the seq of the entry that set it.
+	CurrentAction string `json:"current_action"`
+	CurrentSeq    uint64 `json:"current_seq"`
+	Proof         Proof  `json:"proof"`
+}
+
+// Override is one override of a decision.
+type Override struct {
+	DecisionID string    `json:"decision_id"`
+	EventID    string    `json:"event_id"`
+	OccurredAt time.Time `json:"occurred_at"`
+	ReviewerID string    `json:"reviewer_id"`
+	NewAction  string    `json:"new_action"`
+	Reason     string    `json:"reason"`
+	Proof      Proof     `json:"proof"`
+}
+
+// History is a decision with every override of it, oldest first.
+type History struct {
+	Decision
+	Overrides []Override `json:"overrides"`
+	// Conflicting are other decision events sealed with the same decision
+	// id (a producer reused it), by seq; each is also an index anomaly.
+	Conflicting []Decision `json:"conflicting,omitempty"`
+}
+
+// Page is one page of a user's or a session's decisions.
+type Page struct {
+	Decisions []Decision `json:"decisions"`
+	// Next is the cursor of the next page ("" on the last page).
+	Next string `json:"next,omitempty"`
+}
+
+// IDs returns the decision ids of the page, in order.
+func (p Page) IDs() []string {
+	ids := make([]string, len(p.Decisions))
+	for i, d := range p.Decisions {
+		ids[i] = d.DecisionID
+	}
+	return ids
+}
+
+// Range selects a page of a view.
+type Range struct {
+	// Since and Until bound the decisions' occurred_at: Since inclusive,
+	// Until exclusive; zero means unbounded.
+	Since, Until time.Time
+	// Limit is the page size: 0 means DefaultLimit; at most MaxLimit.
+	Limit int
+	// Cursor is the previous page's Next ("" for the first page).
+	Cursor string
+}
+
+// Decision returns a decision with its override history and current state
+// (one strongly consistent Query).
+func (r *Reader) Decision(ctx context.Context, decisionID string) (*History, error) {
+	if err := checkID("decision_id", decisionID); err != nil {
+		return nil, err
+	}
+	part, err := layout.LoadDecision(ctx, r.DB, r.Table, decisionID)
+	if err != nil {
+		return nil, err
+	}
+	var decisions []layout.Decision
+	for _, d := range part.Decisions {
+		if r.Chain == "" || d.Environment == r.Chain {
+			decisions = append(decisions, d)
+		}
+	}
+	if len(decisions) == 0 {
+		return nil, fmt.Errorf("decision %s: %w", decisionID, ErrNotFound)
+	}
+	h := &History{Decision: decisionOf(decisions[0]), Overrides: []Override{}}
+	for _, c := range decisions[1:] {
+		h.Conflicting = append(h.Conflicting, decisionOf(c))
+	}
+	for _, o := range part.Overrides {
+		h.Overrides = append(h.Overrides, Override{DecisionID: o.DecisionID, EventID: o.EventID, OccurredAt: o.OccurredAt,
+			ReviewerID: o.ReviewerID, NewAction: o.NewAction, Reason: o.Reason, Proof: o.Proof})
+	}
+	// The indexer raises the current state after writing an override; an
+	// override it has written but not yet applied is already the latest.
+	if n := len(h.Overrides); n > 0 && h.Overrides[n-1].Proof.Seq > h.CurrentSeq {
+		h.CurrentAction, h.CurrentSeq = h.Overrides[n-1].NewAction, h.Overrides[n-1].Proof.Seq
+	}
+	return h, nil
+}
+
+func decisionOf(d layout.Decision) Decision {
+	out := Decision{DecisionID: d.DecisionID, EventID: d.EventID, Environment: d.Environment, OccurredAt: d.OccurredAt,
+		Action: d.Action, ConfidenceScore: d.ConfidenceScore, PolicyVersion: d.PolicyVersion, UserID: d.UserID, SessionID: d.SessionID,
+		CurrentAction: d.CurrentAction, CurrentSeq: d.CurrentSeq, Proof: d.Proof}
+	if d.Metadata != "" {
+		if json.Valid([]byte(d.Metadata)) {
+			out.Metadata = json.RawMessage(d.Metadata)
+		} else { // not what the indexer writes; shown, not trusted
+			out.Metadata, _ = json.Marshal(d.Metadata)
+		}
+	}
+	return out
+}
+
+// checkID refuses ids the event schema refuses (docs/FORMAT.md section 4):
+// no such decision, user or session can be indexed.
+func checkID(field, id string) error {
+	switch {
+	case id == "":
+		return &ParamError{Field: field, Reason: "required"}
+	case len(id) > 256:
+		return &ParamError{Field: field, Reason: "longer than 256 bytes"}
+	case !utf8.ValidString(id):
+		return &ParamError{Field: field, Reason: "not UTF-8"}
+	}
+	for _, c := range id {
+		if c < 0x20 || c == 0x7f {
+			return &ParamError{Field: field, Reason: "has a control character"}
+		}
+	}
+	return nil
+}
+
+// ParseTime reads a time parameter (field names it in the error): RFC 3339
+// (2026-11-27T10:00:00Z, any offset) or a date (2026-11-27: its midnight,
+// UTC).
+func ParseTime(field, v string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.DateOnly, v); err == nil {
+		return t, nil
+	}
+	return time.Time{}, &ParamError{Field: field, Reason: "not a time: want RFC 3339 (2026-11-27T10:00:00Z) or a date (2026-11-27)"}
+}

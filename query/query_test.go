@@ -1,0 +1,262 @@
+package query_test
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aegisai/audit/indexer"
+	"github.com/aegisai/audit/indexer/layout"
+	"github.com/aegisai/audit/internal/testbed/localstack"
+	"github.com/aegisai/audit/internal/testbed/pipeline"
+	"github.com/aegisai/audit/query"
+)
+
+var stack *localstack.Stack
+
+func TestMain(m *testing.M) { os.Exit(localstack.RunTests(m, &stack)) }
+
+// event is a decision (override when to != "") to seal.
+type event struct {
+	id, user, session, action, at, to string
+}
+
+func (ev event) json(chain string, n int) string {
+	if ev.to != "" {
+		return fmt.Sprintf(`{"type":"override","event_id":"o-%d","environment":%q,"occurred_at":%q,"override":{"decision_id":%q,"reviewer_id":"r","new_action":%q,"reason":"checked"}}`,
+			n, chain, ev.at, ev.id, ev.to)
+	}
+	return fmt.Sprintf(`{"type":"decision","event_id":"e-%s","environment":%q,"occurred_at":%q,"decision":{"decision_id":%q,"action":%q,"confidence_score":0.8,"policy_version":"p","user_id":%q,"session_id":%q,"metadata":{"k":[1,"x"]}}}`,
+		ev.id, chain, ev.at, ev.id, ev.action, ev.user, ev.session)
+}
+
+// index seals events on chain (from genesis) and indexes them into a new
+// table with the indexer's own code; it returns a reader of the table.
+func index(t *testing.T, chain string, events []event) *query.Reader {
+	t.Helper()
+	ctx := context.Background()
+	db, err := stack.DynamoDB(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	table := localstack.Name("query")
+	if err := layout.EnsureTable(ctx, db, table); err != nil {
+		t.Fatal(err)
+	}
+	apply(t, &indexer.Index{DB: db, Table: table}, chain, events)
+	return &query.Reader{DB: db, Table: table, Chain: chain}
+}
+
+func apply(t *testing.T, ix *indexer.Index, chain string, events []event) {
+	t.Helper()
+	raws := make([][]byte, len(events))
+	for i, ev := range events {
+		raws[i] = []byte(ev.json(chain, i))
+	}
+	entries, recs, err := pipeline.SealInMemory(chain, raws, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := make([]indexer.Sealed, len(entries))
+	for i := range entries {
+		batch[i] = indexer.Sealed{Entry: entries[i], Record: recs[i]}
+	}
+	if _, err := ix.ApplyBatch(context.Background(), batch); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func at(minute int) string { return fmt.Sprintf("2026-11-27T10:%02d:00Z", minute) }
+
+// all reads every page of a view and checks each page's size.
+func all(t *testing.T, read func(query.Range) (query.Page, error), rg query.Range) (ids []string, pages int) {
+	t.Helper()
+	for {
+		pg, err := read(rg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		if len(pg.Decisions) > rg.Limit || (pg.Next != "" && len(pg.Decisions) != rg.Limit) {
+			t.Fatalf("page %d has %d decisions (limit %d, next %q)", pages, len(pg.Decisions), rg.Limit, pg.Next)
+		}
+		ids = append(ids, pg.IDs()...)
+		if pg.Next == "" {
+			return ids, pages
+		}
+		if pages > 100 {
+			t.Fatal("pagination does not end")
+		}
+		rg.Cursor = pg.Next
+	}
+}
+
+// Users and sessions with 0, 1, page-size and page-size+1 decisions come
+// back exactly, newest first, in the fewest pages (no empty last page).
+func TestViewsReturnExactSetsAcrossPages(t *testing.T) {
+	const pageSize = 4
+	var events []event
+	want := map[string][]string{} // user -> ids newest first
+	for _, n := range []int{1, pageSize, pageSize + 1, 2*pageSize + 1} {
+		user := fmt.Sprintf("u%d", n)
+		for i := range n {
+			id := fmt.Sprintf("%s-d%d", user, i)
+			events = append(events, event{id: id, user: user, session: "s-" + user, action: "ALLOW", at: at(i)})
+			want[user] = append([]string{id}, want[user]...)
+		}
+	}
+	// Another chain's decision of the same user is not answered.
+	rd := index(t, "prod", events)
+	apply(t, &indexer.Index{DB: rd.DB.(indexer.DynamoAPI), Table: rd.Table}, "dev", []event{{id: "dev-d", user: "u1", session: "s-u1", action: "BLOCK", at: at(30)}})
+	ctx := context.Background()
+	for _, user := range []string{"u0", "u1", "u4", "u5", "u9"} {
+		n := len(want[user])
+		for name, read := range map[string]func(query.Range) (query.Page, error){
+			"user":    func(rg query.Range) (query.Page, error) { return rd.ByUser(ctx, user, rg) },
+			"session": func(rg query.Range) (query.Page, error) { return rd.BySession(ctx, "s-"+user, rg) },
+		} {
+			got, pages := all(t, read, query.Range{Limit: pageSize})
+			if !slices.Equal(got, want[user]) {
+				t.Fatalf("%s %s: %v, want %v", name, user, got, want[user])
+			}
+			if wantPages := max(1, (n+pageSize-1)/pageSize); pages != wantPages {
+				t.Fatalf("%s %s: %d decisions in %d pages, want %d", name, user, n, pages, wantPages)
+			}
+		}
+	}
+	// A time range: since inclusive, until exclusive, across pages.
+	since, _ := time.Parse(time.RFC3339, at(2))
+	until, _ := time.Parse(time.RFC3339, at(7))
+	got, _ := all(t, func(rg query.Range) (query.Page, error) { return rd.ByUser(ctx, "u9", rg) }, query.Range{Limit: 2, Since: since, Until: until})
+	if !slices.Equal(got, []string{"u9-d6", "u9-d5", "u9-d4", "u9-d3", "u9-d2"}) {
+		t.Fatalf("u9 from %s to %s: %v", since, until, got)
+	}
+}
+
+// Decisions of the same time come out by seq (newest first), not by id.
+func TestSameTimeIsOrderedBySeq(t *testing.T) {
+	ids := []string{"m", "z", "a", "q"} // sealed in this order, all at one time
+	var events []event
+	for _, id := range ids {
+		events = append(events, event{id: id, user: "u", session: "s", action: "ALLOW", at: at(5)})
+	}
+	rd := index(t, "prod", events)
+	got, _ := all(t, func(rg query.Range) (query.Page, error) { return rd.ByUser(context.Background(), "u", rg) }, query.Range{Limit: 3})
+	if !slices.Equal(got, []string{"q", "a", "z", "m"}) {
+		t.Fatalf("same-time decisions %v, want by seq, newest first: q a z m", got)
+	}
+}
+
+func TestDecisionWithHistory(t *testing.T) {
+	rd := index(t, "prod", []event{
+		{id: "d1", user: "u", session: "s", action: "BLOCK", at: at(0)},
+		{id: "d1", at: at(3), to: "CHALLENGE"},
+		{id: "d1", at: at(3), to: "ALLOW"},
+	})
+	ctx := context.Background()
+	h, err := rd.Decision(ctx, "d1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Action != "BLOCK" || h.CurrentAction != "ALLOW" || h.CurrentSeq != 3 || len(h.Overrides) != 2 ||
+		h.Overrides[0].NewAction != "CHALLENGE" || h.Overrides[1].Proof.Seq != 3 || string(h.Metadata) != `{"k":[1,"x"]}` {
+		t.Fatalf("history %+v", h)
+	}
+	for _, p := range []query.Proof{h.Proof, h.Overrides[0].Proof, h.Overrides[1].Proof} {
+		if p.Seq == 0 || len(p.Hash) != 64 || p.Object == "" || p.Line == 0 {
+			t.Fatalf("proof pointer %+v", p)
+		}
+	}
+	if refs := h.Refs(); len(refs) != 3 || refs[0].Seq != 1 || refs[2].Seq != 3 {
+		t.Fatalf("refs %+v", refs)
+	}
+	if _, err := rd.Decision(ctx, "nope"); !errors.Is(err, query.ErrNotFound) {
+		t.Fatalf("unknown decision: %v", err)
+	}
+	other := *rd
+	other.Chain = "dev"
+	if _, err := other.Decision(ctx, "d1"); !errors.Is(err, query.ErrNotFound) {
+		t.Fatalf("decision of another chain: %v, want not found", err)
+	}
+}
+
+// Bad parameters and forged cursors are *ParamErrors naming the field,
+// never a DynamoDB error or a crash.
+func TestBadParametersAndForgedCursors(t *testing.T) {
+	var events []event
+	for i := range 5 {
+		events = append(events, event{id: fmt.Sprintf("d%d", i), user: "u", session: "s", action: "ALLOW", at: at(i)})
+		events = append(events, event{id: fmt.Sprintf("x%d", i), user: "v", session: "s2", action: "ALLOW", at: at(i)})
+	}
+	rd := index(t, "prod", events)
+	ctx := context.Background()
+	first, err := rd.ByUser(ctx, "u", query.Range{Limit: 2})
+	if err != nil || first.Next == "" {
+		t.Fatalf("first page %+v %v", first, err)
+	}
+	raw, _ := base64.RawURLEncoding.DecodeString(first.Next)
+	enc := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+	early, _ := time.Parse(time.RFC3339, at(4))
+	cases := []struct {
+		name  string
+		field string
+		call  func() error
+	}{
+		{"empty user", "user_id", func() error { _, err := rd.ByUser(ctx, "", query.Range{}); return err }},
+		{"control character", "session_id", func() error { _, err := rd.BySession(ctx, "s\n", query.Range{}); return err }},
+		{"long id", "decision_id", func() error { _, err := rd.Decision(ctx, strings.Repeat("x", 257)); return err }},
+		{"limit too big", "limit", func() error { _, err := rd.ByUser(ctx, "u", query.Range{Limit: query.MaxLimit + 1}); return err }},
+		{"negative limit", "limit", func() error { _, err := rd.ByUser(ctx, "u", query.Range{Limit: -1}); return err }},
+		{"until before since", "until", func() error {
+			_, err := rd.ByUser(ctx, "u", query.Range{Since: early, Until: early.Add(-time.Second)})
+			return err
+		}},
+		{"year 10000", "since", func() error {
+			_, err := rd.ByUser(ctx, "u", query.Range{Since: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)})
+			return err
+		}},
+		{"garbage cursor", "cursor", func() error { _, err := rd.ByUser(ctx, "u", query.Range{Cursor: "not a cursor!"}); return err }},
+		{"other JSON", "cursor", func() error { _, err := rd.ByUser(ctx, "u", query.Range{Cursor: enc(`{"a":1}`)}); return err }},
+		{"trailing data", "cursor", func() error { _, err := rd.ByUser(ctx, "u", query.Range{Cursor: enc(string(raw) + "{}")}); return err }},
+		{"another user's cursor", "cursor", func() error { _, err := rd.ByUser(ctx, "v", query.Range{Cursor: first.Next}); return err }},
+		{"a user cursor for a session", "cursor", func() error { _, err := rd.BySession(ctx, "s", query.Range{Cursor: first.Next}); return err }},
+		{"outside the range", "cursor", func() error {
+			_, err := rd.ByUser(ctx, "u", query.Range{Cursor: first.Next, Until: early.Add(-time.Minute)}) // the cursor is at 10:03
+			return err
+		}},
+		{"forged keys", "cursor", func() error {
+			forged := strings.Replace(string(raw), `"pk":"PK#DECISION#`, `"pk":"PK#CHAIN#`, 1)
+			_, err := rd.ByUser(ctx, "u", query.Range{Cursor: enc(forged)})
+			return err
+		}},
+		{"forged view key", "cursor", func() error {
+			forged := strings.Replace(string(raw), `"vs":"2026`, `"vs":"x2026`, 1)
+			_, err := rd.ByUser(ctx, "u", query.Range{Cursor: enc(forged)})
+			return err
+		}},
+		{"huge", "cursor", func() error {
+			_, err := rd.ByUser(ctx, "u", query.Range{Cursor: strings.Repeat("A", 5000)})
+			return err
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := c.call()
+			var pe *query.ParamError
+			if !errors.As(err, &pe) || pe.Field != c.field {
+				t.Fatalf("got %v, want a parameter error on %s", err, c.field)
+			}
+		})
+	}
+	// The real cursor still works, and ends the view.
+	next, err := rd.ByUser(ctx, "u", query.Range{Limit: 2, Cursor: first.Next})
+	if err != nil || !slices.Equal(next.IDs(), []string{"d2", "d1"}) {
+		t.Fatalf("second page %v %v", next.IDs(), err)
+	}
+}
