@@ -58,8 +58,8 @@ func (c *common) flags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.chain, "chain", "", "chain id: the environment sealed (required)")
 	fs.StringVar(&c.bucket, "bucket", "aegis-audit", "S3 bucket with Object Lock enabled")
 	fs.StringVar(&c.prefix, "prefix", "audit", "S3 key prefix")
-	fs.StringVar(&c.s3.Endpoint, "s3-endpoint", "", "S3 endpoint URL for a local server (empty: AWS)")
-	fs.StringVar(&c.dynamo.Endpoint, "dynamodb-endpoint", "", "DynamoDB endpoint URL for a local server (empty: AWS)")
+	awsFlags(fs, &c.s3, "s3", "S3")
+	awsFlags(fs, &c.dynamo, "dynamodb", "DynamoDB")
 	fs.StringVar(&c.table, "table", "aegis-audit", "DynamoDB table")
 	fs.StringVar(&c.topic, "topic", "decisions", "decisions topic (one partition)")
 	fs.StringVar(&c.sealed, "sealed-topic", "sealed", "sealed topic")
@@ -356,10 +356,8 @@ func (c *common) start() (context.Context, *zap.Logger, func(), error) {
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	// Local servers take static credentials from the standard AWS variables.
-	for _, a := range []*awsconn.Config{&c.s3, &c.dynamo} {
-		a.AccessKey, a.SecretKey = os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
-	}
+	awsSecrets(&c.s3)
+	awsSecrets(&c.dynamo)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	c.registry = prometheus.NewRegistry()
 	c.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -399,7 +397,7 @@ func (c *common) archive(ctx context.Context) (string, *s3.Client, error) {
 func envFlags(fs *pflag.FlagSet) error {
 	var err error
 	fs.VisitAll(func(f *pflag.Flag) {
-		name := "AEGIS_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		name := "AEGIS_" + envName(f.Name)
 		if v, ok := os.LookupEnv(name); ok && !f.Changed && err == nil {
 			if serr := fs.Set(f.Name, v); serr != nil {
 				err = fmt.Errorf("%s: %w", name, serr)
@@ -408,6 +406,10 @@ func envFlags(fs *pflag.FlagSet) error {
 	})
 	return err
 }
+
+// envName is the environment spelling of a flag name: upper case, dashes
+// as underscores.
+func envName(flag string) string { return strings.ToUpper(strings.ReplaceAll(flag, "-", "_")) }
 
 // readKey reads a key file given by flag.
 func readKey(flag, path string) (string, error) {

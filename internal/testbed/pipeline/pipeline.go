@@ -57,14 +57,16 @@ type Pipeline struct {
 }
 
 // Defaults fills unset names with unique ones.
-func (c *Config) defaults() error {
+func (c *Config) defaults(st *localstack.Stack) error {
 	uniq := func(s *string, p string) {
 		if *s == "" {
 			*s = localstack.Name(p)
 		}
 	}
 	uniq(&c.Chain, "chain")
-	uniq(&c.Bucket, "audit")
+	if c.Bucket == "" {
+		c.Bucket = st.Bucket("audit")
+	}
 	uniq(&c.Table, "index")
 	uniq(&c.Topic, "decisions")
 	uniq(&c.SealedTopic, "sealed")
@@ -86,7 +88,7 @@ func (c *Config) defaults() error {
 
 // Start creates the bucket and starts the sealer and indexers.
 func Start(ctx context.Context, st *localstack.Stack, cfg Config) (*Pipeline, error) {
-	if err := cfg.defaults(); err != nil {
+	if err := cfg.defaults(st); err != nil {
 		return nil, err
 	}
 	p := &Pipeline{Cfg: cfg, Stack: st, Metrics: prometheus.NewRegistry()}
@@ -101,7 +103,7 @@ func Start(ctx context.Context, st *localstack.Stack, cfg Config) (*Pipeline, er
 		return nil, err
 	}
 	scfg := sealer.Config{
-		Brokers: []string{st.KafkaAddr}, Topic: cfg.Topic, SealedTopic: cfg.SealedTopic,
+		Brokers: st.Brokers, Topic: cfg.Topic, SealedTopic: cfg.SealedTopic,
 		Chain: cfg.Chain, S3: p.S3, Bucket: cfg.Bucket, Retention: 24 * time.Hour,
 		SignerKey: cfg.SignerKey, VerifierKey: cfg.VerifierKey, Logger: cfg.Logger.Named("sealer"),
 		BatchMaxAge: 200 * time.Millisecond, Metrics: p.Metrics,
@@ -119,7 +121,7 @@ func Start(ctx context.Context, st *localstack.Stack, cfg Config) (*Pipeline, er
 		}
 		ix, err := indexer.New(ctx, indexer.Config{
 			Metrics: reg,
-			Brokers: []string{st.KafkaAddr}, SealedTopic: cfg.SealedTopic, Group: p.indexerGroup(),
+			Brokers: st.Brokers, SealedTopic: cfg.SealedTopic, Group: p.indexerGroup(),
 			DynamoDB: p.DynamoDB, Table: cfg.Table, Logger: cfg.Logger.Named(fmt.Sprintf("indexer-%d", i)),
 		})
 		if err != nil {
@@ -168,7 +170,7 @@ func (p *Pipeline) Stop() error {
 
 // Producer returns a producer for the pipeline's chain.
 func (p *Pipeline) Producer(ctx context.Context) (*producer.Producer, error) {
-	return producer.New(ctx, producer.Config{Brokers: []string{p.Stack.KafkaAddr}, Topic: p.Cfg.Topic, Environment: p.Cfg.Chain})
+	return producer.New(ctx, producer.Config{Brokers: p.Stack.Brokers, Topic: p.Cfg.Topic, Environment: p.Cfg.Chain})
 }
 
 // WaitSealed waits until the sealer has committed n records since start.
@@ -185,7 +187,7 @@ func (p *Pipeline) WaitHead(ctx context.Context, seq uint64) error {
 // WaitIndexed waits until the indexer group has committed every record of
 // the sealed topic (lag zero): each one is in DynamoDB.
 func (p *Pipeline) WaitIndexed(ctx context.Context) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(p.Stack.KafkaAddr))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(p.Stack.Brokers...))
 	if err != nil {
 		return err
 	}
