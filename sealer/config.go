@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/aegisai/audit/internal/platform/topics"
 	"github.com/aegisai/audit/shared"
 )
 
@@ -17,7 +18,10 @@ import (
 type Config struct {
 	// Brokers are the Kafka seed brokers (required).
 	Brokers []string
-	// Topic is the single-partition decisions topic. Default "decisions".
+	// Topic is the single-partition decisions topic. Default
+	// topics.Decisions(Chain), "aegis.decisions.<Chain>": a topic of its
+	// own, since every record on it becomes an entry of this chain (those
+	// of another chain as INVALID entries).
 	Topic string
 	// SealedTopic receives every sealed entry. Default "sealed".
 	SealedTopic string
@@ -128,7 +132,7 @@ func (c *Config) validate() (note.Signer, shared.VerifierKey, error) {
 			*s = v
 		}
 	}
-	def(&c.Topic, "decisions")
+	def(&c.Topic, topics.Decisions(c.Chain))
 	def(&c.SealedTopic, "sealed")
 	def(&c.Group, "aegis-sealer-"+c.Chain)
 	def(&c.TransactionalID, "aegis-sealer-"+c.Chain)

@@ -106,6 +106,10 @@ type Sealer struct {
 	readyOnce sync.Once
 }
 
+// Topic is the decisions topic the sealer reads (Config.Topic after
+// defaults).
+func (s *Sealer) Topic() string { return s.cfg.Topic }
+
 // Ready is closed once Run has recovered the head from S3: from then on
 // Head is the chain's head.
 func (s *Sealer) Ready() <-chan struct{} { return s.ready }

@@ -47,6 +47,7 @@ type common struct {
 	sealed     string
 	verifierKF string
 	logLevel   string
+	logFormat  string
 	metrics    string
 	registry   *prometheus.Registry
 	ready      atomic.Pointer[<-chan struct{}] // closed when the role is ready (/readyz)
@@ -61,10 +62,11 @@ func (c *common) flags(fs *pflag.FlagSet) {
 	awsFlags(fs, &c.s3, "s3", "S3")
 	awsFlags(fs, &c.dynamo, "dynamodb", "DynamoDB")
 	fs.StringVar(&c.table, "table", "aegis-audit", "DynamoDB table")
-	fs.StringVar(&c.topic, "topic", "decisions", "decisions topic (one partition)")
+	fs.StringVar(&c.topic, "topic", "", "decisions topic, one partition (default aegis.decisions.<chain>: each chain its own)")
 	fs.StringVar(&c.sealed, "sealed-topic", "sealed", "sealed topic")
 	fs.StringVar(&c.verifierKF, "verifier-key-file", "", "checkpoint verifier (public) key file")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&c.logFormat, "log-format", "json", "json (one JSON object per line, for production log pipelines) or console (readable, for development)")
 	fs.StringVar(&c.metrics, "metrics-addr", "", "serve /healthz, /readyz, Prometheus /metrics and Go's profiler /debug/pprof/ on this address (empty: off)")
 }
 
@@ -101,7 +103,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	c.flags(root.PersistentFlags())
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
-		return envFlags(cmd.Flags())
+		if err := envFlags(cmd.Flags()); err != nil {
+			return err
+		}
+		return validate(cmd)
 	}
 
 	var signerKF, sealerGroup, txnID, identity string
@@ -345,14 +350,7 @@ func (c *common) readiness() error {
 
 // start returns a context cancelled on SIGINT/SIGTERM and a logger.
 func (c *common) start() (context.Context, *zap.Logger, func(), error) {
-	if c.chain == "" {
-		return nil, nil, nil, errors.New("--chain (AEGIS_CHAIN) is required")
-	}
-	cfg := zap.NewProductionConfig()
-	if err := cfg.Level.UnmarshalText([]byte(c.logLevel)); err != nil {
-		return nil, nil, nil, fmt.Errorf("--log-level: %w", err)
-	}
-	log, err := cfg.Build()
+	log, err := newLogger(c.logLevel, c.logFormat)
 	if err != nil {
 		return nil, nil, nil, err
 	}

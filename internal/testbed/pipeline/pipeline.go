@@ -27,7 +27,10 @@ import (
 
 // Config names the resources of one pipeline on a stack.
 type Config struct {
-	Chain, Bucket, Table, Topic, SealedTopic string
+	Chain, Bucket, Table, SealedTopic string
+	// Topic is the decisions topic. Empty: the sealer's default,
+	// topics.Decisions(Chain), which Start stores here for producers.
+	Topic string
 	// SignerKey/VerifierKey: empty generates a new pair.
 	SignerKey, VerifierKey string
 	// Indexers is how many indexers run in the group. Default 2; negative
@@ -68,7 +71,6 @@ func (c *Config) defaults(st *localstack.Stack) error {
 		c.Bucket = st.Bucket("audit")
 	}
 	uniq(&c.Table, "index")
-	uniq(&c.Topic, "decisions")
 	uniq(&c.SealedTopic, "sealed")
 	if c.Indexers == 0 {
 		c.Indexers = 2
@@ -114,6 +116,7 @@ func Start(ctx context.Context, st *localstack.Stack, cfg Config) (*Pipeline, er
 	if p.Sealer, err = sealer.New(ctx, scfg); err != nil {
 		return nil, err
 	}
+	p.Cfg.Topic = p.Sealer.Topic()
 	for i := range cfg.Indexers {
 		var reg prometheus.Registerer
 		if i == 0 {
