@@ -215,10 +215,12 @@ func (s *Stack) startS3(ctx context.Context, o Options) error {
 }
 
 func (s *Stack) startDynamo(ctx context.Context, o Options) error {
-	cli := filepath.Join(o.Root, "devstack", "dynalite", "node_modules", "dynalite", "cli.js")
-	if _, err := os.Stat(cli); err != nil {
-		return fmt.Errorf("dynalite not installed at %s: run `make tools`: %w", cli, err)
+	if _, err := os.Stat(filepath.Join(o.Root, "devstack", "dynalite", "node_modules", "dynalite", "cli.js")); err != nil {
+		return fmt.Errorf("dynalite not installed: run `make tools`: %w", err)
 	}
+	// serve.js runs dynalite's cli.js, surviving clients that drop a
+	// request half sent (a killed indexer), which end dynalite itself.
+	cli := filepath.Join(o.Root, "devstack", "dynalite", "serve.js")
 	dir := filepath.Join(o.Dir, "dynamodb")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("dynamodb dir: %w", err)
