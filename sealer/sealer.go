@@ -180,11 +180,11 @@ func (s *Sealer) Stats() Stats {
 // stops polling, seals and commits what it holds, and returns nil; it returns
 // an error only when it cannot go on safely.
 func (s *Sealer) Run(ctx context.Context) error {
-	opts := []kgo.Opt{
+	opts := append([]kgo.Opt{
 		kgo.SeedBrokers(s.cfg.Brokers...),
 		kgo.ClientID(s.clientID()),
 		kgo.WithLogger(kzap.New(s.log, kzap.Level(kgo.LogLevelWarn))),
-	}
+	}, s.cfg.KafkaOptions...)
 	admin, err := kgo.NewClient(opts...)
 	if err != nil {
 		return fmt.Errorf("kafka admin client: %w", err)
@@ -223,13 +223,16 @@ func (s *Sealer) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("kafka transact session: %w", err)
 	}
-	defer sess.Close()
 	s.admin = admin
 	s.readyOnce.Do(func() { close(s.ready) })
 	h := s.Head()
 	s.log.Info("sealer running", zap.Uint64("head_seq", h.Seq), zap.Stringer("head_hash", h.Hash),
 		zap.Int64("head_offset", h.Offset), zap.Int("uncommitted", len(s.pending)))
-	return s.run(ctx, sess)
+	err = s.run(ctx, sess)
+	// Leaving the group here lets a standby take the partition at once.
+	sess.Close()
+	s.log.Info("sealer stopped: Kafka session closed", zap.Error(err))
+	return err
 }
 
 // sealedRef is a sealed entry waiting to be published, with its record key
