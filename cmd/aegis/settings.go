@@ -78,12 +78,16 @@ var roles = map[string]roleSettings{
 		Shared:   []string{"chain", "s3", "bucket", "prefix", "dynamodb", "table", "verifier-key-file"},
 		Required: []string{"chain", "bucket", "table", "verifier-key-file"},
 	},
-	"aegis keygen": {Required: []string{"name", "out"}, Offline: true},
+	"aegis keygen":           {Required: []string{"name", "out"}, Offline: true},
+	"aegis config-reference": {Offline: true},
 }
 
 // settingsOf returns the settings of cmd (see roles).
 func settingsOf(cmd *cobra.Command) (roleSettings, bool) {
 	rs, ok := roles[cmd.CommandPath()]
+	if !ok && (cmd.Name() == "help" || cmd.HasParent() && cmd.Parent().Name() == "completion") {
+		return roleSettings{Offline: true}, true // cobra's own
+	}
 	if !ok {
 		return roleSettings{Required: []string{"chain"}}, false
 	}

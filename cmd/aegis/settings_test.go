@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"os"
 	"strings"
 	"testing"
 
@@ -65,4 +67,37 @@ func TestIndexerNeedsNoChain(t *testing.T) {
 		t.Fatalf("exit %d: %s; want a failure about table %s and nothing about --chain", code, out, table)
 	}
 	t.Logf("indexer without --chain: %s", out)
+}
+
+// docs/CONFIG.md is what the code says, so it cannot drift: a flag added,
+// renamed or given another default fails this test until `make docs`.
+func TestConfigReferenceIsCurrent(t *testing.T) {
+	var want bytes.Buffer
+	if code := run([]string{"config-reference"}, &want, &want); code != 0 {
+		t.Fatalf("config-reference: exit %d: %s", code, want.String())
+	}
+	got, err := os.ReadFile("../../docs/CONFIG.md")
+	if err != nil {
+		t.Fatalf("%v (run make docs)", err)
+	}
+	if !bytes.Equal(got, want.Bytes()) {
+		gl, wl := strings.Split(string(got), "\n"), strings.Split(want.String(), "\n")
+		for i := range max(len(gl), len(wl)) {
+			var g, w string
+			if i < len(gl) {
+				g = gl[i]
+			}
+			if i < len(wl) {
+				w = wl[i]
+			}
+			if g != w {
+				t.Fatalf("docs/CONFIG.md is stale (run make docs); first difference at line %d:\nfile: %s\ncode: %s", i+1, g, w)
+			}
+		}
+	}
+	for _, s := range []string{"## aegis sealer", "## aegis indexer", "## aegis verify", "`AEGIS_KAFKA_SASL_PASSWORD`", "`--s3-profile`"} {
+		if !strings.Contains(want.String(), s) {
+			t.Errorf("the reference lacks %s", s)
+		}
+	}
 }
