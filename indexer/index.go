@@ -1,6 +1,8 @@
 package indexer
 
 import (
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -101,6 +103,8 @@ type Index struct {
 	// OnAnomaly, if set, is called for every anomaly recorded (the
 	// indexer logs and counts them).
 	OnAnomaly func(Anomaly)
+	// KafkaOptions are added to the Kafka clients of Status (TLS, SASL).
+	KafkaOptions []kgo.Opt
 }
 
 // ErrNotFound is returned for a decision that is not indexed.

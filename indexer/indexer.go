@@ -40,6 +40,9 @@ import (
 type Config struct {
 	// Brokers are the Kafka seed brokers (required).
 	Brokers []string
+	// KafkaOptions are added to every Kafka client the indexer makes: TLS
+	// and SASL (internal/platform/kafkaconn builds them). Default none.
+	KafkaOptions []kgo.Opt
 	// SealedTopic is consumed. Default "sealed".
 	SealedTopic string
 	// SealedPartitions is used if the indexer creates the topic. Default 6.
@@ -153,7 +156,7 @@ func (ix *Indexer) Run(ctx context.Context) error {
 		return err
 	}
 	logger := kgo.WithLogger(kzap.New(ix.log, kzap.Level(kgo.LogLevelWarn)))
-	admin, err := kgo.NewClient(kgo.SeedBrokers(ix.cfg.Brokers...), logger)
+	admin, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(ix.cfg.Brokers...), logger}, ix.cfg.KafkaOptions...)...)
 	if err != nil {
 		return fmt.Errorf("kafka client: %w", err)
 	}
@@ -162,7 +165,7 @@ func (ix *Indexer) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	cl, err := kgo.NewClient(
+	cl, err := kgo.NewClient(append([]kgo.Opt{
 		kgo.SeedBrokers(ix.cfg.Brokers...),
 		kgo.ConsumerGroup(ix.cfg.Group),
 		kgo.ConsumeTopics(ix.cfg.SealedTopic),
@@ -170,9 +173,9 @@ func (ix *Indexer) Run(ctx context.Context) error {
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
-		kgo.FetchMaxWait(200*time.Millisecond),
+		kgo.FetchMaxWait(200 * time.Millisecond),
 		logger,
-	)
+	}, ix.cfg.KafkaOptions...)...)
 	if err != nil {
 		return fmt.Errorf("kafka client: %w", err)
 	}

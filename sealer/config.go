@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 	"golang.org/x/mod/sumdb/note"
 
@@ -18,6 +19,9 @@ import (
 type Config struct {
 	// Brokers are the Kafka seed brokers (required).
 	Brokers []string
+	// KafkaOptions are added to every Kafka client the sealer makes: TLS
+	// and SASL (internal/platform/kafkaconn builds them). Default none.
+	KafkaOptions []kgo.Opt
 	// Topic is the single-partition decisions topic. Default
 	// topics.Decisions(Chain), "aegis.decisions.<Chain>": a topic of its
 	// own, since every record on it becomes an entry of this chain (those

@@ -12,17 +12,17 @@ import (
 // a flag would show to every user of the host in the process list.
 type envSetting struct {
 	Name, Usage string
-	// Roles lists the commands that read it; empty: every command.
-	Roles []string
+	// Group is the settings group whose commands read it (see roleSettings).
+	Group string
 }
 
 // secretSettings are the environment-only settings; docs/CONFIG.md lists
 // them with the flags.
 var secretSettings = []envSetting{
-	{Name: "AEGIS_S3_SECRET_ACCESS_KEY", Usage: "secret access key for S3, with --s3-access-key-id (empty: the AWS default chain)"},
-	{Name: "AEGIS_S3_SESSION_TOKEN", Usage: "session token for S3 temporary credentials, with --s3-access-key-id"},
-	{Name: "AEGIS_DYNAMODB_SECRET_ACCESS_KEY", Usage: "secret access key for DynamoDB, with --dynamodb-access-key-id (empty: the AWS default chain)"},
-	{Name: "AEGIS_DYNAMODB_SESSION_TOKEN", Usage: "session token for DynamoDB temporary credentials, with --dynamodb-access-key-id"},
+	{Name: "AEGIS_S3_SECRET_ACCESS_KEY", Group: "s3", Usage: "secret access key for S3, with --s3-access-key-id"},
+	{Name: "AEGIS_S3_SESSION_TOKEN", Group: "s3", Usage: "session token of temporary S3 credentials, with --s3-access-key-id"},
+	{Name: "AEGIS_DYNAMODB_SECRET_ACCESS_KEY", Group: "dynamodb", Usage: "secret access key for DynamoDB, with --dynamodb-access-key-id"},
+	{Name: "AEGIS_DYNAMODB_SESSION_TOKEN", Group: "dynamodb", Usage: "session token of temporary DynamoDB credentials, with --dynamodb-access-key-id"},
 }
 
 // awsFlags registers the overrides of one service's AWS configuration:

@@ -24,11 +24,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/aegisai/audit/indexer"
 	"github.com/aegisai/audit/internal/platform/awsconn"
+	"github.com/aegisai/audit/internal/platform/kafkaconn"
 	"github.com/aegisai/audit/internal/platform/serve"
 	"github.com/aegisai/audit/replayer"
 	"github.com/aegisai/audit/sealer"
@@ -36,27 +38,32 @@ import (
 )
 
 type common struct {
-	brokers    []string
-	chain      string
-	bucket     string
-	prefix     string
-	s3         awsconn.Config
-	dynamo     awsconn.Config
-	table      string
-	topic      string
-	sealed     string
-	verifierKF string
-	logLevel   string
-	logFormat  string
-	metrics    string
-	registry   *prometheus.Registry
-	ready      atomic.Pointer[<-chan struct{}] // closed when the role is ready (/readyz)
-	stdout     io.Writer
+	brokers []string
+	kafka   kafkaconn.Config
+	// kafkaPasswordFile holds the SASL password (--kafka-sasl-password-file).
+	kafkaPasswordFile string
+	chain             string
+	bucket            string
+	prefix            string
+	s3                awsconn.Config
+	dynamo            awsconn.Config
+	table             string
+	topic             string
+	sealed            string
+	verifierKF        string
+	logLevel          string
+	logFormat         string
+	metrics           string
+	registry          *prometheus.Registry
+	ready             atomic.Pointer[<-chan struct{}] // closed when the role is ready (/readyz)
+	readyProbe        atomic.Pointer[func() error]    // or asked on each /readyz
+	stdout            io.Writer
 }
 
 func (c *common) flags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&c.brokers, "brokers", []string{"127.0.0.1:9092"}, "Kafka seed brokers")
-	fs.StringVar(&c.chain, "chain", "", "chain id: the environment sealed (required)")
+	kafkaFlags(fs, &c.kafka, &c.kafkaPasswordFile)
+	fs.StringVar(&c.chain, "chain", "", "chain id: the environment sealed")
 	fs.StringVar(&c.bucket, "bucket", "aegis-audit", "S3 bucket with Object Lock enabled")
 	fs.StringVar(&c.prefix, "prefix", "audit", "S3 key prefix")
 	awsFlags(fs, &c.s3, "s3", "S3")
@@ -124,12 +131,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 			if _, err := shared.NewSigner(skey); err != nil {
 				return fmt.Errorf("--signer-key-file %s: %w", signerKF, err)
 			}
+			kafka, err := c.kafkaConnect(ctx)
+			if err != nil {
+				return err
+			}
 			vkey, s3c, err := c.archive(ctx)
 			if err != nil {
 				return err
 			}
 			s, err := sealer.New(ctx, sealer.Config{
-				Brokers: c.brokers, Topic: c.topic, SealedTopic: c.sealed, Chain: c.chain,
+				Brokers: c.brokers, KafkaOptions: kafka, Topic: c.topic, SealedTopic: c.sealed, Chain: c.chain,
 				S3: s3c, Bucket: c.bucket, Prefix: c.prefix, Retention: retention, CreateBucket: createBucket,
 				SignerKey: skey, VerifierKey: vkey,
 				BatchMaxRecords: batchRecords, BatchMaxBytes: batchBytes, BatchMaxAge: batchAge, Logger: log,
@@ -161,15 +172,25 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Use:   "indexer",
 		Short: "Index the sealed topic into DynamoDB (run as many as the sealed topic has partitions)",
 		RunE: c.run(func(ctx context.Context, log *zap.Logger) error {
+			kafka, err := c.kafkaConnect(ctx)
+			if err != nil {
+				return err
+			}
 			db, err := awsconn.DynamoDB(ctx, c.dynamo)
 			if err != nil {
 				return err
 			}
-			ix, err := indexer.New(ctx, indexer.Config{Brokers: c.brokers, SealedTopic: c.sealed, DynamoDB: db, Table: c.table,
+			ix, err := indexer.New(ctx, indexer.Config{Brokers: c.brokers, KafkaOptions: kafka, SealedTopic: c.sealed, DynamoDB: db, Table: c.table,
 				Group: group, CreateTable: createTable, Logger: log, Metrics: c.registry})
 			if err != nil {
 				return err
 			}
+			probe, err := kgo.NewClient(kafka...)
+			if err != nil {
+				return fmt.Errorf("kafka client: %w", err)
+			}
+			defer probe.Close()
+			c.readyCheck(c.indexerReadiness(db, probe))
 			return ix.Run(ctx)
 		}),
 	}
@@ -295,6 +316,7 @@ checkpoints cannot be seen from S3 alone, but fails against a kept one.`,
 	root.AddCommand(sealCmd, indexCmd, verifyCmd, keygenCmd, c.indexCommand())
 	root.AddCommand(c.proveCommands()...)
 	root.AddCommand(c.discoverCommand(), c.rebuildCommand())
+	root.AddCommand(referenceCommand(root))
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
@@ -334,8 +356,15 @@ func (c *common) runArgs(body func(ctx context.Context, log *zap.Logger, args []
 // readyWhen makes /readyz answer 200 once ch is closed.
 func (c *common) readyWhen(ch <-chan struct{}) { c.ready.Store(&ch) }
 
-// readiness is /readyz: ready once the role's channel is closed.
+// readyCheck makes /readyz answer what check says.
+func (c *common) readyCheck(check func() error) { c.readyProbe.Store(&check) }
+
+// readiness is /readyz: ready once the role's channel is closed, or when
+// its check passes.
 func (c *common) readiness() error {
+	if check := c.readyProbe.Load(); check != nil {
+		return (*check)()
+	}
 	ch := c.ready.Load()
 	if ch == nil {
 		return errors.New("starting")
