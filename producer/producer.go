@@ -1,17 +1,38 @@
 // Package producer is the library services use to record decisions and
-// overrides. A call returns only after the event is durable in Kafka (acks
-// from all in-sync replicas, idempotent producer) or with an error wrapping
-// ErrAuditUnavailable within the configured deadline. Invalid events are
-// refused before anything is published.
+// overrides.
+//
+//   - Durable mode (the default): a call returns once the event is
+//     acknowledged by every in-sync Kafka replica (idempotent producer), or
+//     with an error wrapping ErrAuditUnavailable within the deadline.
+//   - Sealed mode (WithDurability(Sealed)): a call returns once the event is
+//     sealed in S3 under a signed checkpoint, with a shared.Receipt that
+//     replayer.VerifyReceipt (`aegis verify-receipt`) checks against S3.
+//   - Async (PublishAsync): high-volume callers hand events over and get
+//     the result in a callback; at most Config.MaxInFlight events are
+//     unconfirmed at once, and PublishAsync blocks (back-pressure) beyond.
+//     Flush waits for them; Close flushes.
+//   - Govern: the fail-safe rule. A decision that could not be audited is
+//     not returned as made: the caller gets the policy's fail-safe action,
+//     and the escalation is recorded from a local spool once the broker is
+//     back (govern.go, spool.go).
+//
+// Invalid events are refused before anything is published, with every
+// broken field named (shared.FieldErrorsOf). An event keeps its event id
+// across the producer's own retries, and a caller may set it
+// (WithEventID) to retry across calls or processes: the index treats one
+// event id with the same bytes as one event.
 package producer
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kzap"
 	"go.uber.org/zap"
@@ -20,44 +41,134 @@ import (
 	"github.com/aegisai/audit/shared"
 )
 
-// ErrAuditUnavailable means the event could not be made durable: the caller
-// must not treat the decision as recorded.
+// ErrAuditUnavailable means the event could not be made durable (or, in
+// Sealed mode, was not sealed in time): the caller must not treat the
+// decision as recorded.
 var ErrAuditUnavailable = errors.New("audit log unavailable")
+
+// ErrNotSealed wraps ErrAuditUnavailable for a Sealed-mode call whose
+// event is durable in Kafka but was not sealed within the deadline: it
+// will be sealed when the sealer catches up, but the caller has no
+// receipt.
+var ErrNotSealed = fmt.Errorf("%w: durable in Kafka but not sealed in time", ErrAuditUnavailable)
+
+// ErrClosed is returned by calls after Close.
+var ErrClosed = errors.New("producer closed")
 
 // Config configures a Producer.
 type Config struct {
 	// Brokers are the Kafka seed brokers (required).
 	Brokers []string
-	// Topic is the decisions topic. Default "decisions".
-	Topic string
 	// Environment is the chain events are recorded in (required).
 	Environment string
-	// Timeout bounds each Log call when ctx has no earlier deadline.
+	// Topic is the decisions topic. Default: the chain's own,
+	// topics.Decisions(Environment).
+	Topic string
+	// SealedTopic is the sealed topic Sealed-mode calls watch. Default
+	// "sealed".
+	SealedTopic string
+	// Timeout bounds each Durable call when ctx has no earlier deadline.
 	// Default 10s.
 	Timeout time.Duration
+	// SealTimeout bounds each Sealed call. Default 30s.
+	SealTimeout time.Duration
+	// MaxInFlight bounds the async events not yet confirmed. Default 10,000.
+	MaxInFlight int
+	// SpoolDir holds the escalations Govern could not publish, replayed in
+	// order when the broker is back. Empty: escalations are not recorded
+	// when Kafka is down (they are still returned and counted).
+	SpoolDir string
+	// SpoolMaxBytes bounds the spool. Default 64 MiB.
+	SpoolMaxBytes int64
+	// Metrics registers the producer's metrics (nil: none).
+	Metrics prometheus.Registerer
 	// Logger defaults to zap.NewNop().
 	Logger *zap.Logger
 	// Now is the clock for OccurredAt. Default time.Now.
 	Now func() time.Time
+	// Kafka adds client options (TLS, SASL) to every Kafka client.
+	Kafka []kgo.Opt
 }
 
 // Producer publishes audit events. It is safe for concurrent use.
 type Producer struct {
-	cfg Config
-	cl  *kgo.Client
+	cfg    Config
+	cl     *kgo.Client
+	m      *metrics
+	window chan struct{}  // one token per async event in flight
+	async  sync.WaitGroup // async events in flight
+	watch  *sealWatch
+	spool  *spool
+	stop   context.CancelFunc
+	bg     sync.WaitGroup
+
+	// unchecked holds why the decisions topic is not checked yet (nil once
+	// it is).
+	unchecked atomic.Pointer[error]
+	late      lateOutcomes
+
+	mu     sync.RWMutex
+	closed bool
+}
+
+// checkTopic checks the decisions topic until it passes or ctx ends.
+func (p *Producer) checkTopic(ctx context.Context) {
+	defer p.bg.Done()
+	for ctx.Err() == nil {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+		cctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
+		err := topics.EnsureSingle(cctx, p.cl, p.cfg.Topic)
+		cancel()
+		if err == nil {
+			p.unchecked.Store(nil)
+			p.cfg.Logger.Info("the decisions topic is checked; calls go through", zap.String("topic", p.cfg.Topic))
+			return
+		}
+		if ctx.Err() == nil {
+			p.unchecked.Store(&err)
+		}
+	}
+}
+
+// Ready reports whether calls can go through: nil once the decisions
+// topic is checked (one partition), else why not.
+func (p *Producer) Ready() error {
+	if err := p.unchecked.Load(); err != nil {
+		return fmt.Errorf("decisions topic %s not checked yet: %w", p.cfg.Topic, *err)
+	}
+	return nil
 }
 
 // New connects to Kafka and makes sure the decisions topic exists with one
-// partition.
+// partition. With a SpoolDir it opens the spool and starts replaying it.
 func New(ctx context.Context, cfg Config) (*Producer, error) {
 	if len(cfg.Brokers) == 0 || cfg.Environment == "" {
 		return nil, errors.New("producer config: Brokers and Environment are required")
 	}
+	if !shared.ValidIdentifier(cfg.Environment) {
+		return nil, fmt.Errorf("producer config: Environment %q is not a valid chain id (1 to 128 of A-Z a-z 0-9 . _ -)", cfg.Environment)
+	}
 	if cfg.Topic == "" {
-		cfg.Topic = "decisions"
+		cfg.Topic = topics.Decisions(cfg.Environment)
+	}
+	if cfg.SealedTopic == "" {
+		cfg.SealedTopic = "sealed"
 	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 10 * time.Second
+	}
+	if cfg.SealTimeout == 0 {
+		cfg.SealTimeout = 30 * time.Second
+	}
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = 10_000
+	}
+	if cfg.SpoolMaxBytes <= 0 {
+		cfg.SpoolMaxBytes = 64 << 20
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
@@ -65,26 +176,145 @@ func New(ctx context.Context, cfg Config) (*Producer, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	cl, err := kgo.NewClient(
+	cl, err := kgo.NewClient(append([]kgo.Opt{
 		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.DefaultProduceTopic(cfg.Topic),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.RecordDeliveryTimeout(max(cfg.Timeout, time.Second)), // franz-go refuses less; ctx enforces Timeout
 		kgo.ProducerLinger(time.Millisecond),
+		kgo.MaxBufferedRecords(cfg.MaxInFlight + 1000),
 		kgo.WithLogger(kzap.New(cfg.Logger, kzap.Level(kgo.LogLevelWarn))),
-	)
+	}, cfg.Kafka...)...)
 	if err != nil {
 		return nil, fmt.Errorf("kafka client: %w", err)
 	}
-	if err := topics.EnsureSingle(ctx, cl, cfg.Topic); err != nil {
+	p := &Producer{cfg: cfg, cl: cl, m: newMetrics(cfg.Metrics, cfg.Environment), window: make(chan struct{}, cfg.MaxInFlight)}
+	p.watch = newSealWatch(p)
+	bg, stop := context.WithCancel(context.Background())
+	p.stop = stop
+	// Nothing is published before the decisions topic is known to have
+	// one partition. A broker that is down now is not an error: the
+	// producer keeps checking, and calls fail with ErrAuditUnavailable
+	// (Govern escalates) until it is back.
+	checkCtx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	err = topics.EnsureSingle(checkCtx, cl, cfg.Topic)
+	cancel()
+	switch {
+	case errors.Is(err, topics.ErrNotSingle):
+		stop()
 		cl.Close()
-		return nil, fmt.Errorf("%w: %v", ErrAuditUnavailable, err)
+		return nil, err
+	case err != nil:
+		p.unchecked.Store(&err)
+		cfg.Logger.Warn("the decisions topic cannot be checked now; calls fail until it can", zap.String("topic", cfg.Topic), zap.Error(err))
+		p.bg.Add(1)
+		go p.checkTopic(bg)
 	}
-	return &Producer{cfg: cfg, cl: cl}, nil
+	if cfg.SpoolDir != "" {
+		if p.spool, err = openSpool(cfg.SpoolDir, cfg.SpoolMaxBytes); err != nil {
+			cl.Close()
+			return nil, err
+		}
+		p.m.spooled.Set(float64(p.spool.records()))
+		p.bg.Add(1)
+		go p.replaySpool(bg)
+	}
+	return p, nil
 }
 
-// Close flushes nothing further and releases the client.
-func (p *Producer) Close() { p.cl.Close() }
+// Close flushes the async events in flight (for at most Timeout), stops
+// replaying the spool (what is left stays on disk for the next start) and
+// releases the clients. Calls after Close fail with ErrClosed.
+func (p *Producer) Close() {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.closed = true
+	p.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.Timeout)
+	defer cancel()
+	if err := p.Flush(ctx); err != nil {
+		p.cfg.Logger.Warn("closing with async events unconfirmed", zap.Error(err))
+	}
+	p.stop()
+	p.bg.Wait()
+	p.watch.close()
+	p.cl.Close()
+	if p.spool != nil {
+		p.spool.close()
+	}
+}
+
+// Flush waits until every async event handed over so far is confirmed (its
+// callback has run) or ctx ends.
+func (p *Producer) Flush(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { p.async.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("flush: %d async events unconfirmed: %w", len(p.window), ctx.Err())
+	}
+}
+
+// Durability is how far a call waits.
+type Durability int
+
+const (
+	// Durable returns once every in-sync Kafka replica has the event.
+	Durable Durability = iota
+	// Sealed returns once the event is sealed in S3 under a signed
+	// checkpoint, with its receipt.
+	Sealed
+)
+
+func (d Durability) String() string {
+	if d == Sealed {
+		return shared.DurabilitySealed
+	}
+	return shared.DurabilityDurable
+}
+
+// ParseDurability reads "durable" or "sealed".
+func ParseDurability(s string) (Durability, error) {
+	switch s {
+	case shared.DurabilityDurable:
+		return Durable, nil
+	case shared.DurabilitySealed:
+		return Sealed, nil
+	}
+	return Durable, fmt.Errorf("durability %q: want %q or %q", s, shared.DurabilityDurable, shared.DurabilitySealed)
+}
+
+// Option sets a per-call choice.
+type Option func(*callOptions)
+
+type callOptions struct {
+	eventID    string
+	durability Durability
+}
+
+// WithEventID sets the event id (default: a new UUID). Publishing the same
+// event again with the same id and content is one event to the index.
+func WithEventID(id string) Option { return func(o *callOptions) { o.eventID = id } }
+
+// WithDurability chooses Durable (default) or Sealed.
+func WithDurability(d Durability) Option { return func(o *callOptions) { o.durability = d } }
+
+// DurabilityOf is the durability a call's options choose (for wrappers
+// and fakes of the producer).
+func DurabilityOf(opts ...Option) Durability { return options(opts).durability }
+
+func options(opts []Option) callOptions {
+	var o callOptions
+	for _, f := range opts {
+		f(&o)
+	}
+	return o
+}
 
 // NewDecision returns the envelope of d with a new event id and the current
 // time. Publishing the same envelope again (after a timeout, say) is
@@ -102,59 +332,162 @@ func (p *Producer) NewOverride(o shared.Override) *shared.Envelope {
 		OccurredAt: p.cfg.Now().UTC(), Override: &o}
 }
 
-// LogDecision records d as a new event and returns its event id once it is
-// durable. On error the event id is returned too: to retry without
-// recording the decision twice, build the envelope once with NewDecision
-// and Publish it again.
-func (p *Producer) LogDecision(ctx context.Context, d shared.Decision) (string, error) {
-	e := p.NewDecision(d)
-	return e.EventID, p.Publish(ctx, e)
+// LogDecision records d as a new event and returns its receipt once it is
+// durable (or sealed, with WithDurability(Sealed)). On error the receipt
+// still carries the event id: to retry without recording the decision
+// twice, call again WithEventID of it.
+func (p *Producer) LogDecision(ctx context.Context, d shared.Decision, opts ...Option) (*shared.Receipt, error) {
+	return p.Log(ctx, p.NewDecision(d), opts...)
 }
 
 // LogOverride records o as a new event (see LogDecision).
-func (p *Producer) LogOverride(ctx context.Context, o shared.Override) (string, error) {
-	e := p.NewOverride(o)
-	return e.EventID, p.Publish(ctx, e)
+func (p *Producer) LogOverride(ctx context.Context, o shared.Override, opts ...Option) (*shared.Receipt, error) {
+	return p.Log(ctx, p.NewOverride(o), opts...)
+}
+
+// Log records one envelope with the call's options (a WithEventID replaces
+// its event id) and returns its receipt.
+func (p *Producer) Log(ctx context.Context, e *shared.Envelope, opts ...Option) (*shared.Receipt, error) {
+	o := options(opts)
+	if o.eventID != "" {
+		cp := *e
+		cp.EventID = o.eventID
+		e = &cp
+	}
+	r := &shared.Receipt{EventID: e.EventID, DecisionID: e.DecisionID(), Durability: o.durability.String()}
+	if o.durability != Sealed {
+		return r, p.Publish(ctx, e)
+	}
+	sealed, err := p.publishSealed(ctx, e)
+	if err != nil {
+		return r, err
+	}
+	return sealed, nil
 }
 
 // Publish validates and records events, returning when all are durable. The
 // events of one call are written in order, each as its canonical JSON. An
 // event is checked against every rule the sealer applies (docs/FORMAT.md
 // sections 3 and 4) and refused with a *shared.FieldError naming the field
-// before anything is published; OccurredAt is written in UTC.
+// (shared.FieldErrorsOf lists them all) before anything is published;
+// OccurredAt is written in UTC.
 func (p *Producer) Publish(ctx context.Context, events ...*shared.Envelope) error {
+	recs, err := p.records(events)
+	if err != nil {
+		return err
+	}
+	return p.produce(ctx, recs)
+}
+
+// records validates events and returns their Kafka records.
+func (p *Producer) records(events []*shared.Envelope) ([]*kgo.Record, error) {
 	recs := make([]*kgo.Record, len(events))
 	for i, e := range events {
-		if e.Environment != p.cfg.Environment {
-			return fmt.Errorf("%w: environment %q, this producer records %q", shared.ErrInvalidEvent, e.Environment, p.cfg.Environment)
-		}
-		utc := *e
-		utc.OccurredAt = e.OccurredAt.UTC()
-		value, err := utc.Record()
+		value, err := p.value(e)
 		if err != nil {
-			return err
+			p.m.events.WithLabelValues("invalid").Inc()
+			return nil, err
 		}
 		recs[i] = &kgo.Record{Key: []byte(e.EventID), Value: value}
 	}
+	return recs, nil
+}
+
+// value is the canonical record of e, checked like the sealer checks it.
+func (p *Producer) value(e *shared.Envelope) ([]byte, error) {
+	if e.Environment != p.cfg.Environment {
+		return nil, &shared.FieldError{Field: "environment", Reason: fmt.Sprintf("is %q, this producer records %q", e.Environment, p.cfg.Environment)}
+	}
+	utc := *e
+	utc.OccurredAt = e.OccurredAt.UTC()
+	return utc.Record()
+}
+
+// produce publishes records and waits for their acks, but never past the
+// deadline: an idempotent producer cannot fail a record once a request
+// holding it was sent, so a broker that hangs or goes away would otherwise
+// hold the caller indefinitely. Such a record stays in the client and is
+// delivered when the broker is back (the call reported it as not
+// confirmed); its late outcome is kept (late) so that the spool does not
+// publish it a second time.
+func (p *Producer) produce(ctx context.Context, recs []*kgo.Record) error {
+	p.mu.RLock()
+	closed := p.closed
+	p.mu.RUnlock()
+	if closed {
+		return ErrClosed
+	}
+	if err := p.Ready(); err != nil {
+		p.m.events.WithLabelValues("failed").Add(float64(len(recs)))
+		return fmt.Errorf("%w: %v", ErrAuditUnavailable, err)
+	}
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
 	defer cancel()
-	// Wait for the acks, but never past the deadline: an idempotent producer
-	// cannot fail a record that is in flight, so a hung broker would
-	// otherwise hold the caller indefinitely.
 	results := make(chan error, len(recs))
+	var gaveUp atomic.Bool
 	for _, r := range recs {
-		p.cl.Produce(ctx, r, func(_ *kgo.Record, err error) { results <- err })
+		p.cl.Produce(ctx, r, func(r *kgo.Record, err error) {
+			if gaveUp.Load() {
+				p.late.record(string(r.Key), err == nil)
+			}
+			results <- err
+		})
 	}
 	for range recs {
 		select {
 		case err := <-results:
 			if err != nil {
+				p.m.events.WithLabelValues("failed").Add(float64(len(recs)))
 				return fmt.Errorf("%w: publish %d events: %v", ErrAuditUnavailable, len(recs), err)
 			}
 		case <-ctx.Done():
-			return fmt.Errorf("%w: %d events not confirmed durable within %s (they may still be recorded): %v",
+			gaveUp.Store(true)
+			p.m.events.WithLabelValues("failed").Add(float64(len(recs)))
+			return fmt.Errorf("%w: %d events not confirmed durable within %s (the client may still deliver them when the broker answers): %v",
 				ErrAuditUnavailable, len(recs), p.cfg.Timeout, ctx.Err())
 		}
 	}
+	p.m.events.WithLabelValues("durable").Add(float64(len(recs)))
 	return nil
+}
+
+// lateOutcomes remembers, by event id, whether records a call gave up on
+// were delivered after all (a promise that fired after the caller's
+// deadline). Entries are dropped when the spool consults them, or after
+// an hour.
+type lateOutcomes struct {
+	mu sync.Mutex
+	m  map[string]lateOutcome
+}
+
+type lateOutcome struct {
+	delivered bool
+	at        time.Time
+}
+
+func (l *lateOutcomes) record(eventID string, delivered bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.m == nil {
+		l.m = map[string]lateOutcome{}
+	}
+	now := time.Now()
+	if len(l.m) > 100_000 {
+		for id, o := range l.m {
+			if now.Sub(o.at) > time.Hour {
+				delete(l.m, id)
+			}
+		}
+	}
+	l.m[eventID] = lateOutcome{delivered: delivered, at: now}
+}
+
+// delivered reports (and forgets) whether the client delivered eventID
+// after its call gave up on it.
+func (l *lateOutcomes) delivered(eventID string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	o, ok := l.m[eventID]
+	delete(l.m, eventID)
+	return ok && o.delivered
 }

@@ -13,6 +13,7 @@ type metrics struct {
 	headSeq      prometheus.Gauge
 	uncommitted  prometheus.Gauge
 	forks        prometheus.Counter
+	restarts     prometheus.Counter
 	// badCheckpoints counts objects at checkpoint keys that do not verify.
 	badCheckpoints prometheus.Counter
 }
@@ -46,6 +47,9 @@ func newMetrics(reg prometheus.Registerer, chain string) *metrics {
 		uncommitted: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "aegis_sealer_uncommitted_entries", Help: "Entries sealed in S3 whose Kafka offsets are not committed yet.", ConstLabels: labels,
 		}),
+		restarts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "aegis_sealer_session_restarts_total", Help: "Sealer sessions started over in process after an error that may pass (Kafka or S3 unreachable).", ConstLabels: labels,
+		}),
 		forks: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "aegis_sealer_forks_total", Help: "Objects at the chain's next keys that are not what this sealer seals; the sealer stops on each.", ConstLabels: labels,
 		}),
@@ -54,7 +58,7 @@ func newMetrics(reg prometheus.Registerer, chain string) *metrics {
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.entries, m.batches, m.batchEntries, m.sealSeconds, m.s3Retries, m.txnAborts, m.headSeq, m.uncommitted, m.forks, m.badCheckpoints)
+		reg.MustRegister(m.entries, m.batches, m.batchEntries, m.sealSeconds, m.s3Retries, m.txnAborts, m.headSeq, m.uncommitted, m.forks, m.restarts, m.badCheckpoints)
 	}
 	return m
 }

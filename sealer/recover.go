@@ -202,7 +202,8 @@ func (s *Sealer) loadUncommitted(ctx context.Context, admin *kgo.Client, cps []c
 				continue
 			}
 			s.mu.Lock()
-			s.pending[e.Source.Offset] = newSealedRef(e, &shared.SealedRecord{Object: c.cp.Object, VersionID: obj.VersionID, Line: j + 1, Entry: lines[j]})
+			s.pending[e.Source.Offset] = newSealedRef(e, &shared.SealedRecord{Object: c.cp.Object, VersionID: obj.VersionID, Line: j + 1,
+				Checkpoint: c.cp.Seq, Entry: lines[j]})
 			s.mu.Unlock()
 		}
 		if done {

@@ -41,6 +41,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kzap"
 	"go.uber.org/zap"
@@ -179,7 +180,52 @@ func (s *Sealer) Stats() Stats {
 // Run recovers the head from S3 and seals until ctx is done. On shutdown it
 // stops polling, seals and commits what it holds, and returns nil; it returns
 // an error only when it cannot go on safely.
+//
+// A session that fails for a reason that may pass (Kafka unreachable, a
+// transaction that cannot be ended, S3 unreachable for longer than a call's
+// retries) is started over in process after a backoff: new clients, the
+// head recovered from S3. Run returns only when ctx ends (nil) or on an
+// error retrying cannot mend (permanent).
 func (s *Sealer) Run(ctx context.Context) error {
+	wait := time.Second
+	for {
+		started := time.Now()
+		err := s.runSession(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case err == nil || permanent(err):
+			return err
+		}
+		if time.Since(started) > time.Minute {
+			wait = time.Second
+		}
+		s.m.restarts.Inc()
+		s.log.Warn("sealer session failed; starting over in process (clients anew, head from S3)", zap.Duration("backoff", wait), zap.Error(err))
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 30*time.Second)
+	}
+}
+
+// permanent reports errors Run stops on: starting over cannot mend them.
+func permanent(err error) bool {
+	for _, target := range []error{ErrFenced, ErrChainForked, ErrInconsistent, topics.ErrNotSingle,
+		archive.ErrNoBucket, archive.ErrNotLocked, archive.ErrAccessDenied,
+		kerr.InvalidSessionTimeout, kerr.GroupAuthorizationFailed, kerr.TopicAuthorizationFailed,
+		kerr.TransactionalIDAuthorizationFailed, kerr.ClusterAuthorizationFailed, kerr.SaslAuthenticationFailed} {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	return false
+}
+
+// runSession is one session of the sealer: clients, recovery, sealing.
+func (s *Sealer) runSession(ctx context.Context) error {
 	opts := append([]kgo.Opt{
 		kgo.SeedBrokers(s.cfg.Brokers...),
 		kgo.ClientID(s.clientID()),
@@ -231,7 +277,7 @@ func (s *Sealer) Run(ctx context.Context) error {
 	err = s.run(ctx, sess)
 	// Leaving the group here lets a standby take the partition at once.
 	sess.Close()
-	s.log.Info("sealer stopped: Kafka session closed", zap.Error(err))
+	s.log.Info("sealer session ended: Kafka session closed", zap.Error(err))
 	return err
 }
 
@@ -318,7 +364,8 @@ func (s *Sealer) write(ctx context.Context, records []*kgo.Record, prepared []*s
 		refs := make([]*sealedRef, len(entries))
 		for i, e := range entries {
 			newHead = newHead.Next(e)
-			refs[i] = newSealedRef(e, &shared.SealedRecord{Object: key, VersionID: version, Line: i + 1, Entry: lines[i]})
+			refs[i] = newSealedRef(e, &shared.SealedRecord{Object: key, VersionID: version, Line: i + 1,
+				Checkpoint: entries[len(entries)-1].Seq, Entry: lines[i]})
 			if e.Type == shared.EntryInvalid {
 				s.invalid.Add(1)
 			}

@@ -1,6 +1,10 @@
 package shared
 
-import "testing"
+import (
+	"encoding/json"
+	"testing"
+	"time"
+)
 
 func BenchmarkSealRecord(b *testing.B) {
 	raw := []byte(vectorInputs[1].Input)
@@ -42,6 +46,21 @@ func BenchmarkSealCanonicalRecord(b *testing.B) {
 			b.Fatal(err)
 		}
 		if _, err := e.Line(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkEnvelopeRecord is what the producer does per event: validate an
+// envelope under the sealer's rules and write its canonical bytes.
+func BenchmarkEnvelopeRecord(b *testing.B) {
+	e := &Envelope{Type: TypeDecision, EventID: "6f1c2b1e-3a6d-4f7e-9d0c-1b2a3c4d5e6f", Environment: "prod",
+		OccurredAt: time.Date(2026, 11, 29, 10, 0, 0, 123000000, time.UTC),
+		Decision: &Decision{DecisionID: "dec-7f3a", Action: ActionAllow, ConfidenceScore: 0.92, PolicyVersion: "policy-2026.11",
+			UserID: "user-42", SessionID: "sess-9", Metadata: json.RawMessage(`{"amount":129.95,"ip_country":"DE"}`)}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := e.Record(); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -240,7 +240,7 @@ func TestBatchKeys(t *testing.T) {
 func TestSealedRecordEncode(t *testing.T) {
 	_, lines := testChain(t, 2)
 	for _, r := range []SealedRecord{
-		{Object: "audit/year=2026/month=11/day=27/env=prod/00000000000000000001.jsonl", VersionID: "v1", Line: 2, Entry: lines[2]},
+		{Object: "audit/year=2026/month=11/day=27/env=prod/00000000000000000001.jsonl", VersionID: "v1", Line: 2, Checkpoint: 2, Entry: lines[2]},
 		{Object: "a\"b<c>&", Line: 1, Entry: lines[1]},
 	} {
 		want, err := json.Marshal(&r)
@@ -248,7 +248,7 @@ func TestSealedRecordEncode(t *testing.T) {
 			t.Fatal(err)
 		}
 		var back SealedRecord
-		if err := json.Unmarshal(r.Encode(), &back); err != nil || back.Object != r.Object || back.VersionID != r.VersionID || back.Line != r.Line || !bytes.Equal(back.Entry, r.Entry) {
+		if err := json.Unmarshal(r.Encode(), &back); err != nil || back.Object != r.Object || back.VersionID != r.VersionID || back.Line != r.Line || back.Checkpoint != r.Checkpoint || !bytes.Equal(back.Entry, r.Entry) {
 			t.Fatalf("Encode %s does not read back as %s (%v)", r.Encode(), want, err)
 		}
 	}

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gowebpki/jcs"
 )
 
 // EventType names the kind of audit event an Envelope carries. New kinds
@@ -118,6 +120,71 @@ func (e *FieldError) Error() string {
 // ErrNotCanonical) for a record that is not canonicalisable JSON.
 func (e *FieldError) Unwrap() []error { return []error{ErrInvalidEvent, e.err} }
 
+// FieldErrors is every rule an event breaks, each naming its field, in the
+// order the fields are checked. Its message is the first one's: that is
+// the reason an INVALID entry records, the same whether one rule or many
+// are broken.
+type FieldErrors []*FieldError
+
+func (e FieldErrors) Error() string { return e[0].Error() }
+
+// Unwrap gives errors.As the first *FieldError and errors.Is
+// ErrInvalidEvent.
+func (e FieldErrors) Unwrap() []error {
+	out := make([]error, len(e))
+	for i, fe := range e {
+		out[i] = fe
+	}
+	return out
+}
+
+// FieldErrorsOf returns every field error err holds, first one first (nil
+// when it holds none).
+func FieldErrorsOf(err error) []*FieldError {
+	var many FieldErrors
+	if errors.As(err, &many) {
+		return many
+	}
+	var one *FieldError
+	if errors.As(err, &one) {
+		return []*FieldError{one}
+	}
+	return nil
+}
+
+// fieldErrs collects the field errors of one event, one per field.
+type fieldErrs struct {
+	list []*FieldError
+}
+
+// add records err (a *FieldError) and reports whether there was one.
+func (f *fieldErrs) add(err error) bool {
+	if err == nil {
+		return false
+	}
+	fe, ok := err.(*FieldError)
+	if !ok {
+		fe = &FieldError{Field: "record", Reason: err.Error(), err: err}
+	}
+	for _, seen := range f.list {
+		if seen.Field == fe.Field {
+			return true
+		}
+	}
+	f.list = append(f.list, fe)
+	return true
+}
+
+func (f *fieldErrs) err() error {
+	switch len(f.list) {
+	case 0:
+		return nil
+	case 1:
+		return f.list[0]
+	}
+	return FieldErrors(f.list)
+}
+
 func fieldErr(field, format string, args ...any) error {
 	return &FieldError{Field: field, Reason: fmt.Sprintf(format, args...)}
 }
@@ -151,17 +218,67 @@ func (e *Envelope) Validate() error {
 }
 
 // Record returns the canonical bytes of the envelope as the sealer will
-// seal them, or a *FieldError for the first rule it breaks.
+// seal them, or the field errors of the rules it breaks. The envelope is
+// written as JSON with its members in canonical order (strings as they
+// are: invalid UTF-8 is refused, not replaced) and then read under the
+// sealer's own rules, which leave canonical text as it is.
 func (e *Envelope) Record() ([]byte, error) {
 	if e.OccurredAt.IsZero() {
 		return nil, fieldErr("occurred_at", "is required")
 	}
-	raw, err := json.Marshal(e)
+	raw, err := e.appendJSON(make([]byte, 0, 384+len(e.metadata())))
 	if err != nil {
-		return nil, fieldErr("event", "does not encode as JSON: %v", err)
+		return nil, err
 	}
 	_, canon, err := parseEnvelope(raw)
 	return canon, err
+}
+
+func (e *Envelope) metadata() []byte {
+	if e.Decision != nil {
+		return e.Decision.Metadata
+	}
+	return nil
+}
+
+// appendJSON writes the envelope's members in canonical (sorted) order.
+func (e *Envelope) appendJSON(b []byte) ([]byte, error) {
+	str := func(b []byte, name, v string) []byte {
+		b = appendString(b, name)
+		return appendString(append(b, ':'), v)
+	}
+	b = append(b, '{')
+	if d := e.Decision; d != nil {
+		b = append(b, `"decision":{`...)
+		b = str(b, "action", string(d.Action))
+		score, err := jcs.NumberToJSON(d.ConfidenceScore)
+		if err != nil {
+			return nil, fieldErr("decision.confidence_score", "%v is not a JSON number", d.ConfidenceScore)
+		}
+		b = append(append(b, `,"confidence_score":`...), score...)
+		b = str(append(b, ','), "decision_id", d.DecisionID)
+		if d.Metadata != nil {
+			b = append(append(b, `,"metadata":`...), d.Metadata...)
+		}
+		b = str(append(b, ','), "policy_version", d.PolicyVersion)
+		b = str(append(b, ','), "session_id", d.SessionID)
+		b = str(append(b, ','), "user_id", d.UserID)
+		b = append(b, "},"...)
+	}
+	b = str(b, "environment", e.Environment)
+	b = str(append(b, ','), "event_id", e.EventID)
+	// In its own zone: the rules refuse a time that is not written in UTC.
+	b = str(append(b, ','), "occurred_at", e.OccurredAt.Format(time.RFC3339Nano))
+	if o := e.Override; o != nil {
+		b = append(b, `,"override":{`...)
+		b = str(b, "decision_id", o.DecisionID)
+		b = str(append(b, ','), "new_action", string(o.NewAction))
+		b = str(append(b, ','), "reason", o.Reason)
+		b = str(append(b, ','), "reviewer_id", o.ReviewerID)
+		b = append(b, '}')
+	}
+	b = str(append(b, ','), "type", string(e.Type))
+	return append(b, '}'), nil
 }
 
 // parseEnvelope decodes and validates one record from the decisions topic
@@ -187,6 +304,46 @@ func parseEnvelope(raw []byte) (*Envelope, []byte, error) {
 	return env, canon, nil
 }
 
+// ParseRecord decodes and validates one record exactly as the sealer does
+// (docs/FORMAT.md sections 3 and 4) and returns the envelope and its
+// canonical bytes, or the field errors (FieldErrorsOf).
+func ParseRecord(raw []byte) (*Envelope, []byte, error) { return parseEnvelope(raw) }
+
+// Defaults are the members CompleteRecord sets when a record leaves them
+// out.
+type Defaults struct {
+	Type       EventType
+	EventID    string
+	OccurredAt time.Time
+}
+
+// CompleteRecord is ParseRecord for a record that may leave out type,
+// event_id and occurred_at (the HTTP ingest API): a missing one is set from
+// d before the record is validated and its canonical bytes written. A
+// member that is present is never replaced.
+func CompleteRecord(raw []byte, d Defaults) (*Envelope, []byte, error) {
+	v, err := parseJSON(raw, parseOptions{maxDepth: MaxDepth})
+	if err != nil {
+		return nil, nil, asFieldError(err)
+	}
+	if v.kind == jsonObject {
+		for _, m := range []jsonMember{
+			{name: "type", value: jsonValue{kind: jsonString, text: string(d.Type)}},
+			{name: "event_id", value: jsonValue{kind: jsonString, text: d.EventID}},
+			{name: "occurred_at", value: jsonValue{kind: jsonString, text: FormatTime(d.OccurredAt)}},
+		} {
+			if _, ok := v.member(m.name); !ok {
+				v.members = append(v.members, m)
+			}
+		}
+	}
+	env, err := decodeEnvelope(&v)
+	if err != nil {
+		return nil, nil, err
+	}
+	return env, appendCanonical(nil, &v), nil
+}
+
 // asFieldError turns a *JSONError into a *FieldError naming its path, so
 // that every refusal of an event wraps ErrInvalidEvent.
 func asFieldError(err error) error {
@@ -201,7 +358,10 @@ func asFieldError(err error) error {
 	return &FieldError{Field: "record", Reason: err.Error(), err: err}
 }
 
-// decodeEnvelope reads a parsed record under the event schema.
+// decodeEnvelope reads a parsed record under the event schema. It goes on
+// past a field that breaks a rule, so that the error lists every field
+// that does (FieldErrors); the first one is what a single-error caller and
+// an INVALID entry's reason see, as before.
 func decodeEnvelope(v *jsonValue) (*Envelope, error) {
 	if v.kind != jsonObject {
 		return nil, fieldErr("record", "is %s, want an object", v.kind)
@@ -220,41 +380,34 @@ func decodeEnvelope(v *jsonValue) (*Envelope, error) {
 	default:
 		return nil, fieldErr("type", "unknown event type %q", clip(typ))
 	}
-	if err := objectFields(v, "", []string{"type", "event_id", "environment", "occurred_at", payload}, nil); err != nil {
-		return nil, err
+	var errs fieldErrs
+	errs.add(objectFields(v, "", []string{"type", "event_id", "environment", "occurred_at", payload}, nil))
+	if e.EventID, err = getString(v, "", "event_id"); !errs.add(err) {
+		errs.add(checkID("event_id", e.EventID))
 	}
-	if e.EventID, err = getString(v, "", "event_id"); err != nil {
-		return nil, err
+	if e.Environment, err = getString(v, "", "environment"); !errs.add(err) {
+		errs.add(checkIdentifier("environment", e.Environment))
 	}
-	if err := checkID("event_id", e.EventID); err != nil {
-		return nil, err
+	e.OccurredAt, err = getTime(v, "", "occurred_at")
+	errs.add(err)
+	if p, ok := v.member(payload); ok {
+		switch e.Type {
+		case TypeDecision:
+			e.Decision = decodeDecision(p, &errs)
+		case TypeOverride:
+			e.Override = decodeOverride(p, &errs)
+		}
 	}
-	if e.Environment, err = getString(v, "", "environment"); err != nil {
-		return nil, err
-	}
-	if err := checkIdentifier("environment", e.Environment); err != nil {
-		return nil, err
-	}
-	if e.OccurredAt, err = getTime(v, "", "occurred_at"); err != nil {
-		return nil, err
-	}
-	p, _ := v.member(payload)
-	switch e.Type {
-	case TypeDecision:
-		e.Decision, err = decodeDecision(p)
-	case TypeOverride:
-		e.Override, err = decodeOverride(p)
-	}
-	if err != nil {
+	if err := errs.err(); err != nil {
 		return nil, err
 	}
 	return e, nil
 }
 
-func decodeDecision(v *jsonValue) (*Decision, error) {
+func decodeDecision(v *jsonValue, errs *fieldErrs) *Decision {
 	const path = "decision"
-	if err := objectFields(v, path, []string{"decision_id", "action", "confidence_score", "policy_version", "user_id", "session_id"}, []string{"metadata"}); err != nil {
-		return nil, err
+	if errs.add(objectFields(v, path, []string{"decision_id", "action", "confidence_score", "policy_version", "user_id", "session_id"}, []string{"metadata"})) && v.kind != jsonObject {
+		return nil
 	}
 	d := &Decision{}
 	for _, f := range [...]struct {
@@ -263,75 +416,62 @@ func decodeDecision(v *jsonValue) (*Decision, error) {
 	}{{"decision_id", "decision.decision_id", &d.DecisionID}, {"policy_version", "decision.policy_version", &d.PolicyVersion},
 		{"user_id", "decision.user_id", &d.UserID}, {"session_id", "decision.session_id", &d.SessionID}} {
 		s, err := getString(v, path, f.name)
-		if err != nil {
-			return nil, err
+		if !errs.add(err) && !errs.add(checkID(f.field, s)) {
+			*f.dst = s
 		}
-		if err := checkID(f.field, s); err != nil {
-			return nil, err
+	}
+	if action, err := getString(v, path, "action"); !errs.add(err) {
+		if d.Action = Action(action); !d.Action.Valid() {
+			errs.add(fieldErr("decision.action", "unknown action %q", clip(action)))
 		}
-		*f.dst = s
 	}
-	action, err := getString(v, path, "action")
-	if err != nil {
-		return nil, err
-	}
-	if d.Action = Action(action); !d.Action.Valid() {
-		return nil, fieldErr("decision.action", "unknown action %q", clip(action))
-	}
-	score, _ := v.member("confidence_score")
-	if score.kind != jsonNumber {
-		return nil, fieldErr("decision.confidence_score", "is %s, want a number", score.kind)
-	}
-	if d.ConfidenceScore, err = strconv.ParseFloat(score.text, 64); err != nil || d.ConfidenceScore < 0 || d.ConfidenceScore > 1 {
-		return nil, fieldErr("decision.confidence_score", "%s is outside [0,1]", score.text)
+	if score, ok := v.member("confidence_score"); !ok {
+		errs.add(fieldErr("decision.confidence_score", "is required"))
+	} else if score.kind != jsonNumber {
+		errs.add(fieldErr("decision.confidence_score", "is %s, want a number", score.kind))
+	} else if f, err := strconv.ParseFloat(score.text, 64); err != nil || f < 0 || f > 1 {
+		errs.add(fieldErr("decision.confidence_score", "%s is outside [0,1]", score.text))
+	} else {
+		d.ConfidenceScore = f
 	}
 	if md, ok := v.member("metadata"); ok {
 		if md.kind != jsonObject {
-			return nil, fieldErr("decision.metadata", "is %s, must be a JSON object", md.kind)
+			errs.add(fieldErr("decision.metadata", "is %s, must be a JSON object", md.kind))
+		} else if canon := canonicalBytes(md); len(canon) > MaxMetadataBytes {
+			errs.add(fieldErr("decision.metadata", "is %d bytes of canonical JSON, larger than %d", len(canon), MaxMetadataBytes))
+		} else {
+			d.Metadata = canon
 		}
-		canon := canonicalBytes(md)
-		if len(canon) > MaxMetadataBytes {
-			return nil, fieldErr("decision.metadata", "is %d bytes of canonical JSON, larger than %d", len(canon), MaxMetadataBytes)
-		}
-		d.Metadata = canon
 	}
-	return d, nil
+	return d
 }
 
-func decodeOverride(v *jsonValue) (*Override, error) {
+func decodeOverride(v *jsonValue, errs *fieldErrs) *Override {
 	const path = "override"
-	if err := objectFields(v, path, []string{"decision_id", "reviewer_id", "new_action", "reason"}, nil); err != nil {
-		return nil, err
+	if errs.add(objectFields(v, path, []string{"decision_id", "reviewer_id", "new_action", "reason"}, nil)) && v.kind != jsonObject {
+		return nil
 	}
 	o := &Override{}
-	var err error
-	if o.DecisionID, err = getString(v, path, "decision_id"); err != nil {
-		return nil, err
+	if id, err := getString(v, path, "decision_id"); !errs.add(err) && !errs.add(checkID("override.decision_id", id)) {
+		o.DecisionID = id
 	}
-	if err := checkID("override.decision_id", o.DecisionID); err != nil {
-		return nil, err
+	if id, err := getString(v, path, "reviewer_id"); !errs.add(err) && !errs.add(checkID("override.reviewer_id", id)) {
+		o.ReviewerID = id
 	}
-	if o.ReviewerID, err = getString(v, path, "reviewer_id"); err != nil {
-		return nil, err
+	if action, err := getString(v, path, "new_action"); !errs.add(err) {
+		if o.NewAction = Action(action); !o.NewAction.Valid() {
+			errs.add(fieldErr("override.new_action", "unknown action %q", clip(action)))
+		}
 	}
-	if err := checkID("override.reviewer_id", o.ReviewerID); err != nil {
-		return nil, err
+	if reason, err := getString(v, path, "reason"); !errs.add(err) {
+		switch {
+		case strings.Trim(reason, " \t\r\n") == "":
+			errs.add(fieldErr("override.reason", "is required"))
+		case len(reason) > MaxReasonLen:
+			errs.add(fieldErr("override.reason", "is %d bytes, longer than %d", len(reason), MaxReasonLen))
+		default:
+			o.Reason = reason
+		}
 	}
-	action, err := getString(v, path, "new_action")
-	if err != nil {
-		return nil, err
-	}
-	if o.NewAction = Action(action); !o.NewAction.Valid() {
-		return nil, fieldErr("override.new_action", "unknown action %q", clip(action))
-	}
-	if o.Reason, err = getString(v, path, "reason"); err != nil {
-		return nil, err
-	}
-	switch {
-	case strings.Trim(o.Reason, " \t\r\n") == "":
-		return nil, fieldErr("override.reason", "is required")
-	case len(o.Reason) > MaxReasonLen:
-		return nil, fieldErr("override.reason", "is %d bytes, longer than %d", len(o.Reason), MaxReasonLen)
-	}
-	return o, nil
+	return o
 }

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // FuzzParseLine: the parser never panics, and whatever it accepts is in
@@ -196,6 +198,53 @@ func FuzzCanonicalMode(f *testing.F) {
 		}
 		if err == nil && !bytes.Equal(appendCanonical(nil, &fast), in) {
 			t.Fatalf("canonical mode parsed %q into another value", in)
+		}
+	})
+}
+
+// FuzzEnvelopeRecord: Record (which writes the envelope itself) agrees with
+// encoding/json's encoding read under the same rules, whenever the strings
+// are valid UTF-8 (json.Marshal would replace the rest; Record refuses it).
+func FuzzEnvelopeRecord(f *testing.F) {
+	f.Add("d1", "u\"1", "s\n", "p<&>", []byte(`{"a":[1,2.5]}`), 0.92, "reason")
+	f.Add("", " ", "\x7f", "é🦊", []byte(`null`), 1e-7, "")
+	f.Fuzz(func(t *testing.T, id, user, session, policy string, meta []byte, score float64, reason string) {
+		at := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+		var md json.RawMessage
+		if json.Valid(meta) {
+			md = meta
+		}
+		for _, c := range []struct {
+			e       *Envelope
+			strings []string // the strings it holds
+		}{
+			{&Envelope{Type: TypeDecision, EventID: id, Environment: "prod", OccurredAt: at, Decision: &Decision{DecisionID: id, Action: ActionAllow,
+				ConfidenceScore: score, PolicyVersion: policy, UserID: user, SessionID: session, Metadata: md}}, []string{id, user, session, policy}},
+			{&Envelope{Type: TypeOverride, EventID: id, Environment: "prod", OccurredAt: at, Override: &Override{DecisionID: id, ReviewerID: user,
+				NewAction: ActionBlock, Reason: reason}}, []string{id, user, reason}},
+		} {
+			e := c.e
+			got, gerr := e.Record()
+			marshalled, merr := json.Marshal(e)
+			if merr != nil {
+				if gerr == nil {
+					t.Fatalf("Record accepted what encoding/json cannot encode: %s", got)
+				}
+				continue
+			}
+			_, want, werr := parseEnvelope(marshalled)
+			valid := true
+			for _, s := range c.strings {
+				valid = valid && utf8.ValidString(s)
+			}
+			switch {
+			case !valid && gerr == nil:
+				t.Fatalf("Record accepted invalid UTF-8: %q", got)
+			case valid && (gerr == nil) != (werr == nil):
+				t.Fatalf("Record error %v, encoding/json path error %v", gerr, werr)
+			case valid && gerr == nil && !bytes.Equal(got, want):
+				t.Fatalf("Record %s\nwant   %s", got, want)
+			}
 		}
 	})
 }

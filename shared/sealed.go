@@ -14,6 +14,11 @@ type SealedRecord struct {
 	VersionID string `json:"version_id,omitempty"`
 	// Line is the entry's 1-based line number in the object.
 	Line int `json:"line"`
+	// Checkpoint is the seq of the signed checkpoint that covers the entry
+	// (its object's last entry): the sealer publishes a record only after
+	// that checkpoint is durable in S3. Zero when not known (records of
+	// older versions, or built by a rebuild).
+	Checkpoint uint64 `json:"checkpoint,omitempty"`
 	// Entry is the sealed line exactly as stored.
 	Entry json.RawMessage `json:"entry"`
 }
@@ -31,6 +36,10 @@ func (r *SealedRecord) Encode() []byte {
 	}
 	b = append(b, `,"line":`...)
 	b = strconv.AppendInt(b, int64(r.Line), 10)
+	if r.Checkpoint != 0 {
+		b = append(b, `,"checkpoint":`...)
+		b = strconv.AppendUint(b, r.Checkpoint, 10)
+	}
 	b = append(b, `,"entry":`...)
 	b = append(b, r.Entry...)
 	return append(b, '}')

@@ -316,6 +316,7 @@ checkpoints cannot be seen from S3 alone, but fails against a kept one.`,
 	root.AddCommand(sealCmd, indexCmd, verifyCmd, keygenCmd, c.indexCommand())
 	root.AddCommand(c.proveCommands()...)
 	root.AddCommand(c.discoverCommand(), c.rebuildCommand())
+	root.AddCommand(c.ingestCommand())
 	root.AddCommand(referenceCommand(root))
 	root.SetArgs(args)
 	root.SetOut(stdout)

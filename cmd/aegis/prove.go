@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"sort"
@@ -101,5 +103,46 @@ The bundle verifies offline with aegis verify-proof and the verifier key.`,
 			return nil
 		},
 	}
-	return []*cobra.Command{prove, verify}
+	var receiptOut string
+	receipt := &cobra.Command{
+		Use:   "verify-receipt RECEIPT",
+		Short: "Check a Sealed-mode receipt (JSON from the producer or ingest) against S3 and the signed checkpoint",
+		Long: `Check a Sealed-mode receipt against S3. Nothing in the receipt is trusted
+but where to look: the object is read and verified, its checkpoint checked
+with the verifier key, and the entry's seq, hash, event id and checkpoint
+must be what the receipt says. --out writes the entry's evidence bundle,
+which aegis verify-proof checks offline. Exit 0: the receipt holds.`,
+		Args: cobra.ExactArgs(1),
+		RunE: c.runArgs(func(ctx context.Context, _ *zap.Logger, args []string) error {
+			raw, err := os.ReadFile(args[0])
+			if err != nil {
+				return err
+			}
+			var r shared.Receipt
+			dec := json.NewDecoder(bytes.NewReader(raw))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&r); err != nil {
+				return fmt.Errorf("%s: not a receipt: %w", args[0], err)
+			}
+			vkey, s3c, err := c.archive(ctx)
+			if err != nil {
+				return err
+			}
+			bundle, rep, err := replayer.VerifyReceipt(ctx, replayer.ProveConfig{S3: s3c, Bucket: c.bucket, Prefix: c.prefix, Chain: c.chain, VerifierKey: vkey}, &r)
+			if err != nil {
+				return fmt.Errorf("%s: %w", args[0], err)
+			}
+			if receiptOut != "" {
+				if err := writeFileAtomic(receiptOut, bundle); err != nil {
+					return err
+				}
+			}
+			pe := rep.Entries[0]
+			fmt.Fprintf(c.stdout, "OK event %s (decision %s) is seq %d of chain %s in %s line %d, signed by checkpoint seq %d at %s\n",
+				r.EventID, r.DecisionID, r.Seq, r.Chain, r.Object, r.Line, pe.Checkpoint.Seq, shared.FormatTime(pe.Checkpoint.Time))
+			return nil
+		}),
+	}
+	receipt.Flags().StringVar(&receiptOut, "out", "", "also write the entry's evidence bundle to this file")
+	return []*cobra.Command{prove, verify, receipt}
 }

@@ -25,6 +25,8 @@ type roleSettings struct {
 	Shared []string
 	// Required are flags, shared or the command's own, that must be set.
 	Required []string
+	// OneOf lists groups of flags of which at least one must be set.
+	OneOf [][]string
 	// Offline commands start no logger and no HTTP server.
 	Offline bool
 }
@@ -77,6 +79,12 @@ var roles = map[string]roleSettings{
 	"aegis index check": {
 		Shared:   []string{"chain", "s3", "bucket", "prefix", "dynamodb", "table", "verifier-key-file"},
 		Required: []string{"chain", "bucket", "table", "verifier-key-file"},
+	},
+	"aegis ingest": {
+		// The producer takes no Kafka TLS or SASL settings yet: only brokers.
+		Shared:   []string{"brokers", "chain", "topic", "sealed-topic"},
+		Required: []string{"brokers", "tokens-file"},
+		OneOf:    [][]string{{"chain", "environments"}},
 	},
 	"aegis keygen":           {Required: []string{"name", "out"}, Offline: true},
 	"aegis config-reference": {Offline: true},
@@ -154,6 +162,19 @@ func validate(cmd *cobra.Command) error {
 		}
 		if v := f.Value.String(); v == "" || v == "[]" {
 			errs = append(errs, fmt.Errorf("%s is required", name(r)))
+		}
+	}
+	for _, group := range rs.OneOf {
+		set := false
+		var names []string
+		for _, r := range group {
+			if f := cmd.Flags().Lookup(r); f != nil && f.Value.String() != "" && f.Value.String() != "[]" {
+				set = true
+			}
+			names = append(names, name(r))
+		}
+		if !set {
+			errs = append(errs, fmt.Errorf("one of %s is required", strings.Join(names, ", ")))
 		}
 	}
 	cmd.Flags().VisitAll(func(f *pflag.Flag) {

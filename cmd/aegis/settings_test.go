@@ -33,6 +33,7 @@ func TestStartupValidationNamesEverySetting(t *testing.T) {
 		{[]string{"index", "check", "--chain", "prod"}, []string{"--verifier-key-file (AEGIS_VERIFIER_KEY_FILE) is required"}},
 		{[]string{"verify-proof", "b.json"}, []string{"--verifier-key-file (AEGIS_VERIFIER_KEY_FILE) is required"}},
 		{[]string{"keygen", "--out", ""}, []string{"--out (AEGIS_OUT) is required"}},
+		{[]string{"ingest"}, []string{"--tokens-file (AEGIS_TOKENS_FILE) is required", "one of --chain (AEGIS_CHAIN), --environments (AEGIS_ENVIRONMENTS) is required"}},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			code, out := aegis(t, tc.args...)

@@ -46,6 +46,9 @@ func Ensure(ctx context.Context, cl *kgo.Client, topic string, partitions int32)
 	}
 }
 
+// ErrNotSingle means a topic that must have one partition has more.
+var ErrNotSingle = errors.New("the audit chain needs exactly one partition for a total order")
+
 // EnsureSingle is Ensure for a topic whose total order the chain relies on:
 // it must have exactly one partition.
 func EnsureSingle(ctx context.Context, cl *kgo.Client, topic string) error {
@@ -54,7 +57,7 @@ func EnsureSingle(ctx context.Context, cl *kgo.Client, topic string) error {
 		return err
 	}
 	if n != 1 {
-		return fmt.Errorf("topic %s has %d partitions; the audit chain needs exactly one for a total order", topic, n)
+		return fmt.Errorf("topic %s has %d partitions: %w", topic, n, ErrNotSingle)
 	}
 	return nil
 }

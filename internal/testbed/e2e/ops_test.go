@@ -304,13 +304,13 @@ func TestSecuredPipelineKeepsSecretsOutOfLogs(t *testing.T) {
 		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
 			t.Fatalf("a sealer log line is not JSON: %q", sc.Text())
 		}
-		for _, s := range []string{"1/5", "2/5", "3/5", "4/5", "5/5", "sealer stopped"} {
+		for _, s := range []string{"1/5", "2/5", "3/5", "4/5", "5/5", "sealer session ended"} {
 			if strings.HasPrefix(line.Msg, s) {
 				steps = append(steps, s)
 			}
 		}
 	}
-	if got := strings.Join(steps, " "); got != "1/5 2/5 3/5 4/5 5/5 sealer stopped" {
+	if got := strings.Join(steps, " "); got != "1/5 2/5 3/5 4/5 5/5 sealer session ended" {
 		t.Fatalf("shutdown steps in the sealer's log: %q", got)
 	}
 

@@ -11,8 +11,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest"
 
 	"github.com/aegisai/audit/archive"
 	"github.com/aegisai/audit/indexer"
@@ -28,25 +26,7 @@ func TestMain(m *testing.M) { os.Exit(localstack.RunTests(m, &stack)) }
 
 func startPipeline(t *testing.T, cfg pipeline.Config) *pipeline.Pipeline {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	switch os.Getenv("AEGIS_TEST_LOG") {
-	case "":
-	case "stderr": // seen even when a test hangs
-		cfg.Logger, _ = zap.NewDevelopment()
-	default:
-		cfg.Logger = zaptest.NewLogger(t)
-	}
-	p, err := pipeline.Start(ctx, stack, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := p.Stop(); err != nil {
-			t.Errorf("pipeline stopped with: %v", err)
-		}
-	})
-	return p
+	return pipeline.ForTest(t, stack, cfg)
 }
 
 func publish(t *testing.T, p *pipeline.Pipeline, events []*shared.Envelope) {

@@ -61,9 +61,9 @@ func TestProducerRefusesBadInputBeforePublishing(t *testing.T) {
 	if n := endOffset(t, topic); n != 0 {
 		t.Fatalf("%d records published for refused input", n)
 	}
-	id, err := p.LogDecision(ctx, good)
-	if err != nil || id == "" {
-		t.Fatalf("good decision: %q, %v", id, err)
+	r, err := p.LogDecision(ctx, good)
+	if err != nil || r.EventID == "" || r.Durability != shared.DurabilityDurable {
+		t.Fatalf("good decision: %+v, %v", r, err)
 	}
 	if n := endOffset(t, topic); n != 1 {
 		t.Fatalf("after one good decision the topic has %d records", n)

@@ -30,7 +30,7 @@ func TestSealerShutdownOrder(t *testing.T) {
 	if err := p.Stop(); err != nil { // under way: some batches sealed, maybe some not
 		t.Fatal(err)
 	}
-	want := []string{"1/5 intake stopped", "2/5 flushed", "3/5 sealed", "4/5 committed", "5/5 closed", "sealer stopped"}
+	want := []string{"1/5 intake stopped", "2/5 flushed", "3/5 sealed", "4/5 committed", "5/5 closed", "sealer session ended"}
 	var got []string
 	for _, e := range logs.All() {
 		for _, w := range want {

@@ -78,6 +78,7 @@ type Stack struct {
 
 	s3, dynamo awsconn.Config
 	closers    []func()
+	kafkaDir   string
 }
 
 // Close stops every server, newest first.
@@ -172,16 +173,18 @@ func (s *Stack) startKafka(dir string) error {
 		if err != nil {
 			return err
 		}
-		c, err := kfake.NewCluster(kfake.Ports(port), kfake.NumBrokers(1), kfake.DataDir(dir), kfake.DefaultNumPartitions(1),
-			// As an operator lowers group.min.session.timeout.ms for fast sealer takeover.
-			kfake.GroupMinSessionTimeout(time.Second))
+		c, err := newKafka(port, dir)
 		if err != nil {
 			lastErr = err
 			continue
 		}
-		s.KafkaAddr, s.Kafka = c.ListenAddrs()[0], c
+		s.KafkaAddr, s.Kafka, s.kafkaDir = c.ListenAddrs()[0], c, dir
 		s.Brokers = []string{s.KafkaAddr}
-		s.closers = append(s.closers, c.Close)
+		s.closers = append(s.closers, func() {
+			if s.Kafka != nil {
+				s.Kafka.Close()
+			}
+		})
 		return nil
 	}
 	return fmt.Errorf("start kfake: %w", lastErr)

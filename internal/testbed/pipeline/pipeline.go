@@ -171,9 +171,15 @@ func (p *Pipeline) Stop() error {
 	return p.Err()
 }
 
-// Producer returns a producer for the pipeline's chain.
-func (p *Pipeline) Producer(ctx context.Context) (*producer.Producer, error) {
-	return producer.New(ctx, producer.Config{Brokers: p.Stack.Brokers, Topic: p.Cfg.Topic, Environment: p.Cfg.Chain})
+// Producer returns a producer for the pipeline's chain and topics; each
+// option changes its config.
+func (p *Pipeline) Producer(ctx context.Context, opts ...func(*producer.Config)) (*producer.Producer, error) {
+	cfg := producer.Config{Brokers: p.Stack.Brokers, Topic: p.Cfg.Topic, SealedTopic: p.Cfg.SealedTopic,
+		Environment: p.Cfg.Chain, Logger: p.Cfg.Logger.Named("producer")}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	return producer.New(ctx, cfg)
 }
 
 // WaitSealed waits until the sealer has committed n records since start.

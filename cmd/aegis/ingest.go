@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+
+	"github.com/aegisai/audit/ingest"
+	"github.com/aegisai/audit/internal/platform/httpauth"
+	"github.com/aegisai/audit/internal/platform/serve"
+	"github.com/aegisai/audit/producer"
+	"github.com/aegisai/audit/shared"
+)
+
+// ingestCommand is `aegis ingest`: the HTTP API of the producer.
+func (c *common) ingestCommand() *cobra.Command {
+	var listen, tokensFile, failSafe string
+	var envs []string
+	var maxBody int64
+	var timeout, sealTimeout, shutdown time.Duration
+	var cmd *cobra.Command
+	cmd = &cobra.Command{
+		Use:   "ingest",
+		Short: "Serve the HTTP ingest API (POST /v1/decisions, /v1/overrides) for services not written in Go",
+		Long: `Serve the HTTP ingest API: the producer's contract over HTTP, with bearer
+tokens bound to environments (see internal/platform/httpauth for the token
+file), /healthz, /readyz, /metrics and /openapi.yaml on the same address.
+Each environment is published to its own decisions topic (aegis.decisions.<env>,
+or --topic when there is one environment). On SIGTERM it stops accepting,
+answers the requests in flight, then flushes the producers.`,
+		RunE: c.run(func(ctx context.Context, log *zap.Logger) error {
+			tokens, err := httpauth.Load(tokensFile)
+			if err != nil {
+				return fmt.Errorf("--tokens-file: %w", err)
+			}
+			if len(envs) == 0 {
+				envs = []string{c.chain}
+			}
+			topicSet := cmd.Flags().Changed("topic")
+			if topicSet && len(envs) > 1 {
+				return errors.New("--topic names one decisions topic; with several --environments each uses its own (aegis.decisions.<env>)")
+			}
+			action := shared.Action(failSafe)
+			if !action.Valid() {
+				return fmt.Errorf("--fail-safe-action %q: want ALLOW, CHALLENGE, BLOCK or REVIEW", failSafe)
+			}
+			recorders := map[string]ingest.Recorder{}
+			for _, env := range envs {
+				topic := ""
+				if topicSet {
+					topic = c.topic
+				}
+				p, err := producer.New(ctx, producer.Config{Brokers: c.brokers, Environment: env, Topic: topic, SealedTopic: c.sealed,
+					Timeout: timeout, SealTimeout: sealTimeout, Metrics: c.registry, Logger: log.Named("producer").With(zap.String("environment", env))})
+				if err != nil {
+					return fmt.Errorf("--environments %s: %w", env, err)
+				}
+				defer p.Close() // after the server has drained: flushes what is in flight
+				recorders[env] = p
+			}
+			svc, err := ingest.New(ingest.Config{Recorders: recorders, Tokens: tokens, MaxBodyBytes: maxBody, FailSafe: action,
+				Metrics: c.registry, Logger: log})
+			if err != nil {
+				return err
+			}
+			srv, err := serve.Listen(serve.Options{Addr: listen, Handler: svc.Handler(), Registry: c.registry, Ready: svc.Ready, Logger: log})
+			if err != nil {
+				return fmt.Errorf("--listen: %w", err)
+			}
+			log.Info("ingest serving", zap.String("addr", srv.Addr()), zap.Strings("environments", envs))
+			served := make(chan error, 1)
+			go func() { served <- srv.Serve() }()
+			select {
+			case err := <-served:
+				return err
+			case <-ctx.Done():
+			}
+			sctx, cancel := context.WithTimeout(context.Background(), shutdown)
+			defer cancel()
+			log.Info("ingest stopping: answering the requests in flight, then flushing")
+			if err := srv.Shutdown(sctx); err != nil {
+				return fmt.Errorf("shutdown: requests still in flight after %s: %w", shutdown, err)
+			}
+			return nil
+		}),
+	}
+	f := cmd.Flags()
+	f.StringVar(&listen, "listen", "127.0.0.1:8080", "address to serve the API, health and metrics on")
+	f.StringVar(&tokensFile, "tokens-file", "", "bearer tokens, each bound to environments (required; format in the README)")
+	f.StringSliceVar(&envs, "environments", nil, "environments (chains) recorded (default: --chain)")
+	f.Int64Var(&maxBody, "max-body-bytes", 64<<10, "largest request body accepted (413 beyond)")
+	f.StringVar(&failSafe, "fail-safe-action", "CHALLENGE", "the action a 503 tells callers to apply instead of the decision")
+	f.DurationVar(&timeout, "timeout", 10*time.Second, "how long a request waits for Kafka to confirm the event (503 after)")
+	f.DurationVar(&sealTimeout, "seal-timeout", 30*time.Second, "how long a ?durability=sealed request waits for its receipt (503 after)")
+	f.DurationVar(&shutdown, "shutdown-timeout", 30*time.Second, "how long shutdown waits for the requests in flight")
+	return cmd
+}

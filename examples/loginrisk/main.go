@@ -1,0 +1,139 @@
+// Command loginrisk is a small login-risk service that shows how a service
+// governs its AI decisions with the audit layer: it scores a login, decides
+// ALLOW, CHALLENGE or BLOCK, and returns the decision only once it is
+// audited. When the audit trail is unavailable (stop the broker and try),
+// it returns the fail-safe action instead and the escalation is spooled, to
+// be recorded when the broker is back.
+//
+//	go run ./examples/loginrisk --brokers 127.0.0.1:9092 --environment dev
+//	curl -s localhost:8090/login -d '{"user_id":"u-42","session_id":"s-1","ip_country":"DE","failed_attempts":0,"new_device":false}'
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/google/uuid"
+	"go.uber.org/zap"
+
+	"github.com/aegisai/audit/producer"
+	"github.com/aegisai/audit/shared"
+)
+
+// Login is what the service is asked about.
+type Login struct {
+	UserID         string `json:"user_id"`
+	SessionID      string `json:"session_id"`
+	IPCountry      string `json:"ip_country"`
+	FailedAttempts int    `json:"failed_attempts"`
+	NewDevice      bool   `json:"new_device"`
+}
+
+// Answer is what the service returns to the login flow.
+type Answer struct {
+	DecisionID string        `json:"decision_id"`
+	Action     shared.Action `json:"action"`
+	Risk       float64       `json:"risk"`
+	// Audited is false when the fail-safe action was returned instead of
+	// the model's.
+	Audited   bool   `json:"audited"`
+	Escalated bool   `json:"escalated"`
+	Reason    string `json:"reason,omitempty"`
+}
+
+// Governor is the part of the producer the service needs.
+type Governor interface {
+	Govern(ctx context.Context, d shared.Decision, pol producer.Policy, opts ...producer.Option) producer.Outcome
+}
+
+// Service scores logins and governs each decision.
+type Service struct {
+	Audit  Governor
+	Policy string // the model's policy version, recorded with each decision
+}
+
+// score is the toy model: risk in [0,1] from a few signals.
+func score(l Login) float64 {
+	risk := 0.05
+	if l.NewDevice {
+		risk += 0.3
+	}
+	risk += 0.15 * float64(min(l.FailedAttempts, 4))
+	switch l.IPCountry {
+	case "", "XX":
+		risk += 0.2
+	}
+	return min(risk, 1)
+}
+
+// decide maps a risk to an action.
+func decide(risk float64) shared.Action {
+	switch {
+	case risk < 0.3:
+		return shared.ActionAllow
+	case risk < 0.7:
+		return shared.ActionChallenge
+	}
+	return shared.ActionBlock
+}
+
+// ServeHTTP answers POST /login.
+func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost || r.URL.Path != "/login" {
+		http.Error(w, "POST /login", http.StatusNotFound)
+		return
+	}
+	var l Login
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&l); err != nil || l.UserID == "" || l.SessionID == "" {
+		http.Error(w, "want {user_id, session_id, ip_country, failed_attempts, new_device}", http.StatusBadRequest)
+		return
+	}
+	risk := score(l)
+	meta, _ := json.Marshal(map[string]any{"ip_country": l.IPCountry, "failed_attempts": l.FailedAttempts, "new_device": l.NewDevice})
+	d := shared.Decision{DecisionID: "login-" + uuid.NewString(), Action: decide(risk), ConfidenceScore: 1 - risk,
+		PolicyVersion: s.Policy, UserID: l.UserID, SessionID: l.SessionID, Metadata: meta}
+	// The rule: the user gets the audited decision, or the fail-safe one.
+	out := s.Audit.Govern(r.Context(), d, producer.Policy{FailSafe: shared.ActionChallenge})
+	a := Answer{DecisionID: d.DecisionID, Action: out.Decision.Action, Risk: risk, Audited: out.Audited, Escalated: out.Escalated}
+	if out.Err != nil {
+		a.Reason = "audit trail unavailable: fail-safe action applied"
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(a)
+}
+
+func main() {
+	brokers := flag.String("brokers", "127.0.0.1:9092", "Kafka seed broker")
+	env := flag.String("environment", "dev", "audit chain to record in")
+	listen := flag.String("listen", "127.0.0.1:8090", "address to serve POST /login on")
+	spool := flag.String("spool-dir", os.TempDir()+"/loginrisk-spool", "where escalations wait while the broker is down")
+	flag.Parse()
+	logger, _ := zap.NewDevelopment()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	audit, err := producer.New(ctx, producer.Config{Brokers: []string{*brokers}, Environment: *env, SpoolDir: *spool,
+		Timeout: 2 * time.Second, Logger: logger})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer audit.Close()
+	srv := &http.Server{Addr: *listen, Handler: &Service{Audit: audit, Policy: "loginrisk-2026.11"}, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		srv.Shutdown(context.Background())
+	}()
+	fmt.Printf("loginrisk on http://%s/login, auditing to %s\n", *listen, *env)
+	if err := srv.ListenAndServe(); err != http.ErrServerClosed {
+		log.Fatal(err)
+	}
+}

@@ -1,0 +1,265 @@
+// Package ingest is the HTTP front of the producer (`aegis ingest`): the
+// same contract as the Go library for services in every other language.
+//
+//	POST /v1/decisions   a decision envelope (JSON)
+//	POST /v1/overrides   an override envelope (JSON)
+//	GET  /openapi.yaml   the API (openapi.yaml in this package)
+//
+// The body is the envelope of docs/FORMAT.md section 3; "type",
+// "event_id" and "occurred_at" may be left out (the path gives the type,
+// the service a new UUID and the time of receipt). It is validated by the
+// same code as the library and the sealer. `?durability=sealed` waits for
+// the sealed entry and answers with its receipt.
+//
+//	201  recorded: {"event_id", "durability", "receipt"}
+//	400  invalid: {"error", "fields": [{"field", "reason"}]}, nothing published
+//	401  missing or unknown bearer token; 403 token not bound to the environment
+//	413  body over the limit; 415 not application/json
+//	503  audit trail unavailable: Retry-After, and the fail-safe action the
+//	     caller must apply instead of the decision ("fail_safe_action")
+//
+// A request answered 201 is durable in Kafka (sealed, with a receipt, in
+// Sealed mode); on shutdown the service stops accepting, answers the
+// requests in flight, then flushes and closes the producers.
+package ingest
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/aegisai/audit/internal/platform/httpauth"
+	"github.com/aegisai/audit/producer"
+	"github.com/aegisai/audit/shared"
+)
+
+// OpenAPI is the API document, served at /openapi.yaml.
+//
+//go:embed openapi.yaml
+var OpenAPI []byte
+
+// Recorder is the part of a producer the service uses.
+type Recorder interface {
+	Log(ctx context.Context, e *shared.Envelope, opts ...producer.Option) (*shared.Receipt, error)
+	Ready() error
+}
+
+// Config configures the service.
+type Config struct {
+	// Recorders are the producers by environment (chain) served (at least
+	// one).
+	Recorders map[string]Recorder
+	// Tokens authenticate callers (required).
+	Tokens *httpauth.Tokens
+	// MaxBodyBytes bounds a request body. Default 64 KiB (the largest
+	// valid envelope is about 25 KiB).
+	MaxBodyBytes int64
+	// FailSafe is the action a 503 tells the caller to apply (default
+	// CHALLENGE).
+	FailSafe shared.Action
+	// RetryAfter is the 503's Retry-After. Default 5s.
+	RetryAfter time.Duration
+	Metrics    prometheus.Registerer
+	Logger     *zap.Logger
+	// Now is the clock for a missing occurred_at. Default time.Now.
+	Now func() time.Time
+}
+
+// Service is the ingest API.
+type Service struct {
+	cfg      Config
+	requests *prometheus.CounterVec
+	seconds  *prometheus.HistogramVec
+}
+
+// New validates cfg.
+func New(cfg Config) (*Service, error) {
+	if len(cfg.Recorders) == 0 {
+		return nil, errors.New("ingest: no environment to record (Recorders)")
+	}
+	if cfg.Tokens == nil {
+		return nil, errors.New("ingest: no tokens: every request must be authenticated")
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 64 << 10
+	}
+	if cfg.FailSafe == "" {
+		cfg.FailSafe = shared.ActionChallenge
+	}
+	if !cfg.FailSafe.Valid() {
+		return nil, fmt.Errorf("ingest: fail-safe action %q is not one of ALLOW, CHALLENGE, BLOCK, REVIEW", cfg.FailSafe)
+	}
+	if cfg.RetryAfter <= 0 {
+		cfg.RetryAfter = 5 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	s := &Service{cfg: cfg,
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "aegis_ingest_requests_total",
+			Help: "Requests by route and status code."}, []string{"route", "code"}),
+		seconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "aegis_ingest_request_seconds",
+			Help: "Time to answer, by route and durability.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}, []string{"route", "durability"}),
+	}
+	if cfg.Metrics != nil {
+		cfg.Metrics.MustRegister(s.requests, s.seconds)
+	}
+	return s, nil
+}
+
+// Handler serves the API.
+func (s *Service) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/decisions", s.record("decisions", shared.TypeDecision))
+	mux.HandleFunc("POST /v1/overrides", s.record("overrides", shared.TypeOverride))
+	mux.HandleFunc("GET /openapi.yaml", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/yaml")
+		w.Write(OpenAPI)
+	})
+	return mux
+}
+
+// Ready is nil when every producer can publish.
+func (s *Service) Ready() error {
+	envs := make([]string, 0, len(s.cfg.Recorders))
+	for env := range s.cfg.Recorders {
+		envs = append(envs, env)
+	}
+	sort.Strings(envs)
+	for _, env := range envs {
+		if err := s.cfg.Recorders[env].Ready(); err != nil {
+			return fmt.Errorf("environment %s: %w", env, err)
+		}
+	}
+	return nil
+}
+
+// Created is the 201 body.
+type Created struct {
+	EventID    string          `json:"event_id"`
+	Durability string          `json:"durability"`
+	Receipt    *shared.Receipt `json:"receipt"`
+}
+
+// FieldProblem is one broken rule in a 400 body.
+type FieldProblem struct {
+	Field  string `json:"field"`
+	Reason string `json:"reason"`
+}
+
+// Problem is the body of every error answer.
+type Problem struct {
+	Error string `json:"error"`
+	// Fields lists every broken rule (400).
+	Fields []FieldProblem `json:"fields,omitempty"`
+	// EventID is the event's id (503: retry with it, so that the event is
+	// recorded once).
+	EventID string `json:"event_id,omitempty"`
+	// FailSafeAction is the action to apply instead of the decision (503).
+	FailSafeAction shared.Action `json:"fail_safe_action,omitempty"`
+}
+
+func (s *Service) record(route string, typ shared.EventType) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		durability := producer.Durable
+		code := s.serve(w, r, typ, &durability)
+		s.requests.WithLabelValues(route, strconv.Itoa(code)).Inc()
+		s.seconds.WithLabelValues(route, durability.String()).Observe(time.Since(start).Seconds())
+	}
+}
+
+// serve answers one request and returns its status code.
+func (s *Service) serve(w http.ResponseWriter, r *http.Request, typ shared.EventType, durability *producer.Durability) int {
+	principal, err := s.cfg.Tokens.Authenticate(r)
+	if err != nil {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="aegis-ingest"`)
+		return answer(w, http.StatusUnauthorized, Problem{Error: err.Error()})
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		return answer(w, http.StatusUnsupportedMediaType, Problem{Error: "the body must be application/json"})
+	}
+	if q := r.URL.Query(); len(q) > 0 {
+		for k := range q {
+			if k != "durability" {
+				return answer(w, http.StatusBadRequest, Problem{Error: "invalid request", Fields: []FieldProblem{{Field: "query." + k, Reason: "unknown parameter"}}})
+			}
+		}
+		if *durability, err = producer.ParseDurability(q.Get("durability")); err != nil {
+			return answer(w, http.StatusBadRequest, Problem{Error: "invalid request", Fields: []FieldProblem{{Field: "query.durability", Reason: err.Error()}}})
+		}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return answer(w, http.StatusRequestEntityTooLarge, Problem{Error: fmt.Sprintf("the body is larger than %d bytes", s.cfg.MaxBodyBytes)})
+		}
+		return answer(w, http.StatusBadRequest, Problem{Error: "reading the body: " + err.Error()})
+	}
+	env, _, err := shared.CompleteRecord(body, shared.Defaults{Type: typ, EventID: uuid.NewString(), OccurredAt: s.cfg.Now().UTC()})
+	if err != nil {
+		return answer(w, http.StatusBadRequest, invalid(err))
+	}
+	if env.Type != typ {
+		return answer(w, http.StatusBadRequest, Problem{Error: "invalid event", Fields: []FieldProblem{
+			{Field: "type", Reason: fmt.Sprintf("is %q: send it to /v1/%ss", env.Type, env.Type)}}})
+	}
+	if !principal.May(env.Environment) {
+		return answer(w, http.StatusForbidden, Problem{Error: fmt.Sprintf("%v: %q may write %s, not %q", httpauth.ErrForbidden,
+			principal.Name, strings.Join(principal.Environments(), ","), env.Environment)})
+	}
+	rec, ok := s.cfg.Recorders[env.Environment]
+	if !ok {
+		return answer(w, http.StatusBadRequest, Problem{Error: "invalid event", Fields: []FieldProblem{
+			{Field: "environment", Reason: fmt.Sprintf("%q is not recorded by this service", env.Environment)}}})
+	}
+	receipt, err := rec.Log(r.Context(), env, producer.WithDurability(*durability))
+	switch {
+	case err == nil:
+		return answer(w, http.StatusCreated, Created{EventID: receipt.EventID, Durability: receipt.Durability, Receipt: receipt})
+	case errors.Is(err, shared.ErrInvalidEvent):
+		return answer(w, http.StatusBadRequest, invalid(err))
+	}
+	s.cfg.Logger.Warn("event not recorded; answered 503 with the fail-safe action", zap.String("caller", principal.Name),
+		zap.String("environment", env.Environment), zap.String("event_id", env.EventID), zap.Error(err))
+	w.Header().Set("Retry-After", strconv.Itoa(int(s.cfg.RetryAfter.Round(time.Second)/time.Second)))
+	return answer(w, http.StatusServiceUnavailable, Problem{Error: "audit trail unavailable: " + err.Error(), EventID: env.EventID,
+		FailSafeAction: s.cfg.FailSafe})
+}
+
+// invalid is the 400 body of a validation error: every broken field.
+func invalid(err error) Problem {
+	p := Problem{Error: "invalid event"}
+	for _, fe := range shared.FieldErrorsOf(err) {
+		p.Fields = append(p.Fields, FieldProblem{Field: fe.Field, Reason: fe.Reason})
+	}
+	if len(p.Fields) == 0 {
+		p.Fields = []FieldProblem{{Field: "record", Reason: err.Error()}}
+	}
+	return p
+}
+
+func answer(w http.ResponseWriter, code int, body any) int {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(body)
+	return code
+}

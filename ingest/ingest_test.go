@@ -1,0 +1,276 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+
+	"github.com/aegisai/audit/internal/platform/httpauth"
+	"github.com/aegisai/audit/producer"
+	"github.com/aegisai/audit/shared"
+)
+
+// fakeRecorder records what it is given, or fails with err.
+type fakeRecorder struct {
+	mu   sync.Mutex
+	err  error
+	got  []*shared.Envelope
+	mode []producer.Durability
+}
+
+func (f *fakeRecorder) Log(_ context.Context, e *shared.Envelope, opts ...producer.Option) (*shared.Receipt, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return nil, f.err
+	}
+	d := producer.DurabilityOf(opts...)
+	f.got = append(f.got, e)
+	f.mode = append(f.mode, d)
+	r := &shared.Receipt{EventID: e.EventID, DecisionID: e.DecisionID(), Durability: d.String()}
+	if d == producer.Sealed {
+		r.Chain, r.Seq, r.EntryHash, r.Object, r.Line, r.CheckpointSeq = e.Environment, 7, strings.Repeat("ab", 32), "audit/x.jsonl", 1, 7
+	}
+	return r, nil
+}
+
+func (f *fakeRecorder) Ready() error { return nil }
+
+const tokenFile = `
+svc-prod  prod-token-0123456789 prod
+svc-dev   dev-token-01234567890 dev
+`
+
+var goodDecision = `{"environment":"prod","decision":{"decision_id":"d1","action":"ALLOW","confidence_score":0.92,` +
+	`"policy_version":"p1","user_id":"u1","session_id":"s1","metadata":{"ip_country":"DE"}}}`
+
+func newService(t *testing.T, rec *fakeRecorder) *Service {
+	t.Helper()
+	tok, err := httpauth.Parse(strings.NewReader(tokenFile), "tokens")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Config{Recorders: map[string]Recorder{"prod": rec, "dev": &fakeRecorder{}}, Tokens: tok, MaxBodyBytes: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// contract checks every request and answer against openapi.yaml, and
+// which documented answers the tests produced.
+type contract struct {
+	router routers.Router
+	seen   map[string]bool
+}
+
+func newContract(t *testing.T) *contract {
+	t.Helper()
+	doc, err := openapi3.NewLoader().LoadFromData(OpenAPI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := doc.Validate(context.Background()); err != nil {
+		t.Fatalf("openapi.yaml is not a valid OpenAPI document: %v", err)
+	}
+	r, err := gorillamux.NewRouter(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &contract{router: r, seen: map[string]bool{}}
+}
+
+func (c *contract) do(t *testing.T, h http.Handler, req *http.Request, validRequest bool) *httptest.ResponseRecorder {
+	t.Helper()
+	body, _ := readAll(req)
+	req.Body = bodyOf(body)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	route, params, err := c.router.FindRoute(req)
+	if err != nil {
+		t.Fatalf("%s %s is not in openapi.yaml: %v", req.Method, req.URL, err)
+	}
+	in := &openapi3filter.RequestValidationInput{Request: req.Clone(context.Background()), PathParams: params, Route: route,
+		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}}
+	in.Request.Body = bodyOf(body)
+	reqErr := openapi3filter.ValidateRequest(context.Background(), in)
+	if validRequest && reqErr != nil {
+		t.Errorf("%s %s: the request the test meant as valid breaks openapi.yaml: %v", req.Method, req.URL, reqErr)
+	}
+	out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: w.Code, Header: w.Header(),
+		Options: &openapi3filter.Options{IncludeResponseStatus: true}}
+	out.SetBodyBytes(w.Body.Bytes())
+	if err := openapi3filter.ValidateResponse(context.Background(), out); err != nil {
+		t.Errorf("%s %s answered %d %s, which openapi.yaml does not allow: %v", req.Method, req.URL, w.Code, w.Body, err)
+	}
+	c.seen[fmt.Sprintf("%s %s %d", req.Method, route.Path, w.Code)] = true
+	return w
+}
+
+func post(path, token, contentType, body string) *http.Request {
+	r := httptest.NewRequest("POST", path, strings.NewReader(body))
+	if token != "" {
+		r.Header.Set("Authorization", "Bearer "+token)
+	}
+	if contentType != "" {
+		r.Header.Set("Content-Type", contentType)
+	}
+	return r
+}
+
+func TestEveryAnswerIsTheDocumentedOne(t *testing.T) {
+	rec := &fakeRecorder{}
+	s := newService(t, rec)
+	h := s.Handler()
+	c := newContract(t)
+	const json_ = "application/json"
+	override := `{"environment":"prod","override":{"decision_id":"d1","reviewer_id":"r1","new_action":"BLOCK","reason":"fraud ring"}}`
+
+	cases := []struct {
+		name        string
+		req         *http.Request
+		valid       bool
+		code        int
+		fields      []string
+		contains    string
+		wantRetryAt bool
+	}{
+		{"decision", post("/v1/decisions", "prod-token-0123456789", json_, goodDecision), true, 201, nil, `"durability":"durable"`, false},
+		{"decision sealed", post("/v1/decisions?durability=sealed", "prod-token-0123456789", "application/json; charset=utf-8", goodDecision), true, 201, nil, `"checkpoint_seq":7`, false},
+		{"override", post("/v1/overrides", "prod-token-0123456789", json_, override), true, 201, nil, `"event_id"`, false},
+		{"every field named", post("/v1/decisions", "prod-token-0123456789", json_,
+			`{"environment":"prod","decision":{"decision_id":"","action":"MAYBE","confidence_score":1.5,"policy_version":"p","user_id":"u","session_id":"s"}}`),
+			false, 400, []string{"decision.decision_id", "decision.action", "decision.confidence_score"}, "", false},
+		{"unknown member", post("/v1/decisions", "prod-token-0123456789", json_, strings.Replace(goodDecision, `"user_id"`, `"userid":"x","user_id"`, 1)),
+			false, 400, []string{"decision.userid"}, "", false},
+		{"integer beyond 2^53", post("/v1/decisions", "prod-token-0123456789", json_, strings.Replace(goodDecision, `"DE"`, `9007199254740993`, 1)),
+			false, 400, []string{"decision.metadata.ip_country"}, "", false},
+		{"not JSON", post("/v1/decisions", "prod-token-0123456789", json_, `{"environment":`), false, 400, []string{"environment"}, "", false},
+		{"override on the decisions path", post("/v1/decisions", "prod-token-0123456789", json_, `{"type":"override",`+override[1:]), false, 400, []string{"type"}, "", false},
+		{"bad durability", post("/v1/decisions?durability=eventually", "prod-token-0123456789", json_, goodDecision), false, 400, []string{"query.durability"}, "", false},
+		{"unknown environment", post("/v1/decisions", "prod-token-0123456789", json_, strings.Replace(goodDecision, `"prod"`, `"staging"`, 1)),
+			false, 403, nil, "may write prod", false},
+		{"no token", post("/v1/decisions", "", json_, goodDecision), false, 401, nil, "bearer token", false},
+		{"wrong token", post("/v1/decisions", "prod-token-0123456788", json_, goodDecision), false, 401, nil, "bearer token", false},
+		{"dev token for prod", post("/v1/decisions", "dev-token-01234567890", json_, goodDecision), false, 403, nil, `may write dev, not`, false},
+		{"too large", post("/v1/decisions", "prod-token-0123456789", json_, strings.Replace(goodDecision, `"DE"`, `"`+strings.Repeat("x", 5000)+`"`, 1)),
+			false, 413, nil, "larger than 4096", false},
+		{"not json", post("/v1/decisions", "prod-token-0123456789", "text/plain", goodDecision), false, 415, nil, "application/json", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			w := c.do(t, h, tc.req, tc.valid)
+			if w.Code != tc.code {
+				t.Fatalf("status %d %s, want %d", w.Code, w.Body, tc.code)
+			}
+			if tc.contains != "" && !strings.Contains(w.Body.String(), tc.contains) {
+				t.Errorf("body %s lacks %q", w.Body, tc.contains)
+			}
+			if tc.fields != nil {
+				var p Problem
+				json.Unmarshal(w.Body.Bytes(), &p)
+				var got []string
+				for _, f := range p.Fields {
+					got = append(got, f.Field)
+				}
+				if strings.Join(got, " ") != strings.Join(tc.fields, " ") {
+					t.Errorf("fields %v, want %v", got, tc.fields)
+				}
+			}
+		})
+	}
+	// Only the valid requests reached the producer, with what was asked.
+	if len(rec.got) != 3 || rec.mode[1] != producer.Sealed || rec.mode[0] != producer.Durable {
+		t.Fatalf("recorded %d events, modes %v", len(rec.got), rec.mode)
+	}
+	if rec.got[0].EventID == "" || rec.got[0].OccurredAt.IsZero() || rec.got[0].Type != shared.TypeDecision {
+		t.Errorf("defaults not filled: %+v", rec.got[0])
+	}
+
+	// The audit trail is down: 503 with Retry-After and the fail-safe action.
+	rec.err = fmt.Errorf("%w: broker gone", producer.ErrAuditUnavailable)
+	w := c.do(t, h, post("/v1/decisions", "prod-token-0123456789", json_, goodDecision), true)
+	var p Problem
+	json.Unmarshal(w.Body.Bytes(), &p)
+	if w.Code != 503 || w.Header().Get("Retry-After") != "5" || p.FailSafeAction != shared.ActionChallenge || p.EventID == "" {
+		t.Fatalf("unavailable: %d %v %s", w.Code, w.Header(), w.Body)
+	}
+	rec.err = nil
+
+	// The overrides path answers alike.
+	for _, tc := range []struct {
+		req  *http.Request
+		code int
+	}{
+		{post("/v1/overrides", "prod-token-0123456789", json_, strings.Replace(override, `"fraud ring"`, `" "`, 1)), 400},
+		{post("/v1/overrides", "", json_, override), 401},
+		{post("/v1/overrides", "dev-token-01234567890", json_, override), 403},
+		{post("/v1/overrides", "prod-token-0123456789", json_, strings.Replace(override, "fraud ring", strings.Repeat("x", 5000), 1)), 413},
+		{post("/v1/overrides", "prod-token-0123456789", "application/xml", override), 415},
+	} {
+		if w := c.do(t, h, tc.req, false); w.Code != tc.code {
+			t.Errorf("%s: %d %s, want %d", tc.req.URL, w.Code, w.Body, tc.code)
+		}
+	}
+	rec.err = fmt.Errorf("%w: broker gone", producer.ErrAuditUnavailable)
+	if w := c.do(t, h, post("/v1/overrides", "prod-token-0123456789", json_, override), true); w.Code != 503 {
+		t.Errorf("override while unavailable: %d", w.Code)
+	}
+	rec.err = nil
+
+	// The caller's event id is kept, so a retry is one event.
+	c.do(t, h, post("/v1/decisions", "prod-token-0123456789", json_, `{"event_id":"mine-1",`+goodDecision[1:]), true)
+	if got := rec.got[len(rec.got)-1].EventID; got != "mine-1" {
+		t.Errorf("event id %q, want the caller's", got)
+	}
+
+	// A wrong method is refused by the router (not in the contract).
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/v1/decisions", nil))
+	if w.Code != http.StatusMethodNotAllowed {
+		t.Errorf("GET /v1/decisions: %d", w.Code)
+	}
+	// The document itself.
+	w = c.do(t, h, httptest.NewRequest("GET", "/openapi.yaml", nil), true)
+	if w.Code != 200 || !bytes.Equal(w.Body.Bytes(), OpenAPI) {
+		t.Errorf("openapi.yaml: %d", w.Code)
+	}
+
+	// Every answer the document promises was produced by some request.
+	doc, _ := openapi3.NewLoader().LoadFromData(OpenAPI)
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			for code := range op.Responses.Map() {
+				if key := fmt.Sprintf("%s %s %s", method, path, code); !c.seen[key] {
+					t.Errorf("openapi.yaml documents %s, but no test produced it", key)
+				}
+			}
+		}
+	}
+}
+
+func readAll(r *http.Request) ([]byte, error) {
+	if r.Body == nil {
+		return nil, nil
+	}
+	var b bytes.Buffer
+	_, err := b.ReadFrom(r.Body)
+	return b.Bytes(), err
+}
+
+type nopCloser struct{ *bytes.Reader }
+
+func (nopCloser) Close() error { return nil }
+
+func bodyOf(b []byte) nopCloser { return nopCloser{bytes.NewReader(b)} }

@@ -1,0 +1,52 @@
+package localstack
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+// newKafka starts the in-process broker on port with its log in dir.
+func newKafka(port int, dir string) (*kfake.Cluster, error) {
+	return kfake.NewCluster(kfake.Ports(port), kfake.NumBrokers(1), kfake.DataDir(dir), kfake.DefaultNumPartitions(1),
+		// As an operator lowers group.min.session.timeout.ms for fast sealer takeover.
+		kfake.GroupMinSessionTimeout(time.Second))
+}
+
+// StopKafka stops the in-process broker, as an outage: clients get
+// connection refused until StartKafka. Its log stays on disk.
+func (s *Stack) StopKafka() error {
+	if s.Kafka == nil {
+		return errors.New("the broker is not in process (or stopped already)")
+	}
+	s.Kafka.Close()
+	s.Kafka = nil
+	return nil
+}
+
+// StartKafka starts the broker again on the same address, from its log.
+func (s *Stack) StartKafka() error {
+	if s.Kafka != nil {
+		return errors.New("the broker is running")
+	}
+	_, p, err := net.SplitHostPort(s.KafkaAddr)
+	if err != nil {
+		return err
+	}
+	port, _ := strconv.Atoi(p)
+	var lastErr error
+	for range 50 { // the port may take a moment to be free again
+		c, err := newKafka(port, s.kafkaDir)
+		if err == nil {
+			s.Kafka = c
+			return nil
+		}
+		lastErr = err
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("restart kfake on %s: %w", s.KafkaAddr, lastErr)
+}

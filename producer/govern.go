@@ -1,0 +1,169 @@
+package producer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"go.uber.org/zap"
+
+	"github.com/aegisai/audit/shared"
+)
+
+// Policy is what Govern does when a decision cannot be audited.
+type Policy struct {
+	// FailSafe is the action returned instead of an unaudited decision's
+	// (default CHALLENGE). It never weakens a decision: one already at
+	// least as strict keeps its action (see Stricter).
+	FailSafe shared.Action
+	// Durability is how far the decision must get to count as audited
+	// (default Durable; Sealed waits for the receipt).
+	Durability Durability
+	// ReviewerID is who the recorded escalation names as its author
+	// (default "aegis-failsafe").
+	ReviewerID string
+}
+
+// Outcome is Govern's answer: Decision is what to act on and return to the
+// end user.
+type Outcome struct {
+	// Decision is the original when Audited, else the original with the
+	// fail-safe action.
+	Decision shared.Decision
+	// Audited: the decision is durable (in Sealed mode: sealed, Receipt
+	// set). When false, Err says why.
+	Audited bool
+	Receipt *shared.Receipt
+	Err     error
+	// Escalated: Decision.Action is the fail-safe action, not the
+	// original one.
+	Escalated bool
+	// Spooled: the record of what happened (the original decision and the
+	// escalation) is in the spool and will be published, in order, when
+	// the broker is back. False when audited, when there is no spool, when
+	// the spool is full (SpoolErr), or for an invalid decision.
+	Spooled  bool
+	SpoolErr error
+}
+
+// strictness orders the actions from the most permissive: ALLOW lets the
+// user through, CHALLENGE asks for more proof, REVIEW holds the request for
+// a person, BLOCK refuses it.
+var strictness = map[shared.Action]int{shared.ActionAllow: 0, shared.ActionChallenge: 1, shared.ActionReview: 2, shared.ActionBlock: 3}
+
+// Stricter returns the stricter of two actions (an unknown action counts
+// as the strictest: it is not one a caller can act on safely).
+func Stricter(a, b shared.Action) shared.Action {
+	ra, oka := strictness[a]
+	rb, okb := strictness[b]
+	switch {
+	case !oka:
+		return a
+	case !okb:
+		return b
+	case rb > ra:
+		return b
+	}
+	return a
+}
+
+// Govern applies the fail-safe rule to a decision: it records d and returns
+// d as made only when it is audited. Otherwise it returns d with the
+// policy's fail-safe action (or d's own, if stricter), counts the
+// escalation, and spools the record of it for publication when the broker
+// is back:
+//
+//   - if d may not be in Kafka (the broker did not confirm it), its
+//     decision event (same event id) and then an override event that
+//     escalates it to the returned action, naming the audit error;
+//   - if d is in Kafka but not sealed in time (Sealed mode), the override
+//     alone;
+//   - if d is invalid (a bug in the caller), nothing: it cannot be
+//     recorded; the error names every broken field.
+//
+// The chain then shows what the model decided and that the fail-safe
+// replaced it, and the index's current state is what the user was given.
+func (p *Producer) Govern(ctx context.Context, d shared.Decision, pol Policy, opts ...Option) Outcome {
+	if pol.FailSafe == "" {
+		pol.FailSafe = shared.ActionChallenge
+	}
+	if pol.ReviewerID == "" {
+		pol.ReviewerID = "aegis-failsafe"
+	}
+	e := p.NewDecision(d)
+	if o := options(opts); o.eventID != "" {
+		e.EventID = o.eventID
+	}
+	receipt, err := p.Log(ctx, e, WithDurability(pol.Durability))
+	if err == nil {
+		return Outcome{Decision: d, Audited: true, Receipt: receipt}
+	}
+	out := Outcome{Decision: d, Receipt: receipt, Err: err}
+	out.Decision.Action = Stricter(d.Action, pol.FailSafe)
+	out.Escalated = out.Decision.Action != d.Action
+	reason := "unavailable"
+	switch {
+	case errors.Is(err, shared.ErrInvalidEvent):
+		reason = "invalid"
+	case errors.Is(err, ErrNotSealed):
+		reason = "not_sealed"
+	}
+	p.m.escalations.WithLabelValues(reason).Inc()
+	if reason == "invalid" {
+		p.cfg.Logger.Error("decision refused as invalid; returned with the fail-safe action", zap.String("decision_id", d.DecisionID),
+			zap.String("action", string(out.Decision.Action)), zap.Error(err))
+		return out
+	}
+	var records []*shared.Envelope
+	if reason == "unavailable" {
+		records = append(records, e)
+	}
+	if out.Escalated {
+		ov := p.NewOverride(shared.Override{DecisionID: d.DecisionID, ReviewerID: pol.ReviewerID, NewAction: out.Decision.Action,
+			Reason: clipReason(fmt.Sprintf("fail-safe escalation from %s: the decision could not be audited: %v", d.Action, err))})
+		records = append(records, ov)
+	}
+	out.Spooled, out.SpoolErr = p.spoolRecords(records)
+	p.cfg.Logger.Warn("decision not audited; returned with the fail-safe action", zap.String("decision_id", d.DecisionID),
+		zap.String("event_id", e.EventID), zap.String("original", string(d.Action)), zap.String("returned", string(out.Decision.Action)),
+		zap.Bool("spooled", out.Spooled), zap.NamedError("spool_error", out.SpoolErr), zap.Error(err))
+	return out
+}
+
+// spoolRecords appends the records to the spool, all or none.
+func (p *Producer) spoolRecords(events []*shared.Envelope) (bool, error) {
+	if len(events) == 0 {
+		return false, nil
+	}
+	if p.spool == nil {
+		p.m.dropped.Add(float64(len(events)))
+		return false, errors.New("no spool configured (Config.SpoolDir): the escalation is not recorded")
+	}
+	values := make([][]byte, len(events))
+	for i, e := range events {
+		v, err := p.value(e)
+		if err != nil {
+			p.m.dropped.Add(float64(len(events)))
+			return false, err
+		}
+		values[i] = v
+	}
+	if err := p.spool.append(values); err != nil {
+		p.m.dropped.Add(float64(len(events)))
+		return false, err
+	}
+	p.m.spooled.Set(float64(p.spool.records()))
+	return true, nil
+}
+
+// clipReason keeps an override reason within the format's limit.
+func clipReason(s string) string {
+	if len(s) <= shared.MaxReasonLen {
+		return s
+	}
+	cut := shared.MaxReasonLen - 3
+	for cut > 0 && s[cut]&0xc0 == 0x80 { // not inside a UTF-8 sequence
+		cut--
+	}
+	return s[:cut] + "..."
+}

@@ -1,0 +1,213 @@
+package producer
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/plugin/kzap"
+	"go.uber.org/zap"
+
+	"github.com/aegisai/audit/internal/platform/topics"
+	"github.com/aegisai/audit/shared"
+)
+
+// sealedPartitions is the partition count the sealed topic is created
+// with when a Sealed call finds it missing (the sealer's default).
+const sealedPartitions = 6
+
+// sealWatch reads the sealed topic (read committed: only entries whose
+// object and checkpoint are durable in S3) for the events Sealed-mode
+// calls wait for. It starts with the first Sealed call, at the topic's end
+// offsets listed before that call publishes, so no entry it waits for can
+// be missed. Records whose key (the decision id) no call waits for are
+// skipped without being decoded.
+type sealWatch struct {
+	p *Producer
+
+	mu      sync.Mutex
+	cl      *kgo.Client
+	cancel  context.CancelFunc
+	done    chan struct{}
+	waiters map[string][]*waiter // by event id
+	keys    map[string]int       // decision ids (record keys) waited for
+}
+
+// waiter is one Sealed call waiting for its event's entry.
+type waiter struct {
+	value []byte // the canonical record published
+	got   chan *shared.Receipt
+}
+
+func newSealWatch(p *Producer) *sealWatch {
+	return &sealWatch{p: p, waiters: map[string][]*waiter{}, keys: map[string]int{}}
+}
+
+// start connects the watcher once.
+func (w *sealWatch) start(ctx context.Context) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.cl != nil {
+		return nil
+	}
+	cfg := w.p.cfg
+	admin, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(cfg.Brokers...)}, cfg.Kafka...)...)
+	if err != nil {
+		return err
+	}
+	defer admin.Close()
+	if _, err := topics.Ensure(ctx, admin, cfg.SealedTopic, sealedPartitions); err != nil {
+		return err
+	}
+	ends, err := kadm.NewClient(admin).ListEndOffsets(ctx, cfg.SealedTopic)
+	if err != nil {
+		return fmt.Errorf("end offsets of %s: %w", cfg.SealedTopic, err)
+	}
+	if err := ends.Error(); err != nil {
+		return fmt.Errorf("end offsets of %s: %w", cfg.SealedTopic, err)
+	}
+	from := map[int32]kgo.Offset{}
+	ends.Each(func(o kadm.ListedOffset) { from[o.Partition] = kgo.NewOffset().At(o.Offset) })
+	cl, err := kgo.NewClient(append([]kgo.Opt{
+		kgo.SeedBrokers(cfg.Brokers...),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{cfg.SealedTopic: from}),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.FetchMaxWait(100 * time.Millisecond),
+		kgo.WithLogger(kzap.New(cfg.Logger, kzap.Level(kgo.LogLevelWarn))),
+	}, cfg.Kafka...)...)
+	if err != nil {
+		return err
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	w.cl, w.cancel, w.done = cl, cancel, make(chan struct{})
+	go w.run(runCtx)
+	return nil
+}
+
+func (w *sealWatch) run(ctx context.Context) {
+	defer close(w.done)
+	for ctx.Err() == nil {
+		fetches := w.cl.PollFetches(ctx)
+		fetches.EachError(func(t string, p int32, err error) {
+			if ctx.Err() == nil {
+				w.p.cfg.Logger.Warn("reading the sealed topic for Sealed-mode calls", zap.String("topic", t), zap.Int32("partition", p), zap.Error(err))
+			}
+		})
+		fetches.EachRecord(w.offer)
+	}
+}
+
+// offer hands a sealed-topic record to the calls waiting for it. The record
+// is hostile input: it must decode, its line must verify, belong to this
+// producer's chain and hold exactly the bytes the call published.
+func (w *sealWatch) offer(rec *kgo.Record) {
+	w.mu.Lock()
+	wanted := w.keys[string(rec.Key)] > 0
+	w.mu.Unlock()
+	if !wanted {
+		return
+	}
+	var sr shared.SealedRecord
+	if err := json.Unmarshal(rec.Value, &sr); err != nil {
+		return
+	}
+	e, err := shared.ParseLine(sr.Entry)
+	if err != nil || e.Type != shared.EntryEvent || e.Chain != w.p.cfg.Environment {
+		return
+	}
+	receipt := shared.SealedReceipt(e, &sr)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	ws := w.waiters[receipt.EventID]
+	kept := ws[:0]
+	for _, wt := range ws {
+		if bytes.Equal(e.Event, wt.value) {
+			wt.got <- receipt // buffered, one receipt per waiter
+			if w.keys[receipt.DecisionID]--; w.keys[receipt.DecisionID] <= 0 {
+				delete(w.keys, receipt.DecisionID)
+			}
+		} else {
+			kept = append(kept, wt)
+		}
+	}
+	if len(kept) < len(ws) && len(kept) > 0 {
+		w.p.cfg.Logger.Warn("an entry sealed with this event id holds other bytes than the call published", zap.String("event_id", receipt.EventID))
+	}
+	if len(kept) == 0 {
+		delete(w.waiters, receipt.EventID)
+	} else {
+		w.waiters[receipt.EventID] = kept
+	}
+}
+
+func (w *sealWatch) register(e *shared.Envelope, value []byte) *waiter {
+	wt := &waiter{value: value, got: make(chan *shared.Receipt, 1)}
+	w.mu.Lock()
+	w.waiters[e.EventID] = append(w.waiters[e.EventID], wt)
+	w.keys[e.DecisionID()]++
+	w.mu.Unlock()
+	return wt
+}
+
+// unregister forgets a waiter that gave up (a receipt delivered already
+// removed it).
+func (w *sealWatch) unregister(e *shared.Envelope, wt *waiter) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	ws := w.waiters[e.EventID]
+	for i, x := range ws {
+		if x == wt {
+			w.waiters[e.EventID] = append(ws[:i:i], ws[i+1:]...)
+			if len(w.waiters[e.EventID]) == 0 {
+				delete(w.waiters, e.EventID)
+			}
+			if w.keys[e.DecisionID()]--; w.keys[e.DecisionID()] <= 0 {
+				delete(w.keys, e.DecisionID())
+			}
+			return
+		}
+	}
+}
+
+func (w *sealWatch) close() {
+	w.mu.Lock()
+	cl, cancel, done := w.cl, w.cancel, w.done
+	w.mu.Unlock()
+	if cl == nil {
+		return
+	}
+	cancel()
+	<-done
+	cl.Close()
+}
+
+// publishSealed publishes e and waits for its sealed entry.
+func (p *Producer) publishSealed(ctx context.Context, e *shared.Envelope) (*shared.Receipt, error) {
+	value, err := p.value(e)
+	if err != nil {
+		p.m.events.WithLabelValues("invalid").Inc()
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.SealTimeout)
+	defer cancel()
+	if err := p.watch.start(ctx); err != nil {
+		return nil, fmt.Errorf("%w: watch the sealed topic: %v", ErrAuditUnavailable, err)
+	}
+	wt := p.watch.register(e, value)
+	defer p.watch.unregister(e, wt)
+	if err := p.produce(ctx, []*kgo.Record{{Key: []byte(e.EventID), Value: value}}); err != nil {
+		return nil, err
+	}
+	select {
+	case r := <-wt.got:
+		p.m.events.WithLabelValues("sealed").Inc()
+		return r, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w: event %s after %s: %v", ErrNotSealed, e.EventID, p.cfg.SealTimeout, ctx.Err())
+	}
+}

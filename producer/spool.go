@@ -1,0 +1,305 @@
+package producer
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+
+	"github.com/aegisai/audit/shared"
+)
+
+// ErrSpoolFull means an escalation could not be spooled: the spool holds
+// Config.SpoolMaxBytes already. The fail-safe action is still returned.
+var ErrSpoolFull = errors.New("escalation spool full")
+
+// spool is the on-disk queue of records Govern could not publish. The
+// directory holds
+//
+//	records    one canonical record per line, appended and fsynced
+//	cursor     the byte offset in records up to which lines are published
+//	lock       held (flock) by the one producer using the directory
+//
+// A line is added whole or not at all (a torn last line, from a crash
+// during the append, was never reported spooled and is cut off at open).
+// Lines are published in order; the cursor moves, fsynced, after Kafka has
+// acknowledged them, and both files are emptied once the cursor reaches
+// the end. A crash after the acknowledgement and before the cursor moves
+// publishes those lines again on the next start, with the same event ids
+// and bytes: the index counts such a retry as one event (and lists it as a
+// duplicate-event anomaly).
+type spool struct {
+	dir  string
+	max  int64
+	mu   sync.Mutex
+	f    *os.File // records, opened for append
+	lock *os.File
+	size int64 // bytes in records
+	next int64 // the cursor
+	n    int   // lines after the cursor
+}
+
+func openSpool(dir string, max int64) (*spool, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("spool dir %s: %w", dir, err)
+	}
+	lock, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("spool dir %s: %w", dir, err)
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("spool dir %s is in use by another producer (give each its own SpoolDir): %w", dir, err)
+	}
+	s := &spool{dir: dir, max: max, lock: lock}
+	if err := s.load(); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("spool dir %s: %w", dir, err)
+	}
+	return s, nil
+}
+
+// load reads the cursor, cuts a torn last line, and counts the lines left.
+func (s *spool) load() error {
+	f, err := os.OpenFile(filepath.Join(s.dir, "records"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return err
+	}
+	data, err := io.ReadAll(f)
+	if err != nil {
+		f.Close()
+		return err
+	}
+	whole := int64(bytes.LastIndexByte(data, '\n') + 1)
+	if whole < int64(len(data)) {
+		if err := f.Truncate(whole); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	if _, err := f.Seek(whole, io.SeekStart); err != nil {
+		f.Close()
+		return err
+	}
+	s.f, s.size = f, whole
+	if c, err := os.ReadFile(filepath.Join(s.dir, "cursor")); err == nil {
+		n, perr := strconv.ParseInt(string(bytes.TrimSpace(c)), 10, 64)
+		if perr != nil || n < 0 || n > whole || (n > 0 && data[n-1] != '\n') {
+			return fmt.Errorf("cursor %q does not point at a line of records (%d bytes): fix or remove the cursor file", c, whole)
+		}
+		s.next = n
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	s.n = bytes.Count(data[s.next:whole], []byte{'\n'})
+	return nil
+}
+
+// append adds records, all or none, durably.
+func (s *spool) append(records [][]byte) error {
+	var buf []byte
+	for _, r := range records {
+		if bytes.IndexByte(r, '\n') >= 0 {
+			return fmt.Errorf("spool: a record holds a newline") // canonical JSON never does
+		}
+		buf = append(append(buf, r...), '\n')
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.size-s.next+int64(len(buf)) > s.max {
+		return fmt.Errorf("%w: %d bytes waiting, limit %d", ErrSpoolFull, s.size-s.next, s.max)
+	}
+	if _, err := s.f.Write(buf); err != nil {
+		// Cut what may have been written, so no partial line stays.
+		_ = s.f.Truncate(s.size)
+		_, _ = s.f.Seek(s.size, io.SeekStart)
+		return fmt.Errorf("spool: %w", err)
+	}
+	if err := s.f.Sync(); err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	s.size += int64(len(buf))
+	s.n += len(records)
+	return nil
+}
+
+// peek returns up to max lines after the cursor and the cursor after them.
+func (s *spool) peek(max int) ([][]byte, int64, error) {
+	s.mu.Lock()
+	from, to := s.next, s.size
+	s.mu.Unlock()
+	if from == to {
+		return nil, from, nil
+	}
+	r := bufio.NewReader(io.NewSectionReader(s.f, from, to-from))
+	var out [][]byte
+	next := from
+	for len(out) < max {
+		line, err := r.ReadBytes('\n')
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, from, err
+		}
+		next += int64(len(line))
+		out = append(out, line[:len(line)-1])
+	}
+	return out, next, nil
+}
+
+// advance moves the cursor past n published lines, durably; at the end of
+// the records it empties both files.
+func (s *spool) advance(next int64, n int) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if next == s.size {
+		if err := s.f.Truncate(0); err != nil {
+			return err
+		}
+		if _, err := s.f.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		if err := s.f.Sync(); err != nil {
+			return err
+		}
+		s.size, next = 0, 0
+	}
+	if err := writeFileSync(filepath.Join(s.dir, "cursor"), []byte(strconv.FormatInt(next, 10)+"\n")); err != nil {
+		return err
+	}
+	s.next = next
+	s.n -= n
+	return nil
+}
+
+func (s *spool) records() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.n
+}
+
+func (s *spool) close() {
+	s.f.Close()
+	s.lock.Close()
+}
+
+// writeFileSync replaces path with data atomically and durably.
+func writeFileSync(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// spoolRetry is how often the spool is retried while the broker is away.
+var spoolRetry = time.Second
+
+// replaySpool publishes the spool in order whenever it holds records,
+// until ctx ends. Before each round it flushes the client, so that every
+// record a call gave up on has its late outcome: a spooled record the
+// client delivered after all is not published again.
+func (p *Producer) replaySpool(ctx context.Context) {
+	defer p.bg.Done()
+	for {
+		err := p.replayOnce(ctx)
+		if err == nil {
+			continue
+		}
+		if err != errSpoolEmpty && ctx.Err() == nil {
+			p.cfg.Logger.Warn("the spool could not be published yet; retrying", zap.Int("records", p.spool.records()), zap.Error(err))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(spoolRetry):
+		}
+	}
+}
+
+var errSpoolEmpty = errors.New("spool empty")
+
+// replayOnce publishes up to 500 spooled records.
+func (p *Producer) replayOnce(ctx context.Context) error {
+	lines, next, err := p.spool.peek(500)
+	if err != nil {
+		return err
+	}
+	if len(lines) == 0 {
+		return errSpoolEmpty
+	}
+	if err := p.Ready(); err != nil {
+		return err
+	}
+	fctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
+	err = p.cl.Flush(fctx)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("flush the records calls gave up on: %w", err)
+	}
+	var recs []*kgo.Record
+	skipped := 0
+	for _, l := range lines {
+		// The spooled bytes are the producer's own canonical records; the
+		// key is the event id, as for every record.
+		id := spooledEventID(l)
+		if p.late.delivered(string(id)) {
+			skipped++
+			continue
+		}
+		recs = append(recs, &kgo.Record{Key: id, Value: l})
+	}
+	if len(recs) > 0 {
+		if err := p.produce(ctx, recs); err != nil {
+			return err
+		}
+	}
+	if err := p.spool.advance(next, len(lines)); err != nil {
+		return err
+	}
+	p.m.replayed.Add(float64(len(recs)))
+	p.m.spooled.Set(float64(p.spool.records()))
+	p.cfg.Logger.Info("spooled escalations published", zap.Int("records", len(recs)),
+		zap.Int("delivered_by_the_client_already", skipped), zap.Int("left", p.spool.records()))
+	return nil
+}
+
+// spooledEventID reads the event id of a spooled record for its Kafka key.
+func spooledEventID(record []byte) []byte {
+	if env, _, err := shared.ParseRecord(record); err == nil {
+		return []byte(env.EventID)
+	}
+	return nil
+}

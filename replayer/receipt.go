@@ -1,0 +1,51 @@
+package replayer
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aegisai/audit/shared"
+)
+
+// VerifyReceipt checks a Sealed-mode receipt (what a producer or the ingest
+// service was told) against S3, trusting nothing in it but where to look:
+// the entry's object is read (Object Lock checked, every line verified and
+// linked), its checkpoint verified with the trusted key, and the entry at
+// the receipt's line must have the receipt's seq, hash, event id and
+// decision id, under a checkpoint at the receipt's checkpoint seq. It
+// returns the evidence bundle of the entry (docs/FORMAT.md section 11),
+// which `aegis verify-proof` checks offline.
+//
+// cfg.Chain is the chain the auditor trusts the key for; empty takes the
+// receipt's, which must then match the key's checkpoints.
+func VerifyReceipt(ctx context.Context, cfg ProveConfig, r *shared.Receipt) ([]byte, shared.ProofReport, error) {
+	var rep shared.ProofReport
+	if err := r.CheckSealed(); err != nil {
+		return nil, rep, err
+	}
+	if cfg.Chain == "" {
+		cfg.Chain = r.Chain
+	}
+	if cfg.Chain != r.Chain {
+		return nil, rep, fmt.Errorf("receipt of chain %q, verifying chain %q", r.Chain, cfg.Chain)
+	}
+	bundle, rep, err := Prove(ctx, cfg, r.DecisionID, []EntryRef{{Seq: r.Seq, Object: r.Object, Line: r.Line}})
+	if err != nil {
+		return nil, rep, fmt.Errorf("receipt of event %s: %w", r.EventID, err)
+	}
+	if len(rep.Entries) != 1 {
+		return nil, rep, fmt.Errorf("receipt of event %s: the bundle proves %d entries, want 1", r.EventID, len(rep.Entries))
+	}
+	pe := rep.Entries[0]
+	switch {
+	case pe.Entry.Hash.String() != r.EntryHash:
+		return nil, rep, fmt.Errorf("receipt of event %s: seq %d in S3 has hash %s, the receipt says %s", r.EventID, r.Seq, pe.Entry.Hash, r.EntryHash)
+	case pe.Envelope.EventID != r.EventID:
+		return nil, rep, fmt.Errorf("receipt of event %s: seq %d in S3 is event %s", r.EventID, r.Seq, pe.Envelope.EventID)
+	case pe.Envelope.DecisionID() != r.DecisionID:
+		return nil, rep, fmt.Errorf("receipt of event %s: seq %d in S3 is about decision %s, the receipt says %s", r.EventID, r.Seq, pe.Envelope.DecisionID(), r.DecisionID)
+	case pe.Checkpoint.Seq != r.CheckpointSeq:
+		return nil, rep, fmt.Errorf("receipt of event %s: the checkpoint signing seq %d is at seq %d, the receipt says %d", r.EventID, r.Seq, pe.Checkpoint.Seq, r.CheckpointSeq)
+	}
+	return bundle, rep, nil
+}
