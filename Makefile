@@ -9,7 +9,7 @@ export AEGIS_ROOT := $(CURDIR)
 VERSITYGW := bin/versitygw
 DYNALITE  := devstack/dynalite/node_modules/dynalite/cli.js
 
-.PHONY: all tools browser run test test-containers bench chaos fuzz build vet fmt clean-data
+.PHONY: all tools browser run test test-containers test-external docs compose-check up down bench chaos fuzz build vet fmt clean-data
 
 all: build
 
@@ -44,6 +44,28 @@ test: tools browser
 	$(GO) vet -tags containers ./internal/testbed/localstack
 	$(GO) test -race -count=1 -timeout 15m ./...
 	python3 testdata/vectors/check_vectors.py testdata/vectors/*.json
+	cd devstack && $(GO) test -count=1 ./composecheck
+
+## compose-check: validate docker-compose.yml without a Docker engine
+compose-check: build
+	cd devstack && $(GO) build -o ../bin/composecheck ./composecheck
+	bin/composecheck -aegis bin/aegis docker-compose.yml
+
+## up / down: the production-shaped stack of docker-compose.yml (needs a
+## Docker engine). up creates the checkpoint keys and a .env with random
+## passwords the first time.
+up: keys/prod.key .env
+	docker compose up -d --build
+
+down:
+	docker compose down
+
+keys/prod.key:
+	mkdir -p keys
+	$(GO) run ./cmd/aegis keygen --name aegis-prod --out keys/prod
+
+.env:
+	umask 077 && printf 'MINIO_ROOT_USER=aegis\nMINIO_ROOT_PASSWORD=%s\n' "$$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')" > .env
 
 ## fuzz: run each parser fuzzer for FUZZTIME (default 30s)
 FUZZTIME ?= 30s
@@ -55,6 +77,12 @@ fuzz:
 test-containers:
 	AEGIS_STACK=containers $(GO) test -count=1 -tags containers -timeout 30m ./...
 
+## test-external: the same tests against servers that already run, named by
+## AEGIS_TEST_BROKERS, AEGIS_TEST_S3_ENDPOINT, AEGIS_TEST_DYNAMODB_ENDPOINT, ...
+## (README: "Testing against your own servers")
+test-external:
+	AEGIS_STACK=external $(GO) test -race -count=1 -timeout 30m ./...
+
 ## chaos: SIGKILL the sealer and indexers KILLS times under load, count what survived
 KILLS ?= 20
 chaos: tools
@@ -63,6 +91,10 @@ chaos: tools
 ## bench: benchmarks with a raw baseline; BENCH=<id> runs one
 bench: tools
 	$(GO) run ./internal/testbed/cmd/bench $(if $(BENCH),-bench $(BENCH))
+
+## docs: regenerate docs/CONFIG.md from the flags (a test fails when it is stale)
+docs:
+	$(GO) run ./cmd/aegis config-reference > docs/CONFIG.md
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

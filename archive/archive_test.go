@@ -25,7 +25,7 @@ func newStore(t *testing.T) *archive.Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bucket := localstack.Name("arch")
+	bucket := stack.Bucket("arch")
 	if err := localstack.CreateLockedBucket(ctx, cl, bucket); err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/aegisai/audit/indexer/layout"
 	"github.com/aegisai/audit/shared"
@@ -29,6 +30,8 @@ type Index struct {
 	OnAnomaly func(Anomaly)
 	// Workers bounds the decisions ApplyBatch indexes at once. Default 8.
 	Workers int
+	// KafkaOptions are added to the Kafka clients of Status (TLS, SASL).
+	KafkaOptions []kgo.Opt
 }
 
 // Apply indexes one sealed record and raises the high-water seq. It is

@@ -48,6 +48,9 @@ import (
 type Config struct {
 	// Brokers are the Kafka seed brokers (required).
 	Brokers []string
+	// KafkaOptions are added to every Kafka client the indexer makes: TLS
+	// and SASL (internal/platform/kafkaconn builds them). Default none.
+	KafkaOptions []kgo.Opt
 	// SealedTopic is consumed. Default "sealed".
 	SealedTopic string
 	// SealedPartitions is used if the indexer creates the topic. Default 6.
@@ -214,7 +217,7 @@ func (ix *Indexer) Run(ctx context.Context) error {
 		return err
 	}
 	logger := kgo.WithLogger(kzap.New(ix.log, kzap.Level(kgo.LogLevelWarn)))
-	admin, err := kgo.NewClient(kgo.SeedBrokers(ix.cfg.Brokers...), logger)
+	admin, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(ix.cfg.Brokers...), logger}, ix.cfg.KafkaOptions...)...)
 	if err != nil {
 		return fmt.Errorf("kafka client: %w", err)
 	}
@@ -239,7 +242,7 @@ func (ix *Indexer) Run(ctx context.Context) error {
 	if ix.cfg.SessionTimeout > 0 {
 		opts = append(opts, kgo.SessionTimeout(ix.cfg.SessionTimeout), kgo.HeartbeatInterval(ix.cfg.SessionTimeout/4))
 	}
-	cl, err := kgo.NewClient(opts...)
+	cl, err := kgo.NewClient(append(opts, ix.cfg.KafkaOptions...)...)
 	if err != nil {
 		return fmt.Errorf("kafka client: %w", err)
 	}

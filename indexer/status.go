@@ -70,7 +70,7 @@ type Status struct {
 // group's offsets on the sealed topic, and the next record to index on each
 // lagging partition.
 func (x *Index) Status(ctx context.Context, brokers []string, topic, group, chain string) (Status, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, x.KafkaOptions...)...)
 	if err != nil {
 		return Status{}, err
 	}
@@ -129,7 +129,7 @@ func (x *Index) Status(ctx context.Context, brokers []string, topic, group, chai
 		st.Partitions = append(st.Partitions, ps)
 	})
 	if len(lagging) > 0 {
-		next, err := nextSeqs(ctx, brokers, topic, chain, lagging)
+		next, err := nextSeqs(ctx, append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, x.KafkaOptions...), topic, chain, lagging)
 		if err != nil {
 			return st, err
 		}
@@ -150,9 +150,9 @@ func (x *Index) Status(ctx context.Context, brokers []string, topic, group, chai
 
 // nextSeqs reads, on each partition, the first record of chain at or after
 // the offset given and returns its seq.
-func nextSeqs(ctx context.Context, brokers []string, topic, chain string, from map[int32]kgo.Offset) (map[int32]uint64, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: from}),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+func nextSeqs(ctx context.Context, kafka []kgo.Opt, topic, chain string, from map[int32]kgo.Offset) (map[int32]uint64, error) {
+	cl, err := kgo.NewClient(append(kafka, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: from}),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()))...)
 	if err != nil {
 		return nil, err
 	}

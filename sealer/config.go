@@ -7,9 +7,11 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/aegisai/audit/internal/platform/topics"
 	"github.com/aegisai/audit/shared"
 )
 
@@ -17,7 +19,13 @@ import (
 type Config struct {
 	// Brokers are the Kafka seed brokers (required).
 	Brokers []string
-	// Topic is the single-partition decisions topic. Default "decisions".
+	// KafkaOptions are added to every Kafka client the sealer makes: TLS
+	// and SASL (internal/platform/kafkaconn builds them). Default none.
+	KafkaOptions []kgo.Opt
+	// Topic is the single-partition decisions topic. Default
+	// topics.Decisions(Chain), "aegis.decisions.<Chain>": a topic of its
+	// own, since every record on it becomes an entry of this chain (those
+	// of another chain as INVALID entries).
 	Topic string
 	// SealedTopic receives every sealed entry. Default "sealed".
 	SealedTopic string
@@ -128,7 +136,7 @@ func (c *Config) validate() (note.Signer, shared.VerifierKey, error) {
 			*s = v
 		}
 	}
-	def(&c.Topic, "decisions")
+	def(&c.Topic, topics.Decisions(c.Chain))
 	def(&c.SealedTopic, "sealed")
 	def(&c.Group, "aegis-sealer-"+c.Chain)
 	def(&c.TransactionalID, "aegis-sealer-"+c.Chain)

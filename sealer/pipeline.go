@@ -175,8 +175,8 @@ func (s *Sealer) run(ctx context.Context, sess *kgo.GroupTransactSession) error 
 	}
 
 	// After shutdown starts, in-flight work and the last transaction get
-	// ShutdownTimeout.
-	opCtx := ctx
+	// ShutdownTimeout. Kafka and S3 calls use stageCtx, so that a
+	// transaction under way when shutdown starts still commits.
 	go func() {
 		select {
 		case <-ctx.Done():
@@ -198,13 +198,13 @@ func (s *Sealer) run(ctx context.Context, sess *kgo.GroupTransactSession) error 
 	}
 
 	for {
-		if ctx.Err() != nil && opCtx == ctx {
-			opCtx = stageCtx
+		if ctx.Err() != nil {
+			return s.shutdown(stageCtx, sess, st, b, lastPolled, ready)
 		}
 		// Collect what the sealing stage finished; wait for it when the
-		// window is full or when shutting down.
+		// window is full.
 		for st.inflight > 0 {
-			r, ok := collect(st.inflight >= s.cfg.MaxInFlight || ctx.Err() != nil)
+			r, ok := collect(st.inflight >= s.cfg.MaxInFlight)
 			if !ok {
 				break
 			}
@@ -220,7 +220,7 @@ func (s *Sealer) run(ctx context.Context, sess *kgo.GroupTransactSession) error 
 			ready = append(ready, r)
 		}
 		if len(ready) > 0 {
-			ok, err := s.publish(opCtx, sess, ready)
+			ok, err := s.publish(stageCtx, sess, ready)
 			switch {
 			case err != nil && fenced(err):
 				st.stop()
@@ -256,16 +256,7 @@ func (s *Sealer) run(ctx context.Context, sess *kgo.GroupTransactSession) error 
 			ready = nil
 		}
 		if ctx.Err() != nil {
-			if b.len() > 0 {
-				st.jobs <- sealJob{records: b.take(), upTo: lastPolled}
-				st.inflight++
-				continue
-			}
-			if st.inflight == 0 {
-				st.stop()
-				return nil
-			}
-			continue
+			continue // to the shutdown
 		}
 
 		wait := b.wait(250 * time.Millisecond)
@@ -317,6 +308,62 @@ func (s *Sealer) run(ctx context.Context, sess *kgo.GroupTransactSession) error 
 			st.inflight++
 		}
 	}
+}
+
+// shutdown drains the sealer in the one order that loses nothing and
+// duplicates nothing, each step logged:
+//
+//  1. intake: no record is polled any more (the run loop stopped polling);
+//  2. flush: the open batch is closed and handed to the sealing stage;
+//  3. seal: every batch in flight is waited for, until its object and a
+//     checkpoint covering it are durable in S3;
+//  4. commit: their entries are published and their offsets committed, in
+//     one transaction;
+//  5. close: the sealing stage stops; Run then closes the Kafka session
+//     (leaving the group, so a standby takes over at once) and the admin
+//     client.
+//
+// ctx bounds steps 3 and 4 (Config.ShutdownTimeout). A batch not sealed
+// by then is sealed on the next start, and entries sealed but not
+// committed are republished from S3 then: nothing is lost either way.
+func (s *Sealer) shutdown(ctx context.Context, sess *kgo.GroupTransactSession, st *stage, b *batcher, lastPolled int64, ready []sealedJob) error {
+	log := s.log.Named("shutdown")
+	log.Info("1/5 intake stopped", zap.Int("open_batch_records", b.len()), zap.Int("batches_in_flight", st.inflight),
+		zap.Int("batches_sealed_not_committed", len(ready)))
+	flushed := b.len()
+	if flushed > 0 {
+		st.jobs <- sealJob{records: b.take(), upTo: lastPolled}
+		st.inflight++
+	}
+	log.Info("2/5 flushed the open batch", zap.Int("records", flushed))
+	for st.inflight > 0 {
+		r := <-st.results
+		st.inflight--
+		if r.err != nil {
+			_ = st.stop()
+			log.Warn("a batch was not sealed; it is sealed on the next start", zap.Error(r.err))
+			return nil
+		}
+		ready = append(ready, r)
+	}
+	h := s.Head()
+	log.Info("3/5 sealed: every batch is durable in S3 with its checkpoint", zap.Int("batches", len(ready)), zap.Uint64("head_seq", h.Seq))
+	if len(ready) > 0 {
+		ok, err := s.publish(ctx, sess, ready)
+		switch {
+		case err != nil && fenced(err):
+			_ = st.stop()
+			return fmt.Errorf("%w: %v", ErrFenced, err)
+		case err != nil || !ok:
+			_ = st.stop()
+			log.Warn("sealed entries not committed; they are republished on the next start", zap.Error(err))
+			return nil
+		}
+	}
+	log.Info("4/5 committed: entries published and offsets committed", zap.Int("uncommitted", s.Uncommitted()))
+	err := st.stop()
+	log.Info("5/5 closed the sealing stage; closing the Kafka session and clients", zap.NamedError("stage", err))
+	return nil
 }
 
 // publish produces the entries of ready jobs and commits the offsets up

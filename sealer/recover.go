@@ -278,11 +278,11 @@ func (s *Sealer) adopt(ctx context.Context, key string, body []byte, records []*
 // fetchRecords reads n committed records of the decisions topic from
 // offset on, as the sealer's own consumer would see them.
 func (s *Sealer) fetchRecords(ctx context.Context, offset int64, n int) ([]*kgo.Record, error) {
-	cl, err := kgo.NewClient(
+	cl, err := kgo.NewClient(append([]kgo.Opt{
 		kgo.SeedBrokers(s.cfg.Brokers...),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{s.cfg.Topic: {0: kgo.NewOffset().At(offset)}}),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-	)
+	}, s.cfg.KafkaOptions...)...)
 	if err != nil {
 		return nil, err
 	}

@@ -107,6 +107,10 @@ type Sealer struct {
 	readyOnce sync.Once
 }
 
+// Topic is the decisions topic the sealer reads (Config.Topic after
+// defaults).
+func (s *Sealer) Topic() string { return s.cfg.Topic }
+
 // Ready is closed once Run has recovered the head from S3: from then on
 // Head is the chain's head.
 func (s *Sealer) Ready() <-chan struct{} { return s.ready }
@@ -222,11 +226,11 @@ func permanent(err error) bool {
 
 // runSession is one session of the sealer: clients, recovery, sealing.
 func (s *Sealer) runSession(ctx context.Context) error {
-	opts := []kgo.Opt{
+	opts := append([]kgo.Opt{
 		kgo.SeedBrokers(s.cfg.Brokers...),
 		kgo.ClientID(s.clientID()),
 		kgo.WithLogger(kzap.New(s.log, kzap.Level(kgo.LogLevelWarn))),
-	}
+	}, s.cfg.KafkaOptions...)
 	admin, err := kgo.NewClient(opts...)
 	if err != nil {
 		return fmt.Errorf("kafka admin client: %w", err)
@@ -265,13 +269,16 @@ func (s *Sealer) runSession(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("kafka transact session: %w", err)
 	}
-	defer sess.Close()
 	s.admin = admin
 	s.readyOnce.Do(func() { close(s.ready) })
 	h := s.Head()
 	s.log.Info("sealer running", zap.Uint64("head_seq", h.Seq), zap.Stringer("head_hash", h.Hash),
 		zap.Int64("head_offset", h.Offset), zap.Int("uncommitted", len(s.pending)))
-	return s.run(ctx, sess)
+	err = s.run(ctx, sess)
+	// Leaving the group here lets a standby take the partition at once.
+	sess.Close()
+	s.log.Info("sealer session ended: Kafka session closed", zap.Error(err))
+	return err
 }
 
 // sealedRef is a sealed entry waiting to be published, with its record key

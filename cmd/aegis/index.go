@@ -85,7 +85,11 @@ is the newest signed checkpoint. Exits 3 when the gap is larger than
 			if err != nil {
 				return err
 			}
-			st, err := (&indexer.Index{DB: db, Table: c.table}).Status(ctx, c.brokers, c.sealed, group, c.chain)
+			kafka, err := c.kafkaOptions()
+			if err != nil {
+				return err
+			}
+			st, err := (&indexer.Index{DB: db, Table: c.table, KafkaOptions: kafka}).Status(ctx, c.brokers, c.sealed, group, c.chain)
 			if err != nil {
 				return err
 			}

@@ -24,11 +24,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/aegisai/audit/indexer"
 	"github.com/aegisai/audit/internal/platform/awsconn"
+	"github.com/aegisai/audit/internal/platform/kafkaconn"
 	"github.com/aegisai/audit/internal/platform/serve"
 	"github.com/aegisai/audit/replayer"
 	"github.com/aegisai/audit/sealer"
@@ -36,35 +38,42 @@ import (
 )
 
 type common struct {
-	brokers    []string
-	chain      string
-	bucket     string
-	prefix     string
-	s3         awsconn.Config
-	dynamo     awsconn.Config
-	table      string
-	topic      string
-	sealed     string
-	verifierKF string
-	logLevel   string
-	metrics    string
-	registry   *prometheus.Registry
-	ready      atomic.Pointer[<-chan struct{}] // closed when the role is ready (/readyz)
-	stdout     io.Writer
+	brokers []string
+	kafka   kafkaconn.Config
+	// kafkaPasswordFile holds the SASL password (--kafka-sasl-password-file).
+	kafkaPasswordFile string
+	chain             string
+	bucket            string
+	prefix            string
+	s3                awsconn.Config
+	dynamo            awsconn.Config
+	table             string
+	topic             string
+	sealed            string
+	verifierKF        string
+	logLevel          string
+	logFormat         string
+	metrics           string
+	registry          *prometheus.Registry
+	ready             atomic.Pointer[<-chan struct{}] // closed when the role is ready (/readyz)
+	readyProbe        atomic.Pointer[func() error]    // or asked on each /readyz
+	stdout            io.Writer
 }
 
 func (c *common) flags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&c.brokers, "brokers", []string{"127.0.0.1:9092"}, "Kafka seed brokers")
-	fs.StringVar(&c.chain, "chain", "", "chain id: the environment sealed (required)")
+	kafkaFlags(fs, &c.kafka, &c.kafkaPasswordFile)
+	fs.StringVar(&c.chain, "chain", "", "chain id: the environment sealed")
 	fs.StringVar(&c.bucket, "bucket", "aegis-audit", "S3 bucket with Object Lock enabled")
 	fs.StringVar(&c.prefix, "prefix", "audit", "S3 key prefix")
-	fs.StringVar(&c.s3.Endpoint, "s3-endpoint", "", "S3 endpoint URL for a local server (empty: AWS)")
-	fs.StringVar(&c.dynamo.Endpoint, "dynamodb-endpoint", "", "DynamoDB endpoint URL for a local server (empty: AWS)")
+	awsFlags(fs, &c.s3, "s3", "S3")
+	awsFlags(fs, &c.dynamo, "dynamodb", "DynamoDB")
 	fs.StringVar(&c.table, "table", "aegis-audit", "DynamoDB table")
-	fs.StringVar(&c.topic, "topic", "decisions", "decisions topic (one partition)")
+	fs.StringVar(&c.topic, "topic", "", "decisions topic, one partition (default aegis.decisions.<chain>: each chain its own)")
 	fs.StringVar(&c.sealed, "sealed-topic", "sealed", "sealed topic")
 	fs.StringVar(&c.verifierKF, "verifier-key-file", "", "checkpoint verifier (public) key file")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&c.logFormat, "log-format", "json", "json (one JSON object per line, for production log pipelines) or console (readable, for development)")
 	fs.StringVar(&c.metrics, "metrics-addr", "", "serve /healthz, /readyz, Prometheus /metrics and Go's profiler /debug/pprof/ on this address (empty: off)")
 }
 
@@ -101,7 +110,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	c.flags(root.PersistentFlags())
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
-		return envFlags(cmd.Flags())
+		if err := envFlags(cmd.Flags()); err != nil {
+			return err
+		}
+		return validate(cmd)
 	}
 
 	var signerKF, sealerGroup, txnID, identity string
@@ -119,12 +131,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 			if _, err := shared.NewSigner(skey); err != nil {
 				return fmt.Errorf("--signer-key-file %s: %w", signerKF, err)
 			}
+			kafka, err := c.kafkaConnect(ctx)
+			if err != nil {
+				return err
+			}
 			vkey, s3c, err := c.archive(ctx)
 			if err != nil {
 				return err
 			}
 			s, err := sealer.New(ctx, sealer.Config{
-				Brokers: c.brokers, Topic: c.topic, SealedTopic: c.sealed, Chain: c.chain,
+				Brokers: c.brokers, KafkaOptions: kafka, Topic: c.topic, SealedTopic: c.sealed, Chain: c.chain,
 				S3: s3c, Bucket: c.bucket, Prefix: c.prefix, Retention: retention, CreateBucket: createBucket,
 				SignerKey: skey, VerifierKey: vkey,
 				BatchMaxRecords: batchRecords, BatchMaxBytes: batchBytes, BatchMaxAge: batchAge, Logger: log,
@@ -157,16 +173,25 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Use:   "indexer",
 		Short: "Index the sealed topic into DynamoDB (run as many as the sealed topic has partitions)",
 		RunE: c.run(func(ctx context.Context, log *zap.Logger) error {
+			kafka, err := c.kafkaConnect(ctx)
+			if err != nil {
+				return err
+			}
 			db, err := awsconn.DynamoDB(ctx, c.dynamo)
 			if err != nil {
 				return err
 			}
-			ix, err := indexer.New(ctx, indexer.Config{Brokers: c.brokers, SealedTopic: c.sealed, DynamoDB: db, Table: c.table,
+			ix, err := indexer.New(ctx, indexer.Config{Brokers: c.brokers, KafkaOptions: kafka, SealedTopic: c.sealed, DynamoDB: db, Table: c.table,
 				Group: group, CreateTable: createTable, Logger: log, Metrics: c.registry, SessionTimeout: indexerSession})
 			if err != nil {
 				return err
 			}
-			c.readyWhen(ix.Ready())
+			probe, err := kgo.NewClient(kafka...)
+			if err != nil {
+				return fmt.Errorf("kafka client: %w", err)
+			}
+			defer probe.Close()
+			c.readyCheck(c.indexerReadiness(ix.Ready(), db, probe))
 			return ix.Run(ctx)
 		}),
 	}
@@ -295,6 +320,7 @@ checkpoints cannot be seen from S3 alone, but fails against a kept one.`,
 	root.AddCommand(c.discoverCommand(), c.rebuildCommand())
 	root.AddCommand(c.queryCommands()...)
 	root.AddCommand(c.ingestCommand())
+	root.AddCommand(referenceCommand(root))
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
@@ -334,8 +360,15 @@ func (c *common) runArgs(body func(ctx context.Context, log *zap.Logger, args []
 // readyWhen makes /readyz answer 200 once ch is closed.
 func (c *common) readyWhen(ch <-chan struct{}) { c.ready.Store(&ch) }
 
-// readiness is /readyz: ready once the role's channel is closed.
+// readyCheck makes /readyz answer what check says.
+func (c *common) readyCheck(check func() error) { c.readyProbe.Store(&check) }
+
+// readiness is /readyz: ready once the role's channel is closed, or when
+// its check passes.
 func (c *common) readiness() error {
+	if check := c.readyProbe.Load(); check != nil {
+		return (*check)()
+	}
 	ch := c.ready.Load()
 	if ch == nil {
 		return errors.New("starting")
@@ -350,21 +383,12 @@ func (c *common) readiness() error {
 
 // start returns a context cancelled on SIGINT/SIGTERM and a logger.
 func (c *common) start() (context.Context, *zap.Logger, func(), error) {
-	if c.chain == "" {
-		return nil, nil, nil, errors.New("--chain (AEGIS_CHAIN) is required")
-	}
-	cfg := zap.NewProductionConfig()
-	if err := cfg.Level.UnmarshalText([]byte(c.logLevel)); err != nil {
-		return nil, nil, nil, fmt.Errorf("--log-level: %w", err)
-	}
-	log, err := cfg.Build()
+	log, err := newLogger(c.logLevel, c.logFormat)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	// Local servers take static credentials from the standard AWS variables.
-	for _, a := range []*awsconn.Config{&c.s3, &c.dynamo} {
-		a.AccessKey, a.SecretKey = os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
-	}
+	awsSecrets(&c.s3)
+	awsSecrets(&c.dynamo)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	c.registry = prometheus.NewRegistry()
 	c.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -404,7 +428,7 @@ func (c *common) archive(ctx context.Context) (string, *s3.Client, error) {
 func envFlags(fs *pflag.FlagSet) error {
 	var err error
 	fs.VisitAll(func(f *pflag.Flag) {
-		name := "AEGIS_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		name := "AEGIS_" + envName(f.Name)
 		if v, ok := os.LookupEnv(name); ok && !f.Changed && err == nil {
 			if serr := fs.Set(f.Name, v); serr != nil {
 				err = fmt.Errorf("%s: %w", name, serr)
@@ -413,6 +437,10 @@ func envFlags(fs *pflag.FlagSet) error {
 	})
 	return err
 }
+
+// envName is the environment spelling of a flag name: upper case, dashes
+// as underscores.
+func envName(flag string) string { return strings.ToUpper(strings.ReplaceAll(flag, "-", "_")) }
 
 // readKey reads a key file given by flag.
 func readKey(flag, path string) (string, error) {

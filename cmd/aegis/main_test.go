@@ -25,6 +25,16 @@ var stack *localstack.Stack
 
 func TestMain(m *testing.M) { os.Exit(localstack.RunTests(m, &stack)) }
 
+// setStackEnv points aegis at the stack through the environment, as an
+// operator would: brokers, endpoints and each service's credentials.
+func setStackEnv(t *testing.T) {
+	t.Helper()
+	for _, kv := range stack.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+}
+
 func aegis(t *testing.T, args ...string) (int, string) {
 	t.Helper()
 	var out bytes.Buffer
@@ -87,8 +97,7 @@ func TestVerifyExitStatus(t *testing.T) {
 	if err := p.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv("AWS_ACCESS_KEY_ID", localstack.AccessKey)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", localstack.SecretKey)
+	setStackEnv(t)
 	pub := writeFile(t, "chain.pub", p.Cfg.VerifierKey)
 	saved := filepath.Join(t.TempDir(), "kept.note")
 	args := []string{"verify", "--chain", p.Cfg.Chain, "--bucket", p.Cfg.Bucket, "--s3-endpoint", stack.S3Endpoint, "--verifier-key-file", pub}
@@ -154,8 +163,7 @@ func TestProveAndVerifyProof(t *testing.T) {
 	defer cancel()
 	p, w := indexedPipeline(ctx, t, 40, pipeline.NewWorkload("", "", 100, 20, 5, 41, time.Now()))
 	target := w.Overrides[0].Override.DecisionID
-	t.Setenv("AWS_ACCESS_KEY_ID", localstack.AccessKey)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", localstack.SecretKey)
+	setStackEnv(t)
 	pub := writeFile(t, "chain.pub", p.Cfg.VerifierKey)
 	bundle := filepath.Join(t.TempDir(), "proof.json")
 	code, out := aegis(t, "prove", target, "--out", bundle, "--chain", p.Cfg.Chain, "--bucket", p.Cfg.Bucket, "--table", p.Cfg.Table,
@@ -217,8 +225,7 @@ func TestIndexStatusAndRebuild(t *testing.T) {
 	if err := p.WaitIndexed(ctx); err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv("AWS_ACCESS_KEY_ID", localstack.AccessKey)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", localstack.SecretKey)
+	setStackEnv(t)
 	pub := writeFile(t, "chain.pub", p.Cfg.VerifierKey)
 	args := []string{"--chain", p.Cfg.Chain, "--bucket", p.Cfg.Bucket, "--table", p.Cfg.Table, "--brokers", stack.KafkaAddr,
 		"--sealed-topic", p.Cfg.SealedTopic, "--s3-endpoint", stack.S3Endpoint, "--dynamodb-endpoint", stack.DynamoEndpoint, "--verifier-key-file", pub}

@@ -205,7 +205,7 @@ func Run(ctx context.Context, st *localstack.Stack, o Options) (Report, error) {
 	}
 	chain := localstack.Name("chaos")
 	names := struct{ bucket, table, topic, sealed, group string }{
-		localstack.Name("chaos"), localstack.Name("chaos"), localstack.Name("decisions"), localstack.Name("sealed"), localstack.Name("indexers")}
+		st.Bucket("chaos"), localstack.Name("chaos"), localstack.Name("decisions"), localstack.Name("sealed"), localstack.Name("indexers")}
 	skey, vkey, err := note.GenerateKey(rand.Reader, "aegis-"+chain)
 	if err != nil {
 		return rep, err
@@ -243,10 +243,9 @@ func Run(ctx context.Context, st *localstack.Stack, o Options) (Report, error) {
 	if err != nil {
 		return rep, err
 	}
-	env := append(os.Environ(), "AWS_ACCESS_KEY_ID="+localstack.AccessKey, "AWS_SECRET_ACCESS_KEY="+localstack.SecretKey,
-		"AEGIS_CHAIN="+chain, "AEGIS_BROKERS="+st.KafkaAddr, "AEGIS_BUCKET="+names.bucket, "AEGIS_TABLE="+names.table,
-		"AEGIS_TOPIC="+names.topic, "AEGIS_SEALED_TOPIC="+names.sealed, "AEGIS_S3_ENDPOINT="+st.S3Endpoint,
-		"AEGIS_DYNAMODB_ENDPOINT="+st.DynamoEndpoint, "AEGIS_VERIFIER_KEY_FILE="+pubFile, "AEGIS_LOG_LEVEL=warn")
+	env := append(append(os.Environ(), st.Env()...),
+		"AEGIS_CHAIN="+chain, "AEGIS_BUCKET="+names.bucket, "AEGIS_TABLE="+names.table,
+		"AEGIS_TOPIC="+names.topic, "AEGIS_SEALED_TOPIC="+names.sealed, "AEGIS_VERIFIER_KEY_FILE="+pubFile, "AEGIS_LOG_LEVEL=warn")
 	sealer := &Proc{Name: "sealer", Env: env, Log: o.ProcessLog, Args: []string{o.Aegis, "sealer", "--signer-key-file", keyFile,
 		"--identity", "chaos-sealer", "--batch-max-age", "200ms", "--retention", "24h"}}
 	var indexers []*Proc

@@ -465,7 +465,7 @@ func TestKnownCheckpointAndUnsignedTail(t *testing.T) {
 	// A copy of the log without its last object and checkpoint: what a
 	// truncation leaves.
 	store := &archive.Store{S3: p.S3, Bucket: p.Cfg.Bucket}
-	cutBucket := localstack.Name("cut")
+	cutBucket := stack.Bucket("cut")
 	if err := localstack.CreateLockedBucket(ctx, p.S3, cutBucket); err != nil {
 		t.Fatal(err)
 	}

@@ -25,6 +25,7 @@ const (
 // broker faults need the native stack.
 func startContainers(ctx context.Context) (_ *Stack, err error) {
 	s := &Stack{}
+	s.setCredentials()
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -41,7 +42,7 @@ func startContainers(ctx context.Context) (_ *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	s.KafkaAddr = brokers[0]
+	s.Brokers, s.KafkaAddr = brokers, brokers[0]
 
 	minio, err := testcontainers.Run(ctx, minioImage,
 		testcontainers.WithEnv(map[string]string{"MINIO_ROOT_USER": AccessKey, "MINIO_ROOT_PASSWORD": SecretKey}),

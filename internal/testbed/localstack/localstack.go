@@ -7,7 +7,8 @@
 //
 // The servers are installed by the Makefile (make tools): bin/versitygw and
 // devstack/dynalite/node_modules. Set AEGIS_STACK=containers (and build with
-// -tags containers) to use testcontainers-go where a Docker engine exists.
+// -tags containers) to use testcontainers-go where a Docker engine exists,
+// or AEGIS_STACK=external to use servers that already run (see external.go).
 package localstack
 
 import (
@@ -27,12 +28,20 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/aegisai/audit/internal/platform/awsconn"
 )
 
-// Static credentials of the local S3 and DynamoDB servers.
+// Static credentials of the local S3 and DynamoDB servers: letters and
+// digits only, since DynamoDB Local refuses an access key id with a hyphen
+// or an underscore. The two services have different keys, as S3 and
+// DynamoDB accounts often do, so that a client given the wrong service's
+// keys fails against versitygw.
 const (
-	AccessKey = "aegis-local"
-	SecretKey = "aegis-local-secret"
+	AccessKey       = "aegislocal"
+	SecretKey       = "aegislocalsecret"
+	DynamoAccessKey = "aegisdynamo"
+	DynamoSecretKey = "aegisdynamosecret"
 )
 
 // Options configures Start.
@@ -50,19 +59,26 @@ type Options struct {
 
 // Stack is a running set of local servers.
 type Stack struct {
-	// KafkaAddr is host:port of the Kafka broker.
+	// Brokers are the Kafka seed brokers; KafkaAddr is the first.
+	Brokers   []string
 	KafkaAddr string
 	// Kafka is the in-process broker, for fault injection in tests
-	// (kfake.Cluster.ControlKey). Nil when the broker is a container.
+	// (kfake.Cluster.ControlKey). Nil when the broker is a container or
+	// an external server.
 	Kafka *kfake.Cluster
-	// S3Endpoint and DynamoEndpoint are base URLs.
+	// S3Endpoint and DynamoEndpoint are base URLs (empty: AWS, only on an
+	// external stack).
 	S3Endpoint     string
 	DynamoEndpoint string
-	// S3DataDir is versitygw's posix data root: <dir>/<bucket>/<key>.
+	// S3DataDir is versitygw's posix data root: <dir>/<bucket>/<key>
+	// (empty when the S3 server's disk is not reachable).
 	S3DataDir string
+	// BucketPrefix starts the name of every bucket tests create.
+	BucketPrefix string
 
-	closers  []func()
-	kafkaDir string
+	s3, dynamo awsconn.Config
+	closers    []func()
+	kafkaDir   string
 }
 
 // Close stops every server, newest first.
@@ -75,10 +91,17 @@ func (s *Stack) Close() {
 
 // Start starts Kafka, S3 and DynamoDB and waits until each answers.
 func Start(ctx context.Context, o Options) (_ *Stack, err error) {
-	if os.Getenv("AEGIS_STACK") == "containers" {
+	switch os.Getenv("AEGIS_STACK") {
+	case "", "native":
+	case "containers":
 		return startContainers(ctx)
+	case "external":
+		return startExternal(ctx)
+	default:
+		return nil, fmt.Errorf("AEGIS_STACK=%q: want native (the default), containers or external", os.Getenv("AEGIS_STACK"))
 	}
 	s := &Stack{}
+	s.setCredentials()
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -156,6 +179,7 @@ func (s *Stack) startKafka(dir string) error {
 			continue
 		}
 		s.KafkaAddr, s.Kafka, s.kafkaDir = c.ListenAddrs()[0], c, dir
+		s.Brokers = []string{s.KafkaAddr}
 		s.closers = append(s.closers, func() {
 			if s.Kafka != nil {
 				s.Kafka.Close()
@@ -194,10 +218,12 @@ func (s *Stack) startS3(ctx context.Context, o Options) error {
 }
 
 func (s *Stack) startDynamo(ctx context.Context, o Options) error {
-	cli := filepath.Join(o.Root, "devstack", "dynalite", "node_modules", "dynalite", "cli.js")
-	if _, err := os.Stat(cli); err != nil {
-		return fmt.Errorf("dynalite not installed at %s: run `make tools`: %w", cli, err)
+	if _, err := os.Stat(filepath.Join(o.Root, "devstack", "dynalite", "node_modules", "dynalite", "cli.js")); err != nil {
+		return fmt.Errorf("dynalite not installed: run `make tools`: %w", err)
 	}
+	// serve.js runs dynalite's cli.js, surviving clients that drop a
+	// request half sent (a killed indexer), which end dynalite itself.
+	cli := filepath.Join(o.Root, "devstack", "dynalite", "serve.js")
 	dir := filepath.Join(o.Dir, "dynamodb")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("dynamodb dir: %w", err)

@@ -2,6 +2,8 @@ package localstack
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"strings"
@@ -63,10 +65,19 @@ func printTail(path string) {
 	}
 }
 
-var uniq atomic.Int64
+var (
+	uniq atomic.Int64
+	// run tells this process's names from those of earlier runs, which an
+	// external stack keeps (a process id alone repeats).
+	run = func() string {
+		var b [3]byte
+		_, _ = rand.Read(b[:])
+		return hex.EncodeToString(b[:])
+	}()
+)
 
-// Name returns a name unique in this process, for isolating tests that share
-// a stack (buckets, tables, topics, chains).
+// Name returns a name unique in this run, for isolating tests that share a
+// stack (tables, topics, chains; buckets take Stack.Bucket).
 func Name(prefix string) string {
-	return fmt.Sprintf("%s-%d-%d", prefix, os.Getpid(), uniq.Add(1))
+	return fmt.Sprintf("%s-%d%s-%d", prefix, os.Getpid(), run, uniq.Add(1))
 }

@@ -29,7 +29,10 @@ import (
 
 // Config names the resources of one pipeline on a stack.
 type Config struct {
-	Chain, Bucket, Table, Topic, SealedTopic string
+	Chain, Bucket, Table, SealedTopic string
+	// Topic is the decisions topic. Empty: the sealer's default,
+	// topics.Decisions(Chain), which Start stores here for producers.
+	Topic string
 	// SignerKey/VerifierKey: empty generates a new pair.
 	SignerKey, VerifierKey string
 	// Indexers is how many indexers run in the group. Default 2; negative
@@ -61,16 +64,17 @@ type Pipeline struct {
 }
 
 // Defaults fills unset names with unique ones.
-func (c *Config) defaults() error {
+func (c *Config) defaults(st *localstack.Stack) error {
 	uniq := func(s *string, p string) {
 		if *s == "" {
 			*s = localstack.Name(p)
 		}
 	}
 	uniq(&c.Chain, "chain")
-	uniq(&c.Bucket, "audit")
+	if c.Bucket == "" {
+		c.Bucket = st.Bucket("audit")
+	}
 	uniq(&c.Table, "index")
-	uniq(&c.Topic, "decisions")
 	uniq(&c.SealedTopic, "sealed")
 	if c.Indexers == 0 {
 		c.Indexers = 2
@@ -90,7 +94,7 @@ func (c *Config) defaults() error {
 
 // Start creates the bucket and starts the sealer and indexers.
 func Start(ctx context.Context, st *localstack.Stack, cfg Config) (*Pipeline, error) {
-	if err := cfg.defaults(); err != nil {
+	if err := cfg.defaults(st); err != nil {
 		return nil, err
 	}
 	p := &Pipeline{Cfg: cfg, Stack: st, Metrics: prometheus.NewRegistry()}
@@ -105,7 +109,7 @@ func Start(ctx context.Context, st *localstack.Stack, cfg Config) (*Pipeline, er
 		return nil, err
 	}
 	scfg := sealer.Config{
-		Brokers: []string{st.KafkaAddr}, Topic: cfg.Topic, SealedTopic: cfg.SealedTopic,
+		Brokers: st.Brokers, Topic: cfg.Topic, SealedTopic: cfg.SealedTopic,
 		Chain: cfg.Chain, S3: p.S3, Bucket: cfg.Bucket, Retention: 24 * time.Hour,
 		SignerKey: cfg.SignerKey, VerifierKey: cfg.VerifierKey, Logger: cfg.Logger.Named("sealer"),
 		BatchMaxAge: 200 * time.Millisecond, Metrics: p.Metrics,
@@ -116,6 +120,7 @@ func Start(ctx context.Context, st *localstack.Stack, cfg Config) (*Pipeline, er
 	if p.Sealer, err = sealer.New(ctx, scfg); err != nil {
 		return nil, err
 	}
+	p.Cfg.Topic = p.Sealer.Topic()
 	for i := range cfg.Indexers {
 		var reg prometheus.Registerer
 		if i == 0 {
@@ -123,7 +128,7 @@ func Start(ctx context.Context, st *localstack.Stack, cfg Config) (*Pipeline, er
 		}
 		ix, err := indexer.New(ctx, indexer.Config{
 			Metrics: reg,
-			Brokers: []string{st.KafkaAddr}, SealedTopic: cfg.SealedTopic, Group: p.indexerGroup(),
+			Brokers: st.Brokers, SealedTopic: cfg.SealedTopic, Group: p.indexerGroup(),
 			DynamoDB: p.DynamoDB, Table: cfg.Table, Logger: cfg.Logger.Named(fmt.Sprintf("indexer-%d", i)),
 		})
 		if err != nil {
@@ -174,7 +179,7 @@ func (p *Pipeline) Stop() error {
 // Producer returns a producer for the pipeline's chain and topics; each
 // option changes its config.
 func (p *Pipeline) Producer(ctx context.Context, opts ...func(*producer.Config)) (*producer.Producer, error) {
-	cfg := producer.Config{Brokers: []string{p.Stack.KafkaAddr}, Topic: p.Cfg.Topic, SealedTopic: p.Cfg.SealedTopic,
+	cfg := producer.Config{Brokers: p.Stack.Brokers, Topic: p.Cfg.Topic, SealedTopic: p.Cfg.SealedTopic,
 		Environment: p.Cfg.Chain, Logger: p.Cfg.Logger.Named("producer")}
 	for _, o := range opts {
 		o(&cfg)
@@ -196,7 +201,7 @@ func (p *Pipeline) WaitHead(ctx context.Context, seq uint64) error {
 // WaitIndexed waits until the indexer group has committed every record of
 // the sealed topic (lag zero): each one is in DynamoDB.
 func (p *Pipeline) WaitIndexed(ctx context.Context) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(p.Stack.KafkaAddr))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(p.Stack.Brokers...))
 	if err != nil {
 		return err
 	}

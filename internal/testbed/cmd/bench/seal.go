@@ -57,7 +57,7 @@ func newSealerRun(ctx context.Context, st *localstack.Stack, extra ...string) (*
 	if aegisErr != nil {
 		return nil, aegisErr
 	}
-	r := &sealerRun{st: st, chain: localstack.Name("bench"), bucket: localstack.Name("bench"), topic: localstack.Name("decisions"), sealed: localstack.Name("sealed")}
+	r := &sealerRun{st: st, chain: localstack.Name("bench"), bucket: st.Bucket("bench"), topic: localstack.Name("decisions"), sealed: localstack.Name("sealed")}
 	skey, vkey, err := note.GenerateKey(rand.Reader, "aegis-"+r.chain)
 	if err != nil {
 		return nil, err
@@ -90,10 +90,9 @@ func newSealerRun(ctx context.Context, st *localstack.Stack, extra ...string) (*
 		return nil, err
 	}
 	args := append([]string{aegisBin, "sealer", "--signer-key-file", keyFile, "--retention", "24h", "--identity", "bench"}, extra...)
-	r.proc = &chaos.Proc{Name: "sealer", Args: args, Env: append(os.Environ(),
-		"AWS_ACCESS_KEY_ID="+localstack.AccessKey, "AWS_SECRET_ACCESS_KEY="+localstack.SecretKey,
-		"AEGIS_CHAIN="+r.chain, "AEGIS_BROKERS="+st.KafkaAddr, "AEGIS_BUCKET="+r.bucket, "AEGIS_TOPIC="+r.topic,
-		"AEGIS_SEALED_TOPIC="+r.sealed, "AEGIS_S3_ENDPOINT="+st.S3Endpoint, "AEGIS_VERIFIER_KEY_FILE="+pubFile, "AEGIS_LOG_LEVEL=error")}
+	r.proc = &chaos.Proc{Name: "sealer", Args: args, Env: append(append(os.Environ(), st.Env()...),
+		"AEGIS_CHAIN="+r.chain, "AEGIS_BUCKET="+r.bucket, "AEGIS_TOPIC="+r.topic,
+		"AEGIS_SEALED_TOPIC="+r.sealed, "AEGIS_VERIFIER_KEY_FILE="+pubFile, "AEGIS_LOG_LEVEL=error")}
 	return r, nil
 }
 

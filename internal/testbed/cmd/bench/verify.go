@@ -41,7 +41,7 @@ func buildChain(ctx context.Context, st *localstack.Stack, n, perObject, days in
 	if err != nil {
 		return nil, err
 	}
-	bc := &benchChain{bucket: localstack.Name("bench"), chain: localstack.Name("chain"), entries: n, days: days}
+	bc := &benchChain{bucket: st.Bucket("bench"), chain: localstack.Name("chain"), entries: n, days: days}
 	if err := localstack.CreateLockedBucket(ctx, cl, bc.bucket); err != nil {
 		return nil, err
 	}

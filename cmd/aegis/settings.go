@@ -1,0 +1,205 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/aegisai/audit/shared"
+)
+
+// roleSettings says which of the shared (root) settings a command reads
+// and which of its settings it cannot run without. docs/CONFIG.md lists a
+// command's own flags and the shared ones it reads; start-up validation
+// checks the required ones and every value it can check without I/O, and
+// reports all problems at once, each with its flag and variable.
+type roleSettings struct {
+	// Shared are root flags, or groups of them: "s3", "dynamodb" and
+	// "kafka" stand for every flag named so (--s3-region, ...).
+	Shared []string
+	// Required are flags, shared or the command's own, that must be set.
+	Required []string
+	// OneOf lists groups of flags of which at least one must be set.
+	OneOf [][]string
+	// Offline commands start no logger and no HTTP server.
+	Offline bool
+}
+
+// always are the shared settings of every command that runs (logging,
+// and the operational HTTP server of the long-running roles).
+var always = []string{"log-level", "log-format", "metrics-addr"}
+
+// roles maps a command path to its settings. A command missing here (a new
+// one) reads every shared setting and requires --chain, as every command
+// did before this table.
+var roles = map[string]roleSettings{
+	"aegis sealer": {
+		Shared:   []string{"kafka", "chain", "topic", "sealed-topic", "s3", "bucket", "prefix", "verifier-key-file"},
+		Required: []string{"chain", "brokers", "bucket", "signer-key-file", "verifier-key-file"},
+	},
+	"aegis indexer": {
+		Shared:   []string{"kafka", "sealed-topic", "dynamodb", "table"},
+		Required: []string{"brokers", "table"},
+	},
+	"aegis verify": {
+		Shared:   []string{"chain", "s3", "bucket", "prefix", "verifier-key-file"},
+		Required: []string{"chain", "bucket", "verifier-key-file"},
+	},
+	"aegis discover": {
+		Shared:   []string{"chain", "s3", "bucket", "prefix", "verifier-key-file"},
+		Required: []string{"chain", "bucket", "from", "to", "verifier-key-file"},
+	},
+	"aegis prove": {
+		Shared:   []string{"chain", "s3", "bucket", "prefix", "dynamodb", "table", "verifier-key-file"},
+		Required: []string{"chain", "bucket", "table", "verifier-key-file"},
+	},
+	"aegis verify-proof": {
+		Shared:   []string{"verifier-key-file"},
+		Required: []string{"verifier-key-file"},
+		Offline:  true,
+	},
+	"aegis rebuild": {
+		Shared:   []string{"chain", "s3", "bucket", "prefix", "dynamodb", "table", "verifier-key-file"},
+		Required: []string{"chain", "bucket", "table", "verifier-key-file"},
+	},
+	"aegis index anomalies": {
+		Shared:   []string{"chain", "dynamodb", "table"},
+		Required: []string{"chain", "table"},
+	},
+	"aegis index status": {
+		Shared:   []string{"kafka", "chain", "sealed-topic", "s3", "bucket", "prefix", "dynamodb", "table", "verifier-key-file"},
+		Required: []string{"chain", "brokers", "bucket", "table", "verifier-key-file"},
+	},
+	"aegis index check": {
+		Shared:   []string{"chain", "s3", "bucket", "prefix", "dynamodb", "table", "verifier-key-file"},
+		Required: []string{"chain", "bucket", "table", "verifier-key-file"},
+	},
+	"aegis ingest": {
+		// The producer takes no Kafka TLS or SASL settings yet: only brokers.
+		Shared:   []string{"brokers", "chain", "topic", "sealed-topic"},
+		Required: []string{"brokers", "tokens-file"},
+		OneOf:    [][]string{{"chain", "environments"}},
+	},
+	"aegis keygen":           {Required: []string{"name", "out"}, Offline: true},
+	"aegis config-reference": {Offline: true},
+}
+
+// settingsOf returns the settings of cmd (see roles).
+func settingsOf(cmd *cobra.Command) (roleSettings, bool) {
+	rs, ok := roles[cmd.CommandPath()]
+	if !ok && (cmd.Name() == "help" || cmd.HasParent() && cmd.Parent().Name() == "completion") {
+		return roleSettings{Offline: true}, true // cobra's own
+	}
+	if !ok {
+		return roleSettings{Required: []string{"chain"}}, false
+	}
+	return rs, true
+}
+
+// reads reports whether cmd reads the flag: its own, or a shared one its
+// role names.
+func reads(cmd *cobra.Command, f *pflag.Flag) bool {
+	if cmd.LocalNonPersistentFlags().Lookup(f.Name) != nil {
+		return true
+	}
+	rs, known := settingsOf(cmd)
+	if !known {
+		return true
+	}
+	if !rs.Offline && slices.Contains(always, f.Name) {
+		return true
+	}
+	for _, s := range rs.Shared {
+		if f.Name == s || strings.HasPrefix(f.Name, s+"-") || s == "kafka" && f.Name == "brokers" {
+			return true
+		}
+	}
+	return false
+}
+
+// settingChecks check a flag's value without I/O; they run for every flag
+// the command reads that has a value.
+var settingChecks = map[string]func(string) error{
+	"chain": func(v string) error {
+		if !shared.ValidIdentifier(v) {
+			return errors.New("a chain id is 1 to 128 characters of A-Z a-z 0-9 . _ - starting with a letter or digit")
+		}
+		return nil
+	},
+	"log-level": func(v string) error {
+		var l zapcore.Level
+		return l.UnmarshalText([]byte(v))
+	},
+	"log-format": func(v string) error {
+		if v != "json" && v != "console" {
+			return errors.New("want json or console")
+		}
+		return nil
+	},
+	"metrics-addr": func(v string) error {
+		_, _, err := net.SplitHostPort(v)
+		return err
+	},
+}
+
+// validate checks the settings cmd reads: required ones are set, values
+// are well formed, numbers and durations are not negative. Every problem is
+// reported, each naming its flag and environment variable.
+func validate(cmd *cobra.Command) error {
+	rs, _ := settingsOf(cmd)
+	var errs []error
+	name := func(f string) string { return fmt.Sprintf("--%s (%s)", f, "AEGIS_"+envName(f)) }
+	for _, r := range rs.Required {
+		f := cmd.Flags().Lookup(r)
+		if f == nil {
+			continue
+		}
+		if v := f.Value.String(); v == "" || v == "[]" {
+			errs = append(errs, fmt.Errorf("%s is required", name(r)))
+		}
+	}
+	for _, group := range rs.OneOf {
+		set := false
+		var names []string
+		for _, r := range group {
+			if f := cmd.Flags().Lookup(r); f != nil && f.Value.String() != "" && f.Value.String() != "[]" {
+				set = true
+			}
+			names = append(names, name(r))
+		}
+		if !set {
+			errs = append(errs, fmt.Errorf("one of %s is required", strings.Join(names, ", ")))
+		}
+	}
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if !reads(cmd, f) {
+			return
+		}
+		v := f.Value.String()
+		if check, ok := settingChecks[f.Name]; ok && v != "" {
+			if err := check(v); err != nil {
+				errs = append(errs, fmt.Errorf("%s %q: %w", name(f.Name), v, err))
+			}
+		}
+		switch f.Value.Type() {
+		case "int", "int64", "duration":
+			if strings.HasPrefix(v, "-") {
+				errs = append(errs, fmt.Errorf("%s %s: must not be negative", name(f.Name), v))
+			}
+		case "stringSlice":
+			if strings.Contains(v, ",,") || strings.HasPrefix(v, "[,") || strings.HasSuffix(v, ",]") {
+				errs = append(errs, fmt.Errorf("%s %s: an empty entry", name(f.Name), v))
+			}
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("%s: invalid settings:\n%w", cmd.CommandPath(), err)
+	}
+	return nil
+}

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/aegisai/audit/internal/testbed/localstack"
+)
+
+// Start-up validation, for every role: each problem is reported at once,
+// before anything connects, naming the flag and its environment variable.
+func TestStartupValidationNamesEverySetting(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"sealer", "--chain", "bad chain", "--batch-max-age", "-1s", "--log-format", "xml", "--max-in-flight", "-2"},
+			[]string{"--chain (AEGIS_CHAIN) \"bad chain\"", "--signer-key-file (AEGIS_SIGNER_KEY_FILE) is required",
+				"--verifier-key-file (AEGIS_VERIFIER_KEY_FILE) is required", "--batch-max-age (AEGIS_BATCH_MAX_AGE) -1s: must not be negative",
+				"--log-format (AEGIS_LOG_FORMAT) \"xml\"", "--max-in-flight (AEGIS_MAX_IN_FLIGHT) -2"}},
+		{[]string{"indexer", "--table", "", "--brokers", "", "--log-level", "loud", "--metrics-addr", "nonsense"},
+			[]string{"--table (AEGIS_TABLE) is required", "--brokers (AEGIS_BROKERS) is required", "--log-level (AEGIS_LOG_LEVEL)",
+				"--metrics-addr (AEGIS_METRICS_ADDR) \"nonsense\""}},
+		{[]string{"verify", "--bucket", ""}, []string{"--chain (AEGIS_CHAIN) is required", "--bucket (AEGIS_BUCKET) is required",
+			"--verifier-key-file (AEGIS_VERIFIER_KEY_FILE) is required"}},
+		{[]string{"discover", "--chain", "prod"}, []string{"--from (AEGIS_FROM) is required", "--to (AEGIS_TO) is required"}},
+		{[]string{"prove", "d1", "--table", ""}, []string{"--chain (AEGIS_CHAIN) is required", "--table (AEGIS_TABLE) is required"}},
+		{[]string{"rebuild", "--workers", "-1"}, []string{"--chain (AEGIS_CHAIN) is required", "--workers (AEGIS_WORKERS) -1"}},
+		{[]string{"index", "anomalies"}, []string{"--chain (AEGIS_CHAIN) is required"}},
+		{[]string{"index", "status", "--chain", "prod", "--brokers", ""}, []string{"--brokers (AEGIS_BROKERS) is required", "--verifier-key-file"}},
+		{[]string{"index", "check", "--chain", "prod"}, []string{"--verifier-key-file (AEGIS_VERIFIER_KEY_FILE) is required"}},
+		{[]string{"verify-proof", "b.json"}, []string{"--verifier-key-file (AEGIS_VERIFIER_KEY_FILE) is required"}},
+		{[]string{"keygen", "--out", ""}, []string{"--out (AEGIS_OUT) is required"}},
+		{[]string{"ingest"}, []string{"--tokens-file (AEGIS_TOKENS_FILE) is required", "one of --chain (AEGIS_CHAIN), --environments (AEGIS_ENVIRONMENTS) is required"}},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			code, out := aegis(t, tc.args...)
+			if code != exitFailed {
+				t.Fatalf("exit %d: %s", code, out)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+}
+
+// A setting from the environment is validated like a flag.
+func TestStartupValidationReadsTheEnvironment(t *testing.T) {
+	t.Setenv("AEGIS_CHAIN", "no/slash")
+	code, out := aegis(t, "verify", "--verifier-key-file", "x.pub")
+	if code != exitFailed || !strings.Contains(out, `--chain (AEGIS_CHAIN) "no/slash"`) {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+}
+
+// The indexer reads no chain: it starts without --chain, and stops on what
+// is really wrong (here a table that does not exist).
+func TestIndexerNeedsNoChain(t *testing.T) {
+	setStackEnv(t)
+	table := localstack.Name("missing")
+	code, out := aegis(t, "indexer", "--table", table, "--sealed-topic", localstack.Name("sealed"), "--log-level", "error")
+	if code != exitFailed || strings.Contains(out, "--chain") || !strings.Contains(out, table) {
+		t.Fatalf("exit %d: %s; want a failure about table %s and nothing about --chain", code, out, table)
+	}
+	t.Logf("indexer without --chain: %s", out)
+}
+
+// docs/CONFIG.md is what the code says, so it cannot drift: a flag added,
+// renamed or given another default fails this test until `make docs`.
+func TestConfigReferenceIsCurrent(t *testing.T) {
+	var want bytes.Buffer
+	if code := run([]string{"config-reference"}, &want, &want); code != 0 {
+		t.Fatalf("config-reference: exit %d: %s", code, want.String())
+	}
+	got, err := os.ReadFile("../../docs/CONFIG.md")
+	if err != nil {
+		t.Fatalf("%v (run make docs)", err)
+	}
+	if !bytes.Equal(got, want.Bytes()) {
+		gl, wl := strings.Split(string(got), "\n"), strings.Split(want.String(), "\n")
+		for i := range max(len(gl), len(wl)) {
+			var g, w string
+			if i < len(gl) {
+				g = gl[i]
+			}
+			if i < len(wl) {
+				w = wl[i]
+			}
+			if g != w {
+				t.Fatalf("docs/CONFIG.md is stale (run make docs); first difference at line %d:\nfile: %s\ncode: %s", i+1, g, w)
+			}
+		}
+	}
+	for _, s := range []string{"## aegis sealer", "## aegis indexer", "## aegis verify", "`AEGIS_KAFKA_SASL_PASSWORD`", "`--s3-profile`"} {
+		if !strings.Contains(want.String(), s) {
+			t.Errorf("the reference lacks %s", s)
+		}
+	}
+}

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/types"
+)
+
+// checkEnv is the environment the file is interpolated with: the values
+// `make up` writes to .env, so that required variables resolve.
+var checkEnv = []string{"MINIO_ROOT_USER=check", "MINIO_ROOT_PASSWORD=checkpassword"}
+
+// Check validates the compose file at path and returns a report of what
+// it checked, or every problem found.
+func Check(ctx context.Context, path, aegis string) (string, error) {
+	opts, err := cli.NewProjectOptions([]string{path}, cli.WithName("aegis"), cli.WithEnv(checkEnv),
+		cli.WithWorkingDirectory(filepath.Dir(path)), cli.WithConsistency(true), cli.WithResolvedPaths(true))
+	if err != nil {
+		return "", err
+	}
+	p, err := opts.LoadProject(ctx)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", path, err)
+	}
+	var errs []error
+	var images []string
+	var aegisServices int
+	names := p.ServiceNames()
+	sort.Strings(names)
+	for _, name := range names {
+		s := p.Services[name]
+		switch {
+		case s.Image != "":
+			if err := pinned(s.Image); err != nil {
+				errs = append(errs, fmt.Errorf("service %s: image %s: %w", name, s.Image, err))
+			}
+			images = append(images, s.Image)
+		case s.Build == nil:
+			errs = append(errs, fmt.Errorf("service %s: neither image nor build", name))
+		}
+		if s.Build != nil {
+			df := s.Build.Dockerfile
+			if df == "" {
+				df = "Dockerfile"
+			}
+			if !filepath.IsAbs(df) {
+				df = filepath.Join(s.Build.Context, df)
+			}
+			if _, err := os.Stat(df); err != nil {
+				errs = append(errs, fmt.Errorf("service %s: build: %w", name, err))
+			}
+			if aegis != "" {
+				aegisServices++
+				if err := checkAegis(ctx, aegis, name, s); err != nil {
+					errs = append(errs, err)
+				}
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return "", err
+	}
+	sort.Strings(images)
+	return fmt.Sprintf("%s: valid; %d services (%d aegis roles checked against %s); images pinned: %s\n",
+		path, len(names), aegisServices, aegis, strings.Join(images, ", ")), nil
+}
+
+// pinned checks that an image reference names a tag other than latest, or
+// a digest.
+func pinned(image string) error {
+	if strings.Contains(image, "@sha256:") {
+		return nil
+	}
+	name := image[strings.LastIndex(image, "/")+1:] // not a registry's :port
+	_, tag, ok := strings.Cut(name, ":")
+	if !ok || tag == "" {
+		return errors.New("no tag: pin a version")
+	}
+	if tag == "latest" {
+		return errors.New("tag latest moves: pin a version")
+	}
+	return nil
+}
+
+// checkAegis runs `aegis <command> --help` with the service's arguments,
+// which fails on a flag aegis does not know, and checks that each AEGIS_
+// variable of the service is one aegis documents.
+func checkAegis(ctx context.Context, aegis, name string, s types.ServiceConfig) error {
+	if len(s.Command) == 0 {
+		return fmt.Errorf("service %s: built from the repository but runs no aegis command", name)
+	}
+	var errs []error
+	out, err := exec.CommandContext(ctx, aegis, append(append([]string(nil), s.Command...), "--help")...).CombinedOutput()
+	if err != nil {
+		errs = append(errs, fmt.Errorf("service %s: aegis %s: %v: %s", name, strings.Join(s.Command, " "), err, bytes.TrimSpace(out)))
+	}
+	ref, err := exec.CommandContext(ctx, aegis, "config-reference").Output()
+	if err != nil {
+		return fmt.Errorf("aegis config-reference: %w", err)
+	}
+	for k := range s.Environment {
+		if strings.HasPrefix(k, "AEGIS_") && !bytes.Contains(ref, []byte("`"+k+"`")) {
+			errs = append(errs, fmt.Errorf("service %s: %s is not a setting of aegis (docs/CONFIG.md)", name, k))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// aegisBin builds the repository's aegis binary once per test binary.
+func aegisBin(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "aegis")
+	if out, err := exec.Command("go", "build", "-C", "../..", "-o", bin, "./cmd/aegis").CombinedOutput(); err != nil {
+		t.Fatalf("build aegis: %v: %s", err, out)
+	}
+	return bin
+}
+
+// The repository's own file passes, and names each image it checked.
+func TestRepositoryComposeFile(t *testing.T) {
+	rep, err := Check(context.Background(), "../../docker-compose.yml", aegisBin(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"apache/kafka:", "minio/minio:", "amazon/dynamodb-local:", "4 aegis roles"} {
+		if !strings.Contains(rep, want) {
+			t.Errorf("report lacks %q: %s", want, rep)
+		}
+	}
+	t.Log(rep)
+}
+
+// Each mistake the checker exists for is found and named.
+func TestMistakesAreFound(t *testing.T) {
+	bin := aegisBin(t)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM scratch\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, file, want string }{
+		{"latest", "services:\n  a:\n    image: minio/minio:latest\n", "tag latest moves"},
+		{"untagged", "services:\n  a:\n    image: amazon/dynamodb-local\n", "no tag"},
+		{"registry port is not a tag", "services:\n  a:\n    image: registry.local:5000/kafka\n", "no tag"},
+		{"unknown dependency", "services:\n  a:\n    image: a:1\n    depends_on: [nowhere]\n", "nowhere"},
+		{"not compose", "services:\n  a:\n    image: a:1\n    restartt: always\n", "restartt"},
+		{"unknown flag", "services:\n  s:\n    build: .\n    command: [sealer, --batch-max-recrods, \"5\"]\n", "--batch-max-recrods"},
+		{"unknown command", "services:\n  s:\n    build: .\n    command: [seal]\n", "seal"},
+		{"unknown variable", "services:\n  s:\n    build: .\n    command: [indexer]\n    environment:\n      AEGIS_TABEL: x\n", "AEGIS_TABEL"},
+		{"missing Dockerfile", "services:\n  s:\n    build: ./nowhere\n    command: [indexer]\n", "nowhere"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(dir, "docker-compose.yml")
+			if err := os.WriteFile(path, []byte(tc.file), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Check(context.Background(), path, bin)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an error naming %q", err, tc.want)
+			}
+		})
+	}
+}
