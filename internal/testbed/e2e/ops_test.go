@@ -29,12 +29,12 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 	"golang.org/x/mod/sumdb/note"
 
-	"github.com/aegisai/audit/indexer"
 	"github.com/aegisai/audit/internal/platform/kafkaconn"
 	"github.com/aegisai/audit/internal/platform/topics"
 	"github.com/aegisai/audit/internal/testbed/chaos"
 	"github.com/aegisai/audit/internal/testbed/localstack"
 	"github.com/aegisai/audit/internal/testbed/pipeline"
+	"github.com/aegisai/audit/query"
 	"github.com/aegisai/audit/replayer"
 )
 
@@ -254,7 +254,7 @@ func TestSecuredPipelineKeepsSecretsOutOfLogs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	index := &indexer.Index{DB: db, Table: table}
+	index := &query.Reader{DB: db, Table: table}
 	last := w.Decisions[len(w.Decisions)-1].Decision.DecisionID
 	for {
 		rep, verr := replayer.Verify(ctx, replayer.Config{S3: s3c, Bucket: bucket, Chain: chain, VerifierKey: vkey})

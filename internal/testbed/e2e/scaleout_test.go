@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
+
 	"net/http"
 	"os"
 	"strings"
@@ -24,16 +24,6 @@ import (
 	"github.com/aegisai/audit/sealer"
 	"github.com/aegisai/audit/shared"
 )
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
 
 func get(url string) (int, string) {
 	resp, err := http.Get(url)
