@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -16,6 +17,7 @@ import (
 // unprocessed the first time it sees it, as DynamoDB does under throttling.
 type throttlingDB struct {
 	DynamoAPI
+	mu      sync.Mutex // batchPut makes its calls concurrently
 	calls   int
 	written map[string]int
 	seen    map[string]bool
@@ -23,6 +25,8 @@ type throttlingDB struct {
 }
 
 func (f *throttlingDB) BatchWriteItem(_ context.Context, in *dynamodb.BatchWriteItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.calls++
 	if f.fail != nil {
 		return nil, f.fail

@@ -6,8 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"sort"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -80,100 +78,6 @@ type Sealed struct {
 	Record *shared.SealedRecord
 }
 
-// ApplyBatch indexes entries (in any order; redeliveries allowed) and
-// reports which were duplicates of an event indexed at a lower seq. It does
-// what ApplyEntry does for each, in three steps that keep every guarantee:
-//
-//  1. For each decision id, in seq order, each event's id is claimed with a
-//     conditional write (a decision's entries are handled by one worker;
-//     different decisions by up to Workers at once).
-//  2. Items whose every attribute is a function of their own entry
-//     (overrides, invalid entries) are written with BatchWriteItem,
-//     retrying unprocessed items; decision items, whose current state other
-//     entries change, are written only if absent.
-//  3. Each decision touched is reconciled once: its current state is raised
-//     to its latest override, never lowered.
-func (x *Index) ApplyBatch(ctx context.Context, batch []Sealed) ([]bool, error) {
-	dups := make([]bool, len(batch))
-	// Entries by decision id ("" for invalid entries), each group by seq.
-	groups := map[string][]int{}
-	items := make([]any, len(batch))
-	for i, s := range batch {
-		item, err := layout.EntryItem(s.Entry, s.Record)
-		if err != nil {
-			return nil, err
-		}
-		items[i] = item
-		var id string
-		switch it := item.(type) {
-		case layout.Decision:
-			id = it.DecisionID
-		case layout.Override:
-			id = it.DecisionID
-		}
-		groups[id] = append(groups[id], i)
-	}
-	var (
-		mu      sync.Mutex
-		blind   []any // written with BatchWriteItem
-		touched = map[string]string{}
-	)
-	err := x.each(ctx, groups, func(ctx context.Context, id string, idx []int) error {
-		sort.Slice(idx, func(a, b int) bool { return batch[idx[a]].Entry.Seq < batch[idx[b]].Entry.Seq })
-		for _, i := range idx {
-			e := batch[i].Entry
-			switch it := items[i].(type) {
-			case nil:
-			case layout.Invalid:
-				mu.Lock()
-				blind = append(blind, it)
-				mu.Unlock()
-			case layout.Decision, layout.Override:
-				env, err := e.Envelope()
-				if err != nil {
-					return err
-				}
-				c, err := x.claimEvent(ctx, e, env, proofOf(it))
-				if err != nil {
-					return err
-				}
-				if c == claimDuplicate {
-					dups[i] = true
-					continue
-				}
-				_, isOverride := it.(layout.Override)
-				if isOverride && c == claimOwned {
-					// The only entry with this event id: its item's key is
-					// its own, and every attribute comes from the entry.
-					mu.Lock()
-					blind = append(blind, it)
-					mu.Unlock()
-				} else if err := x.putOnce(ctx, it); err != nil {
-					return err
-				}
-				mu.Lock()
-				touched[id] = e.Chain
-				mu.Unlock()
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	if err := x.batchPut(ctx, blind); err != nil {
-		return nil, err
-	}
-	reconcile := map[string][]int{}
-	for id := range touched {
-		reconcile[id] = nil
-	}
-	err = x.each(ctx, reconcile, func(ctx context.Context, id string, _ []int) error {
-		return x.reconcile(ctx, touched[id], id)
-	})
-	return dups, err
-}
-
 // proofOf is the proof pointer of a Decision or Override item.
 func proofOf(item any) layout.Proof {
 	switch it := item.(type) {
@@ -185,70 +89,37 @@ func proofOf(item any) layout.Proof {
 	return layout.Proof{}
 }
 
-// each runs fn for every group on up to Workers goroutines and returns the
-// first error.
-func (x *Index) each(ctx context.Context, groups map[string][]int, fn func(context.Context, string, []int) error) error {
-	workers := x.Workers
-	if workers <= 0 {
-		workers = 8
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	work := make(chan string)
-	var wg sync.WaitGroup
-	var once sync.Once
-	var first error
-	for range min(workers, len(groups)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for id := range work {
-				if err := fn(ctx, id, groups[id]); err != nil {
-					once.Do(func() { first = err; cancel() })
-				}
-			}
-		}()
-	}
-	for id := range groups {
-		select {
-		case work <- id:
-		case <-ctx.Done():
-		}
-	}
-	close(work)
-	wg.Wait()
-	if first == nil && ctx.Err() != nil {
-		return ctx.Err()
-	}
-	return first
-}
-
 // maxBatchWrite is DynamoDB's limit of items per BatchWriteItem.
 const maxBatchWrite = 25
 
 // batchPut writes items with BatchWriteItem, 25 at a time, until none is
 // left unprocessed: DynamoDB may leave some (throttling), which are sent
-// again after a short backoff. Only items that may be overwritten by
-// themselves belong here; two items with one key are written once.
+// again after a short backoff; up to Workers calls at once. Only items
+// that may be overwritten by themselves belong here; of two items with one
+// key (DynamoDB refuses both in one call), the first is written.
 func (x *Index) batchPut(ctx context.Context, items []any) error {
 	seen := map[layout.ItemKey]bool{}
 	var reqs []types.WriteRequest
 	for _, it := range items {
-		k, _ := layout.KeyOf(it)
-		if seen[k] {
-			continue
-		}
-		seen[k] = true
 		av, err := attributevalue.MarshalMap(it)
 		if err != nil {
 			return fmt.Errorf("encode item: %w", err)
 		}
+		pk, _ := av[layout.AttrPK].(*types.AttributeValueMemberS)
+		sk, _ := av[layout.AttrSK].(*types.AttributeValueMemberS)
+		if pk == nil || sk == nil {
+			return fmt.Errorf("encode item: %T has no PK and SK", it)
+		}
+		k := layout.ItemKey{PK: pk.Value, SK: sk.Value}
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
 		reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: av}})
 	}
-	for len(reqs) > 0 {
-		n := min(len(reqs), maxBatchWrite)
-		chunk := reqs[:n]
-		reqs = reqs[n:]
+	chunks := (len(reqs) + maxBatchWrite - 1) / maxBatchWrite
+	return x.parallel(ctx, chunks, func(ctx context.Context, n int) error {
+		chunk := reqs[n*maxBatchWrite : min((n+1)*maxBatchWrite, len(reqs))]
 		for wait := 10 * time.Millisecond; len(chunk) > 0; wait = min(2*wait, time.Second) {
 			out, err := x.DB.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{x.Table: chunk}})
 			if err != nil {
@@ -264,8 +135,8 @@ func (x *Index) batchPut(ctx context.Context, items []any) error {
 			case <-time.After(wait):
 			}
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // eventClaim is the item that makes one event id one event in a chain.
@@ -276,7 +147,7 @@ type eventClaim struct {
 	EventSHA256 string `dynamodbav:"event_sha256"`
 }
 
-// claim is what claimEvent found.
+// claim is who holds an entry's event id (judge).
 type claim int
 
 const (
@@ -291,29 +162,15 @@ const (
 	claimReused
 )
 
-// claimEvent records that e carries its event id and says who holds it.
-func (x *Index) claimEvent(ctx context.Context, e *shared.Entry, env *shared.Envelope, proof layout.Proof) (claim, error) {
-	sum := sha256.Sum256(e.Event)
-	c := eventClaim{PK: layout.PKEvent + e.Chain + "#" + env.EventID, SK: layout.SKEvent, Seq: e.Seq, EventSHA256: hex.EncodeToString(sum[:])}
-	created, err := x.putIfAbsent(ctx, c)
-	if err != nil || created {
-		return claimOwned, err
-	}
-	out, err := x.DB.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String(x.Table), ConsistentRead: aws.Bool(true), Key: key(c.PK, c.SK),
-	})
-	if err != nil {
-		return claimOwned, fmt.Errorf("read claim of event %s: %w", env.EventID, err)
-	}
-	var first eventClaim
-	if err := attributevalue.UnmarshalMap(out.Item, &first); err != nil {
-		return claimOwned, fmt.Errorf("decode claim of event %s: %w", env.EventID, err)
-	}
+// judge says who holds e's event id, given the claim that holds it
+// (first), and records the anomaly when another entry does.
+func (x *Index) judge(ctx context.Context, e *shared.Entry, env *shared.Envelope, proof layout.Proof, first eventClaim) (claim, error) {
 	if first.Seq == e.Seq {
-		return claimOwned, nil // a redelivery of the claiming entry
+		return claimOwned, nil // the claiming entry (or a redelivery of it)
 	}
+	sum := sha256.Sum256(e.Event)
 	lo, hi := min(first.Seq, e.Seq), max(first.Seq, e.Seq)
-	if first.EventSHA256 == c.EventSHA256 {
+	if first.EventSHA256 == hex.EncodeToString(sum[:]) {
 		return claimDuplicate, x.RecordAnomaly(ctx, Anomaly{Chain: e.Chain, Kind: AnomalyDuplicateEvent, Seq: hi, OtherSeq: lo,
 			EventID: env.EventID, DecisionID: env.DecisionID(), Object: proof.Object, Line: proof.Line,
 			Detail: fmt.Sprintf("event %s was sealed at seq %d and again, identical, at seq %d; the index holds it once (seq %d)", env.EventID, lo, hi, lo)})
@@ -363,11 +220,7 @@ func (x *Index) reconcile(ctx context.Context, chain, decisionID string) error {
 	}
 	d := part.Decisions[0]
 	for _, c := range part.Decisions[1:] {
-		err := x.RecordAnomaly(ctx, Anomaly{Chain: chain, Kind: AnomalyDecisionIDReused, Seq: c.Seq, OtherSeq: d.Seq,
-			EventID: c.EventID, DecisionID: decisionID, Object: c.Object, Line: c.Line,
-			Detail: fmt.Sprintf("decision %s was sealed by event %s at seq %d and by event %s at seq %d; both are indexed, the first is the decision",
-				decisionID, d.EventID, d.Seq, c.EventID, c.Seq)})
-		if err != nil {
+		if err := x.RecordAnomaly(ctx, decisionReused(chain, decisionID, d, c)); err != nil {
 			return err
 		}
 	}

@@ -12,13 +12,14 @@ import (
 // DynamoAPI is the part of the DynamoDB client the index uses. DynamoDB
 // transactions are deliberately not used (dynalite lacks them): every write
 // that must not overwrite is a conditional PutItem or UpdateItem, and items
-// whose every attribute is a function of their entry are batched with
-// BatchWriteItem.
+// written blind (see ApplyBatch) go out with BatchWriteItem; claims are
+// read with BatchGetItem.
 type DynamoAPI interface {
 	CreateTable(ctx context.Context, in *dynamodb.CreateTableInput, opts ...func(*dynamodb.Options)) (*dynamodb.CreateTableOutput, error)
 	DescribeTable(ctx context.Context, in *dynamodb.DescribeTableInput, opts ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error)
 	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
 	BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
+	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
 	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
 	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
@@ -63,6 +64,12 @@ func (t timeoutDB) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteIt
 	ctx, cancel := context.WithTimeout(ctx, t.d)
 	defer cancel()
 	return t.db.BatchWriteItem(ctx, in, opts...)
+}
+
+func (t timeoutDB) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	ctx, cancel := context.WithTimeout(ctx, t.d)
+	defer cancel()
+	return t.db.BatchGetItem(ctx, in, opts...)
 }
 
 func (t timeoutDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {

@@ -7,6 +7,7 @@
 //	PK                          SK                                  item
 //	PK#DECISION#<decision id>   SK#DECISION#<time>#<event id>        Decision (in GSI1 and GSI2)
 //	PK#DECISION#<decision id>   SK#OVERRIDE#<time>#<event id>        Override
+//	PK#DECISION#<decision id>   SK#INDEXED                          mark: the id has items (indexer)
 //	PK#INVALID#<chain>          SK#SEQ#<seq>                         Invalid
 //	PK#CHAIN#<chain>            SK#HEAD, SK#PART#<topic>#<n>         high-water marks (indexer)
 //	PK#EVENT#<chain>#<event id> SK#EVENT                             event-id claim (indexer)
@@ -57,6 +58,7 @@ const (
 	PKDecision = "PK#DECISION#"
 	SKDecision = "SK#DECISION#"
 	SKOverride = "SK#OVERRIDE#"
+	SKIndexed  = "SK#INDEXED"
 	PKChain    = "PK#CHAIN#"
 	SKHead     = "SK#HEAD"
 	SKPart     = "SK#PART#"
@@ -83,6 +85,22 @@ func ViewSortKey(t time.Time, seq uint64) string {
 
 // DecisionPK is the partition of a decision and its overrides.
 func DecisionPK(decisionID string) string { return PKDecision + decisionID }
+
+// DecisionMark is the key of the mark the indexer writes under a decision
+// id with its first item (decision or override). A batch of entries of a
+// decision id without a mark can be written blind, the decision's current
+// state computed from the batch itself; with a mark, the indexer reads the
+// partition first. The mark has no other attribute: LoadDecision, the views
+// and the index check never see it.
+func DecisionMark(decisionID string) ItemKey {
+	return ItemKey{PK: DecisionPK(decisionID), SK: SKIndexed}
+}
+
+// EventClaim is the key of the item that makes one event id one event in
+// a chain (the indexer's claim).
+func EventClaim(chain, eventID string) ItemKey {
+	return ItemKey{PK: PKEvent + chain + "#" + eventID, SK: SKEvent}
+}
 
 // UserPK is a user's partition in GSI1.
 func UserPK(userID string) string { return GSI1User + userID }

@@ -17,8 +17,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -127,6 +129,12 @@ func S3(ctx context.Context, c Config) (*s3.Client, error) {
 	}), nil
 }
 
+// DynamoIdleConns is how many idle connections the DynamoDB client keeps
+// to its endpoint. The SDK's default, 10, is below the calls an indexer
+// makes at once (Workers per partition batch, several partitions): each
+// call beyond it opened a new connection and closed it after one request.
+const DynamoIdleConns = 128
+
 // DynamoDB returns a DynamoDB client.
 func DynamoDB(ctx context.Context, c Config) (*dynamodb.Client, error) {
 	if c.Service == "" {
@@ -135,6 +143,12 @@ func DynamoDB(ctx context.Context, c Config) (*dynamodb.Client, error) {
 	cfg, err := c.Load(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if hc, ok := cfg.HTTPClient.(*awshttp.BuildableClient); ok {
+		cfg.HTTPClient = hc.WithTransportOptions(func(t *http.Transport) {
+			t.MaxIdleConns = max(t.MaxIdleConns, DynamoIdleConns)
+			t.MaxIdleConnsPerHost = max(t.MaxIdleConnsPerHost, DynamoIdleConns)
+		})
 	}
 	local := c.local(cfg)
 	return dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
@@ -199,5 +200,22 @@ func TestClientsSignWithTheTokenAndRegion(t *testing.T) {
 			!strings.Contains(auth, "/eu-north-1/") || r.URL.Path != want.path {
 			t.Errorf("request %d: path %s token %q auth %q; want %+v in eu-north-1", i, r.URL.Path, r.Header.Get("X-Amz-Security-Token"), auth, want)
 		}
+	}
+}
+
+// An indexer makes many DynamoDB calls at once; the client keeps a
+// connection for each instead of opening one per call beyond the SDK's 10.
+func TestDynamoDBKeepsConnectionsForConcurrentCalls(t *testing.T) {
+	isolate(t, "", "")
+	db, err := DynamoDB(context.Background(), Config{Endpoint: "http://127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc, ok := db.Options().HTTPClient.(*awshttp.BuildableClient)
+	if !ok {
+		t.Fatalf("HTTP client %T", db.Options().HTTPClient)
+	}
+	if tr := hc.GetTransport(); tr.MaxIdleConnsPerHost < DynamoIdleConns || tr.MaxIdleConns < DynamoIdleConns {
+		t.Fatalf("idle connections per host %d, in all %d; want at least %d", tr.MaxIdleConnsPerHost, tr.MaxIdleConns, DynamoIdleConns)
 	}
 }

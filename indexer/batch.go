@@ -1,0 +1,362 @@
+package indexer
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/aegisai/audit/indexer/layout"
+	"github.com/aegisai/audit/shared"
+)
+
+// pending is one decision or override entry of a batch on its way into
+// the table.
+type pending struct {
+	i     int // its place in the batch
+	e     *shared.Entry
+	env   *shared.Envelope
+	item  any // layout.Decision or layout.Override
+	claim eventClaim
+	// status is who holds its event id; fresh: this batch claimed it
+	// (nothing of the entry was in the table before).
+	status claim
+	fresh  bool
+}
+
+// ApplyBatch indexes entries (in any order; redeliveries allowed) and
+// reports which were duplicates of an event indexed at a lower seq. It does
+// what ApplyEntry does for each, with as few round trips as the guarantees
+// allow (dynalite and DynamoDB charge per call far more than per item):
+//
+//  1. Claims: the event-id claims and the decision ids' marks are read in
+//     one BatchGetItem (100 keys a call); the ids no one holds are claimed
+//     with one BatchWriteItem and read back, so that an entry which lost
+//     the id to a concurrent writer is judged against the winner. Each
+//     entry is then owned, a duplicate (not indexed again) or a reused id
+//     (indexed, anomaly recorded).
+//  2. A decision id with no mark whose entries here are all freshly claimed
+//     and include its decision has nothing in the table yet: its items are
+//     written blind, the decision's current state computed from the
+//     batch's own overrides, and two decision events of the id recorded as
+//     a conflict. Every other decision id (a redelivery, an override of a
+//     decision indexed earlier, a claim lost or reused) takes the careful
+//     path: decision items written only if absent, overrides blind, then
+//     the partition read and the current state raised, never lowered.
+//  3. Every blind item (fresh decisions, overrides, invalid entries, the
+//     marks of new decision ids) goes out with BatchWriteItem, 25 a call,
+//     on up to Workers calls at once, unprocessed items sent again.
+//
+// Claims are written before any item, so a batch cut short by a crash is
+// redone on the careful path. The claims' read-back narrows but cannot
+// close (DynamoDB's batch writes have no conditions) one race: two
+// different entries with one event id, claimed by two writers within the
+// same few milliseconds, can both be indexed; `aegis index check` reports
+// it.
+func (x *Index) ApplyBatch(ctx context.Context, batch []Sealed) ([]bool, error) {
+	dups := make([]bool, len(batch))
+	var blind []any
+	var events []*pending
+	for i, s := range batch {
+		item, err := layout.EntryItem(s.Entry, s.Record)
+		if err != nil {
+			return nil, err
+		}
+		switch it := item.(type) {
+		case layout.Invalid:
+			blind = append(blind, it)
+		case layout.Decision, layout.Override:
+			env, err := s.Entry.Envelope()
+			if err != nil {
+				return nil, err
+			}
+			sum := sha256.Sum256(s.Entry.Event)
+			k := layout.EventClaim(s.Entry.Chain, env.EventID)
+			events = append(events, &pending{i: i, e: s.Entry, env: env, item: it,
+				claim: eventClaim{PK: k.PK, SK: k.SK, Seq: s.Entry.Seq, EventSHA256: hex.EncodeToString(sum[:])}})
+		}
+	}
+	sort.SliceStable(events, func(a, b int) bool { return events[a].e.Seq < events[b].e.Seq })
+	marked, err := x.claimAll(ctx, events)
+	if err != nil {
+		return nil, err
+	}
+	groups := map[string][]*pending{}
+	var ids []string
+	for _, p := range events {
+		if p.status == claimDuplicate {
+			dups[p.i] = true
+			continue
+		}
+		id := p.env.DecisionID()
+		if groups[id] == nil {
+			ids = append(ids, id)
+		}
+		groups[id] = append(groups[id], p)
+	}
+	var careful []string
+	for _, id := range ids {
+		if !marked[id] {
+			k := layout.DecisionMark(id)
+			blind = append(blind, decisionMark{PK: k.PK, SK: k.SK})
+		}
+		if marked[id] || !fresh(groups[id]) {
+			careful = append(careful, id)
+			continue
+		}
+		items, err := x.freshItems(ctx, id, groups[id])
+		if err != nil {
+			return nil, err
+		}
+		blind = append(blind, items...)
+	}
+	var mu sync.Mutex
+	err = x.parallel(ctx, len(careful), func(ctx context.Context, n int) error {
+		for _, p := range groups[careful[n]] {
+			if _, isOverride := p.item.(layout.Override); isOverride && p.status == claimOwned {
+				// The only entry with this event id: its item's key is its
+				// own, and every attribute comes from the entry.
+				mu.Lock()
+				blind = append(blind, p.item)
+				mu.Unlock()
+			} else if err := x.putOnce(ctx, p.item); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := x.batchPut(ctx, blind); err != nil {
+		return nil, err
+	}
+	err = x.parallel(ctx, len(careful), func(ctx context.Context, n int) error {
+		id := careful[n]
+		return x.reconcile(ctx, groups[id][0].e.Chain, id)
+	})
+	return dups, err
+}
+
+// decisionMark is the item of layout.DecisionMark.
+type decisionMark struct {
+	PK string `dynamodbav:"PK"`
+	SK string `dynamodbav:"SK"`
+}
+
+// fresh: every entry was claimed by this batch and one is the decision.
+func fresh(ps []*pending) bool {
+	decision := false
+	for _, p := range ps {
+		if !p.fresh || p.status != claimOwned {
+			return false
+		}
+		_, ok := p.item.(layout.Decision)
+		decision = decision || ok
+	}
+	return decision
+}
+
+// freshItems are the items of a decision id the table holds nothing of:
+// its decision items with the current state its overrides here give them
+// (the latest by seq, if after the decision), and the overrides. A second
+// decision event of the id is recorded as a conflict, as reconcile does.
+func (x *Index) freshItems(ctx context.Context, id string, ps []*pending) ([]any, error) {
+	var decisions []layout.Decision
+	var latest *layout.Override
+	var items []any
+	for _, p := range ps { // by seq
+		switch it := p.item.(type) {
+		case layout.Decision:
+			decisions = append(decisions, it)
+		case layout.Override:
+			latest = &it
+			items = append(items, it)
+		}
+	}
+	for i, d := range decisions {
+		if i > 0 && d.Seq != decisions[0].Seq {
+			if err := x.RecordAnomaly(ctx, decisionReused(ps[0].e.Chain, id, decisions[0], d)); err != nil {
+				return nil, err
+			}
+		}
+		if latest != nil && latest.Seq > d.CurrentSeq {
+			d.CurrentAction, d.CurrentSeq = latest.NewAction, latest.Seq
+		}
+		items = append(items, d)
+	}
+	return items, nil
+}
+
+// decisionReused is the anomaly of decision id held by decision d and by a
+// later decision event c.
+func decisionReused(chain, id string, d, c layout.Decision) Anomaly {
+	return Anomaly{Chain: chain, Kind: AnomalyDecisionIDReused, Seq: c.Seq, OtherSeq: d.Seq,
+		EventID: c.EventID, DecisionID: id, Object: c.Object, Line: c.Line,
+		Detail: fmt.Sprintf("decision %s was sealed by event %s at seq %d and by event %s at seq %d; both are indexed, the first is the decision",
+			id, d.EventID, d.Seq, c.EventID, c.Seq)}
+}
+
+// claimAll settles who holds the event id of every entry (events, by seq)
+// and returns the decision ids that have a mark. See ApplyBatch, step 1.
+func (x *Index) claimAll(ctx context.Context, events []*pending) (map[string]bool, error) {
+	var keys []layout.ItemKey
+	for _, p := range events {
+		keys = append(keys, layout.ItemKey{PK: p.claim.PK, SK: p.claim.SK}, layout.DecisionMark(p.env.DecisionID()))
+	}
+	got, err := x.batchGet(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	marked := map[string]bool{}
+	holders := map[layout.ItemKey]eventClaim{}
+	for k, av := range got {
+		if k.SK == layout.SKIndexed {
+			marked[k.PK[len(layout.PKDecision):]] = true
+			continue
+		}
+		var c eventClaim
+		if err := attributevalue.UnmarshalMap(av, &c); err != nil {
+			return nil, fmt.Errorf("decode claim %s: %w", k.PK, err)
+		}
+		holders[k] = c
+	}
+	// The lowest seq of an id no one holds claims it.
+	claimed := map[layout.ItemKey]bool{}
+	var claims []any
+	for _, p := range events {
+		k := layout.ItemKey{PK: p.claim.PK, SK: p.claim.SK}
+		if _, held := holders[k]; !held {
+			holders[k], claimed[k] = p.claim, true
+			claims = append(claims, p.claim)
+		}
+	}
+	if len(claims) > 0 {
+		if err := x.batchPut(ctx, claims); err != nil {
+			return nil, err
+		}
+		var back []layout.ItemKey
+		for k := range claimed {
+			back = append(back, k)
+		}
+		got, err := x.batchGet(ctx, back)
+		if err != nil {
+			return nil, err
+		}
+		for _, k := range back {
+			var c eventClaim
+			if err := attributevalue.UnmarshalMap(got[k], &c); err != nil || c.PK != k.PK {
+				return nil, fmt.Errorf("claim %s written but not read back (%v)", k.PK, err)
+			}
+			if c.Seq != holders[k].Seq { // another writer claimed it meanwhile
+				holders[k], claimed[k] = c, false
+			}
+		}
+	}
+	for _, p := range events {
+		k := layout.ItemKey{PK: p.claim.PK, SK: p.claim.SK}
+		var err error
+		if p.status, err = x.judge(ctx, p.e, p.env, proofOf(p.item), holders[k]); err != nil {
+			return nil, err
+		}
+		p.fresh = claimed[k] && p.status == claimOwned
+	}
+	return marked, nil
+}
+
+// maxBatchGet is DynamoDB's limit of keys per BatchGetItem.
+const maxBatchGet = 100
+
+// batchGet reads the items of keys (strongly consistent) with
+// BatchGetItem, 100 keys a call on up to Workers calls at once, asking
+// again for unprocessed keys after a short backoff. Absent items are
+// absent from the map.
+func (x *Index) batchGet(ctx context.Context, keys []layout.ItemKey) (map[layout.ItemKey]map[string]types.AttributeValue, error) {
+	seen := map[layout.ItemKey]bool{}
+	var reqs []map[string]types.AttributeValue
+	for _, k := range keys {
+		if !seen[k] {
+			seen[k] = true
+			reqs = append(reqs, key(k.PK, k.SK))
+		}
+	}
+	out := map[layout.ItemKey]map[string]types.AttributeValue{}
+	var mu sync.Mutex
+	chunks := (len(reqs) + maxBatchGet - 1) / maxBatchGet
+	err := x.parallel(ctx, chunks, func(ctx context.Context, n int) error {
+		chunk := reqs[n*maxBatchGet : min((n+1)*maxBatchGet, len(reqs))]
+		for wait := 10 * time.Millisecond; len(chunk) > 0; wait = min(2*wait, time.Second) {
+			res, err := x.DB.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{
+				x.Table: {Keys: chunk, ConsistentRead: aws.Bool(true)}}})
+			if err != nil {
+				return fmt.Errorf("batch get %d items: %w", len(chunk), err)
+			}
+			mu.Lock()
+			for _, it := range res.Responses[x.Table] {
+				pk, _ := it[layout.AttrPK].(*types.AttributeValueMemberS)
+				sk, _ := it[layout.AttrSK].(*types.AttributeValueMemberS)
+				if pk != nil && sk != nil {
+					out[layout.ItemKey{PK: pk.Value, SK: sk.Value}] = it
+				}
+			}
+			mu.Unlock()
+			chunk = res.UnprocessedKeys[x.Table].Keys
+			if len(chunk) == 0 {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(wait):
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// parallel runs fn(0..n-1) on up to Workers goroutines and returns the
+// first error (the others are cancelled).
+func (x *Index) parallel(ctx context.Context, n int, fn func(context.Context, int) error) error {
+	workers := x.Workers
+	if workers <= 0 {
+		workers = 8
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	work := make(chan int)
+	var wg sync.WaitGroup
+	var once sync.Once
+	var first error
+	for range min(workers, n) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				if err := fn(ctx, i); err != nil {
+					once.Do(func() { first = err; cancel() })
+				}
+			}
+		}()
+	}
+	for i := range n {
+		select {
+		case work <- i:
+		case <-ctx.Done():
+		}
+	}
+	close(work)
+	wg.Wait()
+	if first == nil && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return first
+}
