@@ -5,8 +5,14 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/aegisai/audit/indexer"
 	"github.com/aegisai/audit/indexer/layout"
@@ -219,6 +225,326 @@ func TestBatchesNeverRegressCurrentState(t *testing.T) {
 			}
 			if d2, err := rd.Decision(ctx, "d2"); err != nil || d2.CurrentAction != "ALLOW" || len(d2.Overrides) != 0 {
 				t.Fatalf("d2 %+v %v", d2, err)
+			}
+		})
+	}
+}
+
+// tableItems reads every item of the index's table as text, by key.
+func tableItems(t *testing.T, ix *indexer.Index) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	p := dynamodb.NewScanPaginator(ix.DB, &dynamodb.ScanInput{TableName: aws.String(ix.Table), ConsistentRead: aws.Bool(true)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range page.Items {
+			var m map[string]any
+			if err := attributevalue.UnmarshalMap(it, &m); err != nil {
+				t.Fatal(err)
+			}
+			out[fmt.Sprint(m["PK"], " ", m["SK"])] = fmt.Sprint(m)
+		}
+	}
+	return out
+}
+
+// entriesOf parses sealed records into a batch.
+func entriesOf(t *testing.T, recs []*shared.SealedRecord) []indexer.Sealed {
+	t.Helper()
+	out := make([]indexer.Sealed, len(recs))
+	for i, r := range recs {
+		e, err := shared.ParseLine(r.Entry)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[i] = indexer.Sealed{Entry: e, Record: r}
+	}
+	return out
+}
+
+// The batched path (claims read and written in bulk, a new decision's
+// items written blind) leaves exactly the items that indexing the same
+// entries one by one leaves, in order or with overrides before their
+// decisions (which then take the careful path): the same decisions,
+// current states, overrides, claims, marks and anomalies. (Which of two
+// entries with one event id holds it is the first indexed, so those keep
+// their order.)
+func TestBatchedAndOneByOneWriteTheSameItems(t *testing.T) {
+	ctx := context.Background()
+	first := decision("d1", "u1", "s1", "BLOCK", "2026-11-27T10:00:00Z")
+	events := []string{
+		first,
+		override(1, "d1", "CHALLENGE", "2026-11-27T10:05:00Z"),
+		decision("d2", "u1", "s2", "ALLOW", "2026-11-27T10:01:00Z"),
+		first, // sealed twice
+		override(2, "d1", "ALLOW", "2026-11-27T10:09:00Z"),
+		strings.Replace(first, `"event_id":"e-d1"`, `"event_id":"e-d1-again"`, 1),                            // decision id reused
+		strings.Replace(decision("d3", "u2", "s3", "REVIEW", "2026-11-27T10:02:00Z"), `"e-d3"`, `"e-d2"`, 1), // event id reused
+		override(3, "d4", "BLOCK", "2026-11-27T10:03:00Z"),                                                   // an override whose decision comes later
+		decision("d4", "u2", "s3", "ALLOW", "2026-11-27T10:02:30Z"),
+	}
+	for i := range 40 {
+		id := fmt.Sprintf("many-%d", i)
+		events = append(events, decision(id, "u3", "s4", "BLOCK", "2026-11-27T11:00:00Z"))
+		if i%3 == 0 {
+			events = append(events, override(100+i, id, "ALLOW", "2026-11-27T11:01:00Z"))
+		}
+	}
+	entries := entriesOf(t, sealed(t, events...))
+	tables := map[string]map[string]string{}
+	conflicts := 9 // the entries above: their order is kept
+	for _, way := range []string{"one batch", "one by one", "overrides first", "batches of 7, twice"} {
+		ix, _ := newIndex(t)
+		var err error
+		switch way {
+		case "one batch":
+			_, err = ix.ApplyBatch(ctx, entries)
+		case "one by one":
+			for _, s := range entries {
+				if _, err = ix.ApplyBatch(ctx, []indexer.Sealed{s}); err != nil {
+					break
+				}
+			}
+		case "overrides first":
+			if _, err = ix.ApplyBatch(ctx, entries[:conflicts]); err != nil {
+				break
+			}
+			for i := len(entries) - 1; i >= conflicts && err == nil; i-- {
+				_, err = ix.ApplyBatch(ctx, []indexer.Sealed{entries[i]})
+			}
+		default:
+			for range 2 {
+				for i := 0; i < len(entries) && err == nil; i += 7 {
+					_, err = ix.ApplyBatch(ctx, entries[i:min(i+7, len(entries))])
+				}
+			}
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", way, err)
+		}
+		tables[way] = tableItems(t, ix)
+	}
+	want := tables["one by one"]
+	if n := len(want); n < 100 {
+		t.Fatalf("only %d items", n)
+	}
+	for way, got := range tables {
+		for k, w := range want {
+			if got[k] != w {
+				t.Errorf("%s: item %s\n got  %s\n want %s", way, k, got[k], w)
+			}
+		}
+		for k := range got {
+			if _, ok := want[k]; !ok {
+				t.Errorf("%s: extra item %s", way, k)
+			}
+		}
+	}
+	d1 := want["PK#DECISION#d1 SK#DECISION#2026-11-27T10:00:00.000000000Z#e-d1"]
+	if !strings.Contains(d1, "current_action:ALLOW") || !strings.Contains(d1, "current_seq:5") {
+		t.Fatalf("d1 %s: want current ALLOW from seq 5", d1)
+	}
+	if d4 := want["PK#DECISION#d4 SK#DECISION#2026-11-27T10:02:30.000000000Z#e-d4"]; !strings.Contains(d4, "current_action:ALLOW") {
+		t.Fatalf("d4 %s: an override sealed before its decision does not change it", d4)
+	}
+}
+
+// countingDB counts the DynamoDB calls by operation.
+type countingDB struct {
+	indexer.DynamoAPI
+	mu    sync.Mutex
+	calls map[string]int
+}
+
+func (c *countingDB) count(op string) {
+	c.mu.Lock()
+	c.calls[op]++
+	c.mu.Unlock()
+}
+
+func (c *countingDB) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	c.count("BatchGetItem")
+	return c.DynamoAPI.BatchGetItem(ctx, in, o...)
+}
+
+func (c *countingDB) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, o ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
+	c.count("BatchWriteItem")
+	return c.DynamoAPI.BatchWriteItem(ctx, in, o...)
+}
+
+func (c *countingDB) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	c.count("PutItem")
+	return c.DynamoAPI.PutItem(ctx, in, o...)
+}
+
+func (c *countingDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	c.count("UpdateItem")
+	return c.DynamoAPI.UpdateItem(ctx, in, o...)
+}
+
+func (c *countingDB) Query(ctx context.Context, in *dynamodb.QueryInput, o ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	c.count("Query")
+	return c.DynamoAPI.Query(ctx, in, o...)
+}
+
+func (c *countingDB) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	c.count("GetItem")
+	return c.DynamoAPI.GetItem(ctx, in, o...)
+}
+
+// New decisions and their overrides cost batched calls only: 200
+// decisions and 20 overrides (220 claims and 200 marks read, 220 claims
+// written and read back, 420 items written) take 5+3 BatchGetItem and
+// 9+17 BatchWriteItem calls, and not one call per entry.
+func TestNewDecisionsAreIndexedInBatchedCalls(t *testing.T) {
+	ctx := context.Background()
+	ix, rd := newIndex(t)
+	db := &countingDB{DynamoAPI: ix.DB, calls: map[string]int{}}
+	ix.DB = db
+	var events []string
+	for i := range 200 {
+		id := fmt.Sprintf("b-%d", i)
+		events = append(events, decision(id, "u1", "s1", "BLOCK", "2026-11-27T10:00:00Z"))
+		if i%10 == 0 {
+			events = append(events, override(i, id, "ALLOW", "2026-11-27T10:01:00Z"))
+		}
+	}
+	if _, err := ix.ApplyBatch(ctx, entriesOf(t, sealed(t, events...))); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{"BatchGetItem": 8, "BatchWriteItem": 26}
+	if fmt.Sprint(db.calls) != fmt.Sprint(want) {
+		t.Fatalf("calls %v, want %v", db.calls, want)
+	}
+	d, err := rd.Decision(ctx, "b-10")
+	if err != nil || d.CurrentAction != "ALLOW" || len(d.Overrides) != 1 {
+		t.Fatalf("b-10: %+v %v", d, err)
+	}
+	pg, err := rd.ByUser(ctx, "u1", query.Range{Limit: 500})
+	if err != nil || len(pg.Decisions) != 200 {
+		t.Fatalf("user view: %d decisions, %v", len(pg.Decisions), err)
+	}
+	for _, d := range pg.Decisions {
+		if want := map[bool]string{true: "ALLOW", false: "BLOCK"}[d.CurrentSeq != d.Proof.Seq]; d.CurrentAction != want {
+			t.Fatalf("%s in the user view: current %s (seq %d)", d.DecisionID, d.CurrentAction, d.CurrentSeq)
+		}
+	}
+}
+
+// memDB is a table in memory: enough of DynamoDB for ApplyBatch's claims.
+// afterWrite, if set, runs after each BatchWriteItem (a concurrent writer).
+type memDB struct {
+	indexer.DynamoAPI
+	mu         sync.Mutex
+	items      map[layout.ItemKey]map[string]types.AttributeValue
+	afterWrite func(*memDB)
+}
+
+func keyOf(av map[string]types.AttributeValue) layout.ItemKey {
+	return layout.ItemKey{PK: av["PK"].(*types.AttributeValueMemberS).Value, SK: av["SK"].(*types.AttributeValueMemberS).Value}
+}
+
+func (m *memDB) BatchGetItem(_ context.Context, in *dynamodb.BatchGetItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := &dynamodb.BatchGetItemOutput{Responses: map[string][]map[string]types.AttributeValue{}}
+	for table, ka := range in.RequestItems {
+		for _, k := range ka.Keys {
+			if it, ok := m.items[keyOf(k)]; ok {
+				out.Responses[table] = append(out.Responses[table], it)
+			}
+		}
+	}
+	return out, nil
+}
+
+func (m *memDB) BatchWriteItem(_ context.Context, in *dynamodb.BatchWriteItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
+	m.mu.Lock()
+	for _, reqs := range in.RequestItems {
+		for _, r := range reqs {
+			m.items[keyOf(r.PutRequest.Item)] = r.PutRequest.Item
+		}
+	}
+	m.mu.Unlock()
+	if m.afterWrite != nil {
+		m.afterWrite(m)
+	}
+	return &dynamodb.BatchWriteItemOutput{}, nil
+}
+
+func (m *memDB) PutItem(_ context.Context, in *dynamodb.PutItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := keyOf(in.Item)
+	if _, ok := m.items[k]; ok && in.ConditionExpression != nil {
+		return nil, &types.ConditionalCheckFailedException{}
+	}
+	m.items[k] = in.Item
+	return &dynamodb.PutItemOutput{}, nil
+}
+
+// A claim written blind and overwritten by another writer before it is
+// read back is lost: the entry is judged against the winner. Here the
+// winner is the same event sealed at a lower seq, so the entry is a
+// duplicate, recorded as such, and none of its items is written.
+func TestClaimLostToAConcurrentWriterIsJudgedAgainstTheWinner(t *testing.T) {
+	raws := [][]byte{
+		[]byte(`{"type":"decision","event_id":"e-1","environment":"prod","occurred_at":"2026-11-27T10:00:00Z","decision":{"decision_id":"d1","action":"BLOCK","confidence_score":0.8,"policy_version":"p","user_id":"u1","session_id":"s1"}}`),
+	}
+	raws = append(raws, raws[0]) // sealed twice: seq 1 and seq 2
+	entries, recs, err := pipeline.SealInMemory("prod", raws, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	claimKey := layout.EventClaim("prod", "e-1")
+	for _, tc := range []struct {
+		name    string
+		winner  uint64 // the seq the other writer claims with (0: none)
+		dup     bool
+		anomaly bool
+	}{
+		{name: "no other writer", dup: false},
+		{name: "the same event at a lower seq wins", winner: 1, dup: true, anomaly: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db := &memDB{items: map[layout.ItemKey]map[string]types.AttributeValue{}}
+			var anomalies []indexer.Anomaly
+			x := &indexer.Index{DB: db, Table: "t", OnAnomaly: func(a indexer.Anomaly) { anomalies = append(anomalies, a) }}
+			if tc.winner > 0 {
+				db.afterWrite = func(m *memDB) {
+					m.mu.Lock()
+					defer m.mu.Unlock()
+					if c, ok := m.items[claimKey]; ok && c["seq"].(*types.AttributeValueMemberN).Value != fmt.Sprint(tc.winner) {
+						won := map[string]types.AttributeValue{}
+						for k, v := range c {
+							won[k] = v
+						}
+						won["seq"] = &types.AttributeValueMemberN{Value: fmt.Sprint(tc.winner)}
+						m.items[claimKey] = won
+					}
+				}
+			}
+			dups, err := x.ApplyBatch(context.Background(), []indexer.Sealed{{Entry: entries[1], Record: recs[1]}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if dups[0] != tc.dup || (len(anomalies) == 1) != tc.anomaly {
+				t.Fatalf("duplicate %v, anomalies %+v; want duplicate %v, anomaly %v", dups[0], anomalies, tc.dup, tc.anomaly)
+			}
+			if tc.anomaly && (anomalies[0].Kind != indexer.AnomalyDuplicateEvent || anomalies[0].Seq != 2 || anomalies[0].OtherSeq != 1) {
+				t.Fatalf("anomaly %+v", anomalies[0])
+			}
+			decisions := 0
+			for k := range db.items {
+				if strings.HasPrefix(k.SK, layout.SKDecision) {
+					decisions++
+				}
+			}
+			if want := map[bool]int{true: 0, false: 1}[tc.dup]; decisions != want {
+				t.Fatalf("%d decision items written, want %d", decisions, want)
 			}
 		})
 	}
