@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -112,11 +111,13 @@ func (r *Reader) view(ctx context.Context, v view, rg Range) (Page, error) {
 		if err != nil {
 			return Page{}, fmt.Errorf("query %s %s: %w", v.index, v.pk, err)
 		}
-		var got []layout.Decision
-		if err := attributevalue.UnmarshalListOfMaps(out.Items, &got); err != nil {
-			return Page{}, fmt.Errorf("decode %s page: %w", v.index, err)
+		for _, it := range out.Items {
+			d, err := layout.DecodeDecision(it)
+			if err != nil {
+				return Page{}, fmt.Errorf("decode %s page of %s: %w", v.index, v.pk, err)
+			}
+			items = append(items, d)
 		}
-		items = append(items, got...)
 		if len(items) > limit || len(out.LastEvaluatedKey) == 0 {
 			break
 		}

@@ -32,7 +32,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -265,14 +264,14 @@ func LoadDecision(ctx context.Context, db Querier, table, decisionID string) (Pa
 			switch {
 			case sk == nil:
 			case strings.HasPrefix(sk.Value, SKDecision):
-				var d Decision
-				if err := attributevalue.UnmarshalMap(it, &d); err != nil {
+				d, err := DecodeDecision(it)
+				if err != nil {
 					return part, fmt.Errorf("decode decision %s item %s: %w", decisionID, sk.Value, err)
 				}
 				part.Decisions = append(part.Decisions, d)
 			case strings.HasPrefix(sk.Value, SKOverride):
-				var o Override
-				if err := attributevalue.UnmarshalMap(it, &o); err != nil {
+				o, err := DecodeOverride(it)
+				if err != nil {
 					return part, fmt.Errorf("decode override of %s item %s: %w", decisionID, sk.Value, err)
 				}
 				part.Overrides = append(part.Overrides, o)
