@@ -234,6 +234,7 @@ func (ix *Indexer) Run(ctx context.Context) error {
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.FetchMaxWait(200 * time.Millisecond),
+		kgo.FetchMaxPartitionBytes(partitionBatchBytes),
 		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, a map[string][]int32) { ix.own(a, true) }),
 		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, r map[string][]int32) { ix.own(r, false) }),
 		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, l map[string][]int32) { ix.own(l, false) }),
@@ -252,6 +253,8 @@ func (ix *Indexer) Run(ctx context.Context) error {
 	defer stopLag()
 	go ix.watchLag(lagCtx, kadm.NewClient(admin))
 	for {
+		// Fetches hold at most partitionBatchBytes of each partition, so a
+		// poll spans the partitions, whose batches are indexed at once.
 		fetches := cl.PollRecords(ctx, 1000)
 		if ctx.Err() != nil {
 			cl.AllowRebalance()
@@ -291,6 +294,13 @@ func (ix *Indexer) Run(ctx context.Context) error {
 		cl.AllowRebalance()
 	}
 }
+
+// partitionBatchBytes bounds what one fetch takes of each partition (40 to
+// 170 sealed records), so that a poll of 1,000 records spans the owned
+// partitions instead of holding one partition's records while the others
+// wait (franz-go's default, 1 MiB, filled a poll from one). A larger
+// record still comes alone.
+const partitionBatchBytes = 32 << 10
 
 // indexPartition indexes one partition's batch of records, then raises the
 // chain's high-water marks once.
