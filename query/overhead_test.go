@@ -16,7 +16,9 @@ import (
 
 // cannedDB answers every Query with the same items: what the reader does
 // beyond the one call the raw SDK makes too.
-type cannedDB struct{ items []map[string]types.AttributeValue }
+type cannedDB struct {
+	items []map[string]types.AttributeValue
+}
 
 func (c cannedDB) Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
 	return &dynamodb.QueryOutput{Items: c.items, Count: int32(len(c.items))}, nil
