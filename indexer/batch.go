@@ -40,9 +40,10 @@ type pending struct {
 //  1. Claims: the event-id claims and the decision ids' marks are read in
 //     one BatchGetItem (100 keys a call); the ids no one holds are claimed
 //     with one BatchWriteItem and read back, so that an entry which lost
-//     the id to a concurrent writer is judged against the winner. Each
-//     entry is then owned, a duplicate (not indexed again) or a reused id
-//     (indexed, anomaly recorded).
+//     the id to a concurrent writer is judged against the winner (one or
+//     two new ids are claimed with conditional PutItems instead: as few
+//     calls, and atomic). Each entry is then owned, a duplicate (not
+//     indexed again) or a reused id (indexed, anomaly recorded).
 //  2. A decision id with no mark whose entries here are all freshly claimed
 //     and include its decision has nothing in the table yet: its items are
 //     written blind, the decision's current state computed from the
@@ -56,11 +57,11 @@ type pending struct {
 //     on up to Workers calls at once, unprocessed items sent again.
 //
 // Claims are written before any item, so a batch cut short by a crash is
-// redone on the careful path. The claims' read-back narrows but cannot
-// close (DynamoDB's batch writes have no conditions) one race: two
-// different entries with one event id, claimed by two writers within the
-// same few milliseconds, can both be indexed; `aegis index check` reports
-// it.
+// redone on the careful path. The batched claims' read-back narrows but
+// cannot close (DynamoDB's batch writes have no conditions) one race: two
+// different entries with one event id, claimed in batches by two writers
+// within the same few milliseconds, can both be indexed, and the anomaly
+// go unrecorded; `aegis index check` reports the item that differs.
 func (x *Index) ApplyBatch(ctx context.Context, batch []Sealed) ([]bool, error) {
 	dups := make([]bool, len(batch))
 	var blind []any
@@ -223,15 +224,15 @@ func (x *Index) claimAll(ctx context.Context, events []*pending) (map[string]boo
 			marked[k.PK[len(layout.PKDecision):]] = true
 			continue
 		}
-		var c eventClaim
-		if err := attributevalue.UnmarshalMap(av, &c); err != nil {
-			return nil, fmt.Errorf("decode claim %s: %w", k.PK, err)
+		c, err := decodeClaim(k, av)
+		if err != nil {
+			return nil, err
 		}
 		holders[k] = c
 	}
 	// The lowest seq of an id no one holds claims it.
 	claimed := map[layout.ItemKey]bool{}
-	var claims []any
+	var claims []eventClaim
 	for _, p := range events {
 		k := layout.ItemKey{PK: p.claim.PK, SK: p.claim.SK}
 		if _, held := holders[k]; !held {
@@ -239,8 +240,29 @@ func (x *Index) claimAll(ctx context.Context, events []*pending) (map[string]boo
 			claims = append(claims, p.claim)
 		}
 	}
-	if len(claims) > 0 {
-		if err := x.batchPut(ctx, claims); err != nil {
+	lost := func(k layout.ItemKey, c eventClaim) { holders[k], claimed[k] = c, false }
+	if len(claims) <= atomicClaims {
+		// As few calls as a batch, and atomic: no race.
+		for _, c := range claims {
+			k := layout.ItemKey{PK: c.PK, SK: c.SK}
+			created, err := x.putIfAbsent(ctx, c)
+			if err != nil {
+				return nil, err
+			}
+			if !created {
+				holder, err := x.readClaim(ctx, k)
+				if err != nil {
+					return nil, err
+				}
+				lost(k, holder)
+			}
+		}
+	} else {
+		items := make([]any, len(claims))
+		for i, c := range claims {
+			items[i] = c
+		}
+		if err := x.batchPut(ctx, items); err != nil {
 			return nil, err
 		}
 		var back []layout.ItemKey
@@ -252,12 +274,12 @@ func (x *Index) claimAll(ctx context.Context, events []*pending) (map[string]boo
 			return nil, err
 		}
 		for _, k := range back {
-			var c eventClaim
-			if err := attributevalue.UnmarshalMap(got[k], &c); err != nil || c.PK != k.PK {
-				return nil, fmt.Errorf("claim %s written but not read back (%v)", k.PK, err)
+			c, err := decodeClaim(k, got[k])
+			if err != nil {
+				return nil, err
 			}
 			if c.Seq != holders[k].Seq { // another writer claimed it meanwhile
-				holders[k], claimed[k] = c, false
+				lost(k, c)
 			}
 		}
 	}
@@ -270,6 +292,29 @@ func (x *Index) claimAll(ctx context.Context, events []*pending) (map[string]boo
 		p.fresh = claimed[k] && p.status == claimOwned
 	}
 	return marked, nil
+}
+
+// atomicClaims: up to this many new claims are written with conditional
+// PutItems (as many calls as a blind write and its read-back, and no race);
+// more go out in batches.
+const atomicClaims = 2
+
+// readClaim reads the claim at k, which must exist.
+func (x *Index) readClaim(ctx context.Context, k layout.ItemKey) (eventClaim, error) {
+	got, err := x.batchGet(ctx, []layout.ItemKey{k})
+	if err != nil {
+		return eventClaim{}, err
+	}
+	return decodeClaim(k, got[k])
+}
+
+// decodeClaim reads the claim item at k (an error when absent).
+func decodeClaim(k layout.ItemKey, av map[string]types.AttributeValue) (eventClaim, error) {
+	var c eventClaim
+	if err := attributevalue.UnmarshalMap(av, &c); err != nil || c.PK != k.PK {
+		return c, fmt.Errorf("claim %s: not read back (%v)", k.PK, err)
+	}
+	return c, nil
 }
 
 // maxBatchGet is DynamoDB's limit of keys per BatchGetItem.

@@ -2,6 +2,7 @@ package indexer_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"os"
 	"strings"
@@ -435,12 +436,14 @@ func TestNewDecisionsAreIndexedInBatchedCalls(t *testing.T) {
 }
 
 // memDB is a table in memory: enough of DynamoDB for ApplyBatch's claims.
-// afterWrite, if set, runs after each BatchWriteItem (a concurrent writer).
+// afterWrite, if set, runs after each BatchWriteItem, beforePut before each
+// PutItem (a concurrent writer).
 type memDB struct {
 	indexer.DynamoAPI
 	mu         sync.Mutex
 	items      map[layout.ItemKey]map[string]types.AttributeValue
 	afterWrite func(*memDB)
+	beforePut  func(*memDB)
 }
 
 func keyOf(av map[string]types.AttributeValue) layout.ItemKey {
@@ -476,6 +479,9 @@ func (m *memDB) BatchWriteItem(_ context.Context, in *dynamodb.BatchWriteItemInp
 }
 
 func (m *memDB) PutItem(_ context.Context, in *dynamodb.PutItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	if m.beforePut != nil {
+		m.beforePut(m)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	k := keyOf(in.Item)
@@ -486,55 +492,65 @@ func (m *memDB) PutItem(_ context.Context, in *dynamodb.PutItemInput, _ ...func(
 	return &dynamodb.PutItemOutput{}, nil
 }
 
-// A claim written blind and overwritten by another writer before it is
-// read back is lost: the entry is judged against the winner. Here the
-// winner is the same event sealed at a lower seq, so the entry is a
-// duplicate, recorded as such, and none of its items is written.
+// A new claim taken by another writer first is judged against the
+// winner: here the same event sealed at a lower seq, so the entry is a
+// duplicate, recorded as such, and none of its items is written. In a
+// batch (three new claims) the other writer overwrites the blind claim
+// before the read-back; alone, the claim is a conditional write and the
+// other writer's claim is there first.
 func TestClaimLostToAConcurrentWriterIsJudgedAgainstTheWinner(t *testing.T) {
-	raws := [][]byte{
-		[]byte(`{"type":"decision","event_id":"e-1","environment":"prod","occurred_at":"2026-11-27T10:00:00Z","decision":{"decision_id":"d1","action":"BLOCK","confidence_score":0.8,"policy_version":"p","user_id":"u1","session_id":"s1"}}`),
+	ev := func(id string) []byte {
+		return []byte(fmt.Sprintf(`{"type":"decision","event_id":"e-%s","environment":"prod","occurred_at":"2026-11-27T10:00:00Z","decision":{"decision_id":"d%s","action":"BLOCK","confidence_score":0.8,"policy_version":"p","user_id":"u1","session_id":"s1"}}`, id, id))
 	}
-	raws = append(raws, raws[0]) // sealed twice: seq 1 and seq 2
-	entries, recs, err := pipeline.SealInMemory("prod", raws, time.Now())
+	// seq 1 and 2: one event sealed twice; seq 3 and 4: two others.
+	entries, recs, err := pipeline.SealInMemory("prod", [][]byte{ev("1"), ev("1"), ev("2"), ev("3")}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
 	claimKey := layout.EventClaim("prod", "e-1")
+	winner := func(m *memDB) { // claims e-1 for seq 1 unless it holds it
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if c, ok := m.items[claimKey]; !ok || c["seq"].(*types.AttributeValueMemberN).Value != "1" {
+			m.items[claimKey] = map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: claimKey.PK},
+				"SK": &types.AttributeValueMemberS{Value: claimKey.SK}, "seq": &types.AttributeValueMemberN{Value: "1"},
+				"event_sha256": &types.AttributeValueMemberS{Value: fmt.Sprintf("%x", sha256.Sum256(entries[0].Event))}}
+		}
+	}
 	for _, tc := range []struct {
-		name    string
-		winner  uint64 // the seq the other writer claims with (0: none)
-		dup     bool
-		anomaly bool
+		name      string
+		batch     []int
+		before    bool // the other writer claims before a conditional write
+		after     bool // the other writer claims after a blind batch write
+		dup       bool
+		decisions int
 	}{
-		{name: "no other writer", dup: false},
-		{name: "the same event at a lower seq wins", winner: 1, dup: true, anomaly: true},
+		{name: "batch, no other writer", batch: []int{1, 2, 3}, decisions: 3},
+		{name: "batch, the same event at a lower seq wins", batch: []int{1, 2, 3}, after: true, dup: true, decisions: 2},
+		{name: "alone, the same event at a lower seq wins", batch: []int{1}, before: true, dup: true, decisions: 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			db := &memDB{items: map[layout.ItemKey]map[string]types.AttributeValue{}}
+			if tc.after {
+				db.afterWrite = winner
+			}
+			if tc.before {
+				db.beforePut = winner
+			}
 			var anomalies []indexer.Anomaly
 			x := &indexer.Index{DB: db, Table: "t", OnAnomaly: func(a indexer.Anomaly) { anomalies = append(anomalies, a) }}
-			if tc.winner > 0 {
-				db.afterWrite = func(m *memDB) {
-					m.mu.Lock()
-					defer m.mu.Unlock()
-					if c, ok := m.items[claimKey]; ok && c["seq"].(*types.AttributeValueMemberN).Value != fmt.Sprint(tc.winner) {
-						won := map[string]types.AttributeValue{}
-						for k, v := range c {
-							won[k] = v
-						}
-						won["seq"] = &types.AttributeValueMemberN{Value: fmt.Sprint(tc.winner)}
-						m.items[claimKey] = won
-					}
-				}
+			var batch []indexer.Sealed
+			for _, i := range tc.batch {
+				batch = append(batch, indexer.Sealed{Entry: entries[i], Record: recs[i]})
 			}
-			dups, err := x.ApplyBatch(context.Background(), []indexer.Sealed{{Entry: entries[1], Record: recs[1]}})
+			dups, err := x.ApplyBatch(context.Background(), batch)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if dups[0] != tc.dup || (len(anomalies) == 1) != tc.anomaly {
-				t.Fatalf("duplicate %v, anomalies %+v; want duplicate %v, anomaly %v", dups[0], anomalies, tc.dup, tc.anomaly)
+			if dups[0] != tc.dup || (len(anomalies) == 1) != tc.dup {
+				t.Fatalf("duplicate %v, anomalies %+v; want duplicate %v, and an anomaly if so", dups[0], anomalies, tc.dup)
 			}
-			if tc.anomaly && (anomalies[0].Kind != indexer.AnomalyDuplicateEvent || anomalies[0].Seq != 2 || anomalies[0].OtherSeq != 1) {
+			if tc.dup && (anomalies[0].Kind != indexer.AnomalyDuplicateEvent || anomalies[0].Seq != 2 || anomalies[0].OtherSeq != 1) {
 				t.Fatalf("anomaly %+v", anomalies[0])
 			}
 			decisions := 0
@@ -543,8 +559,8 @@ func TestClaimLostToAConcurrentWriterIsJudgedAgainstTheWinner(t *testing.T) {
 					decisions++
 				}
 			}
-			if want := map[bool]int{true: 0, false: 1}[tc.dup]; decisions != want {
-				t.Fatalf("%d decision items written, want %d", decisions, want)
+			if decisions != tc.decisions {
+				t.Fatalf("%d decision items written, want %d", decisions, tc.decisions)
 			}
 		})
 	}
