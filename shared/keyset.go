@@ -58,8 +58,9 @@ func SingleKeyset(k VerifierKey) Keyset {
 
 // ParseKeyset reads a keyset file (docs/FORMAT.md section 7.4): either one
 // verifier key alone (a .pub file: trusted for every seq), or lines
-// "<verifier key> <first seq> <last seq or ->", blank lines and lines
-// starting with '#' ignored. Ranges start at 0, follow each other without
+// "<verifier key> <first seq> <last seq or ->" (fields separated by spaces
+// and tabs, which with a final CR are also trimmed from each line), blank
+// lines and lines starting with '#' ignored. Ranges start at 0, follow each other without
 // gap or overlap, only the last may be open ("-"), and no key appears
 // twice.
 func ParseKeyset(text string) (Keyset, error) {
@@ -81,11 +82,11 @@ func ParseKeyset(text string) (Keyset, error) {
 	seen := map[string]bool{}
 	for i, raw := range strings.Split(text, "\n") {
 		n := i + 1
-		line := strings.TrimSpace(raw)
+		line := strings.Trim(raw, " \t\r")
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		f := strings.Fields(line)
+		f := strings.FieldsFunc(line, func(r rune) bool { return r == ' ' || r == '\t' })
 		if len(f) != 3 {
 			return bad(n, "want \"<verifier key> <first seq> <last seq or ->\", got %d fields", len(f))
 		}

@@ -920,10 +920,10 @@ def parse_keyset(text):
         return [(t, parse_verifier_key(t), 0, None)]
     out = []
     for n, raw in enumerate(text.split("\n"), 1):
-        line = raw.strip(KEYSET_SPACE)
+        line = raw.strip(" \t\r")
         if line == "" or line.startswith("#"):
             continue
-        f = line.split()
+        f = re.split("[ \t]+", line)
         if len(f) != 3:
             refuse("7.4", f"keyset line {n}: {len(f)} fields, not 3")
         vk = parse_verifier_key(f[0])

@@ -74,7 +74,7 @@
       const line = lines[n].trim();
       if (line === "" || line.startsWith("#")) continue;
       const bad = (why) => new Error(`keyset line ${n + 1}: ${why}`);
-      const f = line.split(/\s+/);
+      const f = line.split(/[ \t]+/);
       if (f.length !== 3) throw bad("want <verifier key> <first seq> <last seq or ->");
       const key = await parseVerifierKey(f[0]);
       const seq = (s) => {
