@@ -329,7 +329,7 @@ checkpoints cannot be seen from S3 alone, but fails against a kept one.`,
 	root.AddCommand(c.proveCommands()...)
 	root.AddCommand(c.discoverCommand(), c.rebuildCommand())
 	root.AddCommand(c.queryCommands()...)
-	root.AddCommand(c.ingestCommand(), c.rotateKeyCommand())
+	root.AddCommand(c.ingestCommand(), c.rotateKeyCommand(), c.healthCommand())
 	root.AddCommand(referenceCommand(root))
 	root.SetArgs(args)
 	root.SetOut(stdout)

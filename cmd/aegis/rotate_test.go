@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -68,5 +70,24 @@ func TestRotateKeyCommand(t *testing.T) {
 	keyset := writeFile(t, "chain.keyset", fmt.Sprintf("%s 0 %d\n%s %d -", p.Cfg.VerifierKey, R, nextV, R+1))
 	if code, out := aegis(t, append(args, "--verifier-key-file", keyset)...); code != 0 || !strings.Contains(out, "OK chain") || !strings.Contains(out, "signed to seq 11") {
 		t.Fatalf("verify with the keyset: exit %d: %s", code, out)
+	}
+}
+
+// aegis health exits 0 only when the URL answers 200.
+func TestHealthCommand(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/readyz" {
+			http.Error(w, "recovering", http.StatusServiceUnavailable)
+		}
+	}))
+	defer srv.Close()
+	if code, out := aegis(t, "health", srv.URL+"/readyz"); code != 0 || !strings.Contains(out, "200 OK") {
+		t.Fatalf("ready: exit %d: %s", code, out)
+	}
+	if code, out := aegis(t, "health", srv.URL+"/other"); code != 1 || !strings.Contains(out, "503") || !strings.Contains(out, "recovering") {
+		t.Fatalf("not ready: exit %d: %s", code, out)
+	}
+	if code, out := aegis(t, "health", "127.0.0.1:1/readyz"); code != 1 || !strings.Contains(out, "want http(s)://") {
+		t.Fatalf("no scheme: exit %d: %s", code, out)
 	}
 }
