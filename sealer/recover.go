@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -30,31 +31,31 @@ func (s *Sealer) recoverHead(ctx context.Context) ([]checkpointed, error) {
 	if err != nil {
 		return nil, err
 	}
-	bodies := make([][]byte, len(keys))
+	// unverified are the checkpoints the keyset does not verify (yet),
+	// newest first: kept only until a hand-over is followed.
+	type stored struct {
+		key  string
+		body []byte
+		err  error
+	}
+	var cps []checkpointed
+	var unverified []stored
 	for i := len(keys) - 1; i >= 0; i-- {
 		obj, err := s.get(ctx, keys[i])
 		if err != nil {
 			return nil, err
 		}
-		bodies[i] = obj.Body
+		cp, err := s.openCheckpoint(keys[i], obj.Body)
+		if errors.Is(err, shared.ErrBadCheckpoint) {
+			unverified = append(unverified, stored{key: keys[i], body: obj.Body, err: err})
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		cps = append(cps, checkpointed{key: keys[i], cp: cp})
 	}
-	for {
-		var cps []checkpointed
-		var bad []error
-		for i := len(keys) - 1; i >= 0; i-- {
-			cp, err := s.openCheckpoint(keys[i], bodies[i])
-			if errors.Is(err, shared.ErrBadCheckpoint) {
-				bad = append(bad, err)
-				continue
-			}
-			if err != nil {
-				return nil, err
-			}
-			cps = append(cps, checkpointed{key: keys[i], cp: cp})
-		}
-		if len(cps) == 0 {
-			return nil, s.genesis(ctx)
-		}
+	for len(cps) > 0 {
 		// A hand-over the keyset does not know yet (this sealer sealed it
 		// before a restart, or another one did): the checkpoints of the new
 		// key verify once the keyset follows it.
@@ -62,22 +63,38 @@ func (s *Sealer) recoverHead(ctx context.Context) ([]checkpointed, error) {
 		if err != nil {
 			return nil, err
 		}
-		if followed {
-			continue
+		if !followed {
+			break
 		}
-		for _, err := range bad {
-			// Someone with write access to the bucket can put a file at a
-			// checkpoint key; it cannot carry the signature. Say so and
-			// keep looking: it must not stop the chain.
-			s.m.badCheckpoints.Inc()
-			s.log.Error("object at a checkpoint key does not verify with the trusted keys; ignored (verify will report it)", zap.Error(err))
+		still := unverified[:0]
+		for _, u := range unverified {
+			cp, err := s.openCheckpoint(u.key, u.body)
+			if err != nil {
+				u.err = err
+				still = append(still, u)
+				continue
+			}
+			cps = append(cps, checkpointed{key: u.key, cp: cp})
 		}
-		s.setHead(cps[0].cp.Head())
-		if _, err := s.keys.signerFor(cps[0].cp.Seq + 1); err != nil {
-			return nil, err
-		}
-		return cps, nil
+		unverified = still
+		sort.Slice(cps, func(i, j int) bool { return cps[i].cp.Seq > cps[j].cp.Seq })
 	}
+	for _, u := range unverified {
+		// Someone with write access to the bucket can put a file at a
+		// checkpoint key; it cannot carry the signature. Say so and keep
+		// looking: it must not stop the chain.
+		s.m.badCheckpoints.Inc()
+		s.log.Error("object at a checkpoint key does not verify with the trusted keys; ignored (verify will report it)",
+			zap.String("key", u.key), zap.Error(u.err))
+	}
+	if len(cps) == 0 {
+		return nil, s.genesis(ctx)
+	}
+	s.setHead(cps[0].cp.Head())
+	if _, err := s.keys.signerFor(cps[0].cp.Seq + 1); err != nil {
+		return nil, err
+	}
+	return cps, nil
 }
 
 // followHandOver reads the object the newest trusted checkpoint signs and,

@@ -282,9 +282,13 @@ func (v *LogVerifier) handOver(key string, i, n int, e *Entry) error {
 	v.keys = append(v.keys, keyEntry{seq: e.Seq, key: e.Key.VerifierKey, object: key, line: i + 1})
 	if idx+1 >= len(v.trusted.Ranges) {
 		last := v.trusted.Ranges[len(v.trusted.Ranges)-1]
+		suggest := ""
+		if ks, err := v.trusted.HandOver(e.Seq, next); err == nil {
+			suggest = fmt.Sprintf("; that keyset would be %q", ks.String())
+		}
 		return fail("the chain hands its checkpoints over to key %s from seq %d, but the keyset trusts %s: "+
-			"if this hand-over is the operator's, check the new key out of band and trust it in the keyset (section 7.4)",
-			next.ID(), e.Seq+1, last)
+			"if this hand-over is the operator's, check the new key out of band and trust it in the keyset (section 7.4)%s",
+			next.ID(), e.Seq+1, last, suggest)
 	}
 	cur, nr := v.trusted.Ranges[idx], v.trusted.Ranges[idx+1]
 	switch {
