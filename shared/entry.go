@@ -216,11 +216,15 @@ func (e *Entry) ComputeHash() (Hash, error) {
 	return hashBody(e.Prev, body), nil
 }
 
-func hashBody(prev Hash, body []byte) Hash {
+// hashBody returns SHA-256(EntryHashPrefix || prev || the body's parts in
+// order).
+func hashBody(prev Hash, body ...[]byte) Hash {
 	h := sha256.New()
 	h.Write([]byte(EntryHashPrefix))
 	h.Write(prev[:])
-	h.Write(body)
+	for _, b := range body {
+		h.Write(b)
+	}
 	var out Hash
 	h.Sum(out[:0])
 	return out
@@ -339,6 +343,17 @@ func PrepareRecord(chain string, src Source, raw []byte) (*Entry, error) {
 	if !validTopic(src.Topic) || src.Partition < 0 || src.Offset < 0 || src.Offset > MaxSafeInteger {
 		return nil, fmt.Errorf("seal record: source %s/%d offset %d is not a Kafka record position", src.Topic, src.Partition, src.Offset)
 	}
+	// The fast path takes a record in canonical form that breaks no rule
+	// and builds the entry the code below would; anything else is read,
+	// and its reason written, below.
+	if e, ok := prepareFast(chain, src, raw); ok {
+		return e, nil
+	}
+	return prepareStrict(chain, src, raw), nil
+}
+
+// prepareStrict is PrepareRecord's general path, for any bytes.
+func prepareStrict(chain string, src Source, raw []byte) *Entry {
 	e := &Entry{Type: EntryEvent, Source: &src}
 	env, canon, err := parseEnvelope(raw)
 	if err == nil && env.Environment != chain {
@@ -358,7 +373,7 @@ func PrepareRecord(chain string, src Source, raw []byte) (*Entry, error) {
 			e.Invalid.Raw = base64.StdEncoding.EncodeToString(raw)
 		}
 	}
-	return e, nil
+	return e
 }
 
 // SealNext places a prepared entry e as the successor of h, sealed at
@@ -441,6 +456,23 @@ func ParseLine(line []byte) (*Entry, error) { return parseLine(line, false) }
 func ParseLineLenient(line []byte) (*Entry, error) { return parseLine(line, true) }
 
 func parseLine(line []byte, lenient bool) (*Entry, error) {
+	if !lenient {
+		// The fast path accepts only what the strict path below accepts,
+		// with the same entry; anything else is decided, and named, there.
+		if e, ok := parseLineFast(line); ok {
+			return e, checkLineHash(line, e)
+		}
+	}
+	e, err := decodeLine(line, lenient)
+	if err != nil {
+		return nil, err
+	}
+	return e, checkLineHash(line, e)
+}
+
+// decodeLine is the strict path of ParseLine before the hash check: the
+// general parser and decodeEntry.
+func decodeLine(line []byte, lenient bool) (*Entry, error) {
 	// Canonical mode checks that the line is exactly the canonical JSON of
 	// its content as it parses (FuzzCanonicalMode holds it to writing the
 	// content anew and comparing bytes).
@@ -452,20 +484,25 @@ func parseLine(line []byte, lenient bool) (*Entry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadEntry, err)
 	}
-	// The hash is recomputed from the line's own bytes, not from the decoded
-	// struct, so it covers exactly what is stored: the body is the line
-	// without its top-level hash member (see withHash).
-	member := []byte(`,"hash":"` + e.Hash.String() + `"`)
-	i := bytes.LastIndex(line, member)
-	if i < 0 {
-		return nil, fmt.Errorf("%w: no top-level hash member", ErrBadEntry)
-	}
-	body := make([]byte, 0, len(line)-len(member))
-	body = append(append(body, line[:i]...), line[i+len(member):]...)
-	if want := hashBody(e.Prev, body); want != e.Hash {
-		return nil, fmt.Errorf("%w: hash mismatch: line says %s, content hashes to %s", ErrBadEntry, e.Hash, want)
-	}
 	return e, nil
+}
+
+// checkLineHash recomputes e's hash from the line's own bytes, not from the
+// decoded struct, so that it covers exactly what is stored: the body is the
+// line without its top-level hash member (see withHash), hashed in place.
+func checkLineHash(line []byte, e *Entry) error {
+	var member [len(`,"hash":""`) + 2*len(Hash{})]byte
+	n := copy(member[:], `,"hash":"`)
+	n += hex.Encode(member[n:], e.Hash[:])
+	member[n] = '"'
+	i := bytes.LastIndex(line, member[:])
+	if i < 0 {
+		return fmt.Errorf("%w: no top-level hash member", ErrBadEntry)
+	}
+	if want := hashBody(e.Prev, line[:i], line[i+len(member):]); want != e.Hash {
+		return fmt.Errorf("%w: hash mismatch: line says %s, content hashes to %s", ErrBadEntry, e.Hash, want)
+	}
+	return nil
 }
 
 // decodeEntry reads a parsed line under section 2 of docs/FORMAT.md.
