@@ -175,9 +175,9 @@ func TestScannerNumbersAreCanonical(t *testing.T) {
 // silently), and the strict path still decides every vector.
 func TestFastPathsTakeTypicalInput(t *testing.T) {
 	records := map[string]string{
-		"decision": `{"decision":{"action":"ALLOW","confidence_score":0.87,"decision_id":"dec-1","metadata":{"device":"dev-3","ip_country":"DE","risk":{"new_device":false,"velocity":3}},"policy_version":"policy-2026.11","session_id":"sess-9","user_id":"user-42"},"environment":"prod","event_id":"evt-1","occurred_at":"2026-11-27T09:00:00.123Z","type":"decision"}`,
+		"decision":    `{"decision":{"action":"ALLOW","confidence_score":0.87,"decision_id":"dec-1","metadata":{"device":"dev-3","ip_country":"DE","risk":{"new_device":false,"velocity":3}},"policy_version":"policy-2026.11","session_id":"sess-9","user_id":"user-42"},"environment":"prod","event_id":"evt-1","occurred_at":"2026-11-27T09:00:00.123Z","type":"decision"}`,
 		"no metadata": `{"decision":{"action":"BLOCK","confidence_score":1,"decision_id":"dec-2","policy_version":"p","session_id":"s","user_id":"u"},"environment":"prod","event_id":"evt-2","occurred_at":"2026-11-27T09:00:00Z","type":"decision"}`,
-		"override": `{"environment":"prod","event_id":"evt-3","occurred_at":"2026-11-27T09:00:00Z","override":{"decision_id":"dec-1","new_action":"BLOCK","reason":"confirmed takeover","reviewer_id":"analyst-7"},"type":"override"}`,
+		"override":    `{"environment":"prod","event_id":"evt-3","occurred_at":"2026-11-27T09:00:00Z","override":{"decision_id":"dec-1","new_action":"BLOCK","reason":"confirmed takeover","reviewer_id":"analyst-7"},"type":"override"}`,
 	}
 	for name, raw := range records {
 		t.Run(name, func(t *testing.T) {
