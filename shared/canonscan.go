@@ -161,13 +161,20 @@ func (s *canonScanner) object(depth, parent int) bool {
 // allocating when it can: UTF-8 byte order is that order unless a byte of
 // 0xEE or above (U+E000 and up) is involved.
 func sortedNames(a, b []byte) bool {
-	if bytes.IndexFunc(a, highRune) < 0 && bytes.IndexFunc(b, highRune) < 0 {
+	if !hasHighByte(a) && !hasHighByte(b) {
 		return bytes.Compare(a, b) < 0
 	}
 	return compareUTF16(string(a), string(b)) < 0
 }
 
-func highRune(r rune) bool { return r >= 0xe000 || r == utf8.RuneError }
+func hasHighByte(s []byte) bool {
+	for _, c := range s {
+		if c >= 0xee {
+			return true
+		}
+	}
+	return false
+}
 
 func (s *canonScanner) array(depth int) bool {
 	if depth > s.maxDepth {

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -145,7 +146,9 @@ func (e *Entry) CanonicalBody() ([]byte, error) {
 	if e.Seq > MaxSafeInteger || e.Source != nil && (e.Source.Offset > MaxSafeInteger || e.Source.Offset < 0) {
 		return nil, fmt.Errorf("entry seq %d: seq or offset outside [0, 2^53-1]", e.Seq)
 	}
-	b := make([]byte, 0, 512+len(e.Event))
+	// Room for the members, and for the hash member that Line and
+	// SealNext insert in place.
+	b := make([]byte, 0, 512+len(e.Chain)+len(e.Event)+e.invalidLen()+hashMemberLen)
 	b = append(b, `{"chain":`...)
 	b = appendString(b, e.Chain)
 	switch {
@@ -161,7 +164,7 @@ func (e *Entry) CanonicalBody() ([]byte, error) {
 		b = append(b, canon...)
 	case e.Genesis != nil:
 		b = append(b, `,"genesis":{"created_at":`...)
-		b = appendString(b, FormatTime(e.Genesis.CreatedAt))
+		b = appendTime(b, e.Genesis.CreatedAt)
 		b = append(b, `,"key_name":`...)
 		b = appendString(b, e.Genesis.KeyName)
 		b = append(b, `,"verifier_key":`...)
@@ -178,15 +181,15 @@ func (e *Entry) CanonicalBody() ([]byte, error) {
 		b = append(b, `"reason":`...)
 		b = appendString(b, e.Invalid.Reason)
 		b = append(b, `,"sha256":"`...)
-		b = append(b, e.Invalid.SHA256.String()...)
+		b = hex.AppendEncode(b, e.Invalid.SHA256[:])
 		b = append(b, `","size":`...)
 		b = strconv.AppendInt(b, int64(e.Invalid.Size), 10)
 		b = append(b, '}')
 	}
 	b = append(b, `,"prev":"`...)
-	b = append(b, e.Prev.String()...)
+	b = hex.AppendEncode(b, e.Prev[:])
 	b = append(b, `","sealed_at":`...)
-	b = appendString(b, FormatTime(e.SealedAt))
+	b = appendTime(b, e.SealedAt)
 	b = append(b, `,"seq":`...)
 	b = strconv.AppendUint(b, e.Seq, 10)
 	if e.Source != nil {
@@ -195,7 +198,7 @@ func (e *Entry) CanonicalBody() ([]byte, error) {
 		b = append(b, `,"partition":`...)
 		b = strconv.AppendInt(b, int64(e.Source.Partition), 10)
 		b = append(b, `,"timestamp":`...)
-		b = appendString(b, FormatTime(e.Source.Timestamp))
+		b = appendTime(b, e.Source.Timestamp)
 		b = append(b, `,"topic":`...)
 		b = appendString(b, e.Source.Topic)
 		b = append(b, '}')
@@ -240,25 +243,46 @@ func (e *Entry) Line() ([]byte, error) {
 	return withHash(body, e.Type, e.Hash)
 }
 
+// hashMemberLen is the length of `,"hash":"<64 hex digits>"`.
+const hashMemberLen = len(`,"hash":""`) + 2*len(Hash{})
+
+// appendTime writes t as FormatTime does, as a JSON string (its
+// characters need no escape).
+func appendTime(b []byte, t time.Time) []byte {
+	b = append(b, '"')
+	b = t.UTC().AppendFormat(b, time.RFC3339Nano)
+	return append(b, '"')
+}
+
+func (e *Entry) invalidLen() int {
+	if e.Invalid == nil {
+		return 0
+	}
+	return len(e.Invalid.Raw) + len(e.Invalid.Reason) + 128
+}
+
 // withHash inserts the "hash" member into a canonical body at its sorted
 // place: just before the top-level "invalid" member of an INVALID entry,
 // else just before the top-level "prev". The last occurrence is the top-level
 // one: everything after it in a canonical body is fixed-key members whose
-// string values cannot contain an unescaped quote.
+// string values cannot contain an unescaped quote. The body's array is
+// reused when it has room.
 func withHash(body []byte, t EntryType, h Hash) ([]byte, error) {
-	marker := []byte(`,"prev":"`)
+	marker := `,"prev":"`
 	if t == EntryInvalid {
-		marker = []byte(`,"invalid":{`)
+		marker = `,"invalid":{`
 	}
-	i := bytes.LastIndex(body, marker)
+	i := bytes.LastIndex(body, []byte(marker))
 	if i < 0 {
 		return nil, fmt.Errorf("entry body has no %s member", marker)
 	}
-	member := `,"hash":"` + h.String() + `"`
-	out := make([]byte, 0, len(body)+len(member))
-	out = append(out, body[:i]...)
-	out = append(out, member...)
-	return append(out, body[i:]...), nil
+	n := len(body)
+	out := slices.Grow(body, hashMemberLen)[:n+hashMemberLen]
+	copy(out[i+hashMemberLen:], out[i:n])
+	m := append(out[i:i:i+hashMemberLen], `,"hash":"`...)
+	m = hex.AppendEncode(m, h[:])
+	_ = append(m, '"')
+	return out, nil
 }
 
 // Head is the end of a chain: the last sealed entry's seq and hash and the
@@ -459,15 +483,15 @@ func parseLine(line []byte, lenient bool) (*Entry, error) {
 	if !lenient {
 		// The fast path accepts only what the strict path below accepts,
 		// with the same entry; anything else is decided, and named, there.
-		if e, ok := parseLineFast(line); ok {
-			return e, checkLineHash(line, e)
+		if e, at, ok := parseLineFast(line); ok {
+			return e, checkLineHash(line, e, at)
 		}
 	}
 	e, err := decodeLine(line, lenient)
 	if err != nil {
 		return nil, err
 	}
-	return e, checkLineHash(line, e)
+	return e, checkLineHash(line, e, -1)
 }
 
 // decodeLine is the strict path of ParseLine before the hash check: the
@@ -490,16 +514,19 @@ func decodeLine(line []byte, lenient bool) (*Entry, error) {
 // checkLineHash recomputes e's hash from the line's own bytes, not from the
 // decoded struct, so that it covers exactly what is stored: the body is the
 // line without its top-level hash member (see withHash), hashed in place.
-func checkLineHash(line []byte, e *Entry) error {
-	var member [len(`,"hash":""`) + 2*len(Hash{})]byte
+// at is where that member starts, or -1 to find it (its last occurrence).
+func checkLineHash(line []byte, e *Entry, at int) error {
+	var member [hashMemberLen]byte
 	n := copy(member[:], `,"hash":"`)
 	n += hex.Encode(member[n:], e.Hash[:])
 	member[n] = '"'
-	i := bytes.LastIndex(line, member[:])
-	if i < 0 {
+	if at < 0 {
+		at = bytes.LastIndex(line, member[:])
+	}
+	if at < 0 || at+len(member) > len(line) || !bytes.Equal(line[at:at+len(member)], member[:]) {
 		return fmt.Errorf("%w: no top-level hash member", ErrBadEntry)
 	}
-	if want := hashBody(e.Prev, line[:i], line[i+len(member):]); want != e.Hash {
+	if want := hashBody(e.Prev, line[:at], line[at+len(member):]); want != e.Hash {
 		return fmt.Errorf("%w: hash mismatch: line says %s, content hashes to %s", ErrBadEntry, e.Hash, want)
 	}
 	return nil

@@ -34,17 +34,20 @@ type entryWithSource struct {
 }
 
 // parseLineFast is ParseLine's fast path for an EVENT line, without the
-// hash check (which both paths share).
-func parseLineFast(line []byte) (*Entry, bool) {
+// hash check (which both paths share). It also returns where the top-level
+// hash member starts: the last occurrence of its text, which the strict
+// path searches for, since nothing after it in a canonical EVENT line (hex,
+// times, integers, a topic name, "event") can hold a quote.
+func parseLineFast(line []byte) (*Entry, int, bool) {
 	var s canonScanner
 	// Recorded: the line's members (1), the event's and source's (2), the
 	// payload's (3).
 	if !s.scan(line, maxLineDepth, 3) {
-		return nil, false
+		return nil, 0, false
 	}
 	var top [9]int
 	if !s.children(-1, lineEventMembers, top[:]) {
-		return nil, false
+		return nil, 0, false
 	}
 	text := string(line) // the one copy the entry's strings share
 	chain, ok1 := s.str(text, top[0])
@@ -54,37 +57,37 @@ func parseLineFast(line []byte) (*Entry, bool) {
 	typ, ok5 := s.str(text, top[7])
 	if !(ok1 && ok2 && ok3 && ok4 && ok5) || typ != string(EntryEvent) || !s.isObject(top[1]) || !s.isObject(top[6]) ||
 		!ValidIdentifier(chain) {
-		return nil, false
+		return nil, 0, false
 	}
 	v, ok1 := s.integer(text, top[8], FormatVersion, FormatVersion)
 	seq, ok2 := s.integer(text, top[5], 1, MaxSafeInteger) // an EVENT is never seq 0
 	if !ok1 || !ok2 || v != FormatVersion {
-		return nil, false
+		return nil, 0, false
 	}
 	es := &entryWithSource{}
 	e := &es.e
 	e.V, e.Chain, e.Seq, e.Type = FormatVersion, chain, uint64(seq), EntryEvent
 	var err error
 	if e.Hash, err = ParseHash(hash); err != nil {
-		return nil, false
+		return nil, 0, false
 	}
 	if e.Prev, err = ParseHash(prev); err != nil {
-		return nil, false
+		return nil, 0, false
 	}
 	if e.SealedAt, err = ParseTime(sealedAt); err != nil {
-		return nil, false
+		return nil, 0, false
 	}
 	if !s.source(text, top[6], &es.s) {
-		return nil, false
+		return nil, 0, false
 	}
 	e.Source = &es.s
 	ids, ok := s.envelope(text, top[1])
 	if !ok || ids.environment != chain {
-		return nil, false
+		return nil, 0, false
 	}
 	e.Event, e.eventCanonical = s.valueOf(top[1]), true
 	e.decisionID, e.eventID = ids.decisionID, ids.eventID
-	return e, true
+	return e, s.members[top[2]].nameStart - 2, true
 }
 
 // source reads the source object held by member i.

@@ -52,7 +52,7 @@ func FuzzParseLineFast(f *testing.F) {
 		f.Add(l)
 	}
 	f.Fuzz(func(t *testing.T, line []byte) {
-		fast, ok := parseLineFast(line)
+		fast, at, ok := parseLineFast(line)
 		if !ok {
 			return
 		}
@@ -62,6 +62,14 @@ func FuzzParseLineFast(f *testing.F) {
 		}
 		if !reflect.DeepEqual(fast, strict) {
 			t.Fatalf("the paths read the line differently:\nfast   %+v\nstrict %+v\n%s", fast, strict, line)
+		}
+		// The hash member is where the strict path finds it, so both
+		// hash the same bytes.
+		if ferr, serr := checkLineHash(line, fast, at), checkLineHash(line, strict, -1); (ferr == nil) != (serr == nil) {
+			t.Fatalf("the hash checks disagree: fast %v, strict %v\n%s", ferr, serr, line)
+		}
+		if last := bytes.LastIndex(line, []byte(`,"hash":"`+fast.Hash.String()+`"`)); last != at {
+			t.Fatalf("the fast path hashes around byte %d, the strict path around byte %d\n%s", at, last, line)
 		}
 	})
 }
@@ -190,11 +198,11 @@ func TestFastPathsTakeTypicalInput(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			fast, ok := parseLineFast(line)
+			fast, at, ok := parseLineFast(line)
 			if !ok {
 				t.Fatalf("the fast path refuses a sealed line: %s", line)
 			}
-			if err := checkLineHash(line, fast); err != nil {
+			if err := checkLineHash(line, fast, at); err != nil {
 				t.Fatal(err)
 			}
 			// A record of another chain, or one byte changed, is not taken.
