@@ -214,9 +214,34 @@ func (s *Store) List(ctx context.Context, prefix string) ([]string, error) {
 }
 
 // GetLocked reads key's current version with its Object Lock state and
-// stored checksum (a GET, then a HEAD of the version read: not every server
-// returns lock state on GET).
+// stored checksum. One GET asks for all three (with the checksum mode on,
+// as a HEAD would); a server that leaves any of them out of a GET's answer
+// (not every one returns lock state there) is asked with a HEAD of the
+// version read, and so is one whose GET fails (the SDK checks the stored
+// checksum of a GET in checksum mode and refuses a body that differs: the
+// plain GET then reads the bytes, so that the caller can name the broken
+// line).
 func (s *Store) GetLocked(ctx context.Context, key string) (*Object, error) {
+	out, err := s.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.Bucket), Key: aws.String(key), ChecksumMode: types.ChecksumModeEnabled})
+	if err == nil {
+		defer out.Body.Close()
+		body, rerr := io.ReadAll(out.Body)
+		version := aws.ToString(out.VersionId)
+		switch {
+		case rerr != nil:
+		case out.ObjectLockMode != "" && out.ObjectLockRetainUntilDate != nil && aws.ToString(out.ChecksumSHA256) != "":
+			return &Object{Key: key, VersionID: version, Body: body,
+				LockMode: types.ObjectLockMode(out.ObjectLockMode), RetainUntil: aws.ToTime(out.ObjectLockRetainUntilDate),
+				ChecksumSHA256: aws.ToString(out.ChecksumSHA256)}, nil
+		default:
+			head, err := s.Head(ctx, key, version)
+			if err != nil {
+				return nil, err
+			}
+			head.Body = body
+			return head, nil
+		}
+	}
 	obj, err := s.Get(ctx, key, "")
 	if err != nil {
 		return nil, err

@@ -140,3 +140,62 @@ func TestVerifySeesEveryVersion(t *testing.T) {
 		})
 	}
 }
+
+// Objects and checkpoints are checked in one pipeline, but the verdict is
+// the one of checking every object first: a broken object is named even
+// when a checkpoint before it is broken too, and a broken checkpoint is
+// named when every object verifies.
+func TestVerifyNamesABrokenObjectBeforeABrokenCheckpoint(t *testing.T) {
+	ctx := context.Background()
+	store, vkey := memChain(t, 4, 5)
+	st := &archive.Store{S3: store, Bucket: "audit"}
+	refs, err := st.Batches(ctx, "mem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cps, err := st.Checkpoints(ctx, "mem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The checkpoint of day 1 signed by another key, written over it.
+	other, _, _ := note.GenerateKey(rand.Reader, "aegis-mem")
+	signer, _ := shared.NewSigner(other)
+	cp1, err := st.Get(ctx, cps[1], "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed, err := shared.OpenCheckpoint(cp1.Body, mustVerifier(t, vkey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged, err := parsed.Sign(signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store.PutVersion("audit", cps[1], forged)
+	_, err = replayer.Verify(ctx, replayer.Config{S3: store, Bucket: "audit", Chain: "mem", VerifierKey: vkey})
+	var f *replayer.Failure
+	if !errors.As(err, &f) || f.Key != cps[1] {
+		t.Fatalf("verify with a forged checkpoint: %v, want %s named", err, cps[1])
+	}
+	// Then a line of a later object changed: that object is named.
+	obj, err := st.Get(ctx, refs[3].Key, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := []byte(strings.Replace(string(obj.Body), `"u0"`, `"u9"`, 1))
+	store.PutVersion("audit", refs[3].Key, body)
+	_, err = replayer.Verify(ctx, replayer.Config{S3: store, Bucket: "audit", Chain: "mem", VerifierKey: vkey})
+	if !errors.As(err, &f) || f.Key != refs[3].Key || f.Line == 0 {
+		t.Fatalf("verify with a forged checkpoint and a changed line after it: %v, want %s and its line named", err, refs[3].Key)
+	}
+}
+
+func mustVerifier(t *testing.T, vkey string) shared.VerifierKey {
+	t.Helper()
+	k, err := shared.ParseVerifierKey(vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
