@@ -174,7 +174,10 @@ func Verify(ctx context.Context, cfg Config) (Report, error) {
 	// object's first seq, or fails either way).
 	var latest []byte
 	var cpFailure error
-	err = fetchInOrder(ctx, interleave(log.Batches, log.Checkpoints, seqs[:len(log.Checkpoints)]), cfg.Parallelism, func(ctx context.Context, it logItem) (*batchResult, error) {
+	// Each object is followed by (about) one small checkpoint: twice the
+	// items in flight keeps Parallelism objects ahead.
+	items := interleave(log.Batches, log.Checkpoints, seqs[:len(log.Checkpoints)])
+	err = fetchInOrder(ctx, items, 2*cfg.Parallelism, func(ctx context.Context, it logItem) (*batchResult, error) {
 		if it.checkpoint != "" {
 			obj, err := store.GetLocked(ctx, it.checkpoint)
 			if err != nil {
