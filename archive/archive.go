@@ -215,9 +215,9 @@ func (s *Store) List(ctx context.Context, prefix string) ([]string, error) {
 
 // GetLocked reads key's current version with its Object Lock state and
 // stored checksum. One GET asks for all three (with the checksum mode on,
-// as a HEAD would); a server that leaves any of them out of a GET's answer
-// (not every one returns lock state there) is asked with a HEAD of the
-// version read, and so is one whose GET fails (the SDK checks the stored
+// as a HEAD would); AWS S3 answers them there. A server that leaves any of
+// them out of a GET's answer (versitygw 1.8 leaves out the lock state) is
+// asked with a HEAD of the version read, and so is one whose GET fails (the SDK checks the stored
 // checksum of a GET in checksum mode and refuses a body that differs: the
 // plain GET then reads the bytes, so that the caller can name the broken
 // line).
