@@ -26,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/aegisai/audit/shared"
@@ -217,12 +218,14 @@ func (s *Store) List(ctx context.Context, prefix string) ([]string, error) {
 // stored checksum. One GET asks for all three (with the checksum mode on,
 // as a HEAD would); AWS S3 answers them there. A server that leaves any of
 // them out of a GET's answer (versitygw 1.8 leaves out the lock state) is
-// asked with a HEAD of the version read, and so is one whose GET fails (the SDK checks the stored
-// checksum of a GET in checksum mode and refuses a body that differs: the
-// plain GET then reads the bytes, so that the caller can name the broken
-// line).
+// asked with a HEAD of the version read, and so is one whose GET fails.
+// The SDK's own check of the body against the stored checksum is left
+// out: the caller checks it, and names the broken line (should a later SDK
+// check it anyway, a body that differs fails the GET, and the plain GET
+// then reads the bytes).
 func (s *Store) GetLocked(ctx context.Context, key string) (*Object, error) {
-	out, err := s.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.Bucket), Key: aws.String(key), ChecksumMode: types.ChecksumModeEnabled})
+	out, err := s.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.Bucket), Key: aws.String(key), ChecksumMode: types.ChecksumModeEnabled},
+		s3.WithAPIOptions(withoutResponseChecksum))
 	if err == nil {
 		defer out.Body.Close()
 		body, rerr := io.ReadAll(out.Body)
@@ -252,6 +255,14 @@ func (s *Store) GetLocked(ctx context.Context, key string) (*Object, error) {
 	}
 	head.Body = obj.Body
 	return head, nil
+}
+
+// withoutResponseChecksum removes the SDK's check of a response body
+// against its stored checksum (the middleware may be absent: nothing to
+// remove then).
+func withoutResponseChecksum(stack *middleware.Stack) error {
+	_, _ = stack.Deserialize.Remove("AWSChecksum:ValidateOutputPayloadChecksum")
+	return nil
 }
 
 // BatchRef names one batch object of a chain.
