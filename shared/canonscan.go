@@ -208,43 +208,55 @@ func (s *canonScanner) array(depth int) bool {
 // UTF-8 without noncharacters, and only the escapes RFC 8785 writes (which
 // can be neither surrogates nor noncharacters).
 func (s *canonScanner) string() (ok, escaped bool) {
-	s.pos++ // '"'
-	for s.pos < len(s.in) {
-		c := s.in[s.pos]
-		switch {
+	in, i := s.in, s.pos+1
+	defer func() { s.pos = i }()
+	for {
+		for i < len(in) && plainByte[in[i]] {
+			i++
+		}
+		if i >= len(in) {
+			return false, escaped
+		}
+		switch c := in[i]; {
 		case c == '"':
-			s.pos++
+			i++
 			return true, escaped
 		case c == '\\':
 			escaped = true
-			if s.pos+1 >= len(s.in) {
+			if i+1 >= len(in) {
 				return false, escaped
 			}
-			switch s.in[s.pos+1] {
+			switch in[i+1] {
 			case '"', '\\', 'b', 'f', 'n', 'r', 't':
-				s.pos += 2
+				i += 2
 			case 'u':
-				if !canonicalControlEscape(s.in[s.pos:]) {
+				if !canonicalControlEscape(in[i:]) {
 					return false, escaped
 				}
-				s.pos += 6
+				i += 6
 			default:
 				return false, escaped
 			}
 		case c < 0x20:
 			return false, escaped
-		case c < utf8.RuneSelf:
-			s.pos++
 		default:
-			r, size := utf8.DecodeRune(s.in[s.pos:])
+			r, size := utf8.DecodeRune(in[i:])
 			if r == utf8.RuneError && size <= 1 || isNoncharacter(r) {
 				return false, escaped
 			}
-			s.pos += size
+			i += size
 		}
 	}
-	return false, escaped
 }
+
+// plainByte marks the bytes a canonical string holds as they are, one
+// byte one character: printable ASCII but '"' and '\\'.
+var plainByte = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 // canonicalControlEscape reports whether esc starts with \u00xx in lower
 // case for a control character that has no short escape.
