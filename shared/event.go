@@ -201,10 +201,21 @@ func checkID(field, v string) error {
 		return fieldErr(field, "is %d bytes, longer than %d", len(v), MaxIDLen)
 	case strings.Trim(v, " ") == "":
 		return fieldErr(field, "is only spaces")
-	case strings.IndexFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0:
+	case hasControl(v):
 		return fieldErr(field, "holds a control character")
 	}
 	return nil
+}
+
+// hasControl reports a character below U+0020 or U+007F: in UTF-8 these
+// are single bytes, which no other character's encoding holds.
+func hasControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7f {
+			return true
+		}
+	}
+	return false
 }
 
 // Validate checks the envelope exactly as the sealer will check the record
