@@ -143,11 +143,12 @@ func (p *Proc) Start() error {
 }
 
 // Kill sends sig and waits for the process to end; it returns the
-// process's peak resident memory in MiB.
+// process's peak resident memory in MiB until the signal (0 if unknown).
 func (p *Proc) Kill(sig syscall.Signal) float64 {
 	p.mu.Lock()
 	cmd, done := p.cmd, p.done
 	p.mu.Unlock()
+	peak, _ := PeakRSS(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
 	_ = cmd.Process.Signal(sig)
 	select {
 	case <-done:
@@ -155,10 +156,29 @@ func (p *Proc) Kill(sig syscall.Signal) float64 {
 		_ = cmd.Process.Kill()
 		<-done
 	}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		return float64(ru.Maxrss) / 1024
+	return peak
+}
+
+// PeakRSS reads the peak resident memory (VmHWM), in MiB, from a Linux
+// /proc/<pid>/status file. The peak the kernel reports to a parent when
+// its child exits (rusage's Maxrss) is no use here: Go starts a child in
+// the parent's address space until it execs, so that figure includes the
+// parent's own memory.
+func PeakRSS(statusFile string) (float64, error) {
+	b, err := os.ReadFile(statusFile)
+	if err != nil {
+		return 0, err
 	}
-	return 0
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kib float64
+			if _, err := fmt.Sscanf(strings.TrimSpace(v), "%f kB", &kib); err != nil {
+				return 0, fmt.Errorf("%s: VmHWM %q: %w", statusFile, v, err)
+			}
+			return kib / 1024, nil
+		}
+	}
+	return 0, fmt.Errorf("%s has no VmHWM", statusFile)
 }
 
 // BuildAegis builds the aegis binary of this repository into dir.

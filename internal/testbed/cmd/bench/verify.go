@@ -16,6 +16,8 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/aegisai/audit/archive"
+	"github.com/aegisai/audit/internal/platform/awsconn"
+	"github.com/aegisai/audit/internal/testbed/chaos"
 	"github.com/aegisai/audit/internal/testbed/localstack"
 	"github.com/aegisai/audit/replayer"
 	"github.com/aegisai/audit/shared"
@@ -200,12 +202,20 @@ func verifyRSS(ctx context.Context, st *localstack.Stack) (result, error) {
 			return result{}, err
 		}
 		cmd := exec.CommandContext(ctx, self, "-verify-child", bc.bucket+","+bc.chain+","+st.S3Endpoint)
-		cmd.Env = append(os.Environ(), "AEGIS_BENCH_VKEY="+bc.vkey)
+		s3cfg := st.S3Config()
+		cmd.Env = append(os.Environ(), "AEGIS_BENCH_VKEY="+bc.vkey, "AEGIS_BENCH_S3_REGION="+s3cfg.Region,
+			"AEGIS_BENCH_S3_ACCESS_KEY_ID="+s3cfg.AccessKeyID, "AEGIS_BENCH_S3_SECRET_ACCESS_KEY="+s3cfg.SecretAccessKey)
 		cmd.Stderr = os.Stderr
-		if out, err := cmd.Output(); err != nil {
+		out, err := cmd.Output()
+		if err != nil {
 			return result{}, fmt.Errorf("verify child: %v: %s", err, out)
 		}
-		peak := float64(cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) / 1024 // KiB -> MiB
+		// The child reports its own peak (see chaos.PeakRSS).
+		var entries uint64
+		var peak float64
+		if _, err := fmt.Sscanf(string(out), "%d %f", &entries, &peak); err != nil || entries != uint64(n+1) {
+			return result{}, fmt.Errorf("verify child: %q: want the entries verified (%d) and the peak RSS", out, n+1)
+		}
 		fmt.Printf("verify_rss: %d entries: peak %.1f MiB\n", n, peak)
 		peaks = append(peaks, peak)
 	}
@@ -227,12 +237,16 @@ func verifyChild(arg string) {
 		}
 	}
 	ctx := context.Background()
-	st := &localstack.Stack{S3Endpoint: endpoint}
-	cl, err := st.S3(ctx)
+	cl, err := awsconn.S3(ctx, awsconn.Config{Service: "S3", Endpoint: endpoint, Region: os.Getenv("AEGIS_BENCH_S3_REGION"),
+		AccessKeyID: os.Getenv("AEGIS_BENCH_S3_ACCESS_KEY_ID"), SecretAccessKey: os.Getenv("AEGIS_BENCH_S3_SECRET_ACCESS_KEY")})
 	if err == nil {
 		var rep replayer.Report
 		rep, err = replayer.Verify(ctx, replayer.Config{S3: cl, Bucket: bucket, Chain: chain, VerifierKey: os.Getenv("AEGIS_BENCH_VKEY")})
-		fmt.Println(strconv.FormatUint(rep.Entries, 10))
+		if err == nil {
+			var peak float64
+			peak, err = chaos.PeakRSS("/proc/self/status")
+			fmt.Println(strconv.FormatUint(rep.Entries, 10), peak)
+		}
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
