@@ -143,12 +143,20 @@ type Entry struct {
 // checks every line with the general canonicaliser, and the fuzz tests
 // check that the two agree.
 func (e *Entry) CanonicalBody() ([]byte, error) {
+	b, _, err := e.canonicalBody()
+	return b, err
+}
+
+// canonicalBody is CanonicalBody that also says where the hash member
+// goes: before the top-level "invalid" member of an INVALID entry, else
+// before the top-level "prev" (see withHash).
+func (e *Entry) canonicalBody() (b []byte, hashAt int, err error) {
 	if e.Seq > MaxSafeInteger || e.Source != nil && (e.Source.Offset > MaxSafeInteger || e.Source.Offset < 0) {
-		return nil, fmt.Errorf("entry seq %d: seq or offset outside [0, 2^53-1]", e.Seq)
+		return nil, 0, fmt.Errorf("entry seq %d: seq or offset outside [0, 2^53-1]", e.Seq)
 	}
 	// Room for the members, and for the hash member that Line and
 	// SealNext insert in place.
-	b := make([]byte, 0, 512+len(e.Chain)+len(e.Event)+e.invalidLen()+hashMemberLen)
+	b = make([]byte, 0, 512+len(e.Chain)+len(e.Event)+e.invalidLen()+hashMemberLen)
 	b = append(b, `{"chain":`...)
 	b = appendString(b, e.Chain)
 	switch {
@@ -157,7 +165,7 @@ func (e *Entry) CanonicalBody() ([]byte, error) {
 		if !e.eventCanonical {
 			var err error
 			if canon, err = Canonicalize(e.Event); err != nil {
-				return nil, fmt.Errorf("entry seq %d: event: %w", e.Seq, err)
+				return nil, 0, fmt.Errorf("entry seq %d: event: %w", e.Seq, err)
 			}
 		}
 		b = append(b, `,"event":`...)
@@ -172,6 +180,7 @@ func (e *Entry) CanonicalBody() ([]byte, error) {
 		b = append(b, '}')
 	}
 	if e.Invalid != nil {
+		hashAt = len(b)
 		b = append(b, `,"invalid":{`...)
 		if e.Invalid.Raw != "" {
 			b = append(b, `"raw":`...)
@@ -185,6 +194,9 @@ func (e *Entry) CanonicalBody() ([]byte, error) {
 		b = append(b, `","size":`...)
 		b = strconv.AppendInt(b, int64(e.Invalid.Size), 10)
 		b = append(b, '}')
+	}
+	if e.Invalid == nil {
+		hashAt = len(b)
 	}
 	b = append(b, `,"prev":"`...)
 	b = hex.AppendEncode(b, e.Prev[:])
@@ -207,7 +219,7 @@ func (e *Entry) CanonicalBody() ([]byte, error) {
 	b = appendString(b, string(e.Type))
 	b = append(b, `,"v":`...)
 	b = strconv.AppendInt(b, int64(e.V), 10)
-	return append(b, '}'), nil
+	return append(b, '}'), hashAt, nil
 }
 
 // ComputeHash returns SHA-256(EntryHashPrefix || prev || CanonicalBody).
@@ -236,11 +248,11 @@ func hashBody(prev Hash, body ...[]byte) Hash {
 // Line returns the sealed line: canonical JSON of the entry including its
 // hash, without a trailing newline.
 func (e *Entry) Line() ([]byte, error) {
-	body, err := e.CanonicalBody()
+	body, at, err := e.canonicalBody()
 	if err != nil {
 		return nil, err
 	}
-	return withHash(body, e.Type, e.Hash)
+	return insertHash(body, at, e.Hash), nil
 }
 
 // hashMemberLen is the length of `,"hash":"<64 hex digits>"`.
@@ -276,13 +288,19 @@ func withHash(body []byte, t EntryType, h Hash) ([]byte, error) {
 	if i < 0 {
 		return nil, fmt.Errorf("entry body has no %s member", marker)
 	}
+	return insertHash(body, i, h), nil
+}
+
+// insertHash inserts the hash member at byte at of body, in body's array
+// when it has room.
+func insertHash(body []byte, at int, h Hash) []byte {
 	n := len(body)
 	out := slices.Grow(body, hashMemberLen)[:n+hashMemberLen]
-	copy(out[i+hashMemberLen:], out[i:n])
-	m := append(out[i:i:i+hashMemberLen], `,"hash":"`...)
+	copy(out[at+hashMemberLen:], out[at:n])
+	m := append(out[at:at:at+hashMemberLen], `,"hash":"`...)
 	m = hex.AppendEncode(m, h[:])
 	_ = append(m, '"')
-	return out, nil
+	return out
 }
 
 // Head is the end of a chain: the last sealed entry's seq and hash and the
@@ -405,12 +423,12 @@ func prepareStrict(chain string, src Source, raw []byte) *Entry {
 // line, writing the canonical body once.
 func (h Head) SealNext(e *Entry, sealedAt time.Time) ([]byte, error) {
 	e.V, e.Chain, e.Seq, e.Prev, e.SealedAt = FormatVersion, h.Chain, h.Seq+1, h.Hash, sealedAt.UTC()
-	body, err := e.CanonicalBody()
+	body, at, err := e.canonicalBody()
 	if err != nil {
 		return nil, err
 	}
 	e.Hash = hashBody(e.Prev, body)
-	return withHash(body, e.Type, e.Hash)
+	return insertHash(body, at, e.Hash), nil
 }
 
 func clampTime(t time.Time) time.Time {
