@@ -173,7 +173,7 @@ func (s *Store) Get(ctx context.Context, key, versionID string) (*Object, error)
 		return nil, fmt.Errorf("get s3://%s/%s: %w", s.Bucket, key, err)
 	}
 	defer out.Body.Close()
-	body, err := io.ReadAll(out.Body)
+	body, err := readBody(out.Body, out.ContentLength)
 	if err != nil {
 		return nil, fmt.Errorf("read s3://%s/%s: %w", s.Bucket, key, err)
 	}
@@ -228,7 +228,7 @@ func (s *Store) GetLocked(ctx context.Context, key string) (*Object, error) {
 		s3.WithAPIOptions(withoutResponseChecksum))
 	if err == nil {
 		defer out.Body.Close()
-		body, rerr := io.ReadAll(out.Body)
+		body, rerr := readBody(out.Body, out.ContentLength)
 		version := aws.ToString(out.VersionId)
 		switch {
 		case rerr != nil:
@@ -255,6 +255,22 @@ func (s *Store) GetLocked(ctx context.Context, key string) (*Object, error) {
 	}
 	head.Body = obj.Body
 	return head, nil
+}
+
+// maxPrealloc bounds the buffer a body's announced length sizes at once; a
+// larger (or absurd) length is read growing as it comes.
+const maxPrealloc = 64 << 20
+
+// readBody reads a response body whole, into one buffer of the announced
+// length when it is reasonable (io.ReadAll grows by doubling: a dozen
+// copies of a batch object).
+func readBody(r io.Reader, length *int64) ([]byte, error) {
+	if length == nil || *length < 0 || *length > maxPrealloc {
+		return io.ReadAll(r)
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, *length+bytes.MinRead))
+	_, err := buf.ReadFrom(r)
+	return buf.Bytes(), err
 }
 
 // withoutResponseChecksum removes the SDK's check of a response body
