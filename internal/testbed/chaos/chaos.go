@@ -159,6 +159,33 @@ func (p *Proc) Kill(sig syscall.Signal) float64 {
 	return peak
 }
 
+// CPU returns the CPU time the running process has used so far (Linux).
+func (p *Proc) CPU() (time.Duration, error) {
+	p.mu.Lock()
+	cmd := p.cmd
+	p.mu.Unlock()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	// The fields after the command name (which may hold spaces) in
+	// parentheses: utime and stime are the 12th and 13th, in clock ticks
+	// (100 a second on Linux).
+	_, rest, ok := strings.Cut(string(b), ") ")
+	f := strings.Fields(rest)
+	if !ok || len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: unexpected %q", cmd.Process.Pid, b)
+	}
+	var utime, stime int64
+	if _, err := fmt.Sscan(f[11], &utime); err != nil {
+		return 0, err
+	}
+	if _, err := fmt.Sscan(f[12], &stime); err != nil {
+		return 0, err
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
+}
+
 // PeakRSS reads the peak resident memory (VmHWM), in MiB, from a Linux
 // /proc/<pid>/status file. The peak the kernel reports to a parent when
 // its child exits (rusage's Maxrss) is no use here: Go starts a child in
