@@ -17,14 +17,13 @@ import (
 
 // Member names in canonical (sorted) order.
 var (
-	lineEventMembers  = []string{"chain", "event", "hash", "prev", "sealed_at", "seq", "source", "type", "v"}
-	sourceMembers     = []string{"offset", "partition", "timestamp", "topic"}
-	decisionEvent     = []string{"decision", "environment", "event_id", "occurred_at", "type"}
-	overrideEvent     = []string{"environment", "event_id", "occurred_at", "override", "type"}
-	decisionMembers   = []string{"action", "confidence_score", "decision_id", "policy_version", "session_id", "user_id"}
-	decisionMetadata  = []string{"action", "confidence_score", "decision_id", "metadata", "policy_version", "session_id", "user_id"}
-	overrideMembers   = []string{"decision_id", "new_action", "reason", "reviewer_id"}
-	maxEnvelopeFields = len(decisionMetadata)
+	lineEventMembers = []string{"chain", "event", "hash", "prev", "sealed_at", "seq", "source", "type", "v"}
+	sourceMembers    = []string{"offset", "partition", "timestamp", "topic"}
+	decisionEvent    = []string{"decision", "environment", "event_id", "occurred_at", "type"}
+	overrideEvent    = []string{"environment", "event_id", "occurred_at", "override", "type"}
+	decisionMembers  = []string{"action", "confidence_score", "decision_id", "policy_version", "session_id", "user_id"}
+	decisionMetadata = []string{"action", "confidence_score", "decision_id", "metadata", "policy_version", "session_id", "user_id"}
+	overrideMembers  = []string{"decision_id", "new_action", "reason", "reviewer_id"}
 )
 
 // entryWithSource holds an entry and its source in one allocation.
