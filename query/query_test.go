@@ -260,3 +260,44 @@ func TestBadParametersAndForgedCursors(t *testing.T) {
 		t.Fatalf("second page %v %v", next.IDs(), err)
 	}
 }
+
+// A producer allowed to write only dev seals, on the dev chain, an override
+// of a prod decision's id. Decision ids are not unique across chains, so
+// the items share one partition; the prod decision's current state, its
+// history and its proof must not change: an override only overrides a
+// decision of its own chain.
+func TestOverrideOfAnotherChainChangesNothing(t *testing.T) {
+	ctx := context.Background()
+	rd := index(t, "prod", []event{{id: "d1", user: "u", session: "s", action: "BLOCK", at: at(0)}})
+	ix := &indexer.Index{DB: rd.DB.(indexer.DynamoAPI), Table: rd.Table}
+	// Enough dev entries that the dev override's seq is above the prod
+	// decision's.
+	apply(t, ix, "dev", []event{
+		{id: "x1", user: "u", session: "s", action: "ALLOW", at: at(1)},
+		{id: "x2", user: "u", session: "s", action: "ALLOW", at: at(1)},
+		{id: "d1", at: at(2), to: "ALLOW"},
+	})
+	h, err := rd.Decision(ctx, "d1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.CurrentAction != "BLOCK" || h.CurrentSeq != h.Proof.Seq || len(h.Overrides) != 0 {
+		t.Fatalf("prod decision d1 after a dev override of d1: current %s (seq %d), %d overrides; want BLOCK as decided, none",
+			h.CurrentAction, h.CurrentSeq, len(h.Overrides))
+	}
+	// Read without a chain filter, the decision shown is one chain's, and
+	// so are its overrides.
+	anyChain := &query.Reader{DB: rd.DB, Table: rd.Table}
+	h, err = anyChain.Decision(ctx, "d1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Environment != "prod" || h.CurrentAction != "BLOCK" || len(h.Overrides) != 0 {
+		t.Fatalf("unfiltered read of d1: %s decision, current %s, %d overrides; want prod's, BLOCK, none", h.Environment, h.CurrentAction, len(h.Overrides))
+	}
+	// The dev override is still found, for dev.
+	dev := &query.Reader{DB: rd.DB, Table: rd.Table, Chain: "dev"}
+	if _, err := dev.Decision(ctx, "d1"); !errors.Is(err, query.ErrNotFound) {
+		t.Fatalf("dev has no decision d1: %v", err)
+	}
+}
