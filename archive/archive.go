@@ -100,6 +100,33 @@ type Store struct {
 	Bucket string
 	// Prefix defaults to "audit".
 	Prefix string
+	// MaxObjectBytes bounds what Get reads of one object. Default
+	// DefaultMaxObjectBytes.
+	MaxObjectBytes int64
+}
+
+// DefaultMaxObjectBytes is the largest object Get reads (64 MiB): well
+// above any batch the sealer writes (it closes batches at most at
+// MaxBatchBytes), far below what would exhaust a verifier's or a sealer's
+// memory.
+const DefaultMaxObjectBytes = 64 << 20
+
+// MaxBatchBytes is the largest batch size a sealer may be configured
+// with: a batch holds at most this much and one more line, so every object
+// it writes reads back within DefaultMaxObjectBytes.
+const MaxBatchBytes = DefaultMaxObjectBytes / 2
+
+// ErrTooLarge is returned by Get for an object over MaxObjectBytes: not
+// one the sealer wrote. Someone with write access to the bucket (not the
+// signing key) can put one at any new key; it is refused, never read into
+// memory, so it cannot take down the sealer or a verification.
+var ErrTooLarge = errors.New("object larger than any batch the sealer writes")
+
+func (s *Store) maxObject() int64 {
+	if s.MaxObjectBytes <= 0 {
+		return DefaultMaxObjectBytes
+	}
+	return s.MaxObjectBytes
 }
 
 func (s *Store) prefix() string {
@@ -172,9 +199,16 @@ func (s *Store) Get(ctx context.Context, key, versionID string) (*Object, error)
 		return nil, fmt.Errorf("get s3://%s/%s: %w", s.Bucket, key, err)
 	}
 	defer out.Body.Close()
-	body, err := io.ReadAll(out.Body)
+	limit := s.maxObject()
+	if n := aws.ToInt64(out.ContentLength); n > limit {
+		return nil, fmt.Errorf("get s3://%s/%s: %w: %d bytes, the limit is %d", s.Bucket, key, ErrTooLarge, n, limit)
+	}
+	body, err := io.ReadAll(io.LimitReader(out.Body, limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("read s3://%s/%s: %w", s.Bucket, key, err)
+	}
+	if int64(len(body)) > limit { // a length the server did not announce
+		return nil, fmt.Errorf("get s3://%s/%s: %w: more than %d bytes", s.Bucket, key, ErrTooLarge, limit)
 	}
 	return &Object{Key: key, VersionID: aws.ToString(out.VersionId), Body: body}, nil
 }

@@ -140,3 +140,19 @@ func TestVerifySeesEveryVersion(t *testing.T) {
 		})
 	}
 }
+
+// Someone with write access to the bucket but not the signing key puts an
+// object over archive.DefaultMaxObjectBytes at the chain's next batch key.
+// Verification names it as a failure of that object, without reading it
+// whole (the in-memory S3 announces no length: the read is cut at the
+// limit).
+func TestVerifyNamesAnOversizedObject(t *testing.T) {
+	store, vkey := memChain(t, 2, 3)
+	key := "audit/year=2026/month=11/day=03/env=mem/00000000000000000007.jsonl"
+	store.PutVersion("audit", key, make([]byte, archive.DefaultMaxObjectBytes+1))
+	_, err := replayer.Verify(context.Background(), replayer.Config{S3: store, Bucket: "audit", Chain: "mem", VerifierKey: vkey})
+	var f *replayer.Failure
+	if !errors.As(err, &f) || f.Key != key || !errors.Is(err, replayer.ErrVerifyFailed) || !strings.Contains(err.Error(), "larger than") {
+		t.Fatalf("verify: %v, want a failure of %s for its size", err, key)
+	}
+}
