@@ -2,6 +2,7 @@ package httpauth
 
 import (
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -37,7 +38,7 @@ func FuzzParse(f *testing.F) {
 			if err != nil || p.Name != fields[0] {
 				t.Fatalf("token of %q authenticates as %q (%v)", fields[0], p.Name, err)
 			}
-			want := fields[2] == "*" || contains(strings.Split(fields[2], ","), env)
+			want := fields[2] == "*" || slices.Contains(strings.Split(fields[2], ","), env)
 			if p.May(env) != want {
 				t.Fatalf("%q may use %q: %v, want %v (environments %s)", p.Name, env, p.May(env), want, fields[2])
 			}
@@ -54,13 +55,4 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("header %q authenticates as %q", header, p.Name)
 		}
 	})
-}
-
-func contains(list []string, s string) bool {
-	for _, l := range list {
-		if l == s {
-			return true
-		}
-	}
-	return false
 }
