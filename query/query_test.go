@@ -11,6 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"github.com/aegisai/audit/indexer"
 	"github.com/aegisai/audit/indexer/layout"
 	"github.com/aegisai/audit/internal/testbed/localstack"
@@ -299,5 +303,49 @@ func TestOverrideOfAnotherChainChangesNothing(t *testing.T) {
 	dev := &query.Reader{DB: rd.DB, Table: rd.Table, Chain: "dev"}
 	if _, err := dev.Decision(ctx, "d1"); !errors.Is(err, query.ErrNotFound) {
 		t.Fatalf("dev has no decision d1: %v", err)
+	}
+}
+
+// Someone who can edit the table copies decision d2's item, unchanged,
+// into d1's partition and deletes d1's own. The copy's proof is genuine (it
+// is d2's entry), so a verification of it passes; the reader must not
+// answer it as d1.
+func TestAnotherDecisionsItemIsNotTheAnswer(t *testing.T) {
+	ctx := context.Background()
+	rd := index(t, "prod", []event{
+		{id: "d1", user: "u", session: "s", action: "BLOCK", at: at(0)},
+		{id: "d2", user: "u", session: "s", action: "ALLOW", at: at(1)},
+	})
+	db := rd.DB.(indexer.DynamoAPI)
+	out, err := db.Query(ctx, &dynamodb.QueryInput{TableName: aws.String(rd.Table), KeyConditionExpression: aws.String("PK = :pk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: layout.DecisionPK("d2")}}})
+	if err != nil || len(out.Items) != 1 {
+		t.Fatalf("d2's items: %d (%v)", len(out.Items), err)
+	}
+	copied := out.Items[0]
+	copied[layout.AttrPK] = &types.AttributeValueMemberS{Value: layout.DecisionPK("d1")}
+	if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(rd.Table), Item: copied}); err != nil {
+		t.Fatal(err)
+	}
+	h, err := rd.Decision(ctx, "d1")
+	if err != nil || h.DecisionID != "d1" || h.Action != "BLOCK" || len(h.Conflicting) != 0 {
+		t.Fatalf("d1 with d2's item in its partition: %+v %v; want d1's own decision only", h, err)
+	}
+	own, err := db.Query(ctx, &dynamodb.QueryInput{TableName: aws.String(rd.Table), KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :d)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: layout.DecisionPK("d1")},
+			":d": &types.AttributeValueMemberS{Value: "SK#DECISION#" + at(0)[:4]}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range own.Items {
+		if id := it["decision_id"].(*types.AttributeValueMemberS).Value; id == "d1" {
+			if _, err := db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(rd.Table),
+				Key: map[string]types.AttributeValue{layout.AttrPK: it[layout.AttrPK], layout.AttrSK: it[layout.AttrSK]}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if h, err := rd.Decision(ctx, "d1"); !errors.Is(err, query.ErrNotFound) {
+		t.Fatalf("d1's item deleted, d2's copied in its place: %+v %v; want not found", h, err)
 	}
 }

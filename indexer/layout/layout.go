@@ -261,6 +261,10 @@ type Partition struct {
 
 // LoadDecision reads a decision's partition with one strongly consistent
 // Query (paginated if large). An empty Partition means it is not indexed.
+// Items in it that are of another decision id (the indexer never writes
+// them; someone who edits the table can) are left out, so that no answer
+// about one decision is another decision's, however genuine its proof;
+// `aegis index check` lists them as extra items.
 func LoadDecision(ctx context.Context, db Querier, table, decisionID string) (Partition, error) {
 	var part Partition
 	p := dynamodb.NewQueryPaginator(db, &dynamodb.QueryInput{
@@ -283,13 +287,17 @@ func LoadDecision(ctx context.Context, db Querier, table, decisionID string) (Pa
 				if err := attributevalue.UnmarshalMap(it, &d); err != nil {
 					return part, fmt.Errorf("decode decision %s item %s: %w", decisionID, sk.Value, err)
 				}
-				part.Decisions = append(part.Decisions, d)
+				if d.DecisionID == decisionID {
+					part.Decisions = append(part.Decisions, d)
+				}
 			case strings.HasPrefix(sk.Value, SKOverride):
 				var o Override
 				if err := attributevalue.UnmarshalMap(it, &o); err != nil {
 					return part, fmt.Errorf("decode override of %s item %s: %w", decisionID, sk.Value, err)
 				}
-				part.Overrides = append(part.Overrides, o)
+				if o.DecisionID == decisionID {
+					part.Overrides = append(part.Overrides, o)
+				}
 			}
 		}
 	}
