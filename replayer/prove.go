@@ -27,8 +27,9 @@ type ProveConfig struct {
 	Prefix string
 	// Chain is the decision's chain (required).
 	Chain string
-	// VerifierKey is the chain's checkpoint key (required): every
-	// checkpoint put in the bundle is checked with it.
+	// VerifierKey is the chain's checkpoint key, or its keyset after a key
+	// rotation (docs/FORMAT.md section 7.4; required): every checkpoint put
+	// in the bundle is checked with the key for its seq.
 	VerifierKey string
 	// Now is the clock Object Lock retention is checked against. Default
 	// time.Now.
@@ -54,7 +55,7 @@ func Prove(ctx context.Context, cfg ProveConfig, decisionID string, refs []Entry
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	trusted, err := shared.ParseVerifierKey(cfg.VerifierKey)
+	trusted, err := shared.ParseKeyset(cfg.VerifierKey)
 	if err != nil {
 		return nil, rep, fmt.Errorf("prove: %w", err)
 	}
@@ -62,7 +63,7 @@ func Prove(ctx context.Context, cfg ProveConfig, decisionID string, refs []Entry
 		return nil, rep, fmt.Errorf("prove %s: no entries", decisionID)
 	}
 	store := &archive.Store{S3: cfg.S3, Bucket: cfg.Bucket, Prefix: cfg.Prefix}
-	b := &shared.Bundle{Chain: cfg.Chain, DecisionID: decisionID, KeyID: trusted.ID(), Items: make([]shared.BundleItem, len(refs))}
+	b := &shared.Bundle{Chain: cfg.Chain, DecisionID: decisionID, Items: make([]shared.BundleItem, len(refs))}
 	// One object at a time, each read once for all the refs in it: a
 	// decision overridden in thousands of objects (a producer may do that)
 	// costs the memory of one object, not of all of them.
@@ -93,6 +94,9 @@ func Prove(ctx context.Context, cfg ProveConfig, decisionID string, refs []Entry
 				Path: shared.InclusionProof(leaves, i), Checkpoint: o.note}
 		}
 	}
+	// key_id names the key of the newest checkpoint (after a key rotation
+	// the older ones may be signed by the retired key, in its range).
+	b.KeyID = shared.SignedBy(b.Items[len(b.Items)-1].Checkpoint)
 	raw := b.Encode()
 	rep, err = shared.VerifyBundle(raw, trusted)
 	if err != nil {
@@ -110,7 +114,7 @@ type signedObject struct {
 
 // readSignedObject reads an object and its checkpoint and checks that the
 // checkpoint signs exactly it.
-func readSignedObject(ctx context.Context, store *archive.Store, cfg ProveConfig, trusted shared.VerifierKey, key string) (*signedObject, error) {
+func readSignedObject(ctx context.Context, store *archive.Store, cfg ProveConfig, trusted shared.Keyset, key string) (*signedObject, error) {
 	obj, err := store.GetLocked(ctx, key)
 	if err != nil {
 		return nil, err
@@ -140,7 +144,7 @@ func readSignedObject(ctx context.Context, store *archive.Store, cfg ProveConfig
 	if err != nil {
 		return nil, err
 	}
-	cp, err := shared.OpenCheckpoint(note.Body, trusted)
+	cp, err := trusted.Open(note.Body)
 	if err != nil {
 		return nil, &Failure{Key: cpKey, Reason: err.Error(), Err: err}
 	}
