@@ -18,7 +18,7 @@ func FuzzVerifyBundle(f *testing.F) {
 	if len(files) == 0 {
 		f.Fatal("no proof vectors to seed from")
 	}
-	trusted := vecVerifier(f)
+	trusted := SingleKeyset(vecVerifier(f))
 	accepted := 0
 	for _, name := range files {
 		raw, err := os.ReadFile(name)
