@@ -101,6 +101,33 @@ type Store struct {
 	Bucket string
 	// Prefix defaults to "audit".
 	Prefix string
+	// MaxObjectBytes bounds what Get reads of one object. Default
+	// DefaultMaxObjectBytes.
+	MaxObjectBytes int64
+}
+
+// DefaultMaxObjectBytes is the largest object Get reads (64 MiB): well
+// above any batch the sealer writes (it closes batches at most at
+// MaxBatchBytes), far below what would exhaust a verifier's or a sealer's
+// memory.
+const DefaultMaxObjectBytes = 64 << 20
+
+// MaxBatchBytes is the largest batch size a sealer may be configured
+// with: a batch holds at most this much and one more line, so every object
+// it writes reads back within DefaultMaxObjectBytes.
+const MaxBatchBytes = DefaultMaxObjectBytes / 2
+
+// ErrTooLarge is returned by Get for an object over MaxObjectBytes: not
+// one the sealer wrote. Someone with write access to the bucket (not the
+// signing key) can put one at any new key; it is refused, never read into
+// memory, so it cannot take down the sealer or a verification.
+var ErrTooLarge = errors.New("object larger than any batch the sealer writes")
+
+func (s *Store) maxObject() int64 {
+	if s.MaxObjectBytes <= 0 {
+		return DefaultMaxObjectBytes
+	}
+	return s.MaxObjectBytes
 }
 
 func (s *Store) prefix() string {
@@ -173,9 +200,9 @@ func (s *Store) Get(ctx context.Context, key, versionID string) (*Object, error)
 		return nil, fmt.Errorf("get s3://%s/%s: %w", s.Bucket, key, err)
 	}
 	defer out.Body.Close()
-	body, err := readBody(out.Body, out.ContentLength)
+	body, err := s.readObject(key, out.Body, out.ContentLength)
 	if err != nil {
-		return nil, fmt.Errorf("read s3://%s/%s: %w", s.Bucket, key, err)
+		return nil, err
 	}
 	return &Object{Key: key, VersionID: aws.ToString(out.VersionId), Body: body}, nil
 }
@@ -228,9 +255,11 @@ func (s *Store) GetLocked(ctx context.Context, key string) (*Object, error) {
 		s3.WithAPIOptions(withoutResponseChecksum))
 	if err == nil {
 		defer out.Body.Close()
-		body, rerr := readBody(out.Body, out.ContentLength)
+		body, rerr := s.readObject(key, out.Body, out.ContentLength)
 		version := aws.ToString(out.VersionId)
 		switch {
+		case errors.Is(rerr, ErrTooLarge):
+			return nil, rerr
 		case rerr != nil:
 		case out.ObjectLockMode != "" && out.ObjectLockRetainUntilDate != nil && aws.ToString(out.ChecksumSHA256) != "":
 			return &Object{Key: key, VersionID: version, Body: body,
@@ -255,6 +284,24 @@ func (s *Store) GetLocked(ctx context.Context, key string) (*Object, error) {
 	}
 	head.Body = obj.Body
 	return head, nil
+}
+
+// readObject reads a GET's body, refusing an object over the store's
+// limit unread when its announced length says so, or as soon as the bytes
+// pass the limit when the server announced none (or less).
+func (s *Store) readObject(key string, body io.Reader, length *int64) ([]byte, error) {
+	limit := s.maxObject()
+	if n := aws.ToInt64(length); n > limit {
+		return nil, fmt.Errorf("get s3://%s/%s: %w: %d bytes, the limit is %d", s.Bucket, key, ErrTooLarge, n, limit)
+	}
+	b, err := readBody(io.LimitReader(body, limit+1), length)
+	if err != nil {
+		return nil, fmt.Errorf("read s3://%s/%s: %w", s.Bucket, key, err)
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("get s3://%s/%s: %w: more than %d bytes", s.Bucket, key, ErrTooLarge, limit)
+	}
+	return b, nil
 }
 
 // maxPrealloc bounds the buffer a body's announced length sizes at once; a

@@ -1,9 +1,12 @@
 package archive_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -154,5 +157,46 @@ func TestGetLockedReadsTheSameWithOrWithoutAHead(t *testing.T) {
 		viaGet.LockMode != types.ObjectLockModeCompliance || viaHead.LockMode != viaGet.LockMode ||
 		!viaGet.RetainUntil.Equal(viaHead.RetainUntil) || viaGet.ChecksumSHA256 == "" || viaGet.ChecksumSHA256 != viaHead.ChecksumSHA256 {
 		t.Fatalf("read on GET %+v, with a HEAD %+v", viaGet, viaHead)
+	}
+}
+
+// Someone with write access to the bucket but not the signing key puts a
+// huge object at a new key of the chain (Object Lock allows new keys). Get
+// refuses it by its announced length, before reading it, with ErrTooLarge
+// naming the key; an object at the limit still reads.
+func TestOversizedObjectIsRefusedUnread(t *testing.T) {
+	ctx := context.Background()
+	st := newStore(t)
+	st.MaxObjectBytes = 1 << 20
+	until := time.Now().Add(time.Hour)
+	big := "audit/year=2026/month=11/day=27/env=prod/00000000000000000099.jsonl"
+	if _, err := st.Put(ctx, big, bytes.Repeat([]byte("x"), 16<<20), until); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Put(ctx, "audit/fits.jsonl", bytes.Repeat([]byte("y"), 1<<20), until); err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	_, err := st.Get(ctx, big, "")
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, archive.ErrTooLarge) || !strings.Contains(err.Error(), big) {
+		t.Fatalf("get of a 16 MiB object with a 1 MiB limit: %v, want ErrTooLarge naming the key", err)
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 4<<20 {
+		t.Fatalf("refusing it allocated %d bytes: the object was read", grew)
+	}
+	if _, err := st.GetLocked(ctx, big); !errors.Is(err, archive.ErrTooLarge) {
+		t.Fatalf("GetLocked: %v, want ErrTooLarge", err)
+	}
+	// The same through GetLocked's one-GET path (a server that answers the
+	// lock state on GET, as AWS S3 does).
+	oneGet := &archive.Store{S3: &lockOnGet{S3API: st.S3}, Bucket: st.Bucket, MaxObjectBytes: st.MaxObjectBytes}
+	if _, err := oneGet.GetLocked(ctx, big); !errors.Is(err, archive.ErrTooLarge) {
+		t.Fatalf("GetLocked with the lock state on GET: %v, want ErrTooLarge", err)
+	}
+	if obj, err := st.Get(ctx, "audit/fits.jsonl", ""); err != nil || len(obj.Body) != 1<<20 {
+		t.Fatalf("an object of exactly the limit: %v", err)
 	}
 }

@@ -86,7 +86,7 @@ func TestApplyIsIdempotentAndOrderFree(t *testing.T) {
 			if d.Action != "BLOCK" || d.CurrentAction != "ALLOW" || len(d.Overrides) != 2 || d.CurrentSeq != 3 {
 				t.Fatalf("decision %+v: want BLOCK, now ALLOW (seq 3) after 2 overrides", d)
 			}
-			if d.Proof.Seq != 1 || d.Proof.Object != "audit/x.jsonl" || d.Proof.Line != 1 || d.Proof.Hash == "" {
+			if d.Proof.Seq != 1 || !strings.HasSuffix(d.Proof.Object, "/env=prod/00000000000000000001.jsonl") || d.Proof.Line != 1 || d.Proof.Hash == "" {
 				t.Fatalf("proof pointer %+v", d.Proof)
 			}
 			hw, ok, err := ix.HighWater(ctx, "prod")

@@ -280,6 +280,9 @@ func interleave(batches []archive.BatchRef, checkpoints []string, cpSeqs []uint6
 // Object Lock, stored checksum, and each line on its own.
 func readBatch(ctx context.Context, store *archive.Store, ref archive.BatchRef, now time.Time) (*batchResult, error) {
 	obj, err := store.GetLocked(ctx, ref.Key)
+	if errors.Is(err, archive.ErrTooLarge) { // not a batch the sealer wrote
+		return &batchResult{failure: &Failure{Key: ref.Key, Reason: err.Error(), Err: ErrVerifyFailed}}, nil
+	}
 	if err != nil {
 		return nil, err
 	}
