@@ -23,7 +23,7 @@ import (
 func (p *Producer) PublishAsync(ctx context.Context, e *shared.Envelope, done func(*shared.Receipt, error)) error {
 	value, err := p.value(e)
 	if err != nil {
-		p.m.events.WithLabelValues("invalid").Inc()
+		p.m.invalid.Inc()
 		return err
 	}
 	select {
@@ -49,11 +49,11 @@ func (p *Producer) PublishAsync(ctx context.Context, e *shared.Envelope, done fu
 		defer p.async.Done()
 		<-p.window
 		if err != nil {
-			p.m.events.WithLabelValues("failed").Inc()
+			p.m.failed.Inc()
 			done(receipt, fmt.Errorf("%w: %v", ErrAuditUnavailable, err))
 			return
 		}
-		p.m.events.WithLabelValues("durable").Inc()
+		p.m.durable.Inc()
 		done(receipt, nil)
 	})
 	return nil

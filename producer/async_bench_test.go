@@ -38,6 +38,17 @@ func benchEvents(p *Producer, n int) []*shared.Envelope {
 	return out
 }
 
+// rawClient is franz-go configured as the producer configures its client.
+func rawClient(b *testing.B, c *kfake.Cluster) *kgo.Client {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.DefaultProduceTopic("t"), kgo.ProducerLinger(time.Millisecond),
+		kgo.RequiredAcks(kgo.AllISRAcks()), kgo.MaxBufferedRecords(11000))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(cl.Close)
+	return cl
+}
+
 func BenchmarkPublishAsync(b *testing.B) {
 	_, p := benchBroker(b)
 	events := benchEvents(p, b.N)
@@ -61,12 +72,7 @@ func BenchmarkRawProduce(b *testing.B) {
 	for i, e := range events {
 		values[i], _ = e.Record()
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.DefaultProduceTopic("t"), kgo.ProducerLinger(time.Millisecond),
-		kgo.RequiredAcks(kgo.AllISRAcks()), kgo.MaxBufferedRecords(11000))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer cl.Close()
+	cl := rawClient(b, c)
 	b.ResetTimer()
 	start := time.Now()
 	for i, v := range values {
@@ -76,4 +82,35 @@ func BenchmarkRawProduce(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
+}
+
+// BenchmarkLogDecision and BenchmarkRawProduceSync compare one synchronous
+// call, one at a time, with franz-go's ProduceSync of the same record.
+func BenchmarkLogDecision(b *testing.B) {
+	_, p := benchBroker(b)
+	d := benchEvents(p, 1)[0].Decision
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := p.LogDecision(context.Background(), *d); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkRawProduceSync(b *testing.B) {
+	c, p := benchBroker(b)
+	e := benchEvents(p, 1)[0]
+	value, err := e.Record()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cl := rawClient(b, c)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if err := cl.ProduceSync(context.Background(), &kgo.Record{Key: []byte(e.EventID), Value: value}).FirstErr(); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -190,7 +190,7 @@ func (w *sealWatch) close() {
 func (p *Producer) publishSealed(ctx context.Context, e *shared.Envelope) (*shared.Receipt, error) {
 	value, err := p.value(e)
 	if err != nil {
-		p.m.events.WithLabelValues("invalid").Inc()
+		p.m.invalid.Inc()
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.SealTimeout)
@@ -205,7 +205,7 @@ func (p *Producer) publishSealed(ctx context.Context, e *shared.Envelope) (*shar
 	}
 	select {
 	case r := <-wt.got:
-		p.m.events.WithLabelValues("sealed").Inc()
+		p.m.sealed.Inc()
 		return r, nil
 	case <-ctx.Done():
 		return nil, fmt.Errorf("%w: event %s after %s: %v", ErrNotSealed, e.EventID, p.cfg.SealTimeout, ctx.Err())
