@@ -70,7 +70,7 @@ keys/prod.key:
 ## fuzz: run each parser fuzzer for FUZZTIME (default 30s)
 FUZZTIME ?= 30s
 fuzz:
-	for f in FuzzParseLine FuzzSingleByteEdit FuzzSealRecord FuzzCanonicalize FuzzCanonicalMode FuzzOpenCheckpoint FuzzParseVerifierKey FuzzEnvelopeRecord; do \
+	for f in FuzzParseLine FuzzSingleByteEdit FuzzSealRecord FuzzCanonicalize FuzzCanonicalMode FuzzOpenCheckpoint FuzzParseVerifierKey FuzzEnvelopeRecord FuzzPlainNumber; do \
 		$(GO) test ./shared -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) || exit 1; done
 
 ## test-containers: the same tests against containers (needs a Docker engine)
