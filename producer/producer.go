@@ -97,10 +97,12 @@ type Producer struct {
 	m      *metrics
 	window chan struct{}  // one token per async event in flight
 	async  sync.WaitGroup // async events in flight
-	watch  *sealWatch
-	spool  *spool
-	stop   context.CancelFunc
-	bg     sync.WaitGroup
+	// asyncPromise is asyncDone as a func value, made once.
+	asyncPromise func(*kgo.Record, error)
+	watch        *sealWatch
+	spool        *spool
+	stop         context.CancelFunc
+	bg           sync.WaitGroup
 
 	// unchecked holds why the decisions topic is not checked yet (nil once
 	// it is).
@@ -189,6 +191,7 @@ func New(ctx context.Context, cfg Config) (*Producer, error) {
 		return nil, fmt.Errorf("kafka client: %w", err)
 	}
 	p := &Producer{cfg: cfg, cl: cl, m: newMetrics(cfg.Metrics, cfg.Environment), window: make(chan struct{}, cfg.MaxInFlight)}
+	p.asyncPromise = p.asyncDone
 	p.watch = newSealWatch(p)
 	bg, stop := context.WithCancel(context.Background())
 	p.stop = stop
