@@ -358,10 +358,26 @@ func (p *Producer) Log(ctx context.Context, e *shared.Envelope, opts ...Option) 
 		e = &cp
 	}
 	r := &shared.Receipt{EventID: e.EventID, DecisionID: e.DecisionID(), Durability: o.durability.String()}
-	if o.durability != Sealed {
-		return r, p.Publish(ctx, e)
+	value, err := p.value(e)
+	if err != nil {
+		p.m.invalid.Inc()
+		return r, err
 	}
-	sealed, err := p.publishSealed(ctx, e)
+	return p.logRecord(ctx, eventKey{event: e.EventID, decision: e.DecisionID()}, value, o.durability, r)
+}
+
+// eventKey names an event's record: its event id (the decisions topic's
+// record key) and its decision id (the sealed topic's).
+type eventKey struct{ event, decision string }
+
+// logRecord publishes value, the checked record of the event id names,
+// and returns r once it is durable, or the receipt of its entry once it
+// is sealed.
+func (p *Producer) logRecord(ctx context.Context, id eventKey, value []byte, d Durability, r *shared.Receipt) (*shared.Receipt, error) {
+	if d != Sealed {
+		return r, p.produce(ctx, []*kgo.Record{{Key: []byte(id.event), Value: value}})
+	}
+	sealed, err := p.publishSealed(ctx, id, value)
 	if err != nil {
 		return r, err
 	}
