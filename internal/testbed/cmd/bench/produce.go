@@ -2,11 +2,11 @@ package main
 
 import (
 	"bytes"
+	"flag"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -66,6 +66,8 @@ func steady(call func(i int) error) ([]time.Duration, error) {
 	return lat[0], nil
 }
 
+var printRounds = flag.Bool("rounds", false, "print each one-second round's latencies (log_decision_p99, ingest_p99)")
+
 // interleaved measures several ways of making the same call in alternate
 // one-second rounds at steadyRate (steadySeconds rounds each, after a
 // warm-up round each that is not counted), so that the noise of a shared
@@ -80,7 +82,7 @@ func interleaved(calls ...func(i int) error) ([][]time.Duration, error) {
 			if err != nil {
 				return nil, err
 			}
-			if os.Getenv("BENCH_ROUNDS") != "" {
+			if *printRounds {
 				sort.Slice(got, func(i, j int) bool { return got[i] < got[j] })
 				fmt.Printf("round %d call %d: p50 %.2f p99 %.2f max %.2f\n", round, c, p50(got), p99(got), float64(got[len(got)-1].Microseconds())/1000)
 			}
