@@ -20,10 +20,11 @@
 // broken field named (shared.FieldErrorsOf). That check, under the
 // sealer's own rules, is most of what the producer costs beyond Kafka: a
 // few µs of CPU per event on the caller's goroutine, two to three times
-// what franz-go spends producing the bytes (README, "Measured here"). An event keeps its event id
-// across the producer's own retries, and a caller may set it
-// (WithEventID) to retry across calls or processes: the index treats one
-// event id with the same bytes as one event.
+// what franz-go spends producing the bytes (README, "Measured here").
+//
+// An event keeps its event id across the producer's own retries, and a
+// caller may set it (WithEventID) to retry across calls or processes: the
+// index treats one event id with the same bytes as one event.
 package producer
 
 import (
