@@ -1,4 +1,4 @@
-# The aegis binary (sealer, indexer, verify, keygen) for docker-compose.yml.
+# The aegis binary (every role: sealer, indexer, ingest, query, verify, ...) for docker-compose.yml.
 FROM golang:1.26 AS build
 WORKDIR /src
 COPY go.mod go.sum ./

@@ -54,7 +54,7 @@ compose-check: build
 ## up / down: the production-shaped stack of docker-compose.yml (needs a
 ## Docker engine). up creates the checkpoint keys and a .env with random
 ## passwords the first time.
-up: keys/prod.key .env
+up: keys/prod.key .env secrets/tokens
 	docker compose up -d --build
 
 down:
@@ -64,13 +64,20 @@ keys/prod.key:
 	mkdir -p keys
 	$(GO) run ./cmd/aegis keygen --name aegis-prod --out keys/prod
 
+# Bearer tokens of the ingest and query services (package httpauth's
+# format): one for services that record prod's decisions, one for auditors.
+secrets/tokens:
+	mkdir -p secrets
+	umask 077 && printf 'services %s prod\nauditor %s prod\n' \
+		"$$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')" "$$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')" > secrets/tokens
+
 .env:
 	umask 077 && printf 'MINIO_ROOT_USER=aegis\nMINIO_ROOT_PASSWORD=%s\n' "$$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')" > .env
 
 ## fuzz: run each parser fuzzer for FUZZTIME (default 30s)
 FUZZTIME ?= 30s
 fuzz:
-	for f in FuzzParseLine FuzzSingleByteEdit FuzzSealRecord FuzzCanonicalize FuzzCanonicalMode FuzzOpenCheckpoint FuzzParseVerifierKey FuzzEnvelopeRecord FuzzPlainNumber; do \
+	for f in FuzzParseLine FuzzSingleByteEdit FuzzSealRecord FuzzCanonicalize FuzzCanonicalMode FuzzOpenCheckpoint FuzzParseVerifierKey FuzzParseKeyset FuzzEnvelopeRecord FuzzPlainNumber; do \
 		$(GO) test ./shared -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) || exit 1; done
 
 ## test-containers: the same tests against containers (needs a Docker engine)

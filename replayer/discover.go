@@ -19,7 +19,7 @@ type DiscoverConfig struct {
 	Prefix string
 	// Chain is the environment searched (required).
 	Chain string
-	// VerifierKey is the trusted checkpoint key (required).
+	// VerifierKey is the trusted checkpoint key, or the keyset of a chain whose key was rotated (docs/FORMAT.md section 7.4; ParseKeyset) (required).
 	VerifierKey string
 	// From and To bound the Kafka timestamps (source.timestamp) of the
 	// entries found: From <= t < To (required, From before To).
@@ -58,7 +58,7 @@ type DiscoverReport struct {
 }
 
 // validate checks what every reader of the log needs and fills defaults.
-func (c *DiscoverConfig) validate() (shared.VerifierKey, error) {
+func (c *DiscoverConfig) validate() (shared.Keyset, error) {
 	var errs []error
 	if c.S3 == nil || c.Bucket == "" {
 		errs = append(errs, errors.New("S3 and Bucket are required"))
@@ -66,7 +66,7 @@ func (c *DiscoverConfig) validate() (shared.VerifierKey, error) {
 	if !shared.ValidIdentifier(c.Chain) {
 		errs = append(errs, fmt.Errorf("Chain %q is not a valid chain id", c.Chain))
 	}
-	trusted, err := shared.ParseVerifierKey(c.VerifierKey)
+	trusted, err := shared.ParseKeyset(c.VerifierKey)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("VerifierKey: %w", err))
 	}
@@ -205,7 +205,7 @@ type discovered struct {
 
 // readDiscovered reads one object with its checkpoint and the checkpoint of
 // the entry before it, and checks the object against both.
-func readDiscovered(ctx context.Context, store *archive.Store, cfg DiscoverConfig, trusted shared.VerifierKey, ref archive.BatchRef) (*discovered, error) {
+func readDiscovered(ctx context.Context, store *archive.Store, cfg DiscoverConfig, trusted shared.Keyset, ref archive.BatchRef) (*discovered, error) {
 	b, err := readBatch(ctx, store, ref, cfg.Now())
 	if err != nil {
 		return nil, err
@@ -271,7 +271,7 @@ type checkpointRead struct {
 
 // readCheckpointAt reads and verifies the checkpoint at key (with its
 // Object Lock). A missing one is archive.ErrNotFound.
-func readCheckpointAt(ctx context.Context, store *archive.Store, trusted shared.VerifierKey, key string, now time.Time) (*checkpointRead, error) {
+func readCheckpointAt(ctx context.Context, store *archive.Store, trusted shared.Keyset, key string, now time.Time) (*checkpointRead, error) {
 	obj, err := store.GetLocked(ctx, key)
 	if err != nil {
 		return nil, err
@@ -279,7 +279,7 @@ func readCheckpointAt(ctx context.Context, store *archive.Store, trusted shared.
 	if f := checkLock(obj, now); f != "" {
 		return &checkpointRead{failure: &Failure{Key: key, Reason: f, Err: ErrVerifyFailed}}, nil
 	}
-	cp, err := shared.OpenCheckpoint(obj.Body, trusted)
+	cp, err := trusted.Open(obj.Body)
 	if err != nil {
 		return &checkpointRead{failure: &Failure{Key: key, Reason: err.Error(), Err: err}}, nil
 	}

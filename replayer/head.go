@@ -12,7 +12,7 @@ import (
 // trusted signature: the head S3 vouches for. Objects at checkpoint keys
 // that do not verify are passed over, as the sealer passes them over.
 func SignedHead(ctx context.Context, s3 archive.S3API, bucket, prefix, chain, verifierKey string) (shared.Checkpoint, error) {
-	trusted, err := shared.ParseVerifierKey(verifierKey)
+	trusted, err := shared.ParseKeyset(verifierKey)
 	if err != nil {
 		return shared.Checkpoint{}, err
 	}
@@ -29,10 +29,10 @@ func SignedHead(ctx context.Context, s3 archive.S3API, bucket, prefix, chain, ve
 		if err != nil {
 			return shared.Checkpoint{}, err
 		}
-		cp, err := shared.OpenCheckpoint(obj.Body, trusted)
+		cp, err := trusted.Open(obj.Body)
 		if err == nil && cp.Chain == chain && shared.CheckpointKey(prefix, chain, cp.Seq) == keys[i] {
 			return cp, nil
 		}
 	}
-	return shared.Checkpoint{}, fmt.Errorf("no checkpoint of chain %s signed by %s in s3://%s/%s", chain, trusted.ID(), bucket, shared.CheckpointPrefix(prefix, chain))
+	return shared.Checkpoint{}, fmt.Errorf("no checkpoint of chain %s signed by its keys (%s) in s3://%s/%s", chain, trusted.IDs(), bucket, shared.CheckpointPrefix(prefix, chain))
 }

@@ -26,8 +26,9 @@ type ProveConfig struct {
 	Prefix string
 	// Chain is the decision's chain (required).
 	Chain string
-	// VerifierKey is the chain's checkpoint key (required): every
-	// checkpoint put in the bundle is checked with it.
+	// VerifierKey is the chain's checkpoint key, or its keyset after a key
+	// rotation (docs/FORMAT.md section 7.4; required): every checkpoint put
+	// in the bundle is checked with the key for its seq.
 	VerifierKey string
 	// Now is the clock Object Lock retention is checked against. Default
 	// time.Now.
@@ -53,7 +54,7 @@ func Prove(ctx context.Context, cfg ProveConfig, decisionID string, refs []Entry
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	trusted, err := shared.ParseVerifierKey(cfg.VerifierKey)
+	trusted, err := shared.ParseKeyset(cfg.VerifierKey)
 	if err != nil {
 		return nil, rep, fmt.Errorf("prove: %w", err)
 	}
@@ -61,7 +62,7 @@ func Prove(ctx context.Context, cfg ProveConfig, decisionID string, refs []Entry
 		return nil, rep, fmt.Errorf("prove %s: no entries", decisionID)
 	}
 	store := &archive.Store{S3: cfg.S3, Bucket: cfg.Bucket, Prefix: cfg.Prefix}
-	b := &shared.Bundle{Chain: cfg.Chain, DecisionID: decisionID, KeyID: trusted.ID()}
+	b := &shared.Bundle{Chain: cfg.Chain, DecisionID: decisionID}
 	objects := map[string]*signedObject{}
 	for _, ref := range refs {
 		o, ok := objects[ref.Object]
@@ -82,6 +83,9 @@ func Prove(ctx context.Context, cfg ProveConfig, decisionID string, refs []Entry
 		b.Items = append(b.Items, shared.BundleItem{Object: ref.Object, Line: o.lines[i], Index: uint64(i), Size: uint64(len(o.entries)),
 			Path: shared.InclusionProof(leaves, i), Checkpoint: o.note})
 	}
+	// key_id names the key of the newest checkpoint (after a key rotation
+	// the older ones may be signed by the retired key, in its range).
+	b.KeyID = shared.SignedBy(b.Items[len(b.Items)-1].Checkpoint)
 	raw := b.Encode()
 	rep, err = shared.VerifyBundle(raw, trusted)
 	if err != nil {
@@ -99,7 +103,7 @@ type signedObject struct {
 
 // readSignedObject reads an object and its checkpoint and checks that the
 // checkpoint signs exactly it.
-func readSignedObject(ctx context.Context, store *archive.Store, cfg ProveConfig, trusted shared.VerifierKey, key string) (*signedObject, error) {
+func readSignedObject(ctx context.Context, store *archive.Store, cfg ProveConfig, trusted shared.Keyset, key string) (*signedObject, error) {
 	obj, err := store.GetLocked(ctx, key)
 	if err != nil {
 		return nil, err
@@ -129,7 +133,7 @@ func readSignedObject(ctx context.Context, store *archive.Store, cfg ProveConfig
 	if err != nil {
 		return nil, err
 	}
-	cp, err := shared.OpenCheckpoint(note.Body, trusted)
+	cp, err := trusted.Open(note.Body)
 	if err != nil {
 		return nil, &Failure{Key: cpKey, Reason: err.Error(), Err: err}
 	}

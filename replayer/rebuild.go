@@ -22,7 +22,7 @@ type RebuildConfig struct {
 	Prefix string
 	// Chain is the environment rebuilt (required).
 	Chain string
-	// VerifierKey is the trusted checkpoint key (required): only entries
+	// VerifierKey is the trusted checkpoint key or keyset (required): only entries
 	// of objects verified against a checkpoint it signs are indexed.
 	VerifierKey string
 	// Index is the table written (required).

@@ -100,7 +100,7 @@ func TestProveMakesABundleThatVerifiesOffline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	trusted, _ := shared.ParseVerifierKey(vkey)
+	trusted, _ := shared.ParseKeyset(vkey)
 	if again, err := shared.VerifyBundle(raw, trusted); err != nil || again.Action != rep.Action || len(again.Entries) != 1 {
 		t.Fatalf("the bundle does not verify offline: %v", err)
 	}

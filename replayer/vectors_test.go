@@ -21,6 +21,7 @@ type logVector struct {
 	Prefix          string `json:"prefix"`
 	Chain           string `json:"chain"`
 	VerifierKey     string `json:"verifier_key"`
+	Keyset          string `json:"keyset"`
 	KnownCheckpoint string `json:"known_checkpoint"`
 	Objects         []struct {
 		Key  string `json:"key"`
@@ -61,7 +62,11 @@ func TestLogVectors(t *testing.T) {
 			for _, o := range v.Objects {
 				store.PutVersion("audit", o.Key, []byte(o.Body))
 			}
-			cfg := replayer.Config{S3: store, Bucket: "audit", Prefix: v.Prefix, Chain: v.Chain, VerifierKey: v.VerifierKey}
+			trust := v.VerifierKey
+			if v.Keyset != "" {
+				trust = v.Keyset
+			}
+			cfg := replayer.Config{S3: store, Bucket: "audit", Prefix: v.Prefix, Chain: v.Chain, VerifierKey: trust}
 			if v.KnownCheckpoint != "" {
 				cfg.KnownCheckpoint = []byte(v.KnownCheckpoint)
 			}

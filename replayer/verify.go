@@ -42,7 +42,7 @@ type Config struct {
 	Prefix string
 	// Chain is the chain to verify (required).
 	Chain string
-	// VerifierKey is the trusted checkpoint key (required). The key recorded
+	// VerifierKey is the trusted checkpoint key, or the keyset of a chain whose key was rotated (docs/FORMAT.md section 7.4; ParseKeyset) (required). The key recorded
 	// in the genesis entry is never trusted in its place.
 	VerifierKey string
 	// KnownCheckpoint is a signed checkpoint the auditor kept from an earlier
@@ -63,7 +63,7 @@ type Config struct {
 	Logger *zap.Logger
 }
 
-func (c *Config) validate() (shared.VerifierKey, error) {
+func (c *Config) validate() (shared.Keyset, error) {
 	var errs []error
 	if c.S3 == nil {
 		errs = append(errs, errors.New("S3 is required"))
@@ -74,7 +74,7 @@ func (c *Config) validate() (shared.VerifierKey, error) {
 	if !shared.ValidIdentifier(c.Chain) {
 		errs = append(errs, fmt.Errorf("Chain %q is not a valid chain id", c.Chain))
 	}
-	trusted, err := shared.ParseVerifierKey(c.VerifierKey)
+	trusted, err := shared.ParseKeyset(c.VerifierKey)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("VerifierKey: %w", err))
 	}
@@ -155,7 +155,7 @@ func Verify(ctx context.Context, cfg Config) (Report, error) {
 		seqs = append(seqs, seq)
 	}
 	if cfg.KnownCheckpoint != nil {
-		known, err := shared.OpenCheckpoint(cfg.KnownCheckpoint, trusted)
+		known, err := trusted.Open(cfg.KnownCheckpoint)
 		if err != nil {
 			return rep, &Failure{Key: cfg.KnownCheckpointName, Reason: err.Error(), Err: err}
 		}

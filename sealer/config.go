@@ -9,7 +9,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
-	"golang.org/x/mod/sumdb/note"
 
 	"github.com/aegisai/audit/internal/platform/topics"
 	"github.com/aegisai/audit/shared"
@@ -66,8 +65,18 @@ type Config struct {
 	Retention time.Duration
 
 	// SignerKey is the checkpoint signing key (golang.org/x/mod/sumdb/note
-	// private key text, required); VerifierKey its public key (required).
+	// private key text, required). VerifierKey is its public key, or the
+	// chain's keyset after a key rotation (docs/FORMAT.md section 7.4;
+	// required): the checkpoints the sealer recovers from must verify with
+	// it, and it must trust SignerKey.
 	SignerKey, VerifierKey string
+	// NextSignerKey is a staged checkpoint key (optional): when a
+	// key-change request naming its public key is read from the topic
+	// (aegis rotate-key), the sealer seals it as a KEY entry that ends its
+	// object, signs that object's checkpoint with SignerKey and every later
+	// one with NextSignerKey (keys.go). Without it, such requests are
+	// sealed as INVALID entries. Default none.
+	NextSignerKey string
 
 	// BatchMaxRecords closes a batch at this many entries. Default 1000.
 	BatchMaxRecords int
@@ -101,7 +110,7 @@ type Config struct {
 
 const defaultRetention = 2557 * 24 * time.Hour
 
-func (c *Config) validate() (note.Signer, shared.VerifierKey, error) {
+func (c *Config) validate() (*keyState, error) {
 	var errs []error
 	if len(c.Brokers) == 0 {
 		errs = append(errs, errors.New("Brokers is required"))
@@ -115,21 +124,15 @@ func (c *Config) validate() (note.Signer, shared.VerifierKey, error) {
 	if c.Bucket == "" {
 		errs = append(errs, errors.New("Bucket is required"))
 	}
-	signer, err := shared.NewSigner(c.SignerKey)
+	keys, err := newKeyState(c.SignerKey, c.NextSignerKey, c.VerifierKey)
 	if err != nil {
-		errs = append(errs, fmt.Errorf("SignerKey: %w", err))
-	}
-	verifier, err := shared.ParseVerifierKey(c.VerifierKey)
-	if err != nil {
-		errs = append(errs, fmt.Errorf("VerifierKey: %w", err))
-	} else if signer != nil && (verifier.Name != signer.Name() || verifier.Hash != signer.KeyHash()) {
-		errs = append(errs, fmt.Errorf("VerifierKey %s is not the public key of SignerKey %s+%08x", verifier.ID(), signer.Name(), signer.KeyHash()))
+		errs = append(errs, err)
 	}
 	if c.BatchMaxRecords < 0 || c.BatchMaxBytes < 0 || c.BatchMaxAge < 0 || c.Retention < 0 {
 		errs = append(errs, errors.New("batch limits and retention must not be negative"))
 	}
 	if err := errors.Join(errs...); err != nil {
-		return nil, verifier, fmt.Errorf("sealer config: %w", err)
+		return nil, fmt.Errorf("sealer config: %w", err)
 	}
 	def := func(s *string, v string) {
 		if *s == "" {
@@ -180,5 +183,5 @@ func (c *Config) validate() (note.Signer, shared.VerifierKey, error) {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	return signer, verifier, nil
+	return keys, nil
 }

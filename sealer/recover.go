@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -30,16 +31,23 @@ func (s *Sealer) recoverHead(ctx context.Context) ([]checkpointed, error) {
 	if err != nil {
 		return nil, err
 	}
+	// unverified are the checkpoints the keyset does not verify (yet),
+	// newest first: kept only until a hand-over is followed.
+	type stored struct {
+		key  string
+		body []byte
+		err  error
+	}
 	var cps []checkpointed
+	var unverified []stored
 	for i := len(keys) - 1; i >= 0; i-- {
-		cp, err := s.readCheckpoint(ctx, keys[i])
+		obj, err := s.get(ctx, keys[i])
+		if err != nil {
+			return nil, err
+		}
+		cp, err := s.openCheckpoint(keys[i], obj.Body)
 		if errors.Is(err, shared.ErrBadCheckpoint) {
-			// Someone with write access to the bucket can put a file at a
-			// checkpoint key; it cannot carry the signature. Say so and
-			// keep looking: it must not stop the chain.
-			s.m.badCheckpoints.Inc()
-			s.log.Error("object at a checkpoint key does not verify with the trusted key; ignored (verify will report it)",
-				zap.String("key", keys[i]), zap.Error(err))
+			unverified = append(unverified, stored{key: keys[i], body: obj.Body, err: err})
 			continue
 		}
 		if err != nil {
@@ -47,11 +55,70 @@ func (s *Sealer) recoverHead(ctx context.Context) ([]checkpointed, error) {
 		}
 		cps = append(cps, checkpointed{key: keys[i], cp: cp})
 	}
+	for len(cps) > 0 {
+		// A hand-over the keyset does not know yet (this sealer sealed it
+		// before a restart, or another one did): the checkpoints of the new
+		// key verify once the keyset follows it.
+		followed, err := s.followHandOver(ctx, cps[0])
+		if err != nil {
+			return nil, err
+		}
+		if !followed {
+			break
+		}
+		still := unverified[:0]
+		for _, u := range unverified {
+			cp, err := s.openCheckpoint(u.key, u.body)
+			if err != nil {
+				u.err = err
+				still = append(still, u)
+				continue
+			}
+			cps = append(cps, checkpointed{key: u.key, cp: cp})
+		}
+		unverified = still
+		sort.Slice(cps, func(i, j int) bool { return cps[i].cp.Seq > cps[j].cp.Seq })
+	}
+	for _, u := range unverified {
+		// Someone with write access to the bucket can put a file at a
+		// checkpoint key; it cannot carry the signature. Say so and keep
+		// looking: it must not stop the chain.
+		s.m.badCheckpoints.Inc()
+		s.log.Error("object at a checkpoint key does not verify with the trusted keys; ignored (verify will report it)",
+			zap.String("key", u.key), zap.Error(u.err))
+	}
 	if len(cps) == 0 {
 		return nil, s.genesis(ctx)
 	}
 	s.setHead(cps[0].cp.Head())
+	if _, err := s.keys.signerFor(cps[0].cp.Seq + 1); err != nil {
+		return nil, err
+	}
 	return cps, nil
+}
+
+// followHandOver reads the object the newest trusted checkpoint signs and,
+// if it ends in a KEY entry the keyset does not know yet, extends the
+// keyset as the entry says. It reports whether it did.
+func (s *Sealer) followHandOver(ctx context.Context, c checkpointed) (bool, error) {
+	obj, err := s.get(ctx, c.cp.Object)
+	if err != nil {
+		return false, fmt.Errorf("batch of checkpoint seq %d: %w", c.cp.Seq, err)
+	}
+	lines, err := shared.SplitLines(obj.Body)
+	if err != nil {
+		return false, nil // readSigned names it
+	}
+	last, err := shared.ParseLineLenient(lines[len(lines)-1])
+	if err != nil || last.Type != shared.EntryKey || last.Hash != c.cp.Hash {
+		return false, nil
+	}
+	followed, err := s.keys.handOver(last)
+	if followed {
+		s.log.Info("followed the chain's checkpoint key hand-over", zap.Uint64("seq", last.Seq),
+			zap.String("new_key", last.Key.VerifierKey), zap.String("keyset", s.keys.keyset().IDs()))
+	}
+	return followed, err
 }
 
 // genesis writes (or adopts) the genesis object and its checkpoint. An
@@ -61,7 +128,8 @@ func (s *Sealer) genesis(ctx context.Context) error {
 	key := shared.GenesisKey(s.cfg.Prefix, s.cfg.Chain)
 	obj, err := s.get(ctx, key)
 	if errors.Is(err, archive.ErrNotFound) {
-		g, gerr := shared.NewGenesis(s.cfg.Chain, s.cfg.Now(), s.verifier.Name, s.cfg.VerifierKey)
+		first := s.keys.keyset().First()
+		g, gerr := shared.NewGenesis(s.cfg.Chain, s.cfg.Now(), first.Name, first.Text)
 		if gerr != nil {
 			return gerr
 		}
@@ -90,9 +158,9 @@ func (s *Sealer) genesis(ctx context.Context) error {
 	if err := v.Add(g); err != nil {
 		return s.forked(key, fmt.Errorf("%w: genesis object %s: %w", ErrChainForked, key, err))
 	}
-	if g.Genesis.VerifierKey != s.cfg.VerifierKey {
-		return s.forked(key, fmt.Errorf("%w: genesis object %s names checkpoint key %s, not this sealer's %s",
-			ErrChainForked, key, g.Genesis.VerifierKey, s.cfg.VerifierKey))
+	if first := s.keys.keyset().First(); g.Genesis.VerifierKey != first.Text {
+		return s.forked(key, fmt.Errorf("%w: genesis object %s names checkpoint key %s, not this sealer's first key %s",
+			ErrChainForked, key, g.Genesis.VerifierKey, first.Text))
 	}
 	if err := s.writeCheckpoint(ctx, entries, -1, key); err != nil {
 		return err
@@ -119,7 +187,13 @@ func (s *Sealer) readCheckpoint(ctx context.Context, key string) (shared.Checkpo
 	if err != nil {
 		return shared.Checkpoint{}, err
 	}
-	cp, err := shared.OpenCheckpoint(obj.Body, s.verifier)
+	return s.openCheckpoint(key, obj.Body)
+}
+
+// openCheckpoint verifies the checkpoint body stored at key with the
+// keyset trusted now.
+func (s *Sealer) openCheckpoint(key string, body []byte) (shared.Checkpoint, error) {
+	cp, err := s.keys.open(body)
 	if err != nil {
 		return cp, fmt.Errorf("checkpoint %s: %w", key, err)
 	}
@@ -257,13 +331,17 @@ func (s *Sealer) adopt(ctx context.Context, key string, body []byte, records []*
 		if i >= len(records) {
 			return nil, nil, fork("line %d (seq %d) claims a record beyond the end of the topic", i+1, theirs.Seq)
 		}
-		mine, err := shared.SealRecord(head, source(records[i]), records[i].Value, theirs.SealedAt)
+		mine, err := shared.PrepareRecord(s.cfg.Chain, source(records[i]), records[i].Value)
 		if err != nil {
 			return nil, nil, err
 		}
-		want, err := mine.Line()
+		s.keys.decide(mine)
+		want, err := head.SealNext(mine, theirs.SealedAt)
 		if err != nil {
 			return nil, nil, err
+		}
+		if mine.Type == shared.EntryKey && i != len(lines)-1 {
+			return nil, nil, fork("line %d (seq %d) hands the checkpoint key over but does not end the object", i+1, mine.Seq)
 		}
 		if !bytes.Equal(want, line) {
 			return nil, nil, fork("line %d (seq %d) is not what this sealer seals from the record at offset %d (seq %d)",

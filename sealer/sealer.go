@@ -45,7 +45,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kzap"
 	"go.uber.org/zap"
-	"golang.org/x/mod/sumdb/note"
 
 	"github.com/aegisai/audit/archive"
 	"github.com/aegisai/audit/internal/platform/retry"
@@ -80,12 +79,11 @@ type Stats struct {
 
 // Sealer seals one chain. Use New, then Run.
 type Sealer struct {
-	cfg      Config
-	signer   note.Signer
-	verifier shared.VerifierKey
-	store    *archive.Store
-	log      *zap.Logger
-	m        *metrics
+	cfg   Config
+	keys  *keyState
+	store *archive.Store
+	log   *zap.Logger
+	m     *metrics
 
 	mu   sync.Mutex
 	head shared.Head
@@ -136,12 +134,12 @@ func (s *Sealer) recover(ctx context.Context, admin *kgo.Client) error {
 
 // New validates cfg and returns a Sealer. It does no I/O.
 func New(ctx context.Context, cfg Config) (*Sealer, error) {
-	signer, verifier, err := cfg.validate()
+	keys, err := cfg.validate()
 	if err != nil {
 		return nil, err
 	}
 	return &Sealer{
-		cfg: cfg, signer: signer, verifier: verifier,
+		cfg: cfg, keys: keys,
 		store:   &archive.Store{S3: cfg.S3, Bucket: cfg.Bucket, Prefix: cfg.Prefix},
 		log:     cfg.Logger.With(zap.String("chain", cfg.Chain)),
 		m:       newMetrics(cfg.Metrics, cfg.Chain),
@@ -213,7 +211,7 @@ func (s *Sealer) Run(ctx context.Context) error {
 
 // permanent reports errors Run stops on: starting over cannot mend them.
 func permanent(err error) bool {
-	for _, target := range []error{ErrFenced, ErrChainForked, ErrInconsistent, topics.ErrNotSingle,
+	for _, target := range []error{ErrFenced, ErrChainForked, ErrInconsistent, ErrKeyNotHeld, topics.ErrNotSingle,
 		archive.ErrNoBucket, archive.ErrNotLocked, archive.ErrAccessDenied,
 		kerr.InvalidSessionTimeout, kerr.GroupAuthorizationFailed, kerr.TopicAuthorizationFailed,
 		kerr.TransactionalIDAuthorizationFailed, kerr.ClusterAuthorizationFailed, kerr.SaslAuthenticationFailed} {
@@ -343,23 +341,36 @@ func (s *Sealer) write(ctx context.Context, records []*kgo.Record, prepared []*s
 			n++
 		}
 		now := s.cfg.Now()
-		entries := make([]*shared.Entry, n)
-		lines := make([][]byte, n)
-		for i, p := range prepared[:n] {
+		entries := make([]*shared.Entry, 0, n)
+		lines := make([][]byte, 0, n)
+		for _, p := range prepared[:n] {
 			e := *p // prepared entries stay as read, should the object be chained again
-			var err error
-			if lines[i], err = head.SealNext(&e, now); err != nil {
+			s.keys.decide(&e)
+			line, err := head.SealNext(&e, now)
+			if err != nil {
 				return nil, nil, err
 			}
-			entries[i] = &e
+			entries, lines = append(entries, &e), append(lines, line)
 			head = head.Next(&e)
+			if e.Type == shared.EntryKey {
+				break // a hand-over ends its object: the retiring key signs it
+			}
 		}
+		n = len(entries)
 		start := time.Now()
 		key, version, entries, lines, err := s.writeBatch(ctx, entries, lines, records[:n])
 		if err != nil {
 			return nil, nil, err
 		}
 		cps = append(cps, checkpointTask{key: key, entries: entries, started: start})
+		if last := entries[len(entries)-1]; last.Type == shared.EntryKey {
+			if _, err := s.keys.handOver(last); err != nil {
+				return nil, nil, err
+			}
+			s.log.Warn("checkpoint key handed over: the retiring key signs this object's checkpoint, the new key every later one",
+				zap.Uint64("seq", last.Seq), zap.String("object", key), zap.String("new_key", last.Key.VerifierKey),
+				zap.String("keyset", s.keys.keyset().IDs()))
+		}
 		newHead := s.Head()
 		refs := make([]*sealedRef, len(entries))
 		for i, e := range entries {
@@ -468,7 +479,11 @@ func (s *Sealer) writeCheckpoint(ctx context.Context, entries []*shared.Entry, o
 	last := entries[len(entries)-1]
 	cp := shared.Checkpoint{Chain: last.Chain, Seq: last.Seq, Hash: last.Hash, Offset: offset, Object: key,
 		Root: shared.ObjectRoot(entries), Time: s.cfg.Now()}
-	msg, err := cp.Sign(s.signer)
+	signer, err := s.keys.signerFor(last.Seq)
+	if err != nil {
+		return err
+	}
+	msg, err := cp.Sign(signer)
 	if err != nil {
 		return err
 	}

@@ -28,6 +28,9 @@ const (
 	EntryEvent EntryType = "event"
 	// EntryInvalid seals a topic record that is not a valid Envelope.
 	EntryInvalid EntryType = "invalid"
+	// EntryKey hands the chain's checkpoints over to a new key (a
+	// key-change request the sealer honoured): see keyset.go.
+	EntryKey EntryType = "key"
 )
 
 // MaxInvalidRaw is the largest invalid record kept whole (base64) in an
@@ -125,6 +128,7 @@ type Entry struct {
 	Genesis *Genesis        `json:"genesis,omitempty"`
 	Event   json.RawMessage `json:"event,omitempty"`
 	Invalid *Invalid        `json:"invalid,omitempty"`
+	Key     *KeyChange      `json:"key,omitempty"`
 
 	Hash Hash `json:"hash"`
 
@@ -133,6 +137,8 @@ type Entry struct {
 	// decisionID and eventID are the event's ids when SealRecord or
 	// ParseLine decoded it.
 	decisionID, eventID string
+	// raw is the record of a prepared KEY entry.
+	raw []byte
 }
 
 // CanonicalBody returns the canonical bytes of the entry without "hash". The
@@ -140,7 +146,7 @@ type Entry struct {
 // invalid, prev, sealed_at, seq, source, type, v); only the event, which
 // comes from outside, goes through the general canonicaliser. ParseLine
 // checks every line with the general canonicaliser, and the fuzz tests
-// check that the two agree.
+// check that the two agree. A KEY entry's key member comes after invalid.
 func (e *Entry) CanonicalBody() ([]byte, error) {
 	if e.Seq > MaxSafeInteger || e.Source != nil && (e.Source.Offset > MaxSafeInteger || e.Source.Offset < 0) {
 		return nil, fmt.Errorf("entry seq %d: seq or offset outside [0, 2^53-1]", e.Seq)
@@ -181,6 +187,13 @@ func (e *Entry) CanonicalBody() ([]byte, error) {
 		b = append(b, e.Invalid.SHA256.String()...)
 		b = append(b, `","size":`...)
 		b = strconv.AppendInt(b, int64(e.Invalid.Size), 10)
+		b = append(b, '}')
+	}
+	if e.Key != nil {
+		b = append(b, `,"key":{"from_seq":`...)
+		b = strconv.AppendUint(b, e.Key.FromSeq, 10)
+		b = append(b, `,"verifier_key":`...)
+		b = appendString(b, e.Key.VerifierKey)
 		b = append(b, '}')
 	}
 	b = append(b, `,"prev":"`...)
@@ -237,14 +250,17 @@ func (e *Entry) Line() ([]byte, error) {
 }
 
 // withHash inserts the "hash" member into a canonical body at its sorted
-// place: just before the top-level "invalid" member of an INVALID entry,
-// else just before the top-level "prev". The last occurrence is the top-level
+// place: just before the top-level "invalid" member of an INVALID entry or
+// "key" of a KEY entry, else just before the top-level "prev". The last occurrence is the top-level
 // one: everything after it in a canonical body is fixed-key members whose
 // string values cannot contain an unescaped quote.
 func withHash(body []byte, t EntryType, h Hash) ([]byte, error) {
 	marker := []byte(`,"prev":"`)
-	if t == EntryInvalid {
+	switch t {
+	case EntryInvalid:
 		marker = []byte(`,"invalid":{`)
+	case EntryKey:
+		marker = []byte(`,"key":{`)
 	}
 	i := bytes.LastIndex(body, marker)
 	if i < 0 {
@@ -273,6 +289,9 @@ func (h Head) seal(e *Entry) (*Entry, error) {
 	e.Seq = h.Seq + 1
 	e.Prev = h.Hash
 	e.SealedAt = e.SealedAt.UTC()
+	if e.Key != nil {
+		e.Key.FromSeq = e.Seq + 1
+	}
 	var err error
 	if e.Hash, err = e.ComputeHash(); err != nil {
 		return nil, err
@@ -340,32 +359,58 @@ func PrepareRecord(chain string, src Source, raw []byte) (*Entry, error) {
 		return nil, fmt.Errorf("seal record: source %s/%d offset %d is not a Kafka record position", src.Topic, src.Partition, src.Offset)
 	}
 	e := &Entry{Type: EntryEvent, Source: &src}
-	env, canon, err := parseEnvelope(raw)
-	if err == nil && env.Environment != chain {
-		err = fmt.Errorf("%w: environment %q does not belong to chain %q", ErrInvalidEvent, env.Environment, chain)
+	next, isKey, err := parseKeyRequest(raw, chain)
+	var env *Envelope
+	var canon []byte
+	if !isKey {
+		env, canon, err = parseEnvelope(raw)
+		if err == nil && env.Environment != chain {
+			err = fmt.Errorf("%w: environment %q does not belong to chain %q", ErrInvalidEvent, env.Environment, chain)
+		}
 	}
 	if ts := src.Timestamp; ts.Before(EarliestTime) || ts.After(LatestTime) {
 		err = fmt.Errorf("kafka record timestamp %d ms is outside the years 0000..9999; source.timestamp is clamped", ts.UnixMilli())
 		src.Timestamp = clampTime(ts)
 	}
-	if err == nil {
+	switch {
+	case err != nil:
+		e.Refuse(raw, err.Error())
+	case isKey:
+		// A KEY entry only if the sealer holds the key staged: it decides
+		// in order (Refuse otherwise), see sealer.
+		e.Type, e.Key = EntryKey, &KeyChange{VerifierKey: next.Text}
+		e.raw = raw
+	default:
 		e.Event, e.eventCanonical, e.decisionID, e.eventID = canon, true, env.DecisionID(), env.EventID
-	}
-	if err != nil {
-		e.Type, e.Event = EntryInvalid, nil
-		e.Invalid = &Invalid{Reason: err.Error(), Size: len(raw), SHA256: sha256.Sum256(raw)}
-		if len(raw) <= MaxInvalidRaw {
-			e.Invalid.Raw = base64.StdEncoding.EncodeToString(raw)
-		}
 	}
 	return e, nil
 }
+
+// Refuse turns a prepared entry into the INVALID entry of its record raw,
+// with reason.
+func (e *Entry) Refuse(raw []byte, reason string) {
+	e.Type, e.Event, e.Key = EntryInvalid, nil, nil
+	e.eventCanonical, e.decisionID, e.eventID = false, "", ""
+	e.Invalid = &Invalid{Reason: reason, Size: len(raw), SHA256: sha256.Sum256(raw)}
+	if len(raw) <= MaxInvalidRaw {
+		e.Invalid.Raw = base64.StdEncoding.EncodeToString(raw)
+	}
+}
+
+// Raw is the record a prepared KEY entry was read from (nil otherwise),
+// for Refuse.
+func (e *Entry) Raw() []byte { return e.raw }
 
 // SealNext places a prepared entry e as the successor of h, sealed at
 // sealedAt: it fills the chain fields, computes the hash and returns the
 // line, writing the canonical body once.
 func (h Head) SealNext(e *Entry, sealedAt time.Time) ([]byte, error) {
 	e.V, e.Chain, e.Seq, e.Prev, e.SealedAt = FormatVersion, h.Chain, h.Seq+1, h.Hash, sealedAt.UTC()
+	if e.Key != nil {
+		k := *e.Key // prepared entries are copied shallowly: never write through
+		k.FromSeq = e.Seq + 1
+		e.Key = &k
+	}
 	body, err := e.CanonicalBody()
 	if err != nil {
 		return nil, err
@@ -487,6 +532,8 @@ func decodeEntry(v *jsonValue, lenient bool) (*Entry, error) {
 		payload = []string{"source", "event"}
 	case EntryInvalid:
 		payload = []string{"source", "invalid"}
+	case EntryKey:
+		payload = []string{"source", "key"}
 	default:
 		return nil, fieldErr("type", "unknown entry type %q", clip(typ))
 	}
@@ -547,11 +594,38 @@ func decodeEntry(v *jsonValue, lenient bool) (*Entry, error) {
 			return nil, err
 		}
 		e.Invalid, err = decodeInvalid(v)
+	case EntryKey:
+		if e.Source, err = decodeSource(v); err != nil {
+			return nil, err
+		}
+		e.Key, err = decodeKeyChange(v, e.Seq)
 	}
 	if err != nil {
 		return nil, err
 	}
 	return e, nil
+}
+
+func decodeKeyChange(v *jsonValue, seq uint64) (*KeyChange, error) {
+	kv, _ := v.member("key")
+	if err := objectFields(kv, "key", []string{"from_seq", "verifier_key"}, nil); err != nil {
+		return nil, err
+	}
+	k := &KeyChange{}
+	from, err := getInt(kv, "key", "from_seq", 0, MaxSafeInteger)
+	if err != nil {
+		return nil, err
+	}
+	if k.FromSeq = uint64(from); k.FromSeq != seq+1 {
+		return nil, fieldErr("key.from_seq", "is %d, want the entry's seq + 1 (%d): the new key signs from the next entry on", k.FromSeq, seq+1)
+	}
+	if k.VerifierKey, err = getString(kv, "key", "verifier_key"); err != nil {
+		return nil, err
+	}
+	if _, err := ParseVerifierKey(k.VerifierKey); err != nil {
+		return nil, fieldErr("key.verifier_key", "%v", err)
+	}
+	return k, nil
 }
 
 func decodeSource(v *jsonValue) (*Source, error) {

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/mod/sumdb/note"
 )
 
 // logBuilder seals a small chain into objects and checkpoints, as the
@@ -15,12 +17,15 @@ type logBuilder struct {
 	head    Head
 	objects map[string]string
 	n       int
+	// signer signs the checkpoints (the vectors' key; after rotate, the
+	// second key).
+	signer note.Signer
 }
 
 const vecPrefix = "audit"
 
 func newLogBuilder(t *testing.T) *logBuilder {
-	b := &logBuilder{t: t, objects: map[string]string{}}
+	b := &logBuilder{t: t, objects: map[string]string{}, signer: vecSigner(t)}
 	g, err := NewGenesis("prod", vecTime, "aegis-prod", vecVerifierKey)
 	if err != nil {
 		t.Fatal(err)
@@ -79,7 +84,7 @@ func (b *logBuilder) checkpoint(h Head, object string) string {
 		}
 	}
 	cp := Checkpoint{Chain: h.Chain, Seq: h.Seq, Hash: h.Hash, Offset: h.Offset, Object: object, Root: MerkleRoot(leaves), Time: vecTime}
-	msg, err := cp.Sign(vecSigner(b.t))
+	msg, err := cp.Sign(b.signer)
 	if err != nil {
 		b.t.Fatal(err)
 	}
@@ -241,6 +246,118 @@ func logVectors(t *testing.T) []Vector {
 	})
 	out = append(out, b.vector("reject-log-mixed-dates", "reject", "sections 1 and 6: one date per object", "the last entry of an object filed under November 28 was read on November 29"))
 	return out
+}
+
+// rotate seals n decisions and then a key-change request to the second
+// vectors key as one object on day, checkpointed by the current key; later
+// checkpoints are signed by the second key. It returns the object and the
+// seq of the KEY entry.
+func (b *logBuilder) rotate(day, n int) (string, uint64) {
+	raws := make([]string, 0, n+1)
+	for i := range n {
+		k := b.n + 1 + i
+		raws = append(raws, fmt.Sprintf(`{"type":"decision","event_id":"evt-%d","environment":"prod","occurred_at":"2026-11-%02dT09:59:00Z","decision":{"decision_id":"dec-%d","action":"BLOCK","confidence_score":0.75,"policy_version":"p1","user_id":"u%d","session_id":"s2"}}`, k, day, k, k%3))
+	}
+	vk, err := ParseVerifierKey(vecVerifierKey2)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	raws = append(raws, string(KeyChangeRequest("prod", vk)))
+	key := b.records(day, raws, nil)
+	signer, err := NewSigner(vecSignerKey2)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	b.signer = signer
+	return key, b.head.Seq
+}
+
+// rotated is a chain whose key is handed over at seq 9: genesis, two
+// objects (seqs 1-6), an object of two decisions ending in the KEY entry
+// (7-9, checkpointed by the first key), and one of three decisions
+// (10-12, checkpointed by the second key).
+func rotated(t *testing.T) (*logBuilder, string, string) {
+	b, _, _ := base(t)
+	k, _ := b.rotate(29, 2)
+	after := b.batch(30, 3, nil)
+	return b, k, after
+}
+
+// rotatedKeyset trusts the first key for seqs 0 to 9, the second from 10.
+var rotatedKeyset = vecVerifierKey + " 0 9\n" + vecVerifierKey2 + " 10 -\n"
+
+func rotationVectors(t *testing.T) []Vector {
+	var out []Vector
+	vec := func(b *logBuilder, name, expect, rule, desc, keyset string) Vector {
+		v := b.vector(name, expect, rule, desc)
+		v.VerifierKey, v.Keyset = "", keyset
+		if expect == "accept" {
+			v.Report = &VectorReport{Entries: b.head.Seq + 1, HeadSeq: b.head.Seq, HeadHash: b.head.Hash.String(), CheckpointedSeq: b.head.Seq}
+		}
+		return v
+	}
+	b, _, _ := rotated(t)
+	out = append(out, vec(b, "accept-log-key-rotated", "accept", "",
+		"the key entry at seq 9 ends its object, whose checkpoint the first key signs; the second key signs seq 12; the keyset says so", rotatedKeyset))
+
+	b, _, _ = rotated(t)
+	out = append(out, vec(b, "reject-log-keyset-unaware", "reject", "section 7.4: hand-overs match the keyset",
+		"the rotated chain checked with the first key alone, trusted for every seq: the hand-over at seq 9 is not in the keyset", vecVerifierKey))
+
+	b, _, _ = rotated(t)
+	out = append(out, vec(b, "reject-log-keyset-boundary", "reject", "section 7.4: hand-overs match the keyset",
+		"the keyset retires the first key at seq 8, the chain at seq 9", vecVerifierKey+" 0 8\n"+vecVerifierKey2+" 9 -\n"))
+
+	// An attacker who stole the retired key signs the newest object's
+	// checkpoint with it (as if no hand-over had happened).
+	b, _, after := rotated(t)
+	b.signer = vecSigner(t)
+	b.checkpoint(b.head, after)
+	out = append(out, vec(b, "reject-log-retired-key-after-range", "reject", "section 7.4: a key signs only its range",
+		"the checkpoint of seq 12, right in every field, signed by the first key, retired after seq 9", rotatedKeyset))
+
+	// The same attacker rewrites history from before the hand-over: a
+	// chain of the same length without the key entry, all signed by the
+	// retired key.
+	b, _, _ = base(t)
+	b.batch(29, 3, nil)
+	b.batch(30, 3, nil)
+	out = append(out, vec(b, "reject-log-retired-key-fork", "reject", "section 7.4",
+		"a fork without the hand-over, signed throughout by the first key: it signs seq 12, beyond its range, and the chain has no key entry at seq 9", rotatedKeyset))
+
+	// An attacker who stole the new key signs the hand-over's checkpoint
+	// with it: the new key signs nothing before its range.
+	b, k, _ := rotated(t)
+	b.checkpoint(Head{Chain: "prod", Seq: 9, Hash: lastHash(t, b.objects[k]), Offset: mustParse(t, lastLine(b.objects[k])).Source.Offset}, k)
+	out = append(out, vec(b, "reject-log-new-key-before-range", "reject", "section 7.4: a key signs only its range",
+		"the checkpoint of the hand-over (seq 9) signed by the second key, trusted only from seq 10", rotatedKeyset))
+
+	b, _, _ = rotated(t)
+	delete(b.objects, CheckpointKey(vecPrefix, "prod", 9))
+	out = append(out, vec(b, "reject-log-hand-over-unsigned", "reject", "section 7.4: the retiring key signs the hand-over",
+		"the checkpoint of seq 9 deleted: the second key's checkpoint of seq 12 covers the key entry, the first key never signed it", rotatedKeyset))
+
+	b, k, after = rotated(t)
+	for _, key := range []string{k, after, CheckpointKey(vecPrefix, "prod", 9), CheckpointKey(vecPrefix, "prod", 12)} {
+		delete(b.objects, key)
+	}
+	out = append(out, vec(b, "reject-log-cut-before-hand-over", "reject", "section 7.4: hand-overs match the keyset",
+		"the hand-over and everything after it deleted together: the keyset retires the first key at seq 9, the chain ends at seq 6", rotatedKeyset))
+
+	// A key entry that does not end its object: the checkpoint of the
+	// object is then the new key's, which never signs its own appointment.
+	b, _, _ = base(t)
+	vk, _ := ParseVerifierKey(vecVerifierKey2)
+	b.records(29, []string{string(KeyChangeRequest("prod", vk)),
+		`{"type":"decision","event_id":"evt-x","environment":"prod","occurred_at":"2026-11-29T09:59:00Z","decision":{"decision_id":"dec-x","action":"ALLOW","confidence_score":0.5,"policy_version":"p1","user_id":"u1","session_id":"s1"}}`}, nil)
+	out = append(out, vec(b, "reject-log-key-entry-not-last", "reject", "section 6: a key entry ends its object",
+		"the key entry at seq 7 followed by a decision in the same object", vecVerifierKey+" 0 7\n"+vecVerifierKey2+" 8 -\n"))
+	return out
+}
+
+func lastLine(body string) string {
+	lines := strings.Split(strings.TrimSuffix(body, "\n"), "\n")
+	return lines[len(lines)-1]
 }
 
 func mustParse(t *testing.T, line string) *Entry {

@@ -130,8 +130,10 @@ type LogReport struct {
 // by the size of the log.
 type LogVerifier struct {
 	prefix, chain string
-	trusted       VerifierKey
+	trusted       Keyset
 	chainV        *ChainVerifier
+	// keys are the chain's KEY entries so far, in seq order.
+	keys []keyEntry
 	// targets are the seqs checkpoints sign, filled in as objects pass.
 	targets map[uint64]*cpTarget
 	rep     LogReport
@@ -146,13 +148,22 @@ type cpTarget struct {
 	object string
 	last   bool
 	root   Hash // the object's Merkle root, when last
+	signed bool // a stored checkpoint at this seq verified
+}
+
+// keyEntry is a hand-over the chain records: KEY entry at seq, in object.
+type keyEntry struct {
+	seq    uint64
+	key    string
+	object string
+	line   int
 }
 
 // NewLogVerifier verifies chain under prefix with the trusted checkpoint
-// key. seqs are the seqs of the checkpoints that will be handed to
+// keys (each for its seq range; docs/FORMAT.md section 7.4). seqs are the seqs of the checkpoints that will be handed to
 // Checkpoint or Extends (from their keys), so objects can be matched to them
 // as they pass.
-func NewLogVerifier(prefix, chain string, trusted VerifierKey, seqs []uint64) *LogVerifier {
+func NewLogVerifier(prefix, chain string, trusted Keyset, seqs []uint64) *LogVerifier {
 	v := &LogVerifier{prefix: prefix, chain: chain, trusted: trusted, chainV: NewChainVerifier(chain), targets: map[uint64]*cpTarget{}}
 	for _, s := range seqs {
 		v.targets[s] = &cpTarget{}
@@ -203,6 +214,10 @@ func (v *LogVerifier) Object(key string, entries []*Entry) error {
 			v.rep.Events++
 		case EntryInvalid:
 			v.rep.Invalid++
+		case EntryKey:
+			if err := v.handOver(key, i, len(entries), e); err != nil {
+				return err
+			}
 		}
 	}
 	v.rep.Objects++
@@ -226,6 +241,7 @@ func (v *LogVerifier) Checkpoint(key string, msg []byte) (Checkpoint, error) {
 	if err := v.matches(key, cp); err != nil {
 		return cp, err
 	}
+	v.targets[cp.Seq].signed = true
 	v.rep.Checkpoints++
 	v.rep.CheckpointedSeq = max(v.rep.CheckpointedSeq, cp.Seq)
 	return cp, nil
@@ -250,8 +266,46 @@ func (v *LogVerifier) Extends(name string, msg []byte) (Checkpoint, error) {
 	return cp, nil
 }
 
+// handOver checks a KEY entry (line i of n in object key) against the
+// keyset: it ends its object (so the retiring key signs it), and the
+// keyset retires its current key exactly at this seq and trusts the key
+// the entry names from the next seq on.
+func (v *LogVerifier) handOver(key string, i, n int, e *Entry) error {
+	fail := func(format string, args ...any) error {
+		return &Failure{Key: key, Line: i + 1, Seq: e.Seq, HasSeq: true, Reason: fmt.Sprintf(format, args...), Err: ErrKeyChange}
+	}
+	if i != n-1 {
+		return fail("a key entry must be the last line of its object (the retiring key's checkpoint signs it); %d lines follow it", n-1-i)
+	}
+	next, _ := ParseVerifierKey(e.Key.VerifierKey) // ParseLine checked it
+	idx := len(v.keys)
+	v.keys = append(v.keys, keyEntry{seq: e.Seq, key: e.Key.VerifierKey, object: key, line: i + 1})
+	if idx+1 >= len(v.trusted.Ranges) {
+		last := v.trusted.Ranges[len(v.trusted.Ranges)-1]
+		suggest := ""
+		if ks, err := v.trusted.HandOver(e.Seq, next); err == nil {
+			suggest = fmt.Sprintf("; that keyset would be %q", ks.String())
+		}
+		return fail("the chain hands its checkpoints over to key %s from seq %d, but the keyset trusts %s: "+
+			"if this hand-over is the operator's, check the new key out of band and trust it in the keyset (section 7.4)%s",
+			next.ID(), e.Seq+1, last, suggest)
+	}
+	cur, nr := v.trusted.Ranges[idx], v.trusted.Ranges[idx+1]
+	switch {
+	case cur.To != e.Seq:
+		return fail("the chain hands over from %s to %s after seq %d, but the keyset trusts %s", cur.Key.ID(), next.ID(), e.Seq, cur)
+	case nr.Key.Text != e.Key.VerifierKey:
+		return fail("the chain hands over to key %s from seq %d, but the keyset trusts %s", next.ID(), e.Seq+1, nr)
+	}
+	return nil
+}
+
+// ErrKeyChange is wrapped when the chain's key hand-overs and the
+// verifier's keyset disagree.
+var ErrKeyChange = errors.New("key hand-over does not match the keyset")
+
 func (v *LogVerifier) open(key string, msg []byte) (Checkpoint, error) {
-	cp, err := OpenCheckpoint(msg, v.trusted)
+	cp, err := v.trusted.Open(msg)
 	if err != nil {
 		return cp, &Failure{Key: key, Reason: err.Error(), Err: err}
 	}
@@ -300,5 +354,19 @@ func (v *LogVerifier) Report() (LogReport, error) {
 		return rep, &Failure{Key: CheckpointPrefix(v.prefix, v.chain), Reason: "no signed checkpoint", Err: ErrBadCheckpoint}
 	}
 	rep.Unsigned = rep.Head.Seq - rep.CheckpointedSeq
+	for _, k := range v.keys {
+		if t := v.targets[k.seq]; k.seq < rep.CheckpointedSeq && (t == nil || !t.signed) {
+			return rep, &Failure{Key: k.object, Line: k.line, Seq: k.seq, HasSeq: true, Err: ErrKeyChange,
+				Reason: "no checkpoint signs the key entry, yet later checkpoints exist: the retiring key did not sign the hand-over"}
+		}
+	}
+	// Every hand-over the keyset knows of must be in the chain: a keyset
+	// boundary the chain does not record is a chain cut back behind it, or a
+	// keyset that does not belong to this chain.
+	if len(v.keys) < len(v.trusted.Ranges)-1 {
+		r := v.trusted.Ranges[len(v.keys)]
+		return rep, &Failure{Key: CheckpointPrefix(v.prefix, v.chain), Seq: r.To, HasSeq: true, Err: ErrKeyChange,
+			Reason: fmt.Sprintf("the keyset retires %s after seq %d, but the chain holds no key entry there (it ends at seq %d)", r.Key.ID(), r.To, rep.Head.Seq)}
+	}
 	return rep, nil
 }

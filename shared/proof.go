@@ -91,6 +91,8 @@ type ProvedEntry struct {
 	Envelope   *Envelope
 	Object     string
 	Checkpoint Checkpoint
+	// KeyID is "<name>+<hash>" of the key that signs Checkpoint.
+	KeyID string
 }
 
 // ProofReport is what a verified bundle proves.
@@ -110,7 +112,11 @@ type ProofReport struct {
 // of a checkpoint signed by the trusted key, at the index the checkpoint's
 // seq and the object key imply. It proves that each entry is in the signed
 // log; it cannot prove that no other entry about the decision exists.
-func VerifyBundle(raw []byte, trusted VerifierKey) (ProofReport, error) {
+//
+// Each checkpoint must verify with the keyset's key for the seq it signs
+// (section 7.4); key_id names the key that signs the last entry's
+// checkpoint, one of the keyset's.
+func VerifyBundle(raw []byte, trusted Keyset) (ProofReport, error) {
 	var rep ProofReport
 	bad := func(format string, args ...any) (ProofReport, error) {
 		return rep, fmt.Errorf("%w: %s", ErrBadBundle, fmt.Sprintf(format, args...))
@@ -143,8 +149,8 @@ func VerifyBundle(raw []byte, trusted VerifierKey) (ProofReport, error) {
 	if err != nil {
 		return bad("%v", err)
 	}
-	if keyID != trusted.ID() {
-		return bad("the bundle says its checkpoints are signed by %s; the key given is %s", clip(keyID), trusted.ID())
+	if _, ok := trusted.byID(keyID); !ok {
+		return bad("the bundle says its checkpoints are signed by %s; the keys given are %s", clip(keyID), trusted.IDs())
 	}
 	items, _ := v.member("entries")
 	if items.kind != jsonArray || len(items.elems) == 0 {
@@ -161,6 +167,9 @@ func VerifyBundle(raw []byte, trusted VerifierKey) (ProofReport, error) {
 		rep.Entries = append(rep.Entries, pe)
 	}
 	sort.Slice(rep.Entries, func(i, j int) bool { return rep.Entries[i].Entry.Seq < rep.Entries[j].Entry.Seq })
+	if last := rep.Entries[len(rep.Entries)-1]; last.KeyID != keyID {
+		return bad("key_id is %s, but the last entry's checkpoint is signed by %s", clip(keyID), last.KeyID)
+	}
 	var latest Action
 	for _, pe := range rep.Entries { // by seq
 		switch env := pe.Envelope; {
@@ -180,7 +189,7 @@ func VerifyBundle(raw []byte, trusted VerifierKey) (ProofReport, error) {
 	return rep, nil
 }
 
-func verifyItem(v *jsonValue, chain, decisionID string, trusted VerifierKey) (ProvedEntry, error) {
+func verifyItem(v *jsonValue, chain, decisionID string, trusted Keyset) (ProvedEntry, error) {
 	var pe ProvedEntry
 	if err := objectFields(v, "", []string{"object", "line", "index", "size", "path", "checkpoint"}, nil); err != nil {
 		return pe, err
@@ -235,9 +244,10 @@ func verifyItem(v *jsonValue, chain, decisionID string, trusted VerifierKey) (Pr
 	if id := pe.Envelope.DecisionID(); id != decisionID {
 		return pe, fmt.Errorf("seq %d is about decision %q, not %q", e.Seq, clip(id), clip(decisionID))
 	}
-	if pe.Checkpoint, err = OpenCheckpoint([]byte(note), trusted); err != nil {
+	if pe.Checkpoint, err = trusted.Open([]byte(note)); err != nil {
 		return pe, err
 	}
+	pe.KeyID = SignedBy([]byte(note))
 	cp := pe.Checkpoint
 	if cp.Chain != chain || cp.Object != pe.Object {
 		return pe, fmt.Errorf("the checkpoint signs chain %q object %s, not chain %q object %s", cp.Chain, cp.Object, chain, pe.Object)

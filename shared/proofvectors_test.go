@@ -47,7 +47,7 @@ func proofChain(t *testing.T) (*logBuilder, *Bundle) {
 
 func TestBundleVerifies(t *testing.T) {
 	_, b := proofChain(t)
-	rep, err := VerifyBundle(b.Encode(), vecVerifier(t))
+	rep, err := VerifyBundle(b.Encode(), SingleKeyset(vecVerifier(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func TestBundleVerifies(t *testing.T) {
 func TestBundleRefusesEverySingleByteChange(t *testing.T) {
 	_, b := proofChain(t)
 	raw := b.Encode()
-	trusted := vecVerifier(t)
+	trusted := SingleKeyset(vecVerifier(t))
 	for i := range raw {
 		for _, x := range []byte{0x01, 0x20, 0x80} {
 			edited := bytes.Clone(raw)
@@ -107,7 +107,39 @@ func proofVectors(t *testing.T) []Vector {
 	other, _ := NewSigner(otherS)
 	first := v("accept-proof-override-first", "accept", "", "an override sealed before its decision still sets the current action", overrideFirst(t).Encode())
 	first.DecisionID, first.Action, first.CurrentAction = "d1", "ALLOW", "BLOCK"
-	return []Vector{good, first,
+	k1 := func(t *testing.T, c *Bundle, i int) Checkpoint {
+		cp, err := OpenCheckpoint(c.Items[i].Checkpoint, vecVerifier(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cp
+	}
+	second, _ := NewSigner(vecSignerKey2)
+	// After the hand-over at seq 9, the last object's checkpoint (seq 10)
+	// is signed by the second key.
+	rotatedBundle := func(f func(*Bundle)) []byte {
+		_, c := proofChain(t)
+		c.Items[2].Checkpoint, _ = k1(t, c, 2).Sign(second)
+		c.KeyID = SignedBy(c.Items[2].Checkpoint)
+		if f != nil {
+			f(c)
+		}
+		return c.Encode()
+	}
+	rv := func(name, expect, rule, desc string, bundle []byte) Vector {
+		return Vector{Name: name, Kind: "proof", Expect: expect, Rule: rule, Description: desc, Keyset: rotatedKeyset, Bundle: string(bundle)}
+	}
+	rot := rv("accept-proof-key-rotated", "accept", "", "the decision and first override signed by the first key (seqs 0 to 9), the last override's checkpoint (seq 10) by the second key", rotatedBundle(nil))
+	rot.DecisionID, rot.Action, rot.CurrentAction = "dec-proved", "BLOCK", "ALLOW"
+	return []Vector{good, first, rot,
+		rv("reject-proof-retired-key", "reject", "section 7.4: a key signs only its range",
+			"the bundle as the first key alone would sign it: its checkpoint of seq 10 is beyond the first key's range", b.Encode()),
+		rv("reject-proof-new-key-before-range", "reject", "section 7.4: a key signs only its range",
+			"the checkpoint of seq 9 signed by the second key, trusted only from seq 10", rotatedBundle(func(c *Bundle) {
+				c.Items[1].Checkpoint, _ = k1(t, c, 1).Sign(second)
+			})),
+		rv("reject-proof-key-id-not-last", "reject", "section 11: key_id",
+			"key_id names the first key, but the last checkpoint is signed by the second", rotatedBundle(func(c *Bundle) { c.KeyID = vecVerifier(t).ID() })),
 		v("reject-proof-line", "reject", "section 11, step 1", "one byte of the override's reason changed",
 			edit(func(c *Bundle) {
 				c.Items[1].Line = bytes.Replace(c.Items[1].Line, []byte("by hand"), []byte("by band"), 1)

@@ -27,6 +27,11 @@ const vecKeySeed = "aegis-audit test vector key (never use for a real chain)"
 
 var vecSignerKey, vecVerifierKey = testKey("aegis-prod", vecKeySeed)
 
+// The second vectors key, which the rotation vectors hand over to.
+const vecKey2Seed = "aegis-audit second test vector key (never use for a real chain)"
+
+var vecSignerKey2, vecVerifierKey2 = testKey("aegis-prod-2", vecKey2Seed)
+
 func vecSigner(t testing.TB) note.Signer {
 	t.Helper()
 	s, err := NewSigner(vecSignerKey)

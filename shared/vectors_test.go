@@ -62,6 +62,10 @@ type Vector struct {
 	Action        string `json:"action,omitempty"`
 	CurrentAction string `json:"current_action,omitempty"`
 
+	// kinds keyset, and checkpoint, proof and log of a rotated chain: the
+	// trusted keys with their seq ranges, in place of verifier_key.
+	Keyset string `json:"keyset,omitempty"`
+
 	// kind log
 	Objects         []VectorObject `json:"objects,omitempty"`
 	KnownCheckpoint string         `json:"known_checkpoint,omitempty"`
@@ -302,6 +306,51 @@ func lineVectors(t *testing.T) []Vector {
 	}
 }
 
+// keysetVectors are keyset files (docs/FORMAT.md section 7.4).
+func keysetVectors() []Vector {
+	v := func(n, expect, rule, desc, ks string) Vector {
+		return Vector{Name: n, Kind: "keyset", Expect: expect, Rule: rule, Description: desc, Keyset: ks}
+	}
+	k1, k2, k3 := vecVerifierKey, vecVerifierKey2, plusKey()
+	return []Vector{
+		v("accept-keyset", "accept", "", "two keys: the first for seqs 0 to 9, the second from 10 on, with a comment and a blank line",
+			"# chain prod\n"+k1+" 0 9\n\n"+k2+" 10 -\n"),
+		v("accept-keyset-one-key", "accept", "", "a verifier key file alone: trusted for every seq", k1+"\n"),
+		v("accept-keyset-closed", "accept", "", "three keys, the last retired at seq 30 without a successor", k1+" 0 9\n"+k2+" 10 20\n"+k3+" 21 30\n"),
+		v("reject-keyset-gap", "reject", "section 7.4", "seq 10 belongs to no key", k1+" 0 9\n"+k2+" 11 -\n"),
+		v("reject-keyset-overlap", "reject", "section 7.4", "seq 9 belongs to two keys", k1+" 0 9\n"+k2+" 9 -\n"),
+		v("reject-keyset-not-from-0", "reject", "section 7.4", "the first range starts at seq 1", k1+" 1 9\n"+k2+" 10 -\n"),
+		v("reject-keyset-open-not-last", "reject", "section 7.4", "an open range before another", k1+" 0 -\n"+k2+" 10 -\n"),
+		v("reject-keyset-key-twice", "reject", "section 7.4: a retired key is never trusted again", "the first key trusted again after the second",
+			k1+" 0 9\n"+k2+" 10 20\n"+k1+" 21 -\n"),
+		v("reject-keyset-leading-zero", "reject", "section 7.4", "a seq written 09", k1+" 0 09\n"+k2+" 10 -\n"),
+		v("reject-keyset-backwards", "reject", "section 7.4", "a range whose last seq is below its first", k1+" 0 9\n"+k2+" 10 5\n"+k3+" 6 -\n"),
+		v("reject-keyset-private-key", "reject", "section 7.1", "a signer (private) key in place of a verifier key", vecSignerKey+" 0 -\n"),
+		v("reject-keyset-empty", "reject", "section 7.4", "comments only", "# nothing\n"),
+	}
+}
+
+// keyLineVectors are KEY entry lines (docs/FORMAT.md section 2.4).
+func keyLineVectors(t *testing.T) []Vector {
+	b, k := newLogBuilder(t), ""
+	b.batch(27, 2, nil)
+	k, _ = b.rotate(28, 0)
+	line := lastLine(b.objects[k])
+	body := bodyOf(t, mustParse(t, line))
+	reject := func(name, rule, desc, line string) Vector {
+		return Vector{Name: "reject-line-" + name, Kind: "line", Expect: "reject", Rule: rule, Description: desc, Line: line}
+	}
+	return []Vector{
+		{Name: "accept-line-key", Kind: "line", Expect: "accept", Description: "a KEY entry at seq 3 handing the checkpoints over to the second vectors key from seq 4", Line: line},
+		reject("key-from-seq", "section 2.4", "from_seq 5 in a KEY entry at seq 3 (rehashed)", rehash(t, mustReplace(t, body, `"from_seq":4`, `"from_seq":5`), EntryKey)),
+		reject("key-verifier-key", "section 7.1", "the new verifier key's hash changed (rehashed)",
+			rehash(t, mustReplace(t, body, strings.Split(vecVerifierKey2, "+")[1], "00000000"), EntryKey)),
+		reject("key-extra-member", "section 2.4", "an extra member in key (rehashed)", rehash(t, mustReplace(t, body, `{"from_seq"`, `{"a":1,"from_seq"`), EntryKey)),
+		reject("key-no-source", "section 2", "a KEY entry without source (rehashed)",
+			rehash(t, body[:strings.Index(body, `,"source":`)]+body[strings.Index(body, `,"type":`):], EntryKey)),
+	}
+}
+
 func keyVectors() []Vector {
 	parts := strings.Split(vecVerifierKey, "+")
 	name, hash, key := parts[0], parts[1], parts[2]
@@ -469,6 +518,9 @@ func vectorFiles(t *testing.T) []Vector {
 	out = append(out, checkpointVectors(t)...)
 	out = append(out, batchKeyVectors()...)
 	out = append(out, logVectors(t)...)
+	out = append(out, rotationVectors(t)...)
+	out = append(out, keysetVectors()...)
+	out = append(out, keyLineVectors(t)...)
 	out = append(out, proofVectors(t)...)
 	return out
 }
@@ -550,6 +602,14 @@ func LoadVectors(dir string) ([]Vector, error) {
 	return out, nil
 }
 
+// trust is the keyset a vector trusts: its keyset, else its one key.
+func (v Vector) trust() (Keyset, error) {
+	if v.Keyset != "" {
+		return ParseKeyset(v.Keyset)
+	}
+	return ParseKeyset(v.VerifierKey)
+}
+
 // CheckVector checks one vector of any kind but log (the replayer's tests
 // check those) against this implementation.
 func CheckVector(v Vector) error {
@@ -589,12 +649,15 @@ func CheckVector(v Vector) error {
 	case "verifier-key":
 		_, err := ParseVerifierKey(v.VerifierKey)
 		return verdict(err)
+	case "keyset":
+		_, err := ParseKeyset(v.Keyset)
+		return verdict(err)
 	case "checkpoint":
-		vk, err := ParseVerifierKey(v.VerifierKey)
+		ks, err := v.trust()
 		if err != nil {
 			return err
 		}
-		cp, err := OpenCheckpoint([]byte(v.Note), vk)
+		cp, err := ks.Open([]byte(v.Note))
 		if err := verdict(err); err != nil || v.Expect == "reject" {
 			return err
 		}
@@ -614,11 +677,11 @@ func CheckVector(v Vector) error {
 		}
 		return nil
 	case "proof":
-		vk, err := ParseVerifierKey(v.VerifierKey)
+		ks, err := v.trust()
 		if err != nil {
 			return err
 		}
-		rep, err := VerifyBundle([]byte(v.Bundle), vk)
+		rep, err := VerifyBundle([]byte(v.Bundle), ks)
 		if err := verdict(err); err != nil || v.Expect == "reject" {
 			return err
 		}

@@ -48,13 +48,19 @@ answers the requests in flight, then flushes the producers.`,
 			if !action.Valid() {
 				return fmt.Errorf("--fail-safe-action %q: want ALLOW, CHALLENGE, BLOCK or REVIEW", failSafe)
 			}
+			// The client options are checked, not a connection: ingest starts
+			// while Kafka is down and says so on /readyz.
+			kafka, err := c.kafkaOptions()
+			if err != nil {
+				return err
+			}
 			recorders := map[string]ingest.Recorder{}
 			for _, env := range envs {
 				topic := ""
 				if topicSet {
 					topic = c.topic
 				}
-				p, err := producer.New(ctx, producer.Config{Brokers: c.brokers, Environment: env, Topic: topic, SealedTopic: c.sealed,
+				p, err := producer.New(ctx, producer.Config{Brokers: c.brokers, Kafka: kafka, Environment: env, Topic: topic, SealedTopic: c.sealed,
 					Timeout: timeout, SealTimeout: sealTimeout, Metrics: c.registry, Logger: log.Named("producer").With(zap.String("environment", env))})
 				if err != nil {
 					return fmt.Errorf("--environments %s: %w", env, err)

@@ -71,7 +71,7 @@ func (c *common) flags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.table, "table", "aegis-audit", "DynamoDB table")
 	fs.StringVar(&c.topic, "topic", "", "decisions topic, one partition (default aegis.decisions.<chain>: each chain its own)")
 	fs.StringVar(&c.sealed, "sealed-topic", "sealed", "sealed topic")
-	fs.StringVar(&c.verifierKF, "verifier-key-file", "", "checkpoint verifier (public) key file")
+	fs.StringVar(&c.verifierKF, "verifier-key-file", "", "checkpoint verifier (public) key file, or the chain's keyset file after a key rotation (docs/FORMAT.md section 7.4)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", "json", "json (one JSON object per line, for production log pipelines) or console (readable, for development)")
 	fs.StringVar(&c.metrics, "metrics-addr", "", "serve /healthz, /readyz, Prometheus /metrics and Go's profiler /debug/pprof/ on this address (empty: off)")
@@ -116,7 +116,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return validate(cmd)
 	}
 
-	var signerKF, sealerGroup, txnID, identity string
+	var signerKF, nextSignerKF, sealerGroup, txnID, identity string
 	var batchRecords, batchBytes, maxInFlight int
 	var batchAge, retention, sessionTimeout time.Duration
 	var createBucket bool
@@ -131,6 +131,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 			if _, err := shared.NewSigner(skey); err != nil {
 				return fmt.Errorf("--signer-key-file %s: %w", signerKF, err)
 			}
+			var nextKey string
+			if nextSignerKF != "" {
+				if nextKey, err = readKey("--next-signer-key-file", nextSignerKF); err != nil {
+					return err
+				}
+				if _, err := shared.NewSigner(nextKey); err != nil {
+					return fmt.Errorf("--next-signer-key-file %s: %w", nextSignerKF, err)
+				}
+			}
 			kafka, err := c.kafkaConnect(ctx)
 			if err != nil {
 				return err
@@ -142,7 +151,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			s, err := sealer.New(ctx, sealer.Config{
 				Brokers: c.brokers, KafkaOptions: kafka, Topic: c.topic, SealedTopic: c.sealed, Chain: c.chain,
 				S3: s3c, Bucket: c.bucket, Prefix: c.prefix, Retention: retention, CreateBucket: createBucket,
-				SignerKey: skey, VerifierKey: vkey,
+				SignerKey: skey, VerifierKey: vkey, NextSignerKey: nextKey,
 				BatchMaxRecords: batchRecords, BatchMaxBytes: batchBytes, BatchMaxAge: batchAge, Logger: log,
 				Metrics: c.registry, Group: sealerGroup, TransactionalID: txnID, Identity: identity,
 				SessionTimeout: sessionTimeout, MaxInFlight: maxInFlight,
@@ -155,6 +164,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}),
 	}
 	sealCmd.Flags().StringVar(&signerKF, "signer-key-file", "", "checkpoint signing (private) key file")
+	sealCmd.Flags().StringVar(&nextSignerKF, "next-signer-key-file", "", "a staged checkpoint key (private): the sealer hands over to it when aegis rotate-key asks (docs/SECURITY.md, key rotation)")
 	sealCmd.Flags().IntVar(&batchRecords, "batch-max-records", 0, "close a batch at this many entries (default 1000)")
 	sealCmd.Flags().IntVar(&batchBytes, "batch-max-bytes", 0, "close a batch at this many bytes (default 4 MiB)")
 	sealCmd.Flags().DurationVar(&batchAge, "batch-max-age", 0, "close a batch this long after its first entry (default 1s)")
@@ -319,7 +329,7 @@ checkpoints cannot be seen from S3 alone, but fails against a kept one.`,
 	root.AddCommand(c.proveCommands()...)
 	root.AddCommand(c.discoverCommand(), c.rebuildCommand())
 	root.AddCommand(c.queryCommands()...)
-	root.AddCommand(c.ingestCommand())
+	root.AddCommand(c.ingestCommand(), c.rotateKeyCommand(), c.healthCommand())
 	root.AddCommand(referenceCommand(root))
 	root.SetArgs(args)
 	root.SetOut(stdout)
@@ -417,7 +427,7 @@ func (c *common) archive(ctx context.Context) (string, *s3.Client, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	if _, err := shared.ParseVerifierKey(vkey); err != nil {
+	if _, err := shared.ParseKeyset(vkey); err != nil {
 		return "", nil, fmt.Errorf("--verifier-key-file %s: %w", c.verifierKF, err)
 	}
 	s3c, err := awsconn.S3(ctx, c.s3)

@@ -67,7 +67,7 @@ The bundle verifies offline with aegis verify-proof and the verifier key.`,
 			if err != nil {
 				return err
 			}
-			trusted, err := shared.ParseVerifierKey(vkey)
+			trusted, err := shared.ParseKeyset(vkey)
 			if err != nil {
 				return fmt.Errorf("--verifier-key-file %s: %w", c.verifierKF, err)
 			}
@@ -80,7 +80,7 @@ The bundle verifies offline with aegis verify-proof and the verifier key.`,
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
 			fmt.Fprintf(c.stdout, "OK decision %s of chain %s: %s, now %s; %d entries, signed by %s\n",
-				rep.DecisionID, rep.Chain, rep.Action, rep.CurrentAction, len(rep.Entries), trusted.ID())
+				rep.DecisionID, rep.Chain, rep.Action, rep.CurrentAction, len(rep.Entries), rep.Entries[len(rep.Entries)-1].KeyID)
 			for _, pe := range rep.Entries {
 				var what string
 				switch env := pe.Envelope; {

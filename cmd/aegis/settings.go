@@ -81,8 +81,7 @@ var roles = map[string]roleSettings{
 		Required: []string{"chain", "bucket", "table", "verifier-key-file"},
 	},
 	"aegis ingest": {
-		// The producer takes no Kafka TLS or SASL settings yet: only brokers.
-		Shared:   []string{"brokers", "chain", "topic", "sealed-topic"},
+		Shared:   []string{"kafka", "chain", "topic", "sealed-topic"},
 		Required: []string{"brokers", "tokens-file"},
 		OneOf:    [][]string{{"chain", "environments"}},
 	},

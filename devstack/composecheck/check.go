@@ -103,6 +103,14 @@ func checkAegis(ctx context.Context, aegis, name string, s types.ServiceConfig) 
 	if err != nil {
 		errs = append(errs, fmt.Errorf("service %s: aegis %s: %v: %s", name, strings.Join(s.Command, " "), err, bytes.TrimSpace(out)))
 	}
+	// A health check that runs the image's own binary must be a command
+	// it has, with flags it accepts.
+	if hc := s.HealthCheck; hc != nil && len(hc.Test) > 2 && hc.Test[0] == "CMD" && hc.Test[1] == "/aegis" {
+		args := append(append([]string(nil), hc.Test[2:]...), "--help")
+		if out, err := exec.CommandContext(ctx, aegis, args...).CombinedOutput(); err != nil {
+			errs = append(errs, fmt.Errorf("service %s: healthcheck aegis %s: %v: %s", name, strings.Join(hc.Test[2:], " "), err, bytes.TrimSpace(out)))
+		}
+	}
 	ref, err := exec.CommandContext(ctx, aegis, "config-reference").Output()
 	if err != nil {
 		return fmt.Errorf("aegis config-reference: %w", err)

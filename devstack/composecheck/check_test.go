@@ -25,7 +25,7 @@ func TestRepositoryComposeFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"apache/kafka:", "minio/minio:", "amazon/dynamodb-local:", "4 aegis roles"} {
+	for _, want := range []string{"apache/kafka:", "minio/minio:", "amazon/dynamodb-local:", "6 aegis roles"} {
 		if !strings.Contains(rep, want) {
 			t.Errorf("report lacks %q: %s", want, rep)
 		}
@@ -49,6 +49,7 @@ func TestMistakesAreFound(t *testing.T) {
 		{"unknown flag", "services:\n  s:\n    build: .\n    command: [sealer, --batch-max-recrods, \"5\"]\n", "--batch-max-recrods"},
 		{"unknown command", "services:\n  s:\n    build: .\n    command: [seal]\n", "seal"},
 		{"unknown variable", "services:\n  s:\n    build: .\n    command: [indexer]\n    environment:\n      AEGIS_TABEL: x\n", "AEGIS_TABEL"},
+		{"unknown health command", "services:\n  s:\n    build: .\n    command: [indexer]\n    healthcheck:\n      test: [CMD, /aegis, healthz, \"http://127.0.0.1:9100/readyz\"]\n", "healthz"},
 		{"missing Dockerfile", "services:\n  s:\n    build: ./nowhere\n    command: [indexer]\n", "nowhere"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -7,8 +7,9 @@
 //   - every image is pinned to a tag or a digest (not latest, not bare);
 //   - every build context exists and holds a Dockerfile;
 //   - with -aegis, every service built from the repository runs an aegis
-//     command whose flags aegis accepts, and every AEGIS_ variable it sets
-//     is one aegis reads (docs/CONFIG.md).
+//     command whose flags aegis accepts, its health check (when it runs
+//     /aegis) too, and every AEGIS_ variable it sets is one aegis reads
+//     (docs/CONFIG.md).
 //
 // Usage: composecheck [-aegis bin/aegis] docker-compose.yml
 package main

@@ -204,6 +204,38 @@ func TestPageInBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("a keyset that retired the key before the checkpoint fails", func(t *testing.T) {
+		// The chain's own key, trusted only for seq 0 (its genesis
+		// checkpoint), then another key: every later checkpoint is the
+		// retired key's, after its range.
+		_, other, err := note.GenerateKey(rand.Reader, "aegis-next")
+		if err != nil {
+			t.Fatal(err)
+		}
+		keyset := f.p.Cfg.VerifierKey + " 0 0\\n" + other + " 1 -\\n"
+		p.eval(`sessionStorage.setItem("aegis-key", "` + keyset + `")`)
+		defer p.eval(`sessionStorage.removeItem("aegis-key")`)
+		p.open("#decision=" + f.good)
+		v, checks := p.verdict("verdict", "checks")
+		if v != "fail" || !strings.Contains(checks, "which is trusted only for seqs 0 to 0") {
+			t.Fatalf("verdict %s: %s", v, checks)
+		}
+	})
+
+	t.Run("a keyset whose range holds the checkpoints verifies", func(t *testing.T) {
+		_, other, err := note.GenerateKey(rand.Reader, "aegis-next")
+		if err != nil {
+			t.Fatal(err)
+		}
+		keyset := "# rotated far ahead\\n" + f.p.Cfg.VerifierKey + " 0 1000000\\n" + other + " 1000001 -\\n"
+		p.eval(`sessionStorage.setItem("aegis-key", "` + keyset + `")`)
+		defer p.eval(`sessionStorage.removeItem("aegis-key")`)
+		p.open("#decision=" + f.good)
+		if v, checks := p.verdict("verdict", "checks"); v != "pass" {
+			t.Fatalf("verdict %s: %s", v, checks)
+		}
+	})
+
 	t.Run("bundles pasted into the page", func(t *testing.T) {
 		r := call(t, "GET", f.base+"/v1/decisions/"+f.good+"/proof", prodToken)
 		if r.status != 200 {

@@ -63,7 +63,7 @@ type Config struct {
 // Service serves the API and the page.
 type Service struct {
 	cfg     Config
-	key     shared.VerifierKey
+	key     shared.Keyset
 	mux     *http.ServeMux
 	log     *zap.Logger
 	request *prometheus.CounterVec
@@ -87,7 +87,7 @@ func New(cfg Config) (*Service, error) {
 	} else if cfg.Reader != nil && cfg.Reader.Chain != cfg.Chain {
 		errs = append(errs, fmt.Errorf("Reader.Chain %q is not Chain %q", cfg.Reader.Chain, cfg.Chain))
 	}
-	key, err := shared.ParseVerifierKey(cfg.VerifierKey)
+	key, err := shared.ParseKeyset(cfg.VerifierKey)
 	if err != nil {
 		errs = append(errs, err)
 	}
@@ -281,18 +281,22 @@ func (s *Service) view(read func(context.Context, string, query.Range) (query.Pa
 	}
 }
 
-// KeyInfo is /v1/verifier-key's answer.
+// KeyInfo is /v1/verifier-key's answer: the key that signs the chain's
+// checkpoints now, and the whole keyset (docs/FORMAT.md section 7.4: each
+// key with the seqs it signs) the service checks proofs with.
 type KeyInfo struct {
 	Chain       string `json:"chain"`
 	VerifierKey string `json:"verifier_key"`
 	KeyID       string `json:"key_id"`
+	Keyset      string `json:"keyset"`
 }
 
 func (s *Service) verifierKey(w http.ResponseWriter, r *http.Request) int {
 	if err := noParams(r.URL.Query()); err != nil {
 		return writeError(w, err)
 	}
-	return writeJSON(w, http.StatusOK, KeyInfo{Chain: s.cfg.Chain, VerifierKey: s.cfg.VerifierKey, KeyID: s.key.ID()})
+	cur := s.key.Ranges[len(s.key.Ranges)-1].Key
+	return writeJSON(w, http.StatusOK, KeyInfo{Chain: s.cfg.Chain, VerifierKey: cur.Text, KeyID: cur.ID(), Keyset: s.key.String()})
 }
 
 func noParams(q url.Values) error {

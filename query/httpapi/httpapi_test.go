@@ -219,7 +219,7 @@ func TestAPIStatusesAuthAndOpenAPI(t *testing.T) {
 			}
 		}},
 		{name: "proof", path: "/v1/decisions/" + esc(f.good) + "/proof", status: 200, check: func(t *testing.T, b []byte) {
-			vk, _ := shared.ParseVerifierKey(f.p.Cfg.VerifierKey)
+			vk, _ := shared.ParseKeyset(f.p.Cfg.VerifierKey)
 			rep, err := shared.VerifyBundle(b, vk)
 			if err != nil || rep.DecisionID != f.good || len(rep.Entries) < 2 {
 				t.Fatalf("bundle: %+v %v", rep, err)

@@ -603,6 +603,7 @@ MEMBERS = {
     "genesis": ("v", "chain", "seq", "type", "prev", "sealed_at", "genesis", "hash"),
     "event": ("v", "chain", "seq", "type", "prev", "sealed_at", "source", "event", "hash"),
     "invalid": ("v", "chain", "seq", "type", "prev", "sealed_at", "source", "invalid", "hash"),
+    "key": ("v", "chain", "seq", "type", "prev", "sealed_at", "source", "key", "hash"),
 }
 
 
@@ -612,7 +613,7 @@ def check_entry(e):
         refuse("2", "the line is not an object")
     t = e.get("type")
     if not isinstance(t, str) or t not in MEMBERS:     # a list or object is not hashable
-        refuse("2", f"type {t!r} is not genesis, event or invalid")
+        refuse("2", f"type {t!r} is not genesis, event, invalid or key")
     exact_members(e, MEMBERS[t], what="entry")
     v = e["v"]
     if not isinstance(v, Num) or v.text != "1":
@@ -644,6 +645,12 @@ def check_entry(e):
         check_source(e["source"])
         if t == "event":
             check_event(e["event"], e["chain"])
+        elif t == "key":
+            k = e["key"]
+            exact_members(k, ("from_seq", "verifier_key"), what="key", section="2.4")
+            if check_int(k["from_seq"], 0, MAX_SAFE, "key.from_seq", section="2.4") != seq + 1:
+                refuse("2.4", f"key.from_seq is {k['from_seq'].text}, not seq + 1 = {seq + 1}")
+            parse_verifier_key(k["verifier_key"])
         else:
             check_invalid(e["invalid"])
 
@@ -897,6 +904,72 @@ def verify_note(note_bytes, vkey):
 
 
 # ---------------------------------------------------------------------------
+# Section 7.4: keysets
+
+KEYSET_SPACE = " \t\n\r\v\f"
+
+
+def parse_keyset(text):
+    """Section 7.4: one verifier key alone (every seq), or lines
+    '<verifier key> <first seq> <last seq or ->'. Returns a list of
+    (key text, (name, kh, pub), first, last or None)."""
+    if not isinstance(text, str):
+        refuse("7.4", "keyset is not text")
+    t = text.strip(KEYSET_SPACE)
+    if t and not any(c in t for c in " \t\n\r#"):
+        return [(t, parse_verifier_key(t), 0, None)]
+    out = []
+    for n, raw in enumerate(text.split("\n"), 1):
+        line = raw.strip(" \t\r")
+        if line == "" or line.startswith("#"):
+            continue
+        f = re.split("[ \t]+", line)
+        if len(f) != 3:
+            refuse("7.4", f"keyset line {n}: {len(f)} fields, not 3")
+        vk = parse_verifier_key(f[0])
+        if SEQ_DEC.fullmatch(f[1]) is None or int(f[1]) > MAX_SAFE:
+            refuse("7.4", f"keyset line {n}: first seq {f[1]!r}")
+        first = int(f[1])
+        last = None
+        if f[2] != "-":
+            if SEQ_DEC.fullmatch(f[2]) is None or int(f[2]) > MAX_SAFE:
+                refuse("7.4", f"keyset line {n}: last seq {f[2]!r}")
+            last = int(f[2])
+            if last < first:
+                refuse("7.4", f"keyset line {n}: last seq below first seq")
+        if not out and first != 0:
+            refuse("7.4", f"keyset line {n}: the first range starts at {first}, not 0")
+        if out:
+            if out[-1][3] is None:
+                refuse("7.4", f"keyset line {n}: follows an open range")
+            if first != out[-1][3] + 1:
+                refuse("7.4", f"keyset line {n}: starts at {first}, not {out[-1][3] + 1}")
+        for o in out:
+            if (o[1][0], o[1][1]) == (vk[0], vk[1]) or o[1][2] == vk[2]:
+                refuse("7.4", f"keyset line {n}: a key appears twice")
+        out.append((f[0], vk, first, last))
+    if not out:
+        refuse("7.4", "keyset holds no key")
+    return out
+
+
+def verify_note_keyset(note_bytes, keyset):
+    """Sections 7.2 and 7.4: the note verifies with the keyset key named by
+    its signature line, and that key's range holds its seq."""
+    _, _, sname, blob = parse_note(note_bytes)
+    for text, vk, first, last in keyset:
+        if vk[0] == sname and vk[1] == blob[:4]:
+            cp = verify_note(note_bytes, vk)
+            if cp["seq"] < first or (last is not None and cp["seq"] > last):
+                r = Refused(f"section 7.4: checkpoint of seq {cp['seq']} signed by {sname}+{vk[1].hex()}, "
+                            f"trusted for seqs {first} to {'-' if last is None else last} only")
+                r.seq = cp["seq"]
+                raise r
+            return cp
+    refuse("7.2/7.4", f"note signed by {sname}+{blob[:4].hex()}, not by a key of the keyset")
+
+
+# ---------------------------------------------------------------------------
 # Section 7.2: the Merkle tree hash of RFC 6962 section 2.1, and the
 # inclusion proof check of RFC 9162 section 2.1.3.2 (section 11)
 
@@ -1084,9 +1157,9 @@ def utf8_order(key):
     return key.encode("utf-8", errors="surrogateescape")
 
 
-def verify_log(prefix, chain, vkey, objects, known_checkpoint=None, known_name="known checkpoint"):
+def verify_log(prefix, chain, keyset, objects, known_checkpoint=None, known_name="known checkpoint"):
     """Sections 1, 6, 7 and 8 without Object Lock. objects: [(key, body bytes)].
-    vkey: parse_verifier_key(...). Returns the report of step 5 or raises LogFail
+    keyset: parse_keyset(...). Returns the report of step 5 or raises LogFail
     for the first failure in the order of section 8."""
     # 1. list and classify every key; the listing is in key order (S3 lists in
     #    UTF-8 binary order), so the first stray in that order is reported.
@@ -1114,6 +1187,7 @@ def verify_log(prefix, chain, vkey, objects, known_checkpoint=None, known_name="
     prev_hash = ZERO_HASH
     topic_partition = None
     prev_offset = None
+    hand_overs = []                     # (seq, verifier key text, object key, line) of key entries
     for key_seq, key, body in ordered:
         lines = split_lines(load(key, body), key)
         # each line alone (sections 2 to 5)
@@ -1167,25 +1241,48 @@ def verify_log(prefix, chain, vkey, objects, known_checkpoint=None, known_name="
                 prev_offset = off
             prev_hash = e["hash"]
             entries.append(e)
+            if e["type"] == "key":
+                # section 7.4: a key entry ends its object and matches the keyset
+                if i != len(parsed) - 1:
+                    raise fail("a key entry is not the last line of its object")
+                n = len(hand_overs)
+                new = e["key"]["verifier_key"]
+                hand_overs.append((seq, new, key, i + 1))
+                if n + 1 >= len(keyset):
+                    raise LogFail(key, f"section 7.4: the chain hands over to {new} from seq {seq + 1}, "
+                                       "the keyset has no such hand-over", i + 1, seq)
+                if keyset[n][3] != seq or keyset[n + 1][0] != new:
+                    raise LogFail(key, f"section 7.4: the chain hands over after seq {seq} to {new}, the keyset "
+                                       f"retires its key {n + 1} after seq {keyset[n][3]} for {keyset[n + 1][0]}", i + 1, seq)
         objects_by_key[key] = parsed
     # 3. every checkpoint, in key order; at least one must exist
     if not checkpoints:
         raise LogFail(f"{prefix}/checkpoints/env={chain}/", "section 7.3: no checkpoint")
     highest = -1
+    signed = set()
     for key_seq, key, body in sorted(checkpoints, key=lambda x: utf8_order(x[1])):
         try:
-            cp = verify_note(load(key, body), vkey)
+            cp = verify_note_keyset(load(key, body), keyset)
             if cp["seq"] != key_seq:
                 refuse("7.3", f"signs seq {cp['seq']} but is stored at seq {key_seq}")
             check_checkpoint_against_chain(cp, chain, entries, objects_by_key, "the checkpoint")
         except Refused as r:
             raise LogFail(key, str(r), None, key_seq)
         highest = max(highest, cp["seq"])
+        signed.add(cp["seq"])
+    # section 7.4: the retiring key signs each hand-over covered by later
+    # checkpoints, and every hand-over of the keyset is in the chain
+    for seq, new, key, line in hand_overs:
+        if seq < highest and seq not in signed:
+            raise LogFail(key, "section 7.4: no checkpoint signs the key entry, later ones exist", line, seq)
+    if len(hand_overs) < len(keyset) - 1:
+        raise LogFail(f"{prefix}/checkpoints/env={chain}/", f"section 7.4: the keyset retires key {len(hand_overs) + 1} "
+                      f"after seq {keyset[len(hand_overs)][3]}, the chain has no key entry there", None, keyset[len(hand_overs)][3])
     # 4. the known checkpoint: signature and chain id, then as a stored checkpoint
     if known_checkpoint is not None:
         seq = None
         try:
-            cp = verify_note(known_checkpoint, vkey)
+            cp = verify_note_keyset(known_checkpoint, keyset)
             seq = cp["seq"]
             check_checkpoint_against_chain(cp, chain, entries, objects_by_key, "the known checkpoint")
         except Refused as r:
@@ -1209,9 +1306,8 @@ PATH_MAX = 64
 ITEM_MEMBERS = ("object", "line", "index", "size", "path", "checkpoint")
 
 
-def verify_bundle(bundle_bytes, vkey):
+def verify_bundle(bundle_bytes, keyset):
     """Section 11. Returns {decision_id, chain, action, current_action, entries} or raises Refused."""
-    name, kh, pub = vkey
     if not bundle_bytes.endswith(b"\n"):
         refuse("11", "the bundle does not end in \\n")
     text = bundle_bytes[:-1]
@@ -1228,8 +1324,9 @@ def verify_bundle(bundle_bytes, vkey):
         refuse("11/2.1", f"chain {canonical(chain)} is not an identifier")
     did = b["decision_id"]
     check_id(did, "decision_id")
-    if b["key_id"] != f"{name}+{kh.hex()}":
-        refuse("11", f"key_id {canonical(b['key_id'])} is not the trusted key {name}+{kh.hex()}")
+    ids = [f"{vk[0]}+{vk[1].hex()}" for _, vk, _, _ in keyset]
+    if b["key_id"] not in ids:
+        refuse("11", f"key_id {canonical(b['key_id'])} is not a key of the keyset {ids}")
     items = b["entries"]
     if not isinstance(items, list) or not items:
         refuse("11", "entries is not a non-empty array")
@@ -1266,7 +1363,10 @@ def verify_bundle(bundle_bytes, vkey):
         last_seq = seq
         # 2. the checkpoint
         try:
-            cp = verify_note(it["checkpoint"].encode("utf-8", errors="surrogatepass"), vkey)
+            note = it["checkpoint"].encode("utf-8", errors="surrogatepass")
+            cp = verify_note_keyset(note, keyset)
+            _, _, sname, blob = parse_note(note)
+            last_signer = f"{sname}+{blob[:4].hex()}"
         except Refused as r:
             refuse("11 step 2", f"{w}: checkpoint refused: {r}")
         if cp["chain"] != chain:
@@ -1303,6 +1403,8 @@ def verify_bundle(bundle_bytes, vkey):
             current = (seq, payload["new_action"])
     if action is None:
         refuse("11", "no entry is a decision")
+    if b["key_id"] != last_signer:
+        refuse("11", f"key_id {b['key_id']} is not the signer of the last entry's checkpoint, {last_signer}")
     return {"decision_id": did, "chain": chain, "action": action,
             "current_action": current[1] if current else action, "entries": len(items)}
 
@@ -1452,14 +1554,33 @@ def check_key_vector(vec):
 CP_FIELDS = ("chain", "seq", "hash", "offset", "object", "root", "time")
 
 
-def check_checkpoint_vector(vec):
-    need(vec, "verifier_key", "note")
-    need_str(vec, "note")
+def vector_keyset(vec):
+    """The keys a vector trusts: its keyset, else its verifier key alone."""
+    if "keyset" in vec:
+        need_str(vec, "keyset")
+        text = vec["keyset"]
+    else:
+        need(vec, "verifier_key")
+        text = vec["verifier_key"]
+        if not isinstance(text, str):
+            raise VectorFail("verifier_key is not a string")
     try:
-        vkey = parse_verifier_key(vec["verifier_key"])
+        return parse_keyset(text)
     except Refused as r:
-        raise VectorFail(f"vector's verifier key refused: {r}")
-    cp, note = expect_result(vec, lambda: verify_note(vec["note"].encode("utf-8", errors="surrogatepass"), vkey))
+        raise VectorFail(f"vector's keys refused: {r}")
+
+
+def check_keyset_vector(vec):
+    need_str(vec, "keyset")
+    _, note = expect_result(vec, lambda: parse_keyset(vec["keyset"]))
+    return note
+
+
+def check_checkpoint_vector(vec):
+    need(vec, "note")
+    need_str(vec, "note")
+    keyset = vector_keyset(vec)
+    cp, note = expect_result(vec, lambda: verify_note_keyset(vec["note"].encode("utf-8", errors="surrogatepass"), keyset))
     if cp is not None:
         # Section 10 names "the fields chain, seq, ..."; the vectors nest them in "checkpoint".
         if all(k in vec for k in CP_FIELDS):
@@ -1503,12 +1624,9 @@ def check_batch_key_vector(vec):
 
 
 def check_log_vector(vec):
-    need(vec, "prefix", "chain", "verifier_key", "objects")
+    need(vec, "prefix", "chain", "objects")
     need_str(vec, "prefix", "chain")
-    try:
-        vkey = parse_verifier_key(vec["verifier_key"])
-    except Refused as r:
-        raise VectorFail(f"vector's verifier key refused: {r}")
+    vkey = vector_keyset(vec)
     if not isinstance(vec["objects"], list) or not all(
             isinstance(o, dict) and isinstance(o.get("key"), str) and isinstance(o.get("body"), str)
             for o in vec["objects"]):
@@ -1543,12 +1661,9 @@ def check_log_vector(vec):
 
 
 def check_proof_vector(vec):
-    need(vec, "verifier_key", "bundle")
+    need(vec, "bundle")
     need_str(vec, "bundle")
-    try:
-        vkey = parse_verifier_key(vec["verifier_key"])
-    except Refused as r:
-        raise VectorFail(f"vector's verifier key refused: {r}")
+    vkey = vector_keyset(vec)
     res, note = expect_result(vec, lambda: verify_bundle(vec["bundle"].encode("utf-8", errors="surrogatepass"), vkey))
     if res is not None:
         need(vec, "decision_id", "action", "current_action")
@@ -1567,6 +1682,7 @@ CHECKERS = {
     "batch-key": check_batch_key_vector,
     "log": check_log_vector,
     "proof": check_proof_vector,
+    "keyset": check_keyset_vector,
 }
 
 
@@ -1628,8 +1744,8 @@ def read_verifier_key_file(path):
     (here: ASCII space, tab, LF, CR, VT, FF)."""
     with open(path, "rb") as f:
         data = f.read()
-    text = decode_utf8(data, "verifier key file").strip(KEYFILE_SPACE)
-    return parse_verifier_key(text)
+    text = decode_utf8(data, "verifier key file")
+    return parse_keyset(text)            # a .pub file, or a keyset file (section 7.4)
 
 
 def read_bucket_dir(root, prefix):

@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -25,15 +26,13 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sasl/scram"
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/aegisai/audit/internal/platform/kafkaconn"
-	"github.com/aegisai/audit/internal/platform/topics"
 	"github.com/aegisai/audit/internal/testbed/chaos"
 	"github.com/aegisai/audit/internal/testbed/localstack"
 	"github.com/aegisai/audit/internal/testbed/pipeline"
+	"github.com/aegisai/audit/producer"
 	"github.com/aegisai/audit/query"
 	"github.com/aegisai/audit/replayer"
 )
@@ -147,9 +146,11 @@ func waitHTTP(ctx context.Context, url string) error {
 	}
 }
 
-// Issue 10, operations: the sealer and the indexer run as their own
-// processes, as in production, against a Kafka cluster that wants TLS and
-// SASL/SCRAM, with JSON logs at debug level. They answer /healthz and
+// Issue 10, operations: the sealer, the indexer and the ingest service run
+// as their own processes, as in production, against a Kafka cluster that
+// wants TLS and SASL/SCRAM, with JSON logs at debug level; half the events
+// come through aegis ingest, half through the producer library with the
+// same TLS and SASL settings (kafkaconn). They answer /healthz and
 // /readyz once ready; the events are sealed, verified and indexed; a
 // SIGTERM drains the sealer in the documented order; and nothing any of
 // them printed (nor a run with a wrong password) holds a secret: the SASL
@@ -219,37 +220,59 @@ func TestSecuredPipelineKeepsSecretsOutOfLogs(t *testing.T) {
 	env = append(env, "AEGIS_KAFKA_SASL_PASSWORD="+password, "AEGIS_BROKERS="+broker, "AEGIS_KAFKA_SASL_MECHANISM=SCRAM-SHA-256",
 		"AEGIS_KAFKA_SASL_USERNAME="+user, "AEGIS_KAFKA_TLS_CA_FILE="+caFile, "AEGIS_LOG_LEVEL=debug", "AEGIS_LOG_FORMAT=json",
 		"AEGIS_SEALED_TOPIC="+sealed, "AEGIS_TABLE="+table, "AEGIS_BUCKET="+bucket, "AEGIS_VERIFIER_KEY_FILE="+pubFile)
-	sealerAddr, indexerAddr := freeAddr(t), freeAddr(t)
+	sealerAddr, indexerAddr, ingestAddr := freeAddr(t), freeAddr(t), freeAddr(t)
 	sealerProc := startRole(t, bin, "sealer", env, "sealer", "--chain", chain, "--signer-key-file", keyFile, "--retention", "24h",
 		"--batch-max-age", "100ms", "--identity", "ops", "--metrics-addr", sealerAddr)
 	indexerProc := startRole(t, bin, "indexer", env, "indexer", "--create-table", "--group", localstack.Name("indexers"), "--metrics-addr", indexerAddr)
-	for _, addr := range []string{sealerAddr, indexerAddr} {
+	const ingestToken = "3f9c1d0e8b7a4c2f9e1d7b6a5c4f3e2d"
+	secrets["the ingest token"] = ingestToken
+	tokens := filepath.Join(keys, "tokens")
+	if err := os.WriteFile(tokens, []byte("ops "+ingestToken+" "+chain+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ingestProc := startRole(t, bin, "ingest", env, "ingest", "--chain", chain, "--tokens-file", tokens, "--listen", ingestAddr)
+	for _, addr := range []string{sealerAddr, indexerAddr, ingestAddr} {
 		for _, path := range []string{"/healthz", "/readyz"} {
 			if err := waitHTTP(ctx, "http://"+addr+path); err != nil {
-				t.Fatalf("%v\nsealer:\n%s\nindexer:\n%s", err, sealerProc.output(t), indexerProc.output(t))
+				t.Fatalf("%v\nsealer:\n%s\nindexer:\n%s\ningest:\n%s", err, sealerProc.output(t), indexerProc.output(t), ingestProc.output(t))
 			}
 		}
 	}
 
-	// Publish through the secured cluster, as a service would.
-	cl, err := kgo.NewClient(kgo.SeedBrokers(broker), kgo.DialTLSConfig(&tls.Config{RootCAs: caPool(t, caFile)}),
-		kgo.SASL(scram.Auth{User: user, Pass: password}.AsSha256Mechanism()), kgo.DefaultProduceTopic(topics.Decisions(chain)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	// Publish through the secured cluster, as services would: half over
+	// HTTP to aegis ingest, half with the producer library.
 	w := pipeline.NewWorkload(chain, chain, 40, 5, 5, 11, time.Now())
-	var recs []*kgo.Record
-	for _, ev := range w.Events {
+	half := len(w.Events) / 2
+	for _, ev := range w.Events[:half] {
 		b, err := ev.Record()
 		if err != nil {
 			t.Fatal(err)
 		}
-		recs = append(recs, &kgo.Record{Value: b})
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+ingestAddr+"/v1/"+string(ev.Type)+"s", bytes.NewReader(b))
+		req.Header.Set("Authorization", "Bearer "+ingestToken)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("ingest answered %s: %s\n%s", resp.Status, body, ingestProc.output(t))
+		}
 	}
-	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+	kafka, err := kafkaconn.Config{Brokers: []string{broker}, CAFile: caFile, SASLMechanism: "SCRAM-SHA-256", Username: user, Password: password}.Options()
+	if err != nil {
 		t.Fatal(err)
 	}
+	prod, err := producer.New(ctx, producer.Config{Brokers: []string{broker}, Kafka: kafka, Environment: chain})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := prod.Publish(ctx, w.Events[half:]...); err != nil {
+		t.Fatal(err)
+	}
+	prod.Close()
 	db, err := stack.DynamoDB(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -292,6 +315,9 @@ func TestSecuredPipelineKeepsSecretsOutOfLogs(t *testing.T) {
 	if code := indexerProc.stop(syscall.SIGTERM); code != 0 {
 		t.Fatalf("indexer exited %d after SIGTERM:\n%s", code, indexerProc.output(t))
 	}
+	if code := ingestProc.stop(syscall.SIGTERM); code != 0 {
+		t.Fatalf("ingest exited %d after SIGTERM:\n%s", code, ingestProc.output(t))
+	}
 
 	// Production logs: every line one JSON object; the drain in order.
 	var steps []string
@@ -314,7 +340,7 @@ func TestSecuredPipelineKeepsSecretsOutOfLogs(t *testing.T) {
 		t.Fatalf("shutdown steps in the sealer's log: %q", got)
 	}
 
-	outputs := map[string]string{"sealer": sealerProc.output(t), "indexer": indexerProc.output(t),
+	outputs := map[string]string{"sealer": sealerProc.output(t), "indexer": indexerProc.output(t), "ingest": ingestProc.output(t),
 		"indexer with a wrong password": bad.output(t), "verify": string(verifyOut)}
 	if bad.cmd.ProcessState.ExitCode() != 1 || !strings.Contains(outputs["indexer with a wrong password"], "--kafka-sasl-") {
 		t.Errorf("the run with a wrong password does not say what failed:\n%s", outputs["indexer with a wrong password"])
@@ -328,16 +354,5 @@ func TestSecuredPipelineKeepsSecretsOutOfLogs(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d secrets looked for in %d bytes of output of 4 processes", len(secrets), size)
-}
-
-func caPool(t *testing.T, file string) *x509.CertPool {
-	t.Helper()
-	b, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := x509.NewCertPool()
-	p.AppendCertsFromPEM(b)
-	return p
+	t.Logf("%d secrets looked for in %d bytes of output of 5 processes", len(secrets), size)
 }

@@ -49,7 +49,7 @@
   }
 
   async function trustedKey() {
-    return V.parseVerifierKey($("key").value);
+    return V.parseKeyset($("key").value);
   }
 
   async function showList(kind, id, cursor) {
@@ -198,7 +198,7 @@
     $("token").addEventListener("change", () => sessionStorage.setItem("aegis-token", $("token").value));
     try {
       const { body } = await api("/v1/verifier-key");
-      serverKey = body.verifier_key;
+      serverKey = (body.keyset || body.verifier_key).trim();
       $("chain").textContent = body.chain;
       $("key").value = sessionStorage.getItem("aegis-key") || serverKey;
     } catch (e) { status("cannot read the service's verifier key: " + e.message, true); }

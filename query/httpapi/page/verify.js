@@ -54,7 +54,44 @@
     const h = await sha256(concat(enc.encode(name + "\n"), new Uint8Array([1]), pub));
     if (hex(h.slice(0, 4)) !== hash) throw new Error("the key hash does not match the key");
     const key = await crypto.subtle.importKey("raw", pub, { name: "Ed25519" }, false, ["verify"]);
-    return { name, hash, id: name + "+" + hash, key };
+    return { name, hash, id: name + "+" + hash, key, pub: hex(pub) };
+  }
+
+  // A keyset (section 7.4): one verifier key alone, trusted for every seq,
+  // or lines "<verifier key> <first seq> <last seq or ->" (blank lines and
+  // lines starting with # ignored), contiguous from seq 0, only the last
+  // range open, no key twice. A checkpoint verifies only with the key
+  // whose range holds its seq.
+  async function parseKeyset(text) {
+    const t = String(text).trim();
+    if (t !== "" && !/[\s#]/.test(t)) {
+      const key = await parseVerifierKey(t);
+      return { ranges: [{ key, from: 0, to: null }], id: key.id };
+    }
+    const ranges = [];
+    const lines = String(text).split("\n");
+    for (let n = 0; n < lines.length; n++) {
+      const line = lines[n].trim();
+      if (line === "" || line.startsWith("#")) continue;
+      const bad = (why) => new Error(`keyset line ${n + 1}: ${why}`);
+      const f = line.split(/[ \t]+/);
+      if (f.length !== 3) throw bad("want <verifier key> <first seq> <last seq or ->");
+      const key = await parseVerifierKey(f[0]);
+      const seq = (s) => {
+        if (!/^(0|[1-9][0-9]*)$/.test(s) || Number(s) > 9007199254740991) throw bad(`${s} is not a seq`);
+        return Number(s);
+      };
+      const from = seq(f[1]), to = f[2] === "-" ? null : seq(f[2]);
+      const prev = ranges[ranges.length - 1];
+      if (to !== null && to < from) throw bad("the last seq is below the first");
+      if (!prev && from !== 0) throw bad("the first range starts at seq 0");
+      if (prev && prev.to === null) throw bad("only the last range may be open");
+      if (prev && from !== prev.to + 1) throw bad(`the range starts at ${from}, want ${prev.to + 1}`);
+      if (ranges.some((r) => r.key.id === key.id || r.key.pub === key.pub)) throw bad(`key ${key.id} appears twice`);
+      ranges.push({ key, from, to });
+    }
+    if (ranges.length === 0) throw new Error("the keyset holds no key");
+    return { ranges, id: ranges.map((r) => `${r.key.id} (seqs ${r.from} to ${r.to === null ? "…" : r.to})`).join(", ") };
   }
 
   // The entry hash of a line (section 5), from the line's own bytes.
@@ -68,8 +105,9 @@
     return hex(h);
   }
 
-  // A signed checkpoint (section 7.2), its signature checked with key.
-  async function openCheckpoint(note, key) {
+  // A signed checkpoint (section 7.2), its signature checked with the
+  // keyset key that signed it, which must be trusted for its seq (7.4).
+  async function openCheckpoint(note, keyset) {
     const cut = note.indexOf("\n\n");
     if (cut < 0) throw new Error("checkpoint: no signature");
     const text = note.slice(0, cut + 1);
@@ -86,11 +124,16 @@
     cp.seq = Number(cp.seq);
     const m = /^\u2014 (\S+) (\S+)\n$/.exec(sigLine);
     if (!m) throw new Error("checkpoint: bad signature line");
-    if (m[1] !== key.name) throw new Error("checkpoint signed by key " + m[1] + ", not the trusted " + key.name);
     const sig = unbase64(m[2]);
-    if (sig.length !== 68 || hex(sig.slice(0, 4)) !== key.hash) throw new Error("checkpoint signed by another key than " + key.id);
-    const ok = await crypto.subtle.verify({ name: "Ed25519" }, key.key, sig.slice(4), enc.encode(text));
-    if (!ok) throw new Error("the checkpoint's Ed25519 signature does not verify with " + key.id);
+    if (sig.length !== 68) throw new Error("checkpoint: bad signature");
+    const r = keyset.ranges.find((r) => r.key.name === m[1] && r.key.hash === hex(sig.slice(0, 4)));
+    if (!r) throw new Error(`checkpoint signed by another key (${m[1]}+${hex(sig.slice(0, 4))}) than the trusted ${keyset.id}`);
+    const ok = await crypto.subtle.verify({ name: "Ed25519" }, r.key.key, sig.slice(4), enc.encode(text));
+    if (!ok) throw new Error("the checkpoint's Ed25519 signature does not verify with " + r.key.id);
+    if (cp.seq < r.from || (r.to !== null && cp.seq > r.to)) {
+      throw new Error(`checkpoint of seq ${cp.seq} is signed by ${r.key.id}, which is trusted only for seqs ${r.from} to ${r.to === null ? "…" : r.to}`);
+    }
+    cp.keyId = r.key.id;
     return cp;
   }
 
@@ -117,7 +160,7 @@
   }
 
   // One bundle item: every check of section 11, each reported.
-  async function verifyItem(item, bundle, key) {
+  async function verifyItem(item, bundle, keyset) {
     const checks = [];
     const check = (name, ok, detail) => { checks.push({ name, ok: !!ok, detail: detail || "" }); return ok; };
     let line = null;
@@ -137,8 +180,8 @@
     } catch (e) { check("entry hash", false, e.message); }
     let cp = null;
     try {
-      cp = await openCheckpoint(item.checkpoint, key);
-      check("checkpoint signature", true, `Ed25519 by ${key.id}: seq ${cp.seq}, object ${cp.object}`);
+      cp = await openCheckpoint(item.checkpoint, keyset);
+      check("checkpoint signature", true, `Ed25519 by ${cp.keyId}: seq ${cp.seq}, object ${cp.object}`);
     } catch (e) { check("checkpoint signature", false, e.message); }
     if (cp) {
       check("checkpoint names the object", cp.chain === bundle.chain && cp.object === item.object, `chain ${cp.chain}, object ${cp.object}`);
@@ -155,12 +198,12 @@
         check("Merkle path to the signed root", root === cp.root, root === cp.root ? `${item.path.length} hashes to root ${root}` : `leads to ${root}, the checkpoint signs ${cp.root}`);
       } catch (e) { check("Merkle path to the signed root", false, e.message); }
     }
-    return { line, checks };
+    return { line, checks, keyId: cp && cp.keyId };
   }
 
-  // verifyBundle checks a bundle's text with a parsed verifier key and
-  // returns its entries (by seq) with their checks, and ok.
-  async function verifyBundle(text, key) {
+  // verifyBundle checks a bundle's text with a parsed keyset and returns
+  // its entries (by seq) with their checks, and ok.
+  async function verifyBundle(text, keyset) {
     const rep = { ok: false, entries: [], errors: [] };
     let b;
     try {
@@ -168,12 +211,12 @@
       b = JSON.parse(text);
     } catch (e) { rep.errors.push("not a bundle: " + e.message); return rep; }
     if (b.format !== "aegis-audit/proof/v1") rep.errors.push("format is not aegis-audit/proof/v1");
-    if (b.key_id !== key.id) rep.errors.push(`the bundle is signed by ${b.key_id}; the trusted key is ${key.id}`);
+    if (!keyset.ranges.some((r) => r.key.id === b.key_id)) rep.errors.push(`the bundle is signed by ${b.key_id}; the trusted keys are ${keyset.id}`);
     if (!Array.isArray(b.entries) || b.entries.length === 0) { rep.errors.push("no entries"); return rep; }
     rep.chain = b.chain; rep.decisionId = b.decision_id;
     let prevSeq = -1;
     for (const item of b.entries) {
-      const r = await verifyItem(item, b, key);
+      const r = await verifyItem(item, b, keyset);
       r.object = item.object;
       rep.entries.push(r);
       if (r.line && r.line.seq <= prevSeq) rep.errors.push(`seq ${r.line.seq} does not follow seq ${prevSeq}`);
@@ -186,6 +229,8 @@
       if (ev && ev.override) current = ev.override.new_action;
     }
     if (action === null) rep.errors.push("no entry is the decision itself");
+    const last = rep.entries[rep.entries.length - 1];
+    if (last.keyId && last.keyId !== b.key_id) rep.errors.push(`key_id is ${b.key_id}, but the last checkpoint is signed by ${last.keyId}`);
     rep.action = action; rep.currentAction = current || action;
     rep.ok = rep.errors.length === 0 && rep.entries.every((r) => r.checks.every((c) => c.ok));
     return rep;
@@ -235,5 +280,5 @@
     return checks;
   }
 
-  window.AegisVerify = { parseVerifierKey, verifyBundle, compareAnswer, entryHash, inclusionRoot, openCheckpoint };
+  window.AegisVerify = { parseVerifierKey, parseKeyset, verifyBundle, compareAnswer, entryHash, inclusionRoot, openCheckpoint };
 })();

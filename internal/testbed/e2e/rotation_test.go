@@ -1,0 +1,183 @@
+package e2e
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/aegisai/audit/archive"
+	"github.com/aegisai/audit/internal/testbed/pipeline"
+	"github.com/aegisai/audit/replayer"
+	"github.com/aegisai/audit/sealer"
+	"github.com/aegisai/audit/shared"
+)
+
+// Key rotation (docs/FORMAT.md sections 2.4 and 7.4) on a running sealer,
+// through the real servers: the sealer holds a second key staged; a
+// key-change request for another key is sealed as INVALID and changes
+// nothing; the request for the staged key becomes a KEY entry that ends its
+// object, whose checkpoint the first key signs, and every later checkpoint
+// is the second key's, also after a restart with the old settings (the
+// sealer follows the hand-over from S3) and one with the new settings. The
+// whole chain verifies with the keyset, in Go and in the Python reference
+// verifier; the first key alone no longer verifies it, naming the
+// hand-over; and a checkpoint forged with the retired key after its range
+// is refused.
+func TestKeyRotationOnARunningSealer(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	nextS, nextV, err := note.GenerateKey(rand.Reader, "aegis-next")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, strangerV, _ := note.GenerateKey(rand.Reader, "aegis-stranger")
+	next, _ := shared.ParseVerifierKey(nextV)
+	stranger, _ := shared.ParseVerifierKey(strangerV)
+
+	cfg := pipeline.Config{Indexers: 1, Sealer: func(c *sealer.Config) { c.BatchMaxRecords = 25; c.NextSignerKey = nextS }}
+	p := startPipeline(t, cfg)
+	firstS, firstV := p.Cfg.SignerKey, p.Cfg.VerifierKey
+	w := pipeline.NewWorkload(p.Cfg.Chain, p.Cfg.Chain, 90, 5, 5, 3, time.Now())
+	publish(t, p, w.Events[:30])
+	publishRaw(t, p, string(shared.KeyChangeRequest(p.Cfg.Chain, stranger)), string(shared.KeyChangeRequest(p.Cfg.Chain, next)))
+	publish(t, p, w.Events[30:60])
+	if err := p.WaitHead(ctx, 62); err != nil {
+		t.Fatal(err)
+	}
+
+	// The chain as stored: the stranger's request refused, the staged
+	// one a KEY entry that ends its object.
+	entries := readChain(t, p)
+	var hand *shared.Entry
+	for _, e := range entries {
+		switch {
+		case e.Type == shared.EntryInvalid && strings.Contains(e.Invalid.Reason, "key change request refused"):
+			if !strings.Contains(e.Invalid.Reason, "not the key this sealer has staged") {
+				t.Fatalf("seq %d: refused for %q", e.Seq, e.Invalid.Reason)
+			}
+		case e.Type == shared.EntryKey:
+			if hand != nil {
+				t.Fatalf("two KEY entries, at seqs %d and %d", hand.Seq, e.Seq)
+			}
+			hand = e
+		}
+	}
+	if hand == nil || hand.Key.VerifierKey != nextV || hand.Key.FromSeq != hand.Seq+1 {
+		t.Fatalf("no KEY entry handing over to %s: %+v", next.ID(), hand)
+	}
+	R := hand.Seq
+	st := &archive.Store{S3: p.S3, Bucket: p.Cfg.Bucket}
+	signer := func(seq uint64) string {
+		t.Helper()
+		obj, err := st.Get(ctx, shared.CheckpointKey("audit", p.Cfg.Chain, seq), "")
+		if err != nil {
+			t.Fatalf("checkpoint of seq %d: %v", seq, err)
+		}
+		return shared.SignedBy(obj.Body)
+	}
+	first, _ := shared.ParseVerifierKey(firstV)
+	if got := signer(R); got != first.ID() {
+		t.Fatalf("the hand-over's checkpoint (seq %d) is signed by %s, want the retiring key %s", R, got, first.ID())
+	}
+	if got := signer(p.Sealer.Head().Seq); got != next.ID() {
+		t.Fatalf("the newest checkpoint is signed by %s, want the new key %s", got, next.ID())
+	}
+
+	keyset := fmt.Sprintf("# chain %s\n%s 0 %d\n%s %d -\n", p.Cfg.Chain, firstV, R, nextV, R+1)
+	verify := func(p *pipeline.Pipeline, trust string) (replayer.Report, error) {
+		return replayer.Verify(ctx, replayer.Config{S3: p.S3, Bucket: p.Cfg.Bucket, Chain: p.Cfg.Chain, VerifierKey: trust})
+	}
+	rep, err := verify(p, keyset)
+	if err != nil || rep.Unsigned != 0 || rep.Head.Seq != p.Sealer.Head().Seq {
+		t.Fatalf("verify with the keyset: %+v, %v", rep.LogReport, err)
+	}
+	if _, err := verify(p, firstV); !errors.Is(err, shared.ErrKeyChange) || !strings.Contains(err.Error(), next.ID()) {
+		t.Fatalf("verify with the first key alone: %v, want the hand-over to %s named", err, next.ID())
+	}
+	if err := p.WaitIndexed(ctx); err != nil {
+		t.Fatal(err) // the indexer takes the KEY entry in its stride
+	}
+	if err := p.Stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	// A restart with the settings of before the rotation: the sealer
+	// follows the hand-over it finds in S3 and signs with the new key.
+	again := startPipeline(t, p.Cfg)
+	publish(t, again, w.Events[60:75])
+	if err := again.WaitHead(ctx, 77); err != nil {
+		t.Fatal(err)
+	}
+	if got := signer(again.Sealer.Head().Seq); got != next.ID() {
+		t.Fatalf("after a restart with the old settings the newest checkpoint is signed by %s", got)
+	}
+	if err := again.Stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	// The settings after the rotation: the new key signs, the keyset is
+	// trusted, nothing staged. A sealer still holding only the retired
+	// key refuses to sign for the new key's range.
+	newCfg := p.Cfg
+	newCfg.SignerKey, newCfg.VerifierKey = nextS, keyset
+	newCfg.Sealer = func(c *sealer.Config) { c.BatchMaxRecords = 25 }
+	final := startPipeline(t, newCfg)
+	publish(t, final, w.Events[75:])
+	total := uint64(len(w.Events)) + 2 // and the two requests
+	if err := final.WaitHead(ctx, total); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = verify(final, keyset)
+	if err != nil || rep.Unsigned != 0 || rep.Entries != total+1 {
+		t.Fatalf("verify the whole chain with the keyset: %+v, %v", rep.LogReport, err)
+	}
+	dir := t.TempDir()
+	download(t, final, dir)
+	if code, out := pythonVerify(t, final, dir); code != 0 {
+		t.Fatalf("the Python reference verifier refuses the rotated chain with the keyset (exit %d): %s", code, out)
+	}
+	if err := final.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	old, err := sealer.New(ctx, sealer.Config{Brokers: stack.Brokers, Chain: p.Cfg.Chain, S3: p.S3, Bucket: p.Cfg.Bucket,
+		SignerKey: firstS, VerifierKey: keyset, Topic: p.Cfg.Topic, SealedTopic: p.Cfg.SealedTopic})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := old.Run(ctx); !errors.Is(err, sealer.ErrKeyNotHeld) {
+		t.Fatalf("a sealer holding only the retired key: %v, want ErrKeyNotHeld", err)
+	}
+
+	// Someone who stole the retired key re-signs the newest checkpoint
+	// with it (a new version of its key, locked like the original).
+	head := final.Sealer.Head().Seq
+	cpKey := shared.CheckpointKey("audit", p.Cfg.Chain, head)
+	obj, err := st.Get(ctx, cpKey, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := shared.SingleKeyset(next).Open(obj.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	retired, _ := shared.NewSigner(firstS)
+	forged, err := cp.Sign(retired)
+	if err != nil {
+		t.Fatal(err)
+	}
+	putVersion(t, final, cpKey, forged, true)
+	_, err = verify(final, keyset)
+	if !errors.Is(err, shared.ErrRetiredKey) || !strings.Contains(err.Error(), cpKey) {
+		t.Fatalf("a checkpoint signed by the retired key after its range: %v, want ErrRetiredKey naming %s", err, cpKey)
+	}
+	download(t, final, dir)
+	if code, out := pythonVerify(t, final, dir); code == 0 || !strings.Contains(out, "7.4") {
+		t.Fatalf("the Python reference verifier accepts the forged checkpoint (exit %d): %s", code, out)
+	}
+}
