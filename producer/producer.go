@@ -112,6 +112,11 @@ type Producer struct {
 	// it is).
 	unchecked atomic.Pointer[error]
 	late      lateOutcomes
+	// settling counts the calls given up on whose late outcomes are not
+	// kept yet: ProduceSync returns in its own goroutine, after the
+	// client's Flush may have returned, so the spool waits for them
+	// (replayOnce) before it asks late whether a record went out.
+	settling atomic.Int64
 
 	mu     sync.RWMutex
 	closed bool
@@ -462,11 +467,13 @@ func (p *Producer) produce(ctx context.Context, recs []*kgo.Record) error {
 	select {
 	case err = <-call.done:
 	case <-ctx.Done():
+		p.settling.Add(1) // before the caller can spool what it gave up on
 		if call.state.CompareAndSwap(callWaiting, callGaveUp) {
 			p.m.failed.Add(float64(len(recs)))
 			return fmt.Errorf("%w: %d events not confirmed durable within %s (the client may still deliver them when the broker answers): %v",
 				ErrAuditUnavailable, len(recs), p.cfg.Timeout, ctx.Err())
 		}
+		p.settling.Add(-1)
 		err = <-call.done // the results came first
 	}
 	if err != nil {
@@ -500,6 +507,7 @@ func (c *syncProduce) run(ctx context.Context, p *Producer, recs []*kgo.Record) 
 	for _, r := range results {
 		p.late.record(string(r.Record.Key), r.Err == nil)
 	}
+	p.settling.Add(-1)
 }
 
 // lateOutcomes remembers, by event id, whether records a call gave up on
