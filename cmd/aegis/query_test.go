@@ -12,7 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/aegisai/audit/indexer/layout"
-	"github.com/aegisai/audit/internal/testbed/localstack"
 	"github.com/aegisai/audit/internal/testbed/pipeline"
 	"github.com/aegisai/audit/query"
 )
@@ -24,11 +23,9 @@ func TestGetAndListVerify(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	p, w := indexedPipeline(ctx, t, 25, pipeline.NewWorkload("", "", 80, 20, 4, 91, time.Now()))
-	t.Setenv("AWS_ACCESS_KEY_ID", localstack.AccessKey)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", localstack.SecretKey)
+	setStackEnv(t)
 	pub := writeFile(t, "chain.pub", p.Cfg.VerifierKey)
-	flags := []string{"--chain", p.Cfg.Chain, "--bucket", p.Cfg.Bucket, "--table", p.Cfg.Table,
-		"--s3-endpoint", stack.S3Endpoint, "--dynamodb-endpoint", stack.DynamoEndpoint, "--verifier-key-file", pub}
+	flags := []string{"--chain", p.Cfg.Chain, "--bucket", p.Cfg.Bucket, "--table", p.Cfg.Table, "--verifier-key-file", pub}
 	target := w.Overrides[0].Override.DecisionID
 
 	code, out := aegis(t, append([]string{"get", target, "--verify"}, flags...)...)

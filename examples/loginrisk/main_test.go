@@ -39,6 +39,7 @@ func login(t *testing.T, url, body string) Answer {
 // the fail-safe CHALLENGE while the broker is stopped, and the escalation
 // is sealed once the broker is back.
 func TestLoginRiskFailsSafe(t *testing.T) {
+	stack.NeedsInProcessKafka(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	p := pipeline.ForTest(t, stack, pipeline.Config{Indexers: -1})

@@ -78,9 +78,7 @@ func TestProducerFailsWithinItsDeadline(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	if stack.Kafka == nil {
-		t.Skip("holds produce requests through kfake: needs the native stack")
-	}
+	stack.NeedsInProcessKafka(t)
 	// Every produce request now goes unanswered, as with a broker that hangs.
 	stopHolding := make(chan struct{})
 	defer close(stopHolding)

@@ -83,9 +83,7 @@ func TestRestartContinuesTheChain(t *testing.T) {
 // transaction commits loses nothing and duplicates nothing: the next one
 // recovers the head from S3 and republishes the uncommitted entries.
 func TestCrashBetweenS3AndCommit(t *testing.T) {
-	if stack.Kafka == nil {
-		t.Skip("injects broker faults through kfake: needs the native stack")
-	}
+	stack.NeedsInProcessKafka(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cfg := pipeline.Config{Indexers: 1, Sealer: func(c *sealer.Config) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -15,6 +16,16 @@ func newKafka(port int, dir string) (*kfake.Cluster, error) {
 	return kfake.NewCluster(kfake.Ports(port), kfake.NumBrokers(1), kfake.DataDir(dir), kfake.DefaultNumPartitions(1),
 		// As an operator lowers group.min.session.timeout.ms for fast sealer takeover.
 		kfake.GroupMinSessionTimeout(time.Second))
+}
+
+// NeedsInProcessKafka skips t, saying why, when the broker is not the
+// in-process one (AEGIS_STACK=external): t stops it or injects faults
+// through its control hooks, which no other broker has.
+func (s *Stack) NeedsInProcessKafka(t testing.TB) {
+	t.Helper()
+	if s.Kafka == nil {
+		t.Skip("stops the broker or injects faults through kfake's control hooks: needs the native stack")
+	}
 }
 
 // StopKafka stops the in-process broker, as an outage: clients get

@@ -222,13 +222,20 @@ func TestIngestOverTheRealStack(t *testing.T) {
 	waitSealed(t, ctx, p, ids)
 
 	// The broker holds every produce request: 503 with the fail-safe action.
-	release := holdProduce(t)
-	code, body = in.post("/v1/decisions", in.token, decisionBody(chain, "held"))
+	// The holding is done through the in-process broker's control hooks.
 	var prob ingest.Problem
-	if code != 503 || json.Unmarshal(body, &prob) != nil || prob.FailSafeAction != shared.ActionChallenge || prob.EventID == "" {
-		t.Fatalf("broker holding: %d %s", code, body)
+	wantMetrics := []string{`aegis_ingest_requests_total{code="201",route="decisions"} 1002`}
+	if stack.Kafka != nil {
+		release := holdProduce(t)
+		code, body = in.post("/v1/decisions", in.token, decisionBody(chain, "held"))
+		if code != 503 || json.Unmarshal(body, &prob) != nil || prob.FailSafeAction != shared.ActionChallenge || prob.EventID == "" {
+			t.Fatalf("broker holding: %d %s", code, body)
+		}
+		release()
+		wantMetrics = append(wantMetrics, `aegis_ingest_requests_total{code="503",route="decisions"} 1`)
+	} else {
+		t.Log("503 while the broker holds requests: not checked, the broker is not in process (AEGIS_STACK=external)")
 	}
-	release()
 	// Nothing refused reached the chain: every event sealed is one answered
 	// 201, or the one answered 503 (its record was held, not refused: the
 	// client may deliver it once the broker answers, and a retry with its
@@ -245,7 +252,7 @@ func TestIngestOverTheRealStack(t *testing.T) {
 	}
 	metrics, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{`aegis_ingest_requests_total{code="201",route="decisions"} 1002`, `aegis_ingest_requests_total{code="503",route="decisions"} 1`} {
+	for _, want := range wantMetrics {
 		if !bytes.Contains(metrics, []byte(want)) {
 			t.Errorf("metrics lack %s", want)
 		}

@@ -106,6 +106,7 @@ func sealedEvents(t *testing.T, p *pipeline.Pipeline) []*shared.Envelope {
 // broker is back the spooled record of each escalation (the decision,
 // then the override that escalated it) is sealed in order, exactly once.
 func TestGovernFailsSafeWhileTheBrokerIsDownAndRecordsItAfter(t *testing.T) {
+	stack.NeedsInProcessKafka(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	p := pipeline.ForTest(t, stack, pipeline.Config{Indexers: -1})
@@ -346,6 +347,7 @@ func TestAsyncPublishesInOrderWithBackPressure(t *testing.T) {
 // MaxInFlight events are handed over and the next call waits until its
 // context ends.
 func TestAsyncWindowPushesBack(t *testing.T) {
+	stack.NeedsInProcessKafka(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	p := pipeline.ForTest(t, stack, pipeline.Config{Indexers: -1})
