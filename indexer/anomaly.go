@@ -3,6 +3,7 @@ package indexer
 import (
 	"context"
 	"fmt"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -10,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/aegisai/audit/indexer/layout"
+	"github.com/aegisai/audit/shared"
 )
 
 // AnomalyKind names a way the index differs from a plain one-item-per-entry
@@ -64,9 +66,11 @@ type Anomaly struct {
 func (x *Index) RecordAnomaly(ctx context.Context, a Anomaly) error {
 	a.PK = layout.PKAnomaly + a.Chain
 	a.SK = fmt.Sprintf("SK#%020d#%s#%020d#%s", a.Seq, a.Kind, a.OtherSeq, a.Source)
-	if len(a.Raw) > 4096 {
-		a.Raw = a.Raw[:4096]
-	}
+	// What a hostile record says is bounded, so that its anomaly fits in
+	// an item (400 KB) and recording it cannot stop the indexer.
+	a.Raw = clipText(a.Raw, 4096)
+	a.Detail = clipText(a.Detail, 4096)
+	a.Object = clipKey(a.Object)
 	created, err := x.putIfAbsent(ctx, a)
 	if created && x.OnAnomaly != nil {
 		x.OnAnomaly(a)
@@ -96,3 +100,17 @@ func (x *Index) Anomalies(ctx context.Context, chain string) ([]Anomaly, error) 
 	}
 	return out, nil
 }
+
+// clipText returns s cut to at most n bytes, on a UTF-8 boundary.
+func clipText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// clipKey is an object key as a sealed record gave it, cut to S3's limit.
+func clipKey(key string) string { return clipText(key, shared.MaxObjectKey) }

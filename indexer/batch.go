@@ -142,7 +142,7 @@ func (x *Index) ApplyBatch(ctx context.Context, batch []Sealed) ([]bool, error) 
 	}
 	err = x.parallel(ctx, len(careful), func(ctx context.Context, n int) error {
 		id := careful[n]
-		return x.reconcile(ctx, groups[id][0].e.Chain, id)
+		return x.reconcile(ctx, id)
 	})
 	return dups, err
 }
@@ -167,30 +167,34 @@ func fresh(ps []*pending) bool {
 }
 
 // freshItems are the items of a decision id the table holds nothing of:
-// its decision items with the current state its overrides here give them
-// (the latest by seq, if after the decision), and the overrides. A second
-// decision event of the id is recorded as a conflict, as reconcile does.
+// its decision items with the current state their overrides here give
+// them (the latest by seq of the decision's own chain, if after the
+// decision), and the overrides. A second decision event of the id in one
+// chain is recorded as a conflict, as reconcile does.
 func (x *Index) freshItems(ctx context.Context, id string, ps []*pending) ([]any, error) {
+	first := map[string]layout.Decision{}   // by chain
+	latest := map[string]*layout.Override{} // by chain
 	var decisions []layout.Decision
-	var latest *layout.Override
 	var items []any
 	for _, p := range ps { // by seq
 		switch it := p.item.(type) {
 		case layout.Decision:
 			decisions = append(decisions, it)
 		case layout.Override:
-			latest = &it
+			latest[it.Chain()] = &it
 			items = append(items, it)
 		}
 	}
-	for i, d := range decisions {
-		if i > 0 && d.Seq != decisions[0].Seq {
-			if err := x.RecordAnomaly(ctx, decisionReused(ps[0].e.Chain, id, decisions[0], d)); err != nil {
+	for _, d := range decisions {
+		if f, ok := first[d.Environment]; !ok {
+			first[d.Environment] = d
+		} else if d.Seq != f.Seq {
+			if err := x.RecordAnomaly(ctx, decisionReused(d.Environment, id, f, d)); err != nil {
 				return nil, err
 			}
 		}
-		if latest != nil && latest.Seq > d.CurrentSeq {
-			d.CurrentAction, d.CurrentSeq = latest.NewAction, latest.Seq
+		if o := latest[d.Environment]; o != nil && o.Seq > d.CurrentSeq {
+			d.CurrentAction, d.CurrentSeq = o.NewAction, o.Seq
 		}
 		items = append(items, d)
 	}

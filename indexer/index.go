@@ -207,17 +207,29 @@ func (x *Index) putIfAbsent(ctx context.Context, item any) (bool, error) {
 	return true, nil
 }
 
-// reconcile sets every decision item's current action from the decision's
-// latest override (by seq), and records a conflict when the decision id
-// holds more than one decision event. Whichever of a decision and its
-// override is written second brings the decision up to date, so the order
-// they arrive in does not matter; the update is conditional on a lower
-// current seq, so a late or repeated reconcile never lowers it.
-func (x *Index) reconcile(ctx context.Context, chain, decisionID string) error {
-	part, err := layout.LoadDecision(ctx, x.DB, x.Table, decisionID)
-	if err != nil || len(part.Decisions) == 0 {
-		return err // not indexed yet: it reconciles when it is
+// reconcile sets every decision item's current action from the latest
+// override (by seq) of the decision's own chain, and records a conflict
+// when the decision id holds more than one decision event of one chain.
+// Whichever of a decision and its override is written second brings the
+// decision up to date, so the order they arrive in does not matter; the
+// update is conditional on a lower current seq, so a late or repeated
+// reconcile never lowers it. Each chain that used the id is reconciled
+// apart: seqs of different chains are not comparable, and an override
+// sealed on one chain never changes another chain's decision.
+func (x *Index) reconcile(ctx context.Context, decisionID string) error {
+	all, err := layout.LoadDecision(ctx, x.DB, x.Table, decisionID)
+	if err != nil {
+		return err // none indexed yet: it reconciles when one is
 	}
+	for _, chain := range all.Chains() {
+		if err := x.reconcileChain(ctx, chain, decisionID, all.Of(chain)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (x *Index) reconcileChain(ctx context.Context, chain, decisionID string, part layout.Partition) error {
 	d := part.Decisions[0]
 	for _, c := range part.Decisions[1:] {
 		if err := x.RecordAnomaly(ctx, decisionReused(chain, decisionID, d, c)); err != nil {
@@ -232,7 +244,7 @@ func (x *Index) reconcile(ctx context.Context, chain, decisionID string) error {
 		if latest.Seq <= item.CurrentSeq {
 			continue
 		}
-		_, err = x.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		_, err := x.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 			TableName:           aws.String(x.Table),
 			Key:                 key(item.PK, item.SK),
 			UpdateExpression:    aws.String("SET current_action = :a, current_seq = :s"),

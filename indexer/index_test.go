@@ -93,7 +93,7 @@ func TestApplyIsIdempotentAndOrderFree(t *testing.T) {
 			if d.Action != "BLOCK" || d.CurrentAction != "ALLOW" || len(d.Overrides) != 2 || d.CurrentSeq != 3 {
 				t.Fatalf("decision %+v: want BLOCK, now ALLOW (seq 3) after 2 overrides", d)
 			}
-			if d.Proof.Seq != 1 || d.Proof.Object != "audit/x.jsonl" || d.Proof.Line != 1 || d.Proof.Hash == "" {
+			if d.Proof.Seq != 1 || !strings.HasSuffix(d.Proof.Object, "/env=prod/00000000000000000001.jsonl") || d.Proof.Line != 1 || d.Proof.Hash == "" {
 				t.Fatalf("proof pointer %+v", d.Proof)
 			}
 			hw, ok, err := ix.HighWater(ctx, "prod")
@@ -295,6 +295,19 @@ func TestBatchedAndOneByOneWriteTheSameItems(t *testing.T) {
 		}
 	}
 	entries := entriesOf(t, sealed(t, events...))
+	// A dev service overrides prod's many-1 on its own chain, at a higher
+	// seq: it changes nothing of prod's decision, batched or not.
+	var dev [][]byte
+	for i := range 80 {
+		dev = append(dev, []byte(strings.Replace(decision(fmt.Sprint("dev-", i), "u9", "s9", "ALLOW", "2026-11-27T12:00:00Z"), `"prod"`, `"dev"`, 1)))
+	}
+	dev = append(dev, []byte(strings.Replace(override(999, "many-1", "ALLOW", "2026-11-27T12:01:00Z"), `"prod"`, `"dev"`, 1)))
+	_, devRecs, err := pipeline.SealInMemory("dev", dev, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	devEntries := entriesOf(t, devRecs)
+	entries = append(entries, devEntries[len(devEntries)-1])
 	tables := map[string]map[string]string{}
 	conflicts := 9 // the entries above: their order is kept
 	for _, way := range []string{"one batch", "one by one", "overrides first", "batches of 7, twice"} {
@@ -347,6 +360,9 @@ func TestBatchedAndOneByOneWriteTheSameItems(t *testing.T) {
 	d1 := want["PK#DECISION#d1 SK#DECISION#2026-11-27T10:00:00.000000000Z#e-d1"]
 	if !strings.Contains(d1, "current_action:ALLOW") || !strings.Contains(d1, "current_seq:5") {
 		t.Fatalf("d1 %s: want current ALLOW from seq 5", d1)
+	}
+	if m1 := want["PK#DECISION#many-1 SK#DECISION#2026-11-27T11:00:00.000000000Z#e-many-1"]; !strings.Contains(m1, "current_action:BLOCK") {
+		t.Fatalf("many-1 %s: a dev override changed a prod decision", m1)
 	}
 	if d4 := want["PK#DECISION#d4 SK#DECISION#2026-11-27T10:02:30.000000000Z#e-d4"]; !strings.Contains(d4, "current_action:ALLOW") {
 		t.Fatalf("d4 %s: an override sealed before its decision does not change it", d4)

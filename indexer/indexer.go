@@ -424,7 +424,8 @@ func (ix *Indexer) read(ctx context.Context, r *kgo.Record) (*Sealed, error) {
 	return nil, ix.retry(ctx, "record unindexable "+a.Source, func(ctx context.Context) error { return ix.index.RecordAnomaly(ctx, a) })
 }
 
-// readSealed decodes a sealed-topic record and verifies its line.
+// readSealed decodes a sealed-topic record, verifies its line and checks
+// that it points where the sealer stores that line.
 func readSealed(value []byte) (*shared.SealedRecord, *shared.Entry, error) {
 	var rec shared.SealedRecord
 	dec := json.NewDecoder(bytes.NewReader(value))
@@ -433,8 +434,11 @@ func readSealed(value []byte) (*shared.SealedRecord, *shared.Entry, error) {
 		return nil, nil, fmt.Errorf("not a sealed record: %w", err)
 	}
 	e, err := shared.ParseLine(rec.Entry)
+	if err == nil {
+		err = rec.CheckPointer(e)
+	}
 	if err != nil {
-		return &rec, nil, fmt.Errorf("sealed record %s line %d: %w", rec.Object, rec.Line, err)
+		return &rec, nil, fmt.Errorf("sealed record %s line %d: %w", clipKey(rec.Object), rec.Line, err)
 	}
 	return &rec, e, nil
 }

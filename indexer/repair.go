@@ -127,9 +127,9 @@ func (x *Index) Repair(ctx context.Context, e *shared.Entry, rec *shared.SealedR
 	}
 	switch it := item.(type) {
 	case layout.Decision:
-		return x.reconcile(ctx, e.Chain, it.DecisionID)
+		return x.reconcile(ctx, it.DecisionID)
 	case layout.Override:
-		return x.reconcile(ctx, e.Chain, it.DecisionID)
+		return x.reconcile(ctx, it.DecisionID)
 	}
 	return nil
 }
@@ -175,7 +175,7 @@ func (x *Index) Delete(ctx context.Context, chain string, k ItemKey) error {
 		return fmt.Errorf("delete item %s %s: %w", k.PK, k.SK, err)
 	}
 	if id, ok := strings.CutPrefix(k.PK, layout.PKDecision); ok {
-		return x.reconcile(ctx, chain, id)
+		return x.reconcile(ctx, id)
 	}
 	return nil
 }

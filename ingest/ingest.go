@@ -51,9 +51,11 @@ import (
 //go:embed openapi.yaml
 var OpenAPI []byte
 
-// Recorder is the part of a producer the service uses.
+// Recorder is the part of a producer the service uses. The service
+// checks each body once (producer.ParseEvent) and hands the checked event
+// over, which the producer publishes as it is.
 type Recorder interface {
-	Log(ctx context.Context, e *shared.Envelope, opts ...producer.Option) (*shared.Receipt, error)
+	LogEvent(ctx context.Context, ev *producer.Event, opts ...producer.Option) (*shared.Receipt, error)
 	Ready() error
 }
 
@@ -213,10 +215,11 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, typ shared.Event
 		}
 		return answer(w, http.StatusBadRequest, Problem{Error: "reading the body: " + err.Error()})
 	}
-	env, _, err := shared.CompleteRecord(body, shared.Defaults{Type: typ, EventID: uuid.NewString(), OccurredAt: s.cfg.Now().UTC()})
+	ev, err := producer.ParseEvent(body, shared.Defaults{Type: typ, EventID: uuid.NewString(), OccurredAt: s.cfg.Now().UTC()})
 	if err != nil {
 		return answer(w, http.StatusBadRequest, invalid(err))
 	}
+	env := ev.Envelope()
 	if env.Type != typ {
 		return answer(w, http.StatusBadRequest, Problem{Error: "invalid event", Fields: []FieldProblem{
 			{Field: "type", Reason: fmt.Sprintf("is %q: send it to /v1/%ss", env.Type, env.Type)}}})
@@ -230,7 +233,7 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, typ shared.Event
 		return answer(w, http.StatusBadRequest, Problem{Error: "invalid event", Fields: []FieldProblem{
 			{Field: "environment", Reason: fmt.Sprintf("%q is not recorded by this service", env.Environment)}}})
 	}
-	receipt, err := rec.Log(r.Context(), env, producer.WithDurability(*durability))
+	receipt, err := rec.LogEvent(r.Context(), ev, producer.WithDurability(*durability))
 	switch {
 	case err == nil:
 		return answer(w, http.StatusCreated, Created{EventID: receipt.EventID, Durability: receipt.Durability, Receipt: receipt})

@@ -29,7 +29,8 @@ type fakeRecorder struct {
 	mode []producer.Durability
 }
 
-func (f *fakeRecorder) Log(_ context.Context, e *shared.Envelope, opts ...producer.Option) (*shared.Receipt, error) {
+func (f *fakeRecorder) LogEvent(_ context.Context, ev *producer.Event, opts ...producer.Option) (*shared.Receipt, error) {
+	e := ev.Envelope()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.err != nil {

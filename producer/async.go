@@ -23,7 +23,7 @@ import (
 func (p *Producer) PublishAsync(ctx context.Context, e *shared.Envelope, done func(*shared.Receipt, error)) error {
 	value, err := p.value(e)
 	if err != nil {
-		p.m.events.WithLabelValues("invalid").Inc()
+		p.m.invalid.Inc()
 		return err
 	}
 	select {
@@ -42,19 +42,38 @@ func (p *Producer) PublishAsync(ctx context.Context, e *shared.Envelope, done fu
 		return fmt.Errorf("%w: %v", ErrAuditUnavailable, err)
 	}
 	p.async.Add(1)
-	receipt := &shared.Receipt{EventID: e.EventID, DecisionID: e.DecisionID(), Durability: shared.DurabilityDurable}
-	// The record is not tied to ctx: once handed over it is delivered or
-	// fails within the delivery timeout, and done always runs.
-	p.cl.Produce(context.Background(), &kgo.Record{Key: []byte(e.EventID), Value: value}, func(_ *kgo.Record, err error) {
-		defer p.async.Done()
-		<-p.window
-		if err != nil {
-			p.m.events.WithLabelValues("failed").Inc()
-			done(receipt, fmt.Errorf("%w: %v", ErrAuditUnavailable, err))
-			return
-		}
-		p.m.events.WithLabelValues("durable").Inc()
-		done(receipt, nil)
-	})
+	ev := &asyncEvent{Context: context.Background(), done: done,
+		receipt: shared.Receipt{EventID: e.EventID, DecisionID: e.DecisionID(), Durability: shared.DurabilityDurable}}
+	ev.rec = kgo.Record{Key: []byte(e.EventID), Value: value, Context: ev}
+	p.cl.Produce(context.Background(), &ev.rec, p.asyncPromise)
 	return nil
+}
+
+// An asyncEvent is one PublishAsync call in flight: its record, its
+// receipt and its callback in one allocation. It is also the record's
+// context, which is how the producer's one promise function finds it
+// again (a closure per event cost two allocations). As a context it is
+// context.Background: the record is not tied to the caller's ctx; once
+// handed over it is delivered or fails within the delivery timeout, and
+// done always runs.
+type asyncEvent struct {
+	context.Context
+	rec     kgo.Record
+	receipt shared.Receipt
+	done    func(*shared.Receipt, error)
+}
+
+// asyncDone is the promise of every async record (p.asyncPromise).
+func (p *Producer) asyncDone(r *kgo.Record, err error) {
+	defer p.async.Done()
+	<-p.window
+	ev := r.Context.(*asyncEvent)
+	ev.rec.Key, ev.rec.Value = nil, nil // the receipt may be kept long after
+	if err != nil {
+		p.m.failed.Inc()
+		ev.done(&ev.receipt, fmt.Errorf("%w: %v", ErrAuditUnavailable, err))
+		return
+	}
+	p.m.durable.Inc()
+	ev.done(&ev.receipt, nil)
 }

@@ -4,11 +4,15 @@ import "github.com/prometheus/client_golang/prometheus"
 
 // metrics are the producer's Prometheus metrics, labelled with its chain.
 type metrics struct {
-	events      *prometheus.CounterVec // outcome: durable, sealed, failed, invalid
-	escalations *prometheus.CounterVec // reason: unavailable, not_sealed, invalid
-	spooled     prometheus.Gauge
-	replayed    prometheus.Counter
-	dropped     prometheus.Counter
+	events *prometheus.CounterVec // outcome: durable, sealed, failed, invalid
+	// The events counter of each outcome, looked up once: every event
+	// counts one, and a label lookup per event showed in the async path's
+	// profile.
+	durable, sealed, failed, invalid prometheus.Counter
+	escalations                      *prometheus.CounterVec // reason: unavailable, not_sealed, invalid
+	spooled                          prometheus.Gauge
+	replayed                         prometheus.Counter
+	dropped                          prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, chain string) *metrics {
@@ -25,6 +29,10 @@ func newMetrics(reg prometheus.Registerer, chain string) *metrics {
 		dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "aegis_producer_spool_dropped_total", ConstLabels: labels,
 			Help: "Escalation records not recorded because the spool was full or absent (the fail-safe action was still returned)."}),
 	}
+	m.durable = m.events.WithLabelValues("durable")
+	m.sealed = m.events.WithLabelValues("sealed")
+	m.failed = m.events.WithLabelValues("failed")
+	m.invalid = m.events.WithLabelValues("invalid")
 	if reg != nil {
 		reg.MustRegister(m.events, m.escalations, m.spooled, m.replayed, m.dropped)
 	}

@@ -145,29 +145,29 @@ func (w *sealWatch) offer(rec *kgo.Record) {
 	}
 }
 
-func (w *sealWatch) register(e *shared.Envelope, value []byte) *waiter {
+func (w *sealWatch) register(id eventKey, value []byte) *waiter {
 	wt := &waiter{value: value, got: make(chan *shared.Receipt, 1)}
 	w.mu.Lock()
-	w.waiters[e.EventID] = append(w.waiters[e.EventID], wt)
-	w.keys[e.DecisionID()]++
+	w.waiters[id.event] = append(w.waiters[id.event], wt)
+	w.keys[id.decision]++
 	w.mu.Unlock()
 	return wt
 }
 
 // unregister forgets a waiter that gave up (a receipt delivered already
 // removed it).
-func (w *sealWatch) unregister(e *shared.Envelope, wt *waiter) {
+func (w *sealWatch) unregister(id eventKey, wt *waiter) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	ws := w.waiters[e.EventID]
+	ws := w.waiters[id.event]
 	for i, x := range ws {
 		if x == wt {
-			w.waiters[e.EventID] = append(ws[:i:i], ws[i+1:]...)
-			if len(w.waiters[e.EventID]) == 0 {
-				delete(w.waiters, e.EventID)
+			w.waiters[id.event] = append(ws[:i:i], ws[i+1:]...)
+			if len(w.waiters[id.event]) == 0 {
+				delete(w.waiters, id.event)
 			}
-			if w.keys[e.DecisionID()]--; w.keys[e.DecisionID()] <= 0 {
-				delete(w.keys, e.DecisionID())
+			if w.keys[id.decision]--; w.keys[id.decision] <= 0 {
+				delete(w.keys, id.decision)
 			}
 			return
 		}
@@ -186,28 +186,24 @@ func (w *sealWatch) close() {
 	cl.Close()
 }
 
-// publishSealed publishes e and waits for its sealed entry.
-func (p *Producer) publishSealed(ctx context.Context, e *shared.Envelope) (*shared.Receipt, error) {
-	value, err := p.value(e)
-	if err != nil {
-		p.m.events.WithLabelValues("invalid").Inc()
-		return nil, err
-	}
+// publishSealed publishes value, the checked record of the event id
+// names, and waits for its sealed entry.
+func (p *Producer) publishSealed(ctx context.Context, id eventKey, value []byte) (*shared.Receipt, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.SealTimeout)
 	defer cancel()
 	if err := p.watch.start(ctx); err != nil {
 		return nil, fmt.Errorf("%w: watch the sealed topic: %v", ErrAuditUnavailable, err)
 	}
-	wt := p.watch.register(e, value)
-	defer p.watch.unregister(e, wt)
-	if err := p.produce(ctx, []*kgo.Record{{Key: []byte(e.EventID), Value: value}}); err != nil {
+	wt := p.watch.register(id, value)
+	defer p.watch.unregister(id, wt)
+	if err := p.produce(ctx, []*kgo.Record{{Key: []byte(id.event), Value: value}}); err != nil {
 		return nil, err
 	}
 	select {
 	case r := <-wt.got:
-		p.m.events.WithLabelValues("sealed").Inc()
+		p.m.sealed.Inc()
 		return r, nil
 	case <-ctx.Done():
-		return nil, fmt.Errorf("%w: event %s after %s: %v", ErrNotSealed, e.EventID, p.cfg.SealTimeout, ctx.Err())
+		return nil, fmt.Errorf("%w: event %s after %s: %v", ErrNotSealed, id.event, p.cfg.SealTimeout, ctx.Err())
 	}
 }

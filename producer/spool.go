@@ -264,10 +264,18 @@ func (p *Producer) replayOnce(ctx context.Context) error {
 		return err
 	}
 	fctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
-	err = p.cl.Flush(fctx)
-	cancel()
-	if err != nil {
+	defer cancel()
+	if err := p.cl.Flush(fctx); err != nil {
 		return fmt.Errorf("flush the records calls gave up on: %w", err)
+	}
+	// Flush returns once the client is done with every record; the calls
+	// that gave up on some keep their late outcomes a moment later.
+	for p.settling.Load() > 0 {
+		select {
+		case <-fctx.Done():
+			return fmt.Errorf("wait for the outcomes of %d calls given up on: %w", p.settling.Load(), fctx.Err())
+		case <-time.After(5 * time.Millisecond):
+		}
 	}
 	var recs []*kgo.Record
 	skipped := 0

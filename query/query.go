@@ -13,7 +13,9 @@
 //   - A cursor is bound to its view, its user or session and its time
 //     range; anything else (forged, truncated, from another query) is a
 //     *ParamError, never a DynamoDB error.
-//   - With Reader.Chain set, items of other chains are not answered.
+//   - With Reader.Chain set, items of other chains are not answered; a
+//     decision's history holds only entries of the decision's own chain
+//     (decision ids are unique within a chain, not across chains).
 //
 // The table's item layout belongs to package indexer/layout, shared with
 // the indexer that writes it.
@@ -149,17 +151,18 @@ func (r *Reader) Decision(ctx context.Context, decisionID string) (*History, err
 	if err != nil {
 		return nil, err
 	}
-	var decisions []layout.Decision
-	for _, d := range part.Decisions {
-		if r.Chain == "" || d.Environment == r.Chain {
-			decisions = append(decisions, d)
-		}
+	// One chain's decision and its overrides: an override sealed on
+	// another chain under the same id is not this decision's.
+	chain := r.Chain
+	if chain == "" && len(part.Decisions) > 0 {
+		chain = part.Decisions[0].Environment
 	}
-	if len(decisions) == 0 {
+	part = part.Of(chain)
+	if len(part.Decisions) == 0 {
 		return nil, fmt.Errorf("decision %s: %w", decisionID, ErrNotFound)
 	}
-	h := &History{Decision: decisionOf(decisions[0]), Overrides: []Override{}}
-	for _, c := range decisions[1:] {
+	h := &History{Decision: decisionOf(part.Decisions[0]), Overrides: []Override{}}
+	for _, c := range part.Decisions[1:] {
 		h.Conflicting = append(h.Conflicting, decisionOf(c))
 	}
 	for _, o := range part.Overrides {

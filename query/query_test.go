@@ -11,6 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"github.com/aegisai/audit/indexer"
 	"github.com/aegisai/audit/indexer/layout"
 	"github.com/aegisai/audit/internal/testbed/localstack"
@@ -258,5 +262,90 @@ func TestBadParametersAndForgedCursors(t *testing.T) {
 	next, err := rd.ByUser(ctx, "u", query.Range{Limit: 2, Cursor: first.Next})
 	if err != nil || !slices.Equal(next.IDs(), []string{"d2", "d1"}) {
 		t.Fatalf("second page %v %v", next.IDs(), err)
+	}
+}
+
+// A producer allowed to write only dev seals, on the dev chain, an override
+// of a prod decision's id. Decision ids are not unique across chains, so
+// the items share one partition; the prod decision's current state, its
+// history and its proof must not change: an override only overrides a
+// decision of its own chain.
+func TestOverrideOfAnotherChainChangesNothing(t *testing.T) {
+	ctx := context.Background()
+	rd := index(t, "prod", []event{{id: "d1", user: "u", session: "s", action: "BLOCK", at: at(0)}})
+	ix := &indexer.Index{DB: rd.DB.(indexer.DynamoAPI), Table: rd.Table}
+	// Enough dev entries that the dev override's seq is above the prod
+	// decision's.
+	apply(t, ix, "dev", []event{
+		{id: "x1", user: "u", session: "s", action: "ALLOW", at: at(1)},
+		{id: "x2", user: "u", session: "s", action: "ALLOW", at: at(1)},
+		{id: "d1", at: at(2), to: "ALLOW"},
+	})
+	h, err := rd.Decision(ctx, "d1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.CurrentAction != "BLOCK" || h.CurrentSeq != h.Proof.Seq || len(h.Overrides) != 0 {
+		t.Fatalf("prod decision d1 after a dev override of d1: current %s (seq %d), %d overrides; want BLOCK as decided, none",
+			h.CurrentAction, h.CurrentSeq, len(h.Overrides))
+	}
+	// Read without a chain filter, the decision shown is one chain's, and
+	// so are its overrides.
+	anyChain := &query.Reader{DB: rd.DB, Table: rd.Table}
+	h, err = anyChain.Decision(ctx, "d1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Environment != "prod" || h.CurrentAction != "BLOCK" || len(h.Overrides) != 0 {
+		t.Fatalf("unfiltered read of d1: %s decision, current %s, %d overrides; want prod's, BLOCK, none", h.Environment, h.CurrentAction, len(h.Overrides))
+	}
+	// The dev override is still found, for dev.
+	dev := &query.Reader{DB: rd.DB, Table: rd.Table, Chain: "dev"}
+	if _, err := dev.Decision(ctx, "d1"); !errors.Is(err, query.ErrNotFound) {
+		t.Fatalf("dev has no decision d1: %v", err)
+	}
+}
+
+// Someone who can edit the table copies decision d2's item, unchanged,
+// into d1's partition and deletes d1's own. The copy's proof is genuine (it
+// is d2's entry), so a verification of it passes; the reader must not
+// answer it as d1.
+func TestAnotherDecisionsItemIsNotTheAnswer(t *testing.T) {
+	ctx := context.Background()
+	rd := index(t, "prod", []event{
+		{id: "d1", user: "u", session: "s", action: "BLOCK", at: at(0)},
+		{id: "d2", user: "u", session: "s", action: "ALLOW", at: at(1)},
+	})
+	db := rd.DB.(indexer.DynamoAPI)
+	out, err := db.Query(ctx, &dynamodb.QueryInput{TableName: aws.String(rd.Table), KeyConditionExpression: aws.String("PK = :pk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: layout.DecisionPK("d2")}}})
+	if err != nil || len(out.Items) != 1 {
+		t.Fatalf("d2's items: %d (%v)", len(out.Items), err)
+	}
+	copied := out.Items[0]
+	copied[layout.AttrPK] = &types.AttributeValueMemberS{Value: layout.DecisionPK("d1")}
+	if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(rd.Table), Item: copied}); err != nil {
+		t.Fatal(err)
+	}
+	h, err := rd.Decision(ctx, "d1")
+	if err != nil || h.DecisionID != "d1" || h.Action != "BLOCK" || len(h.Conflicting) != 0 {
+		t.Fatalf("d1 with d2's item in its partition: %+v %v; want d1's own decision only", h, err)
+	}
+	own, err := db.Query(ctx, &dynamodb.QueryInput{TableName: aws.String(rd.Table), KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :d)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: layout.DecisionPK("d1")},
+			":d": &types.AttributeValueMemberS{Value: "SK#DECISION#" + at(0)[:4]}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range own.Items {
+		if id := it["decision_id"].(*types.AttributeValueMemberS).Value; id == "d1" {
+			if _, err := db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(rd.Table),
+				Key: map[string]types.AttributeValue{layout.AttrPK: it[layout.AttrPK], layout.AttrSK: it[layout.AttrSK]}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if h, err := rd.Decision(ctx, "d1"); !errors.Is(err, query.ErrNotFound) {
+		t.Fatalf("d1's item deleted, d2's copied in its place: %+v %v; want not found", h, err)
 	}
 }

@@ -1,6 +1,7 @@
 package replayer
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -62,26 +63,36 @@ func Prove(ctx context.Context, cfg ProveConfig, decisionID string, refs []Entry
 		return nil, rep, fmt.Errorf("prove %s: no entries", decisionID)
 	}
 	store := &archive.Store{S3: cfg.S3, Bucket: cfg.Bucket, Prefix: cfg.Prefix}
-	b := &shared.Bundle{Chain: cfg.Chain, DecisionID: decisionID}
-	objects := map[string]*signedObject{}
-	for _, ref := range refs {
-		o, ok := objects[ref.Object]
-		if !ok {
-			if o, err = readSignedObject(ctx, store, cfg, trusted, ref.Object); err != nil {
-				return nil, rep, err
-			}
-			objects[ref.Object] = o
+	b := &shared.Bundle{Chain: cfg.Chain, DecisionID: decisionID, Items: make([]shared.BundleItem, len(refs))}
+	// One object at a time, each read once for all the refs in it: a
+	// decision overridden in thousands of objects (a producer may do that)
+	// costs the memory of one object, not of all of them.
+	byObject := map[string][]int{}
+	var objects []string
+	for i, ref := range refs {
+		if _, ok := byObject[ref.Object]; !ok {
+			objects = append(objects, ref.Object)
 		}
-		i := ref.Line - 1
-		if i < 0 || i >= len(o.entries) || o.entries[i].Seq != ref.Seq {
-			return nil, rep, fmt.Errorf("prove %s: %s has no seq %d at line %d: the index is out of date (run aegis index check)", decisionID, ref.Object, ref.Seq, ref.Line)
+		byObject[ref.Object] = append(byObject[ref.Object], i)
+	}
+	for _, key := range objects {
+		o, err := readSignedObject(ctx, store, cfg, trusted, key)
+		if err != nil {
+			return nil, rep, err
 		}
 		leaves := make([]shared.Hash, len(o.entries))
 		for j, e := range o.entries {
 			leaves[j] = e.Hash
 		}
-		b.Items = append(b.Items, shared.BundleItem{Object: ref.Object, Line: o.lines[i], Index: uint64(i), Size: uint64(len(o.entries)),
-			Path: shared.InclusionProof(leaves, i), Checkpoint: o.note})
+		for _, n := range byObject[key] {
+			ref := refs[n]
+			i := ref.Line - 1
+			if i < 0 || i >= len(o.entries) || o.entries[i].Seq != ref.Seq {
+				return nil, rep, fmt.Errorf("prove %s: %s has no seq %d at line %d: the index is out of date (run aegis index check)", decisionID, ref.Object, ref.Seq, ref.Line)
+			}
+			b.Items[n] = shared.BundleItem{Object: key, Line: bytes.Clone(o.lines[i]), Index: uint64(i), Size: uint64(len(o.entries)),
+				Path: shared.InclusionProof(leaves, i), Checkpoint: o.note}
+		}
 	}
 	// key_id names the key of the newest checkpoint (after a key rotation
 	// the older ones may be signed by the retired key, in its range).

@@ -34,8 +34,8 @@ type RebuildConfig struct {
 	// OnlyMissing writes only what differs from S3: missing items, items
 	// that differ (rewritten), and items S3 does not hold (deleted).
 	OnlyMissing bool
-	// Workers apply entries in parallel (a decision's entries always on one
-	// worker, in seq order). Default 8.
+	// Workers bound how many decisions are indexed or compared at once (a
+	// decision's entries always on one worker, in seq order). Default 8.
 	Workers int
 	// Progress, if set, is called after each object.
 	Progress func(RebuildReport)
@@ -212,6 +212,8 @@ func rebuild(ctx context.Context, cfg RebuildConfig, write bool) (RebuildReport,
 			}
 		}
 	}
+	ix := *cfg.Index
+	ix.Workers = cfg.Workers
 	seen := map[indexer.ItemKey]bool{}
 	var lo, hi uint64
 	store := &archive.Store{S3: cfg.S3, Bucket: cfg.Bucket, Prefix: cfg.Prefix}
@@ -228,8 +230,7 @@ func rebuild(ctx context.Context, cfg RebuildConfig, write bool) (RebuildReport,
 			rep.Done++
 			return nil
 		}
-		var mu sync.Mutex
-		work := make([][]int, cfg.Workers)
+		var inScope []int
 		for i, e := range d.entries {
 			if !cfg.From.IsZero() && (e.Source.Timestamp.Before(cfg.From) || !e.Source.Timestamp.Before(cfg.To)) {
 				continue
@@ -238,35 +239,28 @@ func rebuild(ctx context.Context, cfg RebuildConfig, write bool) (RebuildReport,
 				lo = e.Seq
 			}
 			hi = max(hi, e.Seq)
-			h := fnv.New32a()
-			h.Write([]byte(e.DecisionID()))
-			w := int(h.Sum32() % uint32(cfg.Workers))
-			work[w] = append(work[w], i)
+			inScope = append(inScope, i)
 		}
-		errs := make(chan error, cfg.Workers)
-		var wg sync.WaitGroup
-		for _, idx := range work {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for _, i := range idx {
-					e := d.entries[i]
-					rec := &shared.SealedRecord{Object: ref.Key, VersionID: d.version, Line: i + 1, Entry: d.lines[i]}
-					r, err := applyOne(ctx, cfg, e, rec, write)
-					if err != nil {
-						errs <- fmt.Errorf("%s line %d seq %d: %w", ref.Key, i+1, e.Seq, err)
-						return
-					}
-					mu.Lock()
-					r.add(&rep, e, seen)
-					mu.Unlock()
-				}
-			}()
+		record := func(i int) *shared.SealedRecord {
+			return &shared.SealedRecord{Object: ref.Key, VersionID: d.version, Line: i + 1, Entry: d.lines[i]}
 		}
-		wg.Wait()
-		close(errs)
-		if err := <-errs; err != nil {
-			return err
+		if !cfg.OnlyMissing {
+			// The object's entries go to the indexer as one batch: its own
+			// batched path (claims, BatchWriteItem, one reconcile per
+			// decision), on up to Workers decisions at once.
+			batch := make([]indexer.Sealed, len(inScope))
+			for k, i := range inScope {
+				batch[k] = indexer.Sealed{Entry: d.entries[i], Record: record(i)}
+			}
+			dups, err := ix.ApplyBatch(ctx, batch)
+			if err != nil {
+				return fmt.Errorf("%s: %w", ref.Key, err)
+			}
+			for k, i := range inScope {
+				applied{dup: dups[k], written: !dups[k]}.add(&rep, d.entries[i], seen)
+			}
+		} else if err := compareObject(ctx, cfg, d, inScope, record, &rep, seen); err != nil {
+			return fmt.Errorf("%s: %w", ref.Key, err)
 		}
 		last = d.entries[len(d.entries)-1]
 		rep.HeadSeq = last.Seq
@@ -341,14 +335,46 @@ func (a applied) add(rep *RebuildReport, e *shared.Entry, seen map[indexer.ItemK
 	}
 }
 
-// applyOne applies (or, for a check, compares) one entry.
-func applyOne(ctx context.Context, cfg RebuildConfig, e *shared.Entry, rec *shared.SealedRecord, write bool) (applied, error) {
-	var a applied
-	if !cfg.OnlyMissing {
-		dup, err := cfg.Index.Apply1(ctx, e, rec)
-		a.dup, a.written = dup, !dup
-		return a, err
+// compareObject compares the items of the entries inScope of one object
+// with the index, on Workers goroutines (a decision's entries on one, in
+// seq order).
+func compareObject(ctx context.Context, cfg RebuildConfig, d *discovered, inScope []int, record func(int) *shared.SealedRecord,
+	rep *RebuildReport, seen map[indexer.ItemKey]bool) error {
+	work := make([][]int, cfg.Workers)
+	for _, i := range inScope {
+		h := fnv.New32a()
+		h.Write([]byte(d.entries[i].DecisionID()))
+		w := int(h.Sum32() % uint32(cfg.Workers))
+		work[w] = append(work[w], i)
 	}
+	var mu sync.Mutex
+	errs := make(chan error, cfg.Workers)
+	var wg sync.WaitGroup
+	for _, idx := range work {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, i := range idx {
+				e := d.entries[i]
+				r, err := compareOne(ctx, cfg, e, record(i))
+				if err != nil {
+					errs <- fmt.Errorf("line %d seq %d: %w", i+1, e.Seq, err)
+					return
+				}
+				mu.Lock()
+				r.add(rep, e, seen)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+// compareOne compares the item of one entry with the index.
+func compareOne(ctx context.Context, cfg RebuildConfig, e *shared.Entry, rec *shared.SealedRecord) (applied, error) {
+	var a applied
 	dup, err := cfg.Index.Expected(ctx, e)
 	if err != nil || dup {
 		a.dup = dup

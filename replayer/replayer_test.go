@@ -5,10 +5,13 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/aegisai/audit/archive"
@@ -21,6 +24,16 @@ import (
 // in-memory S3, as the sealer lays it out (one object per day), and
 // returns the store and the verifier key. Decision n has user u<n%3>.
 func memChain(t *testing.T, days, perDay int) (*s3mem.S3, string) {
+	t.Helper()
+	return memChainOf(t, days, perDay, func(n, _, _ int, at string) string {
+		return fmt.Sprintf(`{"type":"decision","event_id":"e%d","environment":"mem","occurred_at":%q,"decision":{"decision_id":"d%d","action":"ALLOW","confidence_score":0.5,"policy_version":"p","user_id":"u%d","session_id":"s"}}`,
+			n, at, n, n%3)
+	})
+}
+
+// memChainOf is memChain with the n-th record (record i of day d, at the
+// time at) given by record.
+func memChainOf(t *testing.T, days, perDay int, record func(n, d, i int, at string) string) (*s3mem.S3, string) {
 	t.Helper()
 	skey, vkey, err := note.GenerateKey(rand.Reader, "aegis-mem")
 	if err != nil {
@@ -55,8 +68,7 @@ func memChain(t *testing.T, days, perDay int) (*s3mem.S3, string) {
 		var body []byte
 		for i := range perDay {
 			ts := start.AddDate(0, 0, d).Add(time.Duration(i) * time.Minute)
-			raw := fmt.Sprintf(`{"type":"decision","event_id":"e%d","environment":"mem","occurred_at":%q,"decision":{"decision_id":"d%d","action":"ALLOW","confidence_score":0.5,"policy_version":"p","user_id":"u%d","session_id":"s"}}`,
-				n, shared.FormatTime(ts), n, n%3)
+			raw := record(n, d, i, shared.FormatTime(ts))
 			e, err := shared.SealRecord(head, shared.Source{Topic: "decisions", Offset: int64(n), Timestamp: ts}, []byte(raw), ts)
 			if err != nil {
 				t.Fatal(err)
@@ -138,5 +150,142 @@ func TestVerifySeesEveryVersion(t *testing.T) {
 				t.Fatalf("verify: %v, want %s named (%s)", err, refs[2].Key, tc.want)
 			}
 		})
+	}
+}
+
+// Objects and checkpoints are checked in one pipeline, but the verdict is
+// the one of checking every object first: a broken object is named even
+// when a checkpoint before it is broken too, and a broken checkpoint is
+// named when every object verifies.
+func TestVerifyNamesABrokenObjectBeforeABrokenCheckpoint(t *testing.T) {
+	ctx := context.Background()
+	store, vkey := memChain(t, 4, 5)
+	st := &archive.Store{S3: store, Bucket: "audit"}
+	refs, err := st.Batches(ctx, "mem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cps, err := st.Checkpoints(ctx, "mem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The checkpoint of day 1 signed by another key, written over it.
+	other, _, _ := note.GenerateKey(rand.Reader, "aegis-mem")
+	signer, _ := shared.NewSigner(other)
+	cp1, err := st.Get(ctx, cps[1], "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed, err := shared.OpenCheckpoint(cp1.Body, mustVerifier(t, vkey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged, err := parsed.Sign(signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store.PutVersion("audit", cps[1], forged)
+	_, err = replayer.Verify(ctx, replayer.Config{S3: store, Bucket: "audit", Chain: "mem", VerifierKey: vkey})
+	var f *replayer.Failure
+	if !errors.As(err, &f) || f.Key != cps[1] {
+		t.Fatalf("verify with a forged checkpoint: %v, want %s named", err, cps[1])
+	}
+	// Then a line of a later object changed: that object is named.
+	obj, err := st.Get(ctx, refs[3].Key, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := []byte(strings.Replace(string(obj.Body), `"u0"`, `"u9"`, 1))
+	store.PutVersion("audit", refs[3].Key, body)
+	_, err = replayer.Verify(ctx, replayer.Config{S3: store, Bucket: "audit", Chain: "mem", VerifierKey: vkey})
+	if !errors.As(err, &f) || f.Key != refs[3].Key || f.Line == 0 {
+		t.Fatalf("verify with a forged checkpoint and a changed line after it: %v, want %s and its line named", err, refs[3].Key)
+	}
+}
+
+func mustVerifier(t *testing.T, vkey string) shared.VerifierKey {
+	t.Helper()
+	k, err := shared.ParseVerifierKey(vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// Someone with write access to the bucket but not the signing key puts an
+// object over archive.DefaultMaxObjectBytes at the chain's next batch key.
+// Verification names it as a failure of that object, without reading it
+// whole (the in-memory S3 announces no length: the read is cut at the
+// limit).
+func TestVerifyNamesAnOversizedObject(t *testing.T) {
+	store, vkey := memChain(t, 2, 3)
+	key := "audit/year=2026/month=11/day=03/env=mem/00000000000000000007.jsonl"
+	store.PutVersion("audit", key, make([]byte, archive.DefaultMaxObjectBytes+1))
+	_, err := replayer.Verify(context.Background(), replayer.Config{S3: store, Bucket: "audit", Chain: "mem", VerifierKey: vkey})
+	var f *replayer.Failure
+	if !errors.As(err, &f) || f.Key != key || !errors.Is(err, replayer.ErrVerifyFailed) || !strings.Contains(err.Error(), "larger than") {
+		t.Fatalf("verify: %v, want a failure of %s for its size", err, key)
+	}
+}
+
+// heapAtGet forces a collection and records the live heap each time a batch
+// object is read.
+type heapAtGet struct {
+	*s3mem.S3
+	live []uint64
+}
+
+func (h *heapAtGet) GetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
+	if strings.HasSuffix(aws.ToString(in.Key), ".jsonl") {
+		var m runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&m)
+		h.live = append(h.live, m.HeapAlloc)
+	}
+	return h.S3.GetObject(ctx, in, opts...)
+}
+
+// A producer that overrides one decision in every batch makes its proof
+// read many objects. Prove holds one object at a time: the live heap when
+// the last object is read is not that of all the objects before it (about
+// 1 MB each here); before, it kept every object until the bundle was built.
+func TestProveHoldsOneObjectAtATime(t *testing.T) {
+	const days, perDay = 10, 2500
+	store, vkey := memChainOf(t, days, perDay, func(n, d, i int, at string) string {
+		switch {
+		case i == 0 && d == 0:
+			return fmt.Sprintf(`{"type":"decision","event_id":"e%d","environment":"mem","occurred_at":%q,"decision":{"decision_id":"dx","action":"BLOCK","confidence_score":0.5,"policy_version":"p","user_id":"u","session_id":"s"}}`, n, at)
+		case i == 0:
+			return fmt.Sprintf(`{"type":"override","event_id":"e%d","environment":"mem","occurred_at":%q,"override":{"decision_id":"dx","reviewer_id":"r","new_action":"ALLOW","reason":"again"}}`, n, at)
+		}
+		return fmt.Sprintf(`{"type":"decision","event_id":"e%d","environment":"mem","occurred_at":%q,"decision":{"decision_id":"d%d","action":"ALLOW","confidence_score":0.5,"policy_version":"p","user_id":"u%d","session_id":"s","metadata":{"pad":"%0200d"}}}`, n, at, n, n%3, 0)
+	})
+	st := &archive.Store{S3: store, Bucket: "audit"}
+	all, err := st.Batches(context.Background(), "mem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	batches := all[1:] // after genesis
+	if len(batches) != days {
+		t.Fatalf("%d batches", len(batches))
+	}
+	var refs []replayer.EntryRef
+	for _, b := range batches {
+		refs = append(refs, replayer.EntryRef{Seq: b.FirstSeq, Object: b.Key, Line: 1})
+	}
+	counted := &heapAtGet{S3: store}
+	_, rep, err := replayer.Prove(context.Background(), replayer.ProveConfig{S3: counted, Bucket: "audit", Chain: "mem", VerifierKey: vkey}, "dx", refs)
+	if err != nil || len(rep.Entries) != days || rep.CurrentAction != shared.ActionAllow {
+		t.Fatalf("prove: %v (%d entries)", err, len(rep.Entries))
+	}
+	if len(counted.live) != days {
+		t.Fatalf("%d objects read, want each of %d once", len(counted.live), days)
+	}
+	obj, err := st.Get(context.Background(), batches[0].Key, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if grew := int64(counted.live[days-1]) - int64(counted.live[0]); grew > 3*int64(len(obj.Body)) {
+		t.Fatalf("the live heap grew by %d bytes over %d objects of about %d bytes: earlier objects are still held", grew, days, len(obj.Body))
 	}
 }

@@ -164,15 +164,48 @@ func Verify(ctx context.Context, cfg Config) (Report, error) {
 	lv := shared.NewLogVerifier(cfg.Prefix, cfg.Chain, trusted, seqs)
 	done, entries := 0, uint64(0)
 
-	err = fetchInOrder(ctx, log.Batches, cfg.Parallelism, func(ctx context.Context, ref archive.BatchRef) (*batchResult, error) {
-		return readBatch(ctx, store, ref, cfg.Now())
-	}, func(ref archive.BatchRef, b *batchResult) error {
+	// One pipeline fetches objects and checkpoints ahead, in parallel: each
+	// checkpoint right after the object that holds its seq (by the keys),
+	// so that checking it waits for nothing. The verdict is the same as
+	// checking every object first and then every checkpoint: the first
+	// broken object wins; a broken checkpoint is kept and reported only if
+	// every object verifies. A checkpoint is checked once the chain has
+	// passed its seq (it signs the last entry of an object before the next
+	// object's first seq, or fails either way).
+	var latest []byte
+	var cpFailure error
+	// Each object is followed by (about) one small checkpoint: twice the
+	// items in flight keeps Parallelism objects ahead.
+	items := interleave(log.Batches, log.Checkpoints, seqs[:len(log.Checkpoints)])
+	err = fetchInOrder(ctx, items, 2*cfg.Parallelism, func(ctx context.Context, it logItem) (*batchResult, error) {
+		if it.checkpoint != "" {
+			obj, err := store.GetLocked(ctx, it.checkpoint)
+			if err != nil {
+				return nil, err
+			}
+			return &batchResult{checkpoint: obj}, nil
+		}
+		return readBatch(ctx, store, it.batch, cfg.Now())
+	}, func(it logItem, b *batchResult) error {
+		if it.checkpoint != "" {
+			if cpFailure != nil {
+				return nil
+			}
+			if f := checkLock(b.checkpoint, cfg.Now()); f != "" {
+				cpFailure = &Failure{Key: it.checkpoint, Reason: f, Err: ErrVerifyFailed}
+			} else if _, err := lv.Checkpoint(it.checkpoint, b.checkpoint.Body); err != nil {
+				cpFailure = note(err)
+			} else {
+				latest = b.checkpoint.Body
+			}
+			return nil
+		}
 		if b.failure != nil {
 			return note(b.failure)
 		}
-		err := lv.Object(ref.Key, b.entries)
+		err := lv.Object(it.batch.Key, b.entries)
 		var f *Failure
-		if errors.As(err, &f) && f.Key == ref.Key {
+		if errors.As(err, &f) && f.Key == it.batch.Key {
 			f.Version = b.version
 		}
 		if err == nil && cfg.Progress != nil {
@@ -182,24 +215,9 @@ func Verify(ctx context.Context, cfg Config) (Report, error) {
 		}
 		return note(err)
 	})
-	if err != nil {
-		return rep, err
+	if err == nil {
+		err = cpFailure
 	}
-
-	// Checkpoints are fetched ahead in parallel like the batches.
-	var latest []byte
-	err = fetchInOrder(ctx, log.Checkpoints, cfg.Parallelism, func(ctx context.Context, k string) (*archive.Object, error) {
-		return store.GetLocked(ctx, k)
-	}, func(k string, obj *archive.Object) error {
-		if f := checkLock(obj, cfg.Now()); f != "" {
-			return &Failure{Key: k, Reason: f, Err: ErrVerifyFailed}
-		}
-		if _, err := lv.Checkpoint(k, obj.Body); err != nil {
-			return note(err)
-		}
-		latest = obj.Body
-		return nil
-	})
 	if err != nil {
 		return rep, err
 	}
@@ -229,12 +247,42 @@ type batchResult struct {
 	lines   [][]byte
 	version string
 	failure *Failure
+	// checkpoint is a checkpoint object, for a checkpoint item.
+	checkpoint *archive.Object
+}
+
+// logItem is one object to verify: a batch, or a checkpoint (by key).
+type logItem struct {
+	batch      archive.BatchRef
+	checkpoint string
+}
+
+// interleave lists batches in order, each followed by the checkpoints
+// (oldest first, cpSeqs[i] the seq of checkpoints[i]) whose seq is before
+// the next batch's first seq; the rest follow the last batch.
+func interleave(batches []archive.BatchRef, checkpoints []string, cpSeqs []uint64) []logItem {
+	items := make([]logItem, 0, len(batches)+len(checkpoints))
+	c := 0
+	for i, b := range batches {
+		items = append(items, logItem{batch: b})
+		for c < len(checkpoints) && (i == len(batches)-1 || cpSeqs[c] < batches[i+1].FirstSeq) {
+			items = append(items, logItem{checkpoint: checkpoints[c]})
+			c++
+		}
+	}
+	for ; c < len(checkpoints); c++ {
+		items = append(items, logItem{checkpoint: checkpoints[c]})
+	}
+	return items
 }
 
 // readBatch fetches one object and checks everything it can prove alone:
 // Object Lock, stored checksum, and each line on its own.
 func readBatch(ctx context.Context, store *archive.Store, ref archive.BatchRef, now time.Time) (*batchResult, error) {
 	obj, err := store.GetLocked(ctx, ref.Key)
+	if errors.Is(err, archive.ErrTooLarge) { // not a batch the sealer wrote
+		return &batchResult{failure: &Failure{Key: ref.Key, Reason: err.Error(), Err: ErrVerifyFailed}}, nil
+	}
 	if err != nil {
 		return nil, err
 	}

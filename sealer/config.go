@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
+	"github.com/aegisai/audit/archive"
 	"github.com/aegisai/audit/internal/platform/topics"
 	"github.com/aegisai/audit/shared"
 )
@@ -80,7 +81,8 @@ type Config struct {
 
 	// BatchMaxRecords closes a batch at this many entries. Default 1000.
 	BatchMaxRecords int
-	// BatchMaxBytes closes a batch at this many bytes of JSONL. Default 4 MiB.
+	// BatchMaxBytes closes a batch at this many bytes of JSONL. Default 4 MiB;
+	// at most archive.MaxBatchBytes (32 MiB), so that every object reads back.
 	BatchMaxBytes int
 	// BatchMaxAge closes a batch this long after its first entry. Default 1s.
 	BatchMaxAge time.Duration
@@ -130,6 +132,10 @@ func (c *Config) validate() (*keyState, error) {
 	}
 	if c.BatchMaxRecords < 0 || c.BatchMaxBytes < 0 || c.BatchMaxAge < 0 || c.Retention < 0 {
 		errs = append(errs, errors.New("batch limits and retention must not be negative"))
+	}
+	if c.BatchMaxBytes > archive.MaxBatchBytes {
+		errs = append(errs, fmt.Errorf("BatchMaxBytes %d is over %d: verifiers refuse objects over %d bytes", c.BatchMaxBytes,
+			archive.MaxBatchBytes, archive.DefaultMaxObjectBytes))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("sealer config: %w", err)

@@ -3,10 +3,12 @@ package sealer
 import (
 	"context"
 	"crypto/rand"
+	"strings"
 	"testing"
 
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/aegisai/audit/archive"
 	"github.com/aegisai/audit/internal/testbed/s3mem"
 )
 
@@ -43,5 +45,25 @@ func TestDefaultKafkaNamesComeFromTheChain(t *testing.T) {
 	o := mk("payments", func(c *Config) { c.Topic, c.Group, c.TransactionalID = "t", "g", "x" })
 	if o.Topic != "t" || o.Group != "g" || o.TransactionalID != "x" {
 		t.Errorf("overrides: %q %q %q", o.Topic, o.Group, o.TransactionalID)
+	}
+}
+
+// A sealer may not write batches larger than verifiers read back
+// (archive.DefaultMaxObjectBytes): the setting is refused by name.
+func TestBatchMaxBytesFitsWhatVerifiersRead(t *testing.T) {
+	skey, vkey, err := note.GenerateKey(rand.Reader, "aegis-unit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		bytes int
+		ok    bool
+	}{{archive.MaxBatchBytes, true}, {archive.MaxBatchBytes + 1, false}} {
+		cfg := Config{Brokers: []string{"unused:9092"}, Chain: "c", S3: s3mem.New("audit"), Bucket: "audit", SignerKey: skey, VerifierKey: vkey,
+			BatchMaxBytes: c.bytes}
+		_, err := New(context.Background(), cfg)
+		if c.ok != (err == nil) || (err != nil && !strings.Contains(err.Error(), "BatchMaxBytes")) {
+			t.Errorf("BatchMaxBytes %d: %v, want ok %v", c.bytes, err, c.ok)
+		}
 	}
 }

@@ -453,6 +453,9 @@ func (s *Sealer) writeBatch(ctx context.Context, entries []*shared.Entry, lines 
 		return "", "", nil, nil, err
 	}
 	obj, err := s.get(ctx, key)
+	if errors.Is(err, archive.ErrTooLarge) {
+		return "", "", nil, nil, s.forked(key, fmt.Errorf("%w: %w", ErrChainForked, err))
+	}
 	if err != nil {
 		return "", "", nil, nil, err
 	}
@@ -534,13 +537,14 @@ func (s *Sealer) get(ctx context.Context, key string) (*archive.Object, error) {
 }
 
 // retry runs fn until it succeeds, fails with a final error (ErrExists,
-// ErrNotFound), or ctx is done. Each call gets CallTimeout.
+// ErrNotFound, ErrTooLarge, ...), or ctx is done. Each call gets CallTimeout.
 func (s *Sealer) retry(ctx context.Context, what string, fn func(context.Context) error) error {
 	err := retry.Policy{
 		Timeout: s.cfg.CallTimeout, Initial: 100 * time.Millisecond, Max: 5 * time.Second,
 		Final: func(err error) bool {
 			return errors.Is(err, archive.ErrExists) || errors.Is(err, archive.ErrNotFound) ||
-				errors.Is(err, archive.ErrNoBucket) || errors.Is(err, archive.ErrNotLocked) || errors.Is(err, archive.ErrAccessDenied)
+				errors.Is(err, archive.ErrNoBucket) || errors.Is(err, archive.ErrNotLocked) || errors.Is(err, archive.ErrAccessDenied) ||
+				errors.Is(err, archive.ErrTooLarge)
 		},
 		OnRetry: func(attempt int, wait time.Duration, err error) {
 			s.m.s3Retries.Inc()

@@ -65,3 +65,25 @@ func BenchmarkEnvelopeRecord(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPrepareSealNext is the sealer's own path for one record in
+// canonical form: PrepareRecord (in parallel in the sealer), then SealNext
+// (in order).
+func BenchmarkPrepareSealNext(b *testing.B) {
+	raw, err := Canonicalize([]byte(vectorInputs[1].Input))
+	if err != nil {
+		b.Fatal(err)
+	}
+	head := Head{Chain: "prod", Seq: 1, Offset: 0}
+	b.SetBytes(int64(len(raw)))
+	b.ReportAllocs()
+	for b.Loop() {
+		e, err := PrepareRecord("prod", *vecSource(1), raw)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := head.SealNext(e, vecTime); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

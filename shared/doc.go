@@ -15,4 +15,10 @@
 //     same hash.
 //   - seq starts at 0 with a GENESIS entry and has no gaps; entry n's prev is
 //     entry n-1's hash; the genesis prev is 32 zero bytes.
+//   - ParseLine and PrepareRecord try a fast path first (canonscan.go,
+//     fastpath.go: no parse tree, no allocation per member) that accepts
+//     only what the strict path accepts, building the same entry; on
+//     anything else the strict path decides and names the error. The
+//     differential fuzzers FuzzParseLineFast, FuzzPrepareRecordFast and
+//     FuzzScanCanonical hold the two to that.
 package shared

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -148,10 +149,20 @@ type Entry struct {
 // checks every line with the general canonicaliser, and the fuzz tests
 // check that the two agree. A KEY entry's key member comes after invalid.
 func (e *Entry) CanonicalBody() ([]byte, error) {
+	b, _, err := e.canonicalBody()
+	return b, err
+}
+
+// canonicalBody is CanonicalBody that also says where the hash member
+// goes: before the top-level "invalid" member of an INVALID entry, else
+// before the top-level "prev" (see withHash).
+func (e *Entry) canonicalBody() (b []byte, hashAt int, err error) {
 	if e.Seq > MaxSafeInteger || e.Source != nil && (e.Source.Offset > MaxSafeInteger || e.Source.Offset < 0) {
-		return nil, fmt.Errorf("entry seq %d: seq or offset outside [0, 2^53-1]", e.Seq)
+		return nil, 0, fmt.Errorf("entry seq %d: seq or offset outside [0, 2^53-1]", e.Seq)
 	}
-	b := make([]byte, 0, 512+len(e.Event))
+	// Room for the members, and for the hash member that Line and
+	// SealNext insert in place.
+	b = make([]byte, 0, 512+len(e.Chain)+len(e.Event)+e.invalidLen()+hashMemberLen)
 	b = append(b, `{"chain":`...)
 	b = appendString(b, e.Chain)
 	switch {
@@ -160,14 +171,14 @@ func (e *Entry) CanonicalBody() ([]byte, error) {
 		if !e.eventCanonical {
 			var err error
 			if canon, err = Canonicalize(e.Event); err != nil {
-				return nil, fmt.Errorf("entry seq %d: event: %w", e.Seq, err)
+				return nil, 0, fmt.Errorf("entry seq %d: event: %w", e.Seq, err)
 			}
 		}
 		b = append(b, `,"event":`...)
 		b = append(b, canon...)
 	case e.Genesis != nil:
 		b = append(b, `,"genesis":{"created_at":`...)
-		b = appendString(b, FormatTime(e.Genesis.CreatedAt))
+		b = appendTime(b, e.Genesis.CreatedAt)
 		b = append(b, `,"key_name":`...)
 		b = appendString(b, e.Genesis.KeyName)
 		b = append(b, `,"verifier_key":`...)
@@ -175,6 +186,7 @@ func (e *Entry) CanonicalBody() ([]byte, error) {
 		b = append(b, '}')
 	}
 	if e.Invalid != nil {
+		hashAt = len(b)
 		b = append(b, `,"invalid":{`...)
 		if e.Invalid.Raw != "" {
 			b = append(b, `"raw":`...)
@@ -184,22 +196,28 @@ func (e *Entry) CanonicalBody() ([]byte, error) {
 		b = append(b, `"reason":`...)
 		b = appendString(b, e.Invalid.Reason)
 		b = append(b, `,"sha256":"`...)
-		b = append(b, e.Invalid.SHA256.String()...)
+		b = hex.AppendEncode(b, e.Invalid.SHA256[:])
 		b = append(b, `","size":`...)
 		b = strconv.AppendInt(b, int64(e.Invalid.Size), 10)
 		b = append(b, '}')
 	}
 	if e.Key != nil {
+		if e.Invalid == nil {
+			hashAt = len(b)
+		}
 		b = append(b, `,"key":{"from_seq":`...)
 		b = strconv.AppendUint(b, e.Key.FromSeq, 10)
 		b = append(b, `,"verifier_key":`...)
 		b = appendString(b, e.Key.VerifierKey)
 		b = append(b, '}')
 	}
+	if e.Invalid == nil && e.Key == nil {
+		hashAt = len(b)
+	}
 	b = append(b, `,"prev":"`...)
-	b = append(b, e.Prev.String()...)
+	b = hex.AppendEncode(b, e.Prev[:])
 	b = append(b, `","sealed_at":`...)
-	b = appendString(b, FormatTime(e.SealedAt))
+	b = appendTime(b, e.SealedAt)
 	b = append(b, `,"seq":`...)
 	b = strconv.AppendUint(b, e.Seq, 10)
 	if e.Source != nil {
@@ -208,7 +226,7 @@ func (e *Entry) CanonicalBody() ([]byte, error) {
 		b = append(b, `,"partition":`...)
 		b = strconv.AppendInt(b, int64(e.Source.Partition), 10)
 		b = append(b, `,"timestamp":`...)
-		b = appendString(b, FormatTime(e.Source.Timestamp))
+		b = appendTime(b, e.Source.Timestamp)
 		b = append(b, `,"topic":`...)
 		b = appendString(b, e.Source.Topic)
 		b = append(b, '}')
@@ -217,7 +235,7 @@ func (e *Entry) CanonicalBody() ([]byte, error) {
 	b = appendString(b, string(e.Type))
 	b = append(b, `,"v":`...)
 	b = strconv.AppendInt(b, int64(e.V), 10)
-	return append(b, '}'), nil
+	return append(b, '}'), hashAt, nil
 }
 
 // ComputeHash returns SHA-256(EntryHashPrefix || prev || CanonicalBody).
@@ -229,11 +247,15 @@ func (e *Entry) ComputeHash() (Hash, error) {
 	return hashBody(e.Prev, body), nil
 }
 
-func hashBody(prev Hash, body []byte) Hash {
+// hashBody returns SHA-256(EntryHashPrefix || prev || the body's parts in
+// order).
+func hashBody(prev Hash, body ...[]byte) Hash {
 	h := sha256.New()
 	h.Write([]byte(EntryHashPrefix))
 	h.Write(prev[:])
-	h.Write(body)
+	for _, b := range body {
+		h.Write(b)
+	}
 	var out Hash
 	h.Sum(out[:0])
 	return out
@@ -242,35 +264,62 @@ func hashBody(prev Hash, body []byte) Hash {
 // Line returns the sealed line: canonical JSON of the entry including its
 // hash, without a trailing newline.
 func (e *Entry) Line() ([]byte, error) {
-	body, err := e.CanonicalBody()
+	body, at, err := e.canonicalBody()
 	if err != nil {
 		return nil, err
 	}
-	return withHash(body, e.Type, e.Hash)
+	return insertHash(body, at, e.Hash), nil
+}
+
+// hashMemberLen is the length of `,"hash":"<64 hex digits>"`.
+const hashMemberLen = len(`,"hash":""`) + 2*len(Hash{})
+
+// appendTime writes t as FormatTime does, as a JSON string (its
+// characters need no escape).
+func appendTime(b []byte, t time.Time) []byte {
+	b = append(b, '"')
+	b = t.UTC().AppendFormat(b, time.RFC3339Nano)
+	return append(b, '"')
+}
+
+func (e *Entry) invalidLen() int {
+	if e.Invalid == nil {
+		return 0
+	}
+	return len(e.Invalid.Raw) + len(e.Invalid.Reason) + 128
 }
 
 // withHash inserts the "hash" member into a canonical body at its sorted
 // place: just before the top-level "invalid" member of an INVALID entry or
 // "key" of a KEY entry, else just before the top-level "prev". The last occurrence is the top-level
 // one: everything after it in a canonical body is fixed-key members whose
-// string values cannot contain an unescaped quote.
+// string values cannot contain an unescaped quote. The body's array is
+// reused when it has room.
 func withHash(body []byte, t EntryType, h Hash) ([]byte, error) {
-	marker := []byte(`,"prev":"`)
+	marker := `,"prev":"`
 	switch t {
 	case EntryInvalid:
-		marker = []byte(`,"invalid":{`)
+		marker = `,"invalid":{`
 	case EntryKey:
-		marker = []byte(`,"key":{`)
+		marker = `,"key":{`
 	}
-	i := bytes.LastIndex(body, marker)
+	i := bytes.LastIndex(body, []byte(marker))
 	if i < 0 {
 		return nil, fmt.Errorf("entry body has no %s member", marker)
 	}
-	member := `,"hash":"` + h.String() + `"`
-	out := make([]byte, 0, len(body)+len(member))
-	out = append(out, body[:i]...)
-	out = append(out, member...)
-	return append(out, body[i:]...), nil
+	return insertHash(body, i, h), nil
+}
+
+// insertHash inserts the hash member at byte at of body, in body's array
+// when it has room.
+func insertHash(body []byte, at int, h Hash) []byte {
+	n := len(body)
+	out := slices.Grow(body, hashMemberLen)[:n+hashMemberLen]
+	copy(out[at+hashMemberLen:], out[at:n])
+	m := append(out[at:at:at+hashMemberLen], `,"hash":"`...)
+	m = hex.AppendEncode(m, h[:])
+	_ = append(m, '"')
+	return out
 }
 
 // Head is the end of a chain: the last sealed entry's seq and hash and the
@@ -358,6 +407,17 @@ func PrepareRecord(chain string, src Source, raw []byte) (*Entry, error) {
 	if !validTopic(src.Topic) || src.Partition < 0 || src.Offset < 0 || src.Offset > MaxSafeInteger {
 		return nil, fmt.Errorf("seal record: source %s/%d offset %d is not a Kafka record position", src.Topic, src.Partition, src.Offset)
 	}
+	// The fast path takes a record in canonical form that breaks no rule
+	// and builds the entry the code below would; anything else is read,
+	// and its reason written, below.
+	if e, ok := prepareFast(chain, src, raw); ok {
+		return e, nil
+	}
+	return prepareStrict(chain, src, raw), nil
+}
+
+// prepareStrict is PrepareRecord's general path, for any bytes.
+func prepareStrict(chain string, src Source, raw []byte) *Entry {
 	e := &Entry{Type: EntryEvent, Source: &src}
 	next, isKey, err := parseKeyRequest(raw, chain)
 	var env *Envelope
@@ -383,7 +443,7 @@ func PrepareRecord(chain string, src Source, raw []byte) (*Entry, error) {
 	default:
 		e.Event, e.eventCanonical, e.decisionID, e.eventID = canon, true, env.DecisionID(), env.EventID
 	}
-	return e, nil
+	return e
 }
 
 // Refuse turns a prepared entry into the INVALID entry of its record raw,
@@ -411,12 +471,12 @@ func (h Head) SealNext(e *Entry, sealedAt time.Time) ([]byte, error) {
 		k.FromSeq = e.Seq + 1
 		e.Key = &k
 	}
-	body, err := e.CanonicalBody()
+	body, at, err := e.canonicalBody()
 	if err != nil {
 		return nil, err
 	}
 	e.Hash = hashBody(e.Prev, body)
-	return withHash(body, e.Type, e.Hash)
+	return insertHash(body, at, e.Hash), nil
 }
 
 func clampTime(t time.Time) time.Time {
@@ -486,6 +546,23 @@ func ParseLine(line []byte) (*Entry, error) { return parseLine(line, false) }
 func ParseLineLenient(line []byte) (*Entry, error) { return parseLine(line, true) }
 
 func parseLine(line []byte, lenient bool) (*Entry, error) {
+	if !lenient {
+		// The fast path accepts only what the strict path below accepts,
+		// with the same entry; anything else is decided, and named, there.
+		if e, at, ok := parseLineFast(line); ok {
+			return e, checkLineHash(line, e, at)
+		}
+	}
+	e, err := decodeLine(line, lenient)
+	if err != nil {
+		return nil, err
+	}
+	return e, checkLineHash(line, e, -1)
+}
+
+// decodeLine is the strict path of ParseLine before the hash check: the
+// general parser and decodeEntry.
+func decodeLine(line []byte, lenient bool) (*Entry, error) {
 	// Canonical mode checks that the line is exactly the canonical JSON of
 	// its content as it parses (FuzzCanonicalMode holds it to writing the
 	// content anew and comparing bytes).
@@ -497,20 +574,28 @@ func parseLine(line []byte, lenient bool) (*Entry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadEntry, err)
 	}
-	// The hash is recomputed from the line's own bytes, not from the decoded
-	// struct, so it covers exactly what is stored: the body is the line
-	// without its top-level hash member (see withHash).
-	member := []byte(`,"hash":"` + e.Hash.String() + `"`)
-	i := bytes.LastIndex(line, member)
-	if i < 0 {
-		return nil, fmt.Errorf("%w: no top-level hash member", ErrBadEntry)
-	}
-	body := make([]byte, 0, len(line)-len(member))
-	body = append(append(body, line[:i]...), line[i+len(member):]...)
-	if want := hashBody(e.Prev, body); want != e.Hash {
-		return nil, fmt.Errorf("%w: hash mismatch: line says %s, content hashes to %s", ErrBadEntry, e.Hash, want)
-	}
 	return e, nil
+}
+
+// checkLineHash recomputes e's hash from the line's own bytes, not from the
+// decoded struct, so that it covers exactly what is stored: the body is the
+// line without its top-level hash member (see withHash), hashed in place.
+// at is where that member starts, or -1 to find it (its last occurrence).
+func checkLineHash(line []byte, e *Entry, at int) error {
+	var member [hashMemberLen]byte
+	n := copy(member[:], `,"hash":"`)
+	n += hex.Encode(member[n:], e.Hash[:])
+	member[n] = '"'
+	if at < 0 {
+		at = bytes.LastIndex(line, member[:])
+	}
+	if at < 0 || at+len(member) > len(line) || !bytes.Equal(line[at:at+len(member)], member[:]) {
+		return fmt.Errorf("%w: no top-level hash member", ErrBadEntry)
+	}
+	if want := hashBody(e.Prev, line[:at], line[at+len(member):]); want != e.Hash {
+		return fmt.Errorf("%w: hash mismatch: line says %s, content hashes to %s", ErrBadEntry, e.Hash, want)
+	}
+	return nil
 }
 
 // decodeEntry reads a parsed line under section 2 of docs/FORMAT.md.

@@ -193,16 +193,29 @@ func fieldErr(field, format string, args ...any) error {
 // checkID applies the id rule: 1 to MaxIDLen bytes, at least one
 // character other than a space, and no control character (below U+0020, or
 // U+007F).
+//
+// It reads bytes, not runes: every byte of a multi-byte UTF-8 sequence is
+// 0x80 or above, so a byte below 0x20 or 0x7F is that control character
+// however the rest is encoded (one pass; the producer checks five ids per
+// event).
 func checkID(field, v string) error {
 	switch {
 	case v == "":
 		return fieldErr(field, "is required")
 	case len(v) > MaxIDLen:
 		return fieldErr(field, "is %d bytes, longer than %d", len(v), MaxIDLen)
-	case strings.Trim(v, " ") == "":
+	}
+	spaces := true
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case c < 0x20 || c == 0x7f:
+			return fieldErr(field, "holds a control character")
+		case c != ' ':
+			spaces = false
+		}
+	}
+	if spaces {
 		return fieldErr(field, "is only spaces")
-	case strings.IndexFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0:
-		return fieldErr(field, "holds a control character")
 	}
 	return nil
 }
@@ -245,15 +258,7 @@ func (e *Envelope) Record() ([]byte, error) {
 // Record then takes the full path, which names the error. Record's
 // fuzzer and differential tests hold the two paths to the same bytes.
 func (e *Envelope) fastRecord() (_ []byte, ok bool) {
-	text := func(s string) bool { // an I-JSON string: UTF-8, no noncharacters
-		for _, r := range s {
-			if r == utf8.RuneError || isNoncharacter(r) {
-				return false
-			}
-		}
-		return true
-	}
-	id := func(s string) bool { return checkID("", s) == nil && text(s) }
+	id := func(s string) bool { return checkID("", s) == nil && isIJSONText(s) }
 	if !id(e.EventID) || !ValidIdentifier(e.Environment) {
 		return nil, false
 	}
@@ -282,7 +287,7 @@ func (e *Envelope) fastRecord() (_ []byte, ok bool) {
 		}
 	case e.Type == TypeOverride && e.Override != nil && e.Decision == nil:
 		o := e.Override
-		if !id(o.DecisionID) || !id(o.ReviewerID) || !o.NewAction.Valid() || !text(o.Reason) ||
+		if !id(o.DecisionID) || !id(o.ReviewerID) || !o.NewAction.Valid() || !isIJSONText(o.Reason) ||
 			strings.Trim(o.Reason, " \t\r\n") == "" || len(o.Reason) > MaxReasonLen {
 			return nil, false
 		}
@@ -291,6 +296,21 @@ func (e *Envelope) fastRecord() (_ []byte, ok bool) {
 	}
 	b, err := e.appendJSON(make([]byte, 0, 384+len(metadata)), metadata, occurred)
 	return b, err == nil
+}
+
+// isIJSONText reports an I-JSON string: UTF-8 without noncharacters. ASCII,
+// what ids nearly always are, is checked a byte at a time.
+func isIJSONText(s string) bool {
+	i := 0
+	for i < len(s) && s[i] < utf8.RuneSelf {
+		i++
+	}
+	for _, r := range s[i:] {
+		if r == utf8.RuneError || isNoncharacter(r) {
+			return false
+		}
+	}
+	return true
 }
 
 func (e *Envelope) metadata() []byte {
@@ -312,11 +332,18 @@ func (e *Envelope) appendJSON(b []byte, metadata, occurred []byte) ([]byte, erro
 	if d := e.Decision; d != nil {
 		b = append(b, `"decision":{`...)
 		b = str(b, "action", string(d.Action))
-		score, err := jcs.NumberToJSON(d.ConfidenceScore)
-		if err != nil {
-			return nil, fieldErr("decision.confidence_score", "%v is not a JSON number", d.ConfidenceScore)
+		b = append(b, `,"confidence_score":`...)
+		if s := d.ConfidenceScore; s >= 1e-6 && s < 1e21 {
+			// What jcs.NumberToJSON writes in this range, without its
+			// string: the shortest digits, no exponent.
+			b = strconv.AppendFloat(b, s, 'f', -1, 64)
+		} else {
+			score, err := jcs.NumberToJSON(s)
+			if err != nil {
+				return nil, fieldErr("decision.confidence_score", "%v is not a JSON number", s)
+			}
+			b = append(b, score...)
 		}
-		b = append(append(b, `,"confidence_score":`...), score...)
 		b = str(append(b, ','), "decision_id", d.DecisionID)
 		if metadata == nil {
 			metadata = d.Metadata

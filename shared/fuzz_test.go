@@ -82,6 +82,13 @@ func FuzzSealRecord(f *testing.F) {
 		if err != nil {
 			t.Fatalf("sealed line does not verify: %v\n%s", err, line)
 		}
+		// The hash member goes where the body was written to take it, which
+		// is where searching the body for its place puts it.
+		if body, err := e.CanonicalBody(); err != nil {
+			t.Fatal(err)
+		} else if searched, err := withHash(body, e.Type, e.Hash); err != nil || !bytes.Equal(searched, line) {
+			t.Fatalf("the hash member is not where the search puts it (%v):\n%s\n%s", err, line, searched)
+		}
 		// The sealer's two-step path (prepare in parallel, chain in order)
 		// writes the same line.
 		prep, err := PrepareRecord("prod", src, raw)

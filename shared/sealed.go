@@ -2,6 +2,8 @@ package shared
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strconv"
 )
 
@@ -43,4 +45,32 @@ func (r *SealedRecord) Encode() []byte {
 	b = append(b, `,"entry":`...)
 	b = append(b, r.Entry...)
 	return append(b, '}')
+}
+
+// MaxObjectKey is the longest S3 object key (and version id) a sealed
+// record may name: S3's own limit on keys.
+const MaxObjectKey = 1024
+
+// ErrBadPointer is wrapped when a sealed record does not point where the
+// sealer would have stored its entry.
+var ErrBadPointer = errors.New("sealed record points where its entry cannot be")
+
+// CheckPointer checks that r points where the sealer stores e: an object
+// key of at most MaxObjectKey bytes that is a batch key (section 1, under
+// any prefix) of e's chain whose first seq puts e at r.Line, and a version
+// id of at most MaxObjectKey bytes. The sealed topic is read by every
+// indexer; a record that names another place (or a key of megabytes) is
+// not one the sealer wrote, and its pointer must not reach the index.
+func (r *SealedRecord) CheckPointer(e *Entry) error {
+	if len(r.Object) > MaxObjectKey || len(r.VersionID) > MaxObjectKey {
+		return fmt.Errorf("%w: object key or version id longer than %d bytes", ErrBadPointer, MaxObjectKey)
+	}
+	_, info, err := splitBatchKey(r.Object)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrBadPointer, err)
+	}
+	if info.Chain != e.Chain || r.Line < 1 || info.FirstSeq > e.Seq || e.Seq-info.FirstSeq != uint64(r.Line-1) {
+		return fmt.Errorf("%w: seq %d of chain %s is not line %d of %s", ErrBadPointer, e.Seq, e.Chain, r.Line, r.Object)
+	}
+	return nil
 }

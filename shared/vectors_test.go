@@ -151,7 +151,7 @@ var vectorInputs = []entryInput{
 	{Name: "invalid-empty-record", Description: "an empty record: size 0, no raw, the SHA-256 of no bytes", Input: ""},
 }
 
-func buildEntryVector(t *testing.T, in entryInput, seq uint64) Vector {
+func buildEntryVector(t testing.TB, in entryInput, seq uint64) Vector {
 	t.Helper()
 	v := Vector{Name: in.Name, Kind: "entry", Description: in.Description, Chain: "prod", KeyName: in.KeyName, VerifierKey: in.VerifierKey}
 	var e *Entry

@@ -121,7 +121,11 @@ its signed checkpoint, and exits 1 when any differs.`,
 						vs = append(vs, &verification{DecisionID: d.DecisionID, Problems: []string{err.Error()}})
 						continue
 					}
-					vs = append(vs, verifyHistory(ctx, ev, h))
+					v := verifyHistory(ctx, ev, h)
+					if why := misplaced(h, user, session, rg); v.OK && why != "" {
+						v.OK, v.Problems = false, []string{why}
+					}
+					vs = append(vs, v)
 				}
 			}
 			if asJSON {
@@ -254,6 +258,23 @@ func verifyHistory(ctx context.Context, ev *query.Evidence, h *query.History) *v
 	}
 	v.OK = true
 	return v
+}
+
+// misplaced says why a verified decision does not belong to the list it
+// was in ("" when it does): someone who edits the table's view keys (not
+// the attributes --verify compares) can list a genuine decision under
+// another user or session, or in a time range it is not in.
+func misplaced(h *query.History, user, session string, rg query.Range) string {
+	switch {
+	case user != "" && h.UserID != user:
+		return fmt.Sprintf("listed under user %q; the signed entry is of user %q", user, h.UserID)
+	case session != "" && h.SessionID != session:
+		return fmt.Sprintf("listed under session %q; the signed entry is of session %q", session, h.SessionID)
+	case !rg.Since.IsZero() && h.OccurredAt.Before(rg.Since), !rg.Until.IsZero() && !h.OccurredAt.Before(rg.Until):
+		return fmt.Sprintf("listed in the range --since %s --until %s; the signed entry occurred at %s",
+			rg.Since.Format(time.RFC3339Nano), rg.Until.Format(time.RFC3339Nano), h.OccurredAt.Format(time.RFC3339Nano))
+	}
+	return ""
 }
 
 func (v *verification) err() error {

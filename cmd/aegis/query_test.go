@@ -92,4 +92,33 @@ func TestGetAndListVerify(t *testing.T) {
 	if code, out := aegis(t, append([]string{"list", "--user", d.UserID, "--limit", "500", "--verify"}, flags...)...); code != 1 || !strings.Contains(out, "NOT VERIFIED "+target) {
 		t.Fatalf("list --verify with a tampered item: exit %d:\n%s", code, out)
 	}
+
+	// Someone with write access to the table moves a genuine decision
+	// into another user's list by its view key alone: its attributes, and
+	// so its proof, are untouched. Before, list --verify passed it.
+	var moved *query.Decision
+	for _, ev := range w.Decisions {
+		if id := ev.Decision.DecisionID; id != target && ev.Decision.UserID != user {
+			h, err := p.Reader.Decision(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			moved = &h.Decision
+			break
+		}
+	}
+	mpart, err := layout.LoadDecision(ctx, p.DynamoDB, p.Cfg.Table, moved.DecisionID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.DynamoDB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(p.Cfg.Table),
+		Key:                       map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: mpart.Decisions[0].PK}, "SK": &types.AttributeValueMemberS{Value: mpart.Decisions[0].SK}},
+		UpdateExpression:          aws.String("SET GSI1PK = :u"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":u": &types.AttributeValueMemberS{Value: layout.UserPK(user)}}}); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := aegis(t, append([]string{"list", "--user", user, "--limit", "500", "--verify"}, flags...)...); code != 1 ||
+		!strings.Contains(out, "NOT VERIFIED "+moved.DecisionID+": listed under user") {
+		t.Fatalf("list --verify with another user's decision moved in: exit %d:\n%s", code, out)
+	}
 }

@@ -32,8 +32,8 @@ func DecodeOverride(item map[string]types.AttributeValue) (Override, error) {
 	d := decoder{item: item}
 	out := Override{
 		PK: d.str(AttrPK), SK: d.str(AttrSK),
-		DecisionID: d.str("decision_id"), EventID: d.str("event_id"), OccurredAt: d.time("occurred_at"),
-		ReviewerID: d.str("reviewer_id"), NewAction: d.str("new_action"), Reason: d.str("reason"),
+		DecisionID: d.str("decision_id"), EventID: d.str("event_id"), Environment: d.str("environment"),
+		OccurredAt: d.time("occurred_at"), ReviewerID: d.str("reviewer_id"), NewAction: d.str("new_action"), Reason: d.str("reason"),
 		Proof: d.proof(),
 	}
 	return out, d.err

@@ -38,7 +38,7 @@ func TestDecodeMatchesAttributeValue(t *testing.T) {
 			t.Fatalf("decision %d: %v\n got  %+v\n want %+v", i, err, got, viaReflection)
 		}
 	}
-	o := Override{PK: DecisionPK("d"), SK: SKOverride + SortTime(at) + "#o", DecisionID: "d", EventID: "o", OccurredAt: at,
+	o := Override{PK: DecisionPK("d"), SK: SKOverride + SortTime(at) + "#o", DecisionID: "d", EventID: "o", Environment: "prod", OccurredAt: at,
 		ReviewerID: "r", NewAction: "ALLOW", Reason: "checked", Proof: Proof{Seq: 9, Hash: "cd", Object: "audit/y", Line: 3}}
 	av, err := attributevalue.MarshalMap(o)
 	if err != nil {

@@ -27,6 +27,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -116,6 +117,23 @@ type Proof struct {
 	Line      int    `dynamodbav:"s3_line" json:"s3_line"`
 }
 
+// Chain is the chain of the entry p points at: the env=<chain> segment
+// of its object's key (docs/FORMAT.md section 1), "" when the key has
+// none. Override items carry no environment of their own; this is how an
+// override is told from an override of a same-named decision of another
+// chain.
+func (p Proof) Chain() string {
+	i := strings.LastIndex(p.Object, "/env=")
+	if i < 0 {
+		return ""
+	}
+	chain, _, ok := strings.Cut(p.Object[i+len("/env="):], "/")
+	if !ok {
+		return ""
+	}
+	return chain
+}
+
 // Decision is a decision item: the decision as sealed, its current action
 // (after the latest override) and its proof pointer.
 type Decision struct {
@@ -151,13 +169,26 @@ type Override struct {
 	PK string `dynamodbav:"PK"`
 	SK string `dynamodbav:"SK"`
 
-	DecisionID string    `dynamodbav:"decision_id"`
-	EventID    string    `dynamodbav:"event_id"`
-	OccurredAt time.Time `dynamodbav:"occurred_at"`
-	ReviewerID string    `dynamodbav:"reviewer_id"`
-	NewAction  string    `dynamodbav:"new_action"`
-	Reason     string    `dynamodbav:"reason"`
+	DecisionID string `dynamodbav:"decision_id"`
+	EventID    string `dynamodbav:"event_id"`
+	// Environment is the override's chain: it overrides the decision of
+	// this id in this chain only (see Partition.Of). Items written before
+	// it was kept have none; Chain reads it from their object key.
+	Environment string    `dynamodbav:"environment,omitempty"`
+	OccurredAt  time.Time `dynamodbav:"occurred_at"`
+	ReviewerID  string    `dynamodbav:"reviewer_id"`
+	NewAction   string    `dynamodbav:"new_action"`
+	Reason      string    `dynamodbav:"reason"`
 	Proof
+}
+
+// Chain is the chain of the override: its Environment, or for an item
+// written without one, the chain of its object's key.
+func (o Override) Chain() string {
+	if o.Environment != "" {
+		return o.Environment
+	}
+	return o.Proof.Chain()
 }
 
 // Invalid is the item of an INVALID entry.
@@ -206,7 +237,7 @@ func EntryItem(e *shared.Entry, rec *shared.SealedRecord) (any, error) {
 			o := env.Override
 			return Override{
 				PK: DecisionPK(o.DecisionID), SK: SKOverride + ts + "#" + env.EventID,
-				DecisionID: o.DecisionID, EventID: env.EventID, OccurredAt: env.OccurredAt.UTC(),
+				DecisionID: o.DecisionID, EventID: env.EventID, Environment: env.Environment, OccurredAt: env.OccurredAt.UTC(),
 				ReviewerID: o.ReviewerID, NewAction: string(o.NewAction), Reason: o.Reason, Proof: proof,
 			}, nil
 		}
@@ -237,8 +268,9 @@ type Querier interface {
 }
 
 // Partition is everything the table holds under one decision id, each
-// list ordered by seq. More than one decision item means the decision id
-// was sealed by more than one decision event (a producer reused it).
+// list ordered by seq: the items of every chain that used the id (see Of).
+// More than one decision item of one chain means the decision id was
+// sealed by more than one decision event (a producer reused it).
 type Partition struct {
 	Decisions []Decision
 	Overrides []Override
@@ -246,6 +278,10 @@ type Partition struct {
 
 // LoadDecision reads a decision's partition with one strongly consistent
 // Query (paginated if large). An empty Partition means it is not indexed.
+// Items in it that are of another decision id (the indexer never writes
+// them; someone who edits the table can) are left out, so that no answer
+// about one decision is another decision's, however genuine its proof;
+// `aegis index check` lists them as extra items.
 func LoadDecision(ctx context.Context, db Querier, table, decisionID string) (Partition, error) {
 	var part Partition
 	p := dynamodb.NewQueryPaginator(db, &dynamodb.QueryInput{
@@ -268,19 +304,54 @@ func LoadDecision(ctx context.Context, db Querier, table, decisionID string) (Pa
 				if err != nil {
 					return part, fmt.Errorf("decode decision %s item %s: %w", decisionID, sk.Value, err)
 				}
-				part.Decisions = append(part.Decisions, d)
+				if d.DecisionID == decisionID {
+					part.Decisions = append(part.Decisions, d)
+				}
 			case strings.HasPrefix(sk.Value, SKOverride):
 				o, err := DecodeOverride(it)
 				if err != nil {
 					return part, fmt.Errorf("decode override of %s item %s: %w", decisionID, sk.Value, err)
 				}
-				part.Overrides = append(part.Overrides, o)
+				if o.DecisionID == decisionID {
+					part.Overrides = append(part.Overrides, o)
+				}
 			}
 		}
 	}
 	sort.Slice(part.Decisions, func(i, j int) bool { return part.Decisions[i].Seq < part.Decisions[j].Seq })
 	sort.Slice(part.Overrides, func(i, j int) bool { return part.Overrides[i].Seq < part.Overrides[j].Seq })
 	return part, nil
+}
+
+// Chains lists the chains of p's decisions, each once, in seq order.
+func (p Partition) Chains() []string {
+	var chains []string
+	for _, d := range p.Decisions {
+		if !slices.Contains(chains, d.Environment) {
+			chains = append(chains, d.Environment)
+		}
+	}
+	return chains
+}
+
+// Of returns the part of p that belongs to chain. Decision ids are unique
+// within a chain, not across chains (a dev service may reuse a prod id, by
+// mistake or on purpose): a decision is overridden, and conflicts, only
+// with entries of its own chain, or anyone allowed to write one chain
+// could change another chain's decisions.
+func (p Partition) Of(chain string) Partition {
+	var out Partition
+	for _, d := range p.Decisions {
+		if d.Environment == chain {
+			out.Decisions = append(out.Decisions, d)
+		}
+	}
+	for _, o := range p.Overrides {
+		if o.Chain() == chain {
+			out.Overrides = append(out.Overrides, o)
+		}
+	}
+	return out
 }
 
 // Latest returns the override with the highest seq (nil when none).

@@ -3,6 +3,10 @@ package httpapi_test
 import (
 	"context"
 	"crypto/rand"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"strings"
@@ -162,6 +166,43 @@ func TestPageInBrowser(t *testing.T) {
 		}
 		if key := p.text("#key-source"); !strings.Contains(key, "configured with") {
 			t.Fatalf("the page does not say which key it trusts: %q", key)
+		}
+	})
+
+	// The page trusts the key, not the service: a service (or anything in
+	// front of it) that answers the asked decision with another one, with
+	// that one's genuine history and bundle, is not a verified answer for
+	// the decision asked. Before, the page said VERIFIED.
+	t.Run("a service that answers another decision than the one asked fails", func(t *testing.T) {
+		var other string
+		for _, d := range f.w.Decisions {
+			if id := d.Decision.DecisionID; id != f.good && id != f.tamperedAction && id != f.tamperedLine {
+				other = id
+			}
+		}
+		target, err := url.Parse(f.base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		proxy := httputil.NewSingleHostReverseProxy(target)
+		liar := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if rest, ok := strings.CutPrefix(r.URL.Path, "/v1/decisions/"+f.good); ok {
+				r.URL.Path, r.URL.RawPath = "/v1/decisions/"+other+rest, ""
+			}
+			proxy.ServeHTTP(w, r)
+		}))
+		defer liar.Close()
+		via := *f
+		via.base = liar.URL
+		q := openPage(t, &via)
+		q.open("#decision=" + f.good)
+		v, checks := q.verdict("verdict", "checks")
+		if v != "fail" || !strings.Contains(checks, "asked for "+f.good) {
+			t.Fatalf("verdict %s: %s", v, checks)
+		}
+		q.open("#decision=" + other) // the same service, asked for what it answers
+		if v, checks := q.verdict("verdict", "checks"); v != "pass" || !strings.Contains(q.text("#verdict"), other) {
+			t.Fatalf("verdict %s (%s): %s", v, q.text("#verdict"), checks)
 		}
 	})
 

@@ -143,11 +143,12 @@ func (p *Proc) Start() error {
 }
 
 // Kill sends sig and waits for the process to end; it returns the
-// process's peak resident memory in MiB.
+// process's peak resident memory in MiB until the signal (0 if unknown).
 func (p *Proc) Kill(sig syscall.Signal) float64 {
 	p.mu.Lock()
 	cmd, done := p.cmd, p.done
 	p.mu.Unlock()
+	peak, _ := PeakRSS(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
 	_ = cmd.Process.Signal(sig)
 	select {
 	case <-done:
@@ -155,10 +156,56 @@ func (p *Proc) Kill(sig syscall.Signal) float64 {
 		_ = cmd.Process.Kill()
 		<-done
 	}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		return float64(ru.Maxrss) / 1024
+	return peak
+}
+
+// CPU returns the CPU time the running process has used so far (Linux).
+func (p *Proc) CPU() (time.Duration, error) {
+	p.mu.Lock()
+	cmd := p.cmd
+	p.mu.Unlock()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", cmd.Process.Pid))
+	if err != nil {
+		return 0, err
 	}
-	return 0
+	// The fields after the command name (which may hold spaces) in
+	// parentheses: utime and stime are the 12th and 13th, in clock ticks
+	// (100 a second on Linux).
+	_, rest, ok := strings.Cut(string(b), ") ")
+	f := strings.Fields(rest)
+	if !ok || len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: unexpected %q", cmd.Process.Pid, b)
+	}
+	var utime, stime int64
+	if _, err := fmt.Sscan(f[11], &utime); err != nil {
+		return 0, err
+	}
+	if _, err := fmt.Sscan(f[12], &stime); err != nil {
+		return 0, err
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
+}
+
+// PeakRSS reads the peak resident memory (VmHWM), in MiB, from a Linux
+// /proc/<pid>/status file. The peak the kernel reports to a parent when
+// its child exits (rusage's Maxrss) is no use here: Go starts a child in
+// the parent's address space until it execs, so that figure includes the
+// parent's own memory.
+func PeakRSS(statusFile string) (float64, error) {
+	b, err := os.ReadFile(statusFile)
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kib float64
+			if _, err := fmt.Sscanf(strings.TrimSpace(v), "%f kB", &kib); err != nil {
+				return 0, fmt.Errorf("%s: VmHWM %q: %w", statusFile, v, err)
+			}
+			return kib / 1024, nil
+		}
+	}
+	return 0, fmt.Errorf("%s has no VmHWM", statusFile)
 }
 
 // BuildAegis builds the aegis binary of this repository into dir.

@@ -82,8 +82,9 @@ func NewWorkload(chain, idPrefix string, decisions, overrides, users, seed int, 
 
 // SealInMemory seals records (each must be a valid event of chain) after a
 // new genesis, as the sealer would, without Kafka or S3: sealed records
-// name the object "audit/x.jsonl" and lines from 1. Source timestamps are
-// start plus one second per record.
+// name one object, the batch key of seq 1 under "audit" (the indexer
+// refuses records that point elsewhere), and lines from 1. Source
+// timestamps are start plus one second per record.
 func SealInMemory(chain string, records [][]byte, start time.Time) ([]*shared.Entry, []*shared.SealedRecord, error) {
 	_, vkey, err := note.GenerateKey(crand.Reader, "k")
 	if err != nil {
@@ -96,6 +97,7 @@ func SealInMemory(chain string, records [][]byte, start time.Time) ([]*shared.En
 	head := shared.Head{Chain: chain, Hash: g.Hash, Offset: -1}
 	entries := make([]*shared.Entry, 0, len(records))
 	recs := make([]*shared.SealedRecord, 0, len(records))
+	var object string
 	for i, raw := range records {
 		ts := start.Add(time.Duration(i) * time.Second)
 		e, err := shared.SealRecord(head, shared.Source{Topic: "decisions", Offset: int64(i), Timestamp: ts}, raw, ts)
@@ -107,7 +109,10 @@ func SealInMemory(chain string, records [][]byte, start time.Time) ([]*shared.En
 		}
 		line, _ := e.Line()
 		entries = append(entries, e)
-		recs = append(recs, &shared.SealedRecord{Object: "audit/x.jsonl", Line: i + 1, Entry: line})
+		if i == 0 {
+			object = shared.BatchKey("audit", e)
+		}
+		recs = append(recs, &shared.SealedRecord{Object: object, Line: i + 1, Entry: line})
 		head = head.Next(e)
 	}
 	return entries, recs, nil

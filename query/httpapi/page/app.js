@@ -120,13 +120,14 @@
       hist.appendChild(tr);
     }
     status("");
-    await checkProof(h, proofCells);
+    await checkProof(id, h, proofCells);
   }
 
   // checkProof fetches the decision's bundle and checks it here: the
-  // entries, the checkpoint signatures, the Merkle paths, and that the
-  // index's answer says what the signed entries say.
-  async function checkProof(h, proofCells) {
+  // entries, the checkpoint signatures, the Merkle paths, that the index's
+  // answer says what the signed entries say, and that both are of the
+  // decision asked for (the service is not trusted to answer the right one).
+  async function checkProof(asked, h, proofCells) {
     const list = $("checks");
     list.textContent = "";
     $("verdict").dataset.verdict = "pending";
@@ -154,10 +155,13 @@
       if (td) { td.textContent = ok ? "✓" : "✗"; td.className = ok ? "pass" : "fail"; }
     }
     const answer = V.compareAnswer(h, rep);
+    const same = h.decision_id === asked && rep.decisionId === asked;
+    answer.push({ name: "decision asked for " + asked, ok: same, detail: same ? "the answer and its proof are of it"
+      : `the service answered decision ${h.decision_id} with a proof of decision ${rep.decisionId}` });
     for (const c of answer) li(list, c);
     const ok = rep.ok && answer.every((c) => c.ok);
     verdict($("verdict"), ok, ok
-      ? `VERIFIED: ${rep.entries.length} entries in the signed log (key ${key.id}); the index says what they say`
+      ? `VERIFIED: decision ${asked} of chain ${rep.chain}: ${rep.entries.length} entries in the signed log (key ${key.id}); the index says what they say`
       : "FAILED: see the checks below");
   }
 

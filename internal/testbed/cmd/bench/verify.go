@@ -16,6 +16,8 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/aegisai/audit/archive"
+	"github.com/aegisai/audit/internal/platform/awsconn"
+	"github.com/aegisai/audit/internal/testbed/chaos"
 	"github.com/aegisai/audit/internal/testbed/localstack"
 	"github.com/aegisai/audit/replayer"
 	"github.com/aegisai/audit/shared"
@@ -141,6 +143,7 @@ func verifyThroughput(ctx context.Context, st *localstack.Stack) (result, error)
 		return result{}, err
 	}
 	store := &archive.Store{S3: cl, Bucket: bc.bucket}
+	cpu := processCPU()
 	start := time.Now()
 	l, err := store.Log(ctx, bc.chain)
 	if err != nil {
@@ -160,6 +163,7 @@ func verifyThroughput(ctx context.Context, st *localstack.Stack) (result, error)
 	}
 	wg.Wait()
 	baseline := float64(bc.entries) / time.Since(start).Seconds()
+	fmt.Printf("verify_throughput: baseline %.1f s, this process's CPU %.1f s\n", time.Since(start).Seconds(), processCPU()-cpu)
 	if verifyProfile != "" {
 		f, err := os.Create(verifyProfile)
 		if err != nil {
@@ -172,12 +176,15 @@ func verifyThroughput(ctx context.Context, st *localstack.Stack) (result, error)
 		}
 		defer pprof.StopCPUProfile()
 	}
+	cpu = processCPU()
 	start = time.Now()
 	rep, err := replayer.Verify(ctx, replayer.Config{S3: cl, Bucket: bc.bucket, Chain: bc.chain, VerifierKey: bc.vkey})
 	if err != nil {
 		return result{}, err
 	}
 	value := float64(rep.Entries) / time.Since(start).Seconds()
+	fmt.Printf("verify_throughput: verify %.1f s, this process's CPU %.1f s (%.1f µs an entry; the S3 server's is not counted)\n",
+		time.Since(start).Seconds(), processCPU()-cpu, (processCPU()-cpu)/float64(rep.Entries)*1e6)
 	return result{value: value, baseline: baseline, unit: "entries/s"}, nil
 }
 
@@ -195,12 +202,20 @@ func verifyRSS(ctx context.Context, st *localstack.Stack) (result, error) {
 			return result{}, err
 		}
 		cmd := exec.CommandContext(ctx, self, "-verify-child", bc.bucket+","+bc.chain+","+st.S3Endpoint)
-		cmd.Env = append(os.Environ(), "AEGIS_BENCH_VKEY="+bc.vkey)
+		s3cfg := st.S3Config()
+		cmd.Env = append(os.Environ(), "AEGIS_BENCH_VKEY="+bc.vkey, "AEGIS_BENCH_S3_REGION="+s3cfg.Region,
+			"AEGIS_BENCH_S3_ACCESS_KEY_ID="+s3cfg.AccessKeyID, "AEGIS_BENCH_S3_SECRET_ACCESS_KEY="+s3cfg.SecretAccessKey)
 		cmd.Stderr = os.Stderr
-		if out, err := cmd.Output(); err != nil {
+		out, err := cmd.Output()
+		if err != nil {
 			return result{}, fmt.Errorf("verify child: %v: %s", err, out)
 		}
-		peak := float64(cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) / 1024 // KiB -> MiB
+		// The child reports its own peak (see chaos.PeakRSS).
+		var entries uint64
+		var peak float64
+		if _, err := fmt.Sscanf(string(out), "%d %f", &entries, &peak); err != nil || entries != uint64(n+1) {
+			return result{}, fmt.Errorf("verify child: %q: want the entries verified (%d) and the peak RSS", out, n+1)
+		}
 		fmt.Printf("verify_rss: %d entries: peak %.1f MiB\n", n, peak)
 		peaks = append(peaks, peak)
 	}
@@ -222,18 +237,31 @@ func verifyChild(arg string) {
 		}
 	}
 	ctx := context.Background()
-	st := &localstack.Stack{S3Endpoint: endpoint}
-	cl, err := st.S3(ctx)
+	cl, err := awsconn.S3(ctx, awsconn.Config{Service: "S3", Endpoint: endpoint, Region: os.Getenv("AEGIS_BENCH_S3_REGION"),
+		AccessKeyID: os.Getenv("AEGIS_BENCH_S3_ACCESS_KEY_ID"), SecretAccessKey: os.Getenv("AEGIS_BENCH_S3_SECRET_ACCESS_KEY")})
 	if err == nil {
 		var rep replayer.Report
 		rep, err = replayer.Verify(ctx, replayer.Config{S3: cl, Bucket: bucket, Chain: chain, VerifierKey: os.Getenv("AEGIS_BENCH_VKEY")})
-		fmt.Println(strconv.FormatUint(rep.Entries, 10))
+		if err == nil {
+			var peak float64
+			peak, err = chaos.PeakRSS("/proc/self/status")
+			fmt.Println(strconv.FormatUint(rep.Entries, 10), peak)
+		}
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	os.Exit(0)
+}
+
+// processCPU is the CPU time this process has used, in seconds.
+func processCPU() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
 func splitComma(s string) []string {

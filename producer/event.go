@@ -1,0 +1,60 @@
+package producer
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aegisai/audit/shared"
+)
+
+// An Event is an envelope already checked against every rule the sealer
+// applies, with the canonical record it becomes. ParseEvent makes one from
+// JSON (what `aegis ingest` receives), and LogEvent publishes its record
+// without checking and encoding the envelope a second time, which was a
+// tenth of ingest's CPU time per request. Its fields are unexported: an
+// Event that did not pass ParseEvent cannot be made outside this package,
+// and LogEvent refuses the zero Event.
+type Event struct {
+	env    *shared.Envelope
+	record []byte
+	// What LogEvent publishes under, fixed when the record was checked.
+	id          eventKey
+	environment string
+}
+
+// ParseEvent reads raw exactly as the sealer reads a record, after
+// setting the members it leaves out from d (shared.CompleteRecord), and
+// returns the event or every broken field (shared.FieldErrorsOf).
+func ParseEvent(raw []byte, d shared.Defaults) (*Event, error) {
+	env, record, err := shared.CompleteRecord(raw, d)
+	if err != nil {
+		return nil, err
+	}
+	return &Event{env: env, record: record, id: eventKey{event: env.EventID, decision: env.DecisionID()}, environment: env.Environment}, nil
+}
+
+// Envelope is the event's envelope, to read (changing it does not change
+// the record LogEvent publishes).
+func (ev *Event) Envelope() *shared.Envelope { return ev.env }
+
+// LogEvent records ev, checked by ParseEvent, as Log records an envelope:
+// its receipt once it is durable (or sealed, with WithDurability(Sealed)).
+// The record published is the one ParseEvent checked, byte for byte. With
+// WithEventID of another id the envelope is checked and encoded again
+// under that id (Log).
+func (p *Producer) LogEvent(ctx context.Context, ev *Event, opts ...Option) (*shared.Receipt, error) {
+	if ev == nil || ev.env == nil {
+		p.m.invalid.Inc()
+		return nil, &shared.FieldError{Field: "record", Reason: "is not an event checked by producer.ParseEvent"}
+	}
+	o := options(opts)
+	if o.eventID != "" && o.eventID != ev.id.event {
+		return p.Log(ctx, ev.env, opts...)
+	}
+	r := &shared.Receipt{EventID: ev.id.event, DecisionID: ev.id.decision, Durability: o.durability.String()}
+	if ev.environment != p.cfg.Environment {
+		p.m.invalid.Inc()
+		return r, &shared.FieldError{Field: "environment", Reason: fmt.Sprintf("is %q, this producer records %q", ev.environment, p.cfg.Environment)}
+	}
+	return p.logRecord(ctx, ev.id, ev.record, o.durability, r)
+}

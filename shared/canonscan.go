@@ -1,0 +1,399 @@
+package shared
+
+import (
+	"bytes"
+	"unicode/utf8"
+)
+
+// This file is the fast path for reading text that is canonical JSON
+// already (sealed lines, and records the producer library wrote): a
+// scanner that checks canonical form under docs/FORMAT.md section 3 in one
+// pass, without building a tree and without allocating, and remembers
+// where the members of the first few levels are.
+//
+// The scanner only ever says "canonical, and here are the members" or "not
+// sure". It has no error messages: on "not sure" the caller runs the strict
+// parser (parseJSON), whose decision and message stand. It also says "not
+// sure" for the rare shapes it does not handle (an escaped member name, a
+// number that is not a short integer or a short plain decimal, more
+// members than it remembers), so what it accepts is a subset of what the
+// strict parser accepts in canonical mode. FuzzScanCanonical and
+// FuzzParseLineFast hold it to that.
+
+// maxScanMembers is how many members the scanner remembers. A sealed event
+// line has 25 of them at the levels that are recorded.
+const maxScanMembers = 40
+
+// scanMember is one member of a recorded object: its name (between the
+// quotes) and its value (the whole value text, quotes included).
+type scanMember struct {
+	parent               int // index of the member whose value holds it, -1 at the top level
+	nameStart, nameEnd   int
+	valueStart, valueEnd int
+	escaped              bool // a string value holds an escape
+}
+
+// canonScanner checks one canonical JSON text. Members of objects at depth
+// recordDepth or less (the top-level object is depth 1) are remembered in
+// order of appearance, unless they sit inside an array.
+type canonScanner struct {
+	in          []byte
+	pos         int
+	maxDepth    int
+	recordDepth int
+	members     [maxScanMembers]scanMember
+	n           int
+}
+
+// noRecord is the parent of values whose members are not remembered.
+const noRecord = -2
+
+// scan reports whether in is exactly canonical JSON under the rules of
+// docs/FORMAT.md section 3, nesting at most maxDepth levels.
+func (s *canonScanner) scan(in []byte, maxDepth, recordDepth int) bool {
+	s.in, s.pos, s.maxDepth, s.recordDepth, s.n = in, 0, maxDepth, recordDepth, 0
+	if !s.value(1, -1) {
+		return false
+	}
+	return s.pos == len(s.in)
+}
+
+func (s *canonScanner) value(depth, parent int) bool {
+	if s.pos >= len(s.in) {
+		return false
+	}
+	switch c := s.in[s.pos]; {
+	case c == '{':
+		return s.object(depth, parent)
+	case c == '[':
+		return s.array(depth)
+	case c == '"':
+		ok, _ := s.string()
+		return ok
+	case c == '-' || c >= '0' && c <= '9':
+		return s.number()
+	case c == 'n':
+		return s.literal("null")
+	case c == 't':
+		return s.literal("true")
+	case c == 'f':
+		return s.literal("false")
+	}
+	return false
+}
+
+func (s *canonScanner) literal(word string) bool {
+	if len(s.in)-s.pos < len(word) || string(s.in[s.pos:s.pos+len(word)]) != word {
+		return false
+	}
+	s.pos += len(word)
+	return true
+}
+
+func (s *canonScanner) object(depth, parent int) bool {
+	if depth > s.maxDepth {
+		return false
+	}
+	s.pos++ // '{'
+	if s.pos < len(s.in) && s.in[s.pos] == '}' {
+		s.pos++
+		return true
+	}
+	record := parent != noRecord && depth <= s.recordDepth
+	prevStart, prevEnd := -1, -1
+	for {
+		if s.pos >= len(s.in) || s.in[s.pos] != '"' {
+			return false
+		}
+		nameStart := s.pos + 1
+		ok, escaped := s.string()
+		if !ok || escaped {
+			return false // an escaped name is left to the strict parser
+		}
+		nameEnd := s.pos - 1
+		if prevStart >= 0 && !sortedNames(s.in[prevStart:prevEnd], s.in[nameStart:nameEnd]) {
+			return false
+		}
+		prevStart, prevEnd = nameStart, nameEnd
+		if s.pos >= len(s.in) || s.in[s.pos] != ':' {
+			return false
+		}
+		s.pos++
+		child := noRecord
+		if record {
+			if s.n == len(s.members) {
+				return false
+			}
+			child = s.n
+			s.n++
+			s.members[child] = scanMember{parent: parent, nameStart: nameStart, nameEnd: nameEnd, valueStart: s.pos}
+		}
+		if s.pos < len(s.in) && s.in[s.pos] == '"' {
+			ok, escaped := s.string()
+			if !ok {
+				return false
+			}
+			if child >= 0 {
+				s.members[child].escaped = escaped
+			}
+		} else if !s.value(depth+1, child) {
+			return false
+		}
+		if child >= 0 {
+			s.members[child].valueEnd = s.pos
+		}
+		if s.pos >= len(s.in) {
+			return false
+		}
+		switch s.in[s.pos] {
+		case ',':
+			s.pos++
+		case '}':
+			s.pos++
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+// sortedNames reports a < b in the order of UTF-16 code units, without
+// allocating when it can: UTF-8 byte order is that order unless a byte of
+// 0xEE or above (U+E000 and up) is involved.
+func sortedNames(a, b []byte) bool {
+	if !hasHighByte(a) && !hasHighByte(b) {
+		return bytes.Compare(a, b) < 0
+	}
+	return compareUTF16(string(a), string(b)) < 0
+}
+
+func hasHighByte(s []byte) bool {
+	for _, c := range s {
+		if c >= 0xee {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *canonScanner) array(depth int) bool {
+	if depth > s.maxDepth {
+		return false
+	}
+	s.pos++ // '['
+	if s.pos < len(s.in) && s.in[s.pos] == ']' {
+		s.pos++
+		return true
+	}
+	for {
+		if !s.value(depth+1, noRecord) {
+			return false
+		}
+		if s.pos >= len(s.in) {
+			return false
+		}
+		switch s.in[s.pos] {
+		case ',':
+			s.pos++
+		case ']':
+			s.pos++
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+// string reads a string at '"' written as canonical JSON writes it: valid
+// UTF-8 without noncharacters, and only the escapes RFC 8785 writes (which
+// can be neither surrogates nor noncharacters).
+func (s *canonScanner) string() (ok, escaped bool) {
+	in, i := s.in, s.pos+1
+	defer func() { s.pos = i }()
+	for {
+		for i < len(in) && plainByte[in[i]] {
+			i++
+		}
+		if i >= len(in) {
+			return false, escaped
+		}
+		switch c := in[i]; {
+		case c == '"':
+			i++
+			return true, escaped
+		case c == '\\':
+			escaped = true
+			if i+1 >= len(in) {
+				return false, escaped
+			}
+			switch in[i+1] {
+			case '"', '\\', 'b', 'f', 'n', 'r', 't':
+				i += 2
+			case 'u':
+				if !canonicalControlEscape(in[i:]) {
+					return false, escaped
+				}
+				i += 6
+			default:
+				return false, escaped
+			}
+		case c < 0x20:
+			return false, escaped
+		default:
+			r, size := utf8.DecodeRune(in[i:])
+			if r == utf8.RuneError && size <= 1 || isNoncharacter(r) {
+				return false, escaped
+			}
+			i += size
+		}
+	}
+}
+
+// plainByte marks the bytes a canonical string holds as they are, one
+// byte one character: printable ASCII but '"' and '\\'.
+var plainByte = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// canonicalControlEscape reports whether esc starts with \u00xx in lower
+// case for a control character that has no short escape.
+func canonicalControlEscape(esc []byte) bool {
+	if len(esc) < 6 || esc[2] != '0' || esc[3] != '0' || (esc[4] != '0' && esc[4] != '1') {
+		return false
+	}
+	lo, ok := lowerHex(esc[5])
+	if !ok {
+		return false
+	}
+	switch r := (esc[4]-'0')<<4 | lo; r {
+	case '\b', '\f', '\n', '\r', '\t':
+		return false
+	}
+	return true
+}
+
+// number reads a number literal that is its own canonical text: a short
+// integer (smallInteger) or a short plain decimal (shortDecimal). Any
+// other literal is left to the strict parser.
+func (s *canonScanner) number() bool {
+	start := s.pos
+	for s.pos < len(s.in) {
+		c := s.in[s.pos]
+		if !(c >= '0' && c <= '9' || c == '-' || c == '.' || c == 'e' || c == 'E' || c == '+') {
+			break
+		}
+		s.pos++
+	}
+	lit := s.in[start:s.pos]
+	return smallIntegerBytes(lit) || shortDecimal(lit)
+}
+
+// smallIntegerBytes is smallInteger on bytes.
+func smallIntegerBytes(lit []byte) bool {
+	d := lit
+	if len(d) > 0 && d[0] == '-' {
+		d = d[1:]
+	}
+	if len(d) == 1 && d[0] == '0' {
+		return len(lit) == 1
+	}
+	if len(d) == 0 || len(d) > 15 || d[0] == '0' {
+		return false
+	}
+	for _, c := range d {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// shortDecimal reports a literal -?I.F that is its own canonical text at a
+// glance: I is 0 or has no leading zero, F does not end in 0, at most 15
+// significant digits, and when I is 0 at most 5 zeros lead F. Any decimal
+// of at most 15 significant digits is the shortest text of the double
+// nearest to it (a double is 15.95 decimal digits precise), so its digits
+// are the canonical digits, and ECMAScript writes such a value (10^-6 <=
+// |x| < 10^15) in this plain form.
+func shortDecimal(lit []byte) bool {
+	if len(lit) > 0 && lit[0] == '-' {
+		lit = lit[1:]
+	}
+	dot := bytes.IndexByte(lit, '.')
+	if dot <= 0 || dot == len(lit)-1 {
+		return false
+	}
+	intPart, frac := lit[:dot], lit[dot+1:]
+	for _, part := range [][]byte{intPart, frac} {
+		for _, c := range part {
+			if c < '0' || c > '9' {
+				return false
+			}
+		}
+	}
+	if frac[len(frac)-1] == '0' {
+		return false
+	}
+	sig := len(intPart) + len(frac)
+	if intPart[0] == '0' {
+		if len(intPart) != 1 {
+			return false
+		}
+		zeros := 0
+		for zeros < len(frac) && frac[zeros] == '0' {
+			zeros++
+		}
+		if zeros > 5 {
+			return false
+		}
+		sig = len(frac) - zeros
+	}
+	return sig <= 15
+}
+
+// children fills out with the indexes of the remembered members of the
+// object held by member parent (-1: the top level), and reports whether
+// their names are exactly names, in that order.
+func (s *canonScanner) children(parent int, names []string, out []int) bool {
+	k := 0
+	for i := 0; i < s.n; i++ {
+		if s.members[i].parent != parent {
+			continue
+		}
+		m := &s.members[i]
+		if k == len(names) || string(s.in[m.nameStart:m.nameEnd]) != names[k] {
+			return false
+		}
+		out[k] = i
+		k++
+	}
+	return k == len(names)
+}
+
+// value returns member i's value text.
+func (s *canonScanner) valueOf(i int) []byte {
+	return s.in[s.members[i].valueStart:s.members[i].valueEnd]
+}
+
+// str returns member i's string value as a substring of text (the
+// scanner's input as a string), and whether it is a string without
+// escapes (whose value is then exactly its bytes).
+func (s *canonScanner) str(text string, i int) (string, bool) {
+	m := &s.members[i]
+	if m.escaped || s.in[m.valueStart] != '"' {
+		return "", false
+	}
+	return text[m.valueStart+1 : m.valueEnd-1], true
+}
+
+// isObject reports whether member i's value is an object.
+func (s *canonScanner) isObject(i int) bool { return s.in[s.members[i].valueStart] == '{' }
+
+// isNumber reports whether member i's value is a number.
+func (s *canonScanner) isNumber(i int) bool {
+	c := s.in[s.members[i].valueStart]
+	return c == '-' || c >= '0' && c <= '9'
+}

@@ -1,0 +1,222 @@
+package shared
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// fastSeeds are lines and records for the differential fuzzers: the test
+// chain, every entry vector's line and input, and the number cases.
+func fastSeeds(t testing.TB) (lines, records [][]byte) {
+	_, lines = testChain(t, 3)
+	for i, in := range vectorInputs {
+		v := buildEntryVector(t, in, uint64(i)*7)
+		lines = append(lines, []byte(v.Line))
+		if in.Input != "" {
+			records = append(records, []byte(in.Input))
+			if c, err := Canonicalize([]byte(in.Input)); err == nil {
+				records = append(records, c)
+			}
+		}
+	}
+	for _, n := range numberCases {
+		records = append(records, []byte(numberRecord(n.lit)))
+	}
+	for _, l := range lines {
+		if ev := eventOf(l); ev != nil {
+			records = append(records, ev)
+		}
+	}
+	return lines, records
+}
+
+// eventOf returns the event member of a sealed line (nil if none).
+func eventOf(line []byte) []byte {
+	e, err := ParseLine(line)
+	if err != nil || e.Type != EntryEvent {
+		return nil
+	}
+	return bytes.Clone(e.Event)
+}
+
+// FuzzParseLineFast: whatever the fast path accepts, the strict path
+// accepts too, with the same entry (every field, unexported ones
+// included); the hash check after both is the same code.
+func FuzzParseLineFast(f *testing.F) {
+	lines, _ := fastSeeds(f)
+	for _, l := range lines {
+		f.Add(l)
+	}
+	f.Fuzz(func(t *testing.T, line []byte) {
+		fast, at, ok := parseLineFast(line)
+		if !ok {
+			return
+		}
+		strict, err := decodeLine(line, false)
+		if err != nil {
+			t.Fatalf("the fast path accepts a line the strict path refuses (%v):\n%s", err, line)
+		}
+		if !reflect.DeepEqual(fast, strict) {
+			t.Fatalf("the paths read the line differently:\nfast   %+v\nstrict %+v\n%s", fast, strict, line)
+		}
+		// The hash member is where the strict path finds it, so both
+		// hash the same bytes.
+		if ferr, serr := checkLineHash(line, fast, at), checkLineHash(line, strict, -1); (ferr == nil) != (serr == nil) {
+			t.Fatalf("the hash checks disagree: fast %v, strict %v\n%s", ferr, serr, line)
+		}
+		if last := bytes.LastIndex(line, []byte(`,"hash":"`+fast.Hash.String()+`"`)); last != at {
+			t.Fatalf("the fast path hashes around byte %d, the strict path around byte %d\n%s", at, last, line)
+		}
+	})
+}
+
+// FuzzPrepareRecordFast: whatever record the fast path takes, the strict
+// path seals as the same entry.
+func FuzzPrepareRecordFast(f *testing.F) {
+	_, records := fastSeeds(f)
+	for _, r := range records {
+		f.Add(r, "prod", int64(1764235799987))
+	}
+	f.Add([]byte(numberRecord("1")), "staging", int64(-62167219200001))
+	f.Fuzz(func(t *testing.T, raw []byte, chain string, ms int64) {
+		src := Source{Topic: "decisions", Offset: 3, Timestamp: time.UnixMilli(ms).UTC()}
+		fast, ok := prepareFast(chain, src, raw)
+		if !ok {
+			return
+		}
+		strict := prepareStrict(chain, src, raw)
+		if !reflect.DeepEqual(fast, strict) {
+			t.Fatalf("the paths prepare the record differently:\nfast   %+v\nstrict %+v\n%s", fast, strict, raw)
+		}
+	})
+}
+
+// FuzzScanCanonical: the scanner accepts only text the strict parser
+// accepts in canonical mode, which is its own canonical form.
+func FuzzScanCanonical(f *testing.F) {
+	lines, records := fastSeeds(f)
+	for _, b := range append(lines, records...) {
+		f.Add(b)
+	}
+	for _, s := range []string{`{"a":1,"b":[1,2,{"c":"\u001f"}]}`, `{"é":1,"😀":2,"ﬀ":3}`, `{"😀":1,"ﬀ":2}`, `{"ﬀ":1,"😀":2}`, `[0.000001]`, `[1.5e3]`, `"\/"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		var s canonScanner
+		if !s.scan(in, MaxDepth, 3) {
+			return
+		}
+		if _, err := parseJSON(in, parseOptions{maxDepth: MaxDepth, canonical: true}); err != nil {
+			t.Fatalf("the scanner accepts what the strict parser refuses (%v): %q", err, in)
+		}
+		if c, err := Canonicalize(in); err != nil || !bytes.Equal(c, in) {
+			t.Fatalf("the scanner accepts a non-canonical text (%v): %q", err, in)
+		}
+	})
+}
+
+// The scanner's number rule is canonicalNumber's for every literal it
+// accepts: edge cases, then random literals around them.
+func TestScannerNumbersAreCanonical(t *testing.T) {
+	for _, c := range []struct {
+		lit  string
+		want bool
+	}{
+		{"0", true}, {"-0", false}, {"7", true}, {"-42", true}, {"100", true}, {"007", false},
+		{"999999999999999", true}, {"1000000000000000", false}, // 16 digits: left to the strict path
+		{"0.5", true}, {"-0.5", true}, {"0.92", true}, {"0.50", false}, {"0.0", false}, {"1.0", false},
+		{"0.000001", true}, {"0.0000001", false}, {"0.000001234", true},
+		{"12345678901234.5", true}, {"123456789012345.6", false}, {"0.123456789012345", true}, {"0.1234567890123456", false},
+		{"1e5", false}, {"1.5e3", false}, {"00.5", false}, {".5", false}, {"5.", false}, {"-", false}, {"1-2", false},
+	} {
+		got := smallIntegerBytes([]byte(c.lit)) || shortDecimal([]byte(c.lit))
+		if got != c.want {
+			t.Errorf("%s: scanner says canonical %v, want %v", c.lit, got, c.want)
+		}
+		if got {
+			if canon, err := canonicalNumber(c.lit, false); err != nil || canon != c.lit {
+				t.Errorf("%s: the scanner takes it, canonicalNumber says %q (%v)", c.lit, canon, err)
+			}
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	digits := func(n int) string {
+		var b strings.Builder
+		for range n {
+			b.WriteByte(byte('0' + rng.IntN(10)))
+		}
+		return b.String()
+	}
+	taken := 0
+	for range 200000 {
+		var lit string
+		switch rng.IntN(3) {
+		case 0:
+			lit = digits(1+rng.IntN(16)) + "." + digits(1+rng.IntN(16))
+		case 1:
+			lit = "0." + strings.Repeat("0", rng.IntN(8)) + digits(1+rng.IntN(17))
+		default:
+			lit = digits(1 + rng.IntN(17))
+		}
+		if rng.IntN(2) == 0 {
+			lit = "-" + lit
+		}
+		if !smallIntegerBytes([]byte(lit)) && !shortDecimal([]byte(lit)) {
+			continue
+		}
+		taken++
+		if canon, err := canonicalNumber(lit, false); err != nil || canon != lit {
+			t.Fatalf("%s: the scanner takes it, canonicalNumber says %q (%v)", lit, canon, err)
+		}
+	}
+	if taken < 10000 {
+		t.Fatalf("only %d random literals were taken by the scanner: the test checks too little", taken)
+	}
+}
+
+// The fast paths must take what the sealer and the producer write every
+// day (a refusal costs only speed, but would make the speed go away
+// silently), and the strict path still decides every vector.
+func TestFastPathsTakeTypicalInput(t *testing.T) {
+	records := map[string]string{
+		"decision":    `{"decision":{"action":"ALLOW","confidence_score":0.87,"decision_id":"dec-1","metadata":{"device":"dev-3","ip_country":"DE","risk":{"new_device":false,"velocity":3}},"policy_version":"policy-2026.11","session_id":"sess-9","user_id":"user-42"},"environment":"prod","event_id":"evt-1","occurred_at":"2026-11-27T09:00:00.123Z","type":"decision"}`,
+		"no metadata": `{"decision":{"action":"BLOCK","confidence_score":1,"decision_id":"dec-2","policy_version":"p","session_id":"s","user_id":"u"},"environment":"prod","event_id":"evt-2","occurred_at":"2026-11-27T09:00:00Z","type":"decision"}`,
+		"override":    `{"environment":"prod","event_id":"evt-3","occurred_at":"2026-11-27T09:00:00Z","override":{"decision_id":"dec-1","new_action":"BLOCK","reason":"confirmed takeover","reviewer_id":"analyst-7"},"type":"override"}`,
+	}
+	for name, raw := range records {
+		t.Run(name, func(t *testing.T) {
+			src := Source{Topic: "decisions", Offset: 5, Timestamp: vecTime}
+			e, ok := prepareFast("prod", src, []byte(raw))
+			if !ok {
+				t.Fatalf("the fast path refuses a canonical record")
+			}
+			line, err := Head{Chain: "prod", Seq: 4, Offset: 4}.SealNext(e, vecTime)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fast, at, ok := parseLineFast(line)
+			if !ok {
+				t.Fatalf("the fast path refuses a sealed line: %s", line)
+			}
+			if err := checkLineHash(line, fast, at); err != nil {
+				t.Fatal(err)
+			}
+			// A record of another chain, or one byte changed, is not taken.
+			if _, ok := prepareFast("staging", src, []byte(raw)); ok {
+				t.Fatalf("the fast path takes a record of another chain")
+			}
+			for i := range len(line) {
+				bad := bytes.Clone(line)
+				bad[i] ^= 0x01
+				got, err := ParseLine(bad)
+				if err == nil {
+					t.Fatalf("byte %d changed, the line still verifies: %s (%+v)", i, bad, got)
+				}
+			}
+		})
+	}
+}
