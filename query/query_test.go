@@ -317,8 +317,9 @@ func TestAnotherDecisionsItemIsNotTheAnswer(t *testing.T) {
 		{id: "d2", user: "u", session: "s", action: "ALLOW", at: at(1)},
 	})
 	db := rd.DB.(indexer.DynamoAPI)
-	out, err := db.Query(ctx, &dynamodb.QueryInput{TableName: aws.String(rd.Table), KeyConditionExpression: aws.String("PK = :pk"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: layout.DecisionPK("d2")}}})
+	out, err := db.Query(ctx, &dynamodb.QueryInput{TableName: aws.String(rd.Table), KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :d)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: layout.DecisionPK("d2")},
+			":d": &types.AttributeValueMemberS{Value: layout.SKDecision}}})
 	if err != nil || len(out.Items) != 1 {
 		t.Fatalf("d2's items: %d (%v)", len(out.Items), err)
 	}
