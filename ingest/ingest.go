@@ -203,6 +203,9 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, typ shared.Event
 				return answer(w, http.StatusBadRequest, Problem{Error: "invalid request", Fields: []FieldProblem{{Field: "query." + k, Reason: "unknown parameter"}}})
 			}
 		}
+		if len(q["durability"]) > 1 {
+			return answer(w, http.StatusBadRequest, Problem{Error: "invalid request", Fields: []FieldProblem{{Field: "query.durability", Reason: "given more than once"}}})
+		}
 		if *durability, err = producer.ParseDurability(q.Get("durability")); err != nil {
 			return answer(w, http.StatusBadRequest, Problem{Error: "invalid request", Fields: []FieldProblem{{Field: "query.durability", Reason: err.Error()}}})
 		}
@@ -262,6 +265,7 @@ func invalid(err error) Problem {
 func answer(w http.ResponseWriter, code int, body any) int {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(body)
 	return code

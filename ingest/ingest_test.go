@@ -160,6 +160,7 @@ func TestEveryAnswerIsTheDocumentedOne(t *testing.T) {
 		{"not JSON", post("/v1/decisions", "prod-token-0123456789", json_, `{"environment":`), false, 400, []string{"environment"}, "", false},
 		{"override on the decisions path", post("/v1/decisions", "prod-token-0123456789", json_, `{"type":"override",`+override[1:]), false, 400, []string{"type"}, "", false},
 		{"bad durability", post("/v1/decisions?durability=eventually", "prod-token-0123456789", json_, goodDecision), false, 400, []string{"query.durability"}, "", false},
+		{"durability twice", post("/v1/decisions?durability=durable&durability=sealed", "prod-token-0123456789", json_, goodDecision), false, 400, []string{"query.durability"}, "", false},
 		{"unknown environment", post("/v1/decisions", "prod-token-0123456789", json_, strings.Replace(goodDecision, `"prod"`, `"staging"`, 1)),
 			false, 403, nil, "may write prod", false},
 		{"no token", post("/v1/decisions", "", json_, goodDecision), false, 401, nil, "bearer token", false},
@@ -174,6 +175,9 @@ func TestEveryAnswerIsTheDocumentedOne(t *testing.T) {
 			w := c.do(t, h, tc.req, tc.valid)
 			if w.Code != tc.code {
 				t.Fatalf("status %d %s, want %d", w.Code, w.Body, tc.code)
+			}
+			if got := w.Header().Get("X-Content-Type-Options"); got != "nosniff" {
+				t.Errorf("X-Content-Type-Options %q, want nosniff: a browser must not guess another type", got)
 			}
 			if tc.contains != "" && !strings.Contains(w.Body.String(), tc.contains) {
 				t.Errorf("body %s lacks %q", w.Body, tc.contains)

@@ -134,7 +134,6 @@ func New(cfg Config) (*Service, error) {
 	s.handle("/", "page", false, func(w http.ResponseWriter, r *http.Request) int {
 		// The page's scripts only talk to this origin; nothing inline.
 		w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'")
-		w.Header().Set("X-Content-Type-Options", "nosniff")
 		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
 		files.ServeHTTP(rec, r)
 		return rec.code
@@ -164,6 +163,9 @@ func (s *Service) handle(pattern, route string, auth bool, fn func(http.Response
 }
 
 func (s *Service) serve(w http.ResponseWriter, r *http.Request, auth bool, fn func(http.ResponseWriter, *http.Request) int) int {
+	// Every answer is the type it says: a browser never sniffs a JSON
+	// answer holding a producer's text into HTML or script.
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		return writeJSON(w, http.StatusMethodNotAllowed, apiError{Error: "method_not_allowed", Message: r.Method + " is not allowed; use GET"})

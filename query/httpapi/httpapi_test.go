@@ -350,6 +350,11 @@ func TestAPIStatusesAuthAndOpenAPI(t *testing.T) {
 	if r := call(t, "GET", f.base+"/", ""); !strings.Contains(r.header.Get("Content-Security-Policy"), "default-src 'self'") {
 		t.Fatalf("the page has no content security policy: %v", r.header)
 	}
+	for _, path := range []string{"/", "/openapi.json", "/v1/nothing-here", "/v1/decisions/no-such-decision", "/v1/users/u/decisions?limit=0"} {
+		if r := call(t, "GET", f.base+path, prodToken); r.header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Fatalf("GET %s (%d): no X-Content-Type-Options: nosniff, so a browser may read a JSON answer as HTML: %v", path, r.status, r.header)
+		}
+	}
 }
 
 type workload struct{ *pipeline.Workload }
