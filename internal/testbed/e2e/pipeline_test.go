@@ -242,32 +242,14 @@ func TestPipelineSealsIndexesAndVerifies(t *testing.T) {
 // selects the series whose non-chain label has that value.
 func metricValue(t *testing.T, p *pipeline.Pipeline, name, label string) float64 {
 	t.Helper()
-	families, err := p.Metrics.Gather()
+	v, found, err := pipeline.MetricValue(p.Metrics, name, label)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			match := label == ""
-			for _, lp := range m.GetLabel() {
-				if lp.GetName() != "chain" && lp.GetValue() == label {
-					match = true
-				}
-			}
-			if !match {
-				continue
-			}
-			if m.GetCounter() != nil {
-				return m.GetCounter().GetValue()
-			}
-			return m.GetGauge().GetValue()
-		}
+	if !found {
+		t.Fatalf("metric %s{%s} not found", name, label)
 	}
-	t.Fatalf("metric %s{%s} not found", name, label)
-	return 0
+	return v
 }
 
 func TestFlippedByteIsFoundAndNamed(t *testing.T) {

@@ -27,33 +27,14 @@ var stack *localstack.Stack
 func TestMain(m *testing.M) { os.Exit(localstack.RunTests(m, &stack)) }
 
 // metric is the value of a counter or gauge in reg (with the label value
-// given, if any).
+// given, if any); 0 when there is none.
 func metric(t *testing.T, reg *prometheus.Registry, name, label string) float64 {
 	t.Helper()
-	families, err := reg.Gather()
+	v, _, err := pipeline.MetricValue(reg, name, label)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			match := label == ""
-			for _, l := range m.GetLabel() {
-				if l.GetValue() == label {
-					match = true
-				}
-			}
-			if match {
-				if m.Counter != nil {
-					return m.Counter.GetValue()
-				}
-				return m.Gauge.GetValue()
-			}
-		}
-	}
-	return 0
+	return v
 }
 
 // holdProduce makes the broker hold every produce request, as one that
