@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -364,68 +365,77 @@ type Listing struct {
 // listing (docs/FORMAT.md section 1). In that listing checkpoints/ sorts
 // before genesis/ and year=..., and a batch is written before its
 // checkpoint, so every checkpoint listed has its batch listed too, even
-// while a sealer is writing. Keys of other chains are ignored.
+// while a sealer is writing. Keys of other chains are ignored. It holds
+// every key of the chain: Survey and Stream read a chain of any length.
 func (s *Store) Log(ctx context.Context, chain string) (Listing, error) {
 	var l Listing
-	type keyVersions struct {
-		key      string
-		versions []string
-		deleted  bool
-	}
-	var cur *keyVersions
-	flush := func() {
+	err := s.walkChain(ctx, chain, func(k KeyVersions, kind shared.KeyKind) error {
+		if kind != shared.KeyOther && k.Rewritten() {
+			l.Rewritten = append(l.Rewritten, Rewritten{Key: k.Key, Versions: k.Versions, DeleteMarker: k.Deleted})
+		}
+		if k.Deleted {
+			return nil
+		}
+		switch kind {
+		case shared.KeyGenesis:
+			l.Batches = append(l.Batches, BatchRef{Key: k.Key, FirstSeq: 0})
+		case shared.KeyBatch:
+			info, _ := shared.ParseBatchKey(s.prefix(), k.Key)
+			l.Batches = append(l.Batches, BatchRef{Key: k.Key, FirstSeq: info.FirstSeq})
+		case shared.KeyCheckpoint:
+			l.Checkpoints = append(l.Checkpoints, k.Key)
+		case shared.KeyStray:
+			l.Strays = append(l.Strays, k.Key)
+		}
+		return nil
+	})
+	sort.SliceStable(l.Batches, func(i, j int) bool { return l.Batches[i].FirstSeq < l.Batches[j].FirstSeq })
+	sort.Strings(l.Checkpoints)
+	return l, err
+}
+
+// KeyVersions is one key of a listing of versions with its versions.
+type KeyVersions struct {
+	Key string
+	// Versions are the version ids, newest first; Deleted is set when the
+	// newest is a delete marker.
+	Versions []string
+	Deleted  bool
+}
+
+// Rewritten reports a key written more than once or deleted: the sealer
+// writes every key once.
+func (k KeyVersions) Rewritten() bool { return len(k.Versions) > 1 || k.Deleted }
+
+// walkChain lists every version under the prefix, one page at a time, and
+// hands each key with its versions and what it is to chain to fn, in
+// lexical order. It holds one page and one key's versions, never the
+// listing.
+func (s *Store) walkChain(ctx context.Context, chain string, fn func(KeyVersions, shared.KeyKind) error) error {
+	var cur *KeyVersions
+	flush := func() error {
 		if cur == nil {
-			return
+			return nil
 		}
-		kind := shared.ClassifyKey(s.prefix(), chain, cur.key)
-		if kind != shared.KeyOther && (len(cur.versions) > 1 || cur.deleted) {
-			l.Rewritten = append(l.Rewritten, Rewritten{Key: cur.key, Versions: cur.versions, DeleteMarker: cur.deleted})
-		}
-		if !cur.deleted {
-			switch kind {
-			case shared.KeyGenesis:
-				l.Batches = append(l.Batches, BatchRef{Key: cur.key, FirstSeq: 0})
-			case shared.KeyBatch:
-				info, _ := shared.ParseBatchKey(s.prefix(), cur.key)
-				l.Batches = append(l.Batches, BatchRef{Key: cur.key, FirstSeq: info.FirstSeq})
-			case shared.KeyCheckpoint:
-				l.Checkpoints = append(l.Checkpoints, cur.key)
-			case shared.KeyStray:
-				l.Strays = append(l.Strays, cur.key)
-			}
-		}
+		k := *cur
 		cur = nil
+		return fn(k, shared.ClassifyKey(s.prefix(), chain, k.Key))
 	}
-	add := func(key, version string, latest, marker bool) {
-		if cur == nil || cur.key != key {
-			flush()
-			cur = &keyVersions{key: key}
-		}
-		// A version listed twice (versitygw repeats the one at a page
-		// boundary) is one version.
-		for _, v := range cur.versions {
-			if v == version {
-				return
-			}
-		}
-		cur.versions = append(cur.versions, version)
-		if latest && marker {
-			cur.deleted = true
-		}
+	p := s3.NewListObjectVersionsPaginator(s.S3, &s3.ListObjectVersionsInput{Bucket: aws.String(s.Bucket), Prefix: aws.String(s.prefix() + "/"),
+		MaxKeys: aws.Int32(ListPageSize)})
+	type item struct {
+		key, version   string
+		latest, marker bool
 	}
-	p := s3.NewListObjectVersionsPaginator(s.S3, &s3.ListObjectVersionsInput{Bucket: aws.String(s.Bucket), Prefix: aws.String(s.prefix() + "/")})
+	var items []item
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return l, fmt.Errorf("list versions of s3://%s/%s/: %w", s.Bucket, s.prefix(), err)
+			return fmt.Errorf("list versions of s3://%s/%s/: %w", s.Bucket, s.prefix(), err)
 		}
 		// A page lists versions and delete markers apart; merge them by key
 		// (keys ascend, and a key's versions are newest first).
-		type item struct {
-			key, version   string
-			latest, marker bool
-		}
-		var items []item
+		items = items[:0]
 		for _, v := range page.Versions {
 			items = append(items, item{aws.ToString(v.Key), aws.ToString(v.VersionId), aws.ToBool(v.IsLatest), false})
 		}
@@ -434,13 +444,23 @@ func (s *Store) Log(ctx context.Context, chain string) (Listing, error) {
 		}
 		sort.SliceStable(items, func(i, j int) bool { return items[i].key < items[j].key })
 		for _, it := range items {
-			add(it.key, it.version, it.latest, it.marker)
+			if cur == nil || cur.Key != it.key {
+				if err := flush(); err != nil {
+					return err
+				}
+				cur = &KeyVersions{Key: it.key}
+			}
+			// A version listed twice (versitygw repeats the one at a page
+			// boundary) is one version.
+			if !slices.Contains(cur.Versions, it.version) {
+				cur.Versions = append(cur.Versions, it.version)
+				if it.latest && it.marker {
+					cur.Deleted = true
+				}
+			}
 		}
 	}
-	flush()
-	sort.SliceStable(l.Batches, func(i, j int) bool { return l.Batches[i].FirstSeq < l.Batches[j].FirstSeq })
-	sort.Strings(l.Checkpoints)
-	return l, nil
+	return flush()
 }
 
 // Batches lists the chain's batch objects (genesis included), ordered by

@@ -35,6 +35,18 @@ func memChain(t *testing.T, days, perDay int) (*s3mem.S3, string) {
 // time at) given by record.
 func memChainOf(t *testing.T, days, perDay int, record func(n, d, i int, at string) string) (*s3mem.S3, string) {
 	t.Helper()
+	dayOf := make([]int, days)
+	for d := range dayOf {
+		dayOf[d] = d
+	}
+	return memObjects(t, dayOf, perDay, record)
+}
+
+// memObjects writes a chain of one object of perObject records for each
+// element of dayOf, on that day after the first (in that order: days may
+// repeat and go back), each with its checkpoint.
+func memObjects(t *testing.T, dayOf []int, perObject int, record func(n, d, i int, at string) string) (*s3mem.S3, string) {
+	t.Helper()
 	skey, vkey, err := note.GenerateKey(rand.Reader, "aegis-mem")
 	if err != nil {
 		t.Fatal(err)
@@ -63,10 +75,10 @@ func memChainOf(t *testing.T, days, perDay int, record func(n, d, i int, at stri
 	sign([]*shared.Entry{g}, -1, shared.GenesisKey("audit", "mem"))
 	head := shared.Head{Chain: "mem", Hash: g.Hash, Offset: -1}
 	n := 0
-	for d := range days {
+	for _, d := range dayOf {
 		var entries []*shared.Entry
 		var body []byte
-		for i := range perDay {
+		for i := range perObject {
 			ts := start.AddDate(0, 0, d).Add(time.Duration(i) * time.Minute)
 			raw := record(n, d, i, shared.FormatTime(ts))
 			e, err := shared.SealRecord(head, shared.Source{Topic: "decisions", Offset: int64(n), Timestamp: ts}, []byte(raw), ts)

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
@@ -121,22 +122,26 @@ func Verify(ctx context.Context, cfg Config) (Report, error) {
 		return rep, err
 	}
 	store := &archive.Store{S3: cfg.S3, Bucket: cfg.Bucket, Prefix: cfg.Prefix}
-	log, err := store.Log(ctx, cfg.Chain)
+	// One streaming pass over the listing finds what fails before anything
+	// is read (stray keys, deleted objects) and what the second pass needs;
+	// the second reads the objects in seq order a page at a time
+	// (archive/stream.go).
+	sv, err := store.Survey(ctx, cfg.Chain)
 	if err != nil {
 		return rep, err
 	}
-	if len(log.Strays) > 0 {
-		return rep, &Failure{Key: log.Strays[0], Reason: fmt.Sprintf("object in the chain's folders is not a genesis, batch or checkpoint key of chain %s (%d such objects)", cfg.Chain, len(log.Strays)), Err: shared.ErrChainBroken}
+	if sv.Strays > 0 {
+		return rep, &Failure{Key: sv.FirstStray, Reason: fmt.Sprintf("object in the chain's folders is not a genesis, batch or checkpoint key of chain %s (%d such objects)", cfg.Chain, sv.Strays), Err: shared.ErrChainBroken}
 	}
 	// A key deleted after sealing hides its object: say so before anything
 	// else. A key written again is read as it is now, so that a changed
 	// line is named; the extra versions are reported after, if nothing else
 	// is wrong.
+	if sv.HasDeleted {
+		return rep, rewrittenFailure(sv.FirstDeleted, sv.RewrittenCount)
+	}
 	rewritten := map[string]archive.Rewritten{}
-	for _, r := range log.Rewritten {
-		if r.DeleteMarker {
-			return rep, rewrittenFailure(r, len(log.Rewritten))
-		}
+	for _, r := range sv.Rewritten {
 		rewritten[r.Key] = r
 	}
 	note := func(err error) error {
@@ -149,19 +154,15 @@ func Verify(ctx context.Context, cfg Config) (Report, error) {
 		}
 		return err
 	}
-	seqs := make([]uint64, 0, len(log.Checkpoints)+1)
-	for _, k := range log.Checkpoints {
-		seq, _ := shared.ParseCheckpointKey(cfg.Prefix, cfg.Chain, k)
-		seqs = append(seqs, seq)
-	}
+	var pinned []uint64
 	if cfg.KnownCheckpoint != nil {
 		known, err := trusted.Open(cfg.KnownCheckpoint)
 		if err != nil {
 			return rep, &Failure{Key: cfg.KnownCheckpointName, Reason: err.Error(), Err: err}
 		}
-		seqs = append(seqs, known.Seq)
+		pinned = append(pinned, known.Seq)
 	}
-	lv := shared.NewLogVerifier(cfg.Prefix, cfg.Chain, trusted, seqs)
+	lv := shared.NewLogVerifier(cfg.Prefix, cfg.Chain, trusted, pinned)
 	done, entries := 0, uint64(0)
 
 	// One pipeline fetches objects and checkpoints ahead, in parallel: each
@@ -176,8 +177,8 @@ func Verify(ctx context.Context, cfg Config) (Report, error) {
 	var cpFailure error
 	// Each object is followed by (about) one small checkpoint: twice the
 	// items in flight keeps Parallelism objects ahead.
-	items := interleave(log.Batches, log.Checkpoints, seqs[:len(log.Checkpoints)])
-	err = fetchInOrder(ctx, items, 2*cfg.Parallelism, func(ctx context.Context, it logItem) (*batchResult, error) {
+	items := newLogItems(store.StreamBatches(sv, cfg.Chain), store.StreamCheckpoints(sv, cfg.Chain))
+	err = fetchStream(ctx, items.next, 2*cfg.Parallelism, func(ctx context.Context, it logItem) (*batchResult, error) {
 		if it.checkpoint != "" {
 			obj, err := store.GetLocked(ctx, it.checkpoint)
 			if err != nil {
@@ -211,7 +212,7 @@ func Verify(ctx context.Context, cfg Config) (Report, error) {
 		if err == nil && cfg.Progress != nil {
 			done++
 			entries += uint64(len(b.entries))
-			cfg.Progress(done, len(log.Batches), entries)
+			cfg.Progress(done, sv.Objects, entries)
 		}
 		return note(err)
 	})
@@ -228,8 +229,8 @@ func Verify(ctx context.Context, cfg Config) (Report, error) {
 	}
 	rep.LogReport, err = lv.Report()
 	rep.LatestCheckpoint = latest
-	if err == nil && len(log.Rewritten) > 0 {
-		return rep, rewrittenFailure(log.Rewritten[0], len(log.Rewritten))
+	if err == nil && sv.RewrittenCount > 0 {
+		return rep, rewrittenFailure(sv.Rewritten[0], sv.RewrittenCount)
 	}
 	return rep, err
 }
@@ -257,23 +258,52 @@ type logItem struct {
 	checkpoint string
 }
 
-// interleave lists batches in order, each followed by the checkpoints
-// (oldest first, cpSeqs[i] the seq of checkpoints[i]) whose seq is before
-// the next batch's first seq; the rest follow the last batch.
-func interleave(batches []archive.BatchRef, checkpoints []string, cpSeqs []uint64) []logItem {
-	items := make([]logItem, 0, len(batches)+len(checkpoints))
-	c := 0
-	for i, b := range batches {
-		items = append(items, logItem{batch: b})
-		for c < len(checkpoints) && (i == len(batches)-1 || cpSeqs[c] < batches[i+1].FirstSeq) {
-			items = append(items, logItem{checkpoint: checkpoints[c]})
-			c++
+// logItems yields the items to verify in order: the objects in seq order,
+// each followed by the checkpoints (oldest first) whose seq is before the
+// next object's first seq; the rest follow the last object. It reads both
+// listings a page at a time and holds one object ahead.
+type logItems struct {
+	batches *archive.BatchStream
+	cps     *archive.CheckpointStream
+	// ahead is the object after the last one yielded (hasNext), read ahead
+	// to place the checkpoints; started once the first is read.
+	ahead            archive.BatchRef
+	hasNext, started bool
+	// afterObject is set once an object was yielded: checkpoints follow it.
+	afterObject bool
+}
+
+func newLogItems(batches *archive.BatchStream, cps *archive.CheckpointStream) *logItems {
+	return &logItems{batches: batches, cps: cps}
+}
+
+func (l *logItems) next(ctx context.Context) (logItem, bool, error) {
+	var err error
+	if !l.started {
+		if l.ahead, l.hasNext, err = l.batches.Next(ctx); err != nil {
+			return logItem{}, false, err
+		}
+		l.started = true
+	}
+	if l.afterObject || !l.hasNext {
+		cp, ok, err := l.cps.Peek(ctx)
+		if err != nil {
+			return logItem{}, false, err
+		}
+		if ok && (!l.hasNext || cp.Seq < l.ahead.FirstSeq) {
+			l.cps.Pop()
+			return logItem{checkpoint: cp.Key}, true, nil
 		}
 	}
-	for ; c < len(checkpoints); c++ {
-		items = append(items, logItem{checkpoint: checkpoints[c]})
+	if !l.hasNext {
+		return logItem{}, false, nil
 	}
-	return items
+	it := logItem{batch: l.ahead}
+	if l.ahead, l.hasNext, err = l.batches.Next(ctx); err != nil {
+		return logItem{}, false, err
+	}
+	l.afterObject = true
+	return it, true, nil
 }
 
 // readBatch fetches one object and checks everything it can prove alone:
@@ -325,38 +355,73 @@ func checkLock(obj *archive.Object, now time.Time) string {
 // results to use in order. It stops at the first error.
 func fetchInOrder[K, R any](ctx context.Context, refs []K, n int,
 	fetch func(context.Context, K) (R, error), use func(K, R) error) error {
+	i := 0
+	next := func(context.Context) (K, bool, error) {
+		var k K
+		if i == len(refs) {
+			return k, false, nil
+		}
+		i++
+		return refs[i-1], true, nil
+	}
+	return fetchStream(ctx, next, n, fetch, use)
+}
+
+// fetchStream runs fetch for the keys next yields with at most n in
+// flight and hands the results to use in order. It asks next for a key
+// only when a slot is free, so a listing behind next is read no further
+// ahead than n keys and its page. It stops at the first error (next's
+// included, in its place in the order).
+func fetchStream[K, R any](ctx context.Context, next func(context.Context) (K, bool, error), n int,
+	fetch func(context.Context, K) (R, error), use func(K, R) error) error {
 	ctx, cancel := context.WithCancel(ctx)
+	// On return nothing started here is left running: the listing and the
+	// fetches stop (cancelled) before the caller goes on.
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	defer cancel()
 	type result struct {
+		k   K
 		r   R
 		err error
+		end bool // next had no more
 	}
 	slots := make(chan chan result, n)
+	wg.Add(1)
 	go func() {
+		defer wg.Done()
 		defer close(slots)
-		for _, ref := range refs {
+		for {
 			ch := make(chan result, 1)
 			select {
 			case slots <- ch:
 			case <-ctx.Done():
 				return
 			}
+			k, ok, err := next(ctx)
+			if err != nil || !ok {
+				ch <- result{err: err, end: true}
+				return
+			}
+			wg.Add(1)
 			go func() {
-				r, err := fetch(ctx, ref)
-				ch <- result{r, err}
+				defer wg.Done()
+				r, err := fetch(ctx, k)
+				ch <- result{k: k, r: r, err: err}
 			}()
 		}
 	}()
-	i := 0
 	for ch := range slots {
 		res := <-ch
 		if res.err != nil {
 			return res.err
 		}
-		if err := use(refs[i], res.r); err != nil {
+		if res.end {
+			break
+		}
+		if err := use(res.k, res.r); err != nil {
 			return err
 		}
-		i++
 	}
 	return ctx.Err()
 }

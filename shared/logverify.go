@@ -125,19 +125,51 @@ type LogReport struct {
 
 // LogVerifier applies docs/FORMAT.md sections 1, 6 and 7 to a chain's
 // objects and checkpoints. It is pure: the caller reads the objects (in
-// first-seq order, genesis first) and checkpoints and hands them over.
-// Memory is bounded by the number of checkpoint seqs it is told about, not
-// by the size of the log.
+// first-seq order, genesis first) and checkpoints and hands them over, each
+// checkpoint after the object that holds its seq and before the next one
+// (a checkpoint past the chain's end, after the last). Its memory is one
+// object's entries and the chain's key hand-overs, not the log's size.
 type LogVerifier struct {
 	prefix, chain string
 	trusted       Keyset
 	chainV        *ChainVerifier
 	// keys are the chain's KEY entries so far, in seq order.
 	keys []keyEntry
-	// targets are the seqs checkpoints sign, filled in as objects pass.
-	targets map[uint64]*cpTarget
+	// pinned are the seqs told to NewLogVerifier (a known checkpoint's),
+	// filled in as objects pass and kept to the end.
+	pinned map[uint64]*cpTarget
+	// latest is the last object handed to Object: what a checkpoint
+	// handed after it is matched against.
+	latest  latestObject
 	rep     LogReport
 	objects bool
+}
+
+// latestObject is the last object handed to Object.
+type latestObject struct {
+	key     string
+	entries []*Entry
+	// offsets[i] is the chain's Kafka offset after entries[i].
+	offsets []int64
+	root    Hash
+	hasRoot bool
+}
+
+// target is what a checkpoint at seq must match, from the latest object
+// or a pinned seq.
+func (v *LogVerifier) target(seq uint64) (cpTarget, bool) {
+	l := &v.latest
+	if n := len(l.entries); n > 0 && seq >= l.entries[0].Seq && seq <= l.entries[n-1].Seq {
+		i := int(seq - l.entries[0].Seq)
+		if !l.hasRoot {
+			l.root, l.hasRoot = ObjectRoot(l.entries), true
+		}
+		return cpTarget{seen: true, hash: l.entries[i].Hash, offset: l.offsets[i], object: l.key, last: i == n-1, root: l.root}, true
+	}
+	if t, ok := v.pinned[seq]; ok {
+		return *t, true
+	}
+	return cpTarget{}, false
 }
 
 // cpTarget is what a checkpoint at a seq must match.
@@ -148,25 +180,27 @@ type cpTarget struct {
 	object string
 	last   bool
 	root   Hash // the object's Merkle root, when last
-	signed bool // a stored checkpoint at this seq verified
 }
 
-// keyEntry is a hand-over the chain records: KEY entry at seq, in object.
+// keyEntry is a hand-over the chain records: KEY entry at seq, in object;
+// signed once a stored checkpoint at its seq verified.
 type keyEntry struct {
 	seq    uint64
 	key    string
 	object string
 	line   int
+	signed bool
 }
 
 // NewLogVerifier verifies chain under prefix with the trusted checkpoint
-// keys (each for its seq range; docs/FORMAT.md section 7.4). seqs are the seqs of the checkpoints that will be handed to
-// Checkpoint or Extends (from their keys), so objects can be matched to them
-// as they pass.
-func NewLogVerifier(prefix, chain string, trusted Keyset, seqs []uint64) *LogVerifier {
-	v := &LogVerifier{prefix: prefix, chain: chain, trusted: trusted, chainV: NewChainVerifier(chain), targets: map[uint64]*cpTarget{}}
-	for _, s := range seqs {
-		v.targets[s] = &cpTarget{}
+// keys (each for its seq range; docs/FORMAT.md section 7.4). pinned are
+// the seqs of checkpoints that will be handed to Extends (a known
+// checkpoint's), so that the objects holding them are remembered as they
+// pass.
+func NewLogVerifier(prefix, chain string, trusted Keyset, pinned []uint64) *LogVerifier {
+	v := &LogVerifier{prefix: prefix, chain: chain, trusted: trusted, chainV: NewChainVerifier(chain), pinned: map[uint64]*cpTarget{}}
+	for _, s := range pinned {
+		v.pinned[s] = &cpTarget{}
 	}
 	return v
 }
@@ -193,10 +227,7 @@ func (v *LogVerifier) Object(key string, entries []*Entry) error {
 		return &Failure{Key: key, Line: 1, Seq: first.Seq, HasSeq: true,
 			Reason: fmt.Sprintf("object is stored at the wrong key; its first entry belongs at %s", want), Err: ErrChainBroken}
 	}
-	var root Hash
-	if _, ok := v.targets[entries[len(entries)-1].Seq]; ok {
-		root = ObjectRoot(entries)
-	}
+	v.latest = latestObject{key: key, entries: entries, offsets: v.latest.offsets[:0]}
 	for i, e := range entries {
 		if err := v.chainV.Add(e); err != nil {
 			return &Failure{Key: key, Line: i + 1, Seq: e.Seq, HasSeq: true, Reason: err.Error(), Err: err}
@@ -206,8 +237,12 @@ func (v *LogVerifier) Object(key string, entries []*Entry) error {
 				Reason: fmt.Sprintf("source.timestamp %s is not on the object's date %s: every entry of an object is of its key's day",
 					FormatTime(e.Source.Timestamp), FileDate(first.Source.Timestamp).Format("2006-01-02"))}
 		}
-		if t, ok := v.targets[e.Seq]; ok {
-			*t = cpTarget{seen: true, hash: e.Hash, offset: v.chainV.Head().Offset, object: key, last: i == len(entries)-1, root: root}
+		v.latest.offsets = append(v.latest.offsets, v.chainV.Head().Offset)
+		if t, ok := v.pinned[e.Seq]; ok {
+			*t = cpTarget{seen: true, hash: e.Hash, offset: v.chainV.Head().Offset, object: key, last: i == len(entries)-1}
+			if t.last {
+				t.root = ObjectRoot(entries)
+			}
 		}
 		switch e.Type {
 		case EntryEvent:
@@ -225,10 +260,11 @@ func (v *LogVerifier) Object(key string, entries []*Entry) error {
 	return nil
 }
 
-// Checkpoint checks one checkpoint stored at key against the objects
-// already handed to Object: the trusted key's signature, the key it is
-// stored at, and that it signs the last entry of the object it names, with
-// that entry's hash and Kafka offset.
+// Checkpoint checks one checkpoint stored at key against the object last
+// handed to Object (the one that holds its seq): the trusted key's
+// signature, the key it is stored at, and that it signs the last entry of
+// the object it names, with that entry's hash, Kafka offset and the
+// object's Merkle root.
 func (v *LogVerifier) Checkpoint(key string, msg []byte) (Checkpoint, error) {
 	cp, err := v.open(key, msg)
 	if err != nil {
@@ -241,7 +277,11 @@ func (v *LogVerifier) Checkpoint(key string, msg []byte) (Checkpoint, error) {
 	if err := v.matches(key, cp); err != nil {
 		return cp, err
 	}
-	v.targets[cp.Seq].signed = true
+	for i := len(v.keys) - 1; i >= 0 && v.keys[i].seq >= cp.Seq; i-- {
+		if v.keys[i].seq == cp.Seq {
+			v.keys[i].signed = true
+		}
+	}
 	v.rep.Checkpoints++
 	v.rep.CheckpointedSeq = max(v.rep.CheckpointedSeq, cp.Seq)
 	return cp, nil
@@ -323,7 +363,7 @@ func (v *LogVerifier) matches(key string, cp Checkpoint) error {
 	if !v.objects || cp.Seq > head.Seq {
 		return fail(ErrChainBroken, "checkpoint signs seq %d but the chain ends at seq %d: entries are missing", cp.Seq, head.Seq)
 	}
-	t, ok := v.targets[cp.Seq]
+	t, ok := v.target(cp.Seq)
 	if !ok || !t.seen {
 		return fail(ErrChainBroken, "no entry at seq %d was read", cp.Seq)
 	}
@@ -355,7 +395,7 @@ func (v *LogVerifier) Report() (LogReport, error) {
 	}
 	rep.Unsigned = rep.Head.Seq - rep.CheckpointedSeq
 	for _, k := range v.keys {
-		if t := v.targets[k.seq]; k.seq < rep.CheckpointedSeq && (t == nil || !t.signed) {
+		if k.seq < rep.CheckpointedSeq && !k.signed {
 			return rep, &Failure{Key: k.object, Line: k.line, Seq: k.seq, HasSeq: true, Err: ErrKeyChange,
 				Reason: "no checkpoint signs the key entry, yet later checkpoints exist: the retiring key did not sign the hand-over"}
 		}

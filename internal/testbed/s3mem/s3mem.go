@@ -118,6 +118,14 @@ func (s *S3) bucket(op, name, key string) (*bucket, error) {
 	return b, nil
 }
 
+// Remove takes key and all its versions away, as someone with access to
+// the storage itself (not the S3 API) can.
+func (s *S3) Remove(name, key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.buckets[name].objects, key)
+}
+
 // Delete puts a delete marker on key, as a DELETE without a version id
 // does on a versioned bucket (Object Lock allows it: no version is removed).
 func (s *S3) Delete(name, key string) {
@@ -238,7 +246,9 @@ func (s *S3) ListObjectsV2(_ context.Context, in *s3.ListObjectsV2Input, _ ...fu
 }
 
 // ListObjectVersions lists every version and delete marker under the
-// prefix, keys ascending, each key's newest first, in one page.
+// prefix, keys ascending, each key's newest first, up to MaxKeys (default
+// 1000) versions per page; a page may end inside a key's versions, as on
+// S3, and the next starts after KeyMarker and VersionIdMarker.
 func (s *S3) ListObjectVersions(_ context.Context, in *s3.ListObjectVersionsInput, _ ...func(*s3.Options)) (*s3.ListObjectVersionsOutput, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -246,17 +256,36 @@ func (s *S3) ListObjectVersions(_ context.Context, in *s3.ListObjectVersionsInpu
 	if err != nil {
 		return nil, err
 	}
+	marker, vmarker := aws.ToString(in.KeyMarker), aws.ToString(in.VersionIdMarker)
 	var keys []string
 	for k := range b.objects {
-		if strings.HasPrefix(k, aws.ToString(in.Prefix)) {
+		if strings.HasPrefix(k, aws.ToString(in.Prefix)) && k >= marker {
 			keys = append(keys, k)
 		}
 	}
 	sort.Strings(keys)
+	limit := int(aws.ToInt32(in.MaxKeys))
+	if limit <= 0 {
+		limit = 1000
+	}
 	out := &s3.ListObjectVersionsOutput{}
+	n := 0
 	for _, k := range keys {
 		vs := b.objects[k]
+		skip := k == marker // the marker key: its versions after vmarker, or none
 		for i := len(vs) - 1; i >= 0; i-- {
+			if skip {
+				if vmarker != "" && vs[i].ID == vmarker {
+					skip = false
+				}
+				continue
+			}
+			if n == limit {
+				out.IsTruncated = aws.Bool(true)
+				return out, nil
+			}
+			n++
+			out.NextKeyMarker, out.NextVersionIdMarker = aws.String(k), aws.String(vs[i].ID)
 			latest := aws.Bool(i == len(vs)-1)
 			if vs[i].DeleteMarker {
 				out.DeleteMarkers = append(out.DeleteMarkers, types.DeleteMarkerEntry{Key: aws.String(k), VersionId: aws.String(vs[i].ID), IsLatest: latest})
@@ -265,6 +294,7 @@ func (s *S3) ListObjectVersions(_ context.Context, in *s3.ListObjectVersionsInpu
 			}
 		}
 	}
+	out.NextKeyMarker, out.NextVersionIdMarker = nil, nil
 	return out, nil
 }
 

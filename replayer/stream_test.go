@@ -1,0 +1,123 @@
+package replayer_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/aegisai/audit/archive"
+	"github.com/aegisai/audit/internal/testbed/s3mem"
+	"github.com/aegisai/audit/replayer"
+	"github.com/aegisai/audit/shared"
+)
+
+func decisionRecord(n, _, _ int, at string) string {
+	return fmt.Sprintf(`{"type":"decision","event_id":"e%d","environment":"mem","occurred_at":%q,"decision":{"decision_id":"d%d","action":"ALLOW","confidence_score":0.5,"policy_version":"p","user_id":"u%d","session_id":"s"}}`,
+		n, at, n, n%3)
+}
+
+// listingPace records how far the listing of batch objects ran ahead of
+// the objects read: after each page of batch keys listed, the keys listed
+// so far less the objects read so far.
+type listingPace struct {
+	*s3mem.S3
+	mu           sync.Mutex
+	listed, read int
+	ahead        []int
+	versionLists int
+}
+
+func (p *listingPace) ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, opts ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {
+	out, err := p.S3.ListObjectsV2(ctx, in, opts...)
+	if err == nil && strings.Contains(aws.ToString(in.Prefix), "/year=") {
+		p.mu.Lock()
+		p.listed += len(out.Contents)
+		p.ahead = append(p.ahead, p.listed-p.read)
+		p.mu.Unlock()
+	}
+	return out, err
+}
+
+func (p *listingPace) ListObjectVersions(ctx context.Context, in *s3.ListObjectVersionsInput, opts ...func(*s3.Options)) (*s3.ListObjectVersionsOutput, error) {
+	p.mu.Lock()
+	p.versionLists++
+	p.mu.Unlock()
+	return p.S3.ListObjectVersions(ctx, in, opts...)
+}
+
+func (p *listingPace) GetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
+	if strings.Contains(aws.ToString(in.Key), "/year=") {
+		p.mu.Lock()
+		p.read++
+		p.mu.Unlock()
+	}
+	return p.S3.GetObject(ctx, in, opts...)
+}
+
+// Verify reads the listing as it verifies: it asks for the next page of
+// keys only when the objects listed before are read, so the keys it holds
+// are a page and the objects in flight, whatever the chain's length.
+// Before, it listed the whole prefix into memory first (every key listed
+// before the first object was read); this test then fails.
+func TestVerifyReadsTheListingAsItGoes(t *testing.T) {
+	const page, parallelism = 5, 2
+	defer func(n int32) { archive.ListPageSize = n }(archive.ListPageSize)
+	archive.ListPageSize = page
+	// 3 days of 40 objects of 2 entries.
+	var dayOf []int
+	for d := range 3 {
+		for range 40 {
+			dayOf = append(dayOf, d)
+		}
+	}
+	store, vkey := memObjects(t, dayOf, 2, decisionRecord)
+	paced := &listingPace{S3: store}
+	rep, err := replayer.Verify(context.Background(), replayer.Config{S3: paced, Bucket: "audit", Chain: "mem", VerifierKey: vkey, Parallelism: parallelism})
+	if err != nil || rep.Entries != 241 || rep.Objects != 121 {
+		t.Fatalf("verify: %v (%d entries in %d objects)", err, rep.Entries, rep.Objects)
+	}
+	if paced.read != 120 || paced.listed != 120 {
+		t.Fatalf("%d batch objects read, %d listed, want 120 each", paced.read, paced.listed)
+	}
+	// In flight: 2*parallelism items (objects and checkpoints), one object
+	// read ahead to place the checkpoints, and the page just listed.
+	limit := page + 2*parallelism + 1
+	for i, a := range paced.ahead {
+		if a > limit {
+			t.Fatalf("after page %d of batch keys, %d keys listed and not read (pace %v), want at most %d", i+1, a, paced.ahead, limit)
+		}
+	}
+	// The survey lists every version a page at a time too.
+	if want := (2*121 + page - 1) / page; paced.versionLists < want {
+		t.Fatalf("%d pages of versions listed, want at least %d", paced.versionLists, want)
+	}
+}
+
+// The Kafka timestamps went back across midnight: later seqs sit under
+// earlier days. Verify reads the objects in seq order all the same, and a
+// missing object among them is still named.
+func TestVerifyFollowsSeqWhenDatesGoBack(t *testing.T) {
+	defer func(n int32) { archive.ListPageSize = n }(archive.ListPageSize)
+	archive.ListPageSize = 2
+	dayOf := []int{0, 2, 1, 1, 3, 0, 4, 4, 2}
+	store, vkey := memObjects(t, dayOf, 3, decisionRecord)
+	cfg := replayer.Config{S3: store, Bucket: "audit", Chain: "mem", VerifierKey: vkey, Parallelism: 3}
+	rep, err := replayer.Verify(context.Background(), cfg)
+	if err != nil || rep.Entries != 28 || rep.CheckpointedSeq != 27 {
+		t.Fatalf("verify: %v (%+v)", err, rep.LogReport)
+	}
+	// The object of seq 7 (day 1) removed from the storage itself, with
+	// no delete marker: the object after it, of seq 10 (day 1), is named.
+	store.Remove("audit", "audit/year=2026/month=11/day=02/env=mem/00000000000000000007.jsonl")
+	_, err = replayer.Verify(context.Background(), cfg)
+	var f *replayer.Failure
+	if !errors.As(err, &f) || !f.HasSeq || f.Seq != 10 || !errors.Is(err, shared.ErrChainBroken) {
+		t.Fatalf("verify without seq 7's object: %v, want a broken chain at seq 10", err)
+	}
+}
