@@ -65,25 +65,38 @@ func ParseHash(s string) (Hash, error) {
 	if len(s) != 2*len(h) {
 		return h, fmt.Errorf("hash %q: want %d hex digits", clip(s), 2*len(h))
 	}
+	// One table look-up a digit, and one test a hash: a verifier decodes
+	// two hashes a line, and a branch a digit (digits and letters come in
+	// no order a CPU predicts) cost a tenth of its time.
+	var bad byte
 	for i := range h {
-		hi, ok1 := lowerHex(s[2*i])
-		lo, ok2 := lowerHex(s[2*i+1])
-		if !ok1 || !ok2 {
-			return h, fmt.Errorf("hash %q: not lowercase hex", clip(s))
-		}
-		h[i] = hi<<4 | lo
+		hi, lo := hexDigit[s[2*i]], hexDigit[s[2*i+1]]
+		bad |= hi | lo
+		h[i] = hi<<4 | lo&0x0f
+	}
+	if bad > 0x0f {
+		return Hash{}, fmt.Errorf("hash %q: not lowercase hex", clip(s))
 	}
 	return h, nil
 }
 
-func lowerHex(c byte) (byte, bool) {
-	switch {
-	case c >= '0' && c <= '9':
-		return c - '0', true
-	case c >= 'a' && c <= 'f':
-		return c - 'a' + 10, true
+// hexDigit is the value of a lowercase hex digit, 0xff for any other byte.
+var hexDigit = func() (t [256]byte) {
+	for c := range t {
+		t[c] = 0xff
 	}
-	return 0, false
+	for c := byte('0'); c <= '9'; c++ {
+		t[c] = c - '0'
+	}
+	for c := byte('a'); c <= 'f'; c++ {
+		t[c] = c - 'a' + 10
+	}
+	return t
+}()
+
+func lowerHex(c byte) (byte, bool) {
+	v := hexDigit[c]
+	return v, v <= 0x0f
 }
 
 // Source says where on Kafka a sealed record was read.

@@ -120,6 +120,7 @@ func S3(ctx context.Context, c Config) (*s3.Client, error) {
 		return nil, err
 	}
 	cfg.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+	cfg.HTTPClient = keepIdle(cfg.HTTPClient, S3IdleConns)
 	local := c.local(cfg)
 	return s3.NewFromConfig(cfg, func(o *s3.Options) {
 		if c.Endpoint != "" {
@@ -127,6 +128,26 @@ func S3(ctx context.Context, c Config) (*s3.Client, error) {
 		}
 		o.UsePathStyle = o.UsePathStyle || local
 	}), nil
+}
+
+// S3IdleConns is how many idle connections the S3 client keeps to its
+// endpoint. The SDK's default, 10, is below the requests a verification
+// makes at once (two per object or checkpoint in flight, and the listing):
+// each request beyond it opened a connection and closed it after one
+// request, CPU on both ends.
+const S3IdleConns = 64
+
+// keepIdle raises the idle connections an SDK-built HTTP client keeps per
+// host to at least n (a client the caller configured is left alone).
+func keepIdle(c aws.HTTPClient, n int) aws.HTTPClient {
+	hc, ok := c.(*awshttp.BuildableClient)
+	if !ok {
+		return c
+	}
+	return hc.WithTransportOptions(func(t *http.Transport) {
+		t.MaxIdleConns = max(t.MaxIdleConns, n)
+		t.MaxIdleConnsPerHost = max(t.MaxIdleConnsPerHost, n)
+	})
 }
 
 // DynamoIdleConns is how many idle connections the DynamoDB client keeps
@@ -144,12 +165,7 @@ func DynamoDB(ctx context.Context, c Config) (*dynamodb.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	if hc, ok := cfg.HTTPClient.(*awshttp.BuildableClient); ok {
-		cfg.HTTPClient = hc.WithTransportOptions(func(t *http.Transport) {
-			t.MaxIdleConns = max(t.MaxIdleConns, DynamoIdleConns)
-			t.MaxIdleConnsPerHost = max(t.MaxIdleConnsPerHost, DynamoIdleConns)
-		})
-	}
+	cfg.HTTPClient = keepIdle(cfg.HTTPClient, DynamoIdleConns)
 	local := c.local(cfg)
 	return dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
 		if c.Endpoint != "" {

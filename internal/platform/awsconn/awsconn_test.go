@@ -203,19 +203,31 @@ func TestClientsSignWithTheTokenAndRegion(t *testing.T) {
 	}
 }
 
-// An indexer makes many DynamoDB calls at once; the client keeps a
-// connection for each instead of opening one per call beyond the SDK's 10.
-func TestDynamoDBKeepsConnectionsForConcurrentCalls(t *testing.T) {
+// An indexer makes many DynamoDB calls at once, a verification many S3
+// requests; each client keeps a connection for each instead of opening one
+// per call beyond the SDK's 10.
+func TestClientsKeepConnectionsForConcurrentCalls(t *testing.T) {
 	isolate(t, "", "")
-	db, err := DynamoDB(context.Background(), Config{Endpoint: "http://127.0.0.1:1"})
+	ctx := context.Background()
+	db, err := DynamoDB(ctx, Config{Endpoint: "http://127.0.0.1:1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	hc, ok := db.Options().HTTPClient.(*awshttp.BuildableClient)
-	if !ok {
-		t.Fatalf("HTTP client %T", db.Options().HTTPClient)
+	s3c, err := S3(ctx, Config{Endpoint: "http://127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if tr := hc.GetTransport(); tr.MaxIdleConnsPerHost < DynamoIdleConns || tr.MaxIdleConns < DynamoIdleConns {
-		t.Fatalf("idle connections per host %d, in all %d; want at least %d", tr.MaxIdleConnsPerHost, tr.MaxIdleConns, DynamoIdleConns)
+	for _, c := range []struct {
+		name string
+		hc   any
+		want int
+	}{{"DynamoDB", db.Options().HTTPClient, DynamoIdleConns}, {"S3", s3c.Options().HTTPClient, S3IdleConns}} {
+		hc, ok := c.hc.(*awshttp.BuildableClient)
+		if !ok {
+			t.Fatalf("%s: HTTP client %T", c.name, c.hc)
+		}
+		if tr := hc.GetTransport(); tr.MaxIdleConnsPerHost < c.want || tr.MaxIdleConns < c.want {
+			t.Fatalf("%s: idle connections per host %d, in all %d; want at least %d", c.name, tr.MaxIdleConnsPerHost, tr.MaxIdleConns, c.want)
+		}
 	}
 }
