@@ -1,0 +1,162 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/aegisai/audit/archive"
+	"github.com/aegisai/audit/internal/testbed/pipeline"
+	"github.com/aegisai/audit/replayer"
+	"github.com/aegisai/audit/sealer"
+	"github.com/aegisai/audit/shared"
+)
+
+// pacedS3 counts, on the real S3 client, the batch keys the listing
+// returned and the batch objects read, and after each page of batch keys
+// how many were listed and not read yet.
+type pacedS3 struct {
+	archive.S3API
+	mu           sync.Mutex
+	listed, read int
+	maxAhead     int
+}
+
+func (p *pacedS3) ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, opts ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {
+	out, err := p.S3API.ListObjectsV2(ctx, in, opts...)
+	if err == nil && strings.Contains(aws.ToString(in.Prefix), "/year=") {
+		p.mu.Lock()
+		p.listed += len(out.Contents)
+		p.maxAhead = max(p.maxAhead, p.listed-p.read)
+		p.mu.Unlock()
+	}
+	return out, err
+}
+
+func (p *pacedS3) GetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
+	if strings.Contains(aws.ToString(in.Key), "/year=") {
+		p.mu.Lock()
+		p.read++
+		p.mu.Unlock()
+	}
+	return p.S3API.GetObject(ctx, in, opts...)
+}
+
+// Issue 6: verification streams the listing. Producers whose clocks
+// disagree around midnight, and one that sends a zero timestamp, make the
+// sealer file later seqs under earlier days, so S3 lists the chain's
+// objects out of seq order. On the real servers, reading two keys a page,
+// Verify still reads every object in seq order and verifies the chain,
+// with never more than a page and the objects in flight listed ahead of
+// what it has read; and it still names a missing object among them.
+func TestVerifyStreamsAChainWhoseDatesGoBack(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	p := startPipeline(t, pipeline.Config{Indexers: -1, Sealer: func(c *sealer.Config) { c.BatchMaxRecords = 3 }})
+	<-p.Sealer.Ready()
+	at := func(s string) int64 {
+		ts, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ts.UnixMilli()
+	}
+	stamps := []int64{at("2026-11-27T23:59:58Z"), at("2026-11-28T00:00:01Z"), at("2026-11-27T23:59:59.500Z"), // a slow clock
+		at("2026-11-28T00:00:02Z"), 0, at("2026-11-28T00:00:03Z"), at("2026-11-29T09:00:00Z"), at("2026-11-27T23:59:59.900Z")}
+	for i := range 30 {
+		stamps = append(stamps, at("2026-11-29T10:00:00Z")+int64(i))
+	}
+	var recs []rawRecord
+	for i, ms := range stamps {
+		recs = append(recs, rawRecord{fmt.Sprintf(`{"type":"decision","event_id":"evt-%d","environment":%q,"occurred_at":"2026-11-27T09:00:00Z","decision":{"decision_id":"dec-%d","action":"ALLOW","confidence_score":0.5,"policy_version":"p","user_id":"u","session_id":"s"}}`,
+			i, p.Cfg.Chain, i), ms})
+	}
+	publishAt(t, p.Cfg.Topic, recs...)
+	if err := p.WaitHead(ctx, uint64(len(stamps))); err != nil {
+		t.Fatal(err)
+	}
+	// The listing is out of seq order: the first batch key listed is not
+	// the first batch.
+	st := &archive.Store{S3: p.S3, Bucket: p.Cfg.Bucket}
+	keys, err := st.List(ctx, "audit/year=")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var firsts []uint64
+	for _, k := range keys {
+		if info, err := shared.ParseBatchKey("audit", k); err == nil && info.Chain == p.Cfg.Chain {
+			firsts = append(firsts, info.FirstSeq)
+		}
+	}
+	if len(firsts) < 12 || firsts[0] == 1 {
+		t.Fatalf("batches listed in seq order %v: the test needs dates that go back", firsts)
+	}
+
+	defer func(n int32) { archive.ListPageSize = n }(archive.ListPageSize)
+	archive.ListPageSize = 2
+	paced := &pacedS3{S3API: p.S3}
+	cfg := replayer.Config{S3: paced, Bucket: p.Cfg.Bucket, Chain: p.Cfg.Chain, VerifierKey: p.Cfg.VerifierKey, Parallelism: 2}
+	rep, err := replayer.Verify(ctx, cfg)
+	if err != nil || rep.Entries != uint64(len(stamps))+1 || rep.Unsigned != 0 {
+		t.Fatalf("verify: %v (%+v)", err, rep.LogReport)
+	}
+	if paced.read != len(firsts) || paced.listed != len(firsts) {
+		t.Fatalf("%d batch objects read and %d listed, want each of the %d once", paced.read, paced.listed, len(firsts))
+	}
+	// A page, 2*Parallelism items in flight and the object read ahead.
+	if limit := 2 + 2*2 + 1; paced.maxAhead > limit {
+		t.Fatalf("%d batch keys listed ahead of the objects read, want at most %d", paced.maxAhead, limit)
+	}
+
+	// The object of the zero timestamp (seq 5, filed under 1970) is the
+	// one a listing meets first; hidden from the listing, as if deleted
+	// on the server's disk, the chain is broken at the object after it.
+	hidden := "audit/year=1970/month=01/day=01/env=" + p.Cfg.Chain + "/00000000000000000005.jsonl"
+	cfg.S3 = &hidingS3{S3API: p.S3, key: hidden}
+	_, err = replayer.Verify(ctx, cfg)
+	var f *replayer.Failure
+	if !errors.As(err, &f) || !f.HasSeq || f.Seq != 6 || !errors.Is(err, shared.ErrChainBroken) {
+		t.Fatalf("verify without %s: %v, want the chain broken at seq 6", hidden, err)
+	}
+}
+
+// hidingS3 leaves one key out of every listing.
+type hidingS3 struct {
+	archive.S3API
+	key string
+}
+
+func (h *hidingS3) ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, opts ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {
+	out, err := h.S3API.ListObjectsV2(ctx, in, opts...)
+	if err == nil {
+		kept := out.Contents[:0]
+		for _, o := range out.Contents {
+			if aws.ToString(o.Key) != h.key {
+				kept = append(kept, o)
+			}
+		}
+		out.Contents = kept
+	}
+	return out, err
+}
+
+func (h *hidingS3) ListObjectVersions(ctx context.Context, in *s3.ListObjectVersionsInput, opts ...func(*s3.Options)) (*s3.ListObjectVersionsOutput, error) {
+	out, err := h.S3API.ListObjectVersions(ctx, in, opts...)
+	if err == nil {
+		kept := out.Versions[:0]
+		for _, v := range out.Versions {
+			if aws.ToString(v.Key) != h.key {
+				kept = append(kept, v)
+			}
+		}
+		out.Versions = kept
+	}
+	return out, err
+}
