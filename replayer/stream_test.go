@@ -4,15 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
-	"sync"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-
 	"github.com/aegisai/audit/archive"
-	"github.com/aegisai/audit/internal/testbed/s3mem"
+	"github.com/aegisai/audit/internal/testbed/s3pace"
 	"github.com/aegisai/audit/replayer"
 	"github.com/aegisai/audit/shared"
 )
@@ -20,44 +15,6 @@ import (
 func decisionRecord(n, _, _ int, at string) string {
 	return fmt.Sprintf(`{"type":"decision","event_id":"e%d","environment":"mem","occurred_at":%q,"decision":{"decision_id":"d%d","action":"ALLOW","confidence_score":0.5,"policy_version":"p","user_id":"u%d","session_id":"s"}}`,
 		n, at, n, n%3)
-}
-
-// listingPace records how far the listing of batch objects ran ahead of
-// the objects read: after each page of batch keys listed, the keys listed
-// so far less the objects read so far.
-type listingPace struct {
-	*s3mem.S3
-	mu           sync.Mutex
-	listed, read int
-	ahead        []int
-	versionLists int
-}
-
-func (p *listingPace) ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, opts ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {
-	out, err := p.S3.ListObjectsV2(ctx, in, opts...)
-	if err == nil && strings.Contains(aws.ToString(in.Prefix), "/year=") {
-		p.mu.Lock()
-		p.listed += len(out.Contents)
-		p.ahead = append(p.ahead, p.listed-p.read)
-		p.mu.Unlock()
-	}
-	return out, err
-}
-
-func (p *listingPace) ListObjectVersions(ctx context.Context, in *s3.ListObjectVersionsInput, opts ...func(*s3.Options)) (*s3.ListObjectVersionsOutput, error) {
-	p.mu.Lock()
-	p.versionLists++
-	p.mu.Unlock()
-	return p.S3.ListObjectVersions(ctx, in, opts...)
-}
-
-func (p *listingPace) GetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
-	if strings.Contains(aws.ToString(in.Key), "/year=") {
-		p.mu.Lock()
-		p.read++
-		p.mu.Unlock()
-	}
-	return p.S3.GetObject(ctx, in, opts...)
 }
 
 // Verify reads the listing as it verifies: it asks for the next page of
@@ -77,25 +34,23 @@ func TestVerifyReadsTheListingAsItGoes(t *testing.T) {
 		}
 	}
 	store, vkey := memObjects(t, dayOf, 2, decisionRecord)
-	paced := &listingPace{S3: store}
+	paced := &s3pace.Pace{S3API: store}
 	rep, err := replayer.Verify(context.Background(), replayer.Config{S3: paced, Bucket: "audit", Chain: "mem", VerifierKey: vkey, Parallelism: parallelism})
 	if err != nil || rep.Entries != 241 || rep.Objects != 121 {
 		t.Fatalf("verify: %v (%d entries in %d objects)", err, rep.Entries, rep.Objects)
 	}
-	if paced.read != 120 || paced.listed != 120 {
-		t.Fatalf("%d batch objects read, %d listed, want 120 each", paced.read, paced.listed)
+	if paced.Read != 120 || paced.Listed != 120 {
+		t.Fatalf("%d batch objects read, %d listed, want 120 each", paced.Read, paced.Listed)
 	}
 	// In flight: 2*parallelism items (objects and checkpoints), one object
 	// read ahead to place the checkpoints, and the page just listed.
 	limit := page + 2*parallelism + 1
-	for i, a := range paced.ahead {
-		if a > limit {
-			t.Fatalf("after page %d of batch keys, %d keys listed and not read (pace %v), want at most %d", i+1, a, paced.ahead, limit)
-		}
+	if a := paced.MaxAhead(); a > limit {
+		t.Fatalf("%d batch keys listed and not read (after each page: %v), want at most %d", a, paced.Ahead, limit)
 	}
 	// The survey lists every version a page at a time too.
-	if want := (2*121 + page - 1) / page; paced.versionLists < want {
-		t.Fatalf("%d pages of versions listed, want at least %d", paced.versionLists, want)
+	if want := (2*121 + page - 1) / page; paced.VersionPages < want {
+		t.Fatalf("%d pages of versions listed, want at least %d", paced.VersionPages, want)
 	}
 }
 

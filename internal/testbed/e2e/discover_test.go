@@ -13,6 +13,16 @@ import (
 	"github.com/aegisai/audit/shared"
 )
 
+// mustTime reads an RFC 3339 time.
+func mustTime(t *testing.T, s string) time.Time {
+	t.Helper()
+	ts, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ts
+}
+
 // Issue 6: discovery by time range reads only the days of the range and
 // returns exactly the entries whose Kafka timestamps fall in it, for ranges
 // that start and end mid-day and span midnight, a month's end and a year's
@@ -22,13 +32,7 @@ func TestDiscoverFindsExactlyTheRange(t *testing.T) {
 	defer cancel()
 	p := startPipeline(t, pipeline.Config{Indexers: -1, Sealer: func(c *sealer.Config) { c.BatchMaxRecords = 4 }})
 	<-p.Sealer.Ready()
-	at := func(s string) time.Time {
-		ts, err := time.Parse(time.RFC3339Nano, s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return ts
-	}
+	at := func(s string) time.Time { return mustTime(t, s) }
 	stamps := []string{
 		"2026-12-30T12:00:00Z", "2026-12-31T08:00:00Z", "2026-12-31T23:59:59.999Z", "2027-01-01T00:00:00Z", "2027-01-01T00:00:00.001Z",
 		"2027-01-01T13:00:00Z", "2027-01-30T12:00:00Z", "2027-01-31T23:59:59.999Z", "2027-02-01T00:00:00Z", "2027-02-01T06:00:00Z",

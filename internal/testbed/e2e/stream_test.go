@@ -4,50 +4,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
-	"sync"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/aegisai/audit/archive"
 	"github.com/aegisai/audit/internal/testbed/pipeline"
+	"github.com/aegisai/audit/internal/testbed/s3pace"
 	"github.com/aegisai/audit/replayer"
 	"github.com/aegisai/audit/sealer"
 	"github.com/aegisai/audit/shared"
 )
-
-// pacedS3 counts, on the real S3 client, the batch keys the listing
-// returned and the batch objects read, and after each page of batch keys
-// how many were listed and not read yet.
-type pacedS3 struct {
-	archive.S3API
-	mu           sync.Mutex
-	listed, read int
-	maxAhead     int
-}
-
-func (p *pacedS3) ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, opts ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {
-	out, err := p.S3API.ListObjectsV2(ctx, in, opts...)
-	if err == nil && strings.Contains(aws.ToString(in.Prefix), "/year=") {
-		p.mu.Lock()
-		p.listed += len(out.Contents)
-		p.maxAhead = max(p.maxAhead, p.listed-p.read)
-		p.mu.Unlock()
-	}
-	return out, err
-}
-
-func (p *pacedS3) GetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
-	if strings.Contains(aws.ToString(in.Key), "/year=") {
-		p.mu.Lock()
-		p.read++
-		p.mu.Unlock()
-	}
-	return p.S3API.GetObject(ctx, in, opts...)
-}
 
 // Issue 6: verification streams the listing. Producers whose clocks
 // disagree around midnight, and one that sends a zero timestamp, make the
@@ -61,13 +32,7 @@ func TestVerifyStreamsAChainWhoseDatesGoBack(t *testing.T) {
 	defer cancel()
 	p := startPipeline(t, pipeline.Config{Indexers: -1, Sealer: func(c *sealer.Config) { c.BatchMaxRecords = 3 }})
 	<-p.Sealer.Ready()
-	at := func(s string) int64 {
-		ts, err := time.Parse(time.RFC3339Nano, s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return ts.UnixMilli()
-	}
+	at := func(s string) int64 { return mustTime(t, s).UnixMilli() }
 	stamps := []int64{at("2026-11-27T23:59:58Z"), at("2026-11-28T00:00:01Z"), at("2026-11-27T23:59:59.500Z"), // a slow clock
 		at("2026-11-28T00:00:02Z"), 0, at("2026-11-28T00:00:03Z"), at("2026-11-29T09:00:00Z"), at("2026-11-27T23:59:59.900Z")}
 	for i := range 30 {
@@ -101,18 +66,18 @@ func TestVerifyStreamsAChainWhoseDatesGoBack(t *testing.T) {
 
 	defer func(n int32) { archive.ListPageSize = n }(archive.ListPageSize)
 	archive.ListPageSize = 2
-	paced := &pacedS3{S3API: p.S3}
+	paced := &s3pace.Pace{S3API: p.S3}
 	cfg := replayer.Config{S3: paced, Bucket: p.Cfg.Bucket, Chain: p.Cfg.Chain, VerifierKey: p.Cfg.VerifierKey, Parallelism: 2}
 	rep, err := replayer.Verify(ctx, cfg)
 	if err != nil || rep.Entries != uint64(len(stamps))+1 || rep.Unsigned != 0 {
 		t.Fatalf("verify: %v (%+v)", err, rep.LogReport)
 	}
-	if paced.read != len(firsts) || paced.listed != len(firsts) {
-		t.Fatalf("%d batch objects read and %d listed, want each of the %d once", paced.read, paced.listed, len(firsts))
+	if paced.Read != len(firsts) || paced.Listed != len(firsts) {
+		t.Fatalf("%d batch objects read and %d listed, want each of the %d once", paced.Read, paced.Listed, len(firsts))
 	}
 	// A page, 2*Parallelism items in flight and the object read ahead.
-	if limit := 2 + 2*2 + 1; paced.maxAhead > limit {
-		t.Fatalf("%d batch keys listed ahead of the objects read, want at most %d", paced.maxAhead, limit)
+	if limit := 2 + 2*2 + 1; paced.MaxAhead() > limit {
+		t.Fatalf("%d batch keys listed ahead of the objects read (after each page: %v), want at most %d", paced.MaxAhead(), paced.Ahead, limit)
 	}
 
 	// The object of the zero timestamp (seq 5, filed under 1970) is the
@@ -136,13 +101,7 @@ type hidingS3 struct {
 func (h *hidingS3) ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, opts ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {
 	out, err := h.S3API.ListObjectsV2(ctx, in, opts...)
 	if err == nil {
-		kept := out.Contents[:0]
-		for _, o := range out.Contents {
-			if aws.ToString(o.Key) != h.key {
-				kept = append(kept, o)
-			}
-		}
-		out.Contents = kept
+		out.Contents = slices.DeleteFunc(out.Contents, func(o types.Object) bool { return aws.ToString(o.Key) == h.key })
 	}
 	return out, err
 }
@@ -150,13 +109,7 @@ func (h *hidingS3) ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input,
 func (h *hidingS3) ListObjectVersions(ctx context.Context, in *s3.ListObjectVersionsInput, opts ...func(*s3.Options)) (*s3.ListObjectVersionsOutput, error) {
 	out, err := h.S3API.ListObjectVersions(ctx, in, opts...)
 	if err == nil {
-		kept := out.Versions[:0]
-		for _, v := range out.Versions {
-			if aws.ToString(v.Key) != h.key {
-				kept = append(kept, v)
-			}
-		}
-		out.Versions = kept
+		out.Versions = slices.DeleteFunc(out.Versions, func(v types.ObjectVersion) bool { return aws.ToString(v.Key) == h.key })
 	}
 	return out, err
 }
