@@ -366,7 +366,8 @@ type Listing struct {
 // before genesis/ and year=..., and a batch is written before its
 // checkpoint, so every checkpoint listed has its batch listed too, even
 // while a sealer is writing. Keys of other chains are ignored. It holds
-// every key of the chain: Survey and Stream read a chain of any length.
+// every key of the chain: Survey, StreamBatches and StreamCheckpoints read
+// a chain of any length.
 func (s *Store) Log(ctx context.Context, chain string) (Listing, error) {
 	var l Listing
 	err := s.walkChain(ctx, chain, func(k KeyVersions, kind shared.KeyKind) error {

@@ -4,7 +4,9 @@
 //
 // Invariants: nothing read from the index or Kafka is trusted; the first
 // broken place is reported exactly (object, line, seq, what is wrong); memory
-// is bounded by the number of objects fetched ahead, not the log's size.
+// is bounded by the objects fetched ahead, a page of the listing and the
+// days the log spans, not by its objects (the listing is streamed:
+// archive/stream.go).
 package replayer
 
 import (
