@@ -157,23 +157,25 @@ func (s *canonScanner) object(depth, parent int) bool {
 	}
 }
 
-// sortedNames reports a < b in the order of UTF-16 code units, without
-// allocating when it can: UTF-8 byte order is that order unless a byte of
-// 0xEE or above (U+E000 and up) is involved.
+// sortedNames reports a < b in the order of UTF-16 code units, in one pass
+// without allocating when it can. UTF-8 byte order is that order except
+// between U+E000..U+FFFF and the characters above U+FFFF, whose UTF-8 lead
+// bytes are 0xEE..0xEF and 0xF0..0xF4: where the first differing bytes are
+// both below 0xEE (or differ in a continuation byte after the same lead
+// byte: the same kind of character) the bytes decide.
 func sortedNames(a, b []byte) bool {
-	if !hasHighByte(a) && !hasHighByte(b) {
-		return bytes.Compare(a, b) < 0
+	n := min(len(a), len(b))
+	i := 0
+	for i < n && a[i] == b[i] {
+		i++
+	}
+	switch {
+	case i == n:
+		return len(a) < len(b)
+	case a[i] < 0xee && b[i] < 0xee:
+		return a[i] < b[i]
 	}
 	return compareUTF16(string(a), string(b)) < 0
-}
-
-func hasHighByte(s []byte) bool {
-	for _, c := range s {
-		if c >= 0xee {
-			return true
-		}
-	}
-	return false
 }
 
 func (s *canonScanner) array(depth int) bool {

@@ -220,3 +220,18 @@ func TestFastPathsTakeTypicalInput(t *testing.T) {
 		})
 	}
 }
+
+// sortedNames, which reads the bytes once, orders every pair of names as
+// compareUTF16 does: across the characters where UTF-8 and UTF-16 orders
+// part (U+E000..U+FFFF against those above U+FFFF), after a common prefix,
+// at a continuation byte and for prefixes of one another.
+func TestSortedNamesIsUTF16Order(t *testing.T) {
+	names := []string{"", "a", "ab", "b", "é", "ée", "éf", "\ue000", "\ue000a", "ﬀ", "ﬀ1", "\uffff", "😀", "😀a", "😁", "x😀", "xﬀ", "x\u007f", "x\u0080", "\U0010ffff"}
+	for _, a := range names {
+		for _, b := range names {
+			if got, want := sortedNames([]byte(a), []byte(b)), compareUTF16(a, b) < 0; got != want {
+				t.Errorf("sortedNames(%q, %q) = %v, want %v", a, b, got, want)
+			}
+		}
+	}
+}
