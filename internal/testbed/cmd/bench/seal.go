@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -193,11 +194,7 @@ func sealThroughput(ctx context.Context, st *localstack.Stack) (result, error) {
 // returns records/s.
 func rawSealIO(ctx context.Context, st *localstack.Stack, r *sealerRun, values [][]byte) (float64, error) {
 	const batch = 1000
-	lineSize := 0
-	for _, v := range values[:100] {
-		lineSize += len(v) + 420 // the entry's own members
-	}
-	lineSize /= 100
+	pool := rawLines(values)
 	s3c, err := st.S3(ctx)
 	if err != nil {
 		return 0, err
@@ -237,10 +234,13 @@ func rawSealIO(ctx context.Context, st *localstack.Stack, r *sealerRun, values [
 	}()
 	go func() { // PUT objects and checkpoints, in order
 		defer wg.Done()
-		body := bytes.Repeat([]byte("x"), lineSize*batch)
+		var body []byte
+		for j := range batch {
+			body = append(append(body, pool[j%len(pool)]...), '\n')
+		}
 		note := bytes.Repeat([]byte("y"), 420)
 		for i := 0; i*batch < len(values); i++ {
-			key := fmt.Sprintf("raw/%s/%020d", r.chain, i)
+			key := fmt.Sprintf("raw/%s/%d/%020d", r.chain, start.UnixNano(), i)
 			if _, err := store.Put(ctx, key+".jsonl", body, time.Now().Add(24*time.Hour)); err != nil {
 				errs <- err
 				return
@@ -259,7 +259,6 @@ func rawSealIO(ctx context.Context, st *localstack.Stack, r *sealerRun, values [
 			return
 		}
 		defer cl.Close()
-		v := bytes.Repeat([]byte("z"), lineSize+150)
 		for i := 0; i < len(values); i += batch {
 			if err := cl.BeginTransaction(); err != nil {
 				errs <- err
@@ -267,6 +266,8 @@ func rawSealIO(ctx context.Context, st *localstack.Stack, r *sealerRun, values [
 			}
 			recs := make([]*kgo.Record, 0, batch)
 			for j := i; j < min(i+batch, len(values)); j++ {
+				v := fmt.Appendf(nil, `{"object":"raw/%s/%020d.jsonl","version_id":"%d","line":%d,"checkpoint":%d,"entry":`, r.chain, i, i, j-i+1, i+batch)
+				v = append(append(v, pool[j%len(pool)]...), '}')
 				recs = append(recs, &kgo.Record{Key: []byte(fmt.Sprint(j)), Value: v})
 			}
 			if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
@@ -285,6 +286,25 @@ func rawSealIO(ctx context.Context, st *localstack.Stack, r *sealerRun, values [
 		return 0, err
 	}
 	return float64(len(values)) / time.Since(start).Seconds(), nil
+}
+
+// rawLines makes lines for the raw baseline as large and as compressible
+// as sealed lines: each holds a preloaded record and, for the entry's own
+// members (chain, seq, hashes, times: about 420 bytes), random hex. Constant
+// filler would be compressed to almost nothing by the Kafka client and
+// make the baseline's produce far cheaper than the sealer's. 2,000 of them
+// are cycled, so no batch repeats a line.
+func rawLines(values [][]byte) [][]byte {
+	pool := make([][]byte, 2000)
+	fill := make([]byte, 210)
+	for k := range pool {
+		rand.Read(fill)
+		line := append([]byte(`{"event":`), values[k%len(values)]...)
+		line = append(line, `,"members":"`...)
+		line = hex.AppendEncode(line, fill)
+		pool[k] = append(line, `"}`...)
+	}
+	return pool
 }
 
 // sealerRSS: peak resident memory of the sealer process during
