@@ -295,10 +295,6 @@ func newSealedRef(e *shared.Entry, rec *shared.SealedRecord) sealedRef {
 	return sealedRef{rec: rec, key: key}
 }
 
-func (s *Sealer) sealedRecord(ref *sealedRef) (*kgo.Record, error) {
-	return &kgo.Record{Topic: s.cfg.SealedTopic, Key: []byte(ref.key), Value: ref.rec.Encode()}, nil
-}
-
 // checkpointTask is an object written whose checkpoint is still to write.
 type checkpointTask struct {
 	key     string
