@@ -275,7 +275,11 @@ func (e *Envelope) fastRecord() (_ []byte, ok bool) {
 			!(d.ConfidenceScore >= 0 && d.ConfidenceScore <= 1) {
 			return nil, false
 		}
-		if d.Metadata != nil {
+		if d.Metadata != nil && len(d.Metadata) <= MaxMetadataBytes && d.Metadata[0] == '{' && canonicalText(d.Metadata, MaxDepth-2) {
+			// Canonical already (what json.Marshal of a map writes, mostly):
+			// checked in one pass, used as it is.
+			metadata = d.Metadata
+		} else if d.Metadata != nil {
 			// The metadata object is at depth 3 of the record.
 			v, err := parseJSON(d.Metadata, parseOptions{maxDepth: MaxDepth - 2})
 			if err != nil || v.kind != jsonObject {

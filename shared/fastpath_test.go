@@ -235,3 +235,48 @@ func TestSortedNamesIsUTF16Order(t *testing.T) {
 		}
 	}
 }
+
+// An object's lines written into its body one after the other are the
+// lines SealNext writes, chained the same, and a line handed out cannot
+// be grown over the next one.
+func TestSealNextAppendWritesTheSameLinesIntoOneBody(t *testing.T) {
+	records := []string{
+		`{"decision":{"action":"ALLOW","confidence_score":0.87,"decision_id":"dec-1","policy_version":"p","session_id":"s","user_id":"u"},"environment":"prod","event_id":"evt-1","occurred_at":"2026-11-27T09:00:00Z","type":"decision"}`,
+		`not json at all`,
+		`{"environment":"prod","event_id":"evt-3","occurred_at":"2026-11-27T09:00:00Z","override":{"decision_id":"dec-1","new_action":"BLOCK","reason":"r","reviewer_id":"a"},"type":"override"}`,
+	}
+	one, all := Head{Chain: "prod", Seq: 4, Offset: 4}, Head{Chain: "prod", Seq: 4, Offset: 4}
+	var want []byte
+	body := make([]byte, 0, 16) // too small: the body moves as it grows
+	var lines [][]byte
+	for i, raw := range records {
+		src := Source{Topic: "decisions", Offset: int64(5 + i), Timestamp: vecTime}
+		a, err := PrepareRecord("prod", src, []byte(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := *a
+		line, err := one.SealNext(a, vecTime)
+		if err != nil {
+			t.Fatal(err)
+		}
+		one = one.Next(a)
+		want = append(append(want, line...), '\n')
+		var got []byte
+		if body, got, err = all.SealNextAppend(body, &b, vecTime); err != nil {
+			t.Fatal(err)
+		}
+		body = append(body, '\n')
+		all = all.Next(&b)
+		if !bytes.Equal(got, line) || b.Hash != a.Hash {
+			t.Fatalf("record %d: appended line %s, SealNext %s", i, got, line)
+		}
+		lines = append(lines, got)
+	}
+	if !bytes.Equal(body, want) {
+		t.Fatalf("body %q, want %q", body, want)
+	}
+	if cap(lines[0]) != len(lines[0]) {
+		t.Fatalf("a line has room to grow over the next one (len %d, cap %d)", len(lines[0]), cap(lines[0]))
+	}
+}
