@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime/pprof"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -143,7 +145,7 @@ func verifyThroughput(ctx context.Context, st *localstack.Stack) (result, error)
 		return result{}, err
 	}
 	store := &archive.Store{S3: cl, Bucket: bc.bucket}
-	cpu := processCPU()
+	cpu, gw := processCPU(), childCPU("versitygw")
 	start := time.Now()
 	l, err := store.Log(ctx, bc.chain)
 	if err != nil {
@@ -163,7 +165,7 @@ func verifyThroughput(ctx context.Context, st *localstack.Stack) (result, error)
 	}
 	wg.Wait()
 	baseline := float64(bc.entries) / time.Since(start).Seconds()
-	fmt.Printf("verify_throughput: baseline %.1f s, this process's CPU %.1f s\n", time.Since(start).Seconds(), processCPU()-cpu)
+	fmt.Printf("verify_throughput: baseline %.1f s, this process's CPU %.1f s, versitygw's %.1f s\n", time.Since(start).Seconds(), processCPU()-cpu, childCPU("versitygw")-gw)
 	if verifyProfile != "" {
 		f, err := os.Create(verifyProfile)
 		if err != nil {
@@ -176,15 +178,15 @@ func verifyThroughput(ctx context.Context, st *localstack.Stack) (result, error)
 		}
 		defer pprof.StopCPUProfile()
 	}
-	cpu = processCPU()
+	cpu, gw = processCPU(), childCPU("versitygw")
 	start = time.Now()
 	rep, err := replayer.Verify(ctx, replayer.Config{S3: cl, Bucket: bc.bucket, Chain: bc.chain, VerifierKey: bc.vkey})
 	if err != nil {
 		return result{}, err
 	}
 	value := float64(rep.Entries) / time.Since(start).Seconds()
-	fmt.Printf("verify_throughput: verify %.1f s, this process's CPU %.1f s (%.1f µs an entry; the S3 server's is not counted)\n",
-		time.Since(start).Seconds(), processCPU()-cpu, (processCPU()-cpu)/float64(rep.Entries)*1e6)
+	fmt.Printf("verify_throughput: verify %.1f s, this process's CPU %.1f s (%.1f µs an entry), versitygw's %.1f s\n",
+		time.Since(start).Seconds(), processCPU()-cpu, (processCPU()-cpu)/float64(rep.Entries)*1e6, childCPU("versitygw")-gw)
 	return result{value: value, baseline: baseline, unit: "entries/s"}, nil
 }
 
@@ -262,6 +264,30 @@ func processCPU() float64 {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
+
+// childCPU is the CPU time, in seconds, of this process's child whose
+// command is name (the local stack's S3 server), or -1 when there is none
+// (an external stack).
+func childCPU(name string) float64 {
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	me := strconv.Itoa(os.Getpid())
+	for _, path := range stats {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ... utime stime (fields 14 and 15, in ticks).
+		comm, rest, ok := strings.Cut(string(b), ") ")
+		f := strings.Fields(rest)
+		if !ok || !strings.HasSuffix(comm, "("+name) || len(f) < 13 || f[1] != me {
+			continue
+		}
+		user, _ := strconv.ParseFloat(f[11], 64)
+		sys, _ := strconv.ParseFloat(f[12], 64)
+		return (user + sys) / 100 // USER_HZ
+	}
+	return -1
 }
 
 func splitComma(s string) []string {
