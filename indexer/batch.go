@@ -50,7 +50,10 @@ type pending struct {
 //     a conflict. Every other decision id (a redelivery, an override of a
 //     decision indexed earlier, a claim lost or reused) takes the careful
 //     path: decision items written only if absent, overrides blind, then
-//     the partition read and the current state raised, never lowered.
+//     the current state raised, never lowered. A decision id with only
+//     overrides here reads its decision items alone (raise), so each
+//     override costs the same however many came before it; one with a
+//     decision entry reads its partition (reconcile).
 //  3. Every blind item (fresh decisions, overrides, invalid entries, the
 //     marks of new decision ids) goes out with BatchWriteItem, 25 a call,
 //     on up to Workers calls at once, unprocessed items sent again.
@@ -140,7 +143,17 @@ func (x *Index) ApplyBatch(ctx context.Context, batch []Sealed) ([]bool, error) 
 	}
 	err = x.parallel(ctx, len(careful), func(ctx context.Context, n int) error {
 		id := careful[n]
-		return x.reconcile(ctx, id)
+		var overrides []layout.Override
+		for _, p := range groups[id] {
+			o, ok := p.item.(layout.Override)
+			if !ok {
+				// A decision entry: read the partition, to bring it up to
+				// overrides indexed before it and to see a reused id.
+				return x.reconcile(ctx, id)
+			}
+			overrides = append(overrides, o)
+		}
+		return x.raise(ctx, id, overrides)
 	})
 	return dups, err
 }
@@ -192,7 +205,7 @@ func (x *Index) freshItems(ctx context.Context, id string, ps []*pending) ([]any
 			}
 		}
 		if o := latest[d.Environment]; o != nil && o.Seq > d.CurrentSeq {
-			d.CurrentAction, d.CurrentSeq = o.NewAction, o.Seq
+			d.CurrentAction, d.CurrentSeq, d.CurrentSK = o.NewAction, o.Seq, o.SK
 		}
 		items = append(items, d)
 	}

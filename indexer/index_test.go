@@ -404,7 +404,13 @@ func (c *countingDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInpu
 
 func (c *countingDB) Query(ctx context.Context, in *dynamodb.QueryInput, o ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
 	c.count("Query")
-	return c.DynamoAPI.Query(ctx, in, o...)
+	out, err := c.DynamoAPI.Query(ctx, in, o...)
+	if err == nil {
+		c.mu.Lock()
+		c.calls["items queried"] += int(out.ScannedCount)
+		c.mu.Unlock()
+	}
+	return out, err
 }
 
 func (c *countingDB) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
@@ -643,6 +649,60 @@ func TestConcurrentClaimsOfOneEventIDAreJudged(t *testing.T) {
 			Key: map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: k.PK}, "SK": &types.AttributeValueMemberS{Value: k.SK}}})
 		if err != nil || out.Item["seq"].(*types.AttributeValueMemberN).Value != fmt.Sprint(i+1) {
 			t.Fatalf("claim of e-a%d: %v %v; want held by seq %d, the first writer's", i, out.Item["seq"], err, i+1)
+		}
+	}
+}
+
+// A producer that overrides one decision many times costs the index a
+// bounded amount of work per override, not a read of every override
+// before it: each of 80 batches holding overrides of one decision reads at
+// most its decision items (here one) and makes a bounded number of calls,
+// however many overrides came before. The state and the items are what
+// indexing the same entries in one batch (as a rebuild does) leaves.
+func TestOverrideSpamCostsBoundedWorkPerOverride(t *testing.T) {
+	ctx := context.Background()
+	events := []string{decision("spam", "u1", "s1", "BLOCK", "2026-11-27T10:00:00Z")}
+	actions := []string{"ALLOW", "CHALLENGE", "REVIEW"}
+	for i := range 160 {
+		events = append(events, override(i, "spam", actions[i%3], fmt.Sprintf("2026-11-27T10:%02d:%02dZ", 1+i/60, i%60)))
+	}
+	entries := entriesOf(t, sealed(t, events...))
+	ix, rd := newIndex(t)
+	db := &countingDB{DynamoAPI: ix.DB, calls: map[string]int{}}
+	ix.DB = db
+	if _, err := ix.ApplyBatch(ctx, entries[:1]); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i < len(entries); i += 2 {
+		db.calls = map[string]int{}
+		if _, err := ix.ApplyBatch(ctx, entries[i:i+2]); err != nil {
+			t.Fatal(err)
+		}
+		calls := 0
+		for op, n := range db.calls {
+			if op != "items queried" {
+				calls += n
+			}
+		}
+		if db.calls["items queried"] > 1 || calls > 6 {
+			t.Fatalf("batch %d (overrides %d and %d of 160): %v; want at most the decision item queried and 6 calls", i/2, i, i+1, db.calls)
+		}
+	}
+	d, err := rd.Decision(ctx, "spam")
+	if err != nil || d.CurrentSeq != uint64(len(entries)) || d.CurrentAction != actions[159%3] {
+		t.Fatalf("spam: current %s (seq %d), %v; want %s (seq %d)", d.CurrentAction, d.CurrentSeq, err, actions[159%3], len(entries))
+	}
+	one, _ := newIndex(t)
+	if _, err := one.ApplyBatch(ctx, entries); err != nil {
+		t.Fatal(err)
+	}
+	got, want := tableItems(t, ix), tableItems(t, one)
+	if len(got) != len(want) {
+		t.Fatalf("%d items, one batch leaves %d", len(got), len(want))
+	}
+	for k, w := range want {
+		if got[k] != w {
+			t.Errorf("item %s\n got  %s\n want %s", k, got[k], w)
 		}
 	}
 }

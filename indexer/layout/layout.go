@@ -156,11 +156,16 @@ type Decision struct {
 	// Metadata is the canonical JSON of the decision's metadata ("" when none).
 	Metadata string `dynamodbav:"metadata,omitempty"`
 	// CurrentAction is Action, or the NewAction of the latest override
-	// (by seq); CurrentSeq the seq of the entry that set it. The indexer
-	// keeps both up to date: they are the only attributes not copied from
-	// the entry itself (see Derived).
+	// (by seq); CurrentSeq the seq of the entry that set it, and
+	// CurrentSK the sort key of that override's item ("" while the
+	// decision is its own current state), so a reader finds it without
+	// reading every override. The indexer keeps them up to date: they are
+	// the only attributes not copied from the entry itself (see Derived).
+	// Items written before CurrentSK was kept have none; the indexer adds
+	// it when it next sets the state, and a rebuild does.
 	CurrentAction string `dynamodbav:"current_action"`
 	CurrentSeq    uint64 `dynamodbav:"current_seq"`
+	CurrentSK     string `dynamodbav:"current_sk,omitempty"`
 	Proof
 }
 
@@ -203,7 +208,7 @@ type Invalid struct {
 
 // Derived are the attributes kept up to date from other entries (the
 // latest override), not copied from the entry itself.
-var Derived = map[string]bool{"current_action": true, "current_seq": true}
+var Derived = map[string]bool{"current_action": true, "current_seq": true, "current_sk": true}
 
 // ItemKey names an item of the table.
 type ItemKey struct{ PK, SK string }
@@ -283,44 +288,74 @@ type Partition struct {
 // about one decision is another decision's, however genuine its proof;
 // `aegis index check` lists them as extra items.
 func LoadDecision(ctx context.Context, db Querier, table, decisionID string) (Partition, error) {
+	return loadPartition(ctx, db, table, decisionID, "")
+}
+
+// LoadDecisionItems reads only the decision items of a decision id (one
+// strongly consistent Query of the SK#DECISION# range, none of its
+// overrides): what an override needs to set the current state, at a cost
+// that does not grow with the overrides before it.
+func LoadDecisionItems(ctx context.Context, db Querier, table, decisionID string) ([]Decision, error) {
+	part, err := loadPartition(ctx, db, table, decisionID, SKDecision)
+	return part.Decisions, err
+}
+
+// loadPartition reads the items of decisionID whose sort key starts with
+// prefix ("" for all).
+func loadPartition(ctx context.Context, db Querier, table, decisionID, prefix string) (Partition, error) {
 	var part Partition
-	p := dynamodb.NewQueryPaginator(db, &dynamodb.QueryInput{
+	in := &dynamodb.QueryInput{
 		TableName:                 aws.String(table),
 		KeyConditionExpression:    aws.String("PK = :pk"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: DecisionPK(decisionID)}},
 		ConsistentRead:            aws.Bool(true),
-	})
+	}
+	if prefix != "" {
+		in.KeyConditionExpression = aws.String("PK = :pk AND begins_with(SK, :sk)")
+		in.ExpressionAttributeValues[":sk"] = &types.AttributeValueMemberS{Value: prefix}
+	}
+	p := dynamodb.NewQueryPaginator(db, in)
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
 			return part, fmt.Errorf("query decision %s: %w", decisionID, err)
 		}
-		for _, it := range page.Items {
-			sk, _ := it[AttrSK].(*types.AttributeValueMemberS)
-			switch {
-			case sk == nil:
-			case strings.HasPrefix(sk.Value, SKDecision):
-				d, err := DecodeDecision(it)
-				if err != nil {
-					return part, fmt.Errorf("decode decision %s item %s: %w", decisionID, sk.Value, err)
-				}
-				if d.DecisionID == decisionID {
-					part.Decisions = append(part.Decisions, d)
-				}
-			case strings.HasPrefix(sk.Value, SKOverride):
-				o, err := DecodeOverride(it)
-				if err != nil {
-					return part, fmt.Errorf("decode override of %s item %s: %w", decisionID, sk.Value, err)
-				}
-				if o.DecisionID == decisionID {
-					part.Overrides = append(part.Overrides, o)
-				}
-			}
+		if err := part.add(decisionID, page.Items); err != nil {
+			return part, err
 		}
 	}
 	sort.Slice(part.Decisions, func(i, j int) bool { return part.Decisions[i].Seq < part.Decisions[j].Seq })
 	sort.Slice(part.Overrides, func(i, j int) bool { return part.Overrides[i].Seq < part.Overrides[j].Seq })
 	return part, nil
+}
+
+// add decodes items of decisionID's partition into p: decisions and
+// overrides of that decision id, nothing else (marks, or items someone
+// put there under another decision id).
+func (p *Partition) add(decisionID string, items []map[string]types.AttributeValue) error {
+	for _, it := range items {
+		sk, _ := it[AttrSK].(*types.AttributeValueMemberS)
+		switch {
+		case sk == nil:
+		case strings.HasPrefix(sk.Value, SKDecision):
+			d, err := DecodeDecision(it)
+			if err != nil {
+				return fmt.Errorf("decode decision %s item %s: %w", decisionID, sk.Value, err)
+			}
+			if d.DecisionID == decisionID {
+				p.Decisions = append(p.Decisions, d)
+			}
+		case strings.HasPrefix(sk.Value, SKOverride):
+			o, err := DecodeOverride(it)
+			if err != nil {
+				return fmt.Errorf("decode override of %s item %s: %w", decisionID, sk.Value, err)
+			}
+			if o.DecisionID == decisionID {
+				p.Overrides = append(p.Overrides, o)
+			}
+		}
+	}
+	return nil
 }
 
 // Chains lists the chains of p's decisions, each once, in seq order.
