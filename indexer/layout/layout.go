@@ -24,6 +24,7 @@
 package layout
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -298,6 +299,93 @@ func LoadDecision(ctx context.Context, db Querier, table, decisionID string) (Pa
 func LoadDecisionItems(ctx context.Context, db Querier, table, decisionID string) ([]Decision, error) {
 	part, err := loadPartition(ctx, db, table, decisionID, SKDecision)
 	return part.Decisions, err
+}
+
+// LoadHistory reads a decision id's decision items and one page of the
+// overrides of one chain: at most limit of them, in sort key order
+// (occurred_at, then event id), after the override sort key after (""
+// for the first page). chain "" means the chain of the decision with the
+// lowest seq. more says whether overrides of the chain follow the page.
+// Its reads stop once the page is full, so a decision overridden a
+// million times costs what one page costs: without after, one Query of
+// limit + 3 items when the id has one decision (the decision items sort
+// before the decision mark, the mark before the overrides); with after,
+// one Query for the decision items and one from after on.
+func LoadHistory(ctx context.Context, db Querier, table, decisionID, chain, after string, limit int) (part Partition, more bool, err error) {
+	in := &dynamodb.QueryInput{
+		TableName:                 aws.String(table),
+		KeyConditionExpression:    aws.String("PK = :pk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: DecisionPK(decisionID)}},
+		ConsistentRead:            aws.Bool(true),
+		Limit:                     aws.Int32(int32(limit + 3)),
+	}
+	if after != "" {
+		if !strings.HasPrefix(after, SKOverride) {
+			return part, false, fmt.Errorf("decision %s: %q is not an override's sort key", decisionID, after)
+		}
+		if part, err = loadPartition(ctx, db, table, decisionID, SKDecision); err != nil {
+			return part, false, err
+		}
+		in.KeyConditionExpression = aws.String("PK = :pk AND SK > :after")
+		in.ExpressionAttributeValues[":after"] = &types.AttributeValueMemberS{Value: after}
+		in.Limit = aws.Int32(int32(limit + 1))
+	}
+	var overrides []Override // of every chain, in sort key order
+	of := func() []Override {
+		c := chain
+		if c == "" && len(part.Decisions) > 0 {
+			c = slices.MinFunc(part.Decisions, func(a, b Decision) int { return cmp.Compare(a.Seq, b.Seq) }).Environment
+		}
+		var out []Override
+		for _, o := range overrides {
+			if o.Chain() == c {
+				out = append(out, o)
+			}
+		}
+		return out
+	}
+	for {
+		out, err := db.Query(ctx, in)
+		if err != nil {
+			return part, false, fmt.Errorf("query decision %s: %w", decisionID, err)
+		}
+		page := Partition{}
+		if err := page.add(decisionID, out.Items); err != nil {
+			return part, false, err
+		}
+		part.Decisions = append(part.Decisions, page.Decisions...)
+		overrides = append(overrides, page.Overrides...)
+		if len(of()) > limit || len(out.LastEvaluatedKey) == 0 {
+			break
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+	sort.Slice(part.Decisions, func(i, j int) bool { return part.Decisions[i].Seq < part.Decisions[j].Seq })
+	part.Overrides = of()
+	if len(part.Overrides) > limit {
+		part.Overrides, more = part.Overrides[:limit], true
+	}
+	return part, more, nil
+}
+
+// LoadOverride reads the override item of decisionID at sort key sk
+// (ok false when there is none).
+func LoadOverride(ctx context.Context, db Querier, table, decisionID, sk string) (o Override, ok bool, err error) {
+	out, err := db.Query(ctx, &dynamodb.QueryInput{
+		TableName:              aws.String(table),
+		KeyConditionExpression: aws.String("PK = :pk AND SK = :sk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": &types.AttributeValueMemberS{Value: DecisionPK(decisionID)}, ":sk": &types.AttributeValueMemberS{Value: sk}},
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return o, false, fmt.Errorf("query override %s of %s: %w", sk, decisionID, err)
+	}
+	var part Partition
+	if err := part.add(decisionID, out.Items); err != nil || len(part.Overrides) == 0 {
+		return o, false, err
+	}
+	return part.Overrides[0], true, nil
 }
 
 // loadPartition reads the items of decisionID whose sort key starts with
