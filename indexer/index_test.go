@@ -706,3 +706,38 @@ func TestOverrideSpamCostsBoundedWorkPerOverride(t *testing.T) {
 		}
 	}
 }
+
+// A decision item written before the indexer kept the sort key of the
+// override that set its state (current_sk) gains it when its entries are
+// indexed again (a rebuild over the table, a redelivery), without its
+// state moving.
+func TestOlderDecisionItemsGainTheCurrentOverridesKey(t *testing.T) {
+	ctx := context.Background()
+	ix, _ := newIndex(t)
+	entries := entriesOf(t, sealed(t,
+		decision("d1", "u1", "s1", "BLOCK", "2026-11-27T10:00:00Z"),
+		override(1, "d1", "ALLOW", "2026-11-27T10:05:00Z"),
+	))
+	if _, err := ix.ApplyBatch(ctx, entries); err != nil {
+		t.Fatal(err)
+	}
+	before := tableItems(t, ix)
+	part, err := layout.LoadDecisionItems(ctx, ix.DB, ix.Table, "d1")
+	if err != nil || len(part) != 1 || part[0].CurrentSK == "" || part[0].CurrentSeq != 2 {
+		t.Fatalf("decision items %+v %v", part, err)
+	}
+	if _, err := ix.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(ix.Table),
+		Key:              map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: part[0].PK}, "SK": &types.AttributeValueMemberS{Value: part[0].SK}},
+		UpdateExpression: aws.String("REMOVE current_sk")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ix.ApplyBatch(ctx, entries); err != nil {
+		t.Fatal(err)
+	}
+	after := tableItems(t, ix)
+	for k, w := range before {
+		if after[k] != w {
+			t.Fatalf("item %s\n got  %s\n want %s", k, after[k], w)
+		}
+	}
+}
