@@ -1,7 +1,6 @@
 package query
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"strings"
@@ -28,20 +27,13 @@ func encodeOverrideCursor(decisionID, sk string) string {
 // *ParamError.
 func decodeOverrideCursor(s, decisionID string) (string, error) {
 	bad := func(reason string) (string, error) { return "", &ParamError{Field: "cursor", Reason: reason} }
-	if len(s) > maxCursor {
-		return bad("too long")
-	}
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return bad("not a cursor of this service")
-	}
 	var c overrideCursor
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil || dec.More() || c.V != cursorVersion {
-		return bad("not a cursor of this service")
+	if err := unwrapCursor(s, &c); err != nil {
+		return "", err
 	}
 	switch {
+	case c.V != cursorVersion:
+		return bad("not a cursor of this service")
 	case !strings.HasPrefix(c.SK, layout.SKOverride) || len(c.SK) > 1024:
 		return bad("not a cursor of this service")
 	case c.D != decisionID:
