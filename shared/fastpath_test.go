@@ -280,3 +280,41 @@ func TestSealNextAppendWritesTheSameLinesIntoOneBody(t *testing.T) {
 		t.Fatalf("a line has room to grow over the next one (len %d, cap %d)", len(lines[0]), cap(lines[0]))
 	}
 }
+
+// FuzzCanonicalSorted: what the sorting writer accepts, the strict
+// canonicaliser accepts too and writes the same bytes.
+func FuzzCanonicalSorted(f *testing.F) {
+	for _, s := range []string{`{"b":1,"a":2}`, `{"ip_country":"DE","amount":129.95}`, `{"z":{"y":[{"b":1,"a":{"d":null,"c":true}}]},"a":"x"}`,
+		`{"a":1,"a":2}`, `{"b":1,"a":2,"b":3}`, `{"😀":1,"ﬀ":2}`, `{"b": 1,"a":2}`, `{"b":1.50,"a":2}`, `{"b":"\/","a":2}`, `{"a\u0062":1}`, `[{"b":1,"a":2}]`, `{}`, `{"b":[],"a":{}}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		got, ok := canonicalSorted(in, MaxDepth-2, []byte("x"))
+		if !ok {
+			return
+		}
+		v, err := parseJSON(in, parseOptions{maxDepth: MaxDepth - 2})
+		if err != nil {
+			t.Fatalf("the sorting writer accepts what the strict parser refuses (%v): %q", err, in)
+		}
+		if want := appendCanonical([]byte("x"), &v); !bytes.Equal(got, want) {
+			t.Fatalf("the sorting writer wrote %q, the strict path %q, for %q", got, want, in)
+		}
+	})
+}
+
+// Metadata that is canonical but for its members' order takes the fast
+// path and comes out sorted; empty metadata never reaches it.
+func TestUnsortedMetadataTakesTheFastPath(t *testing.T) {
+	at := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+	e := &Envelope{Type: TypeDecision, EventID: "e1", Environment: "prod", OccurredAt: at, Decision: &Decision{DecisionID: "d1", Action: ActionAllow,
+		ConfidenceScore: 0.5, PolicyVersion: "p", UserID: "u", SessionID: "s", Metadata: []byte(`{"ip_country":"DE","amount":129.95,"n":{"b":1,"a":[2]}}`)}}
+	b, ok := e.fastRecord()
+	if !ok || !bytes.Contains(b, []byte(`"metadata":{"amount":129.95,"ip_country":"DE","n":{"a":[2],"b":1}}`)) {
+		t.Fatalf("fast path %v: %s", ok, b)
+	}
+	e.Decision.Metadata = []byte{}
+	if _, err := e.Record(); err == nil {
+		t.Fatalf("empty metadata accepted")
+	}
+}
