@@ -20,9 +20,9 @@ import (
 //     deleted (bounded), the number of objects, the last checkpoint key,
 //     and one Run per folder that holds the chain's objects (per day, not
 //     per object).
-//  2. StreamBatches then yields the genesis and batch objects in order of their
-//     first seq, and StreamCheckpoints the checkpoint keys in order, each reading
-//     one page at a time as the reader asks for more.
+//  2. StreamBatches then yields the genesis and batch objects in order of
+//     their first seq, and StreamCheckpoints the checkpoint keys in order,
+//     each reading one page at a time as the reader asks for more.
 //
 // Why a merge of folders: S3 lists keys lexically, so a chain's batches come
 // day folder by day folder, each folder in seq order. Seq order is the
