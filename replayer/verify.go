@@ -218,6 +218,12 @@ func Verify(ctx context.Context, cfg Config) (Report, error) {
 		}
 		return note(err)
 	})
+	var changed *archive.ListingChangedError
+	if errors.As(err, &changed) {
+		err = &Failure{Key: changed.Prefix, Err: archive.ErrListingChanged,
+			Reason: fmt.Sprintf("%d of the chain's keys up to %s were listed when the verification started, %d are listed now: keys were deleted (or added among them) while it read; verify again",
+				changed.Surveyed, changed.Last, changed.Found)}
+	}
 	if err == nil {
 		err = cpFailure
 	}

@@ -1,0 +1,121 @@
+package replayer_test
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/aegisai/audit/archive"
+	"github.com/aegisai/audit/internal/testbed/s3mem"
+	"github.com/aegisai/audit/replayer"
+	"github.com/aegisai/audit/shared"
+)
+
+// racingS3 runs act once, before the first request that is not a listing
+// of versions: an insider who acts once the verifier has listed the
+// bucket, while it reads.
+type racingS3 struct {
+	archive.S3API
+	once sync.Once
+	act  func()
+}
+
+func (r *racingS3) ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, opts ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {
+	r.once.Do(r.act)
+	return r.S3API.ListObjectsV2(ctx, in, opts...)
+}
+
+func (r *racingS3) GetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
+	r.once.Do(r.act)
+	return r.S3API.GetObject(ctx, in, opts...)
+}
+
+// lastKeys returns the chain's newest batch key and newest checkpoint key.
+func lastKeys(store *s3mem.S3) (batch, checkpoint string) {
+	var keys []string
+	for k := range store.Objects("audit") {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		switch {
+		case strings.Contains(k, "/checkpoints/"):
+			checkpoint = k
+		case strings.Contains(k, "/year="):
+			batch = k
+		}
+	}
+	return batch, checkpoint
+}
+
+// An insider who puts delete markers on the newest object and its
+// checkpoint while a verification runs (after the survey listed them,
+// before they are read) must not get a pass for the shorter chain: main,
+// which read every key it listed, failed on the missing object; the
+// streaming verifier listed the folders again and silently read a chain
+// cut back by one object, reporting less than the bucket held when the
+// verification started (and handing that shorter checkpoint to
+// --save-checkpoint).
+func TestVerifyFailsWhenTheTailIsDeletedWhileItReads(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		obj, cp bool
+	}{
+		{"object and checkpoint", true, true},
+		{"checkpoint alone", false, true},
+		{"object alone", true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			defer func(n int32) { archive.ListPageSize = n }(archive.ListPageSize)
+			archive.ListPageSize = 2
+			store, vkey := memChain(t, 4, 3)
+			batch, cp := lastKeys(store)
+			race := &racingS3{S3API: store, act: func() {
+				if tc.obj {
+					store.Delete("audit", batch)
+				}
+				if tc.cp {
+					store.Delete("audit", cp)
+				}
+			}}
+			rep, err := replayer.Verify(context.Background(), replayer.Config{S3: race, Bucket: "audit", Chain: "mem", VerifierKey: vkey, Parallelism: 2})
+			if err == nil {
+				t.Fatalf("verify passed with %d entries, head seq %d, checkpointed seq %d, unsigned %d: the tail deleted while it read went unnoticed",
+					rep.Entries, rep.Head.Seq, rep.CheckpointedSeq, rep.Unsigned)
+			}
+			var f *replayer.Failure
+			if !errors.As(err, &f) || !errors.Is(err, archive.ErrListingChanged) || !strings.Contains(f.Key, "/env=mem/") {
+				t.Fatalf("verify: %v, want the folder whose keys changed named", err)
+			}
+		})
+	}
+}
+
+// A sealer goes on writing while a verification runs: new objects (in the
+// newest folder, a new day and, its Kafka timestamps gone back, an older
+// day) and their checkpoints all come after the keys surveyed in their
+// folders. The verification reads the chain it surveyed and passes.
+func TestVerifyPassesWhileASealerWrites(t *testing.T) {
+	defer func(n int32) { archive.ListPageSize = n }(archive.ListPageSize)
+	archive.ListPageSize = 2
+	store, vkey := memChain(t, 4, 3)
+	race := &racingS3{S3API: store, act: func() {
+		for _, k := range []string{
+			"audit/year=2026/month=11/day=04/env=mem/00000000000000000013.jsonl",
+			"audit/year=2026/month=11/day=02/env=mem/00000000000000000014.jsonl",
+			"audit/year=2026/month=11/day=05/env=mem/00000000000000000015.jsonl",
+			shared.CheckpointKey("audit", "mem", 15),
+		} {
+			store.PutVersion("audit", k, []byte("not read\n"))
+		}
+	}}
+	rep, err := replayer.Verify(context.Background(), replayer.Config{S3: race, Bucket: "audit", Chain: "mem", VerifierKey: vkey, Parallelism: 2})
+	if err != nil || rep.Entries != 13 || rep.CheckpointedSeq != 12 || rep.Unsigned != 0 {
+		t.Fatalf("verify: %v (%+v), want the 13 entries surveyed, all signed", err, rep.LogReport)
+	}
+}
