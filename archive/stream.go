@@ -110,7 +110,7 @@ func (s *Store) Survey(ctx context.Context, chain string) (Survey, error) {
 	err := s.walkChain(ctx, chain, func(k KeyVersions, kind shared.KeyKind) error {
 		if kind != shared.KeyOther && k.Rewritten() {
 			sv.RewrittenCount++
-			r := Rewritten{Key: k.Key, Versions: k.Versions, DeleteMarker: k.Deleted}
+			r := k.rewritten()
 			if len(sv.Rewritten) < MaxRewrittenKept {
 				sv.Rewritten = append(sv.Rewritten, r)
 			}

@@ -3,11 +3,13 @@ package replayer_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/aegisai/audit/archive"
@@ -117,5 +119,46 @@ func TestVerifyPassesWhileASealerWrites(t *testing.T) {
 	rep, err := replayer.Verify(context.Background(), replayer.Config{S3: race, Bucket: "audit", Chain: "mem", VerifierKey: vkey, Parallelism: 2})
 	if err != nil || rep.Entries != 13 || rep.CheckpointedSeq != 12 || rep.Unsigned != 0 {
 		t.Fatalf("verify: %v (%+v), want the 13 entries surveyed, all signed", err, rep.LogReport)
+	}
+}
+
+// An insider writes one sealed key over thousands of times (a PUT each,
+// cheap): the verifier reports it by its count and newest versions.
+// Before, it kept every version id of the key and looked each new one up
+// among them (time that grows with the square of the versions: 40,000
+// took 16 s, a million would take hours) and printed them all in the
+// failure; a delete marker on top was named by another version's id.
+func TestVerifyReportsAKeyWrittenOverThousandsOfTimesBriefly(t *testing.T) {
+	const writes = 3000
+	for _, deleted := range []bool{false, true} {
+		t.Run(fmt.Sprintf("delete marker on top %v", deleted), func(t *testing.T) {
+			defer func(n int32) { archive.ListPageSize = n }(archive.ListPageSize)
+			archive.ListPageSize = 100 // the key's versions over 30 pages
+			store, vkey := memChain(t, 2, 2)
+			key, _ := lastKeys(store)
+			body := store.Objects("audit")[key]
+			for range writes {
+				store.PutVersion("audit", key, body)
+			}
+			if deleted {
+				store.Delete("audit", key)
+			}
+			newest, err := store.ListObjectVersions(context.Background(), &s3.ListObjectVersionsInput{Bucket: aws.String("audit"), Prefix: aws.String(key), MaxKeys: aws.Int32(1)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := fmt.Sprintf("the key holds %d versions", writes+1)
+			if deleted {
+				want = fmt.Sprintf("a delete marker (version %s)", aws.ToString(newest.DeleteMarkers[0].VersionId))
+			}
+			_, err = replayer.Verify(context.Background(), replayer.Config{S3: store, Bucket: "audit", Chain: "mem", VerifierKey: vkey})
+			var f *replayer.Failure
+			if !errors.As(err, &f) || f.Key != key || !errors.Is(err, replayer.ErrRewritten) || !strings.Contains(f.Reason, want) {
+				t.Fatalf("verify: %.400v\nwant %s named: %s", err, key, want)
+			}
+			if len(f.Reason) > 400 {
+				t.Fatalf("a failure of %d bytes: %.400s...", len(f.Reason), f.Reason)
+			}
+		})
 	}
 }
