@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -159,6 +160,144 @@ func TestVerifyReportsAKeyWrittenOverThousandsOfTimesBriefly(t *testing.T) {
 			if len(f.Reason) > 400 {
 				t.Fatalf("a failure of %d bytes: %.400s...", len(f.Reason), f.Reason)
 			}
+		})
+	}
+}
+
+// forged seals n records after the entry of seq after in store's chain
+// "mem", at ts and the minutes after, as an insider without the signing
+// key can (every hash of an unsigned entry can be computed), and returns
+// the object's key and body.
+func forged(t *testing.T, store *s3mem.S3, after uint64, ts time.Time, n int) (string, []byte) {
+	t.Helper()
+	var prev *shared.Entry
+	for k, body := range store.Objects("audit") {
+		if strings.Contains(k, "/checkpoints/") {
+			continue
+		}
+		lines, err := shared.SplitLines(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range lines {
+			if e, err := shared.ParseLine(l); err == nil && e.Seq == after {
+				prev = e
+			}
+		}
+	}
+	if prev == nil {
+		t.Fatalf("no entry at seq %d", after)
+	}
+	head := shared.Head{Chain: "mem", Seq: prev.Seq, Hash: prev.Hash, Offset: -1}
+	if prev.Source != nil {
+		head.Offset = prev.Source.Offset
+	}
+	var body []byte
+	var first *shared.Entry
+	for i := range n {
+		at := ts.Add(time.Duration(i) * time.Minute)
+		e, err := shared.SealRecord(head, shared.Source{Topic: "decisions", Offset: head.Offset + 1, Timestamp: at}, []byte(`{"forged":true}`), at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, _ := e.Line()
+		body = append(append(body, l...), '\n')
+		head = head.Next(e)
+		if first == nil {
+			first = e
+		}
+	}
+	return shared.BatchKey("audit", first), body
+}
+
+// An insider who can write anywhere under the prefix (new keys, new
+// versions, delete markers) but does not hold the signing key tries to
+// make a broken chain verify. Each write is refused, by the streaming
+// verifier as by the one before it. The chain: genesis, then objects of
+// seqs 1-3, 4-6, 7-9, 10-12 on 2026-11-01 to 04, each with its checkpoint.
+func TestVerifyRefusesAnInsidersWrites(t *testing.T) {
+	day := func(d int) string { return fmt.Sprintf("audit/year=2026/month=11/day=%02d/env=mem/", d) }
+	seqName := func(seq uint64, ext string) string { return fmt.Sprintf("%020d%s", seq, ext) }
+	cp := func(seq uint64) string { return shared.CheckpointKey("audit", "mem", seq) }
+	oct31 := time.Date(2026, 10, 31, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name   string
+		tamper func(t *testing.T, s *s3mem.S3, objs map[string][]byte)
+		is     error
+	}{
+		{"an object copied into another day folder (one seq in two folders)", func(t *testing.T, s *s3mem.S3, objs map[string][]byte) {
+			s.PutVersion("audit", day(9)+seqName(4, ".jsonl"), objs[day(2)+seqName(4, ".jsonl")])
+		}, shared.ErrChainBroken},
+		{"an object copied to an earlier day folder, listed before the real one", func(t *testing.T, s *s3mem.S3, objs map[string][]byte) {
+			s.PutVersion("audit", "audit/year=2026/month=10/day=31/env=mem/"+seqName(4, ".jsonl"), objs[day(2)+seqName(4, ".jsonl")])
+		}, shared.ErrChainBroken},
+		{"a fork of seq 4 in an earlier day, listed and merged before the real one", func(t *testing.T, s *s3mem.S3, _ map[string][]byte) {
+			k, b := forged(t, s, 3, oct31, 3)
+			s.PutVersion("audit", k, b)
+		}, shared.ErrChainBroken},
+		{"a fork of all of seqs 4-12 in an earlier day", func(t *testing.T, s *s3mem.S3, _ map[string][]byte) {
+			k, b := forged(t, s, 3, oct31, 9)
+			s.PutVersion("audit", k, b)
+		}, shared.ErrChainBroken},
+		{"an object far past the head (seq 2^53-1)", func(t *testing.T, s *s3mem.S3, objs map[string][]byte) {
+			s.PutVersion("audit", day(5)+seqName(1<<53-1, ".jsonl"), objs[day(4)+seqName(10, ".jsonl")])
+		}, shared.ErrChainBroken},
+		{"a checkpoint copied to the key of a seq it does not sign", func(t *testing.T, s *s3mem.S3, objs map[string][]byte) {
+			s.PutVersion("audit", cp(5), objs[cp(6)])
+		}, shared.ErrBadCheckpoint},
+		{"a checkpoint copied past the head", func(t *testing.T, s *s3mem.S3, objs map[string][]byte) {
+			s.PutVersion("audit", cp(13), objs[cp(12)])
+		}, shared.ErrBadCheckpoint},
+		{"a checkpoint written again with its own bytes", func(t *testing.T, s *s3mem.S3, objs map[string][]byte) {
+			s.PutVersion("audit", cp(6), objs[cp(6)])
+		}, replayer.ErrRewritten},
+		{"a delete marker on a checkpoint", func(t *testing.T, s *s3mem.S3, _ map[string][]byte) { s.Delete("audit", cp(6)) }, replayer.ErrRewritten},
+		{"a delete marker on the newest object and its checkpoint", func(t *testing.T, s *s3mem.S3, _ map[string][]byte) {
+			s.Delete("audit", day(4)+seqName(10, ".jsonl"))
+			s.Delete("audit", cp(12))
+		}, replayer.ErrRewritten},
+		{"the newest object deleted (delete marker) then written again", func(t *testing.T, s *s3mem.S3, objs map[string][]byte) {
+			s.Delete("audit", day(4)+seqName(10, ".jsonl"))
+			s.PutVersion("audit", day(4)+seqName(10, ".jsonl"), objs[day(4)+seqName(10, ".jsonl")])
+		}, replayer.ErrRewritten},
+		{"a batch key of 21 digits", func(t *testing.T, s *s3mem.S3, objs map[string][]byte) {
+			s.PutVersion("audit", day(2)+"0"+seqName(4, ".jsonl"), objs[day(2)+seqName(4, ".jsonl")])
+		}, shared.ErrChainBroken},
+		{"a batch key of 19 digits", func(t *testing.T, s *s3mem.S3, objs map[string][]byte) {
+			s.PutVersion("audit", day(2)+seqName(4, ".jsonl")[1:], objs[day(2)+seqName(4, ".jsonl")])
+		}, shared.ErrChainBroken},
+		{"a batch key in upper case", func(t *testing.T, s *s3mem.S3, objs map[string][]byte) {
+			s.PutVersion("audit", day(2)+seqName(4, ".JSONL"), objs[day(2)+seqName(4, ".jsonl")])
+		}, shared.ErrChainBroken},
+		{"a folder marker (key ending in a slash)", func(t *testing.T, s *s3mem.S3, _ map[string][]byte) {
+			s.PutVersion("audit", day(2), nil)
+		}, shared.ErrChainBroken},
+		{"a key under a batch key", func(t *testing.T, s *s3mem.S3, objs map[string][]byte) {
+			s.PutVersion("audit", day(2)+seqName(4, ".jsonl")+"/x", []byte("x\n"))
+		}, shared.ErrChainBroken},
+		{"a batch key of seq 0 (a second genesis)", func(t *testing.T, s *s3mem.S3, objs map[string][]byte) {
+			s.PutVersion("audit", day(1)+seqName(0, ".jsonl"), objs[shared.GenesisKey("audit", "mem")])
+		}, shared.ErrChainBroken},
+		{"a checkpoint named latest", func(t *testing.T, s *s3mem.S3, objs map[string][]byte) {
+			s.PutVersion("audit", "audit/checkpoints/env=mem/latest.note", objs[cp(12)])
+		}, shared.ErrChainBroken},
+		{"a checkpoint of 21 digits sorting among the others", func(t *testing.T, s *s3mem.S3, objs map[string][]byte) {
+			s.PutVersion("audit", "audit/checkpoints/env=mem/0"+seqName(6, ".note"), objs[cp(6)])
+		}, shared.ErrChainBroken},
+		{"a date that does not exist", func(t *testing.T, s *s3mem.S3, objs map[string][]byte) {
+			s.PutVersion("audit", "audit/year=2026/month=02/day=30/env=mem/"+seqName(13, ".jsonl"), []byte("x\n"))
+		}, shared.ErrChainBroken},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			defer func(n int32) { archive.ListPageSize = n }(archive.ListPageSize)
+			archive.ListPageSize = 2
+			store, vkey := memChain(t, 4, 3)
+			tc.tamper(t, store, store.Objects("audit"))
+			rep, err := replayer.Verify(context.Background(), replayer.Config{S3: store, Bucket: "audit", Chain: "mem", VerifierKey: vkey, Parallelism: 3})
+			if !errors.Is(err, tc.is) {
+				t.Fatalf("verify: %v (%+v), want %v", err, rep.LogReport, tc.is)
+			}
+			t.Logf("found: %v", err)
 		})
 	}
 }
