@@ -2,6 +2,7 @@ package replayer_test
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"sort"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/aegisai/audit/archive"
 	"github.com/aegisai/audit/internal/testbed/s3mem"
@@ -298,6 +300,125 @@ func TestVerifyRefusesAnInsidersWrites(t *testing.T) {
 				t.Fatalf("verify: %v (%+v), want %v", err, rep.LogReport, tc.is)
 			}
 			t.Logf("found: %v", err)
+		})
+	}
+}
+
+// rotatedChain writes chain "mem" with a key hand-over into an in-memory
+// S3: genesis, then objects of seqs 1-2 on 2026-11-04, 3-5 on 11-02
+// ending in the KEY entry at seq 5, 6-7 on 11-03 and 8-9 on 11-01 (the
+// Kafka timestamps went back: S3 lists them in neither seq nor key order),
+// each with its checkpoint; those up to seq 5 signed by the first key
+// (retiredSigns: also the later ones), the others by the second. It returns
+// the store and the keyset.
+func rotatedChain(t *testing.T, retiredSigns bool) (*s3mem.S3, string) {
+	t.Helper()
+	gen := func(name string) (note.Signer, string) {
+		skey, vkey, err := note.GenerateKey(rand.Reader, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		signer, err := shared.NewSigner(skey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return signer, vkey
+	}
+	s1, v1 := gen("aegis-mem")
+	s2, v2 := gen("aegis-mem-2")
+	next, err := shared.ParseVerifierKey(v2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := s3mem.New("audit")
+	start := time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)
+	g, err := shared.NewGenesis("mem", start, "aegis-mem", v1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sign := func(signer note.Signer, entries []*shared.Entry, offset int64, key string) {
+		last := entries[len(entries)-1]
+		msg, err := shared.Checkpoint{Chain: "mem", Seq: last.Seq, Hash: last.Hash, Offset: offset, Object: key, Root: shared.ObjectRoot(entries), Time: start}.Sign(signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		store.PutVersion("audit", shared.CheckpointKey("audit", "mem", last.Seq), msg)
+	}
+	gl, _ := g.Line()
+	store.PutVersion("audit", shared.GenesisKey("audit", "mem"), append(gl, '\n'))
+	sign(s1, []*shared.Entry{g}, -1, shared.GenesisKey("audit", "mem"))
+	head := shared.Head{Chain: "mem", Hash: g.Hash, Offset: -1}
+	n := 0
+	for _, o := range []struct {
+		day, records int
+		handOver     bool
+	}{{3, 2, false}, {1, 2, true}, {2, 2, false}, {0, 2, false}} {
+		var entries []*shared.Entry
+		var body []byte
+		raws := make([][]byte, o.records)
+		for i := range raws {
+			raws[i] = []byte(decisionRecord(n+i, 0, 0, "2026-11-01T08:00:00Z"))
+		}
+		if o.handOver {
+			raws = append(raws, shared.KeyChangeRequest("mem", next))
+		}
+		for i, raw := range raws {
+			ts := start.AddDate(0, 0, o.day).Add(time.Duration(i) * time.Minute)
+			e, err := shared.SealRecord(head, shared.Source{Topic: "decisions", Offset: int64(n), Timestamp: ts}, raw, ts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			l, _ := e.Line()
+			body = append(append(body, l...), '\n')
+			entries = append(entries, e)
+			head = head.Next(e)
+			n++
+		}
+		key := shared.BatchKey("audit", entries[0])
+		store.PutVersion("audit", key, body)
+		signer := s2
+		if entries[0].Seq <= 5 || retiredSigns {
+			signer = s1
+		}
+		sign(signer, entries, head.Offset, key)
+	}
+	if last := head.Seq; last != 9 {
+		t.Fatalf("chain ends at seq %d, want 9", last)
+	}
+	return store, fmt.Sprintf("%s 0 5\n%s 6 -\n", v1, v2)
+}
+
+// Key rotation across the streamed listing: a chain whose KEY entry sits
+// in an object listed after later seqs (dates that go back) verifies with
+// its keyset at any page size, and each rule of docs/FORMAT.md section 7.4
+// still fails it: a hand-over no checkpoint signs, a retired key signing
+// after its range, a keyset that predates the rotation.
+func TestVerifyKeyRotationAcrossTheStreamedListing(t *testing.T) {
+	for _, page := range []int32{1, 2, 1000} {
+		t.Run(fmt.Sprintf("page %d", page), func(t *testing.T) {
+			defer func(n int32) { archive.ListPageSize = n }(archive.ListPageSize)
+			archive.ListPageSize = page
+			verify := func(store *s3mem.S3, keyset string) (replayer.Report, error) {
+				return replayer.Verify(context.Background(), replayer.Config{S3: store, Bucket: "audit", Chain: "mem", VerifierKey: keyset, Parallelism: 2})
+			}
+			store, keyset := rotatedChain(t, false)
+			if rep, err := verify(store, keyset); err != nil || rep.Entries != 10 || rep.CheckpointedSeq != 9 || rep.Checkpoints != 5 {
+				t.Fatalf("verify: %v (%+v)", err, rep.LogReport)
+			}
+			store.Remove("audit", shared.CheckpointKey("audit", "mem", 5))
+			if _, err := verify(store, keyset); !errors.Is(err, shared.ErrKeyChange) {
+				t.Fatalf("verify without the hand-over's checkpoint: %v, want %v", err, shared.ErrKeyChange)
+			}
+			store, keyset = rotatedChain(t, true)
+			_, err := verify(store, keyset)
+			var f *replayer.Failure
+			if !errors.As(err, &f) || f.Key != shared.CheckpointKey("audit", "mem", 7) {
+				t.Fatalf("verify with the retired key signing after its range: %v, want the checkpoint of seq 7 named", err)
+			}
+			store, keyset = rotatedChain(t, false)
+			if _, err := verify(store, strings.Fields(keyset)[0]); !errors.Is(err, shared.ErrKeyChange) {
+				t.Fatalf("verify with the keyset from before the rotation: %v, want %v", err, shared.ErrKeyChange)
+			}
 		})
 	}
 }
