@@ -14,6 +14,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +25,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
@@ -165,7 +167,7 @@ func (s *Store) Put(ctx context.Context, key string, body []byte, retainUntil ti
 		ChecksumAlgorithm:         types.ChecksumAlgorithmSha256,
 		ChecksumSHA256:            aws.String(base64.StdEncoding.EncodeToString(sum[:])),
 		ContentType:               aws.String(contentType(key)),
-	})
+	}, withPayloadHash(hex.EncodeToString(sum[:])))
 	if err != nil {
 		if httpStatus(err) == http.StatusPreconditionFailed {
 			return "", fmt.Errorf("put s3://%s/%s: %w", s.Bucket, key, ErrExists)
@@ -319,6 +321,21 @@ func readBody(r io.Reader, length *int64) ([]byte, error) {
 	buf := bytes.NewBuffer(make([]byte, 0, *length+bytes.MinRead))
 	_, err := buf.ReadFrom(r)
 	return buf.Bytes(), err
+}
+
+// withPayloadHash hands the SDK the body's SHA-256, computed once for the
+// checksum header, as the SigV4 payload hash: over plain HTTP (a local
+// server) the SDK would otherwise read and hash the whole body a second
+// time. The signature covers the same value either way.
+func withPayloadHash(hexSum string) func(*s3.Options) {
+	return func(o *s3.Options) {
+		o.APIOptions = append(o.APIOptions, func(stack *middleware.Stack) error {
+			return stack.Finalize.Insert(middleware.FinalizeMiddlewareFunc("AegisPayloadHash",
+				func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+					return next.HandleFinalize(v4.SetPayloadHash(ctx, hexSum), in)
+				}), "ComputePayloadHash", middleware.Before)
+		})
+	}
 }
 
 // withoutResponseChecksum removes the SDK's check of a response body

@@ -276,8 +276,9 @@ func (s *Sealer) loadUncommitted(ctx context.Context, admin *kgo.Client, cps []c
 				continue
 			}
 			s.mu.Lock()
-			s.pending[e.Source.Offset] = newSealedRef(e, &shared.SealedRecord{Object: c.cp.Object, VersionID: obj.VersionID, Line: j + 1,
+			ref := newSealedRef(e, &shared.SealedRecord{Object: c.cp.Object, VersionID: obj.VersionID, Line: j + 1,
 				Checkpoint: c.cp.Seq, Entry: lines[j]})
+			s.pending[e.Source.Offset] = &ref
 			s.mu.Unlock()
 		}
 		if done {

@@ -287,16 +287,12 @@ type sealedRef struct {
 	key string
 }
 
-func newSealedRef(e *shared.Entry, rec *shared.SealedRecord) *sealedRef {
+func newSealedRef(e *shared.Entry, rec *shared.SealedRecord) sealedRef {
 	key := e.DecisionID()
 	if key == "" {
 		key = e.Chain
 	}
-	return &sealedRef{rec: rec, key: key}
-}
-
-func (s *Sealer) sealedRecord(ref *sealedRef) (*kgo.Record, error) {
-	return &kgo.Record{Topic: s.cfg.SealedTopic, Key: []byte(ref.key), Value: ref.rec.Encode()}, nil
+	return sealedRef{rec: rec, key: key}
 }
 
 // checkpointTask is an object written whose checkpoint is still to write.
@@ -343,13 +339,22 @@ func (s *Sealer) write(ctx context.Context, records []*kgo.Record, prepared []*s
 		now := s.cfg.Now()
 		entries := make([]*shared.Entry, 0, n)
 		lines := make([][]byte, 0, n)
+		// The lines are written into the object's body one after the
+		// other: no line is copied to make the body.
+		size := 0
+		for _, p := range prepared[:n] {
+			size += p.LineSizeHint(head.Chain) + 1
+		}
+		body := make([]byte, 0, size)
 		for _, p := range prepared[:n] {
 			e := *p // prepared entries stay as read, should the object be chained again
 			s.keys.decide(&e)
-			line, err := head.SealNext(&e, now)
-			if err != nil {
+			var line []byte
+			var err error
+			if body, line, err = head.SealNextAppend(body, &e, now); err != nil {
 				return nil, nil, err
 			}
+			body = append(body, '\n')
 			entries, lines = append(entries, &e), append(lines, line)
 			head = head.Next(&e)
 			if e.Type == shared.EntryKey {
@@ -358,7 +363,7 @@ func (s *Sealer) write(ctx context.Context, records []*kgo.Record, prepared []*s
 		}
 		n = len(entries)
 		start := time.Now()
-		key, version, entries, lines, err := s.writeBatch(ctx, entries, lines, records[:n])
+		key, version, entries, lines, err := s.writeBatch(ctx, entries, lines, body, records[:n])
 		if err != nil {
 			return nil, nil, err
 		}
@@ -373,14 +378,21 @@ func (s *Sealer) write(ctx context.Context, records []*kgo.Record, prepared []*s
 		}
 		newHead := s.Head()
 		refs := make([]*sealedRef, len(entries))
+		// One allocation for the object's records and one for its refs:
+		// they live and die together (until the transaction commits).
+		recs, refVals := make([]shared.SealedRecord, len(entries)), make([]sealedRef, len(entries))
+		byType := map[shared.EntryType]int{}
 		for i, e := range entries {
 			newHead = newHead.Next(e)
-			refs[i] = newSealedRef(e, &shared.SealedRecord{Object: key, VersionID: version, Line: i + 1,
-				Checkpoint: entries[len(entries)-1].Seq, Entry: lines[i]})
-			if e.Type == shared.EntryInvalid {
-				s.invalid.Add(1)
-			}
-			s.m.entries.WithLabelValues(string(e.Type)).Inc()
+			recs[i] = shared.SealedRecord{Object: key, VersionID: version, Line: i + 1,
+				Checkpoint: entries[len(entries)-1].Seq, Entry: lines[i]}
+			refVals[i] = newSealedRef(e, &recs[i])
+			refs[i] = &refVals[i]
+			byType[e.Type]++
+		}
+		s.invalid.Add(int64(byType[shared.EntryInvalid]))
+		for t, n := range byType {
+			s.m.entries.WithLabelValues(string(t)).Add(float64(n))
 		}
 		s.mu.Lock()
 		for i, e := range entries {
@@ -438,9 +450,8 @@ func (s *Sealer) prepare(records []*kgo.Record) ([]*shared.Entry, error) {
 // seals from the same records (a zombie sealer racing on them), that
 // object's entries are adopted and returned instead; anything else stops
 // the sealer with ErrChainForked.
-func (s *Sealer) writeBatch(ctx context.Context, entries []*shared.Entry, lines [][]byte, records []*kgo.Record) (string, string, []*shared.Entry, [][]byte, error) {
+func (s *Sealer) writeBatch(ctx context.Context, entries []*shared.Entry, lines [][]byte, body []byte, records []*kgo.Record) (string, string, []*shared.Entry, [][]byte, error) {
 	key := shared.BatchKey(s.cfg.Prefix, entries[0])
-	body := joinLines(lines)
 	start := s.cfg.Now()
 	version, err := s.put(ctx, key, body)
 	if err == nil {
@@ -559,10 +570,13 @@ func (s *Sealer) retry(ctx context.Context, what string, fn func(context.Context
 }
 
 func joinLines(lines [][]byte) []byte {
-	var buf bytes.Buffer
+	n := len(lines)
 	for _, l := range lines {
-		buf.Write(l)
-		buf.WriteByte('\n')
+		n += len(l)
 	}
-	return buf.Bytes()
+	buf := make([]byte, 0, n)
+	for _, l := range lines {
+		buf = append(append(buf, l...), '\n')
+	}
+	return buf
 }

@@ -48,6 +48,14 @@ type canonScanner struct {
 // noRecord is the parent of values whose members are not remembered.
 const noRecord = -2
 
+// canonicalText reports whether in is exactly canonical JSON nesting at
+// most maxDepth levels, as far as the scanner can tell ("not sure" is
+// false).
+func canonicalText(in []byte, maxDepth int) bool {
+	var s canonScanner
+	return s.scan(in, maxDepth, 0)
+}
+
 // scan reports whether in is exactly canonical JSON under the rules of
 // docs/FORMAT.md section 3, nesting at most maxDepth levels.
 func (s *canonScanner) scan(in []byte, maxDepth, recordDepth int) bool {

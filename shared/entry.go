@@ -170,12 +170,23 @@ func (e *Entry) CanonicalBody() ([]byte, error) {
 // goes: before the top-level "invalid" member of an INVALID entry, else
 // before the top-level "prev" (see withHash).
 func (e *Entry) canonicalBody() (b []byte, hashAt int, err error) {
+	// Room for the members, and for the hash member that Line and
+	// SealNext insert in place.
+	return e.appendCanonicalBody(make([]byte, 0, e.LineSizeHint(e.Chain)))
+}
+
+// LineSizeHint is about the length of e's sealed line in chain (room for
+// its members and its hash): a size to allocate for, not a bound.
+func (e *Entry) LineSizeHint(chain string) int {
+	return 512 + len(chain) + len(e.Event) + e.invalidLen() + hashMemberLen
+}
+
+// appendCanonicalBody appends e's canonical body to b; hashAt is where in
+// the result the hash member goes.
+func (e *Entry) appendCanonicalBody(b []byte) (_ []byte, hashAt int, err error) {
 	if e.Seq > MaxSafeInteger || e.Source != nil && (e.Source.Offset > MaxSafeInteger || e.Source.Offset < 0) {
 		return nil, 0, fmt.Errorf("entry seq %d: seq or offset outside [0, 2^53-1]", e.Seq)
 	}
-	// Room for the members, and for the hash member that Line and
-	// SealNext insert in place.
-	b = make([]byte, 0, 512+len(e.Chain)+len(e.Event)+e.invalidLen()+hashMemberLen)
 	b = append(b, `{"chain":`...)
 	b = appendString(b, e.Chain)
 	switch {
@@ -478,18 +489,29 @@ func (e *Entry) Raw() []byte { return e.raw }
 // sealedAt: it fills the chain fields, computes the hash and returns the
 // line, writing the canonical body once.
 func (h Head) SealNext(e *Entry, sealedAt time.Time) ([]byte, error) {
+	_, line, err := h.SealNextAppend(make([]byte, 0, e.LineSizeHint(h.Chain)), e, sealedAt)
+	return line, err
+}
+
+// SealNextAppend is SealNext writing the line at the end of dst, so that
+// the lines of an object can be written into its body one after the other
+// (give dst the room: a line that does not fit moves dst). It returns dst
+// extended and the line, a slice of it.
+func (h Head) SealNextAppend(dst []byte, e *Entry, sealedAt time.Time) (out, line []byte, err error) {
 	e.V, e.Chain, e.Seq, e.Prev, e.SealedAt = FormatVersion, h.Chain, h.Seq+1, h.Hash, sealedAt.UTC()
 	if e.Key != nil {
 		k := *e.Key // prepared entries are copied shallowly: never write through
 		k.FromSeq = e.Seq + 1
 		e.Key = &k
 	}
-	body, at, err := e.canonicalBody()
+	start := len(dst)
+	out, at, err := e.appendCanonicalBody(dst)
 	if err != nil {
-		return nil, err
+		return dst, nil, err
 	}
-	e.Hash = hashBody(e.Prev, body)
-	return insertHash(body, at, e.Hash), nil
+	e.Hash = hashBody(e.Prev, out[start:])
+	out = insertHash(out, at, e.Hash)
+	return out, out[start:len(out):len(out)], nil
 }
 
 func clampTime(t time.Time) time.Time {

@@ -275,7 +275,23 @@ func (e *Envelope) fastRecord() (_ []byte, ok bool) {
 			!(d.ConfidenceScore >= 0 && d.ConfidenceScore <= 1) {
 			return nil, false
 		}
-		if d.Metadata != nil {
+		var sorted bool
+		switch {
+		case len(d.Metadata) == 0 || len(d.Metadata) > MaxMetadataBytes || d.Metadata[0] != '{':
+			// None, or the strict parser below names what is wrong.
+		case canonicalText(d.Metadata, MaxDepth-2):
+			// Canonical already (what json.Marshal of a map writes, mostly):
+			// checked in one pass, used as it is.
+			metadata = d.Metadata
+		default:
+			// Canonical but for the order of members (a literal, a
+			// marshalled struct): members sorted without building a tree.
+			metadata, sorted = canonicalSorted(d.Metadata, MaxDepth-2, make([]byte, 0, len(d.Metadata)))
+			if !sorted {
+				metadata = nil
+			}
+		}
+		if d.Metadata != nil && metadata == nil {
 			// The metadata object is at depth 3 of the record.
 			v, err := parseJSON(d.Metadata, parseOptions{maxDepth: MaxDepth - 2})
 			if err != nil || v.kind != jsonObject {

@@ -220,3 +220,86 @@ func TestFastPathsTakeTypicalInput(t *testing.T) {
 		})
 	}
 }
+
+// An object's lines written into its body one after the other are the
+// lines SealNext writes, chained the same, and a line handed out cannot
+// be grown over the next one.
+func TestSealNextAppendWritesTheSameLinesIntoOneBody(t *testing.T) {
+	records := []string{
+		`{"decision":{"action":"ALLOW","confidence_score":0.87,"decision_id":"dec-1","policy_version":"p","session_id":"s","user_id":"u"},"environment":"prod","event_id":"evt-1","occurred_at":"2026-11-27T09:00:00Z","type":"decision"}`,
+		`not json at all`,
+		`{"environment":"prod","event_id":"evt-3","occurred_at":"2026-11-27T09:00:00Z","override":{"decision_id":"dec-1","new_action":"BLOCK","reason":"r","reviewer_id":"a"},"type":"override"}`,
+	}
+	one, all := Head{Chain: "prod", Seq: 4, Offset: 4}, Head{Chain: "prod", Seq: 4, Offset: 4}
+	var want []byte
+	body := make([]byte, 0, 16) // too small: the body moves as it grows
+	var lines [][]byte
+	for i, raw := range records {
+		src := Source{Topic: "decisions", Offset: int64(5 + i), Timestamp: vecTime}
+		a, err := PrepareRecord("prod", src, []byte(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := *a
+		line, err := one.SealNext(a, vecTime)
+		if err != nil {
+			t.Fatal(err)
+		}
+		one = one.Next(a)
+		want = append(append(want, line...), '\n')
+		var got []byte
+		if body, got, err = all.SealNextAppend(body, &b, vecTime); err != nil {
+			t.Fatal(err)
+		}
+		body = append(body, '\n')
+		all = all.Next(&b)
+		if !bytes.Equal(got, line) || b.Hash != a.Hash {
+			t.Fatalf("record %d: appended line %s, SealNext %s", i, got, line)
+		}
+		lines = append(lines, got)
+	}
+	if !bytes.Equal(body, want) {
+		t.Fatalf("body %q, want %q", body, want)
+	}
+	if cap(lines[0]) != len(lines[0]) {
+		t.Fatalf("a line has room to grow over the next one (len %d, cap %d)", len(lines[0]), cap(lines[0]))
+	}
+}
+
+// FuzzCanonicalSorted: what the sorting writer accepts, the strict
+// canonicaliser accepts too and writes the same bytes.
+func FuzzCanonicalSorted(f *testing.F) {
+	for _, s := range []string{`{"b":1,"a":2}`, `{"ip_country":"DE","amount":129.95}`, `{"z":{"y":[{"b":1,"a":{"d":null,"c":true}}]},"a":"x"}`,
+		`{"a":1,"a":2}`, `{"b":1,"a":2,"b":3}`, `{"😀":1,"ﬀ":2}`, `{"b": 1,"a":2}`, `{"b":1.50,"a":2}`, `{"b":"\/","a":2}`, `{"a\u0062":1}`, `[{"b":1,"a":2}]`, `{}`, `{"b":[],"a":{}}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		got, ok := canonicalSorted(in, MaxDepth-2, []byte("x"))
+		if !ok {
+			return
+		}
+		v, err := parseJSON(in, parseOptions{maxDepth: MaxDepth - 2})
+		if err != nil {
+			t.Fatalf("the sorting writer accepts what the strict parser refuses (%v): %q", err, in)
+		}
+		if want := appendCanonical([]byte("x"), &v); !bytes.Equal(got, want) {
+			t.Fatalf("the sorting writer wrote %q, the strict path %q, for %q", got, want, in)
+		}
+	})
+}
+
+// Metadata that is canonical but for its members' order takes the fast
+// path and comes out sorted; empty metadata never reaches it.
+func TestUnsortedMetadataTakesTheFastPath(t *testing.T) {
+	at := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+	e := &Envelope{Type: TypeDecision, EventID: "e1", Environment: "prod", OccurredAt: at, Decision: &Decision{DecisionID: "d1", Action: ActionAllow,
+		ConfidenceScore: 0.5, PolicyVersion: "p", UserID: "u", SessionID: "s", Metadata: []byte(`{"ip_country":"DE","amount":129.95,"n":{"b":1,"a":[2]}}`)}}
+	b, ok := e.fastRecord()
+	if !ok || !bytes.Contains(b, []byte(`"metadata":{"amount":129.95,"ip_country":"DE","n":{"a":[2],"b":1}}`)) {
+		t.Fatalf("fast path %v: %s", ok, b)
+	}
+	e.Decision.Metadata = []byte{}
+	if _, err := e.Record(); err == nil {
+		t.Fatalf("empty metadata accepted")
+	}
+}

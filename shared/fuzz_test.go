@@ -215,6 +215,9 @@ func FuzzCanonicalMode(f *testing.F) {
 func FuzzEnvelopeRecord(f *testing.F) {
 	f.Add("d1", "u\"1", "s\n", "p<&>", []byte(`{"a":[1,2.5]}`), 0.92, "reason")
 	f.Add("", " ", "\x7f", "é🦊", []byte(`null`), 1e-7, "")
+	f.Add("d2", "u", "s", "p", []byte(`{"a":1,"b":"x","c":{"d":[true,null,-0.5]}}`), 0.5, "r") // canonical already
+	f.Add("d3", "u", "s", "p", []byte(`{"b":1,"a":2}`), 0.5, "r")                              // unsorted
+	f.Add("d4", "u", "s", "p", []byte(`{"a":{"a":{"a":{"a":{"a":{"a":{"a":{"a":{"a":{"a":{"a":{"a":{"a":{"a":{"a":{"a":{"a":{"a":{"a":{"a":{"a":{"a":{"a":{"a":{"a":{"a":{"a":{"a":{"a":{"a":{"a":{"a":1}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}`), 0.5, "r")
 	f.Fuzz(func(t *testing.T, id, user, session, policy string, meta []byte, score float64, reason string) {
 		at := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
 		var md json.RawMessage

@@ -29,7 +29,17 @@ type SealedRecord struct {
 // canonical JSON already): what encoding/json writes, at a fraction of the
 // cost.
 func (r *SealedRecord) Encode() []byte {
-	b := make([]byte, 0, len(r.Entry)+len(r.Object)+len(r.VersionID)+64)
+	return r.AppendEncode(make([]byte, 0, r.EncodedSizeHint()))
+}
+
+// EncodedSizeHint is about the length of r encoded: a size to allocate
+// for, not a bound.
+func (r *SealedRecord) EncodedSizeHint() int {
+	return len(r.Entry) + len(r.Object) + len(r.VersionID) + 128
+}
+
+// AppendEncode appends r encoded (see Encode) to b.
+func (r *SealedRecord) AppendEncode(b []byte) []byte {
 	b = append(b, `{"object":`...)
 	b = appendString(b, r.Object)
 	if r.VersionID != "" {

@@ -1,6 +1,8 @@
 package shared
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -38,5 +40,31 @@ func TestCheckPointer(t *testing.T) {
 				t.Fatalf("CheckPointer(%.80s line %d) = %v, want ok %v", c.rec.Object, c.rec.Line, err, c.ok)
 			}
 		})
+	}
+}
+
+// Encode writes what encoding/json writes (without its HTML escaping),
+// and AppendEncode the same bytes
+// after whatever the buffer holds (the sealer encodes a transaction's
+// records into one buffer).
+func TestSealedRecordEncodesAsEncodingJSON(t *testing.T) {
+	line := []byte(`{"chain":"prod","hash":"00","seq":7}`)
+	for _, r := range []SealedRecord{
+		{Object: "prod/events/env=prod/date=2026-11-27/chain=prod/00000000000000000007.jsonl", VersionID: "v1", Line: 3, Checkpoint: 9, Entry: line},
+		{Object: `odd "key" \ with <html> & é`, Line: 1, Entry: line},
+	} {
+		var enc bytes.Buffer
+		j := json.NewEncoder(&enc)
+		j.SetEscapeHTML(false)
+		if err := j.Encode(&r); err != nil {
+			t.Fatal(err)
+		}
+		want := bytes.TrimSuffix(enc.Bytes(), []byte("\n"))
+		if got := r.Encode(); !bytes.Equal(got, want) {
+			t.Fatalf("Encode %s, encoding/json %s", got, want)
+		}
+		if got := r.AppendEncode([]byte("prefix")); !bytes.Equal(got, append([]byte("prefix"), want...)) {
+			t.Fatalf("AppendEncode %s", got)
+		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -124,6 +125,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Use:   "sealer",
 		Short: "Seal the decisions topic into S3 and publish the sealed entries",
 		RunE: c.run(func(ctx context.Context, log *zap.Logger) error {
+			sealerGC()
 			skey, err := readKey("--signer-key-file", signerKF)
 			if err != nil {
 				return err
@@ -471,4 +473,18 @@ func writeFileAtomic(path string, b []byte) error {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// sealerGCPercent is the sealer's GOGC unless the environment sets one.
+// Nearly everything the sealer allocates is a batch's buffers, garbage
+// once the batch is committed: collecting half as often cut its CPU by
+// about 8% for 33 MiB more peak memory (109 against 76 MiB sealing
+// 500,000 decisions, `make bench BENCH=seal_throughput,sealer_rss` with
+// GOGC=200 and 100).
+const sealerGCPercent = 200
+
+func sealerGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(sealerGCPercent)
+	}
 }

@@ -1,14 +1,19 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -36,6 +41,7 @@ type sealerRun struct {
 	st                           *localstack.Stack
 	chain, bucket, topic, sealed string
 	vkey                         string
+	metrics                      string // the sealer's --metrics-addr
 	proc                         *chaos.Proc
 }
 
@@ -89,7 +95,19 @@ func newSealerRun(ctx context.Context, st *localstack.Stack, extra ...string) (*
 	if _, err := topics.Ensure(ctx, cl, r.sealed, 6); err != nil {
 		return nil, err
 	}
-	args := append([]string{aegisBin, "sealer", "--signer-key-file", keyFile, "--retention", "24h", "--identity", "bench"}, extra...)
+	// The sealer serves its metrics (and profiler) here: seal_throughput
+	// reads its progress from them.
+	r.metrics = os.Getenv("AEGIS_METRICS_ADDR")
+	if r.metrics == "" {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		r.metrics = l.Addr().String()
+		l.Close()
+	}
+	args := append([]string{aegisBin, "sealer", "--signer-key-file", keyFile, "--retention", "24h", "--identity", "bench",
+		"--metrics-addr", r.metrics}, extra...)
 	r.proc = &chaos.Proc{Name: "sealer", Args: args, Env: append(append(os.Environ(), st.Env()...),
 		"AEGIS_CHAIN="+r.chain, "AEGIS_BUCKET="+r.bucket, "AEGIS_TOPIC="+r.topic,
 		"AEGIS_SEALED_TOPIC="+r.sealed, "AEGIS_VERIFIER_KEY_FILE="+pubFile, "AEGIS_LOG_LEVEL=error")}
@@ -118,6 +136,66 @@ func (r *sealerRun) waitHead(ctx context.Context, seq uint64) error {
 		}
 	}
 	return nil
+}
+
+// waitCommitted waits until the sealer's own metrics say seq is sealed
+// and committed: its head is at seq or past it and no sealed entry waits
+// for its transaction (an entry's offset is committed only after its
+// object and checkpoint are durable). Polling the signed head in S3 every
+// 20 ms instead listed the chain's checkpoints each time, work for the S3
+// server that the raw baseline did not have to share the machine with.
+func (r *sealerRun) waitCommitted(ctx context.Context, seq uint64) error {
+	for {
+		head, uncommitted, err := r.progress(ctx)
+		if err == nil && head >= float64(seq) && uncommitted == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("sealer head %.0f of %d, %.0f uncommitted (%v): %w", head, seq, uncommitted, err, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// progress reads the sealer's head seq and uncommitted entries from its
+// /metrics.
+func (r *sealerRun) progress(ctx context.Context) (head, uncommitted float64, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+r.metrics+"/metrics", nil)
+	if err != nil {
+		return 0, 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer resp.Body.Close()
+	var found int
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		name, value, ok := strings.Cut(sc.Text(), " ")
+		if !ok {
+			continue
+		}
+		name, _, _ = strings.Cut(name, "{")
+		var dst *float64
+		switch name {
+		case "aegis_sealer_head_seq":
+			dst = &head
+		case "aegis_sealer_uncommitted_entries":
+			dst = &uncommitted
+		default:
+			continue
+		}
+		if *dst, err = strconv.ParseFloat(value, 64); err != nil {
+			return 0, 0, fmt.Errorf("%s: %w", name, err)
+		}
+		found++
+	}
+	if found != 2 {
+		return 0, 0, fmt.Errorf("the sealer's metrics have no head or uncommitted gauge yet")
+	}
+	return head, uncommitted, sc.Err()
 }
 
 // preload publishes n decisions to the run's topic with a raw client and
@@ -171,14 +249,21 @@ func sealThroughput(ctx context.Context, st *localstack.Stack) (result, error) {
 	if err := r.proc.Start(); err != nil {
 		return result{}, err
 	}
+	if err := r.waitCommitted(ctx, uint64(len(values))); err != nil {
+		r.proc.Kill(syscall.SIGTERM)
+		return result{}, err
+	}
+	elapsed := time.Since(start)
+	// What the sealer said, checked where it counts: a checkpoint signed
+	// by the chain's key covers the last record.
 	if err := r.waitHead(ctx, uint64(len(values))); err != nil {
 		r.proc.Kill(syscall.SIGTERM)
 		return result{}, err
 	}
-	value := float64(len(values)) / time.Since(start).Seconds()
+	value := float64(len(values)) / elapsed.Seconds()
 	if cpu, err := r.proc.CPU(); err == nil {
 		fmt.Printf("seal_throughput: %d decisions in %.1f s, the sealer's CPU %.1f s (%.1f µs a decision)\n",
-			len(values), time.Since(start).Seconds(), cpu.Seconds(), cpu.Seconds()/float64(len(values))*1e6)
+			len(values), elapsed.Seconds(), cpu.Seconds(), cpu.Seconds()/float64(len(values))*1e6)
 	}
 	sealedRSS = r.proc.Kill(syscall.SIGTERM)
 
@@ -193,11 +278,7 @@ func sealThroughput(ctx context.Context, st *localstack.Stack) (result, error) {
 // returns records/s.
 func rawSealIO(ctx context.Context, st *localstack.Stack, r *sealerRun, values [][]byte) (float64, error) {
 	const batch = 1000
-	lineSize := 0
-	for _, v := range values[:100] {
-		lineSize += len(v) + 420 // the entry's own members
-	}
-	lineSize /= 100
+	pool := rawLines(values)
 	s3c, err := st.S3(ctx)
 	if err != nil {
 		return 0, err
@@ -237,10 +318,13 @@ func rawSealIO(ctx context.Context, st *localstack.Stack, r *sealerRun, values [
 	}()
 	go func() { // PUT objects and checkpoints, in order
 		defer wg.Done()
-		body := bytes.Repeat([]byte("x"), lineSize*batch)
+		var body []byte
+		for j := range batch {
+			body = append(append(body, pool[j%len(pool)]...), '\n')
+		}
 		note := bytes.Repeat([]byte("y"), 420)
 		for i := 0; i*batch < len(values); i++ {
-			key := fmt.Sprintf("raw/%s/%020d", r.chain, i)
+			key := fmt.Sprintf("raw/%s/%d/%020d", r.chain, start.UnixNano(), i)
 			if _, err := store.Put(ctx, key+".jsonl", body, time.Now().Add(24*time.Hour)); err != nil {
 				errs <- err
 				return
@@ -259,7 +343,6 @@ func rawSealIO(ctx context.Context, st *localstack.Stack, r *sealerRun, values [
 			return
 		}
 		defer cl.Close()
-		v := bytes.Repeat([]byte("z"), lineSize+150)
 		for i := 0; i < len(values); i += batch {
 			if err := cl.BeginTransaction(); err != nil {
 				errs <- err
@@ -267,6 +350,8 @@ func rawSealIO(ctx context.Context, st *localstack.Stack, r *sealerRun, values [
 			}
 			recs := make([]*kgo.Record, 0, batch)
 			for j := i; j < min(i+batch, len(values)); j++ {
+				v := fmt.Appendf(nil, `{"object":"raw/%s/%020d.jsonl","version_id":"%d","line":%d,"checkpoint":%d,"entry":`, r.chain, i, i, j-i+1, i+batch)
+				v = append(append(v, pool[j%len(pool)]...), '}')
 				recs = append(recs, &kgo.Record{Key: []byte(fmt.Sprint(j)), Value: v})
 			}
 			if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
@@ -285,6 +370,25 @@ func rawSealIO(ctx context.Context, st *localstack.Stack, r *sealerRun, values [
 		return 0, err
 	}
 	return float64(len(values)) / time.Since(start).Seconds(), nil
+}
+
+// rawLines makes lines for the raw baseline as large and as compressible
+// as sealed lines: each holds a preloaded record and, for the entry's own
+// members (chain, seq, hashes, times: about 420 bytes), random hex. Constant
+// filler would be compressed to almost nothing by the Kafka client and
+// make the baseline's produce far cheaper than the sealer's. 2,000 of them
+// are cycled, so no batch repeats a line.
+func rawLines(values [][]byte) [][]byte {
+	pool := make([][]byte, 2000)
+	fill := make([]byte, 210)
+	for k := range pool {
+		rand.Read(fill)
+		line := append([]byte(`{"event":`), values[k%len(values)]...)
+		line = append(line, `,"members":"`...)
+		line = hex.AppendEncode(line, fill)
+		pool[k] = append(line, `"}`...)
+	}
+	return pool
 }
 
 // sealerRSS: peak resident memory of the sealer process during
