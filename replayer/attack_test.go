@@ -222,73 +222,77 @@ func TestVerifyRefusesAnInsidersWrites(t *testing.T) {
 	seqName := func(seq uint64, ext string) string { return fmt.Sprintf("%020d%s", seq, ext) }
 	cp := func(seq uint64) string { return shared.CheckpointKey("audit", "mem", seq) }
 	oct31 := time.Date(2026, 10, 31, 12, 0, 0, 0, time.UTC)
+	fork := "audit/year=2026/month=10/day=31/env=mem/" + seqName(4, ".jsonl")
 	for _, tc := range []struct {
 		name   string
 		tamper func(t *testing.T, s *s3mem.S3, objs map[string][]byte)
 		is     error
+		named  []string // keys the failure names
 	}{
 		{"an object copied into another day folder (one seq in two folders)", func(t *testing.T, s *s3mem.S3, objs map[string][]byte) {
 			s.PutVersion("audit", day(9)+seqName(4, ".jsonl"), objs[day(2)+seqName(4, ".jsonl")])
-		}, shared.ErrChainBroken},
+		}, shared.ErrChainBroken, nil},
 		{"an object copied to an earlier day folder, listed before the real one", func(t *testing.T, s *s3mem.S3, objs map[string][]byte) {
 			s.PutVersion("audit", "audit/year=2026/month=10/day=31/env=mem/"+seqName(4, ".jsonl"), objs[day(2)+seqName(4, ".jsonl")])
-		}, shared.ErrChainBroken},
+		}, shared.ErrChainBroken, nil},
+		// The fork is read first and verifies; the sealer's object after
+		// it fails, and the failure names the fork too.
 		{"a fork of seq 4 in an earlier day, listed and merged before the real one", func(t *testing.T, s *s3mem.S3, _ map[string][]byte) {
 			k, b := forged(t, s, 3, oct31, 3)
 			s.PutVersion("audit", k, b)
-		}, shared.ErrChainBroken},
+		}, shared.ErrChainBroken, []string{fork, day(2) + seqName(4, ".jsonl")}},
 		{"a fork of all of seqs 4-12 in an earlier day", func(t *testing.T, s *s3mem.S3, _ map[string][]byte) {
 			k, b := forged(t, s, 3, oct31, 9)
 			s.PutVersion("audit", k, b)
-		}, shared.ErrChainBroken},
+		}, shared.ErrChainBroken, []string{fork, day(2) + seqName(4, ".jsonl")}},
 		{"an object far past the head (seq 2^53-1)", func(t *testing.T, s *s3mem.S3, objs map[string][]byte) {
 			s.PutVersion("audit", day(5)+seqName(1<<53-1, ".jsonl"), objs[day(4)+seqName(10, ".jsonl")])
-		}, shared.ErrChainBroken},
+		}, shared.ErrChainBroken, nil},
 		{"a checkpoint copied to the key of a seq it does not sign", func(t *testing.T, s *s3mem.S3, objs map[string][]byte) {
 			s.PutVersion("audit", cp(5), objs[cp(6)])
-		}, shared.ErrBadCheckpoint},
+		}, shared.ErrBadCheckpoint, nil},
 		{"a checkpoint copied past the head", func(t *testing.T, s *s3mem.S3, objs map[string][]byte) {
 			s.PutVersion("audit", cp(13), objs[cp(12)])
-		}, shared.ErrBadCheckpoint},
+		}, shared.ErrBadCheckpoint, nil},
 		{"a checkpoint written again with its own bytes", func(t *testing.T, s *s3mem.S3, objs map[string][]byte) {
 			s.PutVersion("audit", cp(6), objs[cp(6)])
-		}, replayer.ErrRewritten},
-		{"a delete marker on a checkpoint", func(t *testing.T, s *s3mem.S3, _ map[string][]byte) { s.Delete("audit", cp(6)) }, replayer.ErrRewritten},
+		}, replayer.ErrRewritten, nil},
+		{"a delete marker on a checkpoint", func(t *testing.T, s *s3mem.S3, _ map[string][]byte) { s.Delete("audit", cp(6)) }, replayer.ErrRewritten, nil},
 		{"a delete marker on the newest object and its checkpoint", func(t *testing.T, s *s3mem.S3, _ map[string][]byte) {
 			s.Delete("audit", day(4)+seqName(10, ".jsonl"))
 			s.Delete("audit", cp(12))
-		}, replayer.ErrRewritten},
+		}, replayer.ErrRewritten, nil},
 		{"the newest object deleted (delete marker) then written again", func(t *testing.T, s *s3mem.S3, objs map[string][]byte) {
 			s.Delete("audit", day(4)+seqName(10, ".jsonl"))
 			s.PutVersion("audit", day(4)+seqName(10, ".jsonl"), objs[day(4)+seqName(10, ".jsonl")])
-		}, replayer.ErrRewritten},
+		}, replayer.ErrRewritten, nil},
 		{"a batch key of 21 digits", func(t *testing.T, s *s3mem.S3, objs map[string][]byte) {
 			s.PutVersion("audit", day(2)+"0"+seqName(4, ".jsonl"), objs[day(2)+seqName(4, ".jsonl")])
-		}, shared.ErrChainBroken},
+		}, shared.ErrChainBroken, nil},
 		{"a batch key of 19 digits", func(t *testing.T, s *s3mem.S3, objs map[string][]byte) {
 			s.PutVersion("audit", day(2)+seqName(4, ".jsonl")[1:], objs[day(2)+seqName(4, ".jsonl")])
-		}, shared.ErrChainBroken},
+		}, shared.ErrChainBroken, nil},
 		{"a batch key in upper case", func(t *testing.T, s *s3mem.S3, objs map[string][]byte) {
 			s.PutVersion("audit", day(2)+seqName(4, ".JSONL"), objs[day(2)+seqName(4, ".jsonl")])
-		}, shared.ErrChainBroken},
+		}, shared.ErrChainBroken, nil},
 		{"a folder marker (key ending in a slash)", func(t *testing.T, s *s3mem.S3, _ map[string][]byte) {
 			s.PutVersion("audit", day(2), nil)
-		}, shared.ErrChainBroken},
+		}, shared.ErrChainBroken, nil},
 		{"a key under a batch key", func(t *testing.T, s *s3mem.S3, objs map[string][]byte) {
 			s.PutVersion("audit", day(2)+seqName(4, ".jsonl")+"/x", []byte("x\n"))
-		}, shared.ErrChainBroken},
+		}, shared.ErrChainBroken, nil},
 		{"a batch key of seq 0 (a second genesis)", func(t *testing.T, s *s3mem.S3, objs map[string][]byte) {
 			s.PutVersion("audit", day(1)+seqName(0, ".jsonl"), objs[shared.GenesisKey("audit", "mem")])
-		}, shared.ErrChainBroken},
+		}, shared.ErrChainBroken, nil},
 		{"a checkpoint named latest", func(t *testing.T, s *s3mem.S3, objs map[string][]byte) {
 			s.PutVersion("audit", "audit/checkpoints/env=mem/latest.note", objs[cp(12)])
-		}, shared.ErrChainBroken},
+		}, shared.ErrChainBroken, nil},
 		{"a checkpoint of 21 digits sorting among the others", func(t *testing.T, s *s3mem.S3, objs map[string][]byte) {
 			s.PutVersion("audit", "audit/checkpoints/env=mem/0"+seqName(6, ".note"), objs[cp(6)])
-		}, shared.ErrChainBroken},
+		}, shared.ErrChainBroken, nil},
 		{"a date that does not exist", func(t *testing.T, s *s3mem.S3, objs map[string][]byte) {
 			s.PutVersion("audit", "audit/year=2026/month=02/day=30/env=mem/"+seqName(13, ".jsonl"), []byte("x\n"))
-		}, shared.ErrChainBroken},
+		}, shared.ErrChainBroken, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			defer func(n int32) { archive.ListPageSize = n }(archive.ListPageSize)
@@ -299,7 +303,11 @@ func TestVerifyRefusesAnInsidersWrites(t *testing.T) {
 			if !errors.Is(err, tc.is) {
 				t.Fatalf("verify: %v (%+v), want %v", err, rep.LogReport, tc.is)
 			}
-			t.Logf("found: %v", err)
+			for _, k := range tc.named {
+				if !strings.Contains(err.Error(), k) {
+					t.Fatalf("verify: %v, want %s named", err, k)
+				}
+			}
 		})
 	}
 }
