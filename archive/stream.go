@@ -36,7 +36,10 @@ import (
 //
 // Both passes read the listing as Survey saw it: a folder is read up to the
 // last key Survey listed in it, checkpoints up to the last checkpoint it
-// listed. Checkpoints sort before genesis/ and year=..., and a batch is
+// listed, and each must hold as many keys up to there as Survey counted
+// (ErrListingChanged otherwise): a sealer writing meanwhile adds keys only
+// after them, while keys deleted after the survey would silently shorten
+// the chain read (a delete marker hides a key from the second listing). Checkpoints sort before genesis/ and year=..., and a batch is
 // written before its checkpoint, so every checkpoint Survey listed has its
 // batch listed too, even while a sealer is writing.
 
