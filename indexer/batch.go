@@ -38,11 +38,10 @@ type pending struct {
 // allow (dynalite and DynamoDB charge per call far more than per item):
 //
 //  1. Claims: the event-id claims and the decision ids' marks are read in
-//     one BatchGetItem (100 keys a call); the ids no one holds are claimed
-//     with one BatchWriteItem and read back, so that an entry which lost
-//     the id to a concurrent writer is judged against the winner (one or
-//     two new ids are claimed with conditional PutItems instead: as few
-//     calls, and atomic). Each entry is then owned, a duplicate (not
+//     one BatchGetItem (100 keys a call); each id no one holds is claimed
+//     with a conditional PutItem (all at once, up to Workers in flight),
+//     and an entry whose claim a concurrent writer made first is judged
+//     against the winner. Each entry is then owned, a duplicate (not
 //     indexed again) or a reused id (indexed, anomaly recorded).
 //  2. A decision id with no mark whose entries here are all freshly claimed
 //     and include its decision has nothing in the table yet: its items are
@@ -51,17 +50,19 @@ type pending struct {
 //     a conflict. Every other decision id (a redelivery, an override of a
 //     decision indexed earlier, a claim lost or reused) takes the careful
 //     path: decision items written only if absent, overrides blind, then
-//     the partition read and the current state raised, never lowered.
+//     the current state raised, never lowered. A decision id with only
+//     overrides here reads its decision items alone (raise), so each
+//     override costs the same however many came before it; one with a
+//     decision entry reads its partition (reconcile).
 //  3. Every blind item (fresh decisions, overrides, invalid entries, the
 //     marks of new decision ids) goes out with BatchWriteItem, 25 a call,
 //     on up to Workers calls at once, unprocessed items sent again.
 //
 // Claims are written before any item, so a batch cut short by a crash is
-// redone on the careful path. The batched claims' read-back narrows but
-// cannot close (DynamoDB's batch writes have no conditions) one race: two
-// different entries with one event id, claimed in batches by two writers
-// within the same few milliseconds, can both be indexed, and the anomaly
-// go unrecorded; `aegis index check` reports the item that differs.
+// redone on the careful path. A claim is never written blind: two writers
+// claiming one event id at the same moment (a reused event id on two
+// partitions, two indexers holding one partition during a rebalance)
+// cannot both own it, so the reuse is always recorded.
 func (x *Index) ApplyBatch(ctx context.Context, batch []Sealed) ([]bool, error) {
 	dups := make([]bool, len(batch))
 	var blind []any
@@ -142,7 +143,17 @@ func (x *Index) ApplyBatch(ctx context.Context, batch []Sealed) ([]bool, error) 
 	}
 	err = x.parallel(ctx, len(careful), func(ctx context.Context, n int) error {
 		id := careful[n]
-		return x.reconcile(ctx, id)
+		var overrides []layout.Override
+		for _, p := range groups[id] {
+			o, ok := p.item.(layout.Override)
+			if !ok {
+				// A decision entry: read the partition, to bring it up to
+				// overrides indexed before it and to see a reused id.
+				return x.reconcile(ctx, id)
+			}
+			overrides = append(overrides, o)
+		}
+		return x.raise(ctx, id, overrides)
 	})
 	return dups, err
 }
@@ -194,7 +205,7 @@ func (x *Index) freshItems(ctx context.Context, id string, ps []*pending) ([]any
 			}
 		}
 		if o := latest[d.Environment]; o != nil && o.Seq > d.CurrentSeq {
-			d.CurrentAction, d.CurrentSeq = o.NewAction, o.Seq
+			d.CurrentAction, d.CurrentSeq, d.CurrentSK = o.NewAction, o.Seq, o.SK
 		}
 		items = append(items, d)
 	}
@@ -244,47 +255,38 @@ func (x *Index) claimAll(ctx context.Context, events []*pending) (map[string]boo
 			claims = append(claims, p.claim)
 		}
 	}
-	lost := func(k layout.ItemKey, c eventClaim) { holders[k], claimed[k] = c, false }
-	if len(claims) <= atomicClaims {
-		// As few calls as a batch, and atomic: no race.
-		for _, c := range claims {
-			k := layout.ItemKey{PK: c.PK, SK: c.SK}
-			created, err := x.putIfAbsent(ctx, c)
-			if err != nil {
-				return nil, err
-			}
-			if !created {
-				holder, err := x.readClaim(ctx, k)
-				if err != nil {
-					return nil, err
-				}
-				lost(k, holder)
-			}
+	// Each new claim is a conditional PutItem, all of them at once: the
+	// write that creates the claim is the only one that owns it, so two
+	// writers claiming one event id at the same moment never both win
+	// (dynalite has no transactions, and a BatchWriteItem has no
+	// conditions). The claims lost are read back in one call and judged
+	// against their winner.
+	var lostMu sync.Mutex
+	var lost []layout.ItemKey
+	err = x.parallel(ctx, len(claims), func(ctx context.Context, n int) error {
+		created, err := x.putIfAbsent(ctx, claims[n])
+		if err != nil || created {
+			return err
 		}
-	} else {
-		items := make([]any, len(claims))
-		for i, c := range claims {
-			items[i] = c
-		}
-		if err := x.batchPut(ctx, items); err != nil {
-			return nil, err
-		}
-		var back []layout.ItemKey
-		for k := range claimed {
-			back = append(back, k)
-		}
-		got, err := x.batchGet(ctx, back)
+		lostMu.Lock()
+		lost = append(lost, layout.ItemKey{PK: claims[n].PK, SK: claims[n].SK})
+		lostMu.Unlock()
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(lost) > 0 {
+		got, err := x.batchGet(ctx, lost)
 		if err != nil {
 			return nil, err
 		}
-		for _, k := range back {
+		for _, k := range lost {
 			c, err := decodeClaim(k, got[k])
 			if err != nil {
 				return nil, err
 			}
-			if c.Seq != holders[k].Seq { // another writer claimed it meanwhile
-				lost(k, c)
-			}
+			holders[k], claimed[k] = c, false
 		}
 	}
 	for _, p := range events {
@@ -296,20 +298,6 @@ func (x *Index) claimAll(ctx context.Context, events []*pending) (map[string]boo
 		p.fresh = claimed[k] && p.status == claimOwned
 	}
 	return marked, nil
-}
-
-// atomicClaims: up to this many new claims are written with conditional
-// PutItems (as many calls as a blind write and its read-back, and no race);
-// more go out in batches.
-const atomicClaims = 2
-
-// readClaim reads the claim at k, which must exist.
-func (x *Index) readClaim(ctx context.Context, k layout.ItemKey) (eventClaim, error) {
-	got, err := x.batchGet(ctx, []layout.ItemKey{k})
-	if err != nil {
-		return eventClaim{}, err
-	}
-	return decodeClaim(k, got[k])
 }
 
 // decodeClaim reads the claim item at k (an error when absent).

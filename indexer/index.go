@@ -241,22 +241,63 @@ func (x *Index) reconcileChain(ctx context.Context, chain, decisionID string, pa
 		return nil
 	}
 	for _, item := range part.Decisions {
-		if latest.Seq <= item.CurrentSeq {
-			continue
+		if err := x.setCurrent(ctx, item, *latest); err != nil {
+			return err
 		}
-		_, err := x.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName:           aws.String(x.Table),
-			Key:                 key(item.PK, item.SK),
-			UpdateExpression:    aws.String("SET current_action = :a, current_seq = :s"),
-			ConditionExpression: aws.String("current_seq < :s"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":a": str(latest.NewAction), ":s": num(latest.Seq),
-			},
-		})
-		var ccf *types.ConditionalCheckFailedException
-		if err != nil && !errors.As(err, &ccf) {
-			return fmt.Errorf("update current action of %s: %w", decisionID, err)
+	}
+	return nil
+}
+
+// raise brings the decision items of decisionID up to the latest of
+// overrides (entries of one batch, of any chains), reading only the
+// decision items: the overrides indexed before are not read again. Each
+// item's current seq is the seq of the override that set it, and the
+// update is conditional on a lower one, so the state reached is the
+// latest override whatever order they arrive in and however often.
+// A decision item written after this read brings itself up to date when
+// its own entry is reconciled (it reads the overrides, this one's
+// included: the override item is written before this read).
+func (x *Index) raise(ctx context.Context, decisionID string, overrides []layout.Override) error {
+	latest := map[string]layout.Override{} // by chain
+	for _, o := range overrides {
+		if l, ok := latest[o.Chain()]; !ok || o.Seq > l.Seq {
+			latest[o.Chain()] = o
 		}
+	}
+	decisions, err := layout.LoadDecisionItems(ctx, x.DB, x.Table, decisionID)
+	if err != nil {
+		return err
+	}
+	for _, d := range decisions {
+		if o, ok := latest[d.Environment]; ok {
+			if err := x.setCurrent(ctx, d, o); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// setCurrent makes o decision item d's current state, unless a later
+// override (by seq) already is. The condition makes it safe against a
+// concurrent or late writer; the same seq without CurrentSK (an item
+// written before it was kept) is completed.
+func (x *Index) setCurrent(ctx context.Context, d layout.Decision, o layout.Override) error {
+	if o.Seq < d.CurrentSeq || (o.Seq == d.CurrentSeq && d.CurrentSK != "") {
+		return nil
+	}
+	_, err := x.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:           aws.String(x.Table),
+		Key:                 key(d.PK, d.SK),
+		UpdateExpression:    aws.String("SET current_action = :a, current_seq = :s, current_sk = :k"),
+		ConditionExpression: aws.String("current_seq < :s OR (current_seq = :s AND attribute_not_exists(current_sk))"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":a": str(o.NewAction), ":s": num(o.Seq), ":k": str(o.SK),
+		},
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if err != nil && !errors.As(err, &ccf) {
+		return fmt.Errorf("update current action of %s: %w", d.DecisionID, err)
 	}
 	return nil
 }

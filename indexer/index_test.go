@@ -404,7 +404,13 @@ func (c *countingDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInpu
 
 func (c *countingDB) Query(ctx context.Context, in *dynamodb.QueryInput, o ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
 	c.count("Query")
-	return c.DynamoAPI.Query(ctx, in, o...)
+	out, err := c.DynamoAPI.Query(ctx, in, o...)
+	if err == nil {
+		c.mu.Lock()
+		c.calls["items queried"] += int(out.ScannedCount)
+		c.mu.Unlock()
+	}
+	return out, err
 }
 
 func (c *countingDB) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
@@ -412,10 +418,11 @@ func (c *countingDB) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o .
 	return c.DynamoAPI.GetItem(ctx, in, o...)
 }
 
-// New decisions and their overrides cost batched calls only: 200
-// decisions and 20 overrides (220 claims and 200 marks read, 220 claims
-// written and read back, 420 items written) take 5+3 BatchGetItem and
-// 9+17 BatchWriteItem calls, and not one call per entry.
+// New decisions and their overrides cost batched calls but for their
+// claims: 200 decisions and 20 overrides (220 claims and 200 marks read,
+// 420 items written) take 5 BatchGetItem and 17 BatchWriteItem calls; each
+// of the 220 new event ids is claimed with a conditional PutItem (the one
+// call per entry a claim's atomicity costs, without transactions).
 func TestNewDecisionsAreIndexedInBatchedCalls(t *testing.T) {
 	ctx := context.Background()
 	ix, rd := newIndex(t)
@@ -432,7 +439,7 @@ func TestNewDecisionsAreIndexedInBatchedCalls(t *testing.T) {
 	if _, err := ix.ApplyBatch(ctx, entriesOf(t, sealed(t, events...))); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]int{"BatchGetItem": 8, "BatchWriteItem": 26}
+	want := map[string]int{"BatchGetItem": 5, "BatchWriteItem": 17, "PutItem": 220}
 	if fmt.Sprint(db.calls) != fmt.Sprint(want) {
 		t.Fatalf("calls %v, want %v", db.calls, want)
 	}
@@ -452,14 +459,12 @@ func TestNewDecisionsAreIndexedInBatchedCalls(t *testing.T) {
 }
 
 // memDB is a table in memory: enough of DynamoDB for ApplyBatch's claims.
-// afterWrite, if set, runs after each BatchWriteItem, beforePut before each
-// PutItem (a concurrent writer).
+// beforePut, if set, runs before each PutItem (a concurrent writer).
 type memDB struct {
 	indexer.DynamoAPI
-	mu         sync.Mutex
-	items      map[layout.ItemKey]map[string]types.AttributeValue
-	afterWrite func(*memDB)
-	beforePut  func(*memDB)
+	mu        sync.Mutex
+	items     map[layout.ItemKey]map[string]types.AttributeValue
+	beforePut func(*memDB)
 }
 
 func keyOf(av map[string]types.AttributeValue) layout.ItemKey {
@@ -488,9 +493,6 @@ func (m *memDB) BatchWriteItem(_ context.Context, in *dynamodb.BatchWriteItemInp
 		}
 	}
 	m.mu.Unlock()
-	if m.afterWrite != nil {
-		m.afterWrite(m)
-	}
 	return &dynamodb.BatchWriteItemOutput{}, nil
 }
 
@@ -510,10 +512,9 @@ func (m *memDB) PutItem(_ context.Context, in *dynamodb.PutItemInput, _ ...func(
 
 // A new claim taken by another writer first is judged against the
 // winner: here the same event sealed at a lower seq, so the entry is a
-// duplicate, recorded as such, and none of its items is written. In a
-// batch (three new claims) the other writer overwrites the blind claim
-// before the read-back; alone, the claim is a conditional write and the
-// other writer's claim is there first.
+// duplicate, recorded as such, and none of its items is written. Alone or
+// in a batch, each claim is a conditional write and the other writer's
+// claim is there first.
 func TestClaimLostToAConcurrentWriterIsJudgedAgainstTheWinner(t *testing.T) {
 	ev := func(id string) []byte {
 		return []byte(fmt.Sprintf(`{"type":"decision","event_id":"e-%s","environment":"prod","occurred_at":"2026-11-27T10:00:00Z","decision":{"decision_id":"d%s","action":"BLOCK","confidence_score":0.8,"policy_version":"p","user_id":"u1","session_id":"s1"}}`, id, id))
@@ -537,19 +538,15 @@ func TestClaimLostToAConcurrentWriterIsJudgedAgainstTheWinner(t *testing.T) {
 		name      string
 		batch     []int
 		before    bool // the other writer claims before a conditional write
-		after     bool // the other writer claims after a blind batch write
 		dup       bool
 		decisions int
 	}{
 		{name: "batch, no other writer", batch: []int{1, 2, 3}, decisions: 3},
-		{name: "batch, the same event at a lower seq wins", batch: []int{1, 2, 3}, after: true, dup: true, decisions: 2},
+		{name: "batch, the same event at a lower seq wins", batch: []int{1, 2, 3}, before: true, dup: true, decisions: 2},
 		{name: "alone, the same event at a lower seq wins", batch: []int{1}, before: true, dup: true, decisions: 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			db := &memDB{items: map[layout.ItemKey]map[string]types.AttributeValue{}}
-			if tc.after {
-				db.afterWrite = winner
-			}
 			if tc.before {
 				db.beforePut = winner
 			}
@@ -579,5 +576,168 @@ func TestClaimLostToAConcurrentWriterIsJudgedAgainstTheWinner(t *testing.T) {
 				t.Fatalf("%d decision items written, want %d", decisions, tc.decisions)
 			}
 		})
+	}
+}
+
+// hookDB runs once, before the first write it is asked for (PutItem or
+// BatchWriteItem), as a concurrent writer would run between this writer's
+// reads and its writes.
+type hookDB struct {
+	indexer.DynamoAPI
+	once   sync.Once
+	before func()
+}
+
+func (h *hookDB) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	h.once.Do(h.before)
+	return h.DynamoAPI.PutItem(ctx, in, o...)
+}
+
+func (h *hookDB) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, o ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
+	h.once.Do(h.before)
+	return h.DynamoAPI.BatchWriteItem(ctx, in, o...)
+}
+
+// Two writers claim the same three event ids, carried by different
+// events, at the same moment (a reused event id on two partitions, or two
+// indexers holding one partition during a rebalance): writer B has read
+// the claims (none yet) when writer A claims and indexes all three. B's
+// claims must then lose to A's, on the real server, and each reuse be
+// recorded; claims written blind and read back let B overwrite A's and
+// both index without an anomaly.
+func TestConcurrentClaimsOfOneEventIDAreJudged(t *testing.T) {
+	ctx := context.Background()
+	var events []string
+	for i := range 3 {
+		events = append(events, decision(fmt.Sprint("a", i), "u1", "s1", "BLOCK", "2026-11-27T10:00:00Z"))
+	}
+	for i := range 3 { // the same event ids on other decisions
+		ev := decision(fmt.Sprint("b", i), "u2", "s2", "ALLOW", "2026-11-27T10:00:00Z")
+		events = append(events, strings.Replace(ev, fmt.Sprintf(`"e-b%d"`, i), fmt.Sprintf(`"e-a%d"`, i), 1))
+	}
+	entries := entriesOf(t, sealed(t, events...))
+	a, rd := newIndex(t)
+	var anomalies []indexer.Anomaly
+	var mu sync.Mutex
+	onAnomaly := func(an indexer.Anomaly) { mu.Lock(); anomalies = append(anomalies, an); mu.Unlock() }
+	a.OnAnomaly = onAnomaly
+	b := &indexer.Index{DB: &hookDB{DynamoAPI: a.DB, before: func() {
+		if _, err := a.ApplyBatch(ctx, entries[:3]); err != nil {
+			t.Error(err)
+		}
+	}}, Table: a.Table, OnAnomaly: onAnomaly}
+	if _, err := b.ApplyBatch(ctx, entries[3:]); err != nil {
+		t.Fatal(err)
+	}
+	reused := map[uint64]uint64{}
+	for _, an := range anomalies {
+		if an.Kind == indexer.AnomalyEventIDReused {
+			reused[an.Seq] = an.OtherSeq
+		}
+	}
+	if want := map[uint64]uint64{4: 1, 5: 2, 6: 3}; fmt.Sprint(reused) != fmt.Sprint(want) {
+		t.Fatalf("event-id-reused anomalies (seq: other seq) %v, want %v; all anomalies %+v", reused, want, anomalies)
+	}
+	for i := range 3 {
+		for _, id := range []string{fmt.Sprint("a", i), fmt.Sprint("b", i)} {
+			if _, err := rd.Decision(ctx, id); err != nil {
+				t.Fatalf("decision %s: %v; want both events of a reused id indexed", id, err)
+			}
+		}
+		k := layout.EventClaim("prod", fmt.Sprint("e-a", i))
+		out, err := a.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(a.Table), ConsistentRead: aws.Bool(true),
+			Key: map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: k.PK}, "SK": &types.AttributeValueMemberS{Value: k.SK}}})
+		if err != nil || out.Item["seq"].(*types.AttributeValueMemberN).Value != fmt.Sprint(i+1) {
+			t.Fatalf("claim of e-a%d: %v %v; want held by seq %d, the first writer's", i, out.Item["seq"], err, i+1)
+		}
+	}
+}
+
+// A producer that overrides one decision many times costs the index a
+// bounded amount of work per override, not a read of every override
+// before it: each of 80 batches holding overrides of one decision reads at
+// most its decision items (here one) and makes a bounded number of calls,
+// however many overrides came before. The state and the items are what
+// indexing the same entries in one batch (as a rebuild does) leaves.
+func TestOverrideSpamCostsBoundedWorkPerOverride(t *testing.T) {
+	ctx := context.Background()
+	events := []string{decision("spam", "u1", "s1", "BLOCK", "2026-11-27T10:00:00Z")}
+	actions := []string{"ALLOW", "CHALLENGE", "REVIEW"}
+	for i := range 160 {
+		events = append(events, override(i, "spam", actions[i%3], fmt.Sprintf("2026-11-27T10:%02d:%02dZ", 1+i/60, i%60)))
+	}
+	entries := entriesOf(t, sealed(t, events...))
+	ix, rd := newIndex(t)
+	db := &countingDB{DynamoAPI: ix.DB, calls: map[string]int{}}
+	ix.DB = db
+	if _, err := ix.ApplyBatch(ctx, entries[:1]); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i < len(entries); i += 2 {
+		db.calls = map[string]int{}
+		if _, err := ix.ApplyBatch(ctx, entries[i:i+2]); err != nil {
+			t.Fatal(err)
+		}
+		calls := 0
+		for op, n := range db.calls {
+			if op != "items queried" {
+				calls += n
+			}
+		}
+		if db.calls["items queried"] > 1 || calls > 6 {
+			t.Fatalf("batch %d (overrides %d and %d of 160): %v; want at most the decision item queried and 6 calls", i/2, i, i+1, db.calls)
+		}
+	}
+	d, err := rd.Decision(ctx, "spam")
+	if err != nil || d.CurrentSeq != uint64(len(entries)) || d.CurrentAction != actions[159%3] {
+		t.Fatalf("spam: current %s (seq %d), %v; want %s (seq %d)", d.CurrentAction, d.CurrentSeq, err, actions[159%3], len(entries))
+	}
+	one, _ := newIndex(t)
+	if _, err := one.ApplyBatch(ctx, entries); err != nil {
+		t.Fatal(err)
+	}
+	got, want := tableItems(t, ix), tableItems(t, one)
+	if len(got) != len(want) {
+		t.Fatalf("%d items, one batch leaves %d", len(got), len(want))
+	}
+	for k, w := range want {
+		if got[k] != w {
+			t.Errorf("item %s\n got  %s\n want %s", k, got[k], w)
+		}
+	}
+}
+
+// A decision item written before the indexer kept the sort key of the
+// override that set its state (current_sk) gains it when its entries are
+// indexed again (a rebuild over the table, a redelivery), without its
+// state moving.
+func TestOlderDecisionItemsGainTheCurrentOverridesKey(t *testing.T) {
+	ctx := context.Background()
+	ix, _ := newIndex(t)
+	entries := entriesOf(t, sealed(t,
+		decision("d1", "u1", "s1", "BLOCK", "2026-11-27T10:00:00Z"),
+		override(1, "d1", "ALLOW", "2026-11-27T10:05:00Z"),
+	))
+	if _, err := ix.ApplyBatch(ctx, entries); err != nil {
+		t.Fatal(err)
+	}
+	before := tableItems(t, ix)
+	part, err := layout.LoadDecisionItems(ctx, ix.DB, ix.Table, "d1")
+	if err != nil || len(part) != 1 || part[0].CurrentSK == "" || part[0].CurrentSeq != 2 {
+		t.Fatalf("decision items %+v %v", part, err)
+	}
+	if _, err := ix.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(ix.Table),
+		Key:              map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: part[0].PK}, "SK": &types.AttributeValueMemberS{Value: part[0].SK}},
+		UpdateExpression: aws.String("REMOVE current_sk")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ix.ApplyBatch(ctx, entries); err != nil {
+		t.Fatal(err)
+	}
+	after := tableItems(t, ix)
+	for k, w := range before {
+		if after[k] != w {
+			t.Fatalf("item %s\n got  %s\n want %s", k, after[k], w)
+		}
 	}
 }

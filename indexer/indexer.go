@@ -11,8 +11,8 @@
 //     indexer goes on; a write DynamoDB refuses for good stops it.
 //   - One event id is one event: an event sealed twice is indexed once; an
 //     event id or decision id carried by two different events is indexed
-//     twice and recorded as a conflict (see Anomaly). Claims are written in
-//     batches and read back; ApplyBatch says which race that leaves open.
+//     twice and recorded as a conflict (see Anomaly). Each event id is
+//     claimed with a conditional write, so two writers never both own it.
 //   - Only committed (read_committed) sealed records are indexed, so entries
 //     of an aborted sealer transaction never reach the index.
 //   - A decision's current state only rises (to its latest override by

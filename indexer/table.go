@@ -13,7 +13,7 @@ import (
 // transactions are deliberately not used (dynalite lacks them): every write
 // that must not overwrite is a conditional PutItem or UpdateItem, and items
 // written blind (see ApplyBatch) go out with BatchWriteItem; claims are
-// read with BatchGetItem.
+// read with BatchGetItem and written with conditional PutItems.
 type DynamoAPI interface {
 	CreateTable(ctx context.Context, in *dynamodb.CreateTableInput, opts ...func(*dynamodb.Options)) (*dynamodb.CreateTableOutput, error)
 	DescribeTable(ctx context.Context, in *dynamodb.DescribeTableInput, opts ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error)

@@ -3,6 +3,7 @@ package query
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -16,11 +17,12 @@ type Ref struct {
 	Line   int
 }
 
-// Refs are the entries of a history (decision, overrides, conflicting
-// decisions), by seq: the ones a proof of it must hold.
+// Refs are the entries of a history (decision, the page of overrides, the
+// override that set the current state, conflicting decisions), by seq:
+// the ones a proof of it must hold.
 func (h *History) Refs() []Ref {
 	refs := []Ref{refOf(h.Proof)}
-	for _, o := range h.Overrides {
+	for _, o := range h.overrides() {
 		refs = append(refs, refOf(o.Proof))
 	}
 	for _, c := range h.Conflicting {
@@ -31,6 +33,15 @@ func (h *History) Refs() []Ref {
 }
 
 func refOf(p Proof) Ref { return Ref{Seq: p.Seq, Object: p.Object, Line: p.Line} }
+
+// overrides are the overrides h shows: its page and the one that set its
+// current state.
+func (h *History) overrides() []Override {
+	if h.CurrentOverride == nil {
+		return h.Overrides
+	}
+	return append(slices.Clip(h.Overrides), *h.CurrentOverride)
+}
 
 // CheckProof compares what the index answered with what a verified
 // evidence bundle proves (shared.VerifyBundle's report of the entries h
@@ -92,7 +103,7 @@ func CheckProof(h *History, rep shared.ProofReport) []string {
 	for _, c := range h.Conflicting {
 		check("conflicting decision "+c.EventID, c.Proof, decision(c))
 	}
-	for _, o := range h.Overrides {
+	for _, o := range h.overrides() {
 		check("override "+o.EventID, o.Proof, func(env *shared.Envelope) []string {
 			x := env.Override
 			if x == nil {

@@ -65,3 +65,38 @@ func FuzzDecodeCursor(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeOverrideCursor: a cursor of a decision's overrides is outside
+// input too. The decoder never panics, and a cursor it accepts starts
+// after an override's sort key of the decision asked for; the reader's own
+// cursors are always accepted.
+func FuzzDecodeOverrideCursor(f *testing.F) {
+	at := time.Date(2026, 11, 27, 10, 3, 0, 0, time.UTC)
+	good := encodeOverrideCursor("d1", layout.SKOverride+layout.SortTime(at)+"#o-1")
+	f.Add(good, "d1")
+	f.Add(good, "d2")
+	f.Add(encodeCursor(layout.Decision{PK: layout.DecisionPK("d1"), SK: layout.SKDecision + "x", GSI1SK: layout.ViewSortKey(at, 1)},
+		view{index: layout.GSI1, pkAttr: layout.AttrGSI1PK, skAttr: layout.AttrGSI1SK, pk: layout.UserPK("u")}), "d1")
+	f.Add(encodeOverrideCursor("d1", layout.SKDecision+"x"), "d1")
+	f.Add("AAAA", "d1")
+	f.Fuzz(func(t *testing.T, s, id string) {
+		sk, err := decodeOverrideCursor(s, id)
+		if err != nil {
+			if _, ok := err.(*ParamError); !ok {
+				t.Fatalf("a bad cursor is %T, not a *ParamError: %v", err, err)
+			}
+			return
+		}
+		if len(s) > maxCursor || !strings.HasPrefix(sk, layout.SKOverride) {
+			t.Fatalf("accepted %q: starts after %q", s, sk)
+		}
+		if other := id + "x"; len(other) <= 256 {
+			if _, err := decodeOverrideCursor(s, other); err == nil {
+				t.Fatalf("a cursor of decision %q is accepted for %q", id, other)
+			}
+		}
+		if got, err := decodeOverrideCursor(encodeOverrideCursor(id, sk), id); err != nil || got != sk {
+			t.Fatalf("the reader's own cursor is refused or changed: %q %v", got, err)
+		}
+	})
+}

@@ -105,10 +105,19 @@ type Override struct {
 	Proof      Proof     `json:"proof"`
 }
 
-// History is a decision with every override of it, oldest first.
+// History is a decision with one page of its overrides, oldest first.
 type History struct {
 	Decision
+	// Overrides is a page of the decision's overrides, by occurred_at
+	// (then event id), at most the limit asked for (DefaultLimit).
 	Overrides []Override `json:"overrides"`
+	// Next is the cursor of the next page of overrides ("" on the last).
+	Next string `json:"next,omitempty"`
+	// CurrentOverride is the override that set the current state when it
+	// is not on this page (absent when it is, or when the decision is its
+	// own current state): every page shows, and proves, where the current
+	// state comes from.
+	CurrentOverride *Override `json:"current_override,omitempty"`
 	// Conflicting are other decision events sealed with the same decision
 	// id (a producer reused it), by seq; each is also an index anomaly.
 	Conflicting []Decision `json:"conflicting,omitempty"`
@@ -141,23 +150,54 @@ type Range struct {
 	Cursor string
 }
 
-// Decision returns a decision with its override history and current state
-// (one strongly consistent Query).
+// OverridePage selects a page of a decision's overrides.
+type OverridePage struct {
+	// Limit is the page size: 0 means DefaultLimit; at most MaxLimit.
+	Limit int
+	// Cursor is the previous answer's Next ("" for the first page).
+	Cursor string
+}
+
+// Decision returns a decision with the first page of its overrides
+// (DefaultLimit) and its current state.
 func (r *Reader) Decision(ctx context.Context, decisionID string) (*History, error) {
+	return r.DecisionPage(ctx, decisionID, OverridePage{})
+}
+
+// DecisionPage returns a decision with one page of its overrides and its
+// current state: one strongly consistent Query for the first page of a
+// decision, two for a later one, and one more when the override that set
+// the current state is not on the page. However many overrides a decision
+// has, an answer reads one page of them.
+func (r *Reader) DecisionPage(ctx context.Context, decisionID string, pg OverridePage) (*History, error) {
 	if err := checkID("decision_id", decisionID); err != nil {
 		return nil, err
 	}
-	part, err := layout.LoadDecision(ctx, r.DB, r.Table, decisionID)
-	if err != nil {
-		return nil, err
+	limit := pg.Limit
+	switch {
+	case limit == 0:
+		limit = DefaultLimit
+	case limit < 0 || limit > MaxLimit:
+		return nil, &ParamError{Field: "limit", Reason: fmt.Sprintf("must be 1 to %d", MaxLimit)}
+	}
+	after := ""
+	if pg.Cursor != "" {
+		var err error
+		if after, err = decodeOverrideCursor(pg.Cursor, decisionID); err != nil {
+			return nil, err
+		}
 	}
 	// One chain's decision and its overrides: an override sealed on
 	// another chain under the same id is not this decision's.
+	part, more, err := layout.LoadHistory(ctx, r.DB, r.Table, decisionID, r.Chain, after, limit)
+	if err != nil {
+		return nil, err
+	}
 	chain := r.Chain
 	if chain == "" && len(part.Decisions) > 0 {
 		chain = part.Decisions[0].Environment
 	}
-	part = part.Of(chain)
+	part.Decisions = part.Of(chain).Decisions
 	if len(part.Decisions) == 0 {
 		return nil, fmt.Errorf("decision %s: %w", decisionID, ErrNotFound)
 	}
@@ -165,16 +205,61 @@ func (r *Reader) Decision(ctx context.Context, decisionID string) (*History, err
 	for _, c := range part.Decisions[1:] {
 		h.Conflicting = append(h.Conflicting, decisionOf(c))
 	}
+	current := false // the override that set the state is on the page
 	for _, o := range part.Overrides {
-		h.Overrides = append(h.Overrides, Override{DecisionID: o.DecisionID, EventID: o.EventID, OccurredAt: o.OccurredAt,
-			ReviewerID: o.ReviewerID, NewAction: o.NewAction, Reason: o.Reason, Proof: o.Proof})
+		h.Overrides = append(h.Overrides, overrideOf(o))
+		// The indexer raises the current state after writing an override;
+		// an override it has written but not yet applied is already the
+		// latest.
+		if o.Seq > h.CurrentSeq {
+			h.CurrentAction, h.CurrentSeq = o.NewAction, o.Seq
+		}
+		current = current || o.Seq == h.CurrentSeq
 	}
-	// The indexer raises the current state after writing an override; an
-	// override it has written but not yet applied is already the latest.
-	if n := len(h.Overrides); n > 0 && h.Overrides[n-1].Proof.Seq > h.CurrentSeq {
-		h.CurrentAction, h.CurrentSeq = h.Overrides[n-1].NewAction, h.Overrides[n-1].Proof.Seq
+	if more {
+		h.Next = encodeOverrideCursor(decisionID, part.Overrides[len(part.Overrides)-1].SK)
+	}
+	if !current && h.CurrentSeq != h.Proof.Seq {
+		o, err := r.currentOverride(ctx, part.Decisions[0], chain)
+		if err != nil {
+			return nil, err
+		}
+		h.CurrentOverride = o
 	}
 	return h, nil
+}
+
+// currentOverride reads the override that set d's current state: by the
+// sort key the indexer keeps with it, or, for an item written before it
+// kept one, by reading every override of the decision (that item's cost
+// until it is next overridden or rebuilt). A state no override of the
+// chain holds is left unexplained (nil): CheckProof and the page then
+// find the current action unproved.
+func (r *Reader) currentOverride(ctx context.Context, d layout.Decision, chain string) (*Override, error) {
+	if d.CurrentSK != "" {
+		o, ok, err := layout.LoadOverride(ctx, r.DB, r.Table, d.DecisionID, d.CurrentSK)
+		if err != nil || !ok || o.Seq != d.CurrentSeq || o.Chain() != chain {
+			return nil, err
+		}
+		out := overrideOf(o)
+		return &out, nil
+	}
+	all, err := layout.LoadDecision(ctx, r.DB, r.Table, d.DecisionID)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range all.Of(chain).Overrides {
+		if o.Seq == d.CurrentSeq {
+			out := overrideOf(o)
+			return &out, nil
+		}
+	}
+	return nil, nil
+}
+
+func overrideOf(o layout.Override) Override {
+	return Override{DecisionID: o.DecisionID, EventID: o.EventID, OccurredAt: o.OccurredAt,
+		ReviewerID: o.ReviewerID, NewAction: o.NewAction, Reason: o.Reason, Proof: o.Proof}
 }
 
 func decisionOf(d layout.Decision) Decision {

@@ -350,3 +350,115 @@ func TestAnotherDecisionsItemIsNotTheAnswer(t *testing.T) {
 		t.Fatalf("d1's item deleted, d2's copied in its place: %+v %v; want not found", h, err)
 	}
 }
+
+// scanCounter counts the Query calls a reader makes and the items they
+// read.
+type scanCounter struct {
+	query.DynamoAPI
+	calls, items int
+}
+
+func (s *scanCounter) Query(ctx context.Context, in *dynamodb.QueryInput, o ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	out, err := s.DynamoAPI.Query(ctx, in, o...)
+	if err == nil {
+		s.calls++
+		s.items += int(out.ScannedCount)
+	}
+	return out, err
+}
+
+// A decision overridden 120 times is answered a page at a time: a page
+// reads about a page of items whatever the count (one Query, and one
+// more for the override that set the current state when it is on a later
+// page), every override comes back once across the pages, in time order,
+// and each page names the override of the current state. It holds for
+// overrides indexed with their decision and for overrides indexed later,
+// one batch each, and for a decision item written before the indexer kept
+// the current override's key (read the old way, every override).
+func TestDecisionOverridesArePaged(t *testing.T) {
+	const n, limit = 120, 7
+	actions := []string{"ALLOW", "CHALLENGE", "REVIEW", "BLOCK"}
+	events := []event{{id: "d", user: "u", session: "s", action: "BLOCK", at: at(0)}}
+	var want []string // overrides' actions, in time order
+	for i := range n {
+		at := fmt.Sprintf("2026-11-27T10:%02d:%02dZ", 1+i/60, i%60)
+		events = append(events, event{id: "d", at: at, to: actions[i%4]})
+		want = append(want, actions[i%4])
+	}
+	rd := index(t, "prod", events)
+	ctx := context.Background()
+	late := index(t, "prod", nil)
+	raws := make([][]byte, len(events))
+	for i, ev := range events {
+		raws[i] = []byte(ev.json("prod", i))
+	}
+	entries, recs, err := pipeline.SealInMemory("prod", raws, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	lateIx := &indexer.Index{DB: late.DB.(*dynamodb.Client), Table: late.Table}
+	for i := range entries { // one entry a batch, as a spammed indexer meets them
+		if _, err := lateIx.ApplyBatch(ctx, []indexer.Sealed{{Entry: entries[i], Record: recs[i]}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, rd := range map[string]*query.Reader{"in one batch": rd, "one by one": late} {
+		t.Run(name, func(t *testing.T) {
+			counter := &scanCounter{DynamoAPI: rd.DB}
+			r := *rd
+			r.DB = counter
+			var got []string
+			cursor := ""
+			for pages := 1; ; pages++ {
+				counter.calls, counter.items = 0, 0
+				h, err := r.DecisionPage(ctx, "d", query.OverridePage{Limit: limit, Cursor: cursor})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if counter.calls > 3 || counter.items > limit+4 {
+					t.Fatalf("page %d: %d Queries read %d items; want a page's worth", pages, counter.calls, counter.items)
+				}
+				if h.CurrentAction != want[n-1] || h.CurrentSeq != n+1 {
+					t.Fatalf("page %d: current %s (seq %d), want %s (seq %d)", pages, h.CurrentAction, h.CurrentSeq, want[n-1], n+1)
+				}
+				if onPage := len(h.Overrides) > 0 && h.Overrides[len(h.Overrides)-1].Proof.Seq == h.CurrentSeq; onPage != (h.CurrentOverride == nil) ||
+					(!onPage && h.CurrentOverride.Proof.Seq != h.CurrentSeq) {
+					t.Fatalf("page %d: current override %+v, on the page %v", pages, h.CurrentOverride, onPage)
+				}
+				if refs := h.Refs(); len(refs) != 1+len(h.Overrides)+map[bool]int{true: 1}[h.CurrentOverride != nil] {
+					t.Fatalf("page %d: refs %+v", pages, refs)
+				}
+				for _, o := range h.Overrides {
+					got = append(got, o.NewAction)
+				}
+				if h.Next == "" {
+					break
+				}
+				if len(h.Overrides) != limit || pages > n {
+					t.Fatalf("page %d: %d overrides and a next page", pages, len(h.Overrides))
+				}
+				cursor = h.Next
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("overrides across the pages:\n got  %v\n want %v", got, want)
+			}
+		})
+	}
+	// An item written before current_sk was kept.
+	part, err := layout.LoadDecisionItems(ctx, late.DB, late.Table, "d")
+	if err != nil || len(part) != 1 || part[0].CurrentSK == "" {
+		t.Fatalf("decision items %+v %v: want one, with the current override's key", part, err)
+	}
+	if _, err := late.DB.(*dynamodb.Client).UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(late.Table),
+		Key:              map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: part[0].PK}, "SK": &types.AttributeValueMemberS{Value: part[0].SK}},
+		UpdateExpression: aws.String("REMOVE current_sk")}); err != nil {
+		t.Fatal(err)
+	}
+	h, err := late.DecisionPage(ctx, "d", query.OverridePage{Limit: limit})
+	if err != nil || h.CurrentOverride == nil || h.CurrentOverride.Proof.Seq != n+1 || h.CurrentOverride.NewAction != want[n-1] {
+		t.Fatalf("an older item: %+v %v; want its current override found", h, err)
+	}
+	if _, err := late.DecisionPage(ctx, "d", query.OverridePage{Limit: query.MaxLimit + 1}); err == nil {
+		t.Fatal("a limit over the maximum is accepted")
+	}
+}

@@ -173,17 +173,11 @@ const maxCursor = 4096
 // the range. Anything else is a *ParamError.
 func decodeCursor(s string, v view, lo, hi string) (cursor, error) {
 	bad := func(reason string) (cursor, error) { return cursor{}, &ParamError{Field: "cursor", Reason: reason} }
-	if len(s) > maxCursor {
-		return bad("too long")
-	}
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return bad("not a cursor of this service")
-	}
 	var c cursor
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil || dec.More() || c.V != cursorVersion {
+	if err := unwrapCursor(s, &c); err != nil {
+		return c, err
+	}
+	if c.V != cursorVersion {
 		return bad("not a cursor of this service")
 	}
 	id, ok := strings.CutPrefix(c.PK, layout.PKDecision)
@@ -198,6 +192,25 @@ func decodeCursor(s string, v view, lo, hi string) (cursor, error) {
 		return bad("outside the query's since/until range")
 	}
 	return c, nil
+}
+
+// unwrapCursor reads an opaque cursor into c (a pointer to a cursor
+// struct): one JSON object of c's fields, base64-encoded, at most
+// maxCursor bytes. Anything else is a *ParamError.
+func unwrapCursor(s string, c any) error {
+	if len(s) > maxCursor {
+		return &ParamError{Field: "cursor", Reason: "too long"}
+	}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return &ParamError{Field: "cursor", Reason: "not a cursor of this service"}
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(c); err != nil || dec.More() {
+		return &ParamError{Field: "cursor", Reason: "not a cursor of this service"}
+	}
+	return nil
 }
 
 func str(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }

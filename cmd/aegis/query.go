@@ -30,22 +30,27 @@ var errNotVerified = errors.New("not verified against S3")
 // side of the index.
 func (c *common) queryCommands() []*cobra.Command {
 	var asJSON, verify bool
+	var getLimit int
+	var getCursor string
 	get := &cobra.Command{
 		Use:   "get DECISION-ID",
 		Short: "A decision from the index: its history, current state and proof pointers (--verify: checked against S3)",
-		Long: `A decision from the DynamoDB index: the decision, every override, its
-current state, and where each entry is in S3 (seq, object, line, hash).
+		Long: `A decision from the DynamoDB index: the decision, a page of its overrides
+(oldest first; --limit 1 to 500, default 50; the last line names the
+--cursor of the next page), the override that set its current state when it
+is on another page, and where each entry is in S3 (seq, object, line, hash).
 
---verify reads each entry from S3 (Object Lock checked), checks it against
-its signed checkpoint (--verifier-key-file) and checks that the index says
-what the signed entries say; it exits 1 when anything differs.`,
+--verify reads each entry shown from S3 (Object Lock checked), checks it
+against its signed checkpoint (--verifier-key-file) and checks that the
+index says what the signed entries say, the current state included; it
+exits 1 when anything differs.`,
 		Args: cobra.ExactArgs(1),
 		RunE: c.runArgs(func(ctx context.Context, _ *zap.Logger, args []string) error {
 			rd, ev, err := c.reader(ctx, verify)
 			if err != nil {
 				return err
 			}
-			h, err := rd.Decision(ctx, args[0])
+			h, err := rd.DecisionPage(ctx, args[0], query.OverridePage{Limit: getLimit, Cursor: getCursor})
 			if err != nil {
 				return err
 			}
@@ -70,6 +75,8 @@ what the signed entries say; it exits 1 when anything differs.`,
 	}
 	get.Flags().BoolVar(&asJSON, "json", false, "print the answer as one JSON object")
 	get.Flags().BoolVar(&verify, "verify", false, "check each entry against S3 and its signed checkpoint")
+	get.Flags().IntVar(&getLimit, "limit", 0, "overrides per page, 1 to 500 (default 50)")
+	get.Flags().StringVar(&getCursor, "cursor", "", "the cursor of the overrides' next page, as a previous answer printed")
 
 	var user, session, since, until, cursor string
 	var limit int
@@ -316,10 +323,19 @@ func printHistory(out io.Writer, h *query.History) error {
 	for _, o := range h.Overrides {
 		rows = append(rows, row{o.Proof, o.OccurredAt.Format(time.RFC3339Nano), "override to " + o.NewAction, o.ReviewerID, o.Reason})
 	}
+	if o := h.CurrentOverride; o != nil {
+		rows = append(rows, row{o.Proof, o.OccurredAt.Format(time.RFC3339Nano), "override to " + o.NewAction + " (current; on a later page)", o.ReviewerID, o.Reason})
+	}
 	for _, r := range rows {
 		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s:%d\t%s\n", r.p.Seq, r.at, r.what, r.by, oneLine(r.cause), r.p.Object, r.p.Line, r.p.Hash)
 	}
-	return w.Flush()
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if h.Next != "" {
+		fmt.Fprintf(out, "more overrides: --cursor %s\n", h.Next)
+	}
+	return nil
 }
 
 func printPage(out io.Writer, p query.Page) error {

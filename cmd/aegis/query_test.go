@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/aegisai/audit/indexer/layout"
 	"github.com/aegisai/audit/internal/testbed/pipeline"
 	"github.com/aegisai/audit/query"
+	"github.com/aegisai/audit/shared"
 )
 
 // Issue 9: aegis get and list read the index, print a table or JSON, and
@@ -22,13 +24,40 @@ import (
 func TestGetAndListVerify(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	p, w := indexedPipeline(ctx, t, 25, pipeline.NewWorkload("", "", 80, 20, 4, 91, time.Now()))
+	w := pipeline.NewWorkload("", "", 80, 20, 4, 91, time.Now())
+	// A decision overridden four times, to read in pages.
+	paged := w.Overrides[1]
+	for i, action := range []shared.Action{shared.ActionBlock, shared.ActionChallenge, shared.ActionReview} {
+		o, ov := *paged, *paged.Override
+		ov.NewAction, o.Override = action, &ov
+		o.EventID, o.OccurredAt = fmt.Sprint("paged-ovr-", i), paged.OccurredAt.Add(time.Duration(i+1)*time.Second)
+		w.Events = append(w.Events, &o)
+	}
+	p, w := indexedPipeline(ctx, t, 25, w)
 	setStackEnv(t)
 	pub := writeFile(t, "chain.pub", p.Cfg.VerifierKey)
 	flags := []string{"--chain", p.Cfg.Chain, "--bucket", p.Cfg.Bucket, "--table", p.Cfg.Table, "--verifier-key-file", pub}
 	target := w.Overrides[0].Override.DecisionID
 
-	code, out := aegis(t, append([]string{"get", target, "--verify"}, flags...)...)
+	// Overrides in pages: each page shows, and --verify proves, the
+	// override that set the current state, wherever it is.
+	id := paged.Override.DecisionID
+	code, out := aegis(t, append([]string{"get", id, "--limit", "2", "--verify"}, flags...)...)
+	if code != 0 || strings.Count(out, "override to ") != 3 || !strings.Contains(out, "override to REVIEW (current; on a later page)") ||
+		!strings.Contains(out, "now REVIEW") || !strings.Contains(out, "verified "+id+": 4 entries") || !strings.Contains(out, "more overrides: --cursor ") {
+		t.Fatalf("get --limit 2 --verify: exit %d:\n%s", code, out)
+	}
+	next := strings.Fields(out[strings.Index(out, "more overrides: --cursor "):])[3]
+	code, out = aegis(t, append([]string{"get", id, "--limit", "2", "--cursor", next, "--verify"}, flags...)...)
+	if code != 0 || !strings.Contains(out, "override to CHALLENGE") || !strings.Contains(out, "override to REVIEW") || strings.Contains(out, "ALLOW") ||
+		strings.Contains(out, "more overrides") || !strings.Contains(out, "verified "+id+": 3 entries") {
+		t.Fatalf("get --cursor (the last page) --verify: exit %d:\n%s", code, out)
+	}
+	if code, out := aegis(t, append([]string{"get", target, "--cursor", next}, flags...)...); code != 1 || !strings.Contains(out, "another decision") {
+		t.Fatalf("get with another decision's cursor: exit %d: %s", code, out)
+	}
+
+	code, out = aegis(t, append([]string{"get", target, "--verify"}, flags...)...)
 	if code != 0 || !strings.Contains(out, "decision "+target) || !strings.Contains(out, "override to ALLOW") ||
 		!strings.Contains(out, "now ALLOW (by the override at seq") || !strings.Contains(out, "verified "+target+": 2 entries") {
 		t.Fatalf("get --verify: exit %d:\n%s", code, out)

@@ -21,7 +21,7 @@ func DecodeDecision(item map[string]types.AttributeValue) (Decision, error) {
 		DecisionID: d.str("decision_id"), EventID: d.str("event_id"), Environment: d.str("environment"),
 		OccurredAt: d.time("occurred_at"), Action: d.str("action"), ConfidenceScore: d.float("confidence_score"),
 		PolicyVersion: d.str("policy_version"), UserID: d.str("user_id"), SessionID: d.str("session_id"),
-		Metadata: d.str("metadata"), CurrentAction: d.str("current_action"), CurrentSeq: d.uint("current_seq"),
+		Metadata: d.str("metadata"), CurrentAction: d.str("current_action"), CurrentSeq: d.uint("current_seq"), CurrentSK: d.str("current_sk"),
 		Proof: d.proof(),
 	}
 	return out, d.err

@@ -21,7 +21,7 @@ func TestDecodeMatchesAttributeValue(t *testing.T) {
 		{PK: DecisionPK("d"), SK: SKDecision + SortTime(at) + "#e", GSI1PK: UserPK("u"), GSI1SK: ViewSortKey(at, 7),
 			GSI2PK: SessionPK("s"), GSI2SK: ViewSortKey(at, 7), DecisionID: "d", EventID: "e", Environment: "prod", OccurredAt: at,
 			Action: "BLOCK", ConfidenceScore: 0.123456789, PolicyVersion: "p", UserID: "u", SessionID: "s", Metadata: `{"a":[1,"é"]}`,
-			CurrentAction: "ALLOW", CurrentSeq: 1<<63 + 5, Proof: Proof{Seq: 7, Hash: "ab", Object: "audit/x", VersionID: "v1", Line: 1 << 40}},
+			CurrentAction: "ALLOW", CurrentSeq: 1<<63 + 5, CurrentSK: SKOverride + SortTime(at) + "#o", Proof: Proof{Seq: 7, Hash: "ab", Object: "audit/x", VersionID: "v1", Line: 1 << 40}},
 		{DecisionID: "no metadata, no version", OccurredAt: at.Truncate(time.Second), ConfidenceScore: 1, Proof: Proof{Seq: 1, Line: 1}},
 	}
 	for i, want := range decisions {

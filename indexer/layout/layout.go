@@ -24,6 +24,7 @@
 package layout
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -156,11 +157,16 @@ type Decision struct {
 	// Metadata is the canonical JSON of the decision's metadata ("" when none).
 	Metadata string `dynamodbav:"metadata,omitempty"`
 	// CurrentAction is Action, or the NewAction of the latest override
-	// (by seq); CurrentSeq the seq of the entry that set it. The indexer
-	// keeps both up to date: they are the only attributes not copied from
-	// the entry itself (see Derived).
+	// (by seq); CurrentSeq the seq of the entry that set it, and
+	// CurrentSK the sort key of that override's item ("" while the
+	// decision is its own current state), so a reader finds it without
+	// reading every override. The indexer keeps them up to date: they are
+	// the only attributes not copied from the entry itself (see Derived).
+	// Items written before CurrentSK was kept have none; the indexer adds
+	// it when it next sets the state, and a rebuild does.
 	CurrentAction string `dynamodbav:"current_action"`
 	CurrentSeq    uint64 `dynamodbav:"current_seq"`
+	CurrentSK     string `dynamodbav:"current_sk,omitempty"`
 	Proof
 }
 
@@ -203,7 +209,7 @@ type Invalid struct {
 
 // Derived are the attributes kept up to date from other entries (the
 // latest override), not copied from the entry itself.
-var Derived = map[string]bool{"current_action": true, "current_seq": true}
+var Derived = map[string]bool{"current_action": true, "current_seq": true, "current_sk": true}
 
 // ItemKey names an item of the table.
 type ItemKey struct{ PK, SK string }
@@ -283,44 +289,161 @@ type Partition struct {
 // about one decision is another decision's, however genuine its proof;
 // `aegis index check` lists them as extra items.
 func LoadDecision(ctx context.Context, db Querier, table, decisionID string) (Partition, error) {
-	var part Partition
-	p := dynamodb.NewQueryPaginator(db, &dynamodb.QueryInput{
+	return loadPartition(ctx, db, table, decisionID, "")
+}
+
+// LoadDecisionItems reads only the decision items of a decision id (one
+// strongly consistent Query of the SK#DECISION# range, none of its
+// overrides): what an override needs to set the current state, at a cost
+// that does not grow with the overrides before it.
+func LoadDecisionItems(ctx context.Context, db Querier, table, decisionID string) ([]Decision, error) {
+	part, err := loadPartition(ctx, db, table, decisionID, SKDecision)
+	return part.Decisions, err
+}
+
+// LoadHistory reads a decision id's decision items and one page of the
+// overrides of one chain: at most limit of them, in sort key order
+// (occurred_at, then event id), after the override sort key after (""
+// for the first page). chain "" means the chain of the decision with the
+// lowest seq. more says whether overrides of the chain follow the page.
+// Its reads stop once the page is full, so a decision overridden a
+// million times costs what one page costs: without after, one Query of
+// limit + 3 items when the id has one decision (the decision items sort
+// before the decision mark, the mark before the overrides); with after,
+// one Query for the decision items and one from after on.
+func LoadHistory(ctx context.Context, db Querier, table, decisionID, chain, after string, limit int) (part Partition, more bool, err error) {
+	in := &dynamodb.QueryInput{
 		TableName:                 aws.String(table),
 		KeyConditionExpression:    aws.String("PK = :pk"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: DecisionPK(decisionID)}},
 		ConsistentRead:            aws.Bool(true),
+		Limit:                     aws.Int32(int32(limit + 3)),
+	}
+	if after != "" {
+		if !strings.HasPrefix(after, SKOverride) {
+			return part, false, fmt.Errorf("decision %s: %q is not an override's sort key", decisionID, after)
+		}
+		if part, err = loadPartition(ctx, db, table, decisionID, SKDecision); err != nil {
+			return part, false, err
+		}
+		in.KeyConditionExpression = aws.String("PK = :pk AND SK > :after")
+		in.ExpressionAttributeValues[":after"] = &types.AttributeValueMemberS{Value: after}
+		in.Limit = aws.Int32(int32(limit + 1))
+	}
+	var overrides []Override // of every chain, in sort key order
+	of := func() []Override {
+		c := chain
+		if c == "" && len(part.Decisions) > 0 {
+			c = slices.MinFunc(part.Decisions, func(a, b Decision) int { return cmp.Compare(a.Seq, b.Seq) }).Environment
+		}
+		var out []Override
+		for _, o := range overrides {
+			if o.Chain() == c {
+				out = append(out, o)
+			}
+		}
+		return out
+	}
+	for {
+		out, err := db.Query(ctx, in)
+		if err != nil {
+			return part, false, fmt.Errorf("query decision %s: %w", decisionID, err)
+		}
+		page := Partition{}
+		if err := page.add(decisionID, out.Items); err != nil {
+			return part, false, err
+		}
+		part.Decisions = append(part.Decisions, page.Decisions...)
+		overrides = append(overrides, page.Overrides...)
+		if len(of()) > limit || len(out.LastEvaluatedKey) == 0 {
+			break
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+	sort.Slice(part.Decisions, func(i, j int) bool { return part.Decisions[i].Seq < part.Decisions[j].Seq })
+	part.Overrides = of()
+	if len(part.Overrides) > limit {
+		part.Overrides, more = part.Overrides[:limit], true
+	}
+	return part, more, nil
+}
+
+// LoadOverride reads the override item of decisionID at sort key sk
+// (ok false when there is none).
+func LoadOverride(ctx context.Context, db Querier, table, decisionID, sk string) (o Override, ok bool, err error) {
+	out, err := db.Query(ctx, &dynamodb.QueryInput{
+		TableName:              aws.String(table),
+		KeyConditionExpression: aws.String("PK = :pk AND SK = :sk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": &types.AttributeValueMemberS{Value: DecisionPK(decisionID)}, ":sk": &types.AttributeValueMemberS{Value: sk}},
+		ConsistentRead: aws.Bool(true),
 	})
+	if err != nil {
+		return o, false, fmt.Errorf("query override %s of %s: %w", sk, decisionID, err)
+	}
+	var part Partition
+	if err := part.add(decisionID, out.Items); err != nil || len(part.Overrides) == 0 {
+		return o, false, err
+	}
+	return part.Overrides[0], true, nil
+}
+
+// loadPartition reads the items of decisionID whose sort key starts with
+// prefix ("" for all).
+func loadPartition(ctx context.Context, db Querier, table, decisionID, prefix string) (Partition, error) {
+	var part Partition
+	in := &dynamodb.QueryInput{
+		TableName:                 aws.String(table),
+		KeyConditionExpression:    aws.String("PK = :pk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: DecisionPK(decisionID)}},
+		ConsistentRead:            aws.Bool(true),
+	}
+	if prefix != "" {
+		in.KeyConditionExpression = aws.String("PK = :pk AND begins_with(SK, :sk)")
+		in.ExpressionAttributeValues[":sk"] = &types.AttributeValueMemberS{Value: prefix}
+	}
+	p := dynamodb.NewQueryPaginator(db, in)
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
 			return part, fmt.Errorf("query decision %s: %w", decisionID, err)
 		}
-		for _, it := range page.Items {
-			sk, _ := it[AttrSK].(*types.AttributeValueMemberS)
-			switch {
-			case sk == nil:
-			case strings.HasPrefix(sk.Value, SKDecision):
-				d, err := DecodeDecision(it)
-				if err != nil {
-					return part, fmt.Errorf("decode decision %s item %s: %w", decisionID, sk.Value, err)
-				}
-				if d.DecisionID == decisionID {
-					part.Decisions = append(part.Decisions, d)
-				}
-			case strings.HasPrefix(sk.Value, SKOverride):
-				o, err := DecodeOverride(it)
-				if err != nil {
-					return part, fmt.Errorf("decode override of %s item %s: %w", decisionID, sk.Value, err)
-				}
-				if o.DecisionID == decisionID {
-					part.Overrides = append(part.Overrides, o)
-				}
-			}
+		if err := part.add(decisionID, page.Items); err != nil {
+			return part, err
 		}
 	}
 	sort.Slice(part.Decisions, func(i, j int) bool { return part.Decisions[i].Seq < part.Decisions[j].Seq })
 	sort.Slice(part.Overrides, func(i, j int) bool { return part.Overrides[i].Seq < part.Overrides[j].Seq })
 	return part, nil
+}
+
+// add decodes items of decisionID's partition into p: decisions and
+// overrides of that decision id, nothing else (marks, or items someone
+// put there under another decision id).
+func (p *Partition) add(decisionID string, items []map[string]types.AttributeValue) error {
+	for _, it := range items {
+		sk, _ := it[AttrSK].(*types.AttributeValueMemberS)
+		switch {
+		case sk == nil:
+		case strings.HasPrefix(sk.Value, SKDecision):
+			d, err := DecodeDecision(it)
+			if err != nil {
+				return fmt.Errorf("decode decision %s item %s: %w", decisionID, sk.Value, err)
+			}
+			if d.DecisionID == decisionID {
+				p.Decisions = append(p.Decisions, d)
+			}
+		case strings.HasPrefix(sk.Value, SKOverride):
+			o, err := DecodeOverride(it)
+			if err != nil {
+				return fmt.Errorf("decode override of %s item %s: %w", decisionID, sk.Value, err)
+			}
+			if o.DecisionID == decisionID {
+				p.Overrides = append(p.Overrides, o)
+			}
+		}
+	}
+	return nil
 }
 
 // Chains lists the chains of p's decisions, each once, in seq order.

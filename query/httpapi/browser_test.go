@@ -169,6 +169,32 @@ func TestPageInBrowser(t *testing.T) {
 		}
 	})
 
+	// A decision's overrides in pages: each page shows and proves its
+	// overrides and the override that set the current state.
+	t.Run("a decision's overrides in pages verify", func(t *testing.T) {
+		p.open("#decision=" + f.paged)
+		if v, checks := p.verdict("verdict", "checks"); v != "pass" {
+			t.Fatalf("all on one page: verdict %s: %s", v, checks)
+		}
+		p.eval(`document.getElementById("limit").value = "1"`)
+		p.eval(`document.getElementById("search").requestSubmit()`)
+		poll[bool](p, `document.querySelector("#history tbody").textContent.includes("(current; on a later page)")`)
+		if v, checks := p.verdict("verdict", "checks"); v != "pass" || !strings.Contains(checks, "the signed entries say REVIEW") {
+			t.Fatalf("the first page of one override: verdict %s: %s", v, checks)
+		}
+		if hist := p.text("#history tbody"); !strings.Contains(hist, "override to ALLOW") || strings.Contains(hist, "override to BLOCK") || strings.Count(hist, "✓") != 3 {
+			t.Fatalf("the first page's history: %s", hist)
+		}
+		p.run(chromedp.Click(chromedp.ID("overrides-more")))
+		poll[bool](p, `document.querySelector("#history tbody").textContent.includes("override to BLOCK")`)
+		if v, checks := p.verdict("verdict", "checks"); v != "pass" {
+			t.Fatalf("the second page: verdict %s: %s", v, checks)
+		}
+		if hist := p.text("#history tbody"); strings.Contains(hist, "override to ALLOW") || !strings.Contains(hist, "override to REVIEW (current") {
+			t.Fatalf("the second page's history: %s", hist)
+		}
+	})
+
 	// The page trusts the key, not the service: a service (or anything in
 	// front of it) that answers the asked decision with another one, with
 	// that one's genuine history and bundle, is not a verified answer for

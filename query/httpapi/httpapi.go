@@ -2,8 +2,8 @@
 // JSON API over package query, its OpenAPI document, and the auditor's web
 // page that checks proofs in the browser.
 //
-//	GET /v1/decisions/{id}                a decision, its overrides, its current state
-//	GET /v1/decisions/{id}/proof          its evidence bundle (docs/FORMAT.md section 11)
+//	GET /v1/decisions/{id}                a decision, a page of its overrides (limit, cursor), its current state
+//	GET /v1/decisions/{id}/proof          the evidence bundle of that answer (docs/FORMAT.md section 11)
 //	GET /v1/users/{id}/decisions          a user's decisions, newest first
 //	GET /v1/sessions/{id}/decisions       a session's decisions, newest first
 //	GET /v1/verifier-key                  the chain and the checkpoint key the service trusts
@@ -227,14 +227,27 @@ func (s *Service) fail(w http.ResponseWriter, r *http.Request, err error) int {
 }
 
 func (s *Service) decision(w http.ResponseWriter, r *http.Request) int {
-	if err := noParams(r.URL.Query()); err != nil {
-		return writeError(w, err)
-	}
-	h, err := s.cfg.Reader.Decision(r.Context(), r.PathValue("id"))
+	h, err := s.history(r)
 	if err != nil {
 		return s.fail(w, r, err)
 	}
 	return writeJSON(w, http.StatusOK, h)
+}
+
+// history reads the decision of the request's path with the page of its
+// overrides the request's limit and cursor select.
+func (s *Service) history(r *http.Request) (*query.History, error) {
+	q := r.URL.Query()
+	for name := range q {
+		if name != "limit" && name != "cursor" {
+			return nil, &query.ParamError{Field: name, Reason: "unknown parameter (limit, cursor)"}
+		}
+	}
+	rg, err := parseRange(q) // limit and cursor, checked as a view's
+	if err != nil {
+		return nil, err
+	}
+	return s.cfg.Reader.DecisionPage(r.Context(), r.PathValue("id"), query.OverridePage{Limit: rg.Limit, Cursor: rg.Cursor})
 }
 
 // proofFailure is the body of a proof that cannot be given (409).
@@ -243,15 +256,13 @@ type proofFailure struct {
 	DecisionID string `json:"decision_id"`
 }
 
-// proof answers the evidence bundle of a decision, built from S3 and
+// proof answers the evidence bundle of a decision's answer (the same limit
+// and cursor select the same page of overrides), built from S3 and
 // checked against the trusted key. A proof that cannot be built (entries
 // not signed yet, S3 holding something that does not verify, the index
 // pointing where S3 has no such entry) is a 409 that says why.
 func (s *Service) proof(w http.ResponseWriter, r *http.Request) int {
-	if err := noParams(r.URL.Query()); err != nil {
-		return writeError(w, err)
-	}
-	h, err := s.cfg.Reader.Decision(r.Context(), r.PathValue("id"))
+	h, err := s.history(r)
 	if err != nil {
 		return s.fail(w, r, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -47,9 +48,12 @@ type fixture struct {
 	// good is a decision with an override; tampered ones are changed in
 	// DynamoDB by the tests that use them (and only there).
 	good, tamperedAction, tamperedLine string
-	user                               string
-	userDecisions                      []string // newest first
-	ready                              chan struct{}
+	// paged is a decision overridden to ALLOW, BLOCK and REVIEW, in that
+	// order, to read in pages.
+	paged         string
+	user          string
+	userDecisions []string // newest first
+	ready         chan struct{}
 }
 
 var (
@@ -80,16 +84,24 @@ func start() (*fixture, error) {
 		return nil, err
 	}
 	defer prod.Close()
-	if err := prod.Publish(ctx, w.Events...); err != nil {
+	paged := prod.NewDecision(shared.Decision{DecisionID: "paged", Action: shared.ActionBlock, ConfidenceScore: 0.5,
+		PolicyVersion: "p", UserID: "paged-user", SessionID: "paged-session"})
+	events := append(slices.Clip(w.Events), paged)
+	for i, action := range []shared.Action{shared.ActionAllow, shared.ActionBlock, shared.ActionReview} {
+		o := prod.NewOverride(shared.Override{DecisionID: "paged", ReviewerID: "r", NewAction: action, Reason: "again"})
+		o.OccurredAt = paged.OccurredAt.Add(time.Duration(i+1) * time.Second)
+		events = append(events, o)
+	}
+	if err := prod.Publish(ctx, events...); err != nil {
 		return nil, err
 	}
-	if err := p.WaitSealed(ctx, int64(len(w.Events))); err != nil {
+	if err := p.WaitSealed(ctx, int64(len(events))); err != nil {
 		return nil, err
 	}
 	if err := p.WaitIndexed(ctx); err != nil {
 		return nil, err
 	}
-	f := &fixture{p: p, w: w, ready: make(chan struct{})}
+	f := &fixture{p: p, w: w, paged: "paged", ready: make(chan struct{})}
 	overridden := map[string]bool{}
 	for _, o := range w.Overrides {
 		overridden[o.Override.DecisionID] = true
@@ -225,6 +237,29 @@ func TestAPIStatusesAuthAndOpenAPI(t *testing.T) {
 				t.Fatalf("bundle: %+v %v", rep, err)
 			}
 		}},
+		{name: "decision, a page of overrides", path: "/v1/decisions/paged", query: "limit=1", status: 200, check: func(t *testing.T, b []byte) {
+			var h query.History
+			if err := json.Unmarshal(b, &h); err != nil || len(h.Overrides) != 1 || h.Overrides[0].NewAction != "ALLOW" || h.Next == "" ||
+				h.CurrentOverride == nil || h.CurrentOverride.NewAction != "REVIEW" || h.CurrentAction != "REVIEW" || h.CurrentSeq != h.CurrentOverride.Proof.Seq {
+				t.Fatalf("%s: want the ALLOW override, a cursor, and the REVIEW override as the current state's", b)
+			}
+			last := call(t, "GET", f.base+"/v1/decisions/paged?limit=2&cursor="+h.Next, prodToken)
+			var h2 query.History
+			if err := json.Unmarshal(last.body, &h2); err != nil || len(h2.Overrides) != 2 || h2.Overrides[0].NewAction != "BLOCK" || h2.Overrides[1].NewAction != "REVIEW" ||
+				h2.Next != "" || h2.CurrentOverride != nil {
+				t.Fatalf("%s: want BLOCK and REVIEW, the last page (REVIEW on it)", last.body)
+			}
+		}},
+		{name: "proof of a page of overrides", path: "/v1/decisions/paged/proof", query: "limit=1", status: 200, check: func(t *testing.T, b []byte) {
+			vk, _ := shared.ParseKeyset(f.p.Cfg.VerifierKey)
+			rep, err := shared.VerifyBundle(b, vk)
+			if err != nil || rep.DecisionID != "paged" || len(rep.Entries) != 3 || rep.CurrentAction != "REVIEW" {
+				t.Fatalf("bundle: %+v %v; want the decision, the page's override and the current one (REVIEW)", rep, err)
+			}
+		}},
+		{name: "bad override limit", path: "/v1/decisions/paged", query: "limit=501", status: 400, field: "limit"},
+		{name: "since on a decision", path: "/v1/decisions/paged", query: "since=2026-01-01", status: 400, field: "since"},
+		{name: "view cursor on a decision", path: "/v1/decisions/paged", query: "cursor=" + firstPage.Next, status: 400, field: "cursor"},
 		{name: "user, first page", path: "/v1/users/" + esc(f.user) + "/decisions", query: "limit=2", status: 200, check: func(t *testing.T, b []byte) {
 			var pg query.Page
 			if err := json.Unmarshal(b, &pg); err != nil || strings.Join(pg.IDs(), ",") != strings.Join(f.userDecisions[:2], ",") || pg.Next == "" {

@@ -19,6 +19,7 @@ import (
 	"github.com/aegisai/audit/internal/testbed/pipeline"
 	"github.com/aegisai/audit/replayer"
 	"github.com/aegisai/audit/sealer"
+	"github.com/aegisai/audit/shared"
 )
 
 // tableItems reads every item of a table as text, by key.
@@ -95,9 +96,20 @@ func TestRebuildCheckAndMend(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// One decision overridden many times, each override on its own (the
+	// indexer meets them in many batches): indexed and rebuilt alike.
+	spammed := w.Decisions[3].Decision.DecisionID
+	const overrides = 120
+	for i := range overrides {
+		o := prod.NewOverride(shared.Override{DecisionID: spammed, ReviewerID: "reviewer-spam",
+			NewAction: []shared.Action{shared.ActionAllow, shared.ActionBlock}[i%2], Reason: fmt.Sprint("again ", i)})
+		if err := prod.Publish(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
 	prod.Close()
 	publishRaw(t, p, "not an event")
-	n := uint64(len(w.Events) + 3)
+	n := uint64(len(w.Events) + 3 + overrides)
 	if err := p.WaitHead(ctx, n); err != nil {
 		t.Fatal(err)
 	}
@@ -108,6 +120,10 @@ func TestRebuildCheckAndMend(t *testing.T) {
 		t.Fatal(err)
 	}
 	byIndexer := tableItems(t, p.DynamoDB, p.Cfg.Table)
+	if part, err := layout.LoadDecision(ctx, p.DynamoDB, p.Cfg.Table, spammed); err != nil || len(part.Overrides) < overrides ||
+		part.Decisions[0].CurrentSeq != part.Latest().Seq || part.Decisions[0].CurrentSK != part.Latest().SK || part.Decisions[0].CurrentAction != "BLOCK" {
+		t.Fatalf("decision %s overridden %d times: %+v %v; want its current state the last override's (BLOCK)", spammed, overrides, part.Decisions, err)
+	}
 
 	// The table is lost: rebuild it from S3 alone, killed once on the way.
 	fresh := p.Cfg.Table + "-rebuilt"

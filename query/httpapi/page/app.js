@@ -7,6 +7,7 @@
   const V = window.AegisVerify;
   let serverKey = "";
   let nextCursor = "";
+  let nextOverrides = "";
 
   function status(msg, bad) {
     $("status").textContent = msg;
@@ -88,10 +89,17 @@
     el.textContent = text;
   }
 
-  async function showDecision(id) {
+  // showDecision shows a decision with one page of its overrides (the
+  // page size is the limit field; cursor selects a later page) and checks
+  // that answer's proof: the same parameters select the same entries.
+  async function showDecision(id, cursor) {
     $("results").hidden = true;
     status("reading…");
-    const { body: h } = await api(`/v1/decisions/${encodeURIComponent(id)}`);
+    const params = new URLSearchParams();
+    if ($("limit").value.trim()) params.set("limit", $("limit").value.trim());
+    if (cursor) params.set("cursor", cursor);
+    const query = params.toString() ? "?" + params : "";
+    const { body: h } = await api(`/v1/decisions/${encodeURIComponent(id)}` + query);
     $("decision").hidden = false;
     $("d-id").textContent = h.decision_id;
     $("d-current").textContent = h.current_action;
@@ -110,6 +118,8 @@
     const rows = [{ p: h.proof, at: h.occurred_at, what: "decision " + h.action, by: "policy " + h.policy_version, reason: "" }];
     for (const c of h.conflicting || []) rows.push({ p: c.proof, at: c.occurred_at, what: "conflicting decision " + c.action, by: c.event_id, reason: "" });
     for (const o of h.overrides) rows.push({ p: o.proof, at: o.occurred_at, what: "override to " + o.new_action, by: o.reviewer_id, reason: o.reason });
+    const cur = h.current_override;
+    if (cur) rows.push({ p: cur.proof, at: cur.occurred_at, what: "override to " + cur.new_action + " (current; on a later page)", by: cur.reviewer_id, reason: cur.reason });
     rows.sort((a, b) => a.p.seq - b.p.seq);
     const proofCells = new Map();
     for (const r of rows) {
@@ -119,15 +129,17 @@
       proofCells.set(r.p.seq, cell(tr, "…"));
       hist.appendChild(tr);
     }
+    nextOverrides = h.next || "";
+    $("overrides-more").hidden = !nextOverrides;
     status("");
-    await checkProof(id, h, proofCells);
+    await checkProof(id, h, proofCells, query);
   }
 
   // checkProof fetches the decision's bundle and checks it here: the
   // entries, the checkpoint signatures, the Merkle paths, that the index's
   // answer says what the signed entries say, and that both are of the
   // decision asked for (the service is not trusted to answer the right one).
-  async function checkProof(asked, h, proofCells) {
+  async function checkProof(asked, h, proofCells, query) {
     const list = $("checks");
     list.textContent = "";
     $("verdict").dataset.verdict = "pending";
@@ -140,7 +152,7 @@
     }
     let text;
     try {
-      ({ text } = await api(`/v1/decisions/${encodeURIComponent(h.decision_id)}/proof`));
+      ({ text } = await api(`/v1/decisions/${encodeURIComponent(h.decision_id)}/proof` + query));
     } catch (e) {
       li(list, { ok: false, name: "evidence from S3", detail: e.message });
       for (const td of proofCells.values()) { td.textContent = "✗"; td.className = "fail"; }
@@ -219,6 +231,7 @@
       if (location.hash === h) route(); else location.hash = h;
     });
     $("more").addEventListener("click", () => showList($("kind").value, $("q").value.trim(), nextCursor).catch((e) => status(e.message, true)));
+    $("overrides-more").addEventListener("click", () => showDecision($("q").value.trim(), nextOverrides).catch((e) => status(e.message, true)));
     $("check-bundle").addEventListener("click", () => checkBundle());
     window.addEventListener("hashchange", route);
     document.body.dataset.ready = "true";

@@ -268,7 +268,9 @@
     };
     item("index answer: decision " + h.decision_id, h.proof, decision(h));
     for (const c of h.conflicting || []) item("index answer: conflicting decision " + c.event_id, c.proof, decision(c));
-    for (const o of h.overrides || []) {
+    // The page of overrides, and the one that set the current state when
+    // it is on another page.
+    for (const o of (h.overrides || []).concat(h.current_override ? [h.current_override] : [])) {
       item("index answer: override " + o.event_id, o.proof, (ev) => {
         const x = ev.override || {};
         return [["type", "override", ev.type], ["event_id", o.event_id, ev.event_id], ["occurred_at", o.occurred_at, ev.occurred_at],
