@@ -357,9 +357,11 @@ type BatchRef struct {
 // sealed (the sealer writes every key once).
 type Rewritten struct {
 	Key string
-	// Versions are the version ids, newest first; DeleteMarker is set when
-	// the newest is a delete marker.
+	// Versions are the version ids, the newest first, at most
+	// MaxVersionsKept of the Count listed; DeleteMarker is set when the
+	// newest is a delete marker.
 	Versions     []string
+	Count        int
 	DeleteMarker bool
 }
 
@@ -389,7 +391,7 @@ func (s *Store) Log(ctx context.Context, chain string) (Listing, error) {
 	var l Listing
 	err := s.walkChain(ctx, chain, func(k KeyVersions, kind shared.KeyKind) error {
 		if kind != shared.KeyOther && k.Rewritten() {
-			l.Rewritten = append(l.Rewritten, Rewritten{Key: k.Key, Versions: k.Versions, DeleteMarker: k.Deleted})
+			l.Rewritten = append(l.Rewritten, k.rewritten())
 		}
 		if k.Deleted {
 			return nil
@@ -415,28 +417,47 @@ func (s *Store) Log(ctx context.Context, chain string) (Listing, error) {
 // KeyVersions is one key of a listing of versions with its versions.
 type KeyVersions struct {
 	Key string
-	// Versions are the version ids, newest first; Deleted is set when the
-	// newest is a delete marker.
+	// Versions are the version ids, the newest first, at most
+	// MaxVersionsKept of the Count listed; Deleted is set when the newest
+	// is a delete marker.
 	Versions []string
+	Count    int
 	Deleted  bool
 }
 
+// MaxVersionsKept bounds the version ids kept of one key: a key written
+// over a million times is reported by its count and its newest versions,
+// in the memory and time of a few.
+const MaxVersionsKept = 8
+
 // Rewritten reports a key written more than once or deleted: the sealer
 // writes every key once.
-func (k KeyVersions) Rewritten() bool { return len(k.Versions) > 1 || k.Deleted }
+func (k KeyVersions) Rewritten() bool { return k.Count > 1 || k.Deleted }
+
+func (k KeyVersions) rewritten() Rewritten {
+	return Rewritten{Key: k.Key, Versions: k.Versions, Count: k.Count, DeleteMarker: k.Deleted}
+}
 
 // walkChain lists every version under the prefix, one page at a time, and
 // hands each key with its versions and what it is to chain to fn, in
-// lexical order. It holds one page and one key's versions, never the
-// listing.
+// lexical order. It holds one page and a page's worth of one key's
+// version ids, never the listing nor every version of a key.
 func (s *Store) walkChain(ctx context.Context, chain string, fn func(KeyVersions, shared.KeyKind) error) error {
 	var cur *KeyVersions
+	// seen and seenBefore are the current key's version ids in this page
+	// and the one before: a version listed twice (versitygw repeats the
+	// one at a page boundary) is one version, and a repeat comes no
+	// further back, so a key with many versions is counted in time and
+	// memory that grow with a page, not with its versions.
+	seen, seenBefore := map[string]bool{}, map[string]bool{}
 	flush := func() error {
 		if cur == nil {
 			return nil
 		}
 		k := *cur
 		cur = nil
+		clear(seen)
+		clear(seenBefore)
 		return fn(k, shared.ClassifyKey(s.prefix(), chain, k.Key))
 	}
 	p := s3.NewListObjectVersionsPaginator(s.S3, &s3.ListObjectVersionsInput{Bucket: aws.String(s.Bucket), Prefix: aws.String(s.prefix() + "/"),
@@ -451,6 +472,8 @@ func (s *Store) walkChain(ctx context.Context, chain string, fn func(KeyVersions
 		if err != nil {
 			return fmt.Errorf("list versions of s3://%s/%s/: %w", s.Bucket, s.prefix(), err)
 		}
+		seen, seenBefore = seenBefore, seen
+		clear(seen)
 		// A page lists versions and delete markers apart; merge them by key
 		// (keys ascend, and a key's versions are newest first).
 		items = items[:0]
@@ -468,13 +491,22 @@ func (s *Store) walkChain(ctx context.Context, chain string, fn func(KeyVersions
 				}
 				cur = &KeyVersions{Key: it.key}
 			}
-			// A version listed twice (versitygw repeats the one at a page
-			// boundary) is one version.
-			if !slices.Contains(cur.Versions, it.version) {
-				cur.Versions = append(cur.Versions, it.version)
-				if it.latest && it.marker {
-					cur.Deleted = true
+			if seen[it.version] || seenBefore[it.version] {
+				continue
+			}
+			seen[it.version] = true
+			cur.Count++
+			switch {
+			case it.latest:
+				// The newest first, whether a version or a delete marker
+				// (a page lists the markers after the versions).
+				cur.Versions = slices.Insert(cur.Versions, 0, it.version)
+				if len(cur.Versions) > MaxVersionsKept {
+					cur.Versions = cur.Versions[:MaxVersionsKept]
 				}
+				cur.Deleted = it.marker
+			case len(cur.Versions) < MaxVersionsKept:
+				cur.Versions = append(cur.Versions, it.version)
 			}
 		}
 	}

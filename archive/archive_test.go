@@ -107,6 +107,45 @@ func TestLogAcrossListingPages(t *testing.T) {
 	}
 }
 
+// A key written over many times, its versions over many pages of
+// versitygw's listing (which repeats the version at each boundary), is
+// counted once a version, and only its newest versions are kept: an
+// insider writing a key a million times costs the verifier a count.
+func TestLogCountsTheVersionsOfAKeyWrittenOften(t *testing.T) {
+	ctx := context.Background()
+	st := newStore(t)
+	defer func(n int32) { archive.ListPageSize = n }(archive.ListPageSize)
+	archive.ListPageSize = 4
+	until := time.Now().Add(time.Hour)
+	key := shared.CheckpointKey("audit", "prod", 1)
+	const n = 30
+	var ids []string
+	for i := range n {
+		out, err := st.S3.PutObject(ctx, &s3.PutObjectInput{Bucket: &st.Bucket, Key: &key, Body: bytes.NewReader([]byte{byte(i)}),
+			ObjectLockMode: types.ObjectLockModeCompliance, ObjectLockRetainUntilDate: &until})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, *out.VersionId)
+	}
+	for _, k := range []uint64{0, 2} {
+		if _, err := st.Put(ctx, shared.CheckpointKey("audit", "prod", k), []byte("x"), until); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l, err := st.Log(ctx, "prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(l.Checkpoints) != 3 || len(l.Rewritten) != 1 {
+		t.Fatalf("%d checkpoints and rewritten keys %+v, want 3 and one", len(l.Checkpoints), l.Rewritten)
+	}
+	r := l.Rewritten[0]
+	if r.Key != key || r.Count != n || len(r.Versions) != archive.MaxVersionsKept || r.Versions[0] != ids[n-1] {
+		t.Fatalf("rewritten %+v, want %s with %d versions, the newest %s first, %d of them kept", r, key, n, ids[n-1], archive.MaxVersionsKept)
+	}
+}
+
 // lockOnGet answers GETs with the object's lock state, as AWS S3 does
 // (versitygw leaves it out), and counts the HEADs its caller makes.
 type lockOnGet struct {

@@ -3,6 +3,7 @@ package archive
 import (
 	"container/heap"
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -35,7 +36,10 @@ import (
 //
 // Both passes read the listing as Survey saw it: a folder is read up to the
 // last key Survey listed in it, checkpoints up to the last checkpoint it
-// listed. Checkpoints sort before genesis/ and year=..., and a batch is
+// listed, and each must hold as many keys up to there as Survey counted
+// (ErrListingChanged otherwise): a sealer writing meanwhile adds keys only
+// after them, while keys deleted after the survey would silently shorten
+// the chain read (a delete marker hides a key from the second listing). Checkpoints sort before genesis/ and year=..., and a batch is
 // written before its checkpoint, so every checkpoint Survey listed has its
 // batch listed too, even while a sealer is writing.
 
@@ -51,7 +55,30 @@ type Run struct {
 	// first and last object keys listed in it, FirstSeq the first's seq.
 	Folder, First, Last string
 	FirstSeq            uint64
+	// Count is how many objects Survey listed in it.
+	Count int
 }
+
+// ErrListingChanged is wrapped when a streaming pass does not find the
+// keys Survey listed: someone deleted keys of the chain (or added keys
+// among them) while it was read. Reading on would verify a chain other
+// than the one surveyed, for example one cut back behind its newest
+// objects and checkpoints.
+var ErrListingChanged = errors.New("the chain's keys changed while it was read")
+
+// ListingChangedError names the folder whose keys changed.
+type ListingChangedError struct {
+	// Prefix is the folder; Surveyed keys up to Last were listed by
+	// Survey, Found by the streaming pass.
+	Prefix, Last    string
+	Surveyed, Found int
+}
+
+func (e *ListingChangedError) Error() string {
+	return fmt.Sprintf("%v: %s held %d of the chain's keys up to %s when it was surveyed, %d when it was read", ErrListingChanged, e.Prefix, e.Surveyed, e.Last, e.Found)
+}
+
+func (e *ListingChangedError) Unwrap() error { return ErrListingChanged }
 
 // Survey is what one listing of every version under the prefix says about
 // a chain, in memory that grows with the days it spans, not its objects.
@@ -86,7 +113,7 @@ func (s *Store) Survey(ctx context.Context, chain string) (Survey, error) {
 	err := s.walkChain(ctx, chain, func(k KeyVersions, kind shared.KeyKind) error {
 		if kind != shared.KeyOther && k.Rewritten() {
 			sv.RewrittenCount++
-			r := Rewritten{Key: k.Key, Versions: k.Versions, DeleteMarker: k.Deleted}
+			r := k.rewritten()
 			if len(sv.Rewritten) < MaxRewrittenKept {
 				sv.Rewritten = append(sv.Rewritten, r)
 			}
@@ -103,10 +130,11 @@ func (s *Store) Survey(ctx context.Context, chain string) (Survey, error) {
 			folder := k.Key[:strings.LastIndexByte(k.Key, '/')+1]
 			if n := len(sv.Runs); n > 0 && sv.Runs[n-1].Folder == folder {
 				sv.Runs[n-1].Last = k.Key
+				sv.Runs[n-1].Count++
 				return nil
 			}
 			ref, _ := s.batchRef(chain, k.Key)
-			sv.Runs = append(sv.Runs, Run{Folder: folder, First: k.Key, Last: k.Key, FirstSeq: ref.FirstSeq})
+			sv.Runs = append(sv.Runs, Run{Folder: folder, First: k.Key, Last: k.Key, FirstSeq: ref.FirstSeq, Count: 1})
 		case shared.KeyCheckpoint:
 			sv.Checkpoints++
 			sv.LastCheckpoint = k.Key
@@ -138,11 +166,14 @@ func (s *Store) batchRef(chain, key string) (BatchRef, bool) {
 var ListPageSize int32 = 1000
 
 // pager reads the current keys under a prefix one page at a time, up to
-// and including last, keeping the keys keep accepts.
+// and including last, keeping the keys keep accepts. Survey listed want
+// of them: a pager that finds another number at its end fails with a
+// *ListingChangedError (a writer adds keys only after last).
 type pager struct {
 	s            *Store
 	prefix, last string
 	keep         func(key string) bool
+	want, took   int
 	page         []string
 	token        *string
 	started      bool
@@ -154,6 +185,9 @@ func (p *pager) peek(ctx context.Context) (string, bool, error) {
 	for len(p.page) == 0 {
 		if p.done || (p.started && p.token == nil) {
 			p.done, p.page = true, nil
+			if p.took != p.want {
+				return "", false, &ListingChangedError{Prefix: p.prefix, Last: p.last, Surveyed: p.want, Found: p.took}
+			}
 			return "", false, nil
 		}
 		out, err := p.s.S3.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(p.s.Bucket), Prefix: aws.String(p.prefix),
@@ -183,6 +217,7 @@ func (p *pager) peek(ctx context.Context) (string, bool, error) {
 
 // pop takes the key peek returned.
 func (p *pager) pop() {
+	p.took++
 	p.page = p.page[1:]
 	if len(p.page) == 0 {
 		p.page = nil // the page's memory goes with it
@@ -210,7 +245,7 @@ func (s *Store) StreamBatches(sv Survey, chain string) *BatchStream {
 	b := &BatchStream{s: s, chain: chain}
 	for i, r := range sv.Runs {
 		rc := &runCursor{idx: i, next: BatchRef{Key: r.First, FirstSeq: r.FirstSeq}}
-		rc.pager = pager{s: s, prefix: r.Folder, last: r.Last, keep: func(k string) bool { _, ok := s.batchRef(chain, k); return ok }}
+		rc.pager = pager{s: s, prefix: r.Folder, last: r.Last, want: r.Count, keep: func(k string) bool { _, ok := s.batchRef(chain, k); return ok }}
 		b.runs = append(b.runs, rc)
 	}
 	heap.Init(&b.runs)
@@ -290,7 +325,7 @@ type CheckpointStream struct {
 // StreamCheckpoints starts reading the checkpoints sv found.
 func (s *Store) StreamCheckpoints(sv Survey, chain string) *CheckpointStream {
 	c := &CheckpointStream{chain: chain}
-	c.p = pager{s: s, prefix: shared.CheckpointPrefix(s.prefix(), chain), last: sv.LastCheckpoint, done: sv.LastCheckpoint == "",
+	c.p = pager{s: s, prefix: shared.CheckpointPrefix(s.prefix(), chain), last: sv.LastCheckpoint, done: sv.LastCheckpoint == "", want: sv.Checkpoints,
 		keep: func(k string) bool { _, ok := shared.ParseCheckpointKey(s.prefix(), chain, k); return ok }}
 	return c
 }

@@ -3,10 +3,12 @@ package replayer_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/aegisai/audit/archive"
 	"github.com/aegisai/audit/internal/testbed/s3mem"
 	"github.com/aegisai/audit/replayer"
 )
@@ -57,37 +59,50 @@ func TestLogVectors(t *testing.T) {
 			continue
 		}
 		n++
-		t.Run(v.Name, func(t *testing.T) {
-			store := s3mem.New("audit")
-			for _, o := range v.Objects {
-				store.PutVersion("audit", o.Key, []byte(o.Body))
-			}
-			trust := v.VerifierKey
-			if v.Keyset != "" {
-				trust = v.Keyset
-			}
-			cfg := replayer.Config{S3: store, Bucket: "audit", Prefix: v.Prefix, Chain: v.Chain, VerifierKey: trust}
-			if v.KnownCheckpoint != "" {
-				cfg.KnownCheckpoint = []byte(v.KnownCheckpoint)
-			}
-			rep, err := replayer.Verify(context.Background(), cfg)
-			switch {
-			case v.Expect == "reject" && err == nil:
-				t.Fatalf("accepted, want refused (%s)", v.Rule)
-			case v.Expect == "reject":
-				t.Logf("refused: %v", err)
-				return
-			case err != nil:
-				t.Fatalf("refused: %v", err)
-			}
-			r := v.Report
-			if rep.Entries != r.Entries || rep.Head.Seq != r.HeadSeq || rep.Head.Hash.String() != r.HeadHash ||
-				rep.CheckpointedSeq != r.CheckpointedSeq || rep.Unsigned != r.Unsigned {
-				t.Fatalf("report %+v, want %+v", rep.LogReport, *r)
-			}
-		})
+		// The streaming verifier reads the listing a page at a time: each
+		// vector at one key a page, two, and S3's page, so that no rule
+		// depends on where a page ends (security review).
+		for _, page := range []int32{1, 2, archive.ListPageSize} {
+			t.Run(fmt.Sprintf("%s/page %d", v.Name, page), func(t *testing.T) {
+				defer func(n int32) { archive.ListPageSize = n }(archive.ListPageSize)
+				archive.ListPageSize = page
+				checkLogVector(t, v)
+			})
+		}
 	}
 	if n < 10 {
 		t.Fatalf("only %d log vectors", n)
+	}
+}
+
+// checkLogVector verifies one log vector's objects from an in-memory S3.
+func checkLogVector(t *testing.T, v logVector) {
+	t.Helper()
+	store := s3mem.New("audit")
+	for _, o := range v.Objects {
+		store.PutVersion("audit", o.Key, []byte(o.Body))
+	}
+	trust := v.VerifierKey
+	if v.Keyset != "" {
+		trust = v.Keyset
+	}
+	cfg := replayer.Config{S3: store, Bucket: "audit", Prefix: v.Prefix, Chain: v.Chain, VerifierKey: trust}
+	if v.KnownCheckpoint != "" {
+		cfg.KnownCheckpoint = []byte(v.KnownCheckpoint)
+	}
+	rep, err := replayer.Verify(context.Background(), cfg)
+	switch {
+	case v.Expect == "reject" && err == nil:
+		t.Fatalf("accepted, want refused (%s)", v.Rule)
+	case v.Expect == "reject":
+		t.Logf("refused: %v", err)
+		return
+	case err != nil:
+		t.Fatalf("refused: %v", err)
+	}
+	r := v.Report
+	if rep.Entries != r.Entries || rep.Head.Seq != r.HeadSeq || rep.Head.Hash.String() != r.HeadHash ||
+		rep.CheckpointedSeq != r.CheckpointedSeq || rep.Unsigned != r.Unsigned {
+		t.Fatalf("report %+v, want %+v", rep.LogReport, *r)
 	}
 }

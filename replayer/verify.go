@@ -150,7 +150,7 @@ func Verify(ctx context.Context, cfg Config) (Report, error) {
 		var f *Failure
 		if errors.As(err, &f) {
 			if r, ok := rewritten[f.Key]; ok {
-				f.Reason += fmt.Sprintf(" (the key holds %d versions: %s, newest first; it was written again after it was sealed)", len(r.Versions), strings.Join(r.Versions, ", "))
+				f.Reason += fmt.Sprintf(" (the key holds %d versions: %s, newest first; it was written again after it was sealed)", r.Count, versionList(r))
 				f.Err = errors.Join(f.Err, ErrRewritten)
 			}
 		}
@@ -218,6 +218,12 @@ func Verify(ctx context.Context, cfg Config) (Report, error) {
 		}
 		return note(err)
 	})
+	var changed *archive.ListingChangedError
+	if errors.As(err, &changed) {
+		err = &Failure{Key: changed.Prefix, Err: archive.ErrListingChanged,
+			Reason: fmt.Sprintf("%d of the chain's keys up to %s were listed when the verification started, %d are listed now: keys were deleted (or added among them) while it read; verify again",
+				changed.Surveyed, changed.Last, changed.Found)}
+	}
 	if err == nil {
 		err = cpFailure
 	}
@@ -238,11 +244,20 @@ func Verify(ctx context.Context, cfg Config) (Report, error) {
 }
 
 func rewrittenFailure(r archive.Rewritten, n int) *Failure {
-	reason := fmt.Sprintf("the key holds %d versions (%s, newest first): it was written again after it was sealed", len(r.Versions), strings.Join(r.Versions, ", "))
+	reason := fmt.Sprintf("the key holds %d versions (%s, newest first): it was written again after it was sealed", r.Count, versionList(r))
 	if r.DeleteMarker {
 		reason = fmt.Sprintf("a delete marker (version %s) hides the sealed object: it was deleted after it was sealed", r.Versions[0])
 	}
 	return &Failure{Key: r.Key, Version: r.Versions[0], Reason: fmt.Sprintf("%s (%d such keys)", reason, n), Err: ErrRewritten}
+}
+
+// versionList names the versions kept of a key, and how many more it has.
+func versionList(r archive.Rewritten) string {
+	l := strings.Join(r.Versions, ", ")
+	if more := r.Count - len(r.Versions); more > 0 {
+		l += fmt.Sprintf(" and %d more", more)
+	}
+	return l
 }
 
 type batchResult struct {

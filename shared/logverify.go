@@ -227,6 +227,14 @@ func (v *LogVerifier) Object(key string, entries []*Entry) error {
 		return &Failure{Key: key, Line: 1, Seq: first.Seq, HasSeq: true,
 			Reason: fmt.Sprintf("object is stored at the wrong key; its first entry belongs at %s", want), Err: ErrChainBroken}
 	}
+	if head := v.chainV.Head(); len(v.latest.entries) > 0 && first.Seq <= head.Seq {
+		// Two objects hold this seq (a fork put at another day's key is
+		// read first when its folder is listed first): name both, so
+		// that the sealer's object is not the only one blamed.
+		return &Failure{Key: key, Line: 1, Seq: first.Seq, HasSeq: true, Err: ErrChainBroken,
+			Reason: fmt.Sprintf("chain broken: seq %d was read already, the chain is at seq %d from %s: two objects hold seq %d and at most one is the sealer's (the checkpoints name it)",
+				first.Seq, head.Seq, v.latest.key, first.Seq)}
+	}
 	v.latest = latestObject{key: key, entries: entries, offsets: v.latest.offsets[:0]}
 	for i, e := range entries {
 		if err := v.chainV.Add(e); err != nil {
