@@ -614,8 +614,10 @@ func standbyTakeover(sig syscall.Signal) benchmark {
 		if err != nil {
 			return result{}, err
 		}
+		// The standby serves its metrics elsewhere: on the active's
+		// address it would not start.
 		standby := &chaos.Proc{Name: "standby", Env: r.proc.Env,
-			Args: append(append([]string(nil), r.proc.Args...), "--identity", "standby")}
+			Args: append(append([]string(nil), r.proc.Args...), "--identity", "standby", "--metrics-addr", "127.0.0.1:0")}
 		if dir := os.Getenv("BENCH_LOG_DIR"); dir != "" {
 			for _, p := range []*chaos.Proc{r.proc, standby} {
 				p.Env = append(p.Env, "AEGIS_LOG_LEVEL=info")
