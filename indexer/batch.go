@@ -330,11 +330,11 @@ func (x *Index) batchGet(ctx context.Context, keys []layout.ItemKey) (map[layout
 	chunks := (len(reqs) + maxBatchGet - 1) / maxBatchGet
 	err := x.parallel(ctx, chunks, func(ctx context.Context, n int) error {
 		chunk := reqs[n*maxBatchGet : min((n+1)*maxBatchGet, len(reqs))]
-		for wait := 10 * time.Millisecond; len(chunk) > 0; wait = min(2*wait, time.Second) {
+		return untilProcessed(ctx, func() (bool, error) {
 			res, err := x.DB.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{
 				x.Table: {Keys: chunk, ConsistentRead: aws.Bool(true)}}})
 			if err != nil {
-				return fmt.Errorf("batch get %d items: %w", len(chunk), err)
+				return false, fmt.Errorf("batch get %d items: %w", len(chunk), err)
 			}
 			mu.Lock()
 			for _, it := range res.Responses[x.Table] {
@@ -346,16 +346,8 @@ func (x *Index) batchGet(ctx context.Context, keys []layout.ItemKey) (map[layout
 			}
 			mu.Unlock()
 			chunk = res.UnprocessedKeys[x.Table].Keys
-			if len(chunk) == 0 {
-				break
-			}
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(wait):
-			}
-		}
-		return nil
+			return len(chunk) > 0, nil
+		})
 	})
 	return out, err
 }
@@ -396,4 +388,21 @@ func (x *Index) parallel(ctx context.Context, n int, fn func(context.Context, in
 		return ctx.Err()
 	}
 	return first
+}
+
+// untilProcessed calls step until it reports nothing left (DynamoDB's
+// unprocessed keys or items), waiting between calls from 10 ms, doubling
+// up to 1 s, or until ctx is done.
+func untilProcessed(ctx context.Context, step func() (more bool, err error)) error {
+	for wait := 10 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		more, err := step()
+		if err != nil || !more {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -120,22 +119,14 @@ func (x *Index) batchPut(ctx context.Context, items []any) error {
 	chunks := (len(reqs) + maxBatchWrite - 1) / maxBatchWrite
 	return x.parallel(ctx, chunks, func(ctx context.Context, n int) error {
 		chunk := reqs[n*maxBatchWrite : min((n+1)*maxBatchWrite, len(reqs))]
-		for wait := 10 * time.Millisecond; len(chunk) > 0; wait = min(2*wait, time.Second) {
+		return untilProcessed(ctx, func() (bool, error) {
 			out, err := x.DB.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{x.Table: chunk}})
 			if err != nil {
-				return fmt.Errorf("batch write %d items: %w", len(chunk), err)
+				return false, fmt.Errorf("batch write %d items: %w", len(chunk), err)
 			}
 			chunk = out.UnprocessedItems[x.Table]
-			if len(chunk) == 0 {
-				break
-			}
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(wait):
-			}
-		}
-		return nil
+			return len(chunk) > 0, nil
+		})
 	})
 }
 
