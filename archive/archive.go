@@ -330,10 +330,12 @@ func readBody(r io.Reader, length *int64) ([]byte, error) {
 func withPayloadHash(hexSum string) func(*s3.Options) {
 	return func(o *s3.Options) {
 		o.APIOptions = append(o.APIOptions, func(stack *middleware.Stack) error {
-			return stack.Finalize.Insert(middleware.FinalizeMiddlewareFunc("AegisPayloadHash",
+			// First in the finalize step, so it does not depend on the id of
+			// the SDK's own payload-hash middleware, which reads it later.
+			return stack.Finalize.Add(middleware.FinalizeMiddlewareFunc("AegisPayloadHash",
 				func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
 					return next.HandleFinalize(v4.SetPayloadHash(ctx, hexSum), in)
-				}), "ComputePayloadHash", middleware.Before)
+				}), middleware.Before)
 		})
 	}
 }
