@@ -1,5 +1,7 @@
 package shared
 
+import "slices"
+
 // canonicalSorted writes in as canonical JSON when it is canonical but for
 // the order of object members: what a hand-written literal or a marshalled
 // Go struct looks like. Every string, number and literal must already be
@@ -155,14 +157,20 @@ func (w *sortWriter) name(m member) []byte { return w.sc.in[m.nameStart:m.nameEn
 // one after the other, without commas.
 func (w *sortWriter) close(open int, members []member, sorted bool) bool {
 	if !sorted {
-		// Insertion sort: objects are small, and a duplicate name (never
-		// canonical) is found on the way.
+		// n log n: an object of a thousand members in reverse order took
+		// 25 ms sorted by insertion.
+		slices.SortFunc(members, func(a, b member) int {
+			switch {
+			case sortedNames(w.name(a), w.name(b)):
+				return -1
+			case sortedNames(w.name(b), w.name(a)):
+				return 1
+			}
+			return 0
+		})
 		for i := 1; i < len(members); i++ {
-			for j := i; j > 0 && !sortedNames(w.name(members[j-1]), w.name(members[j])); j-- {
-				if !sortedNames(w.name(members[j]), w.name(members[j-1])) {
-					return false // equal names
-				}
-				members[j-1], members[j] = members[j], members[j-1]
+			if !sortedNames(w.name(members[i-1]), w.name(members[i])) {
+				return false // equal names: never canonical
 			}
 		}
 	}
