@@ -80,7 +80,7 @@ FUZZTIME ?= 30s
 FUZZ_TARGETS := \
 	./shared:FuzzParseLine ./shared:FuzzSingleByteEdit ./shared:FuzzSealRecord ./shared:FuzzCanonicalize \
 	./shared:FuzzCanonicalMode ./shared:FuzzOpenCheckpoint ./shared:FuzzParseVerifierKey ./shared:FuzzParseKeyset ./shared:FuzzEnvelopeRecord \
-	./shared:FuzzParseLineFast ./shared:FuzzPrepareRecordFast ./shared:FuzzScanCanonical ./shared:FuzzCanonicalSorted ./shared:FuzzPlainNumber \
+	./shared:FuzzParseLineFast ./shared:FuzzPrepareRecordFast ./shared:FuzzScanCanonical ./shared:FuzzCanonicalSorted ./shared:FuzzCompleteRecordFast ./shared:FuzzPlainNumber \
 	./shared:FuzzVerifyBundle ./query:FuzzDecodeCursor ./query:FuzzDecodeOverrideCursor ./internal/platform/httpauth:FuzzParse ./ingest:FuzzIngestBody
 fuzz: tools
 	for t in $(FUZZ_TARGETS); do \

@@ -64,6 +64,10 @@ func FuzzIngestBody(f *testing.F) {
 		if err := json.Unmarshal(w.Body.Bytes(), &created); err != nil || created.EventID != env.EventID {
 			t.Fatalf("201 body %s for event %s (%v)", w.Body, env.EventID, err)
 		}
+		var encoded bytes.Buffer
+		if json.NewEncoder(&encoded).Encode(created); !bytes.Equal(w.Body.Bytes(), encoded.Bytes()) {
+			t.Fatalf("201 body\n%s\nis not what encoding/json writes for it\n%s", w.Body, encoded.Bytes())
+		}
 		if env.Type != want || env.Environment != "prod" {
 			t.Fatalf("%s recorded a %s of %q", path, env.Type, env.Environment)
 		}

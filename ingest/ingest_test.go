@@ -279,3 +279,36 @@ type nopCloser struct{ *bytes.Reader }
 func (nopCloser) Close() error { return nil }
 
 func bodyOf(b []byte) nopCloser { return nopCloser{bytes.NewReader(b)} }
+
+// The 201 body written by hand is byte for byte what encoding/json
+// writes for Created, in both modes and with every optional field empty
+// or set; a string encoding/json would escape is left to it.
+func TestCreatedIsEncodingJSONs(t *testing.T) {
+	for _, r := range []shared.Receipt{
+		{EventID: "6f1c2b1e-3a6d-4f7e-9d0c-1b2a3c4d5e6f", DecisionID: "dec-1", Durability: "durable"},
+		{EventID: "e", Durability: "durable"},
+		{EventID: "e", DecisionID: "d", Durability: "sealed", Chain: "prod", Seq: 18446744073709551615, EntryHash: strings.Repeat("ab", 32),
+			Object: "audit/year=2026/month=11/day=29/env=prod/00000000000000000007.jsonl", VersionID: "v-1", Line: 3, CheckpointSeq: 9},
+		{EventID: "e", Durability: "sealed", Line: -1},
+		{EventID: "a<b>&c", DecisionID: `q"\`, Durability: "durable"},
+		{EventID: "é\u2028", DecisionID: "\x7f", Durability: "durable"},
+		{EventID: "", Durability: ""},
+	} {
+		var want bytes.Buffer
+		if err := json.NewEncoder(&want).Encode(Created{EventID: r.EventID, Durability: r.Durability, Receipt: &r}); err != nil {
+			t.Fatal(err)
+		}
+		got, ok := createdJSON(nil, &r)
+		if ok && !bytes.Equal(got, want.Bytes()) {
+			t.Errorf("written by hand\n%s\nencoding/json\n%s", got, want.Bytes())
+		}
+		if plain := !bytes.ContainsAny(want.Bytes(), `\`) && !strings.ContainsAny(r.EventID+r.DecisionID, "\x7f<>&é"); ok != plain {
+			t.Errorf("receipt %+v: written by hand %v, want %v", r, ok, plain)
+		}
+		w := httptest.NewRecorder()
+		answerCreated(w, &r)
+		if w.Code != http.StatusCreated || !bytes.Equal(w.Body.Bytes(), want.Bytes()) || w.Header().Get("Content-Type") != "application/json" {
+			t.Errorf("answered %d %v %s, want %s", w.Code, w.Header(), w.Body, want.Bytes())
+		}
+	}
+}

@@ -11,7 +11,21 @@ import "slices"
 // deep): the caller then runs the strict parser, whose answer stands.
 // FuzzCanonicalSorted holds it to Canonicalize.
 func canonicalSorted(in []byte, maxDepth int, out []byte) (_ []byte, ok bool) {
-	w := sortWriter{out: out}
+	return canonicalSortedWith(in, maxDepth, out, nil)
+}
+
+// A topMember is a string member canonicalSortedWith adds to the
+// top-level object when that object has no member of its name.
+type topMember struct {
+	name  []byte // as it is written between quotes: no escape needed
+	value string
+}
+
+// canonicalSortedWith is canonicalSorted, adding each of extra that the
+// top-level object leaves out (at its place in the sorted order), as if
+// it had been in the input.
+func canonicalSortedWith(in []byte, maxDepth int, out []byte, extra []topMember) (_ []byte, ok bool) {
+	w := sortWriter{out: out, extra: extra}
 	w.sc.in, w.sc.maxDepth = in, maxDepth
 	if !w.value(1) || w.sc.pos != len(in) {
 		return out, false
@@ -25,13 +39,14 @@ type sortWriter struct {
 	sc      canonScanner
 	out     []byte
 	scratch []byte
+	extra   []topMember
 }
 
-// member is one member written: its name in the input and its text
-// (name, colon, value) in out.
+// member is one member written: its name and its text (name, colon,
+// value) in out.
 type member struct {
-	nameStart, nameEnd int
-	outStart, outEnd   int
+	name             []byte
+	outStart, outEnd int
 }
 
 func (w *sortWriter) value(depth int) bool {
@@ -104,84 +119,108 @@ func (w *sortWriter) object(depth int) bool {
 	s.pos++ // '{'
 	open := len(w.out)
 	w.out = append(w.out, '{')
-	if s.pos < len(s.in) && s.in[s.pos] == '}' {
-		s.pos++
-		w.out = append(w.out, '}')
-		return true
-	}
 	var local [16]member
 	members := local[:0]
 	sorted := true
-	for {
-		if s.pos >= len(s.in) || s.in[s.pos] != '"' {
-			return false
-		}
-		m := member{nameStart: s.pos + 1, outStart: len(w.out)}
-		ok, escaped := s.string()
-		if !ok || escaped {
-			return false // an escaped name is left to the strict parser
-		}
-		m.nameEnd = s.pos - 1
-		if s.pos >= len(s.in) || s.in[s.pos] != ':' {
-			return false
-		}
-		s.pos++
-		w.out = append(w.out, s.in[m.nameStart-1:m.nameEnd+2]...) // "name":
-		if !w.value(depth + 1) {
-			return false
-		}
+	// add records the member written from m.outStart on.
+	add := func(m member) {
 		m.outEnd = len(w.out)
-		if n := len(members); n > 0 && !sortedNames(w.name(members[n-1]), w.name(m)) {
+		if n := len(members); n > 0 && !sortedNames(members[n-1].name, m.name) {
 			sorted = false
 		}
 		members = append(members, m)
-		if s.pos >= len(s.in) {
-			return false
-		}
-		switch s.in[s.pos] {
-		case ',':
+	}
+	if s.pos < len(s.in) && s.in[s.pos] == '}' {
+		s.pos++
+	} else {
+		for done := false; !done; {
+			if s.pos >= len(s.in) || s.in[s.pos] != '"' {
+				return false
+			}
+			if len(members) > 0 {
+				w.out = append(w.out, ',')
+			}
+			nameStart := s.pos + 1
+			ok, escaped := s.string()
+			if !ok || escaped {
+				return false // an escaped name is left to the strict parser
+			}
+			m := member{name: s.in[nameStart : s.pos-1], outStart: len(w.out)}
+			if s.pos >= len(s.in) || s.in[s.pos] != ':' {
+				return false
+			}
 			s.pos++
-		case '}':
-			s.pos++
-			return w.close(open, members, sorted)
-		default:
-			return false
+			w.out = append(w.out, s.in[nameStart-1:s.pos]...) // "name":
+			if !w.value(depth + 1) {
+				return false
+			}
+			add(m)
+			if s.pos >= len(s.in) {
+				return false
+			}
+			switch s.in[s.pos] {
+			case ',':
+				s.pos++
+			case '}':
+				s.pos++
+				done = true
+			default:
+				return false
+			}
 		}
 	}
+	if depth == 1 {
+		for _, x := range w.extra {
+			if slices.ContainsFunc(members, func(m member) bool { return string(m.name) == string(x.name) }) {
+				continue
+			}
+			if len(members) > 0 {
+				w.out = append(w.out, ',')
+			}
+			m := member{name: x.name, outStart: len(w.out)}
+			w.out = append(append(append(w.out, '"'), x.name...), '"', ':')
+			w.out = appendString(w.out, x.value)
+			add(m)
+		}
+	}
+	return w.close(open, members, sorted)
 }
 
-func (w *sortWriter) name(m member) []byte { return w.sc.in[m.nameStart:m.nameEnd] }
-
-// close writes the members of the object opened at out[open] in sorted
-// order, commas between them, and the closing brace. Members were written
-// one after the other, without commas.
+// close ends the object opened at out[open], whose members were written
+// one after the other with commas between them: when they are not in
+// sorted order it writes them again in that order.
 func (w *sortWriter) close(open int, members []member, sorted bool) bool {
 	if !sorted {
 		// n log n: an object of a thousand members in reverse order took
 		// 25 ms sorted by insertion.
 		slices.SortFunc(members, func(a, b member) int {
 			switch {
-			case sortedNames(w.name(a), w.name(b)):
+			case sortedNames(a.name, b.name):
 				return -1
-			case sortedNames(w.name(b), w.name(a)):
+			case sortedNames(b.name, a.name):
 				return 1
 			}
 			return 0
 		})
 		for i := 1; i < len(members); i++ {
-			if !sortedNames(w.name(members[i-1]), w.name(members[i])) {
+			if !sortedNames(members[i-1].name, members[i].name) {
 				return false // equal names: never canonical
 			}
 		}
-	}
-	w.scratch = append(w.scratch[:0], w.out[open+1:]...)
-	base := open + 1
-	w.out = w.out[:base]
-	for i, m := range members {
-		if i > 0 {
-			w.out = append(w.out, ',')
+		base := open + 1
+		if w.scratch == nil {
+			// One buffer for every object of the text: the outermost is
+			// the largest.
+			w.scratch = make([]byte, 0, len(w.sc.in)+64)
 		}
-		w.out = append(w.out, w.scratch[m.outStart-base:m.outEnd-base]...)
+		w.scratch = append(w.scratch[:0], w.out[base:]...)
+		w.out = w.out[:base]
+		for i, m := range members {
+			if i > 0 {
+				w.out = append(w.out, ',')
+			}
+			w.out = append(w.out, w.scratch[m.outStart-base:m.outEnd-base]...)
+		}
 	}
 	w.out = append(w.out, '}')
 	return true

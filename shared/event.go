@@ -431,7 +431,21 @@ type Defaults struct {
 // event_id and occurred_at (the HTTP ingest API): a missing one is set from
 // d before the record is validated and its canonical bytes written. A
 // member that is present is never replaced.
+//
+// A record that is canonical but for the order of its members and those
+// it leaves out, as most JSON encoders write one, is checked in a few
+// passes over its bytes without building a tree (completeFast); the
+// record and envelope are the same either way.
 func CompleteRecord(raw []byte, d Defaults) (*Envelope, []byte, error) {
+	if env, record, ok := completeFast(raw, d); ok {
+		return env, record, nil
+	}
+	return completeStrict(raw, d)
+}
+
+// completeStrict is CompleteRecord on the strict parser's tree: it
+// decides every record, and names what is wrong with one.
+func completeStrict(raw []byte, d Defaults) (*Envelope, []byte, error) {
 	v, err := parseJSON(raw, parseOptions{maxDepth: MaxDepth})
 	if err != nil {
 		return nil, nil, asFieldError(err)

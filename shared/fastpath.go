@@ -1,6 +1,7 @@
 package shared
 
 import (
+	"bytes"
 	"strconv"
 	"strings"
 )
@@ -80,7 +81,7 @@ func parseLineFast(line []byte) (*Entry, int, bool) {
 		return nil, 0, false
 	}
 	e.Source = &es.s
-	ids, ok := s.envelope(text, top[1])
+	ids, ok := s.envelope(text, top[1], nil)
 	if !ok || ids.environment != chain {
 		return nil, 0, false
 	}
@@ -127,8 +128,10 @@ type envelopeIDs struct {
 }
 
 // envelope checks the event held by member obj (-1: the top level) under
-// section 4 of docs/FORMAT.md, as decodeEnvelope does.
-func (s *canonScanner) envelope(text string, obj int) (envelopeIDs, bool) {
+// section 4 of docs/FORMAT.md, as decodeEnvelope does. With into not nil
+// it also reads the event into it, as decodeEnvelope would (its strings
+// are substrings of text, and it needs room for either payload).
+func (s *canonScanner) envelope(text string, obj int, into *eventWithPayload) (envelopeIDs, bool) {
 	var ids envelopeIDs
 	var m [5]int
 	var payload int
@@ -150,41 +153,70 @@ func (s *canonScanner) envelope(text string, obj int) (envelopeIDs, bool) {
 	if !(ok1 && ok2 && ok3 && ok4) || !s.isObject(payload) || !ValidIdentifier(env) || checkID("", eventID) != nil {
 		return ids, false
 	}
-	if _, err := ParseTime(occurred); err != nil {
+	at, err := ParseTime(occurred)
+	if err != nil {
 		return ids, false
 	}
 	ids.environment, ids.eventID = env, eventID
 	var ok bool
 	switch {
 	case isDecision && typ == string(TypeDecision):
-		ids.decisionID, ok = s.decision(text, payload)
+		var d *Decision
+		if into != nil {
+			d = &into.d
+			into.e.Decision = d
+		}
+		ids.decisionID, ok = s.decision(text, payload, d)
 	case !isDecision && typ == string(TypeOverride):
-		ids.decisionID, ok = s.override(text, payload)
+		var o *Override
+		if into != nil {
+			o = &into.o
+			into.e.Override = o
+		}
+		ids.decisionID, ok = s.override(text, payload, o)
+	}
+	if ok && into != nil {
+		e := &into.e
+		e.Type, e.EventID, e.Environment, e.OccurredAt = EventType(typ), eventID, env, at
 	}
 	return ids, ok
 }
 
-// decision checks the decision payload held by member i (decodeDecision).
-func (s *canonScanner) decision(text string, i int) (string, bool) {
+// eventWithPayload holds an envelope and its payload in one allocation.
+type eventWithPayload struct {
+	e Envelope
+	d Decision
+	o Override
+}
+
+// decision checks the decision payload held by member i (decodeDecision),
+// and reads it into d when d is not nil (the metadata copied, so that the
+// decision does not share bytes with the scanner's input).
+func (s *canonScanner) decision(text string, i int, d *Decision) (string, bool) {
 	var m [7]int
 	var action, score, id, policy, session, user int
+	metadata := -1
 	switch {
 	case s.children(i, decisionMembers, m[:6]):
 		action, score, id, policy, session, user = m[0], m[1], m[2], m[3], m[4], m[5]
 	case s.children(i, decisionMetadata, m[:]):
 		action, score, id, policy, session, user = m[0], m[1], m[2], m[4], m[5], m[6]
-		if !s.isObject(m[3]) || len(s.valueOf(m[3])) > MaxMetadataBytes {
+		if metadata = m[3]; !s.isObject(metadata) || len(s.valueOf(metadata)) > MaxMetadataBytes {
 			return "", false
 		}
 	default:
 		return "", false
 	}
-	for _, f := range [...]int{id, policy, session, user} {
-		if v, ok := s.str(text, f); !ok || checkID("", v) != nil {
+	var ids [4]string
+	for k, f := range [...]int{id, policy, session, user} {
+		v, ok := s.str(text, f)
+		if !ok || checkID("", v) != nil {
 			return "", false
 		}
+		ids[k] = v
 	}
-	if a, ok := s.str(text, action); !ok || !Action(a).Valid() {
+	a, ok := s.str(text, action)
+	if !ok || !Action(a).Valid() {
 		return "", false
 	}
 	if !s.isNumber(score) {
@@ -194,12 +226,19 @@ func (s *canonScanner) decision(text string, i int) (string, bool) {
 	if err != nil || f < 0 || f > 1 {
 		return "", false
 	}
-	decisionID, _ := s.str(text, id)
-	return decisionID, true
+	if d != nil {
+		d.DecisionID, d.PolicyVersion, d.SessionID, d.UserID = ids[0], ids[1], ids[2], ids[3]
+		d.Action, d.ConfidenceScore = Action(a), f
+		if metadata >= 0 {
+			d.Metadata = bytes.Clone(s.valueOf(metadata))
+		}
+	}
+	return ids[0], true
 }
 
-// override checks the override payload held by member i (decodeOverride).
-func (s *canonScanner) override(text string, i int) (string, bool) {
+// override checks the override payload held by member i (decodeOverride),
+// and reads it into o when o is not nil.
+func (s *canonScanner) override(text string, i int, o *Override) (string, bool) {
 	var m [4]int
 	if !s.children(i, overrideMembers, m[:]) {
 		return "", false
@@ -211,6 +250,9 @@ func (s *canonScanner) override(text string, i int) (string, bool) {
 	if !(ok1 && ok2 && ok3 && ok4) || checkID("", decisionID) != nil || checkID("", reviewer) != nil ||
 		!Action(action).Valid() || strings.Trim(reason, " \t\r\n") == "" || len(reason) > MaxReasonLen {
 		return "", false
+	}
+	if o != nil {
+		*o = Override{DecisionID: decisionID, ReviewerID: reviewer, NewAction: Action(action), Reason: reason}
 	}
 	return decisionID, true
 }
@@ -228,7 +270,7 @@ func prepareFast(chain string, src Source, raw []byte) (*Entry, bool) {
 	}
 	// Only the two ids are kept: they are cloned, so the entry does not
 	// hold this copy of the record.
-	ids, ok := s.envelope(string(raw), -1)
+	ids, ok := s.envelope(string(raw), -1, nil)
 	if !ok || ids.environment != chain {
 		return nil, false
 	}
@@ -238,4 +280,39 @@ func prepareFast(chain string, src Source, raw []byte) (*Entry, bool) {
 	e.Event, e.eventCanonical = raw, true
 	e.decisionID, e.eventID = strings.Clone(ids.decisionID), strings.Clone(ids.eventID)
 	return e, true
+}
+
+// Names of the members CompleteRecord sets when a record leaves them out.
+var (
+	nameEventID    = []byte("event_id")
+	nameOccurredAt = []byte("occurred_at")
+	nameType       = []byte("type")
+)
+
+// completeFast is CompleteRecord's fast path for a record that is
+// canonical JSON but for the order of its members and the members it
+// leaves out: what a client in another language writes with its own JSON
+// encoder (without whitespace). The members are written in sorted order
+// with the missing ones from d at their place (canonicalSortedWith), and
+// the record is checked and read under the sealer's rules by the
+// canonical scanner (envelope), without building a tree. ok is false for
+// anything else, and the strict path then decides, with its messages. The
+// record and envelope are the strict path's, byte for byte and field for
+// field (FuzzCompleteRecordFast).
+func completeFast(raw []byte, d Defaults) (_ *Envelope, record []byte, ok bool) {
+	extra := []topMember{{nameEventID, d.EventID}, {nameOccurredAt, FormatTime(d.OccurredAt)}, {nameType, string(d.Type)}}
+	record, ok = canonicalSortedWith(raw, MaxDepth, make([]byte, 0, len(raw)+len(d.EventID)+len(d.Type)+80), extra)
+	if !ok {
+		return nil, nil, false
+	}
+	var s canonScanner
+	if !s.scan(record, MaxDepth, 2) {
+		return nil, nil, false
+	}
+	// One copy of the record's text holds the envelope's strings.
+	ev := &eventWithPayload{}
+	if _, ok := s.envelope(string(record), -1, ev); !ok {
+		return nil, nil, false
+	}
+	return &ev.e, record, true
 }

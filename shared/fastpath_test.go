@@ -318,3 +318,85 @@ func TestUnsortedMetadataTakesTheFastPath(t *testing.T) {
 		t.Fatalf("empty metadata accepted")
 	}
 }
+
+// completeSeeds are bodies as clients of the HTTP ingest API write them:
+// members in their own order, some of type, event_id and occurred_at
+// left out, and the shapes the fast path must leave to the strict one.
+var completeSeeds = []string{
+	`{"environment":"bench","decision":{"decision_id":"bench-1","action":"ALLOW","confidence_score":0.92,"policy_version":"policy-2026.11","user_id":"user-1","session_id":"sess-1","metadata":{"ip_country":"DE","amount":129.95}}}`,
+	`{"environment":"prod","override":{"decision_id":"d1","reviewer_id":"r","new_action":"BLOCK","reason":"x"}}`,
+	`{"type":"override","environment":"prod","event_id":"e","occurred_at":"2026-11-27T10:00:00Z","override":{"reason":"confirmed","new_action":"BLOCK","reviewer_id":"r","decision_id":"d1"}}`,
+	`{"type":"decision","event_id":"mine","occurred_at":"2026-01-02T03:04:05.5Z","environment":"prod","decision":{"decision_id":"d","action":"ALLOW","confidence_score":1,"policy_version":"p","user_id":"u","session_id":"s"}}`,
+	`{"decision":{"action":"ALLOW","confidence_score":0.87,"decision_id":"dec-1","metadata":{},"policy_version":"p","session_id":"s","user_id":"u"},"environment":"prod","event_id":"evt-1","occurred_at":"2026-11-27T09:00:00.123Z","type":"decision"}`,
+	`{"environment":"prod","decision":{"decision_id":"d","action":"ALLOW","confidence_score":0.5,"policy_version":"p","user_id":"u","session_id":"s","metadata":{"n":[{"b":1,"a":null}],"m":"\u001f"}}}`,
+	`{"environment": "prod", "decision": {}}`,
+	`{"environment":"prod","decision":{"decision_id":"d","action":"ALLOW","confidence_score":1.0,"policy_version":"p","user_id":"u","session_id":"s"}}`,
+	`{"environment":"prod","decision":{"decision_id":"d","action":"ALLOW","confidence_score":0.5,"policy_version":"p","user_id":"u","session_id":"s","extra":1}}`,
+	`{"environment":"prod","type":"","decision":{"decision_id":"d","action":"ALLOW","confidence_score":0.5,"policy_version":"p","user_id":"u","session_id":"s"}}`,
+	`{"environment":"prod","event_id":" ","decision":{"decision_id":"d\u0000","action":"ALLOW","confidence_score":0.5,"policy_version":"p","user_id":"u","session_id":"s"}}`,
+	`{"zzz":1,"environment":"prod","aaa":2}`,
+	`{"environment":"prod","decision":{"decision_id":"d","action":"ALLOW","confidence_score":0.5,"policy_version":"p","user_id":"u","session_id":"s","metadata":[]}}`,
+	`[{"environment":"prod"}]`,
+}
+
+// FuzzCompleteRecordFast: whatever body the fast path completes, the
+// strict path completes too, to the same record byte for byte and the
+// same envelope field for field, with the same defaults.
+func FuzzCompleteRecordFast(f *testing.F) {
+	for i, b := range completeSeeds {
+		f.Add([]byte(b), "decision", "6f1c2b1e-3a6d-4f7e-9d0c-1b2a3c4d5e6f", int64(1764235799987+i))
+		f.Add([]byte(b), "override", "e\u00e9", int64(-62167219200001))
+	}
+	f.Add([]byte(completeSeeds[0]), "decision", "", int64(0))
+	f.Add([]byte(completeSeeds[0]), "decision", "a\"b", int64(253402300800000))
+	f.Fuzz(func(t *testing.T, raw []byte, typ, eventID string, ms int64) {
+		d := Defaults{Type: EventType(typ), EventID: eventID, OccurredAt: time.UnixMilli(ms)}
+		fast, fastRecord, ok := completeFast(raw, d)
+		if !ok {
+			return
+		}
+		strict, strictRecord, err := completeStrict(raw, d)
+		if err != nil {
+			t.Fatalf("the fast path completes a body the strict path refuses (%v):\n%s", err, raw)
+		}
+		if !bytes.Equal(fastRecord, strictRecord) {
+			t.Fatalf("the paths write different records:\nfast   %s\nstrict %s", fastRecord, strictRecord)
+		}
+		if !reflect.DeepEqual(fast, strict) {
+			t.Fatalf("the paths read the body differently:\nfast   %+v %+v %+v\nstrict %+v %+v %+v\n%s",
+				fast, fast.Decision, fast.Override, strict, strict.Decision, strict.Override, raw)
+		}
+	})
+}
+
+// The bodies clients send every day take the fast path (a refusal costs
+// only speed, but would make the speed go away silently), and the
+// envelope does not share the metadata's bytes with the record.
+func TestCompleteRecordTakesTypicalBodiesFast(t *testing.T) {
+	d := Defaults{Type: TypeDecision, EventID: "6f1c2b1e-3a6d-4f7e-9d0c-1b2a3c4d5e6f", OccurredAt: time.Date(2026, 11, 29, 10, 0, 0, 123000000, time.UTC)}
+	for i, raw := range completeSeeds[:6] {
+		d := d
+		if strings.Contains(raw, `"override"`) {
+			d.Type = TypeOverride
+		}
+		env, record, ok := completeFast([]byte(raw), d)
+		if !ok {
+			t.Fatalf("body %d does not take the fast path: %s", i, raw)
+		}
+		if again, canon, err := ParseRecord(record); err != nil || !bytes.Equal(canon, record) || again.EventID != env.EventID {
+			t.Fatalf("body %d: the record is not a canonical event (%v): %s", i, err, record)
+		}
+		if env.Decision != nil && len(env.Decision.Metadata) > 0 {
+			env.Decision.Metadata[0] = 'X'
+			if bytes.Contains(record, []byte(`"metadata":X`)) {
+				t.Fatalf("body %d: the envelope's metadata is the record's bytes", i)
+			}
+		}
+	}
+	want := `{"decision":{"action":"ALLOW","confidence_score":0.92,"decision_id":"bench-1","metadata":{"amount":129.95,"ip_country":"DE"},` +
+		`"policy_version":"policy-2026.11","session_id":"sess-1","user_id":"user-1"},"environment":"bench",` +
+		`"event_id":"6f1c2b1e-3a6d-4f7e-9d0c-1b2a3c4d5e6f","occurred_at":"2026-11-29T10:00:00.123Z","type":"decision"}`
+	if _, record, _ := completeFast([]byte(completeSeeds[0]), d); string(record) != want {
+		t.Fatalf("record\n%s\nwant\n%s", record, want)
+	}
+}
