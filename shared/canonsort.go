@@ -25,7 +25,11 @@ type topMember struct {
 // top-level object leaves out (at its place in the sorted order), as if
 // it had been in the input.
 func canonicalSortedWith(in []byte, maxDepth int, out []byte, extra []topMember) (_ []byte, ok bool) {
-	w := sortWriter{out: out, extra: extra}
+	w := sortWriter{out: out}
+	if len(extra) > len(w.extra) {
+		return out, false
+	}
+	w.nExtra = copy(w.extra[:], extra)
 	w.sc.in, w.sc.maxDepth = in, maxDepth
 	if !w.value(1) || w.sc.pos != len(in) {
 		return out, false
@@ -39,7 +43,10 @@ type sortWriter struct {
 	sc      canonScanner
 	out     []byte
 	scratch []byte
-	extra   []topMember
+	// extra[:nExtra] are the members to add (held here, not in a slice
+	// of the caller's, which would be one more allocation per text).
+	extra  [3]topMember
+	nExtra int
 }
 
 // member is one member written: its name and its text (name, colon,
@@ -170,7 +177,7 @@ func (w *sortWriter) object(depth int) bool {
 		}
 	}
 	if depth == 1 {
-		for _, x := range w.extra {
+		for _, x := range w.extra[:w.nExtra] {
 			if slices.ContainsFunc(members, func(m member) bool { return string(m.name) == string(x.name) }) {
 				continue
 			}
@@ -209,9 +216,9 @@ func (w *sortWriter) close(open int, members []member, sorted bool) bool {
 		}
 		base := open + 1
 		if w.scratch == nil {
-			// One buffer for every object of the text: the outermost is
-			// the largest.
-			w.scratch = make([]byte, 0, len(w.sc.in)+64)
+			// One buffer for every object of the text, as large as the
+			// caller expects the whole text to be.
+			w.scratch = make([]byte, 0, cap(w.out))
 		}
 		w.scratch = append(w.scratch[:0], w.out[base:]...)
 		w.out = w.out[:base]
