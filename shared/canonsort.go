@@ -11,7 +11,7 @@ import "slices"
 // deep): the caller then runs the strict parser, whose answer stands.
 // FuzzCanonicalSorted holds it to Canonicalize.
 func canonicalSorted(in []byte, maxDepth int, out []byte) (_ []byte, ok bool) {
-	return canonicalSortedWith(in, maxDepth, out, nil)
+	return canonicalSortedWith(in, maxDepth, out, nil, false)
 }
 
 // A topMember is a string member canonicalSortedWith adds to the
@@ -23,15 +23,20 @@ type topMember struct {
 
 // canonicalSortedWith is canonicalSorted, adding each of extra that the
 // top-level object leaves out (at its place in the sorted order), as if
-// it had been in the input.
-func canonicalSortedWith(in []byte, maxDepth int, out []byte, extra []topMember) (_ []byte, ok bool) {
-	w := sortWriter{out: out}
+// it had been in the input; with spaces it also drops the whitespace JSON
+// allows between tokens (space, tab, line feed, carriage return), as the
+// strict parser does.
+func canonicalSortedWith(in []byte, maxDepth int, out []byte, extra []topMember, spaces bool) (_ []byte, ok bool) {
+	w := sortWriter{out: out, spaces: spaces}
 	if len(extra) > len(w.extra) {
 		return out, false
 	}
 	w.nExtra = copy(w.extra[:], extra)
 	w.sc.in, w.sc.maxDepth = in, maxDepth
-	if !w.value(1) || w.sc.pos != len(in) {
+	if !w.value(1) {
+		return out, false
+	}
+	if w.space(); w.sc.pos != len(in) {
 		return out, false
 	}
 	return w.out, true
@@ -47,6 +52,23 @@ type sortWriter struct {
 	// of the caller's, which would be one more allocation per text).
 	extra  [3]topMember
 	nExtra int
+	spaces bool // whitespace between tokens is skipped
+}
+
+// space skips whitespace between tokens, when the writer takes it.
+func (w *sortWriter) space() {
+	if !w.spaces {
+		return
+	}
+	s := &w.sc
+	for s.pos < len(s.in) {
+		switch s.in[s.pos] {
+		case ' ', '\t', '\n', '\r':
+			s.pos++
+		default:
+			return
+		}
+	}
 }
 
 // member is one member written: its name and its text (name, colon,
@@ -58,6 +80,7 @@ type member struct {
 
 func (w *sortWriter) value(depth int) bool {
 	s := &w.sc
+	w.space()
 	if s.pos >= len(s.in) {
 		return false
 	}
@@ -92,7 +115,7 @@ func (w *sortWriter) array(depth int) bool {
 	}
 	s.pos++ // '['
 	w.out = append(w.out, '[')
-	if s.pos < len(s.in) && s.in[s.pos] == ']' {
+	if w.space(); s.pos < len(s.in) && s.in[s.pos] == ']' {
 		s.pos++
 		w.out = append(w.out, ']')
 		return true
@@ -101,7 +124,7 @@ func (w *sortWriter) array(depth int) bool {
 		if !w.value(depth + 1) {
 			return false
 		}
-		if s.pos >= len(s.in) {
+		if w.space(); s.pos >= len(s.in) {
 			return false
 		}
 		switch s.in[s.pos] {
@@ -137,11 +160,11 @@ func (w *sortWriter) object(depth int) bool {
 		}
 		members = append(members, m)
 	}
-	if s.pos < len(s.in) && s.in[s.pos] == '}' {
+	if w.space(); s.pos < len(s.in) && s.in[s.pos] == '}' {
 		s.pos++
 	} else {
 		for done := false; !done; {
-			if s.pos >= len(s.in) || s.in[s.pos] != '"' {
+			if w.space(); s.pos >= len(s.in) || s.in[s.pos] != '"' {
 				return false
 			}
 			if len(members) > 0 {
@@ -153,16 +176,17 @@ func (w *sortWriter) object(depth int) bool {
 				return false // an escaped name is left to the strict parser
 			}
 			m := member{name: s.in[nameStart : s.pos-1], outStart: len(w.out)}
-			if s.pos >= len(s.in) || s.in[s.pos] != ':' {
+			w.out = append(w.out, s.in[nameStart-1:s.pos]...) // "name"
+			if w.space(); s.pos >= len(s.in) || s.in[s.pos] != ':' {
 				return false
 			}
 			s.pos++
-			w.out = append(w.out, s.in[nameStart-1:s.pos]...) // "name":
+			w.out = append(w.out, ':')
 			if !w.value(depth + 1) {
 				return false
 			}
 			add(m)
-			if s.pos >= len(s.in) {
+			if w.space(); s.pos >= len(s.in) {
 				return false
 			}
 			switch s.in[s.pos] {

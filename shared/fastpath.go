@@ -292,8 +292,9 @@ var (
 // completeFast is CompleteRecord's fast path for a record that is
 // canonical JSON but for the order of its members and the members it
 // leaves out: what a client in another language writes with its own JSON
-// encoder (without whitespace). The members are written in sorted order
-// with the missing ones from d at their place (canonicalSortedWith), and
+// encoder, compact or with whitespace between tokens. The members are
+// written in sorted order, without the whitespace, with the missing ones
+// from d at their place (canonicalSortedWith), and
 // the record is checked and read under the sealer's rules by the
 // canonical scanner (envelope), without building a tree. ok is false for
 // anything else, and the strict path then decides, with its messages. The
@@ -301,7 +302,7 @@ var (
 // field (FuzzCompleteRecordFast).
 func completeFast(raw []byte, d Defaults) (_ *Envelope, record []byte, ok bool) {
 	extra := []topMember{{nameEventID, d.EventID}, {nameOccurredAt, FormatTime(d.OccurredAt)}, {nameType, string(d.Type)}}
-	record, ok = canonicalSortedWith(raw, MaxDepth, make([]byte, 0, len(raw)+len(d.EventID)+len(d.Type)+80), extra)
+	record, ok = canonicalSortedWith(raw, MaxDepth, make([]byte, 0, len(raw)+len(d.EventID)+len(d.Type)+80), extra, true)
 	if !ok {
 		return nil, nil, false
 	}

@@ -329,6 +329,11 @@ var completeSeeds = []string{
 	`{"type":"decision","event_id":"mine","occurred_at":"2026-01-02T03:04:05.5Z","environment":"prod","decision":{"decision_id":"d","action":"ALLOW","confidence_score":1,"policy_version":"p","user_id":"u","session_id":"s"}}`,
 	`{"decision":{"action":"ALLOW","confidence_score":0.87,"decision_id":"dec-1","metadata":{},"policy_version":"p","session_id":"s","user_id":"u"},"environment":"prod","event_id":"evt-1","occurred_at":"2026-11-27T09:00:00.123Z","type":"decision"}`,
 	`{"environment":"prod","decision":{"decision_id":"d","action":"ALLOW","confidence_score":0.5,"policy_version":"p","user_id":"u","session_id":"s","metadata":{"n":[{"b":1,"a":null}],"m":"\u001f"}}}`,
+	// Python's json.dumps, and a pretty-printed body.
+	`{"environment": "prod", "decision": {"decision_id": "d", "action": "BLOCK", "confidence_score": 0.25, "policy_version": "p", "user_id": "u", "session_id": "s", "metadata": {"tags": ["a", "b"], "n": 1}}}`,
+	"{\n  \"environment\" : \"prod\",\r\n\t\"override\": {\n    \"decision_id\": \"d1\",\n    \"reviewer_id\": \"r\",\n    \"new_action\": \"BLOCK\",\n    \"reason\": \"x\"\n  }\n}\n",
+	" {\"environment\":\"prod\",\"decision\":{\"decision_id\":\"d\",\"action\":\"ALLOW\",\"confidence_score\":0.5,\"policy_version\":\"p\",\"user_id\":\"u\",\"session_id\":\"s\",\"metadata\":{ }}} ",
+	"{\"environment\":\"prod\",\"decision\":{\"decision_id\":\"d\",\"action\":\"ALLOW\",\"confidence_score\":0.5,\"policy_version\":\"p\",\"user_id\":\"u\",\"session_id\":\"s\",\"metadata\":{\"a\":[ 1 , 2 ]\f}}}",
 	`{"environment": "prod", "decision": {}}`,
 	`{"environment":"prod","decision":{"decision_id":"d","action":"ALLOW","confidence_score":1.0,"policy_version":"p","user_id":"u","session_id":"s"}}`,
 	`{"environment":"prod","decision":{"decision_id":"d","action":"ALLOW","confidence_score":0.5,"policy_version":"p","user_id":"u","session_id":"s","extra":1}}`,
@@ -374,7 +379,7 @@ func FuzzCompleteRecordFast(f *testing.F) {
 // envelope does not share the metadata's bytes with the record.
 func TestCompleteRecordTakesTypicalBodiesFast(t *testing.T) {
 	d := Defaults{Type: TypeDecision, EventID: "6f1c2b1e-3a6d-4f7e-9d0c-1b2a3c4d5e6f", OccurredAt: time.Date(2026, 11, 29, 10, 0, 0, 123000000, time.UTC)}
-	for i, raw := range completeSeeds[:6] {
+	for i, raw := range completeSeeds[:9] {
 		d := d
 		if strings.Contains(raw, `"override"`) {
 			d.Type = TypeOverride
