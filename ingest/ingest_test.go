@@ -15,6 +15,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/aegisai/audit/internal/platform/httpauth"
 	"github.com/aegisai/audit/producer"
@@ -310,5 +311,59 @@ func TestCreatedIsEncodingJSONs(t *testing.T) {
 		if w.Code != http.StatusCreated || !bytes.Equal(w.Body.Bytes(), want.Bytes()) || w.Header().Get("Content-Type") != "application/json" {
 			t.Errorf("answered %d %v %s, want %s", w.Code, w.Header(), w.Body, want.Bytes())
 		}
+	}
+}
+
+// The metrics count every answer by route and code, and time it by route
+// and durability, whichever way the series is found (a Durable 201's is
+// kept after the first, the others are looked up by label values); no
+// series shows before its first request.
+func TestMetricsCountEveryAnswer(t *testing.T) {
+	tok, err := httpauth.Parse(strings.NewReader(tokenFile), "tokens")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	s, err := New(Config{Recorders: map[string]Recorder{"prod": &fakeRecorder{}}, Tokens: tok, Metrics: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := s.Handler()
+	// series reads every series of reg: its count or its histogram's
+	// number of observations, by metric name and labels.
+	series := func() map[string]uint64 {
+		families, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]uint64{}
+		for _, f := range families {
+			for _, m := range f.GetMetric() {
+				key := f.GetName()
+				for _, l := range m.GetLabel() {
+					key += "," + l.GetName() + "=" + l.GetValue()
+				}
+				out[key] = uint64(m.GetCounter().GetValue()) + m.GetHistogram().GetSampleCount()
+			}
+		}
+		return out
+	}
+	if got := series(); len(got) != 0 {
+		t.Fatalf("series before any request: %v", got)
+	}
+	for _, path := range []string{"/v1/decisions", "/v1/decisions", "/v1/decisions?durability=sealed", "/v1/overrides"} {
+		h.ServeHTTP(httptest.NewRecorder(), post(path, "prod-token-0123456789", "application/json", goodDecision))
+	}
+	h.ServeHTTP(httptest.NewRecorder(), post("/v1/decisions", "", "application/json", goodDecision))
+	want := map[string]uint64{
+		"aegis_ingest_requests_total,code=201,route=decisions":            3,
+		"aegis_ingest_requests_total,code=401,route=decisions":            1,
+		"aegis_ingest_requests_total,code=400,route=overrides":            1,
+		"aegis_ingest_request_seconds,durability=durable,route=decisions": 3,
+		"aegis_ingest_request_seconds,durability=sealed,route=decisions":  1,
+		"aegis_ingest_request_seconds,durability=durable,route=overrides": 1,
+	}
+	if got := series(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("series\n%v\nwant\n%v", got, want)
 	}
 }
