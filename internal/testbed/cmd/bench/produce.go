@@ -42,9 +42,9 @@ func benchDecision(i int) shared.Decision {
 }
 
 // rawProducer is franz-go configured as the producer library configures it.
-func rawProducer(st *localstack.Stack, topic string) (*kgo.Client, error) {
-	return kgo.NewClient(kgo.SeedBrokers(st.KafkaAddr), kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks()),
-		kgo.ProducerLinger(time.Millisecond), kgo.MaxBufferedRecords(11000))
+func rawProducer(st *localstack.Stack, topic string, opts ...kgo.Opt) (*kgo.Client, error) {
+	return kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(st.KafkaAddr), kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.ProducerLinger(time.Millisecond), kgo.MaxBufferedRecords(11000)}, opts...)...)
 }
 
 func newTopic(ctx context.Context, st *localstack.Stack, prefix string) (string, error) {
@@ -293,14 +293,31 @@ func cpuTime() time.Duration {
 
 func us(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1000 }
 
+// batchCounter counts the records and batches a Kafka client wrote.
+type batchCounter struct{ records, batches atomic.Int64 }
+
+func (c *batchCounter) OnProduceBatchWritten(_ kgo.BrokerMetadata, _ string, _ int32, m kgo.ProduceBatchMetrics) {
+	c.records.Add(int64(m.NumRecords))
+	c.batches.Add(1)
+}
+
+// perBatch is the mean number of records a batch since the last call.
+func (c *batchCounter) perBatch() float64 {
+	r, b := c.records.Swap(0), c.batches.Swap(0)
+	return float64(r) / float64(max(b, 1))
+}
+
 // ingestServers starts the ingest service and a raw handler (read the body,
-// ProduceSync it, answer 201; no auth, no validation) on loopback.
-func ingestServers(ctx context.Context, st *localstack.Stack) (svcURL, rawURL, token string, stop func(), err error) {
+// ProduceSync it, answer 201; no auth, no validation) on loopback. The
+// counters count what each one's Kafka client wrote.
+func ingestServers(ctx context.Context, st *localstack.Stack) (svcURL, rawURL, token string, stop func(), counters [2]*batchCounter, err error) {
+	counters = [2]*batchCounter{{}, {}}
 	topic, err := newTopic(ctx, st, "ingest")
 	if err != nil {
 		return
 	}
-	prod, err := producer.New(ctx, producer.Config{Brokers: []string{st.KafkaAddr}, Topic: topic, Environment: "bench"})
+	prod, err := producer.New(ctx, producer.Config{Brokers: []string{st.KafkaAddr}, Topic: topic, Environment: "bench",
+		Kafka: []kgo.Opt{kgo.WithHooks(counters[0])}})
 	if err != nil {
 		return
 	}
@@ -317,7 +334,7 @@ func ingestServers(ctx context.Context, st *localstack.Stack) (svcURL, rawURL, t
 	if err != nil {
 		return
 	}
-	raw, err := rawProducer(st, topic)
+	raw, err := rawProducer(st, topic, kgo.WithHooks(counters[1]))
 	if err != nil {
 		return
 	}
@@ -343,7 +360,7 @@ func ingestServers(ctx context.Context, st *localstack.Stack) (svcURL, rawURL, t
 		s2.Shutdown(context.Background())
 		prod.Close()
 		raw.Close()
-	}, nil
+	}, counters, nil
 }
 
 var ingestClient = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256}}
@@ -369,7 +386,7 @@ func postDecision(url, token string, i int) error {
 // ingestP99: ms for POST /v1/decisions at 1,000 requests/s over loopback;
 // baseline: the raw handler at the same rate, the two in alternate rounds.
 func ingestP99(ctx context.Context, st *localstack.Stack) (result, error) {
-	svc, raw, token, stop, err := ingestServers(ctx, st)
+	svc, raw, token, stop, _, err := ingestServers(ctx, st)
 	if err != nil {
 		return result{}, err
 	}
@@ -383,81 +400,115 @@ func ingestP99(ctx context.Context, st *localstack.Stack) (result, error) {
 	return result{value: p99(lat[0]), baseline: p99(lat[1]), unit: "ms"}, nil
 }
 
-// ingestThroughput: requests/s answered 201 by 64 concurrent clients for
-// 10 s; baseline: the raw handler alike. It also prints the process CPU
-// time per request of each (clients, server, Kafka client and broker, the
-// garbage collector: all in this process), which the load of other
-// processes on a shared machine inflates less than the wall clock.
+// ingestThroughput: requests/s answered 201 by 64 concurrent clients;
+// baseline: the raw handler alike. The two alternate in rounds of one
+// second (ten counted each, after a warm-up round each), so that the load
+// of other processes on a shared machine, and the broker's log growing,
+// fall on both alike instead of on whichever runs second. It also prints
+// the process CPU time per request of each (clients, server, Kafka client
+// and broker, the garbage collector: all in this process) and the records
+// per Kafka batch of each.
 func ingestThroughput(ctx context.Context, st *localstack.Stack) (result, error) {
-	svc, raw, token, stop, err := ingestServers(ctx, st)
+	svc, raw, token, stop, batches, err := ingestServers(ctx, st)
 	if err != nil {
 		return result{}, err
 	}
 	defer stop()
-	// saturate returns the rate of url and sets *cpu to the CPU time per
-	// request.
-	saturate := func(url string, cpu *time.Duration) (float64, error) {
-		cpu0 := cpuTime()
-		var n atomic.Int64
-		var firstErr atomic.Pointer[error]
-		deadline := time.Now().Add(10 * time.Second)
-		var wg sync.WaitGroup
-		start := time.Now()
-		for c := range 64 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := c; time.Now().Before(deadline); i += 64 {
-					if err := postDecision(url, token, i); err != nil {
-						firstErr.CompareAndSwap(nil, &err)
-						return
-					}
-					n.Add(1)
-				}
-			}()
+	sides := []*saturation{{name: "ingest", url: svc}, {name: "raw", url: raw}}
+	for round := -1; round < ingestRounds; round++ {
+		for _, side := range sides {
+			if err := side.round(token, round); err != nil {
+				return result{}, fmt.Errorf("%s: %w", side.name, err)
+			}
+			if round < 0 {
+				batches[0].perBatch() // the warm-up's batches are not counted
+				batches[1].perBatch()
+			}
 		}
-		wg.Wait()
-		if e := firstErr.Load(); e != nil {
-			return 0, *e
-		}
-		elapsed := time.Since(start)
-		*cpu = (cpuTime() - cpu0) / time.Duration(max(n.Load(), 1))
-		return float64(n.Load()) / elapsed.Seconds(), nil
 	}
-	var svcCPU, rawCPU time.Duration
-	value, err := profiled("ingest", func() (float64, error) { return saturate(svc, &svcCPU) })
-	if err != nil {
-		return result{}, err
-	}
-	base, err := profiled("raw", func() (float64, error) { return saturate(raw, &rawCPU) })
-	if err != nil {
-		return result{}, err
-	}
-	fmt.Printf("ingest_throughput: service %.0f/s, %.1f µs CPU a request; raw handler %.0f/s, %.1f µs CPU a request (64 clients, 10 s each)\n",
-		value, us(svcCPU), base, us(rawCPU))
+	value, base := sides[0].rate(), sides[1].rate()
+	fmt.Printf("ingest_throughput: service %.0f/s, %.1f µs CPU a request, %.1f records a Kafka batch; "+
+		"raw handler %.0f/s, %.1f µs CPU a request, %.1f records a batch (64 clients, %d alternate rounds of 1 s each)\n",
+		value, us(sides[0].cpuPerRequest()), batches[0].perBatch(), base, us(sides[1].cpuPerRequest()), batches[1].perBatch(), ingestRounds)
 	return result{value: value, baseline: base, unit: "requests/s"}, nil
 }
 
-var ingestProfile = flag.String("ingest-cpuprofile", "", "ingest_throughput: write CPU profiles of the whole process while the service "+
-	"and while the raw handler are saturated to PREFIX.ingest.prof and PREFIX.raw.prof (to compare what ingest adds)")
+// ingestRounds is how many one-second rounds ingest_throughput counts for
+// each side.
+const ingestRounds = 10
 
-// profiled runs phase under a CPU profile of its own when
-// -ingest-cpuprofile is set (the whole-run -cpuprofile must then be off:
-// one profile at a time).
-func profiled(phase string, run func() (float64, error)) (float64, error) {
-	if *ingestProfile == "" {
-		return run()
-	}
-	f, err := os.Create(*ingestProfile + "." + phase + ".prof")
+// saturation is one side of ingest_throughput: what its counted rounds
+// added up to.
+type saturation struct {
+	name, url string
+	next      atomic.Int64 // the next request's number
+	requests  int64
+	elapsed   time.Duration
+	cpu       time.Duration
+}
+
+func (s *saturation) rate() float64 { return float64(s.requests) / s.elapsed.Seconds() }
+
+func (s *saturation) cpuPerRequest() time.Duration { return s.cpu / time.Duration(max(s.requests, 1)) }
+
+// round runs 64 clients posting decisions for one second (each finishes
+// the request it has started) and, unless it is the warm-up (round -1),
+// adds the requests answered 201, the time and the process CPU time to s.
+func (s *saturation) round(token string, round int) error {
+	stop, err := profileRound(s.name, round)
 	if err != nil {
-		return 0, err
+		return err
 	}
-	defer f.Close()
+	defer stop()
+	var n atomic.Int64
+	var firstErr atomic.Pointer[error]
+	cpu0, start := cpuTime(), time.Now()
+	deadline := start.Add(time.Second)
+	var wg sync.WaitGroup
+	for range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				if err := postDecision(s.url, token, int(s.next.Add(1))); err != nil {
+					firstErr.CompareAndSwap(nil, &err)
+					return
+				}
+				n.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if e := firstErr.Load(); e != nil {
+		return *e
+	}
+	if round >= 0 {
+		s.requests += n.Load()
+		s.elapsed += time.Since(start)
+		s.cpu += cpuTime() - cpu0
+	}
+	return nil
+}
+
+var ingestProfile = flag.String("ingest-cpuprofile", "", "ingest_throughput: write a CPU profile of the whole process during each "+
+	"counted round to PREFIX.ingest.<round>.prof or PREFIX.raw.<round>.prof (`go tool pprof` merges the files of one side)")
+
+// profileRound starts a CPU profile of a counted round when
+// -ingest-cpuprofile is set (the whole-run -cpuprofile must then be off:
+// one profile at a time), and returns what stops it.
+func profileRound(side string, round int) (stop func(), err error) {
+	if *ingestProfile == "" || round < 0 {
+		return func() {}, nil
+	}
+	f, err := os.Create(fmt.Sprintf("%s.%s.%d.prof", *ingestProfile, side, round))
+	if err != nil {
+		return nil, err
+	}
 	if err := pprof.StartCPUProfile(f); err != nil {
-		return 0, fmt.Errorf("-ingest-cpuprofile: %w", err)
+		f.Close()
+		return nil, fmt.Errorf("-ingest-cpuprofile: %w", err)
 	}
-	defer pprof.StopCPUProfile()
-	return run()
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // sealedReceiptP99: ms from call to receipt in Sealed mode at 1,000
