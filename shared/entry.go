@@ -428,13 +428,30 @@ func SealRecord(h Head, src Source, raw []byte, sealedAt time.Time) (*Entry, err
 // source. Records can be prepared in parallel; SealNext then chains them in
 // order.
 func PrepareRecord(chain string, src Source, raw []byte) (*Entry, error) {
+	return PrepareRecordInto(nil, chain, src, raw)
+}
+
+// EntrySlot is room for one prepared entry and its source. A caller that
+// prepares many records allocates their slots together (one allocation,
+// not one per record) and hands each to PrepareRecordInto; the entry
+// returned may live in its slot, so the slot must not be reused while the
+// entry is in use.
+type EntrySlot struct{ es entryWithSource }
+
+// PrepareRecordInto is PrepareRecord building the entry in slot when it
+// can (nil: a new allocation).
+func PrepareRecordInto(slot *EntrySlot, chain string, src Source, raw []byte) (*Entry, error) {
 	if !validTopic(src.Topic) || src.Partition < 0 || src.Offset < 0 || src.Offset > MaxSafeInteger {
 		return nil, fmt.Errorf("seal record: source %s/%d offset %d is not a Kafka record position", src.Topic, src.Partition, src.Offset)
 	}
 	// The fast path takes a record in canonical form that breaks no rule
 	// and builds the entry the code below would; anything else is read,
 	// and its reason written, below.
-	if e, ok := prepareFast(chain, src, raw); ok {
+	var es *entryWithSource
+	if slot != nil {
+		es = &slot.es
+	}
+	if e, ok := prepareFast(es, chain, src, raw); ok {
 		return e, nil
 	}
 	return prepareStrict(chain, src, raw), nil

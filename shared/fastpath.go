@@ -216,8 +216,9 @@ func (s *canonScanner) override(text string, i int) (string, bool) {
 }
 
 // prepareFast is PrepareRecord's fast path for a record in canonical form:
-// the entry it returns is the strict path's, field for field.
-func prepareFast(chain string, src Source, raw []byte) (*Entry, bool) {
+// the entry it returns is the strict path's, field for field. It is built
+// in es (nil: a new one).
+func prepareFast(es *entryWithSource, chain string, src Source, raw []byte) (*Entry, bool) {
 	if ts := src.Timestamp; ts.Before(EarliestTime) || ts.After(LatestTime) {
 		return nil, false
 	}
@@ -232,7 +233,10 @@ func prepareFast(chain string, src Source, raw []byte) (*Entry, bool) {
 	if !ok || ids.environment != chain {
 		return nil, false
 	}
-	es := &entryWithSource{s: src}
+	if es == nil {
+		es = &entryWithSource{}
+	}
+	*es = entryWithSource{s: src}
 	e := &es.e
 	e.Type, e.Source = EntryEvent, &es.s
 	e.Event, e.eventCanonical = raw, true

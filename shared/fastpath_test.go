@@ -82,15 +82,26 @@ func FuzzPrepareRecordFast(f *testing.F) {
 		f.Add(r, "prod", int64(1764235799987))
 	}
 	f.Add([]byte(numberRecord("1")), "staging", int64(-62167219200001))
+	used := records[len(records)-1]
 	f.Fuzz(func(t *testing.T, raw []byte, chain string, ms int64) {
 		src := Source{Topic: "decisions", Offset: 3, Timestamp: time.UnixMilli(ms).UTC()}
-		fast, ok := prepareFast(chain, src, raw)
+		fast, ok := prepareFast(nil, chain, src, raw)
 		if !ok {
 			return
 		}
 		strict := prepareStrict(chain, src, raw)
 		if !reflect.DeepEqual(fast, strict) {
 			t.Fatalf("the paths prepare the record differently:\nfast   %+v\nstrict %+v\n%s", fast, strict, raw)
+		}
+		// In a slot that held another entry before, nothing of it shows
+		// through, and the entry lives in the slot.
+		var slot EntrySlot
+		if _, err := PrepareRecordInto(&slot, "prod", Source{Topic: "old", Offset: 9, Timestamp: time.UnixMilli(1764235799987).UTC()}, used); err != nil {
+			t.Fatal(err)
+		}
+		inSlot, ok := prepareFast(&slot.es, chain, src, raw)
+		if !ok || inSlot != &slot.es.e || !reflect.DeepEqual(inSlot, strict) {
+			t.Fatalf("in a used slot the fast path prepares (ok %v, in the slot %v):\n%+v\nnot\n%+v", ok, inSlot == &slot.es.e, inSlot, strict)
 		}
 	})
 }
@@ -190,7 +201,7 @@ func TestFastPathsTakeTypicalInput(t *testing.T) {
 	for name, raw := range records {
 		t.Run(name, func(t *testing.T) {
 			src := Source{Topic: "decisions", Offset: 5, Timestamp: vecTime}
-			e, ok := prepareFast("prod", src, []byte(raw))
+			e, ok := prepareFast(nil, "prod", src, []byte(raw))
 			if !ok {
 				t.Fatalf("the fast path refuses a canonical record")
 			}
@@ -206,7 +217,7 @@ func TestFastPathsTakeTypicalInput(t *testing.T) {
 				t.Fatal(err)
 			}
 			// A record of another chain, or one byte changed, is not taken.
-			if _, ok := prepareFast("staging", src, []byte(raw)); ok {
+			if _, ok := prepareFast(nil, "staging", src, []byte(raw)); ok {
 				t.Fatalf("the fast path takes a record of another chain")
 			}
 			for i := range len(line) {
