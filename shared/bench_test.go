@@ -125,3 +125,19 @@ func BenchmarkSealNextAppendWorkload(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkParseObject is the verifier's read of one object of 1,000
+// lines.
+func BenchmarkParseObject(b *testing.B) {
+	_, lines := testChain(b, 1000)
+	var body []byte
+	for _, l := range lines[1:] {
+		body = append(append(body, l...), '\n')
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := ParseObject("k", 1, body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -38,7 +38,11 @@ type entryWithSource struct {
 // hash member starts: the last occurrence of its text, which the strict
 // path searches for, since nothing after it in a canonical EVENT line (hex,
 // times, integers, a topic name, "event") can hold a quote.
-func parseLineFast(line []byte) (*Entry, int, bool) {
+//
+// text is the line as a string (the entry's strings are cut from it) and
+// es the room for the entry; ParseObject passes its object's one string
+// and one allocation for all its entries, ParseLine nil and "".
+func parseLineFast(es *entryWithSource, line []byte, text string) (*Entry, int, bool) {
 	var s canonScanner
 	// Recorded: the line's members (1), the event's and source's (2), the
 	// payload's (3).
@@ -49,7 +53,9 @@ func parseLineFast(line []byte) (*Entry, int, bool) {
 	if !s.children(-1, lineEventMembers, top[:]) {
 		return nil, 0, false
 	}
-	text := string(line) // the one copy the entry's strings share
+	if len(text) != len(line) {
+		text = string(line) // the one copy the entry's strings share
+	}
 	chain, ok1 := s.str(text, top[0])
 	hash, ok2 := s.str(text, top[2])
 	prev, ok3 := s.str(text, top[3])
@@ -64,7 +70,10 @@ func parseLineFast(line []byte) (*Entry, int, bool) {
 	if !ok1 || !ok2 || v != FormatVersion {
 		return nil, 0, false
 	}
-	es := &entryWithSource{}
+	if es == nil {
+		es = &entryWithSource{}
+	}
+	*es = entryWithSource{}
 	e := &es.e
 	e.V, e.Chain, e.Seq, e.Type = FormatVersion, chain, uint64(seq), EntryEvent
 	var err error

@@ -48,11 +48,18 @@ func eventOf(line []byte) []byte {
 // included); the hash check after both is the same code.
 func FuzzParseLineFast(f *testing.F) {
 	lines, _ := fastSeeds(f)
+	var event []byte // a line the fast path takes, to fill a slot first
 	for _, l := range lines {
 		f.Add(l)
+		if _, _, ok := parseLineFast(nil, l, ""); ok && event == nil {
+			event = l
+		}
+	}
+	if event == nil {
+		f.Fatal("no seed line takes the fast path")
 	}
 	f.Fuzz(func(t *testing.T, line []byte) {
-		fast, at, ok := parseLineFast(line)
+		fast, at, ok := parseLineFast(nil, line, "")
 		if !ok {
 			return
 		}
@@ -70,6 +77,18 @@ func FuzzParseLineFast(f *testing.F) {
 		}
 		if last := bytes.LastIndex(line, []byte(`,"hash":"`+fast.Hash.String()+`"`)); last != at {
 			t.Fatalf("the fast path hashes around byte %d, the strict path around byte %d\n%s", at, last, line)
+		}
+		// As ParseObject calls it: the line's text cut from a larger
+		// string, in a slot that held another entry.
+		text := "x\n" + string(line) + "\ny"
+		var slot entryWithSource
+		if _, _, ok := parseLineFast(&slot, event, ""); !ok {
+			t.Fatal("the event seed line no longer takes the fast path")
+		}
+		inObject, atObject, ok := parseLineFast(&slot, line, text[2:2+len(line)])
+		if !ok || inObject != &slot.e || atObject != at || !reflect.DeepEqual(inObject, strict) {
+			t.Fatalf("read as ParseObject reads it (ok %v, in the slot %v, hash at %d not %d):\n%+v\nnot\n%+v",
+				ok, inObject == &slot.e, atObject, at, inObject, strict)
 		}
 	})
 }
@@ -209,7 +228,7 @@ func TestFastPathsTakeTypicalInput(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			fast, at, ok := parseLineFast(line)
+			fast, at, ok := parseLineFast(nil, line, "")
 			if !ok {
 				t.Fatalf("the fast path refuses a sealed line: %s", line)
 			}
