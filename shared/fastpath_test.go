@@ -382,6 +382,12 @@ func FuzzCompleteRecordFast(f *testing.F) {
 		f.Add([]byte(b), "decision", "6f1c2b1e-3a6d-4f7e-9d0c-1b2a3c4d5e6f", int64(1764235799987+i))
 		f.Add([]byte(b), "override", "e\u00e9", int64(-62167219200001))
 	}
+	// Metadata nested to the deepest the record may be (MaxDepth, the
+	// metadata object at depth 3), and one level deeper.
+	for _, arrays := range []int{MaxDepth - 3, MaxDepth - 2} {
+		deep := strings.Replace(completeSeeds[0], `"DE"`, strings.Repeat("[", arrays)+strings.Repeat("]", arrays), 1)
+		f.Add([]byte(deep), "decision", "e", int64(0))
+	}
 	f.Add([]byte(completeSeeds[0]), "decision", "", int64(0))
 	f.Add([]byte(completeSeeds[0]), "decision", "a\"b", int64(253402300800000))
 	f.Fuzz(func(t *testing.T, raw []byte, typ, eventID string, ms int64) {
