@@ -151,19 +151,26 @@ func (s *canonScanner) object(depth, parent int) bool {
 		if child >= 0 {
 			s.members[child].valueEnd = s.pos
 		}
-		if s.pos >= len(s.in) {
-			return false
+		if more, ok := s.delimiter('}'); !more {
+			return ok
 		}
+	}
+}
+
+// delimiter reads what follows a member or an element: a comma (more) or
+// the closing byte of its object or array; ok is false for anything else.
+func (s *canonScanner) delimiter(closing byte) (more, ok bool) {
+	if s.pos < len(s.in) {
 		switch s.in[s.pos] {
 		case ',':
 			s.pos++
-		case '}':
+			return true, true
+		case closing:
 			s.pos++
-			return true
-		default:
-			return false
+			return false, true
 		}
 	}
+	return false, false
 }
 
 // sortedNames reports a < b in the order of UTF-16 code units, in one pass
@@ -200,17 +207,8 @@ func (s *canonScanner) array(depth int) bool {
 		if !s.value(depth+1, noRecord) {
 			return false
 		}
-		if s.pos >= len(s.in) {
-			return false
-		}
-		switch s.in[s.pos] {
-		case ',':
-			s.pos++
-		case ']':
-			s.pos++
-			return true
-		default:
-			return false
+		if more, ok := s.delimiter(']'); !more {
+			return ok
 		}
 	}
 }

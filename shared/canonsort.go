@@ -124,20 +124,16 @@ func (w *sortWriter) array(depth int) bool {
 		if !w.value(depth + 1) {
 			return false
 		}
-		if w.space(); s.pos >= len(s.in) {
+		w.space()
+		more, ok := s.delimiter(']')
+		if !ok {
 			return false
 		}
-		switch s.in[s.pos] {
-		case ',':
-			s.pos++
-			w.out = append(w.out, ',')
-		case ']':
-			s.pos++
+		if !more {
 			w.out = append(w.out, ']')
 			return true
-		default:
-			return false
 		}
+		w.out = append(w.out, ',')
 	}
 }
 
@@ -186,18 +182,12 @@ func (w *sortWriter) object(depth int) bool {
 				return false
 			}
 			add(m)
-			if w.space(); s.pos >= len(s.in) {
+			w.space()
+			more, ok := s.delimiter('}')
+			if !ok {
 				return false
 			}
-			switch s.in[s.pos] {
-			case ',':
-				s.pos++
-			case '}':
-				s.pos++
-				done = true
-			default:
-				return false
-			}
+			done = !more
 		}
 	}
 	if depth == 1 {
