@@ -369,6 +369,35 @@ func (s *Sealer) shutdown(ctx context.Context, sess *kgo.GroupTransactSession, s
 // publish produces the entries of ready jobs and commits the offsets up
 // to the last of them, in one transaction. It reports whether it
 // committed.
+// publishBuffers are publish's buffers, kept from one transaction to the
+// next (publish runs on the Run goroutine only): a transaction's records
+// take a few MiB, which allocated anew each time cost the sealer about 2%
+// of its CPU in allocation and zeroing under load.
+type publishBuffers struct {
+	buf  []byte
+	vals []kgo.Record
+	recs []*kgo.Record
+}
+
+// take returns the buffers emptied, grown to hold size bytes and n records.
+func (p *publishBuffers) take(size, n int) ([]byte, []kgo.Record, []*kgo.Record) {
+	if cap(p.buf) < size {
+		p.buf = make([]byte, 0, size)
+	}
+	if cap(p.vals) < n {
+		p.vals, p.recs = make([]kgo.Record, 0, n), make([]*kgo.Record, 0, n)
+	}
+	return p.buf[:0], p.vals[:0], p.recs[:0]
+}
+
+// keep takes the buffers back for the next transaction, clearing the
+// records so that they hold on to nothing.
+func (p *publishBuffers) keep(buf []byte, vals []kgo.Record, recs []*kgo.Record) {
+	clear(vals)
+	clear(recs)
+	p.buf, p.vals, p.recs = buf[:0], vals[:0], recs[:0]
+}
+
 func (s *Sealer) publish(ctx context.Context, sess *kgo.GroupTransactSession, ready []sealedJob) (bool, error) {
 	// The records' keys and values are encoded into one buffer (capped
 	// slices of it) and the records are one array: a transaction of
@@ -382,9 +411,7 @@ func (s *Sealer) publish(ctx context.Context, sess *kgo.GroupTransactSession, re
 		n += len(r.refs)
 		upTo = max(upTo, r.upTo)
 	}
-	buf := make([]byte, 0, size)
-	vals := make([]kgo.Record, 0, n)
-	recs := make([]*kgo.Record, 0, n)
+	buf, vals, recs := s.pub.take(size, n)
 	for _, r := range ready {
 		for _, ref := range r.refs {
 			start := len(buf)
@@ -404,6 +431,10 @@ func (s *Sealer) publish(ctx context.Context, sess *kgo.GroupTransactSession, re
 		}
 		return false, fmt.Errorf("publish sealed entries: %w", err)
 	}
+	// Every record was produced: the client holds none of them any more,
+	// so their memory serves the next transaction. (After a failure the
+	// buffers are dropped, in case a cancelled record is still being sent.)
+	s.pub.keep(buf, vals, recs)
 	// Commit exactly the records sealed and published, not every record
 	// polled: the session would commit the latter.
 	commitCtx := kgo.PreTxnCommitFnContext(ctx, func(req *kmsg.TxnOffsetCommitRequest) error {

@@ -92,6 +92,8 @@ type Sealer struct {
 	// by Kafka offset: records polled again after an aborted transaction or
 	// a restart are republished from here, never sealed twice.
 	pending map[int64]*sealedRef
+	// pub is publish's buffers (Run goroutine only).
+	pub publishBuffers
 
 	sealed, objects, adopted, invalid, committed atomic.Int64
 
@@ -346,17 +348,21 @@ func (s *Sealer) write(ctx context.Context, records []*kgo.Record, prepared []*s
 			size += p.LineSizeHint(head.Chain) + 1
 		}
 		body := make([]byte, 0, size)
-		for _, p := range prepared[:n] {
-			e := *p // prepared entries stay as read, should the object be chained again
-			s.keys.decide(&e)
+		// Prepared entries stay as read, should the object be chained
+		// again: the object's entries are copies, allocated together.
+		copies := make([]shared.Entry, n)
+		for k, p := range prepared[:n] {
+			e := &copies[k]
+			*e = *p
+			s.keys.decide(e)
 			var line []byte
 			var err error
-			if body, line, err = head.SealNextAppend(body, &e, now); err != nil {
+			if body, line, err = head.SealNextAppend(body, e, now); err != nil {
 				return nil, nil, err
 			}
 			body = append(body, '\n')
-			entries, lines = append(entries, &e), append(lines, line)
-			head = head.Next(&e)
+			entries, lines = append(entries, e), append(lines, line)
+			head = head.Next(e)
 			if e.Type == shared.EntryKey {
 				break // a hand-over ends its object: the retiring key signs it
 			}
@@ -426,6 +432,7 @@ func (s *Sealer) checkpoint(ctx context.Context, tasks []checkpointTask) error {
 // costly part); chaining them stays sequential.
 func (s *Sealer) prepare(records []*kgo.Record) ([]*shared.Entry, error) {
 	out := make([]*shared.Entry, len(records))
+	slots := make([]shared.EntrySlot, len(records)) // one allocation, not one per record
 	workers := min(runtime.GOMAXPROCS(0), max(1, len(records)/64))
 	var wg sync.WaitGroup
 	errs := make([]error, workers)
@@ -435,7 +442,7 @@ func (s *Sealer) prepare(records []*kgo.Record) ([]*shared.Entry, error) {
 			defer wg.Done()
 			for i := w; i < len(records); i += workers {
 				r := records[i]
-				if out[i], errs[w] = shared.PrepareRecord(s.cfg.Chain, source(r), r.Value); errs[w] != nil {
+				if out[i], errs[w] = shared.PrepareRecordInto(&slots[i], s.cfg.Chain, source(r), r.Value); errs[w] != nil {
 					return
 				}
 			}

@@ -87,3 +87,57 @@ func BenchmarkPrepareSealNext(b *testing.B) {
 		}
 	}
 }
+
+// workloadRecord is a decision as the benchmarks' workload publishes it
+// (internal/testbed/pipeline): canonical, about 400 bytes.
+const workloadRecord = `{"decision":{"action":"ALLOW","confidence_score":0.599,"decision_id":"c-dec-000000","metadata":{"device":"dev-3888","ip_country":"BR","model":"login-risk-v7","signals":{"new_device":true,"velocity":17}},"policy_version":"policy-2026.11","session_id":"c-sess-00076-000","user_id":"user-00076"},"environment":"prod","event_id":"c-evt-000000","occurred_at":"2026-11-29T11:02:54.238799844Z","type":"decision"}`
+
+// BenchmarkPrepareWorkloadRecord is the sealer's parallel stage for one
+// record of the benchmarks' workload.
+func BenchmarkPrepareWorkloadRecord(b *testing.B) {
+	raw := []byte(workloadRecord)
+	src := *vecSource(1)
+	var slot EntrySlot
+	b.SetBytes(int64(len(raw)))
+	b.ReportAllocs()
+	for b.Loop() {
+		e, err := PrepareRecordInto(&slot, "prod", src, raw)
+		if err != nil || !e.eventCanonical {
+			b.Fatal(err, "or not the fast path")
+		}
+	}
+}
+
+// BenchmarkSealNextAppendWorkload is the sealer's sequential stage for one
+// record of the benchmarks' workload: chain it and write its line.
+func BenchmarkSealNextAppendWorkload(b *testing.B) {
+	e, err := PrepareRecord("prod", *vecSource(1), []byte(workloadRecord))
+	if err != nil {
+		b.Fatal(err)
+	}
+	head := Head{Chain: "prod", Seq: 1, Offset: 0}
+	buf := make([]byte, 0, 4096)
+	b.ReportAllocs()
+	for b.Loop() {
+		c := *e
+		if _, _, err := head.SealNextAppend(buf[:0], &c, vecTime); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkParseObject is the verifier's read of one object of 1,000
+// lines.
+func BenchmarkParseObject(b *testing.B) {
+	_, lines := testChain(b, 1000)
+	var body []byte
+	for _, l := range lines[1:] {
+		body = append(append(body, l...), '\n')
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := ParseObject("k", 1, body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

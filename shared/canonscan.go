@@ -2,6 +2,7 @@ package shared
 
 import (
 	"bytes"
+	"encoding/binary"
 	"unicode/utf8"
 )
 
@@ -221,6 +222,11 @@ func (s *canonScanner) string() (ok, escaped bool) {
 	in, i := s.in, s.pos+1
 	defer func() { s.pos = i }()
 	for {
+		// Eight bytes at a time while none of them needs a look, then
+		// byte by byte up to the one that does.
+		for i+8 <= len(in) && plainWord(binary.LittleEndian.Uint64(in[i:])) {
+			i += 8
+		}
 		for i < len(in) && plainByte[in[i]] {
 			i++
 		}
@@ -257,6 +263,20 @@ func (s *canonScanner) string() (ok, escaped bool) {
 			i += size
 		}
 	}
+}
+
+// plainWord reports whether the eight bytes of w are all plainByte ones:
+// none is below 0x20, '"', '\\' or 0x80 and above. Each test is the
+// "has a byte less than n" and "has a zero byte" bit tricks, which can
+// mark bytes after the first one wrongly but never miss that some byte
+// matches: a word they pass is plain, one they fail is read byte by byte.
+// TestPlainWordIsPlainByte holds it to plainByte.
+func plainWord(w uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	control := (w - ones*0x20) &^ w // a byte below 0x20 (given no high bit)
+	quote := w ^ (ones * '"')
+	backslash := w ^ (ones * '\\')
+	return (control|(quote-ones)&^quote|(backslash-ones)&^backslash|w)&highs == 0
 }
 
 // plainByte marks the bytes a canonical string holds as they are, one

@@ -3,6 +3,7 @@ package shared
 import (
 	"strconv"
 	"strings"
+	"unsafe"
 )
 
 // The fast paths of ParseLine (an EVENT line) and PrepareRecord (a record
@@ -37,7 +38,11 @@ type entryWithSource struct {
 // hash member starts: the last occurrence of its text, which the strict
 // path searches for, since nothing after it in a canonical EVENT line (hex,
 // times, integers, a topic name, "event") can hold a quote.
-func parseLineFast(line []byte) (*Entry, int, bool) {
+//
+// text is the line as a string (the entry's strings are cut from it) and
+// es the room for the entry; ParseObject passes its object's one string
+// and one allocation for all its entries, ParseLine nil and "".
+func parseLineFast(es *entryWithSource, line []byte, text string) (*Entry, int, bool) {
 	var s canonScanner
 	// Recorded: the line's members (1), the event's and source's (2), the
 	// payload's (3).
@@ -48,7 +53,9 @@ func parseLineFast(line []byte) (*Entry, int, bool) {
 	if !s.children(-1, lineEventMembers, top[:]) {
 		return nil, 0, false
 	}
-	text := string(line) // the one copy the entry's strings share
+	if len(text) != len(line) {
+		text = string(line) // the one copy the entry's strings share
+	}
 	chain, ok1 := s.str(text, top[0])
 	hash, ok2 := s.str(text, top[2])
 	prev, ok3 := s.str(text, top[3])
@@ -63,7 +70,10 @@ func parseLineFast(line []byte) (*Entry, int, bool) {
 	if !ok1 || !ok2 || v != FormatVersion {
 		return nil, 0, false
 	}
-	es := &entryWithSource{}
+	if es == nil {
+		es = &entryWithSource{}
+	}
+	*es = entryWithSource{}
 	e := &es.e
 	e.V, e.Chain, e.Seq, e.Type = FormatVersion, chain, uint64(seq), EntryEvent
 	var err error
@@ -216,8 +226,9 @@ func (s *canonScanner) override(text string, i int) (string, bool) {
 }
 
 // prepareFast is PrepareRecord's fast path for a record in canonical form:
-// the entry it returns is the strict path's, field for field.
-func prepareFast(chain string, src Source, raw []byte) (*Entry, bool) {
+// the entry it returns is the strict path's, field for field. It is built
+// in es (nil: a new one).
+func prepareFast(es *entryWithSource, chain string, src Source, raw []byte) (*Entry, bool) {
 	if ts := src.Timestamp; ts.Before(EarliestTime) || ts.After(LatestTime) {
 		return nil, false
 	}
@@ -226,13 +237,19 @@ func prepareFast(chain string, src Source, raw []byte) (*Entry, bool) {
 	if !s.scan(raw, MaxDepth, 2) {
 		return nil, false
 	}
-	// Only the two ids are kept: they are cloned, so the entry does not
-	// hold this copy of the record.
-	ids, ok := s.envelope(string(raw), -1)
+	// The record read as a string without copying it (400 bytes a record
+	// the sealer allocated and copied for nothing): nothing read from text
+	// outlives this call but the two ids, which are cloned, and raw does
+	// not change while it runs.
+	text := unsafe.String(unsafe.SliceData(raw), len(raw))
+	ids, ok := s.envelope(text, -1)
 	if !ok || ids.environment != chain {
 		return nil, false
 	}
-	es := &entryWithSource{s: src}
+	if es == nil {
+		es = &entryWithSource{}
+	}
+	*es = entryWithSource{s: src}
 	e := &es.e
 	e.Type, e.Source = EntryEvent, &es.s
 	e.Event, e.eventCanonical = raw, true

@@ -48,11 +48,18 @@ func eventOf(line []byte) []byte {
 // included); the hash check after both is the same code.
 func FuzzParseLineFast(f *testing.F) {
 	lines, _ := fastSeeds(f)
+	var event []byte // a line the fast path takes, to fill a slot first
 	for _, l := range lines {
 		f.Add(l)
+		if _, _, ok := parseLineFast(nil, l, ""); ok && event == nil {
+			event = l
+		}
+	}
+	if event == nil {
+		f.Fatal("no seed line takes the fast path")
 	}
 	f.Fuzz(func(t *testing.T, line []byte) {
-		fast, at, ok := parseLineFast(line)
+		fast, at, ok := parseLineFast(nil, line, "")
 		if !ok {
 			return
 		}
@@ -71,6 +78,18 @@ func FuzzParseLineFast(f *testing.F) {
 		if last := bytes.LastIndex(line, []byte(`,"hash":"`+fast.Hash.String()+`"`)); last != at {
 			t.Fatalf("the fast path hashes around byte %d, the strict path around byte %d\n%s", at, last, line)
 		}
+		// As ParseObject calls it: the line's text cut from a larger
+		// string, in a slot that held another entry.
+		text := "x\n" + string(line) + "\ny"
+		var slot entryWithSource
+		if _, _, ok := parseLineFast(&slot, event, ""); !ok {
+			t.Fatal("the event seed line no longer takes the fast path")
+		}
+		inObject, atObject, ok := parseLineFast(&slot, line, text[2:2+len(line)])
+		if !ok || inObject != &slot.e || atObject != at || !reflect.DeepEqual(inObject, strict) {
+			t.Fatalf("read as ParseObject reads it (ok %v, in the slot %v, hash at %d not %d):\n%+v\nnot\n%+v",
+				ok, inObject == &slot.e, atObject, at, inObject, strict)
+		}
 	})
 }
 
@@ -82,15 +101,26 @@ func FuzzPrepareRecordFast(f *testing.F) {
 		f.Add(r, "prod", int64(1764235799987))
 	}
 	f.Add([]byte(numberRecord("1")), "staging", int64(-62167219200001))
+	used := records[len(records)-1]
 	f.Fuzz(func(t *testing.T, raw []byte, chain string, ms int64) {
 		src := Source{Topic: "decisions", Offset: 3, Timestamp: time.UnixMilli(ms).UTC()}
-		fast, ok := prepareFast(chain, src, raw)
+		fast, ok := prepareFast(nil, chain, src, raw)
 		if !ok {
 			return
 		}
 		strict := prepareStrict(chain, src, raw)
 		if !reflect.DeepEqual(fast, strict) {
 			t.Fatalf("the paths prepare the record differently:\nfast   %+v\nstrict %+v\n%s", fast, strict, raw)
+		}
+		// In a slot that held another entry before, nothing of it shows
+		// through, and the entry lives in the slot.
+		var slot EntrySlot
+		if _, err := PrepareRecordInto(&slot, "prod", Source{Topic: "old", Offset: 9, Timestamp: time.UnixMilli(1764235799987).UTC()}, used); err != nil {
+			t.Fatal(err)
+		}
+		inSlot, ok := prepareFast(&slot.es, chain, src, raw)
+		if !ok || inSlot != &slot.es.e || !reflect.DeepEqual(inSlot, strict) {
+			t.Fatalf("in a used slot the fast path prepares (ok %v, in the slot %v):\n%+v\nnot\n%+v", ok, inSlot == &slot.es.e, inSlot, strict)
 		}
 	})
 }
@@ -190,7 +220,7 @@ func TestFastPathsTakeTypicalInput(t *testing.T) {
 	for name, raw := range records {
 		t.Run(name, func(t *testing.T) {
 			src := Source{Topic: "decisions", Offset: 5, Timestamp: vecTime}
-			e, ok := prepareFast("prod", src, []byte(raw))
+			e, ok := prepareFast(nil, "prod", src, []byte(raw))
 			if !ok {
 				t.Fatalf("the fast path refuses a canonical record")
 			}
@@ -198,7 +228,7 @@ func TestFastPathsTakeTypicalInput(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			fast, at, ok := parseLineFast(line)
+			fast, at, ok := parseLineFast(nil, line, "")
 			if !ok {
 				t.Fatalf("the fast path refuses a sealed line: %s", line)
 			}
@@ -206,7 +236,7 @@ func TestFastPathsTakeTypicalInput(t *testing.T) {
 				t.Fatal(err)
 			}
 			// A record of another chain, or one byte changed, is not taken.
-			if _, ok := prepareFast("staging", src, []byte(raw)); ok {
+			if _, ok := prepareFast(nil, "staging", src, []byte(raw)); ok {
 				t.Fatalf("the fast path takes a record of another chain")
 			}
 			for i := range len(line) {

@@ -70,8 +70,17 @@ func ParseObject(key string, firstSeq uint64, body []byte) ([]*Entry, [][]byte, 
 		return nil, nil, &Failure{Key: key, Reason: err.Error(), Err: ErrBadEntry}
 	}
 	entries := make([]*Entry, len(lines))
+	// One string for the object's text and one allocation for its
+	// entries, not one of each per line (a tenth of the verifier's CPU
+	// went to them): the entries' strings are cut from text, so they keep
+	// the object's text alive while any of them is.
+	text := string(body)
+	slots := make([]entryWithSource, len(lines))
+	at := 0
 	for i, l := range lines {
-		if entries[i], err = ParseLine(l); err != nil {
+		lineText := text[at : at+len(l)]
+		at += len(l) + 1
+		if entries[i], err = parseLine(&slots[i], l, lineText, false); err != nil {
 			return nil, nil, &Failure{Key: key, Line: i + 1, Seq: firstSeq + uint64(i), HasSeq: true,
 				Reason: err.Error() + " (seq from the line's position)", Err: err}
 		}

@@ -141,19 +141,33 @@ func (r *sealerRun) waitHead(ctx context.Context, seq uint64) error {
 // waitCommitted waits until the sealer's own metrics say seq is sealed
 // and committed: its head is at seq or past it and no sealed entry waits
 // for its transaction (an entry's offset is committed only after its
-// object and checkpoint are durable). Polling the signed head in S3 every
-// 20 ms instead listed the chain's checkpoints each time, work for the S3
-// server that the raw baseline did not have to share the machine with.
-func (r *sealerRun) waitCommitted(ctx context.Context, seq uint64) error {
+// object and checkpoint are durable). It returns when the sealer's head
+// first moved (its start-up: connecting, recovering the head from S3).
+//
+// Polling the signed head in S3 every 20 ms instead listed the chain's
+// checkpoints each time, work for the S3 server that the raw baseline did
+// not have to share the machine with; and each scrape of /metrics costs
+// the sealer about 0.8 ms of CPU (its process collector reads /proc), 4%
+// of its CPU at 50 scrapes a second. So it polls every 200 ms until the
+// head is within a tenth of seq, and every 10 ms after that, which keeps
+// the end seen within 10 ms.
+func (r *sealerRun) waitCommitted(ctx context.Context, seq uint64) (firstSealed time.Time, err error) {
 	for {
 		head, uncommitted, err := r.progress(ctx)
+		if err == nil && head > 0 && firstSealed.IsZero() {
+			firstSealed = time.Now()
+		}
 		if err == nil && head >= float64(seq) && uncommitted == 0 {
-			return nil
+			return firstSealed, nil
+		}
+		wait := 200 * time.Millisecond
+		if head >= 0.9*float64(seq) {
+			wait = 10 * time.Millisecond
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("sealer head %.0f of %d, %.0f uncommitted (%v): %w", head, seq, uncommitted, err, ctx.Err())
-		case <-time.After(20 * time.Millisecond):
+			return firstSealed, fmt.Errorf("sealer head %.0f of %d, %.0f uncommitted (%v): %w", head, seq, uncommitted, err, ctx.Err())
+		case <-time.After(wait):
 		}
 	}
 }
@@ -249,7 +263,8 @@ func sealThroughput(ctx context.Context, st *localstack.Stack) (result, error) {
 	if err := r.proc.Start(); err != nil {
 		return result{}, err
 	}
-	if err := r.waitCommitted(ctx, uint64(len(values))); err != nil {
+	firstSealed, err := r.waitCommitted(ctx, uint64(len(values)))
+	if err != nil {
 		r.proc.Kill(syscall.SIGTERM)
 		return result{}, err
 	}
@@ -262,8 +277,8 @@ func sealThroughput(ctx context.Context, st *localstack.Stack) (result, error) {
 	}
 	value := float64(len(values)) / elapsed.Seconds()
 	if cpu, err := r.proc.CPU(); err == nil {
-		fmt.Printf("seal_throughput: %d decisions in %.1f s, the sealer's CPU %.1f s (%.1f µs a decision)\n",
-			len(values), elapsed.Seconds(), cpu.Seconds(), cpu.Seconds()/float64(len(values))*1e6)
+		fmt.Printf("seal_throughput: %d decisions in %.1f s (the first sealed %.2f s after the start), the sealer's CPU %.1f s (%.1f µs a decision)\n",
+			len(values), elapsed.Seconds(), firstSealed.Sub(start).Seconds(), cpu.Seconds(), cpu.Seconds()/float64(len(values))*1e6)
 	}
 	sealedRSS = r.proc.Kill(syscall.SIGTERM)
 

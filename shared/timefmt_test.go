@@ -1,0 +1,76 @@
+package shared
+
+import (
+	"encoding/binary"
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+// TestAppendTimeIsRFC3339Nano: the sealer's own time writer writes what
+// time.RFC3339Nano writes, for every instant an entry can hold (and the
+// years beyond, which take the general formatter).
+func TestAppendTimeIsRFC3339Nano(t *testing.T) {
+	times := []time.Time{EarliestTime, LatestTime, time.Unix(0, 0), time.Date(2026, 11, 29, 0, 0, 0, 1, time.UTC),
+		time.Date(2026, 2, 28, 23, 59, 59, 100_000_000, time.UTC), time.Date(2024, 2, 29, 12, 0, 0, 120_000_000, time.UTC),
+		time.Date(1999, 12, 31, 23, 59, 59, 999_999_999, time.FixedZone("x", 5*3600+1800)), time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 5, time.UTC), time.Date(9, 3, 4, 5, 6, 7, 80, time.UTC)}
+	r := rand.New(rand.NewPCG(1, 2))
+	lo, hi := EarliestTime.Unix(), LatestTime.Unix()
+	for range 200_000 {
+		ns := 0
+		switch r.IntN(4) { // whole seconds, milliseconds, microseconds, any
+		case 1:
+			ns = r.IntN(1000) * 1_000_000
+		case 2:
+			ns = r.IntN(1_000_000) * 1000
+		case 3:
+			ns = r.IntN(1_000_000_000)
+		}
+		times = append(times, time.Unix(lo+r.Int64N(hi-lo+1), int64(ns)))
+	}
+	for _, tm := range times {
+		want := `"` + tm.UTC().Format(time.RFC3339Nano) + `"`
+		if got := string(appendTime([]byte("x"), tm)[1:]); got != want {
+			t.Fatalf("appendTime(%v) = %s, want %s", tm, got, want)
+		}
+	}
+}
+
+// TestPlainWordIsPlainByte: the scanner's eight-bytes-at-a-time test says
+// "plain" exactly when each of the eight bytes is plain: every byte value
+// at every place among plain bytes, every pair of values in two places,
+// and random words.
+func TestPlainWordIsPlainByte(t *testing.T) {
+	check := func(w [8]byte) {
+		want := true
+		for _, c := range w {
+			want = want && plainByte[c]
+		}
+		if got := plainWord(binary.LittleEndian.Uint64(w[:])); got != want {
+			t.Fatalf("plainWord(% x) = %v, want %v", w, got, want)
+		}
+	}
+	plain := [8]byte{'a', ' ', '~', '!', '#', '[', ']', '0'}
+	for place := range 8 {
+		for c := range 256 {
+			w := plain
+			w[place] = byte(c)
+			check(w)
+			for d := range 256 {
+				w[(place+3)%8] = byte(d)
+				check(w)
+			}
+		}
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 1_000_000 {
+		var w [8]byte
+		binary.LittleEndian.PutUint64(w[:], r.Uint64())
+		check(w)
+		for i := range w { // mostly plain: the words that matter
+			w[i] = 0x20 + w[i]%0x60
+		}
+		check(w)
+	}
+}
