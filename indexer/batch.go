@@ -37,11 +37,11 @@ type pending struct {
 // what ApplyEntry does for each, with as few round trips as the guarantees
 // allow (dynalite and DynamoDB charge per call far more than per item):
 //
-//  1. Claims: the event-id claims and the decision ids' marks are read in
-//     one BatchGetItem (100 keys a call); each id no one holds is claimed
-//     with a conditional PutItem (all at once, up to Workers in flight),
-//     and an entry whose claim a concurrent writer made first is judged
-//     against the winner. Each entry is then owned, a duplicate (not
+//  1. Claims: the decision ids' marks are read in one BatchGetItem (100
+//     keys a call); each event id is claimed with a conditional PutItem
+//     (all at once, up to Workers in flight), and an entry whose claim was
+//     held already (a redelivery, a reused id, a concurrent writer first)
+//     is judged against the holder, read back in one BatchGetItem. Each entry is then owned, a duplicate (not
 //     indexed again) or a reused id (indexed, anomaly recorded).
 //  2. A decision id with no mark whose entries here are all freshly claimed
 //     and include its decision has nothing in the table yet: its items are
@@ -224,28 +224,24 @@ func decisionReused(chain, id string, d, c layout.Decision) Anomaly {
 // claimAll settles who holds the event id of every entry (events, by seq)
 // and returns the decision ids that have a mark. See ApplyBatch, step 1.
 func (x *Index) claimAll(ctx context.Context, events []*pending) (map[string]bool, error) {
-	var keys []layout.ItemKey
+	var marks []layout.ItemKey
 	for _, p := range events {
-		keys = append(keys, layout.ItemKey{PK: p.claim.PK, SK: p.claim.SK}, layout.DecisionMark(p.env.DecisionID()))
+		marks = append(marks, layout.DecisionMark(p.env.DecisionID()))
 	}
-	got, err := x.batchGet(ctx, keys)
+	got, err := x.batchGet(ctx, marks)
 	if err != nil {
 		return nil, err
 	}
 	marked := map[string]bool{}
-	holders := map[layout.ItemKey]eventClaim{}
-	for k, av := range got {
-		if k.SK == layout.SKIndexed {
-			marked[k.PK[len(layout.PKDecision):]] = true
-			continue
-		}
-		c, err := decodeClaim(k, av)
-		if err != nil {
-			return nil, err
-		}
-		holders[k] = c
+	for k := range got {
+		marked[k.PK[len(layout.PKDecision):]] = true
 	}
-	// The lowest seq of an id no one holds claims it.
+	// The lowest seq of each event id here claims it. The claims are not
+	// read first: the conditional write says whether the id was free, and
+	// an id already held (a redelivery, a reused id) costs the same
+	// PutItem plus its share of one BatchGetItem, while a new id, the
+	// common case, is spared a key read.
+	holders := map[layout.ItemKey]eventClaim{}
 	claimed := map[layout.ItemKey]bool{}
 	var claims []eventClaim
 	for _, p := range events {
@@ -255,12 +251,12 @@ func (x *Index) claimAll(ctx context.Context, events []*pending) (map[string]boo
 			claims = append(claims, p.claim)
 		}
 	}
-	// Each new claim is a conditional PutItem, all of them at once: the
-	// write that creates the claim is the only one that owns it, so two
-	// writers claiming one event id at the same moment never both win
-	// (dynalite has no transactions, and a BatchWriteItem has no
-	// conditions). The claims lost are read back in one call and judged
-	// against their winner.
+	// Each claim is a conditional PutItem, all of them at once: the write
+	// that creates the claim is the only one that owns it, so two writers
+	// claiming one event id at the same moment never both win (dynalite
+	// has no transactions, and a BatchWriteItem has no conditions). The
+	// claims lost are read back in one call and judged against their
+	// holder.
 	var lostMu sync.Mutex
 	var lost []layout.ItemKey
 	err = x.parallel(ctx, len(claims), func(ctx context.Context, n int) error {

@@ -245,14 +245,11 @@ func rebuild(ctx context.Context, cfg RebuildConfig, write bool) (RebuildReport,
 			return &shared.SealedRecord{Object: ref.Key, VersionID: d.version, Line: i + 1, Entry: d.lines[i]}
 		}
 		if !cfg.OnlyMissing {
-			// The object's entries go to the indexer as one batch: its own
-			// batched path (claims, BatchWriteItem, one reconcile per
-			// decision), on up to Workers decisions at once.
 			batch := make([]indexer.Sealed, len(inScope))
 			for k, i := range inScope {
 				batch[k] = indexer.Sealed{Entry: d.entries[i], Record: record(i)}
 			}
-			dups, err := ix.ApplyBatch(ctx, batch)
+			dups, err := applyInLanes(ctx, &ix, batch, rebuildLanes)
 			if err != nil {
 				return fmt.Errorf("%s: %w", ref.Key, err)
 			}
@@ -299,6 +296,55 @@ func rebuild(ctx context.Context, cfg RebuildConfig, write bool) (RebuildReport,
 		err = cfg.Index.ClearRebuildDone(ctx, cfg.Chain, cfg.scope())
 	}
 	return rep, err
+}
+
+// rebuildLanes is how many batches of one object's entries are indexed at
+// once (each on up to Workers decisions at once): the indexer's path waits
+// for each of its steps (claims, items, states) before the next, and with
+// one batch dynalite sat idle at each step's tail.
+const rebuildLanes = 4
+
+// applyInLanes indexes batch as lanes batches at once, split by decision
+// id, and returns which entries were duplicates. All entries of one
+// decision id go to one lane, in their order, as the indexer's entries of
+// one decision id go to one Kafka partition: what holds for the indexer's
+// partitions indexed at once (a reused event id on two decisions is judged
+// by its conditional claim) holds for the lanes.
+func applyInLanes(ctx context.Context, ix *indexer.Index, batch []indexer.Sealed, lanes int) ([]bool, error) {
+	parts := make([][]int, lanes)
+	for i, s := range batch {
+		h := fnv.New32a()
+		h.Write([]byte(s.Entry.DecisionID()))
+		l := int(h.Sum32() % uint32(lanes))
+		parts[l] = append(parts[l], i)
+	}
+	dups := make([]bool, len(batch))
+	errs := make(chan error, lanes)
+	var wg sync.WaitGroup
+	for _, part := range parts {
+		if len(part) == 0 {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sub := make([]indexer.Sealed, len(part))
+			for k, i := range part {
+				sub[k] = batch[i]
+			}
+			d, err := ix.ApplyBatch(ctx, sub)
+			if err != nil {
+				errs <- err
+				return
+			}
+			for k, i := range part {
+				dups[i] = d[k]
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	return dups, <-errs
 }
 
 // applied is what applyOne did with one entry.

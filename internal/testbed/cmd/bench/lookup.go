@@ -259,10 +259,12 @@ func indexThroughput(n int) benchmark {
 		if err := layout.EnsureTable(ctx, db, raw); err != nil {
 			return result{}, err
 		}
-		baseline, err := loadRaw(ctx, db, raw, entries, recs, n)
+		var rawCalls, ourCalls callCounter
+		baseline, err := loadRaw(ctx, rawCalls.counted(db), raw, entries, recs, n)
 		if err != nil {
 			return result{}, err
 		}
+		fmt.Println(rawCalls.report("index_throughput raw", len(entries)))
 
 		topic := localstack.Name("sealed")
 		cl, err := kgo.NewClient(kgo.SeedBrokers(st.KafkaAddr), kgo.DefaultProduceTopic(topic), kgo.ProducerLinger(5*time.Millisecond))
@@ -292,8 +294,9 @@ func indexThroughput(n int) benchmark {
 		var wg sync.WaitGroup
 		errs := make(chan error, n)
 		start := time.Now()
+		ours := ourCalls.counted(db)
 		for range n {
-			ix, err := indexer.New(ctx, indexer.Config{Brokers: []string{st.KafkaAddr}, SealedTopic: topic, Group: group, DynamoDB: db, Table: table})
+			ix, err := indexer.New(ctx, indexer.Config{Brokers: []string{st.KafkaAddr}, SealedTopic: topic, Group: group, DynamoDB: ours, Table: table})
 			if err != nil {
 				return result{}, err
 			}
@@ -318,6 +321,7 @@ func indexThroughput(n int) benchmark {
 		value := float64(len(entries)) / time.Since(start).Seconds()
 		stop()
 		wg.Wait()
+		fmt.Println(ourCalls.report(fmt.Sprintf("index_throughput %d indexer(s)", n), len(entries)))
 		return result{value: value, baseline: baseline, unit: "items/s"}, nil
 	}
 }

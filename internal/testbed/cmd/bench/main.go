@@ -54,6 +54,7 @@ func main() {
 	records := flag.Int("records", benchRecords, "records pre-loaded for seal_throughput")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.IntVar(&verifyEntries, "verify-entries", verifyEntries, "entries of the chain the verify benchmarks read")
+	costs := flag.Bool("dynalite-costs", false, "print dynalite's CPU per item for each kind of call the indexer makes, and exit")
 	child := flag.String("verify-child", "", "internal: run one verification (bucket,chain,endpoint) and exit")
 	flag.StringVar(&verifyProfile, "verify-cpuprofile", "", "write a CPU profile of verify_throughput's verification alone")
 	flag.Parse()
@@ -79,7 +80,7 @@ func main() {
 			names = append(names, n)
 		}
 	}
-	if len(names) == 0 {
+	if len(names) == 0 && !*costs {
 		fmt.Fprintf(os.Stderr, "no benchmark %q\n", *only)
 		os.Exit(2)
 	}
@@ -92,6 +93,14 @@ func main() {
 		os.Exit(1)
 	}
 	defer st.Close()
+	if *costs {
+		if err := dynaliteCosts(ctx, st); err != nil {
+			fmt.Fprintln(os.Stderr, "dynalite costs:", err)
+			st.Close()
+			os.Exit(1)
+		}
+		return
+	}
 	failed := false
 	for _, n := range names {
 		r, err := benchmarks[n](ctx, st)

@@ -67,10 +67,12 @@ func rebuildThroughput(ctx context.Context, st *localstack.Stack) (result, error
 	if err := layout.EnsureTable(ctx, db, raw); err != nil {
 		return result{}, err
 	}
-	baseline, err := batchWriteRaw(ctx, db, raw, items, workers)
+	var rawCalls, ourCalls callCounter
+	baseline, err := batchWriteRaw(ctx, rawCalls.counted(db), raw, items, workers)
 	if err != nil {
 		return result{}, err
 	}
+	fmt.Println(rawCalls.report("rebuild_throughput raw", len(items)))
 
 	table := localstack.Name("rebuilt")
 	if err := layout.EnsureTable(ctx, db, table); err != nil {
@@ -78,11 +80,12 @@ func rebuildThroughput(ctx context.Context, st *localstack.Stack) (result, error
 	}
 	start := time.Now()
 	rep, err := replayer.Rebuild(ctx, replayer.RebuildConfig{S3: s3c, Bucket: bc.bucket, Chain: bc.chain, VerifierKey: bc.vkey,
-		Index: &indexer.Index{DB: db, Table: table}, Workers: workers})
+		Index: &indexer.Index{DB: ourCalls.counted(db), Table: table}, Workers: workers})
 	if err != nil {
 		return result{}, err
 	}
 	value := float64(rep.Applied) / time.Since(start).Seconds()
+	fmt.Println(ourCalls.report("rebuild_throughput rebuild", int(rep.Applied)))
 	return result{value: value, baseline: baseline, unit: "items/s"}, nil
 }
 
