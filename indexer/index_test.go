@@ -742,3 +742,63 @@ func TestOlderDecisionItemsGainTheCurrentOverridesKey(t *testing.T) {
 		}
 	}
 }
+
+// A decision item whose current state the table's own overrides
+// contradict (what two writers racing on a new decision and its override
+// can leave: README, Limits today) is "different" to Compare, which
+// index check reports, and Repair (rebuild --only-missing) mends it.
+func TestCompareFindsAStaleCurrentState(t *testing.T) {
+	ctx := context.Background()
+	ix, rd := newIndex(t)
+	entries := entriesOf(t, sealed(t,
+		decision("d1", "u1", "s1", "BLOCK", "2026-11-27T10:00:00Z"),
+		override(1, "d1", "ALLOW", "2026-11-27T10:05:00Z"),
+		decision("d2", "u1", "s1", "CHALLENGE", "2026-11-27T10:06:00Z"),
+	))
+	if _, err := ix.ApplyBatch(ctx, entries); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range entries {
+		if diff, err := ix.Compare(ctx, s.Entry, s.Record); err != nil || diff != nil {
+			t.Fatalf("seq %d of a consistent index: %+v %v", s.Entry.Seq, diff, err)
+		}
+	}
+	items, err := layout.LoadDecisionItems(ctx, ix.DB, ix.Table, "d1")
+	if err != nil || len(items) != 1 {
+		t.Fatalf("decision items %+v %v", items, err)
+	}
+	// The state the racing decision writer leaves: its own action.
+	if _, err := ix.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(ix.Table),
+		Key:              map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: items[0].PK}, "SK": &types.AttributeValueMemberS{Value: items[0].SK}},
+		UpdateExpression: aws.String("SET current_action = :a, current_seq = :s REMOVE current_sk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":a": &types.AttributeValueMemberS{Value: "BLOCK"}, ":s": &types.AttributeValueMemberN{Value: "1"}}}); err != nil {
+		t.Fatal(err)
+	}
+	diff, err := ix.Compare(ctx, entries[0].Entry, entries[0].Record)
+	if err != nil || diff == nil || diff.Kind != "different" || !strings.Contains(diff.Detail, "current state") ||
+		!strings.Contains(diff.Detail, "ALLOW") {
+		t.Fatalf("a stale current state: %+v %v, want a difference naming the current state ALLOW", diff, err)
+	}
+	if err := ix.Repair(ctx, entries[0].Entry, entries[0].Record); err != nil {
+		t.Fatal(err)
+	}
+	if diff, err := ix.Compare(ctx, entries[0].Entry, entries[0].Record); err != nil || diff != nil {
+		t.Fatalf("after Repair: %+v %v", diff, err)
+	}
+	d, err := rd.Decision(ctx, "d1")
+	if err != nil || d.CurrentAction != "ALLOW" || d.CurrentSeq != 2 {
+		t.Fatalf("after Repair: %+v %v, want ALLOW set by seq 2", d, err)
+	}
+	// An item written before current_sk was kept: the state is right, the
+	// pointer to its override is missing, and check says exactly that.
+	if _, err := ix.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(ix.Table),
+		Key:              map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: items[0].PK}, "SK": &types.AttributeValueMemberS{Value: items[0].SK}},
+		UpdateExpression: aws.String("REMOVE current_sk")}); err != nil {
+		t.Fatal(err)
+	}
+	diff, err = ix.Compare(ctx, entries[0].Entry, entries[0].Record)
+	if err != nil || diff == nil || !strings.Contains(diff.Detail, "current_sk") || strings.Contains(diff.Detail, "make it") {
+		t.Fatalf("an item without current_sk: %+v %v, want a difference naming current_sk only", diff, err)
+	}
+}

@@ -61,7 +61,8 @@ func (x *Index) Expected(ctx context.Context, e *shared.Entry) (dup bool, err er
 
 // Compare reads the item the index holds for e (sealed as rec) and says
 // how it differs from the item e implies (nil: the same). Attributes kept
-// up to date from overrides are not compared.
+// up to date from overrides are not compared with the entry, but with
+// the overrides the table holds (staleCurrent).
 func (x *Index) Compare(ctx context.Context, e *shared.Entry, rec *shared.SealedRecord) (*Difference, error) {
 	item, err := layout.EntryItem(e, rec)
 	if err != nil || item == nil {
@@ -96,11 +97,55 @@ func (x *Index) Compare(ctx context.Context, e *shared.Entry, rec *shared.Sealed
 			diffs = append(diffs, name)
 		}
 	}
-	if len(diffs) == 0 {
+	var details []string
+	if len(diffs) > 0 {
+		sort.Strings(diffs)
+		details = append(details, "attributes differ: "+strings.Join(diffs, ", "))
+	}
+	if d, ok := item.(layout.Decision); ok {
+		stale, err := x.staleCurrent(ctx, d, out.Item)
+		if err != nil {
+			return nil, err
+		}
+		if stale != "" {
+			details = append(details, stale)
+		}
+	}
+	if len(details) == 0 {
 		return nil, nil
 	}
-	sort.Strings(diffs)
-	return &Difference{Kind: "different", Seq: e.Seq, ItemKey: k, Detail: "attributes differ: " + strings.Join(diffs, ", "), Object: rec.Object, Line: rec.Line}, nil
+	return &Difference{Kind: "different", Seq: e.Seq, ItemKey: k, Detail: strings.Join(details, "; "), Object: rec.Object, Line: rec.Line}, nil
+}
+
+// staleCurrent compares the current state decision item d holds (stored,
+// as read) with the one its chain's overrides in the table give it: the
+// latest override (by seq) later than the decision, else the decision's
+// own action. The entries' own attributes are compared with S3 one by
+// one; this finds the derived state that no entry holds, which two
+// writers racing on a new decision and its override can leave stale. It
+// reads the decision's partition: one Query (paged) a decision.
+func (x *Index) staleCurrent(ctx context.Context, d layout.Decision, stored map[string]types.AttributeValue) (string, error) {
+	got, err := layout.DecodeDecision(stored)
+	if err != nil {
+		return "", fmt.Errorf("decision %s: %w", d.DecisionID, err)
+	}
+	part, err := layout.LoadDecision(ctx, x.DB, x.Table, d.DecisionID)
+	if err != nil {
+		return "", fmt.Errorf("decision %s: %w", d.DecisionID, err)
+	}
+	want, wantSeq, wantSK := d.Action, d.Seq, ""
+	if o := part.Of(d.Environment).Latest(); o != nil && o.Seq > d.Seq {
+		want, wantSeq, wantSK = o.NewAction, o.Seq, o.SK
+	}
+	switch {
+	case got.CurrentAction == want && got.CurrentSeq == wantSeq && got.CurrentSK == wantSK:
+		return "", nil
+	case got.CurrentAction == want && got.CurrentSeq == wantSeq && got.CurrentSK == "":
+		return fmt.Sprintf("current state %s (seq %d) is right but does not name its override's item (current_sk: an item written before it was kept)",
+			want, wantSeq), nil
+	}
+	return fmt.Sprintf("current state is %s (seq %d), the overrides in the table make it %s (seq %d)",
+		got.CurrentAction, got.CurrentSeq, want, wantSeq), nil
 }
 
 func sameValue(a, b types.AttributeValue) bool {
