@@ -214,7 +214,7 @@ func rebuild(ctx context.Context, cfg RebuildConfig, write bool) (RebuildReport,
 	}
 	ix := *cfg.Index
 	ix.Workers = cfg.Workers
-	seen := map[indexer.ItemKey]bool{}
+	seen := newKeySet()
 	var lo, hi uint64
 	store := &archive.Store{S3: cfg.S3, Bucket: cfg.Bucket, Prefix: cfg.Prefix}
 	var last *shared.Entry
@@ -277,7 +277,7 @@ func rebuild(ctx context.Context, cfg RebuildConfig, write bool) (RebuildReport,
 	}
 	if cfg.OnlyMissing && hi > 0 {
 		err := cfg.Index.EntryItems(ctx, cfg.Chain, lo, hi, func(k indexer.ItemKey, seq uint64) error {
-			if seen[k] {
+			if seen.has(k) {
 				return nil
 			}
 			rep.Differences = append(rep.Differences, indexer.Difference{Kind: "extra", Seq: seq, ItemKey: k, Detail: "S3 holds no entry with this item"})
@@ -356,9 +356,9 @@ type applied struct {
 	diff    *indexer.Difference
 }
 
-func (a applied) add(rep *RebuildReport, e *shared.Entry, seen map[indexer.ItemKey]bool) {
+func (a applied) add(rep *RebuildReport, e *shared.Entry, seen *keySet) {
 	if a.hasKey {
-		seen[a.key] = true
+		seen.add(a.key)
 	}
 	switch {
 	case a.dup:
@@ -385,7 +385,7 @@ func (a applied) add(rep *RebuildReport, e *shared.Entry, seen map[indexer.ItemK
 // with the index, on Workers goroutines (a decision's entries on one, in
 // seq order).
 func compareObject(ctx context.Context, cfg RebuildConfig, d *discovered, inScope []int, record func(int) *shared.SealedRecord,
-	rep *RebuildReport, seen map[indexer.ItemKey]bool) error {
+	rep *RebuildReport, seen *keySet) error {
 	work := make([][]int, cfg.Workers)
 	for _, i := range inScope {
 		h := fnv.New32a()
