@@ -1,0 +1,32 @@
+package shared
+
+import (
+	"bytes"
+	"errors"
+	"runtime"
+	"testing"
+)
+
+// A hostile object of many tiny lines (S3 holds whatever was put under
+// the prefix, and the verifier reads objects of up to 64 MiB) is refused
+// at its first line without allocating room for an entry per line first:
+// ParseObject once made one slot of 312 bytes for every line before
+// reading any, about 160 bytes a byte of such an object (10 GiB for
+// 64 MiB of "x\n"). What it allocates stays within a small multiple of
+// the object (the lines' slice headers, the entry pointers and the
+// object's text are the rest).
+func TestParseObjectOfTinyLinesAllocatesLittle(t *testing.T) {
+	body := bytes.Repeat([]byte("x\n"), 1<<19) // 1 MiB, 524,288 lines
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	_, _, err := ParseObject("k", 1, body)
+	runtime.ReadMemStats(&after)
+	var f *Failure
+	if !errors.As(err, &f) || f.Line != 1 {
+		t.Fatalf("want a failure at line 1, got %v", err)
+	}
+	if got, limit := after.TotalAlloc-before.TotalAlloc, uint64(32*len(body)); got > limit {
+		t.Fatalf("ParseObject allocated %d bytes for a %d-byte object refused at line 1 (limit %d)", got, len(body), limit)
+	}
+}
