@@ -10,10 +10,12 @@ import (
 // keySet is the set of item keys index check has compared, kept to find
 // the table's extra items at the end. A check over a whole chain holds
 // one key an entry, so it keeps a 128-bit hash of each key rather than
-// the key (BenchmarkKeySet: a fraction of the memory). The two seeds are
-// chosen at random for each check, so no one writing events can choose
-// keys whose hashes collide; by chance, two of n keys collide with
-// probability about n²/2^129.
+// the key (BenchmarkKeySet: a fraction of the memory). A collision would
+// hide an extra item behind a key compared. The two seeds are chosen at
+// random for each check and never leave the process, so choosing keys
+// that collide needs the seeds; maphash is not a cryptographic hash,
+// though, so that rests on their secrecy, not on a proof. By chance, two
+// of n keys collide with probability about n²/2^129.
 type keySet struct {
 	seeds [2]maphash.Seed
 	set   map[[2]uint64]struct{}
