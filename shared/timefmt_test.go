@@ -29,6 +29,29 @@ func TestAppendTimeIsRFC3339Nano(t *testing.T) {
 		}
 		times = append(times, time.Unix(lo+r.Int64N(hi-lo+1), int64(ns)))
 	}
+	// Any instant in any zone, the years around the range's edges and far
+	// past them (the outside attack's cases).
+	zones := []*time.Location{time.UTC, time.FixedZone("x", -14*3600), time.FixedZone("y", 14*3600+59), time.Local}
+	edges := []time.Time{time.Date(-1, 12, 31, 23, 59, 59, 999999999, time.UTC), EarliestTime, LatestTime,
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), {}, time.Unix(1<<62, 0), time.Unix(-1<<62, 0)}
+	for i := range 300_000 {
+		var tm time.Time
+		switch i % 4 {
+		case 0:
+			tm = time.Unix(r.Int64N(400_000_000_000)-200_000_000_000, r.Int64N(1e9))
+		case 1:
+			tm = time.UnixMilli(r.Int64())
+		case 2:
+			tm = edges[r.IntN(len(edges))].Add(time.Duration(r.Int64N(2e9) - 1e9))
+		default:
+			ns := int64(r.IntN(10))
+			for range r.IntN(9) {
+				ns *= 10
+			}
+			tm = time.Unix(r.Int64()-1<<62, ns)
+		}
+		times = append(times, tm.In(zones[r.IntN(len(zones))]))
+	}
 	for _, tm := range times {
 		want := `"` + tm.UTC().Format(time.RFC3339Nano) + `"`
 		if got := string(appendTime([]byte("x"), tm)[1:]); got != want {
@@ -64,6 +87,15 @@ func TestPlainWordIsPlainByte(t *testing.T) {
 		}
 	}
 	r := rand.New(rand.NewPCG(3, 4))
+	// Words of the bytes at the edges of each test (the outside attack's).
+	edge := []byte{0x00, 0x01, 0x1f, 0x20, 0x21, 0x22, 0x23, 0x5b, 0x5c, 0x5d, 0x7e, 0x7f, 0x80, 0x81, 0xa2, 0xdc, 0xfe, 0xff, 'a'}
+	for range 3_000_000 {
+		var w [8]byte
+		for j := range w {
+			w[j] = edge[r.IntN(len(edge))]
+		}
+		check(w)
+	}
 	for range 1_000_000 {
 		var w [8]byte
 		binary.LittleEndian.PutUint64(w[:], r.Uint64())
