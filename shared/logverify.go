@@ -60,7 +60,7 @@ func ObjectRoot(entries []*Entry) Hash {
 // ParseLine. firstSeq is the seq its key names, used to say which seq a
 // broken line should have held. It checks nothing across lines.
 func ParseObject(key string, firstSeq uint64, body []byte) ([]*Entry, [][]byte, error) {
-	lines, err := SplitLines(body)
+	n, err := checkLines(body)
 	var le *LineError
 	if errors.As(err, &le) {
 		return nil, nil, &Failure{Key: key, Line: le.Line, Seq: firstSeq + uint64(le.Line-1), HasSeq: le.Line > 0,
@@ -69,29 +69,35 @@ func ParseObject(key string, firstSeq uint64, body []byte) ([]*Entry, [][]byte, 
 	if err != nil {
 		return nil, nil, &Failure{Key: key, Reason: err.Error(), Err: ErrBadEntry}
 	}
-	entries := make([]*Entry, len(lines))
-	// One string for the object's text and a few allocations for its
-	// entries, not one of each per line (a tenth of the verifier's CPU
-	// went to them): the entries' strings are cut from text, so they keep
-	// the object's text alive while any of them is. The entries' room is
-	// made in chunks that double, not for every line at once: an object
-	// of tiny lines (64 MiB of "x\n" is 32 million lines, 10 GiB of
-	// room) is refused at its first line having made room for 16.
+	// The lines are cut and their entries made as they are read, in room
+	// that grows with the lines read, never for every line at once: an
+	// object of tiny lines (64 MiB of "x\n" is 32 million lines) is refused
+	// at its first line having made room for a few. One string for the
+	// object's text and a few allocations for its entries, not one of each
+	// per line (a tenth of the verifier's CPU went to them): the entries'
+	// strings are cut from text, so they keep the object's text alive
+	// while any of them is.
 	text := string(body)
+	// A batch object holds 1,000 lines by default (the sealer's
+	// BatchMaxRecords): room for that many pointers
+	// and slices at first (32 KB), grown by append past it.
+	room := min(n, 1024)
+	entries, lines := make([]*Entry, 0, room), make([][]byte, 0, room)
 	var slots []entryWithSource
-	at := 0
-	for i, l := range lines {
+	for i, at := 0, 0; i < n; i++ {
+		end := at + bytes.IndexByte(body[at:], '\n')
+		l := body[at:end:end]
 		if len(slots) == 0 {
-			slots = make([]entryWithSource, min(len(lines)-i, max(16, i)))
+			slots = make([]entryWithSource, min(n-i, max(16, i)))
 		}
-		lineText := text[at : at+len(l)]
-		at += len(l) + 1
-		entries[i], err = parseLine(&slots[0], l, lineText, false)
+		e, err := parseLine(&slots[0], l, text[at:end], false)
 		slots = slots[1:]
 		if err != nil {
 			return nil, nil, &Failure{Key: key, Line: i + 1, Seq: firstSeq + uint64(i), HasSeq: true,
 				Reason: err.Error() + " (seq from the line's position)", Err: err}
 		}
+		entries, lines = append(entries, e), append(lines, l)
+		at = end + 1
 	}
 	return entries, lines, nil
 }
@@ -108,20 +114,30 @@ func (e *LineError) Error() string { return fmt.Sprintf("line %d: %s", e.Line, e
 // ending in "\n" (the last one too), no empty line. A line that breaks the
 // rules is a *LineError.
 func SplitLines(body []byte) ([][]byte, error) {
+	n, err := checkLines(body)
+	if err != nil {
+		return nil, err
+	}
+	return bytes.SplitN(body, []byte("\n"), n+1)[:n], nil
+}
+
+// checkLines applies SplitLines' rules, with its errors in its order,
+// without splitting (no allocation): it returns the number of lines.
+func checkLines(body []byte) (int, error) {
 	if len(body) == 0 {
-		return nil, errors.New("empty object")
+		return 0, errors.New("empty object")
 	}
-	lines := bytes.Split(body, []byte("\n"))
-	if last := lines[len(lines)-1]; len(last) > 0 {
-		return nil, &LineError{Line: len(lines), Reason: "the object's last line does not end in a newline (truncated?)"}
+	n := bytes.Count(body, []byte("\n"))
+	if body[len(body)-1] != '\n' {
+		return 0, &LineError{Line: n + 1, Reason: "the object's last line does not end in a newline (truncated?)"}
 	}
-	lines = lines[:len(lines)-1]
-	for i, l := range lines {
-		if len(l) == 0 {
-			return nil, &LineError{Line: i + 1, Reason: "empty line"}
-		}
+	if body[0] == '\n' {
+		return 0, &LineError{Line: 1, Reason: "empty line"}
 	}
-	return lines, nil
+	if i := bytes.Index(body, []byte("\n\n")); i >= 0 {
+		return 0, &LineError{Line: bytes.Count(body[:i+1], []byte("\n")) + 1, Reason: "empty line"}
+	}
+	return n, nil
 }
 
 // LogReport summarises a verified log.

@@ -3,6 +3,7 @@ package shared
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"runtime"
 	"testing"
 )
@@ -30,5 +31,43 @@ func TestParseObjectOfTinyLinesAllocatesLittle(t *testing.T) {
 		t.Fatalf("ParseObject allocated %d bytes for a %d-byte object refused at line 1 (limit %d)", got, len(body), limit)
 	} else {
 		t.Logf("ParseObject allocated %d bytes for a %d-byte object refused at line 1", got, len(body))
+	}
+}
+
+// splitLinesBefore is SplitLines as it was written before checkLines: the
+// reference the new one is held to.
+func splitLinesBefore(body []byte) ([][]byte, error) {
+	if len(body) == 0 {
+		return nil, errors.New("empty object")
+	}
+	lines := bytes.Split(body, []byte("\n"))
+	if last := lines[len(lines)-1]; len(last) > 0 {
+		return nil, &LineError{Line: len(lines), Reason: "the object's last line does not end in a newline (truncated?)"}
+	}
+	lines = lines[:len(lines)-1]
+	for i, l := range lines {
+		if len(l) == 0 {
+			return nil, &LineError{Line: i + 1, Reason: "empty line"}
+		}
+	}
+	return lines, nil
+}
+
+// TestSplitLinesIsAsBefore: every body of up to 10 bytes of 'a' and
+// newlines gets the lines, or the error (line and reason), it got before
+// the rules were checked without splitting.
+func TestSplitLinesIsAsBefore(t *testing.T) {
+	for n := 0; n <= 10; n++ {
+		for bits := 0; bits < 1<<n; bits++ {
+			body := make([]byte, n)
+			for i := range body {
+				body[i] = "a\n"[bits>>i&1]
+			}
+			got, gerr := SplitLines(body)
+			want, werr := splitLinesBefore(body)
+			if fmt.Sprint(gerr) != fmt.Sprint(werr) || fmt.Sprintf("%q", got) != fmt.Sprintf("%q", want) {
+				t.Fatalf("%q: got %q %v, want %q %v", body, got, gerr, want, werr)
+			}
+		}
 	}
 }
