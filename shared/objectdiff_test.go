@@ -10,10 +10,10 @@ import (
 )
 
 // parseObjectByLines is ParseObject written the plain way, the reference
-// it is held to: the old SplitLines splits the whole object, then each line
+// it is held to: splitLinesPlain splits the whole object under section 1, then each line
 // is read by the strict ParseLine, the failure named as ParseObject names it.
 func parseObjectByLines(key string, firstSeq uint64, body []byte) ([]*Entry, [][]byte, error) {
-	lines, err := splitLinesBefore(body)
+	lines, err := splitLinesPlain(body)
 	var le *LineError
 	if errors.As(err, &le) {
 		return nil, nil, &Failure{Key: key, Line: le.Line, Seq: firstSeq + uint64(le.Line-1), HasSeq: true,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"testing"
+	"unicode/utf8"
 )
 
 // A hostile object of many tiny lines (S3 holds whatever was put under
@@ -34,40 +35,65 @@ func TestParseObjectOfTinyLinesAllocatesLittle(t *testing.T) {
 	}
 }
 
-// splitLinesBefore is SplitLines as it was written before checkLines: the
-// reference the new one is held to.
-func splitLinesBefore(body []byte) ([][]byte, error) {
+// splitLinesPlain is section 1 written the plain way, the reference
+// SplitLines is held to: split at every "\n", then each line in order
+// against each rule, as the Python checker's split_lines does.
+func splitLinesPlain(body []byte) ([][]byte, error) {
 	if len(body) == 0 {
 		return nil, errors.New("empty object")
 	}
 	lines := bytes.Split(body, []byte("\n"))
-	if last := lines[len(lines)-1]; len(last) > 0 {
-		return nil, &LineError{Line: len(lines), Reason: "the object's last line does not end in a newline (truncated?)"}
+	last := lines[len(lines)-1]
+	if len(last) == 0 {
+		lines = lines[:len(lines)-1]
 	}
-	lines = lines[:len(lines)-1]
 	for i, l := range lines {
-		if len(l) == 0 {
-			return nil, &LineError{Line: i + 1, Reason: "empty line"}
+		fail := func(reason string) ([][]byte, error) { return nil, &LineError{Line: i + 1, Reason: reason} }
+		switch {
+		case i == 0 && bytes.HasPrefix(l, []byte("\xef\xbb\xbf")):
+			return fail("the object starts with a byte order mark")
+		case len(l) == 0:
+			return fail("empty line")
+		case bytes.IndexByte(l, '\r') >= 0:
+			return fail("the line holds a CR (\\r)")
+		case !utf8.Valid(l):
+			at := 0
+			for r, size := utf8.DecodeRune(l); r != utf8.RuneError || size != 1; r, size = utf8.DecodeRune(l[at:]) {
+				at += size
+			}
+			return fail(fmt.Sprintf("not UTF-8 (byte %d of the line)", at))
+		case len(last) > 0 && i == len(lines)-1:
+			return fail("the object's last line does not end in a newline (truncated?)")
 		}
 	}
 	return lines, nil
 }
 
-// TestSplitLinesIsAsBefore: every body of up to 10 bytes of 'a' and
-// newlines gets the lines, or the error (line and reason), it got before
-// the rules were checked without splitting.
-func TestSplitLinesIsAsBefore(t *testing.T) {
-	for n := 0; n <= 10; n++ {
-		for bits := 0; bits < 1<<n; bits++ {
-			body := make([]byte, n)
-			for i := range body {
-				body[i] = "a\n"[bits>>i&1]
-			}
-			got, gerr := SplitLines(body)
-			want, werr := splitLinesBefore(body)
+// TestSplitLinesIsSplitLineByLine: every body of up to 7 bytes of 'a',
+// newline, CR and bytes that are not UTF-8 alone (0xff, and 0xef that
+// starts a BOM or an incomplete sequence), and every such body after a
+// BOM, gets the lines, or the error (line and reason), of splitting it
+// and checking each line in order.
+func TestSplitLinesIsSplitLineByLine(t *testing.T) {
+	alphabet := []byte("a\n\r\xff\xef")
+	var body []byte
+	var walk func(n int)
+	walk = func(n int) {
+		for _, b := range [][]byte{body, append([]byte("\xef\xbb\xbf"), body...)} {
+			got, gerr := SplitLines(b)
+			want, werr := splitLinesPlain(b)
 			if fmt.Sprint(gerr) != fmt.Sprint(werr) || fmt.Sprintf("%q", got) != fmt.Sprintf("%q", want) {
-				t.Fatalf("%q: got %q %v, want %q %v", body, got, gerr, want, werr)
+				t.Fatalf("%q: got %q %v, want %q %v", b, got, gerr, want, werr)
 			}
 		}
+		if n == 0 {
+			return
+		}
+		for _, c := range alphabet {
+			body = append(body, c)
+			walk(n - 1)
+			body = body[:len(body)-1]
+		}
 	}
+	walk(7)
 }
