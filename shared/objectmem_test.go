@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
@@ -96,4 +97,55 @@ func TestSplitLinesIsSplitLineByLine(t *testing.T) {
 		}
 	}
 	walk(7)
+}
+
+// hugeLines are lines of about n bytes that hold as many JSON values as
+// their bytes allow, each shape of value the parser keeps: an array of
+// numbers, an array of empty objects, an object of members with sorted
+// names, and those members where metadata would be.
+func hugeLines(n int) map[string][]byte {
+	sorted := func(prefix, suffix string) []byte {
+		b := bytes.NewBufferString(prefix)
+		for i := 0; b.Len() < n; i++ {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(b, `"%07d":0`, i)
+		}
+		return append(b.Bytes(), suffix...)
+	}
+	return map[string][]byte{
+		"array of numbers":       []byte(`{"a":[` + strings.Repeat("0,", n/2) + "0]}"),
+		"array of empty objects": []byte(`{"a":[` + strings.Repeat("{},", n/3) + "{}]}"),
+		"members":                sorted(`{`, `}`),
+		"members in metadata":    sorted(`{"event":{"decision":{"metadata":{`, `}}}}`),
+	}
+}
+
+// A hostile object of one huge line (a line has no length limit of its
+// own: invalid.reason is any string) is refused at that line for about its
+// size: the parser once kept 96 bytes and more for every value of the line
+// before the entry's rules looked at any, 60 to 290 times the object
+// (2.4 GB of memory and half a minute for a 16 MiB object, 10 GB for the
+// 64 MiB the verifier reads). No sealed line that verifies holds more than
+// a few dozen values besides its metadata, of at most MaxMetadataBytes.
+func TestParseObjectOfAHugeLineAllocatesLittle(t *testing.T) {
+	_, lines := testChain(t, 1)
+	for name, l := range hugeLines(4 << 20) {
+		body := append(append(append(bytes.Clone(lines[1]), '\n'), l...), '\n')
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		_, _, err := ParseObject("k", 1, body)
+		runtime.ReadMemStats(&after)
+		var f *Failure
+		if !errors.As(err, &f) || f.Line != 2 {
+			t.Fatalf("%s: want a failure at line 2, got %v", name, err)
+		}
+		if got, limit := after.TotalAlloc-before.TotalAlloc, uint64(4*len(body)); got > limit {
+			t.Errorf("%s: ParseObject allocated %d bytes for a %d-byte object refused at line 2 (limit %d)", name, got, len(body), limit)
+		} else {
+			t.Logf("%s: ParseObject allocated %d bytes for a %d-byte object refused at line 2: %v", name, got, len(body), err)
+		}
+	}
 }
