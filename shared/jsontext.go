@@ -115,6 +115,10 @@ type parseOptions struct {
 	// line): it is checked while parsing, which is the same as writing the
 	// parsed value canonically and comparing bytes, without doing either.
 	canonical bool
+	// maxValues, when not 0, is the most values (of any kind, members'
+	// values included) the text may hold: the parser stops at the next one
+	// instead of keeping it.
+	maxValues int
 }
 
 // errNotCanonicalForm is the reason for canonical-mode refusals.
@@ -163,6 +167,8 @@ type jsonParser struct {
 	// text, so an object costs no allocation of its own.
 	stack []jsonMember
 	arena []jsonMember
+	// values counts the values begun, for opts.maxValues.
+	values int
 }
 
 type pathSegment struct {
@@ -206,6 +212,9 @@ func (p *jsonParser) space() {
 func (p *jsonParser) value(depth int) (jsonValue, error) {
 	if p.pos >= len(p.in) {
 		return jsonValue{}, p.fail("unexpected end of input")
+	}
+	if p.values++; p.opts.maxValues > 0 && p.values > p.opts.maxValues {
+		return jsonValue{}, p.fail("more than %d values, more than a sealed line that verifies holds", p.opts.maxValues)
 	}
 	switch c := p.in[p.pos]; {
 	case c == '{':

@@ -128,24 +128,58 @@ func hugeLines(n int) map[string][]byte {
 // before the entry's rules looked at any, 60 to 290 times the object
 // (2.4 GB of memory and half a minute for a 16 MiB object, 10 GB for the
 // 64 MiB the verifier reads). No sealed line that verifies holds more than
-// a few dozen values besides its metadata, of at most MaxMetadataBytes.
+// a few dozen values besides its metadata, of at most MaxMetadataBytes, so
+// reading stops there: what it costs is two copies of the object's text
+// (the entries' strings, the parser's) and a bound that does not grow with
+// the object.
 func TestParseObjectOfAHugeLineAllocatesLittle(t *testing.T) {
 	_, lines := testChain(t, 1)
-	for name, l := range hugeLines(4 << 20) {
-		body := append(append(append(bytes.Clone(lines[1]), '\n'), l...), '\n')
-		var before, after runtime.MemStats
-		runtime.GC()
-		runtime.ReadMemStats(&before)
-		_, _, err := ParseObject("k", 1, body)
-		runtime.ReadMemStats(&after)
-		var f *Failure
-		if !errors.As(err, &f) || f.Line != 2 {
-			t.Fatalf("%s: want a failure at line 2, got %v", name, err)
+	for _, size := range []int{4 << 20, 8 << 20} {
+		for name, l := range hugeLines(size) {
+			body := append(append(append(bytes.Clone(lines[1]), '\n'), l...), '\n')
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			_, _, err := ParseObject("k", 1, body)
+			runtime.ReadMemStats(&after)
+			var f *Failure
+			if !errors.As(err, &f) || f.Line != 2 {
+				t.Fatalf("%s: want a failure at line 2, got %v", name, err)
+			}
+			got, limit := after.TotalAlloc-before.TotalAlloc, uint64(2*len(body)+12<<20)
+			if got > limit {
+				t.Errorf("%s: ParseObject allocated %d bytes for a %d-byte object refused at line 2 (limit %d)", name, got, len(body), limit)
+			} else {
+				t.Logf("%s: ParseObject allocated %d bytes for a %d-byte object refused at line 2: %v", name, got, len(body), err)
+			}
 		}
-		if got, limit := after.TotalAlloc-before.TotalAlloc, uint64(4*len(body)); got > limit {
-			t.Errorf("%s: ParseObject allocated %d bytes for a %d-byte object refused at line 2 (limit %d)", name, got, len(body), limit)
-		} else {
-			t.Logf("%s: ParseObject allocated %d bytes for a %d-byte object refused at line 2: %v", name, got, len(body), err)
+	}
+}
+
+// The bound on a line's values refuses no line that verifies: an event
+// whose metadata is as large as allowed, made of as many values as its
+// bytes can hold, is sealed as an event, and read back by ParseLine and
+// ParseObject alike.
+func TestTheFullestLineIsRead(t *testing.T) {
+	n := (MaxMetadataBytes - len(`{"a":[]}`) + 1) / 2
+	for _, md := range []string{
+		`{"a":[` + strings.Repeat("0,", n-1) + `0]}`,
+		`{"a":[` + strings.Repeat("[],", (MaxMetadataBytes-len(`{"a":[]}`)+1)/3-1) + `[]]}`,
+	} {
+		raw := `{"type":"decision","event_id":"e","environment":"prod","occurred_at":"2026-11-27T09:00:00Z","decision":{"decision_id":"d","action":"ALLOW","confidence_score":0.5,"policy_version":"p","user_id":"u","session_id":"s","metadata":` + md + `}}`
+		e, err := SealRecord(Head{Chain: "prod"}, Source{Topic: "t", Timestamp: vecTime}, []byte(raw), vecTime)
+		if err != nil || e.Type != EntryEvent {
+			t.Fatalf("metadata of %d bytes not sealed as an event: %v %+v", len(md), err, e.Invalid)
+		}
+		line, err := e.Line()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ParseLine(line); err != nil {
+			t.Fatalf("metadata of %d bytes: %v", len(md), err)
+		}
+		if _, _, err := ParseObject("k", 1, append(line, '\n')); err != nil {
+			t.Fatalf("metadata of %d bytes: %v", len(md), err)
 		}
 	}
 }
