@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -80,6 +81,26 @@ func TestParseObjectFailsWherePythonDoes(t *testing.T) {
 		join(g, "\r", ""),                 // a lone CR as a line
 		join(g, g), []byte("\r"), []byte("\xef\xbb\xbf\n"),
 	)
+	// And bodies cut from a sound object by one to three random edits of
+	// the kinds above (a fixed seed: the same bodies every run).
+	sound := append(bytes.Join(lines, []byte("\n")), '\n')
+	edits := []string{"\r", "\n", "\n\n", "\xff", "\xef\xbb\xbf", "\x00", " ", "\u2028", "\xc0\xaf", ""}
+	rng := rand.New(rand.NewPCG(5, 29))
+	for range 400 {
+		b := bytes.Clone(sound)
+		for range 1 + rng.IntN(3) {
+			at := rng.IntN(len(b) + 1)
+			switch e := edits[rng.IntN(len(edits))]; {
+			case e == "" && at < len(b):
+				b = append(b[:at], b[at+1:]...) // a byte deleted
+			case e == "":
+				b = b[:rng.IntN(len(b))] // cut
+			default:
+				b = append(b[:at], append([]byte(e), b[at:]...)...)
+			}
+		}
+		bodies = append(bodies, b)
+	}
 	want := pythonFirstFailures(t, bodies)
 	for i, body := range bodies {
 		entries, _, err := ParseObject("k", 1, body)
