@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -311,6 +312,24 @@ func (v *LogVerifier) Object(key string, entries []*Entry) error {
 		return &Failure{Key: key, Line: 1, Seq: first.Seq, HasSeq: true,
 			Reason: fmt.Sprintf("object is stored at the wrong key; its first entry belongs at %s", want), Err: ErrChainBroken}
 	}
+	// Every entry of the object is of its key's day (the object's rules,
+	// section 6's second bullet) before any is linked to the chain (the
+	// third): the first failure in the order of the Python reference.
+	var day time.Time
+	if first.Source != nil { // nil: the genesis object, of one line
+		day = FileDate(first.Source.Timestamp)
+	}
+	for i, e := range entries[1:] {
+		if e.Source == nil {
+			return &Failure{Key: key, Line: i + 2, Seq: e.Seq, HasSeq: true, Err: ErrChainBroken,
+				Reason: "the genesis entry in a batch object: it has no source.timestamp of the object's date " + day.Format("2006-01-02")}
+		}
+		if d := FileDate(e.Source.Timestamp); d != day {
+			return &Failure{Key: key, Line: i + 2, Seq: e.Seq, HasSeq: true, Err: ErrChainBroken,
+				Reason: fmt.Sprintf("source.timestamp %s is not on the object's date %s: every entry of an object is of its key's day",
+					FormatTime(e.Source.Timestamp), day.Format("2006-01-02"))}
+		}
+	}
 	if head := v.chainV.Head(); len(v.latest.entries) > 0 && first.Seq <= head.Seq {
 		// Two objects hold this seq (a fork put at another day's key is
 		// read first when its folder is listed first): name both, so
@@ -323,11 +342,6 @@ func (v *LogVerifier) Object(key string, entries []*Entry) error {
 	for i, e := range entries {
 		if err := v.chainV.Add(e); err != nil {
 			return &Failure{Key: key, Line: i + 1, Seq: e.Seq, HasSeq: true, Reason: err.Error(), Err: err}
-		}
-		if i > 0 && FileDate(e.Source.Timestamp) != FileDate(first.Source.Timestamp) {
-			return &Failure{Key: key, Line: i + 1, Seq: e.Seq, HasSeq: true, Err: ErrChainBroken,
-				Reason: fmt.Sprintf("source.timestamp %s is not on the object's date %s: every entry of an object is of its key's day",
-					FormatTime(e.Source.Timestamp), FileDate(first.Source.Timestamp).Format("2006-01-02"))}
 		}
 		v.latest.offsets = append(v.latest.offsets, v.chainV.Head().Offset)
 		if t, ok := v.pinned[e.Seq]; ok {
