@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"math/rand/v2"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -31,7 +34,9 @@ func objectsFailure(t *testing.T, objects map[string]string) string {
 			batches = append(batches, batch{k, info.FirstSeq})
 		}
 	}
-	sort.Slice(batches, func(i, j int) bool { return batches[i].seq < batches[j].seq })
+	sort.Slice(batches, func(i, j int) bool {
+		return batches[i].seq < batches[j].seq || batches[i].seq == batches[j].seq && batches[i].key < batches[j].key
+	})
 	lv := NewLogVerifier(vecPrefix, "prod", ks, nil)
 	for _, b := range batches {
 		entries, _, err := ParseObject(b.key, b.seq, []byte(objects[b.key]))
@@ -48,11 +53,11 @@ func objectsFailure(t *testing.T, objects map[string]string) string {
 	return "ok"
 }
 
-// pythonLogFailure runs the Python checker's verify_log on objects and
-// returns its failure's object and line.
-func pythonLogFailure(t *testing.T, objects map[string]string) string {
+// pythonLogFailures runs the Python checker's verify_log on each chain of
+// objects and returns each failure's object and line ("ok" if none).
+func pythonLogFailures(t *testing.T, chains []map[string]string) []string {
 	t.Helper()
-	in, err := json.Marshal(objects)
+	in, err := json.Marshal(chains)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,19 +69,25 @@ func pythonLogFailure(t *testing.T, objects map[string]string) string {
 import json, sys
 sys.path.insert(0, sys.argv[1])
 import check_vectors as cv
-objs = [(k, v.encode()) for k, v in json.load(sys.stdin).items()]
-try:
-    cv.verify_log("audit", "prod", cv.parse_keyset(sys.argv[2]), objs)
-    print("ok")
-except cv.LogFail as f:
-    print(f"{f.obj} line {f.line or 0}")
+ks = cv.parse_keyset(sys.argv[2])
+for chain in json.load(sys.stdin):
+    objs = [(k, v.encode()) for k, v in chain.items()]
+    try:
+        cv.verify_log("audit", "prod", ks, objs)
+        print("ok")
+    except cv.LogFail as f:
+        print(f"{f.obj} line {f.line or 0}")
 `, dir, vecVerifierKey)
 	cmd.Stdin = strings.NewReader(string(in))
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("python3: %v\n%s", err, out)
 	}
-	return strings.TrimSpace(string(out))
+	got := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(got) != len(chains) {
+		t.Fatalf("python3 answered %d of %d chains:\n%s", len(got), len(chains), out)
+	}
+	return got
 }
 
 // Within an object, the rules of the object (section 6's second bullet:
@@ -127,11 +138,64 @@ func TestObjectRulesBeforeChainRulesAsPython(t *testing.T) {
 			if tc.after != nil {
 				tc.after(b, key)
 			}
-			got, want := objectsFailure(t, b.objects), pythonLogFailure(t, b.objects)
+			got, want := objectsFailure(t, b.objects), pythonLogFailures(t, []map[string]string{b.objects})[0]
 			if got != want || want == "ok" {
 				t.Fatalf("Go: %s, Python: %s", got, want)
 			}
 			t.Logf("both: %s", got)
 		})
+	}
+}
+
+// Chains cut from a sound one by one or two random edits of its objects'
+// lines (a line deleted, repeated, moved within or to another object, the
+// genesis line put in, a byte changed): Go's verifier, up to the end of
+// the objects, names the same object and line as the Python reference, or
+// neither fails there (a fixed seed: the same chains every run).
+func TestChainEditsFailWherePythonDoes(t *testing.T) {
+	b := newLogBuilder(t)
+	keys := []string{b.batch(27, 3, nil), b.batch(27, 3, nil), b.batch(28, 3, nil)}
+	genesis := b.objects[GenesisKey(vecPrefix, "prod")]
+	rng := rand.New(rand.NewPCG(11, 29))
+	var chains []map[string]string
+	for range 300 {
+		objects := maps.Clone(b.objects)
+		for range 1 + rng.IntN(2) {
+			key := keys[rng.IntN(len(keys))]
+			lines := strings.SplitAfter(objects[key], "\n")
+			lines = lines[:len(lines)-1] // the "" after the last "\n"
+			i := rng.IntN(len(lines))
+			switch rng.IntN(6) {
+			case 0:
+				lines = slices.Delete(lines, i, i+1)
+			case 1:
+				lines = slices.Insert(lines, rng.IntN(len(lines)+1), lines[i])
+			case 2:
+				j := rng.IntN(len(lines))
+				lines[i], lines[j] = lines[j], lines[i]
+			case 3:
+				other := keys[rng.IntN(len(keys))]
+				objects[other] += lines[i]
+				lines = slices.Delete(lines, i, i+1)
+			case 4:
+				lines = slices.Insert(lines, i, genesis)
+			case 5:
+				l := []byte(lines[i])
+				l[rng.IntN(len(l)-1)] ^= 1
+				lines[i] = string(l)
+			}
+			objects[key] = strings.Join(lines, "")
+			if objects[key] == "" {
+				delete(objects, key)
+			}
+		}
+		chains = append(chains, objects)
+	}
+	want := pythonLogFailures(t, chains)
+	for i, objects := range chains {
+		got := objectsFailure(t, objects)
+		if got != want[i] && !(got == "ok" && !strings.Contains(want[i], ".jsonl line")) {
+			t.Errorf("chain %d: Go %s, Python %s", i, got, want[i])
+		}
 	}
 }
