@@ -304,7 +304,9 @@ func (v *LogVerifier) Object(key string, entries []*Entry) error {
 			return &Failure{Key: GenesisKey(v.prefix, v.chain), Reason: "no genesis object: the chain starts at " + key, Err: ErrChainBroken}
 		}
 	}
-	if first.Type == EntryGenesis && len(entries) != 1 {
+	// Only the genesis object's key holds the genesis object: a batch that
+	// starts with the genesis entry is at the wrong key (line 1, below).
+	if key == GenesisKey(v.prefix, v.chain) && first.Type == EntryGenesis && len(entries) != 1 {
 		return &Failure{Key: key, Line: 2, Seq: entries[1].Seq, HasSeq: true,
 			Reason: fmt.Sprintf("the genesis object holds %d lines, want exactly 1", len(entries)), Err: ErrChainBroken}
 	}
