@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -105,14 +106,15 @@ func TestSplitLinesIsSplitLineByLine(t *testing.T) {
 // names, and those members where metadata would be.
 func hugeLines(n int) map[string][]byte {
 	sorted := func(prefix, suffix string) []byte {
-		b := bytes.NewBufferString(prefix)
-		for i := 0; b.Len() < n; i++ {
-			if i > 0 {
-				b.WriteByte(',')
+		b := make([]byte, 0, n+len(suffix)+16)
+		b = append(b, prefix...)
+		for i := 10_000_000; len(b) < n; i++ { // names of 8 digits, sorted
+			if len(b) > len(prefix) {
+				b = append(b, ',')
 			}
-			fmt.Fprintf(b, `"%07d":0`, i)
+			b = append(strconv.AppendInt(append(b, '"'), int64(i), 10), `":0`...)
 		}
-		return append(b.Bytes(), suffix...)
+		return append(b, suffix...)
 	}
 	return map[string][]byte{
 		"array of numbers":       []byte(`{"a":[` + strings.Repeat("0,", n/2) + "0]}"),
