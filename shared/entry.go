@@ -678,7 +678,7 @@ func decodeLine(line []byte, lenient bool) (*Entry, error) {
 	// content anew and comparing bytes).
 	o := parseOptions{maxDepth: maxLineDepth, lenientNumbers: lenient, canonical: true}
 	if !lenient {
-		o.maxValues = maxLineValues
+		o.maxValues, o.valuesOf = maxLineValues, "sealed line"
 	}
 	v, err := parseJSON(line, o)
 	if err != nil {

@@ -117,8 +117,10 @@ type parseOptions struct {
 	canonical bool
 	// maxValues, when not 0, is the most values (of any kind, members'
 	// values included) the text may hold: the parser stops at the next one
-	// instead of keeping it.
+	// instead of keeping it. valuesOf names what cannot hold more, for
+	// the error.
 	maxValues int
+	valuesOf  string
 }
 
 // errNotCanonicalForm is the reason for canonical-mode refusals.
@@ -214,7 +216,7 @@ func (p *jsonParser) value(depth int) (jsonValue, error) {
 		return jsonValue{}, p.fail("unexpected end of input")
 	}
 	if p.values++; p.opts.maxValues > 0 && p.values > p.opts.maxValues {
-		return jsonValue{}, p.fail("more than %d values, more than a sealed line that verifies holds", p.opts.maxValues)
+		return jsonValue{}, p.fail("more than %d values: no %s that verifies holds as many", p.opts.maxValues, p.opts.valuesOf)
 	}
 	switch c := p.in[p.pos]; {
 	case c == '{':
