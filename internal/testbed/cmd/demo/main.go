@@ -193,7 +193,6 @@ func exploreSettings(st *localstack.Stack, cfg pipeline.Config, group, dir, deci
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nThe stack stays up until Ctrl-C. In another terminal, from this folder:\n\n")
-	fmt.Fprintf(&b, "make build\n")
 	fmt.Fprintf(&b, "export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AEGIS_CHAIN=%s \\\n", localstack.AccessKey, localstack.SecretKey, cfg.Chain)
 	fmt.Fprintf(&b, "  AEGIS_BROKERS=%s AEGIS_TOPIC=%s AEGIS_SEALED_TOPIC=%s \\\n", strings.Join(st.Brokers, ","), cfg.Topic, cfg.SealedTopic)
 	fmt.Fprintf(&b, "  AEGIS_S3_ENDPOINT=%s AEGIS_BUCKET=%s \\\n", st.S3Endpoint, cfg.Bucket)
