@@ -126,7 +126,7 @@ func TestHTTPServicesTakeEachOthersFlagNames(t *testing.T) {
 // A command's --help lists the global flags it reads, not all of them.
 func TestHelpListsOnlyTheFlagsACommandReads(t *testing.T) {
 	for _, c := range []struct {
-		cmd       string
+		cmd        string
 		has, lacks []string
 	}{
 		{"verify", []string{"--s3-endpoint", "--verifier-key-file", "--known-checkpoint"}, []string{"--kafka-tls", "--dynamodb-endpoint", "--brokers"}},
