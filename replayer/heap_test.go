@@ -55,9 +55,9 @@ func (noRebuildYet) GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dy
 // they fetch their first object, the live heap they held before they
 // started plus a page of keys and a few hundred bytes a day folder: not
 // one entry per object of their scope. Before, each listed its whole
-// scope first: at 9,000 objects over 30 days that held 250 KB here
-// (about 900 KB with keys parsed from a real S3 answer), and this test
-// then fails.
+// scope first: at 9,000 objects over 30 days that held 230 KB here
+// (keys parsed from a real S3 answer would add about 70 bytes an
+// object), and this test then fails.
 func TestReadersHoldNoListingAtTheFirstObject(t *testing.T) {
 	const days, perDay = 30, 300
 	var dayOf []int
