@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -99,6 +100,25 @@ func TestConfigReferenceIsCurrent(t *testing.T) {
 	for _, s := range []string{"## aegis sealer", "## aegis indexer", "## aegis verify", "`AEGIS_KAFKA_SASL_PASSWORD`", "`--s3-profile`"} {
 		if !strings.Contains(want.String(), s) {
 			t.Errorf("the reference lacks %s", s)
+		}
+	}
+}
+
+// The two HTTP services name their address and token file differently
+// (ingest --listen/--tokens-file, query --addr/--token-file); each takes
+// the other's names too, so a token file given under the wrong name is
+// still the one read.
+func TestHTTPServicesTakeEachOthersFlagNames(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "no-such-tokens")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"query", "--chain", "prod", "--tokens-file", missing, "--listen", "127.0.0.1:0"}, "--token-file: token file: open " + missing},
+		{[]string{"ingest", "--chain", "prod", "--token-file", missing, "--addr", "127.0.0.1:0"}, "--tokens-file: token file: open " + missing},
+	} {
+		if code, out := aegis(t, c.args...); code != 1 || !strings.Contains(out, c.want) {
+			t.Errorf("aegis %s: exit %d: %s (want %q)", strings.Join(c.args, " "), code, out, c.want)
 		}
 	}
 }

@@ -134,7 +134,11 @@ func buildChain(ctx context.Context, st *localstack.Stack, n, perObject, days in
 
 // verifyThroughput: entries per second `aegis verify` checks over a chain
 // of -verify-entries entries in S3 (versitygw). Baseline: reading the same
-// objects (same parallelism) and SHA-256 over their raw bytes.
+// objects the verification reads, the batches and their checkpoints (16 in
+// flight, as Verify's 8 objects ahead with a checkpoint each), and SHA-256
+// over their raw bytes. The batches alone are read and printed too (the
+// baseline of the benchmark before 2026-11-29's third session), so that
+// both figures can be compared with earlier runs.
 func verifyThroughput(ctx context.Context, st *localstack.Stack) (result, error) {
 	bc, err := buildChain(ctx, st, verifyEntries, 1000, 30)
 	if err != nil {
@@ -145,27 +149,47 @@ func verifyThroughput(ctx context.Context, st *localstack.Stack) (result, error)
 		return result{}, err
 	}
 	store := &archive.Store{S3: cl, Bucket: bc.bucket}
-	cpu, gw := processCPU(), childCPU("versitygw")
-	start := time.Now()
-	l, err := store.Log(ctx, bc.chain)
+	rawRead := func(what string, keys func(archive.Listing) []string, inFlight int) (float64, error) {
+		cpu, gw := processCPU(), childCPU("versitygw")
+		start := time.Now()
+		l, err := store.Log(ctx, bc.chain)
+		if err != nil {
+			return 0, err
+		}
+		sem := make(chan struct{}, inFlight)
+		var wg sync.WaitGroup
+		for _, key := range keys(l) {
+			sem <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				if obj, err := store.Get(ctx, key, ""); err == nil {
+					sha256.Sum256(obj.Body)
+				}
+			}()
+		}
+		wg.Wait()
+		took := time.Since(start).Seconds()
+		fmt.Printf("verify_throughput: raw read of %s %.1f s (%.1f entries/s), this process's CPU %.1f s, versitygw's %.1f s\n",
+			what, took, float64(bc.entries)/took, processCPU()-cpu, childCPU("versitygw")-gw)
+		return float64(bc.entries) / took, nil
+	}
+	batchKeys := func(l archive.Listing) []string {
+		keys := make([]string, len(l.Batches))
+		for i, b := range l.Batches {
+			keys[i] = b.Key
+		}
+		return keys
+	}
+	if _, err := rawRead("the batches alone", batchKeys, 8); err != nil {
+		return result{}, err
+	}
+	baseline, err := rawRead("the batches and checkpoints", func(l archive.Listing) []string {
+		return append(batchKeys(l), l.Checkpoints...)
+	}, 16)
 	if err != nil {
 		return result{}, err
 	}
-	sem := make(chan struct{}, 8)
-	var wg sync.WaitGroup
-	for _, ref := range l.Batches {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			if obj, err := store.Get(ctx, ref.Key, ""); err == nil {
-				sha256.Sum256(obj.Body)
-			}
-		}()
-	}
-	wg.Wait()
-	baseline := float64(bc.entries) / time.Since(start).Seconds()
-	fmt.Printf("verify_throughput: baseline %.1f s, this process's CPU %.1f s, versitygw's %.1f s\n", time.Since(start).Seconds(), processCPU()-cpu, childCPU("versitygw")-gw)
 	if verifyProfile != "" {
 		f, err := os.Create(verifyProfile)
 		if err != nil {
@@ -178,8 +202,8 @@ func verifyThroughput(ctx context.Context, st *localstack.Stack) (result, error)
 		}
 		defer pprof.StopCPUProfile()
 	}
-	cpu, gw = processCPU(), childCPU("versitygw")
-	start = time.Now()
+	cpu, gw := processCPU(), childCPU("versitygw")
+	start := time.Now()
 	rep, err := replayer.Verify(ctx, replayer.Config{S3: cl, Bucket: bc.bucket, Chain: bc.chain, VerifierKey: bc.vkey})
 	if err != nil {
 		return result{}, err
