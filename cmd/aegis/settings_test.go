@@ -122,3 +122,33 @@ func TestHTTPServicesTakeEachOthersFlagNames(t *testing.T) {
 		}
 	}
 }
+
+// A command's --help lists the global flags it reads, not all of them.
+func TestHelpListsOnlyTheFlagsACommandReads(t *testing.T) {
+	for _, c := range []struct {
+		cmd        string
+		has, lacks []string
+	}{
+		{"verify", []string{"--s3-endpoint", "--verifier-key-file", "--known-checkpoint"}, []string{"--kafka-tls", "--dynamodb-endpoint", "--brokers"}},
+		{"sealer", []string{"--kafka-tls", "--brokers", "--s3-endpoint"}, []string{"--dynamodb-endpoint"}},
+	} {
+		code, out := aegis(t, c.cmd, "--help")
+		if code != 0 {
+			t.Fatalf("aegis %s --help: exit %d: %s", c.cmd, code, out)
+		}
+		for _, f := range c.has {
+			if !strings.Contains(out, f+" ") {
+				t.Errorf("aegis %s --help does not list %s:\n%s", c.cmd, f, out)
+			}
+		}
+		for _, f := range c.lacks {
+			if strings.Contains(out, f+" ") {
+				t.Errorf("aegis %s --help lists %s, which it does not read:\n%s", c.cmd, f, out)
+			}
+		}
+	}
+	// Hiding is for the help only: the flag still parses.
+	if code, out := aegis(t, "verify", "--brokers", "x:1", "--help"); code != 0 {
+		t.Fatalf("verify --brokers x:1 --help: exit %d: %s", code, out)
+	}
+}
