@@ -244,6 +244,28 @@ func (s *Store) List(ctx context.Context, prefix string) ([]string, error) {
 	return keys, nil
 }
 
+// CheckpointAfter returns the first checkpoint key of chain listed after
+// the checkpoint key of seq, and its seq (ok false: none). Keys in the
+// checkpoints folder that are not checkpoint keys are passed over.
+func (s *Store) CheckpointAfter(ctx context.Context, chain string, seq uint64) (key string, at uint64, ok bool, err error) {
+	prefix := shared.CheckpointPrefix(s.prefix(), chain)
+	p := s3.NewListObjectsV2Paginator(s.S3, &s3.ListObjectsV2Input{Bucket: aws.String(s.Bucket), Prefix: aws.String(prefix),
+		StartAfter: aws.String(shared.CheckpointKey(s.prefix(), chain, seq))})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return "", 0, false, fmt.Errorf("list s3://%s/%s: %w", s.Bucket, prefix, err)
+		}
+		for _, o := range page.Contents {
+			k := aws.ToString(o.Key)
+			if at, ok := shared.ParseCheckpointKey(s.prefix(), chain, k); ok && at > seq {
+				return k, at, true, nil
+			}
+		}
+	}
+	return "", 0, false, nil
+}
+
 // GetLocked reads key's current version with its Object Lock state and
 // stored checksum. One GET asks for all three (with the checksum mode on,
 // as a HEAD would); AWS S3 answers them there. A server that leaves any of

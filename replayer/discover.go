@@ -332,9 +332,28 @@ func readDiscovered(ctx context.Context, store *archive.Store, cfg DiscoverConfi
 	}
 	cpKey := shared.CheckpointKey(cfg.Prefix, cfg.Chain, lastE.Seq)
 	own, err := readCheckpointAt(ctx, store, trusted, cpKey, cfg.Now())
+	if errors.Is(err, archive.ErrNotFound) {
+		// Only the newest object may be unsigned. One no checkpoint signs
+		// while a checkpoint signs a later seq is not the sealer's (a
+		// bucket writer's twin of a sealed batch, linked to the checkpoint
+		// before it): passed on as unsigned, it stood beside the sealed
+		// batch, and a resumed rebuild skipped that batch for it. The
+		// sealer writes an object's checkpoint before the next object, so
+		// after a later checkpoint is listed its own is read once more (a
+		// sealer may have written both meanwhile).
+		later, at, ok, lerr := store.CheckpointAfter(ctx, cfg.Chain, lastE.Seq)
+		switch {
+		case lerr != nil:
+			return nil, lerr
+		case !ok:
+			return d, nil // the newest object, not signed yet
+		}
+		if own, err = readCheckpointAt(ctx, store, trusted, cpKey, cfg.Now()); errors.Is(err, archive.ErrNotFound) {
+			return fail(ref.Key, 1, first.Seq, shared.ErrChainBroken,
+				"no checkpoint signs this object (%s), yet %s signs seq %d after it: only the newest object can be unsigned (another object of seq %d, or this one's checkpoint deleted?)", cpKey, later, at, first.Seq)
+		}
+	}
 	switch {
-	case errors.Is(err, archive.ErrNotFound):
-		return d, nil // the newest object, not signed yet
 	case err != nil:
 		return nil, err
 	case own.failure != nil:
