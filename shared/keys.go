@@ -30,10 +30,16 @@ func FileDate(t time.Time) time.Time {
 
 // BatchKey returns the key of the batch whose first entry is first.
 func BatchKey(prefix string, first *Entry) string {
+	return batchKeyIn(prefix, first.Chain, first)
+}
+
+// batchKeyIn is the key of the batch whose first entry is first in chain,
+// whatever chain the entry names.
+func batchKeyIn(prefix, chain string, first *Entry) string {
 	if first.Type == EntryGenesis || first.Source == nil {
-		return GenesisKey(prefix, first.Chain)
+		return GenesisKey(prefix, chain)
 	}
-	return fmt.Sprintf("%s%020d.jsonl", DayFolder(prefix, first.Chain, first.Source.Timestamp), first.Seq)
+	return fmt.Sprintf("%s%020d.jsonl", DayFolder(prefix, chain, first.Source.Timestamp), first.Seq)
 }
 
 // DayFolder is the folder (ending in "/") holding chain's batches of the

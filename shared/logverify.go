@@ -310,7 +310,11 @@ func (v *LogVerifier) Object(key string, entries []*Entry) error {
 		return &Failure{Key: key, Line: 2, Seq: entries[1].Seq, HasSeq: true,
 			Reason: fmt.Sprintf("the genesis object holds %d lines, want exactly 1", len(entries)), Err: ErrChainBroken}
 	}
-	if want := BatchKey(v.prefix, first); want != key {
+	// The key the first entry implies in the chain verified, not in the
+	// chain the line names: a line of another chain breaks a rule of the
+	// chain (third bullet), named after the object's own rules, as the
+	// Python reference names it (TestFirstLineOfAnotherChainAsPython).
+	if want := batchKeyIn(v.prefix, v.chain, first); want != key {
 		return &Failure{Key: key, Line: 1, Seq: first.Seq, HasSeq: true,
 			Reason: fmt.Sprintf("object is stored at the wrong key; its first entry belongs at %s", want), Err: ErrChainBroken}
 	}
