@@ -126,27 +126,23 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Short: "Seal the decisions topic into S3 and publish the sealed entries",
 		RunE: c.run(func(ctx context.Context, log *zap.Logger) error {
 			sealerGC()
-			skey, err := readKey("--signer-key-file", signerKF)
-			if err != nil {
-				return err
-			}
-			if _, err := shared.NewSigner(skey); err != nil {
-				return fmt.Errorf("--signer-key-file %s: %w", signerKF, err)
-			}
+			// Every key file is checked before any connection, and all
+			// their problems are reported together.
+			skey, serr := readSignerKey("--signer-key-file", signerKF)
 			var nextKey string
+			var nerr error
 			if nextSignerKF != "" {
-				if nextKey, err = readKey("--next-signer-key-file", nextSignerKF); err != nil {
-					return err
-				}
-				if _, err := shared.NewSigner(nextKey); err != nil {
-					return fmt.Errorf("--next-signer-key-file %s: %w", nextSignerKF, err)
-				}
+				nextKey, nerr = readSignerKey("--next-signer-key-file", nextSignerKF)
+			}
+			vkey, verr := c.verifierKey()
+			if err := errors.Join(serr, nerr, verr); err != nil {
+				return err
 			}
 			kafka, err := c.kafkaConnect(ctx)
 			if err != nil {
 				return err
 			}
-			vkey, s3c, err := c.archive(ctx)
+			s3c, err := c.s3Client(ctx)
 			if err != nil {
 				return err
 			}
@@ -425,15 +421,42 @@ func (c *common) start() (context.Context, *zap.Logger, func(), error) {
 
 // archive returns the trusted verifier key and an S3 client.
 func (c *common) archive(ctx context.Context) (string, *s3.Client, error) {
-	vkey, err := readKey("--verifier-key-file", c.verifierKF)
+	vkey, err := c.verifierKey()
 	if err != nil {
 		return "", nil, err
 	}
-	if _, err := shared.ParseKeyset(vkey); err != nil {
-		return "", nil, fmt.Errorf("--verifier-key-file %s: %w", c.verifierKF, err)
-	}
-	s3c, err := awsconn.S3(ctx, c.s3)
+	s3c, err := c.s3Client(ctx)
 	return vkey, s3c, err
+}
+
+// verifierKey reads and checks --verifier-key-file: a verifier key or a
+// keyset.
+func (c *common) verifierKey() (string, error) {
+	vkey, err := readKey("--verifier-key-file", c.verifierKF)
+	if err != nil {
+		return "", err
+	}
+	if _, err := shared.ParseKeyset(vkey); err != nil {
+		return "", fmt.Errorf("--verifier-key-file %s: %w", c.verifierKF, err)
+	}
+	return vkey, nil
+}
+
+// s3Client returns the S3 client of the --s3-* settings.
+func (c *common) s3Client(ctx context.Context) (*s3.Client, error) {
+	return awsconn.S3(ctx, c.s3)
+}
+
+// readSignerKey reads and checks a checkpoint signing key file.
+func readSignerKey(flag, path string) (string, error) {
+	key, err := readKey(flag, path)
+	if err != nil {
+		return "", err
+	}
+	if _, err := shared.NewSigner(key); err != nil {
+		return "", fmt.Errorf("%s %s: %w", flag, path, err)
+	}
+	return key, nil
 }
 
 // envFlags sets every flag not given on the command line from AEGIS_<NAME>.

@@ -66,6 +66,25 @@ func TestKeyFileErrorsNameTheFlagAndFile(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "--verifier-key-file "+key) || !strings.Contains(out, "private (signer) key") {
 		t.Fatalf("private key as the verifier key: exit %d: %s", code, out)
 	}
+	// Issue 14: the private key's text never reaches the message; its
+	// file and name do.
+	skey, err := os.ReadFile(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := strings.TrimSpace(string(skey))
+	secret = strings.SplitN(secret, "+", 5)[4] // PRIVATE+KEY+<name>+<hash>+<key>
+	for _, args := range [][]string{
+		{"verify", "--chain", "prod", "--verifier-key-file", key},
+		{"sealer", "--chain", "prod", "--signer-key-file", key, "--verifier-key-file", key},
+		{"rotate-key", "--chain", "prod", "--new-verifier-key-file", key},
+		{"verify-proof", "--verifier-key-file", key, pub},
+	} {
+		code, out := aegis(t, args...)
+		if code != 1 || strings.Contains(out, secret[:12]) || !strings.Contains(out, key) || !strings.Contains(out, "aegis-test") {
+			t.Fatalf("aegis %v with a private key as the verifier key: exit %d: %s", args, code, out)
+		}
+	}
 	if code, out := aegis(t, "keygen", "--name", "has space"); code != 1 || !strings.Contains(out, "--name") {
 		t.Fatalf("keygen with a bad name: exit %d: %s", code, out)
 	}
