@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 
@@ -110,17 +108,15 @@ which aegis verify-proof checks offline. Exit 0: the receipt holds.`,
 			if err != nil {
 				return err
 			}
-			var r shared.Receipt
-			dec := json.NewDecoder(bytes.NewReader(raw))
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(&r); err != nil {
-				return fmt.Errorf("%s: not a receipt: %w", args[0], err)
+			r, err := parseReceipt(raw)
+			if err != nil {
+				return fmt.Errorf("%s: %w", args[0], err)
 			}
 			vkey, s3c, err := c.archive(ctx)
 			if err != nil {
 				return err
 			}
-			bundle, rep, err := replayer.VerifyReceipt(ctx, replayer.ProveConfig{S3: s3c, Bucket: c.bucket, Prefix: c.prefix, Chain: c.chain, VerifierKey: vkey}, &r)
+			bundle, rep, err := replayer.VerifyReceipt(ctx, replayer.ProveConfig{S3: s3c, Bucket: c.bucket, Prefix: c.prefix, Chain: c.chain, VerifierKey: vkey}, r)
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
