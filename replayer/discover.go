@@ -47,6 +47,10 @@ type Found struct {
 	Signed bool
 }
 
+// ErrNoChain is returned by Discover for a chain without a genesis object
+// in S3: no such chain under that bucket and prefix.
+var ErrNoChain = errors.New("no such chain")
+
 // DiscoverReport counts what Discover read.
 type DiscoverReport struct {
 	// Days and Objects are the day prefixes listed and objects read.
@@ -135,6 +139,15 @@ func Discover(ctx context.Context, cfg DiscoverConfig, emit func(Found) error) (
 		return rep, errors.New("discover config: From and To are required")
 	}
 	store := &archive.Store{S3: cfg.S3, Bucket: cfg.Bucket, Prefix: cfg.Prefix}
+	// One request tells a chain with nothing in the range from a chain
+	// that does not exist (a misspelt name), which would otherwise look
+	// like an empty answer.
+	genesis := shared.GenesisKey(cfg.Prefix, cfg.Chain)
+	if _, err := store.Head(ctx, genesis, ""); errors.Is(err, archive.ErrNotFound) {
+		return rep, fmt.Errorf("%w: chain %q has no genesis object (s3://%s/%s)", ErrNoChain, cfg.Chain, cfg.Bucket, genesis)
+	} else if err != nil {
+		return rep, err
+	}
 	refs, days, err := dayObjects(ctx, store, cfg.Prefix, cfg.Chain, cfg.From, cfg.To)
 	rep.Days = days
 	if err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -68,6 +69,9 @@ or a date (YYYY-MM-DD, midnight UTC). Output is JSON Lines, one
 			})
 			if table {
 				tw.Flush()
+			}
+			if errors.Is(err, replayer.ErrNoChain) {
+				return fmt.Errorf("%w in bucket %s under prefix %s: check --chain (AEGIS_CHAIN) or --env, --bucket and --prefix", err, c.bucket, c.prefix)
 			}
 			if err != nil {
 				return err

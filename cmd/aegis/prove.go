@@ -36,7 +36,7 @@ The bundle verifies offline with aegis verify-proof and the verifier key.`,
 			}
 			h, err := (&query.Reader{DB: db, Table: c.table, Chain: c.chain}).Decision(ctx, args[0])
 			if err != nil {
-				return err
+				return c.notFound(err)
 			}
 			ev := &query.Evidence{Config: replayer.ProveConfig{S3: s3c, Bucket: c.bucket, Prefix: c.prefix, Chain: c.chain, VerifierKey: vkey}}
 			bundle, rep, err := ev.Prove(ctx, h)

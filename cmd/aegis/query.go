@@ -52,7 +52,7 @@ exits 1 when anything differs.`,
 			}
 			h, err := rd.DecisionPage(ctx, args[0], query.OverridePage{Limit: getLimit, Cursor: getCursor})
 			if err != nil {
-				return err
+				return c.notFound(err)
 			}
 			var v *verification
 			if verify {
@@ -143,7 +143,13 @@ its signed checkpoint, and exits 1 when any differs.`,
 					return err
 				}
 			} else {
-				if err := printPage(c.stdout, page); err != nil {
+				if len(page.Decisions) == 0 && cursor == "" {
+				who := "user " + user
+				if session != "" {
+					who = "session " + session
+				}
+				fmt.Fprintf(c.stdout, "no decisions of %s in the index of chain %s (table %s)\n", who, c.chain, c.table)
+			} else if err := printPage(c.stdout, page); err != nil {
 					return err
 				}
 				for _, v := range vs {
@@ -247,6 +253,20 @@ func (c *common) reader(ctx context.Context, evidence bool) (*query.Reader, *que
 		return nil, nil, err
 	}
 	return rd, &query.Evidence{Config: replayer.ProveConfig{S3: s3c, Bucket: c.bucket, Prefix: c.prefix, Chain: c.chain, VerifierKey: vkey}}, nil
+}
+
+// notFound adds to a decision not found what an operator needs to see a
+// wrong setting: the table asked, and the chains that do hold the id.
+func (c *common) notFound(err error) error {
+	var nf *query.NotFoundError
+	if !errors.As(err, &nf) {
+		return err
+	}
+	other := ""
+	if len(nf.OtherChains) > 0 {
+		other = fmt.Sprintf("; chain %s holds a decision with this id: check --chain (AEGIS_CHAIN)", strings.Join(nf.OtherChains, ", "))
+	}
+	return fmt.Errorf("%w (table %s, --chain %s)%s", err, c.table, c.chain, other)
 }
 
 // verification is what --verify found for one decision.
