@@ -144,12 +144,12 @@ its signed checkpoint, and exits 1 when any differs.`,
 				}
 			} else {
 				if len(page.Decisions) == 0 && cursor == "" {
-				who := "user " + user
-				if session != "" {
-					who = "session " + session
-				}
-				fmt.Fprintf(c.stdout, "no decisions of %s in the index of chain %s (table %s)\n", who, c.chain, c.table)
-			} else if err := printPage(c.stdout, page); err != nil {
+					who := "user " + user
+					if session != "" {
+						who = "session " + session
+					}
+					fmt.Fprintf(c.stdout, "no decisions of %s in the index of chain %s (table %s)\n", who, c.chain, c.table)
+				} else if err := printPage(c.stdout, page); err != nil {
 					return err
 				}
 				for _, v := range vs {
