@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"github.com/aegisai/audit/internal/platform/setting"
 	"github.com/aegisai/audit/replayer"
 	"github.com/aegisai/audit/shared"
 )
@@ -80,6 +81,27 @@ or a date (YYYY-MM-DD, midnight UTC). Output is JSON Lines, one
 				rep.Matched, rep.Entries, rep.Objects, rep.Days, rep.Unsigned)
 			return nil
 		}),
+	}
+	// The range and the type are checked with the start-up validation
+	// (the chain and the key are by it and by reading the key file).
+	c.preflight[cmd] = func() error {
+		var errs []error
+		cfg := replayer.DiscoverConfig{Type: shared.EntryType(typ)}
+		var err error
+		if from != "" {
+			cfg.From, err = parseWhen("--from", from)
+			errs = append(errs, err)
+		}
+		if to != "" {
+			cfg.To, err = parseWhen("--to", to)
+			errs = append(errs, err)
+		}
+		for _, p := range setting.Problems(cfg.Check()) {
+			if fs := setting.Fields(p); len(fs) == 1 && (fs[0].Field == "Type" || fs[0].Field == "To" && !cfg.From.IsZero() && !cfg.To.IsZero()) {
+				errs = append(errs, p)
+			}
+		}
+		return errors.Join(errs...)
 	}
 	f := cmd.Flags()
 	f.StringVar(&from, "from", "", "start of the range, inclusive (RFC 3339 or YYYY-MM-DD)")
