@@ -343,7 +343,7 @@ checkpoints cannot be seen from S3 alone, but fails against a kept one.`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	cmd, err := root.ExecuteC()
-	err = renameFields(cmd, err)
+	err = c.withConnectionHint(renameFields(cmd, err))
 	switch {
 	case err == nil:
 		return exitOK

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"net"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/aegisai/audit/indexer/layout"
+	"github.com/aegisai/audit/internal/testbed/localstack"
+)
+
+// closedAddr returns a local address nothing listens on.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// Issue 15: a service that cannot be reached, or credentials that cannot
+// be found, are named with the settings that decide them, the SDK's or the
+// client's text kept after the hint.
+func TestConnectionFailuresNameTheirSettings(t *testing.T) {
+	setStackEnv(t)
+	dir := t.TempDir()
+	if code, out := aegis(t, "keygen", "--name", "k1", "--out", dir+"/k1"); code != 0 {
+		t.Fatal(out)
+	}
+	pub := dir + "/k1.pub"
+	down := "http://" + closedAddr(t)
+	db, err := stack.DynamoDB(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	table := localstack.Name("connhint")
+	if err := layout.EnsureTable(context.Background(), db, table); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		want []string
+	}{
+		{"S3 down", []string{"verify", "--chain", "prod", "--verifier-key-file", pub, "--s3-endpoint", down, "--s3-max-attempts", "1"}, nil,
+			[]string{"S3 could not be reached at " + down + " (check --s3-endpoint (AEGIS_S3_ENDPOINT)): ", "connection refused"}},
+		{"DynamoDB down", []string{"get", "d1", "--chain", "prod", "--dynamodb-endpoint", down, "--dynamodb-max-attempts", "1"}, nil,
+			[]string{"DynamoDB could not be reached at " + down + " (check --dynamodb-endpoint (AEGIS_DYNAMODB_ENDPOINT)): ", "connection refused"}},
+		{"Kafka down", []string{"index", "status", "--chain", "prod", "--table", table, "--verifier-key-file", pub, "--brokers", closedAddr(t)}, nil,
+			[]string{"could not be reached (check --brokers (AEGIS_BROKERS), --kafka-tls-* and --kafka-sasl-*): ", "connection refused"}},
+		{"no credentials", []string{"verify", "--chain", "prod", "--verifier-key-file", pub, "--s3-access-key-id", ""},
+			map[string]string{"AEGIS_S3_SECRET_ACCESS_KEY": "", "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_PROFILE": "",
+				"AWS_EC2_METADATA_DISABLED": "true", "HOME": t.TempDir(), "AWS_CONFIG_FILE": os.DevNull, "AWS_SHARED_CREDENTIALS_FILE": os.DevNull},
+			[]string{"S3: no AWS credentials found (set --s3-access-key-id (AEGIS_S3_ACCESS_KEY_ID) with AEGIS_S3_SECRET_ACCESS_KEY, or --s3-profile", "get credentials"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			code, out := aegis(t, tc.args...)
+			if code != exitFailed {
+				t.Fatalf("exit %d: %s", code, out)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+}
