@@ -24,8 +24,9 @@ func (c *common) discoverCommand() *cobra.Command {
 	var from, to, env, user, session, decision, typ string
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "discover --from T --to T",
-		Short: "List the entries of a time range straight from S3, verified, reading only that range's days",
+		Use:         "discover --from T --to T",
+		Annotations: map[string]string{jsonLines: "true"},
+		Short:       "List the entries of a time range straight from S3, verified, reading only that range's days",
 		Long: `List the entries whose Kafka timestamp (source.timestamp) is in [--from, --to),
 reading only the day prefixes of the range, and verifying every object read
 (lines, Object Lock, links, the checkpoint that signs it). Times are RFC 3339

@@ -21,8 +21,9 @@ func (c *common) indexCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "index", Short: "Look at the DynamoDB index"}
 	var asJSON bool
 	anomalies := &cobra.Command{
-		Use:   "anomalies",
-		Short: "List where the index differs from a plain copy of S3: duplicate or conflicting events, unindexable records",
+		Use:         "anomalies",
+		Annotations: map[string]string{jsonLines: "true"},
+		Short:       "List where the index differs from a plain copy of S3: duplicate or conflicting events, unindexable records",
 		RunE: c.run(func(ctx context.Context, _ *zap.Logger) error {
 			db, err := awsconn.DynamoDB(ctx, c.dynamo)
 			if err != nil {
@@ -133,8 +134,9 @@ func (c *common) indexCheckCommand() *cobra.Command {
 	var from, to string
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "check [--from T --to T]",
-		Short: "Compare the index with S3 entry by entry and list every missing, different and extra item",
+		Use:         "check [--from T --to T]",
+		Annotations: map[string]string{jsonLines: "true"},
+		Short:       "Compare the index with S3 entry by entry and list every missing, different and extra item",
 		Long: `Compare the index with S3 entry by entry (the whole chain, or the entries of
 [--from, --to)) and list every item that is missing, differs, or is in the
 index but not in S3. Exits 1 when there is any; aegis rebuild --only-missing

@@ -107,7 +107,6 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 // run executes aegis with args and returns the exit status.
 func run(args []string, stdout, stderr io.Writer) int {
 	var c common
-	c.stdout = stdout
 	root := &cobra.Command{
 		Use:           "aegis",
 		Short:         "AegisAI audit layer: seal, index and verify AI decisions",
@@ -342,21 +341,24 @@ checkpoints cannot be seen from S3 alone, but fails against a kept one.`,
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
+	out := &countingWriter{w: stdout}
+	c.stdout = out
 	cmd, err := root.ExecuteC()
 	err = c.withConnectionHint(renameFields(cmd, err))
+	status := exitOK
 	switch {
 	case err == nil:
 		return exitOK
 	case errors.Is(err, errUnsigned):
-		fmt.Fprintln(stderr, "aegis:", err)
-		return exitUnsigned
+		status = exitUnsigned
 	case errors.Is(err, errLagging):
-		fmt.Fprintln(stderr, "aegis:", err)
-		return exitLagging
+		status = exitLagging
 	default:
-		fmt.Fprintln(stderr, "aegis:", err)
-		return exitFailed
+		status = exitFailed
 	}
+	fmt.Fprintln(stderr, "aegis:", err)
+	jsonFailure(cmd, out, err, status)
+	return status
 }
 
 // run wraps a role's body: start (logger, signals, metrics), run, stop.

@@ -24,7 +24,7 @@ func (c *common) proveCommands() []*cobra.Command {
 its entries are; everything in the bundle is read from S3 and checked
 (Object Lock, lines, checkpoint signature and root) before it is written.
 The bundle verifies offline with aegis verify-proof and the verifier key.`,
-		Args: cobra.ExactArgs(1),
+		Args: oneArg,
 		RunE: c.runArgs(func(ctx context.Context, _ *zap.Logger, args []string) error {
 			vkey, s3c, err := c.archive(ctx)
 			if err != nil {
@@ -59,7 +59,7 @@ The bundle verifies offline with aegis verify-proof and the verifier key.`,
 	verify := &cobra.Command{
 		Use:   "verify-proof BUNDLE",
 		Short: "Verify an evidence bundle offline with the chain's verifier key",
-		Args:  cobra.ExactArgs(1),
+		Args:  oneArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			vkey, err := readKey("--verifier-key-file", c.verifierKF)
 			if err != nil {
@@ -102,7 +102,7 @@ but where to look: the object is read and verified, its checkpoint checked
 with the verifier key, and the entry's seq, hash, event id and checkpoint
 must be what the receipt says. --out writes the entry's evidence bundle,
 which aegis verify-proof checks offline. Exit 0: the receipt holds.`,
-		Args: cobra.ExactArgs(1),
+		Args: oneArg,
 		RunE: c.runArgs(func(ctx context.Context, _ *zap.Logger, args []string) error {
 			raw, err := os.ReadFile(args[0])
 			if err != nil {

@@ -44,7 +44,7 @@ is on another page, and where each entry is in S3 (seq, object, line, hash).
 against its signed checkpoint (--verifier-key-file) and checks that the
 index says what the signed entries say, the current state included; it
 exits 1 when anything differs.`,
-		Args: cobra.ExactArgs(1),
+		Args: oneArg,
 		RunE: c.runArgs(func(ctx context.Context, _ *zap.Logger, args []string) error {
 			rd, ev, err := c.reader(ctx, verify)
 			if err != nil {
