@@ -218,6 +218,16 @@ func TestProveAndVerifyProof(t *testing.T) {
 	if code, out := aegis(t, "verify-proof", edited, "--verifier-key-file", pub); code != 1 || !strings.Contains(out, "does not verify") {
 		t.Fatalf("verify-proof of an edited bundle: exit %d: %s", code, out)
 	}
+	// Issue 5: a file that is not a bundle is named as such, and what it is
+	// when that is recognisable; a bundle missing its format is not one.
+	receipt := writeFile(t, "receipt.json", `{"event_id":"e","durability":"sealed","chain":"prod","seq":3}`)
+	noFormat := writeFile(t, "noformat.json", strings.Replace(strings.TrimSuffix(string(raw), "\n"), `"format":`, `"formal":`, 1))
+	for file, want := range map[string]string{receipt: "not an evidence bundle: this is a receipt; check it with aegis verify-receipt",
+		noFormat: `not an evidence bundle: no "format" member`, pub: "not an evidence bundle: not a JSON object"} {
+		if code, out := aegis(t, "verify-proof", file, "--verifier-key-file", pub); code != 1 || !strings.Contains(out, want) || strings.Contains(out, "canonical") {
+			t.Fatalf("verify-proof of %s: exit %d: %s", file, code, out)
+		}
+	}
 }
 
 // Issue 6: index status shows the gap between the index and S3's signed

@@ -73,6 +73,9 @@ The bundle verifies offline with aegis verify-proof and the verifier key.`,
 			if err != nil {
 				return err
 			}
+			if err := notABundle(raw); err != nil {
+				return fmt.Errorf("%s: %w", args[0], err)
+			}
 			rep, err := shared.VerifyBundle(raw, trusted)
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)

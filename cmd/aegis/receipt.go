@@ -54,3 +54,36 @@ func strictJSON(raw []byte, v any) error {
 	}
 	return nil
 }
+
+// notABundle says what raw is when it is not an evidence bundle: a file
+// without the bundle's "format" member, recognised as what it is where
+// possible (a receipt, ingest's answer, a decision from the index). It
+// returns nil for anything that claims to be a bundle, which
+// shared.VerifyBundle then checks under every rule: a tampered bundle is
+// refused with that precise message, never with this one.
+func notABundle(raw []byte) error {
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &members); err != nil {
+		return fmt.Errorf("not an evidence bundle: not a JSON object (aegis prove writes bundles): %w", err)
+	}
+	if _, ok := members["format"]; ok {
+		return nil
+	}
+	has := func(names ...string) bool {
+		for _, n := range names {
+			if _, ok := members[n]; !ok {
+				return false
+			}
+		}
+		return true
+	}
+	switch {
+	case has("receipt"):
+		return errors.New("not an evidence bundle: this is ingest's answer with a receipt; check it with aegis verify-receipt (its --out writes the entry's bundle)")
+	case has("event_id", "durability"):
+		return errors.New("not an evidence bundle: this is a receipt; check it with aegis verify-receipt (its --out writes the entry's bundle)")
+	case has("decision_id", "proof"):
+		return errors.New("not an evidence bundle: this is a decision from the index (aegis get --json); aegis prove DECISION-ID writes its bundle")
+	}
+	return fmt.Errorf("not an evidence bundle: no \"format\" member (a bundle has \"format\":%q; aegis prove writes them)", shared.ProofFormat)
+}
