@@ -259,7 +259,8 @@ func TestIndexStatusAndRebuild(t *testing.T) {
 	args := []string{"--chain", p.Cfg.Chain, "--bucket", p.Cfg.Bucket, "--table", p.Cfg.Table, "--brokers", stack.KafkaAddr,
 		"--sealed-topic", p.Cfg.SealedTopic, "--s3-endpoint", stack.S3Endpoint, "--dynamodb-endpoint", stack.DynamoEndpoint, "--verifier-key-file", pub}
 	status := append([]string{"index", "status", "--group", "indexer-" + p.Cfg.Table}, args...)
-	if code, out := aegis(t, status...); code != 0 || !strings.Contains(out, "contiguous to seq 40") || !strings.Contains(out, "gap 0") {
+	if code, out := aegis(t, status...); code != 0 || !strings.Contains(out, "contiguous to seq 40") || !strings.Contains(out, "gap 0") ||
+		!strings.Contains(out, ": caught up; the last entry indexed from it is seq ") || !strings.Contains(out, "(the indexer group's offset ") {
 		t.Fatalf("index caught up: exit %d: %s", code, out)
 	}
 	if err := p.Stop(); err != nil {
@@ -287,8 +288,13 @@ func TestIndexStatusAndRebuild(t *testing.T) {
 	if code, out := aegis(t, append([]string{"index", "check"}, args...)...); code != 1 || !strings.Contains(out, "missing") {
 		t.Fatalf("index check: exit %d: %s", code, out)
 	}
-	if code, out := aegis(t, append([]string{"rebuild", "--only-missing"}, args...)...); code != 0 || !strings.Contains(out, "rebuilt chain") {
-		t.Fatalf("rebuild: exit %d: %s", code, out)
+	// Issue 25: what --only-missing read and what it mended are told apart,
+	// and each item mended is listed.
+	missing := n - 40
+	if code, out := aegis(t, append([]string{"rebuild", "--only-missing"}, args...)...); code != 0 ||
+		!strings.Contains(out, fmt.Sprintf("; %d items mended: %d missing written, 0 different rewritten, 0 extra deleted", missing, missing)) ||
+		strings.Count(out, "  mended missing item of seq ") != int(missing) || strings.Contains(out, "items written") {
+		t.Fatalf("rebuild --only-missing: exit %d: %s", code, out)
 	}
 	if code, out := aegis(t, append([]string{"index", "check"}, args...)...); code != 0 {
 		t.Fatalf("index check after the rebuild: exit %d: %s", code, out)

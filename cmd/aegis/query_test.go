@@ -134,7 +134,7 @@ func TestGetAndListVerify(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out = aegis(t, append([]string{"get", target, "--verify"}, flags...)...)
-	if code != 1 || !strings.Contains(out, "NOT VERIFIED "+target) || !strings.Contains(out, "differs from the signed entry in action") {
+	if code != 1 || !strings.Contains(out, "NOT VERIFIED "+target) || !strings.Contains(out, `differs from the signed entry in action (index "ALLOW", S3 "`) {
 		t.Fatalf("get --verify of a tampered item: exit %d:\n%s", code, out)
 	}
 	if code, out := aegis(t, append([]string{"list", "--user", d.UserID, "--limit", "500", "--verify"}, flags...)...); code != 1 || !strings.Contains(out, "NOT VERIFIED "+target) {
