@@ -75,3 +75,39 @@ func TestConnectionFailuresNameTheirSettings(t *testing.T) {
 		})
 	}
 }
+
+// Issue 18: aegis query checks its table before it listens, as the indexer
+// does: DynamoDB down or the table missing stops it without a "listening"
+// line, naming the setting.
+func TestQueryChecksItsTableBeforeListening(t *testing.T) {
+	setStackEnv(t)
+	dir := t.TempDir()
+	if code, out := aegis(t, "keygen", "--name", "k1", "--out", dir+"/k1"); code != 0 {
+		t.Fatal(out)
+	}
+	tokens := writeFile(t, "tokens", "auditor tok-0123456789abcdef prod")
+	base := []string{"query", "--chain", "prod", "--token-file", tokens, "--verifier-key-file", dir + "/k1.pub", "--addr", closedAddr(t)}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no table", []string{"--table", localstack.Name("absent")}, "table does not exist"},
+		{"DynamoDB down", []string{"--dynamodb-endpoint", "http://" + closedAddr(t), "--dynamodb-max-attempts", "1"}, "dynamodb could not be reached"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			logs, err := os.CreateTemp(t.TempDir(), "stderr")
+			if err != nil {
+				t.Fatal(err)
+			}
+			stderr := os.Stderr
+			os.Stderr = logs // the logger writes to the process's standard error
+			code, out := aegis(t, append(base, tc.args...)...)
+			os.Stderr = stderr
+			logged, _ := os.ReadFile(logs.Name())
+			if code != exitFailed || !strings.Contains(strings.ToLower(out), tc.want) || strings.Contains(string(logged), "listening") {
+				t.Fatalf("exit %d: %s\nlog:\n%s", code, out, logged)
+			}
+		})
+	}
+}

@@ -207,6 +207,12 @@ bearer token of --token-file bound to the chain (format: package httpauth).`,
 			if err != nil {
 				return err
 			}
+			// As the indexer does: a table that cannot be described (missing,
+			// not active, DynamoDB unreachable) stops the service before it
+			// listens, instead of after saying it does.
+			if err := layout.CheckTable(ctx, rd.DB.(layout.TableAPI), rd.Table); err != nil {
+				return err
+			}
 			srv, err := serve.Listen(serve.Options{Addr: addr, Handler: svc.Handler(), Registry: c.registry, Ready: c.readiness,
 				WriteTimeout: time.Minute, Logger: log})
 			if err != nil {
@@ -214,11 +220,7 @@ bearer token of --token-file bound to the chain (format: package httpauth).`,
 			}
 			errc := make(chan error, 1)
 			go func() { errc <- srv.Serve() }()
-			log.Info("query service listening", zap.String("addr", srv.Addr()), zap.String("chain", c.chain))
-			if err := layout.CheckTable(ctx, rd.DB.(layout.TableAPI), rd.Table); err != nil {
-				_ = srv.Shutdown(context.Background())
-				return err
-			}
+			log.Info("query service listening", zap.String("addr", srv.Addr()), zap.String("chain", c.chain), zap.String("table", c.table))
 			ready := make(chan struct{})
 			close(ready)
 			c.readyWhen(ready)
