@@ -28,20 +28,9 @@ func closedAddr(t *testing.T) string {
 // client's text kept after the hint.
 func TestConnectionFailuresNameTheirSettings(t *testing.T) {
 	setStackEnv(t)
-	dir := t.TempDir()
-	if code, out := aegis(t, "keygen", "--name", "k1", "--out", dir+"/k1"); code != 0 {
-		t.Fatal(out)
-	}
-	pub := dir + "/k1.pub"
+	pub := keyPair(t, t.TempDir(), "k1")
 	down := "http://" + closedAddr(t)
-	db, err := stack.DynamoDB(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	table := localstack.Name("connhint")
-	if err := layout.EnsureTable(context.Background(), db, table); err != nil {
-		t.Fatal(err)
-	}
+	table := emptyTable(t, "connhint")
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -63,15 +52,7 @@ func TestConnectionFailuresNameTheirSettings(t *testing.T) {
 			for k, v := range tc.env {
 				t.Setenv(k, v)
 			}
-			code, out := aegis(t, tc.args...)
-			if code != exitFailed {
-				t.Fatalf("exit %d: %s", code, out)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(out, w) {
-					t.Errorf("output lacks %q:\n%s", w, out)
-				}
-			}
+			failsWith(t, tc.args, tc.want...)
 		})
 	}
 }
@@ -81,12 +62,8 @@ func TestConnectionFailuresNameTheirSettings(t *testing.T) {
 // line, naming the setting.
 func TestQueryChecksItsTableBeforeListening(t *testing.T) {
 	setStackEnv(t)
-	dir := t.TempDir()
-	if code, out := aegis(t, "keygen", "--name", "k1", "--out", dir+"/k1"); code != 0 {
-		t.Fatal(out)
-	}
 	tokens := writeFile(t, "tokens", "auditor tok-0123456789abcdef prod")
-	base := []string{"query", "--chain", "prod", "--token-file", tokens, "--verifier-key-file", dir + "/k1.pub", "--addr", closedAddr(t)}
+	base := []string{"query", "--chain", "prod", "--token-file", tokens, "--verifier-key-file", keyPair(t, t.TempDir(), "k1"), "--addr", closedAddr(t)}
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -110,4 +87,18 @@ func TestQueryChecksItsTableBeforeListening(t *testing.T) {
 			}
 		})
 	}
+}
+
+// emptyTable creates an index table of its own for a test.
+func emptyTable(t *testing.T, prefix string) string {
+	t.Helper()
+	db, err := stack.DynamoDB(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	table := localstack.Name(prefix)
+	if err := layout.EnsureTable(context.Background(), db, table); err != nil {
+		t.Fatal(err)
+	}
+	return table
 }

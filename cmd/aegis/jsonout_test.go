@@ -2,12 +2,10 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"strings"
 	"testing"
 
-	"github.com/aegisai/audit/indexer/layout"
 	"github.com/aegisai/audit/internal/testbed/localstack"
 )
 
@@ -16,19 +14,9 @@ import (
 // with the usage line.
 func TestJSONFailuresOnStandardOutput(t *testing.T) {
 	setStackEnv(t)
-	db, err := stack.DynamoDB(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	table := localstack.Name("jsonout")
-	if err := layout.EnsureTable(context.Background(), db, table); err != nil {
-		t.Fatal(err)
-	}
+	table := emptyTable(t, "jsonout")
 	dir := t.TempDir()
-	if code, out := aegis(t, "keygen", "--name", "k1", "--out", dir+"/k1"); code != 0 {
-		t.Fatal(out)
-	}
-	pub := dir + "/k1.pub"
+	pub := keyPair(t, dir, "k1")
 	for _, tc := range []struct {
 		name string
 		args []string

@@ -36,15 +36,7 @@ func TestStartupValidationNamesEverySetting(t *testing.T) {
 		{[]string{"ingest"}, []string{"--tokens-file (AEGIS_TOKENS_FILE) is required", "one of --chain (AEGIS_CHAIN), --environments (AEGIS_ENVIRONMENTS) is required"}},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
-			code, out := aegis(t, tc.args...)
-			if code != exitFailed {
-				t.Fatalf("exit %d: %s", code, out)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(out, w) {
-					t.Errorf("output lacks %q:\n%s", w, out)
-				}
-			}
+			failsWith(t, tc.args, tc.want...)
 		})
 	}
 }
@@ -55,12 +47,8 @@ func TestStartupValidationNamesEverySetting(t *testing.T) {
 // fail later (discover's range and type) name the flag too.
 func TestLibraryChecksNameTheFlag(t *testing.T) {
 	dir := t.TempDir()
-	if code, out := aegis(t, "keygen", "--name", "k1", "--out", dir+"/k1"); code != 0 {
-		t.Fatal(out)
-	}
-	if code, out := aegis(t, "keygen", "--name", "k2", "--out", dir+"/k2"); code != 0 {
-		t.Fatal(out)
-	}
+	keyPair(t, dir, "k1")
+	keyPair(t, dir, "k2")
 	missing := dir + "/missing.key"
 	for _, tc := range []struct {
 		args, want []string
@@ -77,15 +65,7 @@ func TestLibraryChecksNameTheFlag(t *testing.T) {
 			[]string{`--type (AEGIS_TYPE) "decision" is not an entry type: want event (decisions and overrides) or invalid`}},
 	} {
 		t.Run(strings.Join(tc.args[:3], " "), func(t *testing.T) {
-			code, out := aegis(t, tc.args...)
-			if code != exitFailed {
-				t.Fatalf("exit %d: %s", code, out)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(out, w) {
-					t.Errorf("output lacks %q:\n%s", w, out)
-				}
-			}
+			out := failsWith(t, tc.args, tc.want...)
 			for _, field := range []string{"Chain", "BatchMaxBytes", "SignerKey", "VerifierKey", "NextSignerKey", "From", "To", "Type"} {
 				if strings.Contains(out, field+" ") || strings.Contains(out, field+":") {
 					t.Errorf("output names the Go field %s:\n%s", field, out)
@@ -150,4 +130,30 @@ func TestConfigReferenceIsCurrent(t *testing.T) {
 			t.Errorf("the reference lacks %s", s)
 		}
 	}
+}
+
+// failsWith runs aegis with args, wants exit status 1 and every part of
+// want in its output, and returns the output.
+func failsWith(t *testing.T, args []string, want ...string) string {
+	t.Helper()
+	code, out := aegis(t, args...)
+	if code != exitFailed {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	for _, w := range want {
+		if !strings.Contains(out, w) {
+			t.Errorf("output lacks %q:\n%s", w, out)
+		}
+	}
+	return out
+}
+
+// keyPair writes a checkpoint key pair named name with aegis keygen:
+// dir/name.key and dir/name.pub, whose path it returns.
+func keyPair(t *testing.T, dir, name string) string {
+	t.Helper()
+	if code, out := aegis(t, "keygen", "--name", name, "--out", dir+"/"+name); code != 0 {
+		t.Fatal(out)
+	}
+	return dir + "/" + name + ".pub"
 }
