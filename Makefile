@@ -9,7 +9,7 @@ export AEGIS_ROOT := $(CURDIR)
 VERSITYGW := bin/versitygw
 DYNALITE  := devstack/dynalite/node_modules/dynalite/cli.js
 
-.PHONY: all tools browser run test test-containers test-external docs compose-check up down bench chaos fuzz build vet fmt clean-data
+.PHONY: all tools browser run explore test test-containers test-external docs compose-check up down bench chaos fuzz build vet fmt clean-data
 
 all: build
 
@@ -37,6 +37,11 @@ build:
 ## run: the whole pipeline on the embedded local stack, state in ./.data
 run: tools
 	$(GO) run ./internal/testbed/cmd/demo -data .data
+
+## explore: make run, then keep the stack up (Ctrl-C stops it) and print the
+## settings and commands to explore the chain with bin/aegis
+explore: tools build
+	$(GO) run ./internal/testbed/cmd/demo -data .data -keep
 
 ## test: unit tests and end-to-end tests against the real local servers
 test: tools browser

@@ -84,6 +84,7 @@ func (s *Sealer) evictPredecessor(ctx context.Context, admin *kgo.Client) {
 		s.log.Warn("could not remove the group member of this sealer's previous run; it expires with its session", zap.Error(err))
 		return
 	}
-	s.log.Info("removed the group member a previous run of this sealer left behind (killed?), so the partition is reassigned at once",
+	s.log.Info("removed the group member a previous run of this sealer left behind (killed?), so the partition is reassigned at once; "+
+		"if a sealer with the same identity is still running, it is fenced now: give each running sealer its own --identity",
 		zap.String("client_id", s.clientID()), zap.Int("members", len(req.Members)))
 }

@@ -97,6 +97,7 @@ answers the requests in flight, then flushes the producers.`,
 	f := cmd.Flags()
 	f.StringVar(&listen, "listen", "127.0.0.1:8080", "address to serve the API, health and metrics on")
 	f.StringVar(&tokensFile, "tokens-file", "", "bearer tokens, each bound to environments (required; format in the README)")
+	aliasFlags(cmd, map[string]string{"addr": "listen", "token-file": "tokens-file"})
 	f.StringSliceVar(&envs, "environments", nil, "environments (chains) recorded (default: --chain)")
 	f.Int64Var(&maxBody, "max-body-bytes", 64<<10, "largest request body accepted (413 beyond)")
 	f.StringVar(&failSafe, "fail-safe-action", "CHALLENGE", "the action a 503 tells callers to apply instead of the decision")

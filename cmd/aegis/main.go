@@ -338,6 +338,7 @@ checkpoints cannot be seen from S3 alone, but fails against a kept one.`,
 	root.AddCommand(c.queryCommands()...)
 	root.AddCommand(c.ingestCommand(), c.rotateKeyCommand(), c.healthCommand())
 	root.AddCommand(referenceCommand(root))
+	scopeHelp(root)
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)

@@ -236,6 +236,7 @@ bearer token of --token-file bound to the chain (format: package httpauth).`,
 	}
 	serveCmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "listen address of the API and the page")
 	serveCmd.Flags().StringVar(&tokenFile, "token-file", "", "bearer tokens and the chains each may read (required)")
+	aliasFlags(serveCmd, map[string]string{"listen": "addr", "tokens-file": "token-file"})
 	return []*cobra.Command{get, list, serveCmd}
 }
 

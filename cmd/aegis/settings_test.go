@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -156,4 +157,53 @@ func keyPair(t *testing.T, dir, name string) string {
 		t.Fatal(out)
 	}
 	return dir + "/" + name + ".pub"
+}
+
+// The two HTTP services name their address and token file differently
+// (ingest --listen/--tokens-file, query --addr/--token-file); each takes
+// the other's names too, so a token file given under the wrong name is
+// still the one read.
+func TestHTTPServicesTakeEachOthersFlagNames(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "no-such-tokens")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"query", "--chain", "prod", "--tokens-file", missing, "--listen", "127.0.0.1:0"}, "--token-file: token file: open " + missing},
+		{[]string{"ingest", "--chain", "prod", "--token-file", missing, "--addr", "127.0.0.1:0"}, "--tokens-file: token file: open " + missing},
+	} {
+		if code, out := aegis(t, c.args...); code != 1 || !strings.Contains(out, c.want) {
+			t.Errorf("aegis %s: exit %d: %s (want %q)", strings.Join(c.args, " "), code, out, c.want)
+		}
+	}
+}
+
+// A command's --help lists the global flags it reads, not all of them.
+func TestHelpListsOnlyTheFlagsACommandReads(t *testing.T) {
+	for _, c := range []struct {
+		cmd        string
+		has, lacks []string
+	}{
+		{"verify", []string{"--s3-endpoint", "--verifier-key-file", "--known-checkpoint"}, []string{"--kafka-tls", "--dynamodb-endpoint", "--brokers"}},
+		{"sealer", []string{"--kafka-tls", "--brokers", "--s3-endpoint"}, []string{"--dynamodb-endpoint"}},
+	} {
+		code, out := aegis(t, c.cmd, "--help")
+		if code != 0 {
+			t.Fatalf("aegis %s --help: exit %d: %s", c.cmd, code, out)
+		}
+		for _, f := range c.has {
+			if !strings.Contains(out, f+" ") {
+				t.Errorf("aegis %s --help does not list %s:\n%s", c.cmd, f, out)
+			}
+		}
+		for _, f := range c.lacks {
+			if strings.Contains(out, f+" ") {
+				t.Errorf("aegis %s --help lists %s, which it does not read:\n%s", c.cmd, f, out)
+			}
+		}
+	}
+	// Hiding is for the help only: the flag still parses.
+	if code, out := aegis(t, "verify", "--brokers", "x:1", "--help"); code != 0 {
+		t.Fatalf("verify --brokers x:1 --help: exit %d: %s", code, out)
+	}
 }

@@ -5,7 +5,7 @@
 // it returns the fail-safe action instead and the escalation is spooled, to
 // be recorded when the broker is back.
 //
-//	go run ./examples/loginrisk --brokers 127.0.0.1:9092 --environment dev
+//	go run ./examples/loginrisk --brokers 127.0.0.1:9092 --environment prod
 //	curl -s localhost:8090/login -d '{"user_id":"u-42","session_id":"s-1","ip_country":"DE","failed_attempts":0,"new_device":false}'
 package main
 

@@ -128,7 +128,7 @@ func Start(ctx context.Context, st *localstack.Stack, cfg Config) (*Pipeline, er
 		}
 		ix, err := indexer.New(ctx, indexer.Config{
 			Metrics: reg,
-			Brokers: st.Brokers, SealedTopic: cfg.SealedTopic, Group: p.indexerGroup(),
+			Brokers: st.Brokers, SealedTopic: cfg.SealedTopic, Group: p.IndexerGroup(),
 			DynamoDB: p.DynamoDB, Table: cfg.Table, Logger: cfg.Logger.Named(fmt.Sprintf("indexer-%d", i)),
 		})
 		if err != nil {
@@ -212,7 +212,7 @@ func (p *Pipeline) WaitIndexed(ctx context.Context) error {
 		if err != nil || ends.Error() != nil {
 			return false
 		}
-		committed, err := adm.FetchOffsets(ctx, p.indexerGroup())
+		committed, err := adm.FetchOffsets(ctx, p.IndexerGroup())
 		if err != nil || committed.Error() != nil {
 			return false
 		}
@@ -233,7 +233,8 @@ func (p *Pipeline) WaitIndexed(ctx context.Context) error {
 	})
 }
 
-func (p *Pipeline) indexerGroup() string { return "indexer-" + p.Cfg.Table }
+// IndexerGroup is the consumer group of the pipeline's indexers (one per table).
+func (p *Pipeline) IndexerGroup() string { return "indexer-" + p.Cfg.Table }
 
 // WaitFor polls done until it holds, a service fails, or ctx ends.
 func (p *Pipeline) WaitFor(ctx context.Context, done func() bool) error {

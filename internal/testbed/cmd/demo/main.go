@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"go.uber.org/zap"
@@ -33,24 +34,41 @@ func main() {
 	users := flag.Int("users", 800, "distinct users")
 	verbose := flag.Bool("v", false, "log the services at info level")
 	timeout := flag.Duration("timeout", 10*time.Minute, "give up (exit 1) if the run has not finished by then")
+	keep := flag.Bool("keep", false, "after the run, keep the stack up until Ctrl-C and print the settings to explore it with the aegis CLI (make explore)")
 	flag.Parse()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	sig, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	ctx, cancel := context.WithTimeout(sig, *timeout)
 	defer cancel()
-	if err := run(ctx, *dataDir, *decisions, *overrides, *users, *verbose); err != nil {
+	hold := func(string) {
+		fmt.Println("\nTo explore the chain with the aegis CLI and the auditor's page: make explore (another run like this one, then the stack stays up and the settings are printed)")
+	}
+	if *keep {
+		hold = func(settings string) {
+			fmt.Print(settings)
+			<-sig.Done()
+			fmt.Println("stopping the stack")
+		}
+	}
+	if err := run(ctx, *dataDir, *decisions, *overrides, *users, *verbose, hold); err != nil {
 		fmt.Fprintln(os.Stderr, "run failed:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, dataDir string, decisions, overrides, users int, verbose bool) error {
+// run runs the demo; hold is called with the settings to explore the
+// stack before it stops (it returns at once unless -keep).
+func run(ctx context.Context, dataDir string, decisions, overrides, users int, verbose bool, hold func(settings string)) error {
 	level := zapcore.WarnLevel
 	if verbose {
 		level = zapcore.InfoLevel
 	}
 	logCfg := zap.NewDevelopmentConfig()
 	logCfg.Level = zap.NewAtomicLevelAt(level)
+	// The Kafka client's retries (a group rejoin after the previous run,
+	// a fetch the broker turned down) are warnings of the services at
+	// work, not failures of the run: no stack trace under them.
+	logCfg.DisableStacktrace = true
 	log, err := logCfg.Build()
 	if err != nil {
 		return err
@@ -146,16 +164,50 @@ func run(ctx context.Context, dataDir string, decisions, overrides, users int, v
 		fmt.Printf("verification           : OK: %d entries (%d events, %d invalid), %d objects, %d signed checkpoints, in %s\n",
 			rep.Entries, rep.Events, rep.Invalid, rep.Objects, rep.Checkpoints, verifyTook.Round(time.Millisecond))
 	}
-	if err := printLookups(ctx, p, w); err != nil {
+	sample, err := printLookups(ctx, p, w)
+	if err != nil {
 		return err
 	}
 	if verr != nil {
 		return verr
 	}
+	settings, err := exploreSettings(st, cfg, p.IndexerGroup(), abs, sample)
+	if err != nil {
+		return err
+	}
+	hold(settings)
 	return p.Stop()
 }
 
-func printLookups(ctx context.Context, p *pipeline.Pipeline, w *pipeline.Workload) error {
+// exploreSettings writes a token file for the query service and returns
+// what to type in another terminal to explore the running stack with the
+// aegis CLI: the chain, the servers, the key, and a few commands.
+func exploreSettings(st *localstack.Stack, cfg pipeline.Config, group, dir, decision string) (string, error) {
+	token := make([]byte, 16)
+	if _, err := rand.Read(token); err != nil {
+		return "", err
+	}
+	tokens := filepath.Join(dir, "tokens")
+	if err := os.WriteFile(tokens, fmt.Appendf(nil, "demo %x %s\n", token, cfg.Chain), 0o600); err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nThe stack stays up until Ctrl-C. In another terminal, from this folder:\n\n")
+	fmt.Fprintf(&b, "export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AEGIS_CHAIN=%s \\\n", localstack.AccessKey, localstack.SecretKey, cfg.Chain)
+	fmt.Fprintf(&b, "  AEGIS_BROKERS=%s AEGIS_TOPIC=%s AEGIS_SEALED_TOPIC=%s \\\n", strings.Join(st.Brokers, ","), cfg.Topic, cfg.SealedTopic)
+	fmt.Fprintf(&b, "  AEGIS_S3_ENDPOINT=%s AEGIS_BUCKET=%s \\\n", st.S3Endpoint, cfg.Bucket)
+	fmt.Fprintf(&b, "  AEGIS_DYNAMODB_ENDPOINT=%s AEGIS_TABLE=%s \\\n", st.DynamoEndpoint, cfg.Table)
+	fmt.Fprintf(&b, "  AEGIS_VERIFIER_KEY_FILE=%s\n", filepath.Join(dir, "keys", "verifier.pub"))
+	fmt.Fprintf(&b, "bin/aegis verify\n")
+	fmt.Fprintf(&b, "bin/aegis get %s --verify\n", decision)
+	fmt.Fprintf(&b, "bin/aegis index status --group %s\n", group)
+	fmt.Fprintf(&b, "bin/aegis query --addr 127.0.0.1:8081 --token-file %s   # the auditor's page: http://127.0.0.1:8081/ (token %x)\n", tokens, token)
+	return b.String(), nil
+}
+
+// printLookups prints the three lookups of a decision of this run (one
+// with an override when there is one) and returns its id.
+func printLookups(ctx context.Context, p *pipeline.Pipeline, w *pipeline.Workload) (string, error) {
 	sample := w.Decisions[0]
 	if len(w.Overrides) > 0 {
 		id := w.Overrides[0].Override.DecisionID
@@ -168,7 +220,7 @@ func printLookups(ctx context.Context, p *pipeline.Pipeline, w *pipeline.Workloa
 	t := time.Now()
 	d, err := p.Reader.Decision(ctx, sample.Decision.DecisionID)
 	if err != nil {
-		return fmt.Errorf("lookup by decision: %w", err)
+		return "", fmt.Errorf("lookup by decision: %w", err)
 	}
 	took := time.Since(t)
 	fmt.Printf("lookup by decision     : %s action %s, now %s after %d override(s); user %s session %s; proof seq %d in %s line %d (%s)\n",
@@ -176,25 +228,32 @@ func printLookups(ctx context.Context, p *pipeline.Pipeline, w *pipeline.Workloa
 	t = time.Now()
 	up, err := p.Reader.ByUser(ctx, d.UserID, query.Range{Limit: 5})
 	if err != nil {
-		return fmt.Errorf("lookup by user: %w", err)
+		return "", fmt.Errorf("lookup by user: %w", err)
 	}
 	fmt.Printf("lookup by user         : %s: newest %d decisions: %s (more: %v) (%s)\n",
 		d.UserID, len(up.Decisions), decisionList(up), up.Next != "", time.Since(t).Round(time.Microsecond))
 	t = time.Now()
 	sp, err := p.Reader.BySession(ctx, d.SessionID, query.Range{Limit: 5})
 	if err != nil {
-		return fmt.Errorf("lookup by session: %w", err)
+		return "", fmt.Errorf("lookup by session: %w", err)
 	}
 	fmt.Printf("lookup by session      : %s: %d decisions: %s (%s)\n",
 		d.SessionID, len(sp.Decisions), decisionList(sp), time.Since(t).Round(time.Microsecond))
-	return nil
+	return d.DecisionID, nil
 }
 
 func decisionList(pg interface{ IDs() []string }) string { return strings.Join(pg.IDs(), ", ") }
 
 // loadKeys reads the demo's checkpoint signing keys, creating them once.
 func loadKeys(dir string) (skey, vkey string, err error) {
-	sPath, vPath := filepath.Join(dir, "signer.key"), filepath.Join(dir, "verifier.key")
+	sPath, vPath := filepath.Join(dir, "signer.key"), filepath.Join(dir, "verifier.pub")
+	// A .data made before the public key was named .pub (as every other
+	// public key is) has it as verifier.key.
+	if _, err := os.Stat(vPath); errors.Is(err, os.ErrNotExist) {
+		if err := os.Rename(filepath.Join(dir, "verifier.key"), vPath); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return "", "", err
+		}
+	}
 	s, serr := os.ReadFile(sPath)
 	v, verr := os.ReadFile(vPath)
 	if serr == nil && verr == nil {
