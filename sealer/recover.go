@@ -312,19 +312,24 @@ func (s *Sealer) adopt(ctx context.Context, key string, body []byte, records []*
 	if err != nil {
 		return nil, nil, fork("is not a batch: %v", err)
 	}
-	if len(lines) > len(records) {
-		more, err := s.fetchRecords(ctx, records[len(records)-1].Offset+1, len(lines)-len(records))
-		if err != nil {
-			return nil, nil, fmt.Errorf("read records to check %s: %w", key, err)
-		}
-		records = append(records[:len(records):len(records)], more...)
-	}
 	head := s.Head()
 	entries := make([]*shared.Entry, len(lines))
 	for i, line := range lines {
 		theirs, err := shared.ParseLineLenient(line)
 		if err != nil {
 			return nil, nil, fork("line %d does not parse: %v", i+1, err)
+		}
+		// The records past those held are read from the topic only once
+		// every line before is this sealer's: an object of a hundred
+		// thousand lines of garbage is a fork at its first line, not a
+		// wait for records the topic never had (the sealer then started
+		// over, and waited again, at every session).
+		if i == len(records) {
+			more, err := s.fetchRecords(ctx, records[len(records)-1].Offset+1, len(lines)-len(records))
+			if err != nil {
+				return nil, nil, fmt.Errorf("read records to check %s: %w", key, err)
+			}
+			records = append(records[:len(records):len(records)], more...)
 		}
 		if i > 0 && theirs.Source != nil && shared.FileDate(theirs.Source.Timestamp) != shared.FileDate(entries[0].Source.Timestamp) {
 			return nil, nil, fork("line %d (seq %d) is of another day than the object's first line", i+1, theirs.Seq)

@@ -167,6 +167,9 @@ func TestAdoptionChecksEveryLine(t *testing.T) {
 		{"a line dropped", func(l []string) []string { return append(l[:1], l[2:]...) }, true},
 		{"lines swapped", func(l []string) []string { l[0], l[1] = l[1], l[0]; return l }, true},
 		{"not JSON", func(l []string) []string { return []string{"garbage"} }, true},
+		{"more lines than the topic holds, none JSON", func(l []string) []string {
+			return strings.Split(strings.Repeat("x\n", 100_000), "\n")[:100_000]
+		}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, store, clock := unitSealer(t)

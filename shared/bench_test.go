@@ -164,3 +164,19 @@ func BenchmarkParseObject(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCheckLines is the line rules of section 1 checked over an
+// object of 1,000 lines before any is read (a part of ParseObject).
+func BenchmarkCheckLines(b *testing.B) {
+	_, lines := testChain(b, 1000)
+	var body []byte
+	for _, l := range lines[1:] {
+		body = append(append(body, l...), '\n')
+	}
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if _, err := checkLines(body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

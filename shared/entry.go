@@ -658,13 +658,29 @@ func parseLine(es *entryWithSource, line []byte, text string, lenient bool) (*En
 	return e, checkLineHash(line, e, -1)
 }
 
+// maxLineValues bounds the JSON values the strict parser reads in a sealed
+// line. A line that verifies holds its entry's fixed members (fewer than 40
+// values: the entry, source, event, decision, invalid, genesis and key
+// objects and their members) and at most one metadata object of at most
+// MaxMetadataBytes bytes of canonical JSON, each of whose values takes at
+// least one byte: fewer than MaxMetadataBytes + 40 values. A line holding
+// more cannot verify, so reading stops there: the parser keeps 96 bytes and
+// more for each value, and one line can be as long as its object (a hostile
+// line of "0," in an array, 64 MiB, once took about 10 GB). Lenient reading
+// (older lines, no metadata limit) has no such bound.
+const maxLineValues = MaxMetadataBytes + 64
+
 // decodeLine is the strict path of ParseLine before the hash check: the
 // general parser and decodeEntry.
 func decodeLine(line []byte, lenient bool) (*Entry, error) {
 	// Canonical mode checks that the line is exactly the canonical JSON of
 	// its content as it parses (FuzzCanonicalMode holds it to writing the
 	// content anew and comparing bytes).
-	v, err := parseJSON(line, parseOptions{maxDepth: maxLineDepth, lenientNumbers: lenient, canonical: true})
+	o := parseOptions{maxDepth: maxLineDepth, lenientNumbers: lenient, canonical: true}
+	if !lenient {
+		o.maxValues, o.valuesOf = maxLineValues, "sealed line"
+	}
+	v, err := parseJSON(line, o)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadEntry, err)
 	}

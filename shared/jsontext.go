@@ -115,6 +115,12 @@ type parseOptions struct {
 	// line): it is checked while parsing, which is the same as writing the
 	// parsed value canonically and comparing bytes, without doing either.
 	canonical bool
+	// maxValues, when not 0, is the most values (of any kind, members'
+	// values included) the text may hold: the parser stops at the next one
+	// instead of keeping it. valuesOf names what cannot hold more, for
+	// the error.
+	maxValues int
+	valuesOf  string
 }
 
 // errNotCanonicalForm is the reason for canonical-mode refusals.
@@ -163,6 +169,8 @@ type jsonParser struct {
 	// text, so an object costs no allocation of its own.
 	stack []jsonMember
 	arena []jsonMember
+	// values counts the values begun, for opts.maxValues.
+	values int
 }
 
 type pathSegment struct {
@@ -206,6 +214,9 @@ func (p *jsonParser) space() {
 func (p *jsonParser) value(depth int) (jsonValue, error) {
 	if p.pos >= len(p.in) {
 		return jsonValue{}, p.fail("unexpected end of input")
+	}
+	if p.values++; p.opts.maxValues > 0 && p.values > p.opts.maxValues {
+		return jsonValue{}, p.fail("more than %d values: no %s that verifies holds as many", p.opts.maxValues, p.opts.valuesOf)
 	}
 	switch c := p.in[p.pos]; {
 	case c == '{':

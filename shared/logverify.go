@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
+	"unicode/utf8"
 )
 
 // ErrVerifyFailed is wrapped by every *Failure.
@@ -111,8 +113,9 @@ type LineError struct {
 func (e *LineError) Error() string { return fmt.Sprintf("line %d: %s", e.Line, e.Reason) }
 
 // SplitLines splits an object into its lines: UTF-8 JSON Lines, each line
-// ending in "\n" (the last one too), no empty line. A line that breaks the
-// rules is a *LineError.
+// ending in "\n" (the last one too), no empty line, no CR, no byte order
+// mark (docs/FORMAT.md section 1). A line that breaks the rules is a
+// *LineError naming the first such line.
 func SplitLines(body []byte) ([][]byte, error) {
 	n, err := checkLines(body)
 	if err != nil {
@@ -121,23 +124,72 @@ func SplitLines(body []byte) ([][]byte, error) {
 	return bytes.SplitN(body, []byte("\n"), n+1)[:n], nil
 }
 
-// checkLines applies SplitLines' rules, with its errors in its order,
-// without splitting (no allocation): it returns the number of lines.
+// checkLines applies section 1's line rules to the whole object without
+// splitting it (no allocation) and returns the number of lines. The
+// failure is the first line, in line order, that breaks any of them, as
+// the Python reference splits and checks line by line before reading any
+// line alone: a CR or bad UTF-8 on line 1 is named before an empty line 4,
+// and before a bad hash on an earlier line (which is only read after). Of
+// one line's faults the first in the reference's order is named: a byte
+// order mark, empty, a CR, not UTF-8, no newline at the end.
 func checkLines(body []byte) (int, error) {
 	if len(body) == 0 {
 		return 0, errors.New("empty object")
 	}
 	n := bytes.Count(body, []byte("\n"))
-	if body[len(body)-1] != '\n' {
-		return 0, &LineError{Line: n + 1, Reason: "the object's last line does not end in a newline (truncated?)"}
+	var first *LineError
+	rank := 0
+	// note records a fault of the line holding byte at, ranked within a
+	// line by the reference's order.
+	note := func(at, r int, reason string) {
+		line := bytes.Count(body[:at], []byte("\n")) + 1
+		if first == nil || line < first.Line || line == first.Line && r < rank {
+			first, rank = &LineError{Line: line, Reason: reason}, r
+		}
+	}
+	if bytes.HasPrefix(body, []byte("\xef\xbb\xbf")) {
+		note(0, 0, "the object starts with a byte order mark")
 	}
 	if body[0] == '\n' {
-		return 0, &LineError{Line: 1, Reason: "empty line"}
+		note(0, 1, "empty line")
+	} else if i := bytes.Index(body, []byte("\n\n")); i >= 0 {
+		note(i+1, 1, "empty line")
 	}
-	if i := bytes.Index(body, []byte("\n\n")); i >= 0 {
-		return 0, &LineError{Line: bytes.Count(body[:i+1], []byte("\n")) + 1, Reason: "empty line"}
+	if i := bytes.IndexByte(body, '\r'); i >= 0 {
+		note(i, 2, "the line holds a CR (\\r)")
+	}
+	if i := firstInvalidUTF8(body); i >= 0 {
+		// '\n' is one byte of its own in UTF-8, so the whole object's
+		// first bad byte is the first bad byte of its line read alone.
+		note(i, 3, fmt.Sprintf("not UTF-8 (byte %d of the line)", i-bytes.LastIndexByte(body[:i], '\n')-1))
+	}
+	if body[len(body)-1] != '\n' {
+		note(len(body)-1, 4, "the object's last line does not end in a newline (truncated?)")
+	}
+	if first != nil {
+		return 0, first
 	}
 	return n, nil
+}
+
+// firstInvalidUTF8 is the offset of b's first byte that does not start a
+// valid UTF-8 sequence, or -1.
+func firstInvalidUTF8(b []byte) int {
+	if utf8.Valid(b) {
+		return -1
+	}
+	for i := 0; i < len(b); {
+		if b[i] < utf8.RuneSelf {
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size == 1 {
+			return i
+		}
+		i += size
+	}
+	return -1
 }
 
 // LogReport summarises a verified log.
@@ -252,13 +304,33 @@ func (v *LogVerifier) Object(key string, entries []*Entry) error {
 			return &Failure{Key: GenesisKey(v.prefix, v.chain), Reason: "no genesis object: the chain starts at " + key, Err: ErrChainBroken}
 		}
 	}
-	if first.Type == EntryGenesis && len(entries) != 1 {
+	// Only the genesis object's key holds the genesis object: a batch that
+	// starts with the genesis entry is at the wrong key (line 1, below).
+	if key == GenesisKey(v.prefix, v.chain) && first.Type == EntryGenesis && len(entries) != 1 {
 		return &Failure{Key: key, Line: 2, Seq: entries[1].Seq, HasSeq: true,
 			Reason: fmt.Sprintf("the genesis object holds %d lines, want exactly 1", len(entries)), Err: ErrChainBroken}
 	}
 	if want := BatchKey(v.prefix, first); want != key {
 		return &Failure{Key: key, Line: 1, Seq: first.Seq, HasSeq: true,
 			Reason: fmt.Sprintf("object is stored at the wrong key; its first entry belongs at %s", want), Err: ErrChainBroken}
+	}
+	// Every entry of the object is of its key's day (the object's rules,
+	// section 6's second bullet) before any is linked to the chain (the
+	// third): the first failure in the order of the Python reference.
+	var day time.Time
+	if first.Source != nil { // nil: the genesis object, of one line
+		day = FileDate(first.Source.Timestamp)
+	}
+	for i, e := range entries[1:] {
+		if e.Source == nil {
+			return &Failure{Key: key, Line: i + 2, Seq: e.Seq, HasSeq: true, Err: ErrChainBroken,
+				Reason: "the genesis entry in a batch object: it has no source.timestamp of the object's date " + day.Format("2006-01-02")}
+		}
+		if d := FileDate(e.Source.Timestamp); d != day {
+			return &Failure{Key: key, Line: i + 2, Seq: e.Seq, HasSeq: true, Err: ErrChainBroken,
+				Reason: fmt.Sprintf("source.timestamp %s is not on the object's date %s: every entry of an object is of its key's day",
+					FormatTime(e.Source.Timestamp), day.Format("2006-01-02"))}
+		}
 	}
 	if head := v.chainV.Head(); len(v.latest.entries) > 0 && first.Seq <= head.Seq {
 		// Two objects hold this seq (a fork put at another day's key is
@@ -272,11 +344,6 @@ func (v *LogVerifier) Object(key string, entries []*Entry) error {
 	for i, e := range entries {
 		if err := v.chainV.Add(e); err != nil {
 			return &Failure{Key: key, Line: i + 1, Seq: e.Seq, HasSeq: true, Reason: err.Error(), Err: err}
-		}
-		if i > 0 && FileDate(e.Source.Timestamp) != FileDate(first.Source.Timestamp) {
-			return &Failure{Key: key, Line: i + 1, Seq: e.Seq, HasSeq: true, Err: ErrChainBroken,
-				Reason: fmt.Sprintf("source.timestamp %s is not on the object's date %s: every entry of an object is of its key's day",
-					FormatTime(e.Source.Timestamp), FileDate(first.Source.Timestamp).Format("2006-01-02"))}
 		}
 		v.latest.offsets = append(v.latest.offsets, v.chainV.Head().Offset)
 		if t, ok := v.pinned[e.Seq]; ok {

@@ -125,7 +125,14 @@ func VerifyBundle(raw []byte, trusted Keyset) (ProofReport, error) {
 	if !ok {
 		return bad("a bundle ends in one newline")
 	}
-	v, err := parseJSON([]byte(body), parseOptions{maxDepth: 4, canonical: true})
+	// Every value of a bundle that verifies takes dozens of bytes: an
+	// entry is 7 values around a sealed line and a signed checkpoint (each
+	// of hundreds of bytes), and each of its path's hashes takes 67 (the
+	// vectors' bundles take 117 to 127 bytes a value; a path of 64 hashes
+	// about 70). One value per 32 bytes is twice what any holds, and bounds
+	// what reading a hostile file of tiny values keeps (96 bytes and more
+	// a value: 1.2 GB for 4 MiB before).
+	v, err := parseJSON([]byte(body), parseOptions{maxDepth: 4, canonical: true, maxValues: len(body)/32 + 64, valuesOf: "bundle of this size"})
 	if err != nil {
 		return bad("%v", err)
 	}

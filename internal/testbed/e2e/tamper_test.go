@@ -87,7 +87,8 @@ func pythonVerify(t *testing.T, p *pipeline.Pipeline, dir string) (int, string) 
 // Issue 6: the tamper matrix. Each change is found by aegis verify with the
 // object (and version, line and seq where they apply) named, and, where a
 // downloaded copy can show it, by the Python reference verifier too, naming
-// the same object. Both agree that the untouched chain is sound.
+// a failure (the same object and line where Go names a line). Both agree
+// that the untouched chain is sound.
 func TestTamperMatrix(t *testing.T) {
 	line := func(body []byte, i int) []byte { l, _ := shared.SplitLines(body); return l[i] }
 	join := func(lines ...[]byte) []byte { return append(bytes.Join(lines, []byte("\n")), '\n') }
@@ -132,6 +133,14 @@ func TestTamperMatrix(t *testing.T) {
 			b := v.obj(2)
 			putVersion(t, v.p, v.refs[2].Key, b[:len(b)-40], true)
 			return v.refs[2].Key, 10, true
+		}, true, shared.ErrBadEntry},
+		{"CR on a line, an empty line further down", func(t *testing.T, v victim) (string, int, bool) {
+			// Section 1 is checked line by line before any line alone, as
+			// the Python reference does: line 2 (the CR), not line 4.
+			b := v.obj(2)
+			cr := append(bytes.Clone(line(b, 1)), '\r')
+			putVersion(t, v.p, v.refs[2].Key, join(line(b, 0), cr, line(b, 2), nil, line(b, 3)), true)
+			return v.refs[2].Key, 2, true
 		}, true, shared.ErrBadEntry},
 		{"new version with the original bytes on top", func(t *testing.T, v victim) (string, int, bool) {
 			b := bytes.Clone(v.obj(1))
@@ -232,6 +241,9 @@ func TestTamperMatrix(t *testing.T) {
 				}
 			case code != 1 || !strings.HasPrefix(out, "FAIL object "):
 				t.Fatalf("python: exit %d: %s; want a failure", code, out)
+			case line > 0 && !strings.HasPrefix(out, fmt.Sprintf("FAIL object %s line %d ", key, line)) &&
+				!strings.HasPrefix(out, fmt.Sprintf("FAIL object %s line %d:", key, line)):
+				t.Fatalf("python: %s; want object %s line %d, as aegis verify names it", out, key, line)
 			default:
 				t.Logf("python: %s", out)
 			}

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -160,4 +161,32 @@ func TestTruncationIsFound(t *testing.T) {
 	head := p.Sealer.Head()
 	key := putCheckpoint(t, p, p.Cfg.SignerKey, shared.Checkpoint{Chain: p.Cfg.Chain, Seq: head.Seq + 10, Hash: head.Hash, Object: "audit/gone.jsonl", Time: time.Now()})
 	wantFailure(t, p, key, 0, shared.ErrChainBroken)
+}
+
+// Someone with write access to the bucket puts a new version over a batch
+// whose second line is 8 MiB of one array of numbers (a line has no length
+// limit: invalid.reason is any string). aegis verify, reading it through
+// S3, names that line for a small multiple of the object's size: before, the
+// parser kept 96 bytes and more for each of the line's 4 million values
+// (2.4 GB allocated) before the entry's rules refused it.
+func TestVerifyReadsAHugeLineForAboutItsSize(t *testing.T) {
+	p, refs := sealedChain(t)
+	victim := refs[2]
+	obj, err := (&archive.Store{S3: p.S3, Bucket: p.Cfg.Bucket}).Get(context.Background(), victim.Key, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _, _ := bytes.Cut(obj.Body, []byte("\n"))
+	body := []byte(string(first) + "\n" + `{"a":[` + strings.Repeat("0,", 4<<20) + "0]}\n")
+	putVersion(t, p, victim.Key, body, true)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	wantFailure(t, p, victim.Key, 2, shared.ErrBadEntry)
+	runtime.ReadMemStats(&after)
+	if got, limit := after.TotalAlloc-before.TotalAlloc, uint64(16*len(body)); got > limit {
+		t.Fatalf("verify allocated %d bytes for an object of %d (limit %d)", got, len(body), limit)
+	} else {
+		t.Logf("verify allocated %d bytes for an object of %d", got, len(body))
+	}
 }

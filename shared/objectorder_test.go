@@ -1,0 +1,201 @@
+package shared
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+)
+
+// objectsFailure reads a chain's genesis and batch objects as the
+// verifier does (in order of their keys' seq, each with ParseObject, then
+// LogVerifier.Object) and returns the first failure's object and line.
+func objectsFailure(t *testing.T, objects map[string]string) string {
+	t.Helper()
+	ks, err := ParseKeyset(vecVerifierKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type batch struct {
+		key string
+		seq uint64
+	}
+	batches := []batch{{key: GenesisKey(vecPrefix, "prod")}}
+	for k := range objects {
+		if info, err := ParseBatchKey(vecPrefix, k); err == nil && info.Chain == "prod" {
+			batches = append(batches, batch{k, info.FirstSeq})
+		}
+	}
+	sort.Slice(batches, func(i, j int) bool {
+		return batches[i].seq < batches[j].seq || batches[i].seq == batches[j].seq && batches[i].key < batches[j].key
+	})
+	lv := NewLogVerifier(vecPrefix, "prod", ks, nil)
+	for _, b := range batches {
+		entries, _, err := ParseObject(b.key, b.seq, []byte(objects[b.key]))
+		if err == nil {
+			err = lv.Object(b.key, entries)
+		}
+		var f *Failure
+		if errors.As(err, &f) {
+			return fmt.Sprintf("%s line %d", f.Key, f.Line)
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return "ok"
+}
+
+// pythonLogFailures runs the Python checker's verify_log on each chain of
+// objects and returns each failure's object and line ("ok" if none).
+func pythonLogFailures(t *testing.T, chains []map[string]string) []string {
+	t.Helper()
+	in, err := json.Marshal(chains)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := filepath.Abs(vectorDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("python3", "-c", `
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import check_vectors as cv
+ks = cv.parse_keyset(sys.argv[2])
+for chain in json.load(sys.stdin):
+    objs = [(k, v.encode()) for k, v in chain.items()]
+    try:
+        cv.verify_log("audit", "prod", ks, objs)
+        print("ok")
+    except cv.LogFail as f:
+        print(f"{f.obj} line {f.line or 0}")
+`, dir, vecVerifierKey)
+	cmd.Stdin = strings.NewReader(string(in))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("python3: %v\n%s", err, out)
+	}
+	got := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(got) != len(chains) {
+		t.Fatalf("python3 answered %d of %d chains:\n%s", len(got), len(chains), out)
+	}
+	return got
+}
+
+// Within an object, the rules of the object (section 6's second bullet:
+// its key, and one date for every entry) come before the chain's (the
+// third: seq, prev, topic, offset), as the Python reference checks them:
+// an object whose line 2 repeats an offset and whose line 3 is of another
+// day fails at line 3 in both; before, Go named line 2.
+func TestObjectRulesBeforeChainRulesAsPython(t *testing.T) {
+	day28 := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
+	cases := []struct {
+		name string
+		edit func(i int, src *Source)
+		// after changes the object's body once sealed.
+		after func(b *logBuilder, key string)
+	}{
+		{"an offset repeated on line 2, another day on line 3", func(i int, src *Source) {
+			if i == 1 {
+				src.Offset -= 2 // the offset of line 1
+			}
+			if i == 2 {
+				src.Timestamp = day28
+			}
+		}, nil},
+		{"an offset repeated on line 2 alone", func(i int, src *Source) {
+			if i == 1 {
+				src.Offset -= 2 // the offset of line 1
+			}
+		}, nil},
+		{"another day on line 3 alone", func(i int, src *Source) {
+			if i == 2 {
+				src.Timestamp = day28
+			}
+		}, nil},
+		{"an offset repeated on line 2, the genesis entry as line 3", func(i int, src *Source) {
+			if i == 1 {
+				src.Offset -= 2 // the offset of line 1
+			}
+		}, func(b *logBuilder, key string) {
+			lines := strings.SplitAfter(b.objects[key], "\n")
+			b.objects[key] = lines[0] + lines[1] + b.objects[GenesisKey(vecPrefix, "prod")]
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			b := newLogBuilder(t)
+			b.batch(27, 2, nil)
+			key := b.batch(27, 3, tc.edit)
+			if tc.after != nil {
+				tc.after(b, key)
+			}
+			got, want := objectsFailure(t, b.objects), pythonLogFailures(t, []map[string]string{b.objects})[0]
+			if got != want || want == "ok" {
+				t.Fatalf("Go: %s, Python: %s", got, want)
+			}
+			t.Logf("both: %s", got)
+		})
+	}
+}
+
+// Chains cut from a sound one by one or two random edits of its objects'
+// lines (a line deleted, repeated, moved within or to another object, the
+// genesis line put in, a byte changed): Go's verifier, up to the end of
+// the objects, names the same object and line as the Python reference, or
+// neither fails there (a fixed seed: the same chains every run).
+func TestChainEditsFailWherePythonDoes(t *testing.T) {
+	b := newLogBuilder(t)
+	keys := []string{b.batch(27, 3, nil), b.batch(27, 3, nil), b.batch(28, 3, nil)}
+	genesis := b.objects[GenesisKey(vecPrefix, "prod")]
+	rng := rand.New(rand.NewPCG(11, 29))
+	var chains []map[string]string
+	for range 300 {
+		objects := maps.Clone(b.objects)
+		for range 1 + rng.IntN(2) {
+			key := keys[rng.IntN(len(keys))]
+			lines := strings.SplitAfter(objects[key], "\n")
+			lines = lines[:len(lines)-1] // the "" after the last "\n"
+			i := rng.IntN(len(lines))
+			switch rng.IntN(6) {
+			case 0:
+				lines = slices.Delete(lines, i, i+1)
+			case 1:
+				lines = slices.Insert(lines, rng.IntN(len(lines)+1), lines[i])
+			case 2:
+				j := rng.IntN(len(lines))
+				lines[i], lines[j] = lines[j], lines[i]
+			case 3:
+				other := keys[rng.IntN(len(keys))]
+				objects[other] += lines[i]
+				lines = slices.Delete(lines, i, i+1)
+			case 4:
+				lines = slices.Insert(lines, i, genesis)
+			case 5:
+				l := []byte(lines[i])
+				l[rng.IntN(len(l)-1)] ^= 1
+				lines[i] = string(l)
+			}
+			objects[key] = strings.Join(lines, "")
+			if objects[key] == "" {
+				delete(objects, key)
+			}
+		}
+		chains = append(chains, objects)
+	}
+	want := pythonLogFailures(t, chains)
+	for i, objects := range chains {
+		got := objectsFailure(t, objects)
+		if got != want[i] && !(got == "ok" && !strings.Contains(want[i], ".jsonl line")) {
+			t.Errorf("chain %d: Go %s, Python %s", i, got, want[i])
+		}
+	}
+}
