@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"strings"
 
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+	"github.com/spf13/cobra"
 
 	"github.com/aegisai/audit/internal/platform/awsconn"
 )
@@ -17,9 +19,9 @@ import (
 // endpoint flag and its variable, the credential settings), keeping the
 // SDK's or client's own text after it. An error that is none of these, or
 // already names the settings, is returned as it is.
-func (c *common) withConnectionHint(err error) error {
-	if err == nil {
-		return nil
+func (c *common) withConnectionHint(cmd *cobra.Command, err error) error {
+	if err == nil || cmd == nil {
+		return err
 	}
 	var op *smithy.OperationError
 	if errors.As(err, &op) {
@@ -34,8 +36,14 @@ func (c *common) withConnectionHint(err error) error {
 		}
 		return awsHint(svc, op.Service(), err)
 	}
+	// A dial that failed is Kafka's only in a command that reads the
+	// brokers (aegis health dials the URL it is given) and outside an HTTP
+	// request.
 	var ne *net.OpError
-	if errors.As(err, &ne) && ne.Op == "dial" && !strings.Contains(err.Error(), "check --brokers") {
+	var ue *url.Error
+	brokers := cmd.Flags().Lookup("brokers")
+	if errors.As(err, &ne) && ne.Op == "dial" && !errors.As(err, &ue) && brokers != nil && reads(cmd, brokers) &&
+		!strings.Contains(err.Error(), "check --brokers") {
 		return fmt.Errorf("kafka %v could not be reached (check --brokers (AEGIS_BROKERS), --kafka-tls-* and --kafka-sasl-*): %w", c.brokers, err)
 	}
 	return err

@@ -55,6 +55,10 @@ func TestConnectionFailuresNameTheirSettings(t *testing.T) {
 			failsWith(t, tc.args, tc.want...)
 		})
 	}
+	// aegis health dials the URL it is given: no Kafka hint there.
+	if out := failsWith(t, []string{"health", "http://" + closedAddr(t) + "/readyz"}, "connection refused"); strings.Contains(out, "--brokers") {
+		t.Fatalf("aegis health of a closed port: %s", out)
+	}
 }
 
 // Issue 18: aegis query checks its table before it listens, as the indexer

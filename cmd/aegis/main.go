@@ -345,7 +345,7 @@ checkpoints cannot be seen from S3 alone, but fails against a kept one.`,
 	out := &countingWriter{w: stdout}
 	c.stdout = out
 	cmd, err := root.ExecuteC()
-	err = c.withConnectionHint(renameFields(cmd, err))
+	err = c.withConnectionHint(cmd, renameFields(cmd, err))
 	status := exitOK
 	switch {
 	case err == nil:
