@@ -68,17 +68,17 @@ var ErrNotFound = errors.New("decision not found in the index")
 // chains that do hold a decision with this id. Both come from the Query
 // already made, at no extra cost.
 type NotFoundError struct {
-	DecisionID string
+	DecisionID string `json:"decision_id"`
 	// Chain is the chain asked ("" for every chain).
-	Chain string
+	Chain string `json:"chain,omitempty"`
 	// Overrides counts the decision's overrides indexed in Chain;
 	// MoreOverrides says there are more than counted.
-	Overrides     int
-	MoreOverrides bool
+	Overrides     int  `json:"overrides"`
+	MoreOverrides bool `json:"more_overrides,omitempty"`
 	// OtherChains are the chains whose index holds a decision with this
 	// id. Error leaves them out: a caller allowed one chain (an API token)
 	// must not learn what another chain holds.
-	OtherChains []string
+	OtherChains []string `json:"other_chains,omitempty"`
 }
 
 func (e *NotFoundError) Error() string {

@@ -2,10 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 
 	"github.com/spf13/cobra"
+
+	"github.com/aegisai/audit/query"
 )
 
 // jsonLines marks (cmd.Annotations) a command whose --json output is JSON
@@ -41,11 +44,15 @@ func jsonFailure(cmd *cobra.Command, out *countingWriter, err error, status int)
 	if out.n > 0 && cmd.Annotations[jsonLines] == "" {
 		return
 	}
-	b, _ := json.Marshal(struct {
+	failure := struct {
 		OK         bool   `json:"ok"`
 		Error      string `json:"error"`
 		ExitStatus int    `json:"exit_status"`
-	}{false, err.Error(), status})
+		// A decision not found: what the index holds of it elsewhere.
+		*query.NotFoundError
+	}{OK: false, Error: err.Error(), ExitStatus: status}
+	errors.As(err, &failure.NotFoundError)
+	b, _ := json.Marshal(failure)
 	fmt.Fprintf(out, "%s\n", b)
 }
 

@@ -35,11 +35,17 @@ func TestJSONFailuresOnStandardOutput(t *testing.T) {
 				OK         *bool  `json:"ok"`
 				Error      string `json:"error"`
 				ExitStatus int    `json:"exit_status"`
+				DecisionID string `json:"decision_id"`
+				Chain      string `json:"chain"`
+				Overrides  *int   `json:"overrides"`
 			}
 			lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
 			if err := json.Unmarshal([]byte(lines[len(lines)-1]), &got); err != nil || code != exitFailed || got.OK == nil || *got.OK ||
 				got.ExitStatus != code || !strings.Contains(got.Error, tc.want) || !strings.Contains(stderr.String(), got.Error) {
 				t.Fatalf("exit %d, stdout %q (%v), stderr %q; want a JSON failure with %q", code, stdout.String(), err, stderr.String(), tc.want)
+			}
+			if tc.args[0] == "get" && tc.args[1] == "dec-nope" && (got.DecisionID != "dec-nope" || got.Chain != "prod" || got.Overrides == nil || *got.Overrides != 0) {
+				t.Fatalf("not found without its fields: %s", stdout.String())
 			}
 		})
 	}
