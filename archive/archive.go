@@ -448,6 +448,11 @@ func (k KeyVersions) rewritten() Rewritten {
 // lexical order. It holds one page and a page's worth of one key's
 // version ids, never the listing nor every version of a key.
 func (s *Store) walkChain(ctx context.Context, chain string, fn func(KeyVersions, shared.KeyKind) error) error {
+	return s.walkFolder(ctx, chain, s.prefix()+"/", fn)
+}
+
+// walkFolder is walkChain for the keys under folder alone.
+func (s *Store) walkFolder(ctx context.Context, chain, folder string, fn func(KeyVersions, shared.KeyKind) error) error {
 	var cur *KeyVersions
 	// seen and seenBefore are the current key's version ids in this page
 	// and the one before: a version listed twice (versitygw repeats the
@@ -465,7 +470,7 @@ func (s *Store) walkChain(ctx context.Context, chain string, fn func(KeyVersions
 		clear(seenBefore)
 		return fn(k, shared.ClassifyKey(s.prefix(), chain, k.Key))
 	}
-	p := s3.NewListObjectVersionsPaginator(s.S3, &s3.ListObjectVersionsInput{Bucket: aws.String(s.Bucket), Prefix: aws.String(s.prefix() + "/"),
+	p := s3.NewListObjectVersionsPaginator(s.S3, &s3.ListObjectVersionsInput{Bucket: aws.String(s.Bucket), Prefix: aws.String(folder),
 		MaxKeys: aws.Int32(ListPageSize)})
 	type item struct {
 		key, version   string
@@ -475,7 +480,7 @@ func (s *Store) walkChain(ctx context.Context, chain string, fn func(KeyVersions
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return fmt.Errorf("list versions of s3://%s/%s/: %w", s.Bucket, s.prefix(), err)
+			return fmt.Errorf("list versions of s3://%s/%s: %w", s.Bucket, folder, err)
 		}
 		seen, seenBefore = seenBefore, seen
 		clear(seen)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -21,6 +22,9 @@ import (
 //     deleted (bounded), the number of objects, the last checkpoint key,
 //     and one Run per folder that holds the chain's objects (per day, not
 //     per object).
+//     SurveyDays does the same for the day folders of a date range alone,
+//     one folder after the other (discover, and rebuild or index check of
+//     a range).
 //  2. StreamBatches then yields the genesis and batch objects in order of
 //     their first seq, and StreamCheckpoints the checkpoint keys in order,
 //     each reading one page at a time as the reader asks for more.
@@ -105,12 +109,37 @@ type Survey struct {
 	// marker (HasDeleted), kept whatever the bound.
 	FirstDeleted Rewritten
 	HasDeleted   bool
+	// Days counts the day folders SurveyDays listed (zero for Survey).
+	Days int
 }
 
 // Survey lists every version under the prefix once (see above).
 func (s *Store) Survey(ctx context.Context, chain string) (Survey, error) {
 	var sv Survey
-	err := s.walkChain(ctx, chain, func(k KeyVersions, kind shared.KeyKind) error {
+	err := s.walkChain(ctx, chain, sv.add(s, chain))
+	return sv, err
+}
+
+// SurveyDays is Survey of the chain's day folders of the dates first to
+// last (inclusive) alone, listed one after the other: what discover, and a
+// rebuild or index check of a range, read. Every key in those folders is
+// a batch of the chain or a stray.
+func (s *Store) SurveyDays(ctx context.Context, chain string, first, last time.Time) (Survey, error) {
+	var sv Survey
+	add := sv.add(s, chain)
+	for day := shared.FileDate(first); !day.After(shared.FileDate(last)); day = day.AddDate(0, 0, 1) {
+		sv.Days++
+		if err := s.walkFolder(ctx, chain, shared.DayFolder(s.prefix(), chain, day), add); err != nil {
+			return sv, err
+		}
+	}
+	return sv, nil
+}
+
+// add returns the function that takes one key of a listing of versions
+// into the survey.
+func (sv *Survey) add(s *Store, chain string) func(KeyVersions, shared.KeyKind) error {
+	return func(k KeyVersions, kind shared.KeyKind) error {
 		if kind != shared.KeyOther && k.Rewritten() {
 			sv.RewrittenCount++
 			r := k.rewritten()
@@ -145,8 +174,7 @@ func (s *Store) Survey(ctx context.Context, chain string) (Survey, error) {
 			sv.Strays++
 		}
 		return nil
-	})
-	return sv, err
+	}
 }
 
 // batchRef names a key if it is the chain's genesis or one of its batches.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/aegisai/audit/archive"
@@ -111,29 +110,111 @@ func (c *DiscoverConfig) check() (shared.Keyset, error) {
 	return trusted, errors.Join(errs...)
 }
 
-// dayObjects lists the chain's batch objects filed under the days of
-// [from, to), in seq order, and how many days it listed.
-func dayObjects(ctx context.Context, store *archive.Store, prefix, chain string, from, to time.Time) ([]archive.BatchRef, int, error) {
-	var refs []archive.BatchRef
-	days := 0
-	last := to.Add(-time.Nanosecond)
-	for day := shared.FileDate(from); !day.After(shared.FileDate(last)); day = day.AddDate(0, 0, 1) {
-		days++
-		dayPrefix := fmt.Sprintf("%s/year=%04d/month=%02d/day=%02d/env=%s/", prefix, day.Year(), int(day.Month()), day.Day(), chain)
-		keys, err := store.List(ctx, dayPrefix)
-		if err != nil {
-			return nil, days, err
-		}
-		for _, k := range keys {
-			if shared.ClassifyKey(prefix, chain, k) != shared.KeyBatch {
-				return nil, days, &Failure{Key: k, Reason: "object in the chain's folders is not a batch key of chain " + chain, Err: shared.ErrChainBroken}
-			}
-			info, _ := shared.ParseBatchKey(prefix, k)
-			refs = append(refs, archive.BatchRef{Key: k, FirstSeq: info.FirstSeq})
+// scopeObjects yields the batch objects of a scope in seq order (the
+// genesis left out: it holds no decision), a page of a folder at a time,
+// after one survey of the scope's listing (archive/stream.go): the day
+// folders of [from, to), or the whole chain when from is zero. It holds a
+// page of each folder being merged, one Run per folder, and at most one
+// object ahead; never the scope's keys.
+type scopeObjects struct {
+	batches *archive.BatchStream
+	// Objects is how many objects the survey counted (the total a
+	// progress report shows); Days how many day folders it listed.
+	Objects, Days int
+	// ahead is the object after the last one taken, once peeked (hasAhead
+	// when there is one).
+	ahead            archive.BatchRef
+	hasAhead, peeked bool
+	// front is an object taken and put back (hasFront), to be taken first.
+	front    archive.BatchRef
+	hasFront bool
+}
+
+// surveyScope surveys the scope's listing: one pass that fails on a key in
+// the scope's folders that is none of the chain's (before any object is
+// read) and counts the objects.
+func surveyScope(ctx context.Context, store *archive.Store, chain string, from, to time.Time) (*scopeObjects, error) {
+	var sv archive.Survey
+	var err error
+	what := "a key"
+	if from.IsZero() {
+		sv, err = store.Survey(ctx, chain)
+	} else {
+		sv, err = store.SurveyDays(ctx, chain, from, to.Add(-time.Nanosecond))
+		what = "a batch key"
+	}
+	o := &scopeObjects{Days: sv.Days}
+	if err != nil {
+		return o, err
+	}
+	if sv.Strays > 0 {
+		return o, &Failure{Key: sv.FirstStray, Err: shared.ErrChainBroken,
+			Reason: fmt.Sprintf("object in the chain's folders is not %s of chain %s (%d such objects)", what, chain, sv.Strays)}
+	}
+	o.Objects = sv.Objects
+	for _, r := range sv.Runs {
+		if r.FirstSeq == 0 { // the genesis folder: the genesis alone, strays failed above
+			o.Objects--
 		}
 	}
-	sort.Slice(refs, func(i, j int) bool { return refs[i].FirstSeq < refs[j].FirstSeq })
-	return refs, days, nil
+	o.batches = store.StreamBatches(sv, chain)
+	return o, nil
+}
+
+// peek returns the next object without taking it.
+func (o *scopeObjects) peek(ctx context.Context) (archive.BatchRef, bool, error) {
+	if o.hasFront {
+		return o.front, true, nil
+	}
+	for !o.peeked {
+		ref, ok, err := o.batches.Next(ctx)
+		if err != nil {
+			return ref, false, err
+		}
+		if ok && ref.FirstSeq == 0 {
+			continue // the genesis
+		}
+		o.ahead, o.hasAhead, o.peeked = ref, ok, true
+	}
+	return o.ahead, o.hasAhead, nil
+}
+
+// next takes the next object; its signature is fetchStream's.
+func (o *scopeObjects) next(ctx context.Context) (archive.BatchRef, bool, error) {
+	if o.hasFront {
+		o.hasFront = false
+		return o.front, true, nil
+	}
+	ref, ok, err := o.peek(ctx)
+	o.peeked = false
+	return ref, ok, err
+}
+
+// resume skips the objects a rebuild killed after finishing seq done has
+// handled, by the rule of the list it replaced: the first object is
+// skipped while the next one's first seq is at most done+1, so the object
+// holding seq done+1 (or the last one) is read again. It reads one object
+// ahead to apply it, and returns how many objects it skipped.
+func (o *scopeObjects) resume(ctx context.Context, done uint64) (int, error) {
+	first, ok, err := o.next(ctx)
+	if err != nil || !ok {
+		return 0, err
+	}
+	skipped := 0
+	for {
+		after, ok, err := o.peek(ctx)
+		if err != nil {
+			return skipped, err
+		}
+		if !ok || after.FirstSeq > done+1 {
+			break
+		}
+		first, _, _ = o.next(ctx)
+		skipped++
+	}
+	// first is taken again next, before the one peeked.
+	o.front, o.hasFront = first, true
+	return skipped, nil
 }
 
 // Discover finds the entries of a time range straight from S3, listing only
@@ -142,7 +223,10 @@ func dayObjects(ctx context.Context, store *archive.Store, prefix, chain string,
 // order. Everything it reads is verified: each object's Object Lock and
 // lines, its links to the object before (through that object's signed
 // checkpoint), and the checkpoint that signs it (signature, hash, root).
-// Memory holds the objects read ahead, not the range.
+// The day folders are listed twice, a page at a time: once to count and
+// check their keys, then merged in seq order as the objects are read
+// (scopeObjects). Memory holds the objects read ahead, a page of each
+// folder being merged and a few hundred bytes per day, not the range.
 func Discover(ctx context.Context, cfg DiscoverConfig, emit func(Found) error) (DiscoverReport, error) {
 	var rep DiscoverReport
 	trusted, err := cfg.validate()
@@ -162,12 +246,12 @@ func Discover(ctx context.Context, cfg DiscoverConfig, emit func(Found) error) (
 	} else if err != nil {
 		return rep, err
 	}
-	refs, days, err := dayObjects(ctx, store, cfg.Prefix, cfg.Chain, cfg.From, cfg.To)
-	rep.Days = days
+	objects, err := surveyScope(ctx, store, cfg.Chain, cfg.From, cfg.To)
+	rep.Days = objects.Days
 	if err != nil {
 		return rep, err
 	}
-	err = fetchInOrder(ctx, refs, cfg.Parallelism, func(ctx context.Context, ref archive.BatchRef) (*discovered, error) {
+	err = fetchStream(ctx, objects.next, cfg.Parallelism, func(ctx context.Context, ref archive.BatchRef) (*discovered, error) {
 		return readDiscovered(ctx, store, cfg, trusted, ref)
 	}, func(ref archive.BatchRef, d *discovered) error {
 		if d.failure != nil {
@@ -189,7 +273,7 @@ func Discover(ctx context.Context, cfg DiscoverConfig, emit func(Found) error) (
 		}
 		return nil
 	})
-	return rep, err
+	return rep, listingChanged(err, "discovery", "discover")
 }
 
 func (c *DiscoverConfig) matches(e *shared.Entry) bool {

@@ -75,30 +75,6 @@ func (c *RebuildConfig) scope() string {
 	return shared.FormatTime(c.From) + "/" + shared.FormatTime(c.To)
 }
 
-// objects lists the objects of the scope, in seq order (genesis left out:
-// it has no item).
-func (c *RebuildConfig) objects(ctx context.Context) ([]archive.BatchRef, error) {
-	store := &archive.Store{S3: c.S3, Bucket: c.Bucket, Prefix: c.Prefix}
-	if !c.From.IsZero() {
-		refs, _, err := dayObjects(ctx, store, c.Prefix, c.Chain, c.From, c.To)
-		return refs, err
-	}
-	l, err := store.Log(ctx, c.Chain)
-	if err != nil {
-		return nil, err
-	}
-	if len(l.Strays) > 0 {
-		return nil, &Failure{Key: l.Strays[0], Reason: "object in the chain's folders is not a key of chain " + c.Chain, Err: shared.ErrChainBroken}
-	}
-	var refs []archive.BatchRef
-	for _, r := range l.Batches {
-		if r.FirstSeq > 0 {
-			refs = append(refs, r)
-		}
-	}
-	return refs, nil
-}
-
 // Rebuild rebuilds the index of the chain from S3 alone: every verified
 // entry is applied with the indexer's own code, so the items are exactly
 // the indexer's (keys, attributes, proof pointers, anomalies). It is
@@ -194,31 +170,38 @@ func rebuild(ctx context.Context, cfg RebuildConfig, write bool) (RebuildReport,
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	refs, err := cfg.objects(ctx)
+	store := &archive.Store{S3: cfg.S3, Bucket: cfg.Bucket, Prefix: cfg.Prefix}
+	// The listing is read as the objects are (scopeObjects): a survey
+	// first, for the stray check and the progress total.
+	objects, err := surveyScope(ctx, store, cfg.Chain, cfg.From, cfg.To)
 	if err != nil {
 		return rep, err
 	}
-	rep.Objects = len(refs)
-	var done uint64
+	rep.Objects = objects.Objects
 	resume := write && !cfg.OnlyMissing
 	if resume {
-		var ok bool
-		if done, ok, err = cfg.Index.RebuildDone(ctx, cfg.Chain, cfg.scope()); err != nil {
+		done, ok, err := cfg.Index.RebuildDone(ctx, cfg.Chain, cfg.scope())
+		if err != nil {
 			return rep, err
 		}
 		if ok {
-			for len(refs) > 1 && refs[1].FirstSeq <= done+1 {
-				refs, rep.Resumed, rep.Done = refs[1:], rep.Resumed+1, rep.Done+1
+			skipped, err := objects.resume(ctx, done)
+			if err != nil {
+				return rep, listingChanged(err, "rebuild", "run it")
 			}
+			rep.Resumed, rep.Done = skipped, skipped
 		}
 	}
 	ix := *cfg.Index
 	ix.Workers = cfg.Workers
-	seen := newKeySet()
+	// Only check reads the item keys (to find the extra items at the end).
+	var seen *keySet
+	if cfg.OnlyMissing {
+		seen = newKeySet()
+	}
 	var lo, hi uint64
-	store := &archive.Store{S3: cfg.S3, Bucket: cfg.Bucket, Prefix: cfg.Prefix}
 	var last *shared.Entry
-	err = fetchInOrder(ctx, refs, 4, func(ctx context.Context, ref archive.BatchRef) (*discovered, error) {
+	err = fetchStream(ctx, objects.next, 4, func(ctx context.Context, ref archive.BatchRef) (*discovered, error) {
 		return readDiscovered(ctx, store, dcfg, trusted, ref)
 	}, func(ref archive.BatchRef, d *discovered) error {
 		if d.failure != nil {
@@ -273,7 +256,11 @@ func rebuild(ctx context.Context, cfg RebuildConfig, write bool) (RebuildReport,
 		return nil
 	})
 	if err != nil {
-		return rep, err
+		job := "rebuild"
+		if !write {
+			job = "index check"
+		}
+		return rep, listingChanged(err, job, "run it")
 	}
 	if cfg.OnlyMissing && hi > 0 {
 		err := cfg.Index.EntryItems(ctx, cfg.Chain, lo, hi, func(k indexer.ItemKey, seq uint64) error {

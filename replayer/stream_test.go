@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/aegisai/audit/archive"
 	"github.com/aegisai/audit/internal/testbed/s3pace"
@@ -74,5 +75,49 @@ func TestVerifyFollowsSeqWhenDatesGoBack(t *testing.T) {
 	var f *replayer.Failure
 	if !errors.As(err, &f) || !f.HasSeq || f.Seq != 10 || !errors.Is(err, shared.ErrChainBroken) {
 		t.Fatalf("verify without seq 7's object: %v, want a broken chain at seq 10", err)
+	}
+}
+
+// Discover reads the listing of the range's days as it reads their
+// objects: it asks for the next page of a day's keys only when the objects
+// listed before are read, so the keys it holds are a page and the objects
+// in flight, whatever the range's length. Before, it listed every day of
+// the range into memory and sorted the keys before reading the first
+// object; this test then fails.
+func TestDiscoverReadsTheListingAsItGoes(t *testing.T) {
+	const page, parallelism = 5, 2
+	defer func(n int32) { archive.ListPageSize = n }(archive.ListPageSize)
+	archive.ListPageSize = page
+	// 4 days of 30 objects of 2 entries (at 08:00 and 08:01 of their day).
+	var dayOf []int
+	for d := range 4 {
+		for range 30 {
+			dayOf = append(dayOf, d)
+		}
+	}
+	store, vkey := memObjects(t, dayOf, 2, decisionRecord)
+	paced := &s3pace.Pace{S3API: store}
+	// From the second entries of day 1 to the first entries of day 3.
+	from := time.Date(2026, 11, 2, 8, 1, 0, 0, time.UTC)
+	to := time.Date(2026, 11, 4, 8, 1, 0, 0, time.UTC)
+	var last uint64
+	rep, err := replayer.Discover(context.Background(), replayer.DiscoverConfig{S3: paced, Bucket: "audit", Chain: "mem", VerifierKey: vkey,
+		From: from, To: to, Parallelism: parallelism}, func(f replayer.Found) error {
+		if f.Entry.Seq <= last {
+			return fmt.Errorf("seq %d after seq %d", f.Entry.Seq, last)
+		}
+		last = f.Entry.Seq
+		return nil
+	})
+	if err != nil || rep.Days != 3 || rep.Objects != 90 || rep.Matched != 30+60+30 {
+		t.Fatalf("discover: %v (%+v)", err, rep)
+	}
+	if paced.Read != 90 || paced.Listed != 90 {
+		t.Fatalf("%d batch objects read, %d listed, want the 90 of the range's days each once", paced.Read, paced.Listed)
+	}
+	// In flight: parallelism objects, the one being handed on, and the
+	// page just listed.
+	if limit := page + parallelism + 1; paced.MaxAhead() > limit {
+		t.Fatalf("%d batch keys listed and not read (after each page: %v), want at most %d", paced.MaxAhead(), paced.Ahead, limit)
 	}
 }

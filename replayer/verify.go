@@ -219,12 +219,7 @@ func Verify(ctx context.Context, cfg Config) (Report, error) {
 		}
 		return note(err)
 	})
-	var changed *archive.ListingChangedError
-	if errors.As(err, &changed) {
-		err = &Failure{Key: changed.Prefix, Err: archive.ErrListingChanged,
-			Reason: fmt.Sprintf("%d of the chain's keys up to %s were listed when the verification started, %d are listed now: keys were deleted (or added among them) while it read; verify again",
-				changed.Surveyed, changed.Last, changed.Found)}
-	}
+	err = listingChanged(err, "verification", "verify")
 	if err == nil {
 		err = cpFailure
 	}
@@ -242,6 +237,19 @@ func Verify(ctx context.Context, cfg Config) (Report, error) {
 		return rep, rewrittenFailure(sv.Rewritten[0], sv.RewrittenCount)
 	}
 	return rep, err
+}
+
+// listingChanged names, as a Failure, a folder whose keys changed between
+// the survey of the listing and the pass that read it (the job, and the
+// command that runs it again); other errors pass as they are.
+func listingChanged(err error, job, command string) error {
+	var changed *archive.ListingChangedError
+	if !errors.As(err, &changed) {
+		return err
+	}
+	return &Failure{Key: changed.Prefix, Err: archive.ErrListingChanged,
+		Reason: fmt.Sprintf("%d of the chain's keys up to %s were listed when the %s started, %d are listed now: keys were deleted (or added among them) while it read; %s again",
+			changed.Surveyed, changed.Last, job, changed.Found, command)}
 }
 
 func rewrittenFailure(r archive.Rewritten, n int) *Failure {
@@ -367,22 +375,6 @@ func checkLock(obj *archive.Object, now time.Time) string {
 		return fmt.Sprintf("object lock retention ended at %s", obj.RetainUntil.UTC().Format(time.RFC3339))
 	}
 	return ""
-}
-
-// fetchInOrder runs fetch for refs with at most n in flight and hands the
-// results to use in order. It stops at the first error.
-func fetchInOrder[K, R any](ctx context.Context, refs []K, n int,
-	fetch func(context.Context, K) (R, error), use func(K, R) error) error {
-	i := 0
-	next := func(context.Context) (K, bool, error) {
-		var k K
-		if i == len(refs) {
-			return k, false, nil
-		}
-		i++
-		return refs[i-1], true, nil
-	}
-	return fetchStream(ctx, next, n, fetch, use)
 }
 
 // fetchStream runs fetch for the keys next yields with at most n in

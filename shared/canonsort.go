@@ -53,6 +53,7 @@ type sortWriter struct {
 	extra  [3]topMember
 	nExtra int
 	spaces bool // whitespace between tokens is skipped
+	values int  // values begun
 }
 
 // space skips whitespace between tokens, when the writer takes it.
@@ -81,7 +82,11 @@ type member struct {
 func (w *sortWriter) value(depth int) bool {
 	s := &w.sc
 	w.space()
-	if s.pos >= len(s.in) {
+	// No record or metadata that is valid holds more values than a sealed
+	// line (maxLineValues); the writer keeps every member of an object to
+	// sort it, so it hands a larger text to the strict parser, which
+	// stops there too.
+	if w.values++; s.pos >= len(s.in) || w.values > maxLineValues {
 		return false
 	}
 	start := s.pos

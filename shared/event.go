@@ -395,14 +395,27 @@ func (e *Envelope) appendJSON(b []byte, metadata, occurred []byte) ([]byte, erro
 // and returns it with its canonical bytes. Every member name must match
 // exactly and unknown members are refused, so nothing a producer sends is
 // silently dropped from, or misread in, the sealed record.
+// recordOptions are the parser's options for a record (a Kafka record, an
+// HTTP body): nesting at most MaxDepth, and no more values than a sealed
+// line that verifies holds (maxLineValues), since an event holds fewer
+// than its line. Reading stops there: the parser keeps 96 bytes and more
+// a value, and a hostile 1 MiB record of "0," cost 250 MB to refuse.
+func recordOptions(canonical bool) parseOptions {
+	return parseOptions{maxDepth: MaxDepth, canonical: canonical, maxValues: maxLineValues, valuesOf: "event"}
+}
+
 func parseEnvelope(raw []byte) (*Envelope, []byte, error) {
 	// A record already in canonical form (what the producer library sends)
 	// is its own canonical bytes: read it in canonical mode, without
 	// writing it again. Anything else is read and written anew.
-	v, err := parseJSON(raw, parseOptions{maxDepth: MaxDepth, canonical: true})
+	v, err := parseJSON(raw, recordOptions(true))
 	canon := raw
 	if err != nil {
-		if v, err = parseJSON(raw, parseOptions{maxDepth: MaxDepth}); err != nil {
+		var je *JSONError
+		if errors.As(err, &je) && je.overBudget {
+			return nil, nil, asFieldError(err) // read again, it holds as many values
+		}
+		if v, err = parseJSON(raw, recordOptions(false)); err != nil {
 			return nil, nil, asFieldError(err)
 		}
 		canon = appendCanonical(make([]byte, 0, len(raw)), &v)
@@ -446,7 +459,7 @@ func CompleteRecord(raw []byte, d Defaults) (*Envelope, []byte, error) {
 // completeStrict is CompleteRecord on the strict parser's tree: it
 // decides every record, and names what is wrong with one.
 func completeStrict(raw []byte, d Defaults) (*Envelope, []byte, error) {
-	v, err := parseJSON(raw, parseOptions{maxDepth: MaxDepth})
+	v, err := parseJSON(raw, recordOptions(false))
 	if err != nil {
 		return nil, nil, asFieldError(err)
 	}

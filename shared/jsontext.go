@@ -38,6 +38,9 @@ type JSONError struct {
 	// Offset is the byte offset in the text where the problem was found.
 	Offset int
 	Reason string
+	// overBudget: the text holds more values than parseOptions.maxValues
+	// (another reading of it cannot succeed either).
+	overBudget bool
 }
 
 func (e *JSONError) Error() string {
@@ -216,7 +219,9 @@ func (p *jsonParser) value(depth int) (jsonValue, error) {
 		return jsonValue{}, p.fail("unexpected end of input")
 	}
 	if p.values++; p.opts.maxValues > 0 && p.values > p.opts.maxValues {
-		return jsonValue{}, p.fail("more than %d values: no %s that verifies holds as many", p.opts.maxValues, p.opts.valuesOf)
+		err := p.fail("more than %d values: no valid %s holds as many", p.opts.maxValues, p.opts.valuesOf)
+		err.(*JSONError).overBudget = true
+		return jsonValue{}, err
 	}
 	switch c := p.in[p.pos]; {
 	case c == '{':
@@ -250,6 +255,10 @@ func (p *jsonParser) literal(word string) bool {
 	return false
 }
 
+// manyMembers is the member count from which an object's names are kept
+// in a set to find a duplicate, instead of compared with each before.
+const manyMembers = 32
+
 func (p *jsonParser) object(depth int) (jsonValue, error) {
 	if depth > p.opts.maxDepth {
 		return jsonValue{}, p.fail("nested deeper than %d levels", p.opts.maxDepth)
@@ -259,6 +268,7 @@ func (p *jsonParser) object(depth int) (jsonValue, error) {
 	v := jsonValue{kind: jsonObject}
 	base := len(p.stack)
 	defer func() { p.stack = p.stack[:base] }()
+	var seen map[string]struct{} // names of a long object, outside canonical mode
 	p.space()
 	if p.pos < len(p.in) && p.in[p.pos] == '}' {
 		p.pos++
@@ -285,12 +295,27 @@ func (p *jsonParser) object(depth int) (jsonValue, error) {
 				}
 				return jsonValue{}, p.fail(errNotCanonicalForm+"member %q is not sorted after %q", clip(name), clip(members[len(members)-1].name))
 			}
-		} else {
+		} else if len(members) < manyMembers {
 			for _, m := range members {
 				if m.name == name {
 					return jsonValue{}, p.fail("duplicate member name %q", name)
 				}
 			}
+		} else {
+			// A long object's names go in a set: comparing each with all
+			// before was quadratic (2.4 s of CPU for a 200 KB record of
+			// 16,000 unsorted members, which anyone who can produce to the
+			// decisions topic can send).
+			if seen == nil {
+				seen = make(map[string]struct{}, 2*manyMembers)
+				for _, m := range members {
+					seen[m.name] = struct{}{}
+				}
+			}
+			if _, dup := seen[name]; dup {
+				return jsonValue{}, p.fail("duplicate member name %q", name)
+			}
+			seen[name] = struct{}{}
 		}
 		p.space()
 		if p.pos >= len(p.in) || p.in[p.pos] != ':' {

@@ -33,9 +33,14 @@ func BatchKey(prefix string, first *Entry) string {
 	if first.Type == EntryGenesis || first.Source == nil {
 		return GenesisKey(prefix, first.Chain)
 	}
-	t := first.Source.Timestamp.UTC()
-	return fmt.Sprintf("%s/year=%04d/month=%02d/day=%02d/env=%s/%020d.jsonl",
-		prefix, t.Year(), int(t.Month()), t.Day(), first.Chain, first.Seq)
+	return fmt.Sprintf("%s%020d.jsonl", DayFolder(prefix, first.Chain, first.Source.Timestamp), first.Seq)
+}
+
+// DayFolder is the folder (ending in "/") holding chain's batches of the
+// UTC date of t.
+func DayFolder(prefix, chain string, t time.Time) string {
+	t = t.UTC()
+	return fmt.Sprintf("%s/year=%04d/month=%02d/day=%02d/env=%s/", prefix, t.Year(), int(t.Month()), t.Day(), chain)
 }
 
 // BatchKeyInfo is what a batch key says about its batch.

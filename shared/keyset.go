@@ -262,7 +262,7 @@ func parseKeyRequest(raw []byte, chain string) (VerifierKey, bool, error) {
 	if !bytes.Contains(raw, []byte(KeyChangeType)) {
 		return VerifierKey{}, false, nil
 	}
-	v, err := parseJSON(raw, parseOptions{maxDepth: MaxDepth})
+	v, err := parseJSON(raw, recordOptions(false))
 	if err != nil || v.kind != jsonObject {
 		return VerifierKey{}, false, nil
 	}

@@ -31,7 +31,9 @@ func (c *common) discoverCommand() *cobra.Command {
 reading only the day prefixes of the range, and verifying every object read
 (lines, Object Lock, links, the checkpoint that signs it). Times are RFC 3339
 or a date (YYYY-MM-DD, midnight UTC). Output is JSON Lines, one
-{"seq","object","line","signed","entry"} per entry, or a table on a terminal.`,
+{"seq","object","line","signed","entry"} per entry, or a table on a terminal.
+The days' listing is read as their objects are: memory does not grow with
+the range.`,
 		RunE: c.run(func(ctx context.Context, _ *zap.Logger) error {
 			vkey, s3c, err := c.archive(ctx)
 			if err != nil {

@@ -185,7 +185,9 @@ func (c *common) rebuildCommand() *cobra.Command {
 indexer writes. Every object is verified before its entries are applied.
 It is idempotent, and resumable: run it again after a kill and it goes on
 after the last object it finished. --only-missing writes only what
-aegis index check reports (missing, different and extra items).`,
+aegis index check reports (missing, different and extra items). The S3
+listing is read as the objects are, after one pass that counts them for
+the progress total: memory does not grow with the chain or the range.`,
 		RunE: c.run(func(ctx context.Context, _ *zap.Logger) error {
 			cfg, err := c.rebuildConfig(ctx, from, to)
 			if err != nil {

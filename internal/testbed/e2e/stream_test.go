@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/aegisai/audit/archive"
+	"github.com/aegisai/audit/indexer"
+	"github.com/aegisai/audit/indexer/layout"
 	"github.com/aegisai/audit/internal/testbed/pipeline"
 	"github.com/aegisai/audit/internal/testbed/s3pace"
 	"github.com/aegisai/audit/replayer"
@@ -112,4 +114,96 @@ func (h *hidingS3) ListObjectVersions(ctx context.Context, in *s3.ListObjectVers
 		out.Versions = slices.DeleteFunc(out.Versions, func(v types.ObjectVersion) bool { return aws.ToString(v.Key) == h.key })
 	}
 	return out, err
+}
+
+// Issue 6: rebuild and index check read the listing as they go, whole
+// chain and --from/--to alike. On the real servers, reading two keys a
+// page, each asks for the next page of a folder only when the objects
+// listed before are read: the keys held are a page and the objects in
+// flight, not the chain nor the range. Before, a whole-chain rebuild took
+// every key from one listing of versions held whole (none came from a
+// paged listing), and a rebuild or check of a range listed all its days
+// before reading the first object; this test then fails.
+func TestRebuildAndCheckReadTheListingAsTheyGo(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	p := startPipeline(t, pipeline.Config{Indexers: -1, Sealer: func(c *sealer.Config) { c.BatchMaxRecords = 2 }})
+	<-p.Sealer.Ready()
+	// 3 days of 12 decisions, 2 an object.
+	var recs []rawRecord
+	for d := range 3 {
+		for i := range 12 {
+			n := 12*d + i
+			ms := mustTime(t, "2026-11-27T10:00:00Z").AddDate(0, 0, d).Add(time.Duration(i) * time.Second).UnixMilli()
+			recs = append(recs, rawRecord{fmt.Sprintf(`{"type":"decision","event_id":"evt-%d","environment":%q,"occurred_at":"2026-11-27T09:00:00Z","decision":{"decision_id":"dec-%d","action":"ALLOW","confidence_score":0.5,"policy_version":"p","user_id":"u","session_id":"s"}}`,
+				n, p.Cfg.Chain, n), ms})
+		}
+	}
+	publishAt(t, p.Cfg.Topic, recs...)
+	if err := p.WaitHead(ctx, uint64(len(recs))); err != nil {
+		t.Fatal(err)
+	}
+	st := &archive.Store{S3: p.S3, Bucket: p.Cfg.Bucket}
+	onDays := func(days ...string) int {
+		n := 0
+		for _, day := range days {
+			keys, err := st.List(ctx, "audit/year=2026/month=11/day="+day+"/env="+p.Cfg.Chain+"/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			n += len(keys)
+		}
+		return n
+	}
+	all := onDays("27", "28", "29")
+	if all < 18 {
+		t.Fatalf("%d objects: the sealer did not close its batches at 2 records", all)
+	}
+	fresh := p.Cfg.Table + "-paced"
+	if err := layout.EnsureTable(ctx, p.DynamoDB, fresh); err != nil {
+		t.Fatal(err)
+	}
+	defer func(n int32) { archive.ListPageSize = n }(archive.ListPageSize)
+	archive.ListPageSize = 2
+	const workers = 4 // rebuild's objects in flight
+	from, to := mustTime(t, "2026-11-28T10:00:05Z"), mustTime(t, "2026-11-29T10:00:03Z")
+	for _, tc := range []struct {
+		name     string
+		from, to time.Time
+		check    bool
+		objects  int
+		entries  uint64
+	}{
+		{"rebuild", time.Time{}, time.Time{}, false, all, 36},
+		{"rebuild --from --to", from, to, false, onDays("28", "29"), 24},
+		{"index check --from --to", from, to, true, onDays("28", "29"), 24},
+		{"index check", time.Time{}, time.Time{}, true, all, 36},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			paced := &s3pace.Pace{S3API: p.S3}
+			cfg := replayer.RebuildConfig{S3: paced, Bucket: p.Cfg.Bucket, Chain: p.Cfg.Chain, VerifierKey: p.Cfg.VerifierKey,
+				Index: &indexer.Index{DB: p.DynamoDB, Table: fresh}, From: tc.from, To: tc.to}
+			var totals []int
+			cfg.Progress = func(r replayer.RebuildReport) { totals = append(totals, r.Objects) }
+			run := replayer.Rebuild
+			if tc.check {
+				run = replayer.Check
+			}
+			rep, err := run(ctx, cfg)
+			if err != nil || rep.Objects != tc.objects || rep.Done != tc.objects || rep.Entries != tc.entries || len(rep.Differences) != 0 {
+				t.Fatalf("%v (%+v), want %d objects of %d entries and no difference", err, rep, tc.objects, tc.entries)
+			}
+			if len(totals) != tc.objects || totals[0] != tc.objects {
+				t.Fatalf("progress totals %v, want %d objects from the first", totals, tc.objects)
+			}
+			if paced.Read != tc.objects || paced.Listed != tc.objects {
+				t.Fatalf("%d batch objects read and %d listed, want each of the %d once", paced.Read, paced.Listed, tc.objects)
+			}
+			// A page, the objects in flight, the one being handed on and
+			// the one read ahead for a resume's rule.
+			if limit := 2 + workers + 2; paced.MaxAhead() > limit {
+				t.Fatalf("%d batch keys listed ahead of the objects read (after each page: %v), want at most %d", paced.MaxAhead(), paced.Ahead, limit)
+			}
+		})
+	}
 }
