@@ -1076,9 +1076,11 @@ class LogFail(Exception):
         return s + f": {self.reason}"
 
 
-def split_lines(body, key):
+def split_lines(body, key, first_seq=None):
     """Section 1: UTF-8 JSON Lines, each line ending in \\n, no empty lines, no \\r,
-    no BOM, not empty. Returns the lines or raises LogFail naming the first bad line."""
+    no BOM, not empty. Returns the lines or raises LogFail naming the first bad line
+    (and, given the object's first seq from its key, the seq of that line's place:
+    section 8)."""
     if body == b"":
         raise LogFail(key, "section 1: an empty object (0 bytes)")
     pieces = body.split(b"\n")
@@ -1088,31 +1090,25 @@ def split_lines(body, key):
     for i, ln in enumerate(pieces):
         n = i + 1
         if i == 0 and ln.startswith(b"\xef\xbb\xbf"):
-            raise LogFail(key, "section 1: the object starts with a byte order mark", n)
+            raise LogFail(key, "section 1: the object starts with a byte order mark", n, place_seq(first_seq, n))
         if ln == b"":
-            raise LogFail(key, "section 1: empty line", n)
+            raise LogFail(key, "section 1: empty line", n, place_seq(first_seq, n))
         if b"\r" in ln:
-            raise LogFail(key, "section 1: the line holds a \\r", n)
+            raise LogFail(key, "section 1: the line holds a \\r", n, place_seq(first_seq, n))
         try:
             ln.decode("utf-8", errors="strict")
         except UnicodeDecodeError as e:
-            raise LogFail(key, f"section 1: not UTF-8 ({e.reason} at byte {e.start} of the line)", n)
+            raise LogFail(key, f"section 1: not UTF-8 ({e.reason} at byte {e.start} of the line)", n, place_seq(first_seq, n))
         if last != b"" and i == len(pieces) - 1:
-            raise LogFail(key, "section 1: the last line does not end in \\n", n)
+            raise LogFail(key, "section 1: the last line does not end in \\n", n, place_seq(first_seq, n))
     return pieces
 
 
-def seq_of_unchecked_line(ln):
-    """The seq of a line that failed alone, when it can be read: the line parses
-    (section 3) as an object whose seq is an integer in [0, 2^53-1]. Else None."""
-    try:
-        v, _ = parse_json(ln, LINE_DEPTH)
-    except Refused:
-        return None
-    s = v.get("seq") if isinstance(v, dict) else None
-    if isinstance(s, Num) and s.is_integer_literal() and 0 <= s.int_value() <= MAX_SAFE:
-        return s.int_value()
-    return None
+def place_seq(first_seq, line):
+    """Section 8: the seq named with a line that fails alone is its place's, the
+    object's first seq (from its key) plus the line number minus one, whatever
+    the line holds (None without a first seq)."""
+    return None if first_seq is None else first_seq + line - 1
 
 
 def utc_date(entry):
@@ -1189,14 +1185,14 @@ def verify_log(prefix, chain, keyset, objects, known_checkpoint=None, known_name
     prev_offset = None
     hand_overs = []                     # (seq, verifier key text, object key, line) of key entries
     for key_seq, key, body in ordered:
-        lines = split_lines(load(key, body), key)
+        lines = split_lines(load(key, body), key, key_seq)
         # each line alone (sections 2 to 5)
         parsed = []
         for i, ln in enumerate(lines):
             try:
                 e, _ = check_line(ln)
             except Refused as r:
-                raise LogFail(key, str(r), i + 1, seq_of_unchecked_line(ln))
+                raise LogFail(key, str(r), i + 1, place_seq(key_seq, i + 1))
             parsed.append(e)
         seqs = [e["seq"].int_value() for e in parsed]
         # the object (section 6, first two bullets)

@@ -216,6 +216,7 @@ func TestTamperMatrix(t *testing.T) {
 			}}
 			key, line, visible := tc.tamper(t, v)
 			_, err := p.Verify(context.Background())
+			var seq string // " seq N" when aegis verify names one
 			if key == "" {
 				if err != nil {
 					t.Fatalf("untouched chain: %v", err)
@@ -226,6 +227,9 @@ func TestTamperMatrix(t *testing.T) {
 					t.Fatalf("verify: %v\nwant object %s line %d version named %v (%v)", err, key, line, tc.version, tc.is)
 				}
 				t.Logf("aegis verify: %v", err)
+				if f.HasSeq {
+					seq = fmt.Sprintf(" seq %d", f.Seq)
+				}
 			}
 			dir := t.TempDir()
 			download(t, p, dir)
@@ -241,9 +245,8 @@ func TestTamperMatrix(t *testing.T) {
 				}
 			case code != 1 || !strings.HasPrefix(out, "FAIL object "):
 				t.Fatalf("python: exit %d: %s; want a failure", code, out)
-			case line > 0 && !strings.HasPrefix(out, fmt.Sprintf("FAIL object %s line %d ", key, line)) &&
-				!strings.HasPrefix(out, fmt.Sprintf("FAIL object %s line %d:", key, line)):
-				t.Fatalf("python: %s; want object %s line %d, as aegis verify names it", out, key, line)
+			case line > 0 && !strings.HasPrefix(out, fmt.Sprintf("FAIL object %s line %d%s:", key, line, seq)):
+				t.Fatalf("python: %s; want object %s line %d%s, as aegis verify names it", out, key, line, seq)
 			default:
 				t.Logf("python: %s", out)
 			}
