@@ -184,7 +184,7 @@ func contentType(key string) string {
 	return "text/plain; charset=utf-8"
 }
 
-// ErrNotFound is returned by Get for a missing key.
+// ErrNotFound is returned by Get and Head for a missing key.
 var ErrNotFound = errors.New("object not found")
 
 // Get reads key's bytes (its current version when versionID is empty). Lock
@@ -217,6 +217,9 @@ func (s *Store) Head(ctx context.Context, key, versionID string) (*Object, error
 		in.VersionId = aws.String(versionID)
 	}
 	out, err := s.S3.HeadObject(ctx, in)
+	if err != nil && httpStatus(err) == http.StatusNotFound {
+		return nil, fmt.Errorf("head s3://%s/%s: %w: %w", s.Bucket, key, ErrNotFound, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("head s3://%s/%s: %w", s.Bucket, key, err)
 	}

@@ -253,13 +253,20 @@ func (ix *Indexer) Run(ctx context.Context) error {
 	lagCtx, stopLag := context.WithCancel(ctx)
 	defer stopLag()
 	go ix.watchLag(lagCtx, kadm.NewClient(admin))
+	ix.log.Info("indexer running", zap.String("group", ix.cfg.Group), zap.String("topic", ix.cfg.SealedTopic), zap.String("table", ix.cfg.Table))
+	// A stop asked for (ctx) is clean: what was indexed and not committed
+	// is redelivered to the next owner and re-applied idempotently.
+	stopped := func() error {
+		ix.log.Info("indexer stopped", zap.String("group", ix.cfg.Group), zap.String("topic", ix.cfg.SealedTopic))
+		return nil
+	}
 	for {
 		// Fetches hold at most partitionBatchBytes of each partition, so a
 		// poll spans the partitions, whose batches are indexed at once.
 		fetches := cl.PollRecords(ctx, 1000)
 		if ctx.Err() != nil {
 			cl.AllowRebalance()
-			return nil
+			return stopped()
 		}
 		fetches.EachError(func(t string, p int32, err error) {
 			ix.log.Warn("fetch failed", zap.String("topic", t), zap.Int32("partition", p), zap.Error(err))
@@ -285,7 +292,7 @@ func (ix *Indexer) Run(ctx context.Context) error {
 		if err := <-errs; err != nil {
 			cl.AllowRebalance()
 			if ctx.Err() != nil {
-				return nil
+				return stopped()
 			}
 			return err
 		}

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aegisai/audit/shared"
 )
@@ -81,21 +83,21 @@ func CheckProof(h *History, rep shared.ProofReport) []string {
 				return []string{"type (the entry is not a decision)"}
 			}
 			var diff []string
-			add := func(name string, same bool) {
+			add := func(name string, index, signed any, same bool) {
 				if !same {
-					diff = append(diff, name)
+					diff = append(diff, differs(name, index, signed))
 				}
 			}
-			add("event_id", env.EventID == d.EventID)
-			add("environment", env.Environment == d.Environment)
-			add("occurred_at", env.OccurredAt.Equal(d.OccurredAt))
-			add("decision_id", x.DecisionID == d.DecisionID)
-			add("action", string(x.Action) == d.Action)
-			add("confidence_score", x.ConfidenceScore == d.ConfidenceScore)
-			add("policy_version", x.PolicyVersion == d.PolicyVersion)
-			add("user_id", x.UserID == d.UserID)
-			add("session_id", x.SessionID == d.SessionID)
-			add("metadata", bytes.Equal(x.Metadata, d.Metadata))
+			add("event_id", d.EventID, env.EventID, env.EventID == d.EventID)
+			add("environment", d.Environment, env.Environment, env.Environment == d.Environment)
+			add("occurred_at", d.OccurredAt, env.OccurredAt, env.OccurredAt.Equal(d.OccurredAt))
+			add("decision_id", d.DecisionID, x.DecisionID, x.DecisionID == d.DecisionID)
+			add("action", d.Action, x.Action, string(x.Action) == d.Action)
+			add("confidence_score", d.ConfidenceScore, x.ConfidenceScore, x.ConfidenceScore == d.ConfidenceScore)
+			add("policy_version", d.PolicyVersion, x.PolicyVersion, x.PolicyVersion == d.PolicyVersion)
+			add("user_id", d.UserID, x.UserID, x.UserID == d.UserID)
+			add("session_id", d.SessionID, x.SessionID, x.SessionID == d.SessionID)
+			add("metadata", string(d.Metadata), string(x.Metadata), bytes.Equal(x.Metadata, d.Metadata))
 			return diff
 		}
 	}
@@ -110,17 +112,17 @@ func CheckProof(h *History, rep shared.ProofReport) []string {
 				return []string{"type (the entry is not an override)"}
 			}
 			var diff []string
-			add := func(name string, same bool) {
+			add := func(name string, index, signed any, same bool) {
 				if !same {
-					diff = append(diff, name)
+					diff = append(diff, differs(name, index, signed))
 				}
 			}
-			add("event_id", env.EventID == o.EventID)
-			add("occurred_at", env.OccurredAt.Equal(o.OccurredAt))
-			add("decision_id", x.DecisionID == o.DecisionID)
-			add("reviewer_id", x.ReviewerID == o.ReviewerID)
-			add("new_action", string(x.NewAction) == o.NewAction)
-			add("reason", x.Reason == o.Reason)
+			add("event_id", o.EventID, env.EventID, env.EventID == o.EventID)
+			add("occurred_at", o.OccurredAt, env.OccurredAt, env.OccurredAt.Equal(o.OccurredAt))
+			add("decision_id", o.DecisionID, x.DecisionID, x.DecisionID == o.DecisionID)
+			add("reviewer_id", o.ReviewerID, x.ReviewerID, x.ReviewerID == o.ReviewerID)
+			add("new_action", o.NewAction, x.NewAction, string(x.NewAction) == o.NewAction)
+			add("reason", o.Reason, x.Reason, x.Reason == o.Reason)
 			return diff
 		})
 	}
@@ -128,4 +130,27 @@ func CheckProof(h *History, rep shared.ProofReport) []string {
 		bad = append(bad, fmt.Sprintf("the index says the current action is %s; the signed entries say %s", h.CurrentAction, rep.CurrentAction))
 	}
 	return bad
+}
+
+// differs names a field whose value the index and the signed entry do not
+// share, with both values (each clipped to 60 bytes), so that an auditor
+// sees what was changed without another query.
+func differs(name string, index, signed any) string {
+	return fmt.Sprintf("%s (index %s, S3 %s)", name, shown(index), shown(signed))
+}
+
+func shown(v any) string {
+	var s string
+	switch x := v.(type) {
+	case time.Time:
+		s = x.Format(time.RFC3339Nano)
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	default:
+		s = fmt.Sprint(x)
+	}
+	if len(s) > 60 {
+		s = s[:57] + "..."
+	}
+	return strconv.Quote(s)
 }

@@ -26,6 +26,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -60,6 +61,56 @@ const (
 // ErrNotFound is returned for a decision that is not indexed (or not of
 // Reader.Chain).
 var ErrNotFound = errors.New("decision not found in the index")
+
+// NotFoundError is ErrNotFound with what the read that found nothing saw
+// besides: overrides of the decision in the chain (an override can be
+// sealed before its decision, or for a decision never sealed) and the
+// chains that do hold a decision with this id. Both come from the Query
+// already made, at no extra cost.
+type NotFoundError struct {
+	DecisionID string `json:"decision_id"`
+	// Chain is the chain asked ("" for every chain).
+	Chain string `json:"chain,omitempty"`
+	// Overrides counts the decision's overrides indexed in Chain;
+	// MoreOverrides says there are more than counted.
+	Overrides     int  `json:"overrides"`
+	MoreOverrides bool `json:"more_overrides,omitempty"`
+	// OtherChains are the chains whose index holds a decision with this
+	// id. Error leaves them out: a caller allowed one chain (an API token)
+	// must not learn what another chain holds.
+	OtherChains []string `json:"other_chains,omitempty"`
+}
+
+func (e *NotFoundError) Error() string {
+	msg := fmt.Sprintf("decision %s: %s", e.DecisionID, ErrNotFound.Error())
+	if e.Chain != "" {
+		msg += " of chain " + e.Chain
+	}
+	if e.Overrides > 0 {
+		n := fmt.Sprintf("%d override of it is", e.Overrides)
+		switch {
+		case e.MoreOverrides:
+			n = fmt.Sprintf("more than %d overrides of it are", e.Overrides)
+		case e.Overrides > 1:
+			n = fmt.Sprintf("%d overrides of it are", e.Overrides)
+		}
+		msg += ", but " + n + " (an override can be sealed before its decision, or for a decision never sealed)"
+	}
+	return msg
+}
+
+// Unwrap makes errors.Is(err, ErrNotFound) hold.
+func (e *NotFoundError) Unwrap() error { return ErrNotFound }
+
+func notFound(decisionID, chain string, decisions []layout.Decision, overrides []layout.Override, more bool) *NotFoundError {
+	e := &NotFoundError{DecisionID: decisionID, Chain: chain, Overrides: len(overrides), MoreOverrides: more}
+	for _, d := range decisions {
+		if d.Environment != chain && !slices.Contains(e.OtherChains, d.Environment) {
+			e.OtherChains = append(e.OtherChains, d.Environment)
+		}
+	}
+	return e
+}
 
 // ParamError is a bad request parameter: the caller's fault (HTTP 400).
 type ParamError struct {
@@ -197,9 +248,10 @@ func (r *Reader) DecisionPage(ctx context.Context, decisionID string, pg Overrid
 	if chain == "" && len(part.Decisions) > 0 {
 		chain = part.Decisions[0].Environment
 	}
+	all := part.Decisions
 	part.Decisions = part.Of(chain).Decisions
 	if len(part.Decisions) == 0 {
-		return nil, fmt.Errorf("decision %s: %w", decisionID, ErrNotFound)
+		return nil, notFound(decisionID, chain, all, part.Overrides, more)
 	}
 	h := &History{Decision: decisionOf(part.Decisions[0]), Overrides: []Override{}}
 	for _, c := range part.Decisions[1:] {

@@ -301,8 +301,22 @@ func TestOverrideOfAnotherChainChangesNothing(t *testing.T) {
 	}
 	// The dev override is still found, for dev.
 	dev := &query.Reader{DB: rd.DB, Table: rd.Table, Chain: "dev"}
-	if _, err := dev.Decision(ctx, "d1"); !errors.Is(err, query.ErrNotFound) {
+	_, err = dev.Decision(ctx, "d1")
+	if !errors.Is(err, query.ErrNotFound) {
 		t.Fatalf("dev has no decision d1: %v", err)
+	}
+	// Issues 12 and 22: the not-found answer says that dev holds an
+	// override of d1 and that prod holds the decision; its message names
+	// the override, not the other chain.
+	var nf *query.NotFoundError
+	if !errors.As(err, &nf) || nf.Chain != "dev" || nf.Overrides != 1 || nf.MoreOverrides || !slices.Equal(nf.OtherChains, []string{"prod"}) {
+		t.Fatalf("dev's not-found answer for d1: %#v", err)
+	}
+	if msg := err.Error(); !strings.Contains(msg, "of chain dev, but 1 override of it is") || strings.Contains(msg, "prod") {
+		t.Fatalf("message %q", msg)
+	}
+	if _, err := rd.Decision(ctx, "nope"); !errors.As(err, &nf) || nf.Overrides != 0 || len(nf.OtherChains) != 0 || strings.Contains(err.Error(), "overrides") {
+		t.Fatalf("unknown decision: %#v", err)
 	}
 }
 

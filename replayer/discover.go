@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/aegisai/audit/archive"
+	"github.com/aegisai/audit/internal/platform/setting"
 	"github.com/aegisai/audit/shared"
 )
 
@@ -46,6 +47,10 @@ type Found struct {
 	Signed bool
 }
 
+// ErrNoChain is returned by Discover for a chain without a genesis object
+// in S3: no such chain under that bucket and prefix.
+var ErrNoChain = errors.New("no such chain")
+
 // DiscoverReport counts what Discover read.
 type DiscoverReport struct {
 	// Days and Objects are the day prefixes listed and objects read.
@@ -56,28 +61,21 @@ type DiscoverReport struct {
 	Unsigned uint64
 }
 
+// Check reports every problem of the config's values at once, each a
+// *setting.Error naming its field: what Discover checks, but the S3
+// client, so that a front end can check its settings before it connects.
+func (c DiscoverConfig) Check() error {
+	_, err := c.check()
+	return err
+}
+
 // validate checks what every reader of the log needs and fills defaults.
 func (c *DiscoverConfig) validate() (shared.Keyset, error) {
-	var errs []error
+	trusted, err := c.check()
 	if c.S3 == nil || c.Bucket == "" {
-		errs = append(errs, errors.New("S3 and Bucket are required"))
+		err = errors.Join(setting.Errorf("S3", "and Bucket are required"), err)
 	}
-	if !shared.ValidIdentifier(c.Chain) {
-		errs = append(errs, fmt.Errorf("Chain %q is not a valid chain id", c.Chain))
-	}
-	trusted, err := shared.ParseKeyset(c.VerifierKey)
 	if err != nil {
-		errs = append(errs, fmt.Errorf("VerifierKey: %w", err))
-	}
-	if c.Type != "" && c.Type != shared.EntryEvent && c.Type != shared.EntryInvalid {
-		errs = append(errs, fmt.Errorf("Type %q is not event or invalid", c.Type))
-	}
-	if !c.From.IsZero() || !c.To.IsZero() {
-		if c.From.IsZero() || c.To.IsZero() || !c.From.Before(c.To) {
-			errs = append(errs, fmt.Errorf("From (%s) must be before To (%s)", c.From, c.To))
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
 		return trusted, fmt.Errorf("config: %w", err)
 	}
 	if c.Prefix == "" {
@@ -90,6 +88,26 @@ func (c *DiscoverConfig) validate() (shared.Keyset, error) {
 		c.Now = time.Now
 	}
 	return trusted, nil
+}
+
+func (c *DiscoverConfig) check() (shared.Keyset, error) {
+	var errs []error
+	if !shared.ValidIdentifier(c.Chain) {
+		errs = append(errs, setting.Errorf("Chain", "%q is not a valid chain id", c.Chain))
+	}
+	trusted, err := shared.ParseKeyset(c.VerifierKey)
+	if err != nil {
+		errs = append(errs, setting.Errorf("VerifierKey", "%v", err))
+	}
+	if c.Type != "" && c.Type != shared.EntryEvent && c.Type != shared.EntryInvalid {
+		errs = append(errs, setting.Errorf("Type", "%q is not an entry type: want event (decisions and overrides) or invalid (records that are not valid events)", c.Type))
+	}
+	if !c.From.IsZero() || !c.To.IsZero() {
+		if c.From.IsZero() || c.To.IsZero() || !c.From.Before(c.To) {
+			errs = append(errs, setting.Errorf("To", "(%s) must be after the start of the range (%s)", shared.FormatTime(c.To), shared.FormatTime(c.From)))
+		}
+	}
+	return trusted, errors.Join(errs...)
 }
 
 // scopeObjects yields the batch objects of a scope in seq order (the
@@ -219,6 +237,15 @@ func Discover(ctx context.Context, cfg DiscoverConfig, emit func(Found) error) (
 		return rep, errors.New("discover config: From and To are required")
 	}
 	store := &archive.Store{S3: cfg.S3, Bucket: cfg.Bucket, Prefix: cfg.Prefix}
+	// One request tells a chain with nothing in the range from a chain
+	// that does not exist (a misspelt name), which would otherwise look
+	// like an empty answer.
+	genesis := shared.GenesisKey(cfg.Prefix, cfg.Chain)
+	if _, err := store.Head(ctx, genesis, ""); errors.Is(err, archive.ErrNotFound) {
+		return rep, fmt.Errorf("%w: chain %q has no genesis object (s3://%s/%s)", ErrNoChain, cfg.Chain, cfg.Bucket, genesis)
+	} else if err != nil {
+		return rep, err
+	}
 	objects, err := surveyScope(ctx, store, cfg.Chain, cfg.From, cfg.To)
 	rep.Days = objects.Days
 	if err != nil {

@@ -115,6 +115,18 @@ func TestDiscoverReadsOnlyTheRangesDays(t *testing.T) {
 	}
 }
 
+// Issue 12: a chain without a genesis object (a misspelt name) is an
+// error, not an empty answer.
+func TestDiscoverRefusesAChainWithoutGenesis(t *testing.T) {
+	store, vkey := memChain(t, 10, 6)
+	from, to := time.Date(2026, 11, 4, 0, 0, 0, 0, time.UTC), time.Date(2026, 11, 5, 0, 0, 0, 0, time.UTC)
+	_, err := replayer.Discover(context.Background(), replayer.DiscoverConfig{S3: store, Bucket: "audit", Chain: "mme", VerifierKey: vkey,
+		From: from, To: to}, func(replayer.Found) error { return nil })
+	if !errors.Is(err, replayer.ErrNoChain) || !strings.Contains(err.Error(), `chain "mme" has no genesis object (s3://audit/audit/`) {
+		t.Fatalf("got %v, want ErrNoChain naming the chain and the genesis key", err)
+	}
+}
+
 func TestProveMakesABundleThatVerifiesOffline(t *testing.T) {
 	store, vkey := memChain(t, 3, 5)
 	key := shared.BatchKey("audit", &shared.Entry{Type: shared.EntryEvent, Chain: "mem", Seq: 6,

@@ -23,6 +23,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/aegisai/audit/archive"
+	"github.com/aegisai/audit/internal/platform/setting"
 	"github.com/aegisai/audit/shared"
 )
 
@@ -75,11 +76,11 @@ func (c *Config) validate() (shared.Keyset, error) {
 		errs = append(errs, errors.New("Bucket is required"))
 	}
 	if !shared.ValidIdentifier(c.Chain) {
-		errs = append(errs, fmt.Errorf("Chain %q is not a valid chain id", c.Chain))
+		errs = append(errs, setting.Errorf("Chain", "%q is not a valid chain id", c.Chain))
 	}
 	trusted, err := shared.ParseKeyset(c.VerifierKey)
 	if err != nil {
-		errs = append(errs, fmt.Errorf("VerifierKey: %w", err))
+		errs = append(errs, setting.Errorf("VerifierKey", "%v", err))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return trusted, fmt.Errorf("verify config: %w", err)

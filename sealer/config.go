@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/aegisai/audit/archive"
+	"github.com/aegisai/audit/internal/platform/setting"
 	"github.com/aegisai/audit/internal/platform/topics"
 	"github.com/aegisai/audit/shared"
 )
@@ -112,32 +113,55 @@ type Config struct {
 
 const defaultRetention = 2557 * 24 * time.Hour
 
-func (c *Config) validate() (*keyState, error) {
+// Check reports every problem of the Config's values, all at once, each a
+// *setting.Error naming its field (a front end renames them after its own
+// settings): what New checks, but the clients (Brokers, S3), so that a
+// front end can check its settings before it connects.
+func (c *Config) Check() error {
+	_, err := c.check()
+	return err
+}
+
+func (c *Config) check() (*keyState, error) {
 	var errs []error
-	if len(c.Brokers) == 0 {
-		errs = append(errs, errors.New("Brokers is required"))
-	}
 	if !shared.ValidIdentifier(c.Chain) {
-		errs = append(errs, fmt.Errorf("Chain %q is not 1 to 128 characters of A-Z a-z 0-9 . _ - starting with a letter or digit", c.Chain))
-	}
-	if c.S3 == nil {
-		errs = append(errs, errors.New("S3 is required"))
+		errs = append(errs, setting.Errorf("Chain", "%q is not 1 to 128 characters of A-Z a-z 0-9 . _ - starting with a letter or digit", c.Chain))
 	}
 	if c.Bucket == "" {
-		errs = append(errs, errors.New("Bucket is required"))
+		errs = append(errs, setting.Errorf("Bucket", "is required"))
 	}
 	keys, err := newKeyState(c.SignerKey, c.NextSignerKey, c.VerifierKey)
 	if err != nil {
 		errs = append(errs, err)
 	}
-	if c.BatchMaxRecords < 0 || c.BatchMaxBytes < 0 || c.BatchMaxAge < 0 || c.Retention < 0 {
-		errs = append(errs, errors.New("batch limits and retention must not be negative"))
+	for _, n := range []struct {
+		field string
+		v     int64
+	}{{"BatchMaxRecords", int64(c.BatchMaxRecords)}, {"BatchMaxBytes", int64(c.BatchMaxBytes)}, {"BatchMaxAge", int64(c.BatchMaxAge)}, {"Retention", int64(c.Retention)}} {
+		if n.v < 0 {
+			errs = append(errs, setting.Errorf(n.field, "must not be negative"))
+		}
 	}
 	if c.BatchMaxBytes > archive.MaxBatchBytes {
-		errs = append(errs, fmt.Errorf("BatchMaxBytes %d is over %d: verifiers refuse objects over %d bytes", c.BatchMaxBytes,
+		errs = append(errs, setting.Errorf("BatchMaxBytes", "%d is over %d: verifiers refuse objects over %d bytes", c.BatchMaxBytes,
 			archive.MaxBatchBytes, archive.DefaultMaxObjectBytes))
 	}
 	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("sealer config: %w", err)
+	}
+	return keys, nil
+}
+
+func (c *Config) validate() (*keyState, error) {
+	var errs []error
+	if len(c.Brokers) == 0 {
+		errs = append(errs, setting.Errorf("Brokers", "is required"))
+	}
+	if c.S3 == nil {
+		errs = append(errs, setting.Errorf("S3", "is required"))
+	}
+	keys, err := c.check()
+	if err := errors.Join(append(errs, setting.Problems(err)...)...); err != nil {
 		return nil, fmt.Errorf("sealer config: %w", err)
 	}
 	def := func(s *string, v string) {

@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/aegisai/audit/internal/platform/setting"
 	"github.com/aegisai/audit/shared"
 )
 
@@ -48,21 +49,21 @@ func newKeyState(signerKey, nextSignerKey, keyset string) (*keyState, error) {
 	ks := &keyState{signers: map[string]note.Signer{}}
 	cur, err := holdKey(ks, signerKey)
 	if err != nil {
-		errs = append(errs, fmt.Errorf("SignerKey: %w", err))
+		errs = append(errs, setting.Errorf("SignerKey", "%v", err))
 	}
 	if ks.trusted, err = shared.ParseKeyset(keyset); err != nil {
-		errs = append(errs, fmt.Errorf("VerifierKey: %w", err))
+		errs = append(errs, setting.Errorf("VerifierKey", "%v", err))
 	} else if cur.Name != "" && !ks.trusted.Has(cur) {
-		errs = append(errs, fmt.Errorf("VerifierKey (%s) does not trust SignerKey's public key %s: give the chain's public key, or after a rotation its keyset",
+		errs = append(errs, setting.Errorf("VerifierKey", "(%s) does not trust the signer key's public key %s: give the chain's public key, or after a rotation its keyset",
 			ks.trusted.IDs(), cur.ID()))
 	}
 	if nextSignerKey != "" {
 		next, err := holdKey(ks, nextSignerKey)
 		switch {
 		case err != nil:
-			errs = append(errs, fmt.Errorf("NextSignerKey: %w", err))
+			errs = append(errs, setting.Errorf("NextSignerKey", "%v", err))
 		case next.ID() == cur.ID() || bytes.Equal(next.Public, cur.Public):
-			errs = append(errs, fmt.Errorf("NextSignerKey is SignerKey (%s): stage a new key (aegis keygen)", cur.ID()))
+			errs = append(errs, setting.Errorf("NextSignerKey", "is the signer key (%s): stage a new key (aegis keygen)", cur.ID()))
 		default:
 			ks.staged = &next
 		}

@@ -45,8 +45,8 @@ func TestKeySettingsAreChecked(t *testing.T) {
 		{"one key", s1, "", v1, ""},
 		{"staged", s1, s2, v1, ""},
 		{"after the rotation", s2, "", fmt.Sprintf("%s 0 9\n%s 10 -\n", v1, v2), ""},
-		{"keyset without the signer", s2, "", v1, "does not trust SignerKey's public key"},
-		{"staged is the signer", s1, s1, v1, "NextSignerKey is SignerKey"},
+		{"keyset without the signer", s2, "", v1, "VerifierKey (k1+"}, // then: does not trust the signer key's public key k2+...
+		{"staged is the signer", s1, s1, v1, "NextSignerKey is the signer key"},
 		{"a public key as the staged key", s1, v2, v1, "NextSignerKey"},
 		{"a broken keyset", s1, "", v1 + " 1 -\n", "VerifierKey"},
 	} {

@@ -116,7 +116,7 @@ func (s *Sealer) followHandOver(ctx context.Context, c checkpointed) (bool, erro
 	followed, err := s.keys.handOver(last)
 	if followed {
 		s.log.Info("followed the chain's checkpoint key hand-over", zap.Uint64("seq", last.Seq),
-			zap.String("new_key", last.Key.VerifierKey), zap.String("keyset", s.keys.keyset().IDs()))
+			zap.String("new_key", shared.KeyLabel(last.Key.VerifierKey)), zap.String("keyset", s.keys.keyset().IDs()))
 	}
 	return followed, err
 }

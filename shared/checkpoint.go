@@ -49,7 +49,7 @@ func (k VerifierKey) ID() string { return fmt.Sprintf("%s+%08x", k.Name, k.Hash)
 // canonical standard base64 of the algorithm byte 0x01 and 32 key bytes.
 func ParseVerifierKey(s string) (VerifierKey, error) {
 	bad := func(format string, args ...any) (VerifierKey, error) {
-		return VerifierKey{}, fmt.Errorf("%w: verifier key %q: %s", ErrBadKey, clip(s), fmt.Sprintf(format, args...))
+		return VerifierKey{}, fmt.Errorf("%w: verifier key %s: %s", ErrBadKey, KeyLabel(s), fmt.Sprintf(format, args...))
 	}
 	if strings.HasPrefix(s, "PRIVATE+KEY+") {
 		return bad("this is a private (signer) key, not the public verifier key")
@@ -113,6 +113,26 @@ func canonicalPoint(b []byte) bool {
 	return new(big.Int).ModSqrt(x2, p) != nil
 }
 
+// KeyLabel names a key text in a message by its name and hash only, never
+// its key bytes: the text may be a private key given where a public one
+// was expected, and messages reach terminals, logs and CI output.
+func KeyLabel(s string) string {
+	kind := ""
+	if rest, ok := strings.CutPrefix(s, "PRIVATE+KEY+"); ok {
+		kind, s = "(a private key) ", rest
+	}
+	name, rest, _ := strings.Cut(s, "+")
+	hash, _, _ := strings.Cut(rest, "+")
+	switch {
+	case !ValidIdentifier(name):
+		return kind + "(no valid name)"
+	case len(hash) == 8 && strings.Trim(hash, "0123456789abcdef") == "":
+		return kind + strconv.Quote(name+"+"+hash)
+	default:
+		return kind + strconv.Quote(name)
+	}
+}
+
 func keyHash(name string, key []byte) uint32 {
 	h := sha256.New()
 	h.Write([]byte(name))
@@ -133,7 +153,7 @@ func NewSigner(skey string) (note.Signer, error) {
 	}
 	s, err := note.NewSigner(skey)
 	if err != nil {
-		return nil, fmt.Errorf("%w: signer key: %v", ErrBadKey, err)
+		return nil, fmt.Errorf("%w: signer key %s: %v", ErrBadKey, KeyLabel(skey), err)
 	}
 	if !ValidIdentifier(s.Name()) {
 		return nil, fmt.Errorf("%w: signer key name %q is not 1 to 128 characters of A-Z a-z 0-9 . _ - starting with a letter or digit", ErrBadKey, s.Name())

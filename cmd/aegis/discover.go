@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"github.com/aegisai/audit/internal/platform/setting"
 	"github.com/aegisai/audit/replayer"
 	"github.com/aegisai/audit/shared"
 )
@@ -22,8 +24,9 @@ func (c *common) discoverCommand() *cobra.Command {
 	var from, to, env, user, session, decision, typ string
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "discover --from T --to T",
-		Short: "List the entries of a time range straight from S3, verified, reading only that range's days",
+		Use:         "discover --from T --to T",
+		Annotations: map[string]string{jsonLines: "true"},
+		Short:       "List the entries of a time range straight from S3, verified, reading only that range's days",
 		Long: `List the entries whose Kafka timestamp (source.timestamp) is in [--from, --to),
 reading only the day prefixes of the range, and verifying every object read
 (lines, Object Lock, links, the checkpoint that signs it). Times are RFC 3339
@@ -71,6 +74,9 @@ the range.`,
 			if table {
 				tw.Flush()
 			}
+			if errors.Is(err, replayer.ErrNoChain) {
+				return fmt.Errorf("%w in bucket %s under prefix %s: check --chain (AEGIS_CHAIN) or --env, --bucket and --prefix", err, c.bucket, c.prefix)
+			}
 			if err != nil {
 				return err
 			}
@@ -78,6 +84,27 @@ the range.`,
 				rep.Matched, rep.Entries, rep.Objects, rep.Days, rep.Unsigned)
 			return nil
 		}),
+	}
+	// The range and the type are checked with the start-up validation
+	// (the chain and the key are by it and by reading the key file).
+	c.preflight[cmd] = func() error {
+		var errs []error
+		cfg := replayer.DiscoverConfig{Type: shared.EntryType(typ)}
+		var err error
+		if from != "" {
+			cfg.From, err = parseWhen("--from", from)
+			errs = append(errs, err)
+		}
+		if to != "" {
+			cfg.To, err = parseWhen("--to", to)
+			errs = append(errs, err)
+		}
+		for _, p := range setting.Problems(cfg.Check()) {
+			if fs := setting.Fields(p); len(fs) == 1 && (fs[0].Field == "Type" || fs[0].Field == "To" && !cfg.From.IsZero() && !cfg.To.IsZero()) {
+				errs = append(errs, p)
+			}
+		}
+		return errors.Join(errs...)
 	}
 	f := cmd.Flags()
 	f.StringVar(&from, "from", "", "start of the range, inclusive (RFC 3339 or YYYY-MM-DD)")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"text/tabwriter"
 
@@ -21,8 +22,9 @@ func (c *common) indexCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "index", Short: "Look at the DynamoDB index"}
 	var asJSON bool
 	anomalies := &cobra.Command{
-		Use:   "anomalies",
-		Short: "List where the index differs from a plain copy of S3: duplicate or conflicting events, unindexable records",
+		Use:         "anomalies",
+		Annotations: map[string]string{jsonLines: "true"},
+		Short:       "List where the index differs from a plain copy of S3: duplicate or conflicting events, unindexable records",
 		RunE: c.run(func(ctx context.Context, _ *zap.Logger) error {
 			db, err := awsconn.DynamoDB(ctx, c.dynamo)
 			if err != nil {
@@ -113,7 +115,7 @@ is the newest signed checkpoint. Exits 3 when the gap is larger than
 				fmt.Fprintf(c.stdout, "chain %s: index contiguous to seq %d (highest seen %d); S3 signed head seq %d (%s); gap %d\n",
 					c.chain, st.Contiguous, st.HighestSeen, head.Seq, shared.FormatTime(head.Time), gap)
 				for _, p := range st.Partitions {
-					fmt.Fprintf(c.stdout, "  partition %d: last seq %d, offset %d of %d, caught up %v\n", p.Partition, p.Seq, p.Committed, p.End, p.CaughtUp)
+					fmt.Fprintf(c.stdout, "  %s\n", partitionLine(p))
 				}
 			}
 			if gap > maxLag {
@@ -133,8 +135,9 @@ func (c *common) indexCheckCommand() *cobra.Command {
 	var from, to string
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "check [--from T --to T]",
-		Short: "Compare the index with S3 entry by entry and list every missing, different and extra item",
+		Use:         "check [--from T --to T]",
+		Annotations: map[string]string{jsonLines: "true"},
+		Short:       "Compare the index with S3 entry by entry and list every missing, different and extra item",
 		Long: `Compare the index with S3 entry by entry (the whole chain, or the entries of
 [--from, --to)) and list every item that is missing, differs, or is in the
 index but not in S3. Exits 1 when there is any; aegis rebuild --only-missing
@@ -198,8 +201,7 @@ the progress total: memory does not grow with the chain or the range.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(c.stdout, "rebuilt chain %s to seq %d: %d objects (%d done before), %d entries read, %d items written: %d decisions, %d overrides, %d invalid, %d duplicates; %d unsigned entries not indexed; %d differences mended\n",
-				c.chain, rep.HeadSeq, rep.Objects, rep.Resumed, rep.Entries, rep.Applied, rep.Decisions, rep.Overrides, rep.Invalid, rep.Duplicates, rep.Unsigned, len(rep.Differences))
+			printRebuild(c.stdout, c.chain, onlyMissing, rep)
 			return nil
 		}),
 	}
@@ -208,6 +210,54 @@ the progress total: memory does not grow with the chain or the range.`,
 	cmd.Flags().BoolVar(&onlyMissing, "only-missing", false, "write only what aegis index check finds")
 	cmd.Flags().IntVar(&workers, "workers", 8, "entries applied in parallel")
 	return cmd
+}
+
+// partitionLine is one sealed-topic partition of index status, as a
+// sentence.
+func partitionLine(p indexer.PartitionStatus) string {
+	last := "no entry indexed from it yet"
+	if p.Indexed {
+		last = fmt.Sprintf("the last entry indexed from it is seq %d", p.Seq)
+	}
+	state := "caught up"
+	if !p.CaughtUp {
+		state = "behind"
+	}
+	// The end offset counts transaction markers, which no consumer
+	// receives: a caught-up group's offset can be below it.
+	return fmt.Sprintf("partition %d: %s; %s (the indexer group's offset %d, the partition's end %d)", p.Partition, state, last, p.Committed, p.End)
+}
+
+// printRebuild says what a rebuild read and what it wrote. Reading and
+// writing are counted apart: --only-missing reads every entry of the scope
+// and writes only the differences it mends, each listed.
+func printRebuild(w io.Writer, chain string, onlyMissing bool, rep replayer.RebuildReport) {
+	read := fmt.Sprintf("%d entries read and verified in %d objects (%d decisions, %d overrides, %d invalid records, %d duplicates)",
+		rep.Entries, rep.Objects, rep.Decisions, rep.Overrides, rep.Invalid, rep.Duplicates)
+	if rep.Unsigned > 0 {
+		read += fmt.Sprintf("; %d entries not signed by a checkpoint yet, not indexed", rep.Unsigned)
+	}
+	if !onlyMissing {
+		resumed := ""
+		if rep.Resumed > 0 {
+			resumed = fmt.Sprintf(" (%d objects done by an earlier run, skipped)", rep.Resumed)
+		}
+		fmt.Fprintf(w, "rebuilt chain %s to seq %d: %s%s; %d items written\n", chain, rep.HeadSeq, read, resumed, rep.Applied)
+		return
+	}
+	kinds := map[string]int{}
+	for _, d := range rep.Differences {
+		kinds[d.Kind]++
+	}
+	fmt.Fprintf(w, "rebuilt chain %s to seq %d (only what differed): %s; %d items mended: %d missing written, %d different rewritten, %d extra deleted\n",
+		chain, rep.HeadSeq, read, len(rep.Differences), kinds["missing"], kinds["different"], kinds["extra"])
+	for _, d := range rep.Differences {
+		where := ""
+		if d.Object != "" {
+			where = fmt.Sprintf(" from %s:%d", d.Object, d.Line)
+		}
+		fmt.Fprintf(w, "  mended %s item of seq %d (%s | %s)%s %s\n", d.Kind, d.Seq, d.PK, d.SK, where, d.Detail)
+	}
 }
 
 // rebuildConfig is the config of rebuild and index check.

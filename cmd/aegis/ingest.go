@@ -22,6 +22,7 @@ func (c *common) ingestCommand() *cobra.Command {
 	var envs []string
 	var maxBody int64
 	var timeout, sealTimeout, shutdown time.Duration
+	var tokens *httpauth.Tokens // read by the preflight
 	var cmd *cobra.Command
 	cmd = &cobra.Command{
 		Use:   "ingest",
@@ -33,21 +34,11 @@ Each environment is published to its own decisions topic (aegis.decisions.<env>,
 or --topic when there is one environment). On SIGTERM it stops accepting,
 answers the requests in flight, then flushes the producers.`,
 		RunE: c.run(func(ctx context.Context, log *zap.Logger) error {
-			tokens, err := httpauth.Load(tokensFile)
-			if err != nil {
-				return fmt.Errorf("--tokens-file: %w", err)
-			}
 			if len(envs) == 0 {
 				envs = []string{c.chain}
 			}
 			topicSet := cmd.Flags().Changed("topic")
-			if topicSet && len(envs) > 1 {
-				return errors.New("--topic names one decisions topic; with several --environments each uses its own (aegis.decisions.<env>)")
-			}
 			action := shared.Action(failSafe)
-			if !action.Valid() {
-				return fmt.Errorf("--fail-safe-action %q: want ALLOW, CHALLENGE, BLOCK or REVIEW", failSafe)
-			}
 			// The client options are checked, not a connection: ingest starts
 			// while Kafka is down and says so on /readyz.
 			kafka, err := c.kafkaOptions()
@@ -93,6 +84,24 @@ answers the requests in flight, then flushes the producers.`,
 			}
 			return nil
 		}),
+	}
+	// The token file, the fail-safe action and --topic are checked with
+	// the start-up validation and reported with its problems.
+	c.preflight[cmd] = func() error {
+		var errs []error
+		if tokensFile != "" { // else the start-up validation says it is required
+			var err error
+			if tokens, err = httpauth.Load(tokensFile); err != nil {
+				errs = append(errs, fmt.Errorf("--tokens-file: %w", err))
+			}
+		}
+		if cmd.Flags().Changed("topic") && len(envs) > 1 {
+			errs = append(errs, errors.New("--topic names one decisions topic; with several --environments each uses its own (aegis.decisions.<env>)"))
+		}
+		if !shared.Action(failSafe).Valid() {
+			errs = append(errs, fmt.Errorf("--fail-safe-action (AEGIS_FAIL_SAFE_ACTION) %q: want ALLOW, CHALLENGE, BLOCK or REVIEW", failSafe))
+		}
+		return errors.Join(errs...)
 	}
 	f := cmd.Flags()
 	f.StringVar(&listen, "listen", "127.0.0.1:8080", "address to serve the API, health and metrics on")

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -33,6 +34,7 @@ import (
 	"github.com/aegisai/audit/internal/platform/awsconn"
 	"github.com/aegisai/audit/internal/platform/kafkaconn"
 	"github.com/aegisai/audit/internal/platform/serve"
+	"github.com/aegisai/audit/internal/platform/setting"
 	"github.com/aegisai/audit/replayer"
 	"github.com/aegisai/audit/sealer"
 	"github.com/aegisai/audit/shared"
@@ -52,13 +54,16 @@ type common struct {
 	topic             string
 	sealed            string
 	verifierKF        string
-	logLevel          string
-	logFormat         string
-	metrics           string
-	registry          *prometheus.Registry
-	ready             atomic.Pointer[<-chan struct{}] // closed when the role is ready (/readyz)
-	readyProbe        atomic.Pointer[func() error]    // or asked on each /readyz
-	stdout            io.Writer
+	// preflight holds, by command, checks the start-up validation
+	// runs and reports with its own (validate).
+	preflight  map[*cobra.Command]func() error
+	logLevel   string
+	logFormat  string
+	metrics    string
+	registry   *prometheus.Registry
+	ready      atomic.Pointer[<-chan struct{}] // closed when the role is ready (/readyz)
+	readyProbe atomic.Pointer[func() error]    // or asked on each /readyz
+	stdout     io.Writer
 }
 
 func (c *common) flags(fs *pflag.FlagSet) {
@@ -102,7 +107,6 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 // run executes aegis with args and returns the exit status.
 func run(args []string, stdout, stderr io.Writer) int {
 	var c common
-	c.stdout = stdout
 	root := &cobra.Command{
 		Use:           "aegis",
 		Short:         "AegisAI audit layer: seal, index and verify AI decisions",
@@ -114,46 +118,32 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if err := envFlags(cmd.Flags()); err != nil {
 			return err
 		}
-		return validate(cmd)
+		return validate(cmd, c.preflight[cmd])
 	}
+	c.preflight = map[*cobra.Command]func() error{}
 
 	var signerKF, nextSignerKF, sealerGroup, txnID, identity string
 	var batchRecords, batchBytes, maxInFlight int
 	var batchAge, retention, sessionTimeout time.Duration
 	var createBucket bool
+	var keys sealerKeys // read by the sealer's preflight
 	sealCmd := &cobra.Command{
 		Use:   "sealer",
 		Short: "Seal the decisions topic into S3 and publish the sealed entries",
 		RunE: c.run(func(ctx context.Context, log *zap.Logger) error {
 			sealerGC()
-			skey, err := readKey("--signer-key-file", signerKF)
-			if err != nil {
-				return err
-			}
-			if _, err := shared.NewSigner(skey); err != nil {
-				return fmt.Errorf("--signer-key-file %s: %w", signerKF, err)
-			}
-			var nextKey string
-			if nextSignerKF != "" {
-				if nextKey, err = readKey("--next-signer-key-file", nextSignerKF); err != nil {
-					return err
-				}
-				if _, err := shared.NewSigner(nextKey); err != nil {
-					return fmt.Errorf("--next-signer-key-file %s: %w", nextSignerKF, err)
-				}
-			}
 			kafka, err := c.kafkaConnect(ctx)
 			if err != nil {
 				return err
 			}
-			vkey, s3c, err := c.archive(ctx)
+			s3c, err := c.s3Client(ctx)
 			if err != nil {
 				return err
 			}
 			s, err := sealer.New(ctx, sealer.Config{
 				Brokers: c.brokers, KafkaOptions: kafka, Topic: c.topic, SealedTopic: c.sealed, Chain: c.chain,
 				S3: s3c, Bucket: c.bucket, Prefix: c.prefix, Retention: retention, CreateBucket: createBucket,
-				SignerKey: skey, VerifierKey: vkey, NextSignerKey: nextKey,
+				SignerKey: keys.signer, VerifierKey: keys.verifier, NextSignerKey: keys.next,
 				BatchMaxRecords: batchRecords, BatchMaxBytes: batchBytes, BatchMaxAge: batchAge, Logger: log,
 				Metrics: c.registry, Group: sealerGroup, TransactionalID: txnID, Identity: identity,
 				SessionTimeout: sessionTimeout, MaxInFlight: maxInFlight,
@@ -164,6 +154,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 			c.readyWhen(s.Ready())
 			return s.Run(ctx)
 		}),
+	}
+	// The key files and every value the sealer checks are checked with the
+	// start-up validation, before any connection, and reported with it.
+	c.preflight[sealCmd] = func() error {
+		var errs []error
+		keys, errs = readSealerKeys(signerKF, nextSignerKF, c.verifierKF)
+		cfg := sealer.Config{Chain: c.chain, Bucket: c.bucket, SignerKey: keys.signer, NextSignerKey: keys.next, VerifierKey: keys.verifier,
+			BatchMaxRecords: batchRecords, BatchMaxBytes: batchBytes, BatchMaxAge: batchAge, Retention: retention}
+		for _, p := range setting.Problems(cfg.Check()) {
+			if fs := setting.Fields(p); len(fs) == 1 && keys.failed[fs[0].Field] {
+				continue // its file could not be read: said once
+			}
+			errs = append(errs, p)
+		}
+		return errors.Join(errs...)
 	}
 	sealCmd.Flags().StringVar(&signerKF, "signer-key-file", "", "checkpoint signing (private) key file")
 	sealCmd.Flags().StringVar(&nextSignerKF, "next-signer-key-file", "", "a staged checkpoint key (private): the sealer hands over to it when aegis rotate-key asks (docs/SECURITY.md, key rotation)")
@@ -337,20 +342,24 @@ checkpoints cannot be seen from S3 alone, but fails against a kept one.`,
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.Execute()
+	out := &countingWriter{w: stdout}
+	c.stdout = out
+	cmd, err := root.ExecuteC()
+	err = c.withConnectionHint(cmd, renameFields(cmd, err))
+	status := exitOK
 	switch {
 	case err == nil:
 		return exitOK
 	case errors.Is(err, errUnsigned):
-		fmt.Fprintln(stderr, "aegis:", err)
-		return exitUnsigned
+		status = exitUnsigned
 	case errors.Is(err, errLagging):
-		fmt.Fprintln(stderr, "aegis:", err)
-		return exitLagging
+		status = exitLagging
 	default:
-		fmt.Fprintln(stderr, "aegis:", err)
-		return exitFailed
+		status = exitFailed
 	}
+	fmt.Fprintln(stderr, "aegis:", err)
+	jsonFailure(cmd, out, err, status)
+	return status
 }
 
 // run wraps a role's body: start (logger, signals, metrics), run, stop.
@@ -426,15 +435,66 @@ func (c *common) start() (context.Context, *zap.Logger, func(), error) {
 
 // archive returns the trusted verifier key and an S3 client.
 func (c *common) archive(ctx context.Context) (string, *s3.Client, error) {
-	vkey, err := readKey("--verifier-key-file", c.verifierKF)
+	vkey, err := c.verifierKey()
 	if err != nil {
 		return "", nil, err
 	}
-	if _, err := shared.ParseKeyset(vkey); err != nil {
-		return "", nil, fmt.Errorf("--verifier-key-file %s: %w", c.verifierKF, err)
-	}
-	s3c, err := awsconn.S3(ctx, c.s3)
+	s3c, err := c.s3Client(ctx)
 	return vkey, s3c, err
+}
+
+// verifierKey reads and checks --verifier-key-file: a verifier key or a
+// keyset.
+func (c *common) verifierKey() (string, error) {
+	vkey, err := readKey("--verifier-key-file", c.verifierKF)
+	if err != nil {
+		return "", err
+	}
+	if _, err := shared.ParseKeyset(vkey); err != nil {
+		return "", fmt.Errorf("--verifier-key-file %s: %w", c.verifierKF, err)
+	}
+	return vkey, nil
+}
+
+// s3Client returns the S3 client of the --s3-* settings.
+func (c *common) s3Client(ctx context.Context) (*s3.Client, error) {
+	return awsconn.S3(ctx, c.s3)
+}
+
+// sealerKeys are the texts of the sealer's key files.
+type sealerKeys struct {
+	signer, next, verifier string
+	// failed are the Config fields whose file could not be read.
+	failed map[string]bool
+}
+
+// readSealerKeys reads the sealer's key files (an empty path is skipped:
+// the start-up validation says it is required); a file that cannot be read
+// is a *setting.Error of its Config field. The keys themselves are checked
+// by sealer.Config.Check.
+func readSealerKeys(signer, next, verifier string) (sealerKeys, []error) {
+	keys := sealerKeys{failed: map[string]bool{}}
+	var errs []error
+	read := func(field, path string) string {
+		if path == "" {
+			return ""
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			var pe *fs.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+			keys.failed[field] = true
+			errs = append(errs, setting.Errorf(field, "cannot be read: %v", err))
+			return ""
+		}
+		return strings.TrimSpace(string(b))
+	}
+	keys.signer = read("SignerKey", signer)
+	keys.next = read("NextSignerKey", next)
+	keys.verifier = read("VerifierKey", verifier)
+	return keys, errs
 }
 
 // envFlags sets every flag not given on the command line from AEGIS_<NAME>.

@@ -66,6 +66,25 @@ func TestKeyFileErrorsNameTheFlagAndFile(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "--verifier-key-file "+key) || !strings.Contains(out, "private (signer) key") {
 		t.Fatalf("private key as the verifier key: exit %d: %s", code, out)
 	}
+	// Issue 14: the private key's text never reaches the message; its
+	// file and name do.
+	skey, err := os.ReadFile(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := strings.TrimSpace(string(skey))
+	secret = strings.SplitN(secret, "+", 5)[4] // PRIVATE+KEY+<name>+<hash>+<key>
+	for _, args := range [][]string{
+		{"verify", "--chain", "prod", "--verifier-key-file", key},
+		{"sealer", "--chain", "prod", "--signer-key-file", key, "--verifier-key-file", key},
+		{"rotate-key", "--chain", "prod", "--new-verifier-key-file", key},
+		{"verify-proof", "--verifier-key-file", key, pub},
+	} {
+		code, out := aegis(t, args...)
+		if code != 1 || strings.Contains(out, secret[:12]) || !strings.Contains(out, key) || !strings.Contains(out, "aegis-test") {
+			t.Fatalf("aegis %v with a private key as the verifier key: exit %d: %s", args, code, out)
+		}
+	}
 	if code, out := aegis(t, "keygen", "--name", "has space"); code != 1 || !strings.Contains(out, "--name") {
 		t.Fatalf("keygen with a bad name: exit %d: %s", code, out)
 	}
@@ -199,6 +218,16 @@ func TestProveAndVerifyProof(t *testing.T) {
 	if code, out := aegis(t, "verify-proof", edited, "--verifier-key-file", pub); code != 1 || !strings.Contains(out, "does not verify") {
 		t.Fatalf("verify-proof of an edited bundle: exit %d: %s", code, out)
 	}
+	// Issue 5: a file that is not a bundle is named as such, and what it is
+	// when that is recognisable; a bundle missing its format is not one.
+	receipt := writeFile(t, "receipt.json", `{"event_id":"e","durability":"sealed","chain":"prod","seq":3}`)
+	noFormat := writeFile(t, "noformat.json", strings.Replace(strings.TrimSuffix(string(raw), "\n"), `"format":`, `"formal":`, 1))
+	for file, want := range map[string]string{receipt: "not an evidence bundle: this is a receipt; check it with aegis verify-receipt",
+		noFormat: `not an evidence bundle: no "format" member`, pub: "not an evidence bundle: not a JSON object"} {
+		if code, out := aegis(t, "verify-proof", file, "--verifier-key-file", pub); code != 1 || !strings.Contains(out, want) || strings.Contains(out, "canonical") {
+			t.Fatalf("verify-proof of %s: exit %d: %s", file, code, out)
+		}
+	}
 }
 
 // Issue 6: index status shows the gap between the index and S3's signed
@@ -230,7 +259,8 @@ func TestIndexStatusAndRebuild(t *testing.T) {
 	args := []string{"--chain", p.Cfg.Chain, "--bucket", p.Cfg.Bucket, "--table", p.Cfg.Table, "--brokers", stack.KafkaAddr,
 		"--sealed-topic", p.Cfg.SealedTopic, "--s3-endpoint", stack.S3Endpoint, "--dynamodb-endpoint", stack.DynamoEndpoint, "--verifier-key-file", pub}
 	status := append([]string{"index", "status", "--group", "indexer-" + p.Cfg.Table}, args...)
-	if code, out := aegis(t, status...); code != 0 || !strings.Contains(out, "contiguous to seq 40") || !strings.Contains(out, "gap 0") {
+	if code, out := aegis(t, status...); code != 0 || !strings.Contains(out, "contiguous to seq 40") || !strings.Contains(out, "gap 0") ||
+		!strings.Contains(out, ": caught up; the last entry indexed from it is seq ") || !strings.Contains(out, "(the indexer group's offset ") {
 		t.Fatalf("index caught up: exit %d: %s", code, out)
 	}
 	if err := p.Stop(); err != nil {
@@ -258,8 +288,13 @@ func TestIndexStatusAndRebuild(t *testing.T) {
 	if code, out := aegis(t, append([]string{"index", "check"}, args...)...); code != 1 || !strings.Contains(out, "missing") {
 		t.Fatalf("index check: exit %d: %s", code, out)
 	}
-	if code, out := aegis(t, append([]string{"rebuild", "--only-missing"}, args...)...); code != 0 || !strings.Contains(out, "rebuilt chain") {
-		t.Fatalf("rebuild: exit %d: %s", code, out)
+	// Issue 25: what --only-missing read and what it mended are told apart,
+	// and each item mended is listed.
+	missing := n - 40
+	if code, out := aegis(t, append([]string{"rebuild", "--only-missing"}, args...)...); code != 0 ||
+		!strings.Contains(out, fmt.Sprintf("; %d items mended: %d missing written, 0 different rewritten, 0 extra deleted", missing, missing)) ||
+		strings.Count(out, "  mended missing item of seq ") != int(missing) || strings.Contains(out, "items written") {
+		t.Fatalf("rebuild --only-missing: exit %d: %s", code, out)
 	}
 	if code, out := aegis(t, append([]string{"index", "check"}, args...)...); code != 0 {
 		t.Fatalf("index check after the rebuild: exit %d: %s", code, out)

@@ -23,7 +23,7 @@ func (c *common) healthCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "health URL",
 		Short: "Exit 0 if URL (a role's /readyz or /healthz) answers 200: a container health check",
-		Args:  cobra.ExactArgs(1),
+		Args:  oneArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			u, err := url.Parse(args[0])
 			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 
@@ -26,7 +24,7 @@ func (c *common) proveCommands() []*cobra.Command {
 its entries are; everything in the bundle is read from S3 and checked
 (Object Lock, lines, checkpoint signature and root) before it is written.
 The bundle verifies offline with aegis verify-proof and the verifier key.`,
-		Args: cobra.ExactArgs(1),
+		Args: oneArg,
 		RunE: c.runArgs(func(ctx context.Context, _ *zap.Logger, args []string) error {
 			vkey, s3c, err := c.archive(ctx)
 			if err != nil {
@@ -38,7 +36,7 @@ The bundle verifies offline with aegis verify-proof and the verifier key.`,
 			}
 			h, err := (&query.Reader{DB: db, Table: c.table, Chain: c.chain}).Decision(ctx, args[0])
 			if err != nil {
-				return err
+				return c.notFound(err)
 			}
 			ev := &query.Evidence{Config: replayer.ProveConfig{S3: s3c, Bucket: c.bucket, Prefix: c.prefix, Chain: c.chain, VerifierKey: vkey}}
 			bundle, rep, err := ev.Prove(ctx, h)
@@ -61,7 +59,7 @@ The bundle verifies offline with aegis verify-proof and the verifier key.`,
 	verify := &cobra.Command{
 		Use:   "verify-proof BUNDLE",
 		Short: "Verify an evidence bundle offline with the chain's verifier key",
-		Args:  cobra.ExactArgs(1),
+		Args:  oneArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			vkey, err := readKey("--verifier-key-file", c.verifierKF)
 			if err != nil {
@@ -74,6 +72,9 @@ The bundle verifies offline with aegis verify-proof and the verifier key.`,
 			raw, err := os.ReadFile(args[0])
 			if err != nil {
 				return err
+			}
+			if err := notABundle(raw); err != nil {
+				return fmt.Errorf("%s: %w", args[0], err)
 			}
 			rep, err := shared.VerifyBundle(raw, trusted)
 			if err != nil {
@@ -104,23 +105,21 @@ but where to look: the object is read and verified, its checkpoint checked
 with the verifier key, and the entry's seq, hash, event id and checkpoint
 must be what the receipt says. --out writes the entry's evidence bundle,
 which aegis verify-proof checks offline. Exit 0: the receipt holds.`,
-		Args: cobra.ExactArgs(1),
+		Args: oneArg,
 		RunE: c.runArgs(func(ctx context.Context, _ *zap.Logger, args []string) error {
 			raw, err := os.ReadFile(args[0])
 			if err != nil {
 				return err
 			}
-			var r shared.Receipt
-			dec := json.NewDecoder(bytes.NewReader(raw))
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(&r); err != nil {
-				return fmt.Errorf("%s: not a receipt: %w", args[0], err)
+			r, err := parseReceipt(raw)
+			if err != nil {
+				return fmt.Errorf("%s: %w", args[0], err)
 			}
 			vkey, s3c, err := c.archive(ctx)
 			if err != nil {
 				return err
 			}
-			bundle, rep, err := replayer.VerifyReceipt(ctx, replayer.ProveConfig{S3: s3c, Bucket: c.bucket, Prefix: c.prefix, Chain: c.chain, VerifierKey: vkey}, &r)
+			bundle, rep, err := replayer.VerifyReceipt(ctx, replayer.ProveConfig{S3: s3c, Bucket: c.bucket, Prefix: c.prefix, Chain: c.chain, VerifierKey: vkey}, r)
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}

@@ -44,7 +44,7 @@ is on another page, and where each entry is in S3 (seq, object, line, hash).
 against its signed checkpoint (--verifier-key-file) and checks that the
 index says what the signed entries say, the current state included; it
 exits 1 when anything differs.`,
-		Args: cobra.ExactArgs(1),
+		Args: oneArg,
 		RunE: c.runArgs(func(ctx context.Context, _ *zap.Logger, args []string) error {
 			rd, ev, err := c.reader(ctx, verify)
 			if err != nil {
@@ -52,7 +52,7 @@ exits 1 when anything differs.`,
 			}
 			h, err := rd.DecisionPage(ctx, args[0], query.OverridePage{Limit: getLimit, Cursor: getCursor})
 			if err != nil {
-				return err
+				return c.notFound(err)
 			}
 			var v *verification
 			if verify {
@@ -143,7 +143,13 @@ its signed checkpoint, and exits 1 when any differs.`,
 					return err
 				}
 			} else {
-				if err := printPage(c.stdout, page); err != nil {
+				if len(page.Decisions) == 0 && cursor == "" {
+					who := "user " + user
+					if session != "" {
+						who = "session " + session
+					}
+					fmt.Fprintf(c.stdout, "no decisions of %s in the index of chain %s (table %s)\n", who, c.chain, c.table)
+				} else if err := printPage(c.stdout, page); err != nil {
 					return err
 				}
 				for _, v := range vs {
@@ -201,6 +207,12 @@ bearer token of --token-file bound to the chain (format: package httpauth).`,
 			if err != nil {
 				return err
 			}
+			// As the indexer does: a table that cannot be described (missing,
+			// not active, DynamoDB unreachable) stops the service before it
+			// listens, instead of after saying it does.
+			if err := layout.CheckTable(ctx, rd.DB.(layout.TableAPI), rd.Table); err != nil {
+				return err
+			}
 			srv, err := serve.Listen(serve.Options{Addr: addr, Handler: svc.Handler(), Registry: c.registry, Ready: c.readiness,
 				WriteTimeout: time.Minute, Logger: log})
 			if err != nil {
@@ -208,11 +220,7 @@ bearer token of --token-file bound to the chain (format: package httpauth).`,
 			}
 			errc := make(chan error, 1)
 			go func() { errc <- srv.Serve() }()
-			log.Info("query service listening", zap.String("addr", srv.Addr()), zap.String("chain", c.chain))
-			if err := layout.CheckTable(ctx, rd.DB.(layout.TableAPI), rd.Table); err != nil {
-				_ = srv.Shutdown(context.Background())
-				return err
-			}
+			log.Info("query service listening", zap.String("addr", srv.Addr()), zap.String("chain", c.chain), zap.String("table", c.table))
 			ready := make(chan struct{})
 			close(ready)
 			c.readyWhen(ready)
@@ -248,6 +256,20 @@ func (c *common) reader(ctx context.Context, evidence bool) (*query.Reader, *que
 		return nil, nil, err
 	}
 	return rd, &query.Evidence{Config: replayer.ProveConfig{S3: s3c, Bucket: c.bucket, Prefix: c.prefix, Chain: c.chain, VerifierKey: vkey}}, nil
+}
+
+// notFound adds to a decision not found what an operator needs to see a
+// wrong setting: the table asked, and the chains that do hold the id.
+func (c *common) notFound(err error) error {
+	var nf *query.NotFoundError
+	if !errors.As(err, &nf) {
+		return err
+	}
+	other := ""
+	if len(nf.OtherChains) > 0 {
+		other = fmt.Sprintf("; chain %s holds a decision with this id: check --chain (AEGIS_CHAIN)", strings.Join(nf.OtherChains, ", "))
+	}
+	return fmt.Errorf("%w (table %s, --chain %s)%s", err, c.table, c.chain, other)
 }
 
 // verification is what --verify found for one decision.

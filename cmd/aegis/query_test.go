@@ -73,6 +73,25 @@ func TestGetAndListVerify(t *testing.T) {
 	if code, out := aegis(t, append([]string{"get", "no-such-decision"}, flags...)...); code != 1 || !strings.Contains(out, "not found") {
 		t.Fatalf("get of an unknown decision: exit %d: %s", code, out)
 	}
+	// Issue 12: a misspelt chain is named as such, not an empty answer.
+	wrong := append([]string{}, flags...)
+	wrong[1] = p.Cfg.Chain + "x"
+	if code, out := aegis(t, append([]string{"get", target}, wrong...)...); code != 1 || !strings.Contains(out, "not found in the index of chain "+wrong[1]) ||
+		!strings.Contains(out, "table "+p.Cfg.Table) || !strings.Contains(out, "chain "+p.Cfg.Chain+" holds a decision with this id: check --chain") {
+		t.Fatalf("get under a misspelt chain: exit %d: %s", code, out)
+	}
+	if code, out := aegis(t, append([]string{"list", "--user", "nobody"}, wrong...)...); code != 0 ||
+		!strings.Contains(out, "no decisions of user nobody in the index of chain "+wrong[1]+" (table "+p.Cfg.Table+")") {
+		t.Fatalf("list under a misspelt chain: exit %d: %s", code, out)
+	}
+	day := time.Now().UTC().Format(time.DateOnly)
+	if code, out := aegis(t, append([]string{"discover", "--from", day, "--to", time.Now().UTC().AddDate(0, 0, 1).Format(time.DateOnly)}, wrong...)...); code != 1 ||
+		!strings.Contains(out, `no such chain: chain "`+wrong[1]+`" has no genesis object`) || !strings.Contains(out, "check --chain (AEGIS_CHAIN)") {
+		t.Fatalf("discover under a misspelt chain: exit %d: %s", code, out)
+	}
+	if code, out := aegis(t, append([]string{"discover", "--from", day, "--to", time.Now().UTC().AddDate(0, 0, 1).Format(time.DateOnly)}, flags...)...); code != 0 {
+		t.Fatalf("discover under the right chain: exit %d: %s", code, out)
+	}
 
 	user := w.Decisions[0].Decision.UserID
 	var want []string
@@ -115,7 +134,7 @@ func TestGetAndListVerify(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out = aegis(t, append([]string{"get", target, "--verify"}, flags...)...)
-	if code != 1 || !strings.Contains(out, "NOT VERIFIED "+target) || !strings.Contains(out, "differs from the signed entry in action") {
+	if code != 1 || !strings.Contains(out, "NOT VERIFIED "+target) || !strings.Contains(out, `differs from the signed entry in action (index "ALLOW", S3 "`) {
 		t.Fatalf("get --verify of a tampered item: exit %d:\n%s", code, out)
 	}
 	if code, out := aegis(t, append([]string{"list", "--user", d.UserID, "--limit", "500", "--verify"}, flags...)...); code != 1 || !strings.Contains(out, "NOT VERIFIED "+target) {

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/aegisai/audit/internal/platform/setting"
 	"github.com/aegisai/audit/shared"
 )
 
@@ -148,12 +149,15 @@ var settingChecks = map[string]func(string) error{
 }
 
 // validate checks the settings cmd reads: required ones are set, values
-// are well formed, numbers and durations are not negative. Every problem is
-// reported, each naming its flag and environment variable.
-func validate(cmd *cobra.Command) error {
+// are well formed, numbers and durations are not negative; then the
+// command's preflight, if any (its checks that read files or ask its
+// library, preflight.go). Every problem is reported, each naming its flag
+// and environment variable.
+func validate(cmd *cobra.Command, preflight func() error) error {
 	rs, _ := settingsOf(cmd)
 	var errs []error
-	name := func(f string) string { return fmt.Sprintf("--%s (%s)", f, "AEGIS_"+envName(f)) }
+	bad := map[string]bool{} // flags with a problem reported
+	name := func(f string) string { bad[f] = true; return flagName(f) }
 	for _, r := range rs.Required {
 		f := cmd.Flags().Lookup(r)
 		if f == nil {
@@ -197,8 +201,51 @@ func validate(cmd *cobra.Command) error {
 			}
 		}
 	})
+	if preflight != nil {
+		// A setting already reported is not reported again by the
+		// preflight (an invalid --chain would be twice).
+		for _, p := range setting.Problems(preflight()) {
+			if fs := setting.Fields(p); len(fs) == 1 && bad[fieldFlags[fs[0].Field]] {
+				continue
+			}
+			errs = append(errs, renameFields(cmd, p))
+		}
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("%s: invalid settings:\n%w", cmd.CommandPath(), err)
 	}
 	return nil
+}
+
+// flagName is how messages name a flag: with its environment variable.
+func flagName(f string) string { return fmt.Sprintf("--%s (%s)", f, "AEGIS_"+envName(f)) }
+
+// fieldFlags maps the library Config fields the commands fill to the flags
+// that fill them, so that a library's *setting.Error names the flag and
+// its variable instead of a Go field (renameFields).
+var fieldFlags = map[string]string{
+	"Brokers": "brokers", "Chain": "chain", "Bucket": "bucket", "Prefix": "prefix", "Table": "table",
+	"Topic": "topic", "SealedTopic": "sealed-topic", "Group": "group", "TransactionalID": "transactional-id",
+	"Identity": "identity", "SessionTimeout": "session-timeout", "MaxInFlight": "max-in-flight",
+	"SignerKey": "signer-key-file", "NextSignerKey": "next-signer-key-file", "VerifierKey": "verifier-key-file",
+	"BatchMaxRecords": "batch-max-records", "BatchMaxBytes": "batch-max-bytes", "BatchMaxAge": "batch-max-age",
+	"Retention": "retention", "From": "from", "To": "to", "Type": "type",
+}
+
+// renameFields returns err with each *setting.Error naming the flag of cmd
+// that filled its field (and, for a file, the file).
+func renameFields(cmd *cobra.Command, err error) error {
+	if err == nil {
+		return nil
+	}
+	return setting.Rename(err, func(field string) string {
+		f := cmd.Flags().Lookup(fieldFlags[field])
+		if f == nil {
+			return ""
+		}
+		if strings.HasSuffix(f.Name, "-file") && f.Value.String() != "" {
+			return fmt.Sprintf("--%s %s (AEGIS_%s):", f.Name, f.Value.String(), envName(f.Name))
+		}
+		return flagName(f.Name)
+	})
 }

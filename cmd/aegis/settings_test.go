@@ -37,14 +37,46 @@ func TestStartupValidationNamesEverySetting(t *testing.T) {
 		{[]string{"ingest"}, []string{"--tokens-file (AEGIS_TOKENS_FILE) is required", "one of --chain (AEGIS_CHAIN), --environments (AEGIS_ENVIRONMENTS) is required"}},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
-			code, out := aegis(t, tc.args...)
-			if code != exitFailed {
-				t.Fatalf("exit %d: %s", code, out)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(out, w) {
-					t.Errorf("output lacks %q:\n%s", w, out)
+			failsWith(t, tc.args, tc.want...)
+		})
+	}
+}
+
+// Issue 13: the sealer's own checks (its key files, the values its library
+// checks) are reported with the start-up validation, each naming its flag
+// and variable, never a Go field, and none twice; a library's checks that
+// fail later (discover's range and type) name the flag too.
+func TestLibraryChecksNameTheFlag(t *testing.T) {
+	dir := t.TempDir()
+	keyPair(t, dir, "k1")
+	keyPair(t, dir, "k2")
+	missing := dir + "/missing.key"
+	for _, tc := range []struct {
+		args, want []string
+	}{
+		{[]string{"sealer", "--chain", "prdo!", "--max-in-flight", "-1", "--batch-max-bytes", "999999999", "--signer-key-file", missing, "--verifier-key-file", dir + "/k1.pub"},
+			[]string{`--chain (AEGIS_CHAIN) "prdo!"`, "--max-in-flight (AEGIS_MAX_IN_FLIGHT) -1: must not be negative",
+				"--batch-max-bytes (AEGIS_BATCH_MAX_BYTES) 999999999 is over 33554432", "--signer-key-file " + missing + " (AEGIS_SIGNER_KEY_FILE): cannot be read: no such file"}},
+		{[]string{"sealer", "--chain", "prod", "--signer-key-file", dir + "/k2.key", "--verifier-key-file", dir + "/k1.pub", "--next-signer-key-file", dir + "/k2.key"},
+			[]string{"--verifier-key-file " + dir + "/k1.pub (AEGIS_VERIFIER_KEY_FILE): (k1+", "does not trust the signer key's public key k2+",
+				"--next-signer-key-file " + dir + "/k2.key (AEGIS_NEXT_SIGNER_KEY_FILE): is the signer key"}},
+		{[]string{"ingest", "--chain", "bad chain", "--fail-safe-action", "MAYBE", "--tokens-file", missing},
+			[]string{`--chain (AEGIS_CHAIN) "bad chain"`, `--fail-safe-action (AEGIS_FAIL_SAFE_ACTION) "MAYBE": want ALLOW, CHALLENGE, BLOCK or REVIEW`,
+				"--tokens-file: token file: open " + missing}},
+		{[]string{"discover", "--chain", "prod", "--from", "2026-11-30", "--to", "2026-11-29", "--verifier-key-file", dir + "/k1.pub"},
+			[]string{"--to (AEGIS_TO) (2026-11-29T00:00:00Z) must be after the start of the range (2026-11-30T00:00:00Z)"}},
+		{[]string{"discover", "--chain", "prod", "--from", "2026-11-29", "--to", "2026-11-30", "--type", "decision", "--verifier-key-file", dir + "/k1.pub"},
+			[]string{`--type (AEGIS_TYPE) "decision" is not an entry type: want event (decisions and overrides) or invalid`}},
+	} {
+		t.Run(strings.Join(tc.args[:3], " "), func(t *testing.T) {
+			out := failsWith(t, tc.args, tc.want...)
+			for _, field := range []string{"Chain", "BatchMaxBytes", "SignerKey", "VerifierKey", "NextSignerKey", "From", "To", "Type"} {
+				if strings.Contains(out, field+" ") || strings.Contains(out, field+":") {
+					t.Errorf("output names the Go field %s:\n%s", field, out)
 				}
+			}
+			if strings.Count(out, "--chain (AEGIS_CHAIN)") > 1 {
+				t.Errorf("--chain reported twice:\n%s", out)
 			}
 		})
 	}
@@ -102,6 +134,32 @@ func TestConfigReferenceIsCurrent(t *testing.T) {
 			t.Errorf("the reference lacks %s", s)
 		}
 	}
+}
+
+// failsWith runs aegis with args, wants exit status 1 and every part of
+// want in its output, and returns the output.
+func failsWith(t *testing.T, args []string, want ...string) string {
+	t.Helper()
+	code, out := aegis(t, args...)
+	if code != exitFailed {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	for _, w := range want {
+		if !strings.Contains(out, w) {
+			t.Errorf("output lacks %q:\n%s", w, out)
+		}
+	}
+	return out
+}
+
+// keyPair writes a checkpoint key pair named name with aegis keygen:
+// dir/name.key and dir/name.pub, whose path it returns.
+func keyPair(t *testing.T, dir, name string) string {
+	t.Helper()
+	if code, out := aegis(t, "keygen", "--name", name, "--out", dir+"/"+name); code != 0 {
+		t.Fatal(out)
+	}
+	return dir + "/" + name + ".pub"
 }
 
 // The two HTTP services name their address and token file differently

@@ -42,6 +42,9 @@ type Answer struct {
 	DecisionID string        `json:"decision_id"`
 	Action     shared.Action `json:"action"`
 	Risk       float64       `json:"risk"`
+	// Confidence is the model's confidence in the action it chose, as
+	// recorded in the audit trail (decide).
+	Confidence float64 `json:"confidence"`
 	// Audited is false when the fail-safe action was returned instead of
 	// the model's.
 	Audited   bool   `json:"audited"`
@@ -74,15 +77,28 @@ func score(l Login) float64 {
 	return min(risk, 1)
 }
 
-// decide maps a risk to an action.
-func decide(risk float64) shared.Action {
+// The risk thresholds between the actions.
+const (
+	allowBelow     = 0.3
+	challengeBelow = 0.7
+)
+
+// decide maps a risk to an action and the model's confidence in that
+// action: how far the risk is inside the action's band, from 0.5 at a
+// threshold (a coin flip between two actions) to 1 at the band's far end
+// (risk 0 for ALLOW, 1 for BLOCK) or, for CHALLENGE, its middle. The
+// confidence is in the action chosen, not in "low risk": a BLOCK at risk 1
+// is as sure as an ALLOW at risk 0.
+func decide(risk float64) (shared.Action, float64) {
+	sure := func(distance, span float64) float64 { return 0.5 + 0.5*min(distance/span, 1) }
 	switch {
-	case risk < 0.3:
-		return shared.ActionAllow
-	case risk < 0.7:
-		return shared.ActionChallenge
+	case risk < allowBelow:
+		return shared.ActionAllow, sure(allowBelow-risk, allowBelow)
+	case risk < challengeBelow:
+		half := (challengeBelow - allowBelow) / 2
+		return shared.ActionChallenge, sure(min(risk-allowBelow, challengeBelow-risk), half)
 	}
-	return shared.ActionBlock
+	return shared.ActionBlock, sure(risk-challengeBelow, 1-challengeBelow)
 }
 
 // ServeHTTP answers POST /login.
@@ -100,11 +116,12 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	risk := score(l)
 	meta, _ := json.Marshal(map[string]any{"ip_country": l.IPCountry, "failed_attempts": l.FailedAttempts, "new_device": l.NewDevice})
-	d := shared.Decision{DecisionID: "login-" + uuid.NewString(), Action: decide(risk), ConfidenceScore: 1 - risk,
+	action, confidence := decide(risk)
+	d := shared.Decision{DecisionID: "login-" + uuid.NewString(), Action: action, ConfidenceScore: confidence,
 		PolicyVersion: s.Policy, UserID: l.UserID, SessionID: l.SessionID, Metadata: meta}
 	// The rule: the user gets the audited decision, or the fail-safe one.
 	out := s.Audit.Govern(r.Context(), d, producer.Policy{FailSafe: shared.ActionChallenge})
-	a := Answer{DecisionID: d.DecisionID, Action: out.Decision.Action, Risk: risk, Audited: out.Audited, Escalated: out.Escalated}
+	a := Answer{DecisionID: d.DecisionID, Action: out.Decision.Action, Risk: risk, Confidence: confidence, Audited: out.Audited, Escalated: out.Escalated}
 	if out.Err != nil {
 		a.Reason = "audit trail unavailable: fail-safe action applied"
 	}

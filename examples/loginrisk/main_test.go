@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -56,7 +57,7 @@ func TestLoginRiskFailsSafe(t *testing.T) {
 	if a := login(t, srv.URL, calm); a.Action != shared.ActionAllow || !a.Audited {
 		t.Fatalf("calm login with the audit trail up: %+v", a)
 	}
-	if a := login(t, srv.URL, risky); a.Action != shared.ActionBlock || !a.Audited {
+	if a := login(t, srv.URL, risky); a.Action != shared.ActionBlock || !a.Audited || a.Risk != 1 || a.Confidence != 1 {
 		t.Fatalf("risky login: %+v", a)
 	}
 	<-p.Sealer.Ready()
@@ -92,5 +93,34 @@ func TestLoginRiskFailsSafe(t *testing.T) {
 	})
 	if err != nil || strings.Join(got, ", ") != "decision ALLOW, override CHALLENGE by aegis-failsafe" {
 		t.Fatalf("sealed for %s: %v (%v)", a.DecisionID, got, err)
+	}
+}
+
+// Issue 26: the confidence recorded is the model's confidence in the
+// action it chose: highest far from a threshold, 0.5 at one, never low for
+// a sure BLOCK.
+func TestConfidenceIsInTheActionChosen(t *testing.T) {
+	for _, c := range []struct {
+		risk       float64
+		action     shared.Action
+		confidence float64
+	}{
+		{0, shared.ActionAllow, 1},
+		{0.15, shared.ActionAllow, 0.75},
+		{0.3, shared.ActionChallenge, 0.5},
+		{0.5, shared.ActionChallenge, 1},
+		{0.6, shared.ActionChallenge, 0.75},
+		{0.7, shared.ActionBlock, 0.5},
+		{1, shared.ActionBlock, 1},
+	} {
+		action, confidence := decide(c.risk)
+		if action != c.action || math.Abs(confidence-c.confidence) > 1e-9 {
+			t.Errorf("risk %g: %s with confidence %g, want %s with %g", c.risk, action, confidence, c.action, c.confidence)
+		}
+	}
+	for r := 0.0; r <= 1; r += 0.01 {
+		if _, confidence := decide(r); confidence < 0.5 || confidence > 1 {
+			t.Fatalf("risk %g: confidence %g outside [0.5, 1]", r, confidence)
+		}
 	}
 }

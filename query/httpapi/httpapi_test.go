@@ -92,6 +92,8 @@ func start() (*fixture, error) {
 		o.OccurredAt = paged.OccurredAt.Add(time.Duration(i+1) * time.Second)
 		events = append(events, o)
 	}
+	// An override whose decision is never sealed (issue 22).
+	events = append(events, prod.NewOverride(shared.Override{DecisionID: "orphan", ReviewerID: "r", NewAction: shared.ActionAllow, Reason: "ahead of its decision"}))
 	if err := prod.Publish(ctx, events...); err != nil {
 		return nil, err
 	}
@@ -311,6 +313,12 @@ func TestAPIStatusesAuthAndOpenAPI(t *testing.T) {
 		{name: "another chain's session", path: "/v1/sessions/s/decisions", status: 403, token: devToken},
 		{name: "unknown decision", path: "/v1/decisions/no-such-decision", status: 404},
 		{name: "unknown decision's proof", path: "/v1/decisions/no-such-decision/proof", status: 404},
+		{name: "decision not indexed, an override of it is", path: "/v1/decisions/orphan", status: 404, check: func(t *testing.T, b []byte) {
+			var e struct{ Error, Message string }
+			if err := json.Unmarshal(b, &e); err != nil || e.Error != "not_found" || !strings.Contains(e.Message, "but 1 override of it is") {
+				t.Fatalf("%s: want not_found saying that 1 override is indexed", b)
+			}
+		}},
 		{name: "index points where S3 has no entry", path: "/v1/decisions/" + esc(f.tamperedLine) + "/proof", status: 409, check: func(t *testing.T, b []byte) {
 			if !strings.Contains(string(b), `"error":"proof_failed"`) || !strings.Contains(string(b), "line 999") {
 				t.Fatalf("%s", b)
@@ -372,7 +380,7 @@ func TestAPIStatusesAuthAndOpenAPI(t *testing.T) {
 		t.Fatalf("/readyz before ready: %d", r.status)
 	}
 	close(f.ready)
-	for path, want := range map[string]string{"/healthz": "ok", "/readyz": "ready", "/metrics": `aegis_query_requests_total{code="404",route="decision"} 1`,
+	for path, want := range map[string]string{"/healthz": "ok", "/readyz": "ready", "/metrics": `aegis_query_requests_total{code="404",route="decision"} 2`,
 		"/": `<script src="verify.js"`, "/verify.js": "crypto.subtle.verify", "/openapi.json": `"openapi": "3.0.3"`} {
 		r := call(t, "GET", f.base+path, "")
 		if r.status != 200 || !strings.Contains(string(r.body), want) {

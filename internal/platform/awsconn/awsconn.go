@@ -25,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go/logging"
 )
 
 // LocalRegion is the region used against a local endpoint when none is
@@ -78,7 +79,11 @@ func (c Config) Load(ctx context.Context) (aws.Config, error) {
 	if err := c.validate(); err != nil {
 		return aws.Config{}, err
 	}
-	var opts []func(*config.LoadOptions) error
+	// The SDK's own logger writes free-form warnings to stderr (with no
+	// credentials: "falling back to IMDSv1" before the request fails);
+	// every failure reaches the caller as an error, which names the
+	// settings, so the warnings go nowhere.
+	opts := []func(*config.LoadOptions) error{config.WithLogger(logging.Nop{})}
 	if c.Profile != "" {
 		opts = append(opts, config.WithSharedConfigProfile(c.Profile))
 	}

@@ -49,3 +49,33 @@ func TestSealerShutdownOrder(t *testing.T) {
 		t.Fatalf("sealed %d, committed %d", st.Sealed, st.Committed)
 	}
 }
+
+// Issue 17: an indexer says when it runs (its group, topic and table) and
+// when it stops cleanly, as the sealer, ingest and query do.
+func TestIndexerLogsStartAndStop(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	core, logs := observer.New(zap.InfoLevel)
+	p, err := pipeline.Start(ctx, stack, pipeline.Config{Indexers: 1, Logger: zap.New(core)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	publish(t, p, pipeline.NewWorkload(p.Cfg.Chain, p.Cfg.Chain, 5, 0, 2, 7, time.Now()).Events)
+	if err := p.WaitIndexed(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	running := logs.FilterMessage("indexer running").All()
+	if len(running) != 1 {
+		t.Fatalf("%d 'indexer running' lines, want 1", len(running))
+	}
+	fields := running[0].ContextMap()
+	if fields["table"] != p.Cfg.Table || fields["topic"] != p.Cfg.SealedTopic || fields["group"] == "" {
+		t.Fatalf("indexer running with %v; want the table %s, the topic %s and a group", fields, p.Cfg.Table, p.Cfg.SealedTopic)
+	}
+	if n := logs.FilterMessage("indexer stopped").Len(); n != 1 {
+		t.Fatalf("%d 'indexer stopped' lines after a clean stop, want 1", n)
+	}
+}

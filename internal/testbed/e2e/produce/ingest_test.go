@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -172,6 +174,17 @@ func TestIngestOverTheRealStack(t *testing.T) {
 	ids[created.EventID] = true
 	if _, _, err := replayer.VerifyReceipt(ctx, replayer.ProveConfig{S3: p.S3, Bucket: p.Cfg.Bucket, Chain: chain, VerifierKey: p.Cfg.VerifierKey}, created.Receipt); err != nil {
 		t.Fatalf("the receipt ingest answered does not verify: %v", err)
+	}
+	// Issue 4: aegis verify-receipt takes ingest's 201 answer as it is.
+	dir := t.TempDir()
+	answer, pub := filepath.Join(dir, "answer.json"), filepath.Join(dir, "chain.pub")
+	if err := errors.Join(os.WriteFile(answer, body, 0o600), os.WriteFile(pub, []byte(p.Cfg.VerifierKey), 0o600)); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(ctx, aegisBin, "verify-receipt", answer, "--chain", chain, "--bucket", p.Cfg.Bucket, "--verifier-key-file", pub)
+	cmd.Env = append(os.Environ(), stack.Env()...)
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "OK event "+created.EventID) {
+		t.Fatalf("aegis verify-receipt of ingest's answer: %v: %s", err, out)
 	}
 	override := fmt.Sprintf(`{"environment":%q,"override":{"decision_id":"d-1","reviewer_id":"r","new_action":"BLOCK","reason":"confirmed fraud"}}`, chain)
 	if code, body = in.post("/v1/overrides", in.token, override); code != 201 {
