@@ -1,15 +1,9 @@
 package shared
 
 import (
-	"encoding/json"
-	"errors"
-	"fmt"
 	"maps"
 	"math/rand/v2"
-	"os/exec"
-	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -20,74 +14,25 @@ import (
 // LogVerifier.Object) and returns the first failure's object and line.
 func objectsFailure(t *testing.T, objects map[string]string) string {
 	t.Helper()
-	ks, err := ParseKeyset(vecVerifierKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	type batch struct {
-		key string
-		seq uint64
-	}
-	batches := []batch{{key: GenesisKey(vecPrefix, "prod")}}
-	for k := range objects {
-		if info, err := ParseBatchKey(vecPrefix, k); err == nil && info.Chain == "prod" {
-			batches = append(batches, batch{k, info.FirstSeq})
-		}
-	}
-	sort.Slice(batches, func(i, j int) bool {
-		return batches[i].seq < batches[j].seq || batches[i].seq == batches[j].seq && batches[i].key < batches[j].key
-	})
-	lv := NewLogVerifier(vecPrefix, "prod", ks, nil)
-	for _, b := range batches {
-		entries, _, err := ParseObject(b.key, b.seq, []byte(objects[b.key]))
-		if err == nil {
-			err = lv.Object(b.key, entries)
-		}
-		var f *Failure
-		if errors.As(err, &f) {
-			return fmt.Sprintf("%s line %d", f.Key, f.Line)
-		} else if err != nil {
-			t.Fatal(err)
-		}
-	}
-	return "ok"
+	return withoutSeq(objectsFailureSeq(t, objects))
 }
 
-// pythonLogFailures runs the Python checker's verify_log on each chain of
-// objects and returns each failure's object and line ("ok" if none).
+// pythonLogFailures is what the Python reference names for each chain:
+// "key line N" (line 0: none), or "ok".
 func pythonLogFailures(t *testing.T, chains []map[string]string) []string {
 	t.Helper()
-	in, err := json.Marshal(chains)
-	if err != nil {
-		t.Fatal(err)
+	out := pythonLogFailuresSeq(t, chains)
+	for i := range out {
+		out[i] = withoutSeq(out[i])
 	}
-	dir, err := filepath.Abs(vectorDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("python3", "-c", `
-import json, sys
-sys.path.insert(0, sys.argv[1])
-import check_vectors as cv
-ks = cv.parse_keyset(sys.argv[2])
-for chain in json.load(sys.stdin):
-    objs = [(k, v.encode()) for k, v in chain.items()]
-    try:
-        cv.verify_log("audit", "prod", ks, objs)
-        print("ok")
-    except cv.LogFail as f:
-        print(f"{f.obj} line {f.line or 0}")
-`, dir, vecVerifierKey)
-	cmd.Stdin = strings.NewReader(string(in))
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("python3: %v\n%s", err, out)
-	}
-	got := strings.Split(strings.TrimSpace(string(out)), "\n")
-	if len(got) != len(chains) {
-		t.Fatalf("python3 answered %d of %d chains:\n%s", len(got), len(chains), out)
-	}
-	return got
+	return out
+}
+
+// withoutSeq drops the " seq S" of a failure named by objectsFailureSeq or
+// pythonLogFailuresSeq.
+func withoutSeq(s string) string {
+	before, _, _ := strings.Cut(s, " seq ")
+	return before
 }
 
 // Within an object, the rules of the object (section 6's second bullet:
