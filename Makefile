@@ -86,7 +86,7 @@ FUZZ_TARGETS := \
 	./shared:FuzzParseLine ./shared:FuzzSingleByteEdit ./shared:FuzzSealRecord ./shared:FuzzCanonicalize \
 	./shared:FuzzCanonicalMode ./shared:FuzzOpenCheckpoint ./shared:FuzzParseVerifierKey ./shared:FuzzParseKeyset ./shared:FuzzEnvelopeRecord \
 	./shared:FuzzParseLineFast ./shared:FuzzPrepareRecordFast ./shared:FuzzScanCanonical ./shared:FuzzCanonicalSorted ./shared:FuzzCompleteRecordFast ./shared:FuzzPlainNumber \
-	./shared:FuzzVerifyBundle ./query:FuzzDecodeCursor ./query:FuzzDecodeOverrideCursor ./internal/platform/httpauth:FuzzParse ./ingest:FuzzIngestBody
+	./shared:FuzzVerifyBundle ./shared:FuzzParseObject ./query:FuzzDecodeCursor ./query:FuzzDecodeOverrideCursor ./internal/platform/httpauth:FuzzParse ./ingest:FuzzIngestBody
 fuzz: tools
 	for t in $(FUZZ_TARGETS); do \
 		$(GO) test "$${t%%:*}" -run '^$$' -fuzz "^$${t##*:}\$$" -fuzztime $(FUZZTIME) || exit 1; done
