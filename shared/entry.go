@@ -666,9 +666,19 @@ func parseLine(es *entryWithSource, line []byte, text string, lenient bool) (*En
 // least one byte: fewer than MaxMetadataBytes + 40 values. A line holding
 // more cannot verify, so reading stops there: the parser keeps 96 bytes and
 // more for each value, and one line can be as long as its object (a hostile
-// line of "0," in an array, 64 MiB, once took about 10 GB). Lenient reading
-// (older lines, no metadata limit) has no such bound.
+// line of "0," in an array, 64 MiB, once took about 10 GB).
 const maxLineValues = MaxMetadataBytes + 64
+
+// maxLenientLineValues bounds the values of a line read leniently (the
+// sealer's own objects, the indexer's sealed records): lines of versions
+// before the metadata limit can hold more than maxLineValues, but not
+// eight times as many (a metadata object of 128 Ki values is 256 KB or
+// more, which no decision carries; a line holding more is refused, and a
+// sealer whose last line it is stops and says so). Someone who can write
+// the bucket, or the sealed topic, plants a huge line there: read without
+// a bound, a 4 MiB one cost 1.2 GB (a 64 MiB object about 16 GB); now the
+// parser stops at this many values, 65 to 90 MB however long the line.
+const maxLenientLineValues = 1 << 17
 
 // decodeLine is the strict path of ParseLine before the hash check: the
 // general parser and decodeEntry.
@@ -676,9 +686,10 @@ func decodeLine(line []byte, lenient bool) (*Entry, error) {
 	// Canonical mode checks that the line is exactly the canonical JSON of
 	// its content as it parses (FuzzCanonicalMode holds it to writing the
 	// content anew and comparing bytes).
-	o := parseOptions{maxDepth: maxLineDepth, lenientNumbers: lenient, canonical: true}
-	if !lenient {
-		o.maxValues, o.valuesOf = maxLineValues, "sealed line"
+	o := parseOptions{maxDepth: maxLineDepth, lenientNumbers: lenient, canonical: true,
+		maxValues: maxLineValues, valuesOf: "sealed line"}
+	if lenient {
+		o.maxValues, o.valuesOf = maxLenientLineValues, "sealed line, of any version,"
 	}
 	v, err := parseJSON(line, o)
 	if err != nil {
