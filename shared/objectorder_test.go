@@ -88,4 +88,3 @@ func TestObjectRulesBeforeChainRulesAsPython(t *testing.T) {
 		})
 	}
 }
-
