@@ -391,10 +391,6 @@ func (e *Envelope) appendJSON(b []byte, metadata, occurred []byte) ([]byte, erro
 	return append(b, '}'), nil
 }
 
-// parseEnvelope decodes and validates one record from the decisions topic
-// and returns it with its canonical bytes. Every member name must match
-// exactly and unknown members are refused, so nothing a producer sends is
-// silently dropped from, or misread in, the sealed record.
 // recordOptions are the parser's options for a record (a Kafka record, an
 // HTTP body): nesting at most MaxDepth, and no more values than a sealed
 // line that verifies holds (maxLineValues), since an event holds fewer
@@ -404,6 +400,10 @@ func recordOptions(canonical bool) parseOptions {
 	return parseOptions{maxDepth: MaxDepth, canonical: canonical, maxValues: maxLineValues, valuesOf: "event"}
 }
 
+// parseEnvelope decodes and validates one record from the decisions topic
+// and returns it with its canonical bytes. Every member name must match
+// exactly and unknown members are refused, so nothing a producer sends is
+// silently dropped from, or misread in, the sealed record.
 func parseEnvelope(raw []byte) (*Envelope, []byte, error) {
 	// A record already in canonical form (what the producer library sends)
 	// is its own canonical bytes: read it in canonical mode, without
