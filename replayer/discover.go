@@ -365,9 +365,11 @@ func readDiscovered(ctx context.Context, store *archive.Store, cfg DiscoverConfi
 		// bucket writer's twin of a sealed batch, linked to the checkpoint
 		// before it): passed on as unsigned, it stood beside the sealed
 		// batch, and a resumed rebuild skipped that batch for it. The
-		// sealer writes an object's checkpoint before the next object, so
-		// after a later checkpoint is listed its own is read once more (a
-		// sealer may have written both meanwhile).
+		// sealer writes its checkpoints in seq order, one after the other
+		// (sealer/pipeline.go's sign stage; an object it adopts after a
+		// restart gets its own before any later one), so once a later
+		// checkpoint is listed this object's exists: it is read once more,
+		// a sealer may have written both since the first read.
 		later, at, ok, lerr := store.CheckpointAfter(ctx, cfg.Chain, lastE.Seq)
 		switch {
 		case lerr != nil:
