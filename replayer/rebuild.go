@@ -11,6 +11,7 @@ import (
 	"github.com/aegisai/audit/archive"
 	"github.com/aegisai/audit/indexer"
 	"github.com/aegisai/audit/indexer/layout"
+	"github.com/aegisai/audit/internal/platform/setting"
 	"github.com/aegisai/audit/shared"
 )
 
@@ -42,7 +43,26 @@ type RebuildConfig struct {
 	// Now is the clock Object Lock retention is checked against. Default
 	// time.Now.
 	Now func() time.Time
+	// OnDifference, if set, is given each difference: by Check as it is
+	// found (missing and different items during the S3 pass, extra items
+	// after it), by Rebuild with OnlyMissing as it is mended. An error
+	// stops the run with that error.
+	OnDifference func(indexer.Difference) error
+	// KeysInMemory bounds the item keys Check holds in memory (on each
+	// side: the keys S3's entries produce, then the table's items) to find
+	// the extra items; past it, it sorts them into runs on disk in
+	// TempDir. Default DefaultKeysInMemory.
+	KeysInMemory int
+	// TempDir is where Check makes its private scratch folder (mode 0700,
+	// removed at the end) when the keys go past KeysInMemory, and where
+	// Rebuild with OnlyMissing keeps what it is to mend. Default
+	// os.TempDir().
+	TempDir string
 }
+
+// SampledDifferences is how many differences a RebuildReport keeps: the
+// rest are counted, and given to OnDifference.
+const SampledDifferences = 100
 
 // RebuildReport counts what a rebuild or check did.
 type RebuildReport struct {
@@ -57,10 +77,37 @@ type RebuildReport struct {
 	Duplicates uint64
 	// Unsigned entries (no checkpoint yet) were not indexed.
 	Unsigned uint64
-	// Differences are what Check found (or OnlyMissing mended).
+	// Missing, Different and Extra count the differences Check found (or
+	// OnlyMissing mended).
+	Missing, Different, Extra uint64
+	// Differences are the first SampledDifferences of them, in the order
+	// found (so all of them when there are no more): memory that does not
+	// grow with the differences. OnDifference is given every one.
 	Differences []indexer.Difference
 	// HeadSeq is the last seq handled.
 	HeadSeq uint64
+}
+
+// DifferenceCount is how many differences Check found.
+func (r *RebuildReport) DifferenceCount() uint64 { return r.Missing + r.Different + r.Extra }
+
+// found counts d, keeps it if the sample has room, and gives it to on.
+func (r *RebuildReport) found(d indexer.Difference, on func(indexer.Difference) error) error {
+	switch d.Kind {
+	case "missing":
+		r.Missing++
+	case "different":
+		r.Different++
+	case "extra":
+		r.Extra++
+	}
+	if len(r.Differences) < SampledDifferences {
+		r.Differences = append(r.Differences, d)
+	}
+	if on == nil {
+		return nil
+	}
+	return on(d)
 }
 
 func (c *RebuildConfig) discover() DiscoverConfig {
@@ -80,35 +127,51 @@ func (c *RebuildConfig) scope() string {
 // the indexer's (keys, attributes, proof pointers, anomalies). It is
 // idempotent, and resumable: the seq finished is recorded in the table
 // after each object, and a run after a kill skips what is done. With
-// OnlyMissing it runs Check, then deletes the extra items and writes the
-// missing and different ones.
-func Rebuild(ctx context.Context, cfg RebuildConfig) (RebuildReport, error) {
+// OnlyMissing it runs Check, keeping what it finds in a file of its
+// scratch folder (not in memory), then deletes the extra items and writes
+// the missing and different ones.
+func Rebuild(ctx context.Context, cfg RebuildConfig) (rep RebuildReport, err error) {
 	if !cfg.OnlyMissing {
-		return rebuild(ctx, cfg, true)
+		return rebuild(ctx, cfg, true, nil)
 	}
-	rep, err := Check(ctx, cfg)
+	tmp := &scratch{parent: cfg.TempDir}
+	defer func() { err = errors.Join(err, tmp.remove()) }()
+	found, err := newDiffLog(tmp)
 	if err != nil {
 		return rep, err
 	}
-	return rep, mend(ctx, cfg, rep.Differences)
+	defer found.close()
+	check := cfg
+	check.OnDifference = found.add
+	if rep, err = rebuild(ctx, check, false, tmp); err != nil {
+		return rep, err
+	}
+	return rep, mend(ctx, cfg, found)
 }
 
 // mend writes what Check found: extra items first (so that no stray item
 // takes part in bringing a decision up to date), then the entries whose
-// items are missing or different, read again from S3 and verified.
-func mend(ctx context.Context, cfg RebuildConfig, diffs []indexer.Difference) error {
-	byObject := map[string]map[int]string{}
-	for _, d := range diffs {
-		if d.Kind == "extra" {
-			if err := cfg.Index.Delete(ctx, cfg.Chain, d.ItemKey); err != nil {
-				return err
-			}
-			continue
+// items are missing or different, read again from S3 and verified, an
+// object at a time (Check finds an object's differences together, so
+// each object is read once).
+func mend(ctx context.Context, cfg RebuildConfig, found *diffLog) error {
+	done := func(d indexer.Difference) error {
+		if cfg.OnDifference == nil {
+			return nil
 		}
-		if byObject[d.Object] == nil {
-			byObject[d.Object] = map[int]string{}
+		return cfg.OnDifference(d)
+	}
+	err := found.each(func(d indexer.Difference) error {
+		if d.Kind != "extra" {
+			return nil
 		}
-		byObject[d.Object][d.Line] = d.Kind
+		if err := cfg.Index.Delete(ctx, cfg.Chain, d.ItemKey); err != nil {
+			return err
+		}
+		return done(d)
+	})
+	if err != nil {
+		return err
 	}
 	dcfg := cfg.discover()
 	trusted, err := dcfg.validate()
@@ -116,7 +179,12 @@ func mend(ctx context.Context, cfg RebuildConfig, diffs []indexer.Difference) er
 		return err
 	}
 	store := &archive.Store{S3: cfg.S3, Bucket: cfg.Bucket, Prefix: dcfg.Prefix}
-	for key, lines := range byObject {
+	var object []indexer.Difference // the differences of one object
+	mendObject := func() error {
+		if len(object) == 0 {
+			return nil
+		}
+		key := object[0].Object
 		info, err := shared.ParseBatchKey(dcfg.Prefix, key)
 		if err != nil {
 			return err
@@ -128,10 +196,14 @@ func mend(ctx context.Context, cfg RebuildConfig, diffs []indexer.Difference) er
 		if d.failure != nil {
 			return d.failure
 		}
-		for line, kind := range lines {
+		for _, diff := range object {
+			line := diff.Line
+			if line < 1 || line > len(d.entries) {
+				return fmt.Errorf("mend %s line %d: the object has %d lines now", key, line, len(d.entries))
+			}
 			e := d.entries[line-1]
 			rec := &shared.SealedRecord{Object: key, VersionID: d.version, Line: line, Entry: d.lines[line-1]}
-			if kind == "missing" {
+			if diff.Kind == "missing" {
 				err = cfg.Index.ApplyEntry(ctx, e, rec)
 			} else {
 				err = cfg.Index.Repair(ctx, e, rec)
@@ -139,19 +211,44 @@ func mend(ctx context.Context, cfg RebuildConfig, diffs []indexer.Difference) er
 			if err != nil {
 				return fmt.Errorf("mend %s line %d: %w", key, line, err)
 			}
+			if err := done(diff); err != nil {
+				return err
+			}
 		}
+		object = object[:0]
+		return nil
 	}
-	return nil
+	err = found.each(func(d indexer.Difference) error {
+		if d.Kind == "extra" {
+			return nil
+		}
+		if len(object) > 0 && object[0].Object != d.Object {
+			if err := mendObject(); err != nil {
+				return err
+			}
+		}
+		object = append(object, d)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return mendObject()
 }
 
 // Check compares the index with S3 entry by entry over the scope and
-// reports every missing, different and extra item; it writes nothing.
-func Check(ctx context.Context, cfg RebuildConfig) (RebuildReport, error) {
+// reports every missing, different and extra item; it writes nothing. Its
+// memory is bounded by KeysInMemory, not by the scope (extraFinder).
+func Check(ctx context.Context, cfg RebuildConfig) (rep RebuildReport, err error) {
 	cfg.OnlyMissing = true
-	return rebuild(ctx, cfg, false)
+	tmp := &scratch{parent: cfg.TempDir}
+	defer func() { err = errors.Join(err, tmp.remove()) }()
+	return rebuild(ctx, cfg, false, tmp)
 }
 
-func rebuild(ctx context.Context, cfg RebuildConfig, write bool) (RebuildReport, error) {
+// rebuild rebuilds (write) or checks (OnlyMissing, not write) the scope;
+// a check keeps what it spills in tmp.
+func rebuild(ctx context.Context, cfg RebuildConfig, write bool, tmp *scratch) (RebuildReport, error) {
 	var rep RebuildReport
 	dcfg := cfg.discover()
 	trusted, err := dcfg.validate()
@@ -160,6 +257,12 @@ func rebuild(ctx context.Context, cfg RebuildConfig, write bool) (RebuildReport,
 	}
 	if cfg.Index == nil {
 		return rep, errors.New("rebuild config: Index is required")
+	}
+	if cfg.KeysInMemory < 0 {
+		return rep, fmt.Errorf("rebuild config: %w", setting.Errorf("KeysInMemory", "%d must not be negative (0: the default, %d)", cfg.KeysInMemory, DefaultKeysInMemory))
+	}
+	if cfg.KeysInMemory == 0 {
+		cfg.KeysInMemory = DefaultKeysInMemory
 	}
 	if cfg.Prefix == "" {
 		cfg.Prefix = "audit"
@@ -194,10 +297,10 @@ func rebuild(ctx context.Context, cfg RebuildConfig, write bool) (RebuildReport,
 	}
 	ix := *cfg.Index
 	ix.Workers = cfg.Workers
-	// Only check reads the item keys (to find the extra items at the end).
-	var seen *keySet
+	// Only check takes the item keys (to find the extra items at the end).
+	var extras *extraFinder
 	if cfg.OnlyMissing {
-		seen = newKeySet()
+		extras = newExtraFinder(cfg.KeysInMemory, tmp)
 	}
 	var lo, hi uint64
 	var last *shared.Entry
@@ -237,9 +340,11 @@ func rebuild(ctx context.Context, cfg RebuildConfig, write bool) (RebuildReport,
 				return fmt.Errorf("%s: %w", ref.Key, err)
 			}
 			for k, i := range inScope {
-				applied{dup: dups[k], written: !dups[k]}.add(&rep, d.entries[i], seen)
+				if err := (applied{dup: dups[k], written: !dups[k]}).add(&rep, d.entries[i], nil, nil); err != nil {
+					return err
+				}
 			}
-		} else if err := compareObject(ctx, cfg, d, inScope, record, &rep, seen); err != nil {
+		} else if err := compareObject(ctx, cfg, d, inScope, record, &rep, extras); err != nil {
 			return fmt.Errorf("%s: %w", ref.Key, err)
 		}
 		last = d.entries[len(d.entries)-1]
@@ -263,13 +368,15 @@ func rebuild(ctx context.Context, cfg RebuildConfig, write bool) (RebuildReport,
 		return rep, listingChanged(err, job, "run it")
 	}
 	if cfg.OnlyMissing && hi > 0 {
+		extra := func(k indexer.ItemKey, seq uint64) error {
+			return rep.found(indexer.Difference{Kind: "extra", Seq: seq, ItemKey: k, Detail: "S3 holds no entry with this item"}, cfg.OnDifference)
+		}
 		err := cfg.Index.EntryItems(ctx, cfg.Chain, lo, hi, func(k indexer.ItemKey, seq uint64) error {
-			if seen.has(k) {
-				return nil
-			}
-			rep.Differences = append(rep.Differences, indexer.Difference{Kind: "extra", Seq: seq, ItemKey: k, Detail: "S3 holds no entry with this item"})
-			return nil
+			return extras.inTable(k, seq, extra)
 		})
+		if err == nil {
+			err = extras.finish(ctx, extra)
+		}
 		if err != nil {
 			return rep, err
 		}
@@ -343,14 +450,17 @@ type applied struct {
 	diff    *indexer.Difference
 }
 
-func (a applied) add(rep *RebuildReport, e *shared.Entry, seen *keySet) {
+// add counts a in rep, gives its key to extras and its difference to on.
+func (a applied) add(rep *RebuildReport, e *shared.Entry, extras *extraFinder, on func(indexer.Difference) error) error {
 	if a.hasKey {
-		seen.add(a.key)
+		if err := extras.produced(a.key); err != nil {
+			return err
+		}
 	}
 	switch {
 	case a.dup:
 		rep.Duplicates++
-		return
+		return nil
 	case e.Type == shared.EntryInvalid:
 		rep.Invalid++
 	case e.Type == shared.EntryEvent:
@@ -364,15 +474,16 @@ func (a applied) add(rep *RebuildReport, e *shared.Entry, seen *keySet) {
 		rep.Applied++
 	}
 	if a.diff != nil {
-		rep.Differences = append(rep.Differences, *a.diff)
+		return rep.found(*a.diff, on)
 	}
+	return nil
 }
 
 // compareObject compares the items of the entries inScope of one object
 // with the index, on Workers goroutines (a decision's entries on one, in
 // seq order).
 func compareObject(ctx context.Context, cfg RebuildConfig, d *discovered, inScope []int, record func(int) *shared.SealedRecord,
-	rep *RebuildReport, seen *keySet) error {
+	rep *RebuildReport, extras *extraFinder) error {
 	work := make([][]int, cfg.Workers)
 	for _, i := range inScope {
 		h := fnv.New32a()
@@ -395,8 +506,12 @@ func compareObject(ctx context.Context, cfg RebuildConfig, d *discovered, inScop
 					return
 				}
 				mu.Lock()
-				r.add(rep, e, seen)
+				err = r.add(rep, e, extras, cfg.OnDifference)
 				mu.Unlock()
+				if err != nil {
+					errs <- err
+					return
+				}
 			}
 		}()
 	}
