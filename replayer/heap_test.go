@@ -111,3 +111,65 @@ func TestReadersHoldNoListingAtTheFirstObject(t *testing.T) {
 		})
 	}
 }
+
+// lostTable is a table that lost every item: each entry's item is
+// missing. Its scan (index check's search for extra items, right after
+// the pass over S3) records the live heap then.
+type lostTable struct {
+	indexer.DynamoAPI
+	live uint64
+}
+
+func (*lostTable) GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	return &dynamodb.GetItemOutput{}, nil
+}
+
+func (l *lostTable) Scan(context.Context, *dynamodb.ScanInput, ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error) {
+	if l.live == 0 {
+		var m runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&m)
+		l.live = m.HeapAlloc
+	}
+	return &dynamodb.ScanOutput{}, nil
+}
+
+// Index check of a table that lost its items, over n and 4n entries with
+// chunks of 64 keys, holds at the end of its pass over S3 (every entry
+// compared, each a missing item streamed to OnDifference) about the same
+// live heap: what it holds is bounded by KeysInMemory and the report's
+// sample, not by the range. Before, it held a hash of every key compared
+// and one Difference a missing item (226 bytes an entry here: 1,355,232 more
+// at 8,000 entries than at 2,000), and
+// this test failed.
+func TestCheckHeapDoesNotGrowWithTheRange(t *testing.T) {
+	const perObject = 100
+	held := map[int]int64{}
+	for _, entries := range []int{2_000, 8_000} {
+		store, vkey := memObjects(t, make([]int, entries/perObject), perObject, decisionRecord)
+		table := &lostTable{}
+		var missing int
+		cfg := replayer.RebuildConfig{S3: store, Bucket: "audit", Chain: "mem", VerifierKey: vkey, Index: &indexer.Index{DB: table, Table: "t"},
+			KeysInMemory: 64, TempDir: t.TempDir(),
+			OnDifference: func(d indexer.Difference) error {
+				if d.Kind == "missing" {
+					missing++
+				}
+				return nil
+			}}
+		var m runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&m)
+		before := m.HeapAlloc
+		rep, err := replayer.Check(context.Background(), cfg)
+		if err != nil || missing != entries || rep.Missing != uint64(entries) {
+			t.Fatalf("%d entries: %d missing streamed, %d differences reported, %v; want every entry's item missing", entries, missing, rep.DifferenceCount(), err)
+		}
+		held[entries] = int64(table.live) - int64(before)
+		t.Logf("%d entries: %d bytes more live heap at the end of the pass over S3 than before the check", entries, held[entries])
+		runtime.KeepAlive(store)
+	}
+	if grew, limit := held[8_000]-held[2_000], int64(64<<10); grew > limit {
+		t.Fatalf("the live heap at the end of the pass over S3 grew by %d bytes from 2,000 to 8,000 entries, want at most %d: it grows with the range", grew, limit)
+	}
+}

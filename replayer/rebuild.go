@@ -302,7 +302,9 @@ func rebuild(ctx context.Context, cfg RebuildConfig, write bool, tmp *scratch) (
 	if cfg.OnlyMissing {
 		extras = newExtraFinder(cfg.KeysInMemory, tmp)
 	}
+	// [lo, hi] is the seq range of the entries in scope (scoped: any).
 	var lo, hi uint64
+	var scoped bool
 	var last *shared.Entry
 	err = fetchStream(ctx, objects.next, 4, func(ctx context.Context, ref archive.BatchRef) (*discovered, error) {
 		return readDiscovered(ctx, store, dcfg, trusted, ref)
@@ -321,8 +323,8 @@ func rebuild(ctx context.Context, cfg RebuildConfig, write bool, tmp *scratch) (
 			if !cfg.From.IsZero() && (e.Source.Timestamp.Before(cfg.From) || !e.Source.Timestamp.Before(cfg.To)) {
 				continue
 			}
-			if lo == 0 || e.Seq < lo {
-				lo = e.Seq
+			if !scoped || e.Seq < lo {
+				lo, scoped = e.Seq, true
 			}
 			hi = max(hi, e.Seq)
 			inScope = append(inScope, i)
@@ -367,7 +369,7 @@ func rebuild(ctx context.Context, cfg RebuildConfig, write bool, tmp *scratch) (
 		}
 		return rep, listingChanged(err, job, "run it")
 	}
-	if cfg.OnlyMissing && hi > 0 {
+	if cfg.OnlyMissing && scoped {
 		extra := func(k indexer.ItemKey, seq uint64) error {
 			return rep.found(indexer.Difference{Kind: "extra", Seq: seq, ItemKey: k, Detail: "S3 holds no entry with this item"}, cfg.OnDifference)
 		}
