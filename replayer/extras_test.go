@@ -198,7 +198,8 @@ func TestDamagedRunIsRefused(t *testing.T) {
 // BenchmarkKeyHashes reports the heap each key costs index check in
 // memory: the item keys themselves (a map, as before keyHash), a map of
 // their hashes (before the spill), and the sorted hashes of one chunk
-// (extraFinder); and the bytes a key takes in a run on disk.
+// (extraFinder), and a chunk of the table's items once the S3 side
+// spilled; and the bytes a key takes in a run on disk.
 func BenchmarkKeyHashes(b *testing.B) {
 	const n = 200_000
 	keys := make([]indexer.ItemKey, n)
@@ -250,6 +251,30 @@ func BenchmarkKeyHashes(b *testing.B) {
 			}
 			var size int64
 			for _, p := range f.keyRuns {
+				st, _ := os.Stat(p)
+				size += st.Size()
+			}
+			b.ReportMetric(float64(size)/n, "disk-B/key")
+			tmp.remove()
+		}
+	})
+	b.Run("tableItems", func(b *testing.B) {
+		for b.Loop() {
+			tmp := &scratch{parent: b.TempDir()}
+			f := newExtraFinder(n, tmp)
+			for _, k := range keys { // a full chunk: spilled
+				f.produced(k)
+			}
+			before := heap()
+			for i, k := range keys[:n-1] { // one short of a chunk: all in memory
+				// A copy, as each key is decoded anew from the scan.
+				f.inTable(indexer.ItemKey{PK: string([]byte(k.PK)), SK: string([]byte(k.SK))}, uint64(i), nil)
+			}
+			b.ReportMetric(float64(heap()-before)/n, "B/key")
+			runtime.KeepAlive(f)
+			f.finish(context.Background(), func(indexer.ItemKey, uint64) error { return nil })
+			var size int64
+			for _, p := range f.itemRuns {
 				st, _ := os.Stat(p)
 				size += st.Size()
 			}

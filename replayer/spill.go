@@ -14,6 +14,7 @@ import (
 	"slices"
 
 	"github.com/aegisai/audit/indexer"
+	"github.com/aegisai/audit/internal/platform/setting"
 )
 
 // This file holds what index check writes to disk so that its memory is
@@ -35,7 +36,7 @@ func (s *scratch) create(what string) (*os.File, error) {
 	if s.dir == "" {
 		dir, err := os.MkdirTemp(s.parent, "aegis-check-")
 		if err != nil {
-			return nil, fmt.Errorf("make the scratch folder under TempDir %q: %w", s.parent, err)
+			return nil, setting.Errorf("TempDir", "%q cannot hold the check's scratch folder: %v", s.parent, err)
 		}
 		s.dir = dir
 	}

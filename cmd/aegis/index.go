@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"go.uber.org/zap"
 
 	"github.com/aegisai/audit/indexer"
@@ -134,35 +135,40 @@ is the newest signed checkpoint. Exits 3 when the gap is larger than
 func (c *common) indexCheckCommand() *cobra.Command {
 	var from, to string
 	var asJSON bool
-	cmd := &cobra.Command{
+	var spill spillFlags
+	var cmd *cobra.Command // its errors name its flags (renameFields)
+	cmd = &cobra.Command{
 		Use:         "check [--from T --to T]",
 		Annotations: map[string]string{jsonLines: "true"},
 		Short:       "Compare the index with S3 entry by entry and list every missing, different and extra item",
 		Long: `Compare the index with S3 entry by entry (the whole chain, or the entries of
 [--from, --to)) and list every item that is missing, differs, or is in the
-index but not in S3. Exits 1 when there is any; aegis rebuild --only-missing
-mends them. Finding extra items scans the whole table.`,
+index but not in S3, each as it is found (extra items after the pass over
+S3). Exits 1 when there is any; aegis rebuild --only-missing mends them.
+Finding extra items scans the whole table. Memory is bounded by
+--keys-in-memory, not by the range: past it, the item keys are sorted into
+runs in a private folder under --temp-dir, removed at the end.`,
 		RunE: c.run(func(ctx context.Context, _ *zap.Logger) error {
-			cfg, err := c.rebuildConfig(ctx, from, to)
+			cfg, err := c.rebuildConfig(ctx, from, to, spill)
 			if err != nil {
+				return err
+			}
+			enc := json.NewEncoder(c.stdout)
+			cfg.OnDifference = func(d indexer.Difference) error {
+				if asJSON {
+					return enc.Encode(d)
+				}
+				_, err := fmt.Fprintf(c.stdout, "%-9s seq %d  %s | %s  %s:%d  %s\n", d.Kind, d.Seq, d.PK, d.SK, d.Object, d.Line, d.Detail)
 				return err
 			}
 			rep, err := replayer.Check(ctx, cfg)
 			if err != nil {
-				return err
+				return renameFields(cmd, err)
 			}
-			for _, d := range rep.Differences {
-				if asJSON {
-					if err := json.NewEncoder(c.stdout).Encode(d); err != nil {
-						return err
-					}
-					continue
-				}
-				fmt.Fprintf(c.stdout, "%-9s seq %d  %s | %s  %s:%d  %s\n", d.Kind, d.Seq, d.PK, d.SK, d.Object, d.Line, d.Detail)
-			}
-			fmt.Fprintf(os.Stderr, "checked %d entries in %d objects: %d differences\n", rep.Entries, rep.Done, len(rep.Differences))
-			if len(rep.Differences) > 0 {
-				return fmt.Errorf("the index differs from S3 in %d items (aegis rebuild --only-missing mends them)", len(rep.Differences))
+			n := rep.DifferenceCount()
+			fmt.Fprintf(os.Stderr, "checked %d entries in %d objects: %d differences\n", rep.Entries, rep.Done, n)
+			if n > 0 {
+				return fmt.Errorf("the index differs from S3 in %d items (aegis rebuild --only-missing mends them)", n)
 			}
 			return nil
 		}),
@@ -170,7 +176,21 @@ mends them. Finding extra items scans the whole table.`,
 	cmd.Flags().StringVar(&from, "from", "", "start of the range, inclusive (RFC 3339 or YYYY-MM-DD; default: the whole chain)")
 	cmd.Flags().StringVar(&to, "to", "", "end of the range, exclusive")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object per difference")
+	spill.add(cmd.Flags())
 	return cmd
+}
+
+// spillFlags are the settings that bound index check's memory (also read
+// by rebuild --only-missing, which runs the check).
+type spillFlags struct {
+	keysInMemory int
+	tempDir      string
+}
+
+func (s *spillFlags) add(f *pflag.FlagSet) {
+	f.IntVar(&s.keysInMemory, "keys-in-memory", replayer.DefaultKeysInMemory,
+		"item keys index check holds in memory (about 18 bytes each for S3's entries, then 120 for the table's items) before it sorts them into runs in --temp-dir")
+	f.StringVar(&s.tempDir, "temp-dir", "", "where index check makes its private scratch folder (mode 0700, removed at the end; default: $TMPDIR or /tmp)")
 }
 
 // rebuildCommand is `aegis rebuild`.
@@ -178,28 +198,42 @@ func (c *common) rebuildCommand() *cobra.Command {
 	var from, to string
 	var onlyMissing bool
 	var workers int
-	cmd := &cobra.Command{
+	var spill spillFlags
+	var cmd *cobra.Command // its errors name its flags (renameFields)
+	cmd = &cobra.Command{
 		Use:   "rebuild [--from T --to T] [--only-missing]",
 		Short: "Rebuild the DynamoDB index from S3 alone (the recovery job): idempotent, resumable",
 		Long: `Rebuild the DynamoDB index from S3 alone, writing exactly the items the
 indexer writes. Every object is verified before its entries are applied.
 It is idempotent, and resumable: run it again after a kill and it goes on
 after the last object it finished. --only-missing writes only what
-aegis index check reports (missing, different and extra items). The S3
+aegis index check reports (missing, different and extra items), listing
+each as it is mended; what the check finds waits in a file of its scratch
+folder under --temp-dir, not in memory. The S3
 listing is read as the objects are, after one pass that counts them for
 the progress total: memory does not grow with the chain or the range.`,
 		RunE: c.run(func(ctx context.Context, _ *zap.Logger) error {
-			cfg, err := c.rebuildConfig(ctx, from, to)
+			cfg, err := c.rebuildConfig(ctx, from, to, spill)
 			if err != nil {
 				return err
 			}
 			cfg.OnlyMissing, cfg.Workers = onlyMissing, workers
 			progress := newProgress(os.Stderr, "rebuild "+c.chain)
 			cfg.Progress = func(r replayer.RebuildReport) { progress.update(r.Done, r.Objects, r.Entries) }
+			mending := false
+			cfg.OnDifference = func(d indexer.Difference) error {
+				if !mending {
+					progress.done() // the check is over: the mending starts
+					mending = true
+				}
+				return printMended(c.stdout, d)
+			}
 			rep, err := replayer.Rebuild(ctx, cfg)
-			progress.done()
+			if !mending {
+				progress.done()
+			}
 			if err != nil {
-				return err
+				return renameFields(cmd, err)
 			}
 			printRebuild(c.stdout, c.chain, onlyMissing, rep)
 			return nil
@@ -209,6 +243,7 @@ the progress total: memory does not grow with the chain or the range.`,
 	cmd.Flags().StringVar(&to, "to", "", "end of the range, exclusive")
 	cmd.Flags().BoolVar(&onlyMissing, "only-missing", false, "write only what aegis index check finds")
 	cmd.Flags().IntVar(&workers, "workers", 8, "entries applied in parallel")
+	spill.add(cmd.Flags())
 	return cmd
 }
 
@@ -230,7 +265,8 @@ func partitionLine(p indexer.PartitionStatus) string {
 
 // printRebuild says what a rebuild read and what it wrote. Reading and
 // writing are counted apart: --only-missing reads every entry of the scope
-// and writes only the differences it mends, each listed.
+// and writes only the differences it mends (each listed as it is mended,
+// before this summary: printMended).
 func printRebuild(w io.Writer, chain string, onlyMissing bool, rep replayer.RebuildReport) {
 	read := fmt.Sprintf("%d entries read and verified in %d objects (%d decisions, %d overrides, %d invalid records, %d duplicates)",
 		rep.Entries, rep.Objects, rep.Decisions, rep.Overrides, rep.Invalid, rep.Duplicates)
@@ -245,23 +281,22 @@ func printRebuild(w io.Writer, chain string, onlyMissing bool, rep replayer.Rebu
 		fmt.Fprintf(w, "rebuilt chain %s to seq %d: %s%s; %d items written\n", chain, rep.HeadSeq, read, resumed, rep.Applied)
 		return
 	}
-	kinds := map[string]int{}
-	for _, d := range rep.Differences {
-		kinds[d.Kind]++
-	}
 	fmt.Fprintf(w, "rebuilt chain %s to seq %d (only what differed): %s; %d items mended: %d missing written, %d different rewritten, %d extra deleted\n",
-		chain, rep.HeadSeq, read, len(rep.Differences), kinds["missing"], kinds["different"], kinds["extra"])
-	for _, d := range rep.Differences {
-		where := ""
-		if d.Object != "" {
-			where = fmt.Sprintf(" from %s:%d", d.Object, d.Line)
-		}
-		fmt.Fprintf(w, "  mended %s item of seq %d (%s | %s)%s %s\n", d.Kind, d.Seq, d.PK, d.SK, where, d.Detail)
+		chain, rep.HeadSeq, read, rep.DifferenceCount(), rep.Missing, rep.Different, rep.Extra)
+}
+
+// printMended lists one item rebuild --only-missing mended.
+func printMended(w io.Writer, d indexer.Difference) error {
+	where := ""
+	if d.Object != "" {
+		where = fmt.Sprintf(" from %s:%d", d.Object, d.Line)
 	}
+	_, err := fmt.Fprintf(w, "  mended %s item of seq %d (%s | %s)%s %s\n", d.Kind, d.Seq, d.PK, d.SK, where, d.Detail)
+	return err
 }
 
 // rebuildConfig is the config of rebuild and index check.
-func (c *common) rebuildConfig(ctx context.Context, from, to string) (replayer.RebuildConfig, error) {
+func (c *common) rebuildConfig(ctx context.Context, from, to string, spill spillFlags) (replayer.RebuildConfig, error) {
 	var cfg replayer.RebuildConfig
 	vkey, s3c, err := c.archive(ctx)
 	if err != nil {
@@ -271,7 +306,8 @@ func (c *common) rebuildConfig(ctx context.Context, from, to string) (replayer.R
 	if err != nil {
 		return cfg, err
 	}
-	cfg = replayer.RebuildConfig{S3: s3c, Bucket: c.bucket, Prefix: c.prefix, Chain: c.chain, VerifierKey: vkey, Index: &indexer.Index{DB: db, Table: c.table}}
+	cfg = replayer.RebuildConfig{S3: s3c, Bucket: c.bucket, Prefix: c.prefix, Chain: c.chain, VerifierKey: vkey, Index: &indexer.Index{DB: db, Table: c.table},
+		KeysInMemory: spill.keysInMemory, TempDir: spill.tempDir}
 	if from != "" || to != "" {
 		if cfg.From, err = parseWhen("--from", from); err != nil {
 			return cfg, err

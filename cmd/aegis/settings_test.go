@@ -32,6 +32,7 @@ func TestStartupValidationNamesEverySetting(t *testing.T) {
 		{[]string{"index", "anomalies"}, []string{"--chain (AEGIS_CHAIN) is required"}},
 		{[]string{"index", "status", "--chain", "prod", "--brokers", ""}, []string{"--brokers (AEGIS_BROKERS) is required", "--verifier-key-file"}},
 		{[]string{"index", "check", "--chain", "prod"}, []string{"--verifier-key-file (AEGIS_VERIFIER_KEY_FILE) is required"}},
+		{[]string{"index", "check", "--chain", "prod", "--keys-in-memory", "-5"}, []string{"--keys-in-memory (AEGIS_KEYS_IN_MEMORY) -5"}},
 		{[]string{"verify-proof", "b.json"}, []string{"--verifier-key-file (AEGIS_VERIFIER_KEY_FILE) is required"}},
 		{[]string{"keygen", "--out", ""}, []string{"--out (AEGIS_OUT) is required"}},
 		{[]string{"ingest"}, []string{"--tokens-file (AEGIS_TOKENS_FILE) is required", "one of --chain (AEGIS_CHAIN), --environments (AEGIS_ENVIRONMENTS) is required"}},
