@@ -3,6 +3,7 @@ package replayer_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"strings"
 	"sync"
@@ -171,5 +172,36 @@ func TestCheckHeapDoesNotGrowWithTheRange(t *testing.T) {
 	}
 	if grew, limit := held[8_000]-held[2_000], int64(64<<10); grew > limit {
 		t.Fatalf("the live heap at the end of the pass over S3 grew by %d bytes from 2,000 to 8,000 entries, want at most %d: it grows with the range", grew, limit)
+	}
+}
+
+// BenchmarkCheckLiveHeap reports the live heap index check holds at the
+// end of its pass over S3 (every entry compared, each a missing item of a
+// table that lost its items), per entry, at two lengths of the chain,
+// with chunks of 10,000 keys: bounded by the chunk, it falls per entry as
+// the chain grows.
+func BenchmarkCheckLiveHeap(b *testing.B) {
+	for _, entries := range []int{50_000, 200_000} {
+		b.Run(fmt.Sprint(entries), func(b *testing.B) {
+			const perObject = 100
+			dayOf := make([]int, entries/perObject)
+			for i := range dayOf {
+				dayOf[i] = i / 9 // 900 entries a day, a minute apart
+			}
+			store, vkey := memObjects(b, dayOf, perObject, decisionRecord)
+			for b.Loop() {
+				table := &lostTable{}
+				cfg := replayer.RebuildConfig{S3: store, Bucket: "audit", Chain: "mem", VerifierKey: vkey, Index: &indexer.Index{DB: table, Table: "t"},
+					KeysInMemory: 10_000, TempDir: b.TempDir(), OnDifference: func(indexer.Difference) error { return nil }}
+				var m runtime.MemStats
+				runtime.GC()
+				runtime.ReadMemStats(&m)
+				before := m.HeapAlloc
+				if _, err := replayer.Check(context.Background(), cfg); err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(float64(int64(table.live)-int64(before))/float64(entries), "live-B/entry")
+			}
+		})
 	}
 }

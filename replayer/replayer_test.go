@@ -45,7 +45,7 @@ func memChainOf(t *testing.T, days, perDay int, record func(n, d, i int, at stri
 // memObjects writes a chain of one object of perObject records for each
 // element of dayOf, on that day after the first (in that order: days may
 // repeat and go back), each with its checkpoint.
-func memObjects(t *testing.T, dayOf []int, perObject int, record func(n, d, i int, at string) string) (*s3mem.S3, string) {
+func memObjects(t testing.TB, dayOf []int, perObject int, record func(n, d, i int, at string) string) (*s3mem.S3, string) {
 	t.Helper()
 	skey, vkey, err := note.GenerateKey(rand.Reader, "aegis-mem")
 	if err != nil {
