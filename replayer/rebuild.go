@@ -242,6 +242,9 @@ func mend(ctx context.Context, cfg RebuildConfig, found *diffLog) error {
 func Check(ctx context.Context, cfg RebuildConfig) (rep RebuildReport, err error) {
 	cfg.OnlyMissing = true
 	tmp := &scratch{parent: cfg.TempDir}
+	if err := tmp.make(); err != nil {
+		return rep, err
+	}
 	defer func() { err = errors.Join(err, tmp.remove()) }()
 	return rebuild(ctx, cfg, false, tmp)
 }

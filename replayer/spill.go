@@ -31,14 +31,25 @@ type scratch struct {
 	files  int
 }
 
+// make makes the folder, if it is not made yet: at the start of a check,
+// so that a TempDir that cannot hold it fails the check before it reads
+// anything rather than when its keys first spill.
+func (s *scratch) make() error {
+	if s.dir != "" {
+		return nil
+	}
+	dir, err := os.MkdirTemp(s.parent, "aegis-check-")
+	if err != nil {
+		return setting.Errorf("TempDir", "%q cannot hold the check's scratch folder: %v", s.parent, err)
+	}
+	s.dir = dir
+	return nil
+}
+
 // create makes a new file of the folder, named after what it holds.
 func (s *scratch) create(what string) (*os.File, error) {
-	if s.dir == "" {
-		dir, err := os.MkdirTemp(s.parent, "aegis-check-")
-		if err != nil {
-			return nil, setting.Errorf("TempDir", "%q cannot hold the check's scratch folder: %v", s.parent, err)
-		}
-		s.dir = dir
+	if err := s.make(); err != nil {
+		return nil, err
 	}
 	s.files++
 	f, err := os.OpenFile(filepath.Join(s.dir, fmt.Sprintf("%s-%06d", what, s.files)), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)

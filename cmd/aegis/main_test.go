@@ -288,6 +288,20 @@ func TestIndexStatusAndRebuild(t *testing.T) {
 	if code, out := aegis(t, append([]string{"index", "check"}, args...)...); code != 1 || !strings.Contains(out, "missing") {
 		t.Fatalf("index check: exit %d: %s", code, out)
 	}
+	// The same check with its keys spilled to disk (2 a chunk): one JSON
+	// object a missing item, the scratch folder gone afterwards.
+	tmp := t.TempDir()
+	spilled := append([]string{"index", "check", "--json", "--keys-in-memory", "2", "--temp-dir", tmp}, args...)
+	if code, out := aegis(t, spilled...); code != 1 || strings.Count(out, `{"kind":"missing","seq":`) != int(n-40) {
+		t.Fatalf("index check --keys-in-memory 2 --json: exit %d, want %d missing items: %s", code, n-40, out)
+	}
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Fatalf("index check left %v in --temp-dir", left)
+	}
+	if code, out := aegis(t, append([]string{"index", "check", "--temp-dir", filepath.Join(tmp, "none"), "--keys-in-memory", "2"}, args...)...); code != 1 ||
+		!strings.Contains(out, "--temp-dir (AEGIS_TEMP_DIR)") {
+		t.Fatalf("index check with a --temp-dir that does not exist: exit %d: %s", code, out)
+	}
 	// Issue 25: what --only-missing read and what it mended are told apart,
 	// and each item mended is listed.
 	missing := n - 40
