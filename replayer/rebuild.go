@@ -86,6 +86,10 @@ type RebuildReport struct {
 	Differences []indexer.Difference
 	// HeadSeq is the last seq handled.
 	HeadSeq uint64
+	// Rewritten counts the scope's keys written again after they were
+	// sealed, FirstRewritten names one (DiscoverReport).
+	Rewritten      int
+	FirstRewritten string
 }
 
 // DifferenceCount is how many differences Check found.
@@ -283,7 +287,8 @@ func rebuild(ctx context.Context, cfg RebuildConfig, write bool, tmp *scratch) (
 	if err != nil {
 		return rep, err
 	}
-	rep.Objects = objects.Objects
+	rep.Objects, rep.Rewritten, rep.FirstRewritten = objects.Objects, objects.Rewritten, objects.FirstRewritten
+	seq := newSequence(store, dcfg, trusted)
 	resume := write && !cfg.OnlyMissing
 	if resume {
 		done, ok, err := cfg.Index.RebuildDone(ctx, cfg.Chain, cfg.scope())
@@ -296,6 +301,7 @@ func rebuild(ctx context.Context, cfg RebuildConfig, write bool, tmp *scratch) (
 				return rep, listingChanged(err, "rebuild", "run it")
 			}
 			rep.Resumed, rep.Done = skipped, skipped
+			seq.resume = skipped > 0
 		}
 	}
 	ix := *cfg.Index
@@ -314,6 +320,9 @@ func rebuild(ctx context.Context, cfg RebuildConfig, write bool, tmp *scratch) (
 	}, func(ref archive.BatchRef, d *discovered) error {
 		if d.failure != nil {
 			return d.failure
+		}
+		if err := seq.follow(ctx, ref, d); err != nil {
+			return err
 		}
 		rep.Entries += uint64(len(d.entries))
 		if !d.signed {
@@ -365,6 +374,9 @@ func rebuild(ctx context.Context, cfg RebuildConfig, write bool, tmp *scratch) (
 		}
 		return nil
 	})
+	if err == nil {
+		err = seq.end(ctx)
+	}
 	if err != nil {
 		job := "rebuild"
 		if !write {
