@@ -75,7 +75,7 @@ func sortItems(items []tableItem) []tableItem {
 	return items
 }
 
-// The extra items found with chunks of 2 and 5 keys (spilled to sorted
+// The extra items found with chunks of 1 and 3 keys (spilled to sorted
 // runs, merged three at a time) and with one chunk that holds everything
 // (in memory) are exactly those a plain map of the produced keys names:
 // on random sets with keys produced twice, table items listed twice, the
@@ -83,19 +83,19 @@ func sortItems(items []tableItem) []tableItem {
 // edges (seq lo and hi, lo 0 included).
 func TestExtraFinderSpilledFindsWhatAMapFinds(t *testing.T) {
 	r := rand.New(rand.NewPCG(6, 2026))
-	for round := range 120 {
-		universe := r.IntN(40)
+	for round := range 100 {
+		universe := r.IntN(30)
 		lo := uint64(r.IntN(2) * r.IntN(100)) // 0 half the time
 		hi := lo + uint64(r.IntN(50))
 		var produced []indexer.ItemKey
 		var table []tableItem
 		if round%10 != 1 { // sometimes no S3 key at all
-			for range r.IntN(60) {
+			for range r.IntN(40) {
 				produced = append(produced, itemKey(r.IntN(universe+1)))
 			}
 		}
 		if round%10 != 2 { // sometimes an empty table
-			for range r.IntN(60) {
+			for range r.IntN(40) {
 				seq := lo + uint64(r.IntN(int(hi-lo)+1))
 				switch r.IntN(4) {
 				case 0:
@@ -120,7 +120,7 @@ func TestExtraFinderSpilledFindsWhatAMapFinds(t *testing.T) {
 			}
 		}
 		want = sortItems(want)
-		for _, chunk := range []int{2, 5, len(produced) + len(table) + 1} {
+		for _, chunk := range []int{1, 3, len(produced) + len(table) + 1} {
 			got, _ := findExtras(t, chunk, produced, table)
 			if got = sortItems(got); fmt.Sprint(got) != fmt.Sprint(want) {
 				t.Fatalf("round %d, chunk %d: %d keys produced, %d table items: found %v, want %v", round, chunk, len(produced), len(table), got, want)
