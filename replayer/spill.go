@@ -335,7 +335,7 @@ func compactRuns(tmp *scratch, what string, runs []string, fanIn int) ([]string,
 // diffLog keeps the differences a check found, for Rebuild with
 // OnlyMissing to mend after the check: one JSON object a line in a file
 // of the scratch folder, so that a check of a table that lost most of its
-// items holds them on disk (about 300 bytes each), not in memory.
+// items holds them on disk (a JSON line each), not in memory.
 type diffLog struct {
 	f   *os.File
 	w   *bufio.Writer
