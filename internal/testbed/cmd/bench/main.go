@@ -42,6 +42,7 @@ var benchmarks = map[string]benchmark{
 	"verify_rss":               verifyRSS,
 	"rebuild_throughput":       rebuildThroughput,
 	"discover_one_day":         discoverOneDay,
+	"check_rss":                checkRSS,
 	"lookup_by_id_p99":         lookupP99("id"),
 	"lookup_by_user_p99":       lookupP99("user"),
 	"lookup_by_session_p99":    lookupP99("session"),
@@ -56,10 +57,15 @@ func main() {
 	flag.IntVar(&verifyEntries, "verify-entries", verifyEntries, "entries of the chain the verify benchmarks read")
 	costs := flag.Bool("dynalite-costs", false, "print dynalite's CPU per item for each kind of call the indexer makes, and exit")
 	child := flag.String("verify-child", "", "internal: run one verification (bucket,chain,endpoint) and exit")
+	flag.IntVar(&checkEntries, "check-entries", checkEntries, "entries of the longer chain check_rss checks (the shorter: a quarter)")
+	checkChildRun := flag.Bool("check-child", false, "internal: run one index check (settings from the environment) and exit")
 	flag.StringVar(&verifyProfile, "verify-cpuprofile", "", "write a CPU profile of verify_throughput's verification alone")
 	flag.Parse()
 	if *child != "" {
 		verifyChild(*child)
+	}
+	if *checkChildRun {
+		checkChild()
 	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
