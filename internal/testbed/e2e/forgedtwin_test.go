@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -24,24 +23,35 @@ import (
 // newest object not signed yet while checkpoints sign seqs past it.
 //
 // A rebuild resumed after a kill must refuse it as a full rebuild does,
-// wherever the kill left it: before the twin's seq, after the sealed
-// batch, or at the chain's end. Before, a resumed rebuild skipped the
-// objects done by their first seqs alone: with the twin filed a day
-// before the batch (merged before it) and the kill before the batch, it
-// skipped the twin for the batch, and with the kill past the batch it
-// skipped both; either way it reported success, and the planted object
-// was never reported. With the twin filed a day after, a kill before the
-// batch skipped the batch for the twin (fixed earlier) and a kill past it
-// skipped both.
+// wherever the kill left it: before the sealed batch, after it, or at the
+// chain's end. Before, a resumed rebuild skipped the objects done by their
+// keys' first seqs alone, unread, and reported success without naming the
+// planted object: filed a day before the batch (merged before it), the
+// twin was skipped for the batch after a kill before the batch; filed
+// either side, both were skipped after a kill past the batch.
+//
+// The same holds for an object planted at a seq inside a sealed batch (its
+// line 4, moved a day back): no checkpoint signs the seq before it, and a
+// resumed rebuild skipped it unread as well.
 func TestForgedTwinOfASealedBatchIsRefused(t *testing.T) {
-	for _, days := range []int{1, -1} {
-		t.Run(fmt.Sprintf("twin filed %+d day", days), func(t *testing.T) {
-			forgedTwinIsRefused(t, days)
+	for _, tc := range []struct {
+		name       string
+		days, line int
+	}{
+		{"twin filed a day after", 1, 0},
+		{"twin filed a day before", -1, 0},
+		{"object at the batch's fourth seq filed a day before", -1, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			forgedTwinIsRefused(t, tc.days, tc.line)
 		})
 	}
 }
 
-func forgedTwinIsRefused(t *testing.T, days int) {
+// forgedTwinIsRefused files a one-line object holding line (0-based) of a
+// sealed batch, moved days and hashed again, and checks every reader
+// refuses it.
+func forgedTwinIsRefused(t *testing.T, days, line int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	p, refs := sealedChain(t)
@@ -50,8 +60,8 @@ func forgedTwinIsRefused(t *testing.T, days int) {
 		t.Fatal(err)
 	}
 	st := &archive.Store{S3: p.S3, Bucket: p.Cfg.Bucket}
-	twin, after := refs[2], refs[3] // a sealed batch, with batches signed after it
-	obj, err := st.Get(ctx, twin.Key, "")
+	batch, after := refs[2], refs[3] // a sealed batch, with batches signed after it
+	obj, err := st.Get(ctx, batch.Key, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +69,7 @@ func forgedTwinIsRefused(t *testing.T, days int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := shared.ParseLine(lines[0])
+	e, err := shared.ParseLine(lines[line])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,12 +80,12 @@ func forgedTwinIsRefused(t *testing.T, days int) {
 	if e.Hash, err = e.ComputeHash(); err != nil {
 		t.Fatal(err)
 	}
-	line, err := e.Line()
+	body, err := e.Line()
 	if err != nil {
 		t.Fatal(err)
 	}
 	forged := shared.BatchKey("audit", e)
-	putVersion(t, p, forged, append(line, '\n'), true)
+	putVersion(t, p, forged, append(body, '\n'), true)
 
 	var f *replayer.Failure
 	_, err = p.Verify(ctx)
@@ -117,7 +127,7 @@ func forgedTwinIsRefused(t *testing.T, days int) {
 		name string
 		done uint64
 	}{
-		{"killed before the twin's seq", twin.FirstSeq - 1},
+		{"killed before the sealed batch", batch.FirstSeq - 1},
 		{"killed after the sealed batch", after.FirstSeq - 1},
 		{"killed at the chain's end", head.Head.Seq},
 	} {
@@ -132,7 +142,7 @@ func forgedTwinIsRefused(t *testing.T, days int) {
 	}
 	for k, item := range tableItems(t, p.DynamoDB, table) {
 		if strings.Contains(item, forged) {
-			t.Errorf("item %s points at the twin: %s", k, item)
+			t.Errorf("item %s points at the planted object: %s", k, item)
 		}
 	}
 }
