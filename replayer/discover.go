@@ -59,6 +59,14 @@ type DiscoverReport struct {
 	Entries, Matched uint64
 	// Unsigned counts entries read from objects without a checkpoint.
 	Unsigned uint64
+	// Rewritten counts the scope's keys written again after they were
+	// sealed (more than one version); FirstRewritten names one. Their
+	// current versions were read and verified, so the answer holds only
+	// sealed entries, but someone wrote over sealed keys: aegis verify
+	// names every one. (A delete marker fails the discovery instead: it
+	// hides entries.)
+	Rewritten      int
+	FirstRewritten string
 }
 
 // Check reports every problem of the config's values at once, each a
@@ -121,6 +129,10 @@ type scopeObjects struct {
 	// Objects is how many objects the survey counted (the total a
 	// progress report shows); Days how many day folders it listed.
 	Objects, Days int
+	// Rewritten counts the keys of the scope with more than one version;
+	// FirstRewritten names one.
+	Rewritten      int
+	FirstRewritten string
 }
 
 // surveyScope surveys the scope's listing: one pass that fails on a key in
@@ -136,9 +148,15 @@ func surveyScope(ctx context.Context, store *archive.Store, chain string, from, 
 		sv, err = store.SurveyDays(ctx, chain, from, to.Add(-time.Nanosecond))
 		what = "a batch key"
 	}
-	o := &scopeObjects{Days: sv.Days}
+	o := &scopeObjects{Days: sv.Days, Rewritten: sv.RewrittenCount}
 	if err != nil {
 		return o, err
+	}
+	if len(sv.Rewritten) > 0 {
+		o.FirstRewritten = sv.Rewritten[0].Key
+	}
+	if sv.HasDeleted {
+		return o, rewrittenFailure(sv.FirstDeleted, sv.RewrittenCount)
 	}
 	if sv.Strays > 0 {
 		return o, &Failure{Key: sv.FirstStray, Err: shared.ErrChainBroken,
@@ -195,15 +213,19 @@ func Discover(ctx context.Context, cfg DiscoverConfig, emit func(Found) error) (
 		return rep, err
 	}
 	objects, err := surveyScope(ctx, store, cfg.Chain, cfg.From, cfg.To)
-	rep.Days = objects.Days
+	rep.Days, rep.Rewritten, rep.FirstRewritten = objects.Days, objects.Rewritten, objects.FirstRewritten
 	if err != nil {
 		return rep, err
 	}
+	seq := newSequence(store, cfg, trusted)
 	err = fetchStream(ctx, objects.next, cfg.Parallelism, func(ctx context.Context, ref archive.BatchRef) (*discovered, error) {
 		return readDiscovered(ctx, store, cfg, trusted, ref)
 	}, func(ref archive.BatchRef, d *discovered) error {
 		if d.failure != nil {
 			return d.failure
+		}
+		if err := seq.follow(ctx, ref, d); err != nil {
+			return err
 		}
 		rep.Objects++
 		rep.Entries += uint64(len(d.entries))
@@ -221,6 +243,9 @@ func Discover(ctx context.Context, cfg DiscoverConfig, emit func(Found) error) (
 		}
 		return nil
 	})
+	if err == nil {
+		err = seq.end(ctx)
+	}
 	return rep, listingChanged(err, "discovery", "discover")
 }
 
@@ -260,6 +285,8 @@ type discovered struct {
 	version string
 	signed  bool
 	failure *Failure
+	// after is the object the checkpoint before this one names (sequence).
+	after string
 }
 
 // readDiscovered reads one object with its checkpoint and the checkpoint of
@@ -305,6 +332,7 @@ func readDiscovered(ctx context.Context, store *archive.Store, cfg DiscoverConfi
 	case prev.cp.Hash != first.Prev:
 		return fail(ref.Key, 1, first.Seq, shared.ErrChainBroken, "prev %s is not the hash %s that %s signs for seq %d", first.Prev, prev.cp.Hash, prevKey, first.Seq-1)
 	}
+	d.after = prev.cp.Object
 	cpKey := shared.CheckpointKey(cfg.Prefix, cfg.Chain, lastE.Seq)
 	own, err := readCheckpointAt(ctx, store, trusted, cpKey, cfg.Now())
 	if errors.Is(err, archive.ErrNotFound) {

@@ -62,6 +62,10 @@ type RebuildReport struct {
 	Differences []indexer.Difference
 	// HeadSeq is the last seq handled.
 	HeadSeq uint64
+	// Rewritten counts the scope's keys written again after they were
+	// sealed, FirstRewritten names one (DiscoverReport).
+	Rewritten      int
+	FirstRewritten string
 }
 
 func (c *RebuildConfig) discover() DiscoverConfig {
@@ -178,15 +182,17 @@ func rebuild(ctx context.Context, cfg RebuildConfig, write bool) (RebuildReport,
 	if err != nil {
 		return rep, err
 	}
-	rep.Objects = objects.Objects
+	rep.Objects, rep.Rewritten, rep.FirstRewritten = objects.Objects, objects.Rewritten, objects.FirstRewritten
+	seq := newSequence(store, dcfg, trusted)
 	// A rebuild killed after finishing seq done resumes: every object is
-	// read and verified again, as by a rebuild from the start, and those
-	// the killed run finished (their last seq at most done) are not
-	// written again. Skipping them unread, by their keys' first seqs,
-	// skipped whatever a bucket writer filed among them: a twin of a
-	// sealed batch that a full rebuild refuses went unreported (and, filed
-	// under an earlier day, took the place of the batch after a kill
-	// before it). Reading is cheap next to writing the index.
+	// read and verified again, as by a rebuild from the start (each named
+	// by its neighbours too: seq), and those the killed run finished
+	// (their last seq at most done) are not written again. Skipping them
+	// unread, by their keys' first seqs, skipped whatever a bucket writer
+	// filed among them: a twin of a sealed batch that a full rebuild
+	// refuses went unreported (and, filed under an earlier day, took the
+	// place of the batch after a kill before it). Reading is cheap next to
+	// writing the index.
 	resume := write && !cfg.OnlyMissing
 	var done uint64
 	var resumed bool
@@ -209,6 +215,9 @@ func rebuild(ctx context.Context, cfg RebuildConfig, write bool) (RebuildReport,
 	}, func(ref archive.BatchRef, d *discovered) error {
 		if d.failure != nil {
 			return d.failure
+		}
+		if err := seq.follow(ctx, ref, d); err != nil {
+			return err
 		}
 		rep.Entries += uint64(len(d.entries))
 		if !d.signed {
@@ -267,6 +276,9 @@ func rebuild(ctx context.Context, cfg RebuildConfig, write bool) (RebuildReport,
 		}
 		return nil
 	})
+	if err == nil {
+		err = seq.end(ctx)
+	}
 	if err != nil {
 		job := "rebuild"
 		if !write {

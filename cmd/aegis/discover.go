@@ -82,6 +82,7 @@ the range.`,
 			}
 			fmt.Fprintf(os.Stderr, "%d entries matched, %d read and verified in %d objects of %d days; %d unsigned\n",
 				rep.Matched, rep.Entries, rep.Objects, rep.Days, rep.Unsigned)
+			warnRewritten(os.Stderr, rep.Rewritten, rep.FirstRewritten)
 			return nil
 		}),
 	}

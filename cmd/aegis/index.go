@@ -228,10 +228,21 @@ func partitionLine(p indexer.PartitionStatus) string {
 	return fmt.Sprintf("partition %d: %s; %s (the indexer group's offset %d, the partition's end %d)", p.Partition, state, last, p.Committed, p.End)
 }
 
+// warnRewritten warns of keys written again after they were sealed: what
+// was read is their current versions, each verified, but someone wrote
+// over sealed keys, which verify names one by one.
+func warnRewritten(w io.Writer, n int, first string) {
+	if n > 0 {
+		fmt.Fprintf(w, "warning: %d sealed keys of the scope were written again after they were sealed (first: %s); "+
+			"their current versions verified, but run aegis verify: it names every one\n", n, first)
+	}
+}
+
 // printRebuild says what a rebuild read and what it wrote. Reading and
 // writing are counted apart: --only-missing reads every entry of the scope
 // and writes only the differences it mends, each listed.
 func printRebuild(w io.Writer, chain string, onlyMissing bool, rep replayer.RebuildReport) {
+	warnRewritten(w, rep.Rewritten, rep.FirstRewritten)
 	read := fmt.Sprintf("%d entries read and verified in %d objects (%d decisions, %d overrides, %d invalid records, %d duplicates)",
 		rep.Entries, rep.Objects, rep.Decisions, rep.Overrides, rep.Invalid, rep.Duplicates)
 	if rep.Unsigned > 0 {

@@ -1,0 +1,95 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/aegisai/audit/indexer"
+	"github.com/aegisai/audit/indexer/layout"
+	"github.com/aegisai/audit/replayer"
+)
+
+// A sealed object hidden from the listing, with a delete marker through
+// the S3 API (Object Lock allows one) or removed from versitygw's disk, is
+// refused by discover, rebuild and index check, naming it: each object
+// left is fine on its own, and before, each answered without the hidden
+// object's entries. So is a rebuild resumed after a kill at the chain's
+// end: it reads every object again (before, it skipped the finished ones
+// unread, and passed).
+func TestReadersRefuseAHiddenObject(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	p, refs := sealedChain(t)
+	head, err := p.Verify(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	table, resumed := p.Cfg.Table+"-hidden", p.Cfg.Table+"-hidden-resumed"
+	for _, tb := range []string{table, resumed} {
+		if err := layout.EnsureTable(ctx, p.DynamoDB, tb); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The chain's objects are of today (UTC), or of yesterday and today
+	// when the test runs across midnight: the range holds both.
+	now := time.Now().UTC()
+	from, to := now.Truncate(24*time.Hour).AddDate(0, 0, -1), now.Truncate(24*time.Hour).AddDate(0, 0, 1)
+	readers := map[string]func() error{
+		"discover": func() error {
+			_, err := replayer.Discover(ctx, replayer.DiscoverConfig{S3: p.S3, Bucket: p.Cfg.Bucket, Chain: p.Cfg.Chain, VerifierKey: p.Cfg.VerifierKey,
+				From: from, To: to}, func(replayer.Found) error { return nil })
+			return err
+		},
+		"rebuild": func() error {
+			_, err := replayer.Rebuild(ctx, replayer.RebuildConfig{S3: p.S3, Bucket: p.Cfg.Bucket, Chain: p.Cfg.Chain, VerifierKey: p.Cfg.VerifierKey,
+				Index: &indexer.Index{DB: p.DynamoDB, Table: table}})
+			return err
+		},
+		"rebuild resumed after a kill at the chain's end": func() error {
+			ix := &indexer.Index{DB: p.DynamoDB, Table: resumed}
+			if err := ix.SetRebuildDone(ctx, p.Cfg.Chain, "all", head.Head.Seq); err != nil {
+				return err
+			}
+			_, err := replayer.Rebuild(ctx, replayer.RebuildConfig{S3: p.S3, Bucket: p.Cfg.Bucket, Chain: p.Cfg.Chain, VerifierKey: p.Cfg.VerifierKey, Index: ix})
+			return err
+		},
+		"index check of the range": func() error {
+			_, err := replayer.Check(ctx, replayer.RebuildConfig{S3: p.S3, Bucket: p.Cfg.Bucket, Chain: p.Cfg.Chain, VerifierKey: p.Cfg.VerifierKey,
+				Index: &indexer.Index{DB: p.DynamoDB, Table: table}, From: from, To: to})
+			return err
+		},
+	}
+	refuse := func(victim string, is error) {
+		t.Helper()
+		for name, read := range readers {
+			if err := read(); !errors.Is(err, is) || !strings.Contains(err.Error(), victim) {
+				t.Errorf("%s: %v; want %v naming %s", name, err, is, victim)
+			}
+		}
+	}
+	for name, read := range readers {
+		if err := read(); err != nil {
+			t.Fatalf("%s before hiding anything: %v", name, err)
+		}
+	}
+	if stack.S3DataDir != "" { // the native stack: its disk can be edited
+		victim := refs[1].Key
+		if err := os.Remove(filepath.Join(stack.S3DataDir, p.Cfg.Bucket, filepath.FromSlash(victim))); err != nil {
+			t.Fatal(err)
+		}
+		refuse(victim, replayer.ErrMissingObject)
+	}
+	victim := refs[3].Key
+	if _, err := p.S3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(p.Cfg.Bucket), Key: aws.String(victim)}); err != nil {
+		t.Fatal(err)
+	}
+	refuse(victim, replayer.ErrRewritten) // the listing names the marker before any object is read
+}

@@ -1,0 +1,135 @@
+package replayer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aegisai/audit/archive"
+	"github.com/aegisai/audit/shared"
+)
+
+// ErrMissingObject is wrapped when a signed checkpoint names an object of
+// the scope that the listing does not hold: its entries would be left out
+// of an answer without a word.
+var ErrMissingObject = errors.New("sealed object missing from the listing")
+
+// sequence checks that a reader of a scope (discover, rebuild, index
+// check) is handed every object of the scope, not only objects that are
+// each fine. Each object links to the one before through the signed
+// checkpoint of the seq before it, and each checkpoint names the object it
+// signs (docs/FORMAT.md section 7): so each object read names its
+// neighbours in the chain, whatever the listing says. When a neighbour's
+// date is in the scope, it must be the object handed just before (or
+// after): otherwise it is missing from the listing (a delete marker hides
+// it, or it was removed from the storage itself), and its entries would be
+// left out without a word. A neighbour of a date outside the scope is
+// skipped rightly: Kafka timestamps can go back, so a scope's days need
+// not hold consecutive objects.
+//
+// The object before is named by the link every object is read with; the
+// object after by the checkpoint that follows the object's own, read only
+// where the objects handed do not follow one another (and after the last):
+// one listing request and one checkpoint. What this cannot see is a hidden
+// object both of whose neighbours lie outside the scope, which only
+// happens where timestamps went back over midnight; aegis verify, which
+// reads the whole chain, finds that one.
+type sequence struct {
+	store       *archive.Store
+	chain       string
+	trusted     shared.Keyset
+	now         time.Time
+	first, last time.Time // the scope's dates; zero: every date
+	prevKey     string    // the object handed before, "" before the first
+	prevSeq     uint64    // its last seq
+}
+
+func newSequence(store *archive.Store, cfg DiscoverConfig, trusted shared.Keyset) *sequence {
+	s := &sequence{store: store, chain: cfg.Chain, trusted: trusted, now: cfg.Now()}
+	if !cfg.From.IsZero() {
+		s.first, s.last = shared.FileDate(cfg.From), shared.FileDate(cfg.To.Add(-time.Nanosecond))
+	}
+	return s
+}
+
+// inScope reports whether key is a batch key whose date is in the scope.
+func (s *sequence) inScope(key string) bool {
+	if shared.ClassifyKey(s.store.Prefix, s.chain, key) != shared.KeyBatch {
+		return false // the genesis, which no reader hands on
+	}
+	info, err := shared.ParseBatchKey(s.store.Prefix, key)
+	if err != nil {
+		return false
+	}
+	return s.first.IsZero() || !info.Date.Before(s.first) && !info.Date.After(s.last)
+}
+
+// follow takes the next object handed on, read into d: it fails when the
+// object before it in the chain, or the object after the one handed
+// before, is in the scope but was not handed in between. A resumed
+// rebuild hands on every object too (those a killed run finished are read
+// again, not written), so nothing here depends on a kill.
+func (s *sequence) follow(ctx context.Context, ref archive.BatchRef, d *discovered) error {
+	defer func() { s.prevKey, s.prevSeq = ref.Key, d.entries[len(d.entries)-1].Seq }()
+	if d.after == s.prevKey {
+		return nil
+	}
+	if s.inScope(d.after) {
+		return s.missing(ctx, d.after, false, fmt.Sprintf("the checkpoint of seq %d names it as the object before %s", d.entries[0].Seq-1, ref.Key))
+	}
+	if s.prevKey == "" {
+		return nil
+	}
+	return s.successor(ctx, false)
+}
+
+// end checks, once every object was handed on, the object after the last.
+func (s *sequence) end(ctx context.Context) error {
+	if s.prevKey == "" {
+		return nil
+	}
+	return s.successor(ctx, true)
+}
+
+// successor fails when the object after the one handed last is in the
+// scope (it was not handed next): the checkpoint after that object's own
+// names it. At the end (last) it may be newer than the listing.
+func (s *sequence) successor(ctx context.Context, last bool) error {
+	key, at, ok, err := s.store.CheckpointAfter(ctx, s.chain, s.prevSeq)
+	if err != nil || !ok {
+		return err
+	}
+	cp, err := readCheckpointAt(ctx, s.store, s.trusted, key, s.now)
+	switch {
+	case errors.Is(err, archive.ErrNotFound):
+		return nil // deleted since it was listed: verify reports that
+	case err != nil:
+		return err
+	case cp.failure != nil:
+		return cp.failure
+	case !s.inScope(cp.cp.Object):
+		return nil
+	}
+	return s.missing(ctx, cp.cp.Object, last, fmt.Sprintf("%s (seq %d) signs it as the object after %s", key, at, s.prevKey))
+}
+
+// missing reports key, named by a signed checkpoint, as missing from the
+// listing. If it is there now, it was written after the listing was read:
+// as the scope's last object's successor (late) by a sealer at work, and
+// the answer is as of the listing; before an object listed, the listing
+// changed under the reader, which is run again.
+func (s *sequence) missing(ctx context.Context, key string, late bool, why string) error {
+	_, err := s.store.Head(ctx, key, "")
+	switch {
+	case err == nil && late:
+		return nil
+	case err == nil:
+		return &Failure{Key: key, Err: archive.ErrListingChanged,
+			Reason: fmt.Sprintf("the object was not listed but exists now (%s): the listing changed while it was read; run it again", why)}
+	case !errors.Is(err, archive.ErrNotFound):
+		return err
+	}
+	return &Failure{Key: key, Err: ErrMissingObject,
+		Reason: fmt.Sprintf("no current version of this object is listed, yet %s: it was deleted after it was sealed (a delete marker, or removed from the storage), and its entries would be left out: run aegis verify", why)}
+}
