@@ -22,9 +22,10 @@ import (
 // listing that starts after the key of a seq finds the next seq. The walk
 // bounds the newest seq by probes (each a request for the first checkpoint
 // key after a seq: galloping up from the first page's last key, then
-// halving the gap down to 64 seqs: about 2·log2(head) of them, 60 at a
-// billion), then lists windows of seqs below the last key handed out,
-// widened eightfold until they hold a few keys. Every request but the
+// halving the gap down to a window of seqs sized from the first page's
+// spacing of keys: about 2·log2(head / window) of them), then lists the
+// windows of seqs below the last key handed out, probing past the empty
+// ones (checkpointsBelow). Every request but the
 // windows' asks for 8 keys: a listing server's cost grows with the keys it
 // returns (versitygw's posix backend: about 70 µs a key). Keys of the folder that are not
 // checkpoint keys are passed over, as Checkpoints does.
@@ -32,7 +33,7 @@ type CheckpointWalk struct {
 	s       *Store
 	chain   string
 	below   uint64   // the seq every key still to come is below
-	width   uint64   // the last window's span of seqs: the next starts there
+	span    uint64   // the span of seqs a window lists
 	buf     []string // keys listed, newest first, not handed out yet
 	started bool
 	done    bool
@@ -42,10 +43,6 @@ type CheckpointWalk struct {
 func (s *Store) NewestCheckpoints(chain string) *CheckpointWalk {
 	return &CheckpointWalk{s: s, chain: chain}
 }
-
-// checkpointWalkBatch is how many keys a window of the walk lists at
-// least (when there are that many) before they are handed out.
-const checkpointWalkBatch = 4
 
 // probePage is the page size of a probe: it wants one checkpoint key, and
 // a few more cover keys that are not.
@@ -82,7 +79,7 @@ func (w *CheckpointWalk) fill(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		w.started, w.width = true, span*8 // the window below starts at span
+		w.started, w.span = true, span
 		if !ok {
 			w.done = true
 			return nil
@@ -93,11 +90,10 @@ func (w *CheckpointWalk) fill(ctx context.Context) error {
 		w.done = true
 		return nil
 	}
-	keys, width, err := w.s.checkpointsBelow(ctx, w.chain, below, max(w.width/8, checkpointWindow))
+	keys, err := w.s.checkpointsBelow(ctx, w.chain, below, w.span)
 	if err != nil {
 		return err
 	}
-	w.width = width
 	if len(keys) == 0 {
 		w.done = true
 		return nil
@@ -221,47 +217,83 @@ const checkpointWindow = 64
 const checkpointWindowKeep = 1000
 
 // checkpointsBelow returns the newest checkpoint keys of the chain of a seq
-// below before, newest first: at least checkpointWalkBatch of them when
-// there are that many, at most checkpointWindowKeep. It lists the window of
-// seqs [before − w, before), w from width on, widening w eightfold until
-// the window holds a batch or reaches seq 0, and returns the last w.
-func (s *Store) checkpointsBelow(ctx context.Context, chain string, before, width uint64) ([]string, uint64, error) {
-	end := shared.CheckpointKey(s.prefix(), chain, before)
-	for w := width; ; w *= 8 {
-		from := uint64(0)
-		if before > w {
-			from = before - w
+// below before, newest first: those of the window of seqs [before − span,
+// before) when it holds any. When it holds none, probes find where the
+// newest key below before lies (widening the gap searched eightfold, then
+// halving it down to span) and the window of span seqs ending there is
+// listed: a key planted far past the others costs a few dozen probes,
+// not a listing of every key below it. At most checkpointWindowKeep keys,
+// the newest.
+func (s *Store) checkpointsBelow(ctx context.Context, chain string, before, span uint64) ([]string, error) {
+	keys, err := s.checkpointRange(ctx, chain, before-min(span, before), before)
+	if err != nil || len(keys) > 0 || before <= span {
+		return keys, err
+	}
+	top := before - span // no key in [top, before)
+	var lo uint64        // a key below top, once found
+	for w := 8 * span; ; w *= 8 {
+		from := top - min(w, top)
+		y, ok, err := s.firstCheckpointFrom(ctx, chain, from)
+		if err != nil {
+			return nil, err
 		}
-		after := ""
-		if from > 0 {
-			after = shared.CheckpointKey(s.prefix(), chain, from-1)
+		if ok && y < top {
+			lo = y
+			break
 		}
-		var keys []string
-		for {
-			page, last, more, err := s.checkpointPage(ctx, chain, after, 0)
-			if err != nil {
-				return nil, 0, err
-			}
-			for _, k := range page {
-				if k < end {
-					keys = append(keys, k)
-				}
-			}
-			if len(keys) > 2*checkpointWindowKeep { // keep the newest only
-				keys = append(keys[:0], keys[len(keys)-checkpointWindowKeep:]...)
-			}
-			if !more || last >= end {
-				break
-			}
-			after = last
+		if from == 0 {
+			return nil, nil
 		}
-		if len(keys) >= checkpointWalkBatch || from == 0 {
-			if len(keys) > checkpointWindowKeep {
-				keys = keys[len(keys)-checkpointWindowKeep:]
-			}
-			return reversed(keys), w, nil
+		top = from
+	}
+	hi := top - 1 // the newest key below before is in [lo, hi]
+	for hi-lo >= span {
+		mid := lo + (hi-lo)/2 + 1
+		z, ok, err := s.firstCheckpointFrom(ctx, chain, mid)
+		if err != nil {
+			return nil, err
+		}
+		if ok && z <= hi {
+			lo = z
+		} else {
+			hi = mid - 1
 		}
 	}
+	return s.checkpointRange(ctx, chain, hi+1-min(span, hi+1), hi+1)
+}
+
+// checkpointRange lists the chain's checkpoint keys of the seqs [from,
+// before) and returns the newest checkpointWindowKeep of them, newest
+// first.
+func (s *Store) checkpointRange(ctx context.Context, chain string, from, before uint64) ([]string, error) {
+	end := shared.CheckpointKey(s.prefix(), chain, before)
+	after := ""
+	if from > 0 {
+		after = shared.CheckpointKey(s.prefix(), chain, from-1)
+	}
+	var keys []string
+	for {
+		page, last, more, err := s.checkpointPage(ctx, chain, after, 0)
+		if err != nil {
+			return nil, err
+		}
+		for _, k := range page {
+			if k < end {
+				keys = append(keys, k)
+			}
+		}
+		if len(keys) > 2*checkpointWindowKeep { // keep the newest only
+			keys = append(keys[:0], keys[len(keys)-checkpointWindowKeep:]...)
+		}
+		if !more || last >= end {
+			break
+		}
+		after = last
+	}
+	if len(keys) > checkpointWindowKeep {
+		keys = keys[len(keys)-checkpointWindowKeep:]
+	}
+	return reversed(keys), nil
 }
 
 func reversed(keys []string) []string {

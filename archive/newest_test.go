@@ -18,15 +18,20 @@ import (
 	"github.com/aegisai/audit/shared"
 )
 
-// countingS3 counts the listing requests made through it.
+// countingS3 counts the listing requests made through it and the keys
+// they return.
 type countingS3 struct {
 	archive.S3API
-	lists atomic.Int64
+	lists, keys atomic.Int64
 }
 
 func (c *countingS3) ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, opts ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {
 	c.lists.Add(1)
-	return c.S3API.ListObjectsV2(ctx, in, opts...)
+	out, err := c.S3API.ListObjectsV2(ctx, in, opts...)
+	if err == nil {
+		c.keys.Add(int64(len(out.Contents)))
+	}
+	return out, err
 }
 
 // walkAll hands out every key of the walk.
@@ -72,7 +77,10 @@ func TestNewestCheckpointsWalkTheWholeFolderNewestFirst(t *testing.T) {
 		{"batches of 1,000, 3,000 of them", seqRange(0, 3_000_000, 1000), false, 60},
 		{"sparse, random", randomSeqs(rng, 3000, 1e9), true, 80},
 		{"a gap of 10^12 before the newest", append(seqRange(0, 2000, 1), 1e12+7), true, 100},
+		// Keys planted far past the head: probes cross the gap; listing it
+		// down to the chain would list every key.
 		{"near the largest seq", append(seqRange(0, 1500, 1), shared.MaxSafeInteger-3, shared.MaxSafeInteger), true, 120},
+		{"one far past a long chain", append(seqRange(0, 20_000, 1), shared.MaxSafeInteger-1), false, 150},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			mem := s3mem.New("audit")
@@ -104,10 +112,10 @@ func TestNewestCheckpointsWalkTheWholeFolderNewestFirst(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			n := counted.lists.Load()
-			t.Logf("%d listing requests for the newest 3 of %d checkpoints", n, len(want))
-			if n > tc.maxLists {
-				t.Fatalf("want at most %d listing requests", tc.maxLists)
+			n, keys := counted.lists.Load(), counted.keys.Load()
+			t.Logf("%d listing requests (%d keys) for the newest 3 of %d checkpoints", n, keys, len(want))
+			if n > tc.maxLists || keys > 2500 {
+				t.Fatalf("want at most %d listing requests and 2,500 keys", tc.maxLists)
 			}
 		})
 	}
