@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/aegisai/audit/archive"
@@ -148,4 +149,26 @@ func head(keys []string) string {
 		names = append(names, k[strings.LastIndexByte(k, '/')+1:])
 	}
 	return fmt.Sprint(names)
+}
+
+// SealedVersions lists one key's versions, the oldest first, leaving out
+// delete markers and the versions of longer keys it prefixes.
+func TestSealedVersionsListsOneKeyOldestFirst(t *testing.T) {
+	mem := s3mem.New("audit")
+	key := "audit/year=2026/month=11/day=01/env=c/00000000000000000001.jsonl"
+	var want []string
+	for i := range 3 {
+		mem.PutVersion("audit", key, []byte(fmt.Sprint(i)))
+		out, err := mem.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String("audit"), Key: aws.String(key)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, aws.ToString(out.VersionId))
+	}
+	mem.Delete("audit", key)
+	mem.PutVersion("audit", key+"x", []byte("other"))
+	got, err := (&archive.Store{S3: mem, Bucket: "audit"}).SealedVersions(context.Background(), key)
+	if err != nil || !slices.Equal(got, want) {
+		t.Fatalf("versions %v, %v; want %v", got, err, want)
+	}
 }

@@ -158,16 +158,21 @@ func (h *signedCheckpoints) at(ctx context.Context, i int) (checkpointed, bool, 
 // if it ends in a KEY entry the keyset does not know yet, extends the
 // keyset as the entry says. It reports whether it did.
 func (s *Sealer) followHandOver(ctx context.Context, c checkpointed) (bool, error) {
-	obj, err := s.get(ctx, c.cp.Object)
-	if err != nil {
-		return false, fmt.Errorf("batch of checkpoint seq %d: %w", c.cp.Seq, err)
+	_, entries, _, err := s.readSigned(ctx, c)
+	if err != nil && ctx.Err() != nil {
+		return false, err
 	}
-	lines, err := shared.SplitLines(obj.Body)
 	if err != nil {
-		return false, nil // readSigned names it
+		// No version of the object ends at the signed hash: the head is
+		// the checkpoint's all the same, and sealing goes on from it
+		// (verify reports the object). A hand-over in it stays unknown,
+		// and the keys held say whether this sealer can sign on.
+		s.log.Error("the object the newest checkpoint signs cannot be read as sealed; sealing goes on from the checkpoint",
+			zap.String("checkpoint", c.key), zap.Error(err))
+		return false, nil
 	}
-	last, err := shared.ParseLineLenient(lines[len(lines)-1])
-	if err != nil || last.Type != shared.EntryKey || last.Hash != c.cp.Hash {
+	last := entries[len(entries)-1]
+	if last.Type != shared.EntryKey {
 		return false, nil
 	}
 	followed, err := s.keys.handOver(last)
@@ -256,13 +261,31 @@ func (s *Sealer) openCheckpoint(key string, body []byte) (shared.Checkpoint, err
 // version wrote under looser rules is still republished, never a reason to
 // stop.
 func (s *Sealer) readSigned(ctx context.Context, c checkpointed) (*archive.Object, []*shared.Entry, [][]byte, error) {
-	obj, err := s.get(ctx, c.cp.Object)
+	var entries []*shared.Entry
+	var lines [][]byte
+	obj, err := s.getSealed(ctx, c.cp.Object, func(obj *archive.Object) error {
+		var err error
+		entries, lines, err = s.signedLines(c, obj)
+		return err
+	})
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("batch of checkpoint seq %d: %w", c.cp.Seq, err)
 	}
+	for i, l := range lines {
+		if _, serr := shared.ParseLine(l); serr != nil {
+			s.log.Warn("a signed line breaks the current format rules; it is republished as it is",
+				zap.String("object", c.cp.Object), zap.Int("line", i+1), zap.Error(serr))
+		}
+	}
+	return obj, entries, lines, nil
+}
+
+// signedLines reads obj's lines and checks that they link and end at the
+// seq and hash c signs.
+func (s *Sealer) signedLines(c checkpointed, obj *archive.Object) ([]*shared.Entry, [][]byte, error) {
 	lines, err := shared.SplitLines(obj.Body)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("%w: %s: %v", shared.ErrChainBroken, c.cp.Object, err)
+		return nil, nil, fmt.Errorf("%w: %s: %v", shared.ErrChainBroken, c.cp.Object, err)
 	}
 	entries := make([]*shared.Entry, len(lines))
 	for i, l := range lines {
@@ -271,19 +294,70 @@ func (s *Sealer) readSigned(ctx context.Context, c checkpointed) (*archive.Objec
 			err = fmt.Errorf("%w: does not follow line %d", shared.ErrChainBroken, i)
 		}
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("%s line %d: %w (the signed checkpoint %s covers it: the object was replaced)", c.cp.Object, i+1, err, c.key)
-		}
-		if _, serr := shared.ParseLine(l); serr != nil {
-			s.log.Warn("a signed line breaks the current format rules; it is republished as it is",
-				zap.String("object", c.cp.Object), zap.Int("line", i+1), zap.Error(serr))
+			return nil, nil, fmt.Errorf("%s line %d: %w (the signed checkpoint %s covers it: the object was replaced)", c.cp.Object, i+1, err, c.key)
 		}
 		entries[i] = e
 	}
 	if last := entries[len(entries)-1]; last.Seq != c.cp.Seq || last.Hash != c.cp.Hash {
-		return nil, nil, nil, fmt.Errorf("%w: checkpoint %s signs seq %d hash %s, but %s ends at seq %d hash %s (the object was replaced)",
+		return nil, nil, fmt.Errorf("%w: checkpoint %s signs seq %d hash %s, but %s ends at seq %d hash %s (the object was replaced)",
 			shared.ErrChainBroken, c.key, c.cp.Seq, c.cp.Hash, c.cp.Object, last.Seq, last.Hash)
 	}
-	return obj, entries, lines, nil
+	return entries, lines, nil
+}
+
+// getSealed reads the sealed version of key: its current version when
+// sealed checks it, else the first of its older versions, the oldest
+// first, that it does. Someone with write access to the bucket can put a
+// delete marker on a sealed key or write a new version over it (Object
+// Lock keeps the sealed version, and keeps theirs too); read as current,
+// either stopped every start of the sealer, and for good, since a version
+// written over a sealed key is itself locked for the retention period. A
+// version is taken only when sealed passes, which for a batch means its
+// lines end at the hash a trusted checkpoint signs: nothing written by
+// someone without the signing key passes. It is logged and counted
+// (aegis_sealer_rewritten_keys_total); aegis verify reports the key.
+func (s *Sealer) getSealed(ctx context.Context, key string, sealed func(*archive.Object) error) (*archive.Object, error) {
+	cur, err := s.get(ctx, key)
+	switch {
+	case err == nil:
+		if err = sealed(cur); err == nil {
+			return cur, nil
+		}
+	case !errors.Is(err, archive.ErrNotFound):
+		return nil, err
+	}
+	var ids []string
+	if lerr := s.retry(ctx, "list versions of "+key, func(ctx context.Context) error {
+		var err error
+		ids, err = s.store.SealedVersions(ctx, key)
+		return err
+	}); lerr != nil {
+		return nil, lerr
+	}
+	for _, id := range ids {
+		if cur != nil && id == cur.VersionID {
+			continue
+		}
+		var obj *archive.Object
+		if gerr := s.retry(ctx, "get "+key+" version "+id, func(ctx context.Context) error {
+			var err error
+			obj, err = s.store.Get(ctx, key, id)
+			return err
+		}); gerr != nil {
+			continue // unreadable: the next one
+		}
+		if sealed(obj) == nil {
+			s.m.rewritten.Inc()
+			current := "a delete marker"
+			if cur != nil {
+				current = "version " + cur.VersionID
+			}
+			s.log.Error("a sealed object was deleted or written over after it was sealed; its sealed version is read (aegis verify reports the key)",
+				zap.String("key", key), zap.String("sealed_version", id), zap.String("current", current), zap.Error(err))
+			return obj, nil
+		}
+	}
+	return nil, err
 }
 
 // loadUncommitted fills pending with the sealed entries whose offsets the
