@@ -574,3 +574,44 @@ func httpStatus(err error) int {
 	}
 	return 0
 }
+
+// MaxOlderVersions bounds the version ids SealedVersions returns: a key
+// written over by someone else more often than that is read from its
+// newest versions only.
+const MaxOlderVersions = 10_000
+
+// SealedVersions lists the version ids of key (delete markers left out),
+// the oldest first: the sealer writes each key once, before anyone could
+// write over it, so its version is the oldest (docs/SECURITY.md). The
+// listing is of that key alone, one page at a time; at most
+// MaxOlderVersions ids are kept, the oldest of those listed.
+func (s *Store) SealedVersions(ctx context.Context, key string) ([]string, error) {
+	p := s3.NewListObjectVersionsPaginator(s.S3, &s3.ListObjectVersionsInput{Bucket: aws.String(s.Bucket), Prefix: aws.String(key)})
+	var newestFirst []string
+	seen := map[string]bool{}
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list versions of s3://%s/%s: %w", s.Bucket, key, err)
+		}
+		for _, v := range page.Versions {
+			id := aws.ToString(v.VersionId)
+			if aws.ToString(v.Key) != key || seen[id] {
+				continue // a longer key with this one as prefix, or a version repeated at a page boundary
+			}
+			seen[id] = true
+			newestFirst = append(newestFirst, id)
+			if len(newestFirst) > MaxOlderVersions { // keep the oldest listed
+				drop := newestFirst[0]
+				newestFirst = newestFirst[1:]
+				delete(seen, drop)
+			}
+		}
+		if !slices.ContainsFunc(page.Versions, func(v types.ObjectVersion) bool { return aws.ToString(v.Key) <= key }) &&
+			!slices.ContainsFunc(page.DeleteMarkers, func(d types.DeleteMarkerEntry) bool { return aws.ToString(d.Key) <= key }) {
+			break // past the key
+		}
+	}
+	slices.Reverse(newestFirst)
+	return newestFirst, nil
+}

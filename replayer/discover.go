@@ -122,8 +122,8 @@ func (c *DiscoverConfig) check() (shared.Keyset, error) {
 // genesis left out: it holds no decision), a page of a folder at a time,
 // after one survey of the scope's listing (archive/stream.go): the day
 // folders of [from, to), or the whole chain when from is zero. It holds a
-// page of each folder being merged, one Run per folder, and at most one
-// object ahead; never the scope's keys.
+// page of each folder being merged and one Run per folder; never the
+// scope's keys.
 type scopeObjects struct {
 	batches *archive.BatchStream
 	// Objects is how many objects the survey counted (the total a
@@ -133,13 +133,6 @@ type scopeObjects struct {
 	// FirstRewritten names one.
 	Rewritten      int
 	FirstRewritten string
-	// ahead is the object after the last one taken, once peeked (hasAhead
-	// when there is one).
-	ahead            archive.BatchRef
-	hasAhead, peeked bool
-	// front is an object taken and put back (hasFront), to be taken first.
-	front    archive.BatchRef
-	hasFront bool
 }
 
 // surveyScope surveys the scope's listing: one pass that fails on a key in
@@ -179,60 +172,15 @@ func surveyScope(ctx context.Context, store *archive.Store, chain string, from, 
 	return o, nil
 }
 
-// peek returns the next object without taking it.
-func (o *scopeObjects) peek(ctx context.Context) (archive.BatchRef, bool, error) {
-	if o.hasFront {
-		return o.front, true, nil
-	}
-	for !o.peeked {
-		ref, ok, err := o.batches.Next(ctx)
-		if err != nil {
-			return ref, false, err
-		}
-		if ok && ref.FirstSeq == 0 {
-			continue // the genesis
-		}
-		o.ahead, o.hasAhead, o.peeked = ref, ok, true
-	}
-	return o.ahead, o.hasAhead, nil
-}
-
 // next takes the next object; its signature is fetchStream's.
 func (o *scopeObjects) next(ctx context.Context) (archive.BatchRef, bool, error) {
-	if o.hasFront {
-		o.hasFront = false
-		return o.front, true, nil
-	}
-	ref, ok, err := o.peek(ctx)
-	o.peeked = false
-	return ref, ok, err
-}
-
-// resume skips the objects a rebuild killed after finishing seq done has
-// handled, by the rule of the list it replaced: the first object is
-// skipped while the next one's first seq is at most done+1, so the object
-// holding seq done+1 (or the last one) is read again. It reads one object
-// ahead to apply it, and returns how many objects it skipped.
-func (o *scopeObjects) resume(ctx context.Context, done uint64) (int, error) {
-	first, ok, err := o.next(ctx)
-	if err != nil || !ok {
-		return 0, err
-	}
-	skipped := 0
 	for {
-		after, ok, err := o.peek(ctx)
-		if err != nil {
-			return skipped, err
+		ref, ok, err := o.batches.Next(ctx)
+		if err != nil || !ok || ref.FirstSeq != 0 {
+			return ref, ok, err
 		}
-		if !ok || after.FirstSeq > done+1 {
-			break
-		}
-		first, _, _ = o.next(ctx)
-		skipped++
+		// the genesis
 	}
-	// first is taken again next, before the one peeked.
-	o.front, o.hasFront = first, true
-	return skipped, nil
 }
 
 // Discover finds the entries of a time range straight from S3, listing only

@@ -20,17 +20,22 @@ func SignedHead(ctx context.Context, s3 archive.S3API, bucket, prefix, chain, ve
 		prefix = "audit"
 	}
 	store := &archive.Store{S3: s3, Bucket: bucket, Prefix: prefix}
-	keys, err := store.Checkpoints(ctx, chain)
-	if err != nil {
-		return shared.Checkpoint{}, err
-	}
-	for i := len(keys) - 1; i >= 0; i-- {
-		obj, err := store.Get(ctx, keys[i], "")
+	// Newest first, a few listing pages however long the chain.
+	walk := store.NewestCheckpoints(chain)
+	for {
+		key, ok, err := walk.Next(ctx)
+		if err != nil {
+			return shared.Checkpoint{}, err
+		}
+		if !ok {
+			break
+		}
+		obj, err := store.Get(ctx, key, "")
 		if err != nil {
 			return shared.Checkpoint{}, err
 		}
 		cp, err := trusted.Open(obj.Body)
-		if err == nil && cp.Chain == chain && shared.CheckpointKey(prefix, chain, cp.Seq) == keys[i] {
+		if err == nil && cp.Chain == chain && shared.CheckpointKey(prefix, chain, cp.Seq) == key {
 			return cp, nil
 		}
 	}

@@ -43,7 +43,6 @@ type sequence struct {
 	first, last time.Time // the scope's dates; zero: every date
 	prevKey     string    // the object handed before, "" before the first
 	prevSeq     uint64    // its last seq
-	resume      bool      // the objects before the first were skipped as done
 }
 
 func newSequence(store *archive.Store, cfg DiscoverConfig, trusted shared.Keyset) *sequence {
@@ -68,15 +67,15 @@ func (s *sequence) inScope(key string) bool {
 
 // follow takes the next object handed on, read into d: it fails when the
 // object before it in the chain, or the object after the one handed
-// before, is in the scope but was not handed in between. After a resumed
-// rebuild's skip, the first object's link is not checked (the objects
-// before were handled by the run that was killed).
+// before, is in the scope but was not handed in between. A resumed
+// rebuild hands on every object too (those a killed run finished are read
+// again, not written), so nothing here depends on a kill.
 func (s *sequence) follow(ctx context.Context, ref archive.BatchRef, d *discovered) error {
 	defer func() { s.prevKey, s.prevSeq = ref.Key, d.entries[len(d.entries)-1].Seq }()
 	if d.after == s.prevKey {
 		return nil
 	}
-	if (s.prevKey != "" || !s.resume) && s.inScope(d.after) {
+	if s.inScope(d.after) {
 		return s.missing(ctx, d.after, false, fmt.Sprintf("the checkpoint of seq %d names it as the object before %s", d.entries[0].Seq-1, ref.Key))
 	}
 	if s.prevKey == "" {

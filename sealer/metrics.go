@@ -16,6 +16,9 @@ type metrics struct {
 	restarts     prometheus.Counter
 	// badCheckpoints counts objects at checkpoint keys that do not verify.
 	badCheckpoints prometheus.Counter
+	// rewritten counts sealed objects read from an older version: the
+	// current one was a delete marker or someone else's.
+	rewritten prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, chain string) *metrics {
@@ -56,9 +59,12 @@ func newMetrics(reg prometheus.Registerer, chain string) *metrics {
 		badCheckpoints: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "aegis_sealer_bad_checkpoints_total", Help: "Objects at checkpoint keys that do not verify with the trusted key (ignored on recovery).", ConstLabels: labels,
 		}),
+		rewritten: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "aegis_sealer_rewritten_keys_total", Help: "Sealed objects deleted (a delete marker) or written over after they were sealed, read from their sealed version on recovery.", ConstLabels: labels,
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.entries, m.batches, m.batchEntries, m.sealSeconds, m.s3Retries, m.txnAborts, m.headSeq, m.uncommitted, m.forks, m.restarts, m.badCheckpoints)
+		reg.MustRegister(m.entries, m.batches, m.batchEntries, m.sealSeconds, m.s3Retries, m.txnAborts, m.headSeq, m.uncommitted, m.forks, m.restarts, m.badCheckpoints, m.rewritten)
 	}
 	return m
 }

@@ -24,42 +24,48 @@ type checkpointed struct {
 // recoverHead sets the head from S3: the latest checkpoint that carries the
 // trusted signature gives seq, hash and Kafka offset, so no batch line has
 // to be read (an unreadable line cannot keep the sealer from starting). A
-// new chain gets its genesis entry first. It returns the valid checkpoints,
-// newest first, which loadUncommitted goes on from.
-func (s *Sealer) recoverHead(ctx context.Context) ([]checkpointed, error) {
-	keys, err := s.listCheckpoints(ctx)
-	if err != nil {
-		return nil, err
-	}
+// new chain gets its genesis entry first. It returns the chain's valid
+// checkpoints, newest first, read as loadUncommitted goes on from them.
+//
+// The checkpoints are read newest first (archive.CheckpointWalk) up to the
+// first that verifies, and those before it only as loadUncommitted asks:
+// a start or a takeover reads a few checkpoints and a few listing pages
+// however long the chain, where reading them all cost a request per
+// checkpoint (TestStartReadsAFewCheckpointsOfALongChain).
+func (s *Sealer) recoverHead(ctx context.Context) (*signedCheckpoints, error) {
+	h := &signedCheckpoints{s: s, walk: s.store.NewestCheckpoints(s.cfg.Chain)}
 	// unverified are the checkpoints the keyset does not verify (yet),
-	// newest first: kept only until a hand-over is followed.
+	// newer than the first that does: kept only until a hand-over is
+	// followed.
 	type stored struct {
 		key  string
 		body []byte
 		err  error
 	}
-	var cps []checkpointed
 	var unverified []stored
-	for i := len(keys) - 1; i >= 0; i-- {
-		obj, err := s.get(ctx, keys[i])
+	for len(h.read) == 0 {
+		key, body, ok, err := h.next(ctx)
 		if err != nil {
 			return nil, err
 		}
-		cp, err := s.openCheckpoint(keys[i], obj.Body)
+		if !ok {
+			break
+		}
+		cp, err := s.openCheckpoint(key, body)
 		if errors.Is(err, shared.ErrBadCheckpoint) {
-			unverified = append(unverified, stored{key: keys[i], body: obj.Body, err: err})
+			unverified = append(unverified, stored{key: key, body: body, err: err})
 			continue
 		}
 		if err != nil {
 			return nil, err
 		}
-		cps = append(cps, checkpointed{key: keys[i], cp: cp})
+		h.read = append(h.read, checkpointed{key: key, cp: cp})
 	}
-	for len(cps) > 0 {
+	for len(h.read) > 0 {
 		// A hand-over the keyset does not know yet (this sealer sealed it
 		// before a restart, or another one did): the checkpoints of the new
 		// key verify once the keyset follows it.
-		followed, err := s.followHandOver(ctx, cps[0])
+		followed, err := s.followHandOver(ctx, h.read[0])
 		if err != nil {
 			return nil, err
 		}
@@ -74,43 +80,99 @@ func (s *Sealer) recoverHead(ctx context.Context) ([]checkpointed, error) {
 				still = append(still, u)
 				continue
 			}
-			cps = append(cps, checkpointed{key: u.key, cp: cp})
+			h.read = append(h.read, checkpointed{key: u.key, cp: cp})
 		}
 		unverified = still
-		sort.Slice(cps, func(i, j int) bool { return cps[i].cp.Seq > cps[j].cp.Seq })
+		sort.Slice(h.read, func(i, j int) bool { return h.read[i].cp.Seq > h.read[j].cp.Seq })
 	}
 	for _, u := range unverified {
-		// Someone with write access to the bucket can put a file at a
-		// checkpoint key; it cannot carry the signature. Say so and keep
-		// looking: it must not stop the chain.
-		s.m.badCheckpoints.Inc()
-		s.log.Error("object at a checkpoint key does not verify with the trusted keys; ignored (verify will report it)",
-			zap.String("key", u.key), zap.Error(u.err))
+		s.ignoreCheckpoint(u.key, u.err)
 	}
-	if len(cps) == 0 {
+	if len(h.read) == 0 {
 		return nil, s.genesis(ctx)
 	}
-	s.setHead(cps[0].cp.Head())
-	if _, err := s.keys.signerFor(cps[0].cp.Seq + 1); err != nil {
+	s.setHead(h.read[0].cp.Head())
+	if _, err := s.keys.signerFor(h.read[0].cp.Seq + 1); err != nil {
 		return nil, err
 	}
-	return cps, nil
+	return h, nil
+}
+
+// ignoreCheckpoint reports an object at a checkpoint key that does not
+// verify. Someone with write access to the bucket can put a file at a
+// checkpoint key; it cannot carry the signature. Say so and keep looking:
+// it must not stop the chain.
+func (s *Sealer) ignoreCheckpoint(key string, err error) {
+	s.m.badCheckpoints.Inc()
+	s.log.Error("object at a checkpoint key does not verify with the trusted keys; ignored (verify will report it)",
+		zap.String("key", key), zap.Error(err))
+}
+
+// signedCheckpoints are the chain's checkpoints that verify, newest first:
+// read holds those read so far, walk reads on.
+type signedCheckpoints struct {
+	s    *Sealer
+	walk *archive.CheckpointWalk
+	read []checkpointed
+}
+
+// next reads the next checkpoint key of the walk and its object.
+func (h *signedCheckpoints) next(ctx context.Context) (key string, body []byte, ok bool, err error) {
+	err = h.s.retry(ctx, "list checkpoints", func(ctx context.Context) error {
+		var err error
+		key, ok, err = h.walk.Next(ctx)
+		return err
+	})
+	if err != nil || !ok {
+		return "", nil, false, err
+	}
+	obj, err := h.s.get(ctx, key)
+	if err != nil {
+		return "", nil, false, err
+	}
+	return key, obj.Body, true, nil
+}
+
+// at returns the i-th newest checkpoint that verifies (ok false: there are
+// fewer), reading on from S3 when it was not read yet.
+func (h *signedCheckpoints) at(ctx context.Context, i int) (checkpointed, bool, error) {
+	for len(h.read) <= i {
+		key, body, ok, err := h.next(ctx)
+		if err != nil || !ok {
+			return checkpointed{}, false, err
+		}
+		cp, err := h.s.openCheckpoint(key, body)
+		if errors.Is(err, shared.ErrBadCheckpoint) {
+			h.s.ignoreCheckpoint(key, err)
+			continue
+		}
+		if err != nil {
+			return checkpointed{}, false, err
+		}
+		h.read = append(h.read, checkpointed{key: key, cp: cp})
+	}
+	return h.read[i], true, nil
 }
 
 // followHandOver reads the object the newest trusted checkpoint signs and,
 // if it ends in a KEY entry the keyset does not know yet, extends the
 // keyset as the entry says. It reports whether it did.
 func (s *Sealer) followHandOver(ctx context.Context, c checkpointed) (bool, error) {
-	obj, err := s.get(ctx, c.cp.Object)
-	if err != nil {
-		return false, fmt.Errorf("batch of checkpoint seq %d: %w", c.cp.Seq, err)
+	_, entries, _, err := s.readSigned(ctx, c)
+	if err != nil && ctx.Err() != nil {
+		return false, err
 	}
-	lines, err := shared.SplitLines(obj.Body)
 	if err != nil {
-		return false, nil // readSigned names it
+		// No version of the object ends at the signed hash: the head is
+		// the checkpoint's all the same, and sealing goes on from it
+		// (verify reports the object). A hand-over in it stays unknown,
+		// and the keys held say whether this sealer can sign on.
+		s.log.Error("the object the newest checkpoint signs cannot be read as sealed; sealing goes on from the checkpoint",
+			zap.String("checkpoint", c.key), zap.Error(err))
+		return false, nil
 	}
-	last, err := shared.ParseLineLenient(lines[len(lines)-1])
-	if err != nil || last.Type != shared.EntryKey || last.Hash != c.cp.Hash {
+	last := entries[len(entries)-1]
+	if last.Type != shared.EntryKey {
 		return false, nil
 	}
 	followed, err := s.keys.handOver(last)
@@ -169,16 +231,6 @@ func (s *Sealer) genesis(ctx context.Context) error {
 	return nil
 }
 
-func (s *Sealer) listCheckpoints(ctx context.Context) ([]string, error) {
-	var keys []string
-	err := s.retry(ctx, "list checkpoints", func(ctx context.Context) error {
-		var err error
-		keys, err = s.store.Checkpoints(ctx, s.cfg.Chain)
-		return err
-	})
-	return keys, err
-}
-
 // readCheckpoint reads and verifies the checkpoint at key. Errors wrapping
 // shared.ErrBadCheckpoint mean the object is not a checkpoint of this chain
 // signed by the trusted key.
@@ -209,13 +261,31 @@ func (s *Sealer) openCheckpoint(key string, body []byte) (shared.Checkpoint, err
 // version wrote under looser rules is still republished, never a reason to
 // stop.
 func (s *Sealer) readSigned(ctx context.Context, c checkpointed) (*archive.Object, []*shared.Entry, [][]byte, error) {
-	obj, err := s.get(ctx, c.cp.Object)
+	var entries []*shared.Entry
+	var lines [][]byte
+	obj, err := s.getSealed(ctx, c.cp.Object, func(obj *archive.Object) error {
+		var err error
+		entries, lines, err = s.signedLines(c, obj)
+		return err
+	})
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("batch of checkpoint seq %d: %w", c.cp.Seq, err)
 	}
+	for i, l := range lines {
+		if _, serr := shared.ParseLine(l); serr != nil {
+			s.log.Warn("a signed line breaks the current format rules; it is republished as it is",
+				zap.String("object", c.cp.Object), zap.Int("line", i+1), zap.Error(serr))
+		}
+	}
+	return obj, entries, lines, nil
+}
+
+// signedLines reads obj's lines and checks that they link and end at the
+// seq and hash c signs.
+func (s *Sealer) signedLines(c checkpointed, obj *archive.Object) ([]*shared.Entry, [][]byte, error) {
 	lines, err := shared.SplitLines(obj.Body)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("%w: %s: %v", shared.ErrChainBroken, c.cp.Object, err)
+		return nil, nil, fmt.Errorf("%w: %s: %v", shared.ErrChainBroken, c.cp.Object, err)
 	}
 	entries := make([]*shared.Entry, len(lines))
 	for i, l := range lines {
@@ -224,26 +294,77 @@ func (s *Sealer) readSigned(ctx context.Context, c checkpointed) (*archive.Objec
 			err = fmt.Errorf("%w: does not follow line %d", shared.ErrChainBroken, i)
 		}
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("%s line %d: %w (the signed checkpoint %s covers it: the object was replaced)", c.cp.Object, i+1, err, c.key)
-		}
-		if _, serr := shared.ParseLine(l); serr != nil {
-			s.log.Warn("a signed line breaks the current format rules; it is republished as it is",
-				zap.String("object", c.cp.Object), zap.Int("line", i+1), zap.Error(serr))
+			return nil, nil, fmt.Errorf("%s line %d: %w (the signed checkpoint %s covers it: the object was replaced)", c.cp.Object, i+1, err, c.key)
 		}
 		entries[i] = e
 	}
 	if last := entries[len(entries)-1]; last.Seq != c.cp.Seq || last.Hash != c.cp.Hash {
-		return nil, nil, nil, fmt.Errorf("%w: checkpoint %s signs seq %d hash %s, but %s ends at seq %d hash %s (the object was replaced)",
+		return nil, nil, fmt.Errorf("%w: checkpoint %s signs seq %d hash %s, but %s ends at seq %d hash %s (the object was replaced)",
 			shared.ErrChainBroken, c.key, c.cp.Seq, c.cp.Hash, c.cp.Object, last.Seq, last.Hash)
 	}
-	return obj, entries, lines, nil
+	return entries, lines, nil
+}
+
+// getSealed reads the sealed version of key: its current version when
+// sealed checks it, else the first of its older versions, the oldest
+// first, that it does. Someone with write access to the bucket can put a
+// delete marker on a sealed key or write a new version over it (Object
+// Lock keeps the sealed version, and keeps theirs too); read as current,
+// either stopped every start of the sealer, and for good, since a version
+// written over a sealed key is itself locked for the retention period. A
+// version is taken only when sealed passes, which for a batch means its
+// lines end at the hash a trusted checkpoint signs: nothing written by
+// someone without the signing key passes. It is logged and counted
+// (aegis_sealer_rewritten_keys_total); aegis verify reports the key.
+func (s *Sealer) getSealed(ctx context.Context, key string, sealed func(*archive.Object) error) (*archive.Object, error) {
+	cur, err := s.get(ctx, key)
+	switch {
+	case err == nil:
+		if err = sealed(cur); err == nil {
+			return cur, nil
+		}
+	case !errors.Is(err, archive.ErrNotFound):
+		return nil, err
+	}
+	var ids []string
+	if lerr := s.retry(ctx, "list versions of "+key, func(ctx context.Context) error {
+		var err error
+		ids, err = s.store.SealedVersions(ctx, key)
+		return err
+	}); lerr != nil {
+		return nil, lerr
+	}
+	for _, id := range ids {
+		if cur != nil && id == cur.VersionID {
+			continue
+		}
+		var obj *archive.Object
+		if gerr := s.retry(ctx, "get "+key+" version "+id, func(ctx context.Context) error {
+			var err error
+			obj, err = s.store.Get(ctx, key, id)
+			return err
+		}); gerr != nil {
+			continue // unreadable: the next one
+		}
+		if sealed(obj) == nil {
+			s.m.rewritten.Inc()
+			current := "a delete marker"
+			if cur != nil {
+				current = "version " + cur.VersionID
+			}
+			s.log.Error("a sealed object was deleted or written over after it was sealed; its sealed version is read (aegis verify reports the key)",
+				zap.String("key", key), zap.String("sealed_version", id), zap.String("current", current), zap.Error(err))
+			return obj, nil
+		}
+	}
+	return nil, err
 }
 
 // loadUncommitted fills pending with the sealed entries whose offsets the
 // group has not committed (a crash between the S3 write and the Kafka
 // transaction), so they are republished, not sealed again. It walks the
 // checkpoints back from the newest.
-func (s *Sealer) loadUncommitted(ctx context.Context, admin *kgo.Client, cps []checkpointed) error {
+func (s *Sealer) loadUncommitted(ctx context.Context, admin *kgo.Client, cps *signedCheckpoints) error {
 	head := s.Head()
 	if head.Offset < 0 {
 		return nil
@@ -260,8 +381,12 @@ func (s *Sealer) loadUncommitted(ctx context.Context, admin *kgo.Client, cps []c
 		return nil
 	}
 	seen := map[string]bool{}
-	for _, c := range cps {
-		if seen[c.cp.Object] || c.cp.Offset < committed {
+	for i := 0; ; i++ {
+		c, ok, err := cps.at(ctx, i)
+		if err != nil {
+			return err
+		}
+		if !ok || seen[c.cp.Object] || c.cp.Offset < committed {
 			break
 		}
 		seen[c.cp.Object] = true

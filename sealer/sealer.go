@@ -125,7 +125,7 @@ func (s *Sealer) recover(ctx context.Context, admin *kgo.Client) error {
 	if err != nil {
 		return err
 	}
-	if len(cps) > 0 {
+	if cps != nil {
 		err = s.loadUncommitted(ctx, admin, cps)
 	}
 	s.mu.Lock()

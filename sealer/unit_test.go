@@ -5,7 +5,9 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -245,5 +247,63 @@ func TestRecoveryPassesOverUnsignedCheckpoints(t *testing.T) {
 	}
 	if got := s.Head(); got != want {
 		t.Fatalf("recovered %+v, want %+v", got, want)
+	}
+}
+
+// countingS3 counts the reads and listings made through it.
+type countingS3 struct {
+	archive.S3API
+	gets, lists atomic.Int64
+}
+
+func (c *countingS3) GetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
+	c.gets.Add(1)
+	return c.S3API.GetObject(ctx, in, opts...)
+}
+
+func (c *countingS3) ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, opts ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {
+	c.lists.Add(1)
+	return c.S3API.ListObjectsV2(ctx, in, opts...)
+}
+
+// A sealer starting (or taking over) on a long chain reads its newest
+// checkpoints and a few listing pages, not every checkpoint: before, it
+// read all of them, one GET each, so a takeover grew with the chain's age.
+// The checkpoints before the newest are read as they are asked for, in
+// order.
+func TestStartReadsAFewCheckpointsOfALongChain(t *testing.T) {
+	s, store, clock := unitSealer(t)
+	st := s.startStage(context.Background())
+	const objects = 2500
+	for i := range objects {
+		st.jobs <- sealJob{records: records(i, 1, clock.t), upTo: int64(i)}
+		if r := <-st.results; r.err != nil {
+			t.Fatal(r.err)
+		}
+	}
+	st.stop()
+	want := s.Head()
+	if want.Seq != objects {
+		t.Fatalf("head %d, want %d: one object a job", want.Seq, objects)
+	}
+	counted := &countingS3{S3API: store}
+	s.store.S3 = counted
+	s.setHead(shared.Head{})
+	cps, err := s.recoverHead(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Head(); got != want {
+		t.Fatalf("recovered %+v, want %+v", got, want)
+	}
+	t.Logf("start: %d GETs and %d listing requests on a chain of %d checkpoints", counted.gets.Load(), counted.lists.Load(), objects+1)
+	if counted.gets.Load() > 2 || counted.lists.Load() > 40 {
+		t.Fatal("want at most 2 GETs and 40 listing requests")
+	}
+	for i := range 40 {
+		c, ok, err := cps.at(context.Background(), i)
+		if err != nil || !ok || c.cp.Seq != want.Seq-uint64(i) {
+			t.Fatalf("checkpoint %d back: %+v %v %v, want seq %d", i, c.cp, ok, err, want.Seq-uint64(i))
+		}
 	}
 }

@@ -287,7 +287,7 @@ func printRebuild(w io.Writer, chain string, onlyMissing bool, rep replayer.Rebu
 	if !onlyMissing {
 		resumed := ""
 		if rep.Resumed > 0 {
-			resumed = fmt.Sprintf(" (%d objects done by an earlier run, skipped)", rep.Resumed)
+			resumed = fmt.Sprintf(" (%d objects done by an earlier run: read and verified again, not written)", rep.Resumed)
 		}
 		fmt.Fprintf(w, "rebuilt chain %s to seq %d: %s%s; %d items written\n", chain, rep.HeadSeq, read, resumed, rep.Applied)
 		return

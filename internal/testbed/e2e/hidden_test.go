@@ -21,14 +21,22 @@ import (
 // the S3 API (Object Lock allows one) or removed from versitygw's disk, is
 // refused by discover, rebuild and index check, naming it: each object
 // left is fine on its own, and before, each answered without the hidden
-// object's entries.
+// object's entries. So is a rebuild resumed after a kill at the chain's
+// end: it reads every object again (before, it skipped the finished ones
+// unread, and passed).
 func TestReadersRefuseAHiddenObject(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	p, refs := sealedChain(t)
-	table := p.Cfg.Table + "-hidden"
-	if err := layout.EnsureTable(ctx, p.DynamoDB, table); err != nil {
+	head, err := p.Verify(ctx)
+	if err != nil {
 		t.Fatal(err)
+	}
+	table, resumed := p.Cfg.Table+"-hidden", p.Cfg.Table+"-hidden-resumed"
+	for _, tb := range []string{table, resumed} {
+		if err := layout.EnsureTable(ctx, p.DynamoDB, tb); err != nil {
+			t.Fatal(err)
+		}
 	}
 	// The chain's objects are of today (UTC), or of yesterday and today
 	// when the test runs across midnight: the range holds both.
@@ -43,6 +51,14 @@ func TestReadersRefuseAHiddenObject(t *testing.T) {
 		"rebuild": func() error {
 			_, err := replayer.Rebuild(ctx, replayer.RebuildConfig{S3: p.S3, Bucket: p.Cfg.Bucket, Chain: p.Cfg.Chain, VerifierKey: p.Cfg.VerifierKey,
 				Index: &indexer.Index{DB: p.DynamoDB, Table: table}})
+			return err
+		},
+		"rebuild resumed after a kill at the chain's end": func() error {
+			ix := &indexer.Index{DB: p.DynamoDB, Table: resumed}
+			if err := ix.SetRebuildDone(ctx, p.Cfg.Chain, "all", head.Head.Seq); err != nil {
+				return err
+			}
+			_, err := replayer.Rebuild(ctx, replayer.RebuildConfig{S3: p.S3, Bucket: p.Cfg.Bucket, Chain: p.Cfg.Chain, VerifierKey: p.Cfg.VerifierKey, Index: ix})
 			return err
 		},
 		"index check of the range": func() error {

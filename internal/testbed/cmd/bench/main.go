@@ -36,6 +36,7 @@ var benchmarks = map[string]benchmark{
 	"seal_latency_p50":         percentile(0.50),
 	"seal_latency_p99":         percentile(0.99),
 	"sealer_takeover_sigkill":  sealerTakeover,
+	"sealer_start_long_chain":  sealerStartLongChain,
 	"standby_takeover_sigkill": standbyTakeover(syscall.SIGKILL),
 	"standby_takeover_sigterm": standbyTakeover(syscall.SIGTERM),
 	"verify_throughput":        verifyThroughput,

@@ -1,0 +1,101 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/aegisai/audit/archive"
+	"github.com/aegisai/audit/internal/testbed/pipeline"
+	"github.com/aegisai/audit/replayer"
+	"github.com/aegisai/audit/sealer"
+)
+
+// Someone with write access to the bucket (not the signing key) deletes
+// the newest sealed object (a delete marker) or writes a locked version of
+// their own over it. Before, every start of the sealer failed on it ("object
+// not found", or "the object was replaced") and started over, for good: a
+// version written over a sealed key is itself locked for the retention
+// period, so no one could mend it. Now the sealer reads the sealed
+// version underneath (it ends at the hash the trusted checkpoint signs),
+// counts it, and seals on; verify still reports the key.
+func TestSealerSealsOnOverARewrittenNewestObject(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		hide func(t *testing.T, p *pipeline.Pipeline, key string)
+	}{
+		{"a delete marker", func(t *testing.T, p *pipeline.Pipeline, key string) {
+			if _, err := p.S3.DeleteObject(context.Background(), &s3.DeleteObjectInput{Bucket: aws.String(p.Cfg.Bucket), Key: aws.String(key)}); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"a locked version of someone else's", func(t *testing.T, p *pipeline.Pipeline, key string) {
+			putVersion(t, p, key, []byte("{\"forged\":true}\n"), true)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			var scfg sealer.Config
+			p := startPipeline(t, pipeline.Config{Indexers: -1, Sealer: func(c *sealer.Config) { c.BatchMaxRecords = 10; scfg = *c }})
+			w := pipeline.NewWorkload(p.Cfg.Chain, p.Cfg.Chain, 40, 0, 5, 6, time.Now())
+			publish(t, p, w.Events)
+			if err := p.WaitHead(ctx, uint64(len(w.Events))); err != nil {
+				t.Fatal(err)
+			}
+			if err := p.Stop(); err != nil {
+				t.Fatal(err)
+			}
+			refs, err := (&archive.Store{S3: p.S3, Bucket: p.Cfg.Bucket}).Batches(ctx, p.Cfg.Chain)
+			if err != nil {
+				t.Fatal(err)
+			}
+			victim := refs[len(refs)-1].Key
+			tc.hide(t, p, victim)
+
+			reg := prometheus.NewRegistry()
+			scfg.Metrics = reg
+			s, err := sealer.New(ctx, scfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			runCtx, stop := context.WithCancel(ctx)
+			done := make(chan error, 1)
+			go func() { done <- s.Run(runCtx) }()
+			defer func() { stop(); <-done }()
+			select {
+			case <-s.Ready():
+			case err := <-done:
+				t.Fatalf("the sealer stopped: %v", err)
+			case <-time.After(20 * time.Second):
+				t.Fatal("the sealer did not start within 20 s")
+			}
+			if n, found, err := pipeline.MetricValue(reg, "aegis_sealer_rewritten_keys_total", ""); err != nil || !found || n != 1 {
+				t.Fatalf("aegis_sealer_rewritten_keys_total %v (found %v, %v), want 1", n, found, err)
+			}
+			more := pipeline.NewWorkload(p.Cfg.Chain, p.Cfg.Chain, 10, 0, 5, 6, time.Now())
+			publish(t, p, more.Events)
+			want := uint64(len(w.Events) + len(more.Events))
+			for s.Head().Seq < want {
+				select {
+				case err := <-done:
+					t.Fatalf("the sealer stopped: %v", err)
+				case <-time.After(50 * time.Millisecond):
+				}
+				if ctx.Err() != nil {
+					t.Fatalf("head %d, want %d", s.Head().Seq, want)
+				}
+			}
+			_, err = p.Verify(ctx)
+			if !errors.Is(err, replayer.ErrRewritten) || !strings.Contains(err.Error(), victim) {
+				t.Fatalf("verify: %v, want the rewritten key %s reported", err, victim)
+			}
+		})
+	}
+}
