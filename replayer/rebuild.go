@@ -400,6 +400,13 @@ func rebuild(ctx context.Context, cfg RebuildConfig, write bool, tmp *scratch) (
 		extra := func(k indexer.ItemKey, seq uint64) error {
 			return rep.found(indexer.Difference{Kind: "extra", Seq: seq, ItemKey: k, Detail: "S3 holds no entry with this item"}, cfg.OnDifference)
 		}
+		if cfg.From.IsZero() {
+			// The whole chain: no entry the index holds has a seq below the
+			// first batch's (the genesis, seq 0, is indexed by no one), so
+			// an item claiming one is extra too. Past hi, an item may be an
+			// entry sealed since the listing was read.
+			lo = 0
+		}
 		err := cfg.Index.EntryItems(ctx, cfg.Chain, lo, hi, func(k indexer.ItemKey, seq uint64) error {
 			return extras.inTable(k, seq, extra)
 		})
