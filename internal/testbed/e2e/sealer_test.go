@@ -7,10 +7,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/aegisai/audit/archive"
 	"github.com/aegisai/audit/internal/testbed/pipeline"
+	"github.com/aegisai/audit/replayer"
 	"github.com/aegisai/audit/sealer"
 	"github.com/aegisai/audit/shared"
 )
@@ -82,7 +86,41 @@ func TestRestartContinuesTheChain(t *testing.T) {
 // A sealer that dies after its batch is in S3 but before its Kafka
 // transaction commits loses nothing and duplicates nothing: the next one
 // recovers the head from S3 and republishes the uncommitted entries.
-func TestCrashBetweenS3AndCommit(t *testing.T) {
+func TestCrashBetweenS3AndCommit(t *testing.T) { crashBetweenS3AndCommit(t, nil) }
+
+// The same, with the uncommitted object deleted (a delete marker) or
+// written over with a locked version of someone else's before the next
+// sealer starts: it republishes its entries from the sealed version
+// (before, it could not start at all).
+func TestCrashBetweenS3AndCommitWithTheObjectWrittenOver(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		rewrite func(p *pipeline.Pipeline, key string)
+	}{
+		{"a locked version of someone else's", func(p *pipeline.Pipeline, key string) {
+			putVersion(t, p, key, []byte("{\"forged\":true}\n"), true)
+		}},
+		{"a delete marker", func(p *pipeline.Pipeline, key string) {
+			if _, err := p.S3.DeleteObject(context.Background(), &s3.DeleteObjectInput{Bucket: aws.String(p.Cfg.Bucket), Key: aws.String(key)}); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			crashBetweenS3AndCommit(t, func(p *pipeline.Pipeline) {
+				refs, err := (&archive.Store{S3: p.S3, Bucket: p.Cfg.Bucket}).Batches(context.Background(), p.Cfg.Chain)
+				if err != nil || len(refs) != 2 {
+					t.Fatalf("objects %v, %v: want the genesis and one batch", refs, err)
+				}
+				tc.rewrite(p, refs[1].Key)
+			})
+		})
+	}
+}
+
+// crashBetweenS3AndCommit runs the crash, and rewrite (if any) between
+// the crash and the restart.
+func crashBetweenS3AndCommit(t *testing.T, rewrite func(*pipeline.Pipeline)) {
 	stack.NeedsInProcessKafka(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -128,6 +166,9 @@ func TestCrashBetweenS3AndCommit(t *testing.T) {
 			first.Sealer.Head().Seq, st, len(w.Events))
 	}
 
+	if rewrite != nil {
+		rewrite(first)
+	}
 	restart := time.Now()
 	second := startPipeline(t, first.Cfg)
 	if err := second.WaitHead(ctx, uint64(len(w.Events))); err != nil {
@@ -140,7 +181,11 @@ func TestCrashBetweenS3AndCommit(t *testing.T) {
 	if st := second.Sealer.Stats(); st.Sealed != 0 || st.Committed != int64(len(w.Events)) {
 		t.Fatalf("second sealer %+v: want nothing sealed again and all %d republished", st, len(w.Events))
 	}
-	checkOnce(t, second, w.Events)
+	if rewrite == nil {
+		checkOnce(t, second, w.Events)
+	} else if _, err := second.Verify(ctx); !errors.Is(err, replayer.ErrRewritten) {
+		t.Fatalf("verify: %v, want the rewritten key reported", err)
+	}
 	for _, d := range w.Decisions {
 		if _, err := second.Reader.Decision(ctx, d.Decision.DecisionID); err != nil {
 			t.Fatalf("decision %s not indexed after the republish: %v", d.Decision.DecisionID, err)
