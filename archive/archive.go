@@ -43,6 +43,7 @@ type S3API interface {
 	ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, opts ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
 	ListObjectVersions(ctx context.Context, in *s3.ListObjectVersionsInput, opts ...func(*s3.Options)) (*s3.ListObjectVersionsOutput, error)
 	GetObjectLockConfiguration(ctx context.Context, in *s3.GetObjectLockConfigurationInput, opts ...func(*s3.Options)) (*s3.GetObjectLockConfigurationOutput, error)
+	GetObjectRetention(ctx context.Context, in *s3.GetObjectRetentionInput, opts ...func(*s3.Options)) (*s3.GetObjectRetentionOutput, error)
 	CreateBucket(ctx context.Context, in *s3.CreateBucketInput, opts ...func(*s3.Options)) (*s3.CreateBucketOutput, error)
 }
 
@@ -311,6 +312,34 @@ func (s *Store) GetLocked(ctx context.Context, key string) (*Object, error) {
 		return nil, err
 	}
 	head.Body = obj.Body
+	return head, nil
+}
+
+// GetLockedVersion reads one version of key with its Object Lock state
+// and stored checksum (a GET and a HEAD of that version). A server whose
+// HEAD leaves out the lock state of a version that is not the current
+// one (versitygw 1.8, which still keeps it and refuses its deletion) is
+// asked with GetObjectRetention.
+func (s *Store) GetLockedVersion(ctx context.Context, key, versionID string) (*Object, error) {
+	obj, err := s.Get(ctx, key, versionID)
+	if err != nil {
+		return nil, err
+	}
+	head, err := s.Head(ctx, key, versionID)
+	if err != nil {
+		return nil, err
+	}
+	head.Body = obj.Body
+	if head.LockMode == "" {
+		out, err := s.S3.GetObjectRetention(ctx, &s3.GetObjectRetentionInput{Bucket: aws.String(s.Bucket), Key: aws.String(key), VersionId: aws.String(versionID)})
+		if err != nil && httpStatus(err) != http.StatusNotFound {
+			return nil, fmt.Errorf("get the retention of s3://%s/%s version %s: %w", s.Bucket, key, versionID, err)
+		}
+		if err == nil && out.Retention != nil {
+			head.LockMode = types.ObjectLockMode(out.Retention.Mode)
+			head.RetainUntil = aws.ToTime(out.Retention.RetainUntilDate)
+		}
+	}
 	return head, nil
 }
 

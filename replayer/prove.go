@@ -34,6 +34,11 @@ type ProveConfig struct {
 	// Now is the clock Object Lock retention is checked against. Default
 	// time.Now.
 	Now func() time.Time
+	// Warn, if set, is told of each object or checkpoint read from an
+	// older version because its current one was deleted or written over
+	// after it was sealed (the bundle is as good: the checkpoint's
+	// signature covers what it holds; aegis verify reports the key).
+	Warn func(string)
 }
 
 // ErrUnsigned means an entry is in S3 but no checkpoint signs its object
@@ -113,12 +118,21 @@ type signedObject struct {
 }
 
 // readSignedObject reads an object and its checkpoint and checks that the
-// checkpoint signs exactly it.
+// checkpoint signs exactly it. Each is read from its sealed version
+// (readSealedVersion) when its current one was deleted or written over.
 func readSignedObject(ctx context.Context, store *archive.Store, cfg ProveConfig, trusted shared.Keyset, key string) (*signedObject, error) {
-	obj, err := store.GetLocked(ctx, key)
-	if err != nil {
-		return nil, err
-	}
+	var so *signedObject
+	_, err := readSealedVersion(ctx, store, cfg, key, func(obj *archive.Object) error {
+		var err error
+		so, err = checkSignedObject(ctx, store, cfg, trusted, key, obj)
+		return err
+	})
+	return so, err
+}
+
+// checkSignedObject checks obj, a version of key, and reads the checkpoint
+// that must sign it.
+func checkSignedObject(ctx context.Context, store *archive.Store, cfg ProveConfig, trusted shared.Keyset, key string, obj *archive.Object) (*signedObject, error) {
 	if f := checkLock(obj, cfg.Now()); f != "" {
 		return nil, &Failure{Key: key, Reason: f, Err: ErrVerifyFailed}
 	}
@@ -137,21 +151,68 @@ func readSignedObject(ctx context.Context, store *archive.Store, cfg ProveConfig
 	}
 	last := entries[len(entries)-1]
 	cpKey := shared.CheckpointKey(cfg.Prefix, cfg.Chain, last.Seq)
-	note, err := store.GetLocked(ctx, cpKey)
+	note, err := readSealedVersion(ctx, store, cfg, cpKey, func(note *archive.Object) error {
+		if f := checkLock(note, cfg.Now()); f != "" {
+			return &Failure{Key: cpKey, Reason: f, Err: ErrVerifyFailed}
+		}
+		cp, err := trusted.Open(note.Body)
+		if err != nil {
+			return &Failure{Key: cpKey, Reason: err.Error(), Err: err}
+		}
+		if cp.Object != key || cp.Hash != last.Hash || cp.Root != shared.ObjectRoot(entries) {
+			return &Failure{Key: cpKey, Seq: cp.Seq, HasSeq: true, Reason: "checkpoint does not sign " + key + " as stored", Err: shared.ErrChainBroken}
+		}
+		return nil
+	})
 	if errors.Is(err, archive.ErrNotFound) {
 		return nil, fmt.Errorf("%w: %s ends at seq %d and %s does not exist", ErrUnsigned, key, last.Seq, cpKey)
 	}
 	if err != nil {
 		return nil, err
 	}
-	cp, err := trusted.Open(note.Body)
-	if err != nil {
-		return nil, &Failure{Key: cpKey, Reason: err.Error(), Err: err}
-	}
-	if cp.Object != key || cp.Hash != last.Hash || cp.Root != shared.ObjectRoot(entries) {
-		return nil, &Failure{Key: cpKey, Seq: cp.Seq, HasSeq: true, Reason: "checkpoint does not sign " + key + " as stored", Err: shared.ErrChainBroken}
-	}
 	return &signedObject{entries: entries, lines: lines, note: note.Body}, nil
+}
+
+// readSealedVersion reads key's current version (with its lock state) and,
+// when sealed refuses it or a delete marker hides it, the key's older
+// versions, the oldest first, until sealed takes one. Someone with write
+// access to the bucket can delete a sealed key or write over it; the
+// sealed version stays under Object Lock, and what sealed checks (a
+// trusted checkpoint's signature over the object) no other version can
+// pass. cfg.Warn is told when an older version is taken. The error is the
+// current version's when none passes.
+func readSealedVersion(ctx context.Context, store *archive.Store, cfg ProveConfig, key string, sealed func(*archive.Object) error) (*archive.Object, error) {
+	cur, err := store.GetLocked(ctx, key)
+	switch {
+	case err == nil:
+		if err = sealed(cur); err == nil {
+			return cur, nil
+		}
+	case !errors.Is(err, archive.ErrNotFound):
+		return nil, err
+	}
+	ids, lerr := store.SealedVersions(ctx, key)
+	if lerr != nil {
+		return nil, lerr
+	}
+	for _, id := range ids {
+		if cur != nil && id == cur.VersionID {
+			continue
+		}
+		obj, gerr := store.GetLockedVersion(ctx, key, id)
+		if gerr != nil || sealed(obj) != nil {
+			continue
+		}
+		if cfg.Warn != nil {
+			current := "a delete marker"
+			if cur != nil {
+				current = "version " + cur.VersionID
+			}
+			cfg.Warn(fmt.Sprintf("%s: the current version (%s) is not the sealed one: it was deleted or written over after it was sealed; sealed version %s is read (aegis verify reports the key)", key, current, id))
+		}
+		return obj, nil
+	}
+	return nil, err
 }
 
 func firstSeq(prefix, chain, key string) (uint64, error) {

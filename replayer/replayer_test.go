@@ -1,6 +1,7 @@
 package replayer_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -144,6 +145,40 @@ func TestProveMakesABundleThatVerifiesOffline(t *testing.T) {
 	if _, _, err := replayer.Prove(context.Background(), replayer.ProveConfig{S3: store, Bucket: "audit", Chain: "mem", VerifierKey: vkey},
 		"d7", []replayer.EntryRef{{Seq: 8, Object: key, Line: 4}}); err == nil || !strings.Contains(err.Error(), "index is out of date") {
 		t.Fatalf("a wrong pointer: %v", err)
+	}
+}
+
+// A decision's object written over by someone without the signing key,
+// and its checkpoint deleted (a delete marker), still prove: the sealed
+// versions underneath are read (the checkpoint's signature covers them),
+// each named in a warning; the bundle is the one made before. An object
+// that no version of proves stays an error.
+func TestProveReadsTheSealedVersionUnderARewrite(t *testing.T) {
+	store, vkey := memChain(t, 3, 5)
+	key := shared.BatchKey("audit", &shared.Entry{Type: shared.EntryEvent, Chain: "mem", Seq: 6,
+		Source: &shared.Source{Timestamp: time.Date(2026, 11, 2, 8, 0, 0, 0, time.UTC)}})
+	var warnings []string
+	cfg := replayer.ProveConfig{S3: store, Bucket: "audit", Chain: "mem", VerifierKey: vkey, Warn: func(w string) { warnings = append(warnings, w) }}
+	refs := []replayer.EntryRef{{Seq: 8, Object: key, Line: 3}}
+	before, _, err := replayer.Prove(context.Background(), cfg, "d7", refs)
+	if err != nil || len(warnings) != 0 {
+		t.Fatalf("before: %v, warnings %v", err, warnings)
+	}
+	body := store.Objects("audit")[key]
+	store.PutVersion("audit", key, append([]byte("x"), body...))
+	store.Delete("audit", shared.CheckpointKey("audit", "mem", 10))
+	after, _, err := replayer.Prove(context.Background(), cfg, "d7", refs)
+	if err != nil || !bytes.Equal(after, before) {
+		t.Fatalf("after the rewrite: %v (same bundle: %v)", err, bytes.Equal(after, before))
+	}
+	all := strings.Join(warnings, "\n")
+	if len(warnings) != 2 || !strings.Contains(all, key+": the current version (version ") ||
+		!strings.Contains(all, shared.CheckpointKey("audit", "mem", 10)+": the current version (a delete marker)") {
+		t.Fatalf("warnings %q, want the object's and the checkpoint's", warnings)
+	}
+	store.Remove("audit", key)
+	if _, _, err := replayer.Prove(context.Background(), cfg, "d7", refs); !errors.Is(err, archive.ErrNotFound) {
+		t.Fatalf("an object removed with all its versions: %v, want not found", err)
 	}
 }
 

@@ -263,6 +263,9 @@ func partitionLine(p indexer.PartitionStatus) string {
 	return fmt.Sprintf("partition %d: %s; %s (the indexer group's offset %d, the partition's end %d)", p.Partition, state, last, p.Committed, p.End)
 }
 
+// warnStderr writes a warning line to stderr (replayer.ProveConfig.Warn).
+func warnStderr(msg string) { fmt.Fprintln(os.Stderr, "warning: "+msg) }
+
 // warnRewritten warns of keys written again after they were sealed: what
 // was read is their current versions, each verified, but someone wrote
 // over sealed keys, which verify names one by one.

@@ -38,7 +38,7 @@ The bundle verifies offline with aegis verify-proof and the verifier key.`,
 			if err != nil {
 				return c.notFound(err)
 			}
-			ev := &query.Evidence{Config: replayer.ProveConfig{S3: s3c, Bucket: c.bucket, Prefix: c.prefix, Chain: c.chain, VerifierKey: vkey}}
+			ev := &query.Evidence{Config: replayer.ProveConfig{S3: s3c, Bucket: c.bucket, Prefix: c.prefix, Chain: c.chain, VerifierKey: vkey, Warn: warnStderr}}
 			bundle, rep, err := ev.Prove(ctx, h)
 			if err != nil {
 				return err
@@ -119,7 +119,7 @@ which aegis verify-proof checks offline. Exit 0: the receipt holds.`,
 			if err != nil {
 				return err
 			}
-			bundle, rep, err := replayer.VerifyReceipt(ctx, replayer.ProveConfig{S3: s3c, Bucket: c.bucket, Prefix: c.prefix, Chain: c.chain, VerifierKey: vkey}, r)
+			bundle, rep, err := replayer.VerifyReceipt(ctx, replayer.ProveConfig{S3: s3c, Bucket: c.bucket, Prefix: c.prefix, Chain: c.chain, VerifierKey: vkey, Warn: warnStderr}, r)
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}

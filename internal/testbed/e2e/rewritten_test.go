@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/aegisai/audit/internal/testbed/pipeline"
 	"github.com/aegisai/audit/replayer"
 	"github.com/aegisai/audit/sealer"
+	"github.com/aegisai/audit/shared"
 )
 
 // Someone with write access to the bucket (not the signing key) deletes
@@ -95,6 +97,27 @@ func TestSealerSealsOnOverARewrittenNewestObject(t *testing.T) {
 			_, err = p.Verify(ctx)
 			if !errors.Is(err, replayer.ErrRewritten) || !strings.Contains(err.Error(), victim) {
 				t.Fatalf("verify: %v, want the rewritten key %s reported", err, victim)
+			}
+			// An auditor still proves a decision of the object, from its
+			// sealed version, and is told.
+			store := &archive.Store{S3: p.S3, Bucket: p.Cfg.Bucket}
+			ids, err := store.SealedVersions(ctx, victim)
+			if err != nil || len(ids) == 0 {
+				t.Fatalf("versions of %s: %v %v", victim, ids, err)
+			}
+			sealedObj, err := store.Get(ctx, victim, ids[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			first, err := shared.ParseLine(bytes.SplitN(sealedObj.Body, []byte("\n"), 2)[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			var warnings []string
+			bundle, _, err := replayer.Prove(ctx, replayer.ProveConfig{S3: p.S3, Bucket: p.Cfg.Bucket, Chain: p.Cfg.Chain, VerifierKey: p.Cfg.VerifierKey,
+				Warn: func(w string) { warnings = append(warnings, w) }}, first.DecisionID(), []replayer.EntryRef{{Seq: first.Seq, Object: victim, Line: 1}})
+			if err != nil || len(bundle) == 0 || len(warnings) != 1 || !strings.Contains(warnings[0], victim) {
+				t.Fatalf("prove from the sealed version: %v, warnings %q", err, warnings)
 			}
 		})
 	}

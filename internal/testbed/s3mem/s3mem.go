@@ -212,6 +212,21 @@ func (s *S3) HeadObject(_ context.Context, in *s3.HeadObjectInput, _ ...func(*s3
 		ObjectLockRetainUntilDate: aws.Time(v.RetainUntil), ChecksumSHA256: aws.String(v.Checksum)}, nil
 }
 
+// GetObjectRetention returns a version's retention.
+func (s *S3) GetObjectRetention(_ context.Context, in *s3.GetObjectRetentionInput, _ ...func(*s3.Options)) (*s3.GetObjectRetentionOutput, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, err := s.bucket("GetObjectRetention", aws.ToString(in.Bucket), aws.ToString(in.Key))
+	if err != nil {
+		return nil, err
+	}
+	v, err := s.version(b, aws.ToString(in.Key), in.VersionId)
+	if err != nil {
+		return nil, err
+	}
+	return &s3.GetObjectRetentionOutput{Retention: &types.ObjectLockRetention{Mode: types.ObjectLockRetentionMode(v.LockMode), RetainUntilDate: aws.Time(v.RetainUntil)}}, nil
+}
+
 // ListObjectsV2 lists current keys under the prefix in lexical order, up to
 // MaxKeys (default 1000) per page.
 func (s *S3) ListObjectsV2(_ context.Context, in *s3.ListObjectsV2Input, _ ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {
