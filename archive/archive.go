@@ -315,6 +315,41 @@ func (s *Store) GetLocked(ctx context.Context, key string) (*Object, error) {
 	return head, nil
 }
 
+// SealedVersion finds the sealed version of key when its current one
+// (cur; nil when a delete marker hides the key) is not: the first of its
+// older versions, the oldest first (SealedVersions), that get reads and
+// sealed accepts; ok is false when none does. A version get cannot read
+// is passed over. Someone with write access to the bucket can delete a
+// sealed key or write over it, and the sealed version stays under Object
+// Lock; what sealed checks (a trusted checkpoint's signature over it) no
+// other version can pass.
+func (s *Store) SealedVersion(ctx context.Context, key string, cur *Object, get func(ctx context.Context, versionID string) (*Object, error),
+	sealed func(*Object) error) (obj *Object, ok bool, err error) {
+	ids, err := s.SealedVersions(ctx, key)
+	if err != nil {
+		return nil, false, err
+	}
+	for _, id := range ids {
+		if cur != nil && id == cur.VersionID {
+			continue
+		}
+		obj, err := get(ctx, id)
+		if err == nil && sealed(obj) == nil {
+			return obj, true, nil
+		}
+	}
+	return nil, false, nil
+}
+
+// CurrentName names a key's current version in messages: cur's version,
+// or a delete marker when cur is nil.
+func CurrentName(cur *Object) string {
+	if cur == nil {
+		return "a delete marker"
+	}
+	return "version " + cur.VersionID
+}
+
 // GetLockedVersion reads one version of key with its Object Lock state
 // and stored checksum (a GET and a HEAD of that version). A server whose
 // HEAD leaves out the lock state of a version that is not the current

@@ -191,28 +191,20 @@ func readSealedVersion(ctx context.Context, store *archive.Store, cfg ProveConfi
 	case !errors.Is(err, archive.ErrNotFound):
 		return nil, err
 	}
-	ids, lerr := store.SealedVersions(ctx, key)
-	if lerr != nil {
+	obj, ok, lerr := store.SealedVersion(ctx, key, cur, func(ctx context.Context, id string) (*archive.Object, error) {
+		return store.GetLockedVersion(ctx, key, id)
+	}, sealed)
+	switch {
+	case lerr != nil:
 		return nil, lerr
+	case !ok:
+		return nil, err
 	}
-	for _, id := range ids {
-		if cur != nil && id == cur.VersionID {
-			continue
-		}
-		obj, gerr := store.GetLockedVersion(ctx, key, id)
-		if gerr != nil || sealed(obj) != nil {
-			continue
-		}
-		if cfg.Warn != nil {
-			current := "a delete marker"
-			if cur != nil {
-				current = "version " + cur.VersionID
-			}
-			cfg.Warn(fmt.Sprintf("%s: the current version (%s) is not the sealed one: it was deleted or written over after it was sealed; sealed version %s is read (aegis verify reports the key)", key, current, id))
-		}
-		return obj, nil
+	if cfg.Warn != nil {
+		cfg.Warn(fmt.Sprintf("%s: the current version (%s) is not the sealed one: it was deleted or written over after it was sealed; sealed version %s is read (aegis verify reports the key)",
+			key, archive.CurrentName(cur), obj.VersionID))
 	}
-	return nil, err
+	return obj, nil
 }
 
 func firstSeq(prefix, chain, key string) (uint64, error) {

@@ -326,38 +326,24 @@ func (s *Sealer) getSealed(ctx context.Context, key string, sealed func(*archive
 	case !errors.Is(err, archive.ErrNotFound):
 		return nil, err
 	}
-	var ids []string
-	if lerr := s.retry(ctx, "list versions of "+key, func(ctx context.Context) error {
+	var obj *archive.Object
+	var ok bool
+	if lerr := s.retry(ctx, "read the sealed version of "+key, func(ctx context.Context) error {
 		var err error
-		ids, err = s.store.SealedVersions(ctx, key)
+		obj, ok, err = s.store.SealedVersion(ctx, key, cur, func(ctx context.Context, id string) (*archive.Object, error) {
+			return s.store.Get(ctx, key, id)
+		}, sealed)
 		return err
 	}); lerr != nil {
 		return nil, lerr
 	}
-	for _, id := range ids {
-		if cur != nil && id == cur.VersionID {
-			continue
-		}
-		var obj *archive.Object
-		if gerr := s.retry(ctx, "get "+key+" version "+id, func(ctx context.Context) error {
-			var err error
-			obj, err = s.store.Get(ctx, key, id)
-			return err
-		}); gerr != nil {
-			continue // unreadable: the next one
-		}
-		if sealed(obj) == nil {
-			s.m.rewritten.Inc()
-			current := "a delete marker"
-			if cur != nil {
-				current = "version " + cur.VersionID
-			}
-			s.log.Error("a sealed object was deleted or written over after it was sealed; its sealed version is read (aegis verify reports the key)",
-				zap.String("key", key), zap.String("sealed_version", id), zap.String("current", current), zap.Error(err))
-			return obj, nil
-		}
+	if !ok {
+		return nil, err
 	}
-	return nil, err
+	s.m.rewritten.Inc()
+	s.log.Error("a sealed object was deleted or written over after it was sealed; its sealed version is read (aegis verify reports the key)",
+		zap.String("key", key), zap.String("sealed_version", obj.VersionID), zap.String("current", archive.CurrentName(cur)), zap.Error(err))
+	return obj, nil
 }
 
 // loadUncommitted fills pending with the sealed entries whose offsets the
