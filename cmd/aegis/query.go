@@ -204,7 +204,9 @@ bearer token of --token-file bound to the chain (format: package httpauth).`,
 			}
 			// A service logs the sealed versions its proofs read under a
 			// rewrite with its other logs, not as a bare line.
-			ev.Config.Warn = func(msg string) { log.Warn("a proof read a sealed version: the current one was deleted or written over", zap.String("detail", msg)) }
+			ev.Config.Warn = func(msg string) {
+				log.Warn("a proof read a sealed version: the current one was deleted or written over", zap.String("detail", msg))
+			}
 			svc, err := httpapi.New(httpapi.Config{Reader: rd, Evidence: ev, Tokens: tokens, Chain: c.chain,
 				VerifierKey: ev.Config.VerifierKey, Metrics: c.registry, Logger: log})
 			if err != nil {
