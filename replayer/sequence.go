@@ -39,14 +39,13 @@ type sequence struct {
 	store       *archive.Store
 	chain       string
 	trusted     shared.Keyset
-	now         time.Time
 	first, last time.Time // the scope's dates; zero: every date
 	prevKey     string    // the object handed before, "" before the first
 	prevSeq     uint64    // its last seq
 }
 
 func newSequence(store *archive.Store, cfg DiscoverConfig, trusted shared.Keyset) *sequence {
-	s := &sequence{store: store, chain: cfg.Chain, trusted: trusted, now: cfg.Now()}
+	s := &sequence{store: store, chain: cfg.Chain, trusted: trusted}
 	if !cfg.From.IsZero() {
 		s.first, s.last = shared.FileDate(cfg.From), shared.FileDate(cfg.To.Add(-time.Nanosecond))
 	}
@@ -93,25 +92,36 @@ func (s *sequence) end(ctx context.Context) error {
 }
 
 // successor fails when the object after the one handed last is in the
-// scope (it was not handed next): the checkpoint after that object's own
-// names it. At the end (last) it may be newer than the listing.
+// scope (it was not handed next): the first checkpoint after that
+// object's own that verifies at its own key names it. Files at checkpoint
+// keys that do not (garbage, or a checkpoint copied to another seq's key:
+// anyone with write access to the bucket can put one) are passed over, as
+// the sealer passes them over; verify reports them. At the end (last) the
+// object named may be newer than the listing.
 func (s *sequence) successor(ctx context.Context, last bool) error {
-	key, at, ok, err := s.store.CheckpointAfter(ctx, s.chain, s.prevSeq)
-	if err != nil || !ok {
-		return err
+	after := s.prevSeq
+	for {
+		key, at, ok, err := s.store.CheckpointAfter(ctx, s.chain, after)
+		if err != nil || !ok {
+			return err
+		}
+		obj, err := s.store.Get(ctx, key, "")
+		switch {
+		case errors.Is(err, archive.ErrNotFound):
+			return nil // deleted since it was listed: verify reports that
+		case err != nil:
+			return err
+		}
+		cp, err := s.trusted.Open(obj.Body)
+		if err != nil || cp.Chain != s.chain || cp.Seq != at {
+			after = at
+			continue
+		}
+		if !s.inScope(cp.Object) {
+			return nil
+		}
+		return s.missing(ctx, cp.Object, last, fmt.Sprintf("%s (seq %d) signs it as the object after %s", key, at, s.prevKey))
 	}
-	cp, err := readCheckpointAt(ctx, s.store, s.trusted, key, s.now)
-	switch {
-	case errors.Is(err, archive.ErrNotFound):
-		return nil // deleted since it was listed: verify reports that
-	case err != nil:
-		return err
-	case cp.failure != nil:
-		return cp.failure
-	case !s.inScope(cp.cp.Object):
-		return nil
-	}
-	return s.missing(ctx, cp.cp.Object, last, fmt.Sprintf("%s (seq %d) signs it as the object after %s", key, at, s.prevKey))
 }
 
 // missing reports key, named by a signed checkpoint, as missing from the

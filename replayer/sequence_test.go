@@ -182,3 +182,35 @@ func TestDiscoverTellsAnObjectWrittenAfterItsListingFromAHiddenOne(t *testing.T)
 		t.Fatalf("discover with a middle object left out of the listing: %v, want ErrListingChanged naming it", err)
 	}
 }
+
+// Files a bucket writer puts at checkpoint keys after the range (garbage,
+// or a genuine checkpoint copied to another seq's key) do not name the
+// object after the range: they are passed over, as the sealer passes them
+// over, and the checkpoint that verifies at its own key is read. Before,
+// either failed every discovery of the range.
+func TestDiscoverPassesOverForgedCheckpointsAfterTheRange(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		plant func(s *s3mem.S3)
+	}{
+		{"garbage", func(s *s3mem.S3) { s.PutVersion("audit", shared.CheckpointKey("audit", "mem", 37), []byte("not a checkpoint\n")) }},
+		{"a checkpoint copied to another seq's key", func(s *s3mem.S3) {
+			s.PutVersion("audit", shared.CheckpointKey("audit", "mem", 37), s.Objects("audit")[shared.CheckpointKey("audit", "mem", 24)])
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			store, vkey := memChain(t, 10, 6)
+			tc.plant(store)
+			got, _, err := discoverDays(t, store, vkey, 3, 5)
+			if err != nil || len(got) != 18 {
+				t.Fatalf("discover: %v, %d entries; want 18", err, len(got))
+			}
+			// The object after the range, hidden, is still found through
+			// the checkpoint that verifies.
+			store.Remove("audit", memDay(5, 6))
+			if _, _, err := discoverDays(t, store, vkey, 3, 5); !errors.Is(err, replayer.ErrMissingObject) {
+				t.Fatalf("discover with day 5's object removed: %v, want ErrMissingObject", err)
+			}
+		})
+	}
+}
