@@ -344,9 +344,11 @@ func readDiscovered(ctx context.Context, store *archive.Store, cfg DiscoverConfi
 		// sealer writes its checkpoints in seq order, one after the other
 		// (sealer/pipeline.go's sign stage; an object it adopts after a
 		// restart gets its own before any later one), so once a later
-		// checkpoint is listed this object's exists: it is read once more,
-		// a sealer may have written both since the first read.
-		later, at, ok, lerr := store.CheckpointAfter(ctx, cfg.Chain, lastE.Seq)
+		// checkpoint that verifies is listed this object's exists: it is
+		// read once more, a sealer may have written both since the first
+		// read. Files at later checkpoint keys that do not verify say
+		// nothing (signedCheckpointAfter).
+		later, at, ok, lerr := signedCheckpointAfter(ctx, store, trusted, cfg.Chain, lastE.Seq)
 		switch {
 		case lerr != nil:
 			return nil, lerr
@@ -355,7 +357,7 @@ func readDiscovered(ctx context.Context, store *archive.Store, cfg DiscoverConfi
 		}
 		if own, err = readCheckpointAt(ctx, store, trusted, cpKey, cfg.Now()); errors.Is(err, archive.ErrNotFound) {
 			return fail(ref.Key, 1, first.Seq, shared.ErrChainBroken,
-				"no checkpoint signs this object (%s), yet %s signs seq %d after it: only the newest object can be unsigned (another object of seq %d, or this one's checkpoint deleted?)", cpKey, later, at, first.Seq)
+				"no checkpoint signs this object (%s), yet %s signs seq %d after it: only the newest object can be unsigned (another object of seq %d, or this one's checkpoint deleted?)", cpKey, later, at.Seq, first.Seq)
 		}
 	}
 	switch {

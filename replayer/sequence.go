@@ -93,34 +93,40 @@ func (s *sequence) end(ctx context.Context) error {
 
 // successor fails when the object after the one handed last is in the
 // scope (it was not handed next): the first checkpoint after that
-// object's own that verifies at its own key names it. Files at checkpoint
-// keys that do not (garbage, or a checkpoint copied to another seq's key:
-// anyone with write access to the bucket can put one) are passed over, as
-// the sealer passes them over; verify reports them. At the end (last) the
-// object named may be newer than the listing.
+// object's own that verifies at its own key names it
+// (signedCheckpointAfter). At the end (last) the object named may be
+// newer than the listing.
 func (s *sequence) successor(ctx context.Context, last bool) error {
-	after := s.prevSeq
+	key, cp, ok, err := signedCheckpointAfter(ctx, s.store, s.trusted, s.chain, s.prevSeq)
+	if err != nil || !ok || !s.inScope(cp.Object) {
+		return err
+	}
+	return s.missing(ctx, cp.Object, last, fmt.Sprintf("%s (seq %d) signs it as the object after %s", key, cp.Seq, s.prevKey))
+}
+
+// signedCheckpointAfter returns the chain's first checkpoint after seq
+// that verifies with the trusted keys at its own key (ok false: none).
+// Files at checkpoint keys that do not (garbage, or a checkpoint copied
+// to another seq's key: anyone with write access to the bucket can put
+// one) are passed over, as the sealer passes them over; verify reports
+// them.
+func signedCheckpointAfter(ctx context.Context, store *archive.Store, trusted shared.Keyset, chain string, seq uint64) (string, shared.Checkpoint, bool, error) {
 	for {
-		key, at, ok, err := s.store.CheckpointAfter(ctx, s.chain, after)
+		key, at, ok, err := store.CheckpointAfter(ctx, chain, seq)
 		if err != nil || !ok {
-			return err
+			return "", shared.Checkpoint{}, false, err
 		}
-		obj, err := s.store.Get(ctx, key, "")
-		switch {
-		case errors.Is(err, archive.ErrNotFound):
-			return nil // deleted since it was listed: verify reports that
-		case err != nil:
-			return err
+		seq = at
+		obj, err := store.Get(ctx, key, "")
+		if errors.Is(err, archive.ErrNotFound) {
+			continue // deleted since it was listed: verify reports that
 		}
-		cp, err := s.trusted.Open(obj.Body)
-		if err != nil || cp.Chain != s.chain || cp.Seq != at {
-			after = at
-			continue
+		if err != nil {
+			return "", shared.Checkpoint{}, false, err
 		}
-		if !s.inScope(cp.Object) {
-			return nil
+		if cp, err := trusted.Open(obj.Body); err == nil && cp.Chain == chain && cp.Seq == at {
+			return key, cp, true, nil
 		}
-		return s.missing(ctx, cp.Object, last, fmt.Sprintf("%s (seq %d) signs it as the object after %s", key, at, s.prevKey))
 	}
 }
 

@@ -193,7 +193,9 @@ func TestDiscoverPassesOverForgedCheckpointsAfterTheRange(t *testing.T) {
 		name  string
 		plant func(s *s3mem.S3)
 	}{
-		{"garbage", func(s *s3mem.S3) { s.PutVersion("audit", shared.CheckpointKey("audit", "mem", 37), []byte("not a checkpoint\n")) }},
+		{"garbage", func(s *s3mem.S3) {
+			s.PutVersion("audit", shared.CheckpointKey("audit", "mem", 37), []byte("not a checkpoint\n"))
+		}},
 		{"a checkpoint copied to another seq's key", func(s *s3mem.S3) {
 			s.PutVersion("audit", shared.CheckpointKey("audit", "mem", 37), s.Objects("audit")[shared.CheckpointKey("audit", "mem", 24)])
 		}},
@@ -212,5 +214,20 @@ func TestDiscoverPassesOverForgedCheckpointsAfterTheRange(t *testing.T) {
 				t.Fatalf("discover with day 5's object removed: %v, want ErrMissingObject", err)
 			}
 		})
+	}
+}
+
+// The newest object, not signed yet (a sealer between the object and its
+// checkpoint, or stopped there), is passed on as unsigned even when a
+// bucket writer put garbage at a later checkpoint key: only a checkpoint
+// that verifies says the object should have been signed. Before, the
+// garbage made the object a twin and failed the discovery.
+func TestDiscoverKeepsTheNewestUnsignedObjectDespiteGarbageAfterIt(t *testing.T) {
+	store, vkey := memChain(t, 10, 6)
+	store.Remove("audit", shared.CheckpointKey("audit", "mem", 60))
+	store.PutVersion("audit", shared.CheckpointKey("audit", "mem", 99), []byte("not a checkpoint\n"))
+	got, rep, err := discoverDays(t, store, vkey, 8, 9)
+	if err != nil || len(got) != 12 || rep.Unsigned != 6 {
+		t.Fatalf("discover: %v, %d entries, %d unsigned; want 12, the newest 6 unsigned", err, len(got), rep.Unsigned)
 	}
 }
