@@ -272,14 +272,9 @@ func rebuild(ctx context.Context, cfg RebuildConfig, write bool, tmp *scratch) (
 	if cfg.KeysInMemory == 0 {
 		cfg.KeysInMemory = DefaultKeysInMemory
 	}
-	if cfg.Prefix == "" {
-		cfg.Prefix = "audit"
-	}
+	cfg.Prefix, cfg.Now = dcfg.Prefix, dcfg.Now // the defaults validate filled in
 	if cfg.Workers <= 0 {
 		cfg.Workers = 8
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
 	}
 	store := &archive.Store{S3: cfg.S3, Bucket: cfg.Bucket, Prefix: cfg.Prefix}
 	// The listing is read as the objects are (scopeObjects): a survey
