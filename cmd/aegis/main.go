@@ -15,7 +15,6 @@ import (
 	"io/fs"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -32,6 +31,7 @@ import (
 
 	"github.com/aegisai/audit/indexer"
 	"github.com/aegisai/audit/internal/platform/awsconn"
+	"github.com/aegisai/audit/internal/platform/gctune"
 	"github.com/aegisai/audit/internal/platform/kafkaconn"
 	"github.com/aegisai/audit/internal/platform/serve"
 	"github.com/aegisai/audit/internal/platform/setting"
@@ -131,7 +131,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Use:   "sealer",
 		Short: "Seal the decisions topic into S3 and publish the sealed entries",
 		RunE: c.run(func(ctx context.Context, log *zap.Logger) error {
-			sealerGC()
+			gctune.Set(gctune.Sealer)
 			kafka, err := c.kafkaConnect(ctx)
 			if err != nil {
 				return err
@@ -229,6 +229,7 @@ Keep the latest checkpoint (--save-checkpoint) and give it back next time
 (--known-checkpoint): deleting the newest objects together with their
 checkpoints cannot be seen from S3 alone, but fails against a kept one.`,
 		RunE: c.run(func(ctx context.Context, log *zap.Logger) error {
+			gctune.Set(gctune.Verifier)
 			vkey, s3c, err := c.archive(ctx)
 			if err != nil {
 				return err
@@ -534,18 +535,4 @@ func writeFileAtomic(path string, b []byte) error {
 		return err
 	}
 	return os.Rename(tmp, path)
-}
-
-// sealerGCPercent is the sealer's GOGC unless the environment sets one.
-// Nearly everything the sealer allocates is a batch's buffers, garbage
-// once the batch is committed: collecting half as often cut its CPU by
-// about 8% for 33 MiB more peak memory (109 against 76 MiB sealing
-// 500,000 decisions, `make bench BENCH=seal_throughput,sealer_rss` with
-// GOGC=200 and 100).
-const sealerGCPercent = 200
-
-func sealerGC() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(sealerGCPercent)
-	}
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/aegisai/audit/archive"
 	"github.com/aegisai/audit/internal/platform/awsconn"
+	"github.com/aegisai/audit/internal/platform/gctune"
 	"github.com/aegisai/audit/internal/testbed/chaos"
 	"github.com/aegisai/audit/internal/testbed/localstack"
 	"github.com/aegisai/audit/replayer"
@@ -202,6 +203,10 @@ func verifyThroughput(ctx context.Context, st *localstack.Stack) (result, error)
 		}
 		defer pprof.StopCPUProfile()
 	}
+	// The verification runs with the collector aegis verify sets; the raw
+	// reads above ran with Go's default.
+	restore := gctune.Set(gctune.Verifier)
+	defer restore()
 	cpu, gw := processCPU(), childCPU("versitygw")
 	start := time.Now()
 	rep, err := replayer.Verify(ctx, replayer.Config{S3: cl, Bucket: bc.bucket, Chain: bc.chain, VerifierKey: bc.vkey})
@@ -263,6 +268,7 @@ func verifyChild(arg string) {
 		}
 	}
 	ctx := context.Background()
+	gctune.Set(gctune.Verifier) // as aegis verify does
 	cl, err := awsconn.S3(ctx, awsconn.Config{Service: "S3", Endpoint: endpoint, Region: os.Getenv("AEGIS_BENCH_S3_REGION"),
 		AccessKeyID: os.Getenv("AEGIS_BENCH_S3_ACCESS_KEY_ID"), SecretAccessKey: os.Getenv("AEGIS_BENCH_S3_SECRET_ACCESS_KEY")})
 	if err == nil {
