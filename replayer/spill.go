@@ -12,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"syscall"
+	"time"
 
 	"github.com/aegisai/audit/indexer"
 	"github.com/aegisai/audit/internal/platform/setting"
@@ -25,25 +27,110 @@ import (
 // with os.MkdirTemp (mode 0700) under parent (os.TempDir() when empty),
 // each file in it created anew with mode 0600, all of it removed by
 // remove. Only the check's own user (and root) can read what is in it.
+// The check holds the folder's lock file locked while it runs, so that a
+// later check can tell a folder left by a check that was killed (its lock
+// free) from one in use, and remove it.
 type scratch struct {
 	parent string
 	dir    string
+	lock   *os.File
 	files  int
 }
 
+// scratchPattern names scratch folders (os.MkdirTemp's pattern).
+const scratchPattern = "aegis-check-"
+
+// lockName is the file of a scratch folder its check holds locked.
+const lockName = "lock"
+
+// staleUnlocked is how old a scratch folder without a lock file (made by
+// a check older than the lock, or killed between making the folder and
+// its lock) must be before another check removes it.
+const staleUnlocked = 24 * time.Hour
+
 // make makes the folder, if it is not made yet: at the start of a check,
 // so that a TempDir that cannot hold it fails the check before it reads
-// anything rather than when its keys first spill.
+// anything rather than when its keys first spill. It then removes the
+// folders that checks killed earlier left in the same parent.
 func (s *scratch) make() error {
 	if s.dir != "" {
 		return nil
 	}
-	dir, err := os.MkdirTemp(s.parent, "aegis-check-")
+	dir, err := os.MkdirTemp(s.parent, scratchPattern)
 	if err != nil {
 		return setting.Errorf("TempDir", "%q cannot hold the check's scratch folder: %v", s.parent, err)
 	}
-	s.dir = dir
+	lock, err := lockFolder(dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		return setting.Errorf("TempDir", "%q cannot hold the check's scratch folder: %v", s.parent, err)
+	}
+	s.dir, s.lock = dir, lock
+	removeStaleScratch(filepath.Dir(dir), dir)
 	return nil
+}
+
+// lockFolder makes dir's lock file and locks it. The file is locked under
+// another name and then renamed, so that no other check ever finds the
+// lock file unlocked while this one is starting.
+func lockFolder(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, lockName+".new"), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock the scratch folder: %w", err)
+	}
+	if err := os.Rename(f.Name(), filepath.Join(dir, lockName)); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// removeStaleScratch removes the scratch folders under parent, other than
+// own, that belong to this user and to no running check: their lock can
+// be taken (its check is gone), or they have no lock file and are older
+// than staleUnlocked. It reports how many it removed; it never fails a
+// check (what it cannot remove stays).
+func removeStaleScratch(parent, own string) int {
+	found, _ := filepath.Glob(filepath.Join(parent, scratchPattern+"*"))
+	removed := 0
+	for _, dir := range found {
+		if dir == own {
+			continue
+		}
+		fi, err := os.Lstat(dir)
+		st, ok := statOf(fi)
+		if err != nil || !fi.IsDir() || !ok || int(st.Uid) != os.Getuid() {
+			continue
+		}
+		f, err := os.Open(filepath.Join(dir, lockName))
+		if errors.Is(err, os.ErrNotExist) {
+			if time.Since(fi.ModTime()) > staleUnlocked && os.RemoveAll(dir) == nil {
+				removed++
+			}
+			continue
+		}
+		if err != nil {
+			continue
+		}
+		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil && os.RemoveAll(dir) == nil {
+			removed++
+		}
+		f.Close()
+	}
+	return removed
+}
+
+// statOf is fi's system stat (ok false when fi is nil or has none).
+func statOf(fi os.FileInfo) (*syscall.Stat_t, bool) {
+	if fi == nil {
+		return nil, false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return st, ok
 }
 
 // create makes a new file of the folder, named after what it holds.
@@ -65,7 +152,8 @@ func (s *scratch) remove() error {
 		return nil
 	}
 	err := os.RemoveAll(s.dir)
-	s.dir = ""
+	s.lock.Close() // after the removal: no other check takes the folder while it is removed
+	s.dir, s.lock = "", nil
 	if err != nil {
 		return fmt.Errorf("remove the scratch folder: %w", err)
 	}
