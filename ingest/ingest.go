@@ -12,11 +12,17 @@
 // the sealed entry and answers with its receipt.
 //
 //	201  recorded: {"event_id", "durability", "receipt"}
-//	400  invalid: {"error", "fields": [{"field", "reason"}]}, nothing published
+//	400  invalid: {"error", "message", "fields": [{"field", "reason"}]},
+//	     nothing published
 //	401  missing or unknown bearer token; 403 token not bound to the environment
 //	413  body over the limit; 415 not application/json
 //	503  audit trail unavailable: Retry-After, and the fail-safe action the
 //	     caller must apply instead of the decision ("fail_safe_action")
+//	404  no such endpoint; 405 another method than the endpoint's
+//
+// Every error answer is {"error": code, "message": text, ...}, the shape
+// of the query service's (`aegis query`): the code is one word a program
+// can switch on (Problem's codes), the message is for people.
 //
 // A request answered 201 is durable in Kafka (sealed, with a receipt, in
 // Sealed mode); on shutdown the service stops accepting, answers the
@@ -136,6 +142,17 @@ func (s *Service) Handler() http.Handler {
 		w.Header().Set("Content-Type", "application/yaml")
 		w.Write(OpenAPI)
 	})
+	// Another method on a known path, and an unknown path, are answered
+	// in JSON like every other error (the mux's own answers are text).
+	for path, allow := range map[string]string{"/v1/decisions": "POST", "/v1/overrides": "POST", "/openapi.yaml": "GET, HEAD"} {
+		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", allow)
+			answer(w, http.StatusMethodNotAllowed, Problem{Error: CodeMethodNotAllowed, Message: fmt.Sprintf("%s is not allowed on %s; use %s", r.Method, path, allow)})
+		})
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		answer(w, http.StatusNotFound, Problem{Error: CodeNotFound, Message: "no such endpoint: POST /v1/decisions or /v1/overrides (see /openapi.yaml)"})
+	})
 	return mux
 }
 
@@ -169,7 +186,10 @@ type FieldProblem struct {
 
 // Problem is the body of every error answer.
 type Problem struct {
+	// Error is the problem's code: one of the Code constants.
 	Error string `json:"error"`
+	// Message says what is wrong, for people.
+	Message string `json:"message"`
 	// Fields lists every broken rule (400).
 	Fields []FieldProblem `json:"fields,omitempty"`
 	// EventID is the event's id (503: retry with it, so that the event is
@@ -214,31 +234,31 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, typ shared.Event
 	principal, err := s.cfg.Tokens.Authenticate(r)
 	if err != nil {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="aegis-ingest"`)
-		return answer(w, http.StatusUnauthorized, Problem{Error: err.Error()})
+		return answer(w, http.StatusUnauthorized, Problem{Error: CodeUnauthenticated, Message: err.Error()})
 	}
 	if !isJSON(r.Header.Get("Content-Type")) {
-		return answer(w, http.StatusUnsupportedMediaType, Problem{Error: "the body must be application/json"})
+		return answer(w, http.StatusUnsupportedMediaType, Problem{Error: CodeUnsupportedMediaType, Message: "the body must be application/json"})
 	}
 	if q := query(r.URL); len(q) > 0 {
 		for k := range q {
 			if k != "durability" {
-				return answer(w, http.StatusBadRequest, Problem{Error: "invalid request", Fields: []FieldProblem{{Field: "query." + k, Reason: "unknown parameter"}}})
+				return answer(w, http.StatusBadRequest, badRequest(FieldProblem{Field: "query." + k, Reason: "unknown parameter"}))
 			}
 		}
 		if len(q["durability"]) > 1 {
-			return answer(w, http.StatusBadRequest, Problem{Error: "invalid request", Fields: []FieldProblem{{Field: "query.durability", Reason: "given more than once"}}})
+			return answer(w, http.StatusBadRequest, badRequest(FieldProblem{Field: "query.durability", Reason: "given more than once"}))
 		}
 		if *durability, err = producer.ParseDurability(q.Get("durability")); err != nil {
-			return answer(w, http.StatusBadRequest, Problem{Error: "invalid request", Fields: []FieldProblem{{Field: "query.durability", Reason: err.Error()}}})
+			return answer(w, http.StatusBadRequest, badRequest(FieldProblem{Field: "query.durability", Reason: err.Error()}))
 		}
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return answer(w, http.StatusRequestEntityTooLarge, Problem{Error: fmt.Sprintf("the body is larger than %d bytes", s.cfg.MaxBodyBytes)})
+			return answer(w, http.StatusRequestEntityTooLarge, Problem{Error: CodeTooLarge, Message: fmt.Sprintf("the body is larger than %d bytes", s.cfg.MaxBodyBytes)})
 		}
-		return answer(w, http.StatusBadRequest, Problem{Error: "reading the body: " + err.Error()})
+		return answer(w, http.StatusBadRequest, Problem{Error: CodeBadRequest, Message: "reading the body: " + err.Error()})
 	}
 	ev, err := producer.ParseEvent(body, shared.Defaults{Type: typ, EventID: uuid.NewString(), OccurredAt: s.cfg.Now().UTC()})
 	if err != nil {
@@ -246,17 +266,15 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, typ shared.Event
 	}
 	env := ev.Envelope()
 	if env.Type != typ {
-		return answer(w, http.StatusBadRequest, Problem{Error: "invalid event", Fields: []FieldProblem{
-			{Field: "type", Reason: fmt.Sprintf("is %q: send it to /v1/%ss", env.Type, env.Type)}}})
+		return answer(w, http.StatusBadRequest, invalidEvent(FieldProblem{Field: "type", Reason: fmt.Sprintf("is %q: send it to /v1/%ss", env.Type, env.Type)}))
 	}
 	if !principal.May(env.Environment) {
-		return answer(w, http.StatusForbidden, Problem{Error: fmt.Sprintf("%v: %q may write %s, not %q", httpauth.ErrForbidden,
+		return answer(w, http.StatusForbidden, Problem{Error: CodeForbidden, Message: fmt.Sprintf("%v: %q may write %s, not %q", httpauth.ErrForbidden,
 			principal.Name, strings.Join(principal.Environments(), ","), env.Environment)})
 	}
 	rec, ok := s.cfg.Recorders[env.Environment]
 	if !ok {
-		return answer(w, http.StatusBadRequest, Problem{Error: "invalid event", Fields: []FieldProblem{
-			{Field: "environment", Reason: fmt.Sprintf("%q is not recorded by this service", env.Environment)}}})
+		return answer(w, http.StatusBadRequest, invalidEvent(FieldProblem{Field: "environment", Reason: fmt.Sprintf("%q is not recorded by this service", env.Environment)}))
 	}
 	receipt, err := rec.LogEvent(r.Context(), ev, withDurability(*durability))
 	switch {
@@ -268,7 +286,7 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, typ shared.Event
 	s.cfg.Logger.Warn("event not recorded; answered 503 with the fail-safe action", zap.String("caller", principal.Name),
 		zap.String("environment", env.Environment), zap.String("event_id", env.EventID), zap.Error(err))
 	w.Header().Set("Retry-After", strconv.Itoa(int(s.cfg.RetryAfter.Round(time.Second)/time.Second)))
-	return answer(w, http.StatusServiceUnavailable, Problem{Error: "audit trail unavailable: " + err.Error(), EventID: env.EventID,
+	return answer(w, http.StatusServiceUnavailable, Problem{Error: CodeUnavailable, Message: "audit trail unavailable: " + err.Error(), EventID: env.EventID,
 		FailSafeAction: s.cfg.FailSafe})
 }
 
@@ -295,16 +313,48 @@ func withDurability(d producer.Durability) producer.Option {
 	return durableOption
 }
 
+// The codes of Problem.Error.
+const (
+	CodeBadRequest           = "bad_request"   // 400: the request's parameters or body cannot be read
+	CodeInvalidEvent         = "invalid_event" // 400: the event breaks a rule (fields names each)
+	CodeUnauthenticated      = "unauthenticated"
+	CodeForbidden            = "forbidden"
+	CodeNotFound             = "not_found"
+	CodeMethodNotAllowed     = "method_not_allowed"
+	CodeTooLarge             = "too_large"
+	CodeUnsupportedMediaType = "unsupported_media_type"
+	CodeUnavailable          = "unavailable" // 503: apply fail_safe_action
+)
+
+// badRequest is the 400 body of broken request parameters.
+func badRequest(fields ...FieldProblem) Problem {
+	return Problem{Error: CodeBadRequest, Message: "invalid request: " + fieldsText(fields), Fields: fields}
+}
+
+// invalidEvent is the 400 body of an event that breaks the rules.
+func invalidEvent(fields ...FieldProblem) Problem {
+	return Problem{Error: CodeInvalidEvent, Message: "invalid event: " + fieldsText(fields), Fields: fields}
+}
+
+// fieldsText is fields as one line: "field reason; field reason".
+func fieldsText(fields []FieldProblem) string {
+	parts := make([]string, len(fields))
+	for i, f := range fields {
+		parts[i] = f.Field + " " + f.Reason
+	}
+	return strings.Join(parts, "; ")
+}
+
 // invalid is the 400 body of a validation error: every broken field.
 func invalid(err error) Problem {
-	p := Problem{Error: "invalid event"}
+	var fields []FieldProblem
 	for _, fe := range shared.FieldErrorsOf(err) {
-		p.Fields = append(p.Fields, FieldProblem{Field: fe.Field, Reason: fe.Reason})
+		fields = append(fields, FieldProblem{Field: fe.Field, Reason: fe.Reason})
 	}
-	if len(p.Fields) == 0 {
-		p.Fields = []FieldProblem{{Field: "record", Reason: err.Error()}}
+	if len(fields) == 0 {
+		fields = []FieldProblem{{Field: "record", Reason: err.Error()}}
 	}
-	return p
+	return invalidEvent(fields...)
 }
 
 // isJSON reports whether a Content-Type header says application/json

@@ -131,6 +131,27 @@ func post(path, token, contentType, body string) *http.Request {
 	return r
 }
 
+// checkProblem checks an error answer's body: the code its status calls
+// for and a message.
+func checkProblem(t *testing.T, w *httptest.ResponseRecorder) {
+	t.Helper()
+	var p Problem
+	if err := json.Unmarshal(w.Body.Bytes(), &p); err != nil {
+		t.Fatalf("status %d: the body is not a Problem: %v: %s", w.Code, err, w.Body)
+	}
+	want := map[int]string{401: CodeUnauthenticated, 403: CodeForbidden, 404: CodeNotFound, 405: CodeMethodNotAllowed,
+		413: CodeTooLarge, 415: CodeUnsupportedMediaType, 503: CodeUnavailable}[w.Code]
+	if w.Code == 400 {
+		want = CodeInvalidEvent
+		if len(p.Fields) > 0 && strings.HasPrefix(p.Fields[0].Field, "query.") {
+			want = CodeBadRequest
+		}
+	}
+	if p.Error != want || p.Message == "" {
+		t.Errorf("status %d answered error %q message %q, want error %q and a message: %s", w.Code, p.Error, p.Message, want, w.Body)
+	}
+}
+
 func TestEveryAnswerIsTheDocumentedOne(t *testing.T) {
 	rec := &fakeRecorder{}
 	s := newService(t, rec)
@@ -183,6 +204,9 @@ func TestEveryAnswerIsTheDocumentedOne(t *testing.T) {
 			if tc.contains != "" && !strings.Contains(w.Body.String(), tc.contains) {
 				t.Errorf("body %s lacks %q", w.Body, tc.contains)
 			}
+			if w.Code >= 400 {
+				checkProblem(t, w)
+			}
 			if tc.fields != nil {
 				var p Problem
 				json.Unmarshal(w.Body.Bytes(), &p)
@@ -212,6 +236,7 @@ func TestEveryAnswerIsTheDocumentedOne(t *testing.T) {
 	if w.Code != 503 || w.Header().Get("Retry-After") != "5" || p.FailSafeAction != shared.ActionChallenge || p.EventID == "" {
 		t.Fatalf("unavailable: %d %v %s", w.Code, w.Header(), w.Body)
 	}
+	checkProblem(t, w)
 	rec.err = nil
 
 	// The overrides path answers alike.
@@ -225,9 +250,11 @@ func TestEveryAnswerIsTheDocumentedOne(t *testing.T) {
 		{post("/v1/overrides", "prod-token-0123456789", json_, strings.Replace(override, "fraud ring", strings.Repeat("x", 5000), 1)), 413},
 		{post("/v1/overrides", "prod-token-0123456789", "application/xml", override), 415},
 	} {
-		if w := c.do(t, h, tc.req, false); w.Code != tc.code {
+		w := c.do(t, h, tc.req, false)
+		if w.Code != tc.code {
 			t.Errorf("%s: %d %s, want %d", tc.req.URL, w.Code, w.Body, tc.code)
 		}
+		checkProblem(t, w)
 	}
 	rec.err = fmt.Errorf("%w: broker gone", producer.ErrAuditUnavailable)
 	if w := c.do(t, h, post("/v1/overrides", "prod-token-0123456789", json_, override), true); w.Code != 503 {
@@ -365,5 +392,31 @@ func TestMetricsCountEveryAnswer(t *testing.T) {
 	}
 	if got := series(); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("series\n%v\nwant\n%v", got, want)
+	}
+}
+
+// An unknown path and another method than an endpoint's are answered in
+// JSON as every other error is, not in the mux's text.
+func TestUnknownPathsAndMethodsAreAnsweredInJSON(t *testing.T) {
+	h := newService(t, &fakeRecorder{}).Handler()
+	for _, tc := range []struct {
+		method, path string
+		code         int
+		allow        string
+	}{
+		{"GET", "/v1/decisions", 405, "POST"},
+		{"PUT", "/v1/overrides", 405, "POST"},
+		{"DELETE", "/openapi.yaml", 405, "GET, HEAD"},
+		{"POST", "/v1/decision", 404, ""},
+		{"GET", "/", 404, ""},
+	} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(tc.method, tc.path, nil))
+		if w.Code != tc.code || w.Header().Get("Allow") != tc.allow || w.Header().Get("Content-Type") != "application/json" {
+			t.Errorf("%s %s: %d Allow %q %q: %s; want %d Allow %q in JSON", tc.method, tc.path, w.Code, w.Header().Get("Allow"),
+				w.Header().Get("Content-Type"), w.Body, tc.code, tc.allow)
+			continue
+		}
+		checkProblem(t, w)
 	}
 }
