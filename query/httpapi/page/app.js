@@ -19,7 +19,12 @@
     const token = $("token").value.trim();
     if (token) headers.Authorization = "Bearer " + token;
     const resp = await fetch(path, { headers, cache: "no-store" });
-    const text = await resp.text();
+    let text;
+    try {
+      text = V.decodeText(await resp.arrayBuffer()); // strictly: resp.text() would hide bad UTF-8 and a BOM
+    } catch (e) {
+      throw new Error(`${resp.status}: the answer is not UTF-8`);
+    }
     let body = null;
     try { body = JSON.parse(text); } catch (e) { /* reported below */ }
     if (!resp.ok) {

@@ -1,6 +1,11 @@
 // verify.js: the checks of docs/FORMAT.md sections 5, 7 and 11, done in the
 // browser with WebCrypto (SHA-256, Ed25519), so that an auditor trusts
-// the checkpoint key, not this server. The Go reference is shared/proof.go.
+// the checkpoint key, not this server. The Go reference is shared/proof.go,
+// and a test holds the two to the same verdict on every proof vector and
+// on every single-byte change of a bundle (pageverify_test.go). One rule
+// is left to `aegis verify-proof`: section 4's schema of each line (its
+// ids, actions, times), which only the checkpoint's signer could break,
+// since the line's bytes are bound to the signed root.
 "use strict";
 
 (function () {
@@ -16,9 +21,13 @@
     for (let i = 0; i < 32; i++) out[i] = parseInt(s.slice(2 * i, 2 * i + 2), 16);
     return out;
   }
+  // unbase64 decodes standard base64 in its one canonical spelling: the
+  // unused low bits of the last character must be zero (atob ignores
+  // them, Go's decoder does not, so four spellings would name one key).
   function unbase64(s) {
     if (!/^[A-Za-z0-9+/]*={0,2}$/.test(s) || s.length % 4 !== 0) throw new Error("not base64");
     const bin = atob(s);
+    if (btoa(bin) !== s) throw new Error("not canonical base64");
     const out = new Uint8Array(bin.length);
     for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
     return out;
@@ -37,6 +46,63 @@
     if (a.length !== b.length) return false;
     for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
     return true;
+  }
+
+  // canonical is section 3's canonical text of a parsed JSON value, as RFC
+  // 8785 writes it: members sorted by UTF-16 code units (JavaScript's own
+  // string order), no whitespace, strings and numbers as JSON.stringify
+  // writes them. It throws on what section 3 refuses and JSON.parse
+  // accepts: a lone surrogate or a noncharacter in a string, an integer
+  // beyond 2^53-1.
+  const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+  const nonCharacter = /[\uFDD0-\uFDEF\uFFFE\uFFFF]|[\uD83F\uD87F\uD8BF\uD8FF\uD93F\uD97F\uD9BF\uD9FF\uDA3F\uDA7F\uDABF\uDAFF\uDB3F\uDB7F\uDBBF\uDBFF][\uDFFE\uDFFF]/;
+  function canonical(v) {
+    if (Array.isArray(v)) return "[" + v.map(canonical).join(",") + "]";
+    if (v !== null && typeof v === "object") {
+      return "{" + Object.keys(v).sort().map((k) => canonical(k) + ":" + canonical(v[k])).join(",") + "}";
+    }
+    if (typeof v === "string" && (loneSurrogate.test(v) || nonCharacter.test(v))) throw new Error("a string holds a lone surrogate or a noncharacter");
+    const s = JSON.stringify(v === undefined ? null : v);
+    if (typeof v === "number" && /^-?[0-9]+$/.test(s) && !Number.isSafeInteger(v)) throw new Error(`the integer ${s} is beyond 2^53-1`);
+    return s;
+  }
+
+  // parseCanonical parses text that must be canonical JSON (section 3):
+  // the canonical text of what it parses to. A duplicate member (JSON.parse
+  // keeps the last) or any other spelling makes the two differ.
+  function parseCanonical(text, what) {
+    const v = JSON.parse(text);
+    if (canonical(v) !== text) throw new Error(what + " is not canonical JSON (docs/FORMAT.md section 3)");
+    return v;
+  }
+
+  // exactly checks that o is an object with exactly the members names.
+  function exactly(o, names, what) {
+    if (o === null || typeof o !== "object" || Array.isArray(o)) throw new Error(what + " is not an object");
+    const got = Object.keys(o).sort().join(", "), want = names.slice().sort().join(", ");
+    if (got !== want) throw new Error(`${what} has the members ${got}; want exactly ${want}`);
+  }
+
+  const seqRe = /^(0|[1-9][0-9]*)$/;
+
+  // checkpointTime: s is a timestamp of section 2.2 (a date that exists,
+  // years 0000 to 9999) whose fraction has no trailing zero (7.2).
+  function checkpointTime(s) {
+    const m = /^([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]{0,8}[1-9])?Z$/.exec(s);
+    if (!m) return false;
+    const [y, mo, d, h, mi, se] = m.slice(1, 7).map(Number);
+    const t = new Date(0);
+    t.setUTCFullYear(y, mo - 1, d); // not Date.UTC, which reads years 0 to 99 as 1900 to 1999
+    return t.getUTCFullYear() === y && t.getUTCMonth() === mo - 1 && t.getUTCDate() === d && h < 24 && mi < 60 && se < 60;
+  }
+  const isSeq = (n) => Number.isSafeInteger(n) && n >= 0;
+
+  // decodeText reads bytes as UTF-8 the way Go's verifier reads them:
+  // invalid UTF-8 is refused (not replaced by U+FFFD) and a byte order
+  // mark is kept (so that the JSON it starts is refused), where a
+  // browser's own decoding would hide both.
+  function decodeText(bytes) {
+    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes);
   }
 
   // A verifier key: <name>+<8 hex key hash>+<base64 of 0x01 and 32 bytes>
@@ -108,6 +174,7 @@
   // A signed checkpoint (section 7.2), its signature checked with the
   // keyset key that signed it, which must be trusted for its seq (7.4).
   async function openCheckpoint(note, keyset) {
+    if (/[\u0000-\u0009\u000B-\u001F\u007F]/.test(note)) throw new Error("checkpoint: a control character other than LF");
     const cut = note.indexOf("\n\n");
     if (cut < 0) throw new Error("checkpoint: no signature");
     const text = note.slice(0, cut + 1);
@@ -121,6 +188,14 @@
       if (lines[i].slice(0, sp) !== want[i]) throw new Error("checkpoint: line " + (i + 1) + " is not " + want[i]);
       cp[want[i]] = lines[i].slice(sp + 1);
     }
+    if (!seqRe.test(cp.seq) || !isSeq(Number(cp.seq))) throw new Error("checkpoint: seq is not a seq");
+    if (!/^(-1|0|[1-9][0-9]*)$/.test(cp.offset) || (cp.offset === "-1") !== (cp.seq === "0") || !Number.isSafeInteger(Number(cp.offset))) {
+      throw new Error("checkpoint: offset is not -1 for seq 0, or a source offset after it");
+    }
+    if (!hexRe.test(cp.hash) || !hexRe.test(cp.root)) throw new Error("checkpoint: hash and root are not 64 hex digits");
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(cp.chain)) throw new Error("checkpoint: the chain is not a chain id");
+    if (cp.object === "" || / /.test(cp.object)) throw new Error("checkpoint: the object is empty or holds a space");
+    if (!checkpointTime(cp.time)) throw new Error("checkpoint: time is not a timestamp without trailing zeros (sections 2.2, 7.2)");
     cp.seq = Number(cp.seq);
     const m = /^\u2014 (\S+) (\S+)\n$/.exec(sigLine);
     if (!m) throw new Error("checkpoint: bad signature line");
@@ -165,9 +240,11 @@
     const check = (name, ok, detail) => { checks.push({ name, ok: !!ok, detail: detail || "" }); return ok; };
     let line = null;
     try {
-      line = JSON.parse(item.line);
+      line = parseCanonical(item.line, "the line");
+      exactly(line, ["chain", "event", "hash", "prev", "sealed_at", "seq", "source", "type", "v"], "the line");
+      if (!isSeq(line.seq) || !hexRe.test(line.prev) || !hexRe.test(line.hash)) throw new Error("the line's seq, prev or hash is malformed");
     } catch (e) {
-      check("entry", false, "the line is not JSON");
+      check("entry", false, e.message);
       return { checks };
     }
     const ev = line.event || {};
@@ -208,11 +285,22 @@
     let b;
     try {
       if (!text.endsWith("\n")) throw new Error("a bundle ends in one newline");
-      b = JSON.parse(text);
+      b = parseCanonical(text.slice(0, -1), "the bundle");
+      exactly(b, ["chain", "decision_id", "entries", "format", "key_id"], "the bundle");
+      for (const m of ["chain", "decision_id", "format", "key_id"]) if (typeof b[m] !== "string") throw new Error(m + " is not a string");
+      if (!Array.isArray(b.entries) || b.entries.length === 0) throw new Error("no entries");
+      b.entries.forEach((item, i) => {
+        const what = "entry " + (i + 1);
+        exactly(item, ["checkpoint", "index", "line", "object", "path", "size"], what);
+        if (typeof item.object !== "string" || typeof item.line !== "string" || typeof item.checkpoint !== "string") throw new Error(what + ": object, line and checkpoint are strings");
+        if (!isSeq(item.index) || !isSeq(item.size) || item.size < 1) throw new Error(what + ": index and size are integers, size at least 1");
+        if (!Array.isArray(item.path) || item.path.length > 64 || !item.path.every((h) => typeof h === "string" && hexRe.test(h))) {
+          throw new Error(what + ": path is at most 64 hashes of 64 hex digits");
+        }
+      });
     } catch (e) { rep.errors.push("not a bundle: " + e.message); return rep; }
     if (b.format !== "aegis-audit/proof/v1") rep.errors.push("format is not aegis-audit/proof/v1");
     if (!keyset.ranges.some((r) => r.key.id === b.key_id)) rep.errors.push(`the bundle is signed by ${b.key_id}; the trusted keys are ${keyset.id}`);
-    if (!Array.isArray(b.entries) || b.entries.length === 0) { rep.errors.push("no entries"); return rep; }
     rep.chain = b.chain; rep.decisionId = b.decision_id;
     let prevSeq = -1;
     for (const item of b.entries) {
@@ -236,11 +324,10 @@
     return rep;
   }
 
-  // canon writes a JSON value with sorted members, to compare two values.
+  // canon writes a JSON value with sorted members, to compare two values
+  // (a value section 3 refuses is written as JSON.stringify writes it).
   function canon(v) {
-    if (Array.isArray(v)) return "[" + v.map(canon).join(",") + "]";
-    if (v && typeof v === "object") return "{" + Object.keys(v).sort().map((k) => JSON.stringify(k) + ":" + canon(v[k])).join(",") + "}";
-    return JSON.stringify(v === undefined ? null : v);
+    try { return canonical(v); } catch (e) { return JSON.stringify(v === undefined ? null : v); }
   }
 
   // compareAnswer checks that the index's answer (a History from the API)
@@ -282,5 +369,5 @@
     return checks;
   }
 
-  window.AegisVerify = { parseVerifierKey, parseKeyset, verifyBundle, compareAnswer, entryHash, inclusionRoot, openCheckpoint };
+  window.AegisVerify = { parseVerifierKey, parseKeyset, verifyBundle, compareAnswer, entryHash, inclusionRoot, openCheckpoint, decodeText };
 })();

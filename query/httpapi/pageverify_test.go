@@ -1,0 +1,218 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/aegisai/audit/shared"
+)
+
+// pageRunner loads the page's verify.js into Node.js (the machine's, which
+// the local DynamoDB already needs) as a browser would, and answers one
+// verdict line for each case line on stdin ({"bundle": base64 of the
+// bytes, "keyset": text}). The bytes are decoded as the page decodes the
+// service's answer (decodeText).
+const pageRunner = `
+globalThis.window = globalThis;
+const fs = require("fs");
+require("vm").runInThisContext(fs.readFileSync(process.argv[2], "utf8"), { filename: "verify.js" });
+const lines = fs.readFileSync(0, "utf8").split("\n").filter((l) => l !== "");
+(async () => {
+  for (const l of lines) {
+    const c = JSON.parse(l);
+    let out;
+    try {
+      const text = window.AegisVerify.decodeText(Buffer.from(c.bundle, "base64"));
+      const rep = await window.AegisVerify.verifyBundle(text, await window.AegisVerify.parseKeyset(c.keyset));
+      const bad = rep.errors.concat(...rep.entries.map((e) => e.checks.filter((k) => !k.ok).map((k) => k.name + ": " + k.detail)));
+      out = rep.ok ? { ok: true, action: rep.action, current: rep.currentAction } : { ok: false, why: bad.join("; ") };
+    } catch (e) {
+      out = { ok: false, why: "threw: " + e.message };
+    }
+    process.stdout.write(JSON.stringify(out) + "\n");
+  }
+})();
+`
+
+type pageCase struct {
+	name   string
+	bundle []byte
+	keyset string
+}
+
+type pageVerdict struct {
+	OK      bool   `json:"ok"`
+	Action  string `json:"action"`
+	Current string `json:"current"`
+	Why     string `json:"why"`
+}
+
+// pageVerdicts runs the page's verifier on every case. Node.js missing is
+// a failure, not a skip: the page is what an auditor runs.
+func pageVerdicts(t *testing.T, cases []pageCase) []pageVerdict {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatalf("node (Node.js) is needed to run the page's verifier: %v", err)
+	}
+	runner := filepath.Join(t.TempDir(), "runner.js")
+	if err := os.WriteFile(runner, []byte(pageRunner), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var in bytes.Buffer
+	for _, c := range cases {
+		line, _ := json.Marshal(map[string]string{"bundle": base64.StdEncoding.EncodeToString(c.bundle), "keyset": c.keyset})
+		in.Write(append(line, '\n'))
+	}
+	cmd := exec.Command(node, runner, filepath.Join("page", "verify.js"))
+	cmd.Stdin = &in
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("node: %v\n%s", err, stderr.String())
+	}
+	lines := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+	if len(lines) != len(cases) {
+		t.Fatalf("the page's verifier answered %d of %d cases\n%s", len(lines), len(cases), stderr.String())
+	}
+	verdicts := make([]pageVerdict, len(lines))
+	for i, l := range lines {
+		if err := json.Unmarshal([]byte(l), &verdicts[i]); err != nil {
+			t.Fatalf("case %s: %q: %v", cases[i].name, l, err)
+		}
+	}
+	return verdicts
+}
+
+// proofVector is a proof vector of testdata/vectors.
+type proofVector struct {
+	Name, Kind, Expect, Bundle string
+	VerifierKey                string `json:"verifier_key"`
+	Keyset                     string
+}
+
+func proofVectors(t *testing.T) []proofVector {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("..", "..", "testdata", "vectors", "*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no vectors: %v", err)
+	}
+	var vs []proofVector
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v proofVector
+		if err := json.Unmarshal(b, &v); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		if v.Kind == "proof" {
+			if v.Keyset == "" {
+				v.Keyset = v.VerifierKey
+			}
+			vs = append(vs, v)
+		}
+	}
+	return vs
+}
+
+// respell returns bundle with old replaced by new once (the test fails
+// when old is not in it, so that a case never silently tests nothing).
+func respell(t *testing.T, bundle []byte, old, new string) []byte {
+	t.Helper()
+	if !bytes.Contains(bundle, []byte(old)) {
+		t.Fatalf("%q is not in the bundle", old)
+	}
+	return bytes.Replace(bundle, []byte(old), []byte(new), 1)
+}
+
+// The auditor's page checks a proof in the browser with verify.js; Go's
+// shared.VerifyBundle is what aegis verify-proof runs. They must give the
+// same verdict on every bundle: each proof vector, other spellings of an
+// accepted bundle (which section 11 refuses: a bundle is canonical JSON
+// with exactly its members), and every single-byte change of it. The
+// page accepted a bundle with a space in it, and any member order,
+// duplicate or extra member, until it checked the canonical form.
+func TestThePageVerifiesBundlesAsGoDoes(t *testing.T) {
+	var cases []pageCase
+	var good proofVector
+	for _, v := range proofVectors(t) {
+		cases = append(cases, pageCase{name: "vector " + v.Name, bundle: []byte(v.Bundle), keyset: v.Keyset})
+		if v.Name == "proof" {
+			good = v
+		}
+	}
+	if good.Bundle == "" {
+		t.Fatal("no vector named proof")
+	}
+	bundle, keyset := []byte(good.Bundle), good.Keyset
+	entry := func(b []byte) string { // the first entry's text, from its first member to its last
+		i := bytes.Index(b, []byte(`{"checkpoint"`))
+		return string(b[i : i+bytes.Index(b[i:], []byte(`"size":`))])
+	}
+	spellings := map[string][]byte{
+		"members out of order":        respell(t, bundle, `{"chain":"prod","decision_id":"dec-proved",`, `{"decision_id":"dec-proved","chain":"prod",`),
+		"a member twice":              respell(t, bundle, `{"chain":"prod",`, `{"chain":"prod","chain":"prod",`),
+		"the decision id twice":       respell(t, bundle, `"decision_id":"dec-proved",`, `"decision_id":"dec-other","decision_id":"dec-proved",`),
+		"an extra member":             respell(t, bundle, `"key_id":`, `"note":"x","key_id":`),
+		"an extra member in an entry": respell(t, bundle, `{"checkpoint":`, `{"by":"x","checkpoint":`),
+		"an escaped slash":            respell(t, bundle, `"object":"audit/`, `"object":"audit\/`),
+		"a letter escaped":            respell(t, bundle, `"decision_id":"dec-proved"`, `"decision_id":"dec-pro\u0076ed"`),
+		"an index written 4.0":        respell(t, bundle, `"index":4,`, `"index":4.0,`),
+		"an index written 4e0":        respell(t, bundle, `"index":4,`, `"index":4e0,`),
+		"a newline inside":            respell(t, bundle, `,"entries":`, ",\n\"entries\":"),
+		"two newlines at the end":     append(bytes.Clone(bundle), '\n'),
+		"no newline at the end":       bytes.TrimSuffix(bundle, []byte("\n")),
+		"a byte order mark":           append([]byte("\ufeff"), bundle...),
+		"an entry twice":              respell(t, bundle, `"entries":[`, `"entries":[`+entry(bundle)+`"size":7},`),
+		"a lone surrogate":            respell(t, bundle, `"key_id":"`, `"key_id":"\ud800`),
+		"a noncharacter":              respell(t, bundle, `"key_id":"`, `"key_id":"\ufdd0`),
+	}
+	for name, b := range spellings {
+		cases = append(cases, pageCase{name: name, bundle: b, keyset: keyset})
+	}
+	for i := range bundle {
+		for _, x := range []byte{0x01, 0x20, 0x80} {
+			b := bytes.Clone(bundle)
+			b[i] ^= x
+			cases = append(cases, pageCase{name: "byte " + strconv.Itoa(i) + " xor " + strconv.Itoa(int(x)), bundle: b, keyset: keyset})
+		}
+	}
+
+	verdicts := pageVerdicts(t, cases)
+	agreed, accepted := 0, 0
+	for i, c := range cases {
+		trusted, err := shared.ParseKeyset(c.keyset)
+		if err != nil {
+			t.Fatalf("%s: keyset: %v", c.name, err)
+		}
+		rep, goErr := shared.VerifyBundle(c.bundle, trusted)
+		page := verdicts[i]
+		switch {
+		case goErr == nil && !page.OK:
+			t.Errorf("%s: Go accepts, the page refuses: %s", c.name, page.Why)
+		case goErr != nil && page.OK:
+			t.Errorf("%s: Go refuses (%v), the page accepts", c.name, goErr)
+		case goErr == nil && (page.Action != string(rep.Action) || page.Current != string(rep.CurrentAction)):
+			t.Errorf("%s: the page says %s, now %s; Go %s, now %s", c.name, page.Action, page.Current, rep.Action, rep.CurrentAction)
+		default:
+			agreed++
+			if goErr == nil {
+				accepted++
+			}
+		}
+	}
+	t.Logf("%d of %d bundles judged alike (%d accepted by both)", agreed, len(cases), accepted)
+	if accepted < 3 {
+		t.Fatalf("only %d bundles accepted: the accepting vectors are not being verified", accepted)
+	}
+}
