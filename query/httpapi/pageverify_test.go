@@ -2,11 +2,17 @@ package httpapi
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"math/big"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -29,6 +35,11 @@ const lines = fs.readFileSync(0, "utf8").split("\n").filter((l) => l !== "");
     const c = JSON.parse(l);
     let out;
     try {
+      if (c.only) { // a verifier key or a keyset alone
+        await (c.only === "key" ? window.AegisVerify.parseVerifierKey : window.AegisVerify.parseKeyset)(c.keyset);
+        process.stdout.write(JSON.stringify({ ok: true }) + "\n");
+        continue;
+      }
       const text = window.AegisVerify.decodeText(Buffer.from(c.bundle, "base64"));
       const rep = await window.AegisVerify.verifyBundle(text, await window.AegisVerify.parseKeyset(c.keyset));
       const bad = rep.errors.concat(...rep.entries.map((e) => e.checks.filter((k) => !k.ok).map((k) => k.name + ": " + k.detail)));
@@ -45,6 +56,7 @@ type pageCase struct {
 	name   string
 	bundle []byte
 	keyset string
+	only   string // "key" or "keyset": parse keyset alone, as that
 }
 
 type pageVerdict struct {
@@ -68,7 +80,7 @@ func pageVerdicts(t *testing.T, cases []pageCase) []pageVerdict {
 	}
 	var in bytes.Buffer
 	for _, c := range cases {
-		line, _ := json.Marshal(map[string]string{"bundle": base64.StdEncoding.EncodeToString(c.bundle), "keyset": c.keyset})
+		line, _ := json.Marshal(map[string]string{"bundle": base64.StdEncoding.EncodeToString(c.bundle), "keyset": c.keyset, "only": c.only})
 		in.Write(append(line, '\n'))
 	}
 	cmd := exec.Command(node, runner, filepath.Join("page", "verify.js"))
@@ -92,14 +104,17 @@ func pageVerdicts(t *testing.T, cases []pageCase) []pageVerdict {
 	return verdicts
 }
 
-// proofVector is a proof vector of testdata/vectors.
+// proofVector is a vector of testdata/vectors.
 type proofVector struct {
 	Name, Kind, Expect, Bundle string
 	VerifierKey                string `json:"verifier_key"`
 	Keyset                     string
 }
 
-func proofVectors(t *testing.T) []proofVector {
+// proofVectors are the vectors of kind proof.
+func proofVectors(t *testing.T) []proofVector { return vectorsOf(t, "proof") }
+
+func vectorsOf(t *testing.T, kind string) []proofVector {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join("..", "..", "testdata", "vectors", "*.json"))
 	if err != nil || len(files) == 0 {
@@ -115,7 +130,7 @@ func proofVectors(t *testing.T) []proofVector {
 		if err := json.Unmarshal(b, &v); err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}
-		if v.Kind == "proof" {
+		if v.Kind == kind {
 			if v.Keyset == "" {
 				v.Keyset = v.VerifierKey
 			}
@@ -215,4 +230,74 @@ func TestThePageVerifiesBundlesAsGoDoes(t *testing.T) {
 	if accepted < 3 {
 		t.Fatalf("only %d bundles accepted: the accepting vectors are not being verified", accepted)
 	}
+}
+
+// The page reads a verifier key and a keyset as Go does: every vector of
+// both kinds gets the same verdict (a key the page takes that Go refuses
+// would let the page trust what aegis verify-proof does not).
+func TestThePageReadsKeysAsGoDoes(t *testing.T) {
+	var cases []pageCase
+	for _, kind := range []string{"verifier-key", "keyset"} {
+		vs := vectorsOf(t, kind)
+		if len(vs) < 5 {
+			t.Fatalf("%d vectors of kind %s", len(vs), kind)
+		}
+		for _, v := range vs {
+			only := "keyset"
+			if kind == "verifier-key" {
+				only = "key"
+			}
+			cases = append(cases, pageCase{name: v.Name, keyset: v.Keyset, only: only})
+		}
+	}
+	// Keys of random 32 bytes (about half are points) and of the edges of
+	// the point rule, each under its right key hash.
+	pub := func(b []byte) string {
+		k := append([]byte{1}, b...)
+		h := sha256.Sum256(append([]byte("edge\n"), k...))
+		return "edge+" + hex.EncodeToString(h[:4]) + "+" + base64.StdEncoding.EncodeToString(k)
+	}
+	le := func(n *big.Int, sign byte) []byte { // 32 bytes little-endian, the top bit sign
+		b := make([]byte, 32)
+		n.FillBytes(b)
+		slices.Reverse(b)
+		b[31] |= sign << 7
+		return b
+	}
+	p := new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 255), big.NewInt(19))
+	for _, y := range []*big.Int{big.NewInt(0), big.NewInt(1), big.NewInt(2), new(big.Int).Sub(p, big.NewInt(1)), p, new(big.Int).Add(p, big.NewInt(1)),
+		new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 255), big.NewInt(1))} {
+		for sign := range byte(2) {
+			cases = append(cases, pageCase{name: fmt.Sprintf("y %v sign %d", y, sign), keyset: pub(le(y, sign)), only: "key"})
+		}
+	}
+	rng := rand.New(rand.NewPCG(9, 9))
+	for i := range 300 {
+		b := make([]byte, 32)
+		for j := range b {
+			b[j] = byte(rng.UintN(256))
+		}
+		cases = append(cases, pageCase{name: fmt.Sprintf("random key %d", i), keyset: pub(b), only: "key"})
+	}
+
+	verdicts := pageVerdicts(t, cases)
+	points := 0
+	for i, c := range cases {
+		var goErr error
+		if c.only == "key" {
+			_, goErr = shared.ParseVerifierKey(c.keyset)
+		} else {
+			_, goErr = shared.ParseKeyset(c.keyset)
+		}
+		if (goErr == nil) != verdicts[i].OK {
+			t.Errorf("%s: Go %v, the page ok=%v %s", c.name, goErr, verdicts[i].OK, verdicts[i].Why)
+		}
+		if goErr == nil && strings.HasPrefix(c.name, "random") {
+			points++
+		}
+	}
+	if points < 100 || points > 200 {
+		t.Fatalf("%d of 300 random keys are points, want about half: the test is not testing the point rule", points)
+	}
+	t.Logf("%d keys and keysets (%d of 300 random keys points)", len(cases), points)
 }

@@ -105,6 +105,29 @@
     return new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes);
   }
 
+  // canonicalPoint: b (32 bytes) is the canonical encoding of an Ed25519
+  // point (section 7.1; RFC 8032 section 5.1.3, strictly), decided as
+  // shared/checkpoint.go decides it: y below p, (y²−1)/(d·y²+1) a square
+  // mod p, and the sign bit 0 when x is 0. WebCrypto imports some other
+  // encodings, which would name another point than Go's.
+  const P = (1n << 255n) - 19n;
+  function modPow(b, e) {
+    let r = 1n;
+    for (b %= P; e > 0n; e >>= 1n, b = b * b % P) if (e & 1n) r = r * b % P;
+    return r;
+  }
+  function canonicalPoint(b) {
+    let y = 0n;
+    for (let i = 31; i >= 0; i--) y = (y << 8n) | BigInt(i === 31 ? b[i] & 0x7f : b[i]);
+    if (y >= P) return false;
+    const mod = (x) => ((x % P) + P) % P;
+    const d = mod(-121665n * modPow(121666n, P - 2n));
+    const y2 = y * y % P;
+    const x2 = mod(y2 - 1n) * modPow(mod(d * y2 + 1n), P - 2n) % P;
+    if (x2 === 0n) return (b[31] >> 7) === 0;
+    return modPow(x2, (P - 1n) / 2n) === 1n; // Euler's criterion: x2 has a square root
+  }
+
   // A verifier key: <name>+<8 hex key hash>+<base64 of 0x01 and 32 bytes>
   // (section 7.1). The key hash is checked, and the key imported.
   async function parseVerifierKey(text) {
@@ -119,6 +142,7 @@
     const pub = raw.slice(1);
     const h = await sha256(concat(enc.encode(name + "\n"), new Uint8Array([1]), pub));
     if (hex(h.slice(0, 4)) !== hash) throw new Error("the key hash does not match the key");
+    if (!canonicalPoint(pub)) throw new Error("the key is not the canonical encoding of an Ed25519 point");
     const key = await crypto.subtle.importKey("raw", pub, { name: "Ed25519" }, false, ["verify"]);
     return { name, hash, id: name + "+" + hash, key, pub: hex(pub) };
   }
