@@ -35,6 +35,12 @@ const lines = fs.readFileSync(0, "utf8").split("\n").filter((l) => l !== "");
     const c = JSON.parse(l);
     let out;
     try {
+      if (c.only === "checkpoint") { // a signed note, bytes in "bundle"
+        const ks = await window.AegisVerify.parseKeyset(c.keyset);
+        await window.AegisVerify.openCheckpoint(window.AegisVerify.decodeText(Buffer.from(c.bundle, "base64")), ks);
+        process.stdout.write(JSON.stringify({ ok: true }) + "\n");
+        continue;
+      }
       if (c.only) { // a verifier key or a keyset alone
         await (c.only === "key" ? window.AegisVerify.parseVerifierKey : window.AegisVerify.parseKeyset)(c.keyset);
         process.stdout.write(JSON.stringify({ ok: true }) + "\n");
@@ -56,7 +62,7 @@ type pageCase struct {
 	name   string
 	bundle []byte
 	keyset string
-	only   string // "key" or "keyset": parse keyset alone, as that
+	only   string // "key" or "keyset": parse keyset alone, as that; "checkpoint": open bundle as a signed note
 }
 
 type pageVerdict struct {
@@ -106,9 +112,9 @@ func pageVerdicts(t *testing.T, cases []pageCase) []pageVerdict {
 
 // proofVector is a vector of testdata/vectors.
 type proofVector struct {
-	Name, Kind, Expect, Bundle string
-	VerifierKey                string `json:"verifier_key"`
-	Keyset                     string
+	Name, Kind, Expect, Bundle, Note string
+	VerifierKey                      string `json:"verifier_key"`
+	Keyset                           string
 }
 
 // proofVectors are the vectors of kind proof.
@@ -232,10 +238,12 @@ func TestThePageVerifiesBundlesAsGoDoes(t *testing.T) {
 	}
 }
 
-// The page reads a verifier key and a keyset as Go does: every vector of
-// both kinds gets the same verdict (a key the page takes that Go refuses
-// would let the page trust what aegis verify-proof does not).
-func TestThePageReadsKeysAsGoDoes(t *testing.T) {
+// The page reads a verifier key, a keyset and a signed checkpoint as Go
+// does: every vector of the three kinds, and every single-byte change of
+// a good checkpoint, gets the same verdict (a key or checkpoint the page
+// takes that Go refuses would let the page trust what aegis verify-proof
+// does not).
+func TestThePageReadsKeysAndCheckpointsAsGoDoes(t *testing.T) {
 	var cases []pageCase
 	for _, kind := range []string{"verifier-key", "keyset"} {
 		vs := vectorsOf(t, kind)
@@ -280,14 +288,40 @@ func TestThePageReadsKeysAsGoDoes(t *testing.T) {
 		cases = append(cases, pageCase{name: fmt.Sprintf("random key %d", i), keyset: pub(b), only: "key"})
 	}
 
+	// Every checkpoint vector, and every single-byte change of the good one.
+	var note proofVector
+	for _, v := range vectorsOf(t, "checkpoint") {
+		cases = append(cases, pageCase{name: v.Name, bundle: []byte(v.Note), keyset: v.Keyset, only: "checkpoint"})
+		if v.Name == "checkpoint" {
+			note = v
+		}
+	}
+	if note.Note == "" {
+		t.Fatal("no vector named checkpoint")
+	}
+	for i := range len(note.Note) {
+		for _, x := range []byte{0x01, 0x20, 0x80} {
+			b := []byte(note.Note)
+			b[i] ^= x
+			cases = append(cases, pageCase{name: fmt.Sprintf("checkpoint byte %d xor %d", i, x), bundle: b, keyset: note.Keyset, only: "checkpoint"})
+		}
+	}
+
 	verdicts := pageVerdicts(t, cases)
 	points := 0
 	for i, c := range cases {
 		var goErr error
-		if c.only == "key" {
+		switch c.only {
+		case "key":
 			_, goErr = shared.ParseVerifierKey(c.keyset)
-		} else {
+		case "keyset":
 			_, goErr = shared.ParseKeyset(c.keyset)
+		case "checkpoint":
+			ks, err := shared.ParseKeyset(c.keyset)
+			if err != nil {
+				t.Fatalf("%s: keyset: %v", c.name, err)
+			}
+			_, goErr = ks.Open(c.bundle)
 		}
 		if (goErr == nil) != verdicts[i].OK {
 			t.Errorf("%s: Go %v, the page ok=%v %s", c.name, goErr, verdicts[i].OK, verdicts[i].Why)
@@ -299,5 +333,5 @@ func TestThePageReadsKeysAsGoDoes(t *testing.T) {
 	if points < 100 || points > 200 {
 		t.Fatalf("%d of 300 random keys are points, want about half: the test is not testing the point rule", points)
 	}
-	t.Logf("%d keys and keysets (%d of 300 random keys points)", len(cases), points)
+	t.Logf("%d keys, keysets and checkpoints (%d of 300 random keys points)", len(cases), points)
 }
