@@ -92,11 +92,10 @@ func lockFolder(dir string) (*os.File, error) {
 // removeStaleScratch removes the scratch folders under parent, other than
 // own, that belong to this user and to no running check: their lock can
 // be taken (its check is gone), or they have no lock file and are older
-// than staleUnlocked. It reports how many it removed; it never fails a
-// check (what it cannot remove stays).
-func removeStaleScratch(parent, own string) int {
+// than staleUnlocked. It never fails a check: what it cannot remove
+// stays.
+func removeStaleScratch(parent, own string) {
 	found, _ := filepath.Glob(filepath.Join(parent, scratchPattern+"*"))
-	removed := 0
 	for _, dir := range found {
 		if dir == own {
 			continue
@@ -108,20 +107,19 @@ func removeStaleScratch(parent, own string) int {
 		}
 		f, err := os.Open(filepath.Join(dir, lockName))
 		if errors.Is(err, os.ErrNotExist) {
-			if time.Since(fi.ModTime()) > staleUnlocked && os.RemoveAll(dir) == nil {
-				removed++
+			if time.Since(fi.ModTime()) > staleUnlocked {
+				os.RemoveAll(dir)
 			}
 			continue
 		}
 		if err != nil {
 			continue
 		}
-		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil && os.RemoveAll(dir) == nil {
-			removed++
+		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil {
+			os.RemoveAll(dir)
 		}
 		f.Close()
 	}
-	return removed
 }
 
 // statOf is fi's system stat (ok false when fi is nil or has none).
