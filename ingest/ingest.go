@@ -336,11 +336,16 @@ func invalidEvent(fields ...FieldProblem) Problem {
 	return Problem{Error: CodeInvalidEvent, Message: "invalid event: " + fieldsText(fields), Fields: fields}
 }
 
-// fieldsText is fields as one line: "field reason; field reason".
+// fieldsText is fields as one line, "field reason; field reason", the
+// first few only: fields lists them all.
 func fieldsText(fields []FieldProblem) string {
-	parts := make([]string, len(fields))
-	for i, f := range fields {
-		parts[i] = f.Field + " " + f.Reason
+	const most = 5
+	var parts []string
+	for _, f := range fields[:min(len(fields), most)] {
+		parts = append(parts, f.Field+" "+f.Reason)
+	}
+	if len(fields) > most {
+		parts = append(parts, fmt.Sprintf("and %d more (fields lists them)", len(fields)-most))
 	}
 	return strings.Join(parts, "; ")
 }

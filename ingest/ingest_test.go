@@ -420,3 +420,19 @@ func TestUnknownPathsAndMethodsAreAnsweredInJSON(t *testing.T) {
 		checkProblem(t, w)
 	}
 }
+
+// The message of a 400 names the first few broken fields and counts the
+// rest; fields lists every one.
+func TestTheMessageOfManyBrokenFieldsIsShort(t *testing.T) {
+	h := newService(t, &fakeRecorder{}).Handler()
+	body := `{"environment":"prod","decision":{"decision_id":"","action":"MAYBE","confidence_score":1.5,"policy_version":"","user_id":"","session_id":""}}`
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, post("/v1/decisions", "prod-token-0123456789", "application/json", body))
+	var p Problem
+	if err := json.Unmarshal(w.Body.Bytes(), &p); err != nil || w.Code != 400 {
+		t.Fatalf("%d %s: %v", w.Code, w.Body, err)
+	}
+	if len(p.Fields) != 6 || strings.Count(p.Message, ";") != 5 || !strings.HasSuffix(p.Message, "and 1 more (fields lists them)") {
+		t.Fatalf("fields %d %v, message %q: want 6 fields, 5 named in the message and 1 counted", len(p.Fields), p.Fields, p.Message)
+	}
+}
