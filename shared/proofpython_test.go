@@ -2,10 +2,15 @@ package shared
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"math/big"
+	"math/rand/v2"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -108,4 +113,80 @@ func TestBundleEditsArePythonsVerdictToo(t *testing.T) {
 		t.Fatalf("%d bundles accepted by Go, want the good one alone", accepted)
 	}
 	t.Logf("%d of %d bundles judged alike by Go and Python", alike, len(bundles))
+}
+
+// keyVerdicts prints "ok" or "fail" for each verifier key text (hex) read
+// by the Python checker's parse_verifier_key.
+const keyVerdicts = `
+import sys
+sys.path.insert(0, sys.argv[1])
+import check_vectors as cv
+for h in sys.stdin.read().split():
+    try:
+        cv.parse_verifier_key(bytes.fromhex(h[1:]).decode())
+        print("ok")
+    except cv.Refused:
+        print("fail")
+`
+
+// Python and Go decide alike which 32-byte strings are the canonical
+// encoding of an Ed25519 point (section 7.1): 300 random keys (about half
+// are points) and the edges of the rule, each under its right key hash.
+func TestKeyPointsArePythonsVerdictToo(t *testing.T) {
+	p := new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 255), big.NewInt(19))
+	var keys [][]byte
+	for _, y := range []*big.Int{big.NewInt(0), big.NewInt(1), big.NewInt(2), new(big.Int).Sub(p, big.NewInt(1)), p,
+		new(big.Int).Add(p, big.NewInt(1)), new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 255), big.NewInt(1))} {
+		for sign := range byte(2) {
+			b := make([]byte, 32)
+			y.FillBytes(b)
+			slices.Reverse(b)
+			b[31] |= sign << 7
+			keys = append(keys, b)
+		}
+	}
+	rng := rand.New(rand.NewPCG(7, 7))
+	for range 300 {
+		b := make([]byte, 32)
+		for j := range b {
+			b[j] = byte(rng.UintN(256))
+		}
+		keys = append(keys, b)
+	}
+	var in strings.Builder
+	texts := make([]string, len(keys))
+	for i, pub := range keys {
+		k := append([]byte{1}, pub...)
+		h := sha256.Sum256(append([]byte("edge\n"), k...))
+		texts[i] = "edge+" + hex.EncodeToString(h[:4]) + "+" + base64.StdEncoding.EncodeToString(k)
+		in.WriteString("x" + hex.EncodeToString([]byte(texts[i])) + "\n")
+	}
+	dir, err := filepath.Abs(vectorDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("python3", "-c", keyVerdicts, dir)
+	cmd.Stdin = strings.NewReader(in.String())
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("python3: %v\n%s", err, out)
+	}
+	py := strings.Fields(string(out))
+	if len(py) != len(keys) {
+		t.Fatalf("python3 answered %d of %d keys:\n%.2000s", len(py), len(keys), out)
+	}
+	points := 0
+	for i, text := range texts {
+		_, err := ParseVerifierKey(text)
+		if (err == nil) != (py[i] == "ok") {
+			t.Errorf("key %x: Go %v, Python %s", keys[i], err, py[i])
+		}
+		if err == nil {
+			points++
+		}
+	}
+	if points < 100 || points > 250 {
+		t.Fatalf("%d of %d keys are points: the test is not testing the point rule", points, len(keys))
+	}
+	t.Logf("%d keys judged alike, %d of them points", len(keys), points)
 }
