@@ -41,28 +41,31 @@ func pythonFirstFailures(t *testing.T, bodies [][]byte) []string {
 	for _, b := range bodies {
 		in.WriteString("x" + hex.EncodeToString(b) + "\n")
 	}
+	return pythonAnswers(t, objectFirstFailure, in.String(), len(bodies))
+}
+
+// pythonAnswers runs script, Python with the reference checker's folder
+// as sys.argv[1] and args after it, on input, and returns its output
+// lines, failing the test unless there are want of them.
+func pythonAnswers(t *testing.T, script, input string, want int, args ...string) []string {
+	t.Helper()
 	dir, err := filepath.Abs(vectorDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("python3", "-c", objectFirstFailure, dir)
-	cmd.Stdin = strings.NewReader(in.String())
+	cmd := exec.Command("python3", append([]string{"-c", script, dir}, args...)...)
+	cmd.Stdin = strings.NewReader(input)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("python3: %v\n%s", err, out)
+		t.Fatalf("python3: %v\n%.2000s", err, out)
 	}
 	got := strings.Split(strings.TrimSpace(string(out)), "\n")
-	if len(got) != len(bodies) {
-		t.Fatalf("python3 answered %d of %d bodies:\n%s", len(got), len(bodies), out)
+	if len(got) != want {
+		t.Fatalf("python3 answered %d of %d:\n%.2000s", len(got), want, out)
 	}
 	return got
 }
 
-// ParseObject names the same first broken line as the Python reference
-// checker (section 8: "the first failure names the object and the line"),
-// whatever breaks it: the rules of section 1 (a CR, a BOM, bytes that are
-// not UTF-8, an empty line, no newline at the end) are checked on the whole
-// object before any line is read alone, in line order.
 func TestParseObjectFailsWherePythonDoes(t *testing.T) {
 	_, lines := testChain(t, 3)
 	good, bad := lines[1], bytes.Replace(lines[2], []byte(`"u1"`), []byte(`"u9"`), 1) // bad: hash mismatch

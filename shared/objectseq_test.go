@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -63,11 +61,7 @@ func pythonLogFailuresSeq(t *testing.T, chains []map[string]string) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir, err := filepath.Abs(vectorDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("python3", "-c", `
+	return pythonAnswers(t, `
 import json, sys
 sys.path.insert(0, sys.argv[1])
 import check_vectors as cv
@@ -79,17 +73,7 @@ for chain in json.load(sys.stdin):
         print("ok")
     except cv.LogFail as f:
         print(f"{f.obj} line {f.line or 0} seq {'-' if f.seq is None else f.seq}")
-`, dir, vecVerifierKey)
-	cmd.Stdin = strings.NewReader(string(in))
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("python3: %v\n%s", err, out)
-	}
-	got := strings.Split(strings.TrimSpace(string(out)), "\n")
-	if len(got) != len(chains) {
-		t.Fatalf("python3 answered %d of %d chains:\n%s", len(got), len(chains), out)
-	}
-	return got
+`, string(in), len(chains), vecVerifierKey)
 }
 
 // Chains cut from a sound one by one to three random edits (a line

@@ -8,8 +8,6 @@ import (
 	"errors"
 	"math/big"
 	"math/rand/v2"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -45,21 +43,7 @@ func pythonBundleVerdicts(t *testing.T, keyset string, bundles [][]byte) []strin
 	for _, b := range bundles {
 		in.WriteString("x" + hex.EncodeToString(b) + "\n")
 	}
-	dir, err := filepath.Abs(vectorDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("python3", "-c", bundleVerdicts, dir)
-	cmd.Stdin = strings.NewReader(in.String())
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("python3: %v\n%s", err, out)
-	}
-	got := strings.Split(strings.TrimSpace(string(out)), "\n")
-	if len(got) != len(bundles) {
-		t.Fatalf("python3 answered %d of %d bundles:\n%.2000s", len(got), len(bundles), out)
-	}
-	return got
+	return pythonAnswers(t, bundleVerdicts, in.String(), len(bundles))
 }
 
 // The Python reference checker and Go give the same verdict on a good
@@ -161,20 +145,7 @@ func TestKeyPointsArePythonsVerdictToo(t *testing.T) {
 		texts[i] = "edge+" + hex.EncodeToString(h[:4]) + "+" + base64.StdEncoding.EncodeToString(k)
 		in.WriteString("x" + hex.EncodeToString([]byte(texts[i])) + "\n")
 	}
-	dir, err := filepath.Abs(vectorDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("python3", "-c", keyVerdicts, dir)
-	cmd.Stdin = strings.NewReader(in.String())
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("python3: %v\n%s", err, out)
-	}
-	py := strings.Fields(string(out))
-	if len(py) != len(keys) {
-		t.Fatalf("python3 answered %d of %d keys:\n%.2000s", len(py), len(keys), out)
-	}
+	py := pythonAnswers(t, keyVerdicts, in.String(), len(keys))
 	points := 0
 	for i, text := range texts {
 		_, err := ParseVerifierKey(text)
