@@ -215,6 +215,40 @@ func (r *Reader) Decision(ctx context.Context, decisionID string) (*History, err
 	return r.DecisionPage(ctx, decisionID, OverridePage{})
 }
 
+// WholeHistory returns a decision with every override the index holds,
+// read page after page (MaxLimit a Query): what an evidence bundle of the
+// decision must hold (docs/FORMAT.md section 11: the decision and every
+// override). Next is "" and CurrentOverride nil: the current state's
+// override is among the overrides.
+func (r *Reader) WholeHistory(ctx context.Context, decisionID string) (*History, error) {
+	return r.wholeHistory(ctx, decisionID, MaxLimit)
+}
+
+func (r *Reader) wholeHistory(ctx context.Context, decisionID string, pageSize int) (*History, error) {
+	h, err := r.DecisionPage(ctx, decisionID, OverridePage{Limit: pageSize})
+	if err != nil {
+		return nil, err
+	}
+	for next := h.Next; next != ""; {
+		pg, err := r.DecisionPage(ctx, decisionID, OverridePage{Limit: pageSize, Cursor: next})
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range pg.Overrides {
+			if o.Proof.Seq > h.CurrentSeq { // written, not yet applied: already the latest (as DecisionPage)
+				h.CurrentAction, h.CurrentSeq = o.NewAction, o.Proof.Seq
+			}
+		}
+		h.Overrides = append(h.Overrides, pg.Overrides...)
+		next = pg.Next
+	}
+	h.Next = ""
+	if h.CurrentOverride != nil && slices.ContainsFunc(h.Overrides, func(o Override) bool { return o.Proof.Seq == h.CurrentOverride.Proof.Seq }) {
+		h.CurrentOverride = nil
+	}
+	return h, nil
+}
+
 // DecisionPage returns a decision with one page of its overrides and its
 // current state: one strongly consistent Query for the first page of a
 // decision, two for a later one, and one more when the override that set

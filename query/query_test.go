@@ -456,6 +456,23 @@ func TestDecisionOverridesArePaged(t *testing.T) {
 			if fmt.Sprint(got) != fmt.Sprint(want) {
 				t.Fatalf("overrides across the pages:\n got  %v\n want %v", got, want)
 			}
+			// The whole history (what aegis prove proves) holds every
+			// override, whatever the page size.
+			for _, size := range []int{limit, query.MaxLimit} {
+				h, err := query.WholeHistoryPaged(&r, ctx, "d", size)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var all []string
+				for _, o := range h.Overrides {
+					all = append(all, o.NewAction)
+				}
+				if fmt.Sprint(all) != fmt.Sprint(want) || h.Next != "" || h.CurrentOverride != nil || h.CurrentAction != want[n-1] ||
+					len(h.Refs()) != n+1 {
+					t.Fatalf("whole history, pages of %d: %d overrides, next %q, current override %v, current %s, %d refs; want all %d",
+						size, len(all), h.Next, h.CurrentOverride, h.CurrentAction, len(h.Refs()), n)
+				}
+			}
 		})
 	}
 	// An item written before current_sk was kept.

@@ -20,7 +20,8 @@ func (c *common) proveCommands() []*cobra.Command {
 	prove := &cobra.Command{
 		Use:   "prove DECISION-ID",
 		Short: "Write the evidence bundle of one decision: its entries, Merkle paths and signed checkpoints (docs/FORMAT.md section 11)",
-		Long: `Write the evidence bundle of one decision. The index (DynamoDB) says where
+		Long: `Write the evidence bundle of one decision: the decision and every
+override the index holds. The index (DynamoDB) says where
 its entries are; everything in the bundle is read from S3 and checked
 (Object Lock, lines, checkpoint signature and root) before it is written.
 The bundle verifies offline with aegis verify-proof and the verifier key.`,
@@ -34,7 +35,7 @@ The bundle verifies offline with aegis verify-proof and the verifier key.`,
 			if err != nil {
 				return err
 			}
-			h, err := (&query.Reader{DB: db, Table: c.table, Chain: c.chain}).Decision(ctx, args[0])
+			h, err := (&query.Reader{DB: db, Table: c.table, Chain: c.chain}).WholeHistory(ctx, args[0])
 			if err != nil {
 				return c.notFound(err)
 			}
