@@ -34,6 +34,10 @@ type DiscoverConfig struct {
 	// Now is the clock Object Lock retention is checked against. Default
 	// time.Now.
 	Now func() time.Time
+	// Warn, if set, is told of each object or checkpoint read from an
+	// older version because its current one does not verify: someone wrote
+	// over it after it was sealed (readSealedVersion).
+	Warn func(string)
 }
 
 // Found is one entry Discover found, with where it is stored.
@@ -290,9 +294,53 @@ type discovered struct {
 }
 
 // readDiscovered reads one object with its checkpoint and the checkpoint of
-// the entry before it, and checks the object against both.
+// the entry before it, and checks the object against both. When the
+// object's current version fails, its older versions are read, the oldest
+// first, and the first that a checkpoint signs is taken, with a warning:
+// someone with write access to the bucket wrote over the key after it was
+// sealed, and the sealed version stays under Object Lock (only it can pass
+// the signature). Without this, one version written over a sealed key
+// stopped discover, rebuild and index check of its day for as long as the
+// bad version's lock lasts. The current version's failure is the answer
+// when no older version passes.
 func readDiscovered(ctx context.Context, store *archive.Store, cfg DiscoverConfig, trusted shared.Keyset, ref archive.BatchRef) (*discovered, error) {
-	b, err := readBatch(ctx, store, ref, cfg.Now())
+	cur, err := store.GetLocked(ctx, ref.Key)
+	if errors.Is(err, archive.ErrTooLarge) { // not a batch the sealer wrote
+		return &discovered{failure: &Failure{Key: ref.Key, Reason: err.Error(), Err: ErrVerifyFailed}}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	d, err := checkDiscovered(ctx, store, cfg, trusted, ref, cur)
+	if err != nil || d.failure == nil {
+		return d, err
+	}
+	var sealed *discovered
+	obj, ok, err := store.SealedVersion(ctx, ref.Key, cur, func(ctx context.Context, id string) (*archive.Object, error) {
+		return store.GetLockedVersion(ctx, ref.Key, id)
+	}, func(obj *archive.Object) error {
+		s, err := checkDiscovered(ctx, store, cfg, trusted, ref, obj)
+		switch {
+		case err != nil:
+			return err
+		case s.failure != nil:
+			return s.failure
+		case !s.signed:
+			return errors.New("no checkpoint signs it")
+		}
+		sealed = s
+		return nil
+	})
+	if err != nil || !ok {
+		return d, err
+	}
+	warnSealedVersion(cfg.Warn, ref.Key, cur, obj)
+	return sealed, nil
+}
+
+// checkDiscovered is readDiscovered of obj, one version of ref's key.
+func checkDiscovered(ctx context.Context, store *archive.Store, cfg DiscoverConfig, trusted shared.Keyset, ref archive.BatchRef, obj *archive.Object) (*discovered, error) {
+	b, err := checkBatch(ref, obj, cfg.Now())
 	if err != nil {
 		return nil, err
 	}
@@ -321,7 +369,7 @@ func readDiscovered(ctx context.Context, store *archive.Store, cfg DiscoverConfi
 	}
 	// The entry before the object, through the checkpoint that signs it.
 	prevKey := shared.CheckpointKey(cfg.Prefix, cfg.Chain, first.Seq-1)
-	prev, err := readCheckpointAt(ctx, store, trusted, prevKey, cfg.Now())
+	prev, err := readCheckpointAt(ctx, store, cfg, trusted, prevKey)
 	switch {
 	case errors.Is(err, archive.ErrNotFound):
 		return fail(ref.Key, 1, first.Seq, shared.ErrChainBroken, "no checkpoint signs seq %d, the entry before this object (%s)", first.Seq-1, prevKey)
@@ -334,7 +382,7 @@ func readDiscovered(ctx context.Context, store *archive.Store, cfg DiscoverConfi
 	}
 	d.after = prev.cp.Object
 	cpKey := shared.CheckpointKey(cfg.Prefix, cfg.Chain, lastE.Seq)
-	own, err := readCheckpointAt(ctx, store, trusted, cpKey, cfg.Now())
+	own, err := readCheckpointAt(ctx, store, cfg, trusted, cpKey)
 	if errors.Is(err, archive.ErrNotFound) {
 		// Only the newest object may be unsigned. One no checkpoint signs
 		// while a checkpoint signs a later seq is not the sealer's (a
@@ -355,7 +403,7 @@ func readDiscovered(ctx context.Context, store *archive.Store, cfg DiscoverConfi
 		case !ok:
 			return d, nil // the newest object, not signed yet
 		}
-		if own, err = readCheckpointAt(ctx, store, trusted, cpKey, cfg.Now()); errors.Is(err, archive.ErrNotFound) {
+		if own, err = readCheckpointAt(ctx, store, cfg, trusted, cpKey); errors.Is(err, archive.ErrNotFound) {
 			return fail(ref.Key, 1, first.Seq, shared.ErrChainBroken,
 				"no checkpoint signs this object (%s), yet %s signs seq %d after it: only the newest object can be unsigned (another object of seq %d, or this one's checkpoint deleted?)", cpKey, later, at.Seq, first.Seq)
 		}
@@ -380,18 +428,31 @@ type checkpointRead struct {
 }
 
 // readCheckpointAt reads and verifies the checkpoint at key (with its
-// Object Lock). A missing one is archive.ErrNotFound.
-func readCheckpointAt(ctx context.Context, store *archive.Store, trusted shared.Keyset, key string, now time.Time) (*checkpointRead, error) {
-	obj, err := store.GetLocked(ctx, key)
+// Object Lock): the checkpoint of key's own seq, signed by the trusted
+// key. A missing one is archive.ErrNotFound. A current version deleted or
+// written over is passed over for the sealed one (readSealedVersion, with
+// cfg.Warn told).
+func readCheckpointAt(ctx context.Context, store *archive.Store, cfg DiscoverConfig, trusted shared.Keyset, key string) (*checkpointRead, error) {
+	var cp shared.Checkpoint
+	_, err := readSealedVersion(ctx, store, cfg.Warn, key, func(obj *archive.Object) error {
+		if f := checkLock(obj, cfg.Now()); f != "" {
+			return &Failure{Key: key, Reason: f, Err: ErrVerifyFailed}
+		}
+		var err error
+		if cp, err = trusted.Open(obj.Body); err != nil {
+			return &Failure{Key: key, Reason: err.Error(), Err: err}
+		}
+		if at := shared.CheckpointKey(cfg.Prefix, cp.Chain, cp.Seq); at != key {
+			return &Failure{Key: key, Reason: fmt.Sprintf("the checkpoint of seq %d of chain %s, stored at another seq's key", cp.Seq, cp.Chain), Err: shared.ErrBadCheckpoint}
+		}
+		return nil
+	})
+	var f *Failure
+	if errors.As(err, &f) {
+		return &checkpointRead{failure: f}, nil
+	}
 	if err != nil {
 		return nil, err
-	}
-	if f := checkLock(obj, now); f != "" {
-		return &checkpointRead{failure: &Failure{Key: key, Reason: f, Err: ErrVerifyFailed}}, nil
-	}
-	cp, err := trusted.Open(obj.Body)
-	if err != nil {
-		return &checkpointRead{failure: &Failure{Key: key, Reason: err.Error(), Err: err}}, nil
 	}
 	return &checkpointRead{cp: cp}, nil
 }

@@ -122,7 +122,7 @@ type signedObject struct {
 // (readSealedVersion) when its current one was deleted or written over.
 func readSignedObject(ctx context.Context, store *archive.Store, cfg ProveConfig, trusted shared.Keyset, key string) (*signedObject, error) {
 	var so *signedObject
-	_, err := readSealedVersion(ctx, store, cfg, key, func(obj *archive.Object) error {
+	_, err := readSealedVersion(ctx, store, cfg.Warn, key, func(obj *archive.Object) error {
 		var err error
 		so, err = checkSignedObject(ctx, store, cfg, trusted, key, obj)
 		return err
@@ -151,7 +151,7 @@ func checkSignedObject(ctx context.Context, store *archive.Store, cfg ProveConfi
 	}
 	last := entries[len(entries)-1]
 	cpKey := shared.CheckpointKey(cfg.Prefix, cfg.Chain, last.Seq)
-	note, err := readSealedVersion(ctx, store, cfg, cpKey, func(note *archive.Object) error {
+	note, err := readSealedVersion(ctx, store, cfg.Warn, cpKey, func(note *archive.Object) error {
 		if f := checkLock(note, cfg.Now()); f != "" {
 			return &Failure{Key: cpKey, Reason: f, Err: ErrVerifyFailed}
 		}
@@ -179,9 +179,9 @@ func checkSignedObject(ctx context.Context, store *archive.Store, cfg ProveConfi
 // access to the bucket can delete a sealed key or write over it; the
 // sealed version stays under Object Lock, and what sealed checks (a
 // trusted checkpoint's signature over the object) no other version can
-// pass. cfg.Warn is told when an older version is taken. The error is the
-// current version's when none passes.
-func readSealedVersion(ctx context.Context, store *archive.Store, cfg ProveConfig, key string, sealed func(*archive.Object) error) (*archive.Object, error) {
+// pass. warn, if set, is told when an older version is taken. The error is
+// the current version's when none passes.
+func readSealedVersion(ctx context.Context, store *archive.Store, warn func(string), key string, sealed func(*archive.Object) error) (*archive.Object, error) {
 	cur, err := store.GetLocked(ctx, key)
 	switch {
 	case err == nil:
@@ -200,11 +200,17 @@ func readSealedVersion(ctx context.Context, store *archive.Store, cfg ProveConfi
 	case !ok:
 		return nil, err
 	}
-	if cfg.Warn != nil {
-		cfg.Warn(fmt.Sprintf("%s: the current version (%s) is not the sealed one: it was deleted or written over after it was sealed; sealed version %s is read (aegis verify reports the key)",
+	warnSealedVersion(warn, key, cur, obj)
+	return obj, nil
+}
+
+// warnSealedVersion tells warn, if set, that obj, an older version of key,
+// was read because cur (nil: a delete marker) is not the sealed one.
+func warnSealedVersion(warn func(string), key string, cur, obj *archive.Object) {
+	if warn != nil {
+		warn(fmt.Sprintf("%s: the current version (%s) is not the sealed one: it was deleted or written over after it was sealed; sealed version %s is read (aegis verify reports the key)",
 			key, archive.CurrentName(cur), obj.VersionID))
 	}
-	return obj, nil
 }
 
 func firstSeq(prefix, chain, key string) (uint64, error) {

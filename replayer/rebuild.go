@@ -43,6 +43,9 @@ type RebuildConfig struct {
 	// Now is the clock Object Lock retention is checked against. Default
 	// time.Now.
 	Now func() time.Time
+	// Warn, if set, is told of each object or checkpoint read from an
+	// older version (DiscoverConfig.Warn).
+	Warn func(string)
 	// OnDifference, if set, is given each difference: by Check as it is
 	// found (missing and different items during the S3 pass, extra items
 	// after it), by Rebuild with OnlyMissing as it is mended. An error
@@ -116,7 +119,7 @@ func (r *RebuildReport) found(d indexer.Difference, on func(indexer.Difference) 
 }
 
 func (c *RebuildConfig) discover() DiscoverConfig {
-	return DiscoverConfig{S3: c.S3, Bucket: c.Bucket, Prefix: c.Prefix, Chain: c.Chain, VerifierKey: c.VerifierKey, From: c.From, To: c.To, Now: c.Now}
+	return DiscoverConfig{S3: c.S3, Bucket: c.Bucket, Prefix: c.Prefix, Chain: c.Chain, VerifierKey: c.VerifierKey, From: c.From, To: c.To, Now: c.Now, Warn: c.Warn}
 }
 
 // scope names a rebuild's range for its progress record.

@@ -342,6 +342,12 @@ func readBatch(ctx context.Context, store *archive.Store, ref archive.BatchRef, 
 	if err != nil {
 		return nil, err
 	}
+	return checkBatch(ref, obj, now)
+}
+
+// checkBatch checks obj, a version of ref's key, alone: its lines, Object
+// Lock and stored checksum.
+func checkBatch(ref archive.BatchRef, obj *archive.Object, now time.Time) (*batchResult, error) {
 	fail := func(reason string) (*batchResult, error) {
 		return &batchResult{failure: &Failure{Key: ref.Key, Version: obj.VersionID, Reason: reason, Err: ErrVerifyFailed}}, nil
 	}

@@ -40,7 +40,7 @@ the range.`,
 				return err
 			}
 			cfg := replayer.DiscoverConfig{S3: s3c, Bucket: c.bucket, Prefix: c.prefix, Chain: c.chain, VerifierKey: vkey,
-				UserID: user, SessionID: session, DecisionID: decision, Type: shared.EntryType(typ)}
+				UserID: user, SessionID: session, DecisionID: decision, Type: shared.EntryType(typ), Warn: warnStderr}
 			if env != "" {
 				cfg.Chain = env
 			}

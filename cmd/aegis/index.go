@@ -321,7 +321,7 @@ func (c *common) rebuildConfig(ctx context.Context, from, to string, spill spill
 		return cfg, err
 	}
 	cfg = replayer.RebuildConfig{S3: s3c, Bucket: c.bucket, Prefix: c.prefix, Chain: c.chain, VerifierKey: vkey, Index: &indexer.Index{DB: db, Table: c.table},
-		KeysInMemory: spill.keysInMemory, TempDir: spill.tempDir}
+		KeysInMemory: spill.keysInMemory, TempDir: spill.tempDir, Warn: warnStderr}
 	if from != "" || to != "" {
 		if cfg.From, err = parseWhen("--from", from); err != nil {
 			return cfg, err

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -12,9 +13,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/aegisai/audit/archive"
 	"github.com/aegisai/audit/indexer"
 	"github.com/aegisai/audit/indexer/layout"
 	"github.com/aegisai/audit/replayer"
+	"github.com/aegisai/audit/shared"
 )
 
 // A sealed object hidden from the listing, with a delete marker through
@@ -92,4 +95,86 @@ func TestReadersRefuseAHiddenObject(t *testing.T) {
 		t.Fatal(err)
 	}
 	refuse(victim, replayer.ErrRewritten) // the listing names the marker before any object is read
+}
+
+// Someone with write access to the bucket (not the signing key) writes a
+// locked version of their own over a sealed object and over another
+// object's checkpoint. Discover, rebuild and index check read the sealed
+// versions underneath (only they pass the trusted checkpoint's signature),
+// say so, and answer as before the rewrite; aegis verify still reports the
+// keys. Before, each stopped at the first with "hash mismatch", for as
+// long as the bad version's lock lasts (outside trial 8, finding 2): one
+// write stopped the index from ever being rebuilt.
+func TestReadersReadTheSealedVersionUnderAKeyWrittenOver(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	p, refs := sealedChain(t)
+	store := &archive.Store{S3: p.S3, Bucket: p.Cfg.Bucket}
+	now := time.Now().UTC()
+	from, to := now.Truncate(24*time.Hour).AddDate(0, 0, -1), now.Truncate(24*time.Hour).AddDate(0, 0, 1)
+	discover := func(warn func(string)) (int, error) {
+		n := 0
+		_, err := replayer.Discover(ctx, replayer.DiscoverConfig{S3: p.S3, Bucket: p.Cfg.Bucket, Chain: p.Cfg.Chain, VerifierKey: p.Cfg.VerifierKey,
+			From: from, To: to, Warn: warn}, func(replayer.Found) error { n++; return nil })
+		return n, err
+	}
+	before, err := discover(nil)
+	if err != nil || before < 40 {
+		t.Fatalf("discover before: %d entries, %v", before, err)
+	}
+
+	// A copy of a sealed object with one byte of its first line changed,
+	// and garbage over the checkpoint of another.
+	victim := refs[1].Key
+	obj, err := store.Get(ctx, victim, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := bytes.Clone(obj.Body)
+	forged[bytes.Index(forged, []byte(`"decision_id":"`))+15] ^= 0x01
+	putVersion(t, p, victim, forged, true)
+	cpVictim := shared.CheckpointKey("audit", p.Cfg.Chain, refs[3].FirstSeq-1)
+	putVersion(t, p, cpVictim, []byte("not a checkpoint\n"), true)
+	if _, err := p.Verify(ctx); !errors.Is(err, replayer.ErrRewritten) {
+		t.Fatalf("verify: %v, want the keys written over reported", err)
+	}
+
+	warned := func(t *testing.T, warnings []string) {
+		t.Helper()
+		all := strings.Join(warnings, "\n")
+		for _, k := range []string{victim, cpVictim} {
+			if !strings.Contains(all, k+": the current version") {
+				t.Errorf("no warning names %s: %q", k, warnings)
+			}
+		}
+	}
+	t.Run("discover", func(t *testing.T) {
+		var warnings []string
+		n, err := discover(func(w string) { warnings = append(warnings, w) })
+		if err != nil || n != before {
+			t.Fatalf("%d entries (%d before the rewrite), %v", n, before, err)
+		}
+		warned(t, warnings)
+	})
+	t.Run("rebuild and index check", func(t *testing.T) {
+		table := p.Cfg.Table + "-written-over"
+		if err := layout.EnsureTable(ctx, p.DynamoDB, table); err != nil {
+			t.Fatal(err)
+		}
+		var warnings []string
+		cfg := replayer.RebuildConfig{S3: p.S3, Bucket: p.Cfg.Bucket, Chain: p.Cfg.Chain, VerifierKey: p.Cfg.VerifierKey,
+			Index: &indexer.Index{DB: p.DynamoDB, Table: table}, Warn: func(w string) { warnings = append(warnings, w) }}
+		rep, err := replayer.Rebuild(ctx, cfg)
+		if err != nil || rep.Entries != uint64(before) {
+			t.Fatalf("rebuild: %d entries, %v; want %d", rep.Entries, err, before)
+		}
+		warned(t, warnings)
+		warnings = nil
+		cfg.From, cfg.To = from, to
+		rep, err = replayer.Check(ctx, cfg)
+		if err != nil || rep.DifferenceCount() != 0 {
+			t.Fatalf("index check: %d differences %v, %v", rep.DifferenceCount(), rep.Differences, err)
+		}
+		warned(t, warnings)
+	})
 }
