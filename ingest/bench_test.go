@@ -27,6 +27,10 @@ func (discardRecorder) LogEvent(_ context.Context, ev *producer.Event, opts ...p
 
 func (discardRecorder) Ready() error { return nil }
 
+func (discardRecorder) Escalate(*shared.Envelope, error, producer.Policy) producer.Outcome {
+	return producer.Outcome{}
+}
+
 // benchWriter is a ResponseWriter that keeps the status and throws the
 // body away, reused across requests.
 type benchWriter struct {

@@ -64,6 +64,10 @@ var OpenAPI []byte
 // over, which the producer publishes as it is.
 type Recorder interface {
 	LogEvent(ctx context.Context, ev *producer.Event, opts ...producer.Option) (*shared.Receipt, error)
+	// Escalate records that a decision LogEvent could not audit was
+	// replaced by the fail-safe action (producer.Producer.Escalate: spooled
+	// for publication when the broker is back).
+	Escalate(e *shared.Envelope, err error, pol producer.Policy) producer.Outcome
 	Ready() error
 }
 
@@ -195,8 +199,15 @@ type Problem struct {
 	// EventID is the event's id (503: retry with it, so that the event is
 	// recorded once).
 	EventID string `json:"event_id,omitempty"`
-	// FailSafeAction is the action to apply instead of the decision (503).
+	// FailSafeAction is the action to apply instead of the event's (503):
+	// the service's fail-safe action, or the event's own when stricter.
 	FailSafeAction shared.Action `json:"fail_safe_action,omitempty"`
+	// EscalationSpooled says, for a decision answered 503, whether the
+	// record of the escalation (the decision, then an override to
+	// FailSafeAction) is spooled, to be published in order when the broker
+	// is back (--spool-dir); false when the service has no spool or it is
+	// full.
+	EscalationSpooled *bool `json:"escalation_spooled,omitempty"`
 }
 
 func (s *Service) record(route string, typ shared.EventType) http.HandlerFunc {
@@ -283,11 +294,31 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, typ shared.Event
 	case errors.Is(err, shared.ErrInvalidEvent):
 		return answer(w, http.StatusBadRequest, invalid(err))
 	}
-	s.cfg.Logger.Warn("event not recorded; answered 503 with the fail-safe action", zap.String("caller", principal.Name),
-		zap.String("environment", env.Environment), zap.String("event_id", env.EventID), zap.Error(err))
+	// The caller applies the fail-safe action instead of the event's, never
+	// a weaker one; for a decision, the escalation is recorded (spooled for
+	// the broker's return) so that the chain shows what the caller was
+	// told to apply.
+	p := Problem{Error: CodeUnavailable, EventID: env.EventID}
+	spooled := false
+	switch {
+	case env.Decision != nil:
+		out := rec.Escalate(env, err, producer.Policy{FailSafe: s.cfg.FailSafe, Durability: *durability})
+		p.FailSafeAction, spooled = out.Decision.Action, out.Spooled
+		p.EscalationSpooled = &spooled
+		if out.SpoolErr != nil {
+			s.cfg.Logger.Error("the escalation could not be spooled: the chain will not show it", zap.String("event_id", env.EventID), zap.Error(out.SpoolErr))
+		}
+	case env.Override != nil:
+		p.FailSafeAction = producer.Stricter(env.Override.NewAction, s.cfg.FailSafe)
+	default:
+		p.FailSafeAction = s.cfg.FailSafe
+	}
+	p.Message = "audit trail unavailable: the event is not confirmed recorded (the broker may still take it): apply fail_safe_action, and retry with the same event_id: " + err.Error()
+	s.cfg.Logger.Warn("event not confirmed recorded; answered 503 with the fail-safe action", zap.String("token", principal.Name),
+		zap.String("environment", env.Environment), zap.String("event_id", env.EventID), zap.String("fail_safe_action", string(p.FailSafeAction)),
+		zap.Bool("escalation_spooled", spooled), zap.Error(err))
 	w.Header().Set("Retry-After", strconv.Itoa(int(s.cfg.RetryAfter.Round(time.Second)/time.Second)))
-	return answer(w, http.StatusServiceUnavailable, Problem{Error: CodeUnavailable, Message: "audit trail unavailable: " + err.Error(), EventID: env.EventID,
-		FailSafeAction: s.cfg.FailSafe})
+	return answer(w, http.StatusServiceUnavailable, p)
 }
 
 // query is the request's query parameters, nil when it has none (without

@@ -24,10 +24,11 @@ import (
 
 // fakeRecorder records what it is given, or fails with err.
 type fakeRecorder struct {
-	mu   sync.Mutex
-	err  error
-	got  []*shared.Envelope
-	mode []producer.Durability
+	mu        sync.Mutex
+	err       error
+	got       []*shared.Envelope
+	mode      []producer.Durability
+	escalated []*shared.Envelope
 }
 
 func (f *fakeRecorder) LogEvent(_ context.Context, ev *producer.Event, opts ...producer.Option) (*shared.Receipt, error) {
@@ -48,6 +49,17 @@ func (f *fakeRecorder) LogEvent(_ context.Context, ev *producer.Event, opts ...p
 }
 
 func (f *fakeRecorder) Ready() error { return nil }
+
+// Escalate records the escalation as spooled (as a producer with a spool
+// does), with Govern's rule for the action.
+func (f *fakeRecorder) Escalate(e *shared.Envelope, err error, pol producer.Policy) producer.Outcome {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.escalated = append(f.escalated, e)
+	d := *e.Decision
+	d.Action = producer.Stricter(d.Action, pol.FailSafe)
+	return producer.Outcome{Decision: d, Err: err, Escalated: d.Action != e.Decision.Action, Spooled: true}
+}
 
 const tokenFile = `
 svc-prod  prod-token-0123456789 prod
@@ -233,10 +245,28 @@ func TestEveryAnswerIsTheDocumentedOne(t *testing.T) {
 	w := c.do(t, h, post("/v1/decisions", "prod-token-0123456789", json_, goodDecision), true)
 	var p Problem
 	json.Unmarshal(w.Body.Bytes(), &p)
-	if w.Code != 503 || w.Header().Get("Retry-After") != "5" || p.FailSafeAction != shared.ActionChallenge || p.EventID == "" {
-		t.Fatalf("unavailable: %d %v %s", w.Code, w.Header(), w.Body)
+	if w.Code != 503 || w.Header().Get("Retry-After") != "5" || p.FailSafeAction != shared.ActionChallenge || p.EventID == "" ||
+		p.EscalationSpooled == nil || !*p.EscalationSpooled || len(rec.escalated) != 1 || rec.escalated[0].EventID != p.EventID {
+		t.Fatalf("unavailable: %d %v %s; escalated %v", w.Code, w.Header(), w.Body, rec.escalated)
 	}
 	checkProblem(t, w)
+	// The caller is never told to apply a weaker action than the event's:
+	// a BLOCK decision stays BLOCK, an override to REVIEW stays REVIEW.
+	for _, tc := range []struct{ path, body, want string }{
+		{"/v1/decisions", strings.Replace(goodDecision, `"ALLOW"`, `"BLOCK"`, 1), "BLOCK"},
+		{"/v1/overrides", strings.Replace(override, `"BLOCK"`, `"REVIEW"`, 1), "REVIEW"},
+		{"/v1/overrides", strings.Replace(override, `"BLOCK"`, `"ALLOW"`, 1), "CHALLENGE"},
+	} {
+		w := c.do(t, h, post(tc.path, "prod-token-0123456789", json_, tc.body), true)
+		var p Problem
+		json.Unmarshal(w.Body.Bytes(), &p)
+		if w.Code != 503 || string(p.FailSafeAction) != tc.want || (tc.path == "/v1/overrides") != (p.EscalationSpooled == nil) {
+			t.Errorf("%s %s: %d %s; want 503 with %s", tc.path, tc.body, w.Code, w.Body, tc.want)
+		}
+	}
+	if len(rec.escalated) != 2 {
+		t.Errorf("%d decisions escalated, want the two answered 503", len(rec.escalated))
+	}
 	rec.err = nil
 
 	// The overrides path answers alike.

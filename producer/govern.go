@@ -84,12 +84,6 @@ func Stricter(a, b shared.Action) shared.Action {
 // The chain then shows what the model decided and that the fail-safe
 // replaced it, and the index's current state is what the user was given.
 func (p *Producer) Govern(ctx context.Context, d shared.Decision, pol Policy, opts ...Option) Outcome {
-	if pol.FailSafe == "" {
-		pol.FailSafe = shared.ActionChallenge
-	}
-	if pol.ReviewerID == "" {
-		pol.ReviewerID = "aegis-failsafe"
-	}
 	e := p.NewDecision(d)
 	if o := options(opts); o.eventID != "" {
 		e.EventID = o.eventID
@@ -98,7 +92,30 @@ func (p *Producer) Govern(ctx context.Context, d shared.Decision, pol Policy, op
 	if err == nil {
 		return Outcome{Decision: d, Audited: true, Receipt: receipt}
 	}
-	out := Outcome{Decision: d, Receipt: receipt, Err: err}
+	out := p.Escalate(e, err, pol)
+	out.Receipt = receipt
+	return out
+}
+
+// Escalate is Govern after the decision event e failed to be audited with
+// err (from Log or LogEvent, with pol's durability): it returns e's
+// decision with the fail-safe action (or its own, if stricter), counts the
+// escalation and spools its record, as Govern says. The ingest service
+// calls it for a decision it answers 503, so that the chain shows what
+// the caller was told to apply. An e that is not a decision is escalated
+// to nothing: Outcome.Err says so.
+func (p *Producer) Escalate(e *shared.Envelope, err error, pol Policy) Outcome {
+	if pol.FailSafe == "" {
+		pol.FailSafe = shared.ActionChallenge
+	}
+	if pol.ReviewerID == "" {
+		pol.ReviewerID = "aegis-failsafe"
+	}
+	if e == nil || e.Type != shared.TypeDecision || e.Decision == nil {
+		return Outcome{Err: fmt.Errorf("escalate: not a decision event: %w", err)}
+	}
+	d := *e.Decision
+	out := Outcome{Decision: d, Err: err}
 	out.Decision.Action = Stricter(d.Action, pol.FailSafe)
 	out.Escalated = out.Decision.Action != d.Action
 	reason := "unavailable"

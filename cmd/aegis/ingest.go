@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -18,7 +19,7 @@ import (
 
 // ingestCommand is `aegis ingest`: the HTTP API of the producer.
 func (c *common) ingestCommand() *cobra.Command {
-	var listen, tokensFile, failSafe string
+	var listen, tokensFile, failSafe, spoolDir string
 	var envs []string
 	var maxBody int64
 	var timeout, sealTimeout, shutdown time.Duration
@@ -51,8 +52,12 @@ answers the requests in flight, then flushes the producers.`,
 				if topicSet {
 					topic = c.topic
 				}
+				spool := ""
+				if spoolDir != "" {
+					spool = filepath.Join(spoolDir, env) // a producer's spool is its own folder
+				}
 				p, err := producer.New(ctx, producer.Config{Brokers: c.brokers, Kafka: kafka, Environment: env, Topic: topic, SealedTopic: c.sealed,
-					Timeout: timeout, SealTimeout: sealTimeout, Metrics: c.registry, Logger: log.Named("producer").With(zap.String("environment", env))})
+					Timeout: timeout, SealTimeout: sealTimeout, SpoolDir: spool, Metrics: c.registry, Logger: log.Named("producer").With(zap.String("environment", env))})
 				if err != nil {
 					return fmt.Errorf("--environments %s: %w", env, err)
 				}
@@ -109,7 +114,8 @@ answers the requests in flight, then flushes the producers.`,
 	aliasFlags(cmd, map[string]string{"addr": "listen", "token-file": "tokens-file"})
 	f.StringSliceVar(&envs, "environments", nil, "environments (chains) recorded (default: --chain)")
 	f.Int64Var(&maxBody, "max-body-bytes", 64<<10, "largest request body accepted (413 beyond)")
-	f.StringVar(&failSafe, "fail-safe-action", "CHALLENGE", "the action a 503 tells callers to apply instead of the decision")
+	f.StringVar(&failSafe, "fail-safe-action", "CHALLENGE", "the action a 503 tells callers to apply instead of the decision (the decision's own when stricter)")
+	f.StringVar(&spoolDir, "spool-dir", "", "folder where the escalations of decisions answered 503 wait for the broker (a folder per environment; empty: not recorded, and the 503 says escalation_spooled false)")
 	f.DurationVar(&timeout, "timeout", 10*time.Second, "how long a request waits for Kafka to confirm the event (503 after)")
 	f.DurationVar(&sealTimeout, "seal-timeout", 30*time.Second, "how long a ?durability=sealed request waits for its receipt (503 after)")
 	f.DurationVar(&shutdown, "shutdown-timeout", 30*time.Second, "how long shutdown waits for the requests in flight")

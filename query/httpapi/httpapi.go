@@ -182,7 +182,7 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, auth bool, fn fu
 		case err != nil:
 			return writeError(w, err)
 		}
-		s.log.Debug("query", zap.String("caller", p.Name), zap.String("path", r.URL.Path))
+		s.log.Debug("query", zap.String("token", p.Name), zap.String("path", r.URL.Path))
 	}
 	return fn(w, r)
 }

@@ -157,7 +157,7 @@ func TestIngestOverTheRealStack(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	p := pipeline.ForTest(t, stack, pipeline.Config{Indexers: -1})
-	in := startIngest(t, p)
+	in := startIngest(t, p, "--spool-dir", t.TempDir())
 	chain := p.Cfg.Chain
 	ids := map[string]bool{}
 
@@ -241,11 +241,32 @@ func TestIngestOverTheRealStack(t *testing.T) {
 	if stack.Kafka != nil {
 		release := holdProduce(t)
 		code, body = in.post("/v1/decisions", in.token, decisionBody(chain, "held"))
-		if code != 503 || json.Unmarshal(body, &prob) != nil || prob.FailSafeAction != shared.ActionChallenge || prob.EventID == "" {
+		if code != 503 || json.Unmarshal(body, &prob) != nil || prob.FailSafeAction != shared.ActionChallenge || prob.EventID == "" ||
+			prob.EscalationSpooled == nil || !*prob.EscalationSpooled {
 			t.Fatalf("broker holding: %d %s", code, body)
 		}
 		release()
 		wantMetrics = append(wantMetrics, `aegis_ingest_requests_total{code="503",route="decisions"} 1`)
+		// The chain comes to show what the caller was told to apply: the
+		// service's spool publishes the escalation once the broker answers
+		// (before, nothing recorded it, and the chain showed ALLOW as made).
+		escalations := func() []*shared.Envelope {
+			var found []*shared.Envelope
+			for _, env := range sealedEvents(t, p) {
+				if o := env.Override; o != nil && o.DecisionID == "held" && o.ReviewerID == "aegis-failsafe" {
+					found = append(found, env)
+				}
+			}
+			return found
+		}
+		if err := p.WaitFor(ctx, func() bool { return len(escalations()) > 0 }); err != nil {
+			t.Fatalf("the escalation of the decision answered 503 was not sealed: %v", err)
+		}
+		if esc := escalations(); len(esc) != 1 || esc[0].Override.NewAction != shared.ActionChallenge {
+			t.Fatalf("escalations sealed: %+v, want one to CHALLENGE", esc)
+		} else {
+			ids[esc[0].EventID] = true
+		}
 	} else {
 		t.Log("503 while the broker holds requests: not checked, the broker is not in process (AEGIS_STACK=external)")
 	}
