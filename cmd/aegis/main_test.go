@@ -196,8 +196,9 @@ func TestProveAndVerifyProof(t *testing.T) {
 	}
 	t.Logf("bundle of %s: %d bytes", target, len(raw))
 	code, out = aegis(t, "verify-proof", bundle, "--verifier-key-file", pub)
-	if code != 0 || !strings.Contains(out, "OK decision "+target) || !strings.Contains(out, "override to") {
-		t.Fatalf("verify-proof: exit %d: %s", code, out)
+	if code != 0 || !strings.Contains(out, "OK decision "+target) || !strings.Contains(out, "override to") ||
+		!strings.Contains(out, "not that no other override exists") {
+		t.Fatalf("verify-proof: exit %d: %s (want the entries, and what a proof cannot show)", code, out)
 	}
 	// discover finds the same user's decisions straight from S3.
 	user := w.Decisions[0].Decision.UserID

@@ -51,7 +51,7 @@ The bundle verifies offline with aegis verify-proof and the verifier key.`,
 			if err := writeFileAtomic(out, bundle); err != nil {
 				return err
 			}
-			fmt.Fprintf(c.stdout, "wrote %s: %d entries of decision %s (%d bytes)\n", out, len(rep.Entries), args[0], len(bundle))
+			fmt.Fprintf(c.stdout, "wrote %s: %d entries of decision %s (%d bytes): the decision and every override the index holds\n", out, len(rep.Entries), args[0], len(bundle))
 			return nil
 		}),
 	}
@@ -94,6 +94,7 @@ The bundle verifies offline with aegis verify-proof and the verifier key.`,
 				fmt.Fprintf(c.stdout, "  seq %d %s, %s in %s, checkpoint seq %d signed %s\n", pe.Entry.Seq, what,
 					shared.FormatTime(pe.Envelope.OccurredAt), pe.Object, pe.Checkpoint.Seq, shared.FormatTime(pe.Checkpoint.Time))
 			}
+			fmt.Fprintln(c.stdout, proofScope)
 			return nil
 		},
 	}
@@ -138,3 +139,9 @@ which aegis verify-proof checks offline. Exit 0: the receipt holds.`,
 	receipt.Flags().StringVar(&receiptOut, "out", "", "also write the entry's evidence bundle to this file")
 	return []*cobra.Command{prove, verify, receipt}
 }
+
+// proofScope is what a proof cannot show, printed under every verified
+// answer (docs/FORMAT.md section 11): the current state it gives is that of
+// the overrides it holds.
+const proofScope = "  (a proof shows the entries it holds are in the signed log, not that no other override exists: " +
+	"aegis index check compares the index with S3, and aegis discover --decision ID --from DAY --to NOW lists every entry of a decision in a range)"

@@ -69,6 +69,9 @@ exits 1 when anything differs.`,
 			}
 			if v != nil {
 				printVerification(c.stdout, v)
+				if v.OK {
+					fmt.Fprintln(c.stdout, proofScope)
+				}
 			}
 			return v.err()
 		}),
@@ -154,6 +157,9 @@ its signed checkpoint, and exits 1 when any differs.`,
 				}
 				for _, v := range vs {
 					printVerification(c.stdout, v)
+				}
+				if len(vs) > 0 {
+					fmt.Fprintln(c.stdout, proofScope)
 				}
 			}
 			for _, v := range vs {
