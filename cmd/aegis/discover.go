@@ -159,8 +159,13 @@ func clipText(s string, n int) string {
 	return strings.TrimSpace(s[:n]) + "…"
 }
 
-// isTerminal reports whether w is a terminal (a character device).
+// isTerminal reports whether w is a terminal (a character device), seen
+// through the countingWriter every command's standard output is wrapped in
+// (discover never printed its table before it looked through it).
 func isTerminal(w io.Writer) bool {
+	if cw, ok := w.(*countingWriter); ok {
+		w = cw.w
+	}
 	f, ok := w.(*os.File)
 	if !ok {
 		return false

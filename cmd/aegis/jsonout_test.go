@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 
@@ -53,5 +54,21 @@ func TestJSONFailuresOnStandardOutput(t *testing.T) {
 	if code := run([]string{"get", "--chain", "prod"}, &stdout, &stderr); code != exitFailed || stdout.Len() != 0 ||
 		!strings.Contains(stderr.String(), "usage: aegis get DECISION-ID") {
 		t.Fatalf("get without an id and --json: exit %d, stdout %q, stderr %q", code, stdout.String(), stderr.String())
+	}
+}
+
+// A command's standard output is a countingWriter around the file; a
+// terminal behind it is still one (discover's table, the progress bars).
+func TestATerminalIsSeenThroughTheCountingWriter(t *testing.T) {
+	dev, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0) // a character device, as a terminal is
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dev.Close()
+	if !isTerminal(&countingWriter{w: dev}) {
+		t.Fatal("a character device behind the counting writer is not seen")
+	}
+	if isTerminal(&countingWriter{w: &strings.Builder{}}) {
+		t.Fatal("a buffer is taken for a terminal")
 	}
 }
