@@ -57,10 +57,14 @@ the range.`,
 				fmt.Fprintln(tw, "SEQ\tKAFKA TIME\tTYPE\tDECISION\tWHAT\tSIGNED\tOBJECT:LINE")
 			}
 			enc := json.NewEncoder(c.stdout)
+			rows := 0
 			rep, err := replayer.Discover(ctx, cfg, func(f replayer.Found) error {
 				if table {
 					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%v\t%s:%d\n", f.Entry.Seq, shared.FormatTime(f.Entry.Source.Timestamp), f.Entry.Type,
 						f.Entry.DecisionID(), summary(f.Entry), f.Signed, f.Object, f.LineNo)
+					if rows++; rows%200 == 0 {
+						return tw.Flush() // the table holds its rows until flushed: a block at a time, not the range
+					}
 					return nil
 				}
 				return enc.Encode(struct {
