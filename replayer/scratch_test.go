@@ -55,13 +55,14 @@ func exists(path string) bool {
 
 // A check killed with SIGKILL cannot remove its scratch folder; the next
 // check under the same parent does, and leaves alone the folder of a
-// check still running, a recent folder without a lock file, and what is
-// not a folder.
+// check still running, a recent folder without a lock file, what is not a
+// folder, and folders named like a check's that no check made (holding
+// other files, or not 0700): the outside trial lost a file that way.
 func TestACheckRemovesTheScratchFoldersOfKilledChecks(t *testing.T) {
 	parent := t.TempDir()
 	killed, killedDir := startCheck(t, parent)
 	_, liveDir := startCheck(t, parent)
-	if err := os.WriteFile(filepath.Join(killedDir, "run-000001"), []byte("spilled keys"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(killedDir, "s3-keys-000001"), []byte("spilled keys"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := killed.Process.Kill(); err != nil { // SIGKILL
@@ -83,6 +84,25 @@ func TestACheckRemovesTheScratchFoldersOfKilledChecks(t *testing.T) {
 	if err := os.WriteFile(file, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// Folders named like a check's, with a lock no one holds, that a
+	// check did not make: one holding someone's file, one open to others
+	// (a check makes its folder 0700).
+	someones := filepath.Join(parent, scratchPattern+"mine")
+	open := filepath.Join(parent, scratchPattern+"open")
+	for _, d := range []string{someones, open} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(d, lockName), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(someones, "important.txt"), []byte("keep me"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(open, 0o755); err != nil {
+		t.Fatal(err)
+	}
 
 	s := &scratch{parent: parent}
 	if err := s.make(); err != nil {
@@ -93,7 +113,7 @@ func TestACheckRemovesTheScratchFoldersOfKilledChecks(t *testing.T) {
 			t.Errorf("%s is still there: its check is gone", gone)
 		}
 	}
-	for _, kept := range []string{liveDir, fresh, file, s.dir} {
+	for _, kept := range []string{liveDir, fresh, file, s.dir, someones, open} {
 		if !exists(kept) {
 			t.Errorf("%s was removed: it belongs to a check that may be running, or is not a scratch folder", kept)
 		}

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"syscall"
 	"time"
@@ -89,11 +90,16 @@ func lockFolder(dir string) (*os.File, error) {
 	return f, nil
 }
 
+// scratchFile matches the names of the files a check makes in its folder
+// (create's "<what>-NNNNNN", the lock): a folder holding anything else is
+// not a check's, whatever its name, and is never removed.
+var scratchFile = regexp.MustCompile(`^((s3-keys|table-items|differences)-[0-9]{6,}|lock|lock\.new)$`)
+
 // removeStaleScratch removes the scratch folders under parent, other than
-// own, that belong to this user and to no running check: their lock can
-// be taken (its check is gone), or they have no lock file and are older
-// than staleUnlocked. It never fails a check: what it cannot remove
-// stays.
+// own, that a check of this user made (mode 0700, only a check's files in
+// it) and that no running check holds: their lock can be taken (its check
+// is gone), or they have no lock file and are older than staleUnlocked.
+// It never fails a check: what it cannot remove stays.
 func removeStaleScratch(parent, own string) {
 	found, _ := filepath.Glob(filepath.Join(parent, scratchPattern+"*"))
 	for _, dir := range found {
@@ -102,7 +108,7 @@ func removeStaleScratch(parent, own string) {
 		}
 		fi, err := os.Lstat(dir)
 		st, ok := statOf(fi)
-		if err != nil || !fi.IsDir() || !ok || int(st.Uid) != os.Getuid() {
+		if err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o700 || !ok || int(st.Uid) != os.Getuid() || !onlyScratchFiles(dir) {
 			continue
 		}
 		f, err := os.Open(filepath.Join(dir, lockName))
@@ -120,6 +126,21 @@ func removeStaleScratch(parent, own string) {
 		}
 		f.Close()
 	}
+}
+
+// onlyScratchFiles reports whether every entry of dir is a file a check
+// makes (scratchFile), none of them a folder or a link.
+func onlyScratchFiles(dir string) bool {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	for _, e := range entries {
+		if !e.Type().IsRegular() || !scratchFile.MatchString(e.Name()) {
+			return false
+		}
+	}
+	return true
 }
 
 // statOf is fi's system stat (ok false when fi is nil or has none).
