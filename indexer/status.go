@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/aegisai/audit/indexer/layout"
@@ -111,6 +112,9 @@ func (x *Index) Status(ctx context.Context, brokers []string, topic, group, chai
 		return st, fmt.Errorf("end offsets of %s: %w", topic, err)
 	}
 	committed, err := adm.FetchOffsets(ctx, group)
+	if errors.Is(err, kerr.GroupIDNotFound) {
+		return st, fmt.Errorf("offsets of group %s: %w: no indexer has joined it; name the group the indexers run in (aegis index status --group, AEGIS_GROUP)", group, err)
+	}
 	if err != nil {
 		return st, fmt.Errorf("offsets of group %s: %w", group, err)
 	}

@@ -264,6 +264,11 @@ func TestIndexStatusAndRebuild(t *testing.T) {
 		!strings.Contains(out, ": caught up; the last entry indexed from it is seq ") || !strings.Contains(out, "(the indexer group's offset ") {
 		t.Fatalf("index caught up: exit %d: %s", code, out)
 	}
+	// A group no indexer joined is named, with the flag to give.
+	if code, out := aegis(t, append([]string{"index", "status", "--group", "no-such-group"}, args...)...); code != 1 ||
+		!strings.Contains(out, "no indexer has joined it") || !strings.Contains(out, "--group") {
+		t.Fatalf("index status of a group no indexer joined: exit %d: %s", code, out)
+	}
 	if err := p.Stop(); err != nil {
 		t.Fatal(err)
 	}
