@@ -29,6 +29,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -132,6 +133,15 @@ func New(cfg Config) (*Service, error) {
 		return writeJSON(w, http.StatusNotFound, apiError{Error: "not_found", Message: "no such endpoint (see /openapi.json)"})
 	})
 	s.handle("/", "page", false, func(w http.ResponseWriter, r *http.Request) int {
+		// A path that is none of the page's files is answered as every
+		// other error is, in JSON (the file server's own 404 is text).
+		name := strings.TrimPrefix(r.URL.Path, "/")
+		if name == "" {
+			name = "."
+		}
+		if _, err := fs.Stat(page, name); err != nil {
+			return writeJSON(w, http.StatusNotFound, apiError{Error: "not_found", Message: "no such page or endpoint (see /openapi.json)"})
+		}
 		// The page's scripts only talk to this origin; nothing inline.
 		w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'")
 		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}

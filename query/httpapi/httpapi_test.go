@@ -387,8 +387,16 @@ func TestAPIStatusesAuthAndOpenAPI(t *testing.T) {
 			t.Fatalf("GET %s: %d, want 200 with %q: %.300s", path, r.status, want, r.body)
 		}
 	}
-	if r := call(t, "GET", f.base+"/v1/nothing-here", prodToken); r.status != 404 {
-		t.Fatalf("unknown endpoint: %d", r.status)
+	for _, path := range []string{"/v1/nothing-here", "/nothing", "/openapi.yaml"} {
+		if r := call(t, "GET", f.base+path, prodToken); r.status != 404 || r.header.Get("Content-Type") != "application/json" ||
+			!strings.Contains(string(r.body), `"error":"not_found"`) {
+			t.Fatalf("GET %s: %d %s %s, want a JSON 404", path, r.status, r.header.Get("Content-Type"), r.body)
+		}
+	}
+	for _, path := range []string{"/verify.js", "/style.css"} { // the page's own files
+		if r := call(t, "GET", f.base+path, ""); r.status != 200 {
+			t.Fatalf("GET %s: %d", path, r.status)
+		}
 	}
 	if r := call(t, "GET", f.base+"/", ""); !strings.Contains(r.header.Get("Content-Security-Policy"), "default-src 'self'") {
 		t.Fatalf("the page has no content security policy: %v", r.header)
