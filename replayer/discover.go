@@ -52,7 +52,8 @@ type Found struct {
 }
 
 // ErrNoChain is returned by Discover for a chain without a genesis object
-// in S3: no such chain under that bucket and prefix.
+// in S3, and by Verify for a chain without any object there: no such
+// chain under that bucket and prefix.
 var ErrNoChain = errors.New("no such chain")
 
 // DiscoverReport counts what Discover read.

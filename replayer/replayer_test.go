@@ -348,3 +348,14 @@ func TestProveHoldsOneObjectAtATime(t *testing.T) {
 		t.Fatalf("the live heap grew by %d bytes over %d objects of about %d bytes: earlier objects are still held", grew, days, len(obj.Body))
 	}
 }
+
+// So is verify of a chain id with nothing in the bucket (outside trial 8:
+// `verify --chain prdo` read like a broken chain). With a kept checkpoint,
+// the same emptiness is a broken chain: the checkpoint says there was one.
+func TestVerifyRefusesAChainWithNothingAsNoSuchChain(t *testing.T) {
+	store, vkey := memChain(t, 10, 6)
+	_, err := replayer.Verify(context.Background(), replayer.Config{S3: store, Bucket: "audit", Chain: "mme", VerifierKey: vkey})
+	if !errors.Is(err, replayer.ErrNoChain) || !strings.Contains(err.Error(), `chain "mme" has no object`) {
+		t.Fatalf("got %v, want ErrNoChain naming the chain", err)
+	}
+}

@@ -143,6 +143,13 @@ func Verify(ctx context.Context, cfg Config) (Report, error) {
 	if sv.HasDeleted {
 		return rep, rewrittenFailure(sv.FirstDeleted, sv.RewrittenCount)
 	}
+	// Nothing of the chain at all, and no kept checkpoint that says there
+	// was: a chain id, bucket or prefix given wrong, most likely (every
+	// deletion of a sealed key leaves a delete marker, failed above).
+	if sv.Objects == 0 && sv.Checkpoints == 0 && cfg.KnownCheckpoint == nil {
+		return rep, fmt.Errorf("%w: chain %q has no object in s3://%s/%s (no genesis, no batch, no checkpoint)", ErrNoChain, cfg.Chain, cfg.Bucket,
+			shared.GenesisKey(cfg.Prefix, cfg.Chain))
+	}
 	rewritten := map[string]archive.Rewritten{}
 	for _, r := range sv.Rewritten {
 		rewritten[r.Key] = r

@@ -246,6 +246,9 @@ checkpoints cannot be seen from S3 alone, but fails against a kept one.`,
 			started := time.Now()
 			rep, err := replayer.Verify(ctx, cfg)
 			progress.done()
+			if errors.Is(err, replayer.ErrNoChain) {
+				err = fmt.Errorf("%w: check --chain (AEGIS_CHAIN), --bucket (AEGIS_BUCKET) and --prefix (AEGIS_PREFIX)", err)
+			}
 			if asJSON {
 				out := struct {
 					OK bool `json:"ok"`
