@@ -25,7 +25,8 @@ RFC 6962 Merkle root of an object and RFC 9162 inclusion proofs.
           OK decision <id> of chain <chain>: <action>, now <current action>; <n> entries
         (exit 0) or FAIL <reason> (exit 1).
 
-Vector modes: exit status 1 if anything failed (or no file was given), else 0.
+Vector modes: exit status 1 if anything failed, else 0. With no argument
+this text is printed (exit 2); with -h or --help too (exit 0).
 """
 import base64
 import hashlib
@@ -1878,6 +1879,9 @@ def main(argv):
             stream.reconfigure(errors="backslashreplace")
         except (AttributeError, ValueError):
             pass
+    if not argv or argv[0] in ("-h", "--help"):
+        print(__doc__.strip(), file=sys.stdout if argv else sys.stderr)
+        return 0 if argv else 2
     if "--dir" in argv:
         return dir_mode(argv)
     if "--bundle" in argv:
