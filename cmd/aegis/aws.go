@@ -31,7 +31,11 @@ var secretSettings = []envSetting{
 // AWS_PROFILE, AWS_ACCESS_KEY_ID, AWS_SESSION_TOKEN, ~/.aws/config, roles).
 func awsFlags(fs *pflag.FlagSet, c *awsconn.Config, svc, title string) {
 	c.Service, c.Setting = svc, "--"+svc+"-"
-	fs.StringVar(&c.Endpoint, svc+"-endpoint", "", title+" endpoint URL, e.g. a MinIO or a local server (empty: AWS, or AWS_ENDPOINT_URL)")
+	example := "a MinIO or versitygw server"
+	if svc == "dynamodb" {
+		example = "DynamoDB Local or dynalite"
+	}
+	fs.StringVar(&c.Endpoint, svc+"-endpoint", "", title+" endpoint URL, e.g. "+example+" (empty: AWS, or AWS_ENDPOINT_URL)")
 	fs.StringVar(&c.Region, svc+"-region", "", title+" region (empty: AWS_REGION or the profile's; us-east-1 against an endpoint)")
 	fs.StringVar(&c.Profile, svc+"-profile", "", title+" shared config profile (empty: AWS_PROFILE or default)")
 	fs.StringVar(&c.AccessKeyID, svc+"-access-key-id", "", title+" access key id; its secret comes from AEGIS_"+envName(svc)+"_SECRET_ACCESS_KEY (empty: the AWS default credential chain)")
