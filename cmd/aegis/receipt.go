@@ -21,6 +21,11 @@ func parseReceipt(raw []byte) (*shared.Receipt, error) {
 	if err := json.Unmarshal(raw, &members); err != nil {
 		return nil, fmt.Errorf("not a receipt (want a JSON object: the producer's receipt or ingest's 201 answer): %w", err)
 	}
+	if _, ok := members["format"]; ok {
+		if _, ok := members["entries"]; ok {
+			return nil, errors.New("this is an evidence bundle (aegis prove), not a receipt: check it with aegis verify-proof")
+		}
+	}
 	if _, ok := members["receipt"]; ok {
 		var created ingest.Created
 		if err := strictJSON(raw, &created); err != nil {

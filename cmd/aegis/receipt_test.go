@@ -20,6 +20,7 @@ func TestParseReceipt(t *testing.T) {
 		{"unknown member", `{"event_id":"ev-1","durability":"sealed","what":1}`, `want the producer's receipt, or ingest's 201 answer`},
 		{"an array", `[1]`, "want a JSON object"},
 		{"two values", receipt + receipt, "not a receipt"},
+		{"an evidence bundle", `{"chain":"prod","decision_id":"d","entries":[],"format":"aegis-audit/proof/v1","key_id":"k+00000000"}`, "check it with aegis verify-proof"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r, err := parseReceipt([]byte(c.in))
