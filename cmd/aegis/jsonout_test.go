@@ -27,6 +27,8 @@ func TestJSONFailuresOnStandardOutput(t *testing.T) {
 		{"get, no id", []string{"get", "--json", "--chain", "prod"}, "want one argument, got 0: usage: aegis get DECISION-ID [flags]"},
 		{"verify, missing checkpoint", []string{"verify", "--json", "--chain", "prod", "--verifier-key-file", pub, "--known-checkpoint", dir + "/missing.note"}, "--known-checkpoint: open"},
 		{"index status, bad setting", []string{"index", "status", "--json", "--chain", "bad chain"}, "--chain (AEGIS_CHAIN) \"bad chain\""},
+		{"verify, no key file", []string{"verify", "--json", "--chain", "prod", "--verifier-key-file", dir + "/missing.pub"}, "--verifier-key-file (AEGIS_VERIFIER_KEY_FILE): open"},
+		{"verify, no such bucket", []string{"verify", "--json", "--chain", "prdo", "--bucket", localstack.Name("none"), "--verifier-key-file", pub}, "NoSuchBucket"},
 		{"discover, no such chain", []string{"discover", "--json", "--chain", "prdo", "--bucket", localstack.Name("none"), "--from", "2026-11-29", "--to", "2026-11-30", "--verifier-key-file", pub}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

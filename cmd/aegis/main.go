@@ -253,12 +253,19 @@ checkpoints cannot be seen from S3 alone, but fails against a kept one.`,
 				out := struct {
 					OK bool `json:"ok"`
 					shared.LogReport
-					HeadSeq  uint64            `json:"head_seq"`
-					HeadHash string            `json:"head_hash"`
-					Seconds  float64           `json:"seconds"`
-					Failure  *replayer.Failure `json:"failure,omitempty"`
-					Error    string            `json:"error,omitempty"`
+					HeadSeq    uint64            `json:"head_seq"`
+					HeadHash   string            `json:"head_hash"`
+					Seconds    float64           `json:"seconds"`
+					Failure    *replayer.Failure `json:"failure,omitempty"`
+					Error      string            `json:"error,omitempty"`
+					ExitStatus int               `json:"exit_status"`
 				}{OK: err == nil && (rep.Unsigned == 0 || allowUnsigned), LogReport: rep.LogReport, HeadSeq: rep.Head.Seq, HeadHash: rep.Head.Hash.String(), Seconds: time.Since(started).Seconds()}
+				switch { // the command's own exit status, as the failures of other commands carry it
+				case err != nil:
+					out.ExitStatus = 1
+				case !out.OK:
+					out.ExitStatus = 2
+				}
 				var f *replayer.Failure
 				if errors.As(err, &f) {
 					out.Failure = f
@@ -284,8 +291,10 @@ checkpoints cannot be seen from S3 alone, but fails against a kept one.`,
 				}
 				return nil
 			}
-			fmt.Fprintf(c.stdout, "OK chain %s: %d entries (%d events, %d invalid) in %d objects, %d checkpoints; head seq %d hash %s; signed to seq %d\n",
-				c.chain, rep.Entries, rep.Events, rep.Invalid, rep.Objects, rep.Checkpoints, rep.Head.Seq, rep.Head.Hash, rep.CheckpointedSeq)
+			// The entries that are neither: the genesis and the key hand-overs.
+			other := rep.Entries - rep.Events - rep.Invalid
+			fmt.Fprintf(c.stdout, "OK chain %s: %d entries (%d events, %d invalid, %d genesis and key hand-over) in %d objects, %d checkpoints; head seq %d hash %s; signed to seq %d\n",
+				c.chain, rep.Entries, rep.Events, rep.Invalid, other, rep.Objects, rep.Checkpoints, rep.Head.Seq, rep.Head.Hash, rep.CheckpointedSeq)
 			if knownFile != "" {
 				fmt.Fprintf(c.stdout, "the chain extends the known checkpoint %s (seq %d)\n", knownFile, rep.Known.Seq)
 			}
@@ -521,12 +530,13 @@ func envName(flag string) string { return strings.ToUpper(strings.ReplaceAll(fla
 
 // readKey reads a key file given by flag.
 func readKey(flag, path string) (string, error) {
+	setting := fmt.Sprintf("%s (AEGIS_%s)", flag, envName(strings.TrimPrefix(flag, "--")))
 	if path == "" {
-		return "", fmt.Errorf("%s is required", flag)
+		return "", fmt.Errorf("%s is required", setting)
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return "", fmt.Errorf("%s: %w", flag, err)
+		return "", fmt.Errorf("%s: %w", setting, err)
 	}
 	return strings.TrimSpace(string(b)), nil
 }
