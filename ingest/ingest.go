@@ -260,7 +260,8 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, typ shared.Event
 			return answer(w, http.StatusBadRequest, badRequest(FieldProblem{Field: "query.durability", Reason: "given more than once"}))
 		}
 		if *durability, err = producer.ParseDurability(q.Get("durability")); err != nil {
-			return answer(w, http.StatusBadRequest, badRequest(FieldProblem{Field: "query.durability", Reason: err.Error()}))
+			return answer(w, http.StatusBadRequest, badRequest(FieldProblem{Field: "query.durability",
+				Reason: fmt.Sprintf("%q: want %s or %s", q.Get("durability"), producer.Durable, producer.Sealed)}))
 		}
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
@@ -385,10 +386,14 @@ func fieldsText(fields []FieldProblem) string {
 func invalid(err error) Problem {
 	var fields []FieldProblem
 	for _, fe := range shared.FieldErrorsOf(err) {
-		fields = append(fields, FieldProblem{Field: fe.Field, Reason: fe.Reason})
+		field := fe.Field
+		if field == "record" { // the library's word for the whole event: here, the request's body
+			field = "body"
+		}
+		fields = append(fields, FieldProblem{Field: field, Reason: fe.Reason})
 	}
 	if len(fields) == 0 {
-		fields = []FieldProblem{{Field: "record", Reason: err.Error()}}
+		fields = []FieldProblem{{Field: "body", Reason: err.Error()}}
 	}
 	return invalidEvent(fields...)
 }
