@@ -135,7 +135,10 @@ func main() {
 	listen := flag.String("listen", "127.0.0.1:8090", "address to serve POST /login on")
 	spool := flag.String("spool-dir", os.TempDir()+"/loginrisk-spool", "where escalations wait while the broker is down")
 	flag.Parse()
-	logger, _ := zap.NewDevelopment()
+	// Readable logs, with a stack trace only on errors (the development
+	// config adds one to every warning: a short broker outage printed
+	// hundreds of lines).
+	logger, _ := zap.NewDevelopment(zap.AddStacktrace(zap.ErrorLevel))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	audit, err := producer.New(ctx, producer.Config{Brokers: []string{*brokers}, Environment: *env, SpoolDir: *spool,
