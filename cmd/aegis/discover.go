@@ -125,6 +125,7 @@ the range.`,
 
 // parseWhen reads an RFC 3339 time or a date.
 func parseWhen(flag, s string) (time.Time, error) {
+	flag = fmt.Sprintf("%s (AEGIS_%s)", flag, envName(strings.TrimPrefix(flag, "--")))
 	if s == "" {
 		return time.Time{}, fmt.Errorf("%s is required", flag)
 	}
