@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 
+	dynamotypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/spf13/cobra"
@@ -31,6 +32,11 @@ func (c *common) withConnectionHint(cmd *cobra.Command, err error) error {
 			svc = c.s3
 		case "DynamoDB":
 			svc = c.dynamo
+			var nf *dynamotypes.ResourceNotFoundException
+			if errors.As(err, &nf) && !strings.Contains(err.Error(), "--table") {
+				return fmt.Errorf("table %s not found at %s (check --table (AEGIS_TABLE) and --dynamodb-endpoint (AEGIS_DYNAMODB_ENDPOINT)): %w",
+					c.table, endpointName(c.dynamo), err)
+			}
 		default:
 			return err
 		}
@@ -55,10 +61,7 @@ func (c *common) withConnectionHint(cmd *cobra.Command, err error) error {
 func awsHint(c awsconn.Config, title string, err error) error {
 	var api smithy.APIError
 	var send *smithyhttp.RequestSendError
-	endpoint := c.Endpoint
-	if endpoint == "" {
-		endpoint = "AWS (or AWS_ENDPOINT_URL)"
-	}
+	endpoint := endpointName(c)
 	credentials := fmt.Sprintf("set %[1]saccess-key-id (AEGIS_%[2]s_ACCESS_KEY_ID) with AEGIS_%[2]s_SECRET_ACCESS_KEY, or %[1]sprofile (AEGIS_%[2]s_PROFILE), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or run with an instance or task role",
 		c.Setting, envName(c.Service))
 	switch {
@@ -72,6 +75,14 @@ func awsHint(c awsconn.Config, title string, err error) error {
 		return fmt.Errorf("%s at %s refused the credentials (%s): %w", title, endpoint, credentials, err)
 	}
 	return err
+}
+
+// endpointName names c's endpoint in a message.
+func endpointName(c awsconn.Config) string {
+	if c.Endpoint == "" {
+		return "AWS (or AWS_ENDPOINT_URL)"
+	}
+	return c.Endpoint
 }
 
 // refusedCredentials reports the error codes with which S3 and DynamoDB

@@ -41,6 +41,8 @@ func TestConnectionFailuresNameTheirSettings(t *testing.T) {
 			[]string{"S3 could not be reached at " + down + " (check --s3-endpoint (AEGIS_S3_ENDPOINT)): ", "connection refused"}},
 		{"DynamoDB down", []string{"get", "d1", "--chain", "prod", "--dynamodb-endpoint", down, "--dynamodb-max-attempts", "1"}, nil,
 			[]string{"DynamoDB could not be reached at " + down + " (check --dynamodb-endpoint (AEGIS_DYNAMODB_ENDPOINT)): ", "connection refused"}},
+		{"no such table", []string{"get", "d1", "--chain", "prod", "--table", "nope"}, nil,
+			[]string{"table nope not found at " + stack.DynamoEndpoint + " (check --table (AEGIS_TABLE) and --dynamodb-endpoint (AEGIS_DYNAMODB_ENDPOINT)): ", "ResourceNotFoundException"}},
 		{"Kafka down", []string{"index", "status", "--chain", "prod", "--table", table, "--verifier-key-file", pub, "--brokers", closedAddr(t)}, nil,
 			[]string{"could not be reached (check --brokers (AEGIS_BROKERS), --kafka-tls-* and --kafka-sasl-*): ", "connection refused"}},
 		{"no credentials", []string{"verify", "--chain", "prod", "--verifier-key-file", pub, "--s3-access-key-id", ""},

@@ -499,7 +499,7 @@ func CheckTable(ctx context.Context, db TableAPI, table string) error {
 	out, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})
 	var nf *types.ResourceNotFoundException
 	if errors.As(err, &nf) {
-		return fmt.Errorf("%w: %s (create it with the two indexes GSI1 and GSI2, or pass --create-table)", ErrNoTable, table)
+		return fmt.Errorf("%w: %s (check --table (AEGIS_TABLE); an indexer started with --create-table creates it with its two indexes GSI1 and GSI2)", ErrNoTable, table)
 	}
 	if err != nil {
 		return fmt.Errorf("describe table %s: %w", table, err)
