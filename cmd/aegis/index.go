@@ -260,7 +260,11 @@ func partitionLine(p indexer.PartitionStatus) string {
 	}
 	// The end offset counts transaction markers, which no consumer
 	// receives: a caught-up group's offset can be below it.
-	return fmt.Sprintf("partition %d: %s; %s (the indexer group's offset %d, the partition's end %d)", p.Partition, state, last, p.Committed, p.End)
+	marker := ""
+	if p.CaughtUp && p.Committed < p.End {
+		marker = ": the offset after it is the sealer's transaction marker, which holds no entry"
+	}
+	return fmt.Sprintf("partition %d: %s; %s (the indexer group's offset %d, the partition's end %d%s)", p.Partition, state, last, p.Committed, p.End, marker)
 }
 
 // warnStderr writes a warning line to stderr (replayer.ProveConfig.Warn).
