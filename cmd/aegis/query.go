@@ -121,7 +121,7 @@ its signed checkpoint, and exits 1 when any differs.`,
 				page, err = rd.BySession(ctx, session, rg)
 			}
 			if err != nil {
-				return err
+				return asFlag(err)
 			}
 			var vs []*verification
 			if verify {
@@ -274,13 +274,27 @@ func (c *common) reader(ctx context.Context, evidence bool) (*query.Reader, *que
 func (c *common) notFound(err error) error {
 	var nf *query.NotFoundError
 	if !errors.As(err, &nf) {
-		return err
+		return asFlag(err)
 	}
 	other := ""
 	if len(nf.OtherChains) > 0 {
 		other = fmt.Sprintf("; chain %s holds a decision with this id: check --chain (AEGIS_CHAIN)", strings.Join(nf.OtherChains, ", "))
 	}
 	return fmt.Errorf("%w (table %s, --chain %s)%s", err, c.table, c.chain, other)
+}
+
+// asFlag names a bad parameter of the read side by the flag that gave it
+// (--limit, not limit); other errors are returned as they are.
+func asFlag(err error) error {
+	var pe *query.ParamError
+	if !errors.As(err, &pe) {
+		return err
+	}
+	switch pe.Field {
+	case "limit", "cursor", "since", "until":
+		return fmt.Errorf("--%s (AEGIS_%s): %s", pe.Field, envName(pe.Field), pe.Reason)
+	}
+	return err
 }
 
 // verification is what --verify found for one decision.

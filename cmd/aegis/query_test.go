@@ -120,6 +120,11 @@ func TestGetAndListVerify(t *testing.T) {
 			t.Fatalf("%v: exit %d: %s", bad, code, out)
 		}
 	}
+	// A bad page parameter is named by its flag.
+	if code, out := aegis(t, append([]string{"list", "--user", "u", "--limit", "501"}, flags...)...); code != 1 ||
+		!strings.Contains(out, "--limit (AEGIS_LIMIT): must be 1 to 500") {
+		t.Fatalf("list --limit 501: exit %d: %s", code, out)
+	}
 
 	// Someone with write access to the table changes a decision's action.
 	part, err := layout.LoadDecision(ctx, p.DynamoDB, p.Cfg.Table, target)
