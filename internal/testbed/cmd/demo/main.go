@@ -79,6 +79,20 @@ func run(ctx context.Context, dataDir string, decisions, overrides, users int, v
 	if err != nil {
 		return err
 	}
+	// One run at a time on a state folder: a second one (make run while
+	// make explore is up) would start servers on the same files, and
+	// dynalite's failure said nothing of why.
+	if err := os.MkdirAll(abs, 0o755); err != nil {
+		return err
+	}
+	lock, err := os.OpenFile(filepath.Join(abs, "run.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		return fmt.Errorf("%s is in use by another make run or make explore (stop it first, or give -data another folder): %w", abs, err)
+	}
 	started := time.Now()
 	st, err := localstack.Start(ctx, localstack.Options{Dir: abs})
 	if err != nil {
