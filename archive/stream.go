@@ -1,10 +1,12 @@
 package archive
 
 import (
+	"cmp"
 	"container/heap"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -109,6 +111,12 @@ type Survey struct {
 	// marker (HasDeleted), kept whatever the bound.
 	FirstDeleted Rewritten
 	HasDeleted   bool
+	// Deleted are the genesis and batch keys under a delete marker, at
+	// most MaxRewrittenKept of the DeletedCount listed. StreamBatches
+	// yields them too, in seq order, for readers that read the sealed
+	// version under the marker; Runs and Objects leave them out.
+	Deleted      []BatchRef
+	DeletedCount int
 	// Days counts the day folders SurveyDays listed (zero for Survey).
 	Days int
 }
@@ -151,6 +159,12 @@ func (sv *Survey) add(s *Store, chain string) func(KeyVersions, shared.KeyKind) 
 			}
 		}
 		if k.Deleted {
+			if kind == shared.KeyGenesis || kind == shared.KeyBatch {
+				sv.DeletedCount++
+				if ref, _ := s.batchRef(chain, k.Key); len(sv.Deleted) < MaxRewrittenKept {
+					sv.Deleted = append(sv.Deleted, ref)
+				}
+			}
 			return nil
 		}
 		switch kind {
@@ -206,10 +220,19 @@ type pager struct {
 	token        *string
 	started      bool
 	done         bool
+	// fixed, when set, are the keys, given instead of listed (the keys
+	// under delete markers, which a listing of current keys leaves out).
+	fixed bool
 }
 
 // peek returns the next key without taking it, reading a page if needed.
 func (p *pager) peek(ctx context.Context) (string, bool, error) {
+	if p.fixed {
+		if len(p.page) == 0 {
+			return "", false, nil
+		}
+		return p.page[0], true, nil
+	}
 	for len(p.page) == 0 {
 		if p.done || (p.started && p.token == nil) {
 			p.done, p.page = true, nil
@@ -274,6 +297,17 @@ func (s *Store) StreamBatches(sv Survey, chain string) *BatchStream {
 	for i, r := range sv.Runs {
 		rc := &runCursor{idx: i, next: BatchRef{Key: r.First, FirstSeq: r.FirstSeq}}
 		rc.pager = pager{s: s, prefix: r.Folder, last: r.Last, want: r.Count, keep: func(k string) bool { _, ok := s.batchRef(chain, k); return ok }}
+		b.runs = append(b.runs, rc)
+	}
+	if len(sv.Deleted) > 0 {
+		deleted := slices.Clone(sv.Deleted)
+		slices.SortStableFunc(deleted, func(a, b BatchRef) int { return cmp.Compare(a.FirstSeq, b.FirstSeq) })
+		keys := make([]string, len(deleted))
+		for i, ref := range deleted {
+			keys[i] = ref.Key
+		}
+		rc := &runCursor{idx: len(sv.Runs), next: deleted[0]}
+		rc.pager = pager{s: s, fixed: true, page: keys, started: true}
 		b.runs = append(b.runs, rc)
 	}
 	heap.Init(&b.runs)

@@ -160,14 +160,18 @@ func surveyScope(ctx context.Context, store *archive.Store, chain string, from, 
 	if len(sv.Rewritten) > 0 {
 		o.FirstRewritten = sv.Rewritten[0].Key
 	}
-	if sv.HasDeleted {
+	// A sealed object under a delete marker is read from its sealed
+	// version (readDiscovered), as one written over is: the stream yields
+	// the keys under markers too. Only more such keys than the survey
+	// holds fail the run.
+	if sv.HasDeleted && sv.DeletedCount > len(sv.Deleted) {
 		return o, rewrittenFailure(sv.FirstDeleted, sv.RewrittenCount)
 	}
 	if sv.Strays > 0 {
 		return o, &Failure{Key: sv.FirstStray, Err: shared.ErrChainBroken,
 			Reason: fmt.Sprintf("object in the chain's folders is not %s of chain %s (%d such objects)", what, chain, sv.Strays)}
 	}
-	o.Objects = sv.Objects
+	o.Objects = sv.Objects + len(sv.Deleted)
 	for _, r := range sv.Runs {
 		if r.FirstSeq == 0 { // the genesis folder: the genesis alone, strays failed above
 			o.Objects--
@@ -306,15 +310,19 @@ type discovered struct {
 // when no older version passes.
 func readDiscovered(ctx context.Context, store *archive.Store, cfg DiscoverConfig, trusted shared.Keyset, ref archive.BatchRef) (*discovered, error) {
 	cur, err := store.GetLocked(ctx, ref.Key)
-	if errors.Is(err, archive.ErrTooLarge) { // not a batch the sealer wrote
+	var d *discovered
+	switch {
+	case errors.Is(err, archive.ErrTooLarge): // not a batch the sealer wrote
 		return &discovered{failure: &Failure{Key: ref.Key, Reason: err.Error(), Err: ErrVerifyFailed}}, nil
-	}
-	if err != nil {
+	case errors.Is(err, archive.ErrNotFound): // a delete marker on it (the survey listed its versions)
+		cur = nil
+		d = &discovered{failure: &Failure{Key: ref.Key, Reason: "a delete marker hides it, and no older version is the sealed object", Err: ErrRewritten}}
+	case err != nil:
 		return nil, err
-	}
-	d, err := checkDiscovered(ctx, store, cfg, trusted, ref, cur)
-	if err != nil || d.failure == nil {
-		return d, err
+	default:
+		if d, err = checkDiscovered(ctx, store, cfg, trusted, ref, cur); err != nil || d.failure == nil {
+			return d, err
+		}
 	}
 	var sealed *discovered
 	obj, ok, err := store.SealedVersion(ctx, ref.Key, cur, func(ctx context.Context, id string) (*archive.Object, error) {

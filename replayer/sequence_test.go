@@ -35,12 +35,12 @@ func discoverDays(t *testing.T, s3 archive.S3API, vkey string, first, last int) 
 	return got, rep, err
 }
 
-// Someone with write access to the bucket but not the signing key hides a
-// sealed object of a discovery's range: with a delete marker (the S3 API
-// allows one under Object Lock), or by removing it from the storage. Each
-// object left is fine on its own; before, discover answered without the
-// hidden object's entries and without a word. Now each way is refused,
-// naming the hidden object, wherever it sits in the range.
+// Someone with write access to the storage but not the signing key hides a
+// sealed object of a discovery's range by removing it from the storage.
+// Each object left is fine on its own; before, discover answered without
+// the hidden object's entries and without a word. Now it is refused,
+// naming the hidden object, wherever it sits in the range. (A delete
+// marker hides nothing: the sealed version under it is read, below.)
 func TestDiscoverRefusesARangeWithAHiddenObject(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
@@ -49,7 +49,6 @@ func TestDiscoverRefusesARangeWithAHiddenObject(t *testing.T) {
 		is    error
 		named string // besides the hidden key
 	}{
-		{"a delete marker on the middle object", 4, func(s *s3mem.S3, k string) { s.Delete("audit", k) }, replayer.ErrRewritten, "delete marker"},
 		{"the middle object removed from the storage", 4, func(s *s3mem.S3, k string) { s.Remove("audit", k) }, replayer.ErrMissingObject, "as the object before " + memDay(5, 6)},
 		{"the first object removed from the storage", 3, func(s *s3mem.S3, k string) { s.Remove("audit", k) }, replayer.ErrMissingObject, "as the object before " + memDay(4, 6)},
 		{"the last object removed from the storage", 5, func(s *s3mem.S3, k string) { s.Remove("audit", k) }, replayer.ErrMissingObject, "as the object after " + memDay(4, 6)},
@@ -115,6 +114,25 @@ func TestDiscoverAcceptsARangeWhoseObjectsAreAllThere(t *testing.T) {
 		store.Remove("audit", object(6))
 		if _, err := replayer.Verify(context.Background(), replayer.Config{S3: store, Bucket: "audit", Chain: "mem", VerifierKey: vkey}); err == nil {
 			t.Fatal("verify accepts the chain without its newest object")
+		}
+	})
+	t.Run("a delete marker on a sealed object", func(t *testing.T) {
+		// The S3 API allows one under Object Lock. Before, it failed the
+		// range (ErrRewritten), for as long as the marker stays: now the
+		// sealed version under it is read, and the reader is told.
+		for _, day := range []int{3, 4, 5} {
+			store, vkey := memChain(t, 10, 6)
+			key := memDay(day, 6)
+			store.Delete("audit", key)
+			var warnings []string
+			var got []string
+			rep, err := replayer.Discover(context.Background(), replayer.DiscoverConfig{S3: store, Bucket: "audit", Chain: "mem", VerifierKey: vkey,
+				From: time.Date(2026, 11, 4, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 11, 7, 0, 0, 0, 0, time.UTC),
+				Warn: func(w string) { warnings = append(warnings, w) }},
+				func(f replayer.Found) error { got = append(got, f.Entry.DecisionID()); return nil })
+			if err != nil || len(got) != 18 || rep.Objects != 3 || len(warnings) != 1 || !strings.Contains(warnings[0], key+": the current version (a delete marker)") {
+				t.Fatalf("day %d: discover: %v, %d entries in %d objects, warnings %q; want 18 in 3 and the key named", day, err, len(got), rep.Objects, warnings)
+			}
 		}
 	})
 	t.Run("a key written again, its current version the sealed one", func(t *testing.T) {
