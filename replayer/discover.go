@@ -230,6 +230,9 @@ func Discover(ctx context.Context, cfg DiscoverConfig, emit func(Found) error) (
 	err = fetchStream(ctx, objects.next, cfg.Parallelism, func(ctx context.Context, ref archive.BatchRef) (*discovered, error) {
 		return readDiscovered(ctx, store, cfg, trusted, ref)
 	}, func(ref archive.BatchRef, d *discovered) error {
+		if d.skip {
+			return nil
+		}
 		if d.failure != nil {
 			return d.failure
 		}
@@ -296,6 +299,10 @@ type discovered struct {
 	failure *Failure
 	// after is the object the checkpoint before this one names (sequence).
 	after string
+	// skip: a delete marker with no object under it (anyone with write
+	// access can put one on any key): nothing to read. Were it a sealed
+	// object removed from the storage, its neighbours name it missing.
+	skip bool
 }
 
 // readDiscovered reads one object with its checkpoint and the checkpoint of
@@ -315,6 +322,16 @@ func readDiscovered(ctx context.Context, store *archive.Store, cfg DiscoverConfi
 	case errors.Is(err, archive.ErrTooLarge): // not a batch the sealer wrote
 		return &discovered{failure: &Failure{Key: ref.Key, Reason: err.Error(), Err: ErrVerifyFailed}}, nil
 	case errors.Is(err, archive.ErrNotFound): // a delete marker on it (the survey listed its versions)
+		ids, err := store.SealedVersions(ctx, ref.Key)
+		if err != nil {
+			return nil, err
+		}
+		if len(ids) == 0 {
+			if cfg.Warn != nil {
+				cfg.Warn(fmt.Sprintf("%s: a delete marker with no object under it is passed over (aegis verify reports the key)", ref.Key))
+			}
+			return &discovered{skip: true}, nil
+		}
 		cur = nil
 		d = &discovered{failure: &Failure{Key: ref.Key, Reason: "a delete marker hides it, and no older version is the sealed object", Err: ErrRewritten}}
 	case err != nil:

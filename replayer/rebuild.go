@@ -201,6 +201,9 @@ func mend(ctx context.Context, cfg RebuildConfig, found *diffLog) error {
 		if err != nil {
 			return err
 		}
+		if d.skip {
+			return fmt.Errorf("mend %s: the object is gone (a delete marker with nothing under it)", key)
+		}
 		if d.failure != nil {
 			return d.failure
 		}
@@ -319,6 +322,10 @@ func rebuild(ctx context.Context, cfg RebuildConfig, write bool, tmp *scratch) (
 	err = fetchStream(ctx, objects.next, 4, func(ctx context.Context, ref archive.BatchRef) (*discovered, error) {
 		return readDiscovered(ctx, store, dcfg, trusted, ref)
 	}, func(ref archive.BatchRef, d *discovered) error {
+		if d.skip {
+			rep.Done++ // counted among the scope's objects by the survey
+			return nil
+		}
 		if d.failure != nil {
 			return d.failure
 		}

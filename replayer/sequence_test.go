@@ -135,6 +135,31 @@ func TestDiscoverAcceptsARangeWhoseObjectsAreAllThere(t *testing.T) {
 			}
 		}
 	})
+	t.Run("a delete marker on a key that never held an object", func(t *testing.T) {
+		// Anyone with write access can put one on any key: it hides
+		// nothing and is passed over, with a warning (it stopped the
+		// run before).
+		store, vkey := memChain(t, 10, 6)
+		ghost := shared.BatchKey("audit", &shared.Entry{Type: shared.EntryEvent, Chain: "mem", Seq: 27,
+			Source: &shared.Source{Timestamp: time.Date(2026, 11, 5, 9, 0, 0, 0, time.UTC)}})
+		store.Delete("audit", ghost)
+		var warnings []string
+		n := 0
+		_, err := replayer.Discover(context.Background(), replayer.DiscoverConfig{S3: store, Bucket: "audit", Chain: "mem", VerifierKey: vkey,
+			From: time.Date(2026, 11, 4, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 11, 7, 0, 0, 0, 0, time.UTC),
+			Warn: func(w string) { warnings = append(warnings, w) }}, func(replayer.Found) error { n++; return nil })
+		if err != nil || n != 18 || len(warnings) != 1 || !strings.Contains(warnings[0], ghost+": a delete marker with no object under it") {
+			t.Fatalf("discover: %v, %d entries, warnings %q", err, n, warnings)
+		}
+		// A sealed object removed from the storage and its key then
+		// marked deleted is still missing, named by its neighbours.
+		key := memDay(4, 6)
+		store.Remove("audit", key)
+		store.Delete("audit", key)
+		if _, _, err := discoverDays(t, store, vkey, 3, 5); !errors.Is(err, replayer.ErrMissingObject) || !strings.Contains(err.Error(), key) {
+			t.Fatalf("discover with a sealed object removed under a marker: %v, want ErrMissingObject naming %s", err, key)
+		}
+	})
 	t.Run("a key written again, its current version the sealed one", func(t *testing.T) {
 		store, vkey := memChain(t, 10, 6)
 		key := memDay(4, 6)
