@@ -36,7 +36,8 @@ type DiscoverConfig struct {
 	Now func() time.Time
 	// Warn, if set, is told of each object or checkpoint read from an
 	// older version because its current one does not verify: someone wrote
-	// over it after it was sealed (readSealedVersion).
+	// over it after it was sealed (readSealedVersion). It is called from
+	// the goroutines that read objects ahead, possibly at once.
 	Warn func(string)
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -125,10 +126,11 @@ func TestDiscoverAcceptsARangeWhoseObjectsAreAllThere(t *testing.T) {
 			key := memDay(day, 6)
 			store.Delete("audit", key)
 			var warnings []string
+			var warnMu sync.Mutex // Warn is called from the readers' goroutines
 			var got []string
 			rep, err := replayer.Discover(context.Background(), replayer.DiscoverConfig{S3: store, Bucket: "audit", Chain: "mem", VerifierKey: vkey,
 				From: time.Date(2026, 11, 4, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 11, 7, 0, 0, 0, 0, time.UTC),
-				Warn: func(w string) { warnings = append(warnings, w) }},
+				Warn: func(w string) { warnMu.Lock(); warnings = append(warnings, w); warnMu.Unlock() }},
 				func(f replayer.Found) error { got = append(got, f.Entry.DecisionID()); return nil })
 			if err != nil || len(got) != 18 || rep.Objects != 3 || len(warnings) != 1 || !strings.Contains(warnings[0], key+": the current version (a delete marker)") {
 				t.Fatalf("day %d: discover: %v, %d entries in %d objects, warnings %q; want 18 in 3 and the key named", day, err, len(got), rep.Objects, warnings)
@@ -144,10 +146,11 @@ func TestDiscoverAcceptsARangeWhoseObjectsAreAllThere(t *testing.T) {
 			Source: &shared.Source{Timestamp: time.Date(2026, 11, 5, 9, 0, 0, 0, time.UTC)}})
 		store.Delete("audit", ghost)
 		var warnings []string
+		var warnMu sync.Mutex // Warn is called from the readers' goroutines
 		n := 0
 		_, err := replayer.Discover(context.Background(), replayer.DiscoverConfig{S3: store, Bucket: "audit", Chain: "mem", VerifierKey: vkey,
 			From: time.Date(2026, 11, 4, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 11, 7, 0, 0, 0, 0, time.UTC),
-			Warn: func(w string) { warnings = append(warnings, w) }}, func(replayer.Found) error { n++; return nil })
+			Warn: func(w string) { warnMu.Lock(); warnings = append(warnings, w); warnMu.Unlock() }}, func(replayer.Found) error { n++; return nil })
 		if err != nil || n != 18 || len(warnings) != 1 || !strings.Contains(warnings[0], ghost+": a delete marker with no object under it") {
 			t.Fatalf("discover: %v, %d entries, warnings %q", err, n, warnings)
 		}

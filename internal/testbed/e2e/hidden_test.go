@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -150,7 +151,8 @@ func TestReadersReadTheSealedVersionUnderAKeyWrittenOver(t *testing.T) {
 	}
 	t.Run("discover", func(t *testing.T) {
 		var warnings []string
-		n, err := discover(func(w string) { warnings = append(warnings, w) })
+		var warnMu sync.Mutex // Warn is called from the readers' goroutines
+		n, err := discover(func(w string) { warnMu.Lock(); warnings = append(warnings, w); warnMu.Unlock() })
 		if err != nil || n != before {
 			t.Fatalf("%d entries (%d before the rewrite), %v", n, before, err)
 		}
@@ -162,8 +164,9 @@ func TestReadersReadTheSealedVersionUnderAKeyWrittenOver(t *testing.T) {
 			t.Fatal(err)
 		}
 		var warnings []string
+		var warnMu sync.Mutex // Warn is called from the readers' goroutines
 		cfg := replayer.RebuildConfig{S3: p.S3, Bucket: p.Cfg.Bucket, Chain: p.Cfg.Chain, VerifierKey: p.Cfg.VerifierKey,
-			Index: &indexer.Index{DB: p.DynamoDB, Table: table}, Warn: func(w string) { warnings = append(warnings, w) }}
+			Index: &indexer.Index{DB: p.DynamoDB, Table: table}, Warn: func(w string) { warnMu.Lock(); warnings = append(warnings, w); warnMu.Unlock() }}
 		rep, err := replayer.Rebuild(ctx, cfg)
 		if err != nil || rep.Entries != uint64(before) {
 			t.Fatalf("rebuild: %d entries, %v; want %d", rep.Entries, err, before)
