@@ -359,3 +359,22 @@ func TestVerifyRefusesAChainWithNothingAsNoSuchChain(t *testing.T) {
 		t.Fatalf("got %v, want ErrNoChain naming the chain", err)
 	}
 }
+
+// A verification that fails reports what verified before the failure
+// (outside trial 8: verify --json said 0 objects and 0 entries).
+func TestAFailedVerifyCountsWhatVerifiedBeforeIt(t *testing.T) {
+	store, vkey := memChain(t, 10, 6)
+	key := memDay(4, 6)
+	body := bytes.Clone(store.Objects("audit")[key])
+	body[bytes.Index(body, []byte(`"decision_id":"`))+15] ^= 0x01
+	store.Remove("audit", key)
+	store.PutVersion("audit", key, body)
+	rep, err := replayer.Verify(context.Background(), replayer.Config{S3: store, Bucket: "audit", Chain: "mem", VerifierKey: vkey})
+	var f *replayer.Failure
+	if !errors.As(err, &f) || f.Key != key {
+		t.Fatalf("verify: %v, want a failure at %s", err, key)
+	}
+	if rep.Objects != 5 || rep.Entries != 1+4*6 { // the genesis and days 0 to 3
+		t.Fatalf("reported %d objects and %d entries verified before the failure, want 5 and 25", rep.Objects, rep.Entries)
+	}
+}

@@ -103,7 +103,8 @@ func (c *Config) validate() (shared.Keyset, error) {
 	return trusted, nil
 }
 
-// Report summarises a successful verification.
+// Report summarises a successful verification. After a failure it counts
+// only the objects and entries that verified before it (Objects, Entries).
 type Report struct {
 	shared.LogReport
 	// LatestCheckpoint is the signed note of the latest checkpoint, for the
@@ -219,10 +220,12 @@ func Verify(ctx context.Context, cfg Config) (Report, error) {
 		if errors.As(err, &f) && f.Key == it.batch.Key {
 			f.Version = b.version
 		}
-		if err == nil && cfg.Progress != nil {
+		if err == nil {
 			done++
 			entries += uint64(len(b.entries))
-			cfg.Progress(done, sv.Objects, entries)
+			if cfg.Progress != nil {
+				cfg.Progress(done, sv.Objects, entries)
+			}
 		}
 		return note(err)
 	})
@@ -231,6 +234,8 @@ func Verify(ctx context.Context, cfg Config) (Report, error) {
 		err = cpFailure
 	}
 	if err != nil {
+		// What verified before the failure, for the report.
+		rep.Objects, rep.Entries = done, entries
 		return rep, err
 	}
 	if cfg.KnownCheckpoint != nil {
