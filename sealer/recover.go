@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -178,7 +179,7 @@ func (s *Sealer) followHandOver(ctx context.Context, c checkpointed) (bool, erro
 	followed, err := s.keys.handOver(last)
 	if followed {
 		s.log.Info("followed the chain's checkpoint key hand-over", zap.Uint64("seq", last.Seq),
-			zap.String("new_key", shared.KeyLabel(last.Key.VerifierKey)), zap.String("keyset", s.keys.keyset().IDs()))
+			zap.String("new_key", logKeyLabel(last.Key.VerifierKey)), zap.String("keyset", s.keys.keyset().IDs()))
 	}
 	return followed, err
 }
@@ -493,4 +494,14 @@ func (s *Sealer) fetchRecords(ctx context.Context, offset int64, n int) ([]*kgo.
 		fetches.EachRecord(func(r *kgo.Record) { out = append(out, r) })
 	}
 	return out, nil
+}
+
+// logKeyLabel is shared.KeyLabel for a log field, without the quotes a
+// message needs (the log's JSON quotes it once).
+func logKeyLabel(text string) string {
+	l := shared.KeyLabel(text)
+	if u, err := strconv.Unquote(l); err == nil {
+		return u
+	}
+	return l
 }

@@ -379,7 +379,7 @@ func (s *Sealer) write(ctx context.Context, records []*kgo.Record, prepared []*s
 				return nil, nil, err
 			}
 			s.log.Warn("checkpoint key handed over: the retiring key signs this object's checkpoint, the new key every later one",
-				zap.Uint64("seq", last.Seq), zap.String("object", key), zap.String("new_key", shared.KeyLabel(last.Key.VerifierKey)),
+				zap.Uint64("seq", last.Seq), zap.String("object", key), zap.String("new_key", logKeyLabel(last.Key.VerifierKey)),
 				zap.String("keyset", s.keys.keyset().IDs()))
 		}
 		newHead := s.Head()
