@@ -79,8 +79,18 @@ func Listen(o Options) (*Server, error) {
 		}
 		fmt.Fprintln(w, "ready")
 	})
+	paths := []string{"/healthz", "/readyz"}
 	if o.Registry != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{}))
+		paths = append(paths, "/metrics")
+	}
+	// Another method on these is refused as such, not passed to Handler
+	// (which would answer that it has no such endpoint).
+	for _, p := range paths {
+		mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, r.Method+" is not allowed on "+p+"; use GET", http.StatusMethodNotAllowed)
+		})
 	}
 	if o.Profiling {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)

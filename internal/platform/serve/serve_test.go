@@ -71,6 +71,18 @@ func TestEndpoints(t *testing.T) {
 	if code, body := get(t, base+"/v1/x"); code != 200 || body != "api /v1/x" {
 		t.Errorf("handler: %d %q", code, body)
 	}
+	// Another method on the service's own endpoints is refused as such,
+	// not handed to the API (which answered 404 for POST /healthz).
+	for _, path := range []string{"/healthz", "/readyz", "/metrics"} {
+		resp, err := http.Post(base+path, "text/plain", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "GET, HEAD" {
+			t.Errorf("POST %s: %d Allow %q, want 405 with GET, HEAD", path, resp.StatusCode, resp.Header.Get("Allow"))
+		}
+	}
 
 	// Shutdown drains a request in flight.
 	answered := make(chan string)
