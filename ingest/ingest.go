@@ -301,14 +301,12 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, typ shared.Event
 	// told to apply.
 	p := Problem{Error: CodeUnavailable, EventID: env.EventID}
 	spooled := false
+	var spoolErr error
 	switch {
 	case env.Decision != nil:
 		out := rec.Escalate(env, err, producer.Policy{FailSafe: s.cfg.FailSafe, Durability: *durability})
-		p.FailSafeAction, spooled = out.Decision.Action, out.Spooled
+		p.FailSafeAction, spooled, spoolErr = out.Decision.Action, out.Spooled, out.SpoolErr
 		p.EscalationSpooled = &spooled
-		if out.SpoolErr != nil {
-			s.cfg.Logger.Error("the escalation could not be spooled: the chain will not show it", zap.String("event_id", env.EventID), zap.Error(out.SpoolErr))
-		}
 	case env.Override != nil:
 		p.FailSafeAction = producer.Stricter(env.Override.NewAction, s.cfg.FailSafe)
 	default:
@@ -317,7 +315,7 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, typ shared.Event
 	p.Message = "audit trail unavailable: the event is not confirmed recorded (the broker may still take it): apply fail_safe_action, and retry with the same event_id: " + err.Error()
 	s.cfg.Logger.Warn("event not confirmed recorded; answered 503 with the fail-safe action", zap.String("token", principal.Name),
 		zap.String("environment", env.Environment), zap.String("event_id", env.EventID), zap.String("fail_safe_action", string(p.FailSafeAction)),
-		zap.Bool("escalation_spooled", spooled), zap.Error(err))
+		zap.Bool("escalation_spooled", spooled), zap.NamedError("spool_error", spoolErr), zap.Error(err))
 	w.Header().Set("Retry-After", strconv.Itoa(int(s.cfg.RetryAfter.Round(time.Second)/time.Second)))
 	return answer(w, http.StatusServiceUnavailable, p)
 }
