@@ -27,7 +27,7 @@ func (discardRecorder) LogEvent(_ context.Context, ev *producer.Event, opts ...p
 
 func (discardRecorder) Ready() error { return nil }
 
-func (discardRecorder) Escalate(*shared.Envelope, error, producer.Policy) producer.Outcome {
+func (discardRecorder) EscalateEvent(*producer.Event, error, producer.Policy) producer.Outcome {
 	return producer.Outcome{}
 }
 

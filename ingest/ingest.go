@@ -64,10 +64,11 @@ var OpenAPI []byte
 // over, which the producer publishes as it is.
 type Recorder interface {
 	LogEvent(ctx context.Context, ev *producer.Event, opts ...producer.Option) (*shared.Receipt, error)
-	// Escalate records that a decision LogEvent could not audit was
-	// replaced by the fail-safe action (producer.Producer.Escalate: spooled
-	// for publication when the broker is back).
-	Escalate(e *shared.Envelope, err error, pol producer.Policy) producer.Outcome
+	// EscalateEvent records that a decision LogEvent could not audit was
+	// replaced by the fail-safe action (producer.Producer.EscalateEvent:
+	// spooled, as the bytes LogEvent published, for publication when the
+	// broker is back).
+	EscalateEvent(ev *producer.Event, err error, pol producer.Policy) producer.Outcome
 	Ready() error
 }
 
@@ -304,7 +305,7 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, typ shared.Event
 	var spoolErr error
 	switch {
 	case env.Decision != nil:
-		out := rec.Escalate(env, err, producer.Policy{FailSafe: s.cfg.FailSafe, Durability: *durability})
+		out := rec.EscalateEvent(ev, err, producer.Policy{FailSafe: s.cfg.FailSafe, Durability: *durability})
 		p.FailSafeAction, spooled, spoolErr = out.Decision.Action, out.Spooled, out.SpoolErr
 		p.EscalationSpooled = &spooled
 	case env.Override != nil:

@@ -52,7 +52,8 @@ func (f *fakeRecorder) Ready() error { return nil }
 
 // Escalate records the escalation as spooled (as a producer with a spool
 // does), with Govern's rule for the action.
-func (f *fakeRecorder) Escalate(e *shared.Envelope, err error, pol producer.Policy) producer.Outcome {
+func (f *fakeRecorder) EscalateEvent(ev *producer.Event, err error, pol producer.Policy) producer.Outcome {
+	e := ev.Envelope()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.escalated = append(f.escalated, e)

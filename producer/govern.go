@@ -105,6 +105,22 @@ func (p *Producer) Govern(ctx context.Context, d shared.Decision, pol Policy, op
 // the caller was told to apply. An e that is not a decision is escalated
 // to nothing: Outcome.Err says so.
 func (p *Producer) Escalate(e *shared.Envelope, err error, pol Policy) Outcome {
+	return p.escalate(e, nil, err, pol)
+}
+
+// EscalateEvent is Escalate for a decision read by ParseEvent and given
+// to LogEvent (the ingest service): the decision is spooled as the very
+// bytes LogEvent published, so that a late delivery of those and the
+// spool's copy are one event, not an event id on two spellings.
+func (p *Producer) EscalateEvent(ev *Event, err error, pol Policy) Outcome {
+	if ev == nil || ev.env == nil {
+		return Outcome{Err: fmt.Errorf("escalate: not an event checked by ParseEvent: %w", err)}
+	}
+	return p.escalate(ev.env, ev.record, err, pol)
+}
+
+// escalate is Escalate; record, if set, is e's record as published.
+func (p *Producer) escalate(e *shared.Envelope, record []byte, err error, pol Policy) Outcome {
 	if pol.FailSafe == "" {
 		pol.FailSafe = shared.ActionChallenge
 	}
@@ -131,14 +147,14 @@ func (p *Producer) Escalate(e *shared.Envelope, err error, pol Policy) Outcome {
 			zap.String("action", string(out.Decision.Action)), zap.Error(err))
 		return out
 	}
-	var records []*shared.Envelope
+	var records []spoolRecord
 	if reason == "unavailable" {
-		records = append(records, e)
+		records = append(records, spoolRecord{e: e, record: record})
 	}
 	if out.Escalated {
 		ov := p.NewOverride(shared.Override{DecisionID: d.DecisionID, ReviewerID: pol.ReviewerID, NewAction: out.Decision.Action,
 			Reason: clipReason(fmt.Sprintf("fail-safe escalation from %s: the decision could not be audited: %v", d.Action, err))})
-		records = append(records, ov)
+		records = append(records, spoolRecord{e: ov})
 	}
 	out.Spooled, out.SpoolErr = p.spoolRecords(records)
 	p.cfg.Logger.Warn("decision not audited; returned with the fail-safe action", zap.String("decision_id", d.DecisionID),
@@ -147,8 +163,15 @@ func (p *Producer) Escalate(e *shared.Envelope, err error, pol Policy) Outcome {
 	return out
 }
 
+// spoolRecord is an event to spool: its record as published when it was
+// (record), else written from e.
+type spoolRecord struct {
+	e      *shared.Envelope
+	record []byte
+}
+
 // spoolRecords appends the records to the spool, all or none.
-func (p *Producer) spoolRecords(events []*shared.Envelope) (bool, error) {
+func (p *Producer) spoolRecords(events []spoolRecord) (bool, error) {
 	if len(events) == 0 {
 		return false, nil
 	}
@@ -157,8 +180,12 @@ func (p *Producer) spoolRecords(events []*shared.Envelope) (bool, error) {
 		return false, errors.New("no spool configured (Config.SpoolDir): the escalation is not recorded")
 	}
 	values := make([][]byte, len(events))
-	for i, e := range events {
-		v, err := p.value(e)
+	for i, sr := range events {
+		if sr.record != nil {
+			values[i] = sr.record
+			continue
+		}
+		v, err := p.value(sr.e)
 		if err != nil {
 			p.m.dropped.Add(float64(len(events)))
 			return false, err

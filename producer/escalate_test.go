@@ -1,0 +1,46 @@
+package producer
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/aegisai/audit/shared"
+)
+
+// A decision the ingest service could not audit is spooled as the bytes
+// LogEvent published, not written again from its envelope: the two
+// spellings differ (a time's trailing zero, here), and a late delivery of
+// the first beside the spool's second would be one event id on two
+// events (an index anomaly, and both indexed).
+func TestEscalateEventSpoolsTheBytesPublished(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	p, err := New(ctx, Config{Brokers: []string{"127.0.0.1:1"}, Environment: "prod", SpoolDir: t.TempDir(), Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	body := []byte(`{"environment":"prod","event_id":"e1","occurred_at":"2026-11-27T09:30:00.120Z","decision":{"decision_id":"d1","action":"ALLOW","confidence_score":0.5,"policy_version":"p1","user_id":"u1","session_id":"s1"}}`)
+	ev, err := ParseEvent(body, shared.Defaults{Type: shared.TypeDecision})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rewritten, _ := ev.Envelope().Record()
+	if bytes.Equal(rewritten, ev.record) {
+		t.Fatal("the envelope writes the same bytes: the test proves nothing")
+	}
+	out := p.EscalateEvent(ev, fmt.Errorf("%w: broker gone", ErrAuditUnavailable), Policy{})
+	if !out.Spooled || out.Decision.Action != shared.ActionChallenge {
+		t.Fatalf("outcome %+v: want spooled, CHALLENGE", out)
+	}
+	spooled, _, err := p.spool.peek(10)
+	if err != nil || len(spooled) != 2 {
+		t.Fatalf("spool holds %d records (%v), want the decision and the override", len(spooled), err)
+	}
+	if !bytes.Equal(spooled[0], ev.record) {
+		t.Fatalf("spooled decision\n %s\nwant the bytes published\n %s", spooled[0], ev.record)
+	}
+}
