@@ -248,23 +248,36 @@ func (s *Store) List(ctx context.Context, prefix string) ([]string, error) {
 	return keys, nil
 }
 
-// CheckpointAfter returns the first checkpoint key of chain listed after
-// the checkpoint key of seq, and its seq (ok false: none). Keys in the
-// checkpoints folder that are not checkpoint keys are passed over.
+// CheckpointAfter returns the first checkpoint key of chain after the
+// checkpoint key of seq, and its seq (ok false: none). Keys in the
+// checkpoints folder that are not checkpoint keys are passed over. The
+// listing is of versions: a key under a delete marker is one too (its
+// sealed version is still there, and still signs its seq).
 func (s *Store) CheckpointAfter(ctx context.Context, chain string, seq uint64) (key string, at uint64, ok bool, err error) {
 	prefix := shared.CheckpointPrefix(s.prefix(), chain)
-	p := s3.NewListObjectsV2Paginator(s.S3, &s3.ListObjectsV2Input{Bucket: aws.String(s.Bucket), Prefix: aws.String(prefix),
-		StartAfter: aws.String(shared.CheckpointKey(s.prefix(), chain, seq))})
+	p := s3.NewListObjectVersionsPaginator(s.S3, &s3.ListObjectVersionsInput{Bucket: aws.String(s.Bucket), Prefix: aws.String(prefix),
+		KeyMarker: aws.String(shared.CheckpointKey(s.prefix(), chain, seq))})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return "", 0, false, fmt.Errorf("list s3://%s/%s: %w", s.Bucket, prefix, err)
+			return "", 0, false, fmt.Errorf("list versions of s3://%s/%s: %w", s.Bucket, prefix, err)
 		}
-		for _, o := range page.Contents {
-			k := aws.ToString(o.Key)
-			if at, ok := shared.ParseCheckpointKey(s.prefix(), chain, k); ok && at > seq {
-				return k, at, true, nil
+		// The page's versions and delete markers are each in key order;
+		// the first checkpoint key of either is the answer.
+		best, bestAt, found := "", uint64(0), false
+		consider := func(k string) {
+			if at, ok := shared.ParseCheckpointKey(s.prefix(), chain, k); ok && at > seq && (!found || k < best) {
+				best, bestAt, found = k, at, true
 			}
+		}
+		for _, v := range page.Versions {
+			consider(aws.ToString(v.Key))
+		}
+		for _, d := range page.DeleteMarkers {
+			consider(aws.ToString(d.Key))
+		}
+		if found {
+			return best, bestAt, true, nil
 		}
 	}
 	return "", 0, false, nil

@@ -218,7 +218,18 @@ func Discover(ctx context.Context, cfg DiscoverConfig, emit func(Found) error) (
 	// like an empty answer.
 	genesis := shared.GenesisKey(cfg.Prefix, cfg.Chain)
 	if _, err := store.Head(ctx, genesis, ""); errors.Is(err, archive.ErrNotFound) {
-		return rep, fmt.Errorf("%w: chain %q has no genesis object (s3://%s/%s)", ErrNoChain, cfg.Chain, cfg.Bucket, genesis)
+		// A delete marker on the genesis hides nothing either: its sealed
+		// version is still there (aegis verify reports the marker).
+		ids, lerr := store.SealedVersions(ctx, genesis)
+		if lerr != nil {
+			return rep, lerr
+		}
+		if len(ids) == 0 {
+			return rep, fmt.Errorf("%w: chain %q has no genesis object (s3://%s/%s)", ErrNoChain, cfg.Chain, cfg.Bucket, genesis)
+		}
+		if cfg.Warn != nil {
+			cfg.Warn(fmt.Sprintf("%s: a delete marker is on the genesis; its sealed version is under it (aegis verify reports the key)", genesis))
+		}
 	} else if err != nil {
 		return rep, err
 	}
@@ -320,8 +331,9 @@ func readDiscovered(ctx context.Context, store *archive.Store, cfg DiscoverConfi
 	cur, err := store.GetLocked(ctx, ref.Key)
 	var d *discovered
 	switch {
-	case errors.Is(err, archive.ErrTooLarge): // not a batch the sealer wrote
-		return &discovered{failure: &Failure{Key: ref.Key, Reason: err.Error(), Err: ErrVerifyFailed}}, nil
+	case errors.Is(err, archive.ErrTooLarge): // not a batch the sealer wrote: one written over it?
+		cur = tooLarge
+		d = &discovered{failure: &Failure{Key: ref.Key, Reason: err.Error(), Err: ErrVerifyFailed}}
 	case errors.Is(err, archive.ErrNotFound): // a delete marker on it (the survey listed its versions)
 		ids, err := store.SealedVersions(ctx, ref.Key)
 		if err != nil {
@@ -338,8 +350,24 @@ func readDiscovered(ctx context.Context, store *archive.Store, cfg DiscoverConfi
 	case err != nil:
 		return nil, err
 	default:
-		if d, err = checkDiscovered(ctx, store, cfg, trusted, ref, cur); err != nil || d.failure == nil {
+		if d, err = checkDiscovered(ctx, store, cfg, trusted, ref, cur); err != nil {
 			return d, err
+		}
+		if d.failure == nil && d.signed {
+			return d, nil
+		}
+		// Verified but signed by no checkpoint: the newest object, or a
+		// version written over a sealed one (its lines plus a forged one
+		// still chain, and no checkpoint signs them). Only a key with older
+		// versions can be the second: read them.
+		if d.failure == nil {
+			ids, err := store.SealedVersions(ctx, ref.Key)
+			if err != nil {
+				return nil, err
+			}
+			if len(ids) < 2 {
+				return d, nil
+			}
 		}
 	}
 	var sealed *discovered
@@ -359,7 +387,7 @@ func readDiscovered(ctx context.Context, store *archive.Store, cfg DiscoverConfi
 		return nil
 	})
 	if err != nil || !ok {
-		return d, err
+		return d, err // the current version's verdict: a failure, or unsigned
 	}
 	warnSealedVersion(cfg.Warn, ref.Key, cur, obj)
 	return sealed, nil

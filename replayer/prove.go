@@ -188,6 +188,8 @@ func readSealedVersion(ctx context.Context, store *archive.Store, warn func(stri
 		if err = sealed(cur); err == nil {
 			return cur, nil
 		}
+	case errors.Is(err, archive.ErrTooLarge):
+		cur = tooLarge // larger than anything sealed: a version written over it, or garbage
 	case !errors.Is(err, archive.ErrNotFound):
 		return nil, err
 	}
@@ -203,6 +205,11 @@ func readSealedVersion(ctx context.Context, store *archive.Store, warn func(stri
 	warnSealedVersion(warn, key, cur, obj)
 	return obj, nil
 }
+
+// tooLarge stands for a current version too large to read, in
+// SealedVersion (which then reads every version, the current one failing
+// again) and in the warning that names it.
+var tooLarge = &archive.Object{VersionID: "(larger than any sealed object)"}
 
 // warnSealedVersion tells warn, if set, that obj, an older version of key,
 // was read because cur (nil: a delete marker) is not the sealed one.

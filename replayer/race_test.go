@@ -36,6 +36,15 @@ func (s *sealerAtCheckpointListing) ListObjectsV2(ctx context.Context, in *s3.Li
 	return s.S3API.ListObjectsV2(ctx, in, opts...)
 }
 
+// ListObjectVersions is the listing that looks for the checkpoint after a
+// seq (archive.Store.CheckpointAfter: from a key marker), not the survey's.
+func (s *sealerAtCheckpointListing) ListObjectVersions(ctx context.Context, in *s3.ListObjectVersionsInput, opts ...func(*s3.Options)) (*s3.ListObjectVersionsOutput, error) {
+	if aws.ToString(in.Prefix) == s.folder && in.KeyMarker != nil {
+		s.once.Do(func() { s.write(); s.wrote = true })
+	}
+	return s.S3API.ListObjectVersions(ctx, in, opts...)
+}
+
 // errIndexReached is what indexAfterProgress answers past a rebuild's
 // progress record: the reader got to the index with an object it took as
 // signed (or, rebuild, to clearing its progress at the end).

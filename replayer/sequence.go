@@ -104,6 +104,10 @@ func (s *sequence) successor(ctx context.Context, last bool) error {
 	return s.missing(ctx, cp.Object, last, fmt.Sprintf("%s (seq %d) signs it as the object after %s", key, cp.Seq, s.prevKey))
 }
 
+// errNotSignedHere: no version of a checkpoint key is a checkpoint of that
+// key's seq signed by the trusted keys.
+var errNotSignedHere = errors.New("not a checkpoint signed for its key")
+
 // signedCheckpointAfter returns the chain's first checkpoint after seq
 // that verifies with the trusted keys at its own key (ok false: none).
 // Files at checkpoint keys that do not (garbage, or a checkpoint copied
@@ -117,16 +121,26 @@ func signedCheckpointAfter(ctx context.Context, store *archive.Store, trusted sh
 			return "", shared.Checkpoint{}, false, err
 		}
 		seq = at
-		obj, err := store.Get(ctx, key, "")
-		if errors.Is(err, archive.ErrNotFound) {
-			continue // deleted since it was listed: verify reports that
-		}
-		if err != nil {
-			return "", shared.Checkpoint{}, false, err
-		}
-		if cp, err := trusted.Open(obj.Body); err == nil && cp.Chain == chain && cp.Seq == at {
+		// The sealed version counts, whatever was written over it or put
+		// on it since: a checkpoint garbled or hidden under a delete marker
+		// after a forged object still signs a later seq (before, the
+		// forged object passed as the unsigned newest).
+		var cp shared.Checkpoint
+		_, err = readSealedVersion(ctx, store, nil, key, func(obj *archive.Object) error {
+			c, err := trusted.Open(obj.Body)
+			if err != nil || c.Chain != chain || c.Seq != at {
+				return errNotSignedHere
+			}
+			cp = c
+			return nil
+		})
+		switch {
+		case err == nil:
 			return key, cp, true, nil
+		case errors.Is(err, archive.ErrNotFound), errors.Is(err, errNotSignedHere):
+			continue // no version of it verifies at its own key (or it was deleted since the listing): verify reports that
 		}
+		return "", shared.Checkpoint{}, false, err
 	}
 }
 
