@@ -31,7 +31,6 @@ func a17Discover(t *testing.T, store *s3mem.S3, vkey string, first, last int) ([
 	return got, warnings, time.Since(start), err
 }
 
-
 // (a) The chain's newest object, sealed and signed, written over by a
 // version that is the sealed lines plus one forged line chained after
 // them (no key needed: entries are only hash-chained). Its last seq has
