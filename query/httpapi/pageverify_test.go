@@ -335,3 +335,44 @@ func TestThePageReadsKeysAndCheckpointsAsGoDoes(t *testing.T) {
 	}
 	t.Logf("%d keys, keysets and checkpoints (%d of 300 random keys points)", len(cases), points)
 }
+
+// compareRunner checks an index answer against signed entries with the
+// page's compareAnswer, printing each check's verdict.
+const compareRunner = `
+globalThis.window = globalThis;
+const fs = require("fs");
+require("vm").runInThisContext(fs.readFileSync(process.argv[2], "utf8"), { filename: "verify.js" });
+const signed = "2026-11-27T09:00:00.120Z";
+const rep = { currentAction: "ALLOW", entries: [{ object: "o", line: { seq: 1, hash: "h", event: { type: "decision", event_id: "e",
+  environment: "prod", occurred_at: signed, decision: { decision_id: "d", action: "ALLOW", confidence_score: 0.5, policy_version: "p",
+  user_id: "u", session_id: "s" } } } }] };
+for (const at of ["2026-11-27T09:00:00.12Z", "2026-11-27T09:00:00.120Z", "2026-11-27T09:00:00.13Z", "2026-11-27T09:00:00Z"]) {
+  const h = { decision_id: "d", event_id: "e", environment: "prod", occurred_at: at, action: "ALLOW", confidence_score: 0.5,
+    policy_version: "p", user_id: "u", session_id: "s", current_action: "ALLOW", proof: { seq: 1, hash: "h", s3_key: "o" } };
+  console.log(at, window.AegisVerify.compareAnswer(h, rep).every((c) => c.ok));
+}
+`
+
+// The index answers a time as Go writes it ("…00.12Z"); the signed event
+// may write it with trailing zeros ("…00.120Z", which FORMAT.md section 2.2
+// allows in events). They are one instant, as Go's CheckProof judges
+// them (time.Equal): the page compared the two strings and failed an
+// honest answer (found by an attack on the page).
+func TestThePageComparesTimesAsInstants(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatalf("node (Node.js) is needed to run the page's verifier: %v", err)
+	}
+	runner := filepath.Join(t.TempDir(), "compare.js")
+	if err := os.WriteFile(runner, []byte(compareRunner), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(node, runner, filepath.Join("page", "verify.js")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("node: %v\n%s", err, out)
+	}
+	want := "2026-11-27T09:00:00.12Z true\n2026-11-27T09:00:00.120Z true\n2026-11-27T09:00:00.13Z false\n2026-11-27T09:00:00Z false\n"
+	if string(out) != want {
+		t.Fatalf("the page's verdicts on the answer's time against the signed 09:00:00.120Z:\n%s\nwant\n%s", out, want)
+	}
+}

@@ -131,7 +131,7 @@
   // A verifier key: <name>+<8 hex key hash>+<base64 of 0x01 and 32 bytes>
   // (section 7.1). The key hash is checked, and the key imported.
   async function parseVerifierKey(text) {
-    const s = String(text).trim();
+    const s = String(text); // as Go's ParseVerifierKey: no trimming (parseKeyset trims as Go does)
     const a = s.indexOf("+"), b = a < 0 ? -1 : s.indexOf("+", a + 1);
     if (a <= 0 || b < 0) throw new Error("a verifier key is name+hash+key");
     const name = s.slice(0, a), hash = s.slice(a + 1, b);
@@ -152,16 +152,21 @@
   // lines starting with # ignored), contiguous from seq 0, only the last
   // range open, no key twice. A checkpoint verifies only with the key
   // whose range holds its seq.
+  // goSpace is what Go's strings.TrimSpace trims (unicode.IsSpace): the
+  // page trims exactly what aegis verify-proof trims, no more (JavaScript's
+  // trim() also takes a byte order mark, and its \s more than Go).
+  const goSpace = "[\\t\\n\\v\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]";
+  const goTrimSpace = (s) => s.replace(new RegExp(`^${goSpace}+|${goSpace}+$`, "g"), "");
   async function parseKeyset(text) {
-    const t = String(text).trim();
-    if (t !== "" && !/[\s#]/.test(t)) {
+    const t = goTrimSpace(String(text));
+    if (t !== "" && !/[ \t\n\r#]/.test(t)) {
       const key = await parseVerifierKey(t);
       return { ranges: [{ key, from: 0, to: null }], id: key.id };
     }
     const ranges = [];
     const lines = String(text).split("\n");
     for (let n = 0; n < lines.length; n++) {
-      const line = lines[n].trim();
+      const line = lines[n].replace(/^[ \t\r]+|[ \t\r]+$/g, ""); // Go: strings.Trim(raw, " \t\r")
       if (line === "" || line.startsWith("#")) continue;
       const bad = (why) => new Error(`keyset line ${n + 1}: ${why}`);
       const f = line.split(/[ \t]+/);
@@ -354,6 +359,14 @@
     try { return canonical(v); } catch (e) { return JSON.stringify(v === undefined ? null : v); }
   }
 
+  // sameInstant compares two timestamps of section 2.2 as instants, as Go's
+  // CheckProof does (time.Equal): an event may write a fraction with
+  // trailing zeros ("…00.120Z"), which the index's answer writes without.
+  function sameInstant(a, b) {
+    const norm = (t) => typeof t === "string" ? t.replace(/(\.[0-9]*?)0+Z$/, "$1Z").replace(/\.Z$/, "Z") : t;
+    return typeof a === "string" && typeof b === "string" && norm(a) === norm(b);
+  }
+
   // compareAnswer checks that the index's answer (a History from the API)
   // says what the verified entries say: every item's seq, hash, object and
   // content, and the current action.
@@ -367,7 +380,10 @@
       const bad = [];
       if (r.line.hash !== p.hash) bad.push(`hash (index ${p.hash}, signed ${r.line.hash})`);
       if (r.object !== p.s3_key) bad.push(`object (index ${p.s3_key}, signed ${r.object})`);
-      for (const [name, a, b] of fields(r.line.event)) if (canon(a) !== canon(b)) bad.push(`${name} (index ${canon(a)}, signed ${canon(b)})`);
+      for (const [name, a, b] of fields(r.line.event)) {
+        const same = name === "occurred_at" ? sameInstant(a, b) : canon(a) === canon(b);
+        if (!same) bad.push(`${name} (index ${canon(a)}, signed ${canon(b)})`);
+      }
       checks.push({ name: what, ok: bad.length === 0, detail: bad.length ? "the index differs from the signed entry in " + bad.join("; ") : `seq ${p.seq} matches the signed entry` });
     };
     const decision = (d) => (ev) => {
