@@ -102,6 +102,19 @@ func CheckProof(h *History, rep shared.ProofReport) []string {
 		}
 	}
 	check("decision "+h.DecisionID, h.Proof, decision(h.Decision))
+	// Of two decision events sealed with one id, the first (by seq) is the
+	// decision (docs/FORMAT.md section 11): an answer that shows the
+	// later one as the decision, and the first as the conflicting one,
+	// is not what the signed entries say, though each item matches its
+	// own entry.
+	for _, pe := range rep.Entries {
+		if pe.Envelope != nil && pe.Envelope.Decision != nil {
+			if pe.Entry.Seq != h.Proof.Seq {
+				bad = append(bad, fmt.Sprintf("the index answers the decision event of seq %d; the first decision event of the signed entries is seq %d, which is the decision", h.Proof.Seq, pe.Entry.Seq))
+			}
+			break
+		}
+	}
 	for _, c := range h.Conflicting {
 		check("conflicting decision "+c.EventID, c.Proof, decision(c))
 	}

@@ -346,6 +346,18 @@ const signed = "2026-11-27T09:00:00.120Z";
 const rep = { currentAction: "ALLOW", entries: [{ object: "o", line: { seq: 1, hash: "h", event: { type: "decision", event_id: "e",
   environment: "prod", occurred_at: signed, decision: { decision_id: "d", action: "ALLOW", confidence_score: 0.5, policy_version: "p",
   user_id: "u", session_id: "s" } } } }] };
+// A reused decision id: the later decision answered as the decision, the
+// first as the conflicting one (each item its own signed entry).
+const dec = (id, action) => ({ type: "decision", event_id: id, environment: "prod", occurred_at: signed,
+  decision: { decision_id: "d", action, confidence_score: 0.5, policy_version: "p", user_id: "u", session_id: "s" } });
+const two = { currentAction: "ALLOW", entries: [{ object: "o1", line: { seq: 1, hash: "h1", event: dec("e1", "ALLOW") } },
+  { object: "o2", line: { seq: 2, hash: "h2", event: dec("e2", "BLOCK") } }] };
+const item = (id, action, seq) => ({ decision_id: "d", event_id: id, environment: "prod", occurred_at: signed, action, confidence_score: 0.5,
+  policy_version: "p", user_id: "u", session_id: "s", current_action: "ALLOW", proof: { seq, hash: "h" + seq, s3_key: "o" + seq } });
+const honest = Object.assign(item("e1", "ALLOW", 1), { conflicting: [item("e2", "BLOCK", 2)] });
+const swapped = Object.assign(item("e2", "BLOCK", 2), { conflicting: [item("e1", "ALLOW", 1)] });
+console.log("honest", window.AegisVerify.compareAnswer(honest, two).every((c) => c.ok));
+console.log("swapped", window.AegisVerify.compareAnswer(swapped, two).every((c) => c.ok));
 for (const at of ["2026-11-27T09:00:00.12Z", "2026-11-27T09:00:00.120Z", "2026-11-27T09:00:00.13Z", "2026-11-27T09:00:00Z"]) {
   const h = { decision_id: "d", event_id: "e", environment: "prod", occurred_at: at, action: "ALLOW", confidence_score: 0.5,
     policy_version: "p", user_id: "u", session_id: "s", current_action: "ALLOW", proof: { seq: 1, hash: "h", s3_key: "o" } };
@@ -353,7 +365,10 @@ for (const at of ["2026-11-27T09:00:00.12Z", "2026-11-27T09:00:00.120Z", "2026-1
 }
 `
 
-// The index answers a time as Go writes it ("…00.12Z"); the signed event
+// The page's compareAnswer, as Go's CheckProof: a reused decision id's
+// later decision answered as the decision is refused (each item matched
+// its own signed entry, and the page said VERIFIED), and
+// the index answers a time as Go writes it ("…00.12Z"); the signed event
 // may write it with trailing zeros ("…00.120Z", which FORMAT.md section 2.2
 // allows in events). They are one instant, as Go's CheckProof judges
 // them (time.Equal): the page compared the two strings and failed an
@@ -371,7 +386,8 @@ func TestThePageComparesTimesAsInstants(t *testing.T) {
 	if err != nil {
 		t.Fatalf("node: %v\n%s", err, out)
 	}
-	want := "2026-11-27T09:00:00.12Z true\n2026-11-27T09:00:00.120Z true\n2026-11-27T09:00:00.13Z false\n2026-11-27T09:00:00Z false\n"
+	want := "honest true\nswapped false\n" +
+		"2026-11-27T09:00:00.12Z true\n2026-11-27T09:00:00.120Z true\n2026-11-27T09:00:00.13Z false\n2026-11-27T09:00:00Z false\n"
 	if string(out) != want {
 		t.Fatalf("the page's verdicts on the answer's time against the signed 09:00:00.120Z:\n%s\nwant\n%s", out, want)
 	}

@@ -394,6 +394,15 @@
         ["user_id", d.user_id, x.user_id], ["session_id", d.session_id, x.session_id], ["metadata", d.metadata, x.metadata]];
     };
     item("index answer: decision " + h.decision_id, h.proof, decision(h));
+    // Of two decision events with one id, the first (by seq) is the
+    // decision (section 11): an answer showing the later one as the
+    // decision is not what the signed entries say, though each item
+    // matches its own entry.
+    const first = rep.entries.find((r) => r.line && r.line.event && r.line.event.decision);
+    if (first && first.line.seq !== h.proof.seq) {
+      checks.push({ name: "index answer: the decision is the first decision event", ok: false,
+        detail: `the index answers the decision event of seq ${h.proof.seq}; the first of the signed entries is seq ${first.line.seq}` });
+    }
     for (const c of h.conflicting || []) item("index answer: conflicting decision " + c.event_id, c.proof, decision(c));
     // The page of overrides, and the one that set the current state when
     // it is on another page.

@@ -1,0 +1,44 @@
+package query_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aegisai/audit/query"
+	"github.com/aegisai/audit/shared"
+)
+
+// Two decision events sealed with one decision id (a producer reused it):
+// the first by seq is the decision. A lying query service that answers
+// the later one as the decision, and the first as the conflicting one,
+// shows every item as its own signed entry says: CheckProof (and the
+// page) must still refuse it (found by an attack on the page, where both
+// accepted it).
+func TestCheckProofRefusesTheLaterDecisionAnsweredAsTheDecision(t *testing.T) {
+	at := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	env := func(id string, action shared.Action) *shared.Envelope {
+		return &shared.Envelope{Type: shared.TypeDecision, EventID: id, Environment: "prod", OccurredAt: at,
+			Decision: &shared.Decision{DecisionID: "d", Action: action, ConfidenceScore: 0.5, PolicyVersion: "p", UserID: "u", SessionID: "s"}}
+	}
+	first, later := env("e1", shared.ActionAllow), env("e2", shared.ActionBlock)
+	h1, h2 := shared.Hash{1}, shared.Hash{2}
+	rep := shared.ProofReport{Chain: "prod", DecisionID: "d", Action: shared.ActionAllow, CurrentAction: shared.ActionAllow, Entries: []shared.ProvedEntry{
+		{Entry: &shared.Entry{Seq: 1, Hash: h1}, Envelope: first, Object: "o1"},
+		{Entry: &shared.Entry{Seq: 2, Hash: h2}, Envelope: later, Object: "o2"},
+	}}
+	item := func(e *shared.Envelope, seq uint64, hash shared.Hash, object string) query.Decision {
+		return query.Decision{DecisionID: "d", EventID: e.EventID, Environment: "prod", OccurredAt: at, Action: string(e.Decision.Action),
+			ConfidenceScore: 0.5, PolicyVersion: "p", UserID: "u", SessionID: "s", CurrentAction: "ALLOW",
+			Proof: query.Proof{Seq: seq, Hash: hash.String(), Object: object}}
+	}
+	honest := &query.History{Decision: item(first, 1, h1, "o1"), Conflicting: []query.Decision{item(later, 2, h2, "o2")}}
+	if bad := query.CheckProof(honest, rep); len(bad) != 0 {
+		t.Fatalf("the honest answer: %v", bad)
+	}
+	swapped := &query.History{Decision: item(later, 2, h2, "o2"), Conflicting: []query.Decision{item(first, 1, h1, "o1")}}
+	swapped.CurrentAction = "ALLOW"
+	if bad := query.CheckProof(swapped, rep); len(bad) == 0 || !strings.Contains(strings.Join(bad, "; "), "the first decision event of the signed entries is seq 1") {
+		t.Fatalf("the later decision answered as the decision: %v, want it refused", bad)
+	}
+}
