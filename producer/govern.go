@@ -92,26 +92,19 @@ func (p *Producer) Govern(ctx context.Context, d shared.Decision, pol Policy, op
 	if err == nil {
 		return Outcome{Decision: d, Audited: true, Receipt: receipt}
 	}
-	out := p.Escalate(e, err, pol)
+	out := p.escalate(e, nil, err, pol) // nil: Log wrote e's record with the same function the spool uses
 	out.Receipt = receipt
 	return out
 }
 
-// Escalate is Govern after the decision event e failed to be audited with
-// err (from Log or LogEvent, with pol's durability): it returns e's
-// decision with the fail-safe action (or its own, if stricter), counts the
-// escalation and spools its record, as Govern says. The ingest service
-// calls it for a decision it answers 503, so that the chain shows what
-// the caller was told to apply. An e that is not a decision is escalated
-// to nothing: Outcome.Err says so.
-func (p *Producer) Escalate(e *shared.Envelope, err error, pol Policy) Outcome {
-	return p.escalate(e, nil, err, pol)
-}
-
-// EscalateEvent is Escalate for a decision read by ParseEvent and given
-// to LogEvent (the ingest service): the decision is spooled as the very
-// bytes LogEvent published, so that a late delivery of those and the
-// spool's copy are one event, not an event id on two spellings.
+// EscalateEvent is Govern after a decision read by ParseEvent failed to be
+// audited by LogEvent with err (with pol's durability): the ingest service
+// calls it for a decision it answers 503, so that the chain shows what the
+// caller was told to apply. It returns the decision with the fail-safe
+// action (or its own, if stricter), counts the escalation and spools its
+// record as Govern says; the decision is spooled as the very bytes
+// LogEvent published, so that a late delivery of those and the spool's
+// copy are one event, not an event id on two spellings.
 func (p *Producer) EscalateEvent(ev *Event, err error, pol Policy) Outcome {
 	if ev == nil || ev.env == nil {
 		return Outcome{Err: fmt.Errorf("escalate: not an event checked by ParseEvent: %w", err)}
@@ -119,7 +112,9 @@ func (p *Producer) EscalateEvent(ev *Event, err error, pol Policy) Outcome {
 	return p.escalate(ev.env, ev.record, err, pol)
 }
 
-// escalate is Escalate; record, if set, is e's record as published.
+// escalate escalates the decision event e (an e that is not a decision is
+// escalated to nothing: Outcome.Err says so); record, if set, is e's
+// record as published, else it is written from e.
 func (p *Producer) escalate(e *shared.Envelope, record []byte, err error, pol Policy) Outcome {
 	if pol.FailSafe == "" {
 		pol.FailSafe = shared.ActionChallenge
