@@ -72,18 +72,25 @@ type pageVerdict struct {
 	Why     string `json:"why"`
 }
 
-// pageVerdicts runs the page's verifier on every case. Node.js missing is
-// a failure, not a skip: the page is what an auditor runs.
-func pageVerdicts(t *testing.T, cases []pageCase) []pageVerdict {
+// nodeScript finds Node.js and writes script to a file for it. Node.js
+// missing is a failure, not a skip: the page is what an auditor runs.
+func nodeScript(t *testing.T, script string) (node, path string) {
 	t.Helper()
 	node, err := exec.LookPath("node")
 	if err != nil {
 		t.Fatalf("node (Node.js) is needed to run the page's verifier: %v", err)
 	}
-	runner := filepath.Join(t.TempDir(), "runner.js")
-	if err := os.WriteFile(runner, []byte(pageRunner), 0o600); err != nil {
+	path = filepath.Join(t.TempDir(), "script.js")
+	if err := os.WriteFile(path, []byte(script), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	return node, path
+}
+
+// pageVerdicts runs the page's verifier on every case.
+func pageVerdicts(t *testing.T, cases []pageCase) []pageVerdict {
+	t.Helper()
+	node, runner := nodeScript(t, pageRunner)
 	var in bytes.Buffer
 	for _, c := range cases {
 		line, _ := json.Marshal(map[string]string{"bundle": base64.StdEncoding.EncodeToString(c.bundle), "keyset": c.keyset, "only": c.only})
@@ -374,14 +381,7 @@ for (const at of ["2026-11-27T09:00:00.12Z", "2026-11-27T09:00:00.120Z", "2026-1
 // them (time.Equal): the page compared the two strings and failed an
 // honest answer (found by an attack on the page).
 func TestThePageComparesTimesAsInstants(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatalf("node (Node.js) is needed to run the page's verifier: %v", err)
-	}
-	runner := filepath.Join(t.TempDir(), "compare.js")
-	if err := os.WriteFile(runner, []byte(compareRunner), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	node, runner := nodeScript(t, compareRunner)
 	out, err := exec.Command(node, runner, filepath.Join("page", "verify.js")).CombinedOutput()
 	if err != nil {
 		t.Fatalf("node: %v\n%s", err, out)
