@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/aegisai/audit/internal/platform/setting"
+	"github.com/aegisai/audit/internal/platform/shown"
 	"github.com/aegisai/audit/replayer"
 	"github.com/aegisai/audit/shared"
 )
@@ -40,7 +41,7 @@ the range.`,
 				return err
 			}
 			cfg := replayer.DiscoverConfig{S3: s3c, Bucket: c.bucket, Prefix: c.prefix, Chain: c.chain, VerifierKey: vkey,
-				UserID: user, SessionID: session, DecisionID: decision, Type: shared.EntryType(typ), Warn: warnStderr}
+				UserID: user, SessionID: session, DecisionID: decision, Type: shared.EntryType(typ), Warn: c.warn}
 			if env != "" {
 				cfg.Chain = env
 			}
@@ -84,9 +85,9 @@ the range.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(os.Stderr, "%d entries matched, %d read and verified in %d objects of %d days; %d unsigned\n",
+			fmt.Fprintf(c.stderr, "%d entries matched, %d read and verified in %d objects of %d days; %d unsigned\n",
 				rep.Matched, rep.Entries, rep.Objects, rep.Days, rep.Unsigned)
-			warnRewritten(os.Stderr, rep.Rewritten, rep.FirstRewritten)
+			warnRewritten(c.stderr, rep.Rewritten, rep.FirstRewritten)
 			return nil
 		}),
 	}
@@ -168,6 +169,9 @@ func clipText(s string, n int) string {
 // through the countingWriter every command's standard output is wrapped in
 // (discover never printed its table before it looked through it).
 func isTerminal(w io.Writer) bool {
+	if sw, ok := w.(*shown.Writer); ok {
+		w = sw.W
+	}
 	if cw, ok := w.(*countingWriter); ok {
 		w = cw.w
 	}

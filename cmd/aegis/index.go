@@ -166,7 +166,7 @@ runs in a private folder under --temp-dir, removed at the end.`,
 				return renameFields(cmd, err)
 			}
 			n := rep.DifferenceCount()
-			fmt.Fprintf(os.Stderr, "checked %d entries in %d objects: %d differences\n", rep.Entries, rep.Done, n)
+			fmt.Fprintf(c.stderr, "checked %d entries in %d objects: %d differences\n", rep.Entries, rep.Done, n)
 			if n > 0 {
 				return fmt.Errorf("the index differs from S3 in %d items (aegis rebuild --only-missing mends them)", n)
 			}
@@ -267,8 +267,8 @@ func partitionLine(p indexer.PartitionStatus) string {
 	return fmt.Sprintf("partition %d: %s; %s (the indexer group's offset %d, the partition's end %d%s)", p.Partition, state, last, p.Committed, p.End, marker)
 }
 
-// warnStderr writes a warning line to stderr (replayer.ProveConfig.Warn).
-func warnStderr(msg string) { fmt.Fprintln(os.Stderr, "warning: "+msg) }
+// warn writes a warning line to standard error (replayer.ProveConfig.Warn).
+func (c *common) warn(msg string) { fmt.Fprintln(c.stderr, "warning: "+msg) }
 
 // warnRewritten warns of keys written again after they were sealed: what
 // was read is their current versions, each verified, but someone wrote
@@ -325,7 +325,7 @@ func (c *common) rebuildConfig(ctx context.Context, from, to string, spill spill
 		return cfg, err
 	}
 	cfg = replayer.RebuildConfig{S3: s3c, Bucket: c.bucket, Prefix: c.prefix, Chain: c.chain, VerifierKey: vkey, Index: &indexer.Index{DB: db, Table: c.table},
-		KeysInMemory: spill.keysInMemory, TempDir: spill.tempDir, Warn: warnStderr}
+		KeysInMemory: spill.keysInMemory, TempDir: spill.tempDir, Warn: c.warn}
 	if from != "" || to != "" {
 		if cfg.From, err = parseWhen("--from", from); err != nil {
 			return cfg, err

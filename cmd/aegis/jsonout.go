@@ -33,7 +33,7 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 // status: after a JSON Lines command's lines always, and for a command
 // that answers one object unless it printed its own (verify's report
 // carries its failure).
-func jsonFailure(cmd *cobra.Command, out *countingWriter, err error, status int) {
+func jsonFailure(cmd *cobra.Command, w io.Writer, out *countingWriter, err error, status int) {
 	if cmd == nil {
 		return
 	}
@@ -53,7 +53,7 @@ func jsonFailure(cmd *cobra.Command, out *countingWriter, err error, status int)
 	}{OK: false, Error: err.Error(), ExitStatus: status}
 	errors.As(err, &failure.NotFoundError)
 	b, _ := json.Marshal(failure)
-	fmt.Fprintf(out, "%s\n", b)
+	fmt.Fprintf(w, "%s\n", b)
 }
 
 // oneArg is cobra.ExactArgs(1) with a message that names the argument and

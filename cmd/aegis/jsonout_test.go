@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aegisai/audit/internal/platform/shown"
 	"github.com/aegisai/audit/internal/testbed/localstack"
 )
 
@@ -59,8 +60,9 @@ func TestJSONFailuresOnStandardOutput(t *testing.T) {
 	}
 }
 
-// A command's standard output is a countingWriter around the file; a
-// terminal behind it is still one (discover's table, the progress bars).
+// A command's standard output is a shown.Writer around a countingWriter
+// around the file; a terminal behind them is still one (discover's table,
+// the progress bars).
 func TestATerminalIsSeenThroughTheCountingWriter(t *testing.T) {
 	dev, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0) // a character device, as a terminal is
 	if err != nil {
@@ -69,6 +71,9 @@ func TestATerminalIsSeenThroughTheCountingWriter(t *testing.T) {
 	defer dev.Close()
 	if !isTerminal(&countingWriter{w: dev}) {
 		t.Fatal("a character device behind the counting writer is not seen")
+	}
+	if !isTerminal(&shown.Writer{W: &countingWriter{w: dev}}) {
+		t.Fatal("a character device behind the shown and counting writers is not seen")
 	}
 	if isTerminal(&countingWriter{w: &strings.Builder{}}) {
 		t.Fatal("a buffer is taken for a terminal")

@@ -35,6 +35,7 @@ import (
 	"github.com/aegisai/audit/internal/platform/kafkaconn"
 	"github.com/aegisai/audit/internal/platform/serve"
 	"github.com/aegisai/audit/internal/platform/setting"
+	"github.com/aegisai/audit/internal/platform/shown"
 	"github.com/aegisai/audit/replayer"
 	"github.com/aegisai/audit/sealer"
 	"github.com/aegisai/audit/shared"
@@ -63,7 +64,11 @@ type common struct {
 	registry   *prometheus.Registry
 	ready      atomic.Pointer[<-chan struct{}] // closed when the role is ready (/readyz)
 	readyProbe atomic.Pointer[func() error]    // or asked on each /readyz
-	stdout     io.Writer
+	// stdout and stderr are what the command prints through for people
+	// (shown.Writer); rawStdout takes bytes that must stay as they are.
+	stdout    io.Writer
+	stderr    io.Writer
+	rawStdout io.Writer
 }
 
 func (c *common) flags(fs *pflag.FlagSet) {
@@ -353,10 +358,13 @@ checkpoints cannot be seen from S3 alone, but fails against a kept one.`,
 	root.AddCommand(referenceCommand(root))
 	scopeHelp(root)
 	root.SetArgs(args)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
 	out := &countingWriter{w: stdout}
-	c.stdout = out
+	shownOut, shownErr := &shown.Writer{W: out}, &shown.Writer{W: stderr}
+	defer shownOut.Flush()
+	defer shownErr.Flush()
+	c.stdout, c.stderr, c.rawStdout = shownOut, shownErr, out
+	root.SetOut(shownOut)
+	root.SetErr(shownErr)
 	cmd, err := root.ExecuteC()
 	err = c.withConnectionHint(cmd, renameFields(cmd, err))
 	status := exitOK
@@ -370,8 +378,8 @@ checkpoints cannot be seen from S3 alone, but fails against a kept one.`,
 	default:
 		status = exitFailed
 	}
-	fmt.Fprintln(stderr, "aegis:", err)
-	jsonFailure(cmd, out, err, status)
+	fmt.Fprintln(shownErr, "aegis:", err)
+	jsonFailure(cmd, shownOut, out, err, status)
 	return status
 }
 

@@ -39,13 +39,13 @@ The bundle verifies offline with aegis verify-proof and the verifier key.`,
 			if err != nil {
 				return c.notFound(err)
 			}
-			ev := &query.Evidence{Config: replayer.ProveConfig{S3: s3c, Bucket: c.bucket, Prefix: c.prefix, Chain: c.chain, VerifierKey: vkey, Warn: warnStderr}}
+			ev := &query.Evidence{Config: replayer.ProveConfig{S3: s3c, Bucket: c.bucket, Prefix: c.prefix, Chain: c.chain, VerifierKey: vkey, Warn: c.warn}}
 			bundle, rep, err := ev.Prove(ctx, h)
 			if err != nil {
 				return err
 			}
 			if out == "" || out == "-" {
-				_, err = c.stdout.Write(bundle)
+				_, err = c.rawStdout.Write(bundle) // its signed bytes, as they are
 				return err
 			}
 			if err := writeFileAtomic(out, bundle); err != nil {
@@ -121,7 +121,7 @@ which aegis verify-proof checks offline. Exit 0: the receipt holds.`,
 			if err != nil {
 				return err
 			}
-			bundle, rep, err := replayer.VerifyReceipt(ctx, replayer.ProveConfig{S3: s3c, Bucket: c.bucket, Prefix: c.prefix, Chain: c.chain, VerifierKey: vkey, Warn: warnStderr}, r)
+			bundle, rep, err := replayer.VerifyReceipt(ctx, replayer.ProveConfig{S3: s3c, Bucket: c.bucket, Prefix: c.prefix, Chain: c.chain, VerifierKey: vkey, Warn: c.warn}, r)
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}

@@ -266,7 +266,7 @@ func (c *common) reader(ctx context.Context, evidence bool) (*query.Reader, *que
 	if err != nil {
 		return nil, nil, err
 	}
-	return rd, &query.Evidence{Config: replayer.ProveConfig{S3: s3c, Bucket: c.bucket, Prefix: c.prefix, Chain: c.chain, VerifierKey: vkey, Warn: warnStderr}}, nil
+	return rd, &query.Evidence{Config: replayer.ProveConfig{S3: s3c, Bucket: c.bucket, Prefix: c.prefix, Chain: c.chain, VerifierKey: vkey, Warn: c.warn}}, nil
 }
 
 // notFound adds to a decision not found what an operator needs to see a

@@ -39,7 +39,7 @@
 
   function cell(tr, text, cls) {
     const td = document.createElement("td");
-    td.textContent = text === undefined || text === null ? "" : String(text);
+    td.textContent = text === undefined || text === null ? "" : V.shown(text);
     if (cls) td.className = cls;
     tr.appendChild(td);
     return td;
@@ -49,7 +49,7 @@
     const td = document.createElement("td");
     const a = document.createElement("a");
     a.href = "#decision=" + encodeURIComponent(id);
-    a.textContent = id;
+    a.textContent = V.shown(id);
     td.appendChild(a);
     tr.appendChild(td);
   }
@@ -74,7 +74,7 @@
       cell(tr, d.user_id); cell(tr, d.session_id); cell(tr, d.proof.seq);
       tbody.appendChild(tr);
     }
-    $("results-title").textContent = `Decisions of ${kind} ${id}, newest first`;
+    $("results-title").textContent = V.shown(`Decisions of ${kind} ${id}, newest first`);
     $("results").hidden = false;
     nextCursor = body.next || "";
     $("more").hidden = !nextCursor;
@@ -84,14 +84,14 @@
   function li(list, c) {
     const el = document.createElement("li");
     el.className = c.ok ? "pass" : "fail";
-    el.textContent = (c.ok ? "✓ " : "✗ ") + c.name + (c.detail ? ": " + c.detail : "");
+    el.textContent = V.shown((c.ok ? "✓ " : "✗ ") + c.name + (c.detail ? ": " + c.detail : ""));
     list.appendChild(el);
   }
 
   function verdict(el, ok, text) {
     el.dataset.verdict = ok ? "pass" : "fail";
     el.className = ok ? "pass" : "fail";
-    el.textContent = text;
+    el.textContent = V.shown(text);
   }
 
   // showDecision shows a decision with one page of its overrides (the
@@ -106,7 +106,7 @@
     const query = params.toString() ? "?" + params : "";
     const { body: h } = await api(`/v1/decisions/${encodeURIComponent(id)}` + query);
     $("decision").hidden = false;
-    $("d-id").textContent = h.decision_id;
+    $("d-id").textContent = V.shown(h.decision_id);
     $("d-current").textContent = h.current_action;
     $("d-current-why").textContent = h.current_seq === h.proof.seq ? "(as decided)" : `(set by the override at seq ${h.current_seq})`;
     const fields = $("d-fields").querySelector("tbody");

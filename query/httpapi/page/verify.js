@@ -97,6 +97,18 @@
   }
   const isSeq = (n) => Number.isSafeInteger(n) && n >= 0;
 
+  // shown is text from outside as the page shows it, escaped as aegis
+  // prints it (Go's internal/platform/shown): a character that is not
+  // graphic (a control, a line or paragraph separator, a format character
+  // such as U+202E that would show the text after it reversed) is shown as
+  // its \u escape (a surrogate pair above U+FFFF), so that an id or a
+  // reason cannot pass for another. Newlines and tabs stay.
+  const notGraphic = /[^\p{L}\p{M}\p{N}\p{P}\p{S}\p{Zs}\n\t]/gu;
+  const u4 = (n) => "\\u" + n.toString(16).padStart(4, "0");
+  function shown(text) {
+    return String(text).replace(notGraphic, (c) => (c.length === 2 ? u4(c.charCodeAt(0)) + u4(c.charCodeAt(1)) : u4(c.codePointAt(0))));
+  }
+
   // decodeText reads bytes as UTF-8 the way Go's verifier reads them:
   // invalid UTF-8 is refused (not replaced by U+FFFD) and a byte order
   // mark is kept (so that the JSON it starts is refused), where a
@@ -418,5 +430,5 @@
     return checks;
   }
 
-  window.AegisVerify = { parseVerifierKey, parseKeyset, verifyBundle, compareAnswer, entryHash, inclusionRoot, openCheckpoint, decodeText };
+  window.AegisVerify = { parseVerifierKey, parseKeyset, verifyBundle, compareAnswer, entryHash, inclusionRoot, openCheckpoint, decodeText, shown };
 })();
