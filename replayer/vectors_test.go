@@ -11,6 +11,7 @@ import (
 	"github.com/aegisai/audit/archive"
 	"github.com/aegisai/audit/internal/testbed/s3mem"
 	"github.com/aegisai/audit/replayer"
+	"github.com/aegisai/audit/shared"
 )
 
 // logVector is the part of a docs/FORMAT.md section 10 vector a log check
@@ -85,6 +86,8 @@ func checkLogVector(t *testing.T, v logVector) {
 	trust := v.VerifierKey
 	if v.Keyset != "" {
 		trust = v.Keyset
+	} else if _, err := shared.ParseVerifierKey(v.VerifierKey); err != nil {
+		t.Fatalf("the vector's verifier_key (its text exactly, FORMAT.md 7.1): %v", err)
 	}
 	cfg := replayer.Config{S3: store, Bucket: "audit", Prefix: v.Prefix, Chain: v.Chain, VerifierKey: trust}
 	if v.KnownCheckpoint != "" {

@@ -56,13 +56,21 @@ func SingleKeyset(k VerifierKey) Keyset {
 	return Keyset{Ranges: []KeyRange{{Key: k, Open: true}}}
 }
 
+// KeyFileSpace is what is trimmed around the text of a key file
+// (docs/FORMAT.md section 7.1): spaces, tabs, CRs and LFs, no other
+// character (Go's TrimSpace would also take a no-break space, U+0085 and
+// more, where another verifier's trimming takes others: the spec names
+// these four so that every verifier reads a file alike).
+const KeyFileSpace = " \t\r\n"
+
 // ParseKeyset reads a keyset file (docs/FORMAT.md section 7.4): either one
-// verifier key alone (a .pub file: trusted for every seq), or lines
-// "<verifier key> <first seq> <last seq or ->" (fields separated by spaces
-// and tabs, which with a final CR are also trimmed from each line), blank
-// lines and lines starting with '#' ignored. Ranges start at 0, follow each other without
-// gap or overlap, only the last may be open ("-"), and no key appears
-// twice.
+// verifier key alone with only KeyFileSpace around it (a .pub file:
+// trusted for every seq), or lines "<verifier key> <first seq> <last seq
+// or ->" (fields separated by runs of spaces and tabs, which with CRs are
+// also trimmed from each end of a line), blank lines and lines whose
+// first other character is '#' ignored. Ranges start at 0, follow each
+// other without gap or overlap, only the last may be open ("-"), and no
+// key appears twice.
 func ParseKeyset(text string) (Keyset, error) {
 	bad := func(line int, format string, args ...any) (Keyset, error) {
 		where := "keyset"
@@ -71,7 +79,7 @@ func ParseKeyset(text string) (Keyset, error) {
 		}
 		return Keyset{}, fmt.Errorf("%w: %s: %s", ErrBadKey, where, fmt.Sprintf(format, args...))
 	}
-	if t := strings.TrimSpace(text); t != "" && !strings.ContainsAny(t, " \t\n\r#") {
+	if t := strings.Trim(text, KeyFileSpace); t != "" && !strings.ContainsAny(t, " \t\n\r#") {
 		k, err := ParseVerifierKey(t)
 		if err != nil {
 			return Keyset{}, err
@@ -88,6 +96,9 @@ func ParseKeyset(text string) (Keyset, error) {
 		}
 		f := strings.FieldsFunc(line, func(r rune) bool { return r == ' ' || r == '\t' })
 		if len(f) != 3 {
+			if len(f) == 1 {
+				return bad(n, "want \"<verifier key> <first seq> <last seq or ->\", got 1 field (a file of one key alone holds that key and nothing else: no comment, no other line)")
+			}
 			return bad(n, "want \"<verifier key> <first seq> <last seq or ->\", got %d fields", len(f))
 		}
 		k, err := ParseVerifierKey(f[0])

@@ -327,6 +327,13 @@ func keysetVectors() []Vector {
 		v("reject-keyset-backwards", "reject", "section 7.4", "a range whose last seq is below its first", k1+" 0 9\n"+k2+" 10 5\n"+k3+" 6 -\n"),
 		v("reject-keyset-private-key", "reject", "section 7.1", "a signer (private) key in place of a verifier key", vecSignerKey+" 0 -\n"),
 		v("reject-keyset-empty", "reject", "section 7.4", "comments only", "# nothing\n"),
+		v("accept-keyset-one-key-spaces", "accept", "", "a verifier key file with spaces, tabs, CRs and LFs around the key: all four are trimmed", " \t\r\n"+k1+"\r\n\n\t "),
+		v("reject-keyset-one-key-nbsp", "reject", "section 7.1: only spaces, tabs, CRs and LFs are trimmed around a key", "a verifier key file whose key is followed by a no-break space (U+00A0)", k1+"\u00a0\n"),
+		v("reject-keyset-one-key-vertical-tab", "reject", "section 7.1: only spaces, tabs, CRs and LFs are trimmed around a key", "a verifier key file whose key is followed by a vertical tab", k1+"\v\n"),
+		v("reject-keyset-one-key-bom", "reject", "section 7.1: only spaces, tabs, CRs and LFs are trimmed around a key", "a verifier key file starting with a byte order mark", "\ufeff"+k1+"\n"),
+		v("reject-keyset-one-key-with-comment", "reject", "section 7.4: a file of one key alone holds nothing else; with a comment it is a keyset file, whose key lines have three fields", "a verifier key file with a comment line above the key", "# prod, received 2026-11-29\n"+k1+"\n"),
+		v("accept-keyset-comments-indented", "accept", "", "a keyset whose comment lines start with spaces and a tab, with runs of spaces and tabs between fields", "  # chain prod\n\t# rotated at 9\n"+k1+"  0\t\t9\n"+k2+" \t 10   -\n"),
+		v("reject-keyset-trailing-comment", "reject", "section 7.4: a '#' after a key line's fields is a fourth field", "a key line followed by a comment on the same line", k1+" 0 - # the current key\n"),
 	}
 }
 
@@ -363,6 +370,7 @@ func keyVectors() []Vector {
 		v("reject-verifier-key-hash", "reject", "section 7.1", "the key hash the foundation's genesis vector carried: it does not match", name+"+1c5bd1e5+"+key),
 		v("reject-verifier-key-uppercase-hash", "reject", "section 7.1", "the key hash in upper-case hex", name+"+"+strings.ToUpper(hash)+"+"+key),
 		v("reject-verifier-key-name", "reject", "section 2.1", "a name with a space", "aegis prod+"+hash+"+"+key),
+		v("reject-verifier-key-newline", "reject", "section 7.1: inside a vector nothing is stripped", "the key followed by a newline (a key file's text is trimmed, a vector's key is not)", vecVerifierKey+"\n"),
 		v("reject-verifier-key-padding", "reject", "section 7.1: canonical base64", "the key with a padding character it does not need (33 bytes are 44 characters)", name+"+"+hash+"+"+key+"="),
 		v("reject-verifier-key-alg", "reject", "section 7.1", "algorithm byte 0x02 (key hash recomputed)", func() string {
 			raw, _ := base64.StdEncoding.DecodeString(key)
@@ -602,12 +610,18 @@ func LoadVectors(dir string) ([]Vector, error) {
 	return out, nil
 }
 
-// trust is the keyset a vector trusts: its keyset, else its one key.
+// trust is the keyset a vector trusts: its keyset (a file's text), else
+// its one key, which is the key's text exactly (nothing stripped, section
+// 7.1).
 func (v Vector) trust() (Keyset, error) {
 	if v.Keyset != "" {
 		return ParseKeyset(v.Keyset)
 	}
-	return ParseKeyset(v.VerifierKey)
+	k, err := ParseVerifierKey(v.VerifierKey)
+	if err != nil {
+		return Keyset{}, err
+	}
+	return SingleKeyset(k), nil
 }
 
 // CheckVector checks one vector of any kind but log (the replayer's tests

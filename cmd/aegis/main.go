@@ -510,7 +510,7 @@ func readSealerKeys(signer, next, verifier string) (sealerKeys, []error) {
 			errs = append(errs, setting.Errorf(field, "cannot be read: %v", err))
 			return ""
 		}
-		return strings.TrimSpace(string(b))
+		return strings.Trim(string(b), shared.KeyFileSpace)
 	}
 	keys.signer = read("SignerKey", signer)
 	keys.next = read("NextSignerKey", next)
@@ -546,7 +546,7 @@ func readKey(flag, path string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", setting, err)
 	}
-	return strings.TrimSpace(string(b)), nil
+	return strings.Trim(string(b), shared.KeyFileSpace), nil
 }
 
 // writeFileAtomic writes b to path through a temporary file and a rename.

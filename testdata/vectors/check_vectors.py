@@ -907,7 +907,7 @@ def verify_note(note_bytes, vkey):
 # ---------------------------------------------------------------------------
 # Section 7.4: keysets
 
-KEYSET_SPACE = " \t\n\r\v\f"
+KEYSET_SPACE = " \t\n\r"  # section 7.1: only these are trimmed around a key file
 
 
 def parse_keyset(text):
@@ -1561,6 +1561,10 @@ def vector_keyset(vec):
         text = vec["verifier_key"]
         if not isinstance(text, str):
             raise VectorFail("verifier_key is not a string")
+        try:  # a vector's key is its text exactly: nothing stripped (7.1)
+            return [(text, parse_verifier_key(text), 0, None)]
+        except Refused as r:
+            raise VectorFail(f"vector's verifier_key refused: {r}")
     try:
         return parse_keyset(text)
     except Refused as r:

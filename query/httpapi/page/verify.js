@@ -164,13 +164,12 @@
   // lines starting with # ignored), contiguous from seq 0, only the last
   // range open, no key twice. A checkpoint verifies only with the key
   // whose range holds its seq.
-  // goSpace is what Go's strings.TrimSpace trims (unicode.IsSpace): the
-  // page trims exactly what aegis verify-proof trims, no more (JavaScript's
-  // trim() also takes a byte order mark, and its \s more than Go).
-  const goSpace = "[\\t\\n\\v\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]";
-  const goTrimSpace = (s) => s.replace(new RegExp(`^${goSpace}+|${goSpace}+$`, "g"), "");
+  // Around a key file's text only spaces, tabs, CRs and LFs are trimmed
+  // (section 7.1; Go's shared.KeyFileSpace): JavaScript's trim() would
+  // also take a byte order mark, a no-break space and more.
+  const trimKeyFile = (s) => s.replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, "");
   async function parseKeyset(text) {
-    const t = goTrimSpace(String(text));
+    const t = trimKeyFile(String(text));
     if (t !== "" && !/[ \t\n\r#]/.test(t)) {
       const key = await parseVerifierKey(t);
       return { ranges: [{ key, from: 0, to: null }], id: key.id };
@@ -182,7 +181,7 @@
       if (line === "" || line.startsWith("#")) continue;
       const bad = (why) => new Error(`keyset line ${n + 1}: ${why}`);
       const f = line.split(/[ \t]+/);
-      if (f.length !== 3) throw bad("want <verifier key> <first seq> <last seq or ->");
+      if (f.length !== 3) throw bad("want <verifier key> <first seq> <last seq or ->" + (f.length === 1 ? " (a file of one key alone holds that key and nothing else)" : ""));
       const key = await parseVerifierKey(f[0]);
       const seq = (s) => {
         if (!/^(0|[1-9][0-9]*)$/.test(s) || Number(s) > 9007199254740991) throw bad(`${s} is not a seq`);
