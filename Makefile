@@ -48,7 +48,7 @@ test: tools browser
 	$(GO) vet ./...
 	$(GO) vet -tags containers ./internal/testbed/localstack
 	$(GO) test -race -count=1 -timeout 15m ./...
-	python3 testdata/vectors/check_vectors.py testdata/vectors/*.json
+	python3 testdata/vectors/check_vectors.py testdata/vectors/*.json testdata/independent/*.json
 	cd devstack && $(GO) test -count=1 ./composecheck
 
 ## compose-check: validate docker-compose.yml without a Docker engine
