@@ -3,6 +3,7 @@ package sealer
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"sort"
@@ -356,7 +357,19 @@ func (s *Sealer) loadUncommitted(ctx context.Context, admin *kgo.Client, cps *si
 	if head.Offset < 0 {
 		return nil
 	}
-	offsets, err := kadm.NewClient(admin).FetchOffsets(ctx, s.cfg.Group)
+	adm := kadm.NewClient(admin)
+	ends, err := adm.ListEndOffsets(ctx, s.cfg.Topic)
+	if err != nil {
+		return fmt.Errorf("list the end offset of topic %s: %w", s.cfg.Topic, err)
+	}
+	if end, ok := ends.Lookup(s.cfg.Topic, 0); ok && end.Err == nil && end.Offset <= head.Offset {
+		return s.topicLost(fmt.Errorf("%w: topic %s ends at offset %d, but the chain's head (seq %d) was sealed from its record at offset %d",
+			ErrTopicLost, s.cfg.Topic, end.Offset, head.Seq, head.Offset))
+	}
+	if err := s.checkHeadRecord(ctx, adm, cps); err != nil {
+		return err
+	}
+	offsets, err := adm.FetchOffsets(ctx, s.cfg.Group)
 	if err != nil {
 		return fmt.Errorf("fetch committed offsets of group %s: %w", s.cfg.Group, err)
 	}
@@ -399,6 +412,89 @@ func (s *Sealer) loadUncommitted(ctx context.Context, admin *kgo.Client, cps *si
 	}
 	s.log.Info("uncommitted sealed entries will be republished", zap.Int64("committed_offset", committed),
 		zap.Int64("head_offset", head.Offset), zap.Int("entries", len(s.pending)))
+	return nil
+}
+
+// checkHeadRecord checks that the record at the head's offset is the one
+// the head entry was sealed from, when the topic still holds it and the
+// newest checkpoint signs the head. A topic recreated and filled past the
+// head's offset before this start ends after it, yet holds other records:
+// the group's committed offset would skip them.
+func (s *Sealer) checkHeadRecord(ctx context.Context, adm *kadm.Client, cps *signedCheckpoints) error {
+	head := s.Head()
+	starts, err := adm.ListStartOffsets(ctx, s.cfg.Topic)
+	if err != nil {
+		return fmt.Errorf("list the start offset of topic %s: %w", s.cfg.Topic, err)
+	}
+	if start, ok := starts.Lookup(s.cfg.Topic, 0); !ok || start.Err != nil || start.Offset > head.Offset {
+		return nil // the topic's retention took it: nothing to compare
+	}
+	c, ok, err := cps.at(ctx, 0)
+	if err != nil || !ok || c.cp.Seq != head.Seq {
+		return err
+	}
+	_, entries, lines, err := s.readSigned(ctx, c)
+	if err != nil {
+		return err
+	}
+	for i, e := range entries {
+		if e.Seq != head.Seq {
+			continue
+		}
+		recs, err := s.fetchRecords(ctx, head.Offset, 1)
+		if err != nil {
+			return fmt.Errorf("read the record of the head (offset %d): %w", head.Offset, err)
+		}
+		if recs[0].Offset != head.Offset {
+			return s.topicLost(fmt.Errorf("%w: topic %s holds no record at offset %d, where the chain's head (seq %d) was sealed from (the next is at %d)",
+				ErrTopicLost, s.cfg.Topic, head.Offset, head.Seq, recs[0].Offset))
+		}
+		return s.sameRecord(lines[i], recs[0])
+	}
+	return nil
+}
+
+// topicLost logs that the decisions topic lost sealed records, and what
+// to do, before the sealer stops with err.
+func (s *Sealer) topicLost(err error) error {
+	s.log.Error("the decisions topic no longer holds the records the chain sealed (recreated, or Kafka lost its data); "+
+		"stopping without sealing: records published since are kept in the topic, unsealed. "+
+		"Restore the topic's data; a chain cannot go on over a topic whose offsets started over (README, \"When things fail\")",
+		zap.String("topic", s.cfg.Topic), zap.Error(err))
+	return err
+}
+
+// sameRecord checks that rec, read at an offset the chain has sealed, is
+// the record sealed there (line is its sealed entry): the same Kafka
+// timestamp, and for an event the same event, for an invalid entry the
+// same bytes. A topic recreated after a loss holds other records at the
+// same offsets, which would otherwise be taken for sealed ones and never
+// sealed. An event today's rules refuse (sealed by an older version) and
+// a key hand-over are compared by their timestamps alone.
+func (s *Sealer) sameRecord(line []byte, rec *kgo.Record) error {
+	theirs, err := shared.ParseLineLenient(line)
+	if err != nil || theirs.Source == nil {
+		return fmt.Errorf("%w: the sealed entry of offset %d does not parse: %v", ErrInconsistent, rec.Offset, err)
+	}
+	src := source(rec)
+	differs := func(what string) error {
+		return s.topicLost(fmt.Errorf("%w: the record at offset %d of topic %s (Kafka time %s) is not the one sealed there at seq %d (Kafka time %s): %s differs",
+			ErrTopicLost, rec.Offset, s.cfg.Topic, shared.FormatTime(src.Timestamp), theirs.Seq, shared.FormatTime(theirs.Source.Timestamp), what))
+	}
+	if theirs.Source.Offset != rec.Offset || !theirs.Source.Timestamp.Equal(src.Timestamp) {
+		return differs("its timestamp")
+	}
+	switch theirs.Type {
+	case shared.EntryInvalid:
+		if theirs.Invalid == nil || theirs.Invalid.Size != len(rec.Value) || theirs.Invalid.SHA256 != shared.Hash(sha256.Sum256(rec.Value)) {
+			return differs("its bytes")
+		}
+	case shared.EntryEvent:
+		mine, err := shared.PrepareRecord(s.cfg.Chain, src, rec.Value)
+		if err == nil && mine.Type == shared.EntryEvent && !bytes.Equal(mine.Event, theirs.Event) {
+			return differs("its event")
+		}
+	}
 	return nil
 }
 

@@ -63,6 +63,14 @@ var ErrChainForked = errors.New("chain forked in S3")
 // (a record below the sealed head whose entry is not found in S3).
 var ErrInconsistent = errors.New("kafka and S3 are inconsistent")
 
+// ErrTopicLost means the decisions topic no longer holds the records the
+// chain has sealed: it ends before the sealed head's offset, or the record
+// at a sealed offset is not the one sealed there. The topic was recreated
+// or Kafka lost its data. Its offsets start over, and the chain's cannot
+// (docs/FORMAT.md section 6: offsets rise), so sealing on would take new
+// records for sealed ones and drop them; the sealer stops instead.
+var ErrTopicLost = fmt.Errorf("%w: the decisions topic lost the records the chain has sealed", ErrInconsistent)
+
 // Stats are counters since New.
 type Stats struct {
 	// Sealed counts entries this process sealed (adopted ones included).
@@ -324,6 +332,9 @@ func (s *Sealer) write(ctx context.Context, records []*kgo.Record, prepared []*s
 			if !ok {
 				return nil, nil, fmt.Errorf("%w: offset %d is below the sealed head (offset %d) but its entry is not among the uncommitted ones",
 					ErrInconsistent, records[0].Offset, head.Offset)
+			}
+			if err := s.sameRecord(ref.rec.Entry, records[0]); err != nil {
+				return nil, nil, err
 			}
 			out = append(out, ref)
 			records, prepared = records[1:], prepared[1:]

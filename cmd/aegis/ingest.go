@@ -69,6 +69,7 @@ answers the requests in flight, then flushes the producers.`,
 			if err != nil {
 				return err
 			}
+			c.readyCheck(svc.Ready) // --metrics-addr's /readyz answers as --listen's does
 			srv, err := serve.Listen(serve.Options{Addr: listen, Handler: svc.Handler(), Registry: c.registry, Ready: svc.Ready, Logger: log})
 			if err != nil {
 				return fmt.Errorf("--listen: %w", err)

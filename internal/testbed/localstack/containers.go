@@ -31,7 +31,13 @@ func startContainers(ctx context.Context) (_ *Stack, err error) {
 			s.Close()
 		}
 	}()
-	kc, err := kafka.Run(ctx, kafkaImage, kafka.WithClusterID("aegis-test"))
+	// The sealer's 3 s session timeout (fast standby takeover) needs a
+	// broker that allows it: Kafka's default minimum is 6 s, and the
+	// sealer refuses a broker that refuses its timeout (found by review:
+	// the containers path has not run on these machines, which have no
+	// Docker engine).
+	kc, err := kafka.Run(ctx, kafkaImage, kafka.WithClusterID("aegis-test"),
+		testcontainers.WithEnv(map[string]string{"KAFKA_GROUP_MIN_SESSION_TIMEOUT_MS": "1000"}))
 	if kc != nil {
 		s.closers = append(s.closers, func() { _ = testcontainers.TerminateContainer(kc) })
 	}

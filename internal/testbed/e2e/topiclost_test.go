@@ -1,0 +1,84 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/aegisai/audit/internal/platform/topics"
+	"github.com/aegisai/audit/internal/testbed/pipeline"
+	"github.com/aegisai/audit/sealer"
+)
+
+// A decisions topic that lost the records the chain sealed (deleted and
+// made again, or Kafka's data lost) stops the sealer with ErrTopicLost
+// before it seals or drops anything: whether the new topic ends before
+// the sealed head's offset or already holds more records than the chain.
+// Before, the sealer took the new records at sealed offsets for sealed
+// ones (it republished the chain's entries in their place) and sealed
+// nothing, while ingest answered 201 and aegis verify passed (found by
+// the operators' trial).
+func TestSealerStopsWhenTheTopicLostItsRecords(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		after int // records published to the new topic before the restart
+	}{
+		{"the new topic ends before the head", 5},
+		{"the new topic runs past the head", 130},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			first := startPipeline(t, pipeline.Config{Indexers: 1, Sealer: func(c *sealer.Config) { c.BatchMaxRecords = 40 }})
+			w := pipeline.NewWorkload(first.Cfg.Chain, first.Cfg.Chain, 300, 20, 10, 5, time.Now())
+			publish(t, first, w.Events[:100])
+			if err := first.WaitHead(ctx, 100); err != nil {
+				t.Fatal(err)
+			}
+			if err := first.Stop(); err != nil {
+				t.Fatal(err)
+			}
+			head := first.Sealer.Head()
+
+			cl, err := kgo.NewClient(kgo.SeedBrokers(stack.Brokers...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cl.Close()
+			if _, err := kadm.NewClient(cl).DeleteTopics(ctx, first.Cfg.Topic); err != nil {
+				t.Fatal(err)
+			}
+			if err := first.WaitFor(ctx, func() bool { return topics.EnsureSingle(ctx, cl, first.Cfg.Topic) == nil }); err != nil {
+				t.Fatalf("make the topic again: %v", err)
+			}
+			publish(t, first, w.Events[100:100+tc.after])
+
+			s, err := sealer.New(ctx, sealer.Config{
+				Brokers: stack.Brokers, Topic: first.Cfg.Topic, SealedTopic: first.Cfg.SealedTopic, Chain: first.Cfg.Chain,
+				S3: first.S3, Bucket: first.Cfg.Bucket, Retention: 24 * time.Hour,
+				SignerKey: first.Cfg.SignerKey, VerifierKey: first.Cfg.VerifierKey, BatchMaxAge: 200 * time.Millisecond,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			runCtx, stop := context.WithTimeout(ctx, 45*time.Second)
+			defer stop()
+			err = s.Run(runCtx)
+			if !errors.Is(err, sealer.ErrTopicLost) {
+				t.Fatalf("the sealer over the new topic: %v, want ErrTopicLost", err)
+			}
+			t.Logf("stopped: %v", err)
+			if got := s.Head(); got != head || s.Stats().Sealed != 0 || s.Stats().Committed != 0 {
+				t.Fatalf("head %+v (was %+v), stats %+v: want nothing sealed or published", got, head, s.Stats())
+			}
+			rep, err := first.Verify(ctx)
+			if err != nil || rep.Head.Seq != head.Seq {
+				t.Fatalf("the chain: %+v, %v; want it as it was, head seq %d", rep.LogReport, err, head.Seq)
+			}
+		})
+	}
+}
