@@ -11,6 +11,8 @@ type metrics struct {
 	s3Retries    prometheus.Counter
 	txnAborts    prometheus.Counter
 	headSeq      prometheus.Gauge
+	lastSealed   prometheus.Gauge
+	lag          prometheus.Gauge
 	uncommitted  prometheus.Gauge
 	forks        prometheus.Counter
 	restarts     prometheus.Counter
@@ -44,6 +46,12 @@ func newMetrics(reg prometheus.Registerer, chain string) *metrics {
 		txnAborts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "aegis_sealer_transaction_aborts_total", Help: "Kafka transactions aborted (their entries are republished).", ConstLabels: labels,
 		}),
+		lastSealed: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "aegis_sealer_last_sealed_timestamp_seconds", Help: "Unix time when this sealer last made a batch durable (object and checkpoint in S3); 0 before its first.", ConstLabels: labels,
+		}),
+		lag: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "aegis_sealer_lag_records", Help: "Records on the decisions topic past the sealed head, as of the last fetch: what waits to be sealed.", ConstLabels: labels,
+		}),
 		headSeq: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "aegis_sealer_head_seq", Help: "Seq of the chain head sealed in S3.", ConstLabels: labels,
 		}),
@@ -64,7 +72,7 @@ func newMetrics(reg prometheus.Registerer, chain string) *metrics {
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.entries, m.batches, m.batchEntries, m.sealSeconds, m.s3Retries, m.txnAborts, m.headSeq, m.uncommitted, m.forks, m.restarts, m.badCheckpoints, m.rewritten)
+		reg.MustRegister(m.entries, m.batches, m.batchEntries, m.sealSeconds, m.s3Retries, m.txnAborts, m.headSeq, m.lastSealed, m.lag, m.uncommitted, m.forks, m.restarts, m.badCheckpoints, m.rewritten)
 	}
 	return m
 }

@@ -282,13 +282,30 @@ func (s *Sealer) run(ctx context.Context, sess *kgo.GroupTransactSession) error 
 			continue
 		}
 		var refused error
+		fetchFailed := false
 		fetches.EachError(func(t string, p int32, err error) {
 			if errors.Is(err, kerr.InvalidSessionTimeout) {
 				refused = fmt.Errorf("the brokers refuse the group session timeout %s (their group.min.session.timeout.ms is larger): lower it on the brokers or raise the sealer's session timeout: %w",
 					s.cfg.SessionTimeout, err)
 			}
 			if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+				fetchFailed = true
+				s.health.fail("Kafka", fmt.Errorf("fetch %s partition %d: %w", t, p, err))
 				s.log.Warn("fetch failed", zap.String("topic", t), zap.Int32("partition", p), zap.Error(err))
+			}
+		})
+		if !fetchFailed {
+			s.health.ok("Kafka")
+		}
+		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+			// Records on the topic not sealed yet: what the broker holds
+			// (committed, under read_committed) past the sealed head.
+			end := p.HighWatermark
+			if p.LastStableOffset >= 0 {
+				end = p.LastStableOffset
+			}
+			if p.Topic == s.cfg.Topic && end >= 0 {
+				s.m.lag.Set(float64(max(end-(s.Head().Offset+1), 0)))
 			}
 		})
 		if refused != nil {

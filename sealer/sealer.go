@@ -113,6 +113,7 @@ type Sealer struct {
 	admin     *kgo.Client
 	ready     chan struct{}
 	readyOnce sync.Once
+	health    health
 }
 
 // Topic is the decisions topic the sealer reads (Config.Topic after
@@ -209,6 +210,7 @@ func (s *Sealer) Run(ctx context.Context) error {
 			wait = time.Second
 		}
 		s.m.restarts.Inc()
+		s.health.fail("session", err)
 		s.log.Warn("sealer session failed; starting over in process (clients anew, head from S3)", zap.Duration("backoff", wait), zap.Error(err))
 		select {
 		case <-ctx.Done():
@@ -279,6 +281,7 @@ func (s *Sealer) runSession(ctx context.Context) error {
 	}
 	s.admin = admin
 	s.readyOnce.Do(func() { close(s.ready) })
+	s.health.ok("session")
 	h := s.Head()
 	s.log.Info("sealer running", zap.Uint64("head_seq", h.Seq), zap.Stringer("head_hash", h.Hash),
 		zap.Int64("head_offset", h.Offset), zap.Int("uncommitted", len(s.pending)))
@@ -434,6 +437,7 @@ func (s *Sealer) checkpoint(ctx context.Context, tasks []checkpointTask) error {
 			return err
 		}
 		s.m.sealSeconds.Observe(time.Since(t.started).Seconds())
+		s.m.lastSealed.SetToCurrentTime()
 		s.m.batchEntries.Observe(float64(len(t.entries)))
 	}
 	return nil
@@ -577,10 +581,14 @@ func (s *Sealer) retry(ctx context.Context, what string, fn func(context.Context
 		},
 		OnRetry: func(attempt int, wait time.Duration, err error) {
 			s.m.s3Retries.Inc()
+			s.health.fail("S3", fmt.Errorf("%s: %w", what, err))
 			s.log.Warn("S3 call failed (server unreachable or erroring); retrying", zap.String("endpoint_call", what), zap.Int("attempt", attempt),
 				zap.Duration("backoff", wait), zap.Error(err))
 		},
 	}.Do(ctx, fn)
+	if err == nil {
+		s.health.ok("S3")
+	}
 	if err != nil && ctx.Err() != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}

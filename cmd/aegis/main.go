@@ -156,7 +156,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 			if err != nil {
 				return err
 			}
-			c.readyWhen(s.Ready())
+			c.readyCheck(func() error { // recovered once, and still able to seal
+				select {
+				case <-s.Ready():
+					return s.Healthy()
+				default:
+					return errors.New("recovering the head from S3")
+				}
+			})
 			return s.Run(ctx)
 		}),
 	}

@@ -56,6 +56,15 @@ func TestS3OutageDelaysButLosesNothing(t *testing.T) {
 	if c := p.Sealer.Stats().Committed; c != 40 {
 		t.Fatalf("%d records committed while S3 was down, want the 40 sealed before", c)
 	}
+	// An operator sees it: past the grace, the sealer is not healthy
+	// (its /readyz), and the records waiting are counted.
+	if err := p.WaitFor(ctx, func() bool { return p.Sealer.Healthy() != nil }); err != nil {
+		t.Fatal("the sealer still says it is healthy well into the outage")
+	}
+	t.Logf("during the outage: %v", p.Sealer.Healthy())
+	if lag := metricValue(t, p, "aegis_sealer_lag_records", ""); lag < 1 {
+		t.Fatalf("aegis_sealer_lag_records %v during the outage, want the records waiting", lag)
+	}
 	flaky.down.Store(false)
 	if err := p.WaitHead(ctx, uint64(len(w.Events))); err != nil {
 		t.Fatal(err)
@@ -66,5 +75,11 @@ func TestS3OutageDelaysButLosesNothing(t *testing.T) {
 	checkOnce(t, p, w.Events)
 	if r := metricValue(t, p, "aegis_sealer_s3_retries_total", ""); r < 3 {
 		t.Fatalf("s3 retries metric %v, want at least 3", r)
+	}
+	if err := p.Sealer.Healthy(); err != nil {
+		t.Fatalf("after the outage: %v", err)
+	}
+	if at := metricValue(t, p, "aegis_sealer_last_sealed_timestamp_seconds", ""); time.Since(time.Unix(int64(at), 0)) > time.Minute {
+		t.Fatalf("aegis_sealer_last_sealed_timestamp_seconds %v, want the last batch's time", at)
 	}
 }
