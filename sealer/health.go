@@ -2,8 +2,11 @@ package sealer
 
 import (
 	"fmt"
+	"net"
 	"sync"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // healthGrace is how long a trouble lasts before Healthy reports it: a
@@ -70,3 +73,17 @@ func (h *health) check(now time.Time) error {
 // for more than 10 s, a session starting over), or nil. Ready says it
 // recovered once; Healthy says it still can.
 func (s *Sealer) Healthy() error { return s.health.check(time.Now()) }
+
+// brokerHealth tells health of the Kafka client's connections: a broker
+// it cannot reach is a Kafka trouble until a connection succeeds (the
+// client retries on its own, and a poll during the outage just returns
+// nothing).
+type brokerHealth struct{ h *health }
+
+func (b brokerHealth) OnBrokerConnect(meta kgo.BrokerMetadata, _ time.Duration, _ net.Conn, err error) {
+	if err != nil {
+		b.h.fail("Kafka", fmt.Errorf("connect to broker %s:%d: %w", meta.Host, meta.Port, err))
+		return
+	}
+	b.h.ok("Kafka")
+}

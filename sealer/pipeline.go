@@ -294,10 +294,10 @@ func (s *Sealer) run(ctx context.Context, sess *kgo.GroupTransactSession) error 
 				s.log.Warn("fetch failed", zap.String("topic", t), zap.Int32("partition", p), zap.Error(err))
 			}
 		})
-		if !fetchFailed {
-			s.health.ok("Kafka")
-		}
 		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+			if p.Err == nil && !fetchFailed {
+				s.health.ok("Kafka") // a fetch answered
+			}
 			// Records on the topic not sealed yet: what the broker holds
 			// (committed, under read_committed) past the sealed head.
 			end := p.HighWatermark

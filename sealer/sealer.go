@@ -240,6 +240,7 @@ func (s *Sealer) runSession(ctx context.Context) error {
 		kgo.SeedBrokers(s.cfg.Brokers...),
 		kgo.ClientID(s.clientID()),
 		kgo.WithLogger(kzap.New(s.log, kzap.Level(kgo.LogLevelWarn))),
+		kgo.WithHooks(brokerHealth{&s.health}),
 	}, s.cfg.KafkaOptions...)
 	admin, err := kgo.NewClient(opts...)
 	if err != nil {

@@ -143,6 +143,12 @@ func TestGovernFailsSafeWhileTheBrokerIsDownAndRecordsItAfter(t *testing.T) {
 		t.Errorf("spooled records: %v, want 5 (3 decisions, 2 overrides)", n)
 	}
 
+	// The sealer says it cannot seal (its /readyz) once the outage lasts.
+	if err := p.WaitFor(ctx, func() bool { return p.Sealer.Healthy() != nil }); err != nil {
+		t.Fatalf("the sealer still says it is healthy %s into the broker's outage", time.Since(start).Round(time.Second))
+	}
+	t.Logf("the sealer during the outage: %v", p.Sealer.Healthy())
+
 	if err := stack.StartKafka(); err != nil {
 		t.Fatal(err)
 	}
@@ -193,6 +199,9 @@ func TestGovernFailsSafeWhileTheBrokerIsDownAndRecordsItAfter(t *testing.T) {
 	// And Govern goes through again.
 	if out := prod.Govern(ctx, decision("after", shared.ActionAllow), pol); !out.Audited {
 		t.Fatalf("after the outage: %+v", out)
+	}
+	if err := p.Sealer.Healthy(); err != nil {
+		t.Fatalf("the sealer after the outage: %v", err)
 	}
 }
 
