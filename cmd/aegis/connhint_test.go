@@ -32,29 +32,34 @@ func TestConnectionFailuresNameTheirSettings(t *testing.T) {
 	down := "http://" + closedAddr(t)
 	table := emptyTable(t, "connhint")
 	for _, tc := range []struct {
-		name string
-		args []string
-		env  map[string]string
-		want []string
+		name   string
+		args   []string
+		env    map[string]string
+		want   []string
+		status int // exitFailed unless set
 	}{
 		{"S3 down", []string{"verify", "--chain", "prod", "--verifier-key-file", pub, "--s3-endpoint", down, "--s3-max-attempts", "1"}, nil,
-			[]string{"S3 could not be reached at " + down + " (check --s3-endpoint (AEGIS_S3_ENDPOINT)): ", "connection refused"}},
+			[]string{"could not check: ", "S3 could not be reached at " + down + " (check --s3-endpoint (AEGIS_S3_ENDPOINT)): ", "connection refused"}, exitUnavailable},
 		{"DynamoDB down", []string{"get", "d1", "--chain", "prod", "--dynamodb-endpoint", down, "--dynamodb-max-attempts", "1"}, nil,
-			[]string{"DynamoDB could not be reached at " + down + " (check --dynamodb-endpoint (AEGIS_DYNAMODB_ENDPOINT)): ", "connection refused"}},
+			[]string{"could not check: ", "DynamoDB could not be reached at " + down + " (check --dynamodb-endpoint (AEGIS_DYNAMODB_ENDPOINT)): ", "connection refused"}, exitUnavailable},
 		{"no such table", []string{"get", "d1", "--chain", "prod", "--table", "nope"}, nil,
-			[]string{"table nope not found at " + stack.DynamoEndpoint + " (check --table (AEGIS_TABLE) and --dynamodb-endpoint (AEGIS_DYNAMODB_ENDPOINT)): ", "ResourceNotFoundException"}},
+			[]string{"table nope not found at " + stack.DynamoEndpoint + " (check --table (AEGIS_TABLE) and --dynamodb-endpoint (AEGIS_DYNAMODB_ENDPOINT)): ", "ResourceNotFoundException"}, 0},
 		{"Kafka down", []string{"index", "status", "--chain", "prod", "--table", table, "--verifier-key-file", pub, "--brokers", closedAddr(t)}, nil,
-			[]string{"could not be reached (check --brokers (AEGIS_BROKERS), --kafka-tls-* and --kafka-sasl-*): ", "connection refused"}},
+			[]string{"could not check: ", "could not be reached (check --brokers (AEGIS_BROKERS), --kafka-tls-* and --kafka-sasl-*): ", "connection refused"}, exitUnavailable},
 		{"no credentials", []string{"verify", "--chain", "prod", "--verifier-key-file", pub, "--s3-access-key-id", ""},
 			map[string]string{"AEGIS_S3_SECRET_ACCESS_KEY": "", "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_PROFILE": "",
 				"AWS_EC2_METADATA_DISABLED": "true", "HOME": t.TempDir(), "AWS_CONFIG_FILE": os.DevNull, "AWS_SHARED_CREDENTIALS_FILE": os.DevNull},
-			[]string{"S3: no AWS credentials found (set --s3-access-key-id (AEGIS_S3_ACCESS_KEY_ID) with AEGIS_S3_SECRET_ACCESS_KEY, or --s3-profile", "get credentials"}},
+			[]string{"S3: no AWS credentials found (set --s3-access-key-id (AEGIS_S3_ACCESS_KEY_ID) with AEGIS_S3_SECRET_ACCESS_KEY, or --s3-profile", "get credentials"}, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for k, v := range tc.env {
 				t.Setenv(k, v)
 			}
-			failsWith(t, tc.args, tc.want...)
+			status := tc.status
+			if status == 0 {
+				status = exitFailed
+			}
+			failsWithStatus(t, status, tc.args, tc.want...)
 		})
 	}
 	// aegis health dials the URL it is given: no Kafka hint there.

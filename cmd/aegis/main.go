@@ -99,7 +99,16 @@ const (
 	// exitLagging: index status found the index further behind S3 than
 	// --max-lag.
 	exitLagging = 3
+	// exitUnavailable: S3 or DynamoDB could not be reached (or answered
+	// server errors through every attempt): nothing was checked, which
+	// is not a failure of what would have been (for verify: the log was
+	// not read, not found broken).
+	exitUnavailable = 4
 )
+
+// errUnavailable marks a check that could not be made: a service could
+// not be reached (awsconn.Unavailable).
+var errUnavailable = errors.New("could not check: a service could not be reached (not a verification failure; try again)")
 
 // errUnsigned is returned by verify for a sound log with unsigned entries.
 var errUnsigned = errors.New("entries after the latest checkpoint are not signed yet")
@@ -273,8 +282,10 @@ checkpoints cannot be seen from S3 alone, but fails against a kept one.`,
 					ExitStatus int               `json:"exit_status"`
 				}{OK: err == nil && (rep.Unsigned == 0 || allowUnsigned), LogReport: rep.LogReport, HeadSeq: rep.Head.Seq, HeadHash: rep.Head.Hash.String(), Seconds: time.Since(started).Seconds()}
 				switch { // the command's own exit status, as the failures of other commands carry it
+				case err != nil && awsconn.Unavailable(err):
+					out.ExitStatus = exitUnavailable
 				case err != nil:
-					out.ExitStatus = 1
+					out.ExitStatus = exitFailed
 				case !out.OK:
 					out.ExitStatus = 2
 				}
@@ -382,12 +393,31 @@ checkpoints cannot be seen from S3 alone, but fails against a kept one.`,
 		status = exitUnsigned
 	case errors.Is(err, errLagging):
 		status = exitLagging
+	case errors.Is(err, errUnavailable):
+		status = exitUnavailable
+	case checks(cmd) && awsconn.Unavailable(err):
+		status = exitUnavailable
+		err = fmt.Errorf("%w: %w", errUnavailable, err)
 	default:
 		status = exitFailed
 	}
 	fmt.Fprintln(shownErr, "aegis:", err)
 	jsonFailure(cmd, shownOut, out, err, status)
 	return status
+}
+
+// checks reports whether cmd reads the chain or the index to answer (a
+// service out of reach is then exit 4, "could not check"); a role or a
+// probe that cannot reach a service has failed (exit 1).
+func checks(cmd *cobra.Command) bool {
+	if cmd == nil {
+		return false
+	}
+	switch cmd.Name() {
+	case "verify", "discover", "prove", "verify-receipt", "get", "list", "check", "status", "anomalies", "rebuild":
+		return true
+	}
+	return false
 }
 
 // run wraps a role's body: start (logger, signals, metrics), run, stop.

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -130,6 +133,17 @@ func TestVerifyExitStatus(t *testing.T) {
 	}
 	if code, out := aegis(t, append(args, "--json")...); code != 0 || !strings.Contains(out, `"ok":true`) || !strings.Contains(out, `"entries":26`) {
 		t.Fatalf("--json: exit %d: %s", code, out)
+	}
+	// S3 out of reach: nothing was checked, which is not a broken chain
+	// (before, exit 1 as for a tampered one: the operators' trial).
+	dead := httptest.NewServer(http.NotFoundHandler())
+	dead.Close()
+	down := append(slices.Clone(args), "--s3-endpoint", dead.URL, "--s3-max-attempts", "1")
+	if code, out := aegis(t, down...); code != 4 || !strings.Contains(out, "could not check") || strings.Contains(out, "does not verify") {
+		t.Fatalf("S3 out of reach: exit %d: %s", code, out)
+	}
+	if code, out := aegis(t, append(down, "--json")...); code != 4 || !strings.Contains(out, `"exit_status":4`) {
+		t.Fatalf("S3 out of reach, --json: exit %d: %s", code, out)
 	}
 
 	// The sealer died after writing a batch and before its checkpoint.

@@ -128,7 +128,7 @@ its signed checkpoint, and exits 1 when any differs.`,
 				for _, d := range page.Decisions {
 					h, err := rd.Decision(ctx, d.DecisionID)
 					if err != nil {
-						vs = append(vs, &verification{DecisionID: d.DecisionID, Problems: []string{err.Error()}})
+						vs = append(vs, &verification{DecisionID: d.DecisionID, Problems: []string{err.Error()}, Unavailable: awsconn.Unavailable(err)})
 						continue
 					}
 					v := verifyHistory(ctx, ev, h)
@@ -162,12 +162,15 @@ its signed checkpoint, and exits 1 when any differs.`,
 					fmt.Fprintln(c.stdout, proofScope)
 				}
 			}
-			for _, v := range vs {
-				if err := v.err(); err != nil {
+			var couldNot error
+			for _, v := range vs { // a decision found wrong outranks one not checked
+				if err := v.err(); err != nil && !v.Unavailable {
 					return err
+				} else if err != nil && couldNot == nil {
+					couldNot = err
 				}
 			}
-			return nil
+			return couldNot
 		}),
 	}
 	list.Flags().StringVar(&user, "user", "", "list this user's decisions")
@@ -299,16 +302,18 @@ func asFlag(err error) error {
 
 // verification is what --verify found for one decision.
 type verification struct {
-	DecisionID string   `json:"decision_id"`
-	OK         bool     `json:"ok"`
-	Entries    int      `json:"entries"`
-	Problems   []string `json:"problems,omitempty"`
+	DecisionID string `json:"decision_id"`
+	OK         bool   `json:"ok"`
+	// Unavailable: S3 could not be reached, so nothing was checked.
+	Unavailable bool     `json:"unavailable,omitempty"`
+	Entries     int      `json:"entries"`
+	Problems    []string `json:"problems,omitempty"`
 }
 
 func verifyHistory(ctx context.Context, ev *query.Evidence, h *query.History) *verification {
 	v := &verification{DecisionID: h.DecisionID, Entries: len(h.Refs())}
 	if err := ev.Verify(ctx, h); err != nil {
-		v.Problems = []string{err.Error()}
+		v.Problems, v.Unavailable = []string{err.Error()}, awsconn.Unavailable(err)
 		return v
 	}
 	v.OK = true
@@ -336,12 +341,19 @@ func (v *verification) err() error {
 	if v == nil || v.OK {
 		return nil
 	}
+	if v.Unavailable {
+		return fmt.Errorf("decision %s: %w: %s", v.DecisionID, errUnavailable, strings.Join(v.Problems, "; "))
+	}
 	return fmt.Errorf("decision %s: %w: %s", v.DecisionID, errNotVerified, strings.Join(v.Problems, "; "))
 }
 
 func printVerification(w io.Writer, v *verification) {
 	if v.OK {
 		fmt.Fprintf(w, "verified %s: %d entries read from S3, signed by a trusted checkpoint, and the index says what they say\n", v.DecisionID, v.Entries)
+		return
+	}
+	if v.Unavailable {
+		fmt.Fprintf(w, "COULD NOT VERIFY %s (S3 could not be reached: nothing was checked, nothing found wrong): %s\n", v.DecisionID, strings.Join(v.Problems, "; "))
 		return
 	}
 	fmt.Fprintf(w, "NOT VERIFIED %s: %s\n", v.DecisionID, strings.Join(v.Problems, "; "))

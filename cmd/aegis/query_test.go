@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -61,6 +63,14 @@ func TestGetAndListVerify(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "decision "+target) || !strings.Contains(out, "override to ALLOW") ||
 		!strings.Contains(out, "now ALLOW (by the override at seq") || !strings.Contains(out, "verified "+target+": 2 entries") {
 		t.Fatalf("get --verify: exit %d:\n%s", code, out)
+	}
+	// S3 out of reach: the decision could not be checked, which is not a
+	// decision found wrong (before: NOT VERIFIED, exit 1).
+	dead := httptest.NewServer(http.NotFoundHandler())
+	dead.Close()
+	down := append([]string{"get", target, "--verify", "--s3-endpoint", dead.URL, "--s3-max-attempts", "1"}, flags...)
+	if code, out := aegis(t, down...); code != 4 || !strings.Contains(out, "COULD NOT VERIFY "+target) || strings.Contains(out, "NOT VERIFIED") {
+		t.Fatalf("get --verify with S3 out of reach: exit %d:\n%s", code, out)
 	}
 	code, out = aegis(t, append([]string{"get", target, "--json", "--verify"}, flags...)...)
 	var got struct {

@@ -141,8 +141,14 @@ func TestConfigReferenceIsCurrent(t *testing.T) {
 // want in its output, and returns the output.
 func failsWith(t *testing.T, args []string, want ...string) string {
 	t.Helper()
+	return failsWithStatus(t, exitFailed, args, want...)
+}
+
+// failsWithStatus is failsWith for a command that exits with status.
+func failsWithStatus(t *testing.T, status int, args []string, want ...string) string {
+	t.Helper()
 	code, out := aegis(t, args...)
-	if code != exitFailed {
+	if code != status {
 		t.Fatalf("exit %d: %s", code, out)
 	}
 	for _, w := range want {

@@ -35,6 +35,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/aegisai/audit/internal/platform/awsconn"
 	"github.com/aegisai/audit/internal/platform/httpauth"
 	"github.com/aegisai/audit/query"
 	"github.com/aegisai/audit/replayer"
@@ -216,7 +217,8 @@ func writeJSON(w http.ResponseWriter, code int, v any) int {
 }
 
 // writeError answers err with its status: a parameter error 400, an
-// unknown decision 404, anything else 500 (its detail logged, not sent).
+// unknown decision 404, DynamoDB out of reach 503, anything else 500 (its
+// detail logged, not sent).
 func writeError(w http.ResponseWriter, err error) int {
 	var pe *query.ParamError
 	switch {
@@ -224,6 +226,9 @@ func writeError(w http.ResponseWriter, err error) int {
 		return writeJSON(w, http.StatusBadRequest, apiError{Error: "bad_request", Field: pe.Field, Message: pe.Error()})
 	case errors.Is(err, query.ErrNotFound):
 		return writeJSON(w, http.StatusNotFound, apiError{Error: "not_found", Message: err.Error()})
+	case awsconn.Unavailable(err):
+		w.Header().Set("Retry-After", "5")
+		return writeJSON(w, http.StatusServiceUnavailable, apiError{Error: "unavailable", Message: "the index (DynamoDB) could not be reached; try again"})
 	}
 	return writeJSON(w, http.StatusInternalServerError, apiError{Error: "internal", Message: "the index could not be read; see the service's log"})
 }
@@ -277,6 +282,12 @@ func (s *Service) proof(w http.ResponseWriter, r *http.Request) int {
 		return s.fail(w, r, err)
 	}
 	bundle, _, err := s.cfg.Evidence.Prove(r.Context(), h)
+	if err != nil && awsconn.Unavailable(err) {
+		s.log.Warn("proof: S3 could not be reached", zap.String("decision_id", h.DecisionID), zap.Error(err))
+		w.Header().Set("Retry-After", "5")
+		return writeJSON(w, http.StatusServiceUnavailable, proofFailure{apiError: apiError{Error: "unavailable",
+			Message: "S3 could not be reached: nothing was checked, nothing found wrong; try again"}, DecisionID: h.DecisionID})
+	}
 	if err != nil {
 		code := "proof_failed"
 		if errors.Is(err, replayer.ErrUnsigned) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"slices"
@@ -19,7 +20,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/aegisai/audit/archive"
 	"github.com/aegisai/audit/indexer/layout"
+	"github.com/aegisai/audit/internal/platform/awsconn"
 	"github.com/aegisai/audit/internal/platform/httpauth"
 	"github.com/aegisai/audit/internal/platform/serve"
 	"github.com/aegisai/audit/internal/testbed/localstack"
@@ -373,6 +376,15 @@ func TestAPIStatusesAuthAndOpenAPI(t *testing.T) {
 			}
 		})
 	}
+	// S3 or DynamoDB out of reach: 503 "unavailable", never a verdict.
+	for _, c := range outageCases(t, f) {
+		r := call(t, "GET", c.base+c.path, prodToken)
+		var e struct{ Error string }
+		if r.status != 503 || json.Unmarshal(r.body, &e) != nil || e.Error != "unavailable" || r.header.Get("Retry-After") == "" {
+			t.Fatalf("%s with %s out of reach: %d %s, want 503 unavailable with Retry-After", c.path, c.down, r.status, r.body)
+		}
+		doc.check(t, r.req, r.status, r.header, r.body)
+	}
 	doc.covered(t)
 
 	// The operational endpoints beside the API, and the metrics.
@@ -419,4 +431,51 @@ func (w workload) find(id string) *shared.Decision {
 		}
 	}
 	return nil
+}
+
+// outageCase is a request to a service whose S3 or DynamoDB is down.
+type outageCase struct{ base, path, down string }
+
+// outageCases starts two more services on the fixture's chain: one whose
+// DynamoDB endpoint refuses connections, one whose S3 endpoint does.
+func outageCases(t *testing.T, f *fixture) []outageCase {
+	t.Helper()
+	ctx := context.Background()
+	dead := httptest.NewServer(http.NotFoundHandler())
+	dead.Close()
+	conf := awsconn.Config{Endpoint: dead.URL, Region: "us-east-1", AccessKeyID: "k", SecretAccessKey: "s", MaxAttempts: 1}
+	deadS3, err := awsconn.S3(ctx, conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadDB, err := awsconn.DynamoDB(ctx, conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens, err := httpauth.Parse(strings.NewReader(fmt.Sprintf("prod %s %s\n", prodToken, f.p.Cfg.Chain)), "tokens")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveWith := func(reader *query.Reader, s3c archive.S3API) string {
+		svc, err := httpapi.New(httpapi.Config{
+			Reader: reader, Tokens: tokens, Chain: f.p.Cfg.Chain, VerifierKey: f.p.Cfg.VerifierKey,
+			Evidence: &query.Evidence{Config: replayer.ProveConfig{S3: s3c, Bucket: f.p.Cfg.Bucket, Chain: f.p.Cfg.Chain, VerifierKey: f.p.Cfg.VerifierKey}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(svc.Handler())
+		t.Cleanup(srv.Close)
+		return srv.URL
+	}
+	noDB := serveWith(&query.Reader{DB: deadDB, Table: f.p.Cfg.Table, Chain: f.p.Cfg.Chain}, f.p.S3)
+	noS3 := serveWith(f.p.Reader, deadS3)
+	esc := url.PathEscape
+	return []outageCase{
+		{noDB, "/v1/decisions/" + esc(f.good), "DynamoDB"},
+		{noDB, "/v1/decisions/" + esc(f.good) + "/proof", "DynamoDB"},
+		{noDB, "/v1/users/" + esc(f.user) + "/decisions", "DynamoDB"},
+		{noDB, "/v1/sessions/s/decisions", "DynamoDB"},
+		{noS3, "/v1/decisions/" + esc(f.good) + "/proof", "S3"},
+	}
 }

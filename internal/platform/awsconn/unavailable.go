@@ -1,0 +1,33 @@
+package awsconn
+
+import (
+	"context"
+	"errors"
+	"net"
+
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+)
+
+// Unavailable reports whether err says that S3 or DynamoDB could not be
+// asked, not what it answered: the server could not be reached or timed
+// out, or answered with a server error (5xx) or throttling (429) through
+// all the SDK's attempts. Nothing was read, so nothing was checked:
+// readers say "could not check" for it, never "does not verify" (before,
+// an S3 outage made aegis verify, get --verify and the proof endpoint
+// answer as they do for a tampered chain: found by the operators' trial).
+func Unavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var op *net.OpError // not net.Error: a file's *fs.PathError has its methods too
+	var dns *net.DNSError
+	if errors.As(err, &op) || errors.As(err, &dns) || errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var re *awshttp.ResponseError // status 0: no answer, a send that failed
+	if errors.As(err, &re) {
+		code := re.HTTPStatusCode()
+		return code == 0 || code >= 500 || code == 429
+	}
+	return false
+}

@@ -1,0 +1,58 @@
+package awsconn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+)
+
+// An S3 that cannot be reached, or answers 503, is unavailable; one that
+// answers 404 or 403 answered (its answer is checked as any other).
+func TestUnavailableTellsOutagesFromAnswers(t *testing.T) {
+	ctx := context.Background()
+	get := func(endpoint string) error {
+		c, err := S3(ctx, Config{Endpoint: endpoint, Region: "us-east-1", AccessKeyID: "k", SecretAccessKey: "s", MaxAttempts: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("b"), Key: aws.String("k")})
+		return fmt.Errorf("read the chain: %w", err)
+	}
+	status := func(code int) string {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(code) }))
+		t.Cleanup(srv.Close)
+		return srv.URL
+	}
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+	for _, c := range []struct {
+		name     string
+		endpoint string
+		want     bool
+	}{
+		{"connection refused", closed.URL, true},
+		{"503", status(http.StatusServiceUnavailable), true},
+		{"500", status(http.StatusInternalServerError), true},
+		{"429", status(http.StatusTooManyRequests), true},
+		{"404", status(http.StatusNotFound), false},
+		{"403", status(http.StatusForbidden), false},
+	} {
+		err := get(c.endpoint)
+		if err == nil || Unavailable(err) != c.want {
+			t.Errorf("%s: Unavailable(%v) = %v, want %v", c.name, err, Unavailable(err), c.want)
+		}
+	}
+	if Unavailable(nil) || Unavailable(errors.New("section 5: the hash differs")) {
+		t.Error("a verification failure taken for an outage")
+	}
+	if _, err := os.Open("/no/such/key/file"); Unavailable(fmt.Errorf("--verifier-key-file: %w", err)) {
+		t.Error("a missing file taken for an outage")
+	}
+}
