@@ -113,6 +113,11 @@ type Config struct {
 
 const defaultRetention = 2557 * 24 * time.Hour
 
+// MinRetention is the shortest retention the sealer takes: a lock of
+// seconds (a typo of a Go duration, "1s") would let anyone delete sealed
+// objects, which the trial found accepted without a word.
+const MinRetention = 24 * time.Hour
+
 // Check reports every problem of the Config's values, all at once, each a
 // *setting.Error naming its field (a front end renames them after its own
 // settings): what New checks, but the clients (Brokers, S3), so that a
@@ -141,6 +146,9 @@ func (c *Config) check() (*keyState, error) {
 		if n.v < 0 {
 			errs = append(errs, setting.Errorf(n.field, "must not be negative"))
 		}
+	}
+	if c.Retention > 0 && c.Retention < MinRetention {
+		errs = append(errs, setting.Errorf("Retention", "%s is under %s: sealed objects could be deleted that soon (COMPLIANCE locks end with their retention)", c.Retention, MinRetention))
 	}
 	if c.BatchMaxBytes > archive.MaxBatchBytes {
 		errs = append(errs, setting.Errorf("BatchMaxBytes", "%d is over %d: verifiers refuse objects over %d bytes", c.BatchMaxBytes,

@@ -25,6 +25,10 @@ type Failure struct {
 	HasSeq bool   `json:"has_seq"`
 	// Reason says what is wrong.
 	Reason string `json:"reason"`
+	// Keyset is, for a key hand-over the verifier's keyset does not have,
+	// the text of the keyset that would trust it (to check and save
+	// after the new key's id is checked out of band).
+	Keyset string `json:"keyset,omitempty"`
 	// Err is the sentinel of the broken rule (ErrBadEntry, ErrChainBroken,
 	// ErrBadCheckpoint, ...).
 	Err error `json:"-"`
@@ -434,13 +438,13 @@ func (v *LogVerifier) handOver(key string, i, n int, e *Entry) error {
 	v.keys = append(v.keys, keyEntry{seq: e.Seq, key: e.Key.VerifierKey, object: key, line: i + 1})
 	if idx+1 >= len(v.trusted.Ranges) {
 		last := v.trusted.Ranges[len(v.trusted.Ranges)-1]
-		suggest := ""
+		f := fail("the chain hands its checkpoints over to key %s from seq %d (this KEY entry is seq %d), but the keyset trusts %s: "+
+			"if this hand-over is the operator's, check the new key out of band and trust it in the keyset (section 7.4)",
+			next.ID(), e.Seq+1, e.Seq, last)
 		if ks, err := v.trusted.HandOver(e.Seq, next); err == nil {
-			suggest = fmt.Sprintf("; that keyset would be %q", ks.String())
+			f.(*Failure).Keyset = ks.String()
 		}
-		return fail("the chain hands its checkpoints over to key %s from seq %d, but the keyset trusts %s: "+
-			"if this hand-over is the operator's, check the new key out of band and trust it in the keyset (section 7.4)%s",
-			next.ID(), e.Seq+1, last, suggest)
+		return f
 	}
 	cur, nr := v.trusted.Ranges[idx], v.trusted.Ranges[idx+1]
 	switch {

@@ -196,7 +196,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	sealCmd.Flags().IntVar(&batchRecords, "batch-max-records", 0, "close a batch at this many entries (default 1000)")
 	sealCmd.Flags().IntVar(&batchBytes, "batch-max-bytes", 0, "close a batch at this many bytes (default 4 MiB)")
 	sealCmd.Flags().DurationVar(&batchAge, "batch-max-age", 0, "close a batch this long after its first entry (default 1s)")
-	sealCmd.Flags().DurationVar(&retention, "retention", 0, "Object Lock COMPLIANCE retention (default 7 years)")
+	sealCmd.Flags().Var(retentionValue{&retention}, "retention", "Object Lock COMPLIANCE retention: days (2557d), years of 365.25 days (7y) or a Go duration, at least a day (default 7 years)")
 	sealCmd.Flags().BoolVar(&createBucket, "create-bucket", false, "create a missing bucket with Object Lock (development)")
 	sealCmd.Flags().StringVar(&sealerGroup, "group", "", "consumer group of the chain's sealers (default aegis-sealer-<chain>)")
 	sealCmd.Flags().StringVar(&txnID, "transactional-id", "", "Kafka transactional id shared by the chain's sealers (default aegis-sealer-<chain>)")
@@ -299,6 +299,10 @@ checkpoints cannot be seen from S3 alone, but fails against a kept one.`,
 				if jerr := json.NewEncoder(c.stdout).Encode(out); jerr != nil {
 					return jerr
 				}
+			}
+			var f *replayer.Failure
+			if err != nil && !asJSON && errors.As(err, &f) && f.Keyset != "" {
+				fmt.Fprintf(c.stdout, "The keyset that would trust this hand-over (check the new key's id out of band first, then save these lines as the keyset file):\n%s", f.Keyset)
 			}
 			if err != nil {
 				return err
@@ -556,17 +560,18 @@ func readSealerKeys(signer, next, verifier string) (sealerKeys, []error) {
 }
 
 // envFlags sets every flag not given on the command line from AEGIS_<NAME>.
+// Every variable that does not parse is reported, not the first alone.
 func envFlags(fs *pflag.FlagSet) error {
-	var err error
+	var errs []error
 	fs.VisitAll(func(f *pflag.Flag) {
 		name := "AEGIS_" + envName(f.Name)
-		if v, ok := os.LookupEnv(name); ok && !f.Changed && err == nil {
+		if v, ok := os.LookupEnv(name); ok && !f.Changed {
 			if serr := fs.Set(f.Name, v); serr != nil {
-				err = fmt.Errorf("%s: %w", name, serr)
+				errs = append(errs, fmt.Errorf("%s (--%s): %w", name, f.Name, serr))
 			}
 		}
 	})
-	return err
+	return errors.Join(errs...)
 }
 
 // envName is the environment spelling of a flag name: upper case, dashes

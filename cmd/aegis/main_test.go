@@ -302,8 +302,14 @@ func TestIndexStatusAndRebuild(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out := aegis(t, status...)
-	if code != 3 || !strings.Contains(out, fmt.Sprintf("gap %d", n-40)) {
-		t.Fatalf("index behind: exit %d: %s", code, out)
+	if code != 0 || !strings.Contains(out, fmt.Sprintf("gap %d", n-40)) {
+		t.Fatalf("index behind, no --max-lag (the gap told, not judged): exit %d: %s", code, out)
+	}
+	if code, out := aegis(t, append(status, "--max-lag", fmt.Sprint(n-40))...); code != 0 {
+		t.Fatalf("index behind by exactly --max-lag: exit %d: %s", code, out)
+	}
+	if code, out := aegis(t, append(status, "--max-lag", fmt.Sprint(n-41))...); code != 3 || !strings.Contains(out, "more than --max-lag") {
+		t.Fatalf("index behind past --max-lag: exit %d: %s", code, out)
 	}
 	if code, out := aegis(t, append([]string{"index", "check"}, args...)...); code != 1 || !strings.Contains(out, "missing") {
 		t.Fatalf("index check: exit %d: %s", code, out)

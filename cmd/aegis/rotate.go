@@ -61,7 +61,8 @@ Then aegis verify with the old keyset names R and prints the new keyset.`,
 				return fmt.Errorf("publish the key-change request to %s: %w", topic, err)
 			}
 			log.Info("key-change request published", zap.String("topic", topic), zap.Int64("offset", rec.Offset), zap.String("new_key", next.ID()))
-			fmt.Fprintf(c.stdout, "key-change request to %s published on %s at offset %d; the sealer hands over if it holds the key staged\n",
+			fmt.Fprintf(c.stdout, "key-change request to %s published on %s at offset %d; the sealer hands over if it holds the key staged.\n"+
+				"R, the seq of the hand-over (the KEY entry), is known once it is sealed: aegis verify with the old key names it and prints the keyset to save; the sealer logs it\n",
 				next.ID(), topic, rec.Offset)
 			return nil
 		}),

@@ -64,9 +64,14 @@ func TestRotateKeyCommand(t *testing.T) {
 	args := []string{"verify", "--chain", p.Cfg.Chain, "--bucket", p.Cfg.Bucket, "--s3-endpoint", stack.S3Endpoint}
 	next, _ := shared.ParseVerifierKey(nextV)
 	code, out = aegis(t, append(args, "--verifier-key-file", pub)...)
-	if code != 1 || !strings.Contains(out, "hands its checkpoints over to key "+next.ID()+" from seq 7") ||
-		!strings.Contains(out, fmt.Sprintf("that keyset would be %q", fmt.Sprintf("%s 0 %d\n%s %d -\n", p.Cfg.VerifierKey, R, nextV, R+1))) {
+	// The failure names R, and prints the keyset to save as it is.
+	if code != 1 || !strings.Contains(out, "hands its checkpoints over to key "+next.ID()+" from seq 7 (this KEY entry is seq 6)") ||
+		!strings.Contains(out, fmt.Sprintf("then save these lines as the keyset file):\n%s 0 %d\n%s %d -\n", p.Cfg.VerifierKey, R, nextV, R+1)) {
 		t.Fatalf("verify with the old key: exit %d: %s", code, out)
+	}
+	if code, out := aegis(t, append(args, "--verifier-key-file", pub, "--json")...); code != 1 ||
+		!strings.Contains(out, fmt.Sprintf(`"keyset":%q`, fmt.Sprintf("%s 0 %d\n%s %d -\n", p.Cfg.VerifierKey, R, nextV, R+1))) {
+		t.Fatalf("verify --json with the old key: exit %d: %s", code, out)
 	}
 	keyset := writeFile(t, "chain.keyset", fmt.Sprintf("%s 0 %d\n%s %d -", p.Cfg.VerifierKey, R, nextV, R+1))
 	if code, out := aegis(t, append(args, "--verifier-key-file", keyset)...); code != 0 || !strings.Contains(out, "OK chain") || !strings.Contains(out, "signed to seq 11") {

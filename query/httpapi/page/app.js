@@ -159,6 +159,14 @@
     try {
       ({ text } = await api(`/v1/decisions/${encodeURIComponent(h.decision_id)}/proof` + query));
     } catch (e) {
+      if (e.status === 503) { // S3 out of reach: nothing checked, nothing found wrong
+        li(list, { ok: false, name: "evidence from S3", detail: e.message });
+        for (const td of proofCells.values()) td.textContent = "?";
+        $("verdict").dataset.verdict = "unavailable";
+        $("verdict").className = "note";
+        $("verdict").textContent = "NOT CHECKED: S3 could not be reached (this is not a failed verification); try again";
+        return;
+      }
       li(list, { ok: false, name: "evidence from S3", detail: e.message });
       for (const td of proofCells.values()) { td.textContent = "✗"; td.className = "fail"; }
       return verdict($("verdict"), false, "FAILED: no proof (" + (e.body && e.body.error ? e.body.error : e.message) + ")");

@@ -1,0 +1,43 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// --retention takes days and years as well as Go durations; a retention
+// under a day is refused by the sealer's checks (settings_test).
+func TestRetentionInDaysAndYears(t *testing.T) {
+	for in, want := range map[string]time.Duration{"2557d": 2557 * 24 * time.Hour, "7y": 7 * 8766 * time.Hour, "24h": 24 * time.Hour, "1y": 8766 * time.Hour} {
+		if got, err := parseRetention(in); err != nil || got != want {
+			t.Errorf("%s: %v %v, want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"7", "0d", "-1d", "1.5y", "d", "7 years"} {
+		if got, err := parseRetention(in); err == nil {
+			t.Errorf("%s: %v, want refused", in, got)
+		}
+	}
+}
+
+// A retention under a day is refused at start, named with its flag.
+func TestRetentionUnderADayIsRefused(t *testing.T) {
+	code, out := aegis(t, "sealer", "--chain", "prod", "--retention", "1s")
+	if code != exitFailed || !strings.Contains(out, "--retention (AEGIS_RETENTION) 1s is under 24h") {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	if code, out := aegis(t, "sealer", "--chain", "prod", "--retention", "7 years"); code != exitFailed || !strings.Contains(out, "want days (2557d), years (7y)") {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+}
+
+// Every AEGIS_ variable that does not parse is named, not the first alone.
+func TestEveryBadVariableIsNamed(t *testing.T) {
+	t.Setenv("AEGIS_BATCH_MAX_AGE", "x")
+	t.Setenv("AEGIS_RETENTION", "7")
+	code, out := aegis(t, "sealer")
+	if code != exitFailed || !strings.Contains(out, "AEGIS_BATCH_MAX_AGE (--batch-max-age)") || !strings.Contains(out, "AEGIS_RETENTION (--retention)") {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+}
