@@ -67,7 +67,7 @@ func (s *Sealer) recoverHead(ctx context.Context) (*signedCheckpoints, error) {
 		// A hand-over the keyset does not know yet (this sealer sealed it
 		// before a restart, or another one did): the checkpoints of the new
 		// key verify once the keyset follows it.
-		followed, err := s.followHandOver(ctx, h.read[0])
+		followed, err := s.followHandOver(ctx, h, h.read[0])
 		if err != nil {
 			return nil, err
 		}
@@ -116,6 +116,31 @@ type signedCheckpoints struct {
 	s    *Sealer
 	walk *archive.CheckpointWalk
 	read []checkpointed
+	// objects are the signed objects read in this recovery, by key: each
+	// is read (and a rewrite of it counted) once.
+	objects map[string]signedObject
+}
+
+type signedObject struct {
+	obj     *archive.Object
+	entries []*shared.Entry
+	lines   [][]byte
+}
+
+// readSigned is Sealer.readSigned, once per object in a recovery.
+func (h *signedCheckpoints) readSigned(ctx context.Context, c checkpointed) (*archive.Object, []*shared.Entry, [][]byte, error) {
+	if o, ok := h.objects[c.cp.Object]; ok {
+		return o.obj, o.entries, o.lines, nil
+	}
+	obj, entries, lines, err := h.s.readSigned(ctx, c)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if h.objects == nil {
+		h.objects = map[string]signedObject{}
+	}
+	h.objects[c.cp.Object] = signedObject{obj, entries, lines}
+	return obj, entries, lines, nil
 }
 
 // next reads the next checkpoint key of the walk and its object.
@@ -159,8 +184,8 @@ func (h *signedCheckpoints) at(ctx context.Context, i int) (checkpointed, bool, 
 // followHandOver reads the object the newest trusted checkpoint signs and,
 // if it ends in a KEY entry the keyset does not know yet, extends the
 // keyset as the entry says. It reports whether it did.
-func (s *Sealer) followHandOver(ctx context.Context, c checkpointed) (bool, error) {
-	_, entries, _, err := s.readSigned(ctx, c)
+func (s *Sealer) followHandOver(ctx context.Context, h *signedCheckpoints, c checkpointed) (bool, error) {
+	_, entries, _, err := h.readSigned(ctx, c)
 	if err != nil && ctx.Err() != nil {
 		return false, err
 	}
@@ -390,7 +415,7 @@ func (s *Sealer) loadUncommitted(ctx context.Context, admin *kgo.Client, cps *si
 			break
 		}
 		seen[c.cp.Object] = true
-		obj, entries, lines, err := s.readSigned(ctx, c)
+		obj, entries, lines, err := cps.readSigned(ctx, c)
 		if err != nil {
 			return err
 		}
@@ -433,7 +458,7 @@ func (s *Sealer) checkHeadRecord(ctx context.Context, adm *kadm.Client, cps *sig
 	if err != nil || !ok || c.cp.Seq != head.Seq {
 		return err
 	}
-	_, entries, lines, err := s.readSigned(ctx, c)
+	_, entries, lines, err := cps.readSigned(ctx, c)
 	if err != nil {
 		return err
 	}
@@ -476,12 +501,17 @@ func (s *Sealer) sameRecord(line []byte, rec *kgo.Record) error {
 	if err != nil || theirs.Source == nil {
 		return fmt.Errorf("%w: the sealed entry of offset %d does not parse: %v", ErrInconsistent, rec.Offset, err)
 	}
-	src := source(rec)
+	// Prepared as the sealer seals it: its timestamp as sealed (clamped
+	// into the years 0000 to 9999), its event canonical.
+	mine, err := shared.PrepareRecord(s.cfg.Chain, source(rec), rec.Value)
+	if err != nil {
+		return err
+	}
 	differs := func(what string) error {
 		return s.topicLost(fmt.Errorf("%w: the record at offset %d of topic %s (Kafka time %s) is not the one sealed there at seq %d (Kafka time %s): %s differs",
-			ErrTopicLost, rec.Offset, s.cfg.Topic, shared.FormatTime(src.Timestamp), theirs.Seq, shared.FormatTime(theirs.Source.Timestamp), what))
+			ErrTopicLost, rec.Offset, s.cfg.Topic, shared.FormatTime(mine.Source.Timestamp), theirs.Seq, shared.FormatTime(theirs.Source.Timestamp), what))
 	}
-	if theirs.Source.Offset != rec.Offset || !theirs.Source.Timestamp.Equal(src.Timestamp) {
+	if theirs.Source.Offset != rec.Offset || !theirs.Source.Timestamp.Equal(mine.Source.Timestamp) {
 		return differs("its timestamp")
 	}
 	switch theirs.Type {
@@ -490,8 +520,7 @@ func (s *Sealer) sameRecord(line []byte, rec *kgo.Record) error {
 			return differs("its bytes")
 		}
 	case shared.EntryEvent:
-		mine, err := shared.PrepareRecord(s.cfg.Chain, src, rec.Value)
-		if err == nil && mine.Type == shared.EntryEvent && !bytes.Equal(mine.Event, theirs.Event) {
+		if mine.Type == shared.EntryEvent && !bytes.Equal(mine.Event, theirs.Event) {
 			return differs("its event")
 		}
 	}

@@ -219,9 +219,20 @@ func TestOldVersionLineNeverStopsThePipeline(t *testing.T) {
 
 	// What the old sealer did: the record is on the topic, its entry is in
 	// S3 with a signed checkpoint, and then it crashed before publishing.
-	publishRaw(t, p, decisionRecord(p.Cfg.Chain, "old", `{"n":10000000000000000}`))
-	offset := endOffset(t, p.Cfg.Topic) - 1
+	// The record's Kafka timestamp is the one its entry was sealed with
+	// (a sealer checks it against the entry when it republishes).
 	ts := time.Now().UTC()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(stack.KafkaAddr), kgo.DefaultProduceTopic(p.Cfg.Topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &kgo.Record{Value: []byte(decisionRecord(p.Cfg.Chain, "old", `{"n":10000000000000000}`)), Timestamp: ts.Truncate(time.Millisecond)}
+	err = cl.ProduceSync(ctx, rec).FirstErr()
+	cl.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	offset := endOffset(t, p.Cfg.Topic) - 1
 	body := fmt.Sprintf(`{"chain":%q,"event":%s,"prev":%q,"sealed_at":%q,"seq":%d,"source":{"offset":%d,"partition":0,"timestamp":%q,"topic":%q},"type":"event","v":1}`,
 		p.Cfg.Chain, canonicalLoose(t, decisionRecord(p.Cfg.Chain, "old", `{"n":10000000000000000}`)), head.Hash, shared.FormatTime(ts),
 		head.Seq+1, offset, shared.FormatTime(ts.Truncate(time.Millisecond)), p.Cfg.Topic)
