@@ -69,6 +69,7 @@ type common struct {
 	stdout    io.Writer
 	stderr    io.Writer
 	rawStdout io.Writer
+	cmd       *cobra.Command // the command running
 }
 
 func (c *common) flags(fs *pflag.FlagSet) {
@@ -129,6 +130,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	c.flags(root.PersistentFlags())
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		c.cmd = cmd
 		if err := envFlags(cmd.Flags()); err != nil {
 			return err
 		}
@@ -481,6 +483,13 @@ func (c *common) start() (context.Context, *zap.Logger, func(), error) {
 		// chasing CPU or memory (the address should be reachable only from
 		// where operators are).
 		srv, err := serve.Listen(serve.Options{Addr: c.metrics, Registry: c.registry, Ready: c.readiness, Profiling: true, Logger: log})
+		if err != nil && checks(c.cmd) {
+			// A one-shot reader run where a role's AEGIS_METRICS_ADDR is
+			// exported: its metrics are a nicety, its answer is the job
+			// (before, aegis index status failed on the port in use).
+			fmt.Fprintf(c.stderr, "warning: --metrics-addr (AEGIS_METRICS_ADDR) %s: %v; serving no metrics for this run\n", c.metrics, err)
+			return ctx, log, func() { stop(); _ = log.Sync() }, nil
+		}
 		if err != nil {
 			stop()
 			return nil, nil, nil, fmt.Errorf("--metrics-addr: %w", err)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -39,5 +40,24 @@ func TestEveryBadVariableIsNamed(t *testing.T) {
 	code, out := aegis(t, "sealer")
 	if code != exitFailed || !strings.Contains(out, "AEGIS_BATCH_MAX_AGE (--batch-max-age)") || !strings.Contains(out, "AEGIS_RETENTION (--retention)") {
 		t.Fatalf("exit %d: %s", code, out)
+	}
+}
+
+// A reader run with a role's metrics address exported (port in use) warns
+// and answers; a role still refuses to start without its metrics.
+func TestReadersRunWhenTheMetricsPortIsTaken(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	setStackEnv(t)
+	t.Setenv("AEGIS_METRICS_ADDR", l.Addr().String())
+	code, out := aegis(t, "get", "d1", "--chain", "prod", "--dynamodb-endpoint", "http://"+closedAddr(t), "--dynamodb-max-attempts", "1")
+	if !strings.Contains(out, "warning: --metrics-addr (AEGIS_METRICS_ADDR) "+l.Addr().String()) || strings.Contains(out, "aegis: --metrics-addr") || code != exitUnavailable {
+		t.Fatalf("get with the metrics port taken: exit %d: %s", code, out)
+	}
+	if code, out := aegis(t, "indexer", "--dynamodb-endpoint", "http://"+closedAddr(t)); code != exitFailed || !strings.Contains(out, "--metrics-addr") {
+		t.Fatalf("the indexer with its metrics port taken: exit %d: %s", code, out)
 	}
 }
