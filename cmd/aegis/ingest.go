@@ -98,7 +98,7 @@ answers the requests in flight, then flushes the producers.`,
 		if tokensFile != "" { // else the start-up validation says it is required
 			var err error
 			if tokens, err = httpauth.Load(tokensFile); err != nil {
-				errs = append(errs, fmt.Errorf("--tokens-file: %w", err))
+				errs = append(errs, fmt.Errorf("--tokens-file (AEGIS_TOKENS_FILE): %w", err))
 			}
 		}
 		if cmd.Flags().Changed("topic") && len(envs) > 1 {

@@ -134,6 +134,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if err := envFlags(cmd.Flags()); err != nil {
 			return err
 		}
+		if err := aliasEnv(cmd); err != nil {
+			return err
+		}
 		return validate(cmd, c.preflight[cmd])
 	}
 	c.preflight = map[*cobra.Command]func() error{}

@@ -201,11 +201,11 @@ bearer token of --token-file bound to the chain (format: package httpauth).`,
 		Args: cobra.NoArgs,
 		RunE: c.run(func(ctx context.Context, log *zap.Logger) error {
 			if tokenFile == "" {
-				return errors.New("--token-file is required")
+				return errors.New("--token-file (AEGIS_TOKEN_FILE) is required")
 			}
 			tokens, err := httpauth.Load(tokenFile)
 			if err != nil {
-				return fmt.Errorf("--token-file: %w", err)
+				return fmt.Errorf("--token-file (AEGIS_TOKEN_FILE): %w", err)
 			}
 			rd, ev, err := c.reader(ctx, true)
 			if err != nil {

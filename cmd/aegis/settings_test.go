@@ -63,7 +63,7 @@ func TestLibraryChecksNameTheFlag(t *testing.T) {
 				"--next-signer-key-file " + dir + "/k2.key (AEGIS_NEXT_SIGNER_KEY_FILE): is the signer key"}},
 		{[]string{"ingest", "--chain", "bad chain", "--fail-safe-action", "MAYBE", "--tokens-file", missing},
 			[]string{`--chain (AEGIS_CHAIN) "bad chain"`, `--fail-safe-action (AEGIS_FAIL_SAFE_ACTION) "MAYBE": want ALLOW, CHALLENGE, BLOCK or REVIEW`,
-				"--tokens-file: token file: open " + missing}},
+				"--tokens-file (AEGIS_TOKENS_FILE): token file: open " + missing}},
 		{[]string{"discover", "--chain", "prod", "--from", "2026-11-30", "--to", "2026-11-29", "--verifier-key-file", dir + "/k1.pub"},
 			[]string{"--to (AEGIS_TO) (2026-11-29T00:00:00Z) must be after the start of the range (2026-11-30T00:00:00Z)"}},
 		{[]string{"discover", "--chain", "prod", "--from", "2026-11-29", "--to", "2026-11-30", "--type", "decision", "--verifier-key-file", dir + "/k1.pub"},
@@ -179,12 +179,18 @@ func TestHTTPServicesTakeEachOthersFlagNames(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"query", "--chain", "prod", "--tokens-file", missing, "--listen", "127.0.0.1:0"}, "--token-file: token file: open " + missing},
-		{[]string{"ingest", "--chain", "prod", "--token-file", missing, "--addr", "127.0.0.1:0"}, "--tokens-file: token file: open " + missing},
+		{[]string{"query", "--chain", "prod", "--tokens-file", missing, "--listen", "127.0.0.1:0"}, "--token-file (AEGIS_TOKEN_FILE): token file: open " + missing},
+		{[]string{"ingest", "--chain", "prod", "--token-file", missing, "--addr", "127.0.0.1:0"}, "--tokens-file (AEGIS_TOKENS_FILE): token file: open " + missing},
 	} {
 		if code, out := aegis(t, c.args...); code != 1 || !strings.Contains(out, c.want) {
 			t.Errorf("aegis %s: exit %d: %s (want %q)", strings.Join(c.args, " "), code, out, c.want)
 		}
+	}
+	// And their variables (the operators' trial found AEGIS_TOKENS_FILE
+	// ignored by query).
+	t.Setenv("AEGIS_TOKENS_FILE", missing)
+	if code, out := aegis(t, "query", "--chain", "prod", "--addr", "127.0.0.1:0"); code != 1 || !strings.Contains(out, "--token-file (AEGIS_TOKEN_FILE): token file: open "+missing) {
+		t.Errorf("query with AEGIS_TOKENS_FILE: exit %d: %s", code, out)
 	}
 }
 
