@@ -100,6 +100,15 @@ answers the requests in flight, then flushes the producers.`,
 			if tokens, err = httpauth.Load(tokensFile); err != nil {
 				errs = append(errs, fmt.Errorf("--tokens-file (AEGIS_TOKENS_FILE): %w", err))
 			}
+			served := envs
+			if len(served) == 0 {
+				served = []string{c.chain}
+			}
+			for _, env := range served {
+				if tokens != nil && env != "" && !tokens.AnyMay(env) {
+					errs = append(errs, fmt.Errorf("--tokens-file (AEGIS_TOKENS_FILE) %s: no token may write chain %s (a token's third field names the chains it may write, or *): every request would be refused", tokensFile, env))
+				}
+			}
 		}
 		if cmd.Flags().Changed("topic") && len(envs) > 1 {
 			errs = append(errs, errors.New("--topic names one decisions topic; with several --environments each uses its own (aegis.decisions.<env>)"))

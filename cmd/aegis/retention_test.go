@@ -61,3 +61,13 @@ func TestReadersRunWhenTheMetricsPortIsTaken(t *testing.T) {
 		t.Fatalf("the indexer with its metrics port taken: exit %d: %s", code, out)
 	}
 }
+
+// ingest refuses a token file none of whose tokens may write its chain:
+// it would answer every request 403 (found by the operators' trial).
+func TestIngestRefusesTokensThatWriteNothingItServes(t *testing.T) {
+	tokens := writeFile(t, "tokens", "svc 3f9c1d0e8b7a4c2f9e1d7b6a5c4f3e2d staging")
+	code, out := aegis(t, "ingest", "--chain", "prod", "--tokens-file", tokens, "--listen", "127.0.0.1:0")
+	if code != exitFailed || !strings.Contains(out, "no token may write chain prod") {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+}

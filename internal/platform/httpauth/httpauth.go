@@ -122,6 +122,17 @@ func Parse(r io.Reader, name string) (*Tokens, error) {
 
 // Authenticate returns the principal of the request's bearer token, or
 // ErrUnauthenticated.
+// AnyMay reports whether some token of the file may use env: a service
+// serving env with a file where none may answers every request 403.
+func (t *Tokens) AnyMay(env string) bool {
+	for _, p := range t.byDigest {
+		if p.May(env) {
+			return true
+		}
+	}
+	return false
+}
+
 func (t *Tokens) Authenticate(r *http.Request) (Principal, error) {
 	h := r.Header.Get("Authorization")
 	scheme, token, ok := strings.Cut(h, " ")

@@ -64,3 +64,18 @@ func TestParseRefusesBadFiles(t *testing.T) {
 		}
 	}
 }
+
+// AnyMay: some token of the file may use the environment.
+func TestAnyMay(t *testing.T) {
+	tk, err := Parse(strings.NewReader("svc 3f9c1d0e8b7a4c2f9e1d7b6a5c4f3e2d staging\n"), "tokens")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !tk.AnyMay("staging") || tk.AnyMay("prod") {
+		t.Fatal("AnyMay")
+	}
+	all, err := Parse(strings.NewReader("auditor 9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d *\n"), "tokens")
+	if err != nil || !all.AnyMay("prod") {
+		t.Fatalf("a * token: %v", err)
+	}
+}
