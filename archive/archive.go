@@ -78,7 +78,7 @@ func (s *Store) CheckBucket(ctx context.Context, create bool) error {
 	case code == "ObjectLockConfigurationNotFoundError":
 		return fmt.Errorf("%w: bucket %s exists without Object Lock, which cannot be turned on here: use a bucket created with Object Lock enabled", ErrNotLocked, s.Bucket)
 	case httpStatus(err) == http.StatusForbidden:
-		return fmt.Errorf("%w: %s: %v", ErrAccessDenied, s.Bucket, err)
+		return fmt.Errorf("%w: %s: %w", ErrAccessDenied, s.Bucket, err)
 	default:
 		return fmt.Errorf("read the Object Lock configuration of bucket %s: %w", s.Bucket, err)
 	}

@@ -73,6 +73,11 @@ func awsHint(c awsconn.Config, title string, err error) error {
 		return fmt.Errorf("%s could not be reached at %s (check %sendpoint (AEGIS_%s_ENDPOINT)): %w", title, endpoint, c.Setting, envName(c.Service), err)
 	case errors.As(err, &api) && refusedCredentials(api.ErrorCode()):
 		return fmt.Errorf("%s at %s refused the credentials (%s): %w", title, endpoint, credentials, err)
+	case errors.As(err, &api) && api.ErrorCode() == "AccessDenied":
+		// Wrong keys (some servers, versitygw among them, answer them so)
+		// or a policy that does not allow the call.
+		return fmt.Errorf("%s at %s denied access: check the credentials (%s) and that their policy allows this role (docs/SECURITY.md section 4): %w",
+			title, endpoint, credentials, err)
 	}
 	return err
 }

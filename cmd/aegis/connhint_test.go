@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aegisai/audit/indexer/layout"
 	"github.com/aegisai/audit/internal/testbed/localstack"
@@ -112,4 +113,31 @@ func emptyTable(t *testing.T, prefix string) string {
 		t.Fatal(err)
 	}
 	return table
+}
+
+// The sealer refused by S3 for its keys names the credential settings
+// (before: "access to the bucket denied" alone, operators' trial).
+func TestSealerRefusedCredentialsNameTheSettings(t *testing.T) {
+	setStackEnv(t)
+	dir := t.TempDir()
+	pub := keyPair(t, dir, "k1")
+	t.Setenv("AEGIS_S3_SECRET_ACCESS_KEY", "not-the-secret")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	done := make(chan struct{})
+	var code int
+	var out string
+	go func() {
+		code, out = aegis(t, "sealer", "--chain", "prod", "--bucket", stack.Bucket("creds"), "--create-bucket", "--signer-key-file", dir+"/k1.key",
+			"--verifier-key-file", pub, "--s3-access-key-id", localstack.AccessKey, "--brokers", stack.KafkaAddr)
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		t.Fatal("the sealer kept retrying refused credentials")
+	}
+	if code != exitFailed || !strings.Contains(out, "AEGIS_S3_SECRET_ACCESS_KEY") || !strings.Contains(out, "--s3-access-key-id") {
+		t.Fatalf("exit %d: %s", code, out)
+	}
 }
