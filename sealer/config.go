@@ -107,6 +107,10 @@ type Config struct {
 	Metrics prometheus.Registerer
 	// Logger defaults to zap.NewNop().
 	Logger *zap.Logger
+	// S3Settings names, for people, the settings that decide S3 (the
+	// command's endpoint flag and credentials); the S3 retries log it, so
+	// that a wrong endpoint retried without end says what to check.
+	S3Settings string
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }

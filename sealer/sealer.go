@@ -583,7 +583,7 @@ func (s *Sealer) retry(ctx context.Context, what string, fn func(context.Context
 		OnRetry: func(attempt int, wait time.Duration, err error) {
 			s.m.s3Retries.Inc()
 			s.health.fail("S3", fmt.Errorf("%s: %w", what, err))
-			s.log.Warn("S3 call failed (server unreachable or erroring); retrying", zap.String("endpoint_call", what), zap.Int("attempt", attempt),
+			s.log.Warn("S3 call failed (server unreachable or erroring); retrying", zap.String("endpoint_call", what), zap.String("check", s.cfg.S3Settings), zap.Int("attempt", attempt),
 				zap.Duration("backoff", wait), zap.Error(err))
 		},
 	}.Do(ctx, fn)

@@ -166,6 +166,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 				BatchMaxRecords: batchRecords, BatchMaxBytes: batchBytes, BatchMaxAge: batchAge, Logger: log,
 				Metrics: c.registry, Group: sealerGroup, TransactionalID: txnID, Identity: identity,
 				SessionTimeout: sessionTimeout, MaxInFlight: maxInFlight,
+				S3Settings: fmt.Sprintf("--s3-endpoint (AEGIS_S3_ENDPOINT) %s and the S3 credentials (--s3-access-key-id, --s3-profile, AWS_*)", endpointName(c.s3)),
 			})
 			if err != nil {
 				return err
