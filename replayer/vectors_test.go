@@ -42,24 +42,11 @@ type logVector struct {
 // Verify, the code behind `aegis verify`, gives every log vector its
 // expected verdict and report: the verifier is the spec.
 func TestLogVectors(t *testing.T) {
-	paths, err := filepath.Glob("../testdata/vectors/*.json")
-	if err != nil || len(paths) == 0 {
-		t.Fatalf("no vectors: %v", err)
+	vs := logVectors(t, "../testdata/vectors/*.json")
+	if len(vs) < 10 {
+		t.Fatalf("only %d log vectors", len(vs))
 	}
-	n := 0
-	for _, p := range paths {
-		raw, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var v logVector
-		if err := json.Unmarshal(raw, &v); err != nil {
-			t.Fatalf("%s: %v", p, err)
-		}
-		if v.Kind != "log" {
-			continue
-		}
-		n++
+	for _, v := range vs {
 		// The streaming verifier reads the listing a page at a time: each
 		// vector at one key a page, two, and S3's page, so that no rule
 		// depends on where a page ends (security review).
@@ -71,9 +58,30 @@ func TestLogVectors(t *testing.T) {
 			})
 		}
 	}
-	if n < 10 {
-		t.Fatalf("only %d log vectors", n)
+}
+
+// logVectors reads the vectors of kind log among the files glob matches.
+func logVectors(t *testing.T, glob string) []logVector {
+	t.Helper()
+	paths, err := filepath.Glob(glob)
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no vectors at %s: %v", glob, err)
 	}
+	var out []logVector
+	for _, p := range paths {
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v logVector
+		if err := json.Unmarshal(raw, &v); err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		if v.Kind == "log" {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // checkLogVector verifies one log vector's objects from an in-memory S3.

@@ -1,11 +1,7 @@
 package httpapi
 
 import (
-	"bytes"
 	"encoding/json"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/aegisai/audit/internal/platform/shown"
@@ -33,24 +29,11 @@ func TestThePageShowsTextAsAegisPrintsIt(t *testing.T) {
 		cases = append(cases, "x"+string(c)+"y")
 	}
 	cases = append(cases, "user\u202e-evil", "looks fine\x1b[1A\x1b[2K\x1b[8mhidden", "Zoë 東京-1 😀 e\u0301 ﬀ", "tab\tand\nnewline", "")
-	var in bytes.Buffer
-	for _, c := range cases {
-		b, _ := json.Marshal(c)
-		in.Write(append(b, '\n'))
+	inputs := make([]any, len(cases))
+	for i, c := range cases {
+		inputs[i] = c
 	}
-	node, runner := nodeScript(t, shownRunner)
-	cmd := exec.Command(node, runner, filepath.Join("page", "verify.js"))
-	cmd.Stdin = &in
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("node: %v\n%s", err, stderr.String())
-	}
-	lines := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
-	if len(lines) != len(cases) {
-		t.Fatalf("the page showed %d of %d texts\n%s", len(lines), len(cases), stderr.String())
-	}
+	lines := runPage(t, shownRunner, inputs)
 	escaped := 0
 	for i, l := range lines {
 		var page string

@@ -72,6 +72,31 @@ type pageVerdict struct {
 	Why     string `json:"why"`
 }
 
+// runPage runs script in Node.js with page/verify.js loaded, one JSON
+// line of input a case, and returns its answer lines, one a case.
+func runPage(t *testing.T, script string, inputs []any) []string {
+	t.Helper()
+	node, runner := nodeScript(t, script)
+	var in bytes.Buffer
+	for _, x := range inputs {
+		line, _ := json.Marshal(x)
+		in.Write(append(line, '\n'))
+	}
+	cmd := exec.Command(node, runner, filepath.Join("page", "verify.js"))
+	cmd.Stdin = &in
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("node: %v\n%s", err, stderr.String())
+	}
+	lines := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+	if len(lines) != len(inputs) {
+		t.Fatalf("the page answered %d of %d cases\n%s", len(lines), len(inputs), stderr.String())
+	}
+	return lines
+}
+
 // nodeScript finds Node.js and writes script to a file for it. Node.js
 // missing is a failure, not a skip: the page is what an auditor runs.
 func nodeScript(t *testing.T, script string) (node, path string) {
@@ -90,24 +115,11 @@ func nodeScript(t *testing.T, script string) (node, path string) {
 // pageVerdicts runs the page's verifier on every case.
 func pageVerdicts(t *testing.T, cases []pageCase) []pageVerdict {
 	t.Helper()
-	node, runner := nodeScript(t, pageRunner)
-	var in bytes.Buffer
-	for _, c := range cases {
-		line, _ := json.Marshal(map[string]string{"bundle": base64.StdEncoding.EncodeToString(c.bundle), "keyset": c.keyset, "only": c.only})
-		in.Write(append(line, '\n'))
+	inputs := make([]any, len(cases))
+	for i, c := range cases {
+		inputs[i] = map[string]string{"bundle": base64.StdEncoding.EncodeToString(c.bundle), "keyset": c.keyset, "only": c.only}
 	}
-	cmd := exec.Command(node, runner, filepath.Join("page", "verify.js"))
-	cmd.Stdin = &in
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("node: %v\n%s", err, stderr.String())
-	}
-	lines := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
-	if len(lines) != len(cases) {
-		t.Fatalf("the page's verifier answered %d of %d cases\n%s", len(lines), len(cases), stderr.String())
-	}
+	lines := runPage(t, pageRunner, inputs)
 	verdicts := make([]pageVerdict, len(lines))
 	for i, l := range lines {
 		if err := json.Unmarshal([]byte(l), &verdicts[i]); err != nil {
