@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
 )
 
 // healthGrace is how long a trouble lasts before Healthy reports it: a
@@ -20,7 +21,8 @@ const healthGrace = 10 * time.Second
 // outage, found by the operators' trial).
 type health struct {
 	mu       sync.Mutex
-	troubles map[string]trouble // by source: "s3", "kafka", "session"
+	troubles map[string]trouble // by source: "S3", "Kafka", "session"
+	log      *zap.Logger        // says when a source works again
 }
 
 type trouble struct {
@@ -45,11 +47,18 @@ func (h *health) failAt(source string, err error, now time.Time) {
 	h.troubles[source] = t
 }
 
-// ok records that source works again.
+// ok records that source works again, and logs it after an outage.
 func (h *health) ok(source string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	t, was := h.troubles[source]
+	if !was {
+		return
+	}
 	delete(h.troubles, source)
+	if d := time.Since(t.since); d >= healthGrace && h.log != nil {
+		h.log.Info("working again", zap.String("source", source), zap.Duration("failed_for", d.Round(time.Second)))
+	}
 }
 
 // check returns the oldest trouble that lasted past healthGrace.

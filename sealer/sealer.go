@@ -149,14 +149,16 @@ func New(ctx context.Context, cfg Config) (*Sealer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Sealer{
+	s := &Sealer{
 		cfg: cfg, keys: keys,
 		store:   &archive.Store{S3: cfg.S3, Bucket: cfg.Bucket, Prefix: cfg.Prefix},
 		log:     cfg.Logger.With(zap.String("chain", cfg.Chain)),
 		m:       newMetrics(cfg.Metrics, cfg.Chain),
 		pending: map[int64]*sealedRef{},
 		ready:   make(chan struct{}),
-	}, nil
+	}
+	s.health.log = s.log
+	return s, nil
 }
 
 // Head returns the current chain head (sealed in S3).

@@ -35,6 +35,7 @@ Each environment is published to its own decisions topic (aegis.decisions.<env>,
 or --topic when there is one environment). On SIGTERM it stops accepting,
 answers the requests in flight, then flushes the producers.`,
 		RunE: c.run(func(ctx context.Context, log *zap.Logger) error {
+			defer log.Info("ingest stopped") // after the producers' flush (deferred below)
 			if len(envs) == 0 {
 				envs = []string{c.chain}
 			}
