@@ -20,6 +20,7 @@ import (
 // ingestCommand is `aegis ingest`: the HTTP API of the producer.
 func (c *common) ingestCommand() *cobra.Command {
 	var listen, tokensFile, failSafe, spoolDir string
+	var spoolMax int64
 	var envs []string
 	var maxBody int64
 	var timeout, sealTimeout, shutdown time.Duration
@@ -58,7 +59,7 @@ answers the requests in flight, then flushes the producers.`,
 					spool = filepath.Join(spoolDir, env) // a producer's spool is its own folder
 				}
 				p, err := producer.New(ctx, producer.Config{Brokers: c.brokers, Kafka: kafka, Environment: env, Topic: topic, SealedTopic: c.sealed,
-					Timeout: timeout, SealTimeout: sealTimeout, SpoolDir: spool, Metrics: c.registry, Logger: log.Named("producer").With(zap.String("environment", env))})
+					Timeout: timeout, SealTimeout: sealTimeout, SpoolDir: spool, SpoolMaxBytes: spoolMax, Metrics: c.registry, Logger: log.Named("producer").With(zap.String("environment", env))})
 				if err != nil {
 					return fmt.Errorf("--environments %s: %w", env, err)
 				}
@@ -111,6 +112,9 @@ answers the requests in flight, then flushes the producers.`,
 				}
 			}
 		}
+		if spoolMax <= 0 {
+			errs = append(errs, fmt.Errorf("--spool-max-bytes (AEGIS_SPOOL_MAX_BYTES) %d: want a positive number of bytes", spoolMax))
+		}
 		if cmd.Flags().Changed("topic") && len(envs) > 1 {
 			errs = append(errs, errors.New("--topic names one decisions topic; with several --environments each uses its own (aegis.decisions.<env>)"))
 		}
@@ -126,6 +130,7 @@ answers the requests in flight, then flushes the producers.`,
 	f.StringSliceVar(&envs, "environments", nil, "environments (chains) recorded (default: --chain)")
 	f.Int64Var(&maxBody, "max-body-bytes", 64<<10, "largest request body accepted (413 beyond)")
 	f.StringVar(&failSafe, "fail-safe-action", "CHALLENGE", "the action a 503 tells callers to apply instead of the decision (the decision's own when stricter)")
+	f.Int64Var(&spoolMax, "spool-max-bytes", 64<<20, "most bytes of escalations the spool of each environment holds; past it a 503 says escalation_spooled false (about 720 bytes an escalated decision)")
 	f.StringVar(&spoolDir, "spool-dir", "", "folder where the escalations of decisions answered 503 wait for the broker (a folder per environment; empty: not recorded, and the 503 says escalation_spooled false)")
 	f.DurationVar(&timeout, "timeout", 10*time.Second, "how long a request waits for Kafka to confirm the event (503 after)")
 	f.DurationVar(&sealTimeout, "seal-timeout", 30*time.Second, "how long a ?durability=sealed request waits for its receipt (503 after)")
