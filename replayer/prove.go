@@ -121,6 +121,13 @@ type signedObject struct {
 // checkpoint signs exactly it. Each is read from its sealed version
 // (readSealedVersion) when its current one was deleted or written over.
 func readSignedObject(ctx context.Context, store *archive.Store, cfg ProveConfig, trusted shared.Keyset, key string) (*signedObject, error) {
+	// The key comes from the index or a receipt: refused unless it is one
+	// of the chain's object keys, before S3 is asked (a key S3 cannot
+	// serve, a NUL in it, was answered 500 and reported as an outage:
+	// found by an attack on the "could not check" status).
+	if _, err := firstSeq(cfg.Prefix, cfg.Chain, key); err != nil {
+		return nil, fmt.Errorf("%q is not an object key of chain %s: %w", key, cfg.Chain, err)
+	}
 	var so *signedObject
 	_, err := readSealedVersion(ctx, store, cfg.Warn, key, func(obj *archive.Object) error {
 		var err error

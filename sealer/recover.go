@@ -127,19 +127,20 @@ type signedObject struct {
 	lines   [][]byte
 }
 
-// readSigned is Sealer.readSigned, once per object in a recovery.
+// readSigned is Sealer.readSigned, reading the newest signed object once
+// in a recovery (the hand-over check, the head's record check and the
+// uncommitted entries all start from it). Only that one is kept: a
+// recovery whose group offsets expired reads the whole chain.
 func (h *signedCheckpoints) readSigned(ctx context.Context, c checkpointed) (*archive.Object, []*shared.Entry, [][]byte, error) {
-	if o, ok := h.objects[c.cp.Object]; ok {
+	newest := len(h.read) > 0 && c.cp.Object == h.read[0].cp.Object
+	if o, ok := h.objects[c.cp.Object]; ok && newest {
 		return o.obj, o.entries, o.lines, nil
 	}
 	obj, entries, lines, err := h.s.readSigned(ctx, c)
-	if err != nil {
-		return nil, nil, nil, err
+	if err != nil || !newest {
+		return obj, entries, lines, err
 	}
-	if h.objects == nil {
-		h.objects = map[string]signedObject{}
-	}
-	h.objects[c.cp.Object] = signedObject{obj, entries, lines}
+	h.objects = map[string]signedObject{c.cp.Object: {obj, entries, lines}}
 	return obj, entries, lines, nil
 }
 
@@ -511,7 +512,12 @@ func (s *Sealer) sameRecord(line []byte, rec *kgo.Record) error {
 		return s.topicLost(fmt.Errorf("%w: the record at offset %d of topic %s (Kafka time %s) is not the one sealed there at seq %d (Kafka time %s): %s differs",
 			ErrTopicLost, rec.Offset, s.cfg.Topic, shared.FormatTime(mine.Source.Timestamp), theirs.Seq, shared.FormatTime(theirs.Source.Timestamp), what))
 	}
-	if theirs.Source.Offset != rec.Offset || !theirs.Source.Timestamp.Equal(mine.Source.Timestamp) {
+	// Before 2026-11-28 the sealer wrote franz-go's time of a record
+	// outside the years 0000 to 9999 as it was (wrapped: the year 10000
+	// came out as 1816); such a line is the same record's too.
+	sameTime := theirs.Source.Timestamp.Equal(mine.Source.Timestamp) ||
+		!mine.Source.Timestamp.Equal(recordTime(rec)) && theirs.Source.Timestamp.Equal(rec.Timestamp.UTC())
+	if theirs.Source.Offset != rec.Offset || !sameTime {
 		return differs("its timestamp")
 	}
 	switch theirs.Type {

@@ -575,13 +575,14 @@ func (s *Sealer) get(ctx context.Context, key string) (*archive.Object, error) {
 // retry runs fn until it succeeds, fails with a final error (ErrExists,
 // ErrNotFound, ErrTooLarge, ...), or ctx is done. Each call gets CallTimeout.
 func (s *Sealer) retry(ctx context.Context, what string, fn func(context.Context) error) error {
+	final := func(err error) bool {
+		return errors.Is(err, archive.ErrExists) || errors.Is(err, archive.ErrNotFound) ||
+			errors.Is(err, archive.ErrNoBucket) || errors.Is(err, archive.ErrNotLocked) || errors.Is(err, archive.ErrAccessDenied) ||
+			errors.Is(err, archive.ErrTooLarge)
+	}
 	err := retry.Policy{
 		Timeout: s.cfg.CallTimeout, Initial: 100 * time.Millisecond, Max: 5 * time.Second,
-		Final: func(err error) bool {
-			return errors.Is(err, archive.ErrExists) || errors.Is(err, archive.ErrNotFound) ||
-				errors.Is(err, archive.ErrNoBucket) || errors.Is(err, archive.ErrNotLocked) || errors.Is(err, archive.ErrAccessDenied) ||
-				errors.Is(err, archive.ErrTooLarge)
-		},
+		Final: final,
 		OnRetry: func(attempt int, wait time.Duration, err error) {
 			s.m.s3Retries.Inc()
 			s.health.fail("S3", fmt.Errorf("%s: %w", what, err))
@@ -589,7 +590,7 @@ func (s *Sealer) retry(ctx context.Context, what string, fn func(context.Context
 				zap.Duration("backoff", wait), zap.Error(err))
 		},
 	}.Do(ctx, fn)
-	if err == nil {
+	if err == nil || final(err) { // S3 answered (a 404 is an answer)
 		s.health.ok("S3")
 	}
 	if err != nil && ctx.Err() != nil {

@@ -55,4 +55,21 @@ func TestUnavailableTellsOutagesFromAnswers(t *testing.T) {
 	if _, err := os.Open("/no/such/key/file"); Unavailable(fmt.Errorf("--verifier-key-file: %w", err)) {
 		t.Error("a missing file taken for an outage")
 	}
+	// No credentials anywhere: the SDK's instance-metadata try fails to
+	// connect, which is a setup to mend, not an outage.
+	t.Setenv("HOME", t.TempDir())
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "AWS_SESSION_TOKEN"} {
+		t.Setenv(k, "")
+	}
+	t.Setenv("AWS_CONFIG_FILE", os.DevNull)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", os.DevNull)
+	t.Setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", closed.URL)
+	c, err := S3(ctx, Config{Endpoint: status(http.StatusOK), Region: "us-east-1", MaxAttempts: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("b"), Key: aws.String("k")})
+	if err == nil || Unavailable(err) {
+		t.Errorf("no credentials: Unavailable(%v) = %v, want false", err, Unavailable(err))
+	}
 }
