@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // A chain's checkpoint key can be rotated (docs/FORMAT.md sections 2.4 and
@@ -78,6 +79,9 @@ func ParseKeyset(text string) (Keyset, error) {
 			where = fmt.Sprintf("keyset line %d", line)
 		}
 		return Keyset{}, fmt.Errorf("%w: %s: %s", ErrBadKey, where, fmt.Sprintf(format, args...))
+	}
+	if !utf8.ValidString(text) { // section 7.4: a keyset file is UTF-8 text
+		return bad(0, "not UTF-8 text")
 	}
 	if t := strings.Trim(text, KeyFileSpace); t != "" && !strings.ContainsAny(t, " \t\n\r#") {
 		k, err := ParseVerifierKey(t)

@@ -1737,12 +1737,9 @@ def self_test():
     return 0 if ok else 1
 
 
-KEYFILE_SPACE = " \t\n\r\v\f"
-
-
 def read_verifier_key_file(path):
-    """Section 7.1: a file holds the key; whitespace around it is ignored
-    (here: ASCII space, tab, LF, CR, VT, FF)."""
+    """Section 7.1: a file holds the key, UTF-8; only spaces, tabs, CRs and
+    LFs around it are ignored (parse_keyset, KEYSET_SPACE)."""
     with open(path, "rb") as f:
         data = f.read()
     text = decode_utf8(data, "verifier key file")

@@ -10,7 +10,7 @@
   let nextOverrides = "";
 
   function status(msg, bad) {
-    $("status").textContent = msg;
+    $("status").textContent = V.shown(msg);
     $("status").className = bad ? "fail" : "note";
   }
 
@@ -237,7 +237,10 @@
         : "(your own key)";
     };
     showKeySource();
-    $("key").addEventListener("change", () => { sessionStorage.setItem("aegis-key", $("key").value.trim()); showKeySource(); route(); });
+    // Saved as typed: the keyset parser trims what section 7.1 trims and
+    // nothing more (trim() also took a byte order mark and a no-break
+    // space, so a key refused at first passed after a reload).
+    $("key").addEventListener("change", () => { sessionStorage.setItem("aegis-key", $("key").value); showKeySource(); route(); });
     $("search").addEventListener("submit", (ev) => {
       ev.preventDefault();
       const h = `#${$("kind").value}=${encodeURIComponent($("q").value.trim())}`;

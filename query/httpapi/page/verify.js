@@ -303,12 +303,13 @@
     if (cp) {
       check("checkpoint names the object", cp.chain === bundle.chain && cp.object === item.object, `chain ${cp.chain}, object ${cp.object}`);
       const first = cp.seq + 1 - item.size;
-      const placeOK = item.index < item.size && item.size <= cp.seq + 1 && line.seq === first + item.index &&
+      const placeOK = item.index < item.size && item.size <= cp.seq + 1 && first >= 1 && line.seq === first + item.index &&
         (item.index !== item.size - 1 || line.hash === cp.hash);
       check("place in the object", placeOK, `line ${item.index + 1} of ${item.size}, seq ${line.seq}`);
       const date = String(line.source && line.source.timestamp).slice(0, 10).split("-");
       const cutAt = item.object.lastIndexOf("/year=");
-      const wantKey = cutAt > 0 && `${item.object.slice(0, cutAt)}/year=${date[0]}/month=${date[1]}/day=${date[2]}/env=${bundle.chain}/${String(first).padStart(20, "0")}.jsonl`;
+      const prefix = item.object.slice(0, Math.max(cutAt, 0)); // non-empty, not ending in "/" (section 11, step 3)
+      const wantKey = cutAt > 0 && !prefix.endsWith("/") && `${prefix}/year=${date[0]}/month=${date[1]}/day=${date[2]}/env=${bundle.chain}/${String(first).padStart(20, "0")}.jsonl`;
       check("object key", item.object === wantKey, item.object);
       try {
         const root = await inclusionRoot(line.hash, item.index, item.size, item.path);

@@ -1,0 +1,46 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+
+	"go.uber.org/zap"
+)
+
+// The roles' logs carry text from outside escaped as aegis prints it: a
+// C1 CSI or U+202E in a logged id reaches no terminal raw, and each JSON
+// line still reads back to the same text.
+func TestLogsShowOutsideTextEscaped(t *testing.T) {
+	for _, format := range []string{"json", "console"} {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		stderr := os.Stderr
+		os.Stderr = w
+		log, err := newLogger("info", format)
+		if err != nil {
+			os.Stderr = stderr
+			t.Fatal(err)
+		}
+		const id = "user\u202e-evil\u009b31m"
+		log.Info("request", zap.String("path", "/v1/decisions/"+id))
+		_ = log.Sync()
+		os.Stderr = stderr
+		w.Close()
+		var out bytes.Buffer
+		out.ReadFrom(r)
+		if strings.ContainsAny(out.String(), "\u202e\u009b") || !strings.Contains(out.String(), `\u202e`) {
+			t.Fatalf("%s log: %q", format, out.String())
+		}
+		if format == "json" {
+			var line struct{ Path string }
+			if err := json.Unmarshal(out.Bytes(), &line); err != nil || line.Path != "/v1/decisions/"+id {
+				t.Fatalf("the JSON line reads back as %q (%v)", line.Path, err)
+			}
+		}
+	}
+}
