@@ -490,6 +490,20 @@ func (s *Sealer) topicLost(err error) error {
 	return err
 }
 
+// sameAsSealed checks that rec, polled at an offset the chain has sealed,
+// is the record ref was sealed from: against the bytes and time this
+// process sealed, when it sealed it, else against the sealed line.
+func (s *Sealer) sameAsSealed(ref *sealedRef, rec *kgo.Record, prepared *shared.Entry) error {
+	if ref.value == nil && ref.at.IsZero() {
+		return s.sameRecord(ref.rec.Entry, rec)
+	}
+	if bytes.Equal(rec.Value, ref.value) && prepared.Source != nil && prepared.Source.Timestamp.Equal(ref.at) {
+		return nil
+	}
+	return s.topicLost(fmt.Errorf("%w: the record at offset %d of topic %s (Kafka time %s) is not the one this sealer sealed there (Kafka time %s)",
+		ErrTopicLost, rec.Offset, s.cfg.Topic, shared.FormatTime(recordTime(rec)), shared.FormatTime(ref.at)))
+}
+
 // sameRecord checks that rec, read at an offset the chain has sealed, is
 // the record sealed there (line is its sealed entry): the same Kafka
 // timestamp, and for an event the same event, for an invalid entry the

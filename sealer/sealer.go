@@ -301,6 +301,13 @@ func (s *Sealer) runSession(ctx context.Context) error {
 type sealedRef struct {
 	rec *shared.SealedRecord
 	key string
+	// value and at are, for an entry this process sealed from a record
+	// it polled, that record's bytes and Kafka time as sealed: a record
+	// polled again at its offset is checked against them, cheaply (the
+	// consumer polls again what it holds past the last commit). Entries
+	// read back from S3 have none and are checked against their line.
+	value []byte
+	at    time.Time
 }
 
 func newSealedRef(e *shared.Entry, rec *shared.SealedRecord) sealedRef {
@@ -339,7 +346,7 @@ func (s *Sealer) write(ctx context.Context, records []*kgo.Record, prepared []*s
 				return nil, nil, fmt.Errorf("%w: offset %d is below the sealed head (offset %d) but its entry is not among the uncommitted ones",
 					ErrInconsistent, records[0].Offset, head.Offset)
 			}
-			if err := s.sameRecord(ref.rec.Entry, records[0]); err != nil {
+			if err := s.sameAsSealed(ref, records[0], prepared[0]); err != nil {
 				return nil, nil, err
 			}
 			out = append(out, ref)
@@ -416,6 +423,11 @@ func (s *Sealer) write(ctx context.Context, records []*kgo.Record, prepared []*s
 		s.invalid.Add(int64(byType[shared.EntryInvalid]))
 		for t, n := range byType {
 			s.m.entries.WithLabelValues(string(t)).Add(float64(n))
+		}
+		for i, e := range entries {
+			if i < n && records[i].Offset == e.Source.Offset {
+				refVals[i].value, refVals[i].at = records[i].Value, e.Source.Timestamp
+			}
 		}
 		s.mu.Lock()
 		for i, e := range entries {
