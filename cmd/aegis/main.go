@@ -393,6 +393,7 @@ checkpoints cannot be seen from S3 alone, but fails against a kept one.`,
 	c.stdout, c.stderr, c.rawStdout = shownOut, shownErr, out
 	root.SetOut(shownOut)
 	root.SetErr(shownErr)
+	warnMisspelt(shownErr, root, os.Environ())
 	cmd, err := root.ExecuteC()
 	err = c.withConnectionHint(cmd, renameFields(cmd, err))
 	status := exitOK
