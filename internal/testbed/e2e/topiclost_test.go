@@ -3,12 +3,15 @@ package e2e
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/aegisai/audit/archive"
 	"github.com/aegisai/audit/internal/platform/topics"
 	"github.com/aegisai/audit/internal/testbed/pipeline"
 	"github.com/aegisai/audit/sealer"
@@ -80,5 +83,44 @@ func TestSealerStopsWhenTheTopicLostItsRecords(t *testing.T) {
 				t.Fatalf("the chain: %+v, %v; want it as it was, head seq %d", rep.LogReport, err, head.Seq)
 			}
 		})
+	}
+}
+
+// A newest object that no version reads as sealed (a byte of it changed on
+// the server's disk) leaves nothing to hold the head's record against:
+// the sealer seals on from the signed checkpoint, as it did before the
+// record check (which stopped every session on it).
+func TestSealerSealsOnWhenItsNewestObjectCannotBeReadAsSealed(t *testing.T) {
+	if stack.S3DataDir == "" {
+		t.Skip("changes a byte on the S3 server's disk: needs the native stack (the containers path has no data dir)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	first := startPipeline(t, pipeline.Config{Indexers: -1, Sealer: func(c *sealer.Config) { c.BatchMaxRecords = 10 }})
+	w := pipeline.NewWorkload(first.Cfg.Chain, first.Cfg.Chain, 40, 0, 5, 9, time.Now())
+	publish(t, first, w.Events[:30])
+	if err := first.WaitHead(ctx, 30); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	refs, err := (&archive.Store{S3: first.S3, Bucket: first.Cfg.Bucket}).Batches(ctx, first.Cfg.Chain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(stack.S3DataDir, first.Cfg.Bucket, filepath.FromSlash(refs[len(refs)-1].Key))
+	body, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body[len(body)/2] ^= 0x01
+	if err := os.WriteFile(path, body, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	second := startPipeline(t, first.Cfg)
+	publish(t, second, w.Events[30:])
+	if err := second.WaitHead(ctx, uint64(len(w.Events))); err != nil {
+		t.Fatalf("the sealer did not seal on: %v (head %d)", err, second.Sealer.Head().Seq)
 	}
 }
