@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +23,10 @@ func TestMain(m *testing.M) {
 		}
 		os.Stdout.WriteString(s.dir + "\n")
 		time.Sleep(time.Minute)
+		// Held to the end: unreachable, its lock file's finalizer could
+		// close the file and free the lock while the "check" still runs
+		// (the test then failed now and then, the live folder removed).
+		runtime.KeepAlive(s)
 		os.Exit(0)
 	}
 	os.Exit(m.Run())
