@@ -65,7 +65,7 @@ func awsHint(c awsconn.Config, title string, err error) error {
 	credentials := fmt.Sprintf("set %[1]saccess-key-id (AEGIS_%[2]s_ACCESS_KEY_ID) with AEGIS_%[2]s_SECRET_ACCESS_KEY, or %[1]sprofile (AEGIS_%[2]s_PROFILE), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or run with an instance or task role",
 		c.Setting, envName(c.Service))
 	switch {
-	case strings.Contains(err.Error(), "get identity: get credentials"):
+	case awsconn.NoCredentials(err):
 		// The SDK's credential chain found nothing; its last try was the
 		// instance metadata service, which is what its text talks about.
 		return fmt.Errorf("%s: no AWS credentials found (%s): %w", title, credentials, err)

@@ -23,7 +23,7 @@ func Unavailable(err error) bool {
 	// No credentials found: the SDK's last try, the instance metadata
 	// service, fails to connect off EC2, which is a setup to mend, not an
 	// outage to wait out (found by an attack).
-	if strings.Contains(err.Error(), "get identity: get credentials") {
+	if NoCredentials(err) {
 		return false
 	}
 	var op *net.OpError // not net.Error: a file's *fs.PathError has its methods too
@@ -37,4 +37,11 @@ func Unavailable(err error) bool {
 		return code == 0 || code >= 500 || code == 429
 	}
 	return false
+}
+
+// NoCredentials reports whether err says the SDK's credential chain found
+// no credentials at all (its text, "get identity: get credentials": the
+// SDK wraps that failure in no type of its own).
+func NoCredentials(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "get identity: get credentials")
 }
