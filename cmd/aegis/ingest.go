@@ -37,9 +37,6 @@ or --topic when there is one environment). On SIGTERM it stops accepting,
 answers the requests in flight, then flushes the producers.`,
 		RunE: c.run(func(ctx context.Context, log *zap.Logger) error {
 			defer log.Info("ingest stopped") // after the producers' flush (deferred below)
-			if len(envs) == 0 {
-				envs = []string{c.chain}
-			}
 			topicSet := cmd.Flags().Changed("topic")
 			action := shared.Action(failSafe)
 			// The client options are checked, not a connection: ingest starts
@@ -96,17 +93,16 @@ answers the requests in flight, then flushes the producers.`,
 	// The token file, the fail-safe action and --topic are checked with
 	// the start-up validation and reported with its problems.
 	c.preflight[cmd] = func() error {
+		if len(envs) == 0 { // the chain served by default, for the checks below and the run
+			envs = []string{c.chain}
+		}
 		var errs []error
 		if tokensFile != "" { // else the start-up validation says it is required
 			var err error
 			if tokens, err = httpauth.Load(tokensFile); err != nil {
 				errs = append(errs, fmt.Errorf("--tokens-file (AEGIS_TOKENS_FILE): %w", err))
 			}
-			served := envs
-			if len(served) == 0 {
-				served = []string{c.chain}
-			}
-			for _, env := range served {
+			for _, env := range envs {
 				if tokens != nil && env != "" && !tokens.AnyMay(env) {
 					errs = append(errs, fmt.Errorf("--tokens-file (AEGIS_TOKENS_FILE) %s: no token may write chain %s (a token's third field names the chains it may write, or *): every request would be refused", tokensFile, env))
 				}
