@@ -25,6 +25,7 @@ func (c *common) ingestCommand() *cobra.Command {
 	var maxBody int64
 	var timeout, sealTimeout, shutdown time.Duration
 	var tokens *httpauth.Tokens // read by the preflight
+	var tlsFiles serve.TLSFiles
 	var cmd *cobra.Command
 	cmd = &cobra.Command{
 		Use:   "ingest",
@@ -39,6 +40,10 @@ answers the requests in flight, then flushes the producers.`,
 			defer log.Info("ingest stopped") // after the producers' flush (deferred below)
 			topicSet := cmd.Flags().Changed("topic")
 			action := shared.Action(failSafe)
+			tlsCfg, err := serveTLS(tlsFiles, log)
+			if err != nil {
+				return err
+			}
 			// The client options are checked, not a connection: ingest starts
 			// while Kafka is down and says so on /readyz.
 			kafka, err := c.kafkaOptions()
@@ -69,11 +74,11 @@ answers the requests in flight, then flushes the producers.`,
 				return err
 			}
 			c.readyCheck(svc.Ready) // --metrics-addr's /readyz answers as --listen's does
-			srv, err := serve.Listen(serve.Options{Addr: listen, Handler: svc.Handler(), Registry: c.registry, Ready: svc.Ready, Logger: log})
+			srv, err := listenAPI(serve.Options{Addr: listen, Handler: svc.Handler(), Registry: c.registry, Ready: svc.Ready, TLS: tlsCfg, Logger: log}, "--listen", log)
 			if err != nil {
-				return fmt.Errorf("--listen: %w", err)
+				return err
 			}
-			log.Info("ingest serving", zap.String("addr", srv.Addr()), zap.Strings("environments", envs))
+			log.Info("ingest serving", zap.String("addr", srv.Addr()), zap.String("url", srv.URL()), zap.Strings("environments", envs))
 			served := make(chan error, 1)
 			go func() { served <- srv.Serve() }()
 			select {
@@ -123,6 +128,7 @@ answers the requests in flight, then flushes the producers.`,
 	f.StringVar(&listen, "listen", "127.0.0.1:8080", "address to serve the API, health and metrics on")
 	f.StringVar(&tokensFile, "tokens-file", "", "bearer tokens, each bound to environments (required; format in the README)")
 	aliasFlags(cmd, map[string]string{"addr": "listen", "token-file": "tokens-file"})
+	tlsFlags(f, &tlsFiles)
 	f.StringSliceVar(&envs, "environments", nil, "environments (chains) recorded (default: --chain)")
 	f.Int64Var(&maxBody, "max-body-bytes", 64<<10, "largest request body accepted (413 beyond)")
 	f.StringVar(&failSafe, "fail-safe-action", "CHALLENGE", "the action a 503 tells callers to apply instead of the decision (the decision's own when stricter)")

@@ -183,6 +183,7 @@ its signed checkpoint, and exits 1 when any differs.`,
 	list.Flags().BoolVar(&verify, "verify", false, "check each decision against S3 and its signed checkpoint")
 
 	var addr, tokenFile string
+	var tlsFiles serve.TLSFiles
 	serveCmd := &cobra.Command{
 		Use:   "query",
 		Short: "Serve the query API (/v1/...), its OpenAPI document and the auditor's page",
@@ -207,6 +208,10 @@ bearer token of --token-file bound to the chain (format: package httpauth).`,
 			if err != nil {
 				return fmt.Errorf("--token-file (AEGIS_TOKEN_FILE): %w", err)
 			}
+			tlsCfg, err := serveTLS(tlsFiles, log)
+			if err != nil {
+				return err
+			}
 			rd, ev, err := c.reader(ctx, true)
 			if err != nil {
 				return err
@@ -227,14 +232,14 @@ bearer token of --token-file bound to the chain (format: package httpauth).`,
 			if err := layout.CheckTable(ctx, rd.DB.(layout.TableAPI), rd.Table); err != nil {
 				return err
 			}
-			srv, err := serve.Listen(serve.Options{Addr: addr, Handler: svc.Handler(), Registry: c.registry, Ready: c.readiness,
-				WriteTimeout: time.Minute, Logger: log})
+			srv, err := listenAPI(serve.Options{Addr: addr, Handler: svc.Handler(), Registry: c.registry, Ready: c.readiness,
+				WriteTimeout: time.Minute, TLS: tlsCfg, Logger: log}, "--addr", log)
 			if err != nil {
-				return fmt.Errorf("--addr: %w", err)
+				return err
 			}
 			errc := make(chan error, 1)
 			go func() { errc <- srv.Serve() }()
-			log.Info("query service listening", zap.String("addr", srv.Addr()), zap.String("chain", c.chain), zap.String("table", c.table))
+			log.Info("query service listening", zap.String("addr", srv.Addr()), zap.String("url", srv.URL()), zap.String("chain", c.chain), zap.String("table", c.table))
 			ready := make(chan struct{})
 			close(ready)
 			c.readyWhen(ready)
@@ -250,6 +255,7 @@ bearer token of --token-file bound to the chain (format: package httpauth).`,
 	}
 	serveCmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "listen address of the API and the page")
 	serveCmd.Flags().StringVar(&tokenFile, "token-file", "", "bearer tokens and the chains each may read (required)")
+	tlsFlags(serveCmd.Flags(), &tlsFiles)
 	aliasFlags(serveCmd, map[string]string{"listen": "addr", "tokens-file": "token-file"})
 	return []*cobra.Command{get, list, serveCmd}
 }

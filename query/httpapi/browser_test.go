@@ -48,15 +48,19 @@ type page struct {
 	f   *fixture
 }
 
-func openPage(t *testing.T, f *fixture) *page {
+func openPage(t *testing.T, f *fixture, flags ...chromedp.ExecAllocatorOption) *page {
 	t.Helper()
 	opts := []chromedp.ExecAllocatorOption{
+		// aegis.test is this machine under a name that is not localhost's:
+		// another host, as the browser sees it.
+		chromedp.Flag("host-resolver-rules", "MAP aegis.test 127.0.0.1"),
 		chromedp.ExecPath(browser(t)),
 		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
 		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
 		chromedp.UserDataDir(t.TempDir()),
 	}
+	opts = append(opts, flags...)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
 	t.Cleanup(func() { cancel(); cancelAlloc() })

@@ -45,9 +45,10 @@ const (
 
 // fixture is a sealed and indexed chain served by the query service.
 type fixture struct {
-	p    *pipeline.Pipeline
-	w    *pipeline.Workload
-	base string
+	p       *pipeline.Pipeline
+	w       *pipeline.Workload
+	base    string
+	handler http.Handler // the service's, to serve it again elsewhere
 	// good is a decision with an override; tampered ones are changed in
 	// DynamoDB by the tests that use them (and only there).
 	good, tamperedAction, tamperedLine string
@@ -140,7 +141,8 @@ func start() (*fixture, error) {
 	if err != nil {
 		return nil, err
 	}
-	srv, err := serve.Listen(serve.Options{Addr: "127.0.0.1:0", Handler: svc.Handler(), Registry: reg, Ready: func() error {
+	f.handler = svc.Handler()
+	srv, err := serve.Listen(serve.Options{Addr: "127.0.0.1:0", Handler: f.handler, Registry: reg, Ready: func() error {
 		select {
 		case <-f.ready:
 			return nil

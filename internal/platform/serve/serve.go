@@ -11,6 +11,7 @@ package serve
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -41,7 +42,10 @@ type Options struct {
 	// handler may wait for a seal); IdleTimeout bounds keep-alive
 	// connections (default 2 min).
 	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
-	Logger                                 *zap.Logger
+	// TLS serves HTTPS with this configuration (nil: plain HTTP); see
+	// TLSFiles.Config.
+	TLS    *tls.Config
+	Logger *zap.Logger
 }
 
 // Server is a started listener; Serve serves it.
@@ -106,7 +110,7 @@ func Listen(o Options) (*Server, error) {
 	}
 	return &Server{ln: ln, log: o.Logger, srv: &http.Server{
 		Handler: mux, ReadHeaderTimeout: min(o.ReadTimeout, 10*time.Second), ReadTimeout: o.ReadTimeout,
-		WriteTimeout: o.WriteTimeout, IdleTimeout: o.IdleTimeout,
+		WriteTimeout: o.WriteTimeout, IdleTimeout: o.IdleTimeout, TLSConfig: o.TLS,
 		ErrorLog: zap.NewStdLog(o.Logger.Named("http")),
 	}}, nil
 }
@@ -114,9 +118,21 @@ func Listen(o Options) (*Server, error) {
 // Addr is the bound address.
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 
+// URL is the server's base URL: https:// when it serves TLS.
+func (s *Server) URL() string {
+	if s.srv.TLSConfig != nil {
+		return "https://" + s.Addr()
+	}
+	return "http://" + s.Addr()
+}
+
 // Serve serves until Shutdown; it returns nil after a Shutdown.
 func (s *Server) Serve() error {
-	if err := s.srv.Serve(s.ln); !errors.Is(err, http.ErrServerClosed) {
+	serve := s.srv.Serve
+	if s.srv.TLSConfig != nil {
+		serve = func(ln net.Listener) error { return s.srv.ServeTLS(ln, "", "") } // the certificate comes from TLSConfig
+	}
+	if err := serve(s.ln); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil

@@ -94,6 +94,20 @@
     el.textContent = V.shown(text);
   }
 
+  // notChecked shows that nothing was checked, and why: neither a pass nor
+  // a failure of the evidence.
+  function notChecked(el, text) {
+    el.dataset.verdict = "unavailable";
+    el.className = "note";
+    el.textContent = V.shown("NOT CHECKED: " + text + " (this is not a failed verification)");
+  }
+
+  // unchecked is why this browser cannot check proofs, with what to do.
+  async function unchecked() {
+    const why = await V.cannotCheck();
+    return why && why + "; open the page over https:// (aegis query --tls-cert-file) or on the query host, or check with aegis get --verify or aegis verify-proof";
+  }
+
   // showDecision shows a decision with one page of its overrides (the
   // page size is the limit field; cursor selects a later page) and checks
   // that answer's proof: the same parameters select the same entries.
@@ -150,6 +164,11 @@
     $("verdict").dataset.verdict = "pending";
     $("verdict").className = "note";
     $("verdict").textContent = "checking…";
+    const cannot = await unchecked();
+    if (cannot) {
+      for (const td of proofCells.values()) td.textContent = "?";
+      return notChecked($("verdict"), cannot);
+    }
     let key;
     try { key = await trustedKey(); } catch (e) {
       li(list, { ok: false, name: "trusted key", detail: e.message });
@@ -162,10 +181,7 @@
       if (e.status === 503) { // S3 out of reach: nothing checked, nothing found wrong
         li(list, { ok: false, name: "evidence from S3", detail: e.message });
         for (const td of proofCells.values()) td.textContent = "?";
-        $("verdict").dataset.verdict = "unavailable";
-        $("verdict").className = "note";
-        $("verdict").textContent = "NOT CHECKED: S3 could not be reached (this is not a failed verification); try again";
-        return;
+        return notChecked($("verdict"), "S3 could not be reached; try again");
       }
       li(list, { ok: false, name: "evidence from S3", detail: e.message });
       for (const td of proofCells.values()) { td.textContent = "✗"; td.className = "fail"; }
@@ -193,6 +209,8 @@
   async function checkBundle() {
     const list = $("bundle-checks");
     list.textContent = "";
+    const cannot = await unchecked();
+    if (cannot) return notChecked($("bundle-verdict"), cannot);
     let key;
     try { key = await trustedKey(); } catch (e) {
       li(list, { ok: false, name: "trusted key", detail: e.message });
@@ -237,6 +255,8 @@
         : "(your own key)";
     };
     showKeySource();
+    const cannot = await unchecked();
+    if (cannot) status("proofs cannot be checked here: " + cannot, true);
     // Saved as typed: the keyset parser trims what section 7.1 trims and
     // nothing more (trim() also took a byte order mark and a no-break
     // space, so a key refused at first passed after a reload).

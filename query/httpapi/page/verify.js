@@ -140,6 +140,29 @@
     return modPow(x2, (P - 1n) / 2n) === 1n; // Euler's criterion: x2 has a square root
   }
 
+  // cannotCheck says why this browser cannot check signatures at all, or
+  // "" when it can. Browsers give WebCrypto (crypto.subtle) only to a
+  // secure page: one served over HTTPS, or from this machine (localhost,
+  // 127.0.0.1); and Ed25519 in it only from Chrome 137, Firefox 129 and
+  // Safari 17. Either is the browser's limit, not a verdict on the proof.
+  let cannot = null;
+  async function cannotCheck() {
+    if (cannot !== null) return cannot;
+    if (!globalThis.crypto || !crypto.subtle) {
+      cannot = `this page was opened over plain HTTP (${location.origin}), and browsers check signatures only on a page served over HTTPS or from this machine`;
+      return cannot;
+    }
+    try {
+      const basePoint = new Uint8Array(32).fill(0x66);
+      basePoint[0] = 0x58;
+      await crypto.subtle.importKey("raw", basePoint, { name: "Ed25519" }, false, ["verify"]);
+      cannot = "";
+    } catch (e) {
+      cannot = `this browser has no Ed25519 in WebCrypto (Chrome 137, Firefox 129, Safari 17 or later have it): ${e.name}`;
+    }
+    return cannot;
+  }
+
   // A verifier key: <name>+<8 hex key hash>+<base64 of 0x01 and 32 bytes>
   // (section 7.1). The key hash is checked, and the key imported.
   async function parseVerifierKey(text) {
@@ -430,5 +453,5 @@
     return checks;
   }
 
-  window.AegisVerify = { parseVerifierKey, parseKeyset, verifyBundle, compareAnswer, entryHash, inclusionRoot, openCheckpoint, decodeText, shown };
+  window.AegisVerify = { cannotCheck, parseVerifierKey, parseKeyset, verifyBundle, compareAnswer, entryHash, inclusionRoot, openCheckpoint, decodeText, shown };
 })();

@@ -3,6 +3,7 @@ package produce
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,9 +36,17 @@ var (
 type ingestProc struct {
 	*chaos.Proc
 	base, token string
+	client      *http.Client
 }
 
 func startIngest(t *testing.T, p *pipeline.Pipeline, extra ...string) *ingestProc {
+	t.Helper()
+	return startIngestWith(t, p, nil, extra...)
+}
+
+// startIngestWith starts ingest, served over HTTPS when clientTLS is set
+// (extra then holds its --tls-* settings), and waits until it is ready.
+func startIngestWith(t *testing.T, p *pipeline.Pipeline, clientTLS *tls.Config, extra ...string) *ingestProc {
 	t.Helper()
 	aegisOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "aegis-ingest-test-")
@@ -69,7 +78,12 @@ func startIngest(t *testing.T, p *pipeline.Pipeline, extra ...string) *ingestPro
 	}
 	args := append([]string{aegisBin, "ingest", "--listen", addr, "--tokens-file", tokens, "--chain", p.Cfg.Chain,
 		"--brokers", stack.KafkaAddr, "--topic", p.Cfg.Topic, "--sealed-topic", p.Cfg.SealedTopic, "--timeout", "2s"}, extra...)
-	proc := &ingestProc{Proc: &chaos.Proc{Name: "ingest", Args: args, Env: os.Environ(), Log: log}, base: "http://" + addr, token: tok}
+	proc := &ingestProc{Proc: &chaos.Proc{Name: "ingest", Args: args, Env: os.Environ(), Log: log}, base: "http://" + addr, token: tok,
+		client: &http.Client{}}
+	if clientTLS != nil {
+		proc.base = "https://" + addr
+		proc.client.Transport = &http.Transport{TLSClientConfig: clientTLS}
+	}
 	if err := proc.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +96,7 @@ func startIngest(t *testing.T, p *pipeline.Pipeline, extra ...string) *ingestPro
 	})
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		resp, err := http.Get(proc.base + "/readyz")
+		resp, err := proc.client.Get(proc.base + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
@@ -104,7 +118,7 @@ func (i *ingestProc) post(path, token, body string) (int, []byte) {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := i.client.Do(req)
 	if err != nil {
 		return -1, nil
 	}
@@ -280,7 +294,7 @@ func TestIngestOverTheRealStack(t *testing.T) {
 		}
 	}
 
-	resp, err := http.Get(in.base + "/metrics")
+	resp, err := in.client.Get(in.base + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,41 @@
+package main
+
+import (
+	"crypto/tls"
+	"fmt"
+
+	"github.com/spf13/pflag"
+	"go.uber.org/zap"
+
+	"github.com/aegisai/audit/internal/platform/serve"
+)
+
+// tlsFlags registers the HTTPS settings of a role that serves an API.
+func tlsFlags(fs *pflag.FlagSet, f *serve.TLSFiles) {
+	fs.StringVar(&f.Cert, "tls-cert-file", "", "PEM certificate (chain) to serve HTTPS with; a renewal written over the files is served from the next connection (empty: plain HTTP)")
+	fs.StringVar(&f.Key, "tls-key-file", "", "PEM private key of --tls-cert-file")
+	fs.StringVar(&f.ClientCA, "tls-client-ca-file", "", "PEM CA bundle: every client must present a certificate it signed (mutual TLS; read at start)")
+}
+
+// serveTLS reads a role's HTTPS settings: nil when it serves plain HTTP.
+func serveTLS(f serve.TLSFiles, log *zap.Logger) (*tls.Config, error) {
+	if !f.Enabled() {
+		return nil, nil
+	}
+	return f.Config(log.Named("tls"), flagName)
+}
+
+// listenAPI binds a role's API address (setting names it in errors) and
+// warns when what it serves would cross the network in the clear.
+func listenAPI(o serve.Options, setting string, log *zap.Logger) (*serve.Server, error) {
+	srv, err := serve.Listen(o)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", setting, err)
+	}
+	if o.TLS == nil && !serve.Loopback(srv.Addr()) {
+		log.Warn("serving plain HTTP on an address other machines can reach: bearer tokens and answers cross the network unencrypted, "+
+			"and browsers check the auditor's page's proofs only over HTTPS or on localhost; set --tls-cert-file and --tls-key-file, "+
+			"or keep a TLS-terminating proxy in front and this address private to it", zap.String("addr", srv.Addr()))
+	}
+	return srv, nil
+}

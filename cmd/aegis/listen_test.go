@@ -1,0 +1,61 @@
+package main
+
+import (
+	"crypto/tls"
+	"strings"
+	"testing"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/aegisai/audit/internal/platform/serve"
+	"github.com/aegisai/audit/internal/testbed/testcerts"
+)
+
+// An API served in the clear where other machines reach it is logged as
+// such, once, naming the settings that serve HTTPS; on loopback or over
+// TLS nothing is said.
+func TestPlainHTTPOffThisMachineIsWarnedOf(t *testing.T) {
+	cert := testcerts.NewCA(t).Server(t, t.TempDir(), "query.test", 1)
+	tlsCfg, err := serveTLS(serve.TLSFiles{Cert: cert.CertFile, Key: cert.KeyFile}, zap.NewNop())
+	if err != nil || tlsCfg == nil {
+		t.Fatal(tlsCfg, err)
+	}
+	for _, c := range []struct {
+		addr string
+		tls  *tls.Config
+		warn bool
+	}{
+		{"0.0.0.0:0", nil, true},
+		{"127.0.0.1:0", nil, false},
+		{"0.0.0.0:0", tlsCfg, false},
+	} {
+		core, logs := observer.New(zapcore.WarnLevel)
+		srv, err := listenAPI(serve.Options{Addr: c.addr, TLS: c.tls}, "--addr", zap.New(core))
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv.Shutdown(t.Context())
+		warned := logs.Len() == 1 && strings.Contains(logs.All()[0].Message, "--tls-cert-file and --tls-key-file")
+		if warned != c.warn || (!c.warn && logs.Len() > 0) {
+			t.Errorf("%s (TLS %v): warnings %v", c.addr, c.tls != nil, logs.All())
+		}
+	}
+	if _, err := listenAPI(serve.Options{Addr: "no-port"}, "--addr", zap.NewNop()); err == nil || !strings.HasPrefix(err.Error(), "--addr: ") {
+		t.Errorf("a bad address: %v", err)
+	}
+}
+
+func TestTLSSettingsOfTheServicesAreChecked(t *testing.T) {
+	tokens := writeFile(t, "tokens", "svc 3f9c1d0e8b7a4c2f9e1d7b6a5c4f3e2d prod")
+	cert := testcerts.NewCA(t).Server(t, t.TempDir(), "ingest.test", 1)
+	code, out := aegis(t, "ingest", "--chain", "prod", "--tokens-file", tokens, "--listen", "127.0.0.1:0", "--tls-cert-file", cert.CertFile)
+	if code != exitFailed || !strings.Contains(out, "--tls-cert-file (AEGIS_TLS_CERT_FILE) and --tls-key-file (AEGIS_TLS_KEY_FILE) go together") {
+		t.Fatalf("ingest with a certificate and no key: exit %d: %s", code, out)
+	}
+	code, out = aegis(t, "query", "--chain", "prod", "--token-file", tokens, "--tls-cert-file", cert.CertFile, "--tls-key-file", cert.CertFile)
+	if code != exitFailed || !strings.Contains(out, "--tls-key-file (AEGIS_TLS_KEY_FILE) "+cert.CertFile) {
+		t.Fatalf("query with the certificate as its key: exit %d: %s", code, out)
+	}
+}

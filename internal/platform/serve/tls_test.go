@@ -1,0 +1,154 @@
+package serve
+
+import (
+	"crypto/tls"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aegisai/audit/internal/testbed/testcerts"
+)
+
+func flag(s string) string { return "--" + s }
+
+// serveTLS starts a server with the files.
+func serveTLS(t *testing.T, files TLSFiles) *Server {
+	t.Helper()
+	cfg, err := files.Config(nil, flag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Listen(Options{Addr: "127.0.0.1:0", TLS: cfg, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "api "+r.URL.Path)
+	})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve()
+	t.Cleanup(func() { s.srv.Close() })
+	return s
+}
+
+func client(ca *testcerts.CA, cert *tls.Certificate) *http.Client {
+	cfg := &tls.Config{RootCAs: ca.Pool()}
+	if cert != nil {
+		cfg.Certificates = []tls.Certificate{*cert}
+	}
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: cfg, DisableKeepAlives: true}, Timeout: 10 * time.Second}
+}
+
+// servedSerial is the serial number of the certificate the server shows.
+func servedSerial(t *testing.T, c *http.Client, url string) int64 {
+	t.Helper()
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || string(b) != "api /x" {
+		t.Fatalf("%d %q", resp.StatusCode, b)
+	}
+	return resp.TLS.PeerCertificates[0].SerialNumber.Int64()
+}
+
+// HTTPS with the files given, a plain-HTTP request refused, and a
+// certificate renewed over its files served without a restart, while a
+// renewal that does not load leaves the previous one in service.
+func TestServesTLSAndTakesARenewedCertificate(t *testing.T) {
+	dir := t.TempDir()
+	ca := testcerts.NewCA(t)
+	first := ca.Server(t, dir, "aegis.test", 10)
+	s := serveTLS(t, TLSFiles{Cert: first.CertFile, Key: first.KeyFile})
+	if s.URL() != "https://"+s.Addr() {
+		t.Fatalf("URL %s", s.URL())
+	}
+	c := client(ca, nil)
+	if got := servedSerial(t, c, s.URL()+"/x"); got != 10 {
+		t.Fatalf("serial %d", got)
+	}
+	if code, _ := get(t, "http://"+s.Addr()+"/x"); code != http.StatusBadRequest {
+		t.Fatalf("plain HTTP to the TLS port: %d", code)
+	}
+
+	// Renewed in place: a new pair written over the files.
+	renewed := ca.Server(t, t.TempDir(), "aegis.test", 11)
+	for _, f := range [][2]string{{renewed.CertFile, first.CertFile}, {renewed.KeyFile, first.KeyFile}} {
+		b, _ := os.ReadFile(f[0])
+		testcerts.Write(t, f[1], b)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for servedSerial(t, c, s.URL()+"/x") != 11 {
+		if time.Now().After(deadline) {
+			t.Fatal("the renewed certificate is not served")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	// A half-written renewal (a certificate that is not the key's): the
+	// last good pair stays in service.
+	b, _ := os.ReadFile(ca.Server(t, t.TempDir(), "third.test", 12).CertFile)
+	testcerts.Write(t, first.CertFile, b)
+	time.Sleep(1500 * time.Millisecond) // past reloadEvery: the bad pair has been tried
+	if got := servedSerial(t, c, s.URL()+"/x"); got != 11 {
+		t.Fatalf("after a bad renewal the server shows serial %d, want the previous 11", got)
+	}
+}
+
+func TestClientCertificatesRequiredWithAClientCA(t *testing.T) {
+	dir := t.TempDir()
+	ca, clients := testcerts.NewCA(t), testcerts.NewCA(t)
+	srv := ca.Server(t, dir, "aegis.test", 20)
+	caFile := filepath.Join(dir, "clients.pem")
+	testcerts.Write(t, caFile, clients.PEM)
+	s := serveTLS(t, TLSFiles{Cert: srv.CertFile, Key: srv.KeyFile, ClientCA: caFile})
+	if _, err := client(ca, nil).Get(s.URL() + "/x"); err == nil {
+		t.Fatal("a client without a certificate was served")
+	}
+	stranger := testcerts.NewCA(t).Client(t, dir, "stranger", 21).Pair(t)
+	if _, err := client(ca, &stranger).Get(s.URL() + "/x"); err == nil {
+		t.Fatal("a client certificate of another CA was accepted")
+	}
+	known := clients.Client(t, dir, "service-a", 22).Pair(t)
+	if got := servedSerial(t, client(ca, &known), s.URL()+"/x"); got != 20 {
+		t.Fatalf("serial %d", got)
+	}
+}
+
+func TestTLSSettingsThatCannotServeAreNamed(t *testing.T) {
+	dir := t.TempDir()
+	ca := testcerts.NewCA(t)
+	srv, other := ca.Server(t, dir, "aegis.test", 30), ca.Server(t, dir, "other.test", 31)
+	notPEM := filepath.Join(dir, "empty.pem")
+	testcerts.Write(t, notPEM, []byte("not a certificate\n"))
+	for _, c := range []struct {
+		files TLSFiles
+		want  string
+	}{
+		{TLSFiles{Cert: srv.CertFile}, "--tls-cert-file and --tls-key-file go together"},
+		{TLSFiles{ClientCA: notPEM}, "--tls-cert-file and --tls-key-file go together"},
+		{TLSFiles{Cert: srv.CertFile, Key: other.KeyFile}, "--tls-cert-file " + srv.CertFile + " and --tls-key-file " + other.KeyFile},
+		{TLSFiles{Cert: filepath.Join(dir, "missing.crt"), Key: srv.KeyFile}, "missing.crt"},
+		{TLSFiles{Cert: srv.CertFile, Key: srv.KeyFile, ClientCA: notPEM}, "--tls-client-ca-file " + notPEM + ": no PEM certificate"},
+		{TLSFiles{Cert: srv.CertFile, Key: srv.KeyFile, ClientCA: filepath.Join(dir, "none.pem")}, "--tls-client-ca-file: open"},
+	} {
+		if _, err := c.files.Config(nil, flag); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: error %v, want %q", c.files, err, c.want)
+		}
+	}
+}
+
+func TestLoopback(t *testing.T) {
+	for addr, want := range map[string]bool{
+		"127.0.0.1:8080": true, "[::1]:8080": true, "localhost:80": true, "127.1.2.3:1": true,
+		"0.0.0.0:8080": false, "[::]:8080": false, "10.0.0.5:8080": false, "query.internal:443": false, ":8080": false, "bad": false,
+	} {
+		if got := Loopback(addr); got != want {
+			t.Errorf("Loopback(%q) = %v, want %v", addr, got, want)
+		}
+	}
+}
