@@ -6,6 +6,10 @@ RUN go mod download
 COPY . .
 RUN CGO_ENABLED=0 go build -o /aegis ./cmd/aegis
 
-FROM gcr.io/distroless/static-debian12
+# Not root: distroless's nonroot user, by number so that Kubernetes'
+# runAsNonRoot can tell. docker-compose.yml runs the roles as the user who
+# ran `make up` instead, who owns the keys and the spool folder.
+FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /aegis /aegis
+USER 65532:65532
 ENTRYPOINT ["/aegis"]

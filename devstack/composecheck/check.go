@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/cli"
@@ -17,7 +18,7 @@ import (
 
 // checkEnv is the environment the file is interpolated with: the values
 // `make up` writes to .env, so that required variables resolve.
-var checkEnv = []string{"MINIO_ROOT_USER=check", "MINIO_ROOT_PASSWORD=checkpassword"}
+var checkEnv = []string{"MINIO_ROOT_USER=check", "MINIO_ROOT_PASSWORD=checkpassword", "RUN_AS=1000:1000"}
 
 // Check validates the compose file at path and returns a report of what
 // it checked, or every problem found.
@@ -55,8 +56,11 @@ func Check(ctx context.Context, path, aegis string) (string, error) {
 			if !filepath.IsAbs(df) {
 				df = filepath.Join(s.Build.Context, df)
 			}
-			if _, err := os.Stat(df); err != nil {
+			if err := nonRootImage(df); err != nil {
 				errs = append(errs, fmt.Errorf("service %s: build: %w", name, err))
+			}
+			if err := nonRoot(s.User); err != nil {
+				errs = append(errs, fmt.Errorf("service %s: user %q: %w", name, s.User, err))
 			}
 			if aegis != "" {
 				aegisServices++
@@ -72,6 +76,46 @@ func Check(ctx context.Context, path, aegis string) (string, error) {
 	sort.Strings(images)
 	return fmt.Sprintf("%s: valid; %d services (%d aegis roles checked against %s); images pinned: %s\n",
 		path, len(names), aegisServices, aegis, strings.Join(images, ", ")), nil
+}
+
+// nonRoot checks that a service's user is a number other than root's (a
+// name could be root under another name).
+func nonRoot(user string) error {
+	uid, _, _ := strings.Cut(user, ":")
+	n, err := strconv.Atoi(uid)
+	switch {
+	case user == "":
+		return errors.New("none: the container would run as the image's user; set a non-root uid")
+	case err != nil:
+		return errors.New("not a numeric uid")
+	case n == 0:
+		return errors.New("root")
+	}
+	return nil
+}
+
+// nonRootImage checks that a Dockerfile's last stage ends with a numeric
+// USER other than root's, so that the image itself never runs as root.
+func nonRootImage(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	user := ""
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) == 0:
+		case strings.EqualFold(f[0], "FROM"):
+			user = "" // a new stage starts as its base image's user
+		case strings.EqualFold(f[0], "USER") && len(f) > 1:
+			user = f[1]
+		}
+	}
+	if err := nonRoot(user); err != nil {
+		return fmt.Errorf("%s: its last stage's USER %q: %w", path, user, err)
+	}
+	return nil
 }
 
 // pinned checks that an image reference names a tag other than latest, or

@@ -37,8 +37,14 @@ func TestRepositoryComposeFile(t *testing.T) {
 func TestMistakesAreFound(t *testing.T) {
 	bin := aegisBin(t)
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM scratch\n"), 0o644); err != nil {
-		t.Fatal(err)
+	for name, content := range map[string]string{"Dockerfile": "FROM scratch\nUSER 65532:65532\n",
+		"root/Dockerfile": "FROM golang AS build\nUSER 1000\nFROM scratch\n", "named/Dockerfile": "FROM scratch\nUSER nonroot\n"} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for _, tc := range []struct{ name, file, want string }{
 		{"latest", "services:\n  a:\n    image: minio/minio:latest\n", "tag latest moves"},
@@ -51,6 +57,11 @@ func TestMistakesAreFound(t *testing.T) {
 		{"unknown variable", "services:\n  s:\n    build: .\n    command: [indexer]\n    environment:\n      AEGIS_TABEL: x\n", "AEGIS_TABEL"},
 		{"unknown health command", "services:\n  s:\n    build: .\n    command: [indexer]\n    healthcheck:\n      test: [CMD, /aegis, healthz, \"http://127.0.0.1:9100/readyz\"]\n", "healthz"},
 		{"missing Dockerfile", "services:\n  s:\n    build: ./nowhere\n    command: [indexer]\n", "nowhere"},
+		{"no user", "services:\n  s:\n    build: .\n    command: [indexer]\n", "user \"\": none"},
+		{"root user", "services:\n  s:\n    build: .\n    user: \"0:0\"\n    command: [indexer]\n", "user \"0:0\": root"},
+		{"named user", "services:\n  s:\n    build: .\n    user: root\n    command: [indexer]\n", "not a numeric uid"},
+		{"image's last stage as root", "services:\n  s:\n    build: ./root\n    user: \"1000\"\n    command: [indexer]\n", "last stage's USER \"\""},
+		{"image's user by name", "services:\n  s:\n    build: ./named\n    user: \"1000\"\n    command: [indexer]\n", "USER \"nonroot\": not a numeric uid"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(dir, "docker-compose.yml")
