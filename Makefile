@@ -80,7 +80,7 @@ keys/prod.key:
 # format): one for services that record prod's decisions, one for auditors.
 secrets/tokens:
 	mkdir -p secrets
-	umask 077 && printf 'services %s prod\nauditor %s prod\n' \
+	umask 077 && printf 'services %s prod record\nauditor %s prod read\n' \
 		"$$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')" "$$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')" > secrets/tokens
 
 .env:

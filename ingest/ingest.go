@@ -248,6 +248,9 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, typ shared.Event
 		w.Header().Set("WWW-Authenticate", `Bearer realm="aegis-ingest"`)
 		return answer(w, http.StatusUnauthorized, Problem{Error: CodeUnauthenticated, Message: err.Error()})
 	}
+	if err := principal.Allow(httpauth.Record); err != nil { // a reader's token records nothing
+		return answer(w, http.StatusForbidden, Problem{Error: CodeForbidden, Message: err.Error()})
+	}
 	if !isJSON(r.Header.Get("Content-Type")) {
 		return answer(w, http.StatusUnsupportedMediaType, Problem{Error: CodeUnsupportedMediaType, Message: "the body must be application/json"})
 	}

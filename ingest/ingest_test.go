@@ -64,7 +64,8 @@ func (f *fakeRecorder) EscalateEvent(ev *producer.Event, err error, pol producer
 
 const tokenFile = `
 svc-prod  prod-token-0123456789 prod
-svc-dev   dev-token-01234567890 dev
+svc-dev   dev-token-01234567890 dev   record
+auditor   read-token-0123456789 prod  read
 `
 
 var goodDecision = `{"environment":"prod","decision":{"decision_id":"d1","action":"ALLOW","confidence_score":0.92,` +
@@ -201,6 +202,7 @@ func TestEveryAnswerIsTheDocumentedOne(t *testing.T) {
 		{"no token", post("/v1/decisions", "", json_, goodDecision), false, 401, nil, "bearer token", false},
 		{"wrong token", post("/v1/decisions", "prod-token-0123456788", json_, goodDecision), false, 401, nil, "bearer token", false},
 		{"dev token for prod", post("/v1/decisions", "dev-token-01234567890", json_, goodDecision), false, 403, nil, `may write dev, not`, false},
+		{"a token to read", post("/v1/decisions", "read-token-0123456789", json_, goodDecision), false, 403, nil, `is a token to read, not to record`, false},
 		{"too large", post("/v1/decisions", "prod-token-0123456789", json_, strings.Replace(goodDecision, `"DE"`, `"`+strings.Repeat("x", 5000)+`"`, 1)),
 			false, 413, nil, "larger than 4096", false},
 		{"not json", post("/v1/decisions", "prod-token-0123456789", "text/plain", goodDecision), false, 415, nil, "application/json", false},
@@ -278,6 +280,7 @@ func TestEveryAnswerIsTheDocumentedOne(t *testing.T) {
 		{post("/v1/overrides", "prod-token-0123456789", json_, strings.Replace(override, `"fraud ring"`, `" "`, 1)), 400},
 		{post("/v1/overrides", "", json_, override), 401},
 		{post("/v1/overrides", "dev-token-01234567890", json_, override), 403},
+		{post("/v1/overrides", "read-token-0123456789", json_, override), 403},
 		{post("/v1/overrides", "prod-token-0123456789", json_, strings.Replace(override, "fraud ring", strings.Repeat("x", 5000), 1)), 413},
 		{post("/v1/overrides", "prod-token-0123456789", "application/xml", override), 415},
 	} {

@@ -44,6 +44,7 @@ answers the requests in flight, then flushes the producers.`,
 			if err != nil {
 				return err
 			}
+			warnUnscoped(log, tokens, "--tokens-file")
 			// The client options are checked, not a connection: ingest starts
 			// while Kafka is down and says so on /readyz.
 			kafka, err := c.kafkaOptions()
@@ -108,8 +109,8 @@ answers the requests in flight, then flushes the producers.`,
 				errs = append(errs, fmt.Errorf("--tokens-file (AEGIS_TOKENS_FILE): %w", err))
 			}
 			for _, env := range envs {
-				if tokens != nil && env != "" && !tokens.AnyMay(env) {
-					errs = append(errs, fmt.Errorf("--tokens-file (AEGIS_TOKENS_FILE) %s: no token may write chain %s (a token's third field names the chains it may write, or *): every request would be refused", tokensFile, env))
+				if tokens != nil && env != "" && !tokens.AnyMay(env, httpauth.Record) {
+					errs = append(errs, fmt.Errorf("--tokens-file (AEGIS_TOKENS_FILE) %s: no token may record into chain %s (a token's third field names the chains it may use, or *; its fourth, when there is one, record or read): every request would be refused", tokensFile, env))
 				}
 			}
 		}

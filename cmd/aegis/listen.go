@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/pflag"
 	"go.uber.org/zap"
 
+	"github.com/aegisai/audit/internal/platform/httpauth"
 	"github.com/aegisai/audit/internal/platform/serve"
 )
 
@@ -38,4 +39,13 @@ func listenAPI(o serve.Options, setting string, log *zap.Logger) (*serve.Server,
 			"or keep a TLS-terminating proxy in front and this address private to it", zap.String("addr", srv.Addr()))
 	}
 	return srv, nil
+}
+
+// warnUnscoped logs the tokens of a service's file that name no use: each
+// may both record events through ingest and read the trail through query.
+func warnUnscoped(log *zap.Logger, tokens *httpauth.Tokens, setting string) {
+	if names := tokens.Unscoped(); len(names) > 0 {
+		log.Warn("tokens that name no use may both record events (aegis ingest) and read the trail (aegis query): "+
+			"add record or read as the line's fourth field", zap.String("setting", setting), zap.Strings("tokens", names))
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/aegisai/audit/internal/platform/httpauth"
 	"github.com/aegisai/audit/internal/platform/serve"
 	"github.com/aegisai/audit/internal/testbed/testcerts"
 )
@@ -57,5 +58,23 @@ func TestTLSSettingsOfTheServicesAreChecked(t *testing.T) {
 	code, out = aegis(t, "query", "--chain", "prod", "--token-file", tokens, "--tls-cert-file", cert.CertFile, "--tls-key-file", cert.CertFile)
 	if code != exitFailed || !strings.Contains(out, "--tls-key-file (AEGIS_TLS_KEY_FILE) "+cert.CertFile) {
 		t.Fatalf("query with the certificate as its key: exit %d: %s", code, out)
+	}
+}
+
+// A token file line without uses is named at start: it may both record
+// and read.
+func TestTokensWithoutUsesAreWarnedOf(t *testing.T) {
+	tokens, err := httpauth.Parse(strings.NewReader("old 0123456789abcdef-old prod\nsvc 0123456789abcdef-svc prod record\n"), "tokens")
+	if err != nil {
+		t.Fatal(err)
+	}
+	core, logs := observer.New(zapcore.WarnLevel)
+	warnUnscoped(zap.New(core), tokens, "--tokens-file")
+	if logs.Len() != 1 || !strings.Contains(logs.All()[0].Message, "record or read as the line's fourth field") ||
+		logs.All()[0].ContextMap()["tokens"] == nil {
+		t.Fatalf("%v", logs.All())
+	}
+	if names := logs.All()[0].ContextMap()["tokens"].([]any); len(names) != 1 || names[0] != "old" {
+		t.Fatalf("named %v", names)
 	}
 }

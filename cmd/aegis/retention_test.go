@@ -67,7 +67,7 @@ func TestReadersRunWhenTheMetricsPortIsTaken(t *testing.T) {
 func TestIngestRefusesTokensThatWriteNothingItServes(t *testing.T) {
 	tokens := writeFile(t, "tokens", "svc 3f9c1d0e8b7a4c2f9e1d7b6a5c4f3e2d staging")
 	code, out := aegis(t, "ingest", "--chain", "prod", "--tokens-file", tokens, "--listen", "127.0.0.1:0")
-	if code != exitFailed || !strings.Contains(out, "no token may write chain prod") {
+	if code != exitFailed || !strings.Contains(out, "no token may record into chain prod") {
 		t.Fatalf("exit %d: %s", code, out)
 	}
 }

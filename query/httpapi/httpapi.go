@@ -183,7 +183,7 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, auth bool, fn fu
 	}
 	if auth {
 		w.Header().Set("Cache-Control", "no-store")
-		p, err := s.cfg.Tokens.Authorize(r, s.cfg.Chain)
+		p, err := s.cfg.Tokens.Authorize(r, s.cfg.Chain, httpauth.Read)
 		switch {
 		case errors.Is(err, httpauth.ErrUnauthenticated):
 			w.Header().Set("WWW-Authenticate", `Bearer realm="aegis-query"`)

@@ -39,8 +39,9 @@ var stack *localstack.Stack
 func TestMain(m *testing.M) { os.Exit(localstack.RunTests(m, &stack)) }
 
 const (
-	prodToken = "prod-token-0123456789abcdef"
-	devToken  = "dev-token-0123456789abcdef"
+	prodToken   = "prod-token-0123456789abcdef"
+	devToken    = "dev-token-0123456789abcdef"
+	recordToken = "record-token-0123456789abcdef"
 )
 
 // fixture is a sealed and indexed chain served by the query service.
@@ -129,7 +130,7 @@ func start() (*fixture, error) {
 			f.userDecisions = append(f.userDecisions, d.DecisionID)
 		}
 	}
-	tokens, err := httpauth.Parse(strings.NewReader(fmt.Sprintf("prod %s %s\ndev %s dev\n", prodToken, p.Cfg.Chain, devToken)), "tokens")
+	tokens, err := httpauth.Parse(strings.NewReader(fmt.Sprintf("prod %s %s read\ndev %s dev\nsvc %s %s record\n", prodToken, p.Cfg.Chain, devToken, recordToken, p.Cfg.Chain)), "tokens")
 	if err != nil {
 		return nil, err
 	}
@@ -316,6 +317,11 @@ func TestAPIStatusesAuthAndOpenAPI(t *testing.T) {
 		{name: "token of another chain", path: "/v1/decisions/" + esc(f.good), status: 403, token: devToken},
 		{name: "another chain's proof", path: "/v1/decisions/" + esc(f.good) + "/proof", status: 403, token: devToken},
 		{name: "another chain's session", path: "/v1/sessions/s/decisions", status: 403, token: devToken},
+		{name: "a token to record", path: "/v1/decisions/" + esc(f.good), status: 403, token: recordToken, check: func(t *testing.T, b []byte) {
+			if !strings.Contains(string(b), `\"svc\" is a token to record, not to read`) {
+				t.Fatalf("%s", b)
+			}
+		}},
 		{name: "unknown decision", path: "/v1/decisions/no-such-decision", status: 404},
 		{name: "unknown decision's proof", path: "/v1/decisions/no-such-decision/proof", status: 404},
 		{name: "decision not indexed, an override of it is", path: "/v1/decisions/orphan", status: 404, check: func(t *testing.T, b []byte) {

@@ -1,17 +1,22 @@
 // Package httpauth checks the bearer tokens of the HTTP services (ingest,
 // query). Each token is bound to the environments (chains) it may use: a
-// token for dev cannot write or read prod.
+// token for dev cannot write or read prod; and to what it may do there:
+// record events (ingest) or read the trail (query).
 //
-// A token file has one token per line, three fields separated by spaces:
+// A token file has one token per line, three or four fields separated by
+// spaces:
 //
-//	# name      token                              environments
-//	loginrisk   3f9c1d0e8b7a4c2f9e1d7b6a5c4f3e2d   prod,staging
-//	auditor     9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d   *
+//	# name      token                              environments   uses
+//	loginrisk   3f9c1d0e8b7a4c2f9e1d7b6a5c4f3e2d   prod,staging   record
+//	auditor     9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d   *              read
 //
 // The name identifies the caller in logs and metrics (the token itself is
-// never logged); "*" allows every environment. Tokens are at least 16
-// characters of printable ASCII; blank lines and lines starting with # are
-// ignored. Only SHA-256 digests of the tokens are kept in memory.
+// never logged); "*" allows every environment. The uses are "record",
+// "read" or "record,read"; a line without them (the format before uses
+// existed) may do both, and the services warn of such tokens at start.
+// Tokens are at least 16 characters of printable ASCII; blank lines and
+// lines starting with # are ignored. Only SHA-256 digests of the tokens
+// are kept in memory.
 package httpauth
 
 import (
@@ -32,19 +37,33 @@ const MinTokenLength = 16
 var (
 	// ErrUnauthenticated: no bearer token, or one not in the file (401).
 	ErrUnauthenticated = errors.New("missing or unknown bearer token")
-	// ErrForbidden: a known token used for an environment it is not
-	// bound to (403).
-	ErrForbidden = errors.New("token not allowed for this environment")
+	// ErrForbidden: a known token used for an environment or a use it
+	// is not bound to (403).
+	ErrForbidden = errors.New("token not allowed")
+)
+
+// A Use is what a token may do in its environments.
+type Use string
+
+const (
+	// Record: send events to aegis ingest.
+	Record Use = "record"
+	// Read: read decisions and proofs from aegis query.
+	Read Use = "read"
 )
 
 // Principal is the caller a token identifies.
 type Principal struct {
 	Name string
 	envs []string // nil: every environment
+	uses []Use    // nil: every use (a line that names none)
 }
 
 // May reports whether the principal may use env.
 func (p Principal) May(env string) bool { return p.envs == nil || slices.Contains(p.envs, env) }
+
+// Can reports whether the principal may be used for u.
+func (p Principal) Can(u Use) bool { return p.uses == nil || slices.Contains(p.uses, u) }
 
 // Environments lists the environments the principal may use ("*" for all).
 func (p Principal) Environments() []string {
@@ -80,8 +99,8 @@ func Parse(r io.Reader, name string) (*Tokens, error) {
 			continue
 		}
 		f := strings.Fields(line)
-		if len(f) != 3 {
-			return nil, fmt.Errorf("token file %s line %d: want 3 fields (name token environments), got %d", name, n, len(f))
+		if len(f) != 3 && len(f) != 4 {
+			return nil, fmt.Errorf("token file %s line %d: want 3 or 4 fields (name token environments [uses]), got %d", name, n, len(f))
 		}
 		pname, token, envs := f[0], f[1], f[2]
 		if len(token) < MinTokenLength {
@@ -109,6 +128,14 @@ func Parse(r io.Reader, name string) (*Tokens, error) {
 				p.envs = append(p.envs, e)
 			}
 		}
+		if len(f) == 4 {
+			for _, u := range strings.Split(f[3], ",") {
+				if u := Use(u); (u != Record && u != Read) || slices.Contains(p.uses, u) {
+					return nil, fmt.Errorf("token file %s line %d: uses of %q: want record, read or record,read", name, n, pname)
+				}
+				p.uses = append(p.uses, Use(u))
+			}
+		}
 		t.byDigest[d] = p
 	}
 	if err := sc.Err(); err != nil {
@@ -120,22 +147,40 @@ func Parse(r io.Reader, name string) (*Tokens, error) {
 	return t, nil
 }
 
-// Authenticate returns the principal of the request's bearer token, or
-// ErrUnauthenticated.
-// AnyMay reports whether some token of the file may use env: a service
-// serving env with a file where none may answers every request 403.
-func (t *Tokens) AnyMay(env string) bool {
+// AnyMay reports whether some token of the file may use env for u: a
+// service serving env with a file where none may answers every request
+// 403.
+func (t *Tokens) AnyMay(env string, u Use) bool {
 	for _, p := range t.byDigest {
-		if p.May(env) {
+		if p.May(env) && p.Can(u) {
 			return true
 		}
 	}
 	return false
 }
 
+// Unscoped names the tokens whose line names no uses (sorted): each may
+// both record events and read the trail.
+func (t *Tokens) Unscoped() []string {
+	var names []string
+	for _, p := range t.byDigest {
+		if p.uses == nil {
+			names = append(names, p.Name)
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Authenticate returns the principal of the request's bearer token, or
+// ErrUnauthenticated. A request with more than one Authorization header
+// is not authenticated: which one a proxy in front checked is unknown.
 func (t *Tokens) Authenticate(r *http.Request) (Principal, error) {
-	h := r.Header.Get("Authorization")
-	scheme, token, ok := strings.Cut(h, " ")
+	hs := r.Header.Values("Authorization")
+	if len(hs) != 1 {
+		return Principal{}, ErrUnauthenticated
+	}
+	scheme, token, ok := strings.Cut(hs[0], " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
 		return Principal{}, ErrUnauthenticated
 	}
@@ -149,14 +194,30 @@ func (t *Tokens) Authenticate(r *http.Request) (Principal, error) {
 }
 
 // Authorize authenticates the request and checks that its token may use
-// env: ErrUnauthenticated (answer 401) or ErrForbidden (403).
-func (t *Tokens) Authorize(r *http.Request, env string) (Principal, error) {
+// env for u: ErrUnauthenticated (answer 401) or ErrForbidden (403).
+func (t *Tokens) Authorize(r *http.Request, env string, u Use) (Principal, error) {
 	p, err := t.Authenticate(r)
 	if err != nil {
+		return p, err
+	}
+	if err := p.Allow(u); err != nil {
 		return p, err
 	}
 	if !p.May(env) {
 		return p, fmt.Errorf("%w: %q may use %s, not %q", ErrForbidden, p.Name, strings.Join(p.Environments(), ","), env)
 	}
 	return p, nil
+}
+
+// Allow is nil when the principal may be used for u, else ErrForbidden
+// naming what it may do.
+func (p Principal) Allow(u Use) error {
+	if p.Can(u) {
+		return nil
+	}
+	may := make([]string, len(p.uses))
+	for i, x := range p.uses {
+		may[i] = string(x)
+	}
+	return fmt.Errorf("%w: %q is a token to %s, not to %s", ErrForbidden, p.Name, strings.Join(may, ","), u)
 }

@@ -37,7 +37,7 @@ func TestAuthorize(t *testing.T) {
 		if c.header != "" {
 			r.Header.Set("Authorization", c.header)
 		}
-		p, err := tok.Authorize(r, c.env)
+		p, err := tok.Authorize(r, c.env, Read)
 		if !errors.Is(err, c.want) {
 			t.Errorf("%q for %s: error %v, want %v", c.header, c.env, err, c.want)
 		}
@@ -49,7 +49,11 @@ func TestAuthorize(t *testing.T) {
 
 func TestParseRefusesBadFiles(t *testing.T) {
 	for _, c := range []struct{ file, want string }{
-		{"a 0123456789abcdef", "want 3 fields"},
+		{"a 0123456789abcdef", "want 3 or 4 fields"},
+		{"a 0123456789abcdef prod read extra", "want 3 or 4 fields"},
+		{"a 0123456789abcdef prod write", "want record, read or record,read"},
+		{"a 0123456789abcdef prod read,read", "want record, read or record,read"},
+		{"a 0123456789abcdef prod read,", "want record, read or record,read"},
 		{"a short prod", "shorter than 16"},
 		{"a 0123456789abcdef prod\na 0123456789abcdeg prod", `name "a" appears twice`},
 		{"a 0123456789abcdef prod\nb 0123456789abcdef dev", "also another name's token"},
@@ -71,11 +75,64 @@ func TestAnyMay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !tk.AnyMay("staging") || tk.AnyMay("prod") {
+	if !tk.AnyMay("staging", Record) || tk.AnyMay("prod", Record) {
 		t.Fatal("AnyMay")
 	}
 	all, err := Parse(strings.NewReader("auditor 9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d *\n"), "tokens")
-	if err != nil || !all.AnyMay("prod") {
+	if err != nil || !all.AnyMay("prod", Read) {
 		t.Fatalf("a * token: %v", err)
+	}
+	readers, err := Parse(strings.NewReader("auditor 9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d prod read\n"), "tokens")
+	if err != nil || !readers.AnyMay("prod", Read) || readers.AnyMay("prod", Record) {
+		t.Fatalf("a read token: %v", err)
+	}
+}
+
+// A token bound to a use is refused for the other, by name; a line
+// without uses may do both, and is listed as such.
+func TestUses(t *testing.T) {
+	tok, err := Parse(strings.NewReader(`
+svc     0123456789abcdef-svc   prod  record
+auditor 0123456789abcdef-aud   prod  read
+both    0123456789abcdef-both  prod  record,read
+old     0123456789abcdef-old   prod
+`), "tokens")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		token string
+		use   Use
+		ok    bool
+	}{
+		{"svc", Record, true}, {"svc", Read, false},
+		{"aud", Read, true}, {"aud", Record, false},
+		{"both", Record, true}, {"both", Read, true},
+		{"old", Record, true}, {"old", Read, true},
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header.Set("Authorization", "Bearer 0123456789abcdef-"+c.token)
+		_, err := tok.Authorize(r, "prod", c.use)
+		if c.ok != (err == nil) || (err != nil && (!errors.Is(err, ErrForbidden) || !strings.Contains(err.Error(), "not to "+string(c.use)))) {
+			t.Errorf("%s for %s: %v", c.token, c.use, err)
+		}
+	}
+	if got := tok.Unscoped(); len(got) != 1 || got[0] != "old" {
+		t.Errorf("unscoped %v", got)
+	}
+}
+
+// Two Authorization headers: which one a proxy in front checked is not
+// known, so neither is taken.
+func TestTwoAuthorizationHeadersAreRefused(t *testing.T) {
+	tok, err := Parse(strings.NewReader(file), "tokens")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := httptest.NewRequest("GET", "/", nil)
+	r.Header.Add("Authorization", "Bearer 0123456789abcdef-login")
+	r.Header.Add("Authorization", "Bearer 0123456789abcdef-audit")
+	if _, err := tok.Authenticate(r); !errors.Is(err, ErrUnauthenticated) {
+		t.Fatalf("two headers: %v", err)
 	}
 }

@@ -202,7 +202,7 @@ func exploreSettings(st *localstack.Stack, cfg pipeline.Config, group, dir, deci
 		return "", err
 	}
 	tokens := filepath.Join(dir, "tokens")
-	if err := os.WriteFile(tokens, fmt.Appendf(nil, "demo %x %s\n", token, cfg.Chain), 0o600); err != nil {
+	if err := os.WriteFile(tokens, fmt.Appendf(nil, "demo %x %s read\n", token, cfg.Chain), 0o600); err != nil {
 		return "", err
 	}
 	var b strings.Builder
