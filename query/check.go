@@ -142,6 +142,11 @@ func CheckProof(h *History, rep shared.ProofReport) []string {
 	if len(bad) == 0 && string(rep.CurrentAction) != h.CurrentAction {
 		bad = append(bad, fmt.Sprintf("the index says the current action is %s; the signed entries say %s", h.CurrentAction, rep.CurrentAction))
 	}
+	// What set it is shown too ("by the override at seq N"): it must be
+	// the entry the signed entries say set it.
+	if len(bad) == 0 && rep.CurrentSeq != h.CurrentSeq {
+		bad = append(bad, fmt.Sprintf("the index says the current action was set by the entry of seq %d; the signed entries say seq %d", h.CurrentSeq, rep.CurrentSeq))
+	}
 	return bad
 }
 

@@ -23,13 +23,13 @@ func TestCheckProofRefusesTheLaterDecisionAnsweredAsTheDecision(t *testing.T) {
 	}
 	first, later := env("e1", shared.ActionAllow), env("e2", shared.ActionBlock)
 	h1, h2 := shared.Hash{1}, shared.Hash{2}
-	rep := shared.ProofReport{Chain: "prod", DecisionID: "d", Action: shared.ActionAllow, CurrentAction: shared.ActionAllow, Entries: []shared.ProvedEntry{
+	rep := shared.ProofReport{Chain: "prod", DecisionID: "d", Action: shared.ActionAllow, CurrentAction: shared.ActionAllow, CurrentSeq: 1, Entries: []shared.ProvedEntry{
 		{Entry: &shared.Entry{Seq: 1, Hash: h1}, Envelope: first, Object: "o1"},
 		{Entry: &shared.Entry{Seq: 2, Hash: h2}, Envelope: later, Object: "o2"},
 	}}
 	item := func(e *shared.Envelope, seq uint64, hash shared.Hash, object string) query.Decision {
 		return query.Decision{DecisionID: "d", EventID: e.EventID, Environment: "prod", OccurredAt: at, Action: string(e.Decision.Action),
-			ConfidenceScore: 0.5, PolicyVersion: "p", UserID: "u", SessionID: "s", CurrentAction: "ALLOW",
+			ConfidenceScore: 0.5, PolicyVersion: "p", UserID: "u", SessionID: "s", CurrentAction: "ALLOW", CurrentSeq: 1,
 			Proof: query.Proof{Seq: seq, Hash: hash.String(), Object: object}}
 	}
 	honest := &query.History{Decision: item(first, 1, h1, "o1"), Conflicting: []query.Decision{item(later, 2, h2, "o2")}}
@@ -40,5 +40,28 @@ func TestCheckProofRefusesTheLaterDecisionAnsweredAsTheDecision(t *testing.T) {
 	swapped.CurrentAction = "ALLOW"
 	if bad := query.CheckProof(swapped, rep); len(bad) == 0 || !strings.Contains(strings.Join(bad, "; "), "the first decision event of the signed entries is seq 1") {
 		t.Fatalf("the later decision answered as the decision: %v, want it refused", bad)
+	}
+}
+
+// The index also says which entry set the current state ("by the override
+// at seq N"), and the page and aegis get show it next to the verdict: an
+// item changed to name an entry that did not set it (one that does not
+// exist, here) is refused (found by a security review: it was shown
+// unchecked under VERIFIED).
+func TestCheckProofRefusesWhatTheIndexSaysSetTheCurrentState(t *testing.T) {
+	at := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	e := &shared.Envelope{Type: shared.TypeDecision, EventID: "e1", Environment: "prod", OccurredAt: at,
+		Decision: &shared.Decision{DecisionID: "d", Action: shared.ActionBlock, ConfidenceScore: 0.5, PolicyVersion: "p", UserID: "u", SessionID: "s"}}
+	rep := shared.ProofReport{Chain: "prod", DecisionID: "d", Action: shared.ActionBlock, CurrentAction: shared.ActionBlock, CurrentSeq: 7,
+		Entries: []shared.ProvedEntry{{Entry: &shared.Entry{Seq: 7, Hash: shared.Hash{7}}, Envelope: e, Object: "o"}}}
+	h := &query.History{Decision: query.Decision{DecisionID: "d", EventID: "e1", Environment: "prod", OccurredAt: at, Action: "BLOCK",
+		ConfidenceScore: 0.5, PolicyVersion: "p", UserID: "u", SessionID: "s", CurrentAction: "BLOCK", CurrentSeq: 7,
+		Proof: query.Proof{Seq: 7, Hash: shared.Hash{7}.String(), Object: "o"}}}
+	if bad := query.CheckProof(h, rep); len(bad) != 0 {
+		t.Fatalf("the honest answer: %v", bad)
+	}
+	h.CurrentSeq = 1_000_007
+	if bad := query.CheckProof(h, rep); len(bad) != 1 || !strings.Contains(bad[0], "set by the entry of seq 1000007; the signed entries say seq 7") {
+		t.Fatalf("a current state said to be set by seq 1000007: %v, want it refused", bad)
 	}
 }

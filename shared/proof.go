@@ -102,8 +102,11 @@ type ProofReport struct {
 	// Entries are the decision's entries the bundle proves, by seq.
 	Entries []ProvedEntry
 	// Action is the decision's action (of its first decision entry) and
-	// CurrentAction the new action of its latest override, if any.
+	// CurrentAction the new action of its latest override, if any;
+	// CurrentSeq is the seq of the entry that set CurrentAction (that
+	// override's, else the decision's).
 	Action, CurrentAction Action
+	CurrentSeq            uint64
 }
 
 // VerifyBundle checks an evidence bundle offline against the trusted key:
@@ -178,12 +181,13 @@ func VerifyBundle(raw []byte, trusted Keyset) (ProofReport, error) {
 		return bad("key_id is %s, but the last entry's checkpoint is signed by %s", clip(keyID), last.KeyID)
 	}
 	var latest Action
+	var latestSeq uint64
 	for _, pe := range rep.Entries { // by seq
 		switch env := pe.Envelope; {
 		case env.Decision != nil && rep.Action == "":
-			rep.Action = env.Decision.Action
+			rep.Action, rep.CurrentSeq = env.Decision.Action, pe.Entry.Seq
 		case env.Override != nil:
-			latest = env.Override.NewAction
+			latest, latestSeq = env.Override.NewAction, pe.Entry.Seq
 		}
 	}
 	if rep.Action == "" {
@@ -191,7 +195,7 @@ func VerifyBundle(raw []byte, trusted Keyset) (ProofReport, error) {
 	}
 	rep.CurrentAction = rep.Action
 	if latest != "" {
-		rep.CurrentAction = latest
+		rep.CurrentAction, rep.CurrentSeq = latest, latestSeq
 	}
 	return rep, nil
 }

@@ -54,6 +54,9 @@ func TestBundleVerifies(t *testing.T) {
 	if rep.Action != ActionBlock || rep.CurrentAction != ActionAllow || len(rep.Entries) != 3 {
 		t.Fatalf("report %+v: want BLOCK, now ALLOW, 3 entries", rep)
 	}
+	if last := rep.Entries[2]; last.Envelope.Override == nil || rep.CurrentSeq != last.Entry.Seq {
+		t.Fatalf("current seq %d, want the latest override's %d", rep.CurrentSeq, last.Entry.Seq)
+	}
 }
 
 // Every single-byte change to a bundle is refused.

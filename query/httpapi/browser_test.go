@@ -3,6 +3,8 @@ package httpapi_test
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -168,8 +170,14 @@ func TestPageInBrowser(t *testing.T) {
 		if hist := p.text("#history tbody"); !strings.Contains(hist, "override to") || strings.Count(hist, "✓") < 2 {
 			t.Fatalf("history %s", hist)
 		}
-		if key := p.text("#key-source"); !strings.Contains(key, "configured with") {
+		if key := p.text("#key-source"); !strings.Contains(key, "the key this service gave") {
 			t.Fatalf("the page does not say which key it trusts: %q", key)
+		}
+		// A verdict against the service's own key says so, with the whole
+		// key (a key id's 8 hex digits can be matched by another key).
+		pub := hex.EncodeToString(verifierPub(t, f.p.Cfg.VerifierKey))
+		if text := p.text("#verdict"); !strings.Contains(text, "against the key this service gave") || !strings.Contains(text, "Ed25519 public key "+pub) {
+			t.Fatalf("verdict %q: want it to say it rests on the service's key %s", text, pub)
 		}
 	})
 
@@ -249,6 +257,28 @@ func TestPageInBrowser(t *testing.T) {
 		}
 	})
 
+	// What the page shows set the current state ("set by the override at
+	// seq N") is checked too: before, it was shown unchecked under
+	// VERIFIED (security review).
+	t.Run("an index item naming another entry as what set its state fails", func(t *testing.T) {
+		overridden := map[string]bool{}
+		for _, o := range f.w.Overrides {
+			overridden[o.Override.DecisionID] = true
+		}
+		var plain string
+		for _, d := range f.w.Decisions {
+			if id := d.Decision.DecisionID; !overridden[id] && id != f.tamperedLine {
+				plain = id
+			}
+		}
+		f.tamper(t, plain, "current_seq", &types.AttributeValueMemberN{Value: "1000001"})
+		p.open("#decision=" + plain)
+		v, checks := p.verdict("verdict", "checks")
+		if v != "fail" || !strings.Contains(checks, "current state set by") || !strings.Contains(checks, "the index says seq 1000001") {
+			t.Fatalf("verdict %s: %s", v, checks)
+		}
+	})
+
 	t.Run("an index item pointing where S3 has no such entry fails", func(t *testing.T) {
 		f.tamper(t, f.tamperedLine, "s3_line", &types.AttributeValueMemberN{Value: "999"})
 		p.open("#decision=" + f.tamperedLine)
@@ -305,6 +335,9 @@ func TestPageInBrowser(t *testing.T) {
 		if v, checks := p.verdict("verdict", "checks"); v != "pass" {
 			t.Fatalf("verdict %s: %s", v, checks)
 		}
+		if text := p.text("#verdict"); !strings.Contains(text, "against your key") || strings.Contains(text, "this service gave") {
+			t.Fatalf("verdict %q: want it to rest on the auditor's key", text)
+		}
 	})
 
 	t.Run("bundles pasted into the page", func(t *testing.T) {
@@ -337,4 +370,16 @@ func TestPageInBrowser(t *testing.T) {
 			}
 		}
 	})
+}
+
+// verifierPub is the Ed25519 public key of a verifier key's text
+// (name+hash+base64 of 0x01 and the key).
+func verifierPub(t *testing.T, vkey string) []byte {
+	t.Helper()
+	parts := strings.SplitN(vkey, "+", 3)
+	raw, err := base64.StdEncoding.DecodeString(parts[len(parts)-1])
+	if len(parts) != 3 || err != nil || len(raw) != 33 {
+		t.Fatalf("verifier key %q: %v", vkey, err)
+	}
+	return raw[1:]
 }

@@ -58,6 +58,17 @@
     return V.parseKeyset($("key").value);
   }
 
+  // pinned is what a verdict rests on: the auditor's own key, or the one
+  // the service gave, which a lying service could have chosen. A key id's
+  // 8 hex digits are not enough to tell two keys apart: the verdict names
+  // each key's whole public key.
+  function pinned(key) {
+    const keys = key.ranges.map((r) => `${r.key.id} (Ed25519 public key ${r.key.pub})`).join(", ");
+    return $("key").value.trim() === serverKey
+      ? `; against the key this service gave, ${keys}, which the service could have chosen: paste the chain's key you hold to rule that out`
+      : `; against your key, ${keys}`;
+  }
+
   async function showList(kind, id, cursor) {
     $("decision").hidden = true;
     const params = new URLSearchParams();
@@ -202,7 +213,7 @@
     for (const c of answer) li(list, c);
     const ok = rep.ok && answer.every((c) => c.ok);
     verdict($("verdict"), ok, ok
-      ? `VERIFIED: decision ${asked} of chain ${rep.chain}: ${rep.entries.length} entries in the signed log (key ${key.id}); the index says what they say`
+      ? `VERIFIED: decision ${asked} of chain ${rep.chain}: ${rep.entries.length} entries in the signed log; the index says what they say` + pinned(key)
       : "FAILED: see the checks below");
   }
 
@@ -222,7 +233,7 @@
     for (const err of rep.errors) li(list, { ok: false, name: "bundle", detail: err });
     for (const r of rep.entries) for (const c of r.checks) li(list, { ok: c.ok, name: `seq ${r.line ? r.line.seq : "?"} ${c.name}`, detail: c.detail });
     verdict($("bundle-verdict"), rep.ok, rep.ok
-      ? `VERIFIED: decision ${rep.decisionId} of chain ${rep.chain}: ${rep.action}, now ${rep.currentAction}; ${rep.entries.length} entries`
+      ? `VERIFIED: decision ${rep.decisionId} of chain ${rep.chain}: ${rep.action}, now ${rep.currentAction}; ${rep.entries.length} entries` + pinned(key)
       : "FAILED: see the checks below");
   }
 
@@ -251,7 +262,7 @@
     } catch (e) { status("cannot read the service's verifier key: " + e.message, true); }
     const showKeySource = () => {
       $("key-source").textContent = $("key").value.trim() === serverKey
-        ? "(the key this service is configured with; paste your own copy to check against it)"
+        ? "(the key this service gave: a lying service could give its own; paste the chain's key you hold to check against it)"
         : "(your own key)";
     };
     showKeySource();

@@ -374,16 +374,17 @@
       if (r.line && r.line.seq <= prevSeq) rep.errors.push(`seq ${r.line.seq} does not follow seq ${prevSeq}`);
       if (r.line) prevSeq = r.line.seq;
     }
-    let action = null, current = null;
+    let action = null, current = null, actionSeq = null, currentSeq = null;
     for (const r of rep.entries) {
       const ev = r.line && r.line.event;
-      if (ev && ev.decision && action === null) action = ev.decision.action;
-      if (ev && ev.override) current = ev.override.new_action;
+      if (ev && ev.decision && action === null) { action = ev.decision.action; actionSeq = r.line.seq; }
+      if (ev && ev.override) { current = ev.override.new_action; currentSeq = r.line.seq; }
     }
     if (action === null) rep.errors.push("no entry is the decision itself");
     const last = rep.entries[rep.entries.length - 1];
     if (last.keyId && last.keyId !== b.key_id) rep.errors.push(`key_id is ${b.key_id}, but the last checkpoint is signed by ${last.keyId}`);
     rep.action = action; rep.currentAction = current || action;
+    rep.currentSeq = current ? currentSeq : actionSeq; // the entry that set the current action
     rep.ok = rep.errors.length === 0 && rep.entries.every((r) => r.checks.every((c) => c.ok));
     return rep;
   }
@@ -450,6 +451,9 @@
     }
     checks.push({ name: "current state", ok: h.current_action === rep.currentAction,
       detail: `the index says ${h.current_action}; the signed entries say ${rep.currentAction}` });
+    // and what the page shows set it ("set by the override at seq N")
+    checks.push({ name: "current state set by", ok: h.current_seq === rep.currentSeq,
+      detail: `the index says seq ${h.current_seq}; the signed entries say seq ${rep.currentSeq}` });
     return checks;
   }
 
