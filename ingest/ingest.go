@@ -145,6 +145,7 @@ func (s *Service) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/overrides", s.record("overrides", shared.TypeOverride))
 	mux.HandleFunc("GET /openapi.yaml", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/yaml")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
 		w.Write(OpenAPI)
 	})
 	// Another method on a known path, and an unknown path, are answered
@@ -245,10 +246,12 @@ type routeMetrics struct {
 func (s *Service) serve(w http.ResponseWriter, r *http.Request, typ shared.EventType, durability *producer.Durability) int {
 	principal, err := s.cfg.Tokens.Authenticate(r)
 	if err != nil {
+		httpauth.LogDenied(s.cfg.Logger, r, "", err)
 		w.Header().Set("WWW-Authenticate", `Bearer realm="aegis-ingest"`)
 		return answer(w, http.StatusUnauthorized, Problem{Error: CodeUnauthenticated, Message: err.Error()})
 	}
 	if err := principal.Allow(httpauth.Record); err != nil { // a reader's token records nothing
+		httpauth.LogDenied(s.cfg.Logger, r, principal.Name, err)
 		return answer(w, http.StatusForbidden, Problem{Error: CodeForbidden, Message: err.Error()})
 	}
 	if !isJSON(r.Header.Get("Content-Type")) {
@@ -285,6 +288,7 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, typ shared.Event
 		return answer(w, http.StatusBadRequest, invalidEvent(FieldProblem{Field: "type", Reason: fmt.Sprintf("is %q: send it to /v1/%ss", env.Type, env.Type)}))
 	}
 	if !principal.May(env.Environment) {
+		httpauth.LogDenied(s.cfg.Logger, r, principal.Name, fmt.Errorf("%w: environment %q", httpauth.ErrForbidden, env.Environment))
 		return answer(w, http.StatusForbidden, Problem{Error: CodeForbidden, Message: fmt.Sprintf("%v: %q may write %s, not %q", httpauth.ErrForbidden,
 			principal.Name, strings.Join(principal.Environments(), ","), env.Environment)})
 	}

@@ -44,7 +44,7 @@ answers the requests in flight, then flushes the producers.`,
 			if err != nil {
 				return err
 			}
-			warnUnscoped(log, tokens, "--tokens-file")
+			warnTokens(log, tokens, tokensFile, "--tokens-file")
 			// The client options are checked, not a connection: ingest starts
 			// while Kafka is down and says so on /readyz.
 			kafka, err := c.kafkaOptions()

@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/tls"
 	"fmt"
+	"os"
 
 	"github.com/spf13/pflag"
 	"go.uber.org/zap"
@@ -41,9 +42,15 @@ func listenAPI(o serve.Options, setting string, log *zap.Logger) (*serve.Server,
 	return srv, nil
 }
 
-// warnUnscoped logs the tokens of a service's file that name no use: each
-// may both record events through ingest and read the trail through query.
-func warnUnscoped(log *zap.Logger, tokens *httpauth.Tokens, setting string) {
+// warnTokens logs what is loose in a service's token file: a file every
+// user of the machine may read (the tokens are in it in the clear), and
+// tokens that name no use (each may both record events through ingest and
+// read the trail through query).
+func warnTokens(log *zap.Logger, tokens *httpauth.Tokens, path, setting string) {
+	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o007 != 0 {
+		log.Warn("every user of this machine can read the token file: chmod 600 it (or 640 for a group the service is in)",
+			zap.String("setting", setting), zap.String("file", path), zap.String("mode", fmt.Sprintf("%#o", fi.Mode().Perm())))
+	}
 	if names := tokens.Unscoped(); len(names) > 0 {
 		log.Warn("tokens that name no use may both record events (aegis ingest) and read the trail (aegis query): "+
 			"add record or read as the line's fourth field", zap.String("setting", setting), zap.Strings("tokens", names))

@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/tls"
+	"os"
 	"strings"
 	"testing"
 
@@ -62,19 +63,38 @@ func TestTLSSettingsOfTheServicesAreChecked(t *testing.T) {
 }
 
 // A token file line without uses is named at start: it may both record
-// and read.
+// and read; and a token file others may read is warned of.
 func TestTokensWithoutUsesAreWarnedOf(t *testing.T) {
 	tokens, err := httpauth.Parse(strings.NewReader("old 0123456789abcdef-old prod\nsvc 0123456789abcdef-svc prod record\n"), "tokens")
 	if err != nil {
 		t.Fatal(err)
 	}
 	core, logs := observer.New(zapcore.WarnLevel)
-	warnUnscoped(zap.New(core), tokens, "--tokens-file")
+	file := writeFile(t, "tokens", "(the file's mode is what is checked here)")
+	warnTokens(zap.New(core), tokens, file, "--tokens-file")
 	if logs.Len() != 1 || !strings.Contains(logs.All()[0].Message, "record or read as the line's fourth field") ||
 		logs.All()[0].ContextMap()["tokens"] == nil {
 		t.Fatalf("%v", logs.All())
 	}
 	if names := logs.All()[0].ContextMap()["tokens"].([]any); len(names) != 1 || names[0] != "old" {
 		t.Fatalf("named %v", names)
+	}
+}
+
+func TestATokenFileOthersMayReadIsWarnedOf(t *testing.T) {
+	tokens, err := httpauth.Parse(strings.NewReader("svc 0123456789abcdef-svc prod record\n"), "tokens")
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := writeFile(t, "tokens", "svc 0123456789abcdef-svc prod record")
+	for mode, warn := range map[os.FileMode]bool{0o600: false, 0o640: false, 0o644: true, 0o604: true} {
+		if err := os.Chmod(file, mode); err != nil {
+			t.Fatal(err)
+		}
+		core, logs := observer.New(zapcore.WarnLevel)
+		warnTokens(zap.New(core), tokens, file, "--token-file")
+		if got := logs.Len() == 1 && strings.Contains(logs.All()[0].Message, "chmod 600"); got != warn || logs.Len() > 1 {
+			t.Errorf("mode %#o: warnings %v", mode, logs.All())
+		}
 	}
 }

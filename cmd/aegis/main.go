@@ -61,6 +61,7 @@ type common struct {
 	logLevel   string
 	logFormat  string
 	metrics    string
+	pprof      bool
 	registry   *prometheus.Registry
 	ready      atomic.Pointer[<-chan struct{}] // closed when the role is ready (/readyz)
 	readyProbe atomic.Pointer[func() error]    // or asked on each /readyz
@@ -86,7 +87,8 @@ func (c *common) flags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.verifierKF, "verifier-key-file", "", "checkpoint verifier (public) key file, or the chain's keyset file after a key rotation (docs/FORMAT.md section 7.4)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", "json", "json (one JSON object per line, for production log pipelines) or console (readable, for development)")
-	fs.StringVar(&c.metrics, "metrics-addr", "", "serve /healthz, /readyz, Prometheus /metrics and Go's profiler /debug/pprof/ on this address (empty: off)")
+	fs.StringVar(&c.metrics, "metrics-addr", "", "serve /healthz, /readyz and Prometheus /metrics on this address (empty: off)")
+	fs.BoolVar(&c.pprof, "pprof", false, "also serve Go's profiler at /debug/pprof/ on --metrics-addr (off by default: it shows every goroutine's stack to whoever reaches the address)")
 }
 
 // Exit statuses of aegis.
@@ -484,10 +486,10 @@ func (c *common) start() (context.Context, *zap.Logger, func(), error) {
 	c.registry = prometheus.NewRegistry()
 	c.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if c.metrics != "" {
-		// /healthz, /readyz, /metrics, and Go's profiler for an operator
-		// chasing CPU or memory (the address should be reachable only from
-		// where operators are).
-		srv, err := serve.Listen(serve.Options{Addr: c.metrics, Registry: c.registry, Ready: c.readiness, Profiling: true, Logger: log})
+		// /healthz, /readyz, /metrics, and with --pprof Go's profiler for
+		// an operator chasing CPU or memory (the address should be
+		// reachable only from where operators are).
+		srv, err := serve.Listen(serve.Options{Addr: c.metrics, Registry: c.registry, Ready: c.readiness, Profiling: c.pprof, Logger: log})
 		if err != nil && checks(c.cmd) {
 			// A one-shot reader run where a role's AEGIS_METRICS_ADDR is
 			// exported: its metrics are a nicety, its answer is the job

@@ -211,7 +211,7 @@ bearer token of --token-file bound to the chain (format: package httpauth).`,
 			if !tokens.AnyMay(c.chain, httpauth.Read) {
 				return fmt.Errorf("--token-file (AEGIS_TOKEN_FILE) %s: no token may read chain %s (a token's third field names the chains it may use, or *; its fourth, when there is one, record or read): every request would be refused", tokenFile, c.chain)
 			}
-			warnUnscoped(log, tokens, "--token-file")
+			warnTokens(log, tokens, tokenFile, "--token-file")
 			tlsCfg, err := serveTLS(tlsFiles, log)
 			if err != nil {
 				return err

@@ -34,7 +34,7 @@ type roleSettings struct {
 
 // always are the shared settings of every command that runs (logging,
 // and the operational HTTP server of the long-running roles).
-var always = []string{"log-level", "log-format", "metrics-addr"}
+var always = []string{"log-level", "log-format", "metrics-addr", "pprof"}
 
 // roles maps a command path to its settings. A command missing here (a new
 // one) reads every shared setting and requires --chain, as every command

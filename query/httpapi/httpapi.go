@@ -143,8 +143,12 @@ func New(cfg Config) (*Service, error) {
 		if _, err := fs.Stat(page, name); err != nil {
 			return writeJSON(w, http.StatusNotFound, apiError{Error: "not_found", Message: "no such page or endpoint (see /openapi.json)"})
 		}
-		// The page's scripts only talk to this origin; nothing inline.
-		w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'")
+		// The page's scripts only talk to this origin; nothing inline, no
+		// other base for its links, no form sent anywhere, no framing; its
+		// address (with a decision id) goes to no other site.
+		w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+		w.Header().Set("Referrer-Policy", "no-referrer")
+		w.Header().Set("X-Frame-Options", "DENY")
 		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
 		files.ServeHTTP(rec, r)
 		return rec.code
@@ -186,14 +190,21 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, auth bool, fn fu
 		p, err := s.cfg.Tokens.Authorize(r, s.cfg.Chain, httpauth.Read)
 		switch {
 		case errors.Is(err, httpauth.ErrUnauthenticated):
+			httpauth.LogDenied(s.log, r, "", err)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="aegis-query"`)
 			return writeJSON(w, http.StatusUnauthorized, apiError{Error: "unauthenticated", Message: err.Error()})
 		case errors.Is(err, httpauth.ErrForbidden):
+			httpauth.LogDenied(s.log, r, p.Name, err)
 			return writeJSON(w, http.StatusForbidden, apiError{Error: "forbidden", Message: err.Error()})
 		case err != nil:
 			return writeError(w, err)
 		}
-		s.log.Debug("query", zap.String("token", p.Name), zap.String("path", r.URL.Path))
+		// Who read what: an auditor's reads are few, and the record of
+		// them is part of what an audit of the audit trail asks for.
+		code := fn(w, r)
+		s.log.Info("read", zap.String("token", p.Name), zap.String("path", r.URL.Path), zap.Int("status", code),
+			zap.String("remote", r.RemoteAddr))
+		return code
 	}
 	return fn(w, r)
 }

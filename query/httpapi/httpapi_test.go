@@ -418,7 +418,9 @@ func TestAPIStatusesAuthAndOpenAPI(t *testing.T) {
 			t.Fatalf("GET %s: %d", path, r.status)
 		}
 	}
-	if r := call(t, "GET", f.base+"/", ""); !strings.Contains(r.header.Get("Content-Security-Policy"), "default-src 'self'") {
+	if r := call(t, "GET", f.base+"/", ""); !strings.Contains(r.header.Get("Content-Security-Policy"), "default-src 'self'") ||
+		!strings.Contains(r.header.Get("Content-Security-Policy"), "base-uri 'none'; form-action 'none'") ||
+		r.header.Get("Referrer-Policy") != "no-referrer" || r.header.Get("X-Frame-Options") != "DENY" {
 		t.Fatalf("the page has no content security policy: %v", r.header)
 	}
 	for _, path := range []string{"/", "/openapi.json", "/v1/nothing-here", "/v1/decisions/no-such-decision", "/v1/users/u/decisions?limit=0"} {

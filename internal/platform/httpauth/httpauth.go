@@ -29,6 +29,8 @@ import (
 	"os"
 	"slices"
 	"strings"
+
+	"go.uber.org/zap"
 )
 
 // MinTokenLength is the shortest token a file may hold.
@@ -220,4 +222,18 @@ func (p Principal) Allow(u Use) error {
 		may[i] = string(x)
 	}
 	return fmt.Errorf("%w: %q is a token to %s, not to %s", ErrForbidden, p.Name, strings.Join(may, ","), u)
+}
+
+// LogDenied logs a request refused 401 or 403: who sent it (the token's
+// name when it was known), from where, for what, and why. The token is
+// never logged.
+func LogDenied(log *zap.Logger, r *http.Request, name string, err error) {
+	fields := []zap.Field{zap.String("remote", r.RemoteAddr), zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Error(err)}
+	if name != "" {
+		fields = append(fields, zap.String("token", name))
+	}
+	if fwd := r.Header.Get("X-Forwarded-For"); fwd != "" {
+		fields = append(fields, zap.String("forwarded_for", fwd)) // as sent: a proxy's or the caller's
+	}
+	log.Warn("request refused", fields...)
 }

@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -98,8 +99,8 @@ func Listen(o Options) (*Server, error) {
 	}
 	if o.Profiling {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
-		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		mux.HandleFunc("/debug/pprof/profile", bounded(pprof.Profile))
+		mux.HandleFunc("/debug/pprof/trace", bounded(pprof.Trace))
 	}
 	if o.Handler != nil {
 		mux.Handle("/", o.Handler)
@@ -109,10 +110,28 @@ func Listen(o Options) (*Server, error) {
 		return nil, fmt.Errorf("listen on %s: %w", o.Addr, err)
 	}
 	return &Server{ln: ln, log: o.Logger, srv: &http.Server{
-		Handler: mux, ReadHeaderTimeout: min(o.ReadTimeout, 10*time.Second), ReadTimeout: o.ReadTimeout,
+		Handler: mux, ReadHeaderTimeout: min(o.ReadTimeout, 10*time.Second), ReadTimeout: o.ReadTimeout, MaxHeaderBytes: MaxHeaderBytes,
 		WriteTimeout: o.WriteTimeout, IdleTimeout: o.IdleTimeout, TLSConfig: o.TLS,
 		ErrorLog: zap.NewStdLog(o.Logger.Named("http")),
 	}}, nil
+}
+
+// MaxHeaderBytes bounds a request's headers (431 beyond; Go's default is
+// 1 MiB, read before any token is checked).
+const MaxHeaderBytes = 64 << 10
+
+// MaxProfile is the longest CPU profile or trace the profiler takes: Go's
+// handlers run for whatever ?seconds asks (a day's trace was taken).
+const MaxProfile = 2 * time.Minute
+
+func bounded(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if sec, err := strconv.ParseFloat(r.FormValue("seconds"), 64); err == nil && sec > MaxProfile.Seconds() {
+			http.Error(w, fmt.Sprintf("seconds=%s: at most %.0f", r.FormValue("seconds"), MaxProfile.Seconds()), http.StatusBadRequest)
+			return
+		}
+		h(w, r)
+	}
 }
 
 // Addr is the bound address.

@@ -109,3 +109,46 @@ func TestListenNamesTheAddress(t *testing.T) {
 		t.Errorf("error %v does not name the address", err)
 	}
 }
+
+// With Profiling the profiler is served, and a profile or a trace runs
+// at most MaxProfile (the review took a day's trace).
+func TestProfilerIsBounded(t *testing.T) {
+	s, err := Listen(Options{Addr: "127.0.0.1:0", Profiling: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve()
+	defer s.Shutdown(context.Background())
+	base := "http://" + s.Addr()
+	if code, body := get(t, base+"/debug/pprof/"); code != 200 || !strings.Contains(body, "goroutine") {
+		t.Fatalf("pprof index: %d %.100q", code, body)
+	}
+	for _, path := range []string{"/debug/pprof/profile?seconds=86400", "/debug/pprof/trace?seconds=121"} {
+		if code, body := get(t, base+path); code != http.StatusBadRequest || !strings.Contains(body, "at most 120") {
+			t.Fatalf("%s: %d %.200q", path, code, body)
+		}
+	}
+	if code, _ := get(t, base+"/debug/pprof/trace?seconds=0.1"); code != 200 {
+		t.Fatalf("a short trace: %d", code)
+	}
+}
+
+// Headers past MaxHeaderBytes are refused before the handler runs.
+func TestHugeHeadersAreRefused(t *testing.T) {
+	s, err := Listen(Options{Addr: "127.0.0.1:0", Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "api") })})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve()
+	defer s.Shutdown(context.Background())
+	req, _ := http.NewRequest("GET", "http://"+s.Addr()+"/v1/x", nil)
+	req.Header.Set("X-Filler", strings.Repeat("x", 2*MaxHeaderBytes))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Fatalf("%d KiB of headers: %d", 2*MaxHeaderBytes>>10, resp.StatusCode)
+	}
+}
