@@ -299,6 +299,15 @@ func (s *Service) proof(w http.ResponseWriter, r *http.Request) int {
 		return writeJSON(w, http.StatusServiceUnavailable, proofFailure{apiError: apiError{Error: "unavailable",
 			Message: "S3 could not be reached: nothing was checked, nothing found wrong; try again"}, DecisionID: h.DecisionID})
 	}
+	if err != nil && awsconn.Refused(err) {
+		// S3 refused this service's own access: a setup to mend, not
+		// evidence found wrong (it answered 409 proof_failed, as for
+		// tampering, with the SDK's text naming the bucket and key).
+		s.log.Error("proof: S3 refused the service's credentials; nothing was checked", zap.String("decision_id", h.DecisionID), zap.Error(err))
+		w.Header().Set("Retry-After", "60")
+		return writeJSON(w, http.StatusServiceUnavailable, proofFailure{apiError: apiError{Error: "unavailable",
+			Message: "S3 refused this service's access: nothing was checked, nothing found wrong; its operator must mend its S3 credentials or policy (see the service's log)"}, DecisionID: h.DecisionID})
+	}
 	if err != nil {
 		code := "proof_failed"
 		if errors.Is(err, replayer.ErrUnsigned) {

@@ -480,6 +480,17 @@ func outageCases(t *testing.T, f *fixture) []outageCase {
 	}
 	noDB := serveWith(&query.Reader{DB: deadDB, Table: f.p.Cfg.Table, Chain: f.p.Cfg.Chain}, f.p.S3)
 	noS3 := serveWith(f.p.Reader, deadS3)
+	// S3 up, refusing the service's credentials (403): nothing checked
+	// either (it answered 409 proof_failed, as for tampering).
+	wrongKey, err := awsconn.S3(ctx, awsconn.Config{Endpoint: stack.S3Endpoint, Region: "us-east-1", AccessKeyID: "not-a-user", SecretAccessKey: "s", MaxAttempts: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrongSecret, err := awsconn.S3(ctx, awsconn.Config{Endpoint: stack.S3Endpoint, Region: "us-east-1", AccessKeyID: localstack.AccessKey, SecretAccessKey: "not-the-secret", MaxAttempts: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused, refusedSecret := serveWith(f.p.Reader, wrongKey), serveWith(f.p.Reader, wrongSecret)
 	esc := url.PathEscape
 	return []outageCase{
 		{noDB, "/v1/decisions/" + esc(f.good), "DynamoDB"},
@@ -487,5 +498,7 @@ func outageCases(t *testing.T, f *fixture) []outageCase {
 		{noDB, "/v1/users/" + esc(f.user) + "/decisions", "DynamoDB"},
 		{noDB, "/v1/sessions/s/decisions", "DynamoDB"},
 		{noS3, "/v1/decisions/" + esc(f.good) + "/proof", "S3"},
+		{refused, "/v1/decisions/" + esc(f.good) + "/proof", "S3 refusing the access key"},
+		{refusedSecret, "/v1/decisions/" + esc(f.good) + "/proof", "S3 refusing the signature"},
 	}
 }

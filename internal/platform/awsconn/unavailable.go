@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/smithy-go"
 )
 
 // Unavailable reports whether err says that S3 or DynamoDB could not be
@@ -45,3 +46,25 @@ func Unavailable(err error) bool {
 func NoCredentials(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "get identity: get credentials")
 }
+
+// Refused reports whether S3 or DynamoDB answered that the caller may not
+// do what it asked (401 or 403: credentials refused, or a policy that
+// denies it): nothing was read, so nothing was checked, and it lasts until
+// someone mends the caller's access.
+func Refused(err error) bool {
+	var api smithy.APIError
+	if errors.As(err, &api) && refusals[api.ErrorCode()] {
+		return true
+	}
+	var re *awshttp.ResponseError
+	if !errors.As(err, &re) {
+		return false
+	}
+	code := re.HTTPStatusCode()
+	return code == 401 || code == 403
+}
+
+// refusals are the error codes of a caller's access refused, whatever the
+// status (versitygw answers an unknown access key 404).
+var refusals = map[string]bool{"AccessDenied": true, "InvalidAccessKeyId": true, "SignatureDoesNotMatch": true, "ExpiredToken": true,
+	"InvalidToken": true, "UnrecognizedClientException": true, "InvalidSignatureException": true, "XAdminUserNotFound": true}

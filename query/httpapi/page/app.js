@@ -192,7 +192,7 @@
       if (e.status === 503) { // S3 out of reach: nothing checked, nothing found wrong
         li(list, { ok: false, name: "evidence from S3", detail: e.message });
         for (const td of proofCells.values()) td.textContent = "?";
-        return notChecked($("verdict"), "S3 could not be reached; try again");
+        return notChecked($("verdict"), e.body && e.body.message ? e.body.message : "S3 could not be reached; try again");
       }
       li(list, { ok: false, name: "evidence from S3", detail: e.message });
       for (const td of proofCells.values()) { td.textContent = "✗"; td.className = "fail"; }
