@@ -188,6 +188,25 @@ func contentType(key string) string {
 // ErrNotFound is returned by Get and Head for a missing key.
 var ErrNotFound = errors.New("object not found")
 
+// ErrUnreadable is returned by Get and Head when S3 answers that the
+// version asked cannot be read (a 4xx other than 404, 408 and 429: for
+// example a version written in an archive storage class, or encrypted
+// under a key the reader may not use). Whoever can write the bucket can
+// write such a version over a sealed key: readers then read the sealed
+// version under it, as for a version written over one.
+var ErrUnreadable = errors.New("S3 refuses to give this version")
+
+// Unreadable stands for a current version that cannot be read, in
+// SealedVersion (which then tries every version) and in messages.
+var Unreadable = &Object{VersionID: "(one S3 refuses to give)"}
+
+// unreadable reports whether a GET's or HEAD's error is S3's answer that
+// the version cannot be read, not a missing key or a failure to ask.
+func unreadable(err error) bool {
+	code := httpStatus(err)
+	return code >= 400 && code < 500 && code != http.StatusNotFound && code != http.StatusRequestTimeout && code != http.StatusTooManyRequests
+}
+
 // Get reads key's bytes (its current version when versionID is empty). Lock
 // state and checksum are not filled in: not every server returns them on
 // GET; use Head.
@@ -200,6 +219,9 @@ func (s *Store) Get(ctx context.Context, key, versionID string) (*Object, error)
 	if err != nil {
 		if httpStatus(err) == http.StatusNotFound {
 			return nil, fmt.Errorf("get s3://%s/%s: %w", s.Bucket, key, ErrNotFound)
+		}
+		if unreadable(err) {
+			return nil, fmt.Errorf("get s3://%s/%s: %w: %w", s.Bucket, key, ErrUnreadable, err)
 		}
 		return nil, fmt.Errorf("get s3://%s/%s: %w", s.Bucket, key, err)
 	}
@@ -220,6 +242,9 @@ func (s *Store) Head(ctx context.Context, key, versionID string) (*Object, error
 	out, err := s.S3.HeadObject(ctx, in)
 	if err != nil && httpStatus(err) == http.StatusNotFound {
 		return nil, fmt.Errorf("head s3://%s/%s: %w: %w", s.Bucket, key, ErrNotFound, err)
+	}
+	if err != nil && unreadable(err) {
+		return nil, fmt.Errorf("head s3://%s/%s: %w: %w", s.Bucket, key, ErrUnreadable, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("head s3://%s/%s: %w", s.Bucket, key, err)

@@ -334,6 +334,9 @@ func readDiscovered(ctx context.Context, store *archive.Store, cfg DiscoverConfi
 	case errors.Is(err, archive.ErrTooLarge): // not a batch the sealer wrote: one written over it?
 		cur = tooLarge
 		d = &discovered{failure: &Failure{Key: ref.Key, Reason: err.Error(), Err: ErrVerifyFailed}}
+	case errors.Is(err, archive.ErrUnreadable): // a version S3 will not give: one written over it?
+		cur = archive.Unreadable
+		d = &discovered{failure: &Failure{Key: ref.Key, Reason: err.Error(), Err: ErrVerifyFailed}}
 	case errors.Is(err, archive.ErrNotFound): // a delete marker on it (the survey listed its versions)
 		ids, err := store.SealedVersions(ctx, ref.Key)
 		if err != nil {

@@ -197,6 +197,8 @@ func readSealedVersion(ctx context.Context, store *archive.Store, warn func(stri
 		}
 	case errors.Is(err, archive.ErrTooLarge):
 		cur = tooLarge // larger than anything sealed: a version written over it, or garbage
+	case errors.Is(err, archive.ErrUnreadable):
+		cur = archive.Unreadable // one S3 will not give, written over it
 	case !errors.Is(err, archive.ErrNotFound):
 		return nil, err
 	}

@@ -155,6 +155,9 @@ func (h *signedCheckpoints) next(ctx context.Context) (key string, body []byte, 
 		return "", nil, false, err
 	}
 	obj, err := h.s.get(ctx, key)
+	if errors.Is(err, archive.ErrUnreadable) {
+		return key, nil, true, nil // judged by at as a checkpoint that does not verify
+	}
 	if err != nil {
 		return "", nil, false, err
 	}
@@ -170,6 +173,9 @@ func (h *signedCheckpoints) at(ctx context.Context, i int) (checkpointed, bool, 
 			return checkpointed{}, false, err
 		}
 		cp, err := h.s.openCheckpoint(key, body)
+		if body == nil {
+			err = fmt.Errorf("%w: S3 refuses to give its current version", shared.ErrBadCheckpoint)
+		}
 		if errors.Is(err, shared.ErrBadCheckpoint) {
 			h.s.ignoreCheckpoint(key, err)
 			continue
@@ -351,6 +357,11 @@ func (s *Sealer) getSealed(ctx context.Context, key string, sealed func(*archive
 		if err = sealed(cur); err == nil {
 			return cur, nil
 		}
+	case errors.Is(err, archive.ErrUnreadable):
+		// A version S3 will not give written over it (an archive storage
+		// class, another's encryption key): it stopped every start, as a
+		// version written over it did (found by an attack).
+		cur = archive.Unreadable
 	case !errors.Is(err, archive.ErrNotFound):
 		return nil, err
 	}

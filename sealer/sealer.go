@@ -590,7 +590,7 @@ func (s *Sealer) retry(ctx context.Context, what string, fn func(context.Context
 	final := func(err error) bool {
 		return errors.Is(err, archive.ErrExists) || errors.Is(err, archive.ErrNotFound) ||
 			errors.Is(err, archive.ErrNoBucket) || errors.Is(err, archive.ErrNotLocked) || errors.Is(err, archive.ErrAccessDenied) ||
-			errors.Is(err, archive.ErrTooLarge)
+			errors.Is(err, archive.ErrTooLarge) || errors.Is(err, archive.ErrUnreadable)
 	}
 	err := retry.Policy{
 		Timeout: s.cfg.CallTimeout, Initial: 100 * time.Millisecond, Max: 5 * time.Second,

@@ -47,24 +47,24 @@ func NoCredentials(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "get identity: get credentials")
 }
 
-// Refused reports whether S3 or DynamoDB answered that the caller may not
-// do what it asked (401 or 403: credentials refused, or a policy that
-// denies it): nothing was read, so nothing was checked, and it lasts until
-// someone mends the caller's access.
+// Refused reports whether S3 or DynamoDB answered that the caller's
+// credentials or policy do not let it do what it asked (by the answer's
+// error code: a 403 of another kind, such as InvalidObjectState for a
+// version in an archive storage class, is an answer about the object):
+// nothing was read, so nothing was checked, and it lasts until someone
+// mends the caller's access.
 func Refused(err error) bool {
 	var api smithy.APIError
-	if errors.As(err, &api) && refusals[api.ErrorCode()] {
-		return true
+	if errors.As(err, &api) {
+		return refusals[api.ErrorCode()]
 	}
 	var re *awshttp.ResponseError
-	if !errors.As(err, &re) {
-		return false
-	}
-	code := re.HTTPStatusCode()
-	return code == 401 || code == 403
+	return errors.As(err, &re) && re.HTTPStatusCode() == 401
 }
 
 // refusals are the error codes of a caller's access refused, whatever the
-// status (versitygw answers an unknown access key 404).
-var refusals = map[string]bool{"AccessDenied": true, "InvalidAccessKeyId": true, "SignatureDoesNotMatch": true, "ExpiredToken": true,
-	"InvalidToken": true, "UnrecognizedClientException": true, "InvalidSignatureException": true, "XAdminUserNotFound": true}
+// status (versitygw answers an unknown access key 404; a HEAD's 403 has no
+// body, and the SDK names it Forbidden).
+var refusals = map[string]bool{"AccessDenied": true, "Forbidden": true, "InvalidAccessKeyId": true, "SignatureDoesNotMatch": true,
+	"ExpiredToken": true, "InvalidToken": true, "UnrecognizedClientException": true, "InvalidSignatureException": true,
+	"XAdminUserNotFound": true, "AccessDeniedException": true}
