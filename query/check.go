@@ -72,6 +72,9 @@ func CheckProof(h *History, rep shared.ProofReport) []string {
 		if pe.Object != p.Object {
 			bad = append(bad, fmt.Sprintf("%s (seq %d): the index says object %s, the signed log %s", what, p.Seq, p.Object, pe.Object))
 		}
+		if uint64(p.Line) != pe.Index+1 { // shown next to the verdict: checked like the rest
+			bad = append(bad, fmt.Sprintf("%s (seq %d): the index says line %d, the signed log line %d", what, p.Seq, p.Line, pe.Index+1))
+		}
 		if diff := fields(pe.Envelope); len(diff) > 0 {
 			bad = append(bad, fmt.Sprintf("%s (seq %d): the index differs from the signed entry in %s", what, p.Seq, strings.Join(diff, ", ")))
 		}

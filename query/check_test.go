@@ -30,7 +30,7 @@ func TestCheckProofRefusesTheLaterDecisionAnsweredAsTheDecision(t *testing.T) {
 	item := func(e *shared.Envelope, seq uint64, hash shared.Hash, object string) query.Decision {
 		return query.Decision{DecisionID: "d", EventID: e.EventID, Environment: "prod", OccurredAt: at, Action: string(e.Decision.Action),
 			ConfidenceScore: 0.5, PolicyVersion: "p", UserID: "u", SessionID: "s", CurrentAction: "ALLOW", CurrentSeq: 1,
-			Proof: query.Proof{Seq: seq, Hash: hash.String(), Object: object}}
+			Proof: query.Proof{Seq: seq, Hash: hash.String(), Object: object, Line: 1}}
 	}
 	honest := &query.History{Decision: item(first, 1, h1, "o1"), Conflicting: []query.Decision{item(later, 2, h2, "o2")}}
 	if bad := query.CheckProof(honest, rep); len(bad) != 0 {
@@ -56,12 +56,18 @@ func TestCheckProofRefusesWhatTheIndexSaysSetTheCurrentState(t *testing.T) {
 		Entries: []shared.ProvedEntry{{Entry: &shared.Entry{Seq: 7, Hash: shared.Hash{7}}, Envelope: e, Object: "o"}}}
 	h := &query.History{Decision: query.Decision{DecisionID: "d", EventID: "e1", Environment: "prod", OccurredAt: at, Action: "BLOCK",
 		ConfidenceScore: 0.5, PolicyVersion: "p", UserID: "u", SessionID: "s", CurrentAction: "BLOCK", CurrentSeq: 7,
-		Proof: query.Proof{Seq: 7, Hash: shared.Hash{7}.String(), Object: "o"}}}
+		Proof: query.Proof{Seq: 7, Hash: shared.Hash{7}.String(), Object: "o", Line: 1}}}
 	if bad := query.CheckProof(h, rep); len(bad) != 0 {
 		t.Fatalf("the honest answer: %v", bad)
 	}
 	h.CurrentSeq = 1_000_007
 	if bad := query.CheckProof(h, rep); len(bad) != 1 || !strings.Contains(bad[0], "set by the entry of seq 1000007; the signed entries say seq 7") {
 		t.Fatalf("a current state said to be set by seq 1000007: %v, want it refused", bad)
+	}
+	// The line shown with the object is checked too (found by an attack:
+	// the page showed a lying service's line next to VERIFIED).
+	h.CurrentSeq, h.Proof.Line = 7, 999
+	if bad := query.CheckProof(h, rep); len(bad) != 1 || !strings.Contains(bad[0], "the index says line 999, the signed log line 1") {
+		t.Fatalf("line 999 for an entry on line 1: %v, want it refused", bad)
 	}
 }

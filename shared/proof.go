@@ -87,9 +87,12 @@ func (b *Bundle) Encode() []byte {
 
 // ProvedEntry is one entry a bundle proves.
 type ProvedEntry struct {
-	Entry      *Entry
-	Envelope   *Envelope
-	Object     string
+	Entry    *Entry
+	Envelope *Envelope
+	Object   string
+	// Index is the entry's 0-based line in Object (its inclusion proof's
+	// leaf index).
+	Index      uint64
 	Checkpoint Checkpoint
 	// KeyID is "<name>+<hash>" of the key that signs Checkpoint.
 	KeyID string
@@ -217,6 +220,7 @@ func verifyItem(v *jsonValue, chain, decisionID string, trusted Keyset) (ProvedE
 	if err != nil {
 		return pe, err
 	}
+	pe.Index = uint64(index)
 	size, err := getInt(v, "", "size", 1, MaxSafeInteger)
 	if err != nil {
 		return pe, err

@@ -370,6 +370,7 @@
     for (const item of b.entries) {
       const r = await verifyItem(item, b, keyset);
       r.object = item.object;
+      r.index = item.index;
       rep.entries.push(r);
       if (r.line && r.line.seq <= prevSeq) rep.errors.push(`seq ${r.line.seq} does not follow seq ${prevSeq}`);
       if (r.line) prevSeq = r.line.seq;
@@ -416,6 +417,7 @@
       const bad = [];
       if (r.line.hash !== p.hash) bad.push(`hash (index ${p.hash}, signed ${r.line.hash})`);
       if (r.object !== p.s3_key) bad.push(`object (index ${p.s3_key}, signed ${r.object})`);
+      if (p.s3_line !== r.index + 1) bad.push(`line (index ${p.s3_line}, signed ${r.index + 1})`); // the page shows it
       for (const [name, a, b] of fields(r.line.event)) {
         const same = name === "occurred_at" ? sameInstant(a, b) : canon(a) === canon(b);
         if (!same) bad.push(`${name} (index ${canon(a)}, signed ${canon(b)})`);
