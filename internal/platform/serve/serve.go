@@ -98,7 +98,7 @@ func Listen(o Options) (*Server, error) {
 		})
 	}
 	if o.Profiling {
-		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/", bounded(pprof.Index)) // heap, allocs, goroutine... take ?seconds too
 		mux.HandleFunc("/debug/pprof/profile", bounded(pprof.Profile))
 		mux.HandleFunc("/debug/pprof/trace", bounded(pprof.Trace))
 	}

@@ -123,7 +123,8 @@ func TestProfilerIsBounded(t *testing.T) {
 	if code, body := get(t, base+"/debug/pprof/"); code != 200 || !strings.Contains(body, "goroutine") {
 		t.Fatalf("pprof index: %d %.100q", code, body)
 	}
-	for _, path := range []string{"/debug/pprof/profile?seconds=86400", "/debug/pprof/trace?seconds=121"} {
+	for _, path := range []string{"/debug/pprof/profile?seconds=86400", "/debug/pprof/trace?seconds=121",
+		"/debug/pprof/heap?seconds=86400", "/debug/pprof/allocs?seconds=86400", "/debug/pprof/goroutine?seconds=86400"} {
 		if code, body := get(t, base+path); code != http.StatusBadRequest || !strings.Contains(body, "at most 120") {
 			t.Fatalf("%s: %d %.200q", path, code, body)
 		}

@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -60,43 +61,45 @@ func (f TLSFiles) Config(log *zap.Logger, name func(string) string) (*tls.Config
 	return cfg, nil
 }
 
-// certFiles is the certificate in service and the state of its files when
-// it was read.
+// certFiles is the certificate in service and the digest of its files'
+// contents when it was read: contents, not size and time, so that a
+// renewal copied over them with its times kept is seen too.
 type certFiles struct {
 	files TLSFiles
 	log   *zap.Logger
 
 	mu      sync.Mutex
 	cert    *tls.Certificate
-	stamp   [2]fileStamp // of Cert and Key, as last read (or last failed)
+	sum     [sha256.Size]byte // of Cert and Key, as last read (or last failed)
 	checked time.Time
+	// unreadable is when the files were first found unreadable (zero:
+	// they are readable); warned when it was last logged.
+	unreadable, warned time.Time
 }
 
-type fileStamp struct {
-	size int64
-	mod  time.Time
-}
-
-func stampOf(path string) (fileStamp, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return fileStamp{}, err
+// digest reads both files and returns the digest of their contents.
+func (c *certFiles) digest() ([sha256.Size]byte, error) {
+	h := sha256.New()
+	for _, p := range []string{c.files.Cert, c.files.Key} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return [sha256.Size]byte{}, err
+		}
+		h.Write(b)
+		h.Write([]byte{0})
 	}
-	return fileStamp{fi.Size(), fi.ModTime()}, nil
+	return [sha256.Size]byte(h.Sum(nil)), nil
 }
 
 // load reads the pair and puts it in service.
 func (c *certFiles) load() error {
-	var stamp [2]fileStamp
-	var err error
-	for i, p := range []string{c.files.Cert, c.files.Key} {
-		if stamp[i], err = stampOf(p); err != nil {
-			return err
-		}
+	sum, err := c.digest()
+	if err != nil {
+		return err
 	}
 	// A pair that fails is not tried again until the files change. The
 	// errors of LoadX509KeyPair quote no key material.
-	c.stamp = stamp
+	c.sum = sum
 	cert, err := tls.LoadX509KeyPair(c.files.Cert, c.files.Key)
 	if err != nil {
 		return err
@@ -116,32 +119,41 @@ func (c *certFiles) load() error {
 	return nil
 }
 
+// unreadableWarnEvery is how often files that stay unreadable are logged.
+const unreadableWarnEvery = 10 * time.Minute
+
 func (c *certFiles) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if now := time.Now(); now.Sub(c.checked) >= reloadEvery {
-		c.checked = now
-		if c.changed() {
-			if err := c.load(); err != nil {
-				c.log.Error("the TLS certificate files changed but do not load: the previous certificate is still served",
-					zap.String("cert_file", c.files.Cert), zap.String("key_file", c.files.Key), zap.Error(err))
-			}
+	now := time.Now()
+	if now.Sub(c.checked) < reloadEvery {
+		return c.cert, nil
+	}
+	c.checked = now
+	sum, err := c.digest()
+	switch {
+	case err != nil:
+		// Being replaced, or gone: the certificate read last is served, and
+		// said so while it lasts (it will expire unrenewed).
+		if c.unreadable.IsZero() {
+			c.unreadable = now
 		}
+		if now.Sub(c.warned) >= unreadableWarnEvery {
+			c.warned = now
+			c.log.Warn("the TLS certificate files cannot be read: the certificate read last is still served, and no renewal is seen",
+				zap.String("cert_file", c.files.Cert), zap.String("key_file", c.files.Key), zap.Time("since", c.unreadable),
+				zap.Time("served_not_after", c.cert.Leaf.NotAfter), zap.Error(err))
+		}
+	case sum != c.sum:
+		c.unreadable, c.warned = time.Time{}, time.Time{}
+		if err := c.load(); err != nil {
+			c.log.Error("the TLS certificate files changed but do not load: the previous certificate is still served",
+				zap.String("cert_file", c.files.Cert), zap.String("key_file", c.files.Key), zap.Error(err))
+		}
+	default:
+		c.unreadable, c.warned = time.Time{}, time.Time{}
 	}
 	return c.cert, nil
-}
-
-func (c *certFiles) changed() bool {
-	for i, p := range []string{c.files.Cert, c.files.Key} {
-		s, err := stampOf(p)
-		if err != nil {
-			return false // a file being replaced: keep what is served
-		}
-		if s != c.stamp[i] {
-			return true
-		}
-	}
-	return false
 }
 
 // Loopback reports whether a listen address accepts connections from this

@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
 	"github.com/aegisai/audit/internal/testbed/testcerts"
 )
 
@@ -150,5 +153,131 @@ func TestLoopback(t *testing.T) {
 		if got := Loopback(addr); got != want {
 			t.Errorf("Loopback(%q) = %v, want %v", addr, got, want)
 		}
+	}
+}
+
+// A Kubernetes secret volume: tls.crt -> ..data/tls.crt, ..data -> ..<ts>;
+// a renewal writes a new ..<ts> dir and renames a new ..data link over the
+// old one (atomic).
+func TestTakesAKubernetesSecretSwap(t *testing.T) {
+	vol := t.TempDir()
+	ca := testcerts.NewCA(t)
+	put := func(ts string, serial int64) {
+		d := filepath.Join(vol, ts)
+		os.Mkdir(d, 0o755)
+		is := ca.Server(t, t.TempDir(), "aegis.test", serial)
+		for src, dst := range map[string]string{is.CertFile: "tls.crt", is.KeyFile: "tls.key"} {
+			b, _ := os.ReadFile(src)
+			testcerts.Write(t, filepath.Join(d, dst), b)
+		}
+		tmp := filepath.Join(vol, "..data_tmp")
+		if err := os.Symlink(ts, tmp); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, filepath.Join(vol, "..data")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("..2026_11_30_00_00_00.1", 20)
+	for _, n := range []string{"tls.crt", "tls.key"} {
+		os.Symlink(filepath.Join("..data", n), filepath.Join(vol, n))
+	}
+	s := serveTLS(t, TLSFiles{Cert: filepath.Join(vol, "tls.crt"), Key: filepath.Join(vol, "tls.key")})
+	c := client(ca, nil)
+	if got := servedSerial(t, c, s.URL()+"/x"); got != 20 {
+		t.Fatal(got)
+	}
+	put("..2026_11_30_00_00_01.2", 21)
+	os.RemoveAll(filepath.Join(vol, "..2026_11_30_00_00_00.1"))
+	deadline := time.Now().Add(5 * time.Second)
+	for servedSerial(t, c, s.URL()+"/x") != 21 {
+		if time.Now().After(deadline) {
+			t.Fatal("the swapped certificate is not served")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// The certificate files go away for good (moved, or a directory the
+// service may no longer enter): the certificate read last is served, and
+// a warning says so (before: nothing at all, until it expired; found by an
+// attack).
+func TestCertificateFilesGoneAreWarnedOf(t *testing.T) {
+	dir := t.TempDir()
+	ca := testcerts.NewCA(t)
+	first := ca.Server(t, dir, "aegis.test", 30)
+	core, logs := observer.New(zap.InfoLevel)
+	cfg, err := TLSFiles{Cert: first.CertFile, Key: first.KeyFile}.Config(zap.New(core), flag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Listen(Options{Addr: "127.0.0.1:0", TLS: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve()
+	t.Cleanup(func() { s.srv.Close() })
+	os.Remove(first.CertFile)
+	os.Remove(first.KeyFile)
+	c := client(ca, nil)
+	for i := 0; i < 4; i++ {
+		resp, err := c.Get(s.URL() + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		time.Sleep(600 * time.Millisecond)
+	}
+	var warned int
+	for _, e := range logs.All() {
+		if e.Level >= zap.WarnLevel && e.Message == "the TLS certificate files cannot be read: the certificate read last is still served, and no renewal is seen" {
+			warned++
+		}
+	}
+	if warned != 1 {
+		t.Errorf("the certificate files gone for 2.4 s of handshakes: %d warnings, want 1: %v", warned, logs.All())
+	}
+}
+
+// A renewal put in place by rename with the old files' size and mtime (a
+// tool that normalises or preserves timestamps: SOURCE_DATE_EPOCH builds,
+// Nix-style mtime 1, rsync -t/cp -p from a tree stamped so) is served: the
+// files' contents are compared, not their size and time (found by an
+// attack: the old certificate was served for good).
+func TestARenewalWithTheOldSizeAndTimeIsServed(t *testing.T) {
+	dir := t.TempDir()
+	ca := testcerts.NewCA(t)
+	first := ca.Server(t, dir, "aegis.test", 40)
+	stamp := time.Unix(1, 0)
+	for _, f := range []string{first.CertFile, first.KeyFile} {
+		os.Chtimes(f, stamp, stamp)
+	}
+	s := serveTLS(t, TLSFiles{Cert: first.CertFile, Key: first.KeyFile})
+	c := client(ca, nil)
+	if got := servedSerial(t, c, s.URL()+"/x"); got != 40 {
+		t.Fatal(got)
+	}
+	size := func(p string) int64 { fi, _ := os.Stat(p); return fi.Size() }
+	var next testcerts.Issued
+	for i := 0; ; i++ { // same-length DER: common for one CA's certificates of one name
+		next = ca.Server(t, t.TempDir(), "aegis.test", 41)
+		if size(next.CertFile) == size(first.CertFile) && size(next.KeyFile) == size(first.KeyFile) {
+			break
+		}
+		if i == 200 {
+			t.Fatal("no certificate of the same size in 200 tries")
+		}
+	}
+	for src, dst := range map[string]string{next.CertFile: first.CertFile, next.KeyFile: first.KeyFile} {
+		os.Chtimes(src, stamp, stamp)
+		if err := os.Rename(src, dst); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(1500 * time.Millisecond)
+	servedSerial(t, c, s.URL()+"/x") // a handshake past reloadEvery looks
+	time.Sleep(100 * time.Millisecond)
+	if got := servedSerial(t, c, s.URL()+"/x"); got != 41 {
+		t.Errorf("the renewed pair (renamed into place, other inodes) is not served: serial %d", got)
 	}
 }
