@@ -60,6 +60,10 @@ type Config struct {
 	Metrics prometheus.Registerer
 	// Logger defaults to zap.NewNop().
 	Logger *zap.Logger
+	// MaxProofs is how many proofs are built at once (default 8); more
+	// wait their turn. Each holds one object read from S3 at a time, up
+	// to the store's limit (64 MiB), so this bounds their memory.
+	MaxProofs int
 }
 
 // Service serves the API and the page.
@@ -70,6 +74,7 @@ type Service struct {
 	log     *zap.Logger
 	request *prometheus.CounterVec
 	seconds *prometheus.HistogramVec
+	proofs  chan struct{} // one token per proof being built
 }
 
 //go:embed openapi.json
@@ -99,7 +104,10 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
-	s := &Service{cfg: cfg, key: key, mux: http.NewServeMux(), log: cfg.Logger,
+	if cfg.MaxProofs <= 0 {
+		cfg.MaxProofs = 8
+	}
+	s := &Service{cfg: cfg, key: key, mux: http.NewServeMux(), log: cfg.Logger, proofs: make(chan struct{}, cfg.MaxProofs),
 		request: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "aegis_query_requests_total", Help: "Requests answered, by route and status.",
 		}, []string{"route", "code"}),
@@ -291,6 +299,14 @@ func (s *Service) proof(w http.ResponseWriter, r *http.Request) int {
 	h, err := s.history(r)
 	if err != nil {
 		return s.fail(w, r, err)
+	}
+	select {
+	case s.proofs <- struct{}{}:
+		defer func() { <-s.proofs }()
+	case <-r.Context().Done():
+		w.Header().Set("Retry-After", "5")
+		return writeJSON(w, http.StatusServiceUnavailable, proofFailure{apiError: apiError{Error: "unavailable",
+			Message: "every proof slot was busy until the request ended: nothing was checked; try again"}, DecisionID: h.DecisionID})
 	}
 	bundle, _, err := s.cfg.Evidence.Prove(r.Context(), h)
 	if err != nil && awsconn.Unavailable(err) {
