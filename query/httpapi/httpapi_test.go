@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -451,9 +452,25 @@ type outageCase struct{ base, path, down string }
 func outageCases(t *testing.T, f *fixture) []outageCase {
 	t.Helper()
 	ctx := context.Background()
-	dead := httptest.NewServer(http.NotFoundHandler())
-	dead.Close()
-	conf := awsconn.Config{Endpoint: dead.URL, Region: "us-east-1", AccessKeyID: "k", SecretAccessKey: "s", MaxAttempts: 1}
+	// Not a closed server's port: the services started below could be
+	// given it, and answer (a flaky 500). This one stays bound and resets
+	// every connection.
+	dead, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dead.Close() })
+	go func() {
+		for {
+			c, err := dead.Accept()
+			if err != nil {
+				return
+			}
+			c.(*net.TCPConn).SetLinger(0)
+			c.Close()
+		}
+	}()
+	conf := awsconn.Config{Endpoint: "http://" + dead.Addr().String(), Region: "us-east-1", AccessKeyID: "k", SecretAccessKey: "s", MaxAttempts: 1}
 	deadS3, err := awsconn.S3(ctx, conf)
 	if err != nil {
 		t.Fatal(err)

@@ -362,24 +362,24 @@ globalThis.window = globalThis;
 const fs = require("fs");
 require("vm").runInThisContext(fs.readFileSync(process.argv[2], "utf8"), { filename: "verify.js" });
 const signed = "2026-11-27T09:00:00.120Z";
-const rep = { currentAction: "ALLOW", entries: [{ object: "o", line: { seq: 1, hash: "h", event: { type: "decision", event_id: "e",
+const rep = { currentAction: "ALLOW", currentSeq: 1, entries: [{ object: "o", index: 0, line: { seq: 1, hash: "h", event: { type: "decision", event_id: "e",
   environment: "prod", occurred_at: signed, decision: { decision_id: "d", action: "ALLOW", confidence_score: 0.5, policy_version: "p",
   user_id: "u", session_id: "s" } } } }] };
 // A reused decision id: the later decision answered as the decision, the
 // first as the conflicting one (each item its own signed entry).
 const dec = (id, action) => ({ type: "decision", event_id: id, environment: "prod", occurred_at: signed,
   decision: { decision_id: "d", action, confidence_score: 0.5, policy_version: "p", user_id: "u", session_id: "s" } });
-const two = { currentAction: "ALLOW", entries: [{ object: "o1", line: { seq: 1, hash: "h1", event: dec("e1", "ALLOW") } },
-  { object: "o2", line: { seq: 2, hash: "h2", event: dec("e2", "BLOCK") } }] };
+const two = { currentAction: "ALLOW", currentSeq: 1, entries: [{ object: "o1", index: 0, line: { seq: 1, hash: "h1", event: dec("e1", "ALLOW") } },
+  { object: "o2", index: 0, line: { seq: 2, hash: "h2", event: dec("e2", "BLOCK") } }] };
 const item = (id, action, seq) => ({ decision_id: "d", event_id: id, environment: "prod", occurred_at: signed, action, confidence_score: 0.5,
-  policy_version: "p", user_id: "u", session_id: "s", current_action: "ALLOW", proof: { seq, hash: "h" + seq, s3_key: "o" + seq } });
+  policy_version: "p", user_id: "u", session_id: "s", current_action: "ALLOW", current_seq: 1, proof: { seq, hash: "h" + seq, s3_key: "o" + seq, s3_line: 1 } });
 const honest = Object.assign(item("e1", "ALLOW", 1), { conflicting: [item("e2", "BLOCK", 2)] });
 const swapped = Object.assign(item("e2", "BLOCK", 2), { conflicting: [item("e1", "ALLOW", 1)] });
 console.log("honest", window.AegisVerify.compareAnswer(honest, two).every((c) => c.ok));
 console.log("swapped", window.AegisVerify.compareAnswer(swapped, two).every((c) => c.ok));
 for (const at of ["2026-11-27T09:00:00.12Z", "2026-11-27T09:00:00.120Z", "2026-11-27T09:00:00.13Z", "2026-11-27T09:00:00Z"]) {
   const h = { decision_id: "d", event_id: "e", environment: "prod", occurred_at: at, action: "ALLOW", confidence_score: 0.5,
-    policy_version: "p", user_id: "u", session_id: "s", current_action: "ALLOW", proof: { seq: 1, hash: "h", s3_key: "o" } };
+    policy_version: "p", user_id: "u", session_id: "s", current_action: "ALLOW", current_seq: 1, proof: { seq: 1, hash: "h", s3_key: "o", s3_line: 1 } };
   console.log(at, window.AegisVerify.compareAnswer(h, rep).every((c) => c.ok));
 }
 `
