@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -20,6 +23,7 @@ func init() {
 // image is distroless), as docker-compose.yml uses it.
 func (c *common) healthCommand() *cobra.Command {
 	var timeout time.Duration
+	var caFile, serverName string
 	cmd := &cobra.Command{
 		Use:   "health URL",
 		Short: "Exit 0 if URL (a role's /readyz or /healthz) answers 200: a container health check",
@@ -35,7 +39,22 @@ func (c *common) healthCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			resp, err := http.DefaultClient.Do(req)
+			client := http.DefaultClient
+			if caFile != "" || serverName != "" {
+				cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: serverName}
+				if caFile != "" {
+					pem, err := os.ReadFile(caFile)
+					if err != nil {
+						return fmt.Errorf("--ca-file: %w", err)
+					}
+					cfg.RootCAs = x509.NewCertPool()
+					if !cfg.RootCAs.AppendCertsFromPEM(pem) {
+						return fmt.Errorf("--ca-file %s: no PEM certificate in it", caFile)
+					}
+				}
+				client = &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}}
+			}
+			resp, err := client.Do(req)
 			if err != nil {
 				return fmt.Errorf("%s: %w", u, err)
 			}
@@ -49,5 +68,7 @@ func (c *common) healthCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Second, "how long to wait for the answer")
+	cmd.Flags().StringVar(&caFile, "ca-file", "", "PEM CA bundle an https URL's certificate is checked against (empty: the system's roots)")
+	cmd.Flags().StringVar(&serverName, "server-name", "", "name an https URL's certificate must carry (empty: the URL's host), e.g. the service's name when asking 127.0.0.1")
 	return cmd
 }

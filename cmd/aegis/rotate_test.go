@@ -6,13 +6,16 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/aegisai/audit/internal/platform/serve"
 	"github.com/aegisai/audit/internal/testbed/pipeline"
+	"github.com/aegisai/audit/internal/testbed/testcerts"
 	"github.com/aegisai/audit/sealer"
 	"github.com/aegisai/audit/shared"
 )
@@ -95,5 +98,36 @@ func TestHealthCommand(t *testing.T) {
 	}
 	if code, out := aegis(t, "health", "127.0.0.1:1/readyz"); code != 1 || !strings.Contains(out, "want http(s)://") {
 		t.Fatalf("no scheme: exit %d: %s", code, out)
+	}
+}
+
+// aegis health of an https URL (ingest or query with --tls-cert-file):
+// the certificate checked against --ca-file, for the name --server-name
+// gives when the probe asks 127.0.0.1.
+func TestHealthCommandOverTLS(t *testing.T) {
+	dir := t.TempDir()
+	ca := testcerts.NewCA(t)
+	cert := ca.Server(t, dir, "query.internal", 1)
+	cfg, err := serve.TLSFiles{Cert: cert.CertFile, Key: cert.KeyFile}.Config(nil, flagName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := serve.Listen(serve.Options{Addr: "127.0.0.1:0", TLS: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve()
+	defer srv.Shutdown(t.Context())
+	caFile := filepath.Join(dir, "ca.pem")
+	testcerts.Write(t, caFile, ca.PEM)
+	url := srv.URL() + "/readyz"
+	if code, out := aegis(t, "health", url, "--ca-file", caFile, "--server-name", "query.internal"); code != 0 || !strings.Contains(out, "200 OK") {
+		t.Fatalf("with the CA and the name: exit %d: %s", code, out)
+	}
+	if code, out := aegis(t, "health", url, "--ca-file", caFile, "--server-name", "other.internal"); code != 1 || !strings.Contains(out, "other.internal") {
+		t.Fatalf("another name: exit %d: %s", code, out)
+	}
+	if code, out := aegis(t, "health", url); code != 1 || !strings.Contains(out, "certificate") {
+		t.Fatalf("the system's roots: exit %d: %s", code, out)
 	}
 }
