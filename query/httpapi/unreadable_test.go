@@ -5,15 +5,14 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"net/http/httputil"
 	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/aegisai/audit/indexer/layout"
-	"github.com/aegisai/audit/internal/platform/awsconn"
 	"github.com/aegisai/audit/internal/platform/httpauth"
 	"github.com/aegisai/audit/internal/testbed/localstack"
+	"github.com/aegisai/audit/internal/testbed/s3refuse"
 	"github.com/aegisai/audit/query"
 	"github.com/aegisai/audit/query/httpapi"
 	"github.com/aegisai/audit/replayer"
@@ -24,8 +23,8 @@ import (
 // StorageClass=DEEP_ARCHIVE (AWS then answers a GET of the current version
 // 403 InvalidObjectState) or SSE-KMS under their own KMS key (403
 // AccessDenied: the service may not kms:Decrypt). The sealed version stays
-// readable by its version id under Object Lock. The proxy answers what AWS
-// answers for such a current version; everything else goes to the testbed.
+// readable by its version id under Object Lock (s3refuse answers as AWS
+// does for such a current version).
 // The proof reads the sealed version under it (200, as for any version
 // written over a sealed one); before, it answered 503 "S3 refused this
 // service's access: nothing found wrong" (found by an attack).
@@ -37,30 +36,9 @@ func TestProofReadsTheSealedVersionUnderAnUnreadableOne(t *testing.T) {
 		t.Fatal(part, err)
 	}
 	key := part.Decisions[0].Object
-	target, err := url.Parse(stack.S3Endpoint)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range []struct{ code, msg string }{
-		{"InvalidObjectState", "The operation is not valid for the object's storage class"},
-		{"AccessDenied", "User: arn:aws:iam::1:user/q is not authorized to perform: kms:Decrypt"},
-	} {
-		t.Run(c.code, func(t *testing.T) {
-			rp := httputil.NewSingleHostReverseProxy(target)
-			px := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if (r.Method == http.MethodGet || r.Method == http.MethodHead) && strings.HasSuffix(r.URL.Path, "/"+key) && !r.URL.Query().Has("versionId") {
-					w.Header().Set("Content-Type", "application/xml")
-					w.WriteHeader(http.StatusForbidden)
-					fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>%s</Code><Message>%s</Message><RequestId>r</RequestId></Error>`, c.code, c.msg)
-					return
-				}
-				rp.ServeHTTP(w, r)
-			}))
-			defer px.Close()
-			s3c, err := awsconn.S3(ctx, awsconn.Config{Endpoint: px.URL, Region: "us-east-1", AccessKeyID: localstack.AccessKey, SecretAccessKey: localstack.SecretKey, MaxAttempts: 1})
-			if err != nil {
-				t.Fatal(err)
-			}
+	for _, c := range [][2]string{s3refuse.Archived, s3refuse.ForeignKMS} {
+		t.Run(c[0], func(t *testing.T) {
+			s3c := s3refuse.Client(t, stack.S3Endpoint, localstack.AccessKey, localstack.SecretKey, key, c[0], c[1])
 			tokens, _ := httpauth.Parse(strings.NewReader(fmt.Sprintf("prod %s %s read\n", prodToken, f.p.Cfg.Chain)), "tokens")
 			svc, err := httpapi.New(httpapi.Config{
 				Reader: f.p.Reader, Tokens: tokens, Chain: f.p.Cfg.Chain, VerifierKey: f.p.Cfg.VerifierKey,
@@ -73,7 +51,7 @@ func TestProofReadsTheSealedVersionUnderAnUnreadableOne(t *testing.T) {
 			defer srv.Close()
 			resp := call(t, "GET", srv.URL+"/v1/decisions/"+url.PathEscape(f.good)+"/proof", prodToken)
 			if resp.status != http.StatusOK {
-				t.Fatalf("a version S3 will not give (%s) over the sealed %s: %d %s, want the sealed version read (200)", c.code, key, resp.status, resp.body)
+				t.Fatalf("a version S3 will not give (%s) over the sealed %s: %d %s, want the sealed version read (200)", c[0], key, resp.status, resp.body)
 			}
 		})
 	}

@@ -13,7 +13,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/aegisai/audit/archive"
+	"github.com/aegisai/audit/internal/testbed/localstack"
 	"github.com/aegisai/audit/internal/testbed/pipeline"
+	"github.com/aegisai/audit/internal/testbed/s3refuse"
 	"github.com/aegisai/audit/replayer"
 	"github.com/aegisai/audit/sealer"
 	"github.com/aegisai/audit/shared"
@@ -31,15 +33,27 @@ func TestSealerSealsOnOverARewrittenNewestObject(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		hide func(t *testing.T, p *pipeline.Pipeline, key string)
+		// refused, when set, is what S3 answers the sealer for the key's
+		// current version: one it will not give (s3refuse).
+		refused [2]string
 	}{
 		{"a delete marker", func(t *testing.T, p *pipeline.Pipeline, key string) {
 			if _, err := p.S3.DeleteObject(context.Background(), &s3.DeleteObjectInput{Bucket: aws.String(p.Cfg.Bucket), Key: aws.String(key)}); err != nil {
 				t.Fatal(err)
 			}
-		}},
+		}, [2]string{}},
 		{"a locked version of someone else's", func(t *testing.T, p *pipeline.Pipeline, key string) {
 			putVersion(t, p, key, []byte("{\"forged\":true}\n"), true)
-		}},
+		}, [2]string{}},
+		// One S3 will not give back (an archive storage class, or another's
+		// KMS key): s3:PutObject is all it takes. The sealer retried its GET
+		// for good and never started (found by an attack).
+		{"a version in an archive storage class", func(t *testing.T, p *pipeline.Pipeline, key string) {
+			putVersion(t, p, key, []byte("{\"archived\":true}\n"), true)
+		}, s3refuse.Archived},
+		{"a version under another's KMS key", func(t *testing.T, p *pipeline.Pipeline, key string) {
+			putVersion(t, p, key, []byte("{\"encrypted\":true}\n"), true)
+		}, s3refuse.ForeignKMS},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -61,6 +75,9 @@ func TestSealerSealsOnOverARewrittenNewestObject(t *testing.T) {
 			victim := refs[len(refs)-1].Key
 			tc.hide(t, p, victim)
 
+			if tc.refused[0] != "" {
+				scfg.S3 = s3refuse.Client(t, stack.S3Endpoint, localstack.AccessKey, localstack.SecretKey, victim, tc.refused[0], tc.refused[1])
+			}
 			reg := prometheus.NewRegistry()
 			scfg.Metrics = reg
 			s, err := sealer.New(ctx, scfg)
