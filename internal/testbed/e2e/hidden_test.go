@@ -17,6 +17,8 @@ import (
 	"github.com/aegisai/audit/archive"
 	"github.com/aegisai/audit/indexer"
 	"github.com/aegisai/audit/indexer/layout"
+	"github.com/aegisai/audit/internal/testbed/localstack"
+	"github.com/aegisai/audit/internal/testbed/s3refuse"
 	"github.com/aegisai/audit/replayer"
 	"github.com/aegisai/audit/shared"
 )
@@ -157,6 +159,25 @@ func TestReadersReadTheSealedVersionUnderAKeyWrittenOver(t *testing.T) {
 			t.Fatalf("%d entries (%d before the rewrite), %v", n, before, err)
 		}
 		warned(t, warnings)
+	})
+	// A version S3 will not give over a sealed key (an archive storage
+	// class, another's KMS key): read past the same way (found by an
+	// attack: it was not).
+	t.Run("discover past a version S3 will not give", func(t *testing.T) {
+		unreadable := refs[2].Key
+		s3c := s3refuse.Client(t, stack.S3Endpoint, localstack.AccessKey, localstack.SecretKey, unreadable, s3refuse.Archived[0], s3refuse.Archived[1])
+		var warnings []string
+		var warnMu sync.Mutex
+		n := 0
+		_, err := replayer.Discover(ctx, replayer.DiscoverConfig{S3: s3c, Bucket: p.Cfg.Bucket, Chain: p.Cfg.Chain, VerifierKey: p.Cfg.VerifierKey,
+			From: from, To: to, Warn: func(w string) { warnMu.Lock(); warnings = append(warnings, w); warnMu.Unlock() }},
+			func(replayer.Found) error { n++; return nil })
+		if err != nil || n != before {
+			t.Fatalf("%d entries (%d before), %v", n, before, err)
+		}
+		if all := strings.Join(warnings, "\n"); !strings.Contains(all, unreadable+": the current version") {
+			t.Fatalf("no warning names %s: %q", unreadable, warnings)
+		}
 	})
 	t.Run("rebuild and index check", func(t *testing.T) {
 		table := p.Cfg.Table + "-written-over"
