@@ -61,12 +61,13 @@ compose-check: build
 ## passwords the first time.
 # The roles run as the user who ran make up, who owns keys/, secrets/ and
 # spool/ (ingest's escalations while Kafka is down); as root, as the image's
-# non-root user 65532, to whom they are given.
+# non-root user 65532, to whom they are given on every make up (so that a
+# key or certificate added since is too).
 up: keys/prod.key .env secrets/tokens
 	mkdir -p spool
-	grep -q '^RUN_AS=' .env || if [ "$$(id -u)" = 0 ]; then \
-		chown -R 65532:65532 keys secrets spool && echo 'RUN_AS=65532:65532' >> .env; \
+	grep -q '^RUN_AS=' .env || if [ "$$(id -u)" = 0 ]; then echo 'RUN_AS=65532:65532' >> .env; \
 	else echo "RUN_AS=$$(id -u):$$(id -g)" >> .env; fi
+	if [ "$$(id -u)" = 0 ]; then chown -R 65532:65532 keys secrets spool; fi
 	docker compose up -d --build
 
 down:

@@ -59,6 +59,9 @@ func Check(ctx context.Context, path, aegis string) (string, error) {
 			if err := nonRootImage(df); err != nil {
 				errs = append(errs, fmt.Errorf("service %s: build: %w", name, err))
 			}
+			if err := secretsIgnored(s.Build.Context); err != nil {
+				errs = append(errs, fmt.Errorf("service %s: build: %w", name, err))
+			}
 			if err := nonRoot(s.User); err != nil {
 				errs = append(errs, fmt.Errorf("service %s: user %q: %w", name, s.User, err))
 			}
@@ -114,6 +117,34 @@ func nonRootImage(path string) error {
 	}
 	if err := nonRoot(user); err != nil {
 		return fmt.Errorf("%s: its last stage's USER %q: %w", path, user, err)
+	}
+	return nil
+}
+
+// secretPaths are what make up writes into the build context and no build
+// may be sent: the signing keys, the bearer tokens, the passwords, the
+// spool of escalated decisions.
+var secretPaths = []string{".env", "keys/", "secrets/", "spool/", "*.key"}
+
+// secretsIgnored checks that the build context's .dockerignore lists each
+// secret path (COPY . . sent keys/prod.key to the daemon before it had one).
+func secretsIgnored(context string) error {
+	b, err := os.ReadFile(filepath.Join(context, ".dockerignore"))
+	if err != nil {
+		return fmt.Errorf("%w: without it COPY . . sends %s to the daemon", err, strings.Join(secretPaths, ", "))
+	}
+	listed := map[string]bool{}
+	for _, line := range strings.Split(string(b), "\n") {
+		listed[strings.TrimSpace(line)] = true
+	}
+	var missing []string
+	for _, p := range secretPaths {
+		if !listed[p] && !listed[strings.TrimSuffix(p, "/")] {
+			missing = append(missing, p)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%s does not list %s", filepath.Join(context, ".dockerignore"), strings.Join(missing, ", "))
 	}
 	return nil
 }

@@ -37,8 +37,12 @@ func TestRepositoryComposeFile(t *testing.T) {
 func TestMistakesAreFound(t *testing.T) {
 	bin := aegisBin(t)
 	dir := t.TempDir()
-	for name, content := range map[string]string{"Dockerfile": "FROM scratch\nUSER 65532:65532\n",
-		"root/Dockerfile": "FROM golang AS build\nUSER 1000\nFROM scratch\n", "named/Dockerfile": "FROM scratch\nUSER nonroot\n"} {
+	ignore := ".env\nkeys/\nsecrets/\nspool/\n*.key\n"
+	for name, content := range map[string]string{"Dockerfile": "FROM scratch\nUSER 65532:65532\n", ".dockerignore": ignore,
+		"root/Dockerfile": "FROM golang AS build\nUSER 1000\nFROM scratch\n", "root/.dockerignore": ignore,
+		"named/Dockerfile": "FROM scratch\nUSER nonroot\n", "named/.dockerignore": ignore,
+		"open/Dockerfile": "FROM scratch\nUSER 65532\n", "open/.dockerignore": ".git\nkeys/\n",
+		"bare/Dockerfile": "FROM scratch\nUSER 65532\n"} {
 		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -61,6 +65,8 @@ func TestMistakesAreFound(t *testing.T) {
 		{"root user", "services:\n  s:\n    build: .\n    user: \"0:0\"\n    command: [indexer]\n", "user \"0:0\": root"},
 		{"named user", "services:\n  s:\n    build: .\n    user: root\n    command: [indexer]\n", "not a numeric uid"},
 		{"image's last stage as root", "services:\n  s:\n    build: ./root\n    user: \"1000\"\n    command: [indexer]\n", "last stage's USER \"\""},
+		{"secrets not ignored", "services:\n  s:\n    build: ./open\n    user: \"1000\"\n    command: [indexer]\n", "does not list .env, secrets/, spool/, *.key"},
+		{"no .dockerignore", "services:\n  s:\n    build: ./bare\n    user: \"1000\"\n    command: [indexer]\n", "COPY . . sends"},
 		{"image's user by name", "services:\n  s:\n    build: ./named\n    user: \"1000\"\n    command: [indexer]\n", "USER \"nonroot\": not a numeric uid"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
