@@ -98,3 +98,25 @@ func TestATokenFileOthersMayReadIsWarnedOf(t *testing.T) {
 		}
 	}
 }
+
+// What --metrics-addr serves is logged; the profiler where other machines
+// reach it is warned of (operators' trial: nothing was said).
+func TestTheProfilerOffThisMachineIsWarnedOf(t *testing.T) {
+	for _, tc := range []struct {
+		addr  string
+		pprof bool
+		warn  bool
+	}{
+		{"0.0.0.0:9100", true, true},
+		{"127.0.0.1:9100", true, false},
+		{"0.0.0.0:9100", false, false},
+	} {
+		core, logs := observer.New(zapcore.InfoLevel)
+		c := &common{pprof: tc.pprof}
+		c.logOperational(zap.New(core), tc.addr)
+		warned := len(logs.FilterMessageSnippet("serving Go's profiler").All()) == 1
+		if warned != tc.warn || len(logs.FilterMessageSnippet("serving /healthz, /readyz and /metrics").All()) != 1 {
+			t.Errorf("%s pprof %v: %v", tc.addr, tc.pprof, logs.All())
+		}
+	}
+}

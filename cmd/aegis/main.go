@@ -506,9 +506,26 @@ func (c *common) start() (context.Context, *zap.Logger, func(), error) {
 				log.Error("metrics server stopped", zap.String("addr", c.metrics), zap.Error(err))
 			}
 		}()
+		c.logOperational(log, srv.Addr())
 		return ctx, log, func() { stop(); _ = srv.Shutdown(context.Background()); _ = log.Sync() }, nil
 	}
+	if c.pprof {
+		log.Warn("--pprof (AEGIS_PPROF) has no effect without --metrics-addr (AEGIS_METRICS_ADDR): the profiler is served there")
+	}
 	return ctx, log, func() { stop(); _ = log.Sync() }, nil
+}
+
+// logOperational says what --metrics-addr serves, and warns when the
+// profiler is served where other machines reach it: it shows every
+// goroutine's stack, and needs no token.
+func (c *common) logOperational(log *zap.Logger, addr string) {
+	if c.cmd == nil || !checks(c.cmd) { // a one-shot reader's output is its answer
+		log.Info("serving /healthz, /readyz and /metrics (no token)", zap.String("addr", addr), zap.Bool("pprof", c.pprof))
+	}
+	if c.pprof && !serve.Loopback(addr) {
+		log.Warn("serving Go's profiler (--pprof) on an address other machines can reach: it shows every goroutine's stack "+
+			"to whoever reaches it; keep --metrics-addr private, or serve the profiler only while profiling", zap.String("addr", addr))
+	}
 }
 
 // archive returns the trusted verifier key and an S3 client.
