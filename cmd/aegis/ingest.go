@@ -40,7 +40,7 @@ answers the requests in flight, then flushes the producers.`,
 			defer log.Info("ingest stopped") // after the producers' flush (deferred below)
 			topicSet := cmd.Flags().Changed("topic")
 			action := shared.Action(failSafe)
-			tlsCfg, err := serveTLS(tlsFiles, log)
+			tlsCfg, err := c.serveTLS(tlsFiles, log)
 			if err != nil {
 				return err
 			}
@@ -75,7 +75,7 @@ answers the requests in flight, then flushes the producers.`,
 				return err
 			}
 			c.readyCheck(svc.Ready) // --metrics-addr's /readyz answers as --listen's does
-			srv, err := listenAPI(serve.Options{Addr: listen, Handler: svc.Handler(), Registry: c.registry, Ready: svc.Ready, TLS: tlsCfg, Logger: log}, "--listen", log)
+			srv, err := listenAPI(serve.Options{Addr: listen, Handler: svc.Handler(), Registry: c.registry, Ready: svc.Ready, TLS: tlsCfg, Logger: log}, "--listen", "", log)
 			if err != nil {
 				return err
 			}
@@ -120,6 +120,9 @@ answers the requests in flight, then flushes the producers.`,
 		if cmd.Flags().Changed("topic") && len(envs) > 1 {
 			errs = append(errs, errors.New("--topic names one decisions topic; with several --environments each uses its own (aegis.decisions.<env>)"))
 		}
+		if err := checkTLS(tlsFiles); err != nil {
+			errs = append(errs, err)
+		}
 		if !shared.Action(failSafe).Valid() {
 			errs = append(errs, fmt.Errorf("--fail-safe-action (AEGIS_FAIL_SAFE_ACTION) %q: want ALLOW, CHALLENGE, BLOCK or REVIEW", failSafe))
 		}
@@ -127,7 +130,7 @@ answers the requests in flight, then flushes the producers.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&listen, "listen", "127.0.0.1:8080", "address to serve the API, health and metrics on")
-	f.StringVar(&tokensFile, "tokens-file", "", "bearer tokens, each bound to environments (required; format in the README)")
+	f.StringVar(&tokensFile, "tokens-file", "", "bearer tokens, each with the environments it may record into and, as a line's fourth field, record (required; format in the README)")
 	aliasFlags(cmd, map[string]string{"addr": "listen", "token-file": "tokens-file"})
 	tlsFlags(f, &tlsFiles)
 	f.StringSliceVar(&envs, "environments", nil, "environments (chains) recorded (default: --chain)")

@@ -20,24 +20,38 @@ func tlsFlags(fs *pflag.FlagSet, f *serve.TLSFiles) {
 }
 
 // serveTLS reads a role's HTTPS settings: nil when it serves plain HTTP.
-func serveTLS(f serve.TLSFiles, log *zap.Logger) (*tls.Config, error) {
+// The certificate's expiry goes to the role's metrics.
+func (c *common) serveTLS(f serve.TLSFiles, log *zap.Logger) (*tls.Config, error) {
 	if !f.Enabled() {
 		return nil, nil
+	}
+	if c.registry != nil {
+		f.Metrics = c.registry
 	}
 	return f.Config(log.Named("tls"), flagName)
 }
 
+// checkTLS is the start-up check of a role's HTTPS settings, reported with
+// its other settings' problems (the files are read again to serve).
+func checkTLS(f serve.TLSFiles) error {
+	if !f.Enabled() {
+		return nil
+	}
+	_, err := f.Config(zap.NewNop(), flagName)
+	return err
+}
+
 // listenAPI binds a role's API address (setting names it in errors) and
-// warns when what it serves would cross the network in the clear.
-func listenAPI(o serve.Options, setting string, log *zap.Logger) (*serve.Server, error) {
+// warns when what it serves would cross the network in the clear; also
+// says what else that costs (the query service's page).
+func listenAPI(o serve.Options, setting, also string, log *zap.Logger) (*serve.Server, error) {
 	srv, err := serve.Listen(o)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", setting, err)
 	}
 	if o.TLS == nil && !serve.Loopback(srv.Addr()) {
-		log.Warn("serving plain HTTP on an address other machines can reach: bearer tokens and answers cross the network unencrypted, "+
-			"and browsers check the auditor's page's proofs only over HTTPS or on localhost; set --tls-cert-file and --tls-key-file, "+
-			"or keep a TLS-terminating proxy in front and this address private to it", zap.String("addr", srv.Addr()))
+		log.Warn("serving plain HTTP on an address other machines can reach: bearer tokens and answers cross the network unencrypted"+also+
+			"; set --tls-cert-file and --tls-key-file, or keep a TLS-terminating proxy in front and this address private to it", zap.String("addr", srv.Addr()))
 	}
 	return srv, nil
 }

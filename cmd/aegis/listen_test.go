@@ -20,7 +20,7 @@ import (
 // TLS nothing is said.
 func TestPlainHTTPOffThisMachineIsWarnedOf(t *testing.T) {
 	cert := testcerts.NewCA(t).Server(t, t.TempDir(), "query.test", 1)
-	tlsCfg, err := serveTLS(serve.TLSFiles{Cert: cert.CertFile, Key: cert.KeyFile}, zap.NewNop())
+	tlsCfg, err := (&common{}).serveTLS(serve.TLSFiles{Cert: cert.CertFile, Key: cert.KeyFile}, zap.NewNop())
 	if err != nil || tlsCfg == nil {
 		t.Fatal(tlsCfg, err)
 	}
@@ -34,7 +34,7 @@ func TestPlainHTTPOffThisMachineIsWarnedOf(t *testing.T) {
 		{"0.0.0.0:0", tlsCfg, false},
 	} {
 		core, logs := observer.New(zapcore.WarnLevel)
-		srv, err := listenAPI(serve.Options{Addr: c.addr, TLS: c.tls}, "--addr", zap.New(core))
+		srv, err := listenAPI(serve.Options{Addr: c.addr, TLS: c.tls}, "--addr", "", zap.New(core))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -44,7 +44,7 @@ func TestPlainHTTPOffThisMachineIsWarnedOf(t *testing.T) {
 			t.Errorf("%s (TLS %v): warnings %v", c.addr, c.tls != nil, logs.All())
 		}
 	}
-	if _, err := listenAPI(serve.Options{Addr: "no-port"}, "--addr", zap.NewNop()); err == nil || !strings.HasPrefix(err.Error(), "--addr: ") {
+	if _, err := listenAPI(serve.Options{Addr: "no-port"}, "--addr", "", zap.NewNop()); err == nil || !strings.HasPrefix(err.Error(), "--addr: ") {
 		t.Errorf("a bad address: %v", err)
 	}
 }

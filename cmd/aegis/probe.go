@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -56,7 +57,16 @@ func (c *common) healthCommand() *cobra.Command {
 			}
 			resp, err := client.Do(req)
 			if err != nil {
-				return fmt.Errorf("%s: %w", u, err)
+				hint := ""
+				switch msg := err.Error(); {
+				case strings.Contains(msg, "certificate signed by unknown authority"):
+					hint = " (--ca-file names the CA that signed the service's certificate)"
+				case strings.Contains(msg, "certificate is valid for"), strings.Contains(msg, "certificate is not valid for"):
+					hint = " (--server-name gives the name the certificate carries)"
+				case strings.Contains(msg, "certificate required"):
+					hint = " (the service requires client certificates on this address: ask its --metrics-addr /readyz)"
+				}
+				return fmt.Errorf("%s: %w%s", u, err, hint)
 			}
 			defer resp.Body.Close()
 			body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))

@@ -212,7 +212,7 @@ bearer token of --token-file bound to the chain (format: package httpauth).`,
 				return fmt.Errorf("--token-file (AEGIS_TOKEN_FILE) %s: no token may read chain %s (a token's third field names the chains it may use, or *; its fourth, when there is one, record or read): every request would be refused", tokenFile, c.chain)
 			}
 			warnTokens(log, tokens, tokenFile, "--token-file")
-			tlsCfg, err := serveTLS(tlsFiles, log)
+			tlsCfg, err := c.serveTLS(tlsFiles, log)
 			if err != nil {
 				return err
 			}
@@ -237,7 +237,8 @@ bearer token of --token-file bound to the chain (format: package httpauth).`,
 				return err
 			}
 			srv, err := listenAPI(serve.Options{Addr: addr, Handler: svc.Handler(), Registry: c.registry, Ready: c.readiness,
-				WriteTimeout: time.Minute, TLS: tlsCfg, Logger: log}, "--addr", log)
+				WriteTimeout: time.Minute, TLS: tlsCfg, Logger: log}, "--addr",
+				", and browsers check the auditor's page's proofs only over HTTPS or on their own machine", log)
 			if err != nil {
 				return err
 			}
@@ -258,7 +259,7 @@ bearer token of --token-file bound to the chain (format: package httpauth).`,
 		}),
 	}
 	serveCmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "listen address of the API and the page")
-	serveCmd.Flags().StringVar(&tokenFile, "token-file", "", "bearer tokens and the chains each may read (required)")
+	serveCmd.Flags().StringVar(&tokenFile, "token-file", "", "required: bearer tokens, each with the chains it may read and, as a line's fourth field, read (format in the README)")
 	tlsFlags(serveCmd.Flags(), &tlsFiles)
 	aliasFlags(serveCmd, map[string]string{"listen": "addr", "tokens-file": "token-file"})
 	return []*cobra.Command{get, list, serveCmd}

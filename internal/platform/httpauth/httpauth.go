@@ -221,7 +221,7 @@ func (p Principal) Allow(u Use) error {
 	for i, x := range p.uses {
 		may[i] = string(x)
 	}
-	return fmt.Errorf("%w: %q is a token to %s, not to %s", ErrForbidden, p.Name, strings.Join(may, ","), u)
+	return fmt.Errorf("%w: %q is a token to %s, not to %s (the fourth field of its line in the token file)", ErrForbidden, p.Name, strings.Join(may, ","), u)
 }
 
 // LogDenied logs a request refused 401 or 403: who sent it (the token's

@@ -105,12 +105,20 @@ func Listen(o Options) (*Server, error) {
 	if o.Handler != nil {
 		mux.Handle("/", o.Handler)
 	}
+	var handler http.Handler = mux
+	if o.TLS != nil {
+		// Browsers that reached the page over HTTPS come back over HTTPS.
+		handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Strict-Transport-Security", "max-age=31536000")
+			mux.ServeHTTP(w, r)
+		})
+	}
 	ln, err := net.Listen("tcp", o.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", o.Addr, err)
 	}
 	return &Server{ln: ln, log: o.Logger, srv: &http.Server{
-		Handler: mux, ReadHeaderTimeout: min(o.ReadTimeout, 10*time.Second), ReadTimeout: o.ReadTimeout, MaxHeaderBytes: MaxHeaderBytes,
+		Handler: handler, ReadHeaderTimeout: min(o.ReadTimeout, 10*time.Second), ReadTimeout: o.ReadTimeout, MaxHeaderBytes: MaxHeaderBytes,
 		WriteTimeout: o.WriteTimeout, IdleTimeout: o.IdleTimeout, TLSConfig: o.TLS,
 		ErrorLog: zap.NewStdLog(o.Logger.Named("http")),
 	}}, nil
@@ -137,12 +145,17 @@ func bounded(h http.HandlerFunc) http.HandlerFunc {
 // Addr is the bound address.
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 
-// URL is the server's base URL: https:// when it serves TLS.
+// URL is the server's base URL on this machine: https:// when it serves
+// TLS; a listener on every address is named by 127.0.0.1.
 func (s *Server) URL() string {
-	if s.srv.TLSConfig != nil {
-		return "https://" + s.Addr()
+	addr := s.Addr()
+	if tcp, ok := s.ln.Addr().(*net.TCPAddr); ok && tcp.IP.IsUnspecified() {
+		addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(tcp.Port))
 	}
-	return "http://" + s.Addr()
+	if s.srv.TLSConfig != nil {
+		return "https://" + addr
+	}
+	return "http://" + addr
 }
 
 // Serve serves until Shutdown; it returns nil after a Shutdown.

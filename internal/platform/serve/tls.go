@@ -8,9 +8,12 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 )
 
@@ -19,6 +22,10 @@ import (
 // that clients' certificates must chain to (mutual TLS).
 type TLSFiles struct {
 	Cert, Key, ClientCA string
+	// Metrics, if set, receives aegis_tls_certificate_expiry_timestamp_seconds:
+	// when the certificate served expires, to alert on a renewal that
+	// did not happen.
+	Metrics prometheus.Registerer
 }
 
 // Enabled reports whether any file is named.
@@ -39,12 +46,28 @@ func (f TLSFiles) Config(log *zap.Logger, name func(string) string) (*tls.Config
 	if log == nil {
 		log = zap.NewNop()
 	}
-	if f.Cert == "" || f.Key == "" {
-		return nil, fmt.Errorf("%s and %s go together (a CA for clients alone serves no TLS)", name("tls-cert-file"), name("tls-key-file"))
+	if f.Cert == "" && f.Key == "" {
+		return nil, fmt.Errorf("%s needs %s and %s: client certificates are asked for over TLS", name("tls-client-ca-file"), name("tls-cert-file"), name("tls-key-file"))
 	}
-	c := &certFiles{files: f, log: log}
+	if f.Cert == "" || f.Key == "" {
+		return nil, fmt.Errorf("%s and %s go together", name("tls-cert-file"), name("tls-key-file"))
+	}
+	c := &certFiles{files: f, log: log, expiry: prometheus.NewGauge(prometheus.GaugeOpts{Name: "aegis_tls_certificate_expiry_timestamp_seconds",
+		Help: "When the TLS certificate served expires (Unix time): alert well before it."})}
 	if err := c.load(); err != nil {
+		if strings.Contains(err.Error(), "failed to parse private key") {
+			err = fmt.Errorf("%w (an encrypted key? give it unencrypted, readable by this service alone: openssl pkey -in KEY -out KEY.plain)", err)
+		}
 		return nil, fmt.Errorf("%s %s and %s %s: %w", name("tls-cert-file"), f.Cert, name("tls-key-file"), f.Key, err)
+	}
+	if f.Metrics != nil {
+		if err := f.Metrics.Register(c.expiry); err != nil {
+			return nil, err
+		}
+	}
+	if fi, err := os.Stat(f.Key); err == nil && fi.Mode().Perm()&0o007 != 0 {
+		log.Warn("every user of this machine can read the TLS private key: chmod 600 it (or 640 for a group the service is in)",
+			zap.String("file", f.Key), zap.String("mode", fmt.Sprintf("%#o", fi.Mode().Perm())))
 	}
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: c.get}
 	if f.ClientCA != "" {
@@ -57,6 +80,8 @@ func (f TLSFiles) Config(log *zap.Logger, name func(string) string) (*tls.Config
 			return nil, fmt.Errorf("%s %s: no PEM certificate in it", name("tls-client-ca-file"), f.ClientCA)
 		}
 		cfg.ClientAuth = tls.RequireAndVerifyClientCert
+		log.Info("clients must present a certificate signed by a CA of the file (mutual TLS; the file is read at start: restart to change it)",
+			zap.String("file", f.ClientCA))
 	}
 	return cfg, nil
 }
@@ -65,8 +90,9 @@ func (f TLSFiles) Config(log *zap.Logger, name func(string) string) (*tls.Config
 // contents when it was read: contents, not size and time, so that a
 // renewal copied over them with its times kept is seen too.
 type certFiles struct {
-	files TLSFiles
-	log   *zap.Logger
+	files  TLSFiles
+	log    *zap.Logger
+	expiry prometheus.Gauge
 
 	mu      sync.Mutex
 	cert    *tls.Certificate
@@ -108,12 +134,23 @@ func (c *certFiles) load() error {
 		return errors.New("no certificate in the chain")
 	}
 	c.cert = &cert
+	c.expiry.Set(float64(cert.Leaf.NotAfter.Unix()))
+	leaf := cert.Leaf
+	ips := make([]string, len(leaf.IPAddresses))
+	for i, ip := range leaf.IPAddresses {
+		ips[i] = ip.String()
+	}
+	fields := []zap.Field{zap.String("file", c.files.Cert), zap.Strings("names", leaf.DNSNames), zap.Strings("ips", ips),
+		zap.Time("not_before", leaf.NotBefore), zap.Time("not_after", leaf.NotAfter)}
 	now := time.Now()
-	fields := []zap.Field{zap.String("file", c.files.Cert), zap.Strings("names", cert.Leaf.DNSNames),
-		zap.Time("not_before", cert.Leaf.NotBefore), zap.Time("not_after", cert.Leaf.NotAfter)}
-	if now.After(cert.Leaf.NotAfter) || now.Before(cert.Leaf.NotBefore) {
+	switch {
+	case now.After(leaf.NotAfter) || now.Before(leaf.NotBefore):
 		c.log.Warn("the TLS certificate served is outside its validity period: clients will refuse it", fields...)
-	} else {
+	case len(leaf.DNSNames) == 0 && len(leaf.IPAddresses) == 0:
+		c.log.Warn("the TLS certificate served names no host (no subject alternative name): clients will refuse it", fields...)
+	case len(leaf.ExtKeyUsage) > 0 && !slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageServerAuth) && !slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageAny):
+		c.log.Warn("the TLS certificate served is not for servers (no serverAuth extended key usage): clients will refuse it", fields...)
+	default:
 		c.log.Info("serving TLS certificate", fields...)
 	}
 	return nil

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
@@ -128,12 +129,15 @@ func TestTLSSettingsThatCannotServeAreNamed(t *testing.T) {
 	srv, other := ca.Server(t, dir, "aegis.test", 30), ca.Server(t, dir, "other.test", 31)
 	notPEM := filepath.Join(dir, "empty.pem")
 	testcerts.Write(t, notPEM, []byte("not a certificate\n"))
+	encrypted := filepath.Join(dir, "encrypted.key") // as openssl writes a key with a passphrase
+	testcerts.Write(t, encrypted, []byte("-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIGbMFcGCSqGSIb3DQEFDTBKMCkGCSqGSIb3DQEFDDAcBAgAAAAAAAAAAAICCAAw\n-----END ENCRYPTED PRIVATE KEY-----\n"))
 	for _, c := range []struct {
 		files TLSFiles
 		want  string
 	}{
 		{TLSFiles{Cert: srv.CertFile}, "--tls-cert-file and --tls-key-file go together"},
-		{TLSFiles{ClientCA: notPEM}, "--tls-cert-file and --tls-key-file go together"},
+		{TLSFiles{ClientCA: notPEM}, "--tls-client-ca-file needs --tls-cert-file and --tls-key-file"},
+		{TLSFiles{Cert: srv.CertFile, Key: encrypted}, "an encrypted key? give it unencrypted"},
 		{TLSFiles{Cert: srv.CertFile, Key: other.KeyFile}, "--tls-cert-file " + srv.CertFile + " and --tls-key-file " + other.KeyFile},
 		{TLSFiles{Cert: filepath.Join(dir, "missing.crt"), Key: srv.KeyFile}, "missing.crt"},
 		{TLSFiles{Cert: srv.CertFile, Key: srv.KeyFile, ClientCA: notPEM}, "--tls-client-ca-file " + notPEM + ": no PEM certificate"},
@@ -279,5 +283,78 @@ func TestARenewalWithTheOldSizeAndTimeIsServed(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	if got := servedSerial(t, c, s.URL()+"/x"); got != 41 {
 		t.Errorf("the renewed pair (renamed into place, other inodes) is not served: serial %d", got)
+	}
+}
+
+// What makes a certificate useless to clients is said at start: none of
+// its names, not for servers; so is a key file everyone may read; and the
+// served certificate's expiry is a metric to alert on (operators' trial).
+func TestUnusableCertificatesAndOpenKeysAreWarnedOf(t *testing.T) {
+	dir := t.TempDir()
+	ca := testcerts.NewCA(t)
+	good, client := ca.Server(t, dir, "aegis.test", 50), ca.Client(t, dir, "not-a-server", 51)
+	for _, c := range []struct {
+		name  string
+		files TLSFiles
+		mode  os.FileMode
+		warn  string
+	}{
+		{"a server certificate", TLSFiles{Cert: good.CertFile, Key: good.KeyFile}, 0o600, ""},
+		{"a client's certificate", TLSFiles{Cert: client.CertFile, Key: client.KeyFile}, 0o600, "names no host"},
+		{"a key everyone may read", TLSFiles{Cert: good.CertFile, Key: good.KeyFile}, 0o644, "every user of this machine can read the TLS private key"},
+	} {
+		if err := os.Chmod(c.files.Key, c.mode); err != nil {
+			t.Fatal(err)
+		}
+		reg := prometheus.NewRegistry()
+		c.files.Metrics = reg
+		core, logs := observer.New(zap.WarnLevel)
+		if _, err := c.files.Config(zap.New(core), flag); err != nil {
+			t.Fatal(err)
+		}
+		warned := logs.FilterMessageSnippet(c.warn).Len() == 1 && logs.Len() == 1
+		if (c.warn == "" && logs.Len() != 0) || (c.warn != "" && !warned) {
+			t.Errorf("%s: warnings %v, want %q", c.name, logs.All(), c.warn)
+		}
+		mfs, err := reg.Gather()
+		if err != nil || len(mfs) != 1 || mfs[0].GetName() != "aegis_tls_certificate_expiry_timestamp_seconds" {
+			t.Fatalf("%s: metrics %v %v", c.name, mfs, err)
+		}
+		cert := good.Cert
+		if c.files.Cert == client.CertFile {
+			cert = client.Cert
+		}
+		if got := mfs[0].GetMetric()[0].GetGauge().GetValue(); got != float64(cert.NotAfter.Unix()) {
+			t.Errorf("%s: expiry %v, want %d", c.name, got, cert.NotAfter.Unix())
+		}
+	}
+}
+
+// HTTPS answers carry HSTS; a listener on every address gives a URL of
+// this machine.
+func TestHSTSAndTheURLOfAnyAddress(t *testing.T) {
+	dir := t.TempDir()
+	ca := testcerts.NewCA(t)
+	cert := ca.Server(t, dir, "aegis.test", 60)
+	cfg, err := TLSFiles{Cert: cert.CertFile, Key: cert.KeyFile}.Config(nil, flag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Listen(Options{Addr: "0.0.0.0:0", TLS: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve()
+	t.Cleanup(func() { s.srv.Close() })
+	if !strings.HasPrefix(s.URL(), "https://127.0.0.1:") {
+		t.Fatalf("URL %s", s.URL())
+	}
+	resp, err := client(ca, nil).Get(s.URL() + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.Header.Get("Strict-Transport-Security") == "" {
+		t.Fatalf("no HSTS over HTTPS: %v", resp.Header)
 	}
 }
