@@ -210,8 +210,8 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, auth bool, fn fu
 		// Who read what: an auditor's reads are few, and the record of
 		// them is part of what an audit of the audit trail asks for.
 		code := fn(w, r)
-		s.log.Info("read", zap.String("token", p.Name), zap.String("path", r.URL.Path), zap.Int("status", code),
-			zap.String("remote", r.RemoteAddr))
+		s.log.Info("read", append([]zap.Field{zap.String("token", p.Name), zap.String("path", r.URL.Path), zap.Int("status", code),
+			zap.String("remote", r.RemoteAddr)}, httpauth.ClientCertificate(r)...)...)
 		return code
 	}
 	return fn(w, r)

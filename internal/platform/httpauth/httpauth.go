@@ -235,5 +235,14 @@ func LogDenied(log *zap.Logger, r *http.Request, name string, err error) {
 	if fwd := r.Header.Get("X-Forwarded-For"); fwd != "" {
 		fields = append(fields, zap.String("forwarded_for", fwd)) // as sent: a proxy's or the caller's
 	}
-	log.Warn("request refused", fields...)
+	log.Warn("request refused", append(fields, ClientCertificate(r)...)...)
+}
+
+// ClientCertificate is the log field of the client certificate a request
+// came with over mutual TLS (its subject), if any.
+func ClientCertificate(r *http.Request) []zap.Field {
+	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+		return nil
+	}
+	return []zap.Field{zap.String("client_certificate", r.TLS.PeerCertificates[0].Subject.String())}
 }

@@ -60,8 +60,15 @@ func TestIngestOverMutualTLS(t *testing.T) {
 			t.Errorf("plain HTTP to the TLS port: %d", resp.StatusCode)
 		}
 	}
+	// A refusal over mutual TLS names the client certificate too.
+	if code, _ := in.post("/v1/decisions", "not-a-token-0123456789", decisionBody(p.Cfg.Chain, "refused")); code != 401 {
+		t.Fatalf("an unknown token over mutual TLS: %d", code)
+	}
 	log, err := os.ReadFile(in.Log.Name())
 	if err != nil || !strings.Contains(string(log), `"url":"`+in.base+`"`) {
 		t.Errorf("the log does not give the https URL served: %s", log)
+	}
+	if !strings.Contains(string(log), `"client_certificate":"CN=login-risk"`) {
+		t.Errorf("the refusal does not name the client certificate: %s", log)
 	}
 }
