@@ -54,6 +54,10 @@ type Server struct {
 	srv *http.Server
 	ln  net.Listener
 	log *zap.Logger
+	// tls: it serves HTTPS. Not srv.TLSConfig != nil: http.Server.Serve
+	// sets a TLSConfig of its own for HTTP/2 on a plain server too (whose
+	// URL then read https:// once it served: found by a benchmark).
+	tls bool
 }
 
 // Listen binds the address at once, so that a bad address or a port in use
@@ -117,7 +121,7 @@ func Listen(o Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", o.Addr, err)
 	}
-	return &Server{ln: ln, log: o.Logger, srv: &http.Server{
+	return &Server{ln: ln, log: o.Logger, tls: o.TLS != nil, srv: &http.Server{
 		Handler: handler, ReadHeaderTimeout: min(o.ReadTimeout, 10*time.Second), ReadTimeout: o.ReadTimeout, MaxHeaderBytes: MaxHeaderBytes,
 		WriteTimeout: o.WriteTimeout, IdleTimeout: o.IdleTimeout, TLSConfig: o.TLS,
 		ErrorLog: zap.NewStdLog(o.Logger.Named("http")),
@@ -152,7 +156,7 @@ func (s *Server) URL() string {
 	if tcp, ok := s.ln.Addr().(*net.TCPAddr); ok && tcp.IP.IsUnspecified() {
 		addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(tcp.Port))
 	}
-	if s.srv.TLSConfig != nil {
+	if s.tls {
 		return "https://" + addr
 	}
 	return "http://" + addr
@@ -161,7 +165,7 @@ func (s *Server) URL() string {
 // Serve serves until Shutdown; it returns nil after a Shutdown.
 func (s *Server) Serve() error {
 	serve := s.srv.Serve
-	if s.srv.TLSConfig != nil {
+	if s.tls {
 		serve = func(ln net.Listener) error { return s.srv.ServeTLS(ln, "", "") } // the certificate comes from TLSConfig
 	}
 	if err := serve(s.ln); !errors.Is(err, http.ErrServerClosed) {

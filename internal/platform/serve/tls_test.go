@@ -358,3 +358,21 @@ func TestHSTSAndTheURLOfAnyAddress(t *testing.T) {
 		t.Fatalf("no HSTS over HTTPS: %v", resp.Header)
 	}
 }
+
+// A plain server's URL stays http:// once it serves (http.Server.Serve
+// gives it a TLS configuration of its own, for HTTP/2, which the URL took
+// for HTTPS: found by a benchmark, and seen once in an operator's log).
+func TestAPlainServersURLStaysHTTP(t *testing.T) {
+	s, err := Listen(Options{Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve()
+	t.Cleanup(func() { s.srv.Close() })
+	if code, _ := get(t, s.URL()+"/healthz"); code != 200 { // served: Serve has run
+		t.Fatalf("healthz: %d", code)
+	}
+	if !strings.HasPrefix(s.URL(), "http://") {
+		t.Fatalf("URL %s of a plain server", s.URL())
+	}
+}

@@ -17,9 +17,15 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"testing"
 	"time"
 )
+
+// T is what the functions here need of a test (testing.TB has it; a
+// benchmark program gives its own).
+type T interface {
+	Helper()
+	Fatal(args ...any)
+}
 
 // CA is a certificate authority valid for a day around now.
 type CA struct {
@@ -29,7 +35,7 @@ type CA struct {
 }
 
 // NewCA makes a CA.
-func NewCA(t testing.TB) *CA {
+func NewCA(t T) *CA {
 	t.Helper()
 	key := newKey(t)
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "aegis test CA"}, IsCA: true,
@@ -59,20 +65,20 @@ type Issued struct {
 }
 
 // Server issues a server certificate for name and 127.0.0.1.
-func (ca *CA) Server(t testing.TB, dir, name string, serial int64) Issued {
+func (ca *CA) Server(t T, dir, name string, serial int64) Issued {
 	t.Helper()
 	return ca.issue(t, dir, &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: name},
 		DNSNames: []string{name}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
 }
 
 // Client issues a client certificate for name.
-func (ca *CA) Client(t testing.TB, dir, name string, serial int64) Issued {
+func (ca *CA) Client(t T, dir, name string, serial int64) Issued {
 	t.Helper()
 	return ca.issue(t, dir, &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: name},
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
 }
 
-func (ca *CA) issue(t testing.TB, dir string, tmpl *x509.Certificate) Issued {
+func (ca *CA) issue(t T, dir string, tmpl *x509.Certificate) Issued {
 	t.Helper()
 	tmpl.NotBefore, tmpl.NotAfter = time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour)
 	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
@@ -96,7 +102,7 @@ func (ca *CA) issue(t testing.TB, dir string, tmpl *x509.Certificate) Issued {
 }
 
 // Pair loads the issued certificate for a client's tls.Config.
-func (i Issued) Pair(t testing.TB) tls.Certificate {
+func (i Issued) Pair(t T) tls.Certificate {
 	t.Helper()
 	pair, err := tls.LoadX509KeyPair(i.CertFile, i.KeyFile)
 	if err != nil {
@@ -113,14 +119,14 @@ func (i Issued) SPKI() string {
 }
 
 // Write writes a file (0600) or fails the test.
-func Write(t testing.TB, path string, b []byte) {
+func Write(t T, path string, b []byte) {
 	t.Helper()
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func newKey(t testing.TB) *ecdsa.PrivateKey {
+func newKey(t T) *ecdsa.PrivateKey {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {

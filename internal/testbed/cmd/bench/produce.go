@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"io"
@@ -23,6 +24,7 @@ import (
 	"github.com/aegisai/audit/internal/platform/serve"
 	"github.com/aegisai/audit/internal/platform/topics"
 	"github.com/aegisai/audit/internal/testbed/localstack"
+	"github.com/aegisai/audit/internal/testbed/testcerts"
 	"github.com/aegisai/audit/producer"
 	"github.com/aegisai/audit/shared"
 )
@@ -312,21 +314,7 @@ func (c *batchCounter) perBatch() float64 {
 // counters count what each one's Kafka client wrote.
 func ingestServers(ctx context.Context, st *localstack.Stack) (svcURL, rawURL, token string, stop func(), counters [2]*batchCounter, err error) {
 	counters = [2]*batchCounter{{}, {}}
-	topic, err := newTopic(ctx, st, "ingest")
-	if err != nil {
-		return
-	}
-	prod, err := producer.New(ctx, producer.Config{Brokers: []string{st.KafkaAddr}, Topic: topic, Environment: "bench",
-		Kafka: []kgo.Opt{kgo.WithHooks(counters[0])}})
-	if err != nil {
-		return
-	}
-	token = "bench-token-0123456789"
-	tokens, err := httpauth.Parse(strings.NewReader("bench "+token+" bench\n"), "bench")
-	if err != nil {
-		return
-	}
-	svc, err := ingest.New(ingest.Config{Recorders: map[string]ingest.Recorder{"bench": prod}, Tokens: tokens})
+	svc, topic, token, prod, err := ingestService(ctx, st, kgo.WithHooks(counters[0]))
 	if err != nil {
 		return
 	}
@@ -363,15 +351,42 @@ func ingestServers(ctx context.Context, st *localstack.Stack) (svcURL, rawURL, t
 	}, counters, nil
 }
 
+// ingestService is the ingest service of a new topic, recording with the
+// token it returns.
+func ingestService(ctx context.Context, st *localstack.Stack, opts ...kgo.Opt) (*ingest.Service, string, string, *producer.Producer, error) {
+	topic, err := newTopic(ctx, st, "ingest")
+	if err != nil {
+		return nil, "", "", nil, err
+	}
+	prod, err := producer.New(ctx, producer.Config{Brokers: []string{st.KafkaAddr}, Topic: topic, Environment: "bench", Kafka: opts})
+	if err != nil {
+		return nil, "", "", nil, err
+	}
+	token := "bench-token-0123456789"
+	tokens, err := httpauth.Parse(strings.NewReader("bench "+token+" bench record\n"), "bench")
+	if err != nil {
+		prod.Close()
+		return nil, "", "", nil, err
+	}
+	svc, err := ingest.New(ingest.Config{Recorders: map[string]ingest.Recorder{"bench": prod}, Tokens: tokens})
+	if err != nil {
+		prod.Close()
+		return nil, "", "", nil, err
+	}
+	return svc, topic, token, prod, nil
+}
+
 var ingestClient = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256}}
 
-func postDecision(url, token string, i int) error {
+func postDecision(url, token string, i int) error { return postDecisionWith(ingestClient, url, token, i) }
+
+func postDecisionWith(client *http.Client, url, token string, i int) error {
 	body := fmt.Sprintf(`{"environment":"bench","decision":{"decision_id":"bench-%d","action":"ALLOW","confidence_score":0.92,`+
 		`"policy_version":"policy-2026.11","user_id":"user-%d","session_id":"sess-%d","metadata":{"ip_country":"DE","amount":129.95}}}`, i, i%1000, i%5000)
 	req, _ := http.NewRequest("POST", url+"/v1/decisions", strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := ingestClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return err
 	}
@@ -399,6 +414,59 @@ func ingestP99(ctx context.Context, st *localstack.Stack) (result, error) {
 		p50(lat[0]), p99(lat[0]), p50(lat[1]), p99(lat[1]), len(lat[0]), steadyRate)
 	return result{value: p99(lat[0]), baseline: p99(lat[1]), unit: "ms"}, nil
 }
+
+// ingestTLSP99: ms for POST /v1/decisions over HTTPS (--tls-cert-file: an
+// ECDSA P-256 certificate, TLS 1.3, keep-alive connections) at 1,000
+// requests/s; baseline: the same service over plain HTTP, the two in
+// alternate rounds. The ratio is what TLS costs a request (no goal).
+func ingestTLSP99(ctx context.Context, st *localstack.Stack) (result, error) {
+	svc, _, token, prod, err := ingestService(ctx, st)
+	if err != nil {
+		return result{}, err
+	}
+	defer prod.Close()
+	dir, err := os.MkdirTemp("", "aegis-bench-tls-")
+	if err != nil {
+		return result{}, err
+	}
+	defer os.RemoveAll(dir)
+	var t benchT
+	ca := testcerts.NewCA(t)
+	cert := ca.Server(t, dir, "ingest.bench", 1)
+	cfg, err := serve.TLSFiles{Cert: cert.CertFile, Key: cert.KeyFile}.Config(nil, func(s string) string { return "--" + s })
+	if err != nil {
+		return result{}, err
+	}
+	secure, err := serve.Listen(serve.Options{Addr: "127.0.0.1:0", Handler: svc.Handler(), TLS: cfg})
+	if err != nil {
+		return result{}, err
+	}
+	plain, err := serve.Listen(serve.Options{Addr: "127.0.0.1:0", Handler: svc.Handler()})
+	if err != nil {
+		return result{}, err
+	}
+	go secure.Serve()
+	go plain.Serve()
+	defer secure.Shutdown(context.Background())
+	defer plain.Shutdown(context.Background())
+	tlsClient := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256,
+		TLSClientConfig: &tls.Config{RootCAs: ca.Pool(), ServerName: "ingest.bench"}, ForceAttemptHTTP2: false}}
+	lat, err := interleaved(func(i int) error { return postDecisionWith(tlsClient, secure.URL(), token, i) },
+		func(i int) error { return postDecision(plain.URL(), token, i) })
+	if err != nil {
+		return result{}, err
+	}
+	fmt.Printf("ingest over TLS: p50 %.2f ms p99 %.2f ms; over plain HTTP p50 %.2f ms p99 %.2f ms (%d requests each at %d/s, alternate rounds of 1 s)\n",
+		p50(lat[0]), p99(lat[0]), p50(lat[1]), p99(lat[1]), len(lat[0]), steadyRate)
+	return result{value: p99(lat[0]), baseline: p99(lat[1]), unit: "ms"}, nil
+}
+
+// benchT stands for a test where testcerts wants one: a failure stops the
+// program.
+type benchT struct{}
+
+func (benchT) Helper()           {}
+func (benchT) Fatal(args ...any) { panic(fmt.Sprint(args...)) }
 
 // ingestThroughput: requests/s answered 201 by 64 concurrent clients;
 // baseline: the raw handler alike. The two alternate in rounds of one
@@ -563,6 +631,7 @@ func init() {
 	benchmarks["log_decision_async_throughput"] = logDecisionAsyncThroughput
 	benchmarks["ingest_p99"] = ingestP99
 	benchmarks["ingest_throughput"] = ingestThroughput
+	benchmarks["ingest_tls_p99"] = ingestTLSP99
 	benchmarks["sealed_receipt_p99"] = sealedReceiptP99
 	benchmarks["sealed_receipt_p99_age100ms"] = sealedReceiptP99Age100ms
 }
