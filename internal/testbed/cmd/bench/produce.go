@@ -378,7 +378,9 @@ func ingestService(ctx context.Context, st *localstack.Stack, opts ...kgo.Opt) (
 
 var ingestClient = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256}}
 
-func postDecision(url, token string, i int) error { return postDecisionWith(ingestClient, url, token, i) }
+func postDecision(url, token string, i int) error {
+	return postDecisionWith(ingestClient, url, token, i)
+}
 
 func postDecisionWith(client *http.Client, url, token string, i int) error {
 	body := fmt.Sprintf(`{"environment":"bench","decision":{"decision_id":"bench-%d","action":"ALLOW","confidence_score":0.92,`+
