@@ -45,6 +45,14 @@ answers the requests in flight, then flushes the producers.`,
 				return err
 			}
 			warnTokens(log, tokens, tokensFile, "--tokens-file")
+			go tokens.Watch(ctx, tokensFile, tokenReload, log, func(t *httpauth.Tokens) {
+				warnTokens(log, t, tokensFile, "--tokens-file")
+				for _, env := range envs {
+					if !t.AnyMay(env, httpauth.Record) {
+						log.Error("no token of the token file may record into this chain now: every request for it is refused", zap.String("environment", env))
+					}
+				}
+			})
 			// The client options are checked, not a connection: ingest starts
 			// while Kafka is down and says so on /readyz.
 			kafka, err := c.kafkaOptions()

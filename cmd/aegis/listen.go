@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/spf13/pflag"
 	"go.uber.org/zap"
@@ -55,6 +56,10 @@ func listenAPI(o serve.Options, setting, also string, log *zap.Logger) (*serve.S
 	}
 	return srv, nil
 }
+
+// tokenReload is how often ingest and query look whether their token file
+// changed: a token taken out of it is refused from then on.
+const tokenReload = 2 * time.Second
 
 // warnTokens logs what is loose in a service's token file: a file every
 // user of the machine may read (the tokens are in it in the clear), and

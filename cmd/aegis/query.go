@@ -212,6 +212,12 @@ bearer token of --token-file bound to the chain (format: package httpauth).`,
 				return fmt.Errorf("--token-file (AEGIS_TOKEN_FILE) %s: no token may read chain %s (a token's third field names the chains it may use, or *; its fourth, when there is one, record or read): every request would be refused", tokenFile, c.chain)
 			}
 			warnTokens(log, tokens, tokenFile, "--token-file")
+			go tokens.Watch(ctx, tokenFile, tokenReload, log, func(t *httpauth.Tokens) {
+				warnTokens(log, t, tokenFile, "--token-file")
+				if !t.AnyMay(c.chain, httpauth.Read) {
+					log.Error("no token of the token file may read this chain now: every request is refused", zap.String("chain", c.chain))
+				}
+			})
 			tlsCfg, err := c.serveTLS(tlsFiles, log)
 			if err != nil {
 				return err

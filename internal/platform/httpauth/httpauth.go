@@ -16,11 +16,14 @@
 // existed) may do both, and the services warn of such tokens at start.
 // Tokens are at least 16 characters of printable ASCII; blank lines and
 // lines starting with # are ignored. Only SHA-256 digests of the tokens
-// are kept in memory.
+// are kept in memory. A service reads the file again when it changes
+// (Watch): a token taken out of it is refused from then on.
 package httpauth
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -29,6 +32,8 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"go.uber.org/zap"
 )
@@ -75,24 +80,102 @@ func (p Principal) Environments() []string {
 	return slices.Clone(p.envs)
 }
 
-// Tokens is a loaded token file.
+// Tokens is a loaded token file: the tokens in force, which Watch
+// replaces when the file changes.
 type Tokens struct {
-	byDigest map[[sha256.Size]byte]Principal
+	set atomic.Pointer[tokenSet]
 }
+
+// tokenSet is one reading of a token file.
+type tokenSet struct {
+	byDigest map[[sha256.Size]byte]Principal
+	file     [sha256.Size]byte // the digest of the file's contents
+}
+
+func (t *Tokens) tokens() map[[sha256.Size]byte]Principal { return t.set.Load().byDigest }
 
 // Load reads a token file; errors name the file and line.
 func Load(path string) (*Tokens, error) {
-	f, err := os.Open(path)
+	set, err := loadSet(path)
+	if err != nil {
+		return nil, err
+	}
+	t := &Tokens{}
+	t.set.Store(set)
+	return t, nil
+}
+
+func loadSet(path string) (*tokenSet, error) {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("token file: %w", err)
 	}
-	defer f.Close()
-	return Parse(f, path)
+	set, err := parseSet(bytes.NewReader(b), path)
+	if err != nil {
+		return nil, err
+	}
+	set.file = sha256.Sum256(b)
+	return set, nil
 }
 
 // Parse reads a token file from r; name is used in errors.
 func Parse(r io.Reader, name string) (*Tokens, error) {
-	t := &Tokens{byDigest: map[[sha256.Size]byte]Principal{}}
+	set, err := parseSet(r, name)
+	if err != nil {
+		return nil, err
+	}
+	t := &Tokens{}
+	t.set.Store(set)
+	return t, nil
+}
+
+// Watch reads the file at path again whenever its contents change (looked
+// at every interval) until ctx ends, and puts its tokens in force: a token
+// removed from the file is refused from then on, without a restart. A file
+// that cannot be read or does not parse leaves the tokens in force, and is
+// logged; so is each reading put in force, with what it is worth warning
+// of (check, may be nil).
+func (t *Tokens) Watch(ctx context.Context, path string, interval time.Duration, log *zap.Logger, check func(*Tokens)) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	var failed [sha256.Size]byte // the contents last refused, not logged again
+	unreadable := false          // logged once until it can be read again
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			if !unreadable {
+				log.Error("the token file cannot be read: the tokens read before stay in force", zap.String("file", path), zap.Error(err))
+			}
+			unreadable = true
+			continue
+		}
+		unreadable = false
+		sum := sha256.Sum256(b)
+		if sum == t.set.Load().file || sum == failed {
+			continue
+		}
+		set, err := parseSet(bytes.NewReader(b), path)
+		if err != nil {
+			failed = sum
+			log.Error("the token file changed but does not parse: the tokens read before stay in force", zap.String("file", path), zap.Error(err))
+			continue
+		}
+		set.file, failed = sum, [sha256.Size]byte{}
+		t.set.Store(set)
+		log.Info("the token file changed: its tokens are in force", zap.String("file", path), zap.Int("tokens", len(set.byDigest)))
+		if check != nil {
+			check(t)
+		}
+	}
+}
+
+func parseSet(r io.Reader, name string) (*tokenSet, error) {
+	t := &tokenSet{byDigest: map[[sha256.Size]byte]Principal{}}
 	names := map[string]bool{}
 	sc := bufio.NewScanner(r)
 	for n := 1; sc.Scan(); n++ {
@@ -153,7 +236,7 @@ func Parse(r io.Reader, name string) (*Tokens, error) {
 // service serving env with a file where none may answers every request
 // 403.
 func (t *Tokens) AnyMay(env string, u Use) bool {
-	for _, p := range t.byDigest {
+	for _, p := range t.tokens() {
 		if p.May(env) && p.Can(u) {
 			return true
 		}
@@ -165,7 +248,7 @@ func (t *Tokens) AnyMay(env string, u Use) bool {
 // both record events and read the trail.
 func (t *Tokens) Unscoped() []string {
 	var names []string
-	for _, p := range t.byDigest {
+	for _, p := range t.tokens() {
 		if p.uses == nil {
 			names = append(names, p.Name)
 		}
@@ -188,7 +271,7 @@ func (t *Tokens) Authenticate(r *http.Request) (Principal, error) {
 	}
 	// A map lookup by digest: timing reveals at most something about the
 	// digest, never about the token.
-	p, ok := t.byDigest[sha256.Sum256([]byte(strings.TrimSpace(token)))]
+	p, ok := t.tokens()[sha256.Sum256([]byte(strings.TrimSpace(token)))]
 	if !ok {
 		return Principal{}, ErrUnauthenticated
 	}

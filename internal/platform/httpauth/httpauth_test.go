@@ -1,10 +1,17 @@
 package httpauth
 
 import (
+	"context"
 	"errors"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 const file = `
@@ -134,5 +141,61 @@ func TestTwoAuthorizationHeadersAreRefused(t *testing.T) {
 	r.Header.Add("Authorization", "Bearer 0123456789abcdef-audit")
 	if _, err := tok.Authenticate(r); !errors.Is(err, ErrUnauthenticated) {
 		t.Fatalf("two headers: %v", err)
+	}
+}
+
+// A token taken out of the file is refused once Watch has read it again;
+// a file that does not parse, or cannot be read, leaves the tokens in
+// force (and is logged once).
+func TestWatchPutsTheFilesTokensInForce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tokens")
+	write := func(s string) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("old 0123456789abcdef-old prod read\nkept 0123456789abcdef-kept prod read\n")
+	tok, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	core, logs := observer.New(zap.InfoLevel)
+	checked := make(chan struct{}, 10)
+	go tok.Watch(ctx, path, 10*time.Millisecond, zap.New(core), func(*Tokens) { checked <- struct{}{} })
+	known := func(token string) bool {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header.Set("Authorization", "Bearer "+token)
+		_, err := tok.Authenticate(r)
+		return err == nil
+	}
+	eventually := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within 5 s: %v", what, logs.All())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	if !known("0123456789abcdef-old") {
+		t.Fatal("the token before any change")
+	}
+	write("kept 0123456789abcdef-kept prod read\nnew 0123456789abcdef-new prod read\n") // revoke old, add new
+	eventually("the new file in force", func() bool { return known("0123456789abcdef-new") && !known("0123456789abcdef-old") })
+	<-checked
+	write("kept 0123456789abcdef-kept prod\nbroken\n")
+	eventually("the broken file logged", func() bool { return logs.FilterMessageSnippet("does not parse").Len() == 1 })
+	if !known("0123456789abcdef-new") || !known("0123456789abcdef-kept") {
+		t.Fatal("a broken file took tokens out of force")
+	}
+	os.Remove(path)
+	eventually("the missing file logged", func() bool { return logs.FilterMessageSnippet("cannot be read").Len() == 1 })
+	time.Sleep(50 * time.Millisecond)
+	if n := logs.FilterMessageSnippet("cannot be read").Len(); n != 1 || !known("0123456789abcdef-new") {
+		t.Fatalf("a missing file: %d errors logged, the tokens in force %v", n, known("0123456789abcdef-new"))
 	}
 }

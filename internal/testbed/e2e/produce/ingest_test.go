@@ -37,6 +37,7 @@ type ingestProc struct {
 	*chaos.Proc
 	base, token string
 	client      *http.Client
+	tokensFile  string
 }
 
 func startIngest(t *testing.T, p *pipeline.Pipeline, extra ...string) *ingestProc {
@@ -79,7 +80,7 @@ func startIngestWith(t *testing.T, p *pipeline.Pipeline, clientTLS *tls.Config, 
 	args := append([]string{aegisBin, "ingest", "--listen", addr, "--tokens-file", tokens, "--chain", p.Cfg.Chain,
 		"--brokers", stack.KafkaAddr, "--topic", p.Cfg.Topic, "--sealed-topic", p.Cfg.SealedTopic, "--timeout", "2s"}, extra...)
 	proc := &ingestProc{Proc: &chaos.Proc{Name: "ingest", Args: args, Env: os.Environ(), Log: log}, base: "http://" + addr, token: tok,
-		client: &http.Client{}}
+		client: &http.Client{}, tokensFile: tokens}
 	if clientTLS != nil {
 		proc.base = "https://" + addr
 		proc.client.Transport = &http.Transport{TLSClientConfig: clientTLS}

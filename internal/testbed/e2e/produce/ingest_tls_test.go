@@ -72,3 +72,31 @@ func TestIngestOverMutualTLS(t *testing.T) {
 		t.Errorf("the refusal does not name the client certificate: %s", log)
 	}
 }
+
+// A token taken out of the token file of a running ingest is refused
+// within seconds, without a restart; the other tokens keep working.
+func TestIngestRevokesATokenTakenOutOfItsFile(t *testing.T) {
+	p := pipeline.ForTest(t, stack, pipeline.Config{Indexers: -1})
+	in := startIngest(t, p)
+	if code, body := in.post("/v1/decisions", in.token, decisionBody(p.Cfg.Chain, "before")); code != 201 {
+		t.Fatalf("before: %d %s", code, body)
+	}
+	other := "other-0123456789abcdef"
+	if err := os.WriteFile(in.tokensFile, []byte("second "+other+" "+p.Cfg.Chain+" record\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		code, _ := in.post("/v1/decisions", in.token, decisionBody(p.Cfg.Chain, "after"))
+		if code == 401 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the revoked token still answered %d after 15 s", code)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if code, body := in.post("/v1/decisions", other, decisionBody(p.Cfg.Chain, "new")); code != 201 {
+		t.Fatalf("the token added: %d %s", code, body)
+	}
+}
