@@ -46,6 +46,7 @@ func checkTLS(f serve.TLSFiles) error {
 // warns when what it serves would cross the network in the clear; also
 // says what else that costs (the query service's page).
 func listenAPI(o serve.Options, setting, also string, log *zap.Logger) (*serve.Server, error) {
+	o.HideReadyReason = true // callers reach this address; operators, --metrics-addr
 	srv, err := serve.Listen(o)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", setting, err)

@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -45,8 +46,13 @@ type Options struct {
 	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
 	// TLS serves HTTPS with this configuration (nil: plain HTTP); see
 	// TLSFiles.Config.
-	TLS    *tls.Config
-	Logger *zap.Logger
+	TLS *tls.Config
+	// HideReadyReason answers /readyz's 503 without its reason (which can
+	// name a broker's address, a topic or a table) and logs the reason
+	// instead, at most once a minute: for an API address that callers
+	// reach, where --metrics-addr still gives it.
+	HideReadyReason bool
+	Logger          *zap.Logger
 }
 
 // Server is a started listener; Serve serves it.
@@ -73,6 +79,7 @@ func Listen(o Options) (*Server, error) {
 		o.IdleTimeout = 2 * time.Minute
 	}
 	mux := http.NewServeMux()
+	var lastReason atomic.Int64 // when a hidden reason was last logged
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
@@ -82,6 +89,14 @@ func Listen(o Options) (*Server, error) {
 		if o.Ready != nil {
 			if err := o.Ready(); err != nil {
 				w.WriteHeader(http.StatusServiceUnavailable)
+				if o.HideReadyReason {
+					fmt.Fprintln(w, "not ready (the reason is in the service's log, and on its --metrics-addr /readyz)")
+					if now := time.Now(); now.Sub(time.Unix(0, lastReason.Load())) >= time.Minute {
+						lastReason.Store(now.UnixNano())
+						o.Logger.Warn("not ready", zap.Error(err))
+					}
+					return
+				}
 				fmt.Fprintln(w, "not ready:", err)
 				return
 			}

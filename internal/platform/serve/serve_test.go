@@ -3,6 +3,7 @@ package serve
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 func get(t *testing.T, url string) (int, string) {
@@ -151,5 +154,26 @@ func TestHugeHeadersAreRefused(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
 		t.Fatalf("%d KiB of headers: %d", 2*MaxHeaderBytes>>10, resp.StatusCode)
+	}
+}
+
+// On an address callers reach, /readyz's 503 does not tell them why (a
+// broker's address, a topic): the reason is logged, once a minute.
+func TestReadyReasonHiddenWhereAsked(t *testing.T) {
+	core, logs := observer.New(zap.WarnLevel)
+	s, err := Listen(Options{Addr: "127.0.0.1:0", HideReadyReason: true, Logger: zap.New(core),
+		Ready: func() error { return errors.New("dial tcp 10.20.30.40:9092: connection refused") }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve()
+	defer s.Shutdown(context.Background())
+	for range 3 {
+		if code, body := get(t, "http://"+s.Addr()+"/readyz"); code != 503 || strings.Contains(body, "10.20.30.40") || !strings.Contains(body, "--metrics-addr") {
+			t.Fatalf("readyz: %d %q", code, body)
+		}
+	}
+	if logs.Len() != 1 || !strings.Contains(fmt.Sprint(logs.All()[0].ContextMap()), "10.20.30.40") {
+		t.Fatalf("the reason logged %d times: %v", logs.Len(), logs.All())
 	}
 }
