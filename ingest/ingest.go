@@ -320,7 +320,9 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, typ shared.Event
 	default:
 		p.FailSafeAction = s.cfg.FailSafe
 	}
-	p.Message = "audit trail unavailable: the event is not confirmed recorded (the broker may still take it): apply fail_safe_action, and retry with the same event_id: " + err.Error()
+	// The cause (the broker's address, a timeout) is logged below, not
+	// told to the caller: it needs what to do, not the inside.
+	p.Message = "audit trail unavailable: the event is not confirmed recorded (the broker may still take it): apply fail_safe_action, and retry with the same event_id"
 	s.cfg.Logger.Warn("event not confirmed recorded; answered 503 with the fail-safe action", zap.String("token", principal.Name),
 		zap.String("environment", env.Environment), zap.String("event_id", env.EventID), zap.String("fail_safe_action", string(p.FailSafeAction)),
 		zap.Bool("escalation_spooled", spooled), zap.NamedError("spool_error", spoolErr), zap.Error(err))

@@ -253,6 +253,9 @@ func TestEveryAnswerIsTheDocumentedOne(t *testing.T) {
 		t.Fatalf("unavailable: %d %v %s; escalated %v", w.Code, w.Header(), w.Body, rec.escalated)
 	}
 	checkProblem(t, w)
+	if strings.Contains(p.Message, "broker gone") { // the cause is logged, not told to callers
+		t.Errorf("the 503 tells the caller the cause: %q", p.Message)
+	}
 	// The caller is never told to apply a weaker action than the event's:
 	// a BLOCK decision stays BLOCK, an override to REVIEW stays REVIEW.
 	for _, tc := range []struct{ path, body, want string }{
