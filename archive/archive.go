@@ -32,6 +32,7 @@ import (
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
+	"github.com/aegisai/audit/internal/platform/awsconn"
 	"github.com/aegisai/audit/shared"
 )
 
@@ -201,10 +202,13 @@ var ErrUnreadable = errors.New("S3 refuses to give this version")
 var Unreadable = &Object{VersionID: "(one S3 refuses to give)"}
 
 // unreadable reports whether a GET's or HEAD's error is S3's answer that
-// the version cannot be read, not a missing key or a failure to ask.
+// the version cannot be read, not a missing key, a failure to ask, or a
+// refusal of the caller's credentials (an expired session token is
+// refreshed, and the call asked again).
 func unreadable(err error) bool {
 	code := httpStatus(err)
-	return code >= 400 && code < 500 && code != http.StatusNotFound && code != http.StatusRequestTimeout && code != http.StatusTooManyRequests
+	return code >= 400 && code < 500 && code != http.StatusNotFound && code != http.StatusRequestTimeout && code != http.StatusTooManyRequests &&
+		!awsconn.BadCredentials(err)
 }
 
 // Get reads key's bytes (its current version when versionID is empty). Lock

@@ -56,15 +56,25 @@ func NoCredentials(err error) bool {
 func Refused(err error) bool {
 	var api smithy.APIError
 	if errors.As(err, &api) {
-		return refusals[api.ErrorCode()]
+		return credentialCodes[api.ErrorCode()] || policyCodes[api.ErrorCode()]
 	}
 	var re *awshttp.ResponseError
 	return errors.As(err, &re) && re.HTTPStatusCode() == 401
 }
 
-// refusals are the error codes of a caller's access refused, whatever the
-// status (versitygw answers an unknown access key 404; a HEAD's 403 has no
-// body, and the SDK names it Forbidden).
-var refusals = map[string]bool{"AccessDenied": true, "Forbidden": true, "InvalidAccessKeyId": true, "SignatureDoesNotMatch": true,
-	"ExpiredToken": true, "InvalidToken": true, "UnrecognizedClientException": true, "InvalidSignatureException": true,
-	"XAdminUserNotFound": true, "AccessDeniedException": true}
+// BadCredentials reports whether S3 or DynamoDB refused the caller's
+// credentials themselves (unknown, expired, a bad signature), whatever
+// was asked: an answer about the caller, never about what it asked for.
+func BadCredentials(err error) bool {
+	var api smithy.APIError
+	return errors.As(err, &api) && credentialCodes[api.ErrorCode()]
+}
+
+// credentialCodes are the error codes of a caller's credentials refused,
+// whatever the status (versitygw answers an unknown access key 404).
+var credentialCodes = map[string]bool{"InvalidAccessKeyId": true, "SignatureDoesNotMatch": true, "ExpiredToken": true,
+	"InvalidToken": true, "UnrecognizedClientException": true, "InvalidSignatureException": true, "XAdminUserNotFound": true}
+
+// policyCodes are those of a request the caller's policy denies (a HEAD's
+// 403 has no body, and the SDK names it Forbidden).
+var policyCodes = map[string]bool{"AccessDenied": true, "Forbidden": true, "AccessDeniedException": true}
