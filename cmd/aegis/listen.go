@@ -3,7 +3,6 @@ package main
 import (
 	"crypto/tls"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -67,10 +66,7 @@ const tokenReload = 2 * time.Second
 // tokens that name no use (each may both record events through ingest and
 // read the trail through query).
 func warnTokens(log *zap.Logger, tokens *httpauth.Tokens, path, setting string) {
-	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o007 != 0 {
-		log.Warn("every user of this machine can read the token file: chmod 600 it (or 640 for a group the service is in)",
-			zap.String("setting", setting), zap.String("file", path), zap.String("mode", fmt.Sprintf("%#o", fi.Mode().Perm())))
-	}
+	serve.WarnIfOpen(log, path, "the token file", zap.String("setting", setting))
 	if names := tokens.Unscoped(); len(names) > 0 {
 		log.Warn("tokens that name no use may both record events (aegis ingest) and read the trail (aegis query): "+
 			"add record or read as the line's fourth field", zap.String("setting", setting), zap.Strings("tokens", names))

@@ -96,26 +96,16 @@ func (t *Tokens) tokens() map[[sha256.Size]byte]Principal { return t.set.Load().
 
 // Load reads a token file; errors name the file and line.
 func Load(path string) (*Tokens, error) {
-	set, err := loadSet(path)
-	if err != nil {
-		return nil, err
-	}
-	t := &Tokens{}
-	t.set.Store(set)
-	return t, nil
-}
-
-func loadSet(path string) (*tokenSet, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("token file: %w", err)
 	}
-	set, err := parseSet(bytes.NewReader(b), path)
+	t, err := Parse(bytes.NewReader(b), path)
 	if err != nil {
 		return nil, err
 	}
-	set.file = sha256.Sum256(b)
-	return set, nil
+	t.set.Load().file = sha256.Sum256(b) // Watch reads it again only once it differs
+	return t, nil
 }
 
 // Parse reads a token file from r; name is used in errors.

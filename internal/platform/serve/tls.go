@@ -65,10 +65,7 @@ func (f TLSFiles) Config(log *zap.Logger, name func(string) string) (*tls.Config
 			return nil, err
 		}
 	}
-	if fi, err := os.Stat(f.Key); err == nil && fi.Mode().Perm()&0o007 != 0 {
-		log.Warn("every user of this machine can read the TLS private key: chmod 600 it (or 640 for a group the service is in)",
-			zap.String("file", f.Key), zap.String("mode", fmt.Sprintf("%#o", fi.Mode().Perm())))
-	}
+	WarnIfOpen(log, f.Key, "the TLS private key")
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: c.get}
 	if f.ClientCA != "" {
 		pem, err := os.ReadFile(f.ClientCA)
@@ -84,6 +81,15 @@ func (f TLSFiles) Config(log *zap.Logger, name func(string) string) (*tls.Config
 			zap.String("file", f.ClientCA))
 	}
 	return cfg, nil
+}
+
+// WarnIfOpen warns when every user of the machine can read the secret in
+// the file at path (what names it in the message).
+func WarnIfOpen(log *zap.Logger, path, what string, fields ...zap.Field) {
+	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o007 != 0 {
+		log.Warn("every user of this machine can read "+what+": chmod 600 it (or 640 for a group the service is in)",
+			append(fields, zap.String("file", path), zap.String("mode", fmt.Sprintf("%#o", fi.Mode().Perm())))...)
+	}
 }
 
 // certFiles is the certificate in service and the digest of its files'
