@@ -58,7 +58,7 @@ func listenAPI(o serve.Options, setting, also string, log *zap.Logger) (*serve.S
 }
 
 // tokenReload is how often ingest and query look whether their token file
-// changed: a token taken out of it is refused from then on.
+// changed: a token taken out of it is refused two looks later.
 const tokenReload = 2 * time.Second
 
 // warnTokens logs what is loose in a service's token file: a file every

@@ -120,7 +120,9 @@ func Parse(r io.Reader, name string) (*Tokens, error) {
 }
 
 // Watch reads the file at path again whenever its contents change (looked
-// at every interval) until ctx ends, and puts its tokens in force: a token
+// at every interval; new contents are taken once two looks in a row find
+// them, so that a file caught half written, which could parse as fewer
+// tokens, is not) until ctx ends, and puts its tokens in force: a token
 // removed from the file is refused from then on, without a restart. A file
 // that cannot be read or does not parse leaves the tokens in force, and is
 // logged; so is each reading put in force, with what it is worth warning
@@ -129,6 +131,7 @@ func (t *Tokens) Watch(ctx context.Context, path string, interval time.Duration,
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	var failed [sha256.Size]byte // the contents last refused, not logged again
+	var seen [sha256.Size]byte   // new contents are taken when the next look finds them again: not a file half written
 	unreadable := false          // logged once until it can be read again
 	for {
 		select {
@@ -147,6 +150,10 @@ func (t *Tokens) Watch(ctx context.Context, path string, interval time.Duration,
 		unreadable = false
 		sum := sha256.Sum256(b)
 		if sum == t.set.Load().file || sum == failed {
+			continue
+		}
+		if sum != seen {
+			seen = sum
 			continue
 		}
 		set, err := parseSet(bytes.NewReader(b), path)
