@@ -300,29 +300,28 @@ func (s *Service) proof(w http.ResponseWriter, r *http.Request) int {
 	if err != nil {
 		return s.fail(w, r, err)
 	}
+	// Each way of checking nothing is a 503 "unavailable": never a verdict.
+	notChecked := func(retryAfter, msg string) int {
+		w.Header().Set("Retry-After", retryAfter)
+		return writeJSON(w, http.StatusServiceUnavailable, proofFailure{apiError: apiError{Error: "unavailable", Message: msg}, DecisionID: h.DecisionID})
+	}
 	select {
 	case s.proofs <- struct{}{}:
 		defer func() { <-s.proofs }()
 	case <-r.Context().Done():
-		w.Header().Set("Retry-After", "5")
-		return writeJSON(w, http.StatusServiceUnavailable, proofFailure{apiError: apiError{Error: "unavailable",
-			Message: "every proof slot was busy until the request ended: nothing was checked; try again"}, DecisionID: h.DecisionID})
+		return notChecked("5", "every proof slot was busy until the request ended: nothing was checked; try again")
 	}
 	bundle, _, err := s.cfg.Evidence.Prove(r.Context(), h)
-	if err != nil && awsconn.Unavailable(err) {
+	switch {
+	case err != nil && awsconn.Unavailable(err):
 		s.log.Warn("proof: S3 could not be reached", zap.String("decision_id", h.DecisionID), zap.Error(err))
-		w.Header().Set("Retry-After", "5")
-		return writeJSON(w, http.StatusServiceUnavailable, proofFailure{apiError: apiError{Error: "unavailable",
-			Message: "S3 could not be reached: nothing was checked, nothing found wrong; try again"}, DecisionID: h.DecisionID})
-	}
-	if err != nil && awsconn.Refused(err) {
+		return notChecked("5", "S3 could not be reached: nothing was checked, nothing found wrong; try again")
+	case err != nil && awsconn.Refused(err):
 		// S3 refused this service's own access: a setup to mend, not
 		// evidence found wrong (it answered 409 proof_failed, as for
 		// tampering, with the SDK's text naming the bucket and key).
 		s.log.Error("proof: S3 refused the service's credentials; nothing was checked", zap.String("decision_id", h.DecisionID), zap.Error(err))
-		w.Header().Set("Retry-After", "60")
-		return writeJSON(w, http.StatusServiceUnavailable, proofFailure{apiError: apiError{Error: "unavailable",
-			Message: "S3 refused this service's access: nothing was checked, nothing found wrong; its operator must mend its S3 credentials or policy (see the service's log)"}, DecisionID: h.DecisionID})
+		return notChecked("60", "S3 refused this service's access: nothing was checked, nothing found wrong; its operator must mend its S3 credentials or policy (see the service's log)")
 	}
 	if err != nil {
 		code := "proof_failed"
