@@ -3,16 +3,16 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/aegisai/audit/internal/platform/capool"
 )
 
 func init() {
@@ -44,13 +44,9 @@ func (c *common) healthCommand() *cobra.Command {
 			if caFile != "" || serverName != "" {
 				cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: serverName}
 				if caFile != "" {
-					pem, err := os.ReadFile(caFile)
-					if err != nil {
-						return fmt.Errorf("--ca-file: %w", err)
-					}
-					cfg.RootCAs = x509.NewCertPool()
-					if !cfg.RootCAs.AppendCertsFromPEM(pem) {
-						return fmt.Errorf("--ca-file %s: no PEM certificate in it", caFile)
+					var err error
+					if cfg.RootCAs, err = capool.Load("--ca-file", caFile); err != nil {
+						return err
 					}
 				}
 				client = &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}}

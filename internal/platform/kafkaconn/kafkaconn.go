@@ -9,16 +9,16 @@ package kafkaconn
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/aegisai/audit/internal/platform/capool"
 )
 
 // SASL mechanisms.
@@ -84,14 +84,9 @@ func (c Config) tlsConfig(name func(string) string) (*tls.Config, error) {
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: c.ServerName}
 	var errs []error
 	if c.CAFile != "" {
-		pem, err := os.ReadFile(c.CAFile)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", name("tls-ca-file"), err))
-		} else {
-			cfg.RootCAs = x509.NewCertPool()
-			if !cfg.RootCAs.AppendCertsFromPEM(pem) {
-				errs = append(errs, fmt.Errorf("%s %s: no PEM certificate in it", name("tls-ca-file"), c.CAFile))
-			}
+		var err error
+		if cfg.RootCAs, err = capool.Load(name("tls-ca-file"), c.CAFile); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	switch {

@@ -15,6 +15,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
+
+	"github.com/aegisai/audit/internal/platform/capool"
 )
 
 // TLSFiles names the files of a listener that serves HTTPS: its
@@ -68,13 +70,9 @@ func (f TLSFiles) Config(log *zap.Logger, name func(string) string) (*tls.Config
 	WarnIfOpen(log, f.Key, "the TLS private key")
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: c.get}
 	if f.ClientCA != "" {
-		pem, err := os.ReadFile(f.ClientCA)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", name("tls-client-ca-file"), err)
-		}
-		cfg.ClientCAs = x509.NewCertPool()
-		if !cfg.ClientCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("%s %s: no PEM certificate in it", name("tls-client-ca-file"), f.ClientCA)
+		var err error
+		if cfg.ClientCAs, err = capool.Load(name("tls-client-ca-file"), f.ClientCA); err != nil {
+			return nil, err
 		}
 		cfg.ClientAuth = tls.RequireAndVerifyClientCert
 		log.Info("clients must present a certificate signed by a CA of the file (mutual TLS; the file is read at start: restart to change it)",
