@@ -154,8 +154,16 @@ func (h *signedCheckpoints) next(ctx context.Context) (key string, body []byte, 
 	if err != nil || !ok {
 		return "", nil, false, err
 	}
-	obj, err := h.s.get(ctx, key)
-	if errors.Is(err, archive.ErrUnreadable) {
+	// The sealed version: someone with write access to the bucket can put
+	// a version of their own over a checkpoint (garbage, or one S3 will
+	// not give); read as current, the walk fell back to an older
+	// checkpoint and the sealer stopped on a chain fork at the next
+	// batch's key, for as long as that version is locked.
+	obj, err := h.s.getSealed(ctx, key, func(obj *archive.Object) error {
+		_, err := h.s.openCheckpoint(key, obj.Body)
+		return err
+	})
+	if errors.Is(err, archive.ErrUnreadable) || errors.Is(err, shared.ErrBadCheckpoint) {
 		return key, nil, true, nil // judged by at as a checkpoint that does not verify
 	}
 	if err != nil {
@@ -174,7 +182,7 @@ func (h *signedCheckpoints) at(ctx context.Context, i int) (checkpointed, bool, 
 		}
 		cp, err := h.s.openCheckpoint(key, body)
 		if body == nil {
-			err = fmt.Errorf("%w: S3 refuses to give its current version", shared.ErrBadCheckpoint)
+			err = fmt.Errorf("%w: no version of it that S3 gives verifies with the trusted keys", shared.ErrBadCheckpoint)
 		}
 		if errors.Is(err, shared.ErrBadCheckpoint) {
 			h.s.ignoreCheckpoint(key, err)
