@@ -5,7 +5,7 @@
 //	POST /v1/overrides   an override envelope (JSON)
 //	GET  /openapi.yaml   the API (openapi.yaml in this package)
 //
-// The body is the envelope of docs/FORMAT.md section 3; "type",
+// The body is the envelope of docs/FORMAT.md section 4; "type",
 // "event_id" and "occurred_at" may be left out (the path gives the type,
 // the service a new UUID and the time of receipt). It is validated by the
 // same code as the library and the sealer. `?durability=sealed` waits for
@@ -242,6 +242,10 @@ type routeMetrics struct {
 	seconds  prometheus.Observer
 }
 
+// RecordedBy is the recorded_by ingest seals on every event a token
+// records (docs/FORMAT.md section 4): "token:" and the token's name.
+func RecordedBy(token string) string { return "token:" + token }
+
 // serve answers one request and returns its status code.
 func (s *Service) serve(w http.ResponseWriter, r *http.Request, typ shared.EventType, durability *producer.Durability) int {
 	principal, err := s.cfg.Tokens.Authenticate(r)
@@ -279,7 +283,8 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, typ shared.Event
 		}
 		return answer(w, http.StatusBadRequest, Problem{Error: CodeBadRequest, Message: "reading the body: " + err.Error()})
 	}
-	ev, err := producer.ParseEvent(body, shared.Defaults{Type: typ, EventID: uuid.NewString(), OccurredAt: s.cfg.Now().UTC()})
+	ev, err := producer.ParseEvent(body, shared.Defaults{Type: typ, EventID: uuid.NewString(), OccurredAt: s.cfg.Now().UTC(),
+		RecordedBy: RecordedBy(principal.Name)})
 	if err != nil {
 		return answer(w, http.StatusBadRequest, invalid(err))
 	}

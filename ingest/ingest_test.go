@@ -195,6 +195,8 @@ func TestEveryAnswerIsTheDocumentedOne(t *testing.T) {
 			false, 400, []string{"decision.metadata.ip_country"}, "", false},
 		{"not JSON", post("/v1/decisions", "prod-token-0123456789", json_, `{"environment":`), false, 400, []string{"environment"}, "", false},
 		{"override on the decisions path", post("/v1/decisions", "prod-token-0123456789", json_, `{"type":"override",`+override[1:]), false, 400, []string{"type"}, "", false},
+		{"recorded_by stated", post("/v1/overrides", "prod-token-0123456789", json_, strings.Replace(override, `{`, `{"recorded_by":"token:svc-other",`, 1)),
+			false, 400, []string{"recorded_by"}, "set by the service", false},
 		{"bad durability", post("/v1/decisions?durability=eventually", "prod-token-0123456789", json_, goodDecision), false, 400, []string{"query.durability"}, "", false},
 		{"durability twice", post("/v1/decisions?durability=durable&durability=sealed", "prod-token-0123456789", json_, goodDecision), false, 400, []string{"query.durability"}, "", false},
 		{"unknown environment", post("/v1/decisions", "prod-token-0123456789", json_, strings.Replace(goodDecision, `"prod"`, `"staging"`, 1)),
@@ -241,6 +243,11 @@ func TestEveryAnswerIsTheDocumentedOne(t *testing.T) {
 	}
 	if rec.got[0].EventID == "" || rec.got[0].OccurredAt.IsZero() || rec.got[0].Type != shared.TypeDecision {
 		t.Errorf("defaults not filled: %+v", rec.got[0])
+	}
+	for _, ev := range rec.got { // the credential each event came with is sealed with it
+		if ev.RecordedBy != "token:svc-prod" {
+			t.Errorf("recorded_by %q, want token:svc-prod (the token's name)", ev.RecordedBy)
+		}
 	}
 
 	// The audit trail is down: 503 with Retry-After and the fail-safe action.

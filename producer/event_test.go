@@ -102,3 +102,57 @@ func TestLogEventRefusesWhatParseEventDidNotMake(t *testing.T) {
 		t.Errorf("ParseEvent of a broken decision: %v, want every broken field", err)
 	}
 }
+
+// Config.RecordedBy is sealed with each event that has no recorded_by of
+// its own; an event that states one keeps it; a RecordedBy that is not an
+// id is refused at New.
+func TestRecordedByIsStampedWhereTheEventHasNone(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DefaultNumPartitions(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, bad := range []string{" ", "a\nb", "a\xffb"} {
+		if p, err := New(ctx, Config{Brokers: c.ListenAddrs(), Environment: "prod", RecordedBy: bad}); err == nil {
+			p.Close()
+			t.Errorf("RecordedBy %q accepted", bad)
+		}
+	}
+	p, err := New(ctx, Config{Brokers: c.ListenAddrs(), Environment: "prod", Topic: "t", RecordedBy: "loginrisk"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	d := &shared.Decision{DecisionID: "d1", Action: shared.ActionAllow, ConfidenceScore: 0.5, PolicyVersion: "p", UserID: "u", SessionID: "s"}
+	at := time.Date(2026, 11, 30, 10, 0, 0, 0, time.FixedZone("CET", 3600))
+	plain := &shared.Envelope{Type: shared.TypeDecision, EventID: "e1", Environment: "prod", OccurredAt: at, Decision: d}
+	stated := &shared.Envelope{Type: shared.TypeDecision, EventID: "e2", Environment: "prod", OccurredAt: at.UTC(), Decision: d, RecordedBy: "batch-job"}
+	for _, e := range []*shared.Envelope{plain, stated} {
+		if _, err := p.Log(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if plain.RecordedBy != "" {
+		t.Errorf("Log changed the caller's envelope: %q", plain.RecordedBy)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.ConsumeTopics("t"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var got []*kgo.Record
+	for len(got) < 2 && ctx.Err() == nil {
+		got = append(got, cl.PollFetches(ctx).Records()...)
+	}
+	want := []string{`"recorded_by":"loginrisk"`, `"recorded_by":"batch-job"`}
+	for i, r := range got {
+		if !bytes.Contains(r.Value, []byte(want[i])) {
+			t.Errorf("record %d %s lacks %s", i, r.Value, want[i])
+		}
+		if _, _, err := shared.ParseRecord(r.Value); err != nil {
+			t.Errorf("record %d is not a valid event: %v", i, err)
+		}
+	}
+}

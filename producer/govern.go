@@ -149,6 +149,7 @@ func (p *Producer) escalate(e *shared.Envelope, record []byte, err error, pol Po
 	if out.Escalated {
 		ov := p.NewOverride(shared.Override{DecisionID: d.DecisionID, ReviewerID: pol.ReviewerID, NewAction: out.Decision.Action,
 			Reason: clipReason(fmt.Sprintf("fail-safe escalation from %s: the decision could not be audited: %v", d.Action, err))})
+		ov.RecordedBy = e.RecordedBy // recorded for whom the decision was
 		records = append(records, spoolRecord{e: ov})
 	}
 	out.Spooled, out.SpoolErr = p.spoolRecords(records)

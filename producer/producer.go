@@ -92,6 +92,12 @@ type Config struct {
 	Now func() time.Time
 	// Kafka adds client options (TLS, SASL) to every Kafka client.
 	Kafka []kgo.Opt
+	// RecordedBy, optional, is sealed as the recorded_by of every event
+	// Log, PublishAsync and Govern record without one: whom this service
+	// records for, as it states it (its name, or its Kafka principal).
+	// An id (docs/FORMAT.md section 4). LogEvent publishes the record
+	// ParseEvent checked as it is.
+	RecordedBy string
 }
 
 // Producer publishes audit events. It is safe for concurrent use.
@@ -162,6 +168,9 @@ func New(ctx context.Context, cfg Config) (*Producer, error) {
 	}
 	if !shared.ValidIdentifier(cfg.Environment) {
 		return nil, fmt.Errorf("producer config: Environment %q is not a valid chain id (1 to 128 of A-Z a-z 0-9 . _ -)", cfg.Environment)
+	}
+	if err := shared.CheckID("RecordedBy", cfg.RecordedBy); cfg.RecordedBy != "" && err != nil {
+		return nil, fmt.Errorf("producer config: %w", err)
 	}
 	if cfg.Topic == "" {
 		cfg.Topic = topics.Decisions(cfg.Environment)
@@ -426,12 +435,16 @@ func (p *Producer) value(e *shared.Envelope) ([]byte, error) {
 	if e.Environment != p.cfg.Environment {
 		return nil, &shared.FieldError{Field: "environment", Reason: fmt.Sprintf("is %q, this producer records %q", e.Environment, p.cfg.Environment)}
 	}
-	if e.OccurredAt.Location() == time.UTC {
+	by := e.RecordedBy == "" && p.cfg.RecordedBy != ""
+	if e.OccurredAt.Location() == time.UTC && !by {
 		return e.Record()
 	}
-	utc := *e
-	utc.OccurredAt = e.OccurredAt.UTC()
-	return utc.Record()
+	cp := *e
+	cp.OccurredAt = e.OccurredAt.UTC()
+	if by {
+		cp.RecordedBy = p.cfg.RecordedBy
+	}
+	return cp.Record()
 }
 
 // produce publishes records and waits for their acks, but never past the

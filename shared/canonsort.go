@@ -19,6 +19,9 @@ func canonicalSorted(in []byte, maxDepth int, out []byte) (_ []byte, ok bool) {
 type topMember struct {
 	name  []byte // as it is written between quotes: no escape needed
 	value string
+	// refused: a text that holds the member itself is not taken (ok
+	// false), and the strict parser names the error.
+	refused bool
 }
 
 // canonicalSortedWith is canonicalSorted, adding each of extra that the
@@ -50,7 +53,7 @@ type sortWriter struct {
 	scratch []byte
 	// extra[:nExtra] are the members to add (held here, not in a slice
 	// of the caller's, which would be one more allocation per text).
-	extra  [3]topMember
+	extra  [4]topMember
 	nExtra int
 	spaces bool // whitespace between tokens is skipped
 	values int  // values begun
@@ -198,6 +201,9 @@ func (w *sortWriter) object(depth int) bool {
 	if depth == 1 {
 		for _, x := range w.extra[:w.nExtra] {
 			if slices.ContainsFunc(members, func(m member) bool { return string(m.name) == string(x.name) }) {
+				if x.refused {
+					return false
+				}
 				continue
 			}
 			if len(members) > 0 {

@@ -68,6 +68,11 @@ type Envelope struct {
 	Environment string `json:"environment"`
 	// OccurredAt is when the event happened at its source, RFC 3339 in UTC.
 	OccurredAt time.Time `json:"occurred_at"`
+	// RecordedBy, optional, is who the publisher says it recorded the event
+	// for: `aegis ingest` sets "token:" and the name of the bearer token
+	// the request came with, and refuses a body that sets it. It is what
+	// the publisher states, sealed as stated (docs/FORMAT.md section 4).
+	RecordedBy string `json:"recorded_by,omitempty"`
 
 	Decision *Decision `json:"decision,omitempty"`
 	Override *Override `json:"override,omitempty"`
@@ -190,6 +195,19 @@ func fieldErr(field, format string, args ...any) error {
 	return &FieldError{Field: field, Reason: fmt.Sprintf(format, args...)}
 }
 
+// CheckID applies the id rule of docs/FORMAT.md section 4 to v, and the
+// rule of section 3 that text is UTF-8 without noncharacters: the error,
+// a *FieldError, names field.
+func CheckID(field, v string) error {
+	if err := checkID(field, v); err != nil {
+		return err
+	}
+	if !isIJSONText(v) {
+		return fieldErr(field, "is not UTF-8 text without noncharacters")
+	}
+	return nil
+}
+
 // checkID applies the id rule: 1 to MaxIDLen bytes, at least one
 // character other than a space, and no control character (below U+0020, or
 // U+007F).
@@ -259,7 +277,7 @@ func (e *Envelope) Record() ([]byte, error) {
 // fuzzer and differential tests hold the two paths to the same bytes.
 func (e *Envelope) fastRecord() (_ []byte, ok bool) {
 	id := func(s string) bool { return checkID("", s) == nil && isIJSONText(s) }
-	if !id(e.EventID) || !ValidIdentifier(e.Environment) {
+	if !id(e.EventID) || !ValidIdentifier(e.Environment) || (e.RecordedBy != "" && !id(e.RecordedBy)) {
 		return nil, false
 	}
 	var tbuf [40]byte
@@ -387,6 +405,9 @@ func (e *Envelope) appendJSON(b []byte, metadata, occurred []byte) ([]byte, erro
 		b = str(append(b, ','), "reviewer_id", o.ReviewerID)
 		b = append(b, '}')
 	}
+	if e.RecordedBy != "" {
+		b = str(append(b, ','), "recorded_by", e.RecordedBy)
+	}
 	b = str(append(b, ','), "type", string(e.Type))
 	return append(b, '}'), nil
 }
@@ -438,6 +459,16 @@ type Defaults struct {
 	Type       EventType
 	EventID    string
 	OccurredAt time.Time
+	// RecordedBy, when not empty, is set as the record's recorded_by, and
+	// a record that sets recorded_by itself is refused: the caller of an
+	// HTTP API must not state whom it records for.
+	RecordedBy string
+}
+
+// recordedBySet is the error of a record that sets recorded_by where
+// the service sets it.
+func recordedBySet() error {
+	return fieldErr("recorded_by", "is set by the service from the credential the record came with; leave it out")
 }
 
 // CompleteRecord is ParseRecord for a record that may leave out type,
@@ -462,6 +493,12 @@ func completeStrict(raw []byte, d Defaults) (*Envelope, []byte, error) {
 	v, err := parseJSON(raw, recordOptions(false))
 	if err != nil {
 		return nil, nil, asFieldError(err)
+	}
+	if v.kind == jsonObject && d.RecordedBy != "" {
+		if _, ok := v.member("recorded_by"); ok {
+			return nil, nil, recordedBySet()
+		}
+		v.members = append(v.members, jsonMember{name: "recorded_by", value: jsonValue{kind: jsonString, text: d.RecordedBy}})
 	}
 	if v.kind == jsonObject {
 		for _, m := range []jsonMember{
@@ -518,7 +555,7 @@ func decodeEnvelope(v *jsonValue) (*Envelope, error) {
 		return nil, fieldErr("type", "unknown event type %q", clip(typ))
 	}
 	var errs fieldErrs
-	errs.add(objectFields(v, "", []string{"type", "event_id", "environment", "occurred_at", payload}, nil))
+	errs.add(objectFields(v, "", []string{"type", "event_id", "environment", "occurred_at", payload}, []string{"recorded_by"}))
 	if e.EventID, err = getString(v, "", "event_id"); !errs.add(err) {
 		errs.add(checkID("event_id", e.EventID))
 	}
@@ -527,6 +564,11 @@ func decodeEnvelope(v *jsonValue) (*Envelope, error) {
 	}
 	e.OccurredAt, err = getTime(v, "", "occurred_at")
 	errs.add(err)
+	if _, ok := v.member("recorded_by"); ok {
+		if e.RecordedBy, err = getString(v, "", "recorded_by"); !errs.add(err) {
+			errs.add(checkID("recorded_by", e.RecordedBy))
+		}
+	}
 	if p, ok := v.member(payload); ok {
 		switch e.Type {
 		case TypeDecision:

@@ -172,3 +172,55 @@ func TestFastRecordAgreesWithTheFullPath(t *testing.T) {
 		t.Errorf("the fast path took only %d of the valid cases", accepted)
 	}
 }
+
+// recorded_by is optional; present, it is an id, sealed as stated. Where
+// the service sets it (Defaults.RecordedBy), a body that states it itself,
+// plainly or with its name escaped, is refused by both paths, naming it.
+func TestRecordedBy(t *testing.T) {
+	at := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+	env := &Envelope{Type: TypeOverride, EventID: "e1", Environment: "prod", OccurredAt: at, RecordedBy: "token:review-tool",
+		Override: &Override{DecisionID: "d1", ReviewerID: "alice", NewAction: ActionBlock, Reason: "fraud"}}
+	record, err := env.Record()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `"reason":"fraud","reviewer_id":"alice"},"recorded_by":"token:review-tool","type":"override"}`; !bytes.HasSuffix(record, []byte(want)) {
+		t.Fatalf("recorded_by not in its canonical place: %s", record)
+	}
+	back, _, err := ParseRecord(record)
+	if err != nil || back.RecordedBy != "token:review-tool" {
+		t.Fatalf("read back %+v, %v", back, err)
+	}
+	checkFastPath(t, env)
+	for _, bad := range []string{`""`, `"   "`, `"a\tb"`, `7`, `null`, `"` + strings.Repeat("x", MaxIDLen+1) + `"`} {
+		raw := bytes.Replace(record, []byte(`"token:review-tool"`), []byte(bad), 1)
+		if _, _, err := ParseRecord(raw); err == nil || FieldErrorsOf(err)[0].Field != "recorded_by" {
+			t.Errorf("recorded_by %s: %v", bad, err)
+		}
+	}
+	env.RecordedBy = "a\x01b"
+	if err := env.Validate(); err == nil || FieldErrorsOf(err)[0].Field != "recorded_by" {
+		t.Errorf("Validate of a control character in recorded_by: %v", err)
+	}
+
+	d := Defaults{Type: TypeDecision, EventID: "ev-1", OccurredAt: at, RecordedBy: "token:svc"}
+	body := `{"environment":"prod","decision":{"decision_id":"d","action":"ALLOW","confidence_score":0.5,"policy_version":"p","user_id":"u","session_id":"s"}}`
+	for name, complete := range map[string]func([]byte, Defaults) (*Envelope, []byte, error){"CompleteRecord": CompleteRecord, "strict": completeStrict} {
+		got, rec, err := complete([]byte(body), d)
+		if err != nil || got.RecordedBy != "token:svc" || !bytes.Contains(rec, []byte(`,"recorded_by":"token:svc","type":"decision"}`)) {
+			t.Errorf("%s: %+v %s %v", name, got, rec, err)
+		}
+		for _, stated := range []string{`{"recorded_by":"token:svc",`, `{"recorded_by":"token:other",`, `{"recorded\u005fby":"token:other",`, "{ \"recorded_by\" : \"x\" ,"} {
+			raw := strings.Replace(body, "{", stated, 1)
+			if _, _, err := complete([]byte(raw), d); err == nil || FieldErrorsOf(err)[0].Field != "recorded_by" {
+				t.Errorf("%s took a body stating recorded_by (%s): %v", name, raw, err)
+			}
+		}
+	}
+	// Without a service's value, a body may state it (the Go producer's
+	// callers, and records read from the topic).
+	raw := strings.Replace(body, "{", `{"recorded_by":"svc-a",`, 1)
+	if got, _, err := CompleteRecord([]byte(raw), Defaults{Type: TypeDecision, EventID: "e", OccurredAt: at}); err != nil || got.RecordedBy != "svc-a" {
+		t.Errorf("a stated recorded_by without Defaults.RecordedBy: %+v %v", got, err)
+	}
+}

@@ -23,6 +23,8 @@ var (
 	sourceMembers    = []string{"offset", "partition", "timestamp", "topic"}
 	decisionEvent    = []string{"decision", "environment", "event_id", "occurred_at", "type"}
 	overrideEvent    = []string{"environment", "event_id", "occurred_at", "override", "type"}
+	decisionEventBy  = []string{"decision", "environment", "event_id", "occurred_at", "recorded_by", "type"}
+	overrideEventBy  = []string{"environment", "event_id", "occurred_at", "override", "recorded_by", "type"}
 	decisionMembers  = []string{"action", "confidence_score", "decision_id", "policy_version", "session_id", "user_id"}
 	decisionMetadata = []string{"action", "confidence_score", "decision_id", "metadata", "policy_version", "session_id", "user_id"}
 	overrideMembers  = []string{"decision_id", "new_action", "reason", "reviewer_id"}
@@ -143,16 +145,23 @@ type envelopeIDs struct {
 // are substrings of text, and it needs room for either payload).
 func (s *canonScanner) envelope(text string, obj int, into *eventWithPayload) (envelopeIDs, bool) {
 	var ids envelopeIDs
-	var m [5]int
+	var m [6]int
 	var payload int
-	isDecision := s.children(obj, decisionEvent, m[:])
+	by := -1 // recorded_by's member, when the event has one
+	isDecision := false
 	switch {
-	case isDecision:
-		payload = m[0]
+	case s.children(obj, decisionEvent, m[:5]):
+		isDecision, payload = true, m[0]
 		m[0], m[1], m[2], m[3] = m[1], m[2], m[3], m[4] // environment, event_id, occurred_at, type
-	case s.children(obj, overrideEvent, m[:]):
+	case s.children(obj, overrideEvent, m[:5]):
 		payload = m[3]
 		m[3] = m[4]
+	case s.children(obj, decisionEventBy, m[:]):
+		isDecision, payload, by = true, m[0], m[4]
+		m[0], m[1], m[2], m[3] = m[1], m[2], m[3], m[5]
+	case s.children(obj, overrideEventBy, m[:]):
+		payload, by = m[3], m[4]
+		m[3] = m[5]
 	default:
 		return ids, false
 	}
@@ -162,6 +171,13 @@ func (s *canonScanner) envelope(text string, obj int, into *eventWithPayload) (e
 	typ, ok4 := s.str(text, m[3])
 	if !(ok1 && ok2 && ok3 && ok4) || !s.isObject(payload) || !ValidIdentifier(env) || checkID("", eventID) != nil {
 		return ids, false
+	}
+	var recordedBy string
+	if by >= 0 {
+		var ok bool
+		if recordedBy, ok = s.str(text, by); !ok || checkID("", recordedBy) != nil {
+			return ids, false
+		}
 	}
 	at, err := ParseTime(occurred)
 	if err != nil {
@@ -187,7 +203,7 @@ func (s *canonScanner) envelope(text string, obj int, into *eventWithPayload) (e
 	}
 	if ok && into != nil {
 		e := &into.e
-		e.Type, e.EventID, e.Environment, e.OccurredAt = EventType(typ), eventID, env, at
+		e.Type, e.EventID, e.Environment, e.OccurredAt, e.RecordedBy = EventType(typ), eventID, env, at, recordedBy
 	}
 	return ids, ok
 }
@@ -303,6 +319,7 @@ func prepareFast(es *entryWithSource, chain string, src Source, raw []byte) (*En
 var (
 	nameEventID    = []byte("event_id")
 	nameOccurredAt = []byte("occurred_at")
+	nameRecordedBy = []byte("recorded_by")
 	nameType       = []byte("type")
 )
 
@@ -318,7 +335,12 @@ var (
 // record and envelope are the strict path's, byte for byte and field for
 // field (FuzzCompleteRecordFast).
 func completeFast(raw []byte, d Defaults) (_ *Envelope, record []byte, ok bool) {
-	extra := []topMember{{nameEventID, d.EventID}, {nameOccurredAt, FormatTime(d.OccurredAt)}, {nameType, string(d.Type)}}
+	all := [...]topMember{{name: nameEventID, value: d.EventID}, {name: nameOccurredAt, value: FormatTime(d.OccurredAt)},
+		{name: nameType, value: string(d.Type)}, {name: nameRecordedBy, value: d.RecordedBy, refused: true}}
+	extra := all[:3]
+	if d.RecordedBy != "" {
+		extra = all[:]
+	}
 	record, ok = canonicalSortedWith(raw, MaxDepth, make([]byte, 0, len(raw)+len(d.EventID)+len(d.Type)+80), extra, true)
 	if !ok {
 		return nil, nil, false

@@ -379,19 +379,23 @@ var completeSeeds = []string{
 // same envelope field for field, with the same defaults.
 func FuzzCompleteRecordFast(f *testing.F) {
 	for i, b := range completeSeeds {
-		f.Add([]byte(b), "decision", "6f1c2b1e-3a6d-4f7e-9d0c-1b2a3c4d5e6f", int64(1764235799987+i))
-		f.Add([]byte(b), "override", "e\u00e9", int64(-62167219200001))
+		f.Add([]byte(b), "decision", "6f1c2b1e-3a6d-4f7e-9d0c-1b2a3c4d5e6f", int64(1764235799987+i), "")
+		f.Add([]byte(b), "override", "e\u00e9", int64(-62167219200001), "token:svc")
 	}
 	// Metadata nested to the deepest the record may be (MaxDepth, the
 	// metadata object at depth 3), and one level deeper.
 	for _, arrays := range []int{MaxDepth - 3, MaxDepth - 2} {
 		deep := strings.Replace(completeSeeds[0], `"DE"`, strings.Repeat("[", arrays)+strings.Repeat("]", arrays), 1)
-		f.Add([]byte(deep), "decision", "e", int64(0))
+		f.Add([]byte(deep), "decision", "e", int64(0), "")
 	}
-	f.Add([]byte(completeSeeds[0]), "decision", "", int64(0))
-	f.Add([]byte(completeSeeds[0]), "decision", "a\"b", int64(253402300800000))
-	f.Fuzz(func(t *testing.T, raw []byte, typ, eventID string, ms int64) {
-		d := Defaults{Type: EventType(typ), EventID: eventID, OccurredAt: time.UnixMilli(ms)}
+	f.Add([]byte(completeSeeds[0]), "decision", "", int64(0), "")
+	f.Add([]byte(completeSeeds[0]), "decision", "a\"b", int64(253402300800000), "token:a\tb")
+	// A body stating recorded_by itself, plainly and escaped, where the
+	// service sets it.
+	f.Add([]byte(strings.Replace(completeSeeds[0], `{`, `{"recorded_by":"token:x",`, 1)), "decision", "e", int64(0), "token:x")
+	f.Add([]byte(strings.Replace(completeSeeds[0], `{`, `{"recorded\u005fby":"token:x",`, 1)), "decision", "e", int64(0), "token:x")
+	f.Fuzz(func(t *testing.T, raw []byte, typ, eventID string, ms int64, by string) {
+		d := Defaults{Type: EventType(typ), EventID: eventID, OccurredAt: time.UnixMilli(ms), RecordedBy: by}
 		fast, fastRecord, ok := completeFast(raw, d)
 		if !ok {
 			return

@@ -149,6 +149,21 @@ var vectorInputs = []entryInput{
 		Input:   `{"type":"decision","event_id":"evt-0011","environment":"prod","occurred_at":"2026-11-27T09:29:59Z","decision":{"decision_id":"dec-0011","action":"ALLOW","confidence_score":0.1,"policy_version":"p1","user_id":"u","session_id":"s"}}`,
 		KafkaMS: 253402300800000},
 	{Name: "invalid-empty-record", Description: "an empty record: size 0, no raw, the SHA-256 of no bytes", Input: ""},
+	{Name: "override-recorded-by", Description: "an override stating whom it was recorded for (recorded_by, optional): sealed as stated, between override and type",
+		Input: `{"type":"override","event_id":"evt-0012","environment":"prod","occurred_at":"2026-11-27T09:31:00Z","recorded_by":"token:review-tool","override":{"decision_id":"dec-0001","reviewer_id":"rev-7","new_action":"ALLOW","reason":"customer verified by phone"}}`},
+	{Name: "invalid-recorded-by-empty", Description: "recorded_by is an id when present: an empty one is sealed as INVALID",
+		Input: `{"type":"decision","event_id":"evt-0013","environment":"prod","occurred_at":"2026-11-27T09:29:59Z","recorded_by":"","decision":{"decision_id":"dec-0013","action":"ALLOW","confidence_score":0.1,"policy_version":"p1","user_id":"u","session_id":"s"}}`},
+}
+
+// vectorInput returns the entry vector named name and its index.
+func vectorInput(t testing.TB, name string) (entryInput, int) {
+	for i, in := range vectorInputs {
+		if in.Name == name {
+			return in, i
+		}
+	}
+	t.Fatalf("no entry vector %s", name)
+	return entryInput{}, 0
 }
 
 func buildEntryVector(t testing.TB, in entryInput, seq uint64) Vector {
@@ -229,6 +244,7 @@ func lineVectors(t *testing.T) []Vector {
 	inv := buildEntryVector(t, vectorInputs[6], 48) // invalid-not-json
 	gen := buildEntryVector(t, vectorInputs[0], 0)
 	evBody, invBody, genBody := ev.CanonicalBody, inv.CanonicalBody, gen.CanonicalBody
+	emptyRecord, _ := vectorInput(t, "invalid-empty-record")
 	reject := func(name, rule, desc, line string) Vector {
 		return Vector{Name: "reject-line-" + name, Kind: "line", Expect: "reject", Rule: rule, Description: desc, Line: line}
 	}
@@ -246,7 +262,7 @@ func lineVectors(t *testing.T) []Vector {
 	return []Vector{
 		accept("time-trailing-zero", "a fraction with a trailing zero is allowed in entries (the sealer writes none)",
 			rehash(t, mustReplace(t, evBody, `"sealed_at":"2026-11-27T09:30:00.123456Z"`, `"sealed_at":"2026-11-27T09:30:00.1234560Z"`), EntryEvent)),
-		accept("invalid-empty", "an INVALID entry of an empty record: no raw, size 0, SHA-256 of nothing", buildEntryVector(t, vectorInputs[len(vectorInputs)-1], 9).Line),
+		accept("invalid-empty", "an INVALID entry of an empty record: no raw, size 0, SHA-256 of nothing", buildEntryVector(t, emptyRecord, 9).Line),
 		reject("hash", "section 5", "one hex digit of the hash changed", string(flipped)),
 		reject("whitespace", "section 3: lines are canonical", "a space after a comma (rehashed)",
 			rehash(t, mustReplace(t, evBody, `,"seq"`, `, "seq"`), EntryEvent)),
@@ -270,6 +286,12 @@ func lineVectors(t *testing.T) []Vector {
 			rehash(t, mustReplace(t, evBody, `"environment":"prod"`, `"environment":"staging"`), EntryEvent)),
 		reject("event-id-control", "section 4: ids", "a user_id holding a tab",
 			rehash(t, mustReplace(t, evBody, `"user_id":"user-42"`, `"user_id":"user\t42"`), EntryEvent)),
+		reject("event-recorded-by-number", "section 4: recorded_by is an id", "an EVENT whose recorded_by is the number 7",
+			rehash(t, mustReplace(t, evBody, `"occurred_at":"2026-11-27T09:29:59.5Z"`, `"occurred_at":"2026-11-27T09:29:59.5Z","recorded_by":7`), EntryEvent)),
+		reject("event-recorded-by-control", "section 4: recorded_by is an id", "an EVENT whose recorded_by holds a line feed",
+			rehash(t, mustReplace(t, evBody, `"occurred_at":"2026-11-27T09:29:59.5Z"`, `"occurred_at":"2026-11-27T09:29:59.5Z","recorded_by":"token:a\nb"`), EntryEvent)),
+		reject("event-recorded-by-misplaced", "section 3: lines are canonical", "recorded_by written after type (rehashed)",
+			rehash(t, mustReplace(t, evBody, `"type":"decision"}`, `"type":"decision","recorded_by":"svc"}`), EntryEvent)),
 		reject("event-time-offset", "section 2.2", "occurred_at with +00:00",
 			rehash(t, mustReplace(t, evBody, `"occurred_at":"2026-11-27T09:29:59.5Z"`, `"occurred_at":"2026-11-27T09:29:59.5+00:00"`), EntryEvent)),
 		reject("sealed-at-offset", "section 2.2", "sealed_at with +00:00",

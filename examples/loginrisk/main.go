@@ -141,7 +141,7 @@ func main() {
 	logger, _ := zap.NewDevelopment(zap.AddStacktrace(zap.ErrorLevel))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	audit, err := producer.New(ctx, producer.Config{Brokers: []string{*brokers}, Environment: *env, SpoolDir: *spool,
+	audit, err := producer.New(ctx, producer.Config{Brokers: []string{*brokers}, Environment: *env, SpoolDir: *spool, RecordedBy: "loginrisk",
 		Timeout: 2 * time.Second, Logger: logger})
 	if err != nil {
 		log.Fatal(err)

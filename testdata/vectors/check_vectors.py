@@ -525,8 +525,10 @@ def check_event(ev, chain):
     t = ev.get("type")
     if not isinstance(t, str) or t not in ("decision", "override"):
         refuse("4", f"event type {t!r} is not decision or override")
-    exact_members(ev, ("type", "event_id", "environment", "occurred_at", t), what="event", section="4")
+    exact_members(ev, ("type", "event_id", "environment", "occurred_at", t), ("recorded_by",), what="event", section="4")
     check_id(ev["event_id"], "event_id")
+    if "recorded_by" in ev:
+        check_id(ev["recorded_by"], "recorded_by")
     env = ev["environment"]
     if not is_identifier(env):
         refuse("4/2.1", f"environment {env!r} is not an identifier")

@@ -11,7 +11,9 @@
 //	auditor     9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d   *              read
 //
 // The name identifies the caller in logs and metrics (the token itself is
-// never logged); "*" allows every environment. The uses are "record",
+// never logged), and ingest seals it with every event the token records
+// (recorded_by "token:<name>"): at most 128 bytes of UTF-8 text without
+// control characters. "*" allows every environment. The uses are "record",
 // "read" or "record,read"; a line without them (the format before uses
 // existed) may do both, and the services warn of such tokens at start.
 // Tokens are at least 16 characters of printable ASCII; blank lines and
@@ -34,6 +36,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"go.uber.org/zap"
 )
@@ -193,6 +197,9 @@ func parseSet(r io.Reader, name string) (*tokenSet, error) {
 				return nil, fmt.Errorf("token file %s line %d: the token of %q has a character that is not printable ASCII", name, n, pname)
 			}
 		}
+		if err := checkName(pname); err != nil {
+			return nil, fmt.Errorf("token file %s line %d: the name %q %v", name, n, pname, err)
+		}
 		if names[pname] {
 			return nil, fmt.Errorf("token file %s line %d: name %q appears twice", name, n, pname)
 		}
@@ -325,4 +332,25 @@ func ClientCertificate(r *http.Request) []zap.Field {
 		return nil
 	}
 	return []zap.Field{zap.String("client_certificate", r.TLS.PeerCertificates[0].Subject.String())}
+}
+
+// MaxNameLength is the longest token name: ingest seals "token:" and the
+// name as an id, which may be 256 bytes.
+const MaxNameLength = 128
+
+// checkName applies the rule of a token's name: ingest seals it with the
+// events it records, so it is text an audit trail can hold.
+func checkName(name string) error {
+	if len(name) > MaxNameLength {
+		return fmt.Errorf("is %d bytes, longer than %d", len(name), MaxNameLength)
+	}
+	if !utf8.ValidString(name) {
+		return errors.New("is not UTF-8")
+	}
+	for _, r := range name {
+		if unicode.IsControl(r) || (r >= 0xFDD0 && r <= 0xFDEF) || r&0xFFFE == 0xFFFE {
+			return errors.New("holds a control character or a noncharacter")
+		}
+	}
+	return nil
 }

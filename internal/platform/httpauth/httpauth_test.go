@@ -68,6 +68,11 @@ func TestParseRefusesBadFiles(t *testing.T) {
 		{"a 0123456789abcdef prod,*", "comma-separated"},
 		{"a 0123456789abcdef\x7f prod", "printable ASCII"},
 		{"# nothing\n\n", "no tokens"},
+		{"a\x01b 0123456789abcdef prod", "control character"},
+		{"a\u009bb 0123456789abcdef prod", "control character"},
+		{"a\xffb 0123456789abcdef prod", "not UTF-8"},
+		{"a\uffffb 0123456789abcdef prod", "noncharacter"},
+		{strings.Repeat("n", MaxNameLength+1) + " 0123456789abcdef prod", "longer than 128"},
 	} {
 		_, err := Parse(strings.NewReader(c.file), "f")
 		if err == nil || !strings.Contains(err.Error(), c.want) {

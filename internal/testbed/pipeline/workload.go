@@ -21,7 +21,8 @@ type Workload struct {
 }
 
 // NewWorkload builds decisions and overrides for chain from seed, with ids
-// starting with idPrefix. Events are
+// starting with idPrefix; every override and every third decision state
+// whom they were recorded for (recorded_by). Events are
 // spread over the hour before start, in time order; each override follows
 // its decision.
 func NewWorkload(chain, idPrefix string, decisions, overrides, users, seed int, start time.Time) *Workload {
@@ -56,6 +57,9 @@ func NewWorkload(chain, idPrefix string, decisions, overrides, users, seed int, 
 				Metadata: meta,
 			},
 		}
+		if i%3 == 0 { // some services state whom they record for, some do not
+			d.RecordedBy = "loginrisk"
+		}
 		w.Events = append(w.Events, d)
 		w.Decisions = append(w.Decisions, d)
 		// Reviewers override decisions that stopped a customer: every
@@ -72,6 +76,7 @@ func NewWorkload(chain, idPrefix string, decisions, overrides, users, seed int, 
 					DecisionID: d.Decision.DecisionID, ReviewerID: fmt.Sprintf("reviewer-%02d", r.IntN(12)),
 					NewAction: shared.ActionAllow, Reason: "customer verified identity by phone",
 				},
+				RecordedBy: "token:review-console",
 			}
 			w.Events = append(w.Events, o)
 			w.Overrides = append(w.Overrides, o)

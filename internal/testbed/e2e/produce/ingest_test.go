@@ -293,6 +293,11 @@ func TestIngestOverTheRealStack(t *testing.T) {
 		if !ids[env.EventID] && env.EventID != prob.EventID {
 			t.Errorf("sealed event %s (decision %s) was never answered 201", env.EventID, env.DecisionID())
 		}
+		// Each event is sealed with the token it came with; the
+		// escalation with the token of the decision it escalates.
+		if env.RecordedBy != ingest.RecordedBy("svc") {
+			t.Errorf("sealed event %s recorded_by %q, want %q", env.EventID, env.RecordedBy, ingest.RecordedBy("svc"))
+		}
 	}
 
 	resp, err := in.client.Get(in.base + "/metrics")
