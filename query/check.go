@@ -101,6 +101,7 @@ func CheckProof(h *History, rep shared.ProofReport) []string {
 			add("user_id", d.UserID, x.UserID, x.UserID == d.UserID)
 			add("session_id", d.SessionID, x.SessionID, x.SessionID == d.SessionID)
 			add("metadata", string(d.Metadata), string(x.Metadata), bytes.Equal(x.Metadata, d.Metadata))
+			add("recorded_by", d.RecordedBy, env.RecordedBy, env.RecordedBy == d.RecordedBy)
 			return diff
 		}
 	}
@@ -139,6 +140,7 @@ func CheckProof(h *History, rep shared.ProofReport) []string {
 			add("reviewer_id", o.ReviewerID, x.ReviewerID, x.ReviewerID == o.ReviewerID)
 			add("new_action", o.NewAction, x.NewAction, string(x.NewAction) == o.NewAction)
 			add("reason", o.Reason, x.Reason, x.Reason == o.Reason)
+			add("recorded_by", o.RecordedBy, env.RecordedBy, env.RecordedBy == o.RecordedBy)
 			return diff
 		})
 	}

@@ -60,6 +60,20 @@ func TestCheckProofRefusesWhatTheIndexSaysSetTheCurrentState(t *testing.T) {
 	if bad := query.CheckProof(h, rep); len(bad) != 0 {
 		t.Fatalf("the honest answer: %v", bad)
 	}
+	// Whom the event was recorded for: the index may neither name a
+	// credential the event does not state nor change the one it states.
+	h.RecordedBy = "token:admin"
+	if bad := query.CheckProof(h, rep); len(bad) != 1 || !strings.Contains(bad[0], "recorded_by") {
+		t.Fatalf("recorded_by added by the index: %v, want it refused", bad)
+	}
+	e.RecordedBy = "token:svc"
+	if bad := query.CheckProof(h, rep); len(bad) != 1 || !strings.Contains(bad[0], "recorded_by") {
+		t.Fatalf("recorded_by changed by the index: %v, want it refused", bad)
+	}
+	h.RecordedBy = "token:svc"
+	if bad := query.CheckProof(h, rep); len(bad) != 0 {
+		t.Fatalf("the honest answer with recorded_by: %v", bad)
+	}
 	h.CurrentSeq = 1_000_007
 	if bad := query.CheckProof(h, rep); len(bad) != 1 || !strings.Contains(bad[0], "set by the entry of seq 1000007; the signed entries say seq 7") {
 		t.Fatalf("a current state said to be set by seq 1000007: %v, want it refused", bad)

@@ -138,6 +138,9 @@ type Decision struct {
 	SessionID       string    `json:"session_id"`
 	// Metadata is the decision's metadata object (absent when none).
 	Metadata json.RawMessage `json:"metadata,omitempty"`
+	// RecordedBy is whom the publisher recorded the event for, as it
+	// stated it (docs/FORMAT.md section 4; absent when it did not).
+	RecordedBy string `json:"recorded_by,omitempty"`
 	// CurrentAction is Action, or the new action of the latest override;
 	// CurrentSeq the seq of the entry that set it.
 	CurrentAction string `json:"current_action"`
@@ -153,7 +156,9 @@ type Override struct {
 	ReviewerID string    `json:"reviewer_id"`
 	NewAction  string    `json:"new_action"`
 	Reason     string    `json:"reason"`
-	Proof      Proof     `json:"proof"`
+	// RecordedBy: see Decision.RecordedBy.
+	RecordedBy string `json:"recorded_by,omitempty"`
+	Proof      Proof  `json:"proof"`
 }
 
 // History is a decision with one page of its overrides, oldest first.
@@ -345,13 +350,13 @@ func (r *Reader) currentOverride(ctx context.Context, d layout.Decision, chain s
 
 func overrideOf(o layout.Override) Override {
 	return Override{DecisionID: o.DecisionID, EventID: o.EventID, OccurredAt: o.OccurredAt,
-		ReviewerID: o.ReviewerID, NewAction: o.NewAction, Reason: o.Reason, Proof: o.Proof}
+		ReviewerID: o.ReviewerID, NewAction: o.NewAction, Reason: o.Reason, RecordedBy: o.RecordedBy, Proof: o.Proof}
 }
 
 func decisionOf(d layout.Decision) Decision {
 	out := Decision{DecisionID: d.DecisionID, EventID: d.EventID, Environment: d.Environment, OccurredAt: d.OccurredAt,
 		Action: d.Action, ConfidenceScore: d.ConfidenceScore, PolicyVersion: d.PolicyVersion, UserID: d.UserID, SessionID: d.SessionID,
-		CurrentAction: d.CurrentAction, CurrentSeq: d.CurrentSeq, Proof: d.Proof}
+		RecordedBy: d.RecordedBy, CurrentAction: d.CurrentAction, CurrentSeq: d.CurrentSeq, Proof: d.Proof}
 	if d.Metadata != "" {
 		if json.Valid([]byte(d.Metadata)) {
 			out.Metadata = json.RawMessage(d.Metadata)

@@ -153,7 +153,7 @@ func summary(e *shared.Entry) string {
 	case env.Decision != nil:
 		return fmt.Sprintf("%s user %s session %s", env.Decision.Action, env.Decision.UserID, env.Decision.SessionID)
 	case env.Override != nil:
-		return fmt.Sprintf("override to %s by %s", env.Override.NewAction, env.Override.ReviewerID)
+		return fmt.Sprintf("override to %s by %s", env.Override.NewAction, reviewer(env.Override.ReviewerID, env.RecordedBy))
 	}
 	return string(env.Type)
 }

@@ -89,7 +89,7 @@ The bundle verifies offline with aegis verify-proof and the verifier key.`,
 				case env.Decision != nil:
 					what = fmt.Sprintf("decision %s by policy %s", env.Decision.Action, env.Decision.PolicyVersion)
 				case env.Override != nil:
-					what = fmt.Sprintf("override to %s by %s", env.Override.NewAction, env.Override.ReviewerID)
+					what = fmt.Sprintf("override to %s by %s", env.Override.NewAction, reviewer(env.Override.ReviewerID, env.RecordedBy))
 				}
 				fmt.Fprintf(c.stdout, "  seq %d %s, %s in %s, checkpoint seq %d signed %s\n", pe.Entry.Seq, what,
 					shared.FormatTime(pe.Envelope.OccurredAt), pe.Object, pe.Checkpoint.Seq, shared.FormatTime(pe.Checkpoint.Time))

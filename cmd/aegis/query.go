@@ -387,6 +387,9 @@ func printHistory(out io.Writer, h *query.History) error {
 	if len(h.Metadata) > 0 {
 		fmt.Fprintf(out, "metadata %s\n", h.Metadata)
 	}
+	if h.RecordedBy != "" {
+		fmt.Fprintf(out, "recorded by %s\n", h.RecordedBy)
+	}
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "SEQ\tOCCURRED AT\tWHAT\tBY\tREASON\tS3 OBJECT:LINE\tENTRY HASH")
 	type row struct {
@@ -398,10 +401,10 @@ func printHistory(out io.Writer, h *query.History) error {
 		rows = append(rows, row{c.Proof, c.OccurredAt.Format(time.RFC3339Nano), "conflicting decision " + c.Action, "event " + c.EventID, "decision id reused"})
 	}
 	for _, o := range h.Overrides {
-		rows = append(rows, row{o.Proof, o.OccurredAt.Format(time.RFC3339Nano), "override to " + o.NewAction, o.ReviewerID, o.Reason})
+		rows = append(rows, row{o.Proof, o.OccurredAt.Format(time.RFC3339Nano), "override to " + o.NewAction, reviewer(o.ReviewerID, o.RecordedBy), o.Reason})
 	}
 	if o := h.CurrentOverride; o != nil {
-		rows = append(rows, row{o.Proof, o.OccurredAt.Format(time.RFC3339Nano), "override to " + o.NewAction + " (current; on a later page)", o.ReviewerID, o.Reason})
+		rows = append(rows, row{o.Proof, o.OccurredAt.Format(time.RFC3339Nano), "override to " + o.NewAction + " (current; on a later page)", reviewer(o.ReviewerID, o.RecordedBy), o.Reason})
 	}
 	for _, r := range rows {
 		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s:%d\t%s\n", r.p.Seq, r.at, r.what, r.by, oneLine(r.cause), r.p.Object, r.p.Line, r.p.Hash)
@@ -413,6 +416,15 @@ func printHistory(out io.Writer, h *query.History) error {
 		fmt.Fprintf(out, "more overrides: --cursor %s\n", h.Next)
 	}
 	return nil
+}
+
+// reviewer names an override's reviewer, and the credential it was
+// recorded with when its publisher stated one (recorded_by).
+func reviewer(id, recordedBy string) string {
+	if recordedBy == "" {
+		return id
+	}
+	return id + " (recorded by " + recordedBy + ")"
 }
 
 func printPage(out io.Writer, p query.Page) error {

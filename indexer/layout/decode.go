@@ -21,7 +21,7 @@ func DecodeDecision(item map[string]types.AttributeValue) (Decision, error) {
 		DecisionID: d.str("decision_id"), EventID: d.str("event_id"), Environment: d.str("environment"),
 		OccurredAt: d.time("occurred_at"), Action: d.str("action"), ConfidenceScore: d.float("confidence_score"),
 		PolicyVersion: d.str("policy_version"), UserID: d.str("user_id"), SessionID: d.str("session_id"),
-		Metadata: d.str("metadata"), CurrentAction: d.str("current_action"), CurrentSeq: d.uint("current_seq"), CurrentSK: d.str("current_sk"),
+		Metadata: d.str("metadata"), RecordedBy: d.str("recorded_by"), CurrentAction: d.str("current_action"), CurrentSeq: d.uint("current_seq"), CurrentSK: d.str("current_sk"),
 		Proof: d.proof(),
 	}
 	return out, d.err
@@ -34,7 +34,8 @@ func DecodeOverride(item map[string]types.AttributeValue) (Override, error) {
 		PK: d.str(AttrPK), SK: d.str(AttrSK),
 		DecisionID: d.str("decision_id"), EventID: d.str("event_id"), Environment: d.str("environment"),
 		OccurredAt: d.time("occurred_at"), ReviewerID: d.str("reviewer_id"), NewAction: d.str("new_action"), Reason: d.str("reason"),
-		Proof: d.proof(),
+		RecordedBy: d.str("recorded_by"),
+		Proof:      d.proof(),
 	}
 	return out, d.err
 }

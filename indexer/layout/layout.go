@@ -156,6 +156,8 @@ type Decision struct {
 	SessionID       string    `dynamodbav:"session_id"`
 	// Metadata is the canonical JSON of the decision's metadata ("" when none).
 	Metadata string `dynamodbav:"metadata,omitempty"`
+	// RecordedBy is the event's recorded_by ("" when it has none).
+	RecordedBy string `dynamodbav:"recorded_by,omitempty"`
 	// CurrentAction is Action, or the NewAction of the latest override
 	// (by seq); CurrentSeq the seq of the entry that set it, and
 	// CurrentSK the sort key of that override's item ("" while the
@@ -185,6 +187,8 @@ type Override struct {
 	ReviewerID  string    `dynamodbav:"reviewer_id"`
 	NewAction   string    `dynamodbav:"new_action"`
 	Reason      string    `dynamodbav:"reason"`
+	// RecordedBy is the event's recorded_by ("" when it has none).
+	RecordedBy string `dynamodbav:"recorded_by,omitempty"`
 	Proof
 }
 
@@ -236,7 +240,7 @@ func EntryItem(e *shared.Entry, rec *shared.SealedRecord) (any, error) {
 				GSI2PK: SessionPK(d.SessionID), GSI2SK: view,
 				DecisionID: d.DecisionID, EventID: env.EventID, Environment: env.Environment, OccurredAt: env.OccurredAt.UTC(),
 				Action: string(d.Action), ConfidenceScore: d.ConfidenceScore, PolicyVersion: d.PolicyVersion,
-				UserID: d.UserID, SessionID: d.SessionID, Metadata: string(d.Metadata),
+				UserID: d.UserID, SessionID: d.SessionID, Metadata: string(d.Metadata), RecordedBy: env.RecordedBy,
 				CurrentAction: string(d.Action), CurrentSeq: proof.Seq, Proof: proof,
 			}, nil
 		case env.Override != nil:
@@ -244,7 +248,7 @@ func EntryItem(e *shared.Entry, rec *shared.SealedRecord) (any, error) {
 			return Override{
 				PK: DecisionPK(o.DecisionID), SK: SKOverride + ts + "#" + env.EventID,
 				DecisionID: o.DecisionID, EventID: env.EventID, Environment: env.Environment, OccurredAt: env.OccurredAt.UTC(),
-				ReviewerID: o.ReviewerID, NewAction: string(o.NewAction), Reason: o.Reason, Proof: proof,
+				ReviewerID: o.ReviewerID, NewAction: string(o.NewAction), Reason: o.Reason, RecordedBy: env.RecordedBy, Proof: proof,
 			}, nil
 		}
 		return nil, fmt.Errorf("seq %d: event type %q has no index view", e.Seq, env.Type)

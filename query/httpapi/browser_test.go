@@ -279,6 +279,33 @@ func TestPageInBrowser(t *testing.T) {
 		}
 	})
 
+	// Whom an event was recorded for (recorded_by) is shown, and checked:
+	// an index that names another credential, or one where the event
+	// states none, fails.
+	t.Run("an index item that changes whom a decision was recorded for fails", func(t *testing.T) {
+		var stated, unstated string
+		for _, d := range f.w.Decisions {
+			switch id := d.Decision.DecisionID; {
+			case id == f.good || id == f.tamperedAction || id == f.tamperedLine:
+			case d.RecordedBy != "" && stated == "":
+				stated = id
+			case d.RecordedBy == "" && unstated == "":
+				unstated = id
+			}
+		}
+		p.open("#decision=" + stated)
+		if v, checks := p.verdict("verdict", "checks"); v != "pass" || !strings.Contains(p.text("#d-fields"), "recorded byloginrisk") {
+			t.Fatalf("untouched: verdict %s: %s; fields %s", v, checks, p.text("#d-fields"))
+		}
+		for _, id := range []string{stated, unstated} {
+			f.tamper(t, id, "recorded_by", &types.AttributeValueMemberS{Value: "token:admin"})
+			p.open("#decision=" + id)
+			if v, checks := p.verdict("verdict", "checks"); v != "fail" || !strings.Contains(checks, "recorded_by (index \"token:admin\"") {
+				t.Fatalf("recorded_by changed in the index of %s: verdict %s: %s", id, v, checks)
+			}
+		}
+	})
+
 	t.Run("an index item pointing where S3 has no such entry fails", func(t *testing.T) {
 		f.tamper(t, f.tamperedLine, "s3_line", &types.AttributeValueMemberN{Value: "999"})
 		p.open("#decision=" + f.tamperedLine)

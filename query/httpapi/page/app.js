@@ -138,7 +138,7 @@
     fields.textContent = "";
     for (const [k, v] of [["action", h.action], ["confidence", h.confidence_score], ["policy", h.policy_version], ["user", h.user_id],
       ["session", h.session_id], ["environment", h.environment], ["occurred at", h.occurred_at], ["event id", h.event_id],
-      ["metadata", h.metadata === undefined ? "" : JSON.stringify(h.metadata)]]) {
+      ["metadata", h.metadata === undefined ? "" : JSON.stringify(h.metadata)], ["recorded by", h.recorded_by === undefined ? "(not stated)" : h.recorded_by]]) {
       const tr = document.createElement("tr");
       cell(tr, k); cell(tr, v);
       fields.appendChild(tr);
@@ -147,9 +147,12 @@
     hist.textContent = "";
     const rows = [{ p: h.proof, at: h.occurred_at, what: "decision " + h.action, by: "policy " + h.policy_version, reason: "" }];
     for (const c of h.conflicting || []) rows.push({ p: c.proof, at: c.occurred_at, what: "conflicting decision " + c.action, by: c.event_id, reason: "" });
-    for (const o of h.overrides) rows.push({ p: o.proof, at: o.occurred_at, what: "override to " + o.new_action, by: o.reviewer_id, reason: o.reason });
+    // The reviewer the override names, and the credential it was recorded
+    // with when the publisher stated one (recorded_by).
+    const by = (o) => o.recorded_by === undefined ? o.reviewer_id : `${o.reviewer_id} (recorded by ${o.recorded_by})`;
+    for (const o of h.overrides) rows.push({ p: o.proof, at: o.occurred_at, what: "override to " + o.new_action, by: by(o), reason: o.reason });
     const cur = h.current_override;
-    if (cur) rows.push({ p: cur.proof, at: cur.occurred_at, what: "override to " + cur.new_action + " (current; on a later page)", by: cur.reviewer_id, reason: cur.reason });
+    if (cur) rows.push({ p: cur.proof, at: cur.occurred_at, what: "override to " + cur.new_action + " (current; on a later page)", by: by(cur), reason: cur.reason });
     rows.sort((a, b) => a.p.seq - b.p.seq);
     const proofCells = new Map();
     for (const r of rows) {

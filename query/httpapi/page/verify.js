@@ -429,7 +429,8 @@
       return [["type", "decision", ev.type], ["event_id", d.event_id, ev.event_id], ["environment", d.environment, ev.environment],
         ["occurred_at", d.occurred_at, ev.occurred_at], ["decision_id", d.decision_id, x.decision_id], ["action", d.action, x.action],
         ["confidence_score", d.confidence_score, x.confidence_score], ["policy_version", d.policy_version, x.policy_version],
-        ["user_id", d.user_id, x.user_id], ["session_id", d.session_id, x.session_id], ["metadata", d.metadata, x.metadata]];
+        ["user_id", d.user_id, x.user_id], ["session_id", d.session_id, x.session_id], ["metadata", d.metadata, x.metadata],
+        ["recorded_by", d.recorded_by, ev.recorded_by]];
     };
     item("index answer: decision " + h.decision_id, h.proof, decision(h));
     // Of two decision events with one id, the first (by seq) is the
@@ -448,7 +449,8 @@
       item("index answer: override " + o.event_id, o.proof, (ev) => {
         const x = ev.override || {};
         return [["type", "override", ev.type], ["event_id", o.event_id, ev.event_id], ["occurred_at", o.occurred_at, ev.occurred_at],
-          ["decision_id", o.decision_id, x.decision_id], ["reviewer_id", o.reviewer_id, x.reviewer_id], ["new_action", o.new_action, x.new_action], ["reason", o.reason, x.reason]];
+          ["decision_id", o.decision_id, x.decision_id], ["reviewer_id", o.reviewer_id, x.reviewer_id], ["new_action", o.new_action, x.new_action], ["reason", o.reason, x.reason],
+          ["recorded_by", o.recorded_by, ev.recorded_by]];
       });
     }
     checks.push({ name: "current state", ok: h.current_action === rep.currentAction,
