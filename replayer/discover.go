@@ -27,6 +27,10 @@ type DiscoverConfig struct {
 	// UserID, SessionID, DecisionID, if set, keep only events about them
 	// (a decision's overrides are about its decision id).
 	UserID, SessionID, DecisionID string
+	// RecordedBy, if set, keeps only events whose recorded_by is exactly
+	// it (docs/FORMAT.md section 4): what one credential recorded, for
+	// example after its token leaked.
+	RecordedBy string
 	// Type, if set, keeps only entries of that type (event or invalid).
 	Type shared.EntryType
 	// Parallelism is how many objects are read ahead. Default 8.
@@ -280,7 +284,7 @@ func (c *DiscoverConfig) matches(e *shared.Entry) bool {
 	if c.Type != "" && e.Type != c.Type {
 		return false
 	}
-	if c.UserID == "" && c.SessionID == "" && c.DecisionID == "" {
+	if c.UserID == "" && c.SessionID == "" && c.DecisionID == "" && c.RecordedBy == "" {
 		return true
 	}
 	if e.Type != shared.EntryEvent {
@@ -290,7 +294,7 @@ func (c *DiscoverConfig) matches(e *shared.Entry) bool {
 	if err != nil {
 		return false
 	}
-	if c.DecisionID != "" && env.DecisionID() != c.DecisionID {
+	if c.DecisionID != "" && env.DecisionID() != c.DecisionID || c.RecordedBy != "" && env.RecordedBy != c.RecordedBy {
 		return false
 	}
 	if c.UserID != "" || c.SessionID != "" {

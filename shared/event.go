@@ -566,7 +566,11 @@ func decodeEnvelope(v *jsonValue) (*Envelope, error) {
 	errs.add(err)
 	if _, ok := v.member("recorded_by"); ok {
 		if e.RecordedBy, err = getString(v, "", "recorded_by"); !errs.add(err) {
-			errs.add(checkID("recorded_by", e.RecordedBy))
+			if e.RecordedBy == "" { // optional: "is required" would mislead
+				errs.add(fieldErr("recorded_by", "is empty: leave it out, or give an id"))
+			} else {
+				errs.add(checkID("recorded_by", e.RecordedBy))
+			}
 		}
 	}
 	if p, ok := v.member(payload); ok {

@@ -29,10 +29,11 @@ func TestIndependentCases(t *testing.T) {
 		if err := json.Unmarshal(raw, &v); err != nil {
 			t.Fatalf("%s: %v", p, err)
 		}
+		if v.Kind == "log" {
+			continue // held to its verdict by replayer's TestIndependentCases, not passed here
+		}
 		t.Run(v.Name, func(t *testing.T) {
 			switch v.Kind {
-			case "log":
-				return
 			case "entry":
 				sealsAsTheCaseSays(t, v)
 			default:

@@ -22,7 +22,7 @@ import (
 
 // discoverCommand is `aegis discover`: audit discovery straight from S3.
 func (c *common) discoverCommand() *cobra.Command {
-	var from, to, env, user, session, decision, typ string
+	var from, to, env, user, session, decision, recordedBy, typ string
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:         "discover --from T --to T",
@@ -41,7 +41,7 @@ the range.`,
 				return err
 			}
 			cfg := replayer.DiscoverConfig{S3: s3c, Bucket: c.bucket, Prefix: c.prefix, Chain: c.chain, VerifierKey: vkey,
-				UserID: user, SessionID: session, DecisionID: decision, Type: shared.EntryType(typ), Warn: c.warn}
+				UserID: user, SessionID: session, DecisionID: decision, RecordedBy: recordedBy, Type: shared.EntryType(typ), Warn: c.warn}
 			if env != "" {
 				cfg.Chain = env
 			}
@@ -119,6 +119,7 @@ the range.`,
 	f.StringVar(&user, "user", "", "only decisions of this user")
 	f.StringVar(&session, "session", "", "only decisions of this session")
 	f.StringVar(&decision, "decision", "", "only this decision and its overrides")
+	f.StringVar(&recordedBy, "recorded-by", "", "only events recorded for this (their recorded_by; aegis ingest's are token:<token name>)")
 	f.StringVar(&typ, "type", "", "only entries of this type: event or invalid")
 	f.BoolVar(&asJSON, "json", false, "JSON Lines even on a terminal")
 	return cmd

@@ -103,6 +103,26 @@ func TestGetAndListVerify(t *testing.T) {
 	if code, out := aegis(t, append([]string{"discover", "--from", day, "--to", time.Now().UTC().AddDate(0, 0, 1).Format(time.DateOnly)}, flags...)...); code != 0 {
 		t.Fatalf("discover under the right chain: exit %d: %s", code, out)
 	}
+	// What one credential recorded: every event that states it, as the
+	// whole range's listing shows, and no other.
+	tomorrow := time.Now().UTC().AddDate(0, 0, 1).Format(time.DateOnly)
+	_, all := aegis(t, append([]string{"discover", "--json", "--from", day, "--to", tomorrow}, flags...)...)
+	var recorded []string
+	for _, l := range strings.Split(strings.TrimSpace(all), "\n") {
+		if strings.Contains(l, `"recorded_by":"token:review-console"`) {
+			recorded = append(recorded, l)
+		}
+	}
+	code, out = aegis(t, append([]string{"discover", "--json", "--recorded-by", "token:review-console", "--from", day, "--to", tomorrow}, flags...)...)
+	var found []string // the JSON lines, without the summary on standard error
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "{") {
+			found = append(found, l)
+		}
+	}
+	if code != 0 || len(recorded) < len(w.Overrides) || strings.Join(found, "\n") != strings.Join(recorded, "\n") {
+		t.Fatalf("discover --recorded-by: exit %d, want the %d lines of the whole listing that state it:\n%s", code, len(recorded), out)
+	}
 
 	user := w.Decisions[0].Decision.UserID
 	var want []string

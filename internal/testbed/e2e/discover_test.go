@@ -44,8 +44,10 @@ func TestDiscoverFindsExactlyTheRange(t *testing.T) {
 		if i%2 == 1 {
 			user = "u-odd"
 		}
-		rec := fmt.Sprintf(`{"type":"decision","event_id":"evt-%d","environment":%q,"occurred_at":"2026-11-27T09:00:00Z","decision":{"decision_id":"dec-%d","action":"ALLOW","confidence_score":0.5,"policy_version":"p","user_id":%q,"session_id":"s"}}`,
-			i, p.Cfg.Chain, i, user)
+		// Whom each was recorded for: a token that leaked, another, none.
+		by := [...]string{`"recorded_by":"token:leaked",`, `"recorded_by":"token:other",`, ``}[i%3]
+		rec := fmt.Sprintf(`{"type":"decision","event_id":"evt-%d","environment":%q,%s"occurred_at":"2026-11-27T09:00:00Z","decision":{"decision_id":"dec-%d","action":"ALLOW","confidence_score":0.5,"policy_version":"p","user_id":%q,"session_id":"s"}}`,
+			i, p.Cfg.Chain, by, i, user)
 		recs = append(recs, rawRecord{rec, at(s).UnixMilli()})
 	}
 	publishAt(t, p.Cfg.Topic, recs...)
@@ -64,20 +66,25 @@ func TestDiscoverFindsExactlyTheRange(t *testing.T) {
 		user     string
 		want     []int
 		days     int
+		by       string
 	}{
-		{"2026-12-31T12:00:00Z", "2027-01-01T12:00:00Z", "", []int{2, 3, 4}, 2},
-		{"2027-01-31T12:00:00Z", "2027-02-01T03:00:00Z", "", []int{7, 8}, 2},
-		{"2027-02-28T12:00:00Z", "2027-03-01T12:00:00Z", "", []int{10, 11}, 2},
-		{"2027-02-28T12:00:00Z", "2027-03-01T12:00:00.001Z", "", []int{10, 11, 12}, 2},
-		{"2027-01-01T00:00:00Z", "2027-01-01T00:00:00.001Z", "", []int{3}, 1},
-		{"2026-12-01T00:00:00Z", "2027-04-01T00:00:00Z", "u-odd", []int{1, 3, 5, 7, 9, 11, 13}, 121},
-		{"2027-03-02T00:00:00Z", "2027-03-03T00:00:00Z", "", []int{13}, 1},
-		{"2027-03-03T00:00:00Z", "2027-03-05T00:00:00Z", "", nil, 2},
+		{"2026-12-31T12:00:00Z", "2027-01-01T12:00:00Z", "", []int{2, 3, 4}, 2, ""},
+		{"2027-01-31T12:00:00Z", "2027-02-01T03:00:00Z", "", []int{7, 8}, 2, ""},
+		{"2027-02-28T12:00:00Z", "2027-03-01T12:00:00Z", "", []int{10, 11}, 2, ""},
+		{"2027-02-28T12:00:00Z", "2027-03-01T12:00:00.001Z", "", []int{10, 11, 12}, 2, ""},
+		{"2027-01-01T00:00:00Z", "2027-01-01T00:00:00.001Z", "", []int{3}, 1, ""},
+		{"2026-12-01T00:00:00Z", "2027-04-01T00:00:00Z", "u-odd", []int{1, 3, 5, 7, 9, 11, 13}, 121, ""},
+		{"2027-03-02T00:00:00Z", "2027-03-03T00:00:00Z", "", []int{13}, 1, ""},
+		{"2027-03-03T00:00:00Z", "2027-03-05T00:00:00Z", "", nil, 2, ""},
+		// What one credential recorded, and with a user as well.
+		{"2026-12-01T00:00:00Z", "2027-04-01T00:00:00Z", "", []int{0, 3, 6, 9, 12}, 121, "token:leaked"},
+		{"2026-12-01T00:00:00Z", "2027-04-01T00:00:00Z", "u-odd", []int{3, 9}, 121, "token:leaked"},
+		{"2026-12-01T00:00:00Z", "2027-04-01T00:00:00Z", "", nil, 121, "token:leak"},
 	} {
-		t.Run(tc.from+"/"+tc.to+tc.user, func(t *testing.T) {
+		t.Run(tc.from+"/"+tc.to+tc.user+tc.by, func(t *testing.T) {
 			var got []int
 			drep, err := replayer.Discover(ctx, replayer.DiscoverConfig{S3: p.S3, Bucket: p.Cfg.Bucket, Chain: p.Cfg.Chain, VerifierKey: p.Cfg.VerifierKey,
-				From: at(tc.from), To: at(tc.to), UserID: tc.user}, func(f replayer.Found) error {
+				From: at(tc.from), To: at(tc.to), UserID: tc.user, RecordedBy: tc.by}, func(f replayer.Found) error {
 				if !f.Signed {
 					return fmt.Errorf("seq %d not signed", f.Entry.Seq)
 				}
