@@ -20,11 +20,13 @@ import (
 type AnomalyKind string
 
 const (
-	// AnomalyDuplicateEvent: one event (same event id, same bytes) sealed
-	// at two seqs, e.g. a producer retry; indexed once, at the lower seq.
+	// AnomalyDuplicateEvent: one event (same event id, same content, the
+	// recorded_by aside) sealed at two seqs, e.g. a producer retry, also
+	// one under another token; indexed once, at the lower seq.
 	AnomalyDuplicateEvent AnomalyKind = "duplicate-event"
 	// AnomalyEventIDReused: two different events carry one event id; both
-	// are indexed.
+	// are indexed (at one item when they also share their decision id and
+	// time: the later one is then reached through this anomaly).
 	AnomalyEventIDReused AnomalyKind = "event-id-reused"
 	// AnomalyDecisionIDReused: two decision events carry one decision id;
 	// both are indexed, the lower seq is the decision.

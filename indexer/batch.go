@@ -2,8 +2,6 @@ package indexer
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"sort"
 	"sync"
@@ -80,10 +78,13 @@ func (x *Index) ApplyBatch(ctx context.Context, batch []Sealed) ([]bool, error) 
 			if err != nil {
 				return nil, err
 			}
-			sum := sha256.Sum256(s.Entry.Event)
+			digest, err := contentDigest(s.Entry)
+			if err != nil {
+				return nil, err
+			}
 			k := layout.EventClaim(s.Entry.Chain, env.EventID)
 			events = append(events, &pending{i: i, e: s.Entry, env: env, item: it,
-				claim: eventClaim{PK: k.PK, SK: k.SK, Seq: s.Entry.Seq, EventSHA256: hex.EncodeToString(sum[:])}})
+				claim: eventClaim{PK: k.PK, SK: k.SK, Seq: s.Entry.Seq, EventSHA256: digest}})
 		}
 	}
 	sort.SliceStable(events, func(a, b int) bool { return events[a].e.Seq < events[b].e.Seq })

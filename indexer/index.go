@@ -138,6 +138,20 @@ type eventClaim struct {
 	EventSHA256 string `dynamodbav:"event_sha256"`
 }
 
+// contentDigest is the hex SHA-256 of e's event content (recorded_by
+// aside: shared.Entry.EventContent), which a claim keeps: the same
+// event sealed again, also under another credential, is a duplicate.
+// Events without recorded_by, all those sealed before it existed, keep
+// the digest of their bytes, as claims made before held.
+func contentDigest(e *shared.Entry) (string, error) {
+	content, err := e.EventContent()
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(content)
+	return hex.EncodeToString(sum[:]), nil
+}
+
 // claim is who holds an entry's event id (judge).
 type claim int
 
@@ -145,10 +159,10 @@ const (
 	// claimOwned: the event id is this entry's (claimed now, or by an
 	// earlier delivery of the same entry).
 	claimOwned claim = iota
-	// claimDuplicate: another entry with the same event bytes holds it:
-	// the same event sealed twice, not to be indexed again.
+	// claimDuplicate: another entry with the same event content holds
+	// it: the same event sealed twice, not to be indexed again.
 	claimDuplicate
-	// claimReused: another entry with other bytes holds it: both are
+	// claimReused: another entry with other content holds it: both are
 	// indexed and an anomaly recorded.
 	claimReused
 )
@@ -159,12 +173,16 @@ func (x *Index) judge(ctx context.Context, e *shared.Entry, env *shared.Envelope
 	if first.Seq == e.Seq {
 		return claimOwned, nil // the claiming entry (or a redelivery of it)
 	}
-	sum := sha256.Sum256(e.Event)
+	digest, err := contentDigest(e)
+	if err != nil {
+		return 0, err
+	}
 	lo, hi := min(first.Seq, e.Seq), max(first.Seq, e.Seq)
-	if first.EventSHA256 == hex.EncodeToString(sum[:]) {
+	if first.EventSHA256 == digest {
 		return claimDuplicate, x.RecordAnomaly(ctx, Anomaly{Chain: e.Chain, Kind: AnomalyDuplicateEvent, Seq: hi, OtherSeq: lo,
 			EventID: env.EventID, DecisionID: env.DecisionID(), Object: proof.Object, Line: proof.Line,
-			Detail: fmt.Sprintf("event %s was sealed at seq %d and again, identical, at seq %d; the index holds it once (seq %d)", env.EventID, lo, hi, lo)})
+			Detail: fmt.Sprintf("event %s was sealed at seq %d and again, identical (whom it was recorded for aside), at seq %d; the index holds it once (seq %d)",
+				env.EventID, lo, hi, lo)})
 	}
 	return claimReused, x.RecordAnomaly(ctx, Anomaly{Chain: e.Chain, Kind: AnomalyEventIDReused, Seq: hi, OtherSeq: lo,
 		EventID: env.EventID, DecisionID: env.DecisionID(), Object: proof.Object, Line: proof.Line,

@@ -2,8 +2,6 @@ package indexer
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"sort"
 	"strings"
@@ -39,7 +37,8 @@ type Difference struct {
 
 // Expected reports whether the index must hold e's item: every EVENT and
 // INVALID entry, except an event sealed again with the same event id and
-// the same bytes (indexed once, at its first seq), which it returns as dup.
+// the same content (contentDigest; indexed once, at its first seq), which
+// it returns as dup.
 func (x *Index) Expected(ctx context.Context, e *shared.Entry) (dup bool, err error) {
 	if e.Type != shared.EntryEvent {
 		return false, nil
@@ -55,8 +54,8 @@ func (x *Index) Expected(ctx context.Context, e *shared.Entry) (dup bool, err er
 	if err := attributevalue.UnmarshalMap(out.Item, &claim); err != nil {
 		return false, fmt.Errorf("decode claim of event %s: %w", e.EventID(), err)
 	}
-	sum := sha256.Sum256(e.Event)
-	return claim.Seq < e.Seq && claim.EventSHA256 == hex.EncodeToString(sum[:]), nil
+	digest, err := contentDigest(e)
+	return claim.Seq < e.Seq && claim.EventSHA256 == digest, err
 }
 
 // Compare reads the item the index holds for e (sealed as rec) and says

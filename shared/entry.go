@@ -596,6 +596,30 @@ func (e *Entry) Envelope() (*Envelope, error) {
 	return env, nil
 }
 
+// EventContent returns the event of an EVENT entry without its
+// recorded_by member: what the event is, whoever it was recorded for. One
+// event sent again under another credential (a retry after a token was
+// renamed or rotated) has one content; the indexer holds an event id to
+// one content, not to one set of bytes.
+func (e *Entry) EventContent() ([]byte, error) {
+	env, err := e.Envelope()
+	if err != nil {
+		return nil, err
+	}
+	if env.RecordedBy == "" {
+		return e.Event, nil
+	}
+	// Canonical order puts recorded_by last but for type.
+	member := appendString([]byte(`,"recorded_by":`), env.RecordedBy)
+	tail := append(appendString(append(member, `,"type":`...), string(env.Type)), '}')
+	if !bytes.HasSuffix(e.Event, tail) {
+		return nil, fmt.Errorf("entry seq %d: event: recorded_by is not where canonical JSON puts it", e.Seq)
+	}
+	n := len(e.Event) - len(tail)
+	out := make([]byte, 0, len(e.Event)-len(member))
+	return append(append(out, e.Event[:n]...), tail[len(member):]...), nil
+}
+
 // DecisionID returns the id of the decision an EVENT entry is about ("" for
 // other entries). Entries made by SealRecord or ParseLine answer without
 // decoding the event again.

@@ -224,3 +224,41 @@ func TestRecordedBy(t *testing.T) {
 		t.Errorf("a stated recorded_by without Defaults.RecordedBy: %+v %v", got, err)
 	}
 }
+
+// An event's content is its bytes without recorded_by: two records of
+// one event under two credentials have one content, and an event without
+// the member is its own content.
+func TestEventContentLeavesOutRecordedBy(t *testing.T) {
+	at := time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
+	env := &Envelope{Type: TypeDecision, EventID: "e1", Environment: "prod", OccurredAt: at,
+		Decision: &Decision{DecisionID: "d", Action: ActionBlock, ConfidenceScore: 0.5, PolicyVersion: "p", UserID: "u", SessionID: "s",
+			Metadata: json.RawMessage(`{"recorded_by":"in metadata, kept","z":"\"recorded_by\":"}`)}}
+	plain, err := env.Record()
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := Head{Chain: "prod", Seq: 0}
+	src := Source{Topic: "t", Timestamp: at}
+	var contents [][]byte
+	for _, by := range []string{"", "token:a", "token:\"quoted\" \u2028 é"} {
+		env.RecordedBy = by
+		rec, err := env.Record()
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := SealRecord(head, src, rec, at)
+		if err != nil || e.Type != EntryEvent {
+			t.Fatalf("seal %q: %v %v", by, e, err)
+		}
+		c, err := e.EventContent()
+		if err != nil {
+			t.Fatal(err)
+		}
+		contents = append(contents, c)
+	}
+	for i, c := range contents {
+		if !bytes.Equal(c, plain) {
+			t.Errorf("content %d: %s, want %s", i, c, plain)
+		}
+	}
+}
