@@ -55,14 +55,15 @@ the range.`,
 			var tw *tabwriter.Writer
 			if table {
 				tw = tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "SEQ\tKAFKA TIME\tTYPE\tDECISION\tWHAT\tSIGNED\tOBJECT:LINE")
+				fmt.Fprintln(tw, "SEQ\tKAFKA TIME\tTYPE\tDECISION\tRECORDED BY\tWHAT\tSIGNED\tOBJECT:LINE")
 			}
 			enc := json.NewEncoder(c.stdout)
 			rows := 0
 			rep, err := replayer.Discover(ctx, cfg, func(f replayer.Found) error {
 				if table {
-					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%v\t%s:%d\n", f.Entry.Seq, shared.FormatTime(f.Entry.Source.Timestamp), f.Entry.Type,
-						f.Entry.DecisionID(), summary(f.Entry), f.Signed, f.Object, f.LineNo)
+					what, by := summary(f.Entry)
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%v\t%s:%d\n", f.Entry.Seq, shared.FormatTime(f.Entry.Source.Timestamp), f.Entry.Type,
+						f.Entry.DecisionID(), notStated(by), what, f.Signed, f.Object, f.LineNo)
 					if rows++; rows%200 == 0 {
 						return tw.Flush() // the table holds its rows until flushed: a block at a time, not the range
 					}
@@ -141,22 +142,23 @@ func parseWhen(flag, s string) (time.Time, error) {
 	return t, nil
 }
 
-// summary is one entry in a few words.
-func summary(e *shared.Entry) string {
+// summary is one entry in a few words, and whom it was recorded for
+// (shown in a column of its own, before text a caller wrote).
+func summary(e *shared.Entry) (what, recordedBy string) {
 	if e.Type == shared.EntryInvalid {
-		return "invalid: " + clipText(e.Invalid.Reason, 60)
+		return "invalid: " + clipText(e.Invalid.Reason, 60), ""
 	}
 	env, err := e.Envelope()
 	if err != nil {
-		return ""
+		return "", ""
 	}
 	switch {
 	case env.Decision != nil:
-		return fmt.Sprintf("%s user %s session %s", env.Decision.Action, env.Decision.UserID, env.Decision.SessionID)
+		return fmt.Sprintf("%s user %s session %s", env.Decision.Action, env.Decision.UserID, env.Decision.SessionID), env.RecordedBy
 	case env.Override != nil:
-		return fmt.Sprintf("override to %s by %s", env.Override.NewAction, reviewer(env.Override.ReviewerID, env.RecordedBy))
+		return fmt.Sprintf("override to %s by %s", env.Override.NewAction, env.Override.ReviewerID), env.RecordedBy
 	}
-	return string(env.Type)
+	return string(env.Type), env.RecordedBy
 }
 
 func clipText(s string, n int) string {

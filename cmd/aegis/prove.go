@@ -89,7 +89,10 @@ The bundle verifies offline with aegis verify-proof and the verifier key.`,
 				case env.Decision != nil:
 					what = fmt.Sprintf("decision %s by policy %s", env.Decision.Action, env.Decision.PolicyVersion)
 				case env.Override != nil:
-					what = fmt.Sprintf("override to %s by %s", env.Override.NewAction, reviewer(env.Override.ReviewerID, env.RecordedBy))
+					what = fmt.Sprintf("override to %s by %s", env.Override.NewAction, env.Override.ReviewerID)
+				}
+				if pe.Envelope.RecordedBy != "" { // before the text a caller wrote, which could imitate it
+					what = fmt.Sprintf("(recorded by %s) %s", pe.Envelope.RecordedBy, what)
 				}
 				fmt.Fprintf(c.stdout, "  seq %d %s, %s in %s, checkpoint seq %d signed %s\n", pe.Entry.Seq, what,
 					shared.FormatTime(pe.Envelope.OccurredAt), pe.Object, pe.Checkpoint.Seq, shared.FormatTime(pe.Checkpoint.Time))

@@ -391,23 +391,25 @@ func printHistory(out io.Writer, h *query.History) error {
 		fmt.Fprintf(out, "recorded by %s\n", h.RecordedBy)
 	}
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "SEQ\tOCCURRED AT\tWHAT\tBY\tREASON\tS3 OBJECT:LINE\tENTRY HASH")
+	// RECORDED BY has a column of its own: after a reviewer id, text a
+	// caller wrote, it could be imitated.
+	fmt.Fprintln(w, "SEQ\tOCCURRED AT\tWHAT\tBY\tRECORDED BY\tREASON\tS3 OBJECT:LINE\tENTRY HASH")
 	type row struct {
-		p                   query.Proof
-		at, what, by, cause string
+		p                        query.Proof
+		at, what, by, rec, cause string
 	}
-	rows := []row{{h.Proof, h.OccurredAt.Format(time.RFC3339Nano), "decision " + h.Action, "policy " + h.PolicyVersion, ""}}
+	rows := []row{{h.Proof, h.OccurredAt.Format(time.RFC3339Nano), "decision " + h.Action, "policy " + h.PolicyVersion, h.RecordedBy, ""}}
 	for _, c := range h.Conflicting {
-		rows = append(rows, row{c.Proof, c.OccurredAt.Format(time.RFC3339Nano), "conflicting decision " + c.Action, "event " + c.EventID, "decision id reused"})
+		rows = append(rows, row{c.Proof, c.OccurredAt.Format(time.RFC3339Nano), "conflicting decision " + c.Action, "event " + c.EventID, c.RecordedBy, "decision id reused"})
 	}
 	for _, o := range h.Overrides {
-		rows = append(rows, row{o.Proof, o.OccurredAt.Format(time.RFC3339Nano), "override to " + o.NewAction, reviewer(o.ReviewerID, o.RecordedBy), o.Reason})
+		rows = append(rows, row{o.Proof, o.OccurredAt.Format(time.RFC3339Nano), "override to " + o.NewAction, o.ReviewerID, o.RecordedBy, o.Reason})
 	}
 	if o := h.CurrentOverride; o != nil {
-		rows = append(rows, row{o.Proof, o.OccurredAt.Format(time.RFC3339Nano), "override to " + o.NewAction + " (current; on a later page)", reviewer(o.ReviewerID, o.RecordedBy), o.Reason})
+		rows = append(rows, row{o.Proof, o.OccurredAt.Format(time.RFC3339Nano), "override to " + o.NewAction + " (current; on a later page)", o.ReviewerID, o.RecordedBy, o.Reason})
 	}
 	for _, r := range rows {
-		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s:%d\t%s\n", r.p.Seq, r.at, r.what, r.by, oneLine(r.cause), r.p.Object, r.p.Line, r.p.Hash)
+		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\t%s:%d\t%s\n", r.p.Seq, r.at, r.what, r.by, notStated(r.rec), oneLine(r.cause), r.p.Object, r.p.Line, r.p.Hash)
 	}
 	if err := w.Flush(); err != nil {
 		return err
@@ -418,13 +420,12 @@ func printHistory(out io.Writer, h *query.History) error {
 	return nil
 }
 
-// reviewer names an override's reviewer, and the credential it was
-// recorded with when its publisher stated one (recorded_by).
-func reviewer(id, recordedBy string) string {
+// notStated shows an event's recorded_by, "-" when it has none.
+func notStated(recordedBy string) string {
 	if recordedBy == "" {
-		return id
+		return "-"
 	}
-	return id + " (recorded by " + recordedBy + ")"
+	return recordedBy
 }
 
 func printPage(out io.Writer, p query.Page) error {

@@ -294,7 +294,8 @@ func TestPageInBrowser(t *testing.T) {
 			}
 		}
 		p.open("#decision=" + stated)
-		if v, checks := p.verdict("verdict", "checks"); v != "pass" || !strings.Contains(p.text("#d-fields"), "recorded byloginrisk") {
+		if v, checks := p.verdict("verdict", "checks"); v != "pass" || !strings.Contains(p.text("#d-fields"), "recorded byloginrisk") ||
+			!strings.Contains(p.text("#history tbody"), "policy policy-2026.11loginrisk") {
 			t.Fatalf("untouched: verdict %s: %s; fields %s", v, checks, p.text("#d-fields"))
 		}
 		for _, id := range []string{stated, unstated} {

@@ -145,19 +145,18 @@
     }
     const hist = $("history").querySelector("tbody");
     hist.textContent = "";
-    const rows = [{ p: h.proof, at: h.occurred_at, what: "decision " + h.action, by: "policy " + h.policy_version, reason: "" }];
-    for (const c of h.conflicting || []) rows.push({ p: c.proof, at: c.occurred_at, what: "conflicting decision " + c.action, by: c.event_id, reason: "" });
-    // The reviewer the override names, and the credential it was recorded
-    // with when the publisher stated one (recorded_by).
-    const by = (o) => o.recorded_by === undefined ? o.reviewer_id : `${o.reviewer_id} (recorded by ${o.recorded_by})`;
-    for (const o of h.overrides) rows.push({ p: o.proof, at: o.occurred_at, what: "override to " + o.new_action, by: by(o), reason: o.reason });
+    // "recorded by" has a column of its own: in the "by" column, after a
+    // reviewer id (any text a caller wrote), it could be imitated.
+    const rows = [{ p: h.proof, at: h.occurred_at, what: "decision " + h.action, by: "policy " + h.policy_version, rec: h.recorded_by, reason: "" }];
+    for (const c of h.conflicting || []) rows.push({ p: c.proof, at: c.occurred_at, what: "conflicting decision " + c.action, by: c.event_id, rec: c.recorded_by, reason: "" });
+    for (const o of h.overrides) rows.push({ p: o.proof, at: o.occurred_at, what: "override to " + o.new_action, by: o.reviewer_id, rec: o.recorded_by, reason: o.reason });
     const cur = h.current_override;
-    if (cur) rows.push({ p: cur.proof, at: cur.occurred_at, what: "override to " + cur.new_action + " (current; on a later page)", by: by(cur), reason: cur.reason });
+    if (cur) rows.push({ p: cur.proof, at: cur.occurred_at, what: "override to " + cur.new_action + " (current; on a later page)", by: cur.reviewer_id, rec: cur.recorded_by, reason: cur.reason });
     rows.sort((a, b) => a.p.seq - b.p.seq);
     const proofCells = new Map();
     for (const r of rows) {
       const tr = document.createElement("tr");
-      cell(tr, r.p.seq); cell(tr, r.at); cell(tr, r.what); cell(tr, r.by); cell(tr, r.reason);
+      cell(tr, r.p.seq); cell(tr, r.at); cell(tr, r.what); cell(tr, r.by); cell(tr, r.rec === undefined ? "(not stated)" : r.rec); cell(tr, r.reason);
       cell(tr, `${r.p.s3_key} : ${r.p.s3_line}`); cell(tr, r.p.hash, "hash");
       proofCells.set(r.p.seq, cell(tr, "…"));
       hist.appendChild(tr);
