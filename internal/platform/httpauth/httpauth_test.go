@@ -3,6 +3,7 @@ package httpauth
 import (
 	"context"
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -68,10 +69,14 @@ func TestParseRefusesBadFiles(t *testing.T) {
 		{"a 0123456789abcdef prod,*", "comma-separated"},
 		{"a 0123456789abcdef\x7f prod", "printable ASCII"},
 		{"# nothing\n\n", "no tokens"},
-		{"a\x01b 0123456789abcdef prod", "control character"},
-		{"a\u009bb 0123456789abcdef prod", "control character"},
-		{"a\xffb 0123456789abcdef prod", "not UTF-8"},
-		{"a\uffffb 0123456789abcdef prod", "noncharacter"},
+		{"a\x01b 0123456789abcdef prod", "may hold only"},
+		{"a\u009bb 0123456789abcdef prod", "may hold only"},
+		{"a\xffb 0123456789abcdef prod", "may hold only"},
+		{"a\u202eb 0123456789abcdef prod", "may hold only"},
+		{"\u0455vc 0123456789abcdef prod", "may hold only"}, // Cyrillic ѕ for s
+		{"svc\u3164 0123456789abcdef prod", "may hold only"},
+		{`a\u202eb 0123456789abcdef prod`, "may hold only"},
+		{`a"b 0123456789abcdef prod`, "may hold only"},
 		{strings.Repeat("n", MaxNameLength+1) + " 0123456789abcdef prod", "longer than 128"},
 	} {
 		_, err := Parse(strings.NewReader(c.file), "f")
@@ -202,5 +207,20 @@ func TestWatchPutsTheFilesTokensInForce(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	if n := logs.FilterMessageSnippet("cannot be read").Len(); n != 1 || !known("0123456789abcdef-new") {
 		t.Fatalf("a missing file: %d errors logged, the tokens in force %v", n, known("0123456789abcdef-new"))
+	}
+}
+
+// A name may use every character the rule allows, up to its length.
+func TestNamesTheRuleAllows(t *testing.T) {
+	for _, name := range []string{"team/svc@prod:v1+blue_2.x-y", strings.Repeat("n", MaxNameLength)} {
+		tok, err := Parse(strings.NewReader(name+" 0123456789abcdef prod record"), "f")
+		if err != nil {
+			t.Fatalf("%q: %v", name, err)
+		}
+		req, _ := http.NewRequest(http.MethodGet, "/", nil)
+		req.Header.Set("Authorization", "Bearer 0123456789abcdef")
+		if p, err := tok.Authenticate(req); err != nil || p.Name != name {
+			t.Fatalf("%q: %+v %v", name, p, err)
+		}
 	}
 }
