@@ -20,6 +20,8 @@ type Event struct {
 	// What LogEvent publishes under, fixed when the record was checked.
 	id          eventKey
 	environment string
+	typ         shared.EventType
+	recordedBy  string // the record's own ("" when it states none)
 }
 
 // ParseEvent reads raw exactly as the sealer reads a record, after
@@ -30,7 +32,8 @@ func ParseEvent(raw []byte, d shared.Defaults) (*Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Event{env: env, record: record, id: eventKey{event: env.EventID, decision: env.DecisionID()}, environment: env.Environment}, nil
+	return &Event{env: env, record: record, id: eventKey{event: env.EventID, decision: env.DecisionID()}, environment: env.Environment,
+		typ: env.Type, recordedBy: env.RecordedBy}, nil
 }
 
 // Envelope is the event's envelope, to read (changing it does not change
@@ -56,5 +59,20 @@ func (p *Producer) LogEvent(ctx context.Context, ev *Event, opts ...Option) (*sh
 		p.m.invalid.Inc()
 		return r, &shared.FieldError{Field: "environment", Reason: fmt.Sprintf("is %q, this producer records %q", ev.environment, p.cfg.Environment)}
 	}
-	return p.logRecord(ctx, ev.id, ev.record, o.durability, r)
+	record, err := p.record(ev)
+	if err != nil {
+		p.m.invalid.Inc()
+		return r, err
+	}
+	return p.logRecord(ctx, ev.id, record, o.durability, r)
+}
+
+// record is the record this producer publishes for ev: ParseEvent's,
+// with Config.RecordedBy when it states no recorded_by of its own, as for
+// every event the producer writes.
+func (p *Producer) record(ev *Event) ([]byte, error) {
+	if ev.recordedBy != "" || p.cfg.RecordedBy == "" {
+		return ev.record, nil
+	}
+	return shared.WithRecordedBy(ev.record, ev.typ, p.cfg.RecordedBy)
 }

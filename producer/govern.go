@@ -109,7 +109,11 @@ func (p *Producer) EscalateEvent(ev *Event, err error, pol Policy) Outcome {
 	if ev == nil || ev.env == nil {
 		return Outcome{Err: fmt.Errorf("escalate: not an event checked by ParseEvent: %w", err)}
 	}
-	return p.escalate(ev.env, ev.record, err, pol)
+	record, rerr := p.record(ev)
+	if rerr != nil {
+		return Outcome{Err: fmt.Errorf("escalate: %w (%w)", rerr, err)}
+	}
+	return p.escalate(ev.env, record, err, pol)
 }
 
 // escalate escalates the decision event e (an e that is not a decision is
@@ -149,7 +153,9 @@ func (p *Producer) escalate(e *shared.Envelope, record []byte, err error, pol Po
 	if out.Escalated {
 		ov := p.NewOverride(shared.Override{DecisionID: d.DecisionID, ReviewerID: pol.ReviewerID, NewAction: out.Decision.Action,
 			Reason: clipReason(fmt.Sprintf("fail-safe escalation from %s: the decision could not be audited: %v", d.Action, err))})
-		ov.RecordedBy = e.RecordedBy // recorded for whom the decision was
+		// Recorded for whom the decision was (Config.RecordedBy when it
+		// states none, as the decision then).
+		ov.RecordedBy = e.RecordedBy
 		records = append(records, spoolRecord{e: ov})
 	}
 	out.Spooled, out.SpoolErr = p.spoolRecords(records)

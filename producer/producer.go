@@ -93,10 +93,10 @@ type Config struct {
 	// Kafka adds client options (TLS, SASL) to every Kafka client.
 	Kafka []kgo.Opt
 	// RecordedBy, optional, is sealed as the recorded_by of every event
-	// Log, PublishAsync and Govern record without one: whom this service
-	// records for, as it states it (its name, or its Kafka principal).
-	// An id (docs/FORMAT.md section 4). LogEvent publishes the record
-	// ParseEvent checked as it is.
+	// this producer records without one (Log, PublishAsync, Govern,
+	// LogEvent, escalations): whom this service records for, as it states
+	// it (its name, or its Kafka principal). An id (docs/FORMAT.md
+	// section 4).
 	RecordedBy string
 }
 

@@ -620,6 +620,24 @@ func (e *Entry) EventContent() ([]byte, error) {
 	return append(append(out, e.Event[:n]...), tail[len(member):]...), nil
 }
 
+// WithRecordedBy returns record, a canonical event of type typ without
+// recorded_by, with recorded_by set to by, in its canonical place (last
+// but for type), as Envelope.Record would write it: for a caller that
+// holds the record it checked, not an envelope to encode again.
+func WithRecordedBy(record []byte, typ EventType, by string) ([]byte, error) {
+	tail := append(appendString([]byte(`,"type":`), string(typ)), '}')
+	if !bytes.HasSuffix(record, tail) {
+		return nil, fmt.Errorf("%w: record: not a canonical %s event", ErrInvalidEvent, typ)
+	}
+	if err := CheckID("recorded_by", by); err != nil {
+		return nil, err
+	}
+	n := len(record) - len(tail)
+	out := make([]byte, 0, len(record)+len(by)+16)
+	out = appendString(append(append(out, record[:n]...), `,"recorded_by":`...), by)
+	return append(out, tail...), nil
+}
+
 // DecisionID returns the id of the decision an EVENT entry is about ("" for
 // other entries). Entries made by SealRecord or ParseLine answer without
 // decoding the event again.

@@ -202,8 +202,13 @@ func CheckID(field, v string) error {
 	if err := checkID(field, v); err != nil {
 		return err
 	}
-	if !isIJSONText(v) {
-		return fieldErr(field, "is not UTF-8 text without noncharacters")
+	if !utf8.ValidString(v) {
+		return fieldErr(field, "is not UTF-8")
+	}
+	for _, r := range v { // U+FFFD itself is text (isIJSONText refuses it only to take its slow path)
+		if isNoncharacter(r) {
+			return fieldErr(field, "holds the noncharacter U+%04X", r)
+		}
 	}
 	return nil
 }

@@ -227,7 +227,7 @@ func TestRecordedBy(t *testing.T) {
 
 // An event's content is its bytes without recorded_by: two records of
 // one event under two credentials have one content, and an event without
-// the member is its own content.
+// the member is its own content. WithRecordedBy puts it back.
 func TestEventContentLeavesOutRecordedBy(t *testing.T) {
 	at := time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
 	env := &Envelope{Type: TypeDecision, EventID: "e1", Environment: "prod", OccurredAt: at,
@@ -246,6 +246,11 @@ func TestEventContentLeavesOutRecordedBy(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if by != "" { // and back: the record Record writes with it
+			if with, err := WithRecordedBy(plain, TypeDecision, by); err != nil || !bytes.Equal(with, rec) {
+				t.Errorf("WithRecordedBy %q: %s %v, want %s", by, with, err, rec)
+			}
+		}
 		e, err := SealRecord(head, src, rec, at)
 		if err != nil || e.Type != EntryEvent {
 			t.Fatalf("seal %q: %v %v", by, e, err)
@@ -259,6 +264,22 @@ func TestEventContentLeavesOutRecordedBy(t *testing.T) {
 	for i, c := range contents {
 		if !bytes.Equal(c, plain) {
 			t.Errorf("content %d: %s, want %s", i, c, plain)
+		}
+	}
+}
+
+// CheckID holds an id to the rules a sealed one is held to: U+FFFD is
+// text; bytes that are not UTF-8 and noncharacters are not.
+func TestCheckIDAgreesWithTheSealer(t *testing.T) {
+	for _, c := range []struct {
+		id string
+		ok bool
+	}{{"svc-\ufffd", true}, {"é", true}, {"a\xffb", false}, {"a\uffffb", false}, {"a\ufdd0", false}, {" ", false}, {"a\x7f", false}} {
+		err := CheckID("recorded_by", c.id)
+		env := &Envelope{Type: TypeOverride, EventID: "e", Environment: "prod", OccurredAt: time.Unix(0, 0).UTC(), RecordedBy: c.id,
+			Override: &Override{DecisionID: "d", ReviewerID: "r", NewAction: ActionAllow, Reason: "x"}}
+		if (err == nil) != c.ok || (env.Validate() == nil) != c.ok {
+			t.Errorf("%q: CheckID %v, Validate %v, want ok %v", c.id, err, env.Validate(), c.ok)
 		}
 	}
 }
