@@ -292,6 +292,12 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, typ shared.Event
 	if env.Type != typ {
 		return answer(w, http.StatusBadRequest, invalidEvent(FieldProblem{Field: "type", Reason: fmt.Sprintf("is %q: send it to /v1/%ss", env.Type, env.Type)}))
 	}
+	if o := env.Override; o != nil && o.ReviewerID == producer.FailSafeReviewer {
+		// Only the service's own escalations name it: a caller's override
+		// would pass for one in the trail.
+		return answer(w, http.StatusBadRequest, invalidEvent(FieldProblem{Field: "override.reviewer_id",
+			Reason: fmt.Sprintf("%q is reserved for the fail-safe escalations this service records", o.ReviewerID)}))
+	}
 	if !principal.May(env.Environment) {
 		httpauth.LogDenied(s.cfg.Logger, r, principal.Name, fmt.Errorf("%w: environment %q", httpauth.ErrForbidden, env.Environment))
 		return answer(w, http.StatusForbidden, Problem{Error: CodeForbidden, Message: fmt.Sprintf("%v: %q may write %s, not %q", httpauth.ErrForbidden,

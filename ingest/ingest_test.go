@@ -197,6 +197,8 @@ func TestEveryAnswerIsTheDocumentedOne(t *testing.T) {
 		{"override on the decisions path", post("/v1/decisions", "prod-token-0123456789", json_, `{"type":"override",`+override[1:]), false, 400, []string{"type"}, "", false},
 		{"recorded_by stated", post("/v1/overrides", "prod-token-0123456789", json_, strings.Replace(override, `{`, `{"recorded_by":"token:svc-other",`, 1)),
 			false, 400, []string{"recorded_by"}, "set by the service", false},
+		{"the fail-safe reviewer", post("/v1/overrides", "prod-token-0123456789", json_, strings.Replace(override, `"r1"`, `"aegis-failsafe"`, 1)),
+			true, 400, []string{"override.reviewer_id"}, "reserved", false},
 		{"bad durability", post("/v1/decisions?durability=eventually", "prod-token-0123456789", json_, goodDecision), false, 400, []string{"query.durability"}, "", false},
 		{"durability twice", post("/v1/decisions?durability=durable&durability=sealed", "prod-token-0123456789", json_, goodDecision), false, 400, []string{"query.durability"}, "", false},
 		{"unknown environment", post("/v1/decisions", "prod-token-0123456789", json_, strings.Replace(goodDecision, `"prod"`, `"staging"`, 1)),

@@ -20,9 +20,14 @@ type Policy struct {
 	// (default Durable; Sealed waits for the receipt).
 	Durability Durability
 	// ReviewerID is who the recorded escalation names as its author
-	// (default "aegis-failsafe").
+	// (default FailSafeReviewer).
 	ReviewerID string
 }
+
+// FailSafeReviewer is the reviewer_id of the escalations the producer
+// records by default; `aegis ingest` refuses overrides that name it, so
+// that in its trail only its own escalations do.
+const FailSafeReviewer = "aegis-failsafe"
 
 // Outcome is Govern's answer: Decision is what to act on and return to the
 // end user.
@@ -124,7 +129,7 @@ func (p *Producer) escalate(e *shared.Envelope, record []byte, err error, pol Po
 		pol.FailSafe = shared.ActionChallenge
 	}
 	if pol.ReviewerID == "" {
-		pol.ReviewerID = "aegis-failsafe"
+		pol.ReviewerID = FailSafeReviewer
 	}
 	if e == nil || e.Type != shared.TypeDecision || e.Decision == nil {
 		return Outcome{Err: fmt.Errorf("escalate: not a decision event: %w", err)}
