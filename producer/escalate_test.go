@@ -18,11 +18,7 @@ import (
 func TestEscalateEventSpoolsTheBytesPublished(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	p, err := New(ctx, Config{Brokers: []string{"127.0.0.1:1"}, Environment: "prod", SpoolDir: t.TempDir(), Timeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := downProducer(ctx, t, "")
 	body := []byte(`{"environment":"prod","event_id":"e1","occurred_at":"2026-11-27T09:30:00.120Z","decision":{"decision_id":"d1","action":"ALLOW","confidence_score":0.5,"policy_version":"p1","user_id":"u1","session_id":"s1"}}`)
 	ev, err := ParseEvent(body, shared.Defaults{Type: shared.TypeDecision})
 	if err != nil {
@@ -43,4 +39,16 @@ func TestEscalateEventSpoolsTheBytesPublished(t *testing.T) {
 	if !bytes.Equal(spooled[0], ev.record) {
 		t.Fatalf("spooled decision\n %s\nwant the bytes published\n %s", spooled[0], ev.record)
 	}
+}
+
+// downProducer is a producer of chain prod with a spool, whose broker
+// never answers (calls fail within a second), closed with the test.
+func downProducer(ctx context.Context, t *testing.T, recordedBy string) *Producer {
+	t.Helper()
+	p, err := New(ctx, Config{Brokers: []string{"127.0.0.1:1"}, Environment: "prod", SpoolDir: t.TempDir(), Timeout: time.Second, RecordedBy: recordedBy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	return p
 }

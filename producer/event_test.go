@@ -18,11 +18,7 @@ import (
 // envelope, under its event id; changing the envelope afterwards changes
 // nothing; WithEventID of another id encodes it again under that id.
 func TestLogEventPublishesTheRecordItChecked(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DefaultNumPartitions(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := testBroker(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	p, err := New(ctx, Config{Brokers: c.ListenAddrs(), Environment: "prod", Topic: "t"})
@@ -60,15 +56,7 @@ func TestLogEventPublishesTheRecordItChecked(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.ConsumeTopics("t"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	var got []*kgo.Record
-	for len(got) < 2 && ctx.Err() == nil {
-		got = append(got, cl.PollFetches(ctx).Records()...)
-	}
+	got := topicRecords(ctx, t, c, "t", 2)
 	if len(got) != 2 {
 		t.Fatalf("%d records on the topic, want 2", len(got))
 	}
@@ -107,11 +95,7 @@ func TestLogEventRefusesWhatParseEventDidNotMake(t *testing.T) {
 // its own; an event that states one keeps it; a RecordedBy that is not an
 // id is refused at New.
 func TestRecordedByIsStampedWhereTheEventHasNone(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DefaultNumPartitions(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := testBroker(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for _, bad := range []string{" ", "a\nb", "a\xffb"} {
@@ -137,15 +121,7 @@ func TestRecordedByIsStampedWhereTheEventHasNone(t *testing.T) {
 	if plain.RecordedBy != "" {
 		t.Errorf("Log changed the caller's envelope: %q", plain.RecordedBy)
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.ConsumeTopics("t"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	var got []*kgo.Record
-	for len(got) < 2 && ctx.Err() == nil {
-		got = append(got, cl.PollFetches(ctx).Records()...)
-	}
+	got := topicRecords(ctx, t, c, "t", 2)
 	want := []string{`"recorded_by":"loginrisk"`, `"recorded_by":"batch-job"`}
 	for i, r := range got {
 		if !bytes.Contains(r.Value, []byte(want[i])) {
@@ -155,4 +131,30 @@ func TestRecordedByIsStampedWhereTheEventHasNone(t *testing.T) {
 			t.Errorf("record %d is not a valid event: %v", i, err)
 		}
 	}
+}
+
+// testBroker starts an in-process Kafka broker for the test.
+func testBroker(t *testing.T) *kfake.Cluster {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DefaultNumPartitions(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// topicRecords reads the first n records of topic (fewer if ctx ends).
+func topicRecords(ctx context.Context, t *testing.T, c *kfake.Cluster, topic string, n int) []*kgo.Record {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.ConsumeTopics(topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var got []*kgo.Record
+	for len(got) < n && ctx.Err() == nil {
+		got = append(got, cl.PollFetches(ctx).Records()...)
+	}
+	return got
 }

@@ -7,9 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kgo"
-
 	"github.com/aegisai/audit/shared"
 )
 
@@ -20,10 +17,7 @@ import (
 func TestRecordedByOnEveryPath(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	p, err := New(ctx, Config{Brokers: []string{"127.0.0.1:1"}, Environment: "prod", SpoolDir: t.TempDir(), Timeout: time.Second, RecordedBy: "loginrisk"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := downProducer(ctx, t, "loginrisk")
 	out := p.Govern(ctx, shared.Decision{DecisionID: "d1", Action: shared.ActionAllow, ConfidenceScore: 0.5, PolicyVersion: "p", UserID: "u", SessionID: "s"}, Policy{})
 	if !out.Spooled {
 		t.Fatalf("govern: %+v", out)
@@ -48,11 +42,7 @@ func TestRecordedByOnEveryPath(t *testing.T) {
 	}
 	p.Close()
 
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DefaultNumPartitions(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := testBroker(t)
 	q, err := New(ctx, Config{Brokers: c.ListenAddrs(), Environment: "prod", Topic: "t", RecordedBy: "loginrisk"})
 	if err != nil {
 		t.Fatal(err)
@@ -66,15 +56,7 @@ func TestRecordedByOnEveryPath(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.ConsumeTopics("t"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	var got []*kgo.Record
-	for len(got) < 1 && ctx.Err() == nil {
-		got = append(got, cl.PollFetches(ctx).Records()...)
-	}
+	got := topicRecords(ctx, t, c, "t", 1)
 	if len(got) != 1 || !bytes.Contains(got[0].Value, []byte(`"recorded_by":"loginrisk"`)) {
 		t.Errorf("async record lacks recorded_by: %v", got)
 	}
@@ -87,11 +69,7 @@ func TestRecordedByOnEveryPath(t *testing.T) {
 func TestLogEventAndItsEscalationAgreeOnRecordedBy(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	p, err := New(ctx, Config{Brokers: []string{"127.0.0.1:1"}, Environment: "prod", SpoolDir: t.TempDir(), Timeout: time.Second, RecordedBy: "loginrisk"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := downProducer(ctx, t, "loginrisk")
 	body := []byte(`{"environment":"prod","event_id":"e2","occurred_at":"2026-11-27T09:30:00Z","decision":{"decision_id":"d2","action":"ALLOW","confidence_score":0.5,"policy_version":"p1","user_id":"u1","session_id":"s1"}}`)
 	ev, err := ParseEvent(body, shared.Defaults{Type: shared.TypeDecision})
 	if err != nil {
