@@ -23,6 +23,9 @@ func newLogger(level, format string) (*zap.Logger, error) {
 	case "console":
 		cfg = zap.NewDevelopmentConfig()
 		cfg.Development = false // no panics on DPanic in a running role
+		// A person reads it: the message says what to do; the Go stack
+		// (zap's development default from warnings on) buried it.
+		cfg.DisableStacktrace = true
 	default:
 		return nil, fmt.Errorf("--log-format %q: want json or console", format)
 	}

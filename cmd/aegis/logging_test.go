@@ -44,3 +44,34 @@ func TestLogsShowOutsideTextEscaped(t *testing.T) {
 		}
 	}
 }
+
+// The console format is for people: a warning or an error is its message
+// and fields, without the Go stack zap's development config adds (it
+// buried the message, an operator's trial found); JSON keeps a stack on
+// errors for the log pipeline.
+func TestConsoleLogsCarryNoStack(t *testing.T) {
+	for _, format := range []string{"console", "json"} {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		stderr := os.Stderr
+		os.Stderr = w
+		log, err := newLogger("info", format)
+		if err != nil {
+			os.Stderr = stderr
+			t.Fatal(err)
+		}
+		log.Warn("the token file changed but does not parse")
+		log.Error("S3 refused the request")
+		_ = log.Sync()
+		os.Stderr = stderr
+		w.Close()
+		var out bytes.Buffer
+		out.ReadFrom(r)
+		stack := strings.Contains(out.String(), "newLogger") || strings.Contains(out.String(), ".go:") && strings.Contains(out.String(), "TestConsoleLogsCarryNoStack")
+		if stack != (format == "json") {
+			t.Errorf("%s log, stack %v:\n%s", format, stack, out.String())
+		}
+	}
+}
