@@ -132,14 +132,21 @@ func Listen(o Options) (*Server, error) {
 			mux.ServeHTTP(w, r)
 		})
 	}
+	var reg prometheus.Registerer
+	if o.TLS != nil && o.Registry != nil {
+		reg = o.Registry
+	}
+	errorLog, err := newErrorLog(o.Logger.Named("http"), reg)
+	if err != nil {
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", o.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", o.Addr, err)
 	}
 	return &Server{ln: ln, log: o.Logger, tls: o.TLS != nil, srv: &http.Server{
 		Handler: handler, ReadHeaderTimeout: min(o.ReadTimeout, 10*time.Second), ReadTimeout: o.ReadTimeout, MaxHeaderBytes: MaxHeaderBytes,
-		WriteTimeout: o.WriteTimeout, IdleTimeout: o.IdleTimeout, TLSConfig: o.TLS,
-		ErrorLog: zap.NewStdLog(o.Logger.Named("http")),
+		WriteTimeout: o.WriteTimeout, IdleTimeout: o.IdleTimeout, TLSConfig: o.TLS, ErrorLog: errorLog,
 	}}, nil
 }
 
