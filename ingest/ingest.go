@@ -246,6 +246,12 @@ type routeMetrics struct {
 // records (docs/FORMAT.md section 4): "token:" and the token's name.
 func RecordedBy(token string) string { return "token:" + token }
 
+// EscalationRecordedBy is the recorded_by of the fail-safe escalations
+// ingest records itself: without "token:", so that no caller can make it
+// write this for them, and a caller's override that imitates an
+// escalation (a reviewer id like aegis-failsafe) still names its token.
+const EscalationRecordedBy = "aegis-ingest"
+
 // serve answers one request and returns its status code.
 func (s *Service) serve(w http.ResponseWriter, r *http.Request, typ shared.EventType, durability *producer.Durability) int {
 	principal, err := s.cfg.Tokens.Authenticate(r)
@@ -323,7 +329,7 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, typ shared.Event
 	var spoolErr error
 	switch {
 	case env.Decision != nil:
-		out := rec.EscalateEvent(ev, err, producer.Policy{FailSafe: s.cfg.FailSafe, Durability: *durability})
+		out := rec.EscalateEvent(ev, err, producer.Policy{FailSafe: s.cfg.FailSafe, Durability: *durability, RecordedBy: EscalationRecordedBy})
 		p.FailSafeAction, spooled, spoolErr = out.Decision.Action, out.Spooled, out.SpoolErr
 		p.EscalationSpooled = &spooled
 	case env.Override != nil:

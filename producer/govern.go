@@ -22,6 +22,10 @@ type Policy struct {
 	// ReviewerID is who the recorded escalation names as its author
 	// (default FailSafeReviewer).
 	ReviewerID string
+	// RecordedBy is the recorded_by of the escalation (default: the
+	// decision's, or Config.RecordedBy when it states none). `aegis ingest`
+	// sets its own, which no caller can make it write for them.
+	RecordedBy string
 }
 
 // FailSafeReviewer is the reviewer_id of the escalations the producer
@@ -159,8 +163,11 @@ func (p *Producer) escalate(e *shared.Envelope, record []byte, err error, pol Po
 		ov := p.NewOverride(shared.Override{DecisionID: d.DecisionID, ReviewerID: pol.ReviewerID, NewAction: out.Decision.Action,
 			Reason: clipReason(fmt.Sprintf("fail-safe escalation from %s: the decision could not be audited: %v", d.Action, err))})
 		// Recorded for whom the decision was (Config.RecordedBy when it
-		// states none, as the decision then).
+		// states none, as the decision then), unless the policy names who.
 		ov.RecordedBy = e.RecordedBy
+		if pol.RecordedBy != "" {
+			ov.RecordedBy = pol.RecordedBy
+		}
 		records = append(records, spoolRecord{e: ov})
 	}
 	out.Spooled, out.SpoolErr = p.spoolRecords(records)
