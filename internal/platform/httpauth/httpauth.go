@@ -36,6 +36,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"go.uber.org/zap"
 )
@@ -196,7 +197,8 @@ func parseSet(r io.Reader, name string) (*tokenSet, error) {
 			}
 		}
 		if err := checkName(pname); err != nil {
-			return nil, fmt.Errorf("token file %s line %d: the name %q %v", name, n, pname, err)
+			// %+q: a look-alike letter of another script shows as its escape.
+			return nil, fmt.Errorf("token file %s line %d: the name %+q %v", name, n, pname, err)
 		}
 		if names[pname] {
 			return nil, fmt.Errorf("token file %s line %d: name %q appears twice", name, n, pname)
@@ -346,11 +348,15 @@ func checkName(name string) error {
 	if len(name) > MaxNameLength {
 		return fmt.Errorf("is %d bytes, longer than %d", len(name), MaxNameLength)
 	}
-	for i := 0; i < len(name); i++ {
-		switch c := name[i]; {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', strings.IndexByte("._-@:/+", c) >= 0:
+	for i, r := range name {
+		switch {
+		case 'a' <= r && r <= 'z', 'A' <= r && r <= 'Z', '0' <= r && r <= '9', r < utf8.RuneSelf && strings.IndexByte("._-@:/+", byte(r)) >= 0:
 		default:
-			return errors.New("may hold only letters A-Z a-z, digits and . _ - @ : / + (ingest seals it with every event the token records)")
+			what := fmt.Sprintf("%U", r)
+			if r == utf8.RuneError {
+				what = fmt.Sprintf("the byte %#02x, not UTF-8", name[i])
+			}
+			return fmt.Errorf("holds %s at byte %d: a name may hold only letters A-Z a-z, digits and . _ - @ : / + (ingest seals it with every event the token records)", what, i)
 		}
 	}
 	return nil

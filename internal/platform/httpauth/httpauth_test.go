@@ -71,9 +71,9 @@ func TestParseRefusesBadFiles(t *testing.T) {
 		{"# nothing\n\n", "no tokens"},
 		{"a\x01b 0123456789abcdef prod", "may hold only"},
 		{"a\u009bb 0123456789abcdef prod", "may hold only"},
-		{"a\xffb 0123456789abcdef prod", "may hold only"},
+		{"a\xffb 0123456789abcdef prod", "holds the byte 0xff, not UTF-8 at byte 1"},
 		{"a\u202eb 0123456789abcdef prod", "may hold only"},
-		{"\u0455vc 0123456789abcdef prod", "may hold only"}, // Cyrillic ѕ for s
+		{"\u0455vc 0123456789abcdef prod", `the name "\u0455vc" holds U+0455 at byte 0`}, // Cyrillic ѕ for s
 		{"svc\u3164 0123456789abcdef prod", "may hold only"},
 		{`a\u202eb 0123456789abcdef prod`, "may hold only"},
 		{`a"b 0123456789abcdef prod`, "may hold only"},
