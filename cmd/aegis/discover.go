@@ -88,6 +88,9 @@ the range.`,
 			}
 			fmt.Fprintf(c.stderr, "%d entries matched, %d read and verified in %d objects of %d days; %d unsigned\n",
 				rep.Matched, rep.Entries, rep.Objects, rep.Days, rep.Unsigned)
+			if rep.Matched == 0 && recordedBy != "" && !strings.Contains(recordedBy, ":") {
+				fmt.Fprintf(c.stderr, "hint: --recorded-by matches the whole value; aegis ingest writes token:<name> (--recorded-by token:%s)\n", recordedBy)
+			}
 			warnRewritten(c.stderr, rep.Rewritten, rep.FirstRewritten)
 			return nil
 		}),

@@ -123,6 +123,11 @@ func TestGetAndListVerify(t *testing.T) {
 	if code != 0 || len(recorded) < len(w.Overrides) || strings.Join(found, "\n") != strings.Join(recorded, "\n") {
 		t.Fatalf("discover --recorded-by: exit %d, want the %d lines of the whole listing that state it:\n%s", code, len(recorded), out)
 	}
+	// A token's name alone matches nothing, and says what would.
+	code, out = aegis(t, append([]string{"discover", "--json", "--recorded-by", "review-console", "--from", day, "--to", tomorrow}, flags...)...)
+	if code != 0 || strings.Contains(out, "{") || !strings.Contains(out, "--recorded-by token:review-console") {
+		t.Fatalf("discover --recorded-by without token: exit %d:\n%s", code, out)
+	}
 
 	user := w.Decisions[0].Decision.UserID
 	var want []string
