@@ -30,8 +30,12 @@ browser:
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium-headless-shell; }
 
 ## build: the aegis binary and the standalone dev Kafka broker
+# The commit goes into `aegis version` and aegis_build_info even where
+# GOFLAGS has -buildvcs=false.
+COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null)$(shell git diff --quiet HEAD 2>/dev/null || echo +dirty)
+
 build:
-	$(GO) build -o bin/aegis ./cmd/aegis
+	$(GO) build -ldflags "-X main.commit=$(COMMIT)" -o bin/aegis ./cmd/aegis
 	cd devstack && $(GO) build -o ../bin/kafka ./kafka
 
 ## run: the whole pipeline on the embedded local stack, state in ./.data

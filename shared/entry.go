@@ -16,6 +16,10 @@ import (
 // FormatVersion is the version of the entry format in docs/FORMAT.md.
 const FormatVersion = 1
 
+// FormatRevision is the revision of docs/FORMAT.md this implementation
+// follows (its Revisions section): the newest row there.
+const FormatRevision = "2026-11-30"
+
 // EntryHashPrefix separates entry hashes from every other SHA-256 use.
 const EntryHashPrefix = "aegis-audit/entry/v1\x00"
 

@@ -385,7 +385,7 @@ checkpoints cannot be seen from S3 alone, but fails against a kept one.`,
 	root.AddCommand(c.discoverCommand(), c.rebuildCommand())
 	root.AddCommand(c.queryCommands()...)
 	root.AddCommand(c.ingestCommand(), c.rotateKeyCommand(), c.healthCommand())
-	root.AddCommand(referenceCommand(root))
+	root.AddCommand(referenceCommand(root), c.versionCommand())
 	scopeHelp(root)
 	root.SetArgs(args)
 	out := &countingWriter{w: stdout}
@@ -484,7 +484,7 @@ func (c *common) start() (context.Context, *zap.Logger, func(), error) {
 	awsSecrets(&c.dynamo)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	c.registry = prometheus.NewRegistry()
-	c.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	c.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfo())
 	if c.metrics != "" {
 		// /healthz, /readyz, /metrics, and with --pprof Go's profiler for
 		// an operator chasing CPU or memory (the address should be

@@ -88,6 +88,7 @@ var roles = map[string]roleSettings{
 	},
 	"aegis keygen":           {Required: []string{"name", "out"}, Offline: true},
 	"aegis config-reference": {Offline: true},
+	"aegis version":          {Offline: true},
 }
 
 // settingsOf returns the settings of cmd (see roles).

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Independent verifier for the sealed log format, version 1.
+"""Independent verifier for the sealed log format, version 1, revision 2026-11-30.
 
 Written from docs/FORMAT.md alone (sections 1 to 8, 10 and 11),
 without reading the Go implementation. Python 3.11, standard library only:
@@ -12,6 +12,7 @@ RFC 6962 Merkle root of an object and RFC 9162 inclusion proofs.
     python3 check_vectors.py -v FILE...     also print why expected rejections were rejected
     python3 check_vectors.py --lines FILE   check every line of a JSON Lines file as an entry line
     python3 check_vectors.py --self-test    Ed25519 against RFC 8032 test 1
+    python3 check_vectors.py --version      the format version and FORMAT.md revision implemented
     python3 check_vectors.py --dir DIR --chain CHAIN --verifier-key KEYFILE [--prefix PREFIX]
                              [--known-checkpoint FILE] [--allow-unsigned]
         verify a downloaded bucket (every object as the file DIR/<key>) as section 8 says,
@@ -45,6 +46,7 @@ EM_DASH = "\u2014"
 RECORD_DEPTH = 32                                   # section 3: a record nests at most 32 levels
 LINE_DEPTH = RECORD_DEPTH + 1                       # a sealed line is one level deeper
 RAW_MAX = 65536
+FORMAT_REVISION = "2026-11-30"  # the revision of docs/FORMAT.md this implements (its Revisions section)
 METADATA_MAX = 16384
 REASON_MAX = 4096
 ID_MAX = 256
@@ -1891,6 +1893,9 @@ def main(argv):
         return bundle_mode(argv)
     if argv[:1] == ["--self-test"]:
         return self_test()
+    if argv[:1] == ["--version"]:
+        print(f"check_vectors.py: sealed log format version 1, revision {FORMAT_REVISION} (docs/FORMAT.md)")
+        return 0
     if argv[:1] == ["--lines"]:
         if len(argv) != 2:
             print("usage: check_vectors.py --lines FILE", file=sys.stderr)

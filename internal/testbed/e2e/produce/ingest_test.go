@@ -253,7 +253,8 @@ func TestIngestOverTheRealStack(t *testing.T) {
 	// The broker holds every produce request: 503 with the fail-safe action.
 	// The holding is done through the in-process broker's control hooks.
 	var prob ingest.Problem
-	wantMetrics := []string{`aegis_ingest_requests_total{code="201",route="decisions"} 1002`}
+	wantMetrics := []string{`aegis_ingest_requests_total{code="201",route="decisions"} 1002`,
+		`aegis_build_info{commit=`, `format_revision="` + shared.FormatRevision + `"`}
 	if stack.Kafka != nil {
 		release := holdProduce(t)
 		code, body = in.post("/v1/decisions", in.token, decisionBody(chain, "held"))
