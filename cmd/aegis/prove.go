@@ -136,6 +136,9 @@ which aegis verify-proof checks offline. Exit 0: the receipt holds.`,
 			pe := rep.Entries[0]
 			fmt.Fprintf(c.stdout, "OK event %s (decision %s) is seq %d of chain %s in %s line %d, signed by checkpoint seq %d at %s\n",
 				r.EventID, r.DecisionID, r.Seq, r.Chain, r.Object, r.Line, pe.Checkpoint.Seq, shared.FormatTime(pe.Checkpoint.Time))
+			if pe.Envelope != nil && pe.Envelope.RecordedBy != "" {
+				fmt.Fprintf(c.stdout, "recorded by %s\n", pe.Envelope.RecordedBy)
+			}
 			return nil
 		}),
 	}

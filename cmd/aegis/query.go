@@ -434,10 +434,10 @@ func printPage(out io.Writer, p query.Page) error {
 		return nil
 	}
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "OCCURRED AT\tDECISION\tACTION\tNOW\tUSER\tSESSION\tSEQ\tS3 OBJECT:LINE")
+	fmt.Fprintln(w, "OCCURRED AT\tDECISION\tACTION\tNOW\tUSER\tSESSION\tRECORDED BY\tSEQ\tS3 OBJECT:LINE")
 	for _, d := range p.Decisions {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s:%d\n", d.OccurredAt.Format(time.RFC3339Nano), d.DecisionID, d.Action, d.CurrentAction,
-			d.UserID, d.SessionID, d.Proof.Seq, d.Proof.Object, d.Proof.Line)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s:%d\n", d.OccurredAt.Format(time.RFC3339Nano), d.DecisionID, d.Action, d.CurrentAction,
+			d.UserID, d.SessionID, notStated(d.RecordedBy), d.Proof.Seq, d.Proof.Object, d.Proof.Line)
 	}
 	if err := w.Flush(); err != nil {
 		return err

@@ -137,7 +137,7 @@ func TestGetAndListVerify(t *testing.T) {
 		}
 	}
 	code, out = aegis(t, append([]string{"list", "--user", user, "--limit", "3", "--verify"}, flags...)...)
-	if code != 0 || strings.Count(out, "verified ") != 3 || !strings.Contains(out, "more: --cursor ") {
+	if code != 0 || strings.Count(out, "verified ") != 3 || !strings.Contains(out, "more: --cursor ") || !strings.Contains(out, "RECORDED BY") {
 		t.Fatalf("list --verify: exit %d:\n%s", code, out)
 	}
 	for i, id := range want[:3] {

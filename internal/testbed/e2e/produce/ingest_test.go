@@ -199,7 +199,7 @@ func TestIngestOverTheRealStack(t *testing.T) {
 	}
 	cmd := exec.CommandContext(ctx, aegisBin, "verify-receipt", answer, "--chain", chain, "--bucket", p.Cfg.Bucket, "--verifier-key-file", pub)
 	cmd.Env = append(os.Environ(), stack.Env()...)
-	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "OK event "+created.EventID) {
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "OK event "+created.EventID) || !strings.Contains(string(out), "recorded by token:svc") {
 		t.Fatalf("aegis verify-receipt of ingest's answer: %v: %s", err, out)
 	}
 	override := fmt.Sprintf(`{"environment":%q,"override":{"decision_id":"d-1","reviewer_id":"r","new_action":"BLOCK","reason":"confirmed fraud"}}`, chain)
