@@ -319,6 +319,15 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, typ shared.Event
 		return answerCreated(w, receipt)
 	case errors.Is(err, shared.ErrInvalidEvent):
 		return answer(w, http.StatusBadRequest, invalid(err))
+	case r.Context().Err() != nil:
+		// The caller went away before an answer: it was told nothing, so
+		// no escalation records what it was told (an attack had callers
+		// hang up to make the service override any decision id as
+		// aegis-ingest). Its own timeout is its fail-safe; its retry with
+		// the same event_id is the same event.
+		s.cfg.Logger.Info("the caller went away before its event was confirmed; no escalation recorded", zap.String("token", principal.Name),
+			zap.String("environment", env.Environment), zap.String("event_id", env.EventID), zap.Error(err))
+		return clientClosedRequest
 	}
 	// The caller applies the fail-safe action instead of the event's, never
 	// a weaker one; for a decision, the escalation is recorded (spooled for
@@ -441,6 +450,11 @@ var (
 	headerNoStore = []string{"no-store"}
 	headerNoSniff = []string{"nosniff"}
 )
+
+// clientClosedRequest is the code counted (aegis_ingest_requests_total)
+// for a request whose caller went away before its answer: nothing is
+// written to it (nginx's 499).
+const clientClosedRequest = 499
 
 func answer(w http.ResponseWriter, code int, body any) int {
 	writeHeader(w, code)

@@ -161,7 +161,7 @@ func (p *Producer) escalate(e *shared.Envelope, record []byte, err error, pol Po
 	}
 	if out.Escalated {
 		ov := p.NewOverride(shared.Override{DecisionID: d.DecisionID, ReviewerID: pol.ReviewerID, NewAction: out.Decision.Action,
-			Reason: clipReason(fmt.Sprintf("fail-safe escalation from %s: the decision could not be audited: %v", d.Action, err))})
+			Reason: clipReason(fmt.Sprintf("fail-safe escalation of event %s from %s: the decision could not be audited: %v", e.EventID, d.Action, err))})
 		// Recorded for whom the decision was (Config.RecordedBy when it
 		// states none, as the decision then), unless the policy names who.
 		ov.RecordedBy = e.RecordedBy

@@ -279,8 +279,10 @@ func TestIngestOverTheRealStack(t *testing.T) {
 		if err := p.WaitFor(ctx, func() bool { return len(escalations()) > 0 }); err != nil {
 			t.Fatalf("the escalation of the decision answered 503 was not sealed: %v", err)
 		}
-		if esc := escalations(); len(esc) != 1 || esc[0].Override.NewAction != shared.ActionChallenge {
-			t.Fatalf("escalations sealed: %+v, want one to CHALLENGE", esc)
+		// It names the event it escalates: its recorded_by is the
+		// service's, and the event's own names the caller's token.
+		if esc := escalations(); len(esc) != 1 || esc[0].Override.NewAction != shared.ActionChallenge || !strings.Contains(esc[0].Override.Reason, "event "+prob.EventID) {
+			t.Fatalf("escalations sealed: %+v, want one to CHALLENGE naming event %s", esc, prob.EventID)
 		} else {
 			ids[esc[0].EventID] = true
 		}

@@ -1,0 +1,94 @@
+package ingest
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/aegisai/audit/internal/platform/httpauth"
+	"github.com/aegisai/audit/producer"
+	"github.com/aegisai/audit/shared"
+)
+
+// A caller who hangs up before its answer was told nothing, so the service
+// records no escalation for it. An attack (2026-11-30) found that a
+// caller could POST a decision of any decision id (here another token's)
+// with ?durability=sealed and hang up: the service then recorded its own
+// fail-safe override of that decision, recorded_by aegis-ingest, which
+// no caller was supposed to be able to make it write, and which set the
+// other token's BLOCK decision to CHALLENGE without naming the caller.
+func TestACallerWhoHangsUpGetsNoEscalation(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DefaultNumPartitions(1), kfake.AllowAutoTopicCreation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	p, err := producer.New(ctx, producer.Config{Brokers: c.ListenAddrs(), Environment: "prod", Topic: "decisions", SealedTopic: "sealed",
+		SpoolDir: t.TempDir(), SealTimeout: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	tok, err := httpauth.Parse(strings.NewReader("svc-a a-token-0123456789abc prod\nsvc-b b-token-0123456789abc prod\n"), "tokens")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Config{Recorders: map[string]Recorder{"prod": p}, Tokens: tok, MaxBodyBytes: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	do := func(token, query, body string, timeout time.Duration) int {
+		rctx, rcancel := context.WithTimeout(ctx, timeout)
+		defer rcancel()
+		req, _ := http.NewRequestWithContext(rctx, "POST", srv.URL+"/v1/decisions"+query, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return -1 // hung up
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	// A's decision, recorded normally.
+	if code := do("a-token-0123456789abc", "", `{"environment":"prod","decision":{"decision_id":"d-of-A","action":"BLOCK","confidence_score":0.9,"policy_version":"p","user_id":"victim","session_id":"s"}}`, 10*time.Second); code != 201 {
+		t.Fatalf("A: %d", code)
+	}
+	// B: same decision id, ALLOW, sealed durability, hangs up after 300 ms.
+	if code := do("b-token-0123456789abc", "?durability=sealed", `{"environment":"prod","decision":{"decision_id":"d-of-A","action":"ALLOW","confidence_score":0.9,"policy_version":"p","user_id":"victim","session_id":"s"}}`, 300*time.Millisecond); code != -1 {
+		t.Fatalf("B: %d", code)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.ConsumeTopics("decisions"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		pctx, pcancel := context.WithTimeout(ctx, time.Second)
+		recs := cl.PollFetches(pctx).Records()
+		pcancel()
+		for _, r := range recs {
+			env, _, err := shared.ParseRecord(r.Value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("published: %s", r.Value)
+			if env.Override != nil && env.RecordedBy == EscalationRecordedBy {
+				t.Errorf("token B's hang-up made ingest record recorded_by %q: override of %s (A's decision) to %s, reviewer %s",
+					env.RecordedBy, env.Override.DecisionID, env.Override.NewAction, env.Override.ReviewerID)
+				return
+			}
+		}
+	}
+}
