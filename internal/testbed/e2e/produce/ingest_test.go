@@ -20,9 +20,9 @@ import (
 	"time"
 
 	"github.com/aegisai/audit/ingest"
-	"github.com/aegisai/audit/producer"
 	"github.com/aegisai/audit/internal/testbed/chaos"
 	"github.com/aegisai/audit/internal/testbed/pipeline"
+	"github.com/aegisai/audit/producer"
 	"github.com/aegisai/audit/replayer"
 	"github.com/aegisai/audit/shared"
 )
