@@ -15,9 +15,10 @@ import (
 )
 
 // A load balancer's TCP probe (connect, close) on the HTTPS port is a
-// failed handshake: counted, logged at debug, not a line at info every few
-// seconds; the server's other errors stay warnings.
-func TestFailedHandshakesAreCountedNotLoggedAtInfo(t *testing.T) {
+// failed handshake, and an HTTP/2 client that breaks the protocol (found
+// by an attack: a warning a connection) is a client's error: counted,
+// logged at debug; a handler's panic stays a warning.
+func TestClientErrorsAreCountedNotLogged(t *testing.T) {
 	ca := testcerts.NewCA(t)
 	pair := ca.Server(t, t.TempDir(), "aegis.test", 1)
 	cfg, err := TLSFiles{Cert: pair.CertFile, Key: pair.KeyFile}.Config(nil, flag)
@@ -42,8 +43,12 @@ func TestFailedHandshakesAreCountedNotLoggedAtInfo(t *testing.T) {
 	counter := func() float64 {
 		mfs, _ := reg.Gather()
 		for _, mf := range mfs {
-			if mf.GetName() == "aegis_http_tls_handshake_errors_total" {
-				return mf.GetMetric()[0].GetCounter().GetValue()
+			if mf.GetName() == "aegis_http_client_errors_total" {
+				for _, m := range mf.GetMetric() {
+					if m.GetLabel()[0].GetValue() == "tls_handshake" {
+						return m.GetCounter().GetValue()
+					}
+				}
 			}
 		}
 		return -1
@@ -53,7 +58,7 @@ func TestFailedHandshakesAreCountedNotLoggedAtInfo(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	if n := counter(); n != 3 {
-		t.Fatalf("aegis_http_tls_handshake_errors_total %v, want 3", n)
+		t.Fatalf("aegis_http_client_errors_total{kind=\"tls_handshake\"} %v, want 3", n)
 	}
 	for _, e := range logs.All() {
 		if strings.Contains(e.Message, "TLS handshake error") && e.Level != zapcore.DebugLevel {
@@ -63,7 +68,11 @@ func TestFailedHandshakesAreCountedNotLoggedAtInfo(t *testing.T) {
 	if logs.FilterMessageSnippet("TLS handshake error").Len() != 3 {
 		t.Errorf("%d handshake errors logged at debug, want 3", logs.FilterMessageSnippet("TLS handshake error").Len())
 	}
-	// Anything else the server reports is a warning.
+	// HTTP/2 garbage is the client's; a handler's panic is the server's.
+	s.srv.ErrorLog.Printf("http2: server: error reading preface from client 127.0.0.1:2: bogus greeting")
+	if w := logs.FilterLevelExact(zapcore.WarnLevel); w.Len() != 0 {
+		t.Errorf("a client's HTTP/2 error is a warning: %v", w.All())
+	}
 	s.srv.ErrorLog.Printf("http: panic serving 127.0.0.1:1: boom")
 	if w := logs.FilterLevelExact(zapcore.WarnLevel).FilterMessageSnippet("panic serving"); w.Len() != 1 {
 		t.Errorf("a handler's panic: %d warnings", w.Len())

@@ -133,7 +133,7 @@ func Listen(o Options) (*Server, error) {
 		})
 	}
 	var reg prometheus.Registerer
-	if o.TLS != nil && o.Registry != nil {
+	if o.Registry != nil {
 		reg = o.Registry
 	}
 	errorLog, err := newErrorLog(o.Logger.Named("http"), reg)
