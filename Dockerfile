@@ -4,7 +4,10 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 go build -o /aegis ./cmd/aegis
+# The commit `aegis version` and aegis_build_info report (the context has
+# no .git): `make up` passes it.
+ARG AEGIS_COMMIT=""
+RUN CGO_ENABLED=0 go build -ldflags "-X main.commit=${AEGIS_COMMIT}" -o /aegis ./cmd/aegis
 
 # Not root: distroless's nonroot user, by number so that Kubernetes'
 # runAsNonRoot can tell. docker-compose.yml runs the roles as the user who

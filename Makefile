@@ -72,7 +72,7 @@ up: keys/prod.key .env secrets/tokens
 	grep -q '^RUN_AS=' .env || if [ "$$(id -u)" = 0 ]; then echo 'RUN_AS=65532:65532' >> .env; \
 	else echo "RUN_AS=$$(id -u):$$(id -g)" >> .env; fi
 	if [ "$$(id -u)" = 0 ]; then chown -R 65532:65532 keys secrets spool; fi
-	docker compose up -d --build
+	AEGIS_COMMIT=$(COMMIT) docker compose up -d --build
 
 down:
 	docker compose down

@@ -627,11 +627,19 @@ func (e *Entry) EventContent() ([]byte, error) {
 // WithRecordedBy returns record, a canonical event of type typ without
 // recorded_by, with recorded_by set to by, in its canonical place (last
 // but for type), as Envelope.Record would write it: for a caller that
-// holds the record it checked, not an envelope to encode again.
+// holds the record it checked, not an envelope to encode again. A record
+// that holds recorded_by already, or is not such an event, is refused
+// (written twice, the member would make the event invalid).
 func WithRecordedBy(record []byte, typ EventType, by string) ([]byte, error) {
 	tail := append(appendString([]byte(`,"type":`), string(typ)), '}')
-	if !bytes.HasSuffix(record, tail) {
+	env, canon, err := ParseRecord(record)
+	switch {
+	case err != nil:
+		return nil, err
+	case !bytes.Equal(canon, record) || env.Type != typ || !bytes.HasSuffix(record, tail):
 		return nil, fmt.Errorf("%w: record: not a canonical %s event", ErrInvalidEvent, typ)
+	case env.RecordedBy != "":
+		return nil, &FieldError{Field: "recorded_by", Reason: "is set already"}
 	}
 	if err := CheckID("recorded_by", by); err != nil {
 		return nil, err

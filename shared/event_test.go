@@ -266,6 +266,14 @@ func TestEventContentLeavesOutRecordedBy(t *testing.T) {
 			t.Errorf("content %d: %s, want %s", i, c, plain)
 		}
 	}
+	// A record that states one already is refused, not given two.
+	with, _ := WithRecordedBy(plain, TypeDecision, "a")
+	if twice, err := WithRecordedBy(with, TypeDecision, "b"); err == nil {
+		t.Errorf("recorded_by added to a record that has one: %s", twice)
+	}
+	if _, err := WithRecordedBy(plain, TypeOverride, "a"); err == nil {
+		t.Error("a decision's record taken as an override's")
+	}
 }
 
 // CheckID holds an id to the rules a sealed one is held to: U+FFFD is

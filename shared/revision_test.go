@@ -13,7 +13,7 @@ func TestFormatRevisionIsFORMATsNewest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows := regexp.MustCompile(`(?m)^\| (\d{4}-\d{2}-\d{2}) \|`).FindAllSubmatch(doc, -1)
+	rows := regexp.MustCompile(`(?m)^\| (\d{4}-\d{2}-\d{2}(?:\.\d+)?) \|`).FindAllSubmatch(doc, -1)
 	if len(rows) == 0 {
 		t.Fatal("FORMAT.md has no Revisions rows")
 	}

@@ -129,7 +129,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Short:         "AegisAI audit layer: seal, index and verify AI decisions",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       thisBuild().String(), // --version, as `aegis version`
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	c.flags(root.PersistentFlags())
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		c.cmd = cmd

@@ -16,6 +16,9 @@ func TestVersion(t *testing.T) {
 	if code != 0 || !strings.HasPrefix(out, "aegis ") || !strings.Contains(out, "revision "+shared.FormatRevision) {
 		t.Fatalf("aegis version: exit %d: %s", code, out)
 	}
+	if code, again := aegis(t, "--version"); code != 0 || again != out {
+		t.Fatalf("aegis --version: exit %d: %q, want %q", code, again, out)
+	}
 	commit = "0123456789ab+dirty"
 	defer func() { commit = "" }()
 	if b := thisBuild(); b.Revision != commit { // a test binary embeds no VCS settings
