@@ -26,6 +26,7 @@ func (c *common) ingestCommand() *cobra.Command {
 	var timeout, sealTimeout, shutdown time.Duration
 	var tokens *httpauth.Tokens // read by the preflight
 	var tlsFiles serve.TLSFiles
+	var maxConns int
 	var cmd *cobra.Command
 	cmd = &cobra.Command{
 		Use:   "ingest",
@@ -83,7 +84,8 @@ answers the requests in flight, then flushes the producers.`,
 				return err
 			}
 			c.readyCheck(svc.Ready) // --metrics-addr's /readyz answers as --listen's does
-			srv, err := listenAPI(serve.Options{Addr: listen, Handler: svc.Handler(), Registry: c.registry, Ready: svc.Ready, TLS: tlsCfg, Logger: log}, "--listen", "", log)
+			srv, err := listenAPI(serve.Options{Addr: listen, Handler: svc.Handler(), Registry: c.registry, Ready: svc.Ready, TLS: tlsCfg,
+				MaxConnections: maxConns, Logger: log}, "--listen", "", log)
 			if err != nil {
 				return err
 			}
@@ -140,7 +142,7 @@ answers the requests in flight, then flushes the producers.`,
 	f.StringVar(&listen, "listen", "127.0.0.1:8080", "address to serve the API, health and metrics on")
 	f.StringVar(&tokensFile, "tokens-file", "", "bearer tokens, each with the environments it may record into and, as a line's fourth field, record (required; format in the README)")
 	aliasFlags(cmd, map[string]string{"addr": "listen", "token-file": "tokens-file"})
-	tlsFlags(f, &tlsFiles)
+	apiFlags(f, &tlsFiles, &maxConns)
 	f.StringSliceVar(&envs, "environments", nil, "environments (chains) recorded (default: --chain)")
 	f.Int64Var(&maxBody, "max-body-bytes", 64<<10, "largest request body accepted (413 beyond)")
 	f.StringVar(&failSafe, "fail-safe-action", "CHALLENGE", "the action a 503 tells callers to apply instead of the decision (the decision's own when stricter)")

@@ -12,8 +12,15 @@ import (
 	"github.com/aegisai/audit/internal/platform/serve"
 )
 
-// tlsFlags registers the HTTPS settings of a role that serves an API.
-func tlsFlags(fs *pflag.FlagSet, f *serve.TLSFiles) {
+// DefaultMaxConnections is --max-connections' default: far above what the
+// services' callers keep open (a pool per client), low enough that a
+// flood of idle connections costs tens of MB, not the process.
+const DefaultMaxConnections = 10000
+
+// apiFlags registers the settings of a role that serves an API: HTTPS,
+// and the cap on connections.
+func apiFlags(fs *pflag.FlagSet, f *serve.TLSFiles, maxConns *int) {
+	fs.IntVar(maxConns, "max-connections", DefaultMaxConnections, "connections open at once at most; beyond, new ones wait until one closes (0: no cap)")
 	fs.StringVar(&f.Cert, "tls-cert-file", "", "PEM certificate (chain) to serve HTTPS with; a renewal written over the files is served from the next connection (empty: plain HTTP)")
 	fs.StringVar(&f.Key, "tls-key-file", "", "PEM private key of --tls-cert-file")
 	fs.StringVar(&f.ClientCA, "tls-client-ca-file", "", "PEM CA bundle: every client must present a certificate it signed (mutual TLS; read at start)")

@@ -184,6 +184,7 @@ its signed checkpoint, and exits 1 when any differs.`,
 
 	var addr, tokenFile string
 	var tlsFiles serve.TLSFiles
+	var maxConns int
 	serveCmd := &cobra.Command{
 		Use:   "query",
 		Short: "Serve the query API (/v1/...), its OpenAPI document and the auditor's page",
@@ -243,7 +244,7 @@ bearer token of --token-file bound to the chain (format: package httpauth).`,
 				return err
 			}
 			srv, err := listenAPI(serve.Options{Addr: addr, Handler: svc.Handler(), Registry: c.registry, Ready: c.readiness,
-				WriteTimeout: time.Minute, TLS: tlsCfg, Logger: log}, "--addr",
+				WriteTimeout: time.Minute, TLS: tlsCfg, MaxConnections: maxConns, Logger: log}, "--addr",
 				", and browsers check the auditor's page's proofs only over HTTPS or on their own machine", log)
 			if err != nil {
 				return err
@@ -266,7 +267,7 @@ bearer token of --token-file bound to the chain (format: package httpauth).`,
 	}
 	serveCmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "listen address of the API and the page")
 	serveCmd.Flags().StringVar(&tokenFile, "token-file", "", "required: bearer tokens, each with the chains it may read and, as a line's fourth field, read (format in the README)")
-	tlsFlags(serveCmd.Flags(), &tlsFiles)
+	apiFlags(serveCmd.Flags(), &tlsFiles, &maxConns)
 	aliasFlags(serveCmd, map[string]string{"listen": "addr", "tokens-file": "token-file"})
 	return []*cobra.Command{get, list, serveCmd}
 }

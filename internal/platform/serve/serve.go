@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
+	"golang.org/x/net/netutil"
 )
 
 // Options configures a Server.
@@ -52,7 +53,13 @@ type Options struct {
 	// instead, at most once a minute: for an API address that callers
 	// reach, where --metrics-addr still gives it.
 	HideReadyReason bool
-	Logger          *zap.Logger
+	// MaxConnections caps the connections open at once (0: no cap).
+	// Beyond it, new ones wait in the kernel's backlog until one closes:
+	// a flood of idle or slow connections costs a bounded amount of
+	// memory, not the process. With a cap and a Registry, the
+	// connections open are the gauge aegis_http_open_connections.
+	MaxConnections int
+	Logger         *zap.Logger
 }
 
 // Server is a started listener; Serve serves it.
@@ -140,13 +147,32 @@ func Listen(o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	var open atomic.Int64
+	if o.Registry != nil && o.MaxConnections > 0 {
+		g := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "aegis_http_open_connections",
+			Help: "Connections open to this HTTP server (at most its --max-connections)."}, func() float64 { return float64(open.Load()) })
+		if err := o.Registry.Register(g); err != nil {
+			return nil, err
+		}
+	}
 	ln, err := net.Listen("tcp", o.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", o.Addr, err)
 	}
+	if o.MaxConnections > 0 {
+		ln = netutil.LimitListener(ln, o.MaxConnections)
+	}
 	return &Server{ln: ln, log: o.Logger, tls: o.TLS != nil, srv: &http.Server{
 		Handler: handler, ReadHeaderTimeout: min(o.ReadTimeout, 10*time.Second), ReadTimeout: o.ReadTimeout, MaxHeaderBytes: MaxHeaderBytes,
 		WriteTimeout: o.WriteTimeout, IdleTimeout: o.IdleTimeout, TLSConfig: o.TLS, ErrorLog: errorLog,
+		ConnState: func(_ net.Conn, st http.ConnState) {
+			switch st {
+			case http.StateNew:
+				open.Add(1)
+			case http.StateClosed, http.StateHijacked:
+				open.Add(-1)
+			}
+		},
 	}}, nil
 }
 
