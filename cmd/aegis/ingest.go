@@ -85,7 +85,7 @@ answers the requests in flight, then flushes the producers.`,
 			}
 			c.readyCheck(svc.Ready) // --metrics-addr's /readyz answers as --listen's does
 			srv, err := listenAPI(serve.Options{Addr: listen, Handler: svc.Handler(), Registry: c.registry, Ready: svc.Ready, TLS: tlsCfg,
-				MaxConnections: maxConns, Logger: log}, "--listen", "", log)
+				MaxConnections: maxConns, MetricsElsewhere: c.metrics != "", Logger: log}, "--listen", "", log)
 			if err != nil {
 				return err
 			}

@@ -244,7 +244,7 @@ bearer token of --token-file bound to the chain (format: package httpauth).`,
 				return err
 			}
 			srv, err := listenAPI(serve.Options{Addr: addr, Handler: svc.Handler(), Registry: c.registry, Ready: c.readiness,
-				WriteTimeout: time.Minute, TLS: tlsCfg, MaxConnections: maxConns, Logger: log}, "--addr",
+				WriteTimeout: time.Minute, TLS: tlsCfg, MaxConnections: maxConns, MetricsElsewhere: c.metrics != "", Logger: log}, "--addr",
 				", and browsers check the auditor's page's proofs only over HTTPS or on their own machine", log)
 			if err != nil {
 				return err

@@ -34,8 +34,13 @@ type Options struct {
 	// Handler serves every path the operational endpoints do not (nil:
 	// 404).
 	Handler http.Handler
-	// Registry is served at /metrics (nil: no /metrics).
+	// Registry is served at /metrics (nil: no /metrics), and holds the
+	// server's own metrics.
 	Registry *prometheus.Registry
+	// MetricsElsewhere: Registry is served on another address (a role's
+	// --metrics-addr), not here: an API address callers reach shows them
+	// no request counts, lags or runtime figures.
+	MetricsElsewhere bool
 	// Ready reports whether the role is ready to serve (nil: always).
 	Ready func() error
 	// Profiling serves /debug/pprof/.
@@ -111,7 +116,7 @@ func Listen(o Options) (*Server, error) {
 		fmt.Fprintln(w, "ready")
 	})
 	paths := []string{"/healthz", "/readyz"}
-	if o.Registry != nil {
+	if o.Registry != nil && !o.MetricsElsewhere {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{}))
 		paths = append(paths, "/metrics")
 	}

@@ -177,3 +177,32 @@ func TestReadyReasonHiddenWhereAsked(t *testing.T) {
 		t.Fatalf("the reason logged %d times: %v", logs.Len(), logs.All())
 	}
 }
+
+// An API address whose role serves its metrics on --metrics-addr serves
+// no /metrics: callers see no request counts, lags or runtime figures;
+// the metrics address still serves them all.
+func TestMetricsOnlyWhereTheyAreServed(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(prometheus.NewCounter(prometheus.CounterOpts{Name: "aegis_probe_total", Help: "a metric"}))
+	api, err := Listen(Options{Addr: "127.0.0.1:0", Registry: reg, MetricsElsewhere: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops, err := Listen(Options{Addr: "127.0.0.1:0", Registry: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []*Server{api, ops} {
+		go s.Serve()
+		defer s.Shutdown(context.Background())
+	}
+	if code, body := get(t, "http://"+api.Addr()+"/metrics"); code != 404 || strings.Contains(body, "aegis_probe_total") {
+		t.Fatalf("the API address: %d %q", code, body)
+	}
+	if code, body := get(t, "http://"+ops.Addr()+"/metrics"); code != 200 || !strings.Contains(body, "aegis_probe_total") {
+		t.Fatalf("the metrics address: %d %q", code, body)
+	}
+	if code, _ := get(t, "http://"+api.Addr()+"/healthz"); code != 200 {
+		t.Fatalf("the API address' /healthz: %d", code)
+	}
+}
