@@ -1,9 +1,12 @@
 package ingest
 
 import (
+	"bufio"
 	"context"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -91,4 +94,66 @@ func TestACallerWhoHangsUpGetsNoEscalation(t *testing.T) {
 			}
 		}
 	}
+}
+
+// A caller that half-closes its side after sending a sealed-mode decision
+// (shutdown(SHUT_WR), as some clients and proxies do) and keeps reading:
+// net/http sees EOF and cancels r.Context(), and the service, told the
+// caller went away, records no escalation: the caller must then read no
+// answer at all. An attack (2026-11-30) found net/http completing the
+// response as "200 OK" with an empty body, a 2xx for a decision neither
+// confirmed recorded nor escalated.
+func TestACallerWhoHalfClosesReadsNoAnswer(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DefaultNumPartitions(1), kfake.AllowAutoTopicCreation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	p, err := producer.New(ctx, producer.Config{Brokers: c.ListenAddrs(), Environment: "prod", Topic: "decisions", SealedTopic: "sealed",
+		SpoolDir: t.TempDir(), SealTimeout: 20 * time.Second}) // no sealer runs: the seal never comes
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	tok, err := httpauth.Parse(strings.NewReader("svc-b b-token-0123456789abc prod\n"), "tokens")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Config{Recorders: map[string]Recorder{"prod": p}, Tokens: tok, MaxBodyBytes: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	body := `{"environment":"prod","decision":{"decision_id":"d-1","action":"ALLOW","confidence_score":0.9,"policy_version":"p","user_id":"u","session_id":"s"}}`
+	req := "POST /v1/decisions?durability=sealed HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer b-token-0123456789abc\r\n" +
+		"Content-Type: application/json\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
+	if _, err := conn.Write([]byte(req)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond) // the handler is waiting for the seal
+	conn.(*net.TCPConn).CloseWrite()
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Logf("no response (as it should be): %v", err)
+		return
+	}
+	t.Errorf("a caller that half-closed read %s (Content-Length %d) for a decision neither confirmed nor escalated", resp.Status, resp.ContentLength)
+}
+
+func itoa(n int) string {
+	b := []byte{}
+	for n > 0 {
+		b = append([]byte{byte('0' + n%10)}, b...)
+		n /= 10
+	}
+	return string(b)
 }

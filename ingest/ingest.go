@@ -231,6 +231,12 @@ func (s *Service) record(route string, typ shared.EventType) http.HandlerFunc {
 		}
 		s.requests.WithLabelValues(route, strconv.Itoa(code)).Inc()
 		s.seconds.WithLabelValues(route, durability.String()).Observe(time.Since(start).Seconds())
+		if code == clientClosedRequest {
+			// The connection ends without an answer. Returning would let
+			// net/http answer 200 with no body, which a caller that only
+			// half-closed reads as success (found by an attack).
+			panic(http.ErrAbortHandler)
+		}
 	}
 }
 
