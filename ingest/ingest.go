@@ -329,10 +329,14 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, typ shared.Event
 		// The caller went away before an answer: it was told nothing, so
 		// no escalation records what it was told (an attack had callers
 		// hang up to make the service override any decision id as
-		// aegis-ingest). Its own timeout is its fail-safe; its retry with
-		// the same event_id is the same event.
+		// aegis-ingest). Its own timeout is its fail-safe. A decision that
+		// could not be made durable is still spooled, not lost.
+		spooled := false
+		if env.Decision != nil {
+			spooled = rec.EscalateEvent(ev, err, producer.Policy{Untold: true, Durability: *durability}).Spooled
+		}
 		s.cfg.Logger.Info("the caller went away before its event was confirmed; no escalation recorded", zap.String("token", principal.Name),
-			zap.String("environment", env.Environment), zap.String("event_id", env.EventID), zap.Error(err))
+			zap.String("environment", env.Environment), zap.String("event_id", env.EventID), zap.Bool("decision_spooled", spooled), zap.Error(err))
 		return clientClosedRequest
 	}
 	// The caller applies the fail-safe action instead of the event's, never

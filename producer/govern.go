@@ -26,6 +26,11 @@ type Policy struct {
 	// decision's, or Config.RecordedBy when it states none). `aegis ingest`
 	// sets its own, which no caller can make it write for them.
 	RecordedBy string
+	// Untold: the caller was told nothing (it went away before an
+	// answer), so nothing records what it was told: the decision is still
+	// spooled when it could not be made durable, so that it is not lost,
+	// but no escalation is recorded or counted.
+	Untold bool
 }
 
 // FailSafeReviewer is the reviewer_id of the escalations the producer
@@ -141,7 +146,7 @@ func (p *Producer) escalate(e *shared.Envelope, record []byte, err error, pol Po
 	d := *e.Decision
 	out := Outcome{Decision: d, Err: err}
 	out.Decision.Action = Stricter(d.Action, pol.FailSafe)
-	out.Escalated = out.Decision.Action != d.Action
+	out.Escalated = out.Decision.Action != d.Action && !pol.Untold
 	reason := "unavailable"
 	switch {
 	case errors.Is(err, shared.ErrInvalidEvent):
@@ -149,7 +154,9 @@ func (p *Producer) escalate(e *shared.Envelope, record []byte, err error, pol Po
 	case errors.Is(err, ErrNotSealed):
 		reason = "not_sealed"
 	}
-	p.m.escalations.WithLabelValues(reason).Inc()
+	if !pol.Untold {
+		p.m.escalations.WithLabelValues(reason).Inc()
+	}
 	if reason == "invalid" {
 		p.cfg.Logger.Error("decision refused as invalid; returned with the fail-safe action", zap.String("decision_id", d.DecisionID),
 			zap.String("action", string(out.Decision.Action)), zap.Error(err))
@@ -171,6 +178,9 @@ func (p *Producer) escalate(e *shared.Envelope, record []byte, err error, pol Po
 		records = append(records, spoolRecord{e: ov})
 	}
 	out.Spooled, out.SpoolErr = p.spoolRecords(records)
+	if pol.Untold {
+		return out // the caller's side logs it: nothing was returned
+	}
 	p.cfg.Logger.Warn("decision not audited; returned with the fail-safe action", zap.String("decision_id", d.DecisionID),
 		zap.String("event_id", e.EventID), zap.String("original", string(d.Action)), zap.String("returned", string(out.Decision.Action)),
 		zap.Bool("spooled", out.Spooled), zap.NamedError("spool_error", out.SpoolErr), zap.Error(err))

@@ -226,7 +226,10 @@ func New(ctx context.Context, cfg Config) (*Producer, error) {
 		cl.Close()
 		return nil, err
 	case err != nil:
-		p.unchecked.Store(&err)
+		// A copy: New's err is set again below, and Ready said "not
+		// checked yet: %!w(<nil>)" (seen while testing this session).
+		why := err
+		p.unchecked.Store(&why)
 		cfg.Logger.Warn("the decisions topic cannot be checked now; calls fail until it can", zap.String("topic", cfg.Topic), zap.Error(err))
 		p.bg.Add(1)
 		go p.checkTopic(bg)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -90,5 +91,28 @@ func TestLogEventAndItsEscalationAgreeOnRecordedBy(t *testing.T) {
 	}
 	if by[0] != "loginrisk" || by[1] != "loginrisk" {
 		t.Errorf("decision recorded_by %q, its escalation override %q", by[0], by[1])
+	}
+}
+
+// For a caller told nothing (Policy.Untold), a decision the broker did not
+// take is spooled alone, so that it is not lost, and no escalation is
+// recorded or counted.
+func TestAnUntoldDecisionIsSpooledWithoutEscalation(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	p := downProducer(ctx, t, "")
+	body := []byte(`{"environment":"prod","event_id":"e9","occurred_at":"2026-11-27T09:30:00Z","decision":{"decision_id":"d9","action":"ALLOW","confidence_score":0.5,"policy_version":"p1","user_id":"u1","session_id":"s1"}}`)
+	ev, err := ParseEvent(body, shared.Defaults{Type: shared.TypeDecision, RecordedBy: "token:svc"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, lerr := p.LogEvent(ctx, ev)
+	out := p.EscalateEvent(ev, lerr, Policy{Untold: true})
+	if !out.Spooled || out.Escalated || strings.Contains(lerr.Error(), "%!") {
+		t.Fatalf("untold: %+v (%v)", out, lerr)
+	}
+	spooled, _, err := p.spool.peek(10)
+	if err != nil || len(spooled) != 1 || !bytes.Equal(spooled[0], ev.record) {
+		t.Fatalf("spooled %d records, want the decision alone: %q %v", len(spooled), spooled, err)
 	}
 }
