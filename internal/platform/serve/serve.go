@@ -10,6 +10,7 @@
 package serve
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -60,11 +61,16 @@ type Options struct {
 	HideReadyReason bool
 	// MaxConnections caps the connections open at once (0: no cap).
 	// Beyond it, new ones wait in the kernel's backlog until one closes:
-	// a flood of idle or slow connections costs a bounded amount of
-	// memory, not the process. With a cap and a Registry, the
+	// a flood of idle or slow connections is held to the cap (each
+	// HTTP/2 one still carries up to Go's 250 streams at once). With a cap and a Registry, the
 	// connections open are the gauge aegis_http_open_connections.
 	MaxConnections int
-	Logger         *zap.Logger
+	// MaxConnectionAge, with a cap, closes a connection after the first
+	// answer past this age (Connection: close; GOAWAY over HTTP/2), so that
+	// a few clients that keep requesting cannot hold every place for good:
+	// those waiting get theirs in turn (default 1 minute).
+	MaxConnectionAge time.Duration
+	Logger           *zap.Logger
 }
 
 // Server is a started listener; Serve serves it.
@@ -166,10 +172,14 @@ func Listen(o Options) (*Server, error) {
 	}
 	if o.MaxConnections > 0 {
 		ln = netutil.LimitListener(ln, o.MaxConnections)
+		handler = closeWhenOld(handler, cmp.Or(o.MaxConnectionAge, time.Minute))
 	}
 	return &Server{ln: ln, log: o.Logger, tls: o.TLS != nil, srv: &http.Server{
 		Handler: handler, ReadHeaderTimeout: min(o.ReadTimeout, 10*time.Second), ReadTimeout: o.ReadTimeout, MaxHeaderBytes: MaxHeaderBytes,
 		WriteTimeout: o.WriteTimeout, IdleTimeout: o.IdleTimeout, TLSConfig: o.TLS, ErrorLog: errorLog,
+		ConnContext: func(ctx context.Context, _ net.Conn) context.Context {
+			return context.WithValue(ctx, connStart{}, time.Now())
+		},
 		ConnState: func(_ net.Conn, st http.ConnState) {
 			switch st {
 			case http.StateNew:
@@ -179,6 +189,20 @@ func Listen(o Options) (*Server, error) {
 			}
 		},
 	}}, nil
+}
+
+// connStart is the context key of when a connection was accepted.
+type connStart struct{}
+
+// closeWhenOld answers on a connection older than age with Connection:
+// close, which ends it after this answer (a GOAWAY over HTTP/2).
+func closeWhenOld(h http.Handler, age time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if start, ok := r.Context().Value(connStart{}).(time.Time); ok && time.Since(start) > age {
+			w.Header().Set("Connection", "close")
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // MaxHeaderBytes bounds a request's headers (431 beyond; Go's default is
