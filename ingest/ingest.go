@@ -198,9 +198,11 @@ type Problem struct {
 	Message string `json:"message"`
 	// Fields lists every broken rule (400).
 	Fields []FieldProblem `json:"fields,omitempty"`
-	// EventID is the event's id (503: retry with it, so that the event is
-	// recorded once).
-	EventID string `json:"event_id,omitempty"`
+	// EventID and OccurredAt are the event's (503: retry with both, so
+	// that the event is recorded once; either may be the service's, set
+	// where the body left it out).
+	EventID    string `json:"event_id,omitempty"`
+	OccurredAt string `json:"occurred_at,omitempty"`
 	// FailSafeAction is the action to apply instead of the event's (503):
 	// the service's fail-safe action, or the event's own when stricter.
 	FailSafeAction shared.Action `json:"fail_safe_action,omitempty"`
@@ -343,7 +345,7 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, typ shared.Event
 	// a weaker one; for a decision, the escalation is recorded (spooled for
 	// the broker's return) so that the chain shows what the caller was
 	// told to apply.
-	p := Problem{Error: CodeUnavailable, EventID: env.EventID}
+	p := Problem{Error: CodeUnavailable, EventID: env.EventID, OccurredAt: shared.FormatTime(env.OccurredAt)}
 	spooled := false
 	var spoolErr error
 	switch {
@@ -358,7 +360,7 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, typ shared.Event
 	}
 	// The cause (the broker's address, a timeout) is logged below, not
 	// told to the caller: it needs what to do, not the inside.
-	p.Message = "audit trail unavailable: the event is not confirmed recorded (the broker may still take it): apply fail_safe_action, and retry with the same event_id"
+	p.Message = "audit trail unavailable: the event is not confirmed recorded (the broker may still take it): apply fail_safe_action, and retry with the same event_id and occurred_at"
 	s.cfg.Logger.Warn("event not confirmed recorded; answered 503 with the fail-safe action", zap.String("token", principal.Name),
 		zap.String("environment", env.Environment), zap.String("event_id", env.EventID), zap.String("fail_safe_action", string(p.FailSafeAction)),
 		zap.Bool("escalation_spooled", spooled), zap.NamedError("spool_error", spoolErr), zap.Error(err))

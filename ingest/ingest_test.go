@@ -257,7 +257,7 @@ func TestEveryAnswerIsTheDocumentedOne(t *testing.T) {
 	w := c.do(t, h, post("/v1/decisions", "prod-token-0123456789", json_, goodDecision), true)
 	var p Problem
 	json.Unmarshal(w.Body.Bytes(), &p)
-	if w.Code != 503 || w.Header().Get("Retry-After") != "5" || p.FailSafeAction != shared.ActionChallenge || p.EventID == "" ||
+	if w.Code != 503 || w.Header().Get("Retry-After") != "5" || p.FailSafeAction != shared.ActionChallenge || p.EventID == "" || p.OccurredAt == "" ||
 		p.EscalationSpooled == nil || !*p.EscalationSpooled || len(rec.escalated) != 1 || rec.escalated[0].EventID != p.EventID {
 		t.Fatalf("unavailable: %d %v %s; escalated %v", w.Code, w.Header(), w.Body, rec.escalated)
 	}
@@ -265,6 +265,19 @@ func TestEveryAnswerIsTheDocumentedOne(t *testing.T) {
 	if strings.Contains(p.Message, "broker gone") { // the cause is logged, not told to callers
 		t.Errorf("the 503 tells the caller the cause: %q", p.Message)
 	}
+	// A retry with the event_id and occurred_at the 503 gave is the same
+	// event, byte for byte (with the time of receipt it would be another).
+	rec.err = nil
+	retry := strings.Replace(goodDecision, `{`, fmt.Sprintf(`{"event_id":%q,"occurred_at":%q,`, p.EventID, p.OccurredAt), 1)
+	if w := c.do(t, h, post("/v1/decisions", "prod-token-0123456789", json_, retry), true); w.Code != 201 {
+		t.Fatalf("the retry: %d %s", w.Code, w.Body)
+	}
+	first, _ := rec.escalated[0].Record()
+	again, _ := rec.got[len(rec.got)-1].Record()
+	if !bytes.Equal(first, again) {
+		t.Errorf("the retry is another event:\n%s\n%s", first, again)
+	}
+	rec.err = fmt.Errorf("%w: broker gone", producer.ErrAuditUnavailable)
 	// The caller is never told to apply a weaker action than the event's:
 	// a BLOCK decision stays BLOCK, an override to REVIEW stays REVIEW.
 	for _, tc := range []struct{ path, body, want string }{
