@@ -29,27 +29,7 @@ import (
 func TestACallerWhoHangsUpGetsNoEscalation(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DefaultNumPartitions(1), kfake.AllowAutoTopicCreation())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	p, err := producer.New(ctx, producer.Config{Brokers: c.ListenAddrs(), Environment: "prod", Topic: "decisions", SealedTopic: "sealed",
-		SpoolDir: t.TempDir(), SealTimeout: 20 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	tok, err := httpauth.Parse(strings.NewReader("svc-a a-token-0123456789abc prod\nsvc-b b-token-0123456789abc prod\n"), "tokens")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := New(Config{Recorders: map[string]Recorder{"prod": p}, Tokens: tok, MaxBodyBytes: 4096})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(s.Handler())
-	defer srv.Close()
+	c, srv := sealerlessService(ctx, t)
 	do := func(token, query, body string, timeout time.Duration) int {
 		rctx, rcancel := context.WithTimeout(ctx, timeout)
 		defer rcancel()
@@ -106,27 +86,7 @@ func TestACallerWhoHangsUpGetsNoEscalation(t *testing.T) {
 func TestACallerWhoHalfClosesReadsNoAnswer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DefaultNumPartitions(1), kfake.AllowAutoTopicCreation())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	p, err := producer.New(ctx, producer.Config{Brokers: c.ListenAddrs(), Environment: "prod", Topic: "decisions", SealedTopic: "sealed",
-		SpoolDir: t.TempDir(), SealTimeout: 20 * time.Second}) // no sealer runs: the seal never comes
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	tok, err := httpauth.Parse(strings.NewReader("svc-b b-token-0123456789abc prod\n"), "tokens")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := New(Config{Recorders: map[string]Recorder{"prod": p}, Tokens: tok, MaxBodyBytes: 4096})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(s.Handler())
-	defer srv.Close()
+	_, srv := sealerlessService(ctx, t)
 	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -156,4 +116,33 @@ func itoa(n int) string {
 		n /= 10
 	}
 	return string(b)
+}
+
+// sealerlessService is the service over a real producer on an in-process
+// broker, with a spool and no sealer (a sealed-mode call waits for a seal
+// that never comes), for tokens svc-a and svc-b of prod.
+func sealerlessService(ctx context.Context, t *testing.T) (*kfake.Cluster, *httptest.Server) {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DefaultNumPartitions(1), kfake.AllowAutoTopicCreation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	p, err := producer.New(ctx, producer.Config{Brokers: c.ListenAddrs(), Environment: "prod", Topic: "decisions", SealedTopic: "sealed",
+		SpoolDir: t.TempDir(), SealTimeout: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	tok, err := httpauth.Parse(strings.NewReader("svc-a a-token-0123456789abc prod\nsvc-b b-token-0123456789abc prod\n"), "tokens")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Config{Recorders: map[string]Recorder{"prod": p}, Tokens: tok, MaxBodyBytes: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	return c, srv
 }

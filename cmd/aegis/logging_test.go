@@ -15,24 +15,8 @@ import (
 // line still reads back to the same text.
 func TestLogsShowOutsideTextEscaped(t *testing.T) {
 	for _, format := range []string{"json", "console"} {
-		r, w, err := os.Pipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		stderr := os.Stderr
-		os.Stderr = w
-		log, err := newLogger("info", format)
-		if err != nil {
-			os.Stderr = stderr
-			t.Fatal(err)
-		}
 		const id = "user\u202e-evil\u009b31m"
-		log.Info("request", zap.String("path", "/v1/decisions/"+id))
-		_ = log.Sync()
-		os.Stderr = stderr
-		w.Close()
-		var out bytes.Buffer
-		out.ReadFrom(r)
+		out := logged(t, format, func(log *zap.Logger) { log.Info("request", zap.String("path", "/v1/decisions/"+id)) })
 		if strings.ContainsAny(out.String(), "\u202e\u009b") || !strings.Contains(out.String(), `\u202e`) {
 			t.Fatalf("%s log: %q", format, out.String())
 		}
@@ -51,27 +35,37 @@ func TestLogsShowOutsideTextEscaped(t *testing.T) {
 // errors for the log pipeline.
 func TestConsoleLogsCarryNoStack(t *testing.T) {
 	for _, format := range []string{"console", "json"} {
-		r, w, err := os.Pipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		stderr := os.Stderr
-		os.Stderr = w
-		log, err := newLogger("info", format)
-		if err != nil {
-			os.Stderr = stderr
-			t.Fatal(err)
-		}
-		log.Warn("the token file changed but does not parse")
-		log.Error("S3 refused the request")
-		_ = log.Sync()
-		os.Stderr = stderr
-		w.Close()
-		var out bytes.Buffer
-		out.ReadFrom(r)
+		out := logged(t, format, func(log *zap.Logger) {
+			log.Warn("the token file changed but does not parse")
+			log.Error("S3 refused the request")
+		})
 		stack := strings.Contains(out.String(), "newLogger") || strings.Contains(out.String(), ".go:") && strings.Contains(out.String(), "TestConsoleLogsCarryNoStack")
 		if stack != (format == "json") {
 			t.Errorf("%s log, stack %v:\n%s", format, stack, out.String())
 		}
 	}
+}
+
+// logged is what a role's logger in format writes to standard error
+// while f logs.
+func logged(t *testing.T, format string, f func(*zap.Logger)) *bytes.Buffer {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr := os.Stderr
+	os.Stderr = w
+	log, err := newLogger("info", format)
+	if err != nil {
+		os.Stderr = stderr
+		t.Fatal(err)
+	}
+	f(log)
+	_ = log.Sync()
+	os.Stderr = stderr
+	w.Close()
+	var out bytes.Buffer
+	out.ReadFrom(r)
+	return &out
 }

@@ -19,20 +19,8 @@ import (
 // by an attack: a warning a connection) is a client's error: counted,
 // logged at debug; a handler's panic stays a warning.
 func TestClientErrorsAreCountedNotLogged(t *testing.T) {
-	ca := testcerts.NewCA(t)
-	pair := ca.Server(t, t.TempDir(), "aegis.test", 1)
-	cfg, err := TLSFiles{Cert: pair.CertFile, Key: pair.KeyFile}.Config(nil, flag)
-	if err != nil {
-		t.Fatal(err)
-	}
-	core, logs := observer.New(zapcore.DebugLevel)
 	reg := prometheus.NewRegistry()
-	s, err := Listen(Options{Addr: "127.0.0.1:0", TLS: cfg, Registry: reg, Logger: zap.New(core)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Serve()
-	t.Cleanup(func() { s.srv.Close() })
+	s, logs := tlsServerLogged(t, reg)
 	for range 3 {
 		c, err := net.Dial("tcp", s.Addr())
 		if err != nil {
@@ -77,4 +65,24 @@ func TestClientErrorsAreCountedNotLogged(t *testing.T) {
 	if w := logs.FilterLevelExact(zapcore.WarnLevel).FilterMessageSnippet("panic serving"); w.Len() != 1 {
 		t.Errorf("a handler's panic: %d warnings", w.Len())
 	}
+}
+
+// tlsServerLogged serves HTTPS with a test certificate and its metrics in
+// reg, logging at debug to the logs returned.
+func tlsServerLogged(t *testing.T, reg *prometheus.Registry) (*Server, *observer.ObservedLogs) {
+	t.Helper()
+	ca := testcerts.NewCA(t)
+	pair := ca.Server(t, t.TempDir(), "aegis.test", 1)
+	cfg, err := TLSFiles{Cert: pair.CertFile, Key: pair.KeyFile}.Config(nil, flag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	core, logs := observer.New(zapcore.DebugLevel)
+	s, err := Listen(Options{Addr: "127.0.0.1:0", TLS: cfg, Registry: reg, Logger: zap.New(core)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve()
+	t.Cleanup(func() { s.srv.Close() })
+	return s, logs
 }

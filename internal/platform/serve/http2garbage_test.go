@@ -6,30 +6,14 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
-	"go.uber.org/zap/zaptest/observer"
-
-	"github.com/aegisai/audit/internal/testbed/testcerts"
 )
 
 // An HTTP/2 client that sends garbage after the handshake writes no
 // warning: an attack (2026-11-30) wrote one a connection, without a
 // token or a request, through net/http's HTTP/2 server's error log.
 func TestHTTP2GarbageWritesNoWarning(t *testing.T) {
-	ca := testcerts.NewCA(t)
-	pair := ca.Server(t, t.TempDir(), "aegis.test", 1)
-	cfg, err := TLSFiles{Cert: pair.CertFile, Key: pair.KeyFile}.Config(nil, flag)
-	if err != nil {
-		t.Fatal(err)
-	}
-	core, logs := observer.New(zapcore.DebugLevel)
-	s, err := Listen(Options{Addr: "127.0.0.1:0", TLS: cfg, Registry: prometheus.NewRegistry(), Logger: zap.New(core)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Serve()
-	t.Cleanup(func() { s.srv.Close() })
+	s, logs := tlsServerLogged(t, prometheus.NewRegistry())
 	send := func(payload string) {
 		c, err := tls.Dial("tcp", s.Addr(), &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"h2"}})
 		if err != nil {
