@@ -139,7 +139,7 @@ answers the requests in flight, then flushes the producers.`,
 		return errors.Join(errs...)
 	}
 	f := cmd.Flags()
-	f.StringVar(&listen, "listen", "127.0.0.1:8080", "address to serve the API, health and metrics on")
+	f.StringVar(&listen, "listen", "127.0.0.1:8080", "address to serve the API and health on (and /metrics, unless --metrics-addr is set)")
 	f.StringVar(&tokensFile, "tokens-file", "", "bearer tokens, each with the environments it may record into and, as a line's fourth field, record (required; format in the README)")
 	aliasFlags(cmd, map[string]string{"addr": "listen", "token-file": "tokens-file"})
 	apiFlags(f, &tlsFiles, &maxConns)
