@@ -146,6 +146,9 @@ func TestPageInBrowser(t *testing.T) {
 		p.run(chromedp.Click(chromedp.ID("more")))
 		poll[bool](p, `document.querySelectorAll("#list tbody tr").length === 4`)
 		rows := p.text("#list tbody")
+		if n := strings.Count(rows, "loginrisk") + strings.Count(rows, "(not stated)"); n != 4 {
+			t.Fatalf("%d rows say whom their decision was recorded for, want 4: %s", n, rows)
+		}
 		last := -1
 		for _, id := range f.userDecisions[:4] {
 			at := strings.Index(rows, id)

@@ -82,7 +82,7 @@
     for (const d of body.decisions) {
       const tr = document.createElement("tr");
       cell(tr, d.occurred_at); link(tr, d.decision_id); cell(tr, d.action); cell(tr, d.current_action);
-      cell(tr, d.user_id); cell(tr, d.session_id); cell(tr, d.proof.seq);
+      cell(tr, d.user_id); cell(tr, d.session_id); cell(tr, d.recorded_by === undefined ? "(not stated)" : d.recorded_by); cell(tr, d.proof.seq);
       tbody.appendChild(tr);
     }
     $("results-title").textContent = V.shown(`Decisions of ${kind} ${id}, newest first`);
