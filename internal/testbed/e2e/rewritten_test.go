@@ -78,39 +78,14 @@ func TestSealerSealsOnOverARewrittenNewestObject(t *testing.T) {
 			if tc.refused[0] != "" {
 				scfg.S3 = s3refuse.Client(t, stack.S3Endpoint, localstack.AccessKey, localstack.SecretKey, victim, tc.refused[0], tc.refused[1])
 			}
-			reg := prometheus.NewRegistry()
-			scfg.Metrics = reg
-			s, err := sealer.New(ctx, scfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			runCtx, stop := context.WithCancel(ctx)
-			done := make(chan error, 1)
-			go func() { done <- s.Run(runCtx) }()
-			defer func() { stop(); <-done }()
-			select {
-			case <-s.Ready():
-			case err := <-done:
-				t.Fatalf("the sealer stopped: %v", err)
-			case <-time.After(20 * time.Second):
-				t.Fatal("the sealer did not start within 20 s")
-			}
+			rs := startSealer(ctx, t, scfg)
+			reg := rs.reg
 			if n, found, err := pipeline.MetricValue(reg, "aegis_sealer_rewritten_keys_total", ""); err != nil || !found || n != 1 {
 				t.Fatalf("aegis_sealer_rewritten_keys_total %v (found %v, %v), want 1", n, found, err)
 			}
 			more := pipeline.NewWorkload(p.Cfg.Chain, p.Cfg.Chain, 10, 0, 5, 6, time.Now())
 			publish(t, p, more.Events)
-			want := uint64(len(w.Events) + len(more.Events))
-			for s.Head().Seq < want {
-				select {
-				case err := <-done:
-					t.Fatalf("the sealer stopped: %v", err)
-				case <-time.After(50 * time.Millisecond):
-				}
-				if ctx.Err() != nil {
-					t.Fatalf("head %d, want %d", s.Head().Seq, want)
-				}
-			}
+			rs.sealTo(ctx, t, uint64(len(w.Events)+len(more.Events)))
 			_, err = p.Verify(ctx)
 			if !errors.Is(err, replayer.ErrRewritten) || !strings.Contains(err.Error(), victim) {
 				t.Fatalf("verify: %v, want the rewritten key %s reported", err, victim)
@@ -161,37 +136,58 @@ func TestSealerSealsOnOverARewrittenNewestCheckpoint(t *testing.T) {
 	}
 	head := uint64(len(w.Events))
 	putVersion(t, p, shared.CheckpointKey("audit", p.Cfg.Chain, head), []byte("not a checkpoint\n"), true)
-	reg := prometheus.NewRegistry()
-	scfg.Metrics = reg
-	s, err := sealer.New(ctx, scfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- s.Run(runCtx) }()
-	defer func() { stop(); <-done }()
-	select {
-	case <-s.Ready():
-	case err := <-done:
-		t.Fatalf("the sealer stopped: %v", err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("the sealer did not start within 20 s")
-	}
+	rs := startSealer(ctx, t, scfg)
+	s := rs.s
 	if got := s.Head().Seq; got != head {
 		t.Fatalf("head %d after the start, want %d (the sealed checkpoint's)", got, head)
 	}
 	more := pipeline.NewWorkload(p.Cfg.Chain, p.Cfg.Chain, 10, 0, 5, 6, time.Now())
 	publish(t, p, more.Events)
-	want := head + uint64(len(more.Events))
-	for s.Head().Seq < want {
+	rs.sealTo(ctx, t, head+uint64(len(more.Events)))
+}
+
+// runningSealer is a sealer a test started on its own, its metrics in reg.
+type runningSealer struct {
+	s    *sealer.Sealer
+	reg  *prometheus.Registry
+	done chan error
+}
+
+// startSealer starts a sealer with scfg and a registry of its own, waits
+// until it is ready, and stops it when the test ends.
+func startSealer(ctx context.Context, t *testing.T, scfg sealer.Config) *runningSealer {
+	t.Helper()
+	rs := &runningSealer{reg: prometheus.NewRegistry(), done: make(chan error, 1)}
+	scfg.Metrics = rs.reg
+	s, err := sealer.New(ctx, scfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs.s = s
+	runCtx, stop := context.WithCancel(ctx)
+	go func() { rs.done <- s.Run(runCtx) }()
+	t.Cleanup(func() { stop(); <-rs.done })
+	select {
+	case <-s.Ready():
+	case err := <-rs.done:
+		t.Fatalf("the sealer stopped: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("the sealer did not start within 20 s")
+	}
+	return rs
+}
+
+// sealTo waits until the sealer's head reaches want.
+func (rs *runningSealer) sealTo(ctx context.Context, t *testing.T, want uint64) {
+	t.Helper()
+	for rs.s.Head().Seq < want {
 		select {
-		case err := <-done:
+		case err := <-rs.done:
 			t.Fatalf("the sealer stopped: %v", err)
 		case <-time.After(50 * time.Millisecond):
 		}
 		if ctx.Err() != nil {
-			t.Fatalf("head %d, want %d", s.Head().Seq, want)
+			t.Fatalf("head %d, want %d", rs.s.Head().Seq, want)
 		}
 	}
 }
