@@ -78,10 +78,7 @@ func (x *Index) ApplyBatch(ctx context.Context, batch []Sealed) ([]bool, error) 
 			if err != nil {
 				return nil, err
 			}
-			digest, err := contentDigest(s.Entry)
-			if err != nil {
-				return nil, err
-			}
+			digest := contentDigest(s.Entry, env)
 			k := layout.EventClaim(s.Entry.Chain, env.EventID)
 			events = append(events, &pending{i: i, e: s.Entry, env: env, item: it,
 				claim: eventClaim{PK: k.PK, SK: k.SK, Seq: s.Entry.Seq, EventSHA256: digest}})

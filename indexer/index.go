@@ -143,13 +143,9 @@ type eventClaim struct {
 // event sealed again, also under another credential, is a duplicate.
 // Events without recorded_by, all those sealed before it existed, keep
 // the digest of their bytes, as claims made before held.
-func contentDigest(e *shared.Entry) (string, error) {
-	content, err := e.EventContent()
-	if err != nil {
-		return "", err
-	}
-	sum := sha256.Sum256(content)
-	return hex.EncodeToString(sum[:]), nil
+func contentDigest(e *shared.Entry, env *shared.Envelope) string {
+	sum := sha256.Sum256(e.EventContent(env))
+	return hex.EncodeToString(sum[:])
 }
 
 // claim is who holds an entry's event id (judge).
@@ -173,10 +169,7 @@ func (x *Index) judge(ctx context.Context, e *shared.Entry, env *shared.Envelope
 	if first.Seq == e.Seq {
 		return claimOwned, nil // the claiming entry (or a redelivery of it)
 	}
-	digest, err := contentDigest(e)
-	if err != nil {
-		return 0, err
-	}
+	digest := contentDigest(e, env)
 	lo, hi := min(first.Seq, e.Seq), max(first.Seq, e.Seq)
 	if first.EventSHA256 == digest {
 		return claimDuplicate, x.RecordAnomaly(ctx, Anomaly{Chain: e.Chain, Kind: AnomalyDuplicateEvent, Seq: hi, OtherSeq: lo,

@@ -604,24 +604,25 @@ func (e *Entry) Envelope() (*Envelope, error) {
 // recorded_by member: what the event is, whoever it was recorded for. One
 // event sent again under another credential (a retry after a token was
 // renamed or rotated) has one content; the indexer holds an event id to
-// one content, not to one set of bytes.
-func (e *Entry) EventContent() ([]byte, error) {
-	env, err := e.Envelope()
-	if err != nil {
-		return nil, err
-	}
-	if env.RecordedBy == "" {
-		return e.Event, nil
+// one content, not to one set of bytes. env is the entry's envelope
+// (Envelope), which callers hold already: the event is not read again.
+// Without one (nil: an old line today's rules no longer read), or with
+// the member not where canonical JSON puts it (no event that verifies),
+// the content is the event's bytes: nothing an entry holds makes this
+// fail.
+func (e *Entry) EventContent(env *Envelope) []byte {
+	if env == nil || env.RecordedBy == "" {
+		return e.Event
 	}
 	// Canonical order puts recorded_by last but for type.
 	member := appendString([]byte(`,"recorded_by":`), env.RecordedBy)
 	tail := append(appendString(append(member, `,"type":`...), string(env.Type)), '}')
 	if !bytes.HasSuffix(e.Event, tail) {
-		return nil, fmt.Errorf("entry seq %d: event: recorded_by is not where canonical JSON puts it", e.Seq)
+		return e.Event
 	}
 	n := len(e.Event) - len(tail)
 	out := make([]byte, 0, len(e.Event)-len(member))
-	return append(append(out, e.Event[:n]...), tail[len(member):]...), nil
+	return append(append(out, e.Event[:n]...), tail[len(member):]...)
 }
 
 // WithRecordedBy returns record, a canonical event of type typ without

@@ -255,11 +255,11 @@ func TestEventContentLeavesOutRecordedBy(t *testing.T) {
 		if err != nil || e.Type != EntryEvent {
 			t.Fatalf("seal %q: %v %v", by, e, err)
 		}
-		c, err := e.EventContent()
+		sealed, err := e.Envelope()
 		if err != nil {
 			t.Fatal(err)
 		}
-		contents = append(contents, c)
+		contents = append(contents, e.EventContent(sealed))
 	}
 	for i, c := range contents {
 		if !bytes.Equal(c, plain) {
