@@ -281,15 +281,18 @@ func (e *Envelope) Record() ([]byte, error) {
 // Record then takes the full path, which names the error. Record's
 // fuzzer and differential tests hold the two paths to the same bytes.
 func (e *Envelope) fastRecord() (_ []byte, ok bool) {
-	id := func(s string) bool { return checkID("", s) == nil && isIJSONText(s) }
+	id := func(s string) bool { return plainID(s) || checkID("", s) == nil && isIJSONText(s) }
 	if !id(e.EventID) || !ValidIdentifier(e.Environment) || (e.RecordedBy != "" && !id(e.RecordedBy)) {
 		return nil, false
 	}
-	var tbuf [40]byte
-	occurred := e.OccurredAt.AppendFormat(tbuf[:0], time.RFC3339Nano)
-	if _, err := ParseTime(string(occurred)); err != nil {
+	// A time at offset 0 within years 0000 to 9999 is one ParseTime
+	// reads back: RFC 3339 with "Z", a real date, never a leap second.
+	if _, offset := e.OccurredAt.Zone(); offset != 0 || e.OccurredAt.Before(EarliestTime) || e.OccurredAt.After(LatestTime) {
 		return nil, false
 	}
+	var tbuf [40]byte
+	occurred := appendTime(tbuf[:0], e.OccurredAt)
+	occurred = occurred[1 : len(occurred)-1] // appendTime's quotes
 	var metadata []byte
 	switch {
 	case e.Type == TypeDecision && e.Decision != nil && e.Override == nil:
@@ -337,6 +340,26 @@ func (e *Envelope) fastRecord() (_ []byte, ok bool) {
 	return b, err == nil
 }
 
+// plainID reports an id that breaks no rule of checkID and isIJSONText
+// on its face: printable ASCII, not only spaces, of an allowed length. It
+// is one pass over what ids nearly always are; false says nothing, and
+// the two full checks then decide.
+func plainID(s string) bool {
+	if len(s) == 0 || len(s) > MaxIDLen {
+		return false
+	}
+	spaces := true
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c > ' ' && c < 0x7f:
+			spaces = false
+		case c != ' ':
+			return false
+		}
+	}
+	return !spaces
+}
+
 // isIJSONText reports an I-JSON string: UTF-8 without noncharacters. ASCII,
 // what ids nearly always are, is checked a byte at a time.
 func isIJSONText(s string) bool {
@@ -363,14 +386,10 @@ func (e *Envelope) metadata() []byte {
 // with metadata in place of the decision's and occurred as the time's text
 // when they are given.
 func (e *Envelope) appendJSON(b []byte, metadata, occurred []byte) ([]byte, error) {
-	str := func(b []byte, name, v string) []byte {
-		b = appendString(b, name)
-		return appendString(append(b, ':'), v)
-	}
+	// Member names are written as literals: they need no escaping.
 	b = append(b, '{')
 	if d := e.Decision; d != nil {
-		b = append(b, `"decision":{`...)
-		b = str(b, "action", string(d.Action))
+		b = appendString(append(b, `"decision":{"action":`...), string(d.Action))
 		b = append(b, `,"confidence_score":`...)
 		if s := d.ConfidenceScore; s >= 1e-6 && s < 1e21 {
 			// What jcs.NumberToJSON writes in this range, without its
@@ -383,37 +402,36 @@ func (e *Envelope) appendJSON(b []byte, metadata, occurred []byte) ([]byte, erro
 			}
 			b = append(b, score...)
 		}
-		b = str(append(b, ','), "decision_id", d.DecisionID)
+		b = appendString(append(b, `,"decision_id":`...), d.DecisionID)
 		if metadata == nil {
 			metadata = d.Metadata
 		}
 		if metadata != nil {
 			b = append(append(b, `,"metadata":`...), metadata...)
 		}
-		b = str(append(b, ','), "policy_version", d.PolicyVersion)
-		b = str(append(b, ','), "session_id", d.SessionID)
-		b = str(append(b, ','), "user_id", d.UserID)
+		b = appendString(append(b, `,"policy_version":`...), d.PolicyVersion)
+		b = appendString(append(b, `,"session_id":`...), d.SessionID)
+		b = appendString(append(b, `,"user_id":`...), d.UserID)
 		b = append(b, "},"...)
 	}
-	b = str(b, "environment", e.Environment)
-	b = str(append(b, ','), "event_id", e.EventID)
+	b = appendString(append(b, `"environment":`...), e.Environment)
+	b = appendString(append(b, `,"event_id":`...), e.EventID)
 	// In its own zone: the rules refuse a time that is not written in UTC.
 	if occurred == nil {
 		occurred = e.OccurredAt.AppendFormat(nil, time.RFC3339Nano)
 	}
 	b = appendString(append(b, `,"occurred_at":`...), string(occurred))
 	if o := e.Override; o != nil {
-		b = append(b, `,"override":{`...)
-		b = str(b, "decision_id", o.DecisionID)
-		b = str(append(b, ','), "new_action", string(o.NewAction))
-		b = str(append(b, ','), "reason", o.Reason)
-		b = str(append(b, ','), "reviewer_id", o.ReviewerID)
+		b = appendString(append(b, `,"override":{"decision_id":`...), o.DecisionID)
+		b = appendString(append(b, `,"new_action":`...), string(o.NewAction))
+		b = appendString(append(b, `,"reason":`...), o.Reason)
+		b = appendString(append(b, `,"reviewer_id":`...), o.ReviewerID)
 		b = append(b, '}')
 	}
 	if e.RecordedBy != "" {
-		b = str(append(b, ','), "recorded_by", e.RecordedBy)
+		b = appendString(append(b, `,"recorded_by":`...), e.RecordedBy)
 	}
-	b = str(append(b, ','), "type", string(e.Type))
+	b = appendString(append(b, `,"type":`...), string(e.Type))
 	return append(b, '}'), nil
 }
 

@@ -135,6 +135,10 @@ func TestFastRecordAgreesWithTheFullPath(t *testing.T) {
 		return &Envelope{Type: TypeOverride, EventID: "e", Environment: "prod", OccurredAt: at,
 			Override: &Override{DecisionID: "d", ReviewerID: "r", NewAction: ActionBlock, Reason: reason}}
 	}
+	at2 := func(when time.Time) *Envelope {
+		return &Envelope{Type: TypeOverride, EventID: "e", Environment: "prod", OccurredAt: when,
+			Override: &Override{DecisionID: "d", ReviewerID: "r", NewAction: ActionBlock, Reason: "x"}}
+	}
 	accepted := 0
 	for _, e := range []*Envelope{
 		dec(func(d *Decision) {}),
@@ -161,6 +165,14 @@ func TestFastRecordAgreesWithTheFullPath(t *testing.T) {
 		ov("fraud"), ov(" \t"), ov("\u00a0"), ov(strings.Repeat("x", MaxReasonLen)), ov(strings.Repeat("x", MaxReasonLen+1)),
 		{Type: TypeDecision, EventID: "e", Environment: "prod", OccurredAt: at.In(time.FixedZone("X", 3600)), Decision: &Decision{}},
 		{Type: TypeOverride, EventID: "e", Environment: "prod", OccurredAt: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), Override: &Override{}},
+		// The times at the edges of the fast path's own check.
+		at2(EarliestTime), at2(LatestTime), at2(EarliestTime.Add(-1)), at2(LatestTime.Add(1)),
+		at2(time.Date(2026, 11, 29, 10, 0, 0, 120, time.FixedZone("UTC", 0))), at2(time.Date(2026, 11, 29, 10, 0, 0, 0, time.FixedZone("X", -1))),
+		at2(time.Date(2024, 2, 29, 23, 59, 59, 999_999_999, time.Local)), at2(time.Now()), at2(time.Time{}),
+		// Ids at the edges of plainID.
+		dec(func(d *Decision) { d.UserID = " x" }), dec(func(d *Decision) { d.UserID = "  " }), dec(func(d *Decision) { d.UserID = "~\\\"" }),
+		dec(func(d *Decision) { d.UserID = strings.Repeat("u", MaxIDLen) }), dec(func(d *Decision) { d.UserID = strings.Repeat("u", MaxIDLen+1) }),
+		dec(func(d *Decision) { d.UserID = "u\x80" }), dec(func(d *Decision) { d.UserID = "é" }), dec(func(d *Decision) { d.UserID = "u\t" }),
 		{Type: TypeDecision, EventID: "e", Environment: "prod", OccurredAt: at, Override: &Override{DecisionID: "d", ReviewerID: "r", NewAction: ActionBlock, Reason: "x"}},
 	} {
 		checkFastPath(t, e)
@@ -168,7 +180,7 @@ func TestFastRecordAgreesWithTheFullPath(t *testing.T) {
 			accepted++
 		}
 	}
-	if accepted < 8 {
+	if accepted < 16 {
 		t.Errorf("the fast path took only %d of the valid cases", accepted)
 	}
 }

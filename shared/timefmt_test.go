@@ -3,6 +3,7 @@ package shared
 import (
 	"encoding/binary"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 )
@@ -104,5 +105,50 @@ func TestPlainWordIsPlainByte(t *testing.T) {
 			w[i] = 0x20 + w[i]%0x60
 		}
 		check(w)
+	}
+}
+
+// TestAppendStringEscapesEveryPlace: appendString's eight-byte skip over
+// plain words writes what a byte-by-byte RFC 8785 escaper writes, with the
+// character that needs a look at every place of strings up to 40 bytes
+// (inside the first word, at a word's edge, in the tail after the words).
+func TestAppendStringEscapesEveryPlace(t *testing.T) {
+	reference := func(s string) string {
+		out := []byte{'"'}
+		for _, c := range []byte(s) {
+			switch {
+			case c == '"' || c == '\\':
+				out = append(out, '\\', c)
+			case c == '\b':
+				out = append(out, `\b`...)
+			case c == '\f':
+				out = append(out, `\f`...)
+			case c == '\n':
+				out = append(out, `\n`...)
+			case c == '\r':
+				out = append(out, `\r`...)
+			case c == '\t':
+				out = append(out, `\t`...)
+			case c < 0x20:
+				out = append(out, '\\', 'u', '0', '0', "0123456789abcdef"[c>>4], "0123456789abcdef"[c&0xf])
+			default:
+				out = append(out, c)
+			}
+		}
+		return string(append(out, '"'))
+	}
+	for n := range 41 {
+		for place := range n {
+			for _, c := range []byte{0x00, 0x01, '\n', 0x1f, '"', '\\', 0x7f, 0x80, 0xc3, 0xff, ' ', '~'} {
+				b := []byte(strings.Repeat("a", n))
+				b[place] = c
+				if place+2 < n {
+					b[place+2] = '"' // a second one after the first
+				}
+				if got, want := string(appendString([]byte("x"), string(b))), "x"+reference(string(b)); got != want {
+					t.Fatalf("appendString(%q) = %s, want %s", b, got, want)
+				}
+			}
+		}
 	}
 }
