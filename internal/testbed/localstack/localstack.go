@@ -203,7 +203,10 @@ func (s *Stack) startS3(ctx context.Context, o Options) error {
 		}
 	}
 	return s.startProcess(ctx, o, "versitygw", func(port int) *exec.Cmd {
-		cmd := exec.Command(bin, "--port", fmt.Sprintf("127.0.0.1:%d", port), "--health", "/health", "--quiet",
+		// --keep-alive: versitygw closes each connection after one answer
+		// without it (AWS S3 and MinIO keep them), so every request, ours
+		// and each benchmark's raw baseline, paid a new TCP connection.
+		cmd := exec.Command(bin, "--port", fmt.Sprintf("127.0.0.1:%d", port), "--health", "/health", "--quiet", "--keep-alive",
 			"posix", "--versioning-dir", versions, s.S3DataDir)
 		cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY_ID="+AccessKey, "ROOT_SECRET_ACCESS_KEY="+SecretKey)
 		return cmd
