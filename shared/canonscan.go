@@ -29,6 +29,7 @@ const maxScanMembers = 40
 // quotes) and its value (the whole value text, quotes included).
 type scanMember struct {
 	parent               int // index of the member whose value holds it, -1 at the top level
+	next                 int // index of the next member of the same object, 0 for none
 	nameStart, nameEnd   int
 	valueStart, valueEnd int
 	escaped              bool // a string value holds an escape
@@ -110,6 +111,7 @@ func (s *canonScanner) object(depth, parent int) bool {
 	}
 	record := parent != noRecord && depth <= s.recordDepth
 	prevStart, prevEnd := -1, -1
+	prevChild := -1 // the last member of this object recorded
 	for {
 		if s.pos >= len(s.in) || s.in[s.pos] != '"' {
 			return false
@@ -136,6 +138,10 @@ func (s *canonScanner) object(depth, parent int) bool {
 			child = s.n
 			s.n++
 			s.members[child] = scanMember{parent: parent, nameStart: nameStart, nameEnd: nameEnd, valueStart: s.pos}
+			if prevChild >= 0 {
+				s.members[prevChild].next = child
+			}
+			prevChild = child
 		}
 		if s.pos < len(s.in) && s.in[s.pos] == '"' {
 			ok, escaped := s.string()
@@ -391,20 +397,73 @@ func shortDecimal(lit []byte) bool {
 // children fills out with the indexes of the remembered members of the
 // object held by member parent (-1: the top level), and reports whether
 // their names are exactly names, in that order.
-func (s *canonScanner) children(parent int, names []string, out []int) bool {
-	k := 0
-	for i := 0; i < s.n; i++ {
-		if s.members[i].parent != parent {
-			continue
-		}
+//
+// It walks the object's own members only: the first is recorded right
+// after parent (an object's members are recorded as they are read, and
+// its value is read right after the member that holds it), and each links
+// to the next (member 0, the first recorded, is never a next one). A
+// member recorded right after parent whose parent is another one means
+// parent's value has no recorded members. TestChildrenIsTheParentScan
+// holds it to reading every recorded member's parent.
+func (s *canonScanner) children(parent int, names []memberName, out []int) bool {
+	i := parent + 1
+	if i >= s.n || s.members[i].parent != parent {
+		return len(names) == 0
+	}
+	for k := range names {
 		m := &s.members[i]
-		if k == len(names) || string(s.in[m.nameStart:m.nameEnd]) != names[k] {
+		if !s.named(m, &names[k]) {
 			return false
 		}
 		out[k] = i
-		k++
+		if i = m.next; i == 0 {
+			return k == len(names)-1
+		}
 	}
-	return k == len(names)
+	return false // more members than names
+}
+
+// memberName is a member name children expects, with its first 16 bytes
+// as two little-endian words and the masks of the bytes it has in each.
+type memberName struct {
+	s            string
+	w0, w1       uint64
+	m0, m1       uint64
+	fitsTwoWords bool
+}
+
+// memberNames makes the memberNames of names.
+func memberNames(names ...string) []memberName {
+	out := make([]memberName, len(names))
+	for k, name := range names {
+		var b [16]byte
+		copy(b[:], name)
+		n := min(len(name), 16)
+		mask := func(bytes int) uint64 {
+			if bytes >= 8 {
+				return ^uint64(0)
+			}
+			return 1<<(8*bytes) - 1
+		}
+		out[k] = memberName{s: name, w0: binary.LittleEndian.Uint64(b[:8]), w1: binary.LittleEndian.Uint64(b[8:]),
+			m0: mask(n), m1: mask(max(n-8, 0)), fitsTwoWords: len(name) <= 16}
+	}
+	return out
+}
+
+// named reports whether member m's name is name: the lengths, then the
+// name's words under their masks when the input holds 16 bytes from the
+// name's start (a name of at most 16 bytes is then its masked words),
+// else the bytes. TestNamedIsStringCompare holds it to comparing strings.
+func (s *canonScanner) named(m *scanMember, name *memberName) bool {
+	if m.nameEnd-m.nameStart != len(name.s) {
+		return false
+	}
+	if at := m.nameStart; name.fitsTwoWords && at >= 0 && at+16 <= len(s.in) {
+		w := s.in[at : at+16]
+		return binary.LittleEndian.Uint64(w)&name.m0 == name.w0 && binary.LittleEndian.Uint64(w[8:])&name.m1 == name.w1
+	}
+	return string(s.in[m.nameStart:m.nameEnd]) == name.s
 }
 
 // value returns member i's value text.

@@ -19,15 +19,15 @@ import (
 
 // Member names in canonical (sorted) order.
 var (
-	lineEventMembers = []string{"chain", "event", "hash", "prev", "sealed_at", "seq", "source", "type", "v"}
-	sourceMembers    = []string{"offset", "partition", "timestamp", "topic"}
-	decisionEvent    = []string{"decision", "environment", "event_id", "occurred_at", "type"}
-	overrideEvent    = []string{"environment", "event_id", "occurred_at", "override", "type"}
-	decisionEventBy  = []string{"decision", "environment", "event_id", "occurred_at", "recorded_by", "type"}
-	overrideEventBy  = []string{"environment", "event_id", "occurred_at", "override", "recorded_by", "type"}
-	decisionMembers  = []string{"action", "confidence_score", "decision_id", "policy_version", "session_id", "user_id"}
-	decisionMetadata = []string{"action", "confidence_score", "decision_id", "metadata", "policy_version", "session_id", "user_id"}
-	overrideMembers  = []string{"decision_id", "new_action", "reason", "reviewer_id"}
+	lineEventMembers = memberNames("chain", "event", "hash", "prev", "sealed_at", "seq", "source", "type", "v")
+	sourceMembers    = memberNames("offset", "partition", "timestamp", "topic")
+	decisionEvent    = memberNames("decision", "environment", "event_id", "occurred_at", "type")
+	overrideEvent    = memberNames("environment", "event_id", "occurred_at", "override", "type")
+	decisionEventBy  = memberNames("decision", "environment", "event_id", "occurred_at", "recorded_by", "type")
+	overrideEventBy  = memberNames("environment", "event_id", "occurred_at", "override", "recorded_by", "type")
+	decisionMembers  = memberNames("action", "confidence_score", "decision_id", "policy_version", "session_id", "user_id")
+	decisionMetadata = memberNames("action", "confidence_score", "decision_id", "metadata", "policy_version", "session_id", "user_id")
+	overrideMembers  = memberNames("decision_id", "new_action", "reason", "reviewer_id")
 )
 
 // entryWithSource holds an entry and its source in one allocation.
