@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -69,19 +70,49 @@ func ParseHash(s string) (Hash, error) {
 	if len(s) != 2*len(h) {
 		return h, fmt.Errorf("hash %q: want %d hex digits", clip(s), 2*len(h))
 	}
-	// One table look-up a digit, and one test a hash: a verifier decodes
-	// two hashes a line, and a branch a digit (digits and letters come in
-	// no order a CPU predicts) cost a tenth of its time.
-	var bad byte
-	for i := range h {
-		hi, lo := hexDigit[s[2*i]], hexDigit[s[2*i+1]]
-		bad |= hi | lo
-		h[i] = hi<<4 | lo&0x0f
+	// Eight digits at a time (hexWord), and one test a hash: a verifier
+	// decodes two hashes a line, and a branch a digit (digits and letters
+	// come in no order a CPU predicts) cost a tenth of its time.
+	var bad uint64
+	for i := 0; i < len(h); i += 4 {
+		v, ok := hexWord(stringWord(s[2*i : 2*i+8]))
+		bad |= ok
+		binary.LittleEndian.PutUint32(h[i:], v)
 	}
-	if bad > 0x0f {
+	if bad != 0 {
 		return Hash{}, fmt.Errorf("hash %q: not lowercase hex", clip(s))
 	}
 	return h, nil
+}
+
+// hexWord decodes the eight bytes of w (little-endian: the first digit
+// is the low byte) as lowercase hex digits, the first digit the highest
+// nibble of v's low byte (v is the four bytes decoded, little-endian).
+// bad is 0 when all eight are lowercase hex digits.
+//
+// Each byte test is on the low seven bits of every byte plus a constant
+// that stays within the byte, whose high bit then says "at least": no
+// carry crosses a byte. TestHexWordIsHexDigit holds it to hexDigit.
+func hexWord(w uint64) (v uint32, bad uint64) {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	low := w &^ highs
+	atLeast := func(c uint64) uint64 { return (low + ones*(0x80-c)) & highs }
+	digit := atLeast('0') &^ atLeast('9'+1)
+	letter := atLeast('a') &^ atLeast('f'+1)
+	bad = (^(digit | letter) | w) & highs                   // not a digit or letter, or a byte of 0x80 and above
+	n := w&(ones*0x0f) + letter>>7*9                        // each byte its digit's value
+	n = (n&0x00ff00ff00ff00ff)<<4 | n>>8&0x00ff00ff00ff00ff // each 16 bits a byte: first digit, second
+	n = (n | n>>8) & 0x0000ffff0000ffff
+	n |= n >> 16
+	return uint32(n), bad
+}
+
+// stringWord is the first eight bytes of s (at least eight) as a
+// little-endian word, in one load.
+func stringWord(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
 }
 
 // hexDigit is the value of a lowercase hex digit, 0xff for any other byte.
