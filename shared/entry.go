@@ -729,23 +729,23 @@ var ErrBadEntry = errors.New("bad sealed entry")
 // and form, an event that meets the event schema of its chain, an INVALID
 // payload whose size and sha256 match its raw bytes, and the hash. Links to
 // other entries are checked by ChainVerifier.
-func ParseLine(line []byte) (*Entry, error) { return parseLine(nil, line, "", false) }
+func ParseLine(line []byte) (*Entry, error) { return parseLine(nil, nil, line, "", false) }
 
 // ParseLineLenient is ParseLine without the number rule and the event
 // schema: the line must still be canonical JSON, well formed and carry the
 // hash of its own bytes. It reads lines that an older version wrote under
 // looser rules, so the sealer can recover from them; verification always
 // uses ParseLine.
-func ParseLineLenient(line []byte) (*Entry, error) { return parseLine(nil, line, "", true) }
+func ParseLineLenient(line []byte) (*Entry, error) { return parseLine(nil, nil, line, "", true) }
 
 // parseLine is ParseLine and ParseLineLenient. ParseObject gives the fast
-// path the line as a string (text) and room for its entry (es); others
-// give nil and "".
-func parseLine(es *entryWithSource, line []byte, text string, lenient bool) (*Entry, error) {
+// path its scanner (s), the line as a string (text) and room for its
+// entry (es); others give nil, nil and "".
+func parseLine(s *canonScanner, es *entryWithSource, line []byte, text string, lenient bool) (*Entry, error) {
 	if !lenient {
 		// The fast path accepts only what the strict path below accepts,
 		// with the same entry; anything else is decided, and named, there.
-		if e, at, ok := parseLineFast(es, line, text); ok {
+		if e, at, ok := parseLineFast(s, es, line, text); ok {
 			return e, checkLineHash(line, e, at)
 		}
 	}

@@ -51,7 +51,7 @@ func FuzzParseLineFast(f *testing.F) {
 	var event []byte // a line the fast path takes, to fill a slot first
 	for _, l := range lines {
 		f.Add(l)
-		if _, _, ok := parseLineFast(nil, l, ""); ok && event == nil {
+		if _, _, ok := parseLineFast(nil, nil, l, ""); ok && event == nil {
 			event = l
 		}
 	}
@@ -59,7 +59,7 @@ func FuzzParseLineFast(f *testing.F) {
 		f.Fatal("no seed line takes the fast path")
 	}
 	f.Fuzz(func(t *testing.T, line []byte) {
-		fast, at, ok := parseLineFast(nil, line, "")
+		fast, at, ok := parseLineFast(nil, nil, line, "")
 		if !ok {
 			return
 		}
@@ -79,13 +79,15 @@ func FuzzParseLineFast(f *testing.F) {
 			t.Fatalf("the fast path hashes around byte %d, the strict path around byte %d\n%s", at, last, line)
 		}
 		// As ParseObject calls it: the line's text cut from a larger
-		// string, in a slot that held another entry.
+		// string, in a slot that held another entry, with a scanner that
+		// read another line.
 		text := "x\n" + string(line) + "\ny"
 		var slot entryWithSource
-		if _, _, ok := parseLineFast(&slot, event, ""); !ok {
+		var scanner canonScanner
+		if _, _, ok := parseLineFast(&scanner, &slot, event, ""); !ok {
 			t.Fatal("the event seed line no longer takes the fast path")
 		}
-		inObject, atObject, ok := parseLineFast(&slot, line, text[2:2+len(line)])
+		inObject, atObject, ok := parseLineFast(&scanner, &slot, line, text[2:2+len(line)])
 		if !ok || inObject != &slot.e || atObject != at || !reflect.DeepEqual(inObject, strict) {
 			t.Fatalf("read as ParseObject reads it (ok %v, in the slot %v, hash at %d not %d):\n%+v\nnot\n%+v",
 				ok, inObject == &slot.e, atObject, at, inObject, strict)
@@ -228,7 +230,7 @@ func TestFastPathsTakeTypicalInput(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			fast, at, ok := parseLineFast(nil, line, "")
+			fast, at, ok := parseLineFast(nil, nil, line, "")
 			if !ok {
 				t.Fatalf("the fast path refuses a sealed line: %s", line)
 			}

@@ -90,13 +90,14 @@ func ParseObject(key string, firstSeq uint64, body []byte) ([]*Entry, [][]byte, 
 	room := min(n, 1024)
 	entries, lines := make([]*Entry, 0, room), make([][]byte, 0, room)
 	var slots []entryWithSource
+	scanner := new(canonScanner) // one for all the lines
 	for i, at := 0, 0; i < n; i++ {
 		end := at + bytes.IndexByte(body[at:], '\n')
 		l := body[at:end:end]
 		if len(slots) == 0 {
 			slots = make([]entryWithSource, min(n-i, max(16, i)))
 		}
-		e, err := parseLine(&slots[0], l, text[at:end], false)
+		e, err := parseLine(scanner, &slots[0], l, text[at:end], false)
 		slots = slots[1:]
 		if err != nil {
 			return nil, nil, &Failure{Key: key, Line: i + 1, Seq: firstSeq + uint64(i), HasSeq: true,
