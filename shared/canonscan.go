@@ -122,7 +122,10 @@ func (s *canonScanner) object(depth, parent int) bool {
 			return false // an escaped name is left to the strict parser
 		}
 		nameEnd := s.pos - 1
-		if prevStart >= 0 && !sortedNames(s.in[prevStart:prevEnd], s.in[nameStart:nameEnd]) {
+		// Names whose first bytes differ below 0xee are sorted by those
+		// bytes (sortedNames' first case, without its call).
+		if prevStart >= 0 && !(prevStart < prevEnd && nameStart < nameEnd && s.in[prevStart] < s.in[nameStart] && s.in[nameStart] < 0xee) &&
+			!sortedNames(s.in[prevStart:prevEnd], s.in[nameStart:nameEnd]) {
 			return false
 		}
 		prevStart, prevEnd = nameStart, nameEnd

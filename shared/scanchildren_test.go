@@ -168,3 +168,20 @@ func TestNamedIsStringCompare(t *testing.T) {
 		}
 	}
 }
+
+// The scanner's member order is the strict parser's, name pair by name
+// pair: equal, prefixes, first bytes equal or not, below and above 0xee
+// (the characters U+E000 and up, whose UTF-16 order is not their UTF-8
+// order), and the empty name.
+func TestScanNameOrderIsStrict(t *testing.T) {
+	names := []string{"", "a", "b", "z", "aa", "ab", "ba", "A", "_", "~", "é", "ê", "\u0800", "\ud7ff", "\ue000", "ﬀ", "\uffef", "😀", "𐀀", "a😀", "aﬀ"}
+	for _, x := range names {
+		for _, y := range names {
+			in := []byte(`{"` + x + `":1,"` + y + `":2}`)
+			_, err := parseJSON(in, parseOptions{maxDepth: MaxDepth, canonical: true})
+			if got, want := canonicalText(in, MaxDepth), err == nil; got != want {
+				t.Errorf("%s: the scanner says canonical %v, the strict parser %v (%v)", in, got, want, err)
+			}
+		}
+	}
+}
