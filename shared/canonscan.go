@@ -3,6 +3,7 @@ package shared
 import (
 	"bytes"
 	"encoding/binary"
+	"math/bits"
 	"unicode/utf8"
 )
 
@@ -237,12 +238,19 @@ func (s *canonScanner) string() (ok, escaped bool) {
 func scanString(in []byte, i int) (ok, escaped bool, end int) {
 	for {
 		// Eight bytes at a time while none of them needs a look, then
-		// byte by byte up to the one that does.
-		for i+8 <= len(in) && plainWord(binary.LittleEndian.Uint64(in[i:])) {
+		// straight to the first one that does (the lowest byte
+		// specialBytes marks); byte by byte in the last seven.
+		for i+8 <= len(in) {
+			if m := specialBytes(binary.LittleEndian.Uint64(in[i:])); m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
 			i += 8
 		}
-		for i < len(in) && plainByte[in[i]] {
-			i++
+		if i+8 > len(in) {
+			for i < len(in) && plainByte[in[i]] {
+				i++
+			}
 		}
 		if i >= len(in) {
 			return false, escaped, i
@@ -284,12 +292,19 @@ func scanString(in []byte, i int) (ok, escaped bool, end int) {
 // mark bytes after the first one wrongly but never miss that some byte
 // matches: a word they pass is plain, one they fail is read byte by byte.
 // TestPlainWordIsPlainByte holds it to plainByte.
-func plainWord(w uint64) bool {
+func plainWord(w uint64) bool { return specialBytes(w) == 0 }
+
+// specialBytes marks with its high bit each byte of w that is not a
+// plainByte one, and may mark bytes above (after) a marked one wrongly:
+// a borrow in the bit tricks starts only at a byte that matches. So it is
+// 0 exactly when w is plain, and its lowest mark is w's first byte that
+// is not plain. TestSpecialBytesFirstMark holds it to plainByte.
+func specialBytes(w uint64) uint64 {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
 	control := (w - ones*0x20) &^ w // a byte below 0x20 (given no high bit)
 	quote := w ^ (ones * '"')
 	backslash := w ^ (ones * '\\')
-	return (control|(quote-ones)&^quote|(backslash-ones)&^backslash|w)&highs == 0
+	return (control | (quote-ones)&^quote | (backslash-ones)&^backslash | w) & highs
 }
 
 // plainByte marks the bytes a canonical string holds as they are, one
