@@ -107,6 +107,23 @@ func hexWord(w uint64) (v uint32, bad uint64) {
 	return uint32(n), bad
 }
 
+// hexEncodeWord is the eight lowercase hex digits of the four bytes of x
+// (little-endian: the first byte is the low one), the first digit the
+// low byte: hex.Encode of them, read as a little-endian word. Each byte
+// goes to 16 bits, each nibble to a byte, and each nibble to its digit
+// ('0' + n, and 'a' - '0' - 10 more from 10 on: n + 6 carries into bit 4
+// exactly then), no sum leaving its byte. TestHexEncodeWordIsHexEncode
+// holds it to hex.Encode.
+func hexEncodeWord(x uint32) uint64 {
+	const lows = 0x000f000f000f000f
+	v := uint64(x)
+	v = (v | v<<16) & 0x0000ffff0000ffff
+	v = (v | v<<8) & 0x00ff00ff00ff00ff // byte j of x in bits 16j to 16j+7
+	v = v>>4&lows | (v&lows)<<8         // its high nibble, then its low nibble, a byte each
+	letters := (v + 0x0606060606060606) >> 4 & 0x0101010101010101
+	return v + 0x3030303030303030 + letters*('a'-'0'-10)
+}
+
 // stringWord is the first eight bytes of s (at least eight) as a
 // little-endian word, in one load.
 func stringWord(s string) uint64 {
@@ -807,7 +824,10 @@ func decodeLine(line []byte, lenient bool) (*Entry, error) {
 func checkLineHash(line []byte, e *Entry, at int) error {
 	var member [hashMemberLen]byte
 	n := copy(member[:], `,"hash":"`)
-	n += hex.Encode(member[n:], e.Hash[:])
+	for i := 0; i < len(e.Hash); i += 4 { // hex.Encode, eight digits at a time
+		binary.LittleEndian.PutUint64(member[n+2*i:], hexEncodeWord(binary.LittleEndian.Uint32(e.Hash[i:])))
+	}
+	n += 2 * len(e.Hash)
 	member[n] = '"'
 	if at < 0 {
 		at = bytes.LastIndex(line, member[:])

@@ -1,6 +1,8 @@
 package shared
 
 import (
+	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
 	"testing"
@@ -93,5 +95,31 @@ func TestParseHashIsReference(t *testing.T) {
 		if got != want || fmt.Sprint(err) != fmt.Sprint(werr) {
 			t.Fatalf("%q: ParseHash %x (%v), reference %x (%v)", b, got, err, want, werr)
 		}
+	}
+}
+
+// hexEncodeWord writes what hex.Encode writes: every byte value in every
+// place of the word, and random words.
+func TestHexEncodeWordIsHexEncode(t *testing.T) {
+	check := func(x uint32) {
+		t.Helper()
+		var b [4]byte
+		binary.LittleEndian.PutUint32(b[:], x)
+		var got [8]byte
+		binary.LittleEndian.PutUint64(got[:], hexEncodeWord(x))
+		if want := hex.EncodeToString(b[:]); string(got[:]) != want {
+			t.Fatalf("% x: hexEncodeWord %q, hex.Encode %q", b, got, want)
+		}
+	}
+	for place := range 4 {
+		for c := range 256 {
+			for _, other := range []uint32{0, 0xffffffff, 0x9a9a9a9a, 0x0f0f0f0f, 0xf0f0f0f0} {
+				check(other&^(0xff<<(8*place)) | uint32(c)<<(8*place))
+			}
+		}
+	}
+	rng := rand.New(rand.NewPCG(15, 16))
+	for range 1000000 {
+		check(rng.Uint32())
 	}
 }
