@@ -90,18 +90,20 @@ func ParseHash(s string) (Hash, error) {
 // nibble of v's low byte (v is the four bytes decoded, little-endian).
 // bad is 0 when all eight are lowercase hex digits.
 //
-// Each byte test is on the low seven bits of every byte plus a constant
-// that stays within the byte, whose high bit then says "at least": no
-// carry crosses a byte. TestHexWordIsHexDigit holds it to hexDigit.
+// Each byte test adds a constant to the bytes below 0x80 that stays
+// within the byte, whose high bit then says "at least": no carry crosses
+// a byte unless one is 0x80 or above, which is refused whatever the rest
+// says. TestHexWordIsHexDigit holds it to hexDigit.
 func hexWord(w uint64) (v uint32, bad uint64) {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	low := w &^ highs
-	atLeast := func(c uint64) uint64 { return (low + ones*(0x80-c)) & highs }
-	digit := atLeast('0') &^ atLeast('9'+1)
-	letter := atLeast('a') &^ atLeast('f'+1)
-	bad = (^(digit | letter) | w) & highs                   // not a digit or letter, or a byte of 0x80 and above
-	n := w&(ones*0x0f) + letter>>7*9                        // each byte its digit's value
-	n = (n&0x00ff00ff00ff00ff)<<4 | n>>8&0x00ff00ff00ff00ff // each 16 bits a byte: first digit, second
+	// w + ones*(0x80-c): the high bit of each byte below 0x80 says it is
+	// c or more. A byte of 0x80 and above makes bad (and may carry into
+	// the next byte's tests, which then no longer matter).
+	digit := (w + ones*(0x80-'0')) &^ (w + ones*(0x80-'9'-1))
+	letter := (w + ones*(0x80-'a')) &^ (w + ones*(0x80-'f'-1)) & highs
+	bad = (^(digit | letter) | w) & highs  // not a digit or letter, or a byte of 0x80 and above
+	n := w&(ones*0x0f) + letter>>7*9       // each byte its digit's value
+	n = (n<<4 | n>>8) & 0x00ff00ff00ff00ff // each 16 bits a byte: first digit, second
 	n = (n | n>>8) & 0x0000ffff0000ffff
 	n |= n >> 16
 	return uint32(n), bad
