@@ -291,7 +291,7 @@ func scanString(in []byte, i int) (ok, escaped bool, end int) {
 // "has a byte less than n" and "has a zero byte" bit tricks, which can
 // mark bytes after the first one wrongly but never miss that some byte
 // matches: a word they pass is plain, one they fail is read byte by byte.
-// TestPlainWordIsPlainByte holds it to plainByte.
+// TestSpecialBytesFirstMark holds it to plainByte.
 func plainWord(w uint64) bool { return specialBytes(w) == 0 }
 
 // specialBytes marks with its high bit each byte of w that is not a

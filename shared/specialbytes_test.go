@@ -9,7 +9,7 @@ import (
 )
 
 // specialBytes' lowest mark is the first byte of the word that is not a
-// plainByte one (none when all are): every byte value at every place
+// plainByte one (none when all are, which is plainWord): every byte value at every place
 // among plain bytes, with any value in a place after it, and random
 // words of edge bytes and of mostly plain ones.
 func TestSpecialBytesFirstMark(t *testing.T) {

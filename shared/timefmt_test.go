@@ -1,7 +1,6 @@
 package shared
 
 import (
-	"encoding/binary"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -58,53 +57,6 @@ func TestAppendTimeIsRFC3339Nano(t *testing.T) {
 		if got := string(appendTime([]byte("x"), tm)[1:]); got != want {
 			t.Fatalf("appendTime(%v) = %s, want %s", tm, got, want)
 		}
-	}
-}
-
-// TestPlainWordIsPlainByte: the scanner's eight-bytes-at-a-time test says
-// "plain" exactly when each of the eight bytes is plain: every byte value
-// at every place among plain bytes, every pair of values in two places,
-// and random words.
-func TestPlainWordIsPlainByte(t *testing.T) {
-	check := func(w [8]byte) {
-		want := true
-		for _, c := range w {
-			want = want && plainByte[c]
-		}
-		if got := plainWord(binary.LittleEndian.Uint64(w[:])); got != want {
-			t.Fatalf("plainWord(% x) = %v, want %v", w, got, want)
-		}
-	}
-	plain := [8]byte{'a', ' ', '~', '!', '#', '[', ']', '0'}
-	for place := range 8 {
-		for c := range 256 {
-			w := plain
-			w[place] = byte(c)
-			check(w)
-			for d := range 256 {
-				w[(place+3)%8] = byte(d)
-				check(w)
-			}
-		}
-	}
-	r := rand.New(rand.NewPCG(3, 4))
-	// Words of the bytes at the edges of each test (the outside attack's).
-	edge := []byte{0x00, 0x01, 0x1f, 0x20, 0x21, 0x22, 0x23, 0x5b, 0x5c, 0x5d, 0x7e, 0x7f, 0x80, 0x81, 0xa2, 0xdc, 0xfe, 0xff, 'a'}
-	for range 3_000_000 {
-		var w [8]byte
-		for j := range w {
-			w[j] = edge[r.IntN(len(edge))]
-		}
-		check(w)
-	}
-	for range 1_000_000 {
-		var w [8]byte
-		binary.LittleEndian.PutUint64(w[:], r.Uint64())
-		check(w)
-		for i := range w { // mostly plain: the words that matter
-			w[i] = 0x20 + w[i]%0x60
-		}
-		check(w)
 	}
 }
 
