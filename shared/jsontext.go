@@ -863,9 +863,7 @@ func appendString(b []byte, s string) []byte {
 	start, i := 0, 0
 	// Eight bytes at a time while none needs a look (plainWord).
 	for ; i+8 <= len(s); i += 8 {
-		w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
-			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
-		if !plainWord(w) {
+		if !plainWord(stringWord(s[i:])) {
 			break
 		}
 	}
