@@ -109,15 +109,6 @@ func TestACallerWhoHalfClosesReadsNoAnswer(t *testing.T) {
 	t.Errorf("a caller that half-closed read %s (Content-Length %d) for a decision neither confirmed nor escalated", resp.Status, resp.ContentLength)
 }
 
-func itoa(n int) string {
-	b := []byte{}
-	for n > 0 {
-		b = append([]byte{byte('0' + n%10)}, b...)
-		n /= 10
-	}
-	return string(b)
-}
-
 // sealerlessService is the service over a real producer on an in-process
 // broker, with a spool and no sealer (a sealed-mode call waits for a seal
 // that never comes), for tokens svc-a and svc-b of prod.
