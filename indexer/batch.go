@@ -53,8 +53,13 @@ type pending struct {
 //     override costs the same however many came before it; one with a
 //     decision entry reads its partition (reconcile).
 //  3. Every blind item (fresh decisions, overrides, invalid entries, the
-//     marks of new decision ids) goes out with BatchWriteItem, 25 a call,
-//     on up to Workers calls at once, unprocessed items sent again.
+//     marks of decision ids on the careful path) goes out with
+//     BatchWriteItem, 25 a call, on up to Workers calls at once,
+//     unprocessed items sent again.
+//  4. The marks of the decision ids written blind in step 2 are read
+//     again (one BatchGetItem) and written only then: an id whose mark
+//     another writer wrote in the meantime is reconciled, since that
+//     writer may hold an override that missed the decision (markWritten).
 //
 // Claims are written before any item, so a batch cut short by a crash is
 // redone on the careful path. A claim is never written blind: two writers
@@ -102,13 +107,13 @@ func (x *Index) ApplyBatch(ctx context.Context, batch []Sealed) ([]bool, error) 
 		}
 		groups[id] = append(groups[id], p)
 	}
-	var careful []string
+	var careful, unmarked []string
 	for _, id := range ids {
-		if !marked[id] {
-			k := layout.DecisionMark(id)
-			blind = append(blind, decisionMark{PK: k.PK, SK: k.SK})
-		}
 		if marked[id] || !fresh(groups[id]) {
+			if !marked[id] {
+				k := layout.DecisionMark(id)
+				blind = append(blind, decisionMark{PK: k.PK, SK: k.SK})
+			}
 			careful = append(careful, id)
 			continue
 		}
@@ -117,6 +122,7 @@ func (x *Index) ApplyBatch(ctx context.Context, batch []Sealed) ([]bool, error) 
 			return nil, err
 		}
 		blind = append(blind, items...)
+		unmarked = append(unmarked, id)
 	}
 	var mu sync.Mutex
 	err = x.parallel(ctx, len(careful), func(ctx context.Context, n int) error {
@@ -139,8 +145,17 @@ func (x *Index) ApplyBatch(ctx context.Context, batch []Sealed) ([]bool, error) 
 	if err := x.batchPut(ctx, blind); err != nil {
 		return nil, err
 	}
+	raced, err := x.markWritten(ctx, unmarked)
+	if err != nil {
+		return nil, err
+	}
+	ownWork := len(careful) // the ids after it were raced: reconciled whole
+	careful = append(careful, raced...)
 	err = x.parallel(ctx, len(careful), func(ctx context.Context, n int) error {
 		id := careful[n]
+		if n >= ownWork {
+			return x.reconcile(ctx, id)
+		}
 		var overrides []layout.Override
 		for _, p := range groups[id] {
 			o, ok := p.item.(layout.Override)
@@ -154,6 +169,38 @@ func (x *Index) ApplyBatch(ctx context.Context, batch []Sealed) ([]bool, error) 
 		return x.raise(ctx, id, overrides)
 	})
 	return dups, err
+}
+
+// markWritten writes the marks of the decision ids whose items step 2
+// wrote blind, now that their items are in the table, and returns the ids
+// whose mark is there already: another writer wrote it since the claims
+// read the marks, and it may hold an override of the id that missed the
+// blind decision item. Reading the mark after writing the items is what
+// closes that race: an override's writer writes the override, and the
+// mark when it found none, before it reads the decision items (raise),
+// so either that read sees the blind item or this read sees a mark, and
+// the id is then reconciled (its partition read, the override with it).
+// A crash between the items and the mark leaves the claims held, so the
+// batch redone takes the careful path.
+func (x *Index) markWritten(ctx context.Context, ids []string) ([]string, error) {
+	keys := make([]layout.ItemKey, len(ids))
+	for i, id := range ids {
+		keys[i] = layout.DecisionMark(id)
+	}
+	got, err := x.batchGet(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	var raced []string
+	var marks []any
+	for i, k := range keys {
+		if _, ok := got[k]; ok {
+			raced = append(raced, ids[i])
+		} else {
+			marks = append(marks, decisionMark{PK: k.PK, SK: k.SK})
+		}
+	}
+	return raced, x.batchPut(ctx, marks)
 }
 
 // decisionMark is the item of layout.DecisionMark.

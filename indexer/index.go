@@ -256,9 +256,11 @@ func (x *Index) reconcileChain(ctx context.Context, chain, decisionID string, pa
 // item's current seq is the seq of the override that set it, and the
 // update is conditional on a lower one, so the state reached is the
 // latest override whatever order they arrive in and however often.
-// A decision item written after this read brings itself up to date when
-// its own entry is reconciled (it reads the overrides, this one's
-// included: the override item is written before this read).
+// A decision item written after this read brings itself up to date: on
+// the careful path its own entry is reconciled (it reads the overrides,
+// this one's included: the override item is written before this read);
+// written blind, its writer then finds the decision's mark, which exists
+// before this read too, and reconciles (ApplyBatch, step 4).
 func (x *Index) raise(ctx context.Context, decisionID string, overrides []layout.Override) error {
 	latest := map[string]layout.Override{} // by chain
 	for _, o := range overrides {

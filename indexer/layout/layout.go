@@ -88,7 +88,8 @@ func ViewSortKey(t time.Time, seq uint64) string {
 func DecisionPK(decisionID string) string { return PKDecision + decisionID }
 
 // DecisionMark is the key of the mark the indexer writes under a decision
-// id with its first item (decision or override). A batch of entries of a
+// id once it has written its first decision items, or with its first
+// override (before it looks for the decision). A batch of entries of a
 // decision id without a mark can be written blind, the decision's current
 // state computed from the batch itself; with a mark, the indexer reads the
 // partition first. The mark has no other attribute: LoadDecision, the views
