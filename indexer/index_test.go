@@ -582,17 +582,21 @@ func TestClaimLostToAConcurrentWriterIsJudgedAgainstTheWinner(t *testing.T) {
 	}
 }
 
-// hookDB runs once, before the first write it is asked for (PutItem or
-// BatchWriteItem), as a concurrent writer would run between this writer's
-// reads and its writes.
+// hookDB runs before once, before the first write it is asked for
+// (PutItem or BatchWriteItem; with batchOnly, the first BatchWriteItem:
+// after the writer's claims, before its items), as a concurrent writer
+// would run between this writer's reads and its writes.
 type hookDB struct {
 	indexer.DynamoAPI
-	once   sync.Once
-	before func()
+	once      sync.Once
+	before    func()
+	batchOnly bool
 }
 
 func (h *hookDB) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
-	h.once.Do(h.before)
+	if !h.batchOnly {
+		h.once.Do(h.before)
+	}
 	return h.DynamoAPI.PutItem(ctx, in, o...)
 }
 
@@ -656,20 +660,6 @@ func TestConcurrentClaimsOfOneEventIDAreJudged(t *testing.T) {
 	}
 }
 
-// batchWriteHookDB runs before, once, at the first BatchWriteItem it is
-// asked for: after its writer has read the marks and claimed the event
-// ids, before any item of the batch is written.
-type batchWriteHookDB struct {
-	indexer.DynamoAPI
-	once   sync.Once
-	before func()
-}
-
-func (h *batchWriteHookDB) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, o ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
-	h.once.Do(h.before)
-	return h.DynamoAPI.BatchWriteItem(ctx, in, o...)
-}
-
 // Writer A indexes a new decision (no mark, so its items go out blind
 // with the state its batch gives them) while writer B, a rebalance's old
 // owner or a rebuild beside the live indexer, indexes an override of it:
@@ -686,7 +676,7 @@ func TestABlindDecisionCatchesAnOverrideIndexedBesideIt(t *testing.T) {
 	))
 	b, rd := newIndex(t)
 	var raisedNothing bool
-	a := &indexer.Index{DB: &batchWriteHookDB{DynamoAPI: b.DB, before: func() {
+	a := &indexer.Index{DB: &hookDB{DynamoAPI: b.DB, batchOnly: true, before: func() {
 		if _, err := b.ApplyBatch(ctx, entries[1:]); err != nil {
 			t.Error(err)
 		}
