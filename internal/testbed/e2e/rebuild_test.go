@@ -152,6 +152,33 @@ func TestRebuildCheckAndMend(t *testing.T) {
 	sameItems(t, "rebuilt", tableItems(t, p.DynamoDB, fresh), byIndexer)
 	t.Logf("rebuild: %+v", rep)
 
+	// Two rebuilds into one empty table at once, as a rebuild beside the
+	// live indexer or a rebalance's two owners write: each decision and
+	// override is written by whichever gets there first, and the table
+	// ends with the indexer's items all the same. (Which races happen is
+	// left to timing here; the one of a new decision and an override is
+	// forced in the indexer's
+	// TestABlindDecisionCatchesAnOverrideIndexedBesideIt.)
+	twice := p.Cfg.Table + "-rebuilt-twice"
+	if err := layout.EnsureTable(ctx, p.DynamoDB, twice); err != nil {
+		t.Fatal(err)
+	}
+	both := make(chan error, 2)
+	for range 2 {
+		go func() {
+			c := cfg
+			c.Index = &indexer.Index{DB: p.DynamoDB, Table: twice}
+			_, err := replayer.Rebuild(ctx, c)
+			both <- err
+		}()
+	}
+	for range 2 {
+		if err := <-both; err != nil {
+			t.Fatalf("one of two rebuilds at once: %v", err)
+		}
+	}
+	sameItems(t, "rebuilt twice at once", tableItems(t, p.DynamoDB, twice), byIndexer)
+
 	// Desync: one item deleted, one altered, one added that S3 does not hold.
 	x := &indexer.Index{DB: p.DynamoDB, Table: p.Cfg.Table}
 	item := func(id string) layout.Decision {
