@@ -9,7 +9,7 @@ export AEGIS_ROOT := $(CURDIR)
 VERSITYGW := bin/versitygw
 DYNALITE  := devstack/dynalite/node_modules/dynalite/cli.js
 
-.PHONY: all tools browser run explore test test-containers test-external docs compose-check up down bench chaos fuzz build vet fmt clean-data
+.PHONY: all tools browser run explore test test-containers test-external docs compose-check up down bench chaos test-interleavings fuzz build vet fmt clean-data
 
 all: build
 
@@ -112,6 +112,11 @@ test-containers:
 ## (README: "Testing against your own servers")
 test-external:
 	AEGIS_STACK=external $(GO) test -race -count=1 -timeout 30m ./...
+
+## test-interleavings: every schedule of two index writers' DynamoDB calls, one
+## call at a time, against dynalite (long; make test runs a sample of them)
+test-interleavings: tools
+	AEGIS_INTERLEAVINGS=all $(GO) test -count=1 -timeout 60m -run 'TestInterleavingsAll|TestEveryScheduleOfTwoWriters' -v ./indexer
 
 ## chaos: SIGKILL the sealer and indexers KILLS times under load, count what survived
 KILLS ?= 20
