@@ -24,7 +24,7 @@ import (
 // time. Call number crashAt (none if negative) fails after it reached
 // the table: a writer that dies after a write, its reply lost.
 type stepDB struct {
-	indexer.DynamoAPI
+	hookedDB
 	mu      sync.Mutex
 	ops     []string // the calls made, by number
 	at      int
@@ -59,40 +59,51 @@ func crashed[T any](crash bool, out T, err error) (T, error) {
 	return out, err
 }
 
-func (s *stepDB) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
-	crash := s.step("BatchGetItem")
-	out, err := s.DynamoAPI.BatchGetItem(ctx, in, o...)
+// newStepDB is db's calls numbered, other run before call number at.
+func newStepDB(db indexer.DynamoAPI, at, crashAt int, other func()) *stepDB {
+	s := &stepDB{at: at, crashAt: crashAt, other: other}
+	s.hookedDB = hookedDB{DynamoAPI: db, before: s.step}
+	return s
+}
+
+// hookedDB runs before ahead of each call it passes on to the table; a
+// call before says to crash fails once made (the writer dies after it,
+// its reply lost).
+type hookedDB struct {
+	indexer.DynamoAPI
+	before func(op string) (crash bool)
+}
+
+// through makes the call op with f, before run ahead of it.
+func through[In, Out any](h *hookedDB, op string, f func(context.Context, In, ...func(*dynamodb.Options)) (Out, error),
+	ctx context.Context, in In, o []func(*dynamodb.Options)) (Out, error) {
+	crash := h.before(op)
+	out, err := f(ctx, in, o...)
 	return crashed(crash, out, err)
 }
 
-func (s *stepDB) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, o ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
-	crash := s.step("BatchWriteItem")
-	out, err := s.DynamoAPI.BatchWriteItem(ctx, in, o...)
-	return crashed(crash, out, err)
+func (h *hookedDB) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	return through(h, "BatchGetItem", h.DynamoAPI.BatchGetItem, ctx, in, o)
 }
 
-func (s *stepDB) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
-	crash := s.step("PutItem")
-	out, err := s.DynamoAPI.PutItem(ctx, in, o...)
-	return crashed(crash, out, err)
+func (h *hookedDB) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, o ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
+	return through(h, "BatchWriteItem", h.DynamoAPI.BatchWriteItem, ctx, in, o)
 }
 
-func (s *stepDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
-	crash := s.step("UpdateItem")
-	out, err := s.DynamoAPI.UpdateItem(ctx, in, o...)
-	return crashed(crash, out, err)
+func (h *hookedDB) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	return through(h, "PutItem", h.DynamoAPI.PutItem, ctx, in, o)
 }
 
-func (s *stepDB) Query(ctx context.Context, in *dynamodb.QueryInput, o ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
-	crash := s.step("Query")
-	out, err := s.DynamoAPI.Query(ctx, in, o...)
-	return crashed(crash, out, err)
+func (h *hookedDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	return through(h, "UpdateItem", h.DynamoAPI.UpdateItem, ctx, in, o)
 }
 
-func (s *stepDB) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
-	crash := s.step("GetItem")
-	out, err := s.DynamoAPI.GetItem(ctx, in, o...)
-	return crashed(crash, out, err)
+func (h *hookedDB) Query(ctx context.Context, in *dynamodb.QueryInput, o ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	return through(h, "Query", h.DynamoAPI.Query, ctx, in, o)
+}
+
+func (h *hookedDB) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	return through(h, "GetItem", h.DynamoAPI.GetItem, ctx, in, o)
 }
 
 // raceEntries are the entries the interleavings are built from, by name.
@@ -225,7 +236,7 @@ func crashPoints(t *testing.T, all map[string]indexer.Sealed, c raceCase) []int 
 	if _, err := ix.ApplyBatch(ctx, pick(all, c.pre)); err != nil {
 		t.Fatal(err)
 	}
-	db := &stepDB{DynamoAPI: ix.DB, at: -1, crashAt: -1}
+	db := newStepDB(ix.DB, -1, -1, nil)
 	if _, err := (&indexer.Index{DB: db, Table: ix.Table, Workers: 1}).ApplyBatch(ctx, pick(all, c.a)); err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +274,7 @@ func interleavings(t *testing.T, all map[string]indexer.Sealed, c raceCase) (run
 					_, err := (&indexer.Index{DB: db, Table: ix.Table, Workers: 1}).ApplyBatch(ctx, pick(all, batch))
 					return err
 				}
-				bdb := &stepDB{DynamoAPI: ix.DB, at: j, crashAt: -1}
+				bdb := newStepDB(ix.DB, j, -1, nil)
 				if c.c != nil {
 					bdb.other = func() {
 						if err := index(ix.DB, c.c); err != nil {
@@ -279,7 +290,7 @@ func interleavings(t *testing.T, all map[string]indexer.Sealed, c raceCase) (run
 						bdb.other()
 					}
 				}
-				adb := &stepDB{DynamoAPI: ix.DB, at: k, crashAt: crashAt, other: runB}
+				adb := newStepDB(ix.DB, k, crashAt, runB)
 				err := index(adb, c.a)
 				if crashAt >= 0 {
 					if !errors.Is(err, errCrash) {
@@ -404,50 +415,18 @@ type gateEvent struct {
 	done bool
 }
 
-// gateDB is writer w's table behind g. With dieAfterWrite, its first
-// BatchWriteItem fails once made (the writer dies; it indexes its batch
-// again).
-type gateDB struct {
-	indexer.DynamoAPI
-	g             *gate
-	w             int
-	dieAfterWrite bool
-	died          bool
-}
-
-func (d *gateDB) wait() { d.g.events <- gateEvent{w: d.w}; <-d.g.release[d.w] }
-
-func (d *gateDB) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
-	d.wait()
-	return d.DynamoAPI.BatchGetItem(ctx, in, o...)
-}
-
-func (d *gateDB) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, o ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
-	d.wait()
-	out, err := d.DynamoAPI.BatchWriteItem(ctx, in, o...)
-	die := d.dieAfterWrite && !d.died
-	d.died = d.died || die
-	return crashed(die, out, err)
-}
-
-func (d *gateDB) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
-	d.wait()
-	return d.DynamoAPI.PutItem(ctx, in, o...)
-}
-
-func (d *gateDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
-	d.wait()
-	return d.DynamoAPI.UpdateItem(ctx, in, o...)
-}
-
-func (d *gateDB) Query(ctx context.Context, in *dynamodb.QueryInput, o ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
-	d.wait()
-	return d.DynamoAPI.Query(ctx, in, o...)
-}
-
-func (d *gateDB) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
-	d.wait()
-	return d.DynamoAPI.GetItem(ctx, in, o...)
+// gateDB is writer w's table behind g: each call waits for g to let it
+// through. With dieAfterWrite, its first BatchWriteItem fails once made
+// (the writer dies; it indexes its batch again).
+func gateDB(db indexer.DynamoAPI, g *gate, w int, dieAfterWrite bool) *hookedDB {
+	died := false
+	return &hookedDB{DynamoAPI: db, before: func(op string) bool {
+		g.events <- gateEvent{w: w}
+		<-g.release[w]
+		die := op == "BatchWriteItem" && dieAfterWrite && !died
+		died = died || die
+		return die
+	}}
 }
 
 // schedule runs the batches of writers (one writer each, Workers 1) on
@@ -462,7 +441,7 @@ func schedule(t *testing.T, ix *indexer.Index, writers [][]indexer.Sealed, dieAf
 	}
 	for w, batch := range writers {
 		go func() {
-			db := &gateDB{DynamoAPI: ix.DB, g: g, w: w, dieAfterWrite: dieAfterWrite && w == 0}
+			db := gateDB(ix.DB, g, w, dieAfterWrite && w == 0)
 			x := &indexer.Index{DB: db, Table: ix.Table, Workers: 1}
 			_, err := x.ApplyBatch(context.Background(), batch)
 			if errors.Is(err, errCrash) {
