@@ -181,7 +181,9 @@ func (x *Index) ApplyBatch(ctx context.Context, batch []Sealed) ([]bool, error) 
 // so either that read sees the blind item or this read sees a mark, and
 // the id is then reconciled (its partition read, the override with it).
 // A crash between the items and the mark leaves the claims held, so the
-// batch redone takes the careful path.
+// batch redone takes the careful path. Two writers that both write one
+// id blind (a reused decision id) can each read before the other writes,
+// and then neither reconciles: README, Limits today.
 func (x *Index) markWritten(ctx context.Context, ids []string) ([]string, error) {
 	keys := make([]layout.ItemKey, len(ids))
 	for i, id := range ids {

@@ -122,8 +122,8 @@ func (x *Index) Compare(ctx context.Context, e *shared.Entry, rec *shared.Sealed
 // own action. The entries' own attributes are compared with S3 one by
 // one; this finds the derived state that no entry holds, which an index
 // written by an older version (two writers racing on a new decision and
-// its override, before ApplyBatch's step 4) or a hand edit can leave
-// stale. It
+// its override, before ApplyBatch's step 4), two writers of a reused
+// decision id (README, Limits today) or a hand edit can leave stale. It
 // reads the decision's partition: one Query (paged) a decision.
 func (x *Index) staleCurrent(ctx context.Context, d layout.Decision, stored map[string]types.AttributeValue) (string, error) {
 	got, err := layout.DecodeDecision(stored)
