@@ -586,23 +586,14 @@ func TestClaimLostToAConcurrentWriterIsJudgedAgainstTheWinner(t *testing.T) {
 // (PutItem or BatchWriteItem; with batchOnly, the first BatchWriteItem:
 // after the writer's claims, before its items), as a concurrent writer
 // would run between this writer's reads and its writes.
-type hookDB struct {
-	indexer.DynamoAPI
-	once      sync.Once
-	before    func()
-	batchOnly bool
-}
-
-func (h *hookDB) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
-	if !h.batchOnly {
-		h.once.Do(h.before)
-	}
-	return h.DynamoAPI.PutItem(ctx, in, o...)
-}
-
-func (h *hookDB) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, o ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
-	h.once.Do(h.before)
-	return h.DynamoAPI.BatchWriteItem(ctx, in, o...)
+func hookDB(db indexer.DynamoAPI, batchOnly bool, before func()) *hookedDB {
+	var once sync.Once
+	return &hookedDB{DynamoAPI: db, before: func(op string) bool {
+		if op == "BatchWriteItem" || op == "PutItem" && !batchOnly {
+			once.Do(before)
+		}
+		return false
+	}}
 }
 
 // Two writers claim the same three event ids, carried by different
@@ -628,11 +619,11 @@ func TestConcurrentClaimsOfOneEventIDAreJudged(t *testing.T) {
 	var mu sync.Mutex
 	onAnomaly := func(an indexer.Anomaly) { mu.Lock(); anomalies = append(anomalies, an); mu.Unlock() }
 	a.OnAnomaly = onAnomaly
-	b := &indexer.Index{DB: &hookDB{DynamoAPI: a.DB, before: func() {
+	b := &indexer.Index{DB: hookDB(a.DB, false, func() {
 		if _, err := a.ApplyBatch(ctx, entries[:3]); err != nil {
 			t.Error(err)
 		}
-	}}, Table: a.Table, OnAnomaly: onAnomaly}
+	}), Table: a.Table, OnAnomaly: onAnomaly}
 	if _, err := b.ApplyBatch(ctx, entries[3:]); err != nil {
 		t.Fatal(err)
 	}
@@ -676,13 +667,13 @@ func TestABlindDecisionCatchesAnOverrideIndexedBesideIt(t *testing.T) {
 	))
 	b, rd := newIndex(t)
 	var raisedNothing bool
-	a := &indexer.Index{DB: &hookDB{DynamoAPI: b.DB, batchOnly: true, before: func() {
+	a := &indexer.Index{DB: hookDB(b.DB, true, func() {
 		if _, err := b.ApplyBatch(ctx, entries[1:]); err != nil {
 			t.Error(err)
 		}
 		items, err := layout.LoadDecisionItems(ctx, b.DB, b.Table, "d1")
 		raisedNothing = err == nil && len(items) == 0
-	}}, Table: b.Table}
+	}), Table: b.Table}
 	if _, err := a.ApplyBatch(ctx, entries[:1]); err != nil {
 		t.Fatal(err)
 	}
