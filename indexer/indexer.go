@@ -71,6 +71,15 @@ type Config struct {
 	// Workers bounds the decisions of one partition batch indexed at once.
 	// Default 8.
 	Workers int
+	// Identity names this indexer among the group's indexers, one each
+	// (a host or pod name). With it the indexer's Kafka client id is
+	// "aegis-indexer/<group>/<identity>", and an indexer that starts
+	// removes the group member its identity left behind: a restart after
+	// SIGKILL takes its partitions back at once instead of after
+	// SessionTimeout, during which the group's rebalance waits for the dead
+	// member. Two running indexers with one identity keep removing each
+	// other. Default "": no removal, franz-go's client id.
+	Identity string
 	// SessionTimeout is how long the group waits for a silent indexer
 	// before giving its partitions to the others. Default 0: franz-go's
 	// (45s); brokers must allow a lower one.
@@ -226,6 +235,9 @@ func (ix *Indexer) Run(ctx context.Context) error {
 	if _, err = topics.Ensure(ctx, admin, ix.cfg.SealedTopic, ix.cfg.SealedPartitions); err != nil {
 		return err
 	}
+	if ix.cfg.Identity != "" {
+		ix.evictPredecessor(ctx, admin)
+	}
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(ix.cfg.Brokers...),
 		kgo.ConsumerGroup(ix.cfg.Group),
@@ -240,6 +252,9 @@ func (ix *Indexer) Run(ctx context.Context) error {
 		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, r map[string][]int32) { ix.own(r, false) }),
 		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, l map[string][]int32) { ix.own(l, false) }),
 		logger,
+	}
+	if ix.cfg.Identity != "" {
+		opts = append(opts, kgo.ClientID(ix.clientID()))
 	}
 	if ix.cfg.SessionTimeout > 0 {
 		opts = append(opts, kgo.SessionTimeout(ix.cfg.SessionTimeout), kgo.HeartbeatInterval(ix.cfg.SessionTimeout/4))
@@ -300,6 +315,25 @@ func (ix *Indexer) Run(ctx context.Context) error {
 			ix.log.Warn("commit failed; records will be redelivered and re-applied idempotently", zap.Error(err))
 		}
 		cl.AllowRebalance()
+	}
+}
+
+// clientID is the Kafka client id of an indexer with an Identity.
+func (ix *Indexer) clientID() string { return "aegis-indexer/" + ix.cfg.Group + "/" + ix.cfg.Identity }
+
+// evictPredecessor removes the group's members that carry this indexer's
+// client id: a previous run that died without leaving the group. Failing to
+// is not fatal: the member then expires with its session.
+func (ix *Indexer) evictPredecessor(ctx context.Context, admin *kgo.Client) {
+	n, err := topics.EvictClient(ctx, admin, ix.cfg.Group, ix.clientID())
+	if err != nil {
+		ix.log.Warn("could not remove the group member of this indexer's previous run; it expires with its session", zap.Error(err))
+		return
+	}
+	if n > 0 {
+		ix.log.Info("removed the group member a previous run of this indexer left behind (killed?), so the group rebalances at once; "+
+			"if an indexer with the same identity is still running, it rejoins: give each running indexer its own --identity",
+			zap.String("client_id", ix.clientID()), zap.Int("members", n))
 	}
 }
 

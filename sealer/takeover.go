@@ -3,11 +3,10 @@ package sealer
 import (
 	"context"
 
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/zap"
+
+	"github.com/aegisai/audit/internal/platform/topics"
 )
 
 // Taking over after a crash. A sealer killed with SIGKILL leaves its group
@@ -51,40 +50,15 @@ func (s *Sealer) clientID() string { return "aegis-sealer/" + s.cfg.Chain + "/" 
 // sealer's client id: a previous run that died without leaving. Failing to
 // is not fatal: the member then expires with its session.
 func (s *Sealer) evictPredecessor(ctx context.Context, admin *kgo.Client) {
-	described, err := kadm.NewClient(admin).DescribeGroups(ctx, s.cfg.Group)
-	if err != nil {
-		s.log.Warn("could not describe the sealer group; a dead predecessor expires with its session", zap.Error(err))
-		return
-	}
-	g, ok := described[s.cfg.Group]
-	if !ok || g.Err != nil {
-		return
-	}
-	req := kmsg.NewPtrLeaveGroupRequest()
-	req.Group = s.cfg.Group
-	for _, m := range g.Members {
-		if m.ClientID == s.clientID() {
-			lm := kmsg.NewLeaveGroupRequestMember()
-			lm.MemberID = m.MemberID
-			req.Members = append(req.Members, lm)
-		}
-	}
-	if len(req.Members) == 0 {
-		return
-	}
-	resp, err := req.RequestWith(ctx, admin)
-	if err == nil {
-		for _, m := range resp.Members {
-			if m.ErrorCode != 0 {
-				err = kerr.ErrorForCode(m.ErrorCode)
-			}
-		}
-	}
+	n, err := topics.EvictClient(ctx, admin, s.cfg.Group, s.clientID())
 	if err != nil {
 		s.log.Warn("could not remove the group member of this sealer's previous run; it expires with its session", zap.Error(err))
 		return
 	}
+	if n == 0 {
+		return
+	}
 	s.log.Info("removed the group member a previous run of this sealer left behind (killed?), so the partition is reassigned at once; "+
 		"if a sealer with the same identity is still running, it is fenced now: give each running sealer its own --identity",
-		zap.String("client_id", s.clientID()), zap.Int("members", len(req.Members)))
+		zap.String("client_id", s.clientID()), zap.Int("members", n))
 }

@@ -217,6 +217,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var createTable bool
 	var group string
 	var indexerSession time.Duration
+	var indexerIdentity string
 	indexCmd := &cobra.Command{
 		Use:   "indexer",
 		Short: "Index the sealed topic into DynamoDB (run as many as the sealed topic has partitions)",
@@ -230,7 +231,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 				return err
 			}
 			ix, err := indexer.New(ctx, indexer.Config{Brokers: c.brokers, KafkaOptions: kafka, SealedTopic: c.sealed, DynamoDB: db, Table: c.table,
-				Group: group, CreateTable: createTable, Logger: log, Metrics: c.registry, SessionTimeout: indexerSession})
+				Group: group, CreateTable: createTable, Logger: log, Metrics: c.registry, SessionTimeout: indexerSession, Identity: indexerIdentity})
 			if err != nil {
 				return err
 			}
@@ -354,6 +355,7 @@ checkpoints cannot be seen from S3 alone, but fails against a kept one.`,
 	verifyCmd.Flags().BoolVar(&allowUnsigned, "allow-unsigned", false, "exit 0 even when the newest entries are not signed by a checkpoint yet")
 
 	indexCmd.Flags().StringVar(&group, "group", "aegis-indexer", "consumer group shared by the indexers of one table")
+	indexCmd.Flags().StringVar(&indexerIdentity, "identity", "", "this indexer among the group's indexers, one each (a host or pod name); a restart with the same identity takes its partitions back at once (default: none, the restart waits for the session timeout)")
 	indexCmd.Flags().DurationVar(&indexerSession, "session-timeout", 0, "how long the group waits for a silent indexer before giving its partitions to the others (default 45s; brokers must allow it)")
 	indexCmd.Flags().BoolVar(&createTable, "create-table", false, "create a missing table with its indexes (development); without it a missing table stops the indexer")
 

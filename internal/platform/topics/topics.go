@@ -1,5 +1,6 @@
-// Package topics creates the pipeline's Kafka topics when they are missing
-// and checks the partition counts the invariants rely on.
+// Package topics creates the pipeline's Kafka topics when they are missing,
+// checks the partition counts the invariants rely on, and removes the group
+// member a killed process left behind (EvictClient).
 package topics
 
 import (

@@ -298,7 +298,7 @@ func Run(ctx context.Context, st *localstack.Stack, o Options) (Report, error) {
 	var indexers []*Proc
 	for i := range 2 {
 		indexers = append(indexers, &Proc{Name: fmt.Sprintf("indexer-%d", i), Env: env, Log: o.ProcessLog,
-			Args: []string{o.Aegis, "indexer", "--group", names.group}})
+			Args: []string{o.Aegis, "indexer", "--group", names.group, "--identity", fmt.Sprintf("indexer-%d", i)}})
 	}
 	for _, p := range append([]*Proc{sealer}, indexers...) {
 		if err := p.Start(); err != nil {
