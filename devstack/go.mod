@@ -2,6 +2,8 @@ module github.com/aegisai/audit/devstack
 
 go 1.26.0
 
+toolchain go1.27.3
+
 require (
 	github.com/compose-spec/compose-go/v2 v2.16.2
 	github.com/twmb/franz-go/pkg/kfake v0.0.0-20260918054303-01f206a7e32c

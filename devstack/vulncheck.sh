@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# make vulncheck: govulncheck over the project's module against the Go
+# vulnerability database, offline. The database is built once from the
+# golang.org/x/vulndb module (pinned below, served by the Go module proxy)
+# with that repository's own gendb into bin/vulndb-<version>, so the check
+# needs no access to vuln.go.dev and says the same on every machine until
+# the pin moves. VULNDB=<url> uses another database (VULNDB=https://vuln.go.dev
+# for today's). It fails when the project's code calls a vulnerable symbol
+# of the standard library or of a module it requires.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+GO=${GO:-go}
+GOVULNCHECK_VERSION=v1.9.0
+VULNDB_VERSION=v0.0.0-20261105234957-e22db6528018
+
+GOBIN="$PWD/bin" "$GO" install "golang.org/x/vuln/cmd/govulncheck@$GOVULNCHECK_VERSION"
+
+db=${VULNDB:-}
+if [ -z "$db" ]; then
+	out="$PWD/bin/vulndb-$VULNDB_VERSION"
+	if [ ! -f "$out/index/db.json" ]; then
+		src=$("$GO" mod download -json "golang.org/x/vulndb@$VULNDB_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+		[ -n "$src" ] || { echo "vulncheck: golang.org/x/vulndb@$VULNDB_VERSION did not download" >&2; exit 1; }
+		work=$(mktemp -d)
+		trap 'rm -rf "$work"' EXIT
+		# gendb reads the reports from a git repository; the module is a
+		# plain (read-only) copy of one.
+		cp -r "$src/." "$work/repo" && chmod -R u+w "$work/repo"
+		git -C "$work/repo" init -q
+		git -C "$work/repo" add -A
+		git -C "$work/repo" -c user.name=vulncheck -c user.email=vulncheck@localhost commit -q -m "golang.org/x/vulndb@$VULNDB_VERSION"
+		(cd "$work/repo" && "$GO" run ./cmd/gendb -repo . -out "$work/db")
+		rm -rf "$out" && mv "$work/db" "$out"
+	fi
+	db="file://$out"
+fi
+echo "vulncheck: $("$GO" version), database $db"
+bin/govulncheck -db "$db" ./...
