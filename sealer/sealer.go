@@ -274,8 +274,10 @@ func (s *Sealer) runSession(ctx context.Context) error {
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.TransactionalID(s.cfg.TransactionalID),
 		kgo.TransactionTimeout(s.cfg.TransactionTimeout),
+		// franz-go always asks for stable offsets (RequireStableFetchOffsets
+		// is a no-op in v1.22.3, ours): a transaction's pending offset commit
+		// holds the group's offset fetch until it ends.
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.RequireStableFetchOffsets(),
 		kgo.FetchMaxWait(200*time.Millisecond),
 		kgo.DefaultProduceTopic(s.cfg.SealedTopic),
 	)...)
