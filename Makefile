@@ -10,8 +10,11 @@ export AEGIS_ROOT := $(CURDIR)
 # machine's Go 1.26.8 has known vulnerabilities in net/http (HTTP/2 server
 # crash and memory exhaustion), crypto/x509 and crypto/tls, which ingest and
 # query serve with (make vulncheck). A machine whose go.env says
-# GOTOOLCHAIN=local would otherwise ignore the toolchain line.
-export GOTOOLCHAIN ?= go1.27.3
+# GOTOOLCHAIN=local would otherwise ignore the toolchain line. A GOTOOLCHAIN
+# set in the environment (golang Docker images set GOTOOLCHAIN=local) or on
+# the command line wins; one set but empty does not (`?=` kept it empty).
+GOTOOLCHAIN := $(or $(GOTOOLCHAIN),go1.27.3)
+export GOTOOLCHAIN
 
 VERSITYGW := bin/versitygw
 DYNALITE  := devstack/dynalite/node_modules/dynalite/cli.js

@@ -21,14 +21,18 @@ if [ -z "$db" ]; then
 	if [ ! -f "$out/index/db.json" ]; then
 		src=$("$GO" mod download -json "golang.org/x/vulndb@$VULNDB_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
 		[ -n "$src" ] || { echo "vulncheck: golang.org/x/vulndb@$VULNDB_VERSION did not download" >&2; exit 1; }
-		work=$(mktemp -d)
+		# Built beside $out (same file system), so the final mv is a rename:
+		# an interrupted run never leaves a partial $out with index/db.json.
+		mkdir -p "$PWD/bin"
+		work=$(mktemp -d "$PWD/bin/vulndb-build.XXXXXX")
 		trap 'rm -rf "$work"' EXIT
 		# gendb reads the reports from a git repository; the module is a
 		# plain (read-only) copy of one.
 		cp -r "$src/." "$work/repo" && chmod -R u+w "$work/repo"
 		git -C "$work/repo" init -q
 		git -C "$work/repo" add -A
-		git -C "$work/repo" -c user.name=vulncheck -c user.email=vulncheck@localhost commit -q -m "golang.org/x/vulndb@$VULNDB_VERSION"
+		git -C "$work/repo" -c user.name=vulncheck -c user.email=vulncheck@localhost \
+			-c commit.gpgsign=false -c core.hooksPath=/dev/null commit -q --no-verify -m "golang.org/x/vulndb@$VULNDB_VERSION"
 		(cd "$work/repo" && "$GO" run ./cmd/gendb -repo . -out "$work/db")
 		rm -rf "$out" && mv "$work/db" "$out"
 	fi

@@ -71,14 +71,16 @@ type Config struct {
 	// Workers bounds the decisions of one partition batch indexed at once.
 	// Default 8.
 	Workers int
-	// Identity names this indexer among the group's indexers, one each
-	// (a host or pod name). With it the indexer's Kafka client id is
+	// Identity names this indexer among the group's indexers, unique to
+	// each running indexer (a pod name; a host name only with one indexer
+	// on the host). With it the indexer's Kafka client id is
 	// "aegis-indexer/<group>/<identity>", and an indexer that starts
 	// removes the group member its identity left behind: a restart after
 	// SIGKILL takes its partitions back at once instead of after
 	// SessionTimeout, during which the group's rebalance waits for the dead
-	// member. Two running indexers with one identity keep removing each
-	// other. Default "": no removal, franz-go's client id.
+	// member. Of two running indexers with one identity, each that starts
+	// removes the other's member (it rejoins). Default "": no removal,
+	// franz-go's client id.
 	Identity string
 	// SessionTimeout is how long the group waits for a silent indexer
 	// before giving its partitions to the others. Default 0: franz-go's
@@ -328,7 +330,6 @@ func (ix *Indexer) evictPredecessor(ctx context.Context, admin *kgo.Client) {
 	n, err := topics.EvictClient(ctx, admin, ix.cfg.Group, ix.clientID())
 	if err != nil {
 		ix.log.Warn("could not remove the group member of this indexer's previous run; it expires with its session", zap.Error(err))
-		return
 	}
 	if n > 0 {
 		ix.log.Info("removed the group member a previous run of this indexer left behind (killed?), so the group rebalances at once; "+

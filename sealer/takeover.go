@@ -53,7 +53,6 @@ func (s *Sealer) evictPredecessor(ctx context.Context, admin *kgo.Client) {
 	n, err := topics.EvictClient(ctx, admin, s.cfg.Group, s.clientID())
 	if err != nil {
 		s.log.Warn("could not remove the group member of this sealer's previous run; it expires with its session", zap.Error(err))
-		return
 	}
 	if n == 0 {
 		return

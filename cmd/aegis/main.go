@@ -355,7 +355,7 @@ checkpoints cannot be seen from S3 alone, but fails against a kept one.`,
 	verifyCmd.Flags().BoolVar(&allowUnsigned, "allow-unsigned", false, "exit 0 even when the newest entries are not signed by a checkpoint yet")
 
 	indexCmd.Flags().StringVar(&group, "group", "aegis-indexer", "consumer group shared by the indexers of one table")
-	indexCmd.Flags().StringVar(&indexerIdentity, "identity", "", "this indexer among the group's indexers, one each (a host or pod name); a restart with the same identity takes its partitions back at once (default: none, the restart waits for the session timeout)")
+	indexCmd.Flags().StringVar(&indexerIdentity, "identity", "", "this indexer among the group's indexers, unique to each running indexer (a pod name; a host name only with one indexer on the host; AEGIS_IDENTITY also sets the sealer's); a restart with the same identity takes its partitions back at once (default: none, the restart waits for the session timeout)")
 	indexCmd.Flags().DurationVar(&indexerSession, "session-timeout", 0, "how long the group waits for a silent indexer before giving its partitions to the others (default 45s; brokers must allow it)")
 	indexCmd.Flags().BoolVar(&createTable, "create-table", false, "create a missing table with its indexes (development); without it a missing table stops the indexer")
 
