@@ -19,8 +19,15 @@ db=${VULNDB:-}
 if [ -z "$db" ]; then
 	out="$PWD/bin/vulndb-$VULNDB_VERSION"
 	if [ ! -f "$out/index/db.json" ]; then
-		src=$("$GO" mod download -json "golang.org/x/vulndb@$VULNDB_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
-		[ -n "$src" ] || { echo "vulncheck: golang.org/x/vulndb@$VULNDB_VERSION did not download" >&2; exit 1; }
+		# The JSON is kept whole: on a failed download it holds the reason
+		# ("Error"), which a pipe into sed would swallow under pipefail.
+		json=$("$GO" mod download -json "golang.org/x/vulndb@$VULNDB_VERSION") || {
+			echo "vulncheck: golang.org/x/vulndb@$VULNDB_VERSION did not download:" >&2
+			printf '%s\n' "$json" >&2
+			exit 1
+		}
+		src=$(printf '%s\n' "$json" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+		[ -n "$src" ] || { echo "vulncheck: no Dir in go mod download's answer: $json" >&2; exit 1; }
 		# Built beside $out (same file system), so the final mv is a rename:
 		# an interrupted run never leaves a partial $out with index/db.json.
 		mkdir -p "$PWD/bin"
