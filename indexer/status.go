@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -65,6 +66,27 @@ type Status struct {
 	HighestSeen uint64            `json:"highest_seen"`
 	Contiguous  uint64            `json:"contiguous"`
 	Partitions  []PartitionStatus `json:"partitions"`
+	Group       GroupStatus       `json:"group"`
+}
+
+// GroupStatus is the indexer group as Kafka describes it: while its State
+// is not Stable the group is rebalancing and none of its partitions is
+// indexed; a member killed without an identity holds a rebalance until its
+// session times out.
+type GroupStatus struct {
+	Name    string        `json:"name"`
+	State   string        `json:"state"`
+	Members []GroupMember `json:"members"`
+}
+
+// GroupMember is one member of the indexer group: its Kafka client id
+// ("aegis-indexer/<group>/<identity>" for an indexer with an identity), the
+// host Kafka saw it connect from, and the sealed topic's partitions it was
+// assigned (none while the group rebalances).
+type GroupMember struct {
+	ClientID   string  `json:"client_id"`
+	Host       string  `json:"host"`
+	Partitions []int32 `json:"partitions"`
 }
 
 // Status reads the chain's high-water marks from the table, the indexer
@@ -118,6 +140,9 @@ func (x *Index) Status(ctx context.Context, brokers []string, topic, group, chai
 	if err != nil {
 		return st, fmt.Errorf("offsets of group %s: %w", group, err)
 	}
+	if st.Group, err = describeGroup(ctx, adm, group, topic); err != nil {
+		return st, err
+	}
 	st.Contiguous = hw
 	lagging := map[int32]kgo.Offset{}
 	ends.Each(func(end kadm.ListedOffset) {
@@ -150,6 +175,43 @@ func (x *Index) Status(ctx context.Context, brokers []string, topic, group, chai
 	}
 	sort.Slice(st.Partitions, func(i, j int) bool { return st.Partitions[i].Partition < st.Partitions[j].Partition })
 	return st, nil
+}
+
+// describeGroup reads the group's state and members.
+func describeGroup(ctx context.Context, adm *kadm.Client, group, topic string) (GroupStatus, error) {
+	gs := GroupStatus{Name: group, Members: []GroupMember{}}
+	described, err := adm.DescribeGroups(ctx, group)
+	if err != nil {
+		return gs, fmt.Errorf("describe group %s: %w", group, err)
+	}
+	g, ok := described[group]
+	if !ok {
+		return gs, fmt.Errorf("describe group %s: not in Kafka's answer", group)
+	}
+	if g.Err != nil {
+		return gs, fmt.Errorf("describe group %s: %w", group, g.Err)
+	}
+	gs.State = g.State
+	for _, m := range g.Members {
+		gm := GroupMember{ClientID: m.ClientID, Host: m.ClientHost, Partitions: []int32{}}
+		if c, ok := m.Assigned.AsConsumer(); ok {
+			for _, t := range c.Topics {
+				if t.Topic == topic {
+					gm.Partitions = append(gm.Partitions, t.Partitions...)
+				}
+			}
+		}
+		slices.Sort(gm.Partitions)
+		gs.Members = append(gs.Members, gm)
+	}
+	sort.Slice(gs.Members, func(i, j int) bool {
+		a, b := gs.Members[i], gs.Members[j]
+		if a.ClientID != b.ClientID {
+			return a.ClientID < b.ClientID
+		}
+		return a.Host < b.Host
+	})
+	return gs, nil
 }
 
 // nextSeqs reads, on each partition, the first record of chain at or after

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -116,6 +118,7 @@ is the newest signed checkpoint. Exits 3 when the gap is larger than
 			} else {
 				fmt.Fprintf(c.stdout, "chain %s: index contiguous to seq %d (highest seen %d); S3 signed head seq %d (%s); gap %d\n",
 					c.chain, st.Contiguous, st.HighestSeen, head.Seq, shared.FormatTime(head.Time), gap)
+				fmt.Fprintf(c.stdout, "  %s\n", groupLine(st.Group))
 				for _, p := range st.Partitions {
 					fmt.Fprintf(c.stdout, "  %s\n", partitionLine(p))
 				}
@@ -253,6 +256,39 @@ the progress total: memory does not grow with the chain or the range.`,
 
 // partitionLine is one sealed-topic partition of index status, as a
 // sentence.
+// groupLine says who indexes: the group's state and each member with the
+// partitions it was assigned, and why nothing moves while it rebalances.
+func groupLine(g indexer.GroupStatus) string {
+	members := make([]string, 0, len(g.Members))
+	for _, m := range g.Members {
+		parts := "no partition"
+		if len(m.Partitions) > 0 {
+			ps := make([]string, len(m.Partitions))
+			for i, p := range m.Partitions {
+				ps[i] = strconv.Itoa(int(p))
+			}
+			parts = "partitions " + strings.Join(ps, ", ")
+		}
+		members = append(members, fmt.Sprintf("%s on %s (%s)", m.ClientID, m.Host, parts))
+	}
+	plural := "s"
+	if len(g.Members) == 1 {
+		plural = ""
+	}
+	line := fmt.Sprintf("group %s: %s, %d member%s", g.Name, g.State, len(g.Members), plural)
+	if len(members) > 0 {
+		line += ": " + strings.Join(members, "; ")
+	}
+	switch g.State {
+	case "Stable":
+	case "Empty", "Dead":
+		line += "; no indexer is running in it"
+	default:
+		line += "; rebalancing: no partition is indexed until it ends (a member killed without --identity holds it until its session times out)"
+	}
+	return line
+}
+
 func partitionLine(p indexer.PartitionStatus) string {
 	last := "no entry indexed from it yet"
 	if p.Indexed {

@@ -275,7 +275,8 @@ func TestIndexStatusAndRebuild(t *testing.T) {
 		"--sealed-topic", p.Cfg.SealedTopic, "--s3-endpoint", stack.S3Endpoint, "--dynamodb-endpoint", stack.DynamoEndpoint, "--verifier-key-file", pub}
 	status := append([]string{"index", "status", "--group", "indexer-" + p.Cfg.Table}, args...)
 	if code, out := aegis(t, status...); code != 0 || !strings.Contains(out, "contiguous to seq 40") || !strings.Contains(out, "gap 0") ||
-		!strings.Contains(out, ": caught up; the last entry indexed from it is seq ") || !strings.Contains(out, "(the indexer group's offset ") {
+		!strings.Contains(out, ": caught up; the last entry indexed from it is seq ") || !strings.Contains(out, "(the indexer group's offset ") ||
+		!strings.Contains(out, "group indexer-"+p.Cfg.Table+": Stable, 1 member: ") || !strings.Contains(out, "(partitions 0, 1, 2, 3, 4, 5)") {
 		t.Fatalf("index caught up: exit %d: %s", code, out)
 	}
 	// A group no indexer joined is named, with the flag to give.
@@ -302,7 +303,8 @@ func TestIndexStatusAndRebuild(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out := aegis(t, status...)
-	if code != 0 || !strings.Contains(out, fmt.Sprintf("gap %d", n-40)) {
+	if code != 0 || !strings.Contains(out, fmt.Sprintf("gap %d", n-40)) ||
+		!strings.Contains(out, "group indexer-"+p.Cfg.Table+": Empty, 0 members; no indexer is running in it") {
 		t.Fatalf("index behind, no --max-lag (the gap told, not judged): exit %d: %s", code, out)
 	}
 	if code, out := aegis(t, append(status, "--max-lag", fmt.Sprint(n-40))...); code != 0 {
