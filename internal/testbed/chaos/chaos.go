@@ -26,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/mod/sumdb/note"
 
@@ -69,6 +70,10 @@ type Report struct {
 	// from each sealer kill to the next checkpoint of its restart.
 	SealerKills, IndexerKills int
 	Takeovers                 []time.Duration
+	// Rejoins are the times from each indexer kill until the group is
+	// stable again with the restarted indexer (its --identity's client
+	// id) assigned partitions; -1 when that did not happen in 2 minutes.
+	Rejoins []time.Duration
 }
 
 // Failed says what is wrong with the report, or "" when nothing is.
@@ -86,6 +91,12 @@ func (r Report) Failed(bound time.Duration) string {
 	if !strings.HasPrefix(r.Verify, "OK") {
 		bad = append(bad, "verify: "+r.Verify)
 	}
+	for _, d := range r.Rejoins {
+		if d < 0 {
+			bad = append(bad, "a restarted indexer was not given partitions in 2 minutes")
+			break
+		}
+	}
 	for _, d := range r.Takeovers {
 		if d > bound {
 			bad = append(bad, fmt.Sprintf("a takeover took %s (bound %s)", d.Round(time.Millisecond), bound))
@@ -97,20 +108,25 @@ func (r Report) Failed(bound time.Duration) string {
 
 // String is the report in a few lines.
 func (r Report) String() string {
-	ts := append([]time.Duration(nil), r.Takeovers...)
-	sort.Slice(ts, func(i, j int) bool { return ts[i] < ts[j] })
+	return fmt.Sprintf("acknowledged %d, sealed %d, duplicated %d, missing %d; sealed topic %d records, %d republished; indexed %d\n"+
+		"kills: sealer %d, indexer %d; sealer takeovers: %s; indexers given partitions again: %s\nverify: %s",
+		r.Acknowledged, r.Sealed, r.Duplicated, r.Missing, r.Published, r.Republished, r.Indexed,
+		r.SealerKills, r.IndexerKills, durations(r.Takeovers), durations(r.Rejoins), r.Verify)
+}
+
+// durations is "median M, worst W (each in order)", or "none".
+func durations(ds []time.Duration) string {
+	if len(ds) == 0 {
+		return "none"
+	}
+	sorted := append([]time.Duration(nil), ds...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
 	var parts []string
-	for _, d := range r.Takeovers {
+	for _, d := range ds {
 		parts = append(parts, d.Round(time.Millisecond).String())
 	}
-	med, worst := time.Duration(0), time.Duration(0)
-	if len(ts) > 0 {
-		med, worst = ts[len(ts)/2], ts[len(ts)-1]
-	}
-	return fmt.Sprintf("acknowledged %d, sealed %d, duplicated %d, missing %d; sealed topic %d records, %d republished; indexed %d\n"+
-		"kills: sealer %d, indexer %d; sealer takeovers: median %s, worst %s (%s)\nverify: %s",
-		r.Acknowledged, r.Sealed, r.Duplicated, r.Missing, r.Published, r.Republished, r.Indexed,
-		r.SealerKills, r.IndexerKills, med.Round(time.Millisecond), worst.Round(time.Millisecond), strings.Join(parts, " "), r.Verify)
+	return fmt.Sprintf("median %s, worst %s (%s)", sorted[len(sorted)/2].Round(time.Millisecond),
+		sorted[len(sorted)-1].Round(time.Millisecond), strings.Join(parts, " "))
 }
 
 // Proc is one aegis process that can be killed and restarted.
@@ -282,11 +298,12 @@ func Run(ctx context.Context, st *localstack.Stack, o Options) (Report, error) {
 	if err != nil {
 		return rep, err
 	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl) // describes the indexer group after each indexer kill
 	err = topics.EnsureSingle(ctx, cl, names.topic)
 	if err == nil {
 		_, err = topics.Ensure(ctx, cl, names.sealed, 6)
 	}
-	cl.Close()
 	if err != nil {
 		return rep, err
 	}
@@ -298,7 +315,7 @@ func Run(ctx context.Context, st *localstack.Stack, o Options) (Report, error) {
 	var indexers []*Proc
 	for i := range 2 {
 		indexers = append(indexers, &Proc{Name: fmt.Sprintf("indexer-%d", i), Env: env, Log: o.ProcessLog,
-			Args: []string{o.Aegis, "indexer", "--group", names.group, "--identity", fmt.Sprintf("indexer-%d", i)}})
+			Args: []string{o.Aegis, "indexer", "--group", names.group, "--identity", indexerIdentity(i)}})
 	}
 	for _, p := range append([]*Proc{sealer}, indexers...) {
 		if err := p.Start(); err != nil {
@@ -352,13 +369,19 @@ func Run(ctx context.Context, st *localstack.Stack, o Options) (Report, error) {
 	for k := range o.Kills {
 		time.Sleep(time.Duration(500+randInt(2500)) * time.Millisecond)
 		if k%4 == 3 {
-			p := indexers[randInt(len(indexers))]
+			i := randInt(len(indexers))
+			p := indexers[i]
+			clientID := "aegis-indexer/" + names.group + "/" + indexerIdentity(i)
+			before := memberIDs(ctx, adm, names.group, clientID)
+			killed := time.Now()
 			p.Kill(syscall.SIGKILL)
 			rep.IndexerKills++
 			if err := p.Start(); err != nil {
 				return rep, err
 			}
-			logf("kill %d: %s", k+1, p.Name)
+			took := rejoined(ctx, adm, names.group, clientID, before, killed)
+			rep.Rejoins = append(rep.Rejoins, took)
+			logf("kill %d: %s, given partitions again after %s", k+1, p.Name, took.Round(time.Millisecond))
 			continue
 		}
 		before := headSeq()
@@ -416,6 +439,41 @@ func Run(ctx context.Context, st *localstack.Stack, o Options) (Report, error) {
 		return rep, err
 	}
 	return rep, nil
+}
+
+// indexerIdentity is the --identity of the harness's indexer i.
+func indexerIdentity(i int) string { return fmt.Sprintf("indexer-%d", i) }
+
+// memberIDs are the ids of the group's members with clientID.
+func memberIDs(ctx context.Context, adm *kadm.Client, group, clientID string) map[string]bool {
+	ids := map[string]bool{}
+	if described, err := adm.DescribeGroups(ctx, group); err == nil {
+		for _, m := range described[group].Members {
+			if m.ClientID == clientID {
+				ids[m.MemberID] = true
+			}
+		}
+	}
+	return ids
+}
+
+// rejoined waits until the group is stable with a new member of clientID
+// (not one of dead, the killed process's) assigned partitions, and
+// returns the time since killed (-1 after 2 minutes).
+func rejoined(ctx context.Context, adm *kadm.Client, group, clientID string, dead map[string]bool, killed time.Time) time.Duration {
+	for time.Since(killed) < 2*time.Minute && ctx.Err() == nil {
+		if described, err := adm.DescribeGroups(ctx, group); err == nil {
+			if g := described[group]; g.Err == nil && g.State == "Stable" {
+				for _, m := range g.Members {
+					if c, ok := m.Assigned.AsConsumer(); ok && m.ClientID == clientID && !dead[m.MemberID] && len(c.Topics) > 0 {
+						return time.Since(killed)
+					}
+				}
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return -1
 }
 
 // countSealed verifies the chain and counts the acknowledged decisions in
