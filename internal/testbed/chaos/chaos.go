@@ -422,14 +422,23 @@ func Run(ctx context.Context, st *localstack.Stack, o Options) (Report, error) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	for time.Now().Before(deadline) {
+	// The indexers may be slower than the load (dynalite: a few hundred
+	// decisions a second): wait while the index moves, and give up when it
+	// has not moved for a minute (a stall) or after 30 minutes.
+	moved, giveUp := time.Now(), time.Now().Add(30*time.Minute)
+	for time.Since(moved) < time.Minute && time.Now().Before(giveUp) && ctx.Err() == nil {
 		if n, err := countIndexed(ctx, db, names.table, acked); err == nil {
-			rep.Indexed = n
+			if n > rep.Indexed {
+				rep.Indexed, moved = n, time.Now()
+			}
 			if n >= rep.Acknowledged {
 				break
 			}
 		}
-		time.Sleep(500 * time.Millisecond)
+		time.Sleep(2 * time.Second)
+	}
+	if rep.Indexed < rep.Acknowledged {
+		logf("the index stopped at %d of %d decisions: nothing more was indexed for %s", rep.Indexed, rep.Acknowledged, time.Since(moved).Round(time.Second))
 	}
 	// The final figures, on a log that no longer moves.
 	if _, err := countSealed(ctx, s3c, names.bucket, chain, vkey, acked, &rep); err != nil {
