@@ -255,13 +255,16 @@ func (ix *Indexer) Run(ctx context.Context) error {
 		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, l map[string][]int32) { ix.own(l, false) }),
 		logger,
 	}
-	if ix.cfg.Identity != "" {
-		opts = append(opts, kgo.ClientID(ix.clientID()))
-	}
 	if ix.cfg.SessionTimeout > 0 {
 		opts = append(opts, kgo.SessionTimeout(ix.cfg.SessionTimeout), kgo.HeartbeatInterval(ix.cfg.SessionTimeout/4))
 	}
-	cl, err := kgo.NewClient(append(opts, ix.cfg.KafkaOptions...)...)
+	opts = append(opts, ix.cfg.KafkaOptions...)
+	if ix.cfg.Identity != "" {
+		// Last, so that no KafkaOptions' client id can hide the identity
+		// from the next start's eviction.
+		opts = append(opts, kgo.ClientID(ix.clientID()))
+	}
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return fmt.Errorf("kafka client: %w", err)
 	}

@@ -238,12 +238,14 @@ func permanent(err error) bool {
 
 // runSession is one session of the sealer: clients, recovery, sealing.
 func (s *Sealer) runSession(ctx context.Context) error {
-	opts := append([]kgo.Opt{
+	opts := append(append([]kgo.Opt{
 		kgo.SeedBrokers(s.cfg.Brokers...),
-		kgo.ClientID(s.clientID()),
 		kgo.WithLogger(kzap.New(s.log, kzap.Level(kgo.LogLevelWarn))),
 		kgo.WithHooks(brokerHealth{&s.health}),
-	}, s.cfg.KafkaOptions...)
+	}, s.cfg.KafkaOptions...),
+		// Last, so that no KafkaOptions' client id can hide this sealer's
+		// identity from the next start's eviction of its predecessor.
+		kgo.ClientID(s.clientID()))
 	admin, err := kgo.NewClient(opts...)
 	if err != nil {
 		return fmt.Errorf("kafka admin client: %w", err)
