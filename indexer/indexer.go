@@ -323,8 +323,13 @@ func (ix *Indexer) Run(ctx context.Context) error {
 	}
 }
 
+// ClientID is the Kafka client id of the indexer with identity in group:
+// what its group member shows (aegis index status) and what the next
+// start with that identity removes.
+func ClientID(group, identity string) string { return "aegis-indexer/" + group + "/" + identity }
+
 // clientID is the Kafka client id of an indexer with an Identity.
-func (ix *Indexer) clientID() string { return "aegis-indexer/" + ix.cfg.Group + "/" + ix.cfg.Identity }
+func (ix *Indexer) clientID() string { return ClientID(ix.cfg.Group, ix.cfg.Identity) }
 
 // evictPredecessor removes the group's members that carry this indexer's
 // client id: a previous run that died without leaving the group. Failing to

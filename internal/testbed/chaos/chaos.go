@@ -31,6 +31,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/aegisai/audit/archive"
+	"github.com/aegisai/audit/indexer"
 	"github.com/aegisai/audit/indexer/layout"
 	"github.com/aegisai/audit/internal/platform/topics"
 	"github.com/aegisai/audit/internal/testbed/localstack"
@@ -371,7 +372,7 @@ func Run(ctx context.Context, st *localstack.Stack, o Options) (Report, error) {
 		if k%4 == 3 {
 			i := randInt(len(indexers))
 			p := indexers[i]
-			clientID := "aegis-indexer/" + names.group + "/" + indexerIdentity(i)
+			clientID := indexer.ClientID(names.group, indexerIdentity(i))
 			before := memberIDs(ctx, adm, names.group, clientID)
 			killed := time.Now()
 			p.Kill(syscall.SIGKILL)

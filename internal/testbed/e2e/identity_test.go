@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/aegisai/audit/indexer"
 	"github.com/aegisai/audit/internal/testbed/chaos"
 	"github.com/aegisai/audit/internal/testbed/localstack"
 )
@@ -33,7 +34,7 @@ func TestIndexerRestartedWithItsIdentityRemovesItsDeadMember(t *testing.T) {
 	env := append(append(os.Environ(), stack.Env()...), "AEGIS_SEALED_TOPIC="+localstack.Name("sealed"),
 		"AEGIS_TABLE="+localstack.Name("identity"), "AEGIS_LOG_LEVEL=info", "AEGIS_LOG_FORMAT=json")
 	args := []string{"indexer", "--create-table", "--group", group, "--identity", "indexer-a"}
-	clientID := "aegis-indexer/" + group + "/indexer-a"
+	clientID := indexer.ClientID(group, "indexer-a")
 
 	cl, err := kgo.NewClient(kgo.SeedBrokers(stack.KafkaAddr))
 	if err != nil {
