@@ -19,7 +19,7 @@ export GOTOOLCHAIN
 VERSITYGW := bin/versitygw
 DYNALITE  := devstack/dynalite/node_modules/dynalite/cli.js
 
-.PHONY: all tools browser run explore test test-containers test-external docs compose-check up down bench chaos test-interleavings vulncheck fuzz build vet fmt clean-data
+.PHONY: all tools browser run explore test test-containers test-external docs compose-check up down bench chaos soak test-interleavings vulncheck fuzz build vet fmt clean-data
 
 all: build
 
@@ -137,6 +137,14 @@ test-interleavings: tools
 KILLS ?= 20
 chaos: tools
 	$(GO) run ./internal/testbed/cmd/chaos -kills $(KILLS)
+
+## soak: every long-running role as its own process under a steady HTTP load for
+## DURATION (default 30m) at RATE decisions/s (default 200); fails when a process's
+## goroutines, open files or memory kept growing, or anything answered 201 was lost
+DURATION ?= 30m
+RATE ?= 200
+soak: tools
+	$(GO) run ./internal/testbed/cmd/soak -duration $(DURATION) -rate $(RATE)
 
 ## bench: benchmarks with a raw baseline; BENCH=<id> runs one
 bench: tools

@@ -1,0 +1,706 @@
+package chaos
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/aegisai/audit/archive"
+	"github.com/aegisai/audit/indexer/layout"
+	"github.com/aegisai/audit/internal/platform/topics"
+	"github.com/aegisai/audit/internal/testbed/localstack"
+	"github.com/aegisai/audit/replayer"
+	"github.com/aegisai/audit/shared"
+)
+
+// SoakOptions configures a soak run: every long-running role as its own
+// aegis process (a sealer, two indexers, ingest, query) under a steady
+// load of HTTP requests for Duration, each process's resources sampled
+// from its /metrics, then the counts of what was recorded.
+type SoakOptions struct {
+	// Duration is how long the load runs. Default 10 minutes.
+	Duration time.Duration
+	// Rate is the decisions sent to ingest per second (a tenth of them
+	// are then overridden, one in a hundred asks for a sealed receipt).
+	// Default 200.
+	Rate int
+	// Every is how often each process is sampled. Default 10s.
+	Every time.Duration
+	// Aegis is the aegis binary (built into a temporary directory when
+	// empty).
+	Aegis string
+	// Log receives progress lines (nil: none); ProcessLog the processes'
+	// output (nil: discarded).
+	Log, ProcessLog *os.File
+}
+
+// Resources is one sample of a process, read from its /metrics.
+type Resources struct {
+	At         time.Duration // since the load started
+	Goroutines float64       // go_goroutines
+	HeapInuse  float64       // go_memstats_heap_inuse_bytes
+	RSS        float64       // process_resident_memory_bytes
+	FDs        float64       // process_open_fds
+}
+
+// SoakReport is what a soak run counted and sampled.
+type SoakReport struct {
+	// Answers counts ingest's answers by status code, and Refused the
+	// load's requests that got no answer (a transport error).
+	Answers map[int]int
+	Refused int
+	// Events are the events ingest answered 201; Sealed those found in
+	// the verified chain, Duplicated those found more than once.
+	Events, Sealed, Duplicated int
+	// Decisions are the decisions answered 201, Indexed those found in
+	// the index.
+	Decisions, Indexed int
+	// Reads counts query's answers by status code.
+	Reads map[int]int
+	// Verify is the chain's verification ("OK ..." or the failure).
+	Verify string
+	// Samples are each process's samples, by name.
+	Samples map[string][]Resources
+	// CPU is the CPU time each process used while the load ran, and Load
+	// how long that was.
+	CPU  map[string]time.Duration
+	Load time.Duration
+}
+
+// soakProcs are the processes sampled, in the order reported.
+var soakProcs = []string{"sealer", "indexer-0", "indexer-1", "ingest", "query"}
+
+// Growth judges one process's samples: after the first quarter (start-up
+// and warm-up) the rest is cut in two halves, and a resource that keeps
+// growing shows as a late half above the early one by more than the
+// slack. Goroutines and open files compare their highest values (slack:
+// a fifth, at least 20), the heap in use its lowest (its floor after
+// collections; slack: a fifth and 8 MiB), the resident memory its highest
+// (a tenth and 16 MiB). It returns one line for each resource that grew
+// past its slack, and nothing for too few samples (fewer than 8) to tell.
+func Growth(samples []Resources) []string {
+	if len(samples) < 8 {
+		return nil
+	}
+	rest := samples[len(samples)/4:]
+	early, late := rest[:len(rest)/2], rest[len(rest)/2:]
+	pick := func(s []Resources, f func(Resources) float64, lowest bool) float64 {
+		v := f(s[0])
+		for _, r := range s[1:] {
+			if lowest {
+				v = math.Min(v, f(r))
+			} else {
+				v = math.Max(v, f(r))
+			}
+		}
+		return v
+	}
+	const mib = 1 << 20
+	var grew []string
+	for _, c := range []struct {
+		name   string
+		f      func(Resources) float64
+		lowest bool
+		slack  func(float64) float64
+		unit   float64
+		format string
+	}{
+		{"goroutines", func(r Resources) float64 { return r.Goroutines }, false, func(v float64) float64 { return math.Max(20, v/5) }, 1, "%.0f"},
+		{"open files", func(r Resources) float64 { return r.FDs }, false, func(v float64) float64 { return math.Max(20, v/5) }, 1, "%.0f"},
+		{"heap in use (lowest)", func(r Resources) float64 { return r.HeapInuse }, true, func(v float64) float64 { return v/5 + 8*mib }, mib, "%.1f MiB"},
+		{"resident memory", func(r Resources) float64 { return r.RSS }, false, func(v float64) float64 { return v/10 + 16*mib }, mib, "%.1f MiB"},
+	} {
+		a, b := pick(early, c.f, c.lowest), pick(late, c.f, c.lowest)
+		if b > a+c.slack(a) {
+			grew = append(grew, fmt.Sprintf("%s grew from "+c.format+" to "+c.format, c.name, a/c.unit, b/c.unit))
+		}
+	}
+	return grew
+}
+
+// Failed says what is wrong with the report, or "" when nothing is.
+func (r SoakReport) Failed() string {
+	var bad []string
+	if r.Events == 0 || r.Sealed != r.Events || r.Duplicated > 0 {
+		bad = append(bad, fmt.Sprintf("%d events answered 201, %d sealed, %d duplicated", r.Events, r.Sealed, r.Duplicated))
+	}
+	if r.Indexed != r.Decisions {
+		bad = append(bad, fmt.Sprintf("%d of %d decisions indexed", r.Indexed, r.Decisions))
+	}
+	if !strings.HasPrefix(r.Verify, "OK") {
+		bad = append(bad, "verify: "+r.Verify)
+	}
+	for code, n := range r.Answers {
+		if code >= 500 {
+			bad = append(bad, fmt.Sprintf("ingest answered %d %d times", code, n))
+		}
+	}
+	if r.Refused > 0 {
+		bad = append(bad, fmt.Sprintf("%d requests to ingest got no answer", r.Refused))
+	}
+	for code, n := range r.Reads {
+		// 404: a decision answered 201 but not indexed yet (ids read are
+		// a while old, so only a lagging index gives them).
+		if code != http.StatusOK && code != http.StatusNotFound {
+			bad = append(bad, fmt.Sprintf("query answered %d %d times", code, n))
+		}
+	}
+	for _, name := range soakProcs {
+		if len(r.Samples[name]) == 0 {
+			bad = append(bad, name+" was never sampled")
+		}
+		for _, g := range Growth(r.Samples[name]) {
+			bad = append(bad, name+": "+g)
+		}
+	}
+	return strings.Join(bad, "; ")
+}
+
+// String is the report: the counts, then a line for each process with its
+// resources in the early half and in the late one (see Growth), and the
+// CPU it used while the load ran, per event answered 201 (with the
+// requests refused, the lookups and the background work in it).
+func (r SoakReport) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "ingest answers %s, no answer %d; query answers %s\n", codes(r.Answers), r.Refused, codes(r.Reads))
+	fmt.Fprintf(&b, "events answered 201 %d, sealed %d, duplicated %d; decisions %d, indexed %d\nverify: %s\n",
+		r.Events, r.Sealed, r.Duplicated, r.Decisions, r.Indexed, r.Verify)
+	fmt.Fprintf(&b, "%-10s %8s %22s %22s %24s %18s %16s\n", "process", "samples", "goroutines", "open files", "heap in use MiB (low)", "RSS MiB (high)", "CPU µs/event")
+	for _, name := range soakProcs {
+		s := r.Samples[name]
+		if len(s) < 2 {
+			fmt.Fprintf(&b, "%-10s %8d\n", name, len(s))
+			continue
+		}
+		rest := s[len(s)/4:]
+		early, late := rest[:len(rest)/2], rest[len(rest)/2:]
+		span := func(f func(Resources) float64, lowest bool, scale float64) string {
+			pick := func(s []Resources) float64 {
+				v := f(s[0])
+				for _, x := range s[1:] {
+					if lowest {
+						v = math.Min(v, f(x))
+					} else {
+						v = math.Max(v, f(x))
+					}
+				}
+				return v / scale
+			}
+			return fmt.Sprintf("%.1f -> %.1f", pick(early), pick(late))
+		}
+		perEvent := "-"
+		if r.Events > 0 {
+			perEvent = fmt.Sprintf("%.0f", float64(r.CPU[name].Microseconds())/float64(r.Events))
+		}
+		fmt.Fprintf(&b, "%-10s %8d %22s %22s %24s %18s %16s\n", name, len(s),
+			span(func(x Resources) float64 { return x.Goroutines }, false, 1),
+			span(func(x Resources) float64 { return x.FDs }, false, 1),
+			span(func(x Resources) float64 { return x.HeapInuse }, true, 1<<20),
+			span(func(x Resources) float64 { return x.RSS }, false, 1<<20), perEvent)
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+// CSV is every sample: process, seconds since the load started,
+// goroutines, open files, heap in use and resident memory in bytes.
+func (r SoakReport) CSV() string {
+	var b strings.Builder
+	b.WriteString("process,seconds,goroutines,open_files,heap_inuse_bytes,rss_bytes\n")
+	for _, name := range soakProcs {
+		for _, s := range r.Samples[name] {
+			fmt.Fprintf(&b, "%s,%.1f,%.0f,%.0f,%.0f,%.0f\n", name, s.At.Seconds(), s.Goroutines, s.FDs, s.HeapInuse, s.RSS)
+		}
+	}
+	return b.String()
+}
+
+func codes(m map[int]int) string {
+	var ks []int
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Ints(ks)
+	var parts []string
+	for _, k := range ks {
+		parts = append(parts, fmt.Sprintf("%d: %d", k, m[k]))
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Soak runs the soak against st.
+func Soak(ctx context.Context, st *localstack.Stack, o SoakOptions) (SoakReport, error) {
+	rep := SoakReport{Answers: map[int]int{}, Reads: map[int]int{}, Samples: map[string][]Resources{}, CPU: map[string]time.Duration{}}
+	if o.Duration == 0 {
+		o.Duration = 10 * time.Minute
+	}
+	if o.Rate == 0 {
+		o.Rate = 200
+	}
+	if o.Every == 0 {
+		o.Every = 10 * time.Second
+	}
+	logf := func(format string, args ...any) {
+		if o.Log != nil {
+			fmt.Fprintf(o.Log, "soak: "+format+"\n", args...)
+		}
+	}
+	dir, err := os.MkdirTemp("", "aegis-soak-")
+	if err != nil {
+		return rep, err
+	}
+	defer os.RemoveAll(dir)
+	if o.Aegis == "" {
+		if o.Aegis, err = BuildAegis(ctx, dir); err != nil {
+			return rep, err
+		}
+	}
+	chain := localstack.Name("soak")
+	bucket, table, topic, sealed, group := st.Bucket("soak"), localstack.Name("soak"), localstack.Name("decisions"), localstack.Name("sealed"), localstack.Name("indexers")
+	skey, vkey, err := note.GenerateKey(rand.Reader, "aegis-"+chain)
+	if err != nil {
+		return rep, err
+	}
+	keyFile, pubFile, tokenFile := filepath.Join(dir, "chain.key"), filepath.Join(dir, "chain.pub"), filepath.Join(dir, "tokens")
+	recordToken, readToken := randomToken(), randomToken()
+	for name, text := range map[string]string{keyFile: skey + "\n", pubFile: vkey + "\n",
+		tokenFile: fmt.Sprintf("soak-load %s %s record\nsoak-reader %s %s read\n", recordToken, chain, readToken, chain)} {
+		if err := os.WriteFile(name, []byte(text), 0o600); err != nil {
+			return rep, err
+		}
+	}
+	s3c, err := st.S3(ctx)
+	if err != nil {
+		return rep, err
+	}
+	db, err := st.DynamoDB(ctx)
+	if err != nil {
+		return rep, err
+	}
+	if err := localstack.CreateLockedBucket(ctx, s3c, bucket); err != nil {
+		return rep, err
+	}
+	if err := layout.EnsureTable(ctx, db, table); err != nil {
+		return rep, err
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(st.KafkaAddr))
+	if err != nil {
+		return rep, err
+	}
+	err = topics.EnsureSingle(ctx, cl, topic)
+	if err == nil {
+		_, err = topics.Ensure(ctx, cl, sealed, 6)
+	}
+	cl.Close()
+	if err != nil {
+		return rep, err
+	}
+
+	env := append(append(os.Environ(), st.Env()...),
+		"AEGIS_CHAIN="+chain, "AEGIS_BUCKET="+bucket, "AEGIS_TABLE="+table,
+		"AEGIS_TOPIC="+topic, "AEGIS_SEALED_TOPIC="+sealed, "AEGIS_VERIFIER_KEY_FILE="+pubFile, "AEGIS_LOG_LEVEL=warn")
+	addrs := map[string]string{} // name: its /metrics address
+	procs := map[string]*Proc{}
+	port := func() (string, error) {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return "", err
+		}
+		defer l.Close()
+		return l.Addr().String(), nil
+	}
+	var ingestAddr, queryAddr string
+	if ingestAddr, err = port(); err == nil {
+		queryAddr, err = port()
+	}
+	if err != nil {
+		return rep, err
+	}
+	args := map[string][]string{
+		"sealer":    {"sealer", "--signer-key-file", keyFile, "--identity", "soak-sealer", "--batch-max-age", "200ms", "--retention", "24h"},
+		"indexer-0": {"indexer", "--group", group, "--identity", "indexer-0"},
+		"indexer-1": {"indexer", "--group", group, "--identity", "indexer-1"},
+		"ingest":    {"ingest", "--tokens-file", tokenFile, "--listen", ingestAddr, "--spool-dir", filepath.Join(dir, "spool")},
+		"query":     {"query", "--token-file", tokenFile, "--addr", queryAddr},
+	}
+	for _, name := range soakProcs {
+		addr, err := port()
+		if err != nil {
+			return rep, err
+		}
+		addrs[name] = addr
+		p := &Proc{Name: name, Env: env, Log: o.ProcessLog, Args: append(append([]string{o.Aegis}, args[name]...), "--metrics-addr", addr)}
+		if err := p.Start(); err != nil {
+			return rep, err
+		}
+		defer p.Kill(syscall.SIGTERM)
+		procs[name] = p
+	}
+	for _, name := range soakProcs {
+		if err := waitReady(ctx, "http://"+addrs[name]+"/readyz", time.Minute); err != nil {
+			return rep, fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	logf("every role runs; load of %d decisions a second for %s", o.Rate, o.Duration)
+
+	var l load
+	l.ingest, l.query, l.record, l.read, l.chain = "http://"+ingestAddr, "http://"+queryAddr, recordToken, readToken, chain
+	l.answers, l.reads, l.events = map[int]int{}, map[int]int{}, map[string]bool{}
+	l.back = 10 * o.Rate // about 10 s of decisions
+	l.keep = &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: 32}}
+	l.fresh = &http.Client{Timeout: time.Minute, Transport: &http.Transport{DisableKeepAlives: true}}
+	loadCtx, stopLoad := context.WithTimeout(ctx, o.Duration)
+	defer stopLoad()
+	cpu := func() map[string]time.Duration {
+		m := map[string]time.Duration{}
+		for name, p := range procs {
+			m[name], _ = p.CPU()
+		}
+		return m
+	}
+	cpu0, started := cpu(), time.Now()
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() { defer wg.Done(); l.send(loadCtx, o.Rate) }()
+	go func() { defer wg.Done(); l.lookups(loadCtx) }()
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(o.Every)
+		defer tick.Stop()
+		for {
+			for _, name := range soakProcs {
+				if r, err := scrape(ctx, "http://"+addrs[name]+"/metrics"); err == nil {
+					r.At = time.Since(started)
+					rep.Samples[name] = append(rep.Samples[name], r)
+				} else {
+					logf("%s: %v", name, err)
+				}
+			}
+			select {
+			case <-loadCtx.Done():
+				return
+			case <-tick.C:
+			}
+			if s := rep.Samples["ingest"]; len(s) > 0 {
+				l.mu.Lock()
+				logf("%s: %d events recorded; ingest %.0f goroutines, %.1f MiB in use", time.Since(started).Round(time.Second), len(l.events),
+					s[len(s)-1].Goroutines, s[len(s)-1].HeapInuse/(1<<20))
+				l.mu.Unlock()
+			}
+		}
+	}()
+	wg.Wait()
+	l.inflight.Wait()
+	rep.Load = time.Since(started)
+	for name, used := range cpu() {
+		rep.CPU[name] = used - cpu0[name]
+	}
+	l.mu.Lock()
+	rep.Answers, rep.Reads, rep.Refused = l.answers, l.reads, int(l.refused.Load())
+	rep.Events, rep.Decisions = len(l.events), len(l.decisions)
+	events, decisions := l.events, map[string]bool{}
+	for _, id := range l.decisions {
+		decisions[id] = true
+	}
+	l.mu.Unlock()
+	logf("load stopped: %d events answered 201; waiting for the pipeline to catch up", rep.Events)
+
+	// Everything answered 201 must be sealed once and every decision
+	// indexed; wait while either moves.
+	moved, giveUp := time.Now(), time.Now().Add(30*time.Minute)
+	for time.Since(moved) < time.Minute && time.Now().Before(giveUp) && ctx.Err() == nil {
+		sealedNow, dup, verdict := countEvents(ctx, s3c, bucket, chain, vkey, events)
+		indexed, err := countIndexed(ctx, db, table, decisions)
+		if err != nil {
+			indexed = rep.Indexed
+		}
+		if sealedNow > rep.Sealed || indexed > rep.Indexed {
+			moved = time.Now()
+		}
+		rep.Sealed, rep.Duplicated, rep.Verify, rep.Indexed = sealedNow, dup, verdict, indexed
+		if rep.Sealed >= rep.Events && rep.Indexed >= rep.Decisions {
+			break
+		}
+		time.Sleep(2 * time.Second)
+	}
+	return rep, nil
+}
+
+// load is the soak's traffic and what it was answered.
+type load struct {
+	ingest, query, record, read, chain string
+	keep, fresh                        *http.Client
+	back                               int // lookups read decisions this many answers back
+	inflight                           sync.WaitGroup
+	refused                            atomic.Int64
+	n                                  atomic.Int64
+
+	mu        sync.Mutex
+	answers   map[int]int
+	reads     map[int]int
+	events    map[string]bool // event ids answered 201
+	decisions []string        // decision ids answered 201
+}
+
+// send posts rate decisions a second to ingest until ctx ends, at most 64
+// at once (a tick whose requests find no room skips them: the soak
+// measures the processes at a steady load, not ingest's limit). Of every
+// hundred decisions, ten are overridden once answered, one asks for a
+// sealed receipt, and five go over a new connection; two requests are
+// refused on purpose (a bad field, an unknown token).
+func (l *load) send(ctx context.Context, rate int) {
+	room := make(chan struct{}, 64)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		for range max(1, rate/50) {
+			select {
+			case room <- struct{}{}:
+			default:
+				continue
+			}
+			i := l.n.Add(1)
+			l.inflight.Add(1)
+			go func() {
+				defer func() { <-room; l.inflight.Done() }()
+				l.decide(i)
+			}()
+		}
+	}
+}
+
+func (l *load) decide(i int64) {
+	id := fmt.Sprintf("%s-dec-%d", l.chain, i)
+	body := fmt.Sprintf(`{"environment":%q,"decision":{"decision_id":%q,"action":"ALLOW","confidence_score":0.5,`+
+		`"policy_version":"soak-1","user_id":"user-%d","session_id":"sess-%d","metadata":{"n":%d}}}`, l.chain, id, i%500, i%2000, i)
+	client, path, token := l.keep, "/v1/decisions", l.record
+	switch {
+	case i%100 == 7:
+		path += "?durability=sealed"
+	case i%100 == 13:
+		body = strings.Replace(body, `"confidence_score":0.5`, `"confidence_score":1.5`, 1) // 400
+	case i%100 == 17:
+		token = randomToken() // 401
+	}
+	if i%20 == 3 {
+		client = l.fresh
+	}
+	if !l.post(client, path, token, body, true) || i%10 != 1 {
+		return
+	}
+	l.post(l.keep, "/v1/overrides", l.record, fmt.Sprintf(`{"environment":%q,"override":{"decision_id":%q,"reviewer_id":"soak-analyst",`+
+		`"new_action":"BLOCK","reason":"soak override %d"}}`, l.chain, id, i), false)
+}
+
+// post sends one event and records the answer; it reports a 201.
+func (l *load) post(client *http.Client, path, token, body string, decision bool) bool {
+	req, err := http.NewRequest(http.MethodPost, l.ingest+path, strings.NewReader(body))
+	if err != nil {
+		return false
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := client.Do(req)
+	if err != nil {
+		l.refused.Add(1)
+		return false
+	}
+	defer res.Body.Close()
+	var ans struct {
+		EventID string `json:"event_id"`
+	}
+	data, _ := io.ReadAll(res.Body)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.answers[res.StatusCode]++
+	if res.StatusCode != http.StatusCreated || json.Unmarshal(data, &ans) != nil || ans.EventID == "" {
+		return false
+	}
+	l.events[ans.EventID] = true
+	if decision {
+		var d struct {
+			Decision struct {
+				ID string `json:"decision_id"`
+			} `json:"decision"`
+		}
+		_ = json.Unmarshal([]byte(body), &d)
+		l.decisions = append(l.decisions, d.Decision.ID)
+	}
+	return true
+}
+
+// lookups reads what was recorded through query until ctx ends: a
+// decision every 50 ms, a user's decisions every 200 ms, a decision's
+// proof (read from S3 and checked) every 2 s. A decision answered 201 may
+// not be indexed yet, so only ids answered a while ago (l.back answers)
+// are read.
+func (l *load) lookups(ctx context.Context) {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for n := 0; ; n++ {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		l.mu.Lock()
+		k := len(l.decisions) - l.back
+		var id string
+		if k > 0 {
+			id = l.decisions[k-1-n%min(k, 1000)]
+		}
+		l.mu.Unlock()
+		if id == "" {
+			continue
+		}
+		path := "/v1/decisions/" + id
+		switch {
+		case n%40 == 0:
+			path += "/proof"
+		case n%4 == 0:
+			var i int64
+			fmt.Sscanf(id[strings.LastIndex(id, "-")+1:], "%d", &i)
+			path = fmt.Sprintf("/v1/users/user-%d/decisions?limit=20", i%500)
+		}
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, l.query+path, nil)
+		req.Header.Set("Authorization", "Bearer "+l.read)
+		res, err := l.keep.Do(req)
+		if err != nil {
+			if ctx.Err() == nil {
+				l.mu.Lock()
+				l.reads[0]++
+				l.mu.Unlock()
+			}
+			continue
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		l.mu.Lock()
+		l.reads[res.StatusCode]++
+		l.mu.Unlock()
+	}
+}
+
+// countEvents verifies the chain and counts the events of ids in it: how
+// many are there, and how many more than once.
+func countEvents(ctx context.Context, s3c archive.S3API, bucket, chain, vkey string, ids map[string]bool) (found, duplicated int, verdict string) {
+	v, err := replayer.Verify(ctx, replayer.Config{S3: s3c, Bucket: bucket, Chain: chain, VerifierKey: vkey})
+	if err != nil {
+		return 0, 0, err.Error()
+	}
+	verdict = fmt.Sprintf("OK: %d entries, head seq %d, %d unsigned", v.Entries, v.Head.Seq, v.Unsigned)
+	seen := map[string]int{}
+	_, err = replayer.Discover(ctx, replayer.DiscoverConfig{S3: s3c, Bucket: bucket, Chain: chain, VerifierKey: vkey,
+		From: time.Unix(0, 0), To: time.Now().Add(48 * time.Hour)}, func(f replayer.Found) error {
+		if f.Entry.Type != shared.EntryEvent {
+			return nil
+		}
+		if e, err := f.Entry.Envelope(); err == nil && ids[e.EventID] {
+			seen[e.EventID]++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, 0, "discover: " + err.Error()
+	}
+	for _, n := range seen {
+		found++
+		if n > 1 {
+			duplicated++
+		}
+	}
+	return found, duplicated, verdict
+}
+
+// scrape reads the resources of a process from its Prometheus text.
+func scrape(ctx context.Context, url string) (Resources, error) {
+	var r Resources
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return r, err
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return r, err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return r, fmt.Errorf("%s: %s", url, res.Status)
+	}
+	want := map[string]*float64{"go_goroutines": &r.Goroutines, "go_memstats_heap_inuse_bytes": &r.HeapInuse,
+		"process_resident_memory_bytes": &r.RSS, "process_open_fds": &r.FDs}
+	found := 0
+	sc := bufio.NewScanner(res.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		name, value, ok := bytes.Cut(sc.Bytes(), []byte(" "))
+		if p := want[string(name)]; ok && p != nil {
+			if v, err := strconv.ParseFloat(string(value), 64); err == nil {
+				*p = v
+				found++
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return r, err
+	}
+	if found < len(want) {
+		return r, fmt.Errorf("%s: %d of the %d resources sampled", url, found, len(want))
+	}
+	return r, nil
+}
+
+// waitReady waits for url to answer 200.
+func waitReady(ctx context.Context, url string, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not ready at %s after %s (%v)", url, limit, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func randomToken() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,51 @@
+package chaos
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// series is n samples of a process whose goroutines, open files, heap and
+// resident memory are given by f(i), with a warm-up: the first tenth
+// starts lower (a process filling its pools is not a leak).
+func series(n int, f func(i int) Resources) []Resources {
+	out := make([]Resources, n)
+	for i := range out {
+		out[i] = f(i)
+		if i < n/10 {
+			out[i].Goroutines /= 2
+			out[i].HeapInuse /= 2
+		}
+		out[i].At = time.Duration(i) * 10 * time.Second
+	}
+	return out
+}
+
+func TestGrowthTellsALeakFromNoise(t *testing.T) {
+	const mib = 1 << 20
+	steady := func(i int) Resources {
+		wobble := float64(i%7) - 3 // what a busy process's figures do
+		return Resources{Goroutines: 40 + 3*wobble, FDs: 30 + wobble, HeapInuse: (12 + wobble) * mib, RSS: (60 + 2*wobble) * mib}
+	}
+	if g := Growth(series(180, steady)); len(g) != 0 {
+		t.Fatalf("a steady process was judged growing: %v", g)
+	}
+	for _, c := range []struct {
+		name string
+		leak func(i int, r *Resources)
+	}{
+		{"goroutines", func(i int, r *Resources) { r.Goroutines += float64(i) / 2 }},       // one every other sample
+		{"open files", func(i int, r *Resources) { r.FDs += float64(i) / 3 }},              // a connection never closed
+		{"heap in use", func(i int, r *Resources) { r.HeapInuse += float64(i) * mib / 4 }}, // 256 KiB a sample kept
+		{"resident memory", func(i int, r *Resources) { r.RSS += float64(i) * mib / 2 }},
+	} {
+		g := Growth(series(180, func(i int) Resources { r := steady(i); c.leak(i, &r); return r }))
+		if len(g) != 1 || !strings.HasPrefix(g[0], c.name) {
+			t.Errorf("a leak of %s was judged %v", c.name, g)
+		}
+	}
+	if g := Growth(series(7, func(i int) Resources { return Resources{Goroutines: float64(100 * i)} })); g != nil {
+		t.Errorf("seven samples were judged: %v", g)
+	}
+}
