@@ -90,52 +90,77 @@ type SoakReport struct {
 // soakProcs are the processes sampled, in the order reported.
 var soakProcs = []string{"sealer", "indexer-0", "indexer-1", "ingest", "query"}
 
-// Growth judges one process's samples: after the first quarter (start-up
-// and warm-up) the rest is cut in two halves, and a resource that keeps
-// growing shows as a late half above the early one by more than the
-// slack. Goroutines and open files compare their highest values (slack:
-// a fifth, at least 20), the heap in use its lowest (its floor after
-// collections; slack: a fifth and 8 MiB), the resident memory its highest
-// (a tenth and 16 MiB). It returns one line for each resource that grew
-// past its slack, and nothing for too few samples (fewer than 8) to tell.
+// Growth judges one process's samples. The first quarter (start-up and
+// warm-up: pools filling) is left out; a resource that keeps growing shows
+// as its level in the last eighth of the run above its level in the first
+// quarter after the warm-up by more than the slack. A level is a value a
+// window stays at, not a peak, so that one burst (a few dozen requests in
+// flight at a sample, a pause that lets the heap overshoot) neither cries
+// wolf late nor hides a leak early: goroutines, open files and resident
+// memory take the median of the window, the heap in use its lowest value
+// (its floor after collections). Comparing the first window with the last
+// one spans three quarters of the judged run (halves spanned one half),
+// and a short last window still sees a leak that only starts late. Slacks:
+// goroutines and open files a fifth, at least 20; the heap a fifth and 8
+// MiB; resident memory a tenth and 16 MiB. It returns one line for each
+// resource that grew past its slack, and nothing for too few samples
+// (fewer than 8) to tell.
 func Growth(samples []Resources) []string {
 	if len(samples) < 8 {
 		return nil
 	}
-	rest := samples[len(samples)/4:]
-	early, late := rest[:len(rest)/2], rest[len(rest)/2:]
-	pick := func(s []Resources, f func(Resources) float64, lowest bool) float64 {
-		v := f(s[0])
-		for _, r := range s[1:] {
-			if lowest {
-				v = math.Min(v, f(r))
-			} else {
-				v = math.Max(v, f(r))
-			}
-		}
-		return v
-	}
-	const mib = 1 << 20
+	first, last := growthWindows(samples)
 	var grew []string
-	for _, c := range []struct {
-		name   string
-		f      func(Resources) float64
-		lowest bool
-		slack  func(float64) float64
-		unit   float64
-		format string
-	}{
-		{"goroutines", func(r Resources) float64 { return r.Goroutines }, false, func(v float64) float64 { return math.Max(20, v/5) }, 1, "%.0f"},
-		{"open files", func(r Resources) float64 { return r.FDs }, false, func(v float64) float64 { return math.Max(20, v/5) }, 1, "%.0f"},
-		{"heap in use (lowest)", func(r Resources) float64 { return r.HeapInuse }, true, func(v float64) float64 { return v/5 + 8*mib }, mib, "%.1f MiB"},
-		{"resident memory", func(r Resources) float64 { return r.RSS }, false, func(v float64) float64 { return v/10 + 16*mib }, mib, "%.1f MiB"},
-	} {
-		a, b := pick(early, c.f, c.lowest), pick(late, c.f, c.lowest)
+	for _, c := range growthResources {
+		a, b := c.level(first), c.level(last)
 		if b > a+c.slack(a) {
 			grew = append(grew, fmt.Sprintf("%s grew from "+c.format+" to "+c.format, c.name, a/c.unit, b/c.unit))
 		}
 	}
 	return grew
+}
+
+// growthWindows are the windows Growth compares: after the first quarter of
+// samples, the first quarter of the rest and its last eighth (at least one
+// sample each).
+func growthWindows(samples []Resources) (first, last []Resources) {
+	rest := samples[len(samples)/4:]
+	return rest[:max(1, len(rest)/4)], rest[len(rest)-max(1, len(rest)/8):]
+}
+
+// growthResource is one resource Growth judges.
+type growthResource struct {
+	name   string
+	f      func(Resources) float64
+	lowest bool // the window's lowest value, else its median
+	slack  func(float64) float64
+	unit   float64
+	format string
+}
+
+// level is the value the window stays at: its lowest or its median.
+func (c growthResource) level(window []Resources) float64 {
+	vs := make([]float64, len(window))
+	for i, r := range window {
+		vs[i] = c.f(r)
+	}
+	sort.Float64s(vs)
+	if c.lowest {
+		return vs[0]
+	}
+	if n := len(vs); n%2 == 0 {
+		return (vs[n/2-1] + vs[n/2]) / 2
+	}
+	return vs[len(vs)/2]
+}
+
+const mib = 1 << 20
+
+var growthResources = []growthResource{
+	{"goroutines", func(r Resources) float64 { return r.Goroutines }, false, func(v float64) float64 { return math.Max(20, v/5) }, 1, "%.0f"},
+	{"open files", func(r Resources) float64 { return r.FDs }, false, func(v float64) float64 { return math.Max(20, v/5) }, 1, "%.0f"},
+	{"heap in use (lowest)", func(r Resources) float64 { return r.HeapInuse }, true, func(v float64) float64 { return v/5 + 8*mib }, mib, "%.1f MiB"},
+	{"resident memory", func(r Resources) float64 { return r.RSS }, false, func(v float64) float64 { return v/10 + 16*mib }, mib, "%.1f MiB"},
 }
 
 // Failed says what is wrong with the report, or "" when nothing is.
@@ -177,7 +202,8 @@ func (r SoakReport) Failed() string {
 }
 
 // String is the report: the counts, then a line for each process with its
-// resources in the early half and in the late one (see Growth), and the
+// resources' levels in the first window Growth compares and in the last
+// one (see Growth; nothing below the 8 samples it needs to judge), and the
 // CPU it used while the load ran, per event answered 201 (with the
 // requests refused, the lookups and the background work in it).
 func (r SoakReport) String() string {
@@ -185,38 +211,23 @@ func (r SoakReport) String() string {
 	fmt.Fprintf(&b, "ingest answers %s, no answer %d; query answers %s\n", codes(r.Answers), r.Refused, codes(r.Reads))
 	fmt.Fprintf(&b, "events answered 201 %d, sealed %d, duplicated %d; decisions %d, indexed %d\nverify: %s\n",
 		r.Events, r.Sealed, r.Duplicated, r.Decisions, r.Indexed, r.Verify)
-	fmt.Fprintf(&b, "%-10s %8s %22s %22s %24s %18s %16s\n", "process", "samples", "goroutines", "open files", "heap in use MiB (low)", "RSS MiB (high)", "CPU µs/event")
+	fmt.Fprintf(&b, "%-10s %8s %22s %22s %24s %18s %16s\n", "process", "samples", "goroutines", "open files", "heap in use MiB (low)", "RSS MiB (median)", "CPU µs/event")
 	for _, name := range soakProcs {
 		s := r.Samples[name]
-		if len(s) < 2 {
-			fmt.Fprintf(&b, "%-10s %8d\n", name, len(s))
+		if len(s) < 8 {
+			fmt.Fprintf(&b, "%-10s %8d  too few samples to judge growth\n", name, len(s))
 			continue
 		}
-		rest := s[len(s)/4:]
-		early, late := rest[:len(rest)/2], rest[len(rest)/2:]
-		span := func(f func(Resources) float64, lowest bool, scale float64) string {
-			pick := func(s []Resources) float64 {
-				v := f(s[0])
-				for _, x := range s[1:] {
-					if lowest {
-						v = math.Min(v, f(x))
-					} else {
-						v = math.Max(v, f(x))
-					}
-				}
-				return v / scale
-			}
-			return fmt.Sprintf("%.1f -> %.1f", pick(early), pick(late))
+		first, last := growthWindows(s)
+		span := func(c growthResource) string {
+			return fmt.Sprintf("%.1f -> %.1f", c.level(first)/c.unit, c.level(last)/c.unit)
 		}
 		perEvent := "-"
 		if r.Events > 0 {
 			perEvent = fmt.Sprintf("%.0f", float64(r.CPU[name].Microseconds())/float64(r.Events))
 		}
 		fmt.Fprintf(&b, "%-10s %8d %22s %22s %24s %18s %16s\n", name, len(s),
-			span(func(x Resources) float64 { return x.Goroutines }, false, 1),
-			span(func(x Resources) float64 { return x.FDs }, false, 1),
-			span(func(x Resources) float64 { return x.HeapInuse }, true, 1<<20),
-			span(func(x Resources) float64 { return x.RSS }, false, 1<<20), perEvent)
+			span(growthResources[0]), span(growthResources[1]), span(growthResources[2]), span(growthResources[3]), perEvent)
 	}
 	return strings.TrimRight(b.String(), "\n")
 }

@@ -49,3 +49,44 @@ func TestGrowthTellsALeakFromNoise(t *testing.T) {
 		t.Errorf("seven samples were judged: %v", g)
 	}
 }
+
+// Cases the halves-and-peaks judgment got wrong: a burst at one sample
+// (dozens of requests in flight, each a goroutine and a socket) is a peak,
+// not a level, and must neither hide a leak nor pass for one; a slow
+// steady leak shows over the three quarters between the windows. The last
+// case, a leak that starts late, the peaks caught too; levels must keep it.
+func TestGrowthJudgesLevelsNotPeaks(t *testing.T) {
+	const mib = 1 << 20
+	steady := func(i int) Resources {
+		wobble := float64(i%7) - 3
+		return Resources{Goroutines: 40 + 3*wobble, FDs: 30 + wobble, HeapInuse: (12 + wobble) * mib, RSS: (60 + 2*wobble) * mib}
+	}
+	burst := func(at int, r *Resources, i int) {
+		if i == at {
+			r.Goroutines += 80
+			r.FDs += 80
+			r.RSS += 40 * mib
+		}
+	}
+	for _, c := range []struct {
+		name string
+		f    func(i int, r *Resources)
+		want string // the resource judged growing, "" for none
+	}{
+		{"a burst late in the run", func(i int, r *Resources) { burst(170, r, i) }, ""},
+		{"a burst before a goroutine leak", func(i int, r *Resources) { r.Goroutines += float64(i) / 2; burst(60, r, i) }, "goroutines"},
+		{"a burst before a file leak", func(i int, r *Resources) { r.FDs += float64(i) / 3; burst(60, r, i) }, "open files"},
+		{"a slow goroutine leak", func(i int, r *Resources) { r.Goroutines += float64(i) / 4 }, "goroutines"}, // 90 an hour
+		{"a leak from the last fifth on", func(i int, r *Resources) { r.Goroutines += float64(max(0, i-144)) * 2 }, "goroutines"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			g := Growth(series(180, func(i int) Resources { r := steady(i); c.f(i, &r); return r }))
+			switch {
+			case c.want == "" && len(g) != 0:
+				t.Errorf("judged growing: %v", g)
+			case c.want != "" && (len(g) != 1 || !strings.HasPrefix(g[0], c.want)):
+				t.Errorf("want %s judged growing, got %v", c.want, g)
+			}
+		})
+	}
+}
