@@ -69,8 +69,9 @@ type SoakReport struct {
 	// load's requests that got no answer (a transport error).
 	Answers map[int]int
 	Refused int
-	// Events are the events ingest answered 201; Sealed those found in
-	// the verified chain, Duplicated those found more than once.
+	// Events are the distinct event ids ingest answered 201 with; Sealed
+	// those found in the verified chain, Duplicated those found more than
+	// once.
 	Events, Sealed, Duplicated int
 	// Decisions are the decisions answered 201, Indexed those found in
 	// the index.
@@ -168,6 +169,11 @@ func (r SoakReport) Failed() string {
 	var bad []string
 	if r.Events == 0 || r.Sealed != r.Events || r.Duplicated > 0 {
 		bad = append(bad, fmt.Sprintf("%d events answered 201, %d sealed, %d duplicated", r.Events, r.Sealed, r.Duplicated))
+	}
+	// An answer 201 without an event id, or with one another 201 already
+	// gave, would leave an acknowledged event out of the count above.
+	if n := r.Answers[http.StatusCreated]; n != r.Events {
+		bad = append(bad, fmt.Sprintf("%d answers 201 gave %d distinct event ids", n, r.Events))
 	}
 	if r.Indexed != r.Decisions {
 		bad = append(bad, fmt.Sprintf("%d of %d decisions indexed", r.Indexed, r.Decisions))
