@@ -80,8 +80,13 @@ type SoakReport struct {
 	Reads map[int]int
 	// Verify is the chain's verification ("OK ..." or the failure).
 	Verify string
-	// Samples are each process's samples, by name.
-	Samples map[string][]Resources
+	// Samples are each process's samples, by name; Unsampled counts the
+	// samples that failed (the process did not answer its /metrics, or not
+	// with every resource), and Exited names the processes that were no
+	// longer running when the counts were taken.
+	Samples   map[string][]Resources
+	Unsampled map[string]int
+	Exited    []string
 	// CPU is the CPU time each process used while the load ran, and Load
 	// how long that was.
 	CPU  map[string]time.Duration
@@ -196,9 +201,18 @@ func (r SoakReport) Failed() string {
 			bad = append(bad, fmt.Sprintf("query answered %d %d times", code, n))
 		}
 	}
+	// A process that crashed (out of memory, say) is the end a leak comes
+	// to: its samples stop, and its work may pass to another (an indexer's
+	// partitions to the other), so no count shows it.
+	for _, name := range r.Exited {
+		bad = append(bad, name+" exited during the soak")
+	}
 	for _, name := range soakProcs {
 		if len(r.Samples[name]) == 0 {
 			bad = append(bad, name+" was never sampled")
+		}
+		if n := r.Unsampled[name]; n > 0 {
+			bad = append(bad, fmt.Sprintf("%s could not be sampled %d times", name, n))
 		}
 		for _, g := range Growth(r.Samples[name]) {
 			bad = append(bad, name+": "+g)
@@ -269,7 +283,8 @@ func codes(m map[int]int) string {
 
 // Soak runs the soak against st.
 func Soak(ctx context.Context, st *localstack.Stack, o SoakOptions) (SoakReport, error) {
-	rep := SoakReport{Answers: map[int]int{}, Reads: map[int]int{}, Samples: map[string][]Resources{}, CPU: map[string]time.Duration{}}
+	rep := SoakReport{Answers: map[int]int{}, Reads: map[int]int{}, Samples: map[string][]Resources{}, Unsampled: map[string]int{},
+		CPU: map[string]time.Duration{}}
 	if o.Duration == 0 {
 		o.Duration = 10 * time.Minute
 	}
@@ -411,7 +426,8 @@ func Soak(ctx context.Context, st *localstack.Stack, o SoakOptions) (SoakReport,
 				if r, err := scrape(ctx, "http://"+addrs[name]+"/metrics"); err == nil {
 					r.At = time.Since(started)
 					rep.Samples[name] = append(rep.Samples[name], r)
-				} else {
+				} else if ctx.Err() == nil {
+					rep.Unsampled[name]++
 					logf("%s: %v", name, err)
 				}
 			}
@@ -461,6 +477,11 @@ func Soak(ctx context.Context, st *localstack.Stack, o SoakOptions) (SoakReport,
 			break
 		}
 		time.Sleep(2 * time.Second)
+	}
+	for _, name := range soakProcs {
+		if procs[name].exited() {
+			rep.Exited = append(rep.Exited, name)
+		}
 	}
 	return rep, nil
 }
@@ -654,6 +675,18 @@ func countEvents(ctx context.Context, s3c archive.S3API, bucket, chain, vkey str
 		}
 	}
 	return found, duplicated, verdict
+}
+
+// exited says whether the process has ended.
+func (p *Proc) exited() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
 }
 
 // scrape reads the resources of a process from its Prometheus text.
