@@ -76,8 +76,11 @@ type SoakReport struct {
 	// Decisions are the decisions answered 201, Indexed those found in
 	// the index.
 	Decisions, Indexed int
-	// Reads counts query's answers by status code.
-	Reads map[int]int
+	// Reads counts query's answers by status code. Unread counts the reads
+	// answered 404 that query still did not answer 200 once everything
+	// was indexed.
+	Reads  map[int]int
+	Unread int
 	// Verify is the chain's verification ("OK ..." or the failure).
 	Verify string
 	// Samples are each process's samples, by name; Unsampled counts the
@@ -196,10 +199,14 @@ func (r SoakReport) Failed() string {
 	}
 	for code, n := range r.Reads {
 		// 404: a decision answered 201 but not indexed yet (ids read are
-		// a while old, so only a lagging index gives them).
+		// a while old, so only a lagging index gives them); each is read
+		// again once everything is indexed (Unread).
 		if code != http.StatusOK && code != http.StatusNotFound {
 			bad = append(bad, fmt.Sprintf("query answered %d %d times", code, n))
 		}
+	}
+	if r.Unread > 0 {
+		bad = append(bad, fmt.Sprintf("%d reads answered 404 still not found once everything was indexed", r.Unread))
 	}
 	// A process that crashed (out of memory, say) is the end a leak comes
 	// to: its samples stop, and its work may pass to another (an indexer's
@@ -399,7 +406,7 @@ func Soak(ctx context.Context, st *localstack.Stack, o SoakOptions) (SoakReport,
 
 	var l load
 	l.ingest, l.query, l.record, l.read, l.chain = "http://"+ingestAddr, "http://"+queryAddr, recordToken, readToken, chain
-	l.answers, l.reads, l.events = map[int]int{}, map[int]int{}, map[string]bool{}
+	l.answers, l.reads, l.events, l.notFound = map[int]int{}, map[int]int{}, map[string]bool{}, map[string]bool{}
 	l.back = 10 * o.Rate // about 10 s of decisions
 	l.keep = &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: 32}}
 	l.fresh = &http.Client{Timeout: time.Minute, Transport: &http.Transport{DisableKeepAlives: true}}
@@ -478,6 +485,9 @@ func Soak(ctx context.Context, st *localstack.Stack, o SoakOptions) (SoakReport,
 		}
 		time.Sleep(2 * time.Second)
 	}
+	// A 404 was let pass as an index lagging behind: now that it has
+	// caught up, what answered 404 must be found.
+	rep.Unread = l.reread(ctx)
 	for _, name := range soakProcs {
 		if procs[name].exited() {
 			rep.Exited = append(rep.Exited, name)
@@ -500,6 +510,7 @@ type load struct {
 	reads     map[int]int
 	events    map[string]bool // event ids answered 201
 	decisions []string        // decision ids answered 201
+	notFound  map[string]bool // query paths answered 404
 }
 
 // send posts rate decisions a second to ingest until ctx ends, at most 64
@@ -642,8 +653,42 @@ func (l *load) lookups(ctx context.Context) {
 		res.Body.Close()
 		l.mu.Lock()
 		l.reads[res.StatusCode]++
+		if res.StatusCode == http.StatusNotFound {
+			l.notFound[path] = true
+		}
 		l.mu.Unlock()
 	}
+}
+
+// reread reads again through query each path that answered 404 and
+// counts those that still do not answer 200.
+func (l *load) reread(ctx context.Context) int {
+	l.mu.Lock()
+	paths := make([]string, 0, len(l.notFound))
+	for p := range l.notFound {
+		paths = append(paths, p)
+	}
+	l.mu.Unlock()
+	unread := 0
+	for _, p := range paths {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, l.query+p, nil)
+		if err != nil {
+			unread++
+			continue
+		}
+		req.Header.Set("Authorization", "Bearer "+l.read)
+		res, err := l.keep.Do(req)
+		if err != nil {
+			unread++
+			continue
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			unread++
+		}
+	}
+	return unread
 }
 
 // countEvents verifies the chain and counts the events of ids in it: how
