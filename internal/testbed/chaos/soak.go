@@ -485,6 +485,10 @@ func Soak(ctx context.Context, st *localstack.Stack, o SoakOptions) (SoakReport,
 		}
 		time.Sleep(2 * time.Second)
 	}
+	if err := ctx.Err(); err != nil {
+		return rep, fmt.Errorf("time ran out while the pipeline caught up (%d of %d events sealed, %d of %d decisions indexed): %w",
+			rep.Sealed, rep.Events, rep.Indexed, rep.Decisions, err)
+	}
 	// A 404 was let pass as an index lagging behind: now that it has
 	// caught up, what answered 404 must be found.
 	rep.Unread = l.reread(ctx)
