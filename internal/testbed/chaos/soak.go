@@ -407,7 +407,7 @@ func Soak(ctx context.Context, st *localstack.Stack, o SoakOptions) (SoakReport,
 	var l load
 	l.ingest, l.query, l.record, l.read, l.chain = "http://"+ingestAddr, "http://"+queryAddr, recordToken, readToken, chain
 	l.answers, l.reads, l.events, l.notFound = map[int]int{}, map[int]int{}, map[string]bool{}, map[string]bool{}
-	l.back = 10 * o.Rate // about 10 s of decisions
+	l.lag = 10 * time.Second
 	l.keep = &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: 32}}
 	l.fresh = &http.Client{Timeout: time.Minute, Transport: &http.Transport{DisableKeepAlives: true}}
 	loadCtx, stopLoad := context.WithTimeout(ctx, o.Duration)
@@ -504,7 +504,7 @@ func Soak(ctx context.Context, st *localstack.Stack, o SoakOptions) (SoakReport,
 type load struct {
 	ingest, query, record, read, chain string
 	keep, fresh                        *http.Client
-	back                               int // lookups read decisions this many answers back
+	lag                                time.Duration // lookups read decisions answered this long ago
 	inflight                           sync.WaitGroup
 	refused                            atomic.Int64
 	n                                  atomic.Int64
@@ -514,6 +514,7 @@ type load struct {
 	reads     map[int]int
 	events    map[string]bool // event ids answered 201
 	decisions []string        // decision ids answered 201
+	answered  []time.Time     // when each of decisions was answered
 	notFound  map[string]bool // query paths answered 404
 }
 
@@ -605,6 +606,7 @@ func (l *load) post(client *http.Client, path, token, body string, decision bool
 		}
 		_ = json.Unmarshal([]byte(body), &d)
 		l.decisions = append(l.decisions, d.Decision.ID)
+		l.answered = append(l.answered, time.Now())
 	}
 	return true
 }
@@ -612,8 +614,9 @@ func (l *load) post(client *http.Client, path, token, body string, decision bool
 // lookups reads what was recorded through query until ctx ends: a
 // decision every 50 ms, a user's decisions every 200 ms, a decision's
 // proof (read from S3 and checked) every 2 s. A decision answered 201 may
-// not be indexed yet, so only ids answered a while ago (l.back answers)
-// are read.
+// not be indexed yet, so only ids answered a while ago (l.lag; by time,
+// not by count, so that a slow ingest does not leave nothing old enough
+// to read) are read.
 func (l *load) lookups(ctx context.Context) {
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
@@ -624,7 +627,8 @@ func (l *load) lookups(ctx context.Context) {
 		case <-tick.C:
 		}
 		l.mu.Lock()
-		k := len(l.decisions) - l.back
+		before := time.Now().Add(-l.lag)
+		k := sort.Search(len(l.answered), func(i int) bool { return l.answered[i].After(before) })
 		var id string
 		if k > 0 {
 			id = l.decisions[k-1-n%min(k, 1000)]
