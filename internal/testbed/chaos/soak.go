@@ -69,6 +69,10 @@ type SoakReport struct {
 	// load's requests that got no answer (a transport error).
 	Answers map[int]int
 	Refused int
+	// Rate is the decisions a second asked for, Sent those sent and
+	// Skipped those not sent because 64 requests were in flight: the rate
+	// the processes were measured at is Sent over Load, not Rate.
+	Rate, Sent, Skipped int
 	// Events are the distinct event ids ingest answered 201 with; Sealed
 	// those found in the verified chain, Duplicated those found more than
 	// once.
@@ -235,6 +239,10 @@ func (r SoakReport) Failed() string {
 // requests refused, the lookups and the background work in it).
 func (r SoakReport) String() string {
 	var b strings.Builder
+	if secs := r.Load.Seconds(); secs > 0 {
+		fmt.Fprintf(&b, "load: %d decisions sent in %s (%.0f a second of the %d asked), %d skipped with 64 in flight\n",
+			r.Sent, r.Load.Round(time.Second), float64(r.Sent)/secs, r.Rate, r.Skipped)
+	}
 	fmt.Fprintf(&b, "ingest answers %s, no answer %d; query answers %s\n", codes(r.Answers), r.Refused, codes(r.Reads))
 	fmt.Fprintf(&b, "events answered 201 %d, sealed %d, duplicated %d; decisions %d, indexed %d\nverify: %s\n",
 		r.Events, r.Sealed, r.Duplicated, r.Decisions, r.Indexed, r.Verify)
@@ -459,6 +467,7 @@ func Soak(ctx context.Context, st *localstack.Stack, o SoakOptions) (SoakReport,
 	}
 	l.mu.Lock()
 	rep.Answers, rep.Reads, rep.Refused = l.answers, l.reads, int(l.refused.Load())
+	rep.Rate, rep.Sent, rep.Skipped = o.Rate, int(l.n.Load()), int(l.skipped.Load())
 	rep.Events, rep.Decisions = len(l.events), len(l.decisions)
 	events, decisions := l.events, map[string]bool{}
 	for _, id := range l.decisions {
@@ -508,6 +517,7 @@ type load struct {
 	inflight                           sync.WaitGroup
 	refused                            atomic.Int64
 	n                                  atomic.Int64
+	skipped                            atomic.Int64
 
 	mu        sync.Mutex
 	answers   map[int]int
@@ -538,6 +548,7 @@ func (l *load) send(ctx context.Context, rate int) {
 			select {
 			case room <- struct{}{}:
 			default:
+				l.skipped.Add(1)
 				continue
 			}
 			i := l.n.Add(1)
