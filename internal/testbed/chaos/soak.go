@@ -77,6 +77,10 @@ type SoakReport struct {
 	// those found in the verified chain, Duplicated those found more than
 	// once.
 	Events, Sealed, Duplicated int
+	// DuplicatedDecisions are the decisions answered 201 sealed more than
+	// once under different event ids, Unacknowledged the events in the
+	// chain whose id no answer 201 gave.
+	DuplicatedDecisions, Unacknowledged int
 	// Decisions are the decisions answered 201, Indexed those found in
 	// the index.
 	Decisions, Indexed int
@@ -179,8 +183,15 @@ var growthResources = []growthResource{
 // Failed says what is wrong with the report, or "" when nothing is.
 func (r SoakReport) Failed() string {
 	var bad []string
-	if r.Events == 0 || r.Sealed != r.Events || r.Duplicated > 0 {
-		bad = append(bad, fmt.Sprintf("%d events answered 201, %d sealed, %d duplicated", r.Events, r.Sealed, r.Duplicated))
+	if r.Events == 0 || r.Sealed != r.Events || r.Duplicated > 0 || r.DuplicatedDecisions > 0 {
+		bad = append(bad, fmt.Sprintf("%d events answered 201, %d sealed, %d duplicated, %d decisions sealed under more than one event id",
+			r.Events, r.Sealed, r.Duplicated, r.DuplicatedDecisions))
+	}
+	// Nothing answered otherwise than 201 may be sealed, unless ingest was
+	// left without an answer or answered 503 (an escalation is recorded
+	// then), failures of their own below.
+	if r.Unacknowledged > 0 {
+		bad = append(bad, fmt.Sprintf("%d events sealed that no answer 201 gave", r.Unacknowledged))
 	}
 	// An answer 201 without an event id, or with one another 201 already
 	// gave, would leave an acknowledged event out of the count above.
@@ -244,8 +255,8 @@ func (r SoakReport) String() string {
 			r.Sent, r.Load.Round(time.Second), float64(r.Sent)/secs, r.Rate, r.Skipped)
 	}
 	fmt.Fprintf(&b, "ingest answers %s, no answer %d; query answers %s\n", codes(r.Answers), r.Refused, codes(r.Reads))
-	fmt.Fprintf(&b, "events answered 201 %d, sealed %d, duplicated %d; decisions %d, indexed %d\nverify: %s\n",
-		r.Events, r.Sealed, r.Duplicated, r.Decisions, r.Indexed, r.Verify)
+	fmt.Fprintf(&b, "events answered 201 %d, sealed %d, duplicated %d; sealed without a 201 %d; decisions %d, indexed %d, sealed twice %d\nverify: %s\n",
+		r.Events, r.Sealed, r.Duplicated, r.Unacknowledged, r.Decisions, r.Indexed, r.DuplicatedDecisions, r.Verify)
 	fmt.Fprintf(&b, "%-10s %8s %22s %22s %24s %18s %16s\n", "process", "samples", "goroutines", "open files", "heap in use MiB (low)", "RSS MiB (median)", "CPU µs/event")
 	for _, name := range soakProcs {
 		s := r.Samples[name]
@@ -480,15 +491,16 @@ func Soak(ctx context.Context, st *localstack.Stack, o SoakOptions) (SoakReport,
 	// indexed; wait while either moves.
 	moved, giveUp := time.Now(), time.Now().Add(30*time.Minute)
 	for time.Since(moved) < time.Minute && time.Now().Before(giveUp) && ctx.Err() == nil {
-		sealedNow, dup, verdict := countEvents(ctx, s3c, bucket, chain, vkey, events, started.Add(-24*time.Hour))
+		c := countEvents(ctx, s3c, bucket, chain, vkey, events, decisions, started.Add(-24*time.Hour))
 		indexed, err := countIndexed(ctx, db, table, decisions)
 		if err != nil {
 			indexed = rep.Indexed
 		}
-		if sealedNow > rep.Sealed || indexed > rep.Indexed {
+		if c.found > rep.Sealed || indexed > rep.Indexed {
 			moved = time.Now()
 		}
-		rep.Sealed, rep.Duplicated, rep.Verify, rep.Indexed = sealedNow, dup, verdict, indexed
+		rep.Sealed, rep.Duplicated, rep.Verify, rep.Indexed = c.found, c.duplicated, c.verdict, indexed
+		rep.DuplicatedDecisions, rep.Unacknowledged = c.duplicatedDecisions, c.unacknowledged
 		if rep.Sealed >= rep.Events && rep.Indexed >= rep.Decisions {
 			break
 		}
@@ -710,38 +722,63 @@ func (l *load) reread(ctx context.Context) int {
 	return unread
 }
 
+// chainCount is what countEvents found in the chain.
+type chainCount struct {
+	found, duplicated   int // events of ids in the chain; of those, found more than once
+	duplicatedDecisions int // decisions answered 201 sealed under more than one event id
+	unacknowledged      int // events in the chain whose id no 201 gave
+	verdict             string
+}
+
 // countEvents verifies the chain and counts the events of ids in it: how
-// many are there, and how many more than once. Only the day folders from
-// from on are searched (every event of the soak is stamped after it):
-// Discover lists each day of its range, and from 1970 on that was some
-// 20,000 listings on each pass of the wait for the pipeline.
-func countEvents(ctx context.Context, s3c archive.S3API, bucket, chain, vkey string, ids map[string]bool, from time.Time) (found, duplicated int, verdict string) {
+// many are there, and how many more than once; and the decisions of
+// decisions sealed more than once under other event ids, and the events
+// sealed that no answer 201 gave (a request answered 400 or 401 is
+// published nothing). Only the day folders from from on are searched
+// (every event of the soak is stamped after it): Discover lists each day
+// of its range, and from 1970 on that was some 20,000 listings on each
+// pass of the wait for the pipeline.
+func countEvents(ctx context.Context, s3c archive.S3API, bucket, chain, vkey string, ids, decisions map[string]bool, from time.Time) chainCount {
 	v, err := replayer.Verify(ctx, replayer.Config{S3: s3c, Bucket: bucket, Chain: chain, VerifierKey: vkey})
 	if err != nil {
-		return 0, 0, err.Error()
+		return chainCount{verdict: err.Error()}
 	}
-	verdict = fmt.Sprintf("OK: %d entries, head seq %d, %d unsigned", v.Entries, v.Head.Seq, v.Unsigned)
-	seen := map[string]int{}
+	c := chainCount{verdict: fmt.Sprintf("OK: %d entries, head seq %d, %d unsigned", v.Entries, v.Head.Seq, v.Unsigned)}
+	seen, decided := map[string]int{}, map[string]int{}
 	_, err = replayer.Discover(ctx, replayer.DiscoverConfig{S3: s3c, Bucket: bucket, Chain: chain, VerifierKey: vkey,
 		From: from, To: time.Now().Add(48 * time.Hour)}, func(f replayer.Found) error {
 		if f.Entry.Type != shared.EntryEvent {
 			return nil
 		}
-		if e, err := f.Entry.Envelope(); err == nil && ids[e.EventID] {
-			seen[e.EventID]++
+		e, err := f.Entry.Envelope()
+		switch {
+		case err != nil:
+			return nil
+		case !ids[e.EventID]:
+			c.unacknowledged++
+			return nil
+		}
+		seen[e.EventID]++
+		if e.Type == shared.TypeDecision && decisions[e.DecisionID()] {
+			decided[e.DecisionID()]++
 		}
 		return nil
 	})
 	if err != nil {
-		return 0, 0, "discover: " + err.Error()
+		return chainCount{verdict: "discover: " + err.Error()}
 	}
 	for _, n := range seen {
-		found++
+		c.found++
 		if n > 1 {
-			duplicated++
+			c.duplicated++
 		}
 	}
-	return found, duplicated, verdict
+	for _, n := range decided {
+		if n > 1 {
+			c.duplicatedDecisions++
+		}
+	}
+	return c
 }
 
 // exited says whether the process has ended.
