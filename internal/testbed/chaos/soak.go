@@ -38,7 +38,7 @@ import (
 // load of HTTP requests for Duration, each process's resources sampled
 // from its /metrics, then the counts of what was recorded.
 type SoakOptions struct {
-	// Duration is how long the load runs. Default 10 minutes.
+	// Duration is how long the load runs. Default 30 minutes.
 	Duration time.Duration
 	// Rate is the decisions sent to ingest per second (a tenth of them
 	// are then overridden, one in a hundred asks for a sealed receipt).
@@ -312,7 +312,7 @@ func Soak(ctx context.Context, st *localstack.Stack, o SoakOptions) (SoakReport,
 	rep := SoakReport{Answers: map[int]int{}, Reads: map[int]int{}, Samples: map[string][]Resources{}, Unsampled: map[string]int{},
 		CPU: map[string]time.Duration{}}
 	if o.Duration == 0 {
-		o.Duration = 10 * time.Minute
+		o.Duration = 30 * time.Minute
 	}
 	if o.Rate == 0 {
 		o.Rate = 200
@@ -427,7 +427,7 @@ func Soak(ctx context.Context, st *localstack.Stack, o SoakOptions) (SoakReport,
 	l.ingest, l.query, l.record, l.read, l.chain = "http://"+ingestAddr, "http://"+queryAddr, recordToken, readToken, chain
 	l.answers, l.reads, l.events, l.notFound = map[int]int{}, map[int]int{}, map[string]bool{}, map[string]bool{}
 	l.lag = 10 * time.Second
-	l.keep = &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: 32}}
+	l.keep = &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	l.fresh = &http.Client{Timeout: time.Minute, Transport: &http.Transport{DisableKeepAlives: true}}
 	loadCtx, stopLoad := context.WithTimeout(ctx, o.Duration)
 	defer stopLoad()

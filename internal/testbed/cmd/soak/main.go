@@ -20,7 +20,7 @@ import (
 
 func main() {
 	var o chaos.SoakOptions
-	flag.DurationVar(&o.Duration, "duration", 10*time.Minute, "how long the load runs")
+	flag.DurationVar(&o.Duration, "duration", 30*time.Minute, "how long the load runs")
 	flag.IntVar(&o.Rate, "rate", 200, "decisions sent to ingest per second")
 	flag.DurationVar(&o.Every, "every", 10*time.Second, "how often each process is sampled")
 	flag.StringVar(&o.Aegis, "aegis", "", "the aegis binary (default: built from this repository)")
