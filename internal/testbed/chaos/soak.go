@@ -291,6 +291,30 @@ func (r SoakReport) CSV() string {
 	return b.String()
 }
 
+// ReadSamples reads the samples of a CSV that CSV wrote, by process.
+func ReadSamples(r io.Reader) (map[string][]Resources, error) {
+	out := map[string][]Resources{}
+	sc := bufio.NewScanner(r)
+	for n := 1; sc.Scan(); n++ {
+		f := strings.Split(sc.Text(), ",")
+		if n == 1 && len(f) > 0 && f[0] == "process" {
+			continue
+		}
+		if len(f) != 6 {
+			return nil, fmt.Errorf("line %d: %d fields, want 6", n, len(f))
+		}
+		var v [5]float64
+		for i := range v {
+			var err error
+			if v[i], err = strconv.ParseFloat(f[i+1], 64); err != nil {
+				return nil, fmt.Errorf("line %d: %w", n, err)
+			}
+		}
+		out[f[0]] = append(out[f[0]], Resources{At: time.Duration(v[0] * float64(time.Second)), Goroutines: v[1], FDs: v[2], HeapInuse: v[3], RSS: v[4]})
+	}
+	return out, sc.Err()
+}
+
 func codes(m map[int]int) string {
 	var ks []int
 	for k := range m {

@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -88,5 +89,22 @@ func TestGrowthJudgesLevelsNotPeaks(t *testing.T) {
 				t.Errorf("want %s judged growing, got %v", c.want, g)
 			}
 		})
+	}
+}
+
+func TestSamplesSurviveTheirCSV(t *testing.T) {
+	rep := SoakReport{Samples: map[string][]Resources{
+		"sealer": {{At: 1500 * time.Millisecond, Goroutines: 27, FDs: 20, HeapInuse: 6e6, RSS: 4.2e7}, {At: 16500 * time.Millisecond, Goroutines: 28, FDs: 21, HeapInuse: 6.5e6, RSS: 4.3e7}},
+		"query":  {{At: 0, Goroutines: 11, FDs: 12, HeapInuse: 5e6, RSS: 3e7}},
+	}}
+	got, err := ReadSamples(strings.NewReader(rep.CSV()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || !slices.Equal(got["sealer"], rep.Samples["sealer"]) || !slices.Equal(got["query"], rep.Samples["query"]) {
+		t.Fatalf("read back %v, wrote %v", got, rep.Samples)
+	}
+	if _, err := ReadSamples(strings.NewReader("process,seconds\nsealer,1,2,3,4,x\n")); err == nil {
+		t.Fatal("a sample that is not a number was read")
 	}
 }

@@ -11,7 +11,10 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/aegisai/audit/internal/testbed/chaos"
@@ -25,8 +28,12 @@ func main() {
 	flag.DurationVar(&o.Every, "every", 10*time.Second, "how often each process is sampled")
 	flag.StringVar(&o.Aegis, "aegis", "", "the aegis binary (default: built from this repository)")
 	samples := flag.String("samples", "", "also write every sample to this CSV file (process, seconds, goroutines, open files, heap in use, RSS)")
+	judge := flag.String("judge", "", "judge the samples of a CSV written by -samples (no run): each process's growth, exit 1 if one grew")
 	verbose := flag.Bool("v", false, "show the processes' output")
 	flag.Parse()
+	if *judge != "" {
+		os.Exit(judgeFile(*judge))
+	}
 	o.Log = os.Stdout
 	if *verbose {
 		o.ProcessLog = os.Stderr
@@ -56,4 +63,34 @@ func main() {
 		os.Exit(1)
 	}
 	fmt.Println("PASS")
+}
+
+// judgeFile prints chaos.Growth's verdict on each process of a samples
+// CSV and returns the exit code.
+func judgeFile(name string) int {
+	f, err := os.Open(name)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "soak:", err)
+		return 1
+	}
+	defer f.Close()
+	samples, err := chaos.ReadSamples(f)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "soak: %s: %v\n", name, err)
+		return 1
+	}
+	code := 0
+	for _, proc := range slices.Sorted(maps.Keys(samples)) {
+		grew := chaos.Growth(samples[proc])
+		switch {
+		case len(samples[proc]) < 8:
+			fmt.Printf("%s: %d samples, too few to judge\n", proc, len(samples[proc]))
+		case len(grew) == 0:
+			fmt.Printf("%s: %d samples, nothing grew\n", proc, len(samples[proc]))
+		default:
+			fmt.Printf("%s: %s\n", proc, strings.Join(grew, "; "))
+			code = 1
+		}
+	}
+	return code
 }
