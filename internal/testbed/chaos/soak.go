@@ -97,7 +97,10 @@ type SoakReport struct {
 	// longer running when the counts were taken.
 	Samples   map[string][]Resources
 	Unsampled map[string]int
-	Exited    []string
+	// DiskLow says why the load was stopped early: the local servers'
+	// disk ran low (dynalite's files grow by tens of KB an event here).
+	DiskLow string
+	Exited  []string
 	// CPU is the CPU time each process used while the load ran, and Load
 	// how long that was.
 	CPU  map[string]time.Duration
@@ -183,6 +186,9 @@ var growthResources = []growthResource{
 // Failed says what is wrong with the report, or "" when nothing is.
 func (r SoakReport) Failed() string {
 	var bad []string
+	if r.DiskLow != "" {
+		bad = append(bad, r.DiskLow)
+	}
 	if r.Events == 0 || r.Sealed != r.Events || r.Duplicated > 0 || r.DuplicatedDecisions > 0 {
 		bad = append(bad, fmt.Sprintf("%d events answered 201, %d sealed, %d duplicated, %d decisions sealed under more than one event id",
 			r.Events, r.Sealed, r.Duplicated, r.DuplicatedDecisions))
@@ -462,6 +468,10 @@ func Soak(ctx context.Context, st *localstack.Stack, o SoakOptions) (SoakReport,
 		}
 		return m
 	}
+	diskDir := st.S3DataDir // the local servers' state, dynalite's among it
+	if diskDir == "" {
+		diskDir = os.TempDir()
+	}
 	cpu0, started := cpu(), time.Now()
 	var wg sync.WaitGroup
 	wg.Add(3)
@@ -480,6 +490,12 @@ func Soak(ctx context.Context, st *localstack.Stack, o SoakOptions) (SoakReport,
 					rep.Unsampled[name]++
 					logf("%s: %v", name, err)
 				}
+			}
+			if free, err := freeBytes(diskDir); err == nil && free < minFreeDisk {
+				rep.DiskLow = fmt.Sprintf("%s: %.1f GiB free on the local servers' disk (%s), under %.0f GiB: the load was stopped",
+					time.Since(started).Round(time.Second), float64(free)/(1<<30), diskDir, float64(minFreeDisk)/(1<<30))
+				logf("%s", rep.DiskLow)
+				stopLoad()
 			}
 			select {
 			case <-loadCtx.Done():
@@ -815,6 +831,22 @@ func (p *Proc) exited() bool {
 	default:
 		return false
 	}
+}
+
+// minFreeDisk is the free space below which the soak stops its load: a
+// full disk stops Kafka, S3 and DynamoDB alike (ingest answers 503, and
+// everything else on the machine fails too). A 45-minute run at 300
+// decisions a second filled 64 GB, nearly all of it dynalite's files.
+const minFreeDisk = 4 << 30
+
+// freeBytes is the space left for an unprivileged writer on dir's
+// filesystem.
+func freeBytes(dir string) (uint64, error) {
+	var fs syscall.Statfs_t
+	if err := syscall.Statfs(dir, &fs); err != nil {
+		return 0, err
+	}
+	return fs.Bavail * uint64(fs.Bsize), nil
 }
 
 // scrape reads the resources of a process from its Prometheus text.
