@@ -263,7 +263,7 @@ func (r SoakReport) String() string {
 	fmt.Fprintf(&b, "ingest answers %s, no answer %d; query answers %s\n", codes(r.Answers), r.Refused, codes(r.Reads))
 	fmt.Fprintf(&b, "events answered 201 %d, sealed %d, duplicated %d; sealed without a 201 %d; decisions %d, indexed %d, sealed twice %d\nverify: %s\n",
 		r.Events, r.Sealed, r.Duplicated, r.Unacknowledged, r.Decisions, r.Indexed, r.DuplicatedDecisions, r.Verify)
-	fmt.Fprintf(&b, "%-10s %8s %22s %22s %24s %18s %16s\n", "process", "samples", "goroutines", "open files", "heap in use MiB (low)", "RSS MiB (median)", "CPU µs/event")
+	fmt.Fprintf(&b, "%-10s %8s %22s %22s %24s %18s %22s\n", "process", "samples", "goroutines", "open files", "heap in use MiB (low)", "RSS MiB (median)", "CPU (core, µs/event)")
 	for _, name := range soakProcs {
 		s := r.Samples[name]
 		if len(s) < 8 {
@@ -274,11 +274,14 @@ func (r SoakReport) String() string {
 		span := func(c growthResource) string {
 			return fmt.Sprintf("%.1f -> %.1f", c.level(first)/c.unit, c.level(last)/c.unit)
 		}
+		// At a low rate the work every process does each second whatever
+		// the load (batches, polls, ingest's reading of the sealed topic
+		// for receipts) is most of its CPU an event: both are shown.
 		perEvent := "-"
-		if r.Events > 0 {
-			perEvent = fmt.Sprintf("%.0f", float64(r.CPU[name].Microseconds())/float64(r.Events))
+		if r.Events > 0 && r.Load > 0 {
+			perEvent = fmt.Sprintf("%.1f%%, %.0f", 100*r.CPU[name].Seconds()/r.Load.Seconds(), float64(r.CPU[name].Microseconds())/float64(r.Events))
 		}
-		fmt.Fprintf(&b, "%-10s %8d %22s %22s %24s %18s %16s\n", name, len(s),
+		fmt.Fprintf(&b, "%-10s %8d %22s %22s %24s %18s %22s\n", name, len(s),
 			span(growthResources[0]), span(growthResources[1]), span(growthResources[2]), span(growthResources[3]), perEvent)
 	}
 	return strings.TrimRight(b.String(), "\n")
