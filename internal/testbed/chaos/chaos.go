@@ -26,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/mod/sumdb/note"
@@ -257,66 +258,25 @@ func Run(ctx context.Context, st *localstack.Stack, o Options) (Report, error) {
 			fmt.Fprintf(o.Log, "chaos: "+format+"\n", args...)
 		}
 	}
-	dir, err := os.MkdirTemp("", "aegis-chaos-")
+	r, err := newRig(ctx, st, "chaos", o.Aegis)
 	if err != nil {
 		return rep, err
 	}
-	defer os.RemoveAll(dir)
-	if o.Aegis == "" {
-		if o.Aegis, err = BuildAegis(ctx, dir); err != nil {
-			return rep, err
-		}
-	}
-	chain := localstack.Name("chaos")
-	names := struct{ bucket, table, topic, sealed, group string }{
-		st.Bucket("chaos"), localstack.Name("chaos"), localstack.Name("decisions"), localstack.Name("sealed"), localstack.Name("indexers")}
-	skey, vkey, err := note.GenerateKey(rand.Reader, "aegis-"+chain)
-	if err != nil {
-		return rep, err
-	}
-	keyFile, pubFile := filepath.Join(dir, "chain.key"), filepath.Join(dir, "chain.pub")
-	if err := os.WriteFile(keyFile, []byte(skey+"\n"), 0o600); err != nil {
-		return rep, err
-	}
-	if err := os.WriteFile(pubFile, []byte(vkey+"\n"), 0o644); err != nil {
-		return rep, err
-	}
-	s3c, err := st.S3(ctx)
-	if err != nil {
-		return rep, err
-	}
-	db, err := st.DynamoDB(ctx)
-	if err != nil {
-		return rep, err
-	}
-	if err := localstack.CreateLockedBucket(ctx, s3c, names.bucket); err != nil {
-		return rep, err
-	}
-	if err := layout.EnsureTable(ctx, db, names.table); err != nil {
-		return rep, err
-	}
+	defer r.close()
+	chain, names, vkey, s3c, db := r.chain, r.names, r.vkey, r.s3c, r.db
 	cl, err := kgo.NewClient(kgo.SeedBrokers(st.KafkaAddr))
 	if err != nil {
 		return rep, err
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl) // describes the indexer group after each indexer kill
-	err = topics.EnsureSingle(ctx, cl, names.topic)
-	if err == nil {
-		_, err = topics.Ensure(ctx, cl, names.sealed, 6)
-	}
-	if err != nil {
-		return rep, err
-	}
-	env := append(append(os.Environ(), st.Env()...),
-		"AEGIS_CHAIN="+chain, "AEGIS_BUCKET="+names.bucket, "AEGIS_TABLE="+names.table,
-		"AEGIS_TOPIC="+names.topic, "AEGIS_SEALED_TOPIC="+names.sealed, "AEGIS_VERIFIER_KEY_FILE="+pubFile, "AEGIS_LOG_LEVEL=warn")
-	sealer := &Proc{Name: "sealer", Env: env, Log: o.ProcessLog, Args: []string{o.Aegis, "sealer", "--signer-key-file", keyFile,
+	env := r.env
+	sealer := &Proc{Name: "sealer", Env: env, Log: o.ProcessLog, Args: []string{r.aegis, "sealer", "--signer-key-file", r.keyFile,
 		"--identity", "chaos-sealer", "--batch-max-age", "200ms", "--retention", "24h"}}
 	var indexers []*Proc
 	for i := range 2 {
 		indexers = append(indexers, &Proc{Name: fmt.Sprintf("indexer-%d", i), Env: env, Log: o.ProcessLog,
-			Args: []string{o.Aegis, "indexer", "--group", names.group, "--identity", indexerIdentity(i)}})
+			Args: []string{r.aegis, "indexer", "--group", names.group, "--identity", indexerIdentity(i)}})
 	}
 	for _, p := range append([]*Proc{sealer}, indexers...) {
 		if err := p.Start(); err != nil {
@@ -450,6 +410,79 @@ func Run(ctx context.Context, st *localstack.Stack, o Options) (Report, error) {
 	}
 	return rep, nil
 }
+
+// rig is what a run of the pipeline's processes stands on: a folder, the
+// aegis binary, a chain and its checkpoint keys, a bucket with Object
+// Lock, a table, the decisions and sealed topics, and the environment
+// every process is given.
+type rig struct {
+	dir, aegis       string
+	chain, vkey      string
+	keyFile, pubFile string
+	names            struct{ bucket, table, topic, sealed, group string }
+	s3c              *s3.Client
+	db               *dynamodb.Client
+	env              []string
+}
+
+// newRig makes a rig on st for a run called name (aegis: the binary to
+// run, built into the rig's folder when empty); close removes the folder.
+func newRig(ctx context.Context, st *localstack.Stack, name, aegis string) (*rig, error) {
+	dir, err := os.MkdirTemp("", "aegis-"+name+"-")
+	if err != nil {
+		return nil, err
+	}
+	r := &rig{dir: dir, aegis: aegis, chain: localstack.Name(name)}
+	fail := func(err error) (*rig, error) { r.close(); return nil, err }
+	if r.aegis == "" {
+		if r.aegis, err = BuildAegis(ctx, dir); err != nil {
+			return fail(err)
+		}
+	}
+	r.names.bucket, r.names.table, r.names.topic, r.names.sealed, r.names.group =
+		st.Bucket(name), localstack.Name(name), localstack.Name("decisions"), localstack.Name("sealed"), localstack.Name("indexers")
+	skey, vkey, err := note.GenerateKey(rand.Reader, "aegis-"+r.chain)
+	if err != nil {
+		return fail(err)
+	}
+	r.vkey, r.keyFile, r.pubFile = vkey, filepath.Join(dir, "chain.key"), filepath.Join(dir, "chain.pub")
+	if err := os.WriteFile(r.keyFile, []byte(skey+"\n"), 0o600); err != nil {
+		return fail(err)
+	}
+	if err := os.WriteFile(r.pubFile, []byte(vkey+"\n"), 0o644); err != nil {
+		return fail(err)
+	}
+	if r.s3c, err = st.S3(ctx); err != nil {
+		return fail(err)
+	}
+	if r.db, err = st.DynamoDB(ctx); err != nil {
+		return fail(err)
+	}
+	if err := localstack.CreateLockedBucket(ctx, r.s3c, r.names.bucket); err != nil {
+		return fail(err)
+	}
+	if err := layout.EnsureTable(ctx, r.db, r.names.table); err != nil {
+		return fail(err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(st.KafkaAddr))
+	if err != nil {
+		return fail(err)
+	}
+	err = topics.EnsureSingle(ctx, cl, r.names.topic)
+	if err == nil {
+		_, err = topics.Ensure(ctx, cl, r.names.sealed, 6)
+	}
+	cl.Close()
+	if err != nil {
+		return fail(err)
+	}
+	r.env = append(append(os.Environ(), st.Env()...),
+		"AEGIS_CHAIN="+r.chain, "AEGIS_BUCKET="+r.names.bucket, "AEGIS_TABLE="+r.names.table,
+		"AEGIS_TOPIC="+r.names.topic, "AEGIS_SEALED_TOPIC="+r.names.sealed, "AEGIS_VERIFIER_KEY_FILE="+r.pubFile, "AEGIS_LOG_LEVEL=warn")
+	return r, nil
+}
+
+func (r *rig) close() { os.RemoveAll(r.dir) }
 
 // indexerIdentity is the --identity of the harness's indexer i.
 func indexerIdentity(i int) string { return fmt.Sprintf("indexer-%d", i) }

@@ -22,12 +22,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
-	"golang.org/x/mod/sumdb/note"
-
 	"github.com/aegisai/audit/archive"
-	"github.com/aegisai/audit/indexer/layout"
-	"github.com/aegisai/audit/internal/platform/topics"
 	"github.com/aegisai/audit/internal/testbed/localstack"
 	"github.com/aegisai/audit/replayer"
 	"github.com/aegisai/audit/shared"
@@ -358,60 +353,18 @@ func Soak(ctx context.Context, st *localstack.Stack, o SoakOptions) (SoakReport,
 			fmt.Fprintf(o.Log, "soak: "+format+"\n", args...)
 		}
 	}
-	dir, err := os.MkdirTemp("", "aegis-soak-")
+	r, err := newRig(ctx, st, "soak", o.Aegis)
 	if err != nil {
 		return rep, err
 	}
-	defer os.RemoveAll(dir)
-	if o.Aegis == "" {
-		if o.Aegis, err = BuildAegis(ctx, dir); err != nil {
-			return rep, err
-		}
-	}
-	chain := localstack.Name("soak")
-	bucket, table, topic, sealed, group := st.Bucket("soak"), localstack.Name("soak"), localstack.Name("decisions"), localstack.Name("sealed"), localstack.Name("indexers")
-	skey, vkey, err := note.GenerateKey(rand.Reader, "aegis-"+chain)
-	if err != nil {
-		return rep, err
-	}
-	keyFile, pubFile, tokenFile := filepath.Join(dir, "chain.key"), filepath.Join(dir, "chain.pub"), filepath.Join(dir, "tokens")
+	defer r.close()
+	chain, bucket, table, group, vkey, s3c, db, env := r.chain, r.names.bucket, r.names.table, r.names.group, r.vkey, r.s3c, r.db, r.env
+	tokenFile := filepath.Join(r.dir, "tokens")
 	recordToken, readToken := randomToken(), randomToken()
-	for name, text := range map[string]string{keyFile: skey + "\n", pubFile: vkey + "\n",
-		tokenFile: fmt.Sprintf("soak-load %s %s record\nsoak-reader %s %s read\n", recordToken, chain, readToken, chain)} {
-		if err := os.WriteFile(name, []byte(text), 0o600); err != nil {
-			return rep, err
-		}
-	}
-	s3c, err := st.S3(ctx)
-	if err != nil {
+	tokens := fmt.Sprintf("soak-load %s %s record\nsoak-reader %s %s read\n", recordToken, chain, readToken, chain)
+	if err := os.WriteFile(tokenFile, []byte(tokens), 0o600); err != nil {
 		return rep, err
 	}
-	db, err := st.DynamoDB(ctx)
-	if err != nil {
-		return rep, err
-	}
-	if err := localstack.CreateLockedBucket(ctx, s3c, bucket); err != nil {
-		return rep, err
-	}
-	if err := layout.EnsureTable(ctx, db, table); err != nil {
-		return rep, err
-	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(st.KafkaAddr))
-	if err != nil {
-		return rep, err
-	}
-	err = topics.EnsureSingle(ctx, cl, topic)
-	if err == nil {
-		_, err = topics.Ensure(ctx, cl, sealed, 6)
-	}
-	cl.Close()
-	if err != nil {
-		return rep, err
-	}
-
-	env := append(append(os.Environ(), st.Env()...),
-		"AEGIS_CHAIN="+chain, "AEGIS_BUCKET="+bucket, "AEGIS_TABLE="+table,
-		"AEGIS_TOPIC="+topic, "AEGIS_SEALED_TOPIC="+sealed, "AEGIS_VERIFIER_KEY_FILE="+pubFile, "AEGIS_LOG_LEVEL=warn")
 	addrs := map[string]string{} // name: its /metrics address
 	procs := map[string]*Proc{}
 	port := func() (string, error) {
@@ -430,10 +383,10 @@ func Soak(ctx context.Context, st *localstack.Stack, o SoakOptions) (SoakReport,
 		return rep, err
 	}
 	args := map[string][]string{
-		"sealer":    {"sealer", "--signer-key-file", keyFile, "--identity", "soak-sealer", "--batch-max-age", "200ms", "--retention", "24h"},
+		"sealer":    {"sealer", "--signer-key-file", r.keyFile, "--identity", "soak-sealer", "--batch-max-age", "200ms", "--retention", "24h"},
 		"indexer-0": {"indexer", "--group", group, "--identity", "indexer-0"},
 		"indexer-1": {"indexer", "--group", group, "--identity", "indexer-1"},
-		"ingest":    {"ingest", "--tokens-file", tokenFile, "--listen", ingestAddr, "--spool-dir", filepath.Join(dir, "spool")},
+		"ingest":    {"ingest", "--tokens-file", tokenFile, "--listen", ingestAddr, "--spool-dir", filepath.Join(r.dir, "spool")},
 		"query":     {"query", "--token-file", tokenFile, "--addr", queryAddr},
 	}
 	for _, name := range soakProcs {
@@ -442,7 +395,7 @@ func Soak(ctx context.Context, st *localstack.Stack, o SoakOptions) (SoakReport,
 			return rep, err
 		}
 		addrs[name] = addr
-		p := &Proc{Name: name, Env: env, Log: o.ProcessLog, Args: append(append([]string{o.Aegis}, args[name]...), "--metrics-addr", addr)}
+		p := &Proc{Name: name, Env: env, Log: o.ProcessLog, Args: append(append([]string{r.aegis}, args[name]...), "--metrics-addr", addr)}
 		if err := p.Start(); err != nil {
 			return rep, err
 		}
