@@ -84,6 +84,13 @@ type SoakReport struct {
 	// was indexed.
 	Reads  map[int]int
 	Unread int
+	// States counts the decisions read back through query once everything
+	// was indexed (a sample: every overridden one up to 200, and 300 spread
+	// over the run), and WrongStates lists those whose answer was not the
+	// one the load made: its own id, ALLOW with no override, or BLOCK with
+	// the one override answered 201.
+	States      int
+	WrongStates []string
 	// Verify is the chain's verification ("OK ..." or the failure).
 	Verify string
 	// Samples are each process's samples, by name; Unsampled counts the
@@ -221,6 +228,9 @@ func (r SoakReport) Failed() string {
 			bad = append(bad, fmt.Sprintf("query answered %d %d times", code, n))
 		}
 	}
+	if len(r.WrongStates) > 0 {
+		bad = append(bad, fmt.Sprintf("%d of %d decisions read back wrong, first %s", len(r.WrongStates), r.States, r.WrongStates[0]))
+	}
 	if r.Unread > 0 {
 		bad = append(bad, fmt.Sprintf("%d reads answered 404 still not found once everything was indexed", r.Unread))
 	}
@@ -255,7 +265,8 @@ func (r SoakReport) String() string {
 		fmt.Fprintf(&b, "load: %d decisions sent in %s (%.0f a second of the %d asked), %d skipped with 64 in flight\n",
 			r.Sent, r.Load.Round(time.Second), float64(r.Sent)/secs, r.Rate, r.Skipped)
 	}
-	fmt.Fprintf(&b, "ingest answers %s, no answer %d; query answers %s\n", codes(r.Answers), r.Refused, codes(r.Reads))
+	fmt.Fprintf(&b, "ingest answers %s, no answer %d; query answers %s; decisions read back at the end %d, wrong %d\n",
+		codes(r.Answers), r.Refused, codes(r.Reads), r.States, len(r.WrongStates))
 	fmt.Fprintf(&b, "events answered 201 %d, sealed %d, duplicated %d; sealed without a 201 %d; decisions %d, indexed %d, sealed twice %d\nverify: %s\n",
 		r.Events, r.Sealed, r.Duplicated, r.Unacknowledged, r.Decisions, r.Indexed, r.DuplicatedDecisions, r.Verify)
 	fmt.Fprintf(&b, "%-10s %8s %22s %22s %24s %18s %22s\n", "process", "samples", "goroutines", "open files", "heap in use MiB (low)", "RSS MiB (median)", "CPU (core, µs/event)")
@@ -411,7 +422,7 @@ func Soak(ctx context.Context, st *localstack.Stack, o SoakOptions) (SoakReport,
 
 	var l load
 	l.ingest, l.query, l.record, l.read, l.chain = "http://"+ingestAddr, "http://"+queryAddr, recordToken, readToken, chain
-	l.answers, l.reads, l.events, l.notFound = map[int]int{}, map[int]int{}, map[string]bool{}, map[string]bool{}
+	l.answers, l.reads, l.events, l.notFound, l.overridden = map[int]int{}, map[int]int{}, map[string]bool{}, map[string]bool{}, map[string]bool{}
 	l.lag = 10 * time.Second
 	l.keep = &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	l.fresh = &http.Client{Timeout: time.Minute, Transport: &http.Transport{DisableKeepAlives: true}}
@@ -509,6 +520,7 @@ func Soak(ctx context.Context, st *localstack.Stack, o SoakOptions) (SoakReport,
 	// A 404 was let pass as an index lagging behind: now that it has
 	// caught up, what answered 404 must be found.
 	rep.Unread = l.reread(ctx)
+	rep.States, rep.WrongStates = l.checkStates(ctx)
 	for _, name := range soakProcs {
 		if procs[name].exited() {
 			rep.Exited = append(rep.Exited, name)
@@ -534,6 +546,8 @@ type load struct {
 	decisions []string        // decision ids answered 201
 	answered  []time.Time     // when each of decisions was answered
 	notFound  map[string]bool // query paths answered 404
+	// overridden are the decisions whose override was answered 201.
+	overridden map[string]bool
 }
 
 // send posts rate decisions a second to ingest until ctx ends, at most 64
@@ -588,8 +602,12 @@ func (l *load) decide(i int64) {
 	if !l.post(client, path, token, body, true) || i%10 != 1 {
 		return
 	}
-	l.post(l.keep, "/v1/overrides", l.record, fmt.Sprintf(`{"environment":%q,"override":{"decision_id":%q,"reviewer_id":"soak-analyst",`+
-		`"new_action":"BLOCK","reason":"soak override %d"}}`, l.chain, id, i), false)
+	if l.post(l.keep, "/v1/overrides", l.record, fmt.Sprintf(`{"environment":%q,"override":{"decision_id":%q,"reviewer_id":"soak-analyst",`+
+		`"new_action":"BLOCK","reason":"soak override %d"}}`, l.chain, id, i), false) {
+		l.mu.Lock()
+		l.overridden[id] = true
+		l.mu.Unlock()
+	}
 }
 
 // post sends one event and records the answer; it reports a 201.
@@ -716,6 +734,64 @@ func (l *load) reread(ctx context.Context) int {
 		}
 	}
 	return unread
+}
+
+// checkStates reads decisions back through query once everything is
+// indexed and returns how many it read and what was wrong with each that
+// was not what the load made of it (the loss counts see a decision
+// indexed, not what the index says of it).
+func (l *load) checkStates(ctx context.Context) (int, []string) {
+	l.mu.Lock()
+	var ids []string
+	for id := range l.overridden {
+		if len(ids) == 200 {
+			break
+		}
+		ids = append(ids, id)
+	}
+	for i := 0; i < len(l.decisions); i += max(1, len(l.decisions)/300) {
+		ids = append(ids, l.decisions[i])
+	}
+	want := map[string]bool{} // id: overridden
+	for _, id := range ids {
+		want[id] = l.overridden[id]
+	}
+	l.mu.Unlock()
+	var wrong []string
+	for id, overridden := range want {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, l.query+"/v1/decisions/"+id, nil)
+		if err != nil {
+			return len(want), append(wrong, err.Error())
+		}
+		req.Header.Set("Authorization", "Bearer "+l.read)
+		var got struct {
+			DecisionID    string            `json:"decision_id"`
+			Action        string            `json:"action"`
+			CurrentAction string            `json:"current_action"`
+			Overrides     []json.RawMessage `json:"overrides"`
+		}
+		res, err := l.keep.Do(req)
+		if err == nil {
+			if res.StatusCode != http.StatusOK {
+				err = fmt.Errorf("answered %s", res.Status)
+			} else {
+				err = json.NewDecoder(res.Body).Decode(&got)
+			}
+			res.Body.Close()
+		}
+		wantAction, wantOverrides := "ALLOW", 0
+		if overridden {
+			wantAction, wantOverrides = "BLOCK", 1
+		}
+		switch {
+		case err != nil:
+			wrong = append(wrong, fmt.Sprintf("%s: %v", id, err))
+		case got.DecisionID != id || got.Action != "ALLOW" || got.CurrentAction != wantAction || len(got.Overrides) != wantOverrides:
+			wrong = append(wrong, fmt.Sprintf("%s: decision %s, action %s, current %s, %d overrides; want current %s and %d overrides",
+				id, got.DecisionID, got.Action, got.CurrentAction, len(got.Overrides), wantAction, wantOverrides))
+		}
+	}
+	return len(want), wrong
 }
 
 // chainCount is what countEvents found in the chain.
