@@ -39,6 +39,9 @@ type ProveConfig struct {
 	// after it was sealed (the bundle is as good: the checkpoint's
 	// signature covers what it holds; aegis verify reports the key).
 	Warn func(string)
+	// fromReceipt: the refs come from a receipt (VerifyReceipt), not from
+	// the index, which a ref S3 does not bear out then says nothing of.
+	fromReceipt bool
 }
 
 // ErrUnsigned means an entry is in S3 but no checkpoint signs its object
@@ -93,7 +96,11 @@ func Prove(ctx context.Context, cfg ProveConfig, decisionID string, refs []Entry
 			ref := refs[n]
 			i := ref.Line - 1
 			if i < 0 || i >= len(o.entries) || o.entries[i].Seq != ref.Seq {
-				return nil, rep, fmt.Errorf("prove %s: %s has no seq %d at line %d: the index is out of date (run aegis index check)", decisionID, ref.Object, ref.Seq, ref.Line)
+				hint := "the index is out of date (run aegis index check)"
+				if cfg.fromReceipt {
+					hint = "the receipt does not match what S3 holds"
+				}
+				return nil, rep, fmt.Errorf("prove %s: %s has no seq %d at line %d: %s", decisionID, ref.Object, ref.Seq, ref.Line, hint)
 			}
 			b.Items[n] = shared.BundleItem{Object: key, Line: bytes.Clone(o.lines[i]), Index: uint64(i), Size: uint64(len(o.entries)),
 				Path: shared.InclusionProof(leaves, i), Checkpoint: o.note}

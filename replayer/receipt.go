@@ -29,6 +29,7 @@ func VerifyReceipt(ctx context.Context, cfg ProveConfig, r *shared.Receipt) ([]b
 	if cfg.Chain != r.Chain {
 		return nil, rep, fmt.Errorf("receipt of chain %q, verifying chain %q", r.Chain, cfg.Chain)
 	}
+	cfg.fromReceipt = true
 	bundle, rep, err := Prove(ctx, cfg, r.DecisionID, []EntryRef{{Seq: r.Seq, Object: r.Object, Line: r.Line}})
 	if err != nil {
 		return nil, rep, fmt.Errorf("receipt of event %s: %w", r.EventID, err)
