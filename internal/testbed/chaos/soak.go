@@ -91,6 +91,12 @@ type SoakReport struct {
 	// the one override answered 201.
 	States      int
 	WrongStates []string
+	// Receipts counts the Sealed-mode answers 201, and BadReceipts lists
+	// those whose receipt S3 does not bear out (replayer.VerifyReceipt:
+	// the entry at its object and line, under a checkpoint at its seq,
+	// signed with the chain's key) or that had none.
+	Receipts    int
+	BadReceipts []string
 	// Verify is the chain's verification ("OK ..." or the failure).
 	Verify string
 	// Samples are each process's samples, by name; Unsampled counts the
@@ -228,6 +234,9 @@ func (r SoakReport) Failed() string {
 			bad = append(bad, fmt.Sprintf("query answered %d %d times", code, n))
 		}
 	}
+	if len(r.BadReceipts) > 0 {
+		bad = append(bad, fmt.Sprintf("%d of %d sealed receipts do not verify, first %s", len(r.BadReceipts), r.Receipts, r.BadReceipts[0]))
+	}
 	if len(r.WrongStates) > 0 {
 		bad = append(bad, fmt.Sprintf("%d of %d decisions read back wrong, first %s", len(r.WrongStates), r.States, r.WrongStates[0]))
 	}
@@ -265,8 +274,8 @@ func (r SoakReport) String() string {
 		fmt.Fprintf(&b, "load: %d decisions sent in %s (%.0f a second of the %d asked), %d skipped with 64 in flight\n",
 			r.Sent, r.Load.Round(time.Second), float64(r.Sent)/secs, r.Rate, r.Skipped)
 	}
-	fmt.Fprintf(&b, "ingest answers %s, no answer %d; query answers %s; decisions read back at the end %d, wrong %d\n",
-		codes(r.Answers), r.Refused, codes(r.Reads), r.States, len(r.WrongStates))
+	fmt.Fprintf(&b, "ingest answers %s, no answer %d; query answers %s; decisions read back at the end %d, wrong %d; sealed receipts %d, not verified %d\n",
+		codes(r.Answers), r.Refused, codes(r.Reads), r.States, len(r.WrongStates), r.Receipts, len(r.BadReceipts))
 	fmt.Fprintf(&b, "events answered 201 %d, sealed %d, duplicated %d; sealed without a 201 %d; decisions %d, indexed %d, sealed twice %d\nverify: %s\n",
 		r.Events, r.Sealed, r.Duplicated, r.Unacknowledged, r.Decisions, r.Indexed, r.DuplicatedDecisions, r.Verify)
 	fmt.Fprintf(&b, "%-10s %8s %22s %22s %24s %18s %22s\n", "process", "samples", "goroutines", "open files", "heap in use MiB (low)", "RSS MiB (median)", "CPU (core, µs/event)")
@@ -521,6 +530,7 @@ func Soak(ctx context.Context, st *localstack.Stack, o SoakOptions) (SoakReport,
 	// caught up, what answered 404 must be found.
 	rep.Unread = l.reread(ctx)
 	rep.States, rep.WrongStates = l.checkStates(ctx)
+	rep.Receipts, rep.BadReceipts = l.checkReceipts(ctx, replayer.ProveConfig{S3: s3c, Bucket: bucket, Chain: chain, VerifierKey: vkey})
 	for _, name := range soakProcs {
 		if procs[name].exited() {
 			rep.Exited = append(rep.Exited, name)
@@ -548,6 +558,9 @@ type load struct {
 	notFound  map[string]bool // query paths answered 404
 	// overridden are the decisions whose override was answered 201.
 	overridden map[string]bool
+	// receipts are the receipts of the requests answered 201 in Sealed
+	// mode.
+	receipts []shared.Receipt
 }
 
 // send posts rate decisions a second to ingest until ctx ends, at most 64
@@ -625,7 +638,8 @@ func (l *load) post(client *http.Client, path, token, body string, decision bool
 	}
 	defer res.Body.Close()
 	var ans struct {
-		EventID string `json:"event_id"`
+		EventID string          `json:"event_id"`
+		Receipt *shared.Receipt `json:"receipt"`
 	}
 	data, _ := io.ReadAll(res.Body)
 	l.mu.Lock()
@@ -635,6 +649,13 @@ func (l *load) post(client *http.Client, path, token, body string, decision bool
 		return false
 	}
 	l.events[ans.EventID] = true
+	if strings.Contains(path, "durability=sealed") {
+		// Kept even without a receipt: checkReceipts says so.
+		if ans.Receipt == nil {
+			ans.Receipt = &shared.Receipt{EventID: ans.EventID}
+		}
+		l.receipts = append(l.receipts, *ans.Receipt)
+	}
 	if decision {
 		var d struct {
 			Decision struct {
@@ -734,6 +755,24 @@ func (l *load) reread(ctx context.Context) int {
 		}
 	}
 	return unread
+}
+
+// checkReceipts verifies every Sealed-mode receipt against S3.
+func (l *load) checkReceipts(ctx context.Context, cfg replayer.ProveConfig) (int, []string) {
+	l.mu.Lock()
+	receipts := append([]shared.Receipt(nil), l.receipts...)
+	l.mu.Unlock()
+	var bad []string
+	for _, r := range receipts {
+		if r.Durability != shared.DurabilitySealed {
+			bad = append(bad, fmt.Sprintf("event %s: answered 201 in Sealed mode with durability %q", r.EventID, r.Durability))
+			continue
+		}
+		if _, _, err := replayer.VerifyReceipt(ctx, cfg, &r); err != nil {
+			bad = append(bad, err.Error())
+		}
+	}
+	return len(receipts), bad
 }
 
 // checkStates reads decisions back through query once everything is

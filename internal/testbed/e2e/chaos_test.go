@@ -50,7 +50,7 @@ func TestSoakShort(t *testing.T) {
 	if bad := rep.Failed(); bad != "" {
 		t.Fatal(bad)
 	}
-	if rep.Answers[201] == 0 || rep.Answers[400] == 0 || rep.Answers[401] == 0 || rep.Reads[200] == 0 || rep.States == 0 {
+	if rep.Answers[201] == 0 || rep.Answers[400] == 0 || rep.Answers[401] == 0 || rep.Reads[200] == 0 || rep.States == 0 || rep.Receipts == 0 {
 		t.Fatalf("the load did not reach every answer it asks for: ingest %v, query %v", rep.Answers, rep.Reads)
 	}
 }
