@@ -920,6 +920,11 @@ func freeBytes(dir string) (uint64, error) {
 	return fs.Bavail * uint64(fs.Bsize), nil
 }
 
+// scrapeClient reads /metrics and /readyz: a process that takes 10 s to
+// answer either is counted as not sampled (a failure of the soak), not
+// waited on until the run's end.
+var scrapeClient = &http.Client{Timeout: 10 * time.Second}
+
 // scrape reads the resources of a process from its Prometheus text.
 func scrape(ctx context.Context, url string) (Resources, error) {
 	var r Resources
@@ -927,7 +932,7 @@ func scrape(ctx context.Context, url string) (Resources, error) {
 	if err != nil {
 		return r, err
 	}
-	res, err := http.DefaultClient.Do(req)
+	res, err := scrapeClient.Do(req)
 	if err != nil {
 		return r, err
 	}
@@ -966,7 +971,7 @@ func waitReady(ctx context.Context, url string, limit time.Duration) error {
 		if err != nil {
 			return err
 		}
-		res, err := http.DefaultClient.Do(req)
+		res, err := scrapeClient.Do(req)
 		if err == nil {
 			res.Body.Close()
 			if res.StatusCode == http.StatusOK {
