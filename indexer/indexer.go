@@ -273,7 +273,8 @@ func (ix *Indexer) Run(ctx context.Context) error {
 	lagCtx, stopLag := context.WithCancel(ctx)
 	defer stopLag()
 	go ix.watchLag(lagCtx, kadm.NewClient(admin))
-	ix.log.Info("indexer running", zap.String("group", ix.cfg.Group), zap.String("topic", ix.cfg.SealedTopic), zap.String("table", ix.cfg.Table))
+	ix.log.Info("indexer running", zap.String("group", ix.cfg.Group), zap.String("topic", ix.cfg.SealedTopic), zap.String("table", ix.cfg.Table),
+		zap.Int("workers", ix.cfg.Workers))
 	// A stop asked for (ctx) is clean: what was indexed and not committed
 	// is redelivered to the next owner and re-applied idempotently.
 	stopped := func() error {

@@ -218,6 +218,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var group string
 	var indexerSession time.Duration
 	var indexerIdentity string
+	var indexerWorkers int
 	indexCmd := &cobra.Command{
 		Use:   "indexer",
 		Short: "Index the sealed topic into DynamoDB (run as many as the sealed topic has partitions)",
@@ -231,7 +232,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 				return err
 			}
 			ix, err := indexer.New(ctx, indexer.Config{Brokers: c.brokers, KafkaOptions: kafka, SealedTopic: c.sealed, DynamoDB: db, Table: c.table,
-				Group: group, CreateTable: createTable, Logger: log, Metrics: c.registry, SessionTimeout: indexerSession, Identity: indexerIdentity})
+				Group: group, CreateTable: createTable, Logger: log, Metrics: c.registry, SessionTimeout: indexerSession, Identity: indexerIdentity,
+				Workers: indexerWorkers})
 			if err != nil {
 				return err
 			}
@@ -357,6 +359,7 @@ checkpoints cannot be seen from S3 alone, but fails against a kept one.`,
 	indexCmd.Flags().StringVar(&group, "group", "aegis-indexer", "consumer group shared by the indexers of one table")
 	indexCmd.Flags().StringVar(&indexerIdentity, "identity", "", "this indexer among the group's indexers, unique to each running indexer (a pod name; a host name only with one indexer on the host; AEGIS_IDENTITY also sets the sealer's); a restart with the same identity takes its partitions back at once (default: none, the restart waits for the session timeout)")
 	indexCmd.Flags().DurationVar(&indexerSession, "session-timeout", 0, "how long the group waits for a silent indexer before giving its partitions to the others (default 45s; brokers must allow it)")
+	indexCmd.Flags().IntVar(&indexerWorkers, "workers", 8, "DynamoDB calls each partition's batch makes at once (decisions indexed in parallel); raise it when DynamoDB's round trip, not its capacity, is what limits indexing")
 	indexCmd.Flags().BoolVar(&createTable, "create-table", false, "create a missing table with its indexes (development); without it a missing table stops the indexer")
 
 	var keyName, outPrefix string

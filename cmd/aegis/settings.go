@@ -231,7 +231,7 @@ var fieldFlags = map[string]string{
 	"SignerKey": "signer-key-file", "NextSignerKey": "next-signer-key-file", "VerifierKey": "verifier-key-file",
 	"BatchMaxRecords": "batch-max-records", "BatchMaxBytes": "batch-max-bytes", "BatchMaxAge": "batch-max-age",
 	"Retention": "retention", "From": "from", "To": "to", "Type": "type",
-	"KeysInMemory": "keys-in-memory", "TempDir": "temp-dir",
+	"KeysInMemory": "keys-in-memory", "TempDir": "temp-dir", "Workers": "workers",
 }
 
 // renameFields returns err with each *setting.Error naming the flag of cmd
