@@ -19,7 +19,7 @@ export GOTOOLCHAIN
 VERSITYGW := bin/versitygw
 DYNALITE  := devstack/dynalite/node_modules/dynalite/cli.js
 
-.PHONY: all tools browser run explore test test-containers test-external docs compose-check up down bench chaos soak test-interleavings vulncheck fuzz build vet fmt clean-data
+.PHONY: all tools browser run explore test test-containers test-external docs compose-check alert-check up down bench chaos soak test-interleavings vulncheck fuzz build vet fmt clean-data
 
 all: build
 
@@ -64,11 +64,17 @@ test: tools browser
 	$(GO) test -race -count=1 -timeout 15m ./...
 	python3 testdata/vectors/check_vectors.py testdata/vectors/*.json testdata/independent/*.json
 	cd devstack && $(GO) test -count=1 ./composecheck
+	cd devstack/alertcheck && $(GO) test -count=1 ./...
 
 ## compose-check: validate docker-compose.yml without a Docker engine
 compose-check: build
 	cd devstack && $(GO) build -o ../bin/composecheck ./composecheck
 	bin/composecheck -aegis bin/aegis docker-compose.yml
+
+## alert-check: load deploy/prometheus/aegis-alerts.yml with Prometheus's
+## rule parser, check its metrics against the code, evaluate each alert
+alert-check:
+	cd devstack/alertcheck && $(GO) test -count=1 -v -run 'TestRepositoryAlertRules|TestAlertsFireWhenTheyShould' ./...
 
 ## up / down: the production-shaped stack of docker-compose.yml (needs a
 ## Docker engine). up creates the checkpoint keys and a .env with random
