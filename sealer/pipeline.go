@@ -305,7 +305,7 @@ func (s *Sealer) run(ctx context.Context, sess *kgo.GroupTransactSession) error 
 				end = p.LastStableOffset
 			}
 			if p.Topic == s.cfg.Topic && end >= 0 {
-				s.m.lag.Set(float64(max(end-(s.Head().Offset+1), 0)))
+				s.setTopicEnd(end)
 			}
 		})
 		if refused != nil {

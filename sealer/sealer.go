@@ -95,6 +95,10 @@ type Sealer struct {
 
 	mu   sync.Mutex
 	head shared.Head
+	// topicEnd is where the decisions topic ended (committed records)
+	// at the last fetch that said, -1 before one: the lag metric is
+	// topicEnd past the head, set again whenever either moves.
+	topicEnd int64
 
 	// pending (written under mu, by the Run goroutine only) holds entries sealed in S3 whose offsets are not committed yet,
 	// by Kafka offset: records polled again after an aborted transaction or
@@ -154,8 +158,8 @@ func New(ctx context.Context, cfg Config) (*Sealer, error) {
 		store:   &archive.Store{S3: cfg.S3, Bucket: cfg.Bucket, Prefix: cfg.Prefix},
 		log:     cfg.Logger.With(zap.String("chain", cfg.Chain)),
 		m:       newMetrics(cfg.Metrics, cfg.Chain),
-		pending: map[int64]*sealedRef{},
-		ready:   make(chan struct{}),
+		pending: map[int64]*sealedRef{}, topicEnd: -1,
+		ready: make(chan struct{}),
 	}
 	s.health.log = s.log
 	return s, nil
@@ -171,8 +175,28 @@ func (s *Sealer) Head() shared.Head {
 func (s *Sealer) setHead(h shared.Head) {
 	s.mu.Lock()
 	s.head = h
+	s.setLag()
 	s.mu.Unlock()
 	s.m.headSeq.Set(float64(h.Seq))
+}
+
+// setTopicEnd records where the decisions topic ends, as a fetch said.
+func (s *Sealer) setTopicEnd(end int64) {
+	s.mu.Lock()
+	s.topicEnd = end
+	s.setLag()
+	s.mu.Unlock()
+}
+
+// setLag sets the lag metric: records on the topic past the sealed head.
+// It is set when the head moves too, not only at fetches: a caught-up
+// sealer's last fetch held the records it then sealed, and no fetch
+// answers while nothing new comes, so a lag read at fetches alone stayed
+// at that fetch's count on an idle chain. Callers hold mu.
+func (s *Sealer) setLag() {
+	if s.topicEnd >= 0 {
+		s.m.lag.Set(float64(max(s.topicEnd-(s.head.Offset+1), 0)))
+	}
 }
 
 // Uncommitted is how many sealed entries wait for their Kafka commit.

@@ -69,6 +69,12 @@ func TestS3OutageDelaysButLosesNothing(t *testing.T) {
 	if err := p.WaitHead(ctx, uint64(len(w.Events))); err != nil {
 		t.Fatal(err)
 	}
+	// Caught up, and nothing new comes: nothing waits, and the metric
+	// says so (it kept the count of the last fetch, whose records were
+	// then sealed, and an alert on it paged on idle chains).
+	if lag := metricValue(t, p, "aegis_sealer_lag_records", ""); lag != 0 {
+		t.Fatalf("aegis_sealer_lag_records %v with every record sealed, want 0", lag)
+	}
 	if err := p.WaitIndexed(ctx); err != nil {
 		t.Fatal(err)
 	}
