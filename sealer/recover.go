@@ -54,6 +54,9 @@ func (s *Sealer) recoverHead(ctx context.Context) (*signedCheckpoints, error) {
 			break
 		}
 		cp, err := s.openCheckpoint(key, body)
+		if body == nil {
+			err = fmt.Errorf("%w: no version of it that S3 gives verifies with the trusted keys", shared.ErrBadCheckpoint)
+		}
 		if errors.Is(err, shared.ErrBadCheckpoint) {
 			unverified = append(unverified, stored{key: key, body: body, err: err})
 			continue
@@ -76,7 +79,19 @@ func (s *Sealer) recoverHead(ctx context.Context) (*signedCheckpoints, error) {
 		}
 		still := unverified[:0]
 		for _, u := range unverified {
+			if u.body == nil {
+				// No version verified with the keyset before the
+				// hand-over; read the versions again with the one after
+				// it (the new key's checkpoints were reported as forged
+				// on every restart that followed a hand-over).
+				if u.body, err = s.readSignedCheckpoint(ctx, u.key); err != nil {
+					return nil, err
+				}
+			}
 			cp, err := s.openCheckpoint(u.key, u.body)
+			if u.body == nil {
+				err = fmt.Errorf("%w: no version of it that S3 gives verifies with the trusted keys", shared.ErrBadCheckpoint)
+			}
 			if err != nil {
 				u.err = err
 				still = append(still, u)
@@ -154,22 +169,34 @@ func (h *signedCheckpoints) next(ctx context.Context) (key string, body []byte, 
 	if err != nil || !ok {
 		return "", nil, false, err
 	}
-	// The sealed version: someone with write access to the bucket can put
-	// a version of their own over a checkpoint (garbage, or one S3 will
-	// not give); read as current, the walk fell back to an older
-	// checkpoint and the sealer stopped on a chain fork at the next
-	// batch's key, for as long as that version is locked.
-	obj, err := h.s.getSealed(ctx, key, func(obj *archive.Object) error {
-		_, err := h.s.openCheckpoint(key, obj.Body)
-		return err
-	})
-	if errors.Is(err, archive.ErrUnreadable) || errors.Is(err, shared.ErrBadCheckpoint) {
-		return key, nil, true, nil // judged by at as a checkpoint that does not verify
-	}
+	body, err = h.s.readSignedCheckpoint(ctx, key)
 	if err != nil {
 		return "", nil, false, err
 	}
-	return key, obj.Body, true, nil
+	return key, body, true, nil
+}
+
+// readSignedCheckpoint reads the version of the checkpoint at key that
+// verifies with the keyset held now; nil when none does (judged by the
+// caller as a checkpoint that does not verify).
+//
+// The sealed version: someone with write access to the bucket can put a
+// version of their own over a checkpoint (garbage, or one S3 will not
+// give); read as current, the walk fell back to an older checkpoint and
+// the sealer stopped on a chain fork at the next batch's key, for as long
+// as that version is locked.
+func (s *Sealer) readSignedCheckpoint(ctx context.Context, key string) ([]byte, error) {
+	obj, err := s.getSealed(ctx, key, func(obj *archive.Object) error {
+		_, err := s.openCheckpoint(key, obj.Body)
+		return err
+	})
+	if errors.Is(err, archive.ErrUnreadable) || errors.Is(err, shared.ErrBadCheckpoint) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return obj.Body, nil
 }
 
 // at returns the i-th newest checkpoint that verifies (ok false: there are
