@@ -24,8 +24,14 @@ type DiscoverConfig struct {
 	// From and To bound the Kafka timestamps (source.timestamp) of the
 	// entries found: From <= t < To (required, From before To).
 	From, To time.Time
-	// UserID, SessionID, DecisionID, if set, keep only events about them
-	// (a decision's overrides are about its decision id).
+	// UserID, SessionID, DecisionID, if set, keep only events about them.
+	// A decision's overrides are about its decision id; with UserID or
+	// SessionID, the overrides found of the decisions they matched earlier
+	// in the range are kept too (an override names its decision, not the
+	// user or session: what a reviewer or the fail-safe made of the
+	// user's decisions). Overrides of a decision sealed before From are
+	// not: start the range before the decision. The decision ids matched
+	// are held in memory (about 100 bytes each).
 	UserID, SessionID, DecisionID string
 	// RecordedBy, if set, keeps only events whose recorded_by is exactly
 	// it (docs/FORMAT.md section 4): what one credential recorded, for
@@ -243,6 +249,10 @@ func Discover(ctx context.Context, cfg DiscoverConfig, emit func(Found) error) (
 		return rep, err
 	}
 	seq := newSequence(store, cfg, trusted)
+	var decided map[string]bool // the decision ids UserID or SessionID matched
+	if cfg.UserID != "" || cfg.SessionID != "" {
+		decided = map[string]bool{}
+	}
 	err = fetchStream(ctx, objects.next, cfg.Parallelism, func(ctx context.Context, ref archive.BatchRef) (*discovered, error) {
 		return readDiscovered(ctx, store, cfg, trusted, ref)
 	}, func(ref archive.BatchRef, d *discovered) error {
@@ -261,7 +271,7 @@ func Discover(ctx context.Context, cfg DiscoverConfig, emit func(Found) error) (
 			rep.Unsigned += uint64(len(d.entries))
 		}
 		for i, e := range d.entries {
-			if !cfg.matches(e) {
+			if !cfg.matches(e, decided) {
 				continue
 			}
 			rep.Matched++
@@ -277,7 +287,10 @@ func Discover(ctx context.Context, cfg DiscoverConfig, emit func(Found) error) (
 	return rep, listingChanged(err, "discovery", "discover")
 }
 
-func (c *DiscoverConfig) matches(e *shared.Entry) bool {
+// matches reports whether e is one Discover keeps. decided holds the
+// decision ids a UserID or SessionID filter matched so far (nil without
+// one): a decision matched is added, an override of one is kept.
+func (c *DiscoverConfig) matches(e *shared.Entry, decided map[string]bool) bool {
 	if ts := e.Source.Timestamp; ts.Before(c.From) || !ts.Before(c.To) {
 		return false
 	}
@@ -298,10 +311,14 @@ func (c *DiscoverConfig) matches(e *shared.Entry) bool {
 		return false
 	}
 	if c.UserID != "" || c.SessionID != "" {
+		if env.Override != nil {
+			return decided[env.Override.DecisionID]
+		}
 		d := env.Decision
 		if d == nil || c.UserID != "" && d.UserID != c.UserID || c.SessionID != "" && d.SessionID != c.SessionID {
 			return false
 		}
+		decided[d.DecisionID] = true
 	}
 	return true
 }

@@ -117,3 +117,69 @@ func TestDiscoverFindsExactlyTheRange(t *testing.T) {
 		t.Fatalf("invalid entries: %d, %v", n, err)
 	}
 }
+
+// An access request by user (GDPR Art. 15) gets what was made of the
+// user's decisions too: the overrides in the range of the decisions the
+// filter matched earlier in it. An override names its decision, not the
+// user, so discover --user had left out every human review and fail-safe
+// escalation of them (found by an operator's trial). An override of
+// another user's decision, or of one decided before the range, is not
+// kept.
+func TestDiscoverByUserFindsTheOverridesOfTheUsersDecisions(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	p := startPipeline(t, pipeline.Config{Indexers: -1, Sealer: func(c *sealer.Config) { c.BatchMaxRecords = 3 }})
+	<-p.Sealer.Ready()
+	base := mustTime(t, "2027-05-10T08:00:00Z")
+	decision := func(n int, user, session string) string {
+		return fmt.Sprintf(`{"type":"decision","event_id":"evt-d%d","environment":%q,"occurred_at":"2027-05-10T08:00:00Z","decision":{"decision_id":"dec-%d","action":"ALLOW","confidence_score":0.5,"policy_version":"p","user_id":%q,"session_id":%q}}`,
+			n, p.Cfg.Chain, n, user, session)
+	}
+	override := func(n, of int) string {
+		return fmt.Sprintf(`{"type":"override","event_id":"evt-o%d","environment":%q,"occurred_at":"2027-05-10T08:00:00Z","override":{"decision_id":"dec-%d","reviewer_id":"analyst-7","new_action":"BLOCK","reason":"review"}}`,
+			n, p.Cfg.Chain, of)
+	}
+	// Seq order: dec-1 (u1, before the range), dec-2 (u1), dec-3 (u2),
+	// overrides of dec-1, dec-2, dec-3, dec-4 (u1, not yet decided), then
+	// dec-4 (u1), and another override of dec-2 past the range's end.
+	events := []string{decision(1, "u1", "s1"), decision(2, "u1", "s1"), decision(3, "u2", "s1"),
+		override(1, 1), override(2, 2), override(3, 3), override(4, 4), decision(4, "u1", "s2"), override(5, 2)}
+	var recs []rawRecord
+	for i, e := range events {
+		recs = append(recs, rawRecord{e, base.Add(time.Duration(i) * time.Minute).UnixMilli()})
+	}
+	publishAt(t, p.Cfg.Topic, recs...)
+	if err := p.WaitHead(ctx, uint64(len(events))); err != nil {
+		t.Fatal(err)
+	}
+	from, to := base.Add(time.Minute), base.Add(8*time.Minute) // dec-2 to dec-4
+	for _, tc := range []struct {
+		user, session string
+		want          string
+	}{
+		{"u1", "", "[evt-d2 evt-o2 evt-d4]"},
+		{"u2", "", "[evt-d3 evt-o3]"},
+		{"", "s1", "[evt-d2 evt-d3 evt-o2 evt-o3]"},
+		{"u1", "s2", "[evt-d4]"},
+		{"nobody", "", "[]"},
+	} {
+		t.Run(tc.user+"/"+tc.session, func(t *testing.T) {
+			var got []string
+			_, err := replayer.Discover(ctx, replayer.DiscoverConfig{S3: p.S3, Bucket: p.Cfg.Bucket, Chain: p.Cfg.Chain, VerifierKey: p.Cfg.VerifierKey,
+				From: from, To: to, UserID: tc.user, SessionID: tc.session}, func(f replayer.Found) error {
+				env, err := f.Entry.Envelope()
+				if err != nil {
+					return err
+				}
+				got = append(got, env.EventID)
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(got) != tc.want {
+				t.Fatalf("found %v, want %s", got, tc.want)
+			}
+		})
+	}
+}
