@@ -214,11 +214,18 @@ func TestProveAndVerifyProof(t *testing.T) {
 		!strings.Contains(out, "not that no other override exists") {
 		t.Fatalf("verify-proof: exit %d: %s (want the entries, and what a proof cannot show)", code, out)
 	}
-	// discover finds the same user's decisions straight from S3.
+	// discover finds the same user's decisions straight from S3, and the
+	// overrides of them (each follows its decision).
 	user := w.Decisions[0].Decision.UserID
-	want := 0
+	want, theirs := 0, map[string]bool{}
 	for _, d := range w.Decisions {
 		if d.Decision.UserID == user {
+			want++
+			theirs[d.Decision.DecisionID] = true
+		}
+	}
+	for _, o := range w.Overrides {
+		if theirs[o.Override.DecisionID] {
 			want++
 		}
 	}
