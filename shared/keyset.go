@@ -234,7 +234,8 @@ func (ks Keyset) Open(msg []byte) (Checkpoint, error) {
 	id := SignedBy(msg)
 	r, ok := ks.byID(id)
 	if !ok {
-		return Checkpoint{}, fmt.Errorf("%w: signed by key %s, which the keyset does not trust (%s)", ErrBadCheckpoint, id, ks.IDs())
+		return Checkpoint{}, fmt.Errorf("%w: signed by key %s, which the keyset does not trust (%s): a forgery, or a key rotated to after "+
+			"this keyset was given (aegis verify names a hand-over and prints the keyset that trusts it)", ErrBadCheckpoint, id, ks.IDs())
 	}
 	cp, err := OpenCheckpoint(msg, r.Key)
 	if err != nil {
