@@ -349,6 +349,17 @@ func (v *LogVerifier) Object(key string, entries []*Entry) error {
 			Reason: fmt.Sprintf("chain broken: seq %d was read already, the chain is at seq %d from %s: two objects hold seq %d and at most one is the sealer's (the checkpoints name it)",
 				first.Seq, head.Seq, v.latest.key, first.Seq)}
 	}
+	if head := v.chainV.Head(); len(v.latest.entries) > 0 && first.Seq > head.Seq+1 {
+		// Where an object begins past the next seq, the objects between
+		// are missing: say so, rather than only blame this one.
+		missing := fmt.Sprintf("seq %d", head.Seq+1)
+		if first.Seq > head.Seq+2 {
+			missing = fmt.Sprintf("seqs %d to %d", head.Seq+1, first.Seq-1)
+		}
+		return &Failure{Key: key, Line: 1, Seq: first.Seq, HasSeq: true, Err: ErrChainBroken,
+			Reason: fmt.Sprintf("chain broken: seq %d follows seq %d (%s): no object in the bucket holds %s: one was removed from the storage, or this object does not continue the chain",
+				first.Seq, head.Seq, v.latest.key, missing)}
+	}
 	v.latest = latestObject{key: key, entries: entries, offsets: v.latest.offsets[:0]}
 	for i, e := range entries {
 		if err := v.chainV.Add(e); err != nil {

@@ -92,6 +92,13 @@ func TestReadersRefuseAHiddenObject(t *testing.T) {
 			t.Fatal(err)
 		}
 		refuse(victim, replayer.ErrMissingObject)
+		// verify, which reads the whole chain, fails at the object after
+		// it (as the Python reference does) and says what is missing, not
+		// only that the next one does not follow (operator trial).
+		_, err := p.Verify(ctx)
+		if want := "no object in the bucket holds seq"; err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("verify: %v; want %q", err, want)
+		}
 	}
 }
 
