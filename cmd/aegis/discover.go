@@ -24,7 +24,8 @@ import (
 func (c *common) discoverCommand() *cobra.Command {
 	var from, to, env, user, session, decision, recordedBy, typ string
 	var asJSON bool
-	cmd := &cobra.Command{
+	var cmd *cobra.Command // its summary names its filters (filtersNamed)
+	cmd = &cobra.Command{
 		Use:         "discover --from T --to T",
 		Annotations: map[string]string{jsonLines: "true"},
 		Short:       "List the entries of a time range straight from S3, verified, reading only that range's days",
@@ -34,7 +35,8 @@ reading only the day prefixes of the range, and verifying every object read
 or a date (YYYY-MM-DD, midnight UTC). Output is JSON Lines, one
 {"seq","object","line","signed","entry"} per entry, or a table on a terminal.
 The days' listing is read as their objects are: memory does not grow with
-the range.`,
+the range. Entries are written as they are verified: when discover fails
+(exit 1) after writing some, those are not the whole answer.`,
 		RunE: c.run(func(ctx context.Context, _ *zap.Logger) error {
 			vkey, s3c, err := c.archive(ctx)
 			if err != nil {
@@ -58,8 +60,9 @@ the range.`,
 				fmt.Fprintln(tw, "SEQ\tKAFKA TIME\tTYPE\tDECISION\tRECORDED BY\tWHAT\tSIGNED\tOBJECT:LINE")
 			}
 			enc := json.NewEncoder(c.stdout)
-			rows := 0
+			rows, written := 0, 0
 			rep, err := replayer.Discover(ctx, cfg, func(f replayer.Found) error {
+				written++
 				if table {
 					what, by := summary(f.Entry)
 					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%v\t%s:%d\n", f.Entry.Seq, shared.FormatTime(f.Entry.Source.Timestamp), f.Entry.Type,
@@ -83,11 +86,14 @@ the range.`,
 			if errors.Is(err, replayer.ErrNoChain) {
 				return fmt.Errorf("%w in bucket %s under prefix %s: check --chain (AEGIS_CHAIN) or --env, --bucket and --prefix", err, c.bucket, c.prefix)
 			}
+			if err != nil && written > 0 {
+				return fmt.Errorf("%w (the %d entries written before this are not the whole answer)", err, written)
+			}
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(c.stderr, "%d entries matched, %d read and verified in %d objects of %d days; %d unsigned\n",
-				rep.Matched, rep.Entries, rep.Objects, rep.Days, rep.Unsigned)
+			fmt.Fprintf(c.stderr, "%d entries matched%s, %d read and verified in %d objects of %d days; %d unsigned\n",
+				rep.Matched, filtersNamed(cmd), rep.Entries, rep.Objects, rep.Days, rep.Unsigned)
 			if rep.Matched == 0 && recordedBy != "" && !strings.Contains(recordedBy, ":") {
 				fmt.Fprintf(c.stderr, "hint: --recorded-by matches the whole value; aegis ingest writes token:<name> (--recorded-by token:%s)\n", recordedBy)
 			}
@@ -187,4 +193,26 @@ func isTerminal(w io.Writer) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// filtersNamed names the filters of discover that are set, and which
+// variable set those not given on the command line: a variable exported
+// for another command (AEGIS_USER) filters silently otherwise.
+func filtersNamed(cmd *cobra.Command) string {
+	var set []string
+	for _, name := range []string{"user", "session", "decision", "recorded-by", "type"} {
+		f := cmd.Flags().Lookup(name)
+		if f == nil || f.Value.String() == "" {
+			continue
+		}
+		s := fmt.Sprintf("--%s %s", name, shown.String(f.Value.String()))
+		if v, ok := os.LookupEnv("AEGIS_" + envName(name)); ok && v == f.Value.String() {
+			s += " (AEGIS_" + envName(name) + " is set)"
+		}
+		set = append(set, s)
+	}
+	if len(set) == 0 {
+		return ""
+	}
+	return " " + strings.Join(set, ", ")
 }

@@ -232,9 +232,18 @@ func TestProveAndVerifyProof(t *testing.T) {
 	now := time.Now().UTC()
 	code, out = aegis(t, "discover", "--from", now.Add(-time.Hour).Format(time.RFC3339), "--to", now.Add(time.Hour).Format(time.RFC3339),
 		"--user", user, "--chain", p.Cfg.Chain, "--bucket", p.Cfg.Bucket, "--s3-endpoint", stack.S3Endpoint, "--verifier-key-file", pub)
-	if got := strings.Count(out, `"signed":true`); code != 0 || got != want {
-		t.Fatalf("discover --user %s: exit %d, %d entries, want %d: %s", user, code, got, want, out)
+	if got := strings.Count(out, `"signed":true`); code != 0 || got != want || !strings.Contains(out, "entries matched --user "+user+",") {
+		t.Fatalf("discover --user %s: exit %d, %d entries, want %d, and the filter named in the summary: %s", user, code, got, want, out)
 	}
+	// A variable exported for another command filters too, and the
+	// summary says where the filter came from.
+	t.Setenv("AEGIS_USER", user)
+	code, out = aegis(t, "discover", "--from", now.Add(-time.Hour).Format(time.RFC3339), "--to", now.Add(time.Hour).Format(time.RFC3339),
+		"--chain", p.Cfg.Chain, "--bucket", p.Cfg.Bucket, "--s3-endpoint", stack.S3Endpoint, "--verifier-key-file", pub)
+	if got := strings.Count(out, `"signed":true`); code != 0 || got != want || !strings.Contains(out, "--user "+user+" (AEGIS_USER is set)") {
+		t.Fatalf("discover with AEGIS_USER: exit %d, %d entries, want %d, and the variable named: %s", code, got, want, out)
+	}
+	os.Unsetenv("AEGIS_USER")
 
 	edited := writeFile(t, "edited.json", strings.TrimSuffix(strings.Replace(string(raw), `"size":`, `"size":1`, 1), "\n"))
 	if code, out := aegis(t, "verify-proof", edited, "--verifier-key-file", pub); code != 1 || !strings.Contains(out, "does not verify") {
