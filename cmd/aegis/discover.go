@@ -92,8 +92,9 @@ the range. Entries are written as they are verified: when discover fails
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(c.stderr, "%d entries matched%s, %d read and verified in %d objects of %d days; %d unsigned\n",
-				rep.Matched, filtersNamed(cmd), rep.Entries, rep.Objects, rep.Days, rep.Unsigned)
+			fmt.Fprintf(c.stderr, "%s matched%s, %d read and verified in %s of %s; %d unsigned\n",
+				counted(int(rep.Matched), "entry", "entries"), filtersNamed(cmd), rep.Entries, counted(rep.Objects, "object", "objects"),
+				counted(rep.Days, "day", "days"), rep.Unsigned)
 			if rep.Matched == 0 && recordedBy != "" && !strings.Contains(recordedBy, ":") {
 				fmt.Fprintf(c.stderr, "hint: --recorded-by matches the whole value; aegis ingest writes token:<name> (--recorded-by token:%s)\n", recordedBy)
 			}

@@ -332,8 +332,11 @@ checkpoints cannot be seen from S3 alone, but fails against a kept one.`,
 				return nil
 			}
 			// The entries that are neither: the genesis and the key hand-overs.
-			other := rep.Entries - rep.Events - rep.Invalid
-			fmt.Fprintf(c.stdout, "OK chain %s: %d entries (%d events, %d invalid, %d genesis and key hand-over) in %d objects, %d checkpoints; head seq %d hash %s; signed to seq %d\n",
+			other := "the genesis"
+			if n := rep.Entries - rep.Events - rep.Invalid; n > 1 {
+				other = "the genesis and " + counted(int(n-1), "key hand-over", "key hand-overs")
+			}
+			fmt.Fprintf(c.stdout, "OK chain %s: %d entries (%d events, %d invalid, %s) in %d objects, %d checkpoints; head seq %d hash %s; signed to seq %d\n",
 				c.chain, rep.Entries, rep.Events, rep.Invalid, other, rep.Objects, rep.Checkpoints, rep.Head.Seq, rep.Head.Hash, rep.CheckpointedSeq)
 			if knownFile != "" {
 				fmt.Fprintf(c.stdout, "the chain extends the known checkpoint %s (seq %d)\n", knownFile, rep.Known.Seq)
@@ -638,4 +641,12 @@ func writeFileAtomic(path string, b []byte) error {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// counted is n with the noun's singular or plural: "1 day", "2 days".
+func counted(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
