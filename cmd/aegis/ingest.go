@@ -32,8 +32,19 @@ func (c *common) ingestCommand() *cobra.Command {
 		Use:   "ingest",
 		Short: "Serve the HTTP ingest API (POST /v1/decisions, /v1/overrides) for services not written in Go",
 		Long: `Serve the HTTP ingest API: the producer's contract over HTTP, with bearer
-tokens bound to environments (see internal/platform/httpauth for the token
-file), /healthz, /readyz, /metrics and /openapi.yaml on the same address.
+tokens bound to environments, /healthz, /readyz, /metrics and /openapi.yaml
+on the same address.
+
+The --tokens-file has a token a line, fields separated by spaces:
+<name> <token> <environments> <uses>, for example
+  loginrisk 3f9c1d0e8b7a4c2f9e1d7b6a5c4f3e2d prod,staging record
+  auditor   9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d *            read
+The name is sealed with each event the token records (recorded_by
+"token:<name>"; A-Z a-z 0-9 . _ - @ : / +, at most 128); "*" is every
+environment; uses are record, read or record,read (ingest takes record
+tokens, aegis query read ones); a token is at least 16 printable ASCII
+characters; # starts a comment. The file is read again when it changes:
+a token taken out of it is refused from then on.
 Each environment is published to its own decisions topic (aegis.decisions.<env>,
 or --topic when there is one environment). On SIGTERM it stops accepting,
 answers the requests in flight, then flushes the producers.`,

@@ -10,15 +10,14 @@ import (
 	"github.com/spf13/pflag"
 )
 
-// referenceCommand is the hidden `aegis config-reference`: docs/CONFIG.md,
+// referenceCommand is `aegis config-reference`: docs/CONFIG.md,
 // generated from the flags themselves so that it cannot drift (a test
 // compares the file with it; `make docs` rewrites it).
 func referenceCommand(root *cobra.Command) *cobra.Command {
 	return &cobra.Command{
 		Use:    "config-reference",
-		Short:  "Print docs/CONFIG.md: every setting of every command",
-		Hidden: true,
-		Args:   cobra.NoArgs,
+		Short: "Print docs/CONFIG.md: every setting of every command, with its variable and default",
+		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return writeReference(cmd.OutOrStdout(), root)
 		},
@@ -51,8 +50,8 @@ SSO, web identity and container or instance roles.
 	var cmds []*cobra.Command
 	var walk func(*cobra.Command)
 	walk = func(c *cobra.Command) {
-		if c.Name() == "help" || c.Name() == "completion" {
-			return // cobra's own
+		if c.Name() == "help" || c.Name() == "completion" || c.Name() == "config-reference" {
+			return // cobra's own, and this one (no settings)
 		}
 		if c.Runnable() && !c.Hidden {
 			cmds = append(cmds, c)
