@@ -321,6 +321,14 @@ func TestVerifyRefusesAnInsidersWrites(t *testing.T) {
 // the store and the keyset.
 func rotatedChain(t *testing.T, retiredSigns bool) (*s3mem.S3, string) {
 	t.Helper()
+	store, keyset, _ := rotatedChainSigned(t, retiredSigns)
+	return store, keyset
+}
+
+// rotatedChainSigned is rotatedChain that also returns the retired key's
+// signer, as a thief of it after the rotation holds it.
+func rotatedChainSigned(t *testing.T, retiredSigns bool) (*s3mem.S3, string, note.Signer) {
+	t.Helper()
 	gen := func(name string) (note.Signer, string) {
 		skey, vkey, err := note.GenerateKey(rand.Reader, name)
 		if err != nil {
@@ -393,7 +401,7 @@ func rotatedChain(t *testing.T, retiredSigns bool) (*s3mem.S3, string) {
 	if last := head.Seq; last != 9 {
 		t.Fatalf("chain ends at seq %d, want 9", last)
 	}
-	return store, fmt.Sprintf("%s 0 5\n%s 6 -\n", v1, v2)
+	return store, fmt.Sprintf("%s 0 5\n%s 6 -\n", v1, v2), s1
 }
 
 // Key rotation across the streamed listing: a chain whose KEY entry sits

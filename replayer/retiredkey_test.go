@@ -1,0 +1,129 @@
+package replayer_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/aegisai/audit/internal/testbed/s3mem"
+	"github.com/aegisai/audit/replayer"
+	"github.com/aegisai/audit/shared"
+)
+
+// forgeWithRetiredKey is what a thief of the retired key of rotatedChain
+// can write with write access to the bucket (but no right to delete a
+// locked version): a new version of the object of seqs 1-2 in which
+// decision d0 was BLOCK, not ALLOW, its lines linked from the genesis
+// entry as the sealed ones are, and a new version of the checkpoint of
+// seq 2 over it, signed by the retired key (trusted for seqs 0 to 5). It
+// returns the object's key.
+func forgeWithRetiredKey(t *testing.T, store *s3mem.S3, retired note.Signer) string {
+	t.Helper()
+	start := time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)
+	key := shared.BatchKey("audit", &shared.Entry{Type: shared.EntryEvent, Chain: "mem", Seq: 1,
+		Source: &shared.Source{Timestamp: start.AddDate(0, 0, 3)}})
+	sealed, _, err := shared.ParseObject(key, 1, store.Objects("audit")[key])
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := shared.Head{Chain: "mem", Hash: sealed[0].Prev, Offset: -1}
+	var entries []*shared.Entry
+	var body []byte
+	for i := range 2 {
+		raw := decisionRecord(i, 0, 0, "2026-11-01T08:00:00Z")
+		if i == 0 {
+			raw = strings.Replace(raw, `"ALLOW"`, `"BLOCK"`, 1)
+		}
+		ts := start.AddDate(0, 0, 3).Add(time.Duration(i) * time.Minute)
+		e, err := shared.SealRecord(head, shared.Source{Topic: "decisions", Offset: int64(i), Timestamp: ts}, []byte(raw), ts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, _ := e.Line()
+		body = append(append(body, l...), '\n')
+		entries = append(entries, e)
+		head = head.Next(e)
+	}
+	last := entries[len(entries)-1]
+	msg, err := shared.Checkpoint{Chain: "mem", Seq: last.Seq, Hash: last.Hash, Offset: head.Offset, Object: key,
+		Root: shared.ObjectRoot(entries), Time: start.AddDate(0, 1, 0)}.Sign(retired)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store.PutVersion("audit", key, body)
+	store.PutVersion("audit", shared.CheckpointKey("audit", "mem", last.Seq), msg)
+	return key
+}
+
+// A key stolen after its retirement signs nothing a verifier with the
+// current keyset accepts (docs/SECURITY.md section 5). Yet a new version
+// of a sealed object before the hand-over, with a new version of its
+// checkpoint signed by the retired key, passed as the object: prove (and
+// so verify-receipt, get --verify and the page, which take their bundles
+// from it) read the current version first and took any version whose
+// checkpoint a keyset key signs for its seq, and handed out a bundle of
+// the forged decision that verifies offline. The sealer writes each key
+// once, before anyone can write over it: a retired key's checkpoint now
+// counts only in the first version of its key, and the sealed versions
+// are proved, as under any other rewrite.
+func TestProveRefusesARetiredKeysSignatureOverANewVersion(t *testing.T) {
+	ctx := context.Background()
+	store, keyset, retired := rotatedChainSigned(t, false)
+	var warnings []string
+	cfg := replayer.ProveConfig{S3: store, Bucket: "audit", Chain: "mem", VerifierKey: keyset, Warn: func(w string) { warnings = append(warnings, w) }}
+	before, rep, err := replayer.Prove(ctx, cfg, "d0", []replayer.EntryRef{{Seq: 1, Line: 1,
+		Object: shared.BatchKey("audit", &shared.Entry{Type: shared.EntryEvent, Chain: "mem", Seq: 1,
+			Source: &shared.Source{Timestamp: time.Date(2026, 11, 4, 8, 0, 0, 0, time.UTC)}})}})
+	if err != nil || rep.Action != shared.ActionAllow {
+		t.Fatalf("before the forgery: %v (%s)", err, rep.Action)
+	}
+	key := forgeWithRetiredKey(t, store, retired)
+	if _, err := replayer.Verify(ctx, replayer.Config{S3: store, Bucket: "audit", Chain: "mem", VerifierKey: keyset}); err == nil {
+		t.Fatal("verify accepts the forged versions")
+	}
+	after, rep, err := replayer.Prove(ctx, cfg, "d0", []replayer.EntryRef{{Seq: 1, Object: key, Line: 1}})
+	if err != nil {
+		t.Fatalf("prove after the forgery: %v", err)
+	}
+	if rep.Action != shared.ActionAllow || !bytes.Equal(after, before) {
+		t.Fatalf("prove hands out the retired key's forgery: decision d0 %s (the sealed one is ALLOW)", rep.Action)
+	}
+	if !strings.Contains(strings.Join(warnings, "\n"), key+": the current version") {
+		t.Fatalf("warnings %q, want the object's current version named", warnings)
+	}
+	receipt := &shared.Receipt{EventID: "e0", DecisionID: "d0", Durability: shared.DurabilitySealed, Chain: "mem", Seq: 1,
+		EntryHash: rep.Entries[0].Entry.Hash.String(), Object: key, Line: 1, CheckpointSeq: 2}
+	if _, rep, err := replayer.VerifyReceipt(ctx, cfg, receipt); err != nil || rep.Action != shared.ActionAllow {
+		t.Fatalf("verify-receipt of the sealed entry after the forgery: %v (%s)", err, rep.Action)
+	}
+}
+
+// Discover reads the same way: the retired key's forgery is passed over
+// for the sealed version (before, d0 was found as BLOCK).
+func TestDiscoverRefusesARetiredKeysSignatureOverANewVersion(t *testing.T) {
+	store, keyset, retired := rotatedChainSigned(t, false)
+	forgeWithRetiredKey(t, store, retired)
+	var got []string
+	_, err := replayer.Discover(context.Background(), replayer.DiscoverConfig{S3: store, Bucket: "audit", Chain: "mem", VerifierKey: keyset,
+		From: time.Date(2026, 11, 4, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 11, 5, 0, 0, 0, 0, time.UTC), DecisionID: "d0"},
+		func(f replayer.Found) error {
+			env, err := f.Entry.Envelope()
+			if err != nil {
+				return err
+			}
+			got = append(got, string(env.Decision.Action))
+			return nil
+		})
+	var f *replayer.Failure
+	if err != nil && !errors.As(err, &f) {
+		t.Fatal(err)
+	}
+	if err != nil || len(got) != 1 || got[0] != string(shared.ActionAllow) {
+		t.Fatalf("discover after the forgery: %v, d0 found as %v (the sealed one is ALLOW)", err, got)
+	}
+}
