@@ -521,6 +521,9 @@ func readCheckpointAt(ctx context.Context, store *archive.Store, cfg DiscoverCon
 		if cp, err = trusted.Open(obj.Body); err != nil {
 			return &Failure{Key: key, Reason: err.Error(), Err: err}
 		}
+		if err := retiredSignsFirstVersion(ctx, store, trusted, key, obj, cp); err != nil {
+			return err
+		}
 		if at := shared.CheckpointKey(cfg.Prefix, cp.Chain, cp.Seq); at != key {
 			return &Failure{Key: key, Reason: fmt.Sprintf("the checkpoint of seq %d of chain %s, stored at another seq's key", cp.Seq, cp.Chain), Err: shared.ErrBadCheckpoint}
 		}

@@ -173,6 +173,9 @@ func checkSignedObject(ctx context.Context, store *archive.Store, cfg ProveConfi
 		if err != nil {
 			return &Failure{Key: cpKey, Reason: err.Error(), Err: err}
 		}
+		if err := retiredSignsFirstVersion(ctx, store, trusted, cpKey, note, cp); err != nil {
+			return err
+		}
 		if cp.Object != key || cp.Hash != last.Hash || cp.Root != shared.ObjectRoot(entries) {
 			return &Failure{Key: cpKey, Seq: cp.Seq, HasSeq: true, Reason: "checkpoint does not sign " + key + " as stored", Err: shared.ErrChainBroken}
 		}
@@ -234,6 +237,36 @@ func warnSealedVersion(warn func(string), key string, cur, obj *archive.Object) 
 		warn(fmt.Sprintf("%s: the current version (%s) is not the sealed one: it was deleted or written over after it was sealed; sealed version %s is read (aegis verify reports the key)",
 			key, archive.CurrentName(cur), obj.VersionID))
 	}
+}
+
+// ErrRetiredRewrite is wrapped when a checkpoint signed by a retired key
+// (one whose keyset range is closed) is not the first version of its key.
+var ErrRetiredRewrite = errors.New("checkpoint of a retired key in a version written after the sealed one")
+
+// retiredSignsFirstVersion refuses obj, a version of the checkpoint key
+// key that verifies as cp, when a retired key signs it and it is not the
+// key's first version. The sealer writes each key once, before anyone
+// else can write over it, so the sealed checkpoint is the first version;
+// a later one verifying is signed by whoever holds the key now. For the
+// keyset's current key that is the sealer (or an insider with its key,
+// docs/SECURITY.md section 1). A retired key may be held by a thief after
+// its retirement: its signature on a version written over a sealed
+// object and checkpoint before the hand-over must not make the forgery
+// pass (docs/SECURITY.md section 5). Readers then take the sealed
+// versions, as under any other rewrite; aegis verify reports the key.
+func retiredSignsFirstVersion(ctx context.Context, store *archive.Store, trusted shared.Keyset, key string, obj *archive.Object, cp shared.Checkpoint) error {
+	if r, ok := trusted.For(cp.Seq); !ok || r.Open {
+		return nil
+	}
+	ids, err := store.SealedVersions(ctx, key)
+	if err != nil {
+		return err
+	}
+	if len(ids) > 0 && ids[0] == obj.VersionID {
+		return nil
+	}
+	return &Failure{Key: key, Version: obj.VersionID, Seq: cp.Seq, HasSeq: true, Err: ErrRetiredRewrite,
+		Reason: fmt.Sprintf("%v: signed by the retired key %s, whose checkpoints count only as sealed, in the first version of their key", ErrRetiredRewrite, shared.SignedBy(obj.Body))}
 }
 
 func firstSeq(prefix, chain, key string) (uint64, error) {

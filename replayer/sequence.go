@@ -131,6 +131,12 @@ func signedCheckpointAfter(ctx context.Context, store *archive.Store, trusted sh
 			if err != nil || c.Chain != chain || c.Seq != at {
 				return errNotSignedHere
 			}
+			if err := retiredSignsFirstVersion(ctx, store, trusted, key, obj, c); err != nil {
+				if errors.Is(err, ErrRetiredRewrite) {
+					return errNotSignedHere
+				}
+				return err
+			}
 			cp = c
 			return nil
 		}
