@@ -2,6 +2,9 @@ package sealer
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
@@ -49,6 +52,7 @@ func TestKeySettingsAreChecked(t *testing.T) {
 		{"staged is the signer", s1, s1, v1, "NextSignerKey is the signer key"},
 		{"a public key as the staged key", s1, v2, v1, "NextSignerKey"},
 		{"a broken keyset", s1, "", v1 + " 1 -\n", "VerifierKey"},
+		{"the keyset's new key still staged", s1, s2, fmt.Sprintf("%s 0 9\n%s 10 -\n", v1, v2), ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := newKeyState(tc.signer, tc.next, tc.set)
@@ -123,5 +127,52 @@ func TestKeyChangeRequestsAreDecidedInOrder(t *testing.T) {
 	}
 	if _, err := old.signerFor(42); !errors.Is(err, ErrKeyNotHeld) {
 		t.Fatalf("the retired key for seq 42: %v", err)
+	}
+}
+
+// renamedSigner is skey's private key under another name: the same
+// Ed25519 key, another key id.
+func renamedSigner(t *testing.T, skey, name string) string {
+	t.Helper()
+	pub, err := shared.VerifierKeyOf(skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := base64.StdEncoding.DecodeString(strings.SplitN(pub.Text, "+", 3)[2])
+	h := sha256.Sum256(append([]byte(name+"\n"), raw...))
+	seed := strings.SplitN(strings.TrimPrefix(skey, "PRIVATE+KEY+"), "+", 3)[2]
+	return fmt.Sprintf("PRIVATE+KEY+%s+%08x+%s", name, binary.BigEndian.Uint32(h[:4]), seed)
+}
+
+// A staged key whose public key the keyset trusts already under another
+// name (a retired key's seed staged again as "k1b") cannot be handed over
+// to: a keyset never holds one public key twice (docs/FORMAT.md section
+// 7.4), so no keyset could verify the chain after such a KEY entry.
+// Before, decide compared key ids only and sealed the KEY entry; the
+// hand-over then failed, after the object was written, and the sealer
+// stopped at that object at every start: a chain no verifier and no
+// sealer could go past, from one record any producer may publish.
+func TestAStagedKeyTheKeysetHoldsUnderAnotherNameIsRefused(t *testing.T) {
+	s1, v1 := genKey(t, "k1")
+	s2, v2 := genKey(t, "k2")
+	keyset := fmt.Sprintf("%s 0 9\n%s 10 -\n", v1, v2)
+	again := renamedSigner(t, s1, "k1b")
+	k1b, err := shared.VerifierKeyOf(again)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := newKeyState(s2, again, keyset); err == nil || !strings.Contains(err.Error(), "NextSignerKey") {
+		t.Errorf("a sealer staging %s with the keyset %q: %v, want NextSignerKey refused", k1b.ID(), keyset, err)
+	}
+	// And in order, should a keyset come to hold it while it is staged.
+	set, err := shared.ParseKeyset(keyset)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks := &keyState{trusted: set, staged: &k1b}
+	e := prepared(t, shared.KeyChangeRequest("prod", k1b), 20)
+	ks.decide(e)
+	if e.Type == shared.EntryKey {
+		t.Fatalf("a KEY entry handing over to %s, whose public key the keyset trusts as k1 for seqs 0 to 9", k1b.ID())
 	}
 }
