@@ -64,6 +64,12 @@ func newKeyState(signerKey, nextSignerKey, keyset string) (*keyState, error) {
 			errs = append(errs, setting.Errorf("NextSignerKey", "%v", err))
 		case next.ID() == cur.ID() || bytes.Equal(next.Public, cur.Public):
 			errs = append(errs, setting.Errorf("NextSignerKey", "is the signer key (%s): stage a new key (aegis keygen)", cur.ID()))
+		case ks.trusted.Ranges != nil && ks.trusted.Knows(next) && !ks.trusted.Has(next):
+			// The keyset's own key staged (after the hand-over, before
+			// step 5 of the procedure) is fine; another name for one of
+			// its public keys, or another key under one of its ids, can
+			// never be handed over to.
+			errs = append(errs, setting.Errorf("NextSignerKey", "(%s) shares its public key or its id with a key of the keyset: a keyset never trusts a key twice (docs/FORMAT.md section 7.4), stage a new key (aegis keygen)", next.ID()))
 		default:
 			ks.staged = &next
 		}
@@ -129,6 +135,8 @@ func (ks *keyState) decide(e *shared.Entry) {
 		why = "it is not the key this sealer has staged, " + ks.staged.ID()
 	case set.Has(*ks.staged):
 		why = "the chain's checkpoints are handed over to it already"
+	case set.Knows(*ks.staged):
+		why = "the keyset holds its public key already, under another name: a keyset never trusts a key twice"
 	case !last.Open:
 		why = "the keyset retires its last key " + last.Key.ID() + ": nothing to hand over from"
 	default:

@@ -208,13 +208,21 @@ func (ks Keyset) HandOver(last uint64, next VerifierKey) (Keyset, error) {
 		return ks, fmt.Errorf("%w: the keyset's last key %s is retired at seq %d: no key to hand over from", ErrBadKey, cur.Key.ID(), cur.To)
 	case last < cur.From:
 		return ks, fmt.Errorf("%w: a hand-over at seq %d is before the current key %s's first seq %d", ErrBadKey, last, cur.Key.ID(), cur.From)
-	case ks.Has(next) || ks.hasPublic(next.Public):
+	case ks.Knows(next):
 		return ks, fmt.Errorf("%w: key %s is in the keyset already: a retired key is never trusted again", ErrBadKey, next.ID())
 	}
 	out := Keyset{Ranges: append([]KeyRange(nil), ks.Ranges...)}
 	out.Ranges[len(out.Ranges)-1].Open, out.Ranges[len(out.Ranges)-1].To = false, last
 	out.Ranges = append(out.Ranges, KeyRange{Key: next, From: last + 1, Open: true})
 	return out, nil
+}
+
+// Knows reports whether k's id or its public key is in the keyset: a key
+// the keyset cannot trust next, since no key appears in it twice
+// (docs/FORMAT.md section 7.4).
+func (ks Keyset) Knows(k VerifierKey) bool {
+	_, ok := ks.byID(k.ID())
+	return ok || ks.hasPublic(k.Public)
 }
 
 func (ks Keyset) hasPublic(pub ed25519.PublicKey) bool {
