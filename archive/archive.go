@@ -721,3 +721,14 @@ func (s *Store) SealedVersions(ctx context.Context, key string) ([]string, error
 	slices.Reverse(newestFirst)
 	return newestFirst, nil
 }
+
+// FirstVersion reports whether versionID is key's oldest version: the one
+// the sealer wrote, since it writes each key once (If-None-Match) before
+// anyone else can write over it.
+func (s *Store) FirstVersion(ctx context.Context, key, versionID string) (bool, error) {
+	ids, err := s.SealedVersions(ctx, key)
+	if err != nil {
+		return false, err
+	}
+	return len(ids) > 0 && ids[0] == versionID, nil
+}

@@ -258,12 +258,8 @@ func retiredSignsFirstVersion(ctx context.Context, store *archive.Store, trusted
 	if r, ok := trusted.For(cp.Seq); !ok || r.Open {
 		return nil
 	}
-	ids, err := store.SealedVersions(ctx, key)
-	if err != nil {
+	if first, err := store.FirstVersion(ctx, key, obj.VersionID); err != nil || first {
 		return err
-	}
-	if len(ids) > 0 && ids[0] == obj.VersionID {
-		return nil
 	}
 	return &Failure{Key: key, Version: obj.VersionID, Seq: cp.Seq, HasSeq: true, Err: ErrRetiredRewrite,
 		Reason: fmt.Sprintf("%v: signed by the retired key %s, whose checkpoints count only as sealed, in the first version of their key", ErrRetiredRewrite, shared.SignedBy(obj.Body))}

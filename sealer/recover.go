@@ -187,8 +187,11 @@ func (h *signedCheckpoints) next(ctx context.Context) (key string, body []byte, 
 // as that version is locked.
 func (s *Sealer) readSignedCheckpoint(ctx context.Context, key string) ([]byte, error) {
 	obj, err := s.getSealed(ctx, key, func(obj *archive.Object) error {
-		_, err := s.openCheckpoint(key, obj.Body)
-		return err
+		cp, err := s.openCheckpoint(key, obj.Body)
+		if err != nil {
+			return err
+		}
+		return s.retiredSignsFirstVersion(ctx, key, obj, cp)
 	})
 	if errors.Is(err, archive.ErrUnreadable) || errors.Is(err, shared.ErrBadCheckpoint) {
 		return nil, nil
@@ -322,6 +325,29 @@ func (s *Sealer) openCheckpoint(key string, body []byte) (shared.Checkpoint, err
 		return cp, fmt.Errorf("checkpoint %s: %w: signs chain %q seq %d", key, shared.ErrBadCheckpoint, cp.Chain, cp.Seq)
 	}
 	return cp, nil
+}
+
+// retiredSignsFirstVersion refuses obj, a version of the checkpoint key
+// key that verifies as cp, when a retired key (a keyset range that is
+// closed) signs it and it is not the key's first version, the one this
+// sealer or another wrote. A retired key may be stolen after its
+// retirement; its signature on a version written over a checkpoint (and
+// its object) must not give the chain a forged head. The error wraps
+// shared.ErrBadCheckpoint, so the sealed version underneath is read.
+func (s *Sealer) retiredSignsFirstVersion(ctx context.Context, key string, obj *archive.Object, cp shared.Checkpoint) error {
+	if r, ok := s.keys.keyset().For(cp.Seq); !ok || r.Open {
+		return nil
+	}
+	var first bool
+	if err := s.retry(ctx, "list the versions of "+key, func(ctx context.Context) error {
+		var err error
+		first, err = s.store.FirstVersion(ctx, key, obj.VersionID)
+		return err
+	}); err != nil || first {
+		return err
+	}
+	return fmt.Errorf("checkpoint %s version %s: %w: signed by the retired key %s, whose checkpoints count only in the first version of their key",
+		key, obj.VersionID, shared.ErrBadCheckpoint, shared.SignedBy(obj.Body))
 }
 
 // readSigned reads the batch a verified checkpoint names and checks that its
