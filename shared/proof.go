@@ -96,6 +96,12 @@ type ProvedEntry struct {
 	Checkpoint Checkpoint
 	// KeyID is "<name>+<hash>" of the key that signs Checkpoint.
 	KeyID string
+	// Retired is true when that key is retired in the keyset (its range
+	// is closed). Offline, a retired key's signature is worth what its
+	// keeping since its retirement is: whoever stole it signs bundles of
+	// any entry of its range, and they verify. Checking the entry against
+	// the chain in S3 (aegis verify-receipt, aegis verify) rules that out.
+	Retired bool
 }
 
 // ProofReport is what a verified bundle proves.
@@ -263,6 +269,9 @@ func verifyItem(v *jsonValue, chain, decisionID string, trusted Keyset) (ProvedE
 		return pe, err
 	}
 	pe.KeyID = SignedBy([]byte(note))
+	if r, ok := trusted.byID(pe.KeyID); ok {
+		pe.Retired = !r.Open
+	}
 	cp := pe.Checkpoint
 	if cp.Chain != chain || cp.Object != pe.Object {
 		return pe, fmt.Errorf("the checkpoint signs chain %q object %s, not chain %q object %s", cp.Chain, cp.Object, chain, pe.Object)

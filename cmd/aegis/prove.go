@@ -97,6 +97,12 @@ The bundle verifies offline with aegis verify-proof and the verifier key.`,
 				fmt.Fprintf(c.stdout, "  seq %d %s, %s in %s, checkpoint seq %d signed %s\n", pe.Entry.Seq, what,
 					shared.FormatTime(pe.Envelope.OccurredAt), pe.Object, pe.Checkpoint.Seq, shared.FormatTime(pe.Checkpoint.Time))
 			}
+			for _, pe := range rep.Entries {
+				if pe.Retired {
+					fmt.Fprintf(c.stdout, retiredScope, pe.KeyID)
+					break
+				}
+			}
 			fmt.Fprintln(c.stdout, proofScope)
 			return nil
 		},
@@ -145,6 +151,12 @@ which aegis verify-proof checks offline. Exit 0: the receipt holds.`,
 	receipt.Flags().StringVar(&receiptOut, "out", "", "also write the entry's evidence bundle to this file")
 	return []*cobra.Command{prove, verify, receipt}
 }
+
+// retiredScope is printed under a verified bundle with entries a retired
+// key signs (docs/FORMAT.md section 11): offline, its thief could have
+// signed them.
+const retiredScope = "  (%s, which signs entries here, is retired: a bundle signed by a retired key is worth what the key's keeping since its retirement is; " +
+	"to rule out one signed with a stolen retired key, check the entries against the chain in S3: aegis verify-receipt, aegis verify)\n"
 
 // proofScope is what a proof cannot show, printed under every verified
 // answer (docs/FORMAT.md section 11): the current state it gives is that of

@@ -1332,6 +1332,7 @@ def verify_bundle(bundle_bytes, keyset):
     if not isinstance(items, list) or not items:
         refuse("11", "entries is not a non-empty array")
     action = None
+    retired = set()                                   # signers of checkpoints whose keyset range is closed
     current = None                                    # (seq, new_action) of the highest override
     last_seq = None
     for n, it in enumerate(items, 1):
@@ -1368,6 +1369,8 @@ def verify_bundle(bundle_bytes, keyset):
             cp = verify_note_keyset(note, keyset)
             _, _, sname, blob = parse_note(note)
             last_signer = f"{sname}+{blob[:4].hex()}"
+            if any(vk[0] == sname and vk[1] == blob[:4] and last is not None for _, vk, _, last in keyset):
+                retired.add(last_signer)    # section 11: offline, worth what the retired key's keeping is
         except Refused as r:
             refuse("11 step 2", f"{w}: checkpoint refused: {r}")
         if cp["chain"] != chain:
@@ -1407,12 +1410,17 @@ def verify_bundle(bundle_bytes, keyset):
     if b["key_id"] != last_signer:
         refuse("11", f"key_id {b['key_id']} is not the signer of the last entry's checkpoint, {last_signer}")
     return {"decision_id": did, "chain": chain, "action": action,
-            "current_action": current[1] if current else action, "entries": len(items)}
+            "current_action": current[1] if current else action, "entries": len(items),
+            "retired": sorted(retired)}
 
 
 def bundle_report(r):
-    return (f"OK decision {r['decision_id']} of chain {r['chain']}: {r['action']}, "
-            f"now {r['current_action']}; {r['entries']} entries")
+    out = (f"OK decision {r['decision_id']} of chain {r['chain']}: {r['action']}, "
+           f"now {r['current_action']}; {r['entries']} entries")
+    if r.get("retired"):
+        out += (f" (signed in part by the retired key {', '.join(r['retired'])}: worth what its keeping since its "
+                "retirement is; check the entries against the chain in S3 to rule out a stolen retired key, section 11)")
+    return out
 
 
 # ---------------------------------------------------------------------------

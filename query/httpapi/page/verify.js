@@ -272,6 +272,9 @@
       throw new Error(`checkpoint of seq ${cp.seq} is signed by ${r.key.id}, which is trusted only for seqs ${r.from} to ${r.to === null ? "…" : r.to}`);
     }
     cp.keyId = r.key.id;
+    // A retired key (its range closed): offline, its signature is worth
+    // what its keeping since its retirement is (docs/FORMAT.md section 11).
+    cp.retired = r.to !== null ? `${r.key.id} is retired (trusted for seqs ${r.from} to ${r.to}): whoever stole it since could have signed this; check the entry against the chain in S3 (aegis verify-receipt) to rule that out` : "";
     return cp;
   }
 
@@ -321,7 +324,7 @@
     let cp = null;
     try {
       cp = await openCheckpoint(item.checkpoint, keyset);
-      check("checkpoint signature", true, `Ed25519 by ${cp.keyId}: seq ${cp.seq}, object ${cp.object}`);
+      check("checkpoint signature", true, `Ed25519 by ${cp.keyId}: seq ${cp.seq}, object ${cp.object}` + (cp.retired ? "; " + cp.retired : ""));
     } catch (e) { check("checkpoint signature", false, e.message); }
     if (cp) {
       check("checkpoint names the object", cp.chain === bundle.chain && cp.object === item.object, `chain ${cp.chain}, object ${cp.object}`);
