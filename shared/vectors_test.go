@@ -356,6 +356,10 @@ func keysetVectors() []Vector {
 		v("reject-keyset-one-key-with-comment", "reject", "section 7.4: a file of one key alone holds nothing else; with a comment it is a keyset file, whose key lines have three fields", "a verifier key file with a comment line above the key", "# prod, received 2026-11-29\n"+k1+"\n"),
 		v("accept-keyset-comments-indented", "accept", "", "a keyset whose comment lines start with spaces and a tab, with runs of spaces and tabs between fields", "  # chain prod\n\t# rotated at 9\n"+k1+"  0\t\t9\n"+k2+" \t 10   -\n"),
 		v("reject-keyset-trailing-comment", "reject", "section 7.4: a '#' after a key line's fields is a fourth field", "a key line followed by a comment on the same line", k1+" 0 - # the current key\n"),
+		v("reject-keyset-seq-5000-digits", "reject", "section 7.4: seqs are in [0, 2^53-1]", "a last seq of 5,000 nines (a reader that converts the digits before comparing them may fail otherwise than by refusing)",
+			k1+" 0 "+strings.Repeat("9", 5000)+"\n"),
+		v("reject-keyset-line-separator", "reject", "section 7.4: lines end at LF alone", "two key lines separated by U+2028 (a line separator to some readers, not to a keyset): one line of five fields",
+			k1+" 0 9\u2028"+k2+" 10 -\n"),
 	}
 }
 
