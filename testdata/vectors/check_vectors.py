@@ -932,12 +932,13 @@ def parse_keyset(text):
         if len(f) != 3:
             refuse("7.4", f"keyset line {n}: {len(f)} fields, not 3")
         vk = parse_verifier_key(f[0])
-        if SEQ_DEC.fullmatch(f[1]) is None or int(f[1]) > MAX_SAFE:
+        # at most 16 digits before int(): Python refuses to convert over 4,300
+        if SEQ_DEC.fullmatch(f[1]) is None or len(f[1]) > 16 or int(f[1]) > MAX_SAFE:
             refuse("7.4", f"keyset line {n}: first seq {f[1]!r}")
         first = int(f[1])
         last = None
         if f[2] != "-":
-            if SEQ_DEC.fullmatch(f[2]) is None or int(f[2]) > MAX_SAFE:
+            if SEQ_DEC.fullmatch(f[2]) is None or len(f[2]) > 16 or int(f[2]) > MAX_SAFE:
                 refuse("7.4", f"keyset line {n}: last seq {f[2]!r}")
             last = int(f[2])
             if last < first:
