@@ -3,6 +3,7 @@ package replayer_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"strings"
 	"testing"
@@ -125,5 +126,51 @@ func TestDiscoverRefusesARetiredKeysSignatureOverANewVersion(t *testing.T) {
 	}
 	if err != nil || len(got) != 1 || got[0] != string(shared.ActionAllow) {
 		t.Fatalf("discover after the forgery: %v, d0 found as %v (the sealed one is ALLOW)", err, got)
+	}
+}
+
+// Anyone with write access to the bucket, without any key, can put an
+// object after the head that ends in a KEY entry naming a key of their
+// own: it links to the head, and no checkpoint signs it (it is unsigned,
+// like any tail the sealer has not signed yet). verify fails at it, as
+// section 7.4 says; but it also printed "the keyset that would trust this
+// hand-over", the attacker's key in it, for the operator to save after
+// checking the key's id "out of band" (README's rotation steps). The
+// keyset is offered only for a hand-over that the retiring key's
+// checkpoint signs; an unsigned one is named as such.
+func TestVerifyOffersNoKeysetForAnUnsignedHandOver(t *testing.T) {
+	ctx := context.Background()
+	store, vkey := memChain(t, 2, 3)
+	rep, err := replayer.Verify(ctx, replayer.Config{S3: store, Bucket: "audit", Chain: "mem", VerifierKey: vkey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, theirs, err := note.GenerateKey(rand.Reader, "aegis-mem-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, _ := shared.ParseVerifierKey(theirs)
+	ts := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	e, err := shared.SealRecord(rep.Head, shared.Source{Topic: "decisions", Offset: rep.Head.Offset + 1, Timestamp: ts}, shared.KeyChangeRequest("mem", k), ts)
+	if err != nil || e.Type != shared.EntryKey {
+		t.Fatalf("%v %s", err, e.Type)
+	}
+	l, _ := e.Line()
+	key := shared.BatchKey("audit", e)
+	store.PutVersion("audit", key, append(l, '\n'))
+	_, err = replayer.Verify(ctx, replayer.Config{S3: store, Bucket: "audit", Chain: "mem", VerifierKey: vkey})
+	var f *replayer.Failure
+	if !errors.As(err, &f) || !errors.Is(err, shared.ErrKeyChange) || f.Key != key {
+		t.Fatalf("verify: %v, want the hand-over in %s named", err, key)
+	}
+	if f.Keyset != "" || !strings.Contains(f.Reason, "no checkpoint") {
+		t.Fatalf("verify offers the keyset %q for a hand-over no checkpoint signs (reason: %s)", f.Keyset, f.Reason)
+	}
+
+	// The signed hand-over of a keyset that predates it is offered one.
+	store, keyset := rotatedChain(t, false)
+	_, err = replayer.Verify(ctx, replayer.Config{S3: store, Bucket: "audit", Chain: "mem", VerifierKey: strings.Fields(keyset)[0]})
+	if !errors.As(err, &f) || !strings.Contains(f.Keyset, " 6 -\n") {
+		t.Fatalf("verify of a signed hand-over with the keyset before it: %v, keyset %q", err, f.Keyset)
 	}
 }
