@@ -219,6 +219,11 @@ func Verify(ctx context.Context, cfg Config) (Report, error) {
 		var f *Failure
 		if errors.As(err, &f) && f.Key == it.batch.Key {
 			f.Version = b.version
+			if f.Keyset != "" {
+				if err := offerKeyset(ctx, store, cfg, trusted, f, b.entries); err != nil {
+					return err
+				}
+			}
 		}
 		if err == nil {
 			done++
@@ -249,6 +254,30 @@ func Verify(ctx context.Context, cfg Config) (Report, error) {
 		return rep, rewrittenFailure(sv.Rewritten[0], sv.RewrittenCount)
 	}
 	return rep, err
+}
+
+// offerKeyset keeps f's offer of the keyset that would trust a hand-over
+// the verifier's keyset does not have (f.Keyset, printed by aegis verify
+// for the operator to save) only when the retiring key's checkpoint signs
+// the KEY entry: anyone with write access to the bucket can put an
+// object after the head ending in a KEY entry that names their own key,
+// and no checkpoint signs it.
+func offerKeyset(ctx context.Context, store *archive.Store, cfg Config, trusted shared.Keyset, f *Failure, entries []*shared.Entry) error {
+	e := entries[len(entries)-1]
+	cpKey := shared.CheckpointKey(store.Prefix, cfg.Chain, e.Seq)
+	obj, err := store.Get(ctx, cpKey, "")
+	if err != nil && !errors.Is(err, archive.ErrNotFound) && !errors.Is(err, archive.ErrUnreadable) {
+		return err
+	}
+	if err == nil {
+		cp, err := trusted.Open(obj.Body)
+		if err == nil && cp.Chain == cfg.Chain && cp.Seq == e.Seq && cp.Hash == e.Hash && cp.Object == f.Key {
+			return nil
+		}
+	}
+	f.Keyset = ""
+	f.Reason += fmt.Sprintf("; but no checkpoint of the retiring key signs this KEY entry (%s): anyone with write access to the bucket can write one, do not trust its key", cpKey)
+	return nil
 }
 
 // listingChanged names, as a Failure, a folder whose keys changed between
