@@ -36,8 +36,9 @@ func TestStartPassesOverARetiredKeysCheckpointWrittenOverTheHandOver(t *testing.
 	next, _ := shared.ParseVerifierKey(nextV)
 	store := s3mem.New("audit")
 	at := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
-	s, err := New(context.Background(), Config{Brokers: []string{"unused:9092"}, Chain: "unit", S3: store, Bucket: "audit",
-		SignerKey: oldS, NextSignerKey: nextS, VerifierKey: oldV, Now: func() time.Time { return at }, Topic: "decisions"})
+	cfg := Config{Brokers: []string{"unused:9092"}, Chain: "unit", S3: store, Bucket: "audit",
+		SignerKey: oldS, NextSignerKey: nextS, VerifierKey: oldV, Now: func() time.Time { return at }, Topic: "decisions"}
+	s, err := New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,6 +99,21 @@ func TestStartPassesOverARetiredKeysCheckpointWrittenOverTheHandOver(t *testing.
 	}
 	if got := s.Head(); got != sealed {
 		t.Fatalf("the start took the head %s at seq %d; the sealed one is %s (the forgery's is %s)", got.Hash, got.Seq, sealed.Hash, head.Hash)
+	}
+
+	// A sealer started with step 2's settings (the retired key's .pub as
+	// the keyset) trusts the retired key for every seq until it reads the
+	// hand-over, in the object the forged checkpoint names: once it
+	// follows it, the checkpoint is read again with the key retired.
+	restarted, err := New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := restarted.recoverHead(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := restarted.Head(); got != sealed {
+		t.Fatalf("a start with step 2's settings took the head %s at seq %d; the sealed one is %s (the forgery's is %s)", got.Hash, got.Seq, sealed.Hash, head.Hash)
 	}
 }
 
