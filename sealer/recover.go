@@ -77,6 +77,18 @@ func (s *Sealer) recoverHead(ctx context.Context) (*signedCheckpoints, error) {
 		if !followed {
 			break
 		}
+		// The checkpoint that showed the hand-over was taken while its
+		// key was trusted for every seq (a keyset from before the
+		// rotation); that key is retired at its seq now. Read it again,
+		// so that a version a thief of the retired key wrote over the
+		// sealed one is passed over for it, with its object.
+		c, err := s.rereadRetired(ctx, h.read[0])
+		if err != nil {
+			return nil, err
+		}
+		if c.cp.Hash != h.read[0].cp.Hash || c.cp.Root != h.read[0].cp.Root {
+			h.read[0], h.objects = c, nil
+		}
 		still := unverified[:0]
 		for _, u := range unverified {
 			if u.body == nil {
@@ -325,6 +337,24 @@ func (s *Sealer) openCheckpoint(key string, body []byte) (shared.Checkpoint, err
 		return cp, fmt.Errorf("checkpoint %s: %w: signs chain %q seq %d", key, shared.ErrBadCheckpoint, cp.Chain, cp.Seq)
 	}
 	return cp, nil
+}
+
+// rereadRetired reads the checkpoint at c.key again as sealed, now that
+// the keyset may retire the key that signs it: a retired key's checkpoint
+// counts only in the first version of its key (retiredSignsFirstVersion).
+func (s *Sealer) rereadRetired(ctx context.Context, c checkpointed) (checkpointed, error) {
+	var cp shared.Checkpoint
+	_, err := s.getSealed(ctx, c.key, func(obj *archive.Object) error {
+		var err error
+		if cp, err = s.openCheckpoint(c.key, obj.Body); err != nil {
+			return err
+		}
+		return s.retiredSignsFirstVersion(ctx, c.key, obj, cp)
+	})
+	if err != nil {
+		return c, fmt.Errorf("read the checkpoint of the hand-over again: %w", err)
+	}
+	return checkpointed{key: c.key, cp: cp}, nil
 }
 
 // retiredSignsFirstVersion refuses obj, a version of the checkpoint key
