@@ -174,3 +174,42 @@ func TestVerifyOffersNoKeysetForAnUnsignedHandOver(t *testing.T) {
 		t.Fatalf("verify of a signed hand-over with the keyset before it: %v, keyset %q", err, f.Keyset)
 	}
 }
+
+// The same forgery cut short: a new version of the object holding only
+// the forged seq 1, and its checkpoint at seq 1, a key no checkpoint had
+// (so a first version). The checkpoint's first version is the thief's;
+// the object's is not: a retired key's checkpoint counts only over the
+// first version of its object too.
+func TestProveRefusesARetiredKeysCheckpointAtAFreshSeqOverANewVersion(t *testing.T) {
+	ctx := context.Background()
+	store, keyset, retired := rotatedChainSigned(t, false)
+	start := time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)
+	key := shared.BatchKey("audit", &shared.Entry{Type: shared.EntryEvent, Chain: "mem", Seq: 1,
+		Source: &shared.Source{Timestamp: start.AddDate(0, 0, 3)}})
+	sealed, _, err := shared.ParseObject(key, 1, store.Objects("audit")[key])
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := start.AddDate(0, 0, 3)
+	raw := strings.Replace(decisionRecord(0, 0, 0, "2026-11-01T08:00:00Z"), `"ALLOW"`, `"BLOCK"`, 1)
+	e, err := shared.SealRecord(shared.Head{Chain: "mem", Hash: sealed[0].Prev, Offset: -1}, shared.Source{Topic: "decisions", Offset: 0, Timestamp: ts}, []byte(raw), ts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, _ := e.Line()
+	msg, err := shared.Checkpoint{Chain: "mem", Seq: 1, Hash: e.Hash, Offset: 0, Object: key,
+		Root: shared.ObjectRoot([]*shared.Entry{e}), Time: start.AddDate(0, 1, 0)}.Sign(retired)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store.PutVersion("audit", key, append(l, '\n'))
+	store.PutVersion("audit", shared.CheckpointKey("audit", "mem", 1), msg)
+	cfg := replayer.ProveConfig{S3: store, Bucket: "audit", Chain: "mem", VerifierKey: keyset}
+	_, rep, err := replayer.Prove(ctx, cfg, "d0", []replayer.EntryRef{{Seq: 1, Object: key, Line: 1}})
+	if err != nil {
+		t.Fatalf("prove after the forgery: %v", err)
+	}
+	if rep.Action != shared.ActionAllow {
+		t.Fatalf("prove hands out the retired key's forgery: decision d0 %s (the sealed one is ALLOW)", rep.Action)
+	}
+}
