@@ -212,4 +212,17 @@ func TestProveRefusesARetiredKeysCheckpointAtAFreshSeqOverANewVersion(t *testing
 	if rep.Action != shared.ActionAllow {
 		t.Fatalf("prove hands out the retired key's forgery: decision d0 %s (the sealed one is ALLOW)", rep.Action)
 	}
+	var got []string
+	_, err = replayer.Discover(ctx, replayer.DiscoverConfig{S3: store, Bucket: "audit", Chain: "mem", VerifierKey: keyset,
+		From: ts.Truncate(24 * time.Hour), To: ts.Truncate(24*time.Hour).AddDate(0, 0, 1), DecisionID: "d0"},
+		func(f replayer.Found) error {
+			env, err := f.Entry.Envelope()
+			if err == nil {
+				got = append(got, string(env.Decision.Action))
+			}
+			return err
+		})
+	if err != nil || len(got) != 1 || got[0] != string(shared.ActionAllow) {
+		t.Fatalf("discover after the forgery: %v, d0 found as %v (the sealed one is ALLOW)", err, got)
+	}
 }
