@@ -497,6 +497,13 @@ func checkDiscovered(ctx context.Context, store *archive.Store, cfg DiscoverConf
 	if cp.Object != ref.Key || cp.Hash != lastE.Hash || cp.Offset != lastE.Source.Offset || cp.Root != shared.ObjectRoot(d.entries) {
 		return fail(cpKey, 0, cp.Seq, shared.ErrBadCheckpoint, "checkpoint does not sign %s as stored (object, hash, offset or root differ)", ref.Key)
 	}
+	if err := retiredSignsFirstObject(ctx, store, trusted, ref.Key, obj, cp); err != nil {
+		var f *Failure
+		if errors.As(err, &f) {
+			return &discovered{failure: f}, nil
+		}
+		return nil, err
+	}
 	d.signed = true
 	return d, nil
 }

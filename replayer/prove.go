@@ -179,7 +179,7 @@ func checkSignedObject(ctx context.Context, store *archive.Store, cfg ProveConfi
 		if cp.Object != key || cp.Hash != last.Hash || cp.Root != shared.ObjectRoot(entries) {
 			return &Failure{Key: cpKey, Seq: cp.Seq, HasSeq: true, Reason: "checkpoint does not sign " + key + " as stored", Err: shared.ErrChainBroken}
 		}
-		return nil
+		return retiredSignsFirstObject(ctx, store, trusted, key, obj, cp)
 	})
 	if errors.Is(err, archive.ErrNotFound) {
 		return nil, fmt.Errorf("%w: %s ends at seq %d and %s does not exist", ErrUnsigned, key, last.Seq, cpKey)
@@ -255,14 +255,34 @@ var ErrRetiredRewrite = errors.New("checkpoint of a retired key in a version wri
 // pass (docs/SECURITY.md section 5). Readers then take the sealed
 // versions, as under any other rewrite; aegis verify reports the key.
 func retiredSignsFirstVersion(ctx context.Context, store *archive.Store, trusted shared.Keyset, key string, obj *archive.Object, cp shared.Checkpoint) error {
-	if r, ok := trusted.For(cp.Seq); !ok || r.Open {
-		return nil
-	}
-	if first, err := store.FirstVersion(ctx, key, obj.VersionID); err != nil || first {
+	if ok, err := notFirstUnderRetired(ctx, store, trusted, key, obj, cp); !ok || err != nil {
 		return err
 	}
 	return &Failure{Key: key, Version: obj.VersionID, Seq: cp.Seq, HasSeq: true, Err: ErrRetiredRewrite,
 		Reason: fmt.Sprintf("%v: signed by the retired key %s, whose checkpoints count only as sealed, in the first version of their key", ErrRetiredRewrite, shared.SignedBy(obj.Body))}
+}
+
+// retiredSignsFirstObject refuses obj, a version of the object key that
+// cp (a checkpoint that verifies, at a key of its own) signs, when a
+// retired key signs cp and obj is not the key's first version: a thief of
+// the retired key writing over a sealed object can sign it at a seq that
+// had no checkpoint, whose key's first version is then the thief's.
+func retiredSignsFirstObject(ctx context.Context, store *archive.Store, trusted shared.Keyset, key string, obj *archive.Object, cp shared.Checkpoint) error {
+	if ok, err := notFirstUnderRetired(ctx, store, trusted, key, obj, cp); !ok || err != nil {
+		return err
+	}
+	return &Failure{Key: key, Version: obj.VersionID, Seq: cp.Seq, HasSeq: true, Err: ErrRetiredRewrite,
+		Reason: fmt.Sprintf("%v: the object's checkpoint of seq %d is signed by a retired key, which counts only over the first version of the object", ErrRetiredRewrite, cp.Seq)}
+}
+
+// notFirstUnderRetired reports whether a retired key signs cp and obj is
+// not the first version of key.
+func notFirstUnderRetired(ctx context.Context, store *archive.Store, trusted shared.Keyset, key string, obj *archive.Object, cp shared.Checkpoint) (bool, error) {
+	if r, ok := trusted.For(cp.Seq); !ok || r.Open {
+		return false, nil
+	}
+	first, err := store.FirstVersion(ctx, key, obj.VersionID)
+	return !first && err == nil, err
 }
 
 func firstSeq(prefix, chain, key string) (uint64, error) {
