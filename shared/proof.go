@@ -99,8 +99,9 @@ type ProvedEntry struct {
 	// Retired is true when that key is retired in the keyset (its range
 	// is closed). Offline, a retired key's signature is worth what its
 	// keeping since its retirement is: whoever stole it signs bundles of
-	// any entry of its range, and they verify. Checking the entry against
-	// the chain in S3 (aegis verify-receipt, aegis verify) rules that out.
+	// any entry of its range, and they verify. Verifying the whole chain
+	// (aegis verify, which refuses forged objects) and finding the entry
+	// in it (aegis discover) rules that out.
 	Retired bool
 }
 

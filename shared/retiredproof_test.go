@@ -13,7 +13,7 @@ import (
 // 5). The report says which entries rest on a retired key (its range in
 // the keyset is closed), so that aegis verify-proof (and the page) can say
 // what such an entry is worth, and how to rule a forgery out: check it
-// against the chain in S3 (aegis verify-receipt, aegis verify).
+// against the whole chain in S3 (aegis verify).
 func TestABundleSaysWhichEntriesARetiredKeySigns(t *testing.T) {
 	raw, err := os.ReadFile("../testdata/vectors/accept-proof-key-rotated.json")
 	if err != nil {

@@ -156,7 +156,7 @@ which aegis verify-proof checks offline. Exit 0: the receipt holds.`,
 // key signs (docs/FORMAT.md section 11): offline, its thief could have
 // signed them.
 const retiredScope = "  (%s, which signs entries here, is retired: a bundle signed by a retired key is worth what the key's keeping since its retirement is; " +
-	"to rule out one signed with a stolen retired key, check the entries against the chain in S3: aegis verify-receipt, aegis verify)\n"
+	"to rule out one signed with a stolen retired key, verify the whole chain with aegis verify, which refuses forged objects, then find the entries in it with aegis discover)\n"
 
 // proofScope is what a proof cannot show, printed under every verified
 // answer (docs/FORMAT.md section 11): the current state it gives is that of

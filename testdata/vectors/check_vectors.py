@@ -1420,7 +1420,7 @@ def bundle_report(r):
            f"now {r['current_action']}; {r['entries']} entries")
     if r.get("retired"):
         out += (f" (signed in part by the retired key {', '.join(r['retired'])}: worth what its keeping since its "
-                "retirement is; check the entries against the chain in S3 to rule out a stolen retired key, section 11)")
+                "retirement is; verify the whole chain and find the entries in it to rule out a stolen retired key, section 11)")
     return out
 
 

@@ -274,7 +274,7 @@
     cp.keyId = r.key.id;
     // A retired key (its range closed): offline, its signature is worth
     // what its keeping since its retirement is (docs/FORMAT.md section 11).
-    cp.retired = r.to !== null ? `${r.key.id} is retired (trusted for seqs ${r.from} to ${r.to}): whoever stole it since could have signed this; check the entry against the chain in S3 (aegis verify-receipt) to rule that out` : "";
+    cp.retired = r.to !== null ? `${r.key.id} is retired (trusted for seqs ${r.from} to ${r.to}): whoever stole it since could have signed this; verify the whole chain (aegis verify, which refuses forged objects), then find the entry in it (aegis discover)` : "";
     return cp;
   }
 
