@@ -15,7 +15,7 @@ import (
 // compares the file with it; `make docs` rewrites it).
 func referenceCommand(root *cobra.Command) *cobra.Command {
 	return &cobra.Command{
-		Use:    "config-reference",
+		Use:   "config-reference",
 		Short: "Print docs/CONFIG.md: every setting of every command, with its variable and default",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
