@@ -99,7 +99,10 @@ func writeCommand(b *strings.Builder, c *cobra.Command) {
 			def = "`" + def + "`"
 		}
 		usage := f.Usage
-		if slices.Contains(rs.Required, f.Name) {
+		switch {
+		case slices.Contains(rs.Required, f.Name) && def != "":
+			usage = "**must not be empty** (the default serves); " + usage
+		case slices.Contains(rs.Required, f.Name):
 			usage = "**required**; " + usage
 		}
 		fmt.Fprintf(b, "| `--%s` | `AEGIS_%s` | %s | %s |\n", f.Name, envName(f.Name), def, strings.ReplaceAll(usage, "|", "\\|"))
