@@ -36,10 +36,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/plugin/kzap"
 	"go.uber.org/zap"
 
 	"github.com/aegisai/audit/indexer/layout"
+	"github.com/aegisai/audit/internal/platform/kafkaconn"
 	"github.com/aegisai/audit/internal/platform/retry"
 	"github.com/aegisai/audit/internal/platform/topics"
 	"github.com/aegisai/audit/shared"
@@ -228,7 +228,7 @@ func (ix *Indexer) Run(ctx context.Context) error {
 	} else if err := layout.CheckTable(ctx, ix.cfg.DynamoDB, ix.cfg.Table); err != nil {
 		return err
 	}
-	logger := kgo.WithLogger(kzap.New(ix.log, kzap.Level(kgo.LogLevelWarn)))
+	logger := kgo.WithLogger(kafkaconn.Logger(ix.log))
 	admin, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(ix.cfg.Brokers...), logger}, ix.cfg.KafkaOptions...)...)
 	if err != nil {
 		return fmt.Errorf("kafka client: %w", err)

@@ -38,9 +38,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/plugin/kzap"
 	"go.uber.org/zap"
 
+	"github.com/aegisai/audit/internal/platform/kafkaconn"
 	"github.com/aegisai/audit/internal/platform/topics"
 	"github.com/aegisai/audit/shared"
 )
@@ -203,7 +203,7 @@ func New(ctx context.Context, cfg Config) (*Producer, error) {
 		kgo.RecordDeliveryTimeout(max(cfg.Timeout, time.Second)), // franz-go refuses less; ctx enforces Timeout
 		kgo.ProducerLinger(time.Millisecond),
 		kgo.MaxBufferedRecords(cfg.MaxInFlight + 1000),
-		kgo.WithLogger(kzap.New(cfg.Logger, kzap.Level(kgo.LogLevelWarn))),
+		kgo.WithLogger(kafkaconn.Logger(cfg.Logger)),
 	}, cfg.Kafka...)...)
 	if err != nil {
 		return nil, fmt.Errorf("kafka client: %w", err)

@@ -43,10 +43,10 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/plugin/kzap"
 	"go.uber.org/zap"
 
 	"github.com/aegisai/audit/archive"
+	"github.com/aegisai/audit/internal/platform/kafkaconn"
 	"github.com/aegisai/audit/internal/platform/retry"
 	"github.com/aegisai/audit/internal/platform/topics"
 	"github.com/aegisai/audit/shared"
@@ -264,7 +264,7 @@ func permanent(err error) bool {
 func (s *Sealer) runSession(ctx context.Context) error {
 	opts := append(append([]kgo.Opt{
 		kgo.SeedBrokers(s.cfg.Brokers...),
-		kgo.WithLogger(kzap.New(s.log, kzap.Level(kgo.LogLevelWarn))),
+		kgo.WithLogger(kafkaconn.Logger(s.log)),
 		kgo.WithHooks(brokerHealth{&s.health}),
 	}, s.cfg.KafkaOptions...),
 		// Last, so that no KafkaOptions' client id can hide this sealer's
