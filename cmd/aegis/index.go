@@ -310,13 +310,15 @@ func partitionLine(p indexer.PartitionStatus) string {
 // warn writes a warning line to standard error (replayer.ProveConfig.Warn).
 func (c *common) warn(msg string) { fmt.Fprintln(c.stderr, "warning: "+msg) }
 
-// warnRewritten warns of keys written again after they were sealed: what
-// was read is their current versions, each verified, but someone wrote
-// over sealed keys, which verify names one by one.
+// warnRewritten warns of keys written again, or put under a delete
+// marker, after they were sealed: what was read of each is the version the
+// checkpoints sign (its current version when that one verifies, else the
+// sealed version under it), but someone wrote over sealed keys, which
+// verify names one by one.
 func warnRewritten(w io.Writer, n int, first string) {
 	if n > 0 {
-		fmt.Fprintf(w, "warning: %d sealed keys of the scope were written again after they were sealed (first: %s); "+
-			"their current versions verified, but run aegis verify: it names every one\n", n, first)
+		fmt.Fprintf(w, "warning: %d sealed keys of the scope were written again or deleted (a delete marker) after they were sealed (first: %s); "+
+			"what was read of them is the version the checkpoints sign, but run aegis verify: it names every one\n", n, first)
 	}
 }
 
