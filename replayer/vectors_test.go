@@ -26,6 +26,7 @@ type logVector struct {
 	VerifierKey     string `json:"verifier_key"`
 	Keyset          string `json:"keyset"`
 	KnownCheckpoint string `json:"known_checkpoint"`
+	Pruned          bool   `json:"pruned"`
 	Objects         []struct {
 		Key  string `json:"key"`
 		Body string `json:"body"`
@@ -36,6 +37,7 @@ type logVector struct {
 		HeadHash        string `json:"head_hash"`
 		CheckpointedSeq uint64 `json:"checkpointed_seq"`
 		Unsigned        uint64 `json:"unsigned"`
+		StartSeq        uint64 `json:"start_seq"`
 	} `json:"report"`
 }
 
@@ -97,7 +99,7 @@ func checkLogVector(t *testing.T, v logVector) {
 	} else if _, err := shared.ParseVerifierKey(v.VerifierKey); err != nil {
 		t.Fatalf("the vector's verifier_key (its text exactly, FORMAT.md 7.1): %v", err)
 	}
-	cfg := replayer.Config{S3: store, Bucket: "audit", Prefix: v.Prefix, Chain: v.Chain, VerifierKey: trust}
+	cfg := replayer.Config{S3: store, Bucket: "audit", Prefix: v.Prefix, Chain: v.Chain, VerifierKey: trust, Pruned: v.Pruned}
 	if v.KnownCheckpoint != "" {
 		cfg.KnownCheckpoint = []byte(v.KnownCheckpoint)
 	}
@@ -113,7 +115,7 @@ func checkLogVector(t *testing.T, v logVector) {
 	}
 	r := v.Report
 	if rep.Entries != r.Entries || rep.Head.Seq != r.HeadSeq || rep.Head.Hash.String() != r.HeadHash ||
-		rep.CheckpointedSeq != r.CheckpointedSeq || rep.Unsigned != r.Unsigned {
+		rep.CheckpointedSeq != r.CheckpointedSeq || rep.Unsigned != r.Unsigned || rep.StartSeq != r.StartSeq {
 		t.Fatalf("report %+v, want %+v", rep.LogReport, *r)
 	}
 }

@@ -56,6 +56,11 @@ type Config struct {
 	// KnownCheckpointName names it in messages (a file name). Default
 	// "known checkpoint".
 	KnownCheckpointName string
+	// Pruned accepts a chain whose oldest objects were deleted after their
+	// retention (docs/FORMAT.md section 6.1): without its genesis object it
+	// is verified from its lowest remaining object, and Report.StartSeq
+	// says where. Off, such a chain fails (no genesis object).
+	Pruned bool
 	// Parallelism is how many objects are fetched and parsed ahead. Default 8.
 	Parallelism int
 	// Progress, if set, is called after each object with the objects done,
@@ -174,6 +179,9 @@ func Verify(ctx context.Context, cfg Config) (Report, error) {
 		pinned = append(pinned, known.Seq)
 	}
 	lv := shared.NewLogVerifier(cfg.Prefix, cfg.Chain, trusted, pinned)
+	if cfg.Pruned {
+		lv.AllowPruned()
+	}
 	done, entries := 0, uint64(0)
 
 	// One pipeline fetches objects and checkpoints ahead, in parallel: each

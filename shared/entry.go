@@ -1077,6 +1077,24 @@ func NewChainVerifier(chain string) *ChainVerifier {
 // Head returns the last verified entry's head.
 func (v *ChainVerifier) Head() Head { return v.head }
 
+// StartAt starts the chain at e, the first entry that remains of a chain
+// whose oldest objects were deleted (docs/FORMAT.md section 6.1): e is
+// taken as the head with no link to an entry before it; Add checks every
+// entry after it as usual.
+func (v *ChainVerifier) StartAt(e *Entry) error {
+	switch {
+	case v.started:
+		return fmt.Errorf("%w: the chain started already", ErrChainBroken)
+	case e.Chain != v.head.Chain:
+		return fmt.Errorf("%w: seq %d belongs to chain %q, want %q", ErrChainBroken, e.Seq, e.Chain, v.head.Chain)
+	case e.Seq == 0 || e.Type == EntryGenesis || e.Source == nil:
+		return fmt.Errorf("%w: a pruned chain starts at a record entry after seq 0, not at seq %d (%s)", ErrChainBroken, e.Seq, e.Type)
+	}
+	v.started, v.source = true, e.Source
+	v.head = Head{Chain: e.Chain, Seq: e.Seq, Hash: e.Hash, Offset: e.Source.Offset}
+	return nil
+}
+
 // Add checks that e is the next entry of the chain.
 func (v *ChainVerifier) Add(e *Entry) error {
 	if e.Chain != v.head.Chain {

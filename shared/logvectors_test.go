@@ -383,3 +383,127 @@ func mustKeyOfSeq(t *testing.T, b *logBuilder, seq uint64) string {
 	t.Fatalf("no batch at seq %d", seq)
 	return ""
 }
+
+// prunedVectors are chains whose oldest objects were deleted after their
+// retention (section 6.1): genesis, objects of seqs 1-3 (day 27), 4-6 (28)
+// and 7-9 (29), a checkpoint for each, then deletions.
+func prunedVectors(t *testing.T) []Vector {
+	type chain struct {
+		b          *logBuilder
+		o1, o2, o3 string
+	}
+	build := func() chain {
+		b := newLogBuilder(t)
+		return chain{b, b.batch(27, 3, nil), b.batch(28, 3, nil), b.batch(29, 3, nil)}
+	}
+	cp := func(seq uint64) string { return CheckpointKey(vecPrefix, "prod", seq) }
+	gone := func(b *logBuilder, keys ...string) {
+		for _, k := range keys {
+			delete(b.objects, k)
+		}
+	}
+	vec := func(b *logBuilder, name, expect, rule, desc string, start uint64) Vector {
+		v := b.vector(name, expect, rule, desc)
+		v.Pruned = true
+		if expect == "accept" {
+			v.Report = &VectorReport{Entries: b.head.Seq - start + 1, HeadSeq: b.head.Seq, HeadHash: b.head.Hash.String(),
+				CheckpointedSeq: b.head.Seq, StartSeq: start}
+		}
+		return v
+	}
+	g := GenesisKey(vecPrefix, "prod")
+	var out []Vector
+
+	c := build()
+	gone(c.b, g, c.o1, cp(0), cp(3))
+	out = append(out, vec(c.b, "accept-log-pruned", "accept", "",
+		"the genesis, the first object and their checkpoints deleted after retention; the verifier is asked to accept a pruned chain: it starts at seq 4", 4))
+
+	c = build()
+	gone(c.b, g, c.o1, cp(0), cp(3))
+	v := vec(c.b, "reject-log-pruned-not-asked", "reject", "section 6: the genesis object exists",
+		"the chain of accept-log-pruned, but the verifier is not asked to accept a pruned chain", 4)
+	v.Pruned = false
+	out = append(out, v)
+
+	c = build()
+	gone(c.b, g, c.o1, cp(0))
+	out = append(out, vec(c.b, "accept-log-pruned-checkpoint-kept", "accept", "",
+		"the checkpoint of seq 3 remains after its object was deleted: it signs the prev of seq 4, the first entry that remains", 4))
+
+	c = build()
+	gone(c.b, g, c.o1, cp(3))
+	out = append(out, vec(c.b, "accept-log-pruned-older-checkpoint-kept", "accept", "",
+		"the checkpoint of seq 0 remains, below the seq before the start: checked as a note only", 4))
+
+	c = build()
+	gone(c.b, g, c.o1, cp(0))
+	c.b.checkpoint(Head{Chain: "prod", Seq: 3, Hash: c.b.head.Hash, Offset: 3}, c.o1)
+	out = append(out, vec(c.b, "reject-log-pruned-checkpoint-mismatch", "reject", "section 6.1: the checkpoint of s-1 signs the start's prev",
+		"a checkpoint of seq 3, signed by the trusted key, that signs another hash than the prev of seq 4", 4))
+
+	c = build()
+	gone(c.b, g, c.o1, cp(3))
+	otherS, _ := testKey("aegis-prod", "another seed")
+	other, _ := NewSigner(otherS)
+	msg, _ := Checkpoint{Chain: "prod", Seq: 0, Hash: c.b.head.Hash, Offset: -1, Object: g, Time: vecTime}.Sign(other)
+	c.b.objects[cp(0)] = string(msg)
+	out = append(out, vec(c.b, "reject-log-pruned-checkpoint-other-key", "reject", "section 6.1: checkpoints below the start pass 7.2",
+		"a checkpoint of seq 0, below the start, signed by another key under the trusted key's name", 4))
+
+	c = build()
+	gone(c.b, g, c.o2, cp(0), cp(6))
+	out = append(out, vec(c.b, "reject-log-pruned-hole", "reject", "section 6.1: a missing object after the start is a hole",
+		"the genesis and the second object deleted: the chain starts at seq 1 and seqs 4-6 are missing", 1))
+
+	c = build()
+	gone(c.b, c.o1, cp(3))
+	out = append(out, vec(c.b, "reject-log-pruned-genesis-kept", "reject", "section 6.1: with its genesis a chain is not pruned",
+		"the first object deleted while the genesis remains: a hole, not a pruned chain", 0))
+
+	c = build()
+	known := c.b.objects[cp(3)]
+	gone(c.b, g, c.o1, cp(0), cp(3))
+	v = vec(c.b, "reject-log-pruned-known-below-start", "reject", "section 6.1: a known checkpoint below the start",
+		"the auditor kept the checkpoint of seq 3, whose entry was deleted", 4)
+	v.KnownCheckpoint = known
+	out = append(out, v)
+
+	c = build()
+	known = c.b.objects[cp(6)]
+	gone(c.b, g, c.o1, cp(0), cp(3))
+	v = vec(c.b, "accept-log-pruned-known-checkpoint", "accept", "", "the chain that remains extends the checkpoint of seq 6 the auditor kept", 4)
+	v.KnownCheckpoint = known
+	out = append(out, v)
+
+	// Rotated chains (rotated: the KEY entry at seq 9 ends seqs 7-9;
+	// seqs 10-12 are signed by the second key).
+	rvec := func(b *logBuilder, name, expect, rule, desc string, start uint64, keyset string) Vector {
+		v := vec(b, name, expect, rule, desc, start)
+		v.VerifierKey, v.Keyset = "", keyset
+		return v
+	}
+	b, k, _ := rotated(t)
+	gone(b, g, mustKeyOfSeq(t, b, 1), mustKeyOfSeq(t, b, 4), k, cp(0), cp(3), cp(6), cp(9))
+	out = append(out, rvec(b, "accept-log-pruned-after-hand-over", "accept", "",
+		"the key was handed over at seq 9 and everything up to seq 9 was deleted: the keyset's boundary lies before the start, with no key entry left to match", 10, rotatedKeyset))
+
+	b, _, _ = rotated(t)
+	gone(b, g, mustKeyOfSeq(t, b, 1), mustKeyOfSeq(t, b, 4), cp(0), cp(3))
+	out = append(out, rvec(b, "accept-log-pruned-before-hand-over", "accept", "",
+		"pruned to seq 7: the key entry at seq 9 remains and matches the keyset's boundary", 7, rotatedKeyset))
+
+	c = build()
+	gone(c.b, g, c.o1, cp(0), cp(3))
+	second, err := NewSigner(vecSignerKey2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.b.signer = second
+	c.b.checkpoint(c.b.head, c.o3) // seq 9, by the key the keyset trusts from seq 8
+	v = vec(c.b, "reject-log-pruned-keyset-boundary-missing", "reject", "section 7.4 with 6.1: a boundary at or after the start needs its key entry",
+		"the keyset hands over after seq 7, within the chain that remains, which holds no key entry (each checkpoint is signed by the key the keyset trusts for its seq)", 4)
+	v.VerifierKey, v.Keyset = "", vecVerifierKey+" 0 7\n"+vecVerifierKey2+" 8 -\n"
+	out = append(out, v)
+	return out
+}

@@ -211,6 +211,13 @@ type LogReport struct {
 	// Unsigned counts the entries after the latest checkpoint: verified
 	// links and hashes, but no signature covers them yet.
 	Unsigned uint64 `json:"unsigned"`
+	// StartSeq is the first seq that remains of a pruned chain
+	// (docs/FORMAT.md section 6.1), 0 for a chain that starts at its
+	// genesis. StartSealedAt and StartObject are its entry's sealed_at
+	// and object, for the auditor to compare with the retention.
+	StartSeq      uint64    `json:"start_seq"`
+	StartSealedAt time.Time `json:"start_sealed_at,omitzero"`
+	StartObject   string    `json:"start_object,omitempty"`
 }
 
 // LogVerifier applies docs/FORMAT.md sections 1, 6 and 7 to a chain's
@@ -233,6 +240,14 @@ type LogVerifier struct {
 	latest  latestObject
 	rep     LogReport
 	objects bool
+	// pruned: a chain whose oldest objects were deleted is accepted
+	// (AllowPruned, section 6.1). start is its first seq once it started
+	// there (0 otherwise), startPrev that entry's prev; keyBase counts
+	// the keyset's boundaries below start, whose KEY entries are gone.
+	pruned    bool
+	start     uint64
+	startPrev Hash
+	keyBase   int
 }
 
 // latestObject is the last object handed to Object.
@@ -295,6 +310,11 @@ func NewLogVerifier(prefix, chain string, trusted Keyset, pinned []uint64) *LogV
 	return v
 }
 
+// AllowPruned makes the verifier accept a chain whose oldest objects
+// were deleted (docs/FORMAT.md section 6.1): without its genesis object,
+// it starts at the first object handed to Object.
+func (v *LogVerifier) AllowPruned() { v.pruned = true }
+
 // Object checks the next object of the chain: stored at the key its first
 // entry implies (the genesis object alone, with exactly one line), every
 // entry linking to the one before.
@@ -303,10 +323,15 @@ func (v *LogVerifier) Object(key string, entries []*Entry) error {
 		return &Failure{Key: key, Reason: "empty object", Err: ErrBadEntry}
 	}
 	first := entries[0]
+	startHere := false
 	if !v.objects {
 		v.objects = true
 		if key != GenesisKey(v.prefix, v.chain) {
-			return &Failure{Key: GenesisKey(v.prefix, v.chain), Reason: "no genesis object: the chain starts at " + key, Err: ErrChainBroken}
+			if !v.pruned {
+				return &Failure{Key: GenesisKey(v.prefix, v.chain), Err: ErrChainBroken,
+					Reason: "no genesis object: the chain starts at " + key + " (if its oldest objects were deleted after their retention, verify what remains as a pruned chain: FORMAT.md section 6.1)"}
+			}
+			startHere = true
 		}
 	}
 	// Only the genesis object's key holds the genesis object: a batch that
@@ -361,8 +386,17 @@ func (v *LogVerifier) Object(key string, entries []*Entry) error {
 				first.Seq, head.Seq, v.latest.key, missing)}
 	}
 	v.latest = latestObject{key: key, entries: entries, offsets: v.latest.offsets[:0]}
+	if startHere {
+		if err := v.startAt(key, first); err != nil {
+			return err
+		}
+	}
 	for i, e := range entries {
-		if err := v.chainV.Add(e); err != nil {
+		add := v.chainV.Add
+		if startHere && i == 0 {
+			add = func(*Entry) error { return nil } // started at it
+		}
+		if err := add(e); err != nil {
 			return &Failure{Key: key, Line: i + 1, Seq: e.Seq, HasSeq: true, Reason: err.Error(), Err: err}
 		}
 		v.latest.offsets = append(v.latest.offsets, v.chainV.Head().Offset)
@@ -388,11 +422,42 @@ func (v *LogVerifier) Object(key string, entries []*Entry) error {
 	return nil
 }
 
+// startAt starts a pruned chain at first, the first entry of the object
+// at key (section 6.1).
+func (v *LogVerifier) startAt(key string, first *Entry) error {
+	if err := v.chainV.StartAt(first); err != nil {
+		return &Failure{Key: key, Line: 1, Seq: first.Seq, HasSeq: true, Reason: err.Error(), Err: err}
+	}
+	v.start, v.startPrev = first.Seq, first.Prev
+	v.rep.StartSeq, v.rep.StartSealedAt, v.rep.StartObject = first.Seq, first.SealedAt, key
+	for _, r := range v.trusted.Ranges[:len(v.trusted.Ranges)-1] {
+		if r.To < first.Seq {
+			v.keyBase++
+		}
+	}
+	return nil
+}
+
+// prunedCheckpoint checks a checkpoint of a seq below a pruned chain's
+// start: the one of the seq right before it must sign the start's prev;
+// it is not counted (it signs no entry that remains).
+func (v *LogVerifier) prunedCheckpoint(key string, cp Checkpoint) error {
+	if cp.Seq+1 == v.start && cp.Hash != v.startPrev {
+		return &Failure{Key: key, Seq: cp.Seq, HasSeq: true, Err: ErrChainBroken,
+			Reason: fmt.Sprintf("checkpoint signs hash %s at seq %d, but the first entry that remains (seq %d, %s) links to %s: they are not of one chain",
+				cp.Hash, cp.Seq, v.start, v.rep.StartObject, v.startPrev)}
+	}
+	return nil
+}
+
 // Checkpoint checks one checkpoint stored at key against the object last
 // handed to Object (the one that holds its seq): the trusted key's
 // signature, the key it is stored at, and that it signs the last entry of
 // the object it names, with that entry's hash, Kafka offset and the
-// object's Merkle root.
+// object's Merkle root. Of a pruned chain (AllowPruned), a checkpoint of a
+// seq below its start, handed after its first object (the order of the
+// keys' seqs puts it there: no object holds its seq), is checked as
+// section 6.1 says.
 func (v *LogVerifier) Checkpoint(key string, msg []byte) (Checkpoint, error) {
 	cp, err := v.open(key, msg)
 	if err != nil {
@@ -401,6 +466,9 @@ func (v *LogVerifier) Checkpoint(key string, msg []byte) (Checkpoint, error) {
 	if want := CheckpointKey(v.prefix, v.chain, cp.Seq); want != key {
 		return cp, &Failure{Key: key, Seq: cp.Seq, HasSeq: true,
 			Reason: "checkpoint is stored under another seq than it signs (want " + want + ")", Err: ErrBadCheckpoint}
+	}
+	if v.start > 0 && cp.Seq < v.start {
+		return cp, v.prunedCheckpoint(key, cp)
 	}
 	if err := v.matches(key, cp); err != nil {
 		return cp, err
@@ -446,7 +514,7 @@ func (v *LogVerifier) handOver(key string, i, n int, e *Entry) error {
 		return fail("a key entry must be the last line of its object (the retiring key's checkpoint signs it); %d lines follow it", n-1-i)
 	}
 	next, _ := ParseVerifierKey(e.Key.VerifierKey) // ParseLine checked it
-	idx := len(v.keys)
+	idx := v.keyBase + len(v.keys)                 // the keyset's boundaries below a pruned chain's start have no KEY entry left
 	v.keys = append(v.keys, keyEntry{seq: e.Seq, key: e.Key.VerifierKey, object: key, line: i + 1})
 	if idx+1 >= len(v.trusted.Ranges) {
 		last := v.trusted.Ranges[len(v.trusted.Ranges)-1]
@@ -531,8 +599,8 @@ func (v *LogVerifier) Report() (LogReport, error) {
 	// Every hand-over the keyset knows of must be in the chain: a keyset
 	// boundary the chain does not record is a chain cut back behind it, or a
 	// keyset that does not belong to this chain.
-	if len(v.keys) < len(v.trusted.Ranges)-1 {
-		r := v.trusted.Ranges[len(v.keys)]
+	if v.keyBase+len(v.keys) < len(v.trusted.Ranges)-1 {
+		r := v.trusted.Ranges[v.keyBase+len(v.keys)]
 		return rep, &Failure{Key: CheckpointPrefix(v.prefix, v.chain), Seq: r.To, HasSeq: true, Err: ErrKeyChange,
 			Reason: fmt.Sprintf("the keyset retires %s after seq %d, but the chain holds no key entry there (it ends at seq %d)", r.Key.ID(), r.To, rep.Head.Seq)}
 	}

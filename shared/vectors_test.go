@@ -69,7 +69,10 @@ type Vector struct {
 	// kind log
 	Objects         []VectorObject `json:"objects,omitempty"`
 	KnownCheckpoint string         `json:"known_checkpoint,omitempty"`
-	Report          *VectorReport  `json:"report,omitempty"`
+	// Pruned: the verifier is asked to accept a chain whose oldest
+	// objects were deleted (section 6.1).
+	Pruned bool          `json:"pruned,omitempty"`
+	Report *VectorReport `json:"report,omitempty"`
 }
 
 // VectorCheckpnt is the content of an accepted checkpoint note.
@@ -96,6 +99,8 @@ type VectorReport struct {
 	HeadHash        string `json:"head_hash"`
 	CheckpointedSeq uint64 `json:"checkpointed_seq"`
 	Unsigned        uint64 `json:"unsigned"`
+	// StartSeq is a pruned chain's first remaining seq (section 6.1).
+	StartSeq uint64 `json:"start_seq,omitempty"`
 }
 
 var (
@@ -553,6 +558,7 @@ func vectorFiles(t *testing.T) []Vector {
 	out = append(out, batchKeyVectors()...)
 	out = append(out, logVectors(t)...)
 	out = append(out, rotationVectors(t)...)
+	out = append(out, prunedVectors(t)...)
 	out = append(out, keysetVectors()...)
 	out = append(out, keyLineVectors(t)...)
 	out = append(out, proofVectors(t)...)

@@ -248,7 +248,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 
 	var knownFile, saveFile string
-	var allowUnsigned, asJSON bool
+	var allowUnsigned, asJSON, pruned bool
 	verifyCmd := &cobra.Command{
 		Use:   "verify",
 		Short: "Verify the chain in S3 under every rule of docs/FORMAT.md: hashes, links, keys, Object Lock, checkpoint signatures",
@@ -268,7 +268,7 @@ checkpoints cannot be seen from S3 alone, but fails against a kept one.`,
 			if err != nil {
 				return err
 			}
-			cfg := replayer.Config{S3: s3c, Bucket: c.bucket, Prefix: c.prefix, Chain: c.chain, VerifierKey: vkey, Logger: log}
+			cfg := replayer.Config{S3: s3c, Bucket: c.bucket, Prefix: c.prefix, Chain: c.chain, VerifierKey: vkey, Logger: log, Pruned: pruned}
 			if knownFile != "" {
 				if cfg.KnownCheckpoint, err = os.ReadFile(knownFile); err != nil {
 					return fmt.Errorf("--known-checkpoint: %w", err)
@@ -333,11 +333,18 @@ checkpoints cannot be seen from S3 alone, but fails against a kept one.`,
 			}
 			// The entries that are neither: the genesis and the key hand-overs.
 			other := "the genesis"
-			if n := rep.Entries - rep.Events - rep.Invalid; n > 1 {
+			if n := rep.Entries - rep.Events - rep.Invalid; rep.StartSeq > 0 {
+				other = counted(int(n), "key hand-over", "key hand-overs") // no genesis: pruned
+			} else if n > 1 {
 				other = "the genesis and " + counted(int(n-1), "key hand-over", "key hand-overs")
 			}
 			fmt.Fprintf(c.stdout, "OK chain %s: %d entries (%d events, %d invalid, %s) in %d objects, %d checkpoints; head seq %d hash %s; signed to seq %d\n",
 				c.chain, rep.Entries, rep.Events, rep.Invalid, other, rep.Objects, rep.Checkpoints, rep.Head.Seq, rep.Head.Hash, rep.CheckpointedSeq)
+			if rep.StartSeq > 0 {
+				fmt.Fprintf(c.stdout, "pruned: the chain that remains starts at seq %d (%s, sealed at %s); seqs 0 to %d were deleted and are not verified: "+
+					"compare that time with the retention (under Object Lock in COMPLIANCE mode nothing younger can have been deleted)\n",
+					rep.StartSeq, rep.StartObject, shared.FormatTime(rep.StartSealedAt), rep.StartSeq-1)
+			}
 			if knownFile != "" {
 				fmt.Fprintf(c.stdout, "the chain extends the known checkpoint %s (seq %d)\n", knownFile, rep.Known.Seq)
 			}
@@ -358,6 +365,7 @@ checkpoints cannot be seen from S3 alone, but fails against a kept one.`,
 	verifyCmd.Flags().StringVar(&saveFile, "save-checkpoint", "", "write the latest verified checkpoint to this file")
 	verifyCmd.Flags().BoolVar(&asJSON, "json", false, "print the report (or the failure) as one JSON object")
 	verifyCmd.Flags().BoolVar(&allowUnsigned, "allow-unsigned", false, "exit 0 even when the newest entries are not signed by a checkpoint yet")
+	verifyCmd.Flags().BoolVar(&pruned, "pruned", false, "accept a chain whose oldest objects were deleted after their retention: verify what remains, from its lowest object, and print where it starts (docs/FORMAT.md section 6.1)")
 
 	indexCmd.Flags().StringVar(&group, "group", "aegis-indexer", "consumer group shared by the indexers of one table")
 	indexCmd.Flags().StringVar(&indexerIdentity, "identity", "", "this indexer among the group's indexers, unique to each running indexer (a pod name; a host name only with one indexer on the host; AEGIS_IDENTITY also sets the sealer's); a restart with the same identity takes its partitions back at once (default: none, the restart waits for the session timeout)")

@@ -1,0 +1,105 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aegisai/audit/replayer"
+	"github.com/aegisai/audit/shared"
+)
+
+// A chain whose oldest objects and checkpoints were deleted after their
+// retention (here removed from versitygw's disk, as a lifecycle rule
+// would once their retention ended) verifies from what remains when the
+// verifier is asked to (docs/FORMAT.md section 6.1), and says where it
+// starts; not asked, it fails as before. A hole after the start still
+// fails, and so does a checkpoint left of the seq before the start that
+// does not sign the first remaining entry's prev. Before, a chain past
+// its first retention period could not be verified at all (operator
+// trial).
+func TestVerifyAPrunedChain(t *testing.T) {
+	if stack.S3DataDir == "" {
+		t.Fatal("this test edits the local S3's disk: run it on the native stack")
+	}
+	ctx := context.Background()
+	p, refs := sealedChain(t) // genesis, then objects of seqs 1-10, 11-20, 21-30, 31-40, a checkpoint each
+	if len(refs) < 5 || refs[0].Key != shared.GenesisKey("audit", p.Cfg.Chain) {
+		t.Fatalf("%d objects, first %s", len(refs), refs[0].Key)
+	}
+	disk := func(key string) string { return filepath.Join(stack.S3DataDir, p.Cfg.Bucket, filepath.FromSlash(key)) }
+	remove := func(key string) {
+		t.Helper()
+		if err := os.Remove(disk(key)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := refs[2].FirstSeq
+	remove(refs[0].Key)
+	remove(refs[1].Key)
+	remove(shared.CheckpointKey("audit", p.Cfg.Chain, 0)) // the checkpoint of seq start-1 stays
+	verify := func(pruned bool) (replayer.Report, error) {
+		return replayer.Verify(ctx, replayer.Config{S3: p.S3, Bucket: p.Cfg.Bucket, Chain: p.Cfg.Chain, VerifierKey: p.Cfg.VerifierKey, Pruned: pruned})
+	}
+	if _, err := verify(false); err == nil || !strings.Contains(err.Error(), "no genesis object") {
+		t.Fatalf("not asked to accept a pruned chain: %v, want no genesis object", err)
+	}
+	rep, err := verify(true)
+	if err != nil {
+		t.Fatalf("pruned: %v", err)
+	}
+	if rep.StartSeq != start || rep.StartObject != refs[2].Key || rep.StartSealedAt.IsZero() || rep.Entries != rep.Head.Seq-start+1 || rep.Unsigned != 0 {
+		t.Fatalf("pruned report: start %d in %s sealed %v, %d entries to seq %d, %d unsigned; want start %d in %s",
+			rep.StartSeq, rep.StartObject, rep.StartSealedAt, rep.Entries, rep.Head.Seq, rep.Unsigned, start, refs[2].Key)
+	}
+
+	// The checkpoint of start-1 replaced on disk by one the chain's key
+	// signs for that seq with another hash (what the chain's own key
+	// would sign for another history): refused, as not of one chain.
+	kept := disk(shared.CheckpointKey("audit", p.Cfg.Chain, start-1))
+	good, err := os.ReadFile(kept)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := shared.OpenCheckpoint(good, mustVerifierKey(t, p.Cfg.VerifierKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := shared.NewSigner(p.Cfg.SignerKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp.Hash = rep.Head.Hash
+	forged, err := cp.Sign(signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(kept, forged, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := verify(true); err == nil || !strings.Contains(err.Error(), "they are not of one chain") {
+		t.Fatalf("a checkpoint of the seq before the start that signs another hash: %v", err)
+	}
+	if err := os.WriteFile(kept, good, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	// A hole after the start is not pruning.
+	remove(refs[3].Key)
+	var f *replayer.Failure
+	if _, err := verify(true); !errors.As(err, &f) || f.Key != refs[4].Key || !strings.Contains(err.Error(), "no object in the bucket holds") {
+		t.Fatalf("a hole after the start: %v, want it named at %s", err, refs[4].Key)
+	}
+}
+
+func mustVerifierKey(t *testing.T, text string) shared.VerifierKey {
+	t.Helper()
+	k, err := shared.ParseVerifierKey(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
