@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Independent verifier for the sealed log format, version 1, revision 2026-11-30.
+"""Independent verifier for the sealed log format, version 1, revision 2026-11-30.2.
 
-Written from docs/FORMAT.md alone (sections 1 to 8, 10 and 11),
+Written from docs/FORMAT.md alone (sections 1 to 8, 10 and 11; 6.1 for pruned chains),
 without reading the Go implementation. Python 3.11, standard library only:
 its own strict JSON parser, RFC 8785 canonical writer with the number rule,
 the entry and event rules, the hash and chain rules, signed-note checkpoints
@@ -14,10 +14,13 @@ RFC 6962 Merkle root of an object and RFC 9162 inclusion proofs.
     python3 check_vectors.py --self-test    Ed25519 against RFC 8032 test 1
     python3 check_vectors.py --version      the format version and FORMAT.md revision implemented
     python3 check_vectors.py --dir DIR --chain CHAIN --verifier-key KEYFILE [--prefix PREFIX]
-                             [--known-checkpoint FILE] [--allow-unsigned]
+                             [--known-checkpoint FILE] [--allow-unsigned] [--pruned]
         verify a downloaded bucket (every object as the file DIR/<key>) as section 8 says,
-        without Object Lock. Prints one line:
+        without Object Lock; with --pruned, a chain whose oldest objects were deleted
+        (section 6.1) is verified from its lowest remaining object. Prints one line:
           OK chain <chain>: <n> entries, head seq <seq> hash <hex>, signed to seq <s>, <u> unsigned
+        followed, for a pruned chain, by ', pruned: starts at seq <start> sealed at <sealed_at>'
+        (the sealed_at of the first remaining entry, to compare with the retention: section 6.1)
         (exit 0; exit 2 when u > 0 without --allow-unsigned) or
           FAIL object <key> line <n> seq <s>: <reason>
         (exit 1; ' line <n>' and ' seq <s>' only where they apply) for the first failure.
@@ -46,7 +49,7 @@ EM_DASH = "\u2014"
 RECORD_DEPTH = 32                                   # section 3: a record nests at most 32 levels
 LINE_DEPTH = RECORD_DEPTH + 1                       # a sealed line is one level deeper
 RAW_MAX = 65536
-FORMAT_REVISION = "2026-11-30"  # the revision of docs/FORMAT.md this implements (its Revisions section)
+FORMAT_REVISION = "2026-11-30.2"  # the revision of docs/FORMAT.md this implements (its Revisions section)
 METADATA_MAX = 16384
 REASON_MAX = 4096
 ID_MAX = 256
@@ -1121,15 +1124,17 @@ def utc_date(entry):
     return entry["source"]["timestamp"][:10]
 
 
-def check_checkpoint_against_chain(cp, chain, entries, objects_by_key, what):
-    """Section 7.3 (and the same for a known checkpoint)."""
+def check_checkpoint_against_chain(cp, chain, entries, objects_by_key, what, start=0):
+    """Section 7.3 (and the same for a known checkpoint). entries[i] is the
+    entry at seq start + i (start > 0 only for a pruned chain, section 6.1;
+    the caller handles a checkpoint below start)."""
     if cp["chain"] != chain:
         refuse("7.3", f"{what} signs chain {cp['chain']!r}, not {chain!r}")
-    head = len(entries) - 1
+    head = start + len(entries) - 1
     seq = cp["seq"]
     if seq > head:
         refuse("7.3", f"{what} has seq {seq}, beyond the chain's last seq {head}")
-    e = entries[seq]
+    e = entries[seq - start]
     if e["hash"] != cp["hash"]:
         refuse("7.3", f"{what}: entry {seq} has hash {e['hash']}, not {cp['hash']}")
     obj = objects_by_key.get(cp["object"])
@@ -1159,9 +1164,11 @@ def utf8_order(key):
     return key.encode("utf-8", errors="surrogateescape")
 
 
-def verify_log(prefix, chain, keyset, objects, known_checkpoint=None, known_name="known checkpoint"):
+def verify_log(prefix, chain, keyset, objects, known_checkpoint=None, known_name="known checkpoint",
+               pruned=False):
     """Sections 1, 6, 7 and 8 without Object Lock. objects: [(key, body bytes)].
-    keyset: parse_keyset(...). Returns the report of step 5 or raises LogFail
+    keyset: parse_keyset(...). pruned: accept a chain whose oldest objects were
+    deleted (section 6.1). Returns the report of step 5 or raises LogFail
     for the first failure in the order of section 8."""
     # 1. list and classify every key; the listing is in key order (S3 lists in
     #    UTF-8 binary order), so the first stray in that order is reported.
@@ -1180,13 +1187,30 @@ def verify_log(prefix, chain, keyset, objects, known_checkpoint=None, known_name
             checkpoints.append((c[1], key, body))
     # 2. genesis and batch objects in order of their key's seq (ties: listing order)
     gkey = genesis_key(prefix, chain)
-    if genesis is None:
-        raise LogFail(gkey, "section 6: the genesis object does not exist")
     batches.sort(key=lambda x: (x[0], utf8_order(x[1])))
-    ordered = [(0, genesis[0], genesis[1])] + batches
-    entries = []                        # entries[seq] = parsed entry
+    if genesis is not None:
+        # Section 6.1: with its genesis object the chain is not pruned, asked or not.
+        start = 0
+        ordered = [(0, genesis[0], genesis[1])] + batches
+        prev_hash = ZERO_HASH
+    elif not pruned:
+        raise LogFail(gkey, "section 6: the genesis object does not exist")
+    elif not batches:
+        raise LogFail(gkey, "section 6.1: the genesis object does not exist and no batch object remains")
+    else:
+        # Section 6.1: the chain starts at the lowest first seq of a remaining
+        # batch object, s; the entry at s is not linked to one before it.
+        start = batches[0][0]
+        ordered = batches
+        prev_hash = None
+    # Section 6.1: keyset boundaries (a key's last seq, the seq of its KEY
+    # entry) below the start were deleted with their objects; the remaining KEY
+    # entries match the boundaries from the first one at the start or above.
+    skipped = 0
+    while skipped < len(keyset) - 1 and keyset[skipped][3] < start:
+        skipped += 1
+    entries = []                        # entries[seq - start] = parsed entry
     objects_by_key = {}
-    prev_hash = ZERO_HASH
     topic_partition = None
     prev_offset = None
     hand_overs = []                     # (seq, verifier key text, object key, line) of key entries
@@ -1223,9 +1247,9 @@ def verify_log(prefix, chain, keyset, objects, known_checkpoint=None, known_name
         for i, e in enumerate(parsed):
             seq = seqs[i]
             fail = lambda msg: LogFail(key, "section 6: " + msg, i + 1, seq)
-            if seq != len(entries):
-                raise fail(f"seq should be {len(entries)}")
-            if e["prev"] != prev_hash:
+            if seq != start + len(entries):
+                raise fail(f"seq should be {start + len(entries)}")
+            if prev_hash is not None and e["prev"] != prev_hash:
                 raise fail(f"prev is not the hash of entry {seq - 1}")
             if e["chain"] != chain:
                 raise fail(f"chain {e['chain']!r} is not {chain!r}")
@@ -1247,7 +1271,7 @@ def verify_log(prefix, chain, keyset, objects, known_checkpoint=None, known_name
                 # section 7.4: a key entry ends its object and matches the keyset
                 if i != len(parsed) - 1:
                     raise fail("a key entry is not the last line of its object")
-                n = len(hand_overs)
+                n = skipped + len(hand_overs)
                 new = e["key"]["verifier_key"]
                 hand_overs.append((seq, new, key, i + 1))
                 if n + 1 >= len(keyset):
@@ -1257,9 +1281,13 @@ def verify_log(prefix, chain, keyset, objects, known_checkpoint=None, known_name
                     raise LogFail(key, f"section 7.4: the chain hands over after seq {seq} to {new}, the keyset "
                                        f"retires its key {n + 1} after seq {keyset[n][3]} for {keyset[n + 1][0]}", i + 1, seq)
         objects_by_key[key] = parsed
-    # 3. every checkpoint, in key order; at least one must exist
+    # 3. every checkpoint, in key order; at least one must exist (of a pruned
+    #    chain, one at the start or above: those below it are not counted, 6.1)
     if not checkpoints:
         raise LogFail(f"{prefix}/checkpoints/env={chain}/", "section 7.3: no checkpoint")
+    if not any(key_seq >= start for key_seq, _, _ in checkpoints):
+        raise LogFail(f"{prefix}/checkpoints/env={chain}/", f"section 7.3/6.1: no checkpoint at the start seq "
+                      f"{start} or above (those below it sign no entry that remains)")
     highest = -1
     signed = set()
     for key_seq, key, body in sorted(checkpoints, key=lambda x: utf8_order(x[1])):
@@ -1267,7 +1295,16 @@ def verify_log(prefix, chain, keyset, objects, known_checkpoint=None, known_name
             cp = verify_note_keyset(load(key, body), keyset)
             if cp["seq"] != key_seq:
                 refuse("7.3", f"signs seq {cp['seq']} but is stored at seq {key_seq}")
-            check_checkpoint_against_chain(cp, chain, entries, objects_by_key, "the checkpoint")
+            if cp["seq"] < start:
+                # Section 6.1: 7.2, 7.4, its key and the chain id; the one at
+                # start - 1 also signs the prev of the entry at start. Not counted.
+                if cp["chain"] != chain:
+                    refuse("6.1", f"the checkpoint signs chain {cp['chain']!r}, not {chain!r}")
+                if cp["seq"] == start - 1 and cp["hash"] != entries[0]["prev"]:
+                    refuse("6.1", f"the checkpoint of seq {cp['seq']} signs hash {cp['hash']}, the entry at "
+                                  f"the start seq {start} has prev {entries[0]['prev']}")
+                continue
+            check_checkpoint_against_chain(cp, chain, entries, objects_by_key, "the checkpoint", start)
         except Refused as r:
             raise LogFail(key, str(r), None, key_seq)
         highest = max(highest, cp["seq"])
@@ -1277,27 +1314,39 @@ def verify_log(prefix, chain, keyset, objects, known_checkpoint=None, known_name
     for seq, new, key, line in hand_overs:
         if seq < highest and seq not in signed:
             raise LogFail(key, "section 7.4: no checkpoint signs the key entry, later ones exist", line, seq)
-    if len(hand_overs) < len(keyset) - 1:
-        raise LogFail(f"{prefix}/checkpoints/env={chain}/", f"section 7.4: the keyset retires key {len(hand_overs) + 1} "
-                      f"after seq {keyset[len(hand_overs)][3]}, the chain has no key entry there", None, keyset[len(hand_overs)][3])
+    n = skipped + len(hand_overs)
+    if n < len(keyset) - 1:
+        raise LogFail(f"{prefix}/checkpoints/env={chain}/", f"section 7.4: the keyset retires key {n + 1} "
+                      f"after seq {keyset[n][3]}, the chain has no key entry there", None, keyset[n][3])
     # 4. the known checkpoint: signature and chain id, then as a stored checkpoint
     if known_checkpoint is not None:
         seq = None
         try:
             cp = verify_note_keyset(known_checkpoint, keyset)
             seq = cp["seq"]
-            check_checkpoint_against_chain(cp, chain, entries, objects_by_key, "the known checkpoint")
+            if seq < start:
+                if cp["chain"] != chain:
+                    refuse("7.3", f"the known checkpoint signs chain {cp['chain']!r}, not {chain!r}")
+                refuse("6.1", f"the known checkpoint has seq {seq}, below the start seq {start} of the "
+                              "pruned chain: no entry at its seq remains")
+            check_checkpoint_against_chain(cp, chain, entries, objects_by_key, "the known checkpoint", start)
         except Refused as r:
             raise LogFail(known_name, str(r), None, seq if seq is not None else r.seq)
     # 5. report
+    #    (section 6.1: start_seq, 0 unless pruned; and the sealed_at of the
+    #    entry at the start, for the auditor to compare with the retention)
     head = entries[-1]
     return {"entries": len(entries), "head_seq": head["seq"].int_value(), "head_hash": head["hash"],
-            "checkpointed_seq": highest, "unsigned": head["seq"].int_value() - highest}
+            "checkpointed_seq": highest, "unsigned": head["seq"].int_value() - highest,
+            "start_seq": start, "start_sealed_at": entries[0]["sealed_at"]}
 
 
 def report_line(chain, rep):
-    return (f"OK chain {chain}: {rep['entries']} entries, head seq {rep['head_seq']} hash {rep['head_hash']}, "
-            f"signed to seq {rep['checkpointed_seq']}, {rep['unsigned']} unsigned")
+    s = (f"OK chain {chain}: {rep['entries']} entries, head seq {rep['head_seq']} hash {rep['head_hash']}, "
+         f"signed to seq {rep['checkpointed_seq']}, {rep['unsigned']} unsigned")
+    if rep["start_seq"]:
+        s += f", pruned: starts at seq {rep['start_seq']} sealed at {rep['start_sealed_at']}"
+    return s
 
 
 # ---------------------------------------------------------------------------
@@ -1651,6 +1700,9 @@ def check_log_vector(vec):
         if not isinstance(kc, str):
             raise VectorFail("known_checkpoint is not a string")
         kc = kc.encode("utf-8", errors="surrogatepass")
+    pruned = vec.get("pruned", False)
+    if not isinstance(pruned, bool):
+        raise VectorFail("pruned is not true or false (section 10)")
 
     def run():
         prefix, chain = vec["prefix"], vec["chain"]
@@ -1659,7 +1711,7 @@ def check_log_vector(vec):
         if not is_identifier(chain):
             refuse("2.1", f"chain {chain!r} is not an identifier")
         try:
-            return verify_log(vec["prefix"], vec["chain"], vkey, objs, kc)
+            return verify_log(vec["prefix"], vec["chain"], vkey, objs, kc, pruned=pruned)
         except LogFail as f:
             raise Refused(f.report())
     rep, note = expect_result(vec, run)
@@ -1670,6 +1722,9 @@ def check_log_vector(vec):
         for k in ("entries", "head_seq", "head_hash", "checkpointed_seq", "unsigned"):
             if vec["report"].get(k) != rep[k]:
                 raise VectorFail(f"report {k} is {rep[k]!r}, vector says {vec['report'].get(k)!r}")
+        # section 10: start_seq is in the report of pruned logs; compared wherever a vector gives it
+        if "start_seq" in vec["report"] and vec["report"]["start_seq"] != rep["start_seq"]:
+            raise VectorFail(f"report start_seq is {rep['start_seq']!r}, vector says {vec['report']['start_seq']!r}")
         note += " " + report_line(vec["chain"], rep)
     return note
 
@@ -1805,14 +1860,14 @@ def parse_options(argv, flags, valued):
 
 
 DIR_USAGE = ("usage: check_vectors.py --dir DIR --chain CHAIN --verifier-key KEYFILE "
-             "[--prefix PREFIX] [--known-checkpoint FILE] [--allow-unsigned]")
+             "[--prefix PREFIX] [--known-checkpoint FILE] [--allow-unsigned] [--pruned]")
 BUNDLE_USAGE = "usage: check_vectors.py --bundle FILE --verifier-key KEYFILE"
 
 
 def dir_mode(argv):
     """Section 8 on a downloaded bucket (no Object Lock). Exit 0, 1 (failure) or 2 (unsigned entries)."""
     try:
-        o = parse_options(argv, {"--allow-unsigned"},
+        o = parse_options(argv, {"--allow-unsigned", "--pruned"},
                           {"--dir", "--chain", "--verifier-key", "--prefix", "--known-checkpoint"})
         for k in ("--dir", "--chain", "--verifier-key"):
             if k not in o:
@@ -1846,7 +1901,8 @@ def dir_mode(argv):
             print(LogFail(kc_name, f"cannot read: {e.strerror}").report())
             return 1
     try:
-        rep = verify_log(prefix, chain, vkey, read_bucket_dir(o["--dir"], prefix), kc, kc_name)
+        rep = verify_log(prefix, chain, vkey, read_bucket_dir(o["--dir"], prefix), kc, kc_name,
+                         pruned="--pruned" in o)
     except LogFail as f:
         print(f.report())
         return 1
