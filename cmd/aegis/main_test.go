@@ -100,25 +100,7 @@ func TestKeyFileErrorsNameTheFlagAndFile(t *testing.T) {
 func TestVerifyExitStatus(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	p, err := pipeline.Start(ctx, stack, pipeline.Config{Indexers: -1, Sealer: func(c *sealer.Config) { c.BatchMaxRecords = 10 }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := pipeline.NewWorkload(p.Cfg.Chain, p.Cfg.Chain, 25, 0, 3, 31, time.Now())
-	prod, err := p.Producer(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := prod.Publish(ctx, w.Events...); err != nil {
-		t.Fatal(err)
-	}
-	prod.Close()
-	if err := p.WaitHead(ctx, 25); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Stop(); err != nil {
-		t.Fatal(err)
-	}
+	p := sealedChain(ctx, t, 25, 31)
 	setStackEnv(t)
 	pub := writeFile(t, "chain.pub", p.Cfg.VerifierKey)
 	saved := filepath.Join(t.TempDir(), "kept.note")
@@ -182,6 +164,32 @@ func TestVerifyExitStatus(t *testing.T) {
 	if code, out := aegis(t, args...); code != 1 || !strings.Contains(out, refs[1].Key) {
 		t.Fatalf("tampered log: exit %d: %s", code, out)
 	}
+}
+
+// sealedChain seals n decisions (a workload from seed) into a new chain
+// of objects of 10 entries, and stops its sealer.
+func sealedChain(ctx context.Context, t *testing.T, n, seed int) *pipeline.Pipeline {
+	t.Helper()
+	p, err := pipeline.Start(ctx, stack, pipeline.Config{Indexers: -1, Sealer: func(c *sealer.Config) { c.BatchMaxRecords = 10 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := pipeline.NewWorkload(p.Cfg.Chain, p.Cfg.Chain, n, 0, 3, seed, time.Now())
+	prod, err := p.Producer(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := prod.Publish(ctx, w.Events...); err != nil {
+		t.Fatal(err)
+	}
+	prod.Close()
+	if err := p.WaitHead(ctx, uint64(n)); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 func putInput(bucket, key string, body []byte) *s3.PutObjectInput {

@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/aegisai/audit/archive"
-	"github.com/aegisai/audit/internal/testbed/pipeline"
-	"github.com/aegisai/audit/sealer"
 	"github.com/aegisai/audit/shared"
 )
 
@@ -25,25 +23,7 @@ func TestVerifyPrunedCommand(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	p, err := pipeline.Start(ctx, stack, pipeline.Config{Indexers: -1, Sealer: func(c *sealer.Config) { c.BatchMaxRecords = 10 }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := pipeline.NewWorkload(p.Cfg.Chain, p.Cfg.Chain, 30, 0, 3, 37, time.Now())
-	prod, err := p.Producer(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := prod.Publish(ctx, w.Events...); err != nil {
-		t.Fatal(err)
-	}
-	prod.Close()
-	if err := p.WaitHead(ctx, 30); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Stop(); err != nil {
-		t.Fatal(err)
-	}
+	p := sealedChain(ctx, t, 30, 37)
 	refs, err := (&archive.Store{S3: p.S3, Bucket: p.Cfg.Bucket}).Batches(ctx, p.Cfg.Chain)
 	if err != nil || len(refs) < 3 {
 		t.Fatalf("%d objects: %v", len(refs), err)
