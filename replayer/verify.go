@@ -211,7 +211,7 @@ func Verify(ctx context.Context, cfg Config) (Report, error) {
 			if cpFailure != nil {
 				return nil
 			}
-			if f := checkLock(b.checkpoint, cfg.Now()); f != "" {
+			if f := checkLock(b.checkpoint, cfg.Now()); f != "" && !endedBelowStart(lv, cfg, it.checkpoint, b.checkpoint) {
 				cpFailure = &Failure{Key: it.checkpoint, Reason: f, Err: ErrVerifyFailed}
 			} else if _, err := lv.Checkpoint(it.checkpoint, b.checkpoint.Body); err != nil {
 				cpFailure = note(err)
@@ -420,6 +420,20 @@ func checkBatch(ref archive.BatchRef, obj *archive.Object, now time.Time) (*batc
 		}
 	}
 	return &batchResult{entries: entries, lines: lines, version: obj.VersionID}, nil
+}
+
+// endedBelowStart reports whether the checkpoint at key, whose Object
+// Lock retention ended (COMPLIANCE still), is of a seq below the start of
+// a pruned chain: it was written with the objects deleted after theirs
+// and signs no entry that remains (docs/FORMAT.md section 6.1: checked
+// for its signature, key and chain, and the one of the seq before the
+// start for that entry's prev, but not counted), so the end of its
+// retention does not fail the chain. Any other object past its retention
+// fails (section 1).
+func endedBelowStart(lv *shared.LogVerifier, cfg Config, key string, obj *archive.Object) bool {
+	seq, ok := shared.ParseCheckpointKey(cfg.Prefix, cfg.Chain, key)
+	start := lv.Start()
+	return cfg.Pruned && ok && start > 0 && seq < start && obj.LockMode == types.ObjectLockModeCompliance
 }
 
 func checkLock(obj *archive.Object, now time.Time) string {

@@ -438,6 +438,10 @@ func (v *LogVerifier) startAt(key string, first *Entry) error {
 	return nil
 }
 
+// Start is the first seq of a pruned chain once its first object was
+// handed to Object (docs/FORMAT.md section 6.1), 0 otherwise.
+func (v *LogVerifier) Start() uint64 { return v.start }
+
 // prunedCheckpoint checks a checkpoint of a seq below a pruned chain's
 // start: the one of the seq right before it must sign the start's prev;
 // it is not counted (it signs no entry that remains).
