@@ -423,6 +423,9 @@ func checkDiscovered(ctx context.Context, store *archive.Store, cfg DiscoverConf
 	if err != nil {
 		return nil, err
 	}
+	if b.failure == nil {
+		b.failure = b.endedFailure(ref.Key)
+	}
 	if b.failure != nil {
 		return &discovered{failure: b.failure}, nil
 	}

@@ -118,6 +118,10 @@ type Report struct {
 	// Known is the known checkpoint the chain was checked to extend (zero
 	// when none was given).
 	Known shared.Checkpoint
+	// PastRetention counts the objects and checkpoints of a pruned chain
+	// (Config.Pruned) whose Object Lock retention has ended, read before
+	// any still under it: the ones a lifecycle rule deletes next.
+	PastRetention int `json:"past_retention"`
 }
 
 // Verify reads the chain from S3 and checks it end to end under every rule
@@ -194,6 +198,9 @@ func Verify(ctx context.Context, cfg Config) (Report, error) {
 	// object's first seq, or fails either way).
 	var latest []byte
 	var cpFailure error
+	// live: an object still under its retention was read. Of a pruned
+	// chain, the objects before it may be past theirs; none after it.
+	live := false
 	// Each object is followed by (about) one small checkpoint: twice the
 	// items in flight keeps Parallelism objects ahead.
 	items := newLogItems(store.StreamBatches(sv, cfg.Chain), store.StreamCheckpoints(sv, cfg.Chain))
@@ -211,7 +218,13 @@ func Verify(ctx context.Context, cfg Config) (Report, error) {
 			if cpFailure != nil {
 				return nil
 			}
-			if f := checkLock(b.checkpoint, cfg.Now()); f != "" && !endedBelowStart(lv, cfg, it.checkpoint, b.checkpoint) {
+			f := checkLock(b.checkpoint, cfg.Now())
+			if f != "" && b.checkpoint.LockMode == types.ObjectLockModeCompliance && (endedBelowStart(lv, cfg, it.checkpoint, b.checkpoint) || cfg.Pruned && !live) {
+				// Past its retention, of an object past its own or of
+				// one deleted (section 6.1).
+				f, rep.PastRetention = "", rep.PastRetention+1
+			}
+			if f != "" {
 				cpFailure = &Failure{Key: it.checkpoint, Reason: f, Err: ErrVerifyFailed}
 			} else if _, err := lv.Checkpoint(it.checkpoint, b.checkpoint.Body); err != nil {
 				cpFailure = note(err)
@@ -222,6 +235,16 @@ func Verify(ctx context.Context, cfg Config) (Report, error) {
 		}
 		if b.failure != nil {
 			return note(b.failure)
+		}
+		switch {
+		case b.retentionEnded == "":
+			live = true
+		case cfg.Pruned && !live:
+			// One of the oldest objects that remain, past its retention:
+			// what a lifecycle rule deletes next (section 6.1).
+			rep.PastRetention++
+		default:
+			return note(b.endedFailure(it.batch.Key))
 		}
 		err := lv.Object(it.batch.Key, b.entries)
 		var f *Failure
@@ -323,6 +346,10 @@ type batchResult struct {
 	lines   [][]byte
 	version string
 	failure *Failure
+	// retentionEnded says the object is in COMPLIANCE mode but its
+	// retention has ended: a failure, but where a pruned chain's oldest
+	// objects may be past their retention (docs/FORMAT.md section 6.1).
+	retentionEnded string
 	// checkpoint is a checkpoint object, for a checkpoint item.
 	checkpoint *archive.Object
 }
@@ -410,7 +437,10 @@ func checkBatch(ref archive.BatchRef, obj *archive.Object, now time.Time) (*batc
 	if err != nil {
 		return nil, err
 	}
-	if f := checkLock(obj, now); f != "" {
+	ended := ""
+	if f := checkLock(obj, now); f != "" && obj.LockMode == types.ObjectLockModeCompliance {
+		ended = f // the caller decides (Verify of a pruned chain)
+	} else if f != "" {
 		return fail(f)
 	}
 	if obj.ChecksumSHA256 != "" {
@@ -419,7 +449,15 @@ func checkBatch(ref archive.BatchRef, obj *archive.Object, now time.Time) (*batc
 			return fail(fmt.Sprintf("object bytes hash to SHA-256 %s, the stored checksum is %s", got, obj.ChecksumSHA256))
 		}
 	}
-	return &batchResult{entries: entries, lines: lines, version: obj.VersionID}, nil
+	return &batchResult{entries: entries, lines: lines, version: obj.VersionID, retentionEnded: ended}, nil
+}
+
+// endedFailure is b's failure of ended retention, if it has one.
+func (b *batchResult) endedFailure(key string) *Failure {
+	if b.retentionEnded == "" {
+		return nil
+	}
+	return &Failure{Key: key, Version: b.version, Reason: b.retentionEnded, Err: ErrVerifyFailed}
 }
 
 // endedBelowStart reports whether the checkpoint at key, whose Object

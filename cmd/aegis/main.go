@@ -289,11 +289,13 @@ checkpoints cannot be seen from S3 alone, but fails against a kept one.`,
 					shared.LogReport
 					HeadSeq    uint64            `json:"head_seq"`
 					HeadHash   string            `json:"head_hash"`
+					PastRet    int               `json:"past_retention,omitempty"`
 					Seconds    float64           `json:"seconds"`
 					Failure    *replayer.Failure `json:"failure,omitempty"`
 					Error      string            `json:"error,omitempty"`
 					ExitStatus int               `json:"exit_status"`
-				}{OK: err == nil && (rep.Unsigned == 0 || allowUnsigned), LogReport: rep.LogReport, HeadSeq: rep.Head.Seq, HeadHash: rep.Head.Hash.String(), Seconds: time.Since(started).Seconds()}
+				}{OK: err == nil && (rep.Unsigned == 0 || allowUnsigned), LogReport: rep.LogReport, HeadSeq: rep.Head.Seq, HeadHash: rep.Head.Hash.String(),
+					PastRet: rep.PastRetention, Seconds: time.Since(started).Seconds()}
 				switch { // the command's own exit status, as the failures of other commands carry it
 				case err != nil && awsconn.Unavailable(err):
 					out.ExitStatus = exitUnavailable
@@ -344,6 +346,10 @@ checkpoints cannot be seen from S3 alone, but fails against a kept one.`,
 				fmt.Fprintf(c.stdout, "pruned: the chain that remains starts at seq %d (%s, sealed at %s); seqs 0 to %d were deleted and are not verified: "+
 					"compare that time with the retention (under Object Lock in COMPLIANCE mode nothing younger can have been deleted)\n",
 					rep.StartSeq, rep.StartObject, shared.FormatTime(rep.StartSealedAt), rep.StartSeq-1)
+			}
+			if rep.PastRetention > 0 {
+				fmt.Fprintf(c.stdout, "pruned: %s of the oldest that remain are past their Object Lock retention: the ones pruning deletes next\n",
+					counted(rep.PastRetention, "object or checkpoint", "objects and checkpoints"))
 			}
 			if knownFile != "" {
 				fmt.Fprintf(c.stdout, "the chain extends the known checkpoint %s (seq %d)\n", knownFile, rep.Known.Seq)
