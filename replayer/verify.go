@@ -201,6 +201,9 @@ func Verify(ctx context.Context, cfg Config) (Report, error) {
 	// live: an object still under its retention was read. Of a pruned
 	// chain, the objects before it may be past theirs; none after it.
 	live := false
+	// lastEnded is the failure of the last object taken past its
+	// retention: the verdict if no object under it follows.
+	var lastEnded *Failure
 	// Each object is followed by (about) one small checkpoint: twice the
 	// items in flight keeps Parallelism objects ahead.
 	items := newLogItems(store.StreamBatches(sv, cfg.Chain), store.StreamCheckpoints(sv, cfg.Chain))
@@ -243,6 +246,7 @@ func Verify(ctx context.Context, cfg Config) (Report, error) {
 			// One of the oldest objects that remain, past its retention:
 			// what a lifecycle rule deletes next (section 6.1).
 			rep.PastRetention++
+			lastEnded = b.endedFailure(it.batch.Key)
 		default:
 			return note(b.endedFailure(it.batch.Key))
 		}
@@ -266,6 +270,13 @@ func Verify(ctx context.Context, cfg Config) (Report, error) {
 		return note(err)
 	})
 	err = listingChanged(err, "verification", "verify")
+	if err == nil && lastEnded != nil && !live {
+		// The run past retention is the whole chain: nothing is under
+		// Object Lock, so its newest objects (and their checkpoints) may
+		// have been deleted without a trace (section 6.1).
+		lastEnded.Reason += "; no object of the chain is still under its retention (the newest objects could have been deleted)"
+		err = note(lastEnded)
+	}
 	if err == nil {
 		err = cpFailure
 	}
