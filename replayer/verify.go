@@ -183,6 +183,10 @@ func Verify(ctx context.Context, cfg Config) (Report, error) {
 		pinned = append(pinned, known.Seq)
 	}
 	lv := shared.NewLogVerifier(cfg.Prefix, cfg.Chain, trusted, pinned)
+	// One time for every retention checked in this run: objects and
+	// checkpoints are judged against the same instant, wherever the run
+	// is when each is read.
+	now := cfg.Now()
 	if cfg.Pruned {
 		lv.AllowPruned()
 	}
@@ -215,13 +219,13 @@ func Verify(ctx context.Context, cfg Config) (Report, error) {
 			}
 			return &batchResult{checkpoint: obj}, nil
 		}
-		return readBatch(ctx, store, it.batch, cfg.Now())
+		return readBatch(ctx, store, it.batch, now)
 	}, func(it logItem, b *batchResult) error {
 		if it.checkpoint != "" {
 			if cpFailure != nil {
 				return nil
 			}
-			f := checkLock(b.checkpoint, cfg.Now())
+			f := checkLock(b.checkpoint, now)
 			if f != "" && b.checkpoint.LockMode == types.ObjectLockModeCompliance && (endedBelowStart(lv, cfg, it.checkpoint, b.checkpoint) || cfg.Pruned && !live) {
 				// Past its retention, of an object past its own or of
 				// one deleted (section 6.1).
