@@ -13,7 +13,117 @@ import (
 
 	"github.com/aegisai/audit/internal/testbed/s3mem"
 	"github.com/aegisai/audit/replayer"
+	"github.com/aegisai/audit/shared"
 )
+
+// Verifying pruned chains against their Object Lock (FORMAT.md 6.1): the
+// vectors hold no S3, so these put a vector's objects into an in-memory
+// bucket with the locks each case needs.
+
+// vectorNamed is the log vector of testdata/vectors called name.
+func vectorNamed(t *testing.T, name string) logVector {
+	t.Helper()
+	for _, x := range logVectors(t, "../testdata/vectors/*.json") {
+		if x.Name == name {
+			return x
+		}
+	}
+	t.Fatalf("no vector %s", name)
+	return logVector{}
+}
+
+// objLock is how lockedLog stores one object: its lock mode ("" for
+// none) and whether its retention has ended, or not at all (gone: its
+// version deleted, no marker).
+type objLock struct {
+	mode  types.ObjectLockMode
+	ended bool
+	gone  bool
+}
+
+var (
+	live       = objLock{mode: types.ObjectLockModeCompliance}
+	pastRetain = objLock{mode: types.ObjectLockModeCompliance, ended: true}
+)
+
+// lockedLog puts v's objects into a new bucket, each locked as lockOf
+// says (live when it says nothing: ok false), retention ending a month
+// after now or an hour before it.
+func lockedLog(t *testing.T, v logVector, now time.Time, lockOf func(key string) (objLock, bool)) *s3mem.S3 {
+	t.Helper()
+	store := s3mem.New("audit")
+	for _, o := range v.Objects {
+		putLocked(t, store, o.Key, o.Body, now, lockOf)
+	}
+	return store
+}
+
+func putLocked(t *testing.T, store *s3mem.S3, key, body string, now time.Time, lockOf func(key string) (objLock, bool)) {
+	t.Helper()
+	l, ok := lockOf(key)
+	if !ok {
+		l = live
+	}
+	if l.gone {
+		return
+	}
+	in := &s3.PutObjectInput{Bucket: aws.String("audit"), Key: aws.String(key), Body: bytes.NewReader([]byte(body))}
+	if l.mode != "" {
+		until := now.Add(30 * 24 * time.Hour)
+		if l.ended {
+			until = now.Add(-time.Hour)
+		}
+		in.ObjectLockMode, in.ObjectLockRetainUntilDate = l.mode, aws.Time(until)
+	}
+	if _, err := store.PutObject(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// bySuffix is a lockOf of the keys ending in each suffix given.
+func bySuffix(locks map[string]objLock) func(string) (objLock, bool) {
+	return func(key string) (objLock, bool) {
+		for suffix, l := range locks {
+			if strings.HasSuffix(key, suffix) {
+				return l, true
+			}
+		}
+		return objLock{}, false
+	}
+}
+
+// verifyAt verifies v's chain in store at now.
+func verifyAt(store *s3mem.S3, v logVector, now time.Time, pruned bool) (replayer.Report, error) {
+	return replayer.Verify(context.Background(), replayer.Config{S3: store, Bucket: "audit", Prefix: v.Prefix, Chain: v.Chain,
+		VerifierKey: v.VerifierKey, Pruned: pruned, Now: func() time.Time { return now }})
+}
+
+// What a bucket pruned by an S3 lifecycle rule holds between its runs
+// (FORMAT.md 6.1, COMPLIANCE.md): an expiration acts at day granularity
+// after the object's creation, and the sealer writes objects all day, so
+// at any time some of the oldest objects that remain are past their
+// retention and not yet deleted. aegis verify --pruned takes those, in a
+// run from the start of what remains, and counts them; an object past
+// its retention after one still under it fails, as without --pruned
+// (found by an attack on --pruned: it failed every lifecycle-pruned
+// chain). The delete markers a lifecycle expiration leaves are not
+// covered here: README, Limits today.
+func TestPrunedChainPastItsRetention(t *testing.T) {
+	v := vectorNamed(t, "accept-log-pruned")
+	now := time.Date(2033, 11, 28, 12, 0, 0, 0, time.UTC)
+	first := "audit/year=2026/month=11/day=28/env=prod/00000000000000000004.jsonl"
+	rep, err := verifyAt(lockedLog(t, v, now, bySuffix(map[string]objLock{first: pastRetain, shared.CheckpointKey("audit", "prod", 6): pastRetain})), v, now, true)
+	if err != nil || rep.StartSeq != 4 || rep.PastRetention != 2 {
+		t.Fatalf("the oldest object and its checkpoint past their retention: start %d, %d past retention: %v", rep.StartSeq, rep.PastRetention, err)
+	}
+	// The second object past its retention while the first is under its
+	// own: not what pruning leaves.
+	second := "audit/year=2026/month=11/day=29/env=prod/00000000000000000007.jsonl"
+	if _, err := verifyAt(lockedLog(t, v, now, bySuffix(map[string]objLock{second: pastRetain})), v, now, true); err == nil ||
+		!strings.Contains(err.Error(), "retention ended") || !strings.Contains(err.Error(), second) {
+		t.Fatalf("an object past its retention after one under it: %v", err)
+	}
+}
 
 // A checkpoint left below the start of a pruned chain is one whose
 // retention has ended: it was written with the objects that were deleted
@@ -25,34 +135,13 @@ import (
 // until the checkpoint too was deleted. The retention of what remains
 // from the start on is still checked.
 func TestPrunedCheckpointBelowStartPastRetention(t *testing.T) {
-	vector := func(name string) logVector {
-		for _, x := range logVectors(t, "../testdata/vectors/*.json") {
-			if x.Name == name {
-				return x
-			}
-		}
-		t.Fatalf("no vector %s", name)
-		return logVector{}
-	}
-	v := vector("accept-log-pruned-checkpoint-kept")
 	now := time.Date(2033, 11, 27, 12, 0, 0, 0, time.UTC)
-	verify := func(expired func(key string) bool) (replayer.Report, error) {
-		store := s3mem.New("audit")
-		for _, o := range v.Objects {
-			until := now.Add(30 * 24 * time.Hour)
-			if expired(o.Key) {
-				until = now.Add(-time.Hour)
-			}
-			if _, err := store.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String("audit"), Key: aws.String(o.Key),
-				Body: bytes.NewReader([]byte(o.Body)), ObjectLockMode: types.ObjectLockModeCompliance, ObjectLockRetainUntilDate: aws.Time(until)}); err != nil {
-				t.Fatal(err)
-			}
-		}
-		return replayer.Verify(context.Background(), replayer.Config{S3: store, Bucket: "audit", Prefix: v.Prefix, Chain: v.Chain,
-			VerifierKey: v.VerifierKey, Pruned: true, Now: func() time.Time { return now }})
+	verify := func(name, suffix string) (replayer.Report, error) {
+		v := vectorNamed(t, name)
+		return verifyAt(lockedLog(t, v, now, bySuffix(map[string]objLock{suffix: pastRetain})), v, now, true)
 	}
 	below := "/checkpoints/env=prod/00000000000000000003.note" // seq 3, the start (4) minus 1
-	rep, err := verify(func(key string) bool { return strings.HasSuffix(key, below) })
+	rep, err := verify("accept-log-pruned-checkpoint-kept", below)
 	if err != nil {
 		t.Fatalf("the checkpoint of seq 3, below the start, past its retention: %v", err)
 	}
@@ -61,16 +150,134 @@ func TestPrunedCheckpointBelowStartPastRetention(t *testing.T) {
 	}
 	// Past its retention, it is still checked as 6.1 says: one that signs
 	// another hash than the start's prev fails.
-	v = vector("reject-log-pruned-checkpoint-mismatch")
-	if _, err := verify(func(key string) bool { return strings.HasSuffix(key, below) }); err == nil || !strings.Contains(err.Error(), "not of one chain") {
+	if _, err := verify("reject-log-pruned-checkpoint-mismatch", below); err == nil || !strings.Contains(err.Error(), "not of one chain") {
 		t.Fatalf("a checkpoint of seq 3 past its retention that signs another hash: %v", err)
 	}
 	// A checkpoint from the start on past its retention still fails.
-	v = vector("accept-log-pruned-checkpoint-kept")
-	if _, err := verify(func(key string) bool {
-		return strings.HasSuffix(key, "/checkpoints/env=prod/00000000000000000006.note")
-	}); err == nil ||
+	if _, err := verify("accept-log-pruned-checkpoint-kept", "/checkpoints/env=prod/00000000000000000006.note"); err == nil ||
 		!strings.Contains(err.Error(), "retention ended") {
 		t.Fatalf("the checkpoint of seq 6, after the start, past its retention: %v", err)
+	}
+}
+
+// The run past retention that verify --pruned takes (FORMAT.md 6.1) runs
+// from the start up to the first object still under its retention. When
+// no object is under it (an idle chain, or one verified long after), the
+// run is the whole chain: nothing is under Object Lock any more, so
+// anyone with write access to the bucket can delete the newest versions
+// (the last objects and their checkpoints; no delete marker) and the
+// truncated chain verified. Before 1ea5200 verify --pruned refused any
+// object past its retention; what 6.1 lets pass is what pruning deletes
+// next, which presumes an object still under retention after it: the
+// head must be.
+func TestPrunedAllPastRetentionTailDeleted(t *testing.T) {
+	v := vectorNamed(t, "accept-log-pruned")
+	now := time.Date(2033, 11, 28, 12, 0, 0, 0, time.UTC)
+	allPast := func(deleted ...string) func(string) (objLock, bool) {
+		return func(key string) (objLock, bool) {
+			for _, d := range deleted {
+				if strings.HasSuffix(key, d) {
+					return objLock{gone: true}, true // its version deleted once its retention ended: no marker
+				}
+			}
+			return pastRetain, true
+		}
+	}
+	// The last object (seqs 7-9) and its checkpoint deleted.
+	rep, err := verifyAt(lockedLog(t, v, now, allPast("/00000000000000000007.jsonl", "/00000000000000000009.note")), v, now, true)
+	if err == nil || !strings.Contains(err.Error(), "retention ended") {
+		t.Fatalf("every object past its retention, the newest deleted: verified to head %d (%d past retention): %v", rep.Head.Seq, rep.PastRetention, err)
+	}
+	// Nothing deleted: still no object under retention to say so.
+	if _, err := verifyAt(lockedLog(t, v, now, allPast()), v, now, true); err == nil || !strings.Contains(err.Error(), "retention ended") {
+		t.Fatalf("every object past its retention: %v", err)
+	}
+}
+
+// What the run past retention of verify --pruned (FORMAT.md 6.1) must
+// not let through, on a whole chain (genesis 0, objects 1 and 4, their
+// checkpoints 0, 3 and 6): only COMPLIANCE objects and checkpoints past
+// their retention before the first object under it; GOVERNANCE or
+// unlocked ones fail wherever they are, and so does anything past its
+// retention without --pruned, and in Discover (which rebuild and index
+// check read through).
+func TestPrunedRunPastRetentionBounds(t *testing.T) {
+	v := vectorNamed(t, "accept-log")
+	now := time.Date(2033, 11, 28, 12, 0, 0, 0, time.UTC)
+	const (
+		genesis = "/genesis/env=prod/00000000000000000000.jsonl"
+		obj1    = "/env=prod/00000000000000000001.jsonl"
+		obj4    = "/env=prod/00000000000000000004.jsonl"
+		cp0     = "/checkpoints/env=prod/00000000000000000000.note"
+		cp3     = "/checkpoints/env=prod/00000000000000000003.note"
+		cp6     = "/checkpoints/env=prod/00000000000000000006.note"
+	)
+	ended, unlocked := pastRetain, objLock{}
+	governance := objLock{mode: types.ObjectLockModeGovernance, ended: true}
+	governanceLive := objLock{mode: types.ObjectLockModeGovernance}
+	// put is the chain locked as locks say; each key of again is written
+	// again (same bytes, under retention: what anyone with write access
+	// can put).
+	put := func(t *testing.T, locks map[string]objLock, again ...string) *s3mem.S3 {
+		store := lockedLog(t, v, now, bySuffix(locks))
+		for _, suffix := range again {
+			for _, o := range v.Objects {
+				if strings.HasSuffix(o.Key, suffix) && strings.Contains(o.Key, "env=prod") {
+					putLocked(t, store, o.Key, o.Body, now, bySuffix(nil))
+				}
+			}
+		}
+		return store
+	}
+	verify := func(t *testing.T, pruned bool, locks map[string]objLock, again ...string) (replayer.Report, error) {
+		return verifyAt(put(t, locks, again...), v, now, pruned)
+	}
+	for _, c := range []struct {
+		name   string
+		pruned bool
+		locks  map[string]objLock
+		again  []string
+		past   int    // accepted, with this many past retention
+		reason string // or fails, saying this
+	}{
+		{name: "genesis and its checkpoint past retention", pruned: true, locks: map[string]objLock{genesis: ended, cp0: ended}, past: 2},
+		{name: "a run of two objects and their checkpoints", pruned: true, locks: map[string]objLock{genesis: ended, cp0: ended, obj1: ended, cp3: ended}, past: 4},
+		{name: "without --pruned", locks: map[string]objLock{genesis: ended}, reason: "retention ended"},
+		{name: "a checkpoint without --pruned", locks: map[string]objLock{cp0: ended}, reason: "retention ended"},
+		{name: "a GOVERNANCE genesis past retention", pruned: true, locks: map[string]objLock{genesis: governance}, reason: "GOVERNANCE"},
+		{name: "a GOVERNANCE genesis under retention", pruned: true, locks: map[string]objLock{genesis: governanceLive}, reason: "GOVERNANCE"},
+		{name: "an unlocked genesis", pruned: true, locks: map[string]objLock{genesis: unlocked}, reason: "want COMPLIANCE"},
+		{name: "a GOVERNANCE checkpoint in the run", pruned: true, locks: map[string]objLock{genesis: ended, cp0: governance}, reason: "GOVERNANCE"},
+		{name: "an unlocked checkpoint in the run", pruned: true, locks: map[string]objLock{genesis: ended, cp0: unlocked}, reason: "want COMPLIANCE"},
+		{name: "an object past retention after one under it", pruned: true, locks: map[string]objLock{obj1: ended}, reason: "retention ended"},
+		{name: "a gap in the run", pruned: true, locks: map[string]objLock{genesis: ended, obj4: ended}, reason: "retention ended"},
+		{name: "the checkpoint of an object under retention", pruned: true, locks: map[string]objLock{genesis: ended, cp3: ended}, reason: "retention ended"},
+		{name: "the head's checkpoint", pruned: true, locks: map[string]objLock{cp6: ended}, reason: "retention ended"},
+		{name: "every object past retention", pruned: true, locks: map[string]objLock{genesis: ended, cp0: ended, obj1: ended, cp3: ended, obj4: ended, cp6: ended}, reason: "retention ended"},
+		{name: "an object of the run written again", pruned: true, locks: map[string]objLock{genesis: ended, obj1: ended}, again: []string{obj1}, reason: "written again"},
+		{name: "the object after the run written again", pruned: true, locks: map[string]objLock{genesis: ended}, again: []string{obj1}, reason: "written again"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rep, err := verify(t, c.pruned, c.locks, c.again...)
+			if c.reason == "" {
+				if err != nil || rep.PastRetention != c.past {
+					t.Fatalf("%d past retention (want %d): %v", rep.PastRetention, c.past, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), c.reason) {
+				t.Fatalf("want a failure saying %q: %v", c.reason, err)
+			}
+		})
+	}
+	// Discover (and rebuild and index check, through the same read) takes
+	// no batch object past its retention, first or not (it reads no
+	// genesis body).
+	for _, key := range []string{obj1, obj4} {
+		_, err := replayer.Discover(context.Background(), replayer.DiscoverConfig{S3: put(t, map[string]objLock{key: ended}), Bucket: "audit", Prefix: v.Prefix,
+			Chain: v.Chain, VerifierKey: v.VerifierKey, From: time.Unix(0, 0), To: now, Now: func() time.Time { return now }}, func(replayer.Found) error { return nil })
+		if err == nil || !strings.Contains(err.Error(), "retention ended") {
+			t.Fatalf("discover of a chain with %s past its retention: %v", key, err)
+		}
 	}
 }
