@@ -53,10 +53,7 @@ func (s *Sealer) recoverHead(ctx context.Context) (*signedCheckpoints, error) {
 		if !ok {
 			break
 		}
-		cp, err := s.openCheckpoint(key, body)
-		if body == nil {
-			err = fmt.Errorf("%w: no version of it that S3 gives verifies with the trusted keys", shared.ErrBadCheckpoint)
-		}
+		cp, err := s.openSigned(key, body)
 		if errors.Is(err, shared.ErrBadCheckpoint) {
 			unverified = append(unverified, stored{key: key, body: body, err: err})
 			continue
@@ -100,10 +97,7 @@ func (s *Sealer) recoverHead(ctx context.Context) (*signedCheckpoints, error) {
 					return nil, err
 				}
 			}
-			cp, err := s.openCheckpoint(u.key, u.body)
-			if u.body == nil {
-				err = fmt.Errorf("%w: no version of it that S3 gives verifies with the trusted keys", shared.ErrBadCheckpoint)
-			}
+			cp, err := s.openSigned(u.key, u.body)
 			if err != nil {
 				u.err = err
 				still = append(still, u)
@@ -222,10 +216,7 @@ func (h *signedCheckpoints) at(ctx context.Context, i int) (checkpointed, bool, 
 		if err != nil || !ok {
 			return checkpointed{}, false, err
 		}
-		cp, err := h.s.openCheckpoint(key, body)
-		if body == nil {
-			err = fmt.Errorf("%w: no version of it that S3 gives verifies with the trusted keys", shared.ErrBadCheckpoint)
-		}
+		cp, err := h.s.openSigned(key, body)
 		if errors.Is(err, shared.ErrBadCheckpoint) {
 			h.s.ignoreCheckpoint(key, err)
 			continue
@@ -343,18 +334,24 @@ func (s *Sealer) openCheckpoint(key string, body []byte) (shared.Checkpoint, err
 // the keyset may retire the key that signs it: a retired key's checkpoint
 // counts only in the first version of its key (retiredSignsFirstVersion).
 func (s *Sealer) rereadRetired(ctx context.Context, c checkpointed) (checkpointed, error) {
-	var cp shared.Checkpoint
-	_, err := s.getSealed(ctx, c.key, func(obj *archive.Object) error {
-		var err error
-		if cp, err = s.openCheckpoint(c.key, obj.Body); err != nil {
-			return err
-		}
-		return s.retiredSignsFirstVersion(ctx, c.key, obj, cp)
-	})
+	body, err := s.readSignedCheckpoint(ctx, c.key)
+	if err != nil {
+		return c, fmt.Errorf("read the checkpoint of the hand-over again: %w", err)
+	}
+	cp, err := s.openSigned(c.key, body)
 	if err != nil {
 		return c, fmt.Errorf("read the checkpoint of the hand-over again: %w", err)
 	}
 	return checkpointed{key: c.key, cp: cp}, nil
+}
+
+// openSigned is openCheckpoint of a body readSignedCheckpoint read: nil
+// when no version of the key verified with the keyset held.
+func (s *Sealer) openSigned(key string, body []byte) (shared.Checkpoint, error) {
+	if body == nil {
+		return shared.Checkpoint{}, fmt.Errorf("%w: no version of it that S3 gives verifies with the trusted keys", shared.ErrBadCheckpoint)
+	}
+	return s.openCheckpoint(key, body)
 }
 
 // retiredSignsFirstVersion refuses obj, a version of the checkpoint key
