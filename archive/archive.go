@@ -732,3 +732,18 @@ func (s *Store) FirstVersion(ctx context.Context, key, versionID string) (bool, 
 	}
 	return len(ids) > 0 && ids[0] == versionID, nil
 }
+
+// RetiredOverwrite reports whether a checkpoint of seq, signed as trusted
+// says, rests on a version that does not count: the key that signs seq is
+// retired in trusted (its range is closed) and versionID is not key's
+// first version. A retired key may be stolen after its retirement; its
+// signature counts only on what the sealer wrote, each key's first version
+// (docs/SECURITY.md section 5). key is the checkpoint's key or the
+// object's it signs. Only retired keys' checkpoints cost a listing.
+func (s *Store) RetiredOverwrite(ctx context.Context, trusted shared.Keyset, seq uint64, key, versionID string) (bool, error) {
+	if r, ok := trusted.For(seq); !ok || r.Open {
+		return false, nil
+	}
+	first, err := s.FirstVersion(ctx, key, versionID)
+	return !first && err == nil, err
+}

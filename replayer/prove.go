@@ -255,7 +255,7 @@ var ErrRetiredRewrite = errors.New("checkpoint of a retired key in a version wri
 // pass (docs/SECURITY.md section 5). Readers then take the sealed
 // versions, as under any other rewrite; aegis verify reports the key.
 func retiredSignsFirstVersion(ctx context.Context, store *archive.Store, trusted shared.Keyset, key string, obj *archive.Object, cp shared.Checkpoint) error {
-	if ok, err := notFirstUnderRetired(ctx, store, trusted, key, obj, cp); !ok || err != nil {
+	if ok, err := store.RetiredOverwrite(ctx, trusted, cp.Seq, key, obj.VersionID); !ok || err != nil {
 		return err
 	}
 	return &Failure{Key: key, Version: obj.VersionID, Seq: cp.Seq, HasSeq: true, Err: ErrRetiredRewrite,
@@ -268,21 +268,11 @@ func retiredSignsFirstVersion(ctx context.Context, store *archive.Store, trusted
 // the retired key writing over a sealed object can sign it at a seq that
 // had no checkpoint, whose key's first version is then the thief's.
 func retiredSignsFirstObject(ctx context.Context, store *archive.Store, trusted shared.Keyset, key string, obj *archive.Object, cp shared.Checkpoint) error {
-	if ok, err := notFirstUnderRetired(ctx, store, trusted, key, obj, cp); !ok || err != nil {
+	if ok, err := store.RetiredOverwrite(ctx, trusted, cp.Seq, key, obj.VersionID); !ok || err != nil {
 		return err
 	}
 	return &Failure{Key: key, Version: obj.VersionID, Seq: cp.Seq, HasSeq: true, Err: ErrRetiredRewrite,
 		Reason: fmt.Sprintf("%v: the object's checkpoint of seq %d is signed by a retired key, which counts only over the first version of the object", ErrRetiredRewrite, cp.Seq)}
-}
-
-// notFirstUnderRetired reports whether a retired key signs cp and obj is
-// not the first version of key.
-func notFirstUnderRetired(ctx context.Context, store *archive.Store, trusted shared.Keyset, key string, obj *archive.Object, cp shared.Checkpoint) (bool, error) {
-	if r, ok := trusted.For(cp.Seq); !ok || r.Open {
-		return false, nil
-	}
-	first, err := store.FirstVersion(ctx, key, obj.VersionID)
-	return !first && err == nil, err
 }
 
 func firstSeq(prefix, chain, key string) (uint64, error) {

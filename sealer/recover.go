@@ -362,15 +362,12 @@ func (s *Sealer) openSigned(key string, body []byte) (shared.Checkpoint, error) 
 // its object) must not give the chain a forged head. The error wraps
 // shared.ErrBadCheckpoint, so the sealed version underneath is read.
 func (s *Sealer) retiredSignsFirstVersion(ctx context.Context, key string, obj *archive.Object, cp shared.Checkpoint) error {
-	if r, ok := s.keys.keyset().For(cp.Seq); !ok || r.Open {
-		return nil
-	}
-	var first bool
+	var overwrite bool
 	if err := s.retry(ctx, "list the versions of "+key, func(ctx context.Context) error {
 		var err error
-		first, err = s.store.FirstVersion(ctx, key, obj.VersionID)
+		overwrite, err = s.store.RetiredOverwrite(ctx, s.keys.keyset(), cp.Seq, key, obj.VersionID)
 		return err
-	}); err != nil || first {
+	}); err != nil || !overwrite {
 		return err
 	}
 	return fmt.Errorf("checkpoint %s version %s: %w: signed by the retired key %s, whose checkpoints count only in the first version of their key",
