@@ -225,8 +225,8 @@ func Verify(ctx context.Context, cfg Config) (Report, error) {
 			if cpFailure != nil {
 				return nil
 			}
-			f := checkLock(b.checkpoint, now)
-			if f != "" && b.checkpoint.LockMode == types.ObjectLockModeCompliance && (endedBelowStart(lv, cfg, it.checkpoint, b.checkpoint) || cfg.Pruned && !live) {
+			f, ended := lockState(b.checkpoint, now)
+			if ended && (endedBelowStart(lv, cfg, it.checkpoint) || cfg.Pruned && !live) {
 				// Past its retention, of an object past its own or of
 				// one deleted (section 6.1).
 				f, rep.PastRetention = "", rep.PastRetention+1
@@ -452,11 +452,12 @@ func checkBatch(ref archive.BatchRef, obj *archive.Object, now time.Time) (*batc
 	if err != nil {
 		return nil, err
 	}
+	lock, past := lockState(obj, now)
 	ended := ""
-	if f := checkLock(obj, now); f != "" && obj.LockMode == types.ObjectLockModeCompliance {
-		ended = f // the caller decides (Verify of a pruned chain)
-	} else if f != "" {
-		return fail(f)
+	if past {
+		ended = lock // the caller decides (Verify of a pruned chain)
+	} else if lock != "" {
+		return fail(lock)
 	}
 	if obj.ChecksumSHA256 != "" {
 		sum := sha256.Sum256(obj.Body)
@@ -483,10 +484,18 @@ func (b *batchResult) endedFailure(key string) *Failure {
 // start for that entry's prev, but not counted), so the end of its
 // retention does not fail the chain. Any other object past its retention
 // fails (section 1).
-func endedBelowStart(lv *shared.LogVerifier, cfg Config, key string, obj *archive.Object) bool {
+func endedBelowStart(lv *shared.LogVerifier, cfg Config, key string) bool {
 	seq, ok := shared.ParseCheckpointKey(cfg.Prefix, cfg.Chain, key)
 	start := lv.Start()
-	return cfg.Pruned && ok && start > 0 && seq < start && obj.LockMode == types.ObjectLockModeCompliance
+	return cfg.Pruned && ok && start > 0 && seq < start
+}
+
+// lockState is checkLock's failure of obj, and whether that failure is
+// only that its retention ended in COMPLIANCE mode (past): what a pruned
+// chain's oldest objects may show (section 6.1).
+func lockState(obj *archive.Object, now time.Time) (failure string, past bool) {
+	f := checkLock(obj, now)
+	return f, f != "" && obj.LockMode == types.ObjectLockModeCompliance
 }
 
 func checkLock(obj *archive.Object, now time.Time) string {

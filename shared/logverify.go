@@ -392,11 +392,9 @@ func (v *LogVerifier) Object(key string, entries []*Entry) error {
 		}
 	}
 	for i, e := range entries {
-		add := v.chainV.Add
 		if startHere && i == 0 {
-			add = func(*Entry) error { return nil } // started at it
-		}
-		if err := add(e); err != nil {
+			// started at it (startAt)
+		} else if err := v.chainV.Add(e); err != nil {
 			return &Failure{Key: key, Line: i + 1, Seq: e.Seq, HasSeq: true, Reason: err.Error(), Err: err}
 		}
 		v.latest.offsets = append(v.latest.offsets, v.chainV.Head().Offset)
