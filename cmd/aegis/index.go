@@ -271,11 +271,7 @@ func groupLine(g indexer.GroupStatus) string {
 		}
 		members = append(members, fmt.Sprintf("%s on %s (%s)", m.ClientID, m.Host, parts))
 	}
-	plural := "s"
-	if len(g.Members) == 1 {
-		plural = ""
-	}
-	line := fmt.Sprintf("group %s: %s, %d member%s", g.Name, g.State, len(g.Members), plural)
+	line := fmt.Sprintf("group %s: %s, %s", g.Name, g.State, counted(len(g.Members), "member", "members"))
 	if len(members) > 0 {
 		line += ": " + strings.Join(members, "; ")
 	}

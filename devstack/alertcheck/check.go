@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -72,7 +73,7 @@ func Check(rulesFile, repoRoot string) (Report, error) {
 			fail := func(format string, a ...any) {
 				errs = append(errs, fmt.Errorf("alert %s: %s", r.Alert, fmt.Sprintf(format, a...)))
 			}
-			if s := r.Labels["severity"]; !contains(Severities, s) {
+			if s := r.Labels["severity"]; !slices.Contains(Severities, s) {
 				fail("severity %q: want one of %s", s, strings.Join(Severities, ", "))
 			}
 			for _, a := range []string{"summary", "description", "runbook"} {
@@ -213,13 +214,4 @@ func Anchor(heading string) string {
 		}
 	}
 	return b.String()
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
