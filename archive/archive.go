@@ -22,6 +22,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -109,6 +110,13 @@ type Store struct {
 	// MaxObjectBytes bounds what Get reads of one object. Default
 	// DefaultMaxObjectBytes.
 	MaxObjectBytes int64
+
+	// retiring caches when each retired key's last checkpoint was stored
+	// (RetiredVersion), by checkpoint key.
+	retiring struct {
+		sync.Mutex
+		at map[string]time.Time
+	}
 }
 
 // DefaultMaxObjectBytes is the largest object Get reads (64 MiB): well
@@ -726,24 +734,90 @@ func (s *Store) SealedVersions(ctx context.Context, key string) ([]string, error
 // the sealer wrote, since it writes each key once (If-None-Match) before
 // anyone else can write over it.
 func (s *Store) FirstVersion(ctx context.Context, key, versionID string) (bool, error) {
-	ids, err := s.SealedVersions(ctx, key)
-	if err != nil {
-		return false, err
-	}
-	return len(ids) > 0 && ids[0] == versionID, nil
+	first, _, err := s.firstVersion(ctx, key)
+	return first != "" && first == versionID, err
 }
 
-// RetiredOverwrite reports whether a checkpoint of seq, signed as trusted
-// says, rests on a version that does not count: the key that signs seq is
-// retired in trusted (its range is closed) and versionID is not key's
-// first version. A retired key may be stolen after its retirement; its
-// signature counts only on what the sealer wrote, each key's first version
-// (docs/SECURITY.md section 5). key is the checkpoint's key or the
-// object's it signs. Only retired keys' checkpoints cost a listing.
-func (s *Store) RetiredOverwrite(ctx context.Context, trusted shared.Keyset, seq uint64, key, versionID string) (bool, error) {
-	if r, ok := trusted.For(seq); !ok || r.Open {
-		return false, nil
+// firstVersion is key's oldest version and when S3 stored it ("" when
+// the key has no version), from one listing of that key alone.
+func (s *Store) firstVersion(ctx context.Context, key string) (id string, stored time.Time, err error) {
+	p := s3.NewListObjectVersionsPaginator(s.S3, &s3.ListObjectVersionsInput{Bucket: aws.String(s.Bucket), Prefix: aws.String(key)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return "", time.Time{}, fmt.Errorf("list versions of s3://%s/%s: %w", s.Bucket, key, err)
+		}
+		for _, v := range page.Versions {
+			if aws.ToString(v.Key) == key { // versions of a key come newest first
+				id, stored = aws.ToString(v.VersionId), aws.ToTime(v.LastModified)
+			}
+		}
+		if !slices.ContainsFunc(page.Versions, func(v types.ObjectVersion) bool { return aws.ToString(v.Key) <= key }) &&
+			!slices.ContainsFunc(page.DeleteMarkers, func(d types.DeleteMarkerEntry) bool { return aws.ToString(d.Key) <= key }) {
+			break // past the key
+		}
 	}
-	first, err := s.FirstVersion(ctx, key, versionID)
-	return !first && err == nil, err
+	return id, stored, nil
+}
+
+// RetiredVersion says why a version that a checkpoint of seq signed by a
+// retired key rests on does not count ("" when it counts, and always for
+// a key whose range is open). key is the checkpoint's key or the key of
+// the object it signs. A retired key may be stolen after its retirement,
+// so its signature counts only on what the sealer wrote while the key was
+// current (docs/FORMAT.md section 7.4): the first version of the key (the
+// sealer writes each key once, before anyone else can write over it),
+// stored no later than the first version of the checkpoint of the
+// range's last seq, which the sealer wrote last with that key. A
+// version written over a sealed key, and a twin of a sealed batch put
+// at a key of its own with a checkpoint at a seq that had none, are
+// therefore passed over. Only retired keys' checkpoints cost listings:
+// one of key, and one of the retiring checkpoint per Store and range.
+func (s *Store) RetiredVersion(ctx context.Context, trusted shared.Keyset, chain string, seq uint64, key, versionID string) (string, error) {
+	r, ok := trusted.For(seq)
+	if !ok || r.Open {
+		return "", nil
+	}
+	first, stored, err := s.firstVersion(ctx, key)
+	if err != nil {
+		return "", err
+	}
+	if first != versionID {
+		return "not the first version of its key, the one the sealer wrote", nil
+	}
+	retiredAt, err := s.retiredAt(ctx, chain, r.To)
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case retiredAt.IsZero():
+		return fmt.Sprintf("of unknown age: the checkpoint of seq %d, where the key's range ends, is not in the bucket, so when the key was retired cannot be told", r.To), nil
+	case stored.After(retiredAt):
+		return fmt.Sprintf("stored at %s, after the checkpoint of seq %d that retired the key (stored at %s)",
+			stored.UTC().Format(time.RFC3339Nano), r.To, retiredAt.UTC().Format(time.RFC3339Nano)), nil
+	}
+	return "", nil
+}
+
+// retiredAt is when S3 stored the first version of chain's checkpoint of
+// seq (zero when there is none), listed once per Store.
+func (s *Store) retiredAt(ctx context.Context, chain string, seq uint64) (time.Time, error) {
+	key := shared.CheckpointKey(s.prefix(), chain, seq)
+	s.retiring.Lock()
+	at, ok := s.retiring.at[key]
+	s.retiring.Unlock()
+	if ok {
+		return at, nil
+	}
+	_, at, err := s.firstVersion(ctx, key)
+	if err != nil {
+		return time.Time{}, err
+	}
+	s.retiring.Lock()
+	if s.retiring.at == nil {
+		s.retiring.at = map[string]time.Time{}
+	}
+	s.retiring.at[key] = at
+	s.retiring.Unlock()
+	return at, nil
 }

@@ -240,8 +240,9 @@ func warnSealedVersion(warn func(string), key string, cur, obj *archive.Object) 
 }
 
 // ErrRetiredRewrite is wrapped when a checkpoint signed by a retired key
-// (one whose keyset range is closed) is not the first version of its key.
-var ErrRetiredRewrite = errors.New("checkpoint of a retired key in a version written after the sealed one")
+// (one whose keyset range is closed), or the object it signs, is not the
+// first version of its key or was stored after the key's retirement.
+var ErrRetiredRewrite = errors.New("checkpoint of a retired key in a version the sealer did not write while the key was current")
 
 // retiredSignsFirstVersion refuses obj, a version of the checkpoint key
 // key that verifies as cp, when a retired key signs it and it is not the
@@ -255,11 +256,12 @@ var ErrRetiredRewrite = errors.New("checkpoint of a retired key in a version wri
 // pass (docs/SECURITY.md section 5). Readers then take the sealed
 // versions, as under any other rewrite; aegis verify reports the key.
 func retiredSignsFirstVersion(ctx context.Context, store *archive.Store, trusted shared.Keyset, key string, obj *archive.Object, cp shared.Checkpoint) error {
-	if ok, err := store.RetiredOverwrite(ctx, trusted, cp.Seq, key, obj.VersionID); !ok || err != nil {
+	why, err := store.RetiredVersion(ctx, trusted, cp.Chain, cp.Seq, key, obj.VersionID)
+	if why == "" || err != nil {
 		return err
 	}
 	return &Failure{Key: key, Version: obj.VersionID, Seq: cp.Seq, HasSeq: true, Err: ErrRetiredRewrite,
-		Reason: fmt.Sprintf("%v: signed by the retired key %s, whose checkpoints count only as sealed, in the first version of their key", ErrRetiredRewrite, shared.SignedBy(obj.Body))}
+		Reason: fmt.Sprintf("%v: signed by the retired key %s, whose checkpoints count only as the sealer wrote them before the key's retirement; this version is %s", ErrRetiredRewrite, shared.SignedBy(obj.Body), why)}
 }
 
 // retiredSignsFirstObject refuses obj, a version of the object key that
@@ -268,11 +270,12 @@ func retiredSignsFirstVersion(ctx context.Context, store *archive.Store, trusted
 // the retired key writing over a sealed object can sign it at a seq that
 // had no checkpoint, whose key's first version is then the thief's.
 func retiredSignsFirstObject(ctx context.Context, store *archive.Store, trusted shared.Keyset, key string, obj *archive.Object, cp shared.Checkpoint) error {
-	if ok, err := store.RetiredOverwrite(ctx, trusted, cp.Seq, key, obj.VersionID); !ok || err != nil {
+	why, err := store.RetiredVersion(ctx, trusted, cp.Chain, cp.Seq, key, obj.VersionID)
+	if why == "" || err != nil {
 		return err
 	}
 	return &Failure{Key: key, Version: obj.VersionID, Seq: cp.Seq, HasSeq: true, Err: ErrRetiredRewrite,
-		Reason: fmt.Sprintf("%v: the object's checkpoint of seq %d is signed by a retired key, which counts only over the first version of the object", ErrRetiredRewrite, cp.Seq)}
+		Reason: fmt.Sprintf("%v: the object's checkpoint of seq %d is signed by a retired key, which counts only over objects as the sealer wrote them before the key's retirement; this version is %s", ErrRetiredRewrite, cp.Seq, why)}
 }
 
 func firstSeq(prefix, chain, key string) (uint64, error) {

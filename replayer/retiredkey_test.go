@@ -226,3 +226,77 @@ func TestProveRefusesARetiredKeysCheckpointAtAFreshSeqOverANewVersion(t *testing
 		t.Fatalf("discover after the forgery: %v, d0 found as %v (the sealed one is ALLOW)", err, got)
 	}
 }
+
+// A thief of the retired key who cannot write over a sealed key puts a
+// twin of a sealed batch at a key of its own: the batch of seqs 1-2 with
+// decision d0 BLOCK, not ALLOW, cut to seq 1 and filed under a day no
+// batch of the chain has, with a checkpoint at seq 1, a seq that had
+// none. Both are first versions, and the retired key signs seq 1. Only
+// reading the chain refused it (two objects hold seq 1); prove,
+// verify-receipt and a discover of the twin's day took it. They were
+// written after the checkpoint of seq 5 that retired the key, which the
+// sealer wrote last with it: a retired key's checkpoint counts only over
+// versions stored no later than that (FORMAT.md section 7.4).
+func TestReadersRefuseARetiredKeysTwinAtAKeyOfItsOwn(t *testing.T) {
+	ctx := context.Background()
+	store, keyset, retired := rotatedChainSigned(t, false)
+	start := time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)
+	sealedKey := shared.BatchKey("audit", &shared.Entry{Type: shared.EntryEvent, Chain: "mem", Seq: 1,
+		Source: &shared.Source{Timestamp: start.AddDate(0, 0, 3)}})
+	sealed, _, err := shared.ParseObject(sealedKey, 1, store.Objects("audit")[sealedKey])
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := start.AddDate(0, 0, 5)
+	raw := strings.Replace(decisionRecord(0, 0, 0, "2026-11-01T08:00:00Z"), `"ALLOW"`, `"BLOCK"`, 1)
+	e, err := shared.SealRecord(shared.Head{Chain: "mem", Hash: sealed[0].Prev, Offset: -1}, shared.Source{Topic: "decisions", Offset: 0, Timestamp: day}, []byte(raw), day)
+	if err != nil {
+		t.Fatal(err)
+	}
+	twin := shared.BatchKey("audit", e)
+	if twin == sealedKey || store.Objects("audit")[twin] != nil {
+		t.Fatalf("the twin's key %s is not a key of its own", twin)
+	}
+	if store.Objects("audit")[shared.CheckpointKey("audit", "mem", 1)] != nil {
+		t.Fatal("seq 1 has a checkpoint already")
+	}
+	l, _ := e.Line()
+	msg, err := shared.Checkpoint{Chain: "mem", Seq: 1, Hash: e.Hash, Offset: 0, Object: twin,
+		Root: shared.ObjectRoot([]*shared.Entry{e}), Time: start.AddDate(0, 1, 0)}.Sign(retired)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store.PutVersion("audit", twin, append(l, '\n'))
+	store.PutVersion("audit", shared.CheckpointKey("audit", "mem", 1), msg)
+
+	cfg := replayer.ProveConfig{S3: store, Bucket: "audit", Chain: "mem", VerifierKey: keyset}
+	_, rep, err := replayer.Prove(ctx, cfg, "d0", []replayer.EntryRef{{Seq: 1, Object: twin, Line: 1}})
+	if !errors.Is(err, replayer.ErrRetiredRewrite) || !strings.Contains(err.Error(), "after the checkpoint of seq 5 that retired the key") {
+		t.Fatalf("prove of the twin: %v (decision d0 %s), want it refused as stored after the key's retirement", err, rep.Action)
+	}
+	_, rep, err = replayer.VerifyReceipt(ctx, cfg, &shared.Receipt{EventID: "evt-0", DecisionID: "d0", Durability: shared.DurabilitySealed,
+		Chain: "mem", Seq: 1, EntryHash: e.Hash.String(), Object: twin, Line: 1, CheckpointSeq: 1})
+	if !errors.Is(err, replayer.ErrRetiredRewrite) {
+		t.Fatalf("verify-receipt of the twin: %v (decision d0 %s), want it refused", err, rep.Action)
+	}
+	var got []string
+	_, err = replayer.Discover(ctx, replayer.DiscoverConfig{S3: store, Bucket: "audit", Chain: "mem", VerifierKey: keyset,
+		From: day.Truncate(24 * time.Hour), To: day.Truncate(24*time.Hour).AddDate(0, 0, 1), DecisionID: "d0"},
+		func(f replayer.Found) error {
+			env, err := f.Entry.Envelope()
+			if err == nil {
+				got = append(got, string(env.Decision.Action))
+			}
+			return err
+		})
+	if !errors.Is(err, replayer.ErrRetiredRewrite) || len(got) != 0 {
+		t.Fatalf("discover of the twin's day: %v, d0 found as %v, want the twin refused", err, got)
+	}
+
+	// The sealed decision still proves: its object and checkpoint are the
+	// sealer's, stored before the hand-over.
+	_, rep, err = replayer.Prove(ctx, cfg, "d0", []replayer.EntryRef{{Seq: 1, Object: sealedKey, Line: 1}})
+	if err != nil || rep.Action != shared.ActionAllow {
+		t.Fatalf("prove of the sealed d0: %v, %s", err, rep.Action)
+	}
+}

@@ -362,16 +362,16 @@ func (s *Sealer) openSigned(key string, body []byte) (shared.Checkpoint, error) 
 // its object) must not give the chain a forged head. The error wraps
 // shared.ErrBadCheckpoint, so the sealed version underneath is read.
 func (s *Sealer) retiredSignsFirstVersion(ctx context.Context, key string, obj *archive.Object, cp shared.Checkpoint) error {
-	var overwrite bool
+	var why string
 	if err := s.retry(ctx, "list the versions of "+key, func(ctx context.Context) error {
 		var err error
-		overwrite, err = s.store.RetiredOverwrite(ctx, s.keys.keyset(), cp.Seq, key, obj.VersionID)
+		why, err = s.store.RetiredVersion(ctx, s.keys.keyset(), cp.Chain, cp.Seq, key, obj.VersionID)
 		return err
-	}); err != nil || !overwrite {
+	}); err != nil || why == "" {
 		return err
 	}
-	return fmt.Errorf("checkpoint %s version %s: %w: signed by the retired key %s, whose checkpoints count only in the first version of their key",
-		key, obj.VersionID, shared.ErrBadCheckpoint, shared.SignedBy(obj.Body))
+	return fmt.Errorf("checkpoint %s version %s: %w: signed by the retired key %s, whose checkpoints count only as the sealer wrote them before the key's retirement; this version is %s",
+		key, obj.VersionID, shared.ErrBadCheckpoint, shared.SignedBy(obj.Body), why)
 }
 
 // readSigned reads the batch a verified checkpoint names and checks that its

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/aegisai/audit/archive"
@@ -185,5 +187,96 @@ func TestKeyRotationOnARunningSealer(t *testing.T) {
 	download(t, final, dir)
 	if code, out := pythonVerify(t, final, dir); code == 0 || !strings.Contains(out, "7.4") {
 		t.Fatalf("the Python reference verifier accepts the forged checkpoint (exit %d): %s", code, out)
+	}
+	retiredKeysTwinIsRefused(t, final, entries, R, retired, keyset)
+}
+
+// retiredKeysTwinIsRefused: the thief of the retired key files a twin of
+// a decision sealed before the hand-over at R (its action changed) at a
+// key of its own, another day's, with a checkpoint at its seq, which had
+// none, signed by the retired key. Both are first versions, written after
+// the checkpoint of R; versitygw's LastModified says so, and prove and
+// verify-receipt refuse the twin (FORMAT.md section 7.4) while the sealed
+// decision, its versions stored before the hand-over, still proves.
+func retiredKeysTwinIsRefused(t *testing.T, p *pipeline.Pipeline, entries []*shared.Entry, R uint64, retired note.Signer, keyset string) {
+	t.Helper()
+	ctx := context.Background()
+	st := &archive.Store{S3: p.S3, Bucket: p.Cfg.Bucket}
+	var sealed *shared.Entry
+	var env *shared.Envelope
+	for _, e := range entries {
+		if e.Type != shared.EntryEvent || e.Seq >= R {
+			continue
+		}
+		if _, err := st.Get(ctx, shared.CheckpointKey("audit", p.Cfg.Chain, e.Seq), ""); !errors.Is(err, archive.ErrNotFound) {
+			continue // a checkpoint signs this seq
+		}
+		ev, err := e.Envelope()
+		if err == nil && ev.Decision != nil {
+			sealed, env = e, ev
+			break
+		}
+	}
+	if sealed == nil {
+		t.Fatal("no decision before the hand-over at a seq without a checkpoint")
+	}
+	forged := *env
+	d := *env.Decision
+	d.Action = shared.ActionAllow
+	if env.Decision.Action == shared.ActionAllow {
+		d.Action = shared.ActionBlock
+	}
+	forged.Decision = &d
+	raw, err := forged.Record()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := sealed.Source.Timestamp.AddDate(0, 0, 3)
+	twin, err := shared.SealRecord(shared.Head{Chain: p.Cfg.Chain, Seq: sealed.Seq - 1, Hash: sealed.Prev, Offset: sealed.Source.Offset - 1},
+		shared.Source{Topic: sealed.Source.Topic, Offset: sealed.Source.Offset, Timestamp: ts}, raw, ts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	twinKey := shared.BatchKey("audit", twin)
+	line, _ := twin.Line()
+	msg, err := shared.Checkpoint{Chain: p.Cfg.Chain, Seq: twin.Seq, Hash: twin.Hash, Offset: twin.Source.Offset, Object: twinKey,
+		Root: shared.ObjectRoot([]*shared.Entry{twin}), Time: time.Now().UTC()}.Sign(retired)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// S3 gives LastModified to the second: a twin stored within the
+	// second of the hand-over's checkpoint would be taken as stored with
+	// it (FORMAT.md section 7.4 says so). The thief writes later.
+	head, err := p.S3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(p.Cfg.Bucket), Key: aws.String(shared.CheckpointKey("audit", p.Cfg.Chain, R))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Until(aws.ToTime(head.LastModified).Add(2 * time.Second)))
+	putVersion(t, p, twinKey, append(line, '\n'), true)
+	putVersion(t, p, shared.CheckpointKey("audit", p.Cfg.Chain, twin.Seq), msg, true)
+
+	cfg := replayer.ProveConfig{S3: p.S3, Bucket: p.Cfg.Bucket, Chain: p.Cfg.Chain, VerifierKey: keyset}
+	_, rep, err := replayer.Prove(ctx, cfg, d.DecisionID, []replayer.EntryRef{{Seq: twin.Seq, Object: twinKey, Line: 1}})
+	if !errors.Is(err, replayer.ErrRetiredRewrite) || !strings.Contains(err.Error(), fmt.Sprintf("after the checkpoint of seq %d that retired the key", R)) {
+		t.Fatalf("prove of the retired key's twin at %s: %v (decision %s %s), want it refused as stored after the hand-over", twinKey, err, d.DecisionID, rep.Action)
+	}
+	_, _, err = replayer.VerifyReceipt(ctx, cfg, &shared.Receipt{EventID: forged.EventID, DecisionID: d.DecisionID, Durability: shared.DurabilitySealed,
+		Chain: p.Cfg.Chain, Seq: twin.Seq, EntryHash: twin.Hash.String(), Object: twinKey, Line: 1, CheckpointSeq: twin.Seq})
+	if !errors.Is(err, replayer.ErrRetiredRewrite) {
+		t.Fatalf("verify-receipt of the retired key's twin: %v, want it refused", err)
+	}
+
+	refs, err := st.Batches(ctx, p.Cfg.Chain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ref replayer.EntryRef // in the sealed batch: the last to start at or before the seq
+	for _, r := range refs {
+		if r.Key != twinKey && r.FirstSeq <= sealed.Seq && (ref.Object == "" || r.FirstSeq > sealed.Seq-uint64(ref.Line-1)) {
+			ref = replayer.EntryRef{Seq: sealed.Seq, Object: r.Key, Line: int(sealed.Seq-r.FirstSeq) + 1}
+		}
+	}
+	if _, rep, err = replayer.Prove(ctx, cfg, d.DecisionID, []replayer.EntryRef{ref}); err != nil || rep.Action != env.Decision.Action {
+		t.Fatalf("prove of the sealed decision %s at %+v: %v, %s (sealed %s)", d.DecisionID, ref, err, rep.Action, env.Decision.Action)
 	}
 }

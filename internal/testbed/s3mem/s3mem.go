@@ -36,6 +36,9 @@ type Version struct {
 	LockMode     types.ObjectLockMode
 	RetainUntil  time.Time
 	Checksum     string
+	// Stored is when the version was written (LastModified): the wall
+	// clock, to the millisecond, later than every version written before.
+	Stored time.Time
 }
 
 // S3 is an in-memory object store. The zero value has no buckets.
@@ -43,6 +46,7 @@ type S3 struct {
 	mu      sync.Mutex
 	buckets map[string]*bucket
 	seq     int
+	stored  time.Time // the newest version's Stored
 	// Fail, if set, is called before every operation; a non-nil error is
 	// returned as the operation's error (outage injection).
 	Fail func(op, key string) error
@@ -81,6 +85,14 @@ func (s *S3) Objects(name string) map[string][]byte {
 	return out
 }
 
+// Versions returns the versions of key, the oldest first (delete markers
+// too).
+func (s *S3) Versions(name, key string) []Version {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Version(nil), s.buckets[name].objects[key]...)
+}
+
 // PutVersion stores body as a new current version of key, locked, without
 // any precondition: what an attacker with write access can do.
 func (s *S3) PutVersion(name, key string, body []byte) {
@@ -93,7 +105,7 @@ func (s *S3) put(b *bucket, key string, body []byte, mode types.ObjectLockMode, 
 	s.seq++
 	sum := sha256.Sum256(body)
 	v := Version{ID: fmt.Sprintf("v%06d", s.seq), Body: bytes.Clone(body), LockMode: mode, RetainUntil: until,
-		Checksum: base64.StdEncoding.EncodeToString(sum[:])}
+		Checksum: base64.StdEncoding.EncodeToString(sum[:]), Stored: s.now()}
 	b.objects[key] = append(b.objects[key], v)
 	return v
 }
@@ -133,7 +145,19 @@ func (s *S3) Delete(name, key string) {
 	defer s.mu.Unlock()
 	s.seq++
 	b := s.buckets[name]
-	b.objects[key] = append(b.objects[key], Version{ID: fmt.Sprintf("v%06d", s.seq), DeleteMarker: true})
+	b.objects[key] = append(b.objects[key], Version{ID: fmt.Sprintf("v%06d", s.seq), DeleteMarker: true, Stored: s.now()})
+}
+
+// now is the Stored time of a version written now: the wall clock to the
+// millisecond (as S3 lists it), after the last version's, so that the
+// order of writes is the order of their times, as on one S3 region.
+func (s *S3) now() time.Time {
+	t := time.Now().UTC().Truncate(time.Millisecond)
+	if !t.After(s.stored) {
+		t = s.stored.Add(time.Millisecond)
+	}
+	s.stored = t
+	return t
 }
 
 func (s *S3) version(b *bucket, key string, id *string) (Version, error) {
@@ -193,7 +217,7 @@ func (s *S3) GetObject(_ context.Context, in *s3.GetObjectInput, _ ...func(*s3.O
 	if err != nil {
 		return nil, err
 	}
-	return &s3.GetObjectOutput{Body: io.NopCloser(bytes.NewReader(v.Body)), VersionId: aws.String(v.ID)}, nil
+	return &s3.GetObjectOutput{Body: io.NopCloser(bytes.NewReader(v.Body)), VersionId: aws.String(v.ID), LastModified: aws.Time(v.Stored)}, nil
 }
 
 // HeadObject returns a version's lock state and checksum.
@@ -209,7 +233,7 @@ func (s *S3) HeadObject(_ context.Context, in *s3.HeadObjectInput, _ ...func(*s3
 		return nil, err
 	}
 	return &s3.HeadObjectOutput{VersionId: aws.String(v.ID), ObjectLockMode: types.ObjectLockMode(v.LockMode),
-		ObjectLockRetainUntilDate: aws.Time(v.RetainUntil), ChecksumSHA256: aws.String(v.Checksum)}, nil
+		ObjectLockRetainUntilDate: aws.Time(v.RetainUntil), ChecksumSHA256: aws.String(v.Checksum), LastModified: aws.Time(v.Stored)}, nil
 }
 
 // GetObjectRetention returns a version's retention.
@@ -303,9 +327,11 @@ func (s *S3) ListObjectVersions(_ context.Context, in *s3.ListObjectVersionsInpu
 			out.NextKeyMarker, out.NextVersionIdMarker = aws.String(k), aws.String(vs[i].ID)
 			latest := aws.Bool(i == len(vs)-1)
 			if vs[i].DeleteMarker {
-				out.DeleteMarkers = append(out.DeleteMarkers, types.DeleteMarkerEntry{Key: aws.String(k), VersionId: aws.String(vs[i].ID), IsLatest: latest})
+				out.DeleteMarkers = append(out.DeleteMarkers, types.DeleteMarkerEntry{Key: aws.String(k), VersionId: aws.String(vs[i].ID), IsLatest: latest,
+					LastModified: aws.Time(vs[i].Stored)})
 			} else {
-				out.Versions = append(out.Versions, types.ObjectVersion{Key: aws.String(k), VersionId: aws.String(vs[i].ID), IsLatest: latest})
+				out.Versions = append(out.Versions, types.ObjectVersion{Key: aws.String(k), VersionId: aws.String(vs[i].ID), IsLatest: latest,
+					LastModified: aws.Time(vs[i].Stored)})
 			}
 		}
 	}
