@@ -41,6 +41,13 @@ type DiscoverConfig struct {
 	Type shared.EntryType
 	// Parallelism is how many objects are read ahead. Default 8.
 	Parallelism int
+	// Pruned accepts a chain whose oldest objects were deleted after their
+	// retention (docs/FORMAT.md section 6.1): its genesis object is not
+	// required, and an object whose predecessor is gone is taken as where
+	// the chain that remains starts when no checkpoint of a lower seq than
+	// that predecessor's verifies (prunedStart). Off, such a chain fails
+	// (no genesis object, or the object before the first one missing).
+	Pruned bool
 	// Now is the clock Object Lock retention is checked against. Default
 	// time.Now.
 	Now func() time.Time
@@ -83,6 +90,11 @@ type DiscoverReport struct {
 	// hides entries.)
 	Rewritten      int
 	FirstRewritten string
+	// StartSeq and StartObject, on a pruned chain read with
+	// DiscoverConfig.Pruned whose start is in the scope: the first seq
+	// that remains and its object (StartObject "" otherwise).
+	StartSeq    uint64
+	StartObject string
 }
 
 // Check reports every problem of the config's values at once, each a
@@ -234,8 +246,16 @@ func Discover(ctx context.Context, cfg DiscoverConfig, emit func(Found) error) (
 		if lerr != nil {
 			return rep, lerr
 		}
-		if len(ids) == 0 {
-			return rep, fmt.Errorf("%w: chain %q has no genesis object (s3://%s/%s)", ErrNoChain, cfg.Chain, cfg.Bucket, genesis)
+		switch _, _, signed, err := lowestSignedCheckpoint(ctx, store, cfg, trusted); {
+		case len(ids) > 0:
+		case err != nil:
+			return rep, err
+		case !cfg.Pruned:
+			return rep, fmt.Errorf("%w: chain %q has no genesis object (s3://%s/%s)%s", ErrNoChain, cfg.Chain, cfg.Bucket, genesis, prunedHint(signed))
+		case !signed:
+			return rep, fmt.Errorf("%w: chain %q has no genesis object (s3://%s/%s) and no checkpoint that verifies", ErrNoChain, cfg.Chain, cfg.Bucket, genesis)
+		default:
+			break // a pruned chain: prunedStart finds where it starts
 		}
 		if cfg.Warn != nil {
 			cfg.Warn(fmt.Sprintf("%s: a delete marker is on the genesis; its sealed version is under it (aegis verify reports the key)", genesis))
@@ -267,6 +287,9 @@ func Discover(ctx context.Context, cfg DiscoverConfig, emit func(Found) error) (
 		}
 		rep.Objects++
 		rep.Entries += uint64(len(d.entries))
+		if d.prunedStart {
+			rep.StartSeq, rep.StartObject = d.entries[0].Seq, ref.Key
+		}
 		if !d.signed {
 			rep.Unsigned += uint64(len(d.entries))
 		}
@@ -332,6 +355,10 @@ type discovered struct {
 	failure *Failure
 	// after is the object the checkpoint before this one names (sequence).
 	after string
+	// prunedStart: the object is where a pruned chain that remains starts
+	// (DiscoverConfig.Pruned): its predecessor is gone, and so is every
+	// checkpoint below that predecessor's.
+	prunedStart bool
 	// skip: a delete marker with no object under it (anyone with write
 	// access can put one on any key): nothing to read. Were it a sealed
 	// object removed from the storage, its neighbours name it missing.
@@ -454,11 +481,20 @@ func checkDiscovered(ctx context.Context, store *archive.Store, cfg DiscoverConf
 	prev, err := readCheckpointAt(ctx, store, cfg, trusted, prevKey)
 	switch {
 	case errors.Is(err, archive.ErrNotFound):
-		return fail(ref.Key, 1, first.Seq, shared.ErrChainBroken, "no checkpoint signs seq %d, the entry before this object (%s)", first.Seq-1, prevKey)
+		start, why, perr := prunedStart(ctx, store, cfg, trusted, first.Seq-1)
+		if perr != nil {
+			return nil, perr
+		}
+		if !start {
+			return fail(ref.Key, 1, first.Seq, shared.ErrChainBroken, "no checkpoint signs seq %d, the entry before this object (%s)%s", first.Seq-1, prevKey, why)
+		}
+		d.prunedStart = true
+		prev = &checkpointRead{} // nothing before it to link to or to name
 	case err != nil:
 		return nil, err
 	case prev.failure != nil:
 		return &discovered{failure: prev.failure}, nil
+	case d.prunedStart:
 	case prev.cp.Hash != first.Prev:
 		return fail(ref.Key, 1, first.Seq, shared.ErrChainBroken, "prev %s is not the hash %s that %s signs for seq %d", first.Prev, prev.cp.Hash, prevKey, first.Seq-1)
 	}

@@ -35,6 +35,11 @@ type RebuildConfig struct {
 	// OnlyMissing writes only what differs from S3: missing items, items
 	// that differ (rewritten), and items S3 does not hold (deleted).
 	OnlyMissing bool
+	// Pruned accepts a chain whose oldest objects were deleted after their
+	// retention (DiscoverConfig.Pruned). Over the whole chain, items of the
+	// deleted entries are extra to index check, and rebuild --only-missing
+	// deletes them: the index follows S3.
+	Pruned bool
 	// Workers bound how many decisions are indexed or compared at once (a
 	// decision's entries always on one worker, in seq order). Default 8.
 	Workers int
@@ -94,6 +99,10 @@ type RebuildReport struct {
 	// sealed, FirstRewritten names one (DiscoverReport).
 	Rewritten      int
 	FirstRewritten string
+	// StartSeq and StartObject: where a pruned chain that remains starts,
+	// when that is in the scope (DiscoverReport).
+	StartSeq    uint64
+	StartObject string
 }
 
 // DifferenceCount is how many differences Check found.
@@ -119,7 +128,7 @@ func (r *RebuildReport) found(d indexer.Difference, on func(indexer.Difference) 
 }
 
 func (c *RebuildConfig) discover() DiscoverConfig {
-	return DiscoverConfig{S3: c.S3, Bucket: c.Bucket, Prefix: c.Prefix, Chain: c.Chain, VerifierKey: c.VerifierKey, From: c.From, To: c.To, Now: c.Now, Warn: c.Warn}
+	return DiscoverConfig{S3: c.S3, Bucket: c.Bucket, Prefix: c.Prefix, Chain: c.Chain, VerifierKey: c.VerifierKey, From: c.From, To: c.To, Pruned: c.Pruned, Now: c.Now, Warn: c.Warn}
 }
 
 // scope names a rebuild's range for its progress record.
@@ -331,6 +340,9 @@ func rebuild(ctx context.Context, cfg RebuildConfig, write bool, tmp *scratch) (
 		}
 		if err := seq.follow(ctx, ref, d); err != nil {
 			return err
+		}
+		if d.prunedStart {
+			rep.StartSeq, rep.StartObject = d.entries[0].Seq, ref.Key
 		}
 		rep.Entries += uint64(len(d.entries))
 		if !d.signed {

@@ -37,6 +37,7 @@ var ErrMissingObject = errors.New("sealed object missing from the listing")
 // reads the whole chain, finds that one.
 type sequence struct {
 	store       *archive.Store
+	cfg         DiscoverConfig
 	chain       string
 	trusted     shared.Keyset
 	first, last time.Time // the scope's dates; zero: every date
@@ -45,7 +46,7 @@ type sequence struct {
 }
 
 func newSequence(store *archive.Store, cfg DiscoverConfig, trusted shared.Keyset) *sequence {
-	s := &sequence{store: store, chain: cfg.Chain, trusted: trusted}
+	s := &sequence{store: store, cfg: cfg, chain: cfg.Chain, trusted: trusted}
 	if !cfg.From.IsZero() {
 		s.first, s.last = shared.FileDate(cfg.From), shared.FileDate(cfg.To.Add(-time.Nanosecond))
 	}
@@ -75,7 +76,23 @@ func (s *sequence) follow(ctx context.Context, ref archive.BatchRef, d *discover
 		return nil
 	}
 	if s.inScope(d.after) {
-		return s.missing(ctx, d.after, false, fmt.Sprintf("the checkpoint of seq %d names it as the object before %s", d.entries[0].Seq-1, ref.Key))
+		err := s.missing(ctx, d.after, false, fmt.Sprintf("the checkpoint of seq %d names it as the object before %s", d.entries[0].Seq-1, ref.Key))
+		if !errors.Is(err, ErrMissingObject) {
+			return err
+		}
+		// Pruned: the object before, with every checkpoint below its
+		// own, deleted (the checkpoint of the seq before this object
+		// may stay, FORMAT.md section 6.1).
+		start, why, perr := prunedStart(ctx, s.store, s.cfg, s.trusted, d.entries[0].Seq-1)
+		if perr != nil || !start {
+			var f *Failure
+			if perr == nil && errors.As(err, &f) {
+				f.Reason += why
+			}
+			return errors.Join(perr, err)
+		}
+		d.prunedStart = true
+		return nil
 	}
 	if s.prevKey == "" {
 		return nil
@@ -121,40 +138,51 @@ func signedCheckpointAfter(ctx context.Context, store *archive.Store, trusted sh
 			return "", shared.Checkpoint{}, false, err
 		}
 		seq = at
-		// The sealed version counts, whatever was written over it or put
-		// on it since: a checkpoint garbled or hidden under a delete marker
-		// after a forged object still signs a later seq (before, the
-		// forged object passed as the unsigned newest).
-		var cp shared.Checkpoint
-		signedHere := func(obj *archive.Object) error {
-			c, err := trusted.Open(obj.Body)
-			if err != nil || c.Chain != chain || c.Seq != at {
+		cp, ok, err := signedAt(ctx, store, trusted, chain, key, at)
+		if err != nil || ok {
+			return key, cp, ok, err
+		}
+		// no version of it verifies at its own key (or it was deleted
+		// since the listing): verify reports that
+	}
+}
+
+// signedAt reads the checkpoint at key, of seq at, as signedCheckpointAfter
+// takes it: ok when a version of it verifies at its own key.
+func signedAt(ctx context.Context, store *archive.Store, trusted shared.Keyset, chain, key string, at uint64) (shared.Checkpoint, bool, error) {
+	// The sealed version counts, whatever was written over it or put
+	// on it since: a checkpoint garbled or hidden under a delete marker
+	// after a forged object still signs a later seq (before, the
+	// forged object passed as the unsigned newest).
+	var cp shared.Checkpoint
+	signedHere := func(obj *archive.Object) error {
+		c, err := trusted.Open(obj.Body)
+		if err != nil || c.Chain != chain || c.Seq != at {
+			return errNotSignedHere
+		}
+		if err := retiredSignsFirstVersion(ctx, store, trusted, key, obj, c); err != nil {
+			if errors.Is(err, ErrRetiredRewrite) {
 				return errNotSignedHere
 			}
-			if err := retiredSignsFirstVersion(ctx, store, trusted, key, obj, c); err != nil {
-				if errors.Is(err, ErrRetiredRewrite) {
-					return errNotSignedHere
-				}
-				return err
-			}
-			cp = c
-			return nil
+			return err
 		}
-		// The current version with a plain GET first: nearly always it is
-		// the sealed one, and nothing here needs its lock state (a HEAD
-		// more on versitygw). Only when it is not are the versions read.
-		if obj, gerr := store.Get(ctx, key, ""); gerr == nil && signedHere(obj) == nil {
-			return key, cp, true, nil
-		}
-		_, err = readSealedVersion(ctx, store, nil, key, signedHere)
-		switch {
-		case err == nil:
-			return key, cp, true, nil
-		case errors.Is(err, archive.ErrNotFound), errors.Is(err, errNotSignedHere):
-			continue // no version of it verifies at its own key (or it was deleted since the listing): verify reports that
-		}
-		return "", shared.Checkpoint{}, false, err
+		cp = c
+		return nil
 	}
+	// The current version with a plain GET first: nearly always it is
+	// the sealed one, and nothing here needs its lock state (a HEAD
+	// more on versitygw). Only when it is not are the versions read.
+	if obj, gerr := store.Get(ctx, key, ""); gerr == nil && signedHere(obj) == nil {
+		return cp, true, nil
+	}
+	_, err := readSealedVersion(ctx, store, nil, key, signedHere)
+	switch {
+	case err == nil:
+		return cp, true, nil
+	case errors.Is(err, archive.ErrNotFound), errors.Is(err, errNotSignedHere):
+		return shared.Checkpoint{}, false, nil
+	}
+	return shared.Checkpoint{}, false, err
 }
 
 // missing reports key, named by a signed checkpoint, as missing from the
@@ -175,4 +203,50 @@ func (s *sequence) missing(ctx context.Context, key string, late bool, why strin
 	}
 	return &Failure{Key: key, Err: ErrMissingObject,
 		Reason: fmt.Sprintf("no current version of this object is listed, yet %s: it was deleted after it was sealed (a delete marker, or removed from the storage), and its entries would be left out: run aegis verify", why)}
+}
+
+// prunedStart reports whether an object whose predecessor ends at seq
+// before and is gone (its object, or its checkpoint too) is where a pruned
+// chain that remains starts: the reader was asked to accept one
+// (DiscoverConfig.Pruned), and no checkpoint of a seq below before
+// verifies at its own key (pruning deletes the oldest objects with their
+// checkpoints, so nothing older stays; the checkpoint of before itself
+// may). Otherwise why is what to add to the failure: a hint at --pruned,
+// or the lower checkpoint that shows the gap is not pruning.
+//
+// It trusts the checkpoints' listing for where the chain starts, as far
+// as the scope is concerned: an object of a lower seq whose checkpoint was
+// removed from the storage is not looked for (aegis verify --pruned reads
+// the whole chain and fails on it).
+func prunedStart(ctx context.Context, store *archive.Store, cfg DiscoverConfig, trusted shared.Keyset, before uint64) (start bool, why string, err error) {
+	key, seq, signed, err := lowestSignedCheckpoint(ctx, store, cfg, trusted)
+	switch {
+	case err != nil:
+		return false, "", err
+	case !cfg.Pruned:
+		return false, prunedHint(signed && seq >= before), nil
+	case signed && seq < before:
+		return false, fmt.Sprintf("; not pruning: %s (seq %d) is older and remains", key, seq), nil
+	}
+	return true, "", nil
+}
+
+// prunedHint is what a reader not asked to accept a pruned chain adds to
+// its failure when the chain may be one.
+func prunedHint(mayBe bool) string {
+	if !mayBe {
+		return ""
+	}
+	return "; if the chain's oldest objects were deleted after their retention, read it with --pruned (docs/FORMAT.md section 6.1)"
+}
+
+// lowestSignedCheckpoint is the chain's checkpoint of the lowest seq that
+// verifies at its own key (signed false: none does).
+func lowestSignedCheckpoint(ctx context.Context, store *archive.Store, cfg DiscoverConfig, trusted shared.Keyset) (key string, seq uint64, signed bool, err error) {
+	key = shared.CheckpointKey(cfg.Prefix, cfg.Chain, 0)
+	if _, ok, err := signedAt(ctx, store, trusted, cfg.Chain, key, 0); err != nil || ok {
+		return key, 0, ok, err
+	}
+	key, cp, ok, err := signedCheckpointAfter(ctx, store, trusted, cfg.Chain, 0)
+	return key, cp.Seq, ok, err
 }

@@ -23,7 +23,7 @@ import (
 // discoverCommand is `aegis discover`: audit discovery straight from S3.
 func (c *common) discoverCommand() *cobra.Command {
 	var from, to, env, user, session, decision, recordedBy, typ string
-	var asJSON bool
+	var asJSON, pruned bool
 	var cmd *cobra.Command // its summary names its filters (filtersNamed)
 	cmd = &cobra.Command{
 		Use:         "discover --from T --to T",
@@ -43,7 +43,7 @@ the range. Entries are written as they are verified: when discover fails
 				return err
 			}
 			cfg := replayer.DiscoverConfig{S3: s3c, Bucket: c.bucket, Prefix: c.prefix, Chain: c.chain, VerifierKey: vkey,
-				UserID: user, SessionID: session, DecisionID: decision, RecordedBy: recordedBy, Type: shared.EntryType(typ), Warn: c.warn}
+				UserID: user, SessionID: session, DecisionID: decision, RecordedBy: recordedBy, Type: shared.EntryType(typ), Pruned: pruned, Warn: c.warn}
 			if env != "" {
 				cfg.Chain = env
 			}
@@ -98,6 +98,7 @@ the range. Entries are written as they are verified: when discover fails
 			if rep.Matched == 0 && recordedBy != "" && !strings.Contains(recordedBy, ":") {
 				fmt.Fprintf(c.stderr, "hint: --recorded-by matches the whole value; aegis ingest writes token:<name> (--recorded-by token:%s)\n", recordedBy)
 			}
+			printPrunedStart(c.stderr, rep.StartObject, rep.StartSeq)
 			warnRewritten(c.stderr, rep.Rewritten, rep.FirstRewritten)
 			return nil
 		}),
@@ -133,7 +134,18 @@ the range. Entries are written as they are verified: when discover fails
 	f.StringVar(&recordedBy, "recorded-by", "", "only events recorded for this (their recorded_by; aegis ingest's are token:<token name>)")
 	f.StringVar(&typ, "type", "", "only entries of this type: event or invalid")
 	f.BoolVar(&asJSON, "json", false, "JSON Lines even on a terminal")
+	f.BoolVar(&pruned, "pruned", false, prunedFlagHelp)
 	return cmd
+}
+
+// printPrunedStart says where a pruned chain that remains starts, when a
+// reader's scope held its start (object "" otherwise).
+func printPrunedStart(w io.Writer, object string, seq uint64) {
+	if object == "" {
+		return
+	}
+	fmt.Fprintf(w, "pruned: the chain that remains starts at seq %d (%s); seqs 0 to %d were deleted. "+
+		"Where it starts is taken from the checkpoints that remain; aegis verify --pruned checks the whole chain\n", seq, object, seq-1)
 }
 
 // parseWhen reads an RFC 3339 time or a date.

@@ -142,7 +142,7 @@ is the newest signed checkpoint. Exits 3 when the gap is larger than
 func (c *common) indexCheckCommand() *cobra.Command {
 	var from, to string
 	var asJSON bool
-	var spill spillFlags
+	var reads readFlags
 	var cmd *cobra.Command // its errors name its flags (renameFields)
 	cmd = &cobra.Command{
 		Use:         "check [--from T --to T]",
@@ -156,7 +156,7 @@ Finding extra items scans the whole table. Memory is bounded by
 --keys-in-memory, not by the range: past it, the item keys are sorted into
 runs in a private folder under --temp-dir, removed at the end.`,
 		RunE: c.run(func(ctx context.Context, _ *zap.Logger) error {
-			cfg, err := c.rebuildConfig(ctx, from, to, spill)
+			cfg, err := c.rebuildConfig(ctx, from, to, reads)
 			if err != nil {
 				return err
 			}
@@ -173,6 +173,7 @@ runs in a private folder under --temp-dir, removed at the end.`,
 				return renameFields(cmd, err)
 			}
 			n := rep.DifferenceCount()
+			printPrunedStart(c.stderr, rep.StartObject, rep.StartSeq)
 			fmt.Fprintf(c.stderr, "checked %d entries in %d objects: %d differences\n", rep.Entries, rep.Done, n)
 			if n > 0 {
 				return fmt.Errorf("the index differs from S3 in %d items (aegis rebuild --only-missing mends them)", n)
@@ -183,29 +184,35 @@ runs in a private folder under --temp-dir, removed at the end.`,
 	cmd.Flags().StringVar(&from, "from", "", "start of the range, inclusive (RFC 3339 or YYYY-MM-DD; default: the whole chain)")
 	cmd.Flags().StringVar(&to, "to", "", "end of the range, exclusive")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object per difference")
-	spill.add(cmd.Flags())
+	reads.add(cmd.Flags())
 	return cmd
 }
 
-// spillFlags are the settings that bound index check's memory (also read
-// by rebuild --only-missing, which runs the check).
-type spillFlags struct {
+// readFlags are how rebuild and index check read the chain: whether they
+// accept a pruned one, and what bounds index check's memory (also read by
+// rebuild --only-missing, which checks first).
+type readFlags struct {
 	keysInMemory int
 	tempDir      string
+	pruned       bool
 }
 
-func (s *spillFlags) add(f *pflag.FlagSet) {
+func (s *readFlags) add(f *pflag.FlagSet) {
 	f.IntVar(&s.keysInMemory, "keys-in-memory", replayer.DefaultKeysInMemory,
 		"item keys index check holds in memory (about 18 bytes each for S3's entries, then 120 for the table's items) before it sorts them into runs in --temp-dir")
 	f.StringVar(&s.tempDir, "temp-dir", "", "where index check makes its private scratch folder (mode 0700, removed at the end; default: $TMPDIR or /tmp)")
+	f.BoolVar(&s.pruned, "pruned", false, prunedFlagHelp)
 }
+
+// prunedFlagHelp is --pruned's help in discover, rebuild and index check.
+const prunedFlagHelp = "accept a chain whose oldest objects were deleted after their retention: start it at the object whose predecessor is gone when no older checkpoint remains, and print where (docs/FORMAT.md section 6.1)"
 
 // rebuildCommand is `aegis rebuild`.
 func (c *common) rebuildCommand() *cobra.Command {
 	var from, to string
 	var onlyMissing bool
 	var workers int
-	var spill spillFlags
+	var reads readFlags
 	var cmd *cobra.Command // its errors name its flags (renameFields)
 	cmd = &cobra.Command{
 		Use:   "rebuild [--from T --to T] [--only-missing]",
@@ -220,7 +227,7 @@ folder under --temp-dir, not in memory. The S3
 listing is read as the objects are, after one pass that counts them for
 the progress total: memory does not grow with the chain or the range.`,
 		RunE: c.run(func(ctx context.Context, _ *zap.Logger) error {
-			cfg, err := c.rebuildConfig(ctx, from, to, spill)
+			cfg, err := c.rebuildConfig(ctx, from, to, reads)
 			if err != nil {
 				return err
 			}
@@ -242,6 +249,7 @@ the progress total: memory does not grow with the chain or the range.`,
 			if err != nil {
 				return renameFields(cmd, err)
 			}
+			printPrunedStart(c.stderr, rep.StartObject, rep.StartSeq)
 			printRebuild(c.stdout, c.chain, onlyMissing, rep)
 			return nil
 		}),
@@ -250,7 +258,7 @@ the progress total: memory does not grow with the chain or the range.`,
 	cmd.Flags().StringVar(&to, "to", "", "end of the range, exclusive")
 	cmd.Flags().BoolVar(&onlyMissing, "only-missing", false, "write only what aegis index check finds")
 	cmd.Flags().IntVar(&workers, "workers", 8, "entries applied in parallel")
-	spill.add(cmd.Flags())
+	reads.add(cmd.Flags())
 	return cmd
 }
 
@@ -352,7 +360,7 @@ func printMended(w io.Writer, d indexer.Difference) error {
 }
 
 // rebuildConfig is the config of rebuild and index check.
-func (c *common) rebuildConfig(ctx context.Context, from, to string, spill spillFlags) (replayer.RebuildConfig, error) {
+func (c *common) rebuildConfig(ctx context.Context, from, to string, reads readFlags) (replayer.RebuildConfig, error) {
 	var cfg replayer.RebuildConfig
 	vkey, s3c, err := c.archive(ctx)
 	if err != nil {
@@ -363,7 +371,7 @@ func (c *common) rebuildConfig(ctx context.Context, from, to string, spill spill
 		return cfg, err
 	}
 	cfg = replayer.RebuildConfig{S3: s3c, Bucket: c.bucket, Prefix: c.prefix, Chain: c.chain, VerifierKey: vkey, Index: &indexer.Index{DB: db, Table: c.table},
-		KeysInMemory: spill.keysInMemory, TempDir: spill.tempDir, Warn: c.warn}
+		KeysInMemory: reads.keysInMemory, TempDir: reads.tempDir, Pruned: reads.pruned, Warn: c.warn}
 	if from != "" || to != "" {
 		if cfg.From, err = parseWhen("--from", from); err != nil {
 			return cfg, err

@@ -48,4 +48,19 @@ func TestVerifyPrunedCommand(t *testing.T) {
 			t.Fatalf("--pruned: exit %d, want %q in: %s", code, s, out)
 		}
 	}
+
+	// discover, the same: no such chain and a hint without --pruned;
+	// with it, the entries from the start and where it is.
+	day := time.Now().UTC().AddDate(0, 0, -1).Format("2006-01-02") // the chain's day, also across midnight
+	next := time.Now().UTC().AddDate(0, 0, 2).Format("2006-01-02")
+	args[0] = "discover"
+	args = append(args, "--from", day, "--to", next, "--json")
+	if code, out := aegis(t, args...); code != 1 || !strings.Contains(out, "no such chain") || !strings.Contains(out, "--pruned") {
+		t.Fatalf("discover of a pruned chain without --pruned: exit %d: %s", code, out)
+	}
+	code, out = aegis(t, append(args, "--pruned")...)
+	if code != 0 || !strings.Contains(out, "pruned: the chain that remains starts at seq "+strconv.FormatUint(start, 10)+" ("+refs[2].Key+")") ||
+		!strings.Contains(out, `{"seq":`+strconv.FormatUint(start, 10)+`,`) || strings.Contains(out, `{"seq":`+strconv.FormatUint(start-1, 10)+`,`) {
+		t.Fatalf("discover --pruned: exit %d: %s", code, out)
+	}
 }

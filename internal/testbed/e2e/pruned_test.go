@@ -7,7 +7,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/aegisai/audit/archive"
+	"github.com/aegisai/audit/indexer"
+	"github.com/aegisai/audit/internal/testbed/pipeline"
 	"github.com/aegisai/audit/replayer"
 	"github.com/aegisai/audit/shared"
 )
@@ -56,6 +60,8 @@ func TestVerifyAPrunedChain(t *testing.T) {
 			rep.StartSeq, rep.StartObject, rep.StartSealedAt, rep.Entries, rep.Head.Seq, rep.Unsigned, start, refs[2].Key)
 	}
 
+	prunedReadersReadFromTheStart(t, p, rep.Head.Seq, start, refs[2].Key)
+
 	// The checkpoint of start-1 replaced on disk by one the chain's key
 	// signs for that seq with another hash (what the chain's own key
 	// would sign for another history): refused, as not of one chain.
@@ -102,4 +108,63 @@ func mustVerifierKey(t *testing.T, text string) shared.VerifierKey {
 		t.Fatal(err)
 	}
 	return k
+}
+
+// prunedReadersReadFromTheStart: discover, rebuild and index check of the
+// pruned chain's day, asked to accept a pruned chain, read it from its
+// start (before, discover failed with no such chain and rebuild and check
+// with the deleted object missing); not asked, they fail and point at
+// --pruned. The rebuilt index is what check finds consistent with S3.
+func prunedReadersReadFromTheStart(t *testing.T, p *pipeline.Pipeline, head, start uint64, startKey string) {
+	t.Helper()
+	ctx := context.Background()
+	from := time.Now().UTC().Add(-48 * time.Hour).Truncate(24 * time.Hour)
+	to := from.AddDate(0, 0, 4)
+	discover := func(pruned bool) (replayer.DiscoverReport, []uint64, error) {
+		var seqs []uint64
+		rep, err := replayer.Discover(ctx, replayer.DiscoverConfig{S3: p.S3, Bucket: p.Cfg.Bucket, Chain: p.Cfg.Chain, VerifierKey: p.Cfg.VerifierKey,
+			From: from, To: to, Pruned: pruned}, func(f replayer.Found) error { seqs = append(seqs, f.Entry.Seq); return nil })
+		return rep, seqs, err
+	}
+	if _, _, err := discover(false); !errors.Is(err, replayer.ErrNoChain) || !strings.Contains(err.Error(), "--pruned") {
+		t.Fatalf("discover not asked to accept a pruned chain: %v, want no such chain and a hint at --pruned", err)
+	}
+	rep, seqs, err := discover(true)
+	if err != nil || rep.StartSeq != start || rep.StartObject != startKey || uint64(len(seqs)) != head-start+1 || seqs[0] != start {
+		t.Fatalf("discover --pruned: %v, start %d in %s, %d entries from %v; want seqs %d to %d from %s", err, rep.StartSeq, rep.StartObject, len(seqs), seqs[:min(len(seqs), 1)], start, head, startKey)
+	}
+	rcfg := replayer.RebuildConfig{S3: p.S3, Bucket: p.Cfg.Bucket, Chain: p.Cfg.Chain, VerifierKey: p.Cfg.VerifierKey,
+		Index: &indexer.Index{DB: p.DynamoDB, Table: p.Cfg.Table}, TempDir: t.TempDir()}
+	if _, err := replayer.Rebuild(ctx, rcfg); err == nil || !strings.Contains(err.Error(), "--pruned") {
+		t.Fatalf("rebuild not asked to accept a pruned chain: %v, want a failure pointing at --pruned", err)
+	}
+	rcfg.Pruned = true
+	rrep, err := replayer.Rebuild(ctx, rcfg)
+	if err != nil || rrep.StartSeq != start || rrep.HeadSeq != head || rrep.Entries != head-start+1 || rrep.Applied == 0 {
+		t.Fatalf("rebuild --pruned: %v, start %d, head %d, %d entries, %d items", err, rrep.StartSeq, rrep.HeadSeq, rrep.Entries, rrep.Applied)
+	}
+	crep, err := replayer.Check(ctx, rcfg)
+	if err != nil || crep.DifferenceCount() != 0 || crep.StartSeq != start {
+		t.Fatalf("index check --pruned after the rebuild: %v, %d differences %v, start %d", err, crep.DifferenceCount(), crep.Differences, crep.StartSeq)
+	}
+
+	// prove reads an entry's object and checkpoints only: the start's
+	// first decision proves as on any chain.
+	obj, err := (&archive.Store{S3: p.S3, Bucket: p.Cfg.Bucket}).Get(ctx, startKey, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, _, err := shared.ParseObject(startKey, start, obj.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := entries[0].Envelope()
+	if err != nil || env.Decision == nil {
+		t.Fatalf("the start's first entry: %v", err)
+	}
+	_, prep, err := replayer.Prove(ctx, replayer.ProveConfig{S3: p.S3, Bucket: p.Cfg.Bucket, Chain: p.Cfg.Chain, VerifierKey: p.Cfg.VerifierKey},
+		env.Decision.DecisionID, []replayer.EntryRef{{Seq: start, Object: startKey, Line: 1}})
+	if err != nil || prep.Action != env.Decision.Action {
+		t.Fatalf("prove of decision %s at the pruned chain's start: %v, %s", env.Decision.DecisionID, err, prep.Action)
+	}
 }

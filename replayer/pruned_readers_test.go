@@ -1,0 +1,99 @@
+package replayer_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aegisai/audit/replayer"
+	"github.com/aegisai/audit/shared"
+)
+
+// Discover (and so rebuild and index check, which read through the same
+// code) on a chain whose oldest objects were deleted after their
+// retention (FORMAT.md section 6.1). Before, any range failed: "no such
+// chain" without the genesis, or the deleted object before the first one
+// reported missing. Asked to (Pruned), the object whose predecessor is
+// gone is where the chain starts when no checkpoint of a lower seq
+// remains; a gap with anything older left is still refused.
+func TestDiscoverAPrunedChain(t *testing.T) {
+	ctx := context.Background()
+	day := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name      string
+		keepCp    bool // the checkpoint of the seq before the start stays
+		from      int  // the range's first day (of 0 to 2)
+		hole      bool // the second object deleted, the first left: not pruning
+		pruned    bool
+		want      string // "" succeeds
+		wantStart uint64
+	}{
+		{"not asked: no genesis", false, 0, false, false, "has no genesis object", 0},
+		{"not asked: the hint", true, 1, false, false, "--pruned", 0},
+		{"the checkpoint before the start deleted too", false, 0, false, true, "", 4},
+		{"the checkpoint before the start kept", true, 0, false, true, "", 4},
+		{"a range after the start", true, 1, false, true, "", 0},
+		{"a hole with older objects left", true, 0, true, true, "not pruning", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			store, vkey := memObjects(t, []int{0, 0, 1, 2}, 3, decisionRecord) // seqs 1-3, 4-6 on day 0, 7-9, 10-12
+			objects := func() map[uint64]string {
+				keys := map[uint64]string{}
+				for k := range store.Objects("audit") {
+					if info, err := shared.ParseBatchKey("audit", k); err == nil {
+						keys[info.FirstSeq] = k
+					}
+				}
+				return keys
+			}()
+			if tc.hole {
+				store.Remove("audit", objects[4])
+				store.Remove("audit", shared.CheckpointKey("audit", "mem", 6))
+			} else {
+				store.Remove("audit", shared.GenesisKey("audit", "mem"))
+				store.Remove("audit", shared.CheckpointKey("audit", "mem", 0))
+				store.Remove("audit", objects[1])
+				if !tc.keepCp {
+					store.Remove("audit", shared.CheckpointKey("audit", "mem", 3))
+				}
+			}
+			var seqs []uint64
+			rep, err := replayer.Discover(ctx, replayer.DiscoverConfig{S3: store, Bucket: "audit", Chain: "mem", VerifierKey: vkey,
+				From: day.AddDate(0, 0, tc.from), To: day.AddDate(0, 0, 3), Pruned: tc.pruned},
+				func(f replayer.Found) error { seqs = append(seqs, f.Entry.Seq); return nil })
+			if tc.want != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Fatalf("%v (found %v), want a failure saying %q", err, seqs, tc.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			first := uint64(4)
+			if tc.from == 1 {
+				first = 7
+			}
+			if len(seqs) != int(13-first) || seqs[0] != first || seqs[len(seqs)-1] != 12 {
+				t.Fatalf("found seqs %v, want %d to 12", seqs, first)
+			}
+			if rep.StartSeq != tc.wantStart || (tc.wantStart != 0) != (rep.StartObject == objects[4]) {
+				t.Fatalf("start %d in %q, want %d", rep.StartSeq, rep.StartObject, tc.wantStart)
+			}
+		})
+	}
+}
+
+// A reader asked to accept a pruned chain still refuses one that has no
+// checkpoint that verifies: a misspelt chain name, not a pruned chain.
+func TestDiscoverPrunedNeedsACheckpoint(t *testing.T) {
+	store, vkey := memObjects(t, []int{0}, 3, decisionRecord)
+	_, err := replayer.Discover(context.Background(), replayer.DiscoverConfig{S3: store, Bucket: "audit", Chain: "nosuch", VerifierKey: vkey,
+		From: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC), Pruned: true},
+		func(replayer.Found) error { return nil })
+	if !errors.Is(err, replayer.ErrNoChain) || !strings.Contains(err.Error(), "no checkpoint that verifies") {
+		t.Fatalf("%v, want no such chain", err)
+	}
+}
