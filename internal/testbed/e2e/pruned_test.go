@@ -41,6 +41,11 @@ func TestVerifyAPrunedChain(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The index as the chain was before pruning (no indexer runs here).
+	if _, err := replayer.Rebuild(ctx, replayer.RebuildConfig{S3: p.S3, Bucket: p.Cfg.Bucket, Chain: p.Cfg.Chain, VerifierKey: p.Cfg.VerifierKey,
+		Index: &indexer.Index{DB: p.DynamoDB, Table: p.Cfg.Table}}); err != nil {
+		t.Fatal(err)
+	}
 	start := refs[2].FirstSeq
 	remove(refs[0].Key)
 	remove(refs[1].Key)
@@ -114,7 +119,9 @@ func mustVerifierKey(t *testing.T, text string) shared.VerifierKey {
 // pruned chain's day, asked to accept a pruned chain, read it from its
 // start (before, discover failed with no such chain and rebuild and check
 // with the deleted object missing); not asked, they fail and point at
-// --pruned. The rebuilt index is what check finds consistent with S3.
+// --pruned. The index from before the pruning holds the deleted entries'
+// items: check names them extra, rebuild --only-missing deletes them, and
+// the check then finds the index and S3 the same.
 func prunedReadersReadFromTheStart(t *testing.T, p *pipeline.Pipeline, head, start uint64, startKey string) {
 	t.Helper()
 	ctx := context.Background()
@@ -139,13 +146,30 @@ func prunedReadersReadFromTheStart(t *testing.T, p *pipeline.Pipeline, head, sta
 		t.Fatalf("rebuild not asked to accept a pruned chain: %v, want a failure pointing at --pruned", err)
 	}
 	rcfg.Pruned = true
-	rrep, err := replayer.Rebuild(ctx, rcfg)
-	if err != nil || rrep.StartSeq != start || rrep.HeadSeq != head || rrep.Entries != head-start+1 || rrep.Applied == 0 {
-		t.Fatalf("rebuild --pruned: %v, start %d, head %d, %d entries, %d items", err, rrep.StartSeq, rrep.HeadSeq, rrep.Entries, rrep.Applied)
-	}
+	// The index still holds the deleted entries' items: extra to the
+	// check, and deleted by rebuild --only-missing (the index follows S3).
 	crep, err := replayer.Check(ctx, rcfg)
+	if err != nil || crep.StartSeq != start || crep.Extra == 0 || crep.Missing+crep.Different != 0 {
+		t.Fatalf("index check --pruned of the index from before the pruning: %v, start %d, %d extra, %d missing, %d different",
+			err, crep.StartSeq, crep.Extra, crep.Missing, crep.Different)
+	}
+	for _, d := range crep.Differences {
+		if d.Seq >= start {
+			t.Fatalf("an item of seq %d that remains is named extra: %+v", d.Seq, d)
+		}
+	}
+	mend := rcfg
+	mend.OnlyMissing = true
+	if mrep, err := replayer.Rebuild(ctx, mend); err != nil || mrep.Extra != crep.Extra || mrep.Missing+mrep.Different != 0 {
+		t.Fatalf("rebuild --only-missing --pruned: %v, %d extra deleted (check found %d), %d missing, %d different", err, mrep.Extra, crep.Extra, mrep.Missing, mrep.Different)
+	}
+	rrep, err := replayer.Rebuild(ctx, rcfg)
+	if err != nil || rrep.StartSeq != start || rrep.HeadSeq != head || rrep.Entries != head-start+1 {
+		t.Fatalf("rebuild --pruned: %v, start %d, head %d, %d entries", err, rrep.StartSeq, rrep.HeadSeq, rrep.Entries)
+	}
+	crep, err = replayer.Check(ctx, rcfg)
 	if err != nil || crep.DifferenceCount() != 0 || crep.StartSeq != start {
-		t.Fatalf("index check --pruned after the rebuild: %v, %d differences %v, start %d", err, crep.DifferenceCount(), crep.Differences, crep.StartSeq)
+		t.Fatalf("index check --pruned after the mend: %v, %d differences %v, start %d", err, crep.DifferenceCount(), crep.Differences, crep.StartSeq)
 	}
 
 	// prove reads an entry's object and checkpoints only: the start's
