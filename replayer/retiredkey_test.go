@@ -184,26 +184,8 @@ func TestProveRefusesARetiredKeysCheckpointAtAFreshSeqOverANewVersion(t *testing
 	ctx := context.Background()
 	store, keyset, retired := rotatedChainSigned(t, false)
 	start := time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)
-	key := shared.BatchKey("audit", &shared.Entry{Type: shared.EntryEvent, Chain: "mem", Seq: 1,
-		Source: &shared.Source{Timestamp: start.AddDate(0, 0, 3)}})
-	sealed, _, err := shared.ParseObject(key, 1, store.Objects("audit")[key])
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := start.AddDate(0, 0, 3)
-	raw := strings.Replace(decisionRecord(0, 0, 0, "2026-11-01T08:00:00Z"), `"ALLOW"`, `"BLOCK"`, 1)
-	e, err := shared.SealRecord(shared.Head{Chain: "mem", Hash: sealed[0].Prev, Offset: -1}, shared.Source{Topic: "decisions", Offset: 0, Timestamp: ts}, []byte(raw), ts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, _ := e.Line()
-	msg, err := shared.Checkpoint{Chain: "mem", Seq: 1, Hash: e.Hash, Offset: 0, Object: key,
-		Root: shared.ObjectRoot([]*shared.Entry{e}), Time: start.AddDate(0, 1, 0)}.Sign(retired)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store.PutVersion("audit", key, append(l, '\n'))
-	store.PutVersion("audit", shared.CheckpointKey("audit", "mem", 1), msg)
+	ts := start.AddDate(0, 0, 3) // the sealed object's day: its key
+	key := putForgedSeq1(t, store, retired, ts)
 	cfg := replayer.ProveConfig{S3: store, Bucket: "audit", Chain: "mem", VerifierKey: keyset}
 	_, rep, err := replayer.Prove(ctx, cfg, "d0", []replayer.EntryRef{{Seq: 1, Object: key, Line: 1}})
 	if err != nil {
@@ -243,31 +225,18 @@ func TestReadersRefuseARetiredKeysTwinAtAKeyOfItsOwn(t *testing.T) {
 	start := time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)
 	sealedKey := shared.BatchKey("audit", &shared.Entry{Type: shared.EntryEvent, Chain: "mem", Seq: 1,
 		Source: &shared.Source{Timestamp: start.AddDate(0, 0, 3)}})
-	sealed, _, err := shared.ParseObject(sealedKey, 1, store.Objects("audit")[sealedKey])
-	if err != nil {
-		t.Fatal(err)
-	}
-	day := start.AddDate(0, 0, 5)
-	raw := strings.Replace(decisionRecord(0, 0, 0, "2026-11-01T08:00:00Z"), `"ALLOW"`, `"BLOCK"`, 1)
-	e, err := shared.SealRecord(shared.Head{Chain: "mem", Hash: sealed[0].Prev, Offset: -1}, shared.Source{Topic: "decisions", Offset: 0, Timestamp: day}, []byte(raw), day)
-	if err != nil {
-		t.Fatal(err)
-	}
-	twin := shared.BatchKey("audit", e)
-	if twin == sealedKey || store.Objects("audit")[twin] != nil {
-		t.Fatalf("the twin's key %s is not a key of its own", twin)
-	}
 	if store.Objects("audit")[shared.CheckpointKey("audit", "mem", 1)] != nil {
 		t.Fatal("seq 1 has a checkpoint already")
 	}
-	l, _ := e.Line()
-	msg, err := shared.Checkpoint{Chain: "mem", Seq: 1, Hash: e.Hash, Offset: 0, Object: twin,
-		Root: shared.ObjectRoot([]*shared.Entry{e}), Time: start.AddDate(0, 1, 0)}.Sign(retired)
+	day := start.AddDate(0, 0, 5)
+	twin := putForgedSeq1(t, store, retired, day)
+	if twin == sealedKey || len(store.Versions("audit", twin)) != 1 {
+		t.Fatalf("the twin's key %s is not a key of its own", twin)
+	}
+	e, _, err := shared.ParseObject(twin, 1, store.Objects("audit")[twin])
 	if err != nil {
 		t.Fatal(err)
 	}
-	store.PutVersion("audit", twin, append(l, '\n'))
-	store.PutVersion("audit", shared.CheckpointKey("audit", "mem", 1), msg)
 
 	cfg := replayer.ProveConfig{S3: store, Bucket: "audit", Chain: "mem", VerifierKey: keyset}
 	_, rep, err := replayer.Prove(ctx, cfg, "d0", []replayer.EntryRef{{Seq: 1, Object: twin, Line: 1}})
@@ -275,7 +244,7 @@ func TestReadersRefuseARetiredKeysTwinAtAKeyOfItsOwn(t *testing.T) {
 		t.Fatalf("prove of the twin: %v (decision d0 %s), want it refused as stored after the key's retirement", err, rep.Action)
 	}
 	_, rep, err = replayer.VerifyReceipt(ctx, cfg, &shared.Receipt{EventID: "evt-0", DecisionID: "d0", Durability: shared.DurabilitySealed,
-		Chain: "mem", Seq: 1, EntryHash: e.Hash.String(), Object: twin, Line: 1, CheckpointSeq: 1})
+		Chain: "mem", Seq: 1, EntryHash: e[0].Hash.String(), Object: twin, Line: 1, CheckpointSeq: 1})
 	if !errors.Is(err, replayer.ErrRetiredRewrite) {
 		t.Fatalf("verify-receipt of the twin: %v (decision d0 %s), want it refused", err, rep.Action)
 	}
@@ -299,4 +268,35 @@ func TestReadersRefuseARetiredKeysTwinAtAKeyOfItsOwn(t *testing.T) {
 	if err != nil || rep.Action != shared.ActionAllow {
 		t.Fatalf("prove of the sealed d0: %v, %s", err, rep.Action)
 	}
+}
+
+// putForgedSeq1 is what a thief of rotatedChainSigned's retired key
+// writes: seq 1, decision d0 made BLOCK (the sealed one is ALLOW), linked
+// to the genesis as the sealed seq 1 is, Kafka time ts (so at the key of
+// ts's day: the sealed object's key on its day, a key of its own on
+// another), alone in its object, with a checkpoint at seq 1 (a seq that
+// had none) signed by the retired key. It returns the object's key.
+func putForgedSeq1(t *testing.T, store *s3mem.S3, retired note.Signer, ts time.Time) string {
+	t.Helper()
+	sealedKey := shared.BatchKey("audit", &shared.Entry{Type: shared.EntryEvent, Chain: "mem", Seq: 1,
+		Source: &shared.Source{Timestamp: time.Date(2026, 11, 4, 8, 0, 0, 0, time.UTC)}})
+	sealed, _, err := shared.ParseObject(sealedKey, 1, store.Objects("audit")[sealedKey])
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := strings.Replace(decisionRecord(0, 0, 0, "2026-11-01T08:00:00Z"), `"ALLOW"`, `"BLOCK"`, 1)
+	e, err := shared.SealRecord(shared.Head{Chain: "mem", Hash: sealed[0].Prev, Offset: -1}, shared.Source{Topic: "decisions", Offset: 0, Timestamp: ts}, []byte(raw), ts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := shared.BatchKey("audit", e)
+	l, _ := e.Line()
+	msg, err := shared.Checkpoint{Chain: "mem", Seq: 1, Hash: e.Hash, Offset: 0, Object: key,
+		Root: shared.ObjectRoot([]*shared.Entry{e}), Time: time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)}.Sign(retired)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store.PutVersion("audit", key, append(l, '\n'))
+	store.PutVersion("audit", shared.CheckpointKey("audit", "mem", 1), msg)
+	return key
 }
