@@ -281,3 +281,66 @@ func TestPrunedRunPastRetentionBounds(t *testing.T) {
 		}
 	}
 }
+
+// An S3 lifecycle rule prunes with delete markers: its expiration puts a
+// marker over each object and checkpoint it expires, and a noncurrent
+// version expiration deletes the version under it once the retention
+// allows (then, with ExpiredObjectDeleteMarker, the marker). Between the
+// two, verify --pruned failed on every marker ("a delete marker hides the
+// sealed object"), so a chain pruned that way failed every day. A marker
+// whose versions are all past their COMPLIANCE retention (or gone) is now
+// taken as the key's deletion (FORMAT.md 6.1); one over a version still
+// under retention is not pruning and fails, as does a marker that leaves
+// a hole or cuts the chain's newest object off.
+func TestPrunedByDeleteMarkers(t *testing.T) {
+	v := vectorNamed(t, "accept-log") // genesis 0, objects 1-3 and 4-6, checkpoints 0, 3, 6
+	now := time.Date(2033, 11, 28, 12, 0, 0, 0, time.UTC)
+	genesis, first, second := shared.GenesisKey("audit", "prod"), "audit/year=2026/month=11/day=27/env=prod/00000000000000000001.jsonl",
+		"audit/year=2026/month=11/day=28/env=prod/00000000000000000004.jsonl"
+	cp := func(seq uint64) string { return shared.CheckpointKey("audit", "prod", seq) }
+	for _, tc := range []struct {
+		name     string
+		past     []string // versions past their retention
+		marked   []string // keys under a delete marker
+		lone     []string // keys whose versions were deleted under their marker
+		pruned   bool
+		want     string // "" verifies
+		markers  int
+		startSeq uint64
+	}{
+		{"expired: the oldest object, the genesis and its checkpoint", []string{genesis, first, cp(0)}, []string{genesis, first, cp(0)}, nil, true, "", 3, 4},
+		{"not asked", []string{genesis, first, cp(0)}, []string{genesis, first, cp(0)}, nil, false, "a delete marker", 0, 0},
+		{"the checkpoint before the start expired too", []string{genesis, first, cp(0), cp(3)}, []string{genesis, first, cp(0), cp(3)}, nil, true, "", 4, 4},
+		{"versions already deleted under their markers", nil, []string{genesis, first, cp(0)}, []string{genesis, first, cp(0)}, true, "", 3, 4},
+		{"a marker over a version under retention", []string{genesis, cp(0)}, []string{genesis, first, cp(0)}, nil, true, "pruning cannot have deleted", 0, 0},
+		{"a marker over the newest object", []string{second}, []string{second}, nil, true, "entries are missing", 0, 0},
+		{"a marker leaving a hole after the genesis", []string{first}, []string{first}, nil, true, "no object in the bucket holds seqs 1 to 3", 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			locks := map[string]objLock{}
+			for _, k := range tc.past {
+				locks[k] = pastRetain
+			}
+			store := lockedLog(t, v, now, bySuffix(locks))
+			for _, k := range tc.lone {
+				store.Remove("audit", k)
+			}
+			for _, k := range tc.marked {
+				store.Delete("audit", k)
+			}
+			rep, err := verifyAt(store, v, now, tc.pruned)
+			if tc.want != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Fatalf("%v, want a failure saying %q", err, tc.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.PrunedMarkers != tc.markers || rep.StartSeq != tc.startSeq || rep.Head.Seq != 6 {
+				t.Fatalf("%d keys under markers taken as pruned, start %d, head %d; want %d, %d, 6", rep.PrunedMarkers, rep.StartSeq, rep.Head.Seq, tc.markers, tc.startSeq)
+			}
+		})
+	}
+}

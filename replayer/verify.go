@@ -15,6 +15,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -122,6 +123,10 @@ type Report struct {
 	// (Config.Pruned) whose Object Lock retention has ended, read before
 	// any still under it: the ones a lifecycle rule deletes next.
 	PastRetention int `json:"past_retention"`
+	// PrunedMarkers counts the keys of a pruned chain (Config.Pruned)
+	// under a delete marker whose every version's retention has ended (an
+	// S3 lifecycle expiration at work): taken as deleted.
+	PrunedMarkers int `json:"pruned_markers"`
 }
 
 // Verify reads the chain from S3 and checks it end to end under every rule
@@ -150,9 +155,21 @@ func Verify(ctx context.Context, cfg Config) (Report, error) {
 	// else. A key written again is read as it is now, so that a changed
 	// line is named; the extra versions are reported after, if nothing else
 	// is wrong.
-	if sv.HasDeleted {
+	now := cfg.Now()
+	var pruning map[string]bool // keys under delete markers taken as pruned
+	if sv.HasDeleted && cfg.Pruned {
+		if pruning, err = markersOfPruning(ctx, store, sv, now); err != nil {
+			return rep, err
+		}
+		rep.PrunedMarkers = len(pruning)
+	}
+	if sv.HasDeleted && pruning == nil {
 		return rep, rewrittenFailure(sv.FirstDeleted, sv.RewrittenCount)
 	}
+	// Keys under markers are read by the readers of a scope, from the
+	// sealed version under the marker (StreamBatches); those pruning
+	// deleted are not read at all: as if their versions were gone.
+	sv.Deleted = slices.DeleteFunc(sv.Deleted, func(r archive.BatchRef) bool { return pruning[r.Key] })
 	// Nothing of the chain at all, and no kept checkpoint that says there
 	// was: a chain id, bucket or prefix given wrong, most likely (every
 	// deletion of a sealed key leaves a delete marker, failed above).
@@ -183,10 +200,9 @@ func Verify(ctx context.Context, cfg Config) (Report, error) {
 		pinned = append(pinned, known.Seq)
 	}
 	lv := shared.NewLogVerifier(cfg.Prefix, cfg.Chain, trusted, pinned)
-	// One time for every retention checked in this run: objects and
-	// checkpoints are judged against the same instant, wherever the run
-	// is when each is read.
-	now := cfg.Now()
+	// One time for every retention checked in this run (now, above):
+	// objects and checkpoints are judged against the same instant,
+	// wherever the run is when each is read.
 	if cfg.Pruned {
 		lv.AllowPruned()
 	}
@@ -296,10 +312,67 @@ func Verify(ctx context.Context, cfg Config) (Report, error) {
 	}
 	rep.LogReport, err = lv.Report()
 	rep.LatestCheckpoint = latest
-	if err == nil && sv.RewrittenCount > 0 {
-		return rep, rewrittenFailure(sv.Rewritten[0], sv.RewrittenCount)
+	if n := sv.RewrittenCount - len(pruning); err == nil && n > 0 {
+		for _, r := range sv.Rewritten {
+			if !pruning[r.Key] {
+				return rep, rewrittenFailure(r, n)
+			}
+		}
 	}
 	return rep, err
+}
+
+// maxPrunedVersions bounds the versions under one delete marker that
+// markersOfPruning reads: an expiration leaves one.
+const maxPrunedVersions = 16
+
+// markersOfPruning judges the keys of a pruned chain under a delete
+// marker (docs/FORMAT.md section 6.1): an S3 lifecycle expiration puts a
+// marker over each object and checkpoint it expires, and a noncurrent
+// version expiration deletes the version once its retention allows. Such
+// a key, every version of which (if any is left) is under COMPLIANCE with
+// its retention ended, is taken as deleted: anyone may delete those
+// versions now, so the marker gives no one anything deleting could not.
+// It returns those keys; a marker over a version still under retention,
+// or not under COMPLIANCE, is a deletion pruning cannot have made, and
+// fails as without --pruned. Whether the keys so taken are the chain's
+// oldest is the chain's check: one in the middle leaves a hole.
+func markersOfPruning(ctx context.Context, store *archive.Store, sv archive.Survey, now time.Time) (map[string]bool, error) {
+	if sv.RewrittenCount > len(sv.Rewritten) {
+		f := rewrittenFailure(sv.FirstDeleted, sv.RewrittenCount)
+		f.Reason += fmt.Sprintf("; more keys were written again or deleted than one run judges (%d): prune by deleting versions, not with delete markers", archive.MaxRewrittenKept)
+		return nil, f
+	}
+	pruning := map[string]bool{}
+	for _, r := range sv.Rewritten {
+		if !r.DeleteMarker {
+			continue
+		}
+		ids, err := store.SealedVersions(ctx, r.Key)
+		if err != nil {
+			return nil, err
+		}
+		if len(ids) > maxPrunedVersions {
+			f := rewrittenFailure(r, sv.RewrittenCount)
+			f.Reason += fmt.Sprintf("; %d versions are under the marker, more than pruning leaves (%d)", len(ids), maxPrunedVersions)
+			return nil, f
+		}
+		for _, id := range ids {
+			obj, err := store.Head(ctx, r.Key, id)
+			if err != nil {
+				return nil, err
+			}
+			if f, past := lockState(obj, now); !past {
+				if f == "" {
+					f = "object lock retention runs until " + obj.RetainUntil.UTC().Format(time.RFC3339)
+				}
+				return nil, &Failure{Key: r.Key, Version: id, Err: ErrRewritten,
+					Reason: fmt.Sprintf("a delete marker (version %s) hides this sealed version, which pruning cannot have deleted: %s", r.Versions[0], f)}
+			}
+		}
+		pruning[r.Key] = true
+	}
+	return pruning, nil
 }
 
 // offerKeyset keeps f's offer of the keyset that would trust a hand-over

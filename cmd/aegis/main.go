@@ -351,6 +351,10 @@ checkpoints cannot be seen from S3 alone, but fails against a kept one.`,
 				fmt.Fprintf(c.stdout, "pruned: %s of the oldest that remain are past their Object Lock retention: the ones pruning deletes next\n",
 					counted(rep.PastRetention, "object or checkpoint", "objects and checkpoints"))
 			}
+			if rep.PrunedMarkers > 0 {
+				fmt.Fprintf(c.stdout, "pruned: %s under a delete marker over versions past their retention (an S3 lifecycle expiration at work) taken as deleted\n",
+					counted(rep.PrunedMarkers, "key", "keys"))
+			}
 			if knownFile != "" {
 				fmt.Fprintf(c.stdout, "the chain extends the known checkpoint %s (seq %d)\n", knownFile, rep.Known.Seq)
 			}
