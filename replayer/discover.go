@@ -95,6 +95,10 @@ type DiscoverReport struct {
 	// that remains and its object (StartObject "" otherwise).
 	StartSeq    uint64
 	StartObject string
+	// PastRetention counts the objects read past their Object Lock
+	// retention (COMPLIANCE still), which DiscoverConfig.Pruned lets
+	// through: the ones pruning deletes next.
+	PastRetention int
 }
 
 // Check reports every problem of the config's values at once, each a
@@ -290,6 +294,9 @@ func Discover(ctx context.Context, cfg DiscoverConfig, emit func(Found) error) (
 		if d.prunedStart {
 			rep.StartSeq, rep.StartObject = d.entries[0].Seq, ref.Key
 		}
+		if d.pastRetention {
+			rep.PastRetention++
+		}
 		if !d.signed {
 			rep.Unsigned += uint64(len(d.entries))
 		}
@@ -355,6 +362,9 @@ type discovered struct {
 	failure *Failure
 	// after is the object the checkpoint before this one names (sequence).
 	after string
+	// pastRetention: the object's Object Lock retention has ended
+	// (COMPLIANCE still), read because the chain is pruned.
+	pastRetention bool
 	// prunedStart: the object is where a pruned chain that remains starts
 	// (DiscoverConfig.Pruned): its predecessor is gone, and so is every
 	// checkpoint below that predecessor's.
@@ -450,13 +460,15 @@ func checkDiscovered(ctx context.Context, store *archive.Store, cfg DiscoverConf
 	if err != nil {
 		return nil, err
 	}
-	if b.failure == nil {
+	if b.failure == nil && !cfg.Pruned {
+		// A pruned chain's objects past their retention are what pruning
+		// deletes next (FORMAT.md 6.1); they are read and counted.
 		b.failure = b.endedFailure(ref.Key)
 	}
 	if b.failure != nil {
 		return &discovered{failure: b.failure}, nil
 	}
-	d := &discovered{entries: b.entries, lines: b.lines, version: b.version}
+	d := &discovered{entries: b.entries, lines: b.lines, version: b.version, pastRetention: b.retentionEnded != ""}
 	fail := func(key string, line int, seq uint64, err error, format string, args ...any) (*discovered, error) {
 		return &discovered{failure: &Failure{Key: key, Line: line, Seq: seq, HasSeq: true, Reason: fmt.Sprintf(format, args...), Err: err}}, nil
 	}
@@ -560,7 +572,7 @@ type checkpointRead struct {
 func readCheckpointAt(ctx context.Context, store *archive.Store, cfg DiscoverConfig, trusted shared.Keyset, key string) (*checkpointRead, error) {
 	var cp shared.Checkpoint
 	_, err := readSealedVersion(ctx, store, cfg.Warn, key, func(obj *archive.Object) error {
-		if f := checkLock(obj, cfg.Now()); f != "" {
+		if f, past := lockState(obj, cfg.Now()); f != "" && !(past && cfg.Pruned) {
 			return &Failure{Key: key, Reason: f, Err: ErrVerifyFailed}
 		}
 		var err error

@@ -97,3 +97,37 @@ func TestDiscoverPrunedNeedsACheckpoint(t *testing.T) {
 		t.Fatalf("%v, want no such chain", err)
 	}
 }
+
+// A chain being pruned holds, at any time, oldest objects past their
+// retention that pruning has not deleted yet, some of them under a
+// lifecycle rule's delete marker. Discover (so rebuild and index check)
+// failed on each ("object lock retention ended"), so a whole-chain
+// rebuild of a chain pruned by a lifecycle rule never passed. With
+// Pruned they are read and counted (FORMAT.md 6.1); without it they fail
+// as before.
+func TestDiscoverReadsPastRetentionWhenPruned(t *testing.T) {
+	v := vectorNamed(t, "accept-log") // genesis 0, objects 1-3 (2026-11-27) and 4-6 (11-28), checkpoints 0, 3, 6
+	now := time.Date(2033, 11, 28, 12, 0, 0, 0, time.UTC)
+	genesis, first := shared.GenesisKey("audit", "prod"), "audit/year=2026/month=11/day=27/env=prod/00000000000000000001.jsonl"
+	cp0, cp3 := shared.CheckpointKey("audit", "prod", 0), shared.CheckpointKey("audit", "prod", 3)
+	discover := func(pruned bool, marked ...string) (replayer.DiscoverReport, []uint64, error) {
+		store := lockedLog(t, v, now, bySuffix(map[string]objLock{genesis: pastRetain, first: pastRetain, cp0: pastRetain, cp3: pastRetain}))
+		for _, k := range marked {
+			store.Delete("audit", k)
+		}
+		var seqs []uint64
+		rep, err := replayer.Discover(context.Background(), replayer.DiscoverConfig{S3: store, Bucket: "audit", Chain: "prod", VerifierKey: v.VerifierKey,
+			From: time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 11, 29, 0, 0, 0, 0, time.UTC), Pruned: pruned, Now: func() time.Time { return now }},
+			func(f replayer.Found) error { seqs = append(seqs, f.Entry.Seq); return nil })
+		return rep, seqs, err
+	}
+	if _, _, err := discover(false); err == nil || !strings.Contains(err.Error(), "retention ended") {
+		t.Fatalf("not asked: %v, want the ended retention named", err)
+	}
+	for _, marked := range [][]string{nil, {genesis, first, cp0}} {
+		rep, seqs, err := discover(true, marked...)
+		if err != nil || len(seqs) != 6 || seqs[0] != 1 || rep.PastRetention != 1 {
+			t.Fatalf("pruned, %v under markers: %v, found %v, %d past retention; want seqs 1 to 6, 1 past retention", marked, err, seqs, rep.PastRetention)
+		}
+	}
+}

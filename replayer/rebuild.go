@@ -100,9 +100,11 @@ type RebuildReport struct {
 	Rewritten      int
 	FirstRewritten string
 	// StartSeq and StartObject: where a pruned chain that remains starts,
-	// when that is in the scope (DiscoverReport).
-	StartSeq    uint64
-	StartObject string
+	// when that is in the scope, and PastRetention the objects read past
+	// their retention (DiscoverReport).
+	StartSeq      uint64
+	StartObject   string
+	PastRetention int
 }
 
 // DifferenceCount is how many differences Check found.
@@ -343,6 +345,9 @@ func rebuild(ctx context.Context, cfg RebuildConfig, write bool, tmp *scratch) (
 		}
 		if d.prunedStart {
 			rep.StartSeq, rep.StartObject = d.entries[0].Seq, ref.Key
+		}
+		if d.pastRetention {
+			rep.PastRetention++
 		}
 		rep.Entries += uint64(len(d.entries))
 		if !d.signed {

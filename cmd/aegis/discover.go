@@ -98,7 +98,7 @@ the range. Entries are written as they are verified: when discover fails
 			if rep.Matched == 0 && recordedBy != "" && !strings.Contains(recordedBy, ":") {
 				fmt.Fprintf(c.stderr, "hint: --recorded-by matches the whole value; aegis ingest writes token:<name> (--recorded-by token:%s)\n", recordedBy)
 			}
-			printPrunedStart(c.stderr, rep.StartObject, rep.StartSeq)
+			printPruned(c.stderr, rep.StartObject, rep.StartSeq, rep.PastRetention)
 			warnRewritten(c.stderr, rep.Rewritten, rep.FirstRewritten)
 			return nil
 		}),
@@ -138,14 +138,17 @@ the range. Entries are written as they are verified: when discover fails
 	return cmd
 }
 
-// printPrunedStart says where a pruned chain that remains starts, when a
-// reader's scope held its start (object "" otherwise).
-func printPrunedStart(w io.Writer, object string, seq uint64) {
-	if object == "" {
-		return
+// printPruned says where a pruned chain that remains starts, when a
+// reader's scope held its start (object "" otherwise), and how many
+// objects past their retention it read.
+func printPruned(w io.Writer, object string, seq uint64, pastRetention int) {
+	if object != "" {
+		fmt.Fprintf(w, "pruned: the chain that remains starts at seq %d (%s); seqs 0 to %d were deleted. "+
+			"Where it starts is taken from the checkpoints that remain; aegis verify --pruned checks the whole chain\n", seq, object, seq-1)
 	}
-	fmt.Fprintf(w, "pruned: the chain that remains starts at seq %d (%s); seqs 0 to %d were deleted. "+
-		"Where it starts is taken from the checkpoints that remain; aegis verify --pruned checks the whole chain\n", seq, object, seq-1)
+	if pastRetention > 0 {
+		fmt.Fprintf(w, "pruned: %s past their Object Lock retention read: the ones pruning deletes next\n", counted(pastRetention, "object", "objects"))
+	}
 }
 
 // parseWhen reads an RFC 3339 time or a date.

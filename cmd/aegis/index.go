@@ -173,7 +173,7 @@ runs in a private folder under --temp-dir, removed at the end.`,
 				return renameFields(cmd, err)
 			}
 			n := rep.DifferenceCount()
-			printPrunedStart(c.stderr, rep.StartObject, rep.StartSeq)
+			printPruned(c.stderr, rep.StartObject, rep.StartSeq, rep.PastRetention)
 			fmt.Fprintf(c.stderr, "checked %d entries in %d objects: %d differences\n", rep.Entries, rep.Done, n)
 			if n > 0 {
 				return fmt.Errorf("the index differs from S3 in %d items (aegis rebuild --only-missing mends them)", n)
@@ -205,7 +205,7 @@ func (s *readFlags) add(f *pflag.FlagSet) {
 }
 
 // prunedFlagHelp is --pruned's help in discover, rebuild and index check.
-const prunedFlagHelp = "accept a chain whose oldest objects were deleted after their retention: start it at the object whose predecessor is gone when no older checkpoint remains, and print where (docs/FORMAT.md section 6.1)"
+const prunedFlagHelp = "accept a chain whose oldest objects were deleted after their retention: start it at the object whose predecessor is gone when no older checkpoint remains, read objects past their retention (what pruning deletes next), and print both (docs/FORMAT.md section 6.1)"
 
 // rebuildCommand is `aegis rebuild`.
 func (c *common) rebuildCommand() *cobra.Command {
@@ -249,7 +249,7 @@ the progress total: memory does not grow with the chain or the range.`,
 			if err != nil {
 				return renameFields(cmd, err)
 			}
-			printPrunedStart(c.stderr, rep.StartObject, rep.StartSeq)
+			printPruned(c.stderr, rep.StartObject, rep.StartSeq, rep.PastRetention)
 			printRebuild(c.stdout, c.chain, onlyMissing, rep)
 			return nil
 		}),
