@@ -760,6 +760,14 @@ func (s *Store) firstVersion(ctx context.Context, key string) (id string, stored
 	return id, stored, nil
 }
 
+// RetiredGrace is how much later than the retiring checkpoint a retired
+// key's object or checkpoint may have been stored (RetiredVersion): S3
+// dates versions to the second, by the clock of whichever of its
+// servers took the write, and the sealer writes the hand-over's object
+// milliseconds before its checkpoint. A thief of the retired key would
+// have to write within that second of the hand-over.
+const RetiredGrace = time.Second
+
 // RetiredVersion says why a version that a checkpoint of seq signed by a
 // retired key rests on does not count ("" when it counts, and always for
 // a key whose range is open). key is the checkpoint's key or the key of
@@ -768,7 +776,8 @@ func (s *Store) firstVersion(ctx context.Context, key string) (id string, stored
 // current (docs/FORMAT.md section 7.4): the first version of the key (the
 // sealer writes each key once, before anyone else can write over it),
 // stored no later than the first version of the checkpoint of the
-// range's last seq, which the sealer wrote last with that key. A
+// range's last seq, which the sealer wrote last with that key (give or
+// take RetiredGrace). A
 // version written over a sealed key, and a twin of a sealed batch put
 // at a key of its own with a checkpoint at a seq that had none, are
 // therefore passed over. Only retired keys' checkpoints cost listings:
@@ -792,7 +801,7 @@ func (s *Store) RetiredVersion(ctx context.Context, trusted shared.Keyset, chain
 	switch {
 	case retiredAt.IsZero():
 		return fmt.Sprintf("of unknown age: the checkpoint of seq %d, where the key's range ends, is not in the bucket, so when the key was retired cannot be told", r.To), nil
-	case stored.After(retiredAt):
+	case stored.After(retiredAt.Add(RetiredGrace)):
 		return fmt.Sprintf("stored at %s, after the checkpoint of seq %d that retired the key (stored at %s)",
 			stored.UTC().Format(time.RFC3339Nano), r.To, retiredAt.UTC().Format(time.RFC3339Nano)), nil
 	}

@@ -52,6 +52,9 @@ func TestRetiredVersionCountsOnlyWhatWasStoredBeforeTheRetirement(t *testing.T) 
 	}
 	mem.PutVersion("b", cp(2), []byte("sealed 2"))
 	mem.PutVersion("b", cp(5), []byte("the hand-over"))
+	mem.Later(archive.RetiredGrace / 2)
+	mem.PutVersion("b", cp(4), []byte("within S3's second of the hand-over"))
+	mem.Later(2 * archive.RetiredGrace)
 	mem.PutVersion("b", cp(2), []byte("written over"))
 	mem.PutVersion("b", cp(3), []byte("a seq that had none"))
 
@@ -65,6 +68,7 @@ func TestRetiredVersionCountsOnlyWhatWasStoredBeforeTheRetirement(t *testing.T) 
 	}{
 		{"the sealed checkpoint before the hand-over", rotated, 2, cp(2), 0, ""},
 		{"the retiring checkpoint itself", rotated, 5, cp(5), 0, ""},
+		{"a first version stored within the grace after the hand-over", rotated, 4, cp(4), 0, ""},
 		{"a version written over a sealed one", rotated, 2, cp(2), 1, "not the first version"},
 		{"a first version stored after the hand-over", rotated, 3, cp(3), 0, "after the checkpoint of seq 5 that retired the key"},
 		{"a closed range whose last seq has no checkpoint", closed, 2, cp(2), 0, "unknown age: the checkpoint of seq 7"},

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/aegisai/audit/archive"
 	"github.com/aegisai/audit/internal/testbed/s3mem"
 	"github.com/aegisai/audit/replayer"
 	"github.com/aegisai/audit/shared"
@@ -229,6 +230,7 @@ func TestReadersRefuseARetiredKeysTwinAtAKeyOfItsOwn(t *testing.T) {
 		t.Fatal("seq 1 has a checkpoint already")
 	}
 	day := start.AddDate(0, 0, 5)
+	store.Later(2 * archive.RetiredGrace) // past S3's second of the hand-over
 	twin := putForgedSeq1(t, store, retired, day)
 	if twin == sealedKey || len(store.Versions("audit", twin)) != 1 {
 		t.Fatalf("the twin's key %s is not a key of its own", twin)

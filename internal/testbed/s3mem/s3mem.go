@@ -148,6 +148,14 @@ func (s *S3) Delete(name, key string) {
 	b.objects[key] = append(b.objects[key], Version{ID: fmt.Sprintf("v%06d", s.seq), DeleteMarker: true, Stored: s.now()})
 }
 
+// Later makes the versions written from now on dated at least d after
+// the last one: a write that much later, without waiting for it.
+func (s *S3) Later(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stored = s.stored.Add(d)
+}
+
 // now is the Stored time of a version written now: the wall clock to the
 // millisecond (as S3 lists it), after the last version's, so that the
 // order of writes is the order of their times, as on one S3 region.
