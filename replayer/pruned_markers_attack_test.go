@@ -78,10 +78,19 @@ func TestPrunedDeadChainNotRevivedByAnUnsignedObject(t *testing.T) {
 			}
 			forged := putForgedAfter(t, store, first, 1, time.Date(2026, 11, 29, 8, 0, 0, 0, time.UTC), now)
 			rep, err := verifyAt(store, v, now, true)
-			if err == nil || !strings.Contains(err.Error(), "no object of the chain is still under its retention") {
+			if err == nil || !strings.Contains(err.Error(), "no object of the chain that a checkpoint signs is still under its retention") {
 				t.Fatalf("head cut and %s appended: %v (head %d, signed to %d, %d unsigned), want the chain refused as one nothing locks",
 					forged, err, rep.Head.Seq, rep.CheckpointedSeq, rep.Unsigned)
 			}
 		})
+	}
+	// A chain still sealed keeps an object under its retention that a
+	// checkpoint signs: an object put after its head is its unsigned
+	// tail (FORMAT.md 7.3), as before.
+	live := map[string]objLock{shared.GenesisKey("audit", "prod"): pastRetain, first: pastRetain, shared.CheckpointKey("audit", "prod", 0): pastRetain, shared.CheckpointKey("audit", "prod", 3): pastRetain}
+	store := lockedLog(t, v, now, bySuffix(live))
+	putForgedAfter(t, store, second, 4, time.Date(2026, 11, 29, 8, 0, 0, 0, time.UTC), now)
+	if rep, err := verifyAt(store, v, now, true); err != nil || rep.Unsigned != 1 || rep.CheckpointedSeq != 6 || rep.PastRetention != 4 {
+		t.Fatalf("a chain under its retention with an unsigned tail: %v (signed to %d, %d unsigned, %d past retention)", err, rep.CheckpointedSeq, rep.Unsigned, rep.PastRetention)
 	}
 }

@@ -221,6 +221,10 @@ func Verify(ctx context.Context, cfg Config) (Report, error) {
 	// live: an object still under its retention was read. Of a pruned
 	// chain, the objects before it may be past theirs; none after it.
 	live := false
+	// liveLast is the last seq of the first object read under its
+	// retention: a checkpoint must sign it, or nothing the sealer wrote
+	// is locked (an object of anyone's is locked by its writer).
+	var liveLast uint64
 	// lastEnded is the failure of the last object taken past its
 	// retention: the verdict if no object under it follows.
 	var lastEnded *Failure
@@ -261,6 +265,9 @@ func Verify(ctx context.Context, cfg Config) (Report, error) {
 		}
 		switch {
 		case b.retentionEnded == "":
+			if !live && len(b.entries) > 0 {
+				liveLast = b.entries[len(b.entries)-1].Seq
+			}
 			live = true
 		case cfg.Pruned && !live:
 			// One of the oldest objects that remain, past its retention:
@@ -312,6 +319,18 @@ func Verify(ctx context.Context, cfg Config) (Report, error) {
 	}
 	rep.LogReport, err = lv.Report()
 	rep.LatestCheckpoint = latest
+	if err == nil && lastEnded != nil && liveLast > rep.CheckpointedSeq {
+		// The objects under their retention are all after the last
+		// checkpoint: anyone with write access to the bucket can put
+		// such an object, linked to the entry before, under a retention
+		// of their own, once the head's object and checkpoint are gone
+		// (deleted or under delete markers past their retention). What
+		// the checkpoints sign is past its retention, as in a chain
+		// with no object under it (section 6.1).
+		lastEnded.Reason += fmt.Sprintf("; no object of the chain that a checkpoint signs is still under its retention (the newest objects could have been deleted; "+
+			"the objects under it, from seq %d, are signed by no checkpoint, and anyone with write access to the bucket can put such)", rep.CheckpointedSeq+1)
+		return rep, note(lastEnded)
+	}
 	if n := sv.RewrittenCount - len(pruning); err == nil && n > 0 {
 		for _, r := range sv.Rewritten {
 			if !pruning[r.Key] {
