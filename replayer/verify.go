@@ -172,7 +172,13 @@ func Verify(ctx context.Context, cfg Config) (Report, error) {
 	sv.Deleted = slices.DeleteFunc(sv.Deleted, func(r archive.BatchRef) bool { return pruning[r.Key] })
 	// Nothing of the chain at all, and no kept checkpoint that says there
 	// was: a chain id, bucket or prefix given wrong, most likely (every
-	// deletion of a sealed key leaves a delete marker, failed above).
+	// deletion of a sealed key leaves a delete marker, failed above), but
+	// for keys under markers taken as pruned: the chain was there.
+	if sv.Objects == 0 && sv.Checkpoints == 0 && cfg.KnownCheckpoint == nil && len(pruning) > 0 {
+		f := rewrittenFailure(sv.FirstDeleted, sv.RewrittenCount)
+		f.Reason += fmt.Sprintf("; every key of the chain is under a delete marker over versions past their retention (%d keys): nothing of it remains to verify", len(pruning))
+		return rep, f
+	}
 	if sv.Objects == 0 && sv.Checkpoints == 0 && cfg.KnownCheckpoint == nil {
 		return rep, fmt.Errorf("%w: chain %q has no object in s3://%s/%s (no genesis, no batch, no checkpoint)", ErrNoChain, cfg.Chain, cfg.Bucket,
 			shared.GenesisKey(cfg.Prefix, cfg.Chain))
