@@ -155,9 +155,11 @@ type Object struct {
 	Key       string
 	VersionID string
 	Body      []byte
-	// LockMode and RetainUntil are the object's Object Lock state.
+	// LockMode and RetainUntil are the object's Object Lock state;
+	// LegalHold is set when a legal hold is on (Head).
 	LockMode    types.ObjectLockMode
 	RetainUntil time.Time
+	LegalHold   bool
 	// ChecksumSHA256 is the checksum stored with the object (base64, Head).
 	ChecksumSHA256 string
 }
@@ -264,6 +266,7 @@ func (s *Store) Head(ctx context.Context, key, versionID string) (*Object, error
 	return &Object{
 		Key: key, VersionID: aws.ToString(out.VersionId),
 		LockMode: types.ObjectLockMode(out.ObjectLockMode), RetainUntil: aws.ToTime(out.ObjectLockRetainUntilDate),
+		LegalHold:      out.ObjectLockLegalHoldStatus == types.ObjectLockLegalHoldStatusOn,
 		ChecksumSHA256: aws.ToString(out.ChecksumSHA256),
 	}, nil
 }
@@ -410,11 +413,21 @@ func (s *Store) GetLockedVersion(ctx context.Context, key, versionID string) (*O
 	if err != nil {
 		return nil, err
 	}
-	head, err := s.Head(ctx, key, versionID)
+	head, err := s.LockedHead(ctx, key, versionID)
 	if err != nil {
 		return nil, err
 	}
 	head.Body = obj.Body
+	return head, nil
+}
+
+// LockedHead is Head of one version with its Object Lock state, asked
+// with GetObjectRetention when the HEAD leaves it out (GetLockedVersion).
+func (s *Store) LockedHead(ctx context.Context, key, versionID string) (*Object, error) {
+	head, err := s.Head(ctx, key, versionID)
+	if err != nil {
+		return nil, err
+	}
 	if head.LockMode == "" {
 		out, err := s.S3.GetObjectRetention(ctx, &s3.GetObjectRetentionInput{Bucket: aws.String(s.Bucket), Key: aws.String(key), VersionId: aws.String(versionID)})
 		if err != nil && httpStatus(err) != http.StatusNotFound {

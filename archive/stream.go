@@ -128,6 +128,20 @@ func (s *Store) Survey(ctx context.Context, chain string) (Survey, error) {
 	return sv, err
 }
 
+// DeletedKeys lists the chain's keys (strays included, keys of other
+// chains not) whose newest version is a delete marker, calling fn for
+// each in listing order: a pass over the listing that keeps none of them,
+// for a reader that judges every one where Survey keeps at most
+// MaxRewrittenKept.
+func (s *Store) DeletedKeys(ctx context.Context, chain string, fn func(key string) error) error {
+	return s.walkChain(ctx, chain, func(k KeyVersions, kind shared.KeyKind) error {
+		if kind == shared.KeyOther || !k.Deleted {
+			return nil
+		}
+		return fn(k.Key)
+	})
+}
+
 // SurveyDays is Survey of the chain's day folders of the dates first to
 // last (inclusive) alone, listed one after the other: what discover, and a
 // rebuild or index check of a range, read. Every key in those folders is

@@ -39,6 +39,7 @@ type objLock struct {
 	mode  types.ObjectLockMode
 	ended bool
 	gone  bool
+	hold  bool // a legal hold on it
 }
 
 var (
@@ -74,6 +75,9 @@ func putLocked(t *testing.T, store *s3mem.S3, key, body string, now time.Time, l
 			until = now.Add(-time.Hour)
 		}
 		in.ObjectLockMode, in.ObjectLockRetainUntilDate = l.mode, aws.Time(until)
+	}
+	if l.hold {
+		in.ObjectLockLegalHoldStatus = types.ObjectLockLegalHoldStatusOn
 	}
 	if _, err := store.PutObject(context.Background(), in); err != nil {
 		t.Fatal(err)
@@ -313,12 +317,17 @@ func TestPrunedByDeleteMarkers(t *testing.T) {
 		{"the checkpoint before the start expired too", []string{genesis, first, cp(0), cp(3)}, []string{genesis, first, cp(0), cp(3)}, nil, true, "", 4, 4},
 		{"versions already deleted under their markers", nil, []string{genesis, first, cp(0)}, []string{genesis, first, cp(0)}, true, "", 3, 4},
 		{"a marker over a version under retention", []string{genesis, cp(0)}, []string{genesis, first, cp(0)}, nil, true, "pruning cannot have deleted", 0, 0},
+		{"a marker over a version on legal hold", []string{genesis, first + "#hold", cp(0)}, []string{genesis, first, cp(0)}, nil, true, "a legal hold is on it", 0, 0},
 		{"a marker over the newest object", []string{second}, []string{second}, nil, true, "entries are missing", 0, 0},
 		{"a marker leaving a hole after the genesis", []string{first}, []string{first}, nil, true, "no object in the bucket holds seqs 1 to 3", 0, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			locks := map[string]objLock{}
 			for _, k := range tc.past {
+				if k, held := strings.CutSuffix(k, "#hold"); held {
+					locks[k] = objLock{mode: types.ObjectLockModeCompliance, ended: true, hold: true}
+					continue
+				}
 				locks[k] = pastRetain
 			}
 			store := lockedLog(t, v, now, bySuffix(locks))

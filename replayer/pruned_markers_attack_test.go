@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/aegisai/audit/archive"
 	"github.com/aegisai/audit/internal/testbed/s3mem"
 	"github.com/aegisai/audit/replayer"
 	"github.com/aegisai/audit/shared"
@@ -109,7 +110,6 @@ func TestPrunedDeadChainNotRevivedByAnUnsignedObject(t *testing.T) {
 // before revision 2026-11-30.4. Here the versions under the markers of
 // the oldest day are deleted already, the markers not yet.
 func TestPrunedByMoreDeleteMarkersThanOneRunKeeps(t *testing.T) {
-	t.Skip("known limit (README, Limits today): verify --pruned judges at most archive.MaxRewrittenKept keys under delete markers in one run")
 	v := vectorNamed(t, "accept-log")
 	now := time.Date(2033, 11, 28, 12, 0, 0, 0, time.UTC)
 	genesis, first, cp0 := shared.GenesisKey("audit", "prod"), "audit/year=2026/month=11/day=27/env=prod/00000000000000000001.jsonl", shared.CheckpointKey("audit", "prod", 0)

@@ -15,7 +15,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -156,27 +155,29 @@ func Verify(ctx context.Context, cfg Config) (Report, error) {
 	// line is named; the extra versions are reported after, if nothing else
 	// is wrong.
 	now := cfg.Now()
-	var pruning map[string]bool // keys under delete markers taken as pruned
+	// pruned counts the keys under delete markers taken as pruned: every
+	// key under one, or the chain fails here.
+	pruned := 0
 	if sv.HasDeleted && cfg.Pruned {
-		if pruning, err = markersOfPruning(ctx, store, sv, now); err != nil {
+		if pruned, err = markersOfPruning(ctx, store, cfg.Chain, now); err != nil {
 			return rep, err
 		}
-		rep.PrunedMarkers = len(pruning)
-	}
-	if sv.HasDeleted && pruning == nil {
+		rep.PrunedMarkers = pruned
+		// Keys under markers are read by the readers of a scope, from
+		// the sealed version under the marker (StreamBatches); those
+		// pruning deleted are not read at all: as if their versions were
+		// gone.
+		sv.Deleted = nil
+	} else if sv.HasDeleted {
 		return rep, rewrittenFailure(sv.FirstDeleted, sv.RewrittenCount)
 	}
-	// Keys under markers are read by the readers of a scope, from the
-	// sealed version under the marker (StreamBatches); those pruning
-	// deleted are not read at all: as if their versions were gone.
-	sv.Deleted = slices.DeleteFunc(sv.Deleted, func(r archive.BatchRef) bool { return pruning[r.Key] })
 	// Nothing of the chain at all, and no kept checkpoint that says there
 	// was: a chain id, bucket or prefix given wrong, most likely (every
 	// deletion of a sealed key leaves a delete marker, failed above), but
 	// for keys under markers taken as pruned: the chain was there.
-	if sv.Objects == 0 && sv.Checkpoints == 0 && cfg.KnownCheckpoint == nil && len(pruning) > 0 {
+	if sv.Objects == 0 && sv.Checkpoints == 0 && cfg.KnownCheckpoint == nil && pruned > 0 {
 		f := rewrittenFailure(sv.FirstDeleted, sv.RewrittenCount)
-		f.Reason += fmt.Sprintf("; every key of the chain is under a delete marker over versions past their retention (%d keys): nothing of it remains to verify", len(pruning))
+		f.Reason += fmt.Sprintf("; every key of the chain is under a delete marker over versions past their retention (%d keys): nothing of it remains to verify", pruned)
 		return rep, f
 	}
 	if sv.Objects == 0 && sv.Checkpoints == 0 && cfg.KnownCheckpoint == nil {
@@ -337,12 +338,14 @@ func Verify(ctx context.Context, cfg Config) (Report, error) {
 			"the objects under it, from seq %d, are signed by no checkpoint, and anyone with write access to the bucket can put such)", rep.CheckpointedSeq+1)
 		return rep, note(lastEnded)
 	}
-	if n := sv.RewrittenCount - len(pruning); err == nil && n > 0 {
+	if n := sv.RewrittenCount - pruned; err == nil && n > 0 {
+		// A key written again (not under a marker: those were judged).
 		for _, r := range sv.Rewritten {
-			if !pruning[r.Key] {
+			if !r.DeleteMarker {
 				return rep, rewrittenFailure(r, n)
 			}
 		}
+		return rep, &Failure{Err: ErrRewritten, Reason: fmt.Sprintf("%d keys were written again after they were sealed, past the first %d keys under delete markers listed", n, archive.MaxRewrittenKept)}
 	}
 	return rep, err
 }
@@ -351,53 +354,54 @@ func Verify(ctx context.Context, cfg Config) (Report, error) {
 // markersOfPruning reads: an expiration leaves one.
 const maxPrunedVersions = 16
 
-// markersOfPruning judges the keys of a pruned chain under a delete
+// markersOfPruning judges every key of a pruned chain under a delete
 // marker (docs/FORMAT.md section 6.1): an S3 lifecycle expiration puts a
 // marker over each object and checkpoint it expires, and a noncurrent
 // version expiration deletes the version once its retention allows. Such
 // a key, every version of which (if any is left) is under COMPLIANCE with
-// its retention ended, is taken as deleted: anyone may delete those
-// versions now, so the marker gives no one anything deleting could not.
-// It returns those keys; a marker over a version still under retention,
-// or not under COMPLIANCE, is a deletion pruning cannot have made, and
-// fails as without --pruned. Whether the keys so taken are the chain's
-// oldest is the chain's check: one in the middle leaves a hole.
-func markersOfPruning(ctx context.Context, store *archive.Store, sv archive.Survey, now time.Time) (map[string]bool, error) {
-	if sv.RewrittenCount > len(sv.Rewritten) {
-		f := rewrittenFailure(sv.FirstDeleted, sv.RewrittenCount)
-		f.Reason += fmt.Sprintf("; more keys were written again or deleted than one run judges (%d): prune by deleting versions, not with delete markers", archive.MaxRewrittenKept)
-		return nil, f
-	}
-	pruning := map[string]bool{}
-	for _, r := range sv.Rewritten {
-		if !r.DeleteMarker {
-			continue
-		}
-		ids, err := store.SealedVersions(ctx, r.Key)
+// its retention ended and no legal hold, is taken as deleted: anyone may
+// delete those versions now, so the marker gives no one anything deleting
+// could not. It counts those keys, reading the listing once more (a
+// lifecycle rule keeps a day or two of expirations under markers: more
+// keys than a survey keeps); a marker over a version still under
+// retention, on hold, or not under COMPLIANCE, is a deletion pruning
+// cannot have made, and fails as without --pruned. Whether the keys so
+// taken are the chain's oldest is the chain's check: one in the middle
+// leaves a hole.
+func markersOfPruning(ctx context.Context, store *archive.Store, chain string, now time.Time) (int, error) {
+	n := 0
+	err := store.DeletedKeys(ctx, chain, func(key string) error {
+		ids, err := store.SealedVersions(ctx, key)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if len(ids) > maxPrunedVersions {
-			f := rewrittenFailure(r, sv.RewrittenCount)
-			f.Reason += fmt.Sprintf("; %d versions are under the marker, more than pruning leaves (%d)", len(ids), maxPrunedVersions)
-			return nil, f
+			return &Failure{Key: key, Err: ErrRewritten,
+				Reason: fmt.Sprintf("a delete marker hides %d versions of this key, more than pruning leaves (%d): it was written again after it was sealed", len(ids), maxPrunedVersions)}
 		}
 		for _, id := range ids {
-			obj, err := store.Head(ctx, r.Key, id)
+			obj, err := store.LockedHead(ctx, key, id)
 			if err != nil {
-				return nil, err
+				return err
 			}
-			if f, past := lockState(obj, now); !past {
-				if f == "" {
-					f = "object lock retention runs until " + obj.RetainUntil.UTC().Format(time.RFC3339)
-				}
-				return nil, &Failure{Key: r.Key, Version: id, Err: ErrRewritten,
-					Reason: fmt.Sprintf("a delete marker (version %s) hides this sealed version, which pruning cannot have deleted: %s", r.Versions[0], f)}
+			f, past := lockState(obj, now)
+			switch {
+			case past && obj.RetainUntil.IsZero():
+				f, past = "object lock retain-until date not given", false
+			case past && obj.LegalHold:
+				f, past = "a legal hold is on it", false
+			case !past && f == "":
+				f = "object lock retention runs until " + obj.RetainUntil.UTC().Format(time.RFC3339)
+			}
+			if !past {
+				return &Failure{Key: key, Version: id, Err: ErrRewritten,
+					Reason: fmt.Sprintf("a delete marker hides this sealed version, which pruning cannot have deleted: %s", f)}
 			}
 		}
-		pruning[r.Key] = true
-	}
-	return pruning, nil
+		n++
+		return nil
+	})
+	return n, err
 }
 
 // offerKeyset keeps f's offer of the keyset that would trust a hand-over

@@ -9,10 +9,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
 	"github.com/aegisai/audit/archive"
 	"github.com/aegisai/audit/indexer"
 	"github.com/aegisai/audit/internal/testbed/pipeline"
 	"github.com/aegisai/audit/replayer"
+	"github.com/aegisai/audit/sealer"
 	"github.com/aegisai/audit/shared"
 )
 
@@ -190,5 +194,75 @@ func prunedReadersReadFromTheStart(t *testing.T, p *pipeline.Pipeline, head, sta
 		env.Decision.DecisionID, []replayer.EntryRef{{Seq: start, Object: startKey, Line: 1}})
 	if err != nil || prep.Action != env.Decision.Action {
 		t.Fatalf("prove of decision %s at the pruned chain's start: %v, %s", env.Decision.DecisionID, err, prep.Action)
+	}
+}
+
+// A chain pruned by an S3 lifecycle rule, against versitygw: the rule's
+// expiration puts a delete marker over the oldest objects and their
+// checkpoints once their retention has ended (a DeleteObject without a
+// version id, which Object Lock allows), and deletes the versions under
+// them later. verify --pruned takes such keys as deleted (FORMAT.md 6.1,
+// revision 2026-11-30.4) and starts after them; a marker over an object
+// still under its retention is refused. The pipeline locks for 24 hours,
+// so the verifier's clock is set past the oldest objects' retention and
+// before the later ones' (sealed two seconds after).
+func TestVerifyAChainPrunedByALifecycleRule(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	p := startPipeline(t, pipeline.Config{Indexers: -1, Sealer: func(c *sealer.Config) { c.BatchMaxRecords = 10 }})
+	w := pipeline.NewWorkload(p.Cfg.Chain, p.Cfg.Chain, 30, 0, 5, 6, time.Now())
+	publish(t, p, w.Events[:10])
+	if err := p.WaitHead(ctx, 10); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2100 * time.Millisecond) // S3 dates to the second: the later objects' retention ends later
+	publish(t, p, w.Events[10:])
+	if err := p.WaitHead(ctx, 30); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	st := &archive.Store{S3: p.S3, Bucket: p.Cfg.Bucket}
+	refs, err := st.Batches(ctx, p.Cfg.Chain)
+	if err != nil || len(refs) != 4 || refs[2].FirstSeq != 11 {
+		t.Fatalf("objects %+v: %v", refs, err)
+	}
+	until := func(key string) time.Time {
+		obj, err := st.Head(ctx, key, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return obj.RetainUntil
+	}
+	first, later := until(refs[1].Key), until(refs[2].Key)
+	if !later.After(first) {
+		t.Fatalf("the second object's retention ends at %v, not after the first's %v", later, first)
+	}
+	now := first.Add(later.Sub(first) / 2)
+	for _, key := range []string{refs[0].Key, refs[1].Key, shared.CheckpointKey("audit", p.Cfg.Chain, 0)} {
+		if _, err := p.S3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(p.Cfg.Bucket), Key: aws.String(key)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	verify := func(pruned bool) (replayer.Report, error) {
+		return replayer.Verify(ctx, replayer.Config{S3: p.S3, Bucket: p.Cfg.Bucket, Chain: p.Cfg.Chain, VerifierKey: p.Cfg.VerifierKey,
+			Pruned: pruned, Now: func() time.Time { return now }})
+	}
+	if _, err := verify(false); !errors.Is(err, replayer.ErrRewritten) || !strings.Contains(err.Error(), "delete marker") {
+		t.Fatalf("not asked to accept a pruned chain: %v, want the marker named", err)
+	}
+	rep, err := verify(true)
+	if err != nil || rep.StartSeq != 11 || rep.PrunedMarkers != 3 || rep.Head.Seq != 30 || rep.Entries != 20 {
+		t.Fatalf("--pruned: %v, start %d, %d keys under markers taken as deleted, head %d, %d entries; want 11, 3, 30, 20",
+			err, rep.StartSeq, rep.PrunedMarkers, rep.Head.Seq, rep.Entries)
+	}
+	// The next object's retention has not ended: a marker over it is not
+	// pruning.
+	if _, err := p.S3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(p.Cfg.Bucket), Key: aws.String(refs[2].Key)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := verify(true); err == nil || !strings.Contains(err.Error(), "pruning cannot have deleted") {
+		t.Fatalf("a marker over an object under its retention: %v", err)
 	}
 }

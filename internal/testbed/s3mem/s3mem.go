@@ -36,6 +36,8 @@ type Version struct {
 	LockMode     types.ObjectLockMode
 	RetainUntil  time.Time
 	Checksum     string
+	// LegalHold is set when a legal hold is on the version.
+	LegalHold bool
 	// Stored is when the version was written (LastModified): the wall
 	// clock, to the millisecond, later than every version written before.
 	Stored time.Time
@@ -210,6 +212,10 @@ func (s *S3) PutObject(_ context.Context, in *s3.PutObjectInput, _ ...func(*s3.O
 		}
 	}
 	v := s.put(b, aws.ToString(in.Key), body, in.ObjectLockMode, aws.ToTime(in.ObjectLockRetainUntilDate))
+	if in.ObjectLockLegalHoldStatus == types.ObjectLockLegalHoldStatusOn {
+		vs := b.objects[aws.ToString(in.Key)]
+		vs[len(vs)-1].LegalHold = true
+	}
 	return &s3.PutObjectOutput{VersionId: aws.String(v.ID)}, nil
 }
 
@@ -241,7 +247,15 @@ func (s *S3) HeadObject(_ context.Context, in *s3.HeadObjectInput, _ ...func(*s3
 		return nil, err
 	}
 	return &s3.HeadObjectOutput{VersionId: aws.String(v.ID), ObjectLockMode: types.ObjectLockMode(v.LockMode),
-		ObjectLockRetainUntilDate: aws.Time(v.RetainUntil), ChecksumSHA256: aws.String(v.Checksum), LastModified: aws.Time(v.Stored)}, nil
+		ObjectLockRetainUntilDate: aws.Time(v.RetainUntil), ChecksumSHA256: aws.String(v.Checksum), LastModified: aws.Time(v.Stored),
+		ObjectLockLegalHoldStatus: legalHold(v)}, nil
+}
+
+func legalHold(v Version) types.ObjectLockLegalHoldStatus {
+	if v.LegalHold {
+		return types.ObjectLockLegalHoldStatusOn
+	}
+	return types.ObjectLockLegalHoldStatusOff
 }
 
 // GetObjectRetention returns a version's retention.
