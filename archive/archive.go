@@ -751,8 +751,14 @@ func (s *Store) FirstVersion(ctx context.Context, key, versionID string) (bool, 
 	return first != "" && first == versionID, err
 }
 
-// firstVersion is key's oldest version and when S3 stored it ("" when
-// the key has no version), from one listing of that key alone.
+// firstVersion is key's oldest version written by a single PUT and when
+// S3 stored it ("" when the key has none), from one listing of that key
+// alone. The object of a multipart upload is passed over: the sealer
+// writes every object with one PUT (Put), and S3 dates such an object
+// (LastModified), and orders it among its key's versions, by when the
+// upload was begun, not completed; anyone with write access can begin
+// one at a key before the sealer writes it, or before a key is retired,
+// and complete it with anything later. Its ETag says so ("<hex>-<parts>").
 func (s *Store) firstVersion(ctx context.Context, key string) (id string, stored time.Time, err error) {
 	p := s3.NewListObjectVersionsPaginator(s.S3, &s3.ListObjectVersionsInput{Bucket: aws.String(s.Bucket), Prefix: aws.String(key)})
 	for p.HasMorePages() {
@@ -761,7 +767,7 @@ func (s *Store) firstVersion(ctx context.Context, key string) (id string, stored
 			return "", time.Time{}, fmt.Errorf("list versions of s3://%s/%s: %w", s.Bucket, key, err)
 		}
 		for _, v := range page.Versions {
-			if aws.ToString(v.Key) == key { // versions of a key come newest first
+			if aws.ToString(v.Key) == key && !multipart(aws.ToString(v.ETag)) { // versions of a key come newest first
 				id, stored = aws.ToString(v.VersionId), aws.ToTime(v.LastModified)
 			}
 		}
@@ -780,6 +786,12 @@ func (s *Store) firstVersion(ctx context.Context, key string) (id string, stored
 // milliseconds before its checkpoint. A thief of the retired key would
 // have to write within that second of the hand-over.
 const RetiredGrace = time.Second
+
+// multipart reports whether an ETag is a multipart upload's
+// ("<hex>-<number of parts>", quoted): a PutObject's is hex alone.
+func multipart(etag string) bool {
+	return strings.Contains(etag, "-")
+}
 
 // RetiredVersion says why a version that a checkpoint of seq signed by a
 // retired key rests on does not count ("" when it counts, and always for
@@ -805,7 +817,7 @@ func (s *Store) RetiredVersion(ctx context.Context, trusted shared.Keyset, chain
 		return "", err
 	}
 	if first != versionID {
-		return "not the first version of its key, the one the sealer wrote", nil
+		return "not the first version of its key, the one the sealer wrote (with one PUT: a multipart upload's object is not its)", nil
 	}
 	retiredAt, err := s.retiredAt(ctx, chain, r.To)
 	if err != nil {

@@ -94,3 +94,64 @@ func TestRetiredVersionCountsOnlyWhatWasStoredBeforeTheRetirement(t *testing.T) 
 		t.Fatalf("%d listings for three checks of one key, want 3 (the retiring checkpoint's date is listed once a store)", calls)
 	}
 }
+
+// S3 dates the object of a multipart upload (LastModified) when the
+// upload was begun, not when it was completed, and orders it among its
+// key's versions by that date too. Anyone with write access to the bucket
+// can begin uploads at keys a thief of the retired key will want (a seq
+// that has no checkpoint, another day's batch key) before the hand-over,
+// and complete them with what the stolen key signs after it: each is the
+// first version of its key, dated before the retiring checkpoint. The
+// sealer writes every object with one PUT, so no multipart upload's
+// object is one it wrote while the key was current.
+func TestRetiredVersionRefusesAMultipartUploadBegunBeforeTheRetirement(t *testing.T) {
+	ctx := context.Background()
+	_, old, err := note.GenerateKey(rand.Reader, "aegis-old")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, next, err := note.GenerateKey(rand.Reader, "aegis-new")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rotated, err := shared.ParseKeyset(fmt.Sprintf("%s 0 5\n%s 6 -\n", old, next))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem := s3mem.New("b")
+	store := &archive.Store{S3: mem, Bucket: "b"}
+	cp := func(seq uint64) string { return shared.CheckpointKey("audit", "c", seq) }
+	twin := "audit/env=c/date=2026-12-24/00000000000000000001.jsonl"
+
+	overSealed := mem.BeginMultipart("b", cp(2)) // begun before the sealer's PUT, which If-None-Match lets through
+	mem.PutVersion("b", cp(2), []byte("sealed 2"))
+	early := mem.BeginMultipart("b", cp(3)) // a seq that had no checkpoint
+	object := mem.BeginMultipart("b", twin)
+	mem.PutVersion("b", cp(5), []byte("the hand-over"))
+	// the key is stolen after the hand-over
+	forged := early.Complete([]byte("signed by the stolen key at seq 3"))
+	over := overSealed.Complete([]byte("signed by the stolen key at seq 2"))
+	forgedObject := object.Complete([]byte("a twin"))
+
+	for _, tc := range []struct {
+		name, key, version string
+		seq                uint64
+	}{
+		{"a checkpoint at a seq that had none", cp(3), forged, 3},
+		{"the object it signs", twin, forgedObject, 3},
+		{"a checkpoint listed under a sealed one", cp(2), over, 2},
+	} {
+		why, err := store.RetiredVersion(ctx, rotated, "c", tc.seq, tc.key, tc.version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if why == "" {
+			t.Errorf("%s: a multipart upload begun before the hand-over and completed after it counts (stored %s, the hand-over %s)",
+				tc.name, mem.Versions("b", tc.key)[0].Stored, mem.Versions("b", cp(5))[0].Stored)
+		}
+	}
+	// The sealer's own versions still count.
+	if why, err := store.RetiredVersion(ctx, rotated, "c", 2, cp(2), mem.Versions("b", cp(2))[1].ID); err != nil || why != "" {
+		t.Fatalf("the sealed checkpoint of seq 2: %q, %v", why, err)
+	}
+}

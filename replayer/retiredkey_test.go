@@ -302,3 +302,70 @@ func putForgedSeq1(t *testing.T, store *s3mem.S3, retired note.Signer, ts time.T
 	store.PutVersion("audit", shared.CheckpointKey("audit", "mem", 1), msg)
 	return key
 }
+
+// The twin of TestReadersRefuseARetiredKeysTwinAtAKeyOfItsOwn, put by
+// multipart uploads that someone with write access began before the
+// hand-over's checkpoint was written and completed, after the theft, with
+// what the retired key signs. S3 dates such an object when its upload was
+// begun: the twin and its checkpoint looked stored before the retirement,
+// and prove, verify-receipt and discover took them.
+func TestReadersRefuseARetiredKeysTwinUploadedInParts(t *testing.T) {
+	ctx := context.Background()
+	store, keyset, retired := rotatedChainSigned(t, false)
+	handOver := shared.CheckpointKey("audit", "mem", 5)
+	handOverBody := store.Objects("audit")[handOver]
+	store.Remove("audit", handOver) // written again below, after the uploads begin
+	start := time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)
+	sealedKey := shared.BatchKey("audit", &shared.Entry{Type: shared.EntryEvent, Chain: "mem", Seq: 1,
+		Source: &shared.Source{Timestamp: start.AddDate(0, 0, 3)}})
+	sealed, _, err := shared.ParseObject(sealedKey, 1, store.Objects("audit")[sealedKey])
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := start.AddDate(0, 0, 5)
+	raw := strings.Replace(decisionRecord(0, 0, 0, "2026-11-01T08:00:00Z"), `"ALLOW"`, `"BLOCK"`, 1)
+	e, err := shared.SealRecord(shared.Head{Chain: "mem", Hash: sealed[0].Prev, Offset: -1}, shared.Source{Topic: "decisions", Offset: 0, Timestamp: day}, []byte(raw), day)
+	if err != nil {
+		t.Fatal(err)
+	}
+	twin := shared.BatchKey("audit", e)
+	twinUpload := store.BeginMultipart("audit", twin)
+	cpUpload := store.BeginMultipart("audit", shared.CheckpointKey("audit", "mem", 1))
+	store.PutVersion("audit", handOver, handOverBody)
+
+	l, _ := e.Line()
+	msg, err := shared.Checkpoint{Chain: "mem", Seq: 1, Hash: e.Hash, Offset: 0, Object: twin,
+		Root: shared.ObjectRoot([]*shared.Entry{e}), Time: start.AddDate(0, 1, 0)}.Sign(retired)
+	if err != nil {
+		t.Fatal(err)
+	}
+	twinUpload.Complete(append(l, '\n'))
+	cpUpload.Complete(msg)
+
+	cfg := replayer.ProveConfig{S3: store, Bucket: "audit", Chain: "mem", VerifierKey: keyset}
+	_, rep, err := replayer.Prove(ctx, cfg, "d0", []replayer.EntryRef{{Seq: 1, Object: twin, Line: 1}})
+	if !errors.Is(err, replayer.ErrRetiredRewrite) {
+		t.Fatalf("prove of the twin uploaded in parts: %v (decision d0 %s), want it refused", err, rep.Action)
+	}
+	_, rep, err = replayer.VerifyReceipt(ctx, cfg, &shared.Receipt{EventID: "evt-0", DecisionID: "d0", Durability: shared.DurabilitySealed,
+		Chain: "mem", Seq: 1, EntryHash: e.Hash.String(), Object: twin, Line: 1, CheckpointSeq: 1})
+	if !errors.Is(err, replayer.ErrRetiredRewrite) {
+		t.Fatalf("verify-receipt of the twin uploaded in parts: %v (decision d0 %s), want it refused", err, rep.Action)
+	}
+	var got []string
+	_, err = replayer.Discover(ctx, replayer.DiscoverConfig{S3: store, Bucket: "audit", Chain: "mem", VerifierKey: keyset,
+		From: day.Truncate(24 * time.Hour), To: day.Truncate(24*time.Hour).AddDate(0, 0, 1), DecisionID: "d0"},
+		func(f replayer.Found) error {
+			env, err := f.Entry.Envelope()
+			if err == nil {
+				got = append(got, string(env.Decision.Action))
+			}
+			return err
+		})
+	if !errors.Is(err, replayer.ErrRetiredRewrite) || len(got) != 0 {
+		t.Fatalf("discover of the twin's day: %v, d0 found as %v, want the twin refused", err, got)
+	}
+	if _, rep, err = replayer.Prove(ctx, cfg, "d0", []replayer.EntryRef{{Seq: 1, Object: sealedKey, Line: 1}}); err != nil || rep.Action != shared.ActionAllow {
+		t.Fatalf("prove of the sealed d0: %v, %s", err, rep.Action)
+	}
+}

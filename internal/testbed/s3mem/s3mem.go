@@ -9,8 +9,10 @@ package s3mem
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
@@ -39,8 +41,13 @@ type Version struct {
 	// LegalHold is set when a legal hold is on the version.
 	LegalHold bool
 	// Stored is when the version was written (LastModified): the wall
-	// clock, to the millisecond, later than every version written before.
+	// clock, to the millisecond, later than every version written before;
+	// for a multipart upload's object, when the upload was begun.
 	Stored time.Time
+	// ETag is the version's entity tag as S3 lists it: the MD5 of the
+	// body for a PutObject, "<hex>-<parts>" for a multipart upload's
+	// object.
+	ETag string
 }
 
 // S3 is an in-memory object store. The zero value has no buckets.
@@ -106,10 +113,52 @@ func (s *S3) PutVersion(name, key string, body []byte) {
 func (s *S3) put(b *bucket, key string, body []byte, mode types.ObjectLockMode, until time.Time) Version {
 	s.seq++
 	sum := sha256.Sum256(body)
+	md := md5.Sum(body)
 	v := Version{ID: fmt.Sprintf("v%06d", s.seq), Body: bytes.Clone(body), LockMode: mode, RetainUntil: until,
-		Checksum: base64.StdEncoding.EncodeToString(sum[:]), Stored: s.now()}
+		Checksum: base64.StdEncoding.EncodeToString(sum[:]), Stored: s.now(), ETag: `"` + hex.EncodeToString(md[:]) + `"`}
 	b.objects[key] = append(b.objects[key], v)
 	return v
+}
+
+// Upload is a multipart upload begun on a key (CreateMultipartUpload),
+// which anyone with write access to the bucket can begin and complete
+// whenever they like.
+type Upload struct {
+	s           *S3
+	bucket, key string
+	begun       time.Time
+}
+
+// BeginMultipart begins a multipart upload of key now. As on AWS S3, the
+// object it completes is dated (LastModified) when the upload was begun,
+// not when it was completed, and takes its place among the key's versions
+// by that date.
+func (s *S3) BeginMultipart(name, key string) *Upload {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return &Upload{s: s, bucket: name, key: key, begun: s.now()}
+}
+
+// Complete stores body as the upload's object, in one part, locked: a new
+// version of the key dated when the upload was begun, with a multipart
+// ETag. It returns the version's id.
+func (u *Upload) Complete(body []byte) string {
+	s := u.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.seq++
+	sum, md := sha256.Sum256(body), md5.Sum(body)
+	parts := md5.Sum(md[:])
+	v := Version{ID: fmt.Sprintf("v%06d", s.seq), Body: bytes.Clone(body), LockMode: types.ObjectLockModeCompliance, RetainUntil: time.Now().Add(24 * time.Hour),
+		Checksum: base64.StdEncoding.EncodeToString(sum[:]), Stored: u.begun, ETag: `"` + hex.EncodeToString(parts[:]) + `-1"`}
+	b := s.buckets[u.bucket]
+	vs := b.objects[u.key]
+	i := len(vs)
+	for i > 0 && vs[i-1].Stored.After(u.begun) {
+		i--
+	}
+	b.objects[u.key] = append(vs[:i:i], append([]Version{v}, vs[i:]...)...)
+	return v.ID
 }
 
 func apiErr(status int, code string) error {
@@ -353,7 +402,7 @@ func (s *S3) ListObjectVersions(_ context.Context, in *s3.ListObjectVersionsInpu
 					LastModified: aws.Time(vs[i].Stored)})
 			} else {
 				out.Versions = append(out.Versions, types.ObjectVersion{Key: aws.String(k), VersionId: aws.String(vs[i].ID), IsLatest: latest,
-					LastModified: aws.Time(vs[i].Stored)})
+					LastModified: aws.Time(vs[i].Stored), ETag: aws.String(vs[i].ETag)})
 			}
 		}
 	}
