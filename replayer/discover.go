@@ -526,7 +526,7 @@ func checkDiscovered(ctx context.Context, store *archive.Store, cfg DiscoverConf
 		// read once more, a sealer may have written both since the first
 		// read. Files at later checkpoint keys that do not verify say
 		// nothing (signedCheckpointAfter).
-		later, at, ok, lerr := signedCheckpointAfter(ctx, store, trusted, cfg.Chain, lastE.Seq)
+		later, at, ok, lerr := signedCheckpointAfter(ctx, store, trusted, cfg.Chain, lastE.Seq, false)
 		switch {
 		case lerr != nil:
 			return nil, lerr

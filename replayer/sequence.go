@@ -114,7 +114,7 @@ func (s *sequence) end(ctx context.Context) error {
 // (signedCheckpointAfter). At the end (last) the object named may be
 // newer than the listing.
 func (s *sequence) successor(ctx context.Context, last bool) error {
-	key, cp, ok, err := signedCheckpointAfter(ctx, s.store, s.trusted, s.chain, s.prevSeq)
+	key, cp, ok, err := signedCheckpointAfter(ctx, s.store, s.trusted, s.chain, s.prevSeq, false)
 	if err != nil || !ok || !s.inScope(cp.Object) {
 		return err
 	}
@@ -130,15 +130,15 @@ var errNotSignedHere = errors.New("not a checkpoint signed for its key")
 // Files at checkpoint keys that do not (garbage, or a checkpoint copied
 // to another seq's key: anyone with write access to the bucket can put
 // one) are passed over, as the sealer passes them over; verify reports
-// them.
-func signedCheckpointAfter(ctx context.Context, store *archive.Store, trusted shared.Keyset, chain string, seq uint64) (string, shared.Checkpoint, bool, error) {
+// them. older is signedAt's.
+func signedCheckpointAfter(ctx context.Context, store *archive.Store, trusted shared.Keyset, chain string, seq uint64, older bool) (string, shared.Checkpoint, bool, error) {
 	for {
 		key, at, ok, err := store.CheckpointAfter(ctx, chain, seq)
 		if err != nil || !ok {
 			return "", shared.Checkpoint{}, false, err
 		}
 		seq = at
-		cp, ok, err := signedAt(ctx, store, trusted, chain, key, at)
+		cp, ok, err := signedAt(ctx, store, trusted, chain, key, at, older)
 		if err != nil || ok {
 			return key, cp, ok, err
 		}
@@ -148,8 +148,16 @@ func signedCheckpointAfter(ctx context.Context, store *archive.Store, trusted sh
 }
 
 // signedAt reads the checkpoint at key, of seq at, as signedCheckpointAfter
-// takes it: ok when a version of it verifies at its own key.
-func signedAt(ctx context.Context, store *archive.Store, trusted shared.Keyset, chain, key string, at uint64) (shared.Checkpoint, bool, error) {
+// takes it: ok when a version of it verifies at its own key. With older
+// it only shows that the chain holds something older (prunedStart): a
+// retired key's checkpoint then counts whenever it was stored. The
+// retired-key rule (FORMAT.md 7.4) keeps a stolen key's forgeries from
+// being taken as signed; applied here it let anyone who removes the
+// checkpoint of the range's last seq from the storage make every
+// checkpoint of that key, the sealer's included, show nothing, and a
+// hole look like pruning. A forgery that counts here only makes a reader
+// refuse.
+func signedAt(ctx context.Context, store *archive.Store, trusted shared.Keyset, chain, key string, at uint64, older bool) (shared.Checkpoint, bool, error) {
 	// The sealed version counts, whatever was written over it or put
 	// on it since: a checkpoint garbled or hidden under a delete marker
 	// after a forged object still signs a later seq (before, the
@@ -159,6 +167,10 @@ func signedAt(ctx context.Context, store *archive.Store, trusted shared.Keyset, 
 		c, err := trusted.Open(obj.Body)
 		if err != nil || c.Chain != chain || c.Seq != at {
 			return errNotSignedHere
+		}
+		if older {
+			cp = c
+			return nil
 		}
 		if err := retiredSignsFirstVersion(ctx, store, trusted, key, obj, c); err != nil {
 			if errors.Is(err, ErrRetiredRewrite) {
@@ -241,12 +253,13 @@ func prunedHint(mayBe bool) string {
 }
 
 // lowestSignedCheckpoint is the chain's checkpoint of the lowest seq that
-// verifies at its own key (signed false: none does).
+// verifies at its own key (signed false: none does), a retired key's
+// whenever it was stored (signedAt's older).
 func lowestSignedCheckpoint(ctx context.Context, store *archive.Store, cfg DiscoverConfig, trusted shared.Keyset) (key string, seq uint64, signed bool, err error) {
 	key = shared.CheckpointKey(cfg.Prefix, cfg.Chain, 0)
-	if _, ok, err := signedAt(ctx, store, trusted, cfg.Chain, key, 0); err != nil || ok {
+	if _, ok, err := signedAt(ctx, store, trusted, cfg.Chain, key, 0, true); err != nil || ok {
 		return key, 0, ok, err
 	}
-	key, cp, ok, err := signedCheckpointAfter(ctx, store, trusted, cfg.Chain, 0)
+	key, cp, ok, err := signedCheckpointAfter(ctx, store, trusted, cfg.Chain, 0, true)
 	return key, cp.Seq, ok, err
 }
