@@ -45,3 +45,41 @@ func TestDiscoverPrunedCountsTheRetiredKeysCheckpointsAsOlder(t *testing.T) {
 		t.Fatalf("%v: found seqs %v, starting at %d (%s), want seqs 3 to 5 not hidden as pruned", err, seqs, rep.StartSeq, rep.StartObject)
 	}
 }
+
+// Someone who can remove files from the storage itself hides an object in
+// the middle of a chain that was never pruned (its genesis object is
+// there) from discover --pruned (and so rebuild and index check --pruned):
+// the object and the checkpoints below its last seq are removed, the
+// older objects left. The reader took the next object as where a pruned
+// chain starts, and answered for the range without the hidden entries.
+// FORMAT.md section 6.1: a chain whose genesis object is present is not
+// pruned.
+func TestDiscoverPrunedRefusesAHoleWhileTheGenesisRemains(t *testing.T) {
+	day := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name   string
+		keepCp bool // the hidden object's own checkpoint stays
+	}{
+		{"its checkpoint kept", true},
+		{"its checkpoint removed too", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			store, vkey := memObjects(t, []int{0, 0, 1, 2}, 3, decisionRecord) // seqs 1-3, 4-6 on day 0, 7-9, 10-12
+			objects := batchKeys(store.Objects("audit"))
+			store.Remove("audit", objects[7])
+			for _, seq := range []uint64{0, 3, 6} {
+				store.Remove("audit", shared.CheckpointKey("audit", "mem", seq))
+			}
+			if !tc.keepCp {
+				store.Remove("audit", shared.CheckpointKey("audit", "mem", 9))
+			}
+			var seqs []uint64
+			rep, err := replayer.Discover(context.Background(), replayer.DiscoverConfig{S3: store, Bucket: "audit", Chain: "mem", VerifierKey: vkey,
+				From: day.AddDate(0, 0, 1), To: day.AddDate(0, 0, 3), Pruned: true},
+				func(f replayer.Found) error { seqs = append(seqs, f.Entry.Seq); return nil })
+			if err == nil || !strings.Contains(err.Error(), "genesis object") {
+				t.Fatalf("%v: found seqs %v, starting at %d (%s), want seqs 7 to 9 not hidden as pruned", err, seqs, rep.StartSeq, rep.StartObject)
+			}
+		})
+	}
+}

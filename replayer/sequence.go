@@ -220,10 +220,10 @@ func (s *sequence) missing(ctx context.Context, key string, late bool, why strin
 // prunedStart reports whether an object whose predecessor ends at seq
 // before and is gone (its object, or its checkpoint too) is where a pruned
 // chain that remains starts: the reader was asked to accept one
-// (DiscoverConfig.Pruned), and no checkpoint of a seq below before
-// verifies at its own key (pruning deletes the oldest objects with their
+// (DiscoverConfig.Pruned), no checkpoint of a seq below before verifies
+// at its own key (pruning deletes the oldest objects with their
 // checkpoints, so nothing older stays; the checkpoint of before itself
-// may). Otherwise why is what to add to the failure: a hint at --pruned,
+// may), and the genesis object has no version. Otherwise why is what to add to the failure: a hint at --pruned,
 // or the lower checkpoint that shows the gap is not pruning.
 //
 // It trusts the checkpoints' listing for where the chain starts, as far
@@ -239,6 +239,18 @@ func prunedStart(ctx context.Context, store *archive.Store, cfg DiscoverConfig, 
 		return false, prunedHint(signed && seq >= before), nil
 	case signed && seq < before:
 		return false, fmt.Sprintf("; not pruning: %s (seq %d) is older and remains", key, seq), nil
+	}
+	// A chain whose genesis object is there is not pruned (FORMAT.md
+	// section 6.1), whatever checkpoints were removed from the storage
+	// with the object before this one. A delete marker on it hides
+	// nothing: its versions are listed.
+	genesis := shared.GenesisKey(cfg.Prefix, cfg.Chain)
+	ids, err := store.SealedVersions(ctx, genesis)
+	switch {
+	case err != nil:
+		return false, "", err
+	case len(ids) > 0:
+		return false, fmt.Sprintf("; not pruning: the genesis object %s remains", genesis), nil
 	}
 	return true, "", nil
 }
