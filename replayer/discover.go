@@ -506,7 +506,6 @@ func checkDiscovered(ctx context.Context, store *archive.Store, cfg DiscoverConf
 		return nil, err
 	case prev.failure != nil:
 		return &discovered{failure: prev.failure}, nil
-	case d.prunedStart:
 	case prev.cp.Hash != first.Prev:
 		return fail(ref.Key, 1, first.Seq, shared.ErrChainBroken, "prev %s is not the hash %s that %s signs for seq %d", first.Prev, prev.cp.Hash, prevKey, first.Seq-1)
 	}
