@@ -819,23 +819,41 @@ func (s *Store) RetiredVersion(ctx context.Context, trusted shared.Keyset, chain
 	if first != versionID {
 		return "not the first version of its key, the one the sealer wrote (with one PUT: a multipart upload's object is not its)", nil
 	}
-	retiredAt, err := s.retiredAt(ctx, chain, r.To)
+	retiredAt, err := s.retiredAt(ctx, trusted, chain, r.To)
 	if err != nil {
 		return "", err
 	}
 	switch {
 	case retiredAt.IsZero():
-		return fmt.Sprintf("of unknown age: the checkpoint of seq %d, where the key's range ends, is not in the bucket, so when the key was retired cannot be told", r.To), nil
+		return fmt.Sprintf("of unknown age: the checkpoint of seq %d, where the key's range ends, is not in the bucket and no later key signs a checkpoint, so when the key was retired cannot be told", r.To), nil
 	case stored.After(retiredAt.Add(RetiredGrace)):
-		return fmt.Sprintf("stored at %s, after the checkpoint of seq %d that retired the key (stored at %s)",
+		return fmt.Sprintf("stored at %s, after the checkpoint of seq %d that retired the key (retired at %s)",
 			stored.UTC().Format(time.RFC3339Nano), r.To, retiredAt.UTC().Format(time.RFC3339Nano)), nil
 	}
 	return "", nil
 }
 
-// retiredAt is when S3 stored the first version of chain's checkpoint of
-// seq (zero when there is none), listed once per Store.
-func (s *Store) retiredAt(ctx context.Context, chain string, seq uint64) (time.Time, error) {
+// RetiredClockSkew is how far the sealer's clock, which dates the
+// checkpoints it signs, may be behind S3's, which dates what it stores
+// (retiredAt).
+const RetiredClockSkew = 5 * time.Minute
+
+// maxNextKeyTries bounds the checkpoint keys retiredAt reads after a
+// retired range for one the next key signs (files at checkpoint keys
+// that do not verify are passed over).
+const maxNextKeyTries = 64
+
+// retiredAt is when the key whose range ends at seq was retired, at the
+// latest (zero when it cannot be told), found once per Store: when S3
+// stored the first version of chain's checkpoint of seq, which the sealer
+// wrote last with that key, and no later than the signed time of the
+// first checkpoint after seq that verifies (the next key's, which the
+// sealer signed after that write; a thief of the retired key cannot sign
+// one) plus RetiredClockSkew. The signed time bounds a retirement dated
+// by a checkpoint of seq put back by a thief once its retention had
+// ended (its first version then the thief's): nothing the sealer wrote
+// with the retired key is stored after it.
+func (s *Store) retiredAt(ctx context.Context, trusted shared.Keyset, chain string, seq uint64) (time.Time, error) {
 	key := shared.CheckpointKey(s.prefix(), chain, seq)
 	s.retiring.Lock()
 	at, ok := s.retiring.at[key]
@@ -846,6 +864,32 @@ func (s *Store) retiredAt(ctx context.Context, chain string, seq uint64) (time.T
 	_, at, err := s.firstVersion(ctx, key)
 	if err != nil {
 		return time.Time{}, err
+	}
+	after := seq
+	for range maxNextKeyTries {
+		next, nextSeq, ok, err := s.CheckpointAfter(ctx, chain, after)
+		if err != nil {
+			return time.Time{}, err
+		}
+		if !ok {
+			break
+		}
+		after = nextSeq
+		obj, err := s.Get(ctx, next, "")
+		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrUnreadable) || errors.Is(err, ErrTooLarge) {
+			continue
+		}
+		if err != nil {
+			return time.Time{}, err
+		}
+		cp, err := trusted.Open(obj.Body)
+		if err != nil || cp.Chain != chain || cp.Seq != nextSeq {
+			continue // not a checkpoint signed at its own key: passed over
+		}
+		if bound := cp.Time.Add(RetiredClockSkew); at.IsZero() || bound.Before(at) {
+			at = bound
+		}
+		break
 	}
 	s.retiring.Lock()
 	if s.retiring.at == nil {
