@@ -290,12 +290,13 @@ checkpoints cannot be seen from S3 alone, but fails against a kept one.`,
 					HeadSeq    uint64            `json:"head_seq"`
 					HeadHash   string            `json:"head_hash"`
 					PastRet    int               `json:"past_retention,omitempty"`
+					Markers    int               `json:"pruned_markers,omitempty"`
 					Seconds    float64           `json:"seconds"`
 					Failure    *replayer.Failure `json:"failure,omitempty"`
 					Error      string            `json:"error,omitempty"`
 					ExitStatus int               `json:"exit_status"`
 				}{OK: err == nil && (rep.Unsigned == 0 || allowUnsigned), LogReport: rep.LogReport, HeadSeq: rep.Head.Seq, HeadHash: rep.Head.Hash.String(),
-					PastRet: rep.PastRetention, Seconds: time.Since(started).Seconds()}
+					PastRet: rep.PastRetention, Markers: rep.PrunedMarkers, Seconds: time.Since(started).Seconds()}
 				switch { // the command's own exit status, as the failures of other commands carry it
 				case err != nil && awsconn.Unavailable(err):
 					out.ExitStatus = exitUnavailable
