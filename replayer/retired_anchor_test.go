@@ -27,7 +27,6 @@ import (
 // the retirement by its signed time (and the sealer's clock skew): the
 // thief, acting long after the hand-over, is refused.
 func TestReadersRefuseARetiredKeysTwinAfterTheRetiringCheckpointIsPutBack(t *testing.T) {
-	ctx := context.Background()
 	store, keyset, retired := rotatedChainSigned(t, false)
 	now := time.Now().Add(48 * time.Hour) // every version's retention (a day) has ended
 	retiring := shared.CheckpointKey("audit", "mem", 5)
@@ -38,16 +37,7 @@ func TestReadersRefuseARetiredKeysTwinAfterTheRetiringCheckpointIsPutBack(t *tes
 	twin := putForgedSeq1(t, store, retired, day)
 	store.PutVersion("audit", retiring, sealedRetiring) // the same bytes, put back after the twin
 
-	var got []string
-	_, err := replayer.Discover(ctx, replayer.DiscoverConfig{S3: store, Bucket: "audit", Chain: "mem", VerifierKey: keyset, Pruned: true, Now: func() time.Time { return now },
-		From: day.Truncate(24 * time.Hour), To: day.Truncate(24*time.Hour).AddDate(0, 0, 1), DecisionID: "d0"},
-		func(f replayer.Found) error {
-			env, err := f.Entry.Envelope()
-			if err == nil {
-				got = append(got, string(env.Decision.Action))
-			}
-			return err
-		})
+	got, err := discoverD0(store, keyset, day, replayer.DiscoverConfig{Pruned: true, Now: func() time.Time { return now }})
 	if !errors.Is(err, replayer.ErrRetiredRewrite) || len(got) != 0 {
 		t.Fatalf("discover of the twin's day (%s): %v, d0 found as %v, want the twin refused", twin, err, got)
 	}

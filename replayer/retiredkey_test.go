@@ -195,16 +195,7 @@ func TestProveRefusesARetiredKeysCheckpointAtAFreshSeqOverANewVersion(t *testing
 	if rep.Action != shared.ActionAllow {
 		t.Fatalf("prove hands out the retired key's forgery: decision d0 %s (the sealed one is ALLOW)", rep.Action)
 	}
-	var got []string
-	_, err = replayer.Discover(ctx, replayer.DiscoverConfig{S3: store, Bucket: "audit", Chain: "mem", VerifierKey: keyset,
-		From: ts.Truncate(24 * time.Hour), To: ts.Truncate(24*time.Hour).AddDate(0, 0, 1), DecisionID: "d0"},
-		func(f replayer.Found) error {
-			env, err := f.Entry.Envelope()
-			if err == nil {
-				got = append(got, string(env.Decision.Action))
-			}
-			return err
-		})
+	got, err := discoverD0(store, keyset, ts, replayer.DiscoverConfig{})
 	if err != nil || len(got) != 1 || got[0] != string(shared.ActionAllow) {
 		t.Fatalf("discover after the forgery: %v, d0 found as %v (the sealed one is ALLOW)", err, got)
 	}
@@ -250,16 +241,7 @@ func TestReadersRefuseARetiredKeysTwinAtAKeyOfItsOwn(t *testing.T) {
 	if !errors.Is(err, replayer.ErrRetiredRewrite) {
 		t.Fatalf("verify-receipt of the twin: %v (decision d0 %s), want it refused", err, rep.Action)
 	}
-	var got []string
-	_, err = replayer.Discover(ctx, replayer.DiscoverConfig{S3: store, Bucket: "audit", Chain: "mem", VerifierKey: keyset,
-		From: day.Truncate(24 * time.Hour), To: day.Truncate(24*time.Hour).AddDate(0, 0, 1), DecisionID: "d0"},
-		func(f replayer.Found) error {
-			env, err := f.Entry.Envelope()
-			if err == nil {
-				got = append(got, string(env.Decision.Action))
-			}
-			return err
-		})
+	got, err := discoverD0(store, keyset, day, replayer.DiscoverConfig{})
 	if !errors.Is(err, replayer.ErrRetiredRewrite) || len(got) != 0 {
 		t.Fatalf("discover of the twin's day: %v, d0 found as %v, want the twin refused", err, got)
 	}
@@ -352,9 +334,23 @@ func TestReadersRefuseARetiredKeysTwinUploadedInParts(t *testing.T) {
 	if !errors.Is(err, replayer.ErrRetiredRewrite) {
 		t.Fatalf("verify-receipt of the twin uploaded in parts: %v (decision d0 %s), want it refused", err, rep.Action)
 	}
+	got, err := discoverD0(store, keyset, day, replayer.DiscoverConfig{})
+	if !errors.Is(err, replayer.ErrRetiredRewrite) || len(got) != 0 {
+		t.Fatalf("discover of the twin's day: %v, d0 found as %v, want the twin refused", err, got)
+	}
+	if _, rep, err = replayer.Prove(ctx, cfg, "d0", []replayer.EntryRef{{Seq: 1, Object: sealedKey, Line: 1}}); err != nil || rep.Action != shared.ActionAllow {
+		t.Fatalf("prove of the sealed d0: %v, %s", err, rep.Action)
+	}
+}
+
+// discoverD0 discovers decision d0 over day's day of the mem chain,
+// trusting keyset, with base's Pruned and Now, and returns the actions
+// found.
+func discoverD0(store *s3mem.S3, keyset string, day time.Time, base replayer.DiscoverConfig) ([]string, error) {
 	var got []string
-	_, err = replayer.Discover(ctx, replayer.DiscoverConfig{S3: store, Bucket: "audit", Chain: "mem", VerifierKey: keyset,
-		From: day.Truncate(24 * time.Hour), To: day.Truncate(24*time.Hour).AddDate(0, 0, 1), DecisionID: "d0"},
+	from := day.Truncate(24 * time.Hour)
+	_, err := replayer.Discover(context.Background(), replayer.DiscoverConfig{S3: store, Bucket: "audit", Chain: "mem", VerifierKey: keyset,
+		From: from, To: from.AddDate(0, 0, 1), DecisionID: "d0", Pruned: base.Pruned, Now: base.Now},
 		func(f replayer.Found) error {
 			env, err := f.Entry.Envelope()
 			if err == nil {
@@ -362,10 +358,5 @@ func TestReadersRefuseARetiredKeysTwinUploadedInParts(t *testing.T) {
 			}
 			return err
 		})
-	if !errors.Is(err, replayer.ErrRetiredRewrite) || len(got) != 0 {
-		t.Fatalf("discover of the twin's day: %v, d0 found as %v, want the twin refused", err, got)
-	}
-	if _, rep, err = replayer.Prove(ctx, cfg, "d0", []replayer.EntryRef{{Seq: 1, Object: sealedKey, Line: 1}}); err != nil || rep.Action != shared.ActionAllow {
-		t.Fatalf("prove of the sealed d0: %v, %s", err, rep.Action)
-	}
+	return got, err
 }
