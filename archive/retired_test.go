@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/mod/sumdb/note"
 
@@ -153,5 +154,76 @@ func TestRetiredVersionRefusesAMultipartUploadBegunBeforeTheRetirement(t *testin
 	// The sealer's own versions still count.
 	if why, err := store.RetiredVersion(ctx, rotated, "c", 2, cp(2), mem.Versions("b", cp(2))[1].ID); err != nil || why != "" {
 		t.Fatalf("the sealed checkpoint of seq 2: %q, %v", why, err)
+	}
+}
+
+// The next key's first checkpoint bounds the retirement (FORMAT.md 7.4
+// (b)) once the retiring checkpoint's version may be deleted and put back
+// by a thief, whose write would date the retirement. retiredAt read the
+// checkpoints after the retired range through their current versions and
+// gave up after 64 keys: someone with write access to the bucket (the
+// thief or anyone) dropped the bound with a delete marker over each of
+// the next key's checkpoints (their versions stay locked), or with 64
+// files at checkpoint keys of seqs before the next key's first, and a
+// checkpoint the thief signed after putting the retiring one back
+// counted. The sealed version under a marker is read; a bound that cannot
+// be found within the tries leaves the retirement of unknown age.
+func TestRetiredVersionKeepsTheNextKeysBound(t *testing.T) {
+	ctx := context.Background()
+	oldSkey, old, err := note.GenerateKey(rand.Reader, "aegis-old")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nextSkey, next, err := note.GenerateKey(rand.Reader, "aegis-new")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rotated, err := shared.ParseKeyset(fmt.Sprintf("%s 0 5\n%s 6 -\n", old, next))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sign := func(skey string, seq uint64, at time.Time) []byte {
+		signer, err := shared.NewSigner(skey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg, err := shared.Checkpoint{Chain: "c", Seq: seq, Offset: int64(seq), Object: "audit/year=2026/month=11/day=01/env=c/00000000000000000001.jsonl",
+			Time: at}.Sign(signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return msg
+	}
+	cp := func(seq uint64) string { return shared.CheckpointKey("audit", "c", seq) }
+	for _, tc := range []struct {
+		name string
+		hide func(mem *s3mem.S3)
+	}{
+		{"nothing hidden", func(*s3mem.S3) {}},
+		{"the next key's checkpoint under a delete marker", func(mem *s3mem.S3) { mem.Delete("b", cp(100)) }},
+		{"64 files at checkpoint keys before it", func(mem *s3mem.S3) {
+			for seq := uint64(6); seq < 70; seq++ {
+				mem.PutVersion("b", cp(seq), []byte("not a checkpoint"))
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mem := s3mem.New("b")
+			store := &archive.Store{S3: mem, Bucket: "b"}
+			// The sealed checkpoint of seq 5 is gone (its retention ended);
+			// the next key signed seq 100 right after the hand-over.
+			mem.PutVersion("b", cp(100), sign(nextSkey, 100, time.Now().UTC().Truncate(time.Second)))
+			mem.Later(2 * archive.RetiredClockSkew)
+			mem.PutVersion("b", cp(3), sign(oldSkey, 3, time.Now().UTC().Truncate(time.Second))) // the thief's
+			mem.PutVersion("b", cp(5), []byte("the hand-over's bytes, put back"))
+			tc.hide(mem)
+			why, err := store.RetiredVersion(ctx, rotated, "c", 3, cp(3), mem.Versions("b", cp(3))[0].ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if why == "" {
+				t.Fatalf("a checkpoint the thief stored long after the next key's first counts")
+			}
+		})
 	}
 }
