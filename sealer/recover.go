@@ -118,7 +118,31 @@ func (s *Sealer) recoverHead(ctx context.Context) (*signedCheckpoints, error) {
 	if _, err := s.keys.signerFor(h.read[0].cp.Seq + 1); err != nil {
 		return nil, err
 	}
+	if err := s.recoverRetainFloor(ctx, h.read[0].key); err != nil {
+		return nil, err
+	}
 	return h, nil
+}
+
+// recoverRetainFloor takes the retain-until date of the newest checkpoint
+// (key) as the chain's latest (retainFloor): that of its first version, the
+// one a sealer wrote (a version put over it carries its writer's date).
+func (s *Sealer) recoverRetainFloor(ctx context.Context, key string) error {
+	return s.retry(ctx, "read the retention of "+key, func(ctx context.Context) error {
+		ids, err := s.store.SealedVersions(ctx, key)
+		if err != nil || len(ids) == 0 {
+			return err
+		}
+		obj, err := s.store.LockedHead(ctx, key, ids[0])
+		if errors.Is(err, archive.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		s.raiseRetainFloor(obj.RetainUntil)
+		return nil
+	})
 }
 
 // ignoreCheckpoint reports an object at a checkpoint key that does not

@@ -109,6 +109,13 @@ type Sealer struct {
 
 	sealed, objects, adopted, invalid, committed atomic.Int64
 
+	// retainFloor (Unix nanoseconds, 0: none) is the latest retain-until
+	// date of the chain known to this sealer: the newest checkpoint's
+	// when it recovered the head, then each one it wrote. No object or
+	// checkpoint is locked until earlier (put), so the chain's dates
+	// never go back when --retention is shortened.
+	retainFloor atomic.Int64
+
 	// reassigned is set when the group assigns the partition (again).
 	reassigned atomic.Bool
 	// initErr is the error of initialising the transactional producer when
@@ -596,10 +603,41 @@ func (s *Sealer) put(ctx context.Context, key string, body []byte) (string, erro
 	var version string
 	err := s.retry(ctx, "put "+key, func(ctx context.Context) error {
 		var err error
-		version, err = s.store.Put(ctx, key, body, s.cfg.Now().Add(s.cfg.Retention))
+		until := s.retainUntil()
+		version, err = s.store.Put(ctx, key, body, until)
+		if err == nil {
+			s.raiseRetainFloor(until)
+		}
 		return err
 	})
 	return version, err
+}
+
+// retainUntil is the retain-until date of an object or checkpoint written
+// now: --retention from now, but never before the chain's latest date
+// (retainFloor). With a --retention shorter than before, the objects
+// sealed after it would end their retention before older ones, and an
+// object past its retention after one under it fails aegis verify, with
+// --pruned too (FORMAT.md 6.1: pruning leaves a run from the start), for
+// as long as the old retention outlasts the new; the shorter retention
+// takes effect once the older dates have passed.
+func (s *Sealer) retainUntil() time.Time {
+	until := s.cfg.Now().Add(s.cfg.Retention)
+	if f := s.retainFloor.Load(); f > until.UnixNano() {
+		until = time.Unix(0, f).UTC()
+	}
+	return until
+}
+
+// raiseRetainFloor makes until the chain's latest retain-until date if it
+// is later than the one known.
+func (s *Sealer) raiseRetainFloor(until time.Time) {
+	for {
+		f := s.retainFloor.Load()
+		if until.UnixNano() <= f || s.retainFloor.CompareAndSwap(f, until.UnixNano()) {
+			return
+		}
+	}
 }
 
 func (s *Sealer) get(ctx context.Context, key string) (*archive.Object, error) {

@@ -206,7 +206,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	sealCmd.Flags().IntVar(&batchRecords, "batch-max-records", 0, "close a batch at this many entries (default 1000)")
 	sealCmd.Flags().IntVar(&batchBytes, "batch-max-bytes", 0, "close a batch at this many bytes (default 4 MiB)")
 	sealCmd.Flags().DurationVar(&batchAge, "batch-max-age", 0, "close a batch this long after its first entry (default 1s)")
-	sealCmd.Flags().Var(retentionValue{&retention}, "retention", "Object Lock COMPLIANCE retention: days (2557d), years of 365.25 days (7y) or a Go duration, at least a day (default 7 years)")
+	sealCmd.Flags().Var(retentionValue{&retention}, "retention", "Object Lock COMPLIANCE retention: days (2557d), years of 365.25 days (7y) or a Go duration, at least a day (default 7 years); never ends before the chain's newest checkpoint's, so a shorter one takes effect once those dates pass")
 	sealCmd.Flags().BoolVar(&createBucket, "create-bucket", false, "create a missing bucket with Object Lock (development)")
 	sealCmd.Flags().StringVar(&sealerGroup, "group", "", "consumer group of the chain's sealers (default aegis-sealer-<chain>)")
 	sealCmd.Flags().StringVar(&txnID, "transactional-id", "", "Kafka transactional id shared by the chain's sealers (default aegis-sealer-<chain>)")
