@@ -825,7 +825,7 @@ func (s *Store) RetiredVersion(ctx context.Context, trusted shared.Keyset, chain
 	}
 	switch {
 	case retiredAt.IsZero():
-		return fmt.Sprintf("of unknown age: the checkpoint of seq %d, where the key's range ends, is not in the bucket, or no later key's checkpoint was found among the first %d reads after it (files at checkpoint keys that do not verify are in the way), so when the key was retired cannot be told", r.To, maxNextKeyTries), nil
+		return fmt.Sprintf("of unknown age: the checkpoint of seq %d, where the key's range ends, is not in the bucket and no later key signs a checkpoint, so when the key was retired cannot be told", r.To), nil
 	case stored.After(retiredAt.Add(RetiredGrace)):
 		return fmt.Sprintf("stored at %s, after the checkpoint of seq %d that retired the key (retired at %s)",
 			stored.UTC().Format(time.RFC3339Nano), r.To, retiredAt.UTC().Format(time.RFC3339Nano)), nil
@@ -838,15 +838,6 @@ func (s *Store) RetiredVersion(ctx context.Context, trusted shared.Keyset, chain
 // (retiredAt).
 const RetiredClockSkew = 5 * time.Minute
 
-// maxNextKeyTries bounds the reads retiredAt makes after a retired range
-// for a checkpoint the next key signs: each checkpoint key listed and each
-// version of one read counts (files at checkpoint keys that do not verify
-// are passed over). When it runs out first, the retirement is of unknown
-// age: anyone with write access to the bucket can put that many files
-// before the next key's first checkpoint, which would otherwise drop the
-// bound it puts on the retirement.
-const maxNextKeyTries = 64
-
 // retiredAt is when the key whose range ends at seq was retired, at the
 // latest (zero when it cannot be told), found once per Store: when S3
 // stored the first version of chain's checkpoint of seq, which the sealer
@@ -856,10 +847,15 @@ const maxNextKeyTries = 64
 // one) plus RetiredClockSkew. The signed time bounds a retirement dated
 // by a checkpoint of seq put back by a thief once its retention had
 // ended (its first version then the thief's): nothing the sealer wrote
-// with the retired key is stored after it. A checkpoint key's versions
-// are read oldest first, under a delete marker too: a marker, which
-// anyone with write access may put over a checkpoint still under its
-// retention, must not hide the bound.
+// with the retired key is stored after it.
+//
+// Nothing may hide that checkpoint: a delete marker over it (anyone with
+// write access may put one over a checkpoint still under its retention)
+// leaves its versions to be read, the oldest first, and files at
+// checkpoint keys that do not verify are passed over however many there
+// are (each costs a listing and a read or two, as in the readers'
+// signedCheckpointAfter). A bound on them would let 64 files drop the
+// bound, or, failing closed, stop a sealer restarting after a hand-over.
 func (s *Store) retiredAt(ctx context.Context, trusted shared.Keyset, chain string, seq uint64) (time.Time, error) {
 	key := shared.CheckpointKey(s.prefix(), chain, seq)
 	s.retiring.Lock()
@@ -872,13 +868,21 @@ func (s *Store) retiredAt(ctx context.Context, trusted shared.Keyset, chain stri
 	if err != nil {
 		return time.Time{}, err
 	}
-	bounded, tries := false, 0
-	for after := seq; !bounded; {
-		if tries >= maxNextKeyTries {
-			at = time.Time{} // the bound may be hidden behind what was passed over
-			break
+	signedAt := func(next string, nextSeq uint64, versionID string) (time.Time, bool, error) {
+		obj, err := s.Get(ctx, next, versionID)
+		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrUnreadable) || errors.Is(err, ErrTooLarge) {
+			return time.Time{}, false, nil
 		}
-		tries++
+		if err != nil {
+			return time.Time{}, false, err
+		}
+		cp, err := trusted.Open(obj.Body)
+		if err != nil || cp.Chain != chain || cp.Seq != nextSeq {
+			return time.Time{}, false, nil // not a checkpoint signed at its own key: passed over
+		}
+		return cp.Time, true, nil
+	}
+	for after := seq; ; {
 		next, nextSeq, ok, err := s.CheckpointAfter(ctx, chain, after)
 		if err != nil {
 			return time.Time{}, err
@@ -887,30 +891,30 @@ func (s *Store) retiredAt(ctx context.Context, trusted shared.Keyset, chain stri
 			break
 		}
 		after = nextSeq
-		ids, err := s.SealedVersions(ctx, next)
+		// The current version first (nearly always the sealer's), then
+		// the others, the oldest first: under a marker, or written over.
+		signed, found, err := signedAt(next, nextSeq, "")
 		if err != nil {
 			return time.Time{}, err
 		}
-		for _, id := range ids {
-			if tries >= maxNextKeyTries {
-				break
+		if !found {
+			ids, err := s.SealedVersions(ctx, next)
+			if err != nil {
+				return time.Time{}, err
 			}
-			tries++
-			obj, err := s.Get(ctx, next, id)
-			if errors.Is(err, ErrNotFound) || errors.Is(err, ErrUnreadable) || errors.Is(err, ErrTooLarge) {
-				continue
+			for _, id := range ids {
+				if signed, found, err = signedAt(next, nextSeq, id); err != nil || found {
+					break
+				}
 			}
 			if err != nil {
 				return time.Time{}, err
 			}
-			cp, err := trusted.Open(obj.Body)
-			if err != nil || cp.Chain != chain || cp.Seq != nextSeq {
-				continue // not a checkpoint signed at its own key: passed over
-			}
-			if bound := cp.Time.Add(RetiredClockSkew); at.IsZero() || bound.Before(at) {
+		}
+		if found {
+			if bound := signed.Add(RetiredClockSkew); at.IsZero() || bound.Before(at) {
 				at = bound
 			}
-			bounded = true
 			break
 		}
 	}

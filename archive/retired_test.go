@@ -166,8 +166,8 @@ func TestRetiredVersionRefusesAMultipartUploadBegunBeforeTheRetirement(t *testin
 // the next key's checkpoints (their versions stay locked), or with 64
 // files at checkpoint keys of seqs before the next key's first, and a
 // checkpoint the thief signed after putting the retiring one back
-// counted. The sealed version under a marker is read; a bound that cannot
-// be found within the tries leaves the retirement of unknown age.
+// counted. The sealed version under a marker is read, and files that do
+// not verify are passed over however many there are.
 func TestRetiredVersionKeepsTheNextKeysBound(t *testing.T) {
 	ctx := context.Background()
 	oldSkey, old, err := note.GenerateKey(rand.Reader, "aegis-old")
