@@ -126,7 +126,11 @@ func (s *Sealer) recoverHead(ctx context.Context) (*signedCheckpoints, error) {
 
 // recoverRetainFloor takes the retain-until date of the newest checkpoint
 // (key) as the chain's latest (retainFloor): that of its first version, the
-// one a sealer wrote (a version put over it carries its writer's date).
+// one a sealer wrote (a version put over it carries its writer's date). It
+// is taken no further than the longer of --retention and the default from
+// now: whoever may write to the bucket may also extend a version's
+// retention (PutObjectRetention), and must not lock everything sealed
+// after for as long as they like.
 func (s *Sealer) recoverRetainFloor(ctx context.Context, key string) error {
 	return s.retry(ctx, "read the retention of "+key, func(ctx context.Context) error {
 		ids, err := s.store.SealedVersions(ctx, key)
@@ -140,7 +144,15 @@ func (s *Sealer) recoverRetainFloor(ctx context.Context, key string) error {
 		if err != nil {
 			return err
 		}
-		s.raiseRetainFloor(obj.RetainUntil)
+		until, now := obj.RetainUntil, s.cfg.Now()
+		if limit := now.Add(max(s.cfg.Retention, defaultRetention)); until.After(limit) {
+			until = limit
+		}
+		if until.After(now.Add(s.cfg.Retention)) {
+			s.log.Warn("the chain's newest checkpoint is locked longer than --retention from now: what is sealed is locked as long, so that no object's retention ends before an older one's",
+				zap.String("key", key), zap.Time("retain_until", until), zap.Duration("retention", s.cfg.Retention))
+		}
+		s.raiseRetainFloor(until)
 		return nil
 	})
 }
