@@ -227,3 +227,59 @@ func TestRetiredVersionKeepsTheNextKeysBound(t *testing.T) {
 		})
 	}
 }
+
+// After a second rotation the next key of the first retired key is
+// itself retired: a thief of that middle key, stolen after its own
+// retirement, signed a checkpoint at a seq of its range that had none,
+// with an early signed time, and retiredAt took it as the next key's
+// first checkpoint: the first key's retirement was dated before the
+// sealer's own checkpoints, and prove, verify-receipt, discover and the
+// sealer's recovery refused them. A retired key's checkpoint bounds
+// another's retirement only as it counts itself (RetiredVersion).
+func TestRetiredVersionIsNotDatedByAStolenMiddleKey(t *testing.T) {
+	ctx := context.Background()
+	gen := func(name string) (string, string) {
+		skey, vkey, err := note.GenerateKey(rand.Reader, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return skey, vkey
+	}
+	s1, v1 := gen("aegis-1")
+	s2, v2 := gen("aegis-2")
+	s3, v3 := gen("aegis-3")
+	keyset, err := shared.ParseKeyset(fmt.Sprintf("%s 0 5\n%s 6 9\n%s 10 -\n", v1, v2, v3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sign := func(skey string, seq uint64, at time.Time) []byte {
+		signer, err := shared.NewSigner(skey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg, err := shared.Checkpoint{Chain: "c", Seq: seq, Offset: int64(seq), Object: "audit/year=2026/month=11/day=01/env=c/00000000000000000001.jsonl",
+			Time: at}.Sign(signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return msg
+	}
+	cp := func(seq uint64) string { return shared.CheckpointKey("audit", "c", seq) }
+	mem := s3mem.New("b")
+	store := &archive.Store{S3: mem, Bucket: "b"}
+	now := time.Now().UTC().Truncate(time.Second)
+	mem.PutVersion("b", cp(3), sign(s1, 3, now))
+	mem.PutVersion("b", cp(5), sign(s1, 5, now))
+	mem.PutVersion("b", cp(9), sign(s2, 9, now))
+	mem.PutVersion("b", cp(12), sign(s3, 12, now))
+	mem.Later(time.Hour)
+	// The middle key stolen after its retirement: signed long ago, it says.
+	mem.PutVersion("b", cp(6), sign(s2, 6, now.Add(-24*time.Hour)))
+	why, err := store.RetiredVersion(ctx, keyset, "c", 3, cp(3), mem.Versions("b", cp(3))[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if why != "" {
+		t.Fatalf("the sealer's checkpoint of seq 3 is refused: %s", why)
+	}
+}
