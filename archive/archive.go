@@ -849,7 +849,9 @@ const RetiredClockSkew = 5 * time.Minute
 // ended (its first version then the thief's): nothing the sealer wrote
 // with the retired key is stored after it.
 //
-// Nothing may hide that checkpoint: a delete marker over it (anyone with
+// A checkpoint of a key retired in its turn counts only as RetiredVersion
+// takes it (the keys' ranges rise, so this ends). Nothing may hide that
+// checkpoint: a delete marker over it (anyone with
 // write access may put one over a checkpoint still under its retention)
 // leaves its versions to be read, the oldest first, and files at
 // checkpoint keys that do not verify are passed over however many there
@@ -879,6 +881,12 @@ func (s *Store) retiredAt(ctx context.Context, trusted shared.Keyset, chain stri
 		cp, err := trusted.Open(obj.Body)
 		if err != nil || cp.Chain != chain || cp.Seq != nextSeq {
 			return time.Time{}, false, nil // not a checkpoint signed at its own key: passed over
+		}
+		// A key retired in its turn (a second rotation) may be stolen
+		// too: its checkpoint dates this retirement only as it counts
+		// itself, or its thief would date it as they like.
+		if why, err := s.RetiredVersion(ctx, trusted, chain, nextSeq, next, obj.VersionID); err != nil || why != "" {
+			return time.Time{}, false, err
 		}
 		return cp.Time, true, nil
 	}
