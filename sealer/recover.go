@@ -132,7 +132,7 @@ func (s *Sealer) recoverHead(ctx context.Context) (*signedCheckpoints, error) {
 // retention (PutObjectRetention), and must not lock everything sealed
 // after for as long as they like.
 func (s *Sealer) recoverRetainFloor(ctx context.Context, key string) error {
-	return s.retry(ctx, "read the retention of "+key, func(ctx context.Context) error {
+	err := s.retry(ctx, "read the retention of "+key, func(ctx context.Context) error {
 		ids, err := s.store.SealedVersions(ctx, key)
 		if err != nil || len(ids) == 0 {
 			return err
@@ -155,6 +155,13 @@ func (s *Sealer) recoverRetainFloor(ctx context.Context, key string) error {
 		s.raiseRetainFloor(until)
 		return nil
 	})
+	if err != nil && ctx.Err() == nil {
+		// Not worth stopping the chain for: without the floor, only a
+		// shortened --retention shows (README).
+		s.log.Warn("could not read the retention of the newest checkpoint; objects are locked for --retention from now", zap.String("key", key), zap.Error(err))
+		return nil
+	}
+	return err
 }
 
 // ignoreCheckpoint reports an object at a checkpoint key that does not
