@@ -890,7 +890,10 @@ func (s *Store) retiredAt(ctx context.Context, trusted shared.Keyset, chain stri
 		}
 		return cp.Time, true, nil
 	}
-	for after := seq; ; {
+	// No key signs after seq (a closed last range): nothing there can
+	// verify, and a chain that went on would be read to its end for nothing.
+	_, nextKey := trusted.For(seq + 1)
+	for after := seq; nextKey; {
 		next, nextSeq, ok, err := s.CheckpointAfter(ctx, chain, after)
 		if err != nil {
 			return time.Time{}, err
