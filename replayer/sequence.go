@@ -220,10 +220,10 @@ func (s *sequence) missing(ctx context.Context, key string, late bool, why strin
 // prunedStart reports whether an object whose predecessor ends at seq
 // before and is gone (its object, or its checkpoint too) is where a pruned
 // chain that remains starts: the reader was asked to accept one
-// (DiscoverConfig.Pruned), no checkpoint of a seq below before verifies
-// at its own key (pruning deletes the oldest objects with their
-// checkpoints, so nothing older stays; the checkpoint of before itself
-// may), and the genesis object has no version. Otherwise why is what to add to the failure: a hint at --pruned,
+// (DiscoverConfig.Pruned), no checkpoint of a seq below before that
+// verifies at its own key signs an object that remains (pruning deletes
+// the oldest objects, so none older stays; checkpoints of deleted ones
+// may, for a while), and the genesis object has no version. Otherwise why is what to add to the failure: a hint at --pruned,
 // or the lower checkpoint that shows the gap is not pruning.
 //
 // It trusts the checkpoints' listing for where the chain starts, as far
@@ -231,14 +231,32 @@ func (s *sequence) missing(ctx context.Context, key string, late bool, why strin
 // removed from the storage is not looked for (aegis verify --pruned reads
 // the whole chain and fails on it).
 func prunedStart(ctx context.Context, store *archive.Store, cfg DiscoverConfig, trusted shared.Keyset, before uint64) (start bool, why string, err error) {
-	key, seq, signed, err := lowestSignedCheckpoint(ctx, store, cfg, trusted)
+	key, cp, signed, err := lowestSignedCheckpoint(ctx, store, cfg, trusted)
 	switch {
 	case err != nil:
 		return false, "", err
 	case !cfg.Pruned:
-		return false, prunedHint(signed && seq >= before), nil
-	case signed && seq < before:
-		return false, fmt.Sprintf("; not pruning: %s (seq %d) is older and remains", key, seq), nil
+		return false, prunedHint(signed && cp.Seq >= before), nil
+	}
+	// A checkpoint below the gap shows it is not pruning while the object
+	// it signs remains (a version of it, under a delete marker too).
+	// Pruning leaves checkpoints of deleted objects for a while: the
+	// sealer writes an object before the checkpoint of the one before it,
+	// so a lifecycle rule, which expires by the day a version was
+	// created, can delete the objects of a midnight a day before their
+	// checkpoints (FORMAT.md 6.1 checks such checkpoints and does not
+	// count them).
+	for signed && cp.Seq < before {
+		ids, err := store.SealedVersions(ctx, cp.Object)
+		switch {
+		case err != nil:
+			return false, "", err
+		case len(ids) > 0:
+			return false, fmt.Sprintf("; not pruning: %s (seq %d) is older and remains, and so does the object it signs, %s", key, cp.Seq, cp.Object), nil
+		}
+		if key, cp, signed, err = signedCheckpointAfter(ctx, store, trusted, cfg.Chain, cp.Seq, true); err != nil {
+			return false, "", err
+		}
 	}
 	// A chain whose genesis object is there is not pruned (FORMAT.md
 	// section 6.1), whatever checkpoints were removed from the storage
@@ -267,11 +285,10 @@ func prunedHint(mayBe bool) string {
 // lowestSignedCheckpoint is the chain's checkpoint of the lowest seq that
 // verifies at its own key (signed false: none does), a retired key's
 // whenever it was stored (signedAt's older).
-func lowestSignedCheckpoint(ctx context.Context, store *archive.Store, cfg DiscoverConfig, trusted shared.Keyset) (key string, seq uint64, signed bool, err error) {
+func lowestSignedCheckpoint(ctx context.Context, store *archive.Store, cfg DiscoverConfig, trusted shared.Keyset) (key string, cp shared.Checkpoint, signed bool, err error) {
 	key = shared.CheckpointKey(cfg.Prefix, cfg.Chain, 0)
-	if _, ok, err := signedAt(ctx, store, trusted, cfg.Chain, key, 0, true); err != nil || ok {
-		return key, 0, ok, err
+	if cp, ok, err := signedAt(ctx, store, trusted, cfg.Chain, key, 0, true); err != nil || ok {
+		return key, cp, ok, err
 	}
-	key, cp, ok, err := signedCheckpointAfter(ctx, store, trusted, cfg.Chain, 0, true)
-	return key, cp.Seq, ok, err
+	return signedCheckpointAfter(ctx, store, trusted, cfg.Chain, 0, true)
 }

@@ -205,7 +205,7 @@ func (s *readFlags) add(f *pflag.FlagSet) {
 }
 
 // prunedFlagHelp is --pruned's help in discover, rebuild and index check.
-const prunedFlagHelp = "accept a chain whose oldest objects were deleted after their retention: start it at the object whose predecessor is gone when no older checkpoint remains, read objects past their retention (what pruning deletes next), and print both (docs/FORMAT.md section 6.1)"
+const prunedFlagHelp = "accept a chain whose oldest objects were deleted after their retention: start it at the object whose predecessor is gone when no older checkpoint signs an object that remains, read objects past their retention (what pruning deletes next), and print both (docs/FORMAT.md section 6.1)"
 
 // rebuildCommand is `aegis rebuild`.
 func (c *common) rebuildCommand() *cobra.Command {
