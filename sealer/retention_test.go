@@ -50,3 +50,38 @@ func TestShorterRetentionNeverLocksLessThanTheChainBefore(t *testing.T) {
 		}
 	}
 }
+
+// Whoever may write to the bucket may also extend a version's retention
+// (PutObjectRetention): extended on the newest checkpoint to a century,
+// it must not lock everything the sealer seals next for as long. The
+// floor is taken no further than the longer of --retention and the
+// default (seven years) from now.
+func TestRetainFloorIsCappedWhenTheNewestCheckpointWasExtended(t *testing.T) {
+	ctx := context.Background()
+	s, store, clock := unitSealer(t)
+	cpKey := shared.CheckpointKey("audit", "unit", 0) // the genesis's, the newest
+	vs := store.Versions("audit", cpKey)
+	store.ExtendRetention("audit", cpKey, vs[0].ID, clock.t.AddDate(100, 0, 0))
+	s.cfg.Retention = MinRetention
+	s.setHead(shared.Head{})
+	if _, err := s.recoverHead(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st := s.startStage(ctx)
+	st.jobs <- sealJob{records: records(0, 2, clock.t), upTo: 1}
+	if r := <-st.results; r.err != nil {
+		t.Fatal(r.err)
+	}
+	st.stop()
+	limit := clock.t.Add(defaultRetention)
+	for key := range store.Objects("audit") {
+		if key == cpKey {
+			continue
+		}
+		if v := store.Versions("audit", key); v[0].RetainUntil.After(limit) {
+			t.Fatalf("%s locked until %v, past the cap %v", key, v[0].RetainUntil, limit)
+		} else if !v[0].RetainUntil.After(clock.t.Add(MinRetention)) {
+			t.Fatalf("%s locked until %v: the floor (capped at %v) was not applied", key, v[0].RetainUntil, limit)
+		}
+	}
+}

@@ -199,6 +199,20 @@ func (s *S3) Delete(name, key string) {
 	b.objects[key] = append(b.objects[key], Version{ID: fmt.Sprintf("v%06d", s.seq), DeleteMarker: true, Stored: s.now()})
 }
 
+// ExtendRetention sets the retain-until date of one version of key, as
+// PutObjectRetention does (S3 lets anyone allowed extend a COMPLIANCE
+// retention, never shorten it).
+func (s *S3) ExtendRetention(name, key, versionID string, until time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	vs := s.buckets[name].objects[key]
+	for i := range vs {
+		if vs[i].ID == versionID && until.After(vs[i].RetainUntil) {
+			vs[i].RetainUntil = until
+		}
+	}
+}
+
 // Later makes the versions written from now on dated at least d after
 // the last one: a write that much later, without waiting for it.
 func (s *S3) Later(d time.Duration) {
