@@ -743,14 +743,6 @@ func (s *Store) SealedVersions(ctx context.Context, key string) ([]string, error
 	return newestFirst, nil
 }
 
-// FirstVersion reports whether versionID is key's oldest version: the one
-// the sealer wrote, since it writes each key once (If-None-Match) before
-// anyone else can write over it.
-func (s *Store) FirstVersion(ctx context.Context, key, versionID string) (bool, error) {
-	first, _, err := s.firstVersion(ctx, key)
-	return first != "" && first == versionID, err
-}
-
 // firstVersion is key's oldest version written by a single PUT and when
 // S3 stored it ("" when the key has none), from one listing of that key
 // alone. The object of a multipart upload is passed over: the sealer
@@ -799,14 +791,13 @@ func multipart(etag string) bool {
 // the object it signs. A retired key may be stolen after its retirement,
 // so its signature counts only on what the sealer wrote while the key was
 // current (docs/FORMAT.md section 7.4): the first version of the key (the
-// sealer writes each key once, before anyone else can write over it),
-// stored no later than the first version of the checkpoint of the
-// range's last seq, which the sealer wrote last with that key (give or
-// take RetiredGrace). A
-// version written over a sealed key, and a twin of a sealed batch put
-// at a key of its own with a checkpoint at a seq that had none, are
-// therefore passed over. Only retired keys' checkpoints cost listings:
-// one of key, and one of the retiring checkpoint per Store and range.
+// sealer writes each key once, with one PUT, before anyone else can write
+// over it), stored no more than RetiredGrace after the key's retirement
+// (retiredAt). A version written over a sealed key, and a twin of a
+// sealed batch put at a key of its own with a checkpoint at a seq that
+// had none, are therefore passed over. A version S3 gives no date for is
+// refused: its age cannot be told. Only retired keys' checkpoints cost
+// listings: one of key, and those of retiredAt once per Store and range.
 func (s *Store) RetiredVersion(ctx context.Context, trusted shared.Keyset, chain string, seq uint64, key, versionID string) (string, error) {
 	r, ok := trusted.For(seq)
 	if !ok || r.Open {
@@ -824,6 +815,8 @@ func (s *Store) RetiredVersion(ctx context.Context, trusted shared.Keyset, chain
 		return "", err
 	}
 	switch {
+	case stored.IsZero():
+		return "of unknown age: S3 gives no date (LastModified) for it", nil
 	case retiredAt.IsZero():
 		return fmt.Sprintf("of unknown age: the checkpoint of seq %d, where the key's range ends, is not in the bucket and no later key signs a checkpoint, so when the key was retired cannot be told", r.To), nil
 	case stored.After(retiredAt.Add(RetiredGrace)):

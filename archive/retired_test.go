@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/aegisai/audit/archive"
@@ -281,5 +282,40 @@ func TestRetiredVersionIsNotDatedByAStolenMiddleKey(t *testing.T) {
 	}
 	if why != "" {
 		t.Fatalf("the sealer's checkpoint of seq 3 is refused: %s", why)
+	}
+}
+
+// undated is an S3 whose listings give no LastModified.
+type undated struct{ *s3mem.S3 }
+
+func (u undated) ListObjectVersions(ctx context.Context, in *s3.ListObjectVersionsInput, opts ...func(*s3.Options)) (*s3.ListObjectVersionsOutput, error) {
+	out, err := u.S3.ListObjectVersions(ctx, in, opts...)
+	if out != nil {
+		for i := range out.Versions {
+			out.Versions[i].LastModified = nil
+		}
+	}
+	return out, err
+}
+
+// A version S3 gives no date for passed the retired-key rule, its zero
+// time being before any retirement: its age cannot be told, so it is
+// refused.
+func TestRetiredVersionRefusesAnUndatedVersion(t *testing.T) {
+	_, old, err := note.GenerateKey(rand.Reader, "aegis-old")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed, err := shared.ParseKeyset(fmt.Sprintf("%s 0 7\n", old))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem := s3mem.New("b")
+	cp := func(seq uint64) string { return shared.CheckpointKey("audit", "c", seq) }
+	mem.PutVersion("b", cp(2), []byte("sealed 2"))
+	mem.PutVersion("b", cp(7), []byte("the range's last"))
+	why, err := (&archive.Store{S3: undated{mem}, Bucket: "b"}).RetiredVersion(context.Background(), closed, "c", 2, cp(2), mem.Versions("b", cp(2))[0].ID)
+	if err != nil || !strings.Contains(why, "gives no date") {
+		t.Fatalf("RetiredVersion of an undated version: %q, %v", why, err)
 	}
 }
