@@ -577,6 +577,11 @@ type KeyVersions struct {
 	Versions []string
 	Count    int
 	Deleted  bool
+	// ObjectVersions are the ids of the versions that are not delete
+	// markers, at most MaxVersionsKept of the Objects listed, in listing
+	// order.
+	ObjectVersions []string
+	Objects        int
 }
 
 // MaxVersionsKept bounds the version ids kept of one key: a key written
@@ -655,6 +660,11 @@ func (s *Store) walkFolder(ctx context.Context, chain, folder string, fn func(Ke
 			}
 			seen[it.version] = true
 			cur.Count++
+			if !it.marker {
+				if cur.Objects++; len(cur.ObjectVersions) < MaxVersionsKept {
+					cur.ObjectVersions = append(cur.ObjectVersions, it.version)
+				}
+			}
 			switch {
 			case it.latest:
 				// The newest first, whether a version or a delete marker

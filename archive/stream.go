@@ -130,15 +130,17 @@ func (s *Store) Survey(ctx context.Context, chain string) (Survey, error) {
 
 // DeletedKeys lists the chain's keys (strays included, keys of other
 // chains not) whose newest version is a delete marker, calling fn for
-// each in listing order: a pass over the listing that keeps none of them,
-// for a reader that judges every one where Survey keeps at most
-// MaxRewrittenKept.
-func (s *Store) DeletedKeys(ctx context.Context, chain string, fn func(key string) error) error {
+// each in listing order with the ids of its versions that are not delete
+// markers, as the listing gave them (all of them unless more than
+// MaxVersionsKept: then k.Objects says how many): a pass over the listing
+// that keeps none of them, for a reader that judges every one where
+// Survey keeps at most MaxRewrittenKept.
+func (s *Store) DeletedKeys(ctx context.Context, chain string, fn func(k KeyVersions) error) error {
 	return s.walkChain(ctx, chain, func(k KeyVersions, kind shared.KeyKind) error {
 		if kind == shared.KeyOther || !k.Deleted {
 			return nil
 		}
-		return fn(k.Key)
+		return fn(k)
 	})
 }
 

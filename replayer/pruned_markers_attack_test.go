@@ -110,16 +110,7 @@ func TestPrunedDeadChainNotRevivedByAnUnsignedObject(t *testing.T) {
 // before revision 2026-11-30.4. Here the versions under the markers of
 // the oldest day are deleted already, the markers not yet.
 func TestPrunedByMoreDeleteMarkersThanOneRunKeeps(t *testing.T) {
-	v := vectorNamed(t, "accept-log")
-	now := time.Date(2033, 11, 28, 12, 0, 0, 0, time.UTC)
-	genesis, first, cp0 := shared.GenesisKey("audit", "prod"), "audit/year=2026/month=11/day=27/env=prod/00000000000000000001.jsonl", shared.CheckpointKey("audit", "prod", 0)
-	store := lockedLog(t, v, now, bySuffix(map[string]objLock{genesis: pastRetain, first: pastRetain, cp0: pastRetain}))
-	for _, k := range []string{genesis, first, cp0} {
-		store.Delete("audit", k)
-	}
-	for i := range archive.MaxRewrittenKept {
-		store.Delete("audit", fmt.Sprintf("audit/year=2026/month=11/day=26/env=prod/%020d.jsonl", i+100))
-	}
+	store, v, now := manyMarkers(t)
 	rep, err := verifyAt(store, v, now, true)
 	if err != nil || rep.StartSeq != 4 || rep.PrunedMarkers != archive.MaxRewrittenKept+3 {
 		t.Fatalf("%v: start %d, %d keys under markers taken as pruned", err, rep.StartSeq, rep.PrunedMarkers)
@@ -147,5 +138,42 @@ func TestPrunedEveryKeyUnderAMarkerIsNotNoSuchChain(t *testing.T) {
 	_, err := verifyAt(store, v, now, true)
 	if err == nil || errors.Is(err, replayer.ErrNoChain) || !strings.Contains(err.Error(), "delete marker") {
 		t.Fatalf("%v, want the delete markers named, not no such chain", err)
+	}
+}
+
+// manyMarkers is accept-log pruned to seq 4 by delete markers over
+// versions past their retention, with MaxRewrittenKept more markers over
+// keys whose versions are gone, and the time it is verified at.
+func manyMarkers(t *testing.T) (*s3mem.S3, logVector, time.Time) {
+	t.Helper()
+	v := vectorNamed(t, "accept-log")
+	now := time.Date(2033, 11, 28, 12, 0, 0, 0, time.UTC)
+	genesis, first, cp0 := shared.GenesisKey("audit", "prod"), "audit/year=2026/month=11/day=27/env=prod/00000000000000000001.jsonl", shared.CheckpointKey("audit", "prod", 0)
+	store := lockedLog(t, v, now, bySuffix(map[string]objLock{genesis: pastRetain, first: pastRetain, cp0: pastRetain}))
+	for _, k := range []string{genesis, first, cp0} {
+		store.Delete("audit", k)
+	}
+	for i := range archive.MaxRewrittenKept {
+		store.Delete("audit", fmt.Sprintf("audit/year=2026/month=11/day=26/env=prod/%020d.jsonl", i+100))
+	}
+	return store, v, now
+}
+
+// The keys under delete markers are judged from the versions the listing
+// pass gave (markersOfPruning): each was listed again alone before, a
+// ListObjectVersions a marker (1,003 more here). `go test -run
+// TestPrunedMarkersAreJudgedFromTheListing -v ./replayer` prints the
+// requests.
+func TestPrunedMarkersAreJudgedFromTheListing(t *testing.T) {
+	store, v, now := manyMarkers(t)
+	ops := map[string]int{}
+	store.Fail = func(op, _ string) error { ops[op]++; return nil }
+	rep, err := verifyAt(store, v, now, true)
+	if err != nil || rep.PrunedMarkers != archive.MaxRewrittenKept+3 {
+		t.Fatalf("%v, %d keys under markers taken as pruned", err, rep.PrunedMarkers)
+	}
+	t.Logf("verify --pruned with %d keys under markers: %v", rep.PrunedMarkers, ops)
+	if ops["ListObjectVersions"] >= rep.PrunedMarkers {
+		t.Fatalf("%d version listings for %d keys under markers: one a key", ops["ListObjectVersions"], rep.PrunedMarkers)
 	}
 }

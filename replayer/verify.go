@@ -370,10 +370,14 @@ const maxPrunedVersions = 16
 // leaves a hole.
 func markersOfPruning(ctx context.Context, store *archive.Store, chain string, now time.Time) (int, error) {
 	n := 0
-	err := store.DeletedKeys(ctx, chain, func(key string) error {
-		ids, err := store.SealedVersions(ctx, key)
-		if err != nil {
-			return err
+	err := store.DeletedKeys(ctx, chain, func(k archive.KeyVersions) error {
+		key, ids := k.Key, k.ObjectVersions
+		if k.Objects > len(ids) {
+			// More than the listing pass keeps: listed again, alone.
+			var err error
+			if ids, err = store.SealedVersions(ctx, key); err != nil {
+				return err
+			}
 		}
 		if len(ids) > maxPrunedVersions {
 			return &Failure{Key: key, Err: ErrRewritten,
