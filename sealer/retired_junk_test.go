@@ -2,14 +2,8 @@ package sealer
 
 import (
 	"context"
-	"crypto/rand"
 	"testing"
-	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
-	"golang.org/x/mod/sumdb/note"
-
-	"github.com/aegisai/audit/internal/testbed/s3mem"
 	"github.com/aegisai/audit/shared"
 )
 
@@ -20,35 +14,8 @@ import (
 // of them. One that gave up after 64 and took the retirement as unknown
 // refused the hand-over's checkpoint, and the sealer could not start.
 func TestStartAfterAHandOverPassesOverFilesAtLaterCheckpointKeys(t *testing.T) {
-	oldS, oldV, err := note.GenerateKey(rand.Reader, "aegis-unit")
-	if err != nil {
-		t.Fatal(err)
-	}
-	nextS, nextV, err := note.GenerateKey(rand.Reader, "aegis-unit-2")
-	if err != nil {
-		t.Fatal(err)
-	}
-	next, _ := shared.ParseVerifierKey(nextV)
-	store := s3mem.New("audit")
-	at := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
-	cfg := Config{Brokers: []string{"unused:9092"}, Chain: "unit", S3: store, Bucket: "audit",
-		SignerKey: oldS, NextSignerKey: nextS, VerifierKey: oldV, Now: func() time.Time { return at }, Topic: "decisions"}
-	s, err := New(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.genesis(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	recs := append(records(0, 3, at), &kgo.Record{Topic: "decisions", Offset: 3, Timestamp: at.Add(time.Second),
-		Value: shared.KeyChangeRequest("unit", next)})
-	st := s.startStage(context.Background())
-	st.jobs <- sealJob{records: recs, upTo: 3}
-	if r := <-st.results; r.err != nil {
-		t.Fatal(r.err)
-	}
-	st.stop()
-	sealed := s.Head()
+	h := handedOver(t)
+	store, cfg, sealed := h.store, h.cfg, h.s.Head()
 	for seq := uint64(5); seq < 80; seq++ {
 		store.PutVersion("audit", shared.CheckpointKey("audit", "unit", seq), []byte("junk"))
 	}

@@ -25,35 +25,8 @@ import (
 // key's checkpoint counts only in the first version of its key (the
 // sealer's), so the start takes the sealed head.
 func TestStartPassesOverARetiredKeysCheckpointWrittenOverTheHandOver(t *testing.T) {
-	oldS, oldV, err := note.GenerateKey(rand.Reader, "aegis-unit")
-	if err != nil {
-		t.Fatal(err)
-	}
-	nextS, nextV, err := note.GenerateKey(rand.Reader, "aegis-unit-2")
-	if err != nil {
-		t.Fatal(err)
-	}
-	next, _ := shared.ParseVerifierKey(nextV)
-	store := s3mem.New("audit")
-	at := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
-	cfg := Config{Brokers: []string{"unused:9092"}, Chain: "unit", S3: store, Bucket: "audit",
-		SignerKey: oldS, NextSignerKey: nextS, VerifierKey: oldV, Now: func() time.Time { return at }, Topic: "decisions"}
-	s, err := New(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.genesis(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	recs := append(records(0, 3, at), &kgo.Record{Topic: "decisions", Offset: 3, Timestamp: at.Add(time.Second),
-		Value: shared.KeyChangeRequest("unit", next)})
-	st := s.startStage(context.Background())
-	st.jobs <- sealJob{records: recs, upTo: 3}
-	if r := <-st.results; r.err != nil {
-		t.Fatal(r.err)
-	}
-	st.stop()
-	sealed := s.Head()
+	h := handedOver(t)
+	s, cfg, store, at, recs, oldS, sealed := h.s, h.cfg, h.store, h.at, h.recs, h.oldS, h.s.Head()
 	if sealed.Seq != 4 || !strings.Contains(s.keys.keyset().IDs(), "aegis-unit-2") {
 		t.Fatalf("head %+v, keyset %s: want the KEY entry at seq 4 and the new key trusted after it", sealed, s.keys.keyset().IDs())
 	}
@@ -115,4 +88,50 @@ func TestStartPassesOverARetiredKeysCheckpointWrittenOverTheHandOver(t *testing.
 	if got := restarted.Head(); got != sealed {
 		t.Fatalf("a start with step 2's settings took the head %s at seq %d; the sealed one is %s (the forgery's is %s)", got.Hash, got.Seq, sealed.Hash, head.Hash)
 	}
+}
+
+// handOver is a sealer of chain "unit" that sealed the genesis, three
+// decisions and the KEY entry (seq 4) handing over from its key (oldS) to
+// the one it had staged, in its in-memory bucket, at the time at; cfg
+// starts another like it.
+type handOver struct {
+	s     *Sealer
+	cfg   Config
+	store *s3mem.S3
+	at    time.Time
+	recs  []*kgo.Record
+	oldS  string
+}
+
+func handedOver(t *testing.T) handOver {
+	t.Helper()
+	oldS, oldV, err := note.GenerateKey(rand.Reader, "aegis-unit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nextS, nextV, err := note.GenerateKey(rand.Reader, "aegis-unit-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, _ := shared.ParseVerifierKey(nextV)
+	store := s3mem.New("audit")
+	at := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	cfg := Config{Brokers: []string{"unused:9092"}, Chain: "unit", S3: store, Bucket: "audit",
+		SignerKey: oldS, NextSignerKey: nextS, VerifierKey: oldV, Now: func() time.Time { return at }, Topic: "decisions"}
+	s, err := New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.genesis(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	recs := append(records(0, 3, at), &kgo.Record{Topic: "decisions", Offset: 3, Timestamp: at.Add(time.Second),
+		Value: shared.KeyChangeRequest("unit", next)})
+	st := s.startStage(context.Background())
+	st.jobs <- sealJob{records: recs, upTo: 3}
+	if r := <-st.results; r.err != nil {
+		t.Fatal(r.err)
+	}
+	st.stop()
+	return handOver{s: s, cfg: cfg, store: store, at: at, recs: recs, oldS: oldS}
 }
