@@ -22,14 +22,8 @@ import (
 // a key whose range is open costs nothing and always counts.
 func TestRetiredVersionCountsOnlyWhatWasStoredBeforeTheRetirement(t *testing.T) {
 	ctx := context.Background()
-	key := func(name string) string {
-		_, v, err := note.GenerateKey(rand.Reader, name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
-	old, next := key("aegis-old"), key("aegis-new")
+	_, old := genKey(t, "aegis-old")
+	_, next := genKey(t, "aegis-new")
 	rotated, err := shared.ParseKeyset(fmt.Sprintf("%s 0 5\n%s 6 -\n", old, next))
 	if err != nil {
 		t.Fatal(err)
@@ -108,14 +102,8 @@ func TestRetiredVersionCountsOnlyWhatWasStoredBeforeTheRetirement(t *testing.T) 
 // object is one it wrote while the key was current.
 func TestRetiredVersionRefusesAMultipartUploadBegunBeforeTheRetirement(t *testing.T) {
 	ctx := context.Background()
-	_, old, err := note.GenerateKey(rand.Reader, "aegis-old")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, next, err := note.GenerateKey(rand.Reader, "aegis-new")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, old := genKey(t, "aegis-old")
+	_, next := genKey(t, "aegis-new")
 	rotated, err := shared.ParseKeyset(fmt.Sprintf("%s 0 5\n%s 6 -\n", old, next))
 	if err != nil {
 		t.Fatal(err)
@@ -171,30 +159,13 @@ func TestRetiredVersionRefusesAMultipartUploadBegunBeforeTheRetirement(t *testin
 // not verify are passed over however many there are.
 func TestRetiredVersionKeepsTheNextKeysBound(t *testing.T) {
 	ctx := context.Background()
-	oldSkey, old, err := note.GenerateKey(rand.Reader, "aegis-old")
-	if err != nil {
-		t.Fatal(err)
-	}
-	nextSkey, next, err := note.GenerateKey(rand.Reader, "aegis-new")
-	if err != nil {
-		t.Fatal(err)
-	}
+	oldSkey, old := genKey(t, "aegis-old")
+	nextSkey, next := genKey(t, "aegis-new")
 	rotated, err := shared.ParseKeyset(fmt.Sprintf("%s 0 5\n%s 6 -\n", old, next))
 	if err != nil {
 		t.Fatal(err)
 	}
-	sign := func(skey string, seq uint64, at time.Time) []byte {
-		signer, err := shared.NewSigner(skey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		msg, err := shared.Checkpoint{Chain: "c", Seq: seq, Offset: int64(seq), Object: "audit/year=2026/month=11/day=01/env=c/00000000000000000001.jsonl",
-			Time: at}.Sign(signer)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return msg
-	}
+	sign := func(skey string, seq uint64, at time.Time) []byte { return signCheckpoint(t, skey, seq, at) }
 	cp := func(seq uint64) string { return shared.CheckpointKey("audit", "c", seq) }
 	for _, tc := range []struct {
 		name string
@@ -239,32 +210,14 @@ func TestRetiredVersionKeepsTheNextKeysBound(t *testing.T) {
 // another's retirement only as it counts itself (RetiredVersion).
 func TestRetiredVersionIsNotDatedByAStolenMiddleKey(t *testing.T) {
 	ctx := context.Background()
-	gen := func(name string) (string, string) {
-		skey, vkey, err := note.GenerateKey(rand.Reader, name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return skey, vkey
-	}
-	s1, v1 := gen("aegis-1")
-	s2, v2 := gen("aegis-2")
-	s3, v3 := gen("aegis-3")
+	s1, v1 := genKey(t, "aegis-1")
+	s2, v2 := genKey(t, "aegis-2")
+	s3, v3 := genKey(t, "aegis-3")
 	keyset, err := shared.ParseKeyset(fmt.Sprintf("%s 0 5\n%s 6 9\n%s 10 -\n", v1, v2, v3))
 	if err != nil {
 		t.Fatal(err)
 	}
-	sign := func(skey string, seq uint64, at time.Time) []byte {
-		signer, err := shared.NewSigner(skey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		msg, err := shared.Checkpoint{Chain: "c", Seq: seq, Offset: int64(seq), Object: "audit/year=2026/month=11/day=01/env=c/00000000000000000001.jsonl",
-			Time: at}.Sign(signer)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return msg
-	}
+	sign := func(skey string, seq uint64, at time.Time) []byte { return signCheckpoint(t, skey, seq, at) }
 	cp := func(seq uint64) string { return shared.CheckpointKey("audit", "c", seq) }
 	mem := s3mem.New("b")
 	store := &archive.Store{S3: mem, Bucket: "b"}
@@ -302,10 +255,7 @@ func (u undated) ListObjectVersions(ctx context.Context, in *s3.ListObjectVersio
 // time being before any retirement: its age cannot be told, so it is
 // refused.
 func TestRetiredVersionRefusesAnUndatedVersion(t *testing.T) {
-	_, old, err := note.GenerateKey(rand.Reader, "aegis-old")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, old := genKey(t, "aegis-old")
 	closed, err := shared.ParseKeyset(fmt.Sprintf("%s 0 7\n", old))
 	if err != nil {
 		t.Fatal(err)
@@ -318,4 +268,31 @@ func TestRetiredVersionRefusesAnUndatedVersion(t *testing.T) {
 	if err != nil || !strings.Contains(why, "gives no date") {
 		t.Fatalf("RetiredVersion of an undated version: %q, %v", why, err)
 	}
+}
+
+// genKey is a new signer key and its verifier key.
+func genKey(t *testing.T, name string) (skey, vkey string) {
+	t.Helper()
+	skey, vkey, err := note.GenerateKey(rand.Reader, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return skey, vkey
+}
+
+// signCheckpoint is a checkpoint of chain "c" at seq, signed at time at
+// by skey (its hash and root zero: these tests read only who signs it,
+// for which seq, and when).
+func signCheckpoint(t *testing.T, skey string, seq uint64, at time.Time) []byte {
+	t.Helper()
+	signer, err := shared.NewSigner(skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := shared.Checkpoint{Chain: "c", Seq: seq, Offset: int64(seq), Object: "audit/year=2026/month=11/day=01/env=c/00000000000000000001.jsonl",
+		Time: at}.Sign(signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return msg
 }
