@@ -2,7 +2,6 @@ package replayer_test
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"sort"
@@ -329,83 +328,38 @@ func rotatedChain(t *testing.T, retiredSigns bool) (*s3mem.S3, string) {
 // signer, as a thief of it after the rotation holds it.
 func rotatedChainSigned(t *testing.T, retiredSigns bool) (*s3mem.S3, string, note.Signer) {
 	t.Helper()
-	gen := func(name string) (note.Signer, string) {
-		skey, vkey, err := note.GenerateKey(rand.Reader, name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		signer, err := shared.NewSigner(skey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return signer, vkey
-	}
-	s1, v1 := gen("aegis-mem")
-	s2, v2 := gen("aegis-mem-2")
+	s1, v1 := memSigner(t, "aegis-mem")
+	s2, v2 := memSigner(t, "aegis-mem-2")
 	next, err := shared.ParseVerifierKey(v2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := s3mem.New("audit")
 	start := time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)
-	g, err := shared.NewGenesis("mem", start, "aegis-mem", v1)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// Each checkpoint is signed when it is written, as the sealer signs
 	// it: the next key's first signed time bounds the retired key's
 	// retirement for the readers of part of a chain (FORMAT.md 7.4).
-	sign := func(signer note.Signer, entries []*shared.Entry, offset int64, key string) {
-		last := entries[len(entries)-1]
-		msg, err := shared.Checkpoint{Chain: "mem", Seq: last.Seq, Hash: last.Hash, Offset: offset, Object: key, Root: shared.ObjectRoot(entries),
-			Time: time.Now().UTC().Truncate(time.Second)}.Sign(signer)
-		if err != nil {
-			t.Fatal(err)
-		}
-		store.PutVersion("audit", shared.CheckpointKey("audit", "mem", last.Seq), msg)
-	}
-	gl, _ := g.Line()
-	store.PutVersion("audit", shared.GenesisKey("audit", "mem"), append(gl, '\n'))
-	sign(s1, []*shared.Entry{g}, -1, shared.GenesisKey("audit", "mem"))
-	head := shared.Head{Chain: "mem", Hash: g.Hash, Offset: -1}
-	n := 0
+	b := newMemBuilder(t, s1, v1, start, now)
 	for _, o := range []struct {
 		day, records int
 		handOver     bool
 	}{{3, 2, false}, {1, 2, true}, {2, 2, false}, {0, 2, false}} {
-		var entries []*shared.Entry
-		var body []byte
 		raws := make([][]byte, o.records)
 		for i := range raws {
-			raws[i] = []byte(decisionRecord(n+i, 0, 0, "2026-11-01T08:00:00Z"))
+			raws[i] = []byte(decisionRecord(b.n+i, 0, 0, "2026-11-01T08:00:00Z"))
 		}
 		if o.handOver {
 			raws = append(raws, shared.KeyChangeRequest("mem", next))
 		}
-		for i, raw := range raws {
-			ts := start.AddDate(0, 0, o.day).Add(time.Duration(i) * time.Minute)
-			e, err := shared.SealRecord(head, shared.Source{Topic: "decisions", Offset: int64(n), Timestamp: ts}, raw, ts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			l, _ := e.Line()
-			body = append(append(body, l...), '\n')
-			entries = append(entries, e)
-			head = head.Next(e)
-			n++
-		}
-		key := shared.BatchKey("audit", entries[0])
-		store.PutVersion("audit", key, body)
 		signer := s2
-		if entries[0].Seq <= 5 || retiredSigns {
+		if b.head.Seq+1 <= 5 || retiredSigns {
 			signer = s1
 		}
-		sign(signer, entries, head.Offset, key)
+		b.object(signer, raws, func(i int) time.Time { return start.AddDate(0, 0, o.day).Add(time.Duration(i) * time.Minute) })
 	}
-	if last := head.Seq; last != 9 {
+	if last := b.head.Seq; last != 9 {
 		t.Fatalf("chain ends at seq %d, want 9", last)
 	}
-	return store, fmt.Sprintf("%s 0 5\n%s 6 -\n", v1, v2), s1
+	return b.store, fmt.Sprintf("%s 0 5\n%s 6 -\n", v1, v2), s1
 }
 
 // Key rotation across the streamed listing: a chain whose KEY entry sits

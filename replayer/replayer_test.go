@@ -48,55 +48,18 @@ func memChainOf(t *testing.T, days, perDay int, record func(n, d, i int, at stri
 // repeat and go back), each with its checkpoint.
 func memObjects(t testing.TB, dayOf []int, perObject int, record func(n, d, i int, at string) string) (*s3mem.S3, string) {
 	t.Helper()
-	skey, vkey, err := note.GenerateKey(rand.Reader, "aegis-mem")
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := shared.NewSigner(skey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store := s3mem.New("audit")
-	put := func(key string, body []byte) { store.PutVersion("audit", key, body) }
+	signer, vkey := memSigner(t, "aegis-mem")
 	start := time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)
-	g, err := shared.NewGenesis("mem", start, signer.Name(), vkey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gl, _ := g.Line()
-	sign := func(entries []*shared.Entry, offset int64, key string) {
-		last := entries[len(entries)-1]
-		msg, err := shared.Checkpoint{Chain: "mem", Seq: last.Seq, Hash: last.Hash, Offset: offset, Object: key, Root: shared.ObjectRoot(entries), Time: start}.Sign(signer)
-		if err != nil {
-			t.Fatal(err)
-		}
-		put(shared.CheckpointKey("audit", "mem", last.Seq), msg)
-	}
-	put(shared.GenesisKey("audit", "mem"), append(gl, '\n'))
-	sign([]*shared.Entry{g}, -1, shared.GenesisKey("audit", "mem"))
-	head := shared.Head{Chain: "mem", Hash: g.Hash, Offset: -1}
-	n := 0
+	b := newMemBuilder(t, signer, vkey, start, func() time.Time { return start })
 	for _, d := range dayOf {
-		var entries []*shared.Entry
-		var body []byte
-		for i := range perObject {
-			ts := start.AddDate(0, 0, d).Add(time.Duration(i) * time.Minute)
-			raw := record(n, d, i, shared.FormatTime(ts))
-			e, err := shared.SealRecord(head, shared.Source{Topic: "decisions", Offset: int64(n), Timestamp: ts}, []byte(raw), ts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			l, _ := e.Line()
-			body = append(append(body, l...), '\n')
-			entries = append(entries, e)
-			head = head.Next(e)
-			n++
+		ts := func(i int) time.Time { return start.AddDate(0, 0, d).Add(time.Duration(i) * time.Minute) }
+		raws := make([][]byte, perObject)
+		for i := range raws {
+			raws[i] = []byte(record(b.n+i, d, i, shared.FormatTime(ts(i))))
 		}
-		key := shared.BatchKey("audit", entries[0])
-		put(key, body)
-		sign(entries, entries[len(entries)-1].Source.Offset, key)
+		b.object(signer, raws, ts)
 	}
-	return store, vkey
+	return b.store, vkey
 }
 
 func TestDiscoverReadsOnlyTheRangesDays(t *testing.T) {

@@ -2,7 +2,6 @@ package replayer_test
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"testing"
 	"time"
@@ -24,37 +23,12 @@ func twiceRotatedChain(t *testing.T) (*s3mem.S3, string, note.Signer, map[uint64
 	var signers []note.Signer
 	var vkeys []string
 	for i := range 3 {
-		skey, vkey, err := note.GenerateKey(rand.Reader, fmt.Sprintf("aegis-mem-%d", i+1))
-		if err != nil {
-			t.Fatal(err)
-		}
-		signer, err := shared.NewSigner(skey)
-		if err != nil {
-			t.Fatal(err)
-		}
+		signer, vkey := memSigner(t, fmt.Sprintf("aegis-mem-%d", i+1))
 		signers, vkeys = append(signers, signer), append(vkeys, vkey)
 	}
-	store := s3mem.New("audit")
 	start := time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)
-	g, err := shared.NewGenesis("mem", start, "aegis-mem-1", vkeys[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	sign := func(signer note.Signer, entries []*shared.Entry, offset int64, key string) {
-		last := entries[len(entries)-1]
-		msg, err := shared.Checkpoint{Chain: "mem", Seq: last.Seq, Hash: last.Hash, Offset: offset, Object: key, Root: shared.ObjectRoot(entries),
-			Time: time.Now().UTC().Truncate(time.Second)}.Sign(signer)
-		if err != nil {
-			t.Fatal(err)
-		}
-		store.PutVersion("audit", shared.CheckpointKey("audit", "mem", last.Seq), msg)
-	}
-	gl, _ := g.Line()
-	store.PutVersion("audit", shared.GenesisKey("audit", "mem"), append(gl, '\n'))
-	sign(signers[0], []*shared.Entry{g}, -1, shared.GenesisKey("audit", "mem"))
-	head := shared.Head{Chain: "mem", Hash: g.Hash, Offset: -1}
+	b := newMemBuilder(t, signers[0], vkeys[0], start, now)
 	objects := map[uint64]string{}
-	n := 0
 	for day, o := range []struct {
 		records  int
 		handOver int // the key the KEY entry names, -1: none
@@ -62,7 +36,7 @@ func twiceRotatedChain(t *testing.T) (*s3mem.S3, string, note.Signer, map[uint64
 	}{{2, 1, 0}, {2, 2, 1}, {2, -1, 2}} {
 		var raws [][]byte
 		for i := range o.records {
-			raws = append(raws, []byte(decisionRecord(n+i, 0, 0, "2026-11-01T08:00:00Z")))
+			raws = append(raws, []byte(decisionRecord(b.n+i, 0, 0, "2026-11-01T08:00:00Z")))
 		}
 		if o.handOver >= 0 {
 			next, err := shared.ParseVerifierKey(vkeys[o.handOver])
@@ -71,29 +45,13 @@ func twiceRotatedChain(t *testing.T) (*s3mem.S3, string, note.Signer, map[uint64
 			}
 			raws = append(raws, shared.KeyChangeRequest("mem", next))
 		}
-		var entries []*shared.Entry
-		var body []byte
-		for i, raw := range raws {
-			ts := start.AddDate(0, 0, day+1).Add(time.Duration(i) * time.Minute)
-			e, err := shared.SealRecord(head, shared.Source{Topic: "decisions", Offset: int64(n), Timestamp: ts}, raw, ts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			l, _ := e.Line()
-			body = append(append(body, l...), '\n')
-			entries = append(entries, e)
-			head = head.Next(e)
-			n++
-		}
-		key := shared.BatchKey("audit", entries[0])
+		entries, key := b.object(signers[o.signer], raws, func(i int) time.Time { return start.AddDate(0, 0, day+1).Add(time.Duration(i) * time.Minute) })
 		objects[entries[0].Seq] = key
-		store.PutVersion("audit", key, body)
-		sign(signers[o.signer], entries, head.Offset, key)
 	}
-	if head.Seq != 8 {
-		t.Fatalf("chain ends at seq %d, want 8", head.Seq)
+	if b.head.Seq != 8 {
+		t.Fatalf("chain ends at seq %d, want 8", b.head.Seq)
 	}
-	return store, fmt.Sprintf("%s 0 3\n%s 4 6\n%s 7 -\n", vkeys[0], vkeys[1], vkeys[2]), signers[1], objects
+	return b.store, fmt.Sprintf("%s 0 3\n%s 4 6\n%s 7 -\n", vkeys[0], vkeys[1], vkeys[2]), signers[1], objects
 }
 
 // A chain sealed under three keys (a second rotation) verifies, and its
