@@ -49,6 +49,11 @@ type ProveConfig struct {
 // checkpoint): it cannot be proved now.
 var ErrUnsigned = errors.New("entry not signed by a checkpoint yet")
 
+// ErrObjectGone means the object an entry is said to be in has no version
+// in the bucket: deleted after its retention (a pruned chain, FORMAT.md
+// section 6.1) or removed from the storage. Nothing is left to prove.
+var ErrObjectGone = errors.New("object gone from the bucket")
+
 // Prove builds the evidence bundle of decisionID from the entries refs
 // point at. Nothing is taken from the refs but where to look: each object
 // is read from S3 (its Object Lock checked), its lines verified and linked,
@@ -141,6 +146,13 @@ func readSignedObject(ctx context.Context, store *archive.Store, cfg ProveConfig
 		so, err = checkSignedObject(ctx, store, cfg, trusted, key, obj)
 		return err
 	})
+	if errors.Is(err, archive.ErrNotFound) {
+		// No version of it at all (a checkpoint not found is ErrUnsigned,
+		// from checkSignedObject): before, the answer was S3's bare
+		// "object not found", which said neither why nor what to run.
+		return nil, fmt.Errorf("%w: no version of %s is left in s3://%s (deleted after its retention, as a pruned chain's oldest objects are, or removed from the storage); aegis verify --pruned says where the chain starts now, aegis index check --pruned lists the index items S3 no longer holds",
+			ErrObjectGone, key, store.Bucket)
+	}
 	return so, err
 }
 

@@ -131,3 +131,30 @@ func TestDiscoverReadsPastRetentionWhenPruned(t *testing.T) {
 		}
 	}
 }
+
+// Prove of an entry whose object has no version left (a pruned chain's
+// index still pointing at it) says the object is gone and what to run
+// (ErrObjectGone); before, it said S3's bare "object not found". An object
+// under a delete marker is still read from its sealed version.
+func TestProveOfAnEntryWhoseObjectIsGone(t *testing.T) {
+	store, vkey := memObjects(t, []int{0, 0, 1}, 3, decisionRecord) // seqs 1-3, 4-6, 7-9
+	var first string
+	for k := range store.Objects("audit") {
+		if info, err := shared.ParseBatchKey("audit", k); err == nil && info.FirstSeq == 1 {
+			first = k
+		}
+	}
+	prove := func() error {
+		_, _, err := replayer.Prove(context.Background(), replayer.ProveConfig{S3: store, Bucket: "audit", Chain: "mem", VerifierKey: vkey},
+			"d0", []replayer.EntryRef{{Seq: 1, Object: first, Line: 1}})
+		return err
+	}
+	store.Delete("audit", first)
+	if err := prove(); err != nil {
+		t.Fatalf("under a delete marker: %v, want the sealed version proved", err)
+	}
+	store.Remove("audit", first)
+	if err := prove(); !errors.Is(err, replayer.ErrObjectGone) || !strings.Contains(err.Error(), first) || !strings.Contains(err.Error(), "--pruned") {
+		t.Fatalf("every version gone: %v, want ErrObjectGone naming %s and --pruned", err, first)
+	}
+}

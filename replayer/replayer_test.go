@@ -140,8 +140,8 @@ func TestProveReadsTheSealedVersionUnderARewrite(t *testing.T) {
 		t.Fatalf("warnings %q, want the object's and the checkpoint's", warnings)
 	}
 	store.Remove("audit", key)
-	if _, _, err := replayer.Prove(context.Background(), cfg, "d7", refs); !errors.Is(err, archive.ErrNotFound) {
-		t.Fatalf("an object removed with all its versions: %v, want not found", err)
+	if _, _, err := replayer.Prove(context.Background(), cfg, "d7", refs); !errors.Is(err, replayer.ErrObjectGone) {
+		t.Fatalf("an object removed with all its versions: %v, want it named gone", err)
 	}
 }
 

@@ -294,7 +294,8 @@ type proofFailure struct {
 // and cursor select the same page of overrides), built from S3 and
 // checked against the trusted key. A proof that cannot be built (entries
 // not signed yet, S3 holding something that does not verify, the index
-// pointing where S3 has no such entry) is a 409 that says why.
+// pointing where S3 has no such entry, or at an object deleted since) is a
+// 409 that says why.
 func (s *Service) proof(w http.ResponseWriter, r *http.Request) int {
 	h, err := s.history(r)
 	if err != nil {
@@ -325,8 +326,11 @@ func (s *Service) proof(w http.ResponseWriter, r *http.Request) int {
 	}
 	if err != nil {
 		code := "proof_failed"
-		if errors.Is(err, replayer.ErrUnsigned) {
+		switch {
+		case errors.Is(err, replayer.ErrUnsigned):
 			code = "unsigned"
+		case errors.Is(err, replayer.ErrObjectGone):
+			code = "gone"
 		}
 		s.log.Warn("proof failed", zap.String("decision_id", h.DecisionID), zap.Error(err))
 		return writeJSON(w, http.StatusConflict, proofFailure{apiError: apiError{Error: code, Message: err.Error()}, DecisionID: h.DecisionID})

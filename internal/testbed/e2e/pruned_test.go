@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,10 +13,14 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/aegisai/audit/archive"
 	"github.com/aegisai/audit/indexer"
+	"github.com/aegisai/audit/internal/platform/httpauth"
 	"github.com/aegisai/audit/internal/testbed/pipeline"
+	"github.com/aegisai/audit/query"
+	"github.com/aegisai/audit/query/httpapi"
 	"github.com/aegisai/audit/replayer"
 	"github.com/aegisai/audit/sealer"
 	"github.com/aegisai/audit/shared"
@@ -51,6 +57,7 @@ func TestVerifyAPrunedChain(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := refs[2].FirstSeq
+	gone := firstDecisionOf(t, p, refs[1].Key, refs[1].FirstSeq)
 	remove(refs[0].Key)
 	remove(refs[1].Key)
 	remove(shared.CheckpointKey("audit", p.Cfg.Chain, 0)) // the checkpoint of seq start-1 stays
@@ -69,7 +76,7 @@ func TestVerifyAPrunedChain(t *testing.T) {
 			rep.StartSeq, rep.StartObject, rep.StartSealedAt, rep.Entries, rep.Head.Seq, rep.Unsigned, start, refs[2].Key)
 	}
 
-	prunedReadersReadFromTheStart(t, p, rep.Head.Seq, start, refs[2].Key)
+	prunedReadersReadFromTheStart(t, p, rep.Head.Seq, start, refs[2].Key, gone)
 
 	// The checkpoint of start-1 replaced on disk by one the chain's key
 	// signs for that seq with another hash (what the chain's own key
@@ -126,9 +133,23 @@ func mustVerifierKey(t *testing.T, text string) shared.VerifierKey {
 // --pruned. The index from before the pruning holds the deleted entries'
 // items: check names them extra, rebuild --only-missing deletes them, and
 // the check then finds the index and S3 the same.
-func prunedReadersReadFromTheStart(t *testing.T, p *pipeline.Pipeline, head, start uint64, startKey string) {
+func prunedReadersReadFromTheStart(t *testing.T, p *pipeline.Pipeline, head, start uint64, startKey, gone string) {
 	t.Helper()
 	ctx := context.Background()
+	if h, err := replayer.SignedHead(ctx, p.S3, p.Cfg.Bucket, "", p.Cfg.Chain, p.Cfg.VerifierKey); err != nil || h.Seq != head {
+		t.Fatalf("S3's signed head for aegis index status: %v, seq %d, want %d", err, h.Seq, head)
+	}
+	// The query service, over the index from before the pruning: a decision
+	// whose object is gone is answered 409 "gone" (before, "proof_failed"
+	// with S3's bare "object not found"), one at the start proves.
+	api := queryService(t, p)
+	if code, body := api("/v1/decisions/" + gone + "/proof"); code != http.StatusConflict || !strings.Contains(body, `"error":"gone"`) || !strings.Contains(body, "--pruned") {
+		t.Fatalf("proof of %s, whose object was deleted: %d %s, want 409 gone", gone, code, body)
+	}
+	startID := firstDecisionOf(t, p, startKey, start)
+	if code, body := api("/v1/decisions/" + startID + "/proof"); code != http.StatusOK {
+		t.Fatalf("proof of %s at the pruned chain's start: %d %s", startID, code, body)
+	}
 	from := time.Now().UTC().Add(-48 * time.Hour).Truncate(24 * time.Hour)
 	to := from.AddDate(0, 0, 4)
 	discover := func(pruned bool) (replayer.DiscoverReport, []uint64, error) {
@@ -178,22 +199,52 @@ func prunedReadersReadFromTheStart(t *testing.T, p *pipeline.Pipeline, head, sta
 
 	// prove reads an entry's object and checkpoints only: the start's
 	// first decision proves as on any chain.
-	obj, err := (&archive.Store{S3: p.S3, Bucket: p.Cfg.Bucket}).Get(ctx, startKey, "")
+	cfg := replayer.ProveConfig{S3: p.S3, Bucket: p.Cfg.Bucket, Chain: p.Cfg.Chain, VerifierKey: p.Cfg.VerifierKey}
+	if _, _, err := replayer.Prove(ctx, cfg, startID, []replayer.EntryRef{{Seq: start, Object: startKey, Line: 1}}); err != nil {
+		t.Fatalf("prove of decision %s at the pruned chain's start: %v", startID, err)
+	}
+}
+
+// firstDecisionOf is the decision id of the first entry of the object at
+// key (first seq first), read before anything is deleted.
+func firstDecisionOf(t *testing.T, p *pipeline.Pipeline, key string, first uint64) string {
+	t.Helper()
+	obj, err := (&archive.Store{S3: p.S3, Bucket: p.Cfg.Bucket}).Get(context.Background(), key, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	entries, _, err := shared.ParseObject(startKey, start, obj.Body)
+	entries, _, err := shared.ParseObject(key, first, obj.Body)
 	if err != nil {
 		t.Fatal(err)
 	}
 	env, err := entries[0].Envelope()
 	if err != nil || env.Decision == nil {
-		t.Fatalf("the start's first entry: %v", err)
+		t.Fatalf("the first entry of %s: %v, not a decision", key, err)
 	}
-	_, prep, err := replayer.Prove(ctx, replayer.ProveConfig{S3: p.S3, Bucket: p.Cfg.Bucket, Chain: p.Cfg.Chain, VerifierKey: p.Cfg.VerifierKey},
-		env.Decision.DecisionID, []replayer.EntryRef{{Seq: start, Object: startKey, Line: 1}})
-	if err != nil || prep.Action != env.Decision.Action {
-		t.Fatalf("prove of decision %s at the pruned chain's start: %v, %s", env.Decision.DecisionID, err, prep.Action)
+	return env.Decision.DecisionID
+}
+
+// queryService serves p's index and bucket as aegis query does; the
+// returned func GETs a path with a token for p's chain.
+func queryService(t *testing.T, p *pipeline.Pipeline) func(path string) (int, string) {
+	t.Helper()
+	tokens, err := httpauth.Parse(strings.NewReader("auditor auditor-token-0123456789abcdef "+p.Cfg.Chain+" read\n"), "tokens")
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := httpapi.New(httpapi.Config{Reader: p.Reader, Tokens: tokens, Chain: p.Cfg.Chain, VerifierKey: p.Cfg.VerifierKey,
+		Metrics:  prometheus.NewRegistry(),
+		Evidence: &query.Evidence{Config: replayer.ProveConfig{S3: p.S3, Bucket: p.Cfg.Bucket, Chain: p.Cfg.Chain, VerifierKey: p.Cfg.VerifierKey}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := svc.Handler()
+	return func(path string) (int, string) {
+		r := httptest.NewRequest(http.MethodGet, path, nil)
+		r.Header.Set("Authorization", "Bearer auditor-token-0123456789abcdef")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w.Code, w.Body.String()
 	}
 }
 
