@@ -158,3 +158,40 @@ func TestProveOfAnEntryWhoseObjectIsGone(t *testing.T) {
 		t.Fatalf("every version gone: %v, want ErrObjectGone naming %s and --pruned", err, first)
 	}
 }
+
+// aegis index status reads S3's head with SignedHead. Someone with write
+// access to the bucket hid the newest checkpoints from it with a delete
+// marker or a garbage version over each: it answered an older head, and
+// the index's lag looked smaller than it was. The sealed versions count,
+// as for every reader; a file at a checkpoint key past the head that no
+// trusted key signs for its seq counts for nothing.
+func TestSignedHeadSeesPastMarkersAndVersionsWrittenOver(t *testing.T) {
+	store, vkey := memObjects(t, []int{0, 0, 1, 1}, 3, decisionRecord) // checkpoints at 0, 3, 6, 9, 12
+	head := func() uint64 {
+		t.Helper()
+		cp, err := replayer.SignedHead(context.Background(), store, "audit", "", "mem", vkey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cp.Seq
+	}
+	if got := head(); got != 12 {
+		t.Fatalf("head %d, want 12", got)
+	}
+	store.PutVersion("audit", shared.CheckpointKey("audit", "mem", 15), []byte("not a checkpoint\n"))
+	store.PutVersion("audit", shared.CheckpointKey("audit", "mem", 12), []byte("garbage over the head\n"))
+	store.Delete("audit", shared.CheckpointKey("audit", "mem", 9))
+	if got := head(); got != 12 {
+		t.Fatalf("with garbage over the head, a marker below it and junk past it: head %d, want 12", got)
+	}
+	store.Delete("audit", shared.CheckpointKey("audit", "mem", 12))
+	if got := head(); got != 12 {
+		t.Fatalf("with the head under a delete marker: head %d, want 12", got)
+	}
+	for _, seq := range []uint64{0, 3, 6, 15} {
+		store.Delete("audit", shared.CheckpointKey("audit", "mem", seq))
+	}
+	if got := head(); got != 12 {
+		t.Fatalf("with every checkpoint key under a delete marker: head %d, want 12", got)
+	}
+}
