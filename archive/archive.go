@@ -167,13 +167,24 @@ type Object struct {
 // Put writes body at key once, locked in COMPLIANCE mode until retainUntil,
 // with a SHA-256 checksum. It returns ErrExists when key is taken.
 func (s *Store) Put(ctx context.Context, key string, body []byte, retainUntil time.Time) (versionID string, err error) {
+	return s.put(ctx, key, body, retainUntil, aws.String("*"))
+}
+
+// PutOver writes body at key as Put does, as a new version when key is
+// taken: for the sealer's notes, never for an object or checkpoint of a
+// chain, which are written once.
+func (s *Store) PutOver(ctx context.Context, key string, body []byte, retainUntil time.Time) (versionID string, err error) {
+	return s.put(ctx, key, body, retainUntil, nil)
+}
+
+func (s *Store) put(ctx context.Context, key string, body []byte, retainUntil time.Time, ifNoneMatch *string) (versionID string, err error) {
 	sum := sha256.Sum256(body)
 	out, err := s.S3.PutObject(ctx, &s3.PutObjectInput{
 		Bucket:                    aws.String(s.Bucket),
 		Key:                       aws.String(key),
 		Body:                      bytes.NewReader(body),
 		ContentLength:             aws.Int64(int64(len(body))),
-		IfNoneMatch:               aws.String("*"),
+		IfNoneMatch:               ifNoneMatch,
 		ObjectLockMode:            types.ObjectLockModeCompliance,
 		ObjectLockRetainUntilDate: aws.Time(retainUntil.UTC()),
 		ChecksumAlgorithm:         types.ChecksumAlgorithmSha256,
@@ -753,7 +764,7 @@ func (s *Store) SealedVersions(ctx context.Context, key string) ([]string, error
 	return newestFirst, nil
 }
 
-// firstVersion is key's oldest version written by a single PUT and when
+// FirstVersion is key's oldest version written by a single PUT and when
 // S3 stored it ("" when the key has none), from one listing of that key
 // alone. The object of a multipart upload is passed over: the sealer
 // writes every object with one PUT (Put), and S3 dates such an object
@@ -761,7 +772,7 @@ func (s *Store) SealedVersions(ctx context.Context, key string) ([]string, error
 // upload was begun, not completed; anyone with write access can begin
 // one at a key before the sealer writes it, or before a key is retired,
 // and complete it with anything later. Its ETag says so ("<hex>-<parts>").
-func (s *Store) firstVersion(ctx context.Context, key string) (id string, stored time.Time, err error) {
+func (s *Store) FirstVersion(ctx context.Context, key string) (id string, stored time.Time, err error) {
 	p := s3.NewListObjectVersionsPaginator(s.S3, &s3.ListObjectVersionsInput{Bucket: aws.String(s.Bucket), Prefix: aws.String(key)})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
@@ -813,7 +824,7 @@ func (s *Store) RetiredVersion(ctx context.Context, trusted shared.Keyset, chain
 	if !ok || r.Open {
 		return "", nil
 	}
-	first, stored, err := s.firstVersion(ctx, key)
+	first, stored, err := s.FirstVersion(ctx, key)
 	if err != nil {
 		return "", err
 	}
@@ -869,7 +880,7 @@ func (s *Store) retiredAt(ctx context.Context, trusted shared.Keyset, chain stri
 	if ok {
 		return at, nil
 	}
-	_, at, err := s.firstVersion(ctx, key)
+	_, at, err := s.FirstVersion(ctx, key)
 	if err != nil {
 		return time.Time{}, err
 	}

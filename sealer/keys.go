@@ -101,6 +101,16 @@ func (ks *keyState) keyset() shared.Keyset {
 // open verifies a checkpoint with the keyset trusted now.
 func (ks *keyState) open(msg []byte) (shared.Checkpoint, error) { return ks.keyset().Open(msg) }
 
+// stagedUntrusted returns the staged key's public key while the keyset
+// does not trust it (nil otherwise): a hand-over to it may have happened
+// that the keyset does not know of.
+func (ks *keyState) stagedUntrusted() *shared.VerifierKey {
+	if ks.staged == nil || ks.keyset().Has(*ks.staged) {
+		return nil
+	}
+	return ks.staged
+}
+
 // signerFor returns the private key that signs the checkpoint of seq.
 func (ks *keyState) signerFor(seq uint64) (note.Signer, error) {
 	set := ks.keyset()

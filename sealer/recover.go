@@ -35,6 +35,11 @@ type checkpointed struct {
 // however long the chain, where reading them all cost a request per
 // checkpoint (TestStartReadsAFewCheckpointsOfALongChain).
 func (s *Sealer) recoverHead(ctx context.Context) (*signedCheckpoints, error) {
+	// A hand-over to the staged key that the keyset does not know of
+	// retires the old key before any checkpoint is read (handover.go).
+	if err := s.followHandOverNote(ctx); err != nil {
+		return nil, err
+	}
 	h := &signedCheckpoints{s: s, walk: s.store.NewestCheckpoints(s.cfg.Chain)}
 	// unverified are the checkpoints the keyset does not verify (yet),
 	// newer than the first that does: kept only until a hand-over is
@@ -297,6 +302,9 @@ func (s *Sealer) followHandOver(ctx context.Context, h *signedCheckpoints, c che
 	if followed {
 		s.log.Info("followed the chain's checkpoint key hand-over", zap.Uint64("seq", last.Seq),
 			zap.String("new_key", logKeyLabel(last.Key.VerifierKey)), zap.String("keyset", s.keys.keyset().IDs()))
+		// A hand-over sealed without its note (by a version before the
+		// note, or a sealer killed between the checkpoint and the note).
+		s.leaveHandOverNote(ctx, last)
 	}
 	return followed, err
 }

@@ -486,6 +486,9 @@ func (s *Sealer) checkpoint(ctx context.Context, tasks []checkpointTask) error {
 		if err := s.writeCheckpoint(ctx, t.entries, last.Source.Offset, t.key); err != nil {
 			return err
 		}
+		if last.Type == shared.EntryKey {
+			s.leaveHandOverNote(ctx, last)
+		}
 		s.m.sealSeconds.Observe(time.Since(t.started).Seconds())
 		s.m.lastSealed.SetToCurrentTime()
 		s.m.batchEntries.Observe(float64(len(t.entries)))

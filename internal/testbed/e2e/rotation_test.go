@@ -91,6 +91,14 @@ func TestKeyRotationOnARunningSealer(t *testing.T) {
 		t.Fatalf("the newest checkpoint is signed by %s, want the new key %s", got, next.ID())
 	}
 
+	// The hand-over's note, for a sealer restarted with step 2's settings.
+	noteKey := sealer.HandOverNoteKey("audit", p.Cfg.Chain, next)
+	if note, err := st.Get(ctx, noteKey, ""); err != nil || !strings.Contains(string(note.Body), fmt.Sprintf(`"seq":%d,`, R)) {
+		t.Fatalf("the hand-over note %s: %v, want it to name seq %d", noteKey, err, R)
+	}
+	if locked, err := st.LockedHead(ctx, noteKey, ""); err != nil || locked.LockMode != "COMPLIANCE" {
+		t.Fatalf("the hand-over note's lock: %v, %+v", err, locked)
+	}
 	keyset := fmt.Sprintf("# chain %s\n%s 0 %d\n%s %d -\n", p.Cfg.Chain, firstV, R, nextV, R+1)
 	verify := func(p *pipeline.Pipeline, trust string) (replayer.Report, error) {
 		return replayer.Verify(ctx, replayer.Config{S3: p.S3, Bucket: p.Cfg.Bucket, Chain: p.Cfg.Chain, VerifierKey: trust})
@@ -189,6 +197,56 @@ func TestKeyRotationOnARunningSealer(t *testing.T) {
 		t.Fatalf("the Python reference verifier accepts the forged checkpoint (exit %d): %s", code, out)
 	}
 	retiredKeysTwinIsRefused(t, final, entries, R, retired, keyset)
+	restartWithStep2SettingsPassesOverAForgery(t, final, p.Cfg, retired)
+}
+
+// restartWithStep2SettingsPassesOverAForgery: the thief of the retired key
+// signs a checkpoint of their own past the head, over an object of their
+// own; a sealer started again with step 2's settings (the retired key's
+// .pub as its keyset, the new key staged) reads the hand-over's note,
+// retires the key at the hand-over, and seals on from the real head. It
+// took the forgery as its head before the note (docs/SECURITY.md 5).
+func restartWithStep2SettingsPassesOverAForgery(t *testing.T, last *pipeline.Pipeline, cfg pipeline.Config, retired note.Signer) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	store := &archive.Store{S3: last.S3, Bucket: cfg.Bucket}
+	head := last.Sealer.Head()
+	forged := head.Seq + 40
+	raw := []byte(`{"type":"decision","event_id":"forged-past-the-head","environment":"` + cfg.Chain + `","occurred_at":"2026-11-27T09:00:00Z","decision":{"decision_id":"forged","action":"ALLOW","confidence_score":0.5,"policy_version":"p","user_id":"u","session_id":"s"}}`)
+	at := time.Now().UTC()
+	e, err := shared.SealRecord(shared.Head{Chain: cfg.Chain, Seq: forged - 1, Offset: head.Offset + 40}, shared.Source{Topic: cfg.Topic, Offset: head.Offset + 41, Timestamp: at}, raw, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line, _ := e.Line()
+	objKey := shared.BatchKey("audit", e)
+	msg, err := shared.Checkpoint{Chain: cfg.Chain, Seq: forged, Hash: e.Hash, Offset: head.Offset + 41, Object: objKey,
+		Root: shared.ObjectRoot([]*shared.Entry{e}), Time: at}.Sign(retired)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for key, body := range map[string][]byte{objKey: append(line, '\n'), shared.CheckpointKey("audit", cfg.Chain, forged): msg} {
+		if _, err := store.Put(ctx, key, body, at.Add(48*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	again := startPipeline(t, cfg)
+	var events []string
+	for i := range 5 {
+		events = append(events, fmt.Sprintf(`{"type":"decision","event_id":"after-the-forgery-%d","environment":%q,"occurred_at":"2026-11-27T09:00:00Z","decision":{"decision_id":"after-%d","action":"ALLOW","confidence_score":0.5,"policy_version":"p","user_id":"u","session_id":"s"}}`, i, cfg.Chain, i))
+	}
+	publishRaw(t, again, events...)
+	want := head.Seq + uint64(len(events))
+	if err := again.WaitHead(ctx, want); err != nil {
+		t.Fatalf("restarted with step 2's settings beside a forged checkpoint of seq %d: %v (head %d)", forged, err, again.Sealer.Head().Seq)
+	}
+	if got := again.Sealer.Head().Seq; got != want {
+		t.Fatalf("restarted with step 2's settings: head %d, want %d (the forgery's would be %d)", got, want, forged+uint64(len(events)))
+	}
+	if err := again.Stop(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // retiredKeysTwinIsRefused: the thief of the retired key files a twin of

@@ -1,0 +1,235 @@
+package sealer
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"go.uber.org/zap"
+
+	"github.com/aegisai/audit/archive"
+	"github.com/aegisai/audit/shared"
+)
+
+// The hand-over note (docs/SECURITY.md section 5).
+//
+// A sealer restarted with step 2's settings after a hand-over (the retired
+// key's public key as its keyset, the new key staged) trusts the retired
+// key for every seq until it reads the hand-over, and it reads it only in
+// the object of the newest checkpoint it takes. A thief of the retired key
+// who can write to the bucket signs a checkpoint of their own past the
+// head, or between the hand-over and the head, and that sealer took it as
+// the head and signed on from a forgery.
+//
+// So the sealer that hands over leaves a note at a key named after the new
+// key, which only a sealer holding that key staged reads: one JSON line
+// naming the seq R of the hand-over. Before it reads any checkpoint, such a
+// sealer reads the note and checks what it names against the chain: the
+// sealer's version of the checkpoint of R (the first of its key) verifies
+// with the keyset, and the object it signs ends at R in a KEY entry that
+// hands over to the staged key. It then retires the old key at R, so no
+// checkpoint that key signs past R counts, and those up to R count only
+// under the rules of FORMAT.md 7.4. The note is not evidence and lies
+// outside the chain's folders (no "env=<chain>" segment: verifiers ignore
+// it, FORMAT.md section 1); a note that does not check out counts for
+// nothing. Anyone with write access to the bucket can write versions over
+// it: the versions are read oldest first, the sealer's first, and the
+// first that checks out is taken; a thief of the retired key can make a
+// note that checks out (its own checkpoint of a seq that had none), but
+// only after the sealer's. A chain handed over by a version before the
+// note has none until a sealer follows the hand-over at a start.
+
+// HandOverNoteKey is the key of the note of the hand-over to next.
+func HandOverNoteKey(prefix, chain string, next shared.VerifierKey) string {
+	return fmt.Sprintf("%s/handovers/chain=%s/%s.json", prefix, chain, next.ID())
+}
+
+// handOverNote is the note's one line.
+type handOverNote struct {
+	Chain string `json:"chain"`
+	// Seq is the seq of the KEY entry, the last the retiring key signs.
+	Seq uint64 `json:"seq"`
+	// Checkpoint is the key of the retiring key's checkpoint of Seq.
+	Checkpoint string `json:"checkpoint"`
+	// NewKey is the verifier key handed over to, as the KEY entry names it.
+	NewKey string `json:"new_key"`
+}
+
+// maxNoteVersions bounds the versions of a note read at a start: the
+// sealer's is the oldest, and what a bucket writer puts over it must not
+// make a start read without end.
+const maxNoteVersions = 32
+
+// maxNoteSize bounds a note's bytes: a KEY entry's verifier key is about
+// a hundred bytes.
+const maxNoteSize = 4096
+
+// leaveHandOverNote writes the note of the hand-over the KEY entry e (the
+// last of its object, whose checkpoint is written) makes, once: a version
+// with the same bytes already there is enough. A note that cannot be
+// written is logged, not a reason to stop the chain: it only guards a
+// start with step 2's settings.
+func (s *Sealer) leaveHandOverNote(ctx context.Context, e *shared.Entry) {
+	next, err := shared.ParseVerifierKey(e.Key.VerifierKey)
+	if err != nil {
+		return // not a hand-over a keyset could follow
+	}
+	key := HandOverNoteKey(s.cfg.Prefix, e.Chain, next)
+	line, err := json.Marshal(handOverNote{Chain: e.Chain, Seq: e.Seq, Checkpoint: shared.CheckpointKey(s.cfg.Prefix, e.Chain, e.Seq), NewKey: e.Key.VerifierKey})
+	if err != nil {
+		return
+	}
+	body := append(line, '\n')
+	_, err = s.put(ctx, key, body)
+	if errors.Is(err, archive.ErrExists) {
+		err = s.putNoteOver(ctx, key, body)
+	}
+	if err != nil {
+		s.log.Error("the hand-over note could not be written: a sealer restarted with step 2's settings of the key rotation (docs/SECURITY.md section 5) finds the hand-over only in the newest checkpoint's object",
+			zap.String("key", key), zap.Uint64("seq", e.Seq), zap.Error(err))
+		return
+	}
+	s.log.Info("hand-over note written", zap.String("key", key), zap.Uint64("seq", e.Seq))
+}
+
+// putNoteOver writes body at key, taken already, unless one of its
+// versions holds body (another sealer of the chain wrote it, or this one
+// before a restart).
+func (s *Sealer) putNoteOver(ctx context.Context, key string, body []byte) error {
+	found := false
+	err := s.retry(ctx, "read the versions of "+key, func(ctx context.Context) error {
+		ids, err := s.store.SealedVersions(ctx, key)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids[:min(len(ids), maxNoteVersions)] {
+			obj, err := s.store.Get(ctx, key, id)
+			if errors.Is(err, archive.ErrNotFound) || errors.Is(err, archive.ErrUnreadable) || errors.Is(err, archive.ErrTooLarge) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if bytes.Equal(obj.Body, body) {
+				found = true
+				return nil
+			}
+		}
+		return nil
+	})
+	if err != nil || found {
+		return err
+	}
+	return s.retry(ctx, "put "+key, func(ctx context.Context) error {
+		_, err := s.store.PutOver(ctx, key, body, s.retainUntil())
+		return err
+	})
+}
+
+// followHandOverNote reads the note of a hand-over to the staged key, if
+// the keyset does not trust that key yet, and follows the first version
+// of it, the oldest first, that the chain bears out.
+func (s *Sealer) followHandOverNote(ctx context.Context) error {
+	staged := s.keys.stagedUntrusted()
+	if staged == nil {
+		return nil
+	}
+	key := HandOverNoteKey(s.cfg.Prefix, s.cfg.Chain, *staged)
+	var ids []string
+	if err := s.retry(ctx, "list the versions of "+key, func(ctx context.Context) error {
+		var err error
+		ids, err = s.store.SealedVersions(ctx, key)
+		return err
+	}); err != nil {
+		return err
+	}
+	for _, id := range ids[:min(len(ids), maxNoteVersions)] {
+		e, why, err := s.checkHandOverNote(ctx, key, id, *staged)
+		if err != nil {
+			return err
+		}
+		if why != "" {
+			s.log.Warn("a version of the hand-over note does not check out; passed over", zap.String("key", key), zap.String("version", id), zap.String("why", why))
+			continue
+		}
+		if _, err := s.keys.handOver(e); err != nil {
+			return err
+		}
+		s.log.Info("followed the checkpoint key hand-over its note names", zap.String("note", key), zap.Uint64("seq", e.Seq),
+			zap.String("keyset", s.keys.keyset().IDs()))
+		return nil
+	}
+	return nil
+}
+
+// checkHandOverNote reads version id of the note at key and checks it
+// against the chain: why says what is wrong ("" when it checks out, with
+// the KEY entry it names).
+func (s *Sealer) checkHandOverNote(ctx context.Context, key, id string, staged shared.VerifierKey) (*shared.Entry, string, error) {
+	var obj *archive.Object
+	err := s.retry(ctx, "get "+key, func(ctx context.Context) error {
+		var err error
+		obj, err = s.store.Get(ctx, key, id)
+		return err
+	})
+	switch {
+	case errors.Is(err, archive.ErrNotFound), errors.Is(err, archive.ErrUnreadable), errors.Is(err, archive.ErrTooLarge):
+		return nil, "it cannot be read: " + err.Error(), nil
+	case err != nil:
+		return nil, "", err
+	case len(obj.Body) > maxNoteSize:
+		return nil, fmt.Sprintf("%d bytes, more than a note's %d", len(obj.Body), maxNoteSize), nil
+	}
+	var n handOverNote
+	dec := json.NewDecoder(bytes.NewReader(obj.Body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&n); err != nil {
+		return nil, "not a note: " + err.Error(), nil
+	}
+	cpKey := shared.CheckpointKey(s.cfg.Prefix, s.cfg.Chain, n.Seq)
+	if n.Chain != s.cfg.Chain || n.NewKey != staged.Text || n.Checkpoint != cpKey {
+		return nil, fmt.Sprintf("names chain %q, checkpoint %q and key %s; this sealer's are %q, %q and %s", n.Chain, n.Checkpoint, shared.KeyLabel(n.NewKey), s.cfg.Chain, cpKey, staged.ID()), nil
+	}
+	// The sealer's version of the checkpoint: the first of its key.
+	var first string
+	if err := s.retry(ctx, "list the versions of "+cpKey, func(ctx context.Context) error {
+		var err error
+		first, _, err = s.store.FirstVersion(ctx, cpKey)
+		return err
+	}); err != nil {
+		return nil, "", err
+	}
+	if first == "" {
+		return nil, fmt.Sprintf("the chain has no checkpoint of seq %d", n.Seq), nil
+	}
+	var cpObj *archive.Object
+	err = s.retry(ctx, "get "+cpKey, func(ctx context.Context) error {
+		var err error
+		cpObj, err = s.store.Get(ctx, cpKey, first)
+		return err
+	})
+	if errors.Is(err, archive.ErrNotFound) || errors.Is(err, archive.ErrUnreadable) || errors.Is(err, archive.ErrTooLarge) {
+		return nil, fmt.Sprintf("the first version of %s cannot be read: %v", cpKey, err), nil
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	cp, err := s.openCheckpoint(cpKey, cpObj.Body)
+	if err != nil {
+		return nil, fmt.Sprintf("the first version of %s does not verify: %v", cpKey, err), nil
+	}
+	_, entries, _, err := s.readSigned(ctx, checkpointed{key: cpKey, cp: cp})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, "", err
+		}
+		return nil, fmt.Sprintf("the object the checkpoint of seq %d signs: %v", n.Seq, err), nil
+	}
+	last := entries[len(entries)-1]
+	if last.Type != shared.EntryKey || last.Key.VerifierKey != staged.Text {
+		return nil, fmt.Sprintf("the object the checkpoint of seq %d signs does not end in a hand-over to %s", n.Seq, staged.ID()), nil
+	}
+	return last, "", nil
+}

@@ -1,0 +1,156 @@
+package sealer
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/aegisai/audit/shared"
+)
+
+// sealMore seals recs with h's sealer (its keyset after the hand-over, so
+// the new key signs their checkpoints) and returns the head.
+func (h handOver) sealMore(t *testing.T, recs []*kgo.Record) shared.Head {
+	t.Helper()
+	st := h.s.startStage(context.Background())
+	st.jobs <- sealJob{records: recs, upTo: recs[len(recs)-1].Offset}
+	if r := <-st.results; r.err != nil {
+		t.Fatal(r.err)
+	}
+	st.stop()
+	return h.s.Head()
+}
+
+// forgeRetired writes, as a thief of the retired key with write access to
+// the bucket, a checkpoint that key signs for seq (at its own key, a
+// first version where the chain has none) over an object of one forged
+// decision at a key of the thief's.
+func (h handOver) forgeRetired(t *testing.T, seq uint64) {
+	t.Helper()
+	raw := []byte(`{"type":"decision","event_id":"forged","environment":"unit","occurred_at":"2026-11-27T09:00:00Z","decision":{"decision_id":"forged","action":"ALLOW","confidence_score":0.5,"policy_version":"p","user_id":"u","session_id":"s"}}`)
+	at := h.at.Add(time.Hour)
+	e, err := shared.SealRecord(shared.Head{Chain: "unit", Seq: seq - 1, Offset: 99}, shared.Source{Topic: "decisions", Offset: 100, Timestamp: at}, raw, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line, err := e.Line()
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := shared.BatchKey("audit", e)
+	h.store.PutVersion("audit", key, append(line, '\n'))
+	retired, err := shared.NewSigner(h.oldS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := shared.Checkpoint{Chain: "unit", Seq: seq, Hash: e.Hash, Offset: 100, Object: key,
+		Root: shared.ObjectRoot([]*shared.Entry{e}), Time: at}.Sign(retired)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.store.PutVersion("audit", shared.CheckpointKey("audit", "unit", seq), msg)
+}
+
+// restartWithStep2Settings starts a sealer as step 2 of the rotation
+// procedure left it (the retired key's .pub as the keyset, the new key
+// staged) and returns the head its recovery takes.
+func (h handOver) restartWithStep2Settings(t *testing.T) shared.Head {
+	t.Helper()
+	restarted, err := New(context.Background(), h.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := restarted.recoverHead(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return restarted.Head()
+}
+
+// A sealer restarted with step 2's settings after a hand-over (step 5 not
+// done yet) trusted the retired key for every seq until it read the
+// hand-over in the object of the newest checkpoint it took: a thief of
+// the retired key with write access to the bucket put a checkpoint of
+// that key past the head, or between the hand-over and the head, and the
+// sealer took it as the head and signed on from a forgery (docs/SECURITY.md
+// section 5, found by an attack on key rotation, 2026-11-30). The sealer
+// that hands over leaves a note naming the hand-over's seq under the new
+// key's id; a sealer holding that key staged reads it first and retires
+// the old key at that seq before it reads any checkpoint.
+func TestStartWithStep2SettingsRefusesTheRetiredKeyPastTheHandOver(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		forged uint64
+	}{
+		{"past the head", 40},
+		{"between the hand-over and the head", 6},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := handedOver(t)
+			sealed := h.sealMore(t, records(4, 6, h.at.Add(2*time.Second))) // seqs 5-10, the new key's checkpoint at 10
+			if sealed.Seq != 10 {
+				t.Fatalf("head %d, want 10", sealed.Seq)
+			}
+			h.forgeRetired(t, tc.forged)
+			if got := h.restartWithStep2Settings(t); got != sealed {
+				t.Fatalf("a start with step 2's settings took the head at seq %d (%s); the sealed one is seq %d", got.Seq, got.Hash, sealed.Seq)
+			}
+		})
+	}
+}
+
+// The note: one JSON line at <prefix>/handovers/chain=<chain>/<new key
+// id>.json, locked like the chain, naming the seq of the hand-over.
+// Versions put over it by a bucket writer (junk, or a thief's note
+// naming another seq) count for nothing beside the sealer's, the oldest;
+// without any note a start works as before.
+func TestTheHandOverNote(t *testing.T) {
+	h := handedOver(t)
+	key := HandOverNoteKey("audit", "unit", *h.s.keys.staged)
+	if !strings.HasPrefix(key, "audit/handovers/chain=unit/aegis-unit-2+") || shared.ClassifyKey("audit", "unit", key) != shared.KeyOther {
+		t.Fatalf("note key %s: want it under audit/handovers/chain=unit/, not a key of the chain", key)
+	}
+	versions := h.store.Versions("audit", key)
+	if len(versions) != 1 {
+		t.Fatalf("%d versions of the note, want 1", len(versions))
+	}
+	var n handOverNote
+	if err := json.Unmarshal(versions[0].Body, &n); err != nil || n.Chain != "unit" || n.Seq != 4 ||
+		n.Checkpoint != shared.CheckpointKey("audit", "unit", 4) || n.NewKey != h.s.keys.staged.Text {
+		t.Fatalf("note %s: %v", versions[0].Body, err)
+	}
+	if versions[0].LockMode != "COMPLIANCE" {
+		t.Fatalf("note locked %q, want COMPLIANCE", versions[0].LockMode)
+	}
+	sealed := h.sealMore(t, records(4, 6, h.at.Add(2*time.Second)))
+	h.forgeRetired(t, 40)
+	// A thief's note naming its own checkpoint of seq 40 as the hand-over,
+	// and junk, written over the sealer's.
+	h.store.PutVersion("audit", key, []byte(`{"chain":"unit","seq":40,"checkpoint":"audit/checkpoints/env=unit/00000000000000000040.note","new_key":"`+h.s.keys.staged.Text+`"}`+"\n"))
+	h.store.PutVersion("audit", key, []byte("junk"))
+	if got := h.restartWithStep2Settings(t); got != sealed {
+		t.Fatalf("with versions over the note: head at seq %d, want %d", got.Seq, sealed.Seq)
+	}
+	// A second start that follows the hand-over leaves no second note.
+	if n := len(h.store.Versions("audit", key)); n != 3 {
+		t.Fatalf("%d versions of the note after the restart, want the 3 there were", n)
+	}
+}
+
+// A chain handed over by a version before the note, restarted with step
+// 2's settings: the start follows the hand-over it reads in the newest
+// checkpoint's object, as before, and leaves the note then.
+func TestAStartThatFollowsAHandOverLeavesTheNote(t *testing.T) {
+	h := handedOver(t)
+	key := HandOverNoteKey("audit", "unit", *h.s.keys.staged)
+	h.store.Remove("audit", key)
+	if got := h.restartWithStep2Settings(t); got != h.s.Head() {
+		t.Fatalf("head %+v, want %+v", got, h.s.Head())
+	}
+	if n := len(h.store.Versions("audit", key)); n != 1 {
+		t.Fatalf("%d versions of the note after the start, want 1", n)
+	}
+}
