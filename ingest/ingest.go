@@ -275,7 +275,11 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, typ shared.Event
 	if !isJSON(r.Header.Get("Content-Type")) {
 		return answer(w, http.StatusUnsupportedMediaType, Problem{Error: CodeUnsupportedMediaType, Message: "the body must be application/json"})
 	}
-	if q := query(r.URL); len(q) > 0 {
+	q, err := query(r.URL)
+	if err != nil {
+		return answer(w, http.StatusBadRequest, badRequest(FieldProblem{Field: "query", Reason: err.Error()}))
+	}
+	if len(q) > 0 {
 		for k := range q {
 			if k != "durability" {
 				return answer(w, http.StatusBadRequest, badRequest(FieldProblem{Field: "query." + k, Reason: "unknown parameter"}))
@@ -369,12 +373,19 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, typ shared.Event
 }
 
 // query is the request's query parameters, nil when it has none (without
-// parsing, which makes a map).
-func query(u *url.URL) url.Values {
+// parsing, which makes a map). A query string that does not parse whole
+// (a semicolon, a bad escape) is an error naming why: url.URL.Query
+// would drop the broken parts, and `?durability=sealed;` was answered
+// durable.
+func query(u *url.URL) (url.Values, error) {
 	if u.RawQuery == "" {
-		return nil
+		return nil, nil
 	}
-	return u.Query()
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return nil, fmt.Errorf("%w: separate parameters with & and write %% as %%25", err)
+	}
+	return q, nil
 }
 
 // The option of each durability, made once: an Option is a closure, one
