@@ -131,7 +131,7 @@ func New(cfg Config) (*Service, error) {
 	}))
 	s.handle("/v1/verifier-key", "verifier_key", false, s.verifierKey)
 	s.handle("/openapi.json", "openapi", false, func(w http.ResponseWriter, r *http.Request) int {
-		if err := noParams(r.URL.Query()); err != nil {
+		if err := noParams(r); err != nil {
 			return writeError(w, err)
 		}
 		w.Header().Set("Content-Type", "application/json")
@@ -271,7 +271,10 @@ func (s *Service) decision(w http.ResponseWriter, r *http.Request) int {
 // history reads the decision of the request's path with the page of its
 // overrides the request's limit and cursor select.
 func (s *Service) history(r *http.Request) (*query.History, error) {
-	q := r.URL.Query()
+	q, err := params(r)
+	if err != nil {
+		return nil, err
+	}
 	for name := range q {
 		if name != "limit" && name != "cursor" {
 			return nil, &query.ParamError{Field: name, Reason: "unknown parameter (limit, cursor)"}
@@ -342,7 +345,11 @@ func (s *Service) proof(w http.ResponseWriter, r *http.Request) int {
 
 func (s *Service) view(read func(context.Context, string, query.Range) (query.Page, error)) func(http.ResponseWriter, *http.Request) int {
 	return func(w http.ResponseWriter, r *http.Request) int {
-		rg, err := parseRange(r.URL.Query())
+		q, err := params(r)
+		if err != nil {
+			return writeError(w, err)
+		}
+		rg, err := parseRange(q)
 		if err != nil {
 			return writeError(w, err)
 		}
@@ -365,14 +372,30 @@ type KeyInfo struct {
 }
 
 func (s *Service) verifierKey(w http.ResponseWriter, r *http.Request) int {
-	if err := noParams(r.URL.Query()); err != nil {
+	if err := noParams(r); err != nil {
 		return writeError(w, err)
 	}
 	cur := s.key.Ranges[len(s.key.Ranges)-1].Key
 	return writeJSON(w, http.StatusOK, KeyInfo{Chain: s.cfg.Chain, VerifierKey: cur.Text, KeyID: cur.ID(), Keyset: s.key.String()})
 }
 
-func noParams(q url.Values) error {
+// params are the request's query parameters. A query string that does not
+// parse whole (a semicolon, a bad escape) is a *query.ParamError of field
+// "query": url.URL.Query would drop the broken parts, and answer
+// `?cursor=…;` with the first page.
+func params(r *http.Request) (url.Values, error) {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, &query.ParamError{Field: "query", Reason: err.Error() + ": separate parameters with & and write % as %25"}
+	}
+	return q, nil
+}
+
+func noParams(r *http.Request) error {
+	q, err := params(r)
+	if err != nil {
+		return err
+	}
 	for name := range q {
 		return &query.ParamError{Field: name, Reason: "unknown parameter"}
 	}
