@@ -1,0 +1,45 @@
+package query_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/aegisai/audit/indexer"
+	"github.com/aegisai/audit/query"
+)
+
+// The user and session indexes hold every chain's decisions (their keys
+// have no chain), and a reader of one chain filters the others out. A
+// producer of another chain (a dev token of aegis ingest) chooses user
+// and session ids freely: 400 dev decisions of a prod user, newer than
+// its prod decision, made a page of that user's prod decisions cost one
+// Query per limit + 1 dev items skipped (200 Queries for limit 1), so
+// that each lookup of the user cost what the other chain chose to write.
+// A page now reads the skipped items in as few Queries as DynamoDB's
+// answer size allows.
+func TestAnotherChainsDecisionsDoNotMultiplyAViewsQueries(t *testing.T) {
+	ctx := context.Background()
+	rd := index(t, "prod", []event{{id: "p1", user: "victim", session: "vs", action: "BLOCK", at: at(0)}})
+	var spam []event
+	for i := range 400 {
+		spam = append(spam, event{id: fmt.Sprintf("x%d", i), user: "victim", session: "vs", action: "ALLOW", at: at(1 + i%50)})
+	}
+	apply(t, &indexer.Index{DB: rd.DB.(indexer.DynamoAPI), Table: rd.Table}, "dev", spam)
+	counter := &scanCounter{DynamoAPI: rd.DB}
+	r := *rd
+	r.DB = counter
+	for name, read := range map[string]func() (query.Page, error){
+		"user":    func() (query.Page, error) { return r.ByUser(ctx, "victim", query.Range{Limit: 1}) },
+		"session": func() (query.Page, error) { return r.BySession(ctx, "vs", query.Range{Limit: 1}) },
+	} {
+		counter.calls, counter.items = 0, 0
+		pg, err := read()
+		if err != nil || len(pg.Decisions) != 1 || pg.Decisions[0].DecisionID != "p1" || pg.Next != "" {
+			t.Fatalf("%s: %+v %v; want prod's p1 alone", name, pg, err)
+		}
+		if counter.calls > 3 {
+			t.Errorf("%s: a page of limit 1 made %d Queries reading %d items, past 400 of another chain; want at most 3", name, counter.calls, counter.items)
+		}
+	}
+}
