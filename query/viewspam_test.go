@@ -43,3 +43,28 @@ func TestAnotherChainsDecisionsDoNotMultiplyAViewsQueries(t *testing.T) {
 		}
 	}
 }
+
+// The same for a decision's overrides: another chain's overrides of the
+// decision id share its partition, and a page of the decision's own
+// overrides read them a page's worth (limit + 3) at a time, keeping every
+// one of them in memory and filtering the whole lot again after each
+// Query (400 dev overrides: 101 Queries for a page of limit 1).
+func TestAnotherChainsOverridesDoNotMultiplyAHistorysQueries(t *testing.T) {
+	ctx := context.Background()
+	rd := index(t, "prod", []event{{id: "d1", user: "u", session: "s", action: "BLOCK", at: at(0)}, {id: "d1", at: at(59), to: "ALLOW"}})
+	var spam []event
+	for i := range 400 {
+		spam = append(spam, event{id: "d1", at: at(1 + i%50), to: "REVIEW"})
+	}
+	apply(t, &indexer.Index{DB: rd.DB.(indexer.DynamoAPI), Table: rd.Table}, "dev", spam)
+	counter := &scanCounter{DynamoAPI: rd.DB}
+	r := *rd
+	r.DB = counter
+	h, err := r.DecisionPage(ctx, "d1", query.OverridePage{Limit: 1})
+	if err != nil || len(h.Overrides) != 1 || h.Overrides[0].NewAction != "ALLOW" || h.Next != "" || h.CurrentAction != "ALLOW" {
+		t.Fatalf("%+v %v; want prod's d1 with its ALLOW override alone", h, err)
+	}
+	if counter.calls > 3 {
+		t.Errorf("a page of limit 1 made %d Queries reading %d items, past 400 overrides of another chain; want at most 3", counter.calls, counter.items)
+	}
+}
