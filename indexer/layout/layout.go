@@ -316,6 +316,10 @@ func LoadDecisionItems(ctx context.Context, db Querier, table, decisionID string
 // limit + 3 items when the id has one decision (the decision items sort
 // before the decision mark, the mark before the overrides); with after,
 // one Query for the decision items and one from after on.
+// historyStep is how many items a Query of LoadHistory reads after the
+// first one of a page (DynamoDB's 1 MB answer may stop it before).
+const historyStep = 1000
+
 func LoadHistory(ctx context.Context, db Querier, table, decisionID, chain, after string, limit int) (part Partition, more bool, err error) {
 	in := &dynamodb.QueryInput{
 		TableName:                 aws.String(table),
@@ -335,20 +339,13 @@ func LoadHistory(ctx context.Context, db Querier, table, decisionID, chain, afte
 		in.ExpressionAttributeValues[":after"] = &types.AttributeValueMemberS{Value: after}
 		in.Limit = aws.Int32(int32(limit + 1))
 	}
-	var overrides []Override // of every chain, in sort key order
-	of := func() []Override {
-		c := chain
-		if c == "" && len(part.Decisions) > 0 {
-			c = slices.MinFunc(part.Decisions, func(a, b Decision) int { return cmp.Compare(a.Seq, b.Seq) }).Environment
-		}
-		var out []Override
-		for _, o := range overrides {
-			if o.Chain() == c {
-				out = append(out, o)
-			}
-		}
-		return out
-	}
+	// Only the chain's overrides are kept, as they come: the decision
+	// items sort before every override, so the chain is known by the
+	// first one. Other chains' overrides of the id (as many as their
+	// producers chose to write) are skipped, not held, and after the first
+	// Query they are read historyStep at a time (a page of limit 1 cost a
+	// Query per four of them, each kept and filtered again).
+	c := chain
 	for {
 		out, err := db.Query(ctx, in)
 		if err != nil {
@@ -359,14 +356,21 @@ func LoadHistory(ctx context.Context, db Querier, table, decisionID, chain, afte
 			return part, false, err
 		}
 		part.Decisions = append(part.Decisions, page.Decisions...)
-		overrides = append(overrides, page.Overrides...)
-		if len(of()) > limit || len(out.LastEvaluatedKey) == 0 {
+		if c == "" && len(part.Decisions) > 0 {
+			c = slices.MinFunc(part.Decisions, func(a, b Decision) int { return cmp.Compare(a.Seq, b.Seq) }).Environment
+		}
+		for _, o := range page.Overrides {
+			if o.Chain() == c {
+				part.Overrides = append(part.Overrides, o)
+			}
+		}
+		if len(part.Overrides) > limit || len(out.LastEvaluatedKey) == 0 {
 			break
 		}
 		in.ExclusiveStartKey = out.LastEvaluatedKey
+		in.Limit = aws.Int32(max(*in.Limit, historyStep))
 	}
 	sort.Slice(part.Decisions, func(i, j int) bool { return part.Decisions[i].Seq < part.Decisions[j].Seq })
-	part.Overrides = of()
 	if len(part.Overrides) > limit {
 		part.Overrides, more = part.Overrides[:limit], true
 	}
