@@ -304,7 +304,7 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, typ shared.Event
 	ev, err := producer.ParseEvent(body, shared.Defaults{Type: typ, EventID: uuid.NewString(), OccurredAt: s.cfg.Now().UTC(),
 		RecordedBy: RecordedBy(principal.Name)})
 	if err != nil {
-		return answer(w, http.StatusBadRequest, invalid(err))
+		return answer(w, http.StatusBadRequest, invalid(err, typ))
 	}
 	env := ev.Envelope()
 	if env.Type != typ {
@@ -330,7 +330,7 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, typ shared.Event
 	case err == nil:
 		return answerCreated(w, receipt)
 	case errors.Is(err, shared.ErrInvalidEvent):
-		return answer(w, http.StatusBadRequest, invalid(err))
+		return answer(w, http.StatusBadRequest, invalid(err, typ))
 	case r.Context().Err() != nil:
 		// The caller went away before an answer: it was told nothing, so
 		// no escalation records what it was told (an attack had callers
@@ -439,15 +439,24 @@ func fieldsText(fields []FieldProblem) string {
 	return strings.Join(parts, "; ")
 }
 
-// invalid is the 400 body of a validation error: every broken field.
-func invalid(err error) Problem {
+// invalid is the 400 body of a validation error of an event sent as typ:
+// every broken field. The member of the other type (a decision sent to
+// /v1/overrides) says where it goes.
+func invalid(err error, typ shared.EventType) Problem {
+	other := shared.TypeDecision
+	if typ == shared.TypeDecision {
+		other = shared.TypeOverride
+	}
 	var fields []FieldProblem
 	for _, fe := range shared.FieldErrorsOf(err) {
-		field := fe.Field
+		field, reason := fe.Field, fe.Reason
 		if field == "record" { // the library's word for the whole event: here, the request's body
 			field = "body"
 		}
-		fields = append(fields, FieldProblem{Field: field, Reason: fe.Reason})
+		if field == string(other) && strings.HasPrefix(reason, "is not a member") {
+			reason += fmt.Sprintf(": send it to /v1/%ss", other)
+		}
+		fields = append(fields, FieldProblem{Field: field, Reason: reason})
 	}
 	if len(fields) == 0 {
 		fields = []FieldProblem{{Field: "body", Reason: err.Error()}}
