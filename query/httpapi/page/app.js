@@ -245,6 +245,13 @@
     const id = decodeURIComponent(m[2]);
     $("kind").value = m[1];
     $("q").value = id;
+    if (id === "." || id === ".." || id === "/") {
+      // A browser resolves a "." or ".." segment of a path, escaped or not,
+      // before it asks (decision ".." was looked up as /v1/), and the
+      // service's router takes a segment "/" for a trailing slash.
+      status(`the ${m[1]} id "${id}" cannot be looked up from the page (in a request's path it is taken for part of the path): use aegis ${m[1] === "decision" ? "get" : "list"}`, true);
+      return;
+    }
     try {
       if (m[1] === "decision") await showDecision(id);
       else await showList(m[1], id, "");
