@@ -64,3 +64,36 @@ func (db unreadDB) Query(context.Context, *dynamodb.QueryInput, ...func(*dynamod
 	db.t.Helper()
 	return nil, errors.New("the index was read")
 }
+
+// An id that is "/" alone (a valid decision, user or session id) cannot
+// reach its route: Go's ServeMux takes the segment %2F for a trailing
+// slash and never matches it to {id}. It was answered "no such endpoint",
+// which a caller reads as a wrong URL; the answer now says what it is
+// and what reads it.
+func TestAnIDThatIsASlashIsAnsweredForWhatItIs(t *testing.T) {
+	var key string
+	for _, v := range vectorsOf(t, "verifier-key") {
+		if _, err := shared.ParseKeyset(v.Keyset); err == nil {
+			key = v.Keyset
+			break
+		}
+	}
+	tok, err := httpauth.Parse(strings.NewReader("auditor read-token-0123456789 prod read\n"), "tokens")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Config{Reader: &query.Reader{DB: unreadDB{t}, Table: "t", Chain: "prod"}, Evidence: &query.Evidence{}, Tokens: tok, Chain: "prod", VerifierKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, target := range []string{"/v1/decisions/%2F", "/v1/decisions/%2f/proof", "/v1/users/%2F/decisions", "/v1/sessions/%2F/decisions"} {
+		r := httptest.NewRequest("GET", target, nil)
+		r.Header.Set("Authorization", "Bearer read-token-0123456789")
+		w := httptest.NewRecorder()
+		s.Handler().ServeHTTP(w, r)
+		var e apiError
+		if w.Code != 404 || json.Unmarshal(w.Body.Bytes(), &e) != nil || e.Error != "not_found" || !strings.Contains(e.Message, `an id "/" cannot be looked up over HTTP`) {
+			t.Errorf("%s answered %d %s; want 404 saying that an id \"/\" cannot be looked up over HTTP", target, w.Code, w.Body)
+		}
+	}
+}
