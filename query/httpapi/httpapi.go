@@ -28,6 +28,7 @@ import (
 	"io/fs"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -138,7 +139,11 @@ func New(cfg Config) (*Service, error) {
 		w.Write(openAPI)
 		return http.StatusOK
 	})
-	s.handle("/v1/", "unknown", false, func(w http.ResponseWriter, _ *http.Request) int {
+	s.handle("/v1/", "unknown", false, func(w http.ResponseWriter, r *http.Request) int {
+		if slashID.MatchString(r.URL.EscapedPath()) {
+			return writeJSON(w, http.StatusNotFound, apiError{Error: "not_found",
+				Message: `an id "/" cannot be looked up over HTTP (the router takes the segment %2F for a trailing slash): use aegis get or aegis list`})
+		}
 		return writeJSON(w, http.StatusNotFound, apiError{Error: "not_found", Message: "no such endpoint (see /openapi.json)"})
 	})
 	s.handle("/", "page", false, func(w http.ResponseWriter, r *http.Request) int {
@@ -163,6 +168,11 @@ func New(cfg Config) (*Service, error) {
 	})
 	return s, nil
 }
+
+// slashID matches the path of a lookup whose id is "/" alone, which
+// ServeMux never routes to {id}: it takes a segment %2F for a trailing
+// slash.
+var slashID = regexp.MustCompile(`^/v1/(decisions/%2[Ff](/proof)?|(users|sessions)/%2[Ff]/decisions)$`)
 
 // Handler is the service's HTTP handler.
 func (s *Service) Handler() http.Handler { return s.mux }
