@@ -15,7 +15,7 @@
 //	400  invalid: {"error", "message", "fields": [{"field", "reason"}]},
 //	     nothing published
 //	401  missing or unknown bearer token; 403 token not bound to the environment
-//	413  body over the limit; 415 not application/json
+//	413  body over the limit; 415 not application/json, or a Content-Encoding
 //	503  audit trail unavailable: Retry-After, and the fail-safe action the
 //	     caller must apply instead of the decision ("fail_safe_action")
 //	404  no such endpoint; 405 another method than the endpoint's
@@ -274,6 +274,12 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, typ shared.Event
 	}
 	if !isJSON(r.Header.Get("Content-Type")) {
 		return answer(w, http.StatusUnsupportedMediaType, Problem{Error: CodeUnsupportedMediaType, Message: "the body must be application/json"})
+	}
+	if ce := r.Header.Values("Content-Encoding"); len(ce) > 0 && (len(ce) > 1 || !strings.EqualFold(strings.TrimSpace(ce[0]), "identity")) {
+		// Nothing is decoded: a gzipped body read as JSON was refused for
+		// its first byte, and a plain one labelled gzip was recorded.
+		return answer(w, http.StatusUnsupportedMediaType, Problem{Error: CodeUnsupportedMediaType,
+			Message: fmt.Sprintf("Content-Encoding %q is not supported: send the body uncompressed, without Content-Encoding", strings.Join(ce, ", "))})
 	}
 	q, err := query(r.URL)
 	if err != nil {
