@@ -31,6 +31,13 @@ const (
 	// AnomalyDecisionIDReused: two decision events carry one decision id;
 	// both are indexed, the lower seq is the decision.
 	AnomalyDecisionIDReused AnomalyKind = "decision-id-reused"
+	// AnomalyItemKeyTaken: an event whose item's key is held by another
+	// chain's item. Item keys hold the decision id, the time and the
+	// event id but no chain (package layout), and a producer of one chain
+	// may send all three of another chain's event; the item there is not
+	// written over, and this event is not indexed (its chain in S3 holds
+	// it). OtherSeq is 0: the holder is of another chain.
+	AnomalyItemKeyTaken AnomalyKind = "item-key-taken"
 	// AnomalyUnindexable: a record of the sealed topic the indexer cannot
 	// read (not a sealed record, or a line that does not verify); nothing
 	// of it is in the index but this anomaly.

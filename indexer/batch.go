@@ -28,6 +28,9 @@ type pending struct {
 	// (nothing of the entry was in the table before).
 	status claim
 	fresh  bool
+	// taken: its item's key holds another chain's item (an override's,
+	// seen by claimAll's read; a decision's, by its conditional write).
+	taken bool
 }
 
 // ApplyBatch indexes entries (in any order; redeliveries allowed) and
@@ -101,6 +104,12 @@ func (x *Index) ApplyBatch(ctx context.Context, batch []Sealed) ([]bool, error) 
 			dups[p.i] = true
 			continue
 		}
+		if p.taken {
+			if err := x.RecordAnomaly(ctx, keyTaken(p)); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		id := p.env.DecisionID()
 		if groups[id] == nil {
 			ids = append(ids, id)
@@ -128,13 +137,25 @@ func (x *Index) ApplyBatch(ctx context.Context, batch []Sealed) ([]bool, error) 
 	err = x.parallel(ctx, len(careful), func(ctx context.Context, n int) error {
 		for _, p := range groups[careful[n]] {
 			if _, isOverride := p.item.(layout.Override); isOverride && p.status == claimOwned {
-				// The only entry with this event id: its item's key is its
-				// own, and every attribute comes from the entry.
+				// The only entry of its chain with this event id, and no
+				// other chain's item at its key (claimAll read it): every
+				// attribute comes from the entry.
 				mu.Lock()
 				blind = append(blind, p.item)
 				mu.Unlock()
-			} else if err := x.putOnce(ctx, p.item); err != nil {
+				continue
+			}
+			written, err := x.putIfAbsent(ctx, p.item)
+			if err != nil {
 				return err
+			}
+			if !written && p.fresh {
+				// Its event id was free in its chain, so the item at its key
+				// is not its own: another chain's decision of the same
+				// decision id, time and event id.
+				if err := x.RecordAnomaly(ctx, keyTaken(p)); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
@@ -259,6 +280,16 @@ func (x *Index) freshItems(ctx context.Context, id string, ps []*pending) ([]any
 	return items, nil
 }
 
+// keyTaken is the anomaly of an entry whose item's key another chain's
+// item holds.
+func keyTaken(p *pending) Anomaly {
+	proof := proofOf(p.item)
+	return Anomaly{Chain: p.e.Chain, Kind: AnomalyItemKeyTaken, Seq: p.e.Seq, EventID: p.env.EventID, DecisionID: p.env.DecisionID(),
+		Object: proof.Object, Line: proof.Line,
+		Detail: fmt.Sprintf("event %s (decision id %s) is not indexed: its item's key is held by another chain's item with the same decision id, time and event id (the table's keys hold no chain)",
+			p.env.EventID, p.env.DecisionID())}
+}
+
 // decisionReused is the anomaly of decision id held by decision d and by a
 // later decision event c.
 func decisionReused(chain, id string, d, c layout.Decision) Anomaly {
@@ -271,17 +302,33 @@ func decisionReused(chain, id string, d, c layout.Decision) Anomaly {
 // claimAll settles who holds the event id of every entry (events, by seq)
 // and returns the decision ids that have a mark. See ApplyBatch, step 1.
 func (x *Index) claimAll(ctx context.Context, events []*pending) (map[string]bool, error) {
-	var marks []layout.ItemKey
+	// The marks, and in the same read the items at the overrides' keys:
+	// an override is written blind, and its key may hold another chain's
+	// override (the keys hold no chain; see pending.taken).
+	var keys []layout.ItemKey
 	for _, p := range events {
-		marks = append(marks, layout.DecisionMark(p.env.DecisionID()))
+		keys = append(keys, layout.DecisionMark(p.env.DecisionID()))
+		if o, ok := p.item.(layout.Override); ok {
+			keys = append(keys, layout.ItemKey{PK: o.PK, SK: o.SK})
+		}
 	}
-	got, err := x.batchGet(ctx, marks)
+	got, err := x.batchGet(ctx, keys)
 	if err != nil {
 		return nil, err
 	}
 	marked := map[string]bool{}
 	for k := range got {
-		marked[k.PK[len(layout.PKDecision):]] = true
+		if k.SK == layout.SKIndexed {
+			marked[k.PK[len(layout.PKDecision):]] = true
+		}
+	}
+	for _, p := range events {
+		if o, ok := p.item.(layout.Override); ok {
+			if av, held := got[layout.ItemKey{PK: o.PK, SK: o.SK}]; held {
+				other, err := layout.DecodeOverride(av)
+				p.taken = err == nil && other.Chain() != p.e.Chain
+			}
+		}
 	}
 	// The lowest seq of each event id here claims it. The claims are not
 	// read first: the conditional write says whether the id was free, and
