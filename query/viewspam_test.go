@@ -14,7 +14,7 @@ import (
 // producer of another chain (a dev token of aegis ingest) chooses user
 // and session ids freely: 400 dev decisions of a prod user, newer than
 // its prod decision, made a page of that user's prod decisions cost one
-// Query per limit + 1 dev items skipped (200 Queries for limit 1), so
+// Query per limit + 1 dev items skipped (201 Queries for limit 1), so
 // that each lookup of the user cost what the other chain chose to write.
 // A page now reads the skipped items in as few Queries as DynamoDB's
 // answer size allows.
