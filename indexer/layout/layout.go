@@ -306,6 +306,10 @@ func LoadDecisionItems(ctx context.Context, db Querier, table, decisionID string
 	return part.Decisions, err
 }
 
+// historyStep is how many items a Query of LoadHistory reads after the
+// first one of a page (DynamoDB's 1 MB answer may stop it before).
+const historyStep = 1000
+
 // LoadHistory reads a decision id's decision items and one page of the
 // overrides of one chain: at most limit of them, in sort key order
 // (occurred_at, then event id), after the override sort key after (""
@@ -316,10 +320,6 @@ func LoadDecisionItems(ctx context.Context, db Querier, table, decisionID string
 // limit + 3 items when the id has one decision (the decision items sort
 // before the decision mark, the mark before the overrides); with after,
 // one Query for the decision items and one from after on.
-// historyStep is how many items a Query of LoadHistory reads after the
-// first one of a page (DynamoDB's 1 MB answer may stop it before).
-const historyStep = 1000
-
 func LoadHistory(ctx context.Context, db Querier, table, decisionID, chain, after string, limit int) (part Partition, more bool, err error) {
 	in := &dynamodb.QueryInput{
 		TableName:                 aws.String(table),
