@@ -151,10 +151,16 @@ func (x *Index) ApplyBatch(ctx context.Context, batch []Sealed) ([]bool, error) 
 			}
 			if !written && p.fresh {
 				// Its event id was free in its chain, so the item at its key
-				// is not its own: another chain's decision of the same
-				// decision id, time and event id.
-				if err := x.RecordAnomaly(ctx, keyTaken(p)); err != nil {
+				// is not its own, unless the table lost the claim and kept
+				// the item (a restore, a hand edit): whose it is is read.
+				other, err := x.chainOfItem(ctx, p.item)
+				if err != nil {
 					return err
+				}
+				if other != p.e.Chain {
+					if err := x.RecordAnomaly(ctx, keyTaken(p)); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -278,6 +284,29 @@ func (x *Index) freshItems(ctx context.Context, id string, ps []*pending) ([]any
 		items = append(items, d)
 	}
 	return items, nil
+}
+
+// chainOfItem reads the chain of the item at item's key: its
+// environment, or for an item written without one, the chain of its
+// object's key ("" when there is none, or no item).
+func (x *Index) chainOfItem(ctx context.Context, item any) (string, error) {
+	key, err := attributevalue.MarshalMap(item)
+	if err != nil {
+		return "", fmt.Errorf("encode item: %w", err)
+	}
+	out, err := x.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(x.Table), ConsistentRead: aws.Bool(true),
+		Key: map[string]types.AttributeValue{"PK": key["PK"], "SK": key["SK"]}})
+	if err != nil {
+		return "", fmt.Errorf("get item: %w", err)
+	}
+	var held struct {
+		Environment string `dynamodbav:"environment"`
+		layout.Proof
+	}
+	if err := attributevalue.UnmarshalMap(out.Item, &held); err != nil || held.Environment != "" {
+		return held.Environment, nil
+	}
+	return held.Proof.Chain(), nil
 }
 
 // keyTaken is the anomaly of an entry whose item's key another chain's

@@ -7,7 +7,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"github.com/aegisai/audit/indexer"
+	"github.com/aegisai/audit/indexer/layout"
 	"github.com/aegisai/audit/internal/testbed/pipeline"
 	"github.com/aegisai/audit/query"
 )
@@ -88,6 +93,24 @@ func TestAnotherChainsEventCannotTakeAnItemsKey(t *testing.T) {
 		keyTaken(t, ix, "prod", "e-9")
 		if h, err := dev.Decision(ctx, "d9"); err != nil || h.Action != "ALLOW" {
 			t.Fatalf("dev's d9: %+v %v; want it as it was", h, err)
+		}
+	})
+	// A table that lost a decision's claim but kept its item (a restore,
+	// a hand edit): the decision indexed again finds its own chain's item
+	// at its key, not another chain's, and no anomaly is recorded.
+	t.Run("own item, claim lost", func(t *testing.T) {
+		prod := index(t, "prod", nil)
+		ix := &indexer.Index{DB: prod.DB.(indexer.DynamoAPI), Table: prod.Table}
+		raw := decisionOn("prod", "e-5", "d5", "BLOCK", at(0))
+		sealAndIndex(t, ix, "prod", raw)
+		claim := layout.EventClaim("prod", "e-5")
+		if _, err := ix.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(ix.Table), Key: map[string]types.AttributeValue{
+			"PK": &types.AttributeValueMemberS{Value: claim.PK}, "SK": &types.AttributeValueMemberS{Value: claim.SK}}}); err != nil {
+			t.Fatal(err)
+		}
+		sealAndIndex(t, ix, "prod", raw)
+		if as, err := ix.Anomalies(ctx, "prod"); err != nil || len(as) != 0 {
+			t.Fatalf("prod's anomalies after its decision was indexed again without its claim: %+v %v; want none", as, err)
 		}
 	})
 }
