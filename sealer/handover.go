@@ -192,6 +192,13 @@ func (s *Sealer) checkHandOverNote(ctx context.Context, key, id string, staged s
 	if n.Chain != s.cfg.Chain || n.NewKey != staged.Text || n.Checkpoint != cpKey {
 		return nil, fmt.Sprintf("names chain %q, checkpoint %q and key %s; this sealer's are %q, %q and %s", n.Chain, n.Checkpoint, shared.KeyLabel(n.NewKey), s.cfg.Chain, cpKey, staged.ID()), nil
 	}
+	// A hand-over is only ever from the keyset's last key, open
+	// (keyState.decide): a note of one from a retired key (its thief's,
+	// after a second rotation) checked out, and following it stopped the
+	// start.
+	if r, ok := s.keys.keyset().For(n.Seq); !ok || !r.Open {
+		return nil, fmt.Sprintf("names a hand-over at seq %d, which no open key of the keyset (%s) signs: a hand-over is only from its last key", n.Seq, s.keys.keyset().IDs()), nil
+	}
 	// The sealer's version of the checkpoint: the first of its key.
 	var first string
 	if err := s.retry(ctx, "list the versions of "+cpKey, func(ctx context.Context) error {

@@ -2,12 +2,14 @@ package sealer
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/aegisai/audit/shared"
 )
@@ -31,7 +33,19 @@ func (h handOver) sealMore(t *testing.T, recs []*kgo.Record) shared.Head {
 // decision at a key of the thief's.
 func (h handOver) forgeRetired(t *testing.T, seq uint64) {
 	t.Helper()
-	raw := []byte(`{"type":"decision","event_id":"forged","environment":"unit","occurred_at":"2026-11-27T09:00:00Z","decision":{"decision_id":"forged","action":"ALLOW","confidence_score":0.5,"policy_version":"p","user_id":"u","session_id":"s"}}`)
+	h.forgeRetiredEntry(t, seq, []byte(`{"type":"decision","event_id":"forged","environment":"unit","occurred_at":"2026-11-27T09:00:00Z","decision":{"decision_id":"forged","action":"ALLOW","confidence_score":0.5,"policy_version":"p","user_id":"u","session_id":"s"}}`))
+}
+
+// forgeHandOver is forgeRetired with an object of one KEY entry handing
+// over to next at seq: what a note naming seq needs to check out.
+func (h handOver) forgeHandOver(t *testing.T, seq uint64, next shared.VerifierKey) {
+	t.Helper()
+	h.forgeRetiredEntry(t, seq, shared.KeyChangeRequest("unit", next))
+}
+
+// forgeRetiredEntry is forgeRetired with the entry sealed from raw.
+func (h handOver) forgeRetiredEntry(t *testing.T, seq uint64, raw []byte) {
+	t.Helper()
 	at := h.at.Add(time.Hour)
 	e, err := shared.SealRecord(shared.Head{Chain: "unit", Seq: seq - 1, Offset: 99}, shared.Source{Topic: "decisions", Offset: 100, Timestamp: at}, raw, at)
 	if err != nil {
@@ -152,5 +166,49 @@ func TestAStartThatFollowsAHandOverLeavesTheNote(t *testing.T) {
 	}
 	if n := len(h.store.Versions("audit", key)); n != 1 {
 		t.Fatalf("%d versions of the note after the start, want 1", n)
+	}
+}
+
+// thiefsNote is a note naming the thief's checkpoint of seq as the
+// hand-over to next.
+func thiefsNote(seq uint64, next shared.VerifierKey) []byte {
+	line, _ := json.Marshal(handOverNote{Chain: "unit", Seq: seq, Checkpoint: shared.CheckpointKey("audit", "unit", seq), NewKey: next.Text})
+	return append(line, '\n')
+}
+
+// A second rotation: the keyset retires the first key at seq 4, the
+// second signs from seq 5 on, and a third key is staged before the
+// switch. A thief of the first key (retired, so perhaps not destroyed
+// with care) writes a note of a hand-over to the staged key at seq 2,
+// where the chain has no checkpoint, with a checkpoint of seq 2 of its
+// own over an object ending in a KEY entry to that key. The note checked
+// out (the first key signs seq 2 in the keyset), and following it failed
+// (the keyset retires that key at 4): the sealer refused to start, and
+// every restart after, where before the note it started. A hand-over is
+// only ever from the keyset's last key, open.
+func TestANoteOfAHandOverFromARetiredKeyCountsForNothing(t *testing.T) {
+	h := handedOver(t)
+	sealed := h.sealMore(t, records(4, 6, h.at.Add(2*time.Second)))
+	thirdS, thirdV, err := note.GenerateKey(rand.Reader, "aegis-unit-3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	third, _ := shared.ParseVerifierKey(thirdV)
+	cfg := h.cfg
+	cfg.SignerKey, cfg.NextSignerKey, cfg.VerifierKey = h.cfg.NextSignerKey, thirdS, h.s.keys.keyset().String()
+
+	h.store.Later(time.Hour)
+	h.forgeHandOver(t, 2, third)
+	h.store.PutVersion("audit", HandOverNoteKey("audit", "unit", third), thiefsNote(2, third))
+
+	s, err := New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.recoverHead(context.Background()); err != nil {
+		t.Fatalf("a sealer of the second key with a third staged does not start: %v", err)
+	}
+	if got := s.Head(); got != sealed {
+		t.Fatalf("head at seq %d, want %d", got.Seq, sealed.Seq)
 	}
 }

@@ -103,7 +103,10 @@ type handOver struct {
 	oldS  string
 }
 
-func handedOver(t *testing.T) handOver {
+// handedOver seals a handOver. Each of before runs once the genesis is
+// sealed, before the records are: what a bucket writer does before the
+// hand-over.
+func handedOver(t *testing.T, before ...func(handOver)) handOver {
 	t.Helper()
 	oldS, oldV, err := note.GenerateKey(rand.Reader, "aegis-unit")
 	if err != nil {
@@ -124,6 +127,9 @@ func handedOver(t *testing.T) handOver {
 	}
 	if err := s.genesis(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+	for _, f := range before {
+		f(handOver{s: s, cfg: cfg, store: store, at: at, oldS: oldS})
 	}
 	recs := append(records(0, 3, at), &kgo.Record{Topic: "decisions", Offset: 3, Timestamp: at.Add(time.Second),
 		Value: shared.KeyChangeRequest("unit", next)})
