@@ -734,8 +734,35 @@ const MaxOlderVersions = 10_000
 // listing is of that key alone, one page at a time; at most
 // MaxOlderVersions ids are kept, the oldest of those listed.
 func (s *Store) SealedVersions(ctx context.Context, key string) ([]string, error) {
+	vs, err := s.ListVersions(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(vs))
+	for i, v := range vs {
+		ids[i] = v.ID
+	}
+	return ids, nil
+}
+
+// ListedVersion is a version of a key as S3 lists it.
+type ListedVersion struct {
+	ID string
+	// Stored is when S3 stored it (LastModified); for the object of a
+	// multipart upload, when the upload was begun (FirstVersion).
+	Stored time.Time
+	// Multipart is set for the object of a multipart upload (ETag
+	// "<hex>-<parts>"): never one the sealer wrote.
+	Multipart bool
+	// Size is its length in bytes.
+	Size int64
+}
+
+// ListVersions lists the versions of key as SealedVersions does, with
+// what the listing says of each.
+func (s *Store) ListVersions(ctx context.Context, key string) ([]ListedVersion, error) {
 	p := s3.NewListObjectVersionsPaginator(s.S3, &s3.ListObjectVersionsInput{Bucket: aws.String(s.Bucket), Prefix: aws.String(key)})
-	var newestFirst []string
+	var newestFirst []ListedVersion
 	seen := map[string]bool{}
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
@@ -748,11 +775,12 @@ func (s *Store) SealedVersions(ctx context.Context, key string) ([]string, error
 				continue // a longer key with this one as prefix, or a version repeated at a page boundary
 			}
 			seen[id] = true
-			newestFirst = append(newestFirst, id)
+			newestFirst = append(newestFirst, ListedVersion{ID: id, Stored: aws.ToTime(v.LastModified),
+				Multipart: multipart(aws.ToString(v.ETag)), Size: aws.ToInt64(v.Size)})
 			if len(newestFirst) > MaxOlderVersions { // keep the oldest listed
 				drop := newestFirst[0]
 				newestFirst = newestFirst[1:]
-				delete(seen, drop)
+				delete(seen, drop.ID)
 			}
 		}
 		if !slices.ContainsFunc(page.Versions, func(v types.ObjectVersion) bool { return aws.ToString(v.Key) <= key }) &&

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -38,7 +39,10 @@ import (
 // it: the versions are read oldest first, the sealer's first, and the
 // first that checks out is taken; a thief of the retired key can make a
 // note that checks out (its own checkpoint of a seq that had none), but
-// only after the sealer's. A chain handed over by a version before the
+// only after the sealer's. The new key is no secret before the hand-over,
+// so a version can be written before the sealer's too: one stored before
+// the checkpoint it names, or a multipart upload's object, is not the
+// sealer's and counts for nothing. A chain handed over by a version before the
 // note has none until a sealer follows the hand-over at a start.
 
 // HandOverNoteKey is the key of the note of the hand-over to next.
@@ -137,21 +141,35 @@ func (s *Sealer) followHandOverNote(ctx context.Context) error {
 		return nil
 	}
 	key := HandOverNoteKey(s.cfg.Prefix, s.cfg.Chain, *staged)
-	var ids []string
+	var listed []archive.ListedVersion
 	if err := s.retry(ctx, "list the versions of "+key, func(ctx context.Context) error {
 		var err error
-		ids, err = s.store.SealedVersions(ctx, key)
+		listed, err = s.store.ListVersions(ctx, key)
 		return err
 	}); err != nil {
 		return err
 	}
-	for _, id := range ids[:min(len(ids), maxNoteVersions)] {
-		e, why, err := s.checkHandOverNote(ctx, key, id, *staged)
+	// The object of a multipart upload is never the sealer's (it writes
+	// with one PUT), and S3 orders it among the versions by when the
+	// upload was begun, so one begun before the sealer's note came first;
+	// nor is one larger than a note. Neither is read.
+	read := 0
+	for _, v := range listed {
+		if read == maxNoteVersions {
+			break
+		}
+		if v.Multipart || v.Size > maxNoteSize {
+			s.log.Warn("a version of the hand-over note is not the sealer's; passed over", zap.String("key", key), zap.String("version", v.ID),
+				zap.Bool("multipart", v.Multipart), zap.Int64("size", v.Size))
+			continue
+		}
+		read++
+		e, why, err := s.checkHandOverNote(ctx, key, v, *staged)
 		if err != nil {
 			return err
 		}
 		if why != "" {
-			s.log.Warn("a version of the hand-over note does not check out; passed over", zap.String("key", key), zap.String("version", id), zap.String("why", why))
+			s.log.Warn("a version of the hand-over note does not check out; passed over", zap.String("key", key), zap.String("version", v.ID), zap.String("why", why))
 			continue
 		}
 		if _, err := s.keys.handOver(e); err != nil {
@@ -167,11 +185,11 @@ func (s *Sealer) followHandOverNote(ctx context.Context) error {
 // checkHandOverNote reads version id of the note at key and checks it
 // against the chain: why says what is wrong ("" when it checks out, with
 // the KEY entry it names).
-func (s *Sealer) checkHandOverNote(ctx context.Context, key, id string, staged shared.VerifierKey) (*shared.Entry, string, error) {
+func (s *Sealer) checkHandOverNote(ctx context.Context, key string, v archive.ListedVersion, staged shared.VerifierKey) (*shared.Entry, string, error) {
 	var obj *archive.Object
 	err := s.retry(ctx, "get "+key, func(ctx context.Context) error {
 		var err error
-		obj, err = s.store.Get(ctx, key, id)
+		obj, err = s.store.Get(ctx, key, v.ID)
 		return err
 	})
 	switch {
@@ -201,15 +219,26 @@ func (s *Sealer) checkHandOverNote(ctx context.Context, key, id string, staged s
 	}
 	// The sealer's version of the checkpoint: the first of its key.
 	var first string
+	var stored time.Time
 	if err := s.retry(ctx, "list the versions of "+cpKey, func(ctx context.Context) error {
 		var err error
-		first, _, err = s.store.FirstVersion(ctx, cpKey)
+		first, stored, err = s.store.FirstVersion(ctx, cpKey)
 		return err
 	}); err != nil {
 		return nil, "", err
 	}
 	if first == "" {
 		return nil, fmt.Sprintf("the chain has no checkpoint of seq %d", n.Seq), nil
+	}
+	// The sealer writes the checkpoint of the hand-over, then the note. A
+	// note stored before the checkpoint it names is someone else's: the
+	// staged key is no secret before the hand-over (its key-change request
+	// is on the topic), so a bucket writer could put a note naming a seq
+	// past any head before the sealer's, read first, and a thief of the
+	// retired key make it check out later with a checkpoint of that seq.
+	if v.Stored.IsZero() || stored.IsZero() || v.Stored.Before(stored.Add(-archive.RetiredGrace)) {
+		return nil, fmt.Sprintf("stored at %s, before the first version of %s it names (stored at %s): the sealer writes the checkpoint first",
+			v.Stored.UTC().Format(time.RFC3339Nano), cpKey, stored.UTC().Format(time.RFC3339Nano)), nil
 	}
 	var cpObj *archive.Object
 	err = s.retry(ctx, "get "+cpKey, func(ctx context.Context) error {

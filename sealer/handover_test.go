@@ -176,6 +176,49 @@ func thiefsNote(seq uint64, next shared.VerifierKey) []byte {
 	return append(line, '\n')
 }
 
+// The staged key is no secret before the hand-over (its key-change
+// request is on the decisions topic, its .pub is handed around), so a
+// bucket writer can write at the note's key before the sealer does: a
+// note naming a seq past any head, or a multipart upload, which S3 orders
+// among the key's versions by when it was begun, completed with that note
+// later. Read oldest first, that version came before the sealer's, and
+// once the retired key was stolen its thief's checkpoint of that seq (over
+// an object ending in a KEY entry) made it check out: a start with step
+// 2's settings handed over there and took the forgery as its head. The
+// sealer writes the checkpoint of the hand-over before its note, so a
+// version of the note stored before the checkpoint it names is not the
+// sealer's.
+func TestANoteWrittenBeforeItsCheckpointCountsForNothing(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		early func(h handOver, key string, note []byte) func()
+	}{
+		{"put before the hand-over", func(h handOver, key string, note []byte) func() {
+			h.store.PutVersion("audit", key, note)
+			return func() {}
+		}},
+		{"multipart upload begun before the hand-over", func(h handOver, key string, note []byte) func() {
+			up := h.store.BeginMultipart("audit", key)
+			return func() { up.Complete(note) }
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var complete func()
+			h := handedOver(t, func(h handOver) {
+				key := HandOverNoteKey("audit", "unit", *h.s.keys.staged)
+				complete = tc.early(h, key, thiefsNote(40, *h.s.keys.staged))
+			})
+			sealed := h.sealMore(t, records(4, 6, h.at.Add(2*time.Second)))
+			h.store.Later(time.Hour) // the retired key is stolen after the hand-over
+			h.forgeHandOver(t, 40, *h.s.keys.staged)
+			complete()
+			if got := h.restartWithStep2Settings(t); got != sealed {
+				t.Fatalf("a start with step 2's settings took the head at seq %d (%s); the sealed one is seq %d", got.Seq, got.Hash, sealed.Seq)
+			}
+		})
+	}
+}
+
 // A second rotation: the keyset retires the first key at seq 4, the
 // second signs from seq 5 on, and a third key is staged before the
 // switch. A thief of the first key (retired, so perhaps not destroyed

@@ -416,7 +416,7 @@ func (s *S3) ListObjectVersions(_ context.Context, in *s3.ListObjectVersionsInpu
 					LastModified: aws.Time(vs[i].Stored)})
 			} else {
 				out.Versions = append(out.Versions, types.ObjectVersion{Key: aws.String(k), VersionId: aws.String(vs[i].ID), IsLatest: latest,
-					LastModified: aws.Time(vs[i].Stored), ETag: aws.String(vs[i].ETag)})
+					LastModified: aws.Time(vs[i].Stored), ETag: aws.String(vs[i].ETag), Size: aws.Int64(int64(len(vs[i].Body)))})
 			}
 		}
 	}
