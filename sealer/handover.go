@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/aegisai/audit/archive"
 	"github.com/aegisai/audit/shared"
@@ -25,32 +27,37 @@ import (
 // the head and signed on from a forgery.
 //
 // So the sealer that hands over leaves a note at a key named after the new
-// key, which only a sealer holding that key staged reads: one JSON line
-// naming the seq R of the hand-over. Before it reads any checkpoint, such a
-// sealer reads the note and checks what it names against the chain: the
-// sealer's version of the checkpoint of R (the first of its key) verifies
-// with the keyset, and the object it signs ends at R in a KEY entry that
-// hands over to the staged key. It then retires the old key at R, so no
-// checkpoint that key signs past R counts, and those up to R count only
-// under the rules of FORMAT.md 7.4. The note is not evidence and lies
-// outside the chain's folders (no "env=<chain>" segment: verifiers ignore
-// it, FORMAT.md section 1); a note that does not check out counts for
-// nothing. Anyone with write access to the bucket can write versions over
-// it: the versions are read oldest first, the sealer's first, and the
-// first that checks out is taken; a thief of the retired key can make a
-// note that checks out (its own checkpoint of a seq that had none), but
-// only after the sealer's. The new key is no secret before the hand-over,
-// so a version can be written before the sealer's too: one stored before
-// the checkpoint it names, or a multipart upload's object, is not the
-// sealer's and counts for nothing. A chain handed over by a version before the
-// note has none until a sealer follows the hand-over at a start.
+// key, which only a sealer holding that key staged reads: a JSON line
+// naming the seq R of the hand-over, signed by the new key (a signed note,
+// as a checkpoint is, with a first line of its own). Before it reads any
+// checkpoint, such a sealer reads the note and checks what it names
+// against the chain: the sealer's version of the checkpoint of R (the
+// first of its key) verifies with the keyset, whose open last key signs
+// R, and the object it signs ends at R in a KEY entry that hands over to
+// the staged key. It then retires the old key at R, so no checkpoint that
+// key signs past R counts, and those up to R count only under the rules
+// of FORMAT.md 7.4. The note is not evidence and lies outside the chain's
+// folders (no "env=<chain>" segment: verifiers ignore it, FORMAT.md
+// section 1); a note that does not check out counts for nothing.
+//
+// Anyone with write access to the bucket can write versions at its key,
+// before the sealer's too: the new key is no secret before the hand-over
+// (its key-change request is on the topic). Only versions the new key
+// signs are checked against the chain, the oldest first, and the first
+// that checks out is taken; the sealer that hands over holds that key, a
+// thief of the retired key does not. A version stored before the
+// checkpoint it names, a multipart upload's object, or one larger than a
+// note, is not the sealer's either. A chain handed over by a version
+// before the note has none until a sealer follows the hand-over at a
+// start.
 
 // HandOverNoteKey is the key of the note of the hand-over to next.
 func HandOverNoteKey(prefix, chain string, next shared.VerifierKey) string {
-	return fmt.Sprintf("%s/handovers/chain=%s/%s.json", prefix, chain, next.ID())
+	return fmt.Sprintf("%s/handovers/chain=%s/%s.note", prefix, chain, next.ID())
 }
 
-// handOverNote is the note's one line.
+// handOverNote is the note's JSON line, the second of its text (the first
+// is handOverNoteOrigin), signed by the key handed over to.
 type handOverNote struct {
 	Chain string `json:"chain"`
 	// Seq is the seq of the KEY entry, the last the retiring key signs.
@@ -61,9 +68,14 @@ type handOverNote struct {
 	NewKey string `json:"new_key"`
 }
 
-// maxNoteVersions bounds the versions of a note read at a start: the
-// sealer's is the oldest, and what a bucket writer puts over it must not
-// make a start read without end.
+// handOverNoteOrigin is the first line of a note's signed text: no
+// checkpoint's (shared.CheckpointOrigin), so neither passes for the other.
+const handOverNoteOrigin = "aegis-audit/handover/v1"
+
+// maxNoteVersions bounds the versions of a note, signed by the staged key,
+// whose checkpoint and object a start reads: the sealer's is the oldest
+// of them. Versions that are not signed by it cost a read of at most
+// maxNoteSize bytes each, up to archive.MaxOlderVersions of them.
 const maxNoteVersions = 32
 
 // maxNoteSize bounds a note's bytes: a KEY entry's verifier key is about
@@ -81,11 +93,19 @@ func (s *Sealer) leaveHandOverNote(ctx context.Context, e *shared.Entry) {
 		return // not a hand-over a keyset could follow
 	}
 	key := HandOverNoteKey(s.cfg.Prefix, e.Chain, next)
+	signer, ok := s.keys.signers[next.ID()]
+	if !ok {
+		return // a hand-over to a key this sealer does not hold: it cannot sign on, nor sign the note
+	}
 	line, err := json.Marshal(handOverNote{Chain: e.Chain, Seq: e.Seq, Checkpoint: shared.CheckpointKey(s.cfg.Prefix, e.Chain, e.Seq), NewKey: e.Key.VerifierKey})
 	if err != nil {
 		return
 	}
-	body := append(line, '\n')
+	body, err := note.Sign(&note.Note{Text: handOverNoteOrigin + "\n" + string(line) + "\n"}, signer)
+	if err != nil {
+		s.log.Error("the hand-over note could not be signed", zap.String("key", key), zap.Error(err))
+		return
+	}
 	_, err = s.put(ctx, key, body)
 	if errors.Is(err, archive.ErrExists) {
 		err = s.putNoteOver(ctx, key, body)
@@ -104,12 +124,15 @@ func (s *Sealer) leaveHandOverNote(ctx context.Context, e *shared.Entry) {
 func (s *Sealer) putNoteOver(ctx context.Context, key string, body []byte) error {
 	found := false
 	err := s.retry(ctx, "read the versions of "+key, func(ctx context.Context) error {
-		ids, err := s.store.SealedVersions(ctx, key)
+		listed, err := s.store.ListVersions(ctx, key)
 		if err != nil {
 			return err
 		}
-		for _, id := range ids[:min(len(ids), maxNoteVersions)] {
-			obj, err := s.store.Get(ctx, key, id)
+		for _, v := range listed {
+			if v.Multipart || v.Size > maxNoteSize {
+				continue
+			}
+			obj, err := s.store.Get(ctx, key, v.ID)
 			if errors.Is(err, archive.ErrNotFound) || errors.Is(err, archive.ErrUnreadable) || errors.Is(err, archive.ErrTooLarge) {
 				continue
 			}
@@ -153,9 +176,13 @@ func (s *Sealer) followHandOverNote(ctx context.Context) error {
 	// with one PUT), and S3 orders it among the versions by when the
 	// upload was begun, so one begun before the sealer's note came first;
 	// nor is one larger than a note. Neither is read.
-	read := 0
+	verifier, err := note.NewVerifier(staged.Text)
+	if err != nil {
+		return err
+	}
+	checked := 0
 	for _, v := range listed {
-		if read == maxNoteVersions {
+		if checked == maxNoteVersions {
 			break
 		}
 		if v.Multipart || v.Size > maxNoteSize {
@@ -163,8 +190,7 @@ func (s *Sealer) followHandOverNote(ctx context.Context) error {
 				zap.Bool("multipart", v.Multipart), zap.Int64("size", v.Size))
 			continue
 		}
-		read++
-		e, why, err := s.checkHandOverNote(ctx, key, v, *staged)
+		e, why, err := s.checkHandOverNote(ctx, key, v, *staged, verifier, &checked)
 		if err != nil {
 			return err
 		}
@@ -182,10 +208,16 @@ func (s *Sealer) followHandOverNote(ctx context.Context) error {
 	return nil
 }
 
-// checkHandOverNote reads version id of the note at key and checks it
+// checkHandOverNote reads version v of the note at key and checks it
 // against the chain: why says what is wrong ("" when it checks out, with
 // the KEY entry it names).
-func (s *Sealer) checkHandOverNote(ctx context.Context, key string, v archive.ListedVersion, staged shared.VerifierKey) (*shared.Entry, string, error) {
+//
+// Only a note the staged key signs is checked against the chain (counted
+// in checked): the sealer that hands over holds that key, a thief of the
+// retired key does not, so versions written before the sealer's, junk or
+// notes naming other checkpoints, no longer make a start pass the
+// sealer's by.
+func (s *Sealer) checkHandOverNote(ctx context.Context, key string, v archive.ListedVersion, staged shared.VerifierKey, verifier note.Verifier, checked *int) (*shared.Entry, string, error) {
 	var obj *archive.Object
 	err := s.retry(ctx, "get "+key, func(ctx context.Context) error {
 		var err error
@@ -200,8 +232,17 @@ func (s *Sealer) checkHandOverNote(ctx context.Context, key string, v archive.Li
 	case len(obj.Body) > maxNoteSize:
 		return nil, fmt.Sprintf("%d bytes, more than a note's %d", len(obj.Body), maxNoteSize), nil
 	}
+	msg, err := note.Open(obj.Body, note.VerifierList(verifier))
+	if err != nil {
+		return nil, fmt.Sprintf("not a note signed by the staged key %s: %v", staged.ID(), err), nil
+	}
+	line, ok := strings.CutPrefix(msg.Text, handOverNoteOrigin+"\n")
+	if !ok {
+		return nil, "signed by the staged key, but not a hand-over note", nil
+	}
+	*checked++
 	var n handOverNote
-	dec := json.NewDecoder(bytes.NewReader(obj.Body))
+	dec := json.NewDecoder(strings.NewReader(line))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&n); err != nil {
 		return nil, "not a note: " + err.Error(), nil

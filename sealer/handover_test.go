@@ -116,8 +116,9 @@ func TestStartWithStep2SettingsRefusesTheRetiredKeyPastTheHandOver(t *testing.T)
 	}
 }
 
-// The note: one JSON line at <prefix>/handovers/chain=<chain>/<new key
-// id>.json, locked like the chain, naming the seq of the hand-over.
+// The note: a JSON line at <prefix>/handovers/chain=<chain>/<new key
+// id>.note, signed by the new key, locked like the chain, naming the seq
+// of the hand-over.
 // Versions put over it by a bucket writer (junk, or a thief's note
 // naming another seq) count for nothing beside the sealer's, the oldest;
 // without any note a start works as before.
@@ -131,8 +132,16 @@ func TestTheHandOverNote(t *testing.T) {
 	if len(versions) != 1 {
 		t.Fatalf("%d versions of the note, want 1", len(versions))
 	}
+	verifier, err := note.NewVerifier(h.s.keys.staged.Text)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var n handOverNote
-	if err := json.Unmarshal(versions[0].Body, &n); err != nil || n.Chain != "unit" || n.Seq != 4 ||
+	msg, err := note.Open(versions[0].Body, note.VerifierList(verifier))
+	if err == nil {
+		err = json.Unmarshal([]byte(strings.TrimPrefix(msg.Text, handOverNoteOrigin+"\n")), &n)
+	}
+	if err != nil || n.Chain != "unit" || n.Seq != 4 ||
 		n.Checkpoint != shared.CheckpointKey("audit", "unit", 4) || n.NewKey != h.s.keys.staged.Text {
 		t.Fatalf("note %s: %v", versions[0].Body, err)
 	}
@@ -253,5 +262,35 @@ func TestANoteOfAHandOverFromARetiredKeyCountsForNothing(t *testing.T) {
 	}
 	if got := s.Head(); got != sealed {
 		t.Fatalf("head at seq %d, want %d", got.Seq, sealed.Seq)
+	}
+}
+
+// A bucket writer who knows the staged key (no secret before the switch)
+// writes versions at the note's key before the hand-over: as many small
+// ones as a start reads. The sealer's note came after them and was never
+// read, so a start with step 2's settings was as if there were no note,
+// and took the checkpoint a thief of the retired key signed past the head.
+func TestVersionsWrittenBeforeTheNoteDoNotHideIt(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		body func(staged shared.VerifierKey, i int) []byte
+	}{
+		{"junk", func(shared.VerifierKey, int) []byte { return []byte("junk") }},
+		{"notes naming the genesis checkpoint", func(staged shared.VerifierKey, _ int) []byte { return thiefsNote(0, staged) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := handedOver(t, func(h handOver) {
+				key := HandOverNoteKey("audit", "unit", *h.s.keys.staged)
+				for i := range maxNoteVersions {
+					h.store.PutVersion("audit", key, tc.body(*h.s.keys.staged, i))
+				}
+			})
+			sealed := h.sealMore(t, records(4, 6, h.at.Add(2*time.Second)))
+			h.store.Later(time.Hour)
+			h.forgeRetired(t, 40)
+			if got := h.restartWithStep2Settings(t); got != sealed {
+				t.Fatalf("a start with step 2's settings took the head at seq %d; the sealed one is seq %d", got.Seq, sealed.Seq)
+			}
+		})
 	}
 }
