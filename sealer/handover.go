@@ -78,6 +78,10 @@ const handOverNoteOrigin = "aegis-audit/handover/v1"
 // maxNoteSize bytes each, up to archive.MaxOlderVersions of them.
 const maxNoteVersions = 32
 
+// noteTime is how many S3 calls' time (Config.CallTimeout) writing a note
+// may take in all.
+const noteTime = 2
+
 // maxNoteSize bounds a note's bytes: a KEY entry's verifier key is about
 // a hundred bytes.
 const maxNoteSize = 4096
@@ -86,8 +90,12 @@ const maxNoteSize = 4096
 // last of its object, whose checkpoint is written) makes, once: a version
 // with the same bytes already there is enough. A note that cannot be
 // written is logged, not a reason to stop the chain: it only guards a
-// start with step 2's settings.
+// start with step 2's settings. So it is given two S3 calls' time in all
+// (noteTime): in the checkpoint stage, reading what a bucket writer put at
+// its key before the hand-over was retried for ever, and the chain stopped.
 func (s *Sealer) leaveHandOverNote(ctx context.Context, e *shared.Entry) {
+	ctx, cancel := context.WithTimeout(ctx, noteTime*s.cfg.CallTimeout)
+	defer cancel()
 	next, err := shared.ParseVerifierKey(e.Key.VerifierKey)
 	if err != nil {
 		return // not a hand-over a keyset could follow
@@ -118,36 +126,43 @@ func (s *Sealer) leaveHandOverNote(ctx context.Context, e *shared.Entry) {
 	s.log.Info("hand-over note written", zap.String("key", key), zap.Uint64("seq", e.Seq))
 }
 
-// putNoteOver writes body at key, taken already, unless one of its
-// versions holds body (another sealer of the chain wrote it, or this one
-// before a restart).
+// putNoteOver writes body at key, taken already, unless one of the first
+// maxNoteVersions of its versions holds body (another sealer of the chain
+// wrote it, or this one before a restart); a second version of the same
+// bytes is harmless.
 func (s *Sealer) putNoteOver(ctx context.Context, key string, body []byte) error {
-	found := false
-	err := s.retry(ctx, "read the versions of "+key, func(ctx context.Context) error {
-		listed, err := s.store.ListVersions(ctx, key)
+	var listed []archive.ListedVersion
+	if err := s.retry(ctx, "list the versions of "+key, func(ctx context.Context) error {
+		var err error
+		listed, err = s.store.ListVersions(ctx, key)
+		return err
+	}); err != nil {
+		return err
+	}
+	read := 0
+	for _, v := range listed {
+		if read == maxNoteVersions {
+			break
+		}
+		if v.Multipart || v.Size > maxNoteSize {
+			continue
+		}
+		read++
+		var obj *archive.Object
+		err := s.retry(ctx, "get "+key, func(ctx context.Context) error {
+			var err error
+			obj, err = s.store.Get(ctx, key, v.ID)
+			return err
+		})
+		if errors.Is(err, archive.ErrNotFound) || errors.Is(err, archive.ErrUnreadable) || errors.Is(err, archive.ErrTooLarge) {
+			continue
+		}
 		if err != nil {
 			return err
 		}
-		for _, v := range listed {
-			if v.Multipart || v.Size > maxNoteSize {
-				continue
-			}
-			obj, err := s.store.Get(ctx, key, v.ID)
-			if errors.Is(err, archive.ErrNotFound) || errors.Is(err, archive.ErrUnreadable) || errors.Is(err, archive.ErrTooLarge) {
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			if bytes.Equal(obj.Body, body) {
-				found = true
-				return nil
-			}
+		if bytes.Equal(obj.Body, body) {
+			return nil
 		}
-		return nil
-	})
-	if err != nil || found {
-		return err
 	}
 	return s.retry(ctx, "put "+key, func(ctx context.Context) error {
 		_, err := s.store.PutOver(ctx, key, body, s.retainUntil())

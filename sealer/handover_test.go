@@ -8,9 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/aegisai/audit/archive"
 	"github.com/aegisai/audit/shared"
 )
 
@@ -292,5 +295,54 @@ func TestVersionsWrittenBeforeTheNoteDoNotHideIt(t *testing.T) {
 				t.Fatalf("a start with step 2's settings took the head at seq %d; the sealed one is seq %d", got.Seq, sealed.Seq)
 			}
 		})
+	}
+}
+
+// slowNotes is a bucket whose reads of the hand-over notes take delay
+// each (or until the call's time is up).
+type slowNotes struct {
+	archive.S3API
+	delay time.Duration
+}
+
+func (s *slowNotes) GetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
+	if strings.Contains(aws.ToString(in.Key), "/handovers/") {
+		select {
+		case <-time.After(s.delay):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return s.S3API.GetObject(ctx, in, opts...)
+}
+
+// The sealer that hands over writes the note after the checkpoint, in
+// the checkpoint stage; when the key is taken it reads the versions there,
+// all in one S3 call's time. A bucket writer who knows the staged key
+// wrote enough versions there before the hand-over that reading them took
+// longer than a call may (on S3, 32 objects of 64 MiB each): the read was
+// retried for ever and the chain stopped at the hand-over, where the note
+// is meant never to stop it. The note gets a bounded time, and a start
+// reads at most maxNoteVersions of the versions to find its own.
+func TestVersionsAtTheNotesKeyDoNotStallTheHandOver(t *testing.T) {
+	done := make(chan shared.Head, 1)
+	go func() {
+		h := handedOver(t, func(h handOver) {
+			key := HandOverNoteKey("audit", "unit", *h.s.keys.staged)
+			for range 2 * maxNoteVersions {
+				h.store.PutVersion("audit", key, []byte("junk"))
+			}
+			h.s.store.S3 = &slowNotes{S3API: h.store, delay: 20 * time.Millisecond}
+			h.s.cfg.CallTimeout = 200 * time.Millisecond
+		})
+		done <- h.s.Head()
+	}()
+	select {
+	case head := <-done:
+		if head.Seq != 4 {
+			t.Fatalf("head at seq %d, want the hand-over's, 4", head.Seq)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the hand-over's checkpoint stage did not return: the note's write stalled the chain")
 	}
 }
