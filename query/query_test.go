@@ -59,21 +59,11 @@ func index(t *testing.T, chain string, events []event) *query.Reader {
 
 func apply(t *testing.T, ix *indexer.Index, chain string, events []event) {
 	t.Helper()
-	raws := make([][]byte, len(events))
+	raws := make([]string, len(events))
 	for i, ev := range events {
-		raws[i] = []byte(ev.json(chain, i))
+		raws[i] = ev.json(chain, i)
 	}
-	entries, recs, err := pipeline.SealInMemory(chain, raws, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	batch := make([]indexer.Sealed, len(entries))
-	for i := range entries {
-		batch[i] = indexer.Sealed{Entry: entries[i], Record: recs[i]}
-	}
-	if _, err := ix.ApplyBatch(context.Background(), batch); err != nil {
-		t.Fatal(err)
-	}
+	sealAndIndex(t, ix, chain, raws...)
 }
 
 func at(minute int) string { return fmt.Sprintf("2026-11-27T10:%02d:00Z", minute) }

@@ -131,23 +131,11 @@ func (s *Sealer) leaveHandOverNote(ctx context.Context, e *shared.Entry) {
 // wrote it, or this one before a restart); a second version of the same
 // bytes is harmless.
 func (s *Sealer) putNoteOver(ctx context.Context, key string, body []byte) error {
-	var listed []archive.ListedVersion
-	if err := s.retry(ctx, "list the versions of "+key, func(ctx context.Context) error {
-		var err error
-		listed, err = s.store.ListVersions(ctx, key)
-		return err
-	}); err != nil {
+	listed, err := s.noteVersions(ctx, key)
+	if err != nil {
 		return err
 	}
-	read := 0
-	for _, v := range listed {
-		if read == maxNoteVersions {
-			break
-		}
-		if v.Multipart || v.Size > maxNoteSize {
-			continue
-		}
-		read++
+	for _, v := range listed[:min(len(listed), maxNoteVersions)] {
 		var obj *archive.Object
 		err := s.retry(ctx, "get "+key, func(ctx context.Context) error {
 			var err error
@@ -170,6 +158,32 @@ func (s *Sealer) putNoteOver(ctx context.Context, key string, body []byte) error
 	})
 }
 
+// noteVersions lists the versions at a note's key, the oldest first, that
+// may be a note. The object of a multipart upload is never the sealer's
+// (it writes with one PUT), and S3 orders it among the versions by when
+// the upload was begun, so one begun before the sealer's note came first;
+// nor is one larger than a note. Neither is read (each is logged).
+func (s *Sealer) noteVersions(ctx context.Context, key string) ([]archive.ListedVersion, error) {
+	var listed []archive.ListedVersion
+	if err := s.retry(ctx, "list the versions of "+key, func(ctx context.Context) error {
+		var err error
+		listed, err = s.store.ListVersions(ctx, key)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	notes := listed[:0]
+	for _, v := range listed {
+		if v.Multipart || v.Size > maxNoteSize {
+			s.log.Warn("a version of the hand-over note is not the sealer's; passed over", zap.String("key", key), zap.String("version", v.ID),
+				zap.Bool("multipart", v.Multipart), zap.Int64("size", v.Size))
+			continue
+		}
+		notes = append(notes, v)
+	}
+	return notes, nil
+}
+
 // followHandOverNote reads the note of a hand-over to the staged key, if
 // the keyset does not trust that key yet, and follows the first version
 // of it, the oldest first, that the chain bears out.
@@ -179,18 +193,10 @@ func (s *Sealer) followHandOverNote(ctx context.Context) error {
 		return nil
 	}
 	key := HandOverNoteKey(s.cfg.Prefix, s.cfg.Chain, *staged)
-	var listed []archive.ListedVersion
-	if err := s.retry(ctx, "list the versions of "+key, func(ctx context.Context) error {
-		var err error
-		listed, err = s.store.ListVersions(ctx, key)
-		return err
-	}); err != nil {
+	listed, err := s.noteVersions(ctx, key)
+	if err != nil {
 		return err
 	}
-	// The object of a multipart upload is never the sealer's (it writes
-	// with one PUT), and S3 orders it among the versions by when the
-	// upload was begun, so one begun before the sealer's note came first;
-	// nor is one larger than a note. Neither is read.
 	verifier, err := note.NewVerifier(staged.Text)
 	if err != nil {
 		return err
@@ -199,11 +205,6 @@ func (s *Sealer) followHandOverNote(ctx context.Context) error {
 	for _, v := range listed {
 		if checked == maxNoteVersions {
 			break
-		}
-		if v.Multipart || v.Size > maxNoteSize {
-			s.log.Warn("a version of the hand-over note is not the sealer's; passed over", zap.String("key", key), zap.String("version", v.ID),
-				zap.Bool("multipart", v.Multipart), zap.Int64("size", v.Size))
-			continue
 		}
 		e, why, err := s.checkHandOverNote(ctx, key, v, *staged, verifier, &checked)
 		if err != nil {

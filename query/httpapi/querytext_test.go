@@ -22,21 +22,7 @@ import (
 // attack). Each is refused before the index is read (the Reader here
 // reads nothing).
 func TestAQueryThatDoesNotParseIsRefused(t *testing.T) {
-	var key string
-	for _, v := range vectorsOf(t, "verifier-key") {
-		if _, err := shared.ParseKeyset(v.Keyset); err == nil {
-			key = v.Keyset
-			break
-		}
-	}
-	tok, err := httpauth.Parse(strings.NewReader("auditor read-token-0123456789 prod read\n"), "tokens")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := New(Config{Reader: &query.Reader{DB: unreadDB{t}, Table: "t", Chain: "prod"}, Evidence: &query.Evidence{}, Tokens: tok, Chain: "prod", VerifierKey: key})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := unreadService(t)
 	for _, target := range []string{
 		"/v1/users/u/decisions?limit=1;",
 		"/v1/users/u/decisions?cursor=abc%zz",
@@ -57,20 +43,10 @@ func TestAQueryThatDoesNotParseIsRefused(t *testing.T) {
 	}
 }
 
-// unreadDB is a DynamoDB that must not be read.
-type unreadDB struct{ t *testing.T }
-
-func (db unreadDB) Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
-	db.t.Helper()
-	return nil, errors.New("the index was read")
-}
-
-// An id that is "/" alone (a valid decision, user or session id) cannot
-// reach its route: Go's ServeMux takes the segment %2F for a trailing
-// slash and never matches it to {id}. It was answered "no such endpoint",
-// which a caller reads as a wrong URL; the answer now says what it is
-// and what reads it.
-func TestAnIDThatIsASlashIsAnsweredForWhatItIs(t *testing.T) {
+// unreadService is the service of chain prod over an index that must not
+// be read, with the token read-token-0123456789 for it.
+func unreadService(t *testing.T) *Service {
+	t.Helper()
 	var key string
 	for _, v := range vectorsOf(t, "verifier-key") {
 		if _, err := shared.ParseKeyset(v.Keyset); err == nil {
@@ -86,6 +62,24 @@ func TestAnIDThatIsASlashIsAnsweredForWhatItIs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return s
+}
+
+// unreadDB is a DynamoDB that must not be read.
+type unreadDB struct{ t *testing.T }
+
+func (db unreadDB) Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	db.t.Helper()
+	return nil, errors.New("the index was read")
+}
+
+// An id that is "/" alone (a valid decision, user or session id) cannot
+// reach its route: Go's ServeMux takes the segment %2F for a trailing
+// slash and never matches it to {id}. It was answered "no such endpoint",
+// which a caller reads as a wrong URL; the answer now says what it is
+// and what reads it.
+func TestAnIDThatIsASlashIsAnsweredForWhatItIs(t *testing.T) {
+	s := unreadService(t)
 	for _, target := range []string{"/v1/decisions/%2F", "/v1/decisions/%2f/proof", "/v1/users/%2F/decisions", "/v1/sessions/%2F/decisions"} {
 		r := httptest.NewRequest("GET", target, nil)
 		r.Header.Set("Authorization", "Bearer read-token-0123456789")
