@@ -15,6 +15,7 @@ import (
 	"github.com/aegisai/audit/indexer/layout"
 	"github.com/aegisai/audit/internal/testbed/pipeline"
 	"github.com/aegisai/audit/query"
+	"github.com/aegisai/audit/shared"
 )
 
 // sealAndIndex seals raw events on chain (from genesis) and indexes them.
@@ -126,4 +127,78 @@ func keyTaken(t *testing.T, ix *indexer.Index, chain, eventID string) {
 	if len(as) != 1 || as[0].Kind != indexer.AnomalyItemKeyTaken || as[0].EventID != eventID || as[0].Seq == 0 {
 		t.Fatalf("%s's anomalies: %+v; want one item-key-taken of event %s", chain, as, eventID)
 	}
+}
+
+// sealedOn seals raw events on chain (from genesis) and returns them as
+// the indexer reads them, genesis left out.
+func sealedOn(t *testing.T, chain string, raws ...string) []indexer.Sealed {
+	t.Helper()
+	b := make([][]byte, len(raws))
+	for i, r := range raws {
+		b[i] = []byte(r)
+	}
+	entries, recs, err := pipeline.SealInMemory(chain, b, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []indexer.Sealed
+	for i := range entries {
+		if entries[i].Type == shared.EntryEvent {
+			out = append(out, indexer.Sealed{Entry: entries[i], Record: recs[i]})
+		}
+	}
+	return out
+}
+
+// The sealed topic is shared by every chain and keyed by decision id, so
+// a dev event carrying a prod event's decision id lands on the prod
+// event's partition, and one indexer batch may hold both. The batch is
+// ordered by seq, which is not comparable across chains (a young dev
+// chain's seqs are low), and of two items with one key the batch's
+// write keeps the first: a dev event sealed after prod's, on the topic
+// after it, took its key, and neither chain recorded an anomaly. The
+// first on the topic keeps the key, as it does across batches.
+func TestAnotherChainsEventInTheSameBatchCannotTakeAnItemsKey(t *testing.T) {
+	ctx := context.Background()
+	filler := func(n int) []string {
+		var raws []string
+		for i := range n {
+			raws = append(raws, decisionOn("prod", fmt.Sprintf("f-%d", i), fmt.Sprintf("f%d", i), "ALLOW", at(0)))
+		}
+		return raws
+	}
+	t.Run("decision", func(t *testing.T) {
+		prod := index(t, "prod", nil)
+		ix := &indexer.Index{DB: prod.DB.(indexer.DynamoAPI), Table: prod.Table}
+		p := sealedOn(t, "prod", append(filler(3), decisionOn("prod", "e-1", "d1", "BLOCK", at(1)))...)
+		d := sealedOn(t, "dev", decisionOn("dev", "e-1", "d1", "ALLOW", at(1)))
+		if _, err := ix.ApplyBatch(ctx, append(p[3:], d...)); err != nil {
+			t.Fatal(err)
+		}
+		if h, err := prod.Decision(ctx, "d1"); err != nil || h.Action != "BLOCK" {
+			t.Fatalf("prod's d1, indexed in one batch before a dev decision with its ids and time: %+v %v; want it indexed", h, err)
+		}
+		keyTaken(t, ix, "dev", "e-1")
+	})
+	t.Run("override", func(t *testing.T) {
+		prod := index(t, "prod", nil)
+		ix := &indexer.Index{DB: prod.DB.(indexer.DynamoAPI), Table: prod.Table}
+		p := sealedOn(t, "prod", append(filler(3), decisionOn("prod", "e-1", "d1", "BLOCK", at(1)), overrideOn("prod", "o-1", "d1", "ALLOW", at(2)))...)
+		d := sealedOn(t, "dev", overrideOn("dev", "o-1", "d1", "REVIEW", at(2)))
+		if _, err := ix.ApplyBatch(ctx, p[3:4]); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ix.ApplyBatch(ctx, append(p[4:], d...)); err != nil {
+			t.Fatal(err)
+		}
+		h, err := prod.Decision(ctx, "d1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(h.Overrides) != 1 || h.Overrides[0].NewAction != "ALLOW" || h.CurrentAction != "ALLOW" {
+			t.Fatalf("prod's d1 after its override and a dev override with its event id and time in one batch: %d overrides %+v, current %s; want its ALLOW override",
+				len(h.Overrides), h.Overrides, h.CurrentAction)
+		}
+		keyTaken(t, ix, "dev", "o-1")
+	})
 }
