@@ -1,8 +1,10 @@
 package indexer
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -29,7 +31,9 @@ type pending struct {
 	status claim
 	fresh  bool
 	// taken: its item's key holds another chain's item (an override's,
-	// seen by claimAll's read; a decision's, by its conditional write).
+	// seen by claimAll's read; a decision's, by its conditional write), or
+	// is the key of an event of another chain before it in the batch
+	// (sharedKeys).
 	taken bool
 }
 
@@ -44,6 +48,9 @@ type pending struct {
 //     held already (a redelivery, a reused id, a concurrent writer first)
 //     is judged against the holder, read back in one BatchGetItem. Each entry is then owned, a duplicate (not
 //     indexed again) or a reused id (indexed, anomaly recorded).
+//     An entry whose item's key another chain's item holds, or another
+//     chain's entry before it in the batch, is not indexed: it is recorded
+//     as item-key-taken (claimAll, sharedKeys).
 //  2. A decision id with no mark whose entries here are all freshly claimed
 //     and include its decision has nothing in the table yet: its items are
 //     written blind, the decision's current state computed from the
@@ -95,6 +102,9 @@ func (x *Index) ApplyBatch(ctx context.Context, batch []Sealed) ([]bool, error) 
 	sort.SliceStable(events, func(a, b int) bool { return events[a].e.Seq < events[b].e.Seq })
 	marked, err := x.claimAll(ctx, events)
 	if err != nil {
+		return nil, err
+	}
+	if err := x.sharedKeys(ctx, events); err != nil {
 		return nil, err
 	}
 	groups := map[string][]*pending{}
@@ -286,9 +296,54 @@ func (x *Index) freshItems(ctx context.Context, id string, ps []*pending) ([]any
 	return items, nil
 }
 
-// chainOfItem reads the chain of the item at item's key: its
-// environment, or for an item written without one, the chain of its
-// object's key ("" when there is none, or no item).
+// sharedKeys marks taken the events whose item's key an event of another
+// chain has that comes before them in the batch (on the topic), or whose
+// key the table holds for another chain. The sealed topic is shared by
+// every chain and keyed by decision id, so one batch may hold two chains'
+// events with one key (the keys hold no chain); left alone, the batch's
+// write kept the first of them by seq, and seqs do not compare across
+// chains (a young chain's are low), with no anomaly. The keys so shared
+// are read (one BatchGetItem; a batch without them reads nothing more).
+func (x *Index) sharedKeys(ctx context.Context, events []*pending) error {
+	byKey := map[layout.ItemKey][]*pending{}
+	for _, p := range events {
+		if p.status == claimDuplicate || p.taken {
+			continue
+		}
+		k, _ := layout.KeyOf(p.item)
+		byKey[k] = append(byKey[k], p)
+	}
+	var shared []layout.ItemKey
+	for k, ps := range byKey {
+		for _, p := range ps[1:] {
+			if p.e.Chain != ps[0].e.Chain {
+				shared = append(shared, k)
+				break
+			}
+		}
+	}
+	if len(shared) == 0 {
+		return nil
+	}
+	got, err := x.batchGet(ctx, shared)
+	if err != nil {
+		return err
+	}
+	for _, k := range shared {
+		ps := byKey[k]
+		holder := slices.MinFunc(ps, func(a, b *pending) int { return cmp.Compare(a.i, b.i) }).e.Chain
+		if av, ok := got[k]; ok {
+			holder = itemChain(av)
+		}
+		for _, p := range ps {
+			p.taken = p.e.Chain != holder
+		}
+	}
+	return nil
+}
+
+// chainOfItem reads the chain of the item at item's key (itemChain; ""
+// when there is no item).
 func (x *Index) chainOfItem(ctx context.Context, item any) (string, error) {
 	key, err := attributevalue.MarshalMap(item)
 	if err != nil {
@@ -299,14 +354,21 @@ func (x *Index) chainOfItem(ctx context.Context, item any) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("get item: %w", err)
 	}
+	return itemChain(out.Item), nil
+}
+
+// itemChain is the chain of a decision or override item: its
+// environment, or for an item written without one, the chain of its
+// object's key ("" when there is none).
+func itemChain(av map[string]types.AttributeValue) string {
 	var held struct {
 		Environment string `dynamodbav:"environment"`
 		layout.Proof
 	}
-	if err := attributevalue.UnmarshalMap(out.Item, &held); err != nil || held.Environment != "" {
-		return held.Environment, nil
+	if err := attributevalue.UnmarshalMap(av, &held); err != nil || held.Environment != "" {
+		return held.Environment
 	}
-	return held.Proof.Chain(), nil
+	return held.Proof.Chain()
 }
 
 // keyTaken is the anomaly of an entry whose item's key another chain's
