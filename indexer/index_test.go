@@ -849,3 +849,89 @@ func editItem(t *testing.T, ix *indexer.Index, d layout.Decision, expr string, v
 		t.Fatal(err)
 	}
 }
+
+// onChain is raw (of chain prod) as an event of chain.
+func onChain(chain, raw string) string {
+	return strings.Replace(raw, `"environment":"prod"`, fmt.Sprintf(`"environment":%q`, chain), 1)
+}
+
+// Index check of a chain whose events found their item keys held by
+// another chain's items (item-key-taken: the keys hold no chain) does not
+// ask for them to be written: rebuild --only-missing of dev rewrote each
+// "different" dev item with an unconditional PutItem, over prod's decision
+// and override that held the keys (prod's history lost its override, its
+// decision was dev's), and prod's own rebuild then wrote them back, each
+// chain's check undoing the other's. Such an entry is left out, as the
+// indexer leaves it; check lists it only while its anomaly is missing (a
+// table indexed before the anomaly existed), and mending it records the
+// anomaly, writing no item.
+func TestCheckOfAChainWhoseKeysAnotherChainHoldsLeavesThem(t *testing.T) {
+	ctx := context.Background()
+	ix, _ := newIndex(t)
+	rd := &query.Reader{DB: ix.DB, Table: ix.Table, Chain: "prod"}
+	d1 := decision("d1", "u1", "s1", "BLOCK", "2026-11-27T10:00:00Z")
+	o1 := override(1, "d1", "ALLOW", "2026-11-27T10:05:00Z")
+	if _, err := ix.ApplyBatch(ctx, entriesOf(t, sealed(t, d1, o1))); err != nil {
+		t.Fatal(err)
+	}
+	_, devRecs, err := pipeline.SealInMemory("dev", [][]byte{
+		[]byte(onChain("dev", strings.Replace(d1, "BLOCK", "ALLOW", 1))), []byte(onChain("dev", strings.Replace(o1, "ALLOW", "REVIEW", 1)))}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev := entriesOf(t, devRecs)
+	if _, err := ix.ApplyBatch(ctx, dev); err != nil {
+		t.Fatal(err)
+	}
+	prodIntact := func(when string) {
+		t.Helper()
+		h, err := rd.Decision(ctx, "d1")
+		if err != nil || h.Action != "BLOCK" || h.CurrentAction != "ALLOW" || len(h.Overrides) != 1 || h.Overrides[0].NewAction != "ALLOW" {
+			t.Fatalf("prod's d1 %s: %+v %v; want BLOCK, overridden to ALLOW by its one override", when, h, err)
+		}
+	}
+	prodIntact("after dev's events with its keys")
+	mend := func(when string) {
+		t.Helper()
+		for _, s := range dev {
+			diff, err := ix.Compare(ctx, s.Entry, s.Record)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff != nil {
+				if err := ix.Repair(ctx, s.Entry, s.Record); err != nil { // what rebuild --only-missing does
+					t.Fatal(err)
+				}
+			}
+		}
+		prodIntact(when)
+	}
+	mend("after a check and mend of dev")
+	for _, s := range dev {
+		if diff, err := ix.Compare(ctx, s.Entry, s.Record); err != nil || diff != nil {
+			t.Fatalf("dev seq %d, its key prod's and its anomaly recorded: %+v %v; want no difference", s.Entry.Seq, diff, err)
+		}
+	}
+	// A table indexed before the anomaly existed: check lists the entries,
+	// and mending records the anomalies, not the items.
+	as, err := ix.Anomalies(ctx, "dev")
+	if err != nil || len(as) != 2 {
+		t.Fatalf("dev's anomalies %+v %v; want its two item-key-taken", as, err)
+	}
+	for _, a := range as {
+		if _, err := ix.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(ix.Table), Key: map[string]types.AttributeValue{
+			"PK": &types.AttributeValueMemberS{Value: layout.PKAnomaly + "dev"},
+			"SK": &types.AttributeValueMemberS{Value: fmt.Sprintf("SK#%020d#%s#%020d#", a.Seq, a.Kind, a.OtherSeq)}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, s := range dev {
+		if diff, err := ix.Compare(ctx, s.Entry, s.Record); err != nil || diff == nil || !strings.Contains(diff.Detail, "prod") {
+			t.Fatalf("dev seq %d, its key prod's and no anomaly: %+v %v; want a difference naming prod", s.Entry.Seq, diff, err)
+		}
+	}
+	mend("after a check and mend of dev without its anomalies")
+	if as, err := ix.Anomalies(ctx, "dev"); err != nil || len(as) != 2 || as[0].Kind != indexer.AnomalyItemKeyTaken {
+		t.Fatalf("dev's anomalies after the mend %+v %v; want its two item-key-taken", as, err)
+	}
+}
