@@ -73,8 +73,7 @@ type Anomaly struct {
 // RecordAnomaly stores a once per chain, kind, seq, other seq and source:
 // recording it again changes nothing and does not call OnAnomaly again.
 func (x *Index) RecordAnomaly(ctx context.Context, a Anomaly) error {
-	a.PK = layout.PKAnomaly + a.Chain
-	a.SK = fmt.Sprintf("SK#%020d#%s#%020d#%s", a.Seq, a.Kind, a.OtherSeq, a.Source)
+	a = anomalyKey(a)
 	// What a hostile record says is bounded, so that its anomaly fits in
 	// an item (400 KB) and recording it cannot stop the indexer.
 	a.Raw = clipText(a.Raw, 4096)
@@ -85,6 +84,14 @@ func (x *Index) RecordAnomaly(ctx context.Context, a Anomaly) error {
 		x.OnAnomaly(a)
 	}
 	return err
+}
+
+// anomalyKey is a with its key: one item per chain, kind, seq, other seq
+// and source.
+func anomalyKey(a Anomaly) Anomaly {
+	a.PK = layout.PKAnomaly + a.Chain
+	a.SK = fmt.Sprintf("SK#%020d#%s#%020d#%s", a.Seq, a.Kind, a.OtherSeq, a.Source)
+	return a
 }
 
 // Anomalies lists the anomalies recorded for chain, by seq.

@@ -2,6 +2,7 @@ package indexer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -82,6 +83,16 @@ func (x *Index) Compare(ctx context.Context, e *shared.Entry, rec *shared.Sealed
 	if out.Item == nil {
 		return &Difference{Kind: "missing", Seq: e.Seq, ItemKey: k, Object: rec.Object, Line: rec.Line}, nil
 	}
+	if other, taken := takenBy(item, out.Item, e.Chain); taken {
+		// Left out, as the indexer leaves it (item-key-taken): the first
+		// to hold a key keeps it. Listed only while its anomaly is missing.
+		recorded, err := x.keyTakenRecorded(ctx, e)
+		if err != nil || recorded {
+			return nil, err
+		}
+		return &Difference{Kind: "different", Seq: e.Seq, ItemKey: k, Object: rec.Object, Line: rec.Line,
+			Detail: fmt.Sprintf("its item's key is held by chain %s's item (the keys hold no chain) and no item-key-taken anomaly is recorded; mending records it and writes no item", other)}, nil
+	}
 	var diffs []string
 	for name, w := range want {
 		if layout.Derived[name] {
@@ -149,6 +160,28 @@ func (x *Index) staleCurrent(ctx context.Context, d layout.Decision, stored map[
 		got.CurrentAction, got.CurrentSeq, want, wantSeq), nil
 }
 
+// takenBy reports whether held, the item at the key of item (an entry of
+// chain), is a decision or override item of another chain, and which.
+func takenBy(item any, held map[string]types.AttributeValue, chain string) (string, bool) {
+	switch item.(type) {
+	case layout.Decision, layout.Override:
+		other := itemChain(held)
+		return other, other != chain
+	}
+	return "", false
+}
+
+// keyTakenRecorded reports whether e's item-key-taken anomaly is recorded.
+func (x *Index) keyTakenRecorded(ctx context.Context, e *shared.Entry) (bool, error) {
+	a := anomalyKey(Anomaly{Chain: e.Chain, Kind: AnomalyItemKeyTaken, Seq: e.Seq})
+	out, err := x.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(x.Table), ConsistentRead: aws.Bool(true),
+		Key: key(a.PK, a.SK)})
+	if err != nil {
+		return false, fmt.Errorf("get anomaly of seq %d: %w", e.Seq, err)
+	}
+	return out.Item != nil, nil
+}
+
 func sameValue(a, b types.AttributeValue) bool {
 	var x, y any
 	if attributevalue.Unmarshal(a, &x) != nil || attributevalue.Unmarshal(b, &y) != nil {
@@ -158,7 +191,10 @@ func sameValue(a, b types.AttributeValue) bool {
 }
 
 // Repair writes e's item over whatever the table holds at its key, then
-// brings the decision's current action up to date.
+// brings the decision's current action up to date; but a decision or
+// override item of another chain at its key (the keys hold no chain) is
+// not written over: e is recorded as item-key-taken instead, as the
+// indexer records it.
 func (x *Index) Repair(ctx context.Context, e *shared.Entry, rec *shared.SealedRecord) error {
 	item, err := layout.EntryItem(e, rec)
 	if err != nil || item == nil {
@@ -168,7 +204,22 @@ func (x *Index) Repair(ctx context.Context, e *shared.Entry, rec *shared.SealedR
 	if err != nil {
 		return fmt.Errorf("encode item: %w", err)
 	}
-	if _, err := x.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(x.Table), Item: av}); err != nil {
+	put := &dynamodb.PutItemInput{TableName: aws.String(x.Table), Item: av}
+	switch item.(type) {
+	case layout.Decision, layout.Override:
+		put.ConditionExpression = aws.String("attribute_not_exists(PK) OR environment = :c OR (attribute_not_exists(environment) AND contains(s3_key, :env))")
+		put.ExpressionAttributeValues = map[string]types.AttributeValue{":c": str(e.Chain), ":env": str("/env=" + e.Chain + "/")}
+	}
+	_, err = x.DB.PutItem(ctx, put)
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		env, err := e.Envelope()
+		if err != nil {
+			return err
+		}
+		return x.RecordAnomaly(ctx, keyTaken(&pending{e: e, env: env, item: item}))
+	}
+	if err != nil {
 		return fmt.Errorf("put item: %w", err)
 	}
 	switch it := item.(type) {
