@@ -3,6 +3,7 @@ package indexer_test
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -933,5 +934,43 @@ func TestCheckOfAChainWhoseKeysAnotherChainHoldsLeavesThem(t *testing.T) {
 	mend("after a check and mend of dev without its anomalies")
 	if as, err := ix.Anomalies(ctx, "dev"); err != nil || len(as) != 2 || as[0].Kind != indexer.AnomalyItemKeyTaken {
 		t.Fatalf("dev's anomalies after the mend %+v %v; want its two item-key-taken", as, err)
+	}
+}
+
+// A prod decision whose item key a dev decision holds (item-key-taken)
+// is recorded so also when its batch failed after its claim (a timeout,
+// a throttled call, the indexer killed) and is indexed again: the claim
+// is then its own already, not fresh, and the failed conditional write
+// was taken for a redelivery's, so the decision stayed out of the index
+// with no anomaly.
+func TestAKeyTakenIsRecordedWhenTheBatchIsRetried(t *testing.T) {
+	ctx := context.Background()
+	ix, _ := newIndex(t)
+	d9 := decision("d9", "u1", "s1", "BLOCK", "2026-11-27T10:00:00Z")
+	_, devRecs, err := pipeline.SealInMemory("dev", [][]byte{[]byte(onChain("dev", d9))}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ix.ApplyBatch(ctx, entriesOf(t, devRecs)); err != nil {
+		t.Fatal(err)
+	}
+	prod := entriesOf(t, sealed(t, d9))
+	var once sync.Once
+	failing := *ix
+	failing.DB = &hookedDB{DynamoAPI: ix.DB, before: func(op string) (crash bool) {
+		if op == "GetItem" { // the read of whose item holds the key
+			once.Do(func() { crash = true })
+		}
+		return crash
+	}}
+	if _, err := failing.ApplyBatch(ctx, prod); !errors.Is(err, errCrash) {
+		t.Fatalf("the batch with its read failing: %v, want it failed", err)
+	}
+	if _, err := ix.ApplyBatch(ctx, prod); err != nil {
+		t.Fatal(err)
+	}
+	as, err := ix.Anomalies(ctx, "prod")
+	if err != nil || len(as) != 1 || as[0].Kind != indexer.AnomalyItemKeyTaken {
+		t.Fatalf("prod's anomalies after its batch was retried: %+v %v; want its decision's item-key-taken", as, err)
 	}
 }
