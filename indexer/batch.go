@@ -159,10 +159,11 @@ func (x *Index) ApplyBatch(ctx context.Context, batch []Sealed) ([]bool, error) 
 			if err != nil {
 				return err
 			}
-			if !written && p.fresh {
-				// Its event id was free in its chain, so the item at its key
-				// is not its own, unless the table lost the claim and kept
-				// the item (a restore, a hand edit): whose it is is read.
+			if !written && p.status == claimOwned {
+				// Its event id is its own in its chain (claimed now, or by
+				// an earlier try of this batch that failed before it was
+				// recorded here, or it is a redelivery): whose the item at
+				// its key is, is read.
 				other, err := x.chainOfItem(ctx, p.item)
 				if err != nil {
 					return err
