@@ -974,3 +974,59 @@ func TestAKeyTakenIsRecordedWhenTheBatchIsRetried(t *testing.T) {
 		t.Fatalf("prod's anomalies after its batch was retried: %+v %v; want its decision's item-key-taken", as, err)
 	}
 }
+
+// A table indexed before the decision marks has none: a dev decision
+// carrying a prod decision's id, event id and occurred_at finds no mark,
+// takes the blind path and writes over the prod decision's item, with no
+// anomaly (README, Limits today). Indexing prod's entries again, as
+// `aegis rebuild` does, writes the marks, and then the dev event is
+// refused and recorded item-key-taken.
+func TestAKeyTakenNeedsTheMarksOfAnOlderTable(t *testing.T) {
+	ctx := context.Background()
+	ix, _ := newIndex(t)
+	rd := &query.Reader{DB: ix.DB, Table: ix.Table, Chain: "prod"}
+	d9 := decision("d9", "u1", "s1", "BLOCK", "2026-11-27T10:00:00Z")
+	prod := entriesOf(t, sealed(t, d9))
+	if _, err := ix.ApplyBatch(ctx, prod); err != nil {
+		t.Fatal(err)
+	}
+	m := layout.DecisionMark("d9")
+	unmark := func(ix *indexer.Index) {
+		if _, err := ix.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(ix.Table), Key: map[string]types.AttributeValue{
+			"PK": &types.AttributeValueMemberS{Value: m.PK}, "SK": &types.AttributeValueMemberS{Value: m.SK}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	unmark(ix)
+	_, devRecs, err := pipeline.SealInMemory("dev", [][]byte{[]byte(onChain("dev", d9))}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev := entriesOf(t, devRecs)
+	if _, err := ix.ApplyBatch(ctx, dev); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rd.Decision(ctx, "d9"); !errors.Is(err, query.ErrNotFound) {
+		t.Fatalf("prod's d9 in a table without marks, after dev's: %v; the limit README states is gone, say so", err)
+	}
+	// The same table rebuilt before dev's event: prod's entries indexed
+	// again (their claims held: the careful path, which writes the mark).
+	ix2, _ := newIndex(t)
+	if _, err := ix2.ApplyBatch(ctx, prod); err != nil {
+		t.Fatal(err)
+	}
+	unmark(ix2)
+	if _, err := ix2.ApplyBatch(ctx, prod); err != nil { // aegis rebuild
+		t.Fatal(err)
+	}
+	if _, err := ix2.ApplyBatch(ctx, dev); err != nil {
+		t.Fatal(err)
+	}
+	rd2 := &query.Reader{DB: ix2.DB, Table: ix2.Table, Chain: "prod"}
+	if h, err := rd2.Decision(ctx, "d9"); err != nil || h.Action != "BLOCK" {
+		t.Fatalf("prod's d9 in a rebuilt table, after dev's: %+v %v; want it", h, err)
+	}
+	if as, err := ix2.Anomalies(ctx, "dev"); err != nil || len(as) != 1 || as[0].Kind != indexer.AnomalyItemKeyTaken {
+		t.Fatalf("dev's anomalies: %+v %v; want its item-key-taken", as, err)
+	}
+}
