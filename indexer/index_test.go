@@ -1030,3 +1030,53 @@ func TestAKeyTakenNeedsTheMarksOfAnOlderTable(t *testing.T) {
 		t.Fatalf("dev's anomalies: %+v %v; want its item-key-taken", as, err)
 	}
 }
+
+// itemsDB counts the items the table's Query answers hand back.
+type itemsDB struct {
+	indexer.DynamoAPI
+	items int
+}
+
+func (c *itemsDB) Query(ctx context.Context, in *dynamodb.QueryInput, o ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	out, err := c.DynamoAPI.Query(ctx, in, o...)
+	if err == nil {
+		c.items += len(out.Items)
+	}
+	return out, err
+}
+
+// Index check compares a decision's current state with its chain's
+// overrides in the table, and read them with every other chain's under
+// the same decision id, all held at once: a dev producer that overrides a
+// prod decision id as often as it likes (its overrides change nothing of
+// prod's) made prod's check of that decision hand back, and hold, every
+// one of them. The check now keeps only its chain's latest override.
+func TestCheckOfADecisionDoesNotHoldAnotherChainsOverrides(t *testing.T) {
+	ctx := context.Background()
+	ix, _ := newIndex(t)
+	prod := entriesOf(t, sealed(t,
+		decision("d1", "u1", "s1", "BLOCK", "2026-11-27T10:00:00Z"),
+		override(1, "d1", "ALLOW", "2026-11-27T10:05:00Z")))
+	if _, err := ix.ApplyBatch(ctx, prod); err != nil {
+		t.Fatal(err)
+	}
+	var spam [][]byte
+	for i := range 300 {
+		spam = append(spam, []byte(onChain("dev", override(1000+i, "d1", "REVIEW", fmt.Sprintf("2026-11-27T10:%02d:%02dZ", i/60, i%60)))))
+	}
+	_, devRecs, err := pipeline.SealInMemory("dev", spam, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ix.ApplyBatch(ctx, entriesOf(t, devRecs)); err != nil {
+		t.Fatal(err)
+	}
+	db := &itemsDB{DynamoAPI: ix.DB}
+	check := &indexer.Index{DB: db, Table: ix.Table}
+	if diff, err := check.Compare(ctx, prod[0].Entry, prod[0].Record); err != nil || diff != nil {
+		t.Fatalf("prod's d1: %+v %v; want no difference", diff, err)
+	}
+	if db.items > 10 {
+		t.Fatalf("prod's check of d1 was handed %d items past 300 dev overrides of d1; want its own (a few)", db.items)
+	}
+}
