@@ -135,18 +135,19 @@ func (x *Index) Compare(ctx context.Context, e *shared.Entry, rec *shared.Sealed
 // written by an older version (two writers racing on a new decision and
 // its override, before ApplyBatch's step 4), two writers of a reused
 // decision id (README, Limits today) or a hand edit can leave stale. It
-// reads the decision's partition: one Query (paged) a decision.
+// reads the decision's overrides: one Query (paged) a decision, handing
+// back only its chain's and keeping only the latest (LatestOverride).
 func (x *Index) staleCurrent(ctx context.Context, d layout.Decision, stored map[string]types.AttributeValue) (string, error) {
 	got, err := layout.DecodeDecision(stored)
 	if err != nil {
 		return "", fmt.Errorf("decision %s: %w", d.DecisionID, err)
 	}
-	part, err := layout.LoadDecision(ctx, x.DB, x.Table, d.DecisionID)
+	o, err := layout.LatestOverride(ctx, x.DB, x.Table, d.DecisionID, d.Environment)
 	if err != nil {
 		return "", fmt.Errorf("decision %s: %w", d.DecisionID, err)
 	}
 	want, wantSeq, wantSK := d.Action, d.Seq, ""
-	if o := part.Of(d.Environment).Latest(); o != nil && o.Seq > d.Seq {
+	if o != nil && o.Seq > d.Seq {
 		want, wantSeq, wantSK = o.NewAction, o.Seq, o.SK
 	}
 	switch {

@@ -377,6 +377,41 @@ func LoadHistory(ctx context.Context, db Querier, table, decisionID, chain, afte
 	return part, more, nil
 }
 
+// LatestOverride returns the override of decisionID sealed on chain with
+// the highest seq (nil when none), reading the overrides' range of the
+// partition (paged). The table leaves the other chains' overrides of the
+// id out of its answers (they are read, not handed back: as many as
+// their producers chose to write), and of the chain's only the latest is
+// kept, so what it holds does not grow with the overrides.
+func LatestOverride(ctx context.Context, db Querier, table, decisionID, chain string) (*Override, error) {
+	p := dynamodb.NewQueryPaginator(db, &dynamodb.QueryInput{
+		TableName:              aws.String(table),
+		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :sk)"),
+		FilterExpression:       aws.String("environment = :c OR (attribute_not_exists(environment) AND contains(s3_key, :env))"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": &types.AttributeValueMemberS{Value: DecisionPK(decisionID)}, ":sk": &types.AttributeValueMemberS{Value: SKOverride},
+			":c": &types.AttributeValueMemberS{Value: chain}, ":env": &types.AttributeValueMemberS{Value: "/env=" + chain + "/"}},
+		ConsistentRead: aws.Bool(true),
+	})
+	var latest *Override
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("query overrides of %s: %w", decisionID, err)
+		}
+		var part Partition
+		if err := part.add(decisionID, page.Items); err != nil {
+			return nil, err
+		}
+		for _, o := range part.Overrides {
+			if o.Chain() == chain && (latest == nil || o.Seq > latest.Seq) {
+				latest = &o
+			}
+		}
+	}
+	return latest, nil
+}
+
 // LoadOverride reads the override item of decisionID at sort key sk
 // (ok false when there is none).
 func LoadOverride(ctx context.Context, db Querier, table, decisionID, sk string) (o Override, ok bool, err error) {
