@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
 	"github.com/aegisai/audit/indexer"
 	"github.com/aegisai/audit/query"
 )
@@ -66,5 +68,51 @@ func TestAnotherChainsOverridesDoNotMultiplyAHistorysQueries(t *testing.T) {
 	}
 	if counter.calls > 3 {
 		t.Errorf("a page of limit 1 made %d Queries reading %d items, past 400 overrides of another chain; want at most 3", counter.calls, counter.items)
+	}
+}
+
+// heldCounter counts the items Query answers hand back.
+type heldCounter struct {
+	query.DynamoAPI
+	items int
+}
+
+func (h *heldCounter) Query(ctx context.Context, in *dynamodb.QueryInput, o ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	out, err := h.DynamoAPI.Query(ctx, in, o...)
+	if err == nil {
+		h.items += len(out.Items)
+	}
+	return out, err
+}
+
+// Another chain's decision events of the decision id (each with its own
+// event id: a dev producer reusing a prod decision id as often as it
+// likes, each reuse an anomaly of dev's) share the partition too, and
+// sort before every override: a page of prod's decision, first or later,
+// was handed back and held every one of them, however few overrides it
+// showed. A page now holds its chain's items only.
+func TestAnotherChainsDecisionsOfTheIDAreNotHeldByAHistory(t *testing.T) {
+	ctx := context.Background()
+	rd := index(t, "prod", []event{{id: "d1", user: "u", session: "s", action: "BLOCK", at: at(0)}, {id: "d1", at: at(58), to: "ALLOW"}, {id: "d1", at: at(59), to: "REVIEW"}})
+	var spam []string
+	for i := range 300 {
+		spam = append(spam, decisionOn("dev", fmt.Sprintf("x-%d", i), "d1", "ALLOW", at(1+i%50)))
+	}
+	sealAndIndex(t, &indexer.Index{DB: rd.DB.(indexer.DynamoAPI), Table: rd.Table}, "dev", spam...)
+	counter := &heldCounter{DynamoAPI: rd.DB}
+	r := *rd
+	r.DB = counter
+	h, err := r.DecisionPage(ctx, "d1", query.OverridePage{Limit: 1})
+	if err != nil || h.Action != "BLOCK" || len(h.Conflicting) != 0 || len(h.Overrides) != 1 || h.Next == "" {
+		t.Fatalf("%+v %v; want prod's d1 with a page of one override", h, err)
+	}
+	first := counter.items
+	counter.items = 0
+	h, err = r.DecisionPage(ctx, "d1", query.OverridePage{Limit: 1, Cursor: h.Next})
+	if err != nil || len(h.Overrides) != 1 || h.Overrides[0].NewAction != "REVIEW" {
+		t.Fatalf("second page %+v %v; want prod's REVIEW override", h, err)
+	}
+	if first > 10 || counter.items > 10 {
+		t.Errorf("pages of limit 1 were handed %d and %d items past 300 dev decisions of the id; want prod's few", first, counter.items)
 	}
 }
