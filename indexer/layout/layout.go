@@ -319,8 +319,20 @@ const historyStep = 1000
 // million times costs what one page costs: without after, one Query of
 // limit + 3 items when the id has one decision (the decision items sort
 // before the decision mark, the mark before the overrides); with after,
-// one Query for the decision items and one from after on.
+// one Query for the decision items and one from after on. With chain
+// set, the decision items it returns are the chain's and one of each other
+// chain that holds the id (to name it): another chain's decisions of the
+// id, as many as its producer chose to seal, are read but not held.
 func LoadHistory(ctx context.Context, db Querier, table, decisionID, chain, after string, limit int) (part Partition, more bool, err error) {
+	others := map[string]bool{} // chains of which a decision item is kept
+	keep := func(ds []Decision) {
+		for _, d := range ds {
+			if chain == "" || d.Environment == chain || !others[d.Environment] {
+				others[d.Environment] = others[d.Environment] || d.Environment != chain
+				part.Decisions = append(part.Decisions, d)
+			}
+		}
+	}
 	in := &dynamodb.QueryInput{
 		TableName:                 aws.String(table),
 		KeyConditionExpression:    aws.String("PK = :pk"),
@@ -332,8 +344,23 @@ func LoadHistory(ctx context.Context, db Querier, table, decisionID, chain, afte
 		if !strings.HasPrefix(after, SKOverride) {
 			return part, false, fmt.Errorf("decision %s: %q is not an override's sort key", decisionID, after)
 		}
-		if part, err = loadPartition(ctx, db, table, decisionID, SKDecision); err != nil {
-			return part, false, err
+		p := dynamodb.NewQueryPaginator(db, &dynamodb.QueryInput{
+			TableName:              aws.String(table),
+			KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :sk)"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":pk": &types.AttributeValueMemberS{Value: DecisionPK(decisionID)}, ":sk": &types.AttributeValueMemberS{Value: SKDecision}},
+			ConsistentRead: aws.Bool(true),
+		})
+		for p.HasMorePages() {
+			out, err := p.NextPage(ctx)
+			if err != nil {
+				return part, false, fmt.Errorf("query decision %s: %w", decisionID, err)
+			}
+			var page Partition
+			if err := page.add(decisionID, out.Items); err != nil {
+				return part, false, err
+			}
+			keep(page.Decisions)
 		}
 		in.KeyConditionExpression = aws.String("PK = :pk AND SK > :after")
 		in.ExpressionAttributeValues[":after"] = &types.AttributeValueMemberS{Value: after}
@@ -355,7 +382,7 @@ func LoadHistory(ctx context.Context, db Querier, table, decisionID, chain, afte
 		if err := page.add(decisionID, out.Items); err != nil {
 			return part, false, err
 		}
-		part.Decisions = append(part.Decisions, page.Decisions...)
+		keep(page.Decisions)
 		if c == "" && len(part.Decisions) > 0 {
 			c = slices.MinFunc(part.Decisions, func(a, b Decision) int { return cmp.Compare(a.Seq, b.Seq) }).Environment
 		}
