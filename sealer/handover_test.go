@@ -346,3 +346,69 @@ func TestVersionsAtTheNotesKeyDoNotStallTheHandOver(t *testing.T) {
 		t.Fatal("the hand-over's checkpoint stage did not return: the note's write stalled the chain")
 	}
 }
+
+// slowListing is a bucket whose listings of the versions of keys holding
+// match take delay a page (or until the call's time is up).
+type slowListing struct {
+	archive.S3API
+	match string
+	delay time.Duration
+}
+
+func (s *slowListing) ListObjectVersions(ctx context.Context, in *s3.ListObjectVersionsInput, opts ...func(*s3.Options)) (*s3.ListObjectVersionsOutput, error) {
+	if strings.Contains(aws.ToString(in.Prefix), s.match) {
+		select {
+		case <-time.After(s.delay):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return s.S3API.ListObjectVersions(ctx, in, opts...)
+}
+
+// A start holding the staged key lists the versions at the note's key,
+// before any checkpoint, at every start (the staged key is no secret:
+// its .pub is handed around before the switch), and those of the
+// checkpoint the note names. A bucket writer puts delete markers there,
+// free on S3 and as many as they like: the listing pages through every
+// one, and the whole listing was one S3 call, given one call's time
+// (Config.CallTimeout) and retried for ever when that ran out. Every
+// start with step 2's settings stalled, the standby's takeover too, and
+// the chain stopped at step 2 of the procedure. Each page is a call of
+// its own: the start reads the markers, finds the sealer's note and
+// checkpoint under them and follows the hand-over.
+func TestMarkersAtTheNotesKeyDoNotStallAStart(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		key  func(h handOver) string
+	}{
+		{"at the note's key", func(h handOver) string { return HandOverNoteKey("audit", "unit", *h.s.keys.staged) }},
+		{"at the key of the checkpoint it names", func(handOver) string { return shared.CheckpointKey("audit", "unit", 4) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := handedOver(t)
+			sealed := h.sealMore(t, records(4, 6, h.at.Add(2*time.Second)))
+			key := tc.key(h)
+			for range 5000 {
+				h.store.Delete("audit", key)
+			}
+			h.store.Later(time.Hour)
+			h.forgeRetired(t, 40)
+			cfg := h.cfg
+			cfg.S3 = &slowListing{S3API: h.store, match: key, delay: 50 * time.Millisecond}
+			cfg.CallTimeout = 200 * time.Millisecond // a page takes 50ms, the 6 pages 300ms
+			s, err := New(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if _, err := s.recoverHead(ctx); err != nil {
+				t.Fatalf("a start with step 2's settings under 5,000 delete markers %s: %v", tc.name, err)
+			}
+			if got := s.Head(); got != sealed {
+				t.Fatalf("head at seq %d, want %d", got.Seq, sealed.Seq)
+			}
+		})
+	}
+}
