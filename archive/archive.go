@@ -759,38 +759,91 @@ type ListedVersion struct {
 }
 
 // ListVersions lists the versions of key as SealedVersions does, with
-// what the listing says of each.
+// what the listing says of each, in one call (VersionListing reads it a
+// page at a time).
 func (s *Store) ListVersions(ctx context.Context, key string) ([]ListedVersion, error) {
-	p := s3.NewListObjectVersionsPaginator(s.S3, &s3.ListObjectVersionsInput{Bucket: aws.String(s.Bucket), Prefix: aws.String(key)})
-	var newestFirst []ListedVersion
-	seen := map[string]bool{}
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("list versions of s3://%s/%s: %w", s.Bucket, key, err)
-		}
-		for _, v := range page.Versions {
-			id := aws.ToString(v.VersionId)
-			if aws.ToString(v.Key) != key || seen[id] {
-				continue // a longer key with this one as prefix, or a version repeated at a page boundary
-			}
-			seen[id] = true
-			newestFirst = append(newestFirst, ListedVersion{ID: id, Stored: aws.ToTime(v.LastModified),
-				Multipart: multipart(aws.ToString(v.ETag)), Size: aws.ToInt64(v.Size)})
-			if len(newestFirst) > MaxOlderVersions { // keep the oldest listed
-				drop := newestFirst[0]
-				newestFirst = newestFirst[1:]
-				delete(seen, drop.ID)
-			}
-		}
-		if !slices.ContainsFunc(page.Versions, func(v types.ObjectVersion) bool { return aws.ToString(v.Key) <= key }) &&
-			!slices.ContainsFunc(page.DeleteMarkers, func(d types.DeleteMarkerEntry) bool { return aws.ToString(d.Key) <= key }) {
-			break // past the key
+	l := s.NewVersionListing(key)
+	for !l.Done() {
+		if err := l.Next(ctx); err != nil {
+			return nil, err
 		}
 	}
-	slices.Reverse(newestFirst)
-	return newestFirst, nil
+	return l.Versions(), nil
 }
+
+// VersionListing lists the versions of one key (delete markers left out)
+// a page at a time, each page an S3 call of its own: a caller gives each
+// its own time, and asks a page that failed again with Next. Anyone with
+// write access to the bucket can put as many versions and delete markers
+// at a key as they like (markers are free on S3), and the listing pages
+// through every one, the newest first: in one call's time, a listing
+// longer than that was retried for ever.
+type VersionListing struct {
+	key         string
+	p           *s3.ListObjectVersionsPaginator
+	bucket      string
+	newestFirst []ListedVersion
+	seen        map[string]bool
+	first       ListedVersion
+	done        bool
+}
+
+// NewVersionListing starts a listing of the versions of key.
+func (s *Store) NewVersionListing(key string) *VersionListing {
+	return &VersionListing{key: key, bucket: s.Bucket, seen: map[string]bool{},
+		p: s3.NewListObjectVersionsPaginator(s.S3, &s3.ListObjectVersionsInput{Bucket: aws.String(s.Bucket), Prefix: aws.String(key)})}
+}
+
+// Done reports whether the listing has read its last page.
+func (l *VersionListing) Done() bool { return l.done }
+
+// Next reads the next page; when it fails, the same page is asked again
+// at the next call.
+func (l *VersionListing) Next(ctx context.Context) error {
+	if l.done || !l.p.HasMorePages() {
+		l.done = true
+		return nil
+	}
+	page, err := l.p.NextPage(ctx)
+	if err != nil {
+		return fmt.Errorf("list versions of s3://%s/%s: %w", l.bucket, l.key, err)
+	}
+	for _, v := range page.Versions {
+		id := aws.ToString(v.VersionId)
+		if aws.ToString(v.Key) != l.key || l.seen[id] {
+			continue // a longer key with this one as prefix, or a version repeated at a page boundary
+		}
+		lv := ListedVersion{ID: id, Stored: aws.ToTime(v.LastModified), Multipart: multipart(aws.ToString(v.ETag)), Size: aws.ToInt64(v.Size)}
+		if !lv.Multipart { // versions of a key come newest first
+			l.first = lv
+		}
+		l.seen[id] = true
+		l.newestFirst = append(l.newestFirst, lv)
+		if len(l.newestFirst) > MaxOlderVersions { // keep the oldest listed
+			drop := l.newestFirst[0]
+			l.newestFirst = l.newestFirst[1:]
+			delete(l.seen, drop.ID)
+		}
+	}
+	if !l.p.HasMorePages() ||
+		!slices.ContainsFunc(page.Versions, func(v types.ObjectVersion) bool { return aws.ToString(v.Key) <= l.key }) &&
+			!slices.ContainsFunc(page.DeleteMarkers, func(d types.DeleteMarkerEntry) bool { return aws.ToString(d.Key) <= l.key }) {
+		l.done = true // past the key
+	}
+	return nil
+}
+
+// Versions returns the versions listed so far, the oldest first: at most
+// MaxOlderVersions, the oldest of those listed.
+func (l *VersionListing) Versions() []ListedVersion {
+	out := slices.Clone(l.newestFirst)
+	slices.Reverse(out)
+	return out
+}
+
+// First returns the oldest version listed so far that was written by a
+// single PUT (FirstVersion); its ID is "" when there is none.
+func (l *VersionListing) First() ListedVersion { return l.first }
 
 // FirstVersion is key's oldest version written by a single PUT and when
 // S3 stored it ("" when the key has none), from one listing of that key
@@ -800,24 +853,15 @@ func (s *Store) ListVersions(ctx context.Context, key string) ([]ListedVersion, 
 // upload was begun, not completed; anyone with write access can begin
 // one at a key before the sealer writes it, or before a key is retired,
 // and complete it with anything later. Its ETag says so ("<hex>-<parts>").
+// The listing is one call; VersionListing.First reads it a page at a time.
 func (s *Store) FirstVersion(ctx context.Context, key string) (id string, stored time.Time, err error) {
-	p := s3.NewListObjectVersionsPaginator(s.S3, &s3.ListObjectVersionsInput{Bucket: aws.String(s.Bucket), Prefix: aws.String(key)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return "", time.Time{}, fmt.Errorf("list versions of s3://%s/%s: %w", s.Bucket, key, err)
-		}
-		for _, v := range page.Versions {
-			if aws.ToString(v.Key) == key && !multipart(aws.ToString(v.ETag)) { // versions of a key come newest first
-				id, stored = aws.ToString(v.VersionId), aws.ToTime(v.LastModified)
-			}
-		}
-		if !slices.ContainsFunc(page.Versions, func(v types.ObjectVersion) bool { return aws.ToString(v.Key) <= key }) &&
-			!slices.ContainsFunc(page.DeleteMarkers, func(d types.DeleteMarkerEntry) bool { return aws.ToString(d.Key) <= key }) {
-			break // past the key
+	l := s.NewVersionListing(key)
+	for !l.Done() {
+		if err := l.Next(ctx); err != nil {
+			return "", time.Time{}, err
 		}
 	}
-	return id, stored, nil
+	return l.First().ID, l.First().Stored, nil
 }
 
 // RetiredGrace is how much later than the retiring checkpoint a retired

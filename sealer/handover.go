@@ -164,14 +164,11 @@ func (s *Sealer) putNoteOver(ctx context.Context, key string, body []byte) error
 // the upload was begun, so one begun before the sealer's note came first;
 // nor is one larger than a note. Neither is read (each is logged).
 func (s *Sealer) noteVersions(ctx context.Context, key string) ([]archive.ListedVersion, error) {
-	var listed []archive.ListedVersion
-	if err := s.retry(ctx, "list the versions of "+key, func(ctx context.Context) error {
-		var err error
-		listed, err = s.store.ListVersions(ctx, key)
-		return err
-	}); err != nil {
+	l, err := s.listVersions(ctx, key)
+	if err != nil {
 		return nil, err
 	}
+	listed := l.Versions()
 	notes := listed[:0]
 	for _, v := range listed {
 		if v.Multipart || v.Size > maxNoteSize {
@@ -182,6 +179,21 @@ func (s *Sealer) noteVersions(ctx context.Context, key string) ([]archive.Listed
 		notes = append(notes, v)
 	}
 	return notes, nil
+}
+
+// listVersions lists the versions of key a page at a time, each page an
+// S3 call retried on its own: a bucket writer can put as many delete
+// markers at a key as they like (free on S3), and a listing of them all
+// given one call's time was retried for ever, so a start with step 2's
+// settings, which lists the note's key every time, never ended.
+func (s *Sealer) listVersions(ctx context.Context, key string) (*archive.VersionListing, error) {
+	l := s.store.NewVersionListing(key)
+	for !l.Done() {
+		if err := s.retry(ctx, "list the versions of "+key, l.Next); err != nil {
+			return nil, err
+		}
+	}
+	return l, nil
 }
 
 // followHandOverNote reads the note of a hand-over to the staged key, if
@@ -275,15 +287,11 @@ func (s *Sealer) checkHandOverNote(ctx context.Context, key string, v archive.Li
 		return nil, fmt.Sprintf("names a hand-over at seq %d, which no open key of the keyset (%s) signs: a hand-over is only from its last key", n.Seq, s.keys.keyset().IDs()), nil
 	}
 	// The sealer's version of the checkpoint: the first of its key.
-	var first string
-	var stored time.Time
-	if err := s.retry(ctx, "list the versions of "+cpKey, func(ctx context.Context) error {
-		var err error
-		first, stored, err = s.store.FirstVersion(ctx, cpKey)
-		return err
-	}); err != nil {
+	l, err := s.listVersions(ctx, cpKey)
+	if err != nil {
 		return nil, "", err
 	}
+	first, stored := l.First().ID, l.First().Stored
 	if first == "" {
 		return nil, fmt.Sprintf("the chain has no checkpoint of seq %d", n.Seq), nil
 	}
