@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -410,5 +411,28 @@ func TestMarkersAtTheNotesKeyDoNotStallAStart(t *testing.T) {
 				t.Fatalf("head at seq %d, want %d", got.Seq, sealed.Seq)
 			}
 		})
+	}
+}
+
+// A sealer still holding only the retired key (restarted with the
+// settings from before step 2: no key staged, the retired key's .pub as
+// its keyset) is documented to refuse to start, checkpoint key not held,
+// after the hand-over. It reads no note, and trusts the retired key for
+// every seq: a thief of that key with write access to the bucket puts a
+// checkpoint of it past the head, and that sealer took the forgery as its
+// head and signed on from it with the retired key.
+func TestASealerHoldingOnlyTheRetiredKeyRefusesAForgeryPastTheHandOver(t *testing.T) {
+	h := handedOver(t)
+	h.sealMore(t, records(4, 6, h.at.Add(2*time.Second)))
+	h.store.Later(time.Hour)
+	h.forgeRetired(t, 40)
+	cfg := h.cfg
+	cfg.NextSignerKey = ""
+	s, err := New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.recoverHead(context.Background()); !errors.Is(err, ErrKeyNotHeld) {
+		t.Fatalf("a sealer holding only the retired key started at seq %d (err %v); want %v", s.Head().Seq, err, ErrKeyNotHeld)
 	}
 }
