@@ -50,10 +50,24 @@ import (
 // note, is not the sealer's either. A chain handed over by a version
 // before the note has none until a sealer follows the hand-over at a
 // start.
+//
+// A sealer holding the retiring key alone (no key staged) knows of no
+// new key and reads no note: a thief's checkpoint past the head was its
+// head. So the sealer that hands over also copies the KEY entry's line to
+// a key named after the retiring key (HandOverEntryKey), and every sealer
+// whose keyset's last key is open reads it (followHandOverEntry): the
+// entry counts where the sealer's checkpoint of its seq signs its hash.
 
 // HandOverNoteKey is the key of the note of the hand-over to next.
 func HandOverNoteKey(prefix, chain string, next shared.VerifierKey) string {
 	return fmt.Sprintf("%s/handovers/chain=%s/%s.note", prefix, chain, next.ID())
+}
+
+// HandOverEntryKey is the key of the copy of the KEY entry by which the
+// key retiring hands over: a sealer that knows of no new key (it holds
+// the retiring key alone) finds it under its own key's id.
+func HandOverEntryKey(prefix, chain string, retiring shared.VerifierKey) string {
+	return fmt.Sprintf("%s/handovers/chain=%s/from/%s.line", prefix, chain, retiring.ID())
 }
 
 // handOverNote is the note's JSON line, the second of its text (the first
@@ -91,9 +105,10 @@ const maxNoteSize = 4096
 // with the same bytes already there is enough. A note that cannot be
 // written is logged, not a reason to stop the chain: it only guards a
 // start with step 2's settings. So it is given two S3 calls' time in all
-// (noteTime): in the checkpoint stage, reading what a bucket writer put at
+// (noteTime), and the copy of the KEY entry as much: in the checkpoint stage, reading what a bucket writer put at
 // its key before the hand-over was retried for ever, and the chain stopped.
 func (s *Sealer) leaveHandOverNote(ctx context.Context, e *shared.Entry) {
+	s.leaveHandOverEntry(ctx, e)
 	ctx, cancel := context.WithTimeout(ctx, noteTime*s.cfg.CallTimeout)
 	defer cancel()
 	next, err := shared.ParseVerifierKey(e.Key.VerifierKey)
@@ -124,6 +139,39 @@ func (s *Sealer) leaveHandOverNote(ctx context.Context, e *shared.Entry) {
 		return
 	}
 	s.log.Info("hand-over note written", zap.String("key", key), zap.Uint64("seq", e.Seq))
+}
+
+// leaveHandOverEntry writes the KEY entry e's line at the key named after
+// the key it retires (HandOverEntryKey), as leaveHandOverNote writes the
+// note, in its own two S3 calls' time. A sealer holding the retiring key
+// alone, with no key staged, knows no new key and reads no note: it
+// trusted that key for every seq, and took a checkpoint its thief put
+// past the head. It reads this copy instead (followHandOverEntry). Only a
+// KEY entry whose hash the sealer's checkpoint of its seq signs counts,
+// so the copy needs no signature of its own.
+func (s *Sealer) leaveHandOverEntry(ctx context.Context, e *shared.Entry) {
+	ctx, cancel := context.WithTimeout(ctx, noteTime*s.cfg.CallTimeout)
+	defer cancel()
+	r, ok := s.keys.keyset().For(e.Seq)
+	if !ok || r.Open {
+		return // not a hand-over the keyset followed
+	}
+	line, err := e.Line()
+	if err != nil {
+		return
+	}
+	key := HandOverEntryKey(s.cfg.Prefix, e.Chain, r.Key)
+	body := append(line, '\n')
+	_, err = s.put(ctx, key, body)
+	if errors.Is(err, archive.ErrExists) {
+		err = s.putNoteOver(ctx, key, body)
+	}
+	if err != nil {
+		s.log.Error("the copy of the hand-over's KEY entry could not be written: a sealer restarted with the retired key alone (docs/SECURITY.md section 5) does not learn of the hand-over",
+			zap.String("key", key), zap.Uint64("seq", e.Seq), zap.Error(err))
+		return
+	}
+	s.log.Info("copy of the hand-over's KEY entry written", zap.String("key", key), zap.Uint64("seq", e.Seq))
 }
 
 // putNoteOver writes body at key, taken already, unless one of the first
@@ -333,4 +381,145 @@ func (s *Sealer) checkHandOverNote(ctx context.Context, key string, v archive.Li
 		return nil, fmt.Sprintf("the object the checkpoint of seq %d signs does not end in a hand-over to %s", n.Seq, staged.ID()), nil
 	}
 	return last, "", nil
+}
+
+// followHandOverEntry reads the copies of a KEY entry by which the
+// keyset's last key, open, hands over (HandOverEntryKey), the oldest
+// first, and follows the first the chain bears out: the first version of
+// the checkpoint of its seq, stored no later than the copy (less
+// RetiredGrace), verifies with that key and signs the entry's hash, so it
+// is the last entry of the object that checkpoint signs. A sealer that
+// holds no key it hands over to then refuses to start, checkpoint key not
+// held, where it took a checkpoint a thief of the retired key put past
+// the head (TestASealerHoldingOnlyTheRetiredKeyRefusesAForgeryPastTheHandOver).
+// A version that is no such entry counts for nothing; each costs a read
+// of at most maxNoteSize bytes, and one that parses as a KEY entry of the
+// range a listing and a read of the checkpoint of its seq, once a seq.
+func (s *Sealer) followHandOverEntry(ctx context.Context) error {
+	set := s.keys.keyset()
+	last := set.Ranges[len(set.Ranges)-1]
+	if !last.Open {
+		return nil
+	}
+	key := HandOverEntryKey(s.cfg.Prefix, s.cfg.Chain, last.Key)
+	listed, err := s.noteVersions(ctx, key)
+	if err != nil {
+		return err
+	}
+	cps := map[uint64]*firstCheckpoint{}
+	for _, v := range listed {
+		e, why, err := s.checkHandOverEntry(ctx, key, v, last, cps)
+		if err != nil {
+			return err
+		}
+		if why != "" {
+			s.log.Warn("a version of the copy of a hand-over's KEY entry does not check out; passed over", zap.String("key", key), zap.String("version", v.ID), zap.String("why", why))
+			continue
+		}
+		if _, err := s.keys.handOver(e); err != nil {
+			return err
+		}
+		s.log.Info("followed the checkpoint key hand-over the copy of its KEY entry names", zap.String("copy", key), zap.Uint64("seq", e.Seq),
+			zap.String("keyset", s.keys.keyset().IDs()))
+		// Its note, where there is none (a sealer holding the new key
+		// staged writes it; this copy is there already).
+		s.leaveHandOverNote(ctx, e)
+		return nil
+	}
+	return nil
+}
+
+// firstCheckpoint is the first version of a checkpoint key, as
+// checkHandOverEntry reads it (why says why it bears nothing out).
+type firstCheckpoint struct {
+	stored time.Time
+	cp     shared.Checkpoint
+	why    string
+}
+
+// checkHandOverEntry reads version v of the copy at key and checks it
+// against the chain (why is "" when it checks out, with its entry). cps
+// holds the checkpoints read so far, by seq.
+func (s *Sealer) checkHandOverEntry(ctx context.Context, key string, v archive.ListedVersion, from shared.KeyRange, cps map[uint64]*firstCheckpoint) (*shared.Entry, string, error) {
+	var obj *archive.Object
+	err := s.retry(ctx, "get "+key, func(ctx context.Context) error {
+		var err error
+		obj, err = s.store.Get(ctx, key, v.ID)
+		return err
+	})
+	switch {
+	case errors.Is(err, archive.ErrNotFound), errors.Is(err, archive.ErrUnreadable), errors.Is(err, archive.ErrTooLarge):
+		return nil, "it cannot be read: " + err.Error(), nil
+	case err != nil:
+		return nil, "", err
+	case len(obj.Body) > maxNoteSize:
+		return nil, fmt.Sprintf("%d bytes, more than a KEY entry's %d", len(obj.Body), maxNoteSize), nil
+	}
+	line, ok := bytes.CutSuffix(obj.Body, []byte("\n"))
+	if !ok || bytes.IndexByte(line, '\n') >= 0 {
+		return nil, "not one line", nil
+	}
+	e, err := shared.ParseLine(line)
+	if err != nil {
+		return nil, "not a sealed line: " + err.Error(), nil
+	}
+	set := s.keys.keyset()
+	if e.Type != shared.EntryKey || e.Chain != s.cfg.Chain {
+		return nil, fmt.Sprintf("a %s entry of chain %q, not a KEY entry of %q", e.Type, e.Chain, s.cfg.Chain), nil
+	}
+	if r, ok := set.For(e.Seq); !ok || !r.Open || r.Key.ID() != from.Key.ID() {
+		return nil, fmt.Sprintf("a hand-over at seq %d, which %s, open, does not sign", e.Seq, from.Key.ID()), nil
+	}
+	next, err := shared.ParseVerifierKey(e.Key.VerifierKey)
+	if err != nil || set.Knows(next) {
+		return nil, fmt.Sprintf("a hand-over to %s, which the keyset (%s) cannot trust next", shared.KeyLabel(e.Key.VerifierKey), set.IDs()), nil
+	}
+	c, ok := cps[e.Seq]
+	if !ok {
+		if c, err = s.firstCheckpoint(ctx, e.Seq); err != nil {
+			return nil, "", err
+		}
+		cps[e.Seq] = c
+	}
+	switch {
+	case c.why != "":
+		return nil, c.why, nil
+	case v.Stored.IsZero() || v.Stored.Before(c.stored.Add(-archive.RetiredGrace)):
+		return nil, fmt.Sprintf("stored at %s, before the checkpoint of seq %d (stored at %s): the sealer writes the checkpoint first",
+			v.Stored.UTC().Format(time.RFC3339Nano), e.Seq, c.stored.UTC().Format(time.RFC3339Nano)), nil
+	case c.cp.Seq != e.Seq || c.cp.Hash != e.Hash:
+		return nil, fmt.Sprintf("the checkpoint of seq %d signs hash %s, not this entry's %s", e.Seq, c.cp.Hash, e.Hash), nil
+	}
+	return e, "", nil
+}
+
+// firstCheckpoint reads the first version of the checkpoint of seq, the
+// sealer's, and verifies it with the keyset.
+func (s *Sealer) firstCheckpoint(ctx context.Context, seq uint64) (*firstCheckpoint, error) {
+	cpKey := shared.CheckpointKey(s.cfg.Prefix, s.cfg.Chain, seq)
+	l, err := s.listVersions(ctx, cpKey)
+	if err != nil {
+		return nil, err
+	}
+	first := l.First()
+	if first.ID == "" || first.Stored.IsZero() {
+		return &firstCheckpoint{why: fmt.Sprintf("the chain has no dated checkpoint of seq %d", seq)}, nil
+	}
+	var obj *archive.Object
+	err = s.retry(ctx, "get "+cpKey, func(ctx context.Context) error {
+		var err error
+		obj, err = s.store.Get(ctx, cpKey, first.ID)
+		return err
+	})
+	if errors.Is(err, archive.ErrNotFound) || errors.Is(err, archive.ErrUnreadable) || errors.Is(err, archive.ErrTooLarge) {
+		return &firstCheckpoint{why: fmt.Sprintf("the first version of %s cannot be read: %v", cpKey, err)}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	cp, err := s.openCheckpoint(cpKey, obj.Body)
+	if err != nil {
+		return &firstCheckpoint{why: fmt.Sprintf("the first version of %s does not verify: %v", cpKey, err)}, nil
+	}
+	return &firstCheckpoint{stored: first.Stored, cp: cp}, nil
 }

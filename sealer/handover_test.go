@@ -15,6 +15,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/aegisai/audit/archive"
+	"github.com/aegisai/audit/internal/testbed/s3mem"
 	"github.com/aegisai/audit/shared"
 )
 
@@ -434,5 +435,109 @@ func TestASealerHoldingOnlyTheRetiredKeyRefusesAForgeryPastTheHandOver(t *testin
 	}
 	if _, err := s.recoverHead(context.Background()); !errors.Is(err, ErrKeyNotHeld) {
 		t.Fatalf("a sealer holding only the retired key started at seq %d (err %v); want %v", s.Head().Seq, err, ErrKeyNotHeld)
+	}
+}
+
+// forgedKeyLine is the line of the KEY entry forgeHandOver puts at seq:
+// a bucket writer can compute it before any checkpoint of seq exists.
+func (h handOver) forgedKeyLine(t *testing.T, seq uint64, next shared.VerifierKey) []byte {
+	t.Helper()
+	at := h.at.Add(time.Hour)
+	e, err := shared.SealRecord(shared.Head{Chain: "unit", Seq: seq - 1, Offset: 99}, shared.Source{Topic: "decisions", Offset: 100, Timestamp: at},
+		shared.KeyChangeRequest("unit", next), at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line, err := e.Line()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(line, '\n')
+}
+
+// The copy of the hand-over's KEY entry, at a key named after the
+// retiring key, guards a start that finds no note too (one with step 2's
+// settings where the note is gone), and counts only where the sealer's
+// checkpoint of its seq signs it and was stored first: a bucket writer
+// can compute the line of a hand-over at a seq past any head before the
+// hand-over and put it first, and a thief of the retired key sign a
+// checkpoint of it later; junk there costs a start nothing more.
+func TestTheCopyOfTheKeyEntry(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		staged bool
+	}{
+		{"step 2's settings, no note", true},
+		{"the retired key alone", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var copyKey string
+			h := handedOver(t, func(h handOver) {
+				copyKey = HandOverEntryKey("audit", "unit", h.s.keys.keyset().First())
+				h.store.PutVersion("audit", copyKey, []byte("junk"))
+				h.store.PutVersion("audit", copyKey, h.forgedKeyLine(t, 40, *h.s.keys.staged))
+			})
+			if n := len(h.store.Versions("audit", copyKey)); n != 3 {
+				t.Fatalf("%d versions at %s, want the 2 put before and the sealer's", n, copyKey)
+			}
+			sealed := h.sealMore(t, records(4, 6, h.at.Add(2*time.Second)))
+			h.store.Remove("audit", HandOverNoteKey("audit", "unit", *h.s.keys.staged))
+			h.store.Later(time.Hour)
+			h.forgeHandOver(t, 40, *h.s.keys.staged)
+			cfg := h.cfg
+			if !tc.staged {
+				cfg.NextSignerKey = ""
+			}
+			s, err := New(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = s.recoverHead(context.Background())
+			switch {
+			case tc.staged && (err != nil || s.Head() != sealed):
+				t.Fatalf("head at seq %d (err %v), want %d", s.Head().Seq, err, sealed.Seq)
+			case !tc.staged && !errors.Is(err, ErrKeyNotHeld):
+				t.Fatalf("a sealer holding only the retired key started at seq %d (err %v); want %v", s.Head().Seq, err, ErrKeyNotHeld)
+			}
+		})
+	}
+}
+
+// A sealer of a chain that never handed over, with junk and lines of KEY
+// entries no checkpoint signs at the copy's key (at a seq with no
+// checkpoint, and at the head's), starts as before.
+func TestACopyOfAKeyEntryNoCheckpointSignsCountsForNothing(t *testing.T) {
+	oldS, oldV, err := note.GenerateKey(rand.Reader, "aegis-unit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, nextV, err := note.GenerateKey(rand.Reader, "aegis-unit-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, _ := shared.ParseVerifierKey(nextV)
+	store := s3mem.New("audit")
+	at := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	cfg := Config{Brokers: []string{"unused:9092"}, Chain: "unit", S3: store, Bucket: "audit",
+		SignerKey: oldS, VerifierKey: oldV, Now: func() time.Time { return at }, Topic: "decisions"}
+	s, err := New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.genesis(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h := handOver{s: s, cfg: cfg, store: store, at: at, oldS: oldS}
+	sealed := h.sealMore(t, records(0, 4, at))
+	key := HandOverEntryKey("audit", "unit", s.keys.keyset().First())
+	store.PutVersion("audit", key, []byte("junk"))
+	store.PutVersion("audit", key, h.forgedKeyLine(t, 40, next))
+	store.PutVersion("audit", key, h.forgedKeyLine(t, sealed.Seq, next)) // a seq whose checkpoint signs another hash
+	restarted, err := New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := restarted.recoverHead(context.Background()); err != nil || restarted.Head() != sealed {
+		t.Fatalf("head at seq %d (err %v), want %d", restarted.Head().Seq, err, sealed.Seq)
 	}
 }

@@ -40,6 +40,10 @@ func (s *Sealer) recoverHead(ctx context.Context) (*signedCheckpoints, error) {
 	if err := s.followHandOverNote(ctx); err != nil {
 		return nil, err
 	}
+	// One from the keyset's last key, which the sealer may hold alone.
+	if err := s.followHandOverEntry(ctx); err != nil {
+		return nil, err
+	}
 	h := &signedCheckpoints{s: s, walk: s.store.NewestCheckpoints(s.cfg.Chain)}
 	// unverified are the checkpoints the keyset does not verify (yet),
 	// newer than the first that does: kept only until a hand-over is
