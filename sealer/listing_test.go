@@ -1,0 +1,62 @@
+package sealer
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/aegisai/audit/shared"
+)
+
+// A start reads the sealed version of the newest checkpoint and of the
+// object it signs from under what a bucket writer put over them, and the
+// retention of the checkpoint's first version: each lists every version
+// and delete marker of the key, and each listing was one S3 call, given
+// one call's time and retried for ever when that ran out. Delete markers
+// (free on S3) or versions over the newest object or checkpoint stalled
+// every start of every sealer of the chain, and every takeover, for as
+// long as the writer liked; the sealer running went on until it
+// restarted. Each page is a call of its own.
+func TestMarkersOverTheNewestObjectDoNotStallAStart(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		over func(h handOver, cp shared.Checkpoint, cpKey string) string
+	}{
+		{"delete markers over the newest object", func(h handOver, cp shared.Checkpoint, _ string) string {
+			for range 5000 {
+				h.store.Delete("audit", cp.Object)
+			}
+			return cp.Object
+		}},
+		{"versions over the newest checkpoint", func(h handOver, _ shared.Checkpoint, cpKey string) string {
+			for range 5000 {
+				h.store.PutVersion("audit", cpKey, []byte("junk"))
+			}
+			return cpKey
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := handedOver(t)
+			sealed := h.sealMore(t, records(4, 6, h.at.Add(2*time.Second)))
+			cpKey := shared.CheckpointKey("audit", "unit", sealed.Seq)
+			cp, err := h.s.readCheckpoint(context.Background(), cpKey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			key := tc.over(h, cp, cpKey)
+			cfg := h.cfg // step 5's settings
+			cfg.SignerKey, cfg.NextSignerKey, cfg.VerifierKey = h.cfg.NextSignerKey, "", h.s.keys.keyset().String()
+			cfg.S3 = &slowListing{S3API: h.store, match: key, delay: 50 * time.Millisecond}
+			cfg.CallTimeout = 200 * time.Millisecond // a page takes 50ms, the 6 pages 300ms
+			s, err := New(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if _, err := s.recoverHead(ctx); err != nil || s.Head() != sealed {
+				t.Fatalf("head at seq %d (err %v), want %d", s.Head().Seq, err, sealed.Seq)
+			}
+		})
+	}
+}
