@@ -141,29 +141,32 @@ func (s *Sealer) recoverHead(ctx context.Context) (*signedCheckpoints, error) {
 // retention (PutObjectRetention), and must not lock everything sealed
 // after for as long as they like.
 func (s *Sealer) recoverRetainFloor(ctx context.Context, key string) error {
-	err := s.retry(ctx, "read the retention of "+key, func(ctx context.Context) error {
-		ids, err := s.store.SealedVersions(ctx, key)
-		if err != nil || len(ids) == 0 {
-			return err
-		}
-		obj, err := s.store.LockedHead(ctx, key, ids[0])
-		if errors.Is(err, archive.ErrNotFound) {
+	l, err := s.listVersions(ctx, key) // a page at a time, as getSealed
+	if err == nil {
+		err = s.retry(ctx, "read the retention of "+key, func(ctx context.Context) error {
+			ids := l.Versions()
+			if len(ids) == 0 {
+				return nil
+			}
+			obj, err := s.store.LockedHead(ctx, key, ids[0].ID)
+			if errors.Is(err, archive.ErrNotFound) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			until, now := obj.RetainUntil, s.cfg.Now()
+			if limit := now.Add(max(s.cfg.Retention, defaultRetention)); until.After(limit) {
+				until = limit
+			}
+			if until.After(now.Add(s.cfg.Retention)) {
+				s.log.Warn("the chain's newest checkpoint is locked longer than --retention from now: what is sealed is locked as long, so that no object's retention ends before an older one's",
+					zap.String("key", key), zap.Time("retain_until", until), zap.Duration("retention", s.cfg.Retention))
+			}
+			s.raiseRetainFloor(until)
 			return nil
-		}
-		if err != nil {
-			return err
-		}
-		until, now := obj.RetainUntil, s.cfg.Now()
-		if limit := now.Add(max(s.cfg.Retention, defaultRetention)); until.After(limit) {
-			until = limit
-		}
-		if until.After(now.Add(s.cfg.Retention)) {
-			s.log.Warn("the chain's newest checkpoint is locked longer than --retention from now: what is sealed is locked as long, so that no object's retention ends before an older one's",
-				zap.String("key", key), zap.Time("retain_until", until), zap.Duration("retention", s.cfg.Retention))
-		}
-		s.raiseRetainFloor(until)
-		return nil
-	})
+		})
+	}
 	if err != nil && ctx.Err() == nil {
 		// Not worth stopping the chain for: without the floor, only a
 		// shortened --retention shows (README).
@@ -505,18 +508,33 @@ func (s *Sealer) getSealed(ctx context.Context, key string, sealed func(*archive
 	case !errors.Is(err, archive.ErrNotFound):
 		return nil, err
 	}
-	var obj *archive.Object
-	var ok bool
-	if lerr := s.retry(ctx, "read the sealed version of "+key, func(ctx context.Context) error {
-		var err error
-		obj, ok, err = s.store.SealedVersion(ctx, key, cur, func(ctx context.Context, id string) (*archive.Object, error) {
-			return s.store.Get(ctx, key, id)
-		}, sealed)
-		return err
-	}); lerr != nil {
-		return nil, lerr
+	// The versions are listed a page at a time, and each read in its own
+	// call: delete markers (free on S3) or versions put over the key, in
+	// one call, took longer than a call may and were asked for ever, and
+	// every start stalled (TestMarkersOverTheNewestObjectDoNotStallAStart).
+	l, lerr := s.listVersions(ctx, key)
+	if lerr != nil {
+		return nil, fmt.Errorf("read the sealed version of %s: %w", key, lerr)
 	}
-	if !ok {
+	var obj *archive.Object
+	for _, v := range l.Versions() {
+		if cur != nil && v.ID == cur.VersionID {
+			continue
+		}
+		// One call, a version it cannot read passed over, as before: a
+		// version written over the key may fail every read.
+		gctx, cancel := context.WithTimeout(ctx, s.cfg.CallTimeout)
+		got, gerr := s.store.Get(gctx, key, v.ID)
+		cancel()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if gerr == nil && sealed(got) == nil {
+			obj = got
+			break
+		}
+	}
+	if obj == nil {
 		return nil, err
 	}
 	s.m.rewritten.Inc()
