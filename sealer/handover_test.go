@@ -541,3 +541,21 @@ func TestACopyOfAKeyEntryNoCheckpointSignsCountsForNothing(t *testing.T) {
 		t.Fatalf("head at seq %d (err %v), want %d", restarted.Head().Seq, err, sealed.Seq)
 	}
 }
+
+// A start that follows the note leaves the copy of the KEY entry where
+// the sealer that handed over could not write it, so that a sealer
+// holding the retired key alone refuses to start after it.
+func TestAStartThatFollowsTheNoteLeavesTheCopy(t *testing.T) {
+	h := handedOver(t)
+	h.sealMore(t, records(4, 6, h.at.Add(2*time.Second)))
+	key := HandOverEntryKey("audit", "unit", h.s.keys.keyset().First())
+	h.store.Remove("audit", key)
+	h.restartWithStep2Settings(t)
+	if n := len(h.store.Versions("audit", key)); n != 1 {
+		t.Fatalf("%d versions of the copy after the start, want 1", n)
+	}
+	h.restartWithStep2Settings(t)
+	if n := len(h.store.Versions("audit", key)); n != 1 {
+		t.Fatalf("%d versions of the copy after a second start, want the 1 there was", n)
+	}
+}
