@@ -279,6 +279,9 @@ func (s *Sealer) followHandOverNote(ctx context.Context) error {
 		}
 		s.log.Info("followed the checkpoint key hand-over its note names", zap.String("note", key), zap.Uint64("seq", e.Seq),
 			zap.String("keyset", s.keys.keyset().IDs()))
+		// The copy of its KEY entry, where the sealer that handed over
+		// could not write it.
+		s.leaveHandOverEntry(ctx, e)
 		return nil
 	}
 	return nil
