@@ -262,26 +262,36 @@ func (s *Sealer) followHandOverNote(ctx context.Context) error {
 		return err
 	}
 	checked := 0
-	for _, v := range listed {
+	return s.followFirst(ctx, key, "hand-over note", listed, func(v archive.ListedVersion) (*shared.Entry, string, bool, error) {
 		if checked == maxNoteVersions {
-			break
+			return nil, "", true, nil
 		}
 		e, why, err := s.checkHandOverNote(ctx, key, v, *staged, verifier, &checked)
-		if err != nil {
+		return e, why, false, err
+	}, s.leaveHandOverEntry) // the copy of its KEY entry, where the sealer that handed over could not write it
+}
+
+// followFirst follows the hand-over of the first of listed, the versions
+// at key of a note or copy (what), that check bears out (why ""), and
+// then leaves the other kind of object (leave) where it is missing. check
+// may stop the search (stop).
+func (s *Sealer) followFirst(ctx context.Context, key, what string, listed []archive.ListedVersion,
+	check func(archive.ListedVersion) (e *shared.Entry, why string, stop bool, err error), leave func(context.Context, *shared.Entry)) error {
+	for _, v := range listed {
+		e, why, stop, err := check(v)
+		if err != nil || stop {
 			return err
 		}
 		if why != "" {
-			s.log.Warn("a version of the hand-over note does not check out; passed over", zap.String("key", key), zap.String("version", v.ID), zap.String("why", why))
+			s.log.Warn("a version of the "+what+" does not check out; passed over", zap.String("key", key), zap.String("version", v.ID), zap.String("why", why))
 			continue
 		}
 		if _, err := s.keys.handOver(e); err != nil {
 			return err
 		}
-		s.log.Info("followed the checkpoint key hand-over its note names", zap.String("note", key), zap.Uint64("seq", e.Seq),
+		s.log.Info("followed the checkpoint key hand-over the "+what+" names", zap.String("key", key), zap.Uint64("seq", e.Seq),
 			zap.String("keyset", s.keys.keyset().IDs()))
-		// The copy of its KEY entry, where the sealer that handed over
-		// could not write it.
-		s.leaveHandOverEntry(ctx, e)
+		leave(ctx, e)
 		return nil
 	}
 	return nil
@@ -410,26 +420,10 @@ func (s *Sealer) followHandOverEntry(ctx context.Context) error {
 		return err
 	}
 	cps := map[uint64]*firstCheckpoint{}
-	for _, v := range listed {
+	return s.followFirst(ctx, key, "copy of a hand-over's KEY entry", listed, func(v archive.ListedVersion) (*shared.Entry, string, bool, error) {
 		e, why, err := s.checkHandOverEntry(ctx, key, v, last, cps)
-		if err != nil {
-			return err
-		}
-		if why != "" {
-			s.log.Warn("a version of the copy of a hand-over's KEY entry does not check out; passed over", zap.String("key", key), zap.String("version", v.ID), zap.String("why", why))
-			continue
-		}
-		if _, err := s.keys.handOver(e); err != nil {
-			return err
-		}
-		s.log.Info("followed the checkpoint key hand-over the copy of its KEY entry names", zap.String("copy", key), zap.Uint64("seq", e.Seq),
-			zap.String("keyset", s.keys.keyset().IDs()))
-		// Its note, where there is none (a sealer holding the new key
-		// staged writes it; this copy is there already).
-		s.leaveHandOverNote(ctx, e)
-		return nil
-	}
-	return nil
+		return e, why, false, err
+	}, s.leaveHandOverNote) // its note, where there is none (a sealer holding the new key staged writes it)
 }
 
 // firstCheckpoint is the first version of a checkpoint key, as
