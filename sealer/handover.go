@@ -184,19 +184,11 @@ func (s *Sealer) putNoteOver(ctx context.Context, key string, body []byte) error
 		return err
 	}
 	for _, v := range listed[:min(len(listed), maxNoteVersions)] {
-		var obj *archive.Object
-		err := s.retry(ctx, "get "+key, func(ctx context.Context) error {
-			var err error
-			obj, err = s.store.Get(ctx, key, v.ID)
-			return err
-		})
-		if errors.Is(err, archive.ErrNotFound) || errors.Is(err, archive.ErrUnreadable) || errors.Is(err, archive.ErrTooLarge) {
-			continue
-		}
+		got, why, err := s.readNoteVersion(ctx, key, v.ID)
 		if err != nil {
 			return err
 		}
-		if bytes.Equal(obj.Body, body) {
+		if why == "" && bytes.Equal(got, body) {
 			return nil
 		}
 	}
@@ -204,6 +196,27 @@ func (s *Sealer) putNoteOver(ctx context.Context, key string, body []byte) error
 		_, err := s.store.PutOver(ctx, key, body, s.retainUntil())
 		return err
 	})
+}
+
+// readNoteVersion reads version id of key, a note's or a copy's: why
+// says why it is not one ("" when body is read). A version that cannot be
+// read, or is larger than a note, is passed over, not a reason to stop.
+func (s *Sealer) readNoteVersion(ctx context.Context, key, id string) (body []byte, why string, err error) {
+	var obj *archive.Object
+	err = s.retry(ctx, "get "+key, func(ctx context.Context) error {
+		var err error
+		obj, err = s.store.Get(ctx, key, id)
+		return err
+	})
+	switch {
+	case errors.Is(err, archive.ErrNotFound), errors.Is(err, archive.ErrUnreadable), errors.Is(err, archive.ErrTooLarge):
+		return nil, "it cannot be read: " + err.Error(), nil
+	case err != nil:
+		return nil, "", err
+	case len(obj.Body) > maxNoteSize:
+		return nil, fmt.Sprintf("%d bytes, more than a note's %d", len(obj.Body), maxNoteSize), nil
+	}
+	return obj.Body, "", nil
 }
 
 // noteVersions lists the versions at a note's key, the oldest first, that
@@ -307,21 +320,11 @@ func (s *Sealer) followFirst(ctx context.Context, key, what string, listed []arc
 // notes naming other checkpoints, no longer make a start pass the
 // sealer's by.
 func (s *Sealer) checkHandOverNote(ctx context.Context, key string, v archive.ListedVersion, staged shared.VerifierKey, verifier note.Verifier, checked *int) (*shared.Entry, string, error) {
-	var obj *archive.Object
-	err := s.retry(ctx, "get "+key, func(ctx context.Context) error {
-		var err error
-		obj, err = s.store.Get(ctx, key, v.ID)
-		return err
-	})
-	switch {
-	case errors.Is(err, archive.ErrNotFound), errors.Is(err, archive.ErrUnreadable), errors.Is(err, archive.ErrTooLarge):
-		return nil, "it cannot be read: " + err.Error(), nil
-	case err != nil:
-		return nil, "", err
-	case len(obj.Body) > maxNoteSize:
-		return nil, fmt.Sprintf("%d bytes, more than a note's %d", len(obj.Body), maxNoteSize), nil
+	body, why, err := s.readNoteVersion(ctx, key, v.ID)
+	if err != nil || why != "" {
+		return nil, why, err
 	}
-	msg, err := note.Open(obj.Body, note.VerifierList(verifier))
+	msg, err := note.Open(body, note.VerifierList(verifier))
 	if err != nil {
 		return nil, fmt.Sprintf("not a note signed by the staged key %s: %v", staged.ID(), err), nil
 	}
@@ -438,21 +441,11 @@ type firstCheckpoint struct {
 // against the chain (why is "" when it checks out, with its entry). cps
 // holds the checkpoints read so far, by seq.
 func (s *Sealer) checkHandOverEntry(ctx context.Context, key string, v archive.ListedVersion, from shared.KeyRange, cps map[uint64]*firstCheckpoint) (*shared.Entry, string, error) {
-	var obj *archive.Object
-	err := s.retry(ctx, "get "+key, func(ctx context.Context) error {
-		var err error
-		obj, err = s.store.Get(ctx, key, v.ID)
-		return err
-	})
-	switch {
-	case errors.Is(err, archive.ErrNotFound), errors.Is(err, archive.ErrUnreadable), errors.Is(err, archive.ErrTooLarge):
-		return nil, "it cannot be read: " + err.Error(), nil
-	case err != nil:
-		return nil, "", err
-	case len(obj.Body) > maxNoteSize:
-		return nil, fmt.Sprintf("%d bytes, more than a KEY entry's %d", len(obj.Body), maxNoteSize), nil
+	body, why, err := s.readNoteVersion(ctx, key, v.ID)
+	if err != nil || why != "" {
+		return nil, why, err
 	}
-	line, ok := bytes.CutSuffix(obj.Body, []byte("\n"))
+	line, ok := bytes.CutSuffix(body, []byte("\n"))
 	if !ok || bytes.IndexByte(line, '\n') >= 0 {
 		return nil, "not one line", nil
 	}
