@@ -208,8 +208,8 @@ func (x *Index) Repair(ctx context.Context, e *shared.Entry, rec *shared.SealedR
 	put := &dynamodb.PutItemInput{TableName: aws.String(x.Table), Item: av}
 	switch item.(type) {
 	case layout.Decision, layout.Override:
-		put.ConditionExpression = aws.String("attribute_not_exists(PK) OR environment = :c OR (attribute_not_exists(environment) AND contains(s3_key, :env))")
-		put.ExpressionAttributeValues = map[string]types.AttributeValue{":c": str(e.Chain), ":env": str("/env=" + e.Chain + "/")}
+		put.ConditionExpression = aws.String("attribute_not_exists(PK) OR " + layout.OfChain)
+		put.ExpressionAttributeValues = layout.OfChainValues(e.Chain, nil)
 	}
 	_, err = x.DB.PutItem(ctx, put)
 	var ccf *types.ConditionalCheckFailedException

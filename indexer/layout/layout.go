@@ -404,6 +404,22 @@ func LoadHistory(ctx context.Context, db Querier, table, decisionID, chain, afte
 	return part, more, nil
 }
 
+// OfChain is the condition that an item is of the chain OfChainValues
+// names: its environment, or for an item written without one, the chain
+// in its object's key (as Override.Chain and Proof.Chain read them).
+const OfChain = "environment = :c OR (attribute_not_exists(environment) AND contains(s3_key, :env))"
+
+// OfChainValues adds the values OfChain needs for chain to values (a new
+// map when nil) and returns it.
+func OfChainValues(chain string, values map[string]types.AttributeValue) map[string]types.AttributeValue {
+	if values == nil {
+		values = map[string]types.AttributeValue{}
+	}
+	values[":c"] = &types.AttributeValueMemberS{Value: chain}
+	values[":env"] = &types.AttributeValueMemberS{Value: "/env=" + chain + "/"}
+	return values
+}
+
 // LatestOverride returns the override of decisionID sealed on chain with
 // the highest seq (nil when none), reading the overrides' range of the
 // partition (paged). The table leaves the other chains' overrides of the
@@ -414,10 +430,9 @@ func LatestOverride(ctx context.Context, db Querier, table, decisionID, chain st
 	p := dynamodb.NewQueryPaginator(db, &dynamodb.QueryInput{
 		TableName:              aws.String(table),
 		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :sk)"),
-		FilterExpression:       aws.String("environment = :c OR (attribute_not_exists(environment) AND contains(s3_key, :env))"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": &types.AttributeValueMemberS{Value: DecisionPK(decisionID)}, ":sk": &types.AttributeValueMemberS{Value: SKOverride},
-			":c": &types.AttributeValueMemberS{Value: chain}, ":env": &types.AttributeValueMemberS{Value: "/env=" + chain + "/"}},
+		FilterExpression:       aws.String(OfChain),
+		ExpressionAttributeValues: OfChainValues(chain, map[string]types.AttributeValue{
+			":pk": &types.AttributeValueMemberS{Value: DecisionPK(decisionID)}, ":sk": &types.AttributeValueMemberS{Value: SKOverride}}),
 		ConsistentRead: aws.Bool(true),
 	})
 	var latest *Override
