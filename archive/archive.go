@@ -389,20 +389,32 @@ func (s *Store) GetLocked(ctx context.Context, key string) (*Object, error) {
 // other version can pass.
 func (s *Store) SealedVersion(ctx context.Context, key string, cur *Object, get func(ctx context.Context, versionID string) (*Object, error),
 	sealed func(*Object) error) (obj *Object, ok bool, err error) {
-	ids, err := s.SealedVersions(ctx, key)
+	vs, err := s.ListVersions(ctx, key)
 	if err != nil {
 		return nil, false, err
 	}
-	for _, id := range ids {
-		if cur != nil && id == cur.VersionID {
+	obj, ok = FirstSealed(ctx, vs, cur, get, sealed)
+	return obj, ok, ctx.Err()
+}
+
+// FirstSealed is the first of versions (of one key, the oldest first) but
+// cur that get reads and sealed accepts (ok false: none); a version get
+// cannot read is passed over, and the search stops when ctx is done.
+func FirstSealed(ctx context.Context, versions []ListedVersion, cur *Object, get func(ctx context.Context, versionID string) (*Object, error),
+	sealed func(*Object) error) (obj *Object, ok bool) {
+	for _, v := range versions {
+		if cur != nil && v.ID == cur.VersionID {
 			continue
 		}
-		obj, err := get(ctx, id)
+		obj, err := get(ctx, v.ID)
+		if ctx.Err() != nil {
+			return nil, false
+		}
 		if err == nil && sealed(obj) == nil {
-			return obj, true, nil
+			return obj, true
 		}
 	}
-	return nil, false, nil
+	return nil, false
 }
 
 // CurrentName names a key's current version in messages: cur's version,

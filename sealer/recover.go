@@ -516,25 +516,17 @@ func (s *Sealer) getSealed(ctx context.Context, key string, sealed func(*archive
 	if lerr != nil {
 		return nil, fmt.Errorf("read the sealed version of %s: %w", key, lerr)
 	}
-	var obj *archive.Object
-	for _, v := range l.Versions() {
-		if cur != nil && v.ID == cur.VersionID {
-			continue
-		}
-		// One call, a version it cannot read passed over, as before: a
-		// version written over the key may fail every read.
+	// Each version in one call, one it cannot read passed over: a version
+	// written over the key may fail every read.
+	obj, ok := archive.FirstSealed(ctx, l.Versions(), cur, func(ctx context.Context, id string) (*archive.Object, error) {
 		gctx, cancel := context.WithTimeout(ctx, s.cfg.CallTimeout)
-		got, gerr := s.store.Get(gctx, key, v.ID)
-		cancel()
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		if gerr == nil && sealed(got) == nil {
-			obj = got
-			break
-		}
+		defer cancel()
+		return s.store.Get(gctx, key, id)
+	}, sealed)
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
 	}
-	if obj == nil {
+	if !ok {
 		return nil, err
 	}
 	s.m.rewritten.Inc()
