@@ -60,3 +60,37 @@ func TestMarkersOverTheNewestObjectDoNotStallAStart(t *testing.T) {
 		})
 	}
 }
+
+// Right after a hand-over the newest checkpoint is the retired key's, the
+// one that retires it (seq 4 here): a start with step 5's settings judges
+// it under the retired-key rule (archive.RetiredVersion), which lists the
+// versions at that checkpoint's key, twice (its first version, and when
+// the key was retired). A bucket writer puts delete markers there, free on
+// S3 and as many as they like; the rule's listings were all one S3 call,
+// given one call's time and retried for ever when that ran out, so the
+// start never ended (found by an attack on the hand-over note,
+// 2026-11-30). Each page is now a call of its own.
+func TestMarkersAtTheRetiringCheckpointDoNotStallAStart(t *testing.T) {
+	h := handedOver(t)
+	cpKey := shared.CheckpointKey("audit", "unit", 4)
+	retiring, err := h.s.readCheckpoint(context.Background(), cpKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5000 {
+		h.store.Delete("audit", cpKey)
+	}
+	cfg := h.cfg // step 5's settings
+	cfg.SignerKey, cfg.NextSignerKey, cfg.VerifierKey = h.cfg.NextSignerKey, "", h.s.keys.keyset().String()
+	cfg.S3 = &slowListing{S3API: h.store, match: cpKey, delay: 50 * time.Millisecond}
+	cfg.CallTimeout = 200 * time.Millisecond // a page takes 50ms, the 6 pages 300ms
+	s, err := New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := s.recoverHead(ctx); err != nil || s.Head().Seq != retiring.Seq {
+		t.Fatalf("head at seq %d (err %v), want %d", s.Head().Seq, err, retiring.Seq)
+	}
+}
