@@ -110,6 +110,15 @@ type Store struct {
 	// MaxObjectBytes bounds what Get reads of one object. Default
 	// DefaultMaxObjectBytes.
 	MaxObjectBytes int64
+	// Call, when set, runs each S3 request of the calls that make many
+	// (a page of FirstVersion's, ListVersions' or CheckpointAfter's
+	// listing, a read of RetiredVersion's) on its own, under the caller's
+	// policy: the sealer's gives each request one call's time and retries
+	// it. Anyone with write access to the bucket can put as many delete
+	// markers at a key as they like (free on S3), and a listing of them
+	// all given one call's time was retried for ever. Unset, each request
+	// runs under the context given.
+	Call func(ctx context.Context, what string, fn func(context.Context) error) error
 
 	// retiring caches when each retired key's last checkpoint was stored
 	// (RetiredVersion), by checkpoint key.
@@ -117,6 +126,14 @@ type Store struct {
 		sync.Mutex
 		at map[string]time.Time
 	}
+}
+
+// call runs fn, one S3 request, under s.Call.
+func (s *Store) call(ctx context.Context, what string, fn func(context.Context) error) error {
+	if s.Call == nil {
+		return fn(ctx)
+	}
+	return s.Call(ctx, what, fn)
 }
 
 // DefaultMaxObjectBytes is the largest object Get reads (64 MiB): well
@@ -309,8 +326,12 @@ func (s *Store) CheckpointAfter(ctx context.Context, chain string, seq uint64) (
 	p := s3.NewListObjectVersionsPaginator(s.S3, &s3.ListObjectVersionsInput{Bucket: aws.String(s.Bucket), Prefix: aws.String(prefix),
 		KeyMarker: aws.String(shared.CheckpointKey(s.prefix(), chain, seq))})
 	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
+		var page *s3.ListObjectVersionsOutput
+		if err := s.call(ctx, "list the versions under "+prefix, func(ctx context.Context) error {
+			var err error
+			page, err = p.NextPage(ctx)
+			return err
+		}); err != nil {
 			return "", 0, false, fmt.Errorf("list versions of s3://%s/%s: %w", s.Bucket, prefix, err)
 		}
 		// The page's versions and delete markers are each in key order;
@@ -771,12 +792,11 @@ type ListedVersion struct {
 }
 
 // ListVersions lists the versions of key as SealedVersions does, with
-// what the listing says of each, in one call (VersionListing reads it a
-// page at a time).
+// what the listing says of each, each page a request of its own (Call).
 func (s *Store) ListVersions(ctx context.Context, key string) ([]ListedVersion, error) {
 	l := s.NewVersionListing(key)
 	for !l.Done() {
-		if err := l.Next(ctx); err != nil {
+		if err := s.call(ctx, "list the versions of "+key, l.Next); err != nil {
 			return nil, err
 		}
 	}
@@ -865,11 +885,11 @@ func (l *VersionListing) First() ListedVersion { return l.first }
 // upload was begun, not completed; anyone with write access can begin
 // one at a key before the sealer writes it, or before a key is retired,
 // and complete it with anything later. Its ETag says so ("<hex>-<parts>").
-// The listing is one call; VersionListing.First reads it a page at a time.
+// Each page of the listing is a request of its own (Call).
 func (s *Store) FirstVersion(ctx context.Context, key string) (id string, stored time.Time, err error) {
 	l := s.NewVersionListing(key)
 	for !l.Done() {
-		if err := l.Next(ctx); err != nil {
+		if err := s.call(ctx, "list the versions of "+key, l.Next); err != nil {
 			return "", time.Time{}, err
 		}
 	}
@@ -969,7 +989,12 @@ func (s *Store) retiredAt(ctx context.Context, trusted shared.Keyset, chain stri
 		return time.Time{}, err
 	}
 	signedAt := func(next string, nextSeq uint64, versionID string) (time.Time, bool, error) {
-		obj, err := s.Get(ctx, next, versionID)
+		var obj *Object
+		err := s.call(ctx, "get "+next, func(ctx context.Context) error {
+			var err error
+			obj, err = s.Get(ctx, next, versionID)
+			return err
+		})
 		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrUnreadable) || errors.Is(err, ErrTooLarge) {
 			return time.Time{}, false, nil
 		}

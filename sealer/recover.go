@@ -420,12 +420,9 @@ func (s *Sealer) openSigned(key string, body []byte) (shared.Checkpoint, error) 
 // its object) must not give the chain a forged head. The error wraps
 // shared.ErrBadCheckpoint, so the sealed version underneath is read.
 func (s *Sealer) retiredSignsFirstVersion(ctx context.Context, key string, obj *archive.Object, cp shared.Checkpoint) error {
-	var why string
-	if err := s.retry(ctx, "list the versions of "+key, func(ctx context.Context) error {
-		var err error
-		why, err = s.store.RetiredVersion(ctx, s.keys.keyset(), cp.Chain, cp.Seq, key, obj.VersionID)
-		return err
-	}); err != nil || why == "" {
+	// Each S3 request of the rule is retried on its own (store.Call).
+	why, err := s.store.RetiredVersion(ctx, s.keys.keyset(), cp.Chain, cp.Seq, key, obj.VersionID)
+	if err != nil || why == "" {
 		return err
 	}
 	return fmt.Errorf("checkpoint %s version %s: %w: signed by the retired key %s, whose checkpoints count only as the sealer wrote them before the key's retirement; this version is %s",

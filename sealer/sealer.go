@@ -168,6 +168,7 @@ func New(ctx context.Context, cfg Config) (*Sealer, error) {
 		pending: map[int64]*sealedRef{}, topicEnd: -1,
 		ready: make(chan struct{}),
 	}
+	s.store.Call = s.retry // a listing's pages, one S3 call each (archive.Store.Call)
 	s.health.log = s.log
 	return s, nil
 }
