@@ -322,9 +322,18 @@ func (s *Store) List(ctx context.Context, prefix string) ([]string, error) {
 // listing is of versions: a key under a delete marker is one too (its
 // sealed version is still there, and still signs its seq).
 func (s *Store) CheckpointAfter(ctx context.Context, chain string, seq uint64) (key string, at uint64, ok bool, err error) {
+	return s.CheckpointFrom(ctx, chain, seq+1)
+}
+
+// CheckpointFrom is CheckpointAfter for the first checkpoint key of a seq
+// at least from: the genesis's too, when from is 0.
+func (s *Store) CheckpointFrom(ctx context.Context, chain string, from uint64) (key string, at uint64, ok bool, err error) {
 	prefix := shared.CheckpointPrefix(s.prefix(), chain)
-	p := s3.NewListObjectVersionsPaginator(s.S3, &s3.ListObjectVersionsInput{Bucket: aws.String(s.Bucket), Prefix: aws.String(prefix),
-		KeyMarker: aws.String(shared.CheckpointKey(s.prefix(), chain, seq))})
+	in := &s3.ListObjectVersionsInput{Bucket: aws.String(s.Bucket), Prefix: aws.String(prefix)}
+	if from > 0 {
+		in.KeyMarker = aws.String(shared.CheckpointKey(s.prefix(), chain, from-1))
+	}
+	p := s3.NewListObjectVersionsPaginator(s.S3, in)
 	for p.HasMorePages() {
 		var page *s3.ListObjectVersionsOutput
 		if err := s.call(ctx, "list the versions under "+prefix, func(ctx context.Context) error {
@@ -334,19 +343,18 @@ func (s *Store) CheckpointAfter(ctx context.Context, chain string, seq uint64) (
 		}); err != nil {
 			return "", 0, false, fmt.Errorf("list versions of s3://%s/%s: %w", s.Bucket, prefix, err)
 		}
-		// The page's versions and delete markers are each in key order;
-		// the first checkpoint key of either is the answer.
+		// The page's versions are in key order; the first checkpoint key
+		// of them is the answer. A key that only delete markers hold has
+		// nothing to read (a marker put where nothing was: free on S3,
+		// and as many as a bucket writer likes) and is passed over.
 		best, bestAt, found := "", uint64(0), false
 		consider := func(k string) {
-			if at, ok := shared.ParseCheckpointKey(s.prefix(), chain, k); ok && at > seq && (!found || k < best) {
+			if at, ok := shared.ParseCheckpointKey(s.prefix(), chain, k); ok && at >= from && (!found || k < best) {
 				best, bestAt, found = k, at, true
 			}
 		}
 		for _, v := range page.Versions {
 			consider(aws.ToString(v.Key))
-		}
-		for _, d := range page.DeleteMarkers {
-			consider(aws.ToString(d.Key))
 		}
 		if found {
 			return best, bestAt, true, nil

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 
@@ -191,7 +192,12 @@ func (s *Sealer) ignoreCheckpoint(key string, err error) {
 type signedCheckpoints struct {
 	s    *Sealer
 	walk *archive.CheckpointWalk
-	read []checkpointed
+	// first holds the keys to hand out before the walk's next: at the
+	// start, the newest current one and those past it under delete
+	// markers, newest first (nextKey).
+	first   []string
+	started bool
+	read    []checkpointed
 	// objects are the signed objects read in this recovery, by key: each
 	// is read (and a rewrite of it counted) once.
 	objects map[string]signedObject
@@ -222,11 +228,7 @@ func (h *signedCheckpoints) readSigned(ctx context.Context, c checkpointed) (*ar
 
 // next reads the next checkpoint key of the walk and its object.
 func (h *signedCheckpoints) next(ctx context.Context) (key string, body []byte, ok bool, err error) {
-	err = h.s.retry(ctx, "list checkpoints", func(ctx context.Context) error {
-		var err error
-		key, ok, err = h.walk.Next(ctx)
-		return err
-	})
+	key, ok, err = h.nextKey(ctx)
 	if err != nil || !ok {
 		return "", nil, false, err
 	}
@@ -235,6 +237,58 @@ func (h *signedCheckpoints) next(ctx context.Context) (key string, body []byte, 
 		return "", nil, false, err
 	}
 	return key, body, true, nil
+}
+
+// nextKey is the walk's next checkpoint key, newest first. The walk lists
+// current keys only, and a delete marker (free on S3, put by anyone with
+// write access to the bucket) leaves its key out: one over the newest
+// checkpoint made a start take the one before as the head, and the
+// sealer stopped at the next batch, at every start while the marker
+// stood (TestStartSeesCheckpointsUnderDeleteMarkers). So the first call
+// also lists, by version, the keys past the walk's newest (from the
+// genesis's when the walk has none): nearly always none, at the cost of
+// one listing request a start. Each is read as any checkpoint is, its
+// sealed version under the marker.
+func (h *signedCheckpoints) nextKey(ctx context.Context) (string, bool, error) {
+	walkNext := func() (key string, ok bool, err error) {
+		err = h.s.retry(ctx, "list checkpoints", func(ctx context.Context) error {
+			var err error
+			key, ok, err = h.walk.Next(ctx)
+			return err
+		})
+		return key, ok, err
+	}
+	if !h.started {
+		newest, ok, err := walkNext()
+		if err != nil {
+			return "", false, err
+		}
+		h.started = true
+		from := uint64(0)
+		if ok {
+			h.first = []string{newest}
+			seq, _ := shared.ParseCheckpointKey(h.s.cfg.Prefix, h.s.cfg.Chain, newest)
+			from = seq + 1
+		}
+		for {
+			key, at, found, err := h.s.store.CheckpointFrom(ctx, h.s.cfg.Chain, from) // a page a call (store.Call)
+			if err != nil {
+				return "", false, err
+			}
+			if !found {
+				break
+			}
+			h.first = append(h.first, key)
+			from = at + 1
+		}
+		slices.Reverse(h.first)
+	}
+	if len(h.first) > 0 {
+		key := h.first[0]
+		h.first = h.first[1:]
+		return key, true, nil
+	}
+	return walkNext()
 }
 
 // readSignedCheckpoint reads the version of the checkpoint at key that
