@@ -396,16 +396,8 @@ func TestMarkersAtTheNotesKeyDoNotStallAStart(t *testing.T) {
 			}
 			h.store.Later(time.Hour)
 			h.forgeRetired(t, 40)
-			cfg := h.cfg
-			cfg.S3 = &slowListing{S3API: h.store, match: key, delay: 50 * time.Millisecond}
-			cfg.CallTimeout = 200 * time.Millisecond // a page takes 50ms, the 6 pages 300ms
-			s, err := New(context.Background(), cfg)
+			s, err := startUnderSlowListing(t, h.cfg, h.store, key)
 			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if _, err := s.recoverHead(ctx); err != nil {
 				t.Fatalf("a start with step 2's settings under 5,000 delete markers %s: %v", tc.name, err)
 			}
 			if got := s.Head(); got != sealed {

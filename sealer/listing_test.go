@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aegisai/audit/archive"
 	"github.com/aegisai/audit/shared"
 )
 
@@ -46,15 +47,8 @@ func TestMarkersOverTheNewestObjectDoNotStallAStart(t *testing.T) {
 			key := tc.over(h, cp, cpKey)
 			cfg := h.cfg // step 5's settings
 			cfg.SignerKey, cfg.NextSignerKey, cfg.VerifierKey = h.cfg.NextSignerKey, "", h.s.keys.keyset().String()
-			cfg.S3 = &slowListing{S3API: h.store, match: key, delay: 50 * time.Millisecond}
-			cfg.CallTimeout = 200 * time.Millisecond // a page takes 50ms, the 6 pages 300ms
-			s, err := New(context.Background(), cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if _, err := s.recoverHead(ctx); err != nil || s.Head() != sealed {
+			s, err := startUnderSlowListing(t, cfg, h.store, key)
+			if err != nil || s.Head() != sealed {
 				t.Fatalf("head at seq %d (err %v), want %d", s.Head().Seq, err, sealed.Seq)
 			}
 		})
@@ -82,15 +76,25 @@ func TestMarkersAtTheRetiringCheckpointDoNotStallAStart(t *testing.T) {
 	}
 	cfg := h.cfg // step 5's settings
 	cfg.SignerKey, cfg.NextSignerKey, cfg.VerifierKey = h.cfg.NextSignerKey, "", h.s.keys.keyset().String()
-	cfg.S3 = &slowListing{S3API: h.store, match: cpKey, delay: 50 * time.Millisecond}
-	cfg.CallTimeout = 200 * time.Millisecond // a page takes 50ms, the 6 pages 300ms
+	s, err := startUnderSlowListing(t, cfg, h.store, cpKey)
+	if err != nil || s.Head().Seq != retiring.Seq {
+		t.Fatalf("head at seq %d (err %v), want %d", s.Head().Seq, err, retiring.Seq)
+	}
+}
+
+// startUnderSlowListing makes a sealer with cfg on store, whose listings
+// of key take 50ms a page where a call may take 200ms (the 6 pages of
+// 5,000 delete markers take 300ms), and recovers its head within 10s.
+func startUnderSlowListing(t *testing.T, cfg Config, store archive.S3API, key string) (*Sealer, error) {
+	t.Helper()
+	cfg.S3 = &slowListing{S3API: store, match: key, delay: 50 * time.Millisecond}
+	cfg.CallTimeout = 200 * time.Millisecond
 	s, err := New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := s.recoverHead(ctx); err != nil || s.Head().Seq != retiring.Seq {
-		t.Fatalf("head at seq %d (err %v), want %d", s.Head().Seq, err, retiring.Seq)
-	}
+	_, err = s.recoverHead(ctx)
+	return s, err
 }

@@ -58,16 +58,7 @@ func TestSealerSealsOnOverARewrittenNewestObject(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			var scfg sealer.Config
-			p := startPipeline(t, pipeline.Config{Indexers: -1, Sealer: func(c *sealer.Config) { c.BatchMaxRecords = 10; scfg = *c }})
-			w := pipeline.NewWorkload(p.Cfg.Chain, p.Cfg.Chain, 40, 0, 5, 6, time.Now())
-			publish(t, p, w.Events)
-			if err := p.WaitHead(ctx, uint64(len(w.Events))); err != nil {
-				t.Fatal(err)
-			}
-			if err := p.Stop(); err != nil {
-				t.Fatal(err)
-			}
+			p, scfg, head := stoppedChain(ctx, t)
 			refs, err := (&archive.Store{S3: p.S3, Bucket: p.Cfg.Bucket}).Batches(ctx, p.Cfg.Chain)
 			if err != nil {
 				t.Fatal(err)
@@ -85,7 +76,7 @@ func TestSealerSealsOnOverARewrittenNewestObject(t *testing.T) {
 			}
 			more := pipeline.NewWorkload(p.Cfg.Chain, p.Cfg.Chain, 10, 0, 5, 6, time.Now())
 			publish(t, p, more.Events)
-			rs.sealTo(ctx, t, uint64(len(w.Events)+len(more.Events)))
+			rs.sealTo(ctx, t, head+uint64(len(more.Events)))
 			_, err = p.Verify(ctx)
 			if !errors.Is(err, replayer.ErrRewritten) || !strings.Contains(err.Error(), victim) {
 				t.Fatalf("verify: %v, want the rewritten key %s reported", err, victim)
@@ -142,17 +133,7 @@ func TestSealerSealsOnOverARewrittenNewestCheckpoint(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			var scfg sealer.Config
-			p := startPipeline(t, pipeline.Config{Indexers: -1, Sealer: func(c *sealer.Config) { c.BatchMaxRecords = 10; scfg = *c }})
-			w := pipeline.NewWorkload(p.Cfg.Chain, p.Cfg.Chain, 40, 0, 5, 6, time.Now())
-			publish(t, p, w.Events)
-			if err := p.WaitHead(ctx, uint64(len(w.Events))); err != nil {
-				t.Fatal(err)
-			}
-			if err := p.Stop(); err != nil {
-				t.Fatal(err)
-			}
-			head := uint64(len(w.Events))
+			p, scfg, head := stoppedChain(ctx, t)
 			tc.hide(t, p, shared.CheckpointKey("audit", p.Cfg.Chain, head))
 			rs := startSealer(ctx, t, scfg)
 			s := rs.s
@@ -164,6 +145,23 @@ func TestSealerSealsOnOverARewrittenNewestCheckpoint(t *testing.T) {
 			rs.sealTo(ctx, t, head+uint64(len(more.Events)))
 		})
 	}
+}
+
+// stoppedChain seals 40 events in batches of 10 and stops the pipeline:
+// its sealer's settings, to start one again, and the head sealed.
+func stoppedChain(ctx context.Context, t *testing.T) (*pipeline.Pipeline, sealer.Config, uint64) {
+	t.Helper()
+	var scfg sealer.Config
+	p := startPipeline(t, pipeline.Config{Indexers: -1, Sealer: func(c *sealer.Config) { c.BatchMaxRecords = 10; scfg = *c }})
+	w := pipeline.NewWorkload(p.Cfg.Chain, p.Cfg.Chain, 40, 0, 5, 6, time.Now())
+	publish(t, p, w.Events)
+	if err := p.WaitHead(ctx, uint64(len(w.Events))); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	return p, scfg, uint64(len(w.Events))
 }
 
 // runningSealer is a sealer a test started on its own, its metrics in reg.
