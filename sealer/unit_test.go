@@ -324,6 +324,10 @@ func TestStartSeesCheckpointsUnderDeleteMarkers(t *testing.T) {
 		{"the newest", func(seqs []uint64) []uint64 { return seqs[len(seqs)-1:] }},
 		{"the two newest", func(seqs []uint64) []uint64 { return seqs[len(seqs)-2:] }},
 		{"every one, the genesis's too", func(seqs []uint64) []uint64 { return seqs }},
+		// A key past the head that is current but no checkpoint: the keys
+		// past the newest current one hid none.
+		{"the newest, with junk at a key past it", func(seqs []uint64) []uint64 { return seqs[len(seqs)-1:] }},
+		{"one in the middle", func(seqs []uint64) []uint64 { return seqs[1:2] }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, store, clock := unitSealer(t)
@@ -340,6 +344,9 @@ func TestStartSeesCheckpointsUnderDeleteMarkers(t *testing.T) {
 			want := s.Head()
 			for _, seq := range tc.hide(seqs) {
 				store.Delete("audit", shared.CheckpointKey("audit", "unit", seq))
+			}
+			if strings.Contains(tc.name, "junk") {
+				store.PutVersion("audit", shared.CheckpointKey("audit", "unit", 1000), []byte("not a checkpoint\n"))
 			}
 			s2, err := New(context.Background(), s.cfg)
 			if err != nil {
