@@ -192,11 +192,13 @@ func (s *Sealer) ignoreCheckpoint(key string, err error) {
 type signedCheckpoints struct {
 	s    *Sealer
 	walk *archive.CheckpointWalk
-	// first holds the keys to hand out before the walk's next: at the
-	// start, the newest current one and those past it under delete
-	// markers, newest first (nextKey).
-	first   []string
-	started bool
+	// pending are checkpoint keys to hand out before the walk's next:
+	// its last and those above it under delete markers, newest first;
+	// below is the seq of the walk's last (nil before the first), and
+	// walked says the walk has given its every key (nextKey).
+	pending []string
+	below   *uint64
+	walked  bool
 	read    []checkpointed
 	// objects are the signed objects read in this recovery, by key: each
 	// is read (and a rewrite of it counted) once.
@@ -244,51 +246,63 @@ func (h *signedCheckpoints) next(ctx context.Context) (key string, body []byte, 
 // write access to the bucket) leaves its key out: one over the newest
 // checkpoint made a start take the one before as the head, and the
 // sealer stopped at the next batch, at every start while the marker
-// stood (TestStartSeesCheckpointsUnderDeleteMarkers). So the first call
-// also lists, by version, the keys past the walk's newest (from the
-// genesis's when the walk has none): nearly always none, at the cost of
-// one listing request a start. Each is read as any checkpoint is, its
-// sealed version under the marker.
+// stood (TestStartSeesCheckpointsUnderDeleteMarkers). So the keys between
+// each key the walk gives and the one it gave before (past it, for the
+// first; from the genesis's, once it has none) are listed by version too,
+// and handed out first: nearly always none, at the cost of one listing
+// request a key handed out. Each is read as any checkpoint is, its sealed
+// version under the marker. Past the newest current key only was not
+// enough: junk at a checkpoint key past the head hid the keys between.
 func (h *signedCheckpoints) nextKey(ctx context.Context) (string, bool, error) {
-	walkNext := func() (key string, ok bool, err error) {
-		err = h.s.retry(ctx, "list checkpoints", func(ctx context.Context) error {
-			var err error
-			key, ok, err = h.walk.Next(ctx)
-			return err
-		})
-		return key, ok, err
-	}
-	if !h.started {
-		newest, ok, err := walkNext()
+	if len(h.pending) == 0 && !h.walked {
+		key, ok, err := h.walkNext(ctx)
 		if err != nil {
 			return "", false, err
 		}
-		h.started = true
 		from := uint64(0)
 		if ok {
-			h.first = []string{newest}
-			seq, _ := shared.ParseCheckpointKey(h.s.cfg.Prefix, h.s.cfg.Chain, newest)
+			seq, _ := shared.ParseCheckpointKey(h.s.cfg.Prefix, h.s.cfg.Chain, key)
 			from = seq + 1
 		}
+		var between []string
 		for {
-			key, at, found, err := h.s.store.CheckpointFrom(ctx, h.s.cfg.Chain, from) // a page a call (store.Call)
+			k, at, found, err := h.s.store.CheckpointFrom(ctx, h.s.cfg.Chain, from) // a page a call (store.Call)
 			if err != nil {
 				return "", false, err
 			}
-			if !found {
+			if !found || (h.below != nil && at >= *h.below) {
 				break
 			}
-			h.first = append(h.first, key)
+			between = append(between, k)
 			from = at + 1
 		}
-		slices.Reverse(h.first)
+		slices.Reverse(between)
+		h.pending = between
+		if ok {
+			h.pending = append(h.pending, key)
+			seq, _ := shared.ParseCheckpointKey(h.s.cfg.Prefix, h.s.cfg.Chain, key)
+			h.below = &seq
+		} else {
+			h.walked = true
+		}
 	}
-	if len(h.first) > 0 {
-		key := h.first[0]
-		h.first = h.first[1:]
-		return key, true, nil
+	if len(h.pending) == 0 {
+		return "", false, nil
 	}
-	return walkNext()
+	key := h.pending[0]
+	h.pending = h.pending[1:]
+	return key, true, nil
+}
+
+// walkNext is the walk's next current checkpoint key, retried as an S3
+// call.
+func (h *signedCheckpoints) walkNext(ctx context.Context) (key string, ok bool, err error) {
+	err = h.s.retry(ctx, "list checkpoints", func(ctx context.Context) error {
+		var err error
+		key, ok, err = h.walk.Next(ctx)
+		return err
+	})
+	return key, ok, err
 }
 
 // readSignedCheckpoint reads the version of the checkpoint at key that
