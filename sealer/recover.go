@@ -249,10 +249,13 @@ func (h *signedCheckpoints) next(ctx context.Context) (key string, body []byte, 
 // stood (TestStartSeesCheckpointsUnderDeleteMarkers). So the keys between
 // each key the walk gives and the one it gave before (past it, for the
 // first; from the genesis's, once it has none) are listed by version too,
-// and handed out first: nearly always none, at the cost of one listing
-// request a key handed out. Each is read as any checkpoint is, its sealed
-// version under the marker. Past the newest current key only was not
-// enough: junk at a checkpoint key past the head hid the keys between.
+// and handed out first, until a checkpoint verifies (the head): nearly
+// always none, at the cost of one listing request a key handed out. Each
+// is read as any checkpoint is, its sealed version under the marker. Past
+// the newest current key only was not enough: junk at a checkpoint key
+// past the head hid the keys between. Older checkpoints (loadUncommitted)
+// are walked by current key, as before: those of a chain pruned by a
+// lifecycle rule are under markers, their objects too, perhaps gone.
 func (h *signedCheckpoints) nextKey(ctx context.Context) (string, bool, error) {
 	if len(h.pending) == 0 && !h.walked {
 		key, ok, err := h.walkNext(ctx)
@@ -265,7 +268,7 @@ func (h *signedCheckpoints) nextKey(ctx context.Context) (string, bool, error) {
 			from = seq + 1
 		}
 		var between []string
-		for {
+		for len(h.read) == 0 {
 			k, at, found, err := h.s.store.CheckpointFrom(ctx, h.s.cfg.Chain, from) // a page a call (store.Call)
 			if err != nil {
 				return "", false, err
