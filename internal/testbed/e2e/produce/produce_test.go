@@ -154,10 +154,10 @@ func TestGovernFailsSafeWhileTheBrokerIsDownAndRecordsItAfter(t *testing.T) {
 		t.Fatal(err)
 	}
 	restarted = true
-	// The decisions the calls gave up on (held by the client, or spooled),
-	// then each escalation, once each. "lost" (a LogDecision that failed)
-	// may be recorded too: the client delivers what it holds when the
-	// broker is back, which is what "not confirmed" allows.
+	// The decisions the calls gave up on and each escalation, once each.
+	// "lost" (a LogDecision that failed) may be recorded too: the client
+	// delivers what it holds when the broker is back, which is what "not
+	// confirmed" allows.
 	want := []string{"before/decision/ALLOW", "lost/decision/ALLOW", "down-1/decision/ALLOW", "down-2/decision/BLOCK", "down-3/decision/ALLOW",
 		"down-1/override/CHALLENGE", "down-3/override/CHALLENGE"}
 	var got []string
@@ -172,7 +172,7 @@ func TestGovernFailsSafeWhileTheBrokerIsDownAndRecordsItAfter(t *testing.T) {
 			}
 			got = append(got, fmt.Sprintf("%s/%s/%s", env.DecisionID(), env.Type, action))
 		}
-		return len(got) >= len(want)
+		return len(got) >= len(want)-1
 	})
 	if err != nil {
 		t.Fatalf("sealed after the broker came back: %v (%v)", got, err)
@@ -191,8 +191,8 @@ func TestGovernFailsSafeWhileTheBrokerIsDownAndRecordsItAfter(t *testing.T) {
 		}
 		got = append(got, env.DecisionID()+"/"+action)
 	}
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Fatalf("sealed %v\nwant   %v", got, want)
+	if err := inEscalationOrder(got, want, "lost/decision/ALLOW"); err != nil {
+		t.Fatalf("sealed %v\nwant   %v, or an order the spool allows: %v", got, want, err)
 	}
 	if n := metric(t, reg, "aegis_producer_spool_records", ""); n != 0 {
 		t.Errorf("spool holds %v records after the replay", n)
@@ -371,4 +371,75 @@ func TestAsyncWindowPushesBack(t *testing.T) {
 	}
 	release()
 	failed.Wait() // every callback runs, whatever the outcome
+}
+
+// inEscalationOrder checks that got (id/type/action of each event sealed,
+// in seq order) holds want's events once each, optional perhaps not at
+// all, and in an order the spool allows: the decisions in the order of the
+// calls, each override after its decision. The client's held records and
+// the spool's may interleave: the client delivers a record it held
+// through the outage, or fails it once its delivery timeout (a second
+// here) is found past when the broker is back, and then the spool
+// publishes it, right before its escalation (seen in CI on a loaded
+// machine: down-1's decision and override before down-2's decision).
+func inEscalationOrder(got, want []string, optional string) error {
+	at := map[string]int{}
+	decisionAt := map[string]int{} // by decision id
+	for i, g := range got {
+		if _, twice := at[g]; twice {
+			return fmt.Errorf("%s sealed twice", g)
+		}
+		at[g] = i
+		if id, rest, _ := strings.Cut(g, "/"); strings.HasPrefix(rest, "decision/") {
+			decisionAt[id] = i
+		}
+	}
+	lastDecision := -1
+	for _, w := range want {
+		i, ok := at[w]
+		if !ok {
+			if w == optional {
+				continue
+			}
+			return fmt.Errorf("%s not sealed", w)
+		}
+		delete(at, w)
+		id, rest, _ := strings.Cut(w, "/")
+		switch {
+		case strings.HasPrefix(rest, "decision/"):
+			if i < lastDecision {
+				return fmt.Errorf("%s sealed before a decision called earlier", w)
+			}
+			lastDecision = i
+		case i < decisionAt[id]:
+			return fmt.Errorf("%s sealed before its decision", w)
+		}
+	}
+	for g := range at {
+		return fmt.Errorf("%s sealed, not wanted", g)
+	}
+	return nil
+}
+
+// The check of the escalations' order passes the orders the spool allows
+// and fails the others.
+func TestInEscalationOrder(t *testing.T) {
+	want := []string{"b/decision/ALLOW", "l/decision/ALLOW", "d1/decision/ALLOW", "d2/decision/BLOCK", "d1/override/CHALLENGE"}
+	for _, tc := range []struct {
+		got []string
+		ok  bool
+	}{
+		{[]string{"b/decision/ALLOW", "l/decision/ALLOW", "d1/decision/ALLOW", "d2/decision/BLOCK", "d1/override/CHALLENGE"}, true},
+		{[]string{"b/decision/ALLOW", "l/decision/ALLOW", "d1/decision/ALLOW", "d1/override/CHALLENGE", "d2/decision/BLOCK"}, true},
+		{[]string{"b/decision/ALLOW", "d1/decision/ALLOW", "d1/override/CHALLENGE", "d2/decision/BLOCK"}, true}, // "l" is optional
+		{[]string{"b/decision/ALLOW", "l/decision/ALLOW", "d1/override/CHALLENGE", "d1/decision/ALLOW", "d2/decision/BLOCK"}, false},
+		{[]string{"b/decision/ALLOW", "l/decision/ALLOW", "d2/decision/BLOCK", "d1/decision/ALLOW", "d1/override/CHALLENGE"}, false},
+		{[]string{"b/decision/ALLOW", "l/decision/ALLOW", "d1/decision/ALLOW", "d2/decision/BLOCK"}, false},
+		{[]string{"b/decision/ALLOW", "l/decision/ALLOW", "d1/decision/ALLOW", "d1/decision/ALLOW", "d2/decision/BLOCK", "d1/override/CHALLENGE"}, false},
+		{[]string{"b/decision/ALLOW", "l/decision/ALLOW", "d1/decision/ALLOW", "d2/decision/BLOCK", "d1/override/CHALLENGE", "x/decision/ALLOW"}, false},
+	} {
+		if err := inEscalationOrder(tc.got, want, "l/decision/ALLOW"); (err == nil) != tc.ok {
+			t.Errorf("%v: %v, want ok %v", tc.got, err, tc.ok)
+		}
+	}
 }
