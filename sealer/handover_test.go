@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -549,5 +550,56 @@ func TestAStartThatFollowsTheNoteLeavesTheCopy(t *testing.T) {
 	h.restartWithStep2Settings(t)
 	if n := len(h.store.Versions("audit", key)); n != 1 {
 		t.Fatalf("%d versions of the copy after a second start, want the 1 there was", n)
+	}
+}
+
+// The ids of the keys a hand-over's note and copy are named after are no
+// secret (a staged key's .pub is handed around before the switch, a
+// retiring key's id is in the chain). A bucket writer put versions at
+// those names before the hand-over: every start read each of them, a GET
+// each, oldest first, up to archive.MaxOlderVersions (on S3 minutes of a
+// start or a standby's takeover), and more than that hid the sealer's
+// note. The names now carry a tag that only a holder of the key computes.
+func TestVersionsAtAHandOversPublicNamesCostAStartNothing(t *testing.T) {
+	const junk = 500
+	h := handedOver(t, func(h handOver) {
+		for _, key := range []string{
+			fmt.Sprintf("audit/handovers/chain=unit/%s.note", h.s.keys.staged.ID()),
+			fmt.Sprintf("audit/handovers/chain=unit/from/%s.line", h.s.keys.keyset().First().ID()),
+		} {
+			for range junk {
+				h.store.PutVersion("audit", key, []byte("junk\n"))
+			}
+		}
+	})
+	sealed := h.sealMore(t, records(4, 6, h.at.Add(2*time.Second)))
+	h.store.Later(time.Hour)
+	h.forgeRetired(t, 40)
+	for _, tc := range []struct {
+		name   string
+		staged bool
+	}{{"step 2's settings", true}, {"the retired key alone", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := h.cfg
+			if !tc.staged {
+				cfg.NextSignerKey = ""
+			}
+			counted := &countingS3{S3API: h.store}
+			cfg.S3 = counted
+			s, err := New(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = s.recoverHead(context.Background())
+			switch {
+			case tc.staged && (err != nil || s.Head() != sealed):
+				t.Fatalf("head at seq %d (err %v), want %d", s.Head().Seq, err, sealed.Seq)
+			case !tc.staged && !errors.Is(err, ErrKeyNotHeld):
+				t.Fatalf("a sealer holding only the retired key started at seq %d (err %v); want %v", s.Head().Seq, err, ErrKeyNotHeld)
+			}
+			if n := counted.gets.Load(); n > 20 {
+				t.Fatalf("the start made %d GETs with %d versions at each public name", n, junk)
+			}
+		})
 	}
 }
