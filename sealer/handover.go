@@ -3,6 +3,8 @@ package sealer
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -58,16 +60,71 @@ import (
 // whose keyset's last key is open reads it (followHandOverEntry): the
 // entry counts where the sealer's checkpoint of its seq signs its hash.
 
-// HandOverNoteKey is the key of the note of the hand-over to next.
-func HandOverNoteKey(prefix, chain string, next shared.VerifierKey) string {
-	return fmt.Sprintf("%s/handovers/chain=%s/%s.note", prefix, chain, next.ID())
+// HandOverNoteKey is the key of the note of the hand-over to next, the
+// private key handed over to: named after its id and a tag only a holder
+// of it computes (handOverTag).
+func HandOverNoteKey(prefix, chain string, next note.Signer) (string, error) {
+	return handOverKey(prefix+"/handovers/chain="+chain+"/", ".note", "note", chain, next)
 }
 
 // HandOverEntryKey is the key of the copy of the KEY entry by which the
-// key retiring hands over: a sealer that knows of no new key (it holds
-// the retiring key alone) finds it under its own key's id.
-func HandOverEntryKey(prefix, chain string, retiring shared.VerifierKey) string {
-	return fmt.Sprintf("%s/handovers/chain=%s/from/%s.line", prefix, chain, retiring.ID())
+// key retiring (the private key) hands over: a sealer that knows of no
+// new key (it holds the retiring key alone) finds it under its own key's
+// id and a tag only a holder of that key computes (handOverTag).
+func HandOverEntryKey(prefix, chain string, retiring note.Signer) (string, error) {
+	return handOverKey(prefix+"/handovers/chain="+chain+"/from/", ".line", "copy", chain, retiring)
+}
+
+// handOverKey is folder + "<key id>-<tag>" + ext, the tag handOverTag's.
+func handOverKey(folder, ext, kind, chain string, signer note.Signer) (string, error) {
+	tag, err := handOverTag(signer, kind, chain)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s%s+%08x-%s%s", folder, signer.Name(), signer.KeyHash(), tag, ext), nil
+}
+
+// handOverTag is the part of a hand-over's note's or copy's key that
+// only a holder of signer, the key it is named after, can compute: the
+// first 16 bytes of the SHA-256 of signer's signature of
+// "aegis-audit/handover-<kind>-key/v1\n<chain>\n", in hex (an Ed25519
+// signature is deterministic). The key's id alone is no secret (a staged
+// key's .pub is handed around before the switch; a retiring key's id is
+// in the chain), and a bucket writer who knew the whole name put versions
+// there before the sealer wrote: a start reads them all, a GET each, the
+// oldest first, up to archive.MaxOlderVersions (a standby's takeover as
+// well), and more than that hid the sealer's note
+// (TestVersionsAtAHandOversPublicNamesCostAStartNothing). A thief of the
+// retiring key can name its copy still; nobody without the new key can
+// name the note.
+func handOverTag(signer note.Signer, kind, chain string) (string, error) {
+	sig, err := signer.Sign([]byte("aegis-audit/handover-" + kind + "-key/v1\n" + chain + "\n"))
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(sig)
+	return hex.EncodeToString(sum[:16]), nil
+}
+
+// handOverKeyOf is HandOverNoteKey (kind "note") or HandOverEntryKey
+// ("copy") of the key of, if this sealer holds it (ok false: it cannot
+// name the object, nor read or write it).
+func (s *Sealer) handOverKeyOf(kind string, of shared.VerifierKey) (key string, ok bool) {
+	signer, held := s.keys.signers[of.ID()]
+	if !held {
+		return "", false
+	}
+	var err error
+	if kind == "note" {
+		key, err = HandOverNoteKey(s.cfg.Prefix, s.cfg.Chain, signer)
+	} else {
+		key, err = HandOverEntryKey(s.cfg.Prefix, s.cfg.Chain, signer)
+	}
+	if err != nil {
+		s.log.Error("a hand-over's "+kind+" cannot be named: its key does not sign", zap.String("key_id", of.ID()), zap.Error(err))
+		return "", false
+	}
+	return key, true
 }
 
 // handOverNote is the note's JSON line, the second of its text (the first
@@ -115,11 +172,11 @@ func (s *Sealer) leaveHandOverNote(ctx context.Context, e *shared.Entry) {
 	if err != nil {
 		return // not a hand-over a keyset could follow
 	}
-	key := HandOverNoteKey(s.cfg.Prefix, e.Chain, next)
-	signer, ok := s.keys.signers[next.ID()]
+	key, ok := s.handOverKeyOf("note", next)
 	if !ok {
 		return // a hand-over to a key this sealer does not hold: it cannot sign on, nor sign the note
 	}
+	signer := s.keys.signers[next.ID()]
 	line, err := json.Marshal(handOverNote{Chain: e.Chain, Seq: e.Seq, Checkpoint: shared.CheckpointKey(s.cfg.Prefix, e.Chain, e.Seq), NewKey: e.Key.VerifierKey})
 	if err != nil {
 		return
@@ -160,7 +217,10 @@ func (s *Sealer) leaveHandOverEntry(ctx context.Context, e *shared.Entry) {
 	if err != nil {
 		return
 	}
-	key := HandOverEntryKey(s.cfg.Prefix, e.Chain, r.Key)
+	key, ok := s.handOverKeyOf("copy", r.Key)
+	if !ok {
+		return // this sealer does not hold the retired key: the sealer that handed over, or one with step 2's settings, writes it
+	}
 	body := append(line, '\n')
 	_, err = s.put(ctx, key, body)
 	if errors.Is(err, archive.ErrExists) {
@@ -265,7 +325,10 @@ func (s *Sealer) followHandOverNote(ctx context.Context) error {
 	if staged == nil {
 		return nil
 	}
-	key := HandOverNoteKey(s.cfg.Prefix, s.cfg.Chain, *staged)
+	key, ok := s.handOverKeyOf("note", *staged) // the staged key is held
+	if !ok {
+		return nil
+	}
 	listed, err := s.noteVersions(ctx, key)
 	if err != nil {
 		return err
@@ -417,7 +480,10 @@ func (s *Sealer) followHandOverEntry(ctx context.Context) error {
 	if !last.Open {
 		return nil
 	}
-	key := HandOverEntryKey(s.cfg.Prefix, s.cfg.Chain, last.Key)
+	key, ok := s.handOverKeyOf("copy", last.Key)
+	if !ok {
+		return nil // a sealer not holding the key that signs past its keyset's end does not sign on
+	}
 	listed, err := s.noteVersions(ctx, key)
 	if err != nil {
 		return err

@@ -20,6 +20,27 @@ import (
 	"github.com/aegisai/audit/shared"
 )
 
+// noteKey is the key of the note of h's hand-over.
+func (h handOver) noteKey(t *testing.T) string {
+	t.Helper()
+	key, ok := h.s.handOverKeyOf("note", *h.s.keys.staged)
+	if !ok {
+		t.Fatal("the sealer does not hold the staged key")
+	}
+	return key
+}
+
+// copyKey is the key of the copy of the KEY entry by which s's first key
+// hands over.
+func copyKey(t *testing.T, s *Sealer) string {
+	t.Helper()
+	key, ok := s.handOverKeyOf("copy", s.keys.keyset().First())
+	if !ok {
+		t.Fatal("the sealer does not hold its first key")
+	}
+	return key
+}
+
 // sealMore seals recs with h's sealer (its keyset after the hand-over, so
 // the new key signs their checkpoints) and returns the head.
 func (h handOver) sealMore(t *testing.T, recs []*kgo.Record) shared.Head {
@@ -130,7 +151,7 @@ func TestStartWithStep2SettingsRefusesTheRetiredKeyPastTheHandOver(t *testing.T)
 // without any note a start works as before.
 func TestTheHandOverNote(t *testing.T) {
 	h := handedOver(t)
-	key := HandOverNoteKey("audit", "unit", *h.s.keys.staged)
+	key := h.noteKey(t)
 	if !strings.HasPrefix(key, "audit/handovers/chain=unit/aegis-unit-2+") || shared.ClassifyKey("audit", "unit", key) != shared.KeyOther {
 		t.Fatalf("note key %s: want it under audit/handovers/chain=unit/, not a key of the chain", key)
 	}
@@ -174,7 +195,7 @@ func TestTheHandOverNote(t *testing.T) {
 // checkpoint's object, as before, and leaves the note then.
 func TestAStartThatFollowsAHandOverLeavesTheNote(t *testing.T) {
 	h := handedOver(t)
-	key := HandOverNoteKey("audit", "unit", *h.s.keys.staged)
+	key := h.noteKey(t)
 	h.store.Remove("audit", key)
 	if got := h.restartWithStep2Settings(t); got != h.s.Head() {
 		t.Fatalf("head %+v, want %+v", got, h.s.Head())
@@ -220,7 +241,7 @@ func TestANoteWrittenBeforeItsCheckpointCountsForNothing(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var complete func()
 			h := handedOver(t, func(h handOver) {
-				key := HandOverNoteKey("audit", "unit", *h.s.keys.staged)
+				key := h.noteKey(t)
 				complete = tc.early(h, key, thiefsNote(40, *h.s.keys.staged))
 			})
 			sealed := h.sealMore(t, records(4, 6, h.at.Add(2*time.Second)))
@@ -257,7 +278,15 @@ func TestANoteOfAHandOverFromARetiredKeyCountsForNothing(t *testing.T) {
 
 	h.store.Later(time.Hour)
 	h.forgeHandOver(t, 2, third)
-	h.store.PutVersion("audit", HandOverNoteKey("audit", "unit", third), thiefsNote(2, third))
+	thirdSigner, err := shared.NewSigner(thirdS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	thirdNote, err := HandOverNoteKey("audit", "unit", thirdSigner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.store.PutVersion("audit", thirdNote, thiefsNote(2, third))
 
 	s, err := New(context.Background(), cfg)
 	if err != nil {
@@ -286,7 +315,7 @@ func TestVersionsWrittenBeforeTheNoteDoNotHideIt(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := handedOver(t, func(h handOver) {
-				key := HandOverNoteKey("audit", "unit", *h.s.keys.staged)
+				key := h.noteKey(t)
 				for i := range maxNoteVersions {
 					h.store.PutVersion("audit", key, tc.body(*h.s.keys.staged, i))
 				}
@@ -331,7 +360,7 @@ func TestVersionsAtTheNotesKeyDoNotStallTheHandOver(t *testing.T) {
 	done := make(chan shared.Head, 1)
 	go func() {
 		h := handedOver(t, func(h handOver) {
-			key := HandOverNoteKey("audit", "unit", *h.s.keys.staged)
+			key := h.noteKey(t)
 			for range 2 * maxNoteVersions {
 				h.store.PutVersion("audit", key, []byte("junk"))
 			}
@@ -385,7 +414,7 @@ func TestMarkersAtTheNotesKeyDoNotStallAStart(t *testing.T) {
 		name string
 		key  func(h handOver) string
 	}{
-		{"at the note's key", func(h handOver) string { return HandOverNoteKey("audit", "unit", *h.s.keys.staged) }},
+		{"at the note's key", func(h handOver) string { return h.noteKey(t) }},
 		{"at the key of the checkpoint it names", func(handOver) string { return shared.CheckpointKey("audit", "unit", 4) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -464,17 +493,17 @@ func TestTheCopyOfTheKeyEntry(t *testing.T) {
 		{"the retired key alone", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var copyKey string
+			var copyAt string
 			h := handedOver(t, func(h handOver) {
-				copyKey = HandOverEntryKey("audit", "unit", h.s.keys.keyset().First())
-				h.store.PutVersion("audit", copyKey, []byte("junk"))
-				h.store.PutVersion("audit", copyKey, h.forgedKeyLine(t, 40, *h.s.keys.staged))
+				copyAt = copyKey(t, h.s)
+				h.store.PutVersion("audit", copyAt, []byte("junk"))
+				h.store.PutVersion("audit", copyAt, h.forgedKeyLine(t, 40, *h.s.keys.staged))
 			})
-			if n := len(h.store.Versions("audit", copyKey)); n != 3 {
-				t.Fatalf("%d versions at %s, want the 2 put before and the sealer's", n, copyKey)
+			if n := len(h.store.Versions("audit", copyAt)); n != 3 {
+				t.Fatalf("%d versions at %s, want the 2 put before and the sealer's", n, copyAt)
 			}
 			sealed := h.sealMore(t, records(4, 6, h.at.Add(2*time.Second)))
-			h.store.Remove("audit", HandOverNoteKey("audit", "unit", *h.s.keys.staged))
+			h.store.Remove("audit", h.noteKey(t))
 			h.store.Later(time.Hour)
 			h.forgeHandOver(t, 40, *h.s.keys.staged)
 			cfg := h.cfg
@@ -522,7 +551,7 @@ func TestACopyOfAKeyEntryNoCheckpointSignsCountsForNothing(t *testing.T) {
 	}
 	h := handOver{s: s, cfg: cfg, store: store, at: at, oldS: oldS}
 	sealed := h.sealMore(t, records(0, 4, at))
-	key := HandOverEntryKey("audit", "unit", s.keys.keyset().First())
+	key := copyKey(t, s)
 	store.PutVersion("audit", key, []byte("junk"))
 	store.PutVersion("audit", key, h.forgedKeyLine(t, 40, next))
 	store.PutVersion("audit", key, h.forgedKeyLine(t, sealed.Seq, next)) // a seq whose checkpoint signs another hash
@@ -541,7 +570,7 @@ func TestACopyOfAKeyEntryNoCheckpointSignsCountsForNothing(t *testing.T) {
 func TestAStartThatFollowsTheNoteLeavesTheCopy(t *testing.T) {
 	h := handedOver(t)
 	h.sealMore(t, records(4, 6, h.at.Add(2*time.Second)))
-	key := HandOverEntryKey("audit", "unit", h.s.keys.keyset().First())
+	key := copyKey(t, h.s)
 	h.store.Remove("audit", key)
 	h.restartWithStep2Settings(t)
 	if n := len(h.store.Versions("audit", key)); n != 1 {

@@ -92,7 +92,14 @@ func TestKeyRotationOnARunningSealer(t *testing.T) {
 	}
 
 	// The hand-over's note, for a sealer restarted with step 2's settings.
-	noteKey := sealer.HandOverNoteKey("audit", p.Cfg.Chain, next)
+	nextSigner, err := shared.NewSigner(nextS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	noteKey, err := sealer.HandOverNoteKey("audit", p.Cfg.Chain, nextSigner)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if note, err := st.Get(ctx, noteKey, ""); err != nil || !strings.Contains(string(note.Body), fmt.Sprintf(`"seq":%d,`, R)) {
 		t.Fatalf("the hand-over note %s: %v, want it to name seq %d", noteKey, err, R)
 	}
