@@ -632,3 +632,32 @@ func TestVersionsAtAHandOversPublicNamesCostAStartNothing(t *testing.T) {
 		})
 	}
 }
+
+// A thief of the key that hands over, stolen while it was current, can
+// name the copy of its KEY entry and put more versions there before the
+// hand-over than a start reads (the oldest archive.MaxOlderVersions): the
+// sealer's copy was then never read, and a sealer holding that key alone
+// took the thief's checkpoint past the head. Only a holder of the key can
+// name the copy, so such a start now refuses.
+func TestMoreVersionsBeforeTheCopyThanAStartReadsStopIt(t *testing.T) {
+	h := handedOver(t, func(h handOver) {
+		key := copyKey(t, h.s)
+		for range archive.MaxOlderVersions + 1 {
+			h.store.PutVersion("audit", key, []byte("junk\n"))
+		}
+	})
+	h.sealMore(t, records(4, 6, h.at.Add(2*time.Second)))
+	h.store.Later(time.Hour)
+	h.forgeRetired(t, 40)
+	cfg := h.cfg
+	cfg.NextSignerKey = ""
+	s, err := New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.recoverHead(context.Background()); err == nil {
+		t.Fatalf("a sealer holding only the retired key started at seq %d with the copy hidden; want a refusal", s.Head().Seq)
+	} else {
+		t.Logf("refused: %v", err)
+	}
+}
