@@ -826,6 +826,7 @@ type VersionListing struct {
 	seen        map[string]bool
 	first       ListedVersion
 	done        bool
+	cut         bool
 }
 
 // NewVersionListing starts a listing of the versions of key.
@@ -863,6 +864,7 @@ func (l *VersionListing) Next(ctx context.Context) error {
 			drop := l.newestFirst[0]
 			l.newestFirst = l.newestFirst[1:]
 			delete(l.seen, drop.ID)
+			l.cut = true
 		}
 	}
 	if !l.p.HasMorePages() ||
@@ -880,6 +882,9 @@ func (l *VersionListing) Versions() []ListedVersion {
 	slices.Reverse(out)
 	return out
 }
+
+// Cut reports whether more versions were listed than Versions keeps.
+func (l *VersionListing) Cut() bool { return l.cut }
 
 // First returns the oldest version listed so far that was written by a
 // single PUT (FirstVersion); its ID is "" when there is none.

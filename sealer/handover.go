@@ -239,7 +239,7 @@ func (s *Sealer) leaveHandOverEntry(ctx context.Context, e *shared.Entry) {
 // wrote it, or this one before a restart); a second version of the same
 // bytes is harmless.
 func (s *Sealer) putNoteOver(ctx context.Context, key string, body []byte) error {
-	listed, err := s.noteVersions(ctx, key)
+	listed, _, err := s.noteVersions(ctx, key)
 	if err != nil {
 		return err
 	}
@@ -284,13 +284,13 @@ func (s *Sealer) readNoteVersion(ctx context.Context, key, id string) (body []by
 // (it writes with one PUT), and S3 orders it among the versions by when
 // the upload was begun, so one begun before the sealer's note came first;
 // nor is one larger than a note. Neither is read (each is logged).
-func (s *Sealer) noteVersions(ctx context.Context, key string) ([]archive.ListedVersion, error) {
+func (s *Sealer) noteVersions(ctx context.Context, key string) (notes []archive.ListedVersion, cut bool, err error) {
 	l, err := s.listVersions(ctx, key)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	listed := l.Versions()
-	notes := listed[:0]
+	notes = listed[:0]
 	for _, v := range listed {
 		if v.Multipart || v.Size > maxNoteSize {
 			s.log.Warn("a version of the hand-over note is not the sealer's; passed over", zap.String("key", key), zap.String("version", v.ID),
@@ -299,7 +299,7 @@ func (s *Sealer) noteVersions(ctx context.Context, key string) ([]archive.Listed
 		}
 		notes = append(notes, v)
 	}
-	return notes, nil
+	return notes, l.Cut(), nil
 }
 
 // listVersions lists the versions of key a page at a time, each page an
@@ -329,7 +329,7 @@ func (s *Sealer) followHandOverNote(ctx context.Context) error {
 	if !ok {
 		return nil
 	}
-	listed, err := s.noteVersions(ctx, key)
+	listed, _, err := s.noteVersions(ctx, key) // nobody without the staged key names it: the sealer's is among the oldest
 	if err != nil {
 		return err
 	}
@@ -338,13 +338,14 @@ func (s *Sealer) followHandOverNote(ctx context.Context) error {
 		return err
 	}
 	checked := 0
-	return s.followFirst(ctx, key, "hand-over note", listed, func(v archive.ListedVersion) (*shared.Entry, string, bool, error) {
+	_, err = s.followFirst(ctx, key, "hand-over note", listed, func(v archive.ListedVersion) (*shared.Entry, string, bool, error) {
 		if checked == maxNoteVersions {
 			return nil, "", true, nil
 		}
 		e, why, err := s.checkHandOverNote(ctx, key, v, *staged, verifier, &checked)
 		return e, why, false, err
 	}, s.leaveHandOverEntry) // the copy of its KEY entry, where the sealer that handed over could not write it
+	return err
 }
 
 // followFirst follows the hand-over of the first of listed, the versions
@@ -352,25 +353,25 @@ func (s *Sealer) followHandOverNote(ctx context.Context) error {
 // then leaves the other kind of object (leave) where it is missing. check
 // may stop the search (stop).
 func (s *Sealer) followFirst(ctx context.Context, key, what string, listed []archive.ListedVersion,
-	check func(archive.ListedVersion) (e *shared.Entry, why string, stop bool, err error), leave func(context.Context, *shared.Entry)) error {
+	check func(archive.ListedVersion) (e *shared.Entry, why string, stop bool, err error), leave func(context.Context, *shared.Entry)) (followed bool, err error) {
 	for _, v := range listed {
 		e, why, stop, err := check(v)
 		if err != nil || stop {
-			return err
+			return false, err
 		}
 		if why != "" {
 			s.log.Warn("a version of the "+what+" does not check out; passed over", zap.String("key", key), zap.String("version", v.ID), zap.String("why", why))
 			continue
 		}
 		if _, err := s.keys.handOver(e); err != nil {
-			return err
+			return false, err
 		}
 		s.log.Info("followed the checkpoint key hand-over the "+what+" names", zap.String("key", key), zap.Uint64("seq", e.Seq),
 			zap.String("keyset", s.keys.keyset().IDs()))
 		leave(ctx, e)
-		return nil
+		return true, nil
 	}
-	return nil
+	return false, nil
 }
 
 // checkHandOverNote reads version v of the note at key and checks it
@@ -484,16 +485,30 @@ func (s *Sealer) followHandOverEntry(ctx context.Context) error {
 	if !ok {
 		return nil // a sealer not holding the key that signs past its keyset's end does not sign on
 	}
-	listed, err := s.noteVersions(ctx, key)
+	listed, cut, err := s.noteVersions(ctx, key)
 	if err != nil {
 		return err
 	}
 	cps := map[uint64]*firstCheckpoint{}
-	return s.followFirst(ctx, key, "copy of a hand-over's KEY entry", listed, func(v archive.ListedVersion) (*shared.Entry, string, bool, error) {
+	followed, err := s.followFirst(ctx, key, "copy of a hand-over's KEY entry", listed, func(v archive.ListedVersion) (*shared.Entry, string, bool, error) {
 		e, why, err := s.checkHandOverEntry(ctx, key, v, last, cps)
 		return e, why, false, err
 	}, s.leaveHandOverNote) // its note, where there is none (a sealer holding the new key staged writes it)
+	if err != nil || followed || !cut {
+		return err
+	}
+	// More versions than a start reads, and none of the oldest a copy:
+	// only a holder of the key names the copy (handOverTag), so whoever
+	// wrote them holds it, and may have hidden a hand-over that they
+	// then forge on from (TestMoreVersionsBeforeTheCopyThanAStartReadsStopIt).
+	return fmt.Errorf("%w: %s holds more than %d versions, and none of the oldest is a copy of a KEY entry by which %s hands over: only a holder of that key can name this key, so it may be stolen; this sealer does not start on what that key alone vouches for. Rotate to a new key (docs/SECURITY.md section 5) and start with the new key's settings",
+		ErrCopyHidden, key, archive.MaxOlderVersions, last.Key.ID())
 }
+
+// ErrCopyHidden means the copy of a hand-over's KEY entry may be hidden
+// under more versions than a start reads, which only a holder of the
+// key that hands over can have written (followHandOverEntry).
+var ErrCopyHidden = errors.New("hand-over copy hidden")
 
 // firstCheckpoint is the first version of a checkpoint key, as
 // checkHandOverEntry reads it (why says why it bears nothing out).

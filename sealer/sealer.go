@@ -257,7 +257,7 @@ func (s *Sealer) Run(ctx context.Context) error {
 
 // permanent reports errors Run stops on: starting over cannot mend them.
 func permanent(err error) bool {
-	for _, target := range []error{ErrFenced, ErrChainForked, ErrInconsistent, ErrKeyNotHeld, topics.ErrNotSingle,
+	for _, target := range []error{ErrFenced, ErrChainForked, ErrInconsistent, ErrKeyNotHeld, ErrCopyHidden, topics.ErrNotSingle,
 		archive.ErrNoBucket, archive.ErrNotLocked, archive.ErrAccessDenied,
 		kerr.InvalidSessionTimeout, kerr.GroupAuthorizationFailed, kerr.TopicAuthorizationFailed,
 		kerr.TransactionalIDAuthorizationFailed, kerr.ClusterAuthorizationFailed, kerr.SaslAuthenticationFailed} {
