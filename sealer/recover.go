@@ -192,14 +192,16 @@ func (s *Sealer) ignoreCheckpoint(key string, err error) {
 type signedCheckpoints struct {
 	s    *Sealer
 	walk *archive.CheckpointWalk
-	// pending are checkpoint keys to hand out before the walk's next:
-	// its last and those above it under delete markers, newest first;
-	// below is the seq of the walk's last (nil before the first), and
-	// walked says the walk has given its every key (nextKey).
-	pending []string
-	below   *uint64
-	walked  bool
-	read    []checkpointed
+	// first holds the keys to hand out before the walk's next: the
+	// walk's last key and those above it under delete markers, newest
+	// first (nextKey).
+	first []string
+	// below is the seq of the walk's last key (the keys under markers
+	// between it and the one before it are listed), walked that the walk
+	// handed out one, done that it has none left.
+	below        uint64
+	walked, done bool
+	read         []checkpointed
 	// objects are the signed objects read in this recovery, by key: each
 	// is read (and a rewrite of it counted) once.
 	objects map[string]signedObject
@@ -241,24 +243,37 @@ func (h *signedCheckpoints) next(ctx context.Context) (key string, body []byte, 
 	return key, body, true, nil
 }
 
-// nextKey is the walk's next checkpoint key, newest first. The walk lists
-// current keys only, and a delete marker (free on S3, put by anyone with
-// write access to the bucket) leaves its key out: one over the newest
-// checkpoint made a start take the one before as the head, and the
-// sealer stopped at the next batch, at every start while the marker
-// stood (TestStartSeesCheckpointsUnderDeleteMarkers). So the keys between
-// each key the walk gives and the one it gave before (past it, for the
-// first; from the genesis's, once it has none) are listed by version too,
-// and handed out first, until a checkpoint verifies (the head): nearly
-// always none, at the cost of one listing request a key handed out. Each
-// is read as any checkpoint is, its sealed version under the marker. Past
-// the newest current key only was not enough: junk at a checkpoint key
-// past the head hid the keys between. Older checkpoints (loadUncommitted)
-// are walked by current key, as before: those of a chain pruned by a
-// lifecycle rule are under markers, their objects too, perhaps gone.
+// nextKey is the walk's next checkpoint key, newest first, after the
+// keys between it and the walk's one before it that only a listing by
+// version holds. The walk lists current keys only, and a delete marker
+// (free on S3, put by anyone with write access to the bucket) leaves its
+// key out: one over the newest checkpoint made a start take the one
+// before as the head, and the sealer stopped at the next batch, at every
+// start while the marker stood (TestStartSeesCheckpointsUnderDeleteMarkers).
+// Listing by version only the keys past the walk's newest left that to
+// whoever wrote the newest current key: a file at a checkpoint key far
+// past the head (it need not verify) and a marker over the head made the
+// start take an older head again, and sealing on signed a second run of
+// seqs (TestStartSeesTheHeadUnderAMarkerPastAFileAheadOfIt); a marker
+// over a checkpoint between two current ones hid it from loadUncommitted
+// (TestCheckpointsUnderMarkersBetweenTheWalksKeysAreHandedOut). So each
+// key of the walk comes after the keys above it, up to the walk's key
+// before (from the genesis's when the walk has none left), listed by
+// version: nearly always none, at the cost of a listing request for each
+// key the walk hands out. Each is read as any checkpoint is, its sealed
+// version under the marker.
 func (h *signedCheckpoints) nextKey(ctx context.Context) (string, bool, error) {
-	if len(h.pending) == 0 && !h.walked {
-		key, ok, err := h.walkNext(ctx)
+	for len(h.first) == 0 {
+		if h.done {
+			return "", false, nil
+		}
+		var key string
+		var ok bool
+		err := h.s.retry(ctx, "list checkpoints", func(ctx context.Context) error {
+			var err error
+			key, ok, err = h.walk.Next(ctx)
+			return err
+		})
 		if err != nil {
 			return "", false, err
 		}
@@ -267,45 +282,32 @@ func (h *signedCheckpoints) nextKey(ctx context.Context) (string, bool, error) {
 			seq, _ := shared.ParseCheckpointKey(h.s.cfg.Prefix, h.s.cfg.Chain, key)
 			from = seq + 1
 		}
-		var between []string
-		for len(h.read) == 0 {
+		var gap []string // the keys of seqs [from, below), under markers
+		for !h.walked || from < h.below {
 			k, at, found, err := h.s.store.CheckpointFrom(ctx, h.s.cfg.Chain, from) // a page a call (store.Call)
 			if err != nil {
 				return "", false, err
 			}
-			if !found || (h.below != nil && at >= *h.below) {
+			if !found || h.walked && at >= h.below {
 				break
 			}
-			between = append(between, k)
+			gap = append(gap, k)
 			from = at + 1
 		}
-		slices.Reverse(between)
-		h.pending = between
+		slices.Reverse(gap)
+		h.first = gap
 		if ok {
-			h.pending = append(h.pending, key)
-			seq, _ := shared.ParseCheckpointKey(h.s.cfg.Prefix, h.s.cfg.Chain, key)
-			h.below = &seq
-		} else {
-			h.walked = true
+			h.first = append(h.first, key)
+			h.below, _ = shared.ParseCheckpointKey(h.s.cfg.Prefix, h.s.cfg.Chain, key)
+		}
+		h.walked, h.done = true, !ok
+		if ok && h.below == 0 {
+			h.done = true // the genesis's: nothing is below it
 		}
 	}
-	if len(h.pending) == 0 {
-		return "", false, nil
-	}
-	key := h.pending[0]
-	h.pending = h.pending[1:]
+	key := h.first[0]
+	h.first = h.first[1:]
 	return key, true, nil
-}
-
-// walkNext is the walk's next current checkpoint key, retried as an S3
-// call.
-func (h *signedCheckpoints) walkNext(ctx context.Context) (key string, ok bool, err error) {
-	err = h.s.retry(ctx, "list checkpoints", func(ctx context.Context) error {
-		var err error
-		key, ok, err = h.walk.Next(ctx)
-		return err
-	})
-	return key, ok, err
 }
 
 // readSignedCheckpoint reads the version of the checkpoint at key that
