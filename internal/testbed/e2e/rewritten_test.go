@@ -129,6 +129,16 @@ func TestSealerSealsOnOverARewrittenNewestCheckpoint(t *testing.T) {
 				t.Fatal(err)
 			}
 		}},
+		// Keys past the newest current one were all that was listed by
+		// version: a file at a checkpoint key far past the head (it need
+		// not verify) moved that listing past the marker, and the start
+		// took seq 30 as the head again (found by an attack, 2026-11-30).
+		{"a delete marker, and a file far past it", func(t *testing.T, p *pipeline.Pipeline, key string) {
+			if _, err := p.S3.DeleteObject(context.Background(), &s3.DeleteObjectInput{Bucket: aws.String(p.Cfg.Bucket), Key: aws.String(key)}); err != nil {
+				t.Fatal(err)
+			}
+			putVersion(t, p, shared.CheckpointKey("audit", p.Cfg.Chain, shared.MaxSafeInteger), []byte("not a checkpoint\n"), true)
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
