@@ -135,21 +135,27 @@ func (s *Sealer) recoverHead(ctx context.Context) (*signedCheckpoints, error) {
 }
 
 // recoverRetainFloor takes the retain-until date of the newest checkpoint
-// (key) as the chain's latest (retainFloor): that of its first version, the
-// one a sealer wrote (a version put over it carries its writer's date). It
-// is taken no further than the longer of --retention and the default from
-// now: whoever may write to the bucket may also extend a version's
-// retention (PutObjectRetention), and must not lock everything sealed
-// after for as long as they like.
+// (key) as the chain's latest (retainFloor): that of its first version
+// written by a single PUT, the one a sealer wrote (a version put over it
+// carries its writer's date). It is taken no further than the longer of
+// --retention and the default from now: whoever may write to the bucket
+// may also extend a version's retention (PutObjectRetention), and must
+// not lock everything sealed after for as long as they like.
 func (s *Sealer) recoverRetainFloor(ctx context.Context, key string) error {
 	l, err := s.listVersions(ctx, key) // a page at a time, as getSealed
 	if err == nil {
 		err = s.retry(ctx, "read the retention of "+key, func(ctx context.Context) error {
-			ids := l.Versions()
-			if len(ids) == 0 {
+			// Not a multipart upload's object, which S3 dates (and
+			// orders) by when its upload was begun: anyone can begin one
+			// at a checkpoint key before the sealer writes it, complete
+			// it with a lock of their own, and set the floor, which
+			// also bounds what an adopted object must be locked until
+			// (lockedAsSealed).
+			first := l.First()
+			if first.ID == "" {
 				return nil
 			}
-			obj, err := s.store.LockedHead(ctx, key, ids[0].ID)
+			obj, err := s.store.LockedHead(ctx, key, first.ID)
 			if errors.Is(err, archive.ErrNotFound) {
 				return nil
 			}

@@ -41,6 +41,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
@@ -553,8 +554,10 @@ func (s *Sealer) writeBatch(ctx context.Context, entries []*shared.Entry, lines 
 			return nil
 		}
 		var err error
-		theirs, theirLines, err = s.adopt(ctx, key, obj.Body, records)
-		return err
+		if theirs, theirLines, err = s.adopt(ctx, key, obj.Body, records); err != nil {
+			return err
+		}
+		return s.lockedAsSealed(ctx, key, obj.VersionID)
 	})
 	if errors.Is(err, archive.ErrTooLarge) || errors.Is(err, archive.ErrUnreadable) {
 		err = fmt.Errorf("%w: %s: %w", ErrChainForked, key, err)
@@ -574,6 +577,42 @@ func (s *Sealer) writeBatch(ctx context.Context, entries []*shared.Entry, lines 
 	s.log.Warn("batch key taken by another sealer; checked every entry against the records and adopted its object", zap.String("key", key),
 		zap.Uint64("first_seq", theirs[0].Seq), zap.Int("entries", len(theirs)))
 	return key, obj.VersionID, theirs, theirLines, nil
+}
+
+// adoptLockSkew is how much earlier than the chain's latest retain-until
+// date (retainFloor) an object another sealer wrote may be locked until:
+// the sealers' clocks may be that far apart (README: within five minutes
+// of S3's).
+const adoptLockSkew = 5 * time.Minute
+
+// lockedAsSealed refuses the version of key to adopt unless it is locked
+// as a sealer locks what it writes: COMPLIANCE, until no earlier than the
+// chain's latest date (less adoptLockSkew), or a day from now when that
+// is not known. Whoever reads the topic and the newest checkpoint can put
+// the exact next entry at the next batch key before the sealer writes it,
+// with a lock of their own: none, GOVERNANCE, a day. Adopted, it was
+// signed so, and could be deleted; aegis verify failed the chain on it
+// for good (TestAnObjectLockedLessThanTheSealersIsNotAdopted). Refused, it
+// stops the sealer as any other object at its next key does.
+func (s *Sealer) lockedAsSealed(ctx context.Context, key, versionID string) error {
+	var obj *archive.Object
+	err := s.retry(ctx, "read the lock of "+key, func(ctx context.Context) error {
+		var err error
+		obj, err = s.store.LockedHead(ctx, key, versionID)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	want := s.cfg.Now().Add(MinRetention)
+	if f := s.retainFloor.Load(); f > 0 {
+		want = time.Unix(0, f).Add(-adoptLockSkew).UTC()
+	}
+	if obj.LockMode != types.ObjectLockModeCompliance || obj.RetainUntil.Before(want) {
+		return fmt.Errorf("%w: %s version %s is locked %q until %s, where this sealer locks what it seals COMPLIANCE until %s or later",
+			ErrChainForked, key, versionID, obj.LockMode, shared.FormatTime(obj.RetainUntil), shared.FormatTime(want))
+	}
+	return nil
 }
 
 // writeCheckpoint signs and stores the checkpoint of the object at key

@@ -5,12 +5,14 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/mod/sumdb/note"
 
@@ -191,7 +193,12 @@ func TestAdoptionChecksEveryLine(t *testing.T) {
 			first, _ := shared.ParseLine([]byte(lines[0]))
 			key := shared.BatchKey("audit", first)
 			theirs := tc.forge(lines)
-			store.PutVersion("audit", key, []byte(strings.Join(theirs, "\n")+"\n"))
+			// Locked as a sealer locks its objects (a zombie's is).
+			if _, err := store.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String("audit"), Key: aws.String(key),
+				Body: strings.NewReader(strings.Join(theirs, "\n") + "\n"), ObjectLockMode: types.ObjectLockModeCompliance,
+				ObjectLockRetainUntilDate: aws.Time(s.retainUntil())}); err != nil {
+				t.Fatal(err)
+			}
 			prepared, err := s.prepare(recs)
 			if err != nil {
 				t.Fatal(err)
