@@ -335,8 +335,12 @@ func (s *Sealer) readSignedCheckpoint(ctx context.Context, key string) ([]byte, 
 	})
 	// A file over the size limit is no checkpoint either: one at a key
 	// past the head failed every start (and kept failing it while its
-	// writer's lock lasted).
-	if errors.Is(err, archive.ErrUnreadable) || errors.Is(err, archive.ErrTooLarge) || errors.Is(err, shared.ErrBadCheckpoint) {
+	// writer's lock lasted). Nor is a key under a delete marker none of
+	// whose versions verifies, which the start reads since it lists keys
+	// by version: a file and a marker over it past the head failed every
+	// start (TestAFileUnderAMarkerPastTheHeadIsPassedOver).
+	if errors.Is(err, archive.ErrUnreadable) || errors.Is(err, archive.ErrTooLarge) || errors.Is(err, archive.ErrNotFound) ||
+		errors.Is(err, shared.ErrBadCheckpoint) {
 		return nil, nil
 	}
 	if err != nil {
