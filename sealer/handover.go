@@ -308,7 +308,7 @@ func (s *Sealer) noteVersions(ctx context.Context, key string) (notes []archive.
 // given one call's time was retried for ever, so a start with step 2's
 // settings, which lists the note's key every time, never ended.
 func (s *Sealer) listVersions(ctx context.Context, key string) (*archive.VersionListing, error) {
-	l := s.store.NewVersionListing(key)
+	l := s.store.NewSealedVersionListing(key) // a multipart upload's object is never a sealer's
 	for !l.Done() {
 		if err := s.retry(ctx, "list the versions of "+key, l.Next); err != nil {
 			return nil, err
