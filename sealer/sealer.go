@@ -559,8 +559,8 @@ func (s *Sealer) writeBatch(ctx context.Context, entries []*shared.Entry, lines 
 		}
 		return s.lockedAsSealed(ctx, key, obj.VersionID)
 	})
-	if errors.Is(err, archive.ErrTooLarge) || errors.Is(err, archive.ErrUnreadable) {
-		err = fmt.Errorf("%w: %s: %w", ErrChainForked, key, err)
+	if errors.Is(err, archive.ErrTooLarge) { // no sealer writes one
+		err = fmt.Errorf("%w: %w", ErrChainForked, err)
 	}
 	if errors.Is(err, ErrChainForked) {
 		return "", "", nil, nil, s.forked(key, err)
