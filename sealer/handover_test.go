@@ -20,6 +20,47 @@ import (
 	"github.com/aegisai/audit/shared"
 )
 
+// startPastAForgery starts a sealer on store after a thief's forgery past
+// the hand-over: with step 2's settings (staged) it must take sealed as
+// its head, holding the retired key alone it must refuse to start.
+func (h handOver) startPastAForgery(t *testing.T, staged bool, store archive.S3API, sealed shared.Head) {
+	t.Helper()
+	cfg := h.cfg
+	cfg.S3 = store
+	if !staged {
+		cfg.NextSignerKey = ""
+	}
+	s, err := New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.recoverHead(context.Background())
+	switch {
+	case staged && (err != nil || s.Head() != sealed):
+		t.Fatalf("head at seq %d (err %v), want %d", s.Head().Seq, err, sealed.Seq)
+	case !staged && !errors.Is(err, ErrKeyNotHeld):
+		t.Fatalf("a sealer holding only the retired key started at seq %d (err %v); want %v", s.Head().Seq, err, ErrKeyNotHeld)
+	}
+}
+
+// startRetiredAlonePastAForgery seals on past h's hand-over, puts a
+// thief's checkpoint of the retired key at seq 40, and starts a sealer
+// holding the retired key alone (the settings from before step 2).
+func (h handOver) startRetiredAlonePastAForgery(t *testing.T) (*Sealer, error) {
+	t.Helper()
+	h.sealMore(t, records(4, 6, h.at.Add(2*time.Second)))
+	h.store.Later(time.Hour)
+	h.forgeRetired(t, 40)
+	cfg := h.cfg
+	cfg.NextSignerKey = ""
+	s, err := New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.recoverHead(context.Background())
+	return s, err
+}
+
 // noteKey is the key of the note of h's hand-over.
 func (h handOver) noteKey(t *testing.T) string {
 	t.Helper()
@@ -445,17 +486,8 @@ func TestMarkersAtTheNotesKeyDoNotStallAStart(t *testing.T) {
 // checkpoint of it past the head, and that sealer took the forgery as its
 // head and signed on from it with the retired key.
 func TestASealerHoldingOnlyTheRetiredKeyRefusesAForgeryPastTheHandOver(t *testing.T) {
-	h := handedOver(t)
-	h.sealMore(t, records(4, 6, h.at.Add(2*time.Second)))
-	h.store.Later(time.Hour)
-	h.forgeRetired(t, 40)
-	cfg := h.cfg
-	cfg.NextSignerKey = ""
-	s, err := New(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.recoverHead(context.Background()); !errors.Is(err, ErrKeyNotHeld) {
+	s, err := handedOver(t).startRetiredAlonePastAForgery(t)
+	if !errors.Is(err, ErrKeyNotHeld) {
 		t.Fatalf("a sealer holding only the retired key started at seq %d (err %v); want %v", s.Head().Seq, err, ErrKeyNotHeld)
 	}
 }
@@ -506,21 +538,7 @@ func TestTheCopyOfTheKeyEntry(t *testing.T) {
 			h.store.Remove("audit", h.noteKey(t))
 			h.store.Later(time.Hour)
 			h.forgeHandOver(t, 40, *h.s.keys.staged)
-			cfg := h.cfg
-			if !tc.staged {
-				cfg.NextSignerKey = ""
-			}
-			s, err := New(context.Background(), cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = s.recoverHead(context.Background())
-			switch {
-			case tc.staged && (err != nil || s.Head() != sealed):
-				t.Fatalf("head at seq %d (err %v), want %d", s.Head().Seq, err, sealed.Seq)
-			case !tc.staged && !errors.Is(err, ErrKeyNotHeld):
-				t.Fatalf("a sealer holding only the retired key started at seq %d (err %v); want %v", s.Head().Seq, err, ErrKeyNotHeld)
-			}
+			h.startPastAForgery(t, tc.staged, h.store, sealed)
 		})
 	}
 }
@@ -609,23 +627,8 @@ func TestVersionsAtAHandOversPublicNamesCostAStartNothing(t *testing.T) {
 		staged bool
 	}{{"step 2's settings", true}, {"the retired key alone", false}} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := h.cfg
-			if !tc.staged {
-				cfg.NextSignerKey = ""
-			}
 			counted := &countingS3{S3API: h.store}
-			cfg.S3 = counted
-			s, err := New(context.Background(), cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = s.recoverHead(context.Background())
-			switch {
-			case tc.staged && (err != nil || s.Head() != sealed):
-				t.Fatalf("head at seq %d (err %v), want %d", s.Head().Seq, err, sealed.Seq)
-			case !tc.staged && !errors.Is(err, ErrKeyNotHeld):
-				t.Fatalf("a sealer holding only the retired key started at seq %d (err %v); want %v", s.Head().Seq, err, ErrKeyNotHeld)
-			}
+			h.startPastAForgery(t, tc.staged, counted, sealed)
 			if n := counted.gets.Load(); n > 20 {
 				t.Fatalf("the start made %d GETs with %d versions at each public name", n, junk)
 			}
@@ -646,16 +649,8 @@ func TestMoreVersionsBeforeTheCopyThanAStartReadsStopIt(t *testing.T) {
 			h.store.PutVersion("audit", key, []byte("junk\n"))
 		}
 	})
-	h.sealMore(t, records(4, 6, h.at.Add(2*time.Second)))
-	h.store.Later(time.Hour)
-	h.forgeRetired(t, 40)
-	cfg := h.cfg
-	cfg.NextSignerKey = ""
-	s, err := New(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.recoverHead(context.Background()); !errors.Is(err, ErrCopyHidden) || !permanent(err) {
+	s, err := h.startRetiredAlonePastAForgery(t)
+	if !errors.Is(err, ErrCopyHidden) || !permanent(err) {
 		t.Fatalf("a sealer holding only the retired key started at seq %d with the copy hidden (err %v); want %v, which stops it", s.Head().Seq, err, ErrCopyHidden)
 	}
 }
