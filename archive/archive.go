@@ -179,6 +179,8 @@ type Object struct {
 	LegalHold   bool
 	// ChecksumSHA256 is the checksum stored with the object (base64, Head).
 	ChecksumSHA256 string
+	// Stored is when S3 stored it (LastModified, Head).
+	Stored time.Time
 }
 
 // Put writes body at key once, locked in COMPLIANCE mode until retainUntil,
@@ -296,6 +298,7 @@ func (s *Store) Head(ctx context.Context, key, versionID string) (*Object, error
 		LockMode: types.ObjectLockMode(out.ObjectLockMode), RetainUntil: aws.ToTime(out.ObjectLockRetainUntilDate),
 		LegalHold:      out.ObjectLockLegalHoldStatus == types.ObjectLockLegalHoldStatusOn,
 		ChecksumSHA256: aws.ToString(out.ChecksumSHA256),
+		Stored:         aws.ToTime(out.LastModified),
 	}, nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
@@ -408,6 +409,7 @@ func (s *Sealer) followHandOver(ctx context.Context, h *signedCheckpoints, c che
 func (s *Sealer) genesis(ctx context.Context) error {
 	key := shared.GenesisKey(s.cfg.Prefix, s.cfg.Chain)
 	obj, err := s.get(ctx, key)
+	written := false
 	if errors.Is(err, archive.ErrNotFound) {
 		first := s.keys.keyset().First()
 		g, gerr := shared.NewGenesis(s.cfg.Chain, s.cfg.Now(), first.Name, first.Text)
@@ -418,9 +420,11 @@ func (s *Sealer) genesis(ctx context.Context) error {
 		if lerr != nil {
 			return lerr
 		}
-		if _, err = s.put(ctx, key, joinLines([][]byte{line})); err != nil && !errors.Is(err, archive.ErrExists) {
+		_, err = s.put(ctx, key, joinLines([][]byte{line}))
+		if err != nil && !errors.Is(err, archive.ErrExists) {
 			return fmt.Errorf("write genesis: %w", err)
 		}
+		written = err == nil
 		s.log.Info("genesis written", zap.String("key", key), zap.Stringer("hash", g.Hash))
 		obj, err = s.get(ctx, key)
 	}
@@ -443,10 +447,40 @@ func (s *Sealer) genesis(ctx context.Context) error {
 		return s.forked(key, fmt.Errorf("%w: genesis object %s names checkpoint key %s, not this sealer's first key %s",
 			ErrChainForked, key, g.Genesis.VerifierKey, first.Text))
 	}
+	if !written {
+		if err := s.genesisLocked(ctx, key, obj.VersionID); err != nil {
+			return s.forked(key, err)
+		}
+	}
 	if err := s.writeCheckpoint(ctx, entries, -1, key); err != nil {
 		return err
 	}
 	s.setHead(v.Head())
+	return nil
+}
+
+// genesisLocked refuses a genesis object this sealer did not write unless
+// it is locked as a sealer locks what it writes: COMPLIANCE, for the
+// retention from when S3 stored it (less adoptLockSkew). Whoever writes
+// the genesis this sealer would write (its time is theirs to choose)
+// before the chain's first start, unlocked or locked for a day, had it
+// adopted and signed, and deleted it once its lock ended: the chain had
+// no genesis (TestAGenesisLockedLessThanTheSealersIsNotAdopted).
+func (s *Sealer) genesisLocked(ctx context.Context, key, versionID string) error {
+	var obj *archive.Object
+	err := s.retry(ctx, "read the lock of "+key, func(ctx context.Context) error {
+		var err error
+		obj, err = s.store.LockedHead(ctx, key, versionID)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	want := obj.Stored.Add(s.cfg.Retention).Add(-adoptLockSkew)
+	if obj.LockMode != types.ObjectLockModeCompliance || obj.Stored.IsZero() || obj.RetainUntil.Before(want) {
+		return fmt.Errorf("%w: genesis object %s version %s, stored %s, is locked %q until %s, where this sealer locks what it seals COMPLIANCE for %s (until %s or later)",
+			ErrChainForked, key, versionID, shared.FormatTime(obj.Stored), obj.LockMode, shared.FormatTime(obj.RetainUntil), s.cfg.Retention, shared.FormatTime(want))
+	}
 	return nil
 }
 
