@@ -273,6 +273,14 @@ func (c *countingS3) ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Inpu
 	return c.S3API.ListObjectsV2(ctx, in, opts...)
 }
 
+// ListObjectVersions counts as a listing request too: a start lists by
+// version the copy of a hand-over's KEY entry, the checkpoint keys past
+// the newest current one and the newest checkpoint's key.
+func (c *countingS3) ListObjectVersions(ctx context.Context, in *s3.ListObjectVersionsInput, opts ...func(*s3.Options)) (*s3.ListObjectVersionsOutput, error) {
+	c.lists.Add(1)
+	return c.S3API.ListObjectVersions(ctx, in, opts...)
+}
+
 // A sealer starting (or taking over) on a long chain reads its newest
 // checkpoints and a few listing pages, not every checkpoint: before, it
 // read all of them, one GET each, so a takeover grew with the chain's age.
