@@ -15,15 +15,29 @@ import (
 )
 
 // Ensure creates topic with partitions if it does not exist and returns its
-// actual partition count.
+// actual partition count. A principal without Create on the topic (the
+// ACLs of docs/SECURITY.md section 3 grant none) is answered
+// TOPIC_AUTHORIZATION_FAILED even for a topic that exists: such a topic
+// is taken as it is, and only a missing one is an error.
 func Ensure(ctx context.Context, cl *kgo.Client, topic string, partitions int32) (int, error) {
 	adm := kadm.NewClient(cl)
 	resp, err := adm.CreateTopic(ctx, partitions, 1, nil, topic)
-	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
-		return 0, fmt.Errorf("create topic %s: %w", topic, err)
+	if err == nil {
+		err = resp.Err
 	}
-	if resp.Err != nil && !errors.Is(resp.Err, kerr.TopicAlreadyExists) {
-		return 0, fmt.Errorf("create topic %s: %w", topic, resp.Err)
+	switch {
+	case err == nil || errors.Is(err, kerr.TopicAlreadyExists):
+	case errors.Is(err, kerr.TopicAuthorizationFailed) || errors.Is(err, kerr.ClusterAuthorizationFailed):
+		details, lerr := adm.ListTopics(ctx, topic)
+		if lerr != nil {
+			return 0, fmt.Errorf("create topic %s: %w; describe it: %w", topic, err, lerr)
+		}
+		if d, ok := details[topic]; ok && d.Err == nil && len(d.Partitions) > 0 {
+			return len(d.Partitions), nil
+		}
+		return 0, fmt.Errorf("create topic %s, which is missing or cannot be described (create it beforehand, or grant Describe on it): %w", topic, err)
+	default:
+		return 0, fmt.Errorf("create topic %s: %w", topic, err)
 	}
 	// A topic created a moment ago (here or by another service) can take a
 	// few metadata rounds to be described.
