@@ -1,0 +1,65 @@
+package sealer
+
+import (
+	"context"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/aegisai/audit/shared"
+)
+
+// A delete marker costs nothing on S3, and anyone with write access to the
+// bucket can put one at a key the sealer has not written yet: the next
+// batch key and the next checkpoint key are known to whoever reads the
+// topic and the head. S3 (versitygw, and the in-memory S3 as it) answers
+// the sealer's conditional PUT there 412, the key being taken; the sealer
+// then found nothing there to adopt or compare, failed the session ("not
+// found"), and started over at the same key for as long as the marker
+// stood. A key that only delete markers hold is written past them: the
+// first version written there counts, as the conditional PUT would have
+// made it.
+func TestDeleteMarkersAheadOfTheSealerDoNotStopIt(t *testing.T) {
+	for _, at := range []string{"the next batch key", "the next checkpoint key", "both"} {
+		t.Run(at, func(t *testing.T) {
+			s, store, clock := unitSealer(t)
+			recs := records(0, 3, clock.t)
+			e, err := shared.SealRecord(s.Head(), source(recs[0]), recs[0].Value, clock.t)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if at != "the next checkpoint key" {
+				store.Delete("audit", shared.BatchKey("audit", e))
+			}
+			if at != "the next batch key" {
+				store.Delete("audit", shared.CheckpointKey("audit", "unit", e.Seq+2))
+			}
+			st := s.startStage(context.Background())
+			st.jobs <- sealJob{records: recs, upTo: recs[len(recs)-1].Offset}
+			r := <-st.results
+			st.stop()
+			if r.err != nil {
+				t.Fatalf("sealing past a delete marker at %s: %v", at, r.err)
+			}
+			if got := s.Head().Seq; got != 3 {
+				t.Fatalf("head %d, want 3", got)
+			}
+			more := []*kgo.Record{records(3, 1, clock.t)[0]}
+			st = s.startStage(context.Background())
+			st.jobs <- sealJob{records: more, upTo: 3}
+			if r := <-st.results; r.err != nil {
+				t.Fatal(r.err)
+			}
+			st.stop()
+			restarted, err := New(context.Background(), s.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := restarted.recoverHead(context.Background()); err != nil || restarted.Head() != s.Head() {
+				t.Fatalf("a restart: head %d (err %v), want %d", restarted.Head().Seq, err, s.Head().Seq)
+			}
+			rep := verifyUnit(t, s, store)
+			t.Logf("verify: %+v", rep.LogReport)
+		})
+	}
+}
