@@ -530,7 +530,7 @@ func (s *Sealer) prepare(records []*kgo.Record) ([]*shared.Entry, error) {
 func (s *Sealer) writeBatch(ctx context.Context, entries []*shared.Entry, lines [][]byte, body []byte, records []*kgo.Record) (string, string, []*shared.Entry, [][]byte, error) {
 	key := shared.BatchKey(s.cfg.Prefix, entries[0])
 	start := s.cfg.Now()
-	version, err := s.put(ctx, key, body)
+	version, first, err := s.putFirst(ctx, key, body)
 	if err == nil {
 		s.m.batches.WithLabelValues("written").Inc()
 		s.log.Debug("batch sealed", zap.String("key", key), zap.Int("entries", len(entries)),
@@ -549,7 +549,7 @@ func (s *Sealer) writeBatch(ctx context.Context, entries []*shared.Entry, lines 
 	var theirs []*shared.Entry
 	var theirLines [][]byte
 	own := false
-	obj, err := s.getSealed(ctx, key, func(obj *archive.Object) error {
+	judge := func(obj *archive.Object) error {
 		if own = bytes.Equal(obj.Body, body); own {
 			return nil
 		}
@@ -558,7 +558,15 @@ func (s *Sealer) writeBatch(ctx context.Context, entries []*shared.Entry, lines 
 			return err
 		}
 		return s.lockedAsSealed(ctx, key, obj.VersionID)
-	})
+	}
+	var obj *archive.Object
+	if first != "" { // written first past delete markers: that version alone counts
+		if obj, err = s.getVersion(ctx, key, first); err == nil {
+			err = judge(obj)
+		}
+	} else {
+		obj, err = s.getSealed(ctx, key, judge)
+	}
 	if errors.Is(err, archive.ErrTooLarge) { // no sealer writes one
 		err = fmt.Errorf("%w: %w", ErrChainForked, err)
 	}
@@ -632,9 +640,19 @@ func (s *Sealer) writeCheckpoint(ctx context.Context, entries []*shared.Entry, o
 		return err
 	}
 	cpKey := shared.CheckpointKey(s.cfg.Prefix, last.Chain, last.Seq)
-	_, err = s.put(ctx, cpKey, msg)
+	_, first, err := s.putFirst(ctx, cpKey, msg)
 	if errors.Is(err, archive.ErrExists) {
-		theirs, rerr := s.readCheckpoint(ctx, cpKey)
+		var theirs shared.Checkpoint
+		var rerr error
+		if first != "" { // written first past delete markers: that version alone counts
+			obj, err := s.getVersion(ctx, cpKey, first)
+			if err != nil {
+				return err
+			}
+			theirs, rerr = s.openCheckpoint(cpKey, obj.Body)
+		} else {
+			theirs, rerr = s.readCheckpoint(ctx, cpKey)
+		}
 		if rerr != nil && !errors.Is(rerr, shared.ErrBadCheckpoint) {
 			return rerr
 		}
@@ -658,17 +676,76 @@ func (s *Sealer) checkBucket(ctx context.Context) error {
 // put stores body at key, retrying transient failures with backoff until ctx
 // is done. ErrExists is returned at once.
 func (s *Sealer) put(ctx context.Context, key string, body []byte) (string, error) {
+	return s.putWith(ctx, key, body, s.store.Put)
+}
+
+// putWith is put with write (archive.Store.Put, or PutOver).
+func (s *Sealer) putWith(ctx context.Context, key string, body []byte, write func(context.Context, string, []byte, time.Time) (string, error)) (string, error) {
 	var version string
 	err := s.retry(ctx, "put "+key, func(ctx context.Context) error {
 		var err error
 		until := s.retainUntil()
-		version, err = s.store.Put(ctx, key, body, until)
+		version, err = write(ctx, key, body, until)
 		if err == nil {
 			s.raiseRetainFloor(until)
 		}
 		return err
 	})
 	return version, err
+}
+
+// putFirst stores body at key, a key of the chain, as put does, and past
+// delete markers. S3 servers that take a key only delete markers hold as
+// taken (versitygw) refuse the conditional PUT there (412), and a marker
+// costs nothing: anyone with write access to the bucket can put one at
+// the next batch or checkpoint key, which whoever reads the topic and the
+// head can name, and the sealer, finding nothing there to adopt or
+// compare, failed every session at that key for as long as the marker
+// stood (TestDeleteMarkersAheadOfTheSealerDoNotStopIt). Where no version
+// of one PUT is at the key, body is written past the markers, and the
+// key's first version of one PUT counts, as the conditional PUT would
+// have made it: this sealer's (version), or one written first by a racing
+// sealer or anyone else (first, with ErrExists), which the caller judges
+// alone: a later version of its own does not count.
+func (s *Sealer) putFirst(ctx context.Context, key string, body []byte) (version, first string, err error) {
+	version, err = s.put(ctx, key, body)
+	if !errors.Is(err, archive.ErrExists) {
+		return version, "", err
+	}
+	l, err := s.listVersions(ctx, key)
+	if err != nil {
+		return "", "", err
+	}
+	if len(l.Versions()) > 0 {
+		return "", "", archive.ErrExists // taken: judged as before
+	}
+	if version, err = s.putWith(ctx, key, body, s.store.PutOver); err != nil {
+		return "", "", err
+	}
+	if l, err = s.listVersions(ctx, key); err != nil {
+		return "", "", err
+	}
+	vs := l.Versions()
+	if len(vs) == 0 {
+		return "", "", fmt.Errorf("put %s: version %s, written past delete markers, is not listed", key, version)
+	}
+	if vs[0].ID != version {
+		return "", vs[0].ID, archive.ErrExists
+	}
+	s.log.Warn("a key of the chain held only delete markers (someone put them there before the sealer wrote it); written past them",
+		zap.String("key", key), zap.String("version", version))
+	return version, "", nil
+}
+
+// getVersion reads one version of key, retried as any S3 call.
+func (s *Sealer) getVersion(ctx context.Context, key, versionID string) (*archive.Object, error) {
+	var obj *archive.Object
+	err := s.retry(ctx, "get "+key+" version "+versionID, func(ctx context.Context) error {
+		var err error
+		obj, err = s.store.Get(ctx, key, versionID)
+		return err
+	})
+	return obj, err
 }
 
 // retainUntil is the retain-until date of an object or checkpoint written

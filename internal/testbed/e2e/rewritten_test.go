@@ -229,3 +229,34 @@ func (rs *runningSealer) sealTo(ctx context.Context, t *testing.T, want uint64) 
 		}
 	}
 }
+
+// A delete marker put at keys the sealer has not written yet, the next
+// batch key and the checkpoint keys after the head (free on S3; whoever
+// reads the topic and the head can name them), never stops the sealer.
+// versitygw keeps no marker for a key that has no version (a probe:
+// DeleteObject there, then ListObjectVersions lists none), so here the
+// sealer writes as ever and verify passes; where a server keeps one and
+// refuses the conditional PUT over it, the sealer writes past it and
+// verify reports the key (TestDeleteMarkersAheadOfTheSealerDoNotStopIt in
+// the sealer package, on the in-memory S3, which keeps them).
+func TestDeleteMarkersAheadOfTheSealerDoNotStopIt(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	p, scfg, head := stoppedChain(ctx, t)
+	ahead := []string{shared.BatchKey("audit", &shared.Entry{Chain: p.Cfg.Chain, Seq: head + 1, Source: &shared.Source{Timestamp: time.Now()}})}
+	for seq := head + 1; seq <= head+10; seq++ {
+		ahead = append(ahead, shared.CheckpointKey("audit", p.Cfg.Chain, seq))
+	}
+	for _, key := range ahead {
+		if _, err := p.S3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(p.Cfg.Bucket), Key: aws.String(key)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rs := startSealer(ctx, t, scfg)
+	more := pipeline.NewWorkload(p.Cfg.Chain, p.Cfg.Chain, 10, 0, 5, 6, time.Now())
+	publish(t, p, more.Events)
+	rs.sealTo(ctx, t, head+uint64(len(more.Events)))
+	if _, err := p.Verify(ctx); err != nil && !errors.Is(err, replayer.ErrRewritten) {
+		t.Fatalf("verify: %v", err)
+	}
+}
