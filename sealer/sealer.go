@@ -540,32 +540,20 @@ func (s *Sealer) writeBatch(ctx context.Context, entries []*shared.Entry, lines 
 	if !errors.Is(err, archive.ErrExists) {
 		return "", "", nil, nil, err
 	}
-	// The object's sealed version, as a start reads one: a sealer killed
-	// between an object and its checkpoint leaves the object unsigned
-	// for the next to adopt, and a bucket writer who put a delete marker
-	// or a version of their own over it meanwhile stopped that one, for
-	// good (TestAnUnsignedObjectWrittenOverIsStillAdopted). The first of
-	// its versions this sealer wrote or adopts counts; none other can.
+	// The key's first version of one PUT alone counts, the one the
+	// conditional PUT let in (putFirst): a sealer killed between an object
+	// and its checkpoint leaves the object unsigned for the next to adopt,
+	// and a delete marker or a bucket writer's version put over it
+	// meanwhile stopped that one, for good, where it was read as current
+	// (TestAnUnsignedObjectWrittenOverIsStillAdopted).
 	var theirs []*shared.Entry
 	var theirLines [][]byte
-	own := false
-	judge := func(obj *archive.Object) error {
-		if own = bytes.Equal(obj.Body, body); own {
-			return nil
+	obj, err := s.getVersion(ctx, key, first)
+	own := err == nil && bytes.Equal(obj.Body, body)
+	if err == nil && !own {
+		if theirs, theirLines, err = s.adopt(ctx, key, obj.Body, records); err == nil {
+			err = s.lockedAsSealed(ctx, key, obj.VersionID)
 		}
-		var err error
-		if theirs, theirLines, err = s.adopt(ctx, key, obj.Body, records); err != nil {
-			return err
-		}
-		return s.lockedAsSealed(ctx, key, obj.VersionID)
-	}
-	var obj *archive.Object
-	if first != "" { // written first past delete markers: that version alone counts
-		if obj, err = s.getVersion(ctx, key, first); err == nil {
-			err = judge(obj)
-		}
-	} else {
-		obj, err = s.getSealed(ctx, key, judge)
 	}
 	if errors.Is(err, archive.ErrTooLarge) { // no sealer writes one
 		err = fmt.Errorf("%w: %w", ErrChainForked, err)
@@ -642,17 +630,11 @@ func (s *Sealer) writeCheckpoint(ctx context.Context, entries []*shared.Entry, o
 	cpKey := shared.CheckpointKey(s.cfg.Prefix, last.Chain, last.Seq)
 	_, first, err := s.putFirst(ctx, cpKey, msg)
 	if errors.Is(err, archive.ErrExists) {
-		var theirs shared.Checkpoint
-		var rerr error
-		if first != "" { // written first past delete markers: that version alone counts
-			obj, err := s.getVersion(ctx, cpKey, first)
-			if err != nil {
-				return err
-			}
-			theirs, rerr = s.openCheckpoint(cpKey, obj.Body)
-		} else {
-			theirs, rerr = s.readCheckpoint(ctx, cpKey)
+		obj, err := s.getVersion(ctx, cpKey, first) // the key's first version alone counts (putFirst)
+		if err != nil {
+			return err
 		}
+		theirs, rerr := s.openCheckpoint(cpKey, obj.Body)
 		if rerr != nil && !errors.Is(rerr, shared.ErrBadCheckpoint) {
 			return rerr
 		}
@@ -702,11 +684,14 @@ func (s *Sealer) putWith(ctx context.Context, key string, body []byte, write fun
 // head can name, and the sealer, finding nothing there to adopt or
 // compare, failed every session at that key for as long as the marker
 // stood (TestDeleteMarkersAheadOfTheSealerDoNotStopIt). Where no version
-// of one PUT is at the key, body is written past the markers, and the
-// key's first version of one PUT counts, as the conditional PUT would
-// have made it: this sealer's (version), or one written first by a racing
-// sealer or anyone else (first, with ErrExists), which the caller judges
-// alone: a later version of its own does not count.
+// of one PUT is at the key, body is written past the markers. Either way
+// the key's first version of one PUT counts, as the conditional PUT makes
+// it: this sealer's (version), or one written first by a racing sealer,
+// by this one before a response was lost, or by anyone else (first, with
+// ErrExists), which the caller judges alone: a version written over it
+// since, a bucket writer's or a later one of this sealer's, does not
+// count (the checkpoint was read as its current version, and a version
+// written over it between a lost response and the retry was a fork).
 func (s *Sealer) putFirst(ctx context.Context, key string, body []byte) (version, first string, err error) {
 	version, err = s.put(ctx, key, body)
 	if !errors.Is(err, archive.ErrExists) {
@@ -716,8 +701,8 @@ func (s *Sealer) putFirst(ctx context.Context, key string, body []byte) (version
 	if err != nil {
 		return "", "", err
 	}
-	if len(l.Versions()) > 0 {
-		return "", "", archive.ErrExists // taken: judged as before
+	if vs := l.Versions(); len(vs) > 0 {
+		return "", vs[0].ID, archive.ErrExists
 	}
 	if version, err = s.putWith(ctx, key, body, s.store.PutOver); err != nil {
 		return "", "", err
