@@ -3,11 +3,15 @@ package sealer
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/aegisai/audit/internal/testbed/s3mem"
 	"github.com/aegisai/audit/replayer"
 	"github.com/aegisai/audit/shared"
 )
@@ -72,5 +76,44 @@ func TestDeleteMarkersAheadOfTheSealerDoNotStopIt(t *testing.T) {
 				t.Fatalf("verify: %v, want the marker's key reported as written again", err)
 			}
 		})
+	}
+}
+
+// lostResponse stores the first PutObject at a checkpoint key, then lets a
+// bucket writer put a version of their own over it, and answers the
+// sealer with an error, as if the response were lost: the sealer's retry
+// finds the key taken.
+type lostResponse struct {
+	*s3mem.S3
+	lost bool
+}
+
+func (l *lostResponse) PutObject(ctx context.Context, in *s3.PutObjectInput, opts ...func(*s3.Options)) (*s3.PutObjectOutput, error) {
+	out, err := l.S3.PutObject(ctx, in, opts...)
+	if err != nil || l.lost || !strings.Contains(aws.ToString(in.Key), "/checkpoints/") {
+		return out, err
+	}
+	l.lost = true
+	l.S3.PutVersion("audit", aws.ToString(in.Key), []byte("not a checkpoint\n"))
+	return nil, errors.New("connection reset by peer")
+}
+
+// A checkpoint's key found taken on the retry after a lost response was
+// judged by its current version: one a bucket writer put over the
+// sealer's in that moment made it a fork, and the sealer stopped for good.
+// The key's first version counts (putFirst).
+func TestAVersionOverACheckpointBeforeTheRetryIsNoFork(t *testing.T) {
+	s, store, clock := unitSealer(t)
+	s.store.S3 = &lostResponse{S3: store}
+	recs := records(0, 3, clock.t)
+	st := s.startStage(context.Background())
+	st.jobs <- sealJob{records: recs, upTo: recs[len(recs)-1].Offset}
+	r := <-st.results
+	st.stop()
+	if r.err != nil {
+		t.Fatalf("a version over the checkpoint between a lost response and the retry: %v", r.err)
+	}
+	if got := s.Head().Seq; got != 3 {
+		t.Fatalf("head %d, want 3", got)
 	}
 }
