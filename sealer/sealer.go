@@ -691,7 +691,8 @@ func (s *Sealer) putWith(ctx context.Context, key string, body []byte, write fun
 // ErrExists), which the caller judges alone: a version written over it
 // since, a bucket writer's or a later one of this sealer's, does not
 // count (the checkpoint was read as its current version, and a version
-// written over it between a lost response and the retry was a fork).
+// written over it between a lost response and the retry was a fork). The
+// plain PUT is not sent again before the key is listed again.
 func (s *Sealer) putFirst(ctx context.Context, key string, body []byte) (version, first string, err error) {
 	version, err = s.put(ctx, key, body)
 	if !errors.Is(err, archive.ErrExists) {
@@ -704,8 +705,34 @@ func (s *Sealer) putFirst(ctx context.Context, key string, body []byte) (version
 	if vs := l.Versions(); len(vs) > 0 {
 		return "", vs[0].ID, archive.ErrExists
 	}
-	if version, err = s.putWith(ctx, key, body, s.store.PutOver); err != nil {
-		return "", "", err
+	// A plain PUT is stored as often as it is sent: one whose response
+	// was lost stored a version already, and the retry wrote a second,
+	// locked as long, so aegis verify reported the key as written again
+	// for years (TestALostResponsePastMarkersWritesTheKeyOnce). The key
+	// is listed again before each retry, and a version of one PUT found
+	// there is judged as the first, as after a refused conditional PUT.
+	sent := false
+	err = s.retry(ctx, "put "+key+" past delete markers", func(cctx context.Context) error {
+		if sent {
+			l, err := s.listVersions(ctx, key)
+			if err != nil {
+				return err
+			}
+			if vs := l.Versions(); len(vs) > 0 {
+				first = vs[0].ID
+				return archive.ErrExists
+			}
+		}
+		sent = true
+		until := s.retainUntil()
+		var err error
+		if version, err = s.store.PutOver(cctx, key, body, until); err == nil {
+			s.raiseRetainFloor(until)
+		}
+		return err
+	})
+	if err != nil {
+		return "", first, err
 	}
 	if l, err = s.listVersions(ctx, key); err != nil {
 		return "", "", err
