@@ -425,7 +425,7 @@ func (s *Sealer) genesis(ctx context.Context) error {
 	// signed as seq 0 and the chain built on it, and a delete marker over
 	// it failed every start (TestAGenesisWrittenOverBeforeItsCheckpointIsNotSigned).
 	body := joinLines([][]byte{line})
-	version, firstVersion, err := s.putFirst(ctx, key, body)
+	version, firstVersion, err := s.putFirst(ctx, key, body, true)
 	written := err == nil
 	obj := &archive.Object{Key: key, VersionID: version, Body: body}
 	switch {

@@ -530,7 +530,7 @@ func (s *Sealer) prepare(records []*kgo.Record) ([]*shared.Entry, error) {
 func (s *Sealer) writeBatch(ctx context.Context, entries []*shared.Entry, lines [][]byte, body []byte, records []*kgo.Record) (string, string, []*shared.Entry, [][]byte, error) {
 	key := shared.BatchKey(s.cfg.Prefix, entries[0])
 	start := s.cfg.Now()
-	version, first, err := s.putFirst(ctx, key, body)
+	version, first, err := s.putFirst(ctx, key, body, true)
 	if err == nil {
 		s.m.batches.WithLabelValues("written").Inc()
 		s.log.Debug("batch sealed", zap.String("key", key), zap.Int("entries", len(entries)),
@@ -628,7 +628,7 @@ func (s *Sealer) writeCheckpoint(ctx context.Context, entries []*shared.Entry, o
 		return err
 	}
 	cpKey := shared.CheckpointKey(s.cfg.Prefix, last.Chain, last.Seq)
-	_, first, err := s.putFirst(ctx, cpKey, msg)
+	_, first, err := s.putFirst(ctx, cpKey, msg, false)
 	if errors.Is(err, archive.ErrExists) {
 		obj, err := s.getVersion(ctx, cpKey, first) // the key's first version alone counts (putFirst)
 		if err != nil {
@@ -693,8 +693,32 @@ func (s *Sealer) putWith(ctx context.Context, key string, body []byte, write fun
 // count (the checkpoint was read as its current version, and a version
 // written over it between a lost response and the retry was a fork). The
 // plain PUT is not sent again before the key is listed again.
-func (s *Sealer) putFirst(ctx context.Context, key string, body []byte) (version, first string, err error) {
+//
+// A batch or genesis key (unsigned) may hold an object a killed sealer
+// wrote and did not sign, for the next to adopt. A server that answers
+// the conditional PUT against the key's current version alone (AWS S3
+// documents so) stores it over a delete marker put over that object: the
+// sealer signed its own second version where the key's first counts
+// (aegis verify reported the key for the retention; once the signing key
+// retires, its checkpoint counts only over the first version). So for
+// those keys (unsigned true) the key is listed after a stored conditional
+// PUT too, one listing request a batch, and a version of one PUT before
+// this one is judged as the first
+// (TestAMarkerOverAnUnsignedObjectOnACurrentVersionServer).
+func (s *Sealer) putFirst(ctx context.Context, key string, body []byte, unsigned bool) (version, first string, err error) {
 	version, err = s.put(ctx, key, body)
+	if err == nil && unsigned {
+		l, err := s.listVersions(ctx, key)
+		if err != nil {
+			return "", "", err
+		}
+		if vs := l.Versions(); len(vs) > 0 && vs[0].ID != version {
+			s.log.Warn("a key of the chain held a version under a delete marker that the conditional PUT passed over (the server judges the current version alone); the first version is judged",
+				zap.String("key", key), zap.String("first", vs[0].ID), zap.String("written", version))
+			return "", vs[0].ID, archive.ErrExists
+		}
+		return version, "", nil
+	}
 	if !errors.Is(err, archive.ErrExists) {
 		return version, "", err
 	}
