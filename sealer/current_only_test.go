@@ -6,8 +6,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/aegisai/audit/internal/testbed/s3mem"
+	"github.com/aegisai/audit/shared"
 )
 
 // currentOnly answers If-None-Match: * against the key's current version
@@ -51,20 +53,7 @@ func TestAMarkerOverAnUnsignedObjectOnACurrentVersionServer(t *testing.T) {
 	clock.advance(3)
 	cfg := s.cfg
 	cfg.S3 = currentOnly{store}
-	s2, err := New(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s2.recoverHead(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	refs, tasks2, err := s2.write(context.Background(), recs, prepared)
-	if err != nil {
-		t.Fatalf("the next sealer, over the unsigned object under a marker: %v", err)
-	}
-	if err := s2.checkpoint(context.Background(), tasks2); err != nil {
-		t.Fatal(err)
-	}
+	_, refs, _ := sealAgainAfterAKill(t, cfg, recs, prepared)
 	if got := refs[0].rec.VersionID; got != first {
 		n := 0
 		for _, v := range store.Versions("audit", tasks[0].key) {
@@ -74,4 +63,25 @@ func TestAMarkerOverAnUnsignedObjectOnACurrentVersionServer(t *testing.T) {
 		}
 		t.Fatalf("the next sealer signed version %s of %s (%d versions of one PUT there), want the killed sealer's %s, the key's first", got, tasks[0].key, n, first)
 	}
+}
+
+// sealAgainAfterAKill starts a sealer with cfg where one was killed after
+// writing an object, before its checkpoint, and has it seal recs again.
+func sealAgainAfterAKill(t *testing.T, cfg Config, recs []*kgo.Record, prepared []*shared.Entry) (*Sealer, []*sealedRef, []checkpointTask) {
+	t.Helper()
+	s, err := New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.recoverHead(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	refs, tasks, err := s.write(context.Background(), recs, prepared)
+	if err != nil {
+		t.Fatalf("the next sealer, over the unsigned object: %v", err)
+	}
+	if err := s.checkpoint(context.Background(), tasks); err != nil {
+		t.Fatal(err)
+	}
+	return s, refs, tasks
 }

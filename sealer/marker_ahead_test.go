@@ -31,34 +31,22 @@ func TestDeleteMarkersAheadOfTheSealerDoNotStopIt(t *testing.T) {
 		t.Run(at, func(t *testing.T) {
 			s, store, clock := unitSealer(t)
 			recs := records(0, 3, clock.t)
-			e, err := shared.SealRecord(s.Head(), source(recs[0]), recs[0].Value, clock.t)
-			if err != nil {
-				t.Fatal(err)
-			}
-			batchKey, cpKey := shared.BatchKey("audit", e), shared.CheckpointKey("audit", "unit", e.Seq+2)
+			batchKey, cpKey := nextKeys(t, s, recs, clock)
 			if at != "the next checkpoint key" {
 				store.Delete("audit", batchKey)
 			}
 			if at != "the next batch key" {
 				store.Delete("audit", cpKey)
 			}
-			st := s.startStage(context.Background())
-			st.jobs <- sealJob{records: recs, upTo: recs[len(recs)-1].Offset}
-			r := <-st.results
-			st.stop()
-			if r.err != nil {
-				t.Fatalf("sealing past a delete marker at %s: %v", at, r.err)
+			if err := sealOnce(s, recs); err != nil {
+				t.Fatalf("sealing past a delete marker at %s: %v", at, err)
 			}
 			if got := s.Head().Seq; got != 3 {
 				t.Fatalf("head %d, want 3", got)
 			}
-			more := []*kgo.Record{records(3, 1, clock.t)[0]}
-			st = s.startStage(context.Background())
-			st.jobs <- sealJob{records: more, upTo: 3}
-			if r := <-st.results; r.err != nil {
-				t.Fatal(r.err)
+			if err := sealOnce(s, records(3, 1, clock.t)); err != nil {
+				t.Fatal(err)
 			}
-			st.stop()
 			restarted, err := New(context.Background(), s.cfg)
 			if err != nil {
 				t.Fatal(err)
@@ -105,15 +93,30 @@ func (l *lostResponse) PutObject(ctx context.Context, in *s3.PutObjectInput, opt
 func TestAVersionOverACheckpointBeforeTheRetryIsNoFork(t *testing.T) {
 	s, store, clock := unitSealer(t)
 	s.store.S3 = &lostResponse{S3: store}
-	recs := records(0, 3, clock.t)
-	st := s.startStage(context.Background())
-	st.jobs <- sealJob{records: recs, upTo: recs[len(recs)-1].Offset}
-	r := <-st.results
-	st.stop()
-	if r.err != nil {
-		t.Fatalf("a version over the checkpoint between a lost response and the retry: %v", r.err)
+	if err := sealOnce(s, records(0, 3, clock.t)); err != nil {
+		t.Fatalf("a version over the checkpoint between a lost response and the retry: %v", err)
 	}
 	if got := s.Head().Seq; got != 3 {
 		t.Fatalf("head %d, want 3", got)
 	}
+}
+
+// nextKeys are the keys of the batch s seals next from recs (one batch)
+// and of its checkpoint.
+func nextKeys(t *testing.T, s *Sealer, recs []*kgo.Record, clock *fakeClock) (batch, checkpoint string) {
+	t.Helper()
+	e, err := shared.SealRecord(s.Head(), source(recs[0]), recs[0].Value, clock.t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return shared.BatchKey("audit", e), shared.CheckpointKey("audit", "unit", e.Seq+uint64(len(recs))-1)
+}
+
+// sealOnce seals recs as one job of s's sealing stage.
+func sealOnce(s *Sealer, recs []*kgo.Record) error {
+	st := s.startStage(context.Background())
+	st.jobs <- sealJob{records: recs, upTo: recs[len(recs)-1].Offset}
+	r := <-st.results
+	st.stop()
+	return r.err
 }

@@ -9,7 +9,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/aegisai/audit/internal/testbed/s3mem"
-	"github.com/aegisai/audit/shared"
 )
 
 // lostPastMarkers stores the first plain PUT (no If-None-Match: the
@@ -44,22 +43,14 @@ func TestALostResponsePastMarkersWritesTheKeyOnce(t *testing.T) {
 		t.Run(at, func(t *testing.T) {
 			s, store, clock := unitSealer(t)
 			recs := records(0, 3, clock.t)
-			e, err := shared.SealRecord(s.Head(), source(recs[0]), recs[0].Value, clock.t)
-			if err != nil {
-				t.Fatal(err)
-			}
-			key := shared.BatchKey("audit", e)
+			key, cpKey := nextKeys(t, s, recs, clock)
 			if at == "the next checkpoint key" {
-				key = shared.CheckpointKey("audit", "unit", e.Seq+2)
+				key = cpKey
 			}
 			store.Delete("audit", key)
 			s.store.S3 = &lostPastMarkers{S3: store, key: key}
-			st := s.startStage(context.Background())
-			st.jobs <- sealJob{records: recs, upTo: recs[len(recs)-1].Offset}
-			r := <-st.results
-			st.stop()
-			if r.err != nil {
-				t.Fatalf("sealing past a delete marker at %s with the PUT's response lost: %v", at, r.err)
+			if err := sealOnce(s, recs); err != nil {
+				t.Fatalf("sealing past a delete marker at %s with the PUT's response lost: %v", at, err)
 			}
 			n := 0
 			for _, v := range store.Versions("audit", key) {

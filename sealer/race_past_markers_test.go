@@ -9,7 +9,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/aegisai/audit/internal/testbed/s3mem"
-	"github.com/aegisai/audit/shared"
 )
 
 // racePastMarkers runs another sealer's whole write (object and
@@ -38,11 +37,7 @@ func (r *racePastMarkers) PutObject(ctx context.Context, in *s3.PutObjectInput, 
 func TestTwoSealersWritingPastMarkersAgreeOnTheFirst(t *testing.T) {
 	s, store, clock := unitSealer(t)
 	recs := records(0, 3, clock.t)
-	e, err := shared.SealRecord(s.Head(), source(recs[0]), recs[0].Value, clock.t)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key := shared.BatchKey("audit", e)
+	key, _ := nextKeys(t, s, recs, clock)
 	store.Delete("audit", key)
 	zcfg := s.cfg
 	zcfg.Now = func() time.Time { return clock.t.Add(time.Second) }

@@ -473,12 +473,7 @@ func (s *Sealer) genesis(ctx context.Context) error {
 // adopted and signed, and deleted it once its lock ended: the chain had
 // no genesis (TestAGenesisLockedLessThanTheSealersIsNotAdopted).
 func (s *Sealer) genesisLocked(ctx context.Context, key, versionID string) error {
-	var obj *archive.Object
-	err := s.retry(ctx, "read the lock of "+key, func(ctx context.Context) error {
-		var err error
-		obj, err = s.store.LockedHead(ctx, key, versionID)
-		return err
-	})
+	obj, err := s.lockedHead(ctx, key, versionID)
 	if err != nil {
 		return err
 	}

@@ -591,12 +591,7 @@ const adoptLockSkew = 5 * time.Minute
 // for good (TestAnObjectLockedLessThanTheSealersIsNotAdopted). Refused, it
 // stops the sealer as any other object at its next key does.
 func (s *Sealer) lockedAsSealed(ctx context.Context, key, versionID string) error {
-	var obj *archive.Object
-	err := s.retry(ctx, "read the lock of "+key, func(ctx context.Context) error {
-		var err error
-		obj, err = s.store.LockedHead(ctx, key, versionID)
-		return err
-	})
+	obj, err := s.lockedHead(ctx, key, versionID)
 	if err != nil {
 		return err
 	}
@@ -771,6 +766,18 @@ func (s *Sealer) putFirst(ctx context.Context, key string, body []byte, unsigned
 	s.log.Warn("a key of the chain held only delete markers (someone put them there before the sealer wrote it); written past them",
 		zap.String("key", key), zap.String("version", version))
 	return version, "", nil
+}
+
+// lockedHead reads the lock state of one version of key, retried as any
+// S3 call.
+func (s *Sealer) lockedHead(ctx context.Context, key, versionID string) (*archive.Object, error) {
+	var obj *archive.Object
+	err := s.retry(ctx, "read the lock of "+key, func(ctx context.Context) error {
+		var err error
+		obj, err = s.store.LockedHead(ctx, key, versionID)
+		return err
+	})
+	return obj, err
 }
 
 // getVersion reads one version of key, retried as any S3 call.

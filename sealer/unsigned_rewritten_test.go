@@ -41,20 +41,7 @@ func TestAnUnsignedObjectWrittenOverIsStillAdopted(t *testing.T) {
 			}
 			tc.cover(store, tasks[0].key)
 			clock.advance(3) // the next sealer seals a moment later
-			s2, err := New(context.Background(), s.cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := s2.recoverHead(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-			refs, tasks2, err := s2.write(context.Background(), recs, prepared)
-			if err != nil {
-				t.Fatalf("the next sealer, over the unsigned object: %v", err)
-			}
-			if err := s2.checkpoint(context.Background(), tasks2); err != nil {
-				t.Fatal(err)
-			}
+			s2, refs, tasks2 := sealAgainAfterAKill(t, s.cfg, recs, prepared)
 			if len(refs) != 4 || tasks2[0].key != tasks[0].key || s2.Head().Seq != 4 {
 				t.Fatalf("%d entries in %s, head %d: want the 4 of %s adopted", len(refs), tasks2[0].key, s2.Head().Seq, tasks[0].key)
 			}
