@@ -1,0 +1,97 @@
+package sealer
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/aegisai/audit/internal/testbed/s3mem"
+)
+
+// flakyHandOvers fails the first listing of a key under handovers/, as a
+// throttled or unreachable S3 does, and then reads what the sealer
+// reports of it on /readyz (Healthy, once the grace has passed).
+type flakyHandOvers struct {
+	*s3mem.S3
+	s      *Sealer
+	failed bool
+	ready  string
+}
+
+func (f *flakyHandOvers) ListObjectVersions(ctx context.Context, in *s3.ListObjectVersionsInput, opts ...func(*s3.Options)) (*s3.ListObjectVersionsOutput, error) {
+	if strings.Contains(aws.ToString(in.Prefix), "/handovers/") {
+		if !f.failed {
+			f.failed = true
+			return nil, errors.New("SlowDown: please reduce your request rate")
+		}
+		if err := f.s.health.check(time.Now().Add(time.Hour)); err != nil && f.ready == "" {
+			f.ready = err.Error()
+		}
+	}
+	return f.S3.ListObjectVersions(ctx, in, opts...)
+}
+
+// The name of the copy of a hand-over's KEY entry carries a tag only a
+// holder of the key computes (handOverTag), and every start lists the
+// current key's copy before any hand-over: a bucket writer who learns
+// the name puts more versions there than a start reads, and every start
+// of every sealer of the chain stops for good with hand-over copy hidden,
+// "so the key may be stolen". A listing that failed once put the whole
+// name in the log and on /readyz (the S3 call, and the SDK's error naming
+// s3://bucket/key). Neither shows the tag now.
+func TestAStartDoesNotShowTheTagOfTheCurrentKeysCopy(t *testing.T) {
+	skey, vkey, err := note.GenerateKey(rand.Reader, "aegis-unit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := s3mem.New("audit")
+	core, logs := observer.New(zap.DebugLevel)
+	cfg := Config{Brokers: []string{"unused:9092"}, Chain: "unit", S3: store, Bucket: "audit",
+		SignerKey: skey, VerifierKey: vkey, Now: func() time.Time { return time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC) },
+		Topic: "decisions", Logger: zap.New(core)}
+	s, err := New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flaky := &flakyHandOvers{S3: store, s: s}
+	s.store.S3 = flaky
+	key := copyKey(t, s)
+	tag := key[strings.LastIndexByte(key, '-')+1 : strings.LastIndexByte(key, '.')]
+	if _, err := s.recoverHead(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !flaky.failed {
+		t.Fatal("the start did not list the copy's key")
+	}
+	if strings.Contains(flaky.ready, tag) {
+		t.Errorf("/readyz shows the copy's tag: %s", flaky.ready)
+	}
+	for _, e := range logs.All() {
+		line := e.Message
+		for k, v := range e.ContextMap() {
+			line += " " + k + "=" + strings.ReplaceAll(strings.ReplaceAll(fmtAny(v), "\n", " "), "\t", " ")
+		}
+		if strings.Contains(line, tag) {
+			t.Errorf("the log shows the copy's tag: %s", line)
+		}
+	}
+}
+
+func fmtAny(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	if e, ok := v.(error); ok {
+		return e.Error()
+	}
+	return ""
+}
