@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -106,6 +107,36 @@ func handOverTag(signer note.Signer, kind, chain string) (string, error) {
 	return hex.EncodeToString(sum[:16]), nil
 }
 
+// taggedName matches the tag in the name of a hand-over's note or copy.
+var taggedName = regexp.MustCompile(`(/handovers/chain=[^/\s]*/(?:from/)?[^/\s]*-)[0-9a-f]{32}(\.(?:note|line))`)
+
+// hideTags is s with the tag of every hand-over's note or copy name in it
+// shown as "<tag>". The name of the current key's copy, which every start
+// lists before any hand-over, and of a staged key's note are known to a
+// holder of the key alone until the sealer writes there: shown in the log
+// or on /readyz (an S3 call that failed, the SDK's error naming
+// s3://bucket/key), it let a bucket writer who read either put more
+// versions there than a start reads, and every start then stopped for
+// good with hand-over copy hidden
+// (TestAStartDoesNotShowTheTagOfTheCurrentKeysCopy). An operator finds
+// the object by listing the key id's prefix.
+func hideTags(s string) string { return taggedName.ReplaceAllString(s, "${1}<tag>${2}") }
+
+// tagsHidden is an error whose text shows no tag (hideTags); errors.Is
+// and errors.As see the error it holds.
+type tagsHidden struct{ err error }
+
+func (e tagsHidden) Error() string { return hideTags(e.err.Error()) }
+func (e tagsHidden) Unwrap() error { return e.err }
+
+// withTagsHidden is err, its text with no tag (nil stays nil).
+func withTagsHidden(err error) error {
+	if err == nil || hideTags(err.Error()) == err.Error() {
+		return err
+	}
+	return tagsHidden{err}
+}
+
 // handOverKeyOf is HandOverNoteKey (kind "note") or HandOverEntryKey
 // ("copy") of the key of, if this sealer holds it (ok false: it cannot
 // name the object, nor read or write it).
@@ -183,7 +214,7 @@ func (s *Sealer) leaveHandOverNote(ctx context.Context, e *shared.Entry) {
 	}
 	body, err := note.Sign(&note.Note{Text: handOverNoteOrigin + "\n" + string(line) + "\n"}, signer)
 	if err != nil {
-		s.log.Error("the hand-over note could not be signed", zap.String("key", key), zap.Error(err))
+		s.log.Error("the hand-over note could not be signed", zap.String("key", hideTags(key)), zap.Error(err))
 		return
 	}
 	_, err = s.put(ctx, key, body)
@@ -192,10 +223,10 @@ func (s *Sealer) leaveHandOverNote(ctx context.Context, e *shared.Entry) {
 	}
 	if err != nil {
 		s.log.Error("the hand-over note could not be written: a sealer restarted with step 2's settings of the key rotation (docs/SECURITY.md section 5) finds the hand-over only in the newest checkpoint's object",
-			zap.String("key", key), zap.Uint64("seq", e.Seq), zap.Error(err))
+			zap.String("key", hideTags(key)), zap.Uint64("seq", e.Seq), zap.Error(err))
 		return
 	}
-	s.log.Info("hand-over note written", zap.String("key", key), zap.Uint64("seq", e.Seq))
+	s.log.Info("hand-over note written", zap.String("key", hideTags(key)), zap.Uint64("seq", e.Seq))
 }
 
 // leaveHandOverEntry writes the KEY entry e's line at the key named after
@@ -228,10 +259,10 @@ func (s *Sealer) leaveHandOverEntry(ctx context.Context, e *shared.Entry) {
 	}
 	if err != nil {
 		s.log.Error("the copy of the hand-over's KEY entry could not be written: a sealer restarted with the retired key alone (docs/SECURITY.md section 5) does not learn of the hand-over",
-			zap.String("key", key), zap.Uint64("seq", e.Seq), zap.Error(err))
+			zap.String("key", hideTags(key)), zap.Uint64("seq", e.Seq), zap.Error(err))
 		return
 	}
-	s.log.Info("copy of the hand-over's KEY entry written", zap.String("key", key), zap.Uint64("seq", e.Seq))
+	s.log.Info("copy of the hand-over's KEY entry written", zap.String("key", hideTags(key)), zap.Uint64("seq", e.Seq))
 }
 
 // putNoteOver writes body at key, taken already, unless one of the first
@@ -293,7 +324,7 @@ func (s *Sealer) noteVersions(ctx context.Context, key string) (notes []archive.
 	notes = listed[:0]
 	for _, v := range listed {
 		if v.Multipart || v.Size > maxNoteSize {
-			s.log.Warn("a version of the hand-over note is not the sealer's; passed over", zap.String("key", key), zap.String("version", v.ID),
+			s.log.Warn("a version of the hand-over note is not the sealer's; passed over", zap.String("key", hideTags(key)), zap.String("version", v.ID),
 				zap.Bool("multipart", v.Multipart), zap.Int64("size", v.Size))
 			continue
 		}
@@ -360,13 +391,13 @@ func (s *Sealer) followFirst(ctx context.Context, key, what string, listed []arc
 			return false, err
 		}
 		if why != "" {
-			s.log.Warn("a version of the "+what+" does not check out; passed over", zap.String("key", key), zap.String("version", v.ID), zap.String("why", why))
+			s.log.Warn("a version of the "+what+" does not check out; passed over", zap.String("key", hideTags(key)), zap.String("version", v.ID), zap.String("why", why))
 			continue
 		}
 		if _, err := s.keys.handOver(e); err != nil {
 			return false, err
 		}
-		s.log.Info("followed the checkpoint key hand-over the "+what+" names", zap.String("key", key), zap.Uint64("seq", e.Seq),
+		s.log.Info("followed the checkpoint key hand-over the "+what+" names", zap.String("key", hideTags(key)), zap.Uint64("seq", e.Seq),
 			zap.String("keyset", s.keys.keyset().IDs()))
 		leave(ctx, e)
 		return true, nil
@@ -502,7 +533,7 @@ func (s *Sealer) followHandOverEntry(ctx context.Context) error {
 	// wrote them holds it, and may have hidden a hand-over that they
 	// then forge on from (TestMoreVersionsBeforeTheCopyThanAStartReadsStopIt).
 	return fmt.Errorf("%w: %s holds more than %d versions, and none of the oldest is a copy of a KEY entry by which %s hands over: only a holder of that key can name this key, so it may be stolen; this sealer does not start on what that key alone vouches for. Rotate to a new key (docs/SECURITY.md section 5) and start with the new key's settings",
-		ErrCopyHidden, key, archive.MaxOlderVersions, last.Key.ID())
+		ErrCopyHidden, hideTags(key), archive.MaxOlderVersions, last.Key.ID())
 }
 
 // ErrCopyHidden means the copy of a hand-over's KEY entry may be hidden

@@ -830,7 +830,11 @@ func (s *Sealer) get(ctx context.Context, key string) (*archive.Object, error) {
 
 // retry runs fn until it succeeds, fails with a final error (ErrExists,
 // ErrNotFound, ErrTooLarge, ...), or ctx is done. Each call gets CallTimeout.
+//
+// Neither what nor an error it logs, reports (health, /readyz) or returns
+// shows the tag of a hand-over's note or copy (hideTags).
 func (s *Sealer) retry(ctx context.Context, what string, fn func(context.Context) error) error {
+	what = hideTags(what)
 	final := func(err error) bool {
 		return errors.Is(err, archive.ErrExists) || errors.Is(err, archive.ErrNotFound) ||
 			errors.Is(err, archive.ErrNoBucket) || errors.Is(err, archive.ErrNotLocked) || errors.Is(err, archive.ErrAccessDenied) ||
@@ -840,12 +844,14 @@ func (s *Sealer) retry(ctx context.Context, what string, fn func(context.Context
 		Timeout: s.cfg.CallTimeout, Initial: 100 * time.Millisecond, Max: 5 * time.Second,
 		Final: final,
 		OnRetry: func(attempt int, wait time.Duration, err error) {
+			err = withTagsHidden(err)
 			s.m.s3Retries.Inc()
 			s.health.fail("S3", fmt.Errorf("%s: %w", what, err))
 			s.log.Warn("S3 call failed (server unreachable or erroring); retrying", zap.String("endpoint_call", what), zap.String("check", s.cfg.S3Settings), zap.Int("attempt", attempt),
 				zap.Duration("backoff", wait), zap.Error(err))
 		},
 	}.Do(ctx, fn)
+	err = withTagsHidden(err)
 	if err == nil || final(err) { // S3 answered (a 404 is an answer)
 		s.health.ok("S3")
 	}
