@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/aegisai/audit/archive"
 	"github.com/aegisai/audit/internal/testbed/s3mem"
 )
 
@@ -94,4 +95,53 @@ func fmtAny(v any) string {
 		return e.Error()
 	}
 	return ""
+}
+
+// A thief of the current key, before any hand-over, can put more
+// versions at its copy's key than a start reads: every start of a sealer
+// whose keyset's last key is that key stops with hand-over copy hidden,
+// one with the new key staged too (step 2's settings). The error told the
+// operator to rotate to a new key and start with its settings, and
+// SECURITY.md's "On compromise" to switch at once; neither can be done,
+// since only a running sealer with the new key staged seals the KEY
+// entry. It now says so: where the chain never handed over from the key,
+// start a new chain.
+func TestACopyHiddenBeforeAnyHandOverStopsTheRotationToo(t *testing.T) {
+	skey, vkey, err := note.GenerateKey(rand.Reader, "aegis-unit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nextS, _, err := note.GenerateKey(rand.Reader, "aegis-unit-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := s3mem.New("audit")
+	at := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	cfg := Config{Brokers: []string{"unused:9092"}, Chain: "unit", S3: store, Bucket: "audit",
+		SignerKey: skey, VerifierKey: vkey, Now: func() time.Time { return at }, Topic: "decisions"}
+	s, err := New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.genesis(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h := handOver{s: s, cfg: cfg, store: store, at: at, oldS: skey}
+	h.sealMore(t, records(0, 4, at))
+	key := copyKey(t, s)
+	for range archive.MaxOlderVersions + 1 {
+		store.PutVersion("audit", key, []byte("junk\n"))
+	}
+	cfg.NextSignerKey = nextS // step 2: stage the new key to rotate
+	staged, err := New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = staged.recoverHead(context.Background())
+	if !errors.Is(err, ErrCopyHidden) {
+		t.Fatalf("a sealer with the new key staged started on a chain whose current key's copy is hidden (err %v)", err)
+	}
+	if !strings.Contains(err.Error(), "new chain") {
+		t.Fatalf("the error does not say what can be done where the chain never handed over (no sealer with the key staged starts, so none can seal the rotation it asks for): %v", err)
+	}
 }
