@@ -537,7 +537,7 @@ func (s *Sealer) followHandOverEntry(ctx context.Context) error {
 	// only a holder of the key names the copy (handOverTag), so whoever
 	// wrote them holds it, and may have hidden a hand-over that they
 	// then forge on from (TestMoreVersionsBeforeTheCopyThanAStartReadsStopIt).
-	return fmt.Errorf("%w: %s holds more than %d versions, and none of the oldest is a copy of a KEY entry by which %s hands over: only a holder of that key can name this key, so it may be stolen; this sealer does not start on what that key alone vouches for. Rotate to a new key (docs/SECURITY.md section 5) and start with the new key's settings",
+	return fmt.Errorf("%w: %s holds more than %d versions, and none of the oldest is a copy of a KEY entry by which %s hands over: only a holder of that key can name this key, so it may be stolen; this sealer does not start on what that key alone vouches for, nor does any whose keyset's last key it is, one with a new key staged too. If the chain handed over from it, start with the new key's settings (step 5 of docs/SECURITY.md section 5); if it never did, it cannot now (only a running sealer with the new key staged seals the hand-over): start a new chain (a new --chain and key, SECURITY.md section 5, On compromise)",
 		ErrCopyHidden, hideTags(key), archive.MaxOlderVersions, last.Key.ID())
 }
 
