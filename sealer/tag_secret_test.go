@@ -145,3 +145,18 @@ func TestACopyHiddenBeforeAnyHandOverStopsTheRotationToo(t *testing.T) {
 		t.Fatalf("the error does not say what can be done where the chain never handed over (no sealer with the key staged starts, so none can seal the rotation it asks for): %v", err)
 	}
 }
+
+// hideTags shows neither a note's nor a copy's tag, in a key or in an
+// error naming s3://bucket/key, and leaves other keys as they are.
+func TestHideTags(t *testing.T) {
+	const tag = "03b6f6a81bb385c62eaa3d43b77346d7"
+	for in, want := range map[string]string{
+		"audit/handovers/chain=unit/aegis-unit-2+0a1b2c3d-" + tag + ".note":                    "audit/handovers/chain=unit/aegis-unit-2+0a1b2c3d-<tag>.note",
+		"get s3://b/audit/handovers/chain=unit/from/aegis-unit+acb8bcca-" + tag + ".line: 503": "get s3://b/audit/handovers/chain=unit/from/aegis-unit+acb8bcca-<tag>.line: 503",
+		"put audit/checkpoints/env=unit/00000000000000000004.note":                             "put audit/checkpoints/env=unit/00000000000000000004.note",
+	} {
+		if got := hideTags(in); got != want {
+			t.Errorf("hideTags(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
