@@ -315,8 +315,8 @@ func (s *Sealer) readNoteVersion(ctx context.Context, key, id string) (body []by
 	return obj.Body, "", nil
 }
 
-// noteVersions lists the versions at a note's key, the oldest first, that
-// may be a note. The object of a multipart upload is never the sealer's
+// noteVersions lists the versions at a note's or copy's key, the oldest
+// first, that may be one. The object of a multipart upload is never the sealer's
 // (it writes with one PUT), and S3 orders it among the versions by when
 // the upload was begun, so one begun before the sealer's note came first;
 // nor is one larger than a note. Neither is read (each is logged).
@@ -329,7 +329,7 @@ func (s *Sealer) noteVersions(ctx context.Context, key string) (notes []archive.
 	notes = listed[:0]
 	for _, v := range listed {
 		if v.Multipart || v.Size > maxNoteSize {
-			s.log.Warn("a version of the hand-over note is not the sealer's; passed over", zap.String("key", hideTags(key)), zap.String("version", v.ID),
+			s.log.Warn("a version at a hand-over note's or copy's key is not the sealer's; passed over", zap.String("key", hideTags(key)), zap.String("version", v.ID),
 				zap.Bool("multipart", v.Multipart), zap.Int64("size", v.Size))
 			continue
 		}
