@@ -298,12 +298,7 @@ func (s *Sealer) putNoteOver(ctx context.Context, key string, body []byte) error
 // says why it is not one ("" when body is read). A version that cannot be
 // read, or is larger than a note, is passed over, not a reason to stop.
 func (s *Sealer) readNoteVersion(ctx context.Context, key, id string) (body []byte, why string, err error) {
-	var obj *archive.Object
-	err = s.retry(ctx, "get "+key, func(ctx context.Context) error {
-		var err error
-		obj, err = s.store.Get(ctx, key, id)
-		return err
-	})
+	obj, err := s.getVersion(ctx, key, id)
 	switch {
 	case errors.Is(err, archive.ErrNotFound), errors.Is(err, archive.ErrUnreadable), errors.Is(err, archive.ErrTooLarge):
 		return nil, "it cannot be read: " + err.Error(), nil
@@ -469,12 +464,7 @@ func (s *Sealer) checkHandOverNote(ctx context.Context, key string, v archive.Li
 		return nil, fmt.Sprintf("stored at %s, before the first version of %s it names (stored at %s): the sealer writes the checkpoint first",
 			v.Stored.UTC().Format(time.RFC3339Nano), cpKey, stored.UTC().Format(time.RFC3339Nano)), nil
 	}
-	var cpObj *archive.Object
-	err = s.retry(ctx, "get "+cpKey, func(ctx context.Context) error {
-		var err error
-		cpObj, err = s.store.Get(ctx, cpKey, first)
-		return err
-	})
+	cpObj, err := s.getVersion(ctx, cpKey, first)
 	if errors.Is(err, archive.ErrNotFound) || errors.Is(err, archive.ErrUnreadable) || errors.Is(err, archive.ErrTooLarge) {
 		return nil, fmt.Sprintf("the first version of %s cannot be read: %v", cpKey, err), nil
 	}
@@ -612,12 +602,7 @@ func (s *Sealer) firstCheckpoint(ctx context.Context, seq uint64) (*firstCheckpo
 	if first.ID == "" || first.Stored.IsZero() {
 		return &firstCheckpoint{why: fmt.Sprintf("the chain has no dated checkpoint of seq %d", seq)}, nil
 	}
-	var obj *archive.Object
-	err = s.retry(ctx, "get "+cpKey, func(ctx context.Context) error {
-		var err error
-		obj, err = s.store.Get(ctx, cpKey, first.ID)
-		return err
-	})
+	obj, err := s.getVersion(ctx, cpKey, first.ID)
 	if errors.Is(err, archive.ErrNotFound) || errors.Is(err, archive.ErrUnreadable) || errors.Is(err, archive.ErrTooLarge) {
 		return &firstCheckpoint{why: fmt.Sprintf("the first version of %s cannot be read: %v", cpKey, err)}, nil
 	}

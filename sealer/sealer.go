@@ -783,7 +783,11 @@ func (s *Sealer) lockedHead(ctx context.Context, key, versionID string) (*archiv
 // getVersion reads one version of key, retried as any S3 call.
 func (s *Sealer) getVersion(ctx context.Context, key, versionID string) (*archive.Object, error) {
 	var obj *archive.Object
-	err := s.retry(ctx, "get "+key+" version "+versionID, func(ctx context.Context) error {
+	what := "get " + key
+	if versionID != "" {
+		what += " version " + versionID
+	}
+	err := s.retry(ctx, what, func(ctx context.Context) error {
 		var err error
 		obj, err = s.store.Get(ctx, key, versionID)
 		return err
@@ -818,14 +822,9 @@ func (s *Sealer) raiseRetainFloor(until time.Time) {
 	}
 }
 
+// get reads key's current version, retried as any S3 call.
 func (s *Sealer) get(ctx context.Context, key string) (*archive.Object, error) {
-	var obj *archive.Object
-	err := s.retry(ctx, "get "+key, func(ctx context.Context) error {
-		var err error
-		obj, err = s.store.Get(ctx, key, "")
-		return err
-	})
-	return obj, err
+	return s.getVersion(ctx, key, "")
 }
 
 // retry runs fn until it succeeds, fails with a final error (ErrExists,
