@@ -16,7 +16,6 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/aegisai/audit/archive"
-	"github.com/aegisai/audit/internal/testbed/s3mem"
 	"github.com/aegisai/audit/shared"
 )
 
@@ -547,27 +546,10 @@ func TestTheCopyOfTheKeyEntry(t *testing.T) {
 // entries no checkpoint signs at the copy's key (at a seq with no
 // checkpoint, and at the head's), starts as before.
 func TestACopyOfAKeyEntryNoCheckpointSignsCountsForNothing(t *testing.T) {
-	oldS, oldV, err := note.GenerateKey(rand.Reader, "aegis-unit")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, nextV, err := note.GenerateKey(rand.Reader, "aegis-unit-2")
-	if err != nil {
-		t.Fatal(err)
-	}
-	next, _ := shared.ParseVerifierKey(nextV)
-	store := s3mem.New("audit")
-	at := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
-	cfg := Config{Brokers: []string{"unused:9092"}, Chain: "unit", S3: store, Bucket: "audit",
-		SignerKey: oldS, VerifierKey: oldV, Now: func() time.Time { return at }, Topic: "decisions"}
-	s, err := New(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.genesis(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	h := handOver{s: s, cfg: cfg, store: store, at: at, oldS: oldS}
+	h, next := beforeAHandOver(t)
+	s, store, at := h.s, h.store, h.at
+	cfg := h.cfg
+	cfg.NextSignerKey = "" // the chain's sealers know of no new key
 	sealed := h.sealMore(t, records(0, 4, at))
 	key := copyKey(t, s)
 	store.PutVersion("audit", key, []byte("junk"))

@@ -103,10 +103,10 @@ type handOver struct {
 	oldS  string
 }
 
-// handedOver seals a handOver. Each of before runs once the genesis is
-// sealed, before the records are: what a bucket writer does before the
-// hand-over.
-func handedOver(t *testing.T, before ...func(handOver)) handOver {
+// beforeAHandOver is a sealer on an in-memory S3 with its genesis
+// written, its key "aegis-unit", and next, the public key of the key it
+// holds staged ("aegis-unit-2").
+func beforeAHandOver(t *testing.T) (handOver, shared.VerifierKey) {
 	t.Helper()
 	oldS, oldV, err := note.GenerateKey(rand.Reader, "aegis-unit")
 	if err != nil {
@@ -128,6 +128,16 @@ func handedOver(t *testing.T, before ...func(handOver)) handOver {
 	if err := s.genesis(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	return handOver{s: s, cfg: cfg, store: store, at: at, oldS: oldS}, next
+}
+
+// handedOver seals a handOver. Each of before runs once the genesis is
+// sealed, before the records are: what a bucket writer does before the
+// hand-over.
+func handedOver(t *testing.T, before ...func(handOver)) handOver {
+	t.Helper()
+	h, next := beforeAHandOver(t)
+	s, cfg, store, at, oldS := h.s, h.cfg, h.store, h.at, h.oldS
 	for _, f := range before {
 		f(handOver{s: s, cfg: cfg, store: store, at: at, oldS: oldS})
 	}
