@@ -221,7 +221,7 @@ func (x *Index) ApplyBatch(ctx context.Context, batch []Sealed) ([]bool, error) 
 // A crash between the items and the mark leaves the claims held, so the
 // batch redone takes the careful path. Two writers that both write one
 // id blind (a reused decision id) can each read before the other writes,
-// and then neither reconciles: README, Limits today.
+// and then neither reconciles: docs/LIMITS.md.
 func (x *Index) markWritten(ctx context.Context, ids []string) ([]string, error) {
 	keys := make([]layout.ItemKey, len(ids))
 	for i, id := range ids {

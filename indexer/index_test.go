@@ -978,7 +978,7 @@ func TestAKeyTakenIsRecordedWhenTheBatchIsRetried(t *testing.T) {
 // A table indexed before the decision marks has none: a dev decision
 // carrying a prod decision's id, event id and occurred_at finds no mark,
 // takes the blind path and writes over the prod decision's item, with no
-// anomaly (README, Limits today). Indexing prod's entries again, as
+// anomaly (docs/LIMITS.md). Indexing prod's entries again, as
 // `aegis rebuild` does, writes the marks, and then the dev event is
 // refused and recorded item-key-taken.
 func TestAKeyTakenNeedsTheMarksOfAnOlderTable(t *testing.T) {

@@ -134,7 +134,7 @@ func (x *Index) Compare(ctx context.Context, e *shared.Entry, rec *shared.Sealed
 // one; this finds the derived state that no entry holds, which an index
 // written by an older version (two writers racing on a new decision and
 // its override, before ApplyBatch's step 4), two writers of a reused
-// decision id (README, Limits today) or a hand edit can leave stale. It
+// decision id (docs/LIMITS.md) or a hand edit can leave stale. It
 // reads the decision's overrides: one Query (paged) a decision, handing
 // back only its chain's and keeping only the latest (LatestOverride).
 func (x *Index) staleCurrent(ctx context.Context, d layout.Decision, stored map[string]types.AttributeValue) (string, error) {

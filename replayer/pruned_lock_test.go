@@ -111,7 +111,7 @@ func verifyAt(store *s3mem.S3, v logVector, now time.Time, pruned bool) (replaye
 // its retention after one still under it fails, as without --pruned
 // (found by an attack on --pruned: it failed every lifecycle-pruned
 // chain). The delete markers a lifecycle expiration leaves are not
-// covered here: README, Limits today.
+// covered here: docs/LIMITS.md, "Pruned chains".
 func TestPrunedChainPastItsRetention(t *testing.T) {
 	v := vectorNamed(t, "accept-log-pruned")
 	now := time.Date(2033, 11, 28, 12, 0, 0, 0, time.UTC)

@@ -35,7 +35,7 @@ func (l *lostPastMarkers) PutObject(ctx context.Context, in *s3.PutObjectInput, 
 // response lost (the write stored), the retry wrote the same bytes again:
 // a second version, locked COMPLIANCE for the retention like the first,
 // so the key showed as written again to aegis verify for years, where
-// deleting the marker's version was to clear the report (README Limits).
+// deleting the marker's version was to clear the report (docs/LIMITS.md).
 // Before the plain PUT is sent again, the key is listed again: a version
 // of one PUT there is judged as the first, as after the conditional PUT.
 func TestALostResponsePastMarkersWritesTheKeyOnce(t *testing.T) {

@@ -16,7 +16,7 @@ import (
 // What versitygw answers a conditional PUT (If-None-Match: *) at a key
 // whose current version is a delete marker over a version: 412, as the
 // in-memory S3 does. AWS S3 documents the header as applying to the
-// current version only (README Limits): there it is stored, and the
+// current version only (docs/LIMITS.md): there it is stored, and the
 // sealer's TestAMarkerOverAnUnsignedObjectOnACurrentVersionServer holds.
 func TestConditionalPutOverAMarkerOverAVersion(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
