@@ -3,7 +3,6 @@ package shared
 import (
 	"errors"
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -103,6 +102,8 @@ type ProvedEntry struct {
 	// (aegis verify, which refuses forged objects) and finding the entry
 	// in it (aegis discover) rules that out.
 	Retired bool
+
+	note string // Checkpoint as the bundle holds it
 }
 
 // ProofReport is what a verified bundle proves.
@@ -186,7 +187,9 @@ func VerifyBundle(raw []byte, trusted Keyset) (ProofReport, error) {
 		}
 		rep.Entries = append(rep.Entries, pe)
 	}
-	sort.Slice(rep.Entries, func(i, j int) bool { return rep.Entries[i].Entry.Seq < rep.Entries[j].Entry.Seq })
+	if err := oneHistory(rep.Entries); err != nil {
+		return bad("%v", err)
+	}
 	if last := rep.Entries[len(rep.Entries)-1]; last.KeyID != keyID {
 		return bad("key_id is %s, but the last entry's checkpoint is signed by %s", clip(keyID), last.KeyID)
 	}
@@ -208,6 +211,26 @@ func VerifyBundle(raw []byte, trusted Keyset) (ProofReport, error) {
 		rep.CurrentAction, rep.CurrentSeq = latest, latestSeq
 	}
 	return rep, nil
+}
+
+// oneHistory checks a bundle's items against each other (section 11):
+// items whose checkpoints have one seq, or that name one object, carry
+// the same checkpoint. Each item can verify alone while two of them
+// contradict each other: two checkpoints of one seq are two histories
+// signed, which the sealer never does (a thief of a retired key can, 7.4).
+func oneHistory(entries []ProvedEntry) error {
+	bySeq := make(map[uint64]int, len(entries))
+	byObject := make(map[string]int, len(entries))
+	for i, pe := range entries {
+		if j := bySeq[pe.Checkpoint.Seq]; j > 0 && entries[j-1].note != pe.note {
+			return fmt.Errorf("entries[%d] and entries[%d] carry two different checkpoints of seq %d: two histories signed", j-1, i, pe.Checkpoint.Seq)
+		}
+		if j := byObject[pe.Object]; j > 0 && entries[j-1].note != pe.note {
+			return fmt.Errorf("entries[%d] and entries[%d] carry two different checkpoints of the object %s: two histories signed", j-1, i, pe.Object)
+		}
+		bySeq[pe.Checkpoint.Seq], byObject[pe.Object] = i+1, i+1
+	}
+	return nil
 }
 
 func verifyItem(v *jsonValue, chain, decisionID string, trusted Keyset) (ProvedEntry, error) {
@@ -266,6 +289,7 @@ func verifyItem(v *jsonValue, chain, decisionID string, trusted Keyset) (ProvedE
 	if id := pe.Envelope.DecisionID(); id != decisionID {
 		return pe, fmt.Errorf("seq %d is about decision %q, not %q", e.Seq, clip(id), clip(decisionID))
 	}
+	pe.note = note
 	if pe.Checkpoint, err = trusted.Open([]byte(note)); err != nil {
 		return pe, err
 	}

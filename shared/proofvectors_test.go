@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 // proofChain seals a decision, unrelated decisions and two overrides of the
@@ -100,7 +101,7 @@ func proofVectors(t *testing.T) []Vector {
 		return Vector{Name: name, Kind: "proof", Expect: expect, Rule: rule, Description: desc, VerifierKey: vecVerifierKey, Bundle: string(bundle)}
 	}
 	good := v("proof", "accept", "", "a BLOCK decision overridden to CHALLENGE, then ALLOW: three entries in three objects", b.Encode())
-	good.DecisionID, good.Action, good.CurrentAction = "dec-proved", "BLOCK", "ALLOW"
+	good.DecisionID, good.Action, good.CurrentAction, good.Retired = "dec-proved", "BLOCK", "ALLOW", &[]string{}
 	edit := func(f func(*Bundle)) []byte {
 		_, c := proofChain(t)
 		f(c)
@@ -109,7 +110,7 @@ func proofVectors(t *testing.T) []Vector {
 	otherS, _ := testKey("aegis-prod", "another seed")
 	other, _ := NewSigner(otherS)
 	first := v("accept-proof-override-first", "accept", "", "an override sealed before its decision still sets the current action", overrideFirst(t).Encode())
-	first.DecisionID, first.Action, first.CurrentAction = "d1", "ALLOW", "BLOCK"
+	first.DecisionID, first.Action, first.CurrentAction, first.Retired = "d1", "ALLOW", "BLOCK", &[]string{}
 	k1 := func(t *testing.T, c *Bundle, i int) Checkpoint {
 		cp, err := OpenCheckpoint(c.Items[i].Checkpoint, vecVerifier(t))
 		if err != nil {
@@ -133,8 +134,17 @@ func proofVectors(t *testing.T) []Vector {
 		return Vector{Name: name, Kind: "proof", Expect: expect, Rule: rule, Description: desc, Keyset: rotatedKeyset, Bundle: string(bundle)}
 	}
 	rot := rv("accept-proof-key-rotated", "accept", "", "the decision and first override signed by the first key (seqs 0 to 9), the last override's checkpoint (seq 10) by the second key", rotatedBundle(nil))
-	rot.DecisionID, rot.Action, rot.CurrentAction = "dec-proved", "BLOCK", "ALLOW"
+	rot.DecisionID, rot.Action, rot.CurrentAction, rot.Retired = "dec-proved", "BLOCK", "ALLOW", &[]string{vecVerifier(t).ID()}
 	return []Vector{good, first, rot,
+		v("reject-proof-two-checkpoints", "reject", "section 11: one checkpoint for one seq and one object",
+			"an override and its decision in one object, the decision's checkpoint signed again with a time one second later: each item verifies alone",
+			func() []byte {
+				c := overrideFirst(t)
+				cp := k1(t, c, 1)
+				cp.Time = cp.Time.Add(time.Second)
+				c.Items[1].Checkpoint, _ = cp.Sign(vecSigner(t))
+				return c.Encode()
+			}()),
 		rv("reject-proof-retired-key", "reject", "section 7.4: a key signs only its range",
 			"the bundle as the first key alone would sign it: its checkpoint of seq 10 is beyond the first key's range", b.Encode()),
 		rv("reject-proof-new-key-before-range", "reject", "section 7.4: a key signs only its range",
@@ -164,5 +174,41 @@ func proofVectors(t *testing.T) []Vector {
 		v("reject-proof-other-decision", "reject", "section 11, step 1", "the bundle claims another decision id", edit(func(c *Bundle) { c.DecisionID = "dec-0" })),
 		v("reject-proof-order", "reject", "section 11", "entries out of seq order", edit(func(c *Bundle) { c.Items[0], c.Items[1] = c.Items[1], c.Items[0] })),
 		v("reject-proof-whitespace", "reject", "section 11: canonical JSON", "a space after the first comma", bytes.Replace(b.Encode(), []byte(`,"decision_id"`), []byte(`, "decision_id"`), 1)),
+	}
+}
+
+// TestBundleItemsAreOneHistory: items that each verify alone but carry
+// two checkpoints of one seq, or of one object, are refused (section 11),
+// and a vector's retired signers are compared.
+func TestBundleItemsAreOneHistory(t *testing.T) {
+	item := func(seq uint64, object, note string) ProvedEntry {
+		return ProvedEntry{Object: object, Checkpoint: Checkpoint{Seq: seq}, note: note}
+	}
+	for name, c := range map[string]struct {
+		items []ProvedEntry
+		want  string
+	}{
+		"one checkpoint":            {[]ProvedEntry{item(6, "a", "n"), item(6, "a", "n"), item(9, "b", "m")}, ""},
+		"two of one seq":            {[]ProvedEntry{item(6, "a", "n"), item(9, "b", "m"), item(6, "c", "o")}, "entries[0] and entries[2] carry two different checkpoints of seq 6"},
+		"two of one object":         {[]ProvedEntry{item(6, "a", "n"), item(7, "a", "o")}, "entries[0] and entries[1] carry two different checkpoints of the object a"},
+		"the same bytes of one seq": {[]ProvedEntry{item(6, "a", "n"), item(6, "a", "n")}, ""},
+	} {
+		err := oneHistory(c.items)
+		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("%s: %v, want %q", name, err, c.want)
+		}
+	}
+	vs, err := LoadVectors(vectorDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := indexOf(vs, "accept-proof-key-rotated")
+	if i < 0 || vs[i].Retired == nil || len(*vs[i].Retired) != 1 {
+		t.Fatal("accept-proof-key-rotated names no retired signer")
+	}
+	v := vs[i]
+	v.Retired = &[]string{}
+	if err := CheckVector(v); err == nil || !strings.Contains(err.Error(), "retired") {
+		t.Fatalf("a vector that names no retired signer of a bundle the first key signs in part: %v", err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -61,6 +62,9 @@ type Vector struct {
 	DecisionID    string `json:"decision_id,omitempty"`
 	Action        string `json:"action,omitempty"`
 	CurrentAction string `json:"current_action,omitempty"`
+	// Retired, when present, are the key ids of the retired keys (7.4)
+	// that sign any of an accepted bundle's checkpoints, sorted.
+	Retired *[]string `json:"retired,omitempty"`
 
 	// kinds keyset, and checkpoint, proof and log of a rotated chain: the
 	// trusted keys with their seq ranges, in place of verifier_key.
@@ -733,6 +737,17 @@ func CheckVector(v Vector) error {
 		}
 		if rep.DecisionID != v.DecisionID || string(rep.Action) != v.Action || string(rep.CurrentAction) != v.CurrentAction {
 			return fmt.Errorf("proves %s %s now %s, want %s %s now %s", rep.DecisionID, rep.Action, rep.CurrentAction, v.DecisionID, v.Action, v.CurrentAction)
+		}
+		if v.Retired != nil {
+			retired := []string{}
+			for _, pe := range rep.Entries {
+				if pe.Retired && !slices.Contains(retired, pe.KeyID) {
+					retired = append(retired, pe.KeyID)
+				}
+			}
+			if slices.Sort(retired); !slices.Equal(retired, *v.Retired) {
+				return fmt.Errorf("reports the retired keys %v, want %v", retired, *v.Retired)
+			}
 		}
 		return nil
 	case "log":

@@ -222,6 +222,14 @@ func TestProveAndVerifyProof(t *testing.T) {
 		!strings.Contains(out, "not that no other override exists") {
 		t.Fatalf("verify-proof: exit %d: %s (want the entries, and what a proof cannot show)", code, out)
 	}
+	// The chain is part of what a bundle proves: one key may sign several.
+	if code, out := aegis(t, "verify-proof", bundle, "--verifier-key-file", pub, "--chain", p.Cfg.Chain); code != 0 {
+		t.Fatalf("verify-proof --chain %s: exit %d: %s", p.Cfg.Chain, code, out)
+	}
+	if code, out := aegis(t, "verify-proof", bundle, "--verifier-key-file", pub, "--chain", "staging"); code != 1 ||
+		!strings.Contains(out, "of chain "+p.Cfg.Chain+", not of --chain staging") {
+		t.Fatalf("verify-proof --chain staging of a bundle of %s: exit %d: %s", p.Cfg.Chain, code, out)
+	}
 	// discover finds the same user's decisions straight from S3, and the
 	// overrides of them (each follows its decision).
 	user := w.Decisions[0].Decision.UserID

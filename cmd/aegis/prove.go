@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/aegisai/audit/internal/platform/awsconn"
+	"github.com/aegisai/audit/internal/platform/shown"
 	"github.com/aegisai/audit/query"
 	"github.com/aegisai/audit/replayer"
 	"github.com/aegisai/audit/shared"
@@ -80,6 +81,16 @@ The bundle verifies offline with aegis verify-proof and the verifier key.`,
 			rep, err := shared.VerifyBundle(raw, trusted)
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
+			}
+			// One key may sign several chains (FORMAT.md section 11): the
+			// chain is part of what the bundle proves.
+			if c.chain != "" && rep.Chain != c.chain {
+				from := ""
+				if v, ok := os.LookupEnv("AEGIS_CHAIN"); ok && v == c.chain && !cmd.Flags().Changed("chain") {
+					from = " (AEGIS_CHAIN is set)"
+				}
+				return fmt.Errorf("%s: %w: it proves decision %s of chain %s, not of --chain %s%s", args[0], shared.ErrBadBundle,
+					shown.String(rep.DecisionID), rep.Chain, shown.String(c.chain), from)
 			}
 			fmt.Fprintf(c.stdout, "OK decision %s of chain %s: %s, now %s; %d entries, signed by %s\n",
 				rep.DecisionID, rep.Chain, rep.Action, rep.CurrentAction, len(rep.Entries), rep.Entries[len(rep.Entries)-1].KeyID)

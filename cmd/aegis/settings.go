@@ -61,7 +61,7 @@ var roles = map[string]roleSettings{
 		Required: []string{"chain", "bucket", "table", "verifier-key-file"},
 	},
 	"aegis verify-proof": {
-		Shared:   []string{"verifier-key-file"},
+		Shared:   []string{"chain", "verifier-key-file"},
 		Required: []string{"verifier-key-file"},
 		Offline:  true,
 	},

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Independent verifier for the sealed log format, version 1, revision 2026-11-30.10.
+"""Independent verifier for the sealed log format, version 1, revision 2026-12-01.
 
 Written from docs/FORMAT.md alone (sections 1 to 8, 10 and 11; 6.1 for pruned chains),
 without reading the Go implementation. Python 3.11, standard library only:
@@ -49,7 +49,7 @@ EM_DASH = "\u2014"
 RECORD_DEPTH = 32                                   # section 3: a record nests at most 32 levels
 LINE_DEPTH = RECORD_DEPTH + 1                       # a sealed line is one level deeper
 RAW_MAX = 65536
-FORMAT_REVISION = "2026-11-30.10"  # the revision of docs/FORMAT.md this implements (its Revisions section)
+FORMAT_REVISION = "2026-12-01"  # the revision of docs/FORMAT.md this implements (its Revisions section)
 METADATA_MAX = 16384
 REASON_MAX = 4096
 ID_MAX = 256
@@ -1385,6 +1385,7 @@ def verify_bundle(bundle_bytes, keyset):
     retired = set()                                   # signers of checkpoints whose keyset range is closed
     current = None                                    # (seq, new_action) of the highest override
     last_seq = None
+    by_seq, by_object = {}, {}   # the checkpoint of each seq and object so far, to check items against each other (section 11)
     for n, it in enumerate(items, 1):
         w = f"entry {n}"
         exact_members(it, ITEM_MEMBERS, what=w, section="11")
@@ -1441,6 +1442,11 @@ def verify_bundle(bundle_bytes, keyset):
         prefix = obj[:-len(suffix)] if obj.endswith(suffix) else ""
         if prefix == "" or prefix.endswith("/") or batch_key(prefix, chain, first, e["source"]["timestamp"]) != obj:
             refuse("11 step 3", f"{w}: object {obj} is not the batch key of seq {first} on {utc_date(e)}")
+        # the items against each other: one checkpoint for one seq, one for one object
+        for seen, k, what in ((by_seq, cp["seq"], f"seq {cp['seq']}"), (by_object, obj, f"the object {obj}")):
+            if k in seen and seen[k][1] != note:
+                refuse("11", f"entries {seen[k][0]} and {n} carry two different checkpoints of {what}: two histories signed")
+            seen.setdefault(k, (n, note))
         # 4. the last line of the object is the checkpoint's entry
         if index == size - 1 and e["hash"] != cp["hash"]:
             refuse("11 step 4", f"{w}: last line of its object, hash {e['hash']} is not the checkpoint's {cp['hash']}")
@@ -1739,6 +1745,8 @@ def check_proof_vector(vec):
         for k in ("decision_id", "action", "current_action"):
             if vec[k] != res[k]:
                 raise VectorFail(f"bundle proves {k} {res[k]!r}, vector says {vec[k]!r}")
+        if "retired" in vec and vec["retired"] != res["retired"]:
+            raise VectorFail(f"bundle's retired signers are {res['retired']!r}, vector says {vec['retired']!r}")
         note += " " + bundle_report(res)
     return note
 

@@ -342,7 +342,7 @@
         check("Merkle path to the signed root", root === cp.root, root === cp.root ? `${item.path.length} hashes to root ${root}` : `leads to ${root}, the checkpoint signs ${cp.root}`);
       } catch (e) { check("Merkle path to the signed root", false, e.message); }
     }
-    return { line, checks, keyId: cp && cp.keyId };
+    return { line, checks, keyId: cp && cp.keyId, cpSeq: cp ? cp.seq : null };
   }
 
   // verifyBundle checks a bundle's text with a parsed keyset and returns
@@ -370,13 +370,24 @@
     if (!keyset.ranges.some((r) => r.key.id === b.key_id)) rep.errors.push(`the bundle is signed by ${b.key_id}; the trusted keys are ${keyset.id}`);
     rep.chain = b.chain; rep.decisionId = b.decision_id;
     let prevSeq = -1;
-    for (const item of b.entries) {
+    // Items whose checkpoints have one seq, or that name one object, carry
+    // the same checkpoint (section 11): two are two histories signed.
+    const bySeq = new Map(), byObject = new Map();
+    for (const [i, item] of b.entries.entries()) {
       const r = await verifyItem(item, b, keyset);
       r.object = item.object;
       r.index = item.index;
       rep.entries.push(r);
       if (r.line && r.line.seq <= prevSeq) rep.errors.push(`seq ${r.line.seq} does not follow seq ${prevSeq}`);
       if (r.line) prevSeq = r.line.seq;
+      for (const [seen, k, what] of [[bySeq, r.cpSeq, `seq ${r.cpSeq}`], [byObject, item.object, `the object ${item.object}`]]) {
+        if (k === null) continue;
+        const other = seen.get(k);
+        if (other && other.text !== item.checkpoint) {
+          rep.errors.push(`entries ${other.n} and ${i + 1} carry two different checkpoints of ${what}: two histories signed`);
+        }
+        if (!other) seen.set(k, { n: i + 1, text: item.checkpoint });
+      }
     }
     let action = null, current = null, actionSeq = null, currentSeq = null;
     for (const r of rep.entries) {
