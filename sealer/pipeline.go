@@ -290,8 +290,13 @@ func (s *Sealer) run(ctx context.Context, sess *kgo.GroupTransactSession) error 
 			}
 			if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
 				fetchFailed = true
-				s.health.fail("Kafka", fmt.Errorf("fetch %s partition %d: %w", t, p, err))
-				s.log.Warn("fetch failed", zap.String("topic", t), zap.Int32("partition", p), zap.Error(err))
+				if t == "" { // the group's session, not a partition's fetch
+					s.health.fail("Kafka", fmt.Errorf("group %s: %w", s.cfg.Group, err))
+					s.log.Warn("fetch failed", zap.String("group", s.cfg.Group), zap.Error(err))
+				} else {
+					s.health.fail("Kafka", fmt.Errorf("fetch %s partition %d: %w", t, p, err))
+					s.log.Warn("fetch failed", zap.String("topic", t), zap.Int32("partition", p), zap.Error(err))
+				}
 			}
 		})
 		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
