@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/aegisai/audit/indexer/layout"
 	"github.com/aegisai/audit/internal/testbed/pipeline"
@@ -209,5 +212,46 @@ func TestGetAndListVerify(t *testing.T) {
 	if code, out := aegis(t, append([]string{"list", "--user", user, "--limit", "500", "--verify"}, flags...)...); code != 1 ||
 		!strings.Contains(out, "NOT VERIFIED "+moved.DecisionID+": listed under user") {
 		t.Fatalf("list --verify with another user's decision moved in: exit %d:\n%s", code, out)
+	}
+}
+
+// A sealed object written over after it was sealed (a plain PUT by
+// someone with write access to the bucket): get --verify proves the
+// decision from the sealed version and says so on stderr, naming the
+// key, as prove does. A newcomer's trial (2026-12-01) saw get --verify
+// say nothing where prove warned; this did not reproduce it (the warning
+// goes to stderr, and the trial may have read another decision's).
+func TestGetVerifyWarnsOfAKeyWrittenOver(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	p, w := indexedPipeline(ctx, t, 10, pipeline.NewWorkload("", "", 30, 5, 3, 17, time.Now()))
+	setStackEnv(t)
+	pub := writeFile(t, "chain.pub", p.Cfg.VerifierKey)
+	flags := []string{"--chain", p.Cfg.Chain, "--bucket", p.Cfg.Bucket, "--table", p.Cfg.Table, "--verifier-key-file", pub}
+	target := w.Overrides[0].Override.DecisionID
+	code, out := aegis(t, append([]string{"get", target, "--json"}, flags...)...)
+	var h query.History
+	if err := json.Unmarshal([]byte(out), &h); code != 0 || err != nil || len(h.Refs()) == 0 {
+		t.Fatalf("get --json: exit %d %v:\n%s", code, err, out)
+	}
+	key := h.Refs()[0].Object
+	obj, err := p.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(p.Cfg.Bucket), Key: aws.String(key)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(obj.Body)
+	obj.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	body[len(body)/2] ^= 1
+	if _, err := p.S3.PutObject(ctx, putInput(p.Cfg.Bucket, key, body)); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"get", target, "--verify"}, {"prove", target, "--out", filepath.Join(t.TempDir(), "b.json")}} {
+		code, out = aegis(t, append(args, flags...)...)
+		if code != 0 || !strings.Contains(out, "warning: "+key+": the current version") || !strings.Contains(out, "is not the sealed one") {
+			t.Fatalf("%s after %s was written over: exit %d:\n%s", args[0], key, code, out)
+		}
 	}
 }
