@@ -180,7 +180,7 @@ func VerifyBundle(raw []byte, trusted Keyset) (ProofReport, error) {
 	for i := range items.elems {
 		pe, err := verifyItem(&items.elems[i], rep.Chain, rep.DecisionID, trusted)
 		if err != nil {
-			return bad("entries[%d]: %v", i, err)
+			return bad("entries[%d]%s: %v", i, itemPlace(&items.elems[i], pe), err)
 		}
 		if n := len(rep.Entries); n > 0 && pe.Entry.Seq <= rep.Entries[n-1].Entry.Seq {
 			return bad("entries[%d]: seq %d does not follow seq %d", i, pe.Entry.Seq, rep.Entries[n-1].Entry.Seq)
@@ -211,6 +211,27 @@ func VerifyBundle(raw []byte, trusted Keyset) (ProofReport, error) {
 		rep.CurrentAction, rep.CurrentSeq = latest, latestSeq
 	}
 	return rep, nil
+}
+
+// itemPlace names where a refused item says its line is (its object, the
+// line's 1-based number in it, and its seq when the line parsed), so that
+// a refusal can be looked up in S3; "" when it says nothing usable.
+func itemPlace(v *jsonValue, pe ProvedEntry) string {
+	object, err := getString(v, "", "object")
+	if err != nil || object == "" {
+		return ""
+	}
+	if len(object) > 200 { // the bundle's, hostile: a key of the chain is far shorter
+		object = object[:197] + "..."
+	}
+	place := " (object " + object
+	if index, err := getInt(v, "", "index", 0, MaxSafeInteger); err == nil {
+		place += fmt.Sprintf(", line %d", index+1)
+	}
+	if pe.Entry != nil {
+		place += fmt.Sprintf(", seq %d", pe.Entry.Seq)
+	}
+	return place + ")"
 }
 
 // oneHistory checks a bundle's items against each other (section 11):

@@ -161,3 +161,50 @@ func TestKeyPointsArePythonsVerdictToo(t *testing.T) {
 	}
 	t.Logf("%d keys judged alike, %d of them points", len(keys), points)
 }
+
+// A refused bundle item is named where S3 holds it, by both verifiers:
+// its object, its line in it and, once the line parses, its seq (a trial
+// of the docs, 2026-12-01, found both naming only the item's place in
+// the bundle, counted from 0 by Go and from 1 by Python).
+func TestARefusedBundleItemIsNamedByObjectAndLine(t *testing.T) {
+	_, b := proofChain(t)
+	item := b.Items[1]
+	place := "(object " + item.Object + ", line " + strconv.FormatUint(item.Index+1, 10)
+	seq := place + ", seq " + strconv.FormatUint(mustParse(t, string(item.Line)).Seq, 10) + ")"
+	for name, c := range map[string]struct {
+		edit func(*Bundle)
+		want string
+	}{
+		"a byte of the line": {func(b *Bundle) {
+			b.Items[1].Line = bytes.Replace(b.Items[1].Line, []byte("by hand"), []byte("by band"), 1)
+		}, seq},
+		"a hash of the path": {func(b *Bundle) { b.Items[1].Path[0][0] ^= 1 }, seq},
+		"the line not JSON":  {func(b *Bundle) { b.Items[1].Line = []byte("not a line") }, place + ")"},
+	} {
+		_, e := proofChain(t)
+		c.edit(e)
+		raw := e.Encode()
+		_, err := VerifyBundle(raw, SingleKeyset(vecVerifier(t)))
+		if err == nil || !strings.Contains(err.Error(), "entries[1] "+c.want) {
+			t.Errorf("%s: Go: %v, want entries[1] %s", name, err, c.want)
+		}
+		py := pythonAnswers(t, bundleRefusal, "x"+hex.EncodeToString([]byte(vecVerifierKey))+"\nx"+hex.EncodeToString(raw)+"\n", 1)
+		if !strings.Contains(py[0], "entry 2 "+c.want) {
+			t.Errorf("%s: Python: %s, want entry 2 %s", name, py[0], c.want)
+		}
+	}
+}
+
+// bundleRefusal prints the Python checker's refusal of one bundle.
+const bundleRefusal = `
+import sys
+sys.path.insert(0, sys.argv[1])
+import check_vectors as cv
+lines = sys.stdin.read().split("\n")
+keyset = cv.parse_keyset(bytes.fromhex(lines[0][1:]).decode())
+try:
+    cv.verify_bundle(bytes.fromhex(lines[1][1:]), keyset)
+    print("accepted")
+except cv.Refused as r:
+    print(str(r).replace("\n", " "))
+`

@@ -1357,6 +1357,19 @@ PATH_MAX = 64
 ITEM_MEMBERS = ("object", "line", "index", "size", "path", "checkpoint")
 
 
+def claimed_seq(w, line):
+    """w, "entry N (object K, line L)", with the seq the refused line says
+    it has, when it is a JSON object with one (the line is not verified:
+    what it says, to look it up)."""
+    try:
+        seq = json.loads(line).get("seq")
+    except Exception:
+        return w
+    if isinstance(seq, int) and not isinstance(seq, bool) and 0 <= seq <= MAX_SAFE:
+        return w[:-1] + f", seq {seq})"
+    return w
+
+
 def verify_bundle(bundle_bytes, keyset):
     """Section 11. Returns {decision_id, chain, action, current_action, entries} or raises Refused."""
     if not bundle_bytes.endswith(b"\n"):
@@ -1397,12 +1410,17 @@ def verify_bundle(bundle_bytes, keyset):
         path = it["path"]
         if not isinstance(path, list) or len(path) > PATH_MAX or not all(is_hex64(h) for h in path):
             refuse("11", f"{w}: path is not an array of at most {PATH_MAX} hashes of 64 hex")
+        # where the item says its line is, to look a refusal up in S3 (the
+        # bundle's, hostile: a key of the chain is far shorter than 200)
+        place = it["object"] if len(it["object"]) <= 200 else it["object"][:197] + "..."
+        w = f"entry {n} (object {place}, line {index + 1})"
         # 1. the line alone, of the chain, an event about the decision
         try:
             e, _ = check_line(it["line"].encode("utf-8", errors="surrogatepass"))
         except Refused as r:
-            refuse("11 step 1", f"{w}: line refused: {r}")
+            refuse("11 step 1", f"{claimed_seq(w, it['line'])}: line refused: {r}")
         seq = e["seq"].int_value()
+        w = f"entry {n} (object {place}, line {index + 1}, seq {seq})"
         if e["chain"] != chain:
             refuse("11 step 1", f"{w}: line of chain {e['chain']}, not {chain}")
         if e["type"] != "event":
