@@ -341,8 +341,9 @@ checkpoints cannot be seen from S3 alone, but fails against a kept one.`,
 			} else if n > 1 {
 				other = "the genesis and " + counted(int(n-1), "key hand-over", "key hand-overs")
 			}
-			fmt.Fprintf(c.stdout, "OK chain %s: %d entries (%d events, %d invalid, %s) in %d objects, %d checkpoints; head seq %d hash %s; signed to seq %d\n",
-				c.chain, rep.Entries, rep.Events, rep.Invalid, other, rep.Objects, rep.Checkpoints, rep.Head.Seq, rep.Head.Hash, rep.CheckpointedSeq)
+			fmt.Fprintf(c.stdout, "OK chain %s: %d entries (%d events, %d invalid, %s) in %s, %s; head seq %d hash %s; signed to seq %d\n",
+				c.chain, rep.Entries, rep.Events, rep.Invalid, other, counted(rep.Objects, "object", "objects"), counted(rep.Checkpoints, "checkpoint", "checkpoints"),
+				rep.Head.Seq, rep.Head.Hash, rep.CheckpointedSeq)
 			if rep.StartSeq > 0 {
 				fmt.Fprintf(c.stdout, "pruned: the chain that remains starts at seq %d (%s, sealed at %s); seqs 0 to %d were deleted and are not verified: "+
 					"compare that time with the retention (under Object Lock in COMPLIANCE mode nothing younger can have been deleted)\n",
