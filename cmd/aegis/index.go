@@ -294,7 +294,9 @@ func groupLine(g indexer.GroupStatus) string {
 }
 
 func partitionLine(p indexer.PartitionStatus) string {
-	last := "no entry indexed from it yet"
+	// The mark is the indexer's own: a table rebuilt from S3 (aegis
+	// rebuild) holds every item and no mark until the indexer writes one.
+	last := "the table holds no mark of an entry indexed from it (none indexed yet, or the table was rebuilt since: a rebuild writes none)"
 	if p.Indexed {
 		last = fmt.Sprintf("the last entry indexed from it is seq %d", p.Seq)
 	}
