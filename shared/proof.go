@@ -1,11 +1,16 @@
 package shared
 
 import (
+	"cmp"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // ProofFormat is the format member of every evidence bundle.
@@ -104,6 +109,7 @@ type ProvedEntry struct {
 	Retired bool
 
 	note string // Checkpoint as the bundle holds it
+	size uint64 // the object's lines, as the bundle says
 }
 
 // ProofReport is what a verified bundle proves.
@@ -171,7 +177,7 @@ func VerifyBundle(raw []byte, trusted Keyset) (ProofReport, error) {
 		return bad("%v", err)
 	}
 	if _, ok := trusted.byID(keyID); !ok {
-		return bad("the bundle says its checkpoints are signed by %s; the keys given are %s", clip(keyID), trusted.IDs())
+		return bad("the bundle says its checkpoints are signed by %s; the keys given are %s", shownText(clip(keyID)), trusted.IDs())
 	}
 	items, _ := v.member("entries")
 	if items.kind != jsonArray || len(items.elems) == 0 {
@@ -180,10 +186,10 @@ func VerifyBundle(raw []byte, trusted Keyset) (ProofReport, error) {
 	for i := range items.elems {
 		pe, err := verifyItem(&items.elems[i], rep.Chain, rep.DecisionID, trusted)
 		if err != nil {
-			return bad("entries[%d]%s: %v", i, itemPlace(&items.elems[i], pe), err)
+			return bad("entry %d%s: %v", i+1, itemPlace(&items.elems[i], pe), err)
 		}
 		if n := len(rep.Entries); n > 0 && pe.Entry.Seq <= rep.Entries[n-1].Entry.Seq {
-			return bad("entries[%d]: seq %d does not follow seq %d", i, pe.Entry.Seq, rep.Entries[n-1].Entry.Seq)
+			return bad("entry %d%s: seq %d does not follow seq %d", i+1, itemPlace(&items.elems[i], pe), pe.Entry.Seq, rep.Entries[n-1].Entry.Seq)
 		}
 		rep.Entries = append(rep.Entries, pe)
 	}
@@ -191,7 +197,7 @@ func VerifyBundle(raw []byte, trusted Keyset) (ProofReport, error) {
 		return bad("%v", err)
 	}
 	if last := rep.Entries[len(rep.Entries)-1]; last.KeyID != keyID {
-		return bad("key_id is %s, but the last entry's checkpoint is signed by %s", clip(keyID), last.KeyID)
+		return bad("key_id is %s, but the last entry's checkpoint is signed by %s", shownText(clip(keyID)), shownText(last.KeyID))
 	}
 	var latest Action
 	var latestSeq uint64
@@ -214,8 +220,10 @@ func VerifyBundle(raw []byte, trusted Keyset) (ProofReport, error) {
 }
 
 // itemPlace names where a refused item says its line is (its object, the
-// line's 1-based number in it, and its seq when the line parsed), so that
-// a refusal can be looked up in S3; "" when it says nothing usable.
+// line's 1-based number in it, and the seq its line says it has), so that
+// a refusal can be looked up in S3; "" when it says nothing usable. It is
+// what the bundle says, not verified: a line refused for its hash or its
+// form still names the seq it carries, when it is JSON with one.
 func itemPlace(v *jsonValue, pe ProvedEntry) string {
 	object, err := getString(v, "", "object")
 	if err != nil || object == "" {
@@ -224,32 +232,65 @@ func itemPlace(v *jsonValue, pe ProvedEntry) string {
 	if len(object) > 200 { // the bundle's, hostile: a key of the chain is far shorter
 		object = object[:197] + "..."
 	}
-	place := " (object " + object
+	place := " (object " + shownText(object)
 	if index, err := getInt(v, "", "index", 0, MaxSafeInteger); err == nil {
 		place += fmt.Sprintf(", line %d", index+1)
 	}
 	if pe.Entry != nil {
 		place += fmt.Sprintf(", seq %d", pe.Entry.Seq)
+	} else if line, err := getString(v, "", "line"); err == nil {
+		var claimed struct{ Seq json.Number }
+		if json.Unmarshal([]byte(line), &claimed) == nil {
+			if seq, err := strconv.ParseUint(string(claimed.Seq), 10, 64); err == nil && seq <= MaxSafeInteger {
+				place += fmt.Sprintf(", seq %d", seq)
+			}
+		}
 	}
 	return place + ")"
 }
 
+// shownText is s as an error shows it: itself when every rune of it is
+// printable, else quoted in Go's syntax. A bundle's text is hostile, and
+// a newline or an escape sequence in it would otherwise start a line of
+// its writer's choosing on the reader's terminal.
+func shownText(s string) string {
+	if !utf8.ValidString(s) || strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
+		return strconv.Quote(s)
+	}
+	return s
+}
+
 // oneHistory checks a bundle's items against each other (section 11):
-// items whose checkpoints have one seq, or that name one object, carry
-// the same checkpoint. Each item can verify alone while two of them
-// contradict each other: two checkpoints of one seq are two histories
-// signed, which the sealer never does (a thief of a retired key can, 7.4).
+// items whose objects share a seq (an object holds the seqs from its
+// first to its checkpoint's) name the same object and carry the same
+// checkpoint. Each item can verify alone while two of them contradict
+// each other: one seq in two signed objects, or two checkpoints of one
+// object, are two histories signed, which the sealer never writes (a
+// thief of a retired key can, 7.4). entries are in the bundle's order.
 func oneHistory(entries []ProvedEntry) error {
-	bySeq := make(map[uint64]int, len(entries))
-	byObject := make(map[string]int, len(entries))
-	for i, pe := range entries {
-		if j := bySeq[pe.Checkpoint.Seq]; j > 0 && entries[j-1].note != pe.note {
-			return fmt.Errorf("entries[%d] and entries[%d] carry two different checkpoints of seq %d: two histories signed", j-1, i, pe.Checkpoint.Seq)
+	first := func(i int) uint64 { return entries[i].Checkpoint.Seq + 1 - entries[i].size }
+	order := make([]int, len(entries))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(first(a), first(b)) })
+	// Sorted by first seq, an item overlaps an earlier one exactly when
+	// it starts at or before the end of the one that ends last so far.
+	top := order[0]
+	for _, i := range order[1:] {
+		a, b := entries[min(top, i)], entries[max(top, i)]
+		na, nb := min(top, i)+1, max(top, i)+1
+		switch {
+		case first(i) > entries[top].Checkpoint.Seq:
+		case a.Object != b.Object:
+			return fmt.Errorf("entries %d and %d are in two objects that share seq %d (%s, seqs %d to %d; %s, seqs %d to %d): two histories signed",
+				na, nb, max(first(top), first(i)), shownText(a.Object), first(min(top, i)), a.Checkpoint.Seq, shownText(b.Object), first(max(top, i)), b.Checkpoint.Seq)
+		case a.note != b.note:
+			return fmt.Errorf("entries %d and %d carry two different checkpoints of the object %s: two histories signed", na, nb, shownText(a.Object))
 		}
-		if j := byObject[pe.Object]; j > 0 && entries[j-1].note != pe.note {
-			return fmt.Errorf("entries[%d] and entries[%d] carry two different checkpoints of the object %s: two histories signed", j-1, i, pe.Object)
+		if entries[i].Checkpoint.Seq > entries[top].Checkpoint.Seq {
+			top = i
 		}
-		bySeq[pe.Checkpoint.Seq], byObject[pe.Object] = i+1, i+1
 	}
 	return nil
 }
@@ -310,7 +351,7 @@ func verifyItem(v *jsonValue, chain, decisionID string, trusted Keyset) (ProvedE
 	if id := pe.Envelope.DecisionID(); id != decisionID {
 		return pe, fmt.Errorf("seq %d is about decision %q, not %q", e.Seq, clip(id), clip(decisionID))
 	}
-	pe.note = note
+	pe.note, pe.size = note, uint64(size)
 	if pe.Checkpoint, err = trusted.Open([]byte(note)); err != nil {
 		return pe, err
 	}
@@ -320,7 +361,7 @@ func verifyItem(v *jsonValue, chain, decisionID string, trusted Keyset) (ProvedE
 	}
 	cp := pe.Checkpoint
 	if cp.Chain != chain || cp.Object != pe.Object {
-		return pe, fmt.Errorf("the checkpoint signs chain %q object %s, not chain %q object %s", cp.Chain, cp.Object, chain, pe.Object)
+		return pe, fmt.Errorf("the checkpoint signs chain %q object %s, not chain %q object %s", cp.Chain, shownText(cp.Object), chain, shownText(pe.Object))
 	}
 	if uint64(index) >= uint64(size) || cp.Seq+1 < uint64(size) {
 		return pe, fmt.Errorf("index %d and size %d do not fit checkpoint seq %d", index, size, cp.Seq)
@@ -333,7 +374,7 @@ func verifyItem(v *jsonValue, chain, decisionID string, trusted Keyset) (ProvedE
 	if kerr != nil || first == 0 || info.FirstSeq != first || info.Chain != chain || !info.Date.Equal(dateOf(e)) ||
 		BatchKey(prefix, &Entry{Type: EntryEvent, Chain: chain, Seq: first, Source: e.Source}) != pe.Object {
 		return pe, fmt.Errorf("object %s is not the batch key of an object of chain %s starting at seq %d on %s (entries are filed under their own date)",
-			pe.Object, chain, first, dateOf(e).Format("2006-01-02"))
+			shownText(pe.Object), chain, first, dateOf(e).Format("2006-01-02"))
 	}
 	if uint64(index) == uint64(size)-1 && e.Hash != cp.Hash {
 		return pe, fmt.Errorf("seq %d is the object's last line but the checkpoint signs hash %s", e.Seq, cp.Hash)

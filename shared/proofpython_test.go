@@ -163,9 +163,10 @@ func TestKeyPointsArePythonsVerdictToo(t *testing.T) {
 }
 
 // A refused bundle item is named where S3 holds it, by both verifiers:
-// its object, its line in it and, once the line parses, its seq (a trial
-// of the docs, 2026-12-01, found both naming only the item's place in
-// the bundle, counted from 0 by Go and from 1 by Python).
+// its object, its line in it and the seq its line says it has, when it is
+// JSON with one, and its place in the bundle counted from 1 (a trial of
+// the docs, 2026-12-01, found both naming only that place, counted from 0
+// by Go and from 1 by Python).
 func TestARefusedBundleItemIsNamedByObjectAndLine(t *testing.T) {
 	_, b := proofChain(t)
 	item := b.Items[1]
@@ -185,8 +186,8 @@ func TestARefusedBundleItemIsNamedByObjectAndLine(t *testing.T) {
 		c.edit(e)
 		raw := e.Encode()
 		_, err := VerifyBundle(raw, SingleKeyset(vecVerifier(t)))
-		if err == nil || !strings.Contains(err.Error(), "entries[1] "+c.want) {
-			t.Errorf("%s: Go: %v, want entries[1] %s", name, err, c.want)
+		if err == nil || !strings.Contains(err.Error(), "entry 2 "+c.want) {
+			t.Errorf("%s: Go: %v, want entry 2 %s", name, err, c.want)
 		}
 		py := pythonAnswers(t, bundleRefusal, "x"+hex.EncodeToString([]byte(vecVerifierKey))+"\nx"+hex.EncodeToString(raw)+"\n", 1)
 		if !strings.Contains(py[0], "entry 2 "+c.want) {

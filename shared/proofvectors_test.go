@@ -136,6 +136,9 @@ func proofVectors(t *testing.T) []Vector {
 	rot := rv("accept-proof-key-rotated", "accept", "", "the decision and first override signed by the first key (seqs 0 to 9), the last override's checkpoint (seq 10) by the second key", rotatedBundle(nil))
 	rot.DecisionID, rot.Action, rot.CurrentAction, rot.Retired = "dec-proved", "BLOCK", "ALLOW", &[]string{vecVerifier(t).ID()}
 	return []Vector{good, first, rot,
+		v("reject-proof-objects-overlap", "reject", "section 11: items whose objects share a seq name one object",
+			"an override and its decision in one object, the decision also proved in a second object that starts at its seq, under a checkpoint of the next seq: each item verifies alone",
+			overlapping(t).Encode()),
 		v("reject-proof-two-checkpoints", "reject", "section 11: one checkpoint for one seq and one object",
 			"an override and its decision in one object, the decision's checkpoint signed again with a time one second later: each item verifies alone",
 			func() []byte {
@@ -181,17 +184,22 @@ func proofVectors(t *testing.T) []Vector {
 // two checkpoints of one seq, or of one object, are refused (section 11),
 // and a vector's retired signers are compared.
 func TestBundleItemsAreOneHistory(t *testing.T) {
-	item := func(seq uint64, object, note string) ProvedEntry {
-		return ProvedEntry{Object: object, Checkpoint: Checkpoint{Seq: seq}, note: note}
+	// item is an object of size lines ending at seq, with its checkpoint.
+	item := func(seq, size uint64, object, note string) ProvedEntry {
+		return ProvedEntry{Object: object, Checkpoint: Checkpoint{Seq: seq}, note: note, size: size}
 	}
 	for name, c := range map[string]struct {
 		items []ProvedEntry
 		want  string
 	}{
-		"one checkpoint":            {[]ProvedEntry{item(6, "a", "n"), item(6, "a", "n"), item(9, "b", "m")}, ""},
-		"two of one seq":            {[]ProvedEntry{item(6, "a", "n"), item(9, "b", "m"), item(6, "c", "o")}, "entries[0] and entries[2] carry two different checkpoints of seq 6"},
-		"two of one object":         {[]ProvedEntry{item(6, "a", "n"), item(7, "a", "o")}, "entries[0] and entries[1] carry two different checkpoints of the object a"},
-		"the same bytes of one seq": {[]ProvedEntry{item(6, "a", "n"), item(6, "a", "n")}, ""},
+		"one checkpoint":            {[]ProvedEntry{item(6, 3, "a", "n"), item(6, 3, "a", "n"), item(9, 3, "b", "m")}, ""},
+		"two of one seq":            {[]ProvedEntry{item(6, 1, "a", "n"), item(9, 1, "b", "m"), item(6, 1, "c", "o")}, "entries 1 and 3 are in two objects that share seq 6 (a, seqs 6 to 6; c, seqs 6 to 6)"},
+		"two of one object":         {[]ProvedEntry{item(6, 1, "a", "n"), item(7, 2, "a", "o")}, "entries 1 and 2 carry two different checkpoints of the object a"},
+		"the same bytes of one seq": {[]ProvedEntry{item(6, 2, "a", "n"), item(6, 2, "a", "n")}, ""},
+		"objects that overlap":      {[]ProvedEntry{item(12, 4, "c", "p"), item(6, 3, "a", "n"), item(9, 4, "b", "m")}, "entries 2 and 3 are in two objects that share seq 6 (a, seqs 4 to 6; b, seqs 6 to 9)"},
+		"one inside another":        {[]ProvedEntry{item(20, 20, "a", "n"), item(9, 2, "b", "m")}, "entries 1 and 2 are in two objects that share seq 8"},
+		"objects end to end":        {[]ProvedEntry{item(6, 3, "a", "n"), item(9, 3, "b", "m"), item(12, 3, "c", "p")}, ""},
+		"a hostile object is shown": {[]ProvedEntry{item(6, 1, "a\n\x1b[1A", "n"), item(6, 1, "b", "m")}, `"a\n\x1b[1A"`},
 	} {
 		err := oneHistory(c.items)
 		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {

@@ -1357,6 +1357,14 @@ PATH_MAX = 64
 ITEM_MEMBERS = ("object", "line", "index", "size", "path", "checkpoint")
 
 
+def shown(s):
+    """s as a message shows it: itself when every character is printable,
+    else as a JSON string (a bundle's text is hostile: a newline or an
+    escape sequence in it would start a line of its writer's choosing on
+    the reader's terminal)."""
+    return s if s.isprintable() else json.dumps(s)
+
+
 def claimed_seq(w, line):
     """w, "entry N (object K, line L)", with the seq the refused line says
     it has, when it is a JSON object with one (the line is not verified:
@@ -1398,7 +1406,7 @@ def verify_bundle(bundle_bytes, keyset):
     retired = set()                                   # signers of checkpoints whose keyset range is closed
     current = None                                    # (seq, new_action) of the highest override
     last_seq = None
-    by_seq, by_object = {}, {}   # the checkpoint of each seq and object so far, to check items against each other (section 11)
+    spans = []                   # (first seq, last seq, object, checkpoint, n) of each item, to check them against each other (section 11)
     for n, it in enumerate(items, 1):
         w = f"entry {n}"
         exact_members(it, ITEM_MEMBERS, what=w, section="11")
@@ -1412,7 +1420,7 @@ def verify_bundle(bundle_bytes, keyset):
             refuse("11", f"{w}: path is not an array of at most {PATH_MAX} hashes of 64 hex")
         # where the item says its line is, to look a refusal up in S3 (the
         # bundle's, hostile: a key of the chain is far shorter than 200)
-        place = it["object"] if len(it["object"]) <= 200 else it["object"][:197] + "..."
+        place = shown(it["object"] if len(it["object"]) <= 200 else it["object"][:197] + "...")
         w = f"entry {n} (object {place}, line {index + 1})"
         # 1. the line alone, of the chain, an event about the decision
         try:
@@ -1445,7 +1453,7 @@ def verify_bundle(bundle_bytes, keyset):
         if cp["chain"] != chain:
             refuse("11 step 2", f"{w}: checkpoint signs chain {cp['chain']}, not {chain}")
         if cp["object"] != it["object"]:
-            refuse("11 step 2", f"{w}: checkpoint names {cp['object']}, not {it['object']}")
+            refuse("11 step 2", f"{w}: checkpoint names {shown(cp['object'])}, not {shown(it['object'])}")
         # 3. index, size, seq and object key
         if not index < size <= cp["seq"] + 1:
             refuse("11 step 3", f"{w}: not index {index} < size {size} <= checkpoint seq {cp['seq']} + 1")
@@ -1459,12 +1467,8 @@ def verify_bundle(bundle_bytes, keyset):
         obj = it["object"]
         prefix = obj[:-len(suffix)] if obj.endswith(suffix) else ""
         if prefix == "" or prefix.endswith("/") or batch_key(prefix, chain, first, e["source"]["timestamp"]) != obj:
-            refuse("11 step 3", f"{w}: object {obj} is not the batch key of seq {first} on {utc_date(e)}")
-        # the items against each other: one checkpoint for one seq, one for one object
-        for seen, k, what in ((by_seq, cp["seq"], f"seq {cp['seq']}"), (by_object, obj, f"the object {obj}")):
-            if k in seen and seen[k][1] != note:
-                refuse("11", f"entries {seen[k][0]} and {n} carry two different checkpoints of {what}: two histories signed")
-            seen.setdefault(k, (n, note))
+            refuse("11 step 3", f"{w}: object {shown(obj)} is not the batch key of seq {first} on {utc_date(e)}")
+        spans.append((first, cp["seq"], obj, note, n))
         # 4. the last line of the object is the checkpoint's entry
         if index == size - 1 and e["hash"] != cp["hash"]:
             refuse("11 step 4", f"{w}: last line of its object, hash {e['hash']} is not the checkpoint's {cp['hash']}")
@@ -1479,10 +1483,25 @@ def verify_bundle(bundle_bytes, keyset):
                 action = payload["action"]
         elif current is None or seq > current[0]:
             current = (seq, payload["new_action"])
+    # the items against each other: items whose objects share a seq name one
+    # object and carry one checkpoint (one seq in two signed objects, or two
+    # checkpoints of one object, are two histories signed)
+    spans.sort(key=lambda s: s[0])
+    top = spans[0]
+    for s in spans[1:]:
+        if s[0] <= top[1]:
+            a, z = sorted((top, s), key=lambda x: x[4])
+            if a[2] != z[2]:
+                refuse("11", f"entries {a[4]} and {z[4]} are in two objects that share seq {max(a[0], z[0])} "
+                             f"({shown(a[2])}, seqs {a[0]} to {a[1]}; {shown(z[2])}, seqs {z[0]} to {z[1]}): two histories signed")
+            if a[3] != z[3]:
+                refuse("11", f"entries {a[4]} and {z[4]} carry two different checkpoints of the object {shown(a[2])}: two histories signed")
+        if s[1] > top[1]:
+            top = s
     if action is None:
         refuse("11", "no entry is a decision")
     if b["key_id"] != last_signer:
-        refuse("11", f"key_id {b['key_id']} is not the signer of the last entry's checkpoint, {last_signer}")
+        refuse("11", f"key_id {shown(b['key_id'])} is not the signer of the last entry's checkpoint, {last_signer}")
     return {"decision_id": did, "chain": chain, "action": action,
             "current_action": current[1] if current else action, "entries": len(items),
             "retired": sorted(retired)}
@@ -1763,7 +1782,7 @@ def check_proof_vector(vec):
         for k in ("decision_id", "action", "current_action"):
             if vec[k] != res[k]:
                 raise VectorFail(f"bundle proves {k} {res[k]!r}, vector says {vec[k]!r}")
-        if "retired" in vec and vec["retired"] != res["retired"]:
+        if vec.get("retired") is not None and vec["retired"] != res["retired"]:
             raise VectorFail(f"bundle's retired signers are {res['retired']!r}, vector says {vec['retired']!r}")
         note += " " + bundle_report(res)
     return note

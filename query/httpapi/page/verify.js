@@ -370,9 +370,11 @@
     if (!keyset.ranges.some((r) => r.key.id === b.key_id)) rep.errors.push(`the bundle is signed by ${b.key_id}; the trusted keys are ${keyset.id}`);
     rep.chain = b.chain; rep.decisionId = b.decision_id;
     let prevSeq = -1;
-    // Items whose checkpoints have one seq, or that name one object, carry
-    // the same checkpoint (section 11): two are two histories signed.
-    const bySeq = new Map(), byObject = new Map();
+    // Items whose objects share a seq (an object holds the seqs from its
+    // first to its checkpoint's) name one object and carry one checkpoint
+    // (section 11): one seq in two signed objects, or two checkpoints of
+    // one object, are two histories signed.
+    const spans = [];
     for (const [i, item] of b.entries.entries()) {
       const r = await verifyItem(item, b, keyset);
       r.object = item.object;
@@ -380,14 +382,22 @@
       rep.entries.push(r);
       if (r.line && r.line.seq <= prevSeq) rep.errors.push(`seq ${r.line.seq} does not follow seq ${prevSeq}`);
       if (r.line) prevSeq = r.line.seq;
-      for (const [seen, k, what] of [[bySeq, r.cpSeq, `seq ${r.cpSeq}`], [byObject, item.object, `the object ${item.object}`]]) {
-        if (k === null) continue;
-        const other = seen.get(k);
-        if (other && other.text !== item.checkpoint) {
-          rep.errors.push(`entries ${other.n} and ${i + 1} carry two different checkpoints of ${what}: two histories signed`);
-        }
-        if (!other) seen.set(k, { n: i + 1, text: item.checkpoint });
+      if (r.cpSeq !== null && r.cpSeq !== undefined && item.size <= r.cpSeq + 1) {
+        spans.push({ first: r.cpSeq + 1 - item.size, last: r.cpSeq, object: item.object, text: item.checkpoint, n: i + 1 });
       }
+    }
+    spans.sort((x, y) => x.first - y.first);
+    let top = spans[0];
+    for (const s of spans.slice(1)) {
+      if (s.first <= top.last) {
+        const [a, z] = top.n < s.n ? [top, s] : [s, top];
+        if (a.object !== z.object) {
+          rep.errors.push(`entries ${a.n} and ${z.n} are in two objects that share seq ${Math.max(a.first, z.first)}: two histories signed`);
+        } else if (a.text !== z.text) {
+          rep.errors.push(`entries ${a.n} and ${z.n} carry two different checkpoints of the object ${a.object}: two histories signed`);
+        }
+      }
+      if (s.last > top.last) top = s;
     }
     let action = null, current = null, actionSeq = null, currentSeq = null;
     for (const r of rep.entries) {
