@@ -44,4 +44,3 @@ func TestReview29VerifyProofChain(t *testing.T) {
 		t.Errorf("AEGIS_CHAIN=staging --chain prod: exit %d: %s", code, out)
 	}
 }
-
