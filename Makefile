@@ -19,7 +19,7 @@ export GOTOOLCHAIN
 VERSITYGW := bin/versitygw
 DYNALITE  := devstack/dynalite/node_modules/dynalite/cli.js
 
-.PHONY: all tools browser run explore test test-containers test-external docs compose-check alert-check up down bench chaos soak test-interleavings vulncheck fuzz build vet fmt clean-data
+.PHONY: all tools browser run explore test test-containers test-external docs compose-check kube-check alert-check up down bench chaos soak test-interleavings vulncheck fuzz build vet fmt clean-data
 
 all: build
 
@@ -73,6 +73,11 @@ test: tools browser
 compose-check: build
 	cd devstack && $(GO) build -o ../bin/composecheck ./composecheck
 	bin/composecheck -aegis bin/aegis docker-compose.yml
+
+## kube-check: validate deploy/kubernetes/aegis.yaml without a cluster
+kube-check: build
+	cd devstack && $(GO) build -o ../bin/composecheck ./composecheck
+	bin/composecheck -kube -aegis bin/aegis deploy/kubernetes/aegis.yaml
 
 ## alert-check: load deploy/prometheus/aegis-alerts.yml with Prometheus's
 ## rule parser, check its metrics against the code, evaluate each alert

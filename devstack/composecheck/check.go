@@ -174,9 +174,8 @@ func checkAegis(ctx context.Context, aegis, name string, s types.ServiceConfig) 
 		return fmt.Errorf("service %s: built from the repository but runs no aegis command", name)
 	}
 	var errs []error
-	out, err := exec.CommandContext(ctx, aegis, append(append([]string(nil), s.Command...), "--help")...).CombinedOutput()
-	if err != nil {
-		errs = append(errs, fmt.Errorf("service %s: aegis %s: %v: %s", name, strings.Join(s.Command, " "), err, bytes.TrimSpace(out)))
+	if err := aegisAccepts(ctx, aegis, s.Command); err != nil {
+		errs = append(errs, fmt.Errorf("service %s: %w", name, err))
 	}
 	// A health check that runs the image's own binary must be a command
 	// it has, with flags it accepts.
@@ -186,13 +185,38 @@ func checkAegis(ctx context.Context, aegis, name string, s types.ServiceConfig) 
 			errs = append(errs, fmt.Errorf("service %s: healthcheck aegis %s: %v: %s", name, strings.Join(hc.Test[2:], " "), err, bytes.TrimSpace(out)))
 		}
 	}
+	names := make([]string, 0, len(s.Environment))
+	for k := range s.Environment {
+		names = append(names, k)
+	}
+	if err := aegisVariables(ctx, aegis, names); err != nil {
+		errs = append(errs, fmt.Errorf("service %s: %w", name, err))
+	}
+	return errors.Join(errs...)
+}
+
+// aegisAccepts runs `aegis <args> --help`, which fails on a command or a
+// flag aegis does not know.
+func aegisAccepts(ctx context.Context, aegis string, args []string) error {
+	out, err := exec.CommandContext(ctx, aegis, append(append([]string(nil), args...), "--help")...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("aegis %s: %v: %s", strings.Join(args, " "), err, bytes.TrimSpace(out))
+	}
+	return nil
+}
+
+// aegisVariables checks that each AEGIS_ name is a variable aegis reads
+// (docs/CONFIG.md, from aegis config-reference).
+func aegisVariables(ctx context.Context, aegis string, names []string) error {
 	ref, err := exec.CommandContext(ctx, aegis, "config-reference").Output()
 	if err != nil {
 		return fmt.Errorf("aegis config-reference: %w", err)
 	}
-	for k := range s.Environment {
+	sort.Strings(names)
+	var errs []error
+	for _, k := range names {
 		if strings.HasPrefix(k, "AEGIS_") && !bytes.Contains(ref, []byte("`"+k+"`")) {
-			errs = append(errs, fmt.Errorf("service %s: %s is not a setting of aegis (docs/CONFIG.md)", name, k))
+			errs = append(errs, fmt.Errorf("%s is not a setting of aegis (docs/CONFIG.md)", k))
 		}
 	}
 	return errors.Join(errs...)

@@ -11,7 +11,10 @@
 //     /aegis) too, and every AEGIS_ variable it sets is one aegis reads
 //     (docs/CONFIG.md).
 //
+// With -kube it checks Kubernetes manifests instead (CheckKube).
+//
 // Usage: composecheck [-aegis bin/aegis] docker-compose.yml
+// or:    composecheck -kube -aegis bin/aegis deploy/kubernetes/aegis.yaml
 package main
 
 import (
@@ -23,12 +26,17 @@ import (
 
 func main() {
 	aegis := flag.String("aegis", "", "the aegis binary, to check the flags and variables of the services built from the repository")
+	kube := flag.Bool("kube", false, "the file is Kubernetes manifests (needs -aegis)")
 	flag.Parse()
 	if flag.NArg() != 1 {
-		fmt.Fprintln(os.Stderr, "usage: composecheck [-aegis bin/aegis] docker-compose.yml")
+		fmt.Fprintln(os.Stderr, "usage: composecheck [-aegis bin/aegis] docker-compose.yml | composecheck -kube -aegis bin/aegis aegis.yaml")
 		os.Exit(2)
 	}
-	rep, err := Check(context.Background(), flag.Arg(0), *aegis)
+	check := Check
+	if *kube {
+		check = CheckKube
+	}
+	rep, err := check(context.Background(), flag.Arg(0), *aegis)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "composecheck:", err)
 		os.Exit(1)
