@@ -68,3 +68,62 @@ func TestKubernetesMistakesAreFound(t *testing.T) {
 		})
 	}
 }
+
+// Mistakes that break the roles on a cluster and that the check lets
+// through today (review of deploy/kubernetes/aegis.yaml). Each is made
+// once in the repository's own manifests and must be named.
+func TestKubernetesMistakesTheCheckMisses(t *testing.T) {
+	bin := aegisBin(t)
+	good, err := os.ReadFile("../../deploy/kubernetes/aegis.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, old, new, want string }{
+		// The header says to set the image to one pushed to your
+		// registry; an ECR name without "aegis" in it turns every aegis
+		// check of that container off (kube.go: strings.Contains(c.Image,
+		// "aegis")), so a misspelt flag passes and the pod crash-loops.
+		{"an image named without aegis, with a misspelt flag",
+			"image: registry.example.com/aegis-audit:0.1.0\n          args: [query, --token-file",
+			"image: 111122223333.dkr.ecr.eu-central-1.amazonaws.com/audit/core:0.1.0\n          args: [query, --token-flie", "--token-flie"},
+		// /readyz is 503 while S3 or Kafka fail for 10 s (sealer/health.go):
+		// as a liveness probe it restarts every sealer in an outage.
+		{"a liveness probe on /readyz",
+			"livenessProbe: {httpGet: {path: /healthz, port: metrics}, periodSeconds: 10, failureThreshold: 6}\n          resources:\n            requests: {cpu: 500m, memory: 256Mi}",
+			"livenessProbe: {httpGet: {path: /readyz, port: metrics}, periodSeconds: 10, failureThreshold: 6}\n          resources:\n            requests: {cpu: 500m, memory: 256Mi}", "livenessProbe"},
+		// Without fsGroup the secret's files are root:root 0440: user 65532
+		// cannot read the signer key and the sealer exits at start
+		// ("--signer-key-file ... cannot be read: permission denied").
+		{"a 0440 secret without the pod's fsGroup",
+			"        fsGroup: 65532\n        seccompProfile: {type: RuntimeDefault}\n      affinity",
+			"        seccompProfile: {type: RuntimeDefault}\n      affinity", "fsGroup"},
+		// minAvailable equal to the replicas: no eviction is ever allowed,
+		// and every node drain that holds a sealer waits forever.
+		{"a disruption budget that allows no eviction",
+			"  minAvailable: 1\n  selector:\n    matchLabels: {app.kubernetes.io/name: aegis-sealer}",
+			"  minAvailable: 2\n  selector:\n    matchLabels: {app.kubernetes.io/name: aegis-sealer}", "PodDisruptionBudget aegis-sealer"},
+		// Names are checked, values are not: every role refuses to start
+		// with `--log-format (AEGIS_LOG_FORMAT) "jsonl": want json or console`.
+		{"a ConfigMap value every role refuses",
+			"AEGIS_LOG_FORMAT: json", "AEGIS_LOG_FORMAT: jsonl", "AEGIS_LOG_FORMAT"},
+		// The drain is the role's own setting, not a constant 30 s: ingest
+		// waits --shutdown-timeout for its requests, then flushes; a grace
+		// period of 40 s SIGKILLs a 60 s drain.
+		{"an ingest drain longer than the grace period",
+			"--spool-dir, /spool]", "--spool-dir, /spool, --shutdown-timeout, 60s]", "shutdown-timeout"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if strings.Count(string(good), tc.old) != 1 {
+				t.Fatalf("the manifests hold %q %d times, want once", tc.old, strings.Count(string(good), tc.old))
+			}
+			path := filepath.Join(t.TempDir(), "aegis.yaml")
+			if err := os.WriteFile(path, []byte(strings.Replace(string(good), tc.old, tc.new, 1)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err := CheckKube(context.Background(), path, bin)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an error naming %q", err, tc.want)
+			}
+		})
+	}
+}
