@@ -57,14 +57,16 @@ type common struct {
 	verifierKF        string
 	// preflight holds, by command, checks the start-up validation
 	// runs and reports with its own (validate).
-	preflight  map[*cobra.Command]func() error
-	logLevel   string
-	logFormat  string
-	metrics    string
-	pprof      bool
-	registry   *prometheus.Registry
-	ready      atomic.Pointer[<-chan struct{}] // closed when the role is ready (/readyz)
-	readyProbe atomic.Pointer[func() error]    // or asked on each /readyz
+	preflight map[*cobra.Command]func() error
+	// checkSettings: --check-settings, validate and exit.
+	checkSettings bool
+	logLevel      string
+	logFormat     string
+	metrics       string
+	pprof         bool
+	registry      *prometheus.Registry
+	ready         atomic.Pointer[<-chan struct{}] // closed when the role is ready (/readyz)
+	readyProbe    atomic.Pointer[func() error]    // or asked on each /readyz
 	// stdout and stderr are what the command prints through for people
 	// (shown.Writer); rawStdout takes bytes that must stay as they are.
 	stdout    io.Writer
@@ -133,6 +135,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	root.SetVersionTemplate("{{.Version}}\n")
 	c.flags(root.PersistentFlags())
+	root.PersistentFlags().BoolVar(&c.checkSettings, checkSettingsFlag, false,
+		"check the command's settings as it does at start (required ones set, every value well formed), not the files they name nor the servers, and exit: 0 and \"settings valid\" when they are; no variable sets it")
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		c.cmd = cmd
 		if err := envFlags(cmd.Flags()); err != nil {
@@ -140,6 +144,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		if err := aliasEnv(cmd); err != nil {
 			return err
+		}
+		if c.checkSettings {
+			// The form alone: the preflight reads files and asks the
+			// servers' libraries, which a deployment check has not got.
+			if err := validate(cmd, nil); err != nil {
+				return err
+			}
+			return errSettingsChecked
 		}
 		return validate(cmd, c.preflight[cmd])
 	}
@@ -432,6 +444,9 @@ checkpoints cannot be seen from S3 alone, but fails against a kept one.`,
 	switch {
 	case err == nil:
 		return exitOK
+	case errors.Is(err, errSettingsChecked):
+		fmt.Fprintf(shownOut, "settings valid: %s (their form; the files they name and the servers were not tried)\n", cmd.CommandPath())
+		return exitOK
 	case errors.Is(err, errUnsigned):
 		status = exitUnsigned
 	case errors.Is(err, errLagging):
@@ -622,11 +637,24 @@ func readSealerKeys(signer, next, verifier string) (sealerKeys, []error) {
 	return keys, errs
 }
 
-// envFlags sets every flag not given on the command line from AEGIS_<NAME>.
-// Every variable that does not parse is reported, not the first alone.
+// checkSettingsFlag makes any command check its settings and exit. No
+// variable sets it: one left in a shared environment would make every
+// role exit at start.
+const checkSettingsFlag = "check-settings"
+
+// errSettingsChecked ends a command run with --check-settings whose
+// settings are valid.
+var errSettingsChecked = errors.New("settings checked")
+
+// envFlags sets every flag not given on the command line from AEGIS_<NAME>
+// (--check-settings aside). Every variable that does not parse is
+// reported, not the first alone.
 func envFlags(fs *pflag.FlagSet) error {
 	var errs []error
 	fs.VisitAll(func(f *pflag.Flag) {
+		if f.Name == checkSettingsFlag {
+			return
+		}
 		name := "AEGIS_" + envName(f.Name)
 		if v, ok := os.LookupEnv(name); ok && !f.Changed {
 			if serr := fs.Set(f.Name, v); serr != nil {

@@ -18,7 +18,11 @@ import (
 func warnMisspelt(w io.Writer, root *cobra.Command, env []string) {
 	known := map[string]bool{}
 	var walk func(c *cobra.Command)
-	add := func(f *pflag.Flag) { known["AEGIS_"+envName(f.Name)] = true }
+	add := func(f *pflag.Flag) {
+		if f.Name != checkSettingsFlag { // no variable sets it
+			known["AEGIS_"+envName(f.Name)] = true
+		}
+	}
 	walk = func(c *cobra.Command) {
 		c.Flags().VisitAll(add)
 		c.PersistentFlags().VisitAll(add)

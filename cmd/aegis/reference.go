@@ -105,7 +105,11 @@ func writeCommand(b *strings.Builder, c *cobra.Command) {
 		case slices.Contains(rs.Required, f.Name):
 			usage = "**required**; " + usage
 		}
-		fmt.Fprintf(b, "| `--%s` | `AEGIS_%s` | %s | %s |\n", f.Name, envName(f.Name), def, strings.ReplaceAll(usage, "|", "\\|"))
+		variable := "`AEGIS_" + envName(f.Name) + "`"
+		if f.Name == checkSettingsFlag {
+			variable = "(none)"
+		}
+		fmt.Fprintf(b, "| `--%s` | %s | %s | %s |\n", f.Name, variable, def, strings.ReplaceAll(usage, "|", "\\|"))
 	}
 	for _, s := range secretSettings {
 		if reads(c, &pflag.Flag{Name: s.Group}) {

@@ -106,7 +106,7 @@ func settingsOf(cmd *cobra.Command) (roleSettings, bool) {
 // reads reports whether cmd reads the flag: its own, or a shared one its
 // role names.
 func reads(cmd *cobra.Command, f *pflag.Flag) bool {
-	if cmd.LocalNonPersistentFlags().Lookup(f.Name) != nil {
+	if f.Name == checkSettingsFlag || cmd.LocalNonPersistentFlags().Lookup(f.Name) != nil {
 		return true
 	}
 	rs, known := settingsOf(cmd)

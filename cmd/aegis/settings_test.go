@@ -223,3 +223,22 @@ func TestHelpListsOnlyTheFlagsACommandReads(t *testing.T) {
 		t.Fatalf("verify --brokers x:1 --help: exit %d: %s", code, out)
 	}
 }
+
+// --check-settings checks a command's settings as it does at start and
+// exits: 0 when they are well formed, 1 naming each problem; no variable
+// sets it (one left in a shared environment would stop every role).
+func TestCheckSettings(t *testing.T) {
+	t.Setenv("AEGIS_CHAIN", "prod")
+	if code, out := aegis(t, "query", "--token-file", "/no/such/file", "--check-settings"); code != 0 || !strings.Contains(out, "settings valid: aegis query") {
+		t.Fatalf("valid settings: exit %d: %s", code, out)
+	}
+	t.Setenv("AEGIS_LOG_FORMAT", "jsonl")
+	if code, out := aegis(t, "query", "--token-file", "/no/such/file", "--check-settings"); code != 1 || !strings.Contains(out, `--log-format (AEGIS_LOG_FORMAT) "jsonl"`) {
+		t.Fatalf("a value no role takes: exit %d: %s", code, out)
+	}
+	os.Unsetenv("AEGIS_LOG_FORMAT")
+	t.Setenv("AEGIS_CHECK_SETTINGS", "true")
+	if code, out := aegis(t, "query", "--token-file", "/no/such/file"); code != 1 || strings.Contains(out, "settings valid") || !strings.Contains(out, "/no/such/file") {
+		t.Fatalf("AEGIS_CHECK_SETTINGS set: exit %d: %s (want the role to start, and fail on its token file)", code, out)
+	}
+}

@@ -9,10 +9,12 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -24,17 +26,48 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// drainSeconds is how long a role may take to drain on SIGTERM (the
-// sealer's batch, checkpoint and transaction; ingest's requests in
-// flight): a pod's grace period must be longer, or the kubelet's SIGKILL
-// cuts the drain.
-const drainSeconds = 30
+// drain is how long a role may take to drain on SIGTERM (the sealer's
+// batch, checkpoint and transaction; the requests in flight of ingest and
+// query, then ingest's flush to Kafka), from its settings: a pod's grace
+// period must be longer than its preStop hook and this, or the kubelet's
+// SIGKILL cuts the drain.
+func drain(role string, flags, env map[string]string) (time.Duration, error) {
+	setting := func(flag, variable string, def time.Duration) (time.Duration, error) {
+		v := flags[flag]
+		if v == "" {
+			v = env[variable]
+		}
+		if v == "" {
+			return def, nil
+		}
+		return time.ParseDuration(v)
+	}
+	switch role {
+	case "ingest":
+		requests, err := setting("--shutdown-timeout", "AEGIS_SHUTDOWN_TIMEOUT", 30*time.Second)
+		if err != nil {
+			return 0, err
+		}
+		flush, err := setting("--timeout", "AEGIS_TIMEOUT", 10*time.Second)
+		return requests + flush, err
+	case "sealer", "indexer", "query":
+		return 30 * time.Second, nil
+	}
+	return 0, nil
+}
+
+// aegisCommands are the roles and tools a container may run (its args'
+// first word), to tell an aegis container by what it runs whatever its
+// image is called.
+var aegisCommands = map[string]bool{"sealer": true, "indexer": true, "ingest": true, "query": true, "verify": true, "discover": true,
+	"rebuild": true, "index": true, "prove": true, "get": true, "list": true, "rotate-key": true}
 
 // kubeWorkload is a StatefulSet or a Deployment of the file.
 type kubeWorkload struct {
 	kind, name string
 	selector   *metav1.LabelSelector
 	labels     map[string]string
+	replicas   int32
 	pod        corev1.PodSpec
 	claims     map[string]bool // the StatefulSet's volume claim templates
 }
@@ -110,7 +143,8 @@ func CheckKube(ctx context.Context, file, aegis string) (string, error) {
 		case "StatefulSet":
 			var s appsv1.StatefulSet
 			if err = strict("apps/v1", &s); err == nil {
-				w := &kubeWorkload{kind: "StatefulSet", name: s.Name, selector: s.Spec.Selector, labels: s.Spec.Template.Labels, pod: s.Spec.Template.Spec, claims: map[string]bool{}}
+				w := &kubeWorkload{kind: "StatefulSet", name: s.Name, selector: s.Spec.Selector, labels: s.Spec.Template.Labels, replicas: replicasOf(s.Spec.Replicas),
+					pod: s.Spec.Template.Spec, claims: map[string]bool{}}
 				for _, c := range s.Spec.VolumeClaimTemplates {
 					w.claims[c.Name] = true
 				}
@@ -119,7 +153,8 @@ func CheckKube(ctx context.Context, file, aegis string) (string, error) {
 		case "Deployment":
 			var d appsv1.Deployment
 			if err = strict("apps/v1", &d); err == nil {
-				workloads = append(workloads, &kubeWorkload{kind: "Deployment", name: d.Name, selector: d.Spec.Selector, labels: d.Spec.Template.Labels, pod: d.Spec.Template.Spec})
+				workloads = append(workloads, &kubeWorkload{kind: "Deployment", name: d.Name, selector: d.Spec.Selector, labels: d.Spec.Template.Labels,
+					replicas: replicasOf(d.Spec.Replicas), pod: d.Spec.Template.Spec})
 			}
 		default:
 			err = fmt.Errorf("kind %q: not one this checker knows (ConfigMap, ServiceAccount, Service, PodDisruptionBudget, StatefulSet, Deployment)", tm.Kind)
@@ -151,8 +186,18 @@ func CheckKube(ctx context.Context, file, aegis string) (string, error) {
 	}
 	for _, b := range budgets {
 		sel, err := metav1.LabelSelectorAsSelector(b.Spec.Selector)
-		if err != nil || selected(workloads, sel) == nil {
+		w := (*kubeWorkload)(nil)
+		if err == nil {
+			w = selected(workloads, sel)
+		}
+		switch {
+		case w == nil:
 			errs = append(errs, fmt.Errorf("PodDisruptionBudget %s: its selector matches no workload of the file", b.Name))
+		case b.Spec.MinAvailable != nil && b.Spec.MinAvailable.Type == intstr.Int && b.Spec.MinAvailable.IntVal >= w.replicas,
+			b.Spec.MaxUnavailable != nil && b.Spec.MaxUnavailable.Type == intstr.Int && b.Spec.MaxUnavailable.IntVal < 1:
+			errs = append(errs, fmt.Errorf("PodDisruptionBudget %s: allows no eviction of %s %s's %d pods: a node drain would wait for ever", b.Name, w.kind, w.name, w.replicas))
+		case b.Spec.UnhealthyPodEvictionPolicy == nil || *b.Spec.UnhealthyPodEvictionPolicy != policyv1.AlwaysAllow:
+			errs = append(errs, fmt.Errorf("PodDisruptionBudget %s: unhealthyPodEvictionPolicy must be AlwaysAllow: pods not ready in an outage (the sealers' /readyz) would stall every node drain", b.Name))
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -169,6 +214,14 @@ func CheckKube(ctx context.Context, file, aegis string) (string, error) {
 	sort.Strings(externals)
 	return fmt.Sprintf("%s: valid; %s; aegis roles checked against %s: %s; created outside the file: %s\n",
 		file, strings.Join(kindList, ", "), aegis, strings.Join(roles, ", "), strings.Join(externals, ", ")), nil
+}
+
+// replicasOf is a workload's replicas (Kubernetes' default 1).
+func replicasOf(r *int32) int32 {
+	if r == nil {
+		return 1
+	}
+	return *r
 }
 
 // isComments reports a document of comments alone (the file's header).
@@ -231,6 +284,13 @@ func checkWorkload(ctx context.Context, aegis string, w *kubeWorkload, configMap
 		switch {
 		case v.Secret != nil:
 			external["Secret "+v.Secret.SecretName] = true
+			// A secret's files are root's; their group is the pod's fsGroup:
+			// a mode without "other" read needs it, or the non-root user
+			// cannot read the key (the sealer exits at start).
+			if mode := v.Secret.DefaultMode; mode != nil && *mode&0o004 == 0 &&
+				(w.pod.SecurityContext == nil || w.pod.SecurityContext.FSGroup == nil || *mode&0o040 == 0) {
+				fail("secret volume %s: mode %#o is readable by root and the pod's fsGroup alone: set securityContext fsGroup and a group-readable mode", v.Name, *mode)
+			}
 		case v.ConfigMap != nil && configMaps[v.ConfigMap.Name] == nil:
 			external["ConfigMap "+v.ConfigMap.Name] = true
 		}
@@ -251,17 +311,14 @@ func checkWorkload(ctx context.Context, aegis string, w *kubeWorkload, configMap
 			}
 			mounts[m.MountPath] = m
 		}
-		if !strings.Contains(c.Image, "aegis") {
-			continue
+		if !strings.Contains(c.Image, "aegis") && (len(c.Command) > 0 || len(c.Args) == 0 || !aegisCommands[c.Args[0]]) {
+			continue // not aegis: by its image's name, nor by what it runs
 		}
 		if len(c.Command) > 0 || len(c.Args) == 0 {
 			fail("container %s: an aegis container gives its role in args (the image's entrypoint is aegis), not command", c.Name)
 			continue
 		}
 		role = c.Args[0]
-		if err := aegisAccepts(ctx, aegis, c.Args); err != nil {
-			fail("container %s: %v", c.Name, err)
-		}
 		env := map[string]string{} // the value "" stands for one from a field or a secret
 		for _, f := range c.EnvFrom {
 			if f.ConfigMapRef == nil || configMaps[f.ConfigMapRef.Name] == nil {
@@ -274,6 +331,22 @@ func checkWorkload(ctx context.Context, aegis string, w *kubeWorkload, configMap
 		}
 		for _, e := range c.Env {
 			env[e.Name] = e.Value
+			if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+				external["Secret "+e.ValueFrom.SecretKeyRef.Name] = true
+			}
+		}
+		// Its command and flags with its variables, as the role checks
+		// them at start (a value from a field or a secret stands in as
+		// one that is well formed).
+		run := []string{}
+		for k, v := range env {
+			if v == "" {
+				v = "from-the-cluster"
+			}
+			run = append(run, k+"="+v)
+		}
+		if err := aegisSettings(ctx, aegis, c.Args, run); err != nil {
+			fail("container %s: %v", c.Name, err)
 		}
 		names := make([]string, 0, len(env))
 		for k := range env {
@@ -298,10 +371,15 @@ func checkWorkload(ctx context.Context, aegis string, w *kubeWorkload, configMap
 				fail("the %s runs as a StatefulSet with AEGIS_IDENTITY from metadata.name (a stable identity per pod)", role)
 			}
 		}
-		if role == "sealer" || role == "indexer" || role == "ingest" || role == "query" {
-			if g := w.pod.TerminationGracePeriodSeconds; g == nil || *g <= drainSeconds {
-				fail("terminationGracePeriodSeconds must be over the %d s a role takes to drain on SIGTERM", drainSeconds)
-			}
+		d, err := drain(role, flags, env)
+		if err != nil {
+			fail("container %s: %v", c.Name, err)
+		}
+		if c.Lifecycle != nil && c.Lifecycle.PreStop != nil && c.Lifecycle.PreStop.Sleep != nil {
+			d += time.Duration(c.Lifecycle.PreStop.Sleep.Seconds) * time.Second
+		}
+		if g := w.pod.TerminationGracePeriodSeconds; d > 0 && (g == nil || time.Duration(*g)*time.Second <= d) {
+			fail("terminationGracePeriodSeconds must be over the %s the %s takes to drain on SIGTERM (its preStop hook, --shutdown-timeout, --timeout)", d, role)
 		}
 		// Files and folders it is given: under a mount; the spool on a
 		// writable volume that outlives the pod.
@@ -333,6 +411,12 @@ func checkWorkload(ctx context.Context, aegis string, w *kubeWorkload, configMap
 				fail("container %s: %s is not an HTTP GET of /healthz or /readyz", c.Name, what)
 			case p.HTTPGet.Path != "/healthz" && p.HTTPGet.Path != "/readyz":
 				fail("container %s: %s asks %s, which aegis does not serve (/healthz, /readyz)", c.Name, what, p.HTTPGet.Path)
+			case what == "livenessProbe" && p.HTTPGet.Path != "/healthz":
+				fail("container %s: livenessProbe asks %s: it is 503 in an outage of Kafka or S3, and the kubelet would restart every pod then; ask /healthz", c.Name, p.HTTPGet.Path)
+			case what == "readinessProbe" && role == "ingest" && p.HTTPGet.Path != "/healthz":
+				fail("container %s: ingest's readinessProbe asks %s: out of the endpoints while Kafka is down, it could neither give callers the fail-safe answer nor spool the escalation; ask /healthz", c.Name, p.HTTPGet.Path)
+			case p.HTTPGet.Path == "/readyz" && p.TimeoutSeconds < 6:
+				fail("container %s: %s of /readyz times out after %d s: it asks the servers, 5 s each at most; give it 6", c.Name, what, max(p.TimeoutSeconds, 1))
 			default:
 				if n, ok := containerPort(w.pod, p.HTTPGet.Port); !ok || !served[n] {
 					fail("container %s: %s asks port %s, on which %s serves no health (its addresses: --metrics-addr, --listen, --addr)", c.Name, what, p.HTTPGet.Port.String(), role)
@@ -341,6 +425,18 @@ func checkWorkload(ctx context.Context, aegis string, w *kubeWorkload, configMap
 		}
 	}
 	return role, errors.Join(errs...)
+}
+
+// aegisSettings runs `aegis <args> --check-settings` with env alone as its
+// environment: the command and its flags must parse, and its settings
+// (flags and variables) pass the check the role makes at start.
+func aegisSettings(ctx context.Context, aegis string, args, env []string) error {
+	cmd := exec.CommandContext(ctx, aegis, append(append([]string(nil), args...), "--check-settings")...)
+	cmd.Env = env
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("aegis %s --check-settings: %v: %s", strings.Join(args, " "), err, bytes.TrimSpace(out))
+	}
+	return nil
 }
 
 // flagValues maps each --flag of args to its value (--flag value or
