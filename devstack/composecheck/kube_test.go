@@ -31,7 +31,7 @@ func TestKubernetesMistakesAreFound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, tc := range []struct{ name, old, new, want string }{
+	for _, tc := range []mistake{
 		{"a misspelt field", "terminationGracePeriodSeconds: 40\n      securityContext:\n        runAsNonRoot: true\n        runAsUser: 65532\n        runAsGroup: 65532\n        fsGroup: 65532\n        seccompProfile: {type: RuntimeDefault}\n      affinity", "terminationGracePeriodSecond: 40\n      securityContext:\n        runAsNonRoot: true\n        runAsUser: 65532\n        runAsGroup: 65532\n        fsGroup: 65532\n        seccompProfile: {type: RuntimeDefault}\n      affinity", "terminationGracePeriodSecond"},
 		{"a field out of place", "podManagementPolicy: Parallel\n  selector:\n    matchLabels: {app.kubernetes.io/name: aegis-sealer}", "podManagementPolicy: Parallel\n  replicas: 2\n  selector:\n    matchLabels: {app.kubernetes.io/name: aegis-sealer}", "replicas"},
 		{"an unpinned image", "image: registry.example.com/aegis-audit:0.1.0\n          args: [query", "image: registry.example.com/aegis-audit:latest\n          args: [query", "tag latest moves"},
@@ -57,19 +57,7 @@ func TestKubernetesMistakesAreFound(t *testing.T) {
 		{"a budget that stalls drains in an outage", "  maxUnavailable: 1\n  unhealthyPodEvictionPolicy: AlwaysAllow\n", "  maxUnavailable: 1\n", "unhealthyPodEvictionPolicy must be AlwaysAllow"},
 		{"an unknown kind", "kind: ServiceAccount\nmetadata:\n  name: aegis-query", "kind: ServiceAcount\nmetadata:\n  name: aegis-query", "ServiceAcount"},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if strings.Count(string(good), tc.old) != 1 {
-				t.Fatalf("the manifests hold %q %d times, want once", tc.old, strings.Count(string(good), tc.old))
-			}
-			path := filepath.Join(t.TempDir(), "aegis.yaml")
-			if err := os.WriteFile(path, []byte(strings.Replace(string(good), tc.old, tc.new, 1)), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			_, err := CheckKube(context.Background(), path, bin)
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("got %v, want an error naming %q", err, tc.want)
-			}
-		})
+		kubeMistake(t, bin, good, tc)
 	}
 }
 
@@ -82,7 +70,7 @@ func TestKubernetesMistakesTheCheckMisses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, tc := range []struct{ name, old, new, want string }{
+	for _, tc := range []mistake{
 		// The header says to set the image to one pushed to your
 		// registry; an ECR name without "aegis" in it turns every aegis
 		// check of that container off (kube.go: strings.Contains(c.Image,
@@ -116,18 +104,28 @@ func TestKubernetesMistakesTheCheckMisses(t *testing.T) {
 		{"an ingest drain longer than the grace period",
 			"--spool-dir, /spool]", "--spool-dir, /spool, --shutdown-timeout, 60s]", "shutdown-timeout"},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if strings.Count(string(good), tc.old) != 1 {
-				t.Fatalf("the manifests hold %q %d times, want once", tc.old, strings.Count(string(good), tc.old))
-			}
-			path := filepath.Join(t.TempDir(), "aegis.yaml")
-			if err := os.WriteFile(path, []byte(strings.Replace(string(good), tc.old, tc.new, 1)), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			_, err := CheckKube(context.Background(), path, bin)
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("got %v, want an error naming %q", err, tc.want)
-			}
-		})
+		kubeMistake(t, bin, good, tc)
 	}
+}
+
+// A mistake is the repository's manifests with old replaced by new, and
+// what the check must name.
+type mistake struct{ name, old, new, want string }
+
+// kubeMistake makes one mistake in the manifests good (old must be in
+// them once) and expects the check to name it.
+func kubeMistake(t *testing.T, bin string, good []byte, tc mistake) {
+	t.Run(tc.name, func(t *testing.T) {
+		if strings.Count(string(good), tc.old) != 1 {
+			t.Fatalf("the manifests hold %q %d times, want once", tc.old, strings.Count(string(good), tc.old))
+		}
+		path := filepath.Join(t.TempDir(), "aegis.yaml")
+		if err := os.WriteFile(path, []byte(strings.Replace(string(good), tc.old, tc.new, 1)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := CheckKube(context.Background(), path, bin)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Fatalf("got %v, want an error naming %q", err, tc.want)
+		}
+	})
 }
