@@ -174,7 +174,15 @@ func checkAegis(ctx context.Context, aegis, name string, s types.ServiceConfig) 
 		return fmt.Errorf("service %s: built from the repository but runs no aegis command", name)
 	}
 	var errs []error
-	if err := aegisAccepts(ctx, aegis, s.Command); err != nil {
+	// Its command and flags with its variables alone, as the role checks
+	// them at start.
+	var env []string
+	for k, v := range s.Environment {
+		if v != nil {
+			env = append(env, k+"="+*v)
+		}
+	}
+	if err := aegisSettings(ctx, aegis, s.Command, env); err != nil {
 		errs = append(errs, fmt.Errorf("service %s: %w", name, err))
 	}
 	// A health check that runs the image's own binary must be a command
@@ -193,16 +201,6 @@ func checkAegis(ctx context.Context, aegis, name string, s types.ServiceConfig) 
 		errs = append(errs, fmt.Errorf("service %s: %w", name, err))
 	}
 	return errors.Join(errs...)
-}
-
-// aegisAccepts runs `aegis <args> --help`, which fails on a command or a
-// flag aegis does not know.
-func aegisAccepts(ctx context.Context, aegis string, args []string) error {
-	out, err := exec.CommandContext(ctx, aegis, append(append([]string(nil), args...), "--help")...).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("aegis %s: %v: %s", strings.Join(args, " "), err, bytes.TrimSpace(out))
-	}
-	return nil
 }
 
 // aegisVariables checks that each AEGIS_ name is a variable aegis reads

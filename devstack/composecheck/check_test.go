@@ -58,6 +58,7 @@ func TestMistakesAreFound(t *testing.T) {
 		{"not compose", "services:\n  a:\n    image: a:1\n    restartt: always\n", "restartt"},
 		{"unknown flag", "services:\n  s:\n    build: .\n    command: [sealer, --batch-max-recrods, \"5\"]\n", "--batch-max-recrods"},
 		{"unknown command", "services:\n  s:\n    build: .\n    command: [seal]\n", "seal"},
+		{"a value aegis refuses", "services:\n  s:\n    build: .\n    user: \"1000\"\n    command: [indexer]\n    environment:\n      AEGIS_CHAIN: prod\n      AEGIS_LOG_FORMAT: jsonl\n", `--log-format (AEGIS_LOG_FORMAT) "jsonl"`},
 		{"unknown variable", "services:\n  s:\n    build: .\n    command: [indexer]\n    environment:\n      AEGIS_TABEL: x\n", "AEGIS_TABEL"},
 		{"unknown health command", "services:\n  s:\n    build: .\n    command: [indexer]\n    healthcheck:\n      test: [CMD, /aegis, healthz, \"http://127.0.0.1:9100/readyz\"]\n", "healthz"},
 		{"missing Dockerfile", "services:\n  s:\n    build: ./nowhere\n    command: [indexer]\n", "nowhere"},

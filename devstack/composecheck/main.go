@@ -7,7 +7,8 @@
 //   - every image is pinned to a tag or a digest (not latest, not bare);
 //   - every build context exists and holds a Dockerfile;
 //   - with -aegis, every service built from the repository runs an aegis
-//     command whose flags aegis accepts, its health check (when it runs
+//     command whose settings (its flags and variables alone) pass
+//     `aegis --check-settings`, its health check (when it runs
 //     /aegis) too, and every AEGIS_ variable it sets is one aegis reads
 //     (docs/CONFIG.md).
 //
