@@ -78,7 +78,7 @@ type common struct {
 func (c *common) flags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&c.brokers, "brokers", []string{"127.0.0.1:9092"}, "Kafka seed brokers")
 	kafkaFlags(fs, &c.kafka, &c.kafkaPasswordFile)
-	fs.StringVar(&c.chain, "chain", "", "chain id: the environment sealed")
+	fs.StringVar(&c.chain, "chain", "", "chain id: the environment sealed (for verify-proof: the chain the bundle must prove, as one key may sign several)")
 	fs.StringVar(&c.bucket, "bucket", "aegis-audit", "S3 bucket with Object Lock enabled")
 	fs.StringVar(&c.prefix, "prefix", "audit", "S3 key prefix")
 	awsFlags(fs, &c.s3, "s3", "S3")
