@@ -32,6 +32,12 @@ func Check(ctx context.Context, path, aegis string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", path, err)
 	}
+	var bin *aegisBinary
+	if aegis != "" {
+		if bin, err = newAegisBinary(ctx, aegis); err != nil {
+			return "", err
+		}
+	}
 	var errs []error
 	var images []string
 	var aegisServices int
@@ -65,9 +71,9 @@ func Check(ctx context.Context, path, aegis string) (string, error) {
 			if err := nonRoot(s.User); err != nil {
 				errs = append(errs, fmt.Errorf("service %s: user %q: %w", name, s.User, err))
 			}
-			if aegis != "" {
+			if bin != nil {
 				aegisServices++
-				if err := checkAegis(ctx, aegis, name, s); err != nil {
+				if err := checkAegis(ctx, bin, name, s); err != nil {
 					errs = append(errs, err)
 				}
 			}
@@ -166,10 +172,10 @@ func pinned(image string) error {
 	return nil
 }
 
-// checkAegis runs `aegis <command> --help` with the service's arguments,
-// which fails on a flag aegis does not know, and checks that each AEGIS_
-// variable of the service is one aegis documents.
-func checkAegis(ctx context.Context, aegis, name string, s types.ServiceConfig) error {
+// checkAegis runs the service's command with its variables through `aegis
+// --check-settings`, its health check with --help, and checks that each
+// AEGIS_ variable of the service is one aegis documents.
+func checkAegis(ctx context.Context, bin *aegisBinary, name string, s types.ServiceConfig) error {
 	if len(s.Command) == 0 {
 		return fmt.Errorf("service %s: built from the repository but runs no aegis command", name)
 	}
@@ -182,14 +188,14 @@ func checkAegis(ctx context.Context, aegis, name string, s types.ServiceConfig) 
 			env = append(env, k+"="+*v)
 		}
 	}
-	if err := aegisSettings(ctx, aegis, s.Command, env); err != nil {
+	if err := bin.settings(ctx, s.Command, env); err != nil {
 		errs = append(errs, fmt.Errorf("service %s: %w", name, err))
 	}
 	// A health check that runs the image's own binary must be a command
 	// it has, with flags it accepts.
 	if hc := s.HealthCheck; hc != nil && len(hc.Test) > 2 && hc.Test[0] == "CMD" && hc.Test[1] == "/aegis" {
 		args := append(append([]string(nil), hc.Test[2:]...), "--help")
-		if out, err := exec.CommandContext(ctx, aegis, args...).CombinedOutput(); err != nil {
+		if out, err := exec.CommandContext(ctx, bin.path, args...).CombinedOutput(); err != nil {
 			errs = append(errs, fmt.Errorf("service %s: healthcheck aegis %s: %v: %s", name, strings.Join(hc.Test[2:], " "), err, bytes.TrimSpace(out)))
 		}
 	}
@@ -197,23 +203,40 @@ func checkAegis(ctx context.Context, aegis, name string, s types.ServiceConfig) 
 	for k := range s.Environment {
 		names = append(names, k)
 	}
-	if err := aegisVariables(ctx, aegis, names); err != nil {
+	if err := bin.variables(names); err != nil {
 		errs = append(errs, fmt.Errorf("service %s: %w", name, err))
 	}
 	return errors.Join(errs...)
 }
 
-// aegisVariables checks that each AEGIS_ name is a variable aegis reads
-// (docs/CONFIG.md, from aegis config-reference).
-func aegisVariables(ctx context.Context, aegis string, names []string) error {
-	ref, err := exec.CommandContext(ctx, aegis, "config-reference").Output()
+// aegisBinary is the aegis binary a file is checked against, with its
+// settings reference (docs/CONFIG.md), read once per check.
+type aegisBinary struct {
+	path      string
+	reference []byte
+	commands  map[string]bool // the first word of each command ("index" of "index check")
+}
+
+func newAegisBinary(ctx context.Context, path string) (*aegisBinary, error) {
+	ref, err := exec.CommandContext(ctx, path, "config-reference").Output()
 	if err != nil {
-		return fmt.Errorf("aegis config-reference: %w", err)
+		return nil, fmt.Errorf("%s config-reference: %w", path, err)
 	}
+	b := &aegisBinary{path: path, reference: ref, commands: map[string]bool{}}
+	for _, line := range strings.Split(string(ref), "\n") {
+		if f := strings.Fields(line); len(f) > 2 && f[0] == "##" && f[1] == "aegis" {
+			b.commands[f[2]] = true
+		}
+	}
+	return b, nil
+}
+
+// variables checks that each AEGIS_ name is a variable aegis reads.
+func (b *aegisBinary) variables(names []string) error {
 	sort.Strings(names)
 	var errs []error
 	for _, k := range names {
-		if strings.HasPrefix(k, "AEGIS_") && !bytes.Contains(ref, []byte("`"+k+"`")) {
+		if strings.HasPrefix(k, "AEGIS_") && !bytes.Contains(b.reference, []byte("`"+k+"`")) {
 			errs = append(errs, fmt.Errorf("%s is not a setting of aegis (docs/CONFIG.md)", k))
 		}
 	}

@@ -56,12 +56,6 @@ func drain(role string, flags, env map[string]string) (time.Duration, error) {
 	return 0, nil
 }
 
-// aegisCommands are the roles and tools a container may run (its args'
-// first word), to tell an aegis container by what it runs whatever its
-// image is called.
-var aegisCommands = map[string]bool{"sealer": true, "indexer": true, "ingest": true, "query": true, "verify": true, "discover": true,
-	"rebuild": true, "index": true, "prove": true, "get": true, "list": true, "rotate-key": true}
-
 // kubeWorkload is a StatefulSet or a Deployment of the file.
 type kubeWorkload struct {
 	kind, name string
@@ -85,6 +79,10 @@ type kubeWorkload struct {
 // matching a workload.
 func CheckKube(ctx context.Context, file, aegis string) (string, error) {
 	raw, err := os.ReadFile(file)
+	if err != nil {
+		return "", err
+	}
+	bin, err := newAegisBinary(ctx, aegis)
 	if err != nil {
 		return "", err
 	}
@@ -166,7 +164,7 @@ func CheckKube(ctx context.Context, file, aegis string) (string, error) {
 	external := map[string]bool{}
 	var roles []string
 	for _, w := range workloads {
-		role, err := checkWorkload(ctx, aegis, w, configMaps, accounts, external)
+		role, err := checkWorkload(ctx, bin, w, configMaps, accounts, external)
 		errs = append(errs, err)
 		if role != "" {
 			roles = append(roles, role)
@@ -263,7 +261,7 @@ func containerPort(pod corev1.PodSpec, p intstr.IntOrString) (int32, bool) {
 // checkWorkload checks one workload's pod, and returns its aegis role
 // ("" when none of its containers runs aegis). Secrets and ConfigMaps its
 // volumes name that the file does not hold are added to external.
-func checkWorkload(ctx context.Context, aegis string, w *kubeWorkload, configMaps map[string]map[string]string, accounts, external map[string]bool) (string, error) {
+func checkWorkload(ctx context.Context, bin *aegisBinary, w *kubeWorkload, configMaps map[string]map[string]string, accounts, external map[string]bool) (string, error) {
 	var errs []error
 	fail := func(format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s %s: %s", w.kind, w.name, fmt.Sprintf(format, args...)))
@@ -311,8 +309,8 @@ func checkWorkload(ctx context.Context, aegis string, w *kubeWorkload, configMap
 			}
 			mounts[m.MountPath] = m
 		}
-		if !strings.Contains(c.Image, "aegis") && (len(c.Command) > 0 || len(c.Args) == 0 || !aegisCommands[c.Args[0]]) {
-			continue // not aegis: by its image's name, nor by what it runs
+		if !strings.Contains(c.Image, "aegis") && (len(c.Command) > 0 || len(c.Args) == 0 || !bin.commands[c.Args[0]]) {
+			continue // not aegis: by its image's name, nor by what it runs (a command of aegis's)
 		}
 		if len(c.Command) > 0 || len(c.Args) == 0 {
 			fail("container %s: an aegis container gives its role in args (the image's entrypoint is aegis), not command", c.Name)
@@ -345,14 +343,14 @@ func checkWorkload(ctx context.Context, aegis string, w *kubeWorkload, configMap
 			}
 			run = append(run, k+"="+v)
 		}
-		if err := aegisSettings(ctx, aegis, c.Args, run); err != nil {
+		if err := bin.settings(ctx, c.Args, run); err != nil {
 			fail("container %s: %v", c.Name, err)
 		}
 		names := make([]string, 0, len(env))
 		for k := range env {
 			names = append(names, k)
 		}
-		if err := aegisVariables(ctx, aegis, names); err != nil {
+		if err := bin.variables(names); err != nil {
 			fail("container %s: %v", c.Name, err)
 		}
 		flags := flagValues(c.Args)
@@ -427,11 +425,11 @@ func checkWorkload(ctx context.Context, aegis string, w *kubeWorkload, configMap
 	return role, errors.Join(errs...)
 }
 
-// aegisSettings runs `aegis <args> --check-settings` with env alone as its
+// settings runs `aegis <args> --check-settings` with env alone as its
 // environment: the command and its flags must parse, and its settings
 // (flags and variables) pass the check the role makes at start.
-func aegisSettings(ctx context.Context, aegis string, args, env []string) error {
-	cmd := exec.CommandContext(ctx, aegis, append(append([]string(nil), args...), "--check-settings")...)
+func (b *aegisBinary) settings(ctx context.Context, args, env []string) error {
+	cmd := exec.CommandContext(ctx, b.path, append(append([]string(nil), args...), "--check-settings")...)
 	cmd.Env = env
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("aegis %s --check-settings: %v: %s", strings.Join(args, " "), err, bytes.TrimSpace(out))
