@@ -211,6 +211,18 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
+// variableNote is " (AEGIS_<FLAG> is set)" when that variable holds value,
+// else "": a variable exported for another command applies as if the flag
+// were given (envFlags sets it, so Flags().Changed cannot tell them apart),
+// and a message about the setting names where it came from.
+func variableNote(flag, value string) string {
+	name := "AEGIS_" + envName(flag)
+	if v, ok := os.LookupEnv(name); ok && v == value {
+		return " (" + name + " is set)"
+	}
+	return ""
+}
+
 // filtersNamed names the filters of discover that are set, and which
 // variable set those not given on the command line: a variable exported
 // for another command (AEGIS_USER) filters silently otherwise.
@@ -221,11 +233,7 @@ func filtersNamed(cmd *cobra.Command) string {
 		if f == nil || f.Value.String() == "" {
 			continue
 		}
-		s := fmt.Sprintf("--%s %s", name, shown.String(f.Value.String()))
-		if v, ok := os.LookupEnv("AEGIS_" + envName(name)); ok && v == f.Value.String() {
-			s += " (AEGIS_" + envName(name) + " is set)"
-		}
-		set = append(set, s)
+		set = append(set, fmt.Sprintf("--%s %s%s", name, shown.String(f.Value.String()), variableNote(name, f.Value.String())))
 	}
 	if len(set) == 0 {
 		return ""

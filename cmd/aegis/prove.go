@@ -85,15 +85,8 @@ The bundle verifies offline with aegis verify-proof and the verifier key.`,
 			// One key may sign several chains (FORMAT.md section 11): the
 			// chain is part of what the bundle proves.
 			if c.chain != "" && rep.Chain != c.chain {
-				// The variable is applied as if given (Flags().Changed is
-				// true either way): it is named when it holds the value, as
-				// discover names its filters' (filtersNamed).
-				from := ""
-				if v, ok := os.LookupEnv("AEGIS_CHAIN"); ok && v == c.chain {
-					from = " (AEGIS_CHAIN is set)"
-				}
 				return fmt.Errorf("%s: the bundle verifies, but it proves decision %s of chain %s, not of --chain %s%s", args[0],
-					shown.String(rep.DecisionID), rep.Chain, shown.String(c.chain), from)
+					shown.String(rep.DecisionID), rep.Chain, shown.String(c.chain), variableNote("chain", c.chain))
 			}
 			fmt.Fprintf(c.stdout, "OK decision %s of chain %s: %s, now %s; %d entries, signed by %s\n",
 				rep.DecisionID, rep.Chain, rep.Action, rep.CurrentAction, len(rep.Entries), rep.Entries[len(rep.Entries)-1].KeyID)
