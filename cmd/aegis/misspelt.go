@@ -19,7 +19,7 @@ func warnMisspelt(w io.Writer, root *cobra.Command, env []string) {
 	known := map[string]bool{}
 	var walk func(c *cobra.Command)
 	add := func(f *pflag.Flag) {
-		if f.Name != checkSettingsFlag { // no variable sets it
+		if hasVariable(f) {
 			known["AEGIS_"+envName(f.Name)] = true
 		}
 	}

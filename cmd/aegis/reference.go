@@ -106,7 +106,7 @@ func writeCommand(b *strings.Builder, c *cobra.Command) {
 			usage = "**required**; " + usage
 		}
 		variable := "`AEGIS_" + envName(f.Name) + "`"
-		if f.Name == checkSettingsFlag {
+		if !hasVariable(f) {
 			variable = "(none)"
 		}
 		fmt.Fprintf(b, "| `--%s` | %s | %s | %s |\n", f.Name, variable, def, strings.ReplaceAll(usage, "|", "\\|"))
