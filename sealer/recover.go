@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
@@ -661,8 +662,18 @@ func (s *Sealer) getSealed(ctx context.Context, key string, sealed func(*archive
 // checkpoints back from the newest.
 func (s *Sealer) loadUncommitted(ctx context.Context, admin *kgo.Client, cps *signedCheckpoints) error {
 	head := s.Head()
+	s.resetAt = -1
 	if head.Offset < 0 {
 		return nil
+	}
+	he, hline, known, err := s.headEntry(ctx, cps)
+	if err != nil {
+		return err
+	}
+	if known {
+		if err := s.checkHeadTopic(he); err != nil {
+			return err
+		}
 	}
 	adm := kadm.NewClient(admin)
 	ends, err := adm.ListEndOffsets(ctx, s.cfg.Topic)
@@ -673,25 +684,51 @@ func (s *Sealer) loadUncommitted(ctx context.Context, admin *kgo.Client, cps *si
 		return s.topicLost(fmt.Errorf("%w: topic %s ends at offset %d, but the chain's head (seq %d) was sealed from its record at offset %d",
 			ErrTopicLost, s.cfg.Topic, end.Offset, head.Seq, head.Offset))
 	}
-	if err := s.checkHeadRecord(ctx, adm, cps); err != nil {
-		return err
+	if known {
+		if err := s.checkHeadRecord(ctx, adm, hline); err != nil {
+			return err
+		}
 	}
 	offsets, err := adm.FetchOffsets(ctx, s.cfg.Group)
+	if errors.Is(err, kerr.GroupIDNotFound) {
+		// The group never committed here, or Kafka dropped its offsets
+		// (offsets.retention.minutes after its last member left, a new
+		// cluster, a deleted group): read as a group with no commit,
+		// which Kafka's classic coordinator answers. Before, kfake's
+		// answer made every session fail, the sealer sealing nothing.
+		s.log.Warn("the sealer's group has no committed offsets; the sealed entries whose records the topic still holds are published again",
+			zap.String("group", s.cfg.Group), zap.String("topic", s.cfg.Topic), zap.Uint64("head_seq", head.Seq))
+		offsets, err = nil, nil
+	}
 	if err != nil {
 		return fmt.Errorf("fetch committed offsets of group %s: %w", s.cfg.Group, err)
 	}
-	committed := int64(0)
+	committed, hasCommit := int64(0), false
 	if o, ok := offsets.Lookup(s.cfg.Topic, 0); ok && o.Err == nil && o.At >= 0 {
-		committed = o.At
+		committed, hasCommit = o.At, true
+	}
+	// The group consumes from its commit, or else from the topic's start:
+	// entries of records the topic no longer holds would be held here for
+	// good, never read again (the whole chain, for a group without a commit).
+	starts, err := adm.ListStartOffsets(ctx, s.cfg.Topic)
+	if err != nil {
+		return fmt.Errorf("list the start offset of topic %s: %w", s.cfg.Topic, err)
+	}
+	if start, ok := starts.Lookup(s.cfg.Topic, 0); ok && start.Err == nil {
+		committed = max(committed, start.Offset)
 	}
 	if committed > head.Offset {
 		return nil
 	}
 	seen := map[string]bool{}
+	lowest, reached := head.Offset+1, false
 	for i := 0; ; i++ {
 		c, ok, err := cps.at(ctx, i)
 		if err != nil {
 			return err
+		}
+		if ok && c.cp.Offset < committed {
+			reached = true
 		}
 		if !ok || seen[c.cp.Object] || c.cp.Offset < committed {
 			break
@@ -707,6 +744,7 @@ func (s *Sealer) loadUncommitted(ctx context.Context, admin *kgo.Client, cps *si
 				done = true
 				continue
 			}
+			lowest = min(lowest, e.Source.Offset)
 			s.mu.Lock()
 			ref := newSealedRef(e, &shared.SealedRecord{Object: c.cp.Object, VersionID: obj.VersionID, Line: j + 1,
 				Checkpoint: c.cp.Seq, Entry: lines[j]})
@@ -714,20 +752,76 @@ func (s *Sealer) loadUncommitted(ctx context.Context, admin *kgo.Client, cps *si
 			s.mu.Unlock()
 		}
 		if done {
+			reached = true
 			break
 		}
+	}
+	if !reached && !hasCommit && lowest > committed {
+		// The checkpoints stop before the topic's start: those of a
+		// retired key's range read from a copy of the bucket, whose S3
+		// dates are the copy's (FORMAT.md 7.4), or none readable. The
+		// group starts after them; their entries are sealed, and not
+		// published again. Before, reading from the topic's start, the
+		// first of them stopped every session (ErrInconsistent).
+		s.resetAt = lowest
+		s.log.Warn("sealed entries whose checkpoints this sealer does not take are not published again; aegis index check lists what the index lacks",
+			zap.Int64("from_offset", committed), zap.Int64("to_offset", lowest-1), zap.Uint64("head_seq", head.Seq))
 	}
 	s.log.Info("uncommitted sealed entries will be republished", zap.Int64("committed_offset", committed),
 		zap.Int64("head_offset", head.Offset), zap.Int("entries", len(s.pending)))
 	return nil
 }
 
+// headEntry reads the head's sealed line from the object of the newest
+// checkpoint; ok is false when that checkpoint does not sign the head or
+// no version of its object ends at the signed hash (the head is the
+// checkpoint's all the same and sealing goes on from it, as
+// followHandOver decided; verify reports the object).
+func (s *Sealer) headEntry(ctx context.Context, cps *signedCheckpoints) (e *shared.Entry, line []byte, ok bool, err error) {
+	head := s.Head()
+	c, ok, err := cps.at(ctx, 0)
+	if err != nil || !ok || c.cp.Seq != head.Seq {
+		return nil, nil, false, err
+	}
+	_, entries, lines, err := cps.readSigned(ctx, c)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, nil, false, err
+		}
+		return nil, nil, false, nil
+	}
+	for i, e := range entries {
+		if e.Seq == head.Seq {
+			return e, lines[i], true, nil
+		}
+	}
+	return nil, nil, false, nil
+}
+
+// checkHeadTopic stops the sealer when the chain's records were read from
+// another topic or partition than its own: a chain is sealed from one
+// (docs/FORMAT.md section 6), and an entry sealed from another would break
+// it for good. Before, a sealer started with another --topic (a topic
+// renamed in a migration, a restore under a new name) sealed on, and every
+// verifier refused the chain from that entry on.
+func (s *Sealer) checkHeadTopic(e *shared.Entry) error {
+	if e.Source == nil || e.Source.Topic == s.cfg.Topic && e.Source.Partition == 0 {
+		return nil
+	}
+	err := fmt.Errorf("%w: the chain's head (seq %d) was sealed from topic %s partition %d, and this sealer reads topic %s partition 0",
+		ErrTopicChanged, e.Seq, e.Source.Topic, e.Source.Partition, s.cfg.Topic)
+	s.log.Error("the sealer reads another topic than the one the chain was sealed from; stopping without sealing: "+
+		"a chain is sealed from one topic (docs/FORMAT.md section 6). Start the sealer with --topic "+e.Source.Topic+
+		" (restore that topic's data if it was lost), or seal a new chain", zap.String("topic", s.cfg.Topic), zap.Error(err))
+	return err
+}
+
 // checkHeadRecord checks that the record at the head's offset is the one
-// the head entry was sealed from, when the topic still holds it and the
-// newest checkpoint signs the head. A topic recreated and filled past the
-// head's offset before this start ends after it, yet holds other records:
-// the group's committed offset would skip them.
-func (s *Sealer) checkHeadRecord(ctx context.Context, adm *kadm.Client, cps *signedCheckpoints) error {
+// the head entry was sealed from (line), when the topic still holds it. A
+// topic recreated and filled past the head's offset before this start
+// ends after it, yet holds other records: the group's committed offset
+// would skip them.
+func (s *Sealer) checkHeadRecord(ctx context.Context, adm *kadm.Client, line []byte) error {
 	head := s.Head()
 	starts, err := adm.ListStartOffsets(ctx, s.cfg.Topic)
 	if err != nil {
@@ -736,36 +830,15 @@ func (s *Sealer) checkHeadRecord(ctx context.Context, adm *kadm.Client, cps *sig
 	if start, ok := starts.Lookup(s.cfg.Topic, 0); !ok || start.Err != nil || start.Offset > head.Offset {
 		return nil // the topic's retention took it: nothing to compare
 	}
-	c, ok, err := cps.at(ctx, 0)
-	if err != nil || !ok || c.cp.Seq != head.Seq {
-		return err
-	}
-	_, entries, lines, err := cps.readSigned(ctx, c)
+	recs, err := s.fetchRecords(ctx, head.Offset, 1)
 	if err != nil {
-		if ctx.Err() != nil {
-			return err
-		}
-		// No version of the object ends at the signed hash: the head is
-		// the checkpoint's all the same and sealing goes on from it, as
-		// followHandOver decided (verify reports the object); there is
-		// no sealed line to hold the record against.
-		return nil
+		return fmt.Errorf("read the record of the head (offset %d): %w", head.Offset, err)
 	}
-	for i, e := range entries {
-		if e.Seq != head.Seq {
-			continue
-		}
-		recs, err := s.fetchRecords(ctx, head.Offset, 1)
-		if err != nil {
-			return fmt.Errorf("read the record of the head (offset %d): %w", head.Offset, err)
-		}
-		if recs[0].Offset != head.Offset {
-			return s.topicLost(fmt.Errorf("%w: topic %s holds no record at offset %d, where the chain's head (seq %d) was sealed from (the next is at %d)",
-				ErrTopicLost, s.cfg.Topic, head.Offset, head.Seq, recs[0].Offset))
-		}
-		return s.sameRecord(lines[i], recs[0])
+	if recs[0].Offset != head.Offset {
+		return s.topicLost(fmt.Errorf("%w: topic %s holds no record at offset %d, where the chain's head (seq %d) was sealed from (the next is at %d)",
+			ErrTopicLost, s.cfg.Topic, head.Offset, head.Seq, recs[0].Offset))
 	}
-	return nil
+	return s.sameRecord(line, recs[0])
 }
 
 // topicLost logs that the decisions topic lost sealed records, and what

@@ -72,6 +72,13 @@ var ErrInconsistent = errors.New("kafka and S3 are inconsistent")
 // records for sealed ones and drop them; the sealer stops instead.
 var ErrTopicLost = fmt.Errorf("%w: the decisions topic lost the records the chain has sealed", ErrInconsistent)
 
+// ErrTopicChanged means the sealer reads another topic (or partition)
+// than the one the chain's records were read from. A chain is sealed from
+// one (docs/FORMAT.md section 6: every non-genesis entry was read from the
+// same topic and partition), so an entry sealed from another would break
+// it for good; the sealer stops instead.
+var ErrTopicChanged = fmt.Errorf("%w: the sealer reads another topic than the one the chain was sealed from", ErrInconsistent)
+
 // Stats are counters since New.
 type Stats struct {
 	// Sealed counts entries this process sealed (adopted ones included).
@@ -105,6 +112,9 @@ type Sealer struct {
 	// by Kafka offset: records polled again after an aborted transaction or
 	// a restart are republished from here, never sealed twice.
 	pending map[int64]*sealedRef
+	// resetAt is where the group starts reading when it has no committed
+	// offset (-1: the topic's start); recover sets it.
+	resetAt int64
 	// pub is publish's buffers (Run goroutine only).
 	pub publishBuffers
 
@@ -306,7 +316,7 @@ func (s *Sealer) runSession(ctx context.Context) error {
 		kgo.OnPartitionsAssigned(s.onAssigned),
 		kgo.ConsumerGroup(s.cfg.Group),
 		kgo.ConsumeTopics(s.cfg.Topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.ConsumeResetOffset(s.resetOffset()),
 		kgo.TransactionalID(s.cfg.TransactionalID),
 		kgo.TransactionTimeout(s.cfg.TransactionTimeout),
 		// franz-go always asks for stable offsets (RequireStableFetchOffsets
@@ -330,6 +340,14 @@ func (s *Sealer) runSession(ctx context.Context) error {
 	sess.Close()
 	s.log.Info("sealer session ended: Kafka session closed", zap.Error(err))
 	return err
+}
+
+// resetOffset is where the group starts without a committed offset.
+func (s *Sealer) resetOffset() kgo.Offset {
+	if s.resetAt < 0 {
+		return kgo.NewOffset().AtStart()
+	}
+	return kgo.NewOffset().At(s.resetAt)
 }
 
 // sealedRef is a sealed entry waiting to be published, with its record key

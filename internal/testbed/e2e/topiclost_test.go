@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -122,5 +123,155 @@ func TestSealerSealsOnWhenItsNewestObjectCannotBeReadAsSealed(t *testing.T) {
 	publish(t, second, w.Events[30:])
 	if err := second.WaitHead(ctx, uint64(len(w.Events))); err != nil {
 		t.Fatalf("the sealer did not seal on: %v (head %d)", err, second.Sealer.Head().Seq)
+	}
+}
+
+// copyTopic writes every record of from to to (a fresh topic), with its
+// value and Kafka time, at the same offsets: a topic restored under
+// another name.
+func copyTopic(ctx context.Context, t *testing.T, from, to string) {
+	t.Helper()
+	src, err := kgo.NewClient(kgo.SeedBrokers(stack.Brokers...), kgo.ConsumeTopics(from), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	ends, err := kadm.NewClient(src).ListEndOffsets(ctx, from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	end, _ := ends.Lookup(from, 0)
+	dst, err := kgo.NewClient(kgo.SeedBrokers(stack.Brokers...), kgo.DefaultProduceTopic(to))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dst.Close()
+	if err := topics.EnsureSingle(ctx, dst, to); err != nil {
+		t.Fatal(err)
+	}
+	for next := int64(0); next < end.Offset; {
+		fs := src.PollFetches(ctx)
+		if err := fs.Err0(); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range fs.Records() {
+			out, err := dst.ProduceSync(ctx, &kgo.Record{Value: r.Value, Timestamp: r.Timestamp}).First()
+			if err != nil || out.Offset != r.Offset {
+				t.Fatalf("copy of offset %d: at %d, %v", r.Offset, out.Offset, err)
+			}
+			next = r.Offset + 1
+		}
+	}
+}
+
+// A sealer started with another topic than the one its chain was sealed
+// from stops with ErrTopicChanged before it seals anything, even when
+// that topic holds the same records at the same offsets (a restore under
+// a new name). A chain is sealed from one topic (FORMAT.md section 6):
+// before, the sealer sealed on, and every verifier refused the chain from
+// its next entry on, for good (found by the test of chains older builds
+// sealed, whose topic was restored under a new name).
+func TestSealerStopsOnAnotherTopic(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	first := startPipeline(t, pipeline.Config{Indexers: -1, Sealer: func(c *sealer.Config) { c.BatchMaxRecords = 10 }})
+	w := pipeline.NewWorkload(first.Cfg.Chain, first.Cfg.Chain, 40, 0, 5, 11, time.Now())
+	publish(t, first, w.Events[:25])
+	if err := first.WaitHead(ctx, 25); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	head := first.Sealer.Head()
+	renamed := first.Cfg.Topic + "-restored"
+	copyTopic(ctx, t, first.Cfg.Topic, renamed)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(stack.Brokers...), kgo.DefaultProduceTopic(renamed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	for _, ev := range w.Events[25:] {
+		b, err := ev.Record()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cl.ProduceSync(ctx, &kgo.Record{Value: b}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	s, err := sealer.New(ctx, sealer.Config{
+		Brokers: stack.Brokers, Topic: renamed, SealedTopic: first.Cfg.SealedTopic, Chain: first.Cfg.Chain,
+		S3: first.S3, Bucket: first.Cfg.Bucket, Retention: 24 * time.Hour,
+		SignerKey: first.Cfg.SignerKey, VerifierKey: first.Cfg.VerifierKey, BatchMaxAge: 200 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithTimeout(ctx, 45*time.Second)
+	defer stop()
+	err = s.Run(runCtx)
+	if !errors.Is(err, sealer.ErrTopicChanged) || !strings.Contains(err.Error(), "sealed from topic "+first.Cfg.Topic+" partition 0") {
+		t.Fatalf("the sealer over %s: %v, want ErrTopicChanged naming %s", renamed, err, first.Cfg.Topic)
+	}
+	if got := s.Head(); got != head || s.Stats().Sealed != 0 || s.Stats().Committed != 0 {
+		t.Fatalf("head %+v (was %+v), stats %+v: want nothing sealed or published", got, head, s.Stats())
+	}
+	if rep, err := first.Verify(ctx); err != nil || rep.Head.Seq != head.Seq {
+		t.Fatalf("the chain: %+v, %v; want it as it was, head seq %d", rep.LogReport, err, head.Seq)
+	}
+}
+
+// A sealer whose group has no committed offsets (a new Kafka cluster with
+// the topic restored, a deleted group, or offsets Kafka dropped after the
+// sealer was down past offsets.retention.minutes) seals on: it publishes
+// again the sealed entries whose records the topic still holds, and no
+// others. Before, kfake's GROUP_ID_NOT_FOUND failed every session (the
+// sealer sealed nothing, found by the test of chains older builds
+// sealed), and entries of records the topic no longer held were kept in
+// memory for good (the whole chain, without a commit).
+func TestSealerWithoutACommittedOffsetSealsOn(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	first := startPipeline(t, pipeline.Config{Indexers: -1, Sealer: func(c *sealer.Config) { c.BatchMaxRecords = 10 }})
+	w := pipeline.NewWorkload(first.Cfg.Chain, first.Cfg.Chain, 40, 0, 5, 13, time.Now())
+	publish(t, first, w.Events[:30])
+	if err := first.WaitHead(ctx, 30); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	// The topic's retention took the records below offset 20.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(stack.Brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	del, err := kadm.NewClient(cl).DeleteRecords(ctx, kadm.Offsets{first.Cfg.Topic: {0: {Topic: first.Cfg.Topic, Partition: 0, At: 20}}})
+	if err != nil || del.Error() != nil {
+		t.Fatalf("delete records below 20: %v %v", err, del.Error())
+	}
+
+	cfg := first.Cfg
+	cfg.Sealer = func(c *sealer.Config) { c.BatchMaxRecords = 10; c.Group = "aegis-sealer-new-" + first.Cfg.Chain }
+	second := startPipeline(t, cfg)
+	publish(t, second, w.Events[30:])
+	if err := second.WaitHead(ctx, uint64(len(w.Events))); err != nil {
+		t.Fatalf("the sealer without a committed offset did not seal on: %v (head %d)", err, second.Sealer.Head().Seq)
+	}
+	if err := second.WaitSealed(ctx, int64(10+len(w.Events)-30)); err != nil {
+		t.Fatalf("published again and sealed: %v (stats %+v)", err, second.Sealer.Stats())
+	}
+	if err := second.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	left, _, err := pipeline.MetricValue(second.Metrics, "aegis_sealer_uncommitted_entries", "")
+	if err != nil || left != 0 {
+		t.Fatalf("entries still held as uncommitted: %v (%v); want none (those of offsets 0 to 19 can never be read again)", left, err)
+	}
+	if rep, err := second.Verify(ctx); err != nil || rep.Head.Seq != uint64(len(w.Events)) {
+		t.Fatalf("the chain: %+v, %v", rep.LogReport, err)
 	}
 }
