@@ -269,6 +269,12 @@ func parseCheckpointBody(text string) (Checkpoint, error) {
 	var c Checkpoint
 	lines := strings.Split(strings.TrimSuffix(text, "\n"), "\n")
 	if len(lines) != 8 || lines[0] != CheckpointOrigin || !strings.HasSuffix(text, "\n") {
+		if (len(lines) == 6 || len(lines) == 7) && lines[0] == CheckpointOrigin && !strings.Contains(text, "\nroot ") {
+			// The first builds (2026-11-27 to 2026-11-29 03:46 UTC)
+			// wrote checkpoints without root (and at first offset) lines.
+			return c, fmt.Errorf("%w: text is not the 8 lines of a %s checkpoint: it has no root line, as the checkpoints of the builds before 2026-11-29 had; "+
+				"chains they sealed are not read by later builds (README, Upgrading)", ErrBadCheckpoint, CheckpointOrigin)
+		}
 		return c, fmt.Errorf("%w: text is not the 8 lines of a %s checkpoint", ErrBadCheckpoint, CheckpointOrigin)
 	}
 	field := func(i int, name string) (string, error) {
