@@ -16,6 +16,7 @@ import (
 	"github.com/aegisai/audit/internal/platform/topics"
 	"github.com/aegisai/audit/internal/testbed/pipeline"
 	"github.com/aegisai/audit/sealer"
+	"github.com/aegisai/audit/shared"
 )
 
 // A decisions topic that lost the records the chain sealed (deleted and
@@ -61,24 +62,11 @@ func TestSealerStopsWhenTheTopicLostItsRecords(t *testing.T) {
 			}
 			publish(t, first, w.Events[100:100+tc.after])
 
-			s, err := sealer.New(ctx, sealer.Config{
-				Brokers: stack.Brokers, Topic: first.Cfg.Topic, SealedTopic: first.Cfg.SealedTopic, Chain: first.Cfg.Chain,
-				S3: first.S3, Bucket: first.Cfg.Bucket, Retention: 24 * time.Hour,
-				SignerKey: first.Cfg.SignerKey, VerifierKey: first.Cfg.VerifierKey, BatchMaxAge: 200 * time.Millisecond,
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			runCtx, stop := context.WithTimeout(ctx, 45*time.Second)
-			defer stop()
-			err = s.Run(runCtx)
+			err = sealerStopsUnsealed(ctx, t, first, first.Cfg.Topic, head)
 			if !errors.Is(err, sealer.ErrTopicLost) {
 				t.Fatalf("the sealer over the new topic: %v, want ErrTopicLost", err)
 			}
 			t.Logf("stopped: %v", err)
-			if got := s.Head(); got != head || s.Stats().Sealed != 0 || s.Stats().Committed != 0 {
-				t.Fatalf("head %+v (was %+v), stats %+v: want nothing sealed or published", got, head, s.Stats())
-			}
 			rep, err := first.Verify(ctx)
 			if err != nil || rep.Head.Seq != head.Seq {
 				t.Fatalf("the chain: %+v, %v; want it as it was, head seq %d", rep.LogReport, err, head.Seq)
@@ -97,15 +85,7 @@ func TestSealerSealsOnWhenItsNewestObjectCannotBeReadAsSealed(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	first := startPipeline(t, pipeline.Config{Indexers: -1, Sealer: func(c *sealer.Config) { c.BatchMaxRecords = 10 }})
-	w := pipeline.NewWorkload(first.Cfg.Chain, first.Cfg.Chain, 40, 0, 5, 9, time.Now())
-	publish(t, first, w.Events[:30])
-	if err := first.WaitHead(ctx, 30); err != nil {
-		t.Fatal(err)
-	}
-	if err := first.Stop(); err != nil {
-		t.Fatal(err)
-	}
+	first, w := sealedAndStopped(ctx, t, 9, 30)
 	refs, err := (&archive.Store{S3: first.S3, Bucket: first.Cfg.Bucket}).Batches(ctx, first.Cfg.Chain)
 	if err != nil {
 		t.Fatal(err)
@@ -124,6 +104,44 @@ func TestSealerSealsOnWhenItsNewestObjectCannotBeReadAsSealed(t *testing.T) {
 	if err := second.WaitHead(ctx, uint64(len(w.Events))); err != nil {
 		t.Fatalf("the sealer did not seal on: %v (head %d)", err, second.Sealer.Head().Seq)
 	}
+}
+
+// sealerStopsUnsealed runs a sealer of first's chain over topic (for at
+// most 45 s) and returns why it stopped; it fails the test if the sealer
+// moved the head from head, sealed or published anything.
+func sealerStopsUnsealed(ctx context.Context, t *testing.T, first *pipeline.Pipeline, topic string, head shared.Head) error {
+	t.Helper()
+	s, err := sealer.New(ctx, sealer.Config{
+		Brokers: stack.Brokers, Topic: topic, SealedTopic: first.Cfg.SealedTopic, Chain: first.Cfg.Chain,
+		S3: first.S3, Bucket: first.Cfg.Bucket, Retention: 24 * time.Hour,
+		SignerKey: first.Cfg.SignerKey, VerifierKey: first.Cfg.VerifierKey, BatchMaxAge: 200 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithTimeout(ctx, 45*time.Second)
+	defer stop()
+	err = s.Run(runCtx)
+	if got := s.Head(); got != head || s.Stats().Sealed != 0 || s.Stats().Committed != 0 {
+		t.Fatalf("head %+v (was %+v), stats %+v: want nothing sealed or published (the sealer stopped with: %v)", got, head, s.Stats(), err)
+	}
+	return err
+}
+
+// sealedAndStopped seals the first n events of a workload of 40 decisions
+// (seed) in batches of 10, without indexers, and stops the pipeline.
+func sealedAndStopped(ctx context.Context, t *testing.T, seed, n int) (*pipeline.Pipeline, *pipeline.Workload) {
+	t.Helper()
+	first := startPipeline(t, pipeline.Config{Indexers: -1, Sealer: func(c *sealer.Config) { c.BatchMaxRecords = 10 }})
+	w := pipeline.NewWorkload(first.Cfg.Chain, first.Cfg.Chain, 40, 0, 5, seed, time.Now())
+	publish(t, first, w.Events[:n])
+	if err := first.WaitHead(ctx, uint64(n)); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	return first, w
 }
 
 // copyTopic writes every record of from to to (a fresh topic), with its
@@ -174,15 +192,7 @@ func copyTopic(ctx context.Context, t *testing.T, from, to string) {
 func TestSealerStopsOnAnotherTopic(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	first := startPipeline(t, pipeline.Config{Indexers: -1, Sealer: func(c *sealer.Config) { c.BatchMaxRecords = 10 }})
-	w := pipeline.NewWorkload(first.Cfg.Chain, first.Cfg.Chain, 40, 0, 5, 11, time.Now())
-	publish(t, first, w.Events[:25])
-	if err := first.WaitHead(ctx, 25); err != nil {
-		t.Fatal(err)
-	}
-	if err := first.Stop(); err != nil {
-		t.Fatal(err)
-	}
+	first, w := sealedAndStopped(ctx, t, 11, 25)
 	head := first.Sealer.Head()
 	renamed := first.Cfg.Topic + "-restored"
 	copyTopic(ctx, t, first.Cfg.Topic, renamed)
@@ -201,22 +211,9 @@ func TestSealerStopsOnAnotherTopic(t *testing.T) {
 		}
 	}
 
-	s, err := sealer.New(ctx, sealer.Config{
-		Brokers: stack.Brokers, Topic: renamed, SealedTopic: first.Cfg.SealedTopic, Chain: first.Cfg.Chain,
-		S3: first.S3, Bucket: first.Cfg.Bucket, Retention: 24 * time.Hour,
-		SignerKey: first.Cfg.SignerKey, VerifierKey: first.Cfg.VerifierKey, BatchMaxAge: 200 * time.Millisecond,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithTimeout(ctx, 45*time.Second)
-	defer stop()
-	err = s.Run(runCtx)
+	err = sealerStopsUnsealed(ctx, t, first, renamed, head)
 	if !errors.Is(err, sealer.ErrTopicChanged) || !strings.Contains(err.Error(), "sealed from topic "+first.Cfg.Topic+" partition 0") {
 		t.Fatalf("the sealer over %s: %v, want ErrTopicChanged naming %s", renamed, err, first.Cfg.Topic)
-	}
-	if got := s.Head(); got != head || s.Stats().Sealed != 0 || s.Stats().Committed != 0 {
-		t.Fatalf("head %+v (was %+v), stats %+v: want nothing sealed or published", got, head, s.Stats())
 	}
 	if rep, err := first.Verify(ctx); err != nil || rep.Head.Seq != head.Seq {
 		t.Fatalf("the chain: %+v, %v; want it as it was, head seq %d", rep.LogReport, err, head.Seq)
@@ -234,15 +231,7 @@ func TestSealerStopsOnAnotherTopic(t *testing.T) {
 func TestSealerWithoutACommittedOffsetSealsOn(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	first := startPipeline(t, pipeline.Config{Indexers: -1, Sealer: func(c *sealer.Config) { c.BatchMaxRecords = 10 }})
-	w := pipeline.NewWorkload(first.Cfg.Chain, first.Cfg.Chain, 40, 0, 5, 13, time.Now())
-	publish(t, first, w.Events[:30])
-	if err := first.WaitHead(ctx, 30); err != nil {
-		t.Fatal(err)
-	}
-	if err := first.Stop(); err != nil {
-		t.Fatal(err)
-	}
+	first, w := sealedAndStopped(ctx, t, 13, 30)
 	// The topic's retention took the records below offset 20.
 	cl, err := kgo.NewClient(kgo.SeedBrokers(stack.Brokers...))
 	if err != nil {
