@@ -662,7 +662,6 @@ func (s *Sealer) getSealed(ctx context.Context, key string, sealed func(*archive
 // checkpoints back from the newest.
 func (s *Sealer) loadUncommitted(ctx context.Context, admin *kgo.Client, cps *signedCheckpoints) error {
 	head := s.Head()
-	s.resetAt = -1
 	if head.Offset < 0 {
 		return nil
 	}
@@ -671,9 +670,12 @@ func (s *Sealer) loadUncommitted(ctx context.Context, admin *kgo.Client, cps *si
 		return err
 	}
 	if known {
-		if err := s.checkHeadTopic(he); err != nil {
-			return err
-		}
+		err = s.checkHeadTopic(he)
+	} else {
+		err = s.checkOlderTopic(ctx, cps)
+	}
+	if err != nil {
+		return err
 	}
 	adm := kadm.NewClient(admin)
 	ends, err := adm.ListEndOffsets(ctx, s.cfg.Topic)
@@ -736,7 +738,15 @@ func (s *Sealer) loadUncommitted(ctx context.Context, admin *kgo.Client, cps *si
 		seen[c.cp.Object] = true
 		obj, entries, lines, err := cps.readSigned(ctx, c)
 		if err != nil {
-			return err
+			if ctx.Err() != nil {
+				return err
+			}
+			// Sealing goes on from the checkpoint (headEntry); the
+			// entries of this object and those before are not published
+			// again (the floor below). Before, the walk failed every
+			// session here while a group with a commit sealed on.
+			s.log.Warn("a signed object cannot be read; its entries and older ones are not published again", zap.String("key", c.cp.Object), zap.Error(err))
+			break
 		}
 		done := false
 		for j, e := range entries {
@@ -756,16 +766,24 @@ func (s *Sealer) loadUncommitted(ctx context.Context, admin *kgo.Client, cps *si
 			break
 		}
 	}
-	if !reached && !hasCommit && lowest > committed {
-		// The checkpoints stop before the topic's start: those of a
-		// retired key's range read from a copy of the bucket, whose S3
-		// dates are the copy's (FORMAT.md 7.4), or none readable. The
-		// group starts after them; their entries are sealed, and not
-		// published again. Before, reading from the topic's start, the
-		// first of them stopped every session (ErrInconsistent).
-		s.resetAt = lowest
-		s.log.Warn("sealed entries whose checkpoints this sealer does not take are not published again; aegis index check lists what the index lacks",
-			zap.Int64("from_offset", committed), zap.Int64("to_offset", lowest-1), zap.Uint64("head_seq", head.Seq))
+	if lowest > committed {
+		// Records from where the group resumes to the lowest entry loaded
+		// have no entry to publish again: the walk stopped at checkpoints
+		// this sealer does not take (a retired key's range read from a
+		// copy of the bucket, whose S3 dates are the copy's: FORMAT.md
+		// 7.4) or an object it cannot read, or they come before the
+		// chain's first record. Those at or below the head are sealed,
+		// or not of this chain: write passes over them, and a group
+		// without a commit starts after them. Before, the first of them
+		// stopped every session (ErrInconsistent).
+		s.floor = lowest
+		if !hasCommit {
+			s.resetAt = lowest
+		}
+		if !reached {
+			s.log.Warn("sealed entries whose checkpoints or objects this sealer does not take are not published again; aegis index check lists what the index lacks",
+				zap.Int64("from_offset", committed), zap.Int64("to_offset", lowest-1), zap.Uint64("head_seq", head.Seq))
+		}
 	}
 	s.log.Info("uncommitted sealed entries will be republished", zap.Int64("committed_offset", committed),
 		zap.Int64("head_offset", head.Offset), zap.Int("entries", len(s.pending)))
@@ -808,12 +826,42 @@ func (s *Sealer) checkHeadTopic(e *shared.Entry) error {
 	if e.Source == nil || e.Source.Topic == s.cfg.Topic && e.Source.Partition == 0 {
 		return nil
 	}
-	err := fmt.Errorf("%w: the chain's head (seq %d) was sealed from topic %s partition %d, and this sealer reads topic %s partition 0",
+	err := fmt.Errorf("%w: the chain's entry of seq %d was sealed from topic %s partition %d, and this sealer reads topic %s partition 0",
 		ErrTopicChanged, e.Seq, e.Source.Topic, e.Source.Partition, s.cfg.Topic)
 	s.log.Error("the sealer reads another topic than the one the chain was sealed from; stopping without sealing: "+
 		"a chain is sealed from one topic (docs/FORMAT.md section 6). Start the sealer with --topic "+e.Source.Topic+
 		" (restore that topic's data if it was lost), or seal a new chain", zap.String("topic", s.cfg.Topic), zap.Error(err))
 	return err
+}
+
+// checkOlderTopic checks the topic of the chain's records when the head's
+// own object cannot be read: on the newest entry with a source among the
+// objects of the next checkpoints (a copy of the bucket may lack the
+// newest object, and a restore under a new topic name is what the check
+// is for). When none of them reads either, sealing goes on as before,
+// unchecked, and that is logged.
+func (s *Sealer) checkOlderTopic(ctx context.Context, cps *signedCheckpoints) error {
+	const tries = 16
+	for i := 1; i <= tries; i++ {
+		c, ok, err := cps.at(ctx, i)
+		if err != nil || !ok {
+			return err
+		}
+		_, entries, _, err := cps.readSigned(ctx, c)
+		if err != nil {
+			if ctx.Err() != nil {
+				return err
+			}
+			continue
+		}
+		for j := len(entries) - 1; j >= 0; j-- {
+			if entries[j].Source != nil {
+				return s.checkHeadTopic(entries[j])
+			}
+		}
+	}
+	s.log.Warn("the topic the chain was sealed from cannot be checked: no object of its newest checkpoints can be read", zap.Int("checkpoints", tries+1))
+	return nil
 }
 
 // checkHeadRecord checks that the record at the head's offset is the one
@@ -835,6 +883,12 @@ func (s *Sealer) checkHeadRecord(ctx context.Context, adm *kadm.Client, line []b
 		return fmt.Errorf("read the record of the head (offset %d): %w", head.Offset, err)
 	}
 	if recs[0].Offset != head.Offset {
+		// Retention may have taken the record since the start was listed.
+		if starts, err := adm.ListStartOffsets(ctx, s.cfg.Topic); err == nil {
+			if start, ok := starts.Lookup(s.cfg.Topic, 0); ok && start.Err == nil && start.Offset > head.Offset {
+				return nil
+			}
+		}
 		return s.topicLost(fmt.Errorf("%w: topic %s holds no record at offset %d, where the chain's head (seq %d) was sealed from (the next is at %d)",
 			ErrTopicLost, s.cfg.Topic, head.Offset, head.Seq, recs[0].Offset))
 	}

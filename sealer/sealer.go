@@ -115,6 +115,11 @@ type Sealer struct {
 	// resetAt is where the group starts reading when it has no committed
 	// offset (-1: the topic's start); recover sets it.
 	resetAt int64
+	// floor (-1: none; recover sets it): records at or below the head and
+	// below it are sealed, but their entries were not loaded to publish
+	// again (checkpoints this sealer does not take, objects it cannot
+	// read, or records before the chain's first): write passes over them.
+	floor int64
 	// pub is publish's buffers (Run goroutine only).
 	pub publishBuffers
 
@@ -152,6 +157,7 @@ func (s *Sealer) recover(ctx context.Context, admin *kgo.Client) error {
 	s.mu.Lock()
 	s.pending = map[int64]*sealedRef{}
 	s.mu.Unlock()
+	s.resetAt, s.floor = -1, -1
 	cps, err := s.recoverHead(ctx)
 	if err != nil {
 		return err
@@ -397,6 +403,10 @@ func (s *Sealer) write(ctx context.Context, records []*kgo.Record, prepared []*s
 			s.mu.Lock()
 			ref, ok := s.pending[records[0].Offset]
 			s.mu.Unlock()
+			if !ok && records[0].Offset < s.floor {
+				records, prepared = records[1:], prepared[1:]
+				continue
+			}
 			if !ok {
 				return nil, nil, fmt.Errorf("%w: offset %d is below the sealed head (offset %d) but its entry is not among the uncommitted ones",
 					ErrInconsistent, records[0].Offset, head.Offset)
