@@ -662,7 +662,11 @@ func (s *Sealer) writeCheckpoint(ctx context.Context, entries []*shared.Entry, o
 			return rerr
 		}
 		if rerr != nil || theirs.Hash != cp.Hash || theirs.Offset != cp.Offset || theirs.Object != cp.Object || theirs.Root != cp.Root {
-			return s.forked(cpKey, fmt.Errorf("%w: checkpoint %s does not sign seq %d hash %s in %s: %v", ErrChainForked, cpKey, last.Seq, last.Hash, key, rerr))
+			why := rerr // wrapped: the first builds' checkpoints are named (shared.ErrFirstBuildsCheckpoint)
+			if why == nil {
+				why = fmt.Errorf("it signs hash %s in %s (offset %d, root %s)", theirs.Hash, theirs.Object, theirs.Offset, theirs.Root)
+			}
+			return s.forked(cpKey, fmt.Errorf("%w: checkpoint %s does not sign seq %d hash %s in %s: %w", ErrChainForked, cpKey, last.Seq, last.Hash, key, why))
 		}
 		return nil
 	}

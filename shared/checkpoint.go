@@ -265,6 +265,11 @@ func SignedBy(msg []byte) string {
 	return fmt.Sprintf("%s+%08x", fields[0], binary.BigEndian.Uint32(raw))
 }
 
+// ErrFirstBuildsCheckpoint is wrapped (with ErrBadCheckpoint) for a
+// checkpoint of the form the first builds wrote, 2026-11-27 to 2026-11-29
+// 03:46 UTC (six or seven lines, no root): their chains are not read.
+var ErrFirstBuildsCheckpoint = errors.New("as the checkpoints of the builds before 2026-11-29 had")
+
 func parseCheckpointBody(text string) (Checkpoint, error) {
 	var c Checkpoint
 	lines := strings.Split(strings.TrimSuffix(text, "\n"), "\n")
@@ -272,8 +277,8 @@ func parseCheckpointBody(text string) (Checkpoint, error) {
 		if (len(lines) == 6 || len(lines) == 7) && lines[0] == CheckpointOrigin && !strings.Contains(text, "\nroot ") {
 			// The first builds (2026-11-27 to 2026-11-29 03:46 UTC)
 			// wrote checkpoints without root (and at first offset) lines.
-			return c, fmt.Errorf("%w: text is not the 8 lines of a %s checkpoint: it has no root line, as the checkpoints of the builds before 2026-11-29 had; "+
-				"chains they sealed are not read by later builds (README, Upgrading)", ErrBadCheckpoint, CheckpointOrigin)
+			return c, fmt.Errorf("%w: text is not the 8 lines of a %s checkpoint: it has no root line, %w; "+
+				"chains they sealed are not read by later builds (README, Upgrading)", ErrBadCheckpoint, CheckpointOrigin, ErrFirstBuildsCheckpoint)
 		}
 		return c, fmt.Errorf("%w: text is not the 8 lines of a %s checkpoint", ErrBadCheckpoint, CheckpointOrigin)
 	}

@@ -21,7 +21,7 @@ func TestFirstBuildsCheckpointsAreNamed(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = OpenCheckpoint([]byte(c.note), k)
-		if !errors.Is(err, ErrBadCheckpoint) || !strings.Contains(err.Error(), "no root line, as the checkpoints of the builds before 2026-11-29 had") {
+		if !errors.Is(err, ErrBadCheckpoint) || !errors.Is(err, ErrFirstBuildsCheckpoint) || !strings.Contains(err.Error(), "no root line, as the checkpoints of the builds before 2026-11-29 had") {
 			t.Errorf("%s's checkpoint: %v", c.build, err)
 		}
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/aegisai/audit/internal/testbed/pipeline"
 	"github.com/aegisai/audit/query"
 	"github.com/aegisai/audit/sealer"
+	"github.com/aegisai/audit/shared"
 )
 
 func main() {
@@ -52,6 +53,9 @@ func main() {
 	}
 	if err := run(ctx, *dataDir, *decisions, *overrides, *users, *verbose, hold); err != nil {
 		fmt.Fprintln(os.Stderr, "run failed:", err)
+		if errors.Is(err, shared.ErrFirstBuildsCheckpoint) {
+			fmt.Fprintf(os.Stderr, "the chain in %s was sealed by a build before 2026-11-29, which this build does not read: make clean-data starts a new one (README, Upgrading)\n", *dataDir)
+		}
 		os.Exit(1)
 	}
 }
