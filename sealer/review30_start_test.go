@@ -151,13 +151,8 @@ func TestNoCommitAndAnUnreadableHeadObjectSealsOn(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s, store, recs, newest := h30rSealed(t)
 			store.Remove("audit", newest)
-			s2, err := New(context.Background(), s.cfg)
+			s2, err := startedOver(t, s.cfg, recs, tc.commit)
 			if err != nil {
-				t.Fatal(err)
-			}
-			cl := h30rKafka(t, "decisions", s2.cfg.Group, recs, tc.commit)
-			s2.cfg.Brokers = h30rBrokers
-			if err := s2.recover(context.Background(), cl); err != nil {
 				t.Fatalf("start: %v (head %+v)", err, s2.Head())
 			}
 			// Where the group starts (without a commit): past the
@@ -238,29 +233,11 @@ func TestACommitAmongCheckpointsNotTakenSealsOn(t *testing.T) {
 				store.Remove("audit", key)
 				store.PutVersion("audit", key, []byte("not a checkpoint\n"))
 			}
-			s2, err := New(context.Background(), s.cfg)
+			s2, err := startedOver(t, s.cfg, recs, tc.commit)
 			if err != nil {
-				t.Fatal(err)
-			}
-			cl := h30rKafka(t, "decisions", s2.cfg.Group, recs, tc.commit)
-			s2.cfg.Brokers = h30rBrokers
-			if err := s2.recover(context.Background(), cl); err != nil {
 				t.Fatalf("start: %v", err)
 			}
-			from := tc.commit
-			if from < 0 {
-				from = 0
-				if s2.resetAt >= 0 {
-					from = s2.resetAt
-				}
-			}
-			// The first poll: the records from where the group resumes.
-			polled := recs[from:]
-			prepared, err := s2.prepare(polled)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, _, err := s2.write(context.Background(), polled, prepared); err != nil {
+			if from, err := firstPoll(t, s2, recs, tc.commit); err != nil {
 				t.Fatalf("the group resumes at offset %d (commit %d, resetAt %d; %d entries uncommitted): %v (inconsistent: %v)",
 					from, tc.commit, s2.resetAt, s2.Uncommitted(), err, errors.Is(err, ErrInconsistent))
 			}
@@ -297,17 +274,40 @@ func TestNoCommitAndAChainThatBeganPastTheTopicsStartSealsOn(t *testing.T) {
 	if err := s2.recover(ctx, cl); err != nil {
 		t.Fatalf("start: %v", err)
 	}
-	from := int64(0)
-	if s2.resetAt >= 0 {
-		from = s2.resetAt
-	}
-	polled := recs[from:]
-	prepared, err := s2.prepare(polled)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := s2.write(ctx, polled, prepared); err != nil {
+	if from, err := firstPoll(t, s2, recs, -1); err != nil {
 		t.Fatalf("the group starts at offset %d (resetAt %d; %d entries uncommitted, the chain's first from offset 3): %v (inconsistent: %v)",
 			from, s2.resetAt, s2.Uncommitted(), err, errors.Is(err, ErrInconsistent))
 	}
+}
+
+// firstPoll writes, as the sealer's first poll would, the records from
+// where its group resumes: its commit, else resetAt, else the topic's
+// start (offset 0 here). It returns that offset and write's error.
+func firstPoll(t *testing.T, s *Sealer, recs []*kgo.Record, commit int64) (int64, error) {
+	t.Helper()
+	from := commit
+	if from < 0 {
+		from = max(s.resetAt, 0)
+	}
+	polled := recs[from:]
+	prepared, err := s.prepare(polled)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = s.write(context.Background(), polled, prepared)
+	return from, err
+}
+
+// startedOver is a new sealer of cfg's chain whose start (recover) ran
+// over a cluster whose topic "decisions" holds recs (commit >= 0
+// committed for its group); it returns the start's error.
+func startedOver(t *testing.T, cfg Config, recs []*kgo.Record, commit int64) (*Sealer, error) {
+	t.Helper()
+	s, err := New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := h30rKafka(t, "decisions", s.cfg.Group, recs, commit)
+	s.cfg.Brokers = h30rBrokers
+	return s, s.recover(context.Background(), cl)
 }
