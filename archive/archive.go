@@ -390,6 +390,16 @@ func (s *Store) GetLocked(ctx context.Context, key string) (*Object, error) {
 			return &Object{Key: key, VersionID: version, Body: body,
 				LockMode: types.ObjectLockMode(out.ObjectLockMode), RetainUntil: aws.ToTime(out.ObjectLockRetainUntilDate),
 				ChecksumSHA256: aws.ToString(out.ChecksumSHA256)}, nil
+		case version != "" && aws.ToString(out.ChecksumSHA256) != "":
+			// The GET gave all but the lock (versitygw leaves it out of
+			// a GET): the retention alone, a lighter request than a HEAD
+			// (190 against 357 µs of versitygw's CPU: docs/MEASUREMENTS.md).
+			obj := &Object{Key: key, VersionID: version, Body: body, ChecksumSHA256: aws.ToString(out.ChecksumSHA256),
+				Stored: aws.ToTime(out.LastModified)}
+			if err := s.retention(ctx, key, obj); err != nil {
+				return nil, err
+			}
+			return obj, nil
 		default:
 			head, err := s.Head(ctx, key, version)
 			if err != nil {
@@ -484,16 +494,25 @@ func (s *Store) LockedHead(ctx context.Context, key, versionID string) (*Object,
 		return nil, err
 	}
 	if head.LockMode == "" {
-		out, err := s.S3.GetObjectRetention(ctx, &s3.GetObjectRetentionInput{Bucket: aws.String(s.Bucket), Key: aws.String(key), VersionId: aws.String(versionID)})
-		if err != nil && httpStatus(err) != http.StatusNotFound {
-			return nil, fmt.Errorf("get the retention of s3://%s/%s version %s: %w", s.Bucket, key, versionID, err)
-		}
-		if err == nil && out.Retention != nil {
-			head.LockMode = types.ObjectLockMode(out.Retention.Mode)
-			head.RetainUntil = aws.ToTime(out.Retention.RetainUntilDate)
+		if err := s.retention(ctx, key, head); err != nil {
+			return nil, err
 		}
 	}
 	return head, nil
+}
+
+// retention sets obj's lock (mode and retain-until date) from
+// GetObjectRetention of its version; none when S3 answers 404 (no lock).
+func (s *Store) retention(ctx context.Context, key string, obj *Object) error {
+	out, err := s.S3.GetObjectRetention(ctx, &s3.GetObjectRetentionInput{Bucket: aws.String(s.Bucket), Key: aws.String(key), VersionId: aws.String(obj.VersionID)})
+	if err != nil && httpStatus(err) != http.StatusNotFound {
+		return fmt.Errorf("get the retention of s3://%s/%s version %s: %w", s.Bucket, key, obj.VersionID, err)
+	}
+	if err == nil && out.Retention != nil {
+		obj.LockMode = types.ObjectLockMode(out.Retention.Mode)
+		obj.RetainUntil = aws.ToTime(out.Retention.RetainUntilDate)
+	}
+	return nil
 }
 
 // readObject reads a GET's body, refusing an object over the store's
