@@ -686,8 +686,18 @@ func (s *Sealer) loadUncommitted(ctx context.Context, admin *kgo.Client, cps *si
 		return s.topicLost(fmt.Errorf("%w: topic %s ends at offset %d, but the chain's head (seq %d) was sealed from its record at offset %d",
 			ErrTopicLost, s.cfg.Topic, end.Offset, head.Seq, head.Offset))
 	}
+	// The topic's start, listed once for the head's record and for where
+	// the group resumes.
+	starts, err := adm.ListStartOffsets(ctx, s.cfg.Topic)
+	if err != nil {
+		return fmt.Errorf("list the start offset of topic %s: %w", s.cfg.Topic, err)
+	}
+	start := int64(-1)
+	if st, ok := starts.Lookup(s.cfg.Topic, 0); ok && st.Err == nil {
+		start = st.Offset
+	}
 	if known {
-		if err := s.checkHeadRecord(ctx, adm, hline); err != nil {
+		if err := s.checkHeadRecord(ctx, adm, hline, start); err != nil {
 			return err
 		}
 	}
@@ -712,13 +722,7 @@ func (s *Sealer) loadUncommitted(ctx context.Context, admin *kgo.Client, cps *si
 	// The group consumes from its commit, or else from the topic's start:
 	// entries of records the topic no longer holds would be held here for
 	// good, never read again (the whole chain, for a group without a commit).
-	starts, err := adm.ListStartOffsets(ctx, s.cfg.Topic)
-	if err != nil {
-		return fmt.Errorf("list the start offset of topic %s: %w", s.cfg.Topic, err)
-	}
-	if start, ok := starts.Lookup(s.cfg.Topic, 0); ok && start.Err == nil {
-		committed = max(committed, start.Offset)
-	}
+	committed = max(committed, start)
 	if committed > head.Offset {
 		return nil
 	}
@@ -865,17 +869,14 @@ func (s *Sealer) checkOlderTopic(ctx context.Context, cps *signedCheckpoints) er
 }
 
 // checkHeadRecord checks that the record at the head's offset is the one
-// the head entry was sealed from (line), when the topic still holds it. A
-// topic recreated and filled past the head's offset before this start
-// ends after it, yet holds other records: the group's committed offset
-// would skip them.
-func (s *Sealer) checkHeadRecord(ctx context.Context, adm *kadm.Client, line []byte) error {
+// the head entry was sealed from (line), when the topic still holds it
+// (start, the topic's start offset, -1 when Kafka gave none). A topic
+// recreated and filled past the head's offset before this start ends
+// after it, yet holds other records: the group's committed offset would
+// skip them.
+func (s *Sealer) checkHeadRecord(ctx context.Context, adm *kadm.Client, line []byte, start int64) error {
 	head := s.Head()
-	starts, err := adm.ListStartOffsets(ctx, s.cfg.Topic)
-	if err != nil {
-		return fmt.Errorf("list the start offset of topic %s: %w", s.cfg.Topic, err)
-	}
-	if start, ok := starts.Lookup(s.cfg.Topic, 0); !ok || start.Err != nil || start.Offset > head.Offset {
+	if start < 0 || start > head.Offset {
 		return nil // the topic's retention took it: nothing to compare
 	}
 	recs, err := s.fetchRecords(ctx, head.Offset, 1)
