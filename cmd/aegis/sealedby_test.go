@@ -165,7 +165,7 @@ func continueOlderChain(t *testing.T, root, dir string) {
 	}
 	verify(head + 1)
 	download := t.TempDir()
-	if err := downloadChain(ctx, store, download); err != nil {
+	if err := pipeline.Download(ctx, store, download); err != nil {
 		t.Fatal(err)
 	}
 	python(download, head+1, head)
@@ -347,27 +347,4 @@ func restoreTopic(ctx context.Context, t *testing.T, objects string) string {
 		}
 	}
 	return topic
-}
-
-// downloadChain writes the current version of every object of store's
-// bucket to dir/<key>, as an auditor's copy.
-func downloadChain(ctx context.Context, store *archive.Store, dir string) error {
-	keys, err := store.List(ctx, "audit/")
-	if err != nil {
-		return err
-	}
-	for _, k := range keys {
-		obj, err := store.Get(ctx, k, "")
-		if err != nil {
-			return err
-		}
-		path := filepath.Join(dir, filepath.FromSlash(k))
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return err
-		}
-		if err := os.WriteFile(path, obj.Body, 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
 }

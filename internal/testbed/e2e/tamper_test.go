@@ -42,24 +42,8 @@ func putVersion(t *testing.T, p *pipeline.Pipeline, key string, body []byte, loc
 // dir/<key>, as an auditor's copy of the bucket.
 func download(t *testing.T, p *pipeline.Pipeline, dir string) {
 	t.Helper()
-	ctx := context.Background()
-	st := &archive.Store{S3: p.S3, Bucket: p.Cfg.Bucket}
-	keys, err := st.List(ctx, "audit/")
-	if err != nil {
+	if err := pipeline.Download(context.Background(), &archive.Store{S3: p.S3, Bucket: p.Cfg.Bucket}, dir); err != nil {
 		t.Fatal(err)
-	}
-	for _, k := range keys {
-		obj, err := st.Get(ctx, k, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		path := filepath.Join(dir, filepath.FromSlash(k))
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, obj.Body, 0o644); err != nil {
-			t.Fatal(err)
-		}
 	}
 }
 
