@@ -962,6 +962,10 @@ func multipart(etag string) bool {
 	return strings.Contains(etag, "-")
 }
 
+// RetiredNotFirst is RetiredVersion's answer for a version that is not
+// the first of its key: whatever its date, the sealer did not write it.
+const RetiredNotFirst = "not the first version of its key, the one the sealer wrote (with one PUT: a multipart upload's object is not its)"
+
 // RetiredVersion says why a version that a checkpoint of seq signed by a
 // retired key rests on does not count ("" when it counts, and always for
 // a key whose range is open). key is the checkpoint's key or the key of
@@ -985,7 +989,7 @@ func (s *Store) RetiredVersion(ctx context.Context, trusted shared.Keyset, chain
 		return "", err
 	}
 	if first != versionID {
-		return "not the first version of its key, the one the sealer wrote (with one PUT: a multipart upload's object is not its)", nil
+		return RetiredNotFirst, nil
 	}
 	retiredAt, err := s.retiredAt(ctx, trusted, chain, r.To)
 	if err != nil {

@@ -56,6 +56,9 @@ type DiscoverConfig struct {
 	// over it after it was sealed (readSealedVersion). It is called from
 	// the goroutines that read objects ahead, possibly at once.
 	Warn func(string)
+	// anchors find the retired keys' checkpoints a verification of the
+	// whole chain vouches for, when they are needed (anchoring).
+	anchors *anchoring
 }
 
 // Found is one entry Discover found, with where it is stored.
@@ -266,6 +269,9 @@ func Discover(ctx context.Context, cfg DiscoverConfig, emit func(Found) error) (
 		}
 	} else if err != nil {
 		return rep, err
+	}
+	if cfg.anchors == nil {
+		cfg.anchors = newAnchoring(store, cfg, trusted, cfg.Pruned)
 	}
 	objects, err := surveyScope(ctx, store, cfg.Chain, cfg.From, cfg.To)
 	rep.Days, rep.Rewritten, rep.FirstRewritten = objects.Days, objects.Rewritten, objects.FirstRewritten
@@ -525,7 +531,7 @@ func checkDiscovered(ctx context.Context, store *archive.Store, cfg DiscoverConf
 		// read once more, a sealer may have written both since the first
 		// read. Files at later checkpoint keys that do not verify say
 		// nothing (signedCheckpointAfter).
-		later, at, ok, lerr := signedCheckpointAfter(ctx, store, trusted, cfg.Chain, lastE.Seq, false)
+		later, at, ok, lerr := signedCheckpointAfter(ctx, store, trusted, cfg.anchors, cfg.Chain, lastE.Seq, false)
 		switch {
 		case lerr != nil:
 			return nil, lerr
@@ -547,7 +553,7 @@ func checkDiscovered(ctx context.Context, store *archive.Store, cfg DiscoverConf
 	if cp.Object != ref.Key || cp.Hash != lastE.Hash || cp.Offset != lastE.Source.Offset || cp.Root != shared.ObjectRoot(d.entries) {
 		return fail(cpKey, 0, cp.Seq, shared.ErrBadCheckpoint, "checkpoint does not sign %s as stored (object, hash, offset or root differ)", ref.Key)
 	}
-	if err := retiredSignsFirstObject(ctx, store, trusted, ref.Key, obj, cp); err != nil {
+	if err := retiredSignsFirstObject(ctx, store, trusted, cfg.anchors, ref.Key, obj, cp); err != nil {
 		var f *Failure
 		if errors.As(err, &f) {
 			return &discovered{failure: f}, nil
@@ -578,7 +584,7 @@ func readCheckpointAt(ctx context.Context, store *archive.Store, cfg DiscoverCon
 		if cp, err = trusted.Open(obj.Body); err != nil {
 			return &Failure{Key: key, Reason: err.Error(), Err: err}
 		}
-		if err := retiredSignsFirstVersion(ctx, store, trusted, key, obj, cp); err != nil {
+		if err := retiredSignsFirstVersion(ctx, store, trusted, cfg.anchors, key, obj, cp); err != nil {
 			return err
 		}
 		if at := shared.CheckpointKey(cfg.Prefix, cp.Chain, cp.Seq); at != key {

@@ -45,20 +45,20 @@ func SignedHead(ctx context.Context, s3 archive.S3API, bucket, prefix, chain, ve
 		if !ok {
 			continue
 		}
-		if head, found, err = signedAt(ctx, store, trusted, chain, key, seq, false); err != nil {
+		if head, found, err = signedAt(ctx, store, trusted, nil, chain, key, seq, false); err != nil {
 			return shared.Checkpoint{}, err
 		}
 	}
 	if !found { // the genesis's checkpoint, which no listing after a seq holds
 		key := shared.CheckpointKey(prefix, chain, 0)
-		if head, found, err = signedAt(ctx, store, trusted, chain, key, 0, false); err != nil {
+		if head, found, err = signedAt(ctx, store, trusted, nil, chain, key, 0, false); err != nil {
 			return shared.Checkpoint{}, err
 		}
 	}
 	// The walk lists current keys only: one more listing, of versions,
 	// finds those past the head under delete markers (nearly always none).
 	for from := head.Seq; ; {
-		_, cp, ok, err := signedCheckpointAfter(ctx, store, trusted, chain, from, false)
+		_, cp, ok, err := signedCheckpointAfter(ctx, store, trusted, nil, chain, from, false)
 		if err != nil {
 			return shared.Checkpoint{}, err
 		}

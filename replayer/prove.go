@@ -42,6 +42,9 @@ type ProveConfig struct {
 	// fromReceipt: the refs come from a receipt (VerifyReceipt), not from
 	// the index, which a ref S3 does not bear out then says nothing of.
 	fromReceipt bool
+	// anchors find the retired keys' checkpoints a verification of the
+	// whole chain vouches for, when they are needed (anchoring).
+	anchors *anchoring
 }
 
 // ErrUnsigned means an entry is in S3 but no checkpoint signs its object
@@ -76,6 +79,14 @@ func Prove(ctx context.Context, cfg ProveConfig, decisionID string, refs []Entry
 		return nil, rep, fmt.Errorf("prove %s: no entries", decisionID)
 	}
 	store := &archive.Store{S3: cfg.S3, Bucket: cfg.Bucket, Prefix: cfg.Prefix}
+	if cfg.anchors == nil {
+		// A pruned chain verifies from where it starts: nothing else
+		// here asks for its genesis.
+		if err := cfg.ShareAnchors(); err != nil {
+			return nil, rep, fmt.Errorf("prove: %w", err)
+		}
+		cfg.anchors.retry = 0 // this call's
+	}
 	b := &shared.Bundle{Chain: cfg.Chain, DecisionID: decisionID, Items: make([]shared.BundleItem, len(refs))}
 	// One object at a time, each read once for all the refs in it: a
 	// decision overridden in thousands of objects (a producer may do that)
@@ -185,13 +196,13 @@ func checkSignedObject(ctx context.Context, store *archive.Store, cfg ProveConfi
 		if err != nil {
 			return &Failure{Key: cpKey, Reason: err.Error(), Err: err}
 		}
-		if err := retiredSignsFirstVersion(ctx, store, trusted, cpKey, note, cp); err != nil {
+		if err := retiredSignsFirstVersion(ctx, store, trusted, cfg.anchors, cpKey, note, cp); err != nil {
 			return err
 		}
 		if cp.Object != key || cp.Hash != last.Hash || cp.Root != shared.ObjectRoot(entries) {
 			return &Failure{Key: cpKey, Seq: cp.Seq, HasSeq: true, Reason: "checkpoint does not sign " + key + " as stored", Err: shared.ErrChainBroken}
 		}
-		return retiredSignsFirstObject(ctx, store, trusted, key, obj, cp)
+		return retiredSignsFirstObject(ctx, store, trusted, cfg.anchors, key, obj, cp)
 	})
 	if errors.Is(err, archive.ErrNotFound) {
 		return nil, fmt.Errorf("%w: %s ends at seq %d and %s does not exist", ErrUnsigned, key, last.Seq, cpKey)
@@ -267,8 +278,8 @@ var ErrRetiredRewrite = errors.New("checkpoint of a retired key in a version the
 // object and checkpoint before the hand-over must not make the forgery
 // pass (docs/SECURITY.md section 5). Readers then take the sealed
 // versions, as under any other rewrite; aegis verify reports the key.
-func retiredSignsFirstVersion(ctx context.Context, store *archive.Store, trusted shared.Keyset, key string, obj *archive.Object, cp shared.Checkpoint) error {
-	why, err := store.RetiredVersion(ctx, trusted, cp.Chain, cp.Seq, key, obj.VersionID)
+func retiredSignsFirstVersion(ctx context.Context, store *archive.Store, trusted shared.Keyset, a *anchoring, key string, obj *archive.Object, cp shared.Checkpoint) error {
+	why, err := retiredRefuses(ctx, store, trusted, a, key, obj, cp)
 	if why == "" || err != nil {
 		return err
 	}
@@ -281,13 +292,36 @@ func retiredSignsFirstVersion(ctx context.Context, store *archive.Store, trusted
 // retired key signs cp and obj is not the key's first version: a thief of
 // the retired key writing over a sealed object can sign it at a seq that
 // had no checkpoint, whose key's first version is then the thief's.
-func retiredSignsFirstObject(ctx context.Context, store *archive.Store, trusted shared.Keyset, key string, obj *archive.Object, cp shared.Checkpoint) error {
-	why, err := store.RetiredVersion(ctx, trusted, cp.Chain, cp.Seq, key, obj.VersionID)
+func retiredSignsFirstObject(ctx context.Context, store *archive.Store, trusted shared.Keyset, a *anchoring, key string, obj *archive.Object, cp shared.Checkpoint) error {
+	why, err := retiredRefuses(ctx, store, trusted, a, key, obj, cp)
 	if why == "" || err != nil {
 		return err
 	}
 	return &Failure{Key: key, Version: obj.VersionID, Seq: cp.Seq, HasSeq: true, Err: ErrRetiredRewrite,
 		Reason: fmt.Sprintf("%v: the object's checkpoint of seq %d is signed by a retired key, which counts only over objects as the sealer wrote them before the key's retirement; this version is %s", ErrRetiredRewrite, cp.Seq, why)}
+}
+
+// retiredRefuses is RetiredVersion's answer for obj (a version of key,
+// which cp signs or is), but for a first version that only its date
+// refuses: a's anchors, found by verifying the whole chain, may vouch
+// for it (a copy of the bucket made after the hand-over). When they do
+// not, why says what the verification found too.
+func retiredRefuses(ctx context.Context, store *archive.Store, trusted shared.Keyset, a *anchoring, key string, obj *archive.Object, cp shared.Checkpoint) (string, error) {
+	why, err := store.RetiredVersion(ctx, trusted, cp.Chain, cp.Seq, key, obj.VersionID)
+	if why == "" || err != nil || why == archive.RetiredNotFirst || a == nil {
+		return why, err
+	}
+	ok, aerr := a.vouches(ctx, cp)
+	var f *Failure
+	switch {
+	case ok:
+		return "", nil
+	case errors.As(aerr, &f), errors.Is(aerr, errNoAnchor):
+		return why + "; " + aerr.Error(), nil
+	case aerr != nil:
+		return "", aerr
+	}
+	return why + "; the whole chain verifies, but not with this checkpoint in it", nil
 }
 
 func firstSeq(prefix, chain, key string) (uint64, error) {

@@ -56,6 +56,9 @@ type RebuildConfig struct {
 	// after it), by Rebuild with OnlyMissing as it is mended. An error
 	// stops the run with that error.
 	OnDifference func(indexer.Difference) error
+	// anchors find the retired keys' checkpoints a verification of the
+	// whole chain vouches for, once for a run (anchoring).
+	anchors *anchoring
 	// KeysInMemory bounds the item keys Check holds in memory (on each
 	// side: the keys S3's entries produce, then the table's items) to find
 	// the extra items; past it, it sorts them into runs on disk in
@@ -130,7 +133,7 @@ func (r *RebuildReport) found(d indexer.Difference, on func(indexer.Difference) 
 }
 
 func (c *RebuildConfig) discover() DiscoverConfig {
-	return DiscoverConfig{S3: c.S3, Bucket: c.Bucket, Prefix: c.Prefix, Chain: c.Chain, VerifierKey: c.VerifierKey, From: c.From, To: c.To, Pruned: c.Pruned, Now: c.Now, Warn: c.Warn}
+	return DiscoverConfig{S3: c.S3, Bucket: c.Bucket, Prefix: c.Prefix, Chain: c.Chain, VerifierKey: c.VerifierKey, From: c.From, To: c.To, Pruned: c.Pruned, Now: c.Now, Warn: c.Warn, anchors: c.anchors}
 }
 
 // scope names a rebuild's range for its progress record.
@@ -160,6 +163,10 @@ func Rebuild(ctx context.Context, cfg RebuildConfig) (rep RebuildReport, err err
 		return rep, err
 	}
 	defer found.close()
+	// The anchors, if needed, are found once, for the check and the mend.
+	if err := cfg.anchor(); err != nil {
+		return rep, err
+	}
 	check := cfg
 	check.OnDifference = found.add
 	if rep, err = rebuild(ctx, check, false, tmp); err != nil {
@@ -258,6 +265,20 @@ func mend(ctx context.Context, cfg RebuildConfig, found *diffLog) error {
 	return mendObject()
 }
 
+// anchor gives the run one anchoring, shared by its check and its mend.
+func (c *RebuildConfig) anchor() error {
+	if c.anchors != nil {
+		return nil
+	}
+	dcfg := c.discover()
+	trusted, err := dcfg.validate()
+	if err != nil {
+		return err
+	}
+	c.anchors = newAnchoring(&archive.Store{S3: c.S3, Bucket: c.Bucket, Prefix: dcfg.Prefix}, dcfg, trusted, c.Pruned)
+	return nil
+}
+
 // Check compares the index with S3 entry by entry over the scope and
 // reports every missing, different and extra item; it writes nothing. Its
 // memory is bounded by KeysInMemory, not by the scope (extraFinder).
@@ -293,6 +314,10 @@ func rebuild(ctx context.Context, cfg RebuildConfig, write bool, tmp *scratch) (
 	if cfg.Workers <= 0 {
 		cfg.Workers = 8
 	}
+	if err := cfg.anchor(); err != nil {
+		return rep, err
+	}
+	dcfg.anchors = cfg.anchors
 	store := &archive.Store{S3: cfg.S3, Bucket: cfg.Bucket, Prefix: cfg.Prefix}
 	// The listing is read as the objects are (scopeObjects): a survey
 	// first, for the stray check and the progress total.

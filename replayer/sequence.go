@@ -114,7 +114,7 @@ func (s *sequence) end(ctx context.Context) error {
 // (signedCheckpointAfter). At the end (last) the object named may be
 // newer than the listing.
 func (s *sequence) successor(ctx context.Context, last bool) error {
-	key, cp, ok, err := signedCheckpointAfter(ctx, s.store, s.trusted, s.chain, s.prevSeq, false)
+	key, cp, ok, err := signedCheckpointAfter(ctx, s.store, s.trusted, s.cfg.anchors, s.chain, s.prevSeq, false)
 	if err != nil || !ok || !s.inScope(cp.Object) {
 		return err
 	}
@@ -131,14 +131,14 @@ var errNotSignedHere = errors.New("not a checkpoint signed for its key")
 // to another seq's key: anyone with write access to the bucket can put
 // one) are passed over, as the sealer passes them over; verify reports
 // them. older is signedAt's.
-func signedCheckpointAfter(ctx context.Context, store *archive.Store, trusted shared.Keyset, chain string, seq uint64, older bool) (string, shared.Checkpoint, bool, error) {
+func signedCheckpointAfter(ctx context.Context, store *archive.Store, trusted shared.Keyset, a *anchoring, chain string, seq uint64, older bool) (string, shared.Checkpoint, bool, error) {
 	for {
 		key, at, ok, err := store.CheckpointAfter(ctx, chain, seq)
 		if err != nil || !ok {
 			return "", shared.Checkpoint{}, false, err
 		}
 		seq = at
-		cp, ok, err := signedAt(ctx, store, trusted, chain, key, at, older)
+		cp, ok, err := signedAt(ctx, store, trusted, a, chain, key, at, older)
 		if err != nil || ok {
 			return key, cp, ok, err
 		}
@@ -157,7 +157,7 @@ func signedCheckpointAfter(ctx context.Context, store *archive.Store, trusted sh
 // checkpoint of that key, the sealer's included, show nothing, and a
 // hole look like pruning. A forgery that counts here only makes a reader
 // refuse.
-func signedAt(ctx context.Context, store *archive.Store, trusted shared.Keyset, chain, key string, at uint64, older bool) (shared.Checkpoint, bool, error) {
+func signedAt(ctx context.Context, store *archive.Store, trusted shared.Keyset, a *anchoring, chain, key string, at uint64, older bool) (shared.Checkpoint, bool, error) {
 	// The sealed version counts, whatever was written over it or put
 	// on it since: a checkpoint garbled or hidden under a delete marker
 	// after a forged object still signs a later seq (before, the
@@ -172,7 +172,7 @@ func signedAt(ctx context.Context, store *archive.Store, trusted shared.Keyset, 
 			cp = c
 			return nil
 		}
-		if err := retiredSignsFirstVersion(ctx, store, trusted, key, obj, c); err != nil {
+		if err := retiredSignsFirstVersion(ctx, store, trusted, a, key, obj, c); err != nil {
 			if errors.Is(err, ErrRetiredRewrite) {
 				return errNotSignedHere
 			}
@@ -254,7 +254,7 @@ func prunedStart(ctx context.Context, store *archive.Store, cfg DiscoverConfig, 
 		case len(ids) > 0:
 			return false, fmt.Sprintf("; not pruning: %s (seq %d) is older and remains, and so does the object it signs, %s", key, cp.Seq, cp.Object), nil
 		}
-		if key, cp, signed, err = signedCheckpointAfter(ctx, store, trusted, cfg.Chain, cp.Seq, true); err != nil {
+		if key, cp, signed, err = signedCheckpointAfter(ctx, store, trusted, nil, cfg.Chain, cp.Seq, true); err != nil {
 			return false, "", err
 		}
 	}
@@ -287,8 +287,8 @@ func prunedHint(mayBe bool) string {
 // whenever it was stored (signedAt's older).
 func lowestSignedCheckpoint(ctx context.Context, store *archive.Store, cfg DiscoverConfig, trusted shared.Keyset) (key string, cp shared.Checkpoint, signed bool, err error) {
 	key = shared.CheckpointKey(cfg.Prefix, cfg.Chain, 0)
-	if cp, ok, err := signedAt(ctx, store, trusted, cfg.Chain, key, 0, true); err != nil || ok {
+	if cp, ok, err := signedAt(ctx, store, trusted, nil, cfg.Chain, key, 0, true); err != nil || ok {
 		return key, cp, ok, err
 	}
-	return signedCheckpointAfter(ctx, store, trusted, cfg.Chain, 0, true)
+	return signedCheckpointAfter(ctx, store, trusted, nil, cfg.Chain, 0, true)
 }

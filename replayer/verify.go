@@ -70,6 +70,9 @@ type Config struct {
 	Now func() time.Time
 	// Logger defaults to zap.NewNop().
 	Logger *zap.Logger
+	// anchor, if set, is told of each checkpoint that signs an entry the
+	// chain holds, as it verifies (findAnchors).
+	anchor func(shared.Checkpoint)
 }
 
 func (c *Config) validate() (shared.Keyset, error) {
@@ -260,10 +263,16 @@ func Verify(ctx context.Context, cfg Config) (Report, error) {
 			}
 			if f != "" {
 				cpFailure = &Failure{Key: it.checkpoint, Reason: f, Err: ErrVerifyFailed}
-			} else if _, err := lv.Checkpoint(it.checkpoint, b.checkpoint.Body); err != nil {
+			} else if cp, err := lv.Checkpoint(it.checkpoint, b.checkpoint.Body); err != nil {
 				cpFailure = note(err)
 			} else {
 				latest = b.checkpoint.Body
+				if cfg.anchor != nil && cp.Seq+1 >= lv.Start() {
+					// Below a pruned chain's start only the checkpoint
+					// of the seq right before it is matched with a
+					// hash (FORMAT.md 6.1).
+					cfg.anchor(cp)
+				}
 			}
 			return nil
 		}

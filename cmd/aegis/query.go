@@ -287,7 +287,13 @@ func (c *common) reader(ctx context.Context, evidence bool) (*query.Reader, *que
 	if err != nil {
 		return nil, nil, err
 	}
-	return rd, &query.Evidence{Config: replayer.ProveConfig{S3: s3c, Bucket: c.bucket, Prefix: c.prefix, Chain: c.chain, VerifierKey: vkey, Warn: c.warn}}, nil
+	cfg := replayer.ProveConfig{S3: s3c, Bucket: c.bucket, Prefix: c.prefix, Chain: c.chain, VerifierKey: vkey, Warn: c.warn}
+	// A server proves many answers: one verification of the whole chain,
+	// if a copy of the bucket calls for one (replayer.ShareAnchors).
+	if err := cfg.ShareAnchors(); err != nil {
+		return nil, nil, err
+	}
+	return rd, &query.Evidence{Config: cfg}, nil
 }
 
 // notFound adds to a decision not found what an operator needs to see a

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Independent verifier for the sealed log format, version 1, revision 2026-12-01.2.
+"""Independent verifier for the sealed log format, version 1, revision 2026-12-01.3.
 
 Written from docs/FORMAT.md alone (sections 1 to 8, 10 and 11; 6.1 for pruned chains),
 without reading the Go implementation. Python 3.11, standard library only:
@@ -49,7 +49,7 @@ EM_DASH = "\u2014"
 RECORD_DEPTH = 32                                   # section 3: a record nests at most 32 levels
 LINE_DEPTH = RECORD_DEPTH + 1                       # a sealed line is one level deeper
 RAW_MAX = 65536
-FORMAT_REVISION = "2026-12-01.2"  # the revision of docs/FORMAT.md this implements (its Revisions section)
+FORMAT_REVISION = "2026-12-01.3"  # the revision of docs/FORMAT.md this implements (its Revisions section)
 METADATA_MAX = 16384
 REASON_MAX = 4096
 ID_MAX = 256
