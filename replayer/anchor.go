@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/aegisai/audit/archive"
@@ -57,17 +56,20 @@ type anchoring struct {
 	// retry: a failure is tried again that long after (ShareAnchors);
 	// 0, it is the answer for good (one run of a reader).
 	retry time.Duration
-	mu    sync.Mutex
-	done  bool
-	at    time.Time
-	a     *anchors
-	err   error
+	// mu is held by the one caller that finds the anchors; the others
+	// wait for it, each only as long as its own context lasts (a request
+	// of aegis serve whose client gave up stops waiting).
+	mu   chan struct{}
+	done bool
+	at   time.Time
+	a    *anchors
+	err  error
 }
 
 // newAnchoring anchors the chain cfg reads (pruned: a chain whose oldest
 // objects were deleted is verified from where it starts).
 func newAnchoring(store *archive.Store, cfg DiscoverConfig, trusted shared.Keyset, pruned bool) *anchoring {
-	return &anchoring{find: func(ctx context.Context) (*anchors, error) {
+	return &anchoring{mu: make(chan struct{}, 1), find: func(ctx context.Context) (*anchors, error) {
 		return findAnchors(ctx, store, cfg, trusted, pruned)
 	}}
 }
@@ -79,8 +81,12 @@ func (s *anchoring) vouches(ctx context.Context, cp shared.Checkpoint) (bool, er
 	if s == nil {
 		return false, nil
 	}
-	s.mu.Lock() // the others wait for the one verification
-	defer s.mu.Unlock()
+	select { // the others wait for the one verification
+	case s.mu <- struct{}{}:
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+	defer func() { <-s.mu }()
 	if !s.done || s.err != nil && s.retry > 0 && time.Since(s.at) >= s.retry {
 		s.a, s.err = s.find(ctx)
 		// A run cancelled does not answer for the next one.
