@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/aegisai/audit/archive"
@@ -48,51 +49,134 @@ func (a *anchors) holds(cp shared.Checkpoint) bool {
 // anchoring finds a run's anchors once, when a reader first meets a
 // retired key's checkpoint, or an object one signs, that is the first
 // version of its key but stored after the key's retirement (FORMAT.md
-// 7.4): on a copy of the bucket, every one of them. A bucket the sealer
-// wrote never needs it. Safe for concurrent use (the readers read ahead
-// in parallel).
+// 7.4), on a bucket where the retiring checkpoint of that key's range is
+// itself dated after the retirement, or gone: on a copy of the bucket,
+// every one of them. On the bucket the sealer wrote, the retiring
+// checkpoint passes the date rule, and such a version is a forgery the
+// anchors could not take anyway: a thief's file there costs no
+// verification of the whole chain (TestAttack31AStrayRetiredCheckpoint
+// MakesOtherDaysVerifyTheWholeChain). Safe for concurrent use (the
+// readers read ahead in parallel).
 type anchoring struct {
-	find func(context.Context) (*anchors, error)
-	// retry: a failure is tried again that long after (ShareAnchors);
-	// 0, it is the answer for good (one run of a reader).
+	store   *archive.Store
+	trusted shared.Keyset
+	find    func(context.Context) (*anchors, error)
+	// retry: a failure is tried again that long after, and the
+	// verification runs apart from the context of the caller that
+	// started it (ShareAnchors: a request whose client gave up does not
+	// drop it for the others); 0, a failure is the answer for good (one
+	// run of a reader) and the run's context is the verification's.
 	retry time.Duration
-	// mu is held by the one caller that finds the anchors; the others
-	// wait for it, each only as long as its own context lasts (a request
-	// of aegis serve whose client gave up stops waiting).
-	mu   chan struct{}
-	done bool
-	at   time.Time
-	a    *anchors
-	err  error
+	mu    sync.Mutex
+	run   *anchorRun      // the verification under way or done
+	dated map[uint64]bool // by the last seq of a retired range: its retiring checkpoint fails the date rule
+}
+
+// anchorRun is one verification of the whole chain: done is closed when
+// a, err and at are set.
+type anchorRun struct {
+	done      chan struct{}
+	a         *anchors
+	err       error
+	at        time.Time
+	cancelled bool
 }
 
 // newAnchoring anchors the chain cfg reads (pruned: a chain whose oldest
 // objects were deleted is verified from where it starts).
 func newAnchoring(store *archive.Store, cfg DiscoverConfig, trusted shared.Keyset, pruned bool) *anchoring {
-	return &anchoring{mu: make(chan struct{}, 1), find: func(ctx context.Context) (*anchors, error) {
+	return &anchoring{store: store, trusted: trusted, dated: map[uint64]bool{}, find: func(ctx context.Context) (*anchors, error) {
 		return findAnchors(ctx, store, cfg, trusted, pruned)
 	}}
 }
 
-// vouches reports whether the anchors hold cp. A verification that finds
-// none says why in err: a *Failure of the chain or errNoAnchor (the cp is
-// then refused, and the reason told), or an error reading S3.
+// calledFor reports whether cp, a retired key's checkpoint refused by its
+// date alone, calls for the anchors: the retiring checkpoint of its
+// key's range (the one of the range's last seq, its first version) is
+// refused by its date too, or is gone.
+func (s *anchoring) calledFor(ctx context.Context, cp shared.Checkpoint) (bool, error) {
+	r, ok := s.trusted.For(cp.Seq)
+	if !ok || r.Open {
+		return false, nil
+	}
+	s.mu.Lock()
+	dated, known := s.dated[r.To]
+	s.mu.Unlock()
+	if known {
+		return dated, nil
+	}
+	key := shared.CheckpointKey(s.store.Prefix, cp.Chain, r.To)
+	id, _, err := s.store.FirstVersion(ctx, key)
+	switch {
+	case errors.Is(err, archive.ErrNotFound):
+		dated = true // pruned, or never copied: nothing dates the range's retirement but the next key
+	case err != nil:
+		return false, err
+	default:
+		why, err := s.store.RetiredVersion(ctx, s.trusted, cp.Chain, r.To, key, id)
+		if err != nil {
+			return false, err
+		}
+		dated = why != ""
+	}
+	s.mu.Lock()
+	s.dated[r.To] = dated
+	s.mu.Unlock()
+	return dated, nil
+}
+
+// vouches reports whether the anchors hold cp: false and no error when cp
+// does not call for them (calledFor). Otherwise err says why they do not
+// hold it: a *Failure of the chain, errNoAnchor or errNotAnchored (cp is
+// then refused, and the reason told; anchorReason), or an error reading
+// S3. A caller waits for the verification only as long as its own
+// context lasts.
 func (s *anchoring) vouches(ctx context.Context, cp shared.Checkpoint) (bool, error) {
 	if s == nil {
 		return false, nil
 	}
-	select { // the others wait for the one verification
-	case s.mu <- struct{}{}:
+	if called, err := s.calledFor(ctx, cp); err != nil || !called {
+		return false, err
+	}
+	s.mu.Lock()
+	r := s.run
+	start := r == nil || r.over() && r.err != nil && (r.cancelled || s.retry > 0 && time.Since(r.at) >= s.retry)
+	if start {
+		r = &anchorRun{done: make(chan struct{})}
+		s.run = r
+	}
+	s.mu.Unlock()
+	if start {
+		verify := func(ctx context.Context) {
+			r.a, r.err = s.find(ctx)
+			r.at, r.cancelled = time.Now(), ctx.Err() != nil
+			close(r.done)
+		}
+		if s.retry == 0 {
+			verify(ctx) // one run's: it ends with the run
+		} else {
+			go verify(context.WithoutCancel(ctx))
+		}
+	}
+	select {
+	case <-r.done:
+		if r.err == nil && !r.a.holds(cp) {
+			return false, errNotAnchored
+		}
+		return r.a.holds(cp), r.err
 	case <-ctx.Done():
 		return false, ctx.Err()
 	}
-	defer func() { <-s.mu }()
-	if !s.done || s.err != nil && s.retry > 0 && time.Since(s.at) >= s.retry {
-		s.a, s.err = s.find(ctx)
-		// A run cancelled does not answer for the next one.
-		s.done, s.at = ctx.Err() == nil, time.Now()
+}
+
+// over reports whether the run is done.
+func (r *anchorRun) over() bool {
+	select {
+	case <-r.done:
+		return true
+	default:
+		return false
 	}
-	return s.a.holds(cp), s.err
 }
 
 // ShareAnchors makes every Prove with c, or a copy of it, share the
@@ -117,11 +201,25 @@ func (c *ProveConfig) ShareAnchors() error {
 	return nil
 }
 
+// errNotAnchored: the whole chain verified, and its anchors do not hold
+// the checkpoint.
+var errNotAnchored = errors.New("the whole chain verifies, but not with this checkpoint in it")
+
+// anchorReason reports whether err, from vouches, is why a checkpoint is
+// refused rather than a failure to read.
+func anchorReason(err error) bool {
+	var f *Failure
+	return errors.As(err, &f) || errors.Is(err, errNoAnchor) || errors.Is(err, errNotAnchored)
+}
+
 // errNoAnchor: nothing a thief of a retired key cannot sign vouches for
 // its checkpoints.
 var errNoAnchor = errors.New("no checkpoint of the keyset's current key vouches for the retired keys' checkpoints")
 
-// findAnchors verifies the whole chain and returns its anchors. It fails
+// findAnchors verifies the chain up to the first checkpoint of the
+// keyset's current key after the last hand-over (what vouches for the
+// retired ranges: the rest need not be read, and the keys written again
+// are failed wherever they are) and returns its anchors. It fails
 // when the chain does not verify, when the keyset has no current key
 // (its last range closed), or when no checkpoint of the current key signs
 // an entry after the last hand-over: then nothing the retired keys
@@ -139,11 +237,18 @@ func findAnchors(ctx context.Context, store *archive.Store, cfg DiscoverConfig, 
 	a := &anchors{chain: cfg.Chain, hashes: map[uint64]shared.Hash{}}
 	rep, err := Verify(ctx, Config{S3: store.S3, Bucket: store.Bucket, Prefix: store.Prefix, Chain: cfg.Chain, VerifierKey: cfg.VerifierKey,
 		Pruned: pruned, Parallelism: cfg.Parallelism, Now: cfg.Now,
-		anchor: func(cp shared.Checkpoint) {
+		anchor: func(cp shared.Checkpoint) bool {
 			if cp.Seq <= last {
 				a.hashes[cp.Seq] = cp.Hash
 			}
+			// The current key signs past the last hand-over: it vouches
+			// for everything before, and the rest of the chain need not
+			// be read.
+			return cp.Seq > last
 		}})
+	if errors.Is(err, errAnchored) {
+		return a, nil
+	}
 	var f *Failure
 	switch {
 	case errors.As(err, &f):

@@ -216,8 +216,9 @@ func TestAttack31AProofWaitingForASharedVerificationStopsWithItsContext(t *testi
 	}
 }
 
-// FINDING (accepts checkpoints and objects that are not the sealer's, on
-// a copy). A thief of the retired key writes, in the bucket the sealer
+// FINDING, kept as the documented limit (docs/LIMITS.md: accepts
+// checkpoints and objects that are not the sealer's, on a copy of current
+// versions; no reader can tell them apart there). A thief of the retired key writes, in the bucket the sealer
 // writes and BEFORE a copy of it is made of its current versions (a
 // restore from a backup, aws s3 sync), new versions that cut the sealed
 // object of seqs 3-5 in two: seqs 3-4 over its key, with a checkpoint at
@@ -236,7 +237,7 @@ func TestAttack31AProofWaitingForASharedVerificationStopsWithItsContext(t *testi
 // notes (signed time included, which aegis prove prints) and where each
 // entry is (receipts and index items naming the sealer's object and line
 // no longer match) are the thief's.
-func TestAttack31ACopyTakesARetiredKeysThiefsCheckpointsWrittenBeforeTheCopy(t *testing.T) {
+func TestAttack31ACopyTakesARetiredKeysThiefsCheckpointsWrittenBeforeTheCopyButNotItsEntries(t *testing.T) {
 	ctx := context.Background()
 	store, keyset, retired := rotatedChainSigned(t, false)
 	trusted, err := shared.ParseKeyset(keyset)
@@ -271,13 +272,26 @@ func TestAttack31ACopyTakesARetiredKeysThiefsCheckpointsWrittenBeforeTheCopy(t *
 	}
 	cfg.S3 = copied
 	_, rep, err := replayer.Prove(ctx, cfg, "d3", []replayer.EntryRef{{Seq: 4, Object: key3, Line: 2}})
-	if err == nil && rep.Entries[0].Checkpoint.Seq == 4 {
-		t.Errorf("prove of d3 on the copy took the thief's checkpoint of seq 4, a seq the sealer never signed (decision d3 %s, checkpoint signed at %s, key %s)",
-			rep.Action, shared.FormatTime(rep.Entries[0].Checkpoint.Time), shared.SignedBy(copied.Objects("audit")[shared.CheckpointKey("audit", "mem", 4)]))
+	if err != nil || rep.Entries[0].Entry.Hash != entries[1].Hash {
+		t.Fatalf("prove of d3 on the copy: %v, want the sealer's entry proved", err)
 	}
-	seqs, err := discoverDay(copied, keyset, entries[0].Source.Timestamp, replayer.DiscoverConfig{})
-	if err == nil {
-		t.Errorf("discover of the day of seqs 3-5 on the copy took the thief's objects %s (seqs 3-4) and %s (seq 5) and their checkpoints: seqs %v", key3, key5, seqs)
+	// The limit (docs/LIMITS.md, FORMAT.md 7.4): a copy of current
+	// versions keeps nothing of which versions the sealer wrote, so the
+	// retired range's objects and notes taken there are whatever its
+	// current versions were, here the thief's checkpoint of seq 4 (its
+	// signed time the thief's); its entries are the sealer's.
+	if rep.Entries[0].Checkpoint.Seq != 4 {
+		t.Fatalf("prove of d3 on the copy took the checkpoint of seq %d; the limit documented is that the thief's of seq 4 is taken: update docs/LIMITS.md if this changed", rep.Entries[0].Checkpoint.Seq)
+	}
+	var found []shared.Hash
+	from := entries[0].Source.Timestamp.Truncate(24 * time.Hour)
+	_, err = replayer.Discover(ctx, replayer.DiscoverConfig{S3: copied, Bucket: "audit", Chain: "mem", VerifierKey: keyset, From: from, To: from.AddDate(0, 0, 1)},
+		func(f replayer.Found) error {
+			found = append(found, f.Entry.Hash)
+			return nil
+		})
+	if err != nil || len(found) != 3 || found[0] != entries[0].Hash || found[1] != entries[1].Hash || found[2] != entries[2].Hash {
+		t.Fatalf("discover of the day of seqs 3-5 on the copy: %v, %d entries, want the sealer's three", err, len(found))
 	}
 }
 

@@ -161,17 +161,19 @@ func TestReadersRefuseATwinOnACopyMadeAfterAHandOver(t *testing.T) {
 	}
 }
 
-// A copy whose head is the hand-over itself (no checkpoint of the next
-// key yet) has nothing a thief of the retired key cannot sign to vouch
-// for its checkpoints: the readers refuse them, and say why.
+// A copy whose head is a hand-over (no checkpoint of the keyset's last
+// key yet) has nothing a thief of a retired key cannot sign to vouch for
+// the retired keys' checkpoints: here a chain rotated twice, copied up to
+// its second hand-over, whose highest checkpoint is the middle key's
+// (retired in its turn, and maybe stolen too). The readers refuse the
+// first key's checkpoints, which the middle key's dates, and say why.
 func TestReadersOfACopyWithoutACheckpointOfTheCurrentKey(t *testing.T) {
-	store, keyset, _ := rotatedChainSigned(t, false)
+	store, keyset, _, _ := twiceRotatedChain(t)
 	ks, err := shared.ParseKeyset(keyset)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := ks.Ranges[0].To
-	retiring := shared.CheckpointKey("audit", "mem", r)
+	r := ks.Ranges[1].To // the second hand-over
 	upToHandOver := func(k string) bool {
 		if seq, ok := shared.ParseCheckpointKey("audit", "mem", k); ok {
 			return seq <= r
@@ -179,15 +181,13 @@ func TestReadersOfACopyWithoutACheckpointOfTheCurrentKey(t *testing.T) {
 		info, err := shared.ParseBatchKey("audit", k)
 		return err != nil || info.FirstSeq <= r
 	}
-	// The retiring checkpoint copied first, so that it dates the others
-	// after the retirement.
-	copied := copyOfBucket(t, store, 2*archive.RetiredClockSkew, upToHandOver, retiring)
+	copied := copyOfBucket(t, store, 2*archive.RetiredClockSkew, upToHandOver, "")
 	if _, err := replayer.Verify(context.Background(), replayer.Config{S3: copied, Bucket: "audit", Chain: "mem", VerifierKey: keyset}); err != nil {
-		t.Fatalf("verify of the copy up to the hand-over: %v", err)
+		t.Fatalf("verify of the copy up to the second hand-over: %v", err)
 	}
 	_, _, err = discoverAll(copied, keyset)
-	if !errors.Is(err, replayer.ErrRetiredRewrite) || !strings.Contains(err.Error(), "no checkpoint of the keyset's current key vouches for the retired keys' checkpoints: none signs an entry after the hand-over at seq 5") {
-		t.Fatalf("discover of the copy up to the hand-over: %v, want the retired key's checkpoints refused, and why", err)
+	if !errors.Is(err, replayer.ErrRetiredRewrite) || !strings.Contains(err.Error(), "no checkpoint of the keyset's current key vouches for the retired keys' checkpoints: none signs an entry after the hand-over at seq 6") {
+		t.Fatalf("discover of the copy up to the second hand-over: %v, want the retired keys' checkpoints refused, and why", err)
 	}
 }
 
@@ -223,5 +223,25 @@ func TestProofsOnACopyShareOneVerification(t *testing.T) {
 		if want := map[bool]int{false: 3, true: 1}[shared_]; verified != want {
 			t.Fatalf("shared %v: 3 proofs verified the chain %d times, want %d", shared_, verified, want)
 		}
+	}
+}
+
+// The anchors need the chain up to the first checkpoint of the current
+// key past the last hand-over, not the rest: the verification stops
+// there. An object broken after it (here on the copy) fails aegis verify
+// and the readers of its own day, not the readers of the retired range.
+func TestAnchoringStopsAtTheCurrentKeysFirstCheckpoint(t *testing.T) {
+	store, keyset, _ := rotatedChainSigned(t, false)
+	key, _, lines := objectOf(t, store, 8)
+	broken := append(append([]byte(nil), lines[0]...), '\n')
+	store.PutVersion("audit", key, append(broken, strings.Replace(string(lines[1]), `"ALLOW"`, `"BLOCK"`, 1)+"\n"...))
+	copied := copyOfBucket(t, store, 2*archive.RetiredClockSkew, nil, "")
+	if _, err := replayer.Verify(context.Background(), replayer.Config{S3: copied, Bucket: "audit", Chain: "mem", VerifierKey: keyset}); err == nil {
+		t.Fatal("verify of the copy takes the broken object")
+	}
+	var v verifications
+	seqs, err := discoverDay(copied, keyset, time.Date(2026, 11, 4, 8, 0, 0, 0, time.UTC), replayer.DiscoverConfig{Warn: v.warn})
+	if err != nil || len(seqs) != 2 || v.count() != 1 {
+		t.Fatalf("discover of the day of seqs 1-2 on the copy: %v, seqs %v, %d verifications (want 1, stopped before the broken object)", err, seqs, v.count())
 	}
 }

@@ -71,8 +71,11 @@ type Config struct {
 	// Logger defaults to zap.NewNop().
 	Logger *zap.Logger
 	// anchor, if set, is told of each checkpoint that signs an entry the
-	// chain holds, as it verifies (findAnchors).
-	anchor func(shared.Checkpoint)
+	// chain holds, as it verifies (findAnchors). When it returns true the
+	// verification stops there: Verify fails the keys written again,
+	// wherever they are, and otherwise returns errAnchored with the
+	// report so far.
+	anchor func(shared.Checkpoint) bool
 }
 
 func (c *Config) validate() (shared.Keyset, error) {
@@ -267,11 +270,12 @@ func Verify(ctx context.Context, cfg Config) (Report, error) {
 				cpFailure = note(err)
 			} else {
 				latest = b.checkpoint.Body
-				if cfg.anchor != nil && cp.Seq+1 >= lv.Start() {
-					// Below a pruned chain's start only the checkpoint
-					// of the seq right before it is matched with a
-					// hash (FORMAT.md 6.1).
-					cfg.anchor(cp)
+				// Below a pruned chain's start only the checkpoint of
+				// the seq right before it is matched with a hash
+				// (FORMAT.md 6.1). No checkpoint before this one failed
+				// (cpFailure).
+				if cfg.anchor != nil && cp.Seq+1 >= lv.Start() && cfg.anchor(cp) {
+					return errAnchored
 				}
 			}
 			return nil
@@ -312,6 +316,26 @@ func Verify(ctx context.Context, cfg Config) (Report, error) {
 		}
 		return note(err)
 	})
+	rewrittenAgain := func() error {
+		if n := sv.RewrittenCount - pruned; n > 0 {
+			// A key written again (not under a marker: those were judged).
+			for _, r := range sv.Rewritten {
+				if !r.DeleteMarker {
+					return rewrittenFailure(r, n)
+				}
+			}
+			return &Failure{Err: ErrRewritten, Reason: fmt.Sprintf("%d keys were written again after they were sealed, past the first %d keys under delete markers listed", n, archive.MaxRewrittenKept)}
+		}
+		return nil
+	}
+	if errors.Is(err, errAnchored) {
+		rep.Objects, rep.Entries = done, entries
+		if err := rewrittenAgain(); err != nil {
+			return rep, err
+		}
+		rep.LogReport, _ = lv.Report()
+		return rep, errAnchored
+	}
 	err = listingChanged(err, "verification", "verify")
 	if err == nil && lastEnded != nil && !live {
 		// The run past retention is the whole chain: nothing is under
@@ -347,17 +371,14 @@ func Verify(ctx context.Context, cfg Config) (Report, error) {
 			"the objects under it, from seq %d, are signed by no checkpoint, and anyone with write access to the bucket can put such)", rep.CheckpointedSeq+1)
 		return rep, note(lastEnded)
 	}
-	if n := sv.RewrittenCount - pruned; err == nil && n > 0 {
-		// A key written again (not under a marker: those were judged).
-		for _, r := range sv.Rewritten {
-			if !r.DeleteMarker {
-				return rep, rewrittenFailure(r, n)
-			}
-		}
-		return rep, &Failure{Err: ErrRewritten, Reason: fmt.Sprintf("%d keys were written again after they were sealed, past the first %d keys under delete markers listed", n, archive.MaxRewrittenKept)}
+	if err == nil {
+		err = rewrittenAgain()
 	}
 	return rep, err
 }
+
+// errAnchored: Verify stopped where Config.anchor had what it needs.
+var errAnchored = errors.New("verified as far as the anchors need")
 
 // maxPrunedVersions bounds the versions under one delete marker that
 // markersOfPruning reads: an expiration leaves one.
