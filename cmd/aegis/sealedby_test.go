@@ -246,6 +246,10 @@ func continueOlderChain(t *testing.T, root, dir string) {
 		len(got.Overrides) != 1 || !got.Verification.OK {
 		t.Fatalf("get --json --verify %s on the copy: exit %d %v (want the whole chain verified first, its old override, now %s, verified):\n%s", id, code, err, fx.Overridden.Action, out)
 	}
+	code, out = aegis(t, append([]string{"discover", "--from", "2026-01-01", "--to", "2027-01-01", "--decision", id, "--json"}, onCopy...)...)
+	if lines := strings.Count(out, `{"seq":`); code != 0 || lines != 2 || !strings.Contains(out, "the whole chain is verified") {
+		t.Fatalf("discover --decision %s on the copy: exit %d, %d entries (want the decision and its override): %s", id, code, lines, out)
+	}
 	if code, out := aegis(t, append([]string{"prove", id, "--out", bundle}, fromCopy...)...); code != 0 {
 		t.Fatalf("prove %s on the copy: exit %d: %s", id, code, out)
 	}
