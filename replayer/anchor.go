@@ -12,7 +12,8 @@ import (
 )
 
 // anchors are the checkpoints of retired keys that a verification of the
-// whole chain (Verify, docs/FORMAT.md section 8) linked, entry hash by
+// chain (Verify, docs/FORMAT.md section 8, from its start to the current
+// key's first checkpoint past the last hand-over) linked, entry hash by
 // entry hash, to a checkpoint of the keyset's current key: the ones the
 // retired-key rule of FORMAT.md 7.4 may refuse on S3's dates alone.
 //
@@ -21,8 +22,8 @@ import (
 // forgery to a reader of part of the chain. A copy of the bucket made
 // after the hand-over (S3 Replication to another account, a restore from
 // a backup) is dated by when it was copied, and every checkpoint of the
-// retired key fails the rule there. The whole chain's hashes vouch for
-// them instead: the current key signs an entry whose hash covers its
+// retired key fails the rule there. The chain's hashes vouch for them
+// instead: the current key signs an entry whose hash covers its
 // prev, and so on back to the genesis, and a thief of a retired key cannot
 // make a twin of the retired range that links to what the current key
 // signs. A checkpoint held here is taken whatever its dates: it signs
@@ -232,7 +233,7 @@ func findAnchors(ctx context.Context, store *archive.Store, cfg DiscoverConfig, 
 	last := trusted.Ranges[n-2].To // the last hand-over
 	if cfg.Warn != nil {
 		cfg.Warn("a retired key's checkpoint is stored after the key's retirement, by S3's dates (a copy of the bucket made after the hand-over?): " +
-			"the whole chain is verified, to take the retired keys' checkpoints it links by hashes to the current key's, as aegis verify takes them (docs/FORMAT.md 7.4)")
+			"the chain is verified from its start to the current key's first checkpoint, to take the retired keys' checkpoints it links by hashes to the current key's, as aegis verify takes them (docs/FORMAT.md 7.4)")
 	}
 	a := &anchors{chain: cfg.Chain, hashes: map[uint64]shared.Hash{}}
 	rep, err := Verify(ctx, Config{S3: store.S3, Bucket: store.Bucket, Prefix: store.Prefix, Chain: cfg.Chain, VerifierKey: cfg.VerifierKey,

@@ -233,7 +233,7 @@ func continueOlderChain(t *testing.T, root, dir string) {
 	}
 	fromCopy := append([]string{"--table", copyTable}, onCopy...)
 	code, out = aegis(t, append([]string{"rebuild"}, fromCopy...)...)
-	if code != 0 || !strings.Contains(out, "the whole chain is verified") {
+	if code != 0 || !strings.Contains(out, "the chain is verified from its start") {
 		t.Fatalf("aegis rebuild of a copy of the chain: exit %d: %s", code, out)
 	}
 	if code, out := aegis(t, append([]string{"index", "check"}, fromCopy...)...); code != 0 {
@@ -242,12 +242,12 @@ func continueOlderChain(t *testing.T, root, dir string) {
 	code, out = aegis(t, append([]string{"get", id, "--json", "--verify"}, fromCopy...)...)
 	got.Overrides, got.Verification.OK = nil, false
 	warning, answer, _ := strings.Cut(out, "\n{") // the warning on stderr, then the answer
-	if err := json.Unmarshal([]byte("{"+answer), &got); code != 0 || err != nil || !strings.Contains(warning, "the whole chain is verified") || got.CurrentAction != fx.Overridden.Action ||
+	if err := json.Unmarshal([]byte("{"+answer), &got); code != 0 || err != nil || !strings.Contains(warning, "the chain is verified from its start") || got.CurrentAction != fx.Overridden.Action ||
 		len(got.Overrides) != 1 || !got.Verification.OK {
 		t.Fatalf("get --json --verify %s on the copy: exit %d %v (want the whole chain verified first, its old override, now %s, verified):\n%s", id, code, err, fx.Overridden.Action, out)
 	}
 	code, out = aegis(t, append([]string{"discover", "--from", "2026-01-01", "--to", "2027-01-01", "--decision", id, "--json"}, onCopy...)...)
-	if lines := strings.Count(out, `{"seq":`); code != 0 || lines != 2 || !strings.Contains(out, "the whole chain is verified") {
+	if lines := strings.Count(out, `{"seq":`); code != 0 || lines != 2 || !strings.Contains(out, "the chain is verified from its start") {
 		t.Fatalf("discover --decision %s on the copy: exit %d, %d entries (want the decision and its override): %s", id, code, lines, out)
 	}
 	if code, out := aegis(t, append([]string{"prove", id, "--out", bundle}, fromCopy...)...); code != 0 {
