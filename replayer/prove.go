@@ -126,7 +126,11 @@ func Prove(ctx context.Context, cfg ProveConfig, decisionID string, refs []Entry
 	// the older ones may be signed by the retired key, in its range).
 	b.KeyID = shared.SignedBy(b.Items[len(b.Items)-1].Checkpoint)
 	raw := b.Encode()
-	rep, err = shared.VerifyBundle(raw, trusted)
+	verify := shared.VerifyBundle
+	if cfg.fromReceipt {
+		verify = shared.VerifyEntryBundle // one override's receipt: its entry alone (VerifyReceipt)
+	}
+	rep, err = verify(raw, trusted)
 	if err != nil {
 		return nil, rep, fmt.Errorf("prove %s: the bundle built does not verify: %w", decisionID, err)
 	}

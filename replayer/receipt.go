@@ -14,7 +14,10 @@ import (
 // the receipt's line must have the receipt's seq, hash, event id and
 // decision id, under a checkpoint at the receipt's checkpoint seq. It
 // returns the evidence bundle of the entry (docs/FORMAT.md section 11),
-// which `aegis verify-proof` checks offline.
+// which `aegis verify-proof` checks offline, when the entry is a
+// decision; for an override's receipt it returns no bundle (nil): a
+// bundle must hold the decision's entry, which the receipt does not point
+// at (aegis prove of the decision writes one with its overrides).
 //
 // cfg.Chain is the chain the auditor trusts the key for; empty takes the
 // receipt's, which must then match the key's checkpoints.
@@ -47,6 +50,12 @@ func VerifyReceipt(ctx context.Context, cfg ProveConfig, r *shared.Receipt) ([]b
 		return nil, rep, fmt.Errorf("receipt of event %s: seq %d in S3 is about decision %s, the receipt says %s", r.EventID, r.Seq, pe.Envelope.DecisionID(), r.DecisionID)
 	case pe.Checkpoint.Seq != r.CheckpointSeq:
 		return nil, rep, fmt.Errorf("receipt of event %s: the checkpoint signing seq %d is at seq %d, the receipt says %d", r.EventID, r.Seq, pe.Checkpoint.Seq, r.CheckpointSeq)
+	}
+	if rep.Action == "" {
+		// An override's receipt: its entry is proved, but a bundle is a
+		// decision's evidence (FORMAT.md section 11 needs the decision's
+		// entry, which the receipt does not point at).
+		bundle = nil
 	}
 	return bundle, rep, nil
 }

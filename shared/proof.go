@@ -137,6 +137,20 @@ type ProofReport struct {
 // (section 7.4); key_id names the key that signs the last entry's
 // checkpoint, one of the keyset's.
 func VerifyBundle(raw []byte, trusted Keyset) (ProofReport, error) {
+	return verifyBundle(raw, trusted, true)
+}
+
+// VerifyEntryBundle checks raw as VerifyBundle does but for the rule that
+// one of its entries is the decision itself: what the receipt of one
+// override proves (replayer.VerifyReceipt), its entry in the signed log.
+// Such a bundle is not a decision's evidence (docs/FORMAT.md section 11
+// needs the decision) and is not handed out; Action is then empty, and
+// CurrentAction the latest override's.
+func VerifyEntryBundle(raw []byte, trusted Keyset) (ProofReport, error) {
+	return verifyBundle(raw, trusted, false)
+}
+
+func verifyBundle(raw []byte, trusted Keyset, decision bool) (ProofReport, error) {
 	var rep ProofReport
 	bad := func(format string, args ...any) (ProofReport, error) {
 		return rep, fmt.Errorf("%w: %s", ErrBadBundle, fmt.Sprintf(format, args...))
@@ -209,7 +223,7 @@ func VerifyBundle(raw []byte, trusted Keyset) (ProofReport, error) {
 			latest, latestSeq = env.Override.NewAction, pe.Entry.Seq
 		}
 	}
-	if rep.Action == "" {
+	if rep.Action == "" && decision {
 		return bad("no entry is the decision itself")
 	}
 	rep.CurrentAction = rep.Action

@@ -122,7 +122,9 @@ The bundle verifies offline with aegis verify-proof and the verifier key.`,
 but where to look: the object is read and verified, its checkpoint checked
 with the verifier key, and the entry's seq, hash, event id and checkpoint
 must be what the receipt says. --out writes the entry's evidence bundle,
-which aegis verify-proof checks offline. Exit 0: the receipt holds.`,
+which aegis verify-proof checks offline: a decision's receipt only (a
+bundle holds the decision's entry; aegis prove DECISION writes one with
+its overrides). Exit 0: the receipt holds.`,
 		Args: oneArg,
 		RunE: c.runArgs(func(ctx context.Context, _ *zap.Logger, args []string) error {
 			raw, err := os.ReadFile(args[0])
@@ -141,16 +143,23 @@ which aegis verify-proof checks offline. Exit 0: the receipt holds.`,
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
-			if receiptOut != "" {
+			if receiptOut != "" && bundle != nil {
 				if err := writeFileAtomic(receiptOut, bundle); err != nil {
 					return err
 				}
 			}
 			pe := rep.Entries[0]
-			fmt.Fprintf(c.stdout, "OK event %s (decision %s) is seq %d of chain %s in %s line %d, signed by checkpoint seq %d at %s\n",
-				r.EventID, r.DecisionID, r.Seq, r.Chain, r.Object, r.Line, pe.Checkpoint.Seq, shared.FormatTime(pe.Checkpoint.Time))
+			what := "decision " + r.DecisionID
+			if pe.Envelope != nil && pe.Envelope.Override != nil {
+				what = fmt.Sprintf("override of decision %s to %s by %s", r.DecisionID, pe.Envelope.Override.NewAction, pe.Envelope.Override.ReviewerID)
+			}
+			fmt.Fprintf(c.stdout, "OK event %s (%s) is seq %d of chain %s in %s line %d, signed by checkpoint seq %d at %s\n",
+				r.EventID, what, r.Seq, r.Chain, r.Object, r.Line, pe.Checkpoint.Seq, shared.FormatTime(pe.Checkpoint.Time))
 			if pe.Envelope != nil && pe.Envelope.RecordedBy != "" {
 				fmt.Fprintf(c.stdout, "recorded by %s\n", pe.Envelope.RecordedBy)
+			}
+			if receiptOut != "" && bundle == nil {
+				return fmt.Errorf("--out: the receipt holds, but an override's receipt has no evidence bundle of its own (a bundle holds the decision's entry, which the receipt does not point at): aegis prove %s writes the decision's, with its overrides", r.DecisionID)
 			}
 			return nil
 		}),

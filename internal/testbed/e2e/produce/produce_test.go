@@ -255,6 +255,23 @@ func TestSealedReceiptIsWhatTheReplayerVerifies(t *testing.T) {
 			t.Fatalf("proved %v", rep.Entries[0].Envelope)
 		}
 	}
+	// An override's receipt holds too (it was refused: "no entry is the
+	// decision itself", found by an outside trial): its entry is proved,
+	// and there is no bundle of its own (a bundle holds the decision).
+	ovr, err := prod.LogOverride(ctx, shared.Override{DecisionID: receipts[0].DecisionID, ReviewerID: "analyst-1", NewAction: shared.ActionBlock,
+		Reason: "second look"}, producer.WithDurability(producer.Sealed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bundle, rep, err := replayer.VerifyReceipt(ctx, cfg, ovr)
+	if err != nil || bundle != nil || rep.CurrentAction != shared.ActionBlock || rep.Entries[0].Envelope.EventID != ovr.EventID {
+		t.Fatalf("the override's receipt: %v (bundle %d bytes, current action %s), want its entry proved and no bundle", err, len(bundle), rep.CurrentAction)
+	}
+	wrong := *ovr
+	wrong.DecisionID = receipts[1].DecisionID
+	if _, _, err := replayer.VerifyReceipt(ctx, cfg, &wrong); err == nil {
+		t.Fatal("an override's receipt naming another decision verifies")
+	}
 	r := receipts[0]
 	other := receipts[1]
 	for name, alter := range map[string]func(*shared.Receipt){
