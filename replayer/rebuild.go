@@ -447,16 +447,28 @@ func rebuild(ctx context.Context, cfg RebuildConfig, write bool, tmp *scratch) (
 		extra := func(k indexer.ItemKey, seq uint64) error {
 			return rep.found(indexer.Difference{Kind: "extra", Seq: seq, ItemKey: k, Detail: "S3 holds no entry with this item"}, cfg.OnDifference)
 		}
+		past := &pastHead{cfg: cfg, extra: func(k indexer.ItemKey, seq uint64, head uint64) error {
+			return rep.found(indexer.Difference{Kind: "extra", Seq: seq, ItemKey: k, Detail: fmt.Sprintf("S3 holds no entry with this item, past its signed head (seq %d), "+
+				"yet the sealer publishes an entry only once its checkpoint is in S3: the bucket was restored from an older backup, or is not the indexer's", head)}, cfg.OnDifference)
+		}}
+		top := hi
 		if cfg.From.IsZero() {
 			// The whole chain: no entry the index holds has a seq below the
 			// first batch's (the genesis, seq 0, is indexed by no one), so
 			// an item claiming one is extra too. Past hi, an item may be an
-			// entry sealed since the listing was read.
-			lo = 0
+			// entry sealed since the listing was read, or one S3 lacks
+			// (pastHead).
+			lo, top = 0, shared.MaxSafeInteger
 		}
-		err := cfg.Index.EntryItems(ctx, cfg.Chain, lo, hi, func(k indexer.ItemKey, seq uint64) error {
+		err := cfg.Index.EntryItems(ctx, cfg.Chain, lo, top, func(k indexer.ItemKey, seq uint64) error {
+			if seq > hi {
+				return past.add(ctx, k, seq)
+			}
 			return extras.inTable(k, seq, extra)
 		})
+		if err == nil {
+			err = past.flush(ctx)
+		}
 		if err == nil {
 			err = extras.finish(ctx, extra)
 		}
@@ -624,4 +636,51 @@ func compareOne(ctx context.Context, cfg RebuildConfig, e *shared.Entry, rec *sh
 	}
 	a.diff = diff
 	return a, nil
+}
+
+// pastHead judges the items of a whole-chain check whose seqs are past
+// the last entry the check read: entries sealed since its listing, or
+// entries S3 lacks. The sealer publishes an entry (and so the indexer
+// indexes it) only once its checkpoint is in S3, so an item is extra when
+// S3's signed head, read after the item was seen, is below its seq: a
+// bucket restored from an older backup, or the index of another bucket
+// (before, such items were passed over as sealed since, and index check
+// found no difference). Items are judged a thousand at a time, each by a
+// head read after it was seen; memory holds those thousand.
+type pastHead struct {
+	cfg   RebuildConfig
+	extra func(k indexer.ItemKey, seq, head uint64) error
+	items []pastItem
+}
+
+type pastItem struct {
+	key indexer.ItemKey
+	seq uint64
+}
+
+func (p *pastHead) add(ctx context.Context, k indexer.ItemKey, seq uint64) error {
+	p.items = append(p.items, pastItem{k, seq})
+	if len(p.items) < 1000 {
+		return nil
+	}
+	return p.flush(ctx)
+}
+
+func (p *pastHead) flush(ctx context.Context) error {
+	if len(p.items) == 0 {
+		return nil
+	}
+	head, err := SignedHead(ctx, p.cfg.S3, p.cfg.Bucket, p.cfg.Prefix, p.cfg.Chain, p.cfg.VerifierKey)
+	if err != nil {
+		return fmt.Errorf("S3's signed head, to judge the index's items past the entries read: %w", err)
+	}
+	for _, it := range p.items {
+		if it.seq > head.Seq {
+			if err := p.extra(it.key, it.seq, head.Seq); err != nil {
+				return err
+			}
+		}
+	}
+	p.items = p.items[:0]
+	return nil
 }

@@ -81,7 +81,9 @@ func (c *common) indexStatusCommand() *cobra.Command {
 below which every entry published to the sealed topic is indexed (from the
 indexer group's offsets and the per-partition marks in the table); S3's head
 is the newest signed checkpoint. Exits 3 when the gap is larger than
---max-lag (not given: never).`,
+--max-lag (not given: never); exits 1 when the index is past S3's head
+(S3 lacks entries the index holds: a bucket restored from an older
+backup, or another bucket).`,
 		RunE: c.run(func(ctx context.Context, _ *zap.Logger) error {
 			vkey, s3c, err := c.archive(ctx)
 			if err != nil {
@@ -107,12 +109,21 @@ is the newest signed checkpoint. Exits 3 when the gap is larger than
 			if head.Seq > st.Contiguous {
 				gap = head.Seq - st.Contiguous
 			}
+			// The sealer publishes an entry only once its checkpoint is in
+			// S3, and S3's head is read after the index's: an index past
+			// it holds entries S3 lacks (a bucket restored from an older
+			// backup, or another bucket than the indexer's).
+			ahead := uint64(0)
+			if top := max(st.Contiguous, st.HighestSeen); top > head.Seq {
+				ahead = top - head.Seq
+			}
 			if asJSON {
 				if err := json.NewEncoder(c.stdout).Encode(struct {
 					indexer.Status
 					S3Head uint64 `json:"s3_head"`
 					Gap    uint64 `json:"gap"`
-				}{st, head.Seq, gap}); err != nil {
+					Ahead  uint64 `json:"ahead"`
+				}{st, head.Seq, gap, ahead}); err != nil {
 					return err
 				}
 			} else {
@@ -126,6 +137,11 @@ is the newest signed checkpoint. Exits 3 when the gap is larger than
 			// Without --max-lag the gap is reported, not judged: entries
 			// in flight make it a few every moment (a cron job on the exit
 			// status flapped 0 0 3 0 0 in the operators' trial).
+			if ahead > 0 {
+				return fmt.Errorf("the index holds entries up to seq %d, %d past S3's signed head (seq %d), yet the sealer publishes an entry only once its checkpoint is in S3: "+
+					"S3 lacks entries the index holds (a bucket restored from an older backup, or not the indexer's bucket: check --bucket); aegis index check lists their items",
+					max(st.Contiguous, st.HighestSeen), ahead, head.Seq)
+			}
 			if cmd.Flags().Changed("max-lag") && gap > maxLag {
 				return fmt.Errorf("%w: the index is %d entries behind S3 (more than --max-lag %d)", errLagging, gap, maxLag)
 			}
