@@ -505,7 +505,12 @@ func (s *Store) LockedHead(ctx context.Context, key, versionID string) (*Object,
 // GetObjectRetention of its version; none when S3 answers 404 (no lock).
 func (s *Store) retention(ctx context.Context, key string, obj *Object) error {
 	out, err := s.S3.GetObjectRetention(ctx, &s3.GetObjectRetentionInput{Bucket: aws.String(s.Bucket), Key: aws.String(key), VersionId: aws.String(obj.VersionID)})
-	if err != nil && httpStatus(err) != http.StatusNotFound {
+	// No retention on the version: AWS answers 404, versitygw 400
+	// NoSuchObjectLockConfiguration (before, that was reported as an S3
+	// error, not as an object without a lock: found by an outside trial
+	// that restored a bucket into one whose default retention versitygw
+	// did not apply).
+	if err != nil && httpStatus(err) != http.StatusNotFound && apiCode(err) != "NoSuchObjectLockConfiguration" {
 		return fmt.Errorf("get the retention of s3://%s/%s version %s: %w", s.Bucket, key, obj.VersionID, err)
 	}
 	if err == nil && out.Retention != nil {
