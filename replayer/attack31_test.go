@@ -156,7 +156,7 @@ func TestAttack31AStrayRetiredCheckpointMakesOtherDaysVerifyTheWholeChain(t *tes
 	}
 }
 
-// FINDING (liveness, aegis serve). ShareAnchors makes the proofs of a
+// FINDING (liveness, aegis query). ShareAnchors makes the proofs of a
 // server share one verification of the whole chain behind a sync.Mutex:
 // the request that takes it verifies under its own context, and every
 // other request that needs the anchors waits on the mutex, whatever its

@@ -227,10 +227,15 @@ bearer token of --token-file bound to the chain (format: package httpauth).`,
 			if err != nil {
 				return err
 			}
-			// A service logs the sealed versions its proofs read under a
-			// rewrite with its other logs, not as a bare line.
+			// A service logs what its proofs warn of (a sealed version read
+			// under a rewrite, the verification a copy of the bucket calls
+			// for) with its other logs, not as a bare line; the anchoring
+			// shared by its proofs warns there too.
 			ev.Config.Warn = func(msg string) {
-				log.Warn("a proof read a sealed version: the current one was deleted or written over", zap.String("detail", msg))
+				log.Warn("a proof's reading of S3", zap.String("detail", msg))
+			}
+			if err := ev.Config.ShareAnchors(); err != nil {
+				return err
 			}
 			svc, err := httpapi.New(httpapi.Config{Reader: rd, Evidence: ev, Tokens: tokens, Chain: c.chain,
 				VerifierKey: ev.Config.VerifierKey, Metrics: c.registry, Logger: log})
