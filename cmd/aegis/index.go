@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/aegisai/audit/indexer"
+	"github.com/aegisai/audit/indexer/layout"
 	"github.com/aegisai/audit/internal/platform/awsconn"
 	"github.com/aegisai/audit/replayer"
 	"github.com/aegisai/audit/shared"
@@ -226,12 +228,12 @@ const prunedFlagHelp = "accept a chain whose oldest objects were deleted after t
 // rebuildCommand is `aegis rebuild`.
 func (c *common) rebuildCommand() *cobra.Command {
 	var from, to string
-	var onlyMissing bool
+	var onlyMissing, createTable bool
 	var workers int
 	var reads readFlags
 	var cmd *cobra.Command // its errors name its flags (renameFields)
 	cmd = &cobra.Command{
-		Use:   "rebuild [--from T --to T] [--only-missing]",
+		Use:   "rebuild [--from T --to T] [--only-missing] [--create-table]",
 		Short: "Rebuild the DynamoDB index from S3 alone (the recovery job): idempotent, resumable",
 		Long: `Rebuild the DynamoDB index from S3 alone, writing exactly the items the
 indexer writes. Every object is verified before its entries are applied.
@@ -241,11 +243,23 @@ aegis index check reports (missing, different and extra items), listing
 each as it is mended; what the check finds waits in a file of its scratch
 folder under --temp-dir, not in memory. The S3
 listing is read as the objects are, after one pass that counts them for
-the progress total: memory does not grow with the chain or the range.`,
+the progress total: memory does not grow with the chain or the range.
+--create-table creates the table (with its two indexes, on-demand) when it
+does not exist: a rebuild into a new table, after a restore or beside the
+live one.`,
 		RunE: c.run(func(ctx context.Context, _ *zap.Logger) error {
 			cfg, err := c.rebuildConfig(ctx, from, to, reads)
 			if err != nil {
 				return err
+			}
+			if createTable {
+				db, ok := cfg.Index.DB.(layout.TableAPI)
+				if !ok {
+					return errors.New("--create-table: the DynamoDB client cannot create tables")
+				}
+				if err := layout.EnsureTable(ctx, db, c.table); err != nil {
+					return err
+				}
 			}
 			cfg.OnlyMissing, cfg.Workers = onlyMissing, workers
 			progress := newProgress(os.Stderr, "rebuild "+c.chain)
@@ -273,6 +287,7 @@ the progress total: memory does not grow with the chain or the range.`,
 	cmd.Flags().StringVar(&from, "from", "", "start of the range, inclusive (RFC 3339 or YYYY-MM-DD; default: the whole chain)")
 	cmd.Flags().StringVar(&to, "to", "", "end of the range, exclusive")
 	cmd.Flags().BoolVar(&onlyMissing, "only-missing", false, "write only what aegis index check finds")
+	cmd.Flags().BoolVar(&createTable, "create-table", false, "create the table with its indexes if it does not exist (a rebuild into a new table)")
 	cmd.Flags().IntVar(&workers, "workers", 8, "entries applied in parallel")
 	reads.add(cmd.Flags())
 	return cmd

@@ -227,12 +227,9 @@ func continueOlderChain(t *testing.T, root, dir string) {
 	if code, out := aegis(t, append([]string{"verify"}, onCopy...)...); code != 0 {
 		t.Fatalf("aegis verify of a copy of the chain: exit %d: %s", code, out)
 	}
-	copyTable := localstack.Name("copy")
-	if err := layout.EnsureTable(ctx, p.DynamoDB, copyTable); err != nil {
-		t.Fatal(err)
-	}
+	copyTable := localstack.Name("copy") // a new table: rebuild creates it
 	fromCopy := append([]string{"--table", copyTable}, onCopy...)
-	code, out = aegis(t, append([]string{"rebuild"}, fromCopy...)...)
+	code, out = aegis(t, append([]string{"rebuild", "--create-table"}, fromCopy...)...)
 	if code != 0 || !strings.Contains(out, "the chain is verified from its start") {
 		t.Fatalf("aegis rebuild of a copy of the chain: exit %d: %s", code, out)
 	}
