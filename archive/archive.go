@@ -1006,7 +1006,7 @@ func (s *Store) RetiredVersion(ctx context.Context, trusted shared.Keyset, chain
 	case retiredAt.IsZero():
 		return fmt.Sprintf("of unknown age: the checkpoint of seq %d, where the key's range ends, is not in the bucket and no later key signs a checkpoint, so when the key was retired cannot be told", r.To), nil
 	case stored.After(retiredAt.Add(RetiredGrace)):
-		return fmt.Sprintf("stored at %s, after the checkpoint of seq %d that retired the key (retired at %s)",
+		return fmt.Sprintf("stored at %s, after the checkpoint of seq %d that retired the key (retired by %s at the latest)",
 			stored.UTC().Format(time.RFC3339Nano), r.To, retiredAt.UTC().Format(time.RFC3339Nano)), nil
 	}
 	return "", nil

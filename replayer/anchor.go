@@ -253,7 +253,7 @@ func findAnchors(ctx context.Context, store *archive.Store, cfg DiscoverConfig, 
 	var f *Failure
 	switch {
 	case errors.As(err, &f):
-		return nil, fmt.Errorf("the whole chain, which would vouch for the retired keys' checkpoints, does not verify (aegis verify says where): %w", err)
+		return nil, fmt.Errorf("the chain, which would vouch for the retired keys' checkpoints, does not verify (aegis verify says where): %w", err)
 	case err != nil:
 		return nil, err
 	case rep.CheckpointedSeq <= last:

@@ -283,12 +283,12 @@ var ErrRetiredRewrite = errors.New("checkpoint of a retired key in a version the
 // pass (docs/SECURITY.md section 5). Readers then take the sealed
 // versions, as under any other rewrite; aegis verify reports the key.
 func retiredSignsFirstVersion(ctx context.Context, store *archive.Store, trusted shared.Keyset, a *anchoring, key string, obj *archive.Object, cp shared.Checkpoint) error {
-	why, err := retiredRefuses(ctx, store, trusted, a, key, obj, cp)
+	why, unvouched, err := retiredRefuses(ctx, store, trusted, a, key, obj, cp)
 	if why == "" || err != nil {
 		return err
 	}
 	return &Failure{Key: key, Version: obj.VersionID, Seq: cp.Seq, HasSeq: true, Err: ErrRetiredRewrite,
-		Reason: fmt.Sprintf("%v: signed by the retired key %s, whose checkpoints count only as the sealer wrote them before the key's retirement; this version is %s", ErrRetiredRewrite, shared.SignedBy(obj.Body), why)}
+		Reason: fmt.Sprintf("%v: %ssigned by the retired key %s, whose checkpoints count only as the sealer wrote them before the key's retirement; this version is %s", ErrRetiredRewrite, unvouched, shared.SignedBy(obj.Body), why)}
 }
 
 // retiredSignsFirstObject refuses obj, a version of the object key that
@@ -297,34 +297,35 @@ func retiredSignsFirstVersion(ctx context.Context, store *archive.Store, trusted
 // the retired key writing over a sealed object can sign it at a seq that
 // had no checkpoint, whose key's first version is then the thief's.
 func retiredSignsFirstObject(ctx context.Context, store *archive.Store, trusted shared.Keyset, a *anchoring, key string, obj *archive.Object, cp shared.Checkpoint) error {
-	why, err := retiredRefuses(ctx, store, trusted, a, key, obj, cp)
+	why, unvouched, err := retiredRefuses(ctx, store, trusted, a, key, obj, cp)
 	if why == "" || err != nil {
 		return err
 	}
 	return &Failure{Key: key, Version: obj.VersionID, Seq: cp.Seq, HasSeq: true, Err: ErrRetiredRewrite,
-		Reason: fmt.Sprintf("%v: the object's checkpoint of seq %d is signed by a retired key, which counts only over objects as the sealer wrote them before the key's retirement; this version is %s", ErrRetiredRewrite, cp.Seq, why)}
+		Reason: fmt.Sprintf("%v: %sthe object's checkpoint of seq %d is signed by a retired key, which counts only over objects as the sealer wrote them before the key's retirement; this version is %s", ErrRetiredRewrite, unvouched, cp.Seq, why)}
 }
 
 // retiredRefuses is RetiredVersion's answer for obj (a version of key,
 // which cp signs or is), but for a first version that only its date
-// refuses: a's anchors, found by verifying the whole chain, may vouch
-// for it (a copy of the bucket made after the hand-over). When they do
-// not, why says what the verification found too.
-func retiredRefuses(ctx context.Context, store *archive.Store, trusted shared.Keyset, a *anchoring, key string, obj *archive.Object, cp shared.Checkpoint) (string, error) {
-	why, err := store.RetiredVersion(ctx, trusted, cp.Chain, cp.Seq, key, obj.VersionID)
+// refuses: a's anchors, found by verifying the chain, may vouch for it (a
+// copy of the bucket made after the hand-over). When the verification
+// vouches for nothing, unvouched says why, first (it is the cause on a
+// copy: a twin, a key written again), ending with "; ".
+func retiredRefuses(ctx context.Context, store *archive.Store, trusted shared.Keyset, a *anchoring, key string, obj *archive.Object, cp shared.Checkpoint) (why, unvouched string, err error) {
+	why, err = store.RetiredVersion(ctx, trusted, cp.Chain, cp.Seq, key, obj.VersionID)
 	if why == "" || err != nil || why == archive.RetiredNotFirst || a == nil {
-		return why, err
+		return why, "", err
 	}
 	ok, aerr := a.vouches(ctx, cp)
 	switch {
 	case ok:
-		return "", nil
+		return "", "", nil
 	case aerr == nil: // the bucket's dates do not call for them
-		return why, nil
+		return why, "", nil
 	case anchorReason(aerr):
-		return why + "; " + aerr.Error(), nil
+		return why, aerr.Error() + "; so this checkpoint is judged by S3's dates alone: ", nil
 	}
-	return "", aerr
+	return "", "", aerr
 }
 
 func firstSeq(prefix, chain, key string) (uint64, error) {
