@@ -19,7 +19,7 @@ import (
 // version of every key, put in the order of keys, each dated by the copy.
 // keep, if set, chooses the keys copied; first, if set, is copied first,
 // the others more than S3's second after it.
-func copyOfBucket(t *testing.T, store *s3mem.S3, later time.Duration, keep func(string) bool, first string) *s3mem.S3 {
+func copyOfBucket(t testing.TB, store *s3mem.S3, later time.Duration, keep func(string) bool, first string) *s3mem.S3 {
 	t.Helper()
 	c := s3mem.New("audit")
 	c.AddBucket("clock", false)
