@@ -83,8 +83,9 @@ type RebuildReport struct {
 	Objects, Done, Resumed int
 	// Entries were read and verified; Applied were written.
 	Entries, Applied uint64
-	// Decisions, Overrides, Invalid count the entries by kind.
-	Decisions, Overrides, Invalid uint64
+	// Decisions, Overrides, Invalid, KeyChanges count the entries by kind
+	// (KeyChanges: the KEY entries of key hand-overs).
+	Decisions, Overrides, Invalid, KeyChanges uint64
 	// Duplicates are events sealed twice, indexed once.
 	Duplicates uint64
 	// Unsigned entries (no checkpoint yet) were not indexed.
@@ -558,6 +559,8 @@ func (a applied) add(rep *RebuildReport, e *shared.Entry, extras *extraFinder, o
 		return nil
 	case e.Type == shared.EntryInvalid:
 		rep.Invalid++
+	case e.Type == shared.EntryKey:
+		rep.KeyChanges++
 	case e.Type == shared.EntryEvent:
 		if env, err := e.Envelope(); err == nil && env.Override != nil {
 			rep.Overrides++

@@ -365,8 +365,12 @@ func warnRewritten(w io.Writer, n int, first string) {
 // before this summary: printMended).
 func printRebuild(w io.Writer, chain string, onlyMissing bool, rep replayer.RebuildReport) {
 	warnRewritten(w, rep.Rewritten, rep.FirstRewritten)
-	read := fmt.Sprintf("%d entries read and verified in %d objects (%d decisions, %d overrides, %d invalid records, %d duplicates)",
-		rep.Entries, rep.Objects, rep.Decisions, rep.Overrides, rep.Invalid, rep.Duplicates)
+	keys := ""
+	if rep.KeyChanges > 0 {
+		keys = ", " + counted(int(rep.KeyChanges), "key hand-over", "key hand-overs")
+	}
+	read := fmt.Sprintf("%d entries read and verified in %d objects (%d decisions, %d overrides, %d invalid records%s, %d duplicates)",
+		rep.Entries, rep.Objects, rep.Decisions, rep.Overrides, rep.Invalid, keys, rep.Duplicates)
 	if rep.Unsigned > 0 {
 		read += fmt.Sprintf("; %d entries not signed by a checkpoint yet, not indexed", rep.Unsigned)
 	}

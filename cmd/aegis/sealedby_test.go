@@ -230,7 +230,7 @@ func continueOlderChain(t *testing.T, root, dir string) {
 	copyTable := localstack.Name("copy") // a new table: rebuild creates it
 	fromCopy := append([]string{"--table", copyTable}, onCopy...)
 	code, out = aegis(t, append([]string{"rebuild", "--create-table"}, fromCopy...)...)
-	if code != 0 || !strings.Contains(out, "the chain is verified from its start") {
+	if code != 0 || !strings.Contains(out, "the chain is verified from its start") || !strings.Contains(out, ", 1 key hand-over, ") {
 		t.Fatalf("aegis rebuild of a copy of the chain: exit %d: %s", code, out)
 	}
 	if code, out := aegis(t, append([]string{"index", "check"}, fromCopy...)...); code != 0 {
