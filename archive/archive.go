@@ -1012,6 +1012,31 @@ func (s *Store) RetiredVersion(ctx context.Context, trusted shared.Keyset, chain
 	return "", nil
 }
 
+// RetirementDatedLate reports whether the checkpoint that closes the
+// retired range holding seq (the one of the range's last seq, its first
+// version) is itself stored after the key's retirement by RetiredVersion's
+// rule, or is gone: what a copy of the bucket made after the hand-over
+// (a replica, a restore) looks like, where every version is dated by the
+// copy. On the bucket the sealer wrote it passes, and a retired key's
+// first version stored late there is a forgery. False for a seq of an
+// open range.
+func (s *Store) RetirementDatedLate(ctx context.Context, trusted shared.Keyset, chain string, seq uint64) (bool, error) {
+	r, ok := trusted.For(seq)
+	if !ok || r.Open {
+		return false, nil
+	}
+	key := shared.CheckpointKey(s.prefix(), chain, r.To)
+	id, _, err := s.FirstVersion(ctx, key)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return true, nil // pruned, or never copied: only the next key dates the retirement
+	case err != nil:
+		return false, err
+	}
+	why, err := s.RetiredVersion(ctx, trusted, chain, r.To, key, id)
+	return why != "", err
+}
+
 // RetiredClockSkew is how far the sealer's clock, which dates the
 // checkpoints it signs, may be behind S3's, which dates what it stores
 // (retiredAt).

@@ -106,19 +106,9 @@ func (s *anchoring) calledFor(ctx context.Context, cp shared.Checkpoint) (bool, 
 	if known {
 		return dated, nil
 	}
-	key := shared.CheckpointKey(s.store.Prefix, cp.Chain, r.To)
-	id, _, err := s.store.FirstVersion(ctx, key)
-	switch {
-	case errors.Is(err, archive.ErrNotFound):
-		dated = true // pruned, or never copied: nothing dates the range's retirement but the next key
-	case err != nil:
+	dated, err := s.store.RetirementDatedLate(ctx, s.trusted, cp.Chain, cp.Seq)
+	if err != nil {
 		return false, err
-	default:
-		why, err := s.store.RetiredVersion(ctx, s.trusted, cp.Chain, r.To, key, id)
-		if err != nil {
-			return false, err
-		}
-		dated = why != ""
 	}
 	s.mu.Lock()
 	s.dated[r.To] = dated

@@ -79,6 +79,14 @@ var ErrTopicLost = fmt.Errorf("%w: the decisions topic lost the records the chai
 // it for good; the sealer stops instead.
 var ErrTopicChanged = fmt.Errorf("%w: the sealer reads another topic than the one the chain was sealed from", ErrInconsistent)
 
+// ErrCommitPastHead means the sealer's group committed an offset past
+// records the chain does not hold: they were consumed and sealed into a
+// bucket the chain has lost since (one restored from an older backup),
+// and sealing on from the commit would leave those acknowledged records
+// unsealed for good, without a word. The sealer stops instead; README
+// ("When things fail") says how to seal them again.
+var ErrCommitPastHead = fmt.Errorf("%w: the sealer's group committed records the chain does not hold", ErrInconsistent)
+
 // Stats are counters since New.
 type Stats struct {
 	// Sealed counts entries this process sealed (adopted ones included).
@@ -120,6 +128,9 @@ type Sealer struct {
 	// again (checkpoints this sealer does not take, objects it cannot
 	// read, or records before the chain's first): write passes over them.
 	floor int64
+	// copyDated holds, by checkpoint key, why a retired key's checkpoint
+	// was not taken when only a copy's dates refused it (errRetiredOnACopy).
+	copyDated sync.Map
 	// pub is publish's buffers (Run goroutine only).
 	pub publishBuffers
 

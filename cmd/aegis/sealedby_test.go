@@ -268,6 +268,13 @@ func continueOlderChain(t *testing.T, root, dir string) {
 	if err := q.Stop(); err != nil && !errors.Is(err, context.Canceled) {
 		t.Fatal(err)
 	}
+	// The retired key's checkpoints it does not take there are the
+	// sealer's, dated by the copy: no forgery to alert on (the
+	// AegisForgedCheckpoint alert fired on each, found by an outside
+	// trial).
+	if bad, _, err := pipeline.MetricValue(q.Metrics, "aegis_sealer_bad_checkpoints_total", ""); err != nil || bad != 0 {
+		t.Fatalf("the sealer on the copy counted %v bad checkpoints (%v), want none", bad, err)
+	}
 	if code, out := aegis(t, append([]string{"verify", "--json"}, onCopy...)...); code != 0 || !strings.Contains(out, fmt.Sprintf(`"entries":%d,`, head+1)) {
 		t.Fatalf("aegis verify of the copy continued: exit %d: %s", code, out)
 	}
