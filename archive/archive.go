@@ -1026,15 +1026,42 @@ func (s *Store) RetirementDatedLate(ctx context.Context, trusted shared.Keyset, 
 		return false, nil
 	}
 	key := shared.CheckpointKey(s.prefix(), chain, r.To)
-	id, _, err := s.FirstVersion(ctx, key)
+	id, stored, err := s.FirstVersion(ctx, key)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return true, nil // pruned, or never copied: only the next key dates the retirement
 	case err != nil:
 		return false, err
 	}
-	why, err := s.RetiredVersion(ctx, trusted, chain, r.To, key, id)
-	return why != "", err
+	// RetiredVersion of that first version, without listing it again.
+	retiredAt, err := s.retiredAt(ctx, trusted, chain, r.To)
+	if err != nil {
+		return false, err
+	}
+	if stored.IsZero() || retiredAt.IsZero() || stored.After(retiredAt.Add(RetiredGrace)) {
+		return true, nil
+	}
+	// Stored long after it was signed: the sealer signs a checkpoint and
+	// writes it at once (its clock within RetiredClockSkew of S3's), so
+	// the bucket's dates are a copy's. With no later key to date the
+	// retirement by (a backup taken between two rotations, read with the
+	// keyset of both), the rule above dates it by this very copy.
+	var obj *Object
+	if err := s.call(ctx, "get "+key, func(ctx context.Context) error {
+		var err error
+		obj, err = s.Get(ctx, key, id)
+		return err
+	}); err != nil {
+		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrUnreadable) || errors.Is(err, ErrTooLarge) {
+			return true, nil
+		}
+		return false, err
+	}
+	cp, err := trusted.Open(obj.Body)
+	if err != nil || cp.Chain != chain || cp.Seq != r.To {
+		return true, nil // not the sealer's checkpoint of that seq: nothing dates the range
+	}
+	return stored.After(cp.Time.Add(RetiredClockSkew + RetiredGrace)), nil
 }
 
 // RetiredClockSkew is how far the sealer's clock, which dates the

@@ -3,10 +3,13 @@ package replayer_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/aegisai/audit/archive"
 	"github.com/aegisai/audit/internal/testbed/s3mem"
@@ -243,5 +246,101 @@ func TestAnchoringStopsAtTheCurrentKeysFirstCheckpoint(t *testing.T) {
 	seqs, err := discoverDay(copied, keyset, time.Date(2026, 11, 4, 8, 0, 0, 0, time.UTC), replayer.DiscoverConfig{Warn: v.warn})
 	if err != nil || len(seqs) != 2 || v.count() != 1 {
 		t.Fatalf("discover of the day of seqs 1-2 on the copy: %v, seqs %v, %d verifications (want 1, stopped before the broken object)", err, seqs, v.count())
+	}
+}
+
+// A backup taken between two rotations, restored, and read with the
+// keyset of both (found by an outside trial, 2026-12-01): the middle
+// key's checkpoints, retired in their turn with no later key on the copy
+// to date them, did not date the first key's retirement, so the copy of
+// the first key's retiring checkpoint did, and a thief of the first key
+// who wrote a twin into the restore target before the copy had it taken
+// as stored before the retirement (prove and verify-receipt answered
+// OK). The retiring checkpoint is stored long after it was signed: the
+// bucket's dates are a copy's, and the first key's checkpoints count only
+// as the chain vouches for them, which it cannot here (the keyset's
+// second hand-over is not in the backup; with the keyset of the backup's
+// time the chain verifies, and the twin fails it).
+func TestReadersOfABackupBetweenTwoRotations(t *testing.T) {
+	ctx := context.Background()
+	var signers []note.Signer
+	var vkeys []string
+	for i := range 3 {
+		s, v := memSigner(t, fmt.Sprintf("aegis-mem-%d", i+1))
+		signers, vkeys = append(signers, s), append(vkeys, v)
+	}
+	start := time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)
+	b := newMemBuilder(t, signers[0], vkeys[0], start, now)
+	for day, o := range []struct{ records, handOver, signer int }{{2, 1, 0}, {2, -1, 1}, {1, 2, 1}, {2, -1, 2}} {
+		var raws [][]byte
+		for i := range o.records {
+			raws = append(raws, []byte(decisionRecord(b.n+i, 0, 0, "2026-11-01T08:00:00Z")))
+		}
+		if o.handOver >= 0 {
+			next, err := shared.ParseVerifierKey(vkeys[o.handOver])
+			if err != nil {
+				t.Fatal(err)
+			}
+			raws = append(raws, shared.KeyChangeRequest("mem", next))
+		}
+		b.object(signers[o.signer], raws, func(i int) time.Time { return start.AddDate(0, 0, day+3).Add(time.Duration(i) * time.Minute) })
+	}
+	if b.head.Seq != 9 {
+		t.Fatalf("chain ends at seq %d, want 9", b.head.Seq)
+	}
+	both := fmt.Sprintf("%s 0 3\n%s 4 7\n%s 8 -\n", vkeys[0], vkeys[1], vkeys[2])
+	backupsOwn := fmt.Sprintf("%s 0 3\n%s 4 -\n", vkeys[0], vkeys[1])
+	objects := b.store.Objects("audit")
+	upToBackup := func(k string) bool { // the chain to seq 5
+		if seq, ok := shared.ParseCheckpointKey("audit", "mem", k); ok {
+			return seq <= 5
+		}
+		info, err := shared.ParseBatchKey("audit", k)
+		return err != nil || info.FirstSeq <= 5
+	}
+	restore := func(thief bool) (*s3mem.S3, string) {
+		c := s3mem.New("audit")
+		genesis, first := shared.GenesisKey("audit", "mem"), ""
+		for k := range objects {
+			if info, err := shared.ParseBatchKey("audit", k); err == nil && info.FirstSeq == 1 {
+				first = k
+			}
+		}
+		// The genesis and the first batch are copied first; the thief's
+		// twin of seq 1 goes in then, before the rest of the copy.
+		c.PutVersion("audit", genesis, objects[genesis])
+		c.PutVersion("audit", first, objects[first])
+		twin := ""
+		if thief {
+			twin = putTwin(t, c, signers[0], 1, 0, start.AddDate(0, 0, 9))
+		}
+		c.Later(2 * archive.RetiredClockSkew)
+		for k, body := range objects {
+			if k != genesis && k != first && upToBackup(k) {
+				c.PutVersion("audit", k, body)
+			}
+		}
+		return c, twin
+	}
+
+	c, twin := restore(true)
+	cfg := replayer.ProveConfig{S3: c, Bucket: "audit", Chain: "mem", VerifierKey: both}
+	_, rep, err := replayer.Prove(ctx, cfg, "d0", []replayer.EntryRef{{Seq: 1, Object: twin, Line: 1}})
+	if !errors.Is(err, replayer.ErrRetiredRewrite) {
+		t.Fatalf("prove of the thief's twin on the restored backup: %v (decision d0 %s), want it refused", err, rep.Action)
+	}
+	for _, keyset := range []string{both, backupsOwn} {
+		if _, err := discoverD0(c, keyset, start.AddDate(0, 0, 9), replayer.DiscoverConfig{}); err == nil {
+			t.Fatalf("discover of the twin's day on the restored backup takes it")
+		}
+	}
+
+	// Without a thief, the backup read with the keyset of its time: the
+	// chain vouches for the first key's checkpoints.
+	c, _ = restore(false)
+	key, _, _ := objectOf(t, c, 1)
+	_, rep, err = replayer.Prove(ctx, replayer.ProveConfig{S3: c, Bucket: "audit", Chain: "mem", VerifierKey: backupsOwn}, "d0", []replayer.EntryRef{{Seq: 1, Object: key, Line: 1}})
+	if err != nil || rep.Action != shared.ActionAllow {
+		t.Fatalf("prove of d0 on the restored backup with the keyset of its time: %v (%s)", err, rep.Action)
 	}
 }

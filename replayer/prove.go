@@ -82,10 +82,9 @@ func Prove(ctx context.Context, cfg ProveConfig, decisionID string, refs []Entry
 	if cfg.anchors == nil {
 		// A pruned chain verifies from where it starts: nothing else
 		// here asks for its genesis.
-		if err := cfg.ShareAnchors(); err != nil {
-			return nil, rep, fmt.Errorf("prove: %w", err)
-		}
-		cfg.anchors.retry = 0 // this call's
+		// This call's, on its store (the retired-key rule's dates are
+		// found once per store).
+		cfg.anchors = newAnchoring(store, DiscoverConfig{Chain: cfg.Chain, VerifierKey: cfg.VerifierKey, Parallelism: 8, Now: cfg.Now, Warn: cfg.Warn}, trusted, true)
 	}
 	b := &shared.Bundle{Chain: cfg.Chain, DecisionID: decisionID, Items: make([]shared.BundleItem, len(refs))}
 	// One object at a time, each read once for all the refs in it: a
@@ -313,8 +312,19 @@ func retiredSignsFirstObject(ctx context.Context, store *archive.Store, trusted 
 // copy: a twin, a key written again), ending with "; ".
 func retiredRefuses(ctx context.Context, store *archive.Store, trusted shared.Keyset, a *anchoring, key string, obj *archive.Object, cp shared.Checkpoint) (why, unvouched string, err error) {
 	why, err = store.RetiredVersion(ctx, trusted, cp.Chain, cp.Seq, key, obj.VersionID)
-	if why == "" || err != nil || why == archive.RetiredNotFirst || a == nil {
+	if err != nil || why == archive.RetiredNotFirst || a == nil {
 		return why, "", err
+	}
+	if why == "" {
+		// Dated before the retirement; but on a copy (the range's
+		// retiring checkpoint dated late too) the dates are the copy's,
+		// and what anyone wrote to the bucket before the copy was made
+		// is dated before it: only the chain vouches there.
+		late, err := a.calledFor(ctx, cp)
+		if err != nil || !late {
+			return "", "", err
+		}
+		why = "on a copy of the bucket (the checkpoint that retired the key is stored long after it was signed, or after the retirement): its date says nothing"
 	}
 	ok, aerr := a.vouches(ctx, cp)
 	switch {
