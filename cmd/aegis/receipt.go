@@ -84,9 +84,9 @@ func notABundle(raw []byte) error {
 	}
 	switch {
 	case has("receipt"):
-		return errors.New("not an evidence bundle: this is ingest's answer with a receipt; check it with aegis verify-receipt (its --out writes the entry's bundle)")
+		return errors.New("not an evidence bundle: this is ingest's answer with a receipt; check it with aegis verify-receipt (its --out writes a decision's bundle; aegis prove DECISION writes one with its overrides)")
 	case has("event_id", "durability"):
-		return errors.New("not an evidence bundle: this is a receipt; check it with aegis verify-receipt (its --out writes the entry's bundle)")
+		return errors.New("not an evidence bundle: this is a receipt; check it with aegis verify-receipt (its --out writes a decision's bundle; aegis prove DECISION writes one with its overrides)")
 	case has("decision_id", "proof"):
 		return errors.New("not an evidence bundle: this is a decision from the index (aegis get --json); aegis prove DECISION-ID writes its bundle")
 	}
