@@ -104,45 +104,36 @@ func TestReplacedObjectVersionIsFound(t *testing.T) {
 }
 
 // A new version without Object Lock is reported as such even when its bytes
-// are the original ones.
+// are the original ones; also with the version's SHA-256 stored (as a
+// copy made with the SDK stores it): the GET then gives all but the lock,
+// and versitygw answers the retention asked for with 400
+// NoSuchObjectLockConfiguration, which was reported as an S3 error on
+// every reader (found by an outside trial that restored a bucket into one
+// whose default retention versitygw did not apply), not as the object
+// without a lock it is.
 func TestUnlockedVersionIsFound(t *testing.T) {
-	ctx := context.Background()
-	p, refs := sealedChain(t)
-	victim := refs[1]
-	obj, err := (&archive.Store{S3: p.S3, Bucket: p.Cfg.Bucket}).Get(ctx, victim.Key, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.S3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(p.Cfg.Bucket), Key: aws.String(victim.Key), Body: bytes.NewReader(obj.Body)}); err != nil {
-		t.Fatalf("put a new version: %v", err)
-	}
-	_, err = p.Verify(ctx)
-	if err == nil || !strings.Contains(err.Error(), "COMPLIANCE") || !strings.Contains(err.Error(), victim.Key) {
-		t.Fatalf("verify: got %v, want the unlocked object named", err)
-	}
-}
-
-// The same with the version's SHA-256 stored (as a copy made with the
-// SDK stores it): the GET then gives all but the lock, and versitygw
-// answers the retention asked for with 400 NoSuchObjectLockConfiguration,
-// which was reported as an S3 error on every reader (found by an outside
-// trial that restored a bucket into one whose default retention versitygw
-// did not apply), not as the object without a lock it is.
-func TestUnlockedVersionWithAChecksumIsFound(t *testing.T) {
-	ctx := context.Background()
-	p, refs := sealedChain(t)
-	victim := refs[1]
-	obj, err := (&archive.Store{S3: p.S3, Bucket: p.Cfg.Bucket}).Get(ctx, victim.Key, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.S3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(p.Cfg.Bucket), Key: aws.String(victim.Key), Body: bytes.NewReader(obj.Body),
-		ChecksumAlgorithm: types.ChecksumAlgorithmSha256}); err != nil {
-		t.Fatalf("put a new version: %v", err)
-	}
-	_, err = p.Verify(ctx)
-	if err == nil || !strings.Contains(err.Error(), "COMPLIANCE") || !strings.Contains(err.Error(), victim.Key) {
-		t.Fatalf("verify: got %v, want the unlocked object named", err)
+	for _, checksum := range []types.ChecksumAlgorithm{"", types.ChecksumAlgorithmSha256} {
+		name := "without a stored checksum"
+		if checksum != "" {
+			name = "with its SHA-256 stored"
+		}
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			p, refs := sealedChain(t)
+			victim := refs[1]
+			obj, err := (&archive.Store{S3: p.S3, Bucket: p.Cfg.Bucket}).Get(ctx, victim.Key, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := p.S3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(p.Cfg.Bucket), Key: aws.String(victim.Key), Body: bytes.NewReader(obj.Body),
+				ChecksumAlgorithm: checksum}); err != nil {
+				t.Fatalf("put a new version: %v", err)
+			}
+			_, err = p.Verify(ctx)
+			if err == nil || !strings.Contains(err.Error(), "COMPLIANCE") || !strings.Contains(err.Error(), victim.Key) {
+				t.Fatalf("verify: got %v, want the unlocked object named", err)
+			}
+		})
 	}
 }
 
