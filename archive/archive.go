@@ -121,10 +121,12 @@ type Store struct {
 	Call func(ctx context.Context, what string, fn func(context.Context) error) error
 
 	// retiring caches when each retired key's last checkpoint was stored
-	// (RetiredVersion), by checkpoint key.
+	// (RetiredVersion), and whether it is dated late (RetirementDatedLate),
+	// by checkpoint key.
 	retiring struct {
 		sync.Mutex
-		at map[string]time.Time
+		at   map[string]time.Time
+		late map[string]bool
 	}
 }
 
@@ -1019,13 +1021,36 @@ func (s *Store) RetiredVersion(ctx context.Context, trusted shared.Keyset, chain
 // (a replica, a restore) looks like, where every version is dated by the
 // copy. On the bucket the sealer wrote it passes, and a retired key's
 // first version stored late there is a forgery. False for a seq of an
-// open range.
+// open range. Found once per Store and range (a listing and a GET), as
+// retiredAt is.
 func (s *Store) RetirementDatedLate(ctx context.Context, trusted shared.Keyset, chain string, seq uint64) (bool, error) {
 	r, ok := trusted.For(seq)
 	if !ok || r.Open {
 		return false, nil
 	}
 	key := shared.CheckpointKey(s.prefix(), chain, r.To)
+	s.retiring.Lock()
+	late, known := s.retiring.late[key]
+	s.retiring.Unlock()
+	if known {
+		return late, nil
+	}
+	late, err := s.retirementDatedLate(ctx, trusted, chain, r.To, key)
+	if err != nil {
+		return false, err
+	}
+	s.retiring.Lock()
+	if s.retiring.late == nil {
+		s.retiring.late = map[string]bool{}
+	}
+	s.retiring.late[key] = late
+	s.retiring.Unlock()
+	return late, nil
+}
+
+// retirementDatedLate is RetirementDatedLate of the checkpoint at key, of
+// seq last (its range's last), found once per Store.
+func (s *Store) retirementDatedLate(ctx context.Context, trusted shared.Keyset, chain string, last uint64, key string) (bool, error) {
 	id, stored, err := s.FirstVersion(ctx, key)
 	switch {
 	case errors.Is(err, ErrNotFound):
@@ -1034,7 +1059,7 @@ func (s *Store) RetirementDatedLate(ctx context.Context, trusted shared.Keyset, 
 		return false, err
 	}
 	// RetiredVersion of that first version, without listing it again.
-	retiredAt, err := s.retiredAt(ctx, trusted, chain, r.To)
+	retiredAt, err := s.retiredAt(ctx, trusted, chain, last)
 	if err != nil {
 		return false, err
 	}
@@ -1058,7 +1083,7 @@ func (s *Store) RetirementDatedLate(ctx context.Context, trusted shared.Keyset, 
 		return false, err
 	}
 	cp, err := trusted.Open(obj.Body)
-	if err != nil || cp.Chain != chain || cp.Seq != r.To {
+	if err != nil || cp.Chain != chain || cp.Seq != last {
 		return true, nil // not the sealer's checkpoint of that seq: nothing dates the range
 	}
 	return stored.After(cp.Time.Add(RetiredClockSkew + RetiredGrace)), nil

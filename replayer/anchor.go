@@ -86,38 +86,13 @@ type anchorRun struct {
 // newAnchoring anchors the chain cfg reads (pruned: a chain whose oldest
 // objects were deleted is verified from where it starts).
 func newAnchoring(store *archive.Store, cfg DiscoverConfig, trusted shared.Keyset, pruned bool) *anchoring {
-	return &anchoring{store: store, trusted: trusted, dated: map[uint64]bool{}, find: func(ctx context.Context) (*anchors, error) {
+	return &anchoring{store: store, trusted: trusted, find: func(ctx context.Context) (*anchors, error) {
 		return findAnchors(ctx, store, cfg, trusted, pruned)
 	}}
 }
 
-// calledFor reports whether cp, a retired key's checkpoint refused by its
-// date alone, calls for the anchors: the retiring checkpoint of its
-// key's range (the one of the range's last seq, its first version) is
-// refused by its date too, or is gone.
-func (s *anchoring) calledFor(ctx context.Context, cp shared.Checkpoint) (bool, error) {
-	r, ok := s.trusted.For(cp.Seq)
-	if !ok || r.Open {
-		return false, nil
-	}
-	s.mu.Lock()
-	dated, known := s.dated[r.To]
-	s.mu.Unlock()
-	if known {
-		return dated, nil
-	}
-	dated, err := s.store.RetirementDatedLate(ctx, s.trusted, cp.Chain, cp.Seq)
-	if err != nil {
-		return false, err
-	}
-	s.mu.Lock()
-	s.dated[r.To] = dated
-	s.mu.Unlock()
-	return dated, nil
-}
-
 // vouches reports whether the anchors hold cp: false and no error when cp
-// does not call for them (calledFor). Otherwise err says why they do not
+// does not call for them (archive.Store.RetirementDatedLate). Otherwise err says why they do not
 // hold it: a *Failure of the chain, errNoAnchor or errNotAnchored (cp is
 // then refused, and the reason told; anchorReason), or an error reading
 // S3. A caller waits for the verification only as long as its own
@@ -126,7 +101,7 @@ func (s *anchoring) vouches(ctx context.Context, cp shared.Checkpoint) (bool, er
 	if s == nil {
 		return false, nil
 	}
-	if called, err := s.calledFor(ctx, cp); err != nil || !called {
+	if called, err := s.store.RetirementDatedLate(ctx, s.trusted, cp.Chain, cp.Seq); err != nil || !called {
 		return false, err
 	}
 	s.mu.Lock()

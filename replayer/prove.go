@@ -320,7 +320,7 @@ func retiredRefuses(ctx context.Context, store *archive.Store, trusted shared.Ke
 		// retiring checkpoint dated late too) the dates are the copy's,
 		// and what anyone wrote to the bucket before the copy was made
 		// is dated before it: only the chain vouches there.
-		late, err := a.calledFor(ctx, cp)
+		late, err := store.RetirementDatedLate(ctx, trusted, cp.Chain, cp.Seq)
 		if err != nil || !late {
 			return "", "", err
 		}
