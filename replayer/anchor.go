@@ -161,10 +161,16 @@ func (c *ProveConfig) ShareAnchors() error {
 	if prefix == "" {
 		prefix = "audit"
 	}
-	c.anchors = newAnchoring(&archive.Store{S3: c.S3, Bucket: c.Bucket, Prefix: prefix},
-		DiscoverConfig{Chain: c.Chain, VerifierKey: c.VerifierKey, Parallelism: 8, Now: c.Now, Warn: c.Warn}, trusted, true)
+	c.anchors = c.newAnchoring(&archive.Store{S3: c.S3, Bucket: c.Bucket, Prefix: prefix}, trusted)
 	c.anchors.retry = time.Minute
 	return nil
+}
+
+// newAnchoring is the anchoring of the chain c proves from, on store: a
+// pruned chain verifies from where it starts (nothing in a proof asks for
+// its genesis).
+func (c *ProveConfig) newAnchoring(store *archive.Store, trusted shared.Keyset) *anchoring {
+	return newAnchoring(store, DiscoverConfig{Chain: c.Chain, VerifierKey: c.VerifierKey, Parallelism: 8, Now: c.Now, Warn: c.Warn}, trusted, true)
 }
 
 // errNotAnchored: the whole chain verified, and its anchors do not hold

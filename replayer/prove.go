@@ -80,11 +80,9 @@ func Prove(ctx context.Context, cfg ProveConfig, decisionID string, refs []Entry
 	}
 	store := &archive.Store{S3: cfg.S3, Bucket: cfg.Bucket, Prefix: cfg.Prefix}
 	if cfg.anchors == nil {
-		// A pruned chain verifies from where it starts: nothing else
-		// here asks for its genesis.
 		// This call's, on its store (the retired-key rule's dates are
 		// found once per store).
-		cfg.anchors = newAnchoring(store, DiscoverConfig{Chain: cfg.Chain, VerifierKey: cfg.VerifierKey, Parallelism: 8, Now: cfg.Now, Warn: cfg.Warn}, trusted, true)
+		cfg.anchors = cfg.newAnchoring(store, trusted)
 	}
 	b := &shared.Bundle{Chain: cfg.Chain, DecisionID: decisionID, Items: make([]shared.BundleItem, len(refs))}
 	// One object at a time, each read once for all the refs in it: a
