@@ -54,7 +54,7 @@ func (s *Sealer) recoverHead(ctx context.Context) (*signedCheckpoints, error) {
 	// followed.
 	type stored struct {
 		key  string
-		body []byte
+		body signedBody
 		err  error
 	}
 	var unverified []stored
@@ -101,7 +101,7 @@ func (s *Sealer) recoverHead(ctx context.Context) (*signedCheckpoints, error) {
 		}
 		still := unverified[:0]
 		for _, u := range unverified {
-			if u.body == nil {
+			if u.body.body == nil {
 				// No version verified with the keyset before the
 				// hand-over; read the versions again with the one after
 				// it (the new key's checkpoints were reported as forged
@@ -191,9 +191,6 @@ func (s *Sealer) recoverRetainFloor(ctx context.Context, key string) error {
 // checkpoint key; it cannot carry the signature. Say so and keep looking:
 // it must not stop the chain.
 func (s *Sealer) ignoreCheckpoint(key string, err error) {
-	if why, ok := s.copyDated.Load(key); ok {
-		err = why.(error)
-	}
 	if errors.Is(err, errRetiredOnACopy) {
 		s.log.Warn("a retired key's checkpoint stored after the key's retirement, as all of its range is (a copy of the bucket made after the hand-over?): not taken by the sealer; "+
 			"aegis verify reads the chain whole, and aegis rebuild --only-missing indexes the range (docs/LIMITS.md)", zap.String("key", key), zap.Error(err))
@@ -248,14 +245,14 @@ func (h *signedCheckpoints) readSigned(ctx context.Context, c checkpointed) (*ar
 }
 
 // next reads the next checkpoint key of the walk and its object.
-func (h *signedCheckpoints) next(ctx context.Context) (key string, body []byte, ok bool, err error) {
+func (h *signedCheckpoints) next(ctx context.Context) (key string, body signedBody, ok bool, err error) {
 	key, ok, err = h.nextKey(ctx)
 	if err != nil || !ok {
-		return "", nil, false, err
+		return "", signedBody{}, false, err
 	}
 	body, err = h.s.readSignedCheckpoint(ctx, key)
 	if err != nil {
-		return "", nil, false, err
+		return "", signedBody{}, false, err
 	}
 	return key, body, true, nil
 }
@@ -327,16 +324,25 @@ func (h *signedCheckpoints) nextKey(ctx context.Context) (string, bool, error) {
 	return key, true, nil
 }
 
+// signedBody is what readSignedCheckpoint read at a checkpoint key: the
+// body of the version that verifies with the keyset held, or, when none
+// does, a nil body and why the last version read was refused (nil when
+// the key holds none S3 gives).
+type signedBody struct {
+	body    []byte
+	refused error
+}
+
 // readSignedCheckpoint reads the version of the checkpoint at key that
-// verifies with the keyset held now; nil when none does (judged by the
-// caller as a checkpoint that does not verify).
+// verifies with the keyset held now; a nil body when none does (judged by
+// the caller as a checkpoint that does not verify, openSigned).
 //
 // The sealed version: someone with write access to the bucket can put a
 // version of their own over a checkpoint (garbage, or one S3 will not
 // give); read as current, the walk fell back to an older checkpoint and
 // the sealer stopped on a chain fork at the next batch's key, for as long
 // as that version is locked.
-func (s *Sealer) readSignedCheckpoint(ctx context.Context, key string) ([]byte, error) {
+func (s *Sealer) readSignedCheckpoint(ctx context.Context, key string) (signedBody, error) {
 	obj, err := s.getSealed(ctx, key, func(obj *archive.Object) error {
 		cp, err := s.openCheckpoint(key, obj.Body)
 		if err != nil {
@@ -350,17 +356,16 @@ func (s *Sealer) readSignedCheckpoint(ctx context.Context, key string) ([]byte, 
 	// whose versions verifies, which the start reads since it lists keys
 	// by version: a file and a marker over it past the head failed every
 	// start (TestAFileUnderAMarkerPastTheHeadIsPassedOver).
-	if errors.Is(err, errRetiredOnACopy) {
-		s.copyDated.Store(key, err) // for ignoreCheckpoint: not a forgery
-	}
+	// The refusal goes with the nil body: one by a copy's dates alone is
+	// no forgery (ignoreCheckpoint).
 	if errors.Is(err, archive.ErrUnreadable) || errors.Is(err, archive.ErrTooLarge) || errors.Is(err, archive.ErrNotFound) ||
 		errors.Is(err, shared.ErrBadCheckpoint) {
-		return nil, nil
+		return signedBody{refused: err}, nil
 	}
 	if err != nil {
-		return nil, err
+		return signedBody{}, err
 	}
-	return obj.Body, nil
+	return signedBody{body: obj.Body}, nil
 }
 
 // at returns the i-th newest checkpoint that verifies (ok false: there are
@@ -537,13 +542,17 @@ func (s *Sealer) rereadRetired(ctx context.Context, c checkpointed) (checkpointe
 	return checkpointed{key: c.key, cp: cp}, nil
 }
 
-// openSigned is openCheckpoint of a body readSignedCheckpoint read: nil
-// when no version of the key verified with the keyset held.
-func (s *Sealer) openSigned(key string, body []byte) (shared.Checkpoint, error) {
-	if body == nil {
-		return shared.Checkpoint{}, fmt.Errorf("%w: no version of it that S3 gives verifies with the trusted keys", shared.ErrBadCheckpoint)
+// openSigned is openCheckpoint of a body readSignedCheckpoint read: an
+// error wrapping shared.ErrBadCheckpoint and the last refusal when no
+// version of the key verified with the keyset held.
+func (s *Sealer) openSigned(key string, b signedBody) (shared.Checkpoint, error) {
+	if b.body == nil {
+		if b.refused == nil {
+			return shared.Checkpoint{}, fmt.Errorf("%w: no version of it that S3 gives verifies with the trusted keys", shared.ErrBadCheckpoint)
+		}
+		return shared.Checkpoint{}, fmt.Errorf("%w: no version of it that S3 gives verifies with the trusted keys: %w", shared.ErrBadCheckpoint, b.refused)
 	}
-	return s.openCheckpoint(key, body)
+	return s.openCheckpoint(key, b.body)
 }
 
 // retiredSignsFirstVersion refuses obj, a version of the checkpoint key

@@ -118,7 +118,10 @@ func beforeAHandOver(t *testing.T) (handOver, shared.VerifierKey) {
 	}
 	next, _ := shared.ParseVerifierKey(nextV)
 	store := s3mem.New("audit")
-	at := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	// The sealer's clock is S3's (s3mem dates versions by the wall
+	// clock), as on a sealer whose clock is synced: the retirement's date
+	// rule (FORMAT.md 7.4) reads both.
+	at := time.Now().UTC().Truncate(time.Second)
 	cfg := Config{Brokers: []string{"unused:9092"}, Chain: "unit", S3: store, Bucket: "audit",
 		SignerKey: oldS, NextSignerKey: nextS, VerifierKey: oldV, Now: func() time.Time { return at }, Topic: "decisions"}
 	s, err := New(context.Background(), cfg)

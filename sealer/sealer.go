@@ -128,9 +128,6 @@ type Sealer struct {
 	// again (checkpoints this sealer does not take, objects it cannot
 	// read, or records before the chain's first): write passes over them.
 	floor int64
-	// copyDated holds, by checkpoint key, why a retired key's checkpoint
-	// was not taken when only a copy's dates refused it (errRetiredOnACopy).
-	copyDated sync.Map
 	// pub is publish's buffers (Run goroutine only).
 	pub publishBuffers
 
