@@ -1126,7 +1126,7 @@ func (s *Sealer) checkCommitPastHead(ctx context.Context, committed int64) error
 		"the bucket lacks what the group consumed (restored from an older backup?)", ErrCommitPastHead, s.cfg.Group, committed, s.cfg.Topic, head.Seq, head.Offset, recs[0].Offset)
 	s.log.Error("the sealer's group committed records the chain does not hold; stopping without sealing, so that they are not skipped. "+
 		"To seal them again, with every sealer of the chain stopped, set the group's offset of the topic's partition 0 to the head's offset + 1 "+
-		"(kafka-consumer-groups.sh --reset-offsets --to-offset <offset> --group <group> --topic <topic>:0 --execute), then start the sealer (README, \"When things fail\")",
+		"(aegis rewind-sealer --execute, or kafka-consumer-groups.sh --reset-offsets --to-offset <reset_to> --group <group> --topic <topic>:0 --execute), then start the sealer (README, \"When things fail\")",
 		zap.String("group", s.cfg.Group), zap.String("topic", s.cfg.Topic), zap.Int64("committed", committed), zap.Int64("head_offset", head.Offset),
 		zap.Int64("reset_to", head.Offset+1), zap.Uint64("head_seq", head.Seq), zap.Error(err))
 	return err

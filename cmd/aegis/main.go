@@ -426,7 +426,7 @@ checkpoints cannot be seen from S3 alone, but fails against a kept one.`,
 	root.AddCommand(c.proveCommands()...)
 	root.AddCommand(c.discoverCommand(), c.rebuildCommand())
 	root.AddCommand(c.queryCommands()...)
-	root.AddCommand(c.ingestCommand(), c.rotateKeyCommand(), c.healthCommand())
+	root.AddCommand(c.ingestCommand(), c.rotateKeyCommand(), c.rewindSealerCommand(), c.healthCommand())
 	root.AddCommand(referenceCommand(root), c.versionCommand())
 	scopeHelp(root)
 	root.SetArgs(args)

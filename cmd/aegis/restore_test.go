@@ -71,7 +71,8 @@ func TestAnIndexPastARestoredBucketsHead(t *testing.T) {
 	args := []string{"--chain", p.Cfg.Chain, "--bucket", restored, "--table", p.Cfg.Table, "--brokers", stack.KafkaAddr,
 		"--sealed-topic", p.Cfg.SealedTopic, "--s3-endpoint", stack.S3Endpoint, "--dynamodb-endpoint", stack.DynamoEndpoint, "--verifier-key-file", pub}
 	code, out := aegis(t, append([]string{"index", "status", "--group", p.IndexerGroup()}, args...)...)
-	if code != 1 || !strings.Contains(out, "the index holds entries up to seq 60, 20 past S3's signed head (seq 40)") {
+	if code != 1 || !strings.Contains(out, "the index holds entries up to seq 60, 20 past S3's signed head (seq 40)") ||
+		!strings.Contains(out, "S3 signed head seq 40") || !strings.Contains(out, "the index is 20 past it") || strings.Contains(out, "gap 0") {
 		t.Fatalf("index status over the restored bucket: exit %d: %s", code, out)
 	}
 	code, out = aegis(t, append([]string{"index", "check"}, args...)...)
@@ -86,5 +87,39 @@ func TestAnIndexPastARestoredBucketsHead(t *testing.T) {
 	}
 	if code, out := aegis(t, append([]string{"index", "check"}, args...)...); code != 0 {
 		t.Fatalf("index check over the indexer's bucket: exit %d: %s", code, out)
+	}
+
+	// The sealer's group committed the records of seqs 41 to 60 (offsets
+	// 40 to 59), which the restored bucket lacks: aegis rewind-sealer
+	// sets its offset to the restored head's record + 1, refusing while a
+	// sealer is in the group, and changing nothing without --execute.
+	rewind := []string{"rewind-sealer", "--chain", p.Cfg.Chain, "--bucket", restored, "--brokers", stack.KafkaAddr, "--topic", p.Cfg.Topic,
+		"--s3-endpoint", stack.S3Endpoint, "--verifier-key-file", pub}
+	if code, out := aegis(t, append(rewind, "--execute")...); code != 1 || !strings.Contains(out, "stop every sealer of chain") {
+		t.Fatalf("rewind-sealer with the sealer running: exit %d: %s", code, out)
+	}
+	if err := p.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // a dry run changes nothing
+		if code, out := aegis(t, rewind...); code != 0 || !strings.Contains(out, "group aegis-sealer-"+p.Cfg.Chain+" has committed offset 60") ||
+			!strings.Contains(out, "records 40 to 59 of "+p.Cfg.Topic+":0") || !strings.Contains(out, "dry run: nothing was changed") {
+			t.Fatalf("rewind-sealer, a dry run: exit %d: %s", code, out)
+		}
+	}
+	if code, out := aegis(t, append(rewind, "--execute")...); code != 0 || !strings.Contains(out, "set to 40 (was 60)") {
+		t.Fatalf("rewind-sealer --execute: exit %d: %s", code, out)
+	}
+	if code, out := aegis(t, rewind...); code != 0 || !strings.Contains(out, "nothing to rewind") {
+		t.Fatalf("rewind-sealer after the rewind: exit %d: %s", code, out)
+	}
+	cfg := p.Cfg
+	cfg.Bucket, cfg.Indexers = restored, -1
+	again := pipeline.ForTest(t, stack, cfg)
+	if err := again.WaitHead(ctx, 60); err != nil {
+		t.Fatalf("the sealer on the restored bucket after the rewind: %v (head %d)", err, again.Sealer.Head().Seq)
+	}
+	if rep, err := again.Verify(ctx); err != nil || rep.Head.Seq != 60 {
+		t.Fatalf("the restored chain sealed again: %+v, %v", rep.LogReport, err)
 	}
 }
