@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
@@ -101,14 +103,31 @@ The bundle verifies offline with aegis verify-proof and the verifier key.`,
 				if pe.Envelope.RecordedBy != "" { // before the text a caller wrote, which could imitate it
 					what = fmt.Sprintf("(recorded by %s) %s", pe.Envelope.RecordedBy, what)
 				}
-				fmt.Fprintf(c.stdout, "  seq %d %s, %s in %s, checkpoint seq %d signed %s\n", pe.Entry.Seq, what,
-					shared.FormatTime(pe.Envelope.OccurredAt), pe.Object, pe.Checkpoint.Seq, shared.FormatTime(pe.Checkpoint.Time))
-			}
-			for _, pe := range rep.Entries {
+				retired := ""
 				if pe.Retired {
-					fmt.Fprintf(c.stdout, retiredScope, pe.KeyID)
-					break
+					retired = " by the retired key " + pe.KeyID
 				}
+				fmt.Fprintf(c.stdout, "  seq %d %s, %s in %s, checkpoint seq %d signed %s%s\n", pe.Entry.Seq, what,
+					shared.FormatTime(pe.Envelope.OccurredAt), pe.Object, pe.Checkpoint.Seq, shared.FormatTime(pe.Checkpoint.Time), retired)
+			}
+			// Every retired key that signs an entry is named (FORMAT.md
+			// section 11 and 7.4: a verifier of bundles reports which
+			// entries a retired key signs), not the first one alone: after
+			// two rotations a bundle can hold entries of two retired keys,
+			// and each key's keeping since its retirement is its own.
+			var retiredKeys []string
+			for _, pe := range rep.Entries {
+				if pe.Retired && !slices.Contains(retiredKeys, pe.KeyID) {
+					retiredKeys = append(retiredKeys, pe.KeyID)
+				}
+			}
+			slices.Sort(retiredKeys)
+			switch len(retiredKeys) {
+			case 0:
+			case 1:
+				fmt.Fprintf(c.stdout, retiredScope, retiredKeys[0])
+			default:
+				fmt.Fprintf(c.stdout, retiredScopeMany, strings.Join(retiredKeys, ", "))
 			}
 			fmt.Fprintln(c.stdout, proofScope)
 			return nil
@@ -172,6 +191,11 @@ its overrides). Exit 0: the receipt holds.`,
 // key signs (docs/FORMAT.md section 11): offline, its thief could have
 // signed them.
 const retiredScope = "  (%s, which signs entries here, is retired: a bundle signed by a retired key is worth what the key's keeping since its retirement is; " +
+	"to rule out one signed with a stolen retired key, verify the whole chain with aegis verify, which refuses forged objects, then find the entries in it with aegis discover)\n"
+
+// retiredScopeMany is retiredScope for entries signed by several retired
+// keys.
+const retiredScopeMany = "  (%s, which sign entries here, are retired: a bundle signed by a retired key is worth what the key's keeping since its retirement is; " +
 	"to rule out one signed with a stolen retired key, verify the whole chain with aegis verify, which refuses forged objects, then find the entries in it with aegis discover)\n"
 
 // proofScope is what a proof cannot show, printed under every verified
