@@ -162,6 +162,16 @@ func readSignedObject(ctx context.Context, store *archive.Store, cfg ProveConfig
 		// No version of it at all (a checkpoint not found is ErrUnsigned,
 		// from checkSignedObject): before, the answer was S3's bare
 		// "object not found", which said neither why nor what to run.
+		// Pruning removes the oldest objects first: while the genesis's
+		// checkpoint is current, none was pruned, and the pruning told
+		// first pointed an auditor at the harmless cause of the newest
+		// object's removal (an outside trial).
+		genesis := shared.CheckpointKey(cfg.Prefix, cfg.Chain, 0)
+		if _, herr := store.Head(ctx, genesis, ""); herr == nil {
+			return nil, fmt.Errorf("%w: no version of %s is left in s3://%s: it was removed from the storage, where S3's Object Lock cannot remove it (the chain still holds its genesis checkpoint, so no pruning of its oldest objects took it); "+
+				"aegis verify with a checkpoint kept from before (--known-checkpoint) shows what else is missing, aegis index status and index check what the index holds past S3",
+				ErrObjectGone, key, store.Bucket)
+		}
 		return nil, fmt.Errorf("%w: no version of %s is left in s3://%s (deleted after its retention, as a pruned chain's oldest objects are, or removed from the storage); aegis verify --pruned says where the chain starts now, aegis index check --pruned lists the index items S3 no longer holds",
 			ErrObjectGone, key, store.Bucket)
 	}
