@@ -85,6 +85,9 @@ type DiscoverReport struct {
 	Entries, Matched uint64
 	// Unsigned counts entries read from objects without a checkpoint.
 	Unsigned uint64
+	// MatchedUnsigned counts the entries matched (handed to emit) that
+	// no checkpoint signs (Found.Signed false).
+	MatchedUnsigned uint64
 	// Rewritten counts the scope's keys written again after they were
 	// sealed (more than one version); FirstRewritten names one. Their
 	// current versions were read and verified, so the answer holds only
@@ -311,6 +314,9 @@ func Discover(ctx context.Context, cfg DiscoverConfig, emit func(Found) error) (
 				continue
 			}
 			rep.Matched++
+			if !d.signed {
+				rep.MatchedUnsigned++
+			}
 			if err := emit(Found{Entry: e, Line: d.lines[i], Object: ref.Key, LineNo: i + 1, Signed: d.signed}); err != nil {
 				return err
 			}

@@ -23,7 +23,7 @@ import (
 // discoverCommand is `aegis discover`: audit discovery straight from S3.
 func (c *common) discoverCommand() *cobra.Command {
 	var from, to, env, user, session, decision, recordedBy, typ string
-	var asJSON, pruned bool
+	var asJSON, pruned, allowUnsigned bool
 	var cmd *cobra.Command // its summary names its filters (filtersNamed)
 	cmd = &cobra.Command{
 		Use:         "discover --from T --to T",
@@ -36,7 +36,10 @@ or a date (YYYY-MM-DD, midnight UTC). Output is JSON Lines, one
 {"seq","object","line","signed","entry"} per entry, or a table on a terminal.
 The days' listing is read as their objects are: memory does not grow with
 the range. Entries are written as they are verified: when discover fails
-(exit 1) after writing some, those are not the whole answer.`,
+(exit 1) after writing some, those are not the whole answer. Exits 2 when
+an entry written is not signed yet ("signed":false: the newest object
+before its checkpoint, or one anyone with write access to the bucket
+put there) unless --allow-unsigned.`,
 		RunE: c.run(func(ctx context.Context, _ *zap.Logger) error {
 			vkey, s3c, err := c.archive(ctx)
 			if err != nil {
@@ -100,6 +103,14 @@ the range. Entries are written as they are verified: when discover fails
 			}
 			printPruned(c.stderr, rep.StartObject, rep.StartSeq, rep.PastRetention)
 			warnRewritten(c.stderr, rep.Rewritten, rep.FirstRewritten)
+			// An entry no checkpoint signs was written beside the signed
+			// ones with exit 0 (an outside trial: a script reading the
+			// lines took an override anyone with write access can put
+			// after the head as verified); aegis verify exits 2 for it.
+			if rep.MatchedUnsigned > 0 && !allowUnsigned {
+				return fmt.Errorf("%w: %d of the entries written are in the newest object, which no checkpoint signs (\"signed\":false, SIGNED false): the sealer signs it within seconds, "+
+					"or anyone with write access to the bucket put it there; discover again later, or pass --allow-unsigned", errUnsigned, rep.MatchedUnsigned)
+			}
 			return nil
 		}),
 	}
@@ -135,6 +146,7 @@ the range. Entries are written as they are verified: when discover fails
 	f.StringVar(&typ, "type", "", "only entries of this type: event or invalid")
 	f.BoolVar(&asJSON, "json", false, "JSON Lines even on a terminal")
 	f.BoolVar(&pruned, "pruned", false, prunedFlagHelp)
+	f.BoolVar(&allowUnsigned, "allow-unsigned", false, "exit 0 even when entries written are not signed by a checkpoint yet")
 	return cmd
 }
 

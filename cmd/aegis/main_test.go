@@ -148,6 +148,21 @@ func TestVerifyExitStatus(t *testing.T) {
 	if code, out := aegis(t, append(args, "--json")...); code != 2 || !strings.Contains(out, `"ok":false`) || !strings.Contains(out, `"unsigned":1`) {
 		t.Fatalf("--json with an unsigned tail: exit %d: %s", code, out)
 	}
+	// discover writes the unsigned entry with "signed":false, and exits
+	// 2 as verify does (it exited 0: an outside trial); a range whose
+	// matches are all signed exits 0.
+	day := time.Now().UTC()
+	disc := []string{"discover", "--chain", p.Cfg.Chain, "--bucket", p.Cfg.Bucket, "--s3-endpoint", stack.S3Endpoint, "--verifier-key-file", pub,
+		"--from", day.AddDate(0, 0, -1).Format(time.DateOnly), "--to", day.AddDate(0, 0, 2).Format(time.DateOnly), "--json"}
+	if code, out := aegis(t, append(disc, "--type", "invalid")...); code != 2 || !strings.Contains(out, `"signed":false`) || !strings.Contains(out, "1 of the entries written are in the newest object") {
+		t.Fatalf("discover of the unsigned entry: exit %d: %s", code, out)
+	}
+	if code, out := aegis(t, append(disc, "--type", "invalid", "--allow-unsigned")...); code != 0 || !strings.Contains(out, `"signed":false`) {
+		t.Fatalf("discover of the unsigned entry, allowed: exit %d: %s", code, out)
+	}
+	if code, out := aegis(t, append(disc, "--type", "event")...); code != 0 || strings.Contains(out, `"signed":false`) || !strings.Contains(out, "25 entries matched") {
+		t.Fatalf("discover of the signed entries: exit %d: %s", code, out)
+	}
 
 	// A new version over a sealed object breaks the log.
 	refs, err := store.Batches(ctx, p.Cfg.Chain)
