@@ -11,7 +11,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
-	"github.com/aegisai/audit/internal/platform/topics"
 	"github.com/aegisai/audit/replayer"
 )
 
@@ -63,10 +62,7 @@ offset is not past the head's record + 1 there is nothing to rewind (exit 0).`,
 			if err != nil {
 				return err
 			}
-			topic := c.topic
-			if topic == "" {
-				topic = topics.Decisions(c.chain)
-			}
+			topic := c.decisionsTopic()
 			if group == "" {
 				group = "aegis-sealer-" + c.chain
 			}

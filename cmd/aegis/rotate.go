@@ -47,10 +47,7 @@ Then aegis verify with the old keyset names R and prints the new keyset.`,
 			if err != nil {
 				return err
 			}
-			topic := c.topic
-			if topic == "" {
-				topic = topics.Decisions(c.chain)
-			}
+			topic := c.decisionsTopic()
 			cl, err := kgo.NewClient(append(kafka, kgo.RequiredAcks(kgo.AllISRAcks()))...)
 			if err != nil {
 				return fmt.Errorf("kafka client: %w", err)
@@ -69,4 +66,12 @@ Then aegis verify with the old keyset names R and prints the new keyset.`,
 	}
 	cmd.Flags().StringVar(&newKF, "new-verifier-key-file", "", "the staged key's public (verifier) key file, from aegis keygen")
 	return cmd
+}
+
+// decisionsTopic is --topic, or the chain's decisions topic by default.
+func (c *common) decisionsTopic() string {
+	if c.topic != "" {
+		return c.topic
+	}
+	return topics.Decisions(c.chain)
 }
