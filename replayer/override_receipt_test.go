@@ -10,6 +10,7 @@ package replayer_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -57,4 +58,52 @@ func mustEntryHash(t *testing.T, b *memBuilder, seq uint64) string {
 	}
 	t.Fatalf("no object at seq %d", seq)
 	return ""
+}
+
+// A receipt's version_id is no part of the evidence (the entry is proved
+// from the sealed version), but one naming another version than the one
+// that holds the entry was accepted without a word (an outside trial):
+// it is verified with a warning now, and one naming the sealed version,
+// or none, without.
+func TestVerifyReceiptSaysWhenItsVersionIsNotTheSealedOne(t *testing.T) {
+	ctx := context.Background()
+	s1, v1 := memSigner(t, "aegis-mem")
+	start := time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)
+	b := newMemBuilder(t, s1, v1, start, now)
+	entries, key := b.object(s1, [][]byte{[]byte(decisionRecord(0, 0, 0, "2026-11-01T08:00:00Z")), []byte(decisionRecord(1, 1, 0, "2026-11-01T08:00:00Z"))},
+		func(int) time.Time { return start })
+	sealed := b.store.Versions("audit", key)[0].ID
+	body := b.store.Objects("audit")[key]
+	b.store.PutVersion("audit", key, []byte(strings.Replace(string(body), `"ALLOW"`, `"BLOCK"`, 1))) // line 1 changed
+	over := b.store.Versions("audit", key)[1].ID
+	b.store.PutVersion("audit", key, body) // the same bytes again: holds the entry
+	again := b.store.Versions("audit", key)[2].ID
+	var warnings []string
+	cfg := replayer.ProveConfig{S3: b.store, Bucket: "audit", Chain: "mem", VerifierKey: v1, Warn: func(w string) { warnings = append(warnings, w) }}
+	for _, tc := range []struct {
+		version, want string
+	}{
+		{"", ""},
+		{sealed, ""},
+		{again, ""},
+		{over, "which does not hold its entry at line 1"},
+		{"v999999", "which the bucket does not hold"},
+	} {
+		warnings = nil
+		e := entries[0]
+		r := &shared.Receipt{EventID: "e0", DecisionID: "d0", Durability: shared.DurabilitySealed, Chain: "mem", Seq: e.Seq,
+			EntryHash: e.Hash.String(), Object: key, VersionID: tc.version, Line: 1, CheckpointSeq: entries[1].Seq}
+		if _, _, err := replayer.VerifyReceipt(ctx, cfg, r); err != nil {
+			t.Fatalf("version %q: %v, want the entry proved", tc.version, err)
+		}
+		var named []string
+		for _, w := range warnings {
+			if strings.Contains(w, "the receipt names version") {
+				named = append(named, w)
+			}
+		}
+		if tc.want == "" && len(named) != 0 || tc.want != "" && (len(named) != 1 || !strings.Contains(named[0], tc.want) || !strings.Contains(named[0], tc.version)) {
+			t.Errorf("version %q: warnings %q, want one saying %q", tc.version, named, tc.want)
+		}
+	}
 }

@@ -2,8 +2,10 @@ package replayer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
+	"github.com/aegisai/audit/archive"
 	"github.com/aegisai/audit/shared"
 )
 
@@ -51,6 +53,11 @@ func VerifyReceipt(ctx context.Context, cfg ProveConfig, r *shared.Receipt) ([]b
 	case pe.Checkpoint.Seq != r.CheckpointSeq:
 		return nil, rep, fmt.Errorf("receipt of event %s: the checkpoint signing seq %d is at seq %d, the receipt says %d", r.EventID, r.Seq, pe.Checkpoint.Seq, r.CheckpointSeq)
 	}
+	if r.VersionID != "" && cfg.Warn != nil {
+		if why := receiptVersionDiffers(ctx, cfg, r); why != "" {
+			cfg.Warn(why)
+		}
+	}
 	if rep.Action == "" {
 		// An override's receipt: its entry is proved, but a bundle is a
 		// decision's evidence (FORMAT.md section 11 needs the decision's
@@ -58,4 +65,35 @@ func VerifyReceipt(ctx context.Context, cfg ProveConfig, r *shared.Receipt) ([]b
 		bundle = nil
 	}
 	return bundle, rep, nil
+}
+
+// receiptVersionDiffers says why the version the receipt names (its
+// version_id) does not hold the receipt's entry at its line, "" when it
+// does or S3 could not be asked. The entry was proved from the sealed
+// version whatever the receipt names: the version id is no part of the
+// evidence, but a receipt naming another version was accepted without a
+// word (an outside trial). On a copy of the bucket every version id is
+// new, so it is said, not failed.
+func receiptVersionDiffers(ctx context.Context, cfg ProveConfig, r *shared.Receipt) string {
+	if cfg.Prefix == "" {
+		cfg.Prefix = "audit"
+	}
+	store := &archive.Store{S3: cfg.S3, Bucket: cfg.Bucket, Prefix: cfg.Prefix}
+	obj, err := store.Get(ctx, r.Object, r.VersionID)
+	const copied = " (a copy of the bucket, a replica or a restore, gives every version a new id; otherwise the receipt was altered or names a version written over the sealed one)"
+	switch {
+	case errors.Is(err, archive.ErrNotFound):
+		return fmt.Sprintf("the receipt names version %s of %s, which the bucket does not hold; the entry was proved from the sealed version%s", r.VersionID, r.Object, copied)
+	case err != nil:
+		return "" // not asked: the proof stands without it
+	}
+	seq, err := firstSeq(cfg.Prefix, cfg.Chain, r.Object)
+	if err == nil {
+		var entries []*shared.Entry
+		if entries, _, err = shared.ParseObject(r.Object, seq, obj.Body); err == nil &&
+			r.Line <= len(entries) && entries[r.Line-1].Hash.String() == r.EntryHash {
+			return ""
+		}
+	}
+	return fmt.Sprintf("the receipt names version %s of %s, which does not hold its entry at line %d; the entry was proved from the sealed version%s", r.VersionID, r.Object, r.Line, copied)
 }
