@@ -134,6 +134,8 @@ its signed checkpoint, and exits 1 when any differs.`,
 					v := verifyHistory(ctx, ev, h)
 					if why := misplaced(h, user, session, rg); v.OK && why != "" {
 						v.OK, v.Problems = false, []string{why}
+					} else if diff := listedDiffers(d, h); v.OK && len(diff) > 0 {
+						v.OK, v.Problems = false, diff
 					}
 					vs = append(vs, v)
 				}
@@ -364,6 +366,60 @@ func misplaced(h *query.History, user, session string, rg query.Range) string {
 			rg.Since.Format(time.RFC3339Nano), rg.Until.Format(time.RFC3339Nano), h.OccurredAt.Format(time.RFC3339Nano))
 	}
 	return ""
+}
+
+// listedDiffers compares a listed row with the history --verify proved
+// (nil when they agree). The row is read from a user's or session's view,
+// the history from the decision's own items, and only the history is
+// checked against S3: a row that shows what the proof does not (a
+// current state the decision's overrides contradict, which a table
+// editor sets on the item, or a stale view) must not pass as verified.
+func listedDiffers(row query.Decision, h *query.History) []string {
+	item := &h.Decision
+	if row.Proof.Seq != h.Proof.Seq {
+		item = nil
+		for i := range h.Conflicting {
+			if h.Conflicting[i].Proof.Seq == row.Proof.Seq {
+				item = &h.Conflicting[i]
+			}
+		}
+	}
+	if item == nil {
+		return []string{fmt.Sprintf("the row listed (seq %d) is none of the decision events of %s the index answers", row.Proof.Seq, h.DecisionID)}
+	}
+	var diff []string
+	add := func(name string, listed, verified any, same bool) {
+		if !same {
+			diff = append(diff, fmt.Sprintf("%s (listed %q, verified %q)", name, fmt.Sprint(listed), fmt.Sprint(verified)))
+		}
+	}
+	add("event_id", row.EventID, item.EventID, row.EventID == item.EventID)
+	add("environment", row.Environment, item.Environment, row.Environment == item.Environment)
+	add("occurred_at", row.OccurredAt.Format(time.RFC3339Nano), item.OccurredAt.Format(time.RFC3339Nano), row.OccurredAt.Equal(item.OccurredAt))
+	add("action", row.Action, item.Action, row.Action == item.Action)
+	add("confidence_score", row.ConfidenceScore, item.ConfidenceScore, row.ConfidenceScore == item.ConfidenceScore)
+	add("policy_version", row.PolicyVersion, item.PolicyVersion, row.PolicyVersion == item.PolicyVersion)
+	add("user_id", row.UserID, item.UserID, row.UserID == item.UserID)
+	add("session_id", row.SessionID, item.SessionID, row.SessionID == item.SessionID)
+	add("metadata", string(row.Metadata), string(item.Metadata), string(row.Metadata) == string(item.Metadata))
+	add("recorded_by", row.RecordedBy, item.RecordedBy, row.RecordedBy == item.RecordedBy)
+	add("proof", row.Proof, item.Proof, row.Proof == item.Proof)
+	// The decision's current state is what the proof checked (h's, which
+	// the page of overrides may have raised above the item's). A
+	// conflicting decision's item keeps a state of its own (its action,
+	// or the latest override sealed after it), which no proof checks:
+	// it is compared with that item as read by id.
+	cur, curSeq := h.CurrentAction, h.CurrentSeq
+	if item != &h.Decision {
+		cur, curSeq = item.CurrentAction, item.CurrentSeq
+	}
+	add("current_action", row.CurrentAction, cur, row.CurrentAction == cur)
+	add("current_seq", row.CurrentSeq, curSeq, row.CurrentSeq == curSeq)
+	if len(diff) == 0 {
+		return nil
+	}
+	return []string{"the row listed differs from the decision verified in " + strings.Join(diff, ", ") +
+		" (an override indexed between the two reads shows so too: list again)"}
 }
 
 func (v *verification) err() error {

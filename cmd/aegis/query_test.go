@@ -255,3 +255,67 @@ func TestGetVerifyWarnsOfAKeyWrittenOver(t *testing.T) {
 		}
 	}
 }
+
+// list --verify proves each row's decision by reading its history again,
+// by id; the row itself comes from the user's view. Someone who edits
+// the table sets a decision item's current state back to the decision's
+// own action (an override stays in the table): get answers the override's
+// state, which the proof checks, while list showed the edited one.
+// Before, list --verify printed that row (NOW BLOCK where the signed
+// override says ALLOW) and "verified", exit 0.
+func TestListVerifyChecksTheRowItShows(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	w := pipeline.NewWorkload("", "", 20, 5, 4, 17, time.Now())
+	// A decision id reused, never overridden: each of its two items keeps
+	// its own action as its state, and both rows are listed as they are.
+	overridden := map[string]bool{}
+	for _, o := range w.Overrides {
+		overridden[o.Override.DecisionID] = true
+	}
+	var reused *shared.Envelope
+	for _, d := range w.Decisions {
+		if !overridden[d.Decision.DecisionID] && d.Decision.Action != shared.ActionBlock {
+			again, dec := *d, *d.Decision
+			dec.Action, again.Decision = shared.ActionBlock, &dec
+			again.EventID, again.OccurredAt = "reused-"+d.EventID, d.OccurredAt.Add(time.Second)
+			w.Events, reused = append(w.Events, &again), d
+			break
+		}
+	}
+	p, w := indexedPipeline(ctx, t, 25, w)
+	setStackEnv(t)
+	pub := writeFile(t, "chain.pub", p.Cfg.VerifierKey)
+	flags := []string{"--chain", p.Cfg.Chain, "--bucket", p.Cfg.Bucket, "--table", p.Cfg.Table, "--verifier-key-file", pub}
+	if code, out := aegis(t, append([]string{"list", "--user", reused.Decision.UserID, "--limit", "500", "--verify"}, flags...)...); code != 0 ||
+		strings.Count(out, "verified "+reused.Decision.DecisionID+":") != 2 || strings.Contains(out, "NOT VERIFIED") {
+		t.Fatalf("list --verify of a reused decision id: exit %d:\n%s", code, out)
+	}
+	target := w.Overrides[0].Override.DecisionID
+	part, err := layout.LoadDecision(ctx, p.DynamoDB, p.Cfg.Table, target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := part.Decisions[0]
+	if d.CurrentSeq == d.Seq || d.CurrentAction == d.Action {
+		t.Fatalf("the override of %s did not change its state: %s (seq %d)", target, d.CurrentAction, d.CurrentSeq)
+	}
+	list := append([]string{"list", "--user", d.UserID, "--limit", "500", "--verify"}, flags...)
+	if code, out := aegis(t, list...); code != 0 || strings.Contains(out, "NOT VERIFIED") {
+		t.Fatalf("list --verify of an untouched table: exit %d:\n%s", code, out)
+	}
+	if _, err := p.DynamoDB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(p.Cfg.Table),
+		Key:                       map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: d.PK}, "SK": &types.AttributeValueMemberS{Value: d.SK}},
+		UpdateExpression:          aws.String("SET current_action = :a, current_seq = :s REMOVE current_sk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":a": &types.AttributeValueMemberS{Value: d.Action}, ":s": &types.AttributeValueMemberN{Value: fmt.Sprint(d.Seq)}}}); err != nil {
+		t.Fatal(err)
+	}
+	// get reads the override and answers its state, which is what S3 says.
+	if code, out := aegis(t, append([]string{"get", target, "--verify"}, flags...)...); code != 0 || !strings.Contains(out, "now "+d.CurrentAction) {
+		t.Fatalf("get --verify: exit %d:\n%s", code, out)
+	}
+	code, out := aegis(t, list...)
+	if code != 1 || !strings.Contains(out, "NOT VERIFIED "+target+": the row listed differs from the decision verified in current_action (listed \""+d.Action+"\", verified \""+d.CurrentAction+"\")") {
+		t.Fatalf("list --verify of a row whose current state was set back: exit %d:\n%s", code, out)
+	}
+}
