@@ -8,6 +8,10 @@
   let serverKey = "";
   let nextCursor = "";
   let nextOverrides = "";
+  // shown is what the page shows: the next page of it is asked for that
+  // kind and id, not for what the search fields hold now (trimmed, or
+  // changed since), which the cursor is not of.
+  const shown = { kind: "", id: "" };
 
   function status(msg, bad) {
     $("status").textContent = V.shown(msg);
@@ -71,6 +75,7 @@
 
   async function showList(kind, id, cursor) {
     $("decision").hidden = true;
+    shown.kind = kind; shown.id = id;
     const params = new URLSearchParams();
     for (const f of ["since", "until", "limit"]) if ($(f).value.trim()) params.set(f, $(f).value.trim());
     if (cursor) params.set("cursor", cursor);
@@ -124,6 +129,7 @@
   // that answer's proof: the same parameters select the same entries.
   async function showDecision(id, cursor) {
     $("results").hidden = true;
+    shown.kind = "decision"; shown.id = id;
     status("reading…");
     const params = new URLSearchParams();
     if ($("limit").value.trim()) params.set("limit", $("limit").value.trim());
@@ -286,8 +292,8 @@
       const h = `#${$("kind").value}=${encodeURIComponent($("q").value.trim())}`;
       if (location.hash === h) route(); else location.hash = h;
     });
-    $("more").addEventListener("click", () => showList($("kind").value, $("q").value.trim(), nextCursor).catch((e) => status(e.message, true)));
-    $("overrides-more").addEventListener("click", () => showDecision($("q").value.trim(), nextOverrides).catch((e) => status(e.message, true)));
+    $("more").addEventListener("click", () => showList(shown.kind, shown.id, nextCursor).catch((e) => status(e.message, true)));
+    $("overrides-more").addEventListener("click", () => showDecision(shown.id, nextOverrides).catch((e) => status(e.message, true)));
     $("check-bundle").addEventListener("click", () => checkBundle());
     window.addEventListener("hashchange", route);
     document.body.dataset.ready = "true";
