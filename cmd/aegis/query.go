@@ -132,9 +132,10 @@ its signed checkpoint, and exits 1 when any differs.`,
 						continue
 					}
 					v := verifyHistory(ctx, ev, h)
-					if why := misplaced(h, user, session, rg); v.OK && why != "" {
+					item := listedItem(d, h)
+					if why := misplaced(item, user, session, rg); v.OK && why != "" {
 						v.OK, v.Problems = false, []string{why}
-					} else if diff := listedDiffers(d, h); v.OK && len(diff) > 0 {
+					} else if diff := listedDiffers(d, item, h); v.OK && len(diff) > 0 {
 						v.OK, v.Problems = false, diff
 					}
 					vs = append(vs, v)
@@ -351,39 +352,58 @@ func verifyHistory(ctx context.Context, ev *query.Evidence, h *query.History) *v
 	return v
 }
 
-// misplaced says why a verified decision does not belong to the list it
-// was in ("" when it does): someone who edits the table's view keys (not
-// the attributes --verify compares) can list a genuine decision under
-// another user or session, or in a time range it is not in.
-func misplaced(h *query.History, user, session string, rg query.Range) string {
+// misplaced says why a verified decision event does not belong to the
+// list it was in ("" when it does): someone who edits the table's view
+// keys (not the attributes --verify compares) can list a genuine decision
+// under another user or session, or in a time range it is not in. item is
+// the decision event the row is (listedItem): of a reused decision id,
+// the later events may be another user's, session's or time than the
+// first, and are listed as theirs (nil: listedDiffers says so).
+func misplaced(item *query.Decision, user, session string, rg query.Range) string {
+	if item == nil {
+		return ""
+	}
 	switch {
-	case user != "" && h.UserID != user:
-		return fmt.Sprintf("listed under user %q; the signed entry is of user %q", user, h.UserID)
-	case session != "" && h.SessionID != session:
-		return fmt.Sprintf("listed under session %q; the signed entry is of session %q", session, h.SessionID)
-	case !rg.Since.IsZero() && h.OccurredAt.Before(rg.Since), !rg.Until.IsZero() && !h.OccurredAt.Before(rg.Until):
-		return fmt.Sprintf("listed in the range --since %s --until %s; the signed entry occurred at %s",
-			rg.Since.Format(time.RFC3339Nano), rg.Until.Format(time.RFC3339Nano), h.OccurredAt.Format(time.RFC3339Nano))
+	case user != "" && item.UserID != user:
+		return fmt.Sprintf("listed under user %q; the signed entry is of user %q", user, item.UserID)
+	case session != "" && item.SessionID != session:
+		return fmt.Sprintf("listed under session %q; the signed entry is of session %q", session, item.SessionID)
+	case !rg.Since.IsZero() && item.OccurredAt.Before(rg.Since), !rg.Until.IsZero() && !item.OccurredAt.Before(rg.Until):
+		var bounds []string
+		if !rg.Since.IsZero() {
+			bounds = append(bounds, "--since "+rg.Since.Format(time.RFC3339Nano))
+		}
+		if !rg.Until.IsZero() {
+			bounds = append(bounds, "--until "+rg.Until.Format(time.RFC3339Nano))
+		}
+		return fmt.Sprintf("listed in the range %s; the signed entry occurred at %s", strings.Join(bounds, " "), item.OccurredAt.Format(time.RFC3339Nano))
 	}
 	return ""
 }
 
-// listedDiffers compares a listed row with the history --verify proved
-// (nil when they agree). The row is read from a user's or session's view,
-// the history from the decision's own items, and only the history is
-// checked against S3: a row that shows what the proof does not (a
-// current state the decision's overrides contradict, which a table
-// editor sets on the item, or a stale view) must not pass as verified.
-func listedDiffers(row query.Decision, h *query.History) []string {
-	item := &h.Decision
-	if row.Proof.Seq != h.Proof.Seq {
-		item = nil
-		for i := range h.Conflicting {
-			if h.Conflicting[i].Proof.Seq == row.Proof.Seq {
-				item = &h.Conflicting[i]
-			}
+// listedItem is the decision event of h that a listed row is, by seq: the
+// decision, or one of its conflicting decisions (a reused decision id,
+// each of whose events is listed); nil when it is none of them.
+func listedItem(row query.Decision, h *query.History) *query.Decision {
+	if row.Proof.Seq == h.Proof.Seq {
+		return &h.Decision
+	}
+	for i := range h.Conflicting {
+		if h.Conflicting[i].Proof.Seq == row.Proof.Seq {
+			return &h.Conflicting[i]
 		}
 	}
+	return nil
+}
+
+// listedDiffers compares a listed row with item, the decision event of
+// the history --verify proved that it is (nil when they agree). The row
+// is read from a user's or session's view, the history from the
+// decision's own items, and only the history is checked against S3: a
+// row that shows what the proof does not (a current state the decision's
+// overrides contradict, which a table editor sets on the item, or a stale
+// view) must not pass as verified.
+func listedDiffers(row query.Decision, item *query.Decision, h *query.History) []string {
 	if item == nil {
 		return []string{fmt.Sprintf("the row listed (seq %d) is none of the decision events of %s the index answers", row.Proof.Seq, h.DecisionID)}
 	}

@@ -319,3 +319,42 @@ func TestListVerifyChecksTheRowItShows(t *testing.T) {
 		t.Fatalf("list --verify of a row whose current state was set back: exit %d:\n%s", code, out)
 	}
 }
+
+// A reused decision id whose later event is another user's and session's
+// and states an earlier time: each event is listed under its own user,
+// session and time, and list --verify checks each row against its own
+// signed event. Before, it checked the first event's user, session and
+// time: the later event's genuine row was NOT VERIFIED (listed under user
+// "b"; the signed entry is of user "a"), exit 1, on an untouched table.
+func TestListVerifyOfAReusedDecisionIDsLaterEvent(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	w := pipeline.NewWorkload("", "", 6, 0, 2, 23, time.Now())
+	first := w.Decisions[2]
+	again, dec := *first, *first.Decision
+	dec.UserID, dec.SessionID, again.Decision = "later-user", "later-session", &dec
+	again.EventID, again.OccurredAt = "reused-"+first.EventID, first.OccurredAt.Add(-time.Hour)
+	w.Events = append(w.Events, &again)
+	p, _ := indexedPipeline(ctx, t, 25, w)
+	setStackEnv(t)
+	pub := writeFile(t, "chain.pub", p.Cfg.VerifierKey)
+	flags := []string{"--chain", p.Cfg.Chain, "--bucket", p.Cfg.Bucket, "--table", p.Cfg.Table, "--verifier-key-file", pub}
+	id := first.Decision.DecisionID // prefixed with the chain by indexedPipeline
+	between := first.OccurredAt.Add(-time.Minute).Format(time.RFC3339Nano)
+	for _, args := range [][]string{
+		{"--user", "later-user"},
+		{"--session", "later-session"},
+		{"--user", "later-user", "--until", between},
+		{"--user", first.Decision.UserID, "--since", between},
+	} {
+		code, out := aegis(t, append(append([]string{"list", "--verify", "--limit", "500"}, args...), flags...)...)
+		if code != 0 || strings.Contains(out, "NOT VERIFIED") || !strings.Contains(out, "verified "+id+":") {
+			t.Fatalf("list %v --verify: exit %d:\n%s", args, code, out)
+		}
+	}
+	// The first event is not in the later event's range.
+	code, out := aegis(t, append([]string{"list", "--verify", "--user", first.Decision.UserID, "--until", between}, flags...)...)
+	if code != 0 || strings.Contains(out, id) {
+		t.Fatalf("list of the first event's user before it: exit %d:\n%s", code, out)
+	}
+}
