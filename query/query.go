@@ -212,6 +212,15 @@ type OverridePage struct {
 	Limit int
 	// Cursor is the previous answer's Next ("" for the first page).
 	Cursor string
+	// Latest, for an answer to be proved, reads every override of a
+	// decision with more than one page of them for the one with the
+	// highest seq, and takes its state when the decision item's is older.
+	// The state the item holds is otherwise trusted off the page: someone
+	// who edits the table rolled it back to an earlier override's, and
+	// get --verify and the page proved that earlier override as the
+	// current state (an outside trial). It costs reading the decision's
+	// overrides' items, a Query per 1 MB of them.
+	Latest bool
 }
 
 // Decision returns a decision with the first page of its overrides
@@ -309,6 +318,21 @@ func (r *Reader) DecisionPage(ctx context.Context, decisionID string, pg Overrid
 	}
 	if more {
 		h.Next = encodeOverrideCursor(decisionID, part.Overrides[len(part.Overrides)-1].SK)
+	}
+	if pg.Latest && (more || after != "") {
+		latest, err := layout.LatestOverride(ctx, r.DB, r.Table, decisionID, chain)
+		if err != nil {
+			return nil, err
+		}
+		if latest != nil && latest.Seq > h.CurrentSeq {
+			// Later than the item's state: written, not yet applied, or
+			// the item's state rolled back. The latest is the state, as
+			// for an override on the page.
+			// (One on the page raised the state above: this one is not.)
+			o := overrideOf(*latest)
+			h.CurrentAction, h.CurrentSeq, h.CurrentOverride = o.NewAction, o.Proof.Seq, &o
+			return h, nil
+		}
 	}
 	if !current && h.CurrentSeq != h.Proof.Seq {
 		o, err := r.currentOverride(ctx, part.Decisions[0], chain)

@@ -50,7 +50,7 @@ exits 1 when anything differs.`,
 			if err != nil {
 				return err
 			}
-			h, err := rd.DecisionPage(ctx, args[0], query.OverridePage{Limit: getLimit, Cursor: getCursor})
+			h, err := rd.DecisionPage(ctx, args[0], query.OverridePage{Limit: getLimit, Cursor: getCursor, Latest: verify})
 			if err != nil {
 				return c.notFound(err)
 			}
@@ -126,7 +126,7 @@ its signed checkpoint, and exits 1 when any differs.`,
 			var vs []*verification
 			if verify {
 				for _, d := range page.Decisions {
-					h, err := rd.Decision(ctx, d.DecisionID)
+					h, err := rd.DecisionPage(ctx, d.DecisionID, query.OverridePage{Latest: true})
 					if err != nil {
 						vs = append(vs, &verification{DecisionID: d.DecisionID, Problems: []string{err.Error()}, Unavailable: awsconn.Unavailable(err)})
 						continue

@@ -271,7 +271,7 @@ func (s *Service) fail(w http.ResponseWriter, r *http.Request, err error) int {
 }
 
 func (s *Service) decision(w http.ResponseWriter, r *http.Request) int {
-	h, err := s.history(r)
+	h, err := s.history(r, false)
 	if err != nil {
 		return s.fail(w, r, err)
 	}
@@ -279,8 +279,10 @@ func (s *Service) decision(w http.ResponseWriter, r *http.Request) int {
 }
 
 // history reads the decision of the request's path with the page of its
-// overrides the request's limit and cursor select.
-func (s *Service) history(r *http.Request) (*query.History, error) {
+// overrides the request's limit and cursor select; latest (for a proof)
+// reads every override of a decision with more than one page of them for
+// the latest (query.OverridePage.Latest).
+func (s *Service) history(r *http.Request, latest bool) (*query.History, error) {
 	q, err := params(r)
 	if err != nil {
 		return nil, err
@@ -294,7 +296,7 @@ func (s *Service) history(r *http.Request) (*query.History, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.cfg.Reader.DecisionPage(r.Context(), r.PathValue("id"), query.OverridePage{Limit: rg.Limit, Cursor: rg.Cursor})
+	return s.cfg.Reader.DecisionPage(r.Context(), r.PathValue("id"), query.OverridePage{Limit: rg.Limit, Cursor: rg.Cursor, Latest: latest})
 }
 
 // proofFailure is the body of a proof that cannot be given (409).
@@ -310,7 +312,7 @@ type proofFailure struct {
 // pointing where S3 has no such entry, or at an object deleted since) is a
 // 409 that says why.
 func (s *Service) proof(w http.ResponseWriter, r *http.Request) int {
-	h, err := s.history(r)
+	h, err := s.history(r, true)
 	if err != nil {
 		return s.fail(w, r, err)
 	}
