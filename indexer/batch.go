@@ -264,8 +264,8 @@ func fresh(ps []*pending) bool {
 
 // freshItems are the items of a decision id the table holds nothing of:
 // its decision items with the current state their overrides here give
-// them (the latest by seq of the decision's own chain, if after the
-// decision), and the overrides. A second decision event of the id in one
+// them (the latest by seq of the decision's own chain, layout.Decision's
+// Overrides), and the overrides. A second decision event of the id in one
 // chain is recorded as a conflict, as reconcile does.
 func (x *Index) freshItems(ctx context.Context, id string, ps []*pending) ([]any, error) {
 	first := map[string]layout.Decision{}   // by chain
@@ -289,7 +289,7 @@ func (x *Index) freshItems(ctx context.Context, id string, ps []*pending) ([]any
 				return nil, err
 			}
 		}
-		if o := latest[d.Environment]; o != nil && o.Seq > d.CurrentSeq {
+		if o := latest[d.Environment]; o != nil && d.Overrides(*o) {
 			d.CurrentAction, d.CurrentSeq, d.CurrentSK = o.NewAction, o.Seq, o.SK
 		}
 		items = append(items, d)

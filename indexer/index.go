@@ -283,18 +283,20 @@ func (x *Index) raise(ctx context.Context, decisionID string, overrides []layout
 }
 
 // setCurrent makes o decision item d's current state, unless a later
-// override (by seq) already is. The condition makes it safe against a
-// concurrent or late writer; the same seq without CurrentSK (an item
-// written before it was kept) is completed.
+// override (by seq) already is (layout.Decision's Overrides). The
+// condition makes it safe against a concurrent or late writer; the same
+// seq without CurrentSK (an item written before it was kept) is
+// completed, and a decision's own state (no current_sk, current_seq its
+// own seq) gives way to any override, one sealed before it too.
 func (x *Index) setCurrent(ctx context.Context, d layout.Decision, o layout.Override) error {
-	if o.Seq < d.CurrentSeq || (o.Seq == d.CurrentSeq && d.CurrentSK != "") {
+	if !d.Overrides(o) {
 		return nil
 	}
 	_, err := x.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:           aws.String(x.Table),
 		Key:                 key(d.PK, d.SK),
 		UpdateExpression:    aws.String("SET current_action = :a, current_seq = :s, current_sk = :k"),
-		ConditionExpression: aws.String("current_seq < :s OR (current_seq = :s AND attribute_not_exists(current_sk))"),
+		ConditionExpression: aws.String("current_seq < :s OR (attribute_not_exists(current_sk) AND (current_seq = :s OR current_seq = seq))"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":a": str(o.NewAction), ":s": num(o.Seq), ":k": str(o.SK),
 		},

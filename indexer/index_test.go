@@ -365,8 +365,13 @@ func TestBatchedAndOneByOneWriteTheSameItems(t *testing.T) {
 	if m1 := want["PK#DECISION#many-1 SK#DECISION#2026-11-27T11:00:00.000000000Z#e-many-1"]; !strings.Contains(m1, "current_action:BLOCK") {
 		t.Fatalf("many-1 %s: a dev override changed a prod decision", m1)
 	}
-	if d4 := want["PK#DECISION#d4 SK#DECISION#2026-11-27T10:02:30.000000000Z#e-d4"]; !strings.Contains(d4, "current_action:ALLOW") {
-		t.Fatalf("d4 %s: an override sealed before its decision does not change it", d4)
+	// An override sealed before its decision sets its state, as the
+	// latest by seq (docs/FORMAT.md section 11, whose bundles say so):
+	// before 2026-12-01 it did not, and get --verify of the genuine
+	// decision failed against its own bundle (an outside trial).
+	if d4 := want["PK#DECISION#d4 SK#DECISION#2026-11-27T10:02:30.000000000Z#e-d4"]; !strings.Contains(d4, "current_action:BLOCK") ||
+		!strings.Contains(d4, "current_sk:SK#OVERRIDE#2026-11-27T10:03:00.000000000Z#o-3") {
+		t.Fatalf("d4 %s: an override sealed before its decision sets its state", d4)
 	}
 }
 

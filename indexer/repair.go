@@ -129,8 +129,8 @@ func (x *Index) Compare(ctx context.Context, e *shared.Entry, rec *shared.Sealed
 
 // staleCurrent compares the current state decision item d holds (stored,
 // as read) with the one its chain's overrides in the table give it: the
-// latest override (by seq) later than the decision, else the decision's
-// own action. The entries' own attributes are compared with S3 one by
+// latest override (by seq), sealed after the decision or before it, else
+// the decision's own action (docs/FORMAT.md section 11). The entries' own attributes are compared with S3 one by
 // one; this finds the derived state that no entry holds, which an index
 // written by an older version (two writers racing on a new decision and
 // its override, before ApplyBatch's step 4), two writers of a reused
@@ -147,7 +147,7 @@ func (x *Index) staleCurrent(ctx context.Context, d layout.Decision, stored map[
 		return "", fmt.Errorf("decision %s: %w", d.DecisionID, err)
 	}
 	want, wantSeq, wantSK := d.Action, d.Seq, ""
-	if o != nil && o.Seq > d.Seq {
+	if o != nil {
 		want, wantSeq, wantSK = o.NewAction, o.Seq, o.SK
 	}
 	switch {

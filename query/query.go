@@ -249,7 +249,7 @@ func (r *Reader) wholeHistory(ctx context.Context, decisionID string, pageSize i
 			return nil, err
 		}
 		for _, o := range pg.Overrides {
-			if o.Proof.Seq > h.CurrentSeq { // written, not yet applied: already the latest (as DecisionPage)
+			if h.setBy(o.Proof.Seq) { // written, not yet applied: already the latest (as DecisionPage)
 				h.CurrentAction, h.CurrentSeq = o.NewAction, o.Proof.Seq
 			}
 		}
@@ -311,7 +311,7 @@ func (r *Reader) DecisionPage(ctx context.Context, decisionID string, pg Overrid
 		// The indexer raises the current state after writing an override;
 		// an override it has written but not yet applied is already the
 		// latest.
-		if o.Seq > h.CurrentSeq {
+		if h.setBy(o.Seq) {
 			h.CurrentAction, h.CurrentSeq = o.NewAction, o.Seq
 		}
 		current = current || o.Seq == h.CurrentSeq
@@ -324,7 +324,7 @@ func (r *Reader) DecisionPage(ctx context.Context, decisionID string, pg Overrid
 		if err != nil {
 			return nil, err
 		}
-		if latest != nil && latest.Seq > h.CurrentSeq {
+		if latest != nil && h.setBy(latest.Seq) {
 			// Later than the item's state: written, not yet applied, or
 			// the item's state rolled back. The latest is the state, as
 			// for an override on the page.
@@ -370,6 +370,15 @@ func (r *Reader) currentOverride(ctx context.Context, d layout.Decision, chain s
 		}
 	}
 	return nil, nil
+}
+
+// setBy reports whether the override of the decision's chain at seq sets
+// h's current state: the latest by seq does, sealed after the decision or
+// before it (docs/FORMAT.md section 11, layout.Decision's Overrides). A
+// state at the decision's own seq is the decision's own action: any
+// override sets it.
+func (h *History) setBy(seq uint64) bool {
+	return seq > h.CurrentSeq || h.CurrentSeq == h.Proof.Seq && seq != h.Proof.Seq
 }
 
 func overrideOf(o layout.Override) Override {

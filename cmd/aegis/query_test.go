@@ -420,3 +420,34 @@ func TestGetVerifyOfAStateRolledBackOffThePage(t *testing.T) {
 		t.Fatalf("list --verify of the rolled-back row: exit %d:\n%s", code, out)
 	}
 }
+
+// An override sealed before its decision (the decision's producer spooled
+// it through an outage while a review console recorded the override) sets
+// the decision's state, as the latest override by seq: docs/FORMAT.md
+// section 11 says so of a bundle, and the index and its readers now agree.
+// Before (an outside trial), the indexer kept the decision's own action,
+// and get --verify of the genuine decision failed against its own bundle.
+func TestAnOverrideSealedBeforeItsDecisionSetsItsState(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	w := pipeline.NewWorkload("", "", 4, 0, 4, 23, time.Now())
+	d := w.Decisions[1]
+	d.Decision.Action = shared.ActionAllow
+	early := &shared.Envelope{Type: shared.TypeOverride, EventID: "early-ovr", Environment: d.Environment, OccurredAt: d.OccurredAt.Add(time.Minute),
+		Override: &shared.Override{DecisionID: d.Decision.DecisionID, ReviewerID: "rev", NewAction: shared.ActionBlock, Reason: "r"}}
+	w.Events = append([]*shared.Envelope{early}, w.Events...)
+	p, _ := indexedPipeline(ctx, t, 25, w)
+	setStackEnv(t)
+	pub := writeFile(t, "chain.pub", p.Cfg.VerifierKey)
+	flags := []string{"--chain", p.Cfg.Chain, "--bucket", p.Cfg.Bucket, "--table", p.Cfg.Table, "--verifier-key-file", pub}
+	target := d.Decision.DecisionID
+	if code, out := aegis(t, append([]string{"get", target, "--verify"}, flags...)...); code != 0 || !strings.Contains(out, "ALLOW, now BLOCK (by the override at seq 1)") {
+		t.Fatalf("get --verify of a decision sealed after its override: exit %d:\n%s", code, out)
+	}
+	if code, out := aegis(t, append([]string{"list", "--user", d.Decision.UserID, "--verify"}, flags...)...); code != 0 || strings.Contains(out, "NOT VERIFIED") {
+		t.Fatalf("list --verify: exit %d:\n%s", code, out)
+	}
+	if code, out := aegis(t, append([]string{"index", "check"}, flags...)...); code != 0 {
+		t.Fatalf("index check: exit %d:\n%s", code, out)
+	}
+}
