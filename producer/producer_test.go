@@ -145,3 +145,42 @@ func TestSpoolRefusesABadCursor(t *testing.T) {
 		t.Fatalf("cursor inside a line: %v", err)
 	}
 }
+
+// advance empties the records, then writes the cursor 0: a crash between
+// the two (a SIGKILL, a power cut) left the cursor of the last advance
+// past an empty records file, and openSpool refused it ("fix or remove
+// the cursor file"), so aegis ingest did not start again until someone
+// removed the file by hand. Nothing waits in an empty spool.
+func TestSpoolOpensAfterACrashWhileItWasEmptied(t *testing.T) {
+	dir := t.TempDir()
+	s, err := openSpool(dir, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.append([][]byte{[]byte(`{"n":1}`), []byte(`{"n":2}`)}); err != nil {
+		t.Fatal(err)
+	}
+	_, next, _ := s.peek(1)
+	if err := s.advance(next, 1); err != nil { // the cursor is past {"n":1}
+		t.Fatal(err)
+	}
+	s.close()
+	// The second advance emptied the records and died before the cursor.
+	if err := os.Truncate(filepath.Join(dir, "records"), 0); err != nil {
+		t.Fatal(err)
+	}
+	s, err = openSpool(dir, 1<<20)
+	if err != nil {
+		t.Fatalf("a spool emptied before its cursor was written does not open: %v", err)
+	}
+	defer s.close()
+	if got := lines(t, s); len(got) != 0 || s.records() != 0 {
+		t.Fatalf("after the restart: %v (%d records), want none", got, s.records())
+	}
+	if err := s.append([][]byte{[]byte(`{"n":3}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if got := lines(t, s); strings.Join(got, " ") != `{"n":3}` || s.records() != 1 {
+		t.Fatalf("after an append: %v (%d records)", got, s.records())
+	}
+}

@@ -95,6 +95,13 @@ func (s *spool) load() error {
 	s.f, s.size = f, whole
 	if c, err := os.ReadFile(filepath.Join(s.dir, "cursor")); err == nil {
 		n, perr := strconv.ParseInt(string(bytes.TrimSpace(c)), 10, 64)
+		if perr == nil && n >= 0 && whole == 0 {
+			// advance empties the records before it writes the cursor 0:
+			// a crash between the two leaves an old cursor past an empty
+			// file, and nothing waits. (Before, the spool, and with it
+			// aegis ingest, refused to start until the file was removed.)
+			n = 0
+		}
 		if perr != nil || n < 0 || n > whole || (n > 0 && data[n-1] != '\n') {
 			return fmt.Errorf("cursor %q does not point at a line of records (%d bytes): fix or remove the cursor file", c, whole)
 		}
@@ -174,7 +181,9 @@ func (s *spool) advance(next int64, n int) error {
 		if err := s.f.Sync(); err != nil {
 			return err
 		}
-		s.size, next = 0, 0
+		// The records are gone: whatever the cursor file says from here
+		// on, nothing waits (load reads an old cursor so too).
+		s.size, s.next, s.n, next, n = 0, 0, 0, 0, 0
 	}
 	if err := writeFileSync(filepath.Join(s.dir, "cursor"), []byte(strconv.FormatInt(next, 10)+"\n")); err != nil {
 		return err
