@@ -116,7 +116,7 @@ put there) unless --allow-unsigned.`,
 	}
 	// The range and the type are checked with the start-up validation
 	// (the chain and the key are by it and by reading the key file).
-	c.preflight[cmd] = func() error {
+	c.preflight[cmd] = func(bool) error { // reads no file
 		var errs []error
 		cfg := replayer.DiscoverConfig{Type: shared.EntryType(typ)}
 		var err error

@@ -119,12 +119,12 @@ answers the requests in flight, then flushes the producers.`,
 	}
 	// The token file, the fail-safe action and --topic are checked with
 	// the start-up validation and reported with its problems.
-	c.preflight[cmd] = func() error {
+	c.preflight[cmd] = func(files bool) error {
 		if len(envs) == 0 { // the chain served by default, for the checks below and the run
 			envs = []string{c.chain}
 		}
 		var errs []error
-		if tokensFile != "" { // else the start-up validation says it is required
+		if tokensFile != "" && files { // else the start-up validation says it is required
 			var err error
 			if tokens, err = httpauth.Load(tokensFile); err != nil {
 				errs = append(errs, fmt.Errorf("--tokens-file (AEGIS_TOKENS_FILE): %w", err))
@@ -141,8 +141,10 @@ answers the requests in flight, then flushes the producers.`,
 		if cmd.Flags().Changed("topic") && len(envs) > 1 {
 			errs = append(errs, errors.New("--topic names one decisions topic; with several --environments each uses its own (aegis.decisions.<env>)"))
 		}
-		if err := checkTLS(tlsFiles); err != nil {
-			errs = append(errs, err)
+		if files {
+			if err := checkTLS(tlsFiles); err != nil {
+				errs = append(errs, err)
+			}
 		}
 		if !shared.Action(failSafe).Valid() {
 			errs = append(errs, fmt.Errorf("--fail-safe-action (AEGIS_FAIL_SAFE_ACTION) %q: want ALLOW, CHALLENGE, BLOCK or REVIEW", failSafe))

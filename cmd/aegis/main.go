@@ -57,7 +57,8 @@ type common struct {
 	verifierKF        string
 	// preflight holds, by command, checks the start-up validation
 	// runs and reports with its own (validate).
-	preflight map[*cobra.Command]func() error
+	// preflight(false) is --check-settings': every value, no file read.
+	preflight map[*cobra.Command]func(files bool) error
 	// checkSettings: --check-settings, validate and exit.
 	checkSettings bool
 	logLevel      string
@@ -145,17 +146,29 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if err := aliasEnv(cmd); err != nil {
 			return err
 		}
+		pf := c.preflight[cmd]
 		if c.checkSettings {
-			// The form alone: the preflight reads files and asks the
-			// servers' libraries, which a deployment check has not got.
-			if err := validate(cmd, nil); err != nil {
+			// The form alone: the files the settings name are not read (a
+			// deployment check has not got them), but every value the
+			// start checks is (before, --check-settings said "settings
+			// valid" of a --retention 1h or --fail-safe-action FOO the
+			// start refused).
+			var form func() error
+			if pf != nil {
+				form = func() error { return pf(false) }
+			}
+			if err := validate(cmd, form); err != nil {
 				return err
 			}
 			return errSettingsChecked
 		}
-		return validate(cmd, c.preflight[cmd])
+		var full func() error
+		if pf != nil {
+			full = func() error { return pf(true) }
+		}
+		return validate(cmd, full)
 	}
-	c.preflight = map[*cobra.Command]func() error{}
+	c.preflight = map[*cobra.Command]func(files bool) error{}
 
 	var signerKF, nextSignerKF, sealerGroup, txnID, identity string
 	var batchRecords, batchBytes, maxInFlight int
@@ -200,16 +213,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	// The key files and every value the sealer checks are checked with the
 	// start-up validation, before any connection, and reported with it.
-	c.preflight[sealCmd] = func() error {
+	c.preflight[sealCmd] = func(files bool) error {
 		var errs []error
-		keys, errs = readSealerKeys(signerKF, nextSignerKF, c.verifierKF)
+		if files {
+			keys, errs = readSealerKeys(signerKF, nextSignerKF, c.verifierKF)
+		}
 		cfg := sealer.Config{Chain: c.chain, Bucket: c.bucket, SignerKey: keys.signer, NextSignerKey: keys.next, VerifierKey: keys.verifier,
 			BatchMaxRecords: batchRecords, BatchMaxBytes: batchBytes, BatchMaxAge: batchAge, Retention: retention}
-		for _, p := range setting.Problems(cfg.Check()) {
-			if fs := setting.Fields(p); len(fs) == 1 && keys.failed[fs[0].Field] {
-				continue // its file could not be read: said once
+		for _, joined := range setting.Problems(cfg.Check()) {
+			for _, p := range setting.Problems(joined) { // the key files' problems come joined
+				if fs := setting.Fields(p); len(fs) == 1 && (keys.failed[fs[0].Field] || !files && sealerKeyFields[fs[0].Field]) {
+					continue // its file could not be read (said once), or was not read
+				}
+				errs = append(errs, p)
 			}
-			errs = append(errs, p)
 		}
 		return errors.Join(errs...)
 	}
@@ -602,6 +619,10 @@ func (c *common) s3Client(ctx context.Context) (*s3.Client, error) {
 }
 
 // sealerKeys are the texts of the sealer's key files.
+// sealerKeyFields are the sealer.Config fields read from key files: with
+// --check-settings, which reads no file, their problems are not the form's.
+var sealerKeyFields = map[string]bool{"SignerKey": true, "NextSignerKey": true, "VerifierKey": true}
+
 type sealerKeys struct {
 	signer, next, verifier string
 	// failed are the Config fields whose file could not be read.

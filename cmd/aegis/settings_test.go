@@ -242,3 +242,38 @@ func TestCheckSettings(t *testing.T) {
 		t.Fatalf("AEGIS_CHECK_SETTINGS set: exit %d: %s (want the role to start, and fail on its token file)", code, out)
 	}
 }
+
+// --check-settings reads no file, but checks every value the start checks:
+// before, it said "settings valid" of a sealer's --retention 1h or
+// --batch-max-bytes over 32 MiB and of ingest's --fail-safe-action FOO,
+// which the start refused (their checks ran with the key and token files'
+// reading), so a deployment that passed make compose-check or kube-check
+// did not start (the operators' outside trial).
+func TestCheckSettingsChecksTheValuesTheStartChecks(t *testing.T) {
+	t.Setenv("AEGIS_CHAIN", "prod")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"sealer", "--signer-key-file", "/no/such.key", "--verifier-key-file", "/no/such.pub", "--retention", "1h"}, "--retention (AEGIS_RETENTION) 1h0m0s is under 24h0m0s"},
+		{[]string{"sealer", "--signer-key-file", "/no/such.key", "--verifier-key-file", "/no/such.pub", "--batch-max-bytes", "100000000"}, "--batch-max-bytes (AEGIS_BATCH_MAX_BYTES) 100000000 is over"},
+		{[]string{"ingest", "--tokens-file", "/no/such", "--fail-safe-action", "FOO"}, `--fail-safe-action (AEGIS_FAIL_SAFE_ACTION) "FOO"`},
+	} {
+		code, out := aegis(t, append(c.args, "--check-settings")...)
+		if code != 1 || !strings.Contains(out, c.want) {
+			t.Errorf("%v --check-settings: exit %d: %s\nwant exit 1 naming %s", c.args, code, out, c.want)
+		}
+		if strings.Contains(out, "/no/such") {
+			t.Errorf("%v --check-settings: a file named, which it does not read: %s", c.args, out)
+		}
+	}
+	// The files are still not read: their values alone pass.
+	for _, args := range [][]string{
+		{"sealer", "--signer-key-file", "/no/such.key", "--verifier-key-file", "/no/such.pub", "--next-signer-key-file", "/no/next.key"},
+		{"ingest", "--tokens-file", "/no/such", "--tls-cert-file", "/no/cert.pem", "--tls-key-file", "/no/key.pem"},
+	} {
+		if code, out := aegis(t, append(args, "--check-settings")...); code != 0 || !strings.Contains(out, "settings valid") {
+			t.Errorf("%v --check-settings: exit %d: %s (want valid: the files are not read)", args, code, out)
+		}
+	}
+}
