@@ -167,30 +167,29 @@ func (s *spool) peek(max int) ([][]byte, int64, error) {
 }
 
 // advance moves the cursor past n published lines, durably; at the end of
-// the records it empties both files.
+// the records it empties both files. The lines are published whatever it
+// returns: the spool is past them in memory first, so that a cursor that
+// cannot be written (a full disk) does not send them again at every round
+// of the replay, only at the next start, as after a crash.
 func (s *spool) advance(next int64, n int) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.next, s.n = next, s.n-n
 	if next == s.size {
 		if err := s.f.Truncate(0); err != nil {
 			return err
 		}
+		// The records are gone: whatever the cursor file says from here
+		// on, nothing waits (load reads an old cursor so too).
+		s.size, s.next, s.n = 0, 0, 0
 		if _, err := s.f.Seek(0, io.SeekStart); err != nil {
 			return err
 		}
 		if err := s.f.Sync(); err != nil {
 			return err
 		}
-		// The records are gone: whatever the cursor file says from here
-		// on, nothing waits (load reads an old cursor so too).
-		s.size, s.next, s.n, next, n = 0, 0, 0, 0, 0
 	}
-	if err := writeFileSync(filepath.Join(s.dir, "cursor"), []byte(strconv.FormatInt(next, 10)+"\n")); err != nil {
-		return err
-	}
-	s.next = next
-	s.n -= n
-	return nil
+	return writeFileSync(filepath.Join(s.dir, "cursor"), []byte(strconv.FormatInt(s.next, 10)+"\n"))
 }
 
 func (s *spool) records() int {
@@ -304,7 +303,11 @@ func (p *Producer) replayOnce(ctx context.Context) error {
 		}
 	}
 	if err := p.spool.advance(next, len(lines)); err != nil {
-		return err
+		// Published: said so, and not published again by this process.
+		// Before, the round failed and the next one sent the same records
+		// again, every second while the spool's disk was full.
+		p.cfg.Logger.Warn("spooled escalations published, but the spool's cursor could not be saved: they are published again at the next start unless a later round saves it (is the spool's disk full?)",
+			zap.String("spool_dir", p.spool.dir), zap.Int("records", len(recs)), zap.Error(err))
 	}
 	p.m.replayed.Add(float64(len(recs)))
 	p.m.spooled.Set(float64(p.spool.records()))
