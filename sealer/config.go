@@ -122,6 +122,10 @@ const defaultRetention = 2557 * 24 * time.Hour
 // objects, which the trial found accepted without a word.
 const MinRetention = 24 * time.Hour
 
+// MinSessionTimeout is the shortest group session timeout the Kafka
+// client takes (franz-go refuses less when it makes a group's client).
+const MinSessionTimeout = 100 * time.Millisecond
+
 // Check reports every problem of the Config's values, all at once, each a
 // *setting.Error naming its field (a front end renames them after its own
 // settings): what New checks, but the clients (Brokers, S3), so that a
@@ -153,6 +157,12 @@ func (c *Config) check() (*keyState, error) {
 	}
 	if c.Retention > 0 && c.Retention < MinRetention {
 		errs = append(errs, setting.Errorf("Retention", "%s is under %s: sealed objects could be deleted that soon (COMPLIANCE locks end with their retention)", c.Retention, MinRetention))
+	}
+	if c.SessionTimeout > 0 && c.SessionTimeout < MinSessionTimeout {
+		// Refused by the client at every session: before, the sealer
+		// started its session over for good, never sealing, never exiting.
+		errs = append(errs, setting.Errorf("SessionTimeout", "%s is under %s, the least the Kafka client takes (and the brokers take at least their group.min.session.timeout.ms, 6s by default)",
+			c.SessionTimeout, MinSessionTimeout))
 	}
 	if c.BatchMaxBytes > archive.MaxBatchBytes {
 		errs = append(errs, setting.Errorf("BatchMaxBytes", "%d is over %d: verifiers refuse objects over %d bytes", c.BatchMaxBytes,

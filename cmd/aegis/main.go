@@ -219,7 +219,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			keys, errs = readSealerKeys(signerKF, nextSignerKF, c.verifierKF)
 		}
 		cfg := sealer.Config{Chain: c.chain, Bucket: c.bucket, SignerKey: keys.signer, NextSignerKey: keys.next, VerifierKey: keys.verifier,
-			BatchMaxRecords: batchRecords, BatchMaxBytes: batchBytes, BatchMaxAge: batchAge, Retention: retention}
+			BatchMaxRecords: batchRecords, BatchMaxBytes: batchBytes, BatchMaxAge: batchAge, Retention: retention, SessionTimeout: sessionTimeout}
 		for _, joined := range setting.Problems(cfg.Check()) {
 			for _, p := range setting.Problems(joined) { // the key files' problems come joined
 				if fs := setting.Fields(p); len(fs) == 1 && (keys.failed[fs[0].Field] || !files && sealerKeyFields[fs[0].Field]) {

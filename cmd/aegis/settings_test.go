@@ -277,3 +277,26 @@ func TestCheckSettingsChecksTheValuesTheStartChecks(t *testing.T) {
 		}
 	}
 }
+
+// A sealer's --session-timeout under the Kafka client's 100 ms is refused
+// at start, naming the flag: before, the client refused it at every
+// session and the sealer started its session over for good, backing off
+// to 30 s, neither sealing nor exiting (the operators' outside trial).
+func TestSealerRefusesASessionTimeoutTheClientRefuses(t *testing.T) {
+	t.Setenv("AEGIS_CHAIN", "prod")
+	dir := t.TempDir()
+	if code, out := aegis(t, "keygen", "--name", "aegis-test", "--out", filepath.Join(dir, "prod")); code != 0 {
+		t.Fatal(out)
+	}
+	keys := []string{"--signer-key-file", filepath.Join(dir, "prod.key"), "--verifier-key-file", filepath.Join(dir, "prod.pub"),
+		"--brokers", "127.0.0.1:1"} // nothing listens: the settings must stop it first
+	for _, extra := range [][]string{{"--check-settings"}, nil} {
+		code, out := aegis(t, append(append(append([]string{"sealer"}, keys...), "--session-timeout", "50ms"), extra...)...)
+		if code != 1 || !strings.Contains(out, "--session-timeout (AEGIS_SESSION_TIMEOUT) 50ms is under 100ms") {
+			t.Errorf("sealer --session-timeout 50ms %v: exit %d: %s", extra, code, out)
+		}
+	}
+	if code, out := aegis(t, append(append([]string{"sealer"}, keys...), "--session-timeout", "100ms", "--check-settings")...); code != 0 {
+		t.Errorf("sealer --session-timeout 100ms: exit %d: %s", code, out)
+	}
+}
