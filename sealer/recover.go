@@ -699,7 +699,7 @@ func (s *Sealer) getSealed(ctx context.Context, key string, sealed func(*archive
 func (s *Sealer) loadUncommitted(ctx context.Context, admin *kgo.Client, cps *signedCheckpoints) error {
 	head := s.Head()
 	if head.Offset < 0 {
-		return nil
+		return s.checkNewChainCommit(ctx, admin)
 	}
 	he, hline, known, err := s.headEntry(ctx, cps)
 	if err != nil {
@@ -1106,6 +1106,28 @@ func logKeyLabel(text string) string {
 	return l
 }
 
+// checkNewChainCommit is checkCommitPastHead for a chain that holds no
+// record yet (its genesis alone): its group must not have consumed any.
+// One that did sealed them into a chain this bucket and prefix do not hold:
+// a --bucket or --prefix that is not the chain's, or a bucket emptied.
+// Before, the sealer sealed on from the commit as a new chain's seq 1
+// (after writing its genesis), while aegis verify and index status of the
+// chain's own prefix said all was well and its head stopped growing
+// (found by the operators' outside trial, h1).
+func (s *Sealer) checkNewChainCommit(ctx context.Context, admin *kgo.Client) error {
+	offsets, err := kadm.NewClient(admin).FetchOffsets(ctx, s.cfg.Group)
+	if errors.Is(err, kerr.GroupIDNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("fetch committed offsets of group %s: %w", s.cfg.Group, err)
+	}
+	if o, ok := offsets.Lookup(s.cfg.Topic, 0); ok && o.Err == nil && o.At > 0 {
+		return s.checkCommitPastHead(ctx, o.At)
+	}
+	return nil
+}
+
 // checkCommitPastHead fails when the group's committed offset is past a
 // record the chain does not hold: one after the head's and before the
 // commit. Between the two there may be only transaction markers (a
@@ -1123,7 +1145,7 @@ func (s *Sealer) checkCommitPastHead(ctx context.Context, committed int64) error
 		return ctx.Err() // nothing but markers (or nothing read): as before
 	}
 	err = fmt.Errorf("%w: group %s committed offset %d of topic %s, but the chain's head (seq %d) was sealed from offset %d, and the topic holds a record at offset %d between them: "+
-		"the bucket lacks what the group consumed (restored from an older backup?)", ErrCommitPastHead, s.cfg.Group, committed, s.cfg.Topic, head.Seq, head.Offset, recs[0].Offset)
+		"the bucket lacks what the group consumed (restored from an older backup? or --bucket %s --prefix %s not the chain's?)", ErrCommitPastHead, s.cfg.Group, committed, s.cfg.Topic, head.Seq, head.Offset, recs[0].Offset, s.cfg.Bucket, s.cfg.Prefix)
 	s.log.Error("the sealer's group committed records the chain does not hold; stopping without sealing, so that they are not skipped. "+
 		"To seal them again, with every sealer of the chain stopped, set the group's offset of the topic's partition 0 to the head's offset + 1 "+
 		"(aegis rewind-sealer --execute, or kafka-consumer-groups.sh --reset-offsets --to-offset <reset_to> --group <group> --topic <topic>:0 --execute), then start the sealer (README, \"When things fail\")",

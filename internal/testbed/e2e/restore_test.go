@@ -108,3 +108,52 @@ func TestSealerStopsOnACommitPastARestoredHead(t *testing.T) {
 		t.Fatalf("the restored chain sealed on: %+v, %v", rep.LogReport, err)
 	}
 }
+
+// A sealer started with a --bucket (or --prefix) that is not its chain's,
+// holding nothing yet, while its group has committed the records the chain
+// sealed (found by the operators' outside trial, h1: a wrong --prefix): it
+// wrote a genesis there and sealed the records after the commit as seq 1
+// on of a second chain, committing them, while the chain's own bucket
+// stopped growing and aegis verify and index status of it said all was
+// well. It stops now, as on a bucket restored from an older backup
+// (sealer.ErrCommitPastHead), sealing nothing.
+func TestSealerStopsOnAnEmptyBucketItsGroupCommittedPast(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	first := startPipeline(t, pipeline.Config{Indexers: -1, Sealer: func(c *sealer.Config) { c.BatchMaxRecords = 10 }})
+	w := pipeline.NewWorkload(first.Cfg.Chain, first.Cfg.Chain, 30, 0, 5, 72, time.Now())
+	publish(t, first, w.Events[:20])
+	if err := first.WaitHead(ctx, 20); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	publish(t, first, w.Events[20:]) // acknowledged while no sealer runs
+
+	wrong := stack.Bucket("wrong")
+	if err := localstack.CreateLockedBucket(ctx, first.S3, wrong); err != nil {
+		t.Fatal(err)
+	}
+	s, err := sealer.New(ctx, sealer.Config{
+		Brokers: stack.Brokers, Topic: first.Cfg.Topic, SealedTopic: first.Cfg.SealedTopic, Chain: first.Cfg.Chain,
+		S3: first.S3, Bucket: wrong, Retention: 24 * time.Hour, SignerKey: first.Cfg.SignerKey, VerifierKey: first.Cfg.VerifierKey,
+		BatchMaxAge: 200 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithTimeout(ctx, 20*time.Second)
+	err = s.Run(runCtx)
+	stop()
+	if !errors.Is(err, sealer.ErrCommitPastHead) || s.Head().Seq != 0 || s.Stats().Sealed != 0 {
+		t.Fatalf("a sealer on an empty bucket its group committed past: %v (head seq %d, stats %+v), want it stopped on the commit past the genesis, nothing sealed",
+			err, s.Head().Seq, s.Stats())
+	}
+
+	// The chain's own sealer seals what waits, from the commit.
+	second := startPipeline(t, first.Cfg)
+	if err := second.WaitHead(ctx, 30); err != nil {
+		t.Fatalf("the chain's sealer after: %v (head %d)", err, second.Sealer.Head().Seq)
+	}
+}
