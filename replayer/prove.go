@@ -166,6 +166,15 @@ func readSignedObject(ctx context.Context, store *archive.Store, cfg ProveConfig
 		// checkpoint is current, none was pruned, and the pruning told
 		// first pointed an auditor at the harmless cause of the newest
 		// object's removal (an outside trial).
+		// Past S3's signed head, the object never was: the index points
+		// where the chain has not reached (an outside trial read the
+		// object named gone as pruned, or removed).
+		if seq, serr := firstSeq(cfg.Prefix, cfg.Chain, key); serr == nil {
+			if head, herr := SignedHead(ctx, cfg.S3, cfg.Bucket, cfg.Prefix, cfg.Chain, cfg.VerifierKey); herr == nil && seq > head.Seq {
+				return nil, fmt.Errorf("%s is past S3's signed head (seq %d): the chain in s3://%s has not reached it, so whatever pointed here (the index) holds what S3 lacks: "+
+					"a bucket restored from an older backup, another bucket than the indexers', or an edited index; aegis index status and aegis index check say how far", key, head.Seq, store.Bucket)
+			}
+		}
 		genesis := shared.CheckpointKey(cfg.Prefix, cfg.Chain, 0)
 		if _, herr := store.Head(ctx, genesis, ""); herr == nil {
 			return nil, fmt.Errorf("%w: no version of %s is left in s3://%s: it was removed from the storage, where S3's Object Lock cannot remove it (the chain still holds its genesis checkpoint, so no pruning of its oldest objects took it); "+

@@ -153,6 +153,14 @@ func TestProveOfAnEntryWhoseObjectIsGone(t *testing.T) {
 	if err := prove(); err != nil {
 		t.Fatalf("under a delete marker: %v, want the sealed version proved", err)
 	}
+	// An object past S3's signed head (seq 9) was never there: named so,
+	// not gone (an outside trial read it as pruned).
+	past := strings.Replace(first, "00000000000000000001.jsonl", "00000000000000000020.jsonl", 1)
+	_, _, err := replayer.Prove(context.Background(), replayer.ProveConfig{S3: store, Bucket: "audit", Chain: "mem", VerifierKey: vkey},
+		"d0", []replayer.EntryRef{{Seq: 20, Object: past, Line: 1}})
+	if err == nil || errors.Is(err, replayer.ErrObjectGone) || !strings.Contains(err.Error(), "is past S3's signed head (seq 9)") {
+		t.Fatalf("an object past the head: %v, want it named past S3's signed head", err)
+	}
 	store.Remove("audit", first)
 	// The genesis is still there: no pruning took the object (an outside
 	// trial read the pruning told first as the likely cause).
