@@ -78,7 +78,7 @@ exits 1 when anything differs.`,
 	}
 	get.Flags().BoolVar(&asJSON, "json", false, "print the answer as one JSON object")
 	get.Flags().BoolVar(&verify, "verify", false, "check each entry against S3 and its signed checkpoint")
-	get.Flags().IntVar(&getLimit, "limit", 0, "overrides per page, 1 to 500 (default 50)")
+	get.Flags().IntVar(&getLimit, "limit", query.DefaultLimit, "overrides per page, 1 to 500")
 	get.Flags().StringVar(&getCursor, "cursor", "", "the cursor of the overrides' next page, as a previous answer printed")
 
 	var user, session, since, until, cursor string
@@ -180,7 +180,7 @@ its signed checkpoint, and exits 1 when any differs.`,
 	list.Flags().StringVar(&session, "session", "", "list this session's decisions")
 	list.Flags().StringVar(&since, "since", "", "only decisions at or after this time (RFC 3339 or YYYY-MM-DD)")
 	list.Flags().StringVar(&until, "until", "", "only decisions before this time (RFC 3339 or YYYY-MM-DD)")
-	list.Flags().IntVar(&limit, "limit", 0, "page size, 1 to 500 (default 50)")
+	list.Flags().IntVar(&limit, "limit", query.DefaultLimit, "page size, 1 to 500")
 	list.Flags().StringVar(&cursor, "cursor", "", "the cursor a previous page printed")
 	list.Flags().BoolVar(&asJSON, "json", false, "print the page as one JSON object")
 	list.Flags().BoolVar(&verify, "verify", false, "check each decision against S3 and its signed checkpoint")

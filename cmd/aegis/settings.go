@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -12,6 +13,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/aegisai/audit/internal/platform/setting"
+	"github.com/aegisai/audit/query"
 	"github.com/aegisai/audit/shared"
 )
 
@@ -146,6 +148,14 @@ var settingChecks = map[string]func(string) error{
 	"metrics-addr": func(v string) error {
 		_, _, err := net.SplitHostPort(v)
 		return err
+	},
+	// get's and list's page size: 0 was taken as the default of 50, where
+	// the docs and the HTTP API say 1 to 500 (an outside trial).
+	"limit": func(v string) error {
+		if n, err := strconv.Atoi(v); err != nil || n < 1 || n > query.MaxLimit {
+			return fmt.Errorf("must be 1 to %d", query.MaxLimit)
+		}
+		return nil
 	},
 }
 

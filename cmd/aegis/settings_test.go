@@ -35,6 +35,8 @@ func TestStartupValidationNamesEverySetting(t *testing.T) {
 		{[]string{"index", "check", "--chain", "prod", "--keys-in-memory", "-5"}, []string{"--keys-in-memory (AEGIS_KEYS_IN_MEMORY) -5"}},
 		{[]string{"verify-proof", "b.json"}, []string{"--verifier-key-file (AEGIS_VERIFIER_KEY_FILE) is required"}},
 		{[]string{"keygen", "--out", ""}, []string{"--out (AEGIS_OUT) is required"}},
+		{[]string{"get", "d1", "--chain", "prod", "--limit", "0"}, []string{"--limit (AEGIS_LIMIT) \"0\": must be 1 to 500"}},
+		{[]string{"list", "--chain", "prod", "--user", "u", "--limit", "501"}, []string{"--limit (AEGIS_LIMIT) \"501\": must be 1 to 500"}},
 		{[]string{"ingest"}, []string{"--tokens-file (AEGIS_TOKENS_FILE) is required", "one of --chain (AEGIS_CHAIN), --environments (AEGIS_ENVIRONMENTS) is required"}},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
