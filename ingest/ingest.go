@@ -371,6 +371,11 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, typ shared.Event
 	// The cause (the broker's address, a timeout) is logged below, not
 	// told to the caller: it needs what to do, not the inside.
 	p.Message = "audit trail unavailable: the event is not confirmed recorded (the broker may still take it): apply fail_safe_action, and retry with the same event_id and occurred_at"
+	if errors.Is(err, producer.ErrNotSealed) {
+		// Kafka took it; the sealer did not seal it in time (an outside
+		// trial found the message above told the caller otherwise).
+		p.Message = "audit trail not sealed in time: the event is durable in Kafka and will be sealed, but no receipt could be given: apply fail_safe_action; a retry with the same event_id and occurred_at is recorded as a duplicate of it"
+	}
 	s.cfg.Logger.Warn("event not confirmed recorded; answered 503 with the fail-safe action", zap.String("token", principal.Name),
 		zap.String("environment", env.Environment), zap.String("event_id", env.EventID), zap.String("fail_safe_action", string(p.FailSafeAction)),
 		zap.Bool("escalation_spooled", spooled), zap.NamedError("spool_error", spoolErr), zap.Error(err))

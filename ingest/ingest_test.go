@@ -265,6 +265,19 @@ func TestEveryAnswerIsTheDocumentedOne(t *testing.T) {
 	if strings.Contains(p.Message, "broker gone") { // the cause is logged, not told to callers
 		t.Errorf("the 503 tells the caller the cause: %q", p.Message)
 	}
+	if !strings.Contains(p.Message, "the broker may still take it") {
+		t.Errorf("the 503 of an event the broker did not take: %q", p.Message)
+	}
+	// In Sealed mode, durable in Kafka but not sealed in time: the broker
+	// took it, which the 503 said it may still do (an outside trial).
+	rec.err = fmt.Errorf("%w: event e after 30s", producer.ErrNotSealed)
+	var ns Problem
+	w = c.do(t, h, post("/v1/decisions?durability=sealed", "prod-token-0123456789", json_, goodDecision), true)
+	json.Unmarshal(w.Body.Bytes(), &ns)
+	if w.Code != 503 || !strings.Contains(ns.Message, "durable in Kafka and will be sealed") || strings.Contains(ns.Message, "may still take it") {
+		t.Errorf("not sealed in time: %d %q", w.Code, ns.Message)
+	}
+	rec.escalated = rec.escalated[:1]
 	// A retry with the event_id and occurred_at the 503 gave is the same
 	// event, byte for byte (with the time of receipt it would be another).
 	rec.err = nil
