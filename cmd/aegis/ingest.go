@@ -159,7 +159,7 @@ answers the requests in flight, then flushes the producers.`,
 	f.StringSliceVar(&envs, "environments", nil, "environments (chains) recorded (default: --chain)")
 	f.Int64Var(&maxBody, "max-body-bytes", 64<<10, "largest request body accepted (413 beyond)")
 	f.StringVar(&failSafe, "fail-safe-action", "CHALLENGE", "the action a 503 tells callers to apply instead of the decision (the decision's own when stricter)")
-	f.Int64Var(&spoolMax, "spool-max-bytes", 64<<20, "most bytes of escalations the spool of each environment holds; past it a 503 says escalation_spooled false (about 720 bytes an escalated decision)")
+	f.Int64Var(&spoolMax, "spool-max-bytes", 64<<20, "most bytes of escalations the spool of each environment holds; past it a 503 says escalation_spooled false (about 900 bytes an escalated decision without metadata: the decision and its escalation override; its metadata adds its size)")
 	f.StringVar(&spoolDir, "spool-dir", "", "folder where the escalations of decisions answered 503 wait for the broker (a folder per environment; empty: not recorded, and the 503 says escalation_spooled false)")
 	f.DurationVar(&timeout, "timeout", 10*time.Second, "how long a request waits for Kafka to confirm the event (503 after)")
 	f.DurationVar(&sealTimeout, "seal-timeout", 30*time.Second, "how long a ?durability=sealed request waits for its receipt (503 after)")
