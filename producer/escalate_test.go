@@ -3,9 +3,12 @@ package producer
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/aegisai/audit/shared"
 )
@@ -51,4 +54,28 @@ func downProducer(ctx context.Context, t *testing.T, recordedBy string) *Produce
 	}
 	t.Cleanup(p.Close)
 	return p
+}
+
+// A Sealed-mode call whose broker cannot be reached is a failed event,
+// counted as a Durable one is (AegisEventsNotConfirmed reads the count):
+// it went uncounted when the sealed topic's watch could not start (the
+// operators' outside trial: four 503s, three counted).
+func TestASealedCallTheBrokerNeverTookIsCountedFailed(t *testing.T) {
+	ctx := context.Background()
+	p, err := New(ctx, Config{Brokers: []string{"127.0.0.1:1"}, Environment: "prod", Timeout: time.Second, SealTimeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	d := shared.Decision{DecisionID: "d1", Action: shared.ActionAllow, ConfidenceScore: 0.5, PolicyVersion: "p", UserID: "u", SessionID: "s"}
+	if _, err := p.LogDecision(ctx, d, WithDurability(Sealed)); !errors.Is(err, ErrAuditUnavailable) {
+		t.Fatalf("a Sealed call without a broker: %v, want ErrAuditUnavailable", err)
+	}
+	var m dto.Metric
+	if err := p.m.failed.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	if got := m.GetCounter().GetValue(); got != 1 {
+		t.Fatalf("%v events counted failed, want 1", got)
+	}
 }

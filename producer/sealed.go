@@ -192,6 +192,9 @@ func (p *Producer) publishSealed(ctx context.Context, id eventKey, value []byte)
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.SealTimeout)
 	defer cancel()
 	if err := p.watch.start(ctx); err != nil {
+		// Not published: a failed event, as one Kafka did not take (the
+		// caller's 503 went uncounted: an outside trial).
+		p.m.failed.Inc()
 		return nil, fmt.Errorf("%w: watch the sealed topic: %v", ErrAuditUnavailable, err)
 	}
 	wt := p.watch.register(id, value)
