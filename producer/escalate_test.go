@@ -9,6 +9,8 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/aegisai/audit/shared"
 )
@@ -77,5 +79,32 @@ func TestASealedCallTheBrokerNeverTookIsCountedFailed(t *testing.T) {
 	}
 	if got := m.GetCounter().GetValue(); got != 1 {
 		t.Fatalf("%v events counted failed, want 1", got)
+	}
+}
+
+// A producer closed with escalations in its spool says how many and
+// where (an operator stopping ingest with the broker down was told only
+// "ingest stopped": an outside trial); one with an empty spool says
+// nothing of it.
+func TestClosingWithASpooledEscalationSaysSo(t *testing.T) {
+	for _, escalate := range []bool{false, true} {
+		core, logs := observer.New(zap.WarnLevel)
+		dir := t.TempDir()
+		p, err := New(context.Background(), Config{Brokers: []string{"127.0.0.1:1"}, Environment: "prod", SpoolDir: dir, Timeout: time.Second, Logger: zap.New(core)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if escalate {
+			d := shared.Decision{DecisionID: "d1", Action: shared.ActionAllow, ConfidenceScore: 0.5, PolicyVersion: "p", UserID: "u", SessionID: "s"}
+			if out := p.Govern(context.Background(), d, Policy{}); !out.Spooled {
+				t.Fatalf("outcome %+v: want the escalation spooled", out)
+			}
+		}
+		p.Close()
+		said := logs.FilterMessageSnippet("closing with escalation records in the spool").All()
+		if escalate && (len(said) != 1 || said[0].ContextMap()["records"] != int64(2) || said[0].ContextMap()["spool_dir"] != dir) ||
+			!escalate && len(said) != 0 {
+			t.Errorf("escalated %v: told %v", escalate, said)
+		}
 	}
 }

@@ -267,6 +267,12 @@ func (p *Producer) Close() {
 	p.watch.close()
 	p.cl.Close()
 	if p.spool != nil {
+		// Said at shutdown: an operator stopping a service with the
+		// broker down was told nothing of what it kept (an outside trial).
+		if n := p.spool.records(); n > 0 {
+			p.cfg.Logger.Warn("closing with escalation records in the spool; they are published, in order, at the next start with this spool directory",
+				zap.Int("records", n), zap.String("spool_dir", p.spool.dir))
+		}
 		p.spool.close()
 	}
 }
