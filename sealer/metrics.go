@@ -50,7 +50,7 @@ func newMetrics(reg prometheus.Registerer, chain string) *metrics {
 			Name: "aegis_sealer_last_sealed_timestamp_seconds", Help: "Unix time when this sealer last made a batch durable (object and checkpoint in S3); 0 before its first.", ConstLabels: labels,
 		}),
 		lag: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "aegis_sealer_lag_records", Help: "Records on the decisions topic past the sealed head: where the topic ended at the last fetch, less what was sealed since (what waits to be sealed).", ConstLabels: labels,
+			Name: "aegis_sealer_lag_records", Help: "Records on the decisions topic past the sealed head: where the topic ended at the last fetch (or as the brokers list it when no fetch said so for 5 s), less what was sealed since (what waits to be sealed).", ConstLabels: labels,
 		}),
 		headSeq: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "aegis_sealer_head_seq", Help: "Seq of the chain head sealed in S3.", ConstLabels: labels,

@@ -174,6 +174,8 @@ func (s *Sealer) run(ctx context.Context, sess *kgo.GroupTransactSession) error 
 		return nil
 	}
 
+	go s.watchTopicEnd(stageCtx)
+
 	// After shutdown starts, in-flight work and the last transaction get
 	// ShutdownTimeout. Kafka and S3 calls use stageCtx, so that a
 	// transaction under way when shutdown starts still commits.

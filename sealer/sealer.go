@@ -42,6 +42,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
@@ -115,6 +116,8 @@ type Sealer struct {
 	// at the last fetch that said, -1 before one: the lag metric is
 	// topicEnd past the head, set again whenever either moves.
 	topicEnd int64
+	// topicEndAt is when topicEnd was last set (watchTopicEnd).
+	topicEndAt time.Time
 
 	// pending (written under mu, by the Run goroutine only) holds entries sealed in S3 whose offsets are not committed yet,
 	// by Kafka offset: records polled again after an aborted transaction or
@@ -216,9 +219,47 @@ func (s *Sealer) setHead(h shared.Head) {
 // setTopicEnd records where the decisions topic ends, as a fetch said.
 func (s *Sealer) setTopicEnd(end int64) {
 	s.mu.Lock()
-	s.topicEnd = end
+	s.topicEnd, s.topicEndAt = end, time.Now()
 	s.setLag()
 	s.mu.Unlock()
+}
+
+// topicEndProbe is how long the topic's end may go unread before
+// watchTopicEnd asks the brokers for it.
+const topicEndProbe = 5 * time.Second
+
+// watchTopicEnd keeps the lag metric true while no fetch answers: with
+// MaxInFlight batches waiting on S3 (an outage) the client stops
+// fetching, and the lag stayed at the last fetch's count while records
+// piled up on the topic, so AegisSealerBacklog could not fire in an
+// outage (the operators' outside trial: 4,002 shown, about 30,000
+// waiting). Every topicEndProbe without a fetch's end it lists the
+// topic's last stable offset (one request), until ctx ends.
+func (s *Sealer) watchTopicEnd(ctx context.Context) {
+	t := time.NewTicker(topicEndProbe)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		s.mu.Lock()
+		stale := time.Since(s.topicEndAt) >= topicEndProbe
+		s.mu.Unlock()
+		if !stale || s.admin == nil {
+			continue
+		}
+		lctx, cancel := context.WithTimeout(ctx, min(s.cfg.CallTimeout, topicEndProbe))
+		ends, err := kadm.NewClient(s.admin).ListCommittedOffsets(lctx, s.cfg.Topic)
+		cancel()
+		if err != nil {
+			continue // Kafka out of reach: the fetch path reports it
+		}
+		if o, ok := ends.Lookup(s.cfg.Topic, 0); ok && o.Err == nil && o.Offset >= 0 {
+			s.setTopicEnd(o.Offset)
+		}
+	}
 }
 
 // setLag sets the lag metric: records on the topic past the sealed head.
