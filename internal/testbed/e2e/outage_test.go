@@ -115,8 +115,10 @@ func TestSealerLagCountsRecordsPublishedWhileS3IsDown(t *testing.T) {
 	if err := p.WaitFor(ctx, func() bool { return flaky.failed.Load() >= 2 }); err != nil {
 		t.Fatal(err)
 	}
-	publish(t, p, w.Events[30:]) // while the one batch in flight waits on S3
-	waitCtx, stop := context.WithTimeout(ctx, 30*time.Second) // a few probes' worth
+	// Published while the one batch in flight waits on S3; the wait is a
+	// few probes' worth.
+	publish(t, p, w.Events[30:])
+	waitCtx, stop := context.WithTimeout(ctx, 30*time.Second)
 	defer stop()
 	if err := p.WaitFor(waitCtx, func() bool { return metricValue(t, p, "aegis_sealer_lag_records", "") == 50 }); err != nil {
 		t.Fatalf("aegis_sealer_lag_records %v with 50 records waiting", metricValue(t, p, "aegis_sealer_lag_records", ""))
