@@ -59,3 +59,45 @@ func TestMaxConnectionsHoldsTheRestBack(t *testing.T) {
 	resp.Body.Close()
 	idle[1].Close()
 }
+
+// Keep-alive connections idle after a request held every place of a
+// capped server for IdleTimeout (2 minutes): five sockets of one request
+// each held ingest, no token needed, and callers waited without an answer
+// (an outside trial). With the cap full, an idle connection gives way.
+func TestIdleKeepAlivesGiveWayWhenTheCapIsFull(t *testing.T) {
+	s, err := Listen(Options{Addr: "127.0.0.1:0", MaxConnections: 3,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") })})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve()
+	t.Cleanup(func() { s.srv.Close() })
+	var held []net.Conn
+	for range 3 {
+		c, err := net.Dial("tcp", s.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+		if _, err := io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 512)
+		if _, err := c.Read(buf); err != nil { // answered; the connection stays open, idle
+			t.Fatal(err)
+		}
+	}
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	for i := range 5 { // each new caller in turn
+		c := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+		resp, err := c.Get(s.URL() + "/healthz")
+		if err != nil {
+			t.Fatalf("caller %d with every place held by an idle keep-alive: %v", i, err)
+		}
+		resp.Body.Close()
+	}
+}
