@@ -46,7 +46,9 @@ type Reader struct {
 	// Table is the single table (required).
 	Table string
 	// Chain, if set, answers only decisions of this chain (environment):
-	// the others are as if absent. Empty: every chain.
+	// the others are as if absent. Empty: every chain; a decision id that
+	// decisions of two chains hold is then a *ParamError (field "chain"),
+	// since ids are unique within a chain only.
 	Chain string
 }
 
@@ -295,6 +297,14 @@ func (r *Reader) DecisionPage(ctx context.Context, decisionID string, pg Overrid
 	chain := r.Chain
 	if chain == "" && len(part.Decisions) > 0 {
 		chain = part.Decisions[0].Environment
+		// Ids are unique within a chain, not across chains, and seqs do
+		// not compare across chains: one chain's answer chosen by its
+		// lowest seq was no answer (an outside trial read the code).
+		for _, d := range part.Decisions[1:] {
+			if d.Environment != chain {
+				return nil, &ParamError{Field: "chain", Reason: fmt.Sprintf("decision id %q is held by chains %s and %s: set Reader.Chain", decisionID, chain, d.Environment)}
+			}
+		}
 	}
 	all := part.Decisions
 	part.Decisions = part.Of(chain).Decisions

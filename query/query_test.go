@@ -308,6 +308,17 @@ func TestOverrideOfAnotherChainChangesNothing(t *testing.T) {
 	if _, err := rd.Decision(ctx, "nope"); !errors.As(err, &nf) || nf.Overrides != 0 || len(nf.OtherChains) != 0 || strings.Contains(err.Error(), "overrides") {
 		t.Fatalf("unknown decision: %#v", err)
 	}
+	// A decision of dev with the id too: read without a chain filter, the
+	// id names two decisions, and the answer says so instead of choosing
+	// one by seqs that do not compare across chains.
+	apply(t, ix, "dev", []event{{id: "d1", user: "u", session: "s", action: "CHALLENGE", at: at(3)}})
+	var pe *query.ParamError
+	if _, err := anyChain.Decision(ctx, "d1"); !errors.As(err, &pe) || pe.Field != "chain" || !strings.Contains(pe.Reason, "held by chains") {
+		t.Fatalf("unfiltered read of a decision id two chains hold: %v", err)
+	}
+	if h, err := rd.Decision(ctx, "d1"); err != nil || h.Environment != "prod" || h.Action != "BLOCK" {
+		t.Fatalf("prod's d1 beside dev's: %+v, %v", h, err)
+	}
 }
 
 // Someone who can edit the table copies decision d2's item, unchanged,
