@@ -85,4 +85,16 @@ func TestThePagesNextPagesAreOfTheIDShown(t *testing.T) {
 	if rows := p.text("#list tbody"); got != "2 decisions" || !strings.Contains(rows, "other of"+id) || strings.Count(rows, id) != 2 {
 		t.Fatalf("the next page of user %q: status %q, rows %s", user, got, rows)
 	}
+
+	// The search box looks the id up as typed: trimmed, it looked up
+	// decision "spaced decision", another whose id looks the same.
+	p.eval(`document.getElementById("verdict").dataset.verdict = "pending"`)
+	p.eval(`document.getElementById("kind").value = "decision", document.getElementById("q").value = " spaced decision ", document.getElementById("search").requestSubmit()`)
+	if v, checks := p.verdict("verdict", "checks"); v != "pass" || poll[string](p, `location.hash`) != "#decision=%20spaced%20decision%20" {
+		t.Fatalf("the spaced id searched: verdict %s (%s), hash %s", v, checks, poll[string](p, `location.hash`))
+	}
+	p.eval(`document.getElementById("status").textContent = "", document.getElementById("q").value = "spaced decision", document.getElementById("search").requestSubmit()`)
+	if got := poll[string](p, `(s => s && s !== "reading…" ? s : null)(document.getElementById("status").textContent)`); !strings.Contains(got, "not") {
+		t.Fatalf("the id without its spaces: status %q, want it not found", got)
+	}
 }

@@ -262,7 +262,10 @@
       if (m[1] === "decision") await showDecision(id);
       else await showList(m[1], id, "");
     } catch (e) {
-      status(e.message, true);
+      // The id is looked up exactly as typed (ids may begin or end with
+      // a space); say so where it does, since the status shows no space.
+      const spaced = id !== id.trim() ? ` (the ${m[1]} id searched, "${id}", begins or ends with a space: ids are looked up exactly)` : "";
+      status(e.message + spaced, true);
     }
   }
 
@@ -289,7 +292,9 @@
     $("key").addEventListener("change", () => { sessionStorage.setItem("aegis-key", $("key").value); showKeySource(); route(); });
     $("search").addEventListener("submit", (ev) => {
       ev.preventDefault();
-      const h = `#${$("kind").value}=${encodeURIComponent($("q").value.trim())}`;
+      // As typed: trimmed, " d1" looked up and verified decision "d1",
+      // another decision whose id looks the same (an outside trial).
+      const h = `#${$("kind").value}=${encodeURIComponent($("q").value)}`;
       if (location.hash === h) route(); else location.hash = h;
     });
     $("more").addEventListener("click", () => showList(shown.kind, shown.id, nextCursor).catch((e) => status(e.message, true)));
