@@ -161,7 +161,7 @@ func TestGetAndListVerify(t *testing.T) {
 	}
 	// A bad page parameter is named by its flag.
 	if code, out := aegis(t, append([]string{"list", "--user", "u", "--limit", "501"}, flags...)...); code != 1 ||
-		!strings.Contains(out, "--limit (AEGIS_LIMIT): must be 1 to 500") {
+		!strings.Contains(out, `--limit (AEGIS_LIMIT) "501": must be 1 to 500`) {
 		t.Fatalf("list --limit 501: exit %d: %s", code, out)
 	}
 
