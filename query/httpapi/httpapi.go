@@ -312,20 +312,25 @@ type proofFailure struct {
 // pointing where S3 has no such entry, or at an object deleted since) is a
 // 409 that says why.
 func (s *Service) proof(w http.ResponseWriter, r *http.Request) int {
-	h, err := s.history(r, true)
-	if err != nil {
-		return s.fail(w, r, err)
-	}
 	// Each way of checking nothing is a 503 "unavailable": never a verdict.
 	notChecked := func(retryAfter, msg string) int {
 		w.Header().Set("Retry-After", retryAfter)
-		return writeJSON(w, http.StatusServiceUnavailable, proofFailure{apiError: apiError{Error: "unavailable", Message: msg}, DecisionID: h.DecisionID})
+		return writeJSON(w, http.StatusServiceUnavailable, proofFailure{apiError: apiError{Error: "unavailable", Message: msg}, DecisionID: r.PathValue("id")})
 	}
+	// The slot is taken before the history is read: for a decision with
+	// more overrides than its page, that read takes every override item of
+	// the decision id (query.OverridePage.Latest), as many as any chain's
+	// producers wrote; before, a token holder's parallel requests made as
+	// many of those reads at once as they sent (trial 32).
 	select {
 	case s.proofs <- struct{}{}:
 		defer func() { <-s.proofs }()
 	case <-r.Context().Done():
 		return notChecked("5", "every proof slot was busy until the request ended: nothing was checked; try again")
+	}
+	h, err := s.history(r, true)
+	if err != nil {
+		return s.fail(w, r, err)
 	}
 	bundle, _, err := s.cfg.Evidence.Prove(r.Context(), h)
 	switch {
