@@ -265,15 +265,59 @@ func (x *Index) EntryItems(ctx context.Context, chain string, lo, hi uint64, fn 
 }
 
 // Delete removes an item (one S3 does not hold), then brings its
-// decision's current action up to date.
+// decision's current action up to date. A decision item whose current
+// state the deleted override set is first set back to its own state:
+// reconcile only raises a state, and the state of an override item
+// someone added to the table stayed after the item was deleted, naming
+// an item that is gone (trial 32: rebuild --only-missing exited 0 and the
+// next index check listed the decision).
 func (x *Index) Delete(ctx context.Context, chain string, k ItemKey) error {
-	_, err := x.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(x.Table),
-		Key: key(k.PK, k.SK)})
+	out, err := x.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(x.Table),
+		Key: key(k.PK, k.SK), ReturnValues: types.ReturnValueAllOld})
 	if err != nil {
 		return fmt.Errorf("delete item %s %s: %w", k.PK, k.SK, err)
 	}
-	if id, ok := strings.CutPrefix(k.PK, layout.PKDecision); ok {
-		return x.reconcile(ctx, id)
+	id, ok := strings.CutPrefix(k.PK, layout.PKDecision)
+	if !ok {
+		return nil
+	}
+	if strings.HasPrefix(k.SK, layout.SKOverride) && out.Attributes != nil {
+		if o, err := layout.DecodeOverride(out.Attributes); err == nil {
+			if err := x.dropState(ctx, id, k.SK, o); err != nil {
+				return err
+			}
+		}
+	}
+	return x.reconcile(ctx, id)
+}
+
+// dropState sets the decision items of id whose current state the
+// deleted override item o (at sort key sk) set back to their own: the
+// item names it (current_sk), or, written before current_sk was kept,
+// holds its seq. The update is conditional on that state, so a state a
+// concurrent writer raised meanwhile is left.
+func (x *Index) dropState(ctx context.Context, id, sk string, o layout.Override) error {
+	decisions, err := layout.LoadDecisionItems(ctx, x.DB, x.Table, id)
+	if err != nil {
+		return err
+	}
+	for _, d := range decisions {
+		if d.Environment != o.Chain() || d.OwnState() || !(d.CurrentSK == sk || d.CurrentSK == "" && d.CurrentSeq == o.Seq) {
+			continue
+		}
+		_, err := x.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:           aws.String(x.Table),
+			Key:                 key(d.PK, d.SK),
+			UpdateExpression:    aws.String("SET current_action = :a, current_seq = :own REMOVE current_sk"),
+			ConditionExpression: aws.String("current_seq = :s AND (current_sk = :k OR attribute_not_exists(current_sk))"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":a": str(d.Action), ":own": num(d.Seq), ":s": num(o.Seq), ":k": str(sk),
+			},
+		})
+		var ccf *types.ConditionalCheckFailedException
+		if err != nil && !errors.As(err, &ccf) {
+			return fmt.Errorf("set back the current action of %s: %w", d.DecisionID, err)
+		}
 	}
 	return nil
 }
