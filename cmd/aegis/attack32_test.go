@@ -44,6 +44,46 @@ func earlyOverridePipeline(ctx context.Context, t *testing.T, seed int) (*pipeli
 	return p, target, part, flags
 }
 
+// Attack (trial 32, item 1), the upgrade README promises ("Upgrading"):
+// a table an indexer before 2026-12-01 wrote holds a decision sealed after
+// its override in its own state (its own action and seq, no current_sk).
+// index check lists it, get --verify answers the override's state (the
+// page raises it), and rebuild --only-missing mends the item, after which
+// index check finds nothing. This attack held; the test is coverage.
+func TestAttack32AnOlderIndexersStateOfADecisionSealedAfterItsOverrideIsMended(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	p, target, part, flags := earlyOverridePipeline(ctx, t, 31)
+	d := part.Decisions[0]
+	if _, err := p.DynamoDB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(p.Cfg.Table),
+		Key:              map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: d.PK}, "SK": &types.AttributeValueMemberS{Value: d.SK}},
+		UpdateExpression: aws.String("SET current_action = :a, current_seq = :s REMOVE current_sk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":a": &types.AttributeValueMemberS{Value: d.Action},
+			":s": &types.AttributeValueMemberN{Value: fmt.Sprint(d.Seq)}}}); err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("current state is ALLOW (seq %d), the overrides in the table make it BLOCK (seq 1)", d.Seq)
+	if code, out := aegis(t, append([]string{"index", "check"}, flags...)...); code != 1 || !strings.Contains(out, want) {
+		t.Fatalf("index check of an older indexer's state: exit %d, want %q:\n%s", code, want, out)
+	}
+	if code, out := aegis(t, append([]string{"get", target, "--verify"}, flags...)...); code != 0 || !strings.Contains(out, "ALLOW, now BLOCK (by the override at seq 1)") {
+		t.Fatalf("get --verify of an older indexer's state: exit %d:\n%s", code, out)
+	}
+	if code, out := aegis(t, append([]string{"rebuild", "--only-missing"}, flags...)...); code != 0 {
+		t.Fatalf("rebuild --only-missing: exit %d:\n%s", code, out)
+	}
+	if code, out := aegis(t, append([]string{"index", "check"}, flags...)...); code != 0 {
+		t.Fatalf("index check after rebuild --only-missing: exit %d:\n%s", code, out)
+	}
+	after, err := layout.LoadDecision(ctx, p.DynamoDB, p.Cfg.Table, target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := after.Decisions[0]; got.CurrentAction != "BLOCK" || got.CurrentSeq != 1 || got.CurrentSK != part.Overrides[0].SK {
+		t.Fatalf("mended item: state %s seq %d sk %q", got.CurrentAction, got.CurrentSeq, got.CurrentSK)
+	}
+}
+
 // Attack (trial 32, item 1): someone who edits the table puts an override
 // item of their own under a decision (a copy of its genuine override with
 // another sort key, action and seq, the seq of an entry the chain holds)
