@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/aegisai/audit/archive"
+	"github.com/aegisai/audit/internal/platform/awsconn"
 	"github.com/aegisai/audit/shared"
 )
 
@@ -84,8 +85,15 @@ func receiptVersionDiffers(ctx context.Context, cfg ProveConfig, r *shared.Recei
 	switch {
 	case errors.Is(err, archive.ErrNotFound):
 		return fmt.Sprintf("the receipt names version %s of %s, which the bucket does not hold; the entry was proved from the sealed version%s", r.VersionID, r.Object, copied)
-	case err != nil:
+	case err != nil && (ctx.Err() != nil || awsconn.Unavailable(err) || awsconn.Refused(err)):
 		return "" // not asked: the proof stands without it
+	case err != nil:
+		// S3 answered about the version: not one it gives as an object
+		// holding the entry (a version id it does not take as one, 400; a
+		// delete marker's, 405; one in an archive storage class:
+		// archive.ErrUnreadable). Before, these were taken for "not
+		// asked", and such a receipt was accepted without a word (trial 32).
+		return fmt.Sprintf("the receipt names version %s of %s, which S3 does not read as a version holding an object (%v); the entry was proved from the sealed version%s", r.VersionID, r.Object, err, copied)
 	}
 	seq, err := firstSeq(cfg.Prefix, cfg.Chain, r.Object)
 	if err == nil {
