@@ -1128,6 +1128,30 @@ func (s *Sealer) checkNewChainCommit(ctx context.Context, admin *kgo.Client) err
 	return nil
 }
 
+// newestSignedOffset is the Kafka offset of S3's newest checkpoint that
+// verifies with the keyset held (ok false: none does), read now.
+func (s *Sealer) newestSignedOffset(ctx context.Context) (offset int64, ok bool, err error) {
+	walk := s.store.NewestCheckpoints(s.cfg.Chain)
+	for {
+		key, more, err := walk.Next(ctx)
+		if err != nil || !more {
+			return 0, false, err
+		}
+		body, err := s.readSignedCheckpoint(ctx, key)
+		if err != nil {
+			return 0, false, err
+		}
+		cp, err := s.openSigned(key, body)
+		if errors.Is(err, shared.ErrBadCheckpoint) {
+			continue
+		}
+		if err != nil {
+			return 0, false, err
+		}
+		return cp.Offset, true, nil
+	}
+}
+
 // checkCommitPastHead fails when the group's committed offset is past a
 // record the chain does not hold: one after the head's and before the
 // commit. Between the two there may be only transaction markers (a
@@ -1143,6 +1167,21 @@ func (s *Sealer) checkCommitPastHead(ctx context.Context, committed int64) error
 	recs, err := s.fetchRecords(ctx, head.Offset+1, 1, min(s.cfg.CallTimeout, 5*time.Second))
 	if err != nil || len(recs) == 0 || recs[0].Offset >= committed {
 		return ctx.Err() // nothing but markers (or nothing read): as before
+	}
+	// The head was read from S3 before the commit from Kafka: a sealer of
+	// the group (the active one, this being a standby that starts) may
+	// have sealed and committed in between. It writes the checkpoint
+	// before it commits, so S3's newest checkpoint read now covers any
+	// commit read before it. Only one still short of the commit is a
+	// bucket that lacks what the group consumed. Before, a standby started
+	// while the active sealer sealed stopped for good here (an attack on
+	// this check found it).
+	if newest, ok, err := s.newestSignedOffset(ctx); err != nil {
+		return err
+	} else if ok && newest+1 >= committed {
+		s.log.Info("the chain moved on while this sealer started (another sealer of the group seals it); the head is recovered again when this one is assigned the partition",
+			zap.Int64("committed", committed), zap.Int64("read_head_offset", head.Offset), zap.Int64("newest_checkpoint_offset", newest))
+		return nil
 	}
 	err = fmt.Errorf("%w: group %s committed offset %d of topic %s, but the chain's head (seq %d) was sealed from offset %d, and the topic holds a record at offset %d between them: "+
 		"the bucket lacks what the group consumed (restored from an older backup? or --bucket %s --prefix %s not the chain's?)", ErrCommitPastHead, s.cfg.Group, committed, s.cfg.Topic, head.Seq, head.Offset, recs[0].Offset, s.cfg.Bucket, s.cfg.Prefix)
