@@ -427,7 +427,7 @@ func listedDiffers(row query.Decision, item *query.Decision, h *query.History) [
 	// The decision's current state is what the proof checked (h's, which
 	// the page of overrides may have raised above the item's). A
 	// conflicting decision's item keeps a state of its own (its action,
-	// or the latest override sealed after it), which no proof checks:
+	// or the latest override of the id by seq), which no proof checks:
 	// it is compared with that item as read by id.
 	cur, curSeq := h.CurrentAction, h.CurrentSeq
 	if item != &h.Decision {
