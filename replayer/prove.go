@@ -255,12 +255,31 @@ func readSealedVersion(ctx context.Context, store *archive.Store, warn func(stri
 	case !errors.Is(err, archive.ErrNotFound):
 		return nil, err
 	}
+	// Why the oldest older version was refused: the sealed one, unless
+	// it was removed. Told first when none is taken: the current one's
+	// refusal alone (a rewrite's missing lock) hid why the sealed version
+	// was refused (an outside trial: versitygw dates an older version by
+	// the write over it, and a retired key's checkpoint there was refused
+	// by its date).
+	var oldest error
 	obj, ok, lerr := store.SealedVersion(ctx, key, cur, func(ctx context.Context, id string) (*archive.Object, error) {
-		return store.GetLockedVersion(ctx, key, id)
-	}, sealed)
+		o, err := store.GetLockedVersion(ctx, key, id)
+		if err != nil && oldest == nil {
+			oldest = fmt.Errorf("%s version %s: %w", key, id, err)
+		}
+		return o, err
+	}, func(o *archive.Object) error {
+		err := sealed(o)
+		if err != nil && oldest == nil {
+			oldest = fmt.Errorf("%s version %s: %w", key, o.VersionID, err)
+		}
+		return err
+	})
 	switch {
 	case lerr != nil:
 		return nil, lerr
+	case !ok && oldest != nil:
+		return nil, fmt.Errorf("no version of %s is the sealed one; the oldest is refused: %w (the current, %s: %v)", key, oldest, archive.CurrentName(cur), err)
 	case !ok:
 		return nil, err
 	}

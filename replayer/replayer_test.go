@@ -139,6 +139,17 @@ func TestProveReadsTheSealedVersionUnderARewrite(t *testing.T) {
 		!strings.Contains(all, shared.CheckpointKey("audit", "mem", 10)+": the current version (a delete marker)") {
 		t.Fatalf("warnings %q, want the object's and the checkpoint's", warnings)
 	}
+	// No version proves (another chain's key is trusted): the refusal of
+	// the oldest, the sealed one, is told first, with the current one's.
+	// Before, the current one's alone (a rewrite's), which hid why the
+	// sealed version was refused (an outside trial).
+	_, other := memSigner(t, "aegis-other")
+	sealed := store.Versions("audit", key)[0].ID
+	if _, _, err := replayer.Prove(context.Background(), replayer.ProveConfig{S3: store, Bucket: "audit", Chain: "mem", VerifierKey: other},
+		"d7", refs); err == nil || !strings.Contains(err.Error(), "no version of "+key+" is the sealed one; the oldest is refused: "+key+" version "+sealed+":") ||
+		!strings.Contains(err.Error(), "(the current, version ") {
+		t.Fatalf("no version proves: %v, want the oldest's refusal and the current one's", err)
+	}
 	store.Remove("audit", key)
 	if _, _, err := replayer.Prove(context.Background(), cfg, "d7", refs); !errors.Is(err, replayer.ErrObjectGone) {
 		t.Fatalf("an object removed with all its versions: %v, want it named gone", err)
