@@ -70,15 +70,20 @@ func TestASealedCallTheBrokerNeverTookIsCountedFailed(t *testing.T) {
 	}
 	defer p.Close()
 	d := shared.Decision{DecisionID: "d1", Action: shared.ActionAllow, ConfidenceScore: 0.5, PolicyVersion: "p", UserID: "u", SessionID: "s"}
-	if _, err := p.LogDecision(ctx, d, WithDurability(Sealed)); !errors.Is(err, ErrAuditUnavailable) {
-		t.Fatalf("a Sealed call without a broker: %v, want ErrAuditUnavailable", err)
+	// Its receipt names the event, and no durability: it said "sealed"
+	// beside the error (an outside trial), as a Durable one said "durable".
+	for _, dur := range []Durability{Sealed, Durable} {
+		r, err := p.LogDecision(ctx, d, WithDurability(dur))
+		if !errors.Is(err, ErrAuditUnavailable) || r == nil || r.EventID == "" || r.Durability != "" {
+			t.Fatalf("a %s call without a broker: %v, receipt %+v; want ErrAuditUnavailable, the event named, no durability", dur, err, r)
+		}
 	}
 	var m dto.Metric
 	if err := p.m.failed.Write(&m); err != nil {
 		t.Fatal(err)
 	}
-	if got := m.GetCounter().GetValue(); got != 1 {
-		t.Fatalf("%v events counted failed, want 1", got)
+	if got := m.GetCounter().GetValue(); got != 2 {
+		t.Fatalf("%v events counted failed, want 2", got)
 	}
 }
 

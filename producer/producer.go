@@ -160,8 +160,12 @@ func (p *Producer) Ready() error {
 	return nil
 }
 
-// New connects to Kafka and makes sure the decisions topic exists with one
-// partition. With a SpoolDir it opens the spool and starts replaying it.
+// New makes a producer: it connects to Kafka and makes sure the decisions
+// topic exists with one partition (within Config.Timeout), failing on a
+// topic of more. A broker out of reach is no error here: New returns, the
+// check goes on in the background, and calls fail with ErrAuditUnavailable
+// (Govern escalates) until it passes; Ready says why meanwhile. With a
+// SpoolDir it opens the spool and starts replaying it.
 func New(ctx context.Context, cfg Config) (*Producer, error) {
 	if len(cfg.Brokers) == 0 || cfg.Environment == "" {
 		return nil, errors.New("producer config: Brokers and Environment are required")
@@ -376,7 +380,11 @@ func (p *Producer) LogOverride(ctx context.Context, o shared.Override, opts ...O
 }
 
 // Log records one envelope with the call's options (a WithEventID replaces
-// its event id) and returns its receipt.
+// its event id) and returns its receipt. With an error the receipt still
+// names the event (its id, to retry with), and its Durability is what was
+// reached: "durable" for a Sealed call Kafka took but that was not sealed
+// in time (ErrNotSealed), "" otherwise (it said the durability asked for,
+// which a caller could read as reached: an outside trial).
 func (p *Producer) Log(ctx context.Context, e *shared.Envelope, opts ...Option) (*shared.Receipt, error) {
 	o := options(opts)
 	if o.eventID != "" {
@@ -388,6 +396,7 @@ func (p *Producer) Log(ctx context.Context, e *shared.Envelope, opts ...Option) 
 	value, err := p.value(e)
 	if err != nil {
 		p.m.invalid.Inc()
+		r.Durability = ""
 		return r, err
 	}
 	return p.logRecord(ctx, eventKey{event: e.EventID, decision: e.DecisionID()}, value, o.durability, r)
@@ -402,10 +411,18 @@ type eventKey struct{ event, decision string }
 // is sealed.
 func (p *Producer) logRecord(ctx context.Context, id eventKey, value []byte, d Durability, r *shared.Receipt) (*shared.Receipt, error) {
 	if d != Sealed {
-		return r, p.produce(ctx, []*kgo.Record{{Key: []byte(id.event), Value: value}})
+		err := p.produce(ctx, []*kgo.Record{{Key: []byte(id.event), Value: value}})
+		if err != nil {
+			r.Durability = "" // not reached (Log)
+		}
+		return r, err
 	}
 	sealed, err := p.publishSealed(ctx, id, value)
 	if err != nil {
+		r.Durability = "" // not reached (Log)
+		if errors.Is(err, ErrNotSealed) {
+			r.Durability = shared.DurabilityDurable
+		}
 		return r, err
 	}
 	return sealed, nil
