@@ -133,7 +133,9 @@ func main() {
 	brokers := flag.String("brokers", "127.0.0.1:9092", "Kafka seed broker")
 	env := flag.String("environment", "dev", "audit chain to record in")
 	listen := flag.String("listen", "127.0.0.1:8090", "address to serve POST /login on")
-	spool := flag.String("spool-dir", os.TempDir()+"/loginrisk-spool", "where escalations wait while the broker is down")
+	// One spool a producer process (it is locked): a default per user,
+	// so that two people's runs on one machine do not collide.
+	spool := flag.String("spool-dir", fmt.Sprintf("%s/loginrisk-spool-%d", os.TempDir(), os.Getuid()), "where escalations wait while the broker is down")
 	flag.Parse()
 	// Readable logs, with a stack trace only on errors (the development
 	// config adds one to every warning: a short broker outage printed
