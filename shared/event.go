@@ -271,7 +271,38 @@ func (e *Envelope) Record() ([]byte, error) {
 		return nil, err
 	}
 	_, canon, err := parseEnvelope(raw)
+	if err != nil {
+		err = e.withOtherFields(err)
+	}
 	return canon, err
+}
+
+// withOtherFields adds to err, which names the decision's metadata alone
+// (a number that does not keep its value, JSON that does not read: the
+// reading of the record stops there), the field errors of the rest of the
+// envelope, read with the metadata left out: every broken field is named
+// (an outside trial found a 1e16 in metadata hid a bad action, score and
+// user id). What is accepted does not change: only a refusal says more.
+func (e *Envelope) withOtherFields(err error) error {
+	fes := FieldErrorsOf(err)
+	if e.Decision == nil || len(e.Decision.Metadata) == 0 || len(fes) == 0 {
+		return err
+	}
+	for _, fe := range fes {
+		if fe.Field != "decision.metadata" && !strings.HasPrefix(fe.Field, "decision.metadata.") {
+			return err
+		}
+	}
+	cp, d := *e, *e.Decision
+	d.Metadata, cp.Decision = nil, &d
+	raw, rerr := cp.appendJSON(make([]byte, 0, 384), nil, nil)
+	if rerr == nil {
+		_, _, rerr = parseEnvelope(raw)
+	}
+	if rerr == nil {
+		return err
+	}
+	return append(FieldErrors(fes), FieldErrorsOf(rerr)...)
 }
 
 // fastRecord is Record for an envelope that breaks no rule, without

@@ -303,3 +303,28 @@ func TestCheckIDAgreesWithTheSealer(t *testing.T) {
 		}
 	}
 }
+
+// A number in the metadata that does not keep its value stops the reading
+// of the record there: an envelope's Record named it alone, hiding a bad
+// action, score and user id beside it (an outside trial). The rest is now
+// read without the metadata and named too; a good envelope with such
+// metadata is refused as before, naming the metadata alone.
+func TestEnvelopeNamesEveryBrokenFieldBesideBadMetadata(t *testing.T) {
+	at := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+	e := &Envelope{Type: TypeDecision, EventID: "e1", Environment: "prod", OccurredAt: at, Decision: &Decision{
+		DecisionID: "d1", Action: "MAYBE", ConfidenceScore: 1.5, PolicyVersion: "p", UserID: "", SessionID: "s",
+		Metadata: json.RawMessage(`{"amount":1e16}`)}}
+	var fields []string
+	_, err := e.Record()
+	for _, fe := range FieldErrorsOf(err) {
+		fields = append(fields, fe.Field)
+	}
+	want := "decision.metadata.amount decision.user_id decision.action decision.confidence_score"
+	if strings.Join(fields, " ") != want || !errors.Is(err, ErrInvalidEvent) {
+		t.Fatalf("fields %v (%v), want %s", fields, err, want)
+	}
+	e.Decision.Action, e.Decision.ConfidenceScore, e.Decision.UserID = ActionAllow, 0.5, "u"
+	if _, err := e.Record(); len(FieldErrorsOf(err)) != 1 || FieldErrorsOf(err)[0].Field != "decision.metadata.amount" {
+		t.Fatalf("only the metadata broken: %v", err)
+	}
+}
