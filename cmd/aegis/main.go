@@ -140,6 +140,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		"check the command's settings as it does at start (required ones set, every value well formed), not the files they name nor the servers, and exit: 0 and \"settings valid\" when they are; no variable sets it")
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		c.cmd = cmd
+		warnUnread(c.stderr, cmd)
 		if err := envFlags(cmd.Flags()); err != nil {
 			return err
 		}
@@ -671,6 +672,20 @@ func hasVariable(f *pflag.Flag) bool { return f.Name != checkSettingsFlag }
 // errSettingsChecked ends a command run with --check-settings whose
 // settings are valid.
 var errSettingsChecked = errors.New("settings checked")
+
+// warnUnread warns of each flag given on the command line that cmd does
+// not read (a shared one of another role's: the README's AWS example gave
+// the indexer --s3-profile, accepted without a word and never read, found
+// by an outside trial). A warning, not an error: a flag that does nothing
+// changes nothing. Variables are not judged (one environment serves every
+// role).
+func warnUnread(w io.Writer, cmd *cobra.Command) {
+	cmd.Flags().Visit(func(f *pflag.Flag) {
+		if !reads(cmd, f) {
+			fmt.Fprintf(w, "warning: --%s is not read by %s: it does nothing here (docs/CONFIG.md lists what each command reads)\n", f.Name, cmd.CommandPath())
+		}
+	})
+}
 
 // envFlags sets every flag not given on the command line from AEGIS_<NAME>
 // (--check-settings aside). Every variable that does not parse is

@@ -302,3 +302,18 @@ func TestSealerRefusesASessionTimeoutTheClientRefuses(t *testing.T) {
 		t.Errorf("sealer --session-timeout 100ms: exit %d: %s", code, out)
 	}
 }
+
+// A flag another role reads, given to a command that does not read it,
+// was accepted without a word (the README's AWS example gave the indexer
+// --s3-profile: an outside trial). It is warned of; one the command reads,
+// or a variable, is not.
+func TestAFlagTheCommandDoesNotReadIsWarnedOf(t *testing.T) {
+	code, out := aegis(t, "indexer", "--table", "t", "--brokers", "127.0.0.1:9092", "--s3-profile", "audit-storage", "--check-settings")
+	if code != 0 || !strings.Contains(out, "warning: --s3-profile is not read by aegis indexer") || strings.Contains(out, "warning: --table") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	t.Setenv("AEGIS_S3_PROFILE", "audit-storage")
+	if code, out := aegis(t, "indexer", "--table", "t", "--brokers", "127.0.0.1:9092", "--check-settings"); code != 0 || strings.Contains(out, "warning") {
+		t.Fatalf("with the variable: exit %d:\n%s", code, out)
+	}
+}
