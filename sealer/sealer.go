@@ -145,6 +145,9 @@ type Sealer struct {
 
 	// reassigned is set when the group assigns the partition (again).
 	reassigned atomic.Bool
+	// owns is set while the group assigns this sealer the partition (a
+	// standby's is not): only then does watchTopicEnd list the topic's end.
+	owns atomic.Bool
 	// initErr is the error of initialising the transactional producer when
 	// the partition was assigned (nil when it worked).
 	initErr   atomic.Pointer[error]
@@ -235,6 +238,12 @@ const topicEndProbe = 5 * time.Second
 // outage (the operators' outside trial: 4,002 shown, about 30,000
 // waiting). Every topicEndProbe without a fetch's end it lists the
 // topic's last stable offset (one request), until ctx ends.
+//
+// Only while the group assigns this sealer the partition: a standby
+// fetches nothing and its head is the one it read at its start, so its
+// lag grew by every record the active sealer sealed, and
+// AegisSealerBacklog (max by chain, both pods) fired on a caught-up chain
+// (TestAttack32bStandbyLagIsNotAStaleHeadsBacklog).
 func (s *Sealer) watchTopicEnd(ctx context.Context) {
 	t := time.NewTicker(topicEndProbe)
 	defer t.Stop()
@@ -247,7 +256,7 @@ func (s *Sealer) watchTopicEnd(ctx context.Context) {
 		s.mu.Lock()
 		stale := time.Since(s.topicEndAt) >= topicEndProbe
 		s.mu.Unlock()
-		if !stale || s.admin == nil {
+		if !stale || s.admin == nil || !s.owns.Load() {
 			continue
 		}
 		lctx, cancel := context.WithTimeout(ctx, min(s.cfg.CallTimeout, topicEndProbe))
@@ -362,6 +371,7 @@ func (s *Sealer) runSession(ctx context.Context) error {
 		return err
 	}
 	s.reassigned.Store(false)
+	s.owns.Store(false)
 	s.evictPredecessor(ctx, admin)
 	sess, err := kgo.NewGroupTransactSession(append(opts,
 		kgo.SessionTimeout(s.cfg.SessionTimeout),
@@ -369,6 +379,8 @@ func (s *Sealer) runSession(ctx context.Context) error {
 		// Another group member may have sealed while this one did not own
 		// the partition: recover from S3 whenever it is assigned again.
 		kgo.OnPartitionsAssigned(s.onAssigned),
+		kgo.OnPartitionsRevoked(s.onRevoked),
+		kgo.OnPartitionsLost(s.onRevoked),
 		kgo.ConsumerGroup(s.cfg.Group),
 		kgo.ConsumeTopics(s.cfg.Topic),
 		kgo.ConsumeResetOffset(s.resetOffset()),

@@ -41,6 +41,26 @@ func (s *Sealer) onAssigned(ctx context.Context, cl *kgo.Client, assigned map[st
 		s.initErr.Store(&err)
 	}
 	s.reassigned.Store(true)
+	if len(assigned[s.cfg.Topic]) > 0 {
+		s.owns.Store(true)
+	}
+}
+
+// onRevoked runs when the group takes the partition away (revoked, or lost
+// with the session): this sealer is a standby from then on. Its head stays
+// where it last sealed or recovered while the one assigned seals on, so
+// its lag is 0 until it is assigned again (watchTopicEnd): it kept the
+// last fetch's count against its own head, which the active sealer's
+// batches never moved, and AegisSealerBacklog is max by chain over both.
+func (s *Sealer) onRevoked(_ context.Context, _ *kgo.Client, revoked map[string][]int32) {
+	if len(revoked[s.cfg.Topic]) == 0 {
+		return
+	}
+	s.owns.Store(false)
+	s.mu.Lock()
+	s.topicEnd = -1
+	s.m.lag.Set(0)
+	s.mu.Unlock()
 }
 
 // clientID is the sealer's Kafka client id: its chain and identity.
