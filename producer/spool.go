@@ -48,6 +48,12 @@ type spool struct {
 	size int64 // bytes in records
 	next int64 // the cursor
 	n    int   // lines after the cursor
+	// cursorAhead: the records were emptied but the cursor file may still
+	// say an offset past 0 (a crash, or a cursor that could not be
+	// written, between the two). Records appended over it would be
+	// skipped up to that offset at the next start, so append writes the
+	// cursor 0 first.
+	cursorAhead bool
 }
 
 func openSpool(dir string, max int64) (*spool, error) {
@@ -100,6 +106,9 @@ func (s *spool) load() error {
 			// a crash between the two leaves an old cursor past an empty
 			// file, and nothing waits. (Before, the spool, and with it
 			// aegis ingest, refused to start until the file was removed.)
+			// The file still says the old cursor: append writes 0 before
+			// records go over it.
+			s.cursorAhead = n > 0
 			n = 0
 		}
 		if perr != nil || n < 0 || n > whole || (n > 0 && data[n-1] != '\n') {
@@ -126,6 +135,15 @@ func (s *spool) append(records [][]byte) error {
 	defer s.mu.Unlock()
 	if s.size-s.next+int64(len(buf)) > s.max {
 		return fmt.Errorf("%w: %d bytes waiting, limit %d", ErrSpoolFull, s.size-s.next, s.max)
+	}
+	if s.cursorAhead {
+		// Before, the records appended here were read from the old
+		// cursor at the next start: those before it were skipped without
+		// a word (TestAttack32bSpoolEmptiedByACrashKeepsWhatIsSpooledAfter).
+		if err := writeFileSync(filepath.Join(s.dir, "cursor"), []byte("0\n")); err != nil {
+			return fmt.Errorf("spool: the cursor of the emptied records cannot be saved, so records cannot be added safely: %w", err)
+		}
+		s.cursorAhead = false
 	}
 	if _, err := s.f.Write(buf); err != nil {
 		// Cut what may have been written, so no partial line stays.
@@ -182,6 +200,7 @@ func (s *spool) advance(next int64, n int) error {
 		// The records are gone: whatever the cursor file says from here
 		// on, nothing waits (load reads an old cursor so too).
 		s.size, s.next, s.n = 0, 0, 0
+		s.cursorAhead = true // until the cursor 0 is written
 		if _, err := s.f.Seek(0, io.SeekStart); err != nil {
 			return err
 		}
@@ -189,7 +208,11 @@ func (s *spool) advance(next int64, n int) error {
 			return err
 		}
 	}
-	return writeFileSync(filepath.Join(s.dir, "cursor"), []byte(strconv.FormatInt(s.next, 10)+"\n"))
+	if err := writeFileSync(filepath.Join(s.dir, "cursor"), []byte(strconv.FormatInt(s.next, 10)+"\n")); err != nil {
+		return err
+	}
+	s.cursorAhead = false
+	return nil
 }
 
 func (s *spool) records() int {
