@@ -19,7 +19,6 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -160,7 +159,6 @@ func Listen(o Options) (*Server, error) {
 		return nil, err
 	}
 	var open atomic.Int64
-	idle := &idleConns{at: map[net.Conn]time.Time{}}
 	if o.Registry != nil && o.MaxConnections > 0 {
 		g := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "aegis_http_open_connections",
 			Help: "Connections open to this HTTP server (at most its --max-connections)."}, func() float64 { return float64(open.Load()) })
@@ -182,66 +180,15 @@ func Listen(o Options) (*Server, error) {
 		ConnContext: func(ctx context.Context, _ net.Conn) context.Context {
 			return context.WithValue(ctx, connStart{}, time.Now())
 		},
-		ConnState: func(c net.Conn, st http.ConnState) {
+		ConnState: func(_ net.Conn, st http.ConnState) {
 			switch st {
 			case http.StateNew:
-				if n := open.Add(1); o.MaxConnections > 0 && n >= int64(o.MaxConnections) {
-					idle.closeOldest() // the cap is full: an idle one gives way to the next caller
-				}
-			case http.StateIdle:
-				if o.MaxConnections > 0 && open.Load() >= int64(o.MaxConnections) {
-					c.Close() // a caller may wait for its place
-					return
-				}
-				idle.add(c)
-			case http.StateActive:
-				idle.remove(c)
+				open.Add(1)
 			case http.StateClosed, http.StateHijacked:
 				open.Add(-1)
-				idle.remove(c)
 			}
 		},
 	}}, nil
-}
-
-// idleConns are a capped server's keep-alive connections waiting for a
-// request. With the cap full, the oldest gives way to a new one and a
-// connection that goes idle is closed: idle keep-alive connections held
-// every place for IdleTimeout (2 minutes) before, while callers waited
-// without an answer (an outside trial held ingest with five sockets of
-// one request each, no token needed).
-type idleConns struct {
-	mu sync.Mutex
-	at map[net.Conn]time.Time
-}
-
-func (ic *idleConns) add(c net.Conn) {
-	ic.mu.Lock()
-	ic.at[c] = time.Now()
-	ic.mu.Unlock()
-}
-
-func (ic *idleConns) remove(c net.Conn) {
-	ic.mu.Lock()
-	delete(ic.at, c)
-	ic.mu.Unlock()
-}
-
-// closeOldest closes the connection idle the longest, if any.
-func (ic *idleConns) closeOldest() {
-	ic.mu.Lock()
-	var oldest net.Conn
-	var since time.Time
-	for c, at := range ic.at {
-		if oldest == nil || at.Before(since) {
-			oldest, since = c, at
-		}
-	}
-	delete(ic.at, oldest)
-	ic.mu.Unlock()
-	if oldest != nil {
-		oldest.Close()
-	}
 }
 
 // connStart is the context key of when a connection was accepted.
