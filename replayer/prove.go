@@ -278,7 +278,10 @@ func readSealedVersion(ctx context.Context, store *archive.Store, warn func(stri
 	switch {
 	case lerr != nil:
 		return nil, lerr
-	case !ok && oldest != nil:
+	case !ok && oldest != nil && !errors.Is(err, archive.ErrNotFound):
+		// Under a delete marker, as before: not found (a checkpoint key
+		// holding only files that do not verify is no checkpoint, an
+		// unsigned object's, not a failure: the attack on this message).
 		return nil, fmt.Errorf("no version of %s is the sealed one; the oldest is refused: %w (the current, %s: %v)", key, oldest, archive.CurrentName(cur), err)
 	case !ok:
 		return nil, err
