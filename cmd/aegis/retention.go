@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -43,6 +44,11 @@ func parseRetention(s string) (time.Duration, error) {
 			v, err := strconv.ParseUint(n, 10, 32)
 			if err != nil || v == 0 {
 				return 0, fmt.Errorf("%q: want a whole number of %s (%s), or a Go duration such as 61362h", s, map[string]string{"d": "days", "y": "years"}[u.suffix], "2557d, 7y")
+			}
+			if v > uint64(math.MaxInt64/u.unit) {
+				// time.Duration(v) * u.unit would wrap round: "585y" was
+				// about 167 days, "300y" a negative duration.
+				return 0, fmt.Errorf("%q is longer than a Go duration holds (at most %d %s)", s, math.MaxInt64/u.unit, map[string]string{"d": "days", "y": "years"}[u.suffix])
 			}
 			return time.Duration(v) * u.unit, nil
 		}

@@ -71,3 +71,20 @@ func TestIngestRefusesTokensThatWriteNothingItServes(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, out)
 	}
 }
+
+// A number of days or years too large for a Go duration is refused, not
+// wrapped round (outside trial h7: "585y" was taken as about 167 days,
+// "600y" as about 15 years and "220000d" as about 18 years, each without
+// a word, and "300y" was named as a negative duration).
+func TestRetentionTooLongIsRefusedNotWrapped(t *testing.T) {
+	for _, in := range []string{"300y", "585y", "600y", "220000d", "4294967295y", "106752d", "293y"} {
+		if got, err := parseRetention(in); err == nil || !strings.Contains(err.Error(), "longer than") {
+			t.Errorf("%s: %v %v, want refused as too long", in, got, err)
+		}
+	}
+	for in, want := range map[string]time.Duration{"292y": 292 * 8766 * time.Hour, "106751d": 106751 * 24 * time.Hour} {
+		if got, err := parseRetention(in); err != nil || got != want {
+			t.Errorf("%s: %v %v, want %v", in, got, err, want)
+		}
+	}
+}
