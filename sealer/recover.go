@@ -134,6 +134,8 @@ func (s *Sealer) recoverHead(ctx context.Context) (*signedCheckpoints, error) {
 	if err := s.recoverRetainFloor(ctx, h.read[0].key); err != nil {
 		return nil, err
 	}
+	s.recoveredFloor.Store(s.retainFloor.Load())
+	s.recoveredAt.Store(s.cfg.Now().UnixNano())
 	return h, nil
 }
 
