@@ -28,6 +28,14 @@ func TestH7RestoreProcedureEndToEnd(t *testing.T) {
 	}
 }
 
+// A restore from a copy that holds the newest checkpoint and not its
+// object (S3 Replication keeps no order between keys): rewind-sealer
+// rewound the group to the record after that checkpoint, the sealer sealed
+// on past the hole, the object's 20 acknowledged decisions were never
+// sealed again, and every verifier refused the chain from seq 41 on, for
+// good. rewind-sealer now refuses, naming the object.
+func TestH7RewindRefusesAHeadWhoseObjectIsMissing(t *testing.T) { h7Restore(t, -1) }
+
 func h7Restore(t *testing.T, unsigned int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -54,7 +62,18 @@ func h7Restore(t *testing.T, unsigned int) {
 	// The newest checkpoints were not stored yet when the backup listed
 	// the checkpoint keys (a copy in key order lists audit/checkpoints/
 	// before audit/year=...).
-	for i := range unsigned {
+	if unsigned < 0 {
+		// A replica (S3 Replication does not keep the order of writes)
+		// that holds the newest checkpoint and not yet its object.
+		matches, err := filepath.Glob(filepath.Join(backup, "audit", "year=*", "month=*", "day=*", "env=*", "00000000000000000021.jsonl"))
+		if err != nil || len(matches) != 1 {
+			t.Fatalf("the newest object in the backup: %v %v", matches, err)
+		}
+		if err := os.Remove(matches[0]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range max(unsigned, 0) {
 		if err := os.Remove(filepath.Join(backup, filepath.FromSlash(shared.CheckpointKey("audit", p.Cfg.Chain, uint64(40-20*i))))); err != nil {
 			t.Fatal(err)
 		}
@@ -101,6 +120,23 @@ func h7Restore(t *testing.T, unsigned int) {
 
 	rewind := []string{"rewind-sealer", "--chain", p.Cfg.Chain, "--bucket", restored, "--brokers", stack.KafkaAddr, "--topic", p.Cfg.Topic,
 		"--s3-endpoint", stack.S3Endpoint, "--verifier-key-file", pub}
+	if unsigned < 0 {
+		for _, dry := range []bool{true, false} {
+			a := rewind
+			if !dry {
+				a = append(a, "--execute")
+			}
+			code, out := aegis(t, a...)
+			if code != 1 || !strings.Contains(out, "signs object audit/year=") || !strings.Contains(out, "00000000000000000021.jsonl, which s3://"+restored+" does not hold") ||
+				!strings.Contains(out, "not rewound") {
+				t.Fatalf("rewind-sealer (dry run %v) over a restore without the head's object: exit %d: %s", dry, code, out)
+			}
+		}
+		if code, out := aegis(t, rewind...); code != 1 || strings.Contains(out, "set to") {
+			t.Fatalf("rewind-sealer changed the group: exit %d: %s", code, out)
+		}
+		return
+	}
 	code, out = aegis(t, append(rewind, "--execute")...)
 	t.Logf("rewind-sealer --execute: exit %d: %s", code, out)
 	if code != 0 {

@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
+	"github.com/aegisai/audit/archive"
 	"github.com/aegisai/audit/replayer"
 )
 
@@ -51,7 +52,8 @@ seqs), then the rest.
 Without --execute it only says what it would do. It changes nothing and
 exits 1 while any member is in the group (stop every sealer of the chain
 first), and when the topic no longer holds the records after the head
-(retention deleted them: they cannot be sealed again). When the group's
+(retention deleted them: they cannot be sealed again), and when the bucket
+lacks the object of the head's checkpoint (restore it first). When the group's
 offset is not past the head's record + 1 there is nothing to rewind (exit 0).`,
 		RunE: c.run(func(ctx context.Context, log *zap.Logger) error {
 			vkey, s3c, err := c.archive(ctx)
@@ -90,6 +92,26 @@ offset is not past the head's record + 1 there is nothing to rewind (exit 0).`,
 			if at <= to {
 				fmt.Fprintf(c.stdout, "nothing to rewind: the sealers go on from offset %d, at or before the head's record + 1 (%d); nothing was changed\n", at, to)
 				return nil
+			}
+			// The head's checkpoint vouches for its object, which must be
+			// there: a restore from a copy that holds the newest
+			// checkpoint and not (yet) its object (S3 Replication keeps
+			// no order between keys; a copy that listed the objects
+			// before the checkpoints) was rewound to the record after
+			// it, the sealers sealed on past the hole, the records of
+			// that object were never sealed again, and every verifier
+			// refused the chain from there on, for good (outside trial
+			// h7, TestH7RewindRefusesAHeadWhoseObjectIsMissing).
+			store := &archive.Store{S3: s3c, Bucket: c.bucket, Prefix: c.prefix}
+			ids, err := store.SealedVersions(ctx, head.Object)
+			if err != nil {
+				return fmt.Errorf("list the versions of %s, the object of S3's signed head (seq %d): %w", head.Object, head.Seq, err)
+			}
+			if len(ids) == 0 {
+				return fmt.Errorf("%w: S3's signed head, the checkpoint of seq %d, signs object %s, which s3://%s does not hold: "+
+					"the sealers would seal on after seq %d and the entries of that object would never be sealed again (a hole no verifier accepts); "+
+					"restore that object from the backup first (aegis verify names every object missing), or restore the bucket without the checkpoints whose objects the backup lacks",
+					errRewindRefused, head.Seq, head.Object, c.bucket, head.Seq)
 			}
 			groups, err := adm.DescribeGroups(ctx, group)
 			if err != nil {
