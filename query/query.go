@@ -383,13 +383,8 @@ func (r *Reader) currentOverride(ctx context.Context, d layout.Decision, chain s
 }
 
 // setBy reports whether the override of the decision's chain at seq sets
-// h's current state: the latest by seq does, sealed after the decision or
-// before it (docs/FORMAT.md section 11, layout.Decision's Overrides). A
-// state at the decision's own seq is the decision's own action: any
-// override sets it.
-func (h *History) setBy(seq uint64) bool {
-	return seq > h.CurrentSeq || h.CurrentSeq == h.Proof.Seq && seq != h.Proof.Seq
-}
+// h's current state (layout.SetsState, the indexer's rule).
+func (h *History) setBy(seq uint64) bool { return layout.SetsState(h.Proof.Seq, h.CurrentSeq, seq) }
 
 func overrideOf(o layout.Override) Override {
 	return Override{DecisionID: o.DecisionID, EventID: o.EventID, OccurredAt: o.OccurredAt,

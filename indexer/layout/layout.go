@@ -563,24 +563,33 @@ func (p Partition) Of(chain string) Partition {
 	return out
 }
 
-// Latest returns the override with the highest seq (nil when none).
 // OwnState reports whether d's current state is its own action, set by
 // no override yet (the state a decision item is written with).
 func (d Decision) OwnState() bool { return d.CurrentSK == "" && d.CurrentSeq == d.Seq }
 
-// Overrides reports whether o, an override of d's decision id and chain,
-// sets d's current state: the latest override by seq does, whether it
-// was sealed after the decision or before it (docs/FORMAT.md section 11:
-// the current action is the new action of the override with the highest
-// seq). An override can be sealed before its decision: the decision's
-// producer spooled it through an outage while a review console recorded
-// the override. Before 2026-12-01 only overrides sealed after the
-// decision counted here, and get --verify of such a genuine decision
-// failed against its own bundle (an outside trial).
-func (d Decision) Overrides(o Override) bool {
-	return d.OwnState() && o.Seq != d.Seq || o.Seq > d.CurrentSeq || o.Seq == d.CurrentSeq && d.CurrentSK == ""
+// SetsState reports whether the override at seq sets the current state of
+// the decision at decisionSeq whose state was last set at currentSeq (the
+// decision's own seq while no override has): the latest override by seq
+// does, whether it was sealed after the decision or before it
+// (docs/FORMAT.md section 11: the current action is the new action of the
+// override with the highest seq). An override can be sealed before its
+// decision: the decision's producer spooled it through an outage while a
+// review console recorded the override. Before 2026-12-01 only overrides
+// sealed after the decision counted, and get --verify of such a genuine
+// decision failed against its own bundle (an outside trial). The indexer
+// (Decision.Overrides) and the reader (query) judge by it alike.
+func SetsState(decisionSeq, currentSeq, seq uint64) bool {
+	return seq > currentSeq || currentSeq == decisionSeq && seq != decisionSeq
 }
 
+// Overrides reports whether o, an override of d's decision id and chain,
+// sets d's current state (SetsState); the same seq on an item without
+// CurrentSK (written before it was kept) is completed too.
+func (d Decision) Overrides(o Override) bool {
+	return SetsState(d.Seq, d.CurrentSeq, o.Seq) || o.Seq == d.CurrentSeq && d.CurrentSK == ""
+}
+
+// Latest returns the override with the highest seq (nil when none).
 func (p Partition) Latest() *Override {
 	if len(p.Overrides) == 0 {
 		return nil
