@@ -54,16 +54,14 @@ func (p *Producer) LogEvent(ctx context.Context, ev *Event, opts ...Option) (*sh
 	if o.eventID != "" && o.eventID != ev.id.event {
 		return p.Log(ctx, ev.env, opts...)
 	}
-	r := &shared.Receipt{EventID: ev.id.event, DecisionID: ev.id.decision, Durability: o.durability.String()}
+	r := &shared.Receipt{EventID: ev.id.event, DecisionID: ev.id.decision} // Durability: what logRecord reaches
 	if ev.environment != p.cfg.Environment {
 		p.m.invalid.Inc()
-		r.Durability = "" // not reached (Log)
 		return r, &shared.FieldError{Field: "environment", Reason: fmt.Sprintf("is %q, this producer records %q", ev.environment, p.cfg.Environment)}
 	}
 	record, err := p.record(ev)
 	if err != nil {
 		p.m.invalid.Inc()
-		r.Durability = "" // not reached (Log)
 		return r, err
 	}
 	return p.logRecord(ctx, ev.id, record, o.durability, r)

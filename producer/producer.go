@@ -392,11 +392,10 @@ func (p *Producer) Log(ctx context.Context, e *shared.Envelope, opts ...Option) 
 		cp.EventID = o.eventID
 		e = &cp
 	}
-	r := &shared.Receipt{EventID: e.EventID, DecisionID: e.DecisionID(), Durability: o.durability.String()}
+	r := &shared.Receipt{EventID: e.EventID, DecisionID: e.DecisionID()} // Durability: what logRecord reaches
 	value, err := p.value(e)
 	if err != nil {
 		p.m.invalid.Inc()
-		r.Durability = ""
 		return r, err
 	}
 	return p.logRecord(ctx, eventKey{event: e.EventID, decision: e.DecisionID()}, value, o.durability, r)
@@ -412,17 +411,16 @@ type eventKey struct{ event, decision string }
 func (p *Producer) logRecord(ctx context.Context, id eventKey, value []byte, d Durability, r *shared.Receipt) (*shared.Receipt, error) {
 	if d != Sealed {
 		err := p.produce(ctx, []*kgo.Record{{Key: []byte(id.event), Value: value}})
-		if err != nil {
-			r.Durability = "" // not reached (Log)
+		if err == nil {
+			r.Durability = shared.DurabilityDurable
 		}
 		return r, err
 	}
 	sealed, err := p.publishSealed(ctx, id, value)
+	if errors.Is(err, ErrNotSealed) {
+		r.Durability = shared.DurabilityDurable // Kafka took it (Log)
+	}
 	if err != nil {
-		r.Durability = "" // not reached (Log)
-		if errors.Is(err, ErrNotSealed) {
-			r.Durability = shared.DurabilityDurable
-		}
 		return r, err
 	}
 	return sealed, nil
