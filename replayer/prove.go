@@ -42,6 +42,9 @@ type ProveConfig struct {
 	// fromReceipt: the refs come from a receipt (VerifyReceipt), not from
 	// the index, which a ref S3 does not bear out then says nothing of.
 	fromReceipt bool
+	// sealedVersion, if set, is told the version of each object read
+	// (VerifyReceipt compares the receipt's version_id with it).
+	sealedVersion func(key, versionID string)
 	// anchors find the retired keys' checkpoints a verification of the
 	// whole chain vouches for, when they are needed (anchoring).
 	anchors *anchoring
@@ -153,7 +156,7 @@ func readSignedObject(ctx context.Context, store *archive.Store, cfg ProveConfig
 		return nil, fmt.Errorf("%q is not an object key of chain %s: %w", key, cfg.Chain, err)
 	}
 	var so *signedObject
-	_, err := readSealedVersion(ctx, store, cfg.Warn, key, func(obj *archive.Object) error {
+	obj, err := readSealedVersion(ctx, store, cfg.Warn, key, func(obj *archive.Object) error {
 		var err error
 		so, err = checkSignedObject(ctx, store, cfg, trusted, key, obj)
 		return err
@@ -162,10 +165,6 @@ func readSignedObject(ctx context.Context, store *archive.Store, cfg ProveConfig
 		// No version of it at all (a checkpoint not found is ErrUnsigned,
 		// from checkSignedObject): before, the answer was S3's bare
 		// "object not found", which said neither why nor what to run.
-		// Pruning removes the oldest objects first: while the genesis's
-		// checkpoint is current, none was pruned, and the pruning told
-		// first pointed an auditor at the harmless cause of the newest
-		// object's removal (an outside trial).
 		// Past S3's signed head, the object never was: the index points
 		// where the chain has not reached (an outside trial read the
 		// object named gone as pruned, or removed).
@@ -175,6 +174,10 @@ func readSignedObject(ctx context.Context, store *archive.Store, cfg ProveConfig
 					"a bucket restored from an older backup, another bucket than the indexers', or an edited index; aegis index status and aegis index check say how far", key, head.Seq, store.Bucket)
 			}
 		}
+		// Pruning removes the oldest objects first: while the genesis's
+		// checkpoint is current, none was pruned, and the pruning told
+		// first pointed an auditor at the harmless cause of the newest
+		// object's removal (an outside trial).
 		genesis := shared.CheckpointKey(cfg.Prefix, cfg.Chain, 0)
 		if _, herr := store.Head(ctx, genesis, ""); herr == nil {
 			return nil, fmt.Errorf("%w: no version of %s is left in s3://%s: it was removed from the storage, where S3's Object Lock cannot remove it (the chain still holds its genesis checkpoint, so no pruning of its oldest objects took it); "+
@@ -183,6 +186,9 @@ func readSignedObject(ctx context.Context, store *archive.Store, cfg ProveConfig
 		}
 		return nil, fmt.Errorf("%w: no version of %s is left in s3://%s (deleted after its retention, as a pruned chain's oldest objects are, or removed from the storage); aegis verify --pruned says where the chain starts now, aegis index check --pruned lists the index items S3 no longer holds",
 			ErrObjectGone, key, store.Bucket)
+	}
+	if err == nil && cfg.sealedVersion != nil {
+		cfg.sealedVersion(key, obj.VersionID)
 	}
 	return so, err
 }

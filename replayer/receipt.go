@@ -36,6 +36,12 @@ func VerifyReceipt(ctx context.Context, cfg ProveConfig, r *shared.Receipt) ([]b
 		return nil, rep, fmt.Errorf("receipt of chain %q, verifying chain %q", r.Chain, cfg.Chain)
 	}
 	cfg.fromReceipt = true
+	sealed := ""
+	cfg.sealedVersion = func(key, versionID string) {
+		if key == r.Object {
+			sealed = versionID
+		}
+	}
 	bundle, rep, err := Prove(ctx, cfg, r.DecisionID, []EntryRef{{Seq: r.Seq, Object: r.Object, Line: r.Line}})
 	if err != nil {
 		return nil, rep, fmt.Errorf("receipt of event %s: %w", r.EventID, err)
@@ -54,7 +60,7 @@ func VerifyReceipt(ctx context.Context, cfg ProveConfig, r *shared.Receipt) ([]b
 	case pe.Checkpoint.Seq != r.CheckpointSeq:
 		return nil, rep, fmt.Errorf("receipt of event %s: the checkpoint signing seq %d is at seq %d, the receipt says %d", r.EventID, r.Seq, pe.Checkpoint.Seq, r.CheckpointSeq)
 	}
-	if r.VersionID != "" && cfg.Warn != nil {
+	if r.VersionID != "" && r.VersionID != sealed && cfg.Warn != nil {
 		if why := receiptVersionDiffers(ctx, cfg, r); why != "" {
 			cfg.Warn(why)
 		}
@@ -69,8 +75,8 @@ func VerifyReceipt(ctx context.Context, cfg ProveConfig, r *shared.Receipt) ([]b
 }
 
 // receiptVersionDiffers says why the version the receipt names (its
-// version_id) does not hold the receipt's entry at its line, "" when it
-// does or S3 could not be asked. The entry was proved from the sealed
+// version_id, not the sealed version the proof read) does not hold the
+// receipt's entry at its line, "" when it does or S3 could not be asked. The entry was proved from the sealed
 // version whatever the receipt names: the version id is no part of the
 // evidence, but a receipt naming another version was accepted without a
 // word (an outside trial). On a copy of the bucket every version id is
