@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/aegisai/audit/archive"
 	"github.com/aegisai/audit/internal/platform/awsconn"
@@ -87,10 +88,18 @@ func receiptVersionDiffers(ctx context.Context, cfg ProveConfig, r *shared.Recei
 	}
 	store := &archive.Store{S3: cfg.S3, Bucket: cfg.Bucket, Prefix: cfg.Prefix}
 	obj, err := store.Get(ctx, r.Object, r.VersionID)
+	// Named in the warning quoted and cut: the receipt is a file anyone
+	// can write, and a version id of 200 KB of terminal escapes was
+	// repeated whole.
+	named := r.VersionID
+	if len(named) > 128 {
+		named = named[:128] + "…"
+	}
+	named = strconv.Quote(named)
 	const copied = " (a copy of the bucket, a replica or a restore, gives every version a new id; otherwise the receipt was altered or names a version written over the sealed one)"
 	switch {
 	case errors.Is(err, archive.ErrNotFound):
-		return fmt.Sprintf("the receipt names version %s of %s, which the bucket does not hold; the entry was proved from the sealed version%s", r.VersionID, r.Object, copied)
+		return fmt.Sprintf("the receipt names version %s of %s, which the bucket does not hold; the entry was proved from the sealed version%s", named, r.Object, copied)
 	case err != nil && (ctx.Err() != nil || awsconn.Unavailable(err) || awsconn.Refused(err)):
 		return "" // not asked: the proof stands without it
 	case err != nil:
@@ -99,7 +108,7 @@ func receiptVersionDiffers(ctx context.Context, cfg ProveConfig, r *shared.Recei
 		// delete marker's, 405; one in an archive storage class:
 		// archive.ErrUnreadable). Before, these were taken for "not
 		// asked", and such a receipt was accepted without a word (trial 32).
-		return fmt.Sprintf("the receipt names version %s of %s, which S3 does not read as a version holding an object (%v); the entry was proved from the sealed version%s", r.VersionID, r.Object, err, copied)
+		return fmt.Sprintf("the receipt names version %s of %s, which S3 does not read as a version holding an object (%v); the entry was proved from the sealed version%s", named, r.Object, err, copied)
 	}
 	seq, err := firstSeq(cfg.Prefix, cfg.Chain, r.Object)
 	if err == nil {
@@ -109,5 +118,5 @@ func receiptVersionDiffers(ctx context.Context, cfg ProveConfig, r *shared.Recei
 			return ""
 		}
 	}
-	return fmt.Sprintf("the receipt names version %s of %s, which does not hold its entry at line %d; the entry was proved from the sealed version%s", r.VersionID, r.Object, r.Line, copied)
+	return fmt.Sprintf("the receipt names version %s of %s, which does not hold its entry at line %d; the entry was proved from the sealed version%s", named, r.Object, r.Line, copied)
 }
