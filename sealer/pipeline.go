@@ -149,6 +149,7 @@ func (s *Sealer) run(ctx context.Context, sess *kgo.GroupTransactSession) error 
 	lastPolled := int64(-1)
 	var ready []sealedJob
 	backoff := 100 * time.Millisecond
+	unreadable := unreadableBatches{topic: s.cfg.Topic}
 
 	// restart drops what is in flight and recovers from S3, as on a fresh
 	// start: after a (re)assignment or a transaction that failed.
@@ -275,6 +276,14 @@ func (s *Sealer) run(ctx context.Context, sess *kgo.GroupTransactSession) error 
 			}
 			return fmt.Errorf("initialise the transactional producer %s: %w", s.cfg.TransactionalID, *perr)
 		}
+		// Noted before a restart, which drops the poll: franz-go reports
+		// an unreadable batch once.
+		fetches.EachError(func(t string, p int32, err error) {
+			if unreadable.note(t, err) {
+				s.log.Warn("a record batch decompresses past what the sealer reads: it is sealed as one invalid entry",
+					zap.String("topic", t), zap.Int32("partition", p), zap.Error(err))
+			}
+		})
 		if s.reassigned.Swap(false) {
 			// Another member may have sealed while this one did not own the
 			// partition: drop what was polled and recover from S3.
@@ -286,6 +295,9 @@ func (s *Sealer) run(ctx context.Context, sess *kgo.GroupTransactSession) error 
 		var refused error
 		fetchFailed := false
 		fetches.EachError(func(t string, p int32, err error) {
+			if unreadable.is(t, err) {
+				return // noted above
+			}
 			if errors.Is(err, kerr.InvalidSessionTimeout) {
 				refused = fmt.Errorf("the brokers refuse the group session timeout %s (their group.min.session.timeout.ms is larger): lower it on the brokers or raise the sealer's session timeout: %w",
 					s.cfg.SessionTimeout, err)
@@ -325,6 +337,16 @@ func (s *Sealer) run(ctx context.Context, sess *kgo.GroupTransactSession) error 
 			lastPolled = max(lastPolled, r.Offset)
 			polled++
 		})
+		if polled > 0 {
+			// the batch waits until every record before it is polled
+		} else if r, err := unreadable.take(ctx, sess.Client(), max(lastPolled, s.Head().Offset)); err != nil {
+			s.health.fail("Kafka", err)
+			s.log.Warn("read an unreadable record batch", zap.Error(err))
+		} else if r != nil {
+			b.add(r)
+			lastPolled = max(lastPolled, r.Offset)
+			polled++
+		}
 		// Light traffic (nothing new, nothing in flight) closes a batch at
 		// once; under load it fills to its limits.
 		if b.due(polled == 0 && st.inflight == 0) && st.inflight < s.cfg.MaxInFlight {

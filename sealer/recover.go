@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/aegisai/audit/archive"
+	"github.com/aegisai/audit/internal/platform/kafkaconn"
 	"github.com/aegisai/audit/shared"
 )
 
@@ -975,7 +976,7 @@ func (s *Sealer) sameRecord(line []byte, rec *kgo.Record) error {
 	}
 	// Prepared as the sealer seals it: its timestamp as sealed (clamped
 	// into the years 0000 to 9999), its event canonical.
-	mine, err := shared.PrepareRecord(s.cfg.Chain, source(rec), rec.Value)
+	mine, err := s.prepareRecord(nil, rec)
 	if err != nil {
 		return err
 	}
@@ -1051,7 +1052,7 @@ func (s *Sealer) adopt(ctx context.Context, key string, body []byte, records []*
 		if i >= len(records) {
 			return nil, nil, fork("line %d (seq %d) claims a record beyond the end of the topic", i+1, theirs.Seq)
 		}
-		mine, err := shared.PrepareRecord(s.cfg.Chain, source(records[i]), records[i].Value)
+		mine, err := s.prepareRecord(nil, records[i])
 		if err != nil {
 			return nil, nil, err
 		}
@@ -1080,7 +1081,7 @@ func (s *Sealer) fetchRecords(ctx context.Context, offset int64, n int, timeout 
 		kgo.SeedBrokers(s.cfg.Brokers...),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{s.cfg.Topic: {0: kgo.NewOffset().At(offset)}}),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-	}, s.cfg.KafkaOptions...)...)
+	}, slices.Concat(kafkaconn.BoundedDecompression(0), s.cfg.KafkaOptions)...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -1088,12 +1089,29 @@ func (s *Sealer) fetchRecords(ctx context.Context, offset int64, n int, timeout 
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var out []*kgo.Record
+	unreadable := unreadableBatches{topic: s.cfg.Topic}
 	for len(out) < n {
 		fetches := cl.PollRecords(ctx, n-len(out))
 		if err := ctx.Err(); err != nil {
 			return out, fmt.Errorf("%d of %d records from offset %d: %w", len(out), n, offset, err)
 		}
+		fetches.EachError(func(t string, _ int32, err error) { unreadable.note(t, err) })
+		polled := len(out)
 		fetches.EachRecord(func(r *kgo.Record) { out = append(out, r) })
+		if len(out) > polled {
+			continue // the batch waits until every record before it is polled
+		}
+		after := offset - 1
+		if len(out) > 0 {
+			after = out[len(out)-1].Offset
+		}
+		r, err := unreadable.take(ctx, cl, after)
+		if err != nil {
+			return out, err
+		}
+		if r != nil {
+			out = append(out, r)
+		}
 	}
 	return out, nil
 }

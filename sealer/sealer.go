@@ -37,6 +37,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -356,7 +357,7 @@ func (s *Sealer) runSession(ctx context.Context) error {
 		kgo.SeedBrokers(s.cfg.Brokers...),
 		kgo.WithLogger(kafkaconn.Logger(s.log)),
 		kgo.WithHooks(brokerHealth{&s.health}),
-	}, s.cfg.KafkaOptions...),
+	}, slices.Concat(kafkaconn.BoundedDecompression(0), s.cfg.KafkaOptions)...),
 		// Last, so that no KafkaOptions' client id can hide this sealer's
 		// identity from the next start's eviction of its predecessor.
 		kgo.ClientID(s.clientID()))
@@ -608,7 +609,7 @@ func (s *Sealer) prepare(records []*kgo.Record) ([]*shared.Entry, error) {
 			defer wg.Done()
 			for i := w; i < len(records); i += workers {
 				r := records[i]
-				if out[i], errs[w] = shared.PrepareRecordInto(&slots[i], s.cfg.Chain, source(r), r.Value); errs[w] != nil {
+				if out[i], errs[w] = s.prepareRecord(&slots[i], r); errs[w] != nil {
 					return
 				}
 			}

@@ -19,7 +19,7 @@ const FormatVersion = 1
 
 // FormatRevision is the revision of docs/FORMAT.md this implementation
 // follows (its Revisions section): the newest row there.
-const FormatRevision = "2026-12-01.3"
+const FormatRevision = "2026-12-01.4"
 
 // EntryHashPrefix separates entry hashes from every other SHA-256 use.
 const EntryHashPrefix = "aegis-audit/entry/v1\x00"

@@ -1,0 +1,160 @@
+package kafkaconn
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/klauspost/compress/s2"
+	"github.com/klauspost/compress/zstd"
+	"github.com/pierrec/lz4/v4"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// A record batch on a topic anyone with produce rights writes is hostile
+// input: a few hundred kilobytes of zstd decompress to gigabytes. franz-go
+// bounds one batch at 1 GiB and decompresses every batch of a fetch before
+// it returns any, so a fetch of such batches took the sealer to 9.8 GB of
+// memory (the compression bomb test in internal/testbed/e2e). Readers of
+// the topics build their clients with BoundedDecompression: a batch may
+// decompress to at most MaxDecompressionRatio times its compressed size
+// and at most the given bytes, so a fetch of F compressed bytes holds at
+// most 256·F decompressed, whatever it carries. A batch past either bound
+// is refused with kgo.ErrDecompressTooLarge (its offsets named), for the
+// reader to handle; it is never decompressed further than the bound.
+
+// MaxDecompressionRatio is how many times its compressed size a record
+// batch may decompress to. Event JSON compresses about 5 to 20 times; a
+// batch past 256 times is a bomb or padding no producer of ours writes.
+const MaxDecompressionRatio = 256
+
+// DefaultMaxBatchBytes is the default bound of one decompressed batch: 64
+// times the 1 MiB a producer's batch holds by default (Kafka's
+// max.message.bytes, franz-go's ProducerBatchMaxBytes, Java's
+// max.request.size).
+const DefaultMaxBatchBytes = 64 << 20
+
+// BoundedDecompression returns the client options that bound what one
+// record batch decompresses to (maxBatch bytes, 0 for the default).
+func BoundedDecompression(maxBatch int) []kgo.Opt {
+	if maxBatch <= 0 {
+		maxBatch = DefaultMaxBatchBytes
+	}
+	return []kgo.Opt{kgo.WithDecompressor(&boundedDecompressor{max: maxBatch})}
+}
+
+type boundedDecompressor struct {
+	max  int
+	zstd sync.Pool // *zstd.Decoder
+}
+
+// limit is what src may decompress to.
+func (d *boundedDecompressor) limit(src []byte) int {
+	return min(d.max, MaxDecompressionRatio*len(src))
+}
+
+// Decompress implements kgo.Decompressor.
+func (d *boundedDecompressor) Decompress(src []byte, codec kgo.CompressionCodecType) ([]byte, error) {
+	limit := d.limit(src)
+	switch codec {
+	case kgo.CodecNone:
+		return src, nil
+	case kgo.CodecGzip:
+		r, err := gzip.NewReader(bytes.NewReader(src))
+		if err != nil {
+			return nil, err
+		}
+		return readBounded(r, limit)
+	case kgo.CodecLz4:
+		return readBounded(lz4.NewReader(bytes.NewReader(src)), limit)
+	case kgo.CodecZstd:
+		dec, _ := d.zstd.Get().(*zstd.Decoder)
+		if dec == nil {
+			var err error
+			// The window a frame may ask for is bounded too: a frame
+			// header claiming a huge one is refused before any read.
+			dec, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
+				zstd.WithDecoderMaxMemory(uint64(d.max)), zstd.WithDecoderMaxWindow(uint64(min(d.max, 1<<30))))
+			if err != nil {
+				return nil, err
+			}
+		}
+		defer d.zstd.Put(dec)
+		if err := dec.Reset(bytes.NewReader(src)); err != nil {
+			return nil, err
+		}
+		out, err := readBounded(dec, limit)
+		if errors.Is(err, zstd.ErrDecoderSizeExceeded) || errors.Is(err, zstd.ErrWindowSizeExceeded) {
+			return nil, fmt.Errorf("%w: %w", kgo.ErrMaxDecompress, err)
+		}
+		return out, err
+	case kgo.CodecSnappy:
+		return snappyBounded(src, limit)
+	}
+	return nil, fmt.Errorf("unknown compression codec %d", codec)
+}
+
+// readBounded reads r whole, refusing more than limit bytes.
+func readBounded(r io.Reader, limit int) ([]byte, error) {
+	var out bytes.Buffer
+	n, err := out.ReadFrom(io.LimitReader(r, int64(limit)+1))
+	if err != nil {
+		return nil, err
+	}
+	if n > int64(limit) {
+		return nil, fmt.Errorf("%w: past %d bytes", kgo.ErrMaxDecompress, limit)
+	}
+	return out.Bytes(), nil
+}
+
+// xerialMagic starts snappy in the framing of Kafka's Java producer: the
+// magic, two 4-byte versions, then blocks of a 4-byte big-endian length
+// and a snappy block.
+var xerialMagic = []byte{130, 83, 78, 65, 80, 80, 89, 0}
+
+// snappyBounded decodes raw snappy or xerial-framed snappy, checking each
+// block's decoded length (its header) against what is left of limit before
+// decoding it.
+func snappyBounded(src []byte, limit int) ([]byte, error) {
+	if len(src) <= 16 || !bytes.HasPrefix(src, xerialMagic) {
+		return snappyBlock(nil, src, limit)
+	}
+	var out []byte
+	for rest := src[16:]; len(rest) > 0; {
+		if len(rest) < 4 {
+			return nil, errors.New("snappy: truncated xerial block length")
+		}
+		n := binary.BigEndian.Uint32(rest)
+		rest = rest[4:]
+		if uint64(n) > uint64(len(rest)) {
+			return nil, errors.New("snappy: xerial block longer than the batch")
+		}
+		var err error
+		if out, err = snappyBlock(out, rest[:n], limit-len(out)); err != nil {
+			return nil, err
+		}
+		rest = rest[n:]
+	}
+	return out, nil
+}
+
+// snappyBlock appends the decoding of one snappy block to dst.
+func snappyBlock(dst, block []byte, limit int) ([]byte, error) {
+	n, err := s2.DecodedLen(block)
+	if err != nil {
+		return nil, err
+	}
+	if n > limit {
+		return nil, fmt.Errorf("%w: past %d bytes", kgo.ErrMaxDecompress, limit)
+	}
+	at := len(dst)
+	dst = append(dst, make([]byte, n)...)
+	if _, err := s2.Decode(dst[at:], block); err != nil {
+		return nil, err
+	}
+	return dst, nil
+}
