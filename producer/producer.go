@@ -80,7 +80,8 @@ type Config struct {
 	MaxInFlight int
 	// SpoolDir holds the escalations Govern could not publish, replayed in
 	// order when the broker is back. Empty: escalations are not recorded
-	// when Kafka is down (they are still returned and counted).
+	// when Kafka is down (they are still returned and counted). New
+	// refuses a SpoolDir whose waiting records are of another chain.
 	SpoolDir string
 	// SpoolMaxBytes bounds the spool. Default 64 MiB.
 	SpoolMaxBytes int64
@@ -240,6 +241,15 @@ func New(ctx context.Context, cfg Config) (*Producer, error) {
 	}
 	if cfg.SpoolDir != "" {
 		if p.spool, err = openSpool(cfg.SpoolDir, cfg.SpoolMaxBytes); err != nil {
+			cl.Close()
+			return nil, err
+		}
+		// The spool's records are published to this producer's topic:
+		// another chain's would be sealed there as invalid entries, and
+		// taken out of the spool (a service restarted with another
+		// Environment and the same SpoolDir lost them so).
+		if err := p.spool.checkEnvironment(cfg.Environment); err != nil {
+			p.spool.close()
 			cl.Close()
 			return nil, err
 		}

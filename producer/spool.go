@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -119,6 +120,39 @@ func (s *spool) load() error {
 		return err
 	}
 	s.n = bytes.Count(data[s.next:whole], []byte{'\n'})
+	return nil
+}
+
+// checkEnvironment refuses a spool whose waiting records belong to
+// another chain than env, naming the chain and the count.
+func (s *spool) checkEnvironment(env string) error {
+	s.mu.Lock()
+	from, to := s.next, s.size
+	s.mu.Unlock()
+	r := bufio.NewReader(io.NewSectionReader(s.f, from, to-from))
+	foreign, other := 0, ""
+	for {
+		line, err := r.ReadBytes('\n')
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("spool dir %s: %w", s.dir, err)
+		}
+		var rec struct {
+			Environment string `json:"environment"`
+		}
+		if json.Unmarshal(line, &rec) == nil && rec.Environment != env {
+			foreign++
+			if other == "" {
+				other = rec.Environment
+			}
+		}
+	}
+	if foreign > 0 {
+		return fmt.Errorf("spool dir %s holds %d escalation records of chain %q, and this producer records chain %q: published here they would be sealed as invalid entries of %q and lost to %q; start a producer of chain %q with this SpoolDir to publish them, and give this one its own SpoolDir",
+			s.dir, foreign, other, env, env, other, other)
+	}
 	return nil
 }
 
