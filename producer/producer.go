@@ -201,6 +201,25 @@ func New(ctx context.Context, cfg Config) (*Producer, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	// The spool first: a spool that cannot be used fails New before
+	// anything runs (opened after the topic check, its failure left that
+	// check's goroutine polling a closed client for good, and came only
+	// after Timeout when the broker was out of reach).
+	var sp *spool
+	if cfg.SpoolDir != "" {
+		var err error
+		if sp, err = openSpool(cfg.SpoolDir, cfg.SpoolMaxBytes); err != nil {
+			return nil, err
+		}
+		// The spool's records are published to this producer's topic:
+		// another chain's would be sealed there as invalid entries, and
+		// taken out of the spool (a service restarted with another
+		// Environment and the same SpoolDir lost them so).
+		if err := sp.checkEnvironment(cfg.Environment); err != nil {
+			sp.close()
+			return nil, err
+		}
+	}
 	cl, err := kgo.NewClient(append([]kgo.Opt{
 		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.DefaultProduceTopic(cfg.Topic),
@@ -211,9 +230,12 @@ func New(ctx context.Context, cfg Config) (*Producer, error) {
 		kgo.WithLogger(kafkaconn.Logger(cfg.Logger)),
 	}, cfg.Kafka...)...)
 	if err != nil {
+		if sp != nil {
+			sp.close()
+		}
 		return nil, fmt.Errorf("kafka client: %w", err)
 	}
-	p := &Producer{cfg: cfg, cl: cl, m: newMetrics(cfg.Metrics, cfg.Environment), window: make(chan struct{}, cfg.MaxInFlight)}
+	p := &Producer{cfg: cfg, cl: cl, m: newMetrics(cfg.Metrics, cfg.Environment), window: make(chan struct{}, cfg.MaxInFlight), spool: sp}
 	p.asyncPromise = p.asyncDone
 	p.watch = newSealWatch(p)
 	bg, stop := context.WithCancel(context.Background())
@@ -229,6 +251,9 @@ func New(ctx context.Context, cfg Config) (*Producer, error) {
 	case errors.Is(err, topics.ErrNotSingle):
 		stop()
 		cl.Close()
+		if sp != nil {
+			sp.close()
+		}
 		return nil, err
 	case err != nil:
 		// A copy: New's err is set again below, and Ready said "not
@@ -239,21 +264,8 @@ func New(ctx context.Context, cfg Config) (*Producer, error) {
 		p.bg.Add(1)
 		go p.checkTopic(bg)
 	}
-	if cfg.SpoolDir != "" {
-		if p.spool, err = openSpool(cfg.SpoolDir, cfg.SpoolMaxBytes); err != nil {
-			cl.Close()
-			return nil, err
-		}
-		// The spool's records are published to this producer's topic:
-		// another chain's would be sealed there as invalid entries, and
-		// taken out of the spool (a service restarted with another
-		// Environment and the same SpoolDir lost them so).
-		if err := p.spool.checkEnvironment(cfg.Environment); err != nil {
-			p.spool.close()
-			cl.Close()
-			return nil, err
-		}
-		p.m.spooled.Set(float64(p.spool.records()))
+	if sp != nil {
+		p.m.spooled.Set(float64(sp.records()))
 		p.bg.Add(1)
 		go p.replaySpool(bg)
 	}
