@@ -20,6 +20,8 @@ import (
 // that PublishAsync blocks until one is confirmed (back-pressure) or ctx
 // ends. It returns an error, and done is not called, when e is invalid
 // (nothing is published), when ctx ends while it waits, or after Close.
+// A nil done is no callback (the outcome is counted in the metrics
+// alone), as franz-go's nil promise.
 func (p *Producer) PublishAsync(ctx context.Context, e *shared.Envelope, done func(*shared.Receipt, error)) error {
 	value, err := p.value(e)
 	if err != nil {
@@ -71,9 +73,13 @@ func (p *Producer) asyncDone(r *kgo.Record, err error) {
 	ev.rec.Key, ev.rec.Value = nil, nil // the receipt may be kept long after
 	if err != nil {
 		p.m.failed.Inc()
-		ev.done(&ev.receipt, fmt.Errorf("%w: %v", ErrAuditUnavailable, err))
+		if ev.done != nil {
+			ev.done(&ev.receipt, fmt.Errorf("%w: %v", ErrAuditUnavailable, err))
+		}
 		return
 	}
 	p.m.durable.Inc()
-	ev.done(&ev.receipt, nil)
+	if ev.done != nil { // a nil callback crashed the process, on the client's goroutine
+		ev.done(&ev.receipt, nil)
+	}
 }
