@@ -29,12 +29,35 @@ func newMetrics(reg prometheus.Registerer, chain string) *metrics {
 		dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "aegis_producer_spool_dropped_total", ConstLabels: labels,
 			Help: "Escalation records not recorded because the spool was full or absent (the fail-safe action was still returned)."}),
 	}
+	if reg != nil {
+		// A producer made again with the same registry (after Close, or
+		// after a New that failed) takes over the collectors of the one
+		// before: MustRegister panicked there, in the caller's New.
+		m.events = register(reg, m.events)
+		m.escalations = register(reg, m.escalations)
+		m.spooled = register(reg, m.spooled)
+		m.replayed = register(reg, m.replayed)
+		m.dropped = register(reg, m.dropped)
+	}
 	m.durable = m.events.WithLabelValues("durable")
 	m.sealed = m.events.WithLabelValues("sealed")
 	m.failed = m.events.WithLabelValues("failed")
 	m.invalid = m.events.WithLabelValues("invalid")
-	if reg != nil {
-		reg.MustRegister(m.events, m.escalations, m.spooled, m.replayed, m.dropped)
-	}
 	return m
+}
+
+// register registers c, or returns the collector registered already with
+// its name and labels. A collector of that name that differs otherwise
+// is a programming error, and panics as MustRegister does.
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+	err := reg.Register(c)
+	if err == nil {
+		return c
+	}
+	if are, ok := err.(prometheus.AlreadyRegisteredError); ok {
+		if existing, ok := are.ExistingCollector.(C); ok {
+			return existing
+		}
+	}
+	panic(err)
 }

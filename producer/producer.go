@@ -85,7 +85,9 @@ type Config struct {
 	SpoolDir string
 	// SpoolMaxBytes bounds the spool. Default 64 MiB.
 	SpoolMaxBytes int64
-	// Metrics registers the producer's metrics (nil: none).
+	// Metrics registers the producer's metrics (nil: none). A producer
+	// made again with the same registry (after Close) counts on in the
+	// collectors registered by the one before.
 	Metrics prometheus.Registerer
 	// Logger defaults to zap.NewNop().
 	Logger *zap.Logger
