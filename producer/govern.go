@@ -14,7 +14,9 @@ import (
 type Policy struct {
 	// FailSafe is the action returned instead of an unaudited decision's
 	// (default CHALLENGE). It never weakens a decision: one already at
-	// least as strict keeps its action (see Stricter).
+	// least as strict keeps its action (see Stricter). A FailSafe that is
+	// not one of the four actions (a misspelt "block") is taken as BLOCK,
+	// the strictest, both returned and recorded.
 	FailSafe shared.Action
 	// Durability is how far the decision must get to count as audited
 	// (default Durable; Sealed waits for the receipt).
@@ -136,6 +138,15 @@ func (p *Producer) EscalateEvent(ev *Event, err error, pol Policy) Outcome {
 func (p *Producer) escalate(e *shared.Envelope, record []byte, err error, pol Policy) Outcome {
 	if pol.FailSafe == "" {
 		pol.FailSafe = shared.ActionChallenge
+	}
+	if _, known := strictness[pol.FailSafe]; !known {
+		// A misspelt fail-safe ("block") came back as it was, an action
+		// no caller can act on, and its override could not be recorded:
+		// the spool takes the decision and its override together or not
+		// at all, so neither was recorded. The strictest action there is
+		// never weakens what was meant.
+		p.cfg.Logger.Error("Policy.FailSafe is not an action; BLOCK is applied and recorded instead", zap.String("fail_safe", string(pol.FailSafe)))
+		pol.FailSafe = shared.ActionBlock
 	}
 	if pol.ReviewerID == "" {
 		pol.ReviewerID = FailSafeReviewer
