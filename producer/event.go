@@ -46,6 +46,9 @@ func (ev *Event) Envelope() *shared.Envelope { return ev.env }
 // WithEventID of another id the envelope is checked and encoded again
 // under that id (Log).
 func (p *Producer) LogEvent(ctx context.Context, ev *Event, opts ...Option) (*shared.Receipt, error) {
+	if p.enter() {
+		defer p.calls.Done()
+	}
 	if ev == nil || ev.env == nil {
 		p.m.invalid.Inc()
 		return nil, &shared.FieldError{Field: "record", Reason: "is not an event checked by producer.ParseEvent"}

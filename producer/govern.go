@@ -100,6 +100,9 @@ func Stricter(a, b shared.Action) shared.Action {
 // The chain then shows what the model decided and that the fail-safe
 // replaced it, and the index's current state is what the user was given.
 func (p *Producer) Govern(ctx context.Context, d shared.Decision, pol Policy, opts ...Option) Outcome {
+	if p.enter() { // Close waits for the escalation to be spooled
+		defer p.calls.Done()
+	}
 	e := p.NewDecision(d)
 	if o := options(opts); o.eventID != "" {
 		e.EventID = o.eventID
@@ -122,6 +125,9 @@ func (p *Producer) Govern(ctx context.Context, d shared.Decision, pol Policy, op
 // LogEvent published, so that a late delivery of those and the spool's
 // copy are one event, not an event id on two spellings.
 func (p *Producer) EscalateEvent(ev *Event, err error, pol Policy) Outcome {
+	if p.enter() { // Close waits for the escalation to be spooled
+		defer p.calls.Done()
+	}
 	if ev == nil || ev.env == nil {
 		return Outcome{Err: fmt.Errorf("escalate: not an event checked by ParseEvent: %w", err)}
 	}

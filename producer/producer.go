@@ -129,6 +129,22 @@ type Producer struct {
 
 	mu     sync.RWMutex
 	closed bool
+	// calls counts the calls in flight (Govern, Log, LogEvent, Publish,
+	// EscalateEvent), which Close waits for before it closes the client
+	// and the spool; added to only while not closed (enter).
+	calls sync.WaitGroup
+}
+
+// enter counts a call in flight and reports whether it did: not once the
+// producer is closed (the call then fails with ErrClosed).
+func (p *Producer) enter() bool {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.closed {
+		return false
+	}
+	p.calls.Add(1)
+	return true
 }
 
 // checkTopic checks the decisions topic until it passes or ctx ends.
@@ -274,7 +290,9 @@ func New(ctx context.Context, cfg Config) (*Producer, error) {
 	return p, nil
 }
 
-// Close flushes the async events in flight (for at most Timeout), stops
+// Close flushes the async events in flight (for at most Timeout), waits
+// for the calls in flight (each bounded by Timeout, or SealTimeout in
+// Sealed mode), so that a Govern call's escalation is spooled, stops
 // replaying the spool (what is left stays on disk for the next start) and
 // releases the clients. Calls after Close fail with ErrClosed.
 func (p *Producer) Close() {
@@ -290,6 +308,11 @@ func (p *Producer) Close() {
 	if err := p.Flush(ctx); err != nil {
 		p.cfg.Logger.Warn("closing with async events unconfirmed", zap.Error(err))
 	}
+	// Before, the client and the spool were closed under the calls in
+	// flight: a Govern call's record failed ("client closed") and its
+	// escalation could not be spooled ("file already closed"), so the
+	// caller applied the fail-safe action and nothing recorded it.
+	p.calls.Wait()
 	p.stop()
 	p.bg.Wait()
 	p.watch.close()
@@ -410,6 +433,9 @@ func (p *Producer) LogOverride(ctx context.Context, o shared.Override, opts ...O
 // in time (ErrNotSealed), "" otherwise (it said the durability asked for,
 // which a caller could read as reached: an outside trial).
 func (p *Producer) Log(ctx context.Context, e *shared.Envelope, opts ...Option) (*shared.Receipt, error) {
+	if p.enter() {
+		defer p.calls.Done()
+	}
 	o := options(opts)
 	if o.eventID != "" {
 		cp := *e
@@ -457,6 +483,9 @@ func (p *Producer) logRecord(ctx context.Context, id eventKey, value []byte, d D
 // (shared.FieldErrorsOf lists them all) before anything is published;
 // OccurredAt is written in UTC.
 func (p *Producer) Publish(ctx context.Context, events ...*shared.Envelope) error {
+	if p.enter() {
+		defer p.calls.Done()
+	}
 	recs, err := p.records(events)
 	if err != nil {
 		return err
