@@ -72,9 +72,10 @@ type Config struct {
 	// "sealed".
 	SealedTopic string
 	// Timeout bounds each Durable call when ctx has no earlier deadline.
-	// Default 10s.
+	// Default 10s; New refuses one below a millisecond.
 	Timeout time.Duration
-	// SealTimeout bounds each Sealed call. Default 30s.
+	// SealTimeout bounds each Sealed call. Default 30s; New refuses one
+	// below a millisecond.
 	SealTimeout time.Duration
 	// MaxInFlight bounds the async events not yet confirmed. Default 10,000.
 	MaxInFlight int
@@ -194,6 +195,17 @@ func New(ctx context.Context, cfg Config) (*Producer, error) {
 	}
 	if err := shared.CheckID("RecordedBy", cfg.RecordedBy); cfg.RecordedBy != "" && err != nil {
 		return nil, fmt.Errorf("producer config: %w", err)
+	}
+	// A Timeout of 5 (nanoseconds, meant as seconds) or below zero made
+	// every call fail and the topic check never pass: New succeeded and
+	// Govern escalated every decision, for good.
+	for _, t := range []struct {
+		name string
+		d    time.Duration
+	}{{"Timeout", cfg.Timeout}, {"SealTimeout", cfg.SealTimeout}} {
+		if t.d != 0 && t.d < time.Millisecond {
+			return nil, fmt.Errorf("producer config: %s %v is below a millisecond: no call could succeed (a time.Duration counts nanoseconds: write 10 * time.Second; 0 is the default)", t.name, t.d)
+		}
 	}
 	if cfg.Topic == "" {
 		cfg.Topic = topics.Decisions(cfg.Environment)

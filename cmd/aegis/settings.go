@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -126,6 +127,15 @@ func reads(cmd *cobra.Command, f *pflag.Flag) bool {
 	return false
 }
 
+// belowAMillisecond refuses a duration over 0 and under a millisecond
+// (0 is the default; a negative one is refused as every negative value).
+func belowAMillisecond(v string) error {
+	if d, err := time.ParseDuration(v); err == nil && d > 0 && d < time.Millisecond {
+		return errors.New("is below a millisecond: no call could be confirmed in time")
+	}
+	return nil
+}
+
 // settingChecks check a flag's value without I/O; they run for every flag
 // the command reads that has a value.
 var settingChecks = map[string]func(string) error{
@@ -149,6 +159,12 @@ var settingChecks = map[string]func(string) error{
 		_, _, err := net.SplitHostPort(v)
 		return err
 	},
+	// ingest's waits (and probe's): under a millisecond no event can be
+	// confirmed in time, and every decision was answered 503 with the
+	// fail-safe action for as long as the service ran (outside trial h1;
+	// the producer library refuses them too, naming its Go field).
+	"timeout":      belowAMillisecond,
+	"seal-timeout": belowAMillisecond,
 	// get's and list's page size: 0 was taken as the default of 50, where
 	// the docs and the HTTP API say 1 to 500 (an outside trial).
 	"limit": func(v string) error {

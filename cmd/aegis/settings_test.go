@@ -38,6 +38,8 @@ func TestStartupValidationNamesEverySetting(t *testing.T) {
 		{[]string{"get", "d1", "--chain", "prod", "--limit", "0"}, []string{"--limit (AEGIS_LIMIT) \"0\": must be 1 to 500"}},
 		{[]string{"list", "--chain", "prod", "--user", "u", "--limit", "501"}, []string{"--limit (AEGIS_LIMIT) \"501\": must be 1 to 500"}},
 		{[]string{"ingest"}, []string{"--tokens-file (AEGIS_TOKENS_FILE) is required", "one of --chain (AEGIS_CHAIN), --environments (AEGIS_ENVIRONMENTS) is required"}},
+		{[]string{"ingest", "--chain", "prod", "--timeout", "1us", "--seal-timeout", "500ns"}, []string{`--timeout (AEGIS_TIMEOUT) "1µs": is below a millisecond`,
+			`--seal-timeout (AEGIS_SEAL_TIMEOUT) "500ns": is below a millisecond`}},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			failsWith(t, tc.args, tc.want...)
