@@ -43,7 +43,7 @@ func (p *Producer) PublishAsync(ctx context.Context, e *shared.Envelope, done fu
 		<-p.window
 		return fmt.Errorf("%w: %v", ErrAuditUnavailable, err)
 	}
-	p.async.Add(1)
+	p.handed.Add(1)
 	ev := &asyncEvent{Context: context.Background(), done: done,
 		receipt: shared.Receipt{EventID: e.EventID, DecisionID: e.DecisionID(), Durability: shared.DurabilityDurable}}
 	ev.rec = kgo.Record{Key: []byte(e.EventID), Value: value, Context: ev}
@@ -67,7 +67,13 @@ type asyncEvent struct {
 
 // asyncDone is the promise of every async record (p.asyncPromise).
 func (p *Producer) asyncDone(r *kgo.Record, err error) {
-	defer p.async.Done()
+	defer func() {
+		// Counted once done has run (Flush's promise), and before the
+		// flushers are looked for (Flush registers, then reads it).
+		if c := p.confirmed.Add(1); p.flushing.Load() > 0 {
+			p.wakeFlushers(c)
+		}
+	}()
 	<-p.window
 	ev := r.Context.(*asyncEvent)
 	ev.rec.Key, ev.rec.Value = nil, nil // the receipt may be kept long after

@@ -109,8 +109,17 @@ type Producer struct {
 	cfg    Config
 	cl     *kgo.Client
 	m      *metrics
-	window chan struct{}  // one token per async event in flight
-	async  sync.WaitGroup // async events in flight
+	window chan struct{} // one token per async event in flight
+	// handed counts the async events handed to the client, confirmed
+	// those whose callback has run: the client runs the callbacks of the
+	// one partition in the order the events were handed over, so Flush
+	// waits for confirmed to reach handed as it was when Flush was
+	// called (flushers), not for a moment with nothing in flight, which
+	// never came under steady traffic.
+	handed, confirmed atomic.Uint64
+	flushing          atomic.Int32 // len(flushers), read without flushMu
+	flushMu           sync.Mutex
+	flushers          []*flusher
 	// asyncPromise is asyncDone as a func value, made once.
 	asyncPromise func(*kgo.Record, error)
 	watch        *sealWatch
@@ -341,16 +350,59 @@ func (p *Producer) Close() {
 }
 
 // Flush waits until every async event handed over so far is confirmed (its
-// callback has run) or ctx ends.
+// callback has run) or ctx ends. Events handed over meanwhile, by other
+// goroutines, are not waited for.
 func (p *Producer) Flush(ctx context.Context) error {
-	done := make(chan struct{})
-	go func() { p.async.Wait(); close(done) }()
+	target := p.handed.Load()
+	if p.confirmed.Load() >= target {
+		return nil
+	}
+	f := &flusher{target: target, done: make(chan struct{})}
+	p.flushMu.Lock()
+	p.flushers = append(p.flushers, f)
+	p.flushing.Add(1)
+	p.flushMu.Unlock()
+	// Confirmed before the flusher was seen by asyncDone: not missed,
+	// since asyncDone counts before it looks for flushers.
+	p.wakeFlushers(p.confirmed.Load())
 	select {
-	case <-done:
+	case <-f.done:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("flush: %d async events unconfirmed: %w", len(p.window), ctx.Err())
+		p.flushMu.Lock()
+		for i, x := range p.flushers {
+			if x == f {
+				p.flushers = append(p.flushers[:i:i], p.flushers[i+1:]...)
+				p.flushing.Add(-1)
+				break
+			}
+		}
+		p.flushMu.Unlock()
+		return fmt.Errorf("flush: %d async events unconfirmed: %w", target-min(target, p.confirmed.Load()), ctx.Err())
 	}
+}
+
+// A flusher is a Flush call waiting for confirmed to reach its target.
+type flusher struct {
+	target uint64
+	done   chan struct{}
+}
+
+// wakeFlushers releases the Flush calls whose events are all confirmed.
+func (p *Producer) wakeFlushers(confirmed uint64) {
+	p.flushMu.Lock()
+	defer p.flushMu.Unlock()
+	kept := p.flushers[:0]
+	for _, f := range p.flushers {
+		if confirmed >= f.target {
+			close(f.done)
+			p.flushing.Add(-1)
+		} else {
+			kept = append(kept, f)
+		}
+	}
+	clear(p.flushers[len(kept):])
+	p.flushers = kept
 }
 
 // Durability is how far a call waits.
