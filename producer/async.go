@@ -22,6 +22,11 @@ import (
 // (nothing is published), when ctx ends while it waits, or after Close.
 // A nil done is no callback (the outcome is counted in the metrics
 // alone), as franz-go's nil promise.
+//
+// done must return quickly: the Kafka client runs every confirmation of
+// the producer, LogDecision's and Govern's included, on one goroutine, so
+// a done that blocks holds them all back, and synchronous calls fail as
+// not confirmed in time (and Govern escalates) until it returns.
 func (p *Producer) PublishAsync(ctx context.Context, e *shared.Envelope, done func(*shared.Receipt, error)) error {
 	value, err := p.value(e)
 	if err != nil {

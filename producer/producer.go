@@ -23,8 +23,9 @@
 // what franz-go spends producing the bytes (README, "Measured here").
 //
 // An event keeps its event id across the producer's own retries, and a
-// caller may set it (WithEventID) to retry across calls or processes: the
-// index treats one event id with the same bytes as one event.
+// caller retries across calls or processes by logging the same envelope
+// (NewDecision, NewOverride, then Log) again: the index treats one event
+// id with the same bytes as one event.
 package producer
 
 import (
@@ -443,7 +444,9 @@ type callOptions struct {
 }
 
 // WithEventID sets the event id (default: a new UUID). Publishing the same
-// event again with the same id and content is one event to the index.
+// event again with the same id and content is one event to the index; the
+// content includes occurred_at, which LogDecision and LogOverride set anew
+// at each call, so retry with Log of one envelope.
 func WithEventID(id string) Option { return func(o *callOptions) { o.eventID = id } }
 
 // WithDurability chooses Durable (default) or Sealed.
@@ -478,9 +481,12 @@ func (p *Producer) NewOverride(o shared.Override) *shared.Envelope {
 }
 
 // LogDecision records d as a new event and returns its receipt once it is
-// durable (or sealed, with WithDurability(Sealed)). On error the receipt
-// still carries the event id: to retry without recording the decision
-// twice, call again WithEventID of it.
+// durable (or sealed, with WithDurability(Sealed)). Each call is a new
+// event at a new time: to retry without recording the decision twice,
+// build its envelope once (NewDecision) and Log that envelope again. A
+// second LogDecision WithEventID of the first receipt's id has another
+// occurred_at, so the index records it as a conflicting event of that id
+// (an event-id-reused anomaly), not as the same event.
 func (p *Producer) LogDecision(ctx context.Context, d shared.Decision, opts ...Option) (*shared.Receipt, error) {
 	return p.Log(ctx, p.NewDecision(d), opts...)
 }

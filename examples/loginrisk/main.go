@@ -150,12 +150,19 @@ func main() {
 	}
 	defer audit.Close()
 	srv := &http.Server{Addr: *listen, Handler: &Service{Audit: audit, Policy: "loginrisk-2026.11"}, ReadHeaderTimeout: 5 * time.Second}
+	// ListenAndServe returns as Shutdown begins: main waits for Shutdown
+	// to finish the answers in flight before it closes the producer.
+	drained := make(chan struct{})
 	go func() {
+		defer close(drained)
 		<-ctx.Done()
-		srv.Shutdown(context.Background())
+		if err := srv.Shutdown(context.Background()); err != nil {
+			logger.Warn("shutdown", zap.Error(err))
+		}
 	}()
 	fmt.Printf("loginrisk on http://%s/login, auditing to %s\n", *listen, *env)
 	if err := srv.ListenAndServe(); err != http.ErrServerClosed {
 		log.Fatal(err)
 	}
+	<-drained
 }
