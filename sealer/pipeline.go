@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/zap"
 
+	"github.com/aegisai/audit/internal/platform/topics"
 	"github.com/aegisai/audit/shared"
 )
 
@@ -330,6 +331,26 @@ func (s *Sealer) run(ctx context.Context, sess *kgo.GroupTransactSession) error 
 		if refused != nil {
 			st.stop()
 			return refused
+		}
+		// A chain is sealed from partition 0 alone (FORMAT.md section 6),
+		// and the sealer's start refuses a topic of more partitions; but
+		// its group consumes every partition of the topic, so one added
+		// under it was sealed too, its records chained between partition
+		// 0's (offsets going back) and signed: the chain failed
+		// verification there for good (TestAttack33APartitionAddedUnderTheSealer).
+		// Nothing of a fetch that holds such a record is sealed.
+		var stray *kgo.Record
+		fetches.EachRecord(func(r *kgo.Record) {
+			if stray == nil && (r.Topic != s.cfg.Topic || r.Partition != 0) {
+				stray = r
+			}
+		})
+		if stray != nil {
+			st.stop()
+			err := fmt.Errorf("topic %s has a record at partition %d (offset %d): partitions were added under the sealer, which seals partition 0 alone and no record of the others: %w",
+				stray.Topic, stray.Partition, stray.Offset, topics.ErrNotSingle)
+			s.log.Error("the decisions topic has more than one partition; stopping without sealing anything of the other partitions", zap.Error(err))
+			return err
 		}
 		polled := 0
 		fetches.EachRecord(func(r *kgo.Record) {
