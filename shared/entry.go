@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"time"
+	"unicode/utf8"
 )
 
 // FormatVersion is the version of the entry format in docs/FORMAT.md.
@@ -42,6 +43,16 @@ const (
 // MaxInvalidRaw is the largest invalid record kept whole (base64) in an
 // INVALID entry; larger ones keep only their SHA-256 and size.
 const MaxInvalidRaw = 64 << 10
+
+// MaxInvalidReason is the most bytes of an INVALID entry's reason the
+// sealer writes; a longer one is cut at a character boundary and says how
+// long it was. A reason may quote the record (a member name, its path),
+// Go-quoted and then escaped in the line: one member name of 450,000
+// U+0085 in a record of 900 KB made a sealed line of 3 MB, which the
+// sealer could not publish to the sealed topic (the broker's 1 MB limit),
+// and it failed every transaction after it for good
+// (TestAttack33AReasonQuotingAHugeMemberNameIsPublished).
+const MaxInvalidReason = 1024
 
 // Hash is a SHA-256 digest, written as 64 lowercase hex digits.
 type Hash [sha256.Size]byte
@@ -589,10 +600,23 @@ func prepareStrict(chain string, src Source, raw []byte) *Entry {
 func (e *Entry) Refuse(raw []byte, reason string) {
 	e.Type, e.Event, e.Key = EntryInvalid, nil, nil
 	e.eventCanonical, e.decisionID, e.eventID = false, "", ""
-	e.Invalid = &Invalid{Reason: reason, Size: len(raw), SHA256: sha256.Sum256(raw)}
+	e.Invalid = &Invalid{Reason: cutReason(reason), Size: len(raw), SHA256: sha256.Sum256(raw)}
 	if len(raw) <= MaxInvalidRaw {
 		e.Invalid.Raw = base64.StdEncoding.EncodeToString(raw)
 	}
+}
+
+// cutReason cuts reason to MaxInvalidReason bytes, at a character
+// boundary, saying how long it was.
+func cutReason(reason string) string {
+	if len(reason) <= MaxInvalidReason {
+		return reason
+	}
+	cut := MaxInvalidReason
+	for cut > 0 && !utf8.RuneStart(reason[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s... (%d bytes in all)", reason[:cut], len(reason))
 }
 
 // Raw is the record a prepared KEY entry was read from (nil otherwise),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/aegisai/audit/internal/platform/topics"
 	"github.com/aegisai/audit/internal/testbed/pipeline"
 	"github.com/aegisai/audit/sealer"
+	"github.com/aegisai/audit/shared"
 )
 
 // Attack 33: a hostile producer on the decisions topic.
@@ -117,5 +119,49 @@ func TestAttack33APartitionAddedUnderTheSealer(t *testing.T) {
 	}
 	if !errors.Is(runErr, topics.ErrNotSingle) {
 		t.Fatalf("the sealer: %v; want it stopped on the topic's second partition (topics.ErrNotSingle), as at its start", runErr)
+	}
+}
+
+// A record of about 900 KB, under the broker's 1 MB: an object with one
+// member name of 450,000 U+0085 (a C1 control, two bytes of UTF-8 each)
+// and no ':' after it. The reason of its INVALID entry quotes the name
+// whole, Go-quoted (six bytes for each) and then JSON-escaped in the
+// line: a sealed line of about 3 MB, which the sealer cannot publish to
+// the sealed topic (a record over the broker's limit). The legitimate
+// events after it must still be sealed, published and indexed.
+func TestAttack33AReasonQuotingAHugeMemberNameIsPublished(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	p := startPipeline(t, pipeline.Config{Indexers: 1})
+	<-p.Sealer.Ready()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(stack.KafkaAddr), kgo.DefaultProduceTopic(p.Cfg.Topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	v := []byte(`{"` + strings.Repeat("\u0085", 450_000) + `"}`)
+	if err := cl.ProduceSync(ctx, &kgo.Record{Value: v}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	w := pipeline.NewWorkload(p.Cfg.Chain, p.Cfg.Chain, 5, 0, 3, 35, time.Now())
+	publish(t, p, w.Events)
+	wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
+	defer wcancel()
+	if err := p.WaitHead(wctx, 6); err != nil {
+		t.Fatalf("the events after the record are not sealed and published: %v (head %+v, %d uncommitted)", err, p.Sealer.Head(), p.Sealer.Uncommitted())
+	}
+	if err := p.WaitIndexed(wctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range w.Decisions {
+		if _, err := p.Reader.Decision(ctx, d.Decision.DecisionID); err != nil {
+			t.Fatalf("decision %s after the record not indexed: %v", d.Decision.DecisionID, err)
+		}
+	}
+	if _, err := p.Verify(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if e := readChain(t, p)[1]; e.Type != shared.EntryInvalid || e.Invalid.Size != len(v) || len(e.Invalid.Reason) > shared.MaxInvalidReason+64 {
+		t.Fatalf("the record sealed as %s, %+v; want INVALID of its %d bytes with a reason of at most %d bytes", e.Type, e.Invalid.Size, len(v), shared.MaxInvalidReason)
 	}
 }
