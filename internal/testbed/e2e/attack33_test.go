@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"strings"
@@ -163,5 +165,108 @@ func TestAttack33AReasonQuotingAHugeMemberNameIsPublished(t *testing.T) {
 	}
 	if e := readChain(t, p)[1]; e.Type != shared.EntryInvalid || e.Invalid.Size != len(v) || len(e.Invalid.Reason) > shared.MaxInvalidReason+64 {
 		t.Fatalf("the record sealed as %s, %+v; want INVALID of its %d bytes with a reason of at most %d bytes", e.Type, e.Invalid.Size, len(v), shared.MaxInvalidReason)
+	}
+}
+
+// Records a hostile producer sends with franz-go's client, bypassing the
+// producer library: no value (a tombstone), empty, not JSON, JSON of every
+// trick (byte order mark, duplicate and escaped member names, invalid
+// UTF-8, NUL, lone surrogates, deep nesting, huge and long numbers,
+// trailing bytes), an event of another chain, keys of 100 KB and headers
+// by the thousand with names like ours and binary values, and a value
+// near the broker's limit. Each is sealed once, in offset order, as an
+// event or an INVALID entry holding its size and SHA-256 (its bytes when
+// at most 64 KiB); the chain verifies; the events after them are indexed.
+func TestAttack33HostileRecordsAreSealedOnceAndThePipelineGoesOn(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	p := startPipeline(t, pipeline.Config{Indexers: 1})
+	<-p.Sealer.Ready()
+	chain := p.Cfg.Chain
+	valid := decisionRecord(chain, "ok", `{}`)
+	values := [][]byte{
+		nil,
+		{},
+		[]byte("null"), []byte("[]"), []byte(`"x"`), []byte("{"), []byte("}{"), []byte("{} x"), []byte("\x00"),
+		append([]byte("\xef\xbb\xbf"), valid...),
+		[]byte(strings.Replace(valid, `"type":"decision"`, `"type":"decision","type":"decision"`, 1)),
+		[]byte(strings.Replace(valid, `"type":"decision"`, `"\u0074ype":"decision"`, 1)),
+		[]byte(strings.Replace(valid, `"type":"decision"`, `"type":"decision","\u0074ype":"override"`, 1)),
+		[]byte(strings.Replace(valid, `"u-ok"`, "\"u-\xff\xfe\"", 1)),
+		[]byte(strings.Replace(valid, `"u-ok"`, `"u-\u0000"`, 1)),
+		[]byte(strings.Replace(valid, `"u-ok"`, `"u-\ud800"`, 1)),
+		[]byte(strings.Replace(valid, `"u-ok"`, `"u-\ufdd0"`, 1)),
+		[]byte(strings.Repeat("[", 100_000) + strings.Repeat("]", 100_000)),
+		[]byte(decisionRecord(chain, "deep", strings.Repeat(`{"a":`, 40)+"1"+strings.Repeat("}", 40))),
+		[]byte(decisionRecord(chain, "n1", `{"x":1e999999999999}`)),
+		[]byte(decisionRecord(chain, "n2", `{"x":1`+strings.Repeat("0", 300_000)+`}`)),
+		[]byte(decisionRecord(chain, "n3", `{"x":0.`+strings.Repeat("0", 300_000)+`1}`)),
+		[]byte(decisionRecord(chain, "n4", `{"x":-0}`)),
+		[]byte(decisionRecord("other-chain", "env", `{}`)),
+		[]byte(`{"environment":"` + chain + `","type":"key_change","verifier_key":"` + strings.Repeat("A", 200_000) + `"}`),
+		[]byte(decisionRecord(chain, "big", `{"s":"`+strings.Repeat("x", 990_000)+`"}`)),
+	}
+	var headers []kgo.RecordHeader
+	for i := range 2000 {
+		headers = append(headers, kgo.RecordHeader{Key: fmt.Sprint("aegis-chain-", i), Value: []byte{0, 0xff, byte(i)}})
+	}
+	headers = append(headers, kgo.RecordHeader{Key: "recorded_by", Value: []byte("token:admin")}, kgo.RecordHeader{Key: "", Value: nil})
+	cl, err := kgo.NewClient(kgo.SeedBrokers(stack.KafkaAddr), kgo.DefaultProduceTopic(p.Cfg.Topic), kgo.ProducerBatchMaxBytes(1_040_000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var sent [][]byte
+	for i, v := range values {
+		rec := &kgo.Record{Value: v}
+		switch i % 3 {
+		case 1:
+			rec.Key = bytes.Repeat([]byte{0xff, 0}, 50_000)
+		case 2:
+			rec.Headers = headers
+		}
+		if len(v) > 500_000 {
+			rec.Key, rec.Headers = nil, nil
+		}
+		if err := cl.ProduceSync(ctx, rec).FirstErr(); err != nil {
+			t.Fatalf("record %d (%d bytes): %v", i, len(v), err)
+		}
+		sent = append(sent, v)
+	}
+	w := pipeline.NewWorkload(chain, chain, 5, 0, 3, 37, time.Now())
+	publish(t, p, w.Events)
+	n := uint64(len(sent) + len(w.Events))
+	if err := p.WaitHead(ctx, n); err != nil {
+		t.Fatalf("head %+v: %v", p.Sealer.Head(), err)
+	}
+	if err := p.WaitIndexed(ctx); err != nil {
+		t.Fatal(err)
+	}
+	entries := readChain(t, p)
+	if uint64(len(entries)) != n+1 {
+		t.Fatalf("%d entries, want %d", len(entries), n+1)
+	}
+	for i, v := range sent {
+		e := entries[i+1]
+		if e.Source.Offset != int64(i) {
+			t.Fatalf("seq %d sealed from offset %d, want %d", e.Seq, e.Source.Offset, i)
+		}
+		if e.Type != shared.EntryInvalid {
+			t.Logf("record %d (%.40q) sealed as %s", i, v, e.Type)
+			continue
+		}
+		raw, _ := decodeB64(e.Invalid.Raw)
+		if e.Invalid.Size != len(v) || e.Invalid.SHA256 != shared.Hash(sha256.Sum256(v)) || (len(v) > 0 && len(v) <= shared.MaxInvalidRaw) != (e.Invalid.Raw != "") ||
+			e.Invalid.Raw != "" && !bytes.Equal(raw, v) || e.Invalid.Reason == "" || len(e.Invalid.Reason) > shared.MaxInvalidReason+64 {
+			t.Fatalf("record %d (%.40q, %d bytes) sealed as INVALID %d bytes, raw of %d, reason %.200q", i, v, len(v), e.Invalid.Size, len(raw), e.Invalid.Reason)
+		}
+	}
+	if _, err := p.Verify(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range w.Decisions {
+		if _, err := p.Reader.Decision(ctx, d.Decision.DecisionID); err != nil {
+			t.Fatalf("decision %s after the hostile records not indexed: %v", d.Decision.DecisionID, err)
+		}
 	}
 }
