@@ -233,15 +233,16 @@ func (x *Index) Repair(ctx context.Context, e *shared.Entry, rec *shared.SealedR
 }
 
 // EntryItems calls fn for every decision, override and invalid item of
-// chain whose seq is in [lo, hi], by scanning the whole table (a check
-// tool's cost, not a lookup's).
-func (x *Index) EntryItems(ctx context.Context, chain string, lo, hi uint64, fn func(ItemKey, uint64) error) error {
+// chain whose seq is in [lo, hi], with its seq and the object it points
+// at (s3_key), by scanning the whole table (a check tool's cost, not a
+// lookup's).
+func (x *Index) EntryItems(ctx context.Context, chain string, lo, hi uint64, fn func(k ItemKey, seq uint64, object string) error) error {
 	p := dynamodb.NewScanPaginator(x.DB, &dynamodb.ScanInput{
 		TableName:                 aws.String(x.Table),
 		FilterExpression:          aws.String("#seq BETWEEN :lo AND :hi AND contains(s3_key, :env) AND (begins_with(PK, :d) OR begins_with(PK, :i))"),
 		ExpressionAttributeNames:  map[string]string{"#seq": "seq"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":lo": num(lo), ":hi": num(hi), ":env": str("/env=" + chain + "/"), ":d": str(layout.PKDecision), ":i": str(layout.PKInvalid + chain)},
-		ProjectionExpression:      aws.String("PK, SK, #seq"),
+		ProjectionExpression:      aws.String("PK, SK, #seq, s3_key"),
 	})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
@@ -252,11 +253,12 @@ func (x *Index) EntryItems(ctx context.Context, chain string, lo, hi uint64, fn 
 			var k struct {
 				PK, SK string
 				Seq    uint64 `dynamodbav:"seq"`
+				Object string `dynamodbav:"s3_key"`
 			}
 			if err := attributevalue.UnmarshalMap(it, &k); err != nil {
 				return err
 			}
-			if err := fn(ItemKey{PK: k.PK, SK: k.SK}, k.Seq); err != nil {
+			if err := fn(ItemKey{PK: k.PK, SK: k.SK}, k.Seq, k.Object); err != nil {
 				return err
 			}
 		}

@@ -65,6 +65,16 @@ func (s *sequence) inScope(key string) bool {
 	return s.first.IsZero() || !info.Date.Before(s.first) && !info.Date.After(s.last)
 }
 
+// filedElsewhere reports whether key is a batch key of the chain whose
+// date is outside the scope: an object the scope does not read.
+func (s *sequence) filedElsewhere(key string) bool {
+	if s.first.IsZero() || shared.ClassifyKey(s.store.Prefix, s.chain, key) != shared.KeyBatch {
+		return false
+	}
+	info, err := shared.ParseBatchKey(s.store.Prefix, key)
+	return err == nil && info.Chain == s.chain && (info.Date.Before(s.first) || info.Date.After(s.last))
+}
+
 // follow takes the next object handed on, read into d: it fails when the
 // object before it in the chain, or the object after the one handed
 // before, is in the scope but was not handed in between. A resumed
