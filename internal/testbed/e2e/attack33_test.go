@@ -270,3 +270,81 @@ func TestAttack33HostileRecordsAreSealedOnceAndThePipelineGoesOn(t *testing.T) {
 		}
 	}
 }
+
+// A producer allowed a transactional id of its own (docs/SECURITY.md
+// section 3 grants producers none: this is what one would do with it)
+// opens a transaction on the decisions topic and never ends it, then
+// another that it aborts, and one it commits late. The sealer reads
+// committed records only (read_committed): the events published after
+// the open transaction wait behind it until the broker aborts it at its
+// timeout (the producer's to choose, up to transaction.max.timeout.ms,
+// 15 minutes by default), then every event is sealed once, in order; the
+// aborted records never are, the late-committed one is, and the chain
+// verifies. While they wait, aegis_sealer_lag_records says 0: the
+// records behind an open transaction are past the topic's last stable
+// offset, which is what the sealer counts (AegisSealerStalledWhileProducing,
+// on the producers' counts, is the alert that sees such a stall).
+func TestAttack33TransactionsLeftOpenAbortedOrCommittedLate(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	p := startPipeline(t, pipeline.Config{Indexers: -1})
+	<-p.Sealer.Ready()
+	chain := p.Cfg.Chain
+	txn := func(id string) *kgo.Client {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(stack.KafkaAddr), kgo.DefaultProduceTopic(p.Cfg.Topic),
+			kgo.TransactionalID(id), kgo.TransactionTimeout(3*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(cl.Close)
+		if err := cl.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		return cl
+	}
+	open := txn("open-" + chain)
+	if err := open.ProduceSync(ctx, &kgo.Record{Value: []byte(decisionRecord(chain, "open", `{}`))}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	w := pipeline.NewWorkload(chain, chain, 3, 0, 3, 38, time.Now())
+	publish(t, p, w.Events)
+	aborted := txn("aborted-" + chain)
+	if err := aborted.ProduceSync(ctx, &kgo.Record{Value: []byte(decisionRecord(chain, "aborted", `{}`))}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if err := aborted.EndTransaction(ctx, kgo.TryAbort); err != nil {
+		t.Fatal(err)
+	}
+	late := txn("late-" + chain)
+	if err := late.ProduceSync(ctx, &kgo.Record{Value: []byte(decisionRecord(chain, "late", `{}`))}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	if h := p.Sealer.Head(); h.Seq != 0 {
+		t.Fatalf("head seq %d while a transaction before every record is open: the sealer read past the last stable offset", h.Seq)
+	}
+	t.Logf("records waiting behind the open transaction; aegis_sealer_lag_records = %v", metricValue(t, p, "aegis_sealer_lag_records", ""))
+	if err := late.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	publish(t, p, pipeline.NewWorkload(chain, "after-"+chain, 2, 0, 3, 39, time.Now()).Events)
+	if err := p.WaitHead(ctx, 6); err != nil { // 3 events, the late one, 2 after
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	var ids []string
+	for _, e := range readChain(t, p)[1:] {
+		if e.Type != shared.EntryEvent {
+			t.Fatalf("seq %d sealed as %s", e.Seq, e.Type)
+		}
+		env, _ := e.Envelope()
+		ids = append(ids, env.EventID)
+	}
+	want := []string{w.Events[0].EventID, w.Events[1].EventID, w.Events[2].EventID, "evt-late"}
+	if len(ids) != 6 || fmt.Sprint(ids[:4]) != fmt.Sprint(want) {
+		t.Fatalf("sealed %v, want %v and the 2 after", ids, want)
+	}
+	if _, err := p.Verify(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
