@@ -348,3 +348,78 @@ func TestAttack33TransactionsLeftOpenAbortedOrCommittedLate(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// The decisions topic deleted and made again while the sealer runs (by
+// someone allowed to: producers are not), and filled past the sealed
+// head's offset at once. The new topic's records are not the sealed ones,
+// and the group's offset (the head's + 1) would skip its first: the
+// running sealer must seal none of them. It does not: its client fetches
+// the old topic id (UNKNOWN_TOPIC_ID, fetch failed, /readyz failing) for
+// as long as it runs, metadata refreshes or not. Restarted, it stops
+// with ErrTopicLost before sealing anything (README, "When things fail").
+func TestAttack33TopicRecreatedUnderTheSealer(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	first := startPipeline(t, pipeline.Config{Indexers: -1})
+	w := pipeline.NewWorkload(first.Cfg.Chain, first.Cfg.Chain, 60, 0, 3, 40, time.Now())
+	publish(t, first, w.Events[:10])
+	if err := first.WaitHead(ctx, 10); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := sealer.New(ctx, sealer.Config{
+		Brokers: stack.Brokers, Topic: first.Cfg.Topic, SealedTopic: first.Cfg.SealedTopic, Chain: first.Cfg.Chain,
+		S3: first.S3, Bucket: first.Cfg.Bucket, Retention: 24 * time.Hour,
+		SignerKey: first.Cfg.SignerKey, VerifierKey: first.Cfg.VerifierKey, BatchMaxAge: 200 * time.Millisecond,
+		Logger: first.Cfg.Logger,
+		// The client refreshes its metadata every 5 minutes by default:
+		// sooner here.
+		KafkaOptions: []kgo.Opt{kgo.MetadataMinAge(250 * time.Millisecond), kgo.MetadataMaxAge(2 * time.Second)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	stopped := make(chan error, 1)
+	go func() { stopped <- s.Run(runCtx) }()
+	<-s.Ready()
+	time.Sleep(time.Second)
+	head := s.Head()
+
+	cl, err := kgo.NewClient(kgo.SeedBrokers(stack.KafkaAddr), kgo.DefaultProduceTopic(first.Cfg.Topic), kgo.AllowAutoTopicCreation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if _, err := kadm.NewClient(cl).DeleteTopics(ctx, first.Cfg.Topic); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 1, -1, nil, first.Cfg.Topic); err != nil {
+		t.Fatal(err)
+	}
+	var recs []*kgo.Record
+	for _, e := range w.Events[10:] {
+		v, _ := e.Record()
+		recs = append(recs, &kgo.Record{Value: v})
+	}
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	var runErr error
+	select {
+	case runErr = <-stopped:
+	case <-time.After(8 * time.Second):
+		stop()
+		runErr = <-stopped
+	}
+	if s.Head() != head || s.Stats().Committed != 0 {
+		t.Fatalf("the running sealer over the recreated topic: head %+v (was %+v), %+v, stopped with %v; want nothing sealed",
+			s.Head(), head, s.Stats(), runErr)
+	}
+	if err := sealerStopsUnsealed(ctx, t, first, first.Cfg.Topic, head); !errors.Is(err, sealer.ErrTopicLost) {
+		t.Fatalf("the sealer restarted over the recreated topic: %v, want ErrTopicLost", err)
+	}
+}
