@@ -126,11 +126,15 @@ func TestAttack33APartitionAddedUnderTheSealer(t *testing.T) {
 
 // A record of about 900 KB, under the broker's 1 MB: an object with one
 // member name of 450,000 U+0085 (a C1 control, two bytes of UTF-8 each)
-// and no ':' after it. The reason of its INVALID entry quotes the name
+// and no ':' after it. The reason of its INVALID entry quoted the name
 // whole, Go-quoted (six bytes for each) and then JSON-escaped in the
-// line: a sealed line of about 3 MB, which the sealer cannot publish to
-// the sealed topic (a record over the broker's limit). The legitimate
-// events after it must still be sealed, published and indexed.
+// line: a sealed line of about 3 MB, which the sealer could not publish
+// to the sealed topic (a record over the broker's limit), and it failed
+// every transaction after it. A second record, a name of 420,000 ASCII
+// letters, made a reason that the sealer published and the indexer could
+// not write (an item over DynamoDB's 400 KB): the indexer stopped. The
+// legitimate events after them must still be sealed, published and
+// indexed.
 func TestAttack33AReasonQuotingAHugeMemberNameIsPublished(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -141,15 +145,17 @@ func TestAttack33AReasonQuotingAHugeMemberNameIsPublished(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	v := []byte(`{"` + strings.Repeat("\u0085", 450_000) + `"}`)
-	if err := cl.ProduceSync(ctx, &kgo.Record{Value: v}).FirstErr(); err != nil {
-		t.Fatal(err)
+	values := [][]byte{[]byte(`{"` + strings.Repeat("\u0085", 450_000) + `"}`), []byte(`{"` + strings.Repeat("a", 420_000) + `"}`)}
+	for _, v := range values {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Value: v}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	w := pipeline.NewWorkload(p.Cfg.Chain, p.Cfg.Chain, 5, 0, 3, 35, time.Now())
 	publish(t, p, w.Events)
 	wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
 	defer wcancel()
-	if err := p.WaitHead(wctx, 6); err != nil {
+	if err := p.WaitHead(wctx, 7); err != nil {
 		t.Fatalf("the events after the record are not sealed and published: %v (head %+v, %d uncommitted)", err, p.Sealer.Head(), p.Sealer.Uncommitted())
 	}
 	if err := p.WaitIndexed(wctx); err != nil {
@@ -163,8 +169,10 @@ func TestAttack33AReasonQuotingAHugeMemberNameIsPublished(t *testing.T) {
 	if _, err := p.Verify(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if e := readChain(t, p)[1]; e.Type != shared.EntryInvalid || e.Invalid.Size != len(v) || len(e.Invalid.Reason) > shared.MaxInvalidReason+64 {
-		t.Fatalf("the record sealed as %s, %+v; want INVALID of its %d bytes with a reason of at most %d bytes", e.Type, e.Invalid.Size, len(v), shared.MaxInvalidReason)
+	for i, v := range values {
+		if e := readChain(t, p)[1+i]; e.Type != shared.EntryInvalid || e.Invalid.Size != len(v) || len(e.Invalid.Reason) > shared.MaxInvalidReason+64 {
+			t.Fatalf("record %d sealed as %s, %+v; want INVALID of its %d bytes with a reason of at most %d bytes", i, e.Type, e.Invalid.Size, len(v), shared.MaxInvalidReason)
+		}
 	}
 }
 
