@@ -32,6 +32,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -255,9 +256,30 @@ func EntryItem(e *shared.Entry, rec *shared.SealedRecord) (any, error) {
 		return nil, fmt.Errorf("seq %d: event type %q has no index view", e.Seq, env.Type)
 	case shared.EntryInvalid:
 		return Invalid{PK: PKInvalid + e.Chain, SK: fmt.Sprintf("SK#SEQ#%020d", e.Seq),
-			Reason: e.Invalid.Reason, Size: e.Invalid.Size, SHA256: e.Invalid.SHA256.String(), Proof: proof}, nil
+			Reason: itemReason(e.Invalid.Reason), Size: e.Invalid.Size, SHA256: e.Invalid.SHA256.String(), Proof: proof}, nil
 	}
 	return nil, nil
+}
+
+// MaxItemReason is the most bytes of an INVALID entry's reason an item
+// holds. The sealer writes at most shared.MaxInvalidReason; entries sealed
+// before it cut them can hold one of any length (a record's member name
+// quoted whole), and an item over DynamoDB's 400 KB is refused for good:
+// one such entry stopped the indexer, and every indexer of its group
+// after it (TestInvalidItemOfAHugeReasonFits).
+const MaxItemReason = 256 << 10
+
+// itemReason is reason cut to MaxItemReason bytes, at a character
+// boundary.
+func itemReason(reason string) string {
+	if len(reason) <= MaxItemReason {
+		return reason
+	}
+	cut := MaxItemReason
+	for cut > 0 && !utf8.RuneStart(reason[cut]) {
+		cut--
+	}
+	return reason[:cut]
 }
 
 // KeyOf returns the key of a Decision, Override or Invalid item.
