@@ -10,6 +10,7 @@ import (
 	"github.com/aegisai/audit/indexer"
 	"github.com/aegisai/audit/internal/testbed/pipeline"
 	"github.com/aegisai/audit/replayer"
+	"github.com/aegisai/audit/shared"
 )
 
 // Attack 33 (a hostile producer on the decisions topic) on the readers of
@@ -129,5 +130,52 @@ func TestAttack33IndexCheckFromMidDayCallsAnEarlierEntryBetweenItsOwnExtra(t *te
 		Index: ix, From: from, To: from.Add(time.Hour), TempDir: t.TempDir()})
 	if err != nil || rep.DifferenceCount() != 0 {
 		t.Fatalf("index check from %s: %d differences %v, %v", from, rep.DifferenceCount(), rep.Differences, err)
+	}
+}
+
+// Decisions a hostile producer dated in the years 9999 and 0000 and in
+// 1970, between today's: each is indexed, and a bundle of it is proved
+// from S3 and verifies, as today's do.
+func TestAttack33DecisionsDatedFarAwayAreProved(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	p := startPipeline(t, pipeline.Config{Indexers: 1})
+	<-p.Sealer.Ready()
+	chain := p.Cfg.Chain
+	now := time.Now().UnixMilli()
+	stamps := []int64{now, 253402300799999, now, -62167219200000, now, 0, now}
+	var recs []rawRecord
+	var ids []string
+	for i, ms := range stamps {
+		id := fmt.Sprint("d", i)
+		ids = append(ids, id)
+		recs = append(recs, rawRecord{decisionRecord(chain, id, `{}`), ms})
+	}
+	for _, r := range recs {
+		publishAt(t, p.Cfg.Topic, r)
+	}
+	if err := p.WaitHead(ctx, uint64(len(recs))); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.WaitIndexed(ctx); err != nil {
+		t.Fatal(err)
+	}
+	trusted, err := shared.ParseKeyset(p.Cfg.VerifierKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		h, err := p.Reader.Decision(ctx, id)
+		if err != nil {
+			t.Fatalf("decision %s: %v", id, err)
+		}
+		bundle, _, err := replayer.Prove(ctx, replayer.ProveConfig{S3: p.S3, Bucket: p.Cfg.Bucket, Chain: chain, VerifierKey: p.Cfg.VerifierKey},
+			id, []replayer.EntryRef{{Seq: h.Proof.Seq, Object: h.Proof.Object, Line: h.Proof.Line}})
+		if err != nil {
+			t.Fatalf("prove %s (%s): %v", id, h.Proof.Object, err)
+		}
+		if rep, err := shared.VerifyBundle(bundle, trusted); err != nil || rep.DecisionID != id {
+			t.Fatalf("bundle of %s: %+v, %v", id, rep, err)
+		}
 	}
 }
