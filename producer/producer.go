@@ -263,6 +263,11 @@ func New(ctx context.Context, cfg Config) (*Producer, error) {
 	cl, err := kgo.NewClient(append([]kgo.Opt{
 		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.DefaultProduceTopic(cfg.Topic),
+		// Every record to partition 0, the one the sealer seals: the topic
+		// is checked to have one at the start, and partitions added
+		// later took records by their keys that no sealer ever sealed
+		// (TestRecordsGoToPartitionZeroWhateverTheTopicGrewTo).
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.RecordDeliveryTimeout(max(cfg.Timeout, time.Second)), // franz-go refuses less; ctx enforces Timeout
 		kgo.ProducerLinger(time.Millisecond),
