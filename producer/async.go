@@ -20,6 +20,8 @@ import (
 // that PublishAsync blocks until one is confirmed (back-pressure) or ctx
 // ends. It returns an error, and done is not called, when e is invalid
 // (nothing is published), when ctx ends while it waits, or after Close.
+// While escalations wait in the spool, it waits for them to be published
+// first, as every call does (within Config.Timeout).
 // A nil done is no callback (the outcome is counted in the metrics
 // alone), as franz-go's nil promise.
 //
@@ -31,6 +33,9 @@ func (p *Producer) PublishAsync(ctx context.Context, e *shared.Envelope, done fu
 	value, err := p.value(e)
 	if err != nil {
 		p.m.invalid.Inc()
+		return err
+	}
+	if err := p.behindSpool(ctx); err != nil {
 		return err
 	}
 	select {

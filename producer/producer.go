@@ -125,6 +125,7 @@ type Producer struct {
 	asyncPromise func(*kgo.Record, error)
 	watch        *sealWatch
 	spool        *spool
+	replayNow    chan struct{} // wakes the spool's replay (behindSpool)
 	stop         context.CancelFunc
 	bg           sync.WaitGroup
 
@@ -280,7 +281,8 @@ func New(ctx context.Context, cfg Config) (*Producer, error) {
 		}
 		return nil, fmt.Errorf("kafka client: %w", err)
 	}
-	p := &Producer{cfg: cfg, cl: cl, m: newMetrics(cfg.Metrics, cfg.Environment), window: make(chan struct{}, cfg.MaxInFlight), spool: sp}
+	p := &Producer{cfg: cfg, cl: cl, m: newMetrics(cfg.Metrics, cfg.Environment), window: make(chan struct{}, cfg.MaxInFlight), spool: sp,
+		replayNow: make(chan struct{}, 1)}
 	p.asyncPromise = p.asyncDone
 	p.watch = newSealWatch(p)
 	bg, stop := context.WithCancel(context.Background())
@@ -534,6 +536,9 @@ type eventKey struct{ event, decision string }
 // and returns r once it is durable, or the receipt of its entry once it
 // is sealed.
 func (p *Producer) logRecord(ctx context.Context, id eventKey, value []byte, d Durability, r *shared.Receipt) (*shared.Receipt, error) {
+	if err := p.behindSpool(ctx); err != nil {
+		return r, err
+	}
 	if d != Sealed {
 		err := p.produce(ctx, []*kgo.Record{{Key: []byte(id.event), Value: value}})
 		if err == nil {
@@ -563,6 +568,9 @@ func (p *Producer) Publish(ctx context.Context, events ...*shared.Envelope) erro
 	}
 	recs, err := p.records(events)
 	if err != nil {
+		return err
+	}
+	if err := p.behindSpool(ctx); err != nil {
 		return err
 	}
 	return p.produce(ctx, recs)

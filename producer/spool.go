@@ -309,7 +309,41 @@ func (p *Producer) replaySpool(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-p.replayNow:
 		case <-time.After(spoolRetry):
+		}
+	}
+}
+
+// behindSpool holds a call that publishes directly until the escalations
+// spooled before it are published, within the call's time (ctx and
+// Config.Timeout). Published before them, its event would be sealed
+// before an earlier escalation, which, latest by seq (FORMAT.md 11), would
+// then set the decision's state over a reviewer's later override (found by
+// an outside trial: "now CHALLENGE" after the reviewer's BLOCK). A call
+// held past its time fails as the audit trail unavailable; Govern then
+// spools its escalation behind the others.
+func (p *Producer) behindSpool(ctx context.Context) error {
+	if p.spool == nil || p.spool.records() == 0 {
+		return nil
+	}
+	select {
+	case p.replayNow <- struct{}{}:
+	default:
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
+	defer cancel()
+	for {
+		n := p.spool.records()
+		if n == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			p.m.failed.Inc()
+			return fmt.Errorf("%w: %d spooled escalations are not published yet, and an event published now would be sealed before them: %v",
+				ErrAuditUnavailable, n, ctx.Err())
+		case <-time.After(5 * time.Millisecond):
 		}
 	}
 }
