@@ -17,8 +17,9 @@ import (
 // hold millis*1e6 modulo 2^64, and since 1e6 = 2^6 * 15625 with 15625 odd,
 // millis modulo 2^58 is (nanos / 2^6) times the inverse of 15625 modulo
 // 2^58. For every timestamp within ±2^57 ms (about ±4.5 million years) that
-// is the exact value; beyond that it is the value modulo 2^58, which is
-// outside the years an entry can hold either way.
+// is the exact value; beyond that it is the value modulo 2^58, which may
+// fall anywhere, today included (FORMAT.md 2.2 says so): franz-go keeps
+// nothing more of it.
 func recordTime(r *kgo.Record) time.Time {
 	return time.UnixMilli(recoverMillis(r.Timestamp.UnixNano())).UTC()
 }
