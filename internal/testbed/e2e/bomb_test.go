@@ -178,3 +178,32 @@ func TestACompressionBombIsSealedAsInvalidAndTheChainGoesOn(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A writer of the sealed topic who bypasses the ACLs writes a compression
+// bomb into it: the indexer passes over it and indexes what follows on its
+// partition. Before, franz-go decompressed it (up to 1 GiB) and then
+// fetched the partition no more: every decision sealed after it there went
+// unindexed.
+func TestACompressionBombOnTheSealedTopicDoesNotStopTheIndexer(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	p := startPipeline(t, pipeline.Config{Indexers: 1})
+	<-p.Sealer.Ready()
+	huge, _ := bombBatch(t, 1100<<20, zstd.SpeedFastest)
+	small, _ := bombBatch(t, 100<<20, zstd.SpeedBestCompression)
+	produceBatch(ctx, t, p.Cfg.SealedTopic, huge)
+	produceBatch(ctx, t, p.Cfg.SealedTopic, small)
+	w := pipeline.NewWorkload(p.Cfg.Chain, p.Cfg.Chain, 30, 0, 5, 25, time.Now())
+	publish(t, p, w.Events)
+	if err := p.WaitHead(ctx, 30); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.WaitIndexed(ctx); err != nil {
+		t.Fatalf("the indexer did not index past the bombs: %v", err)
+	}
+	for _, d := range w.Decisions {
+		if _, err := p.Reader.Decision(ctx, d.Decision.DecisionID); err != nil {
+			t.Fatalf("decision %s sealed after the bombs: %v", d.Decision.DecisionID, err)
+		}
+	}
+}
