@@ -30,7 +30,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/aws/smithy-go"
@@ -188,10 +187,10 @@ type Indexer struct {
 	mu        sync.Mutex
 	highWater map[string]uint64
 	owned     map[int32]bool // partitions of the sealed topic assigned here
-	// assignments counts the assignments and revocations seen, so that a
-	// batch refused before one is not passed over after it.
-	assignments atomic.Uint64
-	readyOnce   sync.Once
+	// revoked lists the partitions revoked since the poll loop last took
+	// them (takeRevoked).
+	revoked   []int32
+	readyOnce sync.Once
 }
 
 // raiseHighWater keeps the metric at the highest seq seen per chain.
@@ -286,7 +285,7 @@ func (ix *Indexer) Run(ctx context.Context) error {
 		ix.log.Info("indexer stopped", zap.String("group", ix.cfg.Group), zap.String("topic", ix.cfg.SealedTopic))
 		return nil
 	}
-	unreadable := map[int32]unreadableBatch{} // by partition, until passed
+	var unreadable kafkaconn.PassedOver
 	for {
 		// Fetches hold at most partitionBatchBytes of each partition, so a
 		// poll spans the partitions, whose batches are indexed at once.
@@ -296,13 +295,18 @@ func (ix *Indexer) Run(ctx context.Context) error {
 			return stopped()
 		}
 		fetches.EachError(func(t string, p int32, err error) {
-			if tl, ok := errors.AsType[*kgo.ErrDecompressTooLarge](err); ok {
-				unreadable[tl.Partition] = unreadableBatch{tl, ix.assignments.Load()}
+			if unreadable.Note(err) {
 				return
 			}
 			ix.log.Warn("fetch failed", zap.String("topic", t), zap.Int32("partition", p), zap.Error(err))
 		})
-		ix.skipUnreadable(cl, fetches, unreadable)
+		for _, p := range ix.takeRevoked() {
+			unreadable.Forget(ix.cfg.SealedTopic, p) // reported again if assigned again
+		}
+		for _, tl := range unreadable.Pass(cl, fetches) {
+			ix.log.Warn("passed over a record batch of the sealed topic that decompresses past what the indexer reads (the sealer never writes one: aegis index check finds anything missing)",
+				zap.String("topic", tl.Topic), zap.Int32("partition", tl.Partition), zap.Int64("from_offset", tl.Offset), zap.Int64("to_offset", tl.NextOffset-1))
+		}
 		var wg sync.WaitGroup
 		partitions := 0
 		fetches.EachPartition(func(kgo.FetchTopicPartition) { partitions++ })
@@ -335,44 +339,13 @@ func (ix *Indexer) Run(ctx context.Context) error {
 	}
 }
 
-// skipUnreadable moves past each batch of the sealed topic that
-// decompresses past what the indexer reads (kafkaconn.BoundedDecompression)
-// once a poll holds no record of its partition (the records before it in
-// the same fetch are indexed first). The sealer never writes such a batch
-// (its lines compress far less than 256 times, and a batch holds about 1
-// MiB): only a writer of the sealed topic who bypasses the ACLs does, and
-// aegis index check finds any item the index should hold and lacks.
-// Before, franz-go decompressed up to 1 GiB of it and then stopped
-// fetching the partition for good.
-func (ix *Indexer) skipUnreadable(cl *kgo.Client, fetches kgo.Fetches, unreadable map[int32]unreadableBatch) {
-	if len(unreadable) == 0 {
-		return
-	}
-	polled := map[int32]bool{}
-	fetches.EachPartition(func(p kgo.FetchTopicPartition) { polled[p.Partition] = polled[p.Partition] || len(p.Records) > 0 })
-	for partition, u := range unreadable {
-		tl := u.ErrDecompressTooLarge
-		if u.assignments != ix.assignments.Load() {
-			// Assigned again since: the partition is read from its
-			// committed offset, and franz-go reports the batch again.
-			delete(unreadable, partition)
-			continue
-		}
-		if polled[partition] {
-			continue
-		}
-		ix.log.Warn("skipped a record batch of the sealed topic that decompresses past what the indexer reads (the sealer never writes one: aegis index check finds anything missing)",
-			zap.String("topic", tl.Topic), zap.Int32("partition", partition), zap.Int64("from_offset", tl.Offset), zap.Int64("to_offset", tl.NextOffset-1))
-		cl.SetOffsets(map[string]map[int32]kgo.EpochOffset{tl.Topic: {partition: {Epoch: tl.Epoch, Offset: tl.NextOffset}}})
-		delete(unreadable, partition)
-	}
-}
-
-// An unreadableBatch is a batch franz-go refused, noted at the count of
-// assignments it was refused under.
-type unreadableBatch struct {
-	*kgo.ErrDecompressTooLarge
-	assignments uint64
+// takeRevoked returns the partitions revoked since it was last called.
+func (ix *Indexer) takeRevoked() []int32 {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	r := ix.revoked
+	ix.revoked = nil
+	return r
 }
 
 // ClientID is the Kafka client id of the indexer with identity in group:
@@ -458,7 +431,6 @@ func (ix *Indexer) indexPartition(ctx context.Context, p kgo.FetchTopicPartition
 // own records partitions assigned to (or taken from) this indexer, for the
 // lag metric.
 func (ix *Indexer) own(parts map[string][]int32, owned bool) {
-	ix.assignments.Add(1)
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	for _, ps := range parts[ix.cfg.SealedTopic] {
@@ -466,6 +438,7 @@ func (ix *Indexer) own(parts map[string][]int32, owned bool) {
 			ix.owned[ps] = true
 		} else {
 			delete(ix.owned, ps)
+			ix.revoked = append(ix.revoked, ps)
 			ix.m.lag.DeleteLabelValues(ix.cfg.SealedTopic, fmt.Sprint(ps))
 		}
 	}

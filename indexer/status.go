@@ -19,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/aegisai/audit/indexer/layout"
+	"github.com/aegisai/audit/internal/platform/kafkaconn"
 )
 
 // RecordPartition records that the sealed topic's partition is indexed up
@@ -217,8 +218,8 @@ func describeGroup(ctx context.Context, adm *kadm.Client, group, topic string) (
 // nextSeqs reads, on each partition, the first record of chain at or after
 // the offset given and returns its seq.
 func nextSeqs(ctx context.Context, kafka []kgo.Opt, topic, chain string, from map[int32]kgo.Offset) (map[int32]uint64, error) {
-	cl, err := kgo.NewClient(append(kafka, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: from}),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()))...)
+	cl, err := kgo.NewClient(slices.Concat(kafka, kafkaconn.BoundedDecompression(0), []kgo.Opt{kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: from}),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted())})...)
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -79,7 +80,7 @@ func (w *sealWatch) start(ctx context.Context) error {
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.FetchMaxWait(100 * time.Millisecond),
 		kgo.WithLogger(kafkaconn.Logger(cfg.Logger)),
-	}, cfg.Kafka...)...)
+	}, slices.Concat(kafkaconn.BoundedDecompression(0), cfg.Kafka)...)...)
 	if err != nil {
 		return err
 	}
@@ -91,14 +92,22 @@ func (w *sealWatch) start(ctx context.Context) error {
 
 func (w *sealWatch) run(ctx context.Context) {
 	defer close(w.done)
+	// A batch that decompresses past the bounds is not the sealer's (only
+	// a writer who bypasses the ACLs writes one): passed over, so that the
+	// calls waiting on its partition are still answered.
+	var unreadable kafkaconn.PassedOver
 	for ctx.Err() == nil {
 		fetches := w.cl.PollFetches(ctx)
 		fetches.EachError(func(t string, p int32, err error) {
-			if ctx.Err() == nil {
+			if ctx.Err() == nil && !unreadable.Note(err) {
 				w.p.cfg.Logger.Warn("reading the sealed topic for Sealed-mode calls", zap.String("topic", t), zap.Int32("partition", p), zap.Error(err))
 			}
 		})
 		fetches.EachRecord(w.offer)
+		for _, tl := range unreadable.Pass(w.cl, fetches) {
+			w.p.cfg.Logger.Warn("passed over a record batch of the sealed topic that decompresses past what is read (the sealer never writes one)",
+				zap.String("topic", tl.Topic), zap.Int32("partition", tl.Partition), zap.Int64("from_offset", tl.Offset), zap.Int64("to_offset", tl.NextOffset-1))
+		}
 	}
 }
 

@@ -158,3 +158,63 @@ func snappyBlock(dst, block []byte, limit int) ([]byte, error) {
 	}
 	return dst, nil
 }
+
+// PassedOver keeps the batches franz-go refused under BoundedDecompression
+// for a reader that does not need them (the indexers and Sealed-mode
+// producers, which read the sealed topic only the sealer writes), and
+// moves the client past each once a poll holds no record of its
+// partition: the records before it in the same fetch are handed over
+// first. franz-go fetches a partition no more after such a batch until
+// told where to go on.
+type PassedOver struct {
+	pending map[kafkaPartition]*kgo.ErrDecompressTooLarge
+}
+
+type kafkaPartition struct {
+	topic     string
+	partition int32
+}
+
+// Note keeps err's batch if err is a batch refused as too large.
+func (u *PassedOver) Note(err error) bool {
+	tl, ok := errors.AsType[*kgo.ErrDecompressTooLarge](err)
+	if !ok {
+		return false
+	}
+	if u.pending == nil {
+		u.pending = map[kafkaPartition]*kgo.ErrDecompressTooLarge{}
+	}
+	u.pending[kafkaPartition{tl.Topic, tl.Partition}] = tl
+	return true
+}
+
+// Pass moves cl past each noted batch whose partition fetches holds no
+// record of, and returns those batches.
+func (u *PassedOver) Pass(cl *kgo.Client, fetches kgo.Fetches) []*kgo.ErrDecompressTooLarge {
+	if len(u.pending) == 0 {
+		return nil
+	}
+	polled := map[kafkaPartition]bool{}
+	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+		if len(p.Records) > 0 {
+			polled[kafkaPartition{p.Topic, p.Partition}] = true
+		}
+	})
+	var passed []*kgo.ErrDecompressTooLarge
+	for at, tl := range u.pending {
+		if polled[at] {
+			continue
+		}
+		cl.SetOffsets(map[string]map[int32]kgo.EpochOffset{tl.Topic: {tl.Partition: {Epoch: tl.Epoch, Offset: tl.NextOffset}}})
+		passed = append(passed, tl)
+		delete(u.pending, at)
+	}
+	return passed
+}
+
+// Forget drops the batch noted on a partition revoked from the reader: if
+// it is assigned again, it is read from its committed offset and franz-go
+// reports the batch again.
+func (u *PassedOver) Forget(topic string, partition int32) {
+	delete(u.pending, kafkaPartition{topic, partition})
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/aegisai/audit/internal/testbed/pipeline"
+	"github.com/aegisai/audit/producer"
 	"github.com/aegisai/audit/shared"
 )
 
@@ -61,9 +62,9 @@ func bombBatch(t *testing.T, n int64, level zstd.EncoderLevel) (batch, compresse
 	return raw, comp.Bytes()
 }
 
-// produceBatch writes a record batch as it is, as a producer that
-// bypasses ours may.
-func produceBatch(ctx context.Context, t *testing.T, topic string, batch []byte) {
+// produceBatch writes a record batch as it is to partition 0 of topic (to
+// every partition with all), as a producer that bypasses ours may.
+func produceBatch(ctx context.Context, t *testing.T, topic string, batch []byte, all ...bool) {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(stack.KafkaAddr))
 	if err != nil {
@@ -78,16 +79,23 @@ func produceBatch(ctx context.Context, t *testing.T, topic string, batch []byte)
 	req.Acks, req.TimeoutMillis = -1, 10000
 	rt := kmsg.NewProduceRequestTopic()
 	rt.Topic, rt.TopicID = topic, topics[topic].ID
-	rp := kmsg.NewProduceRequestTopicPartition()
-	rp.Records = batch
-	rt.Partitions = append(rt.Partitions, rp)
+	for partition := range topics[topic].Partitions {
+		if partition != 0 && len(all) == 0 {
+			continue
+		}
+		rp := kmsg.NewProduceRequestTopicPartition()
+		rp.Partition, rp.Records = partition, batch
+		rt.Partitions = append(rt.Partitions, rp)
+	}
 	req.Topics = append(req.Topics, rt)
 	resp, err := req.RequestWith(ctx, cl)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if code := resp.Topics[0].Partitions[0].ErrorCode; code != 0 {
-		t.Fatalf("produce: error code %d", code)
+	for _, p := range resp.Topics[0].Partitions {
+		if p.ErrorCode != 0 {
+			t.Fatalf("produce to partition %d: error code %d", p.Partition, p.ErrorCode)
+		}
 	}
 }
 
@@ -179,22 +187,35 @@ func TestACompressionBombIsSealedAsInvalidAndTheChainGoesOn(t *testing.T) {
 	}
 }
 
-// A writer of the sealed topic who bypasses the ACLs writes a compression
-// bomb into it: the indexer passes over it and indexes what follows on its
-// partition. Before, franz-go decompressed it (up to 1 GiB) and then
-// fetched the partition no more: every decision sealed after it there went
-// unindexed.
+// A writer of the sealed topic who bypasses the ACLs writes compression
+// bombs into each of its partitions: the indexer passes over them and
+// indexes what follows, and a Sealed-mode producer gets its receipt.
+// Before, franz-go decompressed each (up to 1 GiB) and then fetched the
+// partition no more: every decision sealed after it there went unindexed,
+// and every Sealed-mode call whose entry went there failed.
 func TestACompressionBombOnTheSealedTopicDoesNotStopTheIndexer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	p := startPipeline(t, pipeline.Config{Indexers: 1})
 	<-p.Sealer.Ready()
+	prod, err := p.Producer(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
 	huge, _ := bombBatch(t, 1100<<20, zstd.SpeedFastest)
 	small, _ := bombBatch(t, 100<<20, zstd.SpeedBestCompression)
-	produceBatch(ctx, t, p.Cfg.SealedTopic, huge)
-	produceBatch(ctx, t, p.Cfg.SealedTopic, small)
+	produceBatch(ctx, t, p.Cfg.SealedTopic, huge, true)
+	produceBatch(ctx, t, p.Cfg.SealedTopic, small, true)
 	w := pipeline.NewWorkload(p.Cfg.Chain, p.Cfg.Chain, 30, 0, 5, 25, time.Now())
-	publish(t, p, w.Events)
+	publish(t, p, w.Events[:len(w.Events)-1])
+	// A Sealed-mode call reads the sealed topic past the bombs too.
+	sctx, scancel := context.WithTimeout(ctx, 30*time.Second)
+	defer scancel()
+	last := w.Events[len(w.Events)-1]
+	if _, err := prod.Log(sctx, last, producer.WithDurability(producer.Sealed)); err != nil {
+		t.Fatalf("a Sealed-mode call after bombs on every partition of the sealed topic: %v", err)
+	}
 	if err := p.WaitHead(ctx, 30); err != nil {
 		t.Fatal(err)
 	}
