@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -142,8 +143,22 @@ func S3(ctx context.Context, c Config) (*s3.Client, error) {
 // request, CPU on both ends.
 const S3IdleConns = 64
 
+// ResponseTimeout is how long a request waits for the answer's headers
+// once it is sent. A server that takes the connection and never answers
+// (hung, paused, behind a proxy that lost its upstream) fails the attempt
+// with a timeout, which the SDK retries and the readers report as an
+// outage (exit 4, "could not check"; the query service's 503). The SDK
+// sets none: before, aegis verify, get --verify, prove, discover,
+// index status and the query service's lookups and proofs waited for such
+// a server for ever (found by an outside trial freezing versitygw and
+// dynalite with SIGSTOP, 2026-12-01), while the sealer and the indexer,
+// which bound each call themselves, retried. It bounds the wait for the
+// headers only: a body is read for as long as it comes.
+var ResponseTimeout = 30 * time.Second
+
 // keepIdle raises the idle connections an SDK-built HTTP client keeps per
-// host to at least n (a client the caller configured is left alone).
+// host to at least n, and bounds the wait for an answer's headers to
+// ResponseTimeout (a client the caller configured is left alone).
 func keepIdle(c aws.HTTPClient, n int) aws.HTTPClient {
 	hc, ok := c.(*awshttp.BuildableClient)
 	if !ok {
@@ -152,6 +167,9 @@ func keepIdle(c aws.HTTPClient, n int) aws.HTTPClient {
 	return hc.WithTransportOptions(func(t *http.Transport) {
 		t.MaxIdleConns = max(t.MaxIdleConns, n)
 		t.MaxIdleConnsPerHost = max(t.MaxIdleConnsPerHost, n)
+		if t.ResponseHeaderTimeout == 0 {
+			t.ResponseHeaderTimeout = ResponseTimeout
+		}
 	})
 }
 

@@ -3,6 +3,7 @@ package awsconn
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -10,10 +11,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
@@ -228,6 +231,74 @@ func TestClientsKeepConnectionsForConcurrentCalls(t *testing.T) {
 		}
 		if tr := hc.GetTransport(); tr.MaxIdleConnsPerHost < c.want || tr.MaxIdleConns < c.want {
 			t.Fatalf("%s: idle connections per host %d, in all %d; want at least %d", c.name, tr.MaxIdleConnsPerHost, tr.MaxIdleConns, c.want)
+		}
+	}
+}
+
+// A server that takes the connection and never answers (SIGSTOP on
+// versitygw or dynalite, a hung proxy) fails each call within the SDK's
+// attempts of ResponseTimeout, as an outage: before, every reader of S3
+// or DynamoDB waited for it for ever.
+func TestAHungServerFailsTheCallAsAnOutage(t *testing.T) {
+	isolate(t, "", "")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var held []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c) // read nothing, answer nothing
+			mu.Unlock()
+		}
+	}()
+	defer func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range held {
+			c.Close()
+		}
+		mu.Unlock()
+	}()
+	defer func(d time.Duration) { ResponseTimeout = d }(ResponseTimeout)
+	ResponseTimeout = 200 * time.Millisecond
+	ctx := context.Background()
+	cfg := Config{Endpoint: "http://" + ln.Addr().String(), AccessKeyID: "a", SecretAccessKey: "s", MaxAttempts: 2}
+	s3c, err := S3(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := DynamoDB(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, call := range map[string]func(context.Context) error{
+		"S3 GetObject": func(ctx context.Context) error {
+			_, err := s3c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("b"), Key: aws.String("k")})
+			return err
+		},
+		"DynamoDB GetItem": func(ctx context.Context) error {
+			_, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String("t"), Key: map[string]ddbtypes.AttributeValue{"pk": &ddbtypes.AttributeValueMemberS{Value: "x"}}})
+			return err
+		},
+	} {
+		cctx, cancel := context.WithTimeout(ctx, 20*time.Second) // the test's own bound, far past the attempts
+		start := time.Now()
+		err := call(cctx)
+		expired := cctx.Err() != nil
+		cancel()
+		took := time.Since(start)
+		if err == nil || expired || took > 10*time.Second {
+			t.Fatalf("%s against a server that never answers: %v after %s; want a timeout within the attempts", name, err, took)
+		}
+		if !Unavailable(err) {
+			t.Fatalf("%s: %v is not an outage", name, err)
 		}
 	}
 }
