@@ -65,7 +65,20 @@ type Config struct {
 	// wait their turn. Each holds one object read from S3 at a time, up
 	// to the store's limit (64 MiB), so this bounds their memory.
 	MaxProofs int
+	// Deadline bounds each request's reads of DynamoDB and S3 (default
+	// DefaultDeadline): past it the request is answered 503 "unavailable",
+	// nothing checked. Keep it below the server's write timeout, past
+	// which an answer is never delivered.
+	Deadline time.Duration
 }
+
+// DefaultDeadline is Config.Deadline's default: below the minute aegis
+// query's server gives an answer to be written (serve.Options.WriteTimeout).
+// Before, a request to a hung S3 or DynamoDB went on past that minute (for
+// ever without a response timeout on the SDK's client), and the caller got
+// no answer at all, or a closed connection (found by an outside trial,
+// 2026-12-01).
+const DefaultDeadline = 50 * time.Second
 
 // Service serves the API and the page.
 type Service struct {
@@ -107,6 +120,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.MaxProofs <= 0 {
 		cfg.MaxProofs = 8
+	}
+	if cfg.Deadline <= 0 {
+		cfg.Deadline = DefaultDeadline
 	}
 	s := &Service{cfg: cfg, key: key, mux: http.NewServeMux(), log: cfg.Logger, proofs: make(chan struct{}, cfg.MaxProofs),
 		request: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -189,7 +205,9 @@ func (r *statusRecorder) WriteHeader(code int) { r.code = code; r.ResponseWriter
 func (s *Service) handle(pattern, route string, auth bool, fn func(http.ResponseWriter, *http.Request) int) {
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		started := time.Now()
-		code := s.serve(w, r, auth, fn)
+		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Deadline)
+		defer cancel()
+		code := s.serve(w, r.WithContext(ctx), auth, fn)
 		s.request.WithLabelValues(route, strconv.Itoa(code)).Inc()
 		s.seconds.WithLabelValues(route).Observe(time.Since(started).Seconds())
 	})
@@ -343,6 +361,14 @@ func (s *Service) proof(w http.ResponseWriter, r *http.Request) int {
 		// tampering, with the SDK's text naming the bucket and key).
 		s.log.Error("proof: S3 refused the service's credentials; nothing was checked", zap.String("decision_id", h.DecisionID), zap.Error(err))
 		return notChecked("60", "S3 refused this service's access: nothing was checked, nothing found wrong; its operator must mend its S3 credentials or policy (see the service's log)")
+	case err != nil && r.Context().Err() != nil:
+		// The request ended (its deadline passed, or the caller hung up)
+		// while S3 was read: the SDK's "context canceled" is no verdict.
+		// Before, it was answered, logged and counted as 409 proof_failed,
+		// as for a chain found wrong (found by an outside trial, 2026-12-01).
+		s.log.Warn("proof: the request ended before S3 answered; nothing was checked", zap.String("decision_id", h.DecisionID),
+			zap.NamedError("ended", r.Context().Err()), zap.Error(err))
+		return notChecked("5", "S3 did not answer before the request ended: nothing was checked, nothing found wrong; try again")
 	}
 	if err != nil {
 		code := "proof_failed"
