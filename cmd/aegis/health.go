@@ -47,12 +47,26 @@ func (c *common) indexerReadiness(started <-chan struct{}, db indexer.DynamoAPI,
 		default:
 			return errors.New("starting: table check and Kafka client")
 		}
+		// Both are asked at once, each with the whole time: asked one
+		// after the other, a hung DynamoDB used up the time and Kafka's
+		// ping failed too, so /readyz blamed a broker that answers
+		// ("kafka: context deadline exceeded", found by an outside trial
+		// freezing dynalite, 2026-12-01).
+		var tableErr, kafkaErr error
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tableErr = layout.CheckTable(ctx, db, c.table)
+		}()
+		kafkaErr = kafka.Ping(ctx)
+		wg.Wait()
 		var errs []error
-		if err := layout.CheckTable(ctx, db, c.table); err != nil {
-			errs = append(errs, fmt.Errorf("dynamodb: %w", err))
+		if tableErr != nil {
+			errs = append(errs, fmt.Errorf("dynamodb: %w", tableErr))
 		}
-		if err := kafka.Ping(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("kafka: %w", err))
+		if kafkaErr != nil {
+			errs = append(errs, fmt.Errorf("kafka: %w", kafkaErr))
 		}
 		return errors.Join(errs...)
 	}}
