@@ -106,6 +106,13 @@ var firings = []firing{
 	{"AegisSealerAbsent", "no sealer scraped", `aegis_build_info{role="indexer"} 1x20`, []string{"{}"}},
 	{"AegisSealerAbsent", "a sealer scraped", `aegis_sealer_head_seq{chain="prod"} 5x20`, nil},
 
+	// The only indexer hung (SIGSTOP) or dead: its scrapes fail, its series
+	// go stale, and every other indexing alert, which reads them, is quiet
+	// (an outside trial, 2026-12-01).
+	{"AegisIndexerAbsent", "no indexer scraped", `aegis_build_info{role="sealer"} 1x20
+		aegis_sealer_head_seq{chain="prod"} 5x20`, []string{"{}"}},
+	{"AegisIndexerAbsent", "an indexer scraped", `aegis_indexer_records_total 5x20`, nil},
+
 	{"AegisSealerNotSealing", "records wait, last batch at 1 min", `aegis_sealer_last_sealed_timestamp_seconds{chain="prod"} 60x20
 		aegis_sealer_lag_records{chain="prod"} 5x20`, []string{`{chain="prod"}`}},
 	{"AegisSealerNotSealing", "records wait, never sealed", `aegis_sealer_last_sealed_timestamp_seconds{chain="prod"} 0x20
