@@ -49,6 +49,10 @@ type sealedJob struct {
 // this one must stop.
 var ErrFenced = errors.New("sealer fenced by a newer sealer")
 
+// errRenew ends a session whose partition was assigned again after it was
+// taken: Run starts a new one (Sealer.renew).
+var errRenew = errors.New("the partition is assigned again: a new session")
+
 func fenced(err error) bool {
 	return errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) ||
 		errors.Is(err, kerr.TransactionalIDAuthorizationFailed) || errors.Is(err, kerr.FencedInstanceID)
@@ -285,6 +289,10 @@ func (s *Sealer) run(ctx context.Context, sess *kgo.GroupTransactSession) error 
 					zap.String("topic", t), zap.Int32("partition", p), zap.Error(err))
 			}
 		})
+		if s.renew.Load() {
+			st.stop()
+			return errRenew
+		}
 		if s.reassigned.Swap(false) {
 			// Another member may have sealed while this one did not own the
 			// partition: drop what was polled and recover from S3.

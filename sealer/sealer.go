@@ -153,6 +153,13 @@ type Sealer struct {
 
 	// reassigned is set when the group assigns the partition (again).
 	reassigned atomic.Bool
+	// lost is set when the group takes the partition from this session;
+	// renew when it then assigns it again: the session starts over with
+	// new clients, whose transactional producer is then the newest
+	// (another sealer that sealed meanwhile bumped the epoch this one's
+	// client holds, and its first transaction was fenced: it exited and
+	// left the chain without a sealer, found by an outside trial).
+	lost, renew atomic.Bool
 	// owns is set while the group assigns this sealer the partition (a
 	// standby's is not): only then does watchTopicEnd list the topic's end.
 	owns atomic.Bool
@@ -320,6 +327,10 @@ func (s *Sealer) Run(ctx context.Context) error {
 		switch {
 		case ctx.Err() != nil:
 			return nil
+		case errors.Is(err, errRenew):
+			s.renew.Store(true)
+			s.log.Info("the partition is assigned again after it was taken from this sealer: starting a new session, whose transactions fence the sealer that had it")
+			continue
 		case err == nil || permanent(err):
 			return err
 		}
@@ -380,7 +391,12 @@ func (s *Sealer) runSession(ctx context.Context) error {
 	}
 	s.reassigned.Store(false)
 	s.owns.Store(false)
-	s.evictPredecessor(ctx, admin)
+	s.lost.Store(false)
+	if !s.renew.Swap(false) {
+		// A session renewed left the group itself: a member of this
+		// identity now is another process's.
+		s.evictPredecessor(ctx, admin)
+	}
 	sess, err := kgo.NewGroupTransactSession(append(opts,
 		kgo.SessionTimeout(s.cfg.SessionTimeout),
 		kgo.HeartbeatInterval(max(s.cfg.SessionTimeout/6, 100*time.Millisecond)),

@@ -37,6 +37,10 @@ func (s *Sealer) onAssigned(ctx context.Context, cl *kgo.Client, assigned map[st
 	if len(assigned) == 0 {
 		return
 	}
+	if len(assigned[s.cfg.Topic]) > 0 && s.lost.Load() {
+		s.renew.Store(true) // the run loop starts a new session
+		return
+	}
 	if _, _, err := cl.ProducerID(ctx); err != nil {
 		s.initErr.Store(&err)
 	}
@@ -57,6 +61,7 @@ func (s *Sealer) onRevoked(_ context.Context, _ *kgo.Client, revoked map[string]
 		return
 	}
 	s.owns.Store(false)
+	s.lost.Store(true)
 	s.mu.Lock()
 	s.topicEnd = -1
 	s.m.lag.Set(0)
