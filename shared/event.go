@@ -348,7 +348,7 @@ func (e *Envelope) fastRecord() (_ []byte, ok bool) {
 				metadata = nil
 			}
 		}
-		if d.Metadata != nil && metadata == nil {
+		if len(d.Metadata) > 0 && metadata == nil {
 			// The metadata object is at depth 3 of the record.
 			v, err := parseJSON(d.Metadata, parseOptions{maxDepth: MaxDepth - 2})
 			if err != nil || v.kind != jsonObject {
@@ -437,7 +437,7 @@ func (e *Envelope) appendJSON(b []byte, metadata, occurred []byte) ([]byte, erro
 		if metadata == nil {
 			metadata = d.Metadata
 		}
-		if metadata != nil {
+		if len(metadata) > 0 { // empty is absent, as encoding/json's omitempty has it
 			b = append(append(b, `,"metadata":`...), metadata...)
 		}
 		b = appendString(append(b, `,"policy_version":`...), d.PolicyVersion)

@@ -328,3 +328,28 @@ func TestEnvelopeNamesEveryBrokenFieldBesideBadMetadata(t *testing.T) {
 		t.Fatalf("only the metadata broken: %v", err)
 	}
 }
+
+// Empty metadata (json.RawMessage{} or "") is no metadata, as
+// encoding/json's omitempty writes it: it was refused with
+// "decision.metadata: unexpected ','" (outside trial h1).
+func TestEmptyMetadataIsNoMetadata(t *testing.T) {
+	at := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+	decision := func(m json.RawMessage) *Envelope {
+		return &Envelope{Type: TypeDecision, EventID: "e1", Environment: "prod", OccurredAt: at, Decision: &Decision{
+			DecisionID: "d1", Action: ActionAllow, ConfidenceScore: 0.5, PolicyVersion: "p", UserID: "u", SessionID: "s", Metadata: m}}
+	}
+	want, err := decision(nil).Record()
+	if err != nil {
+		t.Fatal(err)
+	}
+	marshalled, err := json.Marshal(decision(json.RawMessage{}))
+	if err != nil || bytes.Contains(marshalled, []byte("metadata")) {
+		t.Fatalf("encoding/json: %s, %v", marshalled, err)
+	}
+	for _, m := range []json.RawMessage{{}, json.RawMessage("")} {
+		got, err := decision(m).Record()
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("metadata %q: %s, %v; want %s", m, got, err, want)
+		}
+	}
+}
