@@ -57,8 +57,11 @@ var ErrAuditUnavailable = errors.New("audit log unavailable")
 // receipt.
 var ErrNotSealed = fmt.Errorf("%w: durable in Kafka but not sealed in time", ErrAuditUnavailable)
 
-// ErrClosed is returned by calls after Close.
-var ErrClosed = errors.New("producer closed")
+// ErrClosed is returned by calls after Close. It wraps ErrAuditUnavailable:
+// the event is not recorded, and a caller that applies its fail-safe on
+// ErrAuditUnavailable applies it then too (it did not wrap it: an outside
+// trial).
+var ErrClosed = fmt.Errorf("%w: producer closed", ErrAuditUnavailable)
 
 // Config configures a Producer.
 type Config struct {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/aegisai/audit/shared"
@@ -182,5 +183,25 @@ func TestSpoolOpensAfterACrashWhileItWasEmptied(t *testing.T) {
 	}
 	if got := lines(t, s); strings.Join(got, " ") != `{"n":3}` || s.records() != 1 {
 		t.Fatalf("after an append: %v (%d records)", got, s.records())
+	}
+}
+
+// A call after Close is an audit trail unavailable to its caller, whose
+// fail-safe keys on ErrAuditUnavailable.
+func TestACallAfterCloseIsUnavailable(t *testing.T) {
+	c := testBroker(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	p, err := New(ctx, Config{Brokers: c.ListenAddrs(), Environment: "prod"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
+	d := shared.Decision{DecisionID: "d1", Action: shared.ActionAllow, ConfidenceScore: 0.5, PolicyVersion: "p", UserID: "u", SessionID: "s"}
+	if _, err := p.LogDecision(ctx, d); !errors.Is(err, ErrClosed) || !errors.Is(err, ErrAuditUnavailable) {
+		t.Fatalf("LogDecision after Close: %v, want ErrClosed, an ErrAuditUnavailable", err)
+	}
+	if err := p.PublishAsync(ctx, p.NewDecision(d), nil); !errors.Is(err, ErrAuditUnavailable) {
+		t.Fatalf("PublishAsync after Close: %v", err)
 	}
 }
