@@ -49,8 +49,12 @@ type Outcome struct {
 	// Audited: the decision is durable (in Sealed mode: sealed, Receipt
 	// set). When false, Err says why.
 	Audited bool
+	// Receipt is the event's receipt: sealed (Sealed mode) or durable
+	// when Audited; when not, it still names the event (its id, to
+	// retry with) and the durability it reached, if any.
 	Receipt *shared.Receipt
-	Err     error
+	// Err is why the decision was not audited (nil when Audited).
+	Err error
 	// Escalated: Decision.Action is the fail-safe action, not the
 	// original one.
 	Escalated bool
@@ -58,7 +62,8 @@ type Outcome struct {
 	// escalation) is in the spool and will be published, in order, when
 	// the broker is back. False when audited, when there is no spool, when
 	// the spool is full (SpoolErr), or for an invalid decision.
-	Spooled  bool
+	Spooled bool
+	// SpoolErr is why the escalation was not spooled, when it was to be.
 	SpoolErr error
 }
 

@@ -427,6 +427,8 @@ const (
 	Sealed
 )
 
+// String is the durability's name, as ParseDurability reads it and
+// receipts and ingest's ?durability= spell it ("durable", "sealed").
 func (d Durability) String() string {
 	if d == Sealed {
 		return shared.DurabilitySealed

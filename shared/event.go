@@ -79,23 +79,42 @@ type Envelope struct {
 }
 
 // Decision is the payload of a TypeDecision event.
+//
+// The ids (DecisionID, PolicyVersion, UserID, SessionID) follow the id
+// rule (CheckID: 1 to MaxIDLen bytes, no C0 control or DEL, not only
+// spaces; the record as a whole must be UTF-8);
+// docs/FORMAT.md section 4 is the whole schema.
 type Decision struct {
-	DecisionID      string          `json:"decision_id"`
-	Action          Action          `json:"action"`
-	ConfidenceScore float64         `json:"confidence_score"`
-	PolicyVersion   string          `json:"policy_version"`
-	UserID          string          `json:"user_id"`
-	SessionID       string          `json:"session_id"`
-	Metadata        json.RawMessage `json:"metadata,omitempty"`
+	// DecisionID names the decision; overrides name it to replace its
+	// action.
+	DecisionID string `json:"decision_id"`
+	// Action is what the model decided: ALLOW, CHALLENGE, REVIEW or BLOCK.
+	Action Action `json:"action"`
+	// ConfidenceScore is the model's confidence, in [0, 1].
+	ConfidenceScore float64 `json:"confidence_score"`
+	// PolicyVersion names the policy or model that decided.
+	PolicyVersion string `json:"policy_version"`
+	// UserID and SessionID are what lookups by user and by session find
+	// the decision by.
+	UserID    string `json:"user_id"`
+	SessionID string `json:"session_id"`
+	// Metadata is an optional JSON object of at most MaxMetadataBytes
+	// canonical bytes and MaxDepth levels in the record, whose numbers
+	// keep their value as IEEE doubles; empty is none.
+	Metadata json.RawMessage `json:"metadata,omitempty"`
 }
 
 // Override is the payload of a TypeOverride event: a reviewer replaces the
 // action of an earlier decision.
 type Override struct {
+	// DecisionID names the decision overridden (the id rule).
 	DecisionID string `json:"decision_id"`
+	// ReviewerID names who overrode it (the id rule).
 	ReviewerID string `json:"reviewer_id"`
-	NewAction  Action `json:"new_action"`
-	Reason     string `json:"reason"`
+	// NewAction replaces the decision's action.
+	NewAction Action `json:"new_action"`
+	// Reason says why: not blank, at most MaxReasonLen bytes.
+	Reason string `json:"reason"`
 }
 
 // DecisionID returns the decision the event is about ("" if none).
