@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 
 	"github.com/klauspost/compress/s2"
@@ -25,7 +26,8 @@ import (
 // and at most the given bytes, so a fetch of F compressed bytes holds at
 // most 256·F decompressed, whatever it carries. A batch past either bound
 // is refused with kgo.ErrDecompressTooLarge (its offsets named), for the
-// reader to handle; it is never decompressed further than the bound.
+// reader to handle; it is decompressed no further than the bound (zstd,
+// decoded whole for speed, up to the bytes' bound for a moment).
 
 // MaxDecompressionRatio is how many times its compressed size a record
 // batch may decompress to. Event JSON compresses about 5 to 20 times; a
@@ -68,9 +70,13 @@ func (d *boundedDecompressor) Decompress(src []byte, codec kgo.CompressionCodecT
 		if err != nil {
 			return nil, err
 		}
-		return readBounded(r, limit)
+		hint := 8 * len(src)
+		if len(src) >= 4 { // the trailer's ISIZE: the size modulo 2^32, a hint only
+			hint = int(binary.LittleEndian.Uint32(src[len(src)-4:]))
+		}
+		return readBounded(r, limit, hint)
 	case kgo.CodecLz4:
-		return readBounded(lz4.NewReader(bytes.NewReader(src)), limit)
+		return readBounded(lz4.NewReader(bytes.NewReader(src)), limit, 8*len(src))
 	case kgo.CodecZstd:
 		dec, _ := d.zstd.Get().(*zstd.Decoder)
 		if dec == nil {
@@ -84,23 +90,29 @@ func (d *boundedDecompressor) Decompress(src []byte, codec kgo.CompressionCodecT
 			}
 		}
 		defer d.zstd.Put(dec)
-		if err := dec.Reset(bytes.NewReader(src)); err != nil {
-			return nil, err
-		}
-		out, err := readBounded(dec, limit)
-		if errors.Is(err, zstd.ErrDecoderSizeExceeded) || errors.Is(err, zstd.ErrWindowSizeExceeded) {
+		// Decoded whole (streaming costs about twice as much): at most
+		// the decoder's max in memory for a moment, then held to limit.
+		out, err := dec.DecodeAll(src, make([]byte, 0, min(8*len(src), limit)))
+		switch {
+		case errors.Is(err, zstd.ErrDecoderSizeExceeded) || errors.Is(err, zstd.ErrWindowSizeExceeded):
 			return nil, fmt.Errorf("%w: %w", kgo.ErrMaxDecompress, err)
+		case err != nil:
+			return nil, err
+		case len(out) > limit:
+			return nil, fmt.Errorf("%w: past %d bytes", kgo.ErrMaxDecompress, limit)
 		}
-		return out, err
+		return out, nil
 	case kgo.CodecSnappy:
 		return snappyBounded(src, limit)
 	}
 	return nil, fmt.Errorf("unknown compression codec %d", codec)
 }
 
-// readBounded reads r whole, refusing more than limit bytes.
-func readBounded(r io.Reader, limit int) ([]byte, error) {
-	var out bytes.Buffer
+// readBounded reads r whole, refusing more than limit bytes. Its buffer
+// starts at hint bytes (at most limit), so that a batch of the usual
+// ratio is read without growing it.
+func readBounded(r io.Reader, limit, hint int) ([]byte, error) {
+	out := bytes.NewBuffer(make([]byte, 0, min(max(hint, 512), limit+bytes.MinRead)))
 	n, err := out.ReadFrom(io.LimitReader(r, int64(limit)+1))
 	if err != nil {
 		return nil, err
@@ -152,7 +164,7 @@ func snappyBlock(dst, block []byte, limit int) ([]byte, error) {
 		return nil, fmt.Errorf("%w: past %d bytes", kgo.ErrMaxDecompress, limit)
 	}
 	at := len(dst)
-	dst = append(dst, make([]byte, n)...)
+	dst = slices.Grow(dst, n)[:at+n]
 	if _, err := s2.Decode(dst[at:], block); err != nil {
 		return nil, err
 	}
