@@ -19,7 +19,7 @@ import (
 // A record batch on a topic anyone with produce rights writes is hostile
 // input: a few hundred kilobytes of zstd decompress to gigabytes. franz-go
 // bounds one batch at 1 GiB and decompresses every batch of a fetch before
-// it returns any, so a fetch of such batches took the sealer to 9.8 GB of
+// it returns any: one such batch took a test process running the sealer to 9.8 GB of
 // memory (the compression bomb test in internal/testbed/e2e). Readers of
 // the topics build their clients with BoundedDecompression: a batch may
 // decompress to at most MaxDecompressionRatio times its compressed size
