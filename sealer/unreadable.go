@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -126,58 +127,60 @@ func readUnreadable(ctx context.Context, cl *kgo.Client, tl *kgo.ErrDecompressTo
 	if !ok || pd.Err != nil || pd.Leader < 0 {
 		return fail(fmt.Errorf("partition %d has no leader", tl.Partition))
 	}
-	req := kmsg.NewPtrFetchRequest()
-	req.ReplicaID, req.MaxWaitMillis, req.MinBytes, req.MaxBytes = -1, 0, 1, 1
-	req.IsolationLevel = 1 // read committed, as the sealer reads
-	req.SessionEpoch = -1  // no fetch session
-	rt := kmsg.NewFetchRequestTopic()
-	rt.Topic, rt.TopicID = tl.Topic, td.ID
-	rp := kmsg.NewFetchRequestTopicPartition()
-	rp.Partition, rp.FetchOffset, rp.PartitionMaxBytes = tl.Partition, from, 1<<20
-	rp.CurrentLeaderEpoch, rp.LogStartOffset = -1, -1
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
-	resp, err := req.RequestWith(ctx, cl.Broker(int(pd.Leader)))
-	if err != nil {
-		return fail(err)
-	}
-	if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
-		return fail(err)
-	}
-	if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
-		return fail(errors.New("the broker answered another partition"))
-	}
-	p := resp.Topics[0].Partitions[0]
-	if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
-		return fail(err)
-	}
-	aborted := map[int64]int64{} // producer id: first offset of its aborted transaction
-	for _, a := range p.AbortedTransactions {
-		aborted[a.ProducerID] = a.FirstOffset
-	}
-	raw := p.RecordBatches
+	// The partition is read from `from` batch by batch, in as many fetches
+	// as it takes: a fetch answers at most 1 MiB, and the batches before
+	// the one asked for (aborted transactions, control batches) may hold
+	// more. Before, one fetch of one byte was read, which a broker answers
+	// with one batch: a commit marker or aborted records before the batch
+	// failed its reading on every poll, for good, or sent the consumer
+	// back to them for ever (TestAttack33bATransactionCommittedRightBeforeABombStopsTheSealer,
+	// TestAttack33bAMebibyteOfAbortedRecordsBeforeABombStopsTheSealer).
 	var b kmsg.RecordBatch
-	var size int
-	for {
-		if len(raw) < 12 {
-			return fail(errors.New("the broker answered no such batch"))
-		}
-		if err := b.ReadFrom(raw); err != nil {
+	var raw []byte
+	for at := from; ; {
+		fetched := at
+		batches, aborted, err := fetchRaw(ctx, cl, tl, td.ID, pd.Leader, at)
+		if err != nil {
 			return fail(err)
 		}
-		size = 12 + int(b.Length)
-		if size > len(raw) {
-			return fail(errors.New("the broker answered a batch cut short"))
+		var size int
+		found, read := false, 0
+		for {
+			if len(batches) < 12 {
+				break
+			}
+			if err := b.ReadFrom(batches); err != nil {
+				if read > 0 {
+					break // a batch cut at the fetch's size: fetched again from it
+				}
+				return fail(err)
+			}
+			size = 12 + int(b.Length)
+			if size > len(batches) {
+				if read > 0 {
+					break
+				}
+				return fail(errors.New("the broker answered a batch cut short"))
+			}
+			if b.FirstOffset >= tl.Offset {
+				found = true
+				raw = batches[:size:size]
+				break
+			}
+			read++
+			last := b.FirstOffset + int64(b.LastOffsetDelta)
+			if aborted.readable(&b) && last >= at {
+				return nil, true, nil
+			}
+			at = max(at, last+1)
+			batches = batches[size:]
 		}
-		if b.FirstOffset >= tl.Offset {
+		if found {
 			break
 		}
-		first, abort := aborted[b.ProducerID]
-		control, transactional := b.Attributes&0x20 != 0, b.Attributes&0x10 != 0
-		if b.FirstOffset+int64(b.LastOffsetDelta) >= from && !control && !(transactional && abort && first <= b.FirstOffset) {
-			return nil, true, nil
+		if read == 0 || at == fetched {
+			return fail(errors.New("the broker answered no such batch"))
 		}
-		raw = raw[size:]
 	}
 	if b.FirstOffset != tl.Offset || b.FirstOffset+int64(b.LastOffsetDelta)+1 != tl.NextOffset {
 		return fail(fmt.Errorf("the broker answered the batch of offsets %d to %d", b.FirstOffset, b.FirstOffset+int64(b.LastOffsetDelta)))
@@ -190,7 +193,7 @@ func readUnreadable(ctx context.Context, cl *kgo.Client, tl *kgo.ErrDecompressTo
 		tl.Offset, tl.NextOffset-1, b.NumRecords, codecName(b.Attributes), kafkaconn.MaxDecompressionRatio, kafkaconn.DefaultMaxBatchBytes)
 	return &kgo.Record{
 		Topic: tl.Topic, Partition: tl.Partition, Offset: tl.NextOffset - 1, Timestamp: time.UnixMilli(ts),
-		Value:   raw[:size:size],
+		Value:   raw,
 		Context: context.WithValue(context.Background(), unreadableKey{}, reason),
 	}, false, nil
 }
@@ -207,4 +210,69 @@ func codecName(attrs int16) string {
 		return "zstd"
 	}
 	return fmt.Sprintf("codec %d", attrs&0x07)
+}
+
+// fetchRaw fetches the partition of tl from offset at, as a read-committed
+// consumer does, without decompressing anything: the batches as the broker
+// stores them and its aborted transactions.
+func fetchRaw(ctx context.Context, cl *kgo.Client, tl *kgo.ErrDecompressTooLarge, id [16]byte, leader int32, at int64) ([]byte, abortedTxns, error) {
+	req := kmsg.NewPtrFetchRequest()
+	// MaxBytes past PartitionMaxBytes: a fetch of MaxBytes 1 answers one
+	// batch, and kfake then leaves the aborted transactions out.
+	req.ReplicaID, req.MaxWaitMillis, req.MinBytes, req.MaxBytes = -1, 0, 1, 2<<20
+	req.IsolationLevel = 1 // read committed, as the sealer reads
+	req.SessionEpoch = -1  // no fetch session
+	rt := kmsg.NewFetchRequestTopic()
+	rt.Topic, rt.TopicID = tl.Topic, id
+	rp := kmsg.NewFetchRequestTopicPartition()
+	rp.Partition, rp.FetchOffset, rp.PartitionMaxBytes = tl.Partition, at, 1<<20
+	rp.CurrentLeaderEpoch, rp.LogStartOffset = -1, -1
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, cl.Broker(int(leader)))
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+		return nil, nil, err
+	}
+	if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
+		return nil, nil, errors.New("the broker answered another partition")
+	}
+	p := resp.Topics[0].Partitions[0]
+	if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+		return nil, nil, err
+	}
+	aborted := abortedTxns{}
+	for _, a := range p.AbortedTransactions {
+		aborted[a.ProducerID] = append(aborted[a.ProducerID], a.FirstOffset)
+	}
+	for _, firsts := range aborted {
+		slices.Sort(firsts)
+	}
+	return p.RecordBatches, aborted, nil
+}
+
+// abortedTxns holds, by producer id, the first offsets of the producer's
+// aborted transactions a fetch answered, in order.
+type abortedTxns map[int64][]int64
+
+// readable reports whether a read-committed consumer reads records of b,
+// the batches given in offset order: not a control batch, and not of an
+// aborted transaction. A producer's aborted transaction runs from its
+// first offset to the producer's next control batch (its abort marker).
+// Before, one aborted transaction was kept per producer (the last), and
+// a batch of an earlier one was taken for records to read, which made
+// the sealer move back to them for ever
+// (TestAttack33bTwoAbortedTransactionsBeforeABombStopTheSealer).
+func (a abortedTxns) readable(b *kmsg.RecordBatch) bool {
+	firsts := a[b.ProducerID]
+	in := len(firsts) > 0 && firsts[0] <= b.FirstOffset
+	if b.Attributes&0x20 != 0 { // a control batch: its marker ends the transaction
+		if in {
+			a[b.ProducerID] = firsts[1:]
+		}
+		return false
+	}
+	return !(b.Attributes&0x10 != 0 && in)
 }

@@ -1,0 +1,145 @@
+package e2e
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/aegisai/audit/internal/testbed/pipeline"
+	"github.com/aegisai/audit/shared"
+)
+
+// txnClient is a transactional producer of the decisions topic, as a
+// producer that bypasses ours and holds a transactional id may be.
+func txnClient(t *testing.T, topic, id string, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(stack.KafkaAddr), kgo.DefaultProduceTopic(topic),
+		kgo.TransactionalID(id), kgo.TransactionTimeout(10 * time.Second)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+// abortTxn writes values in one transaction of cl and aborts it.
+func abortTxn(ctx context.Context, t *testing.T, cl *kgo.Client, values ...[]byte) {
+	t.Helper()
+	if err := cl.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range values {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Value: v}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := cl.EndTransaction(ctx, kgo.TryAbort); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// sealsPastABomb publishes a bomb after what the caller wrote, then
+// events, and fails unless every event is sealed after the bomb's entry.
+func sealsPastABomb(ctx context.Context, t *testing.T, p *pipeline.Pipeline, before uint64) {
+	t.Helper()
+	bomb, _ := bombBatch(t, 1<<20, zstd.SpeedDefault) // 1 MiB of zeros: far past 256 times
+	produceBatch(ctx, t, p.Cfg.Topic, bomb)
+	after := pipeline.NewWorkload(p.Cfg.Chain, "after-"+p.Cfg.Chain, 2, 0, 1, 61, time.Now())
+	publish(t, p, after.Events)
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := p.WaitHead(wctx, before+3); err != nil {
+		t.Fatalf("the sealer did not seal past the bomb: head %+v, uncommitted %d: %v", p.Sealer.Head(), p.Sealer.Uncommitted(), err)
+	}
+	chain := readChain(t, p)
+	if e := chain[before+1]; e.Type != shared.EntryInvalid || !strings.Contains(e.Invalid.Reason, "decompresses past") {
+		t.Fatalf("seq %d is %s, want the bomb", before+1, e.Type)
+	}
+	if _, err := p.Verify(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A producer with a transactional id (SECURITY.md section 3 grants ours
+// none; one that bypasses ours may hold one) aborts two transactions and
+// then writes a compression bomb. The sealer's raw read of the bomb
+// (readUnreadable) took the first aborted transaction's records for
+// records a read_committed consumer reads: its fetch of one byte got one
+// batch and, from kfake, no aborted transactions, and it kept one aborted
+// transaction per producer id (the last) where a broker lists several. It
+// moved the consumer back to them; franz-go skipped them (it knows they
+// are aborted) and reported the bomb again; and so on for ever. The
+// attacker gains what the bomb fix took away: the sealer seals nothing
+// more, and /readyz stays green while it spins.
+func TestAttack33bTwoAbortedTransactionsBeforeABombStopTheSealer(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	p := startPipeline(t, pipeline.Config{Indexers: -1})
+	<-p.Sealer.Ready()
+	w := pipeline.NewWorkload(p.Cfg.Chain, p.Cfg.Chain, 1, 0, 1, 60, time.Now())
+	publish(t, p, w.Events)
+	if err := p.WaitHead(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	cl := txnClient(t, p.Cfg.Topic, "twice-"+p.Cfg.Chain)
+	abortTxn(ctx, t, cl, []byte(decisionRecord(p.Cfg.Chain, "a1", `{}`)))
+	abortTxn(ctx, t, cl, []byte(decisionRecord(p.Cfg.Chain, "a2", `{}`)))
+	sealsPastABomb(ctx, t, p, 1)
+}
+
+// The same producer aborts one transaction of more than 1 MiB (three
+// records of 400 KB, each its own batch), then writes a bomb. The raw read
+// of the bomb fetches at most 1 MiB from the first offset after the last
+// one polled: it sees aborted batches only and never reaches the bomb
+// ("the broker answered no such batch" or "a batch cut short"), on every
+// poll, for ever. franz-go, which fetched past them, does not fetch the
+// partition again. The attacker stops the sealer for good.
+func TestAttack33bAMebibyteOfAbortedRecordsBeforeABombStopsTheSealer(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	p := startPipeline(t, pipeline.Config{Indexers: -1})
+	<-p.Sealer.Ready()
+	w := pipeline.NewWorkload(p.Cfg.Chain, p.Cfg.Chain, 1, 0, 1, 62, time.Now())
+	publish(t, p, w.Events)
+	if err := p.WaitHead(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	cl := txnClient(t, p.Cfg.Topic, "big-"+p.Cfg.Chain, kgo.ProducerBatchMaxBytes(1_000_000), kgo.ProducerBatchCompression(kgo.NoCompression()))
+	big := func(id string) []byte {
+		return []byte(decisionRecord(p.Cfg.Chain, id, `{"s":"`+strings.Repeat("x", 400_000)+`"}`))
+	}
+	abortTxn(ctx, t, cl, big("b1"), big("b2"), big("b3"))
+	sealsPastABomb(ctx, t, p, 1)
+}
+
+// A producer with a transactional id commits a transaction and writes a
+// compression bomb right after it: between the last record the sealer
+// polled and the bomb lies the transaction's commit marker, a control
+// batch. The raw read of the bomb asked the broker for one byte (a fetch
+// answers one batch then), found the marker and nothing after it ("the
+// broker answered no such batch"), on every poll, for ever: the sealer
+// sealed nothing more, as before the bomb fix, /readyz failing.
+func TestAttack33bATransactionCommittedRightBeforeABombStopsTheSealer(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	p := startPipeline(t, pipeline.Config{Indexers: -1})
+	<-p.Sealer.Ready()
+	cl := txnClient(t, p.Cfg.Topic, "commit-"+p.Cfg.Chain)
+	if err := cl.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte(decisionRecord(p.Cfg.Chain, "c1", `{}`))}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.WaitHead(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	sealsPastABomb(ctx, t, p, 1)
+}
