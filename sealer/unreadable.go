@@ -191,6 +191,11 @@ func readUnreadable(ctx context.Context, cl *kgo.Client, tl *kgo.ErrDecompressTo
 	}
 	reason := fmt.Sprintf("the record batch of offsets %d to %d (%d records, %s) decompresses past what the sealer reads (%d times its compressed size, at most %d bytes): this entry holds the batch as the broker stores it",
 		tl.Offset, tl.NextOffset-1, b.NumRecords, codecName(b.Attributes), kafkaconn.MaxDecompressionRatio, kafkaconn.DefaultMaxBatchBytes)
+	// Told from its bytes, so that a reading in recovery seals the same.
+	if kafkaconn.Corrupt(b.Records, kgo.CompressionCodecType(b.Attributes&0x07)) {
+		reason = fmt.Sprintf("the record batch of offsets %d to %d (%d records, %s) does not decompress (corrupt, or of an unknown codec): this entry holds the batch as the broker stores it",
+			tl.Offset, tl.NextOffset-1, b.NumRecords, codecName(b.Attributes))
+	}
 	return &kgo.Record{
 		Topic: tl.Topic, Partition: tl.Partition, Offset: tl.NextOffset - 1, Timestamp: time.UnixMilli(ts),
 		Value:   raw,

@@ -59,8 +59,35 @@ func (d *boundedDecompressor) limit(src []byte) int {
 	return min(d.max, MaxDecompressionRatio*len(src))
 }
 
+// ErrCorruptBatch is wrapped, together with kgo.ErrMaxDecompress, by the
+// error of a batch that does not decompress at all (corrupt, or of an
+// unknown codec): franz-go then reports it as kgo.ErrDecompressTooLarge,
+// with its offsets, and stops at it, for its reader to pass it over as it
+// passes over a bomb. Before, franz-go fetched such a batch again and
+// again and the sealer sealed nothing more: a gzip member followed by
+// bytes that are not one, which Kafka's broker (java.util.zip) takes and
+// Go's gzip reader refuses, stopped it for good
+// (TestAttack33bAGzipBatchWithTrailingBytesDoesNotStopTheSealer).
+var ErrCorruptBatch = errors.New("the record batch does not decompress")
+
 // Decompress implements kgo.Decompressor.
 func (d *boundedDecompressor) Decompress(src []byte, codec kgo.CompressionCodecType) ([]byte, error) {
+	out, err := d.decompress(src, codec)
+	if err != nil && !errors.Is(err, kgo.ErrMaxDecompress) {
+		err = fmt.Errorf("%w: %w: %w", kgo.ErrMaxDecompress, ErrCorruptBatch, err)
+	}
+	return out, err
+}
+
+// Corrupt reports a batch's records, compressed with codec, that do not
+// decompress at all (not one that decompresses past the bounds).
+func Corrupt(records []byte, codec kgo.CompressionCodecType) bool {
+	d := boundedDecompressor{max: DefaultMaxBatchBytes}
+	_, err := d.Decompress(records, codec)
+	return errors.Is(err, ErrCorruptBatch)
+}
+
+func (d *boundedDecompressor) decompress(src []byte, codec kgo.CompressionCodecType) ([]byte, error) {
 	limit := d.limit(src)
 	switch codec {
 	case kgo.CodecNone:

@@ -2,6 +2,7 @@ package kafkaconn
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -49,7 +50,7 @@ func TestBoundedDecompression(t *testing.T) {
 			// its compressed size, except for snappy, whose blocks hold
 			// about 21 times).
 			src, used = compress(t, codec, bomb)
-			if _, err := d.Decompress(src, used); !errors.Is(err, kgo.ErrMaxDecompress) {
+			if _, err := d.Decompress(src, used); !errors.Is(err, kgo.ErrMaxDecompress) || errors.Is(err, ErrCorruptBatch) {
 				t.Fatalf("8 MiB of zeros under a 4 MiB bound: %v", err)
 			}
 			// The same under a bound it fits: refused by the ratio alone,
@@ -89,8 +90,13 @@ func TestBoundedDecompressionOfXerialSnappy(t *testing.T) {
 		"truncated length":   frame(a)[:17],
 		"block past the end": binary.BigEndian.AppendUint32(frame(a), 1000),
 	} {
-		if _, err := d.Decompress(src, kgo.CodecSnappy); err == nil || errors.Is(err, kgo.ErrMaxDecompress) {
+		// Corrupt, and reported as ErrMaxDecompress too, for franz-go to
+		// stop at it and name its offsets.
+		if _, err := d.Decompress(src, kgo.CodecSnappy); !errors.Is(err, ErrCorruptBatch) || !errors.Is(err, kgo.ErrMaxDecompress) {
 			t.Errorf("%s: %v, want a corrupt batch", name, err)
+		}
+		if !Corrupt(src, kgo.CodecSnappy) {
+			t.Errorf("%s: not told corrupt", name)
 		}
 	}
 }
@@ -106,4 +112,34 @@ func FuzzBoundedDecompression(f *testing.F) {
 			t.Fatalf("%d bytes from %d", len(out), len(src))
 		}
 	})
+}
+
+// A batch that does not decompress at all (a gzip member followed by bytes
+// that are not one, which Kafka's broker takes; garbage; an unknown codec)
+// is refused as corrupt, through ErrMaxDecompress, so that franz-go stops
+// at it and names its offsets; a bomb is not told corrupt.
+func TestCorruptBatchesAreRefusedAsUnreadable(t *testing.T) {
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte("records"))
+	zw.Close()
+	d := decompressorOf(1 << 20)
+	for name, c := range map[string]struct {
+		src   []byte
+		codec kgo.CompressionCodecType
+	}{
+		"gzip with trailing zeros": {append(gz.Bytes(), make([]byte, 16)...), kgo.CodecGzip},
+		"gzip with 4 trailing":     {append(gz.Bytes(), 1, 2, 3, 4), kgo.CodecGzip},
+		"zstd garbage":             {[]byte("not zstd at all"), kgo.CodecZstd},
+		"lz4 garbage":              {[]byte("not lz4 at all"), kgo.CodecLz4},
+		"unknown codec":            {[]byte("x"), 5},
+	} {
+		if _, err := d.Decompress(c.src, c.codec); !errors.Is(err, ErrCorruptBatch) || !errors.Is(err, kgo.ErrMaxDecompress) || !Corrupt(c.src, c.codec) {
+			t.Errorf("%s: %v, want a corrupt batch", name, err)
+		}
+	}
+	src, used := compress(t, kgo.ZstdCompression(), make([]byte, 8<<20))
+	if Corrupt(src, used) {
+		t.Errorf("a zstd bomb is told corrupt")
+	}
 }

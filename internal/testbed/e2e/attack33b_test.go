@@ -1,7 +1,12 @@
 package e2e
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
+	"encoding/binary"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"hash/crc32"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/aegisai/audit/internal/testbed/pipeline"
+	"github.com/aegisai/audit/producer"
 	"github.com/aegisai/audit/shared"
 )
 
@@ -142,4 +148,116 @@ func TestAttack33bATransactionCommittedRightBeforeABombStopsTheSealer(t *testing
 		t.Fatal(err)
 	}
 	sealsPastABomb(ctx, t, p, 1)
+}
+
+// A service records its decisions through our producer library with zstd
+// (Config.Kafka takes any franz-go option; compression saves bandwidth),
+// each decision carrying the same 16 KiB metadata (the most an event may
+// hold: a policy's feature snapshot, say). franz-go puts the events of a
+// Publish in one batch; zstd finds the metadata repeated across records,
+// and the batch decompresses to more than 256 times its compressed size.
+// The sealer took it for a compression bomb and sealed the whole batch as
+// one INVALID entry: none of the decisions is an event of the chain, none
+// is indexed, though every Publish returned nil. LIMITS.md ("Producers")
+// says no producer of ours writes such a batch.
+func TestAttack33bLegitimateEventsCompressedWithZstdAreSealedAsEvents(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	p := startPipeline(t, pipeline.Config{Indexers: -1})
+	<-p.Sealer.Ready()
+	prod, err := p.Producer(ctx, func(c *producer.Config) {
+		c.Kafka = append(c.Kafka, kgo.ProducerBatchCompression(kgo.ZstdCompression()))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	meta := []byte(`{"features":"` + strings.Repeat("0", shared.MaxMetadataBytes-20) + `"}`)
+	w := pipeline.NewWorkload(p.Cfg.Chain, p.Cfg.Chain, 200, 0, 50, 63, time.Now())
+	for _, e := range w.Events {
+		e.Decision.Metadata = meta
+	}
+	if err := prod.Publish(ctx, w.Events...); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.WaitHead(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second)
+	invalid, events := 0, 0
+	for _, e := range readChain(t, p)[1:] {
+		switch e.Type {
+		case shared.EntryInvalid:
+			invalid++
+			t.Logf("seq %d INVALID: %.160s", e.Seq, e.Invalid.Reason)
+		case shared.EntryEvent:
+			events++
+		}
+	}
+	if invalid > 0 || events != len(w.Events) {
+		t.Fatalf("%d decisions published and confirmed; sealed %d events and %d INVALID entries", len(w.Events), events, invalid)
+	}
+}
+
+// rawBatch is a Kafka record batch (magic 2) of one record of value v,
+// its records compressed by compress under codec attrs.
+func rawBatch(v []byte, attrs int16, compress func([]byte) []byte) []byte {
+	body := []byte{0}                    // attributes
+	body = binary.AppendVarint(body, 0)  // timestamp delta
+	body = binary.AppendVarint(body, 0)  // offset delta
+	body = binary.AppendVarint(body, -1) // no key
+	body = binary.AppendVarint(body, int64(len(v)))
+	body = append(body, v...)
+	body = append(body, 0) // no headers
+	rec := append(binary.AppendVarint(nil, int64(len(body))), body...)
+	now := time.Now().UnixMilli()
+	b := kmsg.RecordBatch{PartitionLeaderEpoch: -1, Magic: 2, Attributes: attrs, FirstTimestamp: now, MaxTimestamp: now,
+		ProducerID: -1, ProducerEpoch: -1, FirstSequence: -1, NumRecords: 1, Records: compress(rec)}
+	raw := b.AppendTo(nil)
+	binary.BigEndian.PutUint32(raw[8:], uint32(len(raw)-12))
+	binary.BigEndian.PutUint32(raw[17:], crc32.Checksum(raw[21:], crc32.MakeTable(crc32.Castagnoli)))
+	return raw
+}
+
+// A producer that bypasses ours writes a batch whose gzip member is
+// followed by a few zero bytes. Kafka's broker validates compressed
+// batches by decompressing them with java.util.zip.GZIPInputStream, which
+// ignores what follows the last member that is not one; Go's gzip reader
+// (the sealer's BoundedDecompression and franz-go's own) refuses it
+// ("gzip: invalid header" or an unexpected EOF). franz-go reports a
+// decompression error that is not ErrDecompressTooLarge, which the sealer
+// does not seal: it fetches the batch again and again, sealing nothing
+// more, as before the bomb fix. The attacker stops the sealer for good.
+func TestAttack33bAGzipBatchWithTrailingBytesDoesNotStopTheSealer(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	p := startPipeline(t, pipeline.Config{Indexers: -1})
+	<-p.Sealer.Ready()
+	w := pipeline.NewWorkload(p.Cfg.Chain, p.Cfg.Chain, 1, 0, 1, 64, time.Now())
+	publish(t, p, w.Events)
+	if err := p.WaitHead(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	batch := rawBatch([]byte(decisionRecord(p.Cfg.Chain, "gz", `{}`)), 1, func(rec []byte) []byte {
+		var b bytes.Buffer
+		zw := gzip.NewWriter(&b)
+		zw.Write(rec)
+		zw.Close()
+		return append(b.Bytes(), make([]byte, 16)...)
+	})
+	produceBatch(ctx, t, p.Cfg.Topic, batch)
+	after := pipeline.NewWorkload(p.Cfg.Chain, "after-"+p.Cfg.Chain, 2, 0, 1, 65, time.Now())
+	publish(t, p, after.Events)
+	wctx, cancel2 := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel2()
+	if err := p.WaitHead(wctx, 4); err != nil {
+		t.Fatalf("the sealer did not seal past the batch: head %+v: %v", p.Sealer.Head(), err)
+	}
+	chain := readChain(t, p)
+	if e := chain[2]; e.Type != shared.EntryInvalid || e.Invalid.Size != len(batch) || !strings.Contains(e.Invalid.Reason, "does not decompress") {
+		t.Fatalf("seq 2 is %s (%+v), want the batch as an invalid entry", e.Type, e.Invalid)
+	}
+	if _, err := p.Verify(ctx); err != nil {
+		t.Fatal(err)
+	}
 }
