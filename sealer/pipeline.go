@@ -366,9 +366,9 @@ func (s *Sealer) run(ctx context.Context, sess *kgo.GroupTransactSession) error 
 			lastPolled = max(lastPolled, r.Offset)
 			polled++
 		})
-		if polled > 0 {
+		if polled > 0 || unreadable.pending == nil {
 			// the batch waits until every record before it is polled
-		} else if r, err := unreadable.take(ctx, sess.Client(), max(lastPolled, s.Head().Offset)); err != nil {
+		} else if r, err := unreadable.take(ctx, sess.Client(), s.polledUpTo(lastPolled)); err != nil {
 			s.health.fail("Kafka", err)
 			s.log.Warn("read an unreadable record batch", zap.Error(err))
 		} else if r != nil {
@@ -542,4 +542,27 @@ func (s *Sealer) publish(ctx context.Context, sess *kgo.GroupTransactSession, re
 	s.mu.Unlock()
 	s.committed.Add(int64(len(recs)))
 	return true, nil
+}
+
+// polledUpTo is the offset up to which the consumer has polled what it
+// must, for an unreadable batch to be taken after it: the last offset
+// polled, or, before the first poll of a (re)start, the offset before the
+// lowest sealed entry to publish again (the consumer resumes at the
+// group's commit, and polls those records again) or else the head's.
+// Before, it was the head's offset whatever was polled: a batch noted
+// before a restart in process and taken at an empty first poll after it
+// moved the consumer past the sealed records it had not polled again, and
+// their entries were never published, nor indexed
+// (TestAttack33bABombPendingAcrossARestartSkipsTheRecordsToRepublish).
+func (s *Sealer) polledUpTo(lastPolled int64) int64 {
+	if lastPolled >= 0 {
+		return lastPolled
+	}
+	after := s.Head().Offset
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for offset := range s.pending {
+		after = min(after, offset-1)
+	}
+	return after
 }
