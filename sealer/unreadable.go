@@ -83,7 +83,8 @@ func (u *unreadableBatches) note(topic string, err error) bool {
 
 // take returns the record of the pending batch once nothing readable lies
 // between after (the last offset polled or sealed) and the batch, reading
-// the batch from the broker, and moves cl's consumption past it. While
+// the batch from the broker, and moves cl's consumption past it (nil for
+// an aborted transaction's batch, which has no record to seal). While
 // records lie between (polled records dropped by a restart, say), it
 // moves cl back to them; franz-go reports the batch again when it reaches
 // it.
@@ -107,8 +108,9 @@ func (u *unreadableBatches) take(ctx context.Context, cl *kgo.Client, after int6
 
 // readUnreadable reads the partition's batches from offset from on, as the
 // broker stores them, and returns the record that stands for the batch tl
-// names, or between when a batch of records a read-committed consumer
-// reads lies before it.
+// names (nil when a read-committed consumer reads none of it: an aborted
+// transaction's), or between when a batch of records a read-committed
+// consumer reads lies before it.
 func readUnreadable(ctx context.Context, cl *kgo.Client, tl *kgo.ErrDecompressTooLarge, from int64) (_ *kgo.Record, between bool, _ error) {
 	from = min(from, tl.Offset)
 	fail := func(err error) (*kgo.Record, bool, error) {
@@ -137,6 +139,7 @@ func readUnreadable(ctx context.Context, cl *kgo.Client, tl *kgo.ErrDecompressTo
 	// TestAttack33bAMebibyteOfAbortedRecordsBeforeABombStopsTheSealer).
 	var b kmsg.RecordBatch
 	var raw []byte
+	aborts := false
 	for at := from; ; {
 		fetched := at
 		batches, aborted, err := fetchRaw(ctx, cl, tl, td.ID, pd.Leader, at)
@@ -163,7 +166,7 @@ func readUnreadable(ctx context.Context, cl *kgo.Client, tl *kgo.ErrDecompressTo
 				return fail(errors.New("the broker answered a batch cut short"))
 			}
 			if b.FirstOffset >= tl.Offset {
-				found = true
+				found, aborts = true, !aborted.readable(&b)
 				raw = batches[:size:size]
 				break
 			}
@@ -184,6 +187,13 @@ func readUnreadable(ctx context.Context, cl *kgo.Client, tl *kgo.ErrDecompressTo
 	}
 	if b.FirstOffset != tl.Offset || b.FirstOffset+int64(b.LastOffsetDelta)+1 != tl.NextOffset {
 		return fail(fmt.Errorf("the broker answered the batch of offsets %d to %d", b.FirstOffset, b.FirstOffset+int64(b.LastOffsetDelta)))
+	}
+	if aborts {
+		// Of an aborted transaction (or a control batch): no record a
+		// read-committed consumer reads, nothing to seal. franz-go
+		// decompresses a batch before it looks whether it is aborted,
+		// and such a bomb was sealed (TestAttack33bAnAbortedBombIsNotSealed).
+		return nil, false, nil
 	}
 	ts := b.FirstTimestamp
 	if b.Attributes&0x08 != 0 { // the topic keeps append times

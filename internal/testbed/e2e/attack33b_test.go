@@ -261,3 +261,29 @@ func TestAttack33bAGzipBatchWithTrailingBytesDoesNotStopTheSealer(t *testing.T) 
 		t.Fatal(err)
 	}
 }
+
+// A producer with a transactional id writes a compression bomb (a value
+// of 900 KB of zeros under zstd) in a transaction and aborts it. A
+// read_committed reader never sees the batch; but franz-go decompresses a
+// batch before it looks whether it is aborted, so the sealer is told of a
+// batch too large, reads it raw and seals it as an INVALID entry: the
+// chain holds a record the topic, read as the sealer reads it, does not.
+func TestAttack33bAnAbortedBombIsNotSealed(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	p := startPipeline(t, pipeline.Config{Indexers: -1})
+	<-p.Sealer.Ready()
+	cl := txnClient(t, p.Cfg.Topic, "abortedbomb-"+p.Cfg.Chain, kgo.ProducerBatchCompression(kgo.ZstdCompression()))
+	abortTxn(ctx, t, cl, make([]byte, 900_000))
+	w := pipeline.NewWorkload(p.Cfg.Chain, p.Cfg.Chain, 2, 0, 1, 66, time.Now())
+	publish(t, p, w.Events)
+	if err := p.WaitHead(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	for _, e := range readChain(t, p)[1:] {
+		if e.Type != shared.EntryEvent {
+			t.Fatalf("seq %d (offset %d) is %s: %.200s", e.Seq, e.Source.Offset, e.Type, e.Invalid.Reason)
+		}
+	}
+}
