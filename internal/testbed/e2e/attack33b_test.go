@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/zstd"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/aegisai/audit/internal/testbed/pipeline"
@@ -285,5 +286,71 @@ func TestAttack33bAnAbortedBombIsNotSealed(t *testing.T) {
 		if e.Type != shared.EntryEvent {
 			t.Fatalf("seq %d (offset %d) is %s: %.200s", e.Seq, e.Source.Offset, e.Type, e.Invalid.Reason)
 		}
+	}
+}
+
+// Bombs as the topic's first records, three in a row (one of them an
+// unreadable gzip batch), then events; then the sealer is stopped and its
+// group's commit set back to offset 0, as after a crash before its first
+// commit, and a new sealer recovers over them (its head a bomb's entry,
+// read again at start).
+// Each bomb is sealed once, in offset order; the chain verifies.
+func TestAttack33bBombsFirstAndInARowSurviveARestart(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	p := startPipeline(t, pipeline.Config{Indexers: -1})
+	<-p.Sealer.Ready()
+	bomb, _ := bombBatch(t, 1<<20, zstd.SpeedDefault)
+	gz := rawBatch([]byte("x"), 1, func(rec []byte) []byte { return []byte("not gzip at all") })
+	for _, b := range [][]byte{bomb, gz, bomb} {
+		produceBatch(ctx, t, p.Cfg.Topic, b)
+	}
+	w := pipeline.NewWorkload(p.Cfg.Chain, p.Cfg.Chain, 2, 0, 1, 67, time.Now())
+	publish(t, p, w.Events)
+	if err := p.WaitHead(ctx, 5); err != nil {
+		t.Fatalf("head %+v: %v", p.Sealer.Head(), err)
+	}
+	check := func(p *pipeline.Pipeline, n int) {
+		t.Helper()
+		chain := readChain(t, p)
+		if len(chain) != n+1 {
+			t.Fatalf("%d entries, want %d", len(chain)-1, n)
+		}
+		for i, e := range chain[1:] {
+			if e.Source.Offset != int64(i) || (i < 3) != (e.Type == shared.EntryInvalid) {
+				t.Fatalf("seq %d: %s from offset %d", e.Seq, e.Type, e.Source.Offset)
+			}
+		}
+		if _, err := p.Verify(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check(p, 5)
+	if err := p.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(stack.KafkaAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	rewind := kadm.Offsets{}
+	rewind.AddOffset(p.Cfg.Topic, 0, 0, -1)
+	if err := kadm.NewClient(cl).CommitAllOffsets(ctx, "aegis-sealer-"+p.Cfg.Chain, rewind); err != nil {
+		t.Fatal(err)
+	}
+	again := startPipeline(t, p.Cfg)
+	more := pipeline.NewWorkload(p.Cfg.Chain, "more-"+p.Cfg.Chain, 2, 0, 1, 68, time.Now())
+	produceBatch(ctx, t, p.Cfg.Topic, bomb)
+	publish(t, again, more.Events)
+	if err := again.WaitHead(ctx, 8); err != nil {
+		t.Fatalf("head %+v: %v (%v)", again.Sealer.Head(), err, again.Err())
+	}
+	chain := readChain(t, again)
+	if len(chain) != 9 || chain[6].Type != shared.EntryInvalid || chain[6].Source.Offset != 5 {
+		t.Fatalf("%d entries; seq 6 is %s", len(chain)-1, chain[6].Type)
+	}
+	if _, err := again.Verify(ctx); err != nil {
+		t.Fatal(err)
 	}
 }
