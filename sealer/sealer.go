@@ -349,6 +349,10 @@ func (s *Sealer) Run(ctx context.Context) error {
 	}
 }
 
+// fetchPartitionBytes is how much of the decisions topic one fetch reads
+// (compressed): about 500 records of our producers at once.
+const fetchPartitionBytes = 256 << 10
+
 // permanent reports errors Run stops on: starting over cannot mend them.
 func permanent(err error) bool {
 	for _, target := range []error{ErrFenced, ErrChainForked, ErrInconsistent, ErrKeyNotHeld, ErrCopyHidden, topics.ErrNotSingle,
@@ -415,6 +419,12 @@ func (s *Sealer) runSession(ctx context.Context) error {
 		// holds the group's offset fetch until it ends.
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.FetchMaxWait(200*time.Millisecond),
+		// A fetch of F compressed bytes holds at most 256·F decompressed
+		// (kafkaconn.BoundedDecompression): 64 MiB at this F, where
+		// franz-go's default 1 MiB allowed 256 MiB, and the client holds a
+		// fetch ahead while the sealer seals the one before.
+		kgo.FetchMaxPartitionBytes(fetchPartitionBytes),
+		kgo.FetchMaxBytes(fetchPartitionBytes),
 		kgo.DefaultProduceTopic(s.cfg.SealedTopic),
 	)...)
 	if err != nil {
