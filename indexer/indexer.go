@@ -36,6 +36,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/zap"
 
 	"github.com/aegisai/audit/indexer/layout"
@@ -294,18 +295,30 @@ func (ix *Indexer) Run(ctx context.Context) error {
 			cl.AllowRebalance()
 			return stopped()
 		}
+		// Revoked before this poll's fetches (they run in the poll): a
+		// batch noted before is reported again if the partition is
+		// assigned again; one this poll reports is kept.
+		for _, p := range ix.takeRevoked() {
+			unreadable.Forget(ix.cfg.SealedTopic, p)
+		}
 		fetches.EachError(func(t string, p int32, err error) {
 			if unreadable.Note(err) {
 				return
 			}
 			ix.log.Warn("fetch failed", zap.String("topic", t), zap.Int32("partition", p), zap.Error(err))
 		})
-		for _, p := range ix.takeRevoked() {
-			unreadable.Forget(ix.cfg.SealedTopic, p) // reported again if assigned again
-		}
 		for _, tl := range unreadable.Pass(cl, fetches) {
 			ix.log.Warn("passed over a record batch of the sealed topic that decompresses past what the indexer reads (the sealer never writes one: aegis index check finds anything missing)",
 				zap.String("topic", tl.Topic), zap.Int32("partition", tl.Partition), zap.Int64("from_offset", tl.Offset), zap.Int64("to_offset", tl.NextOffset-1))
+			// Committed past it, as past an indexed record: the records
+			// before it were (every poll's are, before the next), and a
+			// partition with nothing after it showed the batch as lag.
+			past := map[string]map[int32]kgo.EpochOffset{tl.Topic: {tl.Partition: {Epoch: tl.Epoch, Offset: tl.NextOffset}}}
+			cl.CommitOffsetsSync(ctx, past, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, _ *kmsg.OffsetCommitResponse, err error) {
+				if err != nil && ctx.Err() == nil {
+					ix.log.Warn("commit past a passed-over batch failed; it is passed over again after a restart", zap.Error(err))
+				}
+			})
 		}
 		var wg sync.WaitGroup
 		partitions := 0

@@ -207,7 +207,9 @@ func TestACompressionBombOnTheSealedTopicDoesNotStopTheIndexer(t *testing.T) {
 	small, _ := bombBatch(t, 100<<20, zstd.SpeedBestCompression)
 	produceBatch(ctx, t, p.Cfg.SealedTopic, huge, true)
 	produceBatch(ctx, t, p.Cfg.SealedTopic, small, true)
-	w := pipeline.NewWorkload(p.Cfg.Chain, p.Cfg.Chain, 30, 0, 5, 25, time.Now())
+	// Few decisions: some partition may hold nothing after its bombs, and
+	// must still be caught up (committed past them).
+	w := pipeline.NewWorkload(p.Cfg.Chain, p.Cfg.Chain, 4, 0, 2, 25, time.Now())
 	publish(t, p, w.Events[:len(w.Events)-1])
 	// A Sealed-mode call reads the sealed topic past the bombs too.
 	sctx, scancel := context.WithTimeout(ctx, 30*time.Second)
@@ -216,11 +218,11 @@ func TestACompressionBombOnTheSealedTopicDoesNotStopTheIndexer(t *testing.T) {
 	if _, err := prod.Log(sctx, last, producer.WithDurability(producer.Sealed)); err != nil {
 		t.Fatalf("a Sealed-mode call after bombs on every partition of the sealed topic: %v", err)
 	}
-	if err := p.WaitHead(ctx, 30); err != nil {
+	if err := p.WaitHead(ctx, 4); err != nil {
 		t.Fatal(err)
 	}
 	if err := p.WaitIndexed(ctx); err != nil {
-		t.Fatalf("the indexer did not index past the bombs: %v", err)
+		t.Fatalf("the indexer did not index and commit past the bombs: %v", err)
 	}
 	for _, d := range w.Decisions {
 		if _, err := p.Reader.Decision(ctx, d.Decision.DecisionID); err != nil {
