@@ -64,7 +64,7 @@ func sealsPastABomb(ctx context.Context, t *testing.T, p *pipeline.Pipeline, bef
 	}
 	chain := readChain(t, p)
 	if e := chain[before+1]; e.Type != shared.EntryInvalid || !strings.Contains(e.Invalid.Reason, "decompresses past") {
-		t.Fatalf("seq %d is %s, want the bomb", before+1, e.Type)
+		t.Fatalf("seq %d is %s (%+v), want the bomb", before+1, e.Type, e.Invalid)
 	}
 	if _, err := p.Verify(ctx); err != nil {
 		t.Fatal(err)
