@@ -327,6 +327,15 @@ func (p *Producer) behindSpool(ctx context.Context) error {
 	if p.spool == nil || p.spool.records() == 0 {
 		return nil
 	}
+	// After Close the replay has stopped: nothing would drain the spool,
+	// and the call waited its whole Timeout to fail as unavailable rather
+	// than with ErrClosed at once (TestAttack33cACallAfterCloseWithASpoolFailsAtOnceWithErrClosed).
+	p.mu.RLock()
+	closed := p.closed
+	p.mu.RUnlock()
+	if closed {
+		return ErrClosed
+	}
 	select {
 	case p.replayNow <- struct{}{}:
 	default:
