@@ -307,6 +307,16 @@ func (ix *Indexer) Run(ctx context.Context) error {
 			}
 			ix.log.Warn("fetch failed", zap.String("topic", t), zap.Int32("partition", p), zap.Error(err))
 		})
+		// Where each owned partition starts, for a move past a refused
+		// batch to set the others back where they were (PassedOver).
+		for t, ps := range cl.CommittedOffsets() {
+			for p, o := range ps {
+				unreadable.From(t, p, o.Offset)
+			}
+		}
+		for _, p := range ix.ownedPartitions() {
+			unreadable.From(ix.cfg.SealedTopic, p, 0) // no commit yet: the log's start
+		}
 		for _, tl := range unreadable.Pass(cl, fetches) {
 			ix.log.Warn("passed over a record batch of the sealed topic that decompresses past what the indexer reads (the sealer never writes one: aegis index check finds anything missing)",
 				zap.String("topic", tl.Topic), zap.Int32("partition", tl.Partition), zap.Int64("from_offset", tl.Offset), zap.Int64("to_offset", tl.NextOffset-1))
@@ -350,6 +360,17 @@ func (ix *Indexer) Run(ctx context.Context) error {
 		}
 		cl.AllowRebalance()
 	}
+}
+
+// ownedPartitions lists the partitions of the sealed topic assigned here.
+func (ix *Indexer) ownedPartitions() []int32 {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	out := make([]int32, 0, len(ix.owned))
+	for p := range ix.owned {
+		out = append(out, p)
+	}
+	return out
 }
 
 // takeRevoked returns the partitions revoked since it was last called.

@@ -28,7 +28,10 @@ import (
 // done must return quickly: the Kafka client runs every confirmation of
 // the producer, LogDecision's and Govern's included, on one goroutine, so
 // a done that blocks holds them all back, and synchronous calls fail as
-// not confirmed in time (and Govern escalates) until it returns.
+// not confirmed in time (and Govern escalates) until it returns. A done
+// that publishes again (PublishAsync, Log, Govern) while escalations wait
+// in the spool blocks so: the spool's replay waits for the callbacks, and
+// the call fails after Config.Timeout.
 func (p *Producer) PublishAsync(ctx context.Context, e *shared.Envelope, done func(*shared.Receipt, error)) error {
 	value, err := p.value(e)
 	if err != nil {

@@ -37,6 +37,10 @@ type sealWatch struct {
 	done    chan struct{}
 	waiters map[string][]*waiter // by event id
 	keys    map[string]int       // decision ids (record keys) waited for
+	// topic is the sealed topic, from where each partition was read from
+	// at the start (the passing over of unreadable batches needs both).
+	topic string
+	from  map[int32]int64
 }
 
 // waiter is one Sealed call waiting for its event's entry.
@@ -73,7 +77,11 @@ func (w *sealWatch) start(ctx context.Context) error {
 		return fmt.Errorf("end offsets of %s: %w", cfg.SealedTopic, err)
 	}
 	from := map[int32]kgo.Offset{}
-	ends.Each(func(o kadm.ListedOffset) { from[o.Partition] = kgo.NewOffset().At(o.Offset) })
+	w.from, w.topic = map[int32]int64{}, cfg.SealedTopic
+	ends.Each(func(o kadm.ListedOffset) {
+		from[o.Partition] = kgo.NewOffset().At(o.Offset)
+		w.from[o.Partition] = o.Offset
+	})
 	cl, err := kgo.NewClient(append([]kgo.Opt{
 		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{cfg.SealedTopic: from}),
@@ -96,6 +104,9 @@ func (w *sealWatch) run(ctx context.Context) {
 	// a writer who bypasses the ACLs writes one): passed over, so that the
 	// calls waiting on its partition are still answered.
 	var unreadable kafkaconn.PassedOver
+	for p, o := range w.from {
+		unreadable.From(w.topic, p, o)
+	}
 	for ctx.Err() == nil {
 		fetches := w.cl.PollFetches(ctx)
 		fetches.EachError(func(t string, p int32, err error) {

@@ -208,13 +208,38 @@ func snappyBlock(dst, block []byte, limit int) ([]byte, error) {
 // partition: the records before it in the same fetch are handed over
 // first. franz-go fetches a partition no more after such a batch until
 // told where to go on.
+//
+// Moving the client (SetOffsets) drops every fetch it holds unpolled, and
+// with them the refusals of other partitions, whose cursors franz-go
+// keeps stopped: an attack helper's flood of small bombs on each
+// partition left partitions stopped for good. So each move sets every
+// partition this reader knows where it reads next: refused ones past
+// their batch, the others where they were (the offset after the last
+// record polled, else where they started), so that a refusal dropped with
+// a fetch is fetched, and reported, again.
 type PassedOver struct {
 	pending map[kafkaPartition]*kgo.ErrDecompressTooLarge
+	next    map[kafkaPartition]int64 // where each partition is read next
 }
 
 type kafkaPartition struct {
 	topic     string
 	partition int32
+}
+
+// From says where a partition starts (its committed offset, or where the
+// reader was told to start), unless this reader polled past it already.
+func (u *PassedOver) From(topic string, partition int32, offset int64) {
+	if offset < 0 {
+		return
+	}
+	if u.next == nil {
+		u.next = map[kafkaPartition]int64{}
+	}
+	at := kafkaPartition{topic, partition}
+	if n, ok := u.next[at]; !ok || offset > n {
+		u.next[at] = offset
+	}
 }
 
 // Note keeps err's batch if err is a batch refused as too large.
@@ -231,15 +256,16 @@ func (u *PassedOver) Note(err error) bool {
 }
 
 // Pass moves cl past each noted batch whose partition fetches holds no
-// record of, and returns those batches.
+// record of, and every other partition it knows back to where it was,
+// and returns the batches passed. Call it after every poll, with that
+// poll's fetches: it learns from them where each partition is.
 func (u *PassedOver) Pass(cl *kgo.Client, fetches kgo.Fetches) []*kgo.ErrDecompressTooLarge {
-	if len(u.pending) == 0 {
-		return nil
-	}
 	polled := map[kafkaPartition]bool{}
 	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
-		if len(p.Records) > 0 {
-			polled[kafkaPartition{p.Topic, p.Partition}] = true
+		if n := len(p.Records); n > 0 {
+			at := kafkaPartition{p.Topic, p.Partition}
+			polled[at] = true
+			u.From(p.Topic, p.Partition, p.Records[n-1].Offset+1)
 		}
 	})
 	var passed []*kgo.ErrDecompressTooLarge
@@ -247,16 +273,32 @@ func (u *PassedOver) Pass(cl *kgo.Client, fetches kgo.Fetches) []*kgo.ErrDecompr
 		if polled[at] {
 			continue
 		}
-		cl.SetOffsets(map[string]map[int32]kgo.EpochOffset{tl.Topic: {tl.Partition: {Epoch: tl.Epoch, Offset: tl.NextOffset}}})
 		passed = append(passed, tl)
 		delete(u.pending, at)
+		u.From(tl.Topic, tl.Partition, tl.NextOffset)
 	}
+	if len(passed) == 0 {
+		return nil
+	}
+	set := map[string]map[int32]kgo.EpochOffset{}
+	for at, n := range u.next {
+		if set[at.topic] == nil {
+			set[at.topic] = map[int32]kgo.EpochOffset{}
+		}
+		set[at.topic][at.partition] = kgo.EpochOffset{Epoch: -1, Offset: n}
+	}
+	for _, tl := range passed {
+		set[tl.Topic][tl.Partition] = kgo.EpochOffset{Epoch: tl.Epoch, Offset: tl.NextOffset}
+	}
+	cl.SetOffsets(set)
 	return passed
 }
 
-// Forget drops the batch noted on a partition revoked from the reader: if
+// Forget drops what it knows of a partition revoked from the reader: if
 // it is assigned again, it is read from its committed offset and franz-go
-// reports the batch again.
+// reports a refused batch again.
 func (u *PassedOver) Forget(topic string, partition int32) {
-	delete(u.pending, kafkaPartition{topic, partition})
+	at := kafkaPartition{topic, partition}
+	delete(u.pending, at)
+	delete(u.next, at)
 }

@@ -62,6 +62,16 @@ func bombBatch(t *testing.T, n int64, level zstd.EncoderLevel) (batch, compresse
 	return raw, comp.Bytes()
 }
 
+func mustClient(t *testing.T) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(stack.KafkaAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
 // produceBatch writes a record batch as it is to partition 0 of topic (to
 // every partition with all), as a producer that bypasses ours may.
 func produceBatch(ctx context.Context, t *testing.T, topic string, batch []byte, all ...bool) {
@@ -222,6 +232,13 @@ func TestACompressionBombOnTheSealedTopicDoesNotStopTheIndexer(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := p.WaitIndexed(ctx); err != nil {
+		adm := kadm.NewClient(mustClient(t))
+		ends, _ := adm.ListEndOffsets(context.Background(), p.Cfg.SealedTopic)
+		committed, _ := adm.FetchOffsets(context.Background(), p.IndexerGroup())
+		ends.Each(func(e kadm.ListedOffset) {
+			c, _ := committed.Lookup(e.Topic, e.Partition)
+			t.Logf("partition %d: end %d, committed %d", e.Partition, e.Offset, c.At)
+		})
 		t.Fatalf("the indexer did not index and commit past the bombs: %v", err)
 	}
 	for _, d := range w.Decisions {
