@@ -3,7 +3,6 @@ package indexer
 import (
 	"context"
 	"fmt"
-	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -76,8 +75,8 @@ func (x *Index) RecordAnomaly(ctx context.Context, a Anomaly) error {
 	a = anomalyKey(a)
 	// What a hostile record says is bounded, so that its anomaly fits in
 	// an item (400 KB) and recording it cannot stop the indexer.
-	a.Raw = clipText(a.Raw, 4096)
-	a.Detail = clipText(a.Detail, 4096)
+	a.Raw = shared.ClipUTF8(a.Raw, 4096)
+	a.Detail = shared.ClipUTF8(a.Detail, 4096)
 	a.Object = clipKey(a.Object)
 	created, err := x.putIfAbsent(ctx, a)
 	if created && x.OnAnomaly != nil {
@@ -117,16 +116,5 @@ func (x *Index) Anomalies(ctx context.Context, chain string) ([]Anomaly, error) 
 	return out, nil
 }
 
-// clipText returns s cut to at most n bytes, on a UTF-8 boundary.
-func clipText(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
-}
-
 // clipKey is an object key as a sealed record gave it, cut to S3's limit.
-func clipKey(key string) string { return clipText(key, shared.MaxObjectKey) }
+func clipKey(key string) string { return shared.ClipUTF8(key, shared.MaxObjectKey) }

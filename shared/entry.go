@@ -612,11 +612,19 @@ func cutReason(reason string) string {
 	if len(reason) <= MaxInvalidReason {
 		return reason
 	}
-	cut := MaxInvalidReason
-	for cut > 0 && !utf8.RuneStart(reason[cut]) {
-		cut--
+	return fmt.Sprintf("%s... (%d bytes in all)", ClipUTF8(reason, MaxInvalidReason), len(reason))
+}
+
+// ClipUTF8 returns s cut to at most n bytes, at the start of a character
+// (a UTF-8 sequence is never split).
+func ClipUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
 	}
-	return fmt.Sprintf("%s... (%d bytes in all)", reason[:cut], len(reason))
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // Raw is the record a prepared KEY entry was read from (nil otherwise),

@@ -198,11 +198,12 @@ func summary(e *shared.Entry) (what, recordedBy string) {
 	return string(env.Type), env.RecordedBy
 }
 
+// clipText cuts s to n bytes for a table cell, at a character boundary.
 func clipText(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	return strings.TrimSpace(s[:n]) + "…"
+	return strings.TrimSpace(shared.ClipUTF8(s, n)) + "…"
 }
 
 // isTerminal reports whether w is a terminal (a character device), seen

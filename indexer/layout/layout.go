@@ -32,7 +32,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -271,16 +270,7 @@ const MaxItemReason = 256 << 10
 
 // itemReason is reason cut to MaxItemReason bytes, at a character
 // boundary.
-func itemReason(reason string) string {
-	if len(reason) <= MaxItemReason {
-		return reason
-	}
-	cut := MaxItemReason
-	for cut > 0 && !utf8.RuneStart(reason[cut]) {
-		cut--
-	}
-	return reason[:cut]
-}
+func itemReason(reason string) string { return shared.ClipUTF8(reason, MaxItemReason) }
 
 // KeyOf returns the key of a Decision, Override or Invalid item.
 func KeyOf(item any) (ItemKey, bool) {
