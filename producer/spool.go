@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -49,6 +50,9 @@ type spool struct {
 	size int64 // bytes in records
 	next int64 // the cursor
 	n    int   // lines after the cursor
+	// waiting is n, read without mu: every call of the producer asks it
+	// (behindSpool), PublishAsync's hot path included.
+	waiting atomic.Int64
 	// cursorAhead: the records were emptied but the cursor file may still
 	// say an offset past 0 (a crash, or a cursor that could not be
 	// written, between the two). Records appended over it would be
@@ -120,6 +124,7 @@ func (s *spool) load() error {
 		return err
 	}
 	s.n = bytes.Count(data[s.next:whole], []byte{'\n'})
+	s.waiting.Store(int64(s.n))
 	return nil
 }
 
@@ -190,6 +195,7 @@ func (s *spool) append(records [][]byte) error {
 	}
 	s.size += int64(len(buf))
 	s.n += len(records)
+	s.waiting.Store(int64(s.n))
 	return nil
 }
 
@@ -226,6 +232,7 @@ func (s *spool) peek(max int) ([][]byte, int64, error) {
 func (s *spool) advance(next int64, n int) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer func() { s.waiting.Store(int64(s.n)) }() // under mu, on every return
 	s.next, s.n = next, s.n-n
 	if next == s.size {
 		if err := s.f.Truncate(0); err != nil {
@@ -249,11 +256,7 @@ func (s *spool) advance(next int64, n int) error {
 	return nil
 }
 
-func (s *spool) records() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.n
-}
+func (s *spool) records() int { return int(s.waiting.Load()) }
 
 func (s *spool) close() {
 	s.f.Close()
