@@ -307,15 +307,18 @@ func (ix *Indexer) Run(ctx context.Context) error {
 			}
 			ix.log.Warn("fetch failed", zap.String("topic", t), zap.Int32("partition", p), zap.Error(err))
 		})
-		// Where each owned partition starts, for a move past a refused
-		// batch to set the others back where they were (PassedOver).
-		for t, ps := range cl.CommittedOffsets() {
-			for p, o := range ps {
-				unreadable.From(t, p, o.Offset)
+		if unreadable.Pending() {
+			// Where each owned partition starts, for a move past a
+			// refused batch to set the others back where they were
+			// (PassedOver); asked only then, not at every poll.
+			for t, ps := range cl.CommittedOffsets() {
+				for p, o := range ps {
+					unreadable.From(t, p, o.Offset)
+				}
 			}
-		}
-		for _, p := range ix.ownedPartitions() {
-			unreadable.From(ix.cfg.SealedTopic, p, 0) // no commit yet: the log's start
+			for _, p := range ix.ownedPartitions() {
+				unreadable.From(ix.cfg.SealedTopic, p, 0) // no commit yet: the log's start
+			}
 		}
 		for _, tl := range unreadable.Pass(cl, fetches) {
 			ix.log.Warn("passed over a record batch of the sealed topic that decompresses past what the indexer reads (the sealer never writes one: aegis index check finds anything missing)",

@@ -348,9 +348,9 @@ func (s *Sealer) run(ctx context.Context, sess *kgo.GroupTransactSession) error 
 		// verification there for good (TestAttack33APartitionAddedUnderTheSealer).
 		// Nothing of a fetch that holds such a record is sealed.
 		var stray *kgo.Record
-		fetches.EachRecord(func(r *kgo.Record) {
-			if stray == nil && (r.Topic != s.cfg.Topic || r.Partition != 0) {
-				stray = r
+		fetches.EachPartition(func(p kgo.FetchTopicPartition) { // by partition, not record by record
+			if stray == nil && len(p.Records) > 0 && (p.Topic != s.cfg.Topic || p.Partition != 0) {
+				stray = p.Records[0]
 			}
 		})
 		if stray != nil {

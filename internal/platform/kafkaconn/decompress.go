@@ -242,6 +242,9 @@ func (u *PassedOver) From(topic string, partition int32, offset int64) {
 	}
 }
 
+// Pending reports a refused batch waiting to be passed over.
+func (u *PassedOver) Pending() bool { return len(u.pending) > 0 }
+
 // Note keeps err's batch if err is a batch refused as too large.
 func (u *PassedOver) Note(err error) bool {
 	tl, ok := errors.AsType[*kgo.ErrDecompressTooLarge](err)
