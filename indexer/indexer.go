@@ -290,7 +290,9 @@ func (ix *Indexer) Run(ctx context.Context) error {
 	for {
 		// Fetches hold at most partitionBatchBytes of each partition, so a
 		// poll spans the partitions, whose batches are indexed at once.
-		fetches := cl.PollRecords(ctx, 1000)
+		pollCtx, cancelPoll := unreadable.PollContext(ctx)
+		fetches := cl.PollRecords(pollCtx, 1000)
+		cancelPoll()
 		if ctx.Err() != nil {
 			cl.AllowRebalance()
 			return stopped()
@@ -302,7 +304,7 @@ func (ix *Indexer) Run(ctx context.Context) error {
 			unreadable.Forget(ix.cfg.SealedTopic, p)
 		}
 		fetches.EachError(func(t string, p int32, err error) {
-			if unreadable.Note(err) {
+			if unreadable.Note(err) || errors.Is(err, context.DeadlineExceeded) { // the poll's own wait (PollContext)
 				return
 			}
 			ix.log.Warn("fetch failed", zap.String("topic", t), zap.Int32("partition", p), zap.Error(err))

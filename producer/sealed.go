@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -108,9 +109,11 @@ func (w *sealWatch) run(ctx context.Context) {
 		unreadable.From(w.topic, p, o)
 	}
 	for ctx.Err() == nil {
-		fetches := w.cl.PollFetches(ctx)
+		pollCtx, cancelPoll := unreadable.PollContext(ctx)
+		fetches := w.cl.PollFetches(pollCtx)
+		cancelPoll()
 		fetches.EachError(func(t string, p int32, err error) {
-			if ctx.Err() == nil && !unreadable.Note(err) {
+			if ctx.Err() == nil && !unreadable.Note(err) && !errors.Is(err, context.DeadlineExceeded) {
 				w.p.cfg.Logger.Warn("reading the sealed topic for Sealed-mode calls", zap.String("topic", t), zap.Int32("partition", p), zap.Error(err))
 			}
 		})
