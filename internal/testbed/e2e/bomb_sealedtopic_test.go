@@ -1,11 +1,3 @@
-//go:build opendefect
-
-// An open defect, kept out of the default run: in fresh-clone CI runs
-// (3 of 5 on 2026-12-01) a partition of the sealed topic stayed stopped at
-// its first bomb; it never failed alone. Run it with
-// go test -tags opendefect -run TestACompressionBombOnTheSealedTopic ./internal/testbed/e2e/
-// (docs/LIMITS.md, "The index and lookups").
-
 package e2e
 
 import (
