@@ -311,15 +311,15 @@ func (ix *Indexer) Run(ctx context.Context) error {
 		})
 		if unreadable.Pending() {
 			// Where each owned partition starts, for a move past a
-			// refused batch to set the others back where they were
-			// (PassedOver); asked only then, not at every poll.
-			for t, ps := range cl.CommittedOffsets() {
-				for p, o := range ps {
-					unreadable.From(t, p, o.Offset)
-				}
-			}
+			// refused batch (or after a revocation) to set the others
+			// back where they were (PassedOver); asked only then, not
+			// at every poll.
+			committed := cl.CommittedOffsets()[ix.cfg.SealedTopic]
 			for _, p := range ix.ownedPartitions() {
 				unreadable.From(ix.cfg.SealedTopic, p, 0) // no commit yet: the log's start
+				if o, ok := committed[p]; ok {
+					unreadable.From(ix.cfg.SealedTopic, p, o.Offset)
+				}
 			}
 		}
 		for _, tl := range unreadable.Pass(cl, fetches) {

@@ -223,6 +223,10 @@ type PassedOver struct {
 	pending map[kafkaPartition]*kgo.ErrDecompressTooLarge
 	next    map[kafkaPartition]int64 // where each partition is read next
 	moved   time.Time                // the last move, zero before any
+	// resume asks the next Pass to set every partition again: a
+	// partition was revoked, and with it franz-go dropped every fetch it
+	// held, refusals of the partitions kept with them.
+	resume bool
 }
 
 // resumeEvery is how often, once it has moved the client, a reader whose
@@ -253,8 +257,10 @@ func (u *PassedOver) From(topic string, partition int32, offset int64) {
 	}
 }
 
-// Pending reports a refused batch waiting to be passed over.
-func (u *PassedOver) Pending() bool { return len(u.pending) > 0 }
+// Pending reports a refused batch waiting to be passed over, or a move
+// due since a partition was revoked (Forget): the reader then tells it
+// where its partitions start (From) before the next Pass.
+func (u *PassedOver) Pending() bool { return len(u.pending) > 0 || u.resume }
 
 // Note keeps err's batch if err is a batch refused as too large.
 func (u *PassedOver) Note(err error) bool {
@@ -295,20 +301,18 @@ func (u *PassedOver) Pass(cl *kgo.Client, fetches kgo.Fetches) []*kgo.ErrDecompr
 		delete(u.pending, at)
 		u.From(tl.Topic, tl.Partition, tl.NextOffset)
 	}
-	if len(passed) == 0 {
+	if len(passed) == 0 && !u.resume {
 		return nil
 	}
 	u.moveAll(cl, passed)
 	return passed
 }
 
-// PollContext is the context of the reader's next poll: once it has
-// moved the client, a poll waits at most resumeEvery, so that an idle
-// reader gets to set its partitions again (Pass).
+// PollContext is the context of the reader's next poll, which waits at
+// most resumeEvery: an idle reader gets to set its partitions again
+// (Pass), and one that lost a partition while its poll waited gets to
+// set those it kept (Forget).
 func (u *PassedOver) PollContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	if u.moved.IsZero() {
-		return ctx, func() {}
-	}
 	return context.WithTimeout(ctx, resumeEvery)
 }
 
@@ -351,13 +355,18 @@ func (u *PassedOver) moveAll(cl *kgo.Client, passed []*kgo.ErrDecompressTooLarge
 	cl.SetOffsets(off)
 	cl.SetOffsets(set)
 	u.moved = time.Now()
+	u.resume = false
 }
 
 // Forget drops what it knows of a partition revoked from the reader: if
 // it is assigned again, it is read from its committed offset and franz-go
-// reports a refused batch again.
+// reports a refused batch again. The next Pass sets every partition the
+// reader still owns again: the revocation dropped every fetch franz-go
+// held, and a refusal among them left its partition stopped for good
+// (TestARefusalDroppedByARebalanceIsReportedAgain).
 func (u *PassedOver) Forget(topic string, partition int32) {
 	at := kafkaPartition{topic, partition}
 	delete(u.pending, at)
 	delete(u.next, at)
+	u.resume = true
 }

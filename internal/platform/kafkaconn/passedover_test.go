@@ -59,23 +59,15 @@ func (r *refusals) wait(t *testing.T, p int32, n int) {
 	}
 }
 
-// A group consumer's partition whose refusal franz-go dropped, with the
-// fetch holding it, as another partition was moved past its own: the
-// partition is set again and its refusal reported, although what it is set
-// to is where it was already set. franz-go's group consumer ignores a
-// SetOffsets to the offset a partition was last set to, and its cursor,
-// stopped by the refusal, stayed stopped for good: one partition of the
-// sealed topic stayed unindexed at its first bomb in fresh-clone CI runs
-// (TestACompressionBombOnTheSealedTopicDoesNotStopTheIndexer).
-func TestAPartitionWhoseRefusalWasDroppedIsReadAgain(t *testing.T) {
-	const topic = "sealed"
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, topic))
+// bombedTopic is a kfake cluster whose topic has partitions partitions,
+// each holding a batch past a 64 KiB bound and then a record naming it.
+func bombedTopic(t *testing.T, ctx context.Context, topic string, partitions int32) *kfake.Cluster {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(partitions, topic))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	t.Cleanup(c.Close)
 	produce := func(p int32, value []byte, codec kgo.CompressionCodec) {
 		t.Helper()
 		w, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()),
@@ -89,19 +81,118 @@ func TestAPartitionWhoseRefusalWasDroppedIsReadAgain(t *testing.T) {
 		}
 	}
 	bomb := bytes.Repeat([]byte{0}, 512<<10) // past a 64 KiB bound
-	for p := range int32(2) {
+	for p := range partitions {
 		produce(p, bomb, kgo.ZstdCompression())
 		produce(p, fmt.Appendf(nil, "after the bomb of partition %d", p), kgo.NoCompression())
 	}
+	return c
+}
 
-	seen := &refusals{seen: map[int32]int{}, kick: make(chan struct{}, 1)}
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...), kgo.ConsumerGroup("indexers"),
+// groupReader is a group consumer of topic under a 64 KiB bound, whose
+// refusals seen counts.
+func groupReader(t *testing.T, c *kfake.Cluster, topic string, seen *refusals, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	opts = append([]kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...), kgo.ConsumerGroup("indexers"),
 		kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.DisableAutoCommit(),
-		kgo.FetchMaxWait(100 * time.Millisecond), kgo.WithLogger(seen)}, BoundedDecompression(64<<10)...)...)
+		kgo.FetchMaxWait(100 * time.Millisecond), kgo.WithLogger(seen)}, opts...)
+	cl, err := kgo.NewClient(append(opts, BoundedDecompression(64<<10)...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cl.Close()
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+// ownership tracks, as the indexer does, the partitions of a group
+// consumer: those it owns and those revoked since the last poll.
+type ownership struct {
+	mu      sync.Mutex
+	owned   map[int32]bool
+	revoked []int32
+}
+
+func (o *ownership) opts() []kgo.Opt {
+	set := func(ps map[string][]int32, own bool) {
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		for _, list := range ps {
+			for _, p := range list {
+				if own {
+					o.owned[p] = true
+				} else {
+					delete(o.owned, p)
+					o.revoked = append(o.revoked, p)
+				}
+			}
+		}
+	}
+	return []kgo.Opt{
+		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, a map[string][]int32) { set(a, true) }),
+		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, r map[string][]int32) { set(r, false) }),
+		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, l map[string][]int32) { set(l, false) }),
+	}
+}
+
+func (o *ownership) take() (owned, revoked []int32) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for p := range o.owned {
+		owned = append(owned, p)
+	}
+	revoked, o.revoked = o.revoked, nil
+	return owned, revoked
+}
+
+// readPast polls cl as the indexer does until it has read want records
+// or ctx is done, and returns the last record read from each partition.
+func readPast(ctx context.Context, t *testing.T, cl *kgo.Client, topic string, u *PassedOver, own *ownership, want int) map[int32]string {
+	got := map[int32]string{}
+	for len(got) < want && ctx.Err() == nil {
+		pollCtx, cancelPoll := u.PollContext(ctx)
+		fetches := cl.PollRecords(pollCtx, 100)
+		cancelPoll()
+		owned, revoked := own.take()
+		for _, p := range revoked {
+			u.Forget(topic, p)
+		}
+
+		fetches.EachError(func(_ string, p int32, err error) {
+			if !u.Note(err) && ctx.Err() == nil && pollCtx.Err() == nil {
+				t.Errorf("partition %d: %v", p, err)
+			}
+		})
+		if u.Pending() {
+			for tp, ps := range cl.CommittedOffsets() {
+				for p, o := range ps {
+					u.From(tp, p, o.Offset)
+				}
+			}
+			for _, p := range owned {
+				u.From(topic, p, 0)
+			}
+		}
+		fetches.EachRecord(func(r *kgo.Record) { got[r.Partition] = string(r.Value) })
+		u.Pass(cl, fetches)
+	}
+	return got
+}
+
+// A group consumer's partition whose refusal franz-go dropped, with the
+// fetch holding it, as another partition was moved past its own: the
+// partition is set again and its refusal reported, although what it is set
+// to is where it was already set. franz-go's group consumer ignores a
+// SetOffsets to the offset a partition was last set to, and its cursor,
+// stopped by the refusal, stayed stopped for good: one partition of the
+// sealed topic stayed unindexed at its first bomb in fresh-clone CI runs
+// (TestACompressionBombOnTheSealedTopicDoesNotStopTheIndexer).
+func TestAPartitionWhoseRefusalWasDroppedIsReadAgain(t *testing.T) {
+	const topic = "sealed"
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c := bombedTopic(t, ctx, topic, 2)
+	seen := &refusals{seen: map[int32]int{}, kick: make(chan struct{}, 1)}
+	own := &ownership{owned: map[int32]bool{}}
+	cl := groupReader(t, c, topic, seen, own.opts()...)
 	var u PassedOver
 	// Joined, both partitions fetched and stopped at their bombs
 	// (refusals buffered, not polled).
@@ -123,24 +214,60 @@ func TestAPartitionWhoseRefusalWasDroppedIsReadAgain(t *testing.T) {
 		t.Fatalf("passed %d batches, want partition 1's", len(passed))
 	}
 
-	got := map[int32]string{}
-	for len(got) < 2 && ctx.Err() == nil {
-		pollCtx, cancelPoll := u.PollContext(ctx)
-		fetches := cl.PollRecords(pollCtx, 100)
-		cancelPoll()
-		fetches.EachError(func(_ string, p int32, err error) {
-			if !u.Note(err) && ctx.Err() == nil && pollCtx.Err() == nil {
-				t.Errorf("partition %d: %v", p, err)
-			}
-		})
-		fetches.EachRecord(func(r *kgo.Record) { got[r.Partition] = string(r.Value) })
-		u.Pass(cl, fetches)
-	}
+	got := readPast(ctx, t, cl, topic, &u, own, 2)
 	for p := range int32(2) {
 		if want := fmt.Sprintf("after the bomb of partition %d", p); got[p] != want {
 			seen.mu.Lock()
 			t.Errorf("partition %d: read %q after %d refusals, want %q", p, got[p], seen.seen[p], want)
 			seen.mu.Unlock()
+		}
+	}
+}
+
+// A group consumer's partition whose refusal franz-go dropped, with every
+// buffered fetch, when a rebalance took another partition from it: once
+// it has seen a partition revoked, the reader sets every partition it
+// owns where it is read next, and the refusal is reported again.
+func TestARefusalDroppedByARebalanceIsReportedAgain(t *testing.T) {
+	const topic = "sealed"
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c := bombedTopic(t, ctx, topic, 2)
+	seenA := &refusals{seen: map[int32]int{}, kick: make(chan struct{}, 1)}
+	ownA := &ownership{owned: map[int32]bool{}}
+	a := groupReader(t, c, topic, seenA, ownA.opts()...)
+	seenA.wait(t, 0, 1)
+	seenA.wait(t, 1, 1)
+	// A second reader joins: the rebalance takes a partition from the
+	// first, whose buffered refusals franz-go drops, the kept partition's
+	// with them.
+	seenB := &refusals{seen: map[int32]int{}, kick: make(chan struct{}, 1)}
+	ownB := &ownership{owned: map[int32]bool{}}
+	b := groupReader(t, c, topic, seenB, ownB.opts()...)
+	for {
+		ownA.mu.Lock()
+		n := len(ownA.revoked)
+		ownA.mu.Unlock()
+		if n > 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("no partition was revoked from the first reader")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+
+	var wg sync.WaitGroup
+	var gotA, gotB map[int32]string
+	wg.Go(func() { var u PassedOver; gotA = readPast(ctx, t, a, topic, &u, ownA, 1) })
+	wg.Go(func() { var u PassedOver; gotB = readPast(ctx, t, b, topic, &u, ownB, 1) })
+	wg.Wait()
+	for p := range int32(2) {
+		want := fmt.Sprintf("after the bomb of partition %d", p)
+		if gotA[p] != want && gotB[p] != want {
+			t.Errorf("partition %d: neither reader read %q (first read %v after %v refusals, second %v after %v)", p, want,
+				gotA, seenA.seen, gotB, seenB.seen)
 		}
 	}
 }
