@@ -88,19 +88,21 @@ func bombedTopic(t *testing.T, ctx context.Context, topic string, partitions int
 	return c
 }
 
-// groupReader is a group consumer of topic under a 64 KiB bound, whose
-// refusals seen counts.
-func groupReader(t *testing.T, c *kfake.Cluster, topic string, seen *refusals, opts ...kgo.Opt) *kgo.Client {
+// groupReader is a group consumer of topic under a 64 KiB bound, with
+// the refusals it logs counted and the partitions it owns tracked.
+func groupReader(t *testing.T, c *kfake.Cluster, topic string) (*kgo.Client, *refusals, *ownership) {
 	t.Helper()
-	opts = append([]kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...), kgo.ConsumerGroup("indexers"),
+	seen := &refusals{seen: map[int32]int{}, kick: make(chan struct{}, 1)}
+	own := &ownership{owned: map[int32]bool{}}
+	opts := append([]kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...), kgo.ConsumerGroup("indexers"),
 		kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.DisableAutoCommit(),
-		kgo.FetchMaxWait(100 * time.Millisecond), kgo.WithLogger(seen)}, opts...)
+		kgo.FetchMaxWait(100 * time.Millisecond), kgo.WithLogger(seen)}, own.opts()...)
 	cl, err := kgo.NewClient(append(opts, BoundedDecompression(64<<10)...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(cl.Close)
-	return cl
+	return cl, seen, own
 }
 
 // ownership tracks, as the indexer does, the partitions of a group
@@ -190,9 +192,7 @@ func TestAPartitionWhoseRefusalWasDroppedIsReadAgain(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	c := bombedTopic(t, ctx, topic, 2)
-	seen := &refusals{seen: map[int32]int{}, kick: make(chan struct{}, 1)}
-	own := &ownership{owned: map[int32]bool{}}
-	cl := groupReader(t, c, topic, seen, own.opts()...)
+	cl, seen, own := groupReader(t, c, topic)
 	var u PassedOver
 	// Joined, both partitions fetched and stopped at their bombs
 	// (refusals buffered, not polled).
@@ -233,17 +233,13 @@ func TestARefusalDroppedByARebalanceIsReportedAgain(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	c := bombedTopic(t, ctx, topic, 2)
-	seenA := &refusals{seen: map[int32]int{}, kick: make(chan struct{}, 1)}
-	ownA := &ownership{owned: map[int32]bool{}}
-	a := groupReader(t, c, topic, seenA, ownA.opts()...)
+	a, seenA, ownA := groupReader(t, c, topic)
 	seenA.wait(t, 0, 1)
 	seenA.wait(t, 1, 1)
 	// A second reader joins: the rebalance takes a partition from the
 	// first, whose buffered refusals franz-go drops, the kept partition's
 	// with them.
-	seenB := &refusals{seen: map[int32]int{}, kick: make(chan struct{}, 1)}
-	ownB := &ownership{owned: map[int32]bool{}}
-	b := groupReader(t, c, topic, seenB, ownB.opts()...)
+	b, seenB, ownB := groupReader(t, c, topic)
 	for {
 		ownA.mu.Lock()
 		n := len(ownA.revoked)
