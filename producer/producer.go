@@ -126,11 +126,19 @@ type Producer struct {
 	flushers          []*flusher
 	// asyncPromise is asyncDone as a func value, made once.
 	asyncPromise func(*kgo.Record, error)
-	watch        *sealWatch
-	spool        *spool
-	replayNow    chan struct{} // wakes the spool's replay (behindSpool)
-	stop         context.CancelFunc
-	bg           sync.WaitGroup
+	// outcomes carries each async event's outcome, in the client's
+	// order, from the client's promise goroutine to the one goroutine
+	// that runs the callbacks (confirm): a callback then holds back only
+	// the callbacks after it, never the client's confirmations of
+	// LogDecision's and Govern's records or the spool's replay. Each
+	// event waiting in it holds a window token, so a send never blocks.
+	outcomes      chan *asyncEvent
+	confirmerDone chan struct{} // closed when confirm has returned
+	watch         *sealWatch
+	spool         *spool
+	replayNow     chan struct{} // wakes the spool's replay (behindSpool)
+	stop          context.CancelFunc
+	bg            sync.WaitGroup
 
 	// unchecked holds why the decisions topic is not checked yet (nil once
 	// it is).
@@ -285,8 +293,9 @@ func New(ctx context.Context, cfg Config) (*Producer, error) {
 		return nil, fmt.Errorf("kafka client: %w", err)
 	}
 	p := &Producer{cfg: cfg, cl: cl, m: newMetrics(cfg.Metrics, cfg.Environment), window: make(chan struct{}, cfg.MaxInFlight), spool: sp,
-		replayNow: make(chan struct{}, 1)}
+		replayNow: make(chan struct{}, 1), outcomes: make(chan *asyncEvent, cfg.MaxInFlight), confirmerDone: make(chan struct{})}
 	p.asyncPromise = p.asyncDone
+	go p.confirm()
 	p.watch = newSealWatch(p)
 	bg, stop := context.WithCancel(context.Background())
 	p.stop = stop
@@ -349,6 +358,14 @@ func (p *Producer) Close() {
 	p.bg.Wait()
 	p.watch.close()
 	p.cl.Close()
+	// Every record's promise has run: what is left is callbacks. One
+	// that never returns must not hold Close for ever.
+	go func() { p.outcomes <- nil }()
+	select {
+	case <-p.confirmerDone:
+	case <-time.After(p.cfg.Timeout):
+		p.cfg.Logger.Warn("closing while a PublishAsync callback has not returned")
+	}
 	if p.spool != nil {
 		// Said at shutdown: an operator stopping a service with the
 		// broker down was told nothing of what it kept (an outside trial).
