@@ -244,6 +244,10 @@ func (ix *Indexer) Run(ctx context.Context) error {
 	if ix.cfg.Identity != "" {
 		ix.evictPredecessor(ctx, admin)
 	}
+	// Batches of the sealed topic past the decompression bounds are
+	// passed over (kafkaconn.PassedOver), which learns of them from the
+	// client's log too.
+	var unreadable kafkaconn.PassedOver
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(ix.cfg.Brokers...),
 		kgo.ConsumerGroup(ix.cfg.Group),
@@ -257,7 +261,7 @@ func (ix *Indexer) Run(ctx context.Context) error {
 		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, a map[string][]int32) { ix.own(a, true) }),
 		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, r map[string][]int32) { ix.own(r, false) }),
 		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, l map[string][]int32) { ix.own(l, false) }),
-		logger,
+		kgo.WithLogger(unreadable.Logger(kafkaconn.Logger(ix.log))),
 	}
 	opts = append(opts, kafkaconn.BoundedDecompression(0)...)
 	if ix.cfg.SessionTimeout > 0 {
@@ -286,7 +290,6 @@ func (ix *Indexer) Run(ctx context.Context) error {
 		ix.log.Info("indexer stopped", zap.String("group", ix.cfg.Group), zap.String("topic", ix.cfg.SealedTopic))
 		return nil
 	}
-	var unreadable kafkaconn.PassedOver
 	for {
 		// Fetches hold at most partitionBatchBytes of each partition, so a
 		// poll spans the partitions, whose batches are indexed at once.
@@ -309,19 +312,6 @@ func (ix *Indexer) Run(ctx context.Context) error {
 			}
 			ix.log.Warn("fetch failed", zap.String("topic", t), zap.Int32("partition", p), zap.Error(err))
 		})
-		if unreadable.Pending() {
-			// Where each owned partition starts, for a move past a
-			// refused batch (or after a revocation) to set the others
-			// back where they were (PassedOver); asked only then, not
-			// at every poll.
-			committed := cl.CommittedOffsets()[ix.cfg.SealedTopic]
-			for _, p := range ix.ownedPartitions() {
-				unreadable.From(ix.cfg.SealedTopic, p, 0) // no commit yet: the log's start
-				if o, ok := committed[p]; ok {
-					unreadable.From(ix.cfg.SealedTopic, p, o.Offset)
-				}
-			}
-		}
 		for _, tl := range unreadable.Pass(cl, fetches) {
 			ix.log.Warn("passed over a record batch of the sealed topic that decompresses past what the indexer reads (the sealer never writes one: aegis index check finds anything missing)",
 				zap.String("topic", tl.Topic), zap.Int32("partition", tl.Partition), zap.Int64("from_offset", tl.Offset), zap.Int64("to_offset", tl.NextOffset-1))
@@ -365,17 +355,6 @@ func (ix *Indexer) Run(ctx context.Context) error {
 		}
 		cl.AllowRebalance()
 	}
-}
-
-// ownedPartitions lists the partitions of the sealed topic assigned here.
-func (ix *Indexer) ownedPartitions() []int32 {
-	ix.mu.Lock()
-	defer ix.mu.Unlock()
-	out := make([]int32, 0, len(ix.owned))
-	for p := range ix.owned {
-		out = append(out, p)
-	}
-	return out
 }
 
 // takeRevoked returns the partitions revoked since it was last called.

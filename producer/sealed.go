@@ -38,10 +38,9 @@ type sealWatch struct {
 	done    chan struct{}
 	waiters map[string][]*waiter // by event id
 	keys    map[string]int       // decision ids (record keys) waited for
-	// topic is the sealed topic, from where each partition was read from
-	// at the start (the passing over of unreadable batches needs both).
-	topic string
-	from  map[int32]int64
+	// unreadable passes over batches of the sealed topic past the
+	// decompression bounds; it learns of them from the client's log too.
+	unreadable kafkaconn.PassedOver
 }
 
 // waiter is one Sealed call waiting for its event's entry.
@@ -78,17 +77,15 @@ func (w *sealWatch) start(ctx context.Context) error {
 		return fmt.Errorf("end offsets of %s: %w", cfg.SealedTopic, err)
 	}
 	from := map[int32]kgo.Offset{}
-	w.from, w.topic = map[int32]int64{}, cfg.SealedTopic
 	ends.Each(func(o kadm.ListedOffset) {
 		from[o.Partition] = kgo.NewOffset().At(o.Offset)
-		w.from[o.Partition] = o.Offset
 	})
 	cl, err := kgo.NewClient(append([]kgo.Opt{
 		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{cfg.SealedTopic: from}),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.FetchMaxWait(100 * time.Millisecond),
-		kgo.WithLogger(kafkaconn.Logger(cfg.Logger)),
+		kgo.WithLogger(w.unreadable.Logger(kafkaconn.Logger(cfg.Logger))),
 	}, slices.Concat(kafkaconn.BoundedDecompression(0), cfg.Kafka)...)...)
 	if err != nil {
 		return err
@@ -104,10 +101,7 @@ func (w *sealWatch) run(ctx context.Context) {
 	// A batch that decompresses past the bounds is not the sealer's (only
 	// a writer who bypasses the ACLs writes one): passed over, so that the
 	// calls waiting on its partition are still answered.
-	var unreadable kafkaconn.PassedOver
-	for p, o := range w.from {
-		unreadable.From(w.topic, p, o)
-	}
+	unreadable := &w.unreadable
 	for ctx.Err() == nil {
 		pollCtx, cancelPoll := unreadable.PollContext(ctx)
 		fetches := w.cl.PollFetches(pollCtx)

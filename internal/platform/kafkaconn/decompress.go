@@ -211,30 +211,31 @@ func snappyBlock(dst, block []byte, limit int) ([]byte, error) {
 // first. franz-go fetches a partition no more after such a batch until
 // told where to go on.
 //
-// Moving the client (SetOffsets) drops every fetch it holds unpolled, and
-// with them the refusals of other partitions, whose cursors franz-go
-// keeps stopped: an attack helper's flood of small bombs on each
-// partition left partitions stopped for good. So each move sets every
-// partition this reader knows where it reads next: refused ones past
-// their batch, the others where they were (the offset after the last
-// record polled, else where they started), so that a refusal dropped with
-// a fetch is fetched, and reported, again.
+// franz-go drops every fetch it holds unpolled when the client is moved
+// (SetOffsets) or loses a partition in a rebalance, and with them the
+// refusals of other partitions, whose cursors stay stopped, silently: an
+// attack helper's flood of small bombs on each partition, and CI runs of
+// TestACompressionBombOnTheSealedTopicDoesNotStopTheIndexer, left
+// partitions stopped for good. So PassedOver also learns of each refusal
+// from franz-go's log line (Logger), which no drop takes back, and sets
+// each partition refused and not reported by a poll back at its batch, to
+// be fetched and reported again. It never sets a partition franz-go has
+// not stopped: one set back where it was read next fetched again what
+// followed its last record, and an aborted transaction there was
+// decompressed again at every move, and every 5 s while idle
+// (TestAttack34AnIdleIndexerReadsAnAbortedTailAgainEvery5s).
 type PassedOver struct {
 	pending map[kafkaPartition]*kgo.ErrDecompressTooLarge
-	next    map[kafkaPartition]int64 // where each partition is read next
-	moved   time.Time                // the last move, zero before any
-	// resume asks the next Pass to set every partition again: a
-	// partition was revoked, and with it franz-go dropped every fetch it
-	// held, refusals of the partitions kept with them.
-	resume bool
+	// stopped holds the partitions franz-go said it stopped (Logger), at
+	// the offset of the batch it refused, until a poll reports the
+	// refusal or the client is moved past or back to it. Written on
+	// franz-go's goroutines.
+	mu      sync.Mutex
+	stopped map[kafkaPartition]int64
 }
 
-// resumeEvery is how often, once it has moved the client, a reader whose
-// polls come back empty sets every partition it knows where it is read
-// next again: a backstop for a refusal franz-go dropped with a fetch
-// other than by a move (moveAll sets every partition it knows again).
-// Setting a partition's offset restarts a stopped one; on one that is
-// not stopped, with nothing polled and nothing held, it moves nothing.
+// resumeEvery is how long a reader's poll waits at most: a refusal
+// dropped while the poll waited (a rebalance) is acted on by then.
 const resumeEvery = 5 * time.Second
 
 type kafkaPartition struct {
@@ -242,25 +243,45 @@ type kafkaPartition struct {
 	partition int32
 }
 
-// From says where a partition starts (its committed offset, or where the
-// reader was told to start), unless this reader polled past it already.
-func (u *PassedOver) From(topic string, partition int32, offset int64) {
-	if offset < 0 {
-		return
-	}
-	if u.next == nil {
-		u.next = map[kafkaPartition]int64{}
-	}
-	at := kafkaPartition{topic, partition}
-	if n, ok := u.next[at]; !ok || offset > n {
-		u.next[at] = offset
-	}
+// stoppedMessage is the line franz-go (v1.22) logs, with the keys topic,
+// partition and offset, when it stops a partition at a refused batch.
+// TestAPartitionWhoseRefusalWasDroppedIsReadAgain fails if it changes.
+const stoppedMessage = "batch decompresses larger than MaxDecompressBatchBytes, stopping consuming the partition; skip the batch with SetOffsets"
+
+// Logger wraps the franz-go logger of the reader's client, to learn from
+// it of each partition franz-go stops at a refused batch.
+func (u *PassedOver) Logger(next kgo.Logger) kgo.Logger { return stopWatch{next, u} }
+
+type stopWatch struct {
+	kgo.Logger
+	u *PassedOver
 }
 
-// Pending reports a refused batch waiting to be passed over, or a move
-// due since a partition was revoked (Forget): the reader then tells it
-// where its partitions start (From) before the next Pass.
-func (u *PassedOver) Pending() bool { return len(u.pending) > 0 || u.resume }
+func (l stopWatch) Log(level kgo.LogLevel, msg string, keyvals ...any) {
+	if msg == stoppedMessage {
+		var at kafkaPartition
+		offset := int64(-1)
+		for i := 0; i+1 < len(keyvals); i += 2 {
+			switch keyvals[i] {
+			case "topic":
+				at.topic, _ = keyvals[i+1].(string)
+			case "partition":
+				at.partition, _ = keyvals[i+1].(int32)
+			case "offset":
+				offset, _ = keyvals[i+1].(int64)
+			}
+		}
+		if at.topic != "" && offset >= 0 {
+			l.u.mu.Lock()
+			if l.u.stopped == nil {
+				l.u.stopped = map[kafkaPartition]int64{}
+			}
+			l.u.stopped[at] = offset
+			l.u.mu.Unlock()
+		}
+	}
+	l.Logger.Log(level, msg, keyvals...)
+}
 
 // Note keeps err's batch if err is a batch refused as too large.
 func (u *PassedOver) Note(err error) bool {
@@ -276,22 +297,17 @@ func (u *PassedOver) Note(err error) bool {
 }
 
 // Pass moves cl past each noted batch whose partition fetches holds no
-// record of, and every other partition it knows back to where it was,
-// and returns the batches passed. Call it after every poll, with that
-// poll's fetches: it learns from them where each partition is.
+// record of, and each partition franz-go stopped without a poll
+// reporting it back to its batch, and returns the batches passed. Call it
+// after every poll, with that poll's fetches.
 func (u *PassedOver) Pass(cl *kgo.Client, fetches kgo.Fetches) []*kgo.ErrDecompressTooLarge {
 	polled := map[kafkaPartition]bool{}
 	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
-		if n := len(p.Records); n > 0 {
-			at := kafkaPartition{p.Topic, p.Partition}
-			polled[at] = true
-			u.From(p.Topic, p.Partition, p.Records[n-1].Offset+1)
+		if len(p.Records) > 0 {
+			polled[kafkaPartition{p.Topic, p.Partition}] = true
 		}
 	})
-	if len(polled) == 0 && len(u.pending) == 0 && !u.moved.IsZero() && time.Since(u.moved) >= resumeEvery {
-		u.moveAll(cl, nil)
-		return nil
-	}
+	set := map[kafkaPartition]kgo.EpochOffset{}
 	var passed []*kgo.ErrDecompressTooLarge
 	for at, tl := range u.pending {
 		if polled[at] {
@@ -299,74 +315,69 @@ func (u *PassedOver) Pass(cl *kgo.Client, fetches kgo.Fetches) []*kgo.ErrDecompr
 		}
 		passed = append(passed, tl)
 		delete(u.pending, at)
-		u.From(tl.Topic, tl.Partition, tl.NextOffset)
+		set[at] = kgo.EpochOffset{Epoch: tl.Epoch, Offset: tl.NextOffset}
 	}
-	if len(passed) == 0 && !u.resume {
-		return nil
+	u.mu.Lock()
+	for at, offset := range u.stopped {
+		_, reported := u.pending[at] // held until its partition's records are polled
+		_, passing := set[at]
+		switch {
+		case reported || passing:
+		case polled[at]:
+			continue // its records first: the refusal may follow in the next poll
+		default:
+			set[at] = kgo.EpochOffset{Epoch: -1, Offset: offset}
+		}
+		delete(u.stopped, at)
 	}
-	u.moveAll(cl, passed)
+	u.mu.Unlock()
+	if len(set) > 0 {
+		move(cl, set)
+	}
 	return passed
 }
 
 // PollContext is the context of the reader's next poll, which waits at
-// most resumeEvery: an idle reader gets to set its partitions again
-// (Pass), and one that lost a partition while its poll waited gets to
-// set those it kept (Forget).
+// most resumeEvery, so that a refusal franz-go dropped while it waited is
+// acted on (Pass).
 func (u *PassedOver) PollContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, resumeEvery)
 }
 
-// moveAll sets every partition it knows where it is read next, each of
-// passed past its batch.
-//
-// It sets them twice, first one offset off. franz-go's group consumer
-// ignores a SetOffsets to the offset a partition was last set to (when
-// nothing was polled from it since), and so left a partition stopped for
-// good whose refusal it dropped with a fetch: moved to where it started,
-// fetched, refused, and the refusal dropped as another partition was
-// moved, setting it where it started again did nothing (seen in CI, one
-// partition of the sealed topic unindexed at its first bomb;
-// TestAPartitionWhoseRefusalWasDroppedIsReadAgain). The first set
-// differs from any last one, so the second is always applied; what the
-// first fetches is dropped by the second.
-func (u *PassedOver) moveAll(cl *kgo.Client, passed []*kgo.ErrDecompressTooLarge) {
-	set := map[string]map[int32]kgo.EpochOffset{}
-	for at, n := range u.next {
-		if set[at.topic] == nil {
-			set[at.topic] = map[int32]kgo.EpochOffset{}
-		}
-		set[at.topic][at.partition] = kgo.EpochOffset{Epoch: -1, Offset: n}
-	}
-	for _, tl := range passed {
-		set[tl.Topic][tl.Partition] = kgo.EpochOffset{Epoch: tl.Epoch, Offset: tl.NextOffset}
-	}
+// move sets each partition of set where it is read next, twice, first
+// one offset off. franz-go's group consumer ignores a SetOffsets to the
+// offset a partition was last set to (when nothing was polled from it
+// since), and so left a partition stopped for good: set back at its batch
+// once, refused again, and the refusal dropped, setting it there again did
+// nothing (TestAPartitionWhoseRefusalWasDroppedIsReadAgain). The first
+// set differs from any last one, so the second is always applied; what
+// the first fetches is dropped by the second.
+func move(cl *kgo.Client, set map[kafkaPartition]kgo.EpochOffset) {
 	off := map[string]map[int32]kgo.EpochOffset{}
-	for topic, ps := range set {
-		off[topic] = map[int32]kgo.EpochOffset{}
-		for p, o := range ps {
-			if o.Offset > 0 {
-				o.Offset--
-			} else {
-				o.Offset++
-			}
-			off[topic][p] = kgo.EpochOffset{Epoch: -1, Offset: o.Offset}
+	to := map[string]map[int32]kgo.EpochOffset{}
+	for at, o := range set {
+		if off[at.topic] == nil {
+			off[at.topic], to[at.topic] = map[int32]kgo.EpochOffset{}, map[int32]kgo.EpochOffset{}
 		}
+		to[at.topic][at.partition] = o
+		if o.Offset > 0 {
+			o.Offset--
+		} else {
+			o.Offset++
+		}
+		off[at.topic][at.partition] = kgo.EpochOffset{Epoch: -1, Offset: o.Offset}
 	}
 	cl.SetOffsets(off)
-	cl.SetOffsets(set)
-	u.moved = time.Now()
-	u.resume = false
+	cl.SetOffsets(to)
 }
 
 // Forget drops what it knows of a partition revoked from the reader: if
-// it is assigned again, it is read from its committed offset and franz-go
-// reports a refused batch again. The next Pass sets every partition the
-// reader still owns again: the revocation dropped every fetch franz-go
-// held, and a refusal among them left its partition stopped for good
-// (TestARefusalDroppedByARebalanceIsReportedAgain).
+// it is assigned again, franz-go reads it from its committed offset and
+// reports a refused batch again.
 func (u *PassedOver) Forget(topic string, partition int32) {
 	at := kafkaPartition{topic, partition}
 	delete(u.pending, at)
-	delete(u.next, at)
-	u.resume = true
+	u.mu.Lock()
+	delete(u.stopped, at)
+	u.mu.Unlock()
 }

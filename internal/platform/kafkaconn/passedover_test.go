@@ -88,15 +88,16 @@ func bombedTopic(t *testing.T, ctx context.Context, topic string, partitions int
 	return c
 }
 
-// groupReader is a group consumer of topic under a 64 KiB bound, with
-// the refusals it logs counted and the partitions it owns tracked.
-func groupReader(t *testing.T, c *kfake.Cluster, topic string) (*kgo.Client, *refusals, *ownership) {
+// groupReader is a group consumer of topic under a 64 KiB bound, passing
+// over refused batches with u, with the refusals it logs counted and the
+// partitions revoked from it tracked.
+func groupReader(t *testing.T, c *kfake.Cluster, topic string, u *PassedOver) (*kgo.Client, *refusals, *ownership) {
 	t.Helper()
 	seen := &refusals{seen: map[int32]int{}, kick: make(chan struct{}, 1)}
-	own := &ownership{owned: map[int32]bool{}}
+	own := &ownership{}
 	opts := append([]kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...), kgo.ConsumerGroup("indexers"),
 		kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.DisableAutoCommit(),
-		kgo.FetchMaxWait(100 * time.Millisecond), kgo.WithLogger(seen)}, own.opts()...)
+		kgo.FetchMaxWait(100 * time.Millisecond), kgo.WithLogger(u.Logger(seen))}, own.opts()...)
 	cl, err := kgo.NewClient(append(opts, BoundedDecompression(64<<10)...)...)
 	if err != nil {
 		t.Fatal(err)
@@ -105,44 +106,29 @@ func groupReader(t *testing.T, c *kfake.Cluster, topic string) (*kgo.Client, *re
 	return cl, seen, own
 }
 
-// ownership tracks, as the indexer does, the partitions of a group
-// consumer: those it owns and those revoked since the last poll.
+// ownership tracks, as the indexer does, the partitions revoked from a
+// group consumer since its last poll.
 type ownership struct {
 	mu      sync.Mutex
-	owned   map[int32]bool
 	revoked []int32
 }
 
 func (o *ownership) opts() []kgo.Opt {
-	set := func(ps map[string][]int32, own bool) {
+	revoke := func(_ context.Context, _ *kgo.Client, ps map[string][]int32) {
 		o.mu.Lock()
 		defer o.mu.Unlock()
 		for _, list := range ps {
-			for _, p := range list {
-				if own {
-					o.owned[p] = true
-				} else {
-					delete(o.owned, p)
-					o.revoked = append(o.revoked, p)
-				}
-			}
+			o.revoked = append(o.revoked, list...)
 		}
 	}
-	return []kgo.Opt{
-		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, a map[string][]int32) { set(a, true) }),
-		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, r map[string][]int32) { set(r, false) }),
-		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, l map[string][]int32) { set(l, false) }),
-	}
+	return []kgo.Opt{kgo.OnPartitionsRevoked(revoke), kgo.OnPartitionsLost(revoke)}
 }
 
-func (o *ownership) take() (owned, revoked []int32) {
+func (o *ownership) take() (revoked []int32) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	for p := range o.owned {
-		owned = append(owned, p)
-	}
 	revoked, o.revoked = o.revoked, nil
-	return owned, revoked
+	return revoked
 }
 
 // readPast polls cl as the indexer does until it has read want records
@@ -153,26 +139,14 @@ func readPast(ctx context.Context, t *testing.T, cl *kgo.Client, topic string, u
 		pollCtx, cancelPoll := u.PollContext(ctx)
 		fetches := cl.PollRecords(pollCtx, 100)
 		cancelPoll()
-		owned, revoked := own.take()
-		for _, p := range revoked {
+		for _, p := range own.take() {
 			u.Forget(topic, p)
 		}
-
 		fetches.EachError(func(_ string, p int32, err error) {
 			if !u.Note(err) && ctx.Err() == nil && pollCtx.Err() == nil {
 				t.Errorf("partition %d: %v", p, err)
 			}
 		})
-		if u.Pending() {
-			for tp, ps := range cl.CommittedOffsets() {
-				for p, o := range ps {
-					u.From(tp, p, o.Offset)
-				}
-			}
-			for _, p := range owned {
-				u.From(topic, p, 0)
-			}
-		}
 		fetches.EachRecord(func(r *kgo.Record) { got[r.Partition] = string(r.Value) })
 		u.Pass(cl, fetches)
 	}
@@ -181,8 +155,8 @@ func readPast(ctx context.Context, t *testing.T, cl *kgo.Client, topic string, u
 
 // A group consumer's partition whose refusal franz-go dropped, with the
 // fetch holding it, as another partition was moved past its own: the
-// partition is set again and its refusal reported, although what it is set
-// to is where it was already set. franz-go's group consumer ignores a
+// partition is set back at its batch and its refusal reported, although
+// that is where it was last set. franz-go's group consumer ignores a
 // SetOffsets to the offset a partition was last set to, and its cursor,
 // stopped by the refusal, stayed stopped for good: one partition of the
 // sealed topic stayed unindexed at its first bomb in fresh-clone CI runs
@@ -192,23 +166,22 @@ func TestAPartitionWhoseRefusalWasDroppedIsReadAgain(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	c := bombedTopic(t, ctx, topic, 2)
-	cl, seen, own := groupReader(t, c, topic)
 	var u PassedOver
+	cl, seen, own := groupReader(t, c, topic, &u)
 	// Joined, both partitions fetched and stopped at their bombs
 	// (refusals buffered, not polled).
 	seen.wait(t, 0, 1)
 	seen.wait(t, 1, 1)
-	// A move (an idle reader's, or one past another partition's batch)
-	// sets both where they start: franz-go drops the buffered refusals and
-	// fetches both again, and both are refused again, unpolled.
-	u.From(topic, 0, 0)
-	u.From(topic, 1, 0)
-	u.moveAll(cl, nil)
+	// Both set at their bombs (as a move sets a partition whose refusal
+	// it dropped): franz-go drops the buffered refusals and fetches both
+	// again, and both are refused again, unpolled.
+	move(cl, map[kafkaPartition]kgo.EpochOffset{{topic, 0}: {Epoch: -1, Offset: 0}, {topic, 1}: {Epoch: -1, Offset: 0}})
 	seen.wait(t, 0, 2)
 	seen.wait(t, 1, 2)
 	// Partition 1's refusal is polled and passed over, which drops
-	// partition 0's buffered refusal again. Partition 0 is set where it
-	// was last set: it must still be fetched, and its refusal reported.
+	// partition 0's buffered refusal again. Partition 0 is set back at its
+	// bomb, where it was last set: it must still be fetched, and its
+	// refusal reported.
 	u.Note(&kgo.ErrDecompressTooLarge{Topic: topic, Partition: 1, Offset: 0, Epoch: -1, NextOffset: 1})
 	if passed := u.Pass(cl, kgo.Fetches{}); len(passed) != 1 {
 		t.Fatalf("passed %d batches, want partition 1's", len(passed))
@@ -225,21 +198,22 @@ func TestAPartitionWhoseRefusalWasDroppedIsReadAgain(t *testing.T) {
 }
 
 // A group consumer's partition whose refusal franz-go dropped, with every
-// buffered fetch, when a rebalance took another partition from it: once
-// it has seen a partition revoked, the reader sets every partition it
-// owns where it is read next, and the refusal is reported again.
+// buffered fetch, when a rebalance took another partition from it: the
+// reader, which knows from franz-go's log that it stopped the partition,
+// sets it back at its batch, and the refusal is reported again.
 func TestARefusalDroppedByARebalanceIsReportedAgain(t *testing.T) {
 	const topic = "sealed"
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	c := bombedTopic(t, ctx, topic, 2)
-	a, seenA, ownA := groupReader(t, c, topic)
+	var uA, uB PassedOver
+	a, seenA, ownA := groupReader(t, c, topic, &uA)
 	seenA.wait(t, 0, 1)
 	seenA.wait(t, 1, 1)
 	// A second reader joins: the rebalance takes a partition from the
 	// first, whose buffered refusals franz-go drops, the kept partition's
 	// with them.
-	b, seenB, ownB := groupReader(t, c, topic)
+	b, seenB, ownB := groupReader(t, c, topic, &uB)
 	for {
 		ownA.mu.Lock()
 		n := len(ownA.revoked)
@@ -256,8 +230,8 @@ func TestARefusalDroppedByARebalanceIsReportedAgain(t *testing.T) {
 
 	var wg sync.WaitGroup
 	var gotA, gotB map[int32]string
-	wg.Go(func() { var u PassedOver; gotA = readPast(ctx, t, a, topic, &u, ownA, 1) })
-	wg.Go(func() { var u PassedOver; gotB = readPast(ctx, t, b, topic, &u, ownB, 1) })
+	wg.Go(func() { gotA = readPast(ctx, t, a, topic, &uA, ownA, 1) })
+	wg.Go(func() { gotB = readPast(ctx, t, b, topic, &uB, ownB, 1) })
 	wg.Wait()
 	for p := range int32(2) {
 		want := fmt.Sprintf("after the bomb of partition %d", p)
