@@ -129,8 +129,9 @@ type Sealer struct {
 	resetAt int64
 	// floor (-1: none; recover sets it): records at or below the head and
 	// below it are sealed, but their entries were not loaded to publish
-	// again (checkpoints this sealer does not take, objects it cannot
-	// read, or records before the chain's first): write passes over them.
+	// again (committed already, checkpoints this sealer does not take,
+	// objects it cannot read, or records before the chain's first): write
+	// passes over them.
 	floor int64
 	// pub is publish's buffers (Run goroutine only).
 	pub publishBuffers
