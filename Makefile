@@ -19,7 +19,7 @@ export GOTOOLCHAIN
 VERSITYGW := bin/versitygw
 DYNALITE  := devstack/dynalite/node_modules/dynalite/cli.js
 
-.PHONY: all tools browser run explore test test-containers test-external docs compose-check kube-check alert-check up down bench chaos soak test-interleavings vulncheck fuzz build vet fmt clean-data
+.PHONY: all tools browser run explore test test-containers test-external docs compose-check kube-check alert-check up down bench chaos soak test-interleavings test-broker-faults vulncheck fuzz build vet fmt clean-data
 
 all: build
 
@@ -146,6 +146,11 @@ test-external:
 ## call at a time, against dynalite (long; make test runs a sample of them)
 test-interleavings: tools
 	AEGIS_INTERLEAVINGS=all $(GO) test -count=1 -timeout 60m -run 'TestInterleavingsAll|TestEveryScheduleOfTwoWriters' -v ./indexer
+
+## test-broker-faults: the long broker-fault scenarios (bin/kafka killed, stopped and
+## frozen under load while the sealer commits transactions), left out of make test
+test-broker-faults: tools
+	AEGIS_BROKER_FAULTS=all $(GO) test -count=1 -timeout 20m -run 'TestAttack34Txn' -v ./internal/testbed/e2e
 
 ## chaos: SIGKILL the sealer and indexers KILLS times under load, count what survived
 KILLS ?= 20
