@@ -45,9 +45,13 @@ type sealedJob struct {
 	err  error
 }
 
-// ErrFenced means a newer sealer with the same transactional id took over:
-// this one must stop.
-var ErrFenced = errors.New("sealer fenced by a newer sealer")
+// ErrFenced means the transactional producer's epoch was raised under
+// this session: another sealer with the same transactional id took over,
+// or the broker, started again after a crash with a transaction open,
+// aborted it. The session ends and Run starts a new one as a standby
+// (it rejoins the group, and initialises the producer only if it is
+// assigned the partition again).
+var ErrFenced = errors.New("sealer fenced: another sealer took over or the broker aborted its transaction")
 
 // errRenew ends a session whose partition was assigned again after it was
 // taken: Run starts a new one (Sealer.renew).

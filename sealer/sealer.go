@@ -27,8 +27,9 @@
 //     predecessor's group member and is assigned the partition at once; a
 //     standby takes over after SessionTimeout, or at once after a SIGTERM.
 //   - A transaction that fails is retried after recovering from S3 in
-//     process; the sealer stops only when fenced by a newer sealer
-//     (ErrFenced) or when S3 holds something it must not sign over.
+//     process; a sealer fenced (ErrFenced) starts a new session as a
+//     standby; the sealer stops only when S3 holds something it must not
+//     sign over, or Kafka something it must not seal.
 package sealer
 
 import (
@@ -334,6 +335,16 @@ func (s *Sealer) Run(ctx context.Context) error {
 			continue
 		case err == nil || permanent(err):
 			return err
+		case errors.Is(err, ErrFenced):
+			// A new session rejoins the group without removing the
+			// member of its own identity (renew): that may be the sealer
+			// that fenced it, started with the same identity. It
+			// initialises its producer, fencing the other in turn, only
+			// if it is assigned the partition. Before, it exited: a broker
+			// that crashed with a transaction open, whose restart raised
+			// the producer's epoch, left no sealer running
+			// (TestAttack34TxnBrokerKilledBeforeTheOffsetCommit).
+			s.renew.Store(true)
 		}
 		if time.Since(started) > time.Minute {
 			wait = time.Second
@@ -356,7 +367,7 @@ const fetchPartitionBytes = 256 << 10
 
 // permanent reports errors Run stops on: starting over cannot mend them.
 func permanent(err error) bool {
-	for _, target := range []error{ErrFenced, ErrChainForked, ErrInconsistent, ErrKeyNotHeld, ErrCopyHidden, topics.ErrNotSingle,
+	for _, target := range []error{ErrChainForked, ErrInconsistent, ErrKeyNotHeld, ErrCopyHidden, topics.ErrNotSingle,
 		archive.ErrNoBucket, archive.ErrNotLocked, archive.ErrAccessDenied,
 		kerr.InvalidSessionTimeout, kerr.GroupAuthorizationFailed, kerr.TopicAuthorizationFailed,
 		kerr.TransactionalIDAuthorizationFailed, kerr.ClusterAuthorizationFailed, kerr.SaslAuthenticationFailed} {

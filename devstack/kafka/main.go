@@ -20,15 +20,25 @@ func main() {
 	syncWrites := flag.Bool("sync", false, "fsync every produced batch")
 	flag.Parse()
 
-	opts := []kfake.Opt{kfake.Ports(*port), kfake.NumBrokers(1), kfake.DefaultNumPartitions(1),
+	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.DefaultNumPartitions(1),
 		kfake.GroupMinSessionTimeout(time.Second)} // group.min.session.timeout.ms, lowered for fast sealer takeover
-	if *dataDir != "" {
-		opts = append(opts, kfake.DataDir(*dataDir))
-	}
 	if *syncWrites {
 		opts = append(opts, kfake.SyncWrites())
 	}
-	c, err := kfake.NewCluster(opts...)
+	if *dataDir != "" {
+		if !stoppedCleanly(*dataDir) {
+			n, err := repairCrashedTxns(*dataDir, opts)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "kafka: after a crash, writing the abort markers of the transactions it left open:", err)
+				os.Exit(1)
+			}
+			if n > 0 {
+				fmt.Printf("kafka: wrote %d abort markers of transactions left open by a crash\n", n)
+			}
+		}
+		opts = append(opts, kfake.DataDir(*dataDir))
+	}
+	c, err := kfake.NewCluster(append(opts, kfake.Ports(*port))...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "kafka:", err)
 		os.Exit(1)
@@ -38,4 +48,9 @@ func main() {
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	<-sig
 	c.Close()
+	if *dataDir != "" {
+		if err := markStoppedCleanly(*dataDir); err != nil {
+			fmt.Fprintln(os.Stderr, "kafka:", err)
+		}
+	}
 }

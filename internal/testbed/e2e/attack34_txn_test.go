@@ -528,7 +528,7 @@ func brokerKilledAt(t *testing.T, key int16, after bool, sig syscall.Signal) {
 	time.Sleep(2 * time.Second)
 	if err := p.Err(); err != nil {
 		// What its supervisor would do: start it again.
-		t.Errorf("the sealer exited after the broker's restart (README, When things fail: it recovers in process): %v", err)
+		t.Errorf("the sealer exited after the broker's restart (README, When things fail: it starts a new session): %v", err)
 		cfg := p.Cfg
 		cfg.Logger, lg = newTxnLog(t)
 		p = pipeline.ForTest(t, k.onStack(), cfg)
