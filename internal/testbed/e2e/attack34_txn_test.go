@@ -57,11 +57,41 @@ func startKafkaProc(t *testing.T) *kafkaProc {
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	k := &kafkaProc{t: t, bin: filepath.Join(root, "bin", "kafka"), dir: t.TempDir(), port: port,
+	k := &kafkaProc{t: t, bin: kafkaBinary(t, root), dir: t.TempDir(), port: port,
 		addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))}
 	k.start()
 	t.Cleanup(func() { k.signal(syscall.SIGCONT); k.signal(syscall.SIGKILL); k.wait() })
 	return k
+}
+
+// kafkaBinary builds bin/kafka's command (devstack/kafka) from this tree,
+// once per test binary: a bin/kafka left from an older tree, or none (a
+// fresh clone's make test builds no bin/kafka), is not what is tested.
+func kafkaBinary(t *testing.T, root string) string {
+	t.Helper()
+	kafkaBuild.once.Do(func() {
+		dir, err := os.MkdirTemp("", "aegis-kafka-bin-")
+		if err != nil {
+			kafkaBuild.err = err
+			return
+		}
+		kafkaBuild.path = filepath.Join(dir, "kafka")
+		cmd := exec.Command("go", "build", "-o", kafkaBuild.path, "./kafka")
+		cmd.Dir = filepath.Join(root, "devstack")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			kafkaBuild.err = fmt.Errorf("go build devstack/kafka: %v: %s", err, out)
+		}
+	})
+	if kafkaBuild.err != nil {
+		t.Fatal(kafkaBuild.err)
+	}
+	return kafkaBuild.path
+}
+
+var kafkaBuild struct {
+	once sync.Once
+	path string
+	err  error
 }
 
 func (k *kafkaProc) start() {

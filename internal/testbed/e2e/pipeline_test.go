@@ -22,7 +22,13 @@ import (
 
 var stack *localstack.Stack
 
-func TestMain(m *testing.M) { os.Exit(localstack.RunTests(m, &stack)) }
+func TestMain(m *testing.M) {
+	code := localstack.RunTests(m, &stack)
+	if kafkaBuild.path != "" {
+		os.RemoveAll(filepath.Dir(kafkaBuild.path))
+	}
+	os.Exit(code)
+}
 
 func startPipeline(t *testing.T, cfg pipeline.Config) *pipeline.Pipeline {
 	t.Helper()
