@@ -333,6 +333,22 @@ func (u *PassedOver) Pass(cl *kgo.Client, fetches kgo.Fetches) []*kgo.ErrDecompr
 	u.mu.Unlock()
 	if len(set) > 0 {
 		move(cl, set)
+		// The fetch move's first set starts may have been answered
+		// before its second set stopped it, and franz-go then logged a
+		// stop below where the partition now reads (at the very batch
+		// just passed): that partition is not stopped, and setting it
+		// back there read the batch and all after it again
+		// (TestAttack34cAMovePastABombIsNotUndoneByTheRefusalItsFirstSetLogs).
+		// Every fetch of the first set is done by the time move
+		// returns; a stop at or past where a partition was set is its
+		// own, and kept.
+		u.mu.Lock()
+		for at, o := range set {
+			if offset, ok := u.stopped[at]; ok && offset < o.Offset {
+				delete(u.stopped, at)
+			}
+		}
+		u.mu.Unlock()
 	}
 	return passed
 }
