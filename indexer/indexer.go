@@ -261,13 +261,15 @@ func (ix *Indexer) Run(ctx context.Context) error {
 		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, a map[string][]int32) { ix.own(a, true) }),
 		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, r map[string][]int32) { ix.own(r, false) }),
 		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, l map[string][]int32) { ix.own(l, false) }),
-		kgo.WithLogger(unreadable.Logger(kafkaconn.Logger(ix.log))),
 	}
-	opts = append(opts, kafkaconn.BoundedDecompression(0)...)
 	if ix.cfg.SessionTimeout > 0 {
 		opts = append(opts, kgo.SessionTimeout(ix.cfg.SessionTimeout), kgo.HeartbeatInterval(ix.cfg.SessionTimeout/4))
 	}
 	opts = append(opts, ix.cfg.KafkaOptions...)
+	// After KafkaOptions, so that none of them lifts the decompression
+	// bounds or hides franz-go's stops from PassedOver (its logger).
+	opts = append(opts, kafkaconn.BoundedDecompression(0)...)
+	opts = append(opts, kgo.WithLogger(unreadable.Logger(kafkaconn.Logger(ix.log))))
 	if ix.cfg.Identity != "" {
 		// Last, so that no KafkaOptions' client id can hide the identity
 		// from the next start's eviction.

@@ -85,8 +85,11 @@ func (w *sealWatch) start(ctx context.Context) error {
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{cfg.SealedTopic: from}),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.FetchMaxWait(100 * time.Millisecond),
-		kgo.WithLogger(w.unreadable.Logger(kafkaconn.Logger(cfg.Logger))),
-	}, slices.Concat(kafkaconn.BoundedDecompression(0), cfg.Kafka)...)...)
+		// After cfg.Kafka, so that none of its options lifts the
+		// decompression bounds or hides franz-go's stops from the
+		// passing over of unreadable batches (its logger).
+	}, slices.Concat(cfg.Kafka, kafkaconn.BoundedDecompression(0),
+		[]kgo.Opt{kgo.WithLogger(w.unreadable.Logger(kafkaconn.Logger(cfg.Logger)))})...)...)
 	if err != nil {
 		return err
 	}

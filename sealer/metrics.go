@@ -16,6 +16,7 @@ type metrics struct {
 	uncommitted  prometheus.Gauge
 	forks        prometheus.Counter
 	restarts     prometheus.Counter
+	fenced       prometheus.Counter
 	// badCheckpoints counts objects at checkpoint keys that do not verify.
 	badCheckpoints prometheus.Counter
 	// rewritten counts sealed objects read from an older version: the
@@ -61,6 +62,9 @@ func newMetrics(reg prometheus.Registerer, chain string) *metrics {
 		restarts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "aegis_sealer_session_restarts_total", Help: "Sealer sessions started over in process after an error that may pass (Kafka or S3 unreachable).", ConstLabels: labels,
 		}),
+		fenced: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "aegis_sealer_fenced_total", Help: "Sessions ended because another sealer with the same transactional id took over, or the broker aborted the session's transaction (the sealer then starts a new session as a standby). More than one in a few minutes: another process keeps taking the transactional id.", ConstLabels: labels,
+		}),
 		forks: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "aegis_sealer_forks_total", Help: "Objects at the chain's next keys that are not what this sealer seals; the sealer stops on each.", ConstLabels: labels,
 		}),
@@ -72,7 +76,7 @@ func newMetrics(reg prometheus.Registerer, chain string) *metrics {
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.entries, m.batches, m.batchEntries, m.sealSeconds, m.s3Retries, m.txnAborts, m.headSeq, m.lastSealed, m.lag, m.uncommitted, m.forks, m.restarts, m.badCheckpoints, m.rewritten)
+		reg.MustRegister(m.entries, m.batches, m.batchEntries, m.sealSeconds, m.s3Retries, m.txnAborts, m.headSeq, m.lastSealed, m.lag, m.uncommitted, m.forks, m.restarts, m.fenced, m.badCheckpoints, m.rewritten)
 	}
 	return m
 }

@@ -1089,7 +1089,7 @@ func (s *Sealer) fetchRecords(ctx context.Context, offset int64, n int, timeout 
 		kgo.SeedBrokers(s.cfg.Brokers...),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{s.cfg.Topic: {0: kgo.NewOffset().At(offset)}}),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-	}, slices.Concat(kafkaconn.BoundedDecompression(0), s.cfg.KafkaOptions)...)...)
+	}, slices.Concat(s.cfg.KafkaOptions, kafkaconn.BoundedDecompression(0))...)...)
 	if err != nil {
 		return nil, err
 	}

@@ -323,6 +323,7 @@ func (s *Sealer) Stats() Stats {
 // error retrying cannot mend (permanent).
 func (s *Sealer) Run(ctx context.Context) error {
 	wait := time.Second
+	var fences []time.Time // the recent fences (ErrFenced)
 	for {
 		started := time.Now()
 		err := s.runSession(ctx)
@@ -344,6 +345,20 @@ func (s *Sealer) Run(ctx context.Context) error {
 			// that crashed with a transaction open, whose restart raised
 			// the producer's epoch, left no sealer running
 			// (TestAttack34TxnBrokerKilledBeforeTheOffsetCommit).
+			// A sealer fenced again and again is not a standby that
+			// lost a takeover: another process keeps taking the
+			// transactional id (two chains configured with one?), each
+			// start fencing the other. Both still seal (each session
+			// recovers from S3), so it is said, not stopped on.
+			s.m.fenced.Inc()
+			fences = append(fences, time.Now())
+			for len(fences) > 0 && time.Since(fences[0]) > fenceWindow {
+				fences = fences[1:]
+			}
+			if len(fences) >= manyFences {
+				s.log.Error("this sealer was fenced again and again: another process keeps taking its transactional id (is it configured for two chains?)",
+					zap.String("transactional_id", s.cfg.TransactionalID), zap.Int("fences", len(fences)), zap.Duration("within", fenceWindow))
+			}
 			s.renew.Store(true)
 		}
 		if time.Since(started) > time.Minute {
@@ -360,6 +375,12 @@ func (s *Sealer) Run(ctx context.Context) error {
 		wait = min(2*wait, 30*time.Second)
 	}
 }
+
+// A sealer fenced manyFences times within fenceWindow logs an error (Run).
+const (
+	manyFences  = 3
+	fenceWindow = 10 * time.Minute
+)
 
 // fetchPartitionBytes is how much of the decisions topic one fetch reads
 // (compressed): about 500 records of our producers at once.
@@ -384,9 +405,10 @@ func (s *Sealer) runSession(ctx context.Context) error {
 		kgo.SeedBrokers(s.cfg.Brokers...),
 		kgo.WithLogger(kafkaconn.Logger(s.log)),
 		kgo.WithHooks(brokerHealth{&s.health}),
-	}, slices.Concat(kafkaconn.BoundedDecompression(0), s.cfg.KafkaOptions)...),
+	}, slices.Concat(s.cfg.KafkaOptions, kafkaconn.BoundedDecompression(0))...),
 		// Last, so that no KafkaOptions' client id can hide this sealer's
-		// identity from the next start's eviction of its predecessor.
+		// identity from the next start's eviction of its predecessor (nor
+		// lift the decompression bounds, just before).
 		kgo.ClientID(s.clientID()))
 	admin, err := kgo.NewClient(opts...)
 	if err != nil {

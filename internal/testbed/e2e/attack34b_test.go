@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -10,6 +12,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/aegisai/audit/internal/testbed/pipeline"
 	"github.com/aegisai/audit/sealer"
@@ -72,4 +76,82 @@ func TestAttack34bTransactionalIDRefusedStopsTheSealer(t *testing.T) {
 	t.Fatalf("after 20 s of a refused transactional id the sealer still runs (README, When things fail: it exits on refused credentials): "+
 		"%d InitProducerID refused, %v session restarts, head %d, /readyz healthy each second: %v\nwarnings:\n%s",
 		refused.Load(), restarts, p.Sealer.Head().Seq, healthyAt, obs.summary())
+}
+
+// Two chains whose sealers are configured with one transactional id:
+// each sealer's start fences the other. A fenced sealer starts a new
+// session as a standby (0d378bc), which fences the other in turn: both
+// chains must still be sealed whole, each event once, and the fences be
+// counted (aegis_sealer_fenced_total) and said in an error line naming the
+// transactional id, for an operator to find the misconfiguration.
+func TestTwoChainsSharingATransactionalIDAreSealedAndTheFencesSaid(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	shared := fmt.Sprintf("aegis-sealer-shared-%d", time.Now().UnixNano())
+	type chain struct {
+		p   *pipeline.Pipeline
+		obs *observer.ObservedLogs
+		w   *pipeline.Workload
+	}
+	start := func(name string, seed int) chain {
+		core, obs := observer.New(zap.ErrorLevel)
+		p, err := pipeline.Start(ctx, stack, pipeline.Config{Indexers: -1, Logger: zap.New(core).Named(name), Sealer: func(c *sealer.Config) {
+			c.TransactionalID = shared
+			c.BatchMaxRecords, c.BatchMaxAge, c.SessionTimeout = 5, 50*time.Millisecond, 3*time.Second
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = p.Stop() })
+		return chain{p, obs, pipeline.NewWorkload(p.Cfg.Chain, p.Cfg.Chain, 400, 0, 5, seed, time.Now())}
+	}
+	chains := []chain{start("a", 40), start("b", 41)}
+	var wg sync.WaitGroup
+	for _, c := range chains {
+		wg.Go(func() {
+			prod, err := c.p.Producer(ctx)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer prod.Close()
+			for i := 0; i < len(c.w.Events); i += 5 {
+				if err := prod.Publish(ctx, c.w.Events[i:i+5]...); err != nil {
+					t.Error(err)
+					return
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		})
+	}
+	wg.Wait()
+	fences := 0.0
+	for _, c := range chains {
+		if err := c.p.WaitHead(ctx, uint64(len(c.w.Events))); err != nil {
+			t.Fatalf("chain %s: head %d of %d: %v (sealer error: %v)", c.p.Cfg.Chain, c.p.Sealer.Head().Seq, len(c.w.Events), err, c.p.Err())
+		}
+		seen := map[string]int{}
+		for _, e := range readChain(t, c.p) {
+			if id := e.EventID(); id != "" {
+				seen[id]++
+			}
+		}
+		for _, ev := range c.w.Events {
+			if seen[ev.EventID] != 1 {
+				t.Errorf("chain %s: event %s sealed %d times", c.p.Cfg.Chain, ev.EventID, seen[ev.EventID])
+			}
+		}
+		if _, err := c.p.Verify(ctx); err != nil {
+			t.Fatalf("chain %s: %v", c.p.Cfg.Chain, err)
+		}
+		n, _, _ := pipeline.MetricValue(c.p.Metrics, "aegis_sealer_fenced_total", "")
+		fences += n
+		if n >= 3 && c.obs.FilterMessageSnippet("fenced again and again").FilterField(zap.String("transactional_id", shared)).Len() == 0 {
+			t.Errorf("chain %s: fenced %v times, and no error line names transactional id %s", c.p.Cfg.Chain, n, shared)
+		}
+	}
+	if fences == 0 {
+		t.Fatalf("two sealers sharing transactional id %s: no fence counted", shared)
+	}
+	t.Logf("fences counted: %v", fences)
 }
