@@ -42,9 +42,12 @@ func repairCrashedTxns(dir string, opts []kfake.Opt) (int, error) {
 		return 0, err
 	}
 	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	meta, err := kmsg.NewPtrMetadataRequest().RequestWith(ctx, cl)
+	// No bound on the whole read, which grows with the data directory:
+	// each request has its own (call).
+	ctx := context.Background()
+	mctx, cancel := context.WithTimeout(ctx, time.Minute)
+	meta, err := kmsg.NewPtrMetadataRequest().RequestWith(mctx, cl)
+	cancel()
 	if err != nil {
 		return 0, fmt.Errorf("metadata: %w", err)
 	}
@@ -88,7 +91,9 @@ func unmarkedAborts(ctx context.Context, cl *kgo.Client, topic string, id [16]by
 		rp.CurrentLeaderEpoch, rp.LastFetchedEpoch, rp.LogStartOffset = -1, -1, -1
 		rt.Partitions = append(rt.Partitions, rp)
 		req.Topics = append(req.Topics, rt)
-		resp, err := req.RequestWith(ctx, cl)
+		fctx, cancel := context.WithTimeout(ctx, time.Minute)
+		resp, err := req.RequestWith(fctx, cl)
+		cancel()
 		if err != nil {
 			return nil, fmt.Errorf("fetch %s/%d at %d: %w", topic, partition, offset, err)
 		}
@@ -147,7 +152,9 @@ func writeAbortMarker(ctx context.Context, cl *kgo.Client, topic string, partiti
 	mt.Topic, mt.Partitions = topic, []int32{partition}
 	m.Topics = append(m.Topics, mt)
 	req.Markers = append(req.Markers, m)
-	resp, err := req.RequestWith(ctx, cl)
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	resp, err := req.RequestWith(wctx, cl)
 	if err != nil {
 		return fmt.Errorf("abort marker of producer %d on %s/%d: %w", pid, topic, partition, err)
 	}
