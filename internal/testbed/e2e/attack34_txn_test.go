@@ -246,6 +246,21 @@ func publishThrough(ctx context.Context, t *testing.T, p *pipeline.Pipeline, eve
 	return pub
 }
 
+// publishedAndChecked waits until pub has published n events, then checks
+// the chain and the sealed topic against the decisions topic's records
+// (events in all).
+func publishedAndChecked(ctx context.Context, t *testing.T, p *pipeline.Pipeline, lg *txnLog, pub *publisher, n, events int) {
+	t.Helper()
+	if err := p.WaitFor(ctx, func() bool { return pub.published() == n }); err != nil {
+		t.Fatalf("publishing: %v (%d published)", err, pub.published())
+	}
+	want := topicRecords(t, p)
+	t.Logf("the decisions topic holds %d records (%d events)", want, events)
+	wctx, wcancel := context.WithTimeout(ctx, 60*time.Second)
+	defer wcancel()
+	checkChainAndSealedTopic(wctx, t, p, lg, want)
+}
+
 func (pub *publisher) published() int {
 	pub.mu.Lock()
 	defer pub.mu.Unlock()
@@ -412,14 +427,7 @@ func brokerRestartedUnderLoad(t *testing.T, sig syscall.Signal) {
 		t.Logf("restart %d (%s): %d published, head %d, committed %d", i, sig, pub.published(), p.Sealer.Head().Seq, p.Sealer.Stats().Committed)
 		k.restart(sig)
 	}
-	if err := p.WaitFor(ctx, func() bool { return pub.published() == len(w.Events) }); err != nil {
-		t.Fatalf("publishing: %v (%d published)", err, pub.published())
-	}
-	want := topicRecords(t, p)
-	t.Logf("the decisions topic holds %d records (%d events)", want, len(w.Events))
-	wctx, wcancel := context.WithTimeout(ctx, 60*time.Second)
-	defer wcancel()
-	checkChainAndSealedTopic(wctx, t, p, lg, want)
+	publishedAndChecked(ctx, t, p, lg, pub, len(w.Events), len(w.Events))
 }
 
 // The broker frozen (SIGSTOP) past the transaction timeout while the
@@ -439,14 +447,7 @@ func TestAttack34TxnBrokerFrozenPastTheTransactionTimeout(t *testing.T) {
 		time.Sleep(5 * time.Second) // past the 2 s transaction timeout and the 3 s session
 		k.signal(syscall.SIGCONT)
 	}
-	if err := p.WaitFor(ctx, func() bool { return pub.published() == len(w.Events) }); err != nil {
-		t.Fatalf("publishing: %v (%d published)", err, pub.published())
-	}
-	want := topicRecords(t, p)
-	t.Logf("the decisions topic holds %d records (%d events)", want, len(w.Events))
-	wctx, wcancel := context.WithTimeout(ctx, 60*time.Second)
-	defer wcancel()
-	checkChainAndSealedTopic(wctx, t, p, lg, want)
+	publishedAndChecked(ctx, t, p, lg, pub, len(w.Events), len(w.Events))
 }
 
 // faultDialer wraps the sealer's Kafka connections: before a request of a
@@ -564,14 +565,7 @@ func brokerKilledAt(t *testing.T, key int16, after bool, sig syscall.Signal) {
 		p = pipeline.ForTest(t, k.onStack(), cfg)
 	}
 	pub := publishThrough(ctx, t, p, w.Events[40:], 50*time.Millisecond)
-	if err := p.WaitFor(ctx, func() bool { return pub.published() == len(w.Events)-40 }); err != nil {
-		t.Fatalf("publishing: %v (%d published)", err, pub.published())
-	}
-	want := topicRecords(t, p)
-	t.Logf("the decisions topic holds %d records (%d events)", want, len(w.Events))
-	wctx, wcancel := context.WithTimeout(ctx, 60*time.Second)
-	defer wcancel()
-	checkChainAndSealedTopic(wctx, t, p, lg, want)
+	publishedAndChecked(ctx, t, p, lg, pub, len(w.Events)-40, len(w.Events))
 }
 
 func TestAttack34TxnBrokerKilledAfterTheCommitBeforeItsAnswer(t *testing.T) {
