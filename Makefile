@@ -147,10 +147,11 @@ test-external:
 test-interleavings: tools
 	AEGIS_INTERLEAVINGS=all $(GO) test -count=1 -timeout 60m -run 'TestInterleavingsAll|TestEveryScheduleOfTwoWriters' -v ./indexer
 
-## test-broker-faults: the long broker-fault scenarios (bin/kafka killed, stopped and
-## frozen under load while the sealer commits transactions), left out of make test
-test-broker-faults: tools
-	AEGIS_BROKER_FAULTS=all $(GO) test -count=1 -timeout 20m -run 'TestAttack34Txn' -v ./internal/testbed/e2e
+## test-broker-faults: the long broker and sealer fault scenarios (bin/kafka killed,
+## stopped and frozen under load while the sealer commits transactions; aegis sealer
+## processes frozen, killed and duplicated), left out of make test
+test-broker-faults: tools build
+	AEGIS_BROKER_FAULTS=all $(GO) test -count=1 -timeout 30m -run 'TestAttack34Txn|TestAttack34d' -v ./internal/testbed/e2e
 
 ## chaos: SIGKILL the sealer and indexers KILLS times under load, count what survived
 KILLS ?= 20

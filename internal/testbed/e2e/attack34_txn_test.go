@@ -405,9 +405,9 @@ func TestAttack34TxnBrokerStoppedUnderLoad(t *testing.T) {
 	brokerRestartedUnderLoad(t, syscall.SIGTERM)
 }
 
-// longBrokerFaults runs the long broker-fault scenarios (20 to 30 s each,
-// which held up when written) in `make test-broker-faults` only, to keep
-// `make test` short.
+// longBrokerFaults runs the long broker and sealer fault scenarios (20 s
+// to a minute each, which held up when written) in `make
+// test-broker-faults` only, to keep `make test` short.
 func longBrokerFaults(t *testing.T) {
 	if os.Getenv("AEGIS_BROKER_FAULTS") != "all" {
 		t.Skip("AEGIS_BROKER_FAULTS=all (make test-broker-faults) runs it")

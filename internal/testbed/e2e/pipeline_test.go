@@ -24,8 +24,10 @@ var stack *localstack.Stack
 
 func TestMain(m *testing.M) {
 	code := localstack.RunTests(m, &stack)
-	if kafkaBuild.path != "" {
-		os.RemoveAll(filepath.Dir(kafkaBuild.path))
+	for _, built := range []string{kafkaBuild.path, attack34dBuild.path} {
+		if built != "" {
+			os.RemoveAll(filepath.Dir(built))
+		}
 	}
 	os.Exit(code)
 }
