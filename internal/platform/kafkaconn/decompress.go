@@ -387,13 +387,14 @@ func move(cl *kgo.Client, set map[kafkaPartition]kgo.EpochOffset) {
 	cl.SetOffsets(to)
 }
 
-// Forget drops what it knows of a partition revoked from the reader: if
-// it is assigned again, franz-go reads it from its committed offset and
-// reports a refused batch again.
+// Forget drops the refusal a poll reported of a partition revoked from
+// the reader: if it is assigned again, franz-go reads it from its
+// committed offset and reports a refused batch again. What franz-go
+// logged of the partition is kept: a partition revoked and assigned again
+// between two polls may have been stopped, and logged, anew by then, and
+// a stop forgotten was a partition stopped for good once a move dropped
+// its refusal (an attack helper's reading). A stop of a partition no
+// longer assigned is ignored by franz-go when set back.
 func (u *PassedOver) Forget(topic string, partition int32) {
-	at := kafkaPartition{topic, partition}
-	delete(u.pending, at)
-	u.mu.Lock()
-	delete(u.stopped, at)
-	u.mu.Unlock()
+	delete(u.pending, kafkaPartition{topic, partition})
 }

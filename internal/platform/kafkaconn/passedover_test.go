@@ -241,3 +241,31 @@ func TestARefusalDroppedByARebalanceIsReportedAgain(t *testing.T) {
 		}
 	}
 }
+
+// A partition revoked and assigned again between two polls, and stopped
+// anew by then: the reader learns of the revocation (Forget) after
+// franz-go logged the new stop. Forgetting that stop too left the
+// partition stopped for good once a move past another partition's batch
+// dropped its refusal.
+func TestAStopLoggedBeforeARevocationIsTakenIsKept(t *testing.T) {
+	const topic = "sealed"
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c := bombedTopic(t, ctx, topic, 2)
+	var u PassedOver
+	cl, seen, own := groupReader(t, c, topic, &u)
+	seen.wait(t, 0, 1)
+	seen.wait(t, 1, 1)
+	// Partition 0's revocation and new assignment, taken at this poll.
+	u.Forget(topic, 0)
+	u.Note(&kgo.ErrDecompressTooLarge{Topic: topic, Partition: 1, Offset: 0, Epoch: -1, NextOffset: 1})
+	if passed := u.Pass(cl, kgo.Fetches{}); len(passed) != 1 {
+		t.Fatalf("passed %d batches, want partition 1's", len(passed))
+	}
+	got := readPast(ctx, t, cl, topic, &u, own, 2)
+	for p := range int32(2) {
+		if want := fmt.Sprintf("after the bomb of partition %d", p); got[p] != want {
+			t.Errorf("partition %d: read %q, want %q", p, got[p], want)
+		}
+	}
+}

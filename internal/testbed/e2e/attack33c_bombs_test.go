@@ -10,6 +10,8 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/aegisai/audit/internal/testbed/pipeline"
 	"github.com/aegisai/audit/producer"
@@ -31,13 +33,31 @@ import (
 func TestAttack33cAFloodOfSmallBombsOnTheSealedTopic(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	p := startPipeline(t, pipeline.Config{Indexers: 1})
+	core, logs := observer.New(zap.InfoLevel)
+	p := startPipeline(t, pipeline.Config{Indexers: 1, Logger: zap.New(core)})
 	<-p.Sealer.Ready()
 	prod, err := p.Producer(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer prod.Close()
+	// Said on failure: a CI run saw every partition stop advancing at
+	// once, with nothing to tell why.
+	defer func() {
+		if !t.Failed() {
+			return
+		}
+		t.Logf("pipeline errors: %v", p.Err())
+		warned := logs.FilterLevelExact(zap.WarnLevel).All()
+		warned = append(warned, logs.FilterLevelExact(zap.ErrorLevel).All()...)
+		for i, e := range warned {
+			if i == 40 {
+				t.Logf("... %d more", len(warned)-i)
+				break
+			}
+			t.Logf("%s %s %s %v", e.Level, e.LoggerName, e.Message, e.ContextMap())
+		}
+	}()
 	small, _ := bombBatch(t, 1<<20, zstd.SpeedBestCompression)
 	t.Logf("one bomb: %d bytes", len(small))
 	const bombs = 200
