@@ -24,5 +24,6 @@ func TestAttack34TxnBrokerKilledBeforeTheOffsetCommit(t *testing.T) {
 }
 
 func TestAttack34TxnBrokerKilledAfterTheProduce(t *testing.T) {
+	longBrokerFaults(t)
 	brokerKilledAt(t, keyProduce, true, syscall.SIGKILL)
 }

@@ -569,10 +569,12 @@ func brokerKilledAt(t *testing.T, key int16, after bool, sig syscall.Signal) {
 }
 
 func TestAttack34TxnBrokerKilledAfterTheCommitBeforeItsAnswer(t *testing.T) {
+	longBrokerFaults(t)
 	brokerKilledAt(t, keyEndTxn, true, syscall.SIGKILL)
 }
 
 func TestAttack34TxnBrokerStoppedAfterTheCommitBeforeItsAnswer(t *testing.T) {
+	longBrokerFaults(t)
 	brokerKilledAt(t, keyEndTxn, true, syscall.SIGTERM)
 }
 
@@ -582,6 +584,7 @@ func TestAttack34TxnCommitAnswerLost(t *testing.T) {
 }
 
 func TestAttack34TxnBrokerStoppedBeforeTheOffsetCommit(t *testing.T) {
+	longBrokerFaults(t)
 	brokerKilledAt(t, keyTxnOffsetCommit, false, syscall.SIGTERM)
 }
 
@@ -625,6 +628,7 @@ func dumpSealedTopic(t *testing.T, p *pipeline.Pipeline) {
 // SIGSTOP, a VM paused) mid-transaction: the broker aborts the
 // transaction and bumps the epoch meanwhile.
 func TestAttack34TxnSealerStalledPastTheTransactionTimeout(t *testing.T) {
+	longBrokerFaults(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	k := startKafkaProc(t)
