@@ -50,15 +50,16 @@ func abortedTail(ctx context.Context, t *testing.T, topic string, n int) {
 	}
 }
 
-// An idle indexer that has once moved past a refused batch (or lost a
-// partition in a rebalance) sets every partition it knows back to the
-// offset after the last record it polled every 5 s (PassedOver's idle
-// resume). What follows that record and is not one, an aborted
+// An idle indexer must not read the sealed topic again. Before
+// 2026-12-01's redesign of PassedOver, one that had once moved past a
+// refused batch (or lost a partition in a rebalance) set every partition
+// it knew back to the offset after the last record it polled every 5 s
+// (an idle resume). What follows that record and is not one, an aborted
 // transaction, is then fetched and decompressed again every 5 s, for as
 // long as the partition stays idle. A writer of the sealed topic who
 // aborts a transaction of 100 batches that each decompress to 15 MiB
 // (about 9 MB on the topic), after one bomb, makes every indexer
-// decompress 1.5 GB every 5 s for good (and every Sealed-mode producer's
+// decompressed 1.5 GB every 5 s for good (and every Sealed-mode producer's
 // watch of the topic alike); with about 1,500 such batches (here 10 ms
 // each) a pass through them outlasts the 5 s and a partition's next
 // record is reached only once records elsewhere keep the indexer from

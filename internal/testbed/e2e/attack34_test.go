@@ -64,7 +64,8 @@ func indexedRecords(t *testing.T, reg *prometheus.Registry) float64 {
 
 // An indexer that is given partitions (another indexer left, or was killed
 // and its session expired) while a refused batch of the sealed topic waits
-// to be passed over sets each gained partition to the log's start: its
+// to be passed over must go on from their commits. Before 2026-12-01's
+// redesign of PassedOver, it set each gained partition to the log's start: its
 // committed offset is not known to franz-go until the group's OffsetFetch
 // answers, and PassedOver takes "no commit known" for "no commit" (the
 // indexer's From(p, 0)). franz-go applies a SetOffsets made during the
