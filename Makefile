@@ -46,7 +46,7 @@ COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null)$(shell git diff --q
 
 build:
 	$(GO) build -ldflags "-X main.commit=$(COMMIT)" -o bin/aegis ./cmd/aegis
-	cd devstack && $(GO) build -o ../bin/kafka ./kafka
+	$(GO) build -o bin/kafka ./internal/testbed/cmd/kafka
 
 ## run: the whole pipeline on the embedded local stack, state in ./.data
 run: tools

@@ -13,7 +13,7 @@ import (
 // abort markers while the sealer kept its producer id: read-committed
 // readers (the indexers) skipped what the sealer published again after the
 // crash; bin/kafka now writes those markers when it starts after a crash
-// (devstack/kafka/repair.go).
+// (internal/testbed/kfakerepair, used by bin/kafka and the embedded stack).
 
 func TestAttack34TxnBrokerKilledBeforeTheCommitReachesIt(t *testing.T) {
 	brokerKilledAt(t, keyEndTxn, false, syscall.SIGKILL)

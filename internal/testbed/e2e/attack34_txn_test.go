@@ -64,7 +64,7 @@ func startKafkaProc(t *testing.T) *kafkaProc {
 	return k
 }
 
-// kafkaBinary builds bin/kafka's command (devstack/kafka) from this tree,
+// kafkaBinary builds bin/kafka's command (internal/testbed/cmd/kafka) from this tree,
 // once per test binary: a bin/kafka left from an older tree, or none (a
 // fresh clone's make test builds no bin/kafka), is not what is tested.
 func kafkaBinary(t *testing.T, root string) string {
@@ -76,10 +76,10 @@ func kafkaBinary(t *testing.T, root string) string {
 			return
 		}
 		kafkaBuild.path = filepath.Join(dir, "kafka")
-		cmd := exec.Command("go", "build", "-o", kafkaBuild.path, "./kafka")
-		cmd.Dir = filepath.Join(root, "devstack")
+		cmd := exec.Command("go", "build", "-o", kafkaBuild.path, "./internal/testbed/cmd/kafka")
+		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
-			kafkaBuild.err = fmt.Errorf("go build devstack/kafka: %v: %s", err, out)
+			kafkaBuild.err = fmt.Errorf("go build internal/testbed/cmd/kafka: %v: %s", err, out)
 		}
 	})
 	if kafkaBuild.err != nil {

@@ -9,13 +9,32 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/aegisai/audit/internal/testbed/kfakerepair"
 )
 
-// newKafka starts the in-process broker on port with its log in dir.
+// newKafka starts the in-process broker on port with its log in dir,
+// after writing the abort markers of the transactions a crash of the last
+// run left open (kfakerepair: `make run` killed with SIGKILL is such a
+// crash).
 func newKafka(port int, dir string) (*kfake.Cluster, error) {
-	return kfake.NewCluster(kfake.Ports(port), kfake.NumBrokers(1), kfake.DataDir(dir), kfake.DefaultNumPartitions(1),
+	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.DefaultNumPartitions(1),
 		// As an operator lowers group.min.session.timeout.ms for fast sealer takeover.
-		kfake.GroupMinSessionTimeout(time.Second))
+		kfake.GroupMinSessionTimeout(time.Second)}
+	if !kfakerepair.StoppedCleanly(dir) {
+		if _, err := kfakerepair.Repair(dir, opts); err != nil {
+			return nil, fmt.Errorf("after a crash, writing the abort markers of the transactions it left open: %w", err)
+		}
+	}
+	return kfake.NewCluster(append(opts, kfake.Ports(port), kfake.DataDir(dir))...)
+}
+
+// closeKafka stops the in-process broker cleanly and says so in its
+// directory (kfakerepair).
+func (s *Stack) closeKafka() {
+	s.Kafka.Close()
+	s.Kafka = nil
+	_ = kfakerepair.MarkStoppedCleanly(s.kafkaDir)
 }
 
 // NeedsInProcessKafka skips t, saying why, when the broker is not the
@@ -34,8 +53,7 @@ func (s *Stack) StopKafka() error {
 	if s.Kafka == nil {
 		return errors.New("the broker is not in process (or stopped already)")
 	}
-	s.Kafka.Close()
-	s.Kafka = nil
+	s.closeKafka()
 	return nil
 }
 

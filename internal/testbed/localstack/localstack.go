@@ -182,7 +182,7 @@ func (s *Stack) startKafka(dir string) error {
 		s.Brokers = []string{s.KafkaAddr}
 		s.closers = append(s.closers, func() {
 			if s.Kafka != nil {
-				s.Kafka.Close()
+				s.closeKafka()
 			}
 		})
 		return nil

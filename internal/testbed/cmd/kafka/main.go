@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/aegisai/audit/internal/testbed/kfakerepair"
 )
 
 func main() {
@@ -26,8 +28,8 @@ func main() {
 		opts = append(opts, kfake.SyncWrites())
 	}
 	if *dataDir != "" {
-		if !stoppedCleanly(*dataDir) {
-			n, err := repairCrashedTxns(*dataDir, opts)
+		if !kfakerepair.StoppedCleanly(*dataDir) {
+			n, err := kfakerepair.Repair(*dataDir, opts)
 			if err != nil {
 				fmt.Fprintln(os.Stderr, "kafka: after a crash, writing the abort markers of the transactions it left open:", err)
 				os.Exit(1)
@@ -49,7 +51,7 @@ func main() {
 	<-sig
 	c.Close()
 	if *dataDir != "" {
-		if err := markStoppedCleanly(*dataDir); err != nil {
+		if err := kfakerepair.MarkStoppedCleanly(*dataDir); err != nil {
 			fmt.Fprintln(os.Stderr, "kafka:", err)
 		}
 	}

@@ -1,4 +1,7 @@
-package main
+// Package kfakerepair writes the abort markers franz-go's kfake leaves out
+// when it starts again after a crash with transactions open, for the local
+// brokers (bin/kafka and the embedded stack's).
+package kfakerepair
 
 import (
 	"context"
@@ -25,13 +28,13 @@ const cleanMark = "aegis-stopped-cleanly"
 // producer id that comes in a fetch with the aborted one, until a marker
 // that never comes: the indexers lost what the sealer published again
 // after the crash (docs/LIMITS.md, "The local stack"). Kafka's
-// coordinator writes the markers when it aborts; repairCrashedTxns does,
+// coordinator writes the markers when it aborts; Repair does,
 // before any client can produce.
 
-// repairCrashedTxns starts the cluster of dir on a port of its own, writes
+// Repair starts the cluster of dir on a port of its own, writes
 // an abort marker for each aborted transaction that has none, and stops
 // it cleanly. It reports what it wrote.
-func repairCrashedTxns(dir string, opts []kfake.Opt) (int, error) {
+func Repair(dir string, opts []kfake.Opt) (int, error) {
 	c, err := kfake.NewCluster(append(opts, kfake.Ports(0), kfake.DataDir(dir))...)
 	if err != nil {
 		return 0, err
@@ -170,9 +173,9 @@ func writeAbortMarker(ctx context.Context, cl *kgo.Client, topic string, partiti
 	return nil
 }
 
-// stoppedCleanly reports whether the last run on dir stopped cleanly (or
+// StoppedCleanly reports whether the last run on dir stopped cleanly (or
 // there was none), and forgets it: this run has to say so again.
-func stoppedCleanly(dir string) bool {
+func StoppedCleanly(dir string) bool {
 	entries, err := os.ReadDir(dir)
 	if err != nil || len(entries) == 0 {
 		return true // a new data directory
@@ -181,7 +184,7 @@ func stoppedCleanly(dir string) bool {
 	return err == nil
 }
 
-// markStoppedCleanly leaves the mark a clean stop leaves.
-func markStoppedCleanly(dir string) error {
+// MarkStoppedCleanly leaves the mark a clean stop leaves.
+func MarkStoppedCleanly(dir string) error {
 	return os.WriteFile(filepath.Join(dir, cleanMark), nil, 0o644)
 }
