@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -48,14 +50,18 @@ func TestAttack33cAFloodOfSmallBombsOnTheSealedTopic(t *testing.T) {
 			return
 		}
 		t.Logf("pipeline errors: %v", p.Err())
-		warned := logs.FilterLevelExact(zap.WarnLevel).All()
-		warned = append(warned, logs.FilterLevelExact(zap.ErrorLevel).All()...)
-		for i, e := range warned {
-			if i == 40 {
-				t.Logf("... %d more", len(warned)-i)
-				break
-			}
-			t.Logf("%s %s %s %v", e.Level, e.LoggerName, e.Message, e.ContextMap())
+		passed := logs.FilterMessageSnippet("passed over a record batch")
+		t.Logf("%d batches passed over", passed.Len())
+		stops := logs.FilterMessageSnippet("stopping consuming the partition")
+		t.Logf("%d stops logged by franz-go", stops.Len())
+		other := logs.Filter(func(e observer.LoggedEntry) bool {
+			return e.Level >= zap.WarnLevel && !strings.Contains(e.Message, "passed over a record batch") &&
+				!strings.Contains(e.Message, "stopping consuming the partition")
+		}).All()
+		lastPassed, lastStops := passed.All(), stops.All()
+		lastPassed, lastStops = lastPassed[max(0, len(lastPassed)-8):], lastStops[max(0, len(lastStops)-14):]
+		for _, e := range slices.Concat(other[:min(len(other), 40)], lastStops, lastPassed) {
+			t.Logf("%s %s %s %s %v", e.Time.Format("15:04:05.000"), e.Level, e.LoggerName, e.Message, e.ContextMap())
 		}
 	}()
 	small, _ := bombBatch(t, 1<<20, zstd.SpeedBestCompression)
