@@ -258,7 +258,12 @@ func (ix *Indexer) Run(ctx context.Context) error {
 		kgo.BlockRebalanceOnPoll(),
 		kgo.FetchMaxWait(200 * time.Millisecond),
 		kgo.FetchMaxPartitionBytes(partitionBatchBytes),
-		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, a map[string][]int32) { ix.own(a, true) }),
+		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, a map[string][]int32) {
+			// Before any fetch of the partitions assigned: a stop logged
+			// before was of an earlier assignment.
+			unreadable.Assigned(ix.cfg.SealedTopic, a[ix.cfg.SealedTopic])
+			ix.own(a, true)
+		}),
 		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, r map[string][]int32) { ix.own(r, false) }),
 		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, l map[string][]int32) { ix.own(l, false) }),
 	}

@@ -411,7 +411,29 @@ func (u *PassedOver) move(cl *kgo.Client, set map[kafkaPartition]kgo.EpochOffset
 // between two polls may have been stopped, and logged, anew by then, and
 // a stop forgotten was a partition stopped for good once a move dropped
 // its refusal (an attack helper's reading). A stop of a partition no
-// longer assigned is ignored by franz-go when set back.
+// longer assigned is ignored by franz-go when set back; one logged before
+// the partition was assigned again is dropped by Assigned.
 func (u *PassedOver) Forget(topic string, partition int32) {
 	delete(u.pending, kafkaPartition{topic, partition})
+}
+
+// Assigned drops what franz-go logged of partitions of topic before they
+// were assigned to the reader (again): a group reader calls it from its
+// OnPartitionsAssigned. franz-go reads a partition assigned from its
+// committed offset and logs any stop there anew, after this call; a stop
+// logged before was of an earlier assignment, and setting the partition
+// back there undid what the group committed meanwhile: a partition
+// stopped at a bomb, revoked before its refusal was polled, passed over
+// by the member it went to and assigned back within one poll was set back
+// at the bomb, which was passed over and committed past again, below the
+// other member's commit, and every record after it read again
+// (TestAttack34eAStopKeptAcrossARevocationDoesNotUndoAnotherMembersPass).
+// Records below the stop would have been skipped had the group committed
+// less.
+func (u *PassedOver) Assigned(topic string, partitions []int32) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for _, p := range partitions {
+		delete(u.stopped, kafkaPartition{topic, p})
+	}
 }
