@@ -175,7 +175,8 @@ func TestAPartitionWhoseRefusalWasDroppedIsReadAgain(t *testing.T) {
 	// Both set at their bombs (as a move sets a partition whose refusal
 	// it dropped): franz-go drops the buffered refusals and fetches both
 	// again, and both are refused again, unpolled.
-	u.move(cl, map[kafkaPartition]kgo.EpochOffset{{topic, 0}: {Epoch: -1, Offset: 0}, {topic, 1}: {Epoch: -1, Offset: 0}})
+	u.move(cl, map[kafkaPartition]kgo.EpochOffset{{topic, 0}: {Epoch: -1, Offset: 0}, {topic, 1}: {Epoch: -1, Offset: 0}},
+		map[kafkaPartition]bool{{topic, 0}: true, {topic, 1}: true})
 	seen.wait(t, 0, 2)
 	seen.wait(t, 1, 2)
 	// Partition 1's refusal is polled and passed over, which drops
