@@ -303,6 +303,14 @@ func (u *PassedOver) Note(err error) bool {
 // reporting it back to its batch, and returns the batches passed. Call it
 // after every poll, with that poll's fetches.
 func (u *PassedOver) Pass(cl *kgo.Client, fetches kgo.Fetches) []*kgo.ErrDecompressTooLarge {
+	// Every poll of every reader comes here: with nothing refused, it
+	// returns before it looks at the fetches or makes anything.
+	u.mu.Lock()
+	idle := len(u.pending) == 0 && len(u.stopped) == 0
+	u.mu.Unlock()
+	if idle {
+		return nil
+	}
 	polled := map[kafkaPartition]bool{}
 	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
 		if len(p.Records) > 0 {
