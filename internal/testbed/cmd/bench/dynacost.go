@@ -63,6 +63,7 @@ func dynaliteCosts(ctx context.Context, st *localstack.Stack) error {
 	if err != nil {
 		return err
 	}
+	cost := map[string]float64{} // dynalite CPU µs per item, by what
 	measure := func(what string, fn func(table string) error) error {
 		table := localstack.Name("cost")
 		if err := layout.EnsureTable(ctx, db, table); err != nil {
@@ -72,8 +73,9 @@ func dynaliteCosts(ctx context.Context, st *localstack.Stack) error {
 		if err := fn(table); err != nil {
 			return fmt.Errorf("%s: %w", what, err)
 		}
+		cost[what] = (childCPU("node") - node) / n * 1e6
 		fmt.Printf("dynalite_cost %-44s %6.0f µs of dynalite CPU per item (%5.0f µs wall)\n", what,
-			(childCPU("node")-node)/n*1e6, float64(time.Since(start).Microseconds())/n)
+			cost[what], float64(time.Since(start).Microseconds())/n)
 		return nil
 	}
 	batched := func(items []map[string]types.AttributeValue) func(string) error {
@@ -107,6 +109,24 @@ func dynaliteCosts(ctx context.Context, st *localstack.Stack) error {
 		if err := measure(m.what, m.fn); err != nil {
 			return err
 		}
+	}
+	// dynalite is one thread and the bottleneck, so an indexer's ratio to
+	// the raw loop (which writes each decision's item alone, batched) is
+	// at most the item's cost over what the indexer has dynalite do for
+	// one new decision. An event id's claim must be written at least once
+	// whatever else is saved, and conditionally so that two writers
+	// cannot both own it (docs/ARCHITECTURE.md, indexer/).
+	item := cost["decision item, BatchWriteItem"]
+	for _, c := range []struct {
+		what  string
+		extra float64
+	}{
+		{"the item and a conditional claim (no mark)", cost["claim, conditional PutItem"]},
+		{"the item and a claim batched blind (not safe)", cost["claim, BatchWriteItem"]},
+		{"what the indexer does (conditional claim, mark written, its two reads)",
+			cost["claim, conditional PutItem"] + cost["mark, BatchWriteItem"] + 2*cost["mark (absent), BatchGetItem of 100 keys"]},
+	} {
+		fmt.Printf("dynalite_cost ceiling of the ratio to the raw loop, %s: %.3f\n", c.what, item/(item+c.extra))
 	}
 	return nil
 }
