@@ -56,6 +56,7 @@ func main() {
 	records := flag.Int("records", benchRecords, "records pre-loaded for seal_throughput")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.IntVar(&verifyEntries, "verify-entries", verifyEntries, "entries of the chain the verify benchmarks read")
+	flag.IntVar(&lookupCount, "lookups", lookupCount, "lookups of each kind the lookup benchmarks time (and as many raw reads)")
 	costs := flag.Bool("dynalite-costs", false, "print dynalite's CPU per item for each kind of call the indexer makes, and exit")
 	child := flag.String("verify-child", "", "internal: run one verification (bucket,chain,endpoint) and exit")
 	flag.IntVar(&checkEntries, "check-entries", checkEntries, "entries of the longer chain check_rss checks (the shorter: a quarter)")
