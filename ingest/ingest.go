@@ -355,7 +355,9 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, typ shared.Event
 	// a weaker one; for a decision, the escalation is recorded (spooled for
 	// the broker's return) so that the chain shows what the caller was
 	// told to apply.
-	p := Problem{Error: CodeUnavailable, EventID: env.EventID, OccurredAt: shared.FormatTime(env.OccurredAt)}
+	// occurred_at as the record holds it: Go's spelling of the same
+	// instant ("…00Z" for a body's "…00.000Z") is another event's bytes.
+	p := Problem{Error: CodeUnavailable, EventID: env.EventID, OccurredAt: ev.OccurredAt()}
 	spooled := false
 	var spoolErr error
 	switch {

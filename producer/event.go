@@ -2,6 +2,7 @@ package producer
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"github.com/aegisai/audit/shared"
@@ -39,6 +40,25 @@ func ParseEvent(raw []byte, d shared.Defaults) (*Event, error) {
 // Envelope is the event's envelope, to read (changing it does not change
 // the record LogEvent publishes).
 func (ev *Event) Envelope() *shared.Envelope { return ev.env }
+
+// OccurredAt is the event's occurred_at as its record holds it: the
+// text the sealer seals, which a retry must send again to be the same
+// event. A body's "…T10:00:00.120Z" stays so (what Java's Instant and
+// JavaScript's toISOString write), where shared.FormatTime of
+// Envelope().OccurredAt writes "…T10:00:00.12Z", another event's bytes
+// under the same event id (an event-id-reused anomaly, not a duplicate).
+func (ev *Event) OccurredAt() string {
+	// The record is canonical JSON that ParseEvent checked: its top-level
+	// occurred_at is the one member of that name outside the payload
+	// (a decision's metadata may hold a member of any name).
+	var top struct {
+		OccurredAt string `json:"occurred_at"`
+	}
+	if err := json.Unmarshal(ev.record, &top); err != nil || top.OccurredAt == "" {
+		return shared.FormatTime(ev.env.OccurredAt)
+	}
+	return top.OccurredAt
+}
 
 // LogEvent records ev, checked by ParseEvent, as Log records an envelope:
 // its receipt once it is durable (or sealed, with WithDurability(Sealed)).
