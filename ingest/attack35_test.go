@@ -2,12 +2,21 @@ package ingest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/aegisai/audit/internal/platform/httpauth"
 	"github.com/aegisai/audit/producer"
 	"github.com/aegisai/audit/shared"
 )
@@ -64,5 +73,68 @@ func TestAttack35TheOccurredAtOfA503IsTheOneSealed(t *testing.T) {
 					tc.at, p.OccurredAt, p.EventID, first, again)
 			}
 		})
+	}
+}
+
+// TestAttack35TheLastTokenTakenOutOfTheFileIsRefused: "a token taken out
+// of it is refused from then on" (README, "Other languages: aegis
+// ingest"; docs/SECURITY.md section on secrets: "a token is revoked by
+// taking it out"; README, "When things fail", an ingest token leaked:
+// "take its line out of the token file"). A service with one producer has
+// one line; taking it out leaves a file of no tokens, which Watch took for
+// a file that does not parse ("no tokens"): the leaked token stayed in
+// force, with an error in the log, and the attacker holding it went on
+// recording decisions and overriding them. The same for a line commented
+// out. What the attacker gains: a revocation that does not happen.
+func TestAttack35TheLastTokenTakenOutOfTheFileIsRefused(t *testing.T) {
+	for _, after := range []string{"", "# leaked 2026-12-01: revoked\n# svc-prod  prod-token-0123456789 prod record\n"} {
+		path := filepath.Join(t.TempDir(), "tokens")
+		if err := os.WriteFile(path, []byte("svc-prod  prod-token-0123456789 prod record\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		tok, err := httpauth.Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		core, logs := observer.New(zap.InfoLevel)
+		go tok.Watch(ctx, path, 10*time.Millisecond, zap.New(core), nil)
+		s, err := New(Config{Recorders: map[string]Recorder{"prod": &fakeRecorder{}}, Tokens: tok})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(s.Handler())
+		defer srv.Close()
+		send := func() int {
+			req, _ := http.NewRequest("POST", srv.URL+"/v1/decisions", strings.NewReader(goodDecision))
+			req.Header.Set("Authorization", "Bearer prod-token-0123456789")
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			return resp.StatusCode
+		}
+		if code := send(); code != 201 {
+			t.Fatalf("before the revocation: %d", code)
+		}
+		if err := os.WriteFile(path, []byte(after), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(3 * time.Second)
+		code := send()
+		for code != 401 && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+			code = send()
+		}
+		if code != 401 {
+			var logged []string
+			for _, e := range logs.All() {
+				logged = append(logged, fmt.Sprintf("%s %v", e.Message, e.ContextMap()["error"]))
+			}
+			t.Errorf("the token file's only line taken out (file now %q): the revoked token is still answered %d after 3 s; log: %q", after, code, logged)
+		}
 	}
 }

@@ -117,6 +117,9 @@ func Parse(r io.Reader, name string) (*Tokens, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(set.byDigest) == 0 { // at start: a service that would refuse every request
+		return nil, fmt.Errorf("token file %s: no tokens", name)
+	}
 	t := &Tokens{}
 	t.set.Store(set)
 	return t, nil
@@ -126,7 +129,8 @@ func Parse(r io.Reader, name string) (*Tokens, error) {
 // at every interval; new contents are taken once two looks in a row find
 // them, so that a file caught half written, which could parse as fewer
 // tokens, is not) until ctx ends, and puts its tokens in force: a token
-// removed from the file is refused from then on, without a restart. A file
+// removed from the file is refused from then on, without a restart, the
+// last one too (a file of no tokens refuses every request). A file
 // that cannot be read or does not parse leaves the tokens in force, and is
 // logged; so is each reading put in force, with what it is worth warning
 // of (check, may be nil).
@@ -167,7 +171,14 @@ func (t *Tokens) Watch(ctx context.Context, path string, interval time.Duration,
 		}
 		set.file, failed = sum, [sha256.Size]byte{}
 		t.set.Store(set)
-		log.Info("the token file changed: its tokens are in force", zap.String("file", path), zap.Int("tokens", len(set.byDigest)))
+		if len(set.byDigest) == 0 {
+			// Its last token taken out (revoked): none is in force. Kept
+			// in force, as for a file that does not parse, a leaked token
+			// that was a service's only one was never revoked.
+			log.Error("the token file changed and holds no token now: every request is refused until one is added", zap.String("file", path))
+		} else {
+			log.Info("the token file changed: its tokens are in force", zap.String("file", path), zap.Int("tokens", len(set.byDigest)))
+		}
 		if check != nil {
 			check(t)
 		}
@@ -229,9 +240,6 @@ func parseSet(r io.Reader, name string) (*tokenSet, error) {
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("token file %s: %w", name, err)
-	}
-	if len(t.byDigest) == 0 {
-		return nil, fmt.Errorf("token file %s: no tokens", name)
 	}
 	return t, nil
 }
