@@ -272,8 +272,14 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, typ shared.Event
 		httpauth.LogDenied(s.cfg.Logger, r, principal.Name, err)
 		return answer(w, http.StatusForbidden, Problem{Error: CodeForbidden, Message: err.Error()})
 	}
-	if !isJSON(r.Header.Get("Content-Type")) {
+	if ok, charset := isJSON(r.Header.Get("Content-Type")); !ok {
 		return answer(w, http.StatusUnsupportedMediaType, Problem{Error: CodeUnsupportedMediaType, Message: "the body must be application/json"})
+	} else if charset != "" {
+		// JSON is UTF-8 (RFC 8259 section 8.1); a body declared in another
+		// charset whose bytes happen to be UTF-8 (Latin-1's "NÃ©meth")
+		// would be sealed as other text ("Németh") than the caller's.
+		return answer(w, http.StatusUnsupportedMediaType, Problem{Error: CodeUnsupportedMediaType,
+			Message: fmt.Sprintf("charset %q is not supported: JSON is UTF-8 (send charset=utf-8, or no charset)", charset)})
 	}
 	if ce := r.Header.Values("Content-Encoding"); len(ce) > 0 && (len(ce) > 1 || !strings.EqualFold(strings.TrimSpace(ce[0]), "identity")) {
 		// Nothing is decoded: a gzipped body read as JSON was refused for
@@ -478,14 +484,21 @@ func invalid(err error, typ shared.EventType) Problem {
 }
 
 // isJSON reports whether a Content-Type header says application/json
-// (with parameters or not), as mime.ParseMediaType reads it; the header
-// every client sends is recognised without parsing it.
-func isJSON(contentType string) bool {
+// (with parameters or not), as mime.ParseMediaType reads it, and the
+// charset it declares when that is not UTF-8 ("utf-8" or "utf8", in any
+// case); the header every client sends is recognised without parsing it.
+func isJSON(contentType string) (ok bool, otherCharset string) {
 	if contentType == "application/json" {
-		return true
+		return true, ""
 	}
-	mt, _, err := mime.ParseMediaType(contentType)
-	return err == nil && mt == "application/json"
+	mt, params, err := mime.ParseMediaType(contentType)
+	if err != nil || mt != "application/json" {
+		return false, ""
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "utf8") {
+		return true, cs
+	}
+	return true, ""
 }
 
 // The headers of every answer, each value one shared slice: Set would
