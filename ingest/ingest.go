@@ -43,6 +43,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -82,6 +83,14 @@ type Config struct {
 	// MaxBodyBytes bounds a request body. Default 64 KiB (the largest
 	// valid envelope is about 25 KiB).
 	MaxBodyBytes int64
+	// MaxReading bounds the request bodies read at once, every caller's
+	// together (default 1,024: 64 MiB at the default MaxBodyBytes), and
+	// MaxReadingPerToken those of one token (default 256), so that the
+	// holder of a token who sends bodies slowly (each held until the
+	// server's read timeout) holds at most a quarter of them and a
+	// bounded memory: beyond either, the request is answered 429 with
+	// Retry-After, its body not read and nothing recorded.
+	MaxReading, MaxReadingPerToken int
 	// FailSafe is the action a 503 tells the caller to apply (default
 	// CHALLENGE).
 	FailSafe shared.Action
@@ -98,6 +107,8 @@ type Service struct {
 	cfg      Config
 	requests *prometheus.CounterVec
 	seconds  *prometheus.HistogramVec
+	reading  atomic.Int64 // bodies being read (MaxReading)
+	byToken  sync.Map     // token name → *atomic.Int64, its bodies being read
 }
 
 // New validates cfg.
@@ -110,6 +121,12 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 64 << 10
+	}
+	if cfg.MaxReading <= 0 {
+		cfg.MaxReading = 1024
+	}
+	if cfg.MaxReadingPerToken <= 0 {
+		cfg.MaxReadingPerToken = 256
 	}
 	if cfg.FailSafe == "" {
 		cfg.FailSafe = shared.ActionChallenge
@@ -250,6 +267,26 @@ type routeMetrics struct {
 	seconds  prometheus.Observer
 }
 
+// startReading takes a place among the bodies read at once for token's
+// request, and returns its release; busy says why there is none.
+func (s *Service) startReading(token string) (release func(), busy string) {
+	c, ok := s.byToken.Load(token)
+	if !ok {
+		c, _ = s.byToken.LoadOrStore(token, new(atomic.Int64))
+	}
+	mine := c.(*atomic.Int64)
+	if mine.Add(1) > int64(s.cfg.MaxReadingPerToken) {
+		mine.Add(-1)
+		return nil, fmt.Sprintf("%d requests of this token are being read at once, its most (--max-reading-per-token): nothing was recorded; retry after a second", s.cfg.MaxReadingPerToken)
+	}
+	if s.reading.Add(1) > int64(s.cfg.MaxReading) {
+		s.reading.Add(-1)
+		mine.Add(-1)
+		return nil, fmt.Sprintf("%d requests are being read at once, the service's most (--max-reading): nothing was recorded; retry after a second", s.cfg.MaxReading)
+	}
+	return func() { s.reading.Add(-1); mine.Add(-1) }, ""
+}
+
 // RecordedBy is the recorded_by ingest seals on every event a token
 // records (docs/FORMAT.md section 4): "token:" and the token's name.
 func RecordedBy(token string) string { return "token:" + token }
@@ -305,7 +342,13 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, typ shared.Event
 				Reason: fmt.Sprintf("%q: want %s or %s", q.Get("durability"), producer.Durable, producer.Sealed)}))
 		}
 	}
+	release, busy := s.startReading(principal.Name)
+	if busy != "" {
+		w.Header().Set("Retry-After", "1")
+		return answer(w, http.StatusTooManyRequests, Problem{Error: CodeTooManyRequests, Message: busy})
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	release()
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -431,7 +474,8 @@ const (
 	CodeMethodNotAllowed     = "method_not_allowed"
 	CodeTooLarge             = "too_large"
 	CodeUnsupportedMediaType = "unsupported_media_type"
-	CodeUnavailable          = "unavailable" // 503: apply fail_safe_action
+	CodeTooManyRequests      = "too_many_requests" // 429: too many bodies being read at once; nothing recorded
+	CodeUnavailable          = "unavailable"       // 503: apply fail_safe_action
 )
 
 // badRequest is the 400 body of broken request parameters.

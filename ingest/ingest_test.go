@@ -340,6 +340,34 @@ func TestEveryAnswerIsTheDocumentedOne(t *testing.T) {
 		t.Errorf("event id %q, want the caller's", got)
 	}
 
+	// Too many bodies of one token being read at once: 429, nothing read
+	// or recorded (TestAToken'sSlowBodiesHoldABoundedShare has the real
+	// thing over HTTP).
+	n := len(rec.got)
+	var held []func()
+	for range s.cfg.MaxReadingPerToken {
+		release, busy := s.startReading("svc-prod")
+		if busy != "" {
+			t.Fatal(busy)
+		}
+		held = append(held, release)
+	}
+	for _, path := range []string{"/v1/decisions", "/v1/overrides"} {
+		body := goodDecision
+		if path == "/v1/overrides" {
+			body = override
+		}
+		if w := c.do(t, h, post(path, "prod-token-0123456789", json_, body), true); w.Code != 429 || w.Header().Get("Retry-After") == "" {
+			t.Errorf("%s with every place of its token taken: %d %s (Retry-After %q), want 429", path, w.Code, w.Body, w.Header().Get("Retry-After"))
+		}
+	}
+	for _, release := range held {
+		release()
+	}
+	if len(rec.got) != n {
+		t.Errorf("%d events recorded by the 429s", len(rec.got)-n)
+	}
+
 	// A wrong method is refused by the router (not in the contract).
 	w = httptest.NewRecorder()
 	h.ServeHTTP(w, httptest.NewRequest("GET", "/v1/decisions", nil))

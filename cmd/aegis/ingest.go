@@ -26,7 +26,7 @@ func (c *common) ingestCommand() *cobra.Command {
 	var timeout, sealTimeout, shutdown time.Duration
 	var tokens *httpauth.Tokens // read by the preflight
 	var tlsFiles serve.TLSFiles
-	var maxConns int
+	var maxConns, maxReading, maxReadingPerToken int
 	var cmd *cobra.Command
 	cmd = &cobra.Command{
 		Use:   "ingest",
@@ -90,6 +90,7 @@ answers the requests in flight, then flushes the producers.`,
 				recorders[env] = p
 			}
 			svc, err := ingest.New(ingest.Config{Recorders: recorders, Tokens: tokens, MaxBodyBytes: maxBody, FailSafe: action,
+				MaxReading: maxReading, MaxReadingPerToken: maxReadingPerToken,
 				Metrics: c.registry, Logger: log})
 			if err != nil {
 				return err
@@ -158,6 +159,8 @@ answers the requests in flight, then flushes the producers.`,
 	apiFlags(f, &tlsFiles, &maxConns)
 	f.StringSliceVar(&envs, "environments", nil, "environments (chains) recorded (default: --chain)")
 	f.Int64Var(&maxBody, "max-body-bytes", 64<<10, "largest request body accepted (413 beyond)")
+	f.IntVar(&maxReading, "max-reading", 1024, "request bodies read at once at most, every caller's together (429 beyond, nothing recorded)")
+	f.IntVar(&maxReadingPerToken, "max-reading-per-token", 256, "request bodies of one token read at once at most (429 beyond, nothing recorded), so that one token's slow bodies hold a bounded share")
 	f.StringVar(&failSafe, "fail-safe-action", "CHALLENGE", "the action a 503 tells callers to apply instead of the decision (the decision's own when stricter)")
 	f.Int64Var(&spoolMax, "spool-max-bytes", 64<<20, "most bytes of escalations the spool of each environment holds; past it a 503 says escalation_spooled false (about 900 bytes an escalated decision without metadata: the decision and its escalation override; its metadata adds its size)")
 	f.StringVar(&spoolDir, "spool-dir", "", "folder where the escalations of decisions answered 503 wait for the broker (a folder per environment; empty: not recorded, and the 503 says escalation_spooled false)")
