@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -156,6 +157,31 @@ func TestPageInBrowser(t *testing.T) {
 				t.Fatalf("%s not listed after the newer ones: %s", id, rows)
 			}
 			last = at
+		}
+	})
+
+	t.Run("a link that cannot be followed leaves no other decision on screen", func(t *testing.T) {
+		p.open("#decision=" + f.good)
+		if v, checks := p.verdict("verdict", "checks"); v != "pass" {
+			t.Fatalf("verdict %s: %s", v, checks)
+		}
+		// The hash changes without a reload, as a link followed in the
+		// page: a bad escape (helper h1's "50%off"), then an unknown id.
+		for _, c := range []struct{ hash, status string }{
+			{"#decision=50%off", "not percent-encoded"},
+			{"#decision=no-such-decision-35", "no-such-decision-35"},
+		} {
+			p.eval(`location.hash = ` + strconv.Quote(c.hash))
+			st := poll[string](p, `(s => s.className === "fail" && s.textContent.includes(`+strconv.Quote(c.status)+`) ? s.textContent : null)(document.getElementById("status"))`)
+			if hidden := poll[string](p, `String(document.getElementById("decision").hidden)`); hidden != "true" {
+				t.Fatalf("%s: the earlier decision is still shown under %q", c.hash, st)
+			}
+			// Back to the good one, shown again before the next case.
+			p.eval(`location.hash = "#decision=` + f.good + `"`)
+			poll[bool](p, `!document.getElementById("decision").hidden`)
+			if v, checks := p.verdict("verdict", "checks"); v != "pass" {
+				t.Fatalf("back to %s: verdict %s: %s", f.good, v, checks)
+			}
 		}
 	})
 

@@ -248,7 +248,16 @@
   async function route() {
     const m = /^#(decision|user|session)=(.*)$/.exec(location.hash);
     if (!m) return;
-    const id = decodeURIComponent(m[2]);
+    // What an earlier look-up showed goes first: under a link that cannot
+    // be followed, or a look-up that fails, another decision and its
+    // verdict stayed on screen.
+    $("decision").hidden = true;
+    $("results").hidden = true;
+    let id;
+    try { id = decodeURIComponent(m[2]); } catch (e) {
+      status(`the link's ${m[1]} id is not percent-encoded text (${e.message}): nothing was looked up`, true);
+      return;
+    }
     $("kind").value = m[1];
     $("q").value = id;
     if (id === "." || id === ".." || id === "/") {
