@@ -405,7 +405,13 @@ func TestAPIStatusesAuthAndOpenAPI(t *testing.T) {
 		"/": `<script src="verify.js"`, "/verify.js": "crypto.subtle.verify", "/openapi.json": `"openapi": "3.0.3"`} {
 		r := call(t, "GET", f.base+path, "")
 		if r.status != 200 || !strings.Contains(string(r.body), want) {
-			t.Fatalf("GET %s: %d, want 200 with %q: %.300s", path, r.status, want, r.body)
+			var counts []string // the request counts, which the first 300 bytes of /metrics leave out
+			for _, line := range strings.Split(string(r.body), "\n") {
+				if strings.HasPrefix(line, "aegis_query_requests_total{") {
+					counts = append(counts, line)
+				}
+			}
+			t.Fatalf("GET %s: %d, want 200 with %q: %.300s (request counts: %s)", path, r.status, want, r.body, strings.Join(counts, "; "))
 		}
 	}
 	for _, path := range []string{"/v1/nothing-here", "/nothing", "/openapi.yaml"} {
