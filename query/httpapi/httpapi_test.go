@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -221,9 +222,28 @@ type apiCase struct {
 	check                            func(t *testing.T, body []byte)
 }
 
+// decision404s is the count of decision lookups answered 404 so far,
+// from /metrics: the fixture's service is shared by the package's tests,
+// whose own 404s (the page's unknown ids) come before this test's.
+func decision404s(t *testing.T, f *fixture) int {
+	t.Helper()
+	const prefix = `aegis_query_requests_total{code="404",route="decision"} `
+	for _, line := range strings.Split(string(call(t, "GET", f.base+"/metrics", "").body), "\n") {
+		if n, ok := strings.CutPrefix(line, prefix); ok {
+			v, err := strconv.Atoi(n)
+			if err != nil {
+				t.Fatalf("/metrics: %q", line)
+			}
+			return v
+		}
+	}
+	return 0
+}
+
 func TestAPIStatusesAuthAndOpenAPI(t *testing.T) {
 	f := setup(t)
 	doc := loadOpenAPI(t, f)
+	notFound := decision404s(t, f)
 	esc := url.PathEscape
 	first := call(t, "GET", f.base+"/v1/users/"+esc(f.user)+"/decisions?limit=2", prodToken)
 	var firstPage query.Page
@@ -401,7 +421,7 @@ func TestAPIStatusesAuthAndOpenAPI(t *testing.T) {
 		t.Fatalf("/readyz before ready: %d", r.status)
 	}
 	close(f.ready)
-	for path, want := range map[string]string{"/healthz": "ok", "/readyz": "ready", "/metrics": `aegis_query_requests_total{code="404",route="decision"} 2`,
+	for path, want := range map[string]string{"/healthz": "ok", "/readyz": "ready", "/metrics": fmt.Sprintf(`aegis_query_requests_total{code="404",route="decision"} %d`, notFound+2),
 		"/": `<script src="verify.js"`, "/verify.js": "crypto.subtle.verify", "/openapi.json": `"openapi": "3.0.3"`} {
 		r := call(t, "GET", f.base+path, "")
 		if r.status != 200 || !strings.Contains(string(r.body), want) {
