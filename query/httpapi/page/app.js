@@ -12,6 +12,26 @@
   // kind and id, not for what the search fields hold now (trimmed, or
   // changed since), which the cursor is not of.
   const shown = { kind: "", id: "" };
+  // lookup numbers the look-ups started (a link followed, a search, a
+  // "more" button, a key changed), bundleCheck the bundle checks: one that
+  // a later one superseded while it waited for the service or the
+  // browser's crypto writes nothing more on the page. A lying service
+  // that held back the proof of one decision had its VERIFIED verdict
+  // written over the next decision the auditor opened, tampered or not.
+  let lookup = 0;
+  let bundleCheck = 0;
+
+  // lookedUp is api(path) for the look-up numbered mine: null, and no
+  // error, once a later look-up has started.
+  async function lookedUp(path, mine) {
+    try {
+      const r = await api(path);
+      return mine === lookup ? r : null;
+    } catch (e) {
+      if (mine !== lookup) return null;
+      throw e;
+    }
+  }
 
   function status(msg, bad) {
     $("status").textContent = V.shown(msg);
@@ -74,6 +94,7 @@
   }
 
   async function showList(kind, id, cursor) {
+    const mine = ++lookup;
     $("decision").hidden = true;
     shown.kind = kind; shown.id = id;
     const params = new URLSearchParams();
@@ -81,7 +102,9 @@
     if (cursor) params.set("cursor", cursor);
     const path = `/v1/${kind === "user" ? "users" : "sessions"}/${encodeURIComponent(id)}/decisions` + (params.toString() ? "?" + params : "");
     status("reading…");
-    const { body } = await api(path);
+    const got = await lookedUp(path, mine);
+    if (!got) return;
+    const { body } = got;
     const tbody = $("list").querySelector("tbody");
     if (!cursor) tbody.textContent = "";
     for (const d of body.decisions) {
@@ -128,6 +151,7 @@
   // page size is the limit field; cursor selects a later page) and checks
   // that answer's proof: the same parameters select the same entries.
   async function showDecision(id, cursor) {
+    const mine = ++lookup;
     $("results").hidden = true;
     shown.kind = "decision"; shown.id = id;
     status("reading…");
@@ -135,7 +159,9 @@
     if ($("limit").value.trim()) params.set("limit", $("limit").value.trim());
     if (cursor) params.set("cursor", cursor);
     const query = params.toString() ? "?" + params : "";
-    const { body: h } = await api(`/v1/decisions/${encodeURIComponent(id)}` + query);
+    const got = await lookedUp(`/v1/decisions/${encodeURIComponent(id)}` + query, mine);
+    if (!got) return;
+    const { body: h } = got;
     $("decision").hidden = false;
     $("d-id").textContent = V.shown(h.decision_id);
     $("d-current").textContent = h.current_action;
@@ -170,32 +196,37 @@
     nextOverrides = h.next || "";
     $("overrides-more").hidden = !nextOverrides;
     status("");
-    await checkProof(id, h, proofCells, query);
+    await checkProof(id, h, proofCells, query, mine);
   }
 
   // checkProof fetches the decision's bundle and checks it here: the
   // entries, the checkpoint signatures, the Merkle paths, that the index's
   // answer says what the signed entries say, and that both are of the
   // decision asked for (the service is not trusted to answer the right one).
-  async function checkProof(asked, h, proofCells, query) {
+  async function checkProof(asked, h, proofCells, query, mine) {
     const list = $("checks");
     list.textContent = "";
     $("verdict").dataset.verdict = "pending";
     $("verdict").className = "note";
     $("verdict").textContent = "checking…";
     const cannot = await unchecked();
+    if (mine !== lookup) return;
     if (cannot) {
       for (const td of proofCells.values()) td.textContent = "?";
       return notChecked($("verdict"), cannot);
     }
     let key;
     try { key = await trustedKey(); } catch (e) {
+      if (mine !== lookup) return;
       li(list, { ok: false, name: "trusted key", detail: e.message });
       return verdict($("verdict"), false, "FAILED: no usable verifier key");
     }
+    if (mine !== lookup) return;
     let text;
     try {
-      ({ text } = await api(`/v1/decisions/${encodeURIComponent(h.decision_id)}/proof` + query));
+      const got = await lookedUp(`/v1/decisions/${encodeURIComponent(h.decision_id)}/proof` + query, mine);
+      if (!got) return;
+      ({ text } = got);
     } catch (e) {
       if (e.status === 503) { // S3 out of reach: nothing checked, nothing found wrong
         li(list, { ok: false, name: "evidence from S3", detail: e.message });
@@ -207,6 +238,7 @@
       return verdict($("verdict"), false, "FAILED: no proof (" + (e.body && e.body.error ? e.body.error : e.message) + ")");
     }
     const rep = await V.verifyBundle(text, key);
+    if (mine !== lookup) return;
     for (const err of rep.errors) li(list, { ok: false, name: "bundle", detail: err });
     for (const r of rep.entries) {
       const ok = r.checks.every((c) => c.ok);
@@ -226,18 +258,23 @@
   }
 
   async function checkBundle() {
+    const mine = ++bundleCheck;
     const list = $("bundle-checks");
     list.textContent = "";
     const cannot = await unchecked();
+    if (mine !== bundleCheck) return;
     if (cannot) return notChecked($("bundle-verdict"), cannot);
     let key;
     try { key = await trustedKey(); } catch (e) {
+      if (mine !== bundleCheck) return;
       li(list, { ok: false, name: "trusted key", detail: e.message });
       return verdict($("bundle-verdict"), false, "FAILED: no usable verifier key");
     }
     let text = $("bundle").value;
     if (!text.endsWith("\n")) text += "\n"; // a text area drops the final newline
+    if (mine !== bundleCheck) return;
     const rep = await V.verifyBundle(text, key);
+    if (mine !== bundleCheck) return;
     for (const err of rep.errors) li(list, { ok: false, name: "bundle", detail: err });
     for (const r of rep.entries) for (const c of r.checks) li(list, { ok: c.ok, name: `seq ${r.line ? r.line.seq : "?"} ${c.name}`, detail: c.detail });
     verdict($("bundle-verdict"), rep.ok, rep.ok
@@ -248,6 +285,7 @@
   async function route() {
     const m = /^#(decision|user|session)=(.*)$/.exec(location.hash);
     if (!m) return;
+    ++lookup; // a look-up still running writes nothing more, even if this link is not followed
     // What an earlier look-up showed goes first: under a link that cannot
     // be followed, or a look-up that fails, another decision and its
     // verdict stayed on screen.
