@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -62,9 +63,15 @@ type Options struct {
 	// MaxConnections caps the connections open at once (0: no cap).
 	// Beyond it, new ones wait in the kernel's backlog until one closes:
 	// a flood of idle or slow connections is held to the cap (each
-	// HTTP/2 one still carries up to Go's 250 streams at once). With a cap and a Registry, the
+	// HTTP/2 one still carries up to MaxStreams at once). With a cap and a Registry, the
 	// connections open are the gauge aegis_http_open_connections.
 	MaxConnections int
+	// AnswerTimeout bounds writing an answer over HTTP/2 from its first
+	// byte (default 30s): a stream whose answer cannot be written by then
+	// (a client that opens no flow-control window) is reset, its handler,
+	// headers and goroutine freed. Over HTTP/1 WriteTimeout alone applies
+	// (a connection is one request at a time, held to MaxConnections).
+	AnswerTimeout time.Duration
 	// MaxConnectionAge, with a cap, closes a connection after the first
 	// answer past this age (Connection: close; GOAWAY over HTTP/2), so that
 	// a few clients that keep requesting cannot hold every place for good:
@@ -142,12 +149,13 @@ func Listen(o Options) (*Server, error) {
 	if o.Handler != nil {
 		mux.Handle("/", o.Handler)
 	}
-	var handler http.Handler = mux
+	var handler http.Handler = answerDeadline(mux, cmp.Or(o.AnswerTimeout, 30*time.Second))
 	if o.TLS != nil {
+		inner := handler
 		// Browsers that reached the page over HTTPS come back over HTTPS.
 		handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Strict-Transport-Security", "max-age=31536000")
-			mux.ServeHTTP(w, r)
+			inner.ServeHTTP(w, r)
 		})
 	}
 	var reg prometheus.Registerer
@@ -176,6 +184,7 @@ func Listen(o Options) (*Server, error) {
 	}
 	return &Server{ln: ln, log: o.Logger, tls: o.TLS != nil, srv: &http.Server{
 		Handler: handler, ReadHeaderTimeout: min(o.ReadTimeout, 10*time.Second), ReadTimeout: o.ReadTimeout, MaxHeaderBytes: MaxHeaderBytes,
+		HTTP2:        &http.HTTP2Config{MaxConcurrentStreams: MaxStreams},
 		WriteTimeout: o.WriteTimeout, IdleTimeout: o.IdleTimeout, TLSConfig: o.TLS, ErrorLog: errorLog,
 		ConnContext: func(ctx context.Context, _ net.Conn) context.Context {
 			return context.WithValue(ctx, connStart{}, time.Now())
@@ -190,6 +199,72 @@ func Listen(o Options) (*Server, error) {
 		},
 	}}, nil
 }
+
+// MaxStreams is the requests an HTTP/2 connection carries at once (Go's
+// default 250): each may hold its headers (up to MaxHeaderBytes) until its
+// answer is written or AnswerTimeout passes, so a connection holds at most
+// about MaxStreams times 73 KiB (measured: 100 streams of 60 KiB headers
+// held 7.3 MiB of heap).
+const MaxStreams = 100
+
+// answerDeadline gives an HTTP/2 answer AnswerTimeout from its first byte
+// to be written. Without it a client that opens no flow-control window
+// held every stream it sent, answered or not (a 401 to a request without
+// a token too), with its headers and goroutine, for as long as the
+// connection lived: no read, idle or write timeout ends a connection with
+// streams open (an attack, 2026-12-01: 100 streams of 60 KiB headers still
+// held 103 goroutines and 7.3 MiB after 6 s). The deadline is the
+// stream's own, set when the answer starts, so that a handler may still
+// wait (for a seal) before it answers.
+func answerDeadline(h http.Handler, d time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ProtoMajor != 2 {
+			h.ServeHTTP(w, r)
+			return
+		}
+		dw := &deadlineWriter{ResponseWriter: w, d: d}
+		if strings.HasPrefix(r.URL.Path, "/debug/pprof/") {
+			dw.d = MaxProfile + d // a trace is written as it is taken
+		}
+		h.ServeHTTP(dw, r)
+	})
+}
+
+// deadlineWriter sets its stream's write deadline at the answer's first
+// byte (or header).
+type deadlineWriter struct {
+	http.ResponseWriter
+	d       time.Duration
+	started bool
+}
+
+func (w *deadlineWriter) start() {
+	if !w.started {
+		w.started = true
+		http.NewResponseController(w.ResponseWriter).SetWriteDeadline(time.Now().Add(w.d))
+	}
+}
+
+func (w *deadlineWriter) WriteHeader(code int) {
+	if code >= 200 { // not an informational answer (100 Continue)
+		w.start()
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *deadlineWriter) Write(b []byte) (int, error) {
+	w.start()
+	return w.ResponseWriter.Write(b)
+}
+
+// Flush starts the answer too: a flushed header is its start.
+func (w *deadlineWriter) Flush() {
+	w.start()
+	http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Unwrap lets http.ResponseController reach the stream's own writer.
+func (w *deadlineWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // connStart is the context key of when a connection was accepted.
 type connStart struct{}
