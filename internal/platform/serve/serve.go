@@ -149,7 +149,8 @@ func Listen(o Options) (*Server, error) {
 	if o.Handler != nil {
 		mux.Handle("/", o.Handler)
 	}
-	var handler http.Handler = answerDeadline(mux, cmp.Or(o.AnswerTimeout, 30*time.Second))
+	answer := cmp.Or(o.AnswerTimeout, 30*time.Second)
+	var handler http.Handler = answerDeadline(mux, answer, o.WriteTimeout == 0)
 	if o.TLS != nil {
 		inner := handler
 		// Browsers that reached the page over HTTPS come back over HTTPS.
@@ -184,8 +185,15 @@ func Listen(o Options) (*Server, error) {
 	}
 	return &Server{ln: ln, log: o.Logger, tls: o.TLS != nil, srv: &http.Server{
 		Handler: handler, ReadHeaderTimeout: min(o.ReadTimeout, 10*time.Second), ReadTimeout: o.ReadTimeout, MaxHeaderBytes: MaxHeaderBytes,
-		HTTP2:        &http.HTTP2Config{MaxConcurrentStreams: MaxStreams},
-		WriteTimeout: o.WriteTimeout, IdleTimeout: o.IdleTimeout, TLSConfig: o.TLS, ErrorLog: errorLog,
+		HTTP2: &http.HTTP2Config{MaxConcurrentStreams: MaxStreams},
+		// Without a WriteTimeout of its own, the server's is the answer's
+		// (answerDeadline lifts it for the Handler): net/http's HTTP/2
+		// server answers a header list over MaxHeaderBytes (431) and a
+		// request with a connection-specific header such as "te: gzip"
+		// (400) itself, past answerDeadline, and those answers, held by a
+		// closed window, kept their streams for as long as the connection
+		// lived (TestAttack35cAnAnswerGoWritesItselfHoldsNoStream).
+		WriteTimeout: cmp.Or(o.WriteTimeout, answer), IdleTimeout: o.IdleTimeout, TLSConfig: o.TLS, ErrorLog: errorLog,
 		ConnContext: func(ctx context.Context, _ net.Conn) context.Context {
 			return context.WithValue(ctx, connStart{}, time.Now())
 		},
@@ -215,9 +223,15 @@ const MaxStreams = 100
 // streams open (an attack, 2026-12-01: 100 streams of 60 KiB headers still
 // held 103 goroutines and 7.3 MiB after 6 s). The deadline is the
 // stream's own, set when the answer starts, so that a handler may still
-// wait (for a seal) before it answers.
-func answerDeadline(h http.Handler, d time.Duration) http.Handler {
+// wait (for a seal) before it answers. With lift, the server's
+// WriteTimeout (set only for the answers Go writes without a Handler) is
+// lifted from the Handler's: over HTTP/1 it has none, as before, and over
+// HTTP/2 its own from the first byte.
+func answerDeadline(h http.Handler, d time.Duration, lift bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if lift {
+			http.NewResponseController(w).SetWriteDeadline(time.Time{})
+		}
 		if r.ProtoMajor != 2 {
 			h.ServeHTTP(w, r)
 			return
