@@ -162,7 +162,15 @@
     const got = await lookedUp(`/v1/decisions/${encodeURIComponent(id)}` + query, mine);
     if (!got) return;
     const { body: h } = got;
-    $("decision").hidden = false;
+    // The pane is shown once all of this answer is written, its verdict
+    // pending: an answer that throws half-way (a lying service's
+    // "overrides": null) left B's fields under the history, checks and
+    // VERIFIED verdict of the decision shown before.
+    $("decision").hidden = true;
+    $("checks").textContent = "";
+    $("verdict").dataset.verdict = "pending";
+    $("verdict").className = "note";
+    $("verdict").textContent = "checking…";
     $("d-id").textContent = V.shown(h.decision_id);
     $("d-current").textContent = h.current_action;
     $("d-current-why").textContent = h.current_seq === h.proof.seq ? "(as decided)" : `(set by the override at seq ${h.current_seq})`;
@@ -195,6 +203,7 @@
     }
     nextOverrides = h.next || "";
     $("overrides-more").hidden = !nextOverrides;
+    $("decision").hidden = false;
     status("");
     await checkProof(id, h, proofCells, query, mine);
   }
