@@ -78,8 +78,15 @@
     tr.appendChild(td);
   }
 
+  // trustedKey parses the key field; the keyset keeps the text it was
+  // parsed from, which pinned reads (the field may change while a long
+  // check runs: a key pasted meanwhile labelled a check made against the
+  // service's key "against your key").
   async function trustedKey() {
-    return V.parseKeyset($("key").value);
+    const text = $("key").value;
+    const key = await V.parseKeyset(text);
+    key.text = text;
+    return key;
   }
 
   // pinned is what a verdict rests on: the auditor's own key, or the one
@@ -88,7 +95,7 @@
   // each key's whole public key.
   function pinned(key) {
     const keys = key.ranges.map((r) => `${r.key.id} (Ed25519 public key ${r.key.pub})`).join(", ");
-    return $("key").value.trim() === serverKey
+    return key.text.trim() === serverKey
       ? `; against the key this service gave, ${keys}, which the service could have chosen: paste the chain's key you hold to rule that out`
       : `; against your key, ${keys}`;
   }
