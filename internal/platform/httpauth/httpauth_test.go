@@ -159,9 +159,15 @@ func TestTwoAuthorizationHeadersAreRefused(t *testing.T) {
 // force (and is logged once).
 func TestWatchPutsTheFilesTokensInForce(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "tokens")
+	// Written whole (renamed over the file): os.WriteFile truncates
+	// first, and a file seen empty by two looks 10 ms apart (a loaded
+	// machine) is a file of no tokens, put in force (5bcb77f).
 	write := func(s string) {
 		t.Helper()
-		if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
+		if err := os.WriteFile(path+".new", []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(path+".new", path); err != nil {
 			t.Fatal(err)
 		}
 	}
