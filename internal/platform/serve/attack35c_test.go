@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -73,6 +74,7 @@ func closedWindowStreams(t *testing.T, extra [][2]string) {
 	defer c.Close()
 	c.Write([]byte(http2.ClientPreface))
 	fr := http2.NewFramer(c, c)
+	var wmu sync.Mutex // the framer's writes, from this goroutine and the reader's settings acks
 	fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 0})
 	status := make(chan string, 1000)
 	go func() {
@@ -85,7 +87,9 @@ func closedWindowStreams(t *testing.T, extra [][2]string) {
 			switch f := f.(type) {
 			case *http2.SettingsFrame:
 				if !f.IsAck() {
+					wmu.Lock()
 					fr.WriteSettingsAck()
+					wmu.Unlock()
 				}
 			case *http2.HeadersFrame:
 				fs, _ := dec.DecodeFull(f.HeaderBlockFragment())
@@ -109,12 +113,14 @@ func closedWindowStreams(t *testing.T, extra [][2]string) {
 			enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
 		}
 		id := uint32(2*i + 1)
+		wmu.Lock()
 		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: hb.Bytes()[:min(hb.Len(), 16<<10)], EndStream: true, EndHeaders: hb.Len() <= 16<<10})
 		for rest := hb.Bytes()[min(hb.Len(), 16<<10):]; len(rest) > 0; {
 			n := min(len(rest), 16<<10)
 			fr.WriteContinuation(id, n == len(rest), rest[:n])
 			rest = rest[n:]
 		}
+		wmu.Unlock()
 	}
 	select {
 	case st := <-status:

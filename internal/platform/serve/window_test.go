@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -55,6 +56,7 @@ func TestAClosedWindowHoldsNoStream(t *testing.T) {
 	defer c.Close()
 	c.Write([]byte(http2.ClientPreface))
 	fr := http2.NewFramer(c, c)
+	var wmu sync.Mutex // the framer's writes, from this goroutine and the reader's settings acks
 	fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 0})
 	refused := make(chan uint32, 1000)
 	go func() { // read what the server sends; acknowledge nothing but its settings
@@ -66,7 +68,9 @@ func TestAClosedWindowHoldsNoStream(t *testing.T) {
 			switch f := f.(type) {
 			case *http2.SettingsFrame:
 				if !f.IsAck() {
+					wmu.Lock()
 					fr.WriteSettingsAck()
+					wmu.Unlock()
 				}
 			case *http2.RSTStreamFrame: // a stream past the cap (REFUSED_STREAM, or PROTOCOL_ERROR once the settings are acknowledged)
 				refused <- f.StreamID
@@ -83,12 +87,14 @@ func TestAClosedWindowHoldsNoStream(t *testing.T) {
 			enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
 		}
 		id := uint32(2*i + 1)
+		wmu.Lock()
 		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: hb.Bytes()[:min(hb.Len(), 16<<10)], EndStream: true, EndHeaders: hb.Len() <= 16<<10})
 		for rest := hb.Bytes()[min(hb.Len(), 16<<10):]; len(rest) > 0; {
 			n := min(len(rest), 16<<10)
 			fr.WriteContinuation(id, n == len(rest), rest[:n])
 			rest = rest[n:]
 		}
+		wmu.Unlock()
 	}
 	// While the answers wait for a window, the connection holds at most
 	// MaxStreams of them; the rest are refused.
@@ -97,7 +103,9 @@ func TestAClosedWindowHoldsNoStream(t *testing.T) {
 	if held := runtime.NumGoroutine() - before; held > MaxStreams+10 {
 		t.Errorf("%d goroutines held by one connection's %d streams, want at most about %d", held, streams, MaxStreams)
 	}
-	if len(refused) == 0 {
+	select {
+	case <-refused:
+	case <-time.After(5 * time.Second):
 		t.Errorf("none of %d streams refused on a connection that carries %d at once", streams, MaxStreams)
 	}
 	// Past the answer's deadline, they are gone.
