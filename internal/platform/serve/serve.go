@@ -18,8 +18,10 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -72,6 +74,8 @@ type Options struct {
 	// (a client that opens no flow-control window) is reset, its handler,
 	// headers and goroutine freed. Over HTTP/1 WriteTimeout alone applies
 	// (a connection is one request at a time, held to MaxConnections).
+	// Over both, a write to the connection that makes no progress for
+	// this long closes it (a client that stopped reading).
 	AnswerTimeout time.Duration
 	// MaxConnectionAge, with a cap, closes a connection after the first
 	// answer past this age (Connection: close; GOAWAY over HTTP/2), so that
@@ -189,6 +193,7 @@ func Listen(o Options) (*Server, error) {
 		ln = netutil.LimitListener(ln, o.MaxConnections)
 		handler = closeWhenOld(handler, cmp.Or(o.MaxConnectionAge, time.Minute))
 	}
+	ln = progressListener{Listener: ln, d: answer}
 	return &Server{ln: ln, log: o.Logger, tls: o.TLS != nil, srv: &http.Server{
 		Handler: handler, ReadHeaderTimeout: min(o.ReadTimeout, 10*time.Second), ReadTimeout: o.ReadTimeout, MaxHeaderBytes: MaxHeaderBytes,
 		HTTP2: &http.HTTP2Config{MaxConcurrentStreams: MaxStreams},
@@ -285,6 +290,81 @@ func (w *deadlineWriter) Flush() {
 
 // Unwrap lets http.ResponseController reach the stream's own writer.
 func (w *deadlineWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// progressListener's connections end a write that makes no progress for
+// d (the answer's time): a client that stops reading its TCP connection
+// held it, and its place among MaxConnections, for good, past every
+// deadline. Over HTTP/1 answerDeadline lifts the write deadline for the
+// Handler (which may wait for a seal), so a caller that pipelined
+// requests and read none blocked the server's write of an answer with no
+// deadline at all; over HTTP/2 the stream's deadline only queues a
+// RST_STREAM behind the blocked write, which is never sent (an attack,
+// 2026-12-01: TestAttack35dAnHTTP1ClientThatNeverReadsHoldsItsPlace,
+// TestAttack35dAnHTTP2ClientThatNeverReadsHoldsItsPlace). A slow link
+// that keeps reading is not cut: each write that makes progress has d
+// anew (as HTTP2Config.WriteByteTimeout, for HTTP/1 and the TLS
+// handshake too); a deadline set by the server (WriteTimeout) still
+// applies.
+type progressListener struct {
+	net.Listener
+	d time.Duration
+}
+
+func (l progressListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &progressConn{Conn: c, d: l.d}, nil
+}
+
+type progressConn struct {
+	net.Conn
+	d     time.Duration
+	mu    sync.Mutex
+	outer time.Time // the write deadline the server set (zero: none)
+}
+
+func (c *progressConn) SetDeadline(t time.Time) error {
+	c.mu.Lock()
+	c.outer = t
+	c.mu.Unlock()
+	return c.Conn.SetDeadline(t)
+}
+
+func (c *progressConn) SetWriteDeadline(t time.Time) error {
+	c.mu.Lock()
+	c.outer = t
+	c.mu.Unlock()
+	return c.Conn.SetWriteDeadline(t)
+}
+
+func (c *progressConn) Write(p []byte) (n int, err error) {
+	for {
+		c.mu.Lock()
+		outer := c.outer
+		dl := time.Now().Add(c.d)
+		if !outer.IsZero() && outer.Before(dl) {
+			dl = outer
+		}
+		c.Conn.SetWriteDeadline(dl)
+		c.mu.Unlock()
+		m, err := c.Conn.Write(p[n:])
+		n += m
+		if n == len(p) || m == 0 || !errors.Is(err, os.ErrDeadlineExceeded) || (!outer.IsZero() && !time.Now().Before(outer)) {
+			return n, err
+		}
+	}
+}
+
+// CloseWrite lets net/http half-close a connection it answered with an
+// error before closing it (so that the client reads the answer).
+func (c *progressConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
 
 // connStart is the context key of when a connection was accepted.
 type connStart struct{}
