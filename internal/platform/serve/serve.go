@@ -323,23 +323,44 @@ type progressConn struct {
 	d     time.Duration
 	mu    sync.Mutex
 	outer time.Time // the write deadline the server set (zero: none)
+	// writing is the deadline of the write in flight (zero: none), which a
+	// deadline set meanwhile may bring nearer but never lift: passed on
+	// as it was, a zero or later one took the bound from a write blocked
+	// on a peer that reads nothing (TestAttack35eADeadlineSetDuringAWriteKeepsItsBound).
+	writing time.Time
+}
+
+// effective is the write deadline of the connection underneath for t.
+func (c *progressConn) effective(t time.Time) time.Time {
+	if !c.writing.IsZero() && (t.IsZero() || c.writing.Before(t)) {
+		return c.writing
+	}
+	return t
 }
 
 func (c *progressConn) SetDeadline(t time.Time) error {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.outer = t
-	c.mu.Unlock()
-	return c.Conn.SetDeadline(t)
+	if err := c.Conn.SetReadDeadline(t); err != nil {
+		return err
+	}
+	return c.Conn.SetWriteDeadline(c.effective(t))
 }
 
 func (c *progressConn) SetWriteDeadline(t time.Time) error {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.outer = t
-	c.mu.Unlock()
-	return c.Conn.SetWriteDeadline(t)
+	return c.Conn.SetWriteDeadline(c.effective(t))
 }
 
 func (c *progressConn) Write(p []byte) (n int, err error) {
+	defer func() {
+		c.mu.Lock()
+		c.writing = time.Time{}
+		c.mu.Unlock()
+	}()
 	for {
 		c.mu.Lock()
 		outer := c.outer
@@ -347,10 +368,14 @@ func (c *progressConn) Write(p []byte) (n int, err error) {
 		if !outer.IsZero() && outer.Before(dl) {
 			dl = outer
 		}
+		c.writing = dl
 		c.Conn.SetWriteDeadline(dl)
 		c.mu.Unlock()
 		m, err := c.Conn.Write(p[n:])
 		n += m
+		c.mu.Lock()
+		outer = c.outer
+		c.mu.Unlock()
 		if n == len(p) || m == 0 || !errors.Is(err, os.ErrDeadlineExceeded) || (!outer.IsZero() && !time.Now().Before(outer)) {
 			return n, err
 		}
