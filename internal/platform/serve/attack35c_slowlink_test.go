@@ -7,10 +7,6 @@ import (
 	"net/http"
 	"testing"
 	"time"
-
-	"go.uber.org/zap"
-
-	"github.com/aegisai/audit/internal/testbed/testcerts"
 )
 
 // TestAttack35cAWriteTimeoutIsNotCutOverHTTP2: aegis query sets
@@ -24,20 +20,9 @@ import (
 // 4 s, AnswerTimeout 1 s, an answer read in about 2 s. Now an answer's
 // time over HTTP/2 is never less than the WriteTimeout.
 func TestAttack35cAWriteTimeoutIsNotCutOverHTTP2(t *testing.T) {
-	ca := testcerts.NewCA(t)
-	pair := ca.Server(t, t.TempDir(), "aegis.test", 1)
-	cfg, err := TLSFiles{Cert: pair.CertFile, Key: pair.KeyFile}.Config(nil, flag)
-	if err != nil {
-		t.Fatal(err)
-	}
 	body := bytes.Repeat([]byte("x"), 16<<20)
-	s, err := Listen(Options{Addr: "127.0.0.1:0", TLS: cfg, WriteTimeout: 4 * time.Second, AnswerTimeout: time.Second, Logger: zap.NewNop(),
+	s := listenTLS(t, Options{WriteTimeout: 4 * time.Second, AnswerTimeout: time.Second,
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write(body) })})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Serve()
-	t.Cleanup(func() { s.srv.Close() })
 	for _, h2 := range []bool{false, true} {
 		tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, ForceAttemptHTTP2: h2}
 		if !h2 {

@@ -7,15 +7,10 @@ import (
 	"net/http"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"go.uber.org/zap"
 	"golang.org/x/net/http2"
-	"golang.org/x/net/http2/hpack"
-
-	"github.com/aegisai/audit/internal/testbed/testcerts"
 )
 
 // TestAttack35cAnAnswerGoWritesItselfHoldsNoStream: net/http's HTTP/2
@@ -46,84 +41,19 @@ func TestAttack35cAnAnswerGoWritesItselfHoldsNoStream(t *testing.T) {
 }
 
 func closedWindowStreams(t *testing.T, extra [][2]string) {
-	ca := testcerts.NewCA(t)
-	pair := ca.Server(t, t.TempDir(), "aegis.test", 1)
-	cfg, err := TLSFiles{Cert: pair.CertFile, Key: pair.KeyFile}.Config(nil, flag)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := Listen(Options{Addr: "127.0.0.1:0", TLS: cfg, AnswerTimeout: time.Second, Logger: zap.NewNop(),
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-			w.WriteHeader(http.StatusUnauthorized)
-			w.Write([]byte(`{"error":"unauthenticated"}`))
-		})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Serve()
-	t.Cleanup(func() { s.srv.Close() })
-
+	s := listenTLS(t, Options{AnswerTimeout: time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusUnauthorized)
+		w.Write([]byte(`{"error":"unauthenticated"}`))
+	})})
 	runtime.GC()
 	var m0 runtime.MemStats
 	runtime.ReadMemStats(&m0)
 	before := runtime.NumGoroutine()
-	c, err := tls.Dial("tcp", s.Addr(), &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"h2"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.Write([]byte(http2.ClientPreface))
-	fr := http2.NewFramer(c, c)
-	var wmu sync.Mutex // the framer's writes, from this goroutine and the reader's settings acks
-	fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 0})
-	status := make(chan string, 1000)
-	go func() {
-		dec := hpack.NewDecoder(4096, nil)
-		for {
-			f, err := fr.ReadFrame()
-			if err != nil {
-				return
-			}
-			switch f := f.(type) {
-			case *http2.SettingsFrame:
-				if !f.IsAck() {
-					wmu.Lock()
-					fr.WriteSettingsAck()
-					wmu.Unlock()
-				}
-			case *http2.HeadersFrame:
-				fs, _ := dec.DecodeFull(f.HeaderBlockFragment())
-				for _, h := range fs {
-					if h.Name == ":status" {
-						select {
-						case status <- h.Value:
-						default:
-						}
-					}
-				}
-			}
-		}
-	}()
-	var hb bytes.Buffer
-	enc := hpack.NewEncoder(&hb)
+	c := dialH2(t, s.Addr(), http2.Setting{ID: http2.SettingInitialWindowSize, Val: 0})
 	const streams = MaxStreams
-	for i := range streams {
-		hb.Reset()
-		for _, f := range append([][2]string{{":method", "GET"}, {":scheme", "https"}, {":authority", "x"}, {":path", "/v1/decisions/d"}}, extra...) {
-			enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
-		}
-		id := uint32(2*i + 1)
-		wmu.Lock()
-		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: hb.Bytes()[:min(hb.Len(), 16<<10)], EndStream: true, EndHeaders: hb.Len() <= 16<<10})
-		for rest := hb.Bytes()[min(hb.Len(), 16<<10):]; len(rest) > 0; {
-			n := min(len(rest), 16<<10)
-			fr.WriteContinuation(id, n == len(rest), rest[:n])
-			rest = rest[n:]
-		}
-		wmu.Unlock()
-	}
+	c.sendStreams(streams, append([][2]string{{":method", "GET"}, {":scheme", "https"}, {":authority", "x"}, {":path", "/v1/decisions/d"}}, extra...))
 	select {
-	case st := <-status:
+	case st := <-c.status:
 		t.Logf("answered %s", st)
 	case <-time.After(5 * time.Second):
 		t.Fatal("no answer in 5 s")
@@ -148,23 +78,11 @@ func closedWindowStreams(t *testing.T, extra [][2]string) {
 // the first byte): a handler that waits (for a seal) longer than
 // AnswerTimeout still delivers its whole answer.
 func TestAHandlerMayWaitPastTheAnswerTimeout(t *testing.T) {
-	ca := testcerts.NewCA(t)
-	pair := ca.Server(t, t.TempDir(), "aegis.test", 1)
-	cfg, err := TLSFiles{Cert: pair.CertFile, Key: pair.KeyFile}.Config(nil, flag)
-	if err != nil {
-		t.Fatal(err)
-	}
 	body := bytes.Repeat([]byte("x"), 1<<20)
-	s, err := Listen(Options{Addr: "127.0.0.1:0", TLS: cfg, AnswerTimeout: 300 * time.Millisecond, Logger: zap.NewNop(),
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-			time.Sleep(time.Second)
-			w.Write(body)
-		})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Serve()
-	t.Cleanup(func() { s.srv.Close() })
+	s := listenTLS(t, Options{AnswerTimeout: 300 * time.Millisecond, Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		time.Sleep(time.Second)
+		w.Write(body)
+	})})
 	for _, h2 := range []bool{false, true} {
 		tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, ForceAttemptHTTP2: h2}
 		if !h2 {

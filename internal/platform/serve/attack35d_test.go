@@ -14,8 +14,6 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
-
-	"github.com/aegisai/audit/internal/testbed/testcerts"
 )
 
 // smallWindowDial connects with a small receive buffer, as an attacker
@@ -98,19 +96,8 @@ func TestAttack35dAnHTTP1ClientThatNeverReadsHoldsItsPlace(t *testing.T) {
 // deadline (HTTP2Config.WriteByteTimeout is not set): the streams, their
 // handlers, and the connection's place are held for good.
 func TestAttack35dAnHTTP2ClientThatNeverReadsHoldsItsPlace(t *testing.T) {
-	ca := testcerts.NewCA(t)
-	pair := ca.Server(t, t.TempDir(), "aegis.test", 1)
-	cfg, err := TLSFiles{Cert: pair.CertFile, Key: pair.KeyFile}.Config(nil, flag)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := Listen(Options{Addr: "127.0.0.1:0", TLS: cfg, MaxConnections: 1, AnswerTimeout: time.Second, IdleTimeout: time.Second,
-		ReadTimeout: time.Second, Logger: zap.NewNop(), Handler: http.HandlerFunc(unauthorized)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Serve()
-	t.Cleanup(func() { s.srv.Close() })
+	s := listenTLS(t, Options{MaxConnections: 1, AnswerTimeout: time.Second, IdleTimeout: time.Second,
+		ReadTimeout: time.Second, Handler: http.HandlerFunc(unauthorized)})
 	raw := smallWindowDial(t, s.Addr())
 	c := tls.Client(raw, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"h2"}})
 	if err := c.Handshake(); err != nil {
