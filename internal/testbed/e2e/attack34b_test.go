@@ -89,7 +89,7 @@ func TestAttack34bTransactionalIDRefusedStopsTheSealer(t *testing.T) {
 // It runs in make test-broker-faults, not make test: in the final
 // fresh-clone CI of 2026-12-01 one chain stalled at head 245 of 400 for
 // the rest of the 3 minutes, its sealer running without an error, where
-// it passes in about 5 s alone (23 of 23 runs, 15 of them beside three
+// it passes in about 5 s alone (24 of 24 runs, 15 of them beside three
 // busy loops). An open defect: the failure now prints both sealers'
 // state, counters and error lines to find it with.
 func TestTwoChainsSharingATransactionalIDAreSealedAndTheFencesSaid(t *testing.T) {
