@@ -153,28 +153,17 @@ func verifyThroughput(ctx context.Context, st *localstack.Stack) (result, error)
 	}
 	store := &archive.Store{S3: cl, Bucket: bc.bucket}
 	rawRead := func(what string, keys func(archive.Listing) []string, inFlight int) (float64, error) {
-		cpu, gw := processCPU(), childCPU("versitygw")
-		start := time.Now()
-		l, err := store.Log(ctx, bc.chain)
+		took, cpu, gw, err := timedReads(ctx, store, bc.chain, keys, inFlight, func(key string, _ bool) error {
+			if obj, err := store.Get(ctx, key, ""); err == nil {
+				sha256.Sum256(obj.Body)
+			}
+			return nil
+		})
 		if err != nil {
 			return 0, err
 		}
-		sem := make(chan struct{}, inFlight)
-		var wg sync.WaitGroup
-		for _, key := range keys(l) {
-			sem <- struct{}{}
-			wg.Add(1)
-			go func() {
-				defer func() { <-sem; wg.Done() }()
-				if obj, err := store.Get(ctx, key, ""); err == nil {
-					sha256.Sum256(obj.Body)
-				}
-			}()
-		}
-		wg.Wait()
-		took := time.Since(start).Seconds()
 		fmt.Printf("verify_throughput: raw read of %s %.1f s (%.1f entries/s), this process's CPU %.1f s, versitygw's %.1f s\n",
-			what, took, float64(bc.entries)/took, processCPU()-cpu, childCPU("versitygw")-gw)
+			what, took, float64(bc.entries)/took, cpu, gw)
 		return float64(bc.entries) / took, nil
 	}
 	batchKeys := func(l archive.Listing) []string {
@@ -236,72 +225,82 @@ func verifyThroughput(ctx context.Context, st *localstack.Stack) (result, error)
 // with 16 objects in flight and prints its rate and its ratio to the raw
 // baseline's.
 func verifyFloor(ctx context.Context, store *archive.Store, bc *benchChain, baseline float64) error {
-	cpu, gw := processCPU(), childCPU("versitygw")
-	start := time.Now()
-	l, err := store.Log(ctx, bc.chain)
+	everyObject := func(l archive.Listing) []string {
+		keys := make([]string, 0, len(l.Batches)+len(l.Checkpoints))
+		for _, b := range l.Batches {
+			keys = append(keys, b.Key)
+		}
+		return append(keys, l.Checkpoints...)
+	}
+	took, cpu, gw, err := timedReads(ctx, store, bc.chain, everyObject, 16, func(key string, batch bool) error {
+		obj, err := store.GetLocked(ctx, key)
+		if err != nil {
+			return err
+		}
+		if sum := sha256.Sum256(obj.Body); obj.LockMode == "" || base64.StdEncoding.EncodeToString(sum[:]) != obj.ChecksumSHA256 {
+			return fmt.Errorf("%s: no lock or a checksum that does not match", key)
+		}
+		if !batch {
+			return nil
+		}
+		var prev shared.Hash
+		var leaves []shared.Hash
+		for body := obj.Body; len(body) > 0; {
+			line := body
+			if i := bytes.IndexByte(body, '\n'); i >= 0 {
+				line, body = body[:i], body[i+1:]
+			} else {
+				body = nil
+			}
+			h := sha256.New()
+			h.Write([]byte(shared.EntryHashPrefix))
+			h.Write(prev[:])
+			h.Write(line)
+			h.Sum(prev[:0])
+			leaves = append(leaves, prev)
+		}
+		shared.MerkleRoot(leaves)
+		return nil
+	})
 	if err != nil {
 		return err
 	}
-	type object struct {
-		key   string
-		batch bool
+	fmt.Printf("verify_throughput: floor (the S3 reads and hashes the format requires, no parsing, no signature) %.1f s (%.1f entries/s, ratio %.3f to the raw read), this process's CPU %.1f s, versitygw's %.1f s\n",
+		took, float64(bc.entries)/took, float64(bc.entries)/took/baseline, cpu, gw)
+	return nil
+}
+
+// timedReads lists chain, runs read on each key keys picks from the
+// listing (batch: the key is one of its batches) with inFlight at once,
+// and returns the seconds it took and the CPU seconds this process and
+// versitygw spent meanwhile; the first error read returns is its error.
+func timedReads(ctx context.Context, store *archive.Store, chain string, keys func(archive.Listing) []string, inFlight int,
+	read func(key string, batch bool) error) (took, cpu, gw float64, err error) {
+	cpu0, gw0 := processCPU(), childCPU("versitygw")
+	start := time.Now()
+	l, err := store.Log(ctx, chain)
+	if err != nil {
+		return 0, 0, 0, err
 	}
-	var objects []object
+	batches := make(map[string]bool, len(l.Batches))
 	for _, b := range l.Batches {
-		objects = append(objects, object{b.Key, true})
+		batches[b.Key] = true
 	}
-	for _, k := range l.Checkpoints {
-		objects = append(objects, object{k, false})
-	}
-	var failed sync.Once
-	var ferr error
-	sem := make(chan struct{}, 16)
+	var first sync.Once
+	sem := make(chan struct{}, inFlight)
 	var wg sync.WaitGroup
-	for _, o := range objects {
+	for _, key := range keys(l) {
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			obj, err := store.GetLocked(ctx, o.key)
-			if err == nil {
-				if sum := sha256.Sum256(obj.Body); obj.LockMode == "" || base64.StdEncoding.EncodeToString(sum[:]) != obj.ChecksumSHA256 {
-					err = fmt.Errorf("%s: no lock or a checksum that does not match", o.key)
-				}
+			if rerr := read(key, batches[key]); rerr != nil {
+				first.Do(func() { err = rerr })
 			}
-			if err != nil {
-				failed.Do(func() { ferr = err })
-				return
-			}
-			if !o.batch {
-				return
-			}
-			var prev shared.Hash
-			var leaves []shared.Hash
-			for body := obj.Body; len(body) > 0; {
-				line := body
-				if i := bytes.IndexByte(body, '\n'); i >= 0 {
-					line, body = body[:i], body[i+1:]
-				} else {
-					body = nil
-				}
-				h := sha256.New()
-				h.Write([]byte(shared.EntryHashPrefix))
-				h.Write(prev[:])
-				h.Write(line)
-				h.Sum(prev[:0])
-				leaves = append(leaves, prev)
-			}
-			shared.MerkleRoot(leaves)
 		}()
 	}
 	wg.Wait()
-	if ferr != nil {
-		return ferr
-	}
-	took := time.Since(start).Seconds()
-	fmt.Printf("verify_throughput: floor (the S3 reads and hashes the format requires, no parsing, no signature) %.1f s (%.1f entries/s, ratio %.3f to the raw read), this process's CPU %.1f s, versitygw's %.1f s\n",
-		took, float64(bc.entries)/took, float64(bc.entries)/took/baseline, processCPU()-cpu, childCPU("versitygw")-gw)
-	return nil
+	return time.Since(start).Seconds(), processCPU() - cpu0, childCPU("versitygw") - gw0, err
 }
 
 // verifyRSS: peak resident memory of a verification in its own process,
